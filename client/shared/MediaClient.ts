@@ -1,0 +1,311 @@
+import { Device } from 'mediasoup-client';
+import type { types as msc } from 'mediasoup-client';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  Ack,
+  ConsumeMessage,
+  MediaAuth,
+  MediaClientEvents,
+  MediaReplies,
+  MediaRequest,
+  MediaRequestName,
+  MediaServerEvents,
+} from '../../server/protocol/media.ts';
+
+/** A consumer the page received, with timing used by tests and the switch benchmark. */
+export interface ReceivedConsumer {
+  consumer: msc.Consumer;
+  bridgeId: string;
+  slot: ConsumeMessage['slot'];
+  source: ConsumeMessage['source'];
+  receivedAt: number;
+  /** Wall-clock time the first frame was decoded (video only). */
+  firstDecodedAt?: number;
+}
+
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'closed';
+
+export interface MediaClientOptions {
+  /** Server origin, e.g. location.origin. */
+  url: string;
+  auth: MediaAuth;
+  /** Publish camera and microphone (halls). */
+  publish: boolean;
+  /** Camera constraints; 1280×720 gives the three simulcast layers 320×180, 640×360, 1280×720. */
+  video?: MediaTrackConstraints;
+}
+
+type Listener = (detail: unknown) => void;
+
+/** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
+export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
+  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_800_000 },
+];
+
+/**
+ * The browser side of the media: joins the conference's media session, publishes the hall's
+ * camera (3 simulcast layers) and microphone, and receives what the server routes to it.
+ * Reconnects by itself and rebuilds its transports when the server asks.
+ */
+export class MediaClient {
+  readonly options: MediaClientOptions;
+  readonly socket: Socket<MediaServerEvents, MediaClientEvents>;
+  readonly consumers = new Map<string, ReceivedConsumer>();
+  state: MediaClientState = 'connecting';
+  program = '';
+  micOpen = false;
+  maxSpatialLayer = 0;
+  localStream?: MediaStream;
+  #device?: Device;
+  #send?: msc.Transport;
+  #recv?: msc.Transport;
+  #cam?: msc.Producer;
+  #mic?: msc.Producer;
+  #starting?: Promise<void>;
+  readonly #listeners = new Map<string, Set<Listener>>();
+
+  constructor(options: MediaClientOptions) {
+    this.options = options;
+    this.socket = io(`${options.url}/media`, {
+      auth: options.auth,
+      transports: ['websocket'],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 3000,
+    });
+    this.socket.on('connect', () => void this.#restart('connect'));
+    this.socket.on('disconnect', () => {
+      this.#setState('reconnecting');
+      this.#teardown();
+    });
+    this.socket.on('connect_error', (err) => this.#emit('error', { message: err.message }));
+    this.socket.on('media:consume', (msg, ack) => {
+      this.#onConsume(msg).then(
+        () => ack({ ok: true }),
+        (err: Error) => {
+          this.#emit('error', { message: `consume failed: ${err.message}` });
+          ack({ ok: false });
+        },
+      );
+    });
+    this.socket.on('media:consumerClosed', ({ consumerId }) => this.#closeConsumer(consumerId));
+    this.socket.on('media:sendLayers', ({ maxSpatialLayer }) => {
+      this.maxSpatialLayer = maxSpatialLayer;
+      void this.#applyLayers();
+    });
+    this.socket.on('media:micState', ({ open }) => {
+      this.micOpen = open;
+      this.#emit('mic', { open });
+    });
+    this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
+    this.socket.on('program:changed', ({ bridgeId }) => {
+      this.program = bridgeId;
+      this.#emit('program', { bridgeId });
+    });
+  }
+
+  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'program', 'mic', 'error'. */
+  on(event: string, fn: Listener): void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(fn);
+  }
+
+  /** Sends a validated request and unwraps its ack (throws with the server's error code). */
+  async request<N extends MediaRequestName>(name: N, payload: MediaRequest<N>): Promise<MediaReplies[N]> {
+    const emit = this.socket.timeout(10_000).emitWithAck as unknown as (
+      ev: N,
+      p: MediaRequest<N>,
+    ) => Promise<Ack<MediaReplies[N]>>;
+    const reply = await emit.call(this.socket.timeout(10_000), name, payload);
+    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+    return reply.data;
+  }
+
+  /** Asks the server for thumbnails of these bridges (chair and technicians). */
+  async setThumbnails(bridgeIds: string[]): Promise<void> {
+    await this.request('media:thumbnails', { bridgeIds });
+  }
+
+  /** Puts a bridge on the programme (chair only). */
+  async setProgram(bridgeId: string): Promise<void> {
+    await this.request('program:set', { bridgeId });
+  }
+
+  /** Frames decoded and resolution per received video consumer. */
+  async receiverStats(): Promise<{ consumerId: string; bridgeId: string; slot: string; kind: string; framesDecoded: number; frameHeight: number; bytesReceived: number }[]> {
+    const out = [];
+    for (const [consumerId, rc] of this.consumers) {
+      let framesDecoded = 0;
+      let frameHeight = 0;
+      let bytesReceived = 0;
+      const report = await rc.consumer.getStats();
+      report.forEach((s: Record<string, unknown>) => {
+        if (s.type === 'inbound-rtp') {
+          framesDecoded += Number(s.framesDecoded ?? 0);
+          frameHeight = Math.max(frameHeight, Number(s.frameHeight ?? 0));
+          bytesReceived += Number(s.bytesReceived ?? 0);
+        }
+      });
+      out.push({ consumerId, bridgeId: rc.bridgeId, slot: rc.slot, kind: rc.consumer.kind, framesDecoded, frameHeight, bytesReceived });
+    }
+    return out;
+  }
+
+  /** Whether the hall is publishing its microphone and camera. */
+  get publishing(): { mic: boolean; cam: boolean } {
+    return { mic: !!this.#mic && !this.#mic.closed, cam: !!this.#cam && !this.#cam.closed };
+  }
+
+  /** Leaves and stops the camera and microphone. */
+  close(): void {
+    this.#setState('closed');
+    this.#teardown();
+    this.socket.close();
+    this.localStream?.getTracks().forEach((t) => t.stop());
+  }
+
+  #emit(event: string, detail: unknown): void {
+    for (const fn of this.#listeners.get(event) ?? []) fn(detail);
+  }
+
+  #setState(state: MediaClientState): void {
+    if (this.state === 'closed') return;
+    this.state = state;
+    this.#emit('state', { state });
+  }
+
+  /** (Re)joins and builds transports and producers from scratch. */
+  #restart(reason: string): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.state === 'closed' || !this.socket.connected) return;
+      this.#setState(reason === 'connect' ? 'joining' : 'restarting');
+      this.#teardown();
+      try {
+        if (reason === 'connect') {
+          const joined = await this.request('media:join', {});
+          this.program = joined.program;
+          this.#emit('program', { bridgeId: joined.program });
+          this.#device = new Device();
+          await this.#device.load({ routerRtpCapabilities: joined.rtpCapabilities as msc.RtpCapabilities });
+        }
+        await this.#createRecv();
+        await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
+        if (this.options.publish) await this.#publish();
+        this.#setState('live');
+      } catch (err) {
+        this.#emit('error', { message: `start failed: ${(err as Error).message}` });
+        if (this.socket.connected) this.socket.disconnect().connect();
+      }
+    };
+    this.#starting = (this.#starting ?? Promise.resolve()).then(run, run);
+    return this.#starting;
+  }
+
+  #teardown(): void {
+    for (const id of [...this.consumers.keys()]) this.#closeConsumer(id);
+    this.#cam = undefined;
+    this.#mic = undefined;
+    this.#send?.close();
+    this.#recv?.close();
+    this.#send = undefined;
+    this.#recv = undefined;
+  }
+
+  async #createRecv(): Promise<void> {
+    const params = await this.request('media:createTransport', { direction: 'recv' });
+    const transport = this.#device!.createRecvTransport(params as msc.TransportOptions);
+    transport.on('connect', ({ dtlsParameters }, ok, fail) => {
+      this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
+    });
+    this.#recv = transport;
+  }
+
+  async #publish(): Promise<void> {
+    if (!this.localStream) {
+      this.localStream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true },
+        video: this.options.video ?? { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 25 } },
+      });
+      this.#emit('localstream', { stream: this.localStream });
+    }
+    const params = await this.request('media:createTransport', { direction: 'send' });
+    const transport = this.#device!.createSendTransport(params as msc.TransportOptions);
+    transport.on('connect', ({ dtlsParameters }, ok, fail) => {
+      this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
+    });
+    transport.on('produce', ({ kind, rtpParameters, appData }, ok, fail) => {
+      this.request('media:produce', {
+        transportId: transport.id,
+        kind,
+        rtpParameters: rtpParameters as never,
+        source: appData.source as 'mic' | 'cam',
+      }).then(ok, fail);
+    });
+    this.#send = transport;
+    const audio = this.localStream.getAudioTracks()[0];
+    const video = this.localStream.getVideoTracks()[0];
+    if (audio) this.#mic = await transport.produce({ track: audio, appData: { source: 'mic' } });
+    if (video) {
+      this.#cam = await transport.produce({
+        track: video,
+        encodings: SIMULCAST_ENCODINGS,
+        codecOptions: { videoGoogleStartBitrate: 1000 },
+        appData: { source: 'cam' },
+      });
+      await this.#applyLayers();
+    }
+  }
+
+  async #applyLayers(): Promise<void> {
+    const cam = this.#cam;
+    if (!cam || cam.closed) return;
+    try {
+      await cam.setMaxSpatialLayer(this.maxSpatialLayer);
+    } catch (err) {
+      this.#emit('error', { message: `setMaxSpatialLayer failed: ${(err as Error).message}` });
+    }
+  }
+
+  async #onConsume(msg: ConsumeMessage): Promise<void> {
+    const transport = this.#recv;
+    if (!transport) throw new Error('no receive transport');
+    const consumer = await transport.consume({
+      id: msg.consumerId,
+      producerId: msg.producerId,
+      kind: msg.kind,
+      rtpParameters: msg.rtpParameters as msc.RtpParameters,
+    });
+    const rc: ReceivedConsumer = { consumer, bridgeId: msg.bridgeId, slot: msg.slot, source: msg.source, receivedAt: Date.now() };
+    this.consumers.set(consumer.id, rc);
+    this.#emit('consumer', rc);
+    if (consumer.kind === 'video') void this.#watchFirstFrame(rc);
+  }
+
+  /** Polls the receiver until its first frame is decoded and records when. */
+  async #watchFirstFrame(rc: ReceivedConsumer): Promise<void> {
+    const until = Date.now() + 15_000;
+    while (!rc.consumer.closed && Date.now() < until) {
+      const report = await rc.consumer.getStats().catch(() => undefined);
+      let decoded = 0;
+      report?.forEach((s: Record<string, unknown>) => {
+        if (s.type === 'inbound-rtp') decoded += Number(s.framesDecoded ?? 0);
+      });
+      if (decoded > 0) {
+        rc.firstDecodedAt = Date.now();
+        this.#emit('firstframe', rc);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  #closeConsumer(consumerId: string): void {
+    const rc = this.consumers.get(consumerId);
+    if (!rc) return;
+    this.consumers.delete(consumerId);
+    rc.consumer.close();
+    this.#emit('consumerclosed', rc);
+  }
+}

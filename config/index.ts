@@ -1,0 +1,58 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Configuration of a diemcau server, read from the environment and validated. */
+export const ConfigSchema = z.object({
+  /** Address the HTTP/socket.io server and the WebRTC ports bind to. */
+  listenIp: z.string().min(1).default('0.0.0.0'),
+  /** IP put in ICE candidates: the address halls reach this host at (required off loopback). */
+  announcedIp: z.string().min(1).optional(),
+  /** HTTP port of the control plane and the apps. */
+  httpPort: intFromEnv(0, 65535).default(3000),
+  /** Number of mediasoup workers; one per CPU core by default. */
+  workers: intFromEnv(1, 256).default(Math.max(1, os.availableParallelism?.() ?? os.cpus().length)),
+  /**
+   * Worker i takes WebRTC (UDP and TCP) on webRtcBasePort + i. No random ports: with port 0,
+   * mediasoup 3.12 workers other than the first announced ports that halls could not reach.
+   */
+  webRtcBasePort: intFromEnv(1024, 65535).default(44400),
+  /** Port range for pipe transports between workers. */
+  rtcMinPort: intFromEnv(1024, 65535).default(45000),
+  rtcMaxPort: intFromEnv(1024, 65535).default(45999),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Maps environment variables onto the configuration; throws with each wrong field's name. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const raw = {
+    listenIp: env.DIEMCAU_LISTEN_IP,
+    announcedIp: env.DIEMCAU_ANNOUNCED_IP,
+    httpPort: env.PORT ?? env.DIEMCAU_HTTP_PORT,
+    workers: env.DIEMCAU_WORKERS,
+    webRtcBasePort: env.DIEMCAU_WEBRTC_PORT,
+    rtcMinPort: env.DIEMCAU_RTC_MIN_PORT,
+    rtcMaxPort: env.DIEMCAU_RTC_MAX_PORT,
+    logLevel: env.DIEMCAU_LOG_LEVEL,
+  };
+  const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
+  const result = ConfigSchema.safeParse({ ...cleaned, ...overrides });
+  if (!result.success) {
+    const fields = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${fields}`);
+  }
+  if (result.data.rtcMinPort > result.data.rtcMaxPort) throw new Error('invalid configuration: rtcMinPort > rtcMaxPort');
+  return result.data;
+}
+
+/** The announced IP to use: configured, else loopback when bound to loopback, else the first external IPv4. */
+export function resolveAnnouncedIp(config: Config): string {
+  if (config.announcedIp) return config.announcedIp;
+  if (config.listenIp !== '0.0.0.0' && config.listenIp !== '::') return config.listenIp;
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}

@@ -1,0 +1,127 @@
+/**
+ * The media signaling protocol between a hall's (or console's) browser and the server.
+ * One module, imported by the server (which validates every payload) and by the client.
+ */
+import { z } from 'zod';
+
+export const BridgeId = z.string().regex(/^[a-z]-[0-9A-Za-z_-]{1,32}$/, 'not a bridge id');
+
+/** Who a socket is, given in the socket.io handshake `auth`. */
+export const MediaAuth = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('hall'), bridgeId: BridgeId }),
+  z.object({ role: z.literal('console'), kind: z.enum(['chair', 'technician']) }),
+]);
+export type MediaAuth = z.infer<typeof MediaAuth>;
+
+// mediasoup validates RTP structures in depth; here we check their shape and bound their size.
+const RtpCodec = z.looseObject({
+  mimeType: z.string().max(64),
+  payloadType: z.number().int().min(0).max(127),
+  clockRate: z.number().int().positive(),
+});
+const RtpEncoding = z.looseObject({
+  ssrc: z.number().int().nonnegative().optional(),
+  rid: z.string().max(32).optional(),
+  maxBitrate: z.number().nonnegative().optional(),
+  scalabilityMode: z.string().max(16).optional(),
+});
+export const RtpParameters = z.looseObject({
+  mid: z.string().max(32).optional(),
+  codecs: z.array(RtpCodec).min(1).max(16),
+  headerExtensions: z.array(z.looseObject({ uri: z.string().max(256), id: z.number().int() })).max(32).optional(),
+  encodings: z.array(RtpEncoding).min(1).max(4).optional(),
+  rtcp: z.looseObject({}).optional(),
+});
+export const RtpCapabilities = z.looseObject({
+  codecs: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), mimeType: z.string().max(64) })).max(64).optional(),
+  headerExtensions: z.array(z.looseObject({})).max(64).optional(),
+});
+export const DtlsParameters = z.looseObject({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) })).min(1).max(8),
+});
+
+export const MediaSourceSchema = z.enum(['mic', 'cam']);
+export const ConsumerSlotSchema = z.enum(['program', 'audio', 'thumb']);
+
+/** Requests from the client, each answered through the socket.io acknowledgement. */
+export const MediaRequests = {
+  'media:join': z.object({}).strict(),
+  'media:capabilities': z.object({ rtpCapabilities: RtpCapabilities }),
+  'media:createTransport': z.object({ direction: z.enum(['send', 'recv']) }),
+  'media:connectTransport': z.object({ transportId: z.string().uuid(), dtlsParameters: DtlsParameters }),
+  'media:produce': z.object({
+    transportId: z.string().uuid(),
+    kind: z.enum(['audio', 'video']),
+    rtpParameters: RtpParameters,
+    source: MediaSourceSchema,
+  }),
+  'media:thumbnails': z.object({ bridgeIds: z.array(BridgeId).max(256) }),
+  'program:set': z.object({ bridgeId: BridgeId }),
+} as const;
+export type MediaRequestName = keyof typeof MediaRequests;
+export type MediaRequest<N extends MediaRequestName> = z.infer<(typeof MediaRequests)[N]>;
+
+/** Stable error codes on the wire. */
+export const ErrorCode = z.enum([
+  'invalid_payload',
+  'unauthenticated',
+  'forbidden',
+  'not_joined',
+  'unknown_peer',
+  'unknown_bridge',
+  'unknown_transport',
+  'unknown_consumer',
+  'not_allowed',
+  'invalid_state',
+  'invalid_rtp_parameters',
+  'already_exists',
+  'session_closed',
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCode; message: string } };
+
+/** What each request answers with when it succeeds. */
+export interface MediaReplies {
+  'media:join': { peerId: string; bridgeId?: string; rtpCapabilities: unknown; program: string };
+  'media:capabilities': Record<string, never>;
+  'media:createTransport': {
+    id: string;
+    iceParameters: unknown;
+    iceCandidates: unknown[];
+    dtlsParameters: unknown;
+  };
+  'media:connectTransport': Record<string, never>;
+  'media:produce': { id: string };
+  'media:thumbnails': Record<string, never>;
+  'program:set': { bridgeId: string };
+}
+
+/** A consumer handed to the client; it answers `{ ok: true }` when it can receive it. */
+export const ConsumeMessage = z.object({
+  consumerId: z.string(),
+  producerId: z.string(),
+  kind: z.enum(['audio', 'video']),
+  rtpParameters: RtpParameters,
+  bridgeId: BridgeId,
+  source: MediaSourceSchema,
+  slot: ConsumerSlotSchema,
+});
+export type ConsumeMessage = z.infer<typeof ConsumeMessage>;
+
+/** Events the server pushes to a client. */
+export interface MediaServerEvents {
+  'media:consume': (msg: ConsumeMessage, ack: (reply: { ok: boolean }) => void) => void;
+  'media:consumerClosed': (msg: { consumerId: string }) => void;
+  'media:sendLayers': (msg: { maxSpatialLayer: number }) => void;
+  'media:micState': (msg: { open: boolean }) => void;
+  'media:restart': (msg: { reason: string }) => void;
+  'program:changed': (msg: { bridgeId: string }) => void;
+}
+
+/** Requests the client sends, typed from the schemas. */
+export type MediaClientEvents = {
+  [N in MediaRequestName]: (payload: MediaRequest<N>, ack: (reply: Ack<MediaReplies[N]>) => void) => void;
+};

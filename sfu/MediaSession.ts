@@ -1,0 +1,726 @@
+import { EventEmitter } from 'node:events';
+import type { types as ms } from 'mediasoup';
+import type { WorkerPool } from './WorkerPool.ts';
+import { SfuError } from './errors.ts';
+import { mediaCodecs, KEYFRAME_REQUEST_DELAY_MS, TOP_SPATIAL_LAYER } from './codecs.ts';
+import { ResumeBatch } from './ResumeBatch.ts';
+
+/** What a hall publishes: its microphone and its camera. */
+export type MediaSource = 'mic' | 'cam';
+/** Why a peer receives a consumer: the programme video, programme audio, or a thumbnail. */
+export type ConsumerSlot = 'program' | 'audio' | 'thumb';
+export type TransportDirection = 'send' | 'recv';
+
+/** Sent to a peer when the server wants it to receive a new consumer. */
+export interface ConsumeRequest {
+  consumerId: string;
+  producerId: string;
+  kind: ms.MediaKind;
+  rtpParameters: ms.RtpParameters;
+  bridgeId: string;
+  source: MediaSource;
+  slot: ConsumerSlot;
+}
+
+/**
+ * How the session talks to one peer's client. The signaling layer implements it (socket.io);
+ * tests implement it in-process.
+ */
+export interface MediaPeerSink {
+  /** Hands a (paused) consumer to the client; resolves once the client can receive it. */
+  consume(request: ConsumeRequest): Promise<void>;
+  consumerClosed(consumerId: string): void;
+  /** The highest simulcast layer this hall should send (0 = low only). */
+  sendLayers(maxSpatialLayer: number): void;
+  /** Whether this hall's microphone is open at the server. */
+  micState(open: boolean): void;
+  /** The peer's transports were lost (worker died): create them and publish again. */
+  restartMedia(reason: string): void;
+}
+
+/** How a peer takes part. */
+export interface PeerOptions {
+  /** The hall this peer is (publishes and receives the programme as that bridge). */
+  bridgeId?: string;
+  /** May publish microphone and camera (only halls). */
+  publish: boolean;
+  /** Receives the programme (halls; the chair's console preview). */
+  receiveProgram: boolean;
+  /** May ask for thumbnails of any set of halls (chair, technicians). */
+  thumbnails: boolean;
+}
+
+/** Options of a conference's media. */
+export interface MediaSessionOptions {
+  conferenceId: string;
+  /** The chair's (province) bridge: its audio is heard everywhere at all times. */
+  chairBridgeId: string;
+  /** All bridges of the conference; peers may only join as one of these. */
+  bridgeIds: Iterable<string>;
+  /** How long a switch waits for every hall to be ready before resuming all consumers together. */
+  switchBatchMs?: number;
+  /** How long a consumer waits for its client before it is resumed anyway. */
+  consumeTimeoutMs?: number;
+}
+
+export type MediaSessionEvents = {
+  /** The programme changed (after every hall was handed its consumers, or the batch deadline). */
+  program: [{ bridgeId: string; at: number }];
+  /** A worker carrying part of this conference died; these bridges lost their media. */
+  medialost: [{ workerIndex: number; bridgeIds: string[] }];
+  /** The conference has a router again on the replaced worker. */
+  mediarebuilt: [{ workerIndex: number }];
+  /** A bridge started or stopped publishing. */
+  publishing: [{ bridgeId: string; source: MediaSource; on: boolean }];
+  /** Something failed that the session worked around (logged by the app). */
+  warning: [{ message: string; peerId?: string }];
+  close: [];
+};
+
+interface PublishedProducer {
+  producer: ms.Producer;
+  workerIndex: number;
+  bridgeId: string;
+  source: MediaSource;
+}
+
+interface DesiredConsumer {
+  key: string;
+  published: PublishedProducer;
+  slot: ConsumerSlot;
+}
+
+interface PeerConsumer {
+  consumer: ms.Consumer;
+  workerIndex: number;
+}
+
+/** One participant's media: a hall or a receive-only console. */
+class MediaPeer {
+  readonly id: string;
+  readonly options: PeerOptions;
+  readonly sink: MediaPeerSink;
+  workerIndex: number;
+  rtpCapabilities?: ms.RtpCapabilities;
+  readonly transports = new Map<TransportDirection, ms.WebRtcTransport>();
+  readonly producers = new Map<MediaSource, PublishedProducer>();
+  readonly consumers = new Map<string, PeerConsumer>();
+  thumbnails: string[] = [];
+  /** Serialises reconciliations of this peer's consumers. */
+  chain: Promise<void> = Promise.resolve();
+  closed = false;
+
+  constructor(id: string, options: PeerOptions, sink: MediaPeerSink, workerIndex: number) {
+    this.id = id;
+    this.options = options;
+    this.sink = sink;
+    this.workerIndex = workerIndex;
+  }
+}
+
+/**
+ * The media of one conference: a router on every worker, the halls' transports, producers and
+ * consumers, and the routing by role. Knows nothing of floors or agendas: the control plane calls
+ * `setProgram(bridgeId)`.
+ */
+export class MediaSession extends EventEmitter<MediaSessionEvents> {
+  readonly conferenceId: string;
+  readonly chairBridgeId: string;
+  readonly #pool: WorkerPool;
+  readonly #bridgeIds: Set<string>;
+  readonly #routers: (ms.Router | undefined)[] = [];
+  readonly #peers = new Map<string, MediaPeer>();
+  /** The publishing peer of each bridge (the newest join wins). */
+  readonly #bridgePeers = new Map<string, MediaPeer>();
+  /** Pipes in progress or done, keyed by producer and target worker. */
+  readonly #pipes = new Map<string, Promise<void>>();
+  readonly #switchBatchMs: number;
+  readonly #consumeTimeoutMs: number;
+  #program: string;
+  #closed = false;
+  readonly #poolListeners: { [K in 'workerdied' | 'workerreplaced']: (e: { index: number }) => void };
+
+  private constructor(pool: WorkerPool, options: MediaSessionOptions) {
+    super();
+    this.#pool = pool;
+    this.conferenceId = options.conferenceId;
+    this.chairBridgeId = options.chairBridgeId;
+    this.#bridgeIds = new Set(options.bridgeIds);
+    if (!this.#bridgeIds.has(this.chairBridgeId)) {
+      throw new SfuError('unknown_bridge', `chair bridge not in conference [bridgeId:${this.chairBridgeId}]`);
+    }
+    this.#program = this.chairBridgeId;
+    this.#switchBatchMs = options.switchBatchMs ?? 400;
+    this.#consumeTimeoutMs = options.consumeTimeoutMs ?? 5000;
+    this.#poolListeners = {
+      workerdied: ({ index }) => this.#onWorkerDied(index),
+      workerreplaced: ({ index }) => void this.#onWorkerReplaced(index),
+    };
+  }
+
+  /** Creates the session with a router on every worker of the pool. */
+  static async create(pool: WorkerPool, options: MediaSessionOptions): Promise<MediaSession> {
+    const session = new MediaSession(pool, options);
+    try {
+      for (const slot of pool.slots) {
+        session.#routers[slot.index] = await session.#createRouter(slot.index);
+      }
+    } catch (error) {
+      session.close();
+      throw error;
+    }
+    pool.on('workerdied', session.#poolListeners.workerdied);
+    pool.on('workerreplaced', session.#poolListeners.workerreplaced);
+    return session;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The bridge whose video and audio every hall receives. */
+  get program(): string {
+    return this.#program;
+  }
+
+  /** The router capabilities a client loads its device with. */
+  get rtpCapabilities(): ms.RtpCapabilities {
+    const router = this.#routers.find((r) => r && !r.closed);
+    if (!router) throw new SfuError('invalid_state', 'no live router');
+    return router.rtpCapabilities;
+  }
+
+  /** Whether a bridge belongs to this conference. */
+  hasBridge(bridgeId: string): boolean {
+    return this.#bridgeIds.has(bridgeId);
+  }
+
+  /** Adds a peer, placed on the least loaded worker. A hall that joins again replaces its old peer. */
+  join(peerId: string, options: PeerOptions, sink: MediaPeerSink): { rtpCapabilities: ms.RtpCapabilities } {
+    this.#assertOpen();
+    if (this.#peers.has(peerId)) throw new SfuError('already_exists', `peer already joined [peerId:${peerId}]`);
+    if (options.bridgeId !== undefined && !this.#bridgeIds.has(options.bridgeId)) {
+      throw new SfuError('unknown_bridge', `bridge not in conference [bridgeId:${options.bridgeId}]`);
+    }
+    if (options.publish && options.bridgeId === undefined) {
+      throw new SfuError('not_allowed', 'only a bridge may publish');
+    }
+    const peer = new MediaPeer(peerId, options, sink, this.#liveWorkerIndex());
+    // A peer counts as one unit of load at once, so that a burst of joins spreads over workers.
+    this.#pool.addLoad(peer.workerIndex, 1);
+    this.#peers.set(peerId, peer);
+    if (options.bridgeId !== undefined && options.publish) {
+      const previous = this.#bridgePeers.get(options.bridgeId);
+      this.#bridgePeers.set(options.bridgeId, peer);
+      if (previous) this.leave(previous.id);
+    }
+    return { rtpCapabilities: this.rtpCapabilities };
+  }
+
+  /** Records what the peer's browser can receive; consumers follow. */
+  setRtpCapabilities(peerId: string, rtpCapabilities: ms.RtpCapabilities): void {
+    const peer = this.#peer(peerId);
+    peer.rtpCapabilities = rtpCapabilities;
+    void this.#reconcile(peer, undefined);
+  }
+
+  /** Creates the peer's send or receive WebRTC transport on its worker. */
+  async createTransport(
+    peerId: string,
+    direction: TransportDirection,
+  ): Promise<{
+    id: string;
+    iceParameters: ms.IceParameters;
+    iceCandidates: ms.IceCandidate[];
+    dtlsParameters: ms.DtlsParameters;
+  }> {
+    const peer = this.#peer(peerId);
+    if (direction === 'send' && !peer.options.publish) throw new SfuError('not_allowed', 'peer may not publish');
+    peer.transports.get(direction)?.close();
+    if (!this.#routers[peer.workerIndex]) this.#rehome(peer);
+    const index = peer.workerIndex;
+    const router = this.#routers[index]!;
+    const transport = await router.createWebRtcTransport({
+      webRtcServer: this.#pool.slot(index).webRtcServer,
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 2_500_000,
+      appData: { peerId, direction },
+    });
+    if (peer.closed) {
+      transport.close();
+      throw new SfuError('unknown_peer', `peer left [peerId:${peerId}]`);
+    }
+    peer.transports.set(direction, transport);
+    transport.observer.once('close', () => {
+      if (peer.transports.get(direction) === transport) peer.transports.delete(direction);
+    });
+    if (direction === 'recv') void this.#reconcile(peer, undefined);
+    return {
+      id: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+    };
+  }
+
+  /** Completes DTLS for one of the peer's transports. */
+  async connectTransport(peerId: string, transportId: string, dtlsParameters: ms.DtlsParameters): Promise<void> {
+    const transport = this.#transport(this.#peer(peerId), transportId);
+    try {
+      await transport.connect({ dtlsParameters });
+    } catch (error) {
+      throw new SfuError('invalid_state', `connect failed [transportId:${transportId}]: ${(error as Error).message}`);
+    }
+  }
+
+  /** Publishes the hall's microphone or camera; routing follows at once. */
+  async produce(
+    peerId: string,
+    transportId: string,
+    kind: ms.MediaKind,
+    rtpParameters: ms.RtpParameters,
+    source: MediaSource,
+  ): Promise<{ id: string }> {
+    const peer = this.#peer(peerId);
+    const bridgeId = peer.options.bridgeId;
+    if (!peer.options.publish || bridgeId === undefined) throw new SfuError('not_allowed', 'peer may not publish');
+    if ((source === 'mic') !== (kind === 'audio')) {
+      throw new SfuError('invalid_rtp_parameters', `kind does not match source [kind:${kind}, source:${source}]`);
+    }
+    const transport = this.#transport(peer, transportId);
+    if (transport.appData.direction !== 'send') throw new SfuError('invalid_state', 'not a send transport');
+    peer.producers.get(source)?.producer.close();
+    let producer: ms.Producer;
+    try {
+      producer = await transport.produce({
+        kind,
+        rtpParameters,
+        paused: source === 'mic' && !this.#micOpen(bridgeId),
+        keyFrameRequestDelay: kind === 'video' ? KEYFRAME_REQUEST_DELAY_MS : 0,
+        appData: { bridgeId, source },
+      });
+    } catch (error) {
+      throw new SfuError('invalid_rtp_parameters', `produce failed: ${(error as Error).message}`);
+    }
+    const published: PublishedProducer = { producer, workerIndex: peer.workerIndex, bridgeId, source };
+    peer.producers.set(source, published);
+    producer.observer.once('close', () => {
+      if (peer.producers.get(source) === published) peer.producers.delete(source);
+      if (!this.#closed) this.emit('publishing', { bridgeId, source, on: false });
+    });
+    if (source === 'mic') peer.sink.micState(!producer.paused);
+    else peer.sink.sendLayers(this.#maxLayerFor(bridgeId));
+    this.emit('publishing', { bridgeId, source, on: true });
+    void this.#reconcileAll(new ResumeBatch(this.#switchBatchMs));
+    return { id: producer.id };
+  }
+
+  /** The client is ready to receive this consumer. */
+  consumerReady(peerId: string, consumerId: string): void {
+    // Readiness is normally carried by the sink's consume() promise; this is for clients that ack late.
+    const peer = this.#peer(peerId);
+    const found = [...peer.consumers.values()].find((c) => c.consumer.id === consumerId);
+    if (!found) throw new SfuError('unknown_consumer', `no such consumer [consumerId:${consumerId}]`);
+    if (found.consumer.paused) void found.consumer.resume().catch(() => undefined);
+  }
+
+  /** Chooses the set of halls a console sees as thumbnails (lowest simulcast layer). */
+  setThumbnails(peerId: string, bridgeIds: string[]): void {
+    const peer = this.#peer(peerId);
+    if (!peer.options.thumbnails) throw new SfuError('not_allowed', 'peer may not view thumbnails');
+    for (const id of bridgeIds) {
+      if (!this.#bridgeIds.has(id)) throw new SfuError('unknown_bridge', `bridge not in conference [bridgeId:${id}]`);
+    }
+    peer.thumbnails = [...new Set(bridgeIds)];
+    void this.#reconcile(peer, undefined);
+  }
+
+  /**
+   * Puts a bridge on the programme: every hall receives its video and audio (and the chair's
+   * audio), all other microphones are closed at the server, the new speaker sends all simulcast
+   * layers and the old one only its low layer. Resolves when every hall was handed its new
+   * consumers, which are resumed together so that they ride on one keyframe.
+   */
+  async setProgram(bridgeId: string): Promise<void> {
+    this.#assertOpen();
+    if (!this.#bridgeIds.has(bridgeId)) throw new SfuError('unknown_bridge', `bridge not in conference [bridgeId:${bridgeId}]`);
+    const previous = this.#program;
+    this.#program = bridgeId;
+    await this.#applyMicStates();
+    for (const id of new Set([previous, bridgeId])) {
+      this.#bridgePeers.get(id)?.sink.sendLayers(this.#maxLayerFor(id));
+    }
+    await this.#reconcileAll(new ResumeBatch(this.#switchBatchMs));
+    this.emit('program', { bridgeId, at: Date.now() });
+  }
+
+  /** Removes a peer and everything it has (transports, producers, consumers). */
+  leave(peerId: string): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    peer.closed = true;
+    this.#peers.delete(peerId);
+    this.#pool.addLoad(peer.workerIndex, -1);
+    const bridgeId = peer.options.bridgeId;
+    if (bridgeId !== undefined && this.#bridgePeers.get(bridgeId) === peer) this.#bridgePeers.delete(bridgeId);
+    for (const transport of peer.transports.values()) transport.close();
+  }
+
+  /** The session's router on each worker (monitoring and tests). */
+  routers(): readonly (ms.Router | undefined)[] {
+    return this.#routers;
+  }
+
+  /** Ids of the peers that are in the session. */
+  peerIds(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  /** A snapshot for monitoring and tests: placement, producers and consumers per peer. */
+  snapshot(): SessionSnapshot {
+    return {
+      program: this.#program,
+      workers: this.#pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load, hasRouter: !!this.#routers[s.index] })),
+      peers: [...this.#peers.values()].map((p) => ({
+        peerId: p.id,
+        bridgeId: p.options.bridgeId,
+        workerIndex: p.workerIndex,
+        producers: [...p.producers.values()].map((x) => ({
+          id: x.producer.id,
+          source: x.source,
+          paused: x.producer.paused,
+          workerIndex: x.workerIndex,
+        })),
+        consumers: [...p.consumers.entries()].map(([key, c]) => ({
+          id: c.consumer.id,
+          slot: key.split(':')[0] as ConsumerSlot,
+          producerId: c.consumer.producerId,
+          bridgeId: String(c.consumer.appData.bridgeId),
+          source: c.consumer.appData.source as MediaSource,
+          kind: c.consumer.kind,
+          paused: c.consumer.paused,
+          workerIndex: c.workerIndex,
+          preferredSpatialLayer: c.consumer.preferredLayers?.spatialLayer,
+        })),
+      })),
+    };
+  }
+
+  /**
+   * Server-side proof that closed microphones reach no one: for each published microphone, the
+   * packets the server received from it and the packets it sent to anyone (over all consumers
+   * of it on every worker).
+   */
+  async micReport(): Promise<MicReportEntry[]> {
+    const entries: MicReportEntry[] = [];
+    for (const peer of this.#peers.values()) {
+      const mic = peer.producers.get('mic');
+      if (!mic) continue;
+      const received = (await mic.producer.getStats()).reduce((n, s) => n + (s.packetCount ?? 0), 0);
+      let forwarded = 0;
+      let consumers = 0;
+      for (const other of this.#peers.values()) {
+        for (const { consumer } of other.consumers.values()) {
+          if (consumer.producerId !== mic.producer.id || consumer.closed) continue;
+          consumers++;
+          const stats = await consumer.getStats().catch(() => []);
+          for (const s of stats) if (s.type === 'outbound-rtp') forwarded += s.packetCount ?? 0;
+        }
+      }
+      entries.push({ bridgeId: mic.bridgeId, open: !mic.producer.paused, packetsReceived: received, packetsForwarded: forwarded, consumers });
+    }
+    return entries;
+  }
+
+  /** Closes the session: every peer's transports and the routers; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pool.off('workerdied', this.#poolListeners.workerdied);
+    this.#pool.off('workerreplaced', this.#poolListeners.workerreplaced);
+    for (const peerId of [...this.#peers.keys()]) this.leave(peerId);
+    for (const router of this.#routers) router?.close();
+    this.#routers.length = 0;
+    this.emit('close');
+    this.removeAllListeners();
+  }
+
+  // --- routing -----------------------------------------------------------------------------
+
+  #micOpen(bridgeId: string): boolean {
+    return bridgeId === this.#program || bridgeId === this.chairBridgeId;
+  }
+
+  #maxLayerFor(bridgeId: string): number {
+    return bridgeId === this.#program || bridgeId === this.chairBridgeId ? TOP_SPATIAL_LAYER : 0;
+  }
+
+  async #applyMicStates(): Promise<void> {
+    const work: Promise<void>[] = [];
+    for (const peer of this.#bridgePeers.values()) {
+      const mic = peer.producers.get('mic');
+      if (!mic || mic.producer.closed) continue;
+      const open = this.#micOpen(mic.bridgeId);
+      if (open === !mic.producer.paused) continue;
+      work.push(
+        (open ? mic.producer.resume() : mic.producer.pause())
+          .then(() => peer.sink.micState(open))
+          .catch(() => undefined),
+      );
+    }
+    await Promise.all(work);
+  }
+
+  /** The producers a peer should be consuming now, by slot. */
+  #desiredFor(peer: MediaPeer): DesiredConsumer[] {
+    const desired: DesiredConsumer[] = [];
+    const add = (slot: ConsumerSlot, bridgeId: string | undefined, source: MediaSource): void => {
+      if (bridgeId === undefined) return;
+      const published = this.#bridgePeers.get(bridgeId)?.producers.get(source);
+      if (!published || published.producer.closed) return;
+      desired.push({ key: `${slot}:${published.producer.id}`, published, slot });
+    };
+    const self = peer.options.bridgeId;
+    const program = this.#program;
+    const chair = this.chairBridgeId;
+    if (peer.options.receiveProgram) {
+      // The speaking hall sees the chair instead of itself; the chair's hall sees itself locally.
+      const videoFrom = self === program ? (program === chair ? undefined : chair) : program;
+      add('program', videoFrom, 'cam');
+      if (self !== program) add('audio', program, 'mic');
+      if (self !== chair && program !== chair) add('audio', chair, 'mic');
+    }
+    if (peer.options.thumbnails) for (const id of peer.thumbnails) add('thumb', id, 'cam');
+    return desired;
+  }
+
+  #reconcileAll(batch: ResumeBatch): Promise<void> {
+    const work = [...this.#peers.values()].map((peer) => this.#reconcile(peer, batch));
+    return batch.run(Promise.allSettled(work));
+  }
+
+  /** Brings the peer's consumers in line with what it should receive now (serialised per peer). */
+  #reconcile(peer: MediaPeer, batch: ResumeBatch | undefined): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (peer.closed || this.#closed) return;
+      const transport = peer.transports.get('recv');
+      if (!transport || transport.closed || !peer.rtpCapabilities) return;
+      const desired = this.#desiredFor(peer);
+      const keys = new Set(desired.map((d) => d.key));
+      for (const [key, { consumer }] of peer.consumers) {
+        if (!keys.has(key)) consumer.close();
+      }
+      const missing = desired.filter((d) => !peer.consumers.has(d.key));
+      await Promise.all(missing.map((d) => this.#createConsumer(peer, transport, d, batch)));
+    };
+    const guarded = (): Promise<void> =>
+      run().catch((error: Error) => {
+        if (!this.#closed) this.emit('warning', { message: `reconcile failed: ${error.message}`, peerId: peer.id });
+      });
+    peer.chain = peer.chain.then(guarded);
+    return peer.chain;
+  }
+
+  async #createConsumer(
+    peer: MediaPeer,
+    transport: ms.WebRtcTransport,
+    d: DesiredConsumer,
+    batch: ResumeBatch | undefined,
+  ): Promise<void> {
+    const { producer, bridgeId, source } = d.published;
+    const index = peer.workerIndex;
+    await this.#ensureOnWorker(d.published, index);
+    const router = this.#routers[index];
+    if (!router || transport.closed || producer.closed || peer.closed) return;
+    if (!router.canConsume({ producerId: producer.id, rtpCapabilities: peer.rtpCapabilities! })) return;
+    const consumer = await transport.consume({
+      producerId: producer.id,
+      rtpCapabilities: peer.rtpCapabilities!,
+      paused: true,
+      preferredLayers: d.slot === 'thumb' ? { spatialLayer: 0 } : undefined,
+      appData: { bridgeId, source, slot: d.slot },
+    });
+    peer.consumers.set(d.key, { consumer, workerIndex: index });
+    this.#pool.addLoad(index, 1);
+    consumer.observer.once('close', () => {
+      this.#pool.addLoad(index, -1);
+      if (peer.consumers.get(d.key)?.consumer === consumer) peer.consumers.delete(d.key);
+      if (!peer.closed) peer.sink.consumerClosed(consumer.id);
+    });
+    try {
+      await withTimeout(
+        peer.sink.consume({
+          consumerId: consumer.id,
+          producerId: producer.id,
+          kind: consumer.kind,
+          rtpParameters: consumer.rtpParameters,
+          bridgeId,
+          source,
+          slot: d.slot,
+        }),
+        this.#consumeTimeoutMs,
+      );
+    } catch {
+      // A client that refused the consumer (or never answered) is not sent its media.
+      consumer.close();
+      return;
+    }
+    if (consumer.closed) return;
+    if (batch) batch.add(consumer);
+    else await consumer.resume().catch(() => undefined);
+  }
+
+  /** Makes a producer available on a worker, piping it there once when consumers need it. */
+  async #ensureOnWorker(published: PublishedProducer, index: number): Promise<void> {
+    if (published.workerIndex === index) return;
+    const key = `${published.producer.id}:${index}`;
+    let pipe = this.#pipes.get(key);
+    if (!pipe) {
+      const from = this.#routers[published.workerIndex];
+      const to = this.#routers[index];
+      if (!from || !to) return;
+      pipe = from.pipeToRouter({ producerId: published.producer.id, router: to }).then(
+        ({ pipeProducer }) => {
+          pipeProducer!.observer.once('close', () => this.#pipes.delete(key));
+        },
+        (error: Error) => {
+          this.#pipes.delete(key);
+          throw error;
+        },
+      );
+      this.#pipes.set(key, pipe);
+    }
+    await pipe;
+  }
+
+  // --- workers -----------------------------------------------------------------------------
+
+  async #createRouter(index: number): Promise<ms.Router> {
+    const router = await this.#pool.slot(index).worker.createRouter({ mediaCodecs, appData: { conferenceId: this.conferenceId } });
+    router.observer.once('close', () => {
+      if (this.#routers[index] === router) this.#routers[index] = undefined;
+    });
+    return router;
+  }
+
+  #onWorkerDied(index: number): void {
+    if (this.#closed) return;
+    this.#routers[index] = undefined;
+    for (const key of [...this.#pipes.keys()]) if (key.endsWith(`:${index}`)) this.#pipes.delete(key);
+    const lost = [...this.#peers.values()].filter((p) => p.workerIndex === index);
+    for (const peer of lost) {
+      for (const transport of peer.transports.values()) transport.close();
+      peer.transports.clear();
+      peer.consumers.clear();
+      peer.producers.clear();
+      this.#rehome(peer);
+      peer.sink.restartMedia('worker_died');
+    }
+    this.emit('medialost', {
+      workerIndex: index,
+      bridgeIds: lost.map((p) => p.options.bridgeId).filter((b): b is string => b !== undefined),
+    });
+  }
+
+  async #onWorkerReplaced(index: number): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const router = await this.#createRouter(index);
+      if (this.#closed) {
+        router.close();
+        return;
+      }
+      this.#routers[index] = router;
+      this.emit('mediarebuilt', { workerIndex: index });
+    } catch {
+      // The pool will report the worker again if it dies; nothing to rebuild here.
+    }
+  }
+
+  #liveWorkerIndex(): number {
+    try {
+      return this.#pool.leastLoaded((index) => this.#routers[index] !== undefined);
+    } catch {
+      throw new SfuError('invalid_state', 'no live router');
+    }
+  }
+
+  /** Moves a peer whose worker is gone to the least loaded live one (if any is live now). */
+  #rehome(peer: MediaPeer): void {
+    let index: number;
+    try {
+      index = this.#liveWorkerIndex();
+    } catch {
+      return; // no live router yet; createTransport will try again
+    }
+    this.#pool.addLoad(peer.workerIndex, -1);
+    peer.workerIndex = index;
+    this.#pool.addLoad(index, 1);
+  }
+
+  // --- lookups -----------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SfuError('session_closed', `session closed [conferenceId:${this.conferenceId}]`);
+  }
+
+  #peer(peerId: string): MediaPeer {
+    this.#assertOpen();
+    const peer = this.#peers.get(peerId);
+    if (!peer) throw new SfuError('unknown_peer', `no such peer [peerId:${peerId}]`);
+    return peer;
+  }
+
+  #transport(peer: MediaPeer, transportId: string): ms.WebRtcTransport {
+    for (const t of peer.transports.values()) if (t.id === transportId && !t.closed) return t;
+    throw new SfuError('unknown_transport', `no such transport [transportId:${transportId}]`);
+  }
+}
+
+export interface MicReportEntry {
+  bridgeId: string;
+  open: boolean;
+  packetsReceived: number;
+  packetsForwarded: number;
+  consumers: number;
+}
+
+export interface SessionSnapshot {
+  program: string;
+  workers: { index: number; pid: number; load: number; hasRouter: boolean }[];
+  peers: {
+    peerId: string;
+    bridgeId?: string;
+    workerIndex: number;
+    producers: { id: string; source: MediaSource; paused: boolean; workerIndex: number }[];
+    consumers: {
+      id: string;
+      slot: ConsumerSlot;
+      producerId: string;
+      bridgeId: string;
+      source: MediaSource;
+      kind: ms.MediaKind;
+      paused: boolean;
+      workerIndex: number;
+      preferredSpatialLayer?: number;
+    }[];
+  }[];
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,17 @@
+export { WorkerPool } from './WorkerPool.ts';
+export type { WorkerPoolOptions, WorkerSlot, WorkerPoolEvents } from './WorkerPool.ts';
+export { MediaSession } from './MediaSession.ts';
+export type {
+  ConsumeRequest,
+  ConsumerSlot,
+  MediaPeerSink,
+  MediaSessionOptions,
+  MediaSource,
+  MicReportEntry,
+  PeerOptions,
+  SessionSnapshot,
+  TransportDirection,
+} from './MediaSession.ts';
+export { SfuError } from './errors.ts';
+export type { SfuErrorCode } from './errors.ts';
+export { mediaCodecs, TOP_SPATIAL_LAYER } from './codecs.ts';

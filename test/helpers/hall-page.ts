@@ -1,0 +1,37 @@
+import type { Page } from 'puppeteer-core';
+
+/** What a hall or console page reports about the video it receives. */
+export interface PageVideo {
+  consumerId: string;
+  bridgeId: string;
+  slot: string;
+  kind: string;
+  framesDecoded: number;
+  frameHeight: number;
+  bytesReceived: number;
+}
+
+/** The page's media client state. */
+export function pageState(page: Page): Promise<{ state: string; program: string; micOpen: boolean; publishing: { mic: boolean; cam: boolean } }> {
+  return page.evaluate(() => {
+    const c = (window as any).diemcau?.client;
+    return c ? { state: c.state, program: c.program, micOpen: c.micOpen, publishing: c.publishing } : { state: 'none', program: '', micOpen: false, publishing: { mic: false, cam: false } };
+  });
+}
+
+/** Receiver statistics of every consumer the page holds. */
+export function pageVideo(page: Page): Promise<PageVideo[]> {
+  return page.evaluate(async () => {
+    const c = (window as any).diemcau?.client;
+    return c ? await c.receiverStats() : [];
+  });
+}
+
+/** First-decoded-frame times (wall clock) of the page's programme video consumers, by bridge. */
+export function pageFirstFrames(page: Page): Promise<{ bridgeId: string; slot: string; receivedAt: number; firstDecodedAt?: number }[]> {
+  return page.evaluate(() => {
+    const c = (window as any).diemcau?.client;
+    if (!c) return [];
+    return [...c.consumers.values()].map((rc: any) => ({ bridgeId: rc.bridgeId, slot: rc.slot, receivedAt: rc.receivedAt, firstDecodedAt: rc.firstDecodedAt }));
+  });
+}

@@ -1,0 +1,48 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { loadConfig } from '../../config/index.ts';
+import { defaultPlan } from '../../config/default-plan.ts';
+import { startServer, type RunningServer } from '../../server/app/server.ts';
+
+async function udpFree(port: number): Promise<boolean> {
+  const s = dgram.createSocket('udp4');
+  return new Promise((resolve) => {
+    s.once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function tcpFree(port: number): Promise<boolean> {
+  const s = net.createServer();
+  return new Promise((resolve) => {
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A base port such that base .. base+count-1 are free for UDP and TCP on loopback. */
+export async function freePortBase(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = (await udpFree(p)) && (await tcpFree(p));
+    if (ok) return base;
+  }
+  throw new Error('no free port range found');
+}
+
+/** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers. */
+export async function startTestServer(workers = 2): Promise<RunningServer> {
+  const webRtcBasePort = await freePortBase(workers);
+  const rtcMinPort = await freePortBase(1);
+  const config = loadConfig({}, {
+    listenIp: '127.0.0.1',
+    httpPort: 0,
+    workers,
+    webRtcBasePort,
+    rtcMinPort: Math.min(rtcMinPort, 64000),
+    rtcMaxPort: Math.min(rtcMinPort, 64000) + 999,
+    logLevel: 'warn',
+  });
+  return startServer(config, defaultPlan());
+}
