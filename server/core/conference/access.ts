@@ -1,0 +1,46 @@
+// Who may issue which command. Operators are further limited to their own bridge; that check needs
+// the command's target and is made in decide.
+//
+// Decisions: the secretary assists the chair with the agenda (next/previous/goto), breaks, the
+// maket, the date and ready reports taken by phone, and may enter or cancel a floor request on a
+// hall's behalf; granting, revoking, ordering the queue, the timer, start and end stay with the
+// chair. Connection events and ticks come only from the app ('system'). Technicians and viewers
+// change nothing.
+import type { Actor, ActorRole, CommandType } from './types.ts';
+
+/** Roles allowed to issue each command. */
+export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> = Object.freeze({
+  start_meeting: ['chair'],
+  end_meeting: ['chair'],
+  request_floor: ['operator', 'secretary', 'chair'],
+  cancel_request: ['operator', 'secretary', 'chair'],
+  move_request: ['chair'],
+  grant_floor: ['chair'],
+  grant_next: ['chair'],
+  revoke_floor: ['chair'],
+  yield_floor: ['operator'],
+  timer_pause: ['chair'],
+  timer_resume: ['chair'],
+  timer_extend: ['chair'],
+  agenda_next: ['chair', 'secretary'],
+  agenda_prev: ['chair', 'secretary'],
+  agenda_goto: ['chair', 'secretary'],
+  break_start: ['chair', 'secretary'],
+  break_end: ['chair', 'secretary'],
+  bridge_connected: ['system'],
+  bridge_disconnected: ['system'],
+  report_ready: ['operator', 'secretary'],
+  set_maket: ['secretary', 'chair'],
+  set_date: ['secretary', 'chair'],
+  tick: ['system'],
+});
+
+/** Whether an actor's role may issue a command type at all. */
+export function roleMayIssue(actor: Actor, type: CommandType): boolean {
+  return COMMAND_ROLES[type].includes(actor.role);
+}
+
+/** Whether an actor may act for a bridge: operators only for their own, other allowed roles for any. */
+export function actsFor(actor: Actor, bridgeId: string): boolean {
+  return actor.role !== 'operator' || actor.bridgeId === bridgeId;
+}

@@ -1,0 +1,440 @@
+// decide(state, command, now): the conference rules in one pure function. It never mutates its
+// input, never reads the wall clock and never throws for a bad command: a refusal is a value.
+import { actsFor, COMMAND_ROLES, roleMayIssue } from './access.ts';
+import { currentProgrammeItem, deriveStatus, startItemClock, stopItemClock } from './agenda.ts';
+import { refuse } from './errors.ts';
+import {
+  designatedRanks,
+  designatedSpeaker,
+  enqueueRequest,
+  moveRequest,
+  orderQueueForItem,
+  sameOrder,
+  speakingLimitMs,
+} from './floor.ts';
+import { appendLog } from './log.ts';
+import { absentPresence, isLateJoin } from './rollcall.ts';
+import {
+  dueTimerSignals,
+  extendSpeakingTimer,
+  overtimeMs,
+  pauseSpeakingTimer,
+  resumeSpeakingTimer,
+  spokenMs,
+  startSpeakingTimer,
+  timerWakeAt,
+} from './timer.ts';
+import {
+  isActor,
+  isId,
+  isIsoDate,
+  isRecord,
+  maketOf,
+  show,
+  MAX_ATTENDEES,
+  MAX_EXTEND_SECONDS,
+  MAX_MAKET_LINE,
+  MAX_MAKET_LINES,
+  MAX_NAME,
+  MAX_TOPIC,
+  text,
+} from './validate.ts';
+import type {
+  Bridge,
+  BridgePresence,
+  CommandOf,
+  CommandType,
+  ConferenceEvent,
+  ConferenceState,
+  Decision,
+  FloorEndReason,
+  FloorRequest,
+  Refused,
+} from './types.ts';
+
+type Out = ConferenceEvent[];
+type Handler<K extends CommandType> = (d: ConferenceState, c: CommandOf<K>, now: number, out: Out) => Refused | void;
+
+/** Applies one command at instant now: the next state with its events and log entries, or a refusal. */
+export function decide(state: ConferenceState, command: unknown, now: number): Decision {
+  if (!isRecord(command) || typeof command.type !== 'string' || !Object.hasOwn(COMMAND_ROLES, command.type)) {
+    return refuse('unknown_command', `unknown command [type:${isRecord(command) ? show(command.type) : typeof command}]`);
+  }
+  const type = command.type as CommandType;
+  const actor = command.actor;
+  if (!isActor(actor)) return refuse('forbidden', `missing or bad actor [command:${type}]`);
+  if (!roleMayIssue(actor, type)) return refuse('forbidden', `role may not issue command [role:${actor.role}, command:${type}]`);
+  if (actor.role === 'operator' && typeof actor.bridgeId !== 'string') return refuse('forbidden', 'operator without a bridge');
+  if (!Number.isFinite(now)) return refuse('invalid_argument', 'now must be epoch milliseconds');
+  // Most ticks find nothing due; answer them without copying the state.
+  if (type === 'tick' && !tickDue(state, now)) return { state, events: [], log: [] };
+
+  const draft = draftOf(state);
+  const out: Out = [];
+  const handler = HANDLERS[type] as Handler<CommandType>;
+  const refusal = handler(draft, command as CommandOf<CommandType>, now, out);
+  if (refusal) return refusal;
+  const status = deriveStatus(draft);
+  if (status !== draft.status) {
+    out.push({ type: 'status_changed', from: draft.status, to: status });
+    draft.status = status;
+  }
+  if (out.length === 0) return { state, events: [], log: [] };
+  const log = appendLog(draft, out, actor, now);
+  return { state: draft, events: out, log };
+}
+
+/** The next instant the app must send a tick (warning mark, expiry, end of grace), or null. */
+export function nextWakeAt(state: ConferenceState): number | null {
+  return state.floor ? timerWakeAt(state.floor.timer, state.config.speaking) : null;
+}
+
+function tickDue(state: ConferenceState, now: number): boolean {
+  const wake = nextWakeAt(state);
+  return wake !== null && wake <= now;
+}
+
+// The config is never changed by decide, so states share it; everything else is copied.
+function draftOf(state: ConferenceState): ConferenceState {
+  const { config, log, ...rest } = state;
+  return { ...structuredClone(rest), config, log: [...log] };
+}
+
+const HANDLERS: { [K in CommandType]: Handler<K> } = {
+  start_meeting(d, _c, now, out) {
+    if (d.startedAt !== null) return refuse('invalid_state', 'meeting already started');
+    d.startedAt = now;
+    startItemClock(d, now);
+    out.push({ type: 'meeting_started', itemId: currentProgrammeItem(d)?.id ?? null });
+  },
+
+  end_meeting(d, _c, now, out) {
+    if (d.startedAt === null || d.endedAt !== null) return refuse('invalid_state', `meeting is not in progress [status:${d.status}]`);
+    if (d.floor) endFloor(d, now, 'meeting_ended', out);
+    stopItemClock(d, now);
+    const cancelled = d.queue.length;
+    d.queue = [];
+    d.explicitBreakSince = null;
+    d.endedAt = now;
+    out.push({ type: 'meeting_ended', cancelledRequests: cancelled });
+    if (cancelled > 0) out.push({ type: 'queue_reordered', order: [] });
+  },
+
+  request_floor(d, c, now, out) {
+    if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
+    if (!isId(c.bridgeId)) return refuse('invalid_argument', 'bridgeId must be a string');
+    if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
+    if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
+    const speakerName = text(c.speakerName, MAX_NAME);
+    const speakerTitle = text(c.speakerTitle, MAX_NAME);
+    if (speakerName === null) return refuse('invalid_argument', `speakerName must be 1..${MAX_NAME} characters`);
+    if (speakerTitle === null) return refuse('invalid_argument', `speakerTitle must be 1..${MAX_NAME} characters`);
+    let topic: string | null = null;
+    if (c.topic !== undefined && c.topic !== null) {
+      const blank = typeof c.topic === 'string' && c.topic.trim() === '';
+      topic = blank ? null : text(c.topic, MAX_TOPIC);
+      if (topic === null && !blank) return refuse('invalid_argument', `topic must be a string of at most ${MAX_TOPIC} characters`);
+    }
+    if (!presence(d, c.bridgeId).online) return refuse('bridge_offline', `bridge is offline [bridgeId:${c.bridgeId}]`);
+    if (d.floor?.bridgeId === c.bridgeId) return refuse('already_requested', `bridge holds the floor [bridgeId:${c.bridgeId}]`);
+    if (d.queue.some((r) => r.bridgeId === c.bridgeId)) return refuse('already_requested', `bridge is already in the queue [bridgeId:${c.bridgeId}]`);
+    const request: FloorRequest = { id: `r${d.nextRequestNo++}`, bridgeId: c.bridgeId, speakerName, speakerTitle, topic, requestedAt: now };
+    const ranks = designatedRanks(d.config, d.agenda.index);
+    const { queue, position } = enqueueRequest(d.queue, request, ranks);
+    d.queue = queue;
+    out.push({
+      type: 'floor_requested',
+      requestId: request.id,
+      bridgeId: request.bridgeId,
+      speakerName,
+      speakerTitle,
+      topic,
+      position,
+      designated: ranks(request.bridgeId) >= 0,
+    });
+  },
+
+  cancel_request(d, c, _now, out) {
+    const entry = d.queue.find((r) => r.id === c.requestId);
+    if (!entry) return refuse('not_in_queue', `request not in queue [requestId:${show(c.requestId)}]`);
+    if (!actsFor(c.actor, entry.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${entry.bridgeId}]`);
+    d.queue = d.queue.filter((r) => r !== entry);
+    out.push({ type: 'request_cancelled', requestId: entry.id, bridgeId: entry.bridgeId });
+  },
+
+  move_request(d, c, _now, out) {
+    if (!Number.isInteger(c.toIndex) || c.toIndex < 0) return refuse('invalid_argument', 'toIndex must be a whole number >= 0');
+    if (!d.queue.some((r) => r.id === c.requestId)) return refuse('not_in_queue', `request not in queue [requestId:${show(c.requestId)}]`);
+    const queue = moveRequest(d.queue, c.requestId, c.toIndex);
+    if (sameOrder(queue, d.queue)) return;
+    d.queue = queue;
+    out.push({ type: 'queue_reordered', order: queue.map((r) => r.id) });
+  },
+
+  grant_floor(d, c, now, out) {
+    const notRunning = requireInProgress(d);
+    if (notRunning) return notRunning;
+    const entry = d.queue.find((r) => r.id === c.requestId);
+    if (!entry) return refuse('not_in_queue', `request not in queue [requestId:${show(c.requestId)}]`);
+    if (!presence(d, entry.bridgeId).online) return refuse('bridge_offline', `bridge is offline [bridgeId:${entry.bridgeId}]`);
+    grant(d, entry, now, out);
+  },
+
+  grant_next(d, _c, now, out) {
+    const notRunning = requireInProgress(d);
+    if (notRunning) return notRunning;
+    if (d.queue.length === 0) return refuse('queue_empty', 'no request in the queue');
+    // An offline hall keeps its place but is passed over until it is back.
+    const entry = d.queue.find((r) => presence(d, r.bridgeId).online);
+    if (!entry) return refuse('bridge_offline', 'every hall in the queue is offline');
+    grant(d, entry, now, out);
+  },
+
+  revoke_floor(d, _c, now, out) {
+    if (!d.floor) return refuse('floor_not_held', 'no hall holds the floor');
+    endFloor(d, now, 'revoked', out);
+  },
+
+  yield_floor(d, c, now, out) {
+    if (!d.floor || d.floor.bridgeId !== c.actor.bridgeId) {
+      return refuse('floor_not_held', `bridge does not hold the floor [bridgeId:${show(c.actor.bridgeId)}]`);
+    }
+    endFloor(d, now, 'yielded', out);
+  },
+
+  timer_pause(d, _c, now, out) {
+    if (!d.floor) return refuse('floor_not_held', 'no hall holds the floor');
+    if (d.floor.timer.pausedAt !== null) return refuse('invalid_state', 'timer already paused');
+    d.floor.timer = pauseSpeakingTimer(d.floor.timer, now);
+    out.push({ type: 'timer_paused', bridgeId: d.floor.bridgeId, remainingMs: d.floor.timer.deadline - now });
+  },
+
+  timer_resume(d, _c, now, out) {
+    if (!d.floor) return refuse('floor_not_held', 'no hall holds the floor');
+    if (d.floor.timer.pausedAt === null) return refuse('invalid_state', 'timer is not paused');
+    d.floor.timer = resumeSpeakingTimer(d.floor.timer, now);
+    out.push({ type: 'timer_resumed', bridgeId: d.floor.bridgeId, deadline: d.floor.timer.deadline });
+  },
+
+  timer_extend(d, c, now, out) {
+    if (!Number.isInteger(c.seconds) || c.seconds < 1 || c.seconds > MAX_EXTEND_SECONDS) {
+      return refuse('invalid_argument', `seconds must be a whole number in 1..${MAX_EXTEND_SECONDS}`);
+    }
+    if (!d.floor) return refuse('floor_not_held', 'no hall holds the floor');
+    d.floor.timer = extendSpeakingTimer(d.floor.timer, c.seconds * 1000, now);
+    out.push({ type: 'timer_extended', bridgeId: d.floor.bridgeId, seconds: c.seconds, deadline: d.floor.timer.deadline });
+  },
+
+  agenda_next(d, _c, now, out) {
+    return moveAgenda(d, d.agenda.index + 1, now, out, 'invalid_state');
+  },
+
+  agenda_prev(d, _c, now, out) {
+    return moveAgenda(d, d.agenda.index - 1, now, out, 'invalid_state');
+  },
+
+  agenda_goto(d, c, now, out) {
+    if (!Number.isInteger(c.index)) return refuse('invalid_argument', 'index must be a whole number');
+    if (c.index === d.agenda.index && d.endedAt === null) return;
+    return moveAgenda(d, c.index, now, out, 'invalid_argument');
+  },
+
+  break_start(d, _c, now) {
+    if (d.status !== 'running') return refuse('invalid_state', `a break starts only while running [status:${d.status}]`);
+    stopItemClock(d, now);
+    d.explicitBreakSince = now;
+  },
+
+  break_end(d, _c, now) {
+    if (d.explicitBreakSince === null) {
+      const onBreakItem = currentProgrammeItem(d)?.kind === 'break' && d.status === 'break';
+      return refuse('invalid_state', onBreakItem ? 'current item is a break; move to the next item' : 'no break in progress');
+    }
+    d.explicitBreakSince = null;
+    startItemClock(d, now);
+  },
+
+  bridge_connected(d, c, now, out) {
+    if (!isId(c.bridgeId) || !bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${show(c.bridgeId)}]`);
+    const p = presence(d, c.bridgeId);
+    // A second socket of a hall that is already online changes nothing.
+    if (p.online) return;
+    const late = isLateJoin(p, d.startedAt, d.endedAt);
+    const rejoin = d.startedAt !== null && d.endedAt === null && !late;
+    p.online = true;
+    p.sessions.push({ joinedAt: now, leftAt: null });
+    if (late) {
+      p.lateJoin = true;
+      d.incidents.push({ at: now, kind: 'late_join', bridgeId: c.bridgeId, detail: 'connected after the start' });
+    }
+    out.push({ type: 'bridge_online', bridgeId: c.bridgeId, late, rejoin });
+  },
+
+  bridge_disconnected(d, c, now, out) {
+    if (!isId(c.bridgeId) || !bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${show(c.bridgeId)}]`);
+    const p = presence(d, c.bridgeId);
+    if (!p.online) return;
+    p.online = false;
+    // The hall confirms again when it is back; its last headcount stays for the report.
+    p.ready = false;
+    for (const s of p.sessions) if (s.leftAt === null) s.leftAt = now;
+    const dropOut = d.startedAt !== null && d.endedAt === null;
+    const holding = d.floor?.bridgeId === c.bridgeId;
+    if (dropOut) {
+      p.dropOuts++;
+      d.incidents.push({ at: now, kind: 'drop_out', bridgeId: c.bridgeId, detail: holding ? 'dropped while holding the floor' : 'dropped' });
+    }
+    out.push({ type: 'bridge_offline', bridgeId: c.bridgeId, dropOut });
+    if (holding) endFloor(d, now, 'offline', out);
+  },
+
+  report_ready(d, c, _now, out) {
+    if (!isId(c.bridgeId)) return refuse('invalid_argument', 'bridgeId must be a string');
+    if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
+    if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
+    if (!Number.isInteger(c.attendees) || c.attendees < 0 || c.attendees > MAX_ATTENDEES) {
+      return refuse('invalid_argument', `attendees must be a whole number in 0..${MAX_ATTENDEES}`);
+    }
+    if (c.ready !== undefined && typeof c.ready !== 'boolean') return refuse('invalid_argument', 'ready must be a boolean');
+    const p = presence(d, c.bridgeId);
+    if (!p.online) return refuse('bridge_offline', `bridge is offline [bridgeId:${c.bridgeId}]`);
+    p.ready = c.ready ?? true;
+    p.attendees = c.attendees;
+    out.push({ type: 'bridge_ready', bridgeId: c.bridgeId, ready: p.ready, attendees: c.attendees });
+  },
+
+  set_maket(d, c, _now, out) {
+    const maket = maketOf(c.maket);
+    if (maket === undefined) {
+      return refuse('invalid_argument', `maket must be null or { lines (≤${MAX_MAKET_LINES} of ≤${MAX_MAKET_LINE} chars), background, textColour (#rrggbb) }`);
+    }
+    d.maketOverride = maket;
+    out.push({ type: 'maket_changed', maket: maket === null ? null : structuredClone(maket) });
+  },
+
+  set_date(d, c, _now, out) {
+    if (c.date !== null && !isIsoDate(c.date)) return refuse('invalid_argument', 'date must be YYYY-MM-DD or null');
+    d.date = c.date;
+    out.push({ type: 'date_changed', date: c.date });
+  },
+
+  tick(d, _c, now, out) {
+    const floor = d.floor;
+    if (!floor) return;
+    const signals = dueTimerSignals(floor.timer, now, d.config.speaking);
+    floor.timer = signals.timer;
+    for (const mark of signals.warnings) {
+      out.push({ type: 'timer_warning', bridgeId: floor.bridgeId, remainingSec: mark, deadline: floor.timer.deadline });
+    }
+    if (signals.expired) {
+      out.push({ type: 'timer_expired', bridgeId: floor.bridgeId, deadline: floor.timer.deadline, policy: d.config.speaking.expiryPolicy });
+    }
+    if (signals.graceOver) {
+      d.incidents.push({
+        at: now,
+        kind: 'timeout',
+        bridgeId: floor.bridgeId,
+        detail: `microphone closed ${d.config.speaking.graceSeconds}s after the limit`,
+      });
+      endFloor(d, now, 'timeout', out);
+    }
+  },
+};
+
+// Puts a hall on the floor; a current holder's turn ends first and is recorded.
+function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): void {
+  if (d.floor) endFloor(d, now, 'superseded', out);
+  d.queue = d.queue.filter((r) => r.id !== entry.id);
+  const limitMs = speakingLimitMs(d.config, d.agenda.index, entry.bridgeId);
+  const timer = startSpeakingTimer(limitMs, now, d.config.speaking);
+  const topic = entry.topic ?? designatedSpeaker(d.config, d.agenda.index, entry.bridgeId)?.topic ?? null;
+  d.floor = {
+    requestId: entry.id,
+    bridgeId: entry.bridgeId,
+    speakerName: entry.speakerName,
+    speakerTitle: entry.speakerTitle,
+    topic,
+    itemId: currentProgrammeItem(d)?.id ?? null,
+    grantedAt: now,
+    timer,
+  };
+  out.push({
+    type: 'floor_granted',
+    requestId: entry.id,
+    bridgeId: entry.bridgeId,
+    speakerName: entry.speakerName,
+    speakerTitle: entry.speakerTitle,
+    topic,
+    itemId: d.floor.itemId,
+    limitSec: Math.round(limitMs / 1000),
+    deadline: timer.deadline,
+  });
+  out.push({ type: 'programme_changed', bridgeId: entry.bridgeId, reason: 'granted' });
+  // The chair's microphone is always open; only other halls are switched.
+  if (entry.bridgeId !== d.config.chairBridgeId) out.push({ type: 'mic_opened', bridgeId: entry.bridgeId });
+}
+
+// Ends the holder's turn, records the speech; unless another hall takes over, the programme returns to the chair.
+function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: Out): void {
+  const f = d.floor;
+  if (!f) return;
+  const spoken = spokenMs(f.timer, now);
+  const overrun = overtimeMs(f.timer, now);
+  d.speeches.push({
+    requestId: f.requestId,
+    bridgeId: f.bridgeId,
+    speakerName: f.speakerName,
+    speakerTitle: f.speakerTitle,
+    topic: f.topic,
+    itemId: f.itemId,
+    startedAt: f.grantedAt,
+    endedAt: now,
+    spokenMs: spoken,
+    limitMs: f.timer.limitMs + f.timer.extendedMs,
+    overrunMs: overrun,
+    endReason: reason,
+  });
+  d.floor = null;
+  out.push({
+    type: 'floor_ended',
+    requestId: f.requestId,
+    bridgeId: f.bridgeId,
+    reason,
+    spokenSec: Math.round(spoken / 1000),
+    overrunSec: Math.round(overrun / 1000),
+  });
+  if (f.bridgeId !== d.config.chairBridgeId) out.push({ type: 'mic_closed', bridgeId: f.bridgeId });
+  if (reason !== 'superseded') out.push({ type: 'programme_changed', bridgeId: d.config.chairBridgeId, reason });
+}
+
+function moveAgenda(d: ConferenceState, index: number, now: number, out: Out, outside: 'invalid_state' | 'invalid_argument'): Refused | void {
+  if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
+  if (index < 0 || index >= d.config.programme.length) {
+    return refuse(outside, `no programme item there [index:${index}, items:${d.config.programme.length}]`);
+  }
+  const from = currentProgrammeItem(d);
+  stopItemClock(d, now);
+  d.agenda.index = index;
+  startItemClock(d, now);
+  const item = currentProgrammeItem(d)!;
+  out.push({ type: 'agenda_changed', index, itemId: item.id, title: item.title, kind: item.kind, fromItemId: from?.id ?? null });
+  const queue = orderQueueForItem(d.queue, designatedRanks(d.config, index));
+  if (!sameOrder(queue, d.queue)) {
+    d.queue = queue;
+    out.push({ type: 'queue_reordered', order: queue.map((r) => r.id) });
+  }
+}
+
+function requireInProgress(d: ConferenceState): Refused | void {
+  if (d.startedAt === null || d.endedAt !== null) return refuse('invalid_state', `the floor is given only during the meeting [status:${d.status}]`);
+}
+
+function bridgeOf(d: ConferenceState, bridgeId: string): Bridge | undefined {
+  return d.config.bridges.find((b) => b.id === bridgeId);
+}
+
+// Only called for ids of configured bridges, which checkConfig keeps away from '__proto__'.
+function presence(d: ConferenceState, bridgeId: string): BridgePresence {
+  if (!Object.hasOwn(d.presence, bridgeId)) d.presence[bridgeId] = absentPresence();
+  return d.presence[bridgeId]!;
+}

@@ -1,0 +1,388 @@
+// Types of the conference core: the plain configuration it runs, the serialisable state it keeps,
+// the commands it accepts and the events it emits. Everything here is plain JSON.
+
+// ---------------------------------------------------------------------------------------------
+// Configuration (a later wiring maps the zod conference plan onto this)
+
+/** Tier of a bridge (điểm cầu). */
+export type Tier = 'province' | 'district' | 'commune';
+
+/** One connected hall; communes have a district parent, districts the province, the province none. */
+export interface Bridge {
+  id: string;
+  tier: Tier;
+  parentId: string | null;
+  name: string;
+}
+
+/** Kinds of programme items (khai mạc, báo cáo, tham luận, giải lao, kết luận, ...). */
+export type ProgrammeItemKind =
+  | 'opening'
+  | 'report'
+  | 'directive'
+  | 'designated_paper'
+  | 'discussion'
+  | 'break'
+  | 'conclusion'
+  | 'other';
+
+/** A speaker named by the plan for an item: the hall, optionally the topic, the person, the limit. */
+export interface DesignatedSpeaker {
+  bridgeId: string;
+  topic?: string;
+  speakerName?: string;
+  limitMinutes?: number;
+}
+
+/** One item of the programme; limitMinutes is the item's speaking limit (else the default). */
+export interface ProgrammeItem {
+  id: string;
+  kind: ProgrammeItemKind;
+  title: string;
+  plannedMinutes: number;
+  limitMinutes?: number;
+  speakers: DesignatedSpeaker[];
+}
+
+/** What happens when a speech reaches zero: tell the chair, or close the mic after a grace period. */
+export type ExpiryPolicy = 'notify_chair' | 'close_mic';
+
+/** "Phát biểu không quá 10 phút": limit, warning marks before zero, policy at zero. */
+export interface SpeakingRules {
+  defaultLimitMinutes: number;
+  warningMarksSeconds: number[];
+  expiryPolicy: ExpiryPolicy;
+  graceSeconds: number;
+}
+
+/** Everything the core needs to know about a conference. */
+export interface ConferenceConfig {
+  chairBridgeId: string;
+  bridges: Bridge[];
+  programme: ProgrammeItem[];
+  speaking: SpeakingRules;
+}
+
+/** The plan's defaults: 10 minutes, warnings at 2 min, 1 min, 30 s, tell the chair at zero. */
+export const DEFAULT_SPEAKING_RULES: Readonly<SpeakingRules> = Object.freeze({
+  defaultLimitMinutes: 10,
+  warningMarksSeconds: [120, 60, 30],
+  expiryPolicy: 'notify_chair',
+  graceSeconds: 30,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Actors
+
+/** Roles a person can hold; operators are bound to one bridge. */
+export type Role = 'chair' | 'secretary' | 'operator' | 'technician' | 'viewer';
+
+/**
+ * Who issues a command. 'system' is the application itself (connection events, timer ticks);
+ * the transport layer must never build a 'system' actor from a client's token.
+ */
+export type ActorRole = Role | 'system';
+
+/** The issuer of a command; bridgeId is required for operators and is their only bridge. */
+export interface Actor {
+  role: ActorRole;
+  bridgeId?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+/** Meeting status: before the start, running, in a break (break item or explicit), ended. */
+export type MeetingStatus = 'waiting' | 'running' | 'break' | 'ended';
+
+/** One entry of the FloorQueue: a hall asking to speak (xin phát biểu). */
+export interface FloorRequest {
+  id: string;
+  bridgeId: string;
+  speakerName: string;
+  speakerTitle: string;
+  topic: string | null;
+  requestedAt: number;
+}
+
+/**
+ * SpeakingTimer: the deadline lives in the state. While paused, remaining = deadline - pausedAt;
+ * resuming shifts the deadline by the paused time. `warned` holds marks (seconds) already emitted.
+ */
+export interface SpeakingTimer {
+  limitMs: number;
+  startedAt: number;
+  deadline: number;
+  pausedAt: number | null;
+  pausedMs: number;
+  extendedMs: number;
+  warned: number[];
+  expired: boolean;
+}
+
+/** The hall that holds the floor, and its timer. */
+export interface FloorHolder {
+  requestId: string;
+  bridgeId: string;
+  speakerName: string;
+  speakerTitle: string;
+  topic: string | null;
+  itemId: string | null;
+  grantedAt: number;
+  timer: SpeakingTimer;
+}
+
+/** Why a hall's turn ended. */
+export type FloorEndReason = 'revoked' | 'yielded' | 'offline' | 'timeout' | 'superseded' | 'meeting_ended';
+
+/** One finished speech, for the report. */
+export interface SpeechRecord {
+  requestId: string;
+  bridgeId: string;
+  speakerName: string;
+  speakerTitle: string;
+  topic: string | null;
+  itemId: string | null;
+  startedAt: number;
+  endedAt: number;
+  spokenMs: number;
+  limitMs: number;
+  overrunMs: number;
+  endReason: FloorEndReason;
+}
+
+/** One connection period of a bridge. */
+export interface PresenceSession {
+  joinedAt: number;
+  leftAt: number | null;
+}
+
+/** Roll-call entry of one bridge. */
+export interface BridgePresence {
+  online: boolean;
+  ready: boolean;
+  attendees: number | null;
+  sessions: PresenceSession[];
+  lateJoin: boolean;
+  dropOuts: number;
+}
+
+/** Things that went wrong during the meeting. */
+export type IncidentKind = 'drop_out' | 'late_join' | 'timeout';
+
+/** One incident for the report. */
+export interface Incident {
+  at: number;
+  kind: IncidentKind;
+  bridgeId: string;
+  detail: string;
+}
+
+/** Where the programme stands; itemStartedAt is non-null exactly while the item's clock runs. */
+export interface AgendaState {
+  index: number;
+  itemStartedAt: number | null;
+  elapsedMs: Record<string, number>;
+}
+
+/** Secretary's live edit of the maket (banner); unset fields keep the plan's template. */
+export interface MaketOverride {
+  lines?: string[];
+  background?: string;
+  textColour?: string;
+}
+
+/** One entry of the event log: who did what, when. */
+export interface LogEntry {
+  seq: number;
+  at: number;
+  actor: Actor;
+  type: ConferenceEventType;
+  data: Record<string, unknown>;
+}
+
+/** The whole conference, plain JSON: store it, restore it, hand it back to decide. */
+export interface ConferenceState {
+  schema: 1;
+  config: ConferenceConfig;
+  status: MeetingStatus;
+  startedAt: number | null;
+  endedAt: number | null;
+  explicitBreakSince: number | null;
+  agenda: AgendaState;
+  queue: FloorRequest[];
+  floor: FloorHolder | null;
+  presence: Record<string, BridgePresence>;
+  speeches: SpeechRecord[];
+  incidents: Incident[];
+  maketOverride: MaketOverride | null;
+  date: string | null;
+  nextRequestNo: number;
+  seq: number;
+  log: LogEntry[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+/** Arguments of each command, by type. */
+export interface CommandMap {
+  start_meeting: {};
+  end_meeting: {};
+  request_floor: { bridgeId: string; speakerName: string; speakerTitle: string; topic?: string | null };
+  cancel_request: { requestId: string };
+  move_request: { requestId: string; toIndex: number };
+  grant_floor: { requestId: string };
+  grant_next: {};
+  revoke_floor: {};
+  yield_floor: {};
+  timer_pause: {};
+  timer_resume: {};
+  timer_extend: { seconds: number };
+  agenda_next: {};
+  agenda_prev: {};
+  agenda_goto: { index: number };
+  break_start: {};
+  break_end: {};
+  bridge_connected: { bridgeId: string };
+  bridge_disconnected: { bridgeId: string };
+  report_ready: { bridgeId: string; attendees: number; ready?: boolean };
+  set_maket: { maket: MaketOverride | null };
+  set_date: { date: string | null };
+  tick: {};
+}
+
+/** Name of a command. */
+export type CommandType = keyof CommandMap;
+
+/** A command: its type, who issues it, its arguments. */
+export type Command = { [K in CommandType]: { type: K; actor: Actor } & CommandMap[K] }[CommandType];
+
+/** The command of one type. */
+export type CommandOf<K extends CommandType> = Extract<Command, { type: K }>;
+
+/** Every command type, in a stable order (for authorisation matrices and protocol tables). */
+export const COMMAND_TYPES = [
+  'start_meeting',
+  'end_meeting',
+  'request_floor',
+  'cancel_request',
+  'move_request',
+  'grant_floor',
+  'grant_next',
+  'revoke_floor',
+  'yield_floor',
+  'timer_pause',
+  'timer_resume',
+  'timer_extend',
+  'agenda_next',
+  'agenda_prev',
+  'agenda_goto',
+  'break_start',
+  'break_end',
+  'bridge_connected',
+  'bridge_disconnected',
+  'report_ready',
+  'set_maket',
+  'set_date',
+  'tick',
+] as const satisfies readonly CommandType[];
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+/** Payload of each event, by type. */
+export interface ConferenceEventMap {
+  meeting_started: { itemId: string | null };
+  meeting_ended: { cancelledRequests: number };
+  status_changed: { from: MeetingStatus; to: MeetingStatus };
+  agenda_changed: { index: number; itemId: string; title: string; kind: ProgrammeItemKind; fromItemId: string | null };
+  floor_requested: {
+    requestId: string;
+    bridgeId: string;
+    speakerName: string;
+    speakerTitle: string;
+    topic: string | null;
+    position: number;
+    designated: boolean;
+  };
+  request_cancelled: { requestId: string; bridgeId: string };
+  queue_reordered: { order: string[] };
+  floor_granted: {
+    requestId: string;
+    bridgeId: string;
+    speakerName: string;
+    speakerTitle: string;
+    topic: string | null;
+    itemId: string | null;
+    limitSec: number;
+    deadline: number;
+  };
+  floor_ended: { requestId: string; bridgeId: string; reason: FloorEndReason; spokenSec: number; overrunSec: number };
+  /** The programme feed now shows this bridge (the chair's when the floor returns). */
+  programme_changed: { bridgeId: string; reason: 'granted' | FloorEndReason };
+  mic_opened: { bridgeId: string };
+  mic_closed: { bridgeId: string };
+  timer_paused: { bridgeId: string; remainingMs: number };
+  timer_resumed: { bridgeId: string; deadline: number };
+  timer_extended: { bridgeId: string; seconds: number; deadline: number };
+  timer_warning: { bridgeId: string; remainingSec: number; deadline: number };
+  timer_expired: { bridgeId: string; deadline: number; policy: ExpiryPolicy };
+  bridge_online: { bridgeId: string; late: boolean; rejoin: boolean };
+  bridge_offline: { bridgeId: string; dropOut: boolean };
+  bridge_ready: { bridgeId: string; ready: boolean; attendees: number };
+  maket_changed: { maket: MaketOverride | null };
+  date_changed: { date: string | null };
+}
+
+/** Name of an event. */
+export type ConferenceEventType = keyof ConferenceEventMap;
+
+/** An event: its type and payload, flat. */
+export type ConferenceEvent = {
+  [K in ConferenceEventType]: { type: K } & ConferenceEventMap[K];
+}[ConferenceEventType];
+
+/** The event of one type. */
+export type EventOf<K extends ConferenceEventType> = Extract<ConferenceEvent, { type: K }>;
+
+// ---------------------------------------------------------------------------------------------
+// Errors and results
+
+/** Stable codes of refused commands; the transport layer maps them to acks or HTTP statuses. */
+export const ERROR_CODES = [
+  'forbidden',
+  'unknown_command',
+  'invalid_argument',
+  'invalid_state',
+  'unknown_bridge',
+  'not_in_queue',
+  'already_requested',
+  'queue_empty',
+  'floor_not_held',
+  'bridge_offline',
+] as const;
+
+/** A stable error code. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** A refused command: a value, never a throw. */
+export interface ConferenceError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Accepted: the next state, the events to broadcast and the log entries appended. */
+export interface Accepted {
+  state: ConferenceState;
+  events: ConferenceEvent[];
+  log: LogEntry[];
+}
+
+/** Refused: nothing changed. */
+export interface Refused {
+  error: ConferenceError;
+}
+
+/** Outcome of decide. */
+export type Decision = Accepted | Refused;

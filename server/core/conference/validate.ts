@@ -1,0 +1,70 @@
+// Checks on command arguments: decide receives whatever the wire carried, so nothing is trusted.
+import type { Actor, MaketOverride } from './types.ts';
+
+export const MAX_NAME = 120;
+export const MAX_TOPIC = 500;
+export const MAX_EXTEND_SECONDS = 3600;
+export const MAX_ATTENDEES = 100_000;
+export const MAX_MAKET_LINES = 12;
+export const MAX_MAKET_LINE = 200;
+const COLOUR = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const ROLES: readonly string[] = ['chair', 'secretary', 'operator', 'technician', 'viewer', 'system'];
+
+/** A plain object (not null, not an array). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An actor with a known role and, if any, a string bridge id. */
+export function isActor(v: unknown): v is Actor {
+  if (!isRecord(v)) return false;
+  return typeof v.role === 'string' && ROLES.includes(v.role) && (v.bridgeId === undefined || typeof v.bridgeId === 'string');
+}
+
+/** A non-empty id of at most 100 characters. */
+export function isId(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= 100;
+}
+
+/** Trimmed NFC text of 1..max characters, or null. */
+export function text(v: unknown, max: number): string | null {
+  if (typeof v !== 'string') return null;
+  const t = v.normalize('NFC').trim();
+  return t.length >= 1 && t.length <= max ? t : null;
+}
+
+/** A real calendar date written YYYY-MM-DD. */
+export function isIsoDate(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  const m = ISO_DATE.exec(v);
+  if (!m) return false;
+  const [y, mo, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, day));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === day;
+}
+
+/** A valid maket override (a fresh copy), null to clear, or undefined when invalid. */
+export function maketOf(v: unknown): MaketOverride | null | undefined {
+  if (v === null) return null;
+  if (!isRecord(v)) return undefined;
+  if (Object.keys(v).some((k) => k !== 'lines' && k !== 'background' && k !== 'textColour')) return undefined;
+  const maket: MaketOverride = {};
+  if (v.lines !== undefined) {
+    if (!Array.isArray(v.lines) || v.lines.length < 1 || v.lines.length > MAX_MAKET_LINES) return undefined;
+    if (!v.lines.every((l) => typeof l === 'string' && l.length <= MAX_MAKET_LINE)) return undefined;
+    maket.lines = (v.lines as string[]).map((l) => l.normalize('NFC'));
+  }
+  for (const key of ['background', 'textColour'] as const) {
+    const colour = v[key];
+    if (colour === undefined) continue;
+    if (typeof colour !== 'string' || !COLOUR.test(colour)) return undefined;
+    maket[key] = colour;
+  }
+  return maket;
+}
+
+/** A value as it may appear in an error message: strings shortened, anything else by its type. */
+export function show(v: unknown): string {
+  return typeof v === 'string' ? v.slice(0, 60) : typeof v;
+}
