@@ -7,8 +7,12 @@ import { ResumeBatch } from './ResumeBatch.ts';
 
 /** What a hall publishes: its microphone and its camera. */
 export type MediaSource = 'mic' | 'cam';
-/** Why a peer receives a consumer: the programme video, programme audio, or a thumbnail. */
-export type ConsumerSlot = 'program' | 'audio' | 'thumb';
+/**
+ * Why a peer receives a consumer: the programme video, programme audio, a thumbnail, or
+ * `next`: prepared (paused) for the bridge that is expected to get the floor, so that the
+ * switch only has to resume it.
+ */
+export type ConsumerSlot = 'program' | 'audio' | 'thumb' | 'next';
 export type TransportDirection = 'send' | 'recv';
 
 /** Sent to a peer when the server wants it to receive a new consumer. */
@@ -30,6 +34,8 @@ export interface MediaPeerSink {
   /** Hands a (paused) consumer to the client; resolves once the client can receive it. */
   consume(request: ConsumeRequest): Promise<void>;
   consumerClosed(consumerId: string): void;
+  /** A consumer changed role (a prepared `next` consumer became the programme). */
+  consumerSlot(consumerId: string, slot: ConsumerSlot): void;
   /** The highest simulcast layer this hall should send (0 = low only). */
   sendLayers(maxSpatialLayer: number): void;
   /** Whether this hall's microphone is open at the server. */
@@ -65,7 +71,7 @@ export interface MediaSessionOptions {
 
 export type MediaSessionEvents = {
   /** The programme changed (after every hall was handed its consumers, or the batch deadline). */
-  program: [{ bridgeId: string; at: number }];
+  program: [{ bridgeId: string; at: number; timings: { startedAt: number; flushedAt?: number; resumed: number; deadlineHit: boolean } }];
   /** A worker carrying part of this conference died; these bridges lost their media. */
   medialost: [{ workerIndex: number; bridgeIds: string[] }];
   /** The conference has a router again on the replaced worker. */
@@ -93,6 +99,9 @@ interface DesiredConsumer {
 interface PeerConsumer {
   consumer: ms.Consumer;
   workerIndex: number;
+  slot: ConsumerSlot;
+  /** The client has set it up (acked). */
+  ready: boolean;
 }
 
 /** One participant's media: a hall or a receive-only console. */
@@ -137,6 +146,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #switchBatchMs: number;
   readonly #consumeTimeoutMs: number;
   #program: string;
+  /** The bridge expected to get the floor next, prepared at every hall. */
+  #next: string | undefined;
   #closed = false;
   readonly #poolListeners: { [K in 'workerdied' | 'workerreplaced']: (e: { index: number }) => void };
 
@@ -317,15 +328,6 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return { id: producer.id };
   }
 
-  /** The client is ready to receive this consumer. */
-  consumerReady(peerId: string, consumerId: string): void {
-    // Readiness is normally carried by the sink's consume() promise; this is for clients that ack late.
-    const peer = this.#peer(peerId);
-    const found = [...peer.consumers.values()].find((c) => c.consumer.id === consumerId);
-    if (!found) throw new SfuError('unknown_consumer', `no such consumer [consumerId:${consumerId}]`);
-    if (found.consumer.paused) void found.consumer.resume().catch(() => undefined);
-  }
-
   /** Chooses the set of halls a console sees as thumbnails (lowest simulcast layer). */
   setThumbnails(peerId: string, bridgeIds: string[]): void {
     const peer = this.#peer(peerId);
@@ -346,14 +348,41 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   async setProgram(bridgeId: string): Promise<void> {
     this.#assertOpen();
     if (!this.#bridgeIds.has(bridgeId)) throw new SfuError('unknown_bridge', `bridge not in conference [bridgeId:${bridgeId}]`);
+    const startedAt = Date.now();
     const previous = this.#program;
     this.#program = bridgeId;
-    await this.#applyMicStates();
+    if (this.#next === bridgeId) this.#next = undefined;
     for (const id of new Set([previous, bridgeId])) {
       this.#bridgePeers.get(id)?.sink.sendLayers(this.#maxLayerFor(id));
     }
-    await this.#reconcileAll(new ResumeBatch(this.#switchBatchMs));
-    this.emit('program', { bridgeId, at: Date.now() });
+    const mics = this.#applyMicStates();
+    const batch = new ResumeBatch(this.#switchBatchMs);
+    await this.#reconcileAll(batch);
+    await mics;
+    this.emit('program', { bridgeId, at: Date.now(), timings: { startedAt, ...batch.timings } });
+  }
+
+  /** The bridge prepared as next speaker, if any. */
+  get next(): string | undefined {
+    return this.#next;
+  }
+
+  /**
+   * Prepares the bridge expected to speak next (e.g. the head of the floor queue): it starts
+   * sending all simulcast layers and every hall gets paused consumers of it, so that a later
+   * `setProgram` of that bridge only resumes them. `null` clears it.
+   */
+  async setNext(bridgeId: string | null): Promise<void> {
+    this.#assertOpen();
+    if (bridgeId !== null && !this.#bridgeIds.has(bridgeId)) {
+      throw new SfuError('unknown_bridge', `bridge not in conference [bridgeId:${bridgeId}]`);
+    }
+    const previous = this.#next;
+    this.#next = bridgeId === null || bridgeId === this.#program ? undefined : bridgeId;
+    for (const id of new Set([previous, this.#next])) {
+      if (id !== undefined) this.#bridgePeers.get(id)?.sink.sendLayers(this.#maxLayerFor(id));
+    }
+    await this.#reconcileAll(new ResumeBatch(0));
   }
 
   /** Removes a peer and everything it has (transports, producers, consumers). */
@@ -393,9 +422,9 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
           paused: x.producer.paused,
           workerIndex: x.workerIndex,
         })),
-        consumers: [...p.consumers.entries()].map(([key, c]) => ({
+        consumers: [...p.consumers.values()].map((c) => ({
           id: c.consumer.id,
-          slot: key.split(':')[0] as ConsumerSlot,
+          slot: c.slot,
           producerId: c.consumer.producerId,
           bridgeId: String(c.consumer.appData.bridgeId),
           source: c.consumer.appData.source as MediaSource,
@@ -434,6 +463,18 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return entries;
   }
 
+  /** Keyframe requests (PLI + FIR) the server has sent to a producer, over all its layers. */
+  async producerKeyframeRequests(producerId: string): Promise<number> {
+    for (const peer of this.#peers.values()) {
+      for (const { producer } of peer.producers.values()) {
+        if (producer.id !== producerId) continue;
+        const stats = await producer.getStats();
+        return stats.reduce((n, s) => n + (s.pliCount ?? 0) + (s.firCount ?? 0), 0);
+      }
+    }
+    return 0;
+  }
+
   /** Closes the session: every peer's transports and the routers; idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -454,7 +495,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   }
 
   #maxLayerFor(bridgeId: string): number {
-    return bridgeId === this.#program || bridgeId === this.chairBridgeId ? TOP_SPATIAL_LAYER : 0;
+    return bridgeId === this.#program || bridgeId === this.chairBridgeId || bridgeId === this.#next ? TOP_SPATIAL_LAYER : 0;
   }
 
   async #applyMicStates(): Promise<void> {
@@ -473,26 +514,42 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     await Promise.all(work);
   }
 
-  /** The producers a peer should be consuming now, by slot. */
-  #desiredFor(peer: MediaPeer): DesiredConsumer[] {
-    const desired: DesiredConsumer[] = [];
-    const add = (slot: ConsumerSlot, bridgeId: string | undefined, source: MediaSource): void => {
+  /** The programme producers a peer receives when `program` has the floor (video, then audio). */
+  #programFor(peer: MediaPeer, program: string): { slot: 'program' | 'audio'; published: PublishedProducer }[] {
+    const out: { slot: 'program' | 'audio'; published: PublishedProducer }[] = [];
+    const add = (slot: 'program' | 'audio', bridgeId: string | undefined, source: MediaSource): void => {
       if (bridgeId === undefined) return;
       const published = this.#bridgePeers.get(bridgeId)?.producers.get(source);
-      if (!published || published.producer.closed) return;
-      desired.push({ key: `${slot}:${published.producer.id}`, published, slot });
+      if (published && !published.producer.closed) out.push({ slot, published });
     };
     const self = peer.options.bridgeId;
-    const program = this.#program;
     const chair = this.chairBridgeId;
+    // The speaking hall sees the chair instead of itself; the chair's hall sees itself locally.
+    add('program', self === program ? (program === chair ? undefined : chair) : program, 'cam');
+    if (self !== program) add('audio', program, 'mic');
+    if (self !== chair && program !== chair) add('audio', chair, 'mic');
+    return out;
+  }
+
+  /** The consumers a peer should hold now, keyed by producer (thumbnails apart). */
+  #desiredFor(peer: MediaPeer): DesiredConsumer[] {
+    const desired: DesiredConsumer[] = [];
     if (peer.options.receiveProgram) {
-      // The speaking hall sees the chair instead of itself; the chair's hall sees itself locally.
-      const videoFrom = self === program ? (program === chair ? undefined : chair) : program;
-      add('program', videoFrom, 'cam');
-      if (self !== program) add('audio', program, 'mic');
-      if (self !== chair && program !== chair) add('audio', chair, 'mic');
+      const now = this.#programFor(peer, this.#program);
+      for (const { slot, published } of now) desired.push({ key: `main:${published.producer.id}`, published, slot });
+      if (this.#next !== undefined) {
+        const have = new Set(now.map((x) => x.published.producer.id));
+        for (const { published } of this.#programFor(peer, this.#next)) {
+          if (!have.has(published.producer.id)) desired.push({ key: `main:${published.producer.id}`, published, slot: 'next' });
+        }
+      }
     }
-    if (peer.options.thumbnails) for (const id of peer.thumbnails) add('thumb', id, 'cam');
+    if (peer.options.thumbnails) {
+      for (const id of peer.thumbnails) {
+        const published = this.#bridgePeers.get(id)?.producers.get('cam');
+        if (published && !published.producer.closed) desired.push({ key: `thumb:${published.producer.id}`, published, slot: 'thumb' });
+      }
+    }
     return desired;
   }
 
@@ -508,12 +565,25 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       const transport = peer.transports.get('recv');
       if (!transport || transport.closed || !peer.rtpCapabilities) return;
       const desired = this.#desiredFor(peer);
-      const keys = new Set(desired.map((d) => d.key));
-      for (const [key, { consumer }] of peer.consumers) {
-        if (!keys.has(key)) consumer.close();
+      const byKey = new Map(desired.map((d) => [d.key, d]));
+      const obsolete: ms.Consumer[] = [];
+      for (const [key, held] of peer.consumers) {
+        const want = byKey.get(key);
+        if (!want) {
+          obsolete.push(held.consumer);
+        } else if (want.slot !== held.slot) {
+          // A prepared consumer goes live (or back to waiting) without a new negotiation.
+          held.slot = want.slot;
+          peer.sink.consumerSlot(held.consumer.id, want.slot);
+          if (want.slot === 'next') await held.consumer.pause().catch(() => undefined);
+          else if (held.ready) this.#resume(held.consumer, batch);
+        }
       }
       const missing = desired.filter((d) => !peer.consumers.has(d.key));
+      // New consumers first: the client negotiates them before the old ones are torn down, and
+      // the hall keeps showing the previous speaker until the new one is ready.
       await Promise.all(missing.map((d) => this.#createConsumer(peer, transport, d, batch)));
+      for (const consumer of obsolete) consumer.close();
     };
     const guarded = (): Promise<void> =>
       run().catch((error: Error) => {
@@ -542,7 +612,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       preferredLayers: d.slot === 'thumb' ? { spatialLayer: 0 } : undefined,
       appData: { bridgeId, source, slot: d.slot },
     });
-    peer.consumers.set(d.key, { consumer, workerIndex: index });
+    const held: PeerConsumer = { consumer, workerIndex: index, slot: d.slot, ready: false };
+    peer.consumers.set(d.key, held);
     this.#pool.addLoad(index, 1);
     consumer.observer.once('close', () => {
       this.#pool.addLoad(index, -1);
@@ -568,8 +639,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       return;
     }
     if (consumer.closed) return;
+    held.ready = true;
+    // A prepared consumer stays paused until its bridge gets the floor.
+    if (held.slot !== 'next') this.#resume(consumer, batch);
+  }
+
+  #resume(consumer: ms.Consumer, batch: ResumeBatch | undefined): void {
     if (batch) batch.add(consumer);
-    else await consumer.resume().catch(() => undefined);
+    else void consumer.resume().catch(() => undefined);
   }
 
   /** Makes a producer available on a worker, piping it there once when consumers need it. */

@@ -9,6 +9,8 @@ export class ResumeBatch {
   readonly #deadlineMs: number;
   #held: ms.Consumer[] = [];
   #open = true;
+  /** When the held consumers were resumed, how many, and whether the deadline cut the wait. */
+  readonly timings: { flushedAt?: number; resumed: number; deadlineHit: boolean } = { resumed: 0, deadlineHit: false };
 
   constructor(deadlineMs: number) {
     this.#deadlineMs = deadlineMs;
@@ -24,7 +26,10 @@ export class ResumeBatch {
   async run(work: Promise<unknown>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#deadlineMs);
+      timer = setTimeout(() => {
+        this.timings.deadlineHit = true;
+        resolve();
+      }, this.#deadlineMs);
     });
     await Promise.race([work, deadline]);
     clearTimeout(timer);
@@ -36,6 +41,8 @@ export class ResumeBatch {
     this.#open = false;
     const held = this.#held;
     this.#held = [];
+    this.timings.flushedAt = Date.now();
+    this.timings.resumed = held.length;
     await Promise.all(held.filter((c) => !c.closed).map((c) => c.resume().catch(() => undefined)));
   }
 }

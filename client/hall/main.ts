@@ -25,7 +25,8 @@ async function main(): Promise<void> {
   const audioEls = new Map<string, HTMLAudioElement>();
 
   const showProgram = (): void => {
-    const program = [...client.consumers.values()].find((c) => c.slot === 'program');
+    // The newest programme consumer wins: the previous one is closed just after.
+    const program = [...client.consumers.values()].filter((c) => c.slot === 'program' && c.consumer.kind === 'video').pop();
     if (program) {
       video.srcObject = new MediaStream([program.consumer.track]);
       slate.hidden = true;
@@ -62,11 +63,12 @@ async function main(): Promise<void> {
       audioBox.append(el);
       audioEls.set(rc.consumer.id, el);
       tryPlay(el);
-    } else if (rc.slot === 'program') {
+    } else {
       showProgram();
       tryPlay(video);
     }
   });
+  client.on('consumerslot', showProgram);
   client.on('consumerclosed', (detail) => {
     const rc = detail as ReceivedConsumer;
     audioEls.get(rc.consumer.id)?.remove();
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
     el.textContent = open ? 'Micrô đang mở' : 'Micrô đang tắt';
     el.className = `mic ${open ? 'open' : 'closed'}`;
   });
+  client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
   client.on('state', (detail) => {
     const state = (detail as { state: string }).state;
     $('conn-state').textContent = connectionText(state);

@@ -15,14 +15,15 @@ async function main(): Promise<void> {
   (window as unknown as { diemcau: unknown }).diemcau = { client };
   const tiles = new Map<string, HTMLElement>();
 
+  client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
   client.on('state', (detail) => {
     const state = (detail as { state: string }).state;
     $('conn-state').textContent = connectionText(state);
     if (state === 'live' && wanted.length) void client.setThumbnails(wanted);
   });
-  client.on('consumer', (detail) => {
+  const showConsumer = (detail: unknown): void => {
     const rc = detail as ReceivedConsumer;
-    if (rc.slot === 'program') {
+    if (rc.slot === 'program' && rc.consumer.kind === 'video') {
       $<HTMLVideoElement>('program').srcObject = new MediaStream([rc.consumer.track]);
     } else if (rc.slot === 'thumb') {
       const tile = document.createElement('div');
@@ -38,7 +39,9 @@ async function main(): Promise<void> {
       $('thumbs').append(tile);
       tiles.set(rc.consumer.id, tile);
     }
-  });
+  };
+  client.on('consumer', showConsumer);
+  client.on('consumerslot', showConsumer);
   client.on('consumerclosed', (detail) => {
     const rc = detail as ReceivedConsumer;
     tiles.get(rc.consumer.id)?.remove();

@@ -19,7 +19,9 @@ export interface ReceivedConsumer {
   slot: ConsumeMessage['slot'];
   source: ConsumeMessage['source'];
   receivedAt: number;
-  /** Wall-clock time the first frame was decoded (video only). */
+  /** When it started to be shown: received, or promoted from a prepared `next` consumer. */
+  activatedAt?: number;
+  /** Wall-clock time the first frame was decoded after activation (video only). */
   firstDecodedAt?: number;
 }
 
@@ -64,6 +66,10 @@ export class MediaClient {
   #cam?: msc.Producer;
   #mic?: msc.Producer;
   #starting?: Promise<void>;
+  /** Joined on the current socket connection. */
+  #joined = false;
+  #retryTimer?: ReturnType<typeof setTimeout>;
+  #failures = 0;
   readonly #listeners = new Map<string, Set<Listener>>();
 
   constructor(options: MediaClientOptions) {
@@ -76,6 +82,7 @@ export class MediaClient {
     });
     this.socket.on('connect', () => void this.#restart('connect'));
     this.socket.on('disconnect', () => {
+      this.#joined = false;
       this.#setState('reconnecting');
       this.#teardown();
     });
@@ -90,6 +97,13 @@ export class MediaClient {
       );
     });
     this.socket.on('media:consumerClosed', ({ consumerId }) => this.#closeConsumer(consumerId));
+    this.socket.on('media:consumerSlot', ({ consumerId, slot }) => {
+      const rc = this.consumers.get(consumerId);
+      if (!rc) return;
+      rc.slot = slot;
+      this.#activate(rc);
+      this.#emit('consumerslot', rc);
+    });
     this.socket.on('media:sendLayers', ({ maxSpatialLayer }) => {
       this.maxSpatialLayer = maxSpatialLayer;
       void this.#applyLayers();
@@ -160,6 +174,7 @@ export class MediaClient {
 
   /** Leaves and stops the camera and microphone. */
   close(): void {
+    clearTimeout(this.#retryTimer);
     this.#setState('closed');
     this.#teardown();
     this.socket.close();
@@ -178,13 +193,15 @@ export class MediaClient {
 
   /** (Re)joins and builds transports and producers from scratch. */
   #restart(reason: string): Promise<void> {
+    clearTimeout(this.#retryTimer);
     const run = async (): Promise<void> => {
       if (this.state === 'closed' || !this.socket.connected) return;
-      this.#setState(reason === 'connect' ? 'joining' : 'restarting');
+      this.#setState(this.#joined ? 'restarting' : 'joining');
       this.#teardown();
       try {
-        if (reason === 'connect') {
+        if (!this.#joined) {
           const joined = await this.request('media:join', {});
+          this.#joined = true;
           this.program = joined.program;
           this.#emit('program', { bridgeId: joined.program });
           this.#device = new Device();
@@ -193,10 +210,14 @@ export class MediaClient {
         await this.#createRecv();
         await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
         if (this.options.publish) await this.#publish();
+        this.#failures = 0;
         this.#setState('live');
       } catch (err) {
-        this.#emit('error', { message: `start failed: ${(err as Error).message}` });
-        if (this.socket.connected) this.socket.disconnect().connect();
+        // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
+        this.#failures++;
+        const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));
+        this.#emit('error', { message: `start failed (${reason}), retry in ${delay} ms: ${(err as Error).message}` });
+        this.#retryTimer = setTimeout(() => void this.#restart(reason), delay);
       }
     };
     this.#starting = (this.#starting ?? Promise.resolve()).then(run, run);
@@ -223,6 +244,11 @@ export class MediaClient {
   }
 
   async #publish(): Promise<void> {
+    // A device unplugged (or a track ended) since the last start: capture again.
+    if (this.localStream?.getTracks().some((t) => t.readyState === 'ended')) {
+      this.localStream.getTracks().forEach((t) => t.stop());
+      this.localStream = undefined;
+    }
     if (!this.localStream) {
       this.localStream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true },
@@ -246,11 +272,13 @@ export class MediaClient {
     this.#send = transport;
     const audio = this.localStream.getAudioTracks()[0];
     const video = this.localStream.getVideoTracks()[0];
-    if (audio) this.#mic = await transport.produce({ track: audio, appData: { source: 'mic' } });
+    // stopTracks false: the camera and microphone outlive transports rebuilt after a worker loss.
+    if (audio) this.#mic = await transport.produce({ track: audio, stopTracks: false, appData: { source: 'mic' } });
     if (video) {
       this.#cam = await transport.produce({
         track: video,
         encodings: SIMULCAST_ENCODINGS,
+        stopTracks: false,
         codecOptions: { videoGoogleStartBitrate: 1000 },
         appData: { source: 'cam' },
       });
@@ -280,19 +308,32 @@ export class MediaClient {
     const rc: ReceivedConsumer = { consumer, bridgeId: msg.bridgeId, slot: msg.slot, source: msg.source, receivedAt: Date.now() };
     this.consumers.set(consumer.id, rc);
     this.#emit('consumer', rc);
-    if (consumer.kind === 'video') void this.#watchFirstFrame(rc);
+    this.#activate(rc);
   }
 
-  /** Polls the receiver until its first frame is decoded and records when. */
-  async #watchFirstFrame(rc: ReceivedConsumer): Promise<void> {
+  /** Starts timing a video consumer once it is meant to be shown (not while prepared). */
+  #activate(rc: ReceivedConsumer): void {
+    if (rc.slot === 'next' || rc.consumer.kind !== 'video') return;
+    rc.activatedAt = Date.now();
+    rc.firstDecodedAt = undefined;
+    void this.#watchFirstFrame(rc, rc.activatedAt);
+  }
+
+  /** Polls the receiver until a frame is decoded after activation and records when. */
+  async #watchFirstFrame(rc: ReceivedConsumer, activatedAt: number): Promise<void> {
     const until = Date.now() + 15_000;
-    while (!rc.consumer.closed && Date.now() < until) {
+    const decodedNow = async (): Promise<number> => {
       const report = await rc.consumer.getStats().catch(() => undefined);
       let decoded = 0;
       report?.forEach((s: Record<string, unknown>) => {
         if (s.type === 'inbound-rtp') decoded += Number(s.framesDecoded ?? 0);
       });
-      if (decoded > 0) {
+      return decoded;
+    };
+    const base = await decodedNow();
+    while (!rc.consumer.closed && Date.now() < until && rc.activatedAt === activatedAt) {
+      const decoded = await decodedNow();
+      if (decoded > base) {
         rc.firstDecodedAt = Date.now();
         this.#emit('firstframe', rc);
         return;

@@ -42,7 +42,8 @@ export const DtlsParameters = z.looseObject({
 });
 
 export const MediaSourceSchema = z.enum(['mic', 'cam']);
-export const ConsumerSlotSchema = z.enum(['program', 'audio', 'thumb']);
+export const ConsumerSlotSchema = z.enum(['program', 'audio', 'thumb', 'next']);
+export type ConsumerSlot = z.infer<typeof ConsumerSlotSchema>;
 
 /** Requests from the client, each answered through the socket.io acknowledgement. */
 export const MediaRequests = {
@@ -115,6 +116,8 @@ export type ConsumeMessage = z.infer<typeof ConsumeMessage>;
 export interface MediaServerEvents {
   'media:consume': (msg: ConsumeMessage, ack: (reply: { ok: boolean }) => void) => void;
   'media:consumerClosed': (msg: { consumerId: string }) => void;
+  /** A prepared (`next`) consumer became the programme, or went back to waiting. */
+  'media:consumerSlot': (msg: { consumerId: string; slot: ConsumerSlot }) => void;
   'media:sendLayers': (msg: { maxSpatialLayer: number }) => void;
   'media:micState': (msg: { open: boolean }) => void;
   'media:restart': (msg: { reason: string }) => void;

@@ -78,6 +78,7 @@ export function attachMediaSignaling(nsp: Namespace, session: MediaSession, opti
         if (!reply?.ok) throw new Error('client refused consumer');
       },
       consumerClosed: (consumerId) => void socket.emit('media:consumerClosed', { consumerId }),
+      consumerSlot: (consumerId, slot) => void socket.emit('media:consumerSlot', { consumerId, slot }),
       sendLayers: (maxSpatialLayer) => void socket.emit('media:sendLayers', { maxSpatialLayer }),
       micState: (open) => void socket.emit('media:micState', { open }),
       restartMedia: (reason) => void socket.emit('media:restart', { reason }),

@@ -121,4 +121,50 @@ describe('e2e: real media between halls in Chromium (mediasoup, fake camera and 
     }, 30_000);
     expect(v.frameHeight).to.be.greaterThan(180);
   });
+
+  it('a prepared switch (next speaker announced) only resumes consumers the halls already hold', async () => {
+    await server.media.setNext(COMMUNE);
+    const district = pages.get(DISTRICT)!;
+    // The district (speaking now) holds a paused consumer of the commune, decoding nothing yet.
+    await waitFor('prepared consumer at the district', async () => {
+      const snap = server.media.snapshot().peers.find((p) => p.bridgeId === DISTRICT)!;
+      return snap.consumers.find((c) => c.bridgeId === COMMUNE && c.slot === 'next' && c.kind === 'video' && c.paused);
+    });
+    const before = server.media.snapshot().peers.find((p) => p.bridgeId === DISTRICT)!.consumers.find((c) => c.bridgeId === COMMUNE && c.kind === 'video')!;
+    await server.media.setProgram(COMMUNE);
+    await expectDecoding(district, COMMUNE);
+    const after = server.media.snapshot().peers.find((p) => p.bridgeId === DISTRICT)!.consumers.find((c) => c.bridgeId === COMMUNE && c.kind === 'video')!;
+    expect(after.id, 'the same consumer, promoted').to.equal(before.id);
+    expect(after.slot).to.equal('program');
+    expect(after.paused).to.equal(false);
+  });
+
+  it('a worker that dies is replaced, and the halls on it rebuild their media by themselves', async () => {
+    const lost: string[][] = [];
+    server.media.on('medialost', (e) => lost.push(e.bridgeIds));
+    const rebuilt = new Promise<number>((resolve) => server.media.once('mediarebuilt', (e) => resolve(e.workerIndex)));
+    const snap = server.media.snapshot();
+    const commune = snap.peers.find((p) => p.bridgeId === COMMUNE)!;
+    const pid = snap.workers[commune.workerIndex]!.pid;
+    process.kill(pid, 'SIGKILL');
+    const index = await rebuilt;
+    expect(index).to.equal(commune.workerIndex);
+    expect(server.pool.slot(index).worker.pid).to.not.equal(pid);
+    expect(lost.flat()).to.include(COMMUNE);
+    // The commune (on the programme) publishes again and the other halls decode it again.
+    await waitFor('commune live again', async () => {
+      const s = await pageState(pages.get(COMMUNE)!);
+      return s.state === 'live' && s.publishing.cam && s.publishing.mic;
+    }, 30_000);
+    for (const other of [PROVINCE, DISTRICT]) {
+      const page = pages.get(other)!;
+      const v = await waitFor(`${other} decodes the commune again`, async () => {
+        const x = (await pageVideo(page)).find((y) => y.slot === 'program' && y.bridgeId === COMMUNE && y.kind === 'video');
+        return x && x.framesDecoded > 5 ? x : undefined;
+      }, 30_000);
+      expect(v.framesDecoded).to.be.greaterThan(5);
+    }
+    const report = await server.media.micReport();
+    expect(report.find((r) => r.bridgeId === COMMUNE)?.open).to.equal(true);
+  });
 });

@@ -28,10 +28,10 @@ export function pageVideo(page: Page): Promise<PageVideo[]> {
 }
 
 /** First-decoded-frame times (wall clock) of the page's programme video consumers, by bridge. */
-export function pageFirstFrames(page: Page): Promise<{ bridgeId: string; slot: string; receivedAt: number; firstDecodedAt?: number }[]> {
+export function pageFirstFrames(page: Page): Promise<{ bridgeId: string; slot: string; receivedAt: number; activatedAt?: number; firstDecodedAt?: number }[]> {
   return page.evaluate(() => {
     const c = (window as any).diemcau?.client;
     if (!c) return [];
-    return [...c.consumers.values()].map((rc: any) => ({ bridgeId: rc.bridgeId, slot: rc.slot, receivedAt: rc.receivedAt, firstDecodedAt: rc.firstDecodedAt }));
+    return [...c.consumers.values()].map((rc: any) => ({ bridgeId: rc.bridgeId, slot: rc.slot, receivedAt: rc.receivedAt, activatedAt: rc.activatedAt, firstDecodedAt: rc.firstDecodedAt }));
   });
 }
