@@ -42,6 +42,8 @@ export interface MediaPeerSink {
   micState(open: boolean): void;
   /** The peer's transports were lost (worker died): create them and publish again. */
   restartMedia(reason: string): void;
+  /** The same hall joined again from elsewhere; this peer is out. */
+  replaced(): void;
 }
 
 /** How a peer takes part. */
@@ -146,6 +148,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #switchBatchMs: number;
   readonly #consumeTimeoutMs: number;
   #program: string;
+  /** Serialises microphone pause/resume runs. */
+  #micChain: Promise<void> = Promise.resolve();
   /** The bridge expected to get the floor next, prepared at every hall. */
   #next: string | undefined;
   #closed = false;
@@ -223,7 +227,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (options.bridgeId !== undefined && options.publish) {
       const previous = this.#bridgePeers.get(options.bridgeId);
       this.#bridgePeers.set(options.bridgeId, peer);
-      if (previous) this.leave(previous.id);
+      if (previous) {
+        this.leave(previous.id);
+        previous.sink.replaced();
+      }
     }
     return { rtpCapabilities: this.rtpCapabilities };
   }
@@ -302,19 +309,32 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     }
     const transport = this.#transport(peer, transportId);
     if (transport.appData.direction !== 'send') throw new SfuError('invalid_state', 'not a send transport');
-    peer.producers.get(source)?.producer.close();
+    const options: ms.ProducerOptions = {
+      kind,
+      rtpParameters,
+      paused: source === 'mic' && !this.#micOpen(bridgeId),
+      keyFrameRequestDelay: kind === 'video' ? KEYFRAME_REQUEST_DELAY_MS : 0,
+      appData: { bridgeId, source },
+    };
+    // The working producer is replaced only by one that mediasoup accepts: a rejected republish
+    // must not take the hall's camera away from everyone.
+    const old = peer.producers.get(source);
     let producer: ms.Producer;
     try {
-      producer = await transport.produce({
-        kind,
-        rtpParameters,
-        paused: source === 'mic' && !this.#micOpen(bridgeId),
-        keyFrameRequestDelay: kind === 'video' ? KEYFRAME_REQUEST_DELAY_MS : 0,
-        appData: { bridgeId, source },
-      });
+      producer = await transport.produce(options);
     } catch (error) {
-      throw new SfuError('invalid_rtp_parameters', `produce failed: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      // A clash with the old producer (same MID, RID or SSRC) means the new one replaces it.
+      const clash = /already exists in RTP listener/.test(message);
+      if (!old || old.producer.closed || !clash) throw new SfuError('invalid_rtp_parameters', `produce failed: ${message}`);
+      old.producer.close();
+      try {
+        producer = await transport.produce(options);
+      } catch (again) {
+        throw new SfuError('invalid_rtp_parameters', `produce failed: ${(again as Error).message}`);
+      }
     }
+    if (old && !old.producer.closed) old.producer.close();
     const published: PublishedProducer = { producer, workerIndex: peer.workerIndex, bridgeId, source };
     peer.producers.set(source, published);
     producer.observer.once('close', () => {
@@ -498,7 +518,17 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return bridgeId === this.#program || bridgeId === this.chairBridgeId || bridgeId === this.#next ? TOP_SPATIAL_LAYER : 0;
   }
 
-  async #applyMicStates(): Promise<void> {
+  /**
+   * Opens the programme's and the chair's microphones and closes all others. Serialised: a
+   * producer's `paused` only changes when its worker answers, so overlapping runs would read
+   * stale states and leave a former speaker's microphone open.
+   */
+  #applyMicStates(): Promise<void> {
+    this.#micChain = this.#micChain.then(() => this.#applyMicStatesNow());
+    return this.#micChain;
+  }
+
+  async #applyMicStatesNow(): Promise<void> {
     const work: Promise<void>[] = [];
     for (const peer of this.#bridgePeers.values()) {
       const mic = peer.producers.get('mic');

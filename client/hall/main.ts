@@ -87,9 +87,12 @@ async function main(): Promise<void> {
   client.on('state', (detail) => {
     const state = (detail as { state: string }).state;
     $('conn-state').textContent = connectionText(state);
-    if (state === 'reconnecting') {
+    if (state === 'reconnecting' || state === 'replaced') {
       slate.hidden = false;
-      slate.textContent = 'Mất kết nối tới máy chủ — đang kết nối lại…';
+      slate.textContent =
+        state === 'replaced'
+          ? 'Điểm cầu này đã được mở trên một máy khác. Màn hình này đã ngừng kết nối.'
+          : 'Mất kết nối tới máy chủ — đang kết nối lại…';
     }
   });
 }

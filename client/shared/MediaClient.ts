@@ -25,7 +25,7 @@ export interface ReceivedConsumer {
   firstDecodedAt?: number;
 }
 
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'closed';
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'replaced' | 'closed';
 
 export interface MediaClientOptions {
   /** Server origin, e.g. location.origin. */
@@ -83,7 +83,7 @@ export class MediaClient {
     this.socket.on('connect', () => void this.#restart('connect'));
     this.socket.on('disconnect', () => {
       this.#joined = false;
-      this.#setState('reconnecting');
+      if (this.state !== 'replaced') this.#setState('reconnecting');
       this.#teardown();
     });
     this.socket.on('connect_error', (err) => this.#emit('error', { message: err.message }));
@@ -113,6 +113,8 @@ export class MediaClient {
       this.#emit('mic', { open });
     });
     this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
+    // The server disconnects this socket after it; socket.io does not reconnect by itself then.
+    this.socket.on('media:replaced', () => this.#setState('replaced'));
     this.socket.on('program:changed', ({ bridgeId }) => {
       this.program = bridgeId;
       this.#emit('program', { bridgeId });

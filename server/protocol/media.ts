@@ -121,6 +121,8 @@ export interface MediaServerEvents {
   'media:sendLayers': (msg: { maxSpatialLayer: number }) => void;
   'media:micState': (msg: { open: boolean }) => void;
   'media:restart': (msg: { reason: string }) => void;
+  /** The same hall was opened elsewhere; this socket is disconnected. */
+  'media:replaced': () => void;
   'program:changed': (msg: { bridgeId: string }) => void;
 }
 

@@ -82,6 +82,11 @@ export function attachMediaSignaling(nsp: Namespace, session: MediaSession, opti
       sendLayers: (maxSpatialLayer) => void socket.emit('media:sendLayers', { maxSpatialLayer }),
       micState: (open) => void socket.emit('media:micState', { open }),
       restartMedia: (reason) => void socket.emit('media:restart', { reason }),
+      replaced: () => {
+        joined = false;
+        socket.emit('media:replaced');
+        socket.disconnect(true);
+      },
     };
 
     /** Registers a request handler: validate, check joined, run, ack. */

@@ -1,0 +1,346 @@
+import { expect } from 'chai';
+import { io, type Socket } from 'socket.io-client';
+import type { types as ms } from 'mediasoup';
+import type { RunningServer } from '../../server/app/server.ts';
+import type { Ack, ConsumeMessage, MediaClientEvents, MediaServerEvents } from '../../server/protocol/media.ts';
+import { startTestServer } from '../helpers/server.ts';
+import { COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, camParameters, micParameters, waitFor } from './media-fixture.ts';
+
+type ClientSocket = Socket<MediaServerEvents, MediaClientEvents>;
+/** The same socket without the protocol's types, to send what a broken or hostile client sends. */
+type RawSocket = {
+  timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
+  emit(event: string, ...args: unknown[]): void;
+};
+
+const UUID = '3f19b2c6-7685-4ba3-81c6-2ea12cd6620c';
+
+/** A connected client with what the server pushed to it. */
+interface Client {
+  socket: ClientSocket;
+  raw: RawSocket;
+  consumes: ConsumeMessage[];
+  closedConsumers: string[];
+  programChanges: string[];
+  micStates: boolean[];
+  layers: number[];
+  /** How the client answers 'media:consume' (accepts by default). */
+  accept: (msg: ConsumeMessage) => boolean;
+}
+
+describe('media signaling over socket.io (real server, 1 real worker)', function () {
+  this.timeout(20_000);
+  let server: RunningServer;
+  const sockets: ClientSocket[] = [];
+
+  before(async () => {
+    server = await startTestServer(1);
+  });
+
+  after(async () => {
+    for (const s of sockets) s.close();
+    await server?.close();
+  });
+
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.close();
+    await waitFor('every peer left', () => server.media.peerIds().length === 0);
+    if (server.media.program !== PROVINCE) await server.media.setProgram(PROVINCE);
+  });
+
+  /** Opens a socket to /media; resolves on connect, rejects with the connect_error message. */
+  function connect(auth: unknown): Promise<Client> {
+    const socket: ClientSocket = io(`${server.url}/media`, {
+      auth: auth as Record<string, unknown>,
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+    });
+    sockets.push(socket);
+    const client: Client = {
+      socket,
+      raw: socket as unknown as RawSocket,
+      consumes: [],
+      closedConsumers: [],
+      programChanges: [],
+      micStates: [],
+      layers: [],
+      accept: () => true,
+    };
+    socket.on('media:consume', (msg, ack) => {
+      client.consumes.push(msg);
+      ack({ ok: client.accept(msg) });
+    });
+    socket.on('media:consumerClosed', ({ consumerId }) => client.closedConsumers.push(consumerId));
+    socket.on('program:changed', ({ bridgeId }) => client.programChanges.push(bridgeId));
+    socket.on('media:micState', ({ open }) => client.micStates.push(open));
+    socket.on('media:sendLayers', ({ maxSpatialLayer }) => client.layers.push(maxSpatialLayer));
+    return new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve(client));
+      socket.once('connect_error', (error) => reject(error));
+    });
+  }
+
+  /** The connect_error message a handshake fails with. */
+  async function refusal(auth: unknown): Promise<string> {
+    try {
+      const c = await connect(auth);
+      c.socket.close();
+      return 'connected';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  /** Sends a request (any event name, any arguments) and returns the ack. */
+  function request(client: Client, event: string, ...args: unknown[]): Promise<Ack<any>> {
+    return client.raw.timeout(3000).emitWithAck(event, ...args) as Promise<Ack<any>>;
+  }
+
+  async function join(auth: unknown): Promise<Client> {
+    const client = await connect(auth);
+    const reply = await request(client, 'media:join', {});
+    expect(reply, 'join').to.include({ ok: true });
+    return client;
+  }
+
+  /** Publishes synthetic microphone and camera over the wire; returns the producer ids. */
+  async function publishOverWire(client: Client): Promise<{ mic: string; cam: string }> {
+    const send = await request(client, 'media:createTransport', { direction: 'send' });
+    expect(send.ok).to.equal(true);
+    const transportId = (send as { data: { id: string } }).data.id;
+    const mic = await request(client, 'media:produce', { transportId, kind: 'audio', source: 'mic', rtpParameters: micParameters() });
+    const cam = await request(client, 'media:produce', { transportId, kind: 'video', source: 'cam', rtpParameters: camParameters() });
+    expect(mic.ok && cam.ok, JSON.stringify([mic, cam])).to.equal(true);
+    return { mic: (mic as { data: { id: string } }).data.id, cam: (cam as { data: { id: string } }).data.id };
+  }
+
+  it('refuses a handshake without valid auth with connect_error "unauthenticated"', async () => {
+    for (const auth of [
+      {},
+      { role: 'hall' },
+      { role: 'hall', bridgeId: 'P 20' },
+      { role: 'hall', bridgeId: 20 },
+      { role: 'console', kind: 'mayor' },
+      { role: 'admin', kind: 'chair' },
+    ]) {
+      expect(await refusal(auth), JSON.stringify(auth)).to.equal('unauthenticated');
+    }
+    expect(server.media.peerIds()).to.deep.equal([]);
+  });
+
+  it('refuses a hall whose bridge is not in the conference with connect_error "unknown_bridge"', async () => {
+    expect(await refusal({ role: 'hall', bridgeId: 'c-99999' })).to.equal('unknown_bridge');
+    expect(await refusal({ role: 'hall', bridgeId: 'd-999' })).to.equal('unknown_bridge');
+  });
+
+  it('answers a valid request before media:join with not_joined', async () => {
+    const client = await connect({ role: 'hall', bridgeId: COMMUNE });
+    for (const [event, payload] of [
+      ['media:createTransport', { direction: 'recv' }],
+      ['media:thumbnails', { bridgeIds: [] }],
+      ['program:set', { bridgeId: DISTRICT }],
+    ] as const) {
+      const reply = await request(client, event, payload);
+      expect(reply, event).to.deep.include({ ok: false });
+      expect((reply as { error: { code: string } }).error.code, event).to.equal('not_joined');
+    }
+    expect(server.media.peerIds()).to.deep.equal([]);
+  });
+
+  it('media:join answers the peer id, bridge, router capabilities and the programme p-20; a second join is already_exists', async () => {
+    const client = await connect({ role: 'hall', bridgeId: COMMUNE });
+    const reply = await request(client, 'media:join', {});
+    expect(reply.ok).to.equal(true);
+    const data = (reply as { data: { peerId: string; bridgeId: string; program: string; rtpCapabilities: ms.RtpCapabilities } }).data;
+    expect(data.peerId).to.equal(client.socket.id);
+    expect(data.bridgeId).to.equal(COMMUNE);
+    expect(data.program).to.equal(PROVINCE);
+    expect(data.rtpCapabilities).to.deep.equal(JSON.parse(JSON.stringify(server.media.rtpCapabilities)));
+    expect(data.rtpCapabilities.codecs!.map((c) => c.mimeType)).to.include.members(['audio/opus', 'video/VP8']);
+    expect(server.media.peerIds()).to.deep.equal([client.socket.id]);
+    const again = await request(client, 'media:join', {});
+    expect(again).to.deep.include({ ok: false });
+    expect((again as { error: { code: string } }).error.code).to.equal('already_exists');
+  });
+
+  it('answers malformed payloads with invalid_payload and keeps serving', async () => {
+    const client = await join({ role: 'hall', bridgeId: COMMUNE });
+    const opus = { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000 };
+    const produce = (over: object) => ({ transportId: UUID, kind: 'audio', source: 'mic', rtpParameters: { codecs: [opus] }, ...over });
+    const cases: [string, string, ...unknown[]][] = [
+      ['unknown direction', 'media:createTransport', { direction: 'sideways' }],
+      ['a string instead of an object', 'media:createTransport', 'send'],
+      ['an array instead of an object', 'media:createTransport', ['send']],
+      ['null', 'media:createTransport', null],
+      ['no payload at all', 'media:createTransport'],
+      ['a number', 'media:produce', 42],
+      ['non-uuid transportId', 'media:connectTransport', { transportId: 'not-a-uuid', dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AB' }] } }],
+      ['missing dtlsParameters', 'media:connectTransport', { transportId: UUID }],
+      ['no fingerprints', 'media:connectTransport', { transportId: UUID, dtlsParameters: { fingerprints: [] } }],
+      ['unknown kind', 'media:produce', produce({ kind: 'data' })],
+      ['unknown source', 'media:produce', produce({ source: 'screen' })],
+      ['no codecs', 'media:produce', produce({ rtpParameters: { codecs: [] } })],
+      ['payloadType as a string', 'media:produce', produce({ rtpParameters: { codecs: [{ ...opus, payloadType: '111' }] } })],
+      ['payloadType out of range', 'media:produce', produce({ rtpParameters: { codecs: [{ ...opus, payloadType: 300 }] } })],
+      ['5 encodings', 'media:produce', produce({ rtpParameters: { codecs: [opus], encodings: [1, 2, 3, 4, 5].map((ssrc) => ({ ssrc })) } })],
+      ['17 codecs', 'media:produce', produce({ rtpParameters: { codecs: Array(17).fill(opus) } })],
+      ['missing rtpParameters', 'media:produce', { transportId: UUID, kind: 'audio', source: 'mic' }],
+      ['10,000 thumbnails', 'media:thumbnails', { bridgeIds: Array(10_000).fill(COMMUNE_2) }],
+      ['a bridge id that is not one', 'media:thumbnails', { bridgeIds: ['../../etc/passwd'] }],
+      ['bridgeIds as a string', 'media:thumbnails', { bridgeIds: COMMUNE_2 }],
+      ['100 capability codecs', 'media:capabilities', { rtpCapabilities: { codecs: Array(100).fill({ kind: 'audio', mimeType: 'audio/opus' }) } }],
+      ['capabilities missing', 'media:capabilities', {}],
+      ['bridgeId as a number', 'program:set', { bridgeId: 20 }],
+      ['bridgeId missing', 'program:set', {}],
+      ['unexpected join field', 'media:join', { admin: true }],
+    ];
+    for (const [label, event, ...payload] of cases) {
+      const reply = await request(client, event, ...payload);
+      expect(reply.ok, label).to.equal(false);
+      const error = (reply as { error: { code: string; message: string } }).error;
+      expect(error.code, label).to.equal('invalid_payload');
+      expect(error.message, label).to.include(`invalid ${event}`);
+    }
+    // The server still serves this socket, other sockets and HTTP.
+    const ok = await request(client, 'media:createTransport', { direction: 'recv' });
+    expect(ok.ok).to.equal(true);
+    const other = await join({ role: 'hall', bridgeId: DISTRICT });
+    expect((await request(other, 'media:createTransport', { direction: 'recv' })).ok).to.equal(true);
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).to.equal(200);
+    const body = (await health.json()) as { ok: boolean; workers: { pid: number }[] };
+    expect(body.ok).to.equal(true);
+    expect(body.workers.map((w) => w.pid)).to.deep.equal(server.pool.pids());
+  });
+
+  it('ignores a request sent without an ack callback', async () => {
+    const client = await connect({ role: 'hall', bridgeId: COMMUNE });
+    client.raw.emit('media:join', {});
+    client.raw.emit('media:createTransport', { direction: 'recv' });
+    // Nothing happened: the peer did not join, and a join with an ack now succeeds.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.media.peerIds()).to.deep.equal([]);
+    expect((await request(client, 'media:join', {})).ok).to.equal(true);
+  });
+
+  it('turns session errors into their stable codes on the wire', async () => {
+    const client = await join({ role: 'hall', bridgeId: COMMUNE });
+    const code = async (event: string, payload: unknown) => ((await request(client, event, payload)) as { error?: { code: string } }).error?.code;
+    expect(await code('media:connectTransport', { transportId: UUID, dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AB' }] } })).to.equal('unknown_transport');
+    expect(await code('media:produce', { transportId: UUID, kind: 'audio', source: 'mic', rtpParameters: micParameters() })).to.equal('unknown_transport');
+    expect(await code('media:thumbnails', { bridgeIds: [DISTRICT] })).to.equal('not_allowed');
+    const send = (await request(client, 'media:createTransport', { direction: 'send' })) as { data: { id: string } };
+    const h264 = { ...camParameters(), codecs: [{ mimeType: 'video/H264', payloadType: 102, clockRate: 90000 }] };
+    expect(await code('media:produce', { transportId: send.data.id, kind: 'video', source: 'cam', rtpParameters: h264 })).to.equal('invalid_rtp_parameters');
+    expect(await code('media:produce', { transportId: send.data.id, kind: 'video', source: 'mic', rtpParameters: camParameters() })).to.equal('invalid_rtp_parameters');
+    const technician = await join({ role: 'console', kind: 'technician' });
+    expect(((await request(technician, 'media:createTransport', { direction: 'send' })) as { error?: { code: string } }).error?.code).to.equal('not_allowed');
+    expect(((await request(technician, 'media:thumbnails', { bridgeIds: ['c-99999'] })) as { error?: { code: string } }).error?.code).to.equal('unknown_bridge');
+  });
+
+  it('program:set from a commune hall or a technician is forbidden and the programme stays p-20', async () => {
+    const commune = await join({ role: 'hall', bridgeId: COMMUNE });
+    const technician = await join({ role: 'console', kind: 'technician' });
+    for (const client of [commune, technician]) {
+      const reply = await request(client, 'program:set', { bridgeId: COMMUNE });
+      expect(reply.ok).to.equal(false);
+      expect((reply as { error: { code: string } }).error.code).to.equal('forbidden');
+    }
+    expect(server.media.program).to.equal(PROVINCE);
+    expect(commune.programChanges).to.deep.equal([]);
+  });
+
+  it('program:set from the chair console switches the programme and every socket hears program:changed', async () => {
+    const chair = await join({ role: 'console', kind: 'chair' });
+    const commune = await join({ role: 'hall', bridgeId: COMMUNE });
+    const bystander = await connect({ role: 'hall', bridgeId: COMMUNE_2 }); // connected, not joined
+    const reply = await request(chair, 'program:set', { bridgeId: DISTRICT });
+    expect(reply).to.deep.equal({ ok: true, data: { bridgeId: DISTRICT } });
+    expect(server.media.program).to.equal(DISTRICT);
+    await waitFor('program:changed everywhere', () => [chair, commune, bystander].every((c) => c.programChanges.length > 0));
+    expect([chair, commune, bystander].map((c) => c.programChanges)).to.deep.equal([[DISTRICT], [DISTRICT], [DISTRICT]]);
+    const unknown = await request(chair, 'program:set', { bridgeId: 'c-99999' });
+    expect((unknown as { error: { code: string } }).error.code).to.equal('unknown_bridge');
+    // The chair's own hall (p-20) may direct too.
+    const province = await join({ role: 'hall', bridgeId: PROVINCE });
+    expect(await request(province, 'program:set', { bridgeId: PROVINCE })).to.deep.equal({ ok: true, data: { bridgeId: PROVINCE } });
+    await waitFor('second change', () => commune.programChanges.length === 2);
+    expect(commune.programChanges).to.deep.equal([DISTRICT, PROVINCE]);
+  });
+
+  it('createTransport returns ICE candidates on 127.0.0.1 at the worker port, UDP and TCP', async () => {
+    const client = await join({ role: 'hall', bridgeId: COMMUNE });
+    const reply = await request(client, 'media:createTransport', { direction: 'recv' });
+    expect(reply.ok).to.equal(true);
+    const data = (reply as { data: { id: string; iceCandidates: ms.IceCandidate[]; iceParameters: ms.IceParameters; dtlsParameters: ms.DtlsParameters } }).data;
+    const dump = (await server.pool.slot(0).webRtcServer.dump()) as { udpSockets: { ip: string; port: number }[]; tcpServers: { ip: string; port: number }[] };
+    const port = dump.udpSockets[0]!.port;
+    expect(dump.tcpServers[0]!.port).to.equal(port);
+    expect(data.iceCandidates.map((c) => `${c.protocol} ${c.ip}:${c.port}`).sort()).to.deep.equal([`tcp 127.0.0.1:${port}`, `udp 127.0.0.1:${port}`]);
+    expect(data.iceParameters.usernameFragment).to.be.a('string').and.not.equal('');
+    expect(data.dtlsParameters.fingerprints.length).to.be.greaterThan(0);
+    const transports = ((await server.media.routers()[0]!.dump()) as { transportIds: string[] }).transportIds;
+    expect(transports).to.include(data.id);
+  });
+
+  it('a hall publishing over the wire reaches another hall as media:consume; the client ack decides what runs', async () => {
+    const province = await join({ role: 'hall', bridgeId: PROVINCE });
+    const commune = await connect({ role: 'hall', bridgeId: COMMUNE });
+    commune.accept = (msg) => msg.kind === 'video'; // refuses the audio consumer
+    expect((await request(commune, 'media:join', {})).ok).to.equal(true);
+    expect((await request(commune, 'media:capabilities', { rtpCapabilities: server.media.rtpCapabilities })).ok).to.equal(true);
+    expect((await request(commune, 'media:createTransport', { direction: 'recv' })).ok).to.equal(true);
+
+    const produced = await publishOverWire(province);
+    expect(province.micStates).to.deep.equal([true]);
+    expect(province.layers).to.deep.equal([2]);
+
+    await waitFor('camera and microphone offered', () => new Set(commune.consumes.map((m) => m.kind)).size === 2);
+    const offers = new Set(commune.consumes.map((m) => JSON.stringify({ producerId: m.producerId, kind: m.kind, bridgeId: m.bridgeId, source: m.source, slot: m.slot })));
+    expect([...offers].map((o) => JSON.parse(o))).to.have.deep.members([
+      { producerId: produced.cam, kind: 'video', bridgeId: PROVINCE, source: 'cam', slot: 'program' },
+      { producerId: produced.mic, kind: 'audio', bridgeId: PROVINCE, source: 'mic', slot: 'audio' },
+    ]);
+    const video = commune.consumes.find((m) => m.kind === 'video')!;
+    // A refused consumer is closed and the client told so (it is offered again at the next change); the accepted one runs.
+    const held = () => server.media.snapshot().peers.find((p) => p.bridgeId === COMMUNE)!.consumers;
+    await waitFor('video consumer resumed', () => held().some((c) => c.id === video.consumerId && !c.paused));
+    await waitFor('refused consumers closed', () =>
+      commune.consumes.filter((m) => m.kind === 'audio').every((m) => commune.closedConsumers.includes(m.consumerId)),
+    );
+    expect(held().map((c) => c.id)).to.deep.equal([video.consumerId]);
+    expect(commune.consumes.filter((m) => m.kind === 'video')).to.have.length(1);
+
+    // A commune that publishes is closed at the server and told to send its low layer only.
+    await publishOverWire(commune);
+    expect(commune.micStates).to.deep.equal([false]);
+    expect(commune.layers).to.deep.equal([0]);
+  });
+
+  it('disconnect removes the peer and its transports from the session', async () => {
+    const client = await join({ role: 'hall', bridgeId: DISTRICT });
+    const recv = (await request(client, 'media:createTransport', { direction: 'recv' })) as { data: { id: string } };
+    await publishOverWire(client);
+    const peerId = client.socket.id!;
+    expect(server.media.peerIds()).to.deep.equal([peerId]);
+    client.socket.disconnect();
+    await waitFor('peer removed', () => !server.media.peerIds().includes(peerId));
+    const transports = ((await server.media.routers()[0]!.dump()) as { transportIds: string[] }).transportIds;
+    expect(transports).to.not.include(recv.data.id);
+    expect(transports).to.deep.equal([]);
+  });
+
+  it('a hall that joins again from a new socket replaces its old peer; the old socket is told and disconnected', async () => {
+    const first = await join({ role: 'hall', bridgeId: COMMUNE });
+    const told = new Promise<void>((resolve) => first.socket.once('media:replaced' as never, () => resolve()));
+    const gone = new Promise<string>((resolve) => first.socket.once('disconnect', (reason) => resolve(reason)));
+    const second = await join({ role: 'hall', bridgeId: COMMUNE });
+    await told;
+    expect(await gone).to.equal('io server disconnect');
+    expect(server.media.peerIds()).to.deep.equal([second.socket.id]);
+    // The old socket going away does not take the new peer with it.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.media.peerIds()).to.deep.equal([second.socket.id]);
+  });
+});
