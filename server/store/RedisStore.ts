@@ -1,0 +1,364 @@
+// The real store: conferences in redis, shared by every server process on that redis.
+//
+// Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
+// slot, which the multi-key scripts below need on a redis cluster):
+//   diemcau:{<id>}:state    hash  version, state (JSON without config and log), config (JSON, written once)
+//   diemcau:{<id>}:log      list  one JSON LogEntry per element; element i holds seq i+1
+//   diemcau:{<id>}:tokens   hash  token -> TokenRecord JSON
+//   diemcau:{<id>}:grants   hash  grant ('chair', 'operator:c-05971') -> token
+//   diemcau:{<id>}:changes  pub/sub channel, "<version>:<seq>" after every write
+//
+// Atomicity: compareAndSet is one Lua script that checks the version field, writes the state,
+// appends the log entries and publishes the change. Redis runs a script alone, so two processes
+// can never both write over the same version (no WATCH, hence no dedicated connection per
+// transaction: one command connection serves every conference).
+import { createHash } from 'node:crypto';
+import { createClient } from 'redis';
+import type { LogEntry } from '../core/conference/index.ts';
+import {
+  checkConferenceId,
+  StoreError,
+  updateWithRetry,
+  type ConferenceStore,
+  type IssueMode,
+  type StoreChangeListener,
+  type StoredConference,
+  type StoreSubscription,
+  type StoreWrite,
+  type TokenRecord,
+  type UpdateOptions,
+  type UpdateOutcome,
+  type UpdateStep,
+} from './ConferenceStore.ts';
+import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
+
+type RedisClient = ReturnType<typeof createClient>;
+
+// Lua's unpack() is limited by the stack; long appends are pushed in slices.
+const PUSH_SLICE = 500;
+
+const CAS_SCRIPT = `
+local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if stored ~= tonumber(ARGV[1]) then return 0 end
+if #ARGV >= 7 and redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[6]) - 1 then
+  return redis.error_reply('LOG_GAP log does not continue')
+end
+local version = stored + 1
+if stored == 0 then redis.call('HSET', KEYS[1], 'config', ARGV[3]) end
+redis.call('HSET', KEYS[1], 'version', version, 'state', ARGV[2])
+for i = 7, #ARGV, ${PUSH_SLICE} do
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + ${PUSH_SLICE - 1}, #ARGV)))
+end
+redis.call('PUBLISH', ARGV[4], version .. ':' .. ARGV[5])
+return version
+`;
+
+const APPEND_SCRIPT = `
+local length = redis.call('LLEN', KEYS[1])
+for i = 1, #ARGV, 2 do
+  local seq = tonumber(ARGV[i])
+  if seq > length then
+    if seq ~= length + 1 then return redis.error_reply('LOG_GAP log does not continue') end
+    redis.call('RPUSH', KEYS[1], ARGV[i + 1])
+    length = length + 1
+  end
+end
+return length
+`;
+
+const ISSUE_SCRIPT = `
+local out = {}
+for i = 2, #ARGV, 3 do
+  local grant, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local old = redis.call('HGET', KEYS[2], grant)
+  local kept = false
+  if old then kept = redis.call('HGET', KEYS[1], old) end
+  if kept and ARGV[1] == 'if_absent' then
+    out[#out + 1] = kept
+  else
+    if old then redis.call('HDEL', KEYS[1], old) end
+    redis.call('HSET', KEYS[2], grant, token)
+    redis.call('HSET', KEYS[1], token, record)
+    out[#out + 1] = record
+  end
+end
+return out
+`;
+
+const REVOKE_SCRIPT = `
+local record = redis.call('HGET', KEYS[1], ARGV[1])
+if not record then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local grant = cjson.decode(record).grant
+if grant and redis.call('HGET', KEYS[2], grant) == ARGV[1] then redis.call('HDEL', KEYS[2], grant) end
+return record
+`;
+
+class Script {
+  readonly source: string;
+  readonly sha: string;
+
+  constructor(source: string) {
+    this.source = source;
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+}
+
+const CAS = new Script(CAS_SCRIPT);
+const APPEND = new Script(APPEND_SCRIPT);
+const ISSUE = new Script(ISSUE_SCRIPT);
+const REVOKE = new Script(REVOKE_SCRIPT);
+
+/** Options of a RedisStore. */
+export interface RedisStoreOptions {
+  /** redis://host:port[/db] */
+  url: string;
+  /** First part of every key and channel (default 'diemcau'). */
+  prefix?: string;
+  /** Connection errors (the client reconnects by itself); ignored by default. */
+  onError?: (error: Error) => void;
+}
+
+/** Conferences in redis: atomic versioned writes, the log as a list, changes on pub/sub. */
+export class RedisStore implements ConferenceStore {
+  readonly kind = 'redis' as const;
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #onError: (error: Error) => void;
+  #subscriber: RedisClient | null = null;
+  #subscriberReady: Promise<RedisClient> | null = null;
+  readonly #listeners = new Map<string, Set<StoreChangeListener>>();
+  #closed = false;
+
+  private constructor(client: RedisClient, options: RedisStoreOptions) {
+    this.#client = client;
+    this.#prefix = options.prefix ?? 'diemcau';
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /** Connects to redis; rejects when it cannot be reached. */
+  static async create(options: RedisStoreOptions): Promise<RedisStore> {
+    let connected = false;
+    const client = createClient({
+      url: options.url,
+      socket: {
+        connectTimeout: 5000,
+        // Until the first connection, give up after a few tries so that create() rejects; later, retry for ever.
+        reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries < 3 ? 100 * (retries + 1) : cause),
+      },
+    });
+    const store = new RedisStore(client, options);
+    client.on('error', (error: Error) => store.#onError(error));
+    try {
+      await client.connect();
+      connected = true;
+    } catch (error) {
+      if (client.isOpen) client.destroy();
+      throw new StoreError('unavailable', `cannot reach redis [url:${redactUrl(options.url)}]`, { cause: error });
+    }
+    return store;
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Key of one part of a conference. */
+  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes'): string {
+    checkConferenceId(conferenceId);
+    return `${this.#prefix}:{${conferenceId}}:${part}`;
+  }
+
+  /** The stored state and its version, or null. */
+  async load(conferenceId: string): Promise<StoredConference | null> {
+    this.#assertOpen();
+    const [version, state, config] = await this.#client.hmGet(this.key(conferenceId, 'state'), ['version', 'state', 'config']);
+    if (!version || !state || !config) return null;
+    return { state: decodeState(conferenceId, state, config), version: Number(version) };
+  }
+
+  /** The stored version, 0 when absent. */
+  async version(conferenceId: string): Promise<number> {
+    this.#assertOpen();
+    return Number((await this.#client.hGet(this.key(conferenceId, 'state'), 'version')) ?? 0);
+  }
+
+  /** One Lua script: version check, state write, log append, announcement. */
+  async compareAndSet(conferenceId: string, expectedVersion: number, write: StoreWrite): Promise<number | null> {
+    this.#assertOpen();
+    checkWrite(conferenceId, write);
+    const entries = write.log.map(encodeLogEntry);
+    const reply = await this.#eval(CAS, [this.key(conferenceId, 'state'), this.key(conferenceId, 'log')], [
+      String(expectedVersion),
+      encodeState(write.state),
+      expectedVersion === 0 ? encodeConfig(write.state) : '',
+      this.key(conferenceId, 'changes'),
+      String(write.state.seq),
+      String(write.log[0]?.seq ?? 0),
+      ...entries,
+    ]);
+    const version = Number(reply);
+    return version > 0 ? version : null;
+  }
+
+  /** Read, apply, compare-and-set, retry on conflict. */
+  async update<R>(conferenceId: string, fn: (current: StoredConference | null) => UpdateStep<R>, options?: UpdateOptions): Promise<UpdateOutcome<R>> {
+    this.#assertOpen();
+    return updateWithRetry(this, conferenceId, fn, options);
+  }
+
+  /** Appends entries that continue the log; stored ones are skipped. */
+  async appendLog(conferenceId: string, entries: readonly LogEntry[]): Promise<void> {
+    this.#assertOpen();
+    if (entries.length === 0) return;
+    await this.#eval(APPEND, [this.key(conferenceId, 'log')], entries.flatMap((e) => [String(e.seq), encodeLogEntry(e)]));
+  }
+
+  /** Entries with seq > afterSeq (list index = seq - 1). */
+  async readLog(conferenceId: string, afterSeq = 0, limit = Number.POSITIVE_INFINITY): Promise<LogEntry[]> {
+    this.#assertOpen();
+    const from = Math.max(0, Math.floor(afterSeq));
+    const to = Number.isFinite(limit) ? from + Math.max(0, Math.floor(limit)) - 1 : -1;
+    if (to !== -1 && to < from) return [];
+    const rows = await this.#client.lRange(this.key(conferenceId, 'log'), from, to);
+    return rows.map((json) => decodeLogEntry(conferenceId, json));
+  }
+
+  /** Listens to the conference's channel on the store's subscriber connection. */
+  async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
+    this.#assertOpen();
+    const channel = this.key(conferenceId, 'changes');
+    const subscriber = await this.#subscriberClient();
+    let set = this.#listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(channel, set);
+      const listeners = set;
+      await subscriber.subscribe(channel, (message: string) => {
+        const [version, seq] = message.split(':').map(Number);
+        if (!Number.isFinite(version) || !Number.isFinite(seq)) return;
+        for (const l of [...listeners]) l({ kind: 'write', conferenceId, version: version!, seq: seq! });
+      });
+    }
+    set.add(listener);
+    let closed = false;
+    return {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        set.delete(listener);
+        if (set.size > 0 || this.#listeners.get(channel) !== set) return;
+        this.#listeners.delete(channel);
+        if (!this.#closed && this.#subscriber?.isOpen) await this.#subscriber.unsubscribe(channel).catch(() => {});
+      },
+    };
+  }
+
+  /** Stores tokens per grant in one script. */
+  async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
+    this.#assertOpen();
+    if (records.length === 0) return [];
+    const args = [mode, ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
+    const reply = (await this.#eval(ISSUE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], args)) as string[];
+    return reply.map((json) => decodeToken(conferenceId, json));
+  }
+
+  /** The record of a token in force, or null. */
+  async findToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
+    this.#assertOpen();
+    const json = await this.#client.hGet(this.key(conferenceId, 'tokens'), token);
+    return json ? decodeToken(conferenceId, json) : null;
+  }
+
+  /** Every token in force. */
+  async listTokens(conferenceId: string): Promise<TokenRecord[]> {
+    this.#assertOpen();
+    const all = await this.#client.hVals(this.key(conferenceId, 'tokens'));
+    return all.map((json) => decodeToken(conferenceId, json));
+  }
+
+  /** Revokes one token atomically with its grant. */
+  async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
+    this.#assertOpen();
+    const json = await this.#eval(REVOKE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [token]);
+    return typeof json === 'string' ? decodeToken(conferenceId, json) : null;
+  }
+
+  /** Deletes every key of a conference. */
+  async drop(conferenceId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#client.del((['state', 'log', 'tokens', 'grants'] as const).map((p) => this.key(conferenceId, p)));
+  }
+
+  /** Closes both connections; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    const subscriber = this.#subscriber;
+    this.#subscriber = null;
+    await Promise.all([quit(this.#client), subscriber ? quit(subscriber) : undefined]);
+  }
+
+  // One connection in subscriber mode for every conference of this store.
+  #subscriberClient(): Promise<RedisClient> {
+    this.#subscriberReady ??= (async () => {
+      const subscriber = this.#client.duplicate();
+      subscriber.on('error', (error: Error) => this.#onError(error));
+      let connected = false;
+      // Announcements published while the connection was down are lost: tell every listener to reload.
+      subscriber.on('ready', () => {
+        if (!connected) return;
+        for (const [channel, set] of this.#listeners) {
+          const conferenceId = channel.slice(this.#prefix.length + 2, channel.lastIndexOf('}'));
+          for (const l of [...set]) l({ kind: 'resync', conferenceId });
+        }
+      });
+      await subscriber.connect();
+      connected = true;
+      if (this.#closed) {
+        await quit(subscriber);
+        throw new StoreError('closed', 'store closed');
+      }
+      this.#subscriber = subscriber;
+      return subscriber;
+    })();
+    // A failed connection is tried again by the next subscribe.
+    this.#subscriberReady.catch(() => (this.#subscriberReady = null));
+    return this.#subscriberReady;
+  }
+
+  async #eval(script: Script, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      try {
+        return await this.#client.evalSha(script.sha, { keys, arguments: args });
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+        return await this.#client.eval(script.source, { keys, arguments: args });
+      }
+    } catch (error) {
+      if (String((error as Error)?.message).startsWith('LOG_GAP')) {
+        throw new StoreError('log_gap', `log does not continue [key:${keys.at(-1)}]`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreError('closed', 'store closed');
+  }
+}
+
+async function quit(client: RedisClient): Promise<void> {
+  try {
+    if (client.isOpen) await client.close();
+    else client.destroy();
+  } catch {
+    client.destroy();
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
