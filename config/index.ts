@@ -22,6 +22,12 @@ export const ConfigSchema = z.object({
   rtcMinPort: intFromEnv(1024, 65535).default(45000),
   rtcMaxPort: intFromEnv(1024, 65535).default(45999),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Where the conference state lives: redis when set, in memory otherwise. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  /** Identifier of the conference (keys in redis, tokens). */
+  conferenceId: z.string().regex(/^[a-z0-9-]{1,64}$/).default('langson-2021'),
+  /** Public base URL printed in invite links (default: the listening address). */
+  publicUrl: z.string().url().optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -36,6 +42,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rtcMinPort: env.DIEMCAU_RTC_MIN_PORT,
     rtcMaxPort: env.DIEMCAU_RTC_MAX_PORT,
     logLevel: env.DIEMCAU_LOG_LEVEL,
+    redisUrl: env.REDIS_URL,
+    conferenceId: env.DIEMCAU_CONFERENCE_ID,
+    publicUrl: env.DIEMCAU_PUBLIC_URL,
   };
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const result = ConfigSchema.safeParse({ ...cleaned, ...overrides });

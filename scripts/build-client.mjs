@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const started = Date.now();
 await build({
-  entryPoints: { hall: 'client/hall/main.ts', monitor: 'client/monitor/main.ts' },
+  entryPoints: { hall: 'client/hall/main.ts', monitor: 'client/monitor/main.ts', invites: 'client/invites/main.ts' },
   absWorkingDir: root,
   outdir: 'client/public/build',
   bundle: true,

@@ -5,7 +5,9 @@
 import { loadConfig } from '../config/index.ts';
 import { defaultPlan } from '../config/default-plan.ts';
 import { loadPlanFile } from '../config/plan-file.ts';
-import { startServer, chairBridgeOf } from './app/server.ts';
+import { PlanError } from '../server/protocol/plan.ts';
+import { startServer } from './app/server.ts';
+import { INVITE_PATHS } from './app/ConferenceHost.ts';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -13,17 +15,26 @@ async function main(): Promise<void> {
   const plan = planAt >= 0 && args[planAt + 1] ? await loadPlanFile(args[planAt + 1]!) : defaultPlan();
   const config = loadConfig();
   const server = await startServer(config, plan);
-  const chair = chairBridgeOf(plan);
-  const sample = plan.bridges.filter((b) => b.tier !== 'province').slice(0, 3);
+  const base = config.publicUrl ?? server.url;
+  const invites = await server.host.tokens.inviteList(base, INVITE_PATHS);
+  const staff = (role: string): string => invites.find((r) => r.role === role)?.url ?? '';
+  const operators = invites.filter((r) => r.role === 'operator');
+  const firstOf = (prefix: string) => operators.find((r) => r.bridgeId?.startsWith(prefix));
+  const sample = [firstOf('p-'), firstOf('d-'), firstOf('c-'), operators.find((r) => r.bridgeName === 'Xã Cao Minh')].filter((r) => r !== undefined);
+  const secretaryToken = staff('secretary').split('#token=')[1];
   const lines = [
     '',
     `diemcau — ${plan.title}`,
-    `  ${plan.bridges.length} điểm cầu, ${server.pool.size} mediasoup worker(s)`,
-    `  Điểm cầu tỉnh (chủ tọa):  ${server.url}/hall.html?bridge=${chair}`,
-    `  Chủ tọa — xem điểm cầu:   ${server.url}/monitor.html?kind=chair&bridges=${sample.map((b) => b.id).join(',')}`,
-    `  Kỹ thuật viên:            ${server.url}/monitor.html?kind=technician&bridges=${plan.bridges.filter((b) => b.tier === 'district').map((b) => b.id).join(',')}`,
-    ...sample.map((b) => `  ${b.name.padEnd(24)} ${server.url}/hall.html?bridge=${b.id}`),
-    `  Danh sách đủ ${plan.bridges.length} điểm cầu:  ${server.url}/api/plan/bridges`,
+    `  ${plan.bridges.length} điểm cầu · ${server.pool.size} mediasoup worker · trạng thái: ${server.store.kind === 'redis' ? 'redis' : 'bộ nhớ (mất khi tắt máy chủ)'}`,
+    '',
+    `  Chủ tọa:        ${staff('chair')}`,
+    `  Thư ký:         ${staff('secretary')}`,
+    `  Kỹ thuật viên:  ${staff('technician')}`,
+    `  Báo chí:        ${staff('viewer')}`,
+    ...sample.map((r) => `  ${(r.bridgeName ?? '').padEnd(22)}  ${r.url}`),
+    '',
+    `  Danh sách đủ ${operators.length} liên kết điểm cầu (in để gửi các điểm cầu):`,
+    `    ${base}/invites.html#token=${secretaryToken}`,
     '',
   ];
   console.log(lines.join('\n'));
@@ -35,6 +46,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  if (error instanceof PlanError) {
+    console.error('Kế hoạch hội nghị không hợp lệ:');
+    for (const e of error.errors) console.error(`  ${e.path || '(kế hoạch)'}: ${e.message}`);
+  } else {
+    console.error(error instanceof Error ? error.message : error);
+  }
   process.exit(1);
 });

@@ -1,46 +1,89 @@
 import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
+import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
+import { drawMaket } from '../shared/maket.ts';
+import { tokenFromLink, whoAmI } from '../shared/session.ts';
+import type { ConferenceView } from '../../server/protocol/control.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-/** The hall display: the programme full-screen with its audio, for one bridge. */
+/** The hall display: the programme full-screen with its audio, the maket, the speaker and the countdown. */
 async function main(): Promise<void> {
-  const params = new URLSearchParams(location.search);
-  const bridgeId = params.get('bridge') ?? '';
-  const bridges = await loadBridges();
-  const me = bridges.get(bridgeId);
-  if (!me) {
-    $('slate').textContent = 'Liên kết không hợp lệ: không tìm thấy điểm cầu.';
+  const slate = $('slate');
+  const slateText = $('slate-text');
+  const token = tokenFromLink();
+  const me = token ? await whoAmI(token) : null;
+  if (!token || !me) {
+    slateText.textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi. Xin liên hệ Văn phòng để nhận liên kết mới.';
     return;
   }
-  document.title = `${me.name} — Hội nghị trực tuyến`;
-  $('bridge-name').textContent = `Điểm cầu: ${me.name}`;
+  const bridges = await loadBridges();
+  const bridgeId = me.bridgeId ?? me.chairBridgeId;
+  const hallName = me.bridgeName ?? 'Báo chí — tín hiệu chương trình';
+  document.title = `${hallName} — Hội nghị trực tuyến`;
+  $('bridge-name').textContent = me.bridgeName ? `Điểm cầu: ${me.bridgeName}` : hallName;
 
-  const client = new MediaClient({ url: location.origin, auth: { role: 'hall', bridgeId }, publish: true });
-  (window as unknown as { diemcau: unknown }).diemcau = { client, bridgeId };
+  const client = new MediaClient({ url: location.origin, token, publish: me.role === 'operator' });
+  const control = new ControlClient(location.origin, token);
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me };
 
   const video = $<HTMLVideoElement>('program');
-  const slate = $('slate');
   const audioBox = $('audio');
   const audioEls = new Map<string, HTMLAudioElement>();
+  let mediaState = 'connecting';
 
-  const showProgram = (): void => {
-    // The newest programme consumer wins: the previous one is closed just after.
+  /** What the big screen shows: the programme, or a slate (waiting, break, ended, no signal). */
+  const render = (): void => {
+    const view = control.view;
     const program = [...client.consumers.values()].filter((c) => c.slot === 'program' && c.consumer.kind === 'video').pop();
+    const selfOnAir = client.program === bridgeId && client.localStream && me.role === 'operator';
+    let slateMessage: string | null = null;
+    if (mediaState === 'replaced') slateMessage = 'Điểm cầu này đã được mở trên một máy khác. Màn hình này đã ngừng kết nối.';
+    else if (mediaState === 'reconnecting' || !control.connected) slateMessage = 'Mất kết nối tới máy chủ — đang kết nối lại…';
+    else if (view?.status === 'waiting') slateMessage = 'Hội nghị sắp bắt đầu';
+    else if (view?.status === 'break') slateMessage = 'Giải lao';
+    else if (view?.status === 'ended') slateMessage = 'Hội nghị đã kết thúc';
+    else if (!program && !selfOnAir) slateMessage = 'Đang chờ tín hiệu chương trình…';
+    slate.hidden = slateMessage === null;
+    if (slateMessage) slateText.textContent = slateMessage;
     if (program) {
-      video.srcObject = new MediaStream([program.consumer.track]);
-      slate.hidden = true;
-    } else if (client.program === bridgeId && client.localStream) {
-      // This hall is on the programme: show its own camera so the room sees what is sent.
-      video.srcObject = new MediaStream(client.localStream.getVideoTracks());
-      slate.hidden = true;
-    } else {
-      slate.hidden = false;
-      slate.textContent = 'Đang chờ tín hiệu chương trình…';
+      if ((video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== program.consumer.track) video.srcObject = new MediaStream([program.consumer.track]);
+    } else if (selfOnAir) {
+      video.srcObject = new MediaStream(client.localStream!.getVideoTracks());
     }
-    const name = bridges.get(client.program)?.name ?? '';
-    $('program-name').textContent = name ? `Đang phát: ${name}` : '';
+    if (view) {
+      drawMaket($('maket'), view.maket);
+      drawMaket($('slate-maket'), view.maket);
+      $('maket').hidden = false;
+      slate.style.background = view.maket.background;
+      const floor = view.floor;
+      $('lower-third').hidden = !floor || !slate.hidden;
+      if (floor) {
+        $('speaker-name').textContent = floor.speakerName;
+        $('speaker-title').textContent = floor.speakerTitle;
+        $('speaker-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
+      }
+      $('program-name').textContent = `Đang phát: ${view.programme.bridgeName}`;
+    }
+    tick();
   };
+
+  /** The countdown, from the deadline on the server's clock. */
+  const tick = (): void => {
+    const view = control.view;
+    const el = $('countdown');
+    const left = view ? remainingMs(view, control.serverNow()) : null;
+    if (left === null || !slate.hidden) {
+      el.hidden = true;
+      return;
+    }
+    const warnAt = Math.max(0, ...view!.floor!.timer.warningMarksSec) * 1000;
+    el.hidden = false;
+    el.textContent = left < 0 ? `Quá giờ ${formatCountdown(-left)}` : formatCountdown(left);
+    el.className = `countdown ${left < 0 ? 'overtime' : left <= warnAt ? 'warning' : 'normal'}${view!.floor!.timer.paused ? ' paused' : ''}`;
+    el.dataset.remainingMs = String(Math.round(left));
+  };
+  setInterval(tick, 200);
 
   const tryPlay = (el: HTMLMediaElement): void => {
     el.play().catch(() => {
@@ -64,37 +107,38 @@ async function main(): Promise<void> {
       audioEls.set(rc.consumer.id, el);
       tryPlay(el);
     } else {
-      showProgram();
+      render();
       tryPlay(video);
     }
   });
-  client.on('consumerslot', showProgram);
   client.on('consumerclosed', (detail) => {
     const rc = detail as ReceivedConsumer;
     audioEls.get(rc.consumer.id)?.remove();
     audioEls.delete(rc.consumer.id);
-    if (rc.slot === 'program') showProgram();
+    render();
   });
-  client.on('program', showProgram);
-  client.on('localstream', showProgram);
+  client.on('consumerslot', render);
+  client.on('program', render);
+  client.on('localstream', render);
+  client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
   client.on('mic', (detail) => {
     const open = (detail as { open: boolean }).open;
     const el = $('mic-state');
     el.textContent = open ? 'Micrô đang mở' : 'Micrô đang tắt';
     el.className = `mic ${open ? 'open' : 'closed'}`;
   });
-  client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
   client.on('state', (detail) => {
-    const state = (detail as { state: string }).state;
-    $('conn-state').textContent = connectionText(state);
-    if (state === 'reconnecting' || state === 'replaced') {
-      slate.hidden = false;
-      slate.textContent =
-        state === 'replaced'
-          ? 'Điểm cầu này đã được mở trên một máy khác. Màn hình này đã ngừng kết nối.'
-          : 'Mất kết nối tới máy chủ — đang kết nối lại…';
-    }
+    mediaState = (detail as { state: string }).state;
+    $('conn-state').textContent = connectionText(mediaState);
+    render();
   });
+  control.on('view', (v) => {
+    void (v as ConferenceView);
+    render();
+  });
+  control.on('connection', render);
+  if (me.role !== 'operator') $('mic-state').hidden = true;
+  void bridges;
 }
 
 void main();

@@ -1,25 +1,34 @@
 import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
+import { ControlClient } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
+import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-/** A receive-only console (chair or technician) showing halls as low-resolution thumbnails. */
+/** A receive-only console (chair, secretary or technician) showing halls as low-resolution thumbnails. */
 async function main(): Promise<void> {
-  const params = new URLSearchParams(location.search);
-  const kind = params.get('kind') === 'chair' ? 'chair' : 'technician';
+  const token = tokenFromLink();
+  const me = token ? await whoAmI(token) : null;
+  if (!token || !me) {
+    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi';
+    return;
+  }
   const bridges = await loadBridges();
-  const wanted = (params.get('bridges') ?? '').split(',').filter((id) => bridges.has(id));
-  $('title').textContent = kind === 'chair' ? 'Chủ tọa — xem các điểm cầu' : 'Kỹ thuật — giám sát các điểm cầu';
+  const params = new URLSearchParams(location.search);
+  const districts = [...bridges.values()].filter((b) => b.tier === 'district').map((b) => b.id);
+  const wanted = params.has('bridges') ? (params.get('bridges') ?? '').split(',').filter((id) => bridges.has(id)) : districts;
+  $('title').textContent = `${roleName(me.role)} — ${me.title}`;
 
-  const client = new MediaClient({ url: location.origin, auth: { role: 'console', kind }, publish: false });
-  (window as unknown as { diemcau: unknown }).diemcau = { client };
+  const client = new MediaClient({ url: location.origin, token, publish: false });
+  const control = new ControlClient(location.origin, token);
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, me };
   const tiles = new Map<string, HTMLElement>();
 
   client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
   client.on('state', (detail) => {
     const state = (detail as { state: string }).state;
     $('conn-state').textContent = connectionText(state);
-    if (state === 'live' && wanted.length) void client.setThumbnails(wanted);
+    if (state === 'live' && wanted.length) void client.setThumbnails(wanted).catch((e: Error) => console.error(`diemcau: ${e.message}`));
   });
   const showConsumer = (detail: unknown): void => {
     const rc = detail as ReceivedConsumer;

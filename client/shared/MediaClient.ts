@@ -4,7 +4,6 @@ import { io, type Socket } from 'socket.io-client';
 import type {
   Ack,
   ConsumeMessage,
-  MediaAuth,
   MediaClientEvents,
   MediaReplies,
   MediaRequest,
@@ -30,7 +29,8 @@ export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting
 export interface MediaClientOptions {
   /** Server origin, e.g. location.origin. */
   url: string;
-  auth: MediaAuth;
+  /** The access token of the invite link. */
+  token: string;
   /** Publish camera and microphone (halls). */
   publish: boolean;
   /** Camera constraints; 1280×720 gives the three simulcast layers 320×180, 640×360, 1280×720. */
@@ -75,7 +75,7 @@ export class MediaClient {
   constructor(options: MediaClientOptions) {
     this.options = options;
     this.socket = io(`${options.url}/media`, {
-      auth: options.auth,
+      auth: { token: options.token },
       transports: ['websocket'],
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,
@@ -142,11 +142,6 @@ export class MediaClient {
   /** Asks the server for thumbnails of these bridges (chair and technicians). */
   async setThumbnails(bridgeIds: string[]): Promise<void> {
     await this.request('media:thumbnails', { bridgeIds });
-  }
-
-  /** Puts a bridge on the programme (chair only). */
-  async setProgram(bridgeId: string): Promise<void> {
-    await this.request('program:set', { bridgeId });
   }
 
   /** Frames decoded and resolution per received video consumer. */

@@ -15,7 +15,7 @@
  */
 import os from 'node:os';
 import type { Page } from 'puppeteer-core';
-import { startTestServer } from '../../test/helpers/server.ts';
+import { inviteUrl, startTestServer } from '../../test/helpers/server.ts';
 import { launchChromium, openPage, waitFor } from '../../test/helpers/chromium.ts';
 import { pageFirstFrames, pageState } from '../../test/helpers/hall-page.ts';
 
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const log: string[] = [];
   try {
     const pages = new Map<string, Page>();
-    for (const b of bridges) pages.set(b, await openPage(chromium.browser, `${server.url}/hall.html?bridge=${b}`, log));
+    for (const b of bridges) pages.set(b, await openPage(chromium.browser, await inviteUrl(server, b), log));
     for (const [b, page] of pages) {
       await waitFor(`${b} live`, async () => {
         const s = await pageState(page);

@@ -6,12 +6,6 @@ import { z } from 'zod';
 
 export const BridgeId = z.string().regex(/^[a-z]-[0-9A-Za-z_-]{1,32}$/, 'not a bridge id');
 
-/** Who a socket is, given in the socket.io handshake `auth`. */
-export const MediaAuth = z.discriminatedUnion('role', [
-  z.object({ role: z.literal('hall'), bridgeId: BridgeId }),
-  z.object({ role: z.literal('console'), kind: z.enum(['chair', 'technician']) }),
-]);
-export type MediaAuth = z.infer<typeof MediaAuth>;
 
 // mediasoup validates RTP structures in depth; here we check their shape and bound their size.
 const RtpCodec = z.looseObject({
@@ -58,7 +52,6 @@ export const MediaRequests = {
     source: MediaSourceSchema,
   }),
   'media:thumbnails': z.object({ bridgeIds: z.array(BridgeId).max(256) }),
-  'program:set': z.object({ bridgeId: BridgeId }),
 } as const;
 export type MediaRequestName = keyof typeof MediaRequests;
 export type MediaRequest<N extends MediaRequestName> = z.infer<(typeof MediaRequests)[N]>;
@@ -86,7 +79,7 @@ export type Ack<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCo
 
 /** What each request answers with when it succeeds. */
 export interface MediaReplies {
-  'media:join': { peerId: string; bridgeId?: string; rtpCapabilities: unknown; program: string };
+  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; program: string };
   'media:capabilities': Record<string, never>;
   'media:createTransport': {
     id: string;
@@ -97,7 +90,6 @@ export interface MediaReplies {
   'media:connectTransport': Record<string, never>;
   'media:produce': { id: string };
   'media:thumbnails': Record<string, never>;
-  'program:set': { bridgeId: string };
 }
 
 /** A consumer handed to the client; it answers `{ ok: true }` when it can receive it. */

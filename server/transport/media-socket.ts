@@ -2,8 +2,8 @@ import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
 import type { MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
+import { TokenAuth, type Principal } from '../protocol/control.ts';
 import {
-  MediaAuth,
   MediaRequests,
   ConsumeMessage,
   type Ack,
@@ -14,26 +14,34 @@ import {
   type MediaServerEvents,
 } from '../protocol/media.ts';
 
-type MediaSocket = Socket<MediaClientEvents, MediaServerEvents, Record<string, never>, { auth: MediaAuth }>;
+type MediaSocket = Socket<MediaClientEvents, MediaServerEvents, Record<string, never>, { principal: Principal }>;
 
 /** Options of the media signaling. */
 export interface MediaSignalingOptions {
   /** How long the server waits for a client to set up a consumer. */
   consumeAckTimeoutMs?: number;
   log?: (level: 'info' | 'warn', msg: string, data?: object) => void;
+  /** Resolves an access token to who holds it (null: refused). */
+  authenticate: (token: string) => Promise<Principal | null>;
 }
 
-/** What a socket of this identity may do in the media session. */
-function peerOptionsFor(auth: MediaAuth, chairBridgeId: string): PeerOptions {
-  if (auth.role === 'hall') {
-    return { bridgeId: auth.bridgeId, publish: true, receiveProgram: true, thumbnails: auth.bridgeId === chairBridgeId };
+/**
+ * What a token's holder may do in the media: an operator's hall publishes and receives the
+ * programme (the province hall also sees thumbnails); the chair and secretary receive the
+ * programme and thumbnails; technicians thumbnails only; the press the programme only.
+ */
+export function peerOptionsFor(p: Principal, chairBridgeId: string): PeerOptions {
+  switch (p.role) {
+    case 'operator':
+      return { bridgeId: p.bridgeId, publish: true, receiveProgram: true, thumbnails: p.bridgeId === chairBridgeId };
+    case 'chair':
+    case 'secretary':
+      return { publish: false, receiveProgram: true, thumbnails: true };
+    case 'technician':
+      return { publish: false, receiveProgram: false, thumbnails: true };
+    case 'viewer':
+      return { publish: false, receiveProgram: true, thumbnails: false };
   }
-  return { publish: false, receiveProgram: auth.kind === 'chair', thumbnails: true };
-}
-
-/** Whether this identity may choose the programme (until the control plane's floor rules take over). */
-function mayDirect(auth: MediaAuth, chairBridgeId: string): boolean {
-  return (auth.role === 'console' && auth.kind === 'chair') || (auth.role === 'hall' && auth.bridgeId === chairBridgeId);
 }
 
 /** Turns any thrown value into a wire error with a stable code. */
@@ -53,21 +61,27 @@ export class WireError extends Error {
 }
 
 /** Wires the media session to a socket.io namespace: authenticate, parse, authorise, call, ack. */
-export function attachMediaSignaling(nsp: Namespace, session: MediaSession, options: MediaSignalingOptions = {}): void {
+export function attachMediaSignaling(nsp: Namespace, session: MediaSession, options: MediaSignalingOptions): void {
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
   nsp.use((socket, next) => {
-    const parsed = MediaAuth.safeParse(socket.handshake.auth);
+    const parsed = TokenAuth.safeParse(socket.handshake.auth);
     if (!parsed.success) return next(new Error('unauthenticated'));
-    if (parsed.data.role === 'hall' && !session.hasBridge(parsed.data.bridgeId)) return next(new Error('unknown_bridge'));
-    (socket as MediaSocket).data.auth = parsed.data;
-    next();
+    options.authenticate(parsed.data.token).then(
+      (principal) => {
+        if (!principal) return next(new Error('unauthenticated'));
+        if (principal.role === 'operator' && !session.hasBridge(principal.bridgeId)) return next(new Error('unknown_bridge'));
+        (socket as MediaSocket).data.principal = principal;
+        next();
+      },
+      () => next(new Error('unavailable')),
+    );
   });
 
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;
-    const auth = socket.data.auth;
+    const principal = socket.data.principal;
     const peerId = socket.id;
     let joined = false;
 
@@ -119,10 +133,11 @@ export function attachMediaSignaling(nsp: Namespace, session: MediaSession, opti
 
     handle('media:join', () => {
       if (joined) throw new WireError('already_exists', 'already joined');
-      const { rtpCapabilities } = session.join(peerId, peerOptionsFor(auth, session.chairBridgeId), sink);
+      const { rtpCapabilities } = session.join(peerId, peerOptionsFor(principal, session.chairBridgeId), sink);
       joined = true;
-      log('info', 'peer joined', { peerId, auth });
-      return { peerId, bridgeId: auth.role === 'hall' ? auth.bridgeId : undefined, rtpCapabilities, program: session.program };
+      log('info', 'peer joined', { peerId, role: principal.role });
+      const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;
+      return { peerId, role: principal.role, bridgeId, rtpCapabilities, program: session.program };
     });
     handle('media:capabilities', ({ rtpCapabilities }) => {
       session.setRtpCapabilities(peerId, rtpCapabilities as never);
@@ -139,11 +154,6 @@ export function attachMediaSignaling(nsp: Namespace, session: MediaSession, opti
     handle('media:thumbnails', ({ bridgeIds }) => {
       session.setThumbnails(peerId, bridgeIds);
       return {};
-    });
-    handle('program:set', async ({ bridgeId }) => {
-      if (!mayDirect(auth, session.chairBridgeId)) throw new WireError('forbidden', 'only the chair directs the programme');
-      await session.setProgram(bridgeId);
-      return { bridgeId };
     });
 
     socket.on('disconnect', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Page } from 'puppeteer-core';
 import type { RunningServer } from '../../server/app/server.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { inviteUrl, startTestServer } from '../helpers/server.ts';
 import { launchChromium, openPage, waitFor, type TestBrowser } from '../helpers/chromium.ts';
 import { pageState, pageVideo, type PageVideo } from '../helpers/hall-page.ts';
 
@@ -38,7 +38,7 @@ describe('e2e: real media between halls in Chromium (mediasoup, fake camera and 
     server = await startTestServer(2);
     chromium = await launchChromium();
     for (const bridgeId of [PROVINCE, DISTRICT, COMMUNE]) {
-      pages.set(bridgeId, await openPage(chromium.browser, `${server.url}/hall.html?bridge=${bridgeId}`, log));
+      pages.set(bridgeId, await openPage(chromium.browser, await inviteUrl(server, bridgeId), log));
     }
     for (const [bridgeId, page] of pages) {
       await waitFor(`${bridgeId} live and publishing`, async () => {

@@ -31,8 +31,8 @@ export async function freePortBase(count: number): Promise<number> {
   throw new Error('no free port range found');
 }
 
-/** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers. */
-export async function startTestServer(workers = 2): Promise<RunningServer> {
+/** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state (or redis). */
+export async function startTestServer(workers = 2, extra: { redisUrl?: string; conferenceId?: string } = {}): Promise<RunningServer> {
   const webRtcBasePort = await freePortBase(workers);
   const rtcMinPort = await freePortBase(1);
   const config = loadConfig({}, {
@@ -43,6 +43,21 @@ export async function startTestServer(workers = 2): Promise<RunningServer> {
     rtcMinPort: Math.min(rtcMinPort, 64000),
     rtcMaxPort: Math.min(rtcMinPort, 64000) + 999,
     logLevel: 'warn',
+    ...extra,
   });
   return startServer(config, defaultPlan());
+}
+
+/** The invite link of a bridge's operator (or of a staff role) on a test server. */
+export async function inviteUrl(server: RunningServer, target: string, page = 'hall.html'): Promise<string> {
+  const token = await server.host.tokens.tokenFor(target);
+  if (!token) throw new Error(`no token for ${target}`);
+  return `${server.url}/${page}#token=${token}`;
+}
+
+/** The access token of a bridge's operator or of a staff role. */
+export async function tokenOf(server: RunningServer, target: string): Promise<string> {
+  const token = await server.host.tokens.tokenFor(target);
+  if (!token) throw new Error(`no token for ${target}`);
+  return token;
 }

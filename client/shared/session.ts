@@ -1,0 +1,32 @@
+/** Who the invite link's token belongs to, as the server says. */
+export interface Me {
+  role: 'chair' | 'secretary' | 'technician' | 'viewer' | 'operator';
+  bridgeId?: string;
+  bridgeName?: string;
+  conferenceId: string;
+  title: string;
+  chairBridgeId: string;
+}
+
+/** The access token from the invite link (`#token=…`, kept out of server logs), remembered for reloads. */
+export function tokenFromLink(): string | null {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromHash) {
+    sessionStorage.setItem('diemcau.token', fromHash);
+    return fromHash;
+  }
+  return sessionStorage.getItem('diemcau.token');
+}
+
+/** Asks the server who this token is; null when the link is not (or no longer) valid. */
+export async function whoAmI(token: string): Promise<Me | null> {
+  const res = await fetch('/api/me', { headers: { authorization: `Bearer ${token}` } });
+  if (res.status === 401) return null;
+  if (!res.ok) throw new Error(`/api/me: HTTP ${res.status}`);
+  return (await res.json()) as Me;
+}
+
+/** Vietnamese name of a role. */
+export function roleName(role: Me['role']): string {
+  return { chair: 'Chủ tọa', secretary: 'Thư ký', technician: 'Kỹ thuật viên', viewer: 'Báo chí', operator: 'Kỹ thuật viên điểm cầu' }[role];
+}

@@ -1,0 +1,150 @@
+import { EventEmitter } from 'node:events';
+import type { MediaSession } from '../../sfu/index.ts';
+import { SYSTEM_ACTOR, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
+import type { ConferenceStore } from '../store/index.ts';
+import { ConferenceRunner, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
+import { AccessTokens, type InvitePaths } from './conference/tokens.ts';
+import type { ConferencePlan } from '../protocol/plan.ts';
+import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
+import { buildView } from './view.ts';
+
+/** Pages each role's invite link opens. */
+export const INVITE_PATHS: InvitePaths = {
+  chair: '/monitor.html',
+  secretary: '/monitor.html',
+  technician: '/monitor.html',
+  viewer: '/hall.html',
+  operator: '/hall.html',
+};
+
+export type ConferenceHostEvents = {
+  /** The conference changed: displays need a new view. */
+  changed: [];
+  /** A conference event, to push to the displays that care. */
+  event: [event: ConferenceEvent, meta: EventMeta];
+  /** Something went wrong with no caller to tell (logged). */
+  problem: [message: string, error: unknown];
+};
+
+/** Options of ConferenceHost.create. */
+export interface ConferenceHostOptions {
+  conferenceId: string;
+  plan: ConferencePlan;
+  store: ConferenceStore;
+  media: MediaSession;
+  clock?: Clock;
+}
+
+/**
+ * One conference at work in this process: the runner (rules and durable state), the access
+ * tokens, and the media session it drives (the floor holder is the programme; the hall at the
+ * head of the queue is prepared at every hall).
+ */
+export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
+  readonly conferenceId: string;
+  readonly plan: ConferencePlan;
+  readonly runner: ConferenceRunner;
+  readonly tokens: AccessTokens;
+  readonly media: MediaSession;
+  readonly chairBridgeId: string;
+  readonly #clock: Clock | undefined;
+  /** Sockets per bridge in this process: a bridge is online while it has one. */
+  readonly #connections = new Map<string, number>();
+  #closed = false;
+
+  private constructor(options: ConferenceHostOptions, runner: ConferenceRunner, tokens: AccessTokens) {
+    super();
+    this.conferenceId = options.conferenceId;
+    this.plan = options.plan;
+    this.runner = runner;
+    this.tokens = tokens;
+    this.media = options.media;
+    this.#clock = options.clock;
+    this.chairBridgeId = options.plan.bridges.find((b) => b.tier === 'province')!.id;
+  }
+
+  /** Loads (or creates) the conference, issues missing tokens, and puts the media where the state says. */
+  static async create(options: ConferenceHostOptions): Promise<ConferenceHost> {
+    const runner = await ConferenceRunner.create({
+      conferenceId: options.conferenceId,
+      plan: options.plan,
+      store: options.store,
+      clock: options.clock,
+    });
+    let tokens: AccessTokens;
+    try {
+      tokens = await AccessTokens.create({ conferenceId: options.conferenceId, bridges: options.plan.bridges, store: options.store });
+    } catch (error) {
+      await runner.close();
+      throw error;
+    }
+    const host = new ConferenceHost(options, runner, tokens);
+    host.#wire();
+    // After a restart the floor holder is back on the programme as soon as it publishes again.
+    const holder = runner.state.floor?.bridgeId;
+    if (holder) await options.media.setProgram(holder);
+    return host;
+  }
+
+  #wire(): void {
+    const runner = this.runner;
+    runner.on('programme', ({ bridgeId }) => {
+      this.media.setProgram(bridgeId).catch((e: unknown) => this.emit('problem', 'setProgram failed', e));
+    });
+    runner.on('next', ({ bridgeId }) => {
+      this.media.setNext(bridgeId).catch((e: unknown) => this.emit('problem', 'setNext failed', e));
+    });
+    runner.on('event', (event, meta) => this.emit('event', event, meta));
+    runner.on('state', () => this.emit('changed'));
+  }
+
+  /** Who holds this token, or null. */
+  async authenticate(token: unknown): Promise<Principal | null> {
+    if (this.#closed) return null;
+    return (await this.tokens.resolve(token)) as Principal | null;
+  }
+
+  /** Runs a person's command with the actor taken from their token. */
+  execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult> {
+    const actor = principal.role === 'operator' ? { role: principal.role, bridgeId: principal.bridgeId } : { role: principal.role };
+    return this.runner.execute({ ...command, actor } as Parameters<ConferenceRunner['execute']>[0]);
+  }
+
+  /** The conference as this principal's display shows it. */
+  view(principal: Principal): ConferenceView {
+    const now = this.#clock?.now() ?? Date.now();
+    return buildView(this.conferenceId, this.plan, this.runner.state, principal, now, this.media.program);
+  }
+
+  /** A socket of this bridge connected (roll-call: online from its first socket). */
+  async bridgeConnected(bridgeId: string): Promise<void> {
+    const n = (this.#connections.get(bridgeId) ?? 0) + 1;
+    this.#connections.set(bridgeId, n);
+    if (n === 1) await this.#system('bridge_connected', bridgeId);
+  }
+
+  /** A socket of this bridge went away (offline when its last socket has gone). */
+  async bridgeDisconnected(bridgeId: string): Promise<void> {
+    const n = (this.#connections.get(bridgeId) ?? 0) - 1;
+    if (n > 0) {
+      this.#connections.set(bridgeId, n);
+      return;
+    }
+    this.#connections.delete(bridgeId);
+    await this.#system('bridge_disconnected', bridgeId);
+  }
+
+  async #system(type: 'bridge_connected' | 'bridge_disconnected', bridgeId: string): Promise<void> {
+    if (this.#closed) return;
+    const result = await this.runner.execute({ type, actor: SYSTEM_ACTOR, bridgeId });
+    if (!result.ok && result.error.code !== 'closed') this.emit('problem', `${type} refused`, result.error);
+  }
+
+  /** Stops the runner; idempotent. The media session and the store belong to the caller. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.runner.close();
+    this.removeAllListeners();
+  }
+}

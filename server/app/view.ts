@@ -1,0 +1,110 @@
+import {
+  currentProgrammeItem,
+  itemElapsedMs,
+  presenceOf,
+  rollCallSummary,
+  speakingTimerView,
+  type ConferenceState,
+} from '../core/conference/index.ts';
+import { renderMaket } from '../core/maket.ts';
+import type { ConferencePlan } from '../protocol/plan.ts';
+import type { ConferenceView, Principal } from '../protocol/control.ts';
+
+/** The plan with the live changes the secretary made (date, maket) applied. */
+export function livePlan(plan: ConferencePlan, state: ConferenceState): ConferencePlan {
+  const o = state.maketOverride;
+  return {
+    ...plan,
+    date: state.date,
+    maket: o
+      ? { ...plan.maket, ...(o.lines ? { lines: o.lines } : {}), ...(o.background ? { background: o.background } : {}), ...(o.textColour ? { textColour: o.textColour } : {}) }
+      : plan.maket,
+  };
+}
+
+/** Whether a principal sees every hall's presence (roll-call staff). */
+export function isStaff(p: Principal): boolean {
+  return p.role === 'chair' || p.role === 'secretary' || p.role === 'technician';
+}
+
+/** What one display needs to draw the conference now. */
+export function buildView(conferenceId: string, plan: ConferencePlan, state: ConferenceState, principal: Principal, now: number, programBridgeId: string): ConferenceView {
+  const names = new Map(plan.bridges.map((b) => [b.id, b.name]));
+  const name = (id: string): string => names.get(id) ?? id;
+  const item = currentProgrammeItem(state);
+  const designated = new Set(item?.speakers.map((s) => s.bridgeId) ?? []);
+  const summary = rollCallSummary(state);
+  const count = (c: { total: number; online: number; ready: number }) => ({ total: c.total, online: c.online, ready: c.ready });
+  const chair = plan.bridges.find((b) => b.tier === 'province')!.id;
+  const ownBridge = principal.role === 'operator' ? principal.bridgeId : chair;
+  const floor = state.floor;
+  const view: ConferenceView = {
+    conferenceId,
+    title: plan.title,
+    status: state.status,
+    date: state.date,
+    serverNow: now,
+    seq: state.seq,
+    programme: { bridgeId: programBridgeId, bridgeName: name(programBridgeId) },
+    agenda: {
+      index: state.agenda.index,
+      items: state.config.programme.map((it) => ({
+        id: it.id,
+        kind: it.kind,
+        title: it.title,
+        plannedMinutes: it.plannedMinutes,
+        elapsedSec: Math.round(itemElapsedMs(state, it.id, now) / 1000),
+      })),
+    },
+    queue: state.queue.map((r) => ({
+      requestId: r.id,
+      bridgeId: r.bridgeId,
+      bridgeName: name(r.bridgeId),
+      speakerName: r.speakerName,
+      speakerTitle: r.speakerTitle,
+      topic: r.topic,
+      designated: designated.has(r.bridgeId),
+    })),
+    floor: floor
+      ? {
+          requestId: floor.requestId,
+          bridgeId: floor.bridgeId,
+          bridgeName: name(floor.bridgeId),
+          speakerName: floor.speakerName,
+          speakerTitle: floor.speakerTitle,
+          topic: floor.topic,
+          timer: (() => {
+            const t = speakingTimerView(floor.timer, now);
+            return {
+              limitSec: Math.round(t.limitMs / 1000),
+              deadline: floor.timer.deadline,
+              paused: t.paused,
+              remainingMs: floor.timer.pausedAt !== null ? floor.timer.deadline - floor.timer.pausedAt : t.remainingMs,
+              warningMarksSec: state.config.speaking.warningMarksSeconds,
+            };
+          })(),
+        }
+      : null,
+    maket: renderMaket(livePlan(plan, state), ownBridge),
+    rollCall: {
+      province: count(summary.byTier.province),
+      districts: count(summary.byTier.district),
+      communes: count(summary.byTier.commune),
+      attendees: summary.all.attendees,
+    },
+  };
+  if (isStaff(principal)) {
+    view.presence = Object.fromEntries(
+      plan.bridges.map((b) => {
+        const p = presenceOf(state, b.id);
+        return [b.id, { online: p.online, ready: p.ready, attendees: p.attendees }];
+      }),
+    );
+  }
+  if (principal.role === 'operator') {
+    const p = presenceOf(state, principal.bridgeId);
+    const position = state.queue.findIndex((r) => r.bridgeId === principal.bridgeId);
+    view.mine = { bridgeId: principal.bridgeId, queuePosition: position < 0 ? null : position + 1, ready: p.ready, attendees: p.attendees, online: p.online };
+  }
+  return view;
+}

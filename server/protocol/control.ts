@@ -1,0 +1,126 @@
+/**
+ * The control protocol: the commands people give (floor, timer, agenda, roll-call, maket) and
+ * what the server pushes back. Imported by the server (which validates every payload) and by
+ * the browser apps. The actor of a command is never sent: the server takes it from the token.
+ */
+import { z } from 'zod';
+import { BridgeId } from './media.ts';
+
+/** A per-conference access token (22 base64url characters). */
+export const Token = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'not an access token');
+
+/** Socket handshake `auth` of both namespaces. */
+export const TokenAuth = z.object({ token: Token });
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+const MaketOverride = z.object({
+  lines: z.array(z.string().max(200)).min(1).max(12).optional(),
+  background: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+  textColour: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
+});
+
+/** Commands a person may send (the app adds the actor; system commands are not accepted). */
+export const ClientCommand = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('start_meeting') }),
+  z.object({ type: z.literal('end_meeting') }),
+  z.object({
+    type: z.literal('request_floor'),
+    bridgeId: BridgeId,
+    speakerName: text(120),
+    speakerTitle: text(200),
+    topic: z.string().trim().max(300).nullish(),
+  }),
+  z.object({ type: z.literal('cancel_request'), requestId: z.string().min(1).max(64) }),
+  z.object({ type: z.literal('move_request'), requestId: z.string().min(1).max(64), toIndex: z.number().int().min(0).max(1000) }),
+  z.object({ type: z.literal('grant_floor'), requestId: z.string().min(1).max(64) }),
+  z.object({ type: z.literal('grant_next') }),
+  z.object({ type: z.literal('revoke_floor') }),
+  z.object({ type: z.literal('yield_floor') }),
+  z.object({ type: z.literal('timer_pause') }),
+  z.object({ type: z.literal('timer_resume') }),
+  z.object({ type: z.literal('timer_extend'), seconds: z.number().int().min(1).max(3600) }),
+  z.object({ type: z.literal('agenda_next') }),
+  z.object({ type: z.literal('agenda_prev') }),
+  z.object({ type: z.literal('agenda_goto'), index: z.number().int().min(0).max(1000) }),
+  z.object({ type: z.literal('break_start') }),
+  z.object({ type: z.literal('break_end') }),
+  z.object({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(10000), ready: z.boolean().optional() }),
+  z.object({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
+  z.object({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
+]);
+export type ClientCommand = z.infer<typeof ClientCommand>;
+
+/** Requests on the control namespace, each answered through the acknowledgement. */
+export const ControlRequests = {
+  'control:command': ClientCommand,
+  'control:snapshot': z.object({}).strict(),
+  /** Clock offset estimation: the client sends its clock, the server answers with its own. */
+  'time:sync': z.object({ clientNow: z.number() }),
+} as const;
+export type ControlRequestName = keyof typeof ControlRequests;
+
+/** Who a socket is, as the apps see it. */
+export type Principal =
+  | { role: 'chair' | 'secretary' | 'technician' | 'viewer' }
+  | { role: 'operator'; bridgeId: string };
+
+/** The speaking timer as every display shows it (times are the server's clock, epoch ms). */
+export interface TimerView {
+  limitSec: number;
+  deadline: number;
+  paused: boolean;
+  /** While paused: what is left. */
+  remainingMs: number;
+  warningMarksSec: number[];
+}
+
+/** What a display needs to draw the conference. */
+export interface ConferenceView {
+  conferenceId: string;
+  title: string;
+  status: 'waiting' | 'running' | 'break' | 'ended';
+  date: string | null;
+  serverNow: number;
+  seq: number;
+  programme: { bridgeId: string; bridgeName: string };
+  agenda: {
+    index: number;
+    items: { id: string; kind: string; title: string; plannedMinutes: number; elapsedSec: number }[];
+  };
+  queue: {
+    requestId: string;
+    bridgeId: string;
+    bridgeName: string;
+    speakerName: string;
+    speakerTitle: string;
+    topic: string | null;
+    designated: boolean;
+  }[];
+  floor: null | {
+    requestId: string;
+    bridgeId: string;
+    bridgeName: string;
+    speakerName: string;
+    speakerTitle: string;
+    topic: string | null;
+    timer: TimerView;
+  };
+  /** The maket of the viewer's own hall (province for staff). */
+  maket: { background: string; textColour: string; lines: string[] };
+  rollCall: {
+    districts: { total: number; online: number; ready: number };
+    communes: { total: number; online: number; ready: number };
+    province: { total: number; online: number; ready: number };
+    attendees: number;
+  };
+  /** Per bridge presence: staff only. */
+  presence?: Record<string, { online: boolean; ready: boolean; attendees: number | null }>;
+  /** For an operator: its own hall's place in the queue (1-based) and readiness. */
+  mine?: { bridgeId: string; queuePosition: number | null; ready: boolean; attendees: number | null; online: boolean };
+}
+
+/** Events the server pushes on the control namespace. */
+export interface ControlServerEvents {
+  'control:view': (view: ConferenceView) => void;
+  'control:event': (event: { type: string; seq: number; at: number } & Record<string, unknown>) => void;
+}

@@ -1,0 +1,103 @@
+import type { Namespace, Socket } from 'socket.io';
+import type { ConferenceHost } from '../app/ConferenceHost.ts';
+import { isStaff } from '../app/view.ts';
+import type { Ack } from '../protocol/media.ts';
+import { ControlRequests, TokenAuth, type ControlRequestName, type ControlServerEvents, type Principal } from '../protocol/control.ts';
+import type { ConferenceEvent } from '../core/conference/index.ts';
+import type { EventMeta } from '../app/conference/ConferenceRunner.ts';
+
+type ControlSocket = Socket<Record<string, never>, ControlServerEvents, Record<string, never>, { principal: Principal }>;
+
+/** Rooms a principal's sockets join: everybody, its role, staff, its bridge. */
+function roomsOf(p: Principal): string[] {
+  const rooms = ['all', `role:${p.role}`];
+  if (isStaff(p)) rooms.push('staff');
+  if (p.role === 'operator') rooms.push(`bridge:${p.bridgeId}`);
+  return rooms;
+}
+
+/** Events every display gets; presence events only go to the roll-call staff. */
+const STAFF_ONLY = new Set(['bridge_online', 'bridge_offline', 'bridge_ready']);
+
+/** Wires the conference's control to a socket.io namespace: authenticate, parse, execute, ack, push views. */
+export function attachControlSignaling(nsp: Namespace, host: ConferenceHost, options: { viewDebounceMs?: number } = {}): () => void {
+  const debounceMs = options.viewDebounceMs ?? 40;
+
+  nsp.use((socket, next) => {
+    const parsed = TokenAuth.safeParse(socket.handshake.auth);
+    if (!parsed.success) return next(new Error('unauthenticated'));
+    host.authenticate(parsed.data.token).then(
+      (principal) => {
+        if (!principal) return next(new Error('unauthenticated'));
+        (socket as ControlSocket).data.principal = principal;
+        next();
+      },
+      () => next(new Error('unavailable')),
+    );
+  });
+
+  nsp.on('connection', (raw) => {
+    const socket = raw as ControlSocket;
+    const principal = socket.data.principal;
+    void socket.join(roomsOf(principal));
+    socket.emit('control:view', host.view(principal));
+    if (principal.role === 'operator') void host.bridgeConnected(principal.bridgeId);
+
+    const on = socket.on.bind(socket) as (ev: string, fn: (...args: unknown[]) => void) => void;
+    for (const name of Object.keys(ControlRequests) as ControlRequestName[]) {
+      on(name, (...args: unknown[]) => {
+        const ack = args[args.length - 1];
+        if (typeof ack !== 'function') return;
+        const reply = ack as (r: Ack<unknown>) => void;
+        const parsed = ControlRequests[name].safeParse(args.length > 1 ? args[0] : undefined);
+        if (!parsed.success) {
+          const where = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
+          return reply({ ok: false, error: { code: 'invalid_payload', message: `invalid ${name} [fields:${where}]` } });
+        }
+        void handle(name, parsed.data).then(reply, () => reply({ ok: false, error: { code: 'internal', message: 'internal error' } }));
+      });
+    }
+
+    async function handle(name: ControlRequestName, payload: unknown): Promise<Ack<unknown>> {
+      switch (name) {
+        case 'time:sync':
+          return { ok: true, data: { clientNow: (payload as { clientNow: number }).clientNow, serverNow: Date.now() } };
+        case 'control:snapshot':
+          return { ok: true, data: host.view(principal) };
+        case 'control:command': {
+          const result = await host.execute(principal, payload as never);
+          if (result.ok) return { ok: true, data: { seq: result.seq, events: result.events.map((e) => e.type) } };
+          return { ok: false, error: { code: result.error.code as never, message: result.error.message } };
+        }
+      }
+    }
+
+    socket.on('disconnect', () => {
+      if (principal.role === 'operator') void host.bridgeDisconnected(principal.bridgeId);
+    });
+  });
+
+  // Views go to this process's own sockets (each process's runner re-emits remote changes).
+  let timer: NodeJS.Timeout | undefined;
+  const pushViews = (): void => {
+    timer = undefined;
+    for (const socket of nsp.sockets.values()) {
+      const principal = (socket as ControlSocket).data.principal;
+      if (principal) socket.emit('control:view', host.view(principal));
+    }
+  };
+  const onChanged = (): void => {
+    timer ??= setTimeout(pushViews, debounceMs);
+  };
+  const onEvent = (event: ConferenceEvent, meta: EventMeta): void => {
+    const room = STAFF_ONLY.has(event.type) ? 'staff' : 'all';
+    nsp.local.to(room).emit('control:event', { ...event, seq: meta.seq, at: meta.at });
+  };
+  host.on('changed', onChanged);
+  host.on('event', onEvent);
+  return () => {
+    clearTimeout(timer);
+    host.off('changed', onChanged);
+    host.off('event', onEvent);
+  };
+}

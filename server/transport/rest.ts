@@ -1,0 +1,169 @@
+import express, { type Request, type Response, type NextFunction } from 'express';
+import { z } from 'zod';
+import type { ConferenceHost } from '../app/ConferenceHost.ts';
+import { INVITE_PATHS } from '../app/ConferenceHost.ts';
+import { livePlan } from '../app/view.ts';
+import { renderMaket } from '../core/maket.ts';
+import { csv, reportCsv } from '../core/conference/index.ts';
+import { PlanError, parsePlan } from '../protocol/plan.ts';
+import { parsePlanText } from '../../config/plan-file.ts';
+import { Token, type Principal } from '../protocol/control.ts';
+import { UnknownGrantError } from '../app/conference/tokens.ts';
+
+type Role = Principal['role'];
+
+/** An HTTP error with a stable code. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** The REST API: who am I, invites and tokens, reports, makets, plan validation. Thin: parse, authorise, call. */
+export function createRestRouter(host: ConferenceHost, baseUrl: () => string): express.Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '2mb' }));
+  router.use(express.text({ type: ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], limit: '2mb' }));
+
+  const wrap =
+    (fn: (req: Request, res: Response) => Promise<void> | void) =>
+    (req: Request, res: Response, next: NextFunction): void => {
+      Promise.resolve(fn(req, res)).catch(next);
+    };
+
+  /** The bearer token's holder, required to have one of these roles. */
+  async function principal(req: Request, roles?: Role[]): Promise<Principal> {
+    const header = req.get('authorization') ?? '';
+    const token = Token.safeParse(header.replace(/^Bearer\s+/i, ''));
+    const who = token.success ? await host.authenticate(token.data) : null;
+    if (!who) throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)');
+    if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', `not allowed for role ${who.role}`);
+    return who;
+  }
+
+  router.get('/plan/bridges', (_req, res) => {
+    res.json(host.plan.bridges.map((b) => ({ id: b.id, name: b.name, tier: b.tier, parentId: b.parentId })));
+  });
+
+  router.get(
+    '/me',
+    wrap(async (req, res) => {
+      const who = await principal(req);
+      const bridge = who.role === 'operator' ? host.plan.bridges.find((b) => b.id === who.bridgeId) : undefined;
+      res.json({ ...who, bridgeName: bridge?.name, conferenceId: host.conferenceId, title: host.plan.title, chairBridgeId: host.chairBridgeId });
+    }),
+  );
+
+  router.get('/maket/:bridgeId', (req, res) => {
+    const bridgeId = String(req.params.bridgeId);
+    if (!host.plan.bridges.some((b) => b.id === bridgeId)) throw new HttpError(404, 'not_found', `no bridge ${bridgeId}`);
+    res.json(renderMaket(livePlan(host.plan, host.runner.state), bridgeId));
+  });
+
+  router.get(
+    '/invites',
+    wrap(async (req, res) => {
+      await principal(req, ['chair', 'secretary']);
+      const rows = await host.tokens.inviteList(baseUrl(), INVITE_PATHS);
+      if (req.query.format === 'csv') {
+        res.type('text/csv; charset=utf-8').attachment('invites.csv');
+        res.send('\uFEFF' + csv([['role', 'bridgeId', 'bridgeName', 'url'], ...rows.map((r) => [r.role, r.bridgeId ?? '', r.bridgeName ?? '', r.url])]));
+        return;
+      }
+      res.json(rows);
+    }),
+  );
+
+  router.post(
+    '/tokens/revoke',
+    wrap(async (req, res) => {
+      await principal(req, ['chair', 'secretary']);
+      const body = z.object({ token: Token }).safeParse(req.body);
+      if (!body.success) throw new HttpError(400, 'invalid_payload', 'body must be { token }');
+      res.json({ revoked: await host.tokens.revoke(body.data.token) });
+    }),
+  );
+
+  router.post(
+    '/tokens/reissue',
+    wrap(async (req, res) => {
+      await principal(req, ['chair', 'secretary']);
+      const body = z.object({ target: z.string().min(1).max(64) }).safeParse(req.body);
+      if (!body.success) throw new HttpError(400, 'invalid_payload', 'body must be { target: role or bridgeId }');
+      try {
+        const token = await host.tokens.reissue(body.data.target);
+        const rows = await host.tokens.inviteList(baseUrl(), INVITE_PATHS);
+        res.json({ target: body.data.target, url: rows.find((r) => r.url.endsWith(token))?.url });
+      } catch (error) {
+        if (error instanceof UnknownGrantError) throw new HttpError(404, 'not_found', error.message);
+        throw error;
+      }
+    }),
+  );
+
+  router.get(
+    '/report',
+    wrap(async (req, res) => {
+      await principal(req, ['chair', 'secretary']);
+      res.json(host.runner.report());
+    }),
+  );
+
+  router.get(
+    '/report/:file',
+    wrap(async (req, res) => {
+      await principal(req, ['chair', 'secretary']);
+      const files = reportCsv(host.runner.report(), { bom: true }) as unknown as Record<string, string>;
+      const file = String(req.params.file);
+      if (!Object.hasOwn(files, file)) throw new HttpError(404, 'not_found', `reports: ${Object.keys(files).join(', ')}`);
+      res.type('text/csv; charset=utf-8').attachment(file).send(files[file]);
+    }),
+  );
+
+  // Checks a plan (JSON body, or YAML text) and answers with the path of each wrong field.
+  router.post(
+    '/plan/validate',
+    wrap(async (req, res) => {
+      await principal(req, ['chair', 'secretary']);
+      try {
+        const plan = typeof req.body === 'string' ? parsePlanText(req.body, 'plan.yaml') : expectPlan(req.body);
+        res.json({ ok: true, bridges: plan.bridges.length, items: plan.programme.length, title: plan.title });
+      } catch (error) {
+        if (error instanceof PlanError) throw new HttpError(400, 'invalid_plan', 'the plan is not valid', error.errors);
+        throw error;
+      }
+    }),
+  );
+
+  router.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'not_found', message: 'no such API' } });
+  });
+  router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof HttpError) {
+      res.status(error.status).json({ error: { code: error.code, message: error.message, details: error.details } });
+      return;
+    }
+    const e = error as { type?: string; status?: number };
+    if (e?.type === 'entity.parse.failed' || e?.status === 400) {
+      res.status(400).json({ error: { code: 'invalid_payload', message: 'malformed body' } });
+      return;
+    }
+    if (e?.status === 413) {
+      res.status(413).json({ error: { code: 'invalid_payload', message: 'body too large' } });
+      return;
+    }
+    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+  });
+  return router;
+}
+
+function expectPlan(body: unknown) {
+  const parsed = parsePlan(body);
+  if (!parsed.ok) throw new PlanError(parsed.errors);
+  return parsed.plan;
+}
