@@ -8,6 +8,10 @@ import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
 import { buildView } from './view.ts';
 
+/** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
+export const FLOOR_REQUESTS_PER_WINDOW = 5;
+export const FLOOR_REQUEST_WINDOW_MS = 60_000;
+
 /** Pages each role's invite link opens. */
 export const INVITE_PATHS: InvitePaths = {
   chair: '/monitor.html',
@@ -48,6 +52,8 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   readonly media: MediaSession;
   readonly chairBridgeId: string;
   readonly #clock: Clock | undefined;
+  /** Recent floor requests per bridge (rate limit). */
+  readonly #requestTimes = new Map<string, number[]>();
   /** Sockets per bridge in this process: a bridge is online while it has one. */
   readonly #connections = new Map<string, number>();
   #closed = false;
@@ -104,8 +110,19 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     return (await this.tokens.resolve(token)) as Principal | null;
   }
 
-  /** Runs a person's command with the actor taken from their token. */
-  execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult> {
+  /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge. */
+  async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | { ok: false; error: { code: 'rate_limited'; message: string } }> {
+    if (command.type === 'request_floor') {
+      const now = this.#clock?.now() ?? Date.now();
+      // Keyed by who asks, so that a refused request for someone else's hall cannot use up its budget.
+      const key = principal.role === 'operator' ? principal.bridgeId : `${principal.role}:${command.bridgeId}`;
+      const recent = (this.#requestTimes.get(key) ?? []).filter((t) => now - t < FLOOR_REQUEST_WINDOW_MS);
+      if (recent.length >= FLOOR_REQUESTS_PER_WINDOW) {
+        return { ok: false, error: { code: 'rate_limited', message: `at most ${FLOOR_REQUESTS_PER_WINDOW} floor requests per ${FLOOR_REQUEST_WINDOW_MS / 1000} s per bridge` } };
+      }
+      recent.push(now);
+      this.#requestTimes.set(key, recent);
+    }
     const actor = principal.role === 'operator' ? { role: principal.role, bridgeId: principal.bridgeId } : { role: principal.role };
     return this.runner.execute({ ...command, actor } as Parameters<ConferenceRunner['execute']>[0]);
   }

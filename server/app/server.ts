@@ -13,6 +13,7 @@ import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createRestRouter } from '../transport/rest.ts';
 import { createStore, type ConferenceStore } from '../store/index.ts';
 import { ConferenceHost } from './ConferenceHost.ts';
+import { PlanLoadError } from './errors.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -27,6 +28,8 @@ export interface RunningServer {
   readonly host: ConferenceHost;
   readonly store: ConferenceStore;
   readonly plan: ConferencePlan;
+  /** Replaces the conference with another plan (only before the meeting starts). */
+  loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
   close(): Promise<void>;
 }
@@ -60,21 +63,33 @@ export async function startServer(config: Config, plan: ConferencePlan): Promise
     pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
     pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
 
-    const media = await MediaSession.create(pool, {
-      conferenceId: config.conferenceId,
-      chairBridgeId: chairBridgeOf(plan),
-      bridgeIds: plan.bridges.map((b) => b.id),
-    });
-    cleanups.push(() => media.close());
-    media.on('warning', (w) => logger.warn(w, 'media warning'));
-    media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
-    media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
-
     const store = await createStore({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error') });
     cleanups.push(() => store.close());
-    const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan, store, media });
-    cleanups.push(() => host.close());
-    host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
+
+    /** Media session and conference for a plan; both closed again if the second fails. */
+    const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost }> => {
+      const media = await MediaSession.create(pool, {
+        conferenceId: config.conferenceId,
+        chairBridgeId: chairBridgeOf(forPlan),
+        bridgeIds: forPlan.bridges.map((b) => b.id),
+      });
+      media.on('warning', (w) => logger.warn(w, 'media warning'));
+      media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
+      media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
+      try {
+        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media });
+        host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
+        return { media, host };
+      } catch (error) {
+        media.close();
+        throw error;
+      }
+    };
+    let conference = await openConference(plan);
+    cleanups.push(async () => {
+      await conference.host.close();
+      conference.media.close();
+    });
 
     const app = express();
     app.disable('x-powered-by');
@@ -83,17 +98,44 @@ export async function startServer(config: Config, plan: ConferencePlan): Promise
     });
     const httpServer = http.createServer(app);
     let baseUrl = config.publicUrl ?? '';
-    app.use('/api', createRestRouter(host, () => baseUrl));
-    app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
-
     const io = new SocketServer(httpServer, { serveClient: false, pingInterval: 10000, pingTimeout: 8000 });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
-    attachMediaSignaling(io.of('/media'), media, {
-      authenticate: (token) => host.authenticate(token),
+    const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
+      authenticate: (token) => conference.host.authenticate(token),
       log: (level, msg, data) => logger[level](data ?? {}, msg),
     });
-    cleanups.push(attachControlSignaling(io.of('/control'), host));
+    const control = attachControlSignaling(io.of('/control'), () => conference.host);
+    cleanups.push(control.close);
+
+    /**
+     * Replaces the conference with another plan before the meeting starts. The invite links of
+     * the roles and of the bridges that remain stay valid; every display reconnects to the new one.
+     */
+    let replacing = false;
+    const loadPlan = async (next: ConferencePlan): Promise<void> => {
+      if (replacing) throw new PlanLoadError('invalid_state', 'another plan is being loaded');
+      if (conference.host.runner.state.status !== 'waiting') throw new PlanLoadError('invalid_state', 'the meeting has started: a new plan can only be loaded before it');
+      replacing = true;
+      try {
+        const kept = new Set(['chair', 'secretary', 'technician', 'viewer', ...next.bridges.map((b) => `operator:${b.id}`)]);
+        const tokens = (await store.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
+        await conference.host.close();
+        conference.media.close();
+        await store.drop(config.conferenceId);
+        if (tokens.length) await store.issueTokens(config.conferenceId, tokens, 'replace');
+        conference = await openConference(next);
+        rebindMedia();
+        control.rebind();
+        io.of('/media').disconnectSockets(false);
+        io.of('/control').disconnectSockets(false);
+        logger.warn({ title: next.title, bridges: next.bridges.length }, 'conference plan replaced');
+      } finally {
+        replacing = false;
+      }
+    };
+    app.use('/api', createRestRouter(() => conference.host, () => baseUrl, loadPlan));
+    app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -111,10 +153,17 @@ export async function startServer(config: Config, plan: ConferencePlan): Promise
       url,
       port,
       pool,
-      media,
-      host,
+      get media() {
+        return conference.media;
+      },
+      get host() {
+        return conference.host;
+      },
+      get plan() {
+        return conference.host.plan;
+      },
       store,
-      plan,
+      loadPlan,
       close() {
         closing ??= undo();
         return closing;

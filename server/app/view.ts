@@ -94,6 +94,15 @@ export function buildView(conferenceId: string, plan: ConferencePlan, state: Con
     },
   };
   if (isStaff(principal)) {
+    view.rollCall.byDistrict = summary.byDistrict.map((d) => ({
+      districtId: d.districtId,
+      name: d.name,
+      online: d.online,
+      ready: d.ready,
+      communesOnline: d.communes.online,
+      communesReady: d.communes.ready,
+      communesTotal: d.communes.total,
+    }));
     view.presence = Object.fromEntries(
       plan.bridges.map((b) => {
         const p = presenceOf(state, b.id);

@@ -112,6 +112,8 @@ export interface ConferenceView {
     communes: { total: number; online: number; ready: number };
     province: { total: number; online: number; ready: number };
     attendees: number;
+    /** Staff only: each district hall and its communes (e.g. 18/19 online). */
+    byDistrict?: { districtId: string; name: string; online: boolean; ready: boolean; communesOnline: number; communesReady: number; communesTotal: number }[];
   };
   /** Per bridge presence: staff only. */
   presence?: Record<string, { online: boolean; ready: boolean; attendees: number | null }>;

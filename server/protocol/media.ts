@@ -71,6 +71,7 @@ export const ErrorCode = z.enum([
   'invalid_rtp_parameters',
   'already_exists',
   'session_closed',
+  'rate_limited',
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -19,14 +19,21 @@ function roomsOf(p: Principal): string[] {
 /** Events every display gets; presence events only go to the roll-call staff. */
 const STAFF_ONLY = new Set(['bridge_online', 'bridge_offline', 'bridge_ready']);
 
-/** Wires the conference's control to a socket.io namespace: authenticate, parse, execute, ack, push views. */
-export function attachControlSignaling(nsp: Namespace, host: ConferenceHost, options: { viewDebounceMs?: number } = {}): () => void {
+/**
+ * Wires the conference's control to a socket.io namespace: authenticate, parse, execute, ack,
+ * push views. `current` gives the conference; call the returned `rebind` after it was replaced.
+ */
+export function attachControlSignaling(
+  nsp: Namespace,
+  current: () => ConferenceHost,
+  options: { viewDebounceMs?: number } = {},
+): { rebind: () => void; close: () => void } {
   const debounceMs = options.viewDebounceMs ?? 40;
 
   nsp.use((socket, next) => {
     const parsed = TokenAuth.safeParse(socket.handshake.auth);
     if (!parsed.success) return next(new Error('unauthenticated'));
-    host.authenticate(parsed.data.token).then(
+    current().authenticate(parsed.data.token).then(
       (principal) => {
         if (!principal) return next(new Error('unauthenticated'));
         (socket as ControlSocket).data.principal = principal;
@@ -39,6 +46,7 @@ export function attachControlSignaling(nsp: Namespace, host: ConferenceHost, opt
   nsp.on('connection', (raw) => {
     const socket = raw as ControlSocket;
     const principal = socket.data.principal;
+    const host = current();
     void socket.join(roomsOf(principal));
     socket.emit('control:view', host.view(principal));
     if (principal.role === 'operator') void host.bridgeConnected(principal.bridgeId);
@@ -81,6 +89,7 @@ export function attachControlSignaling(nsp: Namespace, host: ConferenceHost, opt
   let timer: NodeJS.Timeout | undefined;
   const pushViews = (): void => {
     timer = undefined;
+    const host = current();
     for (const socket of nsp.sockets.values()) {
       const principal = (socket as ControlSocket).data.principal;
       if (principal) socket.emit('control:view', host.view(principal));
@@ -93,11 +102,24 @@ export function attachControlSignaling(nsp: Namespace, host: ConferenceHost, opt
     const room = STAFF_ONLY.has(event.type) ? 'staff' : 'all';
     nsp.local.to(room).emit('control:event', { ...event, seq: meta.seq, at: meta.at });
   };
-  host.on('changed', onChanged);
-  host.on('event', onEvent);
-  return () => {
-    clearTimeout(timer);
-    host.off('changed', onChanged);
-    host.off('event', onEvent);
+  let bound: ConferenceHost | undefined;
+  const unbind = (): void => {
+    bound?.off('changed', onChanged);
+    bound?.off('event', onEvent);
+    bound = undefined;
+  };
+  const rebind = (): void => {
+    unbind();
+    bound = current();
+    bound.on('changed', onChanged);
+    bound.on('event', onEvent);
+  };
+  rebind();
+  return {
+    rebind,
+    close: () => {
+      clearTimeout(timer);
+      unbind();
+    },
   };
 }

@@ -60,8 +60,12 @@ export class WireError extends Error {
   }
 }
 
-/** Wires the media session to a socket.io namespace: authenticate, parse, authorise, call, ack. */
-export function attachMediaSignaling(nsp: Namespace, session: MediaSession, options: MediaSignalingOptions): void {
+/**
+ * Wires the media session to a socket.io namespace: authenticate, parse, authorise, call, ack.
+ * `current` gives the conference's session; a socket stays with the session it joined (when a new
+ * plan is loaded, the caller disconnects every socket and they join the new one).
+ */
+export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession, options: MediaSignalingOptions): () => void {
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
@@ -71,7 +75,7 @@ export function attachMediaSignaling(nsp: Namespace, session: MediaSession, opti
     options.authenticate(parsed.data.token).then(
       (principal) => {
         if (!principal) return next(new Error('unauthenticated'));
-        if (principal.role === 'operator' && !session.hasBridge(principal.bridgeId)) return next(new Error('unknown_bridge'));
+        if (principal.role === 'operator' && !current().hasBridge(principal.bridgeId)) return next(new Error('unknown_bridge'));
         (socket as MediaSocket).data.principal = principal;
         next();
       },
@@ -82,6 +86,7 @@ export function attachMediaSignaling(nsp: Namespace, session: MediaSession, opti
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;
     const principal = socket.data.principal;
+    const session = current();
     const peerId = socket.id;
     let joined = false;
 
@@ -161,5 +166,14 @@ export function attachMediaSignaling(nsp: Namespace, session: MediaSession, opti
     });
   });
 
-  session.on('program', ({ bridgeId }) => void nsp.emit('program:changed', { bridgeId }));
+  // Tells every socket of this session when the programme changes; returns the unbinding.
+  let bound: MediaSession | undefined;
+  const onProgram = ({ bridgeId }: { bridgeId: string }): void => void nsp.emit('program:changed', { bridgeId });
+  const bind = (): void => {
+    bound?.off('program', onProgram);
+    bound = current();
+    bound.on('program', onProgram);
+  };
+  bind();
+  return bind;
 }

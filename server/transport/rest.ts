@@ -5,7 +5,8 @@ import { INVITE_PATHS } from '../app/ConferenceHost.ts';
 import { livePlan } from '../app/view.ts';
 import { renderMaket } from '../core/maket.ts';
 import { csv, reportCsv } from '../core/conference/index.ts';
-import { PlanError, parsePlan } from '../protocol/plan.ts';
+import { PlanError, parsePlan, type ConferencePlan } from '../protocol/plan.ts';
+import { PlanLoadError } from '../app/errors.ts';
 import { parsePlanText } from '../../config/plan-file.ts';
 import { Token, type Principal } from '../protocol/control.ts';
 import { UnknownGrantError } from '../app/conference/tokens.ts';
@@ -25,7 +26,11 @@ class HttpError extends Error {
 }
 
 /** The REST API: who am I, invites and tokens, reports, makets, plan validation. Thin: parse, authorise, call. */
-export function createRestRouter(host: ConferenceHost, baseUrl: () => string): express.Router {
+export function createRestRouter(
+  current: () => ConferenceHost,
+  baseUrl: () => string,
+  loadPlan: (plan: ConferencePlan) => Promise<void>,
+): express.Router {
   const router = express.Router();
   router.use(express.json({ limit: '2mb' }));
   router.use(express.text({ type: ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], limit: '2mb' }));
@@ -40,36 +45,36 @@ export function createRestRouter(host: ConferenceHost, baseUrl: () => string): e
   async function principal(req: Request, roles?: Role[]): Promise<Principal> {
     const header = req.get('authorization') ?? '';
     const token = Token.safeParse(header.replace(/^Bearer\s+/i, ''));
-    const who = token.success ? await host.authenticate(token.data) : null;
+    const who = token.success ? await current().authenticate(token.data) : null;
     if (!who) throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)');
     if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', `not allowed for role ${who.role}`);
     return who;
   }
 
   router.get('/plan/bridges', (_req, res) => {
-    res.json(host.plan.bridges.map((b) => ({ id: b.id, name: b.name, tier: b.tier, parentId: b.parentId })));
+    res.json(current().plan.bridges.map((b) => ({ id: b.id, name: b.name, tier: b.tier, parentId: b.parentId })));
   });
 
   router.get(
     '/me',
     wrap(async (req, res) => {
       const who = await principal(req);
-      const bridge = who.role === 'operator' ? host.plan.bridges.find((b) => b.id === who.bridgeId) : undefined;
-      res.json({ ...who, bridgeName: bridge?.name, conferenceId: host.conferenceId, title: host.plan.title, chairBridgeId: host.chairBridgeId });
+      const bridge = who.role === 'operator' ? current().plan.bridges.find((b) => b.id === who.bridgeId) : undefined;
+      res.json({ ...who, bridgeName: bridge?.name, conferenceId: current().conferenceId, title: current().plan.title, chairBridgeId: current().chairBridgeId });
     }),
   );
 
   router.get('/maket/:bridgeId', (req, res) => {
     const bridgeId = String(req.params.bridgeId);
-    if (!host.plan.bridges.some((b) => b.id === bridgeId)) throw new HttpError(404, 'not_found', `no bridge ${bridgeId}`);
-    res.json(renderMaket(livePlan(host.plan, host.runner.state), bridgeId));
+    if (!current().plan.bridges.some((b) => b.id === bridgeId)) throw new HttpError(404, 'not_found', `no bridge ${bridgeId}`);
+    res.json(renderMaket(livePlan(current().plan, current().runner.state), bridgeId));
   });
 
   router.get(
     '/invites',
     wrap(async (req, res) => {
       await principal(req, ['chair', 'secretary']);
-      const rows = await host.tokens.inviteList(baseUrl(), INVITE_PATHS);
+      const rows = await current().tokens.inviteList(baseUrl(), INVITE_PATHS);
       if (req.query.format === 'csv') {
         res.type('text/csv; charset=utf-8').attachment('invites.csv');
         res.send('\uFEFF' + csv([['role', 'bridgeId', 'bridgeName', 'url'], ...rows.map((r) => [r.role, r.bridgeId ?? '', r.bridgeName ?? '', r.url])]));
@@ -85,7 +90,7 @@ export function createRestRouter(host: ConferenceHost, baseUrl: () => string): e
       await principal(req, ['chair', 'secretary']);
       const body = z.object({ token: Token }).safeParse(req.body);
       if (!body.success) throw new HttpError(400, 'invalid_payload', 'body must be { token }');
-      res.json({ revoked: await host.tokens.revoke(body.data.token) });
+      res.json({ revoked: await current().tokens.revoke(body.data.token) });
     }),
   );
 
@@ -96,8 +101,8 @@ export function createRestRouter(host: ConferenceHost, baseUrl: () => string): e
       const body = z.object({ target: z.string().min(1).max(64) }).safeParse(req.body);
       if (!body.success) throw new HttpError(400, 'invalid_payload', 'body must be { target: role or bridgeId }');
       try {
-        const token = await host.tokens.reissue(body.data.target);
-        const rows = await host.tokens.inviteList(baseUrl(), INVITE_PATHS);
+        const token = await current().tokens.reissue(body.data.target);
+        const rows = await current().tokens.inviteList(baseUrl(), INVITE_PATHS);
         res.json({ target: body.data.target, url: rows.find((r) => r.url.endsWith(token))?.url });
       } catch (error) {
         if (error instanceof UnknownGrantError) throw new HttpError(404, 'not_found', error.message);
@@ -110,7 +115,7 @@ export function createRestRouter(host: ConferenceHost, baseUrl: () => string): e
     '/report',
     wrap(async (req, res) => {
       await principal(req, ['chair', 'secretary']);
-      res.json(host.runner.report());
+      res.json(current().runner.report());
     }),
   );
 
@@ -118,27 +123,52 @@ export function createRestRouter(host: ConferenceHost, baseUrl: () => string): e
     '/report/:file',
     wrap(async (req, res) => {
       await principal(req, ['chair', 'secretary']);
-      const files = reportCsv(host.runner.report(), { bom: true }) as unknown as Record<string, string>;
+      const files = reportCsv(current().runner.report(), { bom: true }) as unknown as Record<string, string>;
       const file = String(req.params.file);
       if (!Object.hasOwn(files, file)) throw new HttpError(404, 'not_found', `reports: ${Object.keys(files).join(', ')}`);
       res.type('text/csv; charset=utf-8').attachment(file).send(files[file]);
     }),
   );
 
-  // Checks a plan (JSON body, or YAML text) and answers with the path of each wrong field.
+  /** The plan in the body (JSON, or YAML text), or a 400 with the path of each wrong field. */
+  function planFrom(req: Request): ConferencePlan {
+    try {
+      return typeof req.body === 'string' ? parsePlanText(req.body, 'plan.yaml') : expectPlan(req.body);
+    } catch (error) {
+      if (error instanceof PlanError) throw new HttpError(400, 'invalid_plan', 'the plan is not valid', error.errors);
+      throw error;
+    }
+  }
+
+  // Checks a plan and answers with the path of each wrong field; changes nothing.
   router.post(
     '/plan/validate',
     wrap(async (req, res) => {
       await principal(req, ['chair', 'secretary']);
-      try {
-        const plan = typeof req.body === 'string' ? parsePlanText(req.body, 'plan.yaml') : expectPlan(req.body);
-        res.json({ ok: true, bridges: plan.bridges.length, items: plan.programme.length, title: plan.title });
-      } catch (error) {
-        if (error instanceof PlanError) throw new HttpError(400, 'invalid_plan', 'the plan is not valid', error.errors);
-        throw error;
-      }
+      const plan = planFrom(req);
+      res.json({ ok: true, bridges: plan.bridges.length, items: plan.programme.length, title: plan.title });
     }),
   );
+
+  // Loads another plan in place of the current one (before the meeting starts).
+  router.post(
+    '/plan',
+    wrap(async (req, res) => {
+      await principal(req, ['chair', 'secretary']);
+      const plan = planFrom(req);
+      try {
+        await loadPlan(plan);
+      } catch (error) {
+        if (error instanceof PlanLoadError) throw new HttpError(409, error.code, error.message);
+        throw error;
+      }
+      res.json({ ok: true, bridges: plan.bridges.length, items: plan.programme.length, title: plan.title });
+    }),
+  );
+
+  router.get('/plan', (_req, res) => {
+    res.json(current().plan);
+  });
 
   router.use((_req: Request, res: Response) => {
     res.status(404).json({ error: { code: 'not_found', message: 'no such API' } });
