@@ -27,7 +27,10 @@ export const RtpParameters = z.looseObject({
   rtcp: z.looseObject({}).optional(),
 });
 export const RtpCapabilities = z.looseObject({
-  codecs: z.array(z.looseObject({ kind: z.enum(['audio', 'video']), mimeType: z.string().max(64) })).max(64).optional(),
+  codecs: z
+    .array(z.looseObject({ kind: z.enum(['audio', 'video']), mimeType: z.string().max(64), clockRate: z.number().int().positive() }))
+    .min(1)
+    .max(64),
   headerExtensions: z.array(z.looseObject({})).max(64).optional(),
 });
 export const DtlsParameters = z.looseObject({

@@ -3,7 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { types as ms } from 'mediasoup';
 import type { RunningServer } from '../../server/app/server.ts';
 import type { Ack, ConsumeMessage, MediaClientEvents, MediaServerEvents } from '../../server/protocol/media.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { startTestServer, tokenOf } from '../helpers/server.ts';
 import { COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, camParameters, micParameters, waitFor } from './media-fixture.ts';
 
 type ClientSocket = Socket<MediaServerEvents, MediaClientEvents>;
@@ -48,8 +48,9 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     if (server.media.program !== PROVINCE) await server.media.setProgram(PROVINCE);
   });
 
-  /** Opens a socket to /media; resolves on connect, rejects with the connect_error message. */
-  function connect(auth: unknown): Promise<Client> {
+  /** Opens a socket to /media as a bridge's operator or a staff role (by its token), or with a raw `auth`. */
+  async function connect(who: unknown): Promise<Client> {
+    const auth = typeof who === 'string' ? { token: await tokenOf(server, who) } : who;
     const socket: ClientSocket = io(`${server.url}/media`, {
       auth: auth as Record<string, unknown>,
       transports: ['websocket'],
@@ -104,6 +105,15 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     return client;
   }
 
+  /** Sends an event the server does not know: no ack ever comes back. */
+  async function expectNoAnswer(client: Client, event: string, payload: unknown): Promise<void> {
+    const outcome = await client.raw.timeout(500).emitWithAck(event, payload).then(
+      () => 'answered',
+      () => 'no answer',
+    );
+    expect(outcome, event).to.equal('no answer');
+  }
+
   /** Publishes synthetic microphone and camera over the wire; returns the producer ids. */
   async function publishOverWire(client: Client): Promise<{ mic: string; cam: string }> {
     const send = await request(client, 'media:createTransport', { direction: 'send' });
@@ -115,31 +125,30 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     return { mic: (mic as { data: { id: string } }).data.id, cam: (cam as { data: { id: string } }).data.id };
   }
 
-  it('refuses a handshake without valid auth with connect_error "unauthenticated"', async () => {
+  it('refuses a handshake without a valid access token with connect_error "unauthenticated"', async () => {
+    const revoked = await tokenOf(server, COMMUNE_2);
+    const fresh = await server.host.tokens.reissue(COMMUNE_2);
     for (const auth of [
       {},
-      { role: 'hall' },
-      { role: 'hall', bridgeId: 'P 20' },
-      { role: 'hall', bridgeId: 20 },
-      { role: 'console', kind: 'mayor' },
-      { role: 'admin', kind: 'chair' },
+      { token: '' },
+      { token: 'not-a-token' },
+      { token: 'A'.repeat(22) }, // well formed, unknown
+      { token: revoked }, // re-issued: the old one no longer works
+      { token: 42 },
+      { role: 'hall', bridgeId: PROVINCE }, // the foundation's trust-on-join identity is gone
+      { role: 'console', kind: 'chair' },
     ]) {
       expect(await refusal(auth), JSON.stringify(auth)).to.equal('unauthenticated');
     }
+    expect(await refusal({ token: fresh })).to.equal('connected');
     expect(server.media.peerIds()).to.deep.equal([]);
   });
 
-  it('refuses a hall whose bridge is not in the conference with connect_error "unknown_bridge"', async () => {
-    expect(await refusal({ role: 'hall', bridgeId: 'c-99999' })).to.equal('unknown_bridge');
-    expect(await refusal({ role: 'hall', bridgeId: 'd-999' })).to.equal('unknown_bridge');
-  });
-
   it('answers a valid request before media:join with not_joined', async () => {
-    const client = await connect({ role: 'hall', bridgeId: COMMUNE });
+    const client = await connect(COMMUNE);
     for (const [event, payload] of [
       ['media:createTransport', { direction: 'recv' }],
       ['media:thumbnails', { bridgeIds: [] }],
-      ['program:set', { bridgeId: DISTRICT }],
     ] as const) {
       const reply = await request(client, event, payload);
       expect(reply, event).to.deep.include({ ok: false });
@@ -149,7 +158,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   });
 
   it('media:join answers the peer id, bridge, router capabilities and the programme p-20; a second join is already_exists', async () => {
-    const client = await connect({ role: 'hall', bridgeId: COMMUNE });
+    const client = await connect(COMMUNE);
     const reply = await request(client, 'media:join', {});
     expect(reply.ok).to.equal(true);
     const data = (reply as { data: { peerId: string; bridgeId: string; program: string; rtpCapabilities: ms.RtpCapabilities } }).data;
@@ -165,7 +174,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   });
 
   it('answers malformed payloads with invalid_payload and keeps serving', async () => {
-    const client = await join({ role: 'hall', bridgeId: COMMUNE });
+    const client = await join(COMMUNE);
     const opus = { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000 };
     const produce = (over: object) => ({ transportId: UUID, kind: 'audio', source: 'mic', rtpParameters: { codecs: [opus] }, ...over });
     const cases: [string, string, ...unknown[]][] = [
@@ -191,8 +200,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
       ['bridgeIds as a string', 'media:thumbnails', { bridgeIds: COMMUNE_2 }],
       ['100 capability codecs', 'media:capabilities', { rtpCapabilities: { codecs: Array(100).fill({ kind: 'audio', mimeType: 'audio/opus' }) } }],
       ['capabilities missing', 'media:capabilities', {}],
-      ['bridgeId as a number', 'program:set', { bridgeId: 20 }],
-      ['bridgeId missing', 'program:set', {}],
+      ['capability codecs without clockRate', 'media:capabilities', { rtpCapabilities: { codecs: [{ kind: 'audio', mimeType: 'audio/opus' }] } }],
       ['unexpected join field', 'media:join', { admin: true }],
     ];
     for (const [label, event, ...payload] of cases) {
@@ -205,7 +213,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     // The server still serves this socket, other sockets and HTTP.
     const ok = await request(client, 'media:createTransport', { direction: 'recv' });
     expect(ok.ok).to.equal(true);
-    const other = await join({ role: 'hall', bridgeId: DISTRICT });
+    const other = await join(DISTRICT);
     expect((await request(other, 'media:createTransport', { direction: 'recv' })).ok).to.equal(true);
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).to.equal(200);
@@ -215,7 +223,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   });
 
   it('ignores a request sent without an ack callback', async () => {
-    const client = await connect({ role: 'hall', bridgeId: COMMUNE });
+    const client = await connect(COMMUNE);
     client.raw.emit('media:join', {});
     client.raw.emit('media:createTransport', { direction: 'recv' });
     // Nothing happened: the peer did not join, and a join with an ack now succeeds.
@@ -225,7 +233,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   });
 
   it('turns session errors into their stable codes on the wire', async () => {
-    const client = await join({ role: 'hall', bridgeId: COMMUNE });
+    const client = await join(COMMUNE);
     const code = async (event: string, payload: unknown) => ((await request(client, event, payload)) as { error?: { code: string } }).error?.code;
     expect(await code('media:connectTransport', { transportId: UUID, dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AB' }] } })).to.equal('unknown_transport');
     expect(await code('media:produce', { transportId: UUID, kind: 'audio', source: 'mic', rtpParameters: micParameters() })).to.equal('unknown_transport');
@@ -234,43 +242,36 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     const h264 = { ...camParameters(), codecs: [{ mimeType: 'video/H264', payloadType: 102, clockRate: 90000 }] };
     expect(await code('media:produce', { transportId: send.data.id, kind: 'video', source: 'cam', rtpParameters: h264 })).to.equal('invalid_rtp_parameters');
     expect(await code('media:produce', { transportId: send.data.id, kind: 'video', source: 'mic', rtpParameters: camParameters() })).to.equal('invalid_rtp_parameters');
-    const technician = await join({ role: 'console', kind: 'technician' });
+    const technician = await join('technician');
     expect(((await request(technician, 'media:createTransport', { direction: 'send' })) as { error?: { code: string } }).error?.code).to.equal('not_allowed');
     expect(((await request(technician, 'media:thumbnails', { bridgeIds: ['c-99999'] })) as { error?: { code: string } }).error?.code).to.equal('unknown_bridge');
   });
 
-  it('program:set from a commune hall or a technician is forbidden and the programme stays p-20', async () => {
-    const commune = await join({ role: 'hall', bridgeId: COMMUNE });
-    const technician = await join({ role: 'console', kind: 'technician' });
-    for (const client of [commune, technician]) {
-      const reply = await request(client, 'program:set', { bridgeId: COMMUNE });
-      expect(reply.ok).to.equal(false);
-      expect((reply as { error: { code: string } }).error.code).to.equal('forbidden');
-    }
+  it('media:program:set is gone: the programme follows the floor, and an unknown request is simply not answered', async () => {
+    const chair = await join('chair');
+    await expectNoAnswer(chair, 'program:set', { bridgeId: DISTRICT });
     expect(server.media.program).to.equal(PROVINCE);
-    expect(commune.programChanges).to.deep.equal([]);
   });
 
-  it('program:set from the chair console switches the programme and every socket hears program:changed', async () => {
-    const chair = await join({ role: 'console', kind: 'chair' });
-    const commune = await join({ role: 'hall', bridgeId: COMMUNE });
-    const bystander = await connect({ role: 'hall', bridgeId: COMMUNE_2 }); // connected, not joined
-    const reply = await request(chair, 'program:set', { bridgeId: DISTRICT });
-    expect(reply).to.deep.equal({ ok: true, data: { bridgeId: DISTRICT } });
-    expect(server.media.program).to.equal(DISTRICT);
-    await waitFor('program:changed everywhere', () => [chair, commune, bystander].every((c) => c.programChanges.length > 0));
-    expect([chair, commune, bystander].map((c) => c.programChanges)).to.deep.equal([[DISTRICT], [DISTRICT], [DISTRICT]]);
-    const unknown = await request(chair, 'program:set', { bridgeId: 'c-99999' });
-    expect((unknown as { error: { code: string } }).error.code).to.equal('unknown_bridge');
-    // The chair's own hall (p-20) may direct too.
-    const province = await join({ role: 'hall', bridgeId: PROVINCE });
-    expect(await request(province, 'program:set', { bridgeId: PROVINCE })).to.deep.equal({ ok: true, data: { bridgeId: PROVINCE } });
-    await waitFor('second change', () => commune.programChanges.length === 2);
-    expect(commune.programChanges).to.deep.equal([DISTRICT, PROVINCE]);
+  it('roles decide what a media peer may do: press receive only, technicians thumbnails only, operators publish as their bridge', async () => {
+    const viewer = await join('viewer');
+    const code = async (c: Client, event: string, payload: unknown) => ((await request(c, event, payload)) as { error?: { code: string } }).error?.code;
+    expect(await code(viewer, 'media:createTransport', { direction: 'send' })).to.equal('not_allowed');
+    expect(await code(viewer, 'media:thumbnails', { bridgeIds: [DISTRICT] })).to.equal('not_allowed');
+    expect((await request(viewer, 'media:createTransport', { direction: 'recv' })).ok).to.equal(true);
+    const technician = await join('technician');
+    expect((await request(technician, 'media:thumbnails', { bridgeIds: [DISTRICT, COMMUNE] })).ok).to.equal(true);
+    const operator = await connect(DISTRICT);
+    const reply = (await request(operator, 'media:join', {})) as { ok: true; data: { role: string; bridgeId: string } };
+    expect(reply.data).to.include({ role: 'operator', bridgeId: DISTRICT });
+    await publishOverWire(operator);
+    const peer = server.media.snapshot().peers.find((p) => p.peerId === operator.socket.id)!;
+    expect(peer.bridgeId).to.equal(DISTRICT);
+    expect(peer.producers.map((p) => p.source).sort()).to.deep.equal(['cam', 'mic']);
   });
 
   it('createTransport returns ICE candidates on 127.0.0.1 at the worker port, UDP and TCP', async () => {
-    const client = await join({ role: 'hall', bridgeId: COMMUNE });
+    const client = await join(COMMUNE);
     const reply = await request(client, 'media:createTransport', { direction: 'recv' });
     expect(reply.ok).to.equal(true);
     const data = (reply as { data: { id: string; iceCandidates: ms.IceCandidate[]; iceParameters: ms.IceParameters; dtlsParameters: ms.DtlsParameters } }).data;
@@ -285,8 +286,8 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   });
 
   it('a hall publishing over the wire reaches another hall as media:consume; the client ack decides what runs', async () => {
-    const province = await join({ role: 'hall', bridgeId: PROVINCE });
-    const commune = await connect({ role: 'hall', bridgeId: COMMUNE });
+    const province = await join(PROVINCE);
+    const commune = await connect(COMMUNE);
     commune.accept = (msg) => msg.kind === 'video'; // refuses the audio consumer
     expect((await request(commune, 'media:join', {})).ok).to.equal(true);
     expect((await request(commune, 'media:capabilities', { rtpCapabilities: server.media.rtpCapabilities })).ok).to.equal(true);
@@ -319,7 +320,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   });
 
   it('disconnect removes the peer and its transports from the session', async () => {
-    const client = await join({ role: 'hall', bridgeId: DISTRICT });
+    const client = await join(DISTRICT);
     const recv = (await request(client, 'media:createTransport', { direction: 'recv' })) as { data: { id: string } };
     await publishOverWire(client);
     const peerId = client.socket.id!;
@@ -332,10 +333,10 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   });
 
   it('a hall that joins again from a new socket replaces its old peer; the old socket is told and disconnected', async () => {
-    const first = await join({ role: 'hall', bridgeId: COMMUNE });
+    const first = await join(COMMUNE);
     const told = new Promise<void>((resolve) => first.socket.once('media:replaced' as never, () => resolve()));
     const gone = new Promise<string>((resolve) => first.socket.once('disconnect', (reason) => resolve(reason)));
-    const second = await join({ role: 'hall', bridgeId: COMMUNE });
+    const second = await join(COMMUNE);
     await told;
     expect(await gone).to.equal('io server disconnect');
     expect(server.media.peerIds()).to.deep.equal([second.socket.id]);
