@@ -48,8 +48,11 @@ export function attachControlSignaling(
     const principal = socket.data.principal;
     const host = current();
     void socket.join(roomsOf(principal));
-    socket.emit('control:view', host.view(principal));
-    if (principal.role === 'operator') void host.bridgeConnected(principal.bridgeId);
+    // An operator's first view already shows its hall online.
+    const online = principal.role === 'operator' ? host.bridgeConnected(principal.bridgeId) : Promise.resolve();
+    void online.finally(() => {
+      if (socket.connected) socket.emit('control:view', host.view(principal));
+    });
 
     const on = socket.on.bind(socket) as (ev: string, fn: (...args: unknown[]) => void) => void;
     for (const name of Object.keys(ControlRequests) as ControlRequestName[]) {

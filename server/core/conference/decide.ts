@@ -121,9 +121,10 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
   },
 
   request_floor(d, c, now, out) {
-    if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
+    // Who may act comes before what state the meeting is in: a refusal never tells a hall more than "forbidden".
     if (!isId(c.bridgeId)) return refuse('invalid_argument', 'bridgeId must be a string');
     if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
+    if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
     if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
     const speakerName = text(c.speakerName, MAX_NAME);
     const speakerTitle = text(c.speakerTitle, MAX_NAME);

@@ -1,0 +1,361 @@
+import { expect } from 'chai';
+import { io, type Socket } from 'socket.io-client';
+import type { RunningServer } from '../../server/app/server.ts';
+import type { ConferenceView } from '../../server/protocol/control.ts';
+import { startTestServer, tokenOf } from '../helpers/server.ts';
+import { waitFor } from './media-fixture.ts';
+
+const PROVINCE = 'p-20';
+const DISTRICT = 'd-178';
+const COMMUNE = 'c-06010'; // Xã Cao Minh
+const COMMUNE_2 = 'c-05971'; // Phường Hoàng Văn Thụ
+
+type Reply = { ok: true; data: any } | { ok: false; error: { code: string; message: string } };
+
+/** A control socket with what the server pushed to it. */
+interface ControlPeer {
+  socket: Socket;
+  views: ConferenceView[];
+  events: { type: string }[];
+  send(event: string, ...args: unknown[]): Promise<Reply>;
+  command(cmd: Record<string, unknown>): Promise<Reply>;
+  last(): ConferenceView;
+}
+
+describe('control plane over socket.io and REST (real server, real worker, in-memory state)', function () {
+  this.timeout(30_000);
+  let server: RunningServer;
+  const sockets: Socket[] = [];
+
+  before(async () => {
+    server = await startTestServer(1);
+  });
+  after(async () => {
+    for (const s of sockets) s.close();
+    await server?.close();
+  });
+
+  async function connect(target: string | { token: unknown }): Promise<ControlPeer> {
+    const auth = typeof target === 'string' ? { token: await tokenOf(server, target) } : target;
+    const socket = io(`${server.url}/control`, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+    sockets.push(socket);
+    const peer: ControlPeer = {
+      socket,
+      views: [],
+      events: [],
+      send: (event, ...args) => socket.timeout(3000).emitWithAck(event, ...args) as Promise<Reply>,
+      command: (cmd) => peer.send('control:command', cmd),
+      last: () => peer.views[peer.views.length - 1]!,
+    };
+    socket.on('control:view', (v: ConferenceView) => peer.views.push(v));
+    socket.on('control:event', (e: { type: string }) => peer.events.push(e));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    await waitFor('first view', () => peer.views.length > 0);
+    return peer;
+  }
+
+  async function refusal(auth: unknown): Promise<string> {
+    try {
+      const p = await connect(auth as { token: unknown });
+      p.socket.close();
+      return 'connected';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  function bearer(token: string): Record<string, string> {
+    return { authorization: `Bearer ${token}` };
+  }
+
+  it('refuses sockets without a valid token', async () => {
+    for (const auth of [{}, { token: 'x' }, { token: 'B'.repeat(22) }, { token: null }]) {
+      expect(await refusal(auth), JSON.stringify(auth)).to.equal('unauthenticated');
+    }
+  });
+
+  it('gives every display its view: staff see presence, an operator sees its own hall and maket', async () => {
+    const chair = await connect('chair');
+    const v = chair.last();
+    expect(v.title).to.equal(server.plan.title);
+    expect(v.status).to.equal('waiting');
+    expect(v.agenda.items).to.have.length(server.plan.programme.length);
+    expect(v.maket.lines[0]).to.equal('THƯỜNG TRỰC HĐND TỈNH LẠNG SƠN');
+    expect(v.maket.background.toLowerCase()).to.equal('#c00000');
+    expect(Object.keys(v.presence!)).to.have.length(212);
+    expect(v.rollCall.byDistrict).to.have.length(11);
+    const op = await connect(COMMUNE);
+    const mine = op.last();
+    expect(mine.presence).to.equal(undefined);
+    expect(mine.maket.lines[0]).to.equal('THƯỜNG TRỰC HĐND XÃ CAO MINH');
+    expect(mine.maket.lines.at(-1)).to.match(/^Cao Minh, ngày \.\.\. tháng 11 năm 2021$/);
+    expect(mine.mine).to.include({ bridgeId: COMMUNE, online: true, queuePosition: null });
+    await waitFor('chair sees the commune online', () => chair.last().presence![COMMUNE]!.online);
+    op.socket.close();
+    await waitFor('chair sees the commune offline', () => !chair.last().presence![COMMUNE]!.online);
+    chair.socket.close();
+  });
+
+  it('runs the floor: request, grant (the media follows), next prepared, revoke; a dropped holder returns the floor to the chair', async () => {
+    const chair = await connect('chair');
+    const commune = await connect(COMMUNE);
+    const district = await connect(DISTRICT);
+    expect((await chair.command({ type: 'start_meeting' })).ok).to.equal(true);
+    const r1 = await commune.command({ type: 'request_floor', bridgeId: COMMUNE, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch HĐND xã' });
+    const r2 = await district.command({ type: 'request_floor', bridgeId: DISTRICT, speakerName: 'Lê Văn Nam', speakerTitle: 'Chủ tịch HĐND thành phố' });
+    expect(r1.ok && r2.ok, JSON.stringify([r1, r2])).to.equal(true);
+    await waitFor('queue of 2 at the chair', () => chair.last().queue.length === 2);
+    expect(commune.last().mine?.queuePosition).to.be.a('number');
+    const head = chair.last().queue[0]!.bridgeId;
+    const second = chair.last().queue[1]!.bridgeId;
+    await waitFor('head of the queue prepared in the media', () => server.media.next === head);
+
+    const before = Date.now();
+    expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
+    await waitFor('media programme on the holder', () => server.media.program === head);
+    await waitFor('floor in every view', () => [chair, commune, district].every((p) => p.last().floor?.bridgeId === head));
+    const timer = chair.last().floor!.timer;
+    expect(timer.limitSec).to.equal(600);
+    expect(timer.deadline).to.be.within(before + 600_000 - 50, Date.now() + 600_000 + 50);
+    expect(chair.last().programme.bridgeId).to.equal(head);
+    await waitFor('the other request prepared next', () => server.media.next === second);
+    expect(chair.events.map((e) => e.type)).to.include.members(['floor_granted', 'programme_changed', 'mic_opened']);
+
+    expect((await chair.command({ type: 'revoke_floor' })).ok).to.equal(true);
+    await waitFor('programme back to the chair', () => server.media.program === PROVINCE && chair.last().floor === null);
+
+    // The second hall gets the floor, then drops off: the floor and the programme return to the chair.
+    expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
+    await waitFor('second hall on the programme', () => server.media.program === second);
+    const holder = second === COMMUNE ? commune : district;
+    holder.socket.close();
+    await waitFor('dropped holder returns the floor', () => chair.last().floor === null && server.media.program === PROVINCE);
+    expect(chair.events.map((e) => e.type)).to.include('bridge_offline');
+    expect((await chair.command({ type: 'end_meeting' })).ok).to.equal(true);
+    for (const p of [chair, commune, district]) p.socket.close();
+  });
+
+  it('two grants at once leave exactly one holder', async () => {
+    const s2 = await startTestServer(1, { conferenceId: 'concurrent-grants' });
+    try {
+      const token = async (t: string) => ({ token: await tokenOf(s2, t) });
+      const open = async (t: string) => {
+        const socket = io(`${s2.url}/control`, { auth: await token(t), transports: ['websocket'], reconnection: false, forceNew: true });
+        sockets.push(socket);
+        await new Promise<void>((resolve, reject) => {
+          socket.once('connect', () => resolve());
+          socket.once('connect_error', reject);
+        });
+        return (cmd: object) => socket.timeout(3000).emitWithAck('control:command', cmd) as Promise<Reply>;
+      };
+      const chairA = await open('chair');
+      const chairB = await open('chair');
+      const a = await open(COMMUNE);
+      const b = await open(COMMUNE_2);
+      await chairA({ type: 'start_meeting' });
+      await a({ type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A', speakerTitle: 'A' });
+      await b({ type: 'request_floor', bridgeId: COMMUNE_2, speakerName: 'B', speakerTitle: 'B' });
+      const ids = s2.host.runner.state.queue.map((r) => r.id);
+      const [g1, g2] = await Promise.all([chairA({ type: 'grant_floor', requestId: ids[0] }), chairB({ type: 'grant_floor', requestId: ids[1] })]);
+      expect(g1.ok || g2.ok).to.equal(true);
+      const state = s2.host.runner.state;
+      // One holder; the other request is either still queued or was granted after (superseding), never both at once.
+      expect(state.floor).to.not.equal(null);
+      const granted = s2.host.runner.snapshot().state.speeches.length + 1;
+      expect(granted).to.be.at.most(2);
+      expect(state.queue.some((r) => r.bridgeId === state.floor!.bridgeId)).to.equal(false);
+      await waitFor('media follows the holder', () => s2.media.program === state.floor!.bridgeId);
+    } finally {
+      await s2.close();
+    }
+  });
+
+  it('refuses what a role may not do: an operator for another hall, as chair; technicians and the press change nothing', async () => {
+    const commune = await connect(COMMUNE);
+    const technician = await connect('technician');
+    const viewer = await connect('viewer');
+    const seq = server.host.runner.state.seq;
+    const code = async (p: ControlPeer, cmd: object) => {
+      const r = await p.command(cmd as Record<string, unknown>);
+      return r.ok ? 'ok' : r.error.code;
+    };
+    expect(await code(commune, { type: 'request_floor', bridgeId: COMMUNE_2, speakerName: 'X', speakerTitle: 'Y' })).to.equal('forbidden');
+    expect(await code(commune, { type: 'report_ready', bridgeId: COMMUNE_2, attendees: 3 })).to.equal('forbidden');
+    for (const cmd of [{ type: 'grant_next' }, { type: 'revoke_floor' }, { type: 'start_meeting' }, { type: 'timer_extend', seconds: 60 }, { type: 'set_date', date: '2021-11-26' }]) {
+      expect(await code(commune, cmd), JSON.stringify(cmd)).to.equal('forbidden');
+    }
+    for (const p of [technician, viewer]) {
+      for (const cmd of [{ type: 'request_floor', bridgeId: COMMUNE, speakerName: 'X', speakerTitle: 'Y' }, { type: 'agenda_next' }, { type: 'set_maket', maket: null }]) {
+        expect(await code(p, cmd), JSON.stringify(cmd)).to.equal('forbidden');
+      }
+    }
+    expect(server.host.runner.state.seq).to.equal(seq);
+    for (const p of [commune, technician, viewer]) p.socket.close();
+  });
+
+  it('answers a corpus of malformed payloads with invalid_payload, changes nothing, and keeps serving', async () => {
+    const chair = await connect('chair');
+    const seq = server.host.runner.state.seq;
+    const cases: [string, string, ...unknown[]][] = [
+      ['no payload', 'control:command'],
+      ['a string', 'control:command', 'grant_next'],
+      ['null', 'control:command', null],
+      ['an array', 'control:command', [{ type: 'grant_next' }]],
+      ['unknown type', 'control:command', { type: 'launch_rockets' }],
+      ['system tick from a client', 'control:command', { type: 'tick' }],
+      ['system connect from a client', 'control:command', { type: 'bridge_connected', bridgeId: COMMUNE }],
+      ['missing requestId', 'control:command', { type: 'grant_floor' }],
+      ['requestId as a number', 'control:command', { type: 'grant_floor', requestId: 7 }],
+      ['extend by 0', 'control:command', { type: 'timer_extend', seconds: 0 }],
+      ['extend by a day', 'control:command', { type: 'timer_extend', seconds: 86_400 }],
+      ['negative headcount', 'control:command', { type: 'report_ready', bridgeId: COMMUNE, attendees: -1 }],
+      ['headcount as text', 'control:command', { type: 'report_ready', bridgeId: COMMUNE, attendees: 'ba mươi' }],
+      ['a name of 10,000 characters', 'control:command', { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A'.repeat(10_000), speakerTitle: 'B' }],
+      ['an empty name', 'control:command', { type: 'request_floor', bridgeId: COMMUNE, speakerName: '   ', speakerTitle: 'B' }],
+      ['a bridge id that is not one', 'control:command', { type: 'request_floor', bridgeId: '../etc', speakerName: 'A', speakerTitle: 'B' }],
+      ['a date that is not one', 'control:command', { type: 'set_date', date: '26/11/2021' }],
+      ['a colour that is not one', 'control:command', { type: 'set_maket', maket: { background: 'red' } }],
+      ['13 maket lines', 'control:command', { type: 'set_maket', maket: { lines: Array(13).fill('X') } }],
+      ['move to index -1', 'control:command', { type: 'move_request', requestId: 'r1', toIndex: -1 }],
+      ['snapshot with fields', 'control:snapshot', { all: true }],
+      ['time sync without a clock', 'time:sync', {}],
+      ['time sync with text', 'time:sync', { clientNow: 'now' }],
+    ];
+    for (const [label, event, ...payload] of cases) {
+      const reply = await chair.send(event, ...payload);
+      expect(reply.ok, label).to.equal(false);
+      expect((reply as { error: { code: string } }).error.code, label).to.equal('invalid_payload');
+    }
+    expect(server.host.runner.state.seq, 'state unchanged').to.equal(seq);
+    const sync = await chair.send('time:sync', { clientNow: Date.now() });
+    expect(sync.ok).to.equal(true);
+    expect(Math.abs((sync as { data: { serverNow: number } }).data.serverNow - Date.now())).to.be.lessThan(1000);
+    expect((await chair.send('control:snapshot', {})).ok).to.equal(true);
+    expect((await fetch(`${server.url}/healthz`)).status).to.equal(200);
+    chair.socket.close();
+  });
+
+  it('rate-limits floor requests per bridge', async () => {
+    const s3 = await startTestServer(1, { conferenceId: 'rate-limit' });
+    try {
+      const principal = { role: 'operator' as const, bridgeId: COMMUNE };
+      await s3.host.execute({ role: 'chair' }, { type: 'start_meeting' });
+      await s3.host.bridgeConnected(COMMUNE);
+      const codes: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const r = await s3.host.execute(principal, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A', speakerTitle: 'B' });
+        codes.push(r.ok ? 'ok' : r.error.code);
+        const mine = s3.host.runner.state.queue.find((q) => q.bridgeId === COMMUNE);
+        if (mine) await s3.host.execute(principal, { type: 'cancel_request', requestId: mine.id });
+      }
+      expect(codes).to.deep.equal(['ok', 'ok', 'ok', 'ok', 'ok', 'rate_limited', 'rate_limited']);
+      // Another hall is not affected.
+      await s3.host.bridgeConnected(COMMUNE_2);
+      const other = await s3.host.execute({ role: 'operator', bridgeId: COMMUNE_2 }, { type: 'request_floor', bridgeId: COMMUNE_2, speakerName: 'A', speakerTitle: 'B' });
+      expect(other.ok).to.equal(true);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  describe('REST', () => {
+    it('/api/me says who a token is; 401 without one', async () => {
+      const me = await fetch(`${server.url}/api/me`, { headers: bearer(await tokenOf(server, COMMUNE)) });
+      expect(await me.json()).to.include({ role: 'operator', bridgeId: COMMUNE, bridgeName: 'Xã Cao Minh' });
+      expect((await fetch(`${server.url}/api/me`)).status).to.equal(401);
+    });
+
+    it('invites: 4 roles and 212 halls for the chair and secretary, CSV with a header, 403 for an operator', async () => {
+      const res = await fetch(`${server.url}/api/invites`, { headers: bearer(await tokenOf(server, 'secretary')) });
+      const rows = (await res.json()) as { role: string; url: string }[];
+      expect(rows).to.have.length(216);
+      expect(rows.filter((r) => r.role === 'operator')).to.have.length(212);
+      expect(rows.every((r) => r.url.includes('#token='))).to.equal(true);
+      const csv = await (await fetch(`${server.url}/api/invites?format=csv`, { headers: bearer(await tokenOf(server, 'chair')) })).text();
+      const lines = csv.trim().split(/\r?\n/);
+      expect(lines[0]!.replace('\uFEFF', '')).to.equal('role,bridgeId,bridgeName,url');
+      expect(lines).to.have.length(217);
+      expect((await fetch(`${server.url}/api/invites`, { headers: bearer(await tokenOf(server, COMMUNE)) })).status).to.equal(403);
+    });
+
+    it('re-issuing a hall link kills the old one at once; revoke works', async () => {
+      const chair = bearer(await tokenOf(server, 'chair'));
+      const old = await tokenOf(server, COMMUNE_2);
+      const res = await fetch(`${server.url}/api/tokens/reissue`, { method: 'POST', headers: { ...chair, 'content-type': 'application/json' }, body: JSON.stringify({ target: COMMUNE_2 }) });
+      const body = (await res.json()) as { url: string };
+      const fresh = body.url.split('#token=')[1]!;
+      expect(fresh).to.not.equal(old);
+      expect(await refusal({ token: old })).to.equal('unauthenticated');
+      expect(await refusal({ token: fresh })).to.equal('connected');
+      const revoke = await fetch(`${server.url}/api/tokens/revoke`, { method: 'POST', headers: { ...chair, 'content-type': 'application/json' }, body: JSON.stringify({ token: fresh }) });
+      expect(await revoke.json()).to.deep.equal({ revoked: true });
+      expect(await refusal({ token: fresh })).to.equal('unauthenticated');
+      const unknown = await fetch(`${server.url}/api/tokens/reissue`, { method: 'POST', headers: { ...chair, 'content-type': 'application/json' }, body: JSON.stringify({ target: 'c-99999' }) });
+      expect(unknown.status).to.equal(404);
+    });
+
+    it('the report and its CSV files', async () => {
+      const chair = bearer(await tokenOf(server, 'chair'));
+      const report = (await (await fetch(`${server.url}/api/report`, { headers: chair })).json()) as { attendance: unknown[]; speakers: { bridgeId: string }[] };
+      expect(report.attendance).to.have.length(212);
+      expect(report.speakers.length).to.be.at.least(2);
+      const csv = await fetch(`${server.url}/api/report/speakers.csv`, { headers: chair });
+      expect(csv.status).to.equal(200);
+      expect(csv.headers.get('content-type')).to.match(/text\/csv/);
+      expect((await csv.text()).split(/\r?\n/).length).to.be.at.least(3);
+      expect((await fetch(`${server.url}/api/report/passwd`, { headers: chair })).status).to.equal(404);
+    });
+
+    it('plan validation answers with the path of each wrong field; garbage is invalid_payload', async () => {
+      const chair = { ...bearer(await tokenOf(server, 'chair')), 'content-type': 'application/json' };
+      const plan = structuredClone(server.plan) as Record<string, any>;
+      plan.bridges[5].parentId = 'd-000';
+      plan.programme[0].speakers = [{ bridgeId: 'c-99999' }];
+      const res = await fetch(`${server.url}/api/plan/validate`, { method: 'POST', headers: chair, body: JSON.stringify(plan) });
+      expect(res.status).to.equal(400);
+      const body = (await res.json()) as { error: { code: string; details: { path: string }[] } };
+      expect(body.error.code).to.equal('invalid_plan');
+      const paths = body.error.details.map((d) => d.path);
+      expect(paths).to.include('bridges.5.parentId');
+      expect(paths).to.include('programme.0.speakers.0.bridgeId');
+      const garbage = await fetch(`${server.url}/api/plan/validate`, { method: 'POST', headers: chair, body: '{"title": ' });
+      expect(garbage.status).to.equal(400);
+      expect(((await garbage.json()) as { error: { code: string } }).error.code).to.equal('invalid_payload');
+      const ok = await fetch(`${server.url}/api/plan/validate`, { method: 'POST', headers: chair, body: JSON.stringify(server.plan) });
+      expect(await ok.json()).to.include({ ok: true, bridges: 212 });
+    });
+
+    it('loads another plan by REST before the meeting starts (links kept), and refuses once it has started', async () => {
+      const s4 = await startTestServer(1, { conferenceId: 'plan-load' });
+      try {
+        const secretary = await tokenOf(s4, 'secretary');
+        const communeToken = await tokenOf(s4, COMMUNE);
+        const headers = { ...bearer(secretary), 'content-type': 'application/json' };
+        const plan = structuredClone(s4.plan) as Record<string, any>;
+        plan.title = 'Hội nghị thử nghiệm';
+        plan.bridges = plan.bridges.filter((b: { id: string; tier: string; parentId: string }) => b.tier !== 'commune' || b.parentId === 'd-180');
+        plan.programme = plan.programme.map((it: { speakers: { bridgeId: string }[] }) => ({ ...it, speakers: it.speakers.filter((s) => plan.bridges.some((b: { id: string }) => b.id === s.bridgeId)) }));
+        const res = await fetch(`${s4.url}/api/plan`, { method: 'POST', headers, body: JSON.stringify(plan) });
+        expect(res.status, await res.clone().text()).to.equal(200);
+        expect(s4.plan.title).to.equal('Hội nghị thử nghiệm');
+        expect(s4.media.hasBridge('c-05971')).to.equal(false);
+        expect(await s4.host.authenticate(communeToken)).to.deep.equal({ role: 'operator', bridgeId: COMMUNE });
+        expect(await s4.host.authenticate(secretary)).to.deep.equal({ role: 'secretary' });
+        await s4.host.execute({ role: 'chair' }, { type: 'start_meeting' });
+        const refused = await fetch(`${s4.url}/api/plan`, { method: 'POST', headers, body: JSON.stringify(plan) });
+        expect(refused.status).to.equal(409);
+      } finally {
+        await s4.close();
+      }
+    });
+
+    it('a bridge maket by REST', async () => {
+      const m = (await (await fetch(`${server.url}/api/maket/${DISTRICT}`)).json()) as { lines: string[] };
+      expect(m.lines[0]).to.equal('THƯỜNG TRỰC HĐND THÀNH PHỐ LẠNG SƠN');
+      expect((await fetch(`${server.url}/api/maket/c-99999`)).status).to.equal(404);
+    });
+  });
+});
