@@ -138,6 +138,23 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     for (const p of [chair, commune, district]) p.socket.close();
   });
 
+  it('the secretary sets the date and edits the maket live; every display gets its own hall\'s maket', async () => {
+    const secretary = await connect('secretary');
+    const commune = await connect(COMMUNE);
+    expect((await secretary.command({ type: 'set_date', date: '2021-11-26' })).ok).to.equal(true);
+    await waitFor('date on the commune maket', () => commune.last().maket.lines.at(-1) === 'Cao Minh, ngày 26 tháng 11 năm 2021');
+    expect(secretary.last().maket.lines.at(-1)).to.equal('Lạng Sơn, ngày 26 tháng 11 năm 2021');
+    expect((await secretary.command({ type: 'set_maket', maket: { background: '#b00000', textColour: '#ffff00' } })).ok).to.equal(true);
+    await waitFor('new colours at the commune', () => commune.last().maket.background === '#b00000' && commune.last().maket.textColour === '#ffff00');
+    // An operator may not edit it.
+    const refused = await commune.command({ type: 'set_maket', maket: null });
+    expect(refused.ok).to.equal(false);
+    expect((await secretary.command({ type: 'set_maket', maket: null })).ok).to.equal(true);
+    await waitFor('back to the plan maket', () => commune.last().maket.background.toLowerCase() === '#c00000');
+    secretary.socket.close();
+    commune.socket.close();
+  });
+
   it('two grants at once leave exactly one holder', async () => {
     const s2 = await startTestServer(1, { conferenceId: 'concurrent-grants' });
     try {
