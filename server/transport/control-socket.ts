@@ -2,7 +2,8 @@ import type { Namespace, Socket } from 'socket.io';
 import type { ConferenceHost } from '../app/ConferenceHost.ts';
 import { isStaff } from '../app/view.ts';
 import type { Ack } from '../protocol/media.ts';
-import { ControlRequests, TokenAuth, type ControlRequestName, type ControlServerEvents, type Principal } from '../protocol/control.ts';
+import { onRequest, useTokenAuth } from './socket-requests.ts';
+import { ControlRequests, type ControlRequestName, type ControlServerEvents, type Principal } from '../protocol/control.ts';
 import type { ConferenceEvent } from '../core/conference/index.ts';
 import type { EventMeta } from '../app/conference/ConferenceRunner.ts';
 
@@ -30,18 +31,7 @@ export function attachControlSignaling(
 ): { rebind: () => void; close: () => void } {
   const debounceMs = options.viewDebounceMs ?? 40;
 
-  nsp.use((socket, next) => {
-    const parsed = TokenAuth.safeParse(socket.handshake.auth);
-    if (!parsed.success) return next(new Error('unauthenticated'));
-    current().authenticate(parsed.data.token).then(
-      (principal) => {
-        if (!principal) return next(new Error('unauthenticated'));
-        (socket as ControlSocket).data.principal = principal;
-        next();
-      },
-      () => next(new Error('unavailable')),
-    );
-  });
+  useTokenAuth(nsp, (token) => current().authenticate(token));
 
   nsp.on('connection', (raw) => {
     const socket = raw as ControlSocket;
@@ -54,19 +44,8 @@ export function attachControlSignaling(
       if (socket.connected) socket.emit('control:view', host.view(principal));
     });
 
-    const on = socket.on.bind(socket) as (ev: string, fn: (...args: unknown[]) => void) => void;
     for (const name of Object.keys(ControlRequests) as ControlRequestName[]) {
-      on(name, (...args: unknown[]) => {
-        const ack = args[args.length - 1];
-        if (typeof ack !== 'function') return;
-        const reply = ack as (r: Ack<unknown>) => void;
-        const parsed = ControlRequests[name].safeParse(args.length > 1 ? args[0] : undefined);
-        if (!parsed.success) {
-          const where = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-          return reply({ ok: false, error: { code: 'invalid_payload', message: `invalid ${name} [fields:${where}]` } });
-        }
-        void handle(name, parsed.data).then(reply, () => reply({ ok: false, error: { code: 'internal', message: 'internal error' } }));
-      });
+      onRequest(socket as unknown as Socket, name, ControlRequests[name], (payload) => handle(name, payload));
     }
 
     async function handle(name: ControlRequestName, payload: unknown): Promise<Ack<unknown>> {

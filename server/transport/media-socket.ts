@@ -2,7 +2,8 @@ import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
 import type { MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
-import { TokenAuth, type Principal } from '../protocol/control.ts';
+import type { Principal } from '../protocol/control.ts';
+import { onRequest, useTokenAuth } from './socket-requests.ts';
 import {
   MediaRequests,
   ConsumeMessage,
@@ -69,19 +70,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  nsp.use((socket, next) => {
-    const parsed = TokenAuth.safeParse(socket.handshake.auth);
-    if (!parsed.success) return next(new Error('unauthenticated'));
-    options.authenticate(parsed.data.token).then(
-      (principal) => {
-        if (!principal) return next(new Error('unauthenticated'));
-        if (principal.role === 'operator' && !current().hasBridge(principal.bridgeId)) return next(new Error('unknown_bridge'));
-        (socket as MediaSocket).data.principal = principal;
-        next();
-      },
-      () => next(new Error('unavailable')),
-    );
-  });
+  useTokenAuth(nsp, options.authenticate, (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null));
 
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;
@@ -113,25 +102,14 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       name: N,
       run: (payload: z.infer<(typeof MediaRequests)[N]>) => Promise<MediaReplies[N]> | MediaReplies[N],
     ): void {
-      const schema = MediaRequests[name];
-      (socket.on as (ev: string, fn: (...args: unknown[]) => void) => void)(name, async (...args: unknown[]) => {
-        const ack = args[args.length - 1];
-        if (typeof ack !== 'function') return; // every request needs an ack; ignore fire-and-forget
-        const reply = ack as (r: Ack<MediaReplies[N]>) => void;
-        const parsed = schema.safeParse(args.length > 1 ? args[0] : undefined);
-        if (!parsed.success) {
-          const where = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-          return reply({ ok: false, error: { code: 'invalid_payload', message: `invalid ${name} [fields:${where}]` } });
-        }
-        if (name !== 'media:join' && !joined) {
-          return reply({ ok: false, error: { code: 'not_joined', message: 'join first' } });
-        }
+      onRequest(socket, name, MediaRequests[name], async (payload): Promise<Ack<MediaReplies[N]>> => {
+        if (name !== 'media:join' && !joined) return { ok: false, error: { code: 'not_joined', message: 'join first' } };
         try {
-          reply({ ok: true, data: await run(parsed.data as z.infer<(typeof MediaRequests)[N]>) });
+          return { ok: true, data: await run(payload as z.infer<(typeof MediaRequests)[N]>) };
         } catch (error) {
           const wire = toWireError(error);
           if (wire.code === 'internal') log('warn', `${name} failed`, { peerId, error: String(error) });
-          reply({ ok: false, error: wire });
+          return { ok: false, error: wire };
         }
       });
     }
