@@ -106,6 +106,8 @@ export const ProgrammeItemSchema = z.strictObject({
   kind: ProgrammeItemKindSchema,
   title: text('Tiêu đề'),
   plannedMinutes: minutes,
+  /** Speaking limit for this item (overrides the conference default; a speaker's own limit wins). */
+  limitMinutes: minutes.optional(),
   speakers: z.array(SpeakerSchema).default([]),
 });
 export type ProgrammeItem = z.infer<typeof ProgrammeItemSchema>;

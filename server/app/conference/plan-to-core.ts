@@ -29,6 +29,7 @@ export function planToCore(plan: ConferencePlan): ConferenceConfig {
         kind: item.kind,
         title: item.title,
         plannedMinutes: item.plannedMinutes,
+        ...(item.limitMinutes !== undefined ? { limitMinutes: item.limitMinutes } : {}),
         speakers: item.speakers.map(speakerOf),
       }),
     ),

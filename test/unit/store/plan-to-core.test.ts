@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { COMMUNE_PAPER_TOPIC, DISTRICT_PAPER_TOPICS, defaultPlan } from '../../../config/default-plan.ts';
 import { planToCore, PlanMappingError } from '../../../server/app/conference/plan-to-core.ts';
 import { checkConfig, initialState } from '../../../server/core/conference/index.ts';
-import { parsePlanOrThrow } from '../../../server/protocol/plan.ts';
+import { parsePlan, parsePlanOrThrow, type ConferencePlan } from '../../../server/protocol/plan.ts';
 
 describe('planToCore', () => {
   it('maps the default Lạng Sơn plan: 212 bridges, the province as chair, programme and speaking rules', () => {
@@ -73,6 +73,23 @@ describe('planToCore', () => {
     const config = planToCore(plan);
     expect(config.programme[0]!.speakers).to.deep.equal([{ bridgeId: 'c-06322', topic: 'Giám sát', speakerName: 'Hoàng Văn B', limitMinutes: 7 }]);
     expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 8, warningMarksSeconds: [90, 30], expiryPolicy: 'close_mic', graceSeconds: 10 });
+  });
+
+  it('carries a per-item speaking limit from the plan to the core, and the core applies it', () => {
+    const input = structuredClone(defaultPlan()) as Record<string, any>;
+    const discussion = input.programme.findIndex((it: { kind: string }) => it.kind === 'discussion');
+    input.programme[discussion].limitMinutes = 5;
+    const parsed = parsePlan(input);
+    expect(parsed.ok, JSON.stringify(!parsed.ok && parsed.errors)).to.equal(true);
+    const config = planToCore((parsed as { ok: true; plan: ConferencePlan }).plan);
+    expect(config.programme[discussion]!.limitMinutes).to.equal(5);
+    const other = config.programme.findIndex((it) => it.kind === 'opening');
+    expect(config.programme[other]!.limitMinutes).to.equal(undefined);
+    const bad = structuredClone(input);
+    bad.programme[discussion].limitMinutes = 0;
+    const refused = parsePlan(bad);
+    expect(refused.ok).to.equal(false);
+    expect((refused as { ok: false; errors: { path: string }[] }).errors.map((e) => e.path)).to.include(`programme.${discussion}.limitMinutes`);
   });
 
   it('refuses a plan the core cannot run (only possible without the schema)', () => {
