@@ -483,6 +483,50 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return entries;
   }
 
+  /**
+   * Cumulative counters of a bridge's link as the server sees it: its publishing peer's
+   * transports (ICE, bitrates), what it sends us (its producers: packets, losses, jitter, NACKs,
+   * keyframe requests, scores) and what we send it (its consumers, with the losses and round
+   * trip its receiver reports tell). null when the bridge has no publishing peer.
+   */
+  async linkCounters(bridgeId: string): Promise<LinkCounters | null> {
+    const peer = this.#bridgePeers.get(bridgeId);
+    if (!peer || peer.closed) return null;
+    const counters: LinkCounters = {
+      at: Date.now(),
+      iceState: undefined,
+      up: { packets: 0, lost: 0, nacks: 0, keyframeRequests: 0, bitrate: 0, jitterMax: 0, scoreMin: undefined, rttMsMax: undefined },
+      down: { packets: 0, lost: 0, nacks: 0, keyframeRequests: 0, bitrate: 0, jitterMax: 0, scoreMin: undefined, rttMsMax: undefined },
+    };
+    const states: string[] = [];
+    for (const t of peer.transports.values()) {
+      if (t.closed) continue;
+      states.push(t.iceState);
+    }
+    // The worst state tells: a transport that is not connected is the news.
+    counters.iceState = states.find((s) => s !== 'connected' && s !== 'completed') ?? states[0];
+    const add = (side: LinkCounters['up'], s: { packetCount?: number; packetsLost?: number; nackCount?: number; pliCount?: number; firCount?: number; bitrate?: number; jitter?: number; score?: number; roundTripTime?: number }, clockRate: number): void => {
+      side.packets += s.packetCount ?? 0;
+      side.lost += Math.max(0, s.packetsLost ?? 0);
+      side.nacks += s.nackCount ?? 0;
+      side.keyframeRequests += (s.pliCount ?? 0) + (s.firCount ?? 0);
+      side.bitrate += s.bitrate ?? 0;
+      if (s.jitter !== undefined && clockRate > 0) side.jitterMax = Math.max(side.jitterMax, (s.jitter / clockRate) * 1000);
+      if (s.score !== undefined) side.scoreMin = Math.min(side.scoreMin ?? 10, s.score);
+      if (s.roundTripTime !== undefined && s.roundTripTime > 0) side.rttMsMax = Math.max(side.rttMsMax ?? 0, s.roundTripTime);
+    };
+    for (const { producer } of peer.producers.values()) {
+      if (producer.closed) continue;
+      const clockRate = producer.kind === 'audio' ? 48000 : 90000;
+      for (const s of await producer.getStats().catch(() => [])) add(counters.up, s, clockRate);
+    }
+    for (const { consumer } of peer.consumers.values()) {
+      if (consumer.closed || consumer.paused) continue;
+      for (const s of await consumer.getStats().catch(() => [])) if (s.type === 'outbound-rtp') add(counters.down, s, 0);
+    }
+    return counters;
+  }
+
   /** Keyframe requests (PLI + FIR) the server has sent to a producer, over all its layers. */
   async producerKeyframeRequests(producerId: string): Promise<number> {
     for (const peer of this.#peers.values()) {
@@ -784,6 +828,28 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     for (const t of peer.transports.values()) if (t.id === transportId && !t.closed) return t;
     throw new SfuError('unknown_transport', `no such transport [transportId:${transportId}]`);
   }
+}
+
+/** One direction of a bridge's link, cumulative since its peer joined (bitrate, jitter, score, rtt: now). */
+export interface LinkSide {
+  packets: number;
+  lost: number;
+  nacks: number;
+  keyframeRequests: number;
+  bitrate: number;
+  jitterMax: number;
+  scoreMin: number | undefined;
+  rttMsMax: number | undefined;
+}
+
+/** See MediaSession.linkCounters. */
+export interface LinkCounters {
+  at: number;
+  iceState: string | undefined;
+  /** What the hall sends us. */
+  up: LinkSide;
+  /** What we send the hall. */
+  down: LinkSide;
 }
 
 export interface MicReportEntry {

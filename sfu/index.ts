@@ -8,6 +8,8 @@ export type {
   MediaSessionOptions,
   MediaSource,
   MicReportEntry,
+  LinkCounters,
+  LinkSide,
   PeerOptions,
   SessionSnapshot,
   TransportDirection,

@@ -7,18 +7,23 @@ import { AccessTokens, type InvitePaths } from './conference/tokens.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
 import { buildView } from './view.ts';
+import { HealthMonitor } from './HealthMonitor.ts';
+import { presenceOf } from '../core/conference/index.ts';
 
 /** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
 export const FLOOR_REQUESTS_PER_WINDOW = 5;
 export const FLOOR_REQUEST_WINDOW_MS = 60_000;
 
-/** Pages each role's invite link opens. */
+/**
+ * Pages each role's invite link opens. An operator's link opens the operator panel; the panel
+ * opens the hall's display (hall.html, on the projector), which is the hall's one media page.
+ */
 export const INVITE_PATHS: InvitePaths = {
-  chair: '/monitor.html',
-  secretary: '/monitor.html',
+  chair: '/chair.html',
+  secretary: '/chair.html',
   technician: '/monitor.html',
   viewer: '/hall.html',
-  operator: '/hall.html',
+  operator: '/operator.html',
 };
 
 export type ConferenceHostEvents = {
@@ -37,6 +42,8 @@ export interface ConferenceHostOptions {
   store: ConferenceStore;
   media: MediaSession;
   clock?: Clock;
+  /** How often every link is sampled (2 s). */
+  healthIntervalMs?: number;
 }
 
 /**
@@ -51,6 +58,8 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   readonly tokens: AccessTokens;
   readonly media: MediaSession;
   readonly chairBridgeId: string;
+  /** The link health of every bridge, for the technicians. */
+  readonly health: HealthMonitor;
   readonly #clock: Clock | undefined;
   /** Recent floor requests per bridge (rate limit). */
   readonly #requestTimes = new Map<string, number[]>();
@@ -67,6 +76,12 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     this.media = options.media;
     this.#clock = options.clock;
     this.chairBridgeId = options.plan.bridges.find((b) => b.tier === 'province')!.id;
+    this.health = new HealthMonitor({
+      bridgeIds: options.plan.bridges.map((b) => b.id),
+      media: () => this.media,
+      online: (bridgeId) => presenceOf(this.runner.state, bridgeId).online,
+      intervalMs: options.healthIntervalMs,
+    });
   }
 
   /** Loads (or creates) the conference, issues missing tokens, and puts the media where the state says. */
@@ -100,7 +115,15 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     runner.on('next', ({ bridgeId }) => {
       this.media.setNext(bridgeId).catch((e: unknown) => this.emit('problem', 'setNext failed', e));
     });
-    runner.on('event', (event, meta) => this.emit('event', event, meta));
+    runner.on('event', (event, meta) => {
+      this.emit('event', event, meta);
+      if (event.type === 'bridge_online') this.health.event(event.bridgeId, { at: meta.at, type: event.rejoin ? 'reconnected' : 'joined', detail: event.late ? 'vào muộn' : undefined });
+      if (event.type === 'bridge_offline') this.health.event(event.bridgeId, { at: meta.at, type: 'dropped' });
+    });
+    this.media.on('medialost', ({ bridgeIds }) => {
+      for (const bridgeId of bridgeIds) this.health.event(bridgeId, { at: Date.now(), type: 'media_lost', detail: 'mediasoup worker' });
+    });
+    this.health.start();
     runner.on('state', () => this.emit('changed'));
   }
 
@@ -161,6 +184,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.health.close();
     await this.runner.close();
     this.removeAllListeners();
   }

@@ -11,6 +11,7 @@ import type { ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createRestRouter } from '../transport/rest.ts';
+import { metricsHandler } from '../transport/metrics.ts';
 import { createStore, type ConferenceStore } from '../store/index.ts';
 import { ConferenceHost } from './ConferenceHost.ts';
 import { PlanLoadError } from './errors.ts';
@@ -41,8 +42,16 @@ export function chairBridgeOf(plan: ConferencePlan): string {
   return province.id;
 }
 
+/** Deployment details beyond the configuration. */
+export interface ServerExtras {
+  /** Halls that reach the SFU through another UDP address (a NAT or relay in front of it), by bridge. */
+  routes?: ReadonlyMap<string, { ip: string; port: number }>;
+  /** How often every link is sampled for the technicians (2 s). */
+  healthIntervalMs?: number;
+}
+
 /** Starts the server for one conference plan. */
-export async function startServer(config: Config, plan: ConferencePlan): Promise<RunningServer> {
+export async function startServer(config: Config, plan: ConferencePlan, extras: ServerExtras = {}): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: undefined });
   const announcedIp = resolveAnnouncedIp(config);
   const cleanups: (() => unknown)[] = [];
@@ -77,7 +86,7 @@ export async function startServer(config: Config, plan: ConferencePlan): Promise
       media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
       media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
       try {
-        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media });
+        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs });
         host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
         return { media, host };
       } catch (error) {
@@ -103,6 +112,7 @@ export async function startServer(config: Config, plan: ConferencePlan): Promise
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
       authenticate: (token) => conference.host.authenticate(token),
+      routes: extras.routes,
       log: (level, msg, data) => logger[level](data ?? {}, msg),
     });
     const control = attachControlSignaling(io.of('/control'), () => conference.host);
@@ -135,6 +145,7 @@ export async function startServer(config: Config, plan: ConferencePlan): Promise
       }
     };
     app.use('/api', createRestRouter(() => conference.host, () => baseUrl, loadPlan));
+    app.get('/metrics', metricsHandler(() => conference.host, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
 
     await new Promise<void>((resolve, reject) => {

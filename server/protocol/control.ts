@@ -50,12 +50,32 @@ export const ClientCommand = z.discriminatedUnion('type', [
 ]);
 export type ClientCommand = z.infer<typeof ClientCommand>;
 
+const metric = (max: number) => z.number().finite().min(0).max(max).nullish();
+/** What a hall's browser measures of its link, every 2 seconds. */
+export const ClientLinkReport = z.object({
+  rttMs: metric(60_000),
+  jitterMs: metric(60_000),
+  lossUpPct: metric(100),
+  lossDownPct: metric(100),
+  fpsSent: metric(240),
+  fpsReceived: metric(240),
+  frameHeightSent: metric(4320),
+  frameHeightReceived: metric(4320),
+  availableOutKbps: metric(1_000_000),
+  audioLevel: metric(1),
+});
+export type ClientLinkReport = z.infer<typeof ClientLinkReport>;
+
 /** Requests on the control namespace, each answered through the acknowledgement. */
 export const ControlRequests = {
   'control:command': ClientCommand,
   'control:snapshot': z.object({}).strict(),
   /** Clock offset estimation: the client sends its clock, the server answers with its own. */
   'time:sync': z.object({ clientNow: z.number() }),
+  /** A hall's browser reports its link (operators only; the bridge is the token's). */
+  'health:report': ClientLinkReport,
+  /** The technicians' drill-down: a bridge's history and events. */
+  'health:bridge': z.object({ bridgeId: BridgeId }),
 } as const;
 export type ControlRequestName = keyof typeof ControlRequests;
 
@@ -122,7 +142,20 @@ export interface ConferenceView {
 }
 
 /** Events the server pushes on the control namespace. */
+/** One bridge's line on the technicians' dashboard. */
+export interface HealthLine {
+  bridgeId: string;
+  status: 'ok' | 'degraded' | 'bad' | 'offline';
+  reasons: string[];
+  since: number;
+  last: Record<string, unknown> | null;
+}
+
 export interface ControlServerEvents {
   'control:view': (view: ConferenceView) => void;
+  /** Staff: every bridge's health, every 2 seconds. */
+  'health:summary': (summary: { at: number; bridges: HealthLine[] }) => void;
+  /** Staff: a bridge's status changed. */
+  'health:alert': (alert: { bridgeId: string; bridgeName: string; at: number; from: string | null; to: string; reasons: string[] }) => void;
   'control:event': (event: { type: string; seq: number; at: number } & Record<string, unknown>) => void;
 }

@@ -54,6 +54,16 @@ export function attachControlSignaling(
           return { ok: true, data: { clientNow: (payload as { clientNow: number }).clientNow, serverNow: Date.now() } };
         case 'control:snapshot':
           return { ok: true, data: host.view(principal) };
+        case 'health:report':
+          if (principal.role !== 'operator') return { ok: false, error: { code: 'forbidden', message: 'only a hall reports its link' } };
+          host.health.reportFromClient(principal.bridgeId, payload as never);
+          return { ok: true, data: {} };
+        case 'health:bridge': {
+          if (!isStaff(principal)) return { ok: false, error: { code: 'forbidden', message: 'technicians, chair and secretary only' } };
+          const bridgeId = (payload as { bridgeId: string }).bridgeId;
+          const health = host.health.book.get(bridgeId);
+          return { ok: true, data: { bridgeId, status: health?.status ?? null, reasons: health?.reasons ?? [], since: health?.since ?? null, history: health?.history ?? [], events: host.health.events(bridgeId) } };
+        }
         case 'control:command': {
           const result = await host.execute(principal, payload as never);
           if (result.ok) return { ok: true, data: { seq: result.seq, events: result.events.map((e) => e.type) } };
@@ -80,6 +90,13 @@ export function attachControlSignaling(
   const onChanged = (): void => {
     timer ??= setTimeout(pushViews, debounceMs);
   };
+  const names = (): Map<string, string> => new Map(current().plan.bridges.map((b) => [b.id, b.name]));
+  const onSampled = (): void => {
+    nsp.local.to('staff').emit('health:summary', { at: Date.now(), bridges: current().health.book.summary() as never });
+  };
+  const onAlert = (alert: { bridgeId: string; at: number; from: string | null; to: string; reasons: string[] }): void => {
+    nsp.local.to('staff').emit('health:alert', { ...alert, bridgeName: names().get(alert.bridgeId) ?? alert.bridgeId });
+  };
   const onEvent = (event: ConferenceEvent, meta: EventMeta): void => {
     const room = STAFF_ONLY.has(event.type) ? 'staff' : 'all';
     nsp.local.to(room).emit('control:event', { ...event, seq: meta.seq, at: meta.at });
@@ -88,6 +105,8 @@ export function attachControlSignaling(
   const unbind = (): void => {
     bound?.off('changed', onChanged);
     bound?.off('event', onEvent);
+    bound?.health.off('sampled', onSampled);
+    bound?.health.off('alert', onAlert);
     bound = undefined;
   };
   const rebind = (): void => {
@@ -95,6 +114,8 @@ export function attachControlSignaling(
     bound = current();
     bound.on('changed', onChanged);
     bound.on('event', onEvent);
+    bound.health.on('sampled', onSampled);
+    bound.health.on('alert', onAlert);
   };
   rebind();
   return {

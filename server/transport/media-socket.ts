@@ -22,6 +22,8 @@ export interface MediaSignalingOptions {
   /** How long the server waits for a client to set up a consumer. */
   consumeAckTimeoutMs?: number;
   log?: (level: 'info' | 'warn', msg: string, data?: object) => void;
+  /** Halls that reach the SFU through another address than the announced one (bridgeId → ip, port). */
+  routes?: ReadonlyMap<string, { ip: string; port: number }>;
   /** Resolves an access token to who holds it (null: refused). */
   authenticate: (token: string) => Promise<Principal | null>;
 }
@@ -126,7 +128,14 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       session.setRtpCapabilities(peerId, rtpCapabilities as never);
       return {};
     });
-    handle('media:createTransport', ({ direction }) => session.createTransport(peerId, direction));
+    handle('media:createTransport', async ({ direction }) => {
+      const params = await session.createTransport(peerId, direction);
+      const route = principal.role === 'operator' ? options.routes?.get(principal.bridgeId) : undefined;
+      if (!route) return params;
+      // This hall reaches the SFU through another address (a NAT, a relay): announce only that one.
+      const [first] = params.iceCandidates as { foundation: string; priority: number; protocol: string; type: string }[];
+      return { ...params, iceCandidates: [{ ...first, protocol: 'udp', ip: route.ip, address: route.ip, port: route.port }] };
+    });
     handle('media:connectTransport', async ({ transportId, dtlsParameters }) => {
       await session.connectTransport(peerId, transportId, dtlsParameters as never);
       return {};

@@ -112,6 +112,25 @@ export function createRestRouter(
   );
 
   router.get(
+    '/health',
+    wrap(async (req, res) => {
+      await principal(req, ['technician', 'chair', 'secretary']);
+      res.json({ at: Date.now(), bridges: current().health.book.summary() });
+    }),
+  );
+
+  router.get(
+    '/health/:bridgeId',
+    wrap(async (req, res) => {
+      await principal(req, ['technician', 'chair', 'secretary']);
+      const bridgeId = String(req.params.bridgeId);
+      const health = current().health.book.get(bridgeId);
+      if (!health) throw new HttpError(404, 'not_found', `no health of ${bridgeId} yet`);
+      res.json({ ...health, events: current().health.events(bridgeId) });
+    }),
+  );
+
+  router.get(
     '/report',
     wrap(async (req, res) => {
       await principal(req, ['chair', 'secretary']);

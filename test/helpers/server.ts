@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { loadConfig } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
-import { startServer, type RunningServer } from '../../server/app/server.ts';
+import { startServer, type RunningServer, type ServerExtras } from '../../server/app/server.ts';
 
 async function udpFree(port: number): Promise<boolean> {
   const s = dgram.createSocket('udp4');
@@ -32,7 +32,7 @@ export async function freePortBase(count: number): Promise<number> {
 }
 
 /** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state (or redis). */
-export async function startTestServer(workers = 2, extra: { redisUrl?: string; conferenceId?: string } = {}): Promise<RunningServer> {
+export async function startTestServer(workers = 2, extra: { redisUrl?: string; conferenceId?: string } = {}, extras: ServerExtras = {}): Promise<RunningServer> {
   const webRtcBasePort = await freePortBase(workers);
   const rtcMinPort = await freePortBase(1);
   const config = loadConfig({}, {
@@ -45,7 +45,7 @@ export async function startTestServer(workers = 2, extra: { redisUrl?: string; c
     logLevel: 'warn',
     ...extra,
   });
-  return startServer(config, defaultPlan());
+  return startServer(config, defaultPlan(), extras);
 }
 
 /** The invite link of a bridge's operator (or of a staff role) on a test server. */

@@ -1,0 +1,146 @@
+import { EventEmitter } from 'node:events';
+import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
+import { HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
+import type { ClientLinkReport } from '../protocol/control.ts';
+
+/** A connection event of a bridge, for its history. */
+export interface LinkEvent {
+  at: number;
+  type: 'joined' | 'dropped' | 'reconnected' | 'media_lost' | 'ice';
+  detail?: string;
+}
+
+export type HealthMonitorEvents = {
+  alert: [alert: HealthAlert];
+  sampled: [];
+};
+
+export interface HealthMonitorOptions {
+  bridgeIds: readonly string[];
+  media: () => MediaSession;
+  /** Whether the bridge's hall is connected (roll-call presence). */
+  online: (bridgeId: string) => boolean;
+  intervalMs?: number;
+  thresholds?: HealthThresholds;
+  /** A client report older than this is ignored. */
+  clientReportTtlMs?: number;
+}
+
+const MAX_EVENTS = 200;
+
+/**
+ * Samples every bridge's link every 2 seconds: the server's counters (deltas of packets and
+ * losses each way, jitter, round trip, NACKs, keyframe requests, scores) completed by what the
+ * hall's browser last reported; keeps the health book and raises an alert on every status change.
+ */
+export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
+  readonly book: HealthBook;
+  readonly #options: HealthMonitorOptions;
+  readonly #previous = new Map<string, LinkCounters>();
+  readonly #client = new Map<string, ClientLinkReport & { at: number }>();
+  readonly #events = new Map<string, LinkEvent[]>();
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #closed = false;
+
+  constructor(options: HealthMonitorOptions) {
+    super();
+    this.#options = options;
+    this.book = new HealthBook({ thresholds: options.thresholds });
+  }
+
+  /** Starts sampling every interval. */
+  start(): void {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setInterval(() => void this.sampleAll(), this.#options.intervalMs ?? 2000);
+    this.#timer.unref();
+  }
+
+  /** What a hall's browser measured (validated by the transport). */
+  reportFromClient(bridgeId: string, report: ClientLinkReport, now = Date.now()): void {
+    this.#client.set(bridgeId, { ...report, at: now });
+  }
+
+  /** Records a connection event of a bridge (kept across its reconnections). */
+  event(bridgeId: string, event: LinkEvent): void {
+    let list = this.#events.get(bridgeId);
+    if (!list) this.#events.set(bridgeId, (list = []));
+    list.push(event);
+    if (list.length > MAX_EVENTS) list.splice(0, list.length - MAX_EVENTS);
+  }
+
+  /** The events of a bridge, oldest first. */
+  events(bridgeId: string): LinkEvent[] {
+    return this.#events.get(bridgeId) ?? [];
+  }
+
+  /** Samples every bridge once (the interval calls it; tests may too). */
+  async sampleAll(): Promise<void> {
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    try {
+      const media = this.#options.media();
+      for (const bridgeId of this.#options.bridgeIds) {
+        const counters = await media.linkCounters(bridgeId).catch(() => null);
+        const sample = this.#sample(bridgeId, counters);
+        const alert = this.book.record(bridgeId, sample);
+        if (alert && !this.#closed) this.emit('alert', alert);
+      }
+      if (!this.#closed) this.emit('sampled');
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  #sample(bridgeId: string, now: LinkCounters | null): LinkSample {
+    const at = now?.at ?? Date.now();
+    const online = this.#options.online(bridgeId) || now !== null;
+    const sample: LinkSample = { at, online };
+    const before = this.#previous.get(bridgeId);
+    if (now) {
+      this.#previous.set(bridgeId, now);
+      sample.iceState = now.iceState;
+      sample.bitrateUpKbps = Math.round(now.up.bitrate / 1000);
+      sample.bitrateDownKbps = Math.round(now.down.bitrate / 1000);
+      sample.jitterMs = Math.round(now.up.jitterMax);
+      sample.scoreUp = now.up.scoreMin;
+      sample.scoreDown = now.down.scoreMin;
+      const rtt = Math.max(now.up.rttMsMax ?? 0, now.down.rttMsMax ?? 0);
+      if (rtt > 0) sample.rttMs = Math.round(rtt);
+      // Counters restart when the hall rejoins: only a delta over the same peer counts.
+      if (before && now.up.packets >= before.up.packets && now.down.packets >= before.down.packets) {
+        const seconds = Math.max(0.001, (now.at - before.at) / 1000);
+        const lossPct = (lost: number, got: number): number | undefined => (lost + got > 0 ? (100 * Math.max(0, lost)) / (Math.max(0, lost) + got) : undefined);
+        sample.lossUpPct = lossPct(now.up.lost - before.up.lost, now.up.packets - before.up.packets);
+        sample.lossDownPct = lossPct(now.down.lost - before.down.lost, now.down.packets - before.down.packets);
+        sample.nackPerSec = Math.round(((now.up.nacks - before.up.nacks + now.down.nacks - before.down.nacks) / seconds) * 10) / 10;
+        sample.keyframeRequestsPerSec = Math.round(((now.up.keyframeRequests - before.up.keyframeRequests) / seconds) * 10) / 10;
+      }
+    } else {
+      this.#previous.delete(bridgeId);
+    }
+    const client = this.#client.get(bridgeId);
+    if (client && at - client.at <= (this.#options.clientReportTtlMs ?? 6000)) {
+      sample.fpsSent = client.fpsSent ?? undefined;
+      sample.fpsReceived = client.fpsReceived ?? undefined;
+      sample.frameHeightSent = client.frameHeightSent ?? undefined;
+      sample.frameHeightReceived = client.frameHeightReceived ?? undefined;
+      sample.availableOutKbps = client.availableOutKbps ?? undefined;
+      sample.audioLevel = client.audioLevel ?? undefined;
+      if (client.jitterMs != null) sample.jitterMs = Math.max(sample.jitterMs ?? 0, client.jitterMs);
+      if (sample.rttMs === undefined && client.rttMs != null) sample.rttMs = client.rttMs;
+      // The browser sees what it lost of what we sent: trust it over our receiver-report counters when worse.
+      if (client.lossDownPct != null) sample.lossDownPct = Math.max(sample.lossDownPct ?? 0, client.lossDownPct);
+      if (client.lossUpPct != null && sample.lossUpPct === undefined) sample.lossUpPct = client.lossUpPct;
+    }
+    return sample;
+  }
+
+  /** Stops sampling; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.removeAllListeners();
+  }
+}

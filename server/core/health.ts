@@ -1,0 +1,138 @@
+/**
+ * Link health of the bridges, for the technicians: pure rules (no clock, no I/O). A sample of a
+ * bridge's link is assessed against thresholds into ok / degraded / bad / offline with reasons in
+ * Vietnamese; a book keeps each bridge's status, since when, and its recent history.
+ */
+
+export type HealthStatus = 'ok' | 'degraded' | 'bad' | 'offline';
+
+/** Limits of a link; at or above `degraded` the link is degraded, at or above `bad` it is bad. */
+export interface HealthThresholds {
+  degraded: { lossPct: number; rttMs: number; jitterMs: number };
+  bad: { lossPct: number; rttMs: number; jitterMs: number };
+}
+
+export const DEFAULT_THRESHOLDS: HealthThresholds = {
+  degraded: { lossPct: 2, rttMs: 250, jitterMs: 40 },
+  bad: { lossPct: 8, rttMs: 600, jitterMs: 100 },
+};
+
+/** One measurement of a bridge's link (server side, completed by what the hall's browser reports). */
+export interface LinkSample {
+  at: number;
+  /** The hall is connected (control or media). */
+  online: boolean;
+  /** ICE state of its transports as the server sees it ('connected', 'completed', 'disconnected'…). */
+  iceState?: string;
+  lossUpPct?: number;
+  lossDownPct?: number;
+  rttMs?: number;
+  jitterMs?: number;
+  bitrateUpKbps?: number;
+  bitrateDownKbps?: number;
+  nackPerSec?: number;
+  keyframeRequestsPerSec?: number;
+  /** mediasoup's scores (0–10) of its producers (up) and consumers (down), the lowest. */
+  scoreUp?: number;
+  scoreDown?: number;
+  /** From the hall's browser. */
+  fpsSent?: number;
+  fpsReceived?: number;
+  frameHeightSent?: number;
+  frameHeightReceived?: number;
+  availableOutKbps?: number;
+  audioLevel?: number;
+}
+
+/** A bridge's status with the reasons, in words a technician reads. */
+export interface Assessment {
+  status: HealthStatus;
+  reasons: string[];
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** Assesses one sample: the worst of loss (each way), round trip and jitter; offline when not connected. */
+export function assess(sample: LinkSample, t: HealthThresholds = DEFAULT_THRESHOLDS): Assessment {
+  if (!sample.online) return { status: 'offline', reasons: ['mất kết nối'] };
+  if (sample.iceState === 'disconnected' || sample.iceState === 'closed') {
+    return { status: 'bad', reasons: [`đường truyền media bị ngắt (ICE ${sample.iceState})`] };
+  }
+  let status: HealthStatus = 'ok';
+  const reasons: string[] = [];
+  const check = (value: number | undefined, key: keyof HealthThresholds['bad'], words: (v: number) => string): void => {
+    if (value === undefined || !Number.isFinite(value)) return;
+    if (value >= t.bad[key]) {
+      status = 'bad';
+      reasons.push(words(value));
+    } else if (value >= t.degraded[key]) {
+      if (status === 'ok') status = 'degraded';
+      reasons.push(words(value));
+    }
+  };
+  check(sample.lossUpPct, 'lossPct', (v) => `mất gói ${round1(v)}% chiều lên`);
+  check(sample.lossDownPct, 'lossPct', (v) => `mất gói ${round1(v)}% chiều xuống`);
+  check(sample.rttMs, 'rttMs', (v) => `độ trễ ${Math.round(v)} ms`);
+  check(sample.jitterMs, 'jitterMs', (v) => `dao động trễ ${Math.round(v)} ms`);
+  return { status, reasons };
+}
+
+/** A status change of a bridge. */
+export interface HealthAlert {
+  bridgeId: string;
+  at: number;
+  from: HealthStatus | null;
+  to: HealthStatus;
+  reasons: string[];
+}
+
+/** What the book knows of one bridge. */
+export interface BridgeHealth {
+  bridgeId: string;
+  status: HealthStatus;
+  reasons: string[];
+  since: number;
+  last: LinkSample | null;
+  history: LinkSample[];
+}
+
+/** Keeps every bridge's status and history (a ring of the last `historySize` samples: 900 × 2 s = 30 min). */
+export class HealthBook {
+  readonly #thresholds: HealthThresholds;
+  readonly #historySize: number;
+  readonly #bridges = new Map<string, BridgeHealth>();
+
+  constructor(options: { thresholds?: HealthThresholds; historySize?: number } = {}) {
+    this.#thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
+    this.#historySize = options.historySize ?? 900;
+  }
+
+  /** Records a sample of a bridge; returns the alert when its status changed. History survives reconnections. */
+  record(bridgeId: string, sample: LinkSample): HealthAlert | null {
+    const { status, reasons } = assess(sample, this.#thresholds);
+    let b = this.#bridges.get(bridgeId);
+    const from = b?.status ?? null;
+    if (!b) {
+      b = { bridgeId, status, reasons, since: sample.at, last: null, history: [] };
+      this.#bridges.set(bridgeId, b);
+    }
+    b.history.push(sample);
+    if (b.history.length > this.#historySize) b.history.splice(0, b.history.length - this.#historySize);
+    b.last = sample;
+    b.reasons = reasons;
+    if (from === status) return null;
+    b.status = status;
+    b.since = sample.at;
+    return { bridgeId, at: sample.at, from, to: status, reasons };
+  }
+
+  /** One bridge's health (null before its first sample). */
+  get(bridgeId: string): BridgeHealth | null {
+    return this.#bridges.get(bridgeId) ?? null;
+  }
+
+  /** Every bridge's status, without histories. */
+  summary(): { bridgeId: string; status: HealthStatus; reasons: string[]; since: number; last: LinkSample | null }[] {
+    return [...this.#bridges.values()].map(({ bridgeId, status, reasons, since, last }) => ({ bridgeId, status, reasons, since, last }));
+  }
+}

@@ -1,0 +1,59 @@
+import type { Request, Response } from 'express';
+import type { ConferenceHost } from '../app/ConferenceHost.ts';
+import type { WorkerPool } from '../../sfu/index.ts';
+import { Token } from '../protocol/control.ts';
+import type { LinkSample } from '../core/health.ts';
+
+const STATUS_VALUE = { ok: 0, degraded: 1, bad: 2, offline: 3 } as const;
+
+/** A Prometheus label value, escaped. */
+function label(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** The Prometheus text exposition of every bridge's link and the workers' load. */
+export function metricsText(host: ConferenceHost, pool: WorkerPool): string {
+  const bridges = new Map(host.plan.bridges.map((b) => [b.id, b]));
+  const lines: string[] = [];
+  const family = (name: string, help: string, rows: [string, number | undefined][]): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [labels, value] of rows) if (value !== undefined && Number.isFinite(value)) lines.push(`${name}{${labels}} ${value}`);
+  };
+  const summary = host.health.book.summary();
+  const labelsOf = (id: string): string => {
+    const b = bridges.get(id);
+    return `bridge="${label(id)}",tier="${b?.tier ?? ''}",name="${label(b?.name ?? id)}"`;
+  };
+  const perBridge = (pick: (s: LinkSample) => number | undefined): [string, number | undefined][] =>
+    summary.map((s) => [labelsOf(s.bridgeId), s.last ? pick(s.last) : undefined]);
+  family('diemcau_bridge_status', 'Link status of a bridge: 0 ok, 1 degraded, 2 bad, 3 offline', summary.map((s) => [labelsOf(s.bridgeId), STATUS_VALUE[s.status]]));
+  family('diemcau_bridge_rtt_ms', 'Round trip between the server and the hall', perBridge((s) => s.rttMs));
+  family('diemcau_bridge_loss_up_percent', 'Packets lost from the hall to the server, last interval', perBridge((s) => s.lossUpPct));
+  family('diemcau_bridge_loss_down_percent', 'Packets lost from the server to the hall, last interval', perBridge((s) => s.lossDownPct));
+  family('diemcau_bridge_jitter_ms', 'Jitter of what the hall sends', perBridge((s) => s.jitterMs));
+  family('diemcau_bridge_bitrate_up_kbps', 'Bitrate the hall sends', perBridge((s) => s.bitrateUpKbps));
+  family('diemcau_bridge_bitrate_down_kbps', 'Bitrate the server sends the hall', perBridge((s) => s.bitrateDownKbps));
+  family('diemcau_bridge_nacks_per_second', 'NACKs on the hall\'s link', perBridge((s) => s.nackPerSec));
+  const counts = { ok: 0, degraded: 0, bad: 0, offline: 0 };
+  for (const s of summary) counts[s.status]++;
+  family('diemcau_bridges', 'Bridges by link status', Object.entries(counts).map(([k, v]) => [`status="${k}"`, v]));
+  family('diemcau_worker_load', 'Peers and consumers placed on each mediasoup worker', pool.slots.map((s) => [`worker="${s.index}"`, s.load]));
+  return lines.join('\n') + '\n';
+}
+
+/** GET /metrics, for Prometheus with the technicians' token as bearer. */
+export function metricsHandler(current: () => ConferenceHost, pool: WorkerPool) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const token = Token.safeParse((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
+    const who = token.success ? await current().authenticate(token.data) : null;
+    if (!who) {
+      res.status(401).type('text/plain').send('unauthenticated: Authorization: Bearer <technician token>\n');
+      return;
+    }
+    if (who.role !== 'technician') {
+      res.status(403).type('text/plain').send('forbidden: the technicians\' token only\n');
+      return;
+    }
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(metricsText(current(), pool));
+  };
+}
