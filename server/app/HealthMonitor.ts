@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
 import { HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
-import type { ClientLinkReport } from '../protocol/control.ts';
+import type { ClientLinkReport, LinkTestResult } from '../protocol/control.ts';
 
 /** A connection event of a bridge, for its history. */
 export interface LinkEvent {
@@ -39,6 +39,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   readonly #previous = new Map<string, LinkCounters>();
   readonly #client = new Map<string, ClientLinkReport & { at: number }>();
   readonly #events = new Map<string, LinkEvent[]>();
+  readonly #tests = new Map<string, { at: number; result: LinkTestResult }>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #closed = false;
@@ -67,6 +68,16 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (!list) this.#events.set(bridgeId, (list = []));
     list.push(event);
     if (list.length > MAX_EVENTS) list.splice(0, list.length - MAX_EVENTS);
+  }
+
+  /** Keeps a hall's latest link test result. */
+  testResult(bridgeId: string, result: LinkTestResult, now = Date.now()): void {
+    this.#tests.set(bridgeId, { at: now, result });
+  }
+
+  /** A hall's latest link test result, if any. */
+  lastTest(bridgeId: string): { at: number; result: LinkTestResult } | null {
+    return this.#tests.get(bridgeId) ?? null;
   }
 
   /** The events of a bridge, oldest first. */

@@ -136,3 +136,31 @@ export class HealthBook {
     return [...this.#bridges.values()].map(({ bridgeId, status, reasons, since, last }) => ({ bridgeId, status, reasons, since, last }));
   }
 }
+
+/** The ready checklist of a hall from its link test (and its roll-call readiness). */
+export interface LinkTestInput {
+  rttMs?: number | null;
+  lossPct?: number | null;
+  bitrateKbps?: number | null;
+  camera: boolean;
+  microphone: boolean;
+  mediaConnected: boolean;
+  reportedReady: boolean;
+}
+
+/** What a programme in 720p needs of a hall's uplink, with margin. */
+export const LINK_TEST_MIN_KBPS = 1500;
+
+/** The per-bridge ready checklist, in Vietnamese; ready when every item is ok. */
+export function linkChecklist(input: LinkTestInput, t: HealthThresholds = DEFAULT_THRESHOLDS): { items: { item: string; label: string; ok: boolean }[]; ready: boolean } {
+  const items = [
+    { item: 'camera', label: 'Camera hoạt động', ok: input.camera },
+    { item: 'microphone', label: 'Micrô hoạt động', ok: input.microphone },
+    { item: 'media', label: 'Kết nối hình và tiếng tới máy chủ', ok: input.mediaConnected },
+    { item: 'rtt', label: input.rttMs != null ? `Độ trễ ${Math.round(input.rttMs)} ms (dưới ${t.degraded.rttMs} ms)` : 'Độ trễ: chưa đo được', ok: input.rttMs != null && input.rttMs < t.degraded.rttMs },
+    { item: 'loss', label: input.lossPct != null ? `Mất gói ${round1(input.lossPct)}% (dưới ${t.degraded.lossPct}%)` : 'Mất gói: chưa đo được', ok: input.lossPct != null && input.lossPct < t.degraded.lossPct },
+    { item: 'bitrate', label: input.bitrateKbps != null ? `Băng thông lên ${Math.round(input.bitrateKbps)} kbps (cần ${LINK_TEST_MIN_KBPS} kbps)` : 'Băng thông: chưa đo được', ok: input.bitrateKbps != null && input.bitrateKbps >= LINK_TEST_MIN_KBPS },
+    { item: 'ready', label: 'Điểm cầu đã báo sẵn sàng', ok: input.reportedReady },
+  ];
+  return { items, ready: items.every((i) => i.ok) };
+}

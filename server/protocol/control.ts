@@ -66,6 +66,19 @@ export const ClientLinkReport = z.object({
 });
 export type ClientLinkReport = z.infer<typeof ClientLinkReport>;
 
+/** What a hall measured in the pre-meeting link test. */
+export const LinkTestResult = z.object({
+  testId: z.string().min(1).max(64),
+  rttMs: metric(60_000),
+  lossPct: metric(100),
+  /** The outgoing bitrate the browser's estimate reached while sending all layers. */
+  bitrateKbps: metric(1_000_000),
+  camera: z.boolean(),
+  microphone: z.boolean(),
+  mediaConnected: z.boolean(),
+});
+export type LinkTestResult = z.infer<typeof LinkTestResult>;
+
 /** Requests on the control namespace, each answered through the acknowledgement. */
 export const ControlRequests = {
   'control:command': ClientCommand,
@@ -76,6 +89,10 @@ export const ControlRequests = {
   'health:report': ClientLinkReport,
   /** The technicians' drill-down: a bridge's history and events. */
   'health:bridge': z.object({ bridgeId: BridgeId }),
+  /** Staff: ask these halls to run the pre-meeting link test now. */
+  'health:startTest': z.object({ bridgeIds: z.array(BridgeId).min(1).max(256) }),
+  /** A hall's result of the link test (operators only). */
+  'health:testResult': LinkTestResult,
 } as const;
 export type ControlRequestName = keyof typeof ControlRequests;
 
@@ -155,6 +172,10 @@ export interface ControlServerEvents {
   'control:view': (view: ConferenceView) => void;
   /** Staff: every bridge's health, every 2 seconds. */
   'health:summary': (summary: { at: number; bridges: HealthLine[] }) => void;
+  /** A hall: run the link test now (asked by a technician). */
+  'health:runTest': (request: { testId: string; durationMs: number }) => void;
+  /** Staff: a hall's link test result with its ready checklist. */
+  'health:test': (result: { bridgeId: string; bridgeName: string; at: number; result: LinkTestResult; checklist: { item: string; label: string; ok: boolean }[]; ready: boolean }) => void;
   /** Staff: a bridge's status changed. */
   'health:alert': (alert: { bridgeId: string; bridgeName: string; at: number; from: string | null; to: string; reasons: string[] }) => void;
   'control:event': (event: { type: string; seq: number; at: number } & Record<string, unknown>) => void;

@@ -3,7 +3,9 @@ import type { ConferenceHost } from '../app/ConferenceHost.ts';
 import { isStaff } from '../app/view.ts';
 import type { Ack } from '../protocol/media.ts';
 import { onRequest, useTokenAuth } from './socket-requests.ts';
-import { ControlRequests, type ControlRequestName, type ControlServerEvents, type Principal } from '../protocol/control.ts';
+import { linkChecklist } from '../core/health.ts';
+import { presenceOf } from '../core/conference/index.ts';
+import { ControlRequests, type LinkTestResult, type ControlRequestName, type ControlServerEvents, type Principal } from '../protocol/control.ts';
 import type { ConferenceEvent } from '../core/conference/index.ts';
 import type { EventMeta } from '../app/conference/ConferenceRunner.ts';
 
@@ -16,6 +18,9 @@ function roomsOf(p: Principal): string[] {
   if (p.role === 'operator') rooms.push(`bridge:${p.bridgeId}`);
   return rooms;
 }
+
+/** How long a hall's pre-meeting link test runs. */
+const LINK_TEST_MS = 8000;
 
 /** Events every display gets; presence events only go to the roll-call staff. */
 const STAFF_ONLY = new Set(['bridge_online', 'bridge_offline', 'bridge_ready']);
@@ -62,7 +67,23 @@ export function attachControlSignaling(
           if (!isStaff(principal)) return { ok: false, error: { code: 'forbidden', message: 'technicians, chair and secretary only' } };
           const bridgeId = (payload as { bridgeId: string }).bridgeId;
           const health = host.health.book.get(bridgeId);
-          return { ok: true, data: { bridgeId, status: health?.status ?? null, reasons: health?.reasons ?? [], since: health?.since ?? null, history: health?.history ?? [], events: host.health.events(bridgeId) } };
+          return { ok: true, data: { bridgeId, status: health?.status ?? null, reasons: health?.reasons ?? [], since: health?.since ?? null, history: health?.history ?? [], events: host.health.events(bridgeId), test: host.health.lastTest(bridgeId) } };
+        }
+        case 'health:startTest': {
+          if (!isStaff(principal)) return { ok: false, error: { code: 'forbidden', message: 'technicians, chair and secretary only' } };
+          const testId = `t${Date.now().toString(36)}`;
+          const bridgeIds = (payload as { bridgeIds: string[] }).bridgeIds;
+          for (const id of bridgeIds) nsp.to(`bridge:${id}`).emit('health:runTest', { testId, durationMs: LINK_TEST_MS });
+          return { ok: true, data: { testId, bridgeIds } };
+        }
+        case 'health:testResult': {
+          if (principal.role !== 'operator') return { ok: false, error: { code: 'forbidden', message: 'only a hall reports its test' } };
+          const result = payload as LinkTestResult;
+          host.health.testResult(principal.bridgeId, result);
+          const checklist = linkChecklist({ ...result, reportedReady: presenceOf(host.runner.state, principal.bridgeId).ready });
+          const bridgeName = host.plan.bridges.find((b) => b.id === principal.bridgeId)?.name ?? principal.bridgeId;
+          nsp.to('staff').emit('health:test', { bridgeId: principal.bridgeId, bridgeName, at: Date.now(), result, checklist: checklist.items, ready: checklist.ready });
+          return { ok: true, data: checklist };
         }
         case 'control:command': {
           const result = await host.execute(principal, payload as never);

@@ -155,6 +155,35 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     commune.socket.close();
   });
 
+  it('a technician triggers the link test remotely; the hall answers and staff get its ready checklist', async () => {
+    const technician = await connect('technician');
+    const commune = await connect(COMMUNE);
+    const asked = new Promise<{ testId: string; durationMs: number }>((resolve) => commune.socket.once('health:runTest', resolve));
+    const tests: { bridgeId: string; ready: boolean; checklist: { item: string; ok: boolean }[] }[] = [];
+    technician.socket.on('health:test', (t) => tests.push(t));
+    const start = await technician.send('health:startTest', { bridgeIds: [COMMUNE] });
+    expect(start.ok).to.equal(true);
+    const { testId } = await asked;
+    // An operator may not start tests, nor answer for another bridge (the bridge is its token's).
+    expect(((await commune.send('health:startTest', { bridgeIds: [DISTRICT] })) as { error: { code: string } }).error.code).to.equal('forbidden');
+    const reply = await commune.send('health:testResult', { testId, rttMs: 12, lossPct: 0, bitrateKbps: 2400, camera: true, microphone: true, mediaConnected: true });
+    expect(reply.ok).to.equal(true);
+    await waitFor('staff got the checklist', () => tests.length === 1);
+    expect(tests[0]!.bridgeId).to.equal(COMMUNE);
+    expect(tests[0]!.checklist.filter((c) => !c.ok).map((c) => c.item)).to.deep.equal(['ready']);
+    expect(tests[0]!.ready).to.equal(false);
+    expect((await commune.command({ type: 'report_ready', bridgeId: COMMUNE, attendees: 12 })).ok).to.equal(true);
+    await commune.send('health:testResult', { testId, rttMs: 12, lossPct: 0, bitrateKbps: 900, camera: true, microphone: true, mediaConnected: true });
+    await waitFor('second result', () => tests.length === 2);
+    expect(tests[1]!.checklist.filter((c) => !c.ok).map((c) => c.item)).to.deep.equal(['bitrate']);
+    const bad = await commune.send('health:testResult', { testId, rttMs: -5, lossPct: 400, camera: 'yes' });
+    expect((bad as { error: { code: string } }).error.code).to.equal('invalid_payload');
+    const drill = (await technician.send('health:bridge', { bridgeId: COMMUNE })) as { ok: true; data: { test: { result: { bitrateKbps: number } } } };
+    expect(drill.data.test.result.bitrateKbps).to.equal(900);
+    technician.socket.close();
+    commune.socket.close();
+  });
+
   it('two grants at once leave exactly one holder', async () => {
     const s2 = await startTestServer(1, { conferenceId: 'concurrent-grants' });
     try {
