@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-APT_PACKAGES=(chromium redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
+APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
   libabsl-dev libsrtp2-dev libusrsctp-dev nlohmann-json3-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
