@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { MediaSession } from '../../sfu/index.ts';
 import { SYSTEM_ACTOR, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
 import type { ConferenceStore } from '../store/index.ts';
-import { ConferenceRunner, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
+import { ConferenceRunner, nextSpeaker, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
 import { AccessTokens, type InvitePaths } from './conference/tokens.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
@@ -66,6 +66,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   /** Sockets per bridge in this process: a bridge is online while it has one. */
   readonly #connections = new Map<string, number>();
   #closed = false;
+  #quiet = false;
 
   private constructor(options: ConferenceHostOptions, runner: ConferenceRunner, tokens: AccessTokens) {
     super();
@@ -101,9 +102,11 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     }
     const host = new ConferenceHost(options, runner, tokens);
     host.#wire();
-    // After a restart the floor holder is back on the programme as soon as it publishes again.
+    // After a restart the floor holder is back on the programme as soon as it publishes again,
+    // and the hall waiting first is prepared.
     const holder = runner.state.floor?.bridgeId;
     if (holder) await options.media.setProgram(holder);
+    await options.media.setNext(nextSpeaker(runner.state));
     return host;
   }
 
@@ -156,8 +159,17 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     return buildView(this.conferenceId, this.plan, this.runner.state, principal, now, this.media.program);
   }
 
+  /**
+   * Stops roll-call updates from this process: an orderly shutdown disconnects every socket, and
+   * that is not the halls dropping off (the speaker keeps the floor through a restart).
+   */
+  quiesce(): void {
+    this.#quiet = true;
+  }
+
   /** A socket of this bridge connected (roll-call: online from its first socket). */
   async bridgeConnected(bridgeId: string): Promise<void> {
+    if (this.#quiet) return;
     const n = (this.#connections.get(bridgeId) ?? 0) + 1;
     this.#connections.set(bridgeId, n);
     if (n === 1) await this.#system('bridge_connected', bridgeId);
@@ -165,6 +177,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
 
   /** A socket of this bridge went away (offline when its last socket has gone). */
   async bridgeDisconnected(bridgeId: string): Promise<void> {
+    if (this.#quiet) return;
     const n = (this.#connections.get(bridgeId) ?? 0) - 1;
     if (n > 0) {
       this.#connections.set(bridgeId, n);

@@ -12,6 +12,9 @@ import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createRestRouter } from '../transport/rest.ts';
 import { metricsHandler } from '../transport/metrics.ts';
+import { cutOffToken } from '../transport/socket-requests.ts';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
 import { createStore, type ConferenceStore } from '../store/index.ts';
 import { ConferenceHost } from './ConferenceHost.ts';
 import { PlanLoadError } from './errors.ts';
@@ -107,7 +110,17 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     });
     const httpServer = http.createServer(app);
     let baseUrl = config.publicUrl ?? '';
-    const io = new SocketServer(httpServer, { serveClient: false, pingInterval: 10000, pingTimeout: 8000 });
+    // With redis, broadcasts to rooms reach the sockets of every instance (the socket.io redis adapter).
+    let adapter: ReturnType<typeof createAdapter> | undefined;
+    if (config.redisUrl) {
+      const pub = createClient({ url: config.redisUrl });
+      const sub = pub.duplicate();
+      for (const c of [pub, sub]) c.on('error', (e: Error) => logger.warn({ err: e.message }, 'socket.io adapter redis error'));
+      await Promise.all([pub.connect(), sub.connect()]);
+      cleanups.push(() => Promise.allSettled([pub.quit(), sub.quit()]));
+      adapter = createAdapter(pub, sub);
+    }
+    const io = new SocketServer(httpServer, { serveClient: false, pingInterval: 10000, pingTimeout: 8000, ...(adapter ? { adapter } : {}) });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
@@ -117,6 +130,15 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     });
     const control = attachControlSignaling(io.of('/control'), () => conference.host);
     cleanups.push(control.close);
+    // Shutting down is not every hall dropping off: roll-call stops first.
+    cleanups.push(() => conference.host.quiesce());
+    // A revoked or re-issued link cuts off the sockets opened with it, at once.
+    const cutOff = (token: string): void => {
+      cutOffToken(io.of('/media'), token);
+      cutOffToken(io.of('/control'), token);
+    };
+    const watchTokens = (): void => void conference.host.tokens.on('revoked', cutOff);
+    watchTokens();
 
     /**
      * Replaces the conference with another plan before the meeting starts. The invite links of
@@ -135,6 +157,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         await store.drop(config.conferenceId);
         if (tokens.length) await store.issueTokens(config.conferenceId, tokens, 'replace');
         conference = await openConference(next);
+        watchTokens();
         rebindMedia();
         control.rebind();
         io.of('/media').disconnectSockets(false);

@@ -155,7 +155,8 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
 
   // Tells every socket of this session when the programme changes; returns the unbinding.
   let bound: MediaSession | undefined;
-  const onProgram = ({ bridgeId }: { bridgeId: string }): void => void nsp.emit('program:changed', { bridgeId });
+  // Each instance tells its own sockets about its own media.
+  const onProgram = ({ bridgeId }: { bridgeId: string }): void => void nsp.local.emit('program:changed', { bridgeId });
   const bind = (): void => {
     bound?.off('program', onProgram);
     bound = current();

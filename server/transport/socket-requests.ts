@@ -21,7 +21,8 @@ export function useTokenAuth(
         if (!principal) return next(new Error('unauthenticated'));
         const refusal = accept(principal);
         if (refusal) return next(new Error(refusal));
-        (socket.data as { principal: Principal }).principal = principal;
+        (socket.data as { principal: Principal; token: string }).principal = principal;
+        (socket.data as { token: string }).token = parsed.data.token;
         next();
       },
       () => next(new Error('unavailable')),
@@ -51,4 +52,11 @@ export function onRequest<S extends z.ZodType, R>(
     }
     handler(parsed.data).then(reply, () => reply({ ok: false, error: { code: 'internal', message: 'internal error' } }));
   });
+}
+
+/** Disconnects this process's sockets of a namespace that were opened with a token now revoked. */
+export function cutOffToken(nsp: Namespace, token: string): void {
+  for (const socket of nsp.sockets.values()) {
+    if ((socket.data as { token?: string }).token === token) socket.disconnect(true);
+  }
 }

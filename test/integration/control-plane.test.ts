@@ -83,10 +83,25 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     expect(v.title).to.equal(server.plan.title);
     expect(v.status).to.equal('waiting');
     expect(v.agenda.items).to.have.length(server.plan.programme.length);
+    expect(v.agenda.items, 'the 8 items of the Lạng Sơn programme').to.have.length(8);
+    expect(v.programme.bridgeId).to.equal(PROVINCE);
+    expect(v.floor).to.equal(null);
+    expect(v.mine).to.equal(undefined);
     expect(v.maket.lines[0]).to.equal('THƯỜNG TRỰC HĐND TỈNH LẠNG SƠN');
     expect(v.maket.background.toLowerCase()).to.equal('#c00000');
     expect(Object.keys(v.presence!)).to.have.length(212);
     expect(v.rollCall.byDistrict).to.have.length(11);
+    expect([v.rollCall.province.total, v.rollCall.districts.total, v.rollCall.communes.total]).to.deep.equal([1, 11, 200]);
+    // The other staff see presence too; the press does not.
+    for (const role of ['secretary', 'technician']) {
+      const staff = await connect(role);
+      expect(Object.keys(staff.last().presence!), role).to.have.length(212);
+      staff.socket.close();
+    }
+    const press = await connect('viewer');
+    expect(press.last().presence).to.equal(undefined);
+    expect(press.last().mine).to.equal(undefined);
+    press.socket.close();
     const op = await connect(COMMUNE);
     const mine = op.last();
     expect(mine.presence).to.equal(undefined);
@@ -96,6 +111,39 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     await waitFor('chair sees the commune online', () => chair.last().presence![COMMUNE]!.online);
     op.socket.close();
     await waitFor('chair sees the commune offline', () => !chair.last().presence![COMMUNE]!.online);
+    chair.socket.close();
+  });
+
+  it('roll-call: operator sockets put their halls online in the staff views; report_ready counts attendees', async () => {
+    const chair = await connect('chair');
+    const start = chair.last().rollCall;
+    const commune = await connect(COMMUNE_2);
+    const district = await connect(DISTRICT);
+    await waitFor('both halls online at the chair', () => {
+      const r = chair.last().rollCall;
+      return r.communes.online === start.communes.online + 1 && r.districts.online === start.districts.online + 1;
+    });
+    const d178 = chair.last().rollCall.byDistrict!.find((d) => d.districtId === DISTRICT)!;
+    expect(d178.online).to.equal(true);
+    expect(d178.communesOnline).to.be.at.least(1);
+    expect(chair.last().presence![COMMUNE_2]).to.deep.equal({ online: true, ready: false, attendees: null });
+
+    expect((await commune.command({ type: 'report_ready', bridgeId: COMMUNE_2, attendees: 35 })).ok).to.equal(true);
+    expect((await district.command({ type: 'report_ready', bridgeId: DISTRICT, attendees: 60 })).ok).to.equal(true);
+    await waitFor('both ready at the chair', () => chair.last().rollCall.districts.ready === start.districts.ready + 1 && chair.last().rollCall.communes.ready === start.communes.ready + 1);
+    expect(chair.last().presence![COMMUNE_2]).to.deep.equal({ online: true, ready: true, attendees: 35 });
+    expect(chair.last().rollCall.attendees).to.equal(start.attendees + 95);
+    expect(commune.last().mine).to.include({ bridgeId: COMMUNE_2, ready: true, attendees: 35, online: true });
+    // An operator's view counts halls but names none.
+    expect(commune.last().rollCall.communes.online).to.equal(chair.last().rollCall.communes.online);
+    expect(commune.last().rollCall.byDistrict).to.equal(undefined);
+
+    commune.socket.close();
+    district.socket.close();
+    await waitFor('both offline again, readiness cleared', () => {
+      const r = chair.last().rollCall;
+      return r.communes.online === start.communes.online && r.districts.online === start.districts.online && chair.last().presence![COMMUNE_2]!.ready === false;
+    });
     chair.socket.close();
   });
 
@@ -120,12 +168,20 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     const timer = chair.last().floor!.timer;
     expect(timer.limitSec).to.equal(600);
     expect(timer.deadline).to.be.within(before + 600_000 - 50, Date.now() + 600_000 + 50);
-    expect(chair.last().programme.bridgeId).to.equal(head);
+    // On the server's clock: the view was made at serverNow, at most a moment after the grant.
+    expect(timer.deadline - chair.last().serverNow).to.be.within(600_000 - 2000, 600_000);
+    for (const p of [chair, commune, district]) {
+      expect(p.last().programme.bridgeId, 'programme in every view').to.equal(head);
+      expect(p.last().floor!.timer.deadline, 'one deadline for all').to.equal(timer.deadline);
+    }
+    expect(head).to.equal(COMMUNE);
+    expect(chair.last().floor).to.include({ bridgeId: COMMUNE, bridgeName: 'Xã Cao Minh', speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch HĐND xã' });
     await waitFor('the other request prepared next', () => server.media.next === second);
     expect(chair.events.map((e) => e.type)).to.include.members(['floor_granted', 'programme_changed', 'mic_opened']);
 
     expect((await chair.command({ type: 'revoke_floor' })).ok).to.equal(true);
     await waitFor('programme back to the chair', () => server.media.program === PROVINCE && chair.last().floor === null);
+    await waitFor('every view back on the chair', () => [chair, commune, district].every((p) => p.last().floor === null && p.last().programme.bridgeId === PROVINCE));
 
     // The second hall gets the floor, then drops off: the floor and the programme return to the chair.
     expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
@@ -213,6 +269,12 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       const granted = s2.host.runner.snapshot().state.speeches.length + 1;
       expect(granted).to.be.at.most(2);
       expect(state.queue.some((r) => r.bridgeId === state.floor!.bridgeId)).to.equal(false);
+      expect(ids).to.include(state.floor!.requestId);
+      // Every grant in the log was ended before the next one: exactly one open grant.
+      const log = await s2.host.runner.readLog(0);
+      const floorLog = log.filter((e) => e.type === 'floor_granted' || e.type === 'floor_ended').map((e) => e.type);
+      expect(floorLog.filter((t, i) => t === 'floor_granted' && floorLog[i + 1] === 'floor_granted'), 'two grants in a row').to.deep.equal([]);
+      expect(floorLog.filter((t) => t === 'floor_granted').length - floorLog.filter((t) => t === 'floor_ended').length).to.equal(1);
       await waitFor('media follows the holder', () => s2.media.program === state.floor!.bridgeId);
     } finally {
       await s2.close();
@@ -233,13 +295,48 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     for (const cmd of [{ type: 'grant_next' }, { type: 'revoke_floor' }, { type: 'start_meeting' }, { type: 'timer_extend', seconds: 60 }, { type: 'set_date', date: '2021-11-26' }]) {
       expect(await code(commune, cmd), JSON.stringify(cmd)).to.equal('forbidden');
     }
+    // The actor comes from the token: one sent along is ignored.
+    expect(await code(commune, { type: 'grant_next', actor: { role: 'chair' } })).to.equal('forbidden');
+    expect(await code(commune, { type: 'grant_floor', requestId: 'r1' })).to.equal('forbidden');
     for (const p of [technician, viewer]) {
-      for (const cmd of [{ type: 'request_floor', bridgeId: COMMUNE, speakerName: 'X', speakerTitle: 'Y' }, { type: 'agenda_next' }, { type: 'set_maket', maket: null }]) {
+      for (const cmd of [
+        { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'X', speakerTitle: 'Y' },
+        { type: 'agenda_next' },
+        { type: 'set_maket', maket: null },
+        { type: 'grant_next' },
+        { type: 'grant_floor', requestId: 'r1' },
+        { type: 'revoke_floor' },
+        { type: 'start_meeting' },
+      ]) {
         expect(await code(p, cmd), JSON.stringify(cmd)).to.equal('forbidden');
       }
     }
     expect(server.host.runner.state.seq).to.equal(seq);
     for (const p of [commune, technician, viewer]) p.socket.close();
+  });
+
+  // Regression test (was a bug found by these tests, fixed since): sockets are authenticated at their handshake only (useTokenAuth keeps the principal in
+  // socket.data); after POST /api/tokens/revoke or /reissue the sockets already open with the old
+  // token keep acting in its role (here: an operator still asks for the floor; a re-issued chair
+  // link would still grant). Suggested fix: revoke/reissue announce the revoked token (a host
+  // event, relayed between processes through the store's change channel); both namespaces keep
+  // the handshake token in socket.data and disconnect(true) the sockets that hold it.
+  it('revoking a link cuts off the sockets already open with it', async () => {
+    const chairAuth = { ...bearer(await tokenOf(server, 'chair')), 'content-type': 'application/json' };
+    const hall = await connect(COMMUNE_2);
+    const seq = server.host.runner.state.seq;
+    try {
+      const res = await fetch(`${server.url}/api/tokens/revoke`, { method: 'POST', headers: chairAuth, body: JSON.stringify({ token: await tokenOf(server, COMMUNE_2) }) });
+      expect(await res.json()).to.deep.equal({ revoked: true });
+      const still = await hall.command({ type: 'report_ready', bridgeId: COMMUNE_2, attendees: 5 }).catch(() => ({ ok: false as const, error: { code: 'disconnected', message: '' } }));
+      expect(still.ok, 'a command over the revoked link').to.equal(false);
+      await waitFor('the revoked hall is disconnected', () => hall.socket.disconnected, 2000);
+      expect(server.host.runner.state.presence[COMMUNE_2]?.ready ?? false).to.equal(false);
+      expect(server.host.runner.state.seq).to.be.at.most(seq + 2); // at most its going offline
+    } finally {
+      hall.socket.close();
+      await fetch(`${server.url}/api/tokens/reissue`, { method: 'POST', headers: chairAuth, body: JSON.stringify({ target: COMMUNE_2 }) });
+    }
   });
 
   it('answers a corpus of malformed payloads with invalid_payload, changes nothing, and keeps serving', async () => {
@@ -260,6 +357,12 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       ['negative headcount', 'control:command', { type: 'report_ready', bridgeId: COMMUNE, attendees: -1 }],
       ['headcount as text', 'control:command', { type: 'report_ready', bridgeId: COMMUNE, attendees: 'ba mươi' }],
       ['a name of 10,000 characters', 'control:command', { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A'.repeat(10_000), speakerTitle: 'B' }],
+      ['a title of 900 kB', 'control:command', { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A', speakerTitle: 'B'.repeat(900_000) }],
+      ['a topic of 301 characters', 'control:command', { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A', speakerTitle: 'B', topic: 'C'.repeat(301) }],
+      ['a request id of 65 characters', 'control:command', { type: 'cancel_request', requestId: 'r'.repeat(65) }],
+      ['a bridge id of 40 characters', 'control:command', { type: 'report_ready', bridgeId: `c-${'0'.repeat(38)}`, attendees: 1 }],
+      ['system disconnect from a client', 'control:command', { type: 'bridge_disconnected', bridgeId: COMMUNE }],
+      ['a type that is not a string', 'control:command', { type: 42 }],
       ['an empty name', 'control:command', { type: 'request_floor', bridgeId: COMMUNE, speakerName: '   ', speakerTitle: 'B' }],
       ['a bridge id that is not one', 'control:command', { type: 'request_floor', bridgeId: '../etc', speakerName: 'A', speakerTitle: 'B' }],
       ['a date that is not one', 'control:command', { type: 'set_date', date: '26/11/2021' }],
@@ -312,6 +415,10 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       const me = await fetch(`${server.url}/api/me`, { headers: bearer(await tokenOf(server, COMMUNE)) });
       expect(await me.json()).to.include({ role: 'operator', bridgeId: COMMUNE, bridgeName: 'Xã Cao Minh' });
       expect((await fetch(`${server.url}/api/me`)).status).to.equal(401);
+      const chair = await fetch(`${server.url}/api/me`, { headers: bearer(await tokenOf(server, 'chair')) });
+      expect(await chair.json()).to.deep.equal({ role: 'chair', conferenceId: server.host.conferenceId, title: server.plan.title, chairBridgeId: PROVINCE });
+      expect((await fetch(`${server.url}/api/me`, { headers: bearer('A'.repeat(22)) })).status).to.equal(401);
+      expect((await fetch(`${server.url}/api/me`, { headers: bearer('not a token') })).status).to.equal(401);
     });
 
     it('invites: 4 roles and 212 halls for the chair and secretary, CSV with a header, 403 for an operator', async () => {
@@ -325,6 +432,14 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       expect(lines[0]!.replace('\uFEFF', '')).to.equal('role,bridgeId,bridgeName,url');
       expect(lines).to.have.length(217);
       expect((await fetch(`${server.url}/api/invites`, { headers: bearer(await tokenOf(server, COMMUNE)) })).status).to.equal(403);
+      for (const role of ['technician', 'viewer']) {
+        expect((await fetch(`${server.url}/api/invites`, { headers: bearer(await tokenOf(server, role)) })).status, role).to.equal(403);
+      }
+      expect((await fetch(`${server.url}/api/invites`)).status).to.equal(401);
+      expect((await fetch(`${server.url}/api/invites?format=csv`)).status).to.equal(401);
+      // Each operator row's link is that hall's token in force.
+      const row = (rows as { bridgeId?: string; url: string }[]).find((r) => r.bridgeId === COMMUNE)!;
+      expect(row.url).to.equal(`${server.url}/operator.html#token=${await tokenOf(server, COMMUNE)}`);
     });
 
     it('re-issuing a hall link kills the old one at once; revoke works', async () => {
@@ -341,6 +456,18 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       expect(await refusal({ token: fresh })).to.equal('unauthenticated');
       const unknown = await fetch(`${server.url}/api/tokens/reissue`, { method: 'POST', headers: { ...chair, 'content-type': 'application/json' }, body: JSON.stringify({ target: 'c-99999' }) });
       expect(unknown.status).to.equal(404);
+      // Nobody but the chair and the secretary manages links; a body that is not one is refused.
+      const post = (path: string, headers: Record<string, string>, body: unknown) =>
+        fetch(`${server.url}/api/tokens/${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect((await post('reissue', bearer(await tokenOf(server, COMMUNE)), { target: COMMUNE })).status).to.equal(403);
+      expect((await post('revoke', bearer(await tokenOf(server, 'technician')), { token: await tokenOf(server, COMMUNE) })).status).to.equal(403);
+      expect((await post('revoke', {}, { token: await tokenOf(server, COMMUNE) })).status).to.equal(401);
+      expect((await post('revoke', chair, { token: 'short' })).status).to.equal(400);
+      expect((await post('reissue', chair, { target: 42 })).status).to.equal(400);
+      expect(await (await post('revoke', chair, { token: 'C'.repeat(22) })).json()).to.deep.equal({ revoked: false });
+      // The hall gets a link again.
+      const again = (await (await post('reissue', chair, { target: COMMUNE_2 })).json()) as { url: string };
+      expect(await refusal({ token: again.url.split('#token=')[1] })).to.equal('connected');
     });
 
     it('the report and its CSV files', async () => {
@@ -352,7 +479,18 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       expect(csv.status).to.equal(200);
       expect(csv.headers.get('content-type')).to.match(/text\/csv/);
       expect((await csv.text()).split(/\r?\n/).length).to.be.at.least(3);
-      expect((await fetch(`${server.url}/api/report/passwd`, { headers: chair })).status).to.equal(404);
+      const missing = await fetch(`${server.url}/api/report/passwd`, { headers: chair });
+      expect(missing.status).to.equal(404);
+      expect(((await missing.json()) as { error: { message: string } }).error.message).to.include('attendance.csv');
+      const attendance = await fetch(`${server.url}/api/report/attendance.csv`, { headers: chair });
+      expect(attendance.status).to.equal(200);
+      expect(attendance.headers.get('content-disposition')).to.include('attendance.csv');
+      const lines = (await attendance.text()).replace('\uFEFF', '').trim().split(/\r?\n/);
+      expect(lines[0]!.split(',').slice(0, 2)).to.deep.equal(['bridge_id', 'tier']);
+      expect(lines, 'a header and 212 bridges').to.have.length(213);
+      expect(lines.some((l) => l.startsWith(`${COMMUNE},commune,`))).to.equal(true);
+      expect((await fetch(`${server.url}/api/report`, { headers: bearer(await tokenOf(server, COMMUNE)) })).status).to.equal(403);
+      expect((await fetch(`${server.url}/api/report/attendance.csv`)).status).to.equal(401);
     });
 
     it('plan validation answers with the path of each wrong field; garbage is invalid_payload', async () => {
@@ -402,6 +540,11 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       const m = (await (await fetch(`${server.url}/api/maket/${DISTRICT}`)).json()) as { lines: string[] };
       expect(m.lines[0]).to.equal('THƯỜNG TRỰC HĐND THÀNH PHỐ LẠNG SƠN');
       expect((await fetch(`${server.url}/api/maket/c-99999`)).status).to.equal(404);
+      const commune = (await (await fetch(`${server.url}/api/maket/${COMMUNE_2}`)).json()) as { lines: string[]; background: string; textColour: string };
+      expect(commune.lines[0]).to.equal('THƯỜNG TRỰC HĐND PHƯỜNG HOÀNG VĂN THỤ');
+      expect(commune.lines[1]).to.equal('HỘI NGHỊ TRỰC TUYẾN');
+      expect(commune.lines.at(-1)).to.match(/^Hoàng Văn Thụ, ngày (\.\.\.|26) tháng 11 năm 2021$/); // the secretary may have set the date
+      expect([commune.background.toLowerCase(), commune.textColour.toLowerCase()]).to.deep.equal(['#c00000', '#ffde00']);
     });
   });
 });

@@ -144,6 +144,25 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     expect(server.media.peerIds()).to.deep.equal([]);
   });
 
+  // Regression test (was a bug found by these tests, fixed since): a socket is authenticated only at its handshake (useTokenAuth); revoking or re-issuing a
+  // token leaves the sockets already open with it at work (publishing, receiving). Suggested fix:
+  // AccessTokens.revoke/reissue announce the revoked token (host event, and the store's change
+  // channel for other processes); the namespaces disconnect the sockets whose handshake token it was.
+  it('revoking a hall\'s token closes its open media socket at once', async () => {
+    const hall = await join(COMMUNE_2);
+    await publishOverWire(hall);
+    const peerId = hall.socket.id!;
+    const gone = new Promise<string>((resolve) => hall.socket.once('disconnect', (reason) => resolve(reason)));
+    try {
+      expect(await server.host.tokens.revoke(await tokenOf(server, COMMUNE_2))).to.equal(true);
+      await waitFor('the revoked hall is disconnected', () => hall.socket.disconnected, 2000);
+      expect(await gone).to.equal('io server disconnect');
+      await waitFor('its peer left the session', () => !server.media.peerIds().includes(peerId));
+    } finally {
+      await server.host.tokens.reissue(COMMUNE_2);
+    }
+  });
+
   it('answers a valid request before media:join with not_joined', async () => {
     const client = await connect(COMMUNE);
     for (const [event, payload] of [
@@ -268,6 +287,32 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     const peer = server.media.snapshot().peers.find((p) => p.peerId === operator.socket.id)!;
     expect(peer.bridgeId).to.equal(DISTRICT);
     expect(peer.producers.map((p) => p.source).sort()).to.deep.equal(['cam', 'mic']);
+  });
+
+  it('a technician never receives the programme, only the thumbnails it asks for; a commune publishes as its own bridge', async () => {
+    const province = await join(PROVINCE);
+    await publishOverWire(province);
+    const commune = await connect(COMMUNE);
+    const joined = (await request(commune, 'media:join', {})) as { ok: true; data: { role: string; bridgeId: string } };
+    expect(joined.data).to.include({ role: 'operator', bridgeId: COMMUNE });
+    const produced = await publishOverWire(commune);
+    const peer = server.media.snapshot().peers.find((p) => p.peerId === commune.socket.id)!;
+    expect(peer.bridgeId).to.equal(COMMUNE);
+
+    const technician = await join('technician');
+    expect((await request(technician, 'media:capabilities', { rtpCapabilities: server.media.rtpCapabilities })).ok).to.equal(true);
+    expect((await request(technician, 'media:createTransport', { direction: 'recv' })).ok).to.equal(true);
+    expect((await request(technician, 'media:thumbnails', { bridgeIds: [COMMUNE] })).ok).to.equal(true);
+    await waitFor('the commune thumbnail', () => technician.consumes.some((m) => m.producerId === produced.cam));
+    // The programme moves to the commune (as a grant would): still nothing but the thumbnail.
+    await server.media.setProgram(COMMUNE);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(technician.consumes.map((m) => `${m.slot}:${m.bridgeId}:${m.kind}`)).to.deep.equal([`thumb:${COMMUNE}:video`]);
+    // The chair, for comparison, receives the programme.
+    const chair = await join('chair');
+    expect((await request(chair, 'media:capabilities', { rtpCapabilities: server.media.rtpCapabilities })).ok).to.equal(true);
+    expect((await request(chair, 'media:createTransport', { direction: 'recv' })).ok).to.equal(true);
+    await waitFor('the chair gets the commune on the programme', () => chair.consumes.some((m) => m.slot === 'program' && m.bridgeId === COMMUNE));
   });
 
   it('createTransport returns ICE candidates on 127.0.0.1 at the worker port, UDP and TCP', async () => {

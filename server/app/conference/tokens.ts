@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 // Access tokens of a conference: one per staff role (chair, secretary, technician, viewer) and one
 // per bridge operator, kept in the store so they survive a restart and are shared by every server
 // process. A token is 128 random bits, url-safe; whoever holds it acts in that role.
@@ -67,8 +68,8 @@ export function grantKey(grant: AccessGrant): string {
   return grant.role === 'operator' ? `operator:${grant.bridgeId}` : grant.role;
 }
 
-/** The tokens of one conference. */
-export class AccessTokens {
+/** The tokens of one conference. Emits 'revoked' with a token that no longer grants anything (revoke, reissue). */
+export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
   readonly conferenceId: string;
   readonly #store: ConferenceStore;
   readonly #bridges: readonly Pick<Bridge, 'id' | 'name'>[];
@@ -76,6 +77,7 @@ export class AccessTokens {
   readonly #now: () => number;
 
   private constructor(options: AccessTokensOptions) {
+    super();
     this.conferenceId = options.conferenceId;
     this.#store = options.store;
     this.#bridges = options.bridges.map((b) => ({ id: b.id, name: b.name }));
@@ -100,12 +102,17 @@ export class AccessTokens {
   /** Revokes a token at once; false when it was not in force. The grant has no token until reissue. */
   async revoke(token: string): Promise<boolean> {
     if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return false;
-    return (await this.#store.revokeToken(this.conferenceId, token)) !== null;
+    const revoked = (await this.#store.revokeToken(this.conferenceId, token)) !== null;
+    if (revoked) this.emit('revoked', token);
+    return revoked;
   }
 
   /** Issues a new token for a staff role or a bridge's operator, revoking the previous one; returns it. */
   async reissue(target: StaffRole | string): Promise<string> {
-    const [record] = await this.#store.issueTokens(this.conferenceId, [this.#record(this.#grantFor(target))], 'replace');
+    const grant = this.#grantFor(target);
+    const old = await this.tokenFor(target);
+    const [record] = await this.#store.issueTokens(this.conferenceId, [this.#record(grant)], 'replace');
+    if (old && old !== record!.token) this.emit('revoked', old);
     return record!.token;
   }
 
