@@ -1,4 +1,6 @@
-import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
+import { DEFAULT_AUDIO, DEFAULT_VIDEO, MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
+import { DisplayEnd, hallChannelName, loadDeviceChoice, saveDeviceChoice, type DisplayStatus } from '../shared/HallLink.ts';
+import { LinkMeter, type LinkQuality } from '../shared/linkQuality.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
@@ -23,7 +25,15 @@ async function main(): Promise<void> {
   document.title = `${hallName} — Hội nghị trực tuyến`;
   $('bridge-name').textContent = me.bridgeName ? `Điểm cầu: ${me.bridgeName}` : hallName;
 
-  const client = new MediaClient({ url: location.origin, token, publish: me.role === 'operator' });
+  // The operator's camera and microphone choice on this PC (ideal: a device unplugged since falls back to another).
+  const choice = me.role === 'operator' ? loadDeviceChoice(bridgeId) : {};
+  const client = new MediaClient({
+    url: location.origin,
+    token,
+    publish: me.role === 'operator',
+    video: choice.videoId ? { ...DEFAULT_VIDEO, deviceId: { ideal: choice.videoId } } : DEFAULT_VIDEO,
+    audio: choice.audioId ? { ...DEFAULT_AUDIO, deviceId: { ideal: choice.audioId } } : DEFAULT_AUDIO,
+  });
   const control = new ControlClient(location.origin, token);
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me };
 
@@ -49,7 +59,8 @@ async function main(): Promise<void> {
     if (program) {
       if ((video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== program.consumer.track) video.srcObject = new MediaStream([program.consumer.track]);
     } else if (selfOnAir) {
-      video.srcObject = new MediaStream(client.localStream!.getVideoTracks());
+      const own = client.localStream!.getVideoTracks()[0];
+      if (own && (video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== own) video.srcObject = new MediaStream([own]);
     }
     if (view) {
       drawMaket($('maket'), view.maket);
@@ -138,7 +149,67 @@ async function main(): Promise<void> {
   });
   control.on('connection', render);
   if (me.role !== 'operator') $('mic-state').hidden = true;
+  else servePanel(client, me.conferenceId, bridgeId, () => !$('start').hidden);
   void bridges;
+}
+
+/**
+ * The display is the hall's only media page; the operator panel (operator.html, same PC) sees
+ * its status and switches its devices through the hall link.
+ */
+function servePanel(client: MediaClient, conferenceId: string, bridgeId: string, needsClick: () => boolean): void {
+  const link = new DisplayEnd(hallChannelName(conferenceId, bridgeId));
+  const meter = new LinkMeter();
+  let quality: LinkQuality = meter.push(null);
+  const status = (): DisplayStatus => {
+    const v = client.localStream?.getVideoTracks()[0];
+    const a = client.localStream?.getAudioTracks()[0];
+    return {
+      type: 'status',
+      mediaState: client.state,
+      micOpen: client.micOpen,
+      publishing: client.publishing,
+      devices: { videoId: v?.getSettings().deviceId ?? null, videoLabel: v?.label ?? '', audioId: a?.getSettings().deviceId ?? null, audioLabel: a?.label ?? '' },
+      link: quality,
+      program: client.program,
+      needsClick: needsClick(),
+    };
+  };
+  const send = (): void => link.post(status());
+  link.onMessage((msg) => {
+    if (msg.type === 'hello') send();
+    else if (msg.type === 'use-device') {
+      void useDevice(client, msg.kind, msg.deviceId).then(
+        () => {
+          saveDeviceChoice(bridgeId, msg.kind, msg.deviceId);
+          link.post({ type: 'device-result', reqId: msg.reqId, ok: true });
+          send();
+        },
+        (err: Error) => link.post({ type: 'device-result', reqId: msg.reqId, ok: false, error: err.message }),
+      );
+    }
+  });
+  for (const ev of ['state', 'mic', 'localstream', 'program']) client.on(ev, send);
+  setInterval(send, 1000);
+  setInterval(() => {
+    void client.linkStats().then((sample) => {
+      quality = meter.push(sample);
+    });
+  }, 2000);
+  addEventListener('pagehide', () => link.post({ type: 'bye' }));
+  send();
+}
+
+/** Opens the chosen device and puts it on the air in place of the current one. */
+async function useDevice(client: MediaClient, kind: 'audio' | 'video', deviceId: string): Promise<void> {
+  const constraints = { ...(kind === 'audio' ? DEFAULT_AUDIO : DEFAULT_VIDEO), deviceId: { exact: deviceId } };
+  const stream = await navigator.mediaDevices.getUserMedia(kind === 'audio' ? { audio: constraints } : { video: constraints });
+  const track = kind === 'audio' ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+  if (!track) throw new Error('no track');
+  // Later restarts (worker loss, reconnect) capture the same device.
+  if (kind === 'audio') client.options.audio = { ...DEFAULT_AUDIO, deviceId: { ideal: deviceId } };
+  else client.options.video = { ...DEFAULT_VIDEO, deviceId: { ideal: deviceId } };
+  await client.replaceTrack(kind, track);
 }
 
 void main();

@@ -10,6 +10,7 @@ import type {
   MediaRequestName,
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
+import type { LinkSample } from './linkQuality.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
 export interface ReceivedConsumer {
@@ -35,7 +36,14 @@ export interface MediaClientOptions {
   publish: boolean;
   /** Camera constraints; 1280×720 gives the three simulcast layers 320×180, 640×360, 1280×720. */
   video?: MediaTrackConstraints;
+  /** Microphone constraints (e.g. the deviceId the operator chose); echo cancellation and noise suppression by default. */
+  audio?: MediaTrackConstraints;
 }
+
+/** The camera constraints a hall publishes with unless told otherwise. */
+export const DEFAULT_VIDEO: MediaTrackConstraints = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 25 } };
+/** The microphone constraints a hall publishes with unless told otherwise. */
+export const DEFAULT_AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true };
 
 type Listener = (detail: unknown) => void;
 
@@ -121,7 +129,7 @@ export class MediaClient {
     });
   }
 
-  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'program', 'mic', 'error'. */
+  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'program', 'mic', 'localstream', 'firstframe', 'error'. */
   on(event: string, fn: Listener): void {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));
@@ -142,6 +150,66 @@ export class MediaClient {
   /** Asks the server for thumbnails of these bridges (chair and technicians). */
   async setThumbnails(bridgeIds: string[]): Promise<void> {
     await this.request('media:thumbnails', { bridgeIds });
+  }
+
+  /**
+   * Puts another camera or microphone on the air without renegotiating (the producer keeps its
+   * id, so every consumer keeps receiving). The local stream keeps the new track and the old one
+   * is stopped. Before the first publish it only sets what will be published.
+   */
+  async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<void> {
+    if (track.kind !== kind) throw new Error(`replaceTrack: a ${track.kind} track is not ${kind}`);
+    const producer = kind === 'audio' ? this.#mic : this.#cam;
+    if (producer && !producer.closed) {
+      await producer.replaceTrack({ track });
+      if (kind === 'video') await this.#applyLayers();
+    }
+    const stream = this.localStream ?? new MediaStream();
+    for (const old of kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks()) {
+      if (old === track) continue;
+      stream.removeTrack(old);
+      old.stop();
+    }
+    if (!stream.getTracks().includes(track)) stream.addTrack(track);
+    this.localStream = stream;
+    this.#emit('localstream', { stream });
+  }
+
+  /** Counters of the hall's link summed over both transports (round trip, packets, bytes); null before they exist. */
+  async linkStats(): Promise<LinkSample | null> {
+    const transports = [this.#send, this.#recv].filter((t): t is msc.Transport => !!t && !t.closed);
+    if (!transports.length) return null;
+    const sample: LinkSample = {
+      at: Date.now(),
+      rttMs: null,
+      packetsSent: 0,
+      packetsLostRemote: 0,
+      packetsReceived: 0,
+      packetsLost: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+      availableOutgoingBitrate: null,
+    };
+    for (const transport of transports) {
+      const report = await transport.getStats().catch(() => undefined);
+      report?.forEach((s: Record<string, unknown>) => {
+        const n = (key: string): number => Number(s[key] ?? 0) || 0;
+        if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
+          if (typeof s.currentRoundTripTime === 'number') sample.rttMs = Math.max(sample.rttMs ?? 0, s.currentRoundTripTime * 1000);
+          if (typeof s.availableOutgoingBitrate === 'number') sample.availableOutgoingBitrate = s.availableOutgoingBitrate;
+        } else if (s.type === 'outbound-rtp') {
+          sample.packetsSent += n('packetsSent');
+          sample.bytesSent += n('bytesSent');
+        } else if (s.type === 'remote-inbound-rtp') {
+          sample.packetsLostRemote += Math.max(0, n('packetsLost'));
+        } else if (s.type === 'inbound-rtp') {
+          sample.packetsReceived += n('packetsReceived');
+          sample.packetsLost += Math.max(0, n('packetsLost'));
+          sample.bytesReceived += n('bytesReceived');
+        }
+      });
+    }
+    return sample;
   }
 
   /** Frames decoded and resolution per received video consumer. */
@@ -241,18 +309,23 @@ export class MediaClient {
   }
 
   async #publish(): Promise<void> {
-    // A device unplugged (or a track ended) since the last start: capture again.
-    if (this.localStream?.getTracks().some((t) => t.readyState === 'ended')) {
-      this.localStream.getTracks().forEach((t) => t.stop());
-      this.localStream = undefined;
+    // A device unplugged (or a track ended) since the last start: capture that kind again.
+    const stream = this.localStream ?? new MediaStream();
+    for (const t of stream.getTracks()) {
+      if (t.readyState === 'ended') stream.removeTrack(t);
     }
-    if (!this.localStream) {
-      this.localStream = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true },
-        video: this.options.video ?? { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 25 } },
+    const needAudio = stream.getAudioTracks().length === 0;
+    const needVideo = stream.getVideoTracks().length === 0;
+    if (needAudio || needVideo) {
+      const captured = await navigator.mediaDevices.getUserMedia({
+        audio: needAudio ? (this.options.audio ?? DEFAULT_AUDIO) : false,
+        video: needVideo ? (this.options.video ?? DEFAULT_VIDEO) : false,
       });
-      this.#emit('localstream', { stream: this.localStream });
+      captured.getTracks().forEach((t) => stream.addTrack(t));
+      this.localStream = stream;
+      this.#emit('localstream', { stream });
     }
+    this.localStream = stream;
     const params = await this.request('media:createTransport', { direction: 'send' });
     const transport = this.#device!.createSendTransport(params as msc.TransportOptions);
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
@@ -267,8 +340,8 @@ export class MediaClient {
       }).then(ok, fail);
     });
     this.#send = transport;
-    const audio = this.localStream.getAudioTracks()[0];
-    const video = this.localStream.getVideoTracks()[0];
+    const audio = stream.getAudioTracks()[0];
+    const video = stream.getVideoTracks()[0];
     // stopTracks false: the camera and microphone outlive transports rebuilt after a worker loss.
     if (audio) this.#mic = await transport.produce({ track: audio, stopTracks: false, appData: { source: 'mic' } });
     if (video) {
@@ -345,5 +418,19 @@ export class MediaClient {
     this.consumers.delete(consumerId);
     rc.consumer.close();
     this.#emit('consumerclosed', rc);
+  }
+
+  /** Raw WebRTC statistics of the send and receive transports (null where there is none) and whether the send transport is connected: for the link reporter. */
+  async transportStats(): Promise<{ send: RTCStatsReport | null; recv: RTCStatsReport | null; sendConnected: boolean }> {
+    const stats = (t: msc.Transport | undefined): Promise<RTCStatsReport | null> => (t && !t.closed ? t.getStats().catch(() => null) : Promise.resolve(null));
+    const [send, recv] = await Promise.all([stats(this.#send), stats(this.#recv)]);
+    return { send, recv, sendConnected: this.#send?.connectionState === 'connected' };
+  }
+
+  /** For the link test: sends every simulcast layer (so the outgoing estimate can rise), or goes back to the layers the server asked for. */
+  async probeAllLayers(on: boolean): Promise<void> {
+    const cam = this.#cam;
+    if (!cam || cam.closed) return;
+    await cam.setMaxSpatialLayer(on ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer).catch(() => undefined);
   }
 }

@@ -1,0 +1,193 @@
+import type { MediaClient, ReceivedConsumer } from '../shared/MediaClient.ts';
+import type { BridgeInfo } from '../shared/bridges.ts';
+import type { ConferenceView } from '../../server/protocol/control.ts';
+import { $, foldVietnamese, h } from '../shared/ui.ts';
+
+/** Communes shown (and decoded) at once: a page of the commune grid. */
+export const COMMUNES_PER_PAGE = 24;
+
+type Presence = NonNullable<ConferenceView['presence']>[string];
+
+/** What the commune grid shows: filters and page. */
+export interface CommuneFilter {
+  text: string;
+  districtId: string;
+  onlineOnly: boolean;
+  page: number;
+}
+
+/**
+ * The halls as low-resolution thumbnails: the 11 districts always, and one page of the
+ * communes (filtered by name, district, presence). Only the halls on screen are asked for
+ * (setThumbnails), so at most 11 + 24 thumbnails decode at once, never all 200 communes.
+ */
+export class ThumbnailWall {
+  readonly #client: MediaClient;
+  readonly #districts: BridgeInfo[];
+  readonly #communes: BridgeInfo[];
+  readonly #names: Map<string, BridgeInfo>;
+  readonly #tiles = new Map<string, HTMLElement>();
+  /** The thumbnail consumer of each hall, while the server sends one. */
+  readonly #thumbs = new Map<string, ReceivedConsumer>();
+  #presence: Record<string, Presence> = {};
+  #filter: CommuneFilter = { text: '', districtId: '', onlineOnly: false, page: 0 };
+  #requested = '';
+  #requestTimer?: ReturnType<typeof setTimeout>;
+  /** The communes on the page now, in order. */
+  visibleCommunes: string[] = [];
+
+  constructor(client: MediaClient, bridges: Map<string, BridgeInfo>) {
+    this.#client = client;
+    this.#names = bridges;
+    this.#districts = [...bridges.values()].filter((b) => b.tier === 'district');
+    // Plan order groups each district's communes together.
+    this.#communes = [...bridges.values()].filter((b) => b.tier === 'commune');
+    client.on('consumer', (d) => this.#onConsumer(d as ReceivedConsumer));
+    client.on('consumerclosed', (d) => this.#onClosed(d as ReceivedConsumer));
+    client.on('state', (d) => {
+      if ((d as { state: string }).state === 'live') {
+        this.#requested = '';
+        this.#request();
+      }
+    });
+  }
+
+  /** Draws the district grid once (11 halls). */
+  mountDistricts(grid: HTMLElement): void {
+    grid.replaceChildren(...this.#districts.map((b) => this.#tile(b.id)));
+    this.#request();
+  }
+
+  /** Changes the commune filter (and page) and redraws the commune grid. */
+  setFilter(change: Partial<CommuneFilter>): void {
+    const pageReset = change.text !== undefined || change.districtId !== undefined || change.onlineOnly !== undefined;
+    this.#filter = { ...this.#filter, ...(pageReset ? { page: 0 } : {}), ...change };
+    this.renderCommunes();
+  }
+
+  get filter(): CommuneFilter {
+    return this.#filter;
+  }
+
+  /** New presence from the view: tile states, and the commune list when it filters on presence. */
+  setPresence(presence: Record<string, Presence>): void {
+    const changedOnline = this.#filter.onlineOnly && Object.keys(presence).some((id) => presence[id]?.online !== this.#presence[id]?.online);
+    this.#presence = presence;
+    for (const [id, tile] of this.#tiles) this.#paint(id, tile);
+    if (changedOnline) this.renderCommunes();
+  }
+
+  /** The communes matching the filter, in plan order. */
+  matching(): BridgeInfo[] {
+    const typed = this.#filter.text.normalize('NFC').toLocaleLowerCase('vi').trim();
+    // Typed with accents: they count ("vân" is not "vạn"); typed without: any accents match.
+    const exact = foldVietnamese(typed) !== typed;
+    const text = exact ? typed : foldVietnamese(typed);
+    const nameOf = (b: BridgeInfo): string => (exact ? b.name.normalize('NFC').toLocaleLowerCase('vi') : foldVietnamese(b.name));
+    return this.#communes.filter(
+      (b) =>
+        (!text || nameOf(b).includes(text)) &&
+        (!this.#filter.districtId || b.parentId === this.#filter.districtId) &&
+        (!this.#filter.onlineOnly || this.#presence[b.id]?.online),
+    );
+  }
+
+  /** Redraws the commune page: group headings per district, a tile per commune. */
+  renderCommunes(): void {
+    const list = this.matching();
+    const pages = Math.max(1, Math.ceil(list.length / COMMUNES_PER_PAGE));
+    const page = Math.min(this.#filter.page, pages - 1);
+    this.#filter.page = page;
+    const shown = list.slice(page * COMMUNES_PER_PAGE, (page + 1) * COMMUNES_PER_PAGE);
+    this.visibleCommunes = shown.map((b) => b.id);
+    const children: HTMLElement[] = [];
+    let group = '';
+    for (const b of shown) {
+      if (b.parentId !== group) {
+        group = b.parentId ?? '';
+        const district = this.#names.get(group);
+        const inGroup = list.filter((x) => x.parentId === group).length;
+        children.push(h('h3', { class: 'group' }, `${district?.name ?? ''} (${inGroup})`));
+      }
+      children.push(this.#tile(b.id));
+    }
+    if (!shown.length) children.push(h('p', { class: 'empty' }, 'Không có điểm cầu cấp xã nào khớp với bộ lọc.'));
+    $('commune-grid').replaceChildren(...children);
+    $('page-info').textContent = `Trang ${page + 1}/${pages} · ${list.length} điểm cầu`;
+    $<HTMLButtonElement>('page-prev').disabled = page === 0;
+    $<HTMLButtonElement>('page-next').disabled = page >= pages - 1;
+    // Tiles scrolled off the page let go of their video.
+    for (const [id, tile] of this.#tiles) {
+      if (!tile.isConnected) this.#detach(tile);
+      else this.#paint(id, tile);
+    }
+    this.#request();
+  }
+
+  /** Asks the server for the halls on screen (debounced: paging quickly sends one request). */
+  #request(): void {
+    clearTimeout(this.#requestTimer);
+    this.#requestTimer = setTimeout(() => {
+      const ids = [...this.#districts.map((b) => b.id), ...this.visibleCommunes];
+      const key = ids.join(',');
+      if (key === this.#requested || this.#client.state !== 'live') return;
+      this.#requested = key;
+      this.#client.setThumbnails(ids).catch((e: Error) => {
+        this.#requested = '';
+        console.error(`diemcau: thumbnails: ${e.message}`);
+      });
+    }, 150);
+  }
+
+  #tile(bridgeId: string): HTMLElement {
+    let tile = this.#tiles.get(bridgeId);
+    if (!tile) {
+      const b = this.#names.get(bridgeId);
+      tile = h(
+        'div',
+        { class: 'tile', dataset: { bridge: bridgeId } },
+        h('video', { muted: true, autoplay: true, playsInline: true }),
+        h('div', { class: 'tile-empty' }),
+        h('span', { class: 'att', title: 'Số đại biểu có mặt' }),
+        h('div', { class: 'tile-label' }, h('span', { class: 'dot' }), h('span', { class: 'name' }, b?.name ?? bridgeId)),
+      );
+      this.#tiles.set(bridgeId, tile);
+    }
+    this.#paint(bridgeId, tile);
+    return tile;
+  }
+
+  /** Presence and video of one tile. */
+  #paint(bridgeId: string, tile: HTMLElement): void {
+    const p = this.#presence[bridgeId];
+    const state = !p?.online ? 'offline' : p.ready ? 'ready' : 'online';
+    const rc = this.#thumbs.get(bridgeId);
+    tile.className = `tile ${state}${rc ? ' has-video' : ''}`;
+    tile.title = `${this.#names.get(bridgeId)?.name ?? bridgeId}: ${state === 'offline' ? 'chưa kết nối' : state === 'ready' ? 'sẵn sàng' : 'trực tuyến, chưa báo sẵn sàng'}`;
+    tile.querySelector('.tile-empty')!.textContent = state === 'offline' ? 'Chưa kết nối' : rc ? '' : 'Chưa có hình';
+    tile.querySelector('.att')!.textContent = p?.attendees != null && p.online ? `${p.attendees} người` : '';
+    const video = tile.querySelector('video')!;
+    if (rc && tile.isConnected) {
+      if ((video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== rc.consumer.track) video.srcObject = new MediaStream([rc.consumer.track]);
+    } else if (!rc) this.#detach(tile);
+  }
+
+  #detach(tile: HTMLElement): void {
+    const video = tile.querySelector('video')!;
+    if (video.srcObject) video.srcObject = null;
+  }
+
+  #onConsumer(rc: ReceivedConsumer): void {
+    if (rc.slot !== 'thumb') return;
+    this.#thumbs.set(rc.bridgeId, rc);
+    const tile = this.#tiles.get(rc.bridgeId);
+    if (tile) this.#paint(rc.bridgeId, tile);
+  }
+
+  #onClosed(rc: ReceivedConsumer): void {
+    if (rc.slot !== 'thumb' || this.#thumbs.get(rc.bridgeId) !== rc) return;
+    this.#thumbs.delete(rc.bridgeId);
+    const tile = this.#tiles.get(rc.bridgeId);
+    if (tile) this.#paint(rc.bridgeId, tile);
+  }
+}
