@@ -15,6 +15,7 @@ await build({
     chair: 'client/chair/main.ts',
     monitor: 'client/monitor/main.ts',
     invites: 'client/invites/main.ts',
+    technician: 'client/technician/main.ts',
   },
   absWorkingDir: root,
   outdir: 'client/public/build',

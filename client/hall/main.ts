@@ -1,6 +1,7 @@
 import { DEFAULT_AUDIO, DEFAULT_VIDEO, MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
 import { DisplayEnd, hallChannelName, loadDeviceChoice, saveDeviceChoice, type DisplayStatus } from '../shared/HallLink.ts';
 import { LinkMeter, type LinkQuality } from '../shared/linkQuality.ts';
+import { startLinkReporter } from '../shared/linkReporter.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
@@ -35,7 +36,9 @@ async function main(): Promise<void> {
     audio: choice.audioId ? { ...DEFAULT_AUDIO, deviceId: { ideal: choice.audioId } } : DEFAULT_AUDIO,
   });
   const control = new ControlClient(location.origin, token);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me };
+  // The hall reports its link to the technicians every 2 s and answers their link tests.
+  const stopLinkReporter = me.role === 'operator' ? startLinkReporter(client, control) : undefined;
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter };
 
   const video = $<HTMLVideoElement>('program');
   const audioBox = $('audio');

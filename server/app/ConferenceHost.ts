@@ -21,7 +21,7 @@ export const FLOOR_REQUEST_WINDOW_MS = 60_000;
 export const INVITE_PATHS: InvitePaths = {
   chair: '/chair.html',
   secretary: '/chair.html',
-  technician: '/monitor.html',
+  technician: '/technician.html',
   viewer: '/hall.html',
   operator: '/operator.html',
 };

@@ -13,8 +13,8 @@ export interface HealthThresholds {
 }
 
 export const DEFAULT_THRESHOLDS: HealthThresholds = {
-  degraded: { lossPct: 2, rttMs: 250, jitterMs: 40 },
-  bad: { lossPct: 8, rttMs: 600, jitterMs: 100 },
+  degraded: { lossPct: 2, rttMs: 250, jitterMs: 60 },
+  bad: { lossPct: 8, rttMs: 600, jitterMs: 150 },
 };
 
 /** One measurement of a bridge's link (server side, completed by what the hall's browser reports). */
@@ -51,6 +51,8 @@ export interface Assessment {
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
+/** A number as Vietnamese writes it (decimal comma): 5,2. */
+const vn = (x: number): string => String(round1(x)).replace('.', ',');
 
 /** Assesses one sample: the worst of loss (each way), round trip and jitter; offline when not connected. */
 export function assess(sample: LinkSample, t: HealthThresholds = DEFAULT_THRESHOLDS): Assessment {
@@ -70,8 +72,8 @@ export function assess(sample: LinkSample, t: HealthThresholds = DEFAULT_THRESHO
       reasons.push(words(value));
     }
   };
-  check(sample.lossUpPct, 'lossPct', (v) => `mất gói ${round1(v)}% chiều lên`);
-  check(sample.lossDownPct, 'lossPct', (v) => `mất gói ${round1(v)}% chiều xuống`);
+  check(sample.lossUpPct, 'lossPct', (v) => `mất gói ${vn(v)}% chiều lên`);
+  check(sample.lossDownPct, 'lossPct', (v) => `mất gói ${vn(v)}% chiều xuống`);
   check(sample.rttMs, 'rttMs', (v) => `độ trễ ${Math.round(v)} ms`);
   check(sample.jitterMs, 'jitterMs', (v) => `dao động trễ ${Math.round(v)} ms`);
   return { status, reasons };
@@ -158,7 +160,7 @@ export function linkChecklist(input: LinkTestInput, t: HealthThresholds = DEFAUL
     { item: 'microphone', label: 'Micrô hoạt động', ok: input.microphone },
     { item: 'media', label: 'Kết nối hình và tiếng tới máy chủ', ok: input.mediaConnected },
     { item: 'rtt', label: input.rttMs != null ? `Độ trễ ${Math.round(input.rttMs)} ms (dưới ${t.degraded.rttMs} ms)` : 'Độ trễ: chưa đo được', ok: input.rttMs != null && input.rttMs < t.degraded.rttMs },
-    { item: 'loss', label: input.lossPct != null ? `Mất gói ${round1(input.lossPct)}% (dưới ${t.degraded.lossPct}%)` : 'Mất gói: chưa đo được', ok: input.lossPct != null && input.lossPct < t.degraded.lossPct },
+    { item: 'loss', label: input.lossPct != null ? `Mất gói ${vn(input.lossPct)}% (dưới ${t.degraded.lossPct}%)` : 'Mất gói: chưa đo được', ok: input.lossPct != null && input.lossPct < t.degraded.lossPct },
     { item: 'bitrate', label: input.bitrateKbps != null ? `Băng thông lên ${Math.round(input.bitrateKbps)} kbps (cần ${LINK_TEST_MIN_KBPS} kbps)` : 'Băng thông: chưa đo được', ok: input.bitrateKbps != null && input.bitrateKbps >= LINK_TEST_MIN_KBPS },
     { item: 'ready', label: 'Điểm cầu đã báo sẵn sàng', ok: input.reportedReady },
   ];

@@ -8,7 +8,7 @@ export interface Impairment {
   delayMs: number;
 }
 
-/** A UDP relay on loopback between one client (the first that sends) and a target, impairing both ways. */
+/** A UDP relay on loopback in front of a target, impairing both ways. */
 export interface UdpRelay {
   readonly port: number;
   impair(impairment: Impairment): void;
@@ -17,14 +17,14 @@ export interface UdpRelay {
 }
 
 /**
- * This machine has no netem: this is the impaired link, in user space. The client talks to
- * `port`; the relay forwards to the target from its own socket and back, dropping a share of the
- * packets and delaying the rest.
+ * This machine has no netem: this is the impaired link, in user space. Clients talk to `port`;
+ * each client address gets its own socket towards the target (a hall's send and receive
+ * transports come from two ports and must stay two tuples at the SFU), and every packet is
+ * dropped with the set probability or forwarded after the set delay, both ways.
  */
 export async function startUdpRelay(target: { host: string; port: number }): Promise<UdpRelay> {
   const front = dgram.createSocket('udp4');
-  const back = dgram.createSocket('udp4');
-  let client: { address: string; port: number } | undefined;
+  const backs = new Map<string, dgram.Socket>();
   let impairment: Impairment = { loss: 0, delayMs: 0 };
   const counts = { forwarded: 0, dropped: 0 };
   let closed = false;
@@ -38,16 +38,19 @@ export async function startUdpRelay(target: { host: string; port: number }): Pro
     if (impairment.delayMs > 0) setTimeout(() => !closed && send(), impairment.delayMs);
     else send();
   };
-  front.on('message', (msg, rinfo) => {
-    client = { address: rinfo.address, port: rinfo.port };
-    pass(() => back.send(msg, target.port, target.host));
-  });
-  back.on('message', (msg) => {
-    const to = client;
-    if (to) pass(() => front.send(msg, to.port, to.address));
+  front.on('message', (msg, from) => {
+    const key = `${from.address}:${from.port}`;
+    let back = backs.get(key);
+    if (!back) {
+      const socket = dgram.createSocket('udp4');
+      socket.on('message', (reply) => pass(() => front.send(reply, from.port, from.address)));
+      socket.bind(0, '127.0.0.1');
+      backs.set(key, (back = socket));
+    }
+    const via = back;
+    pass(() => via.send(msg, target.port, target.host));
   });
   await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', () => resolve()));
-  await new Promise<void>((resolve) => back.bind(0, '127.0.0.1', () => resolve()));
   return {
     port: front.address().port,
     impair(next) {
@@ -57,7 +60,7 @@ export async function startUdpRelay(target: { host: string; port: number }): Pro
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([new Promise<void>((r) => front.close(() => r())), new Promise<void>((r) => back.close(() => r()))]);
+      await Promise.all([front, ...backs.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
 }
