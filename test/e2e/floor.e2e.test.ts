@@ -3,7 +3,7 @@ import type { Page } from 'puppeteer-core';
 import type { RunningServer } from '../../server/app/server.ts';
 import { inviteUrl, startTestServer } from '../helpers/server.ts';
 import { launchChromium, openPage, waitFor, type TestBrowser } from '../helpers/chromium.ts';
-import { pageState, pageVideo } from '../helpers/hall-page.ts';
+import { pageState, pageVideo, waitLive } from '../helpers/hall-page.ts';
 
 const PROVINCE = 'p-20';
 const DISTRICT = 'd-178';
@@ -44,13 +44,7 @@ describe('e2e: the floor drives the programme; every display agrees on the count
       pages.set(bridgeId, page);
     }
     pages.set('chair', await openPage(chromium.browser, await inviteUrl(server, 'chair', 'monitor.html'), log));
-    for (const [id, page] of pages) {
-      if (id === 'chair') continue;
-      await waitFor(`${id} live`, async () => {
-        const s = await pageState(page);
-        return s.state === 'live' && s.publishing.cam;
-      }, 40_000);
-    }
+    for (const [id, page] of pages) if (id !== 'chair') await waitLive(page, id);
   });
 
   after(async () => {

@@ -4,7 +4,7 @@ import type { RunningServer } from '../../server/app/server.ts';
 import type { HealthStatus } from '../../server/core/health.ts';
 import { inviteUrl, startTestServer, tokenOf } from '../helpers/server.ts';
 import { launchChromium, openPage, waitFor, type TestBrowser } from '../helpers/chromium.ts';
-import { pageState } from '../helpers/hall-page.ts';
+import { waitLive } from '../helpers/hall-page.ts';
 import { startUdpRelay, type UdpRelay } from '../helpers/udp-relay.ts';
 
 const PROVINCE = 'p-20';
@@ -32,12 +32,7 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
     routes.set(COMMUNE, { ip: '127.0.0.1', port: relay.port });
     chromium = await launchChromium();
     for (const bridgeId of [PROVINCE, DISTRICT, COMMUNE]) pages.set(bridgeId, await openPage(chromium.browser, await inviteUrl(server, bridgeId), log));
-    for (const [id, page] of pages) {
-      await waitFor(`${id} live`, async () => {
-        const s = await pageState(page);
-        return s.state === 'live' && s.publishing.cam;
-      }, 40_000);
-    }
+    for (const [id, page] of pages) await waitLive(page, id);
   });
 
   after(async () => {

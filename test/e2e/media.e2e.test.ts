@@ -3,7 +3,7 @@ import type { Page } from 'puppeteer-core';
 import type { RunningServer } from '../../server/app/server.ts';
 import { inviteUrl, startTestServer } from '../helpers/server.ts';
 import { launchChromium, openPage, waitFor, type TestBrowser } from '../helpers/chromium.ts';
-import { pageState, pageVideo, type PageVideo } from '../helpers/hall-page.ts';
+import { pageState, pageVideo, type PageVideo, waitLive } from '../helpers/hall-page.ts';
 
 const PROVINCE = 'p-20';
 const DISTRICT = 'd-178'; // Thành phố Lạng Sơn
@@ -40,12 +40,7 @@ describe('e2e: real media between halls in Chromium (mediasoup, fake camera and 
     for (const bridgeId of [PROVINCE, DISTRICT, COMMUNE]) {
       pages.set(bridgeId, await openPage(chromium.browser, await inviteUrl(server, bridgeId), log));
     }
-    for (const [bridgeId, page] of pages) {
-      await waitFor(`${bridgeId} live and publishing`, async () => {
-        const s = await pageState(page);
-        return s.state === 'live' && s.publishing.mic && s.publishing.cam;
-      }, 40_000);
-    }
+    for (const [bridgeId, page] of pages) await waitLive(page, bridgeId);
   });
 
   after(async () => {

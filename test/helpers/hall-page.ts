@@ -1,4 +1,5 @@
 import type { Page } from 'puppeteer-core';
+import { waitFor } from './chromium.ts';
 
 /** What a hall or console page reports about the video it receives. */
 export interface PageVideo {
@@ -34,4 +35,12 @@ export function pageFirstFrames(page: Page): Promise<{ bridgeId: string; slot: s
     if (!c) return [];
     return [...c.consumers.values()].map((rc: any) => ({ bridgeId: rc.bridgeId, slot: rc.slot, receivedAt: rc.receivedAt, activatedAt: rc.activatedAt, firstDecodedAt: rc.firstDecodedAt }));
   });
+}
+
+/** Waits until a hall page is live and publishing its camera and microphone. */
+export async function waitLive(page: Page, label: string, timeoutMs = 40_000): Promise<void> {
+  await waitFor(`${label} live and publishing`, async () => {
+    const s = await pageState(page);
+    return s.state === 'live' && s.publishing.mic && s.publishing.cam;
+  }, timeoutMs);
 }
