@@ -155,7 +155,7 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
   it('invite links open the page of each role', () => {
     expect(new URL(inviteOf('chair')).pathname).to.equal('/chair.html');
     expect(new URL(inviteOf('secretary')).pathname).to.equal('/chair.html');
-    expect(new URL(inviteOf('technician')).pathname).to.equal('/monitor.html');
+    expect(new URL(inviteOf('technician')).pathname).to.equal('/technician.html');
     expect(new URL(inviteOf('viewer')).pathname).to.equal('/hall.html');
     expect(new URL(inviteOf('operator', SPEAKER)).pathname).to.equal('/operator.html');
   });
