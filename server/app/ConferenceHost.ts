@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { MediaSession } from '../../sfu/index.ts';
 import { SYSTEM_ACTOR, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
 import type { ConferenceStore } from '../store/index.ts';
+import { randomUUID } from 'node:crypto';
 import { ConferenceRunner, nextSpeaker, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
 import { AccessTokens, type InvitePaths } from './conference/tokens.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
@@ -44,7 +45,13 @@ export interface ConferenceHostOptions {
   clock?: Clock;
   /** How often every link is sampled (2 s). */
   healthIntervalMs?: number;
+  /** After a (re)start, halls marked online have this long to reconnect before they count as dropped. */
+  presenceGraceMs?: number;
 }
+
+/** How long this instance's roll-call lease lives without renewal, and how often it is renewed. */
+const PRESENCE_LEASE_MS = 15_000;
+const PRESENCE_RENEW_MS = 5_000;
 
 /**
  * One conference at work in this process: the runner (rules and durable state), the access
@@ -67,6 +74,10 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   readonly #connections = new Map<string, number>();
   #closed = false;
   #quiet = false;
+  readonly #store: ConferenceStore;
+  /** This server instance, in the shared roll-call leases. */
+  readonly instanceId = randomUUID();
+  readonly #timers: NodeJS.Timeout[] = [];
 
   private constructor(options: ConferenceHostOptions, runner: ConferenceRunner, tokens: AccessTokens) {
     super();
@@ -76,6 +87,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     this.tokens = tokens;
     this.media = options.media;
     this.#clock = options.clock;
+    this.#store = options.store;
     this.chairBridgeId = options.plan.bridges.find((b) => b.tier === 'province')!.id;
     this.health = new HealthMonitor({
       bridgeIds: options.plan.bridges.map((b) => b.id),
@@ -107,6 +119,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     const holder = runner.state.floor?.bridgeId;
     if (holder) await options.media.setProgram(holder);
     await options.media.setNext(nextSpeaker(runner.state));
+    host.#startPresence(options.presenceGraceMs ?? 20_000);
     return host;
   }
 
@@ -165,17 +178,21 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
    */
   quiesce(): void {
     this.#quiet = true;
+    for (const t of this.#timers) clearTimeout(t);
   }
 
-  /** A socket of this bridge connected (roll-call: online from its first socket). */
+  /** A socket of this bridge connected (roll-call: online from its first socket on any instance). */
   async bridgeConnected(bridgeId: string): Promise<void> {
     if (this.#quiet) return;
     const n = (this.#connections.get(bridgeId) ?? 0) + 1;
     this.#connections.set(bridgeId, n);
-    if (n === 1) await this.#system('bridge_connected', bridgeId);
+    if (n === 1) {
+      await this.#leasePresence();
+      await this.#system('bridge_connected', bridgeId);
+    }
   }
 
-  /** A socket of this bridge went away (offline when its last socket has gone). */
+  /** A socket of this bridge went away: offline when its last socket on every instance has gone. */
   async bridgeDisconnected(bridgeId: string): Promise<void> {
     if (this.#quiet) return;
     const n = (this.#connections.get(bridgeId) ?? 0) - 1;
@@ -184,7 +201,39 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
       return;
     }
     this.#connections.delete(bridgeId);
+    await this.#leasePresence();
+    if ((await this.#elsewhere()).has(bridgeId)) return;
     await this.#system('bridge_disconnected', bridgeId);
+  }
+
+  /** Renews this instance's roll-call lease: the bridges with a socket here. */
+  async #leasePresence(): Promise<void> {
+    if (this.#closed) return;
+    await this.#store.setPresence(this.conferenceId, this.instanceId, [...this.#connections.keys()], PRESENCE_LEASE_MS).catch((e: unknown) => this.emit('problem', 'presence lease failed', e));
+  }
+
+  async #elsewhere(): Promise<Set<string>> {
+    return this.#store.presentElsewhere(this.conferenceId, this.instanceId).catch(() => new Set<string>());
+  }
+
+  /**
+   * Keeps the lease alive, and after a grace period takes offline the halls the stored state
+   * says are online but that no instance has (they were on a server that crashed and never came
+   * back); a hall that held the floor then returns it to the chair.
+   */
+  #startPresence(graceMs: number): void {
+    void this.#leasePresence();
+    const renew = setInterval(() => void this.#leasePresence(), PRESENCE_RENEW_MS);
+    const sweep = setTimeout(async () => {
+      if (this.#quiet || this.#closed) return;
+      const elsewhere = await this.#elsewhere();
+      for (const [bridgeId, p] of Object.entries(this.runner.state.presence)) {
+        if (p.online && !this.#connections.has(bridgeId) && !elsewhere.has(bridgeId)) await this.#system('bridge_disconnected', bridgeId);
+      }
+    }, graceMs);
+    renew.unref();
+    sweep.unref();
+    this.#timers.push(renew, sweep);
   }
 
   async #system(type: 'bridge_connected' | 'bridge_disconnected', bridgeId: string): Promise<void> {
@@ -197,6 +246,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
     this.health.close();
     await this.runner.close();
     this.removeAllListeners();

@@ -51,6 +51,8 @@ export interface ServerExtras {
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
   /** How often every link is sampled for the technicians (2 s). */
   healthIntervalMs?: number;
+  /** After a (re)start, how long halls marked online have to reconnect (20 s). */
+  presenceGraceMs?: number;
 }
 
 /** Starts the server for one conference plan. */
@@ -89,7 +91,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
       media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
       try {
-        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs });
+        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs });
         host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
         return { media, host };
       } catch (error) {

@@ -114,6 +114,15 @@ export interface ConferenceStore {
   /** Revokes a token; its record, or null when it was not in force. */
   revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null>;
 
+  /**
+   * Declares which bridges have sockets on this server instance, for ttlMs (the instance renews
+   * it). Roll-call presence across instances: a hall is offline only when no live instance has it.
+   */
+  setPresence(conferenceId: string, instanceId: string, bridgeIds: readonly string[], ttlMs: number): Promise<void>;
+
+  /** Bridges that have sockets on some live instance other than `exceptInstanceId`. */
+  presentElsewhere(conferenceId: string, exceptInstanceId: string): Promise<Set<string>>;
+
   /** Deletes everything of a conference (state, log, tokens). */
   drop(conferenceId: string): Promise<void>;
 

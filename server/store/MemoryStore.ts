@@ -153,10 +153,32 @@ export class MemoryStore implements ConferenceStore {
     return record;
   }
 
+  readonly #presence = new Map<string, Map<string, { bridgeIds: string[]; until: number }>>();
+
+  /** Declares this instance's connected bridges until now + ttlMs. */
+  async setPresence(conferenceId: string, instanceId: string, bridgeIds: readonly string[], ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    let conf = this.#presence.get(conferenceId);
+    if (!conf) this.#presence.set(conferenceId, (conf = new Map()));
+    conf.set(instanceId, { bridgeIds: [...bridgeIds], until: Date.now() + ttlMs });
+  }
+
+  /** Bridges on other live instances. */
+  async presentElsewhere(conferenceId: string, exceptInstanceId: string): Promise<Set<string>> {
+    this.#assertOpen();
+    const out = new Set<string>();
+    for (const [id, lease] of this.#presence.get(conferenceId) ?? []) {
+      if (id === exceptInstanceId || lease.until < Date.now()) continue;
+      for (const b of lease.bridgeIds) out.add(b);
+    }
+    return out;
+  }
+
   /** Forgets a conference. */
   async drop(conferenceId: string): Promise<void> {
     this.#assertOpen();
     this.#entries.delete(conferenceId);
+    this.#presence.delete(conferenceId);
   }
 
   /** Drops everything and the listeners; idempotent. */

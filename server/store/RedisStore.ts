@@ -165,7 +165,7 @@ export class RedisStore implements ConferenceStore {
   }
 
   /** Key of one part of a conference. */
-  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes'): string {
+  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes' | 'instances' | `presence:${string}`): string {
     checkConferenceId(conferenceId);
     return `${this.#prefix}:{${conferenceId}}:${part}`;
   }
@@ -288,7 +288,41 @@ export class RedisStore implements ConferenceStore {
   /** Deletes every key of a conference. */
   async drop(conferenceId: string): Promise<void> {
     this.#assertOpen();
-    await this.#client.del((['state', 'log', 'tokens', 'grants'] as const).map((p) => this.key(conferenceId, p)));
+    const instances = await this.#client.sMembers(this.key(conferenceId, 'instances'));
+    await this.#client.del([
+      ...(['state', 'log', 'tokens', 'grants', 'instances'] as const).map((p) => this.key(conferenceId, p)),
+      ...instances.map((i) => this.key(conferenceId, `presence:${i}`)),
+    ]);
+  }
+
+  /** Declares this instance's connected bridges in a key that expires unless renewed. */
+  async setPresence(conferenceId: string, instanceId: string, bridgeIds: readonly string[], ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    await this.#client
+      .multi()
+      .sAdd(this.key(conferenceId, 'instances'), instanceId)
+      .set(this.key(conferenceId, `presence:${instanceId}`), JSON.stringify(bridgeIds), { PX: Math.max(1, Math.round(ttlMs)) })
+      .exec();
+  }
+
+  /** Bridges on other live instances (an expired lease is a dead instance, forgotten here). */
+  async presentElsewhere(conferenceId: string, exceptInstanceId: string): Promise<Set<string>> {
+    this.#assertOpen();
+    const out = new Set<string>();
+    const instances = (await this.#client.sMembers(this.key(conferenceId, 'instances'))).filter((i) => i !== exceptInstanceId);
+    for (const id of instances) {
+      const json = await this.#client.get(this.key(conferenceId, `presence:${id}`));
+      if (json === null) {
+        await this.#client.sRem(this.key(conferenceId, 'instances'), id);
+        continue;
+      }
+      try {
+        for (const b of JSON.parse(json) as unknown[]) if (typeof b === 'string') out.add(b);
+      } catch {
+        // A corrupt lease counts as none.
+      }
+    }
+    return out;
   }
 
   /** Closes both connections; idempotent. */

@@ -216,6 +216,17 @@ export function storeContract(open: () => Promise<ConferenceStore>): void {
     await rejectsWith(store.update(id, () => ({ result: 1 })), 'closed');
   });
 
+  it('presence leases: other live instances\' bridges are seen, an expired lease is not', async () => {
+    await store.setPresence(id, 'a', ['c-05971', 'd-178'], 10_000);
+    await store.setPresence(id, 'b', ['c-06010'], 60);
+    expect([...(await store.presentElsewhere(id, 'c'))].sort()).to.deep.equal(['c-05971', 'c-06010', 'd-178']);
+    expect([...(await store.presentElsewhere(id, 'a'))]).to.deep.equal(['c-06010']);
+    await new Promise((r) => setTimeout(r, 120));
+    expect([...(await store.presentElsewhere(id, 'a'))]).to.deep.equal([]);
+    await store.setPresence(id, 'a', [], 10_000);
+    expect([...(await store.presentElsewhere(id, 'b'))]).to.deep.equal([]);
+  });
+
   it('refuses conference ids that do not fit in a key', async () => {
     await rejectsWith(store.load('a:b'), 'invalid_argument');
     await rejectsWith(store.load(''), 'invalid_argument');
