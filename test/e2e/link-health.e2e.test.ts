@@ -71,7 +71,8 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
     const took = Date.now() - started;
     console.log(`      commune ${seen.status} after ${took} ms: ${seen.reasons.join('; ')}`);
     expect(took).to.be.lessThan(15_000);
-    expect(seen.reasons.join('; ')).to.match(/mất gói [\d,]+% chiều (lên|xuống)|độ trễ \d+ ms/);
+    // The first symptom seen may be loss, the added round trip or the jitter the delay queue causes.
+    expect(seen.reasons.join('; ')).to.match(/mất gói [\d,]+% chiều (lên|xuống)|độ trễ \d+ ms|dao động trễ \d+ ms/);
     expect(alerts.some((a) => a.bridgeId === COMMUNE && (a.to === 'degraded' || a.to === 'bad'))).to.equal(true);
     // Wait a few more samples: the loss is named, and the clean halls never left ok.
     await waitFor('loss named in the reasons', async () => status(COMMUNE)!.reasons.some((r) => r.startsWith('mất gói')), 15_000, 250);
