@@ -515,15 +515,17 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       if (s.score !== undefined) side.scoreMin = Math.min(side.scoreMin ?? 10, s.score);
       if (s.roundTripTime !== undefined && s.roundTripTime > 0) side.rttMsMax = Math.max(side.rttMsMax ?? 0, s.roundTripTime);
     };
-    for (const { producer } of peer.producers.values()) {
-      if (producer.closed) continue;
-      const clockRate = producer.kind === 'audio' ? 48000 : 90000;
-      for (const s of await producer.getStats().catch(() => [])) add(counters.up, s, clockRate);
-    }
-    for (const { consumer } of peer.consumers.values()) {
-      if (consumer.closed || consumer.paused) continue;
-      for (const s of await consumer.getStats().catch(() => [])) if (s.type === 'outbound-rtp') add(counters.down, s, 0);
-    }
+    const producers = [...peer.producers.values()].map((p) => p.producer).filter((p) => !p.closed);
+    const consumers = [...peer.consumers.values()].map((c) => c.consumer).filter((c) => !c.closed && !c.paused);
+    const [up, down] = await Promise.all([
+      Promise.all(producers.map((p) => p.getStats().catch(() => []))),
+      Promise.all(consumers.map((c) => c.getStats().catch(() => []))),
+    ]);
+    up.forEach((stats, i) => {
+      const clockRate = producers[i]!.kind === 'audio' ? 48000 : 90000;
+      for (const s of stats) add(counters.up, s, clockRate);
+    });
+    for (const stats of down) for (const s of stats) if (s.type === 'outbound-rtp') add(counters.down, s, 0);
     return counters;
   }
 

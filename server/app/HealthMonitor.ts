@@ -91,8 +91,11 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     this.#running = true;
     try {
       const media = this.#options.media();
-      for (const bridgeId of this.#options.bridgeIds) {
-        const counters = await media.linkCounters(bridgeId).catch(() => null);
+      // All bridges' counters at once: 212 halls × a few worker requests must fit in one interval.
+      const ids = this.#options.bridgeIds;
+      const all = await Promise.all(ids.map((id) => media.linkCounters(id).catch(() => null)));
+      for (const [i, bridgeId] of ids.entries()) {
+        const counters = all[i]!;
         const sample = this.#sample(bridgeId, counters);
         const alert = this.book.record(bridgeId, sample);
         if (alert && !this.#closed) this.emit('alert', alert);
