@@ -111,6 +111,16 @@ export interface TimerView {
   warningMarksSec: number[];
 }
 
+/** A hall's speaker, waiting in the queue or holding the floor. */
+export interface SpeakerView {
+  requestId: string;
+  bridgeId: string;
+  bridgeName: string;
+  speakerName: string;
+  speakerTitle: string;
+  topic: string | null;
+}
+
 /** What a display needs to draw the conference. */
 export interface ConferenceView {
   conferenceId: string;
@@ -124,24 +134,8 @@ export interface ConferenceView {
     index: number;
     items: { id: string; kind: string; title: string; plannedMinutes: number; elapsedSec: number }[];
   };
-  queue: {
-    requestId: string;
-    bridgeId: string;
-    bridgeName: string;
-    speakerName: string;
-    speakerTitle: string;
-    topic: string | null;
-    designated: boolean;
-  }[];
-  floor: null | {
-    requestId: string;
-    bridgeId: string;
-    bridgeName: string;
-    speakerName: string;
-    speakerTitle: string;
-    topic: string | null;
-    timer: TimerView;
-  };
+  queue: (SpeakerView & { designated: boolean })[];
+  floor: null | (SpeakerView & { timer: TimerView });
   /** The maket of the viewer's own hall (province for staff). */
   maket: { background: string; textColour: string; lines: string[] };
   rollCall: {

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { ConferenceHost } from '../app/ConferenceHost.ts';
 import type { WorkerPool } from '../../sfu/index.ts';
-import { Token } from '../protocol/control.ts';
+import { bearerPrincipal } from './rest.ts';
 import type { LinkSample } from '../core/health.ts';
 
 const STATUS_VALUE = { ok: 0, degraded: 1, bad: 2, offline: 3 } as const;
@@ -44,8 +44,7 @@ export function metricsText(host: ConferenceHost, pool: WorkerPool): string {
 /** GET /metrics, for Prometheus with the technicians' token as bearer. */
 export function metricsHandler(current: () => ConferenceHost, pool: WorkerPool) {
   return async (req: Request, res: Response): Promise<void> => {
-    const token = Token.safeParse((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
-    const who = token.success ? await current().authenticate(token.data) : null;
+    const who = await bearerPrincipal(req, current());
     if (!who) {
       res.status(401).type('text/plain').send('unauthenticated: Authorization: Bearer <technician token>\n');
       return;

@@ -13,6 +13,12 @@ import { UnknownGrantError } from '../app/conference/tokens.ts';
 
 type Role = Principal['role'];
 
+/** Who the request's `Authorization: Bearer <token>` belongs to, or null. */
+export async function bearerPrincipal(req: Request, host: ConferenceHost): Promise<Principal | null> {
+  const token = Token.safeParse((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
+  return token.success ? host.authenticate(token.data) : null;
+}
+
 /** An HTTP error with a stable code. */
 class HttpError extends Error {
   constructor(
@@ -43,9 +49,7 @@ export function createRestRouter(
 
   /** The bearer token's holder, required to have one of these roles. */
   async function principal(req: Request, roles?: Role[]): Promise<Principal> {
-    const header = req.get('authorization') ?? '';
-    const token = Token.safeParse(header.replace(/^Bearer\s+/i, ''));
-    const who = token.success ? await current().authenticate(token.data) : null;
+    const who = await bearerPrincipal(req, current());
     if (!who) throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)');
     if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', `not allowed for role ${who.role}`);
     return who;
