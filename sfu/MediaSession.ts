@@ -15,6 +15,23 @@ export type MediaSource = 'mic' | 'cam';
 export type ConsumerSlot = 'program' | 'audio' | 'thumb' | 'next';
 export type TransportDirection = 'send' | 'recv';
 
+/** How a plain RTP transport (a hardware hall, an encoder, a load generator) is set up. */
+export interface PlainTransportOptions {
+  /** Encrypt with SRTP using this suite; plain RTP when absent. */
+  srtpCryptoSuite?: ms.SrtpCryptoSuite;
+  /** Learn the remote address from the first packet received (devices whose source port is unknown). */
+  comedia: boolean;
+}
+
+/** What the remote end of a plain transport needs: where to send, and the keys we encrypt with. */
+export interface PlainTransportInfo {
+  id: string;
+  ip: string;
+  port: number;
+  /** The suite and key this side encrypts with (the remote decrypts with them). */
+  srtpParameters?: ms.SrtpParameters;
+}
+
 /** Sent to a peer when the server wants it to receive a new consumer. */
 export interface ConsumeRequest {
   consumerId: string;
@@ -113,7 +130,7 @@ class MediaPeer {
   readonly sink: MediaPeerSink;
   workerIndex: number;
   rtpCapabilities?: ms.RtpCapabilities;
-  readonly transports = new Map<TransportDirection, ms.WebRtcTransport>();
+  readonly transports = new Map<TransportDirection, ms.Transport>();
   readonly producers = new Map<MediaSource, PublishedProducer>();
   readonly consumers = new Map<string, PeerConsumer>();
   thumbnails: string[] = [];
@@ -264,7 +281,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       enableTcp: true,
       preferUdp: true,
       initialAvailableOutgoingBitrate: 2_500_000,
-      appData: { peerId, direction },
+      appData: { peerId, direction, kind: 'webrtc' },
     });
     if (peer.closed) {
       transport.close();
@@ -283,11 +300,76 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     };
   }
 
+  /**
+   * Creates a plain RTP transport for a peer that is not a browser: a hardware codec, an encoder
+   * box, ffmpeg, or a load generator. `both` carries what the peer sends and what it receives on
+   * one port pair (rtcp-mux); separate `send`/`recv` transports suit devices that receive on a
+   * port of their own. The remote end is given by `connectPlainTransport` or learnt (comedia).
+   */
+  async createPlainTransport(
+    peerId: string,
+    direction: TransportDirection | 'both',
+    options: PlainTransportOptions,
+  ): Promise<PlainTransportInfo> {
+    const peer = this.#peer(peerId);
+    if (direction !== 'recv' && !peer.options.publish) throw new SfuError('not_allowed', 'peer may not publish');
+    const directions: TransportDirection[] = direction === 'both' ? ['send', 'recv'] : [direction];
+    for (const d of directions) peer.transports.get(d)?.close();
+    if (!this.#routers[peer.workerIndex]) this.#rehome(peer);
+    const router = this.#routers[peer.workerIndex];
+    if (!router) throw new SfuError('invalid_state', 'no live router');
+    const { ip, announcedIp } = this.#pool.listenInfo;
+    const transport = await router.createPlainTransport({
+      listenIp: { ip, announcedIp },
+      rtcpMux: true,
+      comedia: options.comedia,
+      enableSrtp: options.srtpCryptoSuite !== undefined,
+      srtpCryptoSuite: options.srtpCryptoSuite,
+      appData: { peerId, direction, kind: 'plain' },
+    });
+    if (peer.closed) {
+      transport.close();
+      throw new SfuError('unknown_peer', `peer left [peerId:${peerId}]`);
+    }
+    for (const d of directions) {
+      peer.transports.set(d, transport);
+      transport.observer.once('close', () => {
+        if (peer.transports.get(d) === transport) peer.transports.delete(d);
+      });
+    }
+    if (directions.includes('recv')) void this.#reconcile(peer, undefined);
+    return {
+      id: transport.id,
+      ip: this.#pool.listenInfo.announcedIp ?? transport.tuple.localIp,
+      port: transport.tuple.localPort,
+      srtpParameters: transport.srtpParameters,
+    };
+  }
+
+  /**
+   * Gives a plain transport its remote end: where to send (omitted with comedia) and the SRTP
+   * key the remote encrypts with (required when the transport uses SRTP).
+   */
+  async connectPlainTransport(
+    peerId: string,
+    transportId: string,
+    remote: { ip?: string; port?: number; srtpParameters?: ms.SrtpParameters },
+  ): Promise<void> {
+    const transport = this.#transport(this.#peer(peerId), transportId);
+    if (transport.appData.kind !== 'plain') throw new SfuError('invalid_state', 'not a plain transport');
+    try {
+      await (transport as ms.PlainTransport).connect(remote);
+    } catch (error) {
+      throw new SfuError('invalid_state', `connect failed [transportId:${transportId}]: ${(error as Error).message}`);
+    }
+  }
+
   /** Completes DTLS for one of the peer's transports. */
   async connectTransport(peerId: string, transportId: string, dtlsParameters: ms.DtlsParameters): Promise<void> {
     const transport = this.#transport(this.#peer(peerId), transportId);
+    if (transport.appData.kind !== 'webrtc') throw new SfuError('invalid_state', 'not a WebRTC transport');
     try {
-      await transport.connect({ dtlsParameters });
+      await (transport as ms.WebRtcTransport).connect({ dtlsParameters });
     } catch (error) {
       throw new SfuError('invalid_state', `connect failed [transportId:${transportId}]: ${(error as Error).message}`);
     }
@@ -308,7 +390,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       throw new SfuError('invalid_rtp_parameters', `kind does not match source [kind:${kind}, source:${source}]`);
     }
     const transport = this.#transport(peer, transportId);
-    if (transport.appData.direction !== 'send') throw new SfuError('invalid_state', 'not a send transport');
+    if (transport.appData.direction === 'recv') throw new SfuError('invalid_state', 'not a send transport');
     const options: ms.ProducerOptions = {
       kind,
       rtpParameters,
@@ -501,7 +583,12 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const states: string[] = [];
     for (const t of peer.transports.values()) {
       if (t.closed) continue;
-      states.push(t.iceState);
+      if (t.appData.kind === 'plain') {
+        // No ICE on plain RTP: connected once the remote end is known (given or learnt).
+        states.push((t as ms.PlainTransport).tuple.remoteIp ? 'connected' : 'new');
+      } else {
+        states.push((t as ms.WebRtcTransport).iceState);
+      }
     }
     // The worst state tells: a transport that is not connected is the news.
     counters.iceState = states.find((s) => s !== 'connected' && s !== 'completed') ?? states[0];
@@ -671,7 +758,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   async #createConsumer(
     peer: MediaPeer,
-    transport: ms.WebRtcTransport,
+    transport: ms.Transport,
     d: DesiredConsumer,
     batch: ResumeBatch | undefined,
   ): Promise<void> {
@@ -826,7 +913,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return peer;
   }
 
-  #transport(peer: MediaPeer, transportId: string): ms.WebRtcTransport {
+  #transport(peer: MediaPeer, transportId: string): ms.Transport {
     for (const t of peer.transports.values()) if (t.id === transportId && !t.closed) return t;
     throw new SfuError('unknown_transport', `no such transport [transportId:${transportId}]`);
   }

@@ -104,6 +104,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     if (slot) slot.load = Math.max(0, slot.load + delta);
   }
 
+  /** The address plain RTP transports listen on and announce (as the WebRtcServers do). */
+  get listenInfo(): { ip: string; announcedIp?: string } {
+    return { ip: this.#options.listenIp, announcedIp: this.#options.announcedIp };
+  }
+
   /** Process ids of the workers (for CPU accounting and tests). */
   pids(): number[] {
     return this.#slots.map((s) => s.worker.pid);

@@ -11,6 +11,8 @@ export type {
   LinkCounters,
   LinkSide,
   PeerOptions,
+  PlainTransportInfo,
+  PlainTransportOptions,
   SessionSnapshot,
   TransportDirection,
 } from './MediaSession.ts';
