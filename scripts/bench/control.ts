@@ -1,0 +1,200 @@
+// The control-plane benchmark (issue #6, `npm run bench:control`): 212 socket.io clients
+// authenticated as the 212 bridges of the embedded plan join from cold, then the chair grants
+// the floor N times and each grant's arrival at every hall is timed. Run once against one
+// server with its state in memory, then against two server instances sharing a redis-server
+// (halls alternate between them, the chair is on the first). Servers, clients and redis are
+// separate processes, so each one's CPU is read apart from the others' (/proc/<pid>/stat).
+// The last line printed is JSON: {"join_212_s", "grant_p50_ms", "grant_p99_ms", "redis": {…}, …}.
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRedisServer, type RedisServer } from '../../test/integration/store/redis-server.ts';
+import type { ServerReady } from './control/server.ts';
+import type { ClientsJob, ClientsResult, PhaseMark } from './control/clients.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const GRANTS = Number(process.env.BENCH_GRANTS ?? '30');
+const MEDIA = process.env.BENCH_MEDIA !== '0';
+const ONLY = process.env.BENCH_ONLY ?? ''; // 'memory' or 'redis' to run one of the two
+/** A directory: the server processes write V8 CPU profiles there (node --cpu-prof). */
+const PROFILE_DIR = process.env.BENCH_CPU_PROF ?? '';
+
+/** Processes this run started, killed by pid whatever happens. */
+const children = new Set<ChildProcess>();
+
+function start(script: string, env: Record<string, string>, profile = false): ChildProcess {
+  const execArgv = [...process.execArgv, ...(profile && PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])];
+  const child = fork(path.join(here, 'control', script), [], { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function firstMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${type}' from ${child.pid} within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (m: { type: string; message?: string }) => {
+      if (m.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(m.message));
+      } else if (m.type === type) {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(m as T);
+      }
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`process ${child.pid} exited (${code}) before '${type}'`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  if (child.connected) child.send({ type: 'close' });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const TICKS = 100; // USER_HZ on Linux
+/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+const sortNum = (a: number[]) => [...a].sort((x, y) => x - y);
+const r1 = (x: number) => Math.round(x * 10) / 10;
+
+/** One scenario's figures. */
+interface Figures {
+  join_212_s: number;
+  grant_p50_ms: number;
+  grant_p99_ms: number;
+  grant_event_p50_ms: number;
+  grant_event_p99_ms: number;
+  grant_ack_p50_ms: number;
+  all_online_s: number;
+  chair_saw_212_s: number;
+  all_ready_s: number;
+  server_cpu_storm_pct: number;
+  server_cpu_grants_pct: number;
+  errors: number;
+}
+
+async function scenario(label: string, instances: number, redis: RedisServer | null): Promise<Figures> {
+  const servers: { child: ChildProcess; ready: ServerReady }[] = [];
+  const workers = instances === 1 ? 2 : 1;
+  try {
+    // One after the other: the first creates the conference and its tokens, the second finds them.
+    for (let i = 0; i < instances; i++) {
+      const child = start('server.ts', { BENCH_WORKERS: String(workers), BENCH_REDIS_URL: redis?.url ?? '' }, true);
+      servers.push({ child, ready: await firstMessage<ServerReady>(child, 'ready', 60_000) });
+    }
+    const first = servers[0]!.ready;
+    // The pids whose CPU is the server side: node processes, their mediasoup workers, redis.
+    const pids = [...servers.flatMap((s) => [s.ready.pid, ...s.ready.workerPids]), ...(redis ? [redis.pid] : [])];
+    const nodePids = servers.map((s) => s.ready.pid);
+    const sample = () => ({ t: performance.now(), node: nodePids.map(cpuSeconds), all: pids.map(cpuSeconds), redis: redis ? cpuSeconds(redis.pid) : 0 });
+    const marks = new Map<string, ReturnType<typeof sample>>();
+
+    const clients = start('clients.ts', {});
+    clients.on('message', (m: PhaseMark) => {
+      if (m.type === 'phase') marks.set(m.name, sample());
+    });
+    const job: ClientsJob = { type: 'run', urls: servers.map((s) => s.ready.url), tokens: first.tokens, bridges: first.bridges, grants: GRANTS, media: MEDIA };
+    clients.send(job);
+    const result = await firstMessage<ClientsResult>(clients, 'result', 300_000);
+
+    // Percentages of one core, per server node process, and for everything server-side together.
+    const pct = (from: string, to: string) => {
+      const a = marks.get(from)!;
+      const b = marks.get(to)!;
+      const wall = (b.t - a.t) / 1000;
+      return {
+        node: b.node.map((x, i) => Math.round((100 * (x - a.node[i]!)) / wall)),
+        all: Math.round((100 * (b.all.reduce((s, x) => s + x, 0) - a.all.reduce((s, x) => s + x, 0))) / wall),
+        redis: Math.round((100 * (b.redis - a.redis)) / wall),
+        wall,
+      };
+    };
+    const storm = pct('storm-start', 'storm-end');
+    const grantsCpu = pct('grants-start', 'grants-end');
+
+    const views = sortNum(result.grants.flatMap((g) => g.viewMs));
+    const events = sortNum(result.grants.flatMap((g) => g.eventMs));
+    const acks = sortNum(result.grants.map((g) => g.ackMs));
+    const slowest = sortNum(result.grants.map((g) => Math.max(...g.viewMs)));
+    const online = sortNum(result.onlineMs);
+    const transports = sortNum(result.transportsMs);
+
+    console.log(`\n== ${label}: ${instances} instance${instances > 1 ? 's' : ''} (${workers} mediasoup worker${workers > 1 ? 's' : ''} each), ${redis ? 'state in redis' : 'state in memory'}, ${first.bridges.length} halls${MEDIA ? ' with /media transports' : ''} ==`);
+    console.log(`join storm from cold: every hall online ${r1(result.allOnlineMs)} ms (per hall p50 ${r1(percentile(online, 50))}, p99 ${r1(percentile(online, 99))}); ` +
+      (MEDIA ? `both transports created ${r1(result.allJoinedMs)} ms (per hall p50 ${r1(percentile(transports, 50))}, p99 ${r1(percentile(transports, 99))}); ` : '') +
+      `the chair's roll-call shows ${first.bridges.length} online at ${r1(result.chairSawAllMs)} ms; every ready acknowledged at ${r1(result.allReadyMs)} ms`);
+    console.log(`  server CPU during the storm (${r1(storm.wall)} s): node ${storm.node.map((x) => `${x}%`).join(' + ')}, with mediasoup workers${redis ? ' and redis' : ''} ${storm.all}%${redis ? ` (redis ${storm.redis}%)` : ''} of one core`);
+    console.log(`floor grants: ${result.grants.length} × ${first.bridges.length} receipts; chair's ack p50 ${r1(percentile(acks, 50))} ms`);
+    console.log(`  view with the new floor holder: p50 ${r1(percentile(views, 50))} ms, p99 ${r1(percentile(views, 99))} ms, max ${r1(views.at(-1)!)} ms; slowest hall per grant p50 ${r1(percentile(slowest, 50))} ms`);
+    console.log(`  event floor_granted:            p50 ${r1(percentile(events, 50))} ms, p99 ${r1(percentile(events, 99))} ms, max ${r1(events.at(-1)!)} ms`);
+    console.log(`  server CPU during the grants (${r1(grantsCpu.wall)} s): node ${grantsCpu.node.map((x) => `${x}%`).join(' + ')}, everything server-side ${grantsCpu.all}% of one core; client process ${r1(result.clientCpuMs / 1000)} s CPU in all`);
+    for (const g of result.grants.slice(0, 4)) {
+      const v = sortNum(g.viewMs);
+      console.log(`  grant → ${g.bridgeId.padEnd(8)} ack ${r1(g.ackMs)} ms, view p50 ${r1(percentile(v, 50))} / max ${r1(v.at(-1)!)} ms, event max ${r1(Math.max(...g.eventMs))} ms`);
+    }
+    if (result.errors.length) console.log(`  errors (${result.errors.length}): ${result.errors.slice(0, 5).join('; ')}`);
+    return {
+      join_212_s: Math.round(result.allJoinedMs) / 1000,
+      grant_p50_ms: r1(percentile(views, 50)),
+      grant_p99_ms: r1(percentile(views, 99)),
+      grant_event_p50_ms: r1(percentile(events, 50)),
+      grant_event_p99_ms: r1(percentile(events, 99)),
+      grant_ack_p50_ms: r1(percentile(acks, 50)),
+      all_online_s: Math.round(result.allOnlineMs) / 1000,
+      chair_saw_212_s: Math.round(result.chairSawAllMs) / 1000,
+      all_ready_s: Math.round(result.allReadyMs) / 1000,
+      server_cpu_storm_pct: storm.all,
+      server_cpu_grants_pct: grantsCpu.all,
+      errors: result.errors.length,
+    };
+  } finally {
+    for (const s of servers) await stop(s.child);
+  }
+}
+
+async function main(): Promise<void> {
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`bench:control ${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; load before: ${load}; ${GRANTS} grants`);
+  const out: Record<string, unknown> = {};
+  if (ONLY !== 'redis') {
+    const f = await scenario('one instance', 1, null);
+    Object.assign(out, { join_212_s: f.join_212_s, grant_p50_ms: f.grant_p50_ms, grant_p99_ms: f.grant_p99_ms, memory: f });
+  }
+  if (ONLY !== 'memory') {
+    const redis = await startRedisServer();
+    try {
+      out.redis = await scenario('two instances on redis', 2, redis);
+    } finally {
+      await redis.stop();
+    }
+  }
+  console.log(JSON.stringify(out));
+}
+
+try {
+  await main();
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+}
