@@ -73,6 +73,12 @@ export interface PeerOptions {
   receiveProgram: boolean;
   /** May ask for thumbnails of any set of halls (chair, technicians). */
   thumbnails: boolean;
+  /**
+   * Receives one audio stream only (a hardware hall that plays a single stream): the speaker's,
+   * or the chair's when the chair or this hall has the floor. Without it a hall hears the speaker
+   * and the chair as two streams.
+   */
+  singleAudio?: boolean;
 }
 
 /** Options of a conference's media. */
@@ -690,7 +696,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     // The speaking hall sees the chair instead of itself; the chair's hall sees itself locally.
     add('program', self === program ? (program === chair ? undefined : chair) : program, 'cam');
     if (self !== program) add('audio', program, 'mic');
-    if (self !== chair && program !== chair) add('audio', chair, 'mic');
+    if (self !== chair && program !== chair && (!peer.options.singleAudio || self === program)) add('audio', chair, 'mic');
     return out;
   }
 

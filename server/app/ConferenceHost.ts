@@ -10,6 +10,7 @@ import type { ClientCommand, ConferenceView, Principal } from '../protocol/contr
 import { buildView } from './view.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
 import { presenceOf } from '../core/conference/index.ts';
+import { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
 
 /** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
 export const FLOOR_REQUESTS_PER_WINDOW = 5;
@@ -47,6 +48,8 @@ export interface ConferenceHostOptions {
   healthIntervalMs?: number;
   /** After a (re)start, halls marked online have this long to reconnect before they count as dropped. */
   presenceGraceMs?: number;
+  /** Where hardware (RTP) halls' ports bind and what address they are told (the workers' listen info). */
+  rtpListenInfo?: { ip: string; announcedIp?: string };
 }
 
 /** How long this instance's roll-call lease lives without renewal, and how often it is renewed. */
@@ -78,6 +81,10 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   /** This server instance, in the shared roll-call leases. */
   readonly instanceId = randomUUID();
   readonly #timers: NodeJS.Timeout[] = [];
+  /** Hardware halls: their presence is their device's media, not sockets. */
+  readonly #deviceBridges: ReadonlySet<string>;
+  /** The hardware (RTP) halls of the plan. */
+  rtpHalls!: RtpHallGateway;
 
   private constructor(options: ConferenceHostOptions, runner: ConferenceRunner, tokens: AccessTokens) {
     super();
@@ -89,10 +96,12 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     this.#clock = options.clock;
     this.#store = options.store;
     this.chairBridgeId = options.plan.bridges.find((b) => b.tier === 'province')!.id;
+    this.#deviceBridges = new Set(options.plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
     this.health = new HealthMonitor({
       bridgeIds: options.plan.bridges.map((b) => b.id),
       media: () => this.media,
       online: (bridgeId) => presenceOf(this.runner.state, bridgeId).online,
+      presenceFromMedia: (bridgeId) => !this.#deviceBridges.has(bridgeId),
       intervalMs: options.healthIntervalMs,
     });
   }
@@ -113,6 +122,20 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
       throw error;
     }
     const host = new ConferenceHost(options, runner, tokens);
+    try {
+      const listen = options.rtpListenInfo ?? { ip: '127.0.0.1' };
+      host.rtpHalls = await RtpHallGateway.create({
+        media: options.media,
+        plan: options.plan,
+        listenIp: listen.ip,
+        announcedIp: listen.announcedIp,
+        presence: (bridgeId, online) => (online ? host.bridgeConnected(bridgeId, 'device') : host.bridgeDisconnected(bridgeId, 'device')),
+      });
+    } catch (error) {
+      await runner.close();
+      throw error;
+    }
+    host.rtpHalls.on('problem', (message, error) => host.emit('problem', message, error));
     host.#wire();
     // After a restart the floor holder is back on the programme as soon as it publishes again,
     // and the hall waiting first is prepared.
@@ -181,9 +204,14 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     for (const t of this.#timers) clearTimeout(t);
   }
 
-  /** A socket of this bridge connected (roll-call: online from its first socket on any instance). */
-  async bridgeConnected(bridgeId: string): Promise<void> {
+  /**
+   * A socket of this bridge connected (roll-call: online from its first socket on any instance).
+   * A hardware hall is online while its device's media arrives (`via: 'device'`); its operator
+   * panel's sockets do not count.
+   */
+  async bridgeConnected(bridgeId: string, via: 'socket' | 'device' = 'socket'): Promise<void> {
     if (this.#quiet) return;
+    if ((via === 'device') !== this.#deviceBridges.has(bridgeId)) return;
     const n = (this.#connections.get(bridgeId) ?? 0) + 1;
     this.#connections.set(bridgeId, n);
     if (n === 1) {
@@ -193,8 +221,9 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   }
 
   /** A socket of this bridge went away: offline when its last socket on every instance has gone. */
-  async bridgeDisconnected(bridgeId: string): Promise<void> {
+  async bridgeDisconnected(bridgeId: string, via: 'socket' | 'device' = 'socket'): Promise<void> {
     if (this.#quiet) return;
+    if ((via === 'device') !== this.#deviceBridges.has(bridgeId)) return;
     const n = (this.#connections.get(bridgeId) ?? 0) - 1;
     if (n > 0) {
       this.#connections.set(bridgeId, n);
@@ -247,6 +276,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
+    this.rtpHalls?.close();
     this.health.close();
     await this.runner.close();
     this.removeAllListeners();

@@ -20,6 +20,11 @@ export interface HealthMonitorOptions {
   media: () => MediaSession;
   /** Whether the bridge's hall is connected (roll-call presence). */
   online: (bridgeId: string) => boolean;
+  /**
+   * Whether a bridge with a media peer counts as online (default: yes). No for a hardware hall:
+   * its peer is always there, and it is online only while its device's media arrives.
+   */
+  presenceFromMedia?: (bridgeId: string) => boolean;
   intervalMs?: number;
   thresholds?: HealthThresholds;
   /** A client report older than this is ignored. */
@@ -108,7 +113,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   #sample(bridgeId: string, now: LinkCounters | null): LinkSample {
     const at = now?.at ?? Date.now();
-    const online = this.#options.online(bridgeId) || now !== null;
+    const online = this.#options.online(bridgeId) || (now !== null && (this.#options.presenceFromMedia?.(bridgeId) ?? true));
     const sample: LinkSample = { at, online };
     const before = this.#previous.get(bridgeId);
     if (now) {

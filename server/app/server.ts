@@ -91,7 +91,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
       media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
       try {
-        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs });
+        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs, rtpListenInfo: pool.listenInfo });
         host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
         return { media, host };
       } catch (error) {
@@ -128,6 +128,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
       authenticate: (token) => conference.host.authenticate(token),
       routes: extras.routes,
+      isDeviceBridge: (bridgeId) => conference.host.rtpHalls.has(bridgeId),
       log: (level, msg, data) => logger[level](data ?? {}, msg),
     });
     const control = attachControlSignaling(io.of('/control'), () => conference.host);

@@ -57,6 +57,30 @@ const slug = z
     error: 'Mã chỉ gồm chữ thường không dấu, chữ số và dấu gạch ngang (ví dụ "giai-lao")',
   });
 
+const udpPort = (what: string) =>
+  z
+    .number({ error: `${what} phải là số` })
+    .int({ error: `${what} phải là số nguyên` })
+    .min(1024, { error: `${what} phải từ 1024 đến 65535` })
+    .max(65535, { error: `${what} phải từ 1024 đến 65535` });
+
+/**
+ * A hardware hall (kind "rtp": a conference codec, an encoder box, ffmpeg/OBS): whether it
+ * speaks SRTP, and where it receives the programme (a technician may give that later).
+ */
+export const RtpEndpointSchema = z.strictObject({
+  srtp: z.boolean({ error: 'srtp phải là true (thiết bị hỗ trợ SRTP) hoặc false' }).default(true),
+  receive: z
+    .strictObject({
+      ip: z.ipv4({ error: 'Địa chỉ nhận của thiết bị phải là địa chỉ IPv4 (ví dụ "10.20.0.15")' }),
+      audioPort: udpPort('Cổng nhận âm thanh'),
+      videoPort: udpPort('Cổng nhận hình ảnh'),
+    })
+    .refine((r) => r.audioPort !== r.videoPort, { error: 'Cổng nhận âm thanh và cổng nhận hình ảnh phải khác nhau', path: ['videoPort'] })
+    .optional(),
+});
+export type RtpEndpoint = z.infer<typeof RtpEndpointSchema>;
+
 /** One connected hall. Ids follow the scheme p-<code>, d-<code>, c-<code>. */
 export const BridgeSchema = z.strictObject({
   id: z.string({ error: 'Mã điểm cầu phải là chuỗi ký tự' }).regex(/^[pdc]-\d{2,5}$/, {
@@ -70,8 +94,16 @@ export const BridgeSchema = z.strictObject({
     .string({ error: 'Mã GSO phải là chuỗi, viết trong dấu nháy (ví dụ "05971") để giữ số 0 ở đầu' })
     .regex(/^\d{2,5}$/, { error: 'Mã GSO chỉ gồm 2 đến 5 chữ số' }),
   kind: BridgeKindSchema.default('browser'),
+  /** Only with kind "rtp"; absent means SRTP on and the receive address given later. */
+  rtp: RtpEndpointSchema.optional(),
 });
 export type Bridge = z.infer<typeof BridgeSchema>;
+
+/** The RTP settings of a hardware hall, with defaults; null for a browser hall. */
+export function rtpEndpointOf(bridge: Bridge): RtpEndpoint | null {
+  if (bridge.kind !== 'rtp') return null;
+  return bridge.rtp ?? { srtp: true };
+}
 
 /** Kinds of programme items, in the vocabulary of the plans (khai mạc, báo cáo, tham luận, ...). */
 export const ProgrammeItemKindSchema = z.enum([
@@ -245,6 +277,9 @@ function checkPlanReferences(plan: unknown, ctx: { addIssue(issue: { code: 'cust
         firstIndexById.set(b.id, i);
         tierById.set(b.id, tier);
       }
+    }
+    if (b.rtp !== undefined && b.kind !== 'rtp') {
+      issues.push({ path: ['bridges', i, 'rtp'], message: 'Khối "rtp" chỉ dùng cho điểm cầu có kind: rtp (thiết bị phần cứng)' });
     }
     if (tier === undefined) return;
     if (tier === 'province') provinces.push(i);

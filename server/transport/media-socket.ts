@@ -26,6 +26,8 @@ export interface MediaSignalingOptions {
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
   /** Resolves an access token to who holds it (null: refused). */
   authenticate: (token: string) => Promise<Principal | null>;
+  /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
+  isDeviceBridge?: (bridgeId: string) => boolean;
 }
 
 /**
@@ -118,7 +120,10 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
 
     handle('media:join', () => {
       if (joined) throw new WireError('already_exists', 'already joined');
-      const { rtpCapabilities } = session.join(peerId, peerOptionsFor(principal, session.chairBridgeId), sink);
+      let peerOptions = peerOptionsFor(principal, session.chairBridgeId);
+      // A browser opened with a hardware hall's link may watch, but must not take the device's place.
+      if (principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
+      const { rtpCapabilities } = session.join(peerId, peerOptions, sink);
       joined = true;
       log('info', 'peer joined', { peerId, role: principal.role });
       const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;

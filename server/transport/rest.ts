@@ -10,6 +10,7 @@ import { PlanLoadError } from '../app/errors.ts';
 import { parsePlanText } from '../../config/plan-file.ts';
 import { Token, type Principal } from '../protocol/control.ts';
 import { UnknownGrantError } from '../app/conference/tokens.ts';
+import { createRtpHallRouter } from './rtp-halls-rest.ts';
 
 type Role = Principal['role'];
 
@@ -192,6 +193,9 @@ export function createRestRouter(
   router.get('/plan', (_req, res) => {
     res.json(current().plan);
   });
+
+  // Hardware (RTP) halls: device sheets and receive addresses.
+  router.use('/rtp-halls', createRtpHallRouter(current));
 
   router.use((_req: Request, res: Response) => {
     res.status(404).json({ error: { code: 'not_found', message: 'no such API' } });

@@ -1,0 +1,111 @@
+import dgram from 'node:dgram';
+import type { MediaKind } from './DeviceSheet.ts';
+
+/** Packets received from the device so far, and when the last one came. */
+export interface IngressCounters {
+  packets: Record<MediaKind, number>;
+  /** Epoch ms of the last packet from the device (0: none yet). */
+  lastPacketAt: number;
+}
+
+/**
+ * The ports a hardware hall sends to: one for its audio, one for its video, as conference codecs
+ * do (each stream from a port of its own, RTCP on the same port). mediasoup's plain transport
+ * takes one source address, so both streams are forwarded to it from one socket here; what
+ * mediasoup sends back (RTCP: receiver reports, keyframe requests) goes to both device ports.
+ * The ports stay the same when the media behind them is rebuilt (a worker died), so the device
+ * keeps sending where it was told. SRTP passes through untouched: mediasoup decrypts it.
+ */
+export class DeviceIngress {
+  readonly #sockets: Record<MediaKind, dgram.Socket>;
+  readonly #toSfu: dgram.Socket;
+  /** Where each device stream last came from (RTCP goes back there). */
+  readonly #sources: Partial<Record<MediaKind, { address: string; port: number }>> = {};
+  #target: { ip: string; port: number } | undefined;
+  readonly #counters: IngressCounters = { packets: { audio: 0, video: 0 }, lastPacketAt: 0 };
+  #closed = false;
+
+  private constructor(sockets: Record<MediaKind, dgram.Socket>, toSfu: dgram.Socket) {
+    this.#sockets = sockets;
+    this.#toSfu = toSfu;
+    for (const kind of ['audio', 'video'] as const) {
+      sockets[kind].on('message', (msg, rinfo) => this.#fromDevice(kind, msg, rinfo));
+      sockets[kind].on('error', () => undefined);
+    }
+    toSfu.on('message', (msg) => this.#fromSfu(msg));
+    toSfu.on('error', () => undefined);
+  }
+
+  /**
+   * Opens the device-facing ports on `listenIp` (port 0: any free port, unless given) and the
+   * socket towards the SFU on `sfuSideIp`.
+   */
+  static async open(options: { listenIp: string; sfuSideIp: string; ports?: Partial<Record<MediaKind, number>> }): Promise<DeviceIngress> {
+    const opened: dgram.Socket[] = [];
+    const bind = async (ip: string, port: number): Promise<dgram.Socket> => {
+      const socket = dgram.createSocket('udp4');
+      opened.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(port, ip, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      return socket;
+    };
+    try {
+      const audio = await bind(options.listenIp, options.ports?.audio ?? 0);
+      const video = await bind(options.listenIp, options.ports?.video ?? 0);
+      const toSfu = await bind(options.sfuSideIp, 0);
+      return new DeviceIngress({ audio, video }, toSfu);
+    } catch (error) {
+      for (const s of opened) s.close();
+      throw error;
+    }
+  }
+
+  /** The device-facing port of each stream. */
+  get ports(): Record<MediaKind, number> {
+    return { audio: this.#sockets.audio.address().port, video: this.#sockets.video.address().port };
+  }
+
+  /** The address mediasoup sees the device's packets come from. */
+  get sfuSide(): { ip: string; port: number } {
+    const a = this.#toSfu.address();
+    return { ip: a.address, port: a.port };
+  }
+
+  get counters(): IngressCounters {
+    return { packets: { ...this.#counters.packets }, lastPacketAt: this.#counters.lastPacketAt };
+  }
+
+  /** Where the device's packets go: the plain transport's port (changes when the media is rebuilt). */
+  setTarget(target: { ip: string; port: number } | undefined): void {
+    this.#target = target;
+  }
+
+  #fromDevice(kind: MediaKind, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    // RTP and RTCP both start with version 2; anything else is not the device's media.
+    if (msg.length < 8 || msg[0]! >> 6 !== 2) return;
+    this.#sources[kind] = { address: rinfo.address, port: rinfo.port };
+    this.#counters.packets[kind]++;
+    this.#counters.lastPacketAt = Date.now();
+    if (this.#target && !this.#closed) this.#toSfu.send(msg, this.#target.port, this.#target.ip);
+  }
+
+  #fromSfu(msg: Buffer): void {
+    if (this.#closed) return;
+    for (const kind of ['audio', 'video'] as const) {
+      const source = this.#sources[kind];
+      if (source) this.#sockets[kind].send(msg, source.port, source.address);
+    }
+  }
+
+  /** Closes the ports; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of [this.#sockets.audio, this.#sockets.video, this.#toSfu]) s.close();
+  }
+}

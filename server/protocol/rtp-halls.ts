@@ -1,0 +1,25 @@
+/**
+ * REST bodies about hardware (RTP) halls, shared by the server (which validates them) and the
+ * technicians' dashboard.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(1024).max(65535);
+
+/** Where a hardware hall's device receives the programme. */
+export const DeviceReceiveBody = z
+  .strictObject({ ip: z.ipv4(), audioPort: port, videoPort: port })
+  .refine((r) => r.audioPort !== r.videoPort, { message: 'audioPort and videoPort must differ', path: ['videoPort'] });
+export type DeviceReceiveBody = z.infer<typeof DeviceReceiveBody>;
+
+/** One hardware hall in the technicians' list. */
+export interface RtpHallLine {
+  bridgeId: string;
+  bridgeName: string;
+  srtp: boolean;
+  /** Media arrives from its device now. */
+  online: boolean;
+  /** The device's receive address is known (the programme is being sent). */
+  receiving: boolean;
+  version: number;
+}

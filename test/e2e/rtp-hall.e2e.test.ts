@@ -1,0 +1,255 @@
+// Hardware halls over RTP, with Debian's ffmpeg standing in for the conference codecs: two
+// "devices" send a test pattern and a tone to the ports of their device sheets (one with SRTP,
+// one plain), come online in the roll-call, are heard when given the floor, and a third ffmpeg
+// decodes the programme from the SDP file of the first hall's sheet.
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { loadConfig } from '../../config/index.ts';
+import { defaultPlan } from '../../config/default-plan.ts';
+import { startServer, type RunningServer } from '../../server/app/server.ts';
+import type { DeviceSheet } from '../../server/app/rtp-halls/DeviceSheet.ts';
+import type { ConferencePlan } from '../../server/protocol/plan.ts';
+import { freePortBase, tokenOf } from '../helpers/server.ts';
+import { waitFor } from '../integration/media-fixture.ts';
+
+const SRTP_HALL = 'c-05971'; // a commune of Thành phố Lạng Sơn, its codec speaks SRTP
+const PLAIN_HALL = 'd-180'; // a district whose encoder sends plain RTP
+const CHAIR = { role: 'chair' } as const;
+
+/** The default plan with two bridges turned into hardware halls. */
+function planWithHardwareHalls(): ConferencePlan {
+  const plan = defaultPlan();
+  return {
+    ...plan,
+    bridges: plan.bridges.map((b) => {
+      if (b.id === SRTP_HALL) return { ...b, kind: 'rtp' as const, rtp: { srtp: true } };
+      if (b.id === PLAIN_HALL) return { ...b, kind: 'rtp' as const, rtp: { srtp: false } };
+      return b;
+    }),
+  };
+}
+
+/** ffmpeg sending a test pattern (VP8) and a 1 kHz tone (Opus) as the device of a sheet. */
+function deviceArgs(sheet: DeviceSheet): string[] {
+  const s = sheet.send;
+  const out = (stream: DeviceSheet['send']['audio']): string[] => [
+    '-payload_type', String(stream.codec.payloadType),
+    '-ssrc', String(stream.ssrc),
+    '-f', 'rtp',
+    ...(s.srtp ? ['-srtp_out_suite', s.srtp.suite, '-srtp_out_params', s.srtp.keyBase64] : []),
+    `${s.srtp ? 'srtp' : 'rtp'}://${s.ip}:${stream.port}?rtcpport=${stream.port}&pkt_size=1200`,
+  ];
+  expect(s.video.codec.name).to.equal('VP8');
+  return [
+    '-hide_banner', '-loglevel', 'error', '-nostdin',
+    '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=48000',
+    '-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-b:v', '600k', '-g', '25', ...out(s.video),
+    '-map', '1:a', '-c:a', 'libopus', '-b:a', '48k', '-ac', '2', ...out(s.audio),
+  ];
+}
+
+/** A UDP port free on loopback now. */
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, real mediasoup, real ffmpeg)', function () {
+  this.timeout(60_000);
+  let server: RunningServer;
+  let technician: string;
+  const processes: ChildProcess[] = [];
+  const sockets: dgram.Socket[] = [];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-rtp-'));
+  const startedAt = Date.now();
+
+  function ffmpeg(args: string[], label: string): ChildProcess & { stderrText: () => string } {
+    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e) => (stderr += `spawn failed: ${e.message}`));
+    processes.push(child);
+    return Object.assign(child, { stderrText: () => `${label}: ${stderr.slice(-2000)}` });
+  }
+
+  async function api(method: string, url: string, token: string | null, body?: unknown): Promise<{ status: number; json: any; text: string; type: string | null }> {
+    const res = await fetch(`${server.url}/api${url}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // not JSON (the SDP file)
+    }
+    return { status: res.status, json, text, type: res.headers.get('content-type') };
+  }
+
+  const online = (bridgeId: string): boolean => server.host.view(CHAIR).presence?.[bridgeId]?.online === true;
+
+  before(async () => {
+    const workers = 2;
+    const webRtcBasePort = await freePortBase(workers);
+    const rtcMinPort = Math.min(await freePortBase(1), 64000);
+    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn' });
+    server = await startServer(config, planWithHardwareHalls(), { healthIntervalMs: 1000 });
+    technician = await tokenOf(server, 'technician');
+  });
+
+  after(async () => {
+    for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    for (const s of sockets) s.close();
+    await server?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+    console.log(`      (rtp-hall e2e: ${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
+  });
+
+  it('gives technicians the device sheet, refuses bad requests with stable codes', async () => {
+    const list = await api('GET', '/rtp-halls', technician);
+    expect(list.status).to.equal(200);
+    expect(list.json.map((l: { bridgeId: string }) => l.bridgeId).sort()).to.deep.equal([PLAIN_HALL, SRTP_HALL].sort());
+
+    const sheet = (await api('GET', `/rtp-halls/${SRTP_HALL}/sheet`, technician)).json as DeviceSheet;
+    expect(sheet.srtp).to.equal(true);
+    expect(sheet.send.ip).to.equal('127.0.0.1');
+    expect(sheet.send.audio.port).to.not.equal(sheet.send.video.port);
+    expect(sheet.send.audio.codec).to.include({ name: 'opus', clockRate: 48000, channels: 2 });
+    expect(sheet.send.video.codec).to.include({ name: 'VP8', clockRate: 90000 });
+    expect(Buffer.from(sheet.send.srtp!.keyBase64, 'base64')).to.have.length(30);
+    expect(sheet.send.srtp!.inline).to.equal(`inline:${sheet.send.srtp!.keyBase64}`);
+    expect(sheet.receive.audio.srtp?.suite).to.equal('AES_CM_128_HMAC_SHA1_80');
+    expect(sheet.programmeSdp).to.equal(null);
+    expect(sheet.ffmpeg.send).to.contain(`-ssrc ${sheet.send.video.ssrc}`);
+    const plain = (await api('GET', `/rtp-halls/${PLAIN_HALL}/sheet`, technician)).json as DeviceSheet;
+    expect(plain.send.srtp).to.equal(null);
+    expect(plain.receive.video.srtp).to.equal(null);
+
+    // A hall's own operator sees its sheet; another hall's operator, or no token, does not.
+    const own = await tokenOf(server, SRTP_HALL);
+    expect((await api('GET', `/rtp-halls/${SRTP_HALL}/sheet`, own)).status).to.equal(200);
+    const other = await api('GET', `/rtp-halls/${SRTP_HALL}/sheet`, await tokenOf(server, PLAIN_HALL));
+    expect([other.status, other.json.error.code]).to.deep.equal([403, 'forbidden']);
+    const none = await api('GET', `/rtp-halls/${SRTP_HALL}/sheet`, null);
+    expect([none.status, none.json.error.code]).to.deep.equal([401, 'unauthenticated']);
+    const browserHall = await api('GET', '/rtp-halls/d-178/sheet', technician);
+    expect([browserHall.status, browserHall.json.error.code]).to.deep.equal([404, 'unknown_bridge']);
+    const noSdp = await api('GET', `/rtp-halls/${SRTP_HALL}/programme.sdp`, technician);
+    expect([noSdp.status, noSdp.json.error.code]).to.deep.equal([409, 'invalid_state']);
+    for (const bad of [{ ip: 'hall.local', audioPort: 5004, videoPort: 5006 }, { ip: '10.0.0.5', audioPort: 80, videoPort: 5006 }, { ip: '10.0.0.5', audioPort: 5004, videoPort: 5004 }, { ip: '10.0.0.5', audioPort: 5004, videoPort: 5006, extra: 1 }]) {
+      const r = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, bad);
+      expect([r.status, r.json.error.code], JSON.stringify(bad)).to.deep.equal([400, 'invalid_payload']);
+    }
+    const malformed = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, '{"ip":');
+    expect([malformed.status, malformed.json.error.code]).to.deep.equal([400, 'invalid_payload']);
+  });
+
+  it('an ffmpeg "device" per hall comes online in the roll-call once its media arrives', async () => {
+    expect(online(SRTP_HALL)).to.equal(false);
+    for (const bridgeId of [SRTP_HALL, PLAIN_HALL]) {
+      const sheet = (await api('GET', `/rtp-halls/${bridgeId}/sheet`, technician)).json as DeviceSheet;
+      ffmpeg(deviceArgs(sheet), `device ${bridgeId}`);
+    }
+    await waitFor('both hardware halls online in the roll-call', () => online(SRTP_HALL) && online(PLAIN_HALL), 10_000, 100);
+    // The server decrypted and accepted the device's packets (SRTP included): its producers count them.
+    await waitFor('packets counted on the SRTP hall\'s producers', async () => ((await server.media.linkCounters(SRTP_HALL))?.up.packets ?? 0) > 100, 5000, 200);
+    await waitFor('the SRTP hall\'s link sampled online', () => server.host.health.book.get(SRTP_HALL)?.status !== 'offline' && server.host.health.book.get(SRTP_HALL)?.last?.online, 4000, 100);
+    const health = server.host.health.book.get(SRTP_HALL)!;
+    // The server's own counters stand in for the browser's report: the device's uplink is measured.
+    await waitFor('the SRTP hall\'s uplink bitrate sampled', () => (server.host.health.book.get(SRTP_HALL)?.last?.bitrateUpKbps ?? 0) > 50, 4000, 100);
+    expect(health.status).to.equal('ok');
+  });
+
+  it('is heard when given the floor: its microphone opens and reaches the other hall\'s device', async () => {
+    // The plain hall's device receives the programme on two local ports of this test.
+    const audioIn = dgram.createSocket('udp4');
+    const videoIn = dgram.createSocket('udp4');
+    sockets.push(audioIn, videoIn);
+    await Promise.all([audioIn, videoIn].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', r))));
+    const setRes = await api('PUT', `/rtp-halls/${PLAIN_HALL}/receive`, technician, { ip: '127.0.0.1', audioPort: audioIn.address().port, videoPort: videoIn.address().port });
+    expect(setRes.status).to.equal(200);
+    expect(setRes.json.programmeSdp).to.contain(`m=audio ${audioIn.address().port} RTP/AVP`);
+    const opusPt = (setRes.json as DeviceSheet).receive.audio.codecs[0]!.payloadType;
+    const audioSsrcs = new Map<number, number>();
+    audioIn.on('message', (m) => {
+      if (m.length > 12 && (m[1]! & 0x7f) === opusPt) audioSsrcs.set(m.readUInt32BE(8), (audioSsrcs.get(m.readUInt32BE(8)) ?? 0) + 1);
+    });
+
+    const before = (await server.media.micReport()).find((e) => e.bridgeId === SRTP_HALL);
+    expect(before, 'the SRTP hall publishes a microphone').to.not.equal(undefined);
+    expect(before!.open).to.equal(false);
+    expect(before!.packetsForwarded, 'a closed microphone reaches no one').to.equal(0);
+
+    expect((await server.host.execute(CHAIR, { type: 'start_meeting' })).ok).to.equal(true);
+    // The hall's operator asks for the floor as any operator does; the chair grants it.
+    const request = await server.host.execute({ role: 'operator', bridgeId: SRTP_HALL }, { type: 'request_floor', bridgeId: SRTP_HALL, speakerName: 'Nguyễn Văn An', speakerTitle: 'Chủ tịch HĐND xã' });
+    expect(request.ok, JSON.stringify(request)).to.equal(true);
+    const requestId = server.host.view(CHAIR).queue.find((q) => q.bridgeId === SRTP_HALL)!.requestId;
+    expect((await server.host.execute(CHAIR, { type: 'grant_floor', requestId })).ok).to.equal(true);
+    await waitFor('the SRTP hall is the programme', () => server.media.program === SRTP_HALL, 5000);
+
+    const heard = await waitFor(
+      'the SRTP hall\'s microphone forwarded to the other hall',
+      async () => {
+        const e = (await server.media.micReport()).find((x) => x.bridgeId === SRTP_HALL);
+        return e && e.open && e.packetsForwarded > 50 ? e : null;
+      },
+      8000,
+      200,
+    );
+    expect(heard.consumers).to.be.at.least(1);
+    await waitFor('Opus packets at the plain hall\'s device port', () => [...audioSsrcs.values()].some((n) => n > 50), 5000, 100);
+    expect(server.host.rtpHalls.hall(SRTP_HALL).micOpen).to.equal(true);
+  });
+
+  it('receives the programme: ffmpeg decodes its video and audio from the SRTP sheet\'s SDP file', async () => {
+    // The plain hall takes the floor: its test pattern is the programme the SRTP hall receives.
+    expect((await server.host.execute(CHAIR, { type: 'revoke_floor' })).ok).to.equal(true);
+    const request = await server.host.execute({ role: 'operator', bridgeId: PLAIN_HALL }, { type: 'request_floor', bridgeId: PLAIN_HALL, speakerName: 'Trần Thị Bình', speakerTitle: 'Phó Chủ tịch HĐND huyện' });
+    expect(request.ok, JSON.stringify(request)).to.equal(true);
+    expect((await server.host.execute(CHAIR, { type: 'grant_next' })).ok).to.equal(true);
+    await waitFor('the plain hall is the programme', () => server.media.program === PLAIN_HALL, 5000);
+
+    const [audioPort, videoPort] = [await freeUdpPort(), await freeUdpPort()];
+    const set = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, { ip: '127.0.0.1', audioPort, videoPort });
+    expect(set.status).to.equal(200);
+    const sdpRes = await api('GET', `/rtp-halls/${SRTP_HALL}/programme.sdp`, technician);
+    expect(sdpRes.status).to.equal(200);
+    expect(sdpRes.type).to.contain('application/sdp');
+    expect(sdpRes.text).to.match(/^m=video \d+ RTP\/SAVP/m).and.match(/a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/);
+    const sdpFile = path.join(tmp, `programme-${SRTP_HALL}.sdp`);
+    fs.writeFileSync(sdpFile, sdpRes.text);
+
+    const receiver = ffmpeg(['-hide_banner', '-nostdin', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-frames:v', '50', '-f', 'null', '-'], 'programme receiver');
+    const killer = setTimeout(() => receiver.kill('SIGKILL'), 25_000);
+    const code = await new Promise<number | null>((resolve) => receiver.once('exit', (c) => resolve(c)));
+    clearTimeout(killer);
+    const log = receiver.stderrText();
+    expect(code, log).to.equal(0);
+    const frames = [...log.matchAll(/frame=\s*(\d+)/g)].map((m) => Number(m[1]));
+    expect(Math.max(0, ...frames), log).to.be.at.least(50);
+    expect(log, 'the decoded programme is the 640×360 VP8 test pattern').to.match(/Video: vp8.*640x360/);
+    const audioKb = /audio:\s*(\d+)kB/.exec(log);
+    expect(audioKb, log).to.not.equal(null);
+    expect(Number(audioKb![1]), 'decoded programme audio').to.be.greaterThan(0);
+  });
+
+  it('drops off the roll-call when its device stops sending', async () => {
+    const device = processes[0]!;
+    device.kill('SIGKILL');
+    await waitFor('the SRTP hall offline in the roll-call', () => !online(SRTP_HALL), 8000, 100);
+    expect(online(PLAIN_HALL)).to.equal(true);
+    // The monitor samples every second here: the link shows offline at the next sample.
+    await waitFor('the SRTP hall\'s link offline for the technicians', () => server.host.health.book.get(SRTP_HALL)?.status === 'offline', 4000, 100);
+  });
+});
