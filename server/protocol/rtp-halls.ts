@@ -17,8 +17,10 @@ export interface RtpHallLine {
   bridgeId: string;
   bridgeName: string;
   srtp: boolean;
-  /** Media arrives from its device now. */
+  /** The server accepts media from its device now (it is on the roll-call). */
   online: boolean;
+  /** Packets reach its ports but the server cannot use them (wrong SRTP key, SSRC or payload type). */
+  rejected: boolean;
   /** The device's receive address is known (the programme is being sent). */
   receiving: boolean;
   version: number;

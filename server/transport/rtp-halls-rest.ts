@@ -54,7 +54,8 @@ export function createRtpHallRouter(current: () => ConferenceHost): express.Rout
       const halls = current().rtpHalls;
       const lines: RtpHallLine[] = halls.bridgeIds.map((bridgeId) => {
         const sheet = halls.sheet(bridgeId);
-        return { bridgeId, bridgeName: sheet.bridgeName, srtp: sheet.srtp, online: halls.online(bridgeId), receiving: sheet.programmeSdp !== null, version: sheet.version };
+        const status = halls.status(bridgeId);
+        return { bridgeId, bridgeName: sheet.bridgeName, srtp: sheet.srtp, online: status.online, rejected: status.rejected, receiving: sheet.programmeSdp !== null, version: sheet.version };
       });
       res.json(lines);
     }),
@@ -64,7 +65,7 @@ export function createRtpHallRouter(current: () => ConferenceHost): express.Rout
     '/:bridgeId/sheet',
     wrap(async (req, res) => {
       const bridgeId = await hallFor(req);
-      res.json(current().rtpHalls.sheet(bridgeId));
+      res.json({ ...current().rtpHalls.sheet(bridgeId), device: current().rtpHalls.status(bridgeId) });
     }),
   );
 

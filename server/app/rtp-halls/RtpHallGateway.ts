@@ -29,6 +29,19 @@ export interface RtpHallGatewayOptions {
   pollMs?: number;
 }
 
+/** What a hardware hall's device is doing now, for the roll-call and the technicians. */
+export interface DeviceStatus {
+  /** The server accepts media from the device (decrypted, matched to its SSRCs): it is on the roll-call. */
+  online: boolean;
+  /** Packets reach the device ports (whether or not the server can use them). */
+  arriving: boolean;
+  /** Packets arrive but the server cannot use them: wrong SRTP key, SSRC or payload type. */
+  rejected: boolean;
+  packetsFromDevice: { audio: number; video: number };
+  /** Packets the hall's producers accepted (since its media was last built). */
+  packetsAccepted: number;
+}
+
 export type RtpHallGatewayEvents = {
   /** A hall's device sheet changed. */
   sheet: [sheet: DeviceSheet];
@@ -42,6 +55,11 @@ export type RtpHallGatewayEvents = {
 export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
   readonly #halls = new Map<string, RtpHall>();
   readonly #online = new Set<string>();
+  /** Per hall: its producers' packet count at the last poll, and when it last grew. */
+  readonly #accepted = new Map<string, { packets: number; at: number }>();
+  /** Per hall: since when packets have been reaching its ports without a break. */
+  readonly #arrivingSince = new Map<string, number>();
+  #polling = false;
   readonly #options: RtpHallGatewayOptions;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -68,7 +86,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
       throw error;
     }
     if (gateway.#halls.size > 0) {
-      gateway.#timer = setInterval(() => gateway.poll(), options.pollMs ?? 1000);
+      gateway.#timer = setInterval(() => void gateway.poll(), options.pollMs ?? 1000);
       gateway.#timer.unref();
     }
     return gateway;
@@ -102,22 +120,54 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
     return this.hall(bridgeId).setReceiveAddress(address);
   }
 
-  /** Whether media arrives from the hall's device now. */
+  /** Whether the server accepts media from the hall's device now (its roll-call presence). */
   online(bridgeId: string): boolean {
     return this.#online.has(bridgeId);
   }
 
-  /** Checks every hall's ports once and reports the halls whose device started or stopped (the timer calls it). */
-  poll(now = Date.now()): void {
-    if (this.#closed) return;
-    const silence = this.#options.silenceMs ?? 3000;
-    for (const [bridgeId, hall] of this.#halls) {
-      const last = hall.counters().lastPacketAt;
-      const flowing = last > 0 && now - last < silence;
-      if (flowing === this.#online.has(bridgeId)) continue;
-      if (flowing) this.#online.add(bridgeId);
-      else this.#online.delete(bridgeId);
-      Promise.resolve(this.#options.presence(bridgeId, flowing)).catch((e: unknown) => this.emit('problem', 'presence update failed', e));
+  /** What the hall's device is doing now. */
+  status(bridgeId: string, now = Date.now()): DeviceStatus {
+    const counters = this.hall(bridgeId).counters();
+    const arriving = counters.lastPacketAt > 0 && now - counters.lastPacketAt < (this.#options.silenceMs ?? 3000);
+    const online = this.#online.has(bridgeId);
+    // Give the first poll time to see the packets accepted before calling them rejected.
+    const since = this.#arrivingSince.get(bridgeId);
+    const rejected = arriving && !online && since !== undefined && now - since > 2 * (this.#options.pollMs ?? 1000);
+    return { online, arriving, rejected, packetsFromDevice: counters.packets, packetsAccepted: this.#accepted.get(bridgeId)?.packets ?? 0 };
+  }
+
+  /**
+   * Checks every hall once (the timer calls it): a hall is online while its producers accept
+   * packets (counted by the SFU after SRTP and SSRC checks, so a device with a wrong key does not
+   * count), and the roll-call is told when that starts or stops.
+   */
+  async poll(): Promise<void> {
+    if (this.#closed || this.#polling) return;
+    this.#polling = true;
+    try {
+      const silence = this.#options.silenceMs ?? 3000;
+      const ids = [...this.#halls.keys()];
+      const counters = await Promise.all(ids.map((id) => this.#options.media.linkCounters(id).catch(() => null)));
+      const now = Date.now();
+      for (const [i, bridgeId] of ids.entries()) {
+        if (this.#closed) return;
+        const packets = counters[i]?.up.packets ?? 0;
+        const seen = this.#accepted.get(bridgeId);
+        // Counters restart when the hall's media is rebuilt: only growth means media.
+        if (!seen || packets < seen.packets) this.#accepted.set(bridgeId, { packets, at: seen && packets > 0 ? now : 0 });
+        else if (packets > seen.packets) this.#accepted.set(bridgeId, { packets, at: now });
+        const last = this.#halls.get(bridgeId)!.counters().lastPacketAt;
+        if (last === 0 || now - last >= silence) this.#arrivingSince.delete(bridgeId);
+        else if (!this.#arrivingSince.has(bridgeId)) this.#arrivingSince.set(bridgeId, now);
+        const at = this.#accepted.get(bridgeId)!.at;
+        const flowing = at > 0 && now - at < silence;
+        if (flowing === this.#online.has(bridgeId)) continue;
+        if (flowing) this.#online.add(bridgeId);
+        else this.#online.delete(bridgeId);
+        Promise.resolve(this.#options.presence(bridgeId, flowing)).catch((e: unknown) => this.emit('problem', 'presence update failed', e));
+      }
+    } finally {
+      this.#polling = false;
     }
   }
 
