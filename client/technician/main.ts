@@ -8,6 +8,7 @@ import { AlertFeed, type HealthAlertMessage } from './AlertFeed.ts';
 import { DrillDown, type BridgeHealthDetail } from './DrillDown.ts';
 import { LinkTests, type LinkTestMessage } from './LinkTests.ts';
 import { TileBoard, type SortMode } from './TileBoard.ts';
+import { DevicePanel } from './DevicePanel.ts';
 import { clockTime, type TileStatus } from './words.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -50,8 +51,12 @@ async function main(): Promise<void> {
   };
   const nameOf = (id: string): string => bridges.get(id)?.name ?? id;
 
+  // Hardware (RTP) halls get the device sheet in their drill-down.
+  const device = new DevicePanel($('device-panel'), token);
+  void device.load();
   const select = (bridgeId: string): void => {
     board.select(bridgeId);
+    void device.open(bridgeId);
     void drill.open(bridgeId).then(() => {
       if (tests.pending(bridgeId)) drill.setTestState('Đang kiểm tra…', true);
     });
@@ -114,11 +119,13 @@ async function main(): Promise<void> {
     },
   );
   $('drill-close').addEventListener('click', () => {
+    device.close();
     drill.close();
     board.select(null);
   });
   addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && drill.bridgeId) {
+      device.close();
       drill.close();
       board.select(null);
     }
@@ -185,7 +192,7 @@ async function main(): Promise<void> {
     if (drill.bridgeId && ++ticks % 15 === 0) void drill.refresh();
   }, 1000);
 
-  (window as unknown as { diemcau: unknown }).diemcau = { control, board, drill, me, timing };
+  (window as unknown as { diemcau: unknown }).diemcau = { control, board, drill, device, me, timing };
 
   // The first picture without waiting for the next 2-second summary.
   const res = await fetch('/api/health', { headers: { authorization: `Bearer ${token}` } }).catch(() => null);

@@ -13,7 +13,8 @@ import { defaultPlan } from '../../config/default-plan.ts';
 import { startServer, type RunningServer } from '../../server/app/server.ts';
 import type { DeviceSheet } from '../../server/app/rtp-halls/DeviceSheet.ts';
 import type { ConferencePlan } from '../../server/protocol/plan.ts';
-import { freePortBase, tokenOf } from '../helpers/server.ts';
+import { freePortBase, inviteUrl, tokenOf } from '../helpers/server.ts';
+import { launchChromium, openPage, type TestBrowser } from '../helpers/chromium.ts';
 import { waitFor } from '../integration/media-fixture.ts';
 
 const SRTP_HALL = 'c-05971'; // a commune of Thành phố Lạng Sơn, its codec speaks SRTP
@@ -69,6 +70,8 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
   const processes: ChildProcess[] = [];
   const sockets: dgram.Socket[] = [];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-rtp-'));
+  let chromium: TestBrowser | undefined;
+  const pageLog: string[] = [];
   const startedAt = Date.now();
 
   function ffmpeg(args: string[], label: string): ChildProcess & { stderrText: () => string } {
@@ -110,6 +113,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
   after(async () => {
     for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     for (const s of sockets) s.close();
+    await chromium?.close();
     await server?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
     console.log(`      (rtp-hall e2e: ${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
@@ -191,10 +195,17 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     expect(before!.packetsForwarded, 'a closed microphone reaches no one').to.equal(0);
 
     expect((await server.host.execute(CHAIR, { type: 'start_meeting' })).ok).to.equal(true);
-    // The hall's operator asks for the floor as any operator does; the chair grants it.
-    const request = await server.host.execute({ role: 'operator', bridgeId: SRTP_HALL }, { type: 'request_floor', bridgeId: SRTP_HALL, speakerName: 'Nguyễn Văn An', speakerTitle: 'Chủ tịch HĐND xã' });
-    expect(request.ok, JSON.stringify(request)).to.equal(true);
-    const requestId = server.host.view(CHAIR).queue.find((q) => q.bridgeId === SRTP_HALL)!.requestId;
+    // The hall's operator asks for the floor from its panel (operator.html, its invite link), as
+    // any operator does; the panel's socket does not put the hall online (its device does).
+    chromium = await launchChromium();
+    const panel = await openPage(chromium.browser, await inviteUrl(server, SRTP_HALL, 'operator.html'), pageLog);
+    await panel.waitForSelector('#speaker-name', { visible: true });
+    await waitFor('the panel sees the meeting running', () => panel.$eval('#meeting-status', (el) => (el as HTMLElement).innerText.includes('Đang họp')), 10_000, 100);
+    await panel.type('#speaker-name', 'Nguyễn Văn An');
+    await panel.type('#speaker-title', 'Chủ tịch HĐND xã');
+    await panel.click('#request');
+    const requestId = await waitFor('the request in the chair\'s queue', () => server.host.view(CHAIR).queue.find((q) => q.bridgeId === SRTP_HALL)?.requestId, 8000, 100);
+    await waitFor('the panel shows queue position 1', () => panel.$eval('#queue-position', (el) => (el as HTMLElement).innerText.trim() === '1'), 8000, 100);
     expect((await server.host.execute(CHAIR, { type: 'grant_floor', requestId })).ok).to.equal(true);
     await waitFor('the SRTP hall is the programme', () => server.media.program === SRTP_HALL, 5000);
 
@@ -210,6 +221,9 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     expect(heard.consumers).to.be.at.least(1);
     await waitFor('Opus packets at the plain hall\'s device port', () => [...audioSsrcs.values()].some((n) => n > 50), 5000, 100);
     expect(server.host.rtpHalls.hall(SRTP_HALL).micOpen).to.equal(true);
+    await waitFor('the panel shows its hall speaking', () => panel.$eval('#speaking', (el) => !(el as HTMLElement).hidden), 8000, 100);
+    await panel.close();
+    expect(pageLog.filter((l) => /pageerror/.test(l)), pageLog.join('\n')).to.deep.equal([]);
   });
 
   it('receives the programme: ffmpeg decodes its video and audio from the SRTP sheet\'s SDP file', async () => {
@@ -243,6 +257,29 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const audioKb = /audio:\s*(\d+)kB/.exec(log);
     expect(audioKb, tail).to.not.equal(null);
     expect(Number(audioKb![1]), 'decoded programme audio').to.be.greaterThan(0);
+  });
+
+  it('technicians see the device sheet in the hall\'s drill-down ("Cấu hình thiết bị")', async () => {
+    const dash = await openPage(chromium!.browser, await inviteUrl(server, 'technician', 'technician.html'), pageLog);
+    await dash.setViewport({ width: 1280, height: 1400 });
+    const tileSelector = `.tile[data-bridge-id="${SRTP_HALL}"]`;
+    await dash.waitForSelector(tileSelector, { timeout: 10_000 });
+    await dash.bringToFront();
+    await dash.click(tileSelector);
+    await dash.waitForSelector('#device-panel:not([hidden]) .device-values', { timeout: 10_000 });
+    const sheet = server.host.rtpHalls.sheet(SRTP_HALL);
+    const shown = await dash.$eval('#device-panel', (el) => (el as HTMLElement).innerText);
+    expect(shown).to.contain('Cấu hình thiết bị').and.contain('Thiết bị gửi lên máy chủ').and.contain('Thiết bị nhận chương trình');
+    expect(shown).to.contain(String(sheet.send.video.ssrc)).and.contain(sheet.send.srtp!.keyBase64).and.contain(String(sheet.receive.video.port));
+    await waitFor('the device state: media received', () => dash.$eval('#device-panel .device-state', (el) => (el as HTMLElement).innerText.startsWith('Đang nhận hình và tiếng')), 8000, 200);
+    expect(await dash.$eval('#device-panel button.primary', (el) => (el as HTMLButtonElement).disabled)).to.equal(false);
+    fs.mkdirSync('artifacts', { recursive: true });
+    await dash.screenshot({ path: 'artifacts/rtp-hall-device-sheet.png' }).catch(() => undefined);
+    // A browser hall has no device sheet.
+    await dash.click('.tile[data-bridge-id="d-178"]');
+    await waitFor('no device panel for a browser hall', () => dash.$eval('#device-panel', (el) => (el as HTMLElement).hidden), 5000, 100);
+    await dash.close();
+    expect(pageLog.filter((l) => /pageerror/.test(l)), pageLog.join('\n')).to.deep.equal([]);
   });
 
   it('drops off the roll-call when its device stops sending', async () => {
