@@ -2,7 +2,7 @@
 // the command's target and is made in decide.
 //
 // Decisions: the secretary assists the chair with the agenda (next/previous/goto), breaks, the
-// maket, the date and ready reports taken by phone, and may enter or cancel a floor request on a
+// maket, the date, the archive recording and ready reports taken by phone, and may enter or cancel a floor request on a
 // hall's behalf; granting, revoking, ordering the queue, the timer, start and end stay with the
 // chair. Connection events and ticks come only from the app ('system'). Technicians and viewers
 // change nothing.
@@ -32,6 +32,8 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> 
   report_ready: ['operator', 'secretary'],
   set_maket: ['secretary', 'chair'],
   set_date: ['secretary', 'chair'],
+  recording_start: ['secretary', 'chair'],
+  recording_stop: ['secretary', 'chair'],
   tick: ['system'],
 });
 

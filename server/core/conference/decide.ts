@@ -118,6 +118,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     d.endedAt = now;
     out.push({ type: 'meeting_ended', cancelledRequests: cancelled });
     if (cancelled > 0) out.push({ type: 'queue_reordered', order: [] });
+    stopRecording(d, now, out);
   },
 
   request_floor(d, c, now, out) {
@@ -319,6 +320,19 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     out.push({ type: 'date_changed', date: c.date });
   },
 
+  recording_start(d, _c, now, out) {
+    if (d.recording) return refuse('invalid_state', `already recording [recordingId:${d.recording.recordingId}]`);
+    // Named by the log position: unique within the conference and the same on every instance.
+    const recordingId = `rec-${String(d.seq + 1).padStart(5, '0')}`;
+    d.recording = { recordingId, startedAt: now };
+    out.push({ type: 'recording_started', recordingId });
+  },
+
+  recording_stop(d, _c, now, out) {
+    if (!d.recording) return refuse('invalid_state', 'not recording');
+    stopRecording(d, now, out);
+  },
+
   tick(d, _c, now, out) {
     const floor = d.floor;
     if (!floor) return;
@@ -341,6 +355,14 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     }
   },
 };
+
+// Ends the recording in progress, if any (a stop, or the end of the meeting).
+function stopRecording(d: ConferenceState, now: number, out: Out): void {
+  const r = d.recording;
+  if (!r) return;
+  d.recording = null;
+  out.push({ type: 'recording_stopped', recordingId: r.recordingId, startedAt: r.startedAt, durationSec: Math.round((now - r.startedAt) / 1000) });
+}
 
 // Puts a hall on the floor; a current holder's turn ends first and is recorded.
 function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): void {

@@ -59,6 +59,7 @@ export function initialState(config: ConferenceConfig, options: { date?: string 
     incidents: [],
     maketOverride: null,
     date: options.date ?? null,
+    recording: null,
     nextRequestNo: 1,
     seq: 0,
     log: [],

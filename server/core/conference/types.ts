@@ -192,6 +192,12 @@ export interface MaketOverride {
   textColour?: string;
 }
 
+/** The archive recording in progress (started and stopped by the secretary or the chair). */
+export interface RecordingState {
+  recordingId: string;
+  startedAt: number;
+}
+
 /** One entry of the event log: who did what, when. */
 export interface LogEntry {
   seq: number;
@@ -217,6 +223,8 @@ export interface ConferenceState {
   incidents: Incident[];
   maketOverride: MaketOverride | null;
   date: string | null;
+  /** The recording in progress; absent in states stored before recordings existed. */
+  recording?: RecordingState | null;
   nextRequestNo: number;
   seq: number;
   log: LogEntry[];
@@ -249,6 +257,8 @@ export interface CommandMap {
   report_ready: { bridgeId: string; attendees: number; ready?: boolean };
   set_maket: { maket: MaketOverride | null };
   set_date: { date: string | null };
+  recording_start: {};
+  recording_stop: {};
   tick: {};
 }
 
@@ -285,6 +295,8 @@ export const COMMAND_TYPES = [
   'report_ready',
   'set_maket',
   'set_date',
+  'recording_start',
+  'recording_stop',
   'tick',
 ] as const satisfies readonly CommandType[];
 
@@ -333,6 +345,8 @@ export interface ConferenceEventMap {
   bridge_ready: { bridgeId: string; ready: boolean; attendees: number };
   maket_changed: { maket: MaketOverride | null };
   date_changed: { date: string | null };
+  recording_started: { recordingId: string };
+  recording_stopped: { recordingId: string; startedAt: number; durationSec: number };
 }
 
 /** Name of an event. */

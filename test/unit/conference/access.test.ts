@@ -37,6 +37,8 @@ describe('authorisation', () => {
       'report_ready',
       'set_maket',
       'set_date',
+      'recording_start',
+      'recording_stop',
     ]);
     expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready']);
     expect(allowed.system).to.deep.equal(['bridge_connected', 'bridge_disconnected', 'tick']);
