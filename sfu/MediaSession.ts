@@ -622,6 +622,16 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return counters;
   }
 
+  /**
+   * Asks the producers behind a peer's live programme video consumers for a keyframe (a peer
+   * that decodes from a keyframe only, such as a re-encoder after a switch).
+   */
+  async requestKeyFrame(peerId: string): Promise<void> {
+    const peer = this.#peer(peerId);
+    const live = [...peer.consumers.values()].filter((c) => c.slot === 'program' && c.consumer.kind === 'video' && !c.consumer.closed);
+    await Promise.all(live.map((c) => c.consumer.requestKeyFrame().catch(() => undefined)));
+  }
+
   /** Keyframe requests (PLI + FIR) the server has sent to a producer, over all its layers. */
   async producerKeyframeRequests(producerId: string): Promise<number> {
     for (const peer of this.#peers.values()) {

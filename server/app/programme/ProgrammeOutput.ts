@@ -1,0 +1,270 @@
+// The programme output: what every hall sees and hears (the speaker's video and audio, the
+// chair's audio), with the maket and the lower third burned in, as an MPEG-TS feed for the press
+// and as the archive recording.
+//
+// Technique: a stable-stream relay *and* a re-encode stage. The SFU's consumers change at every
+// speaker switch (new SSRC, sequence and timestamp bases, a new VP8 stream that decodes only
+// from its keyframe, possibly another resolution). Forwarding them to the press as they are
+// breaks most players (they lock onto the first SSRC and codec parameters). The relay
+// (ProgrammeRelay) turns them into three streams that never change and fills gaps (slate,
+// silence); the re-encoder (ProgrammeEncoder, ffmpeg) must exist anyway to burn in the banner
+// and the lower third and to mix the two microphones, and it makes one H.264/AAC MPEG-TS whose
+// timeline, codec and resolution never change: what broadcast players expect. The recording is
+// a copy of that stream (no second encode).
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import type { MediaPeerSink, MediaSession, ConsumeRequest } from '../../../sfu/index.ts';
+import { ProgrammeRelay } from './ProgrammeRelay.ts';
+import { ProgrammeEncoder, type Overlay } from './ProgrammeEncoder.ts';
+import { freeUdpPorts, renderSlateKeyframe } from './ffmpeg.ts';
+import { TS_DATAGRAM, TsPacketizer } from './ts.ts';
+import { Recorder } from './Recorder.ts';
+
+/** Where the press feed goes: `rtp://host:port` (RTP/MPEG-TS, RFC 2250) or `udp://host:port` (bare MPEG-TS). */
+export interface PressFeedTarget {
+  protocol: 'rtp' | 'udp';
+  host: string;
+  port: number;
+}
+
+/** Parses DIEMCAU_PRESS_FEED; throws on anything but rtp:// or udp:// with a host and a port. */
+export function parsePressFeed(url: string): PressFeedTarget {
+  const m = /^(rtp|udp):\/\/([^:/]+):(\d+)\/?$/.exec(url.trim());
+  if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) throw new Error(`bad press feed URL [url:${url}] (rtp://host:port or udp://host:port)`);
+  return { protocol: m[1] as 'rtp' | 'udp', host: m[2]!, port: Number(m[3]) };
+}
+
+/** The SDP a press player (VLC, ffplay, a broadcast encoder) opens for an rtp:// feed. */
+export function pressFeedSdp(target: PressFeedTarget): string {
+  return [
+    'v=0',
+    `o=- 0 0 IN IP4 ${target.host}`,
+    's=diemcau programme (press feed)',
+    `c=IN IP4 ${target.host}`,
+    't=0 0',
+    `m=video ${target.port} RTP/AVP 33`,
+    'a=rtpmap:33 MP2T/90000',
+    '',
+  ].join('\n');
+}
+
+export interface ProgrammeOutputOptions {
+  media: MediaSession;
+  /** The press feed, if any. */
+  pressFeed?: PressFeedTarget;
+  width?: number;
+  height?: number;
+  fps?: number;
+  videoKbps?: number;
+  preset?: string;
+  maketBackground: string;
+  maketText: string;
+  overlay: Overlay;
+  /** The media peer id (one programme output per session). */
+  peerId?: string;
+}
+
+export type ProgrammeOutputEvents = {
+  /** The re-encoder stopped by itself (it is restarted). */
+  problem: [message: string];
+  /** The picture went to a speaker (after its keyframe) or to the slate. */
+  video: [{ source: 'speaker' | 'slate'; bridgeId?: string; at: number }];
+  close: [];
+};
+
+/** Joins the conference as a receive-only media peer and produces the programme. */
+export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
+  readonly peerId: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly #options: ProgrammeOutputOptions;
+  readonly #media: MediaSession;
+  #relay!: ProgrammeRelay;
+  #encoder!: ProgrammeEncoder;
+  #overlay: Overlay;
+  readonly #packetizer = new TsPacketizer();
+  readonly #press = dgram.createSocket('udp4');
+  readonly #recorders = new Set<Recorder>();
+  #pressSeq = randomInt(0, 2 ** 16);
+  readonly #pressSsrc = randomInt(1, 2 ** 31);
+  #closed = false;
+  /** Bytes of MPEG-TS produced (for tests and the benchmark). */
+  bytesOut = 0;
+
+  private constructor(options: ProgrammeOutputOptions) {
+    super();
+    this.#options = options;
+    this.#media = options.media;
+    this.peerId = options.peerId ?? 'programme-output';
+    this.width = options.width ?? 1280;
+    this.height = options.height ?? 720;
+    this.fps = options.fps ?? 25;
+    this.#overlay = options.overlay;
+    this.#press.on('error', () => undefined); // a press player that is not there yet is not our problem
+  }
+
+  /** Starts the relay and the re-encoder and joins the media session. */
+  static async create(options: ProgrammeOutputOptions): Promise<ProgrammeOutput> {
+    const output = new ProgrammeOutput(options);
+    try {
+      await output.#start();
+    } catch (error) {
+      await output.close();
+      throw error;
+    }
+    return output;
+  }
+
+  async #start(): Promise<void> {
+    const slate = await renderSlateKeyframe(this.width, this.height);
+    const base = await freeUdpPorts(6);
+    const ports = { video: base, speaker: base + 2, chair: base + 4 };
+    this.#relay = await ProgrammeRelay.create({
+      chairBridgeId: this.#media.chairBridgeId,
+      ports,
+      slate,
+      requestKeyFrame: () => this.#media.requestKeyFrame(this.peerId).catch(() => undefined),
+    });
+    this.#relay.on('video', (e) => this.emit('video', e));
+    this.#encoder = this.#newEncoder(ports);
+    await this.#joinMedia();
+  }
+
+  #newEncoder(ports: Record<'video' | 'speaker' | 'chair', number>): ProgrammeEncoder {
+    const o = this.#options;
+    const encoder = new ProgrammeEncoder(
+      {
+        ports,
+        width: this.width,
+        height: this.height,
+        fps: this.fps,
+        videoKbps: o.videoKbps ?? 2500,
+        preset: o.preset ?? 'veryfast',
+        maketBackground: o.maketBackground,
+        maketText: o.maketText,
+      },
+      this.#overlay,
+    );
+    encoder.on('data', (chunk) => this.#onTs(chunk));
+    encoder.on('exit', ({ code, signal, stderr }) => {
+      if (this.#closed) return;
+      this.emit('problem', `programme encoder exited [code:${code}, signal:${signal}] ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      // Restart it: the press feed goes on (players see a short gap) and the recording continues.
+      void encoder.close();
+      setTimeout(() => {
+        if (this.#closed) return;
+        this.#encoder = this.#newEncoder(ports);
+      }, 1000);
+    });
+    encoder.start();
+    return encoder;
+  }
+
+  async #joinMedia(): Promise<void> {
+    const relay = this.#relay;
+    const sink: MediaPeerSink = {
+      consume: async (request: ConsumeRequest) => {
+        const ssrc = request.rtpParameters.encodings?.[0]?.ssrc;
+        if (ssrc === undefined) throw new Error('consumer without ssrc');
+        relay.addSource({ consumerId: request.consumerId, kind: request.kind, bridgeId: request.bridgeId, slot: request.slot, ssrc });
+      },
+      consumerClosed: (consumerId) => relay.removeSource(consumerId),
+      consumerSlot: (consumerId, slot) => relay.setSlot(consumerId, slot),
+      sendLayers: () => undefined,
+      micState: () => undefined,
+      restartMedia: () => void this.#connect().catch((e: Error) => this.emit('problem', `programme media restart failed: ${e.message}`)),
+      replaced: () => undefined,
+    };
+    this.#media.join(this.peerId, { publish: false, receiveProgram: true, thumbnails: false }, sink);
+    this.#media.setRtpCapabilities(this.peerId, this.#media.rtpCapabilities);
+    await this.#connect();
+  }
+
+  /** A plain RTP transport from the SFU to the relay: loopback, no SRTP, rtcp-mux. */
+  async #connect(): Promise<void> {
+    const transport = await this.#media.createPlainTransport(this.peerId, 'recv', { comedia: false });
+    await this.#media.connectPlainTransport(this.peerId, transport.id, this.#relay.address);
+  }
+
+  /** The texts drawn over the programme (banner lines, lower third). */
+  setOverlay(overlay: Overlay): void {
+    this.#overlay = overlay;
+    if (!this.#closed) this.#encoder.setOverlay(overlay);
+  }
+
+  /** Whether the programme shows a speaker's video or the slate now. */
+  get showing(): 'speaker' | 'slate' | undefined {
+    return this.#relay?.showing;
+  }
+
+  /** Process ids for the CPU figures: the re-encoder and the recorders. */
+  get pids(): { encoder: number | undefined; recorders: (number | undefined)[] } {
+    return { encoder: this.#encoder?.pid, recorders: [...this.#recorders].map((r) => r.pid) };
+  }
+
+  get relayCounters(): ProgrammeRelay['counters'] | undefined {
+    return this.#relay?.counters;
+  }
+
+  /** The re-encoder's recent warnings. */
+  get encoderLog(): string {
+    return this.#encoder?.stderr ?? '';
+  }
+
+  /** Starts recording the programme to a .mkv file. */
+  record(file: string): Recorder {
+    const recorder = new Recorder(file);
+    this.#recorders.add(recorder);
+    return recorder;
+  }
+
+  /** Stops feeding a recorder (its stop() finishes the file). */
+  release(recorder: Recorder): void {
+    this.#recorders.delete(recorder);
+  }
+
+  #onTs(chunk: Buffer): void {
+    const packets = this.#packetizer.push(chunk);
+    if (packets.length === 0) return;
+    this.bytesOut += packets.length;
+    for (const r of this.#recorders) r.write(packets);
+    const target = this.#options.pressFeed;
+    if (!target) return;
+    for (let at = 0; at < packets.length; at += TS_DATAGRAM) {
+      const payload = packets.subarray(at, Math.min(packets.length, at + TS_DATAGRAM));
+      if (target.protocol === 'udp') {
+        this.#press.send(payload, target.port, target.host);
+      } else {
+        // RTP/MPEG-TS (RFC 2250): payload type 33, 90 kHz clock from the wall clock.
+        const header = Buffer.alloc(12);
+        header[0] = 0x80;
+        header[1] = 33;
+        this.#pressSeq = (this.#pressSeq + 1) & 0xffff;
+        header.writeUInt16BE(this.#pressSeq, 2);
+        header.writeUInt32BE(Math.floor(performance.now() * 90) % 2 ** 32, 4);
+        header.writeUInt32BE(this.#pressSsrc, 8);
+        this.#press.send(Buffer.concat([header, payload]), target.port, target.host);
+      }
+    }
+  }
+
+  /** Leaves the media session, stops the re-encoder and the relay; recorders are killed (stop them first). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#media.leave(this.peerId);
+    } catch {
+      // not joined, or the session is gone
+    }
+    for (const r of this.#recorders) r.kill();
+    this.#recorders.clear();
+    await this.#encoder?.close();
+    this.#relay?.close();
+    this.#press.close();
+    this.emit('close');
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,107 @@
+// The archive recording: the re-encoder's MPEG-TS copied (no second encode) into Matroska. A
+// Matroska file written as it goes stays playable up to its last cluster if the process is
+// killed, which a MP4 without its index would not. Chapters are added when the recording stops.
+import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import { FFMPEG, spawnFfmpeg, stopChild } from './ffmpeg.ts';
+import { isVideoKeyframeStart, pidOf, pmtPidOf, TS_PACKET } from './ts.ts';
+import { ffmetadata, type Chapter } from './chapters.ts';
+
+const run = promisify(execFile);
+
+/** Records the programme's MPEG-TS to a .mkv file. */
+export class Recorder {
+  readonly file: string;
+  readonly #partFile: string;
+  readonly #child: ChildProcess;
+  #pat: Buffer | undefined;
+  #pmt: Buffer | undefined;
+  #pmtPid: number | undefined;
+  #started = false;
+  /** Wall-clock time of the first keyframe written: time zero of the file (chapters count from it). */
+  firstFrameAt: number | undefined;
+  #stopping: Promise<void> | undefined;
+  #stderr = '';
+
+  constructor(file: string) {
+    this.file = file;
+    this.#partFile = file.replace(/\.mkv$/, '.part.mkv');
+    this.#child = spawnFfmpeg(
+      ['-loglevel', 'error', '-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c', 'copy', '-f', 'matroska', '-y', this.#partFile],
+      ['pipe', 'ignore', 'pipe'],
+    );
+    this.#child.stdin!.on('error', () => undefined); // a dead recorder is seen at stop
+    this.#child.stderr!.on('data', (c: Buffer) => {
+      this.#stderr = (this.#stderr + c.toString()).slice(-4000);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /**
+   * Takes whole TS packets of the programme. The file starts with the stream's PAT and PMT and
+   * then its next video keyframe, so that it decodes from its first frame.
+   */
+  write(packets: Buffer): void {
+    if (this.#stopping) return;
+    if (this.#started) {
+      this.#child.stdin!.write(packets);
+      return;
+    }
+    for (let at = 0; at + TS_PACKET <= packets.length; at += TS_PACKET) {
+      const p = packets.subarray(at, at + TS_PACKET);
+      const pid = pidOf(p);
+      if (pid === 0) {
+        this.#pat = Buffer.from(p);
+        this.#pmtPid = pmtPidOf(p) ?? this.#pmtPid;
+      } else if (pid === this.#pmtPid) {
+        this.#pmt = Buffer.from(p);
+      } else if (this.#pat && this.#pmt && isVideoKeyframeStart(p)) {
+        this.#started = true;
+        this.firstFrameAt = Date.now();
+        this.#child.stdin!.write(Buffer.concat([this.#pat, this.#pmt, packets.subarray(at)]));
+        return;
+      }
+    }
+  }
+
+  /**
+   * Ends the file (end of input: ffmpeg writes the Matroska index), adds the chapters and the
+   * metadata, and moves it to its final name. Idempotent.
+   */
+  stop(chapters: Chapter[], title: string): Promise<void> {
+    this.#stopping ??= this.#finish(chapters, title);
+    return this.#stopping;
+  }
+
+  async #finish(chapters: Chapter[], title: string): Promise<void> {
+    const exited = new Promise<void>((resolve) => {
+      if (this.#child.exitCode !== null || this.#child.signalCode !== null) resolve();
+      else this.#child.once('exit', () => resolve());
+    });
+    this.#child.stdin!.end();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await stopChild(this.#child, 2000);
+    if (!fs.existsSync(this.#partFile)) throw new Error(`recording produced no file [file:${this.file}] ${this.#stderr.trim()}`);
+    const meta = `${this.file}.ffmetadata.txt`;
+    fs.writeFileSync(meta, ffmetadata(title, chapters));
+    try {
+      await run(FFMPEG, ['-hide_banner', '-v', 'error', '-y', '-i', this.#partFile, '-i', meta, '-map', '0', '-map_metadata', '1', '-map_chapters', '1', '-c', 'copy', this.file]);
+      fs.rmSync(this.#partFile, { force: true });
+    } catch {
+      // The recording itself is fine; keep it without chapters rather than lose it.
+      fs.renameSync(this.#partFile, this.file);
+    } finally {
+      fs.rmSync(meta, { force: true });
+    }
+  }
+
+  /** Kills the recorder without finishing (the server is going away); the .part.mkv stays playable. */
+  kill(): void {
+    this.#child.kill('SIGKILL');
+  }
+}

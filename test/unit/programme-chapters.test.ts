@@ -1,0 +1,43 @@
+import { expect } from 'chai';
+import { chaptersFromLog, ffmetadata } from '../../server/app/programme/chapters.ts';
+import type { LogEntry } from '../../server/core/conference/index.ts';
+
+const names = {
+  items: new Map([
+    ['khai-mac', 'Khai mạc Hội nghị'],
+    ['tham-luan', 'Tham luận của HĐND các xã'],
+  ]),
+  bridges: new Map([['c-06010', 'Xã Cao Minh']]),
+};
+let seq = 0;
+const entry = (at: number, type: LogEntry['type'], data: Record<string, unknown> = {}): LogEntry => ({ seq: ++seq, at, actor: { role: 'chair' }, type, data });
+
+describe('recording chapters from the event log', () => {
+  const log = [
+    entry(1000, 'meeting_started', { itemId: 'khai-mac' }),
+    entry(30_000, 'agenda_changed', { itemId: 'tham-luan' }),
+    entry(30_010, 'floor_granted', { bridgeId: 'c-06010', speakerName: 'Hoàng Thị Mai' }),
+    entry(50_000, 'floor_ended', { bridgeId: 'c-06010' }),
+    entry(50_200, 'status_changed', { to: 'break' }),
+  ];
+
+  it('one chapter per item and per speech, from the file start, steps between commands folded', () => {
+    const chapters = chaptersFromLog(log, { from: 10_000, to: 80_000, zeroAt: 10_500 }, names);
+    expect(chapters.map((c) => [c.startMs, c.endMs, c.title])).to.deep.equal([
+      [0, 19_500, 'Khai mạc Hội nghị'],
+      [19_500, 39_500, 'Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu Xã Cao Minh)'],
+      [39_500, 69_500, 'Giải lao'],
+    ]);
+  });
+
+  it('a recording that starts in the middle of a speech opens with that speech', () => {
+    const chapters = chaptersFromLog(log, { from: 40_000, to: 45_000, zeroAt: 40_000 }, names);
+    expect(chapters).to.have.length(1);
+    expect(chapters[0]).to.deep.include({ startMs: 0, endMs: 5000, kind: 'speech', bridgeId: 'c-06010' });
+  });
+
+  it('writes FFMETADATA with escaped titles', () => {
+    const text = ffmetadata('Hội nghị; giao ban', [{ startMs: 0, endMs: 1000, title: 'A=B', kind: 'item', itemId: null }]);
+    expect(text).to.equal(';FFMETADATA1\ntitle=Hội nghị\\; giao ban\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=A\\=B\n');
+  });
+});
