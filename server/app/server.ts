@@ -18,6 +18,9 @@ import { createClient } from 'redis';
 import { createStore, type ConferenceStore } from '../store/index.ts';
 import { ConferenceHost } from './ConferenceHost.ts';
 import { PlanLoadError } from './errors.ts';
+import { ProgrammeDesk } from './programme/ProgrammeDesk.ts';
+import { parsePressFeed } from './programme/ProgrammeOutput.ts';
+import { createRecordingsRouter } from '../transport/recordings-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -30,6 +33,8 @@ export interface RunningServer {
   readonly pool: WorkerPool;
   readonly media: MediaSession;
   readonly host: ConferenceHost;
+  /** The programme output (press feed) and the archive recordings. */
+  readonly programme: ProgrammeDesk;
   readonly store: ConferenceStore;
   readonly plan: ConferencePlan;
   /** Replaces the conference with another plan (only before the meeting starts). */
@@ -81,7 +86,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(() => store.close());
 
     /** Media session and conference for a plan; both closed again if the second fails. */
-    const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost }> => {
+    const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost; desk: ProgrammeDesk }> => {
       const media = await MediaSession.create(pool, {
         conferenceId: config.conferenceId,
         chairBridgeId: chairBridgeOf(forPlan),
@@ -93,7 +98,13 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       try {
         const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs, rtpListenInfo: pool.listenInfo });
         host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
-        return { media, host };
+        const desk = new ProgrammeDesk(host, {
+          pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined,
+          recordingsDir: config.recordingsDir,
+          preset: config.programmePreset,
+        });
+        desk.on('problem', (message, error) => logger.warn({ err: error === undefined ? undefined : String((error as Error)?.message ?? error) }, message));
+        return { media, host, desk };
       } catch (error) {
         media.close();
         throw error;
@@ -101,6 +112,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     };
     let conference = await openConference(plan);
     cleanups.push(async () => {
+      await conference.desk.close();
       await conference.host.close();
       conference.media.close();
     });
@@ -155,6 +167,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       try {
         const kept = new Set(['chair', 'secretary', 'technician', 'viewer', ...next.bridges.map((b) => `operator:${b.id}`)]);
         const tokens = (await store.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
+        await conference.desk.close();
         await conference.host.close();
         conference.media.close();
         await store.drop(config.conferenceId);
@@ -170,6 +183,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         replacing = false;
       }
     };
+    app.use('/api/recordings', createRecordingsRouter(() => conference));
     app.use('/api', createRestRouter(() => conference.host, () => baseUrl, loadPlan));
     app.get('/metrics', metricsHandler(() => conference.host, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
@@ -195,6 +209,9 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       },
       get host() {
         return conference.host;
+      },
+      get programme() {
+        return conference.desk;
       },
       get plan() {
         return conference.host.plan;

@@ -45,6 +45,7 @@ export function buildView(conferenceId: string, plan: ConferencePlan, state: Con
     date: state.date,
     serverNow: now,
     seq: state.seq,
+    recording: state.recording ? { recordingId: state.recording.recordingId, startedAt: state.recording.startedAt } : null,
     programme: { bridgeId: programBridgeId, bridgeName: name(programBridgeId) },
     agenda: {
       index: state.agenda.index,

@@ -47,6 +47,9 @@ export const ClientCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(10000), ready: z.boolean().optional() }),
   z.object({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
   z.object({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
+  // The archive recording (secretary and chair).
+  z.object({ type: z.literal('recording_start') }),
+  z.object({ type: z.literal('recording_stop') }),
 ]);
 export type ClientCommand = z.infer<typeof ClientCommand>;
 
@@ -136,6 +139,8 @@ export interface ConferenceView {
   };
   queue: (SpeakerView & { designated: boolean })[];
   floor: null | (SpeakerView & { timer: TimerView });
+  /** The archive recording in progress (the chair's console shows it), or null. */
+  recording?: { recordingId: string; startedAt: number } | null;
   /** The maket of the viewer's own hall (province for staff). */
   maket: { background: string; textColour: string; lines: string[] };
   rollCall: {

@@ -1,0 +1,208 @@
+// The programme feed and the archive: a short scripted meeting with three Chromium halls and two
+// speaker switches (and the floor back to the chair), recorded by the secretary, while an ffmpeg
+// player receives the press feed. Real mediasoup, real ffmpeg.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import type { Page } from 'puppeteer-core';
+import { loadConfig } from '../../config/index.ts';
+import { defaultPlan } from '../../config/default-plan.ts';
+import { startServer, type RunningServer } from '../../server/app/server.ts';
+import type { RecordingIndex } from '../../server/app/programme/ProgrammeDesk.ts';
+import { pressFeedSdp, parsePressFeed } from '../../server/app/programme/ProgrammeOutput.ts';
+import { freeUdpPorts } from '../../server/app/programme/ffmpeg.ts';
+import type { Principal } from '../../server/protocol/control.ts';
+import { freePortBase, inviteUrl } from '../helpers/server.ts';
+import { launchChromium, waitFor, type TestBrowser } from '../helpers/chromium.ts';
+import { waitLive } from '../helpers/hall-page.ts';
+
+const run = promisify(execFile);
+const PROVINCE = 'p-20';
+const DISTRICT = 'd-178'; // Thành phố Lạng Sơn
+const COMMUNE = 'c-06010'; // Xã Cao Minh
+const CHAIR: Principal = { role: 'chair' };
+const SECRETARY: Principal = { role: 'secretary' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A player of the press feed: ffmpeg decoding it, with the decoded frame count over time. */
+class PressPlayer {
+  readonly frames: { at: number; frame: number }[] = [];
+  readonly child: ChildProcess;
+  stderr = '';
+  constructor(sdpFile: string) {
+    this.child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-map', '0:v', '-f', 'null', '-', '-progress', 'pipe:1', '-stats_period', '0.25'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (c: Buffer) => {
+      for (const m of c.toString().matchAll(/^frame=(\d+)/gm)) this.frames.push({ at: Date.now(), frame: Number(m[1]) });
+    });
+    this.child.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
+  }
+  /** Frames decoded up to a time. */
+  frameAt(t: number): number {
+    let n = 0;
+    for (const f of this.frames) if (f.at <= t) n = f.frame;
+    return n;
+  }
+}
+
+/** Share of the pixels of an RGB frame region close to a colour. */
+function share(rgb: Buffer, width: number, region: { y0: number; y1: number }, colour: [number, number, number], tolerance = 40): number {
+  let hit = 0;
+  let all = 0;
+  for (let y = region.y0; y < region.y1; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      all++;
+      if (Math.abs(rgb[i]! - colour[0]) < tolerance && Math.abs(rgb[i + 1]! - colour[1]) < tolerance && Math.abs(rgb[i + 2]! - colour[2]) < tolerance) hit++;
+    }
+  }
+  return hit / all;
+}
+
+describe('e2e: the programme feed for the press and the archive recording (Chromium, mediasoup, ffmpeg)', function () {
+  this.timeout(150_000);
+  let server: RunningServer;
+  let chromium: TestBrowser;
+  let player: PressPlayer | undefined;
+  let dir: string;
+  const pages = new Map<string, Page>();
+  const switches: { bridgeId: string; at: number }[] = [];
+  let recorded: RecordingIndex;
+  let file: string;
+  let span: { startedAt: number; stoppedAt: number };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-programme-test-'));
+    const pressPort = await freeUdpPorts(2);
+    const webRtcBasePort = await freePortBase(2);
+    const rtcMinPort = Math.min(await freePortBase(1), 64000);
+    const config = loadConfig({}, {
+      listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn',
+      pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), programmePreset: 'superfast',
+    });
+    server = await startServer(config, defaultPlan());
+    chromium = await launchChromium();
+    for (const bridgeId of [PROVINCE, DISTRICT, COMMUNE]) {
+      const page = await chromium.browser.newPage();
+      await page.setViewport({ width: 640, height: 360 });
+      await page.goto(await inviteUrl(server, bridgeId));
+      pages.set(bridgeId, page);
+    }
+    for (const [id, page] of pages) await waitLive(page, id);
+    const sdp = path.join(dir, 'press.sdp');
+    fs.writeFileSync(sdp, pressFeedSdp(parsePressFeed(config.pressFeed!)));
+    player = new PressPlayer(sdp);
+    const output = await server.programme.output();
+    output.on('video', (e) => {
+      if (e.source === 'speaker' && e.bridgeId) switches.push({ bridgeId: e.bridgeId, at: e.at });
+    });
+    await waitFor('the press player decodes the feed', async () => player!.frameAt(Date.now()) > 25, 30_000);
+  });
+
+  after(async () => {
+    player?.child.kill('SIGKILL');
+    await chromium?.close();
+    await server?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('operators may not record; the secretary starts the recording and the chair console view shows it', async () => {
+    const refused = await server.host.execute({ role: 'operator', bridgeId: DISTRICT }, { type: 'recording_start' });
+    expect(refused.ok).to.equal(false);
+    expect(!refused.ok && refused.error.code).to.equal('forbidden');
+    expect((await server.host.execute(SECRETARY, { type: 'recording_start' })).ok).to.equal(true);
+    const view = server.host.view(CHAIR);
+    expect(view.recording?.recordingId).to.match(/^rec-/);
+    await waitFor('the recorder runs', async () => server.programme.active !== undefined);
+  });
+
+  it('a scripted meeting with two speaker switches, then the floor back to the chair', async () => {
+    const ok = async (principal: Principal, command: Parameters<RunningServer['host']['execute']>[1]) => {
+      const r = await server.host.execute(principal, command);
+      expect(r.ok, `${command.type}: ${JSON.stringify(r)}`).to.equal(true);
+      return r;
+    };
+    const requestFor = async (bridgeId: string, speakerName: string, speakerTitle: string) => {
+      await ok(SECRETARY, { type: 'request_floor', bridgeId, speakerName, speakerTitle });
+      return server.host.runner.state.queue.find((q) => q.bridgeId === bridgeId)!.id;
+    };
+    await ok(CHAIR, { type: 'start_meeting' });
+    await sleep(5000);
+    await ok(CHAIR, { type: 'agenda_goto', index: 3 });
+    await ok(CHAIR, { type: 'grant_floor', requestId: await requestFor(DISTRICT, 'Nguyễn Văn Hùng', 'Chủ tịch HĐND thành phố') });
+    await waitFor('the programme shows the district', async () => switches.some((s) => s.bridgeId === DISTRICT), 15_000);
+    await sleep(6000);
+    await ok(CHAIR, { type: 'agenda_goto', index: 4 });
+    await ok(CHAIR, { type: 'grant_floor', requestId: await requestFor(COMMUNE, 'Hoàng Thị Mai', 'Phó Chủ tịch HĐND xã Cao Minh') });
+    await waitFor('the programme shows the commune', async () => switches.some((s) => s.bridgeId === COMMUNE), 15_000);
+    await sleep(6000);
+    await ok(CHAIR, { type: 'revoke_floor' });
+    await waitFor('the programme is back on the chair', async () => switches.filter((s) => s.bridgeId === PROVINCE).length > 0 && switches.at(-1)!.bridgeId === PROVINCE, 15_000);
+    await sleep(3000);
+    const done = new Promise<RecordingIndex>((resolve) => server.programme.once('recorded', resolve));
+    await ok(SECRETARY, { type: 'recording_stop' });
+    recorded = await done;
+    file = path.join(dir, 'recordings', recorded.file);
+    const log = await server.host.runner.readLog(0);
+    const started = log.find((e) => e.type === 'recording_started')!;
+    const stopped = log.find((e) => e.type === 'recording_stopped')!;
+    span = { startedAt: started.at, stoppedAt: stopped.at };
+    expect(server.host.view(CHAIR).recording).to.equal(null);
+    expect(switches.map((s) => s.bridgeId)).to.include.members([DISTRICT, COMMUNE, PROVINCE]);
+  });
+
+  it('the press player kept decoding across every switch', () => {
+    for (const s of switches) {
+      const before = player!.frameAt(s.at);
+      const after = player!.frameAt(s.at + 3000);
+      expect(after - before, `frames decoded in the 3 s after the switch to ${s.bridgeId}`).to.be.greaterThan(40);
+    }
+    expect(player!.child.exitCode, player!.stderr).to.equal(null);
+    // No stall: while the meeting ran, the decoded frame count never stood still for 1.5 s.
+    let lastChange = span.startedAt;
+    let lastFrame = player!.frameAt(span.startedAt);
+    let longest = 0;
+    for (const f of player!.frames.filter((x) => x.at > span.startedAt && x.at <= span.stoppedAt)) {
+      if (f.frame > lastFrame) {
+        longest = Math.max(longest, f.at - lastChange);
+        lastChange = f.at;
+        lastFrame = f.frame;
+      }
+    }
+    longest = Math.max(longest, span.stoppedAt - lastChange);
+    expect(longest, 'longest time without a new decoded frame (ms)').to.be.lessThan(1500);
+  });
+
+  it('the recording plays from start to end, lasts as long as the meeting and has the chapters of the programme', async () => {
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_type,codec_name,width,height', '-show_chapters', '-of', 'json', file]);
+    const probe = JSON.parse(stdout) as { format: { duration: string }; streams: { codec_type: string; codec_name: string; width?: number }[]; chapters: { start_time: string; tags: { title: string } }[] };
+    expect(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`)).to.deep.equal(['video:h264', 'audio:aac']);
+    expect(probe.streams[0]!.width).to.equal(1280);
+    const meeting = (span.stoppedAt - span.startedAt) / 1000;
+    expect(Number(probe.format.duration), `file ${probe.format.duration} s, meeting ${meeting} s`).to.be.closeTo(meeting, 2);
+    const decode = await run('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-']);
+    expect(decode.stderr.trim(), 'decode errors').to.equal('');
+    const titles = probe.chapters.map((c) => c.tags.title);
+    expect(titles[0]).to.match(/Khai mạc Hội nghị|Chờ khai mạc/);
+    expect(titles.some((t) => t.includes('Khai mạc Hội nghị'))).to.equal(true);
+    expect(titles.some((t) => t.startsWith('Tham luận của Thường trực HĐND các huyện, thành phố — Nguyễn Văn Hùng'))).to.equal(true);
+    expect(titles.some((t) => t.startsWith('Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu Xã Cao Minh)'))).to.equal(true);
+    expect(titles.at(-1)).to.equal('Tham luận của HĐND các xã');
+    if (process.env.DIEMCAU_TEST_VERBOSE) console.log({ probe: probe.format, meeting, titles, switches, span });
+    const sidecar = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as RecordingIndex;
+    expect(sidecar.chapters.map((c) => c.title)).to.deep.equal(titles);
+  });
+
+  it("frames of the recording carry the maket's red background and yellow text", async () => {
+    const duration = (span.stoppedAt - span.startedAt) / 1000;
+    for (const t of [2, duration / 2, duration - 3]) {
+      const { stdout } = await run('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-ss', String(t), '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 8 * 1024 * 1024 });
+      expect(stdout.length).to.equal(1280 * 720 * 3);
+      const banner = { y0: 0, y1: 150 };
+      expect(share(stdout, 1280, banner, [192, 0, 0]), `red banner at ${t} s`).to.be.greaterThan(0.6);
+      expect(share(stdout, 1280, banner, [255, 222, 0], 60), `yellow text at ${t} s`).to.be.greaterThan(0.02);
+    }
+  });
+});
