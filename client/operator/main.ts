@@ -5,6 +5,7 @@ import { connectionText } from '../shared/bridges.ts';
 import { linkLevelText } from '../shared/linkQuality.ts';
 import { drawMaket } from '../shared/maket.ts';
 import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { startHardwareHall } from './HardwareHall.ts';
 import { $, countdownClass, errorText, statusText } from '../shared/ui.ts';
 
 /** A display not heard from for this long is taken as closed. */
@@ -37,6 +38,13 @@ async function main(): Promise<void> {
   const link = new PanelEnd(hallChannelName(me.conferenceId, bridgeId));
   const devices = new DevicePanel(bridgeId, link);
   (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, me };
+  // A hardware hall's media comes from its device: no display window, no camera here.
+  const hardware = me.bridgeKind === 'rtp';
+  if (hardware) {
+    $('display-card').hidden = true;
+    $('camera-card').hidden = true;
+    startHardwareHall($('hardware-card'), token, bridgeId);
+  }
 
   // --- the display on the projector -------------------------------------------------------
   let display: DisplayStatus | null = null;
@@ -210,7 +218,7 @@ async function main(): Promise<void> {
   control.on('view', render);
   control.on('connection', render);
   render();
-  await devices.start();
+  if (!hardware) await devices.start();
 }
 
 /**

@@ -3,6 +3,8 @@ export interface Me {
   role: 'chair' | 'secretary' | 'technician' | 'viewer' | 'operator';
   bridgeId?: string;
   bridgeName?: string;
+  /** A hall's kind: a browser hall, or a hardware (RTP) hall whose media comes from its device. */
+  bridgeKind?: 'browser' | 'rtp';
   conferenceId: string;
   title: string;
   chairBridgeId: string;

@@ -65,7 +65,7 @@ export function createRestRouter(
     wrap(async (req, res) => {
       const who = await principal(req);
       const bridge = who.role === 'operator' ? current().plan.bridges.find((b) => b.id === who.bridgeId) : undefined;
-      res.json({ ...who, bridgeName: bridge?.name, conferenceId: current().conferenceId, title: current().plan.title, chairBridgeId: current().chairBridgeId });
+      res.json({ ...who, bridgeName: bridge?.name, bridgeKind: bridge?.kind, conferenceId: current().conferenceId, title: current().plan.title, chairBridgeId: current().chairBridgeId });
     }),
   );
 

@@ -200,6 +200,9 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     chromium = await launchChromium();
     const panel = await openPage(chromium.browser, await inviteUrl(server, SRTP_HALL, 'operator.html'), pageLog);
     await panel.waitForSelector('#speaker-name', { visible: true });
+    // No display window or camera for a hardware hall: its device's state instead.
+    await waitFor('the panel shows the device online', () => panel.$eval('#hardware-card', (el) => !(el as HTMLElement).hidden && (el as HTMLElement).innerText.includes('Đang nhận hình và tiếng từ thiết bị')), 10_000, 100);
+    expect(await panel.$eval('#display-card', (el) => (el as HTMLElement).hidden)).to.equal(true);
     await waitFor('the panel sees the meeting running', () => panel.$eval('#meeting-status', (el) => (el as HTMLElement).innerText.includes('Đang họp')), 10_000, 100);
     await panel.type('#speaker-name', 'Nguyễn Văn An');
     await panel.type('#speaker-title', 'Chủ tịch HĐND xã');
@@ -222,6 +225,8 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     await waitFor('Opus packets at the plain hall\'s device port', () => [...audioSsrcs.values()].some((n) => n > 50), 5000, 100);
     expect(server.host.rtpHalls.hall(SRTP_HALL).micOpen).to.equal(true);
     await waitFor('the panel shows its hall speaking', () => panel.$eval('#speaking', (el) => !(el as HTMLElement).hidden), 8000, 100);
+    fs.mkdirSync('artifacts', { recursive: true });
+    await panel.screenshot({ path: 'artifacts/rtp-hall-operator-speaking.png' }).catch(() => undefined);
     await panel.close();
     expect(pageLog.filter((l) => /pageerror/.test(l)), pageLog.join('\n')).to.deep.equal([]);
   });
