@@ -23,6 +23,7 @@ export function eventLabel(type: string): string {
     reconnected: 'Kết nối lại',
     media_lost: 'Mất đường truyền hình và tiếng',
     ice: 'Khởi động lại đường truyền (ICE)',
+    device_sheet: 'Phiếu cấu hình thiết bị đổi',
   };
   return labels[type] ?? type;
 }

@@ -136,6 +136,8 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
       throw error;
     }
     host.rtpHalls.on('problem', (message, error) => host.emit('problem', message, error));
+    // The technician must enter the new values on the device (the programme keys change on a rebuild).
+    host.rtpHalls.on('sheet', (sheet) => host.health.event(sheet.bridgeId, { at: Date.now(), type: 'device_sheet', detail: `phiên bản ${sheet.version}` }));
     host.#wire();
     // After a restart the floor holder is back on the programme as soon as it publishes again,
     // and the hall waiting first is prepared.

@@ -6,7 +6,8 @@ import type { ClientLinkReport, LinkTestResult } from '../protocol/control.ts';
 /** A connection event of a bridge, for its history. */
 export interface LinkEvent {
   at: number;
-  type: 'joined' | 'dropped' | 'reconnected' | 'media_lost' | 'ice';
+  /** device_sheet: a hardware hall's device sheet changed (new receive address, or keys after a rebuild). */
+  type: 'joined' | 'dropped' | 'reconnected' | 'media_lost' | 'ice' | 'device_sheet';
   detail?: string;
 }
 

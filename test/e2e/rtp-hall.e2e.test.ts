@@ -242,6 +242,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const [audioPort, videoPort] = [await freeUdpPort(), await freeUdpPort()];
     const set = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, { ip: '127.0.0.1', audioPort, videoPort });
     expect(set.status).to.equal(200);
+    expect(server.host.health.events(SRTP_HALL).map((e) => `${e.type} ${e.detail}`)).to.include(`device_sheet phiên bản ${set.json.version}`);
     const sdpRes = await api('GET', `/rtp-halls/${SRTP_HALL}/programme.sdp`, technician);
     expect(sdpRes.status).to.equal(200);
     expect(sdpRes.type).to.contain('application/sdp');
