@@ -49,7 +49,7 @@ export interface ConferenceHostOptions {
   /** After a (re)start, halls marked online have this long to reconnect before they count as dropped. */
   presenceGraceMs?: number;
   /** Where hardware (RTP) halls' ports bind and what address they are told (the workers' listen info). */
-  rtpListenInfo?: { ip: string; announcedIp?: string };
+  rtpListenInfo?: { ip: string; announcedIp?: string; portRange?: { min: number; max: number } };
 }
 
 /** How long this instance's roll-call lease lives without renewal, and how often it is renewed. */
@@ -129,6 +129,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
         plan: options.plan,
         listenIp: listen.ip,
         announcedIp: listen.announcedIp,
+        portRange: listen.portRange,
         presence: (bridgeId, online) => (online ? host.bridgeConnected(bridgeId, 'device') : host.bridgeDisconnected(bridgeId, 'device')),
       });
     } catch (error) {

@@ -96,7 +96,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
       media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
       try {
-        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs, rtpListenInfo: pool.listenInfo });
+        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs, rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } } });
         host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
         const desk = new ProgrammeDesk(host, {
           pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined,

@@ -67,6 +67,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
   this.timeout(60_000);
   let server: RunningServer;
   let technician: string;
+  let rtcRange: { min: number; max: number };
   const processes: ChildProcess[] = [];
   const sockets: dgram.Socket[] = [];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-rtp-'));
@@ -105,7 +106,8 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const workers = 2;
     const webRtcBasePort = await freePortBase(workers);
     const rtcMinPort = Math.min(await freePortBase(1), 64000);
-    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn' });
+    rtcRange = { min: rtcMinPort, max: rtcMinPort + 999 };
+    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcRange.max, logLevel: 'warn' });
     server = await startServer(config, planWithHardwareHalls(), { healthIntervalMs: 1000 });
     technician = await tokenOf(server, 'technician');
   });
@@ -128,6 +130,8 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     expect(sheet.srtp).to.equal(true);
     expect(sheet.send.ip).to.equal('127.0.0.1');
     expect(sheet.send.audio.port).to.not.equal(sheet.send.video.port);
+    // The device ports come from the RTP range the firewall opens (the workers' RTC range).
+    for (const port of [sheet.send.audio.port, sheet.send.video.port]) expect(port).to.be.within(rtcRange.min, rtcRange.max);
     expect(sheet.send.audio.codec).to.include({ name: 'opus', clockRate: 48000, channels: 2 });
     expect(sheet.send.video.codec).to.include({ name: 'VP8', clockRate: 90000 });
     expect(Buffer.from(sheet.send.srtp!.keyBase64, 'base64')).to.have.length(30);

@@ -37,11 +37,25 @@ export class DeviceIngress {
   }
 
   /**
-   * Opens the device-facing ports on `listenIp` (port 0: any free port, unless given) and the
-   * socket towards the SFU on `sfuSideIp`.
+   * Opens the device-facing ports on `listenIp` (free ports of `portRange` when given, the range
+   * the firewall opens for RTP; else any free port) and the socket towards the SFU on `sfuSideIp`.
    */
-  static async open(options: { listenIp: string; sfuSideIp: string; ports?: Partial<Record<MediaKind, number>> }): Promise<DeviceIngress> {
+  static async open(options: { listenIp: string; sfuSideIp: string; portRange?: { min: number; max: number } }): Promise<DeviceIngress> {
     const opened: dgram.Socket[] = [];
+    const bindInRange = async (ip: string): Promise<dgram.Socket> => {
+      const range = options.portRange;
+      if (!range) return bind(ip, 0);
+      // Random tries, as mediasoup does in the same range: a port it holds is skipped.
+      for (let attempt = 0; ; attempt++) {
+        const port = range.min + Math.floor(Math.random() * (range.max - range.min + 1));
+        try {
+          return await bind(ip, port);
+        } catch (error) {
+          opened.pop()?.close();
+          if (attempt >= 100) throw error;
+        }
+      }
+    };
     const bind = async (ip: string, port: number): Promise<dgram.Socket> => {
       const socket = dgram.createSocket('udp4');
       opened.push(socket);
@@ -55,8 +69,8 @@ export class DeviceIngress {
       return socket;
     };
     try {
-      const audio = await bind(options.listenIp, options.ports?.audio ?? 0);
-      const video = await bind(options.listenIp, options.ports?.video ?? 0);
+      const audio = await bindInRange(options.listenIp);
+      const video = await bindInRange(options.listenIp);
       const toSfu = await bind(options.sfuSideIp, 0);
       return new DeviceIngress({ audio, video }, toSfu);
     } catch (error) {

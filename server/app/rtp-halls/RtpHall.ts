@@ -31,6 +31,8 @@ export interface RtpHallOptions {
   /** The address the device-facing ports bind to, and the one devices are told. */
   listenIp: string;
   announcedIp?: string;
+  /** The UDP range the device ports are taken from (the firewall's RTP range); any port when absent. */
+  portRange?: { min: number; max: number };
 }
 
 export type RtpHallEvents = {
@@ -117,7 +119,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   /** Opens the device's ports and joins the media session as the bridge. */
   static async create(options: RtpHallOptions): Promise<RtpHall> {
     const sfuSideIp = options.listenIp === '0.0.0.0' ? '127.0.0.1' : options.listenIp;
-    const ingress = await DeviceIngress.open({ listenIp: options.listenIp, sfuSideIp });
+    const ingress = await DeviceIngress.open({ listenIp: options.listenIp, sfuSideIp, portRange: options.portRange });
     const hall = new RtpHall(options, ingress, sfuSideIp);
     try {
       await hall.#run(() => hall.#build());

@@ -21,6 +21,8 @@ export interface RtpHallGatewayOptions {
   /** The address device-facing ports bind to, and the one devices are told. */
   listenIp: string;
   announcedIp?: string;
+  /** The UDP range the device ports are taken from (the workers' RTC range). */
+  portRange?: { min: number; max: number };
   /** Roll-call: the device's media started (true) or stopped (false) arriving. */
   presence: (bridgeId: string, online: boolean) => Promise<void> | void;
   /** A hall is offline when nothing came from its device for this long (3 s). */
@@ -76,7 +78,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
       for (const bridge of options.plan.bridges) {
         const endpoint = rtpEndpointOf(bridge);
         if (!endpoint) continue;
-        const hall = await RtpHall.create({ media: options.media, bridge, endpoint, listenIp: options.listenIp, announcedIp: options.announcedIp });
+        const hall = await RtpHall.create({ media: options.media, bridge, endpoint, listenIp: options.listenIp, announcedIp: options.announcedIp, portRange: options.portRange });
         hall.on('sheet', (sheet) => gateway.emit('sheet', sheet));
         hall.on('problem', (message, error) => gateway.emit('problem', message, error));
         gateway.#halls.set(bridge.id, hall);
