@@ -36,6 +36,11 @@ async function main(): Promise<void> {
     `  Danh sách đủ ${operators.length} liên kết điểm cầu (in để gửi các điểm cầu):`,
     `    ${base}/invites.html#token=${secretaryToken}`,
     '',
+    // Hardware halls: where their devices send; the full sheet (keys, SDP) is on the technicians' page.
+    ...server.host.rtpHalls.bridgeIds.map((id) => {
+      const s = server.host.rtpHalls.sheet(id);
+      return `  Thiết bị RTP ${s.bridgeName}: gửi tới ${s.send.ip}, âm thanh cổng ${s.send.audio.port}, hình ảnh cổng ${s.send.video.port}${s.srtp ? ' (SRTP)' : ''}`;
+    }),
   ];
   console.log(lines.join('\n'));
   const stop = (): void => {
