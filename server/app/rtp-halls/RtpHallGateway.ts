@@ -4,6 +4,9 @@ import { rtpEndpointOf, type ConferencePlan } from '../../protocol/plan.ts';
 import { RtpHall, type DeviceReceiveAddress } from './RtpHall.ts';
 import type { DeviceSheet } from './DeviceSheet.ts';
 
+/** How long a device may stay silent before its hall is off the roll-call. */
+export const SILENCE_MS = 5000;
+
 /** Why a request about a hardware hall was refused; the transport turns the code into a status. */
 export class RtpHallError extends Error {
   constructor(
@@ -25,7 +28,10 @@ export interface RtpHallGatewayOptions {
   portRange?: { min: number; max: number };
   /** Roll-call: the device's media started (true) or stopped (false) arriving. */
   presence: (bridgeId: string, online: boolean) => Promise<void> | void;
-  /** A hall is offline when nothing came from its device for this long (3 s). */
+  /**
+   * A hall is offline when nothing came from its device for this long (5 s: a hall that drops
+   * off while speaking returns the floor, so a short hiccup must not count).
+   */
   silenceMs?: number;
   /** How often the halls' ports are checked (1 s). */
   pollMs?: number;
@@ -130,7 +136,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
   /** What the hall's device is doing now. */
   status(bridgeId: string, now = Date.now()): DeviceStatus {
     const counters = this.hall(bridgeId).counters();
-    const arriving = counters.lastPacketAt > 0 && now - counters.lastPacketAt < (this.#options.silenceMs ?? 3000);
+    const arriving = counters.lastPacketAt > 0 && now - counters.lastPacketAt < (this.#options.silenceMs ?? SILENCE_MS);
     const online = this.#online.has(bridgeId);
     // Give the first poll time to see the packets accepted before calling them rejected.
     const since = this.#arrivingSince.get(bridgeId);
@@ -147,7 +153,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
     if (this.#closed || this.#polling) return;
     this.#polling = true;
     try {
-      const silence = this.#options.silenceMs ?? 3000;
+      const silence = this.#options.silenceMs ?? SILENCE_MS;
       const ids = [...this.#halls.keys()];
       const counters = await Promise.all(ids.map((id) => this.#options.media.linkCounters(id).catch(() => null)));
       const now = Date.now();
