@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the mediasoup worker from the sources inside node_modules/mediasoup against Debian's own
-# libraries (no downloads), and caches the binary keyed by mediasoup version.
+# libraries, and caches the binary keyed by mediasoup version. The one source it fetches is
+# libsrtp2's, from the Debian archive (see below).
 # Usage: scripts/build-worker.sh <output-binary-path>
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="$1"
+srtp_cache="${DIEMCAU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diemcau}/src"
 src="$here/node_modules/mediasoup/worker"
 [ -d "$src" ] || { echo "build-worker: $src missing (run npm ci first)" >&2; exit 1; }
 work="$(mktemp -d /tmp/diemcau-worker.XXXXXX)"
@@ -42,17 +44,22 @@ cat > $sub/libuv-v1.44.2/meson_options.txt <<'M'
 option('build_tests', type: 'boolean', value: false)
 option('build_benchmarks', type: 'boolean', value: false)
 M
-stub libsrtp-2.5.0
-cat > $sub/libsrtp-2.5.0/meson.build <<'M'
-project('libsrtp2', 'c')
-libsrtp2_dep = declare_dependency(dependencies: dependency('libsrtp2'), compile_args: ['-I/usr/include/srtp2'])
-libsrtp2 = static_library('stub_srtp', 'empty.c')
-M
-cat > $sub/libsrtp-2.5.0/meson_options.txt <<'M'
-option('crypto-library', type: 'combo', choices: ['none', 'openssl', 'nss', 'mbedtls'], value: 'none')
-option('crypto-library-kdf', type: 'feature', value: 'auto')
-option('tests', type: 'feature', value: 'auto')
-M
+# libsrtp is built from source with OpenSSL, as mediasoup builds it upstream. Debian's
+# libsrtp2-1 uses NSS, whose PKCS#11 layer took ~40% of the worker's CPU per packet in
+# bench:fanout (perf: libsoftokn3, libfreeblpriv3, mutexes) against ~5% for the crypto itself.
+# The source is Debian's own orig tarball of libsrtp2 2.5.0 (the same bytes as upstream v2.5.0,
+# the hash in mediasoup's wrap file), fetched from the Debian archive once and cached.
+srtp_tar="$srtp_cache/libsrtp2_2.5.0.orig.tar.gz"
+srtp_sha=8a43ef8e9ae2b665292591af62aa1a4ae41e468b6d98d8258f91478735da4e09
+if ! echo "$srtp_sha  $srtp_tar" | sha256sum -c --status 2>/dev/null; then
+  mkdir -p "$srtp_cache"
+  curl -fsSL --retry 3 -o "$srtp_tar.tmp" http://deb.debian.org/debian/pool/main/libs/libsrtp2/libsrtp2_2.5.0.orig.tar.gz
+  echo "$srtp_sha  $srtp_tar.tmp" | sha256sum -c --status || { echo "build-worker: libsrtp2 source hash mismatch" >&2; exit 1; }
+  mv "$srtp_tar.tmp" "$srtp_tar"
+fi
+rm -rf "$sub/libsrtp-2.5.0"
+tar -xzf "$srtp_tar" -C "$sub"
+[ -f "$sub/libsrtp-2.5.0/meson.build" ] || { echo "build-worker: libsrtp-2.5.0/meson.build missing" >&2; exit 1; }
 stub usrsctp-4e06feb01cadcd127d119486b98a4bd3d64aa1e7
 cat > $sub/usrsctp-4e06feb01cadcd127d119486b98a4bd3d64aa1e7/meson.build <<'M'
 project('usrsctp', 'c')
