@@ -1,0 +1,86 @@
+/**
+ * npm run bench:fanout — the whole Lạng Sơn conference's media on this machine: 212 bridges,
+ * every one publishing (VP8 simulcast + Opus over SRTP plain transports from a load generator,
+ * or real Chromium halls over WebRTC), the speaker to all 211 others with the chair's audio, the
+ * chair's console with 12 thumbnails, the technicians' wall of all 212 at the low layer.
+ * Measures a window, then switches the speaker a few times counting the keyframe requests that
+ * reach the new speaker. Prints one JSON object as its last line.
+ *
+ * Options: --workers N (1) --seconds N (20) --warmup N (6) --browsers N (2) --switches N (6)
+ *          --probes N (8) --no-pin
+ * Pinning (default, with 1 worker): the harness (this process with the server, the generator,
+ * the sinks, Chromium) runs on CPU 0 and the mediasoup worker on CPU 1, with `taskset -apc`.
+ */
+import os from 'node:os';
+import { FanoutHarness, percentile, round } from './fanout/harness.ts';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
+  return v;
+}
+
+async function main(): Promise<void> {
+  const workers = arg('workers', 1);
+  const seconds = arg('seconds', 20);
+  const warmup = arg('warmup', 6);
+  const switches = arg('switches', 6);
+  const pin = !process.argv.includes('--no-pin') && os.cpus().length >= 2;
+  const harness = new FanoutHarness({ workers, scenario: 'conference', browsers: arg('browsers', 2), pin, probes: arg('probes', 8) });
+  try {
+    await harness.start();
+    await new Promise((r) => setTimeout(r, warmup * 1000));
+    const w = await harness.measure(seconds);
+    console.error(JSON.stringify({ window: w }, null, 1));
+
+    // Speaker switches: alternate prepared (setNext first, as the floor queue does) and cold.
+    const rotation = ['c-06010', 'd-180', 'c-05971', 'd-186', 'p-20', 'd-178'];
+    const results = [];
+    for (let i = 0; i < switches; i++) {
+      const r = await harness.switchTo(rotation[i % rotation.length]!, i % 2 === 0);
+      console.error(`switch to ${r.to} (${r.prepared ? 'prepared' : 'cold'}): ${r.keyframeRequests} keyframe request(s) at the speaker, setProgram ${r.setProgramMs} ms`);
+      results.push(r);
+    }
+    const kf = results.map((r) => r.keyframeRequests);
+    const out = {
+      bridges: 212,
+      consumers: w.consumers,
+      consumers_active: w.consumersActive,
+      workers,
+      out_pps: w.outPps,
+      in_pps: w.inPps,
+      pipe_pps: w.pipePps,
+      us_cpu_per_out_packet: w.usCpuPerOutPacket,
+      sfu_cpu_pct: w.sfuCpuPct,
+      sfu_cores: w.sfuCores,
+      loss_pct: w.lossPct,
+      fwd_p50_ms: w.fwdP50Ms,
+      fwd_p99_ms: w.fwdP99Ms,
+      fwd_samples: w.fwdSamples,
+      rss_mb: w.rssMb,
+      kf_requests_per_switch_median: percentile(kf, 50),
+      kf_requests_per_switch_max: Math.max(...kf, 0),
+      server_cpu_pct: w.serverCpuPct,
+      harness_cpu_pct: w.harnessCpuPct,
+      udp_rcvbuf_errors: w.udpRcvbufErrors,
+      browsers: w.browsers,
+      seconds: w.seconds,
+      pinned: pin,
+      cpu: os.cpus()[0]?.model,
+      date: new Date().toISOString(),
+    };
+    console.log(JSON.stringify(out));
+  } finally {
+    await harness.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
+void round;

@@ -1,0 +1,138 @@
+/**
+ * npm run bench:sweep — the cost curve of the fan-out: the programme (speaker video at 3
+ * simulcast layers + speaker audio + chair audio, all SRTP) to a growing number of receive-only
+ * peers, so that consumers go over 50, 200, 500, 1000, 2000, on 1 and on 2 workers. Records the
+ * same figures as bench:fanout for each point, writes docs/img/fanout-sweep.svg and
+ * docs/bench/sweep.json, and prints one JSON object (all points) as its last line.
+ *
+ * Options: --seconds N (10 per point) --warmup N (3) --consumers 50,200,... --workers 1,2
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FanoutHarness, round } from './fanout/harness.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+interface Point {
+  workers: number;
+  consumers_target: number;
+  consumers: number;
+  out_pps: number;
+  pipe_pps: number;
+  us_cpu_per_out_packet: number;
+  sfu_cpu_pct: number;
+  sfu_cores: number;
+  loss_pct: number;
+  udp_rcvbuf_errors: number;
+  fwd_p50_ms: number;
+  fwd_p99_ms: number;
+  rss_mb: number;
+  harness_cpu_pct: number;
+}
+
+async function point(workers: number, consumers: number, seconds: number, warmup: number): Promise<Point> {
+  // Each viewer holds 3 consumers: the speaker's video and audio and the chair's audio.
+  const harness = new FanoutHarness({ workers, scenario: 'viewers', viewers: Math.max(1, Math.round(consumers / 3)), browsers: 0, pin: workers === 1 && os.cpus().length >= 2, probes: 4, log: () => undefined });
+  try {
+    await harness.start();
+    await new Promise((r) => setTimeout(r, warmup * 1000));
+    const w = await harness.measure(seconds);
+    return {
+      workers,
+      consumers_target: consumers,
+      consumers: w.consumers,
+      out_pps: w.outPps,
+      pipe_pps: w.pipePps,
+      us_cpu_per_out_packet: w.usCpuPerOutPacket,
+      sfu_cpu_pct: w.sfuCpuPct,
+      sfu_cores: w.sfuCores,
+      loss_pct: w.lossPct,
+      udp_rcvbuf_errors: w.udpRcvbufErrors,
+      fwd_p50_ms: w.fwdP50Ms,
+      fwd_p99_ms: w.fwdP99Ms,
+      rss_mb: w.rssMb,
+      harness_cpu_pct: w.harnessCpuPct,
+    };
+  } finally {
+    await harness.close();
+  }
+}
+
+/** Two panels: worker CPU (cores) against packets sent, and µs of CPU per packet against consumers. */
+function svg(points: Point[], title: string): string {
+  const W = 900;
+  const H = 380;
+  const panel = (x0: number, label: string, xLabel: string, xs: (p: Point) => number, ys: (p: Point) => number, yLabel: string): string => {
+    const pw = 380;
+    const ph = 260;
+    const y0 = 60;
+    const maxX = Math.max(...points.map(xs)) * 1.05;
+    const maxY = Math.max(...points.map(ys)) * 1.15 || 1;
+    const sx = (v: number): number => x0 + 50 + (v / maxX) * pw;
+    const sy = (v: number): number => y0 + ph - (v / maxY) * ph;
+    let out = `<text x="${x0 + 50 + pw / 2}" y="${y0 - 12}" text-anchor="middle" font-size="14" font-weight="bold">${label}</text>`;
+    out += `<line x1="${x0 + 50}" y1="${y0 + ph}" x2="${x0 + 50 + pw}" y2="${y0 + ph}" stroke="#333"/><line x1="${x0 + 50}" y1="${y0}" x2="${x0 + 50}" y2="${y0 + ph}" stroke="#333"/>`;
+    for (let i = 0; i <= 4; i++) {
+      const v = (maxY * i) / 4;
+      out += `<text x="${x0 + 44}" y="${sy(v) + 4}" text-anchor="end" font-size="11">${round(v, v < 10 ? 2 : 0)}</text><line x1="${x0 + 50}" y1="${sy(v)}" x2="${x0 + 50 + pw}" y2="${sy(v)}" stroke="#ddd"/>`;
+      const xv = (maxX * i) / 4;
+      out += `<text x="${sx(xv)}" y="${y0 + ph + 16}" text-anchor="middle" font-size="11">${Math.round(xv)}</text>`;
+    }
+    out += `<text x="${x0 + 50 + pw / 2}" y="${y0 + ph + 36}" text-anchor="middle" font-size="12">${xLabel}</text>`;
+    out += `<text x="${x0 + 12}" y="${y0 + ph / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 + 12} ${y0 + ph / 2})">${yLabel}</text>`;
+    const colours: Record<number, string> = { 1: '#c0392b', 2: '#2471a3' };
+    for (const workers of [...new Set(points.map((p) => p.workers))]) {
+      const ps = points.filter((p) => p.workers === workers).sort((a, b) => xs(a) - xs(b));
+      const c = colours[workers] ?? '#555';
+      out += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${ps.map((p) => `${sx(xs(p))},${sy(ys(p))}`).join(' ')}"/>`;
+      for (const p of ps) out += `<circle cx="${sx(xs(p))}" cy="${sy(ys(p))}" r="3.5" fill="${c}"><title>${p.consumers} consumers, ${p.workers} worker(s): ${ys(p)}</title></circle>`;
+    }
+    return out;
+  };
+  const legend = [1, 2].map((w, i) => `<rect x="${60 + i * 130}" y="${H - 18}" width="12" height="12" fill="${w === 1 ? '#c0392b' : '#2471a3'}"/><text x="${78 + i * 130}" y="${H - 8}" font-size="12">${w} worker${w > 1 ? 's' : ''}</text>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${title}</text>
+${panel(0, 'Worker CPU against packets sent', 'packets sent per second (thousands)', (p) => p.out_pps / 1000, (p) => p.sfu_cores, 'worker CPU (cores)')}
+${panel(450, 'CPU per outgoing packet', 'consumers', (p) => p.consumers, (p) => p.us_cpu_per_out_packet, 'µs of worker CPU per packet')}
+${legend}
+</svg>
+`;
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(arg('seconds', '10'));
+  const warmup = Number(arg('warmup', '3'));
+  const consumers = arg('consumers', '50,200,500,1000,2000').split(',').map(Number);
+  const workers = arg('workers', '1,2').split(',').map(Number);
+  const points: Point[] = [];
+  for (const w of workers) {
+    for (const c of consumers) {
+      const p = await point(w, c, seconds, warmup);
+      console.error(JSON.stringify(p));
+      points.push(p);
+    }
+  }
+  const date = new Date().toISOString();
+  const title = `bench:sweep — ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}, ${date.slice(0, 16).replace('T', ' ')} UTC`;
+  fs.mkdirSync(path.join(root, 'docs/img'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'docs/bench'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'docs/img/fanout-sweep.svg'), svg(points, title));
+  fs.writeFileSync(path.join(root, 'docs/bench/sweep.json'), JSON.stringify({ date, machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.cpus()[0]?.model}`, points }, null, 1) + '\n');
+  console.log(JSON.stringify({ date, points }));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
