@@ -73,7 +73,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-rtp-'));
   let chromium: TestBrowser | undefined;
   const pageLog: string[] = [];
-  const startedAt = Date.now();
+  let startedAt = 0;
 
   function ffmpeg(args: string[], label: string): ChildProcess & { stderrText: () => string } {
     const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -103,6 +103,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
   const online = (bridgeId: string): boolean => server.host.view(CHAIR).presence?.[bridgeId]?.online === true;
 
   before(async () => {
+    startedAt = Date.now();
     const workers = 2;
     const webRtcBasePort = await freePortBase(workers);
     const rtcMinPort = Math.min(await freePortBase(1), 64000);
