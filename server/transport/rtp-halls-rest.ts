@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { ConferenceHost } from '../app/ConferenceHost.ts';
 import { RtpHallError } from '../app/rtp-halls/RtpHallGateway.ts';
+import { SfuError } from '../../sfu/index.ts';
 import { DeviceReceiveBody, type RtpHallLine } from '../protocol/rtp-halls.ts';
 import type { Principal } from '../protocol/control.ts';
 import { bearerPrincipal } from './rest.ts';
@@ -92,6 +93,11 @@ export function createRtpHallRouter(current: () => ConferenceHost): express.Rout
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (error instanceof Refusal) {
       res.status(error.status).json({ error: { code: error.code, message: error.message } });
+      return;
+    }
+    if (error instanceof SfuError) {
+      // The media could not do it now (session closed, a transport refused the address).
+      res.status(409).json({ error: { code: error.code, message: error.message } });
       return;
     }
     if (error instanceof RtpHallError) {
