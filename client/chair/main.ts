@@ -166,6 +166,8 @@ class ChairConsole {
     }
     $('revoke').onclick = () => void this.#run({ type: 'revoke_floor' });
     $('grant-next').onclick = () => void this.#run({ type: 'grant_next' });
+    // The archive recording: the secretary (and the chair) start and stop it.
+    $('recording-toggle').onclick = () => void this.#run({ type: this.#control.view?.recording ? 'recording_stop' : 'recording_start' });
     $('agenda-prev').onclick = () => void this.#run({ type: 'agenda_prev' });
     $('agenda-next').onclick = () => void this.#run({ type: 'agenda_next' });
     $<HTMLButtonElement>('agenda-prev').disabled = !this.#may('agenda_prev');
@@ -231,6 +233,12 @@ class ChairConsole {
     $('break-end').hidden = status !== 'break' || !this.#may('break_end');
     $('end-meeting').hidden = (status !== 'running' && status !== 'break') || !this.#may('end_meeting');
     $('program-name').textContent = `— ${view.programme.bridgeName}`;
+    const recording = view.recording ?? null;
+    $('recording').hidden = !recording;
+    const toggle = $<HTMLButtonElement>('recording-toggle');
+    toggle.hidden = !this.#may(recording ? 'recording_stop' : 'recording_start');
+    toggle.textContent = recording ? 'Dừng ghi hình' : 'Bắt đầu ghi hình';
+    toggle.className = recording ? 'danger' : '';
     this.#renderFloor(view);
     this.#renderQueue(view);
     this.#renderAgenda(view);
@@ -345,6 +353,7 @@ class ChairConsole {
     const now = this.#control.serverNow();
     $('clock').textContent = formatClock(now);
     if (!view) return;
+    if (view.recording) $('recording-elapsed').textContent = formatDuration(Math.max(0, (now - view.recording.startedAt) / 1000));
     const left = remainingMs(view, now);
     const el = $('chair-countdown');
     if (left !== null && view.floor) {

@@ -26,6 +26,8 @@ const COMMUNE = 'c-06010'; // Xã Cao Minh
 const CHAIR: Principal = { role: 'chair' };
 const SECRETARY: Principal = { role: 'secretary' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Clicks the console's recording button (in the page: a background tab is not rendered, so puppeteer's click would wait for it). */
+const clickRecording = (page: Page) => page.evaluate(() => (document.getElementById('recording-toggle') as HTMLButtonElement).click());
 
 /** A player of the press feed: ffmpeg decoding it, with the decoded frame count over time. */
 class PressPlayer {
@@ -68,6 +70,12 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
   let player: PressPlayer | undefined;
   let dir: string;
   const pages = new Map<string, Page>();
+  const consoles = new Map<'secretary' | 'chair', Page>();
+  const recordingBadge = (page: Page) =>
+    page.evaluate(() => {
+      const el = document.getElementById('recording')!;
+      return { hidden: el.hidden, text: el.textContent!.replace(/\s+/g, ' ').trim() };
+    });
   const switches: { bridgeId: string; at: number }[] = [];
   let recorded: RecordingIndex;
   let file: string;
@@ -91,6 +99,13 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
       pages.set(bridgeId, page);
     }
     for (const [id, page] of pages) await waitLive(page, id);
+    // The consoles: the secretary's has the recording button, the chair's shows the recording.
+    for (const role of ['secretary', 'chair'] as const) {
+      const page = await chromium.browser.newPage();
+      await page.setViewport({ width: 1280, height: 800 });
+      await page.goto(await inviteUrl(server, role, 'chair.html'));
+      consoles.set(role, page);
+    }
     const sdp = path.join(dir, 'press.sdp');
     fs.writeFileSync(sdp, pressFeedSdp(parsePressFeed(config.pressFeed!)));
     player = new PressPlayer(sdp);
@@ -112,7 +127,22 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     const refused = await server.host.execute({ role: 'operator', bridgeId: DISTRICT }, { type: 'recording_start' });
     expect(refused.ok).to.equal(false);
     expect(!refused.ok && refused.error.code).to.equal('forbidden');
-    expect((await server.host.execute(SECRETARY, { type: 'recording_start' })).ok).to.equal(true);
+    const secretary = consoles.get('secretary')!;
+    const label = await waitFor('the secretary has the recording button', async () => {
+      const b = await secretary.evaluate(() => {
+        const el = document.getElementById('recording-toggle')!;
+        return el.hidden ? undefined : el.textContent;
+      });
+      return b ?? undefined;
+    });
+    expect(label).to.equal('Bắt đầu ghi hình');
+    await clickRecording(secretary);
+    const badge = await waitFor("the chair's console shows the recording", async () => {
+      const b = await recordingBadge(consoles.get('chair')!);
+      return !b.hidden && /\d:\d\d$/.test(b.text) ? b : undefined;
+    });
+    expect(badge.text).to.match(/^● Đang ghi hình \d+:\d\d$/);
+    expect(await secretary.evaluate(() => document.getElementById('recording-toggle')!.textContent)).to.equal('Dừng ghi hình');
     const view = server.host.view(CHAIR);
     expect(view.recording?.recordingId).to.match(/^rec-/);
     await waitFor('the recorder runs', async () => server.programme.active !== undefined);
@@ -142,8 +172,9 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     await waitFor('the programme is back on the chair', async () => switches.filter((s) => s.bridgeId === PROVINCE).length > 0 && switches.at(-1)!.bridgeId === PROVINCE, 15_000);
     await sleep(3000);
     const done = new Promise<RecordingIndex>((resolve) => server.programme.once('recorded', resolve));
-    await ok(SECRETARY, { type: 'recording_stop' });
+    await clickRecording(consoles.get('secretary')!);
     recorded = await done;
+    await waitFor("the chair's console no longer shows the recording", async () => (await recordingBadge(consoles.get('chair')!)).hidden);
     file = path.join(dir, 'recordings', recorded.file);
     const log = await server.host.runner.readLog(0);
     const started = log.find((e) => e.type === 'recording_started')!;
