@@ -16,6 +16,30 @@ cd "$work/worker"
 # Debian 12 ships meson 1.0.1; the worker builds fine with it.
 sed -i "s/meson_version: '>= 1.1.0'/meson_version: '>= 1.0.0'/" meson.build
 
+# One keyframe per switch: mediasoup's KeyFrameRequestManager, with keyFrameRequestDelay > 0,
+# remembers any request made during the delay and sends a second PLI when the delay ends, even
+# when the keyframe asked for arrived in between. A switch resumes 211 consumers at once, so every
+# switch cost the speaker two keyframe requests 350 ms apart (bench:fanout). Patched: a keyframe
+# received clears the remembered request; a consumer asking after the keyframe still gets one.
+python3 - src/RTC/KeyFrameRequestManager.cpp <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+old = """void RTC::KeyFrameRequestManager::KeyFrameReceived(uint32_t ssrc)
+{
+	MS_TRACE();
+"""
+new = old + """
+	// diemcau: the keyframe answers every request made before it.
+	auto itDelayer = this->mapSsrcKeyFrameRequestDelayer.find(ssrc);
+
+	if (itDelayer != this->mapSsrcKeyFrameRequestDelayer.end())
+		itDelayer->second->SetKeyFrameRequested(false);
+"""
+assert s.count(old) == 1, "KeyFrameRequestManager.cpp changed: review the keyframe patch"
+open(p, "w").write(s.replace(old, new))
+PY
+
 sub=subprojects
 stub() { # stub DIR: a folder meson uses instead of downloading the wrap
   rm -rf "$sub/$1"; mkdir -p "$sub/$1"; : > "$sub/$1/empty.c"; : > "$sub/$1/meson_options.txt"

@@ -2,6 +2,8 @@
 DIEMCAU_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MEDIASOUP_VERSION="$(node -p "require('$DIEMCAU_ROOT/package.json').dependencies.mediasoup")"
 DIEMCAU_CACHE="${DIEMCAU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diemcau}"
-# "-srtp-openssl": libsrtp built from source against OpenSSL (scripts/build-worker.sh), not Debian's NSS one.
-export MEDIASOUP_WORKER_BIN="${MEDIASOUP_WORKER_BIN:-$DIEMCAU_CACHE/mediasoup-worker-$MEDIASOUP_VERSION-srtp-openssl}"
+# The flavour names what scripts/build-worker.sh changes from upstream; bump it when that changes:
+# d2 = libsrtp from source against OpenSSL (not Debian's NSS build) + one keyframe request per switch.
+DIEMCAU_WORKER_FLAVOUR=d2
+export MEDIASOUP_WORKER_BIN="${MEDIASOUP_WORKER_BIN:-$DIEMCAU_CACHE/mediasoup-worker-$MEDIASOUP_VERSION-$DIEMCAU_WORKER_FLAVOUR}"
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"

@@ -7,7 +7,8 @@
  * reach the new speaker. Prints one JSON object as its last line.
  *
  * Options: --workers N (1) --seconds N (20) --warmup N (6) --browsers N (2) --switches N (6)
- *          --probes N (8) --no-pin
+ *          --probes N (8) --no-pin --suite-cm (SRTP AES_CM_128_HMAC_SHA1_80 instead of AEAD_AES_128_GCM,
+ *          which browsers negotiate with mediasoup)
  * Pinning (default, with 1 worker): the harness (this process with the server, the generator,
  * the sinks, Chromium) runs on CPU 0 and the mediasoup worker on CPU 1, with `taskset -apc`.
  */
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
   const warmup = arg('warmup', 6);
   const switches = arg('switches', 6);
   const pin = !process.argv.includes('--no-pin') && os.cpus().length >= 2;
-  const harness = new FanoutHarness({ workers, scenario: 'conference', browsers: arg('browsers', 2), pin, probes: arg('probes', 8) });
+  const suite = process.argv.includes('--suite-cm') ? 'AES_CM_128_HMAC_SHA1_80' : 'AEAD_AES_128_GCM';
+  const harness = new FanoutHarness({ workers, scenario: 'conference', browsers: arg('browsers', 2), pin, probes: arg('probes', 8), suite });
   try {
     await harness.start();
     await new Promise((r) => setTimeout(r, warmup * 1000));
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
     const results = [];
     for (let i = 0; i < switches; i++) {
       const r = await harness.switchTo(rotation[i % rotation.length]!, i % 2 === 0);
-      console.error(`switch to ${r.to} (${r.prepared ? 'prepared' : 'cold'}): ${r.keyframeRequests} keyframe request(s) at the speaker, setProgram ${r.setProgramMs} ms`);
+      console.error(`switch to ${r.to} (${r.prepared ? 'prepared' : 'cold'}): ${r.keyframeRequests} keyframe request(s) at the speaker [${r.requests.join(', ')}], setProgram ${r.setProgramMs} ms`);
       results.push(r);
     }
     const kf = results.map((r) => r.keyframeRequests);
@@ -67,6 +69,8 @@ async function main(): Promise<void> {
       browsers: w.browsers,
       seconds: w.seconds,
       pinned: pin,
+      srtp: suite,
+      worker: process.env.MEDIASOUP_WORKER_BIN?.split('/').pop(),
       cpu: os.cpus()[0]?.model,
       date: new Date().toISOString(),
     };

@@ -48,4 +48,28 @@ describe('bench harness SRTP (AES_CM_128_HMAC_SHA1_80)', () => {
     expect(new SrtpSession(key).unprotectRtcp(s)?.equals(rr)).to.equal(true);
     expect(new SrtpSession(SrtpSession.randomKey()).unprotectRtcp(s)).to.equal(null);
   });
+
+  it('AEAD_AES_128_GCM: round-trips RTP and RTCP and rejects a tampered packet', () => {
+    const key = SrtpSession.randomKey('AEAD_AES_128_GCM');
+    expect(Buffer.from(key, 'base64')).to.have.length(28);
+    const tx = new SrtpSession(key, 'AEAD_AES_128_GCM');
+    const rx = new SrtpSession(key, 'AEAD_AES_128_GCM');
+    const p = Buffer.alloc(12 + 200, 3);
+    p[0] = 0x80;
+    p[1] = 101;
+    p.writeUInt16BE(7, 2);
+    p.writeUInt32BE(555, 8);
+    const s = tx.protectRtp(p);
+    expect(s.length).to.equal(p.length + 16);
+    expect(rx.unprotectRtp(s, true)?.equals(p)).to.equal(true);
+    s[30]! ^= 1;
+    expect(new SrtpSession(key, 'AEAD_AES_128_GCM').unprotectRtp(s, true)).to.equal(null);
+    const rr = Buffer.alloc(32, 9);
+    rr[0] = 0x81;
+    rr[1] = 201;
+    rr.writeUInt16BE(7, 2);
+    const sr = tx.protectRtcp(rr);
+    expect(isRtcp(sr)).to.equal(true);
+    expect(rx.unprotectRtcp(sr)?.equals(rr)).to.equal(true);
+  });
 });

@@ -51,6 +51,7 @@ const AUDIO_MS = 20;
 const TICK_MS = 2;
 const halls = new Map<string, Hall>();
 let stampCounter = 0;
+const keyframeLog: GeneratorStats['keyframeLog'] = [];
 let sent = 0;
 let sentOctets = 0;
 let running = false;
@@ -114,6 +115,8 @@ function onRtcp(hall: Hall, packet: Buffer): void {
     if (layer) {
       layer.needKey = true;
       hall.keyframeRequests++;
+      keyframeLog.push({ hall: hall.spec.id, layer: layer.index, at: Date.now(), kind: fb.pli.includes(ssrc) ? 'pli' : 'fir' });
+      if (keyframeLog.length > 200) keyframeLog.shift();
     }
   }
   // Retransmissions go on the layer's RTX stream (RFC 4588), as browsers do: SRTP's replay
@@ -157,8 +160,8 @@ async function addHall(spec: GeneratorHall): Promise<void> {
   const hall: Hall = {
     spec,
     socket,
-    tx: new SrtpSession(spec.myKey),
-    rx: new SrtpSession(spec.sfuKey),
+    tx: new SrtpSession(spec.myKey, spec.suite),
+    rx: new SrtpSession(spec.sfuKey, spec.suite),
     layers: spec.cam.ssrcs.map((ssrc, index) => ({ index, pk: new Vp8Packetizer(ssrc, spec.cam.pt), cursor: 0, needKey: true, packets: 0, octets: 0, rtxSeq: Math.floor(Math.random() * 0xffff) })),
     mic: new OpusPacketizer(spec.mic.ssrc, spec.mic.pt),
     audioCursor: Math.floor(Math.random() * clip.audio.length),
@@ -206,6 +209,7 @@ function stats(): GeneratorStats {
     octets: sentOctets,
     keyframeRequests: Object.fromEntries([...halls].map(([id, h]) => [id, h.keyframeRequests])),
     nacked: [...halls.values()].reduce((n, h) => n + h.nacked, 0),
+    keyframeLog,
     loopDelayP99Ms: lag.percentile(99) / 1e6,
     loopDelayMaxMs: lag.max / 1e6,
   };

@@ -15,11 +15,10 @@ import { startTestServer, inviteUrl } from '../../../test/helpers/server.ts';
 import { launchChromium, openPage, type TestBrowser } from '../../../test/helpers/chromium.ts';
 import { pageVideo, waitLive } from '../../../test/helpers/hall-page.ts';
 import type { RunningServer } from '../../../server/app/server.ts';
-import { SrtpSession } from './srtp.ts';
+import { SrtpSession, type SrtpSuite } from './srtp.ts';
 import type { GeneratorHall, GeneratorStats, SinkReceiver, SinkReport } from './protocol.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SUITE: ms.SrtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80';
 export const CLK_TCK = 100;
 
 /** A child process answering requests by id. */
@@ -108,6 +107,8 @@ export interface HarnessOptions {
   pin: boolean;
   /** Receivers whose stamped packets are decrypted for latency. */
   probes: number;
+  /** SRTP suite of the plain transports (browsers negotiate AEAD_AES_128/256_GCM over DTLS). */
+  suite?: SrtpSuite;
   log?: (line: string) => void;
 }
 
@@ -225,7 +226,8 @@ export class FanoutHarness {
     const portOf = (id: string): number => ports[id] ?? probePorts[id]!;
 
     const halls: GeneratorHall[] = [];
-    const keys: { sink: Child; key: { receiver: string; myKey: string; sfuKey: string; sfuIp: string; sfuPort: number } }[] = [];
+    const keys: { sink: Child; key: { receiver: string; myKey: string; sfuKey: string; suite: SrtpSuite; sfuIp: string; sfuPort: number } }[] = [];
+    const SUITE: SrtpSuite = o.suite ?? 'AEAD_AES_128_GCM';
     const setUp = async (p: SyntheticPeer): Promise<void> => {
       const publish = p.bridgeId !== undefined;
       const sink = new PlainSink((max) => void this.#generator.request({ type: 'layers', hall: p.peerId, maxLayer: max }).catch(() => undefined));
@@ -236,12 +238,12 @@ export class FanoutHarness {
         thumbnails: p.group === 'console' || p.group === 'wall',
       }, sink);
       this.media.setRtpCapabilities(p.peerId, receiverCaps(caps));
-      const recvKey = SrtpSession.randomKey();
+      const recvKey = SrtpSession.randomKey(SUITE);
       const recv = await this.media.createPlainTransport(p.peerId, 'recv', { comedia: false, srtpCryptoSuite: SUITE });
       await this.media.connectPlainTransport(p.peerId, recv.id, { ip: '127.0.0.1', port: portOf(p.peerId), srtpParameters: { cryptoSuite: SUITE, keyBase64: recvKey } });
-      keys.push({ sink: probeIds.has(p.peerId) ? this.#probe : this.#sink, key: { receiver: p.peerId, myKey: recvKey, sfuKey: recv.srtpParameters!.keyBase64, sfuIp: recv.ip, sfuPort: recv.port } });
+      keys.push({ sink: probeIds.has(p.peerId) ? this.#probe : this.#sink, key: { receiver: p.peerId, myKey: recvKey, sfuKey: recv.srtpParameters!.keyBase64, suite: SUITE, sfuIp: recv.ip, sfuPort: recv.port } });
       if (!publish) return;
-      const sendKey = SrtpSession.randomKey();
+      const sendKey = SrtpSession.randomKey(SUITE);
       const send = await this.media.createPlainTransport(p.peerId, 'send', { comedia: true, srtpCryptoSuite: SUITE });
       await this.media.connectPlainTransport(p.peerId, send.id, { srtpParameters: { cryptoSuite: SUITE, keyBase64: sendKey } });
       const base = 0x1000_0000 + halls.length * 16 + Math.floor(Math.random() * 8) * 0x100_0000;
@@ -251,6 +253,7 @@ export class FanoutHarness {
         port: send.port,
         myKey: sendKey,
         sfuKey: send.srtpParameters!.keyBase64,
+        suite: SUITE,
         mic: { ssrc: base, pt: 111 },
         cam: { ssrcs: [base + 1, base + 2, base + 3], pt: 96, rtxSsrcs: [base + 5, base + 6, base + 7], rtxPt: 97 },
         maxLayer: sink.maxLayer,
@@ -408,7 +411,7 @@ export class FanoutHarness {
    * the queue) or cold, and counts the keyframe requests reaching the new speaker's camera in
    * the following `settleMs`.
    */
-  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setProgramMs: number }> {
+  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setProgramMs: number; requests: string[] }> {
     if (prepared) {
       await this.media.setNext(to);
       await new Promise((r) => setTimeout(r, 1500));
@@ -418,9 +421,12 @@ export class FanoutHarness {
     await this.media.setProgram(to);
     const setProgramMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, settleMs));
-    const after = (await this.keyframeRequests())[`bench:${to}`] ?? 0;
+    const stats = (await this.#generator.request<{ stats: GeneratorStats }>({ type: 'stats' })).stats;
+    const after = stats.keyframeRequests[`bench:${to}`] ?? 0;
+    const startedAt = Date.now() - settleMs - setProgramMs;
+    const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${k.at - startedAt} ms`);
     this.speaker = to;
-    return { to, prepared, keyframeRequests: after - before, setProgramMs: round(setProgramMs, 1) };
+    return { to, prepared, keyframeRequests: after - before, setProgramMs: round(setProgramMs, 1), requests };
   }
 
   async close(): Promise<void> {

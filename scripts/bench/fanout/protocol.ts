@@ -1,4 +1,5 @@
 /** Messages between bench:fanout and its child processes (generator, sinks), over Node IPC. */
+import type { SrtpSuite } from './srtp.ts';
 
 /** A synthetic hall as the generator plays it. */
 export interface GeneratorHall {
@@ -9,6 +10,7 @@ export interface GeneratorHall {
   /** Our SRTP master key (what we encrypt with) and the SFU's (its RTCP to us). */
   myKey: string;
   sfuKey: string;
+  suite: SrtpSuite;
   mic: { ssrc: number; pt: number };
   cam: { ssrcs: number[]; pt: number; rtxSsrcs: number[]; rtxPt: number };
   /** Highest simulcast layer to send now. */
@@ -27,6 +29,8 @@ export interface GeneratorStats {
   /** Keyframe requests (PLI + FIR) received per hall since the start. */
   keyframeRequests: Record<string, number>;
   nacked: number;
+  /** The latest keyframe requests: which hall, which layer, when (ms). */
+  keyframeLog: { hall: string; layer: number; at: number; kind: string }[];
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
 }
@@ -42,7 +46,7 @@ export interface SinkReceiver {
 export type SinkRequest =
   | { type: 'bind'; id: number; receivers: SinkReceiver[] }
   /** Keys once the SFU's transports exist: ours (RTCP we send) and the SFU's (what it sends). */
-  | { type: 'keys'; id: number; keys: { receiver: string; myKey: string; sfuKey: string; sfuIp: string; sfuPort: number }[] }
+  | { type: 'keys'; id: number; keys: { receiver: string; myKey: string; sfuKey: string; suite: SrtpSuite; sfuIp: string; sfuPort: number }[] }
   | { type: 'mark'; id: number }
   | { type: 'report'; id: number }
   | { type: 'stop'; id: number };

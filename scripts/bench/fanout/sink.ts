@@ -183,8 +183,8 @@ process.on('message', (raw) => {
         for (const k of msg.keys) {
           const r = receivers.get(k.receiver);
           if (!r) continue;
-          r.tx = new SrtpSession(k.myKey);
-          r.rx = new SrtpSession(k.sfuKey);
+          r.tx = new SrtpSession(k.myKey, k.suite);
+          r.rx = new SrtpSession(k.sfuKey, k.suite);
           r.sfuIp = k.sfuIp;
           r.sfuPort = k.sfuPort;
         }

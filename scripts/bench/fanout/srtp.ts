@@ -1,25 +1,37 @@
 /**
- * SRTP and SRTCP with AES_CM_128_HMAC_SHA1_80 (RFC 3711), enough for the load harness to be a
- * real encrypted peer of mediasoup's plain transports: the SFU decrypts what the harness sends
- * and encrypts what it forwards, so its per-packet crypto cost is in the figures. Node's crypto
- * (OpenSSL) does the AES and HMAC.
+ * SRTP and SRTCP with AES_CM_128_HMAC_SHA1_80 (RFC 3711) or AEAD_AES_128_GCM (RFC 7714), enough
+ * for the load harness to be a real encrypted peer of mediasoup's plain transports: the SFU
+ * decrypts what the harness sends and encrypts what it forwards, so its per-packet crypto cost
+ * is in the figures. (Browsers negotiate GCM with mediasoup over DTLS.) Node's crypto (OpenSSL)
+ * does the AES, GCM and HMAC.
  */
 import crypto from 'node:crypto';
 
 const TAG_LEN = 10;
+const GCM_TAG_LEN = 16;
 
-/** Session keys derived from a 30-byte master key+salt (RFC 3711 §4.3.1, kdr = 0). */
-export function deriveSessionKeys(master: Buffer): { encKey: Buffer; authKey: Buffer; salt: Buffer; rtcpEncKey: Buffer; rtcpAuthKey: Buffer; rtcpSalt: Buffer } {
-  if (master.length !== 30) throw new Error(`SRTP master key+salt must be 30 bytes, got ${master.length}`);
+export type SrtpSuite = 'AES_CM_128_HMAC_SHA1_80' | 'AEAD_AES_128_GCM';
+
+/**
+ * Session keys derived from a master key+salt (RFC 3711 §4.3.1, kdr = 0): 30 bytes for
+ * AES_CM_128_HMAC_SHA1_80; 28 for AEAD_AES_128_GCM, whose 12-byte salt is padded with zeros for
+ * the same AES-CM PRF and whose session salts are 12 bytes (RFC 7714 §11, as libsrtp does).
+ */
+export function deriveSessionKeys(master: Buffer, suite: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80'): { encKey: Buffer; authKey: Buffer; salt: Buffer; rtcpEncKey: Buffer; rtcpAuthKey: Buffer; rtcpSalt: Buffer } {
+  const gcm = suite === 'AEAD_AES_128_GCM';
+  const want = gcm ? 28 : 30;
+  if (master.length !== want) throw new Error(`SRTP master key+salt must be ${want} bytes for ${suite}, got ${master.length}`);
   const key = master.subarray(0, 16);
-  const salt = master.subarray(16, 30);
+  const salt = Buffer.alloc(14);
+  master.copy(salt, 0, 16);
+  const saltLen = gcm ? 12 : 14;
   const prf = (label: number, len: number): Buffer => {
     const iv = Buffer.alloc(16);
     salt.copy(iv, 0);
     iv[7]! ^= label;
     return crypto.createCipheriv('aes-128-ctr', key, iv).update(Buffer.alloc(len));
   };
-  return { encKey: prf(0, 16), authKey: prf(1, 20), salt: prf(2, 14), rtcpEncKey: prf(3, 16), rtcpAuthKey: prf(4, 20), rtcpSalt: prf(5, 14) };
+  return { encKey: prf(0, 16), authKey: prf(1, 20), salt: prf(2, saltLen), rtcpEncKey: prf(3, 16), rtcpAuthKey: prf(4, 20), rtcpSalt: prf(5, saltLen) };
 }
 
 function counterIv(salt: Buffer, ssrc: number, index: number): Buffer {
@@ -31,6 +43,20 @@ function counterIv(salt: Buffer, ssrc: number, index: number): Buffer {
   const lo = index >>> 0;
   iv.writeUInt16BE(iv.readUInt16BE(8) ^ (hi & 0xffff), 8);
   iv.writeUInt32BE((iv.readUInt32BE(10) ^ lo) >>> 0, 10);
+  return iv;
+}
+
+/** RFC 7714 IV: (00 00 || SSRC || ROC or 00 00 || SEQ or index) XOR the 12-byte session salt. */
+function gcmIv(salt: Buffer, ssrc: number, hi: number, lo: number, loBytes: 2 | 4): Buffer {
+  const iv = Buffer.alloc(12);
+  iv.writeUInt32BE(ssrc >>> 0, 2);
+  if (loBytes === 2) {
+    iv.writeUInt32BE(hi >>> 0, 6);
+    iv.writeUInt16BE(lo & 0xffff, 10);
+  } else {
+    iv.writeUInt32BE(lo >>> 0, 8);
+  }
+  for (let i = 0; i < 12; i++) iv[i]! ^= salt[i]!;
   return iv;
 }
 
@@ -50,14 +76,16 @@ export class SrtpSession {
   /** Receiver side: highest sequence number and its rollover counter per SSRC. */
   readonly #recv = new Map<number, { roc: number; sl: number }>();
   #rtcpIndex = 0;
+  readonly #gcm: boolean;
 
-  constructor(masterKeyBase64: string) {
-    this.#k = deriveSessionKeys(Buffer.from(masterKeyBase64, 'base64'));
+  constructor(masterKeyBase64: string, suite: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80') {
+    this.#gcm = suite === 'AEAD_AES_128_GCM';
+    this.#k = deriveSessionKeys(Buffer.from(masterKeyBase64, 'base64'), suite);
   }
 
   /** A fresh random master key+salt in base64 (what a peer announces as its keyBase64). */
-  static randomKey(): string {
-    return crypto.randomBytes(30).toString('base64');
+  static randomKey(suite: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80'): string {
+    return crypto.randomBytes(suite === 'AEAD_AES_128_GCM' ? 28 : 30).toString('base64');
   }
 
   /** Encrypts and authenticates an RTP packet; returns a new buffer. */
@@ -69,6 +97,13 @@ export class SrtpSession {
     else if (seq < st.last && st.last - seq > 0x8000) st.roc = (st.roc + 1) >>> 0;
     st.last = seq;
     const hl = rtpHeaderLength(packet);
+    if (this.#gcm) {
+      const cipher = crypto.createCipheriv('aes-128-gcm', this.#k.encKey, gcmIv(this.#k.salt, ssrc, st.roc, seq, 2));
+      cipher.setAAD(packet.subarray(0, hl));
+      const body = cipher.update(packet.subarray(hl));
+      cipher.final();
+      return Buffer.concat([packet.subarray(0, hl), body, cipher.getAuthTag()]);
+    }
     const out = Buffer.allocUnsafe(packet.length + TAG_LEN);
     packet.copy(out, 0, 0, hl);
     const cipher = crypto.createCipheriv('aes-128-ctr', this.#k.encKey, counterIv(this.#k.salt, ssrc, st.roc * 65536 + seq));
@@ -81,7 +116,7 @@ export class SrtpSession {
 
   /** Decrypts an SRTP packet (the authentication tag is checked when `verify`). null if it fails. */
   unprotectRtp(packet: Buffer, verify = false): Buffer | null {
-    if (packet.length < 12 + TAG_LEN) return null;
+    if (packet.length < 12 + (this.#gcm ? GCM_TAG_LEN : TAG_LEN)) return null;
     const ssrc = packet.readUInt32BE(8);
     const seq = packet.readUInt16BE(2);
     let st = this.#recv.get(ssrc);
@@ -94,6 +129,26 @@ export class SrtpSession {
       v = st.roc + 1;
     }
     if (v < 0) v = 0;
+    if (this.#gcm) {
+      const hl = rtpHeaderLength(packet);
+      const end = packet.length - GCM_TAG_LEN;
+      const decipher = crypto.createDecipheriv('aes-128-gcm', this.#k.encKey, gcmIv(this.#k.salt, ssrc, v, seq, 2));
+      decipher.setAAD(packet.subarray(0, hl));
+      const body = decipher.update(packet.subarray(hl, end));
+      if (verify) {
+        decipher.setAuthTag(packet.subarray(end));
+        try {
+          decipher.final();
+        } catch {
+          return null;
+        }
+      }
+      if (v === st.roc + 1 || (v === st.roc && seq > st.sl)) {
+        st.roc = v;
+        st.sl = seq;
+      }
+      return Buffer.concat([packet.subarray(0, hl), body]);
+    }
     const end = packet.length - TAG_LEN;
     if (verify) {
       const roc = Buffer.allocUnsafe(4);
@@ -117,6 +172,15 @@ export class SrtpSession {
     const ssrc = packet.readUInt32BE(4);
     const index = this.#rtcpIndex;
     this.#rtcpIndex = (this.#rtcpIndex + 1) & 0x7fffffff;
+    if (this.#gcm) {
+      const word = Buffer.allocUnsafe(4);
+      word.writeUInt32BE((0x80000000 | index) >>> 0, 0);
+      const cipher = crypto.createCipheriv('aes-128-gcm', this.#k.rtcpEncKey, gcmIv(this.#k.rtcpSalt, ssrc, 0, index, 4));
+      cipher.setAAD(Buffer.concat([packet.subarray(0, 8), word]));
+      const body = cipher.update(packet.subarray(8));
+      cipher.final();
+      return Buffer.concat([packet.subarray(0, 8), body, cipher.getAuthTag(), word]);
+    }
     const out = Buffer.allocUnsafe(packet.length + 4 + TAG_LEN);
     packet.copy(out, 0, 0, 8);
     crypto.createCipheriv('aes-128-ctr', this.#k.rtcpEncKey, counterIv(this.#k.rtcpSalt, ssrc, index)).update(packet.subarray(8)).copy(out, 8);
@@ -127,6 +191,23 @@ export class SrtpSession {
 
   /** Decrypts an SRTCP packet; null if the tag does not match. */
   unprotectRtcp(packet: Buffer): Buffer | null {
+    if (this.#gcm) {
+      if (packet.length < 8 + GCM_TAG_LEN + 4) return null;
+      const word = packet.subarray(packet.length - 4);
+      const index = word.readUInt32BE(0) & 0x7fffffff;
+      const tagAt = packet.length - 4 - GCM_TAG_LEN;
+      if (!(word[0]! & 0x80)) return Buffer.from(packet.subarray(0, tagAt));
+      const decipher = crypto.createDecipheriv('aes-128-gcm', this.#k.rtcpEncKey, gcmIv(this.#k.rtcpSalt, packet.readUInt32BE(4), 0, index, 4));
+      decipher.setAAD(Buffer.concat([packet.subarray(0, 8), word]));
+      const body = decipher.update(packet.subarray(8, tagAt));
+      decipher.setAuthTag(packet.subarray(tagAt, tagAt + GCM_TAG_LEN));
+      try {
+        decipher.final();
+      } catch {
+        return null;
+      }
+      return Buffer.concat([packet.subarray(0, 8), body]);
+    }
     if (packet.length < 8 + 4 + TAG_LEN) return null;
     const end = packet.length - TAG_LEN - 4;
     const tag = crypto.createHmac('sha1', this.#k.rtcpAuthKey).update(packet.subarray(0, end + 4)).digest().subarray(0, TAG_LEN);
