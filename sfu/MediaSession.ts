@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { types as ms } from 'mediasoup';
 import type { WorkerPool } from './WorkerPool.ts';
 import { SfuError } from './errors.ts';
-import { mediaCodecs, KEYFRAME_REQUEST_DELAY_MS, TOP_SPATIAL_LAYER } from './codecs.ts';
+import { mediaCodecs, h264Codec, KEYFRAME_REQUEST_DELAY_MS, TOP_SPATIAL_LAYER } from './codecs.ts';
 import { ResumeBatch } from './ResumeBatch.ts';
 
 /** What a hall publishes: its microphone and its camera. */
@@ -92,6 +92,8 @@ export interface MediaSessionOptions {
   switchBatchMs?: number;
   /** How long a consumer waits for its client before it is resumed anyway. */
   consumeTimeoutMs?: number;
+  /** Offer H264 after VP8 (a hardware hall sends H264); VP8 and Opus only by default. */
+  offerH264?: boolean;
 }
 
 export type MediaSessionEvents = {
@@ -170,6 +172,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #pipes = new Map<string, Promise<void>>();
   readonly #switchBatchMs: number;
   readonly #consumeTimeoutMs: number;
+  readonly #codecs: ms.RtpCodecCapability[];
   #program: string;
   /** Serialises microphone pause/resume runs. */
   #micChain: Promise<void> = Promise.resolve();
@@ -190,6 +193,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#program = this.chairBridgeId;
     this.#switchBatchMs = options.switchBatchMs ?? 400;
     this.#consumeTimeoutMs = options.consumeTimeoutMs ?? 5000;
+    this.#codecs = options.offerH264 ? [...mediaCodecs, h264Codec] : mediaCodecs;
     this.#poolListeners = {
       workerdied: ({ index }) => this.#onWorkerDied(index),
       workerreplaced: ({ index }) => void this.#onWorkerReplaced(index),
@@ -854,7 +858,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   // --- workers -----------------------------------------------------------------------------
 
   async #createRouter(index: number): Promise<ms.Router> {
-    const router = await this.#pool.slot(index).worker.createRouter({ mediaCodecs, appData: { conferenceId: this.conferenceId } });
+    const router = await this.#pool.slot(index).worker.createRouter({ mediaCodecs: this.#codecs, appData: { conferenceId: this.conferenceId } });
     router.observer.once('close', () => {
       if (this.#routers[index] === router) this.#routers[index] = undefined;
     });

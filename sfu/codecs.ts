@@ -11,6 +11,18 @@ export const mediaCodecs: ms.RtpCodecCapability[] = [
   },
 ];
 
+/**
+ * H264 as room conference codecs send it (constrained baseline, packetization mode 1), offered
+ * after VP8 only in conferences with such a hardware hall: browsers keep sending VP8 (the first
+ * video codec), and decode H264 when a hardware hall has the floor.
+ */
+export const h264Codec: ms.RtpCodecCapability = {
+  kind: 'video',
+  mimeType: 'video/H264',
+  clockRate: 90000,
+  parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+};
+
 /** Highest simulcast spatial layer a hall sends (3 layers: 0, 1, 2). */
 export const TOP_SPATIAL_LAYER = 2;
 

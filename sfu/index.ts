@@ -18,4 +18,4 @@ export type {
 } from './MediaSession.ts';
 export { SfuError } from './errors.ts';
 export type { SfuErrorCode } from './errors.ts';
-export { mediaCodecs, TOP_SPATIAL_LAYER } from './codecs.ts';
+export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { WorkerPool, MediaSession } from '../../sfu/index.ts';
 import type { Config } from '../../config/index.ts';
 import { resolveAnnouncedIp } from '../../config/index.ts';
-import type { ConferencePlan } from '../protocol/plan.ts';
+import { rtpEndpointOf, type ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createRestRouter } from '../transport/rest.ts';
@@ -91,6 +91,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         conferenceId: config.conferenceId,
         chairBridgeId: chairBridgeOf(forPlan),
         bridgeIds: forPlan.bridges.map((b) => b.id),
+        offerH264: forPlan.bridges.some((b) => rtpEndpointOf(b)?.videoCodec === 'H264'),
       });
       media.on('warning', (w) => logger.warn(w, 'media warning'));
       media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));

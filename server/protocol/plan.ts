@@ -70,6 +70,8 @@ const udpPort = (what: string) =>
  */
 export const RtpEndpointSchema = z.strictObject({
   srtp: z.boolean({ error: 'srtp phải là true (thiết bị hỗ trợ SRTP) hoặc false' }).default(true),
+  /** The codec the device sends its camera in (room codecs: H264; ffmpeg/OBS may send VP8). */
+  videoCodec: z.enum(['VP8', 'H264'], { error: 'videoCodec là "VP8" hoặc "H264"' }).default('VP8'),
   receive: z
     .strictObject({
       ip: z.ipv4({ error: 'Địa chỉ nhận của thiết bị phải là địa chỉ IPv4 (ví dụ "10.20.0.15")' }),
@@ -102,7 +104,7 @@ export type Bridge = z.infer<typeof BridgeSchema>;
 /** The RTP settings of a hardware hall, with defaults; null for a browser hall. */
 export function rtpEndpointOf(bridge: Bridge): RtpEndpoint | null {
   if (bridge.kind !== 'rtp') return null;
-  return bridge.rtp ?? { srtp: true };
+  return bridge.rtp ?? { srtp: true, videoCodec: 'VP8' };
 }
 
 /** Kinds of programme items, in the vocabulary of the plans (khai mạc, báo cáo, tham luận, ...). */

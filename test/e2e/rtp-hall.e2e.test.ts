@@ -15,10 +15,13 @@ import type { DeviceSheet } from '../../server/app/rtp-halls/DeviceSheet.ts';
 import type { ConferencePlan } from '../../server/protocol/plan.ts';
 import { freePortBase, inviteUrl, tokenOf } from '../helpers/server.ts';
 import { launchChromium, openPage, type TestBrowser } from '../helpers/chromium.ts';
+import { pageVideo, waitLive } from '../helpers/hall-page.ts';
+import type { Page } from 'puppeteer-core';
 import { waitFor } from '../integration/media-fixture.ts';
 
-const SRTP_HALL = 'c-05971'; // a commune of Thành phố Lạng Sơn, its codec speaks SRTP
-const PLAIN_HALL = 'd-180'; // a district whose encoder sends plain RTP
+const SRTP_HALL = 'c-05971'; // a commune of Thành phố Lạng Sơn, its codec speaks SRTP and sends VP8
+const PLAIN_HALL = 'd-180'; // a district whose room codec sends H264 over plain RTP
+const BROWSER_HALL = 'd-178'; // a browser hall (Chromium)
 const CHAIR = { role: 'chair' } as const;
 
 /** The default plan with two bridges turned into hardware halls. */
@@ -27,14 +30,20 @@ function planWithHardwareHalls(): ConferencePlan {
   return {
     ...plan,
     bridges: plan.bridges.map((b) => {
-      if (b.id === SRTP_HALL) return { ...b, kind: 'rtp' as const, rtp: { srtp: true } };
-      if (b.id === PLAIN_HALL) return { ...b, kind: 'rtp' as const, rtp: { srtp: false } };
+      if (b.id === SRTP_HALL) return { ...b, kind: 'rtp' as const, rtp: { srtp: true, videoCodec: 'VP8' as const } };
+      if (b.id === PLAIN_HALL) return { ...b, kind: 'rtp' as const, rtp: { srtp: false, videoCodec: 'H264' as const } };
       return b;
     }),
   };
 }
 
-/** ffmpeg sending a test pattern (VP8) and a 1 kHz tone (Opus) as the device of a sheet. */
+const VIDEO_ENCODER: Record<string, string[]> = {
+  VP8: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-b:v', '600k', '-g', '25'],
+  // A room codec's H264: constrained baseline, an IDR (with SPS/PPS in band) every second.
+  H264: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-threads', '1', '-b:v', '600k', '-g', '25'],
+};
+
+/** ffmpeg sending a test pattern (VP8 or H264, as the sheet says) and a 1 kHz tone (Opus) as the device of a sheet. */
 function deviceArgs(sheet: DeviceSheet): string[] {
   const s = sheet.send;
   const out = (stream: DeviceSheet['send']['audio']): string[] => [
@@ -44,12 +53,11 @@ function deviceArgs(sheet: DeviceSheet): string[] {
     ...(s.srtp ? ['-srtp_out_suite', s.srtp.suite, '-srtp_out_params', s.srtp.keyBase64] : []),
     `${s.srtp ? 'srtp' : 'rtp'}://${s.ip}:${stream.port}?rtcpport=${stream.port}&pkt_size=1200`,
   ];
-  expect(s.video.codec.name).to.equal('VP8');
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
     '-re', '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=48000',
-    '-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1', '-b:v', '600k', '-g', '25', ...out(s.video),
+    '-map', '0:v', ...VIDEO_ENCODER[s.video.codec.name]!, ...out(s.video),
     '-map', '1:a', '-c:a', 'libopus', '-b:a', '48k', '-ac', '2', ...out(s.audio),
   ];
 }
@@ -72,6 +80,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
   const sockets: dgram.Socket[] = [];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-rtp-'));
   let chromium: TestBrowser | undefined;
+  let browserHall: Page | undefined;
   const pageLog: string[] = [];
   let startedAt = 0;
 
@@ -99,6 +108,33 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     }
     return { status: res.status, json, text, type: res.headers.get('content-type') };
   }
+
+  /** A second ffmpeg plays the device: decodes `frames` frames of the programme from the sheet's SDP file. */
+  async function decodeProgramme(sdpFile: string, frames: number): Promise<{ log: string; tail: string }> {
+    const receiver = ffmpeg(['-hide_banner', '-nostdin', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-frames:v', String(frames), '-f', 'null', '-'], 'programme receiver');
+    const killer = setTimeout(() => receiver.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((resolve) => receiver.once('exit', (c) => resolve(c)));
+    clearTimeout(killer);
+    const log = receiver.stderrText();
+    const tail = log.slice(-3000);
+    expect(code, tail).to.equal(0);
+    const decoded = [...log.matchAll(/frame=\s*(\d+)/g)].map((m) => Number(m[1]));
+    expect(Math.max(0, ...decoded), tail).to.be.at.least(frames);
+    return { log, tail };
+  }
+
+  /** The chair takes the floor back and gives it to this hall (its request through the host, as its operator's). */
+  async function giveFloor(bridgeId: string, speakerName: string, speakerTitle: string): Promise<void> {
+    if (server.host.view(CHAIR).floor) expect((await server.host.execute(CHAIR, { type: 'revoke_floor' })).ok).to.equal(true);
+    const request = await server.host.execute({ role: 'operator', bridgeId }, { type: 'request_floor', bridgeId, speakerName, speakerTitle });
+    expect(request.ok, JSON.stringify(request)).to.equal(true);
+    expect((await server.host.execute(CHAIR, { type: 'grant_next' })).ok).to.equal(true);
+    await waitFor(`${bridgeId} on the programme`, () => server.media.program === bridgeId, 5000);
+  }
+
+  /** Whose video a hardware hall's device is being sent (its live programme video consumers). */
+  const programmeVideo = (bridgeId: string): string[] =>
+    server.media.snapshot().peers.find((p) => p.peerId === `rtp:${bridgeId}`)!.consumers.filter((c) => c.slot === 'program' && c.kind === 'video').map((c) => c.bridgeId);
 
   const online = (bridgeId: string): boolean => server.host.view(CHAIR).presence?.[bridgeId]?.online === true;
 
@@ -142,6 +178,8 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     expect(sheet.ffmpeg.send).to.contain(`-ssrc ${sheet.send.video.ssrc}`);
     const plain = (await api('GET', `/rtp-halls/${PLAIN_HALL}/sheet`, technician)).json as DeviceSheet;
     expect(plain.send.srtp).to.equal(null);
+    expect(plain.send.video.codec).to.include({ name: 'H264', clockRate: 90000 });
+    expect(plain.receive.video.codecs.map((c) => c.name), 'a device receives the video codec it sends').to.deep.equal(['H264']);
     expect(plain.receive.video.srtp).to.equal(null);
 
     // A hall's own operator sees its sheet; another hall's operator, or no token, does not.
@@ -236,38 +274,56 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     expect(pageLog.filter((l) => /pageerror/.test(l)), pageLog.join('\n')).to.deep.equal([]);
   });
 
-  it('receives the programme: ffmpeg decodes its video and audio from the SRTP sheet\'s SDP file', async () => {
-    // The plain hall takes the floor: its test pattern is the programme the SRTP hall receives.
-    expect((await server.host.execute(CHAIR, { type: 'revoke_floor' })).ok).to.equal(true);
-    const request = await server.host.execute({ role: 'operator', bridgeId: PLAIN_HALL }, { type: 'request_floor', bridgeId: PLAIN_HALL, speakerName: 'Trần Thị Bình', speakerTitle: 'Phó Chủ tịch HĐND huyện' });
-    expect(request.ok, JSON.stringify(request)).to.equal(true);
-    expect((await server.host.execute(CHAIR, { type: 'grant_next' })).ok).to.equal(true);
-    await waitFor('the plain hall is the programme', () => server.media.program === PLAIN_HALL, 5000);
+  it('receives the programme: ffmpeg decodes its video and audio from the SRTP sheet\'s SDP file (a browser hall speaking, VP8)', async () => {
+    // A browser hall (Chromium's fake camera, VP8 simulcast) takes the floor.
+    browserHall = await openPage(chromium!.browser, await inviteUrl(server, BROWSER_HALL), pageLog);
+    await waitLive(browserHall, BROWSER_HALL);
+    await giveFloor(BROWSER_HALL, 'Lê Văn Cường', 'Chủ tịch HĐND thành phố');
 
-    const [audioPort, videoPort] = [await freeUdpPort(), await freeUdpPort()];
+    // The device's ports, free now and outside the range the SFU takes its own ports from.
+    const devicePort = async (): Promise<number> => {
+      for (;;) {
+        const port = await freeUdpPort();
+        if (port < rtcRange.min || port > rtcRange.max) return port;
+      }
+    };
+    const [audioPort, videoPort] = [await devicePort(), await devicePort()];
     const set = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, { ip: '127.0.0.1', audioPort, videoPort });
     expect(set.status).to.equal(200);
     expect(server.host.health.events(SRTP_HALL).map((e) => `${e.type} ${e.detail}`)).to.include(`device_sheet phiên bản ${set.json.version}`);
     const sdpRes = await api('GET', `/rtp-halls/${SRTP_HALL}/programme.sdp`, technician);
     expect(sdpRes.status).to.equal(200);
     expect(sdpRes.type).to.contain('application/sdp');
-    expect(sdpRes.text).to.match(/^m=video \d+ RTP\/SAVP/m).and.match(/a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/);
+    const vp8 = (set.json as DeviceSheet).send.video.codec.payloadType;
+    expect(sdpRes.text).to.match(new RegExp(`^m=video ${videoPort} RTP/SAVP ${vp8}\r$`, 'm')).and.match(/a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/);
     const sdpFile = path.join(tmp, `programme-${SRTP_HALL}.sdp`);
     fs.writeFileSync(sdpFile, sdpRes.text);
 
-    const receiver = ffmpeg(['-hide_banner', '-nostdin', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-frames:v', '50', '-f', 'null', '-'], 'programme receiver');
-    const killer = setTimeout(() => receiver.kill('SIGKILL'), 25_000);
-    const code = await new Promise<number | null>((resolve) => receiver.once('exit', (c) => resolve(c)));
-    clearTimeout(killer);
-    const log = receiver.stderrText();
-    const tail = log.slice(-3000);
-    expect(code, tail).to.equal(0);
-    const frames = [...log.matchAll(/frame=\s*(\d+)/g)].map((m) => Number(m[1]));
-    expect(Math.max(0, ...frames), tail).to.be.at.least(50);
-    expect(/Video: vp8.*640x360/.test(log), `the decoded programme is the 640×360 VP8 test pattern; ${tail}`).to.equal(true);
+    const { log, tail } = await decodeProgramme(sdpFile, 50);
+    expect(/Video: vp8/.test(log), `the decoded programme is the browser hall's VP8 camera; ${tail}`).to.equal(true);
     const audioKb = /audio:\s*(\d+)kB/.exec(log);
     expect(audioKb, tail).to.not.equal(null);
     expect(Number(audioKb![1]), 'decoded programme audio').to.be.greaterThan(0);
+    // The H264 room codec is sent no VP8 it could not decode (nothing is transcoded).
+    // (Consumers follow the routing asynchronously: wait for the settled state, then assert it.)
+    await waitFor('settled programme video', () => programmeVideo(PLAIN_HALL).length === 0 && programmeVideo(SRTP_HALL).join() === BROWSER_HALL, 5000, 100).catch(() => undefined);
+    expect({ [PLAIN_HALL]: programmeVideo(PLAIN_HALL), [SRTP_HALL]: programmeVideo(SRTP_HALL) }).to.deep.equal({ [PLAIN_HALL]: [], [SRTP_HALL]: [BROWSER_HALL] });
+  });
+
+  it('a browser hall decodes the H264 room codec on the programme (Chromium)', async () => {
+    await giveFloor(PLAIN_HALL, 'Trần Thị Bình', 'Phó Chủ tịch HĐND huyện');
+    const video = await waitFor(
+      'frames of the H264 hall decoded in Chromium',
+      async () => (await pageVideo(browserHall!)).find((v) => v.slot === 'program' && v.kind === 'video' && v.bridgeId === PLAIN_HALL && v.framesDecoded > 25),
+      15_000,
+      200,
+    );
+    expect(video.frameHeight).to.equal(360);
+    // The VP8 device hears the H264 hall but is sent no H264 video.
+    await waitFor('the VP8 device without the H264 video', () => programmeVideo(SRTP_HALL).length === 0, 5000, 100);
+    expect(server.media.snapshot().peers.find((p) => p.peerId === `rtp:${SRTP_HALL}:programme-audio`)!.consumers.filter((c) => c.slot === 'audio').map((c) => c.bridgeId)).to.deep.equal([PLAIN_HALL]);
+    await browserHall!.close();
+    browserHall = undefined;
   });
 
   it('technicians see the device sheet in the hall\'s drill-down ("Cấu hình thiết bị")', async () => {

@@ -58,7 +58,7 @@ describe('RtpHall: a hardware hall on 2 real workers (synthetic RTP on loopback)
 
   async function open(srtp: boolean): Promise<{ s: MediaSession; h: RtpHall }> {
     session = await MediaSession.create(pool, { conferenceId: 'rtp-hall', chairBridgeId: PROVINCE, bridgeIds: [PROVINCE, DISTRICT, COMMUNE], switchBatchMs: 100, consumeTimeoutMs: 2000 });
-    hall = await RtpHall.create({ media: session, bridge: HALL, endpoint: { srtp }, listenIp: '127.0.0.1' });
+    hall = await RtpHall.create({ media: session, bridge: HALL, endpoint: { srtp, videoCodec: 'VP8' }, listenIp: '127.0.0.1' });
     return { s: session, h: hall };
   }
 
@@ -137,7 +137,7 @@ describe('RtpHall: a hardware hall on 2 real workers (synthetic RTP on loopback)
     expect(sheet.programmeSdp).to.match(/^a=rtpmap:\d+ VP8\/90000\r$/m).and.not.match(/a=crypto/);
 
     // The chair's hall: another hardware hall would do; a plain socket sends its microphone here.
-    const chair = await RtpHall.create({ media: s, bridge: { ...HALL, id: PROVINCE, tier: 'province', parentId: null, code: '20', name: 'Tỉnh Lạng Sơn' }, endpoint: { srtp: false }, listenIp: '127.0.0.1' });
+    const chair = await RtpHall.create({ media: s, bridge: { ...HALL, id: PROVINCE, tier: 'province', parentId: null, code: '20', name: 'Tỉnh Lạng Sơn' }, endpoint: { srtp: false, videoCodec: 'VP8' }, listenIp: '127.0.0.1' });
     try {
       let got = 0;
       audioIn.on('message', (m) => {
@@ -148,5 +148,24 @@ describe('RtpHall: a hardware hall on 2 real workers (synthetic RTP on loopback)
     } finally {
       chair.close();
     }
+  });
+
+  it('an H264 room codec: the routers offer H264 after VP8 when asked; without it the hall is refused', async () => {
+    session = await MediaSession.create(pool, { conferenceId: 'rtp-h264', chairBridgeId: PROVINCE, bridgeIds: [PROVINCE, DISTRICT, COMMUNE], offerH264: true });
+    expect(session.rtpCapabilities.codecs!.filter((c) => c.kind === 'video' && !/rtx/.test(c.mimeType)).map((c) => c.mimeType)).to.deep.equal(['video/VP8', 'video/H264']);
+    hall = await RtpHall.create({ media: session, bridge: HALL, endpoint: { srtp: false, videoCodec: 'H264' }, listenIp: '127.0.0.1' });
+    const sheet = hall.sheet();
+    expect(sheet.send.video.codec.name).to.equal('H264');
+    expect(sheet.send.video.codec.fmtp).to.contain('packetization-mode=1').and.contain('profile-level-id=42e01f');
+    expect(sheet.receive.video.codecs.map((c) => c.name), 'the device receives the video codec it sends').to.deep.equal(['H264']);
+    expect(sheet.ffmpeg.send).to.contain('libx264');
+    expect(session.snapshot().peers.find((p) => p.peerId === VIDEO_PEER)!.producers.map((p) => p.source).sort()).to.deep.equal(['cam', 'mic']);
+    hall.close();
+    session.close();
+
+    session = await MediaSession.create(pool, { conferenceId: 'rtp-vp8', chairBridgeId: PROVINCE, bridgeIds: [PROVINCE, DISTRICT, COMMUNE] });
+    const refused = await RtpHall.create({ media: session, bridge: HALL, endpoint: { srtp: false, videoCodec: 'H264' }, listenIp: '127.0.0.1' }).catch((e: unknown) => e);
+    expect(refused).to.have.property('code', 'invalid_rtp_parameters');
+    expect(session.peerIds(), 'a refused hall leaves nothing behind').to.deep.equal([]);
   });
 });

@@ -28,23 +28,24 @@ describe('plan: hardware (RTP) halls', () => {
     expect(browser.ok && browser.plan.bridges[2]!.kind).to.equal('browser');
     expect(browser.ok && rtpEndpointOf(browser.plan.bridges[2]!)).to.equal(null);
     const rtp = parsePlan(plan({ kind: 'rtp' }));
-    expect(rtp.ok && rtpEndpointOf(rtp.plan.bridges[2]!)).to.deep.equal({ srtp: true });
+    expect(rtp.ok && rtpEndpointOf(rtp.plan.bridges[2]!)).to.deep.equal({ srtp: true, videoCodec: 'VP8' });
   });
 
   it('takes the rtp block: SRTP on or off, where the device receives the programme', () => {
-    const parsed = parsePlan(plan({ kind: 'rtp', rtp: { srtp: false, receive: { ip: '10.20.0.15', audioPort: 5004, videoPort: 5006 } } }));
+    const parsed = parsePlan(plan({ kind: 'rtp', rtp: { srtp: false, videoCodec: 'H264', receive: { ip: '10.20.0.15', audioPort: 5004, videoPort: 5006 } } }));
     expect(parsed.ok, JSON.stringify(parsed)).to.equal(true);
-    expect(parsed.ok && rtpEndpointOf(parsed.plan.bridges[2]!)).to.deep.equal({ srtp: false, receive: { ip: '10.20.0.15', audioPort: 5004, videoPort: 5006 } });
+    expect(parsed.ok && rtpEndpointOf(parsed.plan.bridges[2]!)).to.deep.equal({ srtp: false, videoCodec: 'H264', receive: { ip: '10.20.0.15', audioPort: 5004, videoPort: 5006 } });
   });
 
   it('refuses a wrong rtp block with the path of each field and a Vietnamese message', () => {
     expect(errorsOf(plan({ rtp: { srtp: true } }))).to.deep.equal([
       { path: 'bridges.2.rtp', message: 'Khối "rtp" chỉ dùng cho điểm cầu có kind: rtp (thiết bị phần cứng)' },
     ]);
-    const wrong = errorsOf(plan({ kind: 'rtp', rtp: { srtp: 'yes', receive: { ip: 'hall.local', audioPort: 80, videoPort: 70000 } } }));
-    expect(wrong.map((e) => e.path)).to.deep.equal(['bridges.2.rtp.srtp', 'bridges.2.rtp.receive.ip', 'bridges.2.rtp.receive.audioPort', 'bridges.2.rtp.receive.videoPort']);
-    expect(wrong[1]!.message).to.equal('Địa chỉ nhận của thiết bị phải là địa chỉ IPv4 (ví dụ "10.20.0.15")');
-    expect(wrong[2]!.message).to.equal('Cổng nhận âm thanh phải từ 1024 đến 65535');
+    const wrong = errorsOf(plan({ kind: 'rtp', rtp: { srtp: 'yes', videoCodec: 'H265', receive: { ip: 'hall.local', audioPort: 80, videoPort: 70000 } } }));
+    expect(wrong.map((e) => e.path)).to.deep.equal(['bridges.2.rtp.srtp', 'bridges.2.rtp.videoCodec', 'bridges.2.rtp.receive.ip', 'bridges.2.rtp.receive.audioPort', 'bridges.2.rtp.receive.videoPort']);
+    expect(wrong[1]!.message).to.equal('videoCodec là "VP8" hoặc "H264"');
+    expect(wrong[2]!.message).to.equal('Địa chỉ nhận của thiết bị phải là địa chỉ IPv4 (ví dụ "10.20.0.15")');
+    expect(wrong[3]!.message).to.equal('Cổng nhận âm thanh phải từ 1024 đến 65535');
     expect(errorsOf(plan({ kind: 'rtp', rtp: { receive: { ip: '10.0.0.1', audioPort: 5004, videoPort: 5004 } } }))).to.deep.equal([
       { path: 'bridges.2.rtp.receive.videoPort', message: 'Cổng nhận âm thanh và cổng nhận hình ảnh phải khác nhau' },
     ]);

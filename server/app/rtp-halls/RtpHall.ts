@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
-import type { MediaPeerSink, MediaSession } from '../../../sfu/index.ts';
+import { SfuError, type MediaPeerSink, type MediaSession } from '../../../sfu/index.ts';
 import type { Bridge, RtpEndpoint } from '../../protocol/plan.ts';
 import { DeviceIngress } from './DeviceIngress.ts';
 import {
@@ -83,6 +83,8 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   readonly bridgeId: string;
   readonly bridgeName: string;
   readonly srtp: boolean;
+  /** The codec the device sends its camera in. */
+  readonly videoCodec: 'VP8' | 'H264';
   readonly #media: MediaSession;
   readonly #ingress: DeviceIngress;
   readonly #announcedIp: string;
@@ -107,6 +109,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     this.bridgeId = options.bridge.id;
     this.bridgeName = options.bridge.name;
     this.srtp = options.endpoint.srtp;
+    this.videoCodec = options.endpoint.videoCodec;
     this.#media = options.media;
     this.#ingress = ingress;
     this.#sfuSideIp = sfuSideIp;
@@ -161,7 +164,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   sheet(): DeviceSheet {
     const caps = this.#media.rtpCapabilities;
     const audio = deviceCodecs(caps, 'audio').map(sheetCodec);
-    const video = deviceCodecs(caps, 'video').map(sheetCodec);
+    const sent = sheetCodec(this.#sentVideoCodec(caps));
     const ports = this.#ingress.ports;
     const key = (p: ms.SrtpParameters | undefined) => (p ? sheetKey(p.cryptoSuite, p.keyBase64) : null);
     const sheet: DeviceSheet = {
@@ -173,14 +176,14 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
       send: {
         ip: this.#announcedIp,
         audio: { port: ports.audio, codec: audio[0]!, ssrc: this.#ssrc.audio },
-        video: { port: ports.video, codec: video[0]!, ssrc: this.#ssrc.video },
+        video: { port: ports.video, codec: sent, ssrc: this.#ssrc.video },
         srtp: this.#deviceKey ? sheetKey(DEVICE_SRTP_SUITE, this.#deviceKey) : null,
       },
       receive: {
         ip: this.#receive?.ip ?? null,
         fromIp: this.#announcedIp,
         audio: { port: this.#receive?.audioPort ?? null, codecs: audio, srtp: key(this.#programmeKeys.audio) },
-        video: { port: this.#receive?.videoPort ?? null, codecs: video, srtp: key(this.#programmeKeys.video) },
+        video: { port: this.#receive?.videoPort ?? null, codecs: [sent], srtp: key(this.#programmeKeys.video) },
       },
       programmeSdp: null,
       ffmpeg: { send: '', receive: null },
@@ -190,8 +193,8 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     sheet.ffmpeg = { send: ffmpegSendCommand(sheet), receive: sheet.programmeSdp ? ffmpegReceiveCommand(sheet) : null };
     sheet.notes = [
       'Thiết bị gửi âm thanh và hình ảnh, mỗi luồng tới một cổng riêng của máy chủ (RTP và RTCP chung một cổng), với đúng payload type và SSRC ghi ở trên.',
-      `Hình ảnh gửi lên bằng ${video[0]!.name}; âm thanh bằng Opus 48 kHz.`,
-      'Hình ảnh chương trình giữ nguyên codec của điểm cầu đang phát biểu (máy chủ không chuyển mã): điểm cầu trình duyệt gửi VP8, nên thiết bị phải giải mã được VP8.',
+      `Hình ảnh gửi lên bằng ${sent.name}${sent.name === 'H264' ? ' (constrained baseline, packetization-mode 1, SPS/PPS trước mỗi khung hình khóa)' : ''}; âm thanh bằng Opus 48 kHz.`,
+      `Thiết bị nhận hình ảnh chương trình bằng ${sent.name}, như nó gửi. Máy chủ không chuyển mã: khi điểm cầu đang phát biểu gửi codec khác (điểm cầu trình duyệt gửi VP8${sent.name === 'VP8' ? ', điểm cầu thiết bị có thể gửi H264' : ''}), thiết bị chỉ nhận tiếng, không có hình.`,
       'Thiết bị nhận một luồng âm thanh: của điểm cầu đang phát biểu, hoặc của chủ tọa khi chủ tọa hay chính điểm cầu này đang phát biểu. Khi điểm cầu khác đang phát biểu, lời chủ tọa xen vào chưa tới được thiết bị (máy chủ chưa trộn âm).',
       'Mỗi lần đổi người phát biểu, luồng nhận đổi SSRC và số thứ tự gói; thiết bị cần tự bắt lại luồng mới.',
       this.srtp
@@ -240,7 +243,9 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     media.join(main, { bridgeId: this.bridgeId, publish: true, receiveProgram: true, thumbnails: false }, this.#sink('main'));
     media.join(audio, { bridgeId: this.bridgeId, publish: false, receiveProgram: true, thumbnails: false, singleAudio: true }, this.#sink('audio'));
     // What the device receives: the video peer takes only video, the audio peer only audio.
-    media.setRtpCapabilities(main, { codecs: deviceCodecs(caps, 'video'), headerExtensions: [] });
+    // One video codec, the device's own: a device is sent nothing it was not set up to decode, and
+    // its SDP file names one codec (ffmpeg, like many devices, does not switch codecs mid-stream).
+    media.setRtpCapabilities(main, { codecs: [this.#sentVideoCodec(caps)], headerExtensions: [] });
     media.setRtpCapabilities(audio, { codecs: deviceCodecs(caps, 'audio'), headerExtensions: [] });
 
     const up = await media.createPlainTransport(main, 'send', { comedia: false, srtpCryptoSuite });
@@ -250,7 +255,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     this.#ingress.setTarget({ ip: this.#sfuSideIp, port: up.port });
 
     const [opus] = deviceCodecs(caps, 'audio');
-    const [video] = deviceCodecs(caps, 'video');
+    const video = this.#sentVideoCodec(caps);
     const rtcp = { cname: `diemcau-${this.bridgeId}`, reducedSize: true };
     await media.produce(main, up.id, 'audio', {
       codecs: [{ mimeType: opus!.mimeType, payloadType: opus!.preferredPayloadType!, clockRate: opus!.clockRate, channels: opus!.channels, parameters: { minptime: 10, useinbandfec: 1 }, rtcpFeedback: [] }],
@@ -266,6 +271,13 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     }, 'cam');
     await this.#createProgrammeTransports();
     this.#built = true;
+  }
+
+  /** The routers' codec the device sends its camera in (and receives the programme's video in). */
+  #sentVideoCodec(caps: ms.RtpCapabilities): ms.RtpCodecCapability {
+    const codec = deviceCodecs(caps, 'video').find((c) => c.mimeType.toLowerCase() === `video/${this.videoCodec.toLowerCase()}`);
+    if (!codec) throw new SfuError('invalid_rtp_parameters', `the routers do not offer ${this.videoCodec} [bridgeId:${this.bridgeId}]`);
+    return codec;
   }
 
   /** (Re)creates the two receive transports and points them at the device when its address is known. */
