@@ -203,10 +203,13 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
 
   it('an ffmpeg "device" per hall comes online in the roll-call once its media arrives', async () => {
     expect(online(SRTP_HALL)).to.equal(false);
-    for (const bridgeId of [SRTP_HALL, PLAIN_HALL]) {
-      const sheet = (await api('GET', `/rtp-halls/${bridgeId}/sheet`, technician)).json as DeviceSheet;
-      ffmpeg(deviceArgs(sheet), `device ${bridgeId}`);
-    }
+    const srtpSheet = (await api('GET', `/rtp-halls/${SRTP_HALL}/sheet`, technician)).json as DeviceSheet;
+    ffmpeg(deviceArgs(srtpSheet), `device ${SRTP_HALL}`);
+    // The H264 hall runs the very command its sheet gives the technician (1280×720).
+    const plainSheet = (await api('GET', `/rtp-halls/${PLAIN_HALL}/sheet`, technician)).json as DeviceSheet;
+    const command = plainSheet.ffmpeg.send.replace(/^ffmpeg /, 'exec ffmpeg -hide_banner -loglevel error -nostdin ');
+    const shell = spawn('bash', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
+    processes.push(shell);
     await waitFor('both hardware halls online in the roll-call', () => online(SRTP_HALL) && online(PLAIN_HALL), 10_000, 100);
     // The server decrypted and accepted the device's packets (SRTP included): its producers count them.
     await waitFor('packets counted on the SRTP hall\'s producers', async () => ((await server.media.linkCounters(SRTP_HALL))?.up.packets ?? 0) > 100, 5000, 200);
@@ -318,7 +321,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
       15_000,
       200,
     );
-    expect(video.frameHeight).to.equal(360);
+    expect(video.frameHeight, 'the sheet\'s command sends 1280×720').to.equal(720);
     // The VP8 device hears the H264 hall but is sent no H264 video.
     await waitFor('the VP8 device without the H264 video', () => programmeVideo(SRTP_HALL).length === 0, 5000, 100);
     expect(server.media.snapshot().peers.find((p) => p.peerId === `rtp:${SRTP_HALL}:programme-audio`)!.consumers.filter((c) => c.slot === 'audio').map((c) => c.bridgeId)).to.deep.equal([PLAIN_HALL]);

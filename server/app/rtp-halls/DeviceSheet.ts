@@ -115,7 +115,7 @@ export function programmeSdp(sheet: Pick<DeviceSheet, 'bridgeId' | 'receive'>): 
 
 const ffmpegVideoEncoder: Record<string, string> = {
   VP8: '-c:v libvpx -deadline realtime -cpu-used 8 -b:v 1500k -g 50 -keyint_min 50',
-  H264: '-c:v libx264 -preset ultrafast -tune zerolatency -profile:v baseline -pix_fmt yuv420p -b:v 1500k -g 50 -bsf:v h264_mp4toannexb',
+  H264: '-c:v libx264 -preset ultrafast -tune zerolatency -profile:v baseline -pix_fmt yuv420p -b:v 1500k -g 50',
 };
 
 /** An ffmpeg command that sends a test pattern and a tone as this device would. */
