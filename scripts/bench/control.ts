@@ -184,6 +184,7 @@ async function main(): Promise<void> {
   }
   if (ONLY !== 'memory') {
     const redis = await startRedisServer();
+    stopRedis = () => redis.stop();
     try {
       out.redis = await scenario('two instances on redis', 2, redis);
     } finally {
@@ -193,8 +194,18 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(out));
 }
 
+/** Stops the redis-server of the run, if one is up. */
+let stopRedis: () => Promise<void> = async () => undefined;
+// Interrupted: nothing of the run is left behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    void stopRedis().finally(() => process.exit(130));
+  });
+}
 try {
   await main();
 } finally {
   for (const child of children) child.kill('SIGKILL');
+  await stopRedis();
 }

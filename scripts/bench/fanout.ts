@@ -9,8 +9,9 @@
  * Options: --workers N (1) --seconds N (20) --warmup N (6) --browsers N (2) --switches N (6)
  *          --probes N (8) --no-pin --suite-cm (SRTP AES_CM_128_HMAC_SHA1_80 instead of AEAD_AES_128_GCM,
  *          which browsers negotiate with mediasoup)
- * Pinning (default, with 1 worker): the harness (this process with the server, the generator,
- * the sinks, Chromium) runs on CPU 0 and the mediasoup worker on CPU 1, with `taskset -apc`.
+ * Pinning (default, with 1 worker), with `taskset -apc` once everything is up: the harness (this
+ * process with the server's control plane, the generator, the sinks) on CPU 0, the mediasoup
+ * worker on CPU 1; Chromium floats (pinned beside the generator it starved the harness).
  */
 import os from 'node:os';
 import { FanoutHarness, percentile, round } from './fanout/harness.ts';
@@ -65,7 +66,10 @@ async function main(): Promise<void> {
       kf_requests_per_switch_max: Math.max(...kf, 0),
       server_cpu_pct: w.serverCpuPct,
       harness_cpu_pct: w.harnessCpuPct,
+      browsers_cpu_pct: w.browsersCpuPct,
       udp_rcvbuf_errors: w.udpRcvbufErrors,
+      sfu_socket_drops: w.sfuSocketDrops,
+      harness_socket_drops: w.harnessSocketDrops,
       browsers: w.browsers,
       seconds: w.seconds,
       pinned: pin,

@@ -31,6 +31,8 @@ interface Point {
   sfu_cores: number;
   loss_pct: number;
   udp_rcvbuf_errors: number;
+  sfu_socket_drops: number;
+  harness_socket_drops: number;
   fwd_p50_ms: number;
   fwd_p99_ms: number;
   rss_mb: number;
@@ -55,6 +57,8 @@ async function point(workers: number, consumers: number, seconds: number, warmup
       sfu_cores: w.sfuCores,
       loss_pct: w.lossPct,
       udp_rcvbuf_errors: w.udpRcvbufErrors,
+      sfu_socket_drops: w.sfuSocketDrops,
+      harness_socket_drops: w.harnessSocketDrops,
       fwd_p50_ms: w.fwdP50Ms,
       fwd_p99_ms: w.fwdP99Ms,
       rss_mb: w.rssMb,

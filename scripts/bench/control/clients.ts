@@ -222,6 +222,8 @@ async function run(job: ClientsJob): Promise<ClientsResult> {
   };
 }
 
+// The benchmark went away: so do the halls.
+process.on('disconnect', () => process.exit(1));
 process.once('message', (job: ClientsJob) => {
   run(job).then(
     (result) => {

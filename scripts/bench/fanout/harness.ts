@@ -60,9 +60,29 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+function safeCpu(pid: number): number {
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return 0;
+  }
+}
+
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** Datagrams dropped by the kernel per local UDP port (full receive buffers), from /proc/net/udp. */
+function udpDropsByPort(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of fs.readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 13) continue;
+    const port = parseInt(f[1]!.split(':')[1]!, 16);
+    out.set(port, (out.get(port) ?? 0) + Number(f[f.length - 1]));
+  }
+  return out;
 }
 
 function udpRcvbufErrors(): number {
@@ -132,10 +152,16 @@ export interface WindowResult {
   sfuCores: number;
   serverCpuPct: number;
   harnessCpuPct: number;
+  /** All Chromium processes together (% of one CPU). */
+  browsersCpuPct: number;
   lossPct: number;
   lost: number;
   expected: number;
   udpRcvbufErrors: number;
+  /** Datagrams the kernel dropped at the SFU's sockets (the worker did not read in time). */
+  sfuSocketDrops: number;
+  /** ... and at the harness's sockets (the sinks did not keep up: loss not caused by the SFU). */
+  harnessSocketDrops: number;
   fwdP50Ms: number;
   fwdP99Ms: number;
   fwdMaxMs: number;
@@ -165,6 +191,8 @@ export class FanoutHarness {
   readonly #pipeConsumers = new Set<ms.Consumer>();
   readonly #producers = new Map<string, ms.Producer>();
   readonly #peers: SyntheticPeer[] = [];
+  /** Local ports of the SFU's plain transports (to tell its socket drops from the harness's). */
+  readonly #sfuPorts = new Set<number>();
   readonly #log: (line: string) => void;
   speaker = 'd-178';
 
@@ -175,10 +203,8 @@ export class FanoutHarness {
 
   async start(): Promise<void> {
     const o = this.options;
-    if (o.pin) pin(process.pid, '0');
     this.server = await startTestServer(o.workers);
     this.media = this.server.media;
-    if (o.pin && o.workers === 1) for (const pid of this.server.pool.pids()) pin(pid, '1');
     for (const router of this.media.routers()) {
       router!.observer.on('newtransport', (t) => {
         t.observer.on('newconsumer', (c) => {
@@ -240,11 +266,13 @@ export class FanoutHarness {
       this.media.setRtpCapabilities(p.peerId, receiverCaps(caps));
       const recvKey = SrtpSession.randomKey(SUITE);
       const recv = await this.media.createPlainTransport(p.peerId, 'recv', { comedia: false, srtpCryptoSuite: SUITE });
+      this.#sfuPorts.add(recv.port);
       await this.media.connectPlainTransport(p.peerId, recv.id, { ip: '127.0.0.1', port: portOf(p.peerId), srtpParameters: { cryptoSuite: SUITE, keyBase64: recvKey } });
       keys.push({ sink: probeIds.has(p.peerId) ? this.#probe : this.#sink, key: { receiver: p.peerId, myKey: recvKey, sfuKey: recv.srtpParameters!.keyBase64, suite: SUITE, sfuIp: recv.ip, sfuPort: recv.port } });
       if (!publish) return;
       const sendKey = SrtpSession.randomKey(SUITE);
       const send = await this.media.createPlainTransport(p.peerId, 'send', { comedia: true, srtpCryptoSuite: SUITE });
+      this.#sfuPorts.add(send.port);
       await this.media.connectPlainTransport(p.peerId, send.id, { srtpParameters: { cryptoSuite: SUITE, keyBase64: sendKey } });
       const base = 0x1000_0000 + halls.length * 16 + Math.floor(Math.random() * 8) * 0x100_0000;
       const hall: GeneratorHall = {
@@ -285,8 +313,20 @@ export class FanoutHarness {
         const page = await openPage(this.#chromium.browser, await inviteUrl(this.server, b), log);
         this.#pages.set(b, page);
       }
-      for (const [b, page] of this.#pages) await waitLive(page, b, 60_000);
-      if (o.pin) for (const pid of chromiumPids(this.#chromium)) pin(pid, '0');
+      try {
+        for (const [b, page] of this.#pages) await waitLive(page, b, 60_000);
+      } catch (error) {
+        this.#log(log.slice(-20).join('\n'));
+        throw error;
+      }
+    }
+    if (o.pin) {
+      // Pinned once everything is up: the harness — this process with the server's control
+      // plane, the generator, the sinks — on CPU 0; the worker(s) on CPU 1. Chromium floats: on
+      // CPU 0 beside the generator it starves the harness (41% loss at the sinks, 6 fps in
+      // Chromium) and started alone there it could not even connect. Its CPU is reported.
+      for (const pid of [process.pid, ...[this.#generator, this.#sink, this.#probe].map((c) => c.proc.pid!)]) pin(pid, '0');
+      if (o.workers === 1) for (const pid of this.server.pool.pids()) pin(pid, '1');
     }
     this.#log(`fanout: ${this.#peers.length} synthetic peers (${halls.length} publishing), ${browserBridges.length} Chromium halls, ${this.#consumers.size} consumers on ${o.workers} worker(s)`);
   }
@@ -327,14 +367,26 @@ export class FanoutHarness {
     const cpu0 = pids.map(cpuSeconds);
     const server0 = cpuSeconds(process.pid);
     const harness0 = [this.#generator, this.#sink, this.#probe].map((c) => cpuSeconds(c.proc.pid!));
+    const browserPids = this.#chromium ? chromiumPids(this.#chromium) : [];
+    const browser0 = browserPids.map((p) => safeCpu(p));
     const udp0 = udpRcvbufErrors();
+    const drops0 = udpDropsByPort();
     const t0 = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu1 = pids.map(cpuSeconds);
     const server1 = cpuSeconds(process.pid);
     const harness1 = [this.#generator, this.#sink, this.#probe].map((c) => cpuSeconds(c.proc.pid!));
+    const browser1 = browserPids.map((p) => safeCpu(p));
     const udp1 = udpRcvbufErrors();
+    const drops1 = udpDropsByPort();
+    let sfuDrops = 0;
+    let otherDrops = 0;
+    for (const [port, n] of drops1) {
+      const d = n - (drops0.get(port) ?? 0);
+      if (this.#sfuPorts.has(port)) sfuDrops += d;
+      else otherDrops += d;
+    }
     const [sinkReport, probeReport, gen] = await Promise.all([
       this.#sink.request<{ report: SinkReport }>({ type: 'report' }).then((m) => m.report),
       this.#probe.request<{ report: SinkReport }>({ type: 'report' }).then((m) => m.report),
@@ -377,11 +429,14 @@ export class FanoutHarness {
       sfuCpuPct: round((cpuTotal / wall / os.cpus().length) * 100, 1),
       sfuCores: round(cpuTotal / wall),
       serverCpuPct: round(((server1 - server0) / wall) * 100, 1),
+      browsersCpuPct: round(((browser1.reduce((a, b) => a + b, 0) - browser0.reduce((a, b) => a + b, 0)) / wall) * 100, 1),
       harnessCpuPct: round((harness1.reduce((a, b) => a + b, 0) - harness0.reduce((a, b) => a + b, 0)) / wall * 100, 1),
       lossPct: round((lost / Math.max(1, expected)) * 100, 3),
       lost,
       expected,
       udpRcvbufErrors: udp1 - udp0,
+      sfuSocketDrops: sfuDrops,
+      harnessSocketDrops: otherDrops,
       fwdP50Ms: round(percentile(lat, 50), 3),
       fwdP99Ms: round(percentile(lat, 99), 3),
       fwdMaxMs: round(Math.max(...lat, 0), 3),
