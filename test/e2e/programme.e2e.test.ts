@@ -15,7 +15,7 @@ import type { RecordingIndex } from '../../server/app/programme/ProgrammeDesk.ts
 import { pressFeedSdp, parsePressFeed } from '../../server/app/programme/ProgrammeOutput.ts';
 import { freeUdpPorts } from '../../server/app/programme/ffmpeg.ts';
 import type { Principal } from '../../server/protocol/control.ts';
-import { freePortBase, inviteUrl } from '../helpers/server.ts';
+import { freePortBase, inviteUrl, tokenOf } from '../helpers/server.ts';
 import { launchChromium, waitFor, type TestBrowser } from '../helpers/chromium.ts';
 import { waitLive } from '../helpers/hall-page.ts';
 
@@ -221,9 +221,17 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     expect(titles.some((t) => t.startsWith('Tham luận của Thường trực HĐND các huyện, thành phố — Nguyễn Văn Hùng'))).to.equal(true);
     expect(titles.some((t) => t.startsWith('Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu Xã Cao Minh)'))).to.equal(true);
     expect(titles.at(-1)).to.equal('Tham luận của HĐND các xã');
-    if (process.env.DIEMCAU_TEST_VERBOSE) console.log({ probe: probe.format, meeting, titles, switches, span });
+    if (process.env.DIEMCAU_TEST_VERBOSE) console.log({ probe: probe.format, meeting, titles, switches, span, encoderLog: (await server.programme.output()).encoderLog });
     const sidecar = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as RecordingIndex;
     expect(sidecar.chapters.map((c) => c.title)).to.deep.equal(titles);
+    // Staff list and download it; an operator may not.
+    const get = async (target: string, url: string) => fetch(`${server.url}${url}`, { headers: { authorization: `Bearer ${await tokenOf(server, target)}` } });
+    const list = (await (await get('secretary', '/api/recordings')).json()) as { recordings: RecordingIndex[] };
+    expect(list.recordings.map((r) => r.file)).to.deep.equal([recorded.file]);
+    const download = await get('chair', `/api/recordings/${recorded.file}`);
+    expect(download.status).to.equal(200);
+    expect((await download.arrayBuffer()).byteLength).to.equal(fs.statSync(file).size);
+    expect((await get(DISTRICT, '/api/recordings')).status).to.equal(403);
   });
 
   it("frames of the recording carry the maket's red background and yellow text", async () => {

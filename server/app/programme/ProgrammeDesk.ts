@@ -169,15 +169,18 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
     for (let n = 2; fs.existsSync(file) || fs.existsSync(file.replace(/\.mkv$/, '.part.mkv')); n++) {
       file = path.join(this.#options.recordingsDir, `${this.#host.conferenceId}-${recordingId}-${n}.mkv`);
     }
-    this.#active = { recordingId, startedAt: Math.max(startedAt, Date.now() - 1000), file, recorder: output.record(file) };
+    const from = Math.max(startedAt, Date.now() - 1000);
+    this.#active = { recordingId, startedAt: from, file, recorder: output.record(file, from) };
   }
 
   async #stopRecording(active: ActiveRecording): Promise<void> {
     if (this.#active !== active) return;
     this.#active = undefined;
-    const output = await this.#output;
-    output?.release(active.recorder);
     const stoppedAt = Date.now();
+    // What was live just before the stop is still in the re-encoder (its latency, more on a
+    // loaded host): the recorder takes the stream until the picture of the stop has gone in.
+    const output = await this.#output;
+    await output?.release(active.recorder, stoppedAt, this.#closed ? 0 : 5000);
     const zeroAt = active.recorder.firstFrameAt ?? active.startedAt;
     const plan = this.#host.plan;
     const names = {

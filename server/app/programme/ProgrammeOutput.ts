@@ -18,7 +18,7 @@ import type { MediaPeerSink, MediaSession, ConsumeRequest } from '../../../sfu/i
 import { ProgrammeRelay } from './ProgrammeRelay.ts';
 import { ProgrammeEncoder, type Overlay } from './ProgrammeEncoder.ts';
 import { freeUdpPorts, renderSlateKeyframe } from './ffmpeg.ts';
-import { TS_DATAGRAM, TsPacketizer } from './ts.ts';
+import { isVideoKeyframeStart, pesPts, pesStreamId, pidOf, pmtPidOf, TS_DATAGRAM, TS_PACKET, TsPacketizer } from './ts.ts';
 import { Recorder } from './Recorder.ts';
 
 /** Where the press feed goes: `rtp://host:port` (RTP/MPEG-TS, RFC 2250) or `udp://host:port` (bare MPEG-TS). */
@@ -73,6 +73,15 @@ export type ProgrammeOutputEvents = {
   close: [];
 };
 
+/** A recorder fed by the output: waiting for its first keyframe, then on until the picture of stopAt. */
+interface Tap {
+  recorder: Recorder;
+  on: boolean;
+  startAt: number;
+  stopAt?: number;
+  done?: () => void;
+}
+
 /** Joins the conference as a receive-only media peer and produces the programme. */
 export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
   readonly peerId: string;
@@ -86,7 +95,19 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
   #overlay: Overlay;
   readonly #packetizer = new TsPacketizer();
   readonly #press = dgram.createSocket('udp4');
-  readonly #recorders = new Set<Recorder>();
+  readonly #taps = new Set<Tap>();
+  #pat: Buffer | undefined;
+  #pmt: Buffer | undefined;
+  #pmtPid: number | undefined;
+  /** The packets since the last video keyframe (from its PAT and PMT), and that keyframe's content time. */
+  #gop: Buffer[] = [];
+  #gopAt: number | undefined;
+  /**
+   * Wall clock minus PTS (ms) of the least delayed video frame seen: maps the re-encoder's
+   * timestamps to the time the picture was live (its latency grows on a loaded host; the
+   * smallest value is the content's own timeline plus the pipeline's fixed delay).
+   */
+  #ptsOffset = Infinity;
   #pressSeq = randomInt(0, 2 ** 16);
   readonly #pressSsrc = randomInt(1, 2 ** 31);
   #closed = false;
@@ -147,6 +168,10 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
       },
       this.#overlay,
     );
+    // A new encoder is a new timeline.
+    this.#ptsOffset = Infinity;
+    this.#gop = [];
+    this.#gopAt = undefined;
     encoder.on('data', (chunk) => this.#onTs(chunk));
     encoder.on('exit', ({ code, signal, stderr }) => {
       if (this.#closed) return;
@@ -201,7 +226,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
 
   /** Process ids for the CPU figures: the re-encoder and the recorders. */
   get pids(): { encoder: number | undefined; recorders: (number | undefined)[] } {
-    return { encoder: this.#encoder?.pid, recorders: [...this.#recorders].map((r) => r.pid) };
+    return { encoder: this.#encoder?.pid, recorders: [...this.#taps].map((t) => t.recorder.pid) };
   }
 
   get relayCounters(): ProgrammeRelay['counters'] | undefined {
@@ -213,23 +238,100 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     return this.#encoder?.stderr ?? '';
   }
 
-  /** Starts recording the programme to a .mkv file. */
-  record(file: string): Recorder {
+  /**
+   * Starts recording the programme to a .mkv file from `startAt` (wall clock): the file opens on
+   * the keyframe whose picture was live nearest that time (the last one, kept with its group of
+   * pictures, or the next one), so that it lasts as long as what it records whatever the
+   * re-encoder's latency.
+   */
+  record(file: string, startAt = Date.now()): Recorder {
     const recorder = new Recorder(file);
-    this.#recorders.add(recorder);
+    const tap: Tap = { recorder, on: false, startAt };
+    if (this.#gopAt !== undefined && startAt - this.#gopAt <= 500 && this.#gop.length > 0) {
+      tap.on = true;
+      recorder.firstFrameAt = this.#gopAt;
+      recorder.write(Buffer.concat(this.#gop));
+    }
+    this.#taps.add(tap);
     return recorder;
   }
 
-  /** Stops feeding a recorder (its stop() finishes the file). */
-  release(recorder: Recorder): void {
-    this.#recorders.delete(recorder);
+  /**
+   * Feeds a recorder until the picture live at `stopAt` has been written (at most `maxWaitMs`
+   * more), then lets it go; its stop() finishes the file.
+   */
+  release(recorder: Recorder, stopAt = Date.now(), maxWaitMs = 5000): Promise<void> {
+    const tap = [...this.#taps].find((t) => t.recorder === recorder);
+    if (!tap) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => tap.done?.(), maxWaitMs);
+      tap.stopAt = stopAt;
+      tap.done = () => {
+        clearTimeout(timer);
+        this.#taps.delete(tap);
+        resolve();
+      };
+      if (!tap.on) tap.done();
+    });
+  }
+
+  /** Keeps the last group of pictures and the PTS clock, and feeds the recorders. */
+  #follow(packets: Buffer): void {
+    const now = Date.now();
+    const out = new Map<Tap, Buffer[]>();
+    for (let at = 0; at + TS_PACKET <= packets.length; at += TS_PACKET) {
+      const p = packets.subarray(at, at + TS_PACKET);
+      const pid = pidOf(p);
+      if (pid === 0) {
+        this.#pat = Buffer.from(p);
+        this.#pmtPid = pmtPidOf(p) ?? this.#pmtPid;
+      } else if (pid === this.#pmtPid) {
+        this.#pmt = Buffer.from(p);
+      }
+      let liveAt: number | undefined;
+      let keyframe = false;
+      const sid = pesStreamId(p);
+      if (sid !== undefined && sid >= 0xe0 && sid <= 0xef) {
+        const pts = pesPts(p);
+        if (pts !== undefined) {
+          this.#ptsOffset = Math.min(this.#ptsOffset, now - pts / 90);
+          liveAt = pts / 90 + this.#ptsOffset;
+        }
+        keyframe = isVideoKeyframeStart(p) && this.#pat !== undefined && this.#pmt !== undefined;
+      }
+      if (keyframe) {
+        this.#gop = [this.#pat!, this.#pmt!, Buffer.from(p)];
+        this.#gopAt = liveAt;
+      } else if (this.#gop.length > 0 && this.#gop.length < 40_000) {
+        this.#gop.push(Buffer.from(p));
+      }
+      for (const tap of this.#taps) {
+        if (!tap.on) {
+          if (!keyframe || liveAt === undefined || liveAt < tap.startAt - 500) continue;
+          tap.on = true;
+          tap.recorder.firstFrameAt = liveAt;
+          out.set(tap, [this.#pat!, this.#pmt!]);
+        }
+        if (tap.stopAt !== undefined && liveAt !== undefined && liveAt >= tap.stopAt) {
+          const chunks = out.get(tap);
+          if (chunks) tap.recorder.write(Buffer.concat(chunks));
+          out.delete(tap);
+          tap.done?.();
+          continue;
+        }
+        let chunks = out.get(tap);
+        if (!chunks) out.set(tap, (chunks = []));
+        chunks.push(p);
+      }
+    }
+    for (const [tap, chunks] of out) if (this.#taps.has(tap)) tap.recorder.write(Buffer.concat(chunks));
   }
 
   #onTs(chunk: Buffer): void {
     const packets = this.#packetizer.push(chunk);
     if (packets.length === 0) return;
     this.bytesOut += packets.length;
-    for (const r of this.#recorders) r.write(packets);
+    this.#follow(packets);
     const target = this.#options.pressFeed;
     if (!target) return;
     for (let at = 0; at < packets.length; at += TS_DATAGRAM) {
@@ -259,8 +361,8 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     } catch {
       // not joined, or the session is gone
     }
-    for (const r of this.#recorders) r.kill();
-    this.#recorders.clear();
+    for (const t of this.#taps) t.recorder.kill();
+    this.#taps.clear();
     await this.#encoder?.close();
     this.#relay?.close();
     this.#press.close();

@@ -6,7 +6,6 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { FFMPEG, spawnFfmpeg, stopChild } from './ffmpeg.ts';
-import { isVideoKeyframeStart, pidOf, pmtPidOf, TS_PACKET } from './ts.ts';
 import { ffmetadata, type Chapter } from './chapters.ts';
 
 const run = promisify(execFile);
@@ -16,11 +15,7 @@ export class Recorder {
   readonly file: string;
   readonly #partFile: string;
   readonly #child: ChildProcess;
-  #pat: Buffer | undefined;
-  #pmt: Buffer | undefined;
-  #pmtPid: number | undefined;
-  #started = false;
-  /** Wall-clock time of the first keyframe written: time zero of the file (chapters count from it). */
+  /** Wall-clock time of the content of the file's first frame: its time zero (chapters count from it). */
   firstFrameAt: number | undefined;
   #stopping: Promise<void> | undefined;
   #stderr = '';
@@ -42,31 +37,9 @@ export class Recorder {
     return this.#child.pid;
   }
 
-  /**
-   * Takes whole TS packets of the programme. The file starts with the stream's PAT and PMT and
-   * then its next video keyframe, so that it decodes from its first frame.
-   */
+  /** Takes whole TS packets; the ProgrammeOutput starts it with the PAT, the PMT and a keyframe. */
   write(packets: Buffer): void {
-    if (this.#stopping) return;
-    if (this.#started) {
-      this.#child.stdin!.write(packets);
-      return;
-    }
-    for (let at = 0; at + TS_PACKET <= packets.length; at += TS_PACKET) {
-      const p = packets.subarray(at, at + TS_PACKET);
-      const pid = pidOf(p);
-      if (pid === 0) {
-        this.#pat = Buffer.from(p);
-        this.#pmtPid = pmtPidOf(p) ?? this.#pmtPid;
-      } else if (pid === this.#pmtPid) {
-        this.#pmt = Buffer.from(p);
-      } else if (this.#pat && this.#pmt && isVideoKeyframeStart(p)) {
-        this.#started = true;
-        this.firstFrameAt = Date.now();
-        this.#child.stdin!.write(Buffer.concat([this.#pat, this.#pmt, packets.subarray(at)]));
-        return;
-      }
-    }
+    if (!this.#stopping) this.#child.stdin!.write(packets);
   }
 
   /**

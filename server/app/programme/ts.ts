@@ -56,3 +56,27 @@ export class TsPacketizer {
     return buf.subarray(0, whole);
   }
 }
+
+/** The stream id of the PES a TS packet starts (0xE0.. video, 0xC0.. audio), or undefined. */
+export function pesStreamId(p: Buffer): number | undefined {
+  const at = payloadStart(p);
+  if (at === undefined || at + 4 > TS_PACKET) return undefined;
+  return p[at] === 0 && p[at + 1] === 0 && p[at + 2] === 1 ? p[at + 3] : undefined;
+}
+
+/** The PTS (90 kHz) of the PES a TS packet starts, or undefined. */
+export function pesPts(p: Buffer): number | undefined {
+  const at = payloadStart(p);
+  if (at === undefined || at + 14 > TS_PACKET || p[at] !== 0 || p[at + 1] !== 0 || p[at + 2] !== 1) return undefined;
+  if (!(p[at + 7]! & 0x80)) return undefined;
+  const b = p.subarray(at + 9, at + 14);
+  return ((b[0]! >> 1) & 0x07) * 2 ** 30 + ((b[1]! << 22) | ((b[2]! >> 1) << 15) | (b[3]! << 7) | (b[4]! >> 1));
+}
+
+/** Where the payload of a packet that starts a unit begins; undefined for other packets. */
+function payloadStart(p: Buffer): number | undefined {
+  if (p[0] !== 0x47 || !(p[1]! & 0x40)) return undefined;
+  const afc = (p[3]! >> 4) & 0x3;
+  if (!(afc & 0x1)) return undefined;
+  return afc & 0x2 ? 5 + p[4]! : 4;
+}
