@@ -1,0 +1,43 @@
+// The fan-out load harness (scripts/bench/fanout) against the real SFU: real mediasoup worker,
+// SRTP (AEAD_AES_128_GCM) plain transports, a generator and sinks in child processes on loopback.
+// Checks that what bench:fanout measures is real (packets, decryption, latency samples) and that
+// a prepared speaker switch costs the speaker exactly one keyframe request (worker patch).
+import { expect } from 'chai';
+import { FanoutHarness } from '../../scripts/bench/fanout/harness.ts';
+
+describe('bench:fanout harness on a real worker (small: speaker + chair to 6 viewers)', function () {
+  this.timeout(90_000);
+  let harness: FanoutHarness;
+
+  before(async () => {
+    harness = new FanoutHarness({ workers: 1, scenario: 'viewers', viewers: 6, browsers: 0, pin: false, probes: 2, log: () => undefined });
+    await harness.start();
+    await new Promise((r) => setTimeout(r, 1500));
+  });
+  after(async () => {
+    await harness?.close();
+  });
+
+  it('forwards the programme to every viewer over SRTP, and the probes decrypt stamped packets', async () => {
+    const w = await harness.measure(2);
+    // 6 viewers × (speaker video + speaker audio + chair audio), plus the 5 publishing halls' own programme.
+    expect(w.consumers).to.be.at.least(18);
+    expect(w.consumersActive).to.be.at.least(18);
+    const viewers = w.groups.viewers!;
+    expect(viewers.receivers).to.equal(6);
+    // ~190 video + 100 audio packets per second per viewer; be generous for a loaded machine.
+    expect(viewers.packets / w.seconds / 6).to.be.greaterThan(100);
+    expect(w.outPackets).to.be.greaterThan(viewers.packets * 0.9);
+    expect(w.fwdSamples, 'latency samples from decrypted trailers').to.be.greaterThan(20);
+    expect(w.fwdP50Ms).to.be.greaterThan(0);
+    expect(w.usCpuPerOutPacket).to.be.greaterThan(0);
+  });
+
+  it('a prepared switch reaches every viewer with at most one keyframe request at the new speaker', async () => {
+    const r = await harness.switchTo('d-180', true, 1500);
+    // Without the worker patch it is two, 350 ms apart (see scripts/build-worker.sh).
+    expect(r.keyframeRequests, JSON.stringify(r.requests)).to.be.at.most(1);
+    const w = await harness.measure(1);
+    expect(w.groups.viewers!.packets).to.be.greaterThan(0);
+  });
+});
