@@ -42,13 +42,22 @@ interface Hall {
   history: Map<number, Map<number, Buffer>>;
   keyframeRequests: number;
   nacked: number;
+  /** Video packets waiting for the pacer, and its budget in bytes. */
+  paced: { packet: Buffer; stamp: boolean }[];
+  budget: number;
+  lastPaceAt: number;
 }
 
 const clip: Clip = loadClip();
 // Times in ms from performance.now(): cheap number arithmetic in the hot loop (BigInt is not).
 const FRAME_MS = 1000 / clip.fps;
 const AUDIO_MS = 20;
-const TICK_MS = 2;
+const TICK_MS = 1;
+/**
+ * Video leaves through a pacer as in libwebrtc: at 2.5 times the encoder's bitrate, so a frame's
+ * packets are spread over a few milliseconds instead of one burst (audio is not paced).
+ */
+const PACING_FACTOR = 2.5;
 const halls = new Map<string, Hall>();
 let stampCounter = 0;
 const keyframeLog: GeneratorStats['keyframeLog'] = [];
@@ -91,8 +100,22 @@ function sendFrame(hall: Hall): void {
       remember(hall, layer.pk.ssrc, p);
       layer.packets++;
       layer.octets += p.length;
-      send(hall, p, i === stampAt);
+      hall.paced.push({ packet: p, stamp: i === stampAt });
     });
+  }
+}
+
+/** Sends what the pacer allows since the last call. */
+function pace(hall: Hall, now: number): void {
+  let kbps = 0;
+  for (let i = 0; i <= hall.maxLayer; i++) kbps += clip.layers[i]!.kbps;
+  const bytesPerMs = (kbps * PACING_FACTOR) / 8;
+  hall.budget = Math.min(hall.budget + (now - hall.lastPaceAt) * bytesPerMs, 2 * 1200);
+  hall.lastPaceAt = now;
+  while (hall.paced.length && hall.budget > 0) {
+    const { packet, stamp } = hall.paced.shift()!;
+    hall.budget -= packet.length;
+    send(hall, packet, stamp);
   }
 }
 
@@ -177,6 +200,9 @@ async function addHall(spec: GeneratorHall): Promise<void> {
     history: new Map(),
     keyframeRequests: 0,
     nacked: 0,
+    paced: [],
+    budget: 0,
+    lastPaceAt: now,
   };
   socket.on('message', (m) => {
     if (isRtcp(m)) onRtcp(hall, m);
@@ -194,6 +220,7 @@ function tick(): void {
       sendFrame(hall);
       hall.nextFrameAt += FRAME_MS;
     }
+    pace(hall, now);
     if (now - hall.nextAudioAt > 5 * AUDIO_MS) hall.nextAudioAt = now;
     while (hall.nextAudioAt <= now) {
       sendAudio(hall);
