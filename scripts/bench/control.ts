@@ -71,6 +71,14 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** Busy and total jiffies of the whole machine (all cores), to tell what else ran beside the run. */
+function machineJiffies(): { busy: number; total: number } {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const n = f.slice(0, 8).map(Number);
+  const total = n.reduce((a, b) => a + b, 0);
+  return { busy: total - n[3]! - n[4]!, total };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -92,6 +100,8 @@ interface Figures {
   all_ready_s: number;
   server_cpu_storm_pct: number;
   server_cpu_grants_pct: number;
+  others_cpu_storm_pct: number;
+  others_cpu_grants_pct: number;
   errors: number;
 }
 
@@ -108,10 +118,10 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
     // The pids whose CPU is the server side: node processes, their mediasoup workers, redis.
     const pids = [...servers.flatMap((s) => [s.ready.pid, ...s.ready.workerPids]), ...(redis ? [redis.pid] : [])];
     const nodePids = servers.map((s) => s.ready.pid);
-    const sample = () => ({ t: performance.now(), node: nodePids.map(cpuSeconds), all: pids.map(cpuSeconds), redis: redis ? cpuSeconds(redis.pid) : 0 });
+    const sample = () => ({ t: performance.now(), node: nodePids.map(cpuSeconds), all: pids.map(cpuSeconds), redis: redis ? cpuSeconds(redis.pid) : 0, machine: machineJiffies(), clients: clients.pid ? cpuSeconds(clients.pid) : 0 });
+    const clients = start('clients.ts', {});
     const marks = new Map<string, ReturnType<typeof sample>>();
 
-    const clients = start('clients.ts', {});
     clients.on('message', (m: PhaseMark) => {
       if (m.type === 'phase') marks.set(m.name, sample());
     });
@@ -128,6 +138,8 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
         node: b.node.map((x, i) => Math.round((100 * (x - a.node[i]!)) / wall)),
         all: Math.round((100 * (b.all.reduce((s, x) => s + x, 0) - a.all.reduce((s, x) => s + x, 0))) / wall),
         redis: Math.round((100 * (b.redis - a.redis)) / wall),
+        // What the rest of the machine used meanwhile (all cores, minus the servers and the clients), in % of one core.
+        others: Math.round(100 * (((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * os.cpus().length - (b.all.reduce((s, x) => s + x, 0) - a.all.reduce((s, x) => s + x, 0) + b.clients - a.clients) / wall)),
         wall,
       };
     };
@@ -145,11 +157,11 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
     console.log(`join storm from cold: every hall online ${r1(result.allOnlineMs)} ms (per hall p50 ${r1(percentile(online, 50))}, p99 ${r1(percentile(online, 99))}); ` +
       (MEDIA ? `both transports created ${r1(result.allJoinedMs)} ms (per hall p50 ${r1(percentile(transports, 50))}, p99 ${r1(percentile(transports, 99))}); ` : '') +
       `the chair's roll-call shows ${first.bridges.length} online at ${r1(result.chairSawAllMs)} ms; every ready acknowledged at ${r1(result.allReadyMs)} ms`);
-    console.log(`  server CPU during the storm (${r1(storm.wall)} s): node ${storm.node.map((x) => `${x}%`).join(' + ')}, with mediasoup workers${redis ? ' and redis' : ''} ${storm.all}%${redis ? ` (redis ${storm.redis}%)` : ''} of one core`);
+    console.log(`  server CPU during the storm (${r1(storm.wall)} s): node ${storm.node.map((x) => `${x}%`).join(' + ')}, with mediasoup workers${redis ? ' and redis' : ''} ${storm.all}%${redis ? ` (redis ${storm.redis}%)` : ''} of one core; everything else on the machine ${storm.others}%`);
     console.log(`floor grants: ${result.grants.length} × ${first.bridges.length} receipts; chair's ack p50 ${r1(percentile(acks, 50))} ms`);
     console.log(`  view with the new floor holder: p50 ${r1(percentile(views, 50))} ms, p99 ${r1(percentile(views, 99))} ms, max ${r1(views.at(-1)!)} ms; slowest hall per grant p50 ${r1(percentile(slowest, 50))} ms`);
     console.log(`  event floor_granted:            p50 ${r1(percentile(events, 50))} ms, p99 ${r1(percentile(events, 99))} ms, max ${r1(events.at(-1)!)} ms`);
-    console.log(`  server CPU during the grants (${r1(grantsCpu.wall)} s): node ${grantsCpu.node.map((x) => `${x}%`).join(' + ')}, everything server-side ${grantsCpu.all}% of one core; client process ${r1(result.clientCpuMs / 1000)} s CPU in all`);
+    console.log(`  server CPU during the grants (${r1(grantsCpu.wall)} s): node ${grantsCpu.node.map((x) => `${x}%`).join(' + ')}, everything server-side ${grantsCpu.all}% of one core, everything else on the machine ${grantsCpu.others}%; client process ${r1(result.clientCpuMs / 1000)} s CPU in all`);
     for (const g of result.grants.slice(0, 4)) {
       const v = sortNum(g.viewMs);
       console.log(`  grant → ${g.bridgeId.padEnd(8)} ack ${r1(g.ackMs)} ms, view p50 ${r1(percentile(v, 50))} / max ${r1(v.at(-1)!)} ms, event max ${r1(Math.max(...g.eventMs))} ms`);
@@ -167,6 +179,8 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
       all_ready_s: Math.round(result.allReadyMs) / 1000,
       server_cpu_storm_pct: storm.all,
       server_cpu_grants_pct: grantsCpu.all,
+      others_cpu_storm_pct: storm.others,
+      others_cpu_grants_pct: grantsCpu.others,
       errors: result.errors.length,
     };
   } finally {
