@@ -328,7 +328,7 @@ export class FanoutHarness {
       for (const pid of [process.pid, ...[this.#generator, this.#sink, this.#probe].map((c) => c.proc.pid!)]) pin(pid, '0');
       if (o.workers === 1) for (const pid of this.server.pool.pids()) pin(pid, '1');
     }
-    this.#log(`fanout: ${this.#peers.length} synthetic peers (${halls.length} publishing), ${browserBridges.length} Chromium halls, ${this.#consumers.size} consumers on ${o.workers} worker(s)`);
+    this.#log(`fanout: worker pids ${this.server.pool.pids().join(",")}; ${this.#peers.length} synthetic peers (${halls.length} publishing), ${browserBridges.length} Chromium halls, ${this.#consumers.size} consumers on ${o.workers} worker(s)`);
   }
 
   /** Measures one window of `seconds` with the current programme. */
