@@ -150,6 +150,58 @@ describe('RtpHall: a hardware hall on 2 real workers (synthetic RTP on loopback)
     }
   });
 
+  it('asks the speaker for a keyframe every few seconds while the device receives the programme (devices that send no PLI)', async () => {
+    session = await MediaSession.create(pool, { conferenceId: 'rtp-kf', chairBridgeId: PROVINCE, bridgeIds: [PROVINCE, DISTRICT, COMMUNE], switchBatchMs: 50 });
+    const s = session;
+    // Count the hall's requests (the SFU coalesces them before they reach the speaker).
+    const asked: number[] = [];
+    const request = s.requestKeyFrame.bind(s);
+    s.requestKeyFrame = (peerId: string) => {
+      if (peerId === VIDEO_PEER) asked.push(Date.now());
+      return request(peerId);
+    };
+    hall = await RtpHall.create({ media: s, bridge: HALL, endpoint: { srtp: false, videoCodec: 'VP8' }, listenIp: '127.0.0.1', keyframeIntervalMs: 300 });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(asked, 'no requests while the device\'s address is unknown').to.deep.equal([]);
+    const videoIn = dgram.createSocket('udp4');
+    sockets.push(videoIn);
+    await new Promise<void>((r) => videoIn.bind(0, '127.0.0.1', r));
+    await hall.setReceiveAddress({ ip: '127.0.0.1', audioPort: 40_010, videoPort: videoIn.address().port });
+
+    // The speaker: another hardware hall whose "device" is a socket of this test, sending VP8 packets
+    // and counting the keyframe requests (RTCP PLI, PT 206 FMT 1) the server sends back to it.
+    const speaker = await RtpHall.create({ media: s, bridge: { ...HALL, id: DISTRICT, tier: 'district', parentId: PROVINCE, code: '178', name: 'Thành phố Lạng Sơn' }, endpoint: { srtp: false, videoCodec: 'VP8' }, listenIp: '127.0.0.1', keyframeIntervalMs: 0 });
+    const device = dgram.createSocket('udp4');
+    sockets.push(device);
+    await new Promise<void>((r) => device.bind(0, '127.0.0.1', r));
+    const pliTimes: number[] = [];
+    device.on('message', (m) => {
+      for (let off = 0; off + 4 <= m.length; off += (m.readUInt16BE(off + 2) + 1) * 4) {
+        if (m[off + 1] === 206 && (m[off]! & 0x1f) === 1) pliTimes.push(Date.now());
+      }
+    });
+    const v = speaker.sheet().send.video;
+    let seq = 1;
+    const pump = setInterval(() => {
+      const packet = rtp(v.ssrc, seq++, v.codec.payloadType);
+      packet.set([0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a], 12); // VP8: S=1, then a keyframe header
+      device.send(packet, v.port, '127.0.0.1');
+    }, 20);
+    try {
+      await s.setProgram(DISTRICT);
+      await waitFor('the device consumes the speaker\'s video', () => s.snapshot().peers.find((p) => p.peerId === VIDEO_PEER)!.consumers.some((c) => c.slot === 'program' && c.bridgeId === DISTRICT), 3000, 50);
+      await new Promise((r) => setTimeout(r, 800));
+      const from = Date.now();
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(asked.filter((t) => t >= from).length, 'requests every 300 ms').to.be.within(5, 8);
+      // And they reach the speaker's device as RTCP PLI (mediasoup paces them: about one a second here).
+      expect(pliTimes.filter((t) => t >= from).length).to.be.at.least(1);
+    } finally {
+      clearInterval(pump);
+      speaker.close();
+    }
+  });
+
   it('an H264 room codec: the routers offer H264 after VP8 when asked; without it the hall is refused', async () => {
     session = await MediaSession.create(pool, { conferenceId: 'rtp-h264', chairBridgeId: PROVINCE, bridgeIds: [PROVINCE, DISTRICT, COMMUNE], offerH264: true });
     expect(session.rtpCapabilities.codecs!.filter((c) => c.kind === 'video' && !/rtx/.test(c.mimeType)).map((c) => c.mimeType)).to.deep.equal(['video/VP8', 'video/H264']);

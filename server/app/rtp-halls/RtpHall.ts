@@ -33,7 +33,16 @@ export interface RtpHallOptions {
   announcedIp?: string;
   /** The UDP range the device ports are taken from (the firewall's RTP range); any port when absent. */
   portRange?: { min: number; max: number };
+  /**
+   * How often the speaker is asked for a keyframe while the device receives the programme
+   * (default 4 s; 0: never). Devices that send no PLI/FIR (ffmpeg, many decoders) can only start
+   * decoding on one, and browsers send keyframes only when asked.
+   */
+  keyframeIntervalMs?: number;
 }
+
+/** See RtpHallOptions.keyframeIntervalMs. */
+export const DEVICE_KEYFRAME_INTERVAL_MS = 4000;
 
 export type RtpHallEvents = {
   /** The device sheet changed (address given, media rebuilt): the technician must look again. */
@@ -102,6 +111,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   /** Serialises builds, rebuilds and address changes. */
   #chain: Promise<void> = Promise.resolve();
   #rebuildQueued = false;
+  #keyframeTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   private constructor(options: RtpHallOptions, ingress: DeviceIngress, sfuSideIp: string) {
@@ -129,6 +139,13 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     } catch (error) {
       hall.close();
       throw error;
+    }
+    const every = options.keyframeIntervalMs ?? DEVICE_KEYFRAME_INTERVAL_MS;
+    if (every > 0) {
+      hall.#keyframeTimer = setInterval(() => {
+        if (hall.#receive && hall.#built && !hall.#closed) void options.media.requestKeyFrame(hall.#peerIds.main).catch(() => undefined);
+      }, every);
+      hall.#keyframeTimer.unref();
     }
     return hall;
   }
@@ -197,6 +214,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
       `Thiết bị nhận hình ảnh chương trình bằng ${sent.name}, như nó gửi. Máy chủ không chuyển mã: khi điểm cầu đang phát biểu gửi codec khác (điểm cầu trình duyệt gửi VP8${sent.name === 'VP8' ? ', điểm cầu thiết bị có thể gửi H264' : ''}), thiết bị chỉ nhận tiếng, không có hình.`,
       'Thiết bị nhận một luồng âm thanh: của điểm cầu đang phát biểu, hoặc của chủ tọa khi chủ tọa hay chính điểm cầu này đang phát biểu. Khi điểm cầu khác đang phát biểu, lời chủ tọa xen vào chưa tới được thiết bị (máy chủ chưa trộn âm).',
       'Mỗi lần đổi người phát biểu, luồng nhận đổi SSRC và số thứ tự gói; thiết bị cần tự bắt lại luồng mới.',
+      'Máy chủ yêu cầu khung hình khóa vài giây một lần cho thiết bị; thiết bị gửi PLI/FIR (RTCP chung cổng với RTP) thì có hình sớm hơn sau khi đổi người phát biểu hoặc mất gói.',
       this.srtp
         ? `SRTP ${DEVICE_SRTP_SUITE}: thiết bị mã hóa bằng khóa "gửi lên" và giải mã mỗi luồng nhận bằng khóa riêng của luồng đó.`
         : 'Không mã hóa (RTP thường): chỉ dùng trong mạng riêng.',
@@ -338,6 +356,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#keyframeTimer);
     this.#leave();
     this.#ingress.close();
     this.emit('close');
