@@ -209,7 +209,7 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
   it('the recording plays from start to end, lasts as long as the meeting and has the chapters of the programme', async () => {
     const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_type,codec_name,width,height', '-show_chapters', '-of', 'json', file]);
     const probe = JSON.parse(stdout) as { format: { duration: string }; streams: { codec_type: string; codec_name: string; width?: number }[]; chapters: { start_time: string; tags: { title: string } }[] };
-    expect(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`)).to.deep.equal(['video:h264', 'audio:aac']);
+    expect(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`)).to.deep.equal(['video:h264', 'audio:opus']);
     expect(probe.streams[0]!.width).to.equal(1280);
     const meeting = (span.stoppedAt - span.startedAt) / 1000;
     expect(Number(probe.format.duration), `file ${probe.format.duration} s, meeting ${meeting} s`).to.be.closeTo(meeting, 2);

@@ -72,8 +72,10 @@ export class ProgrammeEncoder extends EventEmitter<ProgrammeEncoderEvents> {
       '-loglevel', 'warning',
       '-protocol_whitelist', 'file,udp,rtp',
       '-thread_queue_size', '1024',
-      '-analyzeduration', '2000000',
-      '-probesize', '4000000',
+      // A short probe: the relay sends a (slate) keyframe and both microphones at once, and a
+      // recording started with the output must not lose its first seconds.
+      '-analyzeduration', '500000',
+      '-probesize', '1000000',
       '-reorder_queue_size', '64',
       '-i', sdp,
       // Two graphs: a change of the speaker's resolution re-creates only the video one.

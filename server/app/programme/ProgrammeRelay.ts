@@ -95,7 +95,9 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
     relay.#in.on('message', (m) => relay.#timed(() => relay.#onDatagram(m)));
     relay.#sendReports();
     relay.#ticker = setInterval(() => relay.#timed(() => relay.#tick()), 20);
-    relay.#reports = setInterval(() => relay.#sendReports(), 1000);
+    // Often: ffmpeg lines the streams up only from its first report of each, and a stream whose
+    // first packets came before it jumps in time when it arrives (heard as a glitch in the audio).
+    relay.#reports = setInterval(() => relay.#sendReports(), 200);
     return relay;
   }
 

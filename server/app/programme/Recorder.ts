@@ -1,4 +1,6 @@
-// The archive recording: the re-encoder's MPEG-TS copied (no second encode) into Matroska. A
+// The archive recording: the re-encoder's MPEG-TS into Matroska (a cluster written every second), the video copied (no second
+// encode), the audio as Opus (20 ms frames keep whole-millisecond Matroska timestamps exact; AAC's
+// 21.33 ms frames rounded to milliseconds make players see timestamps step back). A
 // Matroska file written as it goes stays playable up to its last cluster if the process is
 // killed, which a MP4 without its index would not. Chapters are added when the recording stops.
 import type { ChildProcess } from 'node:child_process';
@@ -24,7 +26,8 @@ export class Recorder {
     this.file = file;
     this.#partFile = file.replace(/\.mkv$/, '.part.mkv');
     this.#child = spawnFfmpeg(
-      ['-loglevel', 'error', '-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c', 'copy', '-f', 'matroska', '-y', this.#partFile],
+      // A short probe: the file exists (and plays) a second after the start, not five.
+      ['-loglevel', 'error', '-probesize', '500000', '-analyzeduration', '1000000', '-f', 'mpegts', '-i', 'pipe:0', '-map', '0', '-c:v', 'copy', '-af', 'asetpts=N/SR/TB+STARTPTS', '-c:a', 'libopus', '-b:a', '128k', '-cluster_time_limit', '1000', '-flush_packets', '1', '-f', 'matroska', '-y', this.#partFile],
       ['pipe', 'ignore', 'pipe'],
     );
     this.#child.stdin!.on('error', () => undefined); // a dead recorder is seen at stop
