@@ -1,5 +1,5 @@
 // The archive recording is conference state: an orderly restart on redis finishes the first file
-// and goes on in a second one; a recorder killed outright leaves a playable .part.mkv. Real
+// and goes on in a second one, a re-encoder that dies cuts it into a third; a recorder killed outright leaves a playable .part.mkv. Real
 // mediasoup, redis and ffmpeg; no halls (the programme is the slate and silence).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -58,7 +58,7 @@ describe('programme recording across a restart (redis, mediasoup, ffmpeg)', func
     if (dir && !process.env.KEEP) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a recording goes on in a new file after a restart; a killed recorder leaves a playable file', async () => {
+  it('a recording goes on in a new file after a restart and after the re-encoder dies; a killed recorder leaves a playable file', async () => {
     const a = await start();
     expect((await a.host.execute({ role: 'secretary' }, { type: 'recording_start' })).ok).to.equal(true);
     await waitFor('recording on the first server', () => a.programme.active !== undefined, 20_000);
@@ -81,14 +81,25 @@ describe('programme recording across a restart (redis, mediasoup, ffmpeg)', func
     await sleep(300);
     expect(await plays(part, true)).to.be.greaterThan(3);
 
+    // The re-encoder dies: the file is finished at the break and the recording goes on in a third.
+    const cut = new Promise<RecordingIndex>((resolve) => b.programme.once('recorded', resolve));
+    const output = await b.programme.output();
+    process.kill(output.pids.encoder!, 'SIGKILL');
+    expect((await cut).file).to.equal(path.basename(second));
+    expect(await plays(second)).to.be.greaterThan(3);
+    await waitFor('recording goes on in a third file', () => b.programme.active !== undefined && b.programme.active.file !== second, 20_000);
+    const third = b.programme.active!.file;
+    expect(path.basename(third)).to.match(/-3\.mkv$/);
+    await sleep(6000);
+
     const done = new Promise<RecordingIndex>((resolve) => b.programme.once('recorded', resolve));
     expect((await b.host.execute({ role: 'chair' }, { type: 'recording_stop' })).ok).to.equal(true);
     const index = await done;
-    expect(index.file).to.equal(path.basename(second));
-    expect(await plays(second)).to.be.greaterThan(3);
+    expect(index.file).to.equal(path.basename(third));
+    expect(await plays(third)).to.be.greaterThan(3);
     const log = await b.host.runner.readLog(0);
     expect(log.filter((e) => e.type === 'recording_started')).to.have.length(1);
     expect(log.filter((e) => e.type === 'recording_stopped')).to.have.length(1);
-    expect(b.programme.list().map((r) => r.file).sort()).to.deep.equal([path.basename(first), path.basename(second)].sort());
+    expect(b.programme.list().map((r) => r.file).sort()).to.deep.equal([first, second, third].map((f) => path.basename(f)).sort());
   });
 });

@@ -113,6 +113,15 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
       overlay: this.overlay(),
     });
     output.on('problem', (m) => this.emit('problem', m));
+    // A re-encoder that died cut the recording: its file is finished, and it goes on in a new one.
+    output.on('restarted', () => {
+      const active = this.#active;
+      if (!active) return;
+      this.#serial(async () => {
+        await this.#stopRecording(active);
+        await this.#startRecording(active.recordingId, Date.now());
+      });
+    });
     if (this.#closed) {
       await output.close();
       throw new Error('programme desk closed');

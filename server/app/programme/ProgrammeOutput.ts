@@ -68,6 +68,11 @@ export interface ProgrammeOutputOptions {
 export type ProgrammeOutputEvents = {
   /** The re-encoder stopped by itself (it is restarted). */
   problem: [message: string];
+  /**
+   * The re-encoder died and was started again: a new stream (new timeline). The recorders it fed
+   * were let go at the break (their files end there); a recording goes on in a new file.
+   */
+  restarted: [];
   /** The picture went to a speaker (after its keyframe) or to the slate. */
   video: [{ source: 'speaker' | 'slate'; bridgeId?: string; at: number }];
   close: [];
@@ -176,11 +181,17 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     encoder.on('exit', ({ code, signal, stderr }) => {
       if (this.#closed) return;
       this.emit('problem', `programme encoder exited [code:${code}, signal:${signal}] ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      // Restart it: the press feed goes on (players see a short gap) and the recording continues.
+      // Restart it: the press feed goes on after a short gap. A recorder must not get the new
+      // stream's timeline in the same file: each is let go here, and the desk opens a new file.
+      for (const tap of [...this.#taps]) {
+        if (tap.done) tap.done();
+        else this.#taps.delete(tap);
+      }
       void encoder.close();
       setTimeout(() => {
         if (this.#closed) return;
         this.#encoder = this.#newEncoder(ports);
+        this.emit('restarted');
       }, 1000);
     });
     encoder.start();
