@@ -7,7 +7,7 @@ import { ConferenceRunner, nextSpeaker, type EventMeta, type ExecuteResult } fro
 import { AccessTokens, type InvitePaths } from './conference/tokens.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
-import { buildView } from './view.ts';
+import { buildView, viewBuilder } from './view.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
 import { presenceOf } from '../core/conference/index.ts';
 import { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
@@ -196,6 +196,12 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   view(principal: Principal): ConferenceView {
     const now = this.#clock?.now() ?? Date.now();
     return buildView(this.conferenceId, this.plan, this.runner.state, principal, now, this.media.program);
+  }
+
+  /** The views of this moment for many displays at once (what they share is computed once). */
+  views(): (principal: Principal) => ConferenceView {
+    const now = this.#clock?.now() ?? Date.now();
+    return viewBuilder(this.conferenceId, this.plan, this.runner.state, now, this.media.program);
   }
 
   /**

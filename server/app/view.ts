@@ -29,6 +29,15 @@ export function isStaff(p: Principal): boolean {
 
 /** What one display needs to draw the conference now. */
 export function buildView(conferenceId: string, plan: ConferencePlan, state: ConferenceState, principal: Principal, now: number, programBridgeId: string): ConferenceView {
+  return viewBuilder(conferenceId, plan, state, now, programBridgeId)(principal);
+}
+
+/**
+ * The views of one moment for many displays: what they all share (agenda, queue, floor,
+ * roll-call counts; the staff's presence table) is computed once, then each principal gets its
+ * own maket and place. Pushing 212 views after a change costs one summary, not 212.
+ */
+export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: ConferenceState, now: number, programBridgeId: string): (principal: Principal) => ConferenceView {
   const names = new Map(plan.bridges.map((b) => [b.id, b.name]));
   const name = (id: string): string => names.get(id) ?? id;
   const item = currentProgrammeItem(state);
@@ -36,9 +45,9 @@ export function buildView(conferenceId: string, plan: ConferencePlan, state: Con
   const summary = rollCallSummary(state);
   const count = (c: { total: number; online: number; ready: number }) => ({ total: c.total, online: c.online, ready: c.ready });
   const chair = plan.bridges.find((b) => b.tier === 'province')!.id;
-  const ownBridge = principal.role === 'operator' ? principal.bridgeId : chair;
   const floor = state.floor;
-  const view: ConferenceView = {
+  const live = livePlan(plan, state);
+  const shared: Omit<ConferenceView, 'maket'> = {
     conferenceId,
     title: plan.title,
     status: state.status,
@@ -86,7 +95,6 @@ export function buildView(conferenceId: string, plan: ConferencePlan, state: Con
           })(),
         }
       : null,
-    maket: renderMaket(livePlan(plan, state), ownBridge),
     rollCall: {
       province: count(summary.byTier.province),
       districts: count(summary.byTier.district),
@@ -94,27 +102,39 @@ export function buildView(conferenceId: string, plan: ConferencePlan, state: Con
       attendees: summary.all.attendees,
     },
   };
-  if (isStaff(principal)) {
-    view.rollCall.byDistrict = summary.byDistrict.map((d) => ({
-      districtId: d.districtId,
-      name: d.name,
-      online: d.online,
-      ready: d.ready,
-      communesOnline: d.communes.online,
-      communesReady: d.communes.ready,
-      communesTotal: d.communes.total,
-    }));
-    view.presence = Object.fromEntries(
-      plan.bridges.map((b) => {
-        const p = presenceOf(state, b.id);
-        return [b.id, { online: p.online, ready: p.ready, attendees: p.attendees }];
-      }),
-    );
-  }
-  if (principal.role === 'operator') {
-    const p = presenceOf(state, principal.bridgeId);
-    const position = state.queue.findIndex((r) => r.bridgeId === principal.bridgeId);
-    view.mine = { bridgeId: principal.bridgeId, queuePosition: position < 0 ? null : position + 1, ready: p.ready, attendees: p.attendees, online: p.online };
-  }
-  return view;
+  // The staff's extra parts, made once when the first staff view is asked for.
+  let staff: Pick<ConferenceView, 'presence'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> } | undefined;
+  const staffParts = () =>
+    (staff ??= {
+      byDistrict: summary.byDistrict.map((d) => ({
+        districtId: d.districtId,
+        name: d.name,
+        online: d.online,
+        ready: d.ready,
+        communesOnline: d.communes.online,
+        communesReady: d.communes.ready,
+        communesTotal: d.communes.total,
+      })),
+      presence: Object.fromEntries(
+        plan.bridges.map((b) => {
+          const p = presenceOf(state, b.id);
+          return [b.id, { online: p.online, ready: p.ready, attendees: p.attendees }];
+        }),
+      ),
+    });
+  return (principal) => {
+    const ownBridge = principal.role === 'operator' ? principal.bridgeId : chair;
+    const view: ConferenceView = { ...shared, maket: renderMaket(live, ownBridge), rollCall: { ...shared.rollCall } };
+    if (isStaff(principal)) {
+      const parts = staffParts();
+      view.rollCall.byDistrict = parts.byDistrict;
+      view.presence = parts.presence;
+    }
+    if (principal.role === 'operator') {
+      const p = presenceOf(state, principal.bridgeId);
+      const position = state.queue.findIndex((r) => r.bridgeId === principal.bridgeId);
+      view.mine = { bridgeId: principal.bridgeId, queuePosition: position < 0 ? null : position + 1, ready: p.ready, attendees: p.attendees, online: p.online };
+    }
+    return view;
+  };
 }

@@ -99,17 +99,32 @@ export function attachControlSignaling(
   });
 
   // Views go to this process's own sockets (each process's runner re-emits remote changes).
+  // The first change after a quiet spell is pushed at once (a grant must not wait for a timer);
+  // changes that keep coming (a join storm) are pushed at most once per debounce window.
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
+  let dirty = false;
   const pushViews = (): void => {
-    timer = undefined;
-    const host = current();
+    immediate = undefined;
+    dirty = false;
+    const viewOf = current().views();
     for (const socket of nsp.sockets.values()) {
       const principal = (socket as ControlSocket).data.principal;
-      if (principal) socket.emit('control:view', host.view(principal));
+      if (principal) socket.emit('control:view', viewOf(principal));
     }
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (dirty) onChanged();
+    }, debounceMs);
   };
   const onChanged = (): void => {
-    timer ??= setTimeout(pushViews, debounceMs);
+    if (immediate) return;
+    if (timer) {
+      dirty = true;
+      return;
+    }
+    // After the current tick, so that the events of one change go out before its views.
+    immediate = setImmediate(pushViews);
   };
   const names = (): Map<string, string> => new Map(current().plan.bridges.map((b) => [b.id, b.name]));
   const onSampled = (): void => {
@@ -143,6 +158,7 @@ export function attachControlSignaling(
     rebind,
     close: () => {
       clearTimeout(timer);
+      clearImmediate(immediate);
       unbind();
     },
   };
