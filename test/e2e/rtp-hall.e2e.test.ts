@@ -111,7 +111,12 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
 
   /** A second ffmpeg plays the device: decodes `frames` frames of the programme from the sheet's SDP file. */
   async function decodeProgramme(sdpFile: string, frames: number): Promise<{ log: string; tail: string }> {
-    const receiver = ffmpeg(['-hide_banner', '-nostdin', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-frames:v', String(frames), '-f', 'null', '-'], 'programme receiver');
+    // Video and audio to outputs of their own: one muxer interleaving both could hold the audio
+    // back behind the video's timestamps and stop before writing it.
+    const receiver = ffmpeg(
+      ['-hide_banner', '-nostdin', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-map', '0:v', '-frames:v', String(frames), '-f', 'null', '-', '-map', '0:a', '-t', '2', '-f', 'null', '-'],
+      'programme receiver',
+    );
     const killer = setTimeout(() => receiver.kill('SIGKILL'), 20_000);
     const code = await new Promise<number | null>((resolve) => receiver.once('exit', (c) => resolve(c)));
     clearTimeout(killer);
@@ -302,11 +307,14 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const sdpFile = path.join(tmp, `programme-${SRTP_HALL}.sdp`);
     fs.writeFileSync(sdpFile, sdpRes.text);
 
-    const { log, tail } = await decodeProgramme(sdpFile, 50);
+    // The receive transports were just remade: wait until both streams flow to the device again.
+    const audioPeer = `rtp:${SRTP_HALL}:programme-audio`;
+    await waitFor('the device sent the speaker\'s audio', () => server.media.snapshot().peers.find((p) => p.peerId === audioPeer)?.consumers.some((c) => c.slot === 'audio' && c.bridgeId === BROWSER_HALL && !c.paused), 5000, 100);
+    const { log, tail } = await decodeProgramme(sdpFile, 75);
     expect(/Video: vp8/.test(log), `the decoded programme is the browser hall's VP8 camera; ${tail}`).to.equal(true);
     const audioKb = /audio:\s*(\d+)kB/.exec(log);
     expect(audioKb, tail).to.not.equal(null);
-    expect(Number(audioKb![1]), 'decoded programme audio').to.be.greaterThan(0);
+    expect(Number(audioKb![1]), `decoded programme audio; ${tail}`).to.be.greaterThan(0);
     // The H264 room codec is sent no VP8 it could not decode (nothing is transcoded).
     // (Consumers follow the routing asynchronously: wait for the settled state, then assert it.)
     await waitFor('settled programme video', () => programmeVideo(PLAIN_HALL).length === 0 && programmeVideo(SRTP_HALL).join() === BROWSER_HALL, 5000, 100).catch(() => undefined);
