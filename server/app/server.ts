@@ -20,7 +20,7 @@ import { ConferenceHost } from './ConferenceHost.ts';
 import { PlanLoadError } from './errors.ts';
 import { ProgrammeDesk } from './programme/ProgrammeDesk.ts';
 import { parsePressFeed } from './programme/ProgrammeOutput.ts';
-import { createRecordingsRouter } from '../transport/recordings-rest.ts';
+import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -185,6 +185,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       }
     };
     app.use('/api/recordings', createRecordingsRouter(() => conference));
+    app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
     app.use('/api', createRestRouter(() => conference.host, () => baseUrl, loadPlan));
     app.get('/metrics', metricsHandler(() => conference.host, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));

@@ -1,8 +1,10 @@
-// REST for the archive recordings: staff list them and download a file or its chapter index.
+// REST for the programme: staff list the archive recordings and download a file or its chapter
+// index; the press gets the SDP of its feed.
 import express, { type Request, type Response } from 'express';
 import type { ConferenceHost } from '../app/ConferenceHost.ts';
 import type { ProgrammeDesk } from '../app/programme/ProgrammeDesk.ts';
 import { bearerPrincipal } from './rest.ts';
+import { pressFeedSdp, type PressFeedTarget } from '../app/programme/ProgrammeOutput.ts';
 
 const STAFF = new Set(['chair', 'secretary']);
 
@@ -39,4 +41,21 @@ export function createRecordingsRouter(current: () => { host: ConferenceHost; de
       .catch(next);
   });
   return router;
+}
+
+/**
+ * GET /api/press.sdp: the SDP a press player opens for an rtp:// press feed (the press invite's
+ * token, or staff); 404 when the feed is off or is bare UDP (opened as udp://@:port).
+ */
+export function pressSdpHandler(pressFeed: PressFeedTarget | undefined, current: () => { host: ConferenceHost }): express.RequestHandler {
+  return (req, res, next) => {
+    bearerPrincipal(req, current().host)
+      .then((who) => {
+        if (!who) res.status(401).json({ error: { code: 'unauthenticated', message: 'a valid access token is required (Authorization: Bearer …)' } });
+        else if (who.role === 'operator') res.status(403).json({ error: { code: 'forbidden', message: 'not allowed for role operator' } });
+        else if (pressFeed?.protocol !== 'rtp') res.status(404).json({ error: { code: 'not_found', message: 'no RTP press feed is configured (DIEMCAU_PRESS_FEED=rtp://host:port)' } });
+        else res.type('application/sdp').send(pressFeedSdp(pressFeed));
+      })
+      .catch(next);
+  };
 }

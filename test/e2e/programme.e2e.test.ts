@@ -232,6 +232,10 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     expect(download.status).to.equal(200);
     expect((await download.arrayBuffer()).byteLength).to.equal(fs.statSync(file).size);
     expect((await get(DISTRICT, '/api/recordings')).status).to.equal(403);
+    // The press invite fetches the SDP its player opens.
+    const sdp = await get('viewer', '/api/press.sdp');
+    expect(sdp.status).to.equal(200);
+    expect(await sdp.text()).to.contain('a=rtpmap:33 MP2T/90000');
   });
 
   it("frames of the recording carry the maket's red background and yellow text", async () => {
