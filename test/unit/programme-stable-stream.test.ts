@@ -38,3 +38,20 @@ describe('programme relay: one stable stream over changing consumers', () => {
     expect(isVp8Keyframe(Buffer.from([0x10, 0x00]))).to.equal(true);
   });
 });
+
+describe('programme output: the codecs it receives', () => {
+  it('takes VP8 and Opus but not H264 (nor its RTX): the re-encoder reads one video codec', async () => {
+    const { vp8AndOpusOnly } = await import('../../server/app/programme/ProgrammeOutput.ts');
+    const caps = {
+      codecs: [
+        { kind: 'audio' as const, mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 },
+        { kind: 'video' as const, mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: 101 },
+        { kind: 'video' as const, mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 102, parameters: { apt: 101 } },
+        { kind: 'video' as const, mimeType: 'video/H264', clockRate: 90000, preferredPayloadType: 103, parameters: { 'packetization-mode': 1 } },
+        { kind: 'video' as const, mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 104, parameters: { apt: 103 } },
+      ],
+      headerExtensions: [],
+    };
+    expect(vp8AndOpusOnly(caps).codecs!.map((c) => c.preferredPayloadType)).to.deep.equal([100, 101, 102]);
+  });
+});

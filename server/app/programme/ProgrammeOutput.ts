@@ -14,7 +14,10 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
+import type { types as ms } from 'mediasoup';
 import type { MediaPeerSink, MediaSession, ConsumeRequest } from '../../../sfu/index.ts';
+
+type RtpCapabilities = ms.RtpCapabilities;
 import { ProgrammeRelay } from './ProgrammeRelay.ts';
 import { ProgrammeEncoder, type Overlay } from './ProgrammeEncoder.ts';
 import { freeUdpPorts, renderSlateKeyframe } from './ffmpeg.ts';
@@ -77,6 +80,18 @@ export type ProgrammeOutputEvents = {
   video: [{ source: 'speaker' | 'slate'; bridgeId?: string; at: number }];
   close: [];
 };
+
+/**
+ * The re-encoder reads one video codec (VP8: what the browsers send). A router that also offers
+ * H264 (a plan with an H264 hardware hall) would hand us an H264 consumer when that hall speaks;
+ * without H264 in our capabilities the SFU gives none, and the programme shows the slate under
+ * the speaker's lower third, with the speaker's audio.
+ */
+export function vp8AndOpusOnly(caps: RtpCapabilities): RtpCapabilities {
+  const h264 = new Set((caps.codecs ?? []).filter((c) => c.mimeType.toLowerCase() === 'video/h264').map((c) => c.preferredPayloadType));
+  const codecs = (caps.codecs ?? []).filter((c) => c.mimeType.toLowerCase() !== 'video/h264' && !(c.mimeType.toLowerCase() === 'video/rtx' && h264.has(Number(c.parameters?.apt))));
+  return { ...caps, codecs };
+}
 
 /** A recorder fed by the output: waiting for its first keyframe, then on until the picture of stopAt. */
 interface Tap {
@@ -214,7 +229,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
       replaced: () => undefined,
     };
     this.#media.join(this.peerId, { publish: false, receiveProgram: true, thumbnails: false }, sink);
-    this.#media.setRtpCapabilities(this.peerId, this.#media.rtpCapabilities);
+    this.#media.setRtpCapabilities(this.peerId, vp8AndOpusOnly(this.#media.rtpCapabilities));
     await this.#connect();
   }
 
