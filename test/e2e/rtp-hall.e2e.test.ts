@@ -309,7 +309,10 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
 
     // The receive transports were just remade: wait until both streams flow to the device again.
     const audioPeer = `rtp:${SRTP_HALL}:programme-audio`;
-    await waitFor('the device sent the speaker\'s audio', () => server.media.snapshot().peers.find((p) => p.peerId === audioPeer)?.consumers.some((c) => c.slot === 'audio' && c.bridgeId === BROWSER_HALL && !c.paused), 5000, 100);
+    await waitFor('the device sent the speaker\'s audio', () => server.media.snapshot().peers.find((p) => p.peerId === audioPeer)?.consumers.some((c) => c.slot === 'audio' && c.bridgeId === BROWSER_HALL && !c.paused), 5000, 100).catch((error: Error) => {
+      const snap = server.media.snapshot().peers.filter((p) => p.peerId === audioPeer || p.bridgeId === BROWSER_HALL);
+      throw new Error(`${error.message}; program ${server.media.program}; ${JSON.stringify(snap)}`);
+    });
     const { log, tail } = await decodeProgramme(sdpFile, 75);
     expect(/Video: vp8/.test(log), `the decoded programme is the browser hall's VP8 camera; ${tail}`).to.equal(true);
     const audioKb = /audio:\s*(\d+)kB/.exec(log);
