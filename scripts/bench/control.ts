@@ -147,7 +147,8 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
     const grantsCpu = pct('grants-start', 'grants-end');
 
     const views = sortNum(result.grants.flatMap((g) => g.viewMs));
-    const events = sortNum(result.grants.flatMap((g) => g.eventMs));
+    // Over IPC a missing receipt (NaN) arrives as null.
+    const events = sortNum(result.grants.flatMap((g) => g.eventMs).filter((x) => typeof x === 'number' && Number.isFinite(x)));
     const acks = sortNum(result.grants.map((g) => g.ackMs));
     const slowest = sortNum(result.grants.map((g) => Math.max(...g.viewMs)));
     const online = sortNum(result.onlineMs);
@@ -160,11 +161,11 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
     console.log(`  server CPU during the storm (${r1(storm.wall)} s): node ${storm.node.map((x) => `${x}%`).join(' + ')}, with mediasoup workers${redis ? ' and redis' : ''} ${storm.all}%${redis ? ` (redis ${storm.redis}%)` : ''} of one core; everything else on the machine ${storm.others}%`);
     console.log(`floor grants: ${result.grants.length} × ${first.bridges.length} receipts; chair's ack p50 ${r1(percentile(acks, 50))} ms`);
     console.log(`  view with the new floor holder: p50 ${r1(percentile(views, 50))} ms, p99 ${r1(percentile(views, 99))} ms, max ${r1(views.at(-1)!)} ms; slowest hall per grant p50 ${r1(percentile(slowest, 50))} ms`);
-    console.log(`  event floor_granted:            p50 ${r1(percentile(events, 50))} ms, p99 ${r1(percentile(events, 99))} ms, max ${r1(events.at(-1)!)} ms`);
+    console.log(events.length ? `  event floor_granted:            p50 ${r1(percentile(events, 50))} ms, p99 ${r1(percentile(events, 99))} ms, max ${r1(events.at(-1)!)} ms` : '  event floor_granted:            not sent to the halls (staff only)');
     console.log(`  server CPU during the grants (${r1(grantsCpu.wall)} s): node ${grantsCpu.node.map((x) => `${x}%`).join(' + ')}, everything server-side ${grantsCpu.all}% of one core, everything else on the machine ${grantsCpu.others}%; client process ${r1(result.clientCpuMs / 1000)} s CPU in all`);
     for (const g of result.grants.slice(0, 4)) {
       const v = sortNum(g.viewMs);
-      console.log(`  grant → ${g.bridgeId.padEnd(8)} ack ${r1(g.ackMs)} ms, view p50 ${r1(percentile(v, 50))} / max ${r1(v.at(-1)!)} ms, event max ${r1(Math.max(...g.eventMs))} ms`);
+      console.log(`  grant → ${g.bridgeId.padEnd(8)} ack ${r1(g.ackMs)} ms, view p50 ${r1(percentile(v, 50))} / max ${r1(v.at(-1)!)} ms, ${g.eventMs.every((x) => typeof x === 'number') ? `event max ${r1(Math.max(...g.eventMs))} ms` : 'no event'}`);
     }
     if (result.errors.length) console.log(`  errors (${result.errors.length}): ${result.errors.slice(0, 5).join('; ')}`);
     return {

@@ -22,8 +22,11 @@ function roomsOf(p: Principal): string[] {
 /** How long a hall's pre-meeting link test runs. */
 const LINK_TEST_MS = 8000;
 
-/** Events every display gets; presence events only go to the roll-call staff. */
-const STAFF_ONLY = new Set(['bridge_online', 'bridge_offline', 'bridge_ready']);
+/**
+ * Conference events go to the staff consoles (the chair's log, the technicians). Halls and the
+ * press draw everything from their views: sending them the events too put four or five frames
+ * per grant in front of the view on every hall's socket.
+ */
 
 /**
  * Wires the conference's control to a socket.io namespace: authenticate, parse, execute, ack,
@@ -134,8 +137,7 @@ export function attachControlSignaling(
     nsp.local.to('staff').emit('health:alert', { ...alert, bridgeName: names().get(alert.bridgeId) ?? alert.bridgeId });
   };
   const onEvent = (event: ConferenceEvent, meta: EventMeta): void => {
-    const room = STAFF_ONLY.has(event.type) ? 'staff' : 'all';
-    nsp.local.to(room).emit('control:event', { ...event, seq: meta.seq, at: meta.at });
+    nsp.local.to('staff').emit('control:event', { ...event, seq: meta.seq, at: meta.at });
   };
   let bound: ConferenceHost | undefined;
   const unbind = (): void => {

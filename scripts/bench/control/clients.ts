@@ -30,7 +30,7 @@ export interface PhaseMark {
 export interface GrantSample {
   bridgeId: string;
   ackMs: number;
-  /** The control:event floor_granted, per hall. */
+  /** The control:event floor_granted, per hall (NaN: not sent to halls). */
   eventMs: number[];
   /** The first control:view showing the new floor holder, per hall (what the displays draw). */
   viewMs: number[];
@@ -195,7 +195,8 @@ async function run(job: ClientsJob): Promise<ClientsResult> {
     const ack = await request(chair, 'control:command', { type: 'grant_floor', requestId });
     const ackMs = performance.now() - sentAt;
     if (!ack.ok) throw new Error(`grant_floor ${requestId} ${ack.error.code}`);
-    await until(`grant ${g + 1} at every hall`, () => halls.every((h) => !Number.isNaN(h.watch!.eventAt) && !Number.isNaN(h.watch!.viewAt)), 10_000);
+    // A socket's messages arrive in order: a hall that is sent the event has it before the view.
+    await until(`grant ${g + 1} at every hall`, () => halls.every((h) => !Number.isNaN(h.watch!.viewAt)), 10_000);
     grants.push({ bridgeId: target.id, ackMs, eventMs: halls.map((h) => h.watch!.eventAt - sentAt), viewMs: halls.map((h) => h.watch!.viewAt - sentAt) });
     for (const h of halls) h.watch = null;
     await sleep(250);
