@@ -8,7 +8,11 @@
  *
  * Options: --workers N (1) --seconds N (20) --warmup N (6) --browsers N (2) --switches N (6)
  *          --probes N (8) --no-pin --suite-cm (SRTP AES_CM_128_HMAC_SHA1_80 instead of AEAD_AES_128_GCM,
- *          which browsers negotiate with mediasoup)
+ *          which browsers negotiate with mediasoup) --no-wire (no tcpdump) --health-ms N (the server's
+ *          link-health sampling period; 2000 by default)
+ * Forwarding latency (fwd_*): tcpdump on lo timestamps the speaker's packets into the SFU and the
+ * SFU's copies to the probe halls in the kernel (needs root; else null). e2e_*: generator send →
+ * probe receipt in user space, which includes the harness's scheduling.
  * Pinning (default, with 1 worker), with `taskset -apc` once everything is up: the harness (this
  * process with the server's control plane, the generator, the sinks) on CPU 0, the mediasoup
  * worker on CPU 1; Chromium floats (pinned beside the generator it starved the harness).
@@ -30,7 +34,7 @@ async function main(): Promise<void> {
   const switches = arg('switches', 6);
   const pin = !process.argv.includes('--no-pin') && os.cpus().length >= 2;
   const suite = process.argv.includes('--suite-cm') ? 'AES_CM_128_HMAC_SHA1_80' : 'AEAD_AES_128_GCM';
-  const harness = new FanoutHarness({ workers, scenario: 'conference', browsers: arg('browsers', 2), pin, probes: arg('probes', 8), suite });
+  const harness = new FanoutHarness({ workers, scenario: 'conference', browsers: arg('browsers', 2), pin, probes: arg('probes', 8), suite, wire: !process.argv.includes('--no-wire'), healthIntervalMs: process.argv.includes('--health-ms') ? arg('health-ms', 2000) : undefined });
   try {
     await harness.start();
     await new Promise((r) => setTimeout(r, warmup * 1000));
@@ -61,6 +65,8 @@ async function main(): Promise<void> {
       fwd_p50_ms: w.fwdP50Ms,
       fwd_p99_ms: w.fwdP99Ms,
       fwd_samples: w.fwdSamples,
+      e2e_p50_ms: w.e2eP50Ms,
+      e2e_p99_ms: w.e2eP99Ms,
       rss_mb: w.rssMb,
       kf_requests_per_switch_median: percentile(kf, 50),
       kf_requests_per_switch_max: Math.max(...kf, 0),

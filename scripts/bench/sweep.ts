@@ -33,8 +33,10 @@ interface Point {
   udp_rcvbuf_errors: number;
   sfu_socket_drops: number;
   harness_socket_drops: number;
-  fwd_p50_ms: number;
-  fwd_p99_ms: number;
+  fwd_p50_ms: number | null;
+  fwd_p99_ms: number | null;
+  e2e_p50_ms: number;
+  e2e_p99_ms: number;
   rss_mb: number;
   harness_cpu_pct: number;
 }
@@ -61,6 +63,8 @@ async function point(workers: number, consumers: number, seconds: number, warmup
       harness_socket_drops: w.harnessSocketDrops,
       fwd_p50_ms: w.fwdP50Ms,
       fwd_p99_ms: w.fwdP99Ms,
+      e2e_p50_ms: w.e2eP50Ms,
+      e2e_p99_ms: w.e2eP99Ms,
       rss_mb: w.rssMb,
       harness_cpu_pct: w.harnessCpuPct,
     };

@@ -16,6 +16,7 @@ import { launchChromium, openPage, type TestBrowser } from '../../../test/helper
 import { pageVideo, waitLive } from '../../../test/helpers/hall-page.ts';
 import type { RunningServer } from '../../../server/app/server.ts';
 import { SrtpSession, type SrtpSuite } from './srtp.ts';
+import { WireCapture, wireCaptureAvailable, type WireFlow } from './capture.ts';
 import type { GeneratorHall, GeneratorStats, SinkReceiver, SinkReport } from './protocol.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,7 +28,9 @@ class Child {
   #next = 1;
   readonly #waiting = new Map<number, (m: any) => void>();
   constructor(script: string, env: NodeJS.ProcessEnv = {}) {
-    this.proc = fork(path.join(here, script), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // DIEMCAU_BENCH_CPU_PROF=dir: a V8 CPU profile of each child (to see what the harness spends).
+    const prof = process.env.DIEMCAU_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DIEMCAU_BENCH_CPU_PROF}`] : [];
+    this.proc = fork(path.join(here, script), [], { execArgv: ['--import', 'tsx', ...prof], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.proc.on('message', (m: any) => {
       const w = this.#waiting.get(m.id);
       if (w) {
@@ -129,6 +132,10 @@ export interface HarnessOptions {
   probes: number;
   /** SRTP suite of the plain transports (browsers negotiate AEAD_AES_128/256_GCM over DTLS). */
   suite?: SrtpSuite;
+  /** Measure forwarding at the wire with tcpdump when it can run (default true). */
+  wire?: boolean;
+  /** The server's link-health sampling period (its default, 2 s, when absent). */
+  healthIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -162,10 +169,15 @@ export interface WindowResult {
   sfuSocketDrops: number;
   /** ... and at the harness's sockets (the sinks did not keep up: loss not caused by the SFU). */
   harnessSocketDrops: number;
-  fwdP50Ms: number;
-  fwdP99Ms: number;
-  fwdMaxMs: number;
+  /** SFU receipt → send, from kernel timestamps on loopback (tcpdump), or null without it. */
+  fwdP50Ms: number | null;
+  fwdP99Ms: number | null;
+  fwdMaxMs: number | null;
   fwdSamples: number;
+  /** Generator send → probe receipt in user space (includes the harness's scheduling). */
+  e2eP50Ms: number;
+  e2eP99Ms: number;
+  e2eSamples: number;
   rssMb: number;
   groups: SinkReport['groups'];
   generatorLoopP99Ms: number;
@@ -193,6 +205,10 @@ export class FanoutHarness {
   readonly #peers: SyntheticPeer[] = [];
   /** Local ports of the SFU's plain transports (to tell its socket drops from the harness's). */
   readonly #sfuPorts = new Set<number>();
+  /** Per publishing peer, its packets into the SFU; per probe, the SFU's packets to it. */
+  readonly #inFlows = new Map<string, WireFlow>();
+  readonly #probeFlows: WireFlow[] = [];
+  #capture: WireCapture | null = null;
   readonly #log: (line: string) => void;
   speaker = 'd-178';
 
@@ -203,7 +219,7 @@ export class FanoutHarness {
 
   async start(): Promise<void> {
     const o = this.options;
-    this.server = await startTestServer(o.workers);
+    this.server = await startTestServer(o.workers, {}, { healthIntervalMs: o.healthIntervalMs });
     this.media = this.server.media;
     for (const router of this.media.routers()) {
       router!.observer.on('newtransport', (t) => {
@@ -268,12 +284,14 @@ export class FanoutHarness {
       const recv = await this.media.createPlainTransport(p.peerId, 'recv', { comedia: false, srtpCryptoSuite: SUITE });
       this.#sfuPorts.add(recv.port);
       await this.media.connectPlainTransport(p.peerId, recv.id, { ip: '127.0.0.1', port: portOf(p.peerId), srtpParameters: { cryptoSuite: SUITE, keyBase64: recvKey } });
+      if (probeIds.has(p.peerId)) this.#probeFlows.push({ port: portOf(p.peerId), key: recv.srtpParameters!.keyBase64, suite: SUITE, direction: 'out' });
       keys.push({ sink: probeIds.has(p.peerId) ? this.#probe : this.#sink, key: { receiver: p.peerId, myKey: recvKey, sfuKey: recv.srtpParameters!.keyBase64, suite: SUITE, sfuIp: recv.ip, sfuPort: recv.port } });
       if (!publish) return;
       const sendKey = SrtpSession.randomKey(SUITE);
       const send = await this.media.createPlainTransport(p.peerId, 'send', { comedia: true, srtpCryptoSuite: SUITE });
       this.#sfuPorts.add(send.port);
       await this.media.connectPlainTransport(p.peerId, send.id, { srtpParameters: { cryptoSuite: SUITE, keyBase64: sendKey } });
+      this.#inFlows.set(p.peerId, { port: send.port, key: sendKey, suite: SUITE, direction: 'in' });
       const base = 0x1000_0000 + halls.length * 16 + Math.floor(Math.random() * 8) * 0x100_0000;
       const hall: GeneratorHall = {
         id: p.peerId,
@@ -371,9 +389,15 @@ export class FanoutHarness {
     const browser0 = browserPids.map((p) => safeCpu(p));
     const udp0 = udpRcvbufErrors();
     const drops0 = udpDropsByPort();
+    const speakerFlow = this.#inFlows.get(`bench:${this.speaker}`);
+    if (this.options.wire !== false && speakerFlow && this.#probeFlows.length > 0 && wireCaptureAvailable()) {
+      this.#capture = await WireCapture.start([speakerFlow, ...this.#probeFlows], path.join(os.tmpdir(), `diemcau-fanout-${process.pid}.pcap`));
+    }
     const t0 = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const wire = this.#capture ? await this.#capture.stop() : null;
+    this.#capture = null;
     const cpu1 = pids.map(cpuSeconds);
     const server1 = cpuSeconds(process.pid);
     const harness1 = [this.#generator, this.#sink, this.#probe].map((c) => cpuSeconds(c.proc.pid!));
@@ -437,10 +461,13 @@ export class FanoutHarness {
       udpRcvbufErrors: udp1 - udp0,
       sfuSocketDrops: sfuDrops,
       harnessSocketDrops: otherDrops,
-      fwdP50Ms: round(percentile(lat, 50), 3),
-      fwdP99Ms: round(percentile(lat, 99), 3),
-      fwdMaxMs: round(Math.max(...lat, 0), 3),
-      fwdSamples: lat.length,
+      fwdP50Ms: wire ? round(percentile(wire.latencyMs, 50), 3) : null,
+      fwdP99Ms: wire ? round(percentile(wire.latencyMs, 99), 3) : null,
+      fwdMaxMs: wire ? round(Math.max(...wire.latencyMs, 0), 3) : null,
+      fwdSamples: wire?.latencyMs.length ?? 0,
+      e2eP50Ms: round(percentile(lat, 50), 3),
+      e2eP99Ms: round(percentile(lat, 99), 3),
+      e2eSamples: lat.length,
       rssMb: round(pids.map(rssMb).reduce((a, b) => a + b, 0), 0),
       groups,
       generatorLoopP99Ms: round(gen.loopDelayP99Ms),
@@ -485,6 +512,7 @@ export class FanoutHarness {
   }
 
   async close(): Promise<void> {
+    this.#capture?.close();
     await Promise.all([this.#generator, this.#sink, this.#probe].map((c) => c?.stop()));
     await this.#chromium?.close();
     await this.server?.close();

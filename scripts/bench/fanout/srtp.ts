@@ -114,6 +114,11 @@ export class SrtpSession {
     return out;
   }
 
+  /** Sets a received stream's rollover counter (a receiver that joins a stream mid-way). */
+  setReceiveRoc(ssrc: number, roc: number, seq: number): void {
+    this.#recv.set(ssrc, { roc, sl: seq });
+  }
+
   /** Decrypts an SRTP packet (the authentication tag is checked when `verify`). null if it fails. */
   unprotectRtp(packet: Buffer, verify = false): Buffer | null {
     if (packet.length < 12 + (this.#gcm ? GCM_TAG_LEN : TAG_LEN)) return null;
