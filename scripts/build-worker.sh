@@ -40,6 +40,37 @@ assert s.count(old) == 1, "KeyFrameRequestManager.cpp changed: review the keyfra
 open(p, "w").write(s.replace(old, new))
 PY
 
+# One keyframe per switch with more than one worker: a PipeConsumer that receives a PLI/FIR for
+# one stream asks the producer for a keyframe on every simulcast layer, so each switch to a
+# speaker piped to the other worker cost the speaker three keyframes (L2, L0, L1; bench:fanout
+# --workers 2). Patched: it asks for the layer that was asked for (the stream's mapped SSRC).
+python3 - src/RTC/PipeConsumer.cpp <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+old = """		rtpStream->ReceiveKeyFrameRequest(messageType);
+
+		if (IsActive())
+			RequestKeyFrame();
+	}
+"""
+new = """		rtpStream->ReceiveKeyFrameRequest(messageType);
+
+		// diemcau: only the layer that was asked for, not every layer.
+		if (IsActive() && this->kind == RTC::Media::Kind::VIDEO)
+		{
+			for (auto& kv : this->mapMappedSsrcSsrc)
+			{
+				if (kv.second == ssrc)
+					this->listener->OnConsumerKeyFrameRequested(this, kv.first);
+			}
+		}
+	}
+"""
+assert s.count(old) == 1, "PipeConsumer.cpp changed: review the keyframe patch"
+open(p, "w").write(s.replace(old, new))
+PY
+
 sub=subprojects
 stub() { # stub DIR: a folder meson uses instead of downloading the wrap
   rm -rf "$sub/$1"; mkdir -p "$sub/$1"; : > "$sub/$1/empty.c"; : > "$sub/$1/meson_options.txt"
