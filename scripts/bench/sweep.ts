@@ -41,6 +41,9 @@ interface Point {
   harness_cpu_pct: number;
 }
 
+/** How long one point may take, set-up included. */
+const POINT_LIMIT_S = 240;
+
 async function point(workers: number, consumers: number, seconds: number, warmup: number): Promise<Point> {
   // Each viewer holds 3 consumers: the speaker's video and audio and the chair's audio.
   const harness = new FanoutHarness({ workers, scenario: 'viewers', viewers: Math.max(1, Math.round(consumers / 3)), browsers: 0, pin: workers === 1 && os.cpus().length >= 2, probes: 4, log: () => undefined });
@@ -100,11 +103,13 @@ function svg(points: Point[], title: string): string {
       const ps = points.filter((p) => p.workers === workers).sort((a, b) => xs(a) - xs(b));
       const c = colours[workers] ?? '#555';
       out += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${ps.map((p) => `${sx(xs(p))},${sy(ys(p))}`).join(' ')}"/>`;
-      for (const p of ps) out += `<circle cx="${sx(xs(p))}" cy="${sy(ys(p))}" r="3.5" fill="${c}"><title>${p.consumers} consumers, ${p.workers} worker(s): ${ys(p)}</title></circle>`;
+      // A hollow point: the SFU lost packets there (over 1 %), it is past saturation.
+      for (const p of ps) out += `<circle cx="${sx(xs(p))}" cy="${sy(ys(p))}" r="4" fill="${p.loss_pct > 1 ? 'white' : c}" stroke="${c}" stroke-width="2"><title>${p.consumers} consumers, ${p.workers} worker(s): ${ys(p)}; loss ${p.loss_pct} %</title></circle>`;
     }
     return out;
   };
-  const legend = [1, 2].map((w, i) => `<rect x="${60 + i * 130}" y="${H - 18}" width="12" height="12" fill="${w === 1 ? '#c0392b' : '#2471a3'}"/><text x="${78 + i * 130}" y="${H - 8}" font-size="12">${w} worker${w > 1 ? 's' : ''}</text>`).join('');
+  const legend = [1, 2].map((w, i) => `<rect x="${60 + i * 130}" y="${H - 18}" width="12" height="12" fill="${w === 1 ? '#c0392b' : '#2471a3'}"/><text x="${78 + i * 130}" y="${H - 8}" font-size="12">${w} worker${w > 1 ? 's' : ''}</text>`).join('') +
+    `<circle cx="${326}" cy="${H - 12}" r="4" fill="white" stroke="#555" stroke-width="2"/><text x="${336}" y="${H - 8}" font-size="12">loss over 1 % (saturated)</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${title}</text>
@@ -121,9 +126,20 @@ async function main(): Promise<void> {
   const consumers = arg('consumers', '50,200,500,1000,2000').split(',').map(Number);
   const workers = arg('workers', '1,2').split(',').map(Number);
   const points: Point[] = [];
+  const failed: { workers: number; consumers_target: number }[] = [];
   for (const w of workers) {
     for (const c of consumers) {
-      const p = await point(w, c, seconds, warmup);
+      // A point that cannot be set up or measured in time (a saturated worker answers its
+      // requests late) is reported as such and left out of the picture.
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), POINT_LIMIT_S * 1000)));
+      const p = await Promise.race([point(w, c, seconds, warmup).catch((e: Error) => (console.error(`point ${w}×${c}: ${e.message}`), null)), limit]);
+      clearTimeout(timer);
+      if (!p) {
+        console.error(JSON.stringify({ workers: w, consumers_target: c, failed: `not done within ${POINT_LIMIT_S} s` }));
+        failed.push({ workers: w, consumers_target: c });
+        continue;
+      }
       console.error(JSON.stringify(p));
       points.push(p);
     }
@@ -133,8 +149,8 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.join(root, 'docs/img'), { recursive: true });
   fs.mkdirSync(path.join(root, 'docs/bench'), { recursive: true });
   fs.writeFileSync(path.join(root, 'docs/img/fanout-sweep.svg'), svg(points, title));
-  fs.writeFileSync(path.join(root, 'docs/bench/sweep.json'), JSON.stringify({ date, machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.cpus()[0]?.model}`, points }, null, 1) + '\n');
-  console.log(JSON.stringify({ date, points }));
+  fs.writeFileSync(path.join(root, 'docs/bench/sweep.json'), JSON.stringify({ date, machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.cpus()[0]?.model}`, points, failed }, null, 1) + '\n');
+  console.log(JSON.stringify({ date, points, failed }));
 }
 
 main().then(

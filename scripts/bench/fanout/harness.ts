@@ -267,7 +267,8 @@ export class FanoutHarness {
 
     // Receiving sockets first (their ports are where the SFU sends), probes in their own process.
     const receivers: SinkReceiver[] = this.#peers.map((p) => ({ id: p.peerId, group: p.group, probe: false }));
-    const probeIds = new Set(receivers.filter((r) => r.group === 'halls' || r.group === 'viewers').slice(0, o.probes).map((r) => r.id));
+    // Probes receive the speaker (the speaker's own hall receives the chair, not measured).
+    const probeIds = new Set(receivers.filter((r) => (r.group === 'halls' || r.group === 'viewers') && r.id !== `bench:${this.speaker}`).slice(0, o.probes).map((r) => r.id));
     const [{ ports }, { ports: probePorts }] = await Promise.all([
       this.#sink.request<{ ports: Record<string, number> }>({ type: 'bind', receivers: receivers.filter((r) => !probeIds.has(r.id)) }),
       this.#probe.request<{ ports: Record<string, number> }>({ type: 'bind', receivers: receivers.filter((r) => probeIds.has(r.id)).map((r) => ({ ...r, probe: true })) }),
@@ -277,9 +278,11 @@ export class FanoutHarness {
     const halls: GeneratorHall[] = [];
     const keys: { sink: Child; key: { receiver: string; myKey: string; sfuKey: string; suite: SrtpSuite; sfuIp: string; sfuPort: number } }[] = [];
     const SUITE: SrtpSuite = o.suite ?? 'AEAD_AES_128_GCM';
+    const sinks = new Map<string, PlainSink>();
     const setUp = async (p: SyntheticPeer): Promise<void> => {
       const publish = p.bridgeId !== undefined;
       const sink = new PlainSink((max) => void this.#generator.request({ type: 'layers', hall: p.peerId, maxLayer: max }).catch(() => undefined));
+      sinks.set(p.peerId, sink);
       this.media.join(p.peerId, {
         bridgeId: p.bridgeId,
         publish,
@@ -337,6 +340,9 @@ export class FanoutHarness {
         throw error;
       }
     }
+    // The layers each hall was last told to send (a 'layers' message before the generator knew
+    // the hall was lost).
+    for (const hall of halls) hall.maxLayer = sinks.get(hall.id)?.maxLayer ?? hall.maxLayer;
     await this.#generator.request({ type: 'halls', halls }, 120_000);
     if (o.scenario === 'conference') {
       const districts = bridges.filter((b) => b.startsWith('d-'));
@@ -345,6 +351,14 @@ export class FanoutHarness {
       this.media.setThumbnails('bench:wall', bridges);
     }
     await this.media.setProgram(this.speaker);
+    // The SFU creates the 861 consumers as the peers join, under load: wait until their number
+    // holds for 1.5 s, so that the window does not measure consumers still being created (each
+    // new one asks its hall for a keyframe).
+    for (let last = -1, stable = 0, waited = 0; stable < 3 && waited < 120_000; waited += 500) {
+      await new Promise((r) => setTimeout(r, 500));
+      stable = this.#consumers.size === last ? stable + 1 : 0;
+      last = this.#consumers.size;
+    }
 
     if (o.pin) {
       // Pinned once everything is up: the harness — this process with the server's control
@@ -377,19 +391,23 @@ export class FanoutHarness {
     const sent = async (list: ms.Consumer[]): Promise<Map<string, number>> => {
       const out = new Map<string, number>();
       await Promise.all(list.map(async (c) => {
-        const stats = await c.getStats().catch(() => []);
+        // A consumer whose stats did not come (a saturated worker times requests out) is left
+        // out of both ends of the window rather than counted from zero.
+        const stats = await c.getStats().catch(() => null);
+        if (!stats) return;
         let n = 0;
         for (const s of stats) if (s.type === 'outbound-rtp') n += s.packetCount ?? 0;
         out.set(c.id, n);
       }));
       return out;
     };
-    const received = async (): Promise<number> => {
-      let n = 0;
+    const received = async (): Promise<Map<string, number>> => {
+      const out = new Map<string, number>();
       await Promise.all(producers.map(async (p) => {
-        for (const s of await p.getStats().catch(() => [])) n += s.packetCount ?? 0;
+        const stats = await p.getStats().catch(() => null);
+        if (stats) out.set(p.id, stats.reduce((n, s) => n + (s.packetCount ?? 0), 0));
       }));
-      return n;
+      return out;
     };
     const browserFrames = async (): Promise<Map<string, { frames: number; height: number }>> => {
       const out = new Map<string, { frames: number; height: number }>();
@@ -439,12 +457,13 @@ export class FanoutHarness {
     let outPackets = 0;
     let active = 0;
     for (const [id, n] of c1) {
-      const d = n - (c0.get(id) ?? 0);
+      if (!c0.has(id)) continue;
+      const d = n - c0.get(id)!;
       outPackets += d;
       if (d > 0) active++;
     }
     let pipePackets = 0;
-    for (const [id, n] of p1) pipePackets += n - (p0.get(id) ?? 0);
+    for (const [id, n] of p1) if (p0.has(id)) pipePackets += n - p0.get(id)!;
     const workerCpu = cpu1.map((c, i) => c - cpu0[i]!);
     const cpuTotal = workerCpu.reduce((a, b) => a + b, 0);
     const groups: SinkReport['groups'] = { ...sinkReport.groups };
@@ -466,7 +485,7 @@ export class FanoutHarness {
       outPackets,
       outPps: Math.round(outPackets / wall),
       pipePps: Math.round(pipePackets / wall),
-      inPps: Math.round((in1 - in0) / wall),
+      inPps: Math.round([...in1].reduce((n, [id, v]) => n + (in0.has(id) ? v - in0.get(id)! : 0), 0) / wall),
       workerCpuSeconds: workerCpu.map((x) => round(x)),
       usCpuPerOutPacket: round((cpuTotal * 1e6) / Math.max(1, outPackets)),
       sfuCpuPct: round((cpuTotal / wall / os.cpus().length) * 100, 1),
