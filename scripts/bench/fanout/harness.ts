@@ -226,6 +226,15 @@ export class FanoutHarness {
 
   async start(): Promise<void> {
     const o = this.options;
+    // Every CPU again for this process: a pinned run before it in the same process (the sweep)
+    // left it on CPU 0, and the workers and children it starts would inherit that.
+    if (os.cpus().length > 1) {
+      try {
+        pin(process.pid, `0-${os.cpus().length - 1}`);
+      } catch {
+        // taskset missing: affinity as it is
+      }
+    }
     this.server = await startTestServer(o.workers, {}, { healthIntervalMs: o.healthIntervalMs });
     this.media = this.server.media;
     for (const router of this.media.routers()) {
