@@ -6,6 +6,7 @@
  * docs/bench/sweep.json, and prints one JSON object (all points) as its last line.
  *
  * Options: --seconds N (10 per point) --warmup N (3) --consumers 50,200,... --workers 1,2
+ *          --from-json docs/bench/sweep.json (redraw the picture only)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,6 +40,10 @@ interface Point {
   e2e_p99_ms: number;
   rss_mb: number;
   harness_cpu_pct: number;
+}
+
+function titleOf(date: string): string {
+  return `bench:sweep — ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}, ${date.slice(0, 16).replace('T', ' ')} UTC; hollow: loss over 1 %, saturated`;
 }
 
 /** How long one point may take, set-up included. */
@@ -77,10 +82,14 @@ async function point(workers: number, consumers: number, seconds: number, warmup
 }
 
 /** Two panels: worker CPU (cores) against packets sent, and µs of CPU per packet against consumers. */
-function svg(points: Point[], title: string): string {
-  const W = 900;
+function svg(allPoints: Point[], title: string): string {
+  const W = 1350;
   const H = 380;
-  const panel = (x0: number, label: string, xLabel: string, xs: (p: Point) => number, ys: (p: Point) => number, yLabel: string): string => {
+  // Saturated points (loss over 1 %) are drawn hollow and off the lines: past saturation the
+  // figures describe an overloaded worker (retransmissions, dropped input), not the cost curve.
+  const saturated = (p: Point): boolean => p.loss_pct > 1;
+  const panel = (x0: number, label: string, xLabel: string, xs: (p: Point) => number, ys: (p: Point) => number, yLabel: string, all = true): string => {
+    const points = all ? allPoints : allPoints.filter((p) => !saturated(p));
     const pw = 380;
     const ph = 260;
     const y0 = 60;
@@ -102,9 +111,9 @@ function svg(points: Point[], title: string): string {
     for (const workers of [...new Set(points.map((p) => p.workers))]) {
       const ps = points.filter((p) => p.workers === workers).sort((a, b) => xs(a) - xs(b));
       const c = colours[workers] ?? '#555';
-      out += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${ps.map((p) => `${sx(xs(p))},${sy(ys(p))}`).join(' ')}"/>`;
+      out += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${ps.filter((p) => !saturated(p)).map((p) => `${sx(xs(p))},${sy(ys(p))}`).join(' ')}"/>`;
       // A hollow point: the SFU lost packets there (over 1 %), it is past saturation.
-      for (const p of ps) out += `<circle cx="${sx(xs(p))}" cy="${sy(ys(p))}" r="4" fill="${p.loss_pct > 1 ? 'white' : c}" stroke="${c}" stroke-width="2"><title>${p.consumers} consumers, ${p.workers} worker(s): ${ys(p)}; loss ${p.loss_pct} %</title></circle>`;
+      for (const p of ps) out += `<circle cx="${sx(xs(p))}" cy="${sy(ys(p))}" r="4" fill="${saturated(p) ? 'white' : c}" stroke="${c}" stroke-width="2"><title>${p.consumers} consumers, ${p.workers} worker(s): ${ys(p)}; loss ${p.loss_pct} %</title></circle>`;
     }
     return out;
   };
@@ -115,12 +124,20 @@ function svg(points: Point[], title: string): string {
 <text x="${W / 2}" y="20" text-anchor="middle" font-size="15">${title}</text>
 ${panel(0, 'Worker CPU against packets sent', 'packets sent per second (thousands)', (p) => p.out_pps / 1000, (p) => p.sfu_cores, 'worker CPU (cores)')}
 ${panel(450, 'CPU per outgoing packet', 'consumers', (p) => p.consumers, (p) => p.us_cpu_per_out_packet, 'µs of worker CPU per packet')}
+${panel(900, 'Forwarding p99 (unsaturated points)', 'consumers', (p) => p.consumers, (p) => p.fwd_p99_ms ?? p.e2e_p99_ms, 'SFU receipt → send, p99 (ms)', false)}
 ${legend}
 </svg>
 `;
 }
 
 async function main(): Promise<void> {
+  const from = arg('from-json', '');
+  if (from) {
+    // Redraws docs/img/fanout-sweep.svg from a recorded sweep (no measurement).
+    const rec = JSON.parse(fs.readFileSync(from, 'utf8')) as { date: string; points: Point[] };
+    fs.writeFileSync(path.join(root, 'docs/img/fanout-sweep.svg'), svg(rec.points, titleOf(rec.date)));
+    return;
+  }
   const seconds = Number(arg('seconds', '10'));
   const warmup = Number(arg('warmup', '3'));
   const consumers = arg('consumers', '50,200,500,1000,2000').split(',').map(Number);
@@ -145,7 +162,7 @@ async function main(): Promise<void> {
     }
   }
   const date = new Date().toISOString();
-  const title = `bench:sweep — ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}, ${date.slice(0, 16).replace('T', ' ')} UTC`;
+  const title = titleOf(date);
   fs.mkdirSync(path.join(root, 'docs/img'), { recursive: true });
   fs.mkdirSync(path.join(root, 'docs/bench'), { recursive: true });
   fs.writeFileSync(path.join(root, 'docs/img/fanout-sweep.svg'), svg(points, title));
