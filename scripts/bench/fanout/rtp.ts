@@ -1,4 +1,5 @@
 /** RTP packetisation (VP8 per RFC 7741, Opus) and the RTCP the harness sends and reads. */
+import { senderReport as serverSenderReport } from '../../../server/app/programme/rtp.ts';
 
 /** Payload bytes per RTP packet (a browser keeps packets around 1,200 bytes). */
 export const MAX_PAYLOAD = 1160;
@@ -84,26 +85,9 @@ export class OpusPacketizer {
   }
 }
 
-/** NTP time (64-bit fixed point) of a wall clock in ms. */
-function ntp(ms: number): { sec: number; frac: number } {
-  const s = ms / 1000 + 2208988800;
-  return { sec: Math.floor(s) >>> 0, frac: Math.floor((s % 1) * 2 ** 32) >>> 0 };
-}
-
-/** A sender report for one stream. */
+/** A sender report for one stream (the server's own builder, arguments in the harness's order). */
 export function senderReport(ssrc: number, rtpTs: number, packets: number, octets: number, nowMs: number): Buffer {
-  const b = Buffer.alloc(28);
-  b[0] = 0x80;
-  b[1] = 200;
-  b.writeUInt16BE(6, 2);
-  b.writeUInt32BE(ssrc >>> 0, 4);
-  const t = ntp(nowMs);
-  b.writeUInt32BE(t.sec, 8);
-  b.writeUInt32BE(t.frac, 12);
-  b.writeUInt32BE(rtpTs >>> 0, 16);
-  b.writeUInt32BE(packets >>> 0, 20);
-  b.writeUInt32BE(octets >>> 0, 24);
-  return b;
+  return serverSenderReport(ssrc, nowMs, rtpTs, packets, octets);
 }
 
 export interface ReportBlock {
