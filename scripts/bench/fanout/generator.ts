@@ -9,7 +9,8 @@
 import dgram from 'node:dgram';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadClip, type Clip } from './media.ts';
-import { OpusPacketizer, Vp8Packetizer, parseFeedback, senderReport, writeSendTime } from './rtp.ts';
+import { OpusPacketizer, Vp8Packetizer, parseFeedback, writeSendTime } from './rtp.ts';
+import { senderReport } from '../../../server/app/programme/rtp.ts';
 import { SrtpSession, isRtcp } from './srtp.ts';
 import type { GeneratorHall, GeneratorRequest, GeneratorStats } from './protocol.ts';
 
@@ -170,8 +171,8 @@ function sendReports(): void {
   for (const hall of halls.values()) {
     const parts: Buffer[] = [];
     const ts = (hall.tsBase + hall.frameNo * (90000 / clip.fps)) >>> 0;
-    for (const l of hall.layers) if (l.index <= hall.maxLayer) parts.push(senderReport(l.pk.ssrc, ts, l.packets, l.octets, now));
-    parts.push(senderReport(hall.mic.ssrc, hall.audioTs, hall.audioPackets, hall.audioOctets, now));
+    for (const l of hall.layers) if (l.index <= hall.maxLayer) parts.push(senderReport(l.pk.ssrc, now, ts, l.packets, l.octets));
+    parts.push(senderReport(hall.mic.ssrc, now, hall.audioTs, hall.audioPackets, hall.audioOctets));
     hall.socket.send(hall.tx.protectRtcp(Buffer.concat(parts)), hall.spec.port, hall.spec.ip);
   }
 }

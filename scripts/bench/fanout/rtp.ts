@@ -1,5 +1,4 @@
 /** RTP packetisation (VP8 per RFC 7741, Opus) and the RTCP the harness sends and reads. */
-import { senderReport as serverSenderReport } from '../../../server/app/programme/rtp.ts';
 
 /** Payload bytes per RTP packet (a browser keeps packets around 1,200 bytes). */
 export const MAX_PAYLOAD = 1160;
@@ -83,11 +82,6 @@ export class OpusPacketizer {
     opus.copy(p, 12);
     return p;
   }
-}
-
-/** A sender report for one stream (the server's own builder, arguments in the harness's order). */
-export function senderReport(ssrc: number, rtpTs: number, packets: number, octets: number, nowMs: number): Buffer {
-  return serverSenderReport(ssrc, nowMs, rtpTs, packets, octets);
 }
 
 export interface ReportBlock {
