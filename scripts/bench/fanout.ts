@@ -13,9 +13,10 @@
  * Forwarding latency (fwd_*): tcpdump on lo timestamps the speaker's packets into the SFU and the
  * SFU's copies to the probe halls in the kernel (needs root; else null). e2e_*: generator send →
  * probe receipt in user space, which includes the harness's scheduling.
- * Pinning (default, with 1 worker), with `taskset -apc` once everything is up: the harness (this
- * process with the server's control plane, the generator, the sinks) on CPU 0, the mediasoup
- * worker on CPU 1; Chromium floats (pinned beside the generator it starved the harness).
+ * Pinning (default; --no-pin for none), with `taskset -apc` once everything is up: the harness
+ * (this process with the server's control plane, the generator, the sinks) on CPU 0; one worker
+ * alone on CPU 1 (with --workers 2 the workers float); with 1 worker Chromium joins the harness on
+ * CPU 0 at nice 19 (at normal priority, floating, it took CPU from the worker).
  */
 import os from 'node:os';
 import { FanoutHarness, percentile, round } from './fanout/harness.ts';

@@ -81,7 +81,7 @@ async function point(workers: number, consumers: number, seconds: number, warmup
   }
 }
 
-/** Two panels: worker CPU (cores) against packets sent, and µs of CPU per packet against consumers. */
+/** Three panels: worker CPU (cores) against packets sent, µs of CPU per packet and forwarding p99 against consumers. */
 function svg(allPoints: Point[], title: string): string {
   const W = 1350;
   const H = 380;

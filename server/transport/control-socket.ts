@@ -23,12 +23,6 @@ function roomsOf(p: Principal): string[] {
 const LINK_TEST_MS = 8000;
 
 /**
- * Conference events go to the staff consoles (the chair's log, the technicians). Halls and the
- * press draw everything from their views: sending them the events too put four or five frames
- * per grant in front of the view on every hall's socket.
- */
-
-/**
  * Wires the conference's control to a socket.io namespace: authenticate, parse, execute, ack,
  * push views. `current` gives the conference; call the returned `rebind` after it was replaced.
  */
@@ -136,6 +130,9 @@ export function attachControlSignaling(
   const onAlert = (alert: { bridgeId: string; at: number; from: string | null; to: string; reasons: string[] }): void => {
     nsp.local.to('staff').emit('health:alert', { ...alert, bridgeName: names().get(alert.bridgeId) ?? alert.bridgeId });
   };
+  // Conference events go to the staff consoles (the chair's log, the technicians). Halls and the
+  // press draw everything from their views: sending them the events too put four or five frames
+  // per grant in front of the view on every hall's socket.
   const onEvent = (event: ConferenceEvent, meta: EventMeta): void => {
     nsp.local.to('staff').emit('control:event', { ...event, seq: meta.seq, at: meta.at });
   };

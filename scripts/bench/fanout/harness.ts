@@ -371,9 +371,9 @@ export class FanoutHarness {
 
     if (o.pin) {
       // Pinned once everything is up: the harness — this process with the server's control
-      // plane, the generator, the sinks — on CPU 0; the worker(s) on CPU 1. Chromium floats: on
-      // CPU 0 beside the generator it starves the harness (41% loss at the sinks, 6 fps in
-      // Chromium) and started alone there it could not even connect. Its CPU is reported.
+      // plane, the generator, the sinks — on CPU 0; a single worker alone on CPU 1 (2 workers
+      // float). Chromium joins the harness below, once connected (started there it could not
+      // even connect).
       for (const pid of [process.pid, ...[this.#generator, this.#sink, this.#probe].map((c) => c.proc.pid!)]) pin(pid, '0');
       if (o.workers === 1) for (const pid of this.server.pool.pids()) pin(pid, '1');
     }
