@@ -64,7 +64,7 @@ export class WireCapture {
   }
 
   /** Stops the capture and returns the forwarding latencies (ms) of the matched packets. */
-  async stop(): Promise<{ latencyMs: number[]; inMarked: number; outMarked: number; captured: number }> {
+  async stop(): Promise<{ latencyMs: number[]; inMarked: number }> {
     if (!this.#stopped) {
       this.#stopped = true;
       const exited = new Promise((r) => this.#proc.once('exit', r));
@@ -113,16 +113,13 @@ export function* pcapUdp(file: Buffer): Generator<{ ns: bigint; dstPort: number;
  * Pairs the stamped packets leaving the SFU with their arrival: each `out` packet's latency is
  * its time minus the first time the same counter arrived `in` (a retransmission is not a sample).
  */
-export function matchFlows(file: Buffer, flows: WireFlow[]): { latencyMs: number[]; inMarked: number; outMarked: number; captured: number } {
+export function matchFlows(file: Buffer, flows: WireFlow[]): { latencyMs: number[]; inMarked: number } {
   const byPort = new Map(flows.map((f) => [f.port, { flow: f, session: new SrtpSession(f.key, f.suite), rocKnown: new Set<number>() }]));
   const arrived = new Map<number, bigint>();
   const seen = new Set<string>();
   const latencyMs: number[] = [];
   let inMarked = 0;
-  let outMarked = 0;
-  let captured = 0;
   for (const { ns, dstPort, payload } of pcapUdp(file)) {
-    captured++;
     const f = byPort.get(dstPort);
     // The marker bit is in the clear: only the last packet of a frame carries a trailer.
     if (!f || payload.length < 12 || isRtcp(payload) || (payload[1]! & 0x80) === 0) continue;
@@ -133,14 +130,13 @@ export function matchFlows(file: Buffer, flows: WireFlow[]): { latencyMs: number
       if (!arrived.has(trailer.counter)) arrived.set(trailer.counter, ns);
       continue;
     }
-    outMarked++;
     const key = `${dstPort}:${trailer.counter}`;
     const t0 = arrived.get(trailer.counter);
     if (t0 === undefined || seen.has(key)) continue;
     seen.add(key);
     latencyMs.push(Number(ns - t0) / 1e6);
   }
-  return { latencyMs, inMarked, outMarked, captured };
+  return { latencyMs, inMarked };
 }
 
 /** Decrypts a packet and reads its trailer; finds the rollover counter of a stream seen mid-way. */
