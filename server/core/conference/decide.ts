@@ -13,6 +13,7 @@ import {
   speakingLimitMs,
 } from './floor.ts';
 import { appendLog } from './log.ts';
+import { microphoneChanges, openMicrophones } from './microphones.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
   dueTimerSignals,
@@ -367,6 +368,7 @@ function stopRecording(d: ConferenceState, now: number, out: Out): void {
 // Puts a hall on the floor; a current holder's turn ends first and is recorded.
 function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): void {
   if (d.floor) endFloor(d, now, 'superseded', out);
+  const micsBefore = openMicrophones(d);
   d.queue = d.queue.filter((r) => r.id !== entry.id);
   const limitMs = speakingLimitMs(d.config, d.agenda.index, entry.bridgeId);
   const timer = startSpeakingTimer(limitMs, now, d.config.speaking);
@@ -393,14 +395,14 @@ function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): 
     deadline: timer.deadline,
   });
   out.push({ type: 'programme_changed', bridgeId: entry.bridgeId, reason: 'granted' });
-  // The chair's microphone is always open; only other halls are switched.
-  if (entry.bridgeId !== d.config.chairBridgeId) out.push({ type: 'mic_opened', bridgeId: entry.bridgeId });
+  out.push(...microphoneChanges(micsBefore, openMicrophones(d)));
 }
 
 // Ends the holder's turn, records the speech; unless another hall takes over, the programme returns to the chair.
 function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: Out): void {
   const f = d.floor;
   if (!f) return;
+  const micsBefore = openMicrophones(d);
   const spoken = spokenMs(f.timer, now);
   const overrun = overtimeMs(f.timer, now);
   d.speeches.push({
@@ -426,7 +428,7 @@ function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: 
     spokenSec: Math.round(spoken / 1000),
     overrunSec: Math.round(overrun / 1000),
   });
-  if (f.bridgeId !== d.config.chairBridgeId) out.push({ type: 'mic_closed', bridgeId: f.bridgeId });
+  out.push(...microphoneChanges(micsBefore, openMicrophones(d)));
   if (reason !== 'superseded') out.push({ type: 'programme_changed', bridgeId: d.config.chairBridgeId, reason });
 }
 

@@ -10,4 +10,5 @@ export type { ConferenceReport, AttendanceRow, SpeakerRow, IncidentRow, ItemRow,
 export { speakingTimerView, remainingMs, overtimeMs, type SpeakingTimerView } from './timer.ts';
 export { currentProgrammeItem, itemElapsedMs } from './agenda.ts';
 export { SYSTEM_ACTOR, logSince } from './log.ts';
+export { openMicrophones, microphoneChanges } from './microphones.ts';
 export { refuse } from './errors.ts';
