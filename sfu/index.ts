@@ -1,21 +1,19 @@
 export { WorkerPool } from './WorkerPool.ts';
 export type { WorkerPoolOptions, WorkerSlot, WorkerPoolEvents } from './WorkerPool.ts';
 export { MediaSession } from './MediaSession.ts';
+export type { MediaSessionOptions, MediaSessionEvents } from './MediaSession.ts';
 export type {
   ConsumeRequest,
   ConsumerSlot,
   MediaPeerSink,
-  MediaSessionOptions,
   MediaSource,
-  MicReportEntry,
-  LinkCounters,
-  LinkSide,
   PeerOptions,
   PlainTransportInfo,
   PlainTransportOptions,
-  SessionSnapshot,
   TransportDirection,
-} from './MediaSession.ts';
+  WebRtcTransportInfo,
+} from './types.ts';
+export type { LinkCounters, LinkSide, MicReportEntry, SessionSnapshot } from './stats.ts';
 export { SfuError } from './errors.ts';
 export type { SfuErrorCode } from './errors.ts';
 export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';

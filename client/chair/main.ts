@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const audioEls = new Map<string, HTMLAudioElement>();
   const sound = $<HTMLInputElement>('program-sound');
   const showProgram = (): void => {
-    const program = [...client.consumers.values()].filter((c) => c.slot === 'program' && c.consumer.kind === 'video').pop();
+    const program = [...client.consumers.values()].filter((c) => c.slot === 'onair' && c.consumer.kind === 'video').pop();
     if (program && (video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== program.consumer.track) {
       video.srcObject = new MediaStream([program.consumer.track]);
     } else if (!program && video.srcObject) video.srcObject = null;

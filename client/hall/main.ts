@@ -48,8 +48,8 @@ async function main(): Promise<void> {
   /** What the big screen shows: the programme, or a slate (waiting, break, ended, no signal). */
   const render = (): void => {
     const view = control.view;
-    const program = [...client.consumers.values()].filter((c) => c.slot === 'program' && c.consumer.kind === 'video').pop();
-    const selfOnAir = client.program === bridgeId && client.localStream && me.role === 'operator';
+    const program = [...client.consumers.values()].filter((c) => c.slot === 'onair' && c.consumer.kind === 'video').pop();
+    const selfOnAir = client.onAir === bridgeId && client.localStream && me.role === 'operator';
     let slateMessage: string | null = null;
     if (mediaState === 'replaced') slateMessage = 'Điểm cầu này đã được mở trên một máy khác. Màn hình này đã ngừng kết nối.';
     else if (mediaState === 'reconnecting' || !control.connected) slateMessage = 'Mất kết nối tới máy chủ — đang kết nối lại…';
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     render();
   });
   client.on('consumerslot', render);
-  client.on('program', render);
+  client.on('onair', render);
   client.on('localstream', render);
   client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
   client.on('mic', (detail) => {
@@ -174,7 +174,7 @@ function servePanel(client: MediaClient, conferenceId: string, bridgeId: string,
       publishing: client.publishing,
       devices: { videoId: v?.getSettings().deviceId ?? null, videoLabel: v?.label ?? '', audioId: a?.getSettings().deviceId ?? null, audioLabel: a?.label ?? '' },
       link: quality,
-      program: client.program,
+      onAir: client.onAir,
       needsClick: needsClick(),
     };
   };
@@ -192,7 +192,7 @@ function servePanel(client: MediaClient, conferenceId: string, bridgeId: string,
       );
     }
   });
-  for (const ev of ['state', 'mic', 'localstream', 'program']) client.on(ev, send);
+  for (const ev of ['state', 'mic', 'localstream', 'onair']) client.on(ev, send);
   setInterval(send, 1000);
   setInterval(() => {
     void client.linkStats().then((sample) => {

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   });
   const showConsumer = (detail: unknown): void => {
     const rc = detail as ReceivedConsumer;
-    if (rc.slot === 'program' && rc.consumer.kind === 'video') {
+    if (rc.slot === 'onair' && rc.consumer.kind === 'video') {
       $<HTMLVideoElement>('program').srcObject = new MediaStream([rc.consumer.track]);
     } else if (rc.slot === 'thumb') {
       const tile = document.createElement('div');

@@ -64,7 +64,8 @@ export class MediaClient {
   readonly socket: Socket<MediaServerEvents, MediaClientEvents>;
   readonly consumers = new Map<string, ReceivedConsumer>();
   state: MediaClientState = 'connecting';
-  program = '';
+  /** The bridge on air. */
+  onAir = '';
   micOpen = false;
   maxSpatialLayer = 0;
   localStream?: MediaStream;
@@ -123,13 +124,13 @@ export class MediaClient {
     this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
     // The server disconnects this socket after it; socket.io does not reconnect by itself then.
     this.socket.on('media:replaced', () => this.#setState('replaced'));
-    this.socket.on('program:changed', ({ bridgeId }) => {
-      this.program = bridgeId;
-      this.#emit('program', { bridgeId });
+    this.socket.on('onair:changed', ({ bridgeId }) => {
+      this.onAir = bridgeId;
+      this.#emit('onair', { bridgeId });
     });
   }
 
-  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'program', 'mic', 'localstream', 'firstframe', 'error'. */
+  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'error'. */
   on(event: string, fn: Listener): void {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));
@@ -267,8 +268,8 @@ export class MediaClient {
         if (!this.#joined) {
           const joined = await this.request('media:join', {});
           this.#joined = true;
-          this.program = joined.program;
-          this.#emit('program', { bridgeId: joined.program });
+          this.onAir = joined.onAir;
+          this.#emit('onair', { bridgeId: joined.onAir });
           this.#device = new Device();
           await this.#device.load({ routerRtpCapabilities: joined.rtpCapabilities as msc.RtpCapabilities });
         }

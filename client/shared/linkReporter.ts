@@ -162,7 +162,7 @@ export function reportOf(before: LinkReading | null, now: LinkReading): ClientLi
 async function readLink(media: MediaClient): Promise<{ reading: LinkReading; sendConnected: boolean } | null> {
   const { send, recv, sendConnected } = await media.transportStats();
   if (!send && !recv) return null;
-  const program = [...media.consumers.values()].find((c) => c.slot === 'program' && c.consumer.kind === 'video');
+  const program = [...media.consumers.values()].find((c) => c.slot === 'onair' && c.consumer.kind === 'video');
   return { reading: readingFromReports(send, recv, program?.consumer.track.id ?? null), sendConnected };
 }
 

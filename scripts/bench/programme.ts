@@ -72,7 +72,7 @@ async function main(): Promise<void> {
       await host.execute({ role: 'chair' }, { type: 'grant_floor', requestId: id });
     };
     await speak('d-178');
-    await waitFor('the feed shows the district', async () => output.showing === 'speaker' && host.media.program === 'd-178', 20_000);
+    await waitFor('the feed shows the district', async () => output.showing === 'speaker' && host.media.onAir === 'd-178', 20_000);
     await sleep(3000); // warm-up
 
     /** Runs one phase: CPU of the given processes and of the relay over `seconds`, switching speakers meanwhile. */

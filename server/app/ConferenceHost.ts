@@ -9,7 +9,7 @@ import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
 import { buildView, viewBuilder } from './view.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
-import { presenceOf } from '../core/conference/index.ts';
+import { openMicrophones, presenceOf } from '../core/conference/index.ts';
 import { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
 
 /** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
@@ -85,6 +85,8 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   readonly #deviceBridges: ReadonlySet<string>;
   /** The hardware (RTP) halls of the plan. */
   rtpHalls!: RtpHallGateway;
+  /** The open microphones last given to the media (so that only a change is sent). */
+  #openMics = '';
 
   private constructor(options: ConferenceHostOptions, runner: ConferenceRunner, tokens: AccessTokens) {
     super();
@@ -140,10 +142,11 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     // The technician must enter the new values on the device (the programme keys change on a rebuild).
     host.rtpHalls.on('sheet', (sheet) => host.health.event(sheet.bridgeId, { at: Date.now(), type: 'device_sheet', detail: `phiên bản ${sheet.version}` }));
     host.#wire();
-    // After a restart the floor holder is back on the programme as soon as it publishes again,
-    // and the hall waiting first is prepared.
+    // After a restart the floor holder is back on air (its microphone open) as soon as it
+    // publishes again, and the hall waiting first is prepared.
+    await host.#applyMicrophones();
     const holder = runner.state.floor?.bridgeId;
-    if (holder) await options.media.setProgram(holder);
+    if (holder) await options.media.setOnAir(holder);
     await options.media.setNext(nextSpeaker(runner.state));
     host.#startPresence(options.presenceGraceMs ?? 20_000);
     return host;
@@ -152,7 +155,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   #wire(): void {
     const runner = this.runner;
     runner.on('programme', ({ bridgeId }) => {
-      this.media.setProgram(bridgeId).catch((e: unknown) => this.emit('problem', 'setProgram failed', e));
+      this.media.setOnAir(bridgeId).catch((e: unknown) => this.emit('problem', 'setOnAir failed', e));
     });
     runner.on('next', ({ bridgeId }) => {
       this.media.setNext(bridgeId).catch((e: unknown) => this.emit('problem', 'setNext failed', e));
@@ -166,7 +169,18 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
       for (const bridgeId of bridgeIds) this.health.event(bridgeId, { at: Date.now(), type: 'media_lost', detail: 'mediasoup worker' });
     });
     this.health.start();
-    runner.on('state', () => this.emit('changed'));
+    runner.on('state', () => {
+      this.#applyMicrophones().catch((e: unknown) => this.emit('problem', 'setOpenMicrophones failed', e));
+      this.emit('changed');
+    });
+  }
+
+  /** Gives the media the microphones the core's rule opens now, when they changed. */
+  async #applyMicrophones(): Promise<void> {
+    const open = openMicrophones(this.runner.state);
+    if (open.join(' ') === this.#openMics) return;
+    this.#openMics = open.join(' ');
+    await this.media.setOpenMicrophones(open);
   }
 
   /** Who holds this token, or null. */
@@ -195,13 +209,13 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   /** The conference as this principal's display shows it. */
   view(principal: Principal): ConferenceView {
     const now = this.#clock?.now() ?? Date.now();
-    return buildView(this.conferenceId, this.plan, this.runner.state, principal, now, this.media.program);
+    return buildView(this.conferenceId, this.plan, this.runner.state, principal, now, this.media.onAir);
   }
 
   /** The views of this moment for many displays at once (what they share is computed once). */
   views(): (principal: Principal) => ConferenceView {
     const now = this.#clock?.now() ?? Date.now();
-    return viewBuilder(this.conferenceId, this.plan, this.runner.state, now, this.media.program);
+    return viewBuilder(this.conferenceId, this.plan, this.runner.state, now, this.media.onAir);
   }
 
   /**

@@ -39,7 +39,7 @@ export const DtlsParameters = z.looseObject({
 });
 
 export const MediaSourceSchema = z.enum(['mic', 'cam']);
-export const ConsumerSlotSchema = z.enum(['program', 'audio', 'thumb', 'next']);
+export const ConsumerSlotSchema = z.enum(['onair', 'audio', 'thumb', 'next']);
 export type ConsumerSlot = z.infer<typeof ConsumerSlotSchema>;
 
 /** Requests from the client, each answered through the socket.io acknowledgement. */
@@ -83,7 +83,7 @@ export type Ack<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCo
 
 /** What each request answers with when it succeeds. */
 export interface MediaReplies {
-  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; program: string };
+  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; onAir: string };
   'media:capabilities': Record<string, never>;
   'media:createTransport': {
     id: string;
@@ -112,14 +112,15 @@ export type ConsumeMessage = z.infer<typeof ConsumeMessage>;
 export interface MediaServerEvents {
   'media:consume': (msg: ConsumeMessage, ack: (reply: { ok: boolean }) => void) => void;
   'media:consumerClosed': (msg: { consumerId: string }) => void;
-  /** A prepared (`next`) consumer became the programme, or went back to waiting. */
+  /** A prepared (`next`) consumer went on air, or went back to waiting. */
   'media:consumerSlot': (msg: { consumerId: string; slot: ConsumerSlot }) => void;
   'media:sendLayers': (msg: { maxSpatialLayer: number }) => void;
   'media:micState': (msg: { open: boolean }) => void;
   'media:restart': (msg: { reason: string }) => void;
   /** The same hall was opened elsewhere; this socket is disconnected. */
   'media:replaced': () => void;
-  'program:changed': (msg: { bridgeId: string }) => void;
+  /** Another bridge is on air (its video and audio are what every hall receives). */
+  'onair:changed': (msg: { bridgeId: string }) => void;
 }
 
 /** Requests the client sends, typed from the schemas. */

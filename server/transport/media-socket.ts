@@ -38,14 +38,14 @@ export interface MediaSignalingOptions {
 export function peerOptionsFor(p: Principal, chairBridgeId: string): PeerOptions {
   switch (p.role) {
     case 'operator':
-      return { bridgeId: p.bridgeId, publish: true, receiveProgram: true, thumbnails: p.bridgeId === chairBridgeId };
+      return { bridgeId: p.bridgeId, publish: true, receiveOnAir: true, thumbnails: p.bridgeId === chairBridgeId };
     case 'chair':
     case 'secretary':
-      return { publish: false, receiveProgram: true, thumbnails: true };
+      return { publish: false, receiveOnAir: true, thumbnails: true };
     case 'technician':
-      return { publish: false, receiveProgram: false, thumbnails: true };
+      return { publish: false, receiveOnAir: false, thumbnails: true };
     case 'viewer':
-      return { publish: false, receiveProgram: true, thumbnails: false };
+      return { publish: false, receiveOnAir: true, thumbnails: false };
   }
 }
 
@@ -127,7 +127,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       joined = true;
       log('info', 'peer joined', { peerId, role: principal.role });
       const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;
-      return { peerId, role: principal.role, bridgeId, rtpCapabilities, program: session.program };
+      return { peerId, role: principal.role, bridgeId, rtpCapabilities, onAir: session.onAir };
     });
     handle('media:capabilities', ({ rtpCapabilities }) => {
       session.setRtpCapabilities(peerId, rtpCapabilities as never);
@@ -158,14 +158,14 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
     });
   });
 
-  // Tells every socket of this session when the programme changes; returns the unbinding.
+  // Tells every socket of this session when what is on air changes; returns the rebinding.
   let bound: MediaSession | undefined;
   // Each instance tells its own sockets about its own media.
-  const onProgram = ({ bridgeId }: { bridgeId: string }): void => void nsp.local.emit('program:changed', { bridgeId });
+  const onAir = ({ bridgeId }: { bridgeId: string }): void => void nsp.local.emit('onair:changed', { bridgeId });
   const bind = (): void => {
-    bound?.off('program', onProgram);
+    bound?.off('onair', onAir);
     bound = current();
-    bound.on('program', onProgram);
+    bound.on('onair', onAir);
   };
   bind();
   return bind;

@@ -329,13 +329,13 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
 
   it('the chair grants it: every display shows the commune with its own maket, the speaker and the countdown', async () => {
     await click(chair, `#queue li[data-bridge="${SPEAKER}"] button.grant`);
-    await waitFor('media programme on the commune', async () => server.media.program === SPEAKER);
+    await waitFor('media programme on the commune', async () => server.media.onAir === SPEAKER);
     const makets: Record<string, string> = { [DISTRICT]: 'HUYỆN BẮC SƠN', [OTHER]: 'XÃ CAO MINH', [SPEAKER]: 'XÃ VẠN THỦY' };
     const places: Record<string, string> = { [DISTRICT]: 'Bắc Sơn', [OTHER]: 'Cao Minh', [SPEAKER]: 'Vạn Thủy' };
     for (const [id, page] of displays) {
       if (id !== SPEAKER) {
         await waitFor(`${id} decodes the commune`, async () => {
-          const v = (await pageVideo(page)).find((x) => x.slot === 'program' && x.bridgeId === SPEAKER && x.kind === 'video');
+          const v = (await pageVideo(page)).find((x) => x.slot === 'onair' && x.bridgeId === SPEAKER && x.kind === 'video');
           return v && v.framesDecoded > 3;
         }, 30_000);
       }
@@ -372,7 +372,7 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
     expect(await seen(chair, '#floor-bridge')).to.equal('Điểm cầu Xã Vạn Thủy');
     expect(await seen(chair, '#chair-countdown')).to.match(/^(1:00|0:5\d)$/);
     await waitFor('chair preview decodes the commune', async () => {
-      const v = (await pageVideo(chair)).find((x) => x.slot === 'program' && x.bridgeId === SPEAKER && x.kind === 'video');
+      const v = (await pageVideo(chair)).find((x) => x.slot === 'onair' && x.bridgeId === SPEAKER && x.kind === 'video');
       return v && v.framesDecoded > 3;
     }, 30_000);
     await shot(chair, '05-chair-speaking');

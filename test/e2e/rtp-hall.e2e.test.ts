@@ -134,12 +134,12 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const request = await server.host.execute({ role: 'operator', bridgeId }, { type: 'request_floor', bridgeId, speakerName, speakerTitle });
     expect(request.ok, JSON.stringify(request)).to.equal(true);
     expect((await server.host.execute(CHAIR, { type: 'grant_next' })).ok).to.equal(true);
-    await waitFor(`${bridgeId} on the programme`, () => server.media.program === bridgeId, 5000);
+    await waitFor(`${bridgeId} on the programme`, () => server.media.onAir === bridgeId, 5000);
   }
 
   /** Whose video a hardware hall's device is being sent (its live programme video consumers). */
   const programmeVideo = (bridgeId: string): string[] =>
-    server.media.snapshot().peers.find((p) => p.peerId === `rtp:${bridgeId}`)!.consumers.filter((c) => c.slot === 'program' && c.kind === 'video').map((c) => c.bridgeId);
+    server.media.snapshot().peers.find((p) => p.peerId === `rtp:${bridgeId}`)!.consumers.filter((c) => c.slot === 'onair' && c.kind === 'video').map((c) => c.bridgeId);
 
   const online = (bridgeId: string): boolean => server.host.view(CHAIR).presence?.[bridgeId]?.online === true;
 
@@ -261,7 +261,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const requestId = await waitFor('the request in the chair\'s queue', () => server.host.view(CHAIR).queue.find((q) => q.bridgeId === SRTP_HALL)?.requestId, 8000, 100);
     await waitFor('the panel shows queue position 1', () => panel.$eval('#queue-position', (el) => (el as HTMLElement).innerText.trim() === '1'), 8000, 100);
     expect((await server.host.execute(CHAIR, { type: 'grant_floor', requestId })).ok).to.equal(true);
-    await waitFor('the SRTP hall is the programme', () => server.media.program === SRTP_HALL, 5000);
+    await waitFor('the SRTP hall is the programme', () => server.media.onAir === SRTP_HALL, 5000);
 
     const heard = await waitFor(
       'the SRTP hall\'s microphone forwarded to the other hall',
@@ -311,7 +311,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const audioPeer = `rtp:${SRTP_HALL}:programme-audio`;
     await waitFor('the device sent the speaker\'s audio', () => server.media.snapshot().peers.find((p) => p.peerId === audioPeer)?.consumers.some((c) => c.slot === 'audio' && c.bridgeId === BROWSER_HALL && !c.paused), 5000, 100).catch((error: Error) => {
       const snap = server.media.snapshot().peers.filter((p) => p.peerId === audioPeer || p.bridgeId === BROWSER_HALL);
-      throw new Error(`${error.message}; program ${server.media.program}; ${JSON.stringify(snap)}`);
+      throw new Error(`${error.message}; program ${server.media.onAir}; ${JSON.stringify(snap)}`);
     });
     const { log, tail } = await decodeProgramme(sdpFile, 75);
     expect(/Video: vp8/.test(log), `the decoded programme is the browser hall's VP8 camera; ${tail}`).to.equal(true);
@@ -328,7 +328,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     await giveFloor(PLAIN_HALL, 'Trần Thị Bình', 'Phó Chủ tịch HĐND huyện');
     const video = await waitFor(
       'frames of the H264 hall decoded in Chromium',
-      async () => (await pageVideo(browserHall!)).find((v) => v.slot === 'program' && v.kind === 'video' && v.bridgeId === PLAIN_HALL && v.framesDecoded > 25),
+      async () => (await pageVideo(browserHall!)).find((v) => v.slot === 'onair' && v.kind === 'video' && v.bridgeId === PLAIN_HALL && v.framesDecoded > 25),
       15_000,
       200,
     );

@@ -163,7 +163,7 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
 
     const before = Date.now();
     expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
-    await waitFor('media programme on the holder', () => server.media.program === head);
+    await waitFor('media programme on the holder', () => server.media.onAir === head);
     await waitFor('floor in every view', () => [chair, commune, district].every((p) => p.last().floor?.bridgeId === head));
     const timer = chair.last().floor!.timer;
     expect(timer.limitSec).to.equal(600);
@@ -180,15 +180,15 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     expect(chair.events.map((e) => e.type)).to.include.members(['floor_granted', 'programme_changed', 'mic_opened']);
 
     expect((await chair.command({ type: 'revoke_floor' })).ok).to.equal(true);
-    await waitFor('programme back to the chair', () => server.media.program === PROVINCE && chair.last().floor === null);
+    await waitFor('programme back to the chair', () => server.media.onAir === PROVINCE && chair.last().floor === null);
     await waitFor('every view back on the chair', () => [chair, commune, district].every((p) => p.last().floor === null && p.last().programme.bridgeId === PROVINCE));
 
     // The second hall gets the floor, then drops off: the floor and the programme return to the chair.
     expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
-    await waitFor('second hall on the programme', () => server.media.program === second);
+    await waitFor('second hall on the programme', () => server.media.onAir === second);
     const holder = second === COMMUNE ? commune : district;
     holder.socket.close();
-    await waitFor('dropped holder returns the floor', () => chair.last().floor === null && server.media.program === PROVINCE);
+    await waitFor('dropped holder returns the floor', () => chair.last().floor === null && server.media.onAir === PROVINCE);
     expect(chair.events.map((e) => e.type)).to.include('bridge_offline');
     expect((await chair.command({ type: 'end_meeting' })).ok).to.equal(true);
     for (const p of [chair, commune, district]) p.socket.close();
@@ -275,7 +275,7 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       const floorLog = log.filter((e) => e.type === 'floor_granted' || e.type === 'floor_ended').map((e) => e.type);
       expect(floorLog.filter((t, i) => t === 'floor_granted' && floorLog[i + 1] === 'floor_granted'), 'two grants in a row').to.deep.equal([]);
       expect(floorLog.filter((t) => t === 'floor_granted').length - floorLog.filter((t) => t === 'floor_ended').length).to.equal(1);
-      await waitFor('media follows the holder', () => s2.media.program === state.floor!.bridgeId);
+      await waitFor('media follows the holder', () => s2.media.onAir === state.floor!.bridgeId);
     } finally {
       await s2.close();
     }

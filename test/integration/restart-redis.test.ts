@@ -174,7 +174,7 @@ describe('durable state on a real redis-server', function () {
       expect((await commune.command({ type: 'request_floor', bridgeId: COMMUNE, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch' })).ok).to.equal(true);
       expect((await district.command({ type: 'request_floor', bridgeId: DISTRICT, speakerName: 'Lê Văn Nam', speakerTitle: 'Chủ tịch' })).ok).to.equal(true);
       expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
-      await waitFor('commune holds, district prepared', () => s.media.program === COMMUNE && s.media.next === DISTRICT);
+      await waitFor('commune holds, district prepared', () => s.media.onAir === COMMUNE && s.media.next === DISTRICT);
       await waitFor('the chair sees the holder', () => chair.last().floor?.bridgeId === COMMUNE);
       return { chair, commune, district };
     }
@@ -187,16 +187,16 @@ describe('durable state on a real redis-server', function () {
       for (const s of servers.splice(0)) await s.close();
     });
 
-    // Regression test (was a bug found by these tests, fixed since): ConferenceHost.create puts the stored holder on the programme (setProgram) but never
+    // Regression test (was a bug found by these tests, fixed since): ConferenceHost.create puts the stored holder on air (setOnAir) but never
     // prepares the head of the queue: the runner computes #next at create() and only emits 'next'
     // when it changes, so a new or restarted instance leaves media.next unset until the queue
-    // changes. Suggested fix: in ConferenceHost.create, after setProgram(holder), also
+    // changes. Suggested fix: in ConferenceHost.create, after setOnAir(holder), also
     // `await media.setNext(nextSpeaker(runner.state))` (or have the runner expose `next`).
     it('an instance that starts on a running conference prepares the waiting hall as well as the programme', async () => {
       const first = await start();
       await holding(first);
       const second = await start();
-      expect(second.media.program, 'programme').to.equal(COMMUNE);
+      expect(second.media.onAir, 'programme').to.equal(COMMUNE);
       await waitFor('the waiting hall prepared on the new instance', () => second.media.next === DISTRICT, 2000);
     });
 
@@ -285,7 +285,7 @@ describe('durable state on a real redis-server', function () {
       const second = await start();
       expect(second.host.runner.state.floor?.bridgeId).to.equal(COMMUNE);
       await waitFor('the absent holder taken offline', () => second.host.runner.state.floor === null && !second.host.runner.state.presence[COMMUNE]!.online, 40_000, 200);
-      expect(second.media.program).to.equal(PROVINCE);
+      expect(second.media.onAir).to.equal(PROVINCE);
     });
   });
 
@@ -342,7 +342,7 @@ describe('durable state on a real redis-server', function () {
       expect(stored.floor?.requestId, 'the stored holder').to.equal(holder.requestId);
       expect(stored.queue.map((q) => q.id)).to.not.include(holder.requestId);
       // Each instance's media follows the floor.
-      await waitFor('media on A and B follow', () => a.media.program === holder.bridgeId && b.media.program === holder.bridgeId);
+      await waitFor('media on A and B follow', () => a.media.onAir === holder.bridgeId && b.media.onAir === holder.bridgeId);
     });
   });
 });

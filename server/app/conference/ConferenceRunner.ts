@@ -38,7 +38,7 @@ export interface EventMeta {
   origin: EventOrigin;
 }
 
-/** The programme feed must now show this bridge (media: setProgram(bridgeId)). */
+/** The programme feed must now show this bridge (media: setOnAir(bridgeId)). */
 export interface ProgrammeChange {
   bridgeId: string;
   reason: EventOf<'programme_changed'>['reason'];

@@ -228,7 +228,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
       restartMedia: () => void this.#connect().catch((e: Error) => this.emit('problem', `programme media restart failed: ${e.message}`)),
       replaced: () => undefined,
     };
-    this.#media.join(this.peerId, { publish: false, receiveProgram: true, thumbnails: false }, sink);
+    this.#media.join(this.peerId, { publish: false, receiveOnAir: true, thumbnails: false }, sink);
     this.#media.setRtpCapabilities(this.peerId, vp8AndOpusOnly(this.#media.rtpCapabilities));
     await this.#connect();
   }

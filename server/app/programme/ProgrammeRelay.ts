@@ -144,7 +144,7 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
 
   /** The track a live consumer feeds, if any. */
   #trackOf(source: RelaySource): ProgrammeTrack | undefined {
-    if (source.kind === 'video') return source.slot === 'program' ? 'video' : undefined;
+    if (source.kind === 'video') return source.slot === 'onair' ? 'video' : undefined;
     if (source.slot !== 'audio') return undefined;
     return source.bridgeId === this.#options.chairBridgeId ? 'chair' : 'speaker';
   }

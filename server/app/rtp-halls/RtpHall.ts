@@ -258,8 +258,8 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     const { main, audio } = this.#peerIds;
     const caps = media.rtpCapabilities;
     const srtpCryptoSuite = this.srtp ? DEVICE_SRTP_SUITE : undefined;
-    media.join(main, { bridgeId: this.bridgeId, publish: true, receiveProgram: true, thumbnails: false }, this.#sink('main'));
-    media.join(audio, { bridgeId: this.bridgeId, publish: false, receiveProgram: true, thumbnails: false, singleAudio: true }, this.#sink('audio'));
+    media.join(main, { bridgeId: this.bridgeId, publish: true, receiveOnAir: true, thumbnails: false }, this.#sink('main'));
+    media.join(audio, { bridgeId: this.bridgeId, publish: false, receiveOnAir: true, thumbnails: false, singleAudio: true }, this.#sink('audio'));
     // What the device receives: the video peer takes only video, the audio peer only audio.
     // One video codec, the device's own: a device is sent nothing it was not set up to decode, and
     // its SDP file names one codec (ffmpeg, like many devices, does not switch codecs mid-stream).
