@@ -8,7 +8,7 @@ import type { RunningServer } from '../../server/app/server.ts';
 import { RedisStore } from '../../server/store/index.ts';
 import { freePortBase, startTestServer, tokenOf } from '../helpers/server.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
-import { waitFor } from './media-fixture.ts';
+import { joinHall, waitFor } from './media-fixture.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const COMMUNE = 'c-06010';
@@ -192,6 +192,21 @@ describe('durable state on a real redis-server', function () {
     // when it changes, so a new or restarted instance leaves media.next unset until the queue
     // changes. Suggested fix: in ConferenceHost.create, after setOnAir(holder), also
     // `await media.setNext(nextSpeaker(runner.state))` (or have the runner expose `next`).
+    it('microphones follow the core on every instance: a new instance opens the holder\'s at once, a revoke on one closes it on both', async () => {
+      const first = await start();
+      const { chair } = await holding(first);
+      const open = (s: RunningServer): string[] => [...s.media.openMicrophones].sort();
+      await waitFor('the holder\'s microphone open on the first instance', () => open(first).join() === [COMMUNE, PROVINCE].join());
+      const second = await start();
+      expect(open(second), 'open at the start of the new instance').to.deep.equal([COMMUNE, PROVINCE]);
+      // The holder's hall publishes on the new instance: its microphone starts open.
+      const hall = await joinHall(second.media, COMMUNE);
+      expect(hall.sink.mics).to.deep.equal([true]);
+      expect((await chair.command({ type: 'revoke_floor' })).ok).to.equal(true);
+      await waitFor('the chair\'s alone open on both instances', () => open(first).join() === PROVINCE && open(second).join() === PROVINCE);
+      await waitFor('the hall is told its microphone closed', () => hall.sink.mics.at(-1) === false);
+    });
+
     it('an instance that starts on a running conference prepares the waiting hall as well as the programme', async () => {
       const first = await start();
       await holding(first);
