@@ -10,43 +10,8 @@ import { ConsumerReconciler } from './ConsumerReconciler.ts';
 import { desiredConsumers, maxSpatialLayer, microphoneOpen, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
-import type {
-  MediaPeerSink,
-  PeerOptions,
-  PlainTransportInfo,
-  PlainTransportOptions,
-  TransportDirection,
-  WebRtcTransportInfo,
-} from './types.ts';
-
-/** Options of a conference's media. */
-export interface MediaSessionOptions {
-  conferenceId: string;
-  /** The chair's (province) bridge: its audio is heard everywhere at all times. */
-  chairBridgeId: string;
-  /** All bridges of the conference; peers may only join as one of these. */
-  bridgeIds: Iterable<string>;
-  /** How long a switch waits for every hall to be ready before resuming all consumers together. */
-  switchBatchMs?: number;
-  /** How long a consumer waits for its client before it is resumed anyway. */
-  consumeTimeoutMs?: number;
-  /** Offer H264 after VP8 (a hardware hall sends H264); VP8 and Opus only by default. */
-  offerH264?: boolean;
-}
-
-export type MediaSessionEvents = {
-  /** What is on air changed (after every hall was handed its consumers, or the batch deadline). */
-  onair: [{ bridgeId: string; at: number; timings: { startedAt: number; flushedAt?: number; resumed: number; deadlineHit: boolean } }];
-  /** A worker carrying part of this conference died; these bridges lost their media. */
-  medialost: [{ workerIndex: number; bridgeIds: string[] }];
-  /** The conference has a router again on the replaced worker. */
-  mediarebuilt: [{ workerIndex: number }];
-  /** A bridge started or stopped publishing. */
-  publishing: [{ bridgeId: string; source: MediaSource; on: boolean }];
-  /** Something failed that the session worked around (logged by the app). */
-  warning: [{ message: string; peerId?: string }];
-  close: [];
-};
+import type { MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, TransportDirection } from './types.ts';
+import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } from './types.ts';
 
 /**
  * The media of one conference, as the server calls it: peers join and leave, create transports,
@@ -369,7 +334,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const lost = [...this.#peers.values()].filter((p) => p.worker === index);
     for (const peer of lost) {
       peer.workerClosed();
-      this.#rehome(peer);
+      peer.worker = this.#routers.rehome(peer.worker);
       peer.sink.restartMedia('worker_died');
     }
     this.emit('medialost', { workerIndex: index, bridgeIds: lost.map((p) => p.bridgeId).filter((b): b is string => b !== undefined) });
@@ -377,23 +342,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   /** The peer's router, moving the peer first if its worker is gone. */
   #routerOf(peer: MediaPeer): ms.Router {
-    if (!this.#routers.router(peer.worker)) this.#rehome(peer);
+    if (!this.#routers.router(peer.worker)) peer.worker = this.#routers.rehome(peer.worker);
     const router = this.#routers.router(peer.worker);
     if (!router) throw new SfuError('invalid_state', 'no live router');
     return router;
-  }
-
-  /** Moves a peer whose worker is gone to the least loaded live one (if any is live now). */
-  #rehome(peer: MediaPeer): void {
-    let index: number;
-    try {
-      index = this.#routers.place();
-    } catch {
-      return; // no live router yet; the next transport request tries again
-    }
-    this.#routers.addLoad(peer.worker, -1);
-    peer.worker = index;
-    this.#routers.addLoad(index, 1);
   }
 
   #assertOpen(): void {

@@ -106,6 +106,23 @@ export class RouterSet extends EventEmitter<RouterSetEvents> {
     }
   }
 
+  /**
+   * Moves one unit of load (a peer) from a worker that is gone to the least loaded live one, and
+   * returns where it is now: the same worker if none is live yet (the next transport request
+   * tries again).
+   */
+  rehome(from: number): number {
+    let to: number;
+    try {
+      to = this.place();
+    } catch {
+      return from;
+    }
+    this.addLoad(from, -1);
+    this.addLoad(to, 1);
+    return to;
+  }
+
   /** Counts a peer or a consumer on a worker (placement reads it; -1 when it goes). */
   addLoad(index: number, delta: number): void {
     this.#pool.addLoad(index, delta);

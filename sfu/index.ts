@@ -1,11 +1,12 @@
 export { WorkerPool } from './WorkerPool.ts';
 export type { WorkerPoolOptions, WorkerSlot, WorkerPoolEvents } from './WorkerPool.ts';
 export { MediaSession } from './MediaSession.ts';
-export type { MediaSessionOptions, MediaSessionEvents } from './MediaSession.ts';
 export type {
   ConsumeRequest,
   ConsumerSlot,
   MediaPeerSink,
+  MediaSessionEvents,
+  MediaSessionOptions,
   MediaSource,
   PeerOptions,
   PlainTransportInfo,

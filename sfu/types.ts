@@ -1,4 +1,5 @@
-// The types the server sees of the SFU: how a peer takes part and how the session talks to it.
+// The types the server sees of the SFU: how a session is set up and what it tells, how a peer takes
+// part and how the session talks to it.
 import type { types as ms } from 'mediasoup';
 import type { ConsumerSlot, MediaSource } from './routing/index.ts';
 
@@ -78,3 +79,32 @@ export interface PeerOptions {
    */
   singleAudio?: boolean;
 }
+
+/** Options of a conference's media. */
+export interface MediaSessionOptions {
+  conferenceId: string;
+  /** The chair's (province) bridge: its audio is heard everywhere at all times. */
+  chairBridgeId: string;
+  /** All bridges of the conference; peers may only join as one of these. */
+  bridgeIds: Iterable<string>;
+  /** How long a switch waits for every hall to be ready before resuming all consumers together. */
+  switchBatchMs?: number;
+  /** How long a consumer waits for its client before it is resumed anyway. */
+  consumeTimeoutMs?: number;
+  /** Offer H264 after VP8 (a hardware hall sends H264); VP8 and Opus only by default. */
+  offerH264?: boolean;
+}
+
+export type MediaSessionEvents = {
+  /** What is on air changed (after every hall was handed its consumers, or the batch deadline). */
+  onair: [{ bridgeId: string; at: number; timings: { startedAt: number; flushedAt?: number; resumed: number; deadlineHit: boolean } }];
+  /** A worker carrying part of this conference died; these bridges lost their media. */
+  medialost: [{ workerIndex: number; bridgeIds: string[] }];
+  /** The conference has a router again on the replaced worker. */
+  mediarebuilt: [{ workerIndex: number }];
+  /** A bridge started or stopped publishing. */
+  publishing: [{ bridgeId: string; source: MediaSource; on: boolean }];
+  /** Something failed that the session worked around (logged by the app). */
+  warning: [{ message: string; peerId?: string }];
+  close: [];
+};
