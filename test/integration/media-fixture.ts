@@ -187,18 +187,18 @@ export function routing(session: MediaSession): Record<string, string[]> {
 }
 
 /**
- * What each hall should receive by the issue's rules: the programme's video and audio and the
+ * What each hall should receive by the issue's rules: the video and audio of the bridge on air and the
  * chair's audio; the speaking hall sees the chair instead of itself; nobody receives itself.
  */
-export function expectedRouting(halls: string[], program: string, chair = PROVINCE): Record<string, string[]> {
+export function expectedRouting(halls: string[], onAir: string, chair = PROVINCE): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const h of halls) {
     const lines: string[] = [];
-    if (h === program) {
+    if (h === onAir) {
       if (h !== chair) lines.push(`onair ${chair}/cam`, `audio ${chair}/mic`);
     } else {
-      lines.push(`onair ${program}/cam`, `audio ${program}/mic`);
-      if (h !== chair && program !== chair) lines.push(`audio ${chair}/mic`);
+      lines.push(`onair ${onAir}/cam`, `audio ${onAir}/mic`);
+      if (h !== chair && onAir !== chair) lines.push(`audio ${chair}/mic`);
     }
     out[h] = lines.sort();
   }
