@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `diemcau — ${plan.title}`,
-    `  ${plan.bridges.length} điểm cầu · ${server.pool.size} mediasoup worker · trạng thái: ${server.store.kind === 'redis' ? 'redis' : 'bộ nhớ (mất khi tắt máy chủ)'}`,
+    `  ${plan.bridges.length} điểm cầu · ${server.pool.size} mediasoup worker · trạng thái: ${server.stores.kind === 'redis' ? 'redis' : 'bộ nhớ (mất khi tắt máy chủ)'}`,
     '',
     `  Chủ tọa:        ${staff('chair')}`,
     `  Thư ký:         ${staff('secretary')}`,

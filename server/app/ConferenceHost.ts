@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { MediaSession } from '../../sfu/index.ts';
 import { SYSTEM_ACTOR, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
-import type { ConferenceStore } from '../store/index.ts';
+import type { Stores } from '../store/index.ts';
 import { randomUUID } from 'node:crypto';
 import { ConferenceRunner, nextSpeaker, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
 import { AccessTokens, type InvitePaths } from './conference/tokens.ts';
@@ -41,7 +41,7 @@ export type ConferenceHostEvents = {
 export interface ConferenceHostOptions {
   conferenceId: string;
   plan: ConferencePlan;
-  store: ConferenceStore;
+  stores: Stores;
   media: MediaSession;
   clock?: Clock;
   /** How often every link is sampled (2 s). */
@@ -77,7 +77,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   readonly #connections = new Map<string, number>();
   #closed = false;
   #quiet = false;
-  readonly #store: ConferenceStore;
+  readonly #stores: Stores;
   /** This server instance, in the shared roll-call leases. */
   readonly instanceId = randomUUID();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -94,7 +94,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     this.tokens = tokens;
     this.media = options.media;
     this.#clock = options.clock;
-    this.#store = options.store;
+    this.#stores = options.stores;
     this.chairBridgeId = options.plan.bridges.find((b) => b.tier === 'province')!.id;
     this.#deviceBridges = new Set(options.plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
     this.health = new HealthMonitor({
@@ -111,12 +111,12 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     const runner = await ConferenceRunner.create({
       conferenceId: options.conferenceId,
       plan: options.plan,
-      store: options.store,
+      store: options.stores.conferences,
       clock: options.clock,
     });
     let tokens: AccessTokens;
     try {
-      tokens = await AccessTokens.create({ conferenceId: options.conferenceId, bridges: options.plan.bridges, store: options.store });
+      tokens = await AccessTokens.create({ conferenceId: options.conferenceId, bridges: options.plan.bridges, store: options.stores.tokens });
     } catch (error) {
       await runner.close();
       throw error;
@@ -247,11 +247,11 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
   /** Renews this instance's roll-call lease: the bridges with a socket here. */
   async #leasePresence(): Promise<void> {
     if (this.#closed) return;
-    await this.#store.setPresence(this.conferenceId, this.instanceId, [...this.#connections.keys()], PRESENCE_LEASE_MS).catch((e: unknown) => this.emit('problem', 'presence lease failed', e));
+    await this.#stores.presence.setPresence(this.conferenceId, this.instanceId, [...this.#connections.keys()], PRESENCE_LEASE_MS).catch((e: unknown) => this.emit('problem', 'presence lease failed', e));
   }
 
   async #elsewhere(): Promise<Set<string>> {
-    return this.#store.presentElsewhere(this.conferenceId, this.instanceId).catch(() => new Set<string>());
+    return this.#stores.presence.presentElsewhere(this.conferenceId, this.instanceId).catch(() => new Set<string>());
   }
 
   /**

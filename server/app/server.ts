@@ -15,7 +15,7 @@ import { metricsHandler } from '../transport/metrics.ts';
 import { cutOffToken } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
-import { createStore, type ConferenceStore } from '../store/index.ts';
+import { createStores, type Stores } from '../store/index.ts';
 import { ConferenceHost } from './ConferenceHost.ts';
 import { PlanLoadError } from './errors.ts';
 import { ProgrammeDesk } from './programme/ProgrammeDesk.ts';
@@ -35,7 +35,7 @@ export interface RunningServer {
   readonly host: ConferenceHost;
   /** The programme output (press feed) and the archive recordings. */
   readonly programme: ProgrammeDesk;
-  readonly store: ConferenceStore;
+  readonly stores: Stores;
   readonly plan: ConferencePlan;
   /** Replaces the conference with another plan (only before the meeting starts). */
   loadPlan(plan: ConferencePlan): Promise<void>;
@@ -82,8 +82,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
     pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
 
-    const store = await createStore({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error') });
-    cleanups.push(() => store.close());
+    const stores = await createStores({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error') });
+    cleanups.push(() => stores.close());
 
     /** Media session and conference for a plan; both closed again if the second fails. */
     const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost; desk: ProgrammeDesk }> => {
@@ -97,7 +97,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
       media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
       try {
-        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs, rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } } });
+        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, stores, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs, rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } } });
         host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
         const desk = new ProgrammeDesk(host, {
           pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined,
@@ -121,7 +121,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const app = express();
     app.disable('x-powered-by');
     app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, store: store.kind, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
+      res.json({ ok: true, store: stores.kind, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
     });
     const httpServer = http.createServer(app);
     let baseUrl = config.publicUrl ?? '';
@@ -167,12 +167,12 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       replacing = true;
       try {
         const kept = new Set(['chair', 'secretary', 'technician', 'viewer', ...next.bridges.map((b) => `operator:${b.id}`)]);
-        const tokens = (await store.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
+        const tokens = (await stores.tokens.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
         await conference.desk.close();
         await conference.host.close();
         conference.media.close();
-        await store.drop(config.conferenceId);
-        if (tokens.length) await store.issueTokens(config.conferenceId, tokens, 'replace');
+        await stores.drop(config.conferenceId);
+        if (tokens.length) await stores.tokens.issueTokens(config.conferenceId, tokens, 'replace');
         conference = await openConference(next);
         watchTokens();
         rebindMedia();
@@ -199,7 +199,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const hostName = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
     const url = `http://${hostName}:${port}`;
     baseUrl ||= url;
-    logger.info({ port, workers: pool.size, announcedIp, store: store.kind }, 'diemcau listening');
+    logger.info({ port, workers: pool.size, announcedIp, store: stores.kind }, 'diemcau listening');
 
     let closing: Promise<void> | undefined;
     return {
@@ -218,7 +218,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       get plan() {
         return conference.host.plan;
       },
-      store,
+      stores,
       loadPlan,
       close() {
         closing ??= undo();

@@ -1,6 +1,8 @@
 // JSON encoding of stored conferences, shared by the stores so both keep exactly the same data.
 import type { ConferenceConfig, ConferenceState, LogEntry } from '../core/conference/index.ts';
-import { StoreError, type StoreWrite, type TokenRecord } from './ConferenceStore.ts';
+import type { StoreWrite } from './ConferenceStore.ts';
+import { StoreError } from './errors.ts';
+import type { TokenRecord } from './TokenStore.ts';
 
 /** The state without its configuration and log, as written on every command. */
 export function encodeState(state: ConferenceState): string {

@@ -244,7 +244,7 @@ describe('durable state on a real redis-server', function () {
       await new Promise((r) => setTimeout(r, 500));
       await Promise.all([a.host.runner.idle(), b.host.runner.idle()]);
       expect(communeB.socket.connected).to.equal(true);
-      const state = (await a.store.load(conferenceId))!.state;
+      const state = (await a.stores.conferences.load(conferenceId))!.state;
       expect(state.presence[COMMUNE]!.online, 'still online through B').to.equal(true);
       expect(state.floor?.bridgeId, 'still holding').to.equal(COMMUNE);
     });
@@ -338,7 +338,7 @@ describe('durable state on a real redis-server', function () {
       const granted = (await a.host.runner.readLog(0)).filter((e) => e.type === 'floor_granted').length;
       const ended = (await a.host.runner.readLog(0)).filter((e) => e.type === 'floor_ended').length;
       expect(granted - ended, 'one open grant').to.equal(1);
-      const stored = (await a.store.load(a.host.conferenceId))!.state;
+      const stored = (await a.stores.conferences.load(a.host.conferenceId))!.state;
       expect(stored.floor?.requestId, 'the stored holder').to.equal(holder.requestId);
       expect(stored.queue.map((q) => q.id)).to.not.include(holder.requestId);
       // Each instance's media follows the floor.

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 // process. A token is 128 random bits, url-safe; whoever holds it acts in that role.
 import { randomBytes } from 'node:crypto';
 import type { Bridge, Role } from '../../core/conference/index.ts';
-import type { ConferenceStore, TokenRecord } from '../../store/index.ts';
+import type { TokenRecord, TokenStore } from '../../store/index.ts';
 
 /** Roles with one shared token per conference. */
 export const STAFF_ROLES = ['chair', 'secretary', 'technician', 'viewer'] as const;
@@ -43,7 +43,7 @@ export interface AccessTokensOptions {
   conferenceId: string;
   /** The conference's bridges, in plan order (the invitation list follows it). */
   bridges: readonly Pick<Bridge, 'id' | 'name'>[];
-  store: ConferenceStore;
+  store: TokenStore;
   /** Issue time source (epoch ms); Date.now by default. */
   now?: () => number;
 }
@@ -71,7 +71,7 @@ export function grantKey(grant: AccessGrant): string {
 /** The tokens of one conference. Emits 'revoked' with a token that no longer grants anything (revoke, reissue). */
 export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
   readonly conferenceId: string;
-  readonly #store: ConferenceStore;
+  readonly #store: TokenStore;
   readonly #bridges: readonly Pick<Bridge, 'id' | 'name'>[];
   readonly #bridgeIds: Set<string>;
   readonly #now: () => number;
