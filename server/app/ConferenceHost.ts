@@ -3,7 +3,7 @@ import type { MediaSession } from '../../sfu/index.ts';
 import { SYSTEM_ACTOR, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
 import type { Stores } from '../store/index.ts';
 import { randomUUID } from 'node:crypto';
-import { ConferenceRunner, nextSpeaker, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
+import { ConferenceRunner, nextSpeakerBridge, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
 import { AccessTokens, type InvitePaths } from './conference/tokens.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
@@ -144,7 +144,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     // and the hall waiting first is prepared.
     const holder = runner.state.floor?.bridgeId;
     if (holder) await options.media.setProgram(holder);
-    await options.media.setNext(nextSpeaker(runner.state));
+    await options.media.setNext(nextSpeakerBridge(runner.state));
     host.#startPresence(options.presenceGraceMs ?? 20_000);
     return host;
   }

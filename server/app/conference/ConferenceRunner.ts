@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import {
   decide,
   initialState,
+  nextSpeaker,
   nextWakeAt,
   report,
   SystemClock,
@@ -148,7 +149,7 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
         );
         runner.#stored = outcome.stored!;
         runner.#seq = runner.#stored.state.seq;
-        runner.#next = nextSpeaker(runner.#stored.state);
+        runner.#next = nextSpeakerBridge(runner.#stored.state);
         // A deadline that passed while no runner was up fires at once.
         runner.#arm();
       });
@@ -312,7 +313,7 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
     const before = this.#next;
     this.#stored = stored;
     this.#seq = Math.max(this.#seq, target);
-    this.#next = nextSpeaker(stored.state);
+    this.#next = nextSpeakerBridge(stored.state);
     if (this.#closed) return;
     let origin: EventOrigin = 'remote';
     for (const entry of entries) {
@@ -353,9 +354,9 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
   }
 }
 
-/** The hall grant_next would give the floor to: the first in the queue that is online. */
-export function nextSpeaker(state: ConferenceState): string | null {
-  return state.queue.find((r) => Object.hasOwn(state.presence, r.bridgeId) && state.presence[r.bridgeId]!.online)?.bridgeId ?? null;
+/** The hall grant_next would give the floor to (the core's rule), or null. */
+export function nextSpeakerBridge(state: ConferenceState): string | null {
+  return nextSpeaker(state)?.bridgeId ?? null;
 }
 
 function closedResult(): ExecuteResult {

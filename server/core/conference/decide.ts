@@ -8,6 +8,7 @@ import {
   designatedSpeaker,
   enqueueRequest,
   moveRequest,
+  nextSpeaker,
   orderQueueForItem,
   sameOrder,
   speakingLimitMs,
@@ -186,8 +187,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     const notRunning = requireInProgress(d);
     if (notRunning) return notRunning;
     if (d.queue.length === 0) return refuse('queue_empty', 'no request in the queue');
-    // An offline hall keeps its place but is passed over until it is back.
-    const entry = d.queue.find((r) => presence(d, r.bridgeId).online);
+    const entry = nextSpeaker(d);
     if (!entry) return refuse('bridge_offline', 'every hall in the queue is offline');
     grant(d, entry, now, out);
   },

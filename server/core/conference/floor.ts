@@ -1,7 +1,8 @@
 // FloorQueue: who asked to speak, in which order, and how long each designated speaker may talk.
 // Order rule: the designated speakers of the current programme item first, in plan order, then
 // everyone else first come first served. The chair may move entries; later inserts respect moves.
-import type { ConferenceConfig, DesignatedSpeaker, FloorRequest, ProgrammeItem } from './types.ts';
+import { presenceOf } from './rollcall.ts';
+import type { ConferenceConfig, ConferenceState, DesignatedSpeaker, FloorRequest, ProgrammeItem } from './types.ts';
 
 /** Rank of a bridge among a programme item's designated speakers (plan order), or -1. */
 export type RankOf = (bridgeId: string) => number;
@@ -74,4 +75,13 @@ export function speakingLimitMs(config: ConferenceConfig, itemIndex: number, bri
 /** Whether two queues list the same requests in the same order. */
 export function sameOrder(a: readonly FloorRequest[], b: readonly FloorRequest[]): boolean {
   return a.length === b.length && a.every((r, i) => r.id === b[i]!.id);
+}
+
+/**
+ * The request grant_next gives the floor to: the first in the queue whose hall is online (an
+ * offline hall keeps its place but is passed over until it is back); null when none is. The app
+ * prepares this hall's media at every hall, so both must agree: this is the one rule.
+ */
+export function nextSpeaker(state: Pick<ConferenceState, 'queue' | 'presence'>): FloorRequest | null {
+  return state.queue.find((r) => presenceOf(state, r.bridgeId).online) ?? null;
 }
