@@ -4,7 +4,20 @@
  * the browser apps. The actor of a command is never sent: the server takes it from the token.
  */
 import { z } from 'zod';
+import {
+  MAX_ATTENDEES,
+  MAX_EXTEND_SECONDS,
+  MAX_MAKET_LINE,
+  MAX_MAKET_LINES,
+  MAX_SPEAKER_NAME,
+  MAX_SPEAKER_TITLE,
+  MAX_TOPIC,
+} from '../core/conference/validate.ts';
 import { BridgeId } from './media.ts';
+
+// The limits come from the core (one source): a payload the wire lets through is never refused by
+// the core for its length or range, and the apps' input fields use the same numbers.
+export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC };
 
 /** A per-conference access token (22 base64url characters). */
 export const Token = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'not an access token');
@@ -12,9 +25,10 @@ export const Token = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'not an access toke
 /** Socket handshake `auth` of both namespaces. */
 export const TokenAuth = z.object({ token: Token });
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+/** Text as the core counts it: NFC, trimmed, 1..max characters. */
+const text = (max: number) => z.string().normalize('NFC').trim().min(1).max(max);
 const MaketOverride = z.object({
-  lines: z.array(z.string().max(200)).min(1).max(12).optional(),
+  lines: z.array(z.string().max(MAX_MAKET_LINE)).min(1).max(MAX_MAKET_LINES).optional(),
   background: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
   textColour: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
 });
@@ -26,9 +40,9 @@ export const ClientCommand = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('request_floor'),
     bridgeId: BridgeId,
-    speakerName: text(120),
-    speakerTitle: text(200),
-    topic: z.string().trim().max(300).nullish(),
+    speakerName: text(MAX_SPEAKER_NAME),
+    speakerTitle: text(MAX_SPEAKER_TITLE),
+    topic: z.string().normalize('NFC').trim().max(MAX_TOPIC).nullish(),
   }),
   z.object({ type: z.literal('cancel_request'), requestId: z.string().min(1).max(64) }),
   z.object({ type: z.literal('move_request'), requestId: z.string().min(1).max(64), toIndex: z.number().int().min(0).max(1000) }),
@@ -38,13 +52,13 @@ export const ClientCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('yield_floor') }),
   z.object({ type: z.literal('timer_pause') }),
   z.object({ type: z.literal('timer_resume') }),
-  z.object({ type: z.literal('timer_extend'), seconds: z.number().int().min(1).max(3600) }),
+  z.object({ type: z.literal('timer_extend'), seconds: z.number().int().min(1).max(MAX_EXTEND_SECONDS) }),
   z.object({ type: z.literal('agenda_next') }),
   z.object({ type: z.literal('agenda_prev') }),
   z.object({ type: z.literal('agenda_goto'), index: z.number().int().min(0).max(1000) }),
   z.object({ type: z.literal('break_start') }),
   z.object({ type: z.literal('break_end') }),
-  z.object({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(10000), ready: z.boolean().optional() }),
+  z.object({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(MAX_ATTENDEES), ready: z.boolean().optional() }),
   z.object({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
   z.object({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
   // The archive recording (secretary and chair).

@@ -1,6 +1,7 @@
 // Conference plan: the bridges (điểm cầu) of the three tiers, the programme, the speaking rules
 // and the maket (banner) template. Pure schemas and parsing; no I/O.
 import { z } from 'zod';
+import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
 
 /** Tier of a bridge: the province hall, a district/city hall, or a commune/ward/town hall. */
 export const BridgeTierSchema = z.enum(['province', 'district', 'commune']);
@@ -128,8 +129,9 @@ const minutes = z
 /** A planned speaker: the hall that speaks, optionally on what topic, who, and for how long at most. */
 export const SpeakerSchema = z.strictObject({
   bridgeId: z.string({ error: 'Mã điểm cầu phải là chuỗi ký tự' }),
-  topic: text('Chủ đề').optional(),
-  speakerName: text('Tên người phát biểu').optional(),
+  // The same limits as a hall's request (one source, the core): the plan's topic goes on the lower third too.
+  topic: text('Chủ đề').max(MAX_TOPIC, { error: `Chủ đề không quá ${MAX_TOPIC} ký tự` }).optional(),
+  speakerName: text('Tên người phát biểu').max(MAX_SPEAKER_NAME, { error: `Tên người phát biểu không quá ${MAX_SPEAKER_NAME} ký tự` }).optional(),
   limitMinutes: minutes.optional(),
 });
 export type Speaker = z.infer<typeof SpeakerSchema>;

@@ -36,7 +36,8 @@ import {
   MAX_EXTEND_SECONDS,
   MAX_MAKET_LINE,
   MAX_MAKET_LINES,
-  MAX_NAME,
+  MAX_SPEAKER_NAME,
+  MAX_SPEAKER_TITLE,
   MAX_TOPIC,
   text,
 } from './validate.ts';
@@ -128,10 +129,10 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
     if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
     if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
-    const speakerName = text(c.speakerName, MAX_NAME);
-    const speakerTitle = text(c.speakerTitle, MAX_NAME);
-    if (speakerName === null) return refuse('invalid_argument', `speakerName must be 1..${MAX_NAME} characters`);
-    if (speakerTitle === null) return refuse('invalid_argument', `speakerTitle must be 1..${MAX_NAME} characters`);
+    const speakerName = text(c.speakerName, MAX_SPEAKER_NAME);
+    const speakerTitle = text(c.speakerTitle, MAX_SPEAKER_TITLE);
+    if (speakerName === null) return refuse('invalid_argument', `speakerName must be 1..${MAX_SPEAKER_NAME} characters`);
+    if (speakerTitle === null) return refuse('invalid_argument', `speakerTitle must be 1..${MAX_SPEAKER_TITLE} characters`);
     let topic: string | null = null;
     if (c.topic !== undefined && c.topic !== null) {
       const blank = typeof c.topic === 'string' && c.topic.trim() === '';

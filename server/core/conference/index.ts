@@ -12,3 +12,4 @@ export { speakingTimerView, remainingMs, overtimeMs, type SpeakingTimerView } fr
 export { currentProgrammeItem, itemElapsedMs } from './agenda.ts';
 export { SYSTEM_ACTOR, logSince } from './log.ts';
 export { refuse } from './errors.ts';
+export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from './validate.ts';
