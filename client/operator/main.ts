@@ -1,5 +1,6 @@
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
-import { MAX_ATTENDEES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from '../../server/protocol/control.ts';
+// The limits straight from the core: the protocol module would bring zod into this page.
+import { MAX_ATTENDEES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from '../../server/core/conference/validate.ts';
 import { PanelEnd, hallChannelName, loadDeviceChoice, saveDeviceChoice, type DisplayStatus } from '../shared/HallLink.ts';
 import { LevelMeter, levelDb } from '../shared/LevelMeter.ts';
 import { connectionText } from '../shared/bridges.ts';

@@ -95,7 +95,7 @@ export class ConferenceHost extends EventEmitter<ConferenceHostEvents> {
     this.media = options.media;
     this.#clock = options.clock;
     this.#stores = options.stores;
-    this.chairBridgeId = options.plan.bridges.find((b) => b.tier === 'province')!.id;
+    this.chairBridgeId = runner.state.config.chairBridgeId;
     this.#deviceBridges = new Set(options.plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
     this.health = new HealthMonitor({
       bridgeIds: options.plan.bridges.map((b) => b.id),

@@ -17,6 +17,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { createStores, type Stores } from '../store/index.ts';
 import { ConferenceHost } from './ConferenceHost.ts';
+import { planToCore } from './conference/plan-to-core.ts';
 import { PlanLoadError } from './errors.ts';
 import { ProgrammeDesk } from './programme/ProgrammeDesk.ts';
 import { parsePressFeed } from './programme/ProgrammeOutput.ts';
@@ -41,13 +42,6 @@ export interface RunningServer {
   loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
   close(): Promise<void>;
-}
-
-/** The province bridge: where the chair sits. */
-export function chairBridgeOf(plan: ConferencePlan): string {
-  const province = plan.bridges.find((b) => b.tier === 'province');
-  if (!province) throw new Error('plan has no province bridge');
-  return province.id;
 }
 
 /** Deployment details beyond the configuration. */
@@ -89,7 +83,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost; desk: ProgrammeDesk }> => {
       const media = await MediaSession.create(pool, {
         conferenceId: config.conferenceId,
-        chairBridgeId: chairBridgeOf(forPlan),
+        chairBridgeId: planToCore(forPlan).chairBridgeId,
         bridgeIds: forPlan.bridges.map((b) => b.id),
         offerH264: forPlan.bridges.some((b) => rtpEndpointOf(b)?.videoCodec === 'H264'),
       });

@@ -44,7 +44,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
   const designated = new Set(item?.speakers.map((s) => s.bridgeId) ?? []);
   const summary = rollCallSummary(state);
   const count = (c: { total: number; online: number; ready: number }) => ({ total: c.total, online: c.online, ready: c.ready });
-  const chair = plan.bridges.find((b) => b.tier === 'province')!.id;
+  const chair = state.config.chairBridgeId;
   const floor = state.floor;
   const live = livePlan(plan, state);
   const shared: Omit<ConferenceView, 'maket'> = {

@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
 
+export { chairBridgeOf } from './chair.ts';
+
 /** Tier of a bridge: the province hall, a district/city hall, or a commune/ward/town hall. */
 export const BridgeTierSchema = z.enum(['province', 'district', 'commune']);
 export type BridgeTier = z.infer<typeof BridgeTierSchema>;
