@@ -1,5 +1,5 @@
 import {
-  currentProgrammeItem,
+  currentAgendaItem,
   itemElapsedMs,
   presenceOf,
   rollCallSummary,
@@ -40,7 +40,7 @@ export function buildView(conferenceId: string, plan: ConferencePlan, state: Con
 export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: ConferenceState, now: number, programBridgeId: string): (principal: Principal) => ConferenceView {
   const names = new Map(plan.bridges.map((b) => [b.id, b.name]));
   const name = (id: string): string => names.get(id) ?? id;
-  const item = currentProgrammeItem(state);
+  const item = currentAgendaItem(state);
   const designated = new Set(item?.speakers.map((s) => s.bridgeId) ?? []);
   const summary = rollCallSummary(state);
   const count = (c: { total: number; online: number; ready: number }) => ({ total: c.total, online: c.online, ready: c.ready });
@@ -58,7 +58,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     programme: { bridgeId: programBridgeId, bridgeName: name(programBridgeId) },
     agenda: {
       index: state.agenda.index,
-      items: state.config.programme.map((it) => ({
+      items: state.config.agenda.map((it) => ({
         id: it.id,
         kind: it.kind,
         title: it.title,

@@ -146,6 +146,7 @@ export interface ConferenceView {
   date: string | null;
   serverNow: number;
   seq: number;
+  /** The bridge on air (what every hall sees and hears). The wire keeps the name `programme`: pages open across a restart read it. */
   programme: { bridgeId: string; bridgeName: string };
   agenda: {
     index: number;

@@ -1,4 +1,4 @@
-// Conference plan: the bridges (điểm cầu) of the three tiers, the programme, the speaking rules
+// Conference plan: the bridges (điểm cầu) of the three tiers, the agenda (`programme` in plan files), the speaking rules
 // and the maket (banner) template. Pure schemas and parsing; no I/O.
 import { z } from 'zod';
 import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
@@ -110,8 +110,8 @@ export function rtpEndpointOf(bridge: Bridge): RtpEndpoint | null {
   return bridge.rtp ?? { srtp: true, videoCodec: 'VP8' };
 }
 
-/** Kinds of programme items, in the vocabulary of the plans (khai mạc, báo cáo, tham luận, ...). */
-export const ProgrammeItemKindSchema = z.enum([
+/** Kinds of agenda items, in the vocabulary of the plans (khai mạc, báo cáo, tham luận, ...). */
+export const AgendaItemKindSchema = z.enum([
   'opening',
   'report',
   'directive',
@@ -121,7 +121,7 @@ export const ProgrammeItemKindSchema = z.enum([
   'conclusion',
   'other',
 ]);
-export type ProgrammeItemKind = z.infer<typeof ProgrammeItemKindSchema>;
+export type AgendaItemKind = z.infer<typeof AgendaItemKindSchema>;
 
 const minutes = z
   .number({ error: 'Số phút phải là số' })
@@ -138,17 +138,17 @@ export const SpeakerSchema = z.strictObject({
 });
 export type Speaker = z.infer<typeof SpeakerSchema>;
 
-/** One item of the programme (chương trình). */
-export const ProgrammeItemSchema = z.strictObject({
+/** One item of the agenda (chương trình). */
+export const AgendaItemSchema = z.strictObject({
   id: slug,
-  kind: ProgrammeItemKindSchema,
+  kind: AgendaItemKindSchema,
   title: text('Tiêu đề'),
   plannedMinutes: minutes,
   /** Speaking limit for this item (overrides the conference default; a speaker's own limit wins). */
   limitMinutes: minutes.optional(),
   speakers: z.array(SpeakerSchema).default([]),
 });
-export type ProgrammeItem = z.infer<typeof ProgrammeItemSchema>;
+export type AgendaItem = z.infer<typeof AgendaItemSchema>;
 
 /** Speaking rules: "phát biểu không quá 10 phút", warnings before the end, what happens at expiry. */
 export const SpeakingRulesSchema = z
@@ -248,7 +248,8 @@ export const ConferencePlanSchema = z
       .optional(),
     venue: text('Địa điểm'),
     bridges: z.array(BridgeSchema).min(1, { error: 'Kế hoạch phải có ít nhất một điểm cầu' }),
-    programme: z.array(ProgrammeItemSchema).default([]),
+    // The agenda; `programme` is its key in plan files (written by people, so it stays).
+    programme: z.array(AgendaItemSchema).default([]),
     speaking: SpeakingRulesSchema.prefault({}),
     maket: MaketTemplateSchema.prefault({}),
   })
@@ -349,9 +350,9 @@ function checkPlanReferences(plan: unknown, ctx: { addIssue(issue: { code: 'cust
     }
   });
 
-  const programme = Array.isArray(plan.programme) ? plan.programme : [];
+  const agenda = Array.isArray(plan.programme) ? plan.programme : [];
   const itemIndexById = new Map<string, number>();
-  programme.forEach((item, i) => {
+  agenda.forEach((item, i) => {
     if (!isRecord(item)) return;
     if (typeof item.id === 'string') {
       const first = itemIndexById.get(item.id);

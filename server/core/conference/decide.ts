@@ -1,7 +1,7 @@
 // decide(state, command, now): the conference rules in one pure function. It never mutates its
 // input, never reads the wall clock and never throws for a bad command: a refusal is a value.
 import { actsFor, COMMAND_ROLES, roleMayIssue } from './access.ts';
-import { currentProgrammeItem, deriveStatus, startItemClock, stopItemClock } from './agenda.ts';
+import { currentAgendaItem, deriveStatus, startItemClock, stopItemClock } from './agenda.ts';
 import { refuse } from './errors.ts';
 import {
   designatedRanks,
@@ -107,7 +107,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (d.startedAt !== null) return refuse('invalid_state', 'meeting already started');
     d.startedAt = now;
     startItemClock(d, now);
-    out.push({ type: 'meeting_started', itemId: currentProgrammeItem(d)?.id ?? null });
+    out.push({ type: 'meeting_started', itemId: currentAgendaItem(d)?.id ?? null });
   },
 
   end_meeting(d, _c, now, out) {
@@ -250,7 +250,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
 
   break_end(d, _c, now) {
     if (d.explicitBreakSince === null) {
-      const onBreakItem = currentProgrammeItem(d)?.kind === 'break' && d.status === 'break';
+      const onBreakItem = currentAgendaItem(d)?.kind === 'break' && d.status === 'break';
       return refuse('invalid_state', onBreakItem ? 'current item is a break; move to the next item' : 'no break in progress');
     }
     d.explicitBreakSince = null;
@@ -378,7 +378,7 @@ function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): 
     speakerName: entry.speakerName,
     speakerTitle: entry.speakerTitle,
     topic,
-    itemId: currentProgrammeItem(d)?.id ?? null,
+    itemId: currentAgendaItem(d)?.id ?? null,
     grantedAt: now,
     timer,
   };
@@ -398,7 +398,7 @@ function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): 
   if (entry.bridgeId !== d.config.chairBridgeId) out.push({ type: 'mic_opened', bridgeId: entry.bridgeId });
 }
 
-// Ends the holder's turn, records the speech; unless another hall takes over, the programme returns to the chair.
+// Ends the holder's turn, records the speech; unless another hall takes over, the chair is on air again.
 function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: Out): void {
   const f = d.floor;
   if (!f) return;
@@ -433,14 +433,14 @@ function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: 
 
 function moveAgenda(d: ConferenceState, index: number, now: number, out: Out, outside: 'invalid_state' | 'invalid_argument'): Refused | void {
   if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
-  if (index < 0 || index >= d.config.programme.length) {
-    return refuse(outside, `no programme item there [index:${index}, items:${d.config.programme.length}]`);
+  if (index < 0 || index >= d.config.agenda.length) {
+    return refuse(outside, `no agenda item there [index:${index}, items:${d.config.agenda.length}]`);
   }
-  const from = currentProgrammeItem(d);
+  const from = currentAgendaItem(d);
   stopItemClock(d, now);
   d.agenda.index = index;
   startItemClock(d, now);
-  const item = currentProgrammeItem(d)!;
+  const item = currentAgendaItem(d)!;
   out.push({ type: 'agenda_changed', index, itemId: item.id, title: item.title, kind: item.kind, fromItemId: from?.id ?? null });
   const queue = orderQueueForItem(d.queue, designatedRanks(d.config, index));
   if (!sameOrder(queue, d.queue)) {

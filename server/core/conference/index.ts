@@ -9,7 +9,7 @@ export { report, reportCsv, csv, csvCell, formatTime } from './report.ts';
 export type { ConferenceReport, AttendanceRow, SpeakerRow, IncidentRow, ItemRow, ReportCsv, CsvOptions, Cell } from './report.ts';
 export { nextSpeaker } from './floor.ts';
 export { speakingTimerView, remainingMs, overtimeMs, type SpeakingTimerView } from './timer.ts';
-export { currentProgrammeItem, itemElapsedMs } from './agenda.ts';
+export { currentAgendaItem, itemElapsedMs } from './agenda.ts';
 export { SYSTEM_ACTOR, logSince } from './log.ts';
 export { refuse } from './errors.ts';
 export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from './validate.ts';
