@@ -13,14 +13,19 @@ import {
   MAX_SPEAKER_TITLE,
   MAX_TOPIC,
 } from '../core/conference/validate.ts';
-import { BridgeId } from './media.ts';
+import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/conference/types.ts';
+import type { LinkSample } from '../core/health.ts';
+import { BridgeId, type ErrorCode as WireErrorCode } from './media.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
 // the core for its length or range, and the apps' input fields use the same numbers.
 export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC };
 
-/** A per-conference access token (22 base64url characters). */
-export const Token = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'not an access token');
+/** What an access token looks like: 16 random bytes, base64url (22 characters). */
+export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/** A per-conference access token. */
+export const Token = z.string().regex(TOKEN_PATTERN, 'not an access token');
 
 /** Socket handshake `auth` of both namespaces. */
 export const TokenAuth = z.object({ token: Token });
@@ -113,6 +118,59 @@ export const ControlRequests = {
 } as const;
 export type ControlRequestName = keyof typeof ControlRequests;
 
+/** The payload of a control request, as the server has parsed it. */
+export type ControlRequest<N extends ControlRequestName> = z.infer<(typeof ControlRequests)[N]>;
+
+/** Codes a control request may be refused with: the wire's, and the conference's own. */
+export type ControlErrorCode = WireErrorCode | ConferenceErrorCode | 'closed' | 'unavailable';
+
+/** The acknowledgement of a control request. */
+export type ControlAck<T> = { ok: true; data: T } | { ok: false; error: { code: ControlErrorCode; message: string } };
+
+/** A connection event of a bridge, kept in its history (the technicians' drill-down). */
+export interface LinkEvent {
+  at: number;
+  /** device_sheet: a hardware hall's device sheet changed (new receive address, or keys after a rebuild). */
+  type: 'joined' | 'dropped' | 'reconnected' | 'media_lost' | 'ice' | 'device_sheet';
+  detail?: string;
+}
+
+/** A hall's ready checklist from its link test. */
+export interface LinkChecklist {
+  items: { item: string; label: string; ok: boolean }[];
+  ready: boolean;
+}
+
+/** One bridge's history, events and last link test (the technicians' drill-down). */
+export interface BridgeHealthDetail {
+  bridgeId: string;
+  status: HealthLine['status'] | null;
+  reasons: string[];
+  since: number | null;
+  history: LinkSample[];
+  events: LinkEvent[];
+  test: { at: number; result: LinkTestResult } | null;
+}
+
+/** What each control request answers with when it succeeds. */
+export interface ControlReplies {
+  'control:command': { seq: number; events: string[] };
+  'control:snapshot': ConferenceView;
+  'time:sync': { clientNow: number; serverNow: number };
+  'health:report': Record<string, never>;
+  'health:bridge': BridgeHealthDetail;
+  'health:startTest': { testId: string; bridgeIds: string[] };
+  'health:testResult': LinkChecklist;
+}
+
+/**
+ * Client-to-server events of the control namespace: each request with its payload (typed from
+ * its schema; the server still validates every payload) and its acknowledgement.
+ */
+export type ControlClientEvents = {
+  [N in ControlRequestName]: (payload: ControlRequest<N>, ack: (reply: ControlAck<ControlReplies[N]>) => void) => void;
+};
+
 /** Who a socket is, as the apps see it. */
 export type Principal =
   | { role: 'chair' | 'secretary' | 'technician' | 'viewer' }
@@ -172,7 +230,6 @@ export interface ConferenceView {
   mine?: { bridgeId: string; queuePosition: number | null; ready: boolean; attendees: number | null; online: boolean };
 }
 
-/** Events the server pushes on the control namespace. */
 /** One bridge's line on the technicians' dashboard. */
 export interface HealthLine {
   bridgeId: string;
@@ -182,6 +239,10 @@ export interface HealthLine {
   last: Record<string, unknown> | null;
 }
 
+/** A conference event as the staff consoles receive it: with its place in the log. */
+export type ControlEventMessage = ConferenceEvent & { seq: number; at: number };
+
+/** Events the server pushes on the control namespace. */
 export interface ControlServerEvents {
   'control:view': (view: ConferenceView) => void;
   /** Staff: every bridge's health, every 2 seconds. */
@@ -189,8 +250,8 @@ export interface ControlServerEvents {
   /** A hall: run the link test now (asked by a technician). */
   'health:runTest': (request: { testId: string; durationMs: number }) => void;
   /** Staff: a hall's link test result with its ready checklist. */
-  'health:test': (result: { bridgeId: string; bridgeName: string; at: number; result: LinkTestResult; checklist: { item: string; label: string; ok: boolean }[]; ready: boolean }) => void;
+  'health:test': (result: { bridgeId: string; bridgeName: string; at: number; result: LinkTestResult; checklist: LinkChecklist['items']; ready: boolean }) => void;
   /** Staff: a bridge's status changed. */
   'health:alert': (alert: { bridgeId: string; bridgeName: string; at: number; from: string | null; to: string; reasons: string[] }) => void;
-  'control:event': (event: { type: string; seq: number; at: number } & Record<string, unknown>) => void;
+  'control:event': (event: ControlEventMessage) => void;
 }

@@ -91,6 +91,9 @@ export class SystemClock implements Clock {
   }
 }
 
+/** The process's wall clock, for parts that are not handed another one. */
+export const systemClock: Clock = new SystemClock();
+
 interface FakeTimer {
   id: number;
   at: number;

@@ -3,7 +3,7 @@ export * from './types.ts';
 export { decide, nextWakeAt } from './decide.ts';
 export { initialState, checkConfig } from './state.ts';
 export { COMMAND_ROLES, roleMayIssue, actsFor } from './access.ts';
-export { FakeClock, SystemClock, WakeAlarm, sleep, type Clock, type ClockTimer, type TimerOptions } from './clock.ts';
+export { FakeClock, SystemClock, systemClock, WakeAlarm, sleep, type Clock, type ClockTimer, type TimerOptions } from './clock.ts';
 export { rollCallSummary, presenceOf, type RollCallSummary, type RollCallCount, type DistrictRollCall } from './rollcall.ts';
 export { report, reportCsv, csv, csvCell, formatTime } from './report.ts';
 export type { ConferenceReport, AttendanceRow, SpeakerRow, IncidentRow, ItemRow, ReportCsv, CsvOptions, Cell } from './report.ts';

@@ -6,8 +6,8 @@
 // speaker switch (new SSRC, sequence and timestamp bases, a new VP8 stream that decodes only
 // from its keyframe, possibly another resolution). Forwarding them to the press as they are
 // breaks most players (they lock onto the first SSRC and codec parameters). The relay
-// (ProgrammeRelay) turns them into three streams that never change and fills gaps (slate,
-// silence); the re-encoder (ProgrammeEncoder, ffmpeg) must exist anyway to burn in the banner
+// (FeedRelay) turns them into three streams that never change and fills gaps (slate,
+// silence); the re-encoder (FeedEncoder, ffmpeg) must exist anyway to burn in the banner
 // and the lower third and to mix the two microphones, and it makes one H.264/AAC MPEG-TS whose
 // timeline, codec and resolution never change: what broadcast players expect. The recording is
 // a copy of that stream (no second encode).
@@ -16,10 +16,11 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import type { MediaPeerSink, MediaSession, ConsumeRequest } from '../../../sfu/index.ts';
+import type { Clock } from '../../core/conference/index.ts';
 
 type RtpCapabilities = ms.RtpCapabilities;
-import { ProgrammeRelay } from './ProgrammeRelay.ts';
-import { ProgrammeEncoder, type Overlay } from './ProgrammeEncoder.ts';
+import { FeedRelay } from './FeedRelay.ts';
+import { FeedEncoder, type Overlay } from './FeedEncoder.ts';
 import { freeUdpPorts, renderSlateKeyframe } from './ffmpeg.ts';
 import { isVideoKeyframeStart, pesPts, pesStreamId, pidOf, pmtPidOf, TS_DATAGRAM, TS_PACKET, TsPacketizer } from './ts.ts';
 import { Recorder } from './Recorder.ts';
@@ -52,7 +53,7 @@ export function pressFeedSdp(target: PressFeedTarget): string {
   ].join('\n');
 }
 
-export interface ProgrammeOutputOptions {
+export interface FeedOutputOptions {
   media: MediaSession;
   /** The press feed, if any. */
   pressFeed?: PressFeedTarget;
@@ -64,11 +65,13 @@ export interface ProgrammeOutputOptions {
   maketBackground: string;
   maketText: string;
   overlay: Overlay;
-  /** The media peer id (one programme output per session). */
+  /** The media peer id (one feed output per session). */
   peerId?: string;
+  /** Time of the relay, the recorders' start and stop, the encoder's restart. */
+  clock: Clock;
 }
 
-export type ProgrammeOutputEvents = {
+export type FeedOutputEvents = {
   /** The re-encoder stopped by itself (it is restarted). */
   problem: [message: string];
   /**
@@ -103,15 +106,15 @@ interface Tap {
 }
 
 /** Joins the conference as a receive-only media peer and produces the programme. */
-export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
+export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   readonly peerId: string;
   readonly width: number;
   readonly height: number;
   readonly fps: number;
-  readonly #options: ProgrammeOutputOptions;
+  readonly #options: FeedOutputOptions;
   readonly #media: MediaSession;
-  #relay!: ProgrammeRelay;
-  #encoder!: ProgrammeEncoder;
+  #relay!: FeedRelay;
+  #encoder!: FeedEncoder;
   #overlay: Overlay;
   readonly #packetizer = new TsPacketizer();
   readonly #press = dgram.createSocket('udp4');
@@ -134,11 +137,11 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
   /** Bytes of MPEG-TS produced (for tests and the benchmark). */
   bytesOut = 0;
 
-  private constructor(options: ProgrammeOutputOptions) {
+  private constructor(options: FeedOutputOptions) {
     super();
     this.#options = options;
     this.#media = options.media;
-    this.peerId = options.peerId ?? 'programme-output';
+    this.peerId = options.peerId ?? 'feed-output';
     this.width = options.width ?? 1280;
     this.height = options.height ?? 720;
     this.fps = options.fps ?? 25;
@@ -147,8 +150,8 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
   }
 
   /** Starts the relay and the re-encoder and joins the media session. */
-  static async create(options: ProgrammeOutputOptions): Promise<ProgrammeOutput> {
-    const output = new ProgrammeOutput(options);
+  static async create(options: FeedOutputOptions): Promise<FeedOutput> {
+    const output = new FeedOutput(options);
     try {
       await output.#start();
     } catch (error) {
@@ -162,20 +165,21 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     const slate = await renderSlateKeyframe(this.width, this.height);
     const base = await freeUdpPorts(6);
     const ports = { video: base, speaker: base + 2, chair: base + 4 };
-    this.#relay = await ProgrammeRelay.create({
+    this.#relay = await FeedRelay.create({
       chairBridgeId: this.#media.chairBridgeId,
       ports,
       slate,
       requestKeyFrame: () => this.#media.requestKeyFrame(this.peerId).catch(() => undefined),
+      clock: this.#options.clock,
     });
     this.#relay.on('video', (e) => this.emit('video', e));
     this.#encoder = this.#newEncoder(ports);
     await this.#joinMedia();
   }
 
-  #newEncoder(ports: Record<'video' | 'speaker' | 'chair', number>): ProgrammeEncoder {
+  #newEncoder(ports: Record<'video' | 'speaker' | 'chair', number>): FeedEncoder {
     const o = this.#options;
-    const encoder = new ProgrammeEncoder(
+    const encoder = new FeedEncoder(
       {
         ports,
         width: this.width,
@@ -185,6 +189,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
         preset: o.preset ?? 'veryfast',
         maketBackground: o.maketBackground,
         maketText: o.maketText,
+        clock: o.clock,
       },
       this.#overlay,
     );
@@ -195,7 +200,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     encoder.on('data', (chunk) => this.#onTs(chunk));
     encoder.on('exit', ({ code, signal, stderr }) => {
       if (this.#closed) return;
-      this.emit('problem', `programme encoder exited [code:${code}, signal:${signal}] ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      this.emit('problem', `feed encoder exited [code:${code}, signal:${signal}] ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
       // Restart it: the press feed goes on after a short gap. A recorder must not get the new
       // stream's timeline in the same file: each is let go here, and the desk opens a new file.
       for (const tap of [...this.#taps]) {
@@ -203,7 +208,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
         else this.#taps.delete(tap);
       }
       void encoder.close();
-      setTimeout(() => {
+      this.#options.clock.setTimeout(() => {
         if (this.#closed) return;
         this.#encoder = this.#newEncoder(ports);
         this.emit('restarted');
@@ -225,7 +230,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
       consumerSlot: (consumerId, slot) => relay.setSlot(consumerId, slot),
       sendLayers: () => undefined,
       micState: () => undefined,
-      restartMedia: () => void this.#connect().catch((e: Error) => this.emit('problem', `programme media restart failed: ${e.message}`)),
+      restartMedia: () => void this.#connect().catch((e: Error) => this.emit('problem', `feed media restart failed: ${e.message}`)),
       replaced: () => undefined,
     };
     this.#media.join(this.peerId, { publish: false, receiveProgram: true, thumbnails: false }, sink);
@@ -255,7 +260,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     return { encoder: this.#encoder?.pid, recorders: [...this.#taps].map((t) => t.recorder.pid) };
   }
 
-  get relayCounters(): ProgrammeRelay['counters'] | undefined {
+  get relayCounters(): FeedRelay['counters'] | undefined {
     return this.#relay?.counters;
   }
 
@@ -270,8 +275,8 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
    * pictures, or the next one), so that it lasts as long as what it records whatever the
    * re-encoder's latency.
    */
-  record(file: string, startAt = Date.now()): Recorder {
-    const recorder = new Recorder(file);
+  record(file: string, startAt = this.#options.clock.now()): Recorder {
+    const recorder = new Recorder(file, this.#options.clock);
     const tap: Tap = { recorder, on: false, startAt };
     if (this.#gopAt !== undefined && startAt - this.#gopAt <= 500 && this.#gop.length > 0) {
       tap.on = true;
@@ -286,14 +291,15 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
    * Feeds a recorder until the picture live at `stopAt` has been written (at most `maxWaitMs`
    * more), then lets it go; its stop() finishes the file.
    */
-  release(recorder: Recorder, stopAt = Date.now(), maxWaitMs = 5000): Promise<void> {
+  release(recorder: Recorder, stopAt = this.#options.clock.now(), maxWaitMs = 5000): Promise<void> {
     const tap = [...this.#taps].find((t) => t.recorder === recorder);
     if (!tap) return Promise.resolve();
+    const clock = this.#options.clock;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => tap.done?.(), maxWaitMs);
+      const timer = clock.setTimeout(() => tap.done?.(), maxWaitMs);
       tap.stopAt = stopAt;
       tap.done = () => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         this.#taps.delete(tap);
         resolve();
       };
@@ -303,7 +309,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
 
   /** Keeps the last group of pictures and the PTS clock, and feeds the recorders. */
   #follow(packets: Buffer): void {
-    const now = Date.now();
+    const now = this.#options.clock.now();
     const out = new Map<Tap, Buffer[]>();
     for (let at = 0; at + TS_PACKET <= packets.length; at += TS_PACKET) {
       const p = packets.subarray(at, at + TS_PACKET);
