@@ -56,8 +56,7 @@ export class MaketEditor {
     $('maket-reset').onclick = () => void this.#reset();
     $('date-apply').onclick = () => void this.#setDate($<HTMLInputElement>('meeting-date').value || null);
     $('date-clear').onclick = () => void this.#setDate(null);
-    control.on('event', (e) => {
-      const event = e as { type: string; maket?: Partial<MaketTemplate> | null };
+    control.on('event', (event) => {
       if (event.type === 'maket_changed') {
         this.#applied = { ...this.#planTemplate(), ...(event.maket ?? {}) };
         this.#remember();

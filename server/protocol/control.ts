@@ -236,7 +236,7 @@ export interface HealthLine {
   status: 'ok' | 'degraded' | 'bad' | 'offline';
   reasons: string[];
   since: number;
-  last: Record<string, unknown> | null;
+  last: LinkSample | null;
 }
 
 /** A conference event as the staff consoles receive it: with its place in the log. */

@@ -129,7 +129,7 @@ export function attachControlSignaling(
   };
   const names = (): Map<string, string> => new Map(current().plan.bridges.map((b) => [b.id, b.name]));
   const onSampled = (): void => {
-    nsp.local.to('staff').emit('health:summary', { at: current().clock.now(), bridges: current().health.book.summary() as never });
+    nsp.local.to('staff').emit('health:summary', { at: current().clock.now(), bridges: current().health.book.summary() });
   };
   const onAlert = (alert: { bridgeId: string; at: number; from: string | null; to: string; reasons: string[] }): void => {
     nsp.local.to('staff').emit('health:alert', { ...alert, bridgeName: names().get(alert.bridgeId) ?? alert.bridgeId });
