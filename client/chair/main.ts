@@ -1,3 +1,6 @@
+// The chair's console (also the secretary's). Over 400 lines: the page's wiring and its console
+// panel (queue, timer, agenda, roll-call, alerts) live together; the wall and the maket editor
+// are their own files.
 import { MediaClient } from '../shared/MediaClient.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.ts';

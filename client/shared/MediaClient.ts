@@ -1,3 +1,5 @@
+// The browser side of the media (see the class). Over 400 lines: joining, publishing, receiving
+// and the restart after a lost link share the transports, so they stay in one class.
 import { Device } from 'mediasoup-client';
 import type { types as msc } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';

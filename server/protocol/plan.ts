@@ -1,5 +1,7 @@
-// Conference plan: the bridges (điểm cầu) of the three tiers, the agenda (`programme` in plan files), the speaking rules
-// and the maket (banner) template. Pure schemas and parsing; no I/O.
+// Conference plan: the bridges (điểm cầu) of the three tiers, the agenda (`programme` in plan
+// files), the speaking rules and the maket (banner) template. Pure schemas and parsing; no I/O.
+// (Over 400 lines: the cross-field checks sit with the schemas so that every mistake of a plan
+// is reported at once, with its path and a Vietnamese message.)
 import { z } from 'zod';
 import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
 

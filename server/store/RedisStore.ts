@@ -1,5 +1,6 @@
 // The shared store: conferences, their tokens and the instances' presence leases in redis, for
-// every server process on that redis (it serves all three store interfaces over one connection).
+// every server process on that redis (it serves all three store interfaces over one connection,
+// which is why it is one file of about 400 lines: the Lua scripts and the keys are shared).
 //
 // Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
 // slot, which the multi-key scripts below need on a redis cluster):

@@ -1,6 +1,7 @@
-// The programme output: what every hall sees and hears (the speaker's video and audio, the
+// The feed output: what every hall sees and hears on air (the speaker's video and audio, the
 // chair's audio), with the maket and the lower third burned in, as an MPEG-TS feed for the press
-// and as the archive recording.
+// and as the archive recording. (About 400 lines: the recorders' taps follow the MPEG-TS
+// timeline here, next to the stream they cut, rather than in a file of their own.)
 //
 // Technique: a stable-stream relay *and* a re-encode stage. The SFU's consumers change at every
 // speaker switch (new SSRC, sequence and timestamp bases, a new VP8 stream that decodes only
@@ -44,7 +45,7 @@ export function pressFeedSdp(target: PressFeedTarget): string {
   return [
     'v=0',
     `o=- 0 0 IN IP4 ${target.host}`,
-    's=diemcau programme (press feed)',
+    's=diemcau programme (press feed)', // press players show this name: kept
     `c=IN IP4 ${target.host}`,
     't=0 0',
     `m=video ${target.port} RTP/AVP 33`,
@@ -87,7 +88,7 @@ export type FeedOutputEvents = {
 /**
  * The re-encoder reads one video codec (VP8: what the browsers send). A router that also offers
  * H264 (a plan with an H264 hardware hall) would hand us an H264 consumer when that hall speaks;
- * without H264 in our capabilities the SFU gives none, and the programme shows the slate under
+ * without H264 in our capabilities the SFU gives none, and the feed shows the slate under
  * the speaker's lower third, with the speaker's audio.
  */
 export function vp8AndOpusOnly(caps: RtpCapabilities): RtpCapabilities {
@@ -105,7 +106,7 @@ interface Tap {
   done?: () => void;
 }
 
-/** Joins the conference as a receive-only media peer and produces the programme. */
+/** Joins the conference as a receive-only media peer and produces the feed. */
 export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   readonly peerId: string;
   readonly width: number;
@@ -244,13 +245,13 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     await this.#media.connectPlainTransport(this.peerId, transport.id, this.#relay.address);
   }
 
-  /** The texts drawn over the programme (banner lines, lower third). */
+  /** The texts drawn over the picture (banner lines, lower third). */
   setOverlay(overlay: Overlay): void {
     this.#overlay = overlay;
     if (!this.#closed) this.#encoder.setOverlay(overlay);
   }
 
-  /** Whether the programme shows a speaker's video or the slate now. */
+  /** Whether the feed shows a speaker's video or the slate now. */
   get showing(): 'speaker' | 'slate' | undefined {
     return this.#relay?.showing;
   }
@@ -270,7 +271,7 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   }
 
   /**
-   * Starts recording the programme to a .mkv file from `startAt` (wall clock): the file opens on
+   * Starts recording the feed to a .mkv file from `startAt` (wall clock): the file opens on
    * the keyframe whose picture was live nearest that time (the last one, kept with its group of
    * pictures, or the next one), so that it lasts as long as what it records whatever the
    * re-encoder's latency.

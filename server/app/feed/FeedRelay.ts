@@ -1,4 +1,4 @@
-// The stable-stream stage between the SFU and the re-encoder. mediasoup sends the programme's
+// The stable-stream stage of the feed, between the SFU and the re-encoder. mediasoup sends the on-air
 // consumers (speaker video, speaker audio, chair audio) to one UDP socket; every speaker switch
 // brings new consumers with new SSRCs and new sequence and timestamp bases. The relay rewrites
 // them into three streams that never change (see StableStream), starts the video only on a
@@ -30,7 +30,7 @@ export interface FeedRelayOptions {
   ports: Record<FeedTrack, number>;
   /** A VP8 keyframe shown when no speaker video arrives. */
   slate: Buffer;
-  /** Asks the SFU for a keyframe of the programme video. */
+  /** Asks the SFU for a keyframe of the on-air video. */
   requestKeyFrame: () => void;
   host?: string;
   /** Time of the streams and of the fillers' ticks. */
@@ -38,7 +38,7 @@ export interface FeedRelayOptions {
 }
 
 export type FeedRelayEvents = {
-  /** The programme video went to a new source (after its first keyframe) or to the slate. */
+  /** The feed's video went to a new source (after its first keyframe) or to the slate. */
   video: [{ source: 'speaker' | 'slate'; bridgeId?: string; at: number }];
   close: [];
 };
@@ -52,7 +52,7 @@ const AUDIO_GAP_MS = 120;
 /** Unanswered keyframe requests are repeated this often. */
 const KEYFRAME_RETRY_MS = 600;
 
-/** Relays the programme from mediasoup's plain transport to the re-encoder as three stable streams. */
+/** Relays what is on air from mediasoup's plain transport to the re-encoder as three stable streams. */
 export class FeedRelay extends EventEmitter<FeedRelayEvents> {
   readonly #options: FeedRelayOptions;
   readonly #in = dgram.createSocket('udp4');
@@ -106,7 +106,7 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
     return relay;
   }
 
-  /** Where mediasoup must send the programme. */
+  /** Where mediasoup must send what is on air. */
   get address(): { ip: string; port: number } {
     const a = this.#in.address();
     return { ip: a.address, port: a.port };

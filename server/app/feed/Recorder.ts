@@ -13,7 +13,7 @@ import { ffmetadata, type Chapter } from './chapters.ts';
 
 const run = promisify(execFile);
 
-/** Records the programme's MPEG-TS to a .mkv file. */
+/** Records the feed's MPEG-TS to a .mkv file. */
 export class Recorder {
   readonly file: string;
   readonly #partFile: string;

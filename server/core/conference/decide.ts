@@ -1,5 +1,7 @@
 // decide(state, command, now): the conference rules in one pure function. It never mutates its
 // input, never reads the wall clock and never throws for a bad command: a refusal is a value.
+// (Over 400 lines: one handler per command, side by side, each a few lines over the rules of
+// floor.ts, timer.ts, agenda.ts and rollcall.ts.)
 import { actsFor, COMMAND_ROLES, roleMayIssue } from './access.ts';
 import { currentAgendaItem, deriveStatus, startItemClock, stopItemClock } from './agenda.ts';
 import { refuse } from './errors.ts';

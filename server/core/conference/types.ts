@@ -1,5 +1,6 @@
 // Types of the conference core: the plain configuration it runs, the serialisable state it keeps,
-// the commands it accepts and the events it emits. Everything here is plain JSON.
+// the commands it accepts and the events it emits. Everything here is plain JSON. (Over 400
+// lines because it is the one place a reader finds every shape the core deals in.)
 
 // ---------------------------------------------------------------------------------------------
 // Configuration (a later wiring maps the zod conference plan onto this)
