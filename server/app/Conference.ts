@@ -6,8 +6,7 @@
 // Transport handlers see only this object.
 import { EventEmitter } from 'node:events';
 import { MediaSession, type WorkerPool } from '../../sfu/index.ts';
-import { SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
-import { presenceOf } from '../core/conference/index.ts';
+import { presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
 import { rtpEndpointOf, type ConferencePlan } from '../protocol/plan.ts';
 import type { Stores } from '../store/index.ts';
