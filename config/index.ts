@@ -28,12 +28,12 @@ export const ConfigSchema = z.object({
   conferenceId: z.string().regex(/^[a-z0-9-]{1,64}$/).default('langson-2021'),
   /** Public base URL printed in invite links (default: the listening address). */
   publicUrl: z.string().url().optional(),
-  /** The programme feed for the press: rtp://host:port (RTP/MPEG-TS) or udp://host:port (MPEG-TS); off when unset. */
+  /** The feed for the press (what is on air): rtp://host:port (RTP/MPEG-TS) or udp://host:port (MPEG-TS); off when unset. */
   pressFeed: z.string().regex(/^(rtp|udp):\/\/[^:/]+:\d{1,5}\/?$/, 'must be rtp://host:port or udp://host:port').optional(),
   /** Where the archive recordings (.mkv with chapters, and their .json index) are written. */
   recordingsDir: z.string().min(1).default('recordings'),
-  /** x264 preset of the programme re-encoder (CPU against quality; see docs/benchmarks.md). */
-  programmePreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast'),
+  /** x264 preset of the feed's re-encoder (CPU against quality; see docs/benchmarks.md). */
+  feedPreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast'),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -53,7 +53,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicUrl: env.DIEMCAU_PUBLIC_URL,
     pressFeed: env.DIEMCAU_PRESS_FEED,
     recordingsDir: env.DIEMCAU_RECORDINGS_DIR,
-    programmePreset: env.DIEMCAU_PROGRAMME_PRESET,
+    // The variable keeps its first name (deployments set it); the feed was called the programme.
+    feedPreset: env.DIEMCAU_PROGRAMME_PRESET,
   };
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const result = ConfigSchema.safeParse({ ...cleaned, ...overrides });

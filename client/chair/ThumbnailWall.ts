@@ -42,10 +42,10 @@ export class ThumbnailWall {
     this.#districts = [...bridges.values()].filter((b) => b.tier === 'district');
     // Plan order groups each district's communes together.
     this.#communes = [...bridges.values()].filter((b) => b.tier === 'commune');
-    client.on('consumer', (d) => this.#onConsumer(d as ReceivedConsumer));
-    client.on('consumerclosed', (d) => this.#onClosed(d as ReceivedConsumer));
+    client.on('consumer', (rc) => this.#onConsumer(rc));
+    client.on('consumerclosed', (rc) => this.#onClosed(rc));
     client.on('state', (d) => {
-      if ((d as { state: string }).state === 'live') {
+      if (d.state === 'live') {
         this.#requested = '';
         this.#request();
       }

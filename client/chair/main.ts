@@ -1,4 +1,7 @@
-import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
+// The chair's console (also the secretary's). Over 400 lines: the page's wiring and its console
+// panel (queue, timer, agenda, roll-call, alerts) live together; the wall and the maket editor
+// are their own files.
+import { MediaClient } from '../shared/MediaClient.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.ts';
 import { roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
@@ -6,8 +9,7 @@ import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText,
 import { ThumbnailWall } from './ThumbnailWall.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
-import type { Socket } from 'socket.io-client';
-import type { ClientCommand, ConferenceView, ControlServerEvents } from '../../server/protocol/control.ts';
+import type { ClientCommand, ConferenceView } from '../../server/protocol/control.ts';
 import type { ConferencePlan } from '../../server/protocol/plan.ts';
 
 /** Alerts kept on screen. */
@@ -58,8 +60,7 @@ async function main(): Promise<void> {
     } else if (!program && video.srcObject) video.srcObject = null;
     $('program-empty').hidden = !!program;
   };
-  client.on('consumer', (d) => {
-    const rc = d as ReceivedConsumer;
+  client.on('consumer', (rc) => {
     if (rc.consumer.kind === 'audio') {
       const el = h('audio', { autoplay: true, muted: !sound.checked });
       el.srcObject = new MediaStream([rc.consumer.track]);
@@ -69,18 +70,17 @@ async function main(): Promise<void> {
     showProgram();
   });
   client.on('consumerslot', showProgram);
-  client.on('consumerclosed', (d) => {
-    const rc = d as ReceivedConsumer;
+  client.on('consumerclosed', (rc) => {
     audioEls.get(rc.consumer.id)?.remove();
     audioEls.delete(rc.consumer.id);
     showProgram();
   });
   client.on('state', (d) => {
-    const state = (d as { state: string }).state;
+    const state = d.state;
     $('conn-state').textContent = control.connected ? connectionText(state) : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${state === 'live' && control.connected ? 'ok' : 'bad'}`;
   });
-  client.on('error', (d) => console.error(`diemcau: ${(d as { message: string }).message}`));
+  client.on('error', (d) => console.error(`diemcau: ${d.message}`));
   sound.onchange = () => {
     for (const el of audioEls.values()) {
       el.muted = !sound.checked;
@@ -122,16 +122,15 @@ async function main(): Promise<void> {
     details.open = true;
     $('col-mid').prepend($('maket-card'));
   }
-  control.on('view', (v) => {
-    const view = v as ConferenceView;
+  control.on('view', (view) => {
     if (details.open) void openEditor();
     editor?.update(view);
     if (view.presence) wall.setPresence(view.presence);
     console_.render(view);
   });
-  control.on('event', (e) => console_.onEvent(e as ConferenceEvent));
+  control.on('event', (e) => console_.onEvent(e));
   // The technicians' link monitor: a hall's link changed status (staff only).
-  (control.socket as unknown as Socket<ControlServerEvents>).on('health:alert', (alert) => console_.onHealthAlert(alert));
+  control.socket.on('health:alert', (alert) => console_.onHealthAlert(alert));
   control.on('connection', () => {
     $('conn-state').textContent = control.connected ? connectionText(client.state) : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${control.connected && client.state === 'live' ? 'ok' : 'bad'}`;

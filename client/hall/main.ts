@@ -1,4 +1,4 @@
-import { DEFAULT_AUDIO, DEFAULT_VIDEO, MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
+import { DEFAULT_AUDIO, DEFAULT_VIDEO, MediaClient } from '../shared/MediaClient.ts';
 import { DisplayEnd, hallChannelName, loadDeviceChoice, saveDeviceChoice, type DisplayStatus } from '../shared/HallLink.ts';
 import { LinkMeter, type LinkQuality } from '../shared/linkQuality.ts';
 import { startLinkReporter } from '../shared/linkReporter.ts';
@@ -6,7 +6,6 @@ import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlCl
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
 import { tokenFromLink, whoAmI } from '../shared/session.ts';
-import type { ConferenceView } from '../../server/protocol/control.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -111,8 +110,7 @@ async function main(): Promise<void> {
     });
   };
 
-  client.on('consumer', (detail) => {
-    const rc = detail as ReceivedConsumer;
+  client.on('consumer', (rc) => {
     if (rc.consumer.kind === 'audio') {
       const el = document.createElement('audio');
       el.autoplay = true;
@@ -125,8 +123,7 @@ async function main(): Promise<void> {
       tryPlay(video);
     }
   });
-  client.on('consumerclosed', (detail) => {
-    const rc = detail as ReceivedConsumer;
+  client.on('consumerclosed', (rc) => {
     audioEls.get(rc.consumer.id)?.remove();
     audioEls.delete(rc.consumer.id);
     render();
@@ -134,22 +131,19 @@ async function main(): Promise<void> {
   client.on('consumerslot', render);
   client.on('onair', render);
   client.on('localstream', render);
-  client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
+  client.on('error', (detail) => console.error(`diemcau: ${detail.message}`));
   client.on('mic', (detail) => {
-    const open = (detail as { open: boolean }).open;
+    const open = detail.open;
     const el = $('mic-state');
     el.textContent = open ? 'Micrô đang mở' : 'Micrô đang tắt';
     el.className = `mic ${open ? 'open' : 'closed'}`;
   });
   client.on('state', (detail) => {
-    mediaState = (detail as { state: string }).state;
+    mediaState = detail.state;
     $('conn-state').textContent = connectionText(mediaState);
     render();
   });
-  control.on('view', (v) => {
-    void (v as ConferenceView);
-    render();
-  });
+  control.on('view', render);
   control.on('connection', render);
   if (me.role !== 'operator') $('mic-state').hidden = true;
   else servePanel(client, me.conferenceId, bridgeId, () => !$('start').hidden);
@@ -192,7 +186,7 @@ function servePanel(client: MediaClient, conferenceId: string, bridgeId: string,
       );
     }
   });
-  for (const ev of ['state', 'mic', 'localstream', 'onair']) client.on(ev, send);
+  for (const ev of ['state', 'mic', 'localstream', 'onair'] as const) client.on(ev, send);
   setInterval(send, 1000);
   setInterval(() => {
     void client.linkStats().then((sample) => {

@@ -1,3 +1,4 @@
+import { chairBridgeOf } from '../../server/protocol/chair.ts';
 import { loadBridges } from '../shared/bridges.ts';
 import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
 
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
     return el;
   };
   content.append(h('Cấp tỉnh và ban tổ chức'));
-  content.append(table(rows.filter((r) => r.role !== 'operator' || bridges.get(r.bridgeId!)?.tier === 'province').map((r) => [r.role === 'operator' ? `Điểm cầu ${r.bridgeName}` : roleName(r.role), r.url])));
+  const chairBridge = chairBridgeOf({ bridges: [...bridges.values()] });
+  content.append(table(rows.filter((r) => r.role !== 'operator' || r.bridgeId === chairBridge).map((r) => [r.role === 'operator' ? `Điểm cầu ${r.bridgeName}` : roleName(r.role), r.url])));
   for (const district of [...bridges.values()].filter((b) => b.tier === 'district')) {
     const inDistrict = rows.filter((r) => r.bridgeId === district.id || bridges.get(r.bridgeId ?? '')?.parentId === district.id);
     content.append(h(`${district.name} (${inDistrict.length} điểm cầu)`));

@@ -24,14 +24,13 @@ async function main(): Promise<void> {
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, me };
   const tiles = new Map<string, HTMLElement>();
 
-  client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
+  client.on('error', (detail) => console.error(`diemcau: ${detail.message}`));
   client.on('state', (detail) => {
-    const state = (detail as { state: string }).state;
+    const state = detail.state;
     $('conn-state').textContent = connectionText(state);
     if (state === 'live' && wanted.length) void client.setThumbnails(wanted).catch((e: Error) => console.error(`diemcau: ${e.message}`));
   });
-  const showConsumer = (detail: unknown): void => {
-    const rc = detail as ReceivedConsumer;
+  const showConsumer = (rc: ReceivedConsumer): void => {
     if (rc.slot === 'onair' && rc.consumer.kind === 'video') {
       $<HTMLVideoElement>('program').srcObject = new MediaStream([rc.consumer.track]);
     } else if (rc.slot === 'thumb') {
@@ -51,8 +50,7 @@ async function main(): Promise<void> {
   };
   client.on('consumer', showConsumer);
   client.on('consumerslot', showConsumer);
-  client.on('consumerclosed', (detail) => {
-    const rc = detail as ReceivedConsumer;
+  client.on('consumerclosed', (rc) => {
     tiles.get(rc.consumer.id)?.remove();
     tiles.delete(rc.consumer.id);
   });

@@ -1,4 +1,6 @@
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
+// The limits straight from the core: the protocol module would bring zod into this page.
+import { MAX_ATTENDEES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from '../../server/core/conference/validate.ts';
 import { PanelEnd, hallChannelName, loadDeviceChoice, saveDeviceChoice, type DisplayStatus } from '../shared/HallLink.ts';
 import { LevelMeter, levelDb } from '../shared/LevelMeter.ts';
 import { connectionText } from '../shared/bridges.ts';
@@ -125,10 +127,15 @@ async function main(): Promise<void> {
 
   // --- roll-call ------------------------------------------------------------------------
   const attendees = $<HTMLInputElement>('attendees');
+  // The fields take what the server accepts (the limits have one source, the core).
+  attendees.max = String(MAX_ATTENDEES);
+  $<HTMLInputElement>('speaker-name').maxLength = MAX_SPEAKER_NAME;
+  $<HTMLInputElement>('speaker-title').maxLength = MAX_SPEAKER_TITLE;
+  $<HTMLInputElement>('topic').maxLength = MAX_TOPIC;
   const sendReady = async (ready: boolean): Promise<void> => {
     const n = Number(attendees.value);
-    if (attendees.value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 10000) {
-      $('ready-msg').textContent = 'Xin nhập số đại biểu có mặt (số nguyên từ 0 đến 10000).';
+    if (attendees.value.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_ATTENDEES) {
+      $('ready-msg').textContent = `Xin nhập số đại biểu có mặt (số nguyên từ 0 đến ${MAX_ATTENDEES}).`;
       attendees.focus();
       return;
     }

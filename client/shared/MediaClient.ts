@@ -1,3 +1,5 @@
+// The browser side of the media (see the class). Over 400 lines: joining, publishing, receiving
+// and the restart after a lost link share the transports, so they stay in one class.
 import { Device } from 'mediasoup-client';
 import type { types as msc } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
@@ -10,6 +12,7 @@ import type {
   MediaRequestName,
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
+import { TypedEvents } from './events.ts';
 import type { LinkSample } from './linkQuality.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
@@ -45,7 +48,23 @@ export const DEFAULT_VIDEO: MediaTrackConstraints = { width: { ideal: 1280 }, he
 /** The microphone constraints a hall publishes with unless told otherwise. */
 export const DEFAULT_AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true };
 
-type Listener = (detail: unknown) => void;
+/** What a MediaClient tells the page, by event. */
+export type MediaClientEventMap = {
+  state: { state: MediaClientState };
+  /** A consumer arrived (audio or video). */
+  consumer: ReceivedConsumer;
+  consumerclosed: ReceivedConsumer;
+  /** A consumer changed slot (a prepared `next` consumer went live). */
+  consumerslot: ReceivedConsumer;
+  /** The bridge on air changed. */
+  onair: { bridgeId: string };
+  /** The server opened or closed this hall's microphone. */
+  mic: { open: boolean };
+  localstream: { stream: MediaStream };
+  /** The first frame of a video consumer was decoded after it went live. */
+  firstframe: ReceivedConsumer;
+  error: { message: string };
+};
 
 /** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
 export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
@@ -79,7 +98,7 @@ export class MediaClient {
   #joined = false;
   #retryTimer?: ReturnType<typeof setTimeout>;
   #failures = 0;
-  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #events = new TypedEvents<MediaClientEventMap>();
 
   constructor(options: MediaClientOptions) {
     this.options = options;
@@ -131,10 +150,8 @@ export class MediaClient {
   }
 
   /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'error'. */
-  on(event: string, fn: Listener): void {
-    let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
-    set.add(fn);
+  on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
+    this.#events.on(event, fn);
   }
 
   /** Sends a validated request and unwraps its ack (throws with the server's error code). */
@@ -247,8 +264,8 @@ export class MediaClient {
     this.localStream?.getTracks().forEach((t) => t.stop());
   }
 
-  #emit(event: string, detail: unknown): void {
-    for (const fn of this.#listeners.get(event) ?? []) fn(detail);
+  #emit<K extends keyof MediaClientEventMap>(event: K, detail: MediaClientEventMap[K]): void {
+    this.#events.emit(event, detail);
   }
 
   #setState(state: MediaClientState): void {

@@ -4,7 +4,6 @@
  * (`health:runTest`), it measures the link for a few seconds and sends `health:testResult`.
  */
 import type { ClientLinkReport, LinkTestResult } from '../../server/protocol/control.ts';
-import type { Ack } from '../../server/protocol/media.ts';
 import type { ControlClient } from './ControlClient.ts';
 import type { MediaClient } from './MediaClient.ts';
 
@@ -206,15 +205,6 @@ export async function runLinkTest(media: MediaClient, testId: string, durationMs
   };
 }
 
-/** Sends a request on the control socket; a lost answer is an error ack, never a throw. */
-async function send(control: ControlClient, name: string, payload: unknown): Promise<Ack<unknown>> {
-  try {
-    return (await control.socket.timeout(5000).emitWithAck(name, payload)) as Ack<unknown>;
-  } catch {
-    return { ok: false, error: { code: 'internal', message: `${name}: no answer` } };
-  }
-}
-
 /**
  * Starts reporting the hall's link every `intervalMs` (2 s) and answering the technicians'
  * link tests. Returns the function that stops both.
@@ -238,7 +228,7 @@ export function startLinkReporter(media: MediaClient, control: ControlClient, op
       const report = reportOf(previous, read.reading);
       previous = read.reading;
       if (control.connected && !stopped) {
-        const ack = await send(control, 'health:report', report);
+        const ack = await control.request('health:report', report, 5000, 'health:report: no answer');
         if (!ack.ok) console.warn(`diemcau: health:report refused: ${ack.error.code} ${ack.error.message}`);
       }
     } finally {
@@ -261,7 +251,7 @@ export function startLinkReporter(media: MediaClient, control: ControlClient, op
         if (--probing === 0) await media.probeAllLayers(false);
       }
       if (stopped) return;
-      const ack = await send(control, 'health:testResult', result);
+      const ack = await control.request('health:testResult', result, 5000, 'health:testResult: no answer');
       if (!ack.ok) console.warn(`diemcau: health:testResult refused: ${ack.error.code} ${ack.error.message}`);
     })();
   };

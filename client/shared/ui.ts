@@ -33,7 +33,7 @@ export function statusText(status: ConferenceView['status']): string {
   return { waiting: 'Chưa bắt đầu', running: 'Đang họp', break: 'Giải lao', ended: 'Đã kết thúc' }[status];
 }
 
-/** Vietnamese for a programme item kind. */
+/** Vietnamese for an agenda item kind. */
 export function kindText(kind: string): string {
   const names: Record<string, string> = {
     opening: 'Khai mạc',

@@ -1,5 +1,5 @@
 import {
-  currentProgrammeItem,
+  currentAgendaItem,
   itemElapsedMs,
   presenceOf,
   rollCallSummary,
@@ -28,8 +28,8 @@ export function isStaff(p: Principal): boolean {
 }
 
 /** What one display needs to draw the conference now. */
-export function buildView(conferenceId: string, plan: ConferencePlan, state: ConferenceState, principal: Principal, now: number, programBridgeId: string): ConferenceView {
-  return viewBuilder(conferenceId, plan, state, now, programBridgeId)(principal);
+export function buildView(conferenceId: string, plan: ConferencePlan, state: ConferenceState, principal: Principal, now: number, onAir: string): ConferenceView {
+  return viewBuilder(conferenceId, plan, state, now, onAir)(principal);
 }
 
 /**
@@ -37,14 +37,14 @@ export function buildView(conferenceId: string, plan: ConferencePlan, state: Con
  * roll-call counts; the staff's presence table) is computed once, then each principal gets its
  * own maket and place. Pushing 212 views after a change costs one summary, not 212.
  */
-export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: ConferenceState, now: number, programBridgeId: string): (principal: Principal) => ConferenceView {
+export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: ConferenceState, now: number, onAir: string): (principal: Principal) => ConferenceView {
   const names = new Map(plan.bridges.map((b) => [b.id, b.name]));
   const name = (id: string): string => names.get(id) ?? id;
-  const item = currentProgrammeItem(state);
+  const item = currentAgendaItem(state);
   const designated = new Set(item?.speakers.map((s) => s.bridgeId) ?? []);
   const summary = rollCallSummary(state);
   const count = (c: { total: number; online: number; ready: number }) => ({ total: c.total, online: c.online, ready: c.ready });
-  const chair = plan.bridges.find((b) => b.tier === 'province')!.id;
+  const chair = state.config.chairBridgeId;
   const floor = state.floor;
   const live = livePlan(plan, state);
   const shared: Omit<ConferenceView, 'maket'> = {
@@ -55,10 +55,11 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     serverNow: now,
     seq: state.seq,
     recording: state.recording ? { recordingId: state.recording.recordingId, startedAt: state.recording.startedAt } : null,
-    programme: { bridgeId: programBridgeId, bridgeName: name(programBridgeId) },
+    // On air; the wire field keeps its first name (see ConferenceView.programme).
+    programme: { bridgeId: onAir, bridgeName: name(onAir) },
     agenda: {
       index: state.agenda.index,
-      items: state.config.programme.map((it) => ({
+      items: state.config.agenda.map((it) => ({
         id: it.id,
         kind: it.kind,
         title: it.title,

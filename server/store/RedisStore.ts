@@ -1,4 +1,6 @@
-// The real store: conferences in redis, shared by every server process on that redis.
+// The shared store: conferences, their tokens and the instances' presence leases in redis, for
+// every server process on that redis (it serves all three store interfaces over one connection,
+// which is why it is one file of about 400 lines: the Lua scripts and the keys are shared).
 //
 // Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
 // slot, which the multi-key scripts below need on a redis cluster):
@@ -16,20 +18,20 @@ import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import type { LogEntry } from '../core/conference/index.ts';
 import {
-  checkConferenceId,
-  StoreError,
   updateWithRetry,
   type ConferenceStore,
-  type IssueMode,
   type StoreChangeListener,
   type StoredConference,
   type StoreSubscription,
   type StoreWrite,
-  type TokenRecord,
   type UpdateOptions,
   type UpdateOutcome,
   type UpdateStep,
 } from './ConferenceStore.ts';
+import { checkConferenceId, StoreError } from './errors.ts';
+import type { PresenceStore } from './PresenceStore.ts';
+import type { StoreResource } from './Stores.ts';
+import type { IssueMode, TokenRecord, TokenStore } from './TokenStore.ts';
 import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -119,9 +121,8 @@ export interface RedisStoreOptions {
   onError?: (error: Error) => void;
 }
 
-/** Conferences in redis: atomic versioned writes, the log as a list, changes on pub/sub. */
-export class RedisStore implements ConferenceStore {
-  readonly kind = 'redis' as const;
+/** Conferences in redis: atomic versioned writes, the log as a list, changes on pub/sub; tokens; presence leases. */
+export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, StoreResource {
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #onError: (error: Error) => void;
@@ -285,14 +286,23 @@ export class RedisStore implements ConferenceStore {
     return typeof json === 'string' ? decodeToken(conferenceId, json) : null;
   }
 
-  /** Deletes every key of a conference. */
+  /** Deletes the state and the log of a conference. */
   async drop(conferenceId: string): Promise<void> {
     this.#assertOpen();
+    await this.#client.del([this.key(conferenceId, 'state'), this.key(conferenceId, 'log')]);
+  }
+
+  /** Deletes the tokens of a conference. */
+  async dropTokens(conferenceId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#client.del([this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')]);
+  }
+
+  /** Deletes the presence leases of a conference. */
+  async dropPresence(conferenceId: string): Promise<void> {
+    this.#assertOpen();
     const instances = await this.#client.sMembers(this.key(conferenceId, 'instances'));
-    await this.#client.del([
-      ...(['state', 'log', 'tokens', 'grants', 'instances'] as const).map((p) => this.key(conferenceId, p)),
-      ...instances.map((i) => this.key(conferenceId, `presence:${i}`)),
-    ]);
+    await this.#client.del([this.key(conferenceId, 'instances'), ...instances.map((i) => this.key(conferenceId, `presence:${i}`))]);
   }
 
   /** Declares this instance's connected bridges in a key that expires unless renewed. */

@@ -1,7 +1,9 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
 import { TokenAuth, type Principal } from '../protocol/control.ts';
-import type { Ack } from '../protocol/media.ts';
+
+/** An acknowledgement of any namespace: the data, or a refusal with a stable code. */
+export type WireAck<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
 
 /**
  * Authenticates every socket of a namespace at connect by the access token in its handshake
@@ -39,12 +41,12 @@ export function onRequest<S extends z.ZodType, R>(
   socket: Socket,
   name: string,
   schema: S,
-  handler: (payload: z.infer<S>) => Promise<Ack<R>>,
+  handler: (payload: z.infer<S>) => Promise<WireAck<R>>,
 ): void {
   (socket.on as (ev: string, fn: (...args: unknown[]) => void) => void).call(socket, name, (...args: unknown[]) => {
     const ack = args[args.length - 1];
     if (typeof ack !== 'function') return;
-    const reply = ack as (r: Ack<R>) => void;
+    const reply = ack as (r: WireAck<R>) => void;
     const parsed = schema.safeParse(args.length > 1 ? args[0] : undefined);
     if (!parsed.success) {
       const where = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');

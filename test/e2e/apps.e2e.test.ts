@@ -5,7 +5,7 @@ import { loadConfig } from '../../config/index.ts';
 import { langSon2021PlanInput } from '../../config/default-plan.ts';
 import { parsePlanOrThrow } from '../../server/protocol/plan.ts';
 import { startServer, type RunningServer } from '../../server/app/server.ts';
-import { INVITE_PATHS } from '../../server/app/ConferenceHost.ts';
+import { INVITE_PATHS } from '../../server/app/conference/tokens.ts';
 import { freePortBase } from '../helpers/server.ts';
 import { launchChromium, waitFor, type TestBrowser } from '../helpers/chromium.ts';
 import { pageState, pageVideo } from '../helpers/hall-page.ts';
@@ -140,7 +140,7 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
     server = await startShortSpeechServer();
     chromium = await launchChromium();
     // The links people receive, exactly as the printable invite list gives them.
-    invites = await server.host.tokens.inviteList(server.url, INVITE_PATHS);
+    invites = await server.conference.tokens.inviteList(server.url, INVITE_PATHS);
   });
 
   after(async () => {

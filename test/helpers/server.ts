@@ -50,14 +50,14 @@ export async function startTestServer(workers = 2, extra: { redisUrl?: string; c
 
 /** The invite link of a bridge's operator (or of a staff role) on a test server. */
 export async function inviteUrl(server: RunningServer, target: string, page = 'hall.html'): Promise<string> {
-  const token = await server.host.tokens.tokenFor(target);
+  const token = await server.conference.tokens.tokenFor(target);
   if (!token) throw new Error(`no token for ${target}`);
   return `${server.url}/${page}#token=${token}`;
 }
 
 /** The access token of a bridge's operator or of a staff role. */
 export async function tokenOf(server: RunningServer, target: string): Promise<string> {
-  const token = await server.host.tokens.tokenFor(target);
+  const token = await server.conference.tokens.tokenFor(target);
   if (!token) throw new Error(`no token for ${target}`);
   return token;
 }

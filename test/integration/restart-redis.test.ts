@@ -254,12 +254,12 @@ describe('durable state on a real redis-server', function () {
       expect((await chair.command({ type: 'start_meeting' })).ok).to.equal(true);
       expect((await communeB.command({ type: 'request_floor', bridgeId: COMMUNE, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch' })).ok).to.equal(true);
       expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
-      await waitFor('the commune holds the floor on both', () => a.host.runner.state.floor?.bridgeId === COMMUNE && b.host.runner.state.floor?.bridgeId === COMMUNE);
+      await waitFor('the commune holds the floor on both', () => a.conference.runner.state.floor?.bridgeId === COMMUNE && b.conference.runner.state.floor?.bridgeId === COMMUNE);
       communeA.socket.close();
       await new Promise((r) => setTimeout(r, 500));
-      await Promise.all([a.host.runner.idle(), b.host.runner.idle()]);
+      await Promise.all([a.conference.runner.idle(), b.conference.runner.idle()]);
       expect(communeB.socket.connected).to.equal(true);
-      const state = (await a.store.load(conferenceId))!.state;
+      const state = (await a.stores.conferences.load(conferenceId))!.state;
       expect(state.presence[COMMUNE]!.online, 'still online through B').to.equal(true);
       expect(state.floor?.bridgeId, 'still holding').to.equal(COMMUNE);
     });
@@ -291,15 +291,15 @@ describe('durable state on a real redis-server', function () {
       this.timeout(60_000);
       const first = await start();
       // The hall is online through a connection that never says goodbye (as with SIGKILL).
-      await first.host.bridgeConnected(COMMUNE);
-      await first.host.execute({ role: 'chair' }, { type: 'start_meeting' });
-      await first.host.execute({ role: 'operator', bridgeId: COMMUNE }, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A', speakerTitle: 'B' });
-      await first.host.execute({ role: 'chair' }, { type: 'grant_next' });
-      expect(first.host.runner.state.floor?.bridgeId).to.equal(COMMUNE);
+      await first.conference.bridgeConnected(COMMUNE);
+      await first.conference.execute({ role: 'chair' }, { type: 'start_meeting' });
+      await first.conference.execute({ role: 'operator', bridgeId: COMMUNE }, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A', speakerTitle: 'B' });
+      await first.conference.execute({ role: 'chair' }, { type: 'grant_next' });
+      expect(first.conference.runner.state.floor?.bridgeId).to.equal(COMMUNE);
       await first.close();
       const second = await start();
-      expect(second.host.runner.state.floor?.bridgeId).to.equal(COMMUNE);
-      await waitFor('the absent holder taken offline', () => second.host.runner.state.floor === null && !second.host.runner.state.presence[COMMUNE]!.online, 40_000, 200);
+      expect(second.conference.runner.state.floor?.bridgeId).to.equal(COMMUNE);
+      await waitFor('the absent holder taken offline', () => second.conference.runner.state.floor === null && !second.conference.runner.state.presence[COMMUNE]!.online, 40_000, 200);
       expect(second.media.onAir).to.equal(PROVINCE);
     });
   });
@@ -345,15 +345,15 @@ describe('durable state on a real redis-server', function () {
         const fb = chairB.last().floor;
         return fa && fb && fa.bridgeId === fb.bridgeId && fa.requestId === fb.requestId;
       });
-      await waitFor('runners in step', () => a.host.runner.state.seq === b.host.runner.state.seq);
-      expect(a.host.runner.state.floor?.requestId).to.equal(b.host.runner.state.floor?.requestId);
+      await waitFor('runners in step', () => a.conference.runner.state.seq === b.conference.runner.state.seq);
+      expect(a.conference.runner.state.floor?.requestId).to.equal(b.conference.runner.state.floor?.requestId);
       // Never granted twice at once: the holder is not also in the queue, and the log shows every grant ended before the next.
-      const holder = a.host.runner.state.floor!;
-      expect(a.host.runner.state.queue.some((q) => q.id === holder.requestId)).to.equal(false);
-      const granted = (await a.host.runner.readLog(0)).filter((e) => e.type === 'floor_granted').length;
-      const ended = (await a.host.runner.readLog(0)).filter((e) => e.type === 'floor_ended').length;
+      const holder = a.conference.runner.state.floor!;
+      expect(a.conference.runner.state.queue.some((q) => q.id === holder.requestId)).to.equal(false);
+      const granted = (await a.conference.runner.readLog(0)).filter((e) => e.type === 'floor_granted').length;
+      const ended = (await a.conference.runner.readLog(0)).filter((e) => e.type === 'floor_ended').length;
       expect(granted - ended, 'one open grant').to.equal(1);
-      const stored = (await a.store.load(a.host.conferenceId))!.state;
+      const stored = (await a.stores.conferences.load(a.conference.conferenceId))!.state;
       expect(stored.floor?.requestId, 'the stored holder').to.equal(holder.requestId);
       expect(stored.queue.map((q) => q.id)).to.not.include(holder.requestId);
       // Each instance's media follows the floor.

@@ -127,7 +127,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
 
   it('refuses a handshake without a valid access token with connect_error "unauthenticated"', async () => {
     const revoked = await tokenOf(server, COMMUNE_2);
-    const fresh = await server.host.tokens.reissue(COMMUNE_2);
+    const fresh = await server.conference.tokens.reissue(COMMUNE_2);
     for (const auth of [
       {},
       { token: '' },
@@ -154,12 +154,12 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     const peerId = hall.socket.id!;
     const gone = new Promise<string>((resolve) => hall.socket.once('disconnect', (reason) => resolve(reason)));
     try {
-      expect(await server.host.tokens.revoke(await tokenOf(server, COMMUNE_2))).to.equal(true);
+      expect(await server.conference.tokens.revoke(await tokenOf(server, COMMUNE_2))).to.equal(true);
       await waitFor('the revoked hall is disconnected', () => hall.socket.disconnected, 2000);
       expect(await gone).to.equal('io server disconnect');
       await waitFor('its peer left the session', () => !server.media.peerIds().includes(peerId));
     } finally {
-      await server.host.tokens.reissue(COMMUNE_2);
+      await server.conference.tokens.reissue(COMMUNE_2);
     }
   });
 

@@ -1,13 +1,16 @@
 // decide(state, command, now): the conference rules in one pure function. It never mutates its
 // input, never reads the wall clock and never throws for a bad command: a refusal is a value.
+// (Over 400 lines: one handler per command, side by side, each a few lines over the rules of
+// floor.ts, timer.ts, agenda.ts and rollcall.ts.)
 import { actsFor, COMMAND_ROLES, roleMayIssue } from './access.ts';
-import { currentProgrammeItem, deriveStatus, startItemClock, stopItemClock } from './agenda.ts';
+import { currentAgendaItem, deriveStatus, startItemClock, stopItemClock } from './agenda.ts';
 import { refuse } from './errors.ts';
 import {
   designatedRanks,
   designatedSpeaker,
   enqueueRequest,
   moveRequest,
+  nextSpeaker,
   orderQueueForItem,
   sameOrder,
   speakingLimitMs,
@@ -36,7 +39,8 @@ import {
   MAX_EXTEND_SECONDS,
   MAX_MAKET_LINE,
   MAX_MAKET_LINES,
-  MAX_NAME,
+  MAX_SPEAKER_NAME,
+  MAX_SPEAKER_TITLE,
   MAX_TOPIC,
   text,
 } from './validate.ts';
@@ -106,7 +110,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (d.startedAt !== null) return refuse('invalid_state', 'meeting already started');
     d.startedAt = now;
     startItemClock(d, now);
-    out.push({ type: 'meeting_started', itemId: currentProgrammeItem(d)?.id ?? null });
+    out.push({ type: 'meeting_started', itemId: currentAgendaItem(d)?.id ?? null });
   },
 
   end_meeting(d, _c, now, out) {
@@ -128,10 +132,10 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
     if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
     if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
-    const speakerName = text(c.speakerName, MAX_NAME);
-    const speakerTitle = text(c.speakerTitle, MAX_NAME);
-    if (speakerName === null) return refuse('invalid_argument', `speakerName must be 1..${MAX_NAME} characters`);
-    if (speakerTitle === null) return refuse('invalid_argument', `speakerTitle must be 1..${MAX_NAME} characters`);
+    const speakerName = text(c.speakerName, MAX_SPEAKER_NAME);
+    const speakerTitle = text(c.speakerTitle, MAX_SPEAKER_TITLE);
+    if (speakerName === null) return refuse('invalid_argument', `speakerName must be 1..${MAX_SPEAKER_NAME} characters`);
+    if (speakerTitle === null) return refuse('invalid_argument', `speakerTitle must be 1..${MAX_SPEAKER_TITLE} characters`);
     let topic: string | null = null;
     if (c.topic !== undefined && c.topic !== null) {
       const blank = typeof c.topic === 'string' && c.topic.trim() === '';
@@ -187,8 +191,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     const notRunning = requireInProgress(d);
     if (notRunning) return notRunning;
     if (d.queue.length === 0) return refuse('queue_empty', 'no request in the queue');
-    // An offline hall keeps its place but is passed over until it is back.
-    const entry = d.queue.find((r) => presence(d, r.bridgeId).online);
+    const entry = nextSpeaker(d);
     if (!entry) return refuse('bridge_offline', 'every hall in the queue is offline');
     grant(d, entry, now, out);
   },
@@ -250,7 +253,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
 
   break_end(d, _c, now) {
     if (d.explicitBreakSince === null) {
-      const onBreakItem = currentProgrammeItem(d)?.kind === 'break' && d.status === 'break';
+      const onBreakItem = currentAgendaItem(d)?.kind === 'break' && d.status === 'break';
       return refuse('invalid_state', onBreakItem ? 'current item is a break; move to the next item' : 'no break in progress');
     }
     d.explicitBreakSince = null;
@@ -379,7 +382,7 @@ function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): 
     speakerName: entry.speakerName,
     speakerTitle: entry.speakerTitle,
     topic,
-    itemId: currentProgrammeItem(d)?.id ?? null,
+    itemId: currentAgendaItem(d)?.id ?? null,
     grantedAt: now,
     timer,
   };
@@ -398,7 +401,7 @@ function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): 
   out.push(...microphoneChanges(micsBefore, openMicrophones(d)));
 }
 
-// Ends the holder's turn, records the speech; unless another hall takes over, the programme returns to the chair.
+// Ends the holder's turn, records the speech; unless another hall takes over, the chair is on air again.
 function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: Out): void {
   const f = d.floor;
   if (!f) return;
@@ -434,14 +437,14 @@ function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: 
 
 function moveAgenda(d: ConferenceState, index: number, now: number, out: Out, outside: 'invalid_state' | 'invalid_argument'): Refused | void {
   if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
-  if (index < 0 || index >= d.config.programme.length) {
-    return refuse(outside, `no programme item there [index:${index}, items:${d.config.programme.length}]`);
+  if (index < 0 || index >= d.config.agenda.length) {
+    return refuse(outside, `no agenda item there [index:${index}, items:${d.config.agenda.length}]`);
   }
-  const from = currentProgrammeItem(d);
+  const from = currentAgendaItem(d);
   stopItemClock(d, now);
   d.agenda.index = index;
   startItemClock(d, now);
-  const item = currentProgrammeItem(d)!;
+  const item = currentAgendaItem(d)!;
   out.push({ type: 'agenda_changed', index, itemId: item.id, title: item.title, kind: item.kind, fromItemId: from?.id ?? null });
   const queue = orderQueueForItem(d.queue, designatedRanks(d.config, index));
   if (!sameOrder(queue, d.queue)) {

@@ -1,8 +1,8 @@
 // After-meeting report: attendance per bridge, speeches with durations and overruns, incidents,
-// time per programme item; as plain data (JSON) and as CSV files.
+// time per agenda item; as plain data (JSON) and as CSV files.
 import { itemElapsedMs } from './agenda.ts';
 import { presenceOf } from './rollcall.ts';
-import type { ConferenceConfig, ConferenceState, FloorEndReason, IncidentKind, PresenceSession, ProgrammeItemKind, Tier } from './types.ts';
+import type { ConferenceConfig, ConferenceState, FloorEndReason, IncidentKind, PresenceSession, AgendaItemKind, Tier } from './types.ts';
 
 /** Attendance of one bridge. */
 export interface AttendanceRow {
@@ -50,11 +50,11 @@ export interface IncidentRow {
   detail: string;
 }
 
-/** Time spent on one programme item. */
+/** Time spent on one agenda item. */
 export interface ItemRow {
   itemId: string;
   title: string;
-  kind: ProgrammeItemKind;
+  kind: AgendaItemKind;
   plannedMinutes: number;
   elapsedSec: number;
 }
@@ -76,7 +76,7 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
   const at = asOf ?? state.endedAt ?? state.log.at(-1)?.at ?? state.startedAt ?? 0;
   const names = new Map(config.bridges.map((b) => [b.id, b.name]));
   const nameOf = (id: string): string => names.get(id) ?? id;
-  const items = new Map(config.programme.map((i) => [i.id, i]));
+  const items = new Map(config.agenda.map((i) => [i.id, i]));
   const attendance = config.bridges.map((b): AttendanceRow => {
     const p = presenceOf(state, b.id);
     const last = p.sessions.at(-1);
@@ -115,7 +115,7 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
     }),
   );
   const incidents = state.incidents.map((x): IncidentRow => ({ ...x, bridgeName: nameOf(x.bridgeId) }));
-  const itemRows = config.programme.map(
+  const itemRows = config.agenda.map(
     (item): ItemRow => ({
       itemId: item.id,
       title: item.title,
@@ -132,6 +132,7 @@ export interface ReportCsv {
   'attendance.csv': string;
   'speakers.csv': string;
   'incidents.csv': string;
+  /** The agenda's times; the file keeps its name (people download it by that name). */
   'programme.csv': string;
 }
 

@@ -21,8 +21,8 @@ export function checkConfig(config: ConferenceConfig): string[] {
   }
   if (byId.get(config.chairBridgeId)?.tier !== 'province') problems.push(`chair bridge must be the province [id:${config.chairBridgeId}]`);
   const items = new Set<string>();
-  for (const item of config.programme) {
-    if (items.has(item.id)) problems.push(`duplicate programme item [id:${item.id}]`);
+  for (const item of config.agenda) {
+    if (items.has(item.id)) problems.push(`duplicate agenda item [id:${item.id}]`);
     items.add(item.id);
     for (const s of item.speakers) {
       if (!byId.has(s.bridgeId)) problems.push(`unknown speaker bridge [item:${item.id}, bridgeId:${s.bridgeId}]`);
@@ -38,7 +38,7 @@ export function checkConfig(config: ConferenceConfig): string[] {
   return problems;
 }
 
-/** A conference before its start: every bridge offline, first programme item, empty queue and log. Throws on a bad config. */
+/** A conference before its start: every bridge offline, first agenda item, empty queue and log. Throws on a bad config. */
 export function initialState(config: ConferenceConfig, options: { date?: string | null } = {}): ConferenceState {
   const problems = checkConfig(config);
   if (problems.length > 0) throw new Error(`invalid conference config: ${problems.join('; ')}`);

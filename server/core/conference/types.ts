@@ -1,5 +1,6 @@
 // Types of the conference core: the plain configuration it runs, the serialisable state it keeps,
-// the commands it accepts and the events it emits. Everything here is plain JSON.
+// the commands it accepts and the events it emits. Everything here is plain JSON. (Over 400
+// lines because it is the one place a reader finds every shape the core deals in.)
 
 // ---------------------------------------------------------------------------------------------
 // Configuration (a later wiring maps the zod conference plan onto this)
@@ -15,8 +16,8 @@ export interface Bridge {
   name: string;
 }
 
-/** Kinds of programme items (khai mạc, báo cáo, tham luận, giải lao, kết luận, ...). */
-export type ProgrammeItemKind =
+/** Kinds of agenda items (khai mạc, báo cáo, tham luận, giải lao, kết luận, ...). */
+export type AgendaItemKind =
   | 'opening'
   | 'report'
   | 'directive'
@@ -34,10 +35,10 @@ export interface DesignatedSpeaker {
   limitMinutes?: number;
 }
 
-/** One item of the programme; limitMinutes is the item's speaking limit (else the default). */
-export interface ProgrammeItem {
+/** One item of the agenda (chương trình); limitMinutes is the item's speaking limit (else the default). */
+export interface AgendaItem {
   id: string;
-  kind: ProgrammeItemKind;
+  kind: AgendaItemKind;
   title: string;
   plannedMinutes: number;
   limitMinutes?: number;
@@ -59,7 +60,11 @@ export interface SpeakingRules {
 export interface ConferenceConfig {
   chairBridgeId: string;
   bridges: Bridge[];
-  programme: ProgrammeItem[];
+  /**
+   * The agenda items in order. Stored configurations written before the rename carry them as
+   * `programme`; the stores' codec reads that too.
+   */
+  agenda: AgendaItem[];
   speaking: SpeakingRules;
 }
 
@@ -178,7 +183,7 @@ export interface Incident {
   detail: string;
 }
 
-/** Where the programme stands; itemStartedAt is non-null exactly while the item's clock runs. */
+/** Where the agenda stands; itemStartedAt is non-null exactly while the item's clock runs. */
 export interface AgendaState {
   index: number;
   itemStartedAt: number | null;
@@ -308,7 +313,7 @@ export interface ConferenceEventMap {
   meeting_started: { itemId: string | null };
   meeting_ended: { cancelledRequests: number };
   status_changed: { from: MeetingStatus; to: MeetingStatus };
-  agenda_changed: { index: number; itemId: string; title: string; kind: ProgrammeItemKind; fromItemId: string | null };
+  agenda_changed: { index: number; itemId: string; title: string; kind: AgendaItemKind; fromItemId: string | null };
   floor_requested: {
     requestId: string;
     bridgeId: string;
@@ -331,7 +336,10 @@ export interface ConferenceEventMap {
     deadline: number;
   };
   floor_ended: { requestId: string; bridgeId: string; reason: FloorEndReason; spokenSec: number; overrunSec: number };
-  /** The programme feed now shows this bridge (the chair's when the floor returns). */
+  /**
+   * This bridge is now on air: what every hall sees and hears (the chair's when the floor
+   * returns). The type keeps its first name: it is stored in every conference's log.
+   */
   programme_changed: { bridgeId: string; reason: 'granted' | FloorEndReason };
   mic_opened: { bridgeId: string };
   mic_closed: { bridgeId: string };

@@ -157,7 +157,7 @@ describe('SpeakingTimer', () => {
 
   it('a limit shorter than a mark skips that mark', () => {
     const config = makeConfig();
-    config.programme[4]!.limitMinutes = 1; // 60 s: the 120 and 60 s marks are already behind
+    config.agenda[4]!.limitMinutes = 1; // 60 s: the 120 and 60 s marks are already behind
     const h = started(4, config);
     h.run(chair, { type: 'grant_floor', requestId: ask(h, 'd-178') });
     h.advance(2 * MIN);

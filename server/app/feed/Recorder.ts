@@ -7,23 +7,26 @@ import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import { sleep, type Clock } from '../../core/conference/index.ts';
 import { FFMPEG, spawnFfmpeg, stopChild } from './ffmpeg.ts';
 import { ffmetadata, type Chapter } from './chapters.ts';
 
 const run = promisify(execFile);
 
-/** Records the programme's MPEG-TS to a .mkv file. */
+/** Records the feed's MPEG-TS to a .mkv file. */
 export class Recorder {
   readonly file: string;
   readonly #partFile: string;
   readonly #child: ChildProcess;
+  readonly #clock: Clock;
   /** Wall-clock time of the content of the file's first frame: its time zero (chapters count from it). */
   firstFrameAt: number | undefined;
   #stopping: Promise<void> | undefined;
   #stderr = '';
 
-  constructor(file: string) {
+  constructor(file: string, clock: Clock) {
     this.file = file;
+    this.#clock = clock;
     this.#partFile = file.replace(/\.mkv$/, '.part.mkv');
     this.#child = spawnFfmpeg(
       // A short probe: the file exists (and plays) a second after the start, not five.
@@ -40,7 +43,7 @@ export class Recorder {
     return this.#child.pid;
   }
 
-  /** Takes whole TS packets; the ProgrammeOutput starts it with the PAT, the PMT and a keyframe. */
+  /** Takes whole TS packets; the FeedOutput starts it with the PAT, the PMT and a keyframe. */
   write(packets: Buffer): void {
     if (!this.#stopping) this.#child.stdin!.write(packets);
   }
@@ -60,8 +63,8 @@ export class Recorder {
       else this.#child.once('exit', () => resolve());
     });
     this.#child.stdin!.end();
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    await stopChild(this.#child, 2000);
+    await Promise.race([exited, sleep(this.#clock, 5000)]);
+    await stopChild(this.#child, this.#clock, 2000);
     if (!fs.existsSync(this.#partFile)) throw new Error(`recording produced no file [file:${this.file}] ${this.#stderr.trim()}`);
     const meta = `${this.file}.ffmetadata.txt`;
     fs.writeFileSync(meta, ffmetadata(title, chapters));

@@ -1,22 +1,34 @@
-// The programme desk: ties the conference to its programme output. It keeps what is drawn over
-// the programme (the province's maket, the speaker's lower third) in step with the conference,
-// runs the output while the press feed is configured or a recording is on, and starts and stops
-// the archive recordings when the conference state says so (the secretary's or the chair's
-// command, the end of the meeting, or a restart in the middle of a recording).
+// The feed desk: ties the conference to its feed (the press feed and the archive recordings of
+// what is on air). It keeps what is drawn over the picture (the chair's hall's maket, the
+// speaker's lower third) in step with the conference, runs the output while the press feed is
+// configured or a recording is on, and starts and stops the archive recordings when the
+// conference state says so (the secretary's or the chair's command, the end of the meeting, or a
+// restart in the middle of a recording).
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ConferenceState } from '../../core/conference/index.ts';
+import type { MediaSession } from '../../../sfu/index.ts';
+import { formatTime, type Clock, type ConferenceState } from '../../core/conference/index.ts';
 import { renderMaket } from '../../core/maket.ts';
+import type { ConferencePlan } from '../../protocol/plan.ts';
 import { livePlan } from '../view.ts';
-import type { ConferenceHost } from '../ConferenceHost.ts';
-import { ProgrammeOutput, type PressFeedTarget } from './ProgrammeOutput.ts';
-import type { Overlay } from './ProgrammeEncoder.ts';
+import type { ConferenceRunner } from '../conference/ConferenceRunner.ts';
+import { FeedOutput, type PressFeedTarget } from './FeedOutput.ts';
+import type { Overlay } from './FeedEncoder.ts';
 import type { Recorder } from './Recorder.ts';
 import { chaptersFromLog, type Chapter } from './chapters.ts';
 
-export interface ProgrammeDeskOptions {
-  /** Send the programme to the press here (always on while the server runs). */
+/** What the desk follows: the conference's plan and runner, and the media session it takes the picture from. */
+export interface FeedSource {
+  readonly conferenceId: string;
+  readonly plan: ConferencePlan;
+  readonly chairBridgeId: string;
+  readonly runner: ConferenceRunner;
+  readonly media: MediaSession;
+}
+
+export interface FeedDeskOptions {
+  /** Send the feed to the press here (always on while the server runs). */
   pressFeed?: PressFeedTarget;
   /** Where recordings are written. */
   recordingsDir: string;
@@ -26,6 +38,8 @@ export interface ProgrammeDeskOptions {
   videoKbps?: number;
   /** x264 preset of the re-encoder. */
   preset?: string;
+  /** Time of the recordings (their start, stop and chapters). */
+  clock: Clock;
 }
 
 /** A finished recording, as its sidecar index says. */
@@ -41,7 +55,7 @@ export interface RecordingIndex {
   chapters: Chapter[];
 }
 
-export type ProgrammeDeskEvents = {
+export type FeedDeskEvents = {
   /** A recording was finished (file closed, chapters in, sidecar written). */
   recorded: [index: RecordingIndex];
   problem: [message: string, error?: unknown];
@@ -54,11 +68,12 @@ interface ActiveRecording {
   recorder: Recorder;
 }
 
-/** Runs the programme output and the recordings of one conference. */
-export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
-  readonly #host: ConferenceHost;
-  readonly #options: ProgrammeDeskOptions;
-  #output: Promise<ProgrammeOutput> | undefined;
+/** Runs the feed output and the recordings of one conference. */
+export class FeedDesk extends EventEmitter<FeedDeskEvents> {
+  readonly #source: FeedSource;
+  readonly #clock: Clock;
+  readonly #options: FeedDeskOptions;
+  #output: Promise<FeedOutput> | undefined;
   #active: ActiveRecording | undefined;
   /** Serialises starts and stops. */
   #chain: Promise<void> = Promise.resolve();
@@ -66,19 +81,20 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
   #closed = false;
   readonly #onChanged = (): void => this.#refresh();
 
-  constructor(host: ConferenceHost, options: ProgrammeDeskOptions) {
+  constructor(source: FeedSource, options: FeedDeskOptions) {
     super();
-    this.#host = host;
+    this.#source = source;
     this.#options = options;
+    this.#clock = options.clock;
     fs.mkdirSync(options.recordingsDir, { recursive: true });
-    host.on('changed', this.#onChanged);
-    if (options.pressFeed) void this.output().catch((e: unknown) => this.emit('problem', 'programme output failed to start', e));
+    source.runner.on('state', this.#onChanged);
+    if (options.pressFeed) void this.output().catch((e: unknown) => this.emit('problem', 'feed output failed to start', e));
     this.#refresh();
   }
 
   /** The output, started on first use. */
-  output(): Promise<ProgrammeOutput> {
-    if (this.#closed) return Promise.reject(new Error('programme desk closed'));
+  output(): Promise<FeedOutput> {
+    if (this.#closed) return Promise.reject(new Error('feed desk closed'));
     this.#output ??= this.#startOutput().catch((error: unknown) => {
       this.#output = undefined;
       throw error;
@@ -97,11 +113,11 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
     return a && { recordingId: a.recordingId, file: a.file, pid: a.recorder.pid };
   }
 
-  async #startOutput(): Promise<ProgrammeOutput> {
-    const plan = this.#host.plan;
-    const maket = livePlan(plan, this.#host.runner.state as ConferenceState).maket;
-    const output = await ProgrammeOutput.create({
-      media: this.#host.media,
+  async #startOutput(): Promise<FeedOutput> {
+    const plan = this.#source.plan;
+    const maket = livePlan(plan, this.#source.runner.state as ConferenceState).maket;
+    const output = await FeedOutput.create({
+      media: this.#source.media,
       pressFeed: this.#options.pressFeed,
       width: this.#options.width,
       height: this.#options.height,
@@ -111,6 +127,7 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
       maketBackground: maket.background,
       maketText: maket.textColour,
       overlay: this.overlay(),
+      clock: this.#clock,
     });
     output.on('problem', (m) => this.emit('problem', m));
     // A re-encoder that died cut the recording: its file is finished, and it goes on in a new one.
@@ -119,32 +136,32 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
       if (!active) return;
       this.#serial(async () => {
         await this.#stopRecording(active);
-        await this.#startRecording(active.recordingId, Date.now());
+        await this.#startRecording(active.recordingId, this.#clock.now());
       });
     });
     if (this.#closed) {
       await output.close();
-      throw new Error('programme desk closed');
+      throw new Error('feed desk closed');
     }
     return output;
   }
 
   /**
-   * What is drawn over the programme: the province hall's maket (the organiser's banner, as the
-   * chair's hall shows it) and the lower third of whoever is on the programme.
+   * What is drawn over the picture: the chair's hall's maket (the organiser's banner, as the
+   * chair's hall shows it) and the lower third of whoever is on air.
    */
   overlay(): Overlay {
-    const host = this.#host;
-    const state = host.runner.state as ConferenceState;
-    const plan = livePlan(host.plan, state);
-    const maket = renderMaket(plan, host.chairBridgeId).lines;
-    const name = (id: string): string => host.plan.bridges.find((b) => b.id === id)?.name ?? id;
+    const source = this.#source;
+    const state = source.runner.state as ConferenceState;
+    const plan = livePlan(source.plan, state);
+    const maket = renderMaket(plan, source.chairBridgeId).lines;
+    const name = (id: string): string => source.plan.bridges.find((b) => b.id === id)?.name ?? id;
     let lowerThird: [string, string];
-    if (state.status === 'break') lowerThird = ['Giải lao', `Điểm cầu ${name(host.chairBridgeId)}`];
+    if (state.status === 'break') lowerThird = ['Giải lao', `Điểm cầu ${name(source.chairBridgeId)}`];
     else if (state.floor) {
       const f = state.floor;
       lowerThird = [f.speakerName || `Điểm cầu ${name(f.bridgeId)}`, [f.speakerTitle, `Điểm cầu ${name(f.bridgeId)}`].filter(Boolean).join(' — ')];
-    } else lowerThird = ['Chủ tọa hội nghị', `Điểm cầu ${name(host.chairBridgeId)}`];
+    } else lowerThird = ['Chủ tọa hội nghị', `Điểm cầu ${name(source.chairBridgeId)}`];
     return { maket, lowerThird };
   }
 
@@ -157,7 +174,7 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
       this.#overlayKey = key;
       void this.#output.then((o) => o.setOverlay(overlay)).catch(() => undefined);
     }
-    const wanted = (this.#host.runner.state as ConferenceState).recording ?? null;
+    const wanted = (this.#source.runner.state as ConferenceState).recording ?? null;
     const active = this.#active;
     if (wanted && active?.recordingId !== wanted.recordingId) this.#serial(() => this.#startRecording(wanted.recordingId, wanted.startedAt));
     else if (!wanted && active) this.#serial(() => this.#stopRecording(active));
@@ -168,37 +185,37 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
   }
 
   async #startRecording(recordingId: string, startedAt: number): Promise<void> {
-    const state = this.#host.runner.state as ConferenceState;
+    const state = this.#source.runner.state as ConferenceState;
     if (this.#closed || state.recording?.recordingId !== recordingId || this.#active?.recordingId === recordingId) return;
     if (this.#active) await this.#stopRecording(this.#active);
     const output = await this.output();
     output.setOverlay(this.overlay());
     // A recording resumed after a restart goes on in a second file.
-    let file = path.join(this.#options.recordingsDir, `${this.#host.conferenceId}-${recordingId}.mkv`);
+    let file = path.join(this.#options.recordingsDir, `${this.#source.conferenceId}-${recordingId}.mkv`);
     for (let n = 2; fs.existsSync(file) || fs.existsSync(file.replace(/\.mkv$/, '.part.mkv')); n++) {
-      file = path.join(this.#options.recordingsDir, `${this.#host.conferenceId}-${recordingId}-${n}.mkv`);
+      file = path.join(this.#options.recordingsDir, `${this.#source.conferenceId}-${recordingId}-${n}.mkv`);
     }
-    const from = Math.max(startedAt, Date.now() - 1000);
+    const from = Math.max(startedAt, this.#clock.now() - 1000);
     this.#active = { recordingId, startedAt: from, file, recorder: output.record(file, from) };
   }
 
   async #stopRecording(active: ActiveRecording): Promise<void> {
     if (this.#active !== active) return;
     this.#active = undefined;
-    const stoppedAt = Date.now();
+    const stoppedAt = this.#clock.now();
     // What was live just before the stop is still in the re-encoder (its latency, more on a
     // loaded host): the recorder takes the stream until the picture of the stop has gone in.
     const output = await this.#output;
     await output?.release(active.recorder, stoppedAt, this.#closed ? 0 : 5000);
     const zeroAt = active.recorder.firstFrameAt ?? active.startedAt;
-    const plan = this.#host.plan;
+    const plan = this.#source.plan;
     const names = {
       items: new Map(plan.programme.map((i) => [i.id, i.title])),
       bridges: new Map(plan.bridges.map((b) => [b.id, b.name])),
     };
-    const log = await this.#host.runner.readLog(0).catch(() => []);
+    const log = await this.#source.runner.readLog(0).catch(() => []);
     const chapters = chaptersFromLog(log, { from: active.startedAt, to: stoppedAt, zeroAt }, names);
-    const title = `${plan.title} — ${new Date(active.startedAt).toISOString().slice(0, 10)}`;
+    const title = `${plan.title} — ${formatTime(active.startedAt, 0).slice(0, 10)}`;
     await active.recorder.stop(chapters, title);
     const index: RecordingIndex = { recordingId: active.recordingId, file: path.basename(active.file), title, startedAt: active.startedAt, stoppedAt, zeroAt, chapters };
     fs.writeFileSync(`${active.file}.json`, `${JSON.stringify(index, null, 2)}\n`);
@@ -242,7 +259,7 @@ export class ProgrammeDesk extends EventEmitter<ProgrammeDeskEvents> {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#host.off('changed', this.#onChanged);
+    this.#source.runner.off('state', this.#onChanged);
     await this.#chain;
     if (this.#active) await this.#stopRecording(this.#active).catch((e: unknown) => this.emit('problem', 'recording stop failed', e));
     this.#closed = true;

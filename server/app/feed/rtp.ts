@@ -1,4 +1,4 @@
-// The few RTP/RTCP facts the programme relay needs: parse a packet, write a bare one, tell a VP8
+// The few RTP/RTCP facts the feed relay needs: parse a packet, write a bare one, tell a VP8
 // keyframe, write a sender report. Nothing here keeps state.
 
 /** An RTP packet with its header extensions, CSRCs and padding already stripped. */

@@ -1,4 +1,4 @@
-// The stable-stream stage between the SFU and the re-encoder. mediasoup sends the programme's
+// The stable-stream stage of the feed, between the SFU and the re-encoder. mediasoup sends the on-air
 // consumers (speaker video, speaker audio, chair audio) to one UDP socket; every speaker switch
 // brings new consumers with new SSRCs and new sequence and timestamp bases. The relay rewrites
 // them into three streams that never change (see StableStream), starts the video only on a
@@ -7,11 +7,12 @@
 // reads three ordinary RTP streams that never break, whatever happens upstream.
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import { isRtcp, isVp8Keyframe, OPUS_SILENCE, packetizeVp8, parseRtp, senderReport, writeRtp, type RtpPacket } from './rtp.ts';
 import { StableStream } from './StableStream.ts';
 
 /** The three streams the re-encoder reads. */
-export type ProgrammeTrack = 'video' | 'speaker' | 'chair';
+export type FeedTrack = 'video' | 'speaker' | 'chair';
 
 /** What the relay knows of a consumer mediasoup sends it. */
 export interface RelaySource {
@@ -22,20 +23,22 @@ export interface RelaySource {
   ssrc: number;
 }
 
-export interface ProgrammeRelayOptions {
+export interface FeedRelayOptions {
   /** The chair's bridge: its microphone goes to the `chair` track, other microphones to `speaker`. */
   chairBridgeId: string;
   /** Where the re-encoder listens: RTP on each port, RTCP on port + 1. */
-  ports: Record<ProgrammeTrack, number>;
+  ports: Record<FeedTrack, number>;
   /** A VP8 keyframe shown when no speaker video arrives. */
   slate: Buffer;
-  /** Asks the SFU for a keyframe of the programme video. */
+  /** Asks the SFU for a keyframe of the on-air video. */
   requestKeyFrame: () => void;
   host?: string;
+  /** Time of the streams and of the fillers' ticks. */
+  clock: Clock;
 }
 
-export type ProgrammeRelayEvents = {
-  /** The programme video went to a new source (after its first keyframe) or to the slate. */
+export type FeedRelayEvents = {
+  /** The feed's video went to a new source (after its first keyframe) or to the slate. */
   video: [{ source: 'speaker' | 'slate'; bridgeId?: string; at: number }];
   close: [];
 };
@@ -49,32 +52,34 @@ const AUDIO_GAP_MS = 120;
 /** Unanswered keyframe requests are repeated this often. */
 const KEYFRAME_RETRY_MS = 600;
 
-/** Relays the programme from mediasoup's plain transport to the re-encoder as three stable streams. */
-export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
-  readonly #options: ProgrammeRelayOptions;
+/** Relays what is on air from mediasoup's plain transport to the re-encoder as three stable streams. */
+export class FeedRelay extends EventEmitter<FeedRelayEvents> {
+  readonly #options: FeedRelayOptions;
   readonly #in = dgram.createSocket('udp4');
   readonly #out = dgram.createSocket('udp4');
   readonly #host: string;
-  readonly #streams: Record<ProgrammeTrack, StableStream>;
+  readonly #streams: Record<FeedTrack, StableStream>;
   readonly #bySsrc = new Map<number, RelaySource>();
   readonly #byConsumer = new Map<string, RelaySource>();
   /** The consumer chosen for each track (the newest that qualifies). */
-  readonly #chosen: Partial<Record<ProgrammeTrack, string>> = {};
+  readonly #chosen: Partial<Record<FeedTrack, string>> = {};
   #needKeyframe = true;
   #keyframeAskedAt = -Infinity;
   #slateAt = -Infinity;
   #showing: 'speaker' | 'slate' | undefined;
-  #ticker: NodeJS.Timeout | undefined;
-  #reports: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #ticker: ClockTimer | undefined;
+  #reports: ClockTimer | undefined;
   #closed = false;
   /** Datagrams received from the SFU and forwarded to the re-encoder (for the benchmark and tests). */
   readonly counters = { received: 0, forwarded: 0, dropped: 0, slateFrames: 0, silenceFrames: 0, busyMs: 0 };
 
-  private constructor(options: ProgrammeRelayOptions) {
+  private constructor(options: FeedRelayOptions) {
     super();
     this.#options = options;
     this.#host = options.host ?? '127.0.0.1';
-    const t0 = Date.now();
+    this.#clock = options.clock;
+    const t0 = this.#clock.now();
     this.#streams = {
       video: new StableStream({ payloadType: 96, clockRate: 90000, minStep: 3000, t0 }),
       speaker: new StableStream({ payloadType: 111, clockRate: 48000, minStep: 960, t0 }),
@@ -83,8 +88,8 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
   }
 
   /** Binds the socket mediasoup sends to (an ephemeral loopback port) and starts the fillers. */
-  static async create(options: ProgrammeRelayOptions): Promise<ProgrammeRelay> {
-    const relay = new ProgrammeRelay(options);
+  static async create(options: FeedRelayOptions): Promise<FeedRelay> {
+    const relay = new FeedRelay(options);
     await Promise.all([
       new Promise<void>((resolve) => relay.#in.bind(0, relay.#host, resolve)),
       new Promise<void>((resolve) => relay.#out.bind(0, relay.#host, resolve)),
@@ -94,14 +99,14 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
     // The relay runs on the server's event loop: its own time is counted (busyMs) for the benchmark.
     relay.#in.on('message', (m) => relay.#timed(() => relay.#onDatagram(m)));
     relay.#sendReports();
-    relay.#ticker = setInterval(() => relay.#timed(() => relay.#tick()), 20);
+    relay.#ticker = relay.#clock.setInterval(() => relay.#timed(() => relay.#tick()), 20);
     // Often: ffmpeg lines the streams up only from its first report of each, and a stream whose
     // first packets came before it jumps in time when it arrives (heard as a glitch in the audio).
-    relay.#reports = setInterval(() => relay.#sendReports(), 200);
+    relay.#reports = relay.#clock.setInterval(() => relay.#sendReports(), 200);
     return relay;
   }
 
-  /** Where mediasoup must send the programme. */
+  /** Where mediasoup must send what is on air. */
   get address(): { ip: string; port: number } {
     const a = this.#in.address();
     return { ip: a.address, port: a.port };
@@ -143,7 +148,7 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
   }
 
   /** The track a live consumer feeds, if any. */
-  #trackOf(source: RelaySource): ProgrammeTrack | undefined {
+  #trackOf(source: RelaySource): FeedTrack | undefined {
     if (source.kind === 'video') return source.slot === 'onair' ? 'video' : undefined;
     if (source.slot !== 'audio') return undefined;
     return source.bridgeId === this.#options.chairBridgeId ? 'chair' : 'speaker';
@@ -161,7 +166,7 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
       // The new speaker's stream can only start on its keyframe: the re-encoder's decoder has
       // none of its reference frames.
       this.#needKeyframe = true;
-      this.#askKeyframe(Date.now(), true);
+      this.#askKeyframe(this.#clock.now(), true);
     }
   }
 
@@ -182,7 +187,7 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
       this.counters.dropped++;
       return;
     }
-    const now = Date.now();
+    const now = this.#clock.now();
     if (track === 'video') {
       const stream = this.#streams.video;
       if (this.#needKeyframe || stream.source !== p.ssrc) {
@@ -208,7 +213,7 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
   /** Fills gaps: the slate when no speaker video flows, silence for absent microphones. */
   #tick(): void {
     if (this.#closed) return;
-    const now = Date.now();
+    const now = this.#clock.now();
     const video = this.#streams.video;
     if (now - video.lastSentAt > VIDEO_GAP_MS || (this.#showing === 'slate' && this.#needKeyframe)) {
       if (now - this.#slateAt >= SLATE_INTERVAL_MS) {
@@ -242,7 +247,7 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
     return this.#slatePackets;
   }
 
-  #send(track: ProgrammeTrack, packets: RtpPacket[]): void {
+  #send(track: FeedTrack, packets: RtpPacket[]): void {
     const port = this.#options.ports[track];
     for (const p of packets) {
       this.#out.send(writeRtp(p), port, this.#host);
@@ -252,7 +257,7 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
 
   #sendReports(): void {
     if (this.#closed) return;
-    const now = Date.now();
+    const now = this.#clock.now();
     for (const track of ['video', 'speaker', 'chair'] as const) {
       const s = this.#streams[track];
       this.#out.send(senderReport(s.ssrc, now, s.tsAt(now) % 2 ** 32, s.packets, s.octets), this.#options.ports[track] + 1, this.#host);
@@ -263,8 +268,8 @@ export class ProgrammeRelay extends EventEmitter<ProgrammeRelayEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#ticker);
-    clearInterval(this.#reports);
+    this.#clock.clearInterval(this.#ticker);
+    this.#clock.clearInterval(this.#reports);
     this.#in.close();
     this.#out.close();
     this.emit('close');

@@ -1,13 +1,14 @@
-// The programme output: what every hall sees and hears (the speaker's video and audio, the
+// The feed output: what every hall sees and hears on air (the speaker's video and audio, the
 // chair's audio), with the maket and the lower third burned in, as an MPEG-TS feed for the press
-// and as the archive recording.
+// and as the archive recording. (About 400 lines: the recorders' taps follow the MPEG-TS
+// timeline here, next to the stream they cut, rather than in a file of their own.)
 //
 // Technique: a stable-stream relay *and* a re-encode stage. The SFU's consumers change at every
 // speaker switch (new SSRC, sequence and timestamp bases, a new VP8 stream that decodes only
 // from its keyframe, possibly another resolution). Forwarding them to the press as they are
 // breaks most players (they lock onto the first SSRC and codec parameters). The relay
-// (ProgrammeRelay) turns them into three streams that never change and fills gaps (slate,
-// silence); the re-encoder (ProgrammeEncoder, ffmpeg) must exist anyway to burn in the banner
+// (FeedRelay) turns them into three streams that never change and fills gaps (slate,
+// silence); the re-encoder (FeedEncoder, ffmpeg) must exist anyway to burn in the banner
 // and the lower third and to mix the two microphones, and it makes one H.264/AAC MPEG-TS whose
 // timeline, codec and resolution never change: what broadcast players expect. The recording is
 // a copy of that stream (no second encode).
@@ -16,10 +17,11 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import type { MediaPeerSink, MediaSession, ConsumeRequest } from '../../../sfu/index.ts';
+import type { Clock } from '../../core/conference/index.ts';
 
 type RtpCapabilities = ms.RtpCapabilities;
-import { ProgrammeRelay } from './ProgrammeRelay.ts';
-import { ProgrammeEncoder, type Overlay } from './ProgrammeEncoder.ts';
+import { FeedRelay } from './FeedRelay.ts';
+import { FeedEncoder, type Overlay } from './FeedEncoder.ts';
 import { freeUdpPorts, renderSlateKeyframe } from './ffmpeg.ts';
 import { isVideoKeyframeStart, pesPts, pesStreamId, pidOf, pmtPidOf, TS_DATAGRAM, TS_PACKET, TsPacketizer } from './ts.ts';
 import { Recorder } from './Recorder.ts';
@@ -43,7 +45,7 @@ export function pressFeedSdp(target: PressFeedTarget): string {
   return [
     'v=0',
     `o=- 0 0 IN IP4 ${target.host}`,
-    's=diemcau programme (press feed)',
+    's=diemcau programme (press feed)', // press players show this name: kept
     `c=IN IP4 ${target.host}`,
     't=0 0',
     `m=video ${target.port} RTP/AVP 33`,
@@ -52,7 +54,7 @@ export function pressFeedSdp(target: PressFeedTarget): string {
   ].join('\n');
 }
 
-export interface ProgrammeOutputOptions {
+export interface FeedOutputOptions {
   media: MediaSession;
   /** The press feed, if any. */
   pressFeed?: PressFeedTarget;
@@ -64,11 +66,13 @@ export interface ProgrammeOutputOptions {
   maketBackground: string;
   maketText: string;
   overlay: Overlay;
-  /** The media peer id (one programme output per session). */
+  /** The media peer id (one feed output per session). */
   peerId?: string;
+  /** Time of the relay, the recorders' start and stop, the encoder's restart. */
+  clock: Clock;
 }
 
-export type ProgrammeOutputEvents = {
+export type FeedOutputEvents = {
   /** The re-encoder stopped by itself (it is restarted). */
   problem: [message: string];
   /**
@@ -84,7 +88,7 @@ export type ProgrammeOutputEvents = {
 /**
  * The re-encoder reads one video codec (VP8: what the browsers send). A router that also offers
  * H264 (a plan with an H264 hardware hall) would hand us an H264 consumer when that hall speaks;
- * without H264 in our capabilities the SFU gives none, and the programme shows the slate under
+ * without H264 in our capabilities the SFU gives none, and the feed shows the slate under
  * the speaker's lower third, with the speaker's audio.
  */
 export function vp8AndOpusOnly(caps: RtpCapabilities): RtpCapabilities {
@@ -102,16 +106,16 @@ interface Tap {
   done?: () => void;
 }
 
-/** Joins the conference as a receive-only media peer and produces the programme. */
-export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
+/** Joins the conference as a receive-only media peer and produces the feed. */
+export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   readonly peerId: string;
   readonly width: number;
   readonly height: number;
   readonly fps: number;
-  readonly #options: ProgrammeOutputOptions;
+  readonly #options: FeedOutputOptions;
   readonly #media: MediaSession;
-  #relay!: ProgrammeRelay;
-  #encoder!: ProgrammeEncoder;
+  #relay!: FeedRelay;
+  #encoder!: FeedEncoder;
   #overlay: Overlay;
   readonly #packetizer = new TsPacketizer();
   readonly #press = dgram.createSocket('udp4');
@@ -134,11 +138,11 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
   /** Bytes of MPEG-TS produced (for tests and the benchmark). */
   bytesOut = 0;
 
-  private constructor(options: ProgrammeOutputOptions) {
+  private constructor(options: FeedOutputOptions) {
     super();
     this.#options = options;
     this.#media = options.media;
-    this.peerId = options.peerId ?? 'programme-output';
+    this.peerId = options.peerId ?? 'feed-output';
     this.width = options.width ?? 1280;
     this.height = options.height ?? 720;
     this.fps = options.fps ?? 25;
@@ -147,8 +151,8 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
   }
 
   /** Starts the relay and the re-encoder and joins the media session. */
-  static async create(options: ProgrammeOutputOptions): Promise<ProgrammeOutput> {
-    const output = new ProgrammeOutput(options);
+  static async create(options: FeedOutputOptions): Promise<FeedOutput> {
+    const output = new FeedOutput(options);
     try {
       await output.#start();
     } catch (error) {
@@ -162,20 +166,21 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     const slate = await renderSlateKeyframe(this.width, this.height);
     const base = await freeUdpPorts(6);
     const ports = { video: base, speaker: base + 2, chair: base + 4 };
-    this.#relay = await ProgrammeRelay.create({
+    this.#relay = await FeedRelay.create({
       chairBridgeId: this.#media.chairBridgeId,
       ports,
       slate,
       requestKeyFrame: () => this.#media.requestKeyFrame(this.peerId).catch(() => undefined),
+      clock: this.#options.clock,
     });
     this.#relay.on('video', (e) => this.emit('video', e));
     this.#encoder = this.#newEncoder(ports);
     await this.#joinMedia();
   }
 
-  #newEncoder(ports: Record<'video' | 'speaker' | 'chair', number>): ProgrammeEncoder {
+  #newEncoder(ports: Record<'video' | 'speaker' | 'chair', number>): FeedEncoder {
     const o = this.#options;
-    const encoder = new ProgrammeEncoder(
+    const encoder = new FeedEncoder(
       {
         ports,
         width: this.width,
@@ -185,6 +190,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
         preset: o.preset ?? 'veryfast',
         maketBackground: o.maketBackground,
         maketText: o.maketText,
+        clock: o.clock,
       },
       this.#overlay,
     );
@@ -195,7 +201,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     encoder.on('data', (chunk) => this.#onTs(chunk));
     encoder.on('exit', ({ code, signal, stderr }) => {
       if (this.#closed) return;
-      this.emit('problem', `programme encoder exited [code:${code}, signal:${signal}] ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      this.emit('problem', `feed encoder exited [code:${code}, signal:${signal}] ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
       // Restart it: the press feed goes on after a short gap. A recorder must not get the new
       // stream's timeline in the same file: each is let go here, and the desk opens a new file.
       for (const tap of [...this.#taps]) {
@@ -203,7 +209,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
         else this.#taps.delete(tap);
       }
       void encoder.close();
-      setTimeout(() => {
+      this.#options.clock.setTimeout(() => {
         if (this.#closed) return;
         this.#encoder = this.#newEncoder(ports);
         this.emit('restarted');
@@ -225,7 +231,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
       consumerSlot: (consumerId, slot) => relay.setSlot(consumerId, slot),
       sendLayers: () => undefined,
       micState: () => undefined,
-      restartMedia: () => void this.#connect().catch((e: Error) => this.emit('problem', `programme media restart failed: ${e.message}`)),
+      restartMedia: () => void this.#connect().catch((e: Error) => this.emit('problem', `feed media restart failed: ${e.message}`)),
       replaced: () => undefined,
     };
     this.#media.join(this.peerId, { publish: false, receiveOnAir: true, thumbnails: false }, sink);
@@ -239,13 +245,13 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     await this.#media.connectPlainTransport(this.peerId, transport.id, this.#relay.address);
   }
 
-  /** The texts drawn over the programme (banner lines, lower third). */
+  /** The texts drawn over the picture (banner lines, lower third). */
   setOverlay(overlay: Overlay): void {
     this.#overlay = overlay;
     if (!this.#closed) this.#encoder.setOverlay(overlay);
   }
 
-  /** Whether the programme shows a speaker's video or the slate now. */
+  /** Whether the feed shows a speaker's video or the slate now. */
   get showing(): 'speaker' | 'slate' | undefined {
     return this.#relay?.showing;
   }
@@ -255,7 +261,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
     return { encoder: this.#encoder?.pid, recorders: [...this.#taps].map((t) => t.recorder.pid) };
   }
 
-  get relayCounters(): ProgrammeRelay['counters'] | undefined {
+  get relayCounters(): FeedRelay['counters'] | undefined {
     return this.#relay?.counters;
   }
 
@@ -265,13 +271,13 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
   }
 
   /**
-   * Starts recording the programme to a .mkv file from `startAt` (wall clock): the file opens on
+   * Starts recording the feed to a .mkv file from `startAt` (wall clock): the file opens on
    * the keyframe whose picture was live nearest that time (the last one, kept with its group of
    * pictures, or the next one), so that it lasts as long as what it records whatever the
    * re-encoder's latency.
    */
-  record(file: string, startAt = Date.now()): Recorder {
-    const recorder = new Recorder(file);
+  record(file: string, startAt = this.#options.clock.now()): Recorder {
+    const recorder = new Recorder(file, this.#options.clock);
     const tap: Tap = { recorder, on: false, startAt };
     if (this.#gopAt !== undefined && startAt - this.#gopAt <= 500 && this.#gop.length > 0) {
       tap.on = true;
@@ -286,14 +292,15 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
    * Feeds a recorder until the picture live at `stopAt` has been written (at most `maxWaitMs`
    * more), then lets it go; its stop() finishes the file.
    */
-  release(recorder: Recorder, stopAt = Date.now(), maxWaitMs = 5000): Promise<void> {
+  release(recorder: Recorder, stopAt = this.#options.clock.now(), maxWaitMs = 5000): Promise<void> {
     const tap = [...this.#taps].find((t) => t.recorder === recorder);
     if (!tap) return Promise.resolve();
+    const clock = this.#options.clock;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => tap.done?.(), maxWaitMs);
+      const timer = clock.setTimeout(() => tap.done?.(), maxWaitMs);
       tap.stopAt = stopAt;
       tap.done = () => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         this.#taps.delete(tap);
         resolve();
       };
@@ -303,7 +310,7 @@ export class ProgrammeOutput extends EventEmitter<ProgrammeOutputEvents> {
 
   /** Keeps the last group of pictures and the PTS clock, and feeds the recorders. */
   #follow(packets: Buffer): void {
-    const now = Date.now();
+    const now = this.#options.clock.now();
     const out = new Map<Tap, Buffer[]>();
     for (let at = 0; at + TS_PACKET <= packets.length; at += TS_PACKET) {
       const p = packets.subarray(at, at + TS_PACKET);

@@ -1,46 +1,39 @@
-// The embedded default store: everything in this process. It keeps the same JSON as the redis
-// store (not live objects), so a caller that mutates what it loaded changes nothing stored and
-// both stores behave alike in tests.
-import type { LogEntry } from '../core/conference/index.ts';
+// The embedded default store of conferences: state, log and change announcements in this process.
+// It keeps the same JSON as the redis store (not live objects), so a caller that mutates what it
+// loaded changes nothing stored and both stores behave alike in tests.
+import type { LogEntry } from '../../core/conference/index.ts';
 import {
-  checkConferenceId,
-  StoreError,
   updateWithRetry,
   type ConferenceStore,
-  type IssueMode,
   type StoreChange,
   type StoreChangeListener,
   type StoredConference,
   type StoreSubscription,
   type StoreWrite,
-  type TokenRecord,
   type UpdateOptions,
   type UpdateOutcome,
   type UpdateStep,
-} from './ConferenceStore.ts';
-import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
+} from '../ConferenceStore.ts';
+import { checkWrite, decodeLogEntry, decodeState, encodeConfig, encodeLogEntry, encodeState } from '../codec.ts';
+import { StoreError } from '../errors.ts';
+import { OpenGuard } from './OpenGuard.ts';
 
 interface Entry {
   version: number;
   state: string | null;
   config: string | null;
   log: string[];
-  /** token -> record */
-  tokens: Map<string, string>;
-  /** grant -> token */
-  grants: Map<string, string>;
 }
 
 /** Conferences kept in this process; lost when it exits. */
-export class MemoryStore implements ConferenceStore {
-  readonly kind = 'memory' as const;
+export class MemoryConferenceStore implements ConferenceStore {
   readonly #entries = new Map<string, Entry>();
   readonly #listeners = new Map<string, Set<StoreChangeListener>>();
-  #closed = false;
+  readonly #open = new OpenGuard();
 
   /** Whether close() was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#open.closed;
   }
 
   /** The stored state and its version, or null. */
@@ -76,7 +69,7 @@ export class MemoryStore implements ConferenceStore {
 
   /** Read, apply, compare-and-set, retry on conflict. */
   async update<R>(conferenceId: string, fn: (current: StoredConference | null) => UpdateStep<R>, options?: UpdateOptions): Promise<UpdateOutcome<R>> {
-    this.#assertOpen();
+    this.#open.assert();
     return updateWithRetry(this, conferenceId, fn, options);
   }
 
@@ -103,8 +96,7 @@ export class MemoryStore implements ConferenceStore {
 
   /** Listens to writes of one conference. */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
-    this.#assertOpen();
-    checkConferenceId(conferenceId);
+    this.#open.assert(conferenceId);
     let set = this.#listeners.get(conferenceId);
     if (!set) this.#listeners.set(conferenceId, (set = new Set()));
     set.add(listener);
@@ -116,85 +108,24 @@ export class MemoryStore implements ConferenceStore {
     };
   }
 
-  /** Stores tokens per grant. */
-  async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
-    const e = this.#entry(conferenceId, true)!;
-    return records.map((record) => {
-      const old = e.grants.get(record.grant);
-      const oldRecord = old === undefined ? undefined : e.tokens.get(old);
-      if (mode === 'if_absent' && oldRecord !== undefined) return decodeToken(conferenceId, oldRecord);
-      if (old !== undefined) e.tokens.delete(old);
-      e.grants.set(record.grant, record.token);
-      e.tokens.set(record.token, encodeToken(record));
-      return { ...record };
-    });
-  }
-
-  /** The record of a token in force, or null. */
-  async findToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
-    const json = this.#entry(conferenceId, false)?.tokens.get(token);
-    return json === undefined ? null : decodeToken(conferenceId, json);
-  }
-
-  /** Every token in force. */
-  async listTokens(conferenceId: string): Promise<TokenRecord[]> {
-    const e = this.#entry(conferenceId, false);
-    return e ? [...e.tokens.values()].map((json) => decodeToken(conferenceId, json)) : [];
-  }
-
-  /** Revokes one token. */
-  async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
-    const e = this.#entry(conferenceId, false);
-    const json = e?.tokens.get(token);
-    if (!e || json === undefined) return null;
-    const record = decodeToken(conferenceId, json);
-    e.tokens.delete(token);
-    if (e.grants.get(record.grant) === token) e.grants.delete(record.grant);
-    return record;
-  }
-
-  readonly #presence = new Map<string, Map<string, { bridgeIds: string[]; until: number }>>();
-
-  /** Declares this instance's connected bridges until now + ttlMs. */
-  async setPresence(conferenceId: string, instanceId: string, bridgeIds: readonly string[], ttlMs: number): Promise<void> {
-    this.#assertOpen();
-    let conf = this.#presence.get(conferenceId);
-    if (!conf) this.#presence.set(conferenceId, (conf = new Map()));
-    conf.set(instanceId, { bridgeIds: [...bridgeIds], until: Date.now() + ttlMs });
-  }
-
-  /** Bridges on other live instances. */
-  async presentElsewhere(conferenceId: string, exceptInstanceId: string): Promise<Set<string>> {
-    this.#assertOpen();
-    const out = new Set<string>();
-    for (const [id, lease] of this.#presence.get(conferenceId) ?? []) {
-      if (id === exceptInstanceId || lease.until < Date.now()) continue;
-      for (const b of lease.bridgeIds) out.add(b);
-    }
-    return out;
-  }
-
-  /** Forgets a conference. */
+  /** Forgets a conference's state and log. */
   async drop(conferenceId: string): Promise<void> {
-    this.#assertOpen();
+    this.#open.assert(conferenceId);
     this.#entries.delete(conferenceId);
-    this.#presence.delete(conferenceId);
   }
 
   /** Drops everything and the listeners; idempotent. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (!this.#open.close()) return;
     this.#entries.clear();
     this.#listeners.clear();
   }
 
   #entry(conferenceId: string, create: boolean): Entry | undefined {
-    this.#assertOpen();
-    checkConferenceId(conferenceId);
+    this.#open.assert(conferenceId);
     let e = this.#entries.get(conferenceId);
     if (!e && create) {
-      e = { version: 0, state: null, config: null, log: [], tokens: new Map(), grants: new Map() };
+      e = { version: 0, state: null, config: null, log: [] };
       this.#entries.set(conferenceId, e);
     }
     return e;
@@ -205,9 +136,5 @@ export class MemoryStore implements ConferenceStore {
     const set = this.#listeners.get(change.conferenceId);
     if (!set) return;
     for (const listener of [...set]) queueMicrotask(() => set.has(listener) && listener(change));
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new StoreError('closed', 'store closed');
   }
 }

@@ -1,4 +1,4 @@
-// MPEG-TS packet facts the programme output needs: where a recording may start (the PAT and PMT,
+// MPEG-TS packet facts the feed output needs: where a recording may start (the PAT and PMT,
 // then a video keyframe) and how to cut the stream into datagrams.
 
 export const TS_PACKET = 188;

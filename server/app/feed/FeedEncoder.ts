@@ -1,7 +1,7 @@
-// The re-encode stage: one ffmpeg reads the relay's three stable RTP streams and makes the
-// programme as the halls see and hear it: the speaker's video with the maket (red background,
+// The re-encode stage of the feed: one ffmpeg reads the relay's three stable RTP streams and
+// makes what the halls see and hear on air: the speaker's video with the maket (red background,
 // yellow text) and the lower third burned in, the speaker's microphone mixed with the chair's.
-// It writes H.264 + AAC in MPEG-TS to its stdout; the ProgrammeOutput sends that to the press
+// It writes H.264 + AAC in MPEG-TS to its stdout; the FeedOutput sends that to the press
 // and to the recorder. The banner and lower-third texts are files that ffmpeg re-reads every
 // frame (drawtext reload=1), so they change live without restarting the encoder.
 import type { ChildProcess } from 'node:child_process';
@@ -9,15 +9,16 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Clock } from '../../core/conference/index.ts';
 import { FONT_BOLD, FONT_REGULAR, spawnFfmpeg, stopChild } from './ffmpeg.ts';
-import type { ProgrammeTrack } from './ProgrammeRelay.ts';
+import type { FeedTrack } from './FeedRelay.ts';
 
 /** Lines of the maket banner drawn (a template has four). */
 export const MAKET_LINES = 5;
 
-export interface ProgrammeEncoderOptions {
+export interface FeedEncoderOptions {
   /** Where the relay sends each track (RTP on the port, RTCP on port + 1). */
-  ports: Record<ProgrammeTrack, number>;
+  ports: Record<FeedTrack, number>;
   width: number;
   height: number;
   fps: number;
@@ -28,9 +29,11 @@ export interface ProgrammeEncoderOptions {
   /** Maket colours as #rrggbb (the plan's "nền đỏ, chữ vàng"). */
   maketBackground: string;
   maketText: string;
+  /** Time of the encoder's stop (its kill timeout). */
+  clock: Clock;
 }
 
-export type ProgrammeEncoderEvents = {
+export type FeedEncoderEvents = {
   /** MPEG-TS bytes. */
   data: [chunk: Buffer];
   /** ffmpeg ended by itself (not through close). */
@@ -44,17 +47,17 @@ export interface Overlay {
 }
 
 /** Runs the re-encoder ffmpeg. */
-export class ProgrammeEncoder extends EventEmitter<ProgrammeEncoderEvents> {
+export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
   readonly dir: string;
-  readonly #options: ProgrammeEncoderOptions;
+  readonly #options: FeedEncoderOptions;
   #child: ChildProcess | undefined;
   #stderr = '';
   #closed = false;
 
-  constructor(options: ProgrammeEncoderOptions, overlay: Overlay) {
+  constructor(options: FeedEncoderOptions, overlay: Overlay) {
     super();
     this.#options = options;
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-programme-'));
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-feed-'));
     this.setOverlay(overlay);
   }
 
@@ -66,8 +69,8 @@ export class ProgrammeEncoder extends EventEmitter<ProgrammeEncoderEvents> {
   /** Starts ffmpeg. */
   start(): void {
     const o = this.#options;
-    const sdp = path.join(this.dir, 'programme.sdp');
-    fs.writeFileSync(sdp, programmeSdp(o.ports));
+    const sdp = path.join(this.dir, 'feed-input.sdp');
+    fs.writeFileSync(sdp, feedInputSdp(o.ports));
     const args = [
       '-loglevel', 'warning',
       '-protocol_whitelist', 'file,udp,rtp',
@@ -147,18 +150,18 @@ export class ProgrammeEncoder extends EventEmitter<ProgrammeEncoderEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#child) await stopChild(this.#child, 2000);
+    if (this.#child) await stopChild(this.#child, this.#options.clock, 2000);
     this.removeAllListeners();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** The SDP the re-encoder opens: the relay's video (VP8) and the two microphones (Opus). */
-export function programmeSdp(ports: Record<ProgrammeTrack, number>, host = '127.0.0.1'): string {
+/** The SDP the re-encoder opens (its input): the relay's video (VP8) and the two microphones (Opus). */
+export function feedInputSdp(ports: Record<FeedTrack, number>, host = '127.0.0.1'): string {
   return [
     'v=0',
     `o=- 0 0 IN IP4 ${host}`,
-    's=diemcau programme',
+    's=diemcau feed input',
     `c=IN IP4 ${host}`,
     't=0 0',
     `m=video ${ports.video} RTP/AVP 96`,

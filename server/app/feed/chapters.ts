@@ -1,4 +1,4 @@
-// Chapters of a recording from the conference's event log: one per programme item and one per
+// Chapters of a recording from the conference's event log: one per agenda item and one per
 // speech within it, titled in Vietnamese as in the plan. Pure: the log in, chapters out.
 import type { LogEntry } from '../../core/conference/index.ts';
 

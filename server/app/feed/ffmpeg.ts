@@ -4,6 +4,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import type { Clock } from '../../core/conference/index.ts';
 
 const run = promisify(execFile);
 
@@ -43,13 +44,13 @@ export function spawnFfmpeg(args: string[], stdio: ('pipe' | 'ignore')[] = ['ign
   return child;
 }
 
-/** Stops a child: SIGTERM (ffmpeg finishes its file), SIGKILL after `graceMs`. Resolves when it is gone. */
-export function stopChild(child: ChildProcess, graceMs = 3000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+/** Stops a child: SIGTERM (ffmpeg finishes its file), SIGKILL after `graceMs` of the clock. Resolves when it is gone. */
+export function stopChild(child: ChildProcess, clock: Clock, graceMs = 3000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const timer = clock.setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', () => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       resolve();
     });
     child.kill(signal);
