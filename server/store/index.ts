@@ -9,3 +9,7 @@ export { MemoryConferenceStore } from './memory/MemoryConferenceStore.ts';
 export { MemoryTokenStore } from './memory/MemoryTokenStore.ts';
 export { MemoryPresenceStore } from './memory/MemoryPresenceStore.ts';
 export { RedisStore, type RedisStoreOptions } from './RedisStore.ts';
+export * from './NodeRegistry.ts';
+export * from './TrackRegistry.ts';
+export * from './PlacementStore.ts';
+export { MemoryNodeRegistry, MemoryTrackRegistry, MemoryPlacementStore } from './memory/MemoryClusterStore.ts';
