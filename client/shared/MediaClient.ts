@@ -55,6 +55,22 @@ export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
 ];
 
 /**
+ * A transport's options from the server's answer: its ICE servers (TURN with this hall's
+ * credentials) when the server gives them, and the relay-only policy only when it asks for it.
+ */
+export function transportOptions(params: MediaReplies['media:createTransport']): msc.TransportOptions {
+  const { iceServers, iceTransportPolicy, ...transport } = params;
+  const servers = Array.isArray(iceServers)
+    ? iceServers.filter((s) => Array.isArray(s?.urls) && s.urls.every((u) => typeof u === 'string' && /^(turns?|stun):/.test(u)))
+    : [];
+  return {
+    ...(transport as unknown as msc.TransportOptions),
+    iceServers: servers,
+    iceTransportPolicy: iceTransportPolicy === 'relay' && servers.length > 0 ? 'relay' : 'all',
+  };
+}
+
+/**
  * The browser side of the media: joins the conference's media session, publishes the hall's
  * camera (3 simulcast layers) and microphone, and receives what the server routes to it.
  * Reconnects by itself and rebuilds its transports when the server asks.
@@ -301,7 +317,7 @@ export class MediaClient {
 
   async #createRecv(): Promise<void> {
     const params = await this.request('media:createTransport', { direction: 'recv' });
-    const transport = this.#device!.createRecvTransport(params as msc.TransportOptions);
+    const transport = this.#device!.createRecvTransport(transportOptions(params));
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });
@@ -327,7 +343,7 @@ export class MediaClient {
     }
     this.localStream = stream;
     const params = await this.request('media:createTransport', { direction: 'send' });
-    const transport = this.#device!.createSendTransport(params as msc.TransportOptions);
+    const transport = this.#device!.createSendTransport(transportOptions(params));
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });

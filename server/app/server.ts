@@ -21,6 +21,7 @@ import { PlanLoadError } from './errors.ts';
 import { ProgrammeDesk } from './programme/ProgrammeDesk.ts';
 import { parsePressFeed } from './programme/ProgrammeOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
+import { startTurn, type TurnService } from './turn/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -37,6 +38,8 @@ export interface RunningServer {
   readonly programme: ProgrammeDesk;
   readonly store: ConferenceStore;
   readonly plan: ConferencePlan;
+  /** TURN for halls behind firewalls (URLs, the embedded coturn), or null when off. */
+  readonly turn: TurnService | null;
   /** Replaces the conference with another plan (only before the meeting starts). */
   loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
@@ -118,6 +121,12 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       conference.media.close();
     });
 
+    const turn = await startTurn(config, announcedIp, (token) => conference.host.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
+    if (turn) {
+      cleanups.push(() => turn.close());
+      logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
+    }
+
     const app = express();
     app.disable('x-powered-by');
     app.get('/healthz', (_req, res) => {
@@ -141,6 +150,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
       authenticate: (token) => conference.host.authenticate(token),
       routes: extras.routes,
+      iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
       isDeviceBridge: (bridgeId) => conference.host.rtpHalls.has(bridgeId),
       log: (level, msg, data) => logger[level](data ?? {}, msg),
     });
@@ -219,6 +229,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         return conference.host.plan;
       },
       store,
+      turn,
       loadPlan,
       close() {
         closing ??= undo();

@@ -4,7 +4,7 @@
  * the browser apps. The actor of a command is never sent: the server takes it from the token.
  */
 import { z } from 'zod';
-import { BridgeId } from './media.ts';
+import { BridgeId, MediaPathSchema } from './media.ts';
 
 /** A per-conference access token (22 base64url characters). */
 export const Token = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'not an access token');
@@ -66,6 +66,8 @@ export const ClientLinkReport = z.object({
   frameHeightReceived: metric(4320),
   availableOutKbps: metric(1_000_000),
   audioLevel: metric(1),
+  /** How its media reaches the SFU (its selected candidate pair): UDP, TCP, or TURN over UDP, TCP or TLS. */
+  mediaPath: MediaPathSchema.nullish(),
 });
 export type ClientLinkReport = z.infer<typeof ClientLinkReport>;
 

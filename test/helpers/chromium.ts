@@ -40,6 +40,8 @@ export interface ChromiumOptions {
    * bridge): Chromium treats them as secure, so the camera and microphone may be used there.
    */
   secureOrigins?: string[];
+  /** More command-line flags. */
+  args?: string[];
 }
 
 /** Launches Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium). */
@@ -55,6 +57,7 @@ export async function launchChromium(options: ChromiumOptions = {}): Promise<Tes
   }
   const args = [...CHROMIUM_FLAGS];
   if (options.secureOrigins?.length) args.push(`--unsafely-treat-insecure-origin-as-secure=${options.secureOrigins.join(',')}`);
+  args.push(...(options.args ?? []));
   let browser: Browser;
   try {
     browser = await puppeteer.launch({
