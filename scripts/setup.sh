@@ -22,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The project starts its own coturn (DIEMCAU_COTURN=1) with its own configuration: the system
+  # service Debian enables on install would hold port 3478 with an unconfigured one.
+  if [[ " ${missing[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
+    echo "setup: disabling the coturn system service (the server starts its own when asked)"
+    $SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
 fi
 
 stamp=node_modules/.diemcau-lock-stamp
