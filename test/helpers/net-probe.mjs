@@ -1,5 +1,5 @@
 // A small network probe the rig's tests start inside a namespace (plain JavaScript: it starts fast).
-//   node net-probe.mjs sink IP PORT            UDP and TCP on IP:PORT; prints a JSON line of totals every 100 ms
+//   node net-probe.mjs sink IP PORT            UDP and TCP on IP:PORT; prints a JSON line of totals (and its clock) every 50 ms
 //   node net-probe.mjs blast IP PORT KBPS MS   sends UDP datagrams of 1,000 bytes at KBPS for MS; prints {"sent":n}
 //   node net-probe.mjs tcp IP PORT             connects over TCP (2 s at most); prints {"connected":true|false}
 import dgram from 'node:dgram';
@@ -25,7 +25,7 @@ if (mode === 'sink') {
     s.end();
   });
   tcp.listen(port, ip, () => print({ ready: true }));
-  setInterval(() => print(totals), 100);
+  setInterval(() => print({ at: Date.now(), ...totals }), 50);
   process.on('SIGTERM', () => process.exit(0));
 } else if (mode === 'blast') {
   const kbps = Number(rest[0]);

@@ -21,6 +21,7 @@ import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:chil
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Prefix of every namespace a rig creates: `dc-<pid>-<rand>-<host>`. */
 export const NETNS_PREFIX = 'dc-';
@@ -373,4 +374,48 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
   await exited;
   clearTimeout(timer);
+}
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A diemcau server running as its own process inside a host. */
+export interface HostedServer {
+  /** `http://<host ip>:<port>`. */
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Stops it (SIGTERM, then SIGKILL); idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts diemcau's server (`server/main.ts`) inside a host, listening on the host's address:
+ * a host of its own has its own ports, so the defaults serve (HTTP 3000, WebRTC 44400 + i).
+ * `env` adds or overrides settings (REDIS_URL, DIEMCAU_WORKERS, …). Resolves once /healthz answers
+ * from the root namespace.
+ */
+export async function startServerIn(host: NetHost, env: Record<string, string> = {}, timeoutMs = 40_000): Promise<HostedServer> {
+  const port = Number(env.PORT ?? 3000);
+  const child = host.spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, DIEMCAU_LISTEN_IP: host.ip, DIEMCAU_WORKERS: '1', DIEMCAU_LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    output.push(chunk.toString());
+    if (output.length > 50) output.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const url = `http://${host.ip}:${port}`;
+  const server: HostedServer = { url, child, close: () => stopProcess(child) };
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    if (ok) return server;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await server.close();
+  throw new Error(`the server in ${host.name} did not answer on ${url}: ${output.join('').slice(-800)}`);
 }
