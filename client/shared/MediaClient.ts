@@ -11,6 +11,7 @@ import type {
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
 import type { LinkSample } from './linkQuality.ts';
+import { transportOptions } from './transportOptions.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
 export interface ReceivedConsumer {
@@ -53,22 +54,6 @@ export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
   { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
   { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_800_000 },
 ];
-
-/**
- * A transport's options from the server's answer: its ICE servers (TURN with this hall's
- * credentials) when the server gives them, and the relay-only policy only when it asks for it.
- */
-export function transportOptions(params: MediaReplies['media:createTransport']): msc.TransportOptions {
-  const { iceServers, iceTransportPolicy, ...transport } = params;
-  const servers = Array.isArray(iceServers)
-    ? iceServers.filter((s) => Array.isArray(s?.urls) && s.urls.every((u) => typeof u === 'string' && /^(turns?|stun):/.test(u)))
-    : [];
-  return {
-    ...(transport as unknown as msc.TransportOptions),
-    iceServers: servers,
-    iceTransportPolicy: iceTransportPolicy === 'relay' && servers.length > 0 ? 'relay' : 'all',
-  };
-}
 
 /**
  * The browser side of the media: joins the conference's media session, publishes the hall's

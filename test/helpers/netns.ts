@@ -16,6 +16,8 @@
  * from the user-space relay (`udp-relay.ts`), in the root namespace or inside a host (`startUdpRelayIn`).
  *
  * The pure parts (names, tc and nft arguments, the choice of a subnet) are exported for unit tests.
+ * One file over 400 lines on purpose: the rig, its pure parts and its server-in-a-host helper are
+ * one tool that the multi-host and weak-link tests import whole.
  */
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
