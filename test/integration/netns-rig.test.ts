@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
+import { startUdpRelay } from '../helpers/udp-relay.ts';
 import { createNetRig, netRigSkipReason, ownerPidOf, run, startServerIn, type NetHost, type NetRig } from '../helpers/netns.ts';
 
 const PROBE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../helpers/net-probe.mjs');
@@ -53,10 +54,10 @@ async function probe(host: NetHost, ...args: string[]): Promise<Record<string, u
  * on the sink's own clock: from 400 ms after the first packet arrived (tbf's bucket is empty by
  * then) to the last arrival. A loaded machine delays the processes, not this measure.
  */
-async function measureKbps(from: NetHost, sink: Sink, to: NetHost, port: number, kbps: number, ms: number): Promise<number> {
+async function measureKbps(from: NetHost, sink: Sink, toIp: string, port: number, kbps: number, ms: number): Promise<number> {
   const start = sink.history.length;
   const base = sink.totals().udpBytes;
-  await probe(from, 'blast', to.ip, String(port), String(kbps), String(ms));
+  await probe(from, 'blast', toIp, String(port), String(kbps), String(ms));
   await new Promise((r) => setTimeout(r, 400));
   const lines = sink.history.slice(start);
   const first = lines.find((l) => l.udpBytes > base);
@@ -68,9 +69,9 @@ async function measureKbps(from: NetHost, sink: Sink, to: NetHost, port: number,
 }
 
 /** Bytes that reached the sink at all while `from` blasted it (and shortly after). */
-async function receivedBytes(from: NetHost, sink: Sink, to: NetHost, port: number, kbps: number, ms: number): Promise<number> {
+async function receivedBytes(from: NetHost, sink: Sink, toIp: string, port: number, kbps: number, ms: number): Promise<number> {
   const before = sink.totals().udpBytes;
-  await probe(from, 'blast', to.ip, String(port), String(kbps), String(ms));
+  await probe(from, 'blast', toIp, String(port), String(kbps), String(ms));
   await new Promise((r) => setTimeout(r, 300));
   return sink.totals().udpBytes - before;
 }
@@ -126,13 +127,13 @@ describe('network rig (namespaces, veth, bridge, tbf, nftables)', function () {
   });
 
   it('tbf caps a link: unshaped ≥ 800 kbps gets through, 256 kbps lets ≲ 300 through, 64 kbps (changed at run time) ≲ 80, and removing it restores the rate', async () => {
-    const free = await measureKbps(a, sink, b, PORT, 1200, 1500);
+    const free = await measureKbps(a, sink, b.ip, PORT, 1200, 1500);
     await a.shape({ rateKbit: 256 }, 'up');
-    const capped = await measureKbps(a, sink, b, PORT, 1200, 2000);
+    const capped = await measureKbps(a, sink, b.ip, PORT, 1200, 2000);
     await a.shape({ rateKbit: 64 }, 'up');
-    const cut = await measureKbps(a, sink, b, PORT, 1200, 2000);
+    const cut = await measureKbps(a, sink, b.ip, PORT, 1200, 2000);
     await a.shape(null);
-    const back = await measureKbps(a, sink, b, PORT, 1200, 1500);
+    const back = await measureKbps(a, sink, b.ip, PORT, 1200, 1500);
     console.log(`      a → b: free ${Math.round(free)} kbps, tbf 256: ${Math.round(capped)}, tbf 64: ${Math.round(cut)}, free again ${Math.round(back)}`);
     expect(free).to.be.at.least(800);
     expect(capped).to.be.within(150, 300);
@@ -142,14 +143,14 @@ describe('network rig (namespaces, veth, bridge, tbf, nftables)', function () {
 
   it('the downlink is shaped on the host\'s port of the bridge', async () => {
     await b.shape({ rateKbit: 256 }, 'down');
-    const capped = await measureKbps(a, sink, b, PORT, 1200, 2000);
+    const capped = await measureKbps(a, sink, b.ip, PORT, 1200, 2000);
     await b.shape(null);
     expect(capped).to.be.within(150, 300);
   });
 
   it('nftables in a host blocks UDP (TCP still passes), or everything but TCP to one address and port', async () => {
     await b.firewall({ block: 'udp' });
-    expect(await receivedBytes(a, sink, b, PORT, 400, 600)).to.equal(0);
+    expect(await receivedBytes(a, sink, b.ip, PORT, 400, 600)).to.equal(0);
     expect(await probe(a, 'tcp', b.ip, String(PORT))).to.deep.equal({ connected: true });
     // a may now speak only TCP to the root namespace's port.
     await b.firewall(null);
@@ -160,12 +161,26 @@ describe('network rig (namespaces, veth, bridge, tbf, nftables)', function () {
       await a.firewall({ block: 'all', allow: [{ protocol: 'tcp', address: rig.rootIp, port: rootPort }] });
       expect(await probe(a, 'tcp', rig.rootIp, String(rootPort))).to.deep.equal({ connected: true });
       expect(await probe(a, 'tcp', b.ip, String(PORT))).to.deep.equal({ connected: false });
-      expect(await receivedBytes(a, sink, b, PORT, 400, 600)).to.equal(0);
+      expect(await receivedBytes(a, sink, b.ip, PORT, 400, 600)).to.equal(0);
       await a.firewall(null);
       // 400 kbit/s for 0.6 s is 30 kB: most of it arrives once the firewall is gone.
-      expect(await receivedBytes(a, sink, b, PORT, 400, 600)).to.be.greaterThan(15_000);
+      expect(await receivedBytes(a, sink, b.ip, PORT, 400, 600)).to.be.greaterThan(15_000);
     } finally {
       root.close();
+    }
+  });
+
+  it('the user-space relay (delay, loss) sits between hosts: a → relay on the root\'s bridge address → b', async () => {
+    const relay = await startUdpRelay({ host: b.ip, port: PORT }, { listenIp: rig.rootIp });
+    try {
+      const clean = await receivedBytes(a, sink, rig.rootIp, relay.port, 800, 1000);
+      relay.impair({ loss: 0.5, delayMs: 50 });
+      const lossy = await receivedBytes(a, sink, rig.rootIp, relay.port, 800, 1000);
+      console.log(`      through the relay: ${clean} bytes clean, ${lossy} bytes with 50 % loss (forwarded ${relay.counts.forwarded}, dropped ${relay.counts.dropped})`);
+      expect(clean).to.be.greaterThan(80_000);
+      expect(lossy / clean).to.be.within(0.3, 0.7);
+    } finally {
+      await relay.close();
     }
   });
 
