@@ -14,6 +14,7 @@ import type {
 } from '../../server/protocol/media.ts';
 import { TypedEvents } from './events.ts';
 import type { LinkSample } from './linkQuality.ts';
+import { transportOptions } from './transportOptions.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
 export interface ReceivedConsumer {
@@ -319,7 +320,7 @@ export class MediaClient {
 
   async #createRecv(): Promise<void> {
     const params = await this.request('media:createTransport', { direction: 'recv' });
-    const transport = this.#device!.createRecvTransport(params as msc.TransportOptions);
+    const transport = this.#device!.createRecvTransport(transportOptions(params));
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });
@@ -345,7 +346,7 @@ export class MediaClient {
     }
     this.localStream = stream;
     const params = await this.request('media:createTransport', { direction: 'send' });
-    const transport = this.#device!.createSendTransport(params as msc.TransportOptions);
+    const transport = this.#device!.createSendTransport(transportOptions(params));
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });

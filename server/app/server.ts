@@ -21,6 +21,7 @@ import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
+import { startTurn, type TurnService } from './turn/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -37,6 +38,8 @@ export interface RunningServer {
   readonly media: MediaSession;
   readonly stores: Stores;
   readonly plan: ConferencePlan;
+  /** TURN for halls behind firewalls (URLs, the embedded coturn), or null when off. */
+  readonly turn: TurnService | null;
   /** Replaces the conference with another plan (only before the meeting starts). */
   loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
@@ -97,6 +100,12 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     let conference = await openConference(plan);
     cleanups.push(() => conference.close());
 
+    const turn = await startTurn(config, announcedIp, (token) => conference.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
+    if (turn) {
+      cleanups.push(() => turn.close());
+      logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
+    }
+
     const app = express();
     app.disable('x-powered-by');
     app.get('/healthz', (_req, res) => {
@@ -120,6 +129,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
       authenticate: (token) => conference.authenticate(token),
       routes: extras.routes,
+      iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
       isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
       log: (level, msg, data) => logger[level](data ?? {}, msg),
     });
@@ -193,6 +203,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         return conference.plan;
       },
       stores,
+      turn,
       loadPlan,
       close() {
         closing ??= undo();

@@ -15,7 +15,7 @@ import {
 } from '../core/conference/validate.ts';
 import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/conference/types.ts';
 import type { LinkSample } from '../core/health.ts';
-import { BridgeId, type ErrorCode as WireErrorCode } from './media.ts';
+import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
 // the core for its length or range, and the apps' input fields use the same numbers.
@@ -85,6 +85,8 @@ export const ClientLinkReport = z.object({
   frameHeightReceived: metric(4320),
   availableOutKbps: metric(1_000_000),
   audioLevel: metric(1),
+  /** How its media reaches the SFU (its selected candidate pair): UDP, TCP, or TURN over UDP, TCP or TLS. */
+  mediaPath: MediaPathSchema.nullish(),
 });
 export type ClientLinkReport = z.infer<typeof ClientLinkReport>;
 

@@ -9,13 +9,14 @@ import {
   ConsumeMessage,
   type Ack,
   type ErrorCode,
+  type IceConfig,
   type MediaRequestName,
   type MediaReplies,
   type MediaClientEvents,
   type MediaServerEvents,
 } from '../protocol/media.ts';
 
-type MediaSocket = Socket<MediaClientEvents, MediaServerEvents, Record<string, never>, { principal: Principal }>;
+type MediaSocket = Socket<MediaClientEvents, MediaServerEvents, Record<string, never>, { principal: Principal; token: string }>;
 
 /** Options of the media signaling. */
 export interface MediaSignalingOptions {
@@ -28,6 +29,8 @@ export interface MediaSignalingOptions {
   authenticate: (token: string) => Promise<Principal | null>;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
+  /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
+  iceConfig?: (token: string) => Promise<IceConfig | null>;
 }
 
 /**
@@ -101,6 +104,15 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       },
     };
 
+    /** The socket's TURN configuration; without one (TURN off, a store error) the hall still gets its direct candidates. */
+    const iceConfigOf = async (token: string): Promise<IceConfig | null> => {
+      if (!options.iceConfig) return null;
+      return options.iceConfig(token).catch((error: unknown) => {
+        log('warn', 'no TURN credentials', { peerId, error: String(error) });
+        return null;
+      });
+    };
+
     /** Registers a request handler: validate, check joined, run, ack. */
     function handle<N extends MediaRequestName>(
       name: N,
@@ -134,7 +146,8 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       return {};
     });
     handle('media:createTransport', async ({ direction }) => {
-      const params = await session.createTransport(peerId, direction);
+      const [created, ice] = await Promise.all([session.createTransport(peerId, direction), iceConfigOf(socket.data.token)]);
+      const params = ice ? { ...created, ...ice } : created;
       const route = principal.role === 'operator' ? options.routes?.get(principal.bridgeId) : undefined;
       if (!route) return params;
       // This hall reaches the SFU through another address (a NAT, a relay): announce only that one.

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { loadConfig } from '../../config/index.ts';
+import { loadConfig, type Config } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
 import { startServer, type RunningServer, type ServerExtras } from '../../server/app/server.ts';
 
@@ -32,7 +32,7 @@ export async function freePortBase(count: number): Promise<number> {
 }
 
 /** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state (or redis). */
-export async function startTestServer(workers = 2, extra: { redisUrl?: string; conferenceId?: string } = {}, extras: ServerExtras = {}): Promise<RunningServer> {
+export async function startTestServer(workers = 2, extra: Partial<Config> = {}, extras: ServerExtras = {}): Promise<RunningServer> {
   const webRtcBasePort = await freePortBase(workers);
   const rtcMinPort = await freePortBase(1);
   const config = loadConfig({}, {
