@@ -67,7 +67,7 @@ describe('e2e: halls behind firewalls (Chromium in network namespaces, nftables,
   };
 
   /** Frames the page decoded of the programme video. */
-  const programmeFrames = async (page: Page): Promise<number> => (await pageVideo(page)).filter((v) => v.slot === 'program' && v.kind === 'video').reduce((n, v) => n + v.framesDecoded, 0);
+  const programmeFrames = async (page: Page): Promise<number> => (await pageVideo(page)).filter((v) => v.slot === 'onair' && v.kind === 'video').reduce((n, v) => n + v.framesDecoded, 0);
 
   /** Media flows both ways: the hall decodes more of the programme, the server receives more of its camera and microphone. */
   const mediaFlowsBothWays = async (bridgeId: string): Promise<void> => {
