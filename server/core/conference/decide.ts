@@ -13,6 +13,7 @@ import {
   speakingLimitMs,
 } from './floor.ts';
 import { appendLog } from './log.ts';
+import { clearContent, clearContentCommand, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
   dueTimerSignals,
@@ -118,6 +119,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     d.endedAt = now;
     out.push({ type: 'meeting_ended', cancelledRequests: cancelled });
     if (cancelled > 0) out.push({ type: 'queue_reordered', order: [] });
+    clearContent(d, now, 'meeting_ended', out);
     stopRecording(d, now, out);
   },
 
@@ -333,6 +335,11 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     stopRecording(d, now, out);
   },
 
+  paper_submit: submitPaper,
+  content_show: showContent,
+  content_page: turnPage,
+  content_clear: clearContentCommand,
+
   tick(d, _c, now, out) {
     const floor = d.floor;
     if (!floor) return;
@@ -427,6 +434,7 @@ function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: 
     overrunSec: Math.round(overrun / 1000),
   });
   if (f.bridgeId !== d.config.chairBridgeId) out.push({ type: 'mic_closed', bridgeId: f.bridgeId });
+  onSpeechEnded(d, f, now, out);
   if (reason !== 'superseded') out.push({ type: 'programme_changed', bridgeId: d.config.chairBridgeId, reason });
 }
 

@@ -11,3 +11,5 @@ export { speakingTimerView, remainingMs, overtimeMs, type SpeakingTimerView } fr
 export { currentProgrammeItem, itemElapsedMs } from './agenda.ts';
 export { SYSTEM_ACTOR, logSince } from './log.ts';
 export { refuse } from './errors.ts';
+export * from './papers.ts';
+export { paperRows, type PaperRow } from './papers-report.ts';
