@@ -1,6 +1,7 @@
 // Conference plan: the bridges (điểm cầu) of the three tiers, the programme, the speaking rules
 // and the maket (banner) template. Pure schemas and parsing; no I/O.
 import { z } from 'zod';
+import { PaperRulesSchema } from './papers.ts';
 
 /** Tier of a bridge: the province hall, a district/city hall, or a commune/ward/town hall. */
 export const BridgeTierSchema = z.enum(['province', 'district', 'commune']);
@@ -247,6 +248,8 @@ export const ConferencePlanSchema = z
     programme: z.array(ProgrammeItemSchema).default([]),
     speaking: SpeakingRulesSchema.prefault({}),
     maket: MaketTemplateSchema.prefault({}),
+    /** Deadline and limits of the designated papers (tham luận). */
+    papers: PaperRulesSchema.prefault({}),
   })
   // Runs even when some fields failed, so a secretary sees every mistake at once.
   .superRefine((plan, ctx) => checkPlanReferences(plan as unknown, ctx), { when: () => true });
