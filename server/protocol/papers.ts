@@ -139,6 +139,8 @@ export function paperFaultText(fault: PaperFault): string {
       return `Trang ${fault.page} khổ ngang; kế hoạch chỉ nhận khổ A4 dọc`;
     case 'pdf_encrypted':
       return 'Tệp PDF có mật khẩu; xin gửi bản không đặt mật khẩu';
+    case 'image_too_large':
+      return `Tệp PDF có hình ảnh quá lớn (quá ${Math.round(fault.maxPixels / 1e6)} triệu điểm ảnh)`;
     case 'pdf_damaged':
       return 'Tệp PDF bị hỏng, không đọc được';
     case 'check_timeout':

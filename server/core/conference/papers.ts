@@ -63,6 +63,9 @@ export const PAPER_ID_PATTERN = /^[A-Za-z0-9_-]{12,32}$/;
 /** The original file name is kept for people to read, at most this long. */
 export const MAX_PAPER_FILE_NAME = 200;
 
+/** The largest image a paper may hold, in pixels (A4 scanned at 600 dpi is about 35 million); the checker and the displays both hold to it. */
+export const MAX_PAPER_IMAGE_PIXELS = 40_000_000;
+
 /** The highest page number any command may carry (a bound for the wire, not a rule). */
 export const MAX_PAGE_NUMBER = PAPER_RULE_BOUNDS.maxPages;
 
@@ -243,6 +246,7 @@ export type PaperFault =
   | { code: 'landscape'; page: number }
   | { code: 'pdf_damaged'; detail: string }
   | { code: 'pdf_encrypted' }
+  | { code: 'image_too_large'; maxPixels: number }
   | { code: 'check_timeout'; limitMs: number }
   | { code: 'check_memory'; limitMb: number };
 
