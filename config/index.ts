@@ -32,6 +32,8 @@ export const ConfigSchema = z.object({
   pressFeed: z.string().regex(/^(rtp|udp):\/\/[^:/]+:\d{1,5}\/?$/, 'must be rtp://host:port or udp://host:port').optional(),
   /** Where the archive recordings (.mkv with chapters, and their .json index) are written. */
   recordingsDir: z.string().min(1).default('recordings'),
+  /** Where the papers (tham luận) are kept: papers/<conferenceId>/<paperId>.pdf; shared between instances on one redis. */
+  dataDir: z.string().min(1).default('data'),
   /** x264 preset of the programme re-encoder (CPU against quality; see docs/benchmarks.md). */
   programmePreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast'),
 });
@@ -54,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     pressFeed: env.DIEMCAU_PRESS_FEED,
     recordingsDir: env.DIEMCAU_RECORDINGS_DIR,
     programmePreset: env.DIEMCAU_PROGRAMME_PRESET,
+    dataDir: env.DIEMCAU_DATA_DIR,
   };
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const result = ConfigSchema.safeParse({ ...cleaned, ...overrides });

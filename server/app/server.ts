@@ -21,6 +21,9 @@ import { PlanLoadError } from './errors.ts';
 import { ProgrammeDesk } from './programme/ProgrammeDesk.ts';
 import { parsePressFeed } from './programme/ProgrammeOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
+import { PaperDesk } from './papers/PaperDesk.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
+import { createPapersRouter } from '../transport/papers-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -35,6 +38,8 @@ export interface RunningServer {
   readonly host: ConferenceHost;
   /** The programme output (press feed) and the archive recordings. */
   readonly programme: ProgrammeDesk;
+  /** The papers (tham luận): uploads, checks, files. */
+  readonly papers: PaperDesk;
   readonly store: ConferenceStore;
   readonly plan: ConferencePlan;
   /** Replaces the conference with another plan (only before the meeting starts). */
@@ -58,6 +63,8 @@ export interface ServerExtras {
   healthIntervalMs?: number;
   /** After a (re)start, how long halls marked online have to reconnect (20 s). */
   presenceGraceMs?: number;
+  /** Limits of the paper checker (tests lower the time limit). */
+  paperCheckLimits?: Partial<PdfCheckLimits>;
 }
 
 /** Starts the server for one conference plan. */
@@ -86,7 +93,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(() => store.close());
 
     /** Media session and conference for a plan; both closed again if the second fails. */
-    const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost; desk: ProgrammeDesk }> => {
+    const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost; desk: ProgrammeDesk; papers: PaperDesk }> => {
       const media = await MediaSession.create(pool, {
         conferenceId: config.conferenceId,
         chairBridgeId: chairBridgeOf(forPlan),
@@ -105,7 +112,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
           preset: config.programmePreset,
         });
         desk.on('problem', (message, error) => logger.warn({ err: error === undefined ? undefined : String((error as Error)?.message ?? error) }, message));
-        return { media, host, desk };
+        const papers = new PaperDesk({ conferenceId: config.conferenceId, dataDir: config.dataDir, runner: host.runner, checkLimits: extras.paperCheckLimits });
+        return { media, host, desk, papers };
       } catch (error) {
         media.close();
         throw error;
@@ -113,6 +121,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     };
     let conference = await openConference(plan);
     cleanups.push(async () => {
+      conference.papers.close();
       await conference.desk.close();
       await conference.host.close();
       conference.media.close();
@@ -168,6 +177,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       try {
         const kept = new Set(['chair', 'secretary', 'technician', 'viewer', ...next.bridges.map((b) => `operator:${b.id}`)]);
         const tokens = (await store.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
+        conference.papers.close();
         await conference.desk.close();
         await conference.host.close();
         conference.media.close();
@@ -185,6 +195,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       }
     };
     app.use('/api/recordings', createRecordingsRouter(() => conference));
+    app.use('/api/papers', createPapersRouter(() => conference));
     app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
     app.use('/api', createRestRouter(() => conference.host, () => baseUrl, loadPlan));
     app.get('/metrics', metricsHandler(() => conference.host, pool));
@@ -214,6 +225,9 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       },
       get programme() {
         return conference.desk;
+      },
+      get papers() {
+        return conference.papers;
       },
       get plan() {
         return conference.host.plan;
