@@ -37,7 +37,7 @@ describe('papers over REST: upload, check, refuse, keep, serve (real server, rea
     const res = await fetch(`${server.url}${url}`, {
       method,
       headers: { ...(who ? { authorization: `Bearer ${token[who]}` } : {}), ...(body ? { 'content-type': 'application/pdf' } : {}), ...headers },
-      body,
+      body: body ? new Uint8Array(body) : undefined,
     });
     const bytes = Buffer.from(await res.arrayBuffer());
     let json: any = null;
