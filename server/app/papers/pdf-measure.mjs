@@ -108,7 +108,6 @@ async function main() {
     data,
     // Strict: an error anywhere is a refusal, not a page drawn half.
     stopAtErrors: true,
-    isEvalSupported: false,
     disableFontFace: true,
     useSystemFonts: false,
     // Warnings on (they reach console.warn above); errors are thrown anyway.
