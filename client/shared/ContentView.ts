@@ -6,6 +6,8 @@
 // "Painted" means: PDF.js's render of the page finished drawing into an off-screen canvas, that
 // canvas replaced the previous one in the page, and the next animation frame ran (the frame that
 // presents it). Each paint is recorded in `painted` with its epoch time (for tests and the bench).
+// While idle, the pages before and after the shown one are rendered ahead, so that a page turn
+// is usually a swap of canvases rather than a render.
 import type { PDFDocumentProxy, RenderTask } from 'pdfjs-dist';
 import { MAX_PAPER_IMAGE_PIXELS } from '../../server/core/conference/papers.ts';
 import type { ContentView as Content } from '../../server/protocol/papers.ts';
@@ -14,6 +16,11 @@ import type { ContentView as Content } from '../../server/protocol/papers.ts';
 const PDFJS_BASE = '/build/pdfjs/';
 
 type PdfJs = typeof import('pdfjs-dist');
+
+/** Rendered pages kept (the shown page, the ones around it, a few recent). */
+const RENDERED_KEPT = 6;
+
+const cacheKey = (paperId: string, page: number, width: number, height: number): string => `${paperId}:${page}:${width}x${height}`;
 let pdfjs: Promise<PdfJs> | undefined;
 
 /** Loads PDF.js once (its own chunk: pages that never show a paper never load it). */
@@ -41,7 +48,10 @@ export class ContentView {
   #want: { paperId: string; page: number } | null = null;
   #drawing: Promise<void> | null = null;
   #task: RenderTask | null = null;
+  #taskFor: { paperId: string; page: number } | null = null;
   #shown: { paperId: string; page: number; width: number; height: number } | null = null;
+  /** Pages rendered at the current size, newest last (the shown one and its neighbours). */
+  readonly #rendered = new Map<string, HTMLCanvasElement>();
   /** Every paint, oldest first (kept short). */
   readonly painted: Paint[] = [];
   /** Called after each paint. */
@@ -66,20 +76,30 @@ export class ContentView {
     }
     if (this.#want?.paperId === content.paperId && this.#want.page === content.page) return;
     this.#want = { paperId: content.paperId, page: content.page };
-    // A render of another page in progress gives way.
-    this.#task?.cancel();
+    // A render of another page in progress gives way (one of this page, rendered ahead, goes on).
+    if (this.#taskFor?.paperId !== content.paperId || this.#taskFor.page !== content.page) this.#task?.cancel();
     this.#drawing ??= this.#drawLoop().finally(() => (this.#drawing = null));
   }
 
-  /** Draws until what is shown is what is wanted. */
+  /** Draws until what is shown is what is wanted; then renders the neighbouring pages ahead. */
   async #drawLoop(): Promise<void> {
     for (;;) {
       const want = this.#want;
       if (!want) return;
       const { width, height } = this.#boxSize();
-      if (this.#shown && this.#shown.paperId === want.paperId && this.#shown.page === want.page && this.#shown.width === width && this.#shown.height === height) return;
+      const shown = this.#shown;
       try {
-        await this.#draw(want.paperId, want.page, width, height);
+        if (shown && shown.paperId === want.paperId && shown.page === want.page && shown.width === width && shown.height === height) {
+          // Idle: the pages a speaker turns to next are drawn now, so that the turn is a swap.
+          await this.#renderAhead(want.paperId, want.page, width, height);
+          if (this.#want === want) return;
+          continue;
+        }
+        const key = cacheKey(want.paperId, want.page, width, height);
+        const canvas = this.#rendered.get(key) ?? (await this.#render(want.paperId, want.page, width, height));
+        // Superseded while drawing: do not show a stale page.
+        if (this.#want !== want) continue;
+        await this.#present(canvas, want.paperId, want.page, width, height);
       } catch (error) {
         if ((error as Error)?.name === 'RenderingCancelledException') continue;
         this.onError(`Không hiển thị được tham luận: ${(error as Error)?.message ?? error}`);
@@ -88,7 +108,8 @@ export class ContentView {
     }
   }
 
-  async #draw(paperId: string, pageNo: number, width: number, height: number): Promise<void> {
+  /** Renders a page into a new canvas (off screen) and keeps it for a while. */
+  async #render(paperId: string, pageNo: number, width: number, height: number): Promise<HTMLCanvasElement> {
     const doc = await this.#doc(paperId);
     const page = await doc.getPage(Math.min(pageNo, doc.numPages));
     const unscaled = page.getViewport({ scale: 1 });
@@ -101,13 +122,22 @@ export class ContentView {
     canvas.style.width = `${Math.floor(viewport.width / ratio)}px`;
     canvas.style.height = `${Math.floor(viewport.height / ratio)}px`;
     this.#task = page.render({ canvas, viewport });
+    this.#taskFor = { paperId, page: pageNo };
     try {
       await this.#task.promise;
     } finally {
       this.#task = null;
+      this.#taskFor = null;
     }
-    // Superseded while drawing: do not show a stale page.
-    if (this.#want?.paperId !== paperId || this.#want.page !== pageNo) return;
+    const key = cacheKey(paperId, pageNo, width, height);
+    this.#rendered.delete(key);
+    this.#rendered.set(key, canvas);
+    while (this.#rendered.size > RENDERED_KEPT) this.#rendered.delete(this.#rendered.keys().next().value!);
+    return canvas;
+  }
+
+  /** Puts a rendered page on screen and records the paint at the next frame. */
+  async #present(canvas: HTMLCanvasElement, paperId: string, pageNo: number, width: number, height: number): Promise<void> {
     canvas.dataset.paperId = paperId;
     canvas.dataset.page = String(pageNo);
     this.box.replaceChildren(canvas);
@@ -119,6 +149,16 @@ export class ContentView {
     this.box.dataset.paintedPage = String(pageNo);
     this.box.dataset.paintedPaper = paperId;
     this.onPaint(paint);
+  }
+
+  /** Renders the next and the previous page, unless a turn comes first (show() cancels it). */
+  async #renderAhead(paperId: string, pageNo: number, width: number, height: number): Promise<void> {
+    const doc = await this.#doc(paperId);
+    for (const n of [pageNo + 1, pageNo - 1]) {
+      if (n < 1 || n > doc.numPages || this.#rendered.has(cacheKey(paperId, n, width, height))) continue;
+      if (this.#want?.paperId !== paperId || this.#want.page !== pageNo) return;
+      await this.#render(paperId, n, width, height);
+    }
   }
 
   /** The document of a paper version, fetched once with this page's token. */
