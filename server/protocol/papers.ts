@@ -10,8 +10,8 @@ import {
   MB,
   PAPER_ID_PATTERN,
   PAPER_RULE_BOUNDS,
-  type PaperFault,
 } from '../core/conference/papers.ts';
+import type { PaperFault } from '../core/conference/paper-format.ts';
 
 /** A paper id, as the server made it. */
 export const PaperId = z.string().regex(PAPER_ID_PATTERN, 'not a paper id');

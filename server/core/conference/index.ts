@@ -13,3 +13,4 @@ export { SYSTEM_ACTOR, logSince } from './log.ts';
 export { refuse } from './errors.ts';
 export * from './papers.ts';
 export { paperRows, type PaperRow } from './papers-report.ts';
+export * from './paper-format.ts';
