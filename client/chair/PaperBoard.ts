@@ -50,7 +50,7 @@ export class PaperBoard {
     const v = slot.current;
     const input = h('input', { type: 'file', accept: 'application/pdf,.pdf', class: 'paper-file', 'aria-label': `Tệp tham luận của ${slot.bridgeName}` });
     const msg = h('div', { class: 'msg paper-msg' });
-    const upload = h('button', { class: 'paper-upload' }, v ? 'Gửi bản mới' : 'Gửi thay điểm cầu');
+    const upload = h('button', { class: 'paper-upload' }, 'Gửi');
     upload.onclick = async () => {
       const file = input.files?.[0];
       if (!file) {
@@ -66,27 +66,30 @@ export class PaperBoard {
       msg.dataset.code = result.ok ? 'ok' : result.code;
     };
     const running = view.status === 'running' || view.status === 'break';
-    const onScreen = view.content?.paperId === v?.paperId && v !== null;
+    const onScreen = v !== null && view.content?.paperId === v.paperId;
+    const tone = slot.state === 'missing' ? 'bad' : slot.state === 'late' ? 'warn' : 'ok';
     return h(
-      'tr',
+      'li',
       { class: `paper-row ${slot.state}`, dataset: { slot: slot.slotId, bridge: slot.bridgeId } },
-      h('td', {}, h('b', {}, slot.bridgeName), h('div', { class: 'sub' }, slot.topic ?? slot.itemTitle)),
-      h('td', { class: slot.state === 'missing' ? 'bad' : slot.state === 'late' ? 'warn' : 'ok' }, slotStateText(slot.state)),
       h(
-        'td',
-        {},
-        v
-          ? h('span', {}, `${formatClock(v.submittedAt)} ${new Date(v.submittedAt).toLocaleDateString('vi-VN')}`, h('div', { class: 'sub' }, `${v.pages} trang · ${megabytes(v.bytes)} · ${v.by}${slot.history.length ? ` · bản ${v.version}` : ''}`))
-          : '—',
+        'div',
+        { class: 'paper-line' },
+        h('b', { class: 'paper-hall' }, slot.bridgeName),
+        h('span', { class: `tag ${tone}` }, slotStateText(slot.state)),
+        h(
+          'span',
+          { class: 'paper-actions' },
+          v && h('button', { onclick: () => void openPaper(this.#token, v.paperId).catch(() => undefined) }, 'Xem'),
+          v && h('button', { class: 'primary paper-show', disabled: !running || onScreen, onclick: () => void this.#run({ type: 'content_show', paperId: v.paperId, page: 1 }) }, onScreen ? 'Đang chiếu' : 'Trình chiếu'),
+        ),
       ),
+      h('div', { class: 'paper-topic', title: slot.topic ?? slot.itemTitle }, slot.topic ?? slot.itemTitle),
       h(
-        'td',
-        { class: 'paper-actions' },
-        v && h('button', { onclick: () => void openPaper(this.#token, v.paperId).catch(() => undefined) }, 'Xem'),
-        v && h('button', { class: 'primary paper-show', disabled: !running || onScreen, onclick: () => void this.#run({ type: 'content_show', paperId: v.paperId, page: 1 }) }, onScreen ? 'Đang chiếu' : 'Trình chiếu'),
-        h('div', { class: 'row' }, input, upload),
-        msg,
+        'div',
+        { class: 'paper-version' },
+        v ? `${formatClock(v.submittedAt)} ${new Date(v.submittedAt).toLocaleDateString('vi-VN')} · ${v.pages} trang · ${megabytes(v.bytes)} · ${v.by}${slot.history.length ? ` · bản ${v.version}` : ''}` : slot.online ? 'Chưa nộp — điểm cầu đang trực tuyến' : 'Chưa nộp — điểm cầu chưa trực tuyến',
       ),
+      h('details', { class: 'paper-send' }, h('summary', {}, v ? 'Gửi bản mới thay điểm cầu' : 'Gửi thay điểm cầu'), h('div', { class: 'row' }, input, upload), msg),
     );
   }
 

@@ -82,7 +82,7 @@ export class PaperPanel {
     return h(
       'div',
       { class: `paper-slot ${slot.state}`, dataset: { slot: slot.slotId } },
-      h('div', { class: 'paper-head' }, h('b', {}, slot.itemTitle), ' ', h('span', { class: `tag ${slot.state === 'missing' ? 'bad' : ''}` }, slotStateText(slot.state))),
+      h('div', { class: 'paper-head' }, h('b', {}, slot.itemTitle), ' ', h('span', { class: `tag ${slot.state === 'missing' ? 'bad' : slot.state === 'late' ? 'warn' : 'ok'}` }, slotStateText(slot.state))),
       slot.topic && h('div', { class: 'sub' }, `Chủ đề: ${slot.topic}`),
       h('div', { class: 'paper-version' }, versionLine(slot)),
       h('div', { class: 'row' }, input, send),

@@ -113,8 +113,9 @@ export function uploaderText(by: { role: string; bridgeId?: string }, bridgeName
   return { secretary: 'Thư ký', chair: 'Chủ tọa', technician: 'Kỹ thuật viên', viewer: 'Báo chí', system: 'Hệ thống' }[by.role] ?? by.role;
 }
 
-/** "1,5 MB" in Vietnamese notation. */
+/** "1,5 MB" (or "340 kB" under a megabyte) in Vietnamese notation. */
 export function megabytes(bytes: number): string {
+  if (bytes < MB) return `${Math.max(1, Math.round(bytes / 1024)).toLocaleString('vi-VN')} kB`;
   return `${(bytes / MB).toLocaleString('vi-VN', { maximumFractionDigits: 1 })} MB`;
 }
 

@@ -102,7 +102,7 @@ describe('e2e: a paper from the operator panel to every hall display (Chromium, 
     expect(server.host.runner.state.papers!['tham-luan-cap-xa.c-06010']).to.have.length(1);
     // The secretary's board on the chair console shows it received, with pages and sender.
     const row = await waitFor('the chair console lists the paper', async () => {
-      const text = await chair.$eval('tr.paper-row[data-slot="tham-luan-cap-xa.c-06010"]', (e) => e.textContent).catch(() => '');
+      const text = await chair.$eval('li.paper-row[data-slot="tham-luan-cap-xa.c-06010"]', (e) => e.textContent).catch(() => '');
       return text && text.includes('4 trang') ? text : undefined;
     });
     expect(row).to.contain('Nộp muộn').and.contain('Điểm cầu Xã Cao Minh');
