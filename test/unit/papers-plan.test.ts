@@ -43,3 +43,16 @@ describe('plan: papers (deadline and limits)', () => {
     expect(paperFaultText({ code: 'too_large', bytes: 23.4 * 1024 * 1024, maxBytes: 20 * 1024 * 1024 })).to.equal('Tệp 23,4 MB, vượt quá 20 MB');
   });
 });
+
+describe('papers: the uploader\'s file name is only shown, never used', () => {
+  it('keeps the base name, NFC, without control characters, bounded; nothing becomes null', async () => {
+    const { cleanFileName } = await import('../../server/app/papers/PaperDesk.ts');
+    expect(cleanFileName('C:\\Users\\vp\\Tham luận.pdf')).to.equal('Tham luận.pdf');
+    expect(cleanFileName('../../etc/passwd')).to.equal('passwd');
+    expect(cleanFileName('a\u0000b\u001fc.pdf')).to.equal('abc.pdf');
+    expect(cleanFileName('Tha\u0300m.pdf')).to.equal('Thàm.pdf');
+    expect(cleanFileName('x'.repeat(500))).to.have.length(200);
+    expect(cleanFileName('  ')).to.equal(null);
+    expect(cleanFileName(null)).to.equal(null);
+  });
+});
