@@ -217,24 +217,36 @@ describe('papers over REST: upload, check, refuse, keep, serve (real server, rea
 
   it('malformed and hostile PDFs are each refused within the limits with their code; the event loop stays free and the server keeps serving', async () => {
     const corpus = await malformedCorpus();
-    const lag = monitorEventLoopDelay({ resolution: 10 });
-    lag.enable();
-    // Meanwhile, someone keeps asking the server for something.
-    let served = 0;
-    let slowest = 0;
-    let stop = false;
-    const keepAsking = (async () => {
-      while (!stop) {
-        const t0 = performance.now();
-        const res = await fetch(`${server.url}/api/plan/bridges`);
-        await res.arrayBuffer();
-        if (res.status === 200) served++;
-        slowest = Math.max(slowest, performance.now() - t0);
-        await new Promise((r) => setTimeout(r, 20));
+    /** Someone keeps asking the server for something while `during` runs; the loop's lag meanwhile. */
+    const watch = async (during: () => Promise<void>): Promise<{ p99: number; max: number; served: number; slowest: number }> => {
+      const lag = monitorEventLoopDelay({ resolution: 10 });
+      lag.enable();
+      let served = 0;
+      let slowest = 0;
+      let stop = false;
+      const keepAsking = (async () => {
+        while (!stop) {
+          const t0 = performance.now();
+          const res = await fetch(`${server.url}/api/plan/bridges`);
+          await res.arrayBuffer();
+          if (res.status === 200) served++;
+          slowest = Math.max(slowest, performance.now() - t0);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      try {
+        await during();
+      } finally {
+        stop = true;
+        await keepAsking;
+        lag.disable();
       }
-    })();
+      return { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6, served, slowest };
+    };
+    // What this machine's load alone does to the loop (it is shared), over a few seconds.
+    const quiet = await watch(() => new Promise((r) => setTimeout(r, 3000)));
     const results: string[] = [];
-    try {
+    const busy = await watch(async () => {
       for (const file of corpus) {
         const t0 = performance.now();
         const res = await upload('secretary', COMMUNE_SLOT, file.bytes, `${file.name}.pdf`);
@@ -244,16 +256,13 @@ describe('papers over REST: upload, check, refuse, keep, serve (real server, rea
         expect(file.codes, `${file.name}: ${res.json?.error?.code}`).to.include(res.json.error.code);
         expect(ms, file.name).to.be.lessThan(CHECK_MS + 3000);
       }
-    } finally {
-      stop = true;
-      await keepAsking;
-      lag.disable();
-    }
-    const maxLagMs = lag.max / 1e6;
-    console.log(`      ${results.join('\n      ')}\n      event loop: max ${maxLagMs.toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms; ${served} requests served meanwhile, slowest ${slowest.toFixed(0)} ms`);
-    // A parse on the main thread would have stalled it for seconds.
-    expect(maxLagMs).to.be.lessThan(300);
-    expect(served).to.be.greaterThan(20);
+    });
+    const f = (x: number) => x.toFixed(0);
+    console.log(`      ${results.join('\n      ')}\n      event loop while checking: p99 ${f(busy.p99)} ms, max ${f(busy.max)} ms (alone: p99 ${f(quiet.p99)}, max ${f(quiet.max)}); ${busy.served} requests served meanwhile, slowest ${f(busy.slowest)} ms`);
+    // A parse on the main thread would block it for the length of each check (0.3–1 s each):
+    // the loop's p99 would be that long. Off the main thread it stays near what the load alone gives.
+    expect(busy.p99).to.be.lessThan(2 * quiet.p99 + 50);
+    expect(busy.served).to.be.greaterThan(20);
     expect(server.host.runner.state.papers![COMMUNE_SLOT]).to.have.length(2);
     expect(tmpFiles()).to.deep.equal([]);
     expect(keptFiles()).to.have.length(2);

@@ -18,6 +18,7 @@ import {
   PAPER_ID_PATTERN,
   MAX_PAPER_FILE_NAME,
   type Actor,
+  type Clock,
   type PaperFault,
   type PaperVersion,
 } from '../../core/conference/index.ts';
@@ -57,6 +58,8 @@ export interface PaperDeskOptions {
   runner: ConferenceRunner;
   /** Limits of the checker (tests lower the time limit). */
   checkLimits?: Partial<PdfCheckLimits>;
+  /** The clock the checker's time limit is armed on (the system's by default). */
+  clock?: Clock;
 }
 
 /** The actor of a principal, as the core knows it. */
@@ -78,7 +81,7 @@ export class PaperDesk {
     this.#runner = options.runner;
     this.#papersDir = path.resolve(options.dataDir, 'papers', options.conferenceId);
     this.#tmpDir = path.resolve(options.dataDir, 'tmp');
-    this.checker = new PdfChecker(options.checkLimits);
+    this.checker = new PdfChecker(options.checkLimits, options.clock);
   }
 
   /** Refuses early (before a byte is read) what the core would refuse for who and where. */

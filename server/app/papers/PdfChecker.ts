@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_PAPER_IMAGE_PIXELS, type MeasuredPage, type PaperFault } from '../../core/conference/index.ts';
+import { MAX_PAPER_IMAGE_PIXELS, SystemClock, type Clock, type MeasuredPage, type PaperFault } from '../../core/conference/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MEASURE_SCRIPT = path.join(here, 'pdf-measure.mjs');
@@ -60,10 +60,13 @@ export class PdfChecker {
   #running = 0;
   readonly #waiting: (() => void)[] = [];
   readonly #children = new Set<ReturnType<typeof spawn>>();
+  readonly #clock: Clock;
   #closed = false;
 
-  constructor(limits: Partial<PdfCheckLimits> = {}) {
+  /** The wall-clock limit is armed through the clock. */
+  constructor(limits: Partial<PdfCheckLimits> = {}, clock: Clock = new SystemClock()) {
     this.limits = { ...DEFAULT_CHECK_LIMITS, ...limits };
+    this.#clock = clock;
     if (!PRLIMIT) throw new Error('prlimit (util-linux) not found: the paper checker needs it (scripts/setup.sh installs it)');
   }
 
@@ -97,7 +100,8 @@ export class PdfChecker {
 
   #run(file: string, maxPages: number): Promise<PdfMeasure> {
     const l = this.limits;
-    const started = performance.now();
+    const clock = this.#clock;
+    const started = clock.now();
     const args = [
       `--as=${l.addressSpaceMb * 1024 * 1024}`,
       // CPU seconds: a backstop behind the wall clock below.
@@ -124,18 +128,18 @@ export class PdfChecker {
         if (err.length < 16_384) err += s;
       });
       let timedOut = false;
-      const timer = setTimeout(() => {
+      const timer = clock.setTimeout(() => {
         timedOut = true;
         child.kill('SIGKILL');
       }, l.timeMs);
       const done = (measure: PdfMeasure): void => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         this.#children.delete(child);
         resolve(measure);
       };
-      child.on('error', (error) => done({ ok: false, fault: { code: 'pdf_damaged', detail: `checker failed to start: ${error.message}` }, ms: performance.now() - started }));
+      child.on('error', (error) => done({ ok: false, fault: { code: 'pdf_damaged', detail: `checker failed to start: ${error.message}` }, ms: clock.now() - started }));
       child.on('close', (code, signal) => {
-        const ms = performance.now() - started;
+        const ms = clock.now() - started;
         if (timedOut || signal === 'SIGXCPU') return done({ ok: false, fault: { code: 'check_timeout', limitMs: l.timeMs }, ms });
         const answer = lastJson(out);
         if (answer && answer.ok === true && Number.isInteger(answer.pageCount) && Array.isArray(answer.pages)) {
