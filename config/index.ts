@@ -32,6 +32,8 @@ export const ConfigSchema = z.object({
   pressFeed: z.string().regex(/^(rtp|udp):\/\/[^:/]+:\d{1,5}\/?$/, 'must be rtp://host:port or udp://host:port').optional(),
   /** Where the archive recordings (.mkv with chapters, and their .json index) are written. */
   recordingsDir: z.string().min(1).default('recordings'),
+  /** Where the papers (tham luận) are kept: papers/<conferenceId>/<paperId>.pdf; shared between instances on one redis. */
+  dataDir: z.string().min(1).default('data'),
   /** x264 preset of the feed's re-encoder (CPU against quality; see docs/benchmarks.md). */
   feedPreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast'),
   /** TURN URLs handed to the halls (with `turnSecret`); derived from the embedded coturn when it runs. */
@@ -87,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     turnCert: env.DIEMCAU_TURN_CERT,
     turnKey: env.DIEMCAU_TURN_KEY,
     turnHost: env.DIEMCAU_TURN_HOST,
+    dataDir: env.DIEMCAU_DATA_DIR,
   };
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const result = ConfigSchema.safeParse({ ...cleaned, ...overrides });

@@ -7,6 +7,7 @@ import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.
 import { roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
+import { PaperBoard } from './PaperBoard.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
 import type { ClientCommand, ConferenceView } from '../../server/protocol/control.ts';
@@ -47,7 +48,8 @@ async function main(): Promise<void> {
   const control = new ControlClient(location.origin, token);
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me };
+  const papers = new PaperBoard(token, control);
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, papers };
 
   // --- media: programme preview, its sound (muted by default), thumbnails -----------------
   const video = $<HTMLVideoElement>('program');
@@ -127,6 +129,7 @@ async function main(): Promise<void> {
     editor?.update(view);
     if (view.presence) wall.setPresence(view.presence);
     console_.render(view);
+    papers.render(view);
   });
   control.on('event', (e) => console_.onEvent(e));
   // The technicians' link monitor: a hall's link changed status (staff only).

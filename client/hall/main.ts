@@ -6,6 +6,7 @@ import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlCl
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
 import { tokenFromLink, whoAmI } from '../shared/session.ts';
+import { ContentView } from '../shared/ContentView.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -37,7 +38,10 @@ async function main(): Promise<void> {
   const control = new ControlClient(location.origin, token);
   // The hall reports its link to the technicians every 2 s and answers their link tests.
   const stopLinkReporter = me.role === 'operator' ? startLinkReporter(client, control) : undefined;
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter };
+  // A paper (or any document the secretary puts up), beside the speaker.
+  const content = new ContentView($('content'), token);
+  content.onError = (message) => console.error(`diemcau: ${message}`);
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter, content };
 
   const video = $<HTMLVideoElement>('program');
   const audioBox = $('audio');
@@ -55,7 +59,8 @@ async function main(): Promise<void> {
     else if (view?.status === 'waiting') slateMessage = 'Hội nghị sắp bắt đầu';
     else if (view?.status === 'break') slateMessage = 'Giải lao';
     else if (view?.status === 'ended') slateMessage = 'Hội nghị đã kết thúc';
-    else if (!program && !selfOnAir) slateMessage = 'Đang chờ tín hiệu chương trình…';
+    // With a paper on screen, the paper is shown while the speaker's picture is awaited.
+    else if (!program && !selfOnAir && !view?.content) slateMessage = 'Đang chờ tín hiệu chương trình…';
     slate.hidden = slateMessage === null;
     if (slateMessage) slateText.textContent = slateMessage;
     if (program) {
@@ -77,6 +82,14 @@ async function main(): Promise<void> {
         $('speaker-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
       }
       $('program-name').textContent = `Đang phát: ${view.programme.bridgeName}`;
+      const shown = slate.hidden ? (view.content ?? null) : null;
+      // The paper sits below the maket, whatever its number of lines.
+      document.body.style.setProperty('--maket-h', `${$('maket').offsetHeight}px`);
+      document.body.classList.toggle('with-content', shown !== null);
+      $('content').hidden = shown === null;
+      $('content-caption').hidden = shown === null;
+      if (shown) $('content-caption').textContent = `Tham luận — ${shown.bridgeName} · Trang ${shown.page}/${shown.pages}`;
+      content.show(shown);
     }
     tick();
   };

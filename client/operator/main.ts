@@ -8,6 +8,7 @@ import { linkLevelText } from '../shared/linkQuality.ts';
 import { drawMaket } from '../shared/maket.ts';
 import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
 import { startHardwareHall } from './HardwareHall.ts';
+import { PaperPanel } from './PaperPanel.ts';
 import { $, countdownClass, errorText, statusText } from '../shared/ui.ts';
 
 /** A display not heard from for this long is taken as closed. */
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
   const control = new ControlClient(location.origin, token);
   const link = new PanelEnd(hallChannelName(me.conferenceId, bridgeId));
   const devices = new DevicePanel(bridgeId, link);
-  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, me };
+  const papers = new PaperPanel(token, control);
+  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, me, papers };
   // A hardware hall's media comes from its device: no display window, no camera here.
   const hardware = me.bridgeKind === 'rtp';
   if (hardware) {
@@ -211,6 +213,7 @@ async function main(): Promise<void> {
     $('program-now').textContent = view.programme.bridgeName;
     $('floor-now').textContent = view.floor ? `${view.floor.speakerName} — ${view.floor.bridgeName}` : 'Không có';
     drawMaket($('maket-preview'), view.maket);
+    papers.render(view);
     tick();
   };
   const tick = (): void => {

@@ -22,6 +22,8 @@ import { PlanLoadError } from './errors.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
 import { startTurn, type TurnService } from './turn/index.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
+import { createPapersRouter } from '../transport/papers-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -56,6 +58,8 @@ export interface ServerExtras {
   presenceGraceMs?: number;
   /** The conference's time (the system clock by default). */
   clock?: Clock;
+  /** Limits of the paper checker (tests lower the time limit). */
+  paperCheckLimits?: Partial<PdfCheckLimits>;
 }
 
 /** Starts the server for one conference plan. */
@@ -96,6 +100,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         presenceGraceMs: extras.presenceGraceMs,
         rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
     let conference = await openConference(plan);
     cleanups.push(() => conference.close());
@@ -172,6 +177,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       }
     };
     app.use('/api/recordings', createRecordingsRouter(() => conference));
+    app.use('/api/papers', createPapersRouter(() => conference));
     app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
     app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan));
     app.get('/metrics', metricsHandler(() => conference, pool));

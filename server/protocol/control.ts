@@ -16,6 +16,7 @@ import {
 import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/conference/types.ts';
 import type { LinkSample } from '../core/health.ts';
 import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
+import { ContentCommands, type ContentView, type PaperSlotView, type PapersView } from './papers.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
 // the core for its length or range, and the apps' input fields use the same numbers.
@@ -69,6 +70,8 @@ export const ClientCommand = z.discriminatedUnion('type', [
   // The archive recording (secretary and chair).
   z.object({ type: z.literal('recording_start') }),
   z.object({ type: z.literal('recording_stop') }),
+  // The content on every screen: put a paper up, turn its pages, take it down (papers.ts).
+  ...ContentCommands,
 ]);
 export type ClientCommand = z.infer<typeof ClientCommand>;
 
@@ -216,6 +219,10 @@ export interface ConferenceView {
   floor: null | (SpeakerView & { timer: TimerView });
   /** The archive recording in progress (the chair's console shows it), or null. */
   recording?: { recordingId: string; startedAt: number } | null;
+  /** What every hall display shows beside the speaker (a paper and its page), or null. */
+  content?: ContentView | null;
+  /** Staff: every designated paper, received, late or missing. */
+  papers?: PapersView;
   /** The maket of the viewer's own hall (province for staff). */
   maket: { background: string; textColour: string; lines: string[] };
   rollCall: {
@@ -229,7 +236,17 @@ export interface ConferenceView {
   /** Per bridge presence: staff only. */
   presence?: Record<string, { online: boolean; ready: boolean; attendees: number | null }>;
   /** For an operator: its own hall's place in the queue (1-based) and readiness. */
-  mine?: { bridgeId: string; queuePosition: number | null; ready: boolean; attendees: number | null; online: boolean };
+  mine?: {
+    bridgeId: string;
+    queuePosition: number | null;
+    ready: boolean;
+    attendees: number | null;
+    online: boolean;
+    /** The hall's own paper slots. */
+    papers?: PaperSlotView[];
+    /** Whether the hall may turn the pages of what is on screen now (it speaks, and it is its paper). */
+    mayTurnPages?: boolean;
+  };
 }
 
 /** One bridge's line on the technicians' dashboard. */

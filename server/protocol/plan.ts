@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
 
 export { chairBridgeOf } from './chair.ts';
+import { PaperRulesSchema } from './papers.ts';
 
 /** Tier of a bridge: the province hall, a district/city hall, or a commune/ward/town hall. */
 export const BridgeTierSchema = z.enum(['province', 'district', 'commune']);
@@ -254,6 +255,8 @@ export const ConferencePlanSchema = z
     programme: z.array(AgendaItemSchema).default([]),
     speaking: SpeakingRulesSchema.prefault({}),
     maket: MaketTemplateSchema.prefault({}),
+    /** Deadline and limits of the designated papers (tham luận). */
+    papers: PaperRulesSchema.prefault({}),
   })
   // Runs even when some fields failed, so a secretary sees every mistake at once.
   .superRefine((plan, ctx) => checkPlanReferences(plan as unknown, ctx), { when: () => true });

@@ -34,6 +34,11 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> 
   set_date: ['secretary', 'chair'],
   recording_start: ['secretary', 'chair'],
   recording_stop: ['secretary', 'chair'],
+  // Papers: the hall's operator for its own hall, the office for any (papers.ts has the finer rules).
+  paper_submit: ['operator', 'secretary', 'chair'],
+  content_show: ['operator', 'secretary', 'chair'],
+  content_page: ['operator', 'secretary', 'chair'],
+  content_clear: ['operator', 'secretary', 'chair'],
   tick: ['system'],
 });
 

@@ -17,6 +17,7 @@ import {
 } from './floor.ts';
 import { appendLog } from './log.ts';
 import { microphoneChanges, openMicrophones } from './microphones.ts';
+import { clearContent, clearContentCommand, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
   dueTimerSignals,
@@ -123,6 +124,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     d.endedAt = now;
     out.push({ type: 'meeting_ended', cancelledRequests: cancelled });
     if (cancelled > 0) out.push({ type: 'queue_reordered', order: [] });
+    clearContent(d, now, 'meeting_ended', out);
     stopRecording(d, now, out);
   },
 
@@ -337,6 +339,11 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     stopRecording(d, now, out);
   },
 
+  paper_submit: submitPaper,
+  content_show: showContent,
+  content_page: turnPage,
+  content_clear: clearContentCommand,
+
   tick(d, _c, now, out) {
     const floor = d.floor;
     if (!floor) return;
@@ -432,6 +439,7 @@ function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: 
     overrunSec: Math.round(overrun / 1000),
   });
   out.push(...microphoneChanges(micsBefore, openMicrophones(d)));
+  onSpeechEnded(d, f, now, out);
   if (reason !== 'superseded') out.push({ type: 'programme_changed', bridgeId: d.config.chairBridgeId, reason });
 }
 

@@ -1,5 +1,5 @@
 // The microphone rule, in one place: which halls' microphones are open at the server. The core's
-// mic_opened/mic_closed events and the SFU's open set (ConferenceHost → setOpenMicrophones) both
+// mic_opened/mic_closed events and the SFU's open set (FloorMedia → setOpenMicrophones) both
 // come from this function, so a new rule (a break, an operator's mute) is a change here alone.
 import type { ConferenceState } from './types.ts';
 

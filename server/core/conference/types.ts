@@ -1,6 +1,7 @@
 // Types of the conference core: the plain configuration it runs, the serialisable state it keeps,
 // the commands it accepts and the events it emits. Everything here is plain JSON. (Over 400
 // lines because it is the one place a reader finds every shape the core deals in.)
+import type { ContentClearReason, ContentOnScreen, ContentShowing, PaperRules, PaperVersion } from './papers.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration (a later wiring maps the zod conference plan onto this)
@@ -66,6 +67,8 @@ export interface ConferenceConfig {
    */
   agenda: AgendaItem[];
   speaking: SpeakingRules;
+  /** Deadline and limits of the designated papers; absent in configurations stored before papers existed (defaults apply). */
+  papers?: PaperRules;
 }
 
 /** The plan's defaults: 10 minutes, warnings at 2 min, 1 min, 30 s, tell the chair at zero. */
@@ -230,6 +233,12 @@ export interface ConferenceState {
   date: string | null;
   /** The recording in progress; absent in states stored before recordings existed. */
   recording?: RecordingState | null;
+  /** Paper versions received per submission slot (papers.ts); absent in states stored before papers existed. */
+  papers?: Record<string, PaperVersion[]>;
+  /** What every hall display shows beside the speaker, or null. */
+  content?: ContentOnScreen | null;
+  /** Every period a paper was on screen (the report, the recording's chapters). */
+  showings?: ContentShowing[];
   nextRequestNo: number;
   seq: number;
   log: LogEntry[];
@@ -264,6 +273,11 @@ export interface CommandMap {
   set_date: { date: string | null };
   recording_start: {};
   recording_stop: {};
+  /** Issued by the server after it checked the file; the actor is the uploader. */
+  paper_submit: { slotId: string; paperId: string; pages: number; bytes: number; sha256: string; fileName?: string | null };
+  content_show: { paperId: string; page?: number };
+  content_page: { page: number };
+  content_clear: {};
   tick: {};
 }
 
@@ -302,6 +316,10 @@ export const COMMAND_TYPES = [
   'set_date',
   'recording_start',
   'recording_stop',
+  'paper_submit',
+  'content_show',
+  'content_page',
+  'content_clear',
   'tick',
 ] as const satisfies readonly CommandType[];
 
@@ -355,6 +373,10 @@ export interface ConferenceEventMap {
   date_changed: { date: string | null };
   recording_started: { recordingId: string };
   recording_stopped: { recordingId: string; startedAt: number; durationSec: number };
+  paper_received: { paperId: string; slotId: string; itemId: string; bridgeId: string; version: number; pages: number; bytes: number; late: boolean };
+  content_shown: { kind: ContentOnScreen['kind']; paperId: string; slotId: string; bridgeId: string; page: number; pages: number; speechRequestId: string | null };
+  content_page_changed: { paperId: string; page: number; pages: number };
+  content_cleared: { paperId: string; reason: ContentClearReason };
 }
 
 /** Name of an event. */
@@ -383,6 +405,8 @@ export const ERROR_CODES = [
   'queue_empty',
   'floor_not_held',
   'bridge_offline',
+  'unknown_slot',
+  'unknown_paper',
 ] as const;
 
 /** A stable error code. */

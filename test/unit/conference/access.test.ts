@@ -39,8 +39,13 @@ describe('authorisation', () => {
       'set_date',
       'recording_start',
       'recording_stop',
+      'paper_submit',
+      'content_show',
+      'content_page',
+      'content_clear',
     ]);
-    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready']);
+    // The finer paper rules (own hall, holding the floor) are in papers.test.ts.
+    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready', 'paper_submit', 'content_show', 'content_page', 'content_clear']);
     expect(allowed.system).to.deep.equal(['bridge_connected', 'bridge_disconnected', 'tick']);
   });
 
