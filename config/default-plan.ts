@@ -183,7 +183,7 @@ export function langSon2021PlanInput(units: AdministrativeUnits = LANGSON_2021):
         speakers: [{ bridgeId: province, limitMinutes: 15 }],
       },
     ],
-    speaking: { defaultLimitMinutes: 10, warningMarksSeconds: [120, 60, 30], expiryPolicy: 'notify_chair', graceSeconds: 30 },
+    speaking: { defaultLimitMinutes: 10, warningMarksSeconds: [120, 60, 30], expiryPolicy: 'notify_chair', graceSeconds: 30, holderGraceSeconds: 30 },
     maket: {
       background: '#c00000',
       textColour: '#ffde00',

@@ -1,5 +1,6 @@
 import {
   currentAgendaItem,
+  onBreak,
   itemElapsedMs,
   presenceOf,
   rollCallSummary,
@@ -47,6 +48,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
   const chair = state.config.chairBridgeId;
   const floor = state.floor;
   const live = livePlan(plan, state);
+  const muted = state.mutedHalls ?? [];
   const shared: Omit<ConferenceView, 'maket'> = {
     conferenceId,
     title: plan.title,
@@ -84,6 +86,9 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           speakerName: floor.speakerName,
           speakerTitle: floor.speakerTitle,
           topic: floor.topic,
+          suspended: (floor.reconnectingUntil ?? null) !== null ? 'reconnecting' : onBreak(state) ? 'break' : null,
+          reconnectingUntil: floor.reconnectingUntil ?? null,
+          muted: muted.includes(floor.bridgeId),
           timer: (() => {
             const t = speakingTimerView(floor.timer, now);
             return {
@@ -96,6 +101,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           })(),
         }
       : null,
+    muted: [...muted],
     rollCall: {
       province: count(summary.byTier.province),
       districts: count(summary.byTier.district),
@@ -134,7 +140,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     if (principal.role === 'operator') {
       const p = presenceOf(state, principal.bridgeId);
       const position = state.queue.findIndex((r) => r.bridgeId === principal.bridgeId);
-      view.mine = { bridgeId: principal.bridgeId, queuePosition: position < 0 ? null : position + 1, ready: p.ready, attendees: p.attendees, online: p.online };
+      view.mine = { bridgeId: principal.bridgeId, queuePosition: position < 0 ? null : position + 1, ready: p.ready, attendees: p.attendees, online: p.online, muted: muted.includes(principal.bridgeId) };
     }
     return view;
   };

@@ -64,6 +64,8 @@ export const ClientCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('break_start') }),
   z.object({ type: z.literal('break_end') }),
   z.object({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(MAX_ATTENDEES), ready: z.boolean().optional() }),
+  // "Tắt micrô tạm thời": an operator closes its hall's microphone for a moment (the server's rule still decides who may be open).
+  z.object({ type: z.literal('mute_hall'), bridgeId: BridgeId, muted: z.boolean() }),
   z.object({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
   z.object({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
   // The archive recording (secretary and chair).
@@ -213,7 +215,13 @@ export interface ConferenceView {
     items: { id: string; kind: string; title: string; plannedMinutes: number; elapsedSec: number }[];
   };
   queue: (SpeakerView & { designated: boolean })[];
-  floor: null | (SpeakerView & { timer: TimerView });
+  /**
+   * The floor holder. `suspended` says why it is not heard now though it holds the floor: the
+   * meeting is in a break, or its link dropped and it has until `reconnectingUntil` to come back.
+   */
+  floor: null | (SpeakerView & { timer: TimerView; suspended: 'break' | 'reconnecting' | null; reconnectingUntil: number | null; muted: boolean });
+  /** Halls whose operator closed their microphone for a moment ("Tắt micrô tạm thời"). */
+  muted: string[];
   /** The archive recording in progress (the chair's console shows it), or null. */
   recording?: { recordingId: string; startedAt: number } | null;
   /** The maket of the viewer's own hall (province for staff). */
@@ -229,7 +237,7 @@ export interface ConferenceView {
   /** Per bridge presence: staff only. */
   presence?: Record<string, { online: boolean; ready: boolean; attendees: number | null }>;
   /** For an operator: its own hall's place in the queue (1-based) and readiness. */
-  mine?: { bridgeId: string; queuePosition: number | null; ready: boolean; attendees: number | null; online: boolean };
+  mine?: { bridgeId: string; queuePosition: number | null; ready: boolean; attendees: number | null; online: boolean; muted: boolean };
 }
 
 /** One bridge's line on the technicians' dashboard. */

@@ -35,12 +35,13 @@ describe('authorisation', () => {
       'break_start',
       'break_end',
       'report_ready',
+      'mute_hall',
       'set_maket',
       'set_date',
       'recording_start',
       'recording_stop',
     ]);
-    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready']);
+    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready', 'mute_hall']);
     expect(allowed.system).to.deep.equal(['bridge_connected', 'bridge_disconnected', 'tick']);
   });
 
