@@ -4,7 +4,8 @@
 import { MediaClient } from '../shared/MediaClient.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
+import { roleName, signIn, type Me } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
 import type { MaketEditor } from './MaketEditor.ts';
@@ -25,13 +26,9 @@ const LINK_STATUS_TEXT: Record<string, string> = {
 
 /** The chair console (also the secretary's): programme, floor, agenda, roll-call, halls, alerts, maket. */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi. Xin liên hệ Văn phòng để nhận liên kết mới.';
-    $('console').hidden = true;
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   if (me.role !== 'chair' && me.role !== 'secretary') {
     $('title').textContent = `Trang này dành cho chủ tọa và thư ký; liên kết của bạn là của ${roleName(me.role)}.`;
     $('console').hidden = true;
@@ -45,6 +42,7 @@ async function main(): Promise<void> {
 
   const client = new MediaClient({ url: location.origin, token, publish: false });
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control, client);
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me };

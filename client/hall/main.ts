@@ -5,7 +5,8 @@ import { startLinkReporter } from '../shared/linkReporter.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
-import { tokenFromLink, whoAmI } from '../shared/session.ts';
+import { signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -13,12 +14,9 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 async function main(): Promise<void> {
   const slate = $('slate');
   const slateText = $('slate-text');
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    slateText.textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi. Xin liên hệ Văn phòng để nhận liên kết mới.';
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   const bridges = await loadBridges();
   const bridgeId = me.bridgeId ?? me.chairBridgeId;
   const hallName = me.bridgeName ?? 'Báo chí — tín hiệu chương trình';
@@ -35,6 +33,7 @@ async function main(): Promise<void> {
     audio: choice.audioId ? { ...DEFAULT_AUDIO, deviceId: { ideal: choice.audioId } } : DEFAULT_AUDIO,
   });
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control, client);
   // The hall reports its link to the technicians every 2 s and answers their link tests.
   const stopLinkReporter = me.role === 'operator' ? startLinkReporter(client, control) : undefined;
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter };

@@ -6,7 +6,8 @@ import { LevelMeter, levelDb } from '../shared/LevelMeter.ts';
 import { connectionText } from '../shared/bridges.ts';
 import { linkLevelText } from '../shared/linkQuality.ts';
 import { drawMaket } from '../shared/maket.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { roleName, signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 import { startHardwareHall } from './HardwareHall.ts';
 import { $, countdownClass, errorText, statusText } from '../shared/ui.ts';
 
@@ -20,13 +21,9 @@ const DISPLAY_STALE_MS = 3500;
  * microphone.
  */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi. Xin liên hệ Văn phòng để nhận liên kết mới.';
-    $('panel').hidden = true;
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   if (me.role !== 'operator' || !me.bridgeId) {
     $('title').textContent = `Trang này dành cho kỹ thuật viên điểm cầu; liên kết của bạn là của ${roleName(me.role)}.`;
     $('panel').hidden = true;
@@ -37,6 +34,7 @@ async function main(): Promise<void> {
   $('title').textContent = `Điểm cầu ${me.bridgeName} — Bảng điều khiển`;
 
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control);
   const link = new PanelEnd(hallChannelName(me.conferenceId, bridgeId));
   const devices = new DevicePanel(bridgeId, link);
   (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, me };

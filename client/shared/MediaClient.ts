@@ -13,6 +13,7 @@ import type {
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
 import { TypedEvents } from './events.ts';
+import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import type { LinkSample } from './linkQuality.ts';
 import { transportOptions } from './transportOptions.ts';
 
@@ -29,7 +30,7 @@ export interface ReceivedConsumer {
   firstDecodedAt?: number;
 }
 
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'replaced' | 'closed';
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'replaced' | 'refused' | 'closed';
 
 export interface MediaClientOptions {
   /** Server origin, e.g. location.origin. */
@@ -65,6 +66,8 @@ export type MediaClientEventMap = {
   /** The first frame of a video consumer was decoded after it went live. */
   firstframe: ReceivedConsumer;
   error: { message: string };
+  /** The server refused this page's link (revoked, re-issued or invalid): the client stopped for good. */
+  refused: { code: TokenRefusal };
 };
 
 /** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
@@ -112,10 +115,15 @@ export class MediaClient {
     this.socket.on('connect', () => void this.#restart('connect'));
     this.socket.on('disconnect', () => {
       this.#joined = false;
-      if (this.state !== 'replaced') this.#setState('reconnecting');
+      if (this.state !== 'replaced' && this.state !== 'refused') this.#setState('reconnecting');
       this.#teardown();
     });
-    this.socket.on('connect_error', (err) => this.#emit('error', { message: err.message }));
+    this.socket.on('connect_error', (err) => {
+      const code = refusalOfError(err);
+      if (code) this.#refuse(code);
+      else this.#emit('error', { message: err.message });
+    });
+    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
     this.socket.on('media:consume', (msg, ack) => {
       this.#onConsume(msg).then(
         () => ack({ ok: true }),
@@ -265,12 +273,23 @@ export class MediaClient {
     this.localStream?.getTracks().forEach((t) => t.stop());
   }
 
+  // Not a network loss: stop publishing and retrying, for good.
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#retryTimer);
+    this.#setState('refused');
+    this.#teardown();
+    this.socket.close();
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.#emit('refused', { code });
+  }
+
   #emit<K extends keyof MediaClientEventMap>(event: K, detail: MediaClientEventMap[K]): void {
     this.#events.emit(event, detail);
   }
 
   #setState(state: MediaClientState): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'refused') return;
     this.state = state;
     this.#emit('state', { state });
   }

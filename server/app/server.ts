@@ -128,6 +128,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
       authenticate: (token) => conference.authenticate(token),
+      refusal: (token) => conference.refusal(token),
       routes: extras.routes,
       iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
       isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),

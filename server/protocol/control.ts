@@ -30,6 +30,14 @@ export const Token = z.string().regex(TOKEN_PATTERN, 'not an access token');
 /** Socket handshake `auth` of both namespaces. */
 export const TokenAuth = z.object({ token: Token });
 
+/**
+ * Why a page's link is refused, on both namespaces: in the `data.code` of a connect_error (its
+ * message stays 'unauthenticated'), in the 'session:refused' event sent just before the server
+ * cuts a socket off, and as `refusal` in a REST 401. A page told so stops retrying and says why.
+ */
+export const TOKEN_REFUSALS = ['token_revoked', 'token_invalid'] as const;
+export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
+
 /** Text as the core counts it: NFC, trimmed, 1..max characters. */
 const text = (max: number) => z.string().normalize('NFC').trim().min(1).max(max);
 const MaketOverride = z.object({
@@ -255,6 +263,8 @@ export type ControlEventMessage = ConferenceEvent & { seq: number; at: number };
 /** Events the server pushes on the control namespace. */
 export interface ControlServerEvents {
   'control:view': (view: ConferenceView) => void;
+  /** This socket's link was revoked or re-issued: the server disconnects it right after. */
+  'session:refused': (msg: { code: TokenRefusal }) => void;
   /** Staff: every bridge's health, every 2 seconds. */
   'health:summary': (summary: { at: number; bridges: HealthLine[] }) => void;
   /** A hall: run the link test now (asked by a technician). */

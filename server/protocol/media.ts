@@ -146,6 +146,8 @@ export interface MediaServerEvents {
   'media:restart': (msg: { reason: string }) => void;
   /** The same hall was opened elsewhere; this socket is disconnected. */
   'media:replaced': () => void;
+  /** This socket's link was revoked or re-issued (see TokenRefusal in control.ts); disconnected right after. */
+  'session:refused': (msg: { code: 'token_revoked' | 'token_invalid' }) => void;
   /** Another bridge is on air (its video and audio are what every hall receives). */
   'onair:changed': (msg: { bridgeId: string }) => void;
 }

@@ -46,7 +46,7 @@ export function attachControlSignaling(
 ): { rebind: () => void; close: () => void } {
   const debounceMs = options.viewDebounceMs ?? 40;
 
-  useTokenAuth(nsp as unknown as Namespace, (token) => current().authenticate(token));
+  useTokenAuth(nsp as unknown as Namespace, (token) => current().authenticate(token), undefined, (token) => current().refusal(token));
 
   nsp.on('connection', (raw) => {
     const socket = raw as ControlSocket;
