@@ -10,7 +10,7 @@ import { ConsumerReconciler } from './ConsumerReconciler.ts';
 import { desiredConsumers, maxSpatialLayer, microphoneOpen, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
-import type { MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, TransportDirection } from './types.ts';
+import type { JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, TransportDirection } from './types.ts';
 import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } from './types.ts';
 
 /**
@@ -103,12 +103,21 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#bridgeIds.has(bridgeId);
   }
 
-  /** Adds a peer, placed on the least loaded worker. A hall that joins again replaces its old peer. */
-  join(peerId: string, options: PeerOptions, sink: MediaPeerSink): { rtpCapabilities: ms.RtpCapabilities } {
+  /**
+   * Adds a peer, placed on the least loaded worker. A hall that joins again replaces its old peer:
+   * at once when it is the same page coming back (same clientId, or none known), and only when
+   * asked (`takeOver`) when another page (another PC) publishes the hall now: `bridge_in_use`.
+   */
+  join(peerId: string, options: PeerOptions, sink: MediaPeerSink, how: JoinOptions = {}): { rtpCapabilities: ms.RtpCapabilities } {
     this.#assertOpen();
     if (this.#peers.has(peerId)) throw new SfuError('already_exists', `peer already joined [peerId:${peerId}]`);
     if (options.bridgeId !== undefined) this.#assertBridge(options.bridgeId);
     if (options.publish && options.bridgeId === undefined) throw new SfuError('not_allowed', 'only a bridge may publish');
+    if (options.publish && options.bridgeId !== undefined && !how.takeOver) {
+      const current = this.#bridgePeers.get(options.bridgeId);
+      const other = current && !current.closed && current.options.clientId !== undefined && options.clientId !== undefined && current.options.clientId !== options.clientId;
+      if (other) throw new SfuError('bridge_in_use', `the hall is open on another page [bridgeId:${options.bridgeId}]`);
+    }
     const peer = new MediaPeer(peerId, options, sink, this.#routers.place());
     // A peer counts as one unit of load at once, so that a burst of joins spreads over workers.
     this.#routers.addLoad(peer.worker, 1);

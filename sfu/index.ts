@@ -7,6 +7,7 @@ export type {
   MediaPeerSink,
   MediaSessionEvents,
   MediaSessionOptions,
+  JoinOptions,
   MediaSource,
   PeerOptions,
   PlainTransportInfo,

@@ -58,7 +58,7 @@ export interface MediaPeerSink {
   micState(open: boolean): void;
   /** The peer's transports were lost (worker died): create them and publish again. */
   restartMedia(reason: string): void;
-  /** The same hall joined again from elsewhere; this peer is out. */
+  /** The same hall joined again from elsewhere (another PC that took it over); this peer is out. */
   replaced(): void;
 }
 
@@ -78,6 +78,18 @@ export interface PeerOptions {
    * and the chair as two streams.
    */
   singleAudio?: boolean;
+  /**
+   * Which browser page this is (random per page, kept across its reloads and reconnects). A hall
+   * opened on another page (another PC) while this one publishes is refused with `bridge_in_use`
+   * unless it asks to take over; the same page coming back replaces its old peer silently.
+   */
+  clientId?: string;
+}
+
+/** How a peer joins. */
+export interface JoinOptions {
+  /** Take the hall over from the page that publishes it now (asked of the person first). */
+  takeOver?: boolean;
 }
 
 /** Options of a conference's media. */

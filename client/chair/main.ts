@@ -254,6 +254,21 @@ class ChairConsole {
     $('floor-topic').textContent = floor.topic ? `Nội dung: ${floor.topic}` : '';
     $('timer-pause').hidden = floor.timer.paused;
     $('timer-resume').hidden = !floor.timer.paused;
+    this.#renderSuspended(view);
+  }
+
+  /** Why the holder is not heard now: the break, its link (with the grace left), its operator's mute. */
+  #renderSuspended(view: ConferenceView): void {
+    const floor = view.floor;
+    const el = $('floor-suspended');
+    let text = '';
+    if (floor?.suspended === 'break') text = 'Giải lao: micrô của điểm cầu đã tắt, giờ phát biểu tạm dừng.';
+    else if (floor?.suspended === 'reconnecting') {
+      const left = floor.reconnectingUntil === null ? 0 : Math.max(0, Math.ceil((floor.reconnectingUntil - this.#control.serverNow()) / 1000));
+      text = `Đang chờ điểm cầu ${floor.bridgeName} kết nối lại… (còn ${left} giây, giờ phát biểu tạm dừng)`;
+    } else if (floor?.muted) text = 'Kỹ thuật viên điểm cầu đã tạm tắt micrô.';
+    el.textContent = text;
+    el.hidden = text === '';
   }
 
   #renderQueue(view: ConferenceView): void {
@@ -351,6 +366,7 @@ class ChairConsole {
     $('clock').textContent = formatClock(now);
     if (!view) return;
     if (view.recording) $('recording-elapsed').textContent = formatDuration(Math.max(0, (now - view.recording.startedAt) / 1000));
+    if (view.floor?.suspended === 'reconnecting') this.#renderSuspended(view);
     const left = remainingMs(view, now);
     const el = $('chair-countdown');
     if (left !== null && view.floor) {
@@ -387,6 +403,15 @@ class ChairConsole {
         break;
       case 'floor_requested':
         alert = [`${name} xin phát biểu: ${String(e.speakerName)}`, 'info'];
+        break;
+      case 'holder_reconnecting':
+        alert = [`${name} mất kết nối khi đang phát biểu — chờ kết nối lại đến ${formatClock(Number(e.until))}`, 'bad'];
+        break;
+      case 'holder_returned':
+        alert = [`${name} đã kết nối lại, tiếp tục phát biểu`, 'ok'];
+        break;
+      case 'hall_muted':
+        alert = [`${name}: micrô ${e.muted ? 'đã tạm tắt' : 'đã bật lại'}`, 'info'];
         break;
       case 'floor_ended':
         if (e.reason === 'offline') alert = [`${name} mất quyền phát biểu vì mất kết nối`, 'bad'];

@@ -87,7 +87,8 @@ async function main(): Promise<void> {
 
     const mic = $('mic-air');
     if (alive) {
-      mic.textContent = display!.micOpen ? 'Đang mở: tiếng của hội trường đang lên hội nghị' : 'Đang tắt (chỉ mở khi được phát biểu)';
+      const mutedHere = control.view?.mine?.muted ?? false;
+      mic.textContent = display!.micOpen ? 'Đang mở: tiếng của hội trường đang lên hội nghị' : mutedHere ? 'Đang tắt tạm thời (bấm "Bật lại micrô")' : 'Đang tắt (chỉ mở khi được phát biểu)';
       mic.className = `mic ${display!.micOpen ? 'open' : 'closed'}`;
     } else {
       mic.textContent = '—';
@@ -172,6 +173,12 @@ async function main(): Promise<void> {
     const reply = await control.command({ type: 'cancel_request', requestId: mine.requestId });
     $('floor-msg').textContent = reply.ok ? 'Đã hủy đăng ký phát biểu.' : errorText(reply.error);
   };
+  // "Tắt micrô tạm thời": the server's rule still decides who may be open at all; this only closes.
+  $('mute').onclick = async () => {
+    const muted = control.view?.mine?.muted ?? false;
+    const reply = await control.command({ type: 'mute_hall', bridgeId, muted: !muted });
+    $('floor-msg').textContent = reply.ok ? '' : errorText(reply.error);
+  };
   $('yield').onclick = async () => {
     const reply = await control.command({ type: 'yield_floor' });
     $('floor-msg').textContent = reply.ok ? 'Đã kết thúc phát biểu.' : errorText(reply.error);
@@ -203,7 +210,22 @@ async function main(): Promise<void> {
       $('queued-speaker').textContent = `${request.speakerName}, ${request.speakerTitle}`;
       $('queue-position').textContent = mine?.queuePosition ? String(mine.queuePosition) : '—';
     }
-    if (speaking) $('speaking-who').textContent = `${view.floor!.speakerName}, ${view.floor!.speakerTitle}`;
+    if (speaking) {
+      const floor = view.floor!;
+      $('speaking-who').textContent = `${floor.speakerName}, ${floor.speakerTitle}`;
+      // Holding the floor is not being heard: a break or the hall's own mute closes the microphone.
+      $('on-air').textContent =
+        floor.suspended === 'break' ? 'TẠM DỪNG — GIẢI LAO (micrô đã tắt, giờ tạm dừng)'
+        : floor.suspended === 'reconnecting' ? 'ĐANG CHỜ KẾT NỐI LẠI (giờ tạm dừng)'
+        : floor.muted ? 'ĐANG PHÁT BIỂU — MICRÔ TẠM TẮT'
+        : 'ĐANG PHÁT BIỂU';
+      $('on-air').className = `on-air${floor.suspended || floor.muted ? ' held' : ''}`;
+    }
+    const muted = mine?.muted ?? false;
+    $('mute').textContent = muted ? 'Bật lại micrô' : 'Tắt micrô tạm thời';
+    $('mute').className = muted ? 'danger' : 'secondary';
+    $('mute-state').textContent = muted ? 'Micrô của hội trường đang tạm tắt trên hội nghị.' : '';
+    $('mute-state').className = `state${muted ? ' bad' : ''}`;
     const item = view.agenda.items[view.agenda.index];
     $('agenda-item').textContent = item ? `${view.agenda.index + 1}. ${item.title}` : '—';
     $('program-now').textContent = view.programme.bridgeName;
