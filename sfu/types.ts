@@ -105,6 +105,8 @@ export interface MediaSessionOptions {
   consumeTimeoutMs?: number;
   /** Offer H264 after VP8 (a hardware hall sends H264); VP8 and Opus only by default. */
   offerH264?: boolean;
+  /** How often the halls' audio levels are measured (ms, 400 by default). */
+  audioLevelIntervalMs?: number;
 }
 
 export type MediaSessionEvents = {
@@ -114,6 +116,8 @@ export type MediaSessionEvents = {
   medialost: [{ workerIndex: number; bridgeIds: string[] }];
   /** The conference has a router again on the replaced worker. */
   mediarebuilt: [{ workerIndex: number }];
+  /** The halls heard now and how loud (dBov, loudest first; empty: silence), when it changes. */
+  audiolevels: [{ levels: { bridgeId: string; dBov: number }[] }];
   /** A bridge started or stopped publishing. */
   publishing: [{ bridgeId: string; source: MediaSource; on: boolean }];
   /** Something failed that the session worked around (logged by the app). */

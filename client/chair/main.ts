@@ -129,6 +129,11 @@ async function main(): Promise<void> {
   control.on('event', (e) => console_.onEvent(e));
   // The technicians' link monitor: a hall's link changed status (staff only).
   control.socket.on('health:alert', (alert) => console_.onHealthAlert(alert));
+  // Who is heard now and how loud (the SFU's measure): lit tiles, and one line under the programme.
+  control.socket.on('audio:levels', ({ levels }) => {
+    wall.setLevels(levels);
+    $('heard').textContent = `Đang nghe: ${levels.length ? levels.map((l) => `${bridges.get(l.bridgeId)?.name ?? l.bridgeId} (${l.dBov} dB)`).join(', ') : '—'}`;
+  });
   control.on('connection', () => {
     $('conn-state').textContent = control.connected ? connectionText(client.state) : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${control.connected && client.state === 'live' ? 'ok' : 'bad'}`;

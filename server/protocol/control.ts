@@ -274,4 +274,9 @@ export interface ControlServerEvents {
   /** Staff: a bridge's status changed. */
   'health:alert': (alert: { bridgeId: string; bridgeName: string; at: number; from: string | null; to: string; reasons: string[] }) => void;
   'control:event': (event: ControlEventMessage) => void;
+  /**
+   * Staff: the halls heard now and how loud (the SFU's measure of what it forwards, dBov,
+   * loudest first; empty: silence). Sent when it changes, at most every 400 ms.
+   */
+  'audio:levels': (msg: { at: number; levels: { bridgeId: string; dBov: number }[] }) => void;
 }
