@@ -258,7 +258,8 @@ class ChairConsole {
     $('floor-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
     $('floor-topic').textContent = floor.topic ? `Nội dung: ${floor.topic}` : '';
     $('timer-pause').hidden = floor.timer.paused;
-    $('timer-resume').hidden = !floor.timer.paused;
+    // A break or a reconnection holds the clock by itself: it runs again when they end.
+    $('timer-resume').hidden = !floor.timer.paused || floor.suspended !== null;
     this.#renderSuspended(view);
   }
 
