@@ -43,14 +43,16 @@ fi
 # (Debian's nodejs ships them), cached by version and Node ABI.
 SQLITE_ADDON=node_modules/better-sqlite3/build/Release/better_sqlite3.node
 SQLITE_CACHE="$DIEMCAU_CACHE/better_sqlite3-$(node -p "require('./node_modules/better-sqlite3/package.json').version")-abi$(node -p process.versions.modules).node"
-if ! node -e "require('better-sqlite3')" >/dev/null 2>&1; then
+if ! node -e "new (require('better-sqlite3'))(':memory:').close()" >/dev/null 2>&1; then
   if [ -f "$SQLITE_CACHE" ]; then
     mkdir -p "$(dirname "$SQLITE_ADDON")" && cp "$SQLITE_CACHE" "$SQLITE_ADDON"
   else
     echo "setup: building better-sqlite3 (about 2 minutes on 2 cores)"
-    (cd node_modules/better-sqlite3 && npm run build-release --loglevel=error >/dev/null)
+    build_log="$(mktemp)"
+    (cd node_modules/better-sqlite3 && npm run build-release --loglevel=error) >"$build_log" 2>&1 || { cat "$build_log"; exit 1; }
+    rm -f "$build_log"
   fi
-  node -e "require('better-sqlite3')"
+  node -e "new (require('better-sqlite3'))(':memory:').close()"
 fi
 if [ ! -f "$SQLITE_CACHE" ]; then mkdir -p "$DIEMCAU_CACHE" && cp "$SQLITE_ADDON" "$SQLITE_CACHE"; fi
 
