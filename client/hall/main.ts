@@ -45,6 +45,8 @@ async function main(): Promise<void> {
   let mediaState = 'connecting';
   /** The person answered "Không" to taking the hall over from the other PC. */
   let declined = false;
+  /** The slate says "Đang chờ điểm cầu … kết nối lại" (its seconds are counted down between views). */
+  let waitingShown = false;
   $('take-over').onclick = () => {
     declined = false;
     client.takeOver();
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
     const program = [...client.consumers.values()].filter((c) => c.slot === 'onair' && c.consumer.kind === 'video').pop();
     const selfOnAir = client.onAir === bridgeId && client.localStream && me.role === 'operator';
     let slateMessage: string | null = null;
+    waitingShown = false;
     // Another PC has this hall: ask before taking it over, and say who lost it and when.
     let takeOver: string | null = null;
     if (mediaState === 'in_use') {
@@ -73,7 +76,10 @@ async function main(): Promise<void> {
     else if (view?.status === 'waiting') slateMessage = 'Hội nghị sắp bắt đầu';
     else if (view?.status === 'break') slateMessage = 'Giải lao';
     else if (view?.status === 'ended') slateMessage = 'Hội nghị đã kết thúc';
-    else if (view?.floor?.suspended === 'reconnecting' && view.floor.bridgeId !== bridgeId) slateMessage = waitingText(view.floor.bridgeName, view.floor.reconnectingUntil);
+    else if (view?.floor?.suspended === 'reconnecting' && view.floor.bridgeId !== bridgeId) {
+      slateMessage = waitingText(view.floor.bridgeName, view.floor.reconnectingUntil);
+      waitingShown = true;
+    }
     else if (!program && !selfOnAir) slateMessage = 'Đang chờ tín hiệu chương trình…';
     slate.hidden = slateMessage === null;
     if (slateMessage) slateText.textContent = slateMessage;
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
   /** The countdown, from the deadline on the server's clock. */
   const tick = (): void => {
     const view = control.view;
-    if (view?.floor?.suspended === 'reconnecting' && !slate.hidden && view.floor.bridgeId !== bridgeId) slateText.textContent = waitingText(view.floor.bridgeName, view.floor.reconnectingUntil);
+    if (waitingShown && view?.floor?.suspended === 'reconnecting') slateText.textContent = waitingText(view.floor.bridgeName, view.floor.reconnectingUntil);
     const el = $('countdown');
     const left = view ? remainingMs(view, control.serverNow()) : null;
     if (left === null || !slate.hidden) {
