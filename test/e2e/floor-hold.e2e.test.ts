@@ -83,7 +83,7 @@ describe('e2e: a break, a mute and a blip of the speaker\'s link (Chromium)', fu
     expect((await command(panel, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch HĐND xã' })).ok).to.equal(true);
     expect((await command(chair, { type: 'grant_next' })).ok).to.equal(true);
     await waitFor('the commune\'s microphone open', async () => (await pageState(display)).micOpen);
-    await waitText(panel, '#on-air', /^ĐANG PHÁT BIỂU$/, 'the panel says the hall speaks');
+    await waitText(panel, '#speaking .on-air', /^ĐANG PHÁT BIỂU$/, 'the panel says the hall speaks');
   });
 
   after(async () => {
@@ -112,7 +112,7 @@ describe('e2e: a break, a mute and a blip of the speaker\'s link (Chromium)', fu
     expect(server.media.openMicrophones).to.deep.equal([PROVINCE]);
     expect((await server.media.micReport()).find((r) => r.bridgeId === COMMUNE)?.open).to.equal(false);
     await waitText(display, '#mic-state', /^Micrô đang tắt$/, 'the display says the microphone is off');
-    const onAir = await waitText(panel, '#on-air', /GIẢI LAO/, 'the panel says the break');
+    const onAir = await waitText(panel, '#speaking .on-air', /GIẢI LAO/, 'the panel says the break');
     expect(onAir).to.not.contain('ĐANG PHÁT BIỂU');
     expect(await panel.evaluate(() => document.body.innerText)).to.not.contain('ĐANG PHÁT BIỂU');
     await waitText(district, '#slate-text', /^Giải lao$/, 'the other hall shows the break');
@@ -130,7 +130,7 @@ describe('e2e: a break, a mute and a blip of the speaker\'s link (Chromium)', fu
 
     expect((await command(chair, { type: 'break_end' })).ok).to.equal(true);
     await waitFor('the commune\'s microphone open again', async () => (await pageState(display)).micOpen);
-    await waitText(panel, '#on-air', /^ĐANG PHÁT BIỂU$/, 'the panel says the hall speaks again');
+    await waitText(panel, '#speaking .on-air', /^ĐANG PHÁT BIỂU$/, 'the panel says the hall speaks again');
     const after = await chair.evaluate(() => (window as any).diemcau.control.view.floor.timer);
     expect(after.paused).to.equal(false);
     // It goes on from the time it had (the deadline moved by the length of the break).
@@ -145,7 +145,7 @@ describe('e2e: a break, a mute and a blip of the speaker\'s link (Chromium)', fu
     expect(server.media.openMicrophones).to.deep.equal([PROVINCE]);
     expect(server.conference.runner.state.floor?.bridgeId, 'it keeps the floor').to.equal(COMMUNE);
     await waitText(panel, '#mute', /^Bật lại micrô$/, 'the button opens it again');
-    await waitText(panel, '#on-air', /MICRÔ TẠM TẮT/, 'the panel says the microphone is off for a moment');
+    await waitText(panel, '#speaking .on-air', /MICRÔ TẠM TẮT/, 'the panel says the microphone is off for a moment');
     await waitText(district, '#speaker-muted', /tạm tắt/, 'the other hall\'s display says so');
     await waitText(chair, '#floor-suspended', /tạm tắt micrô/, 'the chair\'s console says so');
     // Nothing of the hall is heard any more: its tile goes dark.

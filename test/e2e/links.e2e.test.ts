@@ -212,7 +212,7 @@ describe('e2e: links and restarts (Chromium)', function () {
         expect((await command(chair, { type: 'start_meeting' })).ok).to.equal(true);
         expect((await command(panel, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch' })).ok).to.equal(true);
         expect((await command(chair, { type: 'grant_next' })).ok).to.equal(true);
-        await waitText(panel, '#on-air', /^ĐANG PHÁT BIỂU$/, 'the panel speaks');
+        await waitText(panel, '#speaking .on-air', /^ĐANG PHÁT BIỂU$/, 'the panel speaks');
         const old = await tokenOf(server, COMMUNE);
 
         const t0 = Date.now();
