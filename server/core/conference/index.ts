@@ -16,5 +16,6 @@ export { openMicrophones, microphoneChanges } from './microphones.ts';
 export { refuse } from './errors.ts';
 export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from './validate.ts';
 export * from './papers.ts';
+export * from './screen.ts';
 export { paperRows, type PaperRow } from './papers-report.ts';
 export * from './paper-format.ts';
