@@ -194,10 +194,12 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       undo.push(() => floorMedia.close());
 
       const chairBridgeId = runner.state.config.chairBridgeId;
-      const feed = new FeedDesk({ conferenceId, plan, chairBridgeId, runner, media }, { ...options.feed, clock });
+      const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
+      undo.push(() => papers.close());
+      const paperFile = (paperId: string): string | undefined => papers.fileOnDisk(paperId);
+      const feed = new FeedDesk({ conferenceId, plan, chairBridgeId, runner, media, paperFile }, { ...options.feed, clock });
       feed.on('problem', problem);
       undo.push(() => feed.close());
-      const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
       return new Conference(options, clock, { media, runner, tokens, health, presence, rtpHalls, floorMedia, stopLinkEvents, feed, papers });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();

@@ -4,7 +4,7 @@
 // core (paper_submit, with the uploader as actor), so every server instance on the same store
 // knows it. A refused file is deleted whole.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream, existsSync, type ReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -170,6 +170,13 @@ export class PaperDesk {
       // The state knows it, this instance's disk does not (DIEMCAU_DATA_DIR not shared between instances).
       throw new PaperRefusal(404, 'file_missing', `the file of paper ${paper.paperId} is not on this server's disk`);
     }
+  }
+
+  /** The file of a paper version if it is on this server's disk (the feed draws the page on screen from it). */
+  fileOnDisk(paperId: string): string | undefined {
+    if (!PAPER_ID_PATTERN.test(paperId)) return undefined;
+    const file = this.#fileOf(paperId);
+    return existsSync(file) ? file : undefined;
   }
 
   /** Kills checks in progress; idempotent. */
