@@ -1,9 +1,10 @@
 // The floor drives the media. This is the one place the conference calls the MediaSession's
 // routing: the floor holder goes on air (setOnAir), the hall grant_next would pick is prepared
 // at every hall (setNext), the microphones the core's rule opens are open at the SFU
-// (setOpenMicrophones, on every state change), and the view reads who is on air (onAir).
+// (setOpenMicrophones, on every state change), the hall whose screen is shared is routed as the
+// content (setContent, from the core's `sharingBridgeOf`), and the view reads who is on air (onAir).
 import type { MediaSession } from '../../sfu/index.ts';
-import { openMicrophones } from '../core/conference/index.ts';
+import { openMicrophones, sharingBridgeOf } from '../core/conference/index.ts';
 import type { ConferenceRunner, NextChange, OnAirChange } from './conference/ConferenceRunner.ts';
 
 /** Keeps the media session's routing on the conference's floor. */
@@ -25,6 +26,7 @@ export class FloorMedia {
 
   readonly #onState = (): void => {
     this.#applyMicrophones().catch((e: unknown) => this.#problem('setOpenMicrophones failed', e));
+    if (!this.#closed) this.#media.setContent(sharingBridgeOf(this.#runner.state) ?? null).catch((e: unknown) => this.#problem('setContent failed', e));
   };
 
   private constructor(runner: ConferenceRunner, media: MediaSession, problem: (message: string, error: unknown) => void) {
@@ -45,6 +47,7 @@ export class FloorMedia {
     runner.on('state', link.#onState);
     try {
       await link.#applyMicrophones();
+      await media.setContent(sharingBridgeOf(runner.state) ?? null);
       const holder = runner.state.floor?.bridgeId;
       if (holder) await media.setOnAir(holder);
       await media.setNext(runner.nextSpeaker);
