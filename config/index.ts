@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { Labels, NodeId } from '../server/protocol/cluster.ts';
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -34,6 +35,41 @@ export const ConfigSchema = z.object({
   recordingsDir: z.string().min(1).default('recordings'),
   /** x264 preset of the feed's re-encoder (CPU against quality; see docs/benchmarks.md). */
   feedPreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast'),
+  /**
+   * What this process runs: `both` (the control plane and a media node: the embedded default),
+   * `control` (HTTP, REST, /control, the conference runner; no mediasoup) or `media` (an SFU node:
+   * workers, /media for the halls placed on it, the node-to-node API). Split roles need redis.
+   */
+  role: z.enum(['both', 'control', 'media']).default('both'),
+  /** This media node's id in the registry (default: the host name and the HTTP port). */
+  nodeId: NodeId.optional(),
+  /** The secret every node of a deployment shares to sign node-to-node requests (at least 32 bytes). */
+  nodeSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Labels of this media node (`region=dong-bac,feed=yes`): placement affinity; `feed=yes` runs the press feed here. */
+  nodeLabels: z
+    .string()
+    .transform((text, ctx) => {
+      const pairs = text.split(',').map((p) => p.trim()).filter(Boolean).map((p) => p.split('='));
+      const labels = Labels.safeParse(Object.fromEntries(pairs.map(([k, ...v]) => [k!.trim(), v.join('=').trim()])));
+      if (!labels.success || pairs.some((p) => p.length < 2)) {
+        ctx.addIssue({ code: 'custom', message: 'must be key=value pairs separated by commas (keys: a-z, 0-9, _ and -)' });
+        return z.NEVER;
+      }
+      return labels.data;
+    })
+    .default({}),
+  /** Peers this media node takes at most (placement never goes past it); default 200 per worker. */
+  nodeCapacity: intFromEnv(1, 1_000_000).optional(),
+  /** Where browsers open this node's /media (http(s)://host:port; default: the announced address and the HTTP port). */
+  mediaUrl: z.string().url().optional(),
+  /** Where other nodes reach this node's API (default: the announced address and the HTTP port). */
+  nodeApiUrl: z.string().url().optional(),
+  /** The control instances' URLs (comma-separated): the origins a media node's /media accepts (CORS). */
+  controlUrls: z
+    .string()
+    .transform((text) => text.split(',').map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(z.string().url()).max(32))
+    .default([]),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -55,6 +91,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     recordingsDir: env.DIEMCAU_RECORDINGS_DIR,
     // The variable keeps its first name (deployments set it); the feed was called the programme.
     feedPreset: env.DIEMCAU_PROGRAMME_PRESET,
+    role: env.DIEMCAU_ROLE,
+    nodeId: env.DIEMCAU_NODE_ID,
+    nodeSecret: env.DIEMCAU_NODE_SECRET,
+    nodeLabels: env.DIEMCAU_NODE_LABELS,
+    nodeCapacity: env.DIEMCAU_NODE_CAPACITY,
+    mediaUrl: env.DIEMCAU_MEDIA_URL,
+    nodeApiUrl: env.DIEMCAU_NODE_API_URL,
+    controlUrls: env.DIEMCAU_CONTROL_URLS,
   };
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const result = ConfigSchema.safeParse({ ...cleaned, ...overrides });
@@ -63,6 +107,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new Error(`invalid configuration: ${fields}`);
   }
   if (result.data.rtcMinPort > result.data.rtcMaxPort) throw new Error('invalid configuration: rtcMinPort > rtcMaxPort');
+  if (result.data.role !== 'both' && !result.data.redisUrl) throw new Error(`invalid configuration: role: ${result.data.role} needs REDIS_URL (the roles share the state in redis)`);
+  if (result.data.role === 'media' && !result.data.nodeSecret) throw new Error('invalid configuration: nodeSecret: a media node needs DIEMCAU_NODE_SECRET (node-to-node requests are signed with it)');
   return result.data;
 }
 

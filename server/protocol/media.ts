@@ -74,6 +74,7 @@ export const ErrorCode = z.enum([
   'invalid_rtp_parameters',
   'already_exists',
   'session_closed',
+  'unknown_track',
   'rate_limited',
   'internal',
 ]);

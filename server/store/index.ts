@@ -1,5 +1,6 @@
-// Storage behind interfaces split by concern: the conference and its log, tokens, presence leases;
-// memory implementations (the embedded default) and a redis one that serves all three.
+// Storage behind interfaces split by concern: the conference and its log, tokens, presence leases,
+// media nodes, their tracks and link samples; memory implementations (the embedded default) and
+// redis ones.
 export * from './errors.ts';
 export * from './ConferenceStore.ts';
 export * from './TokenStore.ts';
@@ -12,4 +13,8 @@ export { RedisStore, type RedisStoreOptions } from './RedisStore.ts';
 export * from './NodeRegistry.ts';
 export * from './TrackRegistry.ts';
 export * from './PlacementStore.ts';
-export { MemoryNodeRegistry, MemoryTrackRegistry, MemoryPlacementStore } from './memory/MemoryClusterStore.ts';
+export * from './LinkChannel.ts';
+export { MemoryNodeRegistry, MemoryTrackRegistry, MemoryPlacementStore, MemoryLinkChannel } from './memory/MemoryClusterStore.ts';
+export { RedisNodeRegistry, NODE_POLL_MS } from './redis/RedisNodeRegistry.ts';
+export { RedisTrackRegistry } from './redis/RedisTrackRegistry.ts';
+export { RedisLinkChannel } from './redis/RedisLinkChannel.ts';

@@ -3,7 +3,8 @@
 // follow the same contracts as the redis implementations (leases expire on the injected clock),
 // which lets the placement and routing code run unchanged on one host and be tested without redis.
 import { SystemClock, type Clock } from '../../core/conference/index.ts';
-import type { MediaNodeRecord, PlacementRecord, TrackRecord } from '../../protocol/cluster.ts';
+import type { LinkSampleMessage, MediaNodeRecord, PlacementRecord, TrackRecord } from '../../protocol/cluster.ts';
+import type { LinkChannel, LinkWatch } from '../LinkChannel.ts';
 import type { NodeChange, NodeRegistry, NodeWatch } from '../NodeRegistry.ts';
 import type { PlacementStore, PlacementWatch } from '../PlacementStore.ts';
 import type { TrackRegistry, TrackWatch } from '../TrackRegistry.ts';
@@ -204,6 +205,34 @@ export class MemoryPlacementStore implements PlacementStore {
   async close(): Promise<void> {
     if (!this.#open.close()) return;
     this.#placements.clear();
+    this.#watchers.clear();
+  }
+}
+
+/** Link samples in this process (the embedded default's one node and its own control plane). */
+export class MemoryLinkChannel implements LinkChannel {
+  readonly #watchers = new Map<string, Set<(message: LinkSampleMessage) => void>>();
+  readonly #open = new OpenGuard();
+
+  get closed(): boolean {
+    return this.#open.closed;
+  }
+
+  async publishLinks(conferenceId: string, message: LinkSampleMessage): Promise<void> {
+    this.#open.assert(conferenceId);
+    for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) queueMicrotask(() => fn(structuredClone(message)));
+  }
+
+  async watchLinks(conferenceId: string, listener: (message: LinkSampleMessage) => void): Promise<LinkWatch> {
+    this.#open.assert(conferenceId);
+    let set = this.#watchers.get(conferenceId);
+    if (!set) this.#watchers.set(conferenceId, (set = new Set()));
+    set.add(listener);
+    return { close: async () => void set.delete(listener) };
+  }
+
+  async close(): Promise<void> {
+    if (!this.#open.close()) return;
     this.#watchers.clear();
   }
 }
