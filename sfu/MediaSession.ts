@@ -337,6 +337,13 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#routers.routers;
   }
 
+  /** Peers and the consumers they hold now (a node's load in the registry). */
+  counts(): { peers: number; consumers: number } {
+    let consumers = 0;
+    for (const peer of this.#peers.values()) consumers += peer.consumers.size;
+    return { peers: this.#peers.size, consumers };
+  }
+
   /** Ids of the peers that are in the session. */
   peerIds(): string[] {
     return [...this.#peers.keys()];

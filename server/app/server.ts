@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { Server as SocketServer } from 'socket.io';
 import pino from 'pino';
-import { WorkerPool, type MediaSession } from '../../sfu/index.ts';
+import { SfuError, type MediaSession, type WorkerPool } from '../../sfu/index.ts';
 import type { Config } from '../../config/index.ts';
 import { resolveAnnouncedIp } from '../../config/index.ts';
-import type { Clock } from '../core/conference/index.ts';
+import { systemClock, type Clock } from '../core/conference/index.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
@@ -19,6 +19,8 @@ import { createClient } from 'redis';
 import { createStores, type Stores } from '../store/index.ts';
 import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
+import { clusterOf, nodeIdOf, startPool } from './media-node/from-config.ts';
+import { MediaNode } from './media-node/MediaNode.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
 
@@ -26,11 +28,17 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
 export const PUBLIC_DIR = path.resolve(here, '../../client/public');
 
-/** A running diemcau server: HTTP, socket.io, the worker pool, the stores and the conference. */
+/**
+ * A running diemcau server (the `both` or `control` role): HTTP, socket.io, the stores, the
+ * conference and, in the `both` role, this process's media node and its worker pool.
+ */
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The media node's workers (throws `invalid_state` on a control-only instance). */
   readonly pool: WorkerPool;
+  /** This process's media node (the `both` role). */
+  readonly node: MediaNode | undefined;
   /** The conference at work (replaced by loadPlan). */
   readonly conference: Conference;
   /** The conference's media session (conference.media). */
@@ -55,8 +63,9 @@ export interface ServerExtras {
   clock?: Clock;
 }
 
-/** Starts the server for one conference plan. */
+/** Starts the server for one conference plan: the `both` role (the default) or `control`. */
 export async function startServer(config: Config, plan: ConferencePlan, extras: ServerExtras = {}): Promise<RunningServer> {
+  if (config.role === 'media') throw new Error('startServer runs the both and control roles; a media node starts with startMediaNode');
   const logger = pino({ level: config.logLevel, base: undefined });
   const announcedIp = resolveAnnouncedIp(config);
   const cleanups: (() => unknown)[] = [];
@@ -64,45 +73,57 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    const pool = await WorkerPool.create({
-      numWorkers: config.workers,
-      listenIp: config.listenIp,
-      announcedIp,
-      webRtcBasePort: config.webRtcBasePort,
-      rtcMinPort: config.rtcMinPort,
-      rtcMaxPort: config.rtcMaxPort,
-    });
-    cleanups.push(() => pool.close());
-    pool.on('workerdied', ({ index, pid, error }) => logger.error({ index, pid, err: error.message }, 'mediasoup worker died'));
-    pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
-    pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
-
     const stores = await createStores({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
     cleanups.push(() => stores.close());
 
-    /** The conference of a plan, with every part it owns (media, runner, tokens, health, halls, feed). */
+    // The port first: a media node's id and URLs are made of it.
+    const app = express();
+    app.disable('x-powered-by');
+    const httpServer = http.createServer(app);
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.httpPort, config.listenIp, () => resolve());
+    });
+    cleanups.push(() => new Promise<void>((resolve) => httpServer.close(() => resolve())));
+    const address = httpServer.address();
+    const port = typeof address === 'object' && address ? address.port : config.httpPort;
+    const hostName = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
+    const url = `http://${hostName}:${port}`;
+
+    // The `both` role carries the media too: a media node in this process, alone or one of several.
+    let node: MediaNode | undefined;
+    if (config.role === 'both') {
+      const pool = await startPool(config, announcedIp, logger);
+      cleanups.push(() => pool.close());
+      const cluster = clusterOf(config, url, announcedIp);
+      if (config.redisUrl && !cluster) logger.warn({}, 'no DIEMCAU_NODE_SECRET: this process\'s media is its own (halls on other instances do not see its halls)');
+      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
+      cleanups.push(() => made.close());
+      if (cluster) app.use('/node/v1', made.apiRouter());
+      node = made;
+    }
+    const pool = node?.pool;
+
+    /** The conference of a plan, with every part it owns (runner, tokens, health; its media on this process's node). */
     const openConference = (forPlan: ConferencePlan): Promise<Conference> =>
       Conference.create({
         conferenceId: config.conferenceId,
         plan: forPlan,
-        pool,
+        mediaNode: node,
         stores,
         log: logger,
         clock: extras.clock,
         healthIntervalMs: extras.healthIntervalMs,
         presenceGraceMs: extras.presenceGraceMs,
-        rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
+        rtpListenInfo: pool && { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
       });
     let conference = await openConference(plan);
     cleanups.push(() => conference.close());
 
-    const app = express();
-    app.disable('x-powered-by');
     app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, store: stores.kind, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
+      res.json({ ok: true, role: config.role, store: stores.kind, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
     });
-    const httpServer = http.createServer(app);
     let baseUrl = config.publicUrl ?? '';
     // With redis, broadcasts to rooms reach the sockets of every instance (the socket.io redis adapter).
     let adapter: ReturnType<typeof createAdapter> | undefined;
@@ -117,12 +138,15 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const io = new SocketServer(httpServer, { serveClient: false, pingInterval: 10000, pingTimeout: 8000, ...(adapter ? { adapter } : {}) });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
-    const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
-      authenticate: (token) => conference.authenticate(token),
-      routes: extras.routes,
-      isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
-      log: (level, msg, data) => logger[level](data ?? {}, msg),
-    });
+    const rebindMedia = node
+      ? attachMediaSignaling(io.of('/media'), () => conference.local?.session, {
+          authenticate: (token) => conference.authenticate(token),
+          routes: extras.routes,
+          isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
+          admit: (principal) => node.admit(config.conferenceId, principal),
+          log: (level, msg, data) => logger[level](data ?? {}, msg),
+        })
+      : () => undefined;
     const control = attachControlSignaling(io.of('/control'), () => conference);
     cleanups.push(control.close);
     // Shutting down is not every hall dropping off: roll-call stops first.
@@ -166,23 +190,18 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan));
     app.get('/metrics', metricsHandler(() => conference, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
-
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(config.httpPort, config.listenIp, () => resolve());
-    });
-    const address = httpServer.address();
-    const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const hostName = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
-    const url = `http://${hostName}:${port}`;
     baseUrl ||= url;
-    logger.info({ port, workers: pool.size, announcedIp, store: stores.kind }, 'diemcau listening');
+    logger.info({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
 
     let closing: Promise<void> | undefined;
     return {
       url,
       port,
-      pool,
+      node,
+      get pool() {
+        if (!pool) throw new SfuError('invalid_state', 'no workers on a control-only instance');
+        return pool;
+      },
       get conference() {
         return conference;
       },

@@ -12,7 +12,7 @@ function label(v: string): string {
 }
 
 /** The Prometheus text exposition of every bridge's link and the workers' load. */
-export function metricsText(conference: Conference, pool: WorkerPool): string {
+export function metricsText(conference: Conference, pool: WorkerPool | undefined): string {
   const bridges = new Map(conference.plan.bridges.map((b) => [b.id, b]));
   const lines: string[] = [];
   const family = (name: string, help: string, rows: [string, number | undefined][]): void => {
@@ -37,12 +37,13 @@ export function metricsText(conference: Conference, pool: WorkerPool): string {
   const counts = { ok: 0, degraded: 0, bad: 0, offline: 0 };
   for (const s of summary) counts[s.status]++;
   family('diemcau_bridges', 'Bridges by link status', Object.entries(counts).map(([k, v]) => [`status="${k}"`, v]));
-  family('diemcau_worker_load', 'Peers and consumers placed on each mediasoup worker', pool.slots.map((s) => [`worker="${s.index}"`, s.load]));
+  // A control-only instance has no workers of its own.
+  if (pool) family('diemcau_worker_load', 'Peers and consumers placed on each mediasoup worker', pool.slots.map((s) => [`worker="${s.index}"`, s.load]));
   return lines.join('\n') + '\n';
 }
 
 /** GET /metrics, for Prometheus with the technicians' token as bearer. */
-export function metricsHandler(current: () => Conference, pool: WorkerPool) {
+export function metricsHandler(current: () => Conference, pool: WorkerPool | undefined) {
   return async (req: Request, res: Response): Promise<void> => {
     const who = await bearerPrincipal(req, current());
     if (!who) {

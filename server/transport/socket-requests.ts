@@ -5,30 +5,36 @@ import { TokenAuth, type Principal } from '../protocol/control.ts';
 /** An acknowledgement of any namespace: the data, or a refusal with a stable code. */
 export type WireAck<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
 
+/** Why a principal is refused at connect: a reason, or a reason with data for the client (where to go instead). */
+export type ConnectRefusal = string | { reason: string; data: unknown } | null;
+
 /**
  * Authenticates every socket of a namespace at connect by the access token in its handshake
  * `auth`; `accept` may refuse a principal with a reason. Refusals reach the client as
- * connect_error messages ('unauthenticated', 'unavailable', or the reason).
+ * connect_error messages ('unauthenticated', 'unavailable', or the reason, with `data` if given).
  */
 export function useTokenAuth(
   nsp: Namespace,
   authenticate: (token: string) => Promise<Principal | null>,
-  accept: (principal: Principal) => string | null = () => null,
+  accept: (principal: Principal) => ConnectRefusal | Promise<ConnectRefusal> = () => null,
 ): void {
   nsp.use((socket, next) => {
     const parsed = TokenAuth.safeParse(socket.handshake.auth);
     if (!parsed.success) return next(new Error('unauthenticated'));
-    authenticate(parsed.data.token).then(
-      (principal) => {
-        if (!principal) return next(new Error('unauthenticated'));
-        const refusal = accept(principal);
-        if (refusal) return next(new Error(refusal));
-        (socket.data as { principal: Principal; token: string }).principal = principal;
-        (socket.data as { token: string }).token = parsed.data.token;
-        next();
-      },
-      () => next(new Error('unavailable')),
-    );
+    authenticate(parsed.data.token)
+      .then(async (principal) => (principal ? { principal, refusal: await accept(principal) } : null))
+      .then(
+        (outcome) => {
+          if (!outcome) return next(new Error('unauthenticated'));
+          const { principal, refusal } = outcome;
+          if (typeof refusal === 'string') return next(new Error(refusal));
+          if (refusal) return next(Object.assign(new Error(refusal.reason), { data: refusal.data }));
+          (socket.data as { principal: Principal; token: string }).principal = principal;
+          (socket.data as { token: string }).token = parsed.data.token;
+          next();
+        },
+        () => next(new Error('unavailable')),
+      );
   });
 }
 
