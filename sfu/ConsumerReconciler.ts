@@ -14,8 +14,10 @@ export interface ConsumerReconcilerOptions {
   consumeTimeoutMs: number;
   /** Whether the session has closed (then nothing more is done or reported). */
   closed: () => boolean;
-  /** A reconciliation failed (the session reports it as a warning). */
+  /** A reconciliation failed (the session reports it as a warning and tries again later). */
   failed: (peer: MediaPeer, error: Error) => void;
+  /** A reconciliation completed. */
+  succeeded?: (peer: MediaPeer) => void;
 }
 
 /**
@@ -43,9 +45,12 @@ export class ConsumerReconciler {
   /** Brings one peer's consumers in line with what it should receive now (queued behind its previous run). */
   reconcile(peer: MediaPeer, batch: ResumeBatch | undefined): Promise<void> {
     const guarded = (): Promise<void> =>
-      this.#run(peer, batch).catch((error: Error) => {
-        if (!this.#o.closed()) this.#o.failed(peer, error);
-      });
+      this.#run(peer, batch).then(
+        () => this.#o.succeeded?.(peer),
+        (error: Error) => {
+          if (!this.#o.closed()) this.#o.failed(peer, error);
+        },
+      );
     const chain = (this.#chains.get(peer) ?? Promise.resolve()).then(guarded);
     this.#chains.set(peer, chain);
     return chain;

@@ -45,6 +45,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** What a bridge publishes, here or on another node: the newest publication of each source wins. */
   readonly #published: TrackLookup<RoutedTrack> = { get: (bridgeId) => newest(this.#bridgePeers.get(bridgeId)?.tracks(), this.#remote.get(bridgeId)) };
   readonly #cascade: Cascade | undefined;
+  /** Peers whose last reconciliation failed (a pipe from another node, say): the next try and its delay. */
+  readonly #retries = new Map<MediaPeer, { timer: NodeJS.Timeout | undefined; delayMs: number }>();
   /** Serialises microphone pause/resume runs. */
   #micChain: Promise<void> = Promise.resolve();
   #closed = false;
@@ -64,7 +66,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       desired: (peer) => desiredConsumers(this.#routing, peer, this.#published),
       consumeTimeoutMs: options.consumeTimeoutMs ?? 5000,
       closed: () => this.#closed,
-      failed: (peer, error) => this.emit('warning', { message: `reconcile failed: ${error.message}`, peerId: peer.id }),
+      failed: (peer, error) => {
+        this.emit('warning', { message: `reconcile failed: ${error.message}`, peerId: peer.id });
+        this.#retryLater(peer);
+      },
+      succeeded: (peer) => {
+        const retry = this.#retries.get(peer);
+        if (retry) retry.delayMs = 500;
+      },
     });
     if (options.cascade) {
       this.#cascade = new Cascade({
@@ -383,6 +392,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
     for (const peer of [...this.#peers.values()]) peer.close();
     this.#cascade?.close();
     this.#routers.close();
@@ -430,6 +440,28 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const out = new Set<string>();
     for (const peer of this.#peers.values()) for (const held of peer.consumers.values()) if (!held.consumer.closed) out.add(held.consumer.producerId);
     return out;
+  }
+
+  /** Reconciles a peer again after a failure: 0.5 s, then twice as long each time up to 10 s, until one succeeds. */
+  #retryLater(peer: MediaPeer): void {
+    if (this.#closed || peer.closed) return;
+    let retry = this.#retries.get(peer);
+    if (!retry) {
+      retry = { timer: undefined, delayMs: 500 };
+      this.#retries.set(peer, retry);
+      peer.once('close', () => {
+        clearTimeout(this.#retries.get(peer)?.timer);
+        this.#retries.delete(peer);
+      });
+    }
+    if (retry.timer) return;
+    const entry = retry;
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (!this.#closed && !peer.closed) void this.#reconciler.reconcile(peer, undefined);
+    }, entry.delayMs);
+    entry.timer.unref();
+    entry.delayMs = Math.min(10_000, entry.delayMs * 2);
   }
 
   #cascadeOrThrow(): Cascade {

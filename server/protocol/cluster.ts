@@ -119,9 +119,10 @@ export const NodeApiErrorCode = z.enum([
 ]);
 export type NodeApiErrorCode = z.infer<typeof NodeApiErrorCode>;
 
+/** A pipe's SRTP parameters: mediasoup's PipeTransports encrypt with AES-256-GCM (a 32-byte key and a 12-byte salt). */
 const SrtpParameters = z.object({
-  cryptoSuite: z.enum(['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32']),
-  keyBase64: z.string().max(128),
+  cryptoSuite: z.literal('AEAD_AES_256_GCM'),
+  keyBase64: z.string().regex(/^[A-Za-z0-9+/]{59}=$/, 'not a 44-byte key in base64'),
 });
 
 /** One end of a pipe between two nodes: its PipeTransport, where it listens, the key it encrypts with. */

@@ -43,6 +43,13 @@ async function main(): Promise<void> {
       peers: session.snapshot().peers.map((p) => ({ peerId: p.peerId, consumers: p.consumers.map((c) => `${c.slot} ${c.bridgeId}/${c.source}${c.paused ? ' paused' : ''}`).sort() })),
     }),
     nodeStats: ({ nodeId }) => running.node.statsOf(String(nodeId)),
+    /** Whether this node runs the feed, and what its relay has taken from the programme. */
+    async feed() {
+      const desk = media.feed;
+      if (!desk) return { runs: false };
+      const output = desk.running ? await desk.output() : undefined;
+      return { runs: true, recording: desk.active?.recordingId ?? null, showing: output?.showing ?? null, relay: output?.relayCounters ?? null };
+    },
   };
   process.on('message', (raw) => {
     const { id, op, args } = raw as Request;

@@ -38,14 +38,15 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     pools = [];
   });
 
-  /** Node `a` and node `b`; each one's channel calls the other's session, counting the requests. */
-  async function twoNodes(): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
+  /** Node `a` and node `b`; each one's channel calls the other's session, counting the requests (the first `failFirst` pipe requests fail). */
+  async function twoNodes(failFirst = 0): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
     pools = [await WorkerPool.create(await poolOptions(1)), await WorkerPool.create(await poolOptions(2))];
     const requests: string[] = [];
     const byNode = new Map<string, MediaSession>();
     const channelOf = (self: string): CascadeChannel => ({
       pipe: async (node, request) => {
         requests.push(`${self}->${node} pipe ${request.trackId}`);
+        if (failFirst-- > 0) throw new Error('node unreachable (test)');
         return byNode.get(node)!.servePipe(self, request);
       },
       unpipe: async (node, request) => {
@@ -144,5 +145,23 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     await waitFor('the consumer closed with the pipe', () => sink.closedConsumers.length === 2);
     expect(await b.pipeStats()).to.deep.equal({});
     expect(await a.pipeStats()).to.deep.equal({});
+  });
+
+  it('a pipe request that fails is tried again: the hall gets the track when the other node answers', async () => {
+    const { a, b, requests } = await twoNodes(2);
+    const warnings: string[] = [];
+    b.on('warning', (w) => warnings.push(w.message));
+    a.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+    const up = await a.createPlainTransport('hw', 'send', { comedia: true });
+    const { id: micId } = await a.produce('hw', up.id, 'audio', micParameters(), 'mic');
+    for (const s of [a, b]) await s.setOnAir(COMMUNE);
+    const sink = new RecordingSink();
+    b.join('rx', { bridgeId: DISTRICT, publish: false, receiveOnAir: true, thumbnails: false }, sink);
+    b.setRtpCapabilities('rx', b.rtpCapabilities);
+    await b.createPlainTransport('rx', 'recv', { comedia: false });
+    b.setRemoteTracks([{ bridgeId: COMMUNE, source: 'mic', trackId: micId, kind: 'audio', home: { node: 'a' }, epoch: 1 }]);
+    await waitFor('the remote microphone consumed after the failures', () => sink.consumes.some((c) => c.producerId === micId), 5000);
+    expect(requests.filter((r) => r.includes(' pipe '))).to.have.length(3);
+    expect(warnings).to.have.length(2);
   });
 });

@@ -5,8 +5,11 @@
 // test). What is checked: a speaker on node 1 reaches halls on nodes 2 and 3; the RTP streams
 // crossing between two nodes are the producers needed there, whatever the number of halls
 // (counted at the pipe transports); a switch across nodes asks the speaker for one keyframe; a
-// node killed with SIGKILL has its tracks gone from the registry for everyone within its lease.
-import dgram from 'node:dgram';
+// node killed with SIGKILL has its tracks gone from the registry for everyone within its lease;
+// the feed runs on the node labelled feed=yes, with the programme of a speaker on another node.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
@@ -14,8 +17,8 @@ import { startServer, type RunningServer } from '../../server/app/server.ts';
 import { NODE_LEASE_MS } from '../../server/app/media-node/NodeLease.ts';
 import { RedisTrackRegistry, NODE_POLL_MS } from '../../server/store/index.ts';
 import type { NodeStats } from '../../server/protocol/cluster.ts';
-import { OpusPacketizer, parseFeedback, Vp8Packetizer } from '../../scripts/bench/fanout/rtp.ts';
 import { MediaNodeProcess } from '../helpers/media-nodes.ts';
+import { Receiver, SyntheticHall } from '../helpers/synthetic-rtp.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
 import { waitFor } from './media-fixture.ts';
 
@@ -24,73 +27,6 @@ const CONFERENCE = 'nodes-test';
 const SPEAKER = 'c-05971';
 const SECOND = 'c-06010';
 
-/** A hall's camera and microphone sent from this process to its node: Opus and VP8 (a keyframe answers each PLI, after an encoder's delay). */
-class SyntheticHall {
-  readonly socket = dgram.createSocket('udp4');
-  plis = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #audio!: OpusPacketizer;
-  #video!: Vp8Packetizer;
-  #target!: { ip: string; port: number };
-  #ts = 0;
-
-  async start(target: { ip: string; port: number; micSsrc: number; camSsrc: number }, keyframeDelayMs = 80): Promise<void> {
-    await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', r));
-    this.#target = target;
-    this.#audio = new OpusPacketizer(target.micSsrc, 111);
-    this.#video = new Vp8Packetizer(target.camSsrc, 96);
-    this.socket.on('message', (m) => {
-      const feedback = parseFeedback(m);
-      const asked = feedback.pli.filter((s) => s === target.camSsrc).length + feedback.fir.filter((s) => s === target.camSsrc).length;
-      if (asked === 0) return;
-      this.plis += asked;
-      setTimeout(() => this.#frame(true), keyframeDelayMs);
-    });
-    this.#frame(true);
-    this.#timer = setInterval(() => {
-      this.#send(this.#audio.packetize(Buffer.alloc(40, 0xf8), (this.#ts += 960)));
-      this.#frame(false);
-    }, 40);
-  }
-
-  #frame(key: boolean): void {
-    // VP8 payload header: P bit 0 on a keyframe.
-    const frame = Buffer.alloc(300, 0x55);
-    frame[0] = key ? 0x10 : 0x11;
-    for (const p of this.#video.packetize(frame, this.#ts * 1.875).packets) this.#send(p);
-  }
-
-  #send(packet: Buffer): void {
-    this.socket.send(packet, this.#target.port, this.#target.ip);
-  }
-
-  close(): void {
-    clearInterval(this.#timer);
-    this.socket.close();
-  }
-}
-
-/** A hall that receives on a UDP socket here and counts packets per SSRC. */
-class Receiver {
-  readonly socket = dgram.createSocket('udp4');
-  packets = 0;
-  readonly ssrcs = new Set<number>();
-
-  async start(): Promise<{ ip: string; port: number }> {
-    await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', r));
-    this.socket.on('message', (m) => {
-      if (m.length < 12 || (m[1]! >= 192 && m[1]! <= 223)) return;
-      this.packets++;
-      this.ssrcs.add(m.readUInt32BE(8));
-    });
-    return { ip: '127.0.0.1', port: this.socket.address().port };
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
-
 type Published = { ip: string; port: number; micSsrc: number; camSsrc: number; micId: string; camId: string };
 type Pipes = Record<string, { out: { tracks: string[]; rtpStreams: number; rtpBytes: number }; in: { tracks: string[]; rtpStreams: number; rtpBytes: number } }>;
 
@@ -98,6 +34,7 @@ describe('Media across nodes: 3 media node processes, a control instance and red
   this.timeout(120_000);
   let redis: RedisServer;
   let control: RunningServer;
+  let recordings = '';
   const nodes: MediaNodeProcess[] = [];
   const halls: SyntheticHall[] = [];
   const receivers: Receiver[] = [];
@@ -105,8 +42,9 @@ describe('Media across nodes: 3 media node processes, a control instance and red
   before(async () => {
     redis = await startRedisServer();
     control = await startServer(loadConfig({}, { role: 'control', redisUrl: redis.url, conferenceId: CONFERENCE, listenIp: '127.0.0.1', httpPort: 0, logLevel: 'error', nodeSecret: SECRET }), defaultPlan());
-    for (const [i, labels] of ['region=dong-bac', 'region=dong-bac', 'region=tay-bac'].entries()) {
-      nodes.push(await MediaNodeProcess.start({ nodeId: `node${i + 1}`, redisUrl: redis.url, secret: SECRET, conferenceId: CONFERENCE, workers: i === 1 ? 2 : 1, labels, env: { TEST_PIPE_LINGER_MS: '3000' } }));
+    recordings = await mkdtemp(path.join(tmpdir(), 'diemcau-nodes-'));
+    for (const [i, labels] of ['region=dong-bac', 'region=dong-bac,feed=yes', 'region=tay-bac'].entries()) {
+      nodes.push(await MediaNodeProcess.start({ nodeId: `node${i + 1}`, redisUrl: redis.url, secret: SECRET, conferenceId: CONFERENCE, workers: i === 1 ? 2 : 1, labels, env: { TEST_PIPE_LINGER_MS: '3000', DIEMCAU_RECORDINGS_DIR: recordings } }));
     }
     const started = await control.conference.execute({ role: 'chair' }, { type: 'start_meeting' });
     expect(started.ok, JSON.stringify(started)).to.equal(true);
@@ -118,6 +56,7 @@ describe('Media across nodes: 3 media node processes, a control instance and red
     await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
     await control?.close();
     await redis?.stop();
+    if (recordings) await rm(recordings, { recursive: true, force: true });
   });
 
   const [n1, n2, n3] = [0, 1, 2].map((i) => () => nodes[i]!);
@@ -193,6 +132,22 @@ describe('Media across nodes: 3 media node processes, a control instance and red
     const after = await n1().call<number>('keyframes', { producerId: second.camId });
     expect(after - before, 'keyframe requests at the speaker for one switch of halls on 2 other nodes').to.equal(1);
     expect(hall.plis - plisBefore).to.equal(1);
+  });
+
+  it('the feed runs on the node labelled feed=yes and takes the programme from a speaker on another node', async () => {
+    type Feed = { runs: boolean; recording?: string | null; showing?: string | null; relay?: { forwarded: number } | null };
+    expect((await n1().call<Feed>('feed')).runs).to.equal(false);
+    expect((await n3().call<Feed>('feed')).runs).to.equal(false);
+    expect((await n2().call<Feed>('feed')).runs).to.equal(true);
+    const started = await control.conference.execute({ role: 'secretary' }, { type: 'recording_start' });
+    expect(started.ok, JSON.stringify(started)).to.equal(true);
+    const feed = await waitFor('node 2\'s feed relays the speaker of node 1', async () => {
+      const f = await n2().call<Feed>('feed');
+      return f.showing === 'speaker' && (f.relay?.forwarded ?? 0) > 50 && f;
+    }, 15_000, 100);
+    expect(feed.recording).to.be.a('string');
+    expect((await control.conference.execute({ role: 'secretary' }, { type: 'recording_stop' })).ok).to.equal(true);
+    await waitFor('the recording stopped on node 2', async () => (await n2().call<Feed>('feed')).recording === null, 10_000, 100);
   });
 
   it('a node killed with SIGKILL: its tracks leave the registry for everyone within its lease, and the others close their pipes to it', async () => {

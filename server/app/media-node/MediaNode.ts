@@ -64,6 +64,7 @@ export class MediaNode implements NodeApiHost {
   /** The live nodes, this one included, as the registry last said. */
   #live = new Map<string, MediaNodeRecord>();
   #refreshedAt = 0;
+  #refreshing: Promise<void> | undefined;
   #watch: NodeWatch | undefined;
   #lease: NodeLease | undefined;
   readonly #client: NodeClient | undefined;
@@ -180,8 +181,12 @@ export class MediaNode implements NodeApiHost {
   async knowsNode(nodeId: string): Promise<boolean> {
     if (nodeId === this.nodeId) return false;
     if (this.#live.has(nodeId)) return true;
-    // A node that has just started may not be in our view yet: read the registry (at most twice a second).
-    if (this.#o.clock.now() - this.#refreshedAt > 500) await this.#refresh();
+    // A node that has just started may not be in our view yet: read the registry (a read at a time,
+    // at most twice a second; requests that miss meanwhile wait for the read in flight).
+    if (!this.#refreshing && this.#o.clock.now() - this.#refreshedAt > 500) {
+      this.#refreshing = this.#refresh().finally(() => (this.#refreshing = undefined));
+    }
+    await this.#refreshing;
     return this.#live.has(nodeId);
   }
 
