@@ -1,4 +1,3 @@
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
@@ -21,6 +20,7 @@ import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
 import { clusterOf, nodeIdOf, startPool } from './media-node/from-config.ts';
 import { MediaNode } from './media-node/MediaNode.ts';
+import { listenHttp } from './listen.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
 
@@ -79,16 +79,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     // The port first: a media node's id and URLs are made of it.
     const app = express();
     app.disable('x-powered-by');
-    const httpServer = http.createServer(app);
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(config.httpPort, config.listenIp, () => resolve());
-    });
-    cleanups.push(() => new Promise<void>((resolve) => httpServer.close(() => resolve())));
-    const address = httpServer.address();
-    const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const hostName = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
-    const url = `http://${hostName}:${port}`;
+    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config);
+    cleanups.push(closeHttp);
 
     // The `both` role carries the media too: a media node in this process, alone or one of several.
     let node: MediaNode | undefined;

@@ -72,3 +72,21 @@ export class Receiver {
     this.socket.close();
   }
 }
+
+/** A bare RTP packet (40 bytes of payload). */
+export function rtpPacket(ssrc: number, seq: number, payloadType: number): Buffer {
+  const b = Buffer.alloc(12 + 40, 0xab);
+  b[0] = 0x80;
+  b[1] = payloadType & 0x7f;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(seq * 960, 4);
+  b.writeUInt32BE(ssrc, 8);
+  return b;
+}
+
+/** A UDP socket bound on loopback. */
+export async function udpSocket(): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  return s;
+}

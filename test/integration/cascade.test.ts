@@ -1,28 +1,13 @@
 // Two media nodes in one process (two worker pools, two sessions of one conference), their
 // node-to-node channel a direct call: a track published on one node reaches consumers on the
 // other through one pipe per track, whatever the number of consumers; real RTP over loopback.
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { expect } from 'chai';
 import { MediaSession, WorkerPool, type CascadeChannel, type RemoteTrack } from '../../sfu/index.ts';
 import { COMMUNE, DISTRICT, DISTRICT_2, PROVINCE, COMMUNE_2, RecordingSink, micParameters, poolOptions, waitFor } from './media-fixture.ts';
+import { rtpPacket as rtp, udpSocket } from '../helpers/synthetic-rtp.ts';
 
 const BRIDGES = [PROVINCE, DISTRICT, DISTRICT_2, COMMUNE, COMMUNE_2];
-
-function rtp(ssrc: number, seq: number, payloadType: number): Buffer {
-  const b = Buffer.alloc(12 + 40, 0xab);
-  b[0] = 0x80;
-  b[1] = payloadType & 0x7f;
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE(seq * 960, 4);
-  b.writeUInt32BE(ssrc, 8);
-  return b;
-}
-
-async function udpSocket(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  return s;
-}
 
 describe('Cascade: two media nodes in one process (real workers, real UDP)', function () {
   this.timeout(30_000);
@@ -122,8 +107,8 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     expect(requests).to.include(`b->a unpipe ${micId}`);
   });
 
-  it('a track gone from the registry closes its pipe and the consumers on it; a dead node\'s pipes close', async () => {
-    const { a, b } = await twoNodes();
+  /** The commune's microphone published on node a and on air at both; a district hall on b that receives (the registry tells b). */
+  async function micOnAAndHallOnB(a: MediaSession, b: MediaSession): Promise<{ micId: string; sink: RecordingSink }> {
     a.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
     const up = await a.createPlainTransport('hw', 'send', { comedia: true });
     const { id: micId } = await a.produce('hw', up.id, 'audio', micParameters(), 'mic');
@@ -133,6 +118,12 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     b.setRtpCapabilities('rx', b.rtpCapabilities);
     await b.createPlainTransport('rx', 'recv', { comedia: false });
     b.setRemoteTracks([{ bridgeId: COMMUNE, source: 'mic', trackId: micId, kind: 'audio', home: { node: 'a' }, epoch: 1 }]);
+    return { micId, sink };
+  }
+
+  it('a track gone from the registry closes its pipe and the consumers on it; a dead node\'s pipes close', async () => {
+    const { a, b } = await twoNodes();
+    const { micId, sink } = await micOnAAndHallOnB(a, b);
     await waitFor('node b consumes the remote microphone', () => sink.consumes.some((c) => c.producerId === micId));
     b.setRemoteTracks([]);
     await waitFor('its consumer closed', () => sink.closedConsumers.length === 1);
@@ -151,15 +142,7 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     const { a, b, requests } = await twoNodes(2);
     const warnings: string[] = [];
     b.on('warning', (w) => warnings.push(w.message));
-    a.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
-    const up = await a.createPlainTransport('hw', 'send', { comedia: true });
-    const { id: micId } = await a.produce('hw', up.id, 'audio', micParameters(), 'mic');
-    for (const s of [a, b]) await s.setOnAir(COMMUNE);
-    const sink = new RecordingSink();
-    b.join('rx', { bridgeId: DISTRICT, publish: false, receiveOnAir: true, thumbnails: false }, sink);
-    b.setRtpCapabilities('rx', b.rtpCapabilities);
-    await b.createPlainTransport('rx', 'recv', { comedia: false });
-    b.setRemoteTracks([{ bridgeId: COMMUNE, source: 'mic', trackId: micId, kind: 'audio', home: { node: 'a' }, epoch: 1 }]);
+    const { micId, sink } = await micOnAAndHallOnB(a, b);
     await waitFor('the remote microphone consumed after the failures', () => sink.consumes.some((c) => c.producerId === micId), 5000);
     expect(requests.filter((r) => r.includes(' pipe '))).to.have.length(3);
     expect(warnings).to.have.length(2);

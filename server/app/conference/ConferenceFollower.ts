@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { ConferenceState, LogEntry } from '../../core/conference/index.ts';
 import type { ConferenceStore, StoreChange, StoredConference, StoreSubscription } from '../../store/index.ts';
+import { coalescing } from '../coalesce.ts';
 import type { StateChange } from './ConferenceRunner.ts';
 
 /**
@@ -41,8 +42,8 @@ export class ConferenceFollower extends EventEmitter<ConferenceFollowerEvents> i
   readonly #onError: (error: unknown, context: string) => void;
   #stored: StoredConference | null = null;
   #subscription: StoreSubscription | null = null;
-  #loading: Promise<void> | null = null;
-  #again = false;
+  /** Loads the state; changes announced meanwhile cause one more load, not one each. */
+  readonly #reload = coalescing(() => this.#load());
   /** Resolves the first time the conference is found in the store. */
   #found!: () => void;
   readonly #exists = new Promise<void>((resolve) => (this.#found = resolve));
@@ -111,27 +112,15 @@ export class ConferenceFollower extends EventEmitter<ConferenceFollowerEvents> i
     void this.#reload();
   }
 
-  /** Loads the state; changes announced meanwhile cause one more load, not one each. */
-  #reload(): Promise<void> {
-    if (this.#loading) {
-      this.#again = true;
-      return this.#loading;
+  async #load(): Promise<void> {
+    try {
+      const stored = await this.#store.load(this.conferenceId);
+      if (this.#closed || !stored || stored.version <= this.version) return;
+      this.#stored = stored;
+      this.#found();
+      this.emit('state', { version: stored.version, seq: stored.state.seq, origin: 'remote' });
+    } catch (error) {
+      if (!this.#closed) this.#onError(error, 'reload after a change');
     }
-    this.#loading = (async () => {
-      do {
-        this.#again = false;
-        try {
-          const stored = await this.#store.load(this.conferenceId);
-          if (this.#closed || !stored || stored.version <= this.version) continue;
-          this.#stored = stored;
-          this.#found();
-          this.emit('state', { version: stored.version, seq: stored.state.seq, origin: 'remote' });
-        } catch (error) {
-          if (!this.#closed) this.#onError(error, 'reload after a change');
-        }
-      } while (this.#again && !this.#closed);
-    })().finally(() => (this.#loading = null));
-    return this.#loading;
   }
 }
-

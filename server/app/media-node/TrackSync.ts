@@ -5,6 +5,7 @@
 // whoever sees the node go).
 import type { MediaSession, MediaSessionEvents, RemoteTrack } from '../../../sfu/index.ts';
 import type { TrackRegistry, TrackWatch } from '../../store/index.ts';
+import { coalescing } from '../coalesce.ts';
 
 /** Options of TrackSync.start. */
 export interface TrackSyncOptions {
@@ -23,9 +24,9 @@ export class TrackSync {
   #watch: TrackWatch | undefined;
   /** Registry writes of one bridge and source, in the order the session announced them. */
   readonly #writes = new Map<string, Promise<void>>();
-  #loading: Promise<void> | null = null;
-  #again = false;
   #closed = false;
+  /** Reads the registry and gives the session the live tracks of the other nodes (one read for a burst of changes). */
+  readonly reload = coalescing(() => this.#load());
   readonly #onPublishing = (p: MediaSessionEvents['publishing'][0]): void => {
     const { conferenceId, nodeId, tracks } = this.#o;
     const key = `${p.bridgeId}:${p.source}`;
@@ -53,28 +54,17 @@ export class TrackSync {
     return sync;
   }
 
-  /** Reads the registry and gives the session the live tracks of the other nodes (one read for a burst of changes). */
-  reload(): Promise<void> {
-    if (this.#loading) {
-      this.#again = true;
-      return this.#loading;
+  async #load(): Promise<void> {
+    if (this.#closed || this.#o.session.closed) return;
+    try {
+      const records = await this.#o.tracks.tracks(this.#o.conferenceId);
+      const remote: RemoteTrack[] = records
+        .filter((t) => t.nodeId !== this.#o.nodeId && this.#o.isLive(t.nodeId))
+        .map((t) => ({ bridgeId: t.bridgeId, source: t.source, trackId: t.producerId, kind: t.kind, home: { node: t.nodeId }, epoch: t.epoch }));
+      if (!this.#closed && !this.#o.session.closed) this.#o.session.setRemoteTracks(remote);
+    } catch (error) {
+      if (!this.#closed) this.#o.problem('reading the track registry failed', error);
     }
-    this.#loading = (async () => {
-      do {
-        this.#again = false;
-        if (this.#closed || this.#o.session.closed) return;
-        try {
-          const records = await this.#o.tracks.tracks(this.#o.conferenceId);
-          const remote: RemoteTrack[] = records
-            .filter((t) => t.nodeId !== this.#o.nodeId && this.#o.isLive(t.nodeId))
-            .map((t) => ({ bridgeId: t.bridgeId, source: t.source, trackId: t.producerId, kind: t.kind, home: { node: t.nodeId }, epoch: t.epoch }));
-          if (!this.#closed && !this.#o.session.closed) this.#o.session.setRemoteTracks(remote);
-        } catch (error) {
-          if (!this.#closed) this.#o.problem('reading the track registry failed', error);
-        }
-      } while (this.#again);
-    })().finally(() => (this.#loading = null));
-    return this.#loading;
   }
 
   /** Stops following and withdraws this node's tracks (an orderly shutdown); idempotent. */

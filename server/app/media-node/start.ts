@@ -2,7 +2,6 @@
 // socket.io `/media` (for the halls placed on it; CORS open to the control instances' origins)
 // and the node API at /node/v1; its lease is in the registry; the conference's media opens as
 // soon as a control instance has created the conference in the store, and follows its state.
-import http from 'node:http';
 import express from 'express';
 import pino from 'pino';
 import { Server as SocketServer } from 'socket.io';
@@ -19,6 +18,7 @@ import { parsePressFeed } from '../feed/FeedOutput.ts';
 import type { ConferenceMedia } from './ConferenceMedia.ts';
 import { clusterOf, nodeIdOf, startPool } from './from-config.ts';
 import { MediaNode } from './MediaNode.ts';
+import { listenHttp } from '../listen.ts';
 
 /** A running media node process. */
 export interface RunningMediaNode {
@@ -56,15 +56,8 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
 
     const app = express();
     app.disable('x-powered-by');
-    const httpServer = http.createServer(app);
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(config.httpPort, config.listenIp, () => resolve());
-    });
-    cleanups.push(() => new Promise<void>((resolve) => httpServer.close(() => resolve())));
-    const address = httpServer.address();
-    const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const url = `http://${config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp}:${port}`;
+    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config);
+    cleanups.push(closeHttp);
 
     const pool = await startPool(config, announcedIp, logger);
     cleanups.push(() => pool.close());

@@ -13,6 +13,29 @@ import { OpenGuard } from './OpenGuard.ts';
 /** How often watchers look for leases that ran out. */
 const EXPIRY_POLL_MS = 250;
 
+/** The listeners of each conference: watch() adds one (its close() removes it), tell() calls them. */
+class ConferenceWatchers<T> {
+  readonly #sets = new Map<string, Set<(value: T) => void>>();
+
+  watch(conferenceId: string, listener: (value: T) => void): { close(): Promise<void> } {
+    let set = this.#sets.get(conferenceId);
+    if (!set) this.#sets.set(conferenceId, (set = new Set()));
+    set.add(listener);
+    return { close: async () => void set.delete(listener) };
+  }
+
+  tell(conferenceId: string, value: T, later = false): void {
+    for (const fn of [...(this.#sets.get(conferenceId) ?? [])]) {
+      if (later) queueMicrotask(() => fn(value));
+      else fn(value);
+    }
+  }
+
+  clear(): void {
+    this.#sets.clear();
+  }
+}
+
 /** Media nodes' leases in this process. */
 export class MemoryNodeRegistry implements NodeRegistry {
   readonly #nodes = new Map<string, { record: MediaNodeRecord; until: number }>();
@@ -89,7 +112,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
 /** Published tracks in this process. */
 export class MemoryTrackRegistry implements TrackRegistry {
   readonly #tracks = new Map<string, Map<string, TrackRecord>>();
-  readonly #watchers = new Map<string, Set<() => void>>();
+  readonly #watchers = new ConferenceWatchers<void>();
   readonly #open = new OpenGuard();
 
   get closed(): boolean {
@@ -134,10 +157,7 @@ export class MemoryTrackRegistry implements TrackRegistry {
 
   async watchTracks(conferenceId: string, listener: () => void): Promise<TrackWatch> {
     this.#open.assert(conferenceId);
-    let set = this.#watchers.get(conferenceId);
-    if (!set) this.#watchers.set(conferenceId, (set = new Set()));
-    set.add(listener);
-    return { close: async () => void set.delete(listener) };
+    return this.#watchers.watch(conferenceId, listener);
   }
 
   async dropTracks(conferenceId: string): Promise<void> {
@@ -159,7 +179,7 @@ export class MemoryTrackRegistry implements TrackRegistry {
   }
 
   #tell(conferenceId: string): void {
-    for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) fn();
+    this.#watchers.tell(conferenceId, undefined);
   }
 }
 
@@ -211,7 +231,7 @@ export class MemoryPlacementStore implements PlacementStore {
 
 /** Link samples in this process (the embedded default's one node and its own control plane). */
 export class MemoryLinkChannel implements LinkChannel {
-  readonly #watchers = new Map<string, Set<(message: LinkSampleMessage) => void>>();
+  readonly #watchers = new ConferenceWatchers<LinkSampleMessage>();
   readonly #open = new OpenGuard();
 
   get closed(): boolean {
@@ -220,15 +240,13 @@ export class MemoryLinkChannel implements LinkChannel {
 
   async publishLinks(conferenceId: string, message: LinkSampleMessage): Promise<void> {
     this.#open.assert(conferenceId);
-    for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) queueMicrotask(() => fn(structuredClone(message)));
+    // As over redis: a copy, after the publisher's call returns.
+    this.#watchers.tell(conferenceId, structuredClone(message), true);
   }
 
   async watchLinks(conferenceId: string, listener: (message: LinkSampleMessage) => void): Promise<LinkWatch> {
     this.#open.assert(conferenceId);
-    let set = this.#watchers.get(conferenceId);
-    if (!set) this.#watchers.set(conferenceId, (set = new Set()));
-    set.add(listener);
-    return { close: async () => void set.delete(listener) };
+    return this.#watchers.watch(conferenceId, listener);
   }
 
   async close(): Promise<void> {

@@ -6,26 +6,20 @@
 // with what they saw: a node that came or changed is 'up', one whose lease ran out is 'down'.
 import { MediaNodeRecord } from '../../protocol/cluster.ts';
 import type { NodeChange, NodeRegistry, NodeWatch } from '../NodeRegistry.ts';
-import { StoreError } from '../errors.ts';
 import type { StoreResource } from '../Stores.ts';
-import { connectRedis, parseJson, quit, type RedisClient } from './connection.ts';
+import { parseJson, RedisResource, type RedisClient, type RedisResourceOptions } from './connection.ts';
 
 /** How often watchers look at the registry. */
 export const NODE_POLL_MS = 500;
 
 /** Options of a RedisNodeRegistry. */
-export interface RedisNodeRegistryOptions {
-  url: string;
-  prefix?: string;
-  onError?: (error: Error) => void;
+export interface RedisNodeRegistryOptions extends RedisResourceOptions {
   /** How often watchers poll (500 ms). */
   pollMs?: number;
 }
 
 /** Media nodes' leases in redis. */
-export class RedisNodeRegistry implements NodeRegistry, StoreResource {
-  readonly #client: RedisClient;
-  readonly #prefix: string;
+export class RedisNodeRegistry extends RedisResource implements NodeRegistry, StoreResource {
   readonly #pollMs: number;
   readonly #onError: (error: Error) => void;
   readonly #watchers = new Set<(change: NodeChange) => void>();
@@ -33,29 +27,22 @@ export class RedisNodeRegistry implements NodeRegistry, StoreResource {
   #seen = new Map<string, string>();
   #poll: NodeJS.Timeout | undefined;
   #polling = false;
-  #closed = false;
 
   private constructor(client: RedisClient, options: RedisNodeRegistryOptions) {
-    this.#client = client;
-    this.#prefix = options.prefix ?? 'diemcau';
+    super(client, options);
     this.#pollMs = options.pollMs ?? NODE_POLL_MS;
     this.#onError = options.onError ?? (() => {});
   }
 
   /** Connects to redis; rejects when it cannot be reached. */
   static async create(options: RedisNodeRegistryOptions): Promise<RedisNodeRegistry> {
-    const onError = options.onError ?? (() => {});
-    return new RedisNodeRegistry(await connectRedis(options.url, (e) => onError(e)), options);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    return new RedisNodeRegistry(await RedisResource.connect(options), options);
   }
 
   async announce(record: MediaNodeRecord, ttlMs: number): Promise<void> {
-    this.#assertOpen();
+    this.assertOpen();
     const valid = MediaNodeRecord.parse(record);
-    await this.#client
+    await this.client
       .multi()
       .sAdd(this.#key('ids'), valid.nodeId)
       .set(this.#key(`node:${valid.nodeId}`), JSON.stringify(valid), { PX: Math.max(1, Math.round(ttlMs)) })
@@ -63,15 +50,15 @@ export class RedisNodeRegistry implements NodeRegistry, StoreResource {
   }
 
   async withdraw(nodeId: string): Promise<void> {
-    this.#assertOpen();
-    await this.#client.multi().del(this.#key(`node:${nodeId}`)).sRem(this.#key('ids'), nodeId).exec();
+    this.assertOpen();
+    await this.client.multi().del(this.#key(`node:${nodeId}`)).sRem(this.#key('ids'), nodeId).exec();
   }
 
   async liveNodes(): Promise<MediaNodeRecord[]> {
-    this.#assertOpen();
-    const ids = await this.#client.sMembers(this.#key('ids'));
+    this.assertOpen();
+    const ids = await this.client.sMembers(this.#key('ids'));
     if (ids.length === 0) return [];
-    const values = await this.#client.mGet(ids.map((id) => this.#key(`node:${id}`)));
+    const values = await this.client.mGet(ids.map((id) => this.#key(`node:${id}`)));
     const out: MediaNodeRecord[] = [];
     const gone: string[] = [];
     values.forEach((json, i) => {
@@ -79,12 +66,12 @@ export class RedisNodeRegistry implements NodeRegistry, StoreResource {
       const record = MediaNodeRecord.safeParse(parseJson(json));
       if (record.success) out.push(record.data);
     });
-    if (gone.length > 0) await this.#client.sRem(this.#key('ids'), gone);
+    if (gone.length > 0) await this.client.sRem(this.#key('ids'), gone);
     return out.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
   }
 
   async watchNodes(listener: (change: NodeChange) => void): Promise<NodeWatch> {
-    this.#assertOpen();
+    this.assertOpen();
     if (this.#watchers.size === 0) {
       // The first watcher's baseline: what is live now is not news.
       this.#seen = new Map((await this.liveNodes()).map((n) => [n.nodeId, comparable(n)]));
@@ -103,16 +90,13 @@ export class RedisNodeRegistry implements NodeRegistry, StoreResource {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  protected override async closing(): Promise<void> {
     clearInterval(this.#poll);
     this.#watchers.clear();
-    await quit(this.#client);
   }
 
   async #check(): Promise<void> {
-    if (this.#polling || this.#closed) return;
+    if (this.#polling || this.closed) return;
     this.#polling = true;
     try {
       const live = await this.liveNodes();
@@ -123,18 +107,14 @@ export class RedisNodeRegistry implements NodeRegistry, StoreResource {
       this.#seen = now;
       for (const change of changes) for (const fn of [...this.#watchers]) fn(change);
     } catch (error) {
-      if (!this.#closed) this.#onError(error as Error);
+      if (!this.closed) this.#onError(error as Error);
     } finally {
       this.#polling = false;
     }
   }
 
   #key(part: string): string {
-    return `${this.#prefix}:{nodes}:${part}`;
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new StoreError('closed', 'store closed');
+    return `${this.prefix}:{nodes}:${part}`;
   }
 }
 

@@ -4,10 +4,10 @@
 // Writes are Lua scripts: a publication replaces an older epoch only, an unpublication removes its
 // own producer only, so two nodes racing for one bridge (a hall moving) leave the newest.
 import { TrackRecord } from '../../protocol/cluster.ts';
-import { checkConferenceId, StoreError } from '../errors.ts';
+import { checkConferenceId } from '../errors.ts';
 import type { StoreResource } from '../Stores.ts';
 import type { TrackRegistry, TrackWatch } from '../TrackRegistry.ts';
-import { connectRedis, parseJson, quit, RedisChannels, Script, type RedisClient } from './connection.ts';
+import { parseJson, RedisResource, Script, type RedisResourceOptions } from './connection.ts';
 
 const PUBLISH = new Script(`
 local held = redis.call('HGET', KEYS[1], ARGV[1])
@@ -44,49 +44,26 @@ if n > 0 then redis.call('PUBLISH', KEYS[2], 'drop') end
 return n
 `);
 
-/** Options of a RedisTrackRegistry. */
-export interface RedisTrackRegistryOptions {
-  url: string;
-  prefix?: string;
-  onError?: (error: Error) => void;
-}
-
 /** Published tracks in redis. */
-export class RedisTrackRegistry implements TrackRegistry, StoreResource {
-  readonly #client: RedisClient;
-  readonly #channels: RedisChannels;
-  readonly #prefix: string;
-  #closed = false;
-
-  private constructor(client: RedisClient, options: RedisTrackRegistryOptions) {
-    this.#client = client;
-    this.#prefix = options.prefix ?? 'diemcau';
-    this.#channels = new RedisChannels(client, options.onError ?? (() => {}));
-  }
-
+export class RedisTrackRegistry extends RedisResource implements TrackRegistry, StoreResource {
   /** Connects to redis; rejects when it cannot be reached. */
-  static async create(options: RedisTrackRegistryOptions): Promise<RedisTrackRegistry> {
-    const onError = options.onError ?? (() => {});
-    return new RedisTrackRegistry(await connectRedis(options.url, (e) => onError(e)), options);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+  static async create(options: RedisResourceOptions): Promise<RedisTrackRegistry> {
+    return new RedisTrackRegistry(await RedisResource.connect(options), options);
   }
 
   async publishTrack(conferenceId: string, record: TrackRecord): Promise<void> {
     const valid = TrackRecord.parse(record);
-    await PUBLISH.run(this.#client, this.#keys(conferenceId), [`${valid.bridgeId}:${valid.source}`, JSON.stringify(valid), String(valid.epoch)]);
+    await PUBLISH.run(this.client, this.#keys(conferenceId), [`${valid.bridgeId}:${valid.source}`, JSON.stringify(valid), String(valid.epoch)]);
   }
 
   async unpublishTrack(conferenceId: string, bridgeId: string, source: TrackRecord['source'], producerId: string): Promise<void> {
-    await UNPUBLISH.run(this.#client, this.#keys(conferenceId), [`${bridgeId}:${source}`, producerId]);
+    await UNPUBLISH.run(this.client, this.#keys(conferenceId), [`${bridgeId}:${source}`, producerId]);
   }
 
   async tracks(conferenceId: string): Promise<TrackRecord[]> {
     const [key] = this.#keys(conferenceId);
     const out: TrackRecord[] = [];
-    for (const json of await this.#client.hVals(key!)) {
+    for (const json of await this.client.hVals(key!)) {
       const record = TrackRecord.safeParse(parseJson(json));
       if (record.success) out.push(record.data);
     }
@@ -94,30 +71,24 @@ export class RedisTrackRegistry implements TrackRegistry, StoreResource {
   }
 
   async dropNodeTracks(conferenceId: string, nodeId: string): Promise<void> {
-    await DROP_NODE.run(this.#client, this.#keys(conferenceId), [nodeId]);
+    await DROP_NODE.run(this.client, this.#keys(conferenceId), [nodeId]);
   }
 
   async watchTracks(conferenceId: string, listener: () => void): Promise<TrackWatch> {
     const [, channel] = this.#keys(conferenceId);
-    return this.#channels.listen(channel!, { message: () => listener(), resync: () => listener() });
+    return this.channels.listen(channel!, { message: () => listener(), resync: () => listener() });
   }
 
   async dropTracks(conferenceId: string): Promise<void> {
     const [key, channel] = this.#keys(conferenceId);
-    await this.#client.multi().del(key!).publish(channel!, 'drop').exec();
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.all([this.#channels.close(), quit(this.#client)]);
+    await this.client.multi().del(key!).publish(channel!, 'drop').exec();
   }
 
   /** The hash and the channel of a conference's tracks (after checking the store is open and the id). */
   #keys(conferenceId: string): [string, string] {
-    if (this.#closed) throw new StoreError('closed', 'store closed');
+    this.assertOpen();
     checkConferenceId(conferenceId);
-    const base = `${this.#prefix}:{${conferenceId}}:tracks`;
+    const base = `${this.prefix}:{${conferenceId}}:tracks`;
     return [base, `${base}:changed`];
   }
 }

@@ -156,3 +156,54 @@ export class RedisChannels {
     return this.#ready;
   }
 }
+
+/** Options every redis-backed store takes. */
+export interface RedisResourceOptions {
+  /** redis://host:port[/db] */
+  url: string;
+  /** First part of every key and channel (default 'diemcau'). */
+  prefix?: string;
+  /** Connection errors (the client reconnects by itself); ignored by default. */
+  onError?: (error: Error) => void;
+}
+
+/** A redis-backed store of one concern: its connection, its channels (one subscriber connection, made on first use), its key prefix; closed once. */
+export abstract class RedisResource {
+  protected readonly client: RedisClient;
+  protected readonly channels: RedisChannels;
+  protected readonly prefix: string;
+  #closed = false;
+
+  protected constructor(client: RedisClient, options: Omit<RedisResourceOptions, 'url'>) {
+    this.client = client;
+    this.prefix = options.prefix ?? 'diemcau';
+    this.channels = new RedisChannels(client, options.onError ?? (() => {}));
+  }
+
+  /** Connects for a subclass's create(). */
+  protected static connect(options: RedisResourceOptions): Promise<RedisClient> {
+    const onError = options.onError ?? (() => {});
+    return connectRedis(options.url, (e) => onError(e));
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the connections; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.closing();
+    await Promise.all([this.channels.close(), quit(this.client)]);
+  }
+
+  /** What a subclass stops before the connections close. */
+  protected async closing(): Promise<void> {}
+
+  /** Throws StoreError 'closed' after close(). */
+  protected assertOpen(): void {
+    if (this.#closed) throw new StoreError('closed', 'store closed');
+  }
+}
