@@ -3,7 +3,9 @@
 //   x-node-id     the sender's node id (it must be live in the registry)
 //   x-node-ts     the sender's clock, ms (within ±30 s of ours)
 //   x-node-nonce  128 random bits, hex (never twice within the window: no replay)
-//   x-node-sig    hex HMAC-SHA256(secret, method \n path \n ts \n nonce \n sha256(body))
+//   x-node-sig    hex HMAC-SHA256(secret, method \n path \n node id \n ts \n nonce \n sha256(body))
+// (the node id is signed too, unlike the first draft of the design: a request cannot be passed off
+// as another node's)
 // and every successful reply is signed back over the request's nonce, so a requester knows the
 // answer (the other end's address and keys) came from a node that holds the secret.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -44,7 +46,7 @@ function sameHex(a: string, b: string): boolean {
 export function signRequest(secret: string, nodeId: string, method: string, path: string, body: Buffer, now: number): Record<string, string> {
   const ts = String(Math.round(now));
   const nonce = randomBytes(16).toString('hex');
-  const sig = hmac(secret, [method.toUpperCase(), path, ts, nonce, hex(body)].join('\n'));
+  const sig = hmac(secret, [method.toUpperCase(), path, nodeId, ts, nonce, hex(body)].join('\n'));
   return { [NODE_HEADERS.node]: nodeId, [NODE_HEADERS.ts]: ts, [NODE_HEADERS.nonce]: nonce, [NODE_HEADERS.sig]: sig };
 }
 
@@ -119,7 +121,7 @@ export async function verifyRequest(
   if (Math.abs(options.now - Number(ts)) > NODE_CLOCK_WINDOW_MS) {
     throw new NodeApiError('stale_request', 401, `request time outside ±${NODE_CLOCK_WINDOW_MS / 1000} s [ts:${ts}]`);
   }
-  const expected = hmac(options.secret, [request.method.toUpperCase(), request.path, ts, nonce, hex(request.body)].join('\n'));
+  const expected = hmac(options.secret, [request.method.toUpperCase(), request.path, nodeId, ts, nonce, hex(request.body)].join('\n'));
   if (!sameHex(sig, expected)) throw new NodeApiError('bad_signature', 401, 'signature does not match');
   if (!(await options.knownNode(nodeId))) throw new NodeApiError('unknown_node', 403, `no live node with this id [nodeId:${nodeId.slice(0, 64)}]`);
   if (!options.nonces.record(nonce, options.now)) throw new NodeApiError('replayed_request', 401, `nonce already used [nonce:${nonce}]`);
