@@ -150,7 +150,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       });
       if (local) undo.push(() => local.close());
 
-      // Link counters: this process's session when it carries every hall, else what the media nodes publish.
+      // Link counters: this process's session when it carries every hall (memory), else what the media nodes publish on redis.
       let linkFeed: LinkSampleFeed | undefined;
       let links: LinkCounterSource;
       if (local && stores.kind === 'memory') links = local.session;

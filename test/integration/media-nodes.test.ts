@@ -6,7 +6,8 @@
 // crossing between two nodes are the producers needed there, whatever the number of halls
 // (counted at the pipe transports); a switch across nodes asks the speaker for one keyframe; a
 // node killed with SIGKILL has its tracks gone from the registry for everyone within its lease;
-// the feed runs on the node labelled feed=yes, with the programme of a speaker on another node.
+// the feed runs on the node labelled feed=yes, with the programme of a speaker on another node;
+// the control instance's link health reads the samples the nodes publish.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -114,6 +115,15 @@ describe('Media across nodes: 3 media node processes, a control instance and red
     // The same numbers, asked over the signed node channel (what a technician's page reads).
     const viaApi = await n2().call<NodeStats>('nodeStats', { nodeId: 'node1' });
     expect(viaApi.conferences[CONFERENCE]!.pipes.node2!.out.tracks).to.deep.equal(speakerTracks);
+  });
+
+  it('the control instance\'s link health reads the counters the media nodes publish', async () => {
+    const health = control.conference.health.book;
+    await waitFor('the speaker\'s link (its hall publishes on node 1) in the control instance\'s health', () => {
+      const up = health.get(SPEAKER)?.last;
+      return up?.online && up.iceState === 'connected' && (up.bitrateUpKbps ?? 0) > 0;
+    }, 15_000, 100);
+    expect(health.get('d-186')?.last?.online ?? false, 'a hall on no node').to.equal(false);
   });
 
   it('a switch to a speaker on another node asks that speaker for one keyframe', async () => {

@@ -103,3 +103,44 @@ describe('Two `both` instances on one redis with a node secret: media crosses be
     expect(fromA.in.tracks, 'A receives the chair\'s microphone from B').to.have.length(1);
   });
 });
+
+describe('A `both` instance on redis without a node secret: its media is its own, its link health comes from its samples', function () {
+  this.timeout(60_000);
+  let redis: RedisServer;
+  let server: RunningServer | undefined;
+  const closers: { close(): void }[] = [];
+
+  before(async () => {
+    redis = await startRedisServer();
+  });
+
+  after(async () => {
+    for (const c of closers) c.close();
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it('a hall publishing on it is online with its bitrate in the health; no node is announced', async () => {
+    const webRtcBasePort = await freePortBase(1);
+    const rtc = Math.min(await freePortBase(1), 64000);
+    const config = loadConfig({}, { redisUrl: redis.url, conferenceId: 'alone-on-redis', listenIp: '127.0.0.1', httpPort: 0, workers: 1, webRtcBasePort, rtcMinPort: rtc, rtcMaxPort: rtc + 499, logLevel: 'error' });
+    server = await startServer(config, defaultPlan(), { healthIntervalMs: 500 });
+    expect(server.node!.clustered).to.equal(false);
+    expect(await server.stores.nodes.liveNodes()).to.deep.equal([]);
+    const media = server.media;
+    media.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: false, thumbnails: false }, new RecordingSink());
+    const t = await media.createPlainTransport('hw', 'send', { comedia: true });
+    const mic = micParameters();
+    const cam = camParameters();
+    await media.produce('hw', t.id, 'audio', mic, 'mic');
+    await media.produce('hw', t.id, 'video', cam, 'cam');
+    const hall = new SyntheticHall();
+    closers.push(hall);
+    await hall.start({ ip: t.ip, port: t.port, micSsrc: mic.encodings![0]!.ssrc!, camSsrc: cam.encodings![0]!.ssrc! });
+    const health = server.conference.health.book;
+    await waitFor('the hall\'s link in the health', () => {
+      const last = health.get(COMMUNE)?.last;
+      return last?.online && (last.bitrateUpKbps ?? 0) > 0;
+    }, 15_000, 100);
+  });
+});

@@ -1,9 +1,9 @@
 // One conference's media on one media node: the MediaSession (routers on the node's workers, the
 // halls' peers), the routing that follows the conference's state, and, where this node runs them,
 // the feed (press feed and recordings) and the hardware (RTP) halls. On a node of several (redis)
-// it also writes its halls' tracks in the registry and reads the others' (TrackSync), pipes tracks
-// to and from other nodes (the session's Cascade, over the node channel), and publishes its halls'
-// link samples for the control plane.
+// it also writes its halls' tracks in the registry and reads the others' (TrackSync) and pipes
+// tracks to and from other nodes (the session's Cascade, over the node channel); on redis it
+// publishes its halls' link samples for the control plane.
 import { MediaSession, type CascadeChannel, type WorkerPool } from '../../../sfu/index.ts';
 import type { Clock } from '../../core/conference/index.ts';
 import { rtpEndpointOf, type ConferencePlan } from '../../protocol/plan.ts';
@@ -27,14 +27,11 @@ export interface MediaLog {
 export interface ConferenceCluster {
   nodeId: string;
   tracks: TrackRegistry;
-  links: LinkChannel;
   /** The node channel, as this conference uses it. */
   channel: CascadeChannel;
   isLive: (nodeId: string) => boolean;
   /** How long an unused incoming pipe stays (10 s). */
   pipeLingerMs?: number;
-  /** How often link samples go out (2 s). */
-  linkIntervalMs?: number;
 }
 
 /** Options of ConferenceMedia.create. */
@@ -48,6 +45,8 @@ export interface ConferenceMediaOptions {
   clock: Clock;
   /** Absent on a node alone (the embedded default). */
   cluster?: ConferenceCluster;
+  /** Where the node publishes its halls' link samples for the control plane (any deployment on redis). */
+  links?: { nodeId: string; channel: LinkChannel; intervalMs?: number };
   /** The press feed and the recordings, on the node that runs them. */
   feed?: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
   /** The hardware halls of the plan, on the node that runs them (the `both` role). */
@@ -106,7 +105,10 @@ export class ConferenceMedia {
         const started = await TrackSync.start({ conferenceId, nodeId: c.nodeId, session, tracks: c.tracks, isLive: c.isLive, problem });
         undo.push(() => started.close());
         sync = started;
-        undo.push(publishLinkSamples({ conferenceId, nodeId: c.nodeId, session, bridgeIds: plan.bridges.map((b) => b.id), links: c.links, clock: o.clock, intervalMs: c.linkIntervalMs, problem }));
+      }
+      if (o.links) {
+        const l = o.links;
+        undo.push(publishLinkSamples({ conferenceId, nodeId: l.nodeId, session, bridgeIds: plan.bridges.map((b) => b.id), links: l.channel, clock: o.clock, intervalMs: l.intervalMs, problem }));
       }
 
       let rtpHalls: RtpHallGateway | undefined;

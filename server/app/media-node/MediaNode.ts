@@ -132,7 +132,7 @@ export class MediaNode implements NodeApiHost {
   }
 
   /** Opens a conference's media on this node (closed with close(), or by the node's close). */
-  async openConference(options: Omit<ConferenceMediaOptions, 'pool' | 'log' | 'clock' | 'cluster' | 'onClosed'>): Promise<ConferenceMedia> {
+  async openConference(options: Omit<ConferenceMediaOptions, 'pool' | 'log' | 'clock' | 'cluster' | 'links' | 'onClosed'>): Promise<ConferenceMedia> {
     if (this.#closing) throw new SfuError('session_closed', 'media node closed');
     if (this.#conferences.has(options.conferenceId)) throw new SfuError('already_exists', `conference already open [conferenceId:${options.conferenceId}]`);
     const cluster = this.#o.cluster;
@@ -144,12 +144,12 @@ export class MediaNode implements NodeApiHost {
       cluster: cluster && {
         nodeId: this.nodeId,
         tracks: this.#o.stores.tracks,
-        links: this.#o.stores.links,
         channel: this.#channel(options.conferenceId),
         isLive: (id) => this.#live.has(id),
         pipeLingerMs: cluster.pipeLingerMs,
-        linkIntervalMs: cluster.linkIntervalMs,
       },
+      // On redis the control plane reads link health from the samples, whether or not this node is one of several.
+      links: this.#o.stores.kind === 'redis' ? { nodeId: this.nodeId, channel: this.#o.stores.links, intervalMs: cluster?.linkIntervalMs } : undefined,
       onClosed: () => this.#conferences.get(options.conferenceId) === media && this.#conferences.delete(options.conferenceId),
     });
     this.#conferences.set(options.conferenceId, media);
