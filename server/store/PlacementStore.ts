@@ -23,6 +23,15 @@ export interface PlacementStore {
   /** Calls listener with each placement written, on every process. */
   watchPlacements(conferenceId: string, listener: (record: PlacementRecord) => void): Promise<PlacementWatch>;
 
-  /** Deletes every placement of a conference. */
+  /**
+   * Marks a node draining for this conference (a technician's command): placement takes no new
+   * peer there and moves its peers off one by one, as when the node's own record says draining.
+   */
+  setDraining(conferenceId: string, nodeId: string, draining: boolean): Promise<void>;
+
+  /** The nodes marked draining for this conference. */
+  drainingNodes(conferenceId: string): Promise<Set<string>>;
+
+  /** Deletes every placement and drain mark of a conference. */
   dropPlacements(conferenceId: string): Promise<void>;
 }

@@ -1,4 +1,5 @@
 // Errors of the stores and the check every conference id passes before it becomes a key.
+import { NODE_ID_PATTERN, PlacementRecord } from '../protocol/cluster.ts';
 
 /** Stable codes of store failures. */
 export type StoreErrorCode = 'closed' | 'conflict' | 'log_gap' | 'corrupt' | 'unavailable' | 'invalid_argument';
@@ -19,4 +20,18 @@ export function checkConferenceId(conferenceId: string): void {
   if (typeof conferenceId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(conferenceId)) {
     throw new StoreError('invalid_argument', `bad conference id [conferenceId:${String(conferenceId).slice(0, 70)}]`);
   }
+}
+
+/** Node ids become keys too: the registry's format. */
+export function checkNodeId(nodeId: string): void {
+  if (typeof nodeId !== 'string' || !NODE_ID_PATTERN.test(nodeId)) {
+    throw new StoreError('invalid_argument', `bad node id [nodeId:${String(nodeId).slice(0, 70)}]`);
+  }
+}
+
+/** A placement to write must be a valid record at a whole, non-negative expected epoch. */
+export function checkPlacement(record: Omit<PlacementRecord, 'epoch'>, expectedEpoch: number): void {
+  if (!Number.isInteger(expectedEpoch) || expectedEpoch < 0) throw new StoreError('invalid_argument', `bad expected epoch [epoch:${String(expectedEpoch)}]`);
+  const parsed = PlacementRecord.safeParse({ ...record, epoch: expectedEpoch + 1 });
+  if (!parsed.success) throw new StoreError('invalid_argument', `bad placement [fields:${parsed.error.issues.map((i) => i.path.join('.')).join(',')}]`);
 }

@@ -1,0 +1,156 @@
+// Placements of a conference's peers on media nodes, in redis, shared by every control instance
+// (issue 13). A move is one Lua script that checks the stored epoch, writes the record and
+// announces it, so two instances reacting to the same dead node never place a peer twice.
+//
+// Keys of a conference (the braces are the cluster hash tag, as in RedisStore):
+//   diemcau:{<id>}:placements   hash    peerKey -> PlacementRecord JSON
+//   diemcau:{<id>}:placement    pub/sub the PlacementRecord JSON of every write
+//   diemcau:{<id>}:draining     set     node ids a technician marked draining
+import { PlacementRecord } from '../../protocol/cluster.ts';
+import { checkConferenceId, checkNodeId, checkPlacement, StoreError } from '../errors.ts';
+import type { PlacementStore, PlacementWatch } from '../PlacementStore.ts';
+import type { StoreResource } from '../Stores.ts';
+import { connectRedis, quit, Script, Subscriber, type RedisClient } from './connection.ts';
+
+const PLACE = new Script(`
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local epoch = 0
+if current then epoch = tonumber(cjson.decode(current).epoch) or 0 end
+if epoch ~= tonumber(ARGV[2]) then return false end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[3])
+return ARGV[3]
+`);
+
+/** Options of a RedisPlacementStore. */
+export interface RedisPlacementStoreOptions {
+  url: string;
+  /** First part of every key and channel (default 'diemcau'). */
+  prefix?: string;
+  /** Connection errors (the client reconnects by itself), and announcements that do not parse. */
+  onError?: (error: Error) => void;
+}
+
+/** Placements in redis: compare-and-set on the epoch, every write announced on a channel. */
+export class RedisPlacementStore implements PlacementStore, StoreResource {
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #onError: (error: Error) => void;
+  readonly #subscriber: Subscriber;
+  readonly #listeners = new Map<string, Set<(record: PlacementRecord) => void>>();
+  #closed = false;
+
+  private constructor(client: RedisClient, options: RedisPlacementStoreOptions) {
+    this.#client = client;
+    this.#prefix = options.prefix ?? 'diemcau';
+    this.#onError = options.onError ?? (() => {});
+    // Writes announced while the subscriber was down are lost; readers refresh the whole map now and then.
+    this.#subscriber = new Subscriber(client, this.#onError, () => {});
+  }
+
+  /** Connects to redis; rejects with StoreError 'unavailable' when it cannot be reached. */
+  static async create(options: RedisPlacementStoreOptions): Promise<RedisPlacementStore> {
+    const client = await connectRedis({ url: options.url, onError: (error) => options.onError?.(error) });
+    return new RedisPlacementStore(client, options);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Key of one part of a conference. */
+  key(conferenceId: string, part: 'placements' | 'placement' | 'draining'): string {
+    checkConferenceId(conferenceId);
+    return `${this.#prefix}:{${conferenceId}}:${part}`;
+  }
+
+  async placements(conferenceId: string): Promise<Map<string, PlacementRecord>> {
+    this.#assertOpen();
+    const all = await this.#client.hGetAll(this.key(conferenceId, 'placements'));
+    const out = new Map<string, PlacementRecord>();
+    for (const [peerKey, json] of Object.entries(all)) {
+      const record = this.#decode(json);
+      if (record && record.peerKey === peerKey) out.set(peerKey, record);
+    }
+    return out;
+  }
+
+  async place(conferenceId: string, record: Omit<PlacementRecord, 'epoch'>, expectedEpoch: number): Promise<PlacementRecord | null> {
+    this.#assertOpen();
+    checkPlacement(record, expectedEpoch);
+    const stored: PlacementRecord = { ...record, epoch: expectedEpoch + 1 };
+    const reply = await PLACE.run(this.#client, [this.key(conferenceId, 'placements'), this.key(conferenceId, 'placement')], [record.peerKey, String(expectedEpoch), JSON.stringify(stored)]);
+    return typeof reply === 'string' ? stored : null;
+  }
+
+  async watchPlacements(conferenceId: string, listener: (record: PlacementRecord) => void): Promise<PlacementWatch> {
+    this.#assertOpen();
+    const channel = this.key(conferenceId, 'placement');
+    let set = this.#listeners.get(channel);
+    if (!set) {
+      const subscriber = await this.#subscriber.get();
+      set = new Set();
+      this.#listeners.set(channel, set);
+      const listeners = set;
+      await subscriber.subscribe(channel, (json: string) => {
+        const record = this.#decode(json);
+        if (record) for (const l of [...listeners]) l(record);
+      });
+    }
+    set.add(listener);
+    let closed = false;
+    const listeners = set;
+    return {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        listeners.delete(listener);
+        if (listeners.size > 0 || this.#listeners.get(channel) !== listeners) return;
+        this.#listeners.delete(channel);
+        if (!this.#closed) await this.#subscriber.connection?.unsubscribe(channel).catch(() => {});
+      },
+    };
+  }
+
+  async setDraining(conferenceId: string, nodeId: string, draining: boolean): Promise<void> {
+    this.#assertOpen();
+    checkNodeId(nodeId);
+    const key = this.key(conferenceId, 'draining');
+    if (draining) await this.#client.sAdd(key, nodeId);
+    else await this.#client.sRem(key, nodeId);
+  }
+
+  async drainingNodes(conferenceId: string): Promise<Set<string>> {
+    this.#assertOpen();
+    return new Set(await this.#client.sMembers(this.key(conferenceId, 'draining')));
+  }
+
+  async dropPlacements(conferenceId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#client.del([this.key(conferenceId, 'placements'), this.key(conferenceId, 'draining')]);
+  }
+
+  /** Closes both connections; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    await Promise.all([quit(this.#client), this.#subscriber.close()]);
+  }
+
+  /** A stored or announced record, or null (reported) when it does not parse. */
+  #decode(json: string): PlacementRecord | null {
+    try {
+      const parsed = PlacementRecord.safeParse(JSON.parse(json));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // reported below
+    }
+    this.#onError(new StoreError('corrupt', `placement record does not parse [json:${json.slice(0, 80)}]`));
+    return null;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreError('closed', 'store closed');
+  }
+}
