@@ -245,10 +245,16 @@ export const PlacementSchema = z.strictObject({
         /** The labels a node must have to be preferred (e.g. { region: "dong-bac" }). */
         labels: z
           .record(
-            z.string().regex(LABEL_NAME, { error: 'Tên nhãn gồm chữ thường không dấu, chữ số, "-" hoặc "_" (ví dụ "region")' }),
-            z.string().min(1, { error: 'Giá trị nhãn không được để trống' }).max(LABEL_VALUE_MAX, { error: `Giá trị nhãn không quá ${LABEL_VALUE_MAX} ký tự` }),
+            z.string(),
+            z.string({ error: 'Giá trị nhãn phải là chuỗi ký tự' }).min(1, { error: 'Giá trị nhãn không được để trống' }).max(LABEL_VALUE_MAX, { error: `Giá trị nhãn không quá ${LABEL_VALUE_MAX} ký tự` }),
           )
-          .refine((l) => Object.keys(l).length >= 1 && Object.keys(l).length <= MAX_LABELS, { error: `Quy tắc có từ 1 đến ${MAX_LABELS} nhãn` }),
+          .superRefine((labels, ctx) => {
+            const names = Object.keys(labels);
+            if (names.length < 1 || names.length > MAX_LABELS) ctx.addIssue({ code: 'custom', message: `Quy tắc có từ 1 đến ${MAX_LABELS} nhãn` });
+            for (const name of names) {
+              if (!LABEL_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'Tên nhãn gồm chữ thường không dấu, chữ số, "-" hoặc "_", bắt đầu bằng chữ (ví dụ "region")' });
+            }
+          }),
       }),
     )
     .default([]),
