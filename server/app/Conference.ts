@@ -2,14 +2,14 @@
 // place. It owns the media session (the conference's routers on the worker pool), the runner
 // (rules and durable state), the access tokens, the link health, the hardware halls and the feed
 // (press feed and recordings), and the small pieces that tie them together: the halls' presence
-// across instances, the floor-request rate limit, the floor driving the media, the link events.
-// Transport handlers see only this object.
+// across instances, the floor-request rate limit, the floor driving the media, the link events,
+// and where each page's media goes (placement on media nodes). Transport handlers see only this object.
 import { EventEmitter } from 'node:events';
 import { MediaSession, type WorkerPool } from '../../sfu/index.ts';
 import { presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
 import { rtpEndpointOf, type ConferencePlan } from '../protocol/plan.ts';
-import type { Stores } from '../store/index.ts';
+import type { NodeRegistry, Stores } from '../store/index.ts';
 import { ConferenceRunner, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
 import { planToCore } from './conference/plan-to-core.ts';
 import { HallPresence, type PresenceVia } from './conference/presence.ts';
@@ -18,6 +18,8 @@ import { FeedDesk } from './feed/FeedDesk.ts';
 import type { PressFeedTarget } from './feed/FeedOutput.ts';
 import { FloorMedia } from './floor-media.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
+import { ClusterPlacement } from './placement/ClusterPlacement.ts';
+import { LocalPlacement, type MediaPlacement } from './placement/MediaPlacement.ts';
 import { recordLinkEvents } from './link-events.ts';
 import { RateLimit } from './rate-limit.ts';
 import { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
@@ -59,6 +61,11 @@ export interface ConferenceOptions {
   rtpListenInfo?: { ip: string; announcedIp?: string; portRange?: { min: number; max: number } };
   /** The press feed and the recordings. */
   feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
+  /**
+   * The registry of media nodes the deployment shares: pages' media is placed on its live nodes.
+   * Absent: this process's own media is the only node (every page opens it where it reached us).
+   */
+  nodes?: NodeRegistry;
 }
 
 /** The parts a conference is made of, each built by create(). */
@@ -72,6 +79,7 @@ interface ConferenceParts {
   floorMedia: FloorMedia;
   stopLinkEvents: () => void;
   feed: FeedDesk;
+  placement: MediaPlacement;
 }
 
 /** One conference at work: create() builds every part, close() takes them down in reverse. */
@@ -91,6 +99,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly rtpHalls: RtpHallGateway;
   /** The press feed and the archive recordings. */
   readonly feed: FeedDesk;
+  /** Where each page's media goes. */
+  readonly placement: MediaPlacement;
   readonly #presence: HallPresence;
   readonly #floorMedia: FloorMedia;
   readonly #stopLinkEvents: () => void;
@@ -109,6 +119,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.health = parts.health;
     this.rtpHalls = parts.rtpHalls;
     this.feed = parts.feed;
+    this.placement = parts.placement;
     this.#presence = parts.presence;
     this.#floorMedia = parts.floorMedia;
     this.#stopLinkEvents = parts.stopLinkEvents;
@@ -156,6 +167,24 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       });
       undo.push(() => presence.close());
 
+      // Staff and press consoles count as connected (they are few; their moves are paced like a hall's).
+      const placement: MediaPlacement = options.nodes
+        ? await ClusterPlacement.start({
+            conferenceId,
+            plan,
+            nodes: options.nodes,
+            store: stores.placements,
+            clock,
+            online: (peerKey) => !plan.bridges.some((b) => b.id === peerKey) || presenceOf(runner.state, peerKey).online,
+            problem,
+          })
+        : new LocalPlacement(() => {
+            const peers = media.peerIds().length;
+            const placedOnWorkers = options.pool.slots.reduce((sum, s) => sum + s.load, 0);
+            return { peers, consumers: Math.max(0, placedOnWorkers - peers), workers: options.pool.size };
+          });
+      undo.push(() => placement.close());
+
       const health = new HealthMonitor({
         bridgeIds: plan.bridges.map((b) => b.id),
         media: () => media,
@@ -188,7 +217,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const chairBridgeId = runner.state.config.chairBridgeId;
       const feed = new FeedDesk({ conferenceId, plan, chairBridgeId, runner, media }, { ...options.feed, clock });
       feed.on('problem', problem);
-      return new Conference(options, clock, { media, runner, tokens, health, presence, rtpHalls, floorMedia, stopLinkEvents, feed });
+      return new Conference(options, clock, { media, runner, tokens, health, presence, rtpHalls, floorMedia, stopLinkEvents, feed, placement });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();
       throw error;
@@ -261,7 +290,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 
   /**
-   * Takes every part down in reverse order of create(): presence, the feed (a recording in
+   * Takes every part down in reverse order of create(): presence, placement, the feed (a recording in
    * progress is finished), the floor's hold on the media, the hardware halls, the health
    * monitor, the runner, the media session. The stores and the workers belong to the caller.
    * Idempotent.
@@ -273,6 +302,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
 
   async #close(): Promise<void> {
     this.#presence.close();
+    await this.placement.close();
     await this.feed.close();
     this.#floorMedia.close();
     this.#stopLinkEvents();
