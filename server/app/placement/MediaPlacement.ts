@@ -4,35 +4,13 @@
 // shared registry, placements stored with compare-and-set). The conference and the transport
 // see only this interface.
 import { EventEmitter } from 'node:events';
-import type { Labels, PlacementRecord } from '../../protocol/cluster.ts';
+import type { ClusterSummary, MediaPlacementMessage, NodeLineView, Principal } from '../../protocol/control.ts';
 
-/** Where a peer's media goes: the node, and the URL its browser opens `/media` at. */
-export interface MediaWhere {
-  peerKey: string;
-  nodeId: string;
-  /** null: the control instance the page is connected to (this process's own media). */
-  mediaUrl: string | null;
-  epoch: number;
-  reason: PlacementRecord['reason'];
-}
+/** Where a peer's media goes: the node, and the URL its browser opens `/media` at (null: the control instance it reached). */
+export type MediaWhere = MediaPlacementMessage;
 
 /** One media node as the technicians see it. */
-export interface NodeLine {
-  nodeId: string;
-  mediaUrl: string | null;
-  /** Its lease is alive (a lost node keeps a line while peers are still placed on it). */
-  alive: boolean;
-  draining: boolean;
-  /** Marked draining by a technician (rather than by the node itself). */
-  drainMarked: boolean;
-  labels: Labels;
-  workers: number;
-  load: { peers: number; consumers: number; cpu: number };
-  capacity: number | null;
-  /** Peers placed on it. */
-  placed: number;
-  pipes: { in: number; out: number } | null;
-}
+export type NodeLine = NodeLineView;
 
 export type MediaPlacementEvents = {
   /** A peer's media goes somewhere else now (pushed to its pages). */
@@ -121,4 +99,19 @@ export class LocalPlacement extends EventEmitter<MediaPlacementEvents> implement
   async close(): Promise<void> {
     this.removeAllListeners();
   }
+}
+
+/** The placement key of a page: its bridge for a hall's operator, its role for the staff and the press. */
+export function peerKeyOf(principal: Principal): string {
+  return principal.role === 'operator' ? principal.bridgeId : principal.role;
+}
+
+/** The technicians' view of the nodes and of where each bridge's media is. */
+export function clusterSummary(placement: MediaPlacement, bridgeIds: readonly string[], now: number): ClusterSummary {
+  const bridges: Record<string, string> = {};
+  for (const id of bridgeIds) {
+    const nodeId = placement.nodeOf(id);
+    if (nodeId) bridges[id] = nodeId;
+  }
+  return { at: now, mode: placement.mode, nodes: placement.nodes(), bridges };
 }
