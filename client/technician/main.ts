@@ -1,6 +1,6 @@
 import { ControlClient } from '../shared/ControlClient.ts';
 import { loadBridges } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { controlEndpoints, controlFetch, roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
 import { linkChecklist } from '../../server/core/health.ts';
 import type { ControlRequest, ControlRequestName, HealthLine, LinkTestResult } from '../../server/protocol/control.ts';
 import { AlertFeed, type HealthAlertMessage } from './AlertFeed.ts';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   }
   $('subtitle').textContent = `${me.title} · ${roleName(me.role)}`;
   const bridges = await loadBridges();
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
 
   const request = <N extends ControlRequestName>(name: N, payload: ControlRequest<N>) => control.request(name, payload, 10_000, 'Máy chủ không trả lời');
   const nameOf = (id: string): string => bridges.get(id)?.name ?? id;
@@ -161,13 +161,13 @@ async function main(): Promise<void> {
     timing.lastMs = performance.now() - t0;
     timing.maxMs = Math.max(timing.maxMs, timing.lastMs);
   };
-  control.socket.on('health:summary', applySummary);
-  control.socket.on('health:alert', (alert: HealthAlertMessage) => {
+  control.onServer('health:summary', applySummary);
+  control.onServer('health:alert', (alert: HealthAlertMessage) => {
     feed.add(alert);
     // The status change comes with a connection event (joined, dropped): reload the drill-down's.
     if (alert.bridgeId === drill.bridgeId) void drill.refresh();
   });
-  control.socket.on('health:test', (msg: LinkTestMessage) => {
+  control.onServer('health:test', (msg: LinkTestMessage) => {
     const view = tests.result(msg);
     if (msg.bridgeId === drill.bridgeId) drill.showChecklist(view);
   });
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
   (window as unknown as { diemcau: unknown }).diemcau = { control, board, drill, device, me, timing };
 
   // The first picture without waiting for the next 2-second summary.
-  const res = await fetch('/api/health', { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+  const res = await controlFetch('/api/health', { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
   if (res?.ok && !lastSummaryAt) applySummary((await res.json()) as { at: number; bridges: HealthLine[] });
   else showCounts();
 }
