@@ -3,8 +3,9 @@
 // last one has gone everywhere. Each instance declares the halls it has under a lease in the
 // presence store and renews it. Every instance sweeps, always, every few seconds: halls the state
 // has online that no live instance holds (they were on an instance that died) go offline, at most
-// PRESENCE_OFFLINE_WITHIN_MS after that instance died. After a (re)start the first sweep waits
-// for the grace, so that the halls of the restarted instance have time to come back.
+// PRESENCE_OFFLINE_WITHIN_MS after that instance died. After a (re)start, halls that nobody held
+// when this instance came up (their instance died before, perhaps this one) get the grace to come
+// back; a hall this instance saw held elsewhere since its start is swept as soon as it is not.
 import { randomUUID } from 'node:crypto';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import type { PresenceStore } from '../../store/index.ts';
@@ -56,6 +57,10 @@ export class HallPresence {
   #renewTimer: ClockTimer | undefined;
   #sweepTimer: ClockTimer | undefined;
   #sweeping = false;
+  /** Until then, only halls seen held by another live instance since the start are swept. */
+  readonly #graceUntil: number;
+  /** Halls seen held by another live instance during the grace. */
+  readonly #heldSince = new Set<string>();
   /** The presence store failed at the last sweep (reported once per failing spell). */
   #storeFailing = false;
   #quiet = false;
@@ -66,22 +71,16 @@ export class HallPresence {
     this.#clock = options.clock;
     this.#leaseMs = options.leaseMs ?? PRESENCE_LEASE_MS;
     this.instanceId = options.instanceId ?? randomUUID();
+    this.#graceUntil = options.clock.now() + (options.graceMs ?? PRESENCE_GRACE_MS);
   }
 
-  /** Leases at once, renews every renewMs, and sweeps every sweepMs from graceMs on. */
+  /** Leases at once, renews every renewMs, and sweeps every sweepMs. */
   static start(options: HallPresenceOptions): HallPresence {
     const presence = new HallPresence(options);
     const clock = options.clock;
     void presence.#lease();
     presence.#renewTimer = clock.setInterval(() => void presence.#lease(), options.renewMs ?? PRESENCE_RENEW_MS, { background: true });
-    presence.#sweepTimer = clock.setTimeout(
-      () => {
-        void presence.sweep();
-        presence.#sweepTimer = clock.setInterval(() => void presence.sweep(), options.sweepMs ?? PRESENCE_SWEEP_MS, { background: true });
-      },
-      options.graceMs ?? PRESENCE_GRACE_MS,
-      { background: true },
-    );
+    presence.#sweepTimer = clock.setInterval(() => void presence.sweep(), options.sweepMs ?? PRESENCE_SWEEP_MS, { background: true });
     return presence;
   }
 
@@ -128,8 +127,12 @@ export class HallPresence {
       const online = [...this.#options.onlineInState()];
       const elsewhere = await this.#elsewhere();
       if (!elsewhere) return;
+      const inGrace = this.#clock.now() < this.#graceUntil;
+      if (inGrace) for (const id of elsewhere) this.#heldSince.add(id);
       for (const bridgeId of online) {
-        if (!this.#connections.has(bridgeId) && !elsewhere.has(bridgeId)) await this.#report(bridgeId, false);
+        if (this.#connections.has(bridgeId) || elsewhere.has(bridgeId)) continue;
+        if (inGrace && !this.#heldSince.has(bridgeId)) continue;
+        await this.#report(bridgeId, false);
       }
     } finally {
       this.#sweeping = false;

@@ -99,7 +99,7 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     expect(clock.pending).to.equal(0);
   });
 
-  it('after a (re)start, the first sweep waits for the grace: halls the state has online that no instance has go offline then', async () => {
+  it('after a (re)start, halls the state has online that nobody held since get the grace, then go offline', async () => {
     stateOnline = new Set(['d-178', 'c-05971', 'c-06010']);
     const other = start({ instanceId: 'other', graceMs: 10 * PRESENCE_GRACE_MS }); // (its own sweeps would say the same)
     await other.connected('c-06010'); // still connected to another instance
@@ -150,6 +150,24 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     clock.increment(PRESENCE_SWEEP_MS);
     await flush();
     expect(reports.at(-1)).to.deep.equal(['c-06010', false]);
+  });
+
+  it('an instance that came up moments ago sweeps at once the halls of an instance that dies after its start', async () => {
+    const dying = start({ instanceId: 'dying' });
+    await dying.connected('c-05971');
+    const fresh = start({ instanceId: 'fresh' });
+    clock.increment(PRESENCE_SWEEP_MS);
+    await flush();
+    reports = [];
+    dying.close();
+    const diedAt = clock.now();
+    while (!reports.length && clock.now() - diedAt < PRESENCE_GRACE_MS) {
+      clock.increment(100);
+      await flush();
+    }
+    expect(reports).to.deep.equal([['c-05971', false]]);
+    expect(clock.now() - diedAt, 'within the lease and one sweep, though the fresh instance\'s grace is not over').to.be.at.most(PRESENCE_OFFLINE_WITHIN_MS);
+    fresh.close();
   });
 
   it('the presence store cannot be read: nothing is swept, the problem is told once per failing spell', async () => {
