@@ -12,6 +12,9 @@
 //      and its communes; the province hall with the staff and the press).
 //   5. Load: the least used node (placements / capacity), then the least CPU per worker, then the
 //      fewest peers, then the node id (so every control instance decides the same).
+// A group is placed at once when its first member is (placeWithGroup), and moved at once off a
+// lost node: the store writes it all or nothing, so two control instances placing two halls of
+// one district at the same moment cannot split it.
 import type { Labels, MediaNodeRecord, PlacementRecord } from '../protocol/cluster.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 
@@ -24,6 +27,8 @@ export interface PlacementRules {
   groupOf(peerKey: string): string;
   /** The labels a node must carry to be preferred for this peer, or null. */
   labelsOf(peerKey: string): Labels | null;
+  /** Every peer of a group (the plan's halls and the consoles), the group's own hall first. */
+  membersOf(group: string): readonly string[];
 }
 
 /** A move of one peer: from the node it is on (null: not placed yet) to another (null: no node can take it). */
@@ -48,13 +53,22 @@ export function placementRules(plan: ConferencePlan): PlacementRules {
   for (const rule of plan.placement?.affinity ?? []) for (const id of rule.bridges) if (!labels.has(id)) labels.set(id, rule.labels);
   /** A staff console counts as the province hall (it sits there). */
   const bridgeOf = (peerKey: string): string | null => ((STAFF_PEER_KEYS as readonly string[]).includes(peerKey) ? province : byId.has(peerKey) ? peerKey : null);
+  const groupOf = (peerKey: string): string => {
+    const id = bridgeOf(peerKey);
+    if (!id || !together) return id && id !== peerKey ? peerKey : (id ?? peerKey);
+    const bridge = byId.get(id)!;
+    return bridge.tier === 'commune' && bridge.parentId ? bridge.parentId : bridge.id;
+  };
+  const members = new Map<string, string[]>();
+  for (const key of [...plan.bridges.map((b) => b.id), ...STAFF_PEER_KEYS]) {
+    const group = groupOf(key);
+    if (!members.has(group)) members.set(group, []);
+    members.get(group)!.push(key);
+  }
+  for (const [group, keys] of members) keys.sort((a, b) => (a === group ? -1 : b === group ? 1 : 0));
   const rules: PlacementRules = {
-    groupOf(peerKey) {
-      const id = bridgeOf(peerKey);
-      if (!id || !together) return id ?? peerKey;
-      const bridge = byId.get(id)!;
-      return bridge.tier === 'commune' && bridge.parentId ? bridge.parentId : bridge.id;
-    },
+    groupOf,
+    membersOf: (group) => members.get(group) ?? [group],
     labelsOf(peerKey) {
       const id = bridgeOf(peerKey);
       if (!id) return null;
@@ -145,6 +159,39 @@ export function place(
   if (here && !here.draining) return here.nodeId;
   const others = records.filter((p) => p.peerKey !== peerKey);
   return choose(nodes, new Tally(others, rules), peerKey, rules)?.nodeId ?? null;
+}
+
+/**
+ * A peer that must be placed (none yet, or its node is lost), with the members of its group that
+ * are not on a live node either: where each goes, decided one after the other (the peer first,
+ * the others following it while there is room). Empty when no node can take the peer itself.
+ */
+export function placeWithGroup(
+  nodes: readonly MediaNodeRecord[],
+  placements: ReadonlyMap<string, PlacementRecord> | Iterable<PlacementRecord>,
+  peerKey: string,
+  plan: ConferencePlan | PlacementRules,
+): PlacementMove[] {
+  const rules = 'bridges' in plan ? placementRules(plan) : plan;
+  const live = new Set(nodes.map((n) => n.nodeId));
+  const byPeer = new Map(asRecords(placements).map((p) => [p.peerKey, p]));
+  const homeless = (k: string): boolean => !live.has(byPeer.get(k)?.nodeId ?? '');
+  const keys = [peerKey, ...rules.membersOf(rules.groupOf(peerKey)).filter((k) => k !== peerKey && homeless(k))];
+  const tally = new Tally(
+    [...byPeer.values()].filter((p) => !keys.includes(p.peerKey) && live.has(p.nodeId)),
+    rules,
+  );
+  const moves: PlacementMove[] = [];
+  for (const k of keys) {
+    const to = choose(nodes, tally, k, rules);
+    if (!to) {
+      if (k === peerKey) return [];
+      continue;
+    }
+    tally.add(k, to.nodeId);
+    moves.push({ peerKey: k, from: byPeer.get(k)?.nodeId ?? null, to: to.nodeId, epoch: byPeer.get(k)?.epoch ?? 0 });
+  }
+  return moves;
 }
 
 /**

@@ -29,9 +29,15 @@ export function checkNodeId(nodeId: string): void {
   }
 }
 
-/** A placement to write must be a valid record at a whole, non-negative expected epoch. */
-export function checkPlacement(record: Omit<PlacementRecord, 'epoch'>, expectedEpoch: number): void {
-  if (!Number.isInteger(expectedEpoch) || expectedEpoch < 0) throw new StoreError('invalid_argument', `bad expected epoch [epoch:${String(expectedEpoch)}]`);
-  const parsed = PlacementRecord.safeParse({ ...record, epoch: expectedEpoch + 1 });
-  if (!parsed.success) throw new StoreError('invalid_argument', `bad placement [fields:${parsed.error.issues.map((i) => i.path.join('.')).join(',')}]`);
+/** Placements to write must be valid records at whole, non-negative expected epochs, one per peer, at least one. */
+export function checkPlacements(moves: readonly { record: Omit<PlacementRecord, 'epoch'>; expectedEpoch: number }[]): void {
+  if (!Array.isArray(moves) || moves.length === 0) throw new StoreError('invalid_argument', 'no placement to write');
+  const peers = new Set<string>();
+  for (const { record, expectedEpoch } of moves) {
+    if (!Number.isInteger(expectedEpoch) || expectedEpoch < 0) throw new StoreError('invalid_argument', `bad expected epoch [epoch:${String(expectedEpoch)}]`);
+    const parsed = PlacementRecord.safeParse({ ...record, epoch: expectedEpoch + 1 });
+    if (!parsed.success) throw new StoreError('invalid_argument', `bad placement [fields:${parsed.error.issues.map((i) => i.path.join('.')).join(',')}]`);
+    if (peers.has(record.peerKey)) throw new StoreError('invalid_argument', `one peer twice [peerKey:${record.peerKey}]`);
+    peers.add(record.peerKey);
+  }
 }

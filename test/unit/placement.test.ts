@@ -1,7 +1,7 @@
 // The placement rules (server/core/placement.ts), table by table: affinity by labels, a district
 // and its communes together, capacity, load, draining and lost nodes. Pure: no store, no clock.
 import { expect } from 'chai';
-import { drainMoves, movesOffLostNodes, place, placementRules } from '../../server/core/placement.ts';
+import { drainMoves, movesOffLostNodes, place, placementRules, placeWithGroup } from '../../server/core/placement.ts';
 import type { MediaNodeRecord, PlacementRecord } from '../../server/protocol/cluster.ts';
 import { parsePlan, parsePlanOrThrow, type ConferencePlanInput } from '../../server/protocol/plan.ts';
 
@@ -112,6 +112,44 @@ describe('placement rules (pure)', () => {
         expect(place(c.nodes, c.placements, c.peer, labelled)).to.equal(c.want);
       });
     }
+  });
+
+  describe('placeWithGroup: the first of a group brings the rest', () => {
+    const moves = (nodes: MediaNodeRecord[], placements: Map<string, PlacementRecord>, peer: string, p = plan): [string, string | null][] =>
+      placeWithGroup(nodes, placements, peer, p).map((m) => [m.peerKey, m.to]);
+
+    it('a commune first: itself, then its district and the other commune, on one node', () => {
+      expect(moves([node('a'), node('b', { cpu: 1 })], placed(), 'c-05974')).to.deep.equal([
+        ['c-05974', 'a'],
+        ['d-178', 'a'],
+        ['c-05971', 'a'],
+      ]);
+    });
+
+    it('the province hall brings the consoles; a console brings the province hall', () => {
+      expect(moves([node('a')], placed(), 'chair').map(([k]) => k)).to.deep.equal(['chair', 'p-20', 'secretary', 'technician', 'viewer']);
+    });
+
+    it('members already on a live node stay (not moved); those on a lost node come along', () => {
+      expect(moves([node('a'), node('b')], placed(['d-178', 'b'], ['c-05971', 'gone']), 'c-05974')).to.deep.equal([
+        ['c-05974', 'b'],
+        ['c-05971', 'b'],
+      ]);
+    });
+
+    it('the node fills up: the rest spill to another; the peer itself nowhere: nothing at all', () => {
+      expect(moves([node('a', { capacity: 2 }), node('b', { cpu: 1 })], placed(), 'd-178')).to.deep.equal([
+        ['d-178', 'a'],
+        ['c-05971', 'a'],
+        ['c-05974', 'b'],
+      ]);
+      expect(moves([node('a', { capacity: 0 })], placed(), 'd-178')).to.deep.equal([]);
+    });
+
+    it('together "none": the peer alone', () => {
+      expect(moves([node('a')], placed(), 'c-05974', planOf({ together: 'none' }))).to.deep.equal([['c-05974', 'a']]);
+      expect(placementRules(planOf({ together: 'none' })).groupOf('chair')).to.equal('chair');
+    });
   });
 
   describe('movesOffLostNodes: every peer of a node that is gone', () => {

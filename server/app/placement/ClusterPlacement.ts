@@ -5,15 +5,17 @@
 // channel and tell their own pages.
 //
 //   - A page asks where its media goes: its placement if its node is alive (draining or not),
-//     otherwise a new one (first placement, or away from a node that died).
-//   - A node's lease ends: every peer on it moves to a survivor (reason node_lost) at once.
+//     otherwise a new one (first placement, or away from a node that died), with the rest of its
+//     group that has no live node, written all or nothing (two instances never split a district).
+//   - A node's lease ends: every peer on it moves to a survivor (reason node_lost) at once, a
+//     group at a time, each group written all or nothing.
 //   - A node drains (its record says so, or a technician marked it): its unconnected peers move
 //     at once, its connected ones one at a time, `drainStepMs` apart, so that each browser opens
 //     the new node before it leaves the old one. The pace is read from the store (the time of the
 //     last 'drained' move), so two instances together still move one at a time.
 import { EventEmitter } from 'node:events';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
-import { drainMoves, movesOffLostNodes, place, placementRules, type PlacementMove, type PlacementRules } from '../../core/placement.ts';
+import { drainMoves, movesOffLostNodes, placementRules, placeWithGroup, type PlacementMove, type PlacementRules } from '../../core/placement.ts';
 import type { MediaNodeRecord, PlacementRecord } from '../../protocol/cluster.ts';
 import type { ConferencePlan } from '../../protocol/plan.ts';
 import type { NodeRegistry, NodeWatch, PlacementStore, PlacementWatch } from '../../store/index.ts';
@@ -171,16 +173,17 @@ export class ClusterPlacement extends EventEmitter<MediaPlacementEvents> impleme
     if (before?.nodeId !== record.nodeId) this.emit('moved', this.#whereOf(record));
   }
 
-  /** Places (or moves) one peer by the rules, retrying on a lost compare-and-set with what the store holds now. */
+  /** Places (or moves) one peer and its group's homeless members by the rules, retrying with what the store holds when another writer was first. */
   async #moveWithRetry(peerKey: string, reason: PlacementRecord['reason']): Promise<MediaWhere | null> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const current = this.#placements.get(peerKey);
       if (current && this.#live.has(current.nodeId) && attempt > 0) return this.#whereOf(current);
-      const to = place(this.#effectiveNodes(), this.#placements, peerKey, this.#rules);
-      if (!to) return null;
-      const written = await this.#write({ peerKey, from: current?.nodeId ?? null, to, epoch: current?.epoch ?? 0 }, reason);
-      if (written) return this.#whereOf(written);
-      await this.#refresh(false);
+      const moves = placeWithGroup(this.#effectiveNodes(), this.#placements, peerKey, this.#rules);
+      if (moves.length === 0) return null;
+      const written = await this.#writeAll(moves, reason);
+      const mine = written?.find((r) => r.peerKey === peerKey);
+      if (mine) return this.#whereOf(mine);
+      await this.#refresh(true);
     }
     const current = this.#placements.get(peerKey);
     return current && this.#live.has(current.nodeId) ? this.#whereOf(current) : null;
@@ -188,9 +191,16 @@ export class ClusterPlacement extends EventEmitter<MediaPlacementEvents> impleme
 
   /** One compare-and-set; the stored record (applied here at once), or null when another writer was first. */
   async #write(move: PlacementMove, reason: PlacementRecord['reason']): Promise<PlacementRecord | null> {
-    if (!move.to) return null;
-    const stored = await this.#o.store.place(this.#o.conferenceId, { peerKey: move.peerKey, nodeId: move.to, at: this.#o.clock.now(), reason }, move.epoch);
-    if (stored) this.#apply(stored);
+    return (await this.#writeAll([move], reason))?.[0] ?? null;
+  }
+
+  /** Several moves, all or nothing; the stored records (applied here at once), or null when another writer changed any of them. */
+  async #writeAll(moves: readonly PlacementMove[], reason: PlacementRecord['reason']): Promise<PlacementRecord[] | null> {
+    const at = this.#o.clock.now();
+    const writes = moves.flatMap((m) => (m.to ? [{ record: { peerKey: m.peerKey, nodeId: m.to, at, reason }, expectedEpoch: m.epoch }] : []));
+    if (writes.length === 0) return null;
+    const stored = await this.#o.store.placeAll(this.#o.conferenceId, writes);
+    for (const r of stored ?? []) this.#apply(r);
     return stored;
   }
 
@@ -201,9 +211,14 @@ export class ClusterPlacement extends EventEmitter<MediaPlacementEvents> impleme
   async #reconcile(): Promise<void> {
     if (this.#closed) return;
     let stale = false;
+    // A group at a time, all or nothing: another instance moving the same group wins it whole.
+    const byGroup = new Map<string, PlacementMove[]>();
     for (const move of movesOffLostNodes(this.#effectiveNodes(), this.#placements, this.#rules)) {
-      if (move.to && !(await this.#write(move, 'node_lost'))) stale = true;
+      if (!move.to) continue;
+      const group = this.#rules.groupOf(move.peerKey);
+      byGroup.set(group, [...(byGroup.get(group) ?? []), move]);
     }
+    for (const moves of byGroup.values()) if (!(await this.#writeAll(moves, 'node_lost'))) stale = true;
     const { offline, next } = drainMoves(this.#effectiveNodes(), this.#placements, this.#rules, this.#o.online);
     for (const move of offline) if (!(await this.#write(move, 'drained'))) stale = true;
     if (next && this.#o.clock.now() - this.#lastDrainAt() >= (this.#o.drainStepMs ?? DRAIN_STEP_MS)) {

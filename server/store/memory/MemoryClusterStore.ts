@@ -4,7 +4,7 @@
 // which lets the placement and routing code run unchanged on one host and be tested without redis.
 import { SystemClock, type Clock } from '../../core/conference/index.ts';
 import type { MediaNodeRecord, PlacementRecord, TrackRecord } from '../../protocol/cluster.ts';
-import { checkNodeId, checkPlacement } from '../errors.ts';
+import { checkNodeId, checkPlacements } from '../errors.ts';
 import type { NodeChange, NodeRegistry, NodeWatch } from '../NodeRegistry.ts';
 import type { PlacementStore, PlacementWatch } from '../PlacementStore.ts';
 import type { TrackRegistry, TrackWatch } from '../TrackRegistry.ts';
@@ -180,15 +180,20 @@ export class MemoryPlacementStore implements PlacementStore {
   }
 
   async place(conferenceId: string, record: Omit<PlacementRecord, 'epoch'>, expectedEpoch: number): Promise<PlacementRecord | null> {
+    return (await this.placeAll(conferenceId, [{ record, expectedEpoch }]))?.[0] ?? null;
+  }
+
+  async placeAll(conferenceId: string, moves: readonly { record: Omit<PlacementRecord, 'epoch'>; expectedEpoch: number }[]): Promise<PlacementRecord[] | null> {
     this.#open.assert(conferenceId);
-    checkPlacement(record, expectedEpoch);
+    checkPlacements(moves);
     let conference = this.#placements.get(conferenceId);
     if (!conference) this.#placements.set(conferenceId, (conference = new Map()));
-    if ((conference.get(record.peerKey)?.epoch ?? 0) !== expectedEpoch) return null;
-    const stored: PlacementRecord = { ...record, epoch: expectedEpoch + 1 };
-    conference.set(record.peerKey, stored);
-    for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) fn({ ...stored });
-    return { ...stored };
+    const held = conference;
+    if (moves.some((m) => (held.get(m.record.peerKey)?.epoch ?? 0) !== m.expectedEpoch)) return null;
+    const stored = moves.map((m): PlacementRecord => ({ ...m.record, epoch: m.expectedEpoch + 1 }));
+    for (const r of stored) held.set(r.peerKey, r);
+    for (const r of stored) for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) fn({ ...r });
+    return stored.map((r) => ({ ...r }));
   }
 
   async watchPlacements(conferenceId: string, listener: (record: PlacementRecord) => void): Promise<PlacementWatch> {

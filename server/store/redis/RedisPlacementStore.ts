@@ -7,19 +7,24 @@
 //   diemcau:{<id>}:placement    pub/sub the PlacementRecord JSON of every write
 //   diemcau:{<id>}:draining     set     node ids a technician marked draining
 import { PlacementRecord } from '../../protocol/cluster.ts';
-import { checkConferenceId, checkNodeId, checkPlacement, StoreError } from '../errors.ts';
+import { checkConferenceId, checkNodeId, checkPlacements, StoreError } from '../errors.ts';
 import type { PlacementStore, PlacementWatch } from '../PlacementStore.ts';
 import type { StoreResource } from '../Stores.ts';
 import { connectRedis, quit, Script, Subscriber, type RedisClient } from './connection.ts';
 
+// ARGV: (peerKey, expectedEpoch, record JSON) per peer. Every epoch is checked before anything is written.
 const PLACE = new Script(`
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local epoch = 0
-if current then epoch = tonumber(cjson.decode(current).epoch) or 0 end
-if epoch ~= tonumber(ARGV[2]) then return false end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('PUBLISH', KEYS[2], ARGV[3])
-return ARGV[3]
+for i = 1, #ARGV, 3 do
+  local current = redis.call('HGET', KEYS[1], ARGV[i])
+  local epoch = 0
+  if current then epoch = tonumber(cjson.decode(current).epoch) or 0 end
+  if epoch ~= tonumber(ARGV[i + 1]) then return 0 end
+end
+for i = 1, #ARGV, 3 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+  redis.call('PUBLISH', KEYS[2], ARGV[i + 2])
+end
+return 1
 `);
 
 /** Options of a RedisPlacementStore. */
@@ -76,11 +81,16 @@ export class RedisPlacementStore implements PlacementStore, StoreResource {
   }
 
   async place(conferenceId: string, record: Omit<PlacementRecord, 'epoch'>, expectedEpoch: number): Promise<PlacementRecord | null> {
+    return (await this.placeAll(conferenceId, [{ record, expectedEpoch }]))?.[0] ?? null;
+  }
+
+  async placeAll(conferenceId: string, moves: readonly { record: Omit<PlacementRecord, 'epoch'>; expectedEpoch: number }[]): Promise<PlacementRecord[] | null> {
     this.#assertOpen();
-    checkPlacement(record, expectedEpoch);
-    const stored: PlacementRecord = { ...record, epoch: expectedEpoch + 1 };
-    const reply = await PLACE.run(this.#client, [this.key(conferenceId, 'placements'), this.key(conferenceId, 'placement')], [record.peerKey, String(expectedEpoch), JSON.stringify(stored)]);
-    return typeof reply === 'string' ? stored : null;
+    checkPlacements(moves);
+    const stored = moves.map((m): PlacementRecord => ({ ...m.record, epoch: m.expectedEpoch + 1 }));
+    const args = moves.flatMap((m, i) => [m.record.peerKey, String(m.expectedEpoch), JSON.stringify(stored[i])]);
+    const reply = await PLACE.run(this.#client, [this.key(conferenceId, 'placements'), this.key(conferenceId, 'placement')], args);
+    return Number(reply) === 1 ? stored : null;
   }
 
   async watchPlacements(conferenceId: string, listener: (record: PlacementRecord) => void): Promise<PlacementWatch> {

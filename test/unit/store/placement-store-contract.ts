@@ -56,6 +56,33 @@ export function placementStoreContract(open: () => Promise<PlacementStore & Stor
     expect((await other.placements(id)).get('c-05971')).to.deep.equal(winners[0]);
   });
 
+  it('placeAll: a group at once, all or nothing (one stale epoch and nothing is written or announced)', async () => {
+    const heard: PlacementRecord[] = [];
+    const watch = await store.watchPlacements(id, (r) => heard.push(r));
+    const group = ['d-178', 'c-05971', 'c-05974'].map((peerKey) => ({ record: { peerKey, nodeId: 'node-a', at, reason: 'placed' as const }, expectedEpoch: 0 }));
+    const stored = await store.placeAll(id, group);
+    expect(stored?.map((r) => [r.peerKey, r.epoch])).to.deep.equal([
+      ['d-178', 1],
+      ['c-05971', 1],
+      ['c-05974', 1],
+    ]);
+    const other = await another();
+    // Another instance, with an older picture (c-05974 unplaced), tries to move the group: refused as a whole.
+    const stale = [
+      { record: { peerKey: 'd-178', nodeId: 'node-b', at, reason: 'node_lost' as const }, expectedEpoch: 1 },
+      { record: { peerKey: 'c-05974', nodeId: 'node-b', at, reason: 'node_lost' as const }, expectedEpoch: 0 },
+    ];
+    expect(await other.placeAll(id, stale)).to.equal(null);
+    const all = await other.placements(id);
+    expect([...all.values()].every((r) => r.nodeId === 'node-a' && r.epoch === 1)).to.equal(true);
+    await waitUntil(() => heard.length === 3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(heard.map((r) => r.peerKey)).to.deep.equal(['d-178', 'c-05971', 'c-05974']);
+    await rejectsWith(store.placeAll(id, []), 'invalid_argument');
+    await rejectsWith(store.placeAll(id, [group[0]!, group[0]!]), 'invalid_argument');
+    await watch.close();
+  });
+
   it('every write reaches every watcher, on every store of the deployment; a closed watch hears nothing more', async () => {
     const other = await another();
     const heard: PlacementRecord[] = [];
