@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me };
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, api: controlFetch };
 
   // --- media: programme preview, its sound (muted by default), thumbnails -----------------
   const video = $<HTMLVideoElement>('program');
