@@ -113,19 +113,12 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #subscriber: Subscriber;
-  readonly #listeners = new Map<string, Set<StoreChangeListener>>();
   #closed = false;
 
   private constructor(client: RedisClient, options: RedisStoreOptions) {
     this.#client = client;
     this.#prefix = options.prefix ?? 'diemcau';
-    // Announcements published while the subscriber was down are lost: tell every listener to reload.
-    this.#subscriber = new Subscriber(client, options.onError ?? (() => {}), () => {
-      for (const [channel, set] of this.#listeners) {
-        const conferenceId = channel.slice(this.#prefix.length + 2, channel.lastIndexOf('}'));
-        for (const l of [...set]) l({ kind: 'resync', conferenceId });
-      }
-    });
+    this.#subscriber = new Subscriber(client, options.onError ?? (() => {}));
   }
 
   /** Connects to redis; rejects when it cannot be reached. */
@@ -200,34 +193,17 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
     return rows.map((json) => decodeLogEntry(conferenceId, json));
   }
 
-  /** Listens to the conference's channel on the store's subscriber connection. */
+  /** Listens to the conference's channel on the store's subscriber connection; after a lost connection, a resync. */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
     this.#assertOpen();
-    const channel = this.key(conferenceId, 'changes');
-    const subscriber = await this.#subscriber.get();
-    let set = this.#listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(channel, set);
-      const listeners = set;
-      await subscriber.subscribe(channel, (message: string) => {
-        const [version, seq] = message.split(':').map(Number);
-        if (!Number.isFinite(version) || !Number.isFinite(seq)) return;
-        for (const l of [...listeners]) l({ kind: 'write', conferenceId, version: version!, seq: seq! });
-      });
-    }
-    set.add(listener);
-    let closed = false;
-    return {
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        set.delete(listener);
-        if (set.size > 0 || this.#listeners.get(channel) !== set) return;
-        this.#listeners.delete(channel);
-        if (!this.#closed) await this.#subscriber.connection?.unsubscribe(channel).catch(() => {});
+    return this.#subscriber.listen(this.key(conferenceId, 'changes'), {
+      message: (text) => {
+        const [version, seq] = text.split(':').map(Number);
+        if (Number.isFinite(version) && Number.isFinite(seq)) listener({ kind: 'write', conferenceId, version: version!, seq: seq! });
       },
-    };
+      // Announcements published while the subscriber was down are lost: the listener reloads.
+      resync: () => listener({ kind: 'resync', conferenceId }),
+    });
   }
 
   /** Stores tokens per grant in one script. */
@@ -313,7 +289,6 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners.clear();
     await Promise.all([quit(this.#client), this.#subscriber.close()]);
   }
 

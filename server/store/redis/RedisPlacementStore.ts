@@ -42,15 +42,13 @@ export class RedisPlacementStore implements PlacementStore, StoreResource {
   readonly #prefix: string;
   readonly #onError: (error: Error) => void;
   readonly #subscriber: Subscriber;
-  readonly #listeners = new Map<string, Set<(record: PlacementRecord) => void>>();
   #closed = false;
 
   private constructor(client: RedisClient, options: RedisPlacementStoreOptions) {
     this.#client = client;
     this.#prefix = options.prefix ?? 'diemcau';
     this.#onError = options.onError ?? (() => {});
-    // Writes announced while the subscriber was down are lost; readers refresh the whole map now and then.
-    this.#subscriber = new Subscriber(client, this.#onError, () => {});
+    this.#subscriber = new Subscriber(client, this.#onError);
   }
 
   /** Connects to redis; rejects with StoreError 'unavailable' when it cannot be reached. */
@@ -95,31 +93,13 @@ export class RedisPlacementStore implements PlacementStore, StoreResource {
 
   async watchPlacements(conferenceId: string, listener: (record: PlacementRecord) => void): Promise<PlacementWatch> {
     this.#assertOpen();
-    const channel = this.key(conferenceId, 'placement');
-    let set = this.#listeners.get(channel);
-    if (!set) {
-      const subscriber = await this.#subscriber.get();
-      set = new Set();
-      this.#listeners.set(channel, set);
-      const listeners = set;
-      await subscriber.subscribe(channel, (json: string) => {
+    // Writes announced while the subscriber was down are lost; readers refresh the whole map now and then.
+    return this.#subscriber.listen(this.key(conferenceId, 'placement'), {
+      message: (json) => {
         const record = this.#decode(json);
-        if (record) for (const l of [...listeners]) l(record);
-      });
-    }
-    set.add(listener);
-    let closed = false;
-    const listeners = set;
-    return {
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        listeners.delete(listener);
-        if (listeners.size > 0 || this.#listeners.get(channel) !== listeners) return;
-        this.#listeners.delete(channel);
-        if (!this.#closed) await this.#subscriber.connection?.unsubscribe(channel).catch(() => {});
+        if (record) listener(record);
       },
-    };
+    });
   }
 
   async setDraining(conferenceId: string, nodeId: string, draining: boolean): Promise<void> {
@@ -144,7 +124,6 @@ export class RedisPlacementStore implements PlacementStore, StoreResource {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners.clear();
     await Promise.all([quit(this.#client), this.#subscriber.close()]);
   }
 

@@ -58,37 +58,77 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
   return client;
 }
 
+/** A listener of a channel: its messages, and a resync after the connection came back (messages published meanwhile are lost). */
+export interface ChannelListener {
+  message(text: string): void;
+  resync?(): void;
+}
+
 /**
- * A second connection in subscriber mode, made on first use. `onReconnect` runs when it comes
- * back after a loss (announcements published meanwhile are lost: listeners must reload).
+ * A second connection in subscriber mode, made on first use: one SUBSCRIBE per channel however
+ * many listeners it has, UNSUBSCRIBE when its last one leaves.
  */
 export class Subscriber {
   readonly #client: RedisClient;
   readonly #onError: (error: Error) => void;
-  readonly #onReconnect: () => void;
+  readonly #channels = new Map<string, Set<ChannelListener>>();
   #ready: Promise<RedisClient> | null = null;
   #connection: RedisClient | null = null;
   #closed = false;
 
-  constructor(client: RedisClient, onError: (error: Error) => void, onReconnect: () => void) {
+  constructor(client: RedisClient, onError: (error: Error) => void) {
     this.#client = client;
     this.#onError = onError;
-    this.#onReconnect = onReconnect;
   }
 
-  /** The open connection, or null before the first use and after close(). */
-  get connection(): RedisClient | null {
-    return this.#connection?.isOpen ? this.#connection : null;
+  /** Listens to a channel until the returned close() (idempotent). */
+  async listen(channel: string, listener: ChannelListener): Promise<{ close(): Promise<void> }> {
+    let set = this.#channels.get(channel);
+    if (!set) {
+      const connection = await this.#connect();
+      set = this.#channels.get(channel);
+      if (!set) {
+        const listeners = new Set<ChannelListener>();
+        this.#channels.set(channel, listeners);
+        set = listeners;
+        await connection.subscribe(channel, (text: string) => {
+          for (const l of [...listeners]) l.message(text);
+        });
+      }
+    }
+    set.add(listener);
+    const listeners = set;
+    let closed = false;
+    return {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        listeners.delete(listener);
+        if (listeners.size > 0 || this.#channels.get(channel) !== listeners) return;
+        this.#channels.delete(channel);
+        if (!this.#closed && this.#connection?.isOpen) await this.#connection.unsubscribe(channel).catch(() => {});
+      },
+    };
   }
 
-  /** The connection, connected on first use (a failed one is tried again by the next call). */
-  get(): Promise<RedisClient> {
+  /** Closes the connection and forgets every listener; idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#channels.clear();
+    const connection = this.#connection;
+    this.#connection = null;
+    if (connection) await quit(connection);
+  }
+
+  // Connected on first use; a failed connection is tried again by the next caller.
+  #connect(): Promise<RedisClient> {
     this.#ready ??= (async () => {
       const subscriber = this.#client.duplicate();
       subscriber.on('error', this.#onError);
       let connected = false;
       subscriber.on('ready', () => {
-        if (connected) this.#onReconnect();
+        if (!connected) return;
+        for (const set of this.#channels.values()) for (const l of [...set]) l.resync?.();
       });
       await subscriber.connect();
       connected = true;
@@ -101,14 +141,6 @@ export class Subscriber {
     })();
     this.#ready.catch(() => (this.#ready = null));
     return this.#ready;
-  }
-
-  /** Closes the connection; idempotent. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    const connection = this.#connection;
-    this.#connection = null;
-    if (connection) await quit(connection);
   }
 }
 

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { createClient } from 'redis';
 import { RedisPlacementStore, RedisStore, StoreError, storesOf } from '../../../server/store/index.ts';
 import { freshConferenceId, chair } from '../../unit/store/helpers.ts';
-import { apply, freshState } from '../../unit/store/store-contract.ts';
+import { apply, freshState, waitUntil } from '../../unit/store/store-contract.ts';
 import { conferenceStoreContract } from '../../unit/store/conference-store-contract.ts';
 import { placementStoreContract } from '../../unit/store/placement-store-contract.ts';
 import { presenceStoreContract } from '../../unit/store/presence-store-contract.ts';
@@ -53,6 +53,29 @@ describe('RedisStore (real redis-server)', function () {
       expect(JSON.parse((await raw.hGet(`diemcau:{${id}}:state`, 'config'))!).bridges).to.have.length(212);
       await storesOf('redis', { conferences: store, tokens: store, presence: store, placements }, [store, placements]).drop(id);
       expect(await raw.keys(`diemcau:{${id}}:*`)).to.deep.equal([]);
+    } finally {
+      await raw.close();
+      await store.close();
+      await placements.close();
+    }
+  });
+
+  it('the subscriber connection is cut (CLIENT KILL TYPE pubsub): listeners are told to resync, and announcements arrive again', async () => {
+    const store = await RedisStore.create({ url: redis.url });
+    const placements = await RedisPlacementStore.create({ url: redis.url });
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    const id = freshConferenceId('resync');
+    try {
+      const changes: string[] = [];
+      const heard: string[] = [];
+      await store.subscribe(id, (c) => changes.push(c.kind));
+      await placements.watchPlacements(id, (r) => heard.push(r.peerKey));
+      await raw.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await waitUntil(() => changes.includes('resync'), 5000);
+      await store.compareAndSet(id, 0, { state: freshState(), log: [] });
+      await placements.place(id, { peerKey: 'd-178', nodeId: 'node-1', at: 1, reason: 'placed' }, 0);
+      await waitUntil(() => changes.at(-1) === 'write' && heard.includes('d-178'), 5000);
     } finally {
       await raw.close();
       await store.close();
