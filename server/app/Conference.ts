@@ -168,6 +168,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       undo.push(() => presence.close());
 
       // Staff and press consoles count as connected (they are few; their moves are paced like a hall's).
+      const halls = new Set(plan.bridges.map((b) => b.id));
       const placement: MediaPlacement = options.nodes
         ? await ClusterPlacement.start({
             conferenceId,
@@ -175,7 +176,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
             nodes: options.nodes,
             store: stores.placements,
             clock,
-            online: (peerKey) => !plan.bridges.some((b) => b.id === peerKey) || presenceOf(runner.state, peerKey).online,
+            online: (peerKey) => !halls.has(peerKey) || presenceOf(runner.state, peerKey).online,
             problem,
           })
         : new LocalPlacement(() => {
