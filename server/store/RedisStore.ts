@@ -1,6 +1,6 @@
 // The shared store: conferences, their tokens and the instances' presence leases in redis, for
-// every server process on that redis (it serves all three store interfaces over one connection,
-// which is why it is one file of about 400 lines: the Lua scripts and the keys are shared).
+// every server process on that redis (it serves all three store interfaces over one connection:
+// the Lua scripts and the keys are shared).
 //
 // Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
 // slot, which the multi-key scripts below need on a redis cluster):
@@ -27,11 +27,11 @@ import {
   type UpdateStep,
 } from './ConferenceStore.ts';
 import { checkConferenceId, StoreError } from './errors.ts';
-import { connectRedis, quit, Script, Subscriber, type RedisClient } from './redis/connection.ts';
 import type { PresenceStore } from './PresenceStore.ts';
 import type { StoreResource } from './Stores.ts';
 import type { IssueMode, TokenRecord, TokenStore } from './TokenStore.ts';
 import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
+import { connectRedis, quit, RedisChannels, Script, type RedisClient } from './redis/connection.ts';
 
 // Lua's unpack() is limited by the stack; long appends are pushed in slices.
 const PUSH_SLICE = 500;
@@ -112,19 +112,19 @@ export interface RedisStoreOptions {
 export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, StoreResource {
   readonly #client: RedisClient;
   readonly #prefix: string;
-  readonly #subscriber: Subscriber;
+  readonly #channels: RedisChannels;
   #closed = false;
 
   private constructor(client: RedisClient, options: RedisStoreOptions) {
     this.#client = client;
     this.#prefix = options.prefix ?? 'diemcau';
-    this.#subscriber = new Subscriber(client, options.onError ?? (() => {}));
+    this.#channels = new RedisChannels(client, options.onError ?? (() => {}));
   }
 
   /** Connects to redis; rejects when it cannot be reached. */
   static async create(options: RedisStoreOptions): Promise<RedisStore> {
-    const client = await connectRedis({ url: options.url, onError: (error) => options.onError?.(error) });
-    return new RedisStore(client, options);
+    const onError = options.onError ?? (() => {});
+    return new RedisStore(await connectRedis(options.url, (error) => onError(error)), options);
   }
 
   /** Whether close() was called. */
@@ -193,15 +193,14 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
     return rows.map((json) => decodeLogEntry(conferenceId, json));
   }
 
-  /** Listens to the conference's channel on the store's subscriber connection; after a lost connection, a resync. */
+  /** Listens to the conference's channel on the store's subscriber connection. */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
     this.#assertOpen();
-    return this.#subscriber.listen(this.key(conferenceId, 'changes'), {
-      message: (text) => {
-        const [version, seq] = text.split(':').map(Number);
+    return this.#channels.listen(this.key(conferenceId, 'changes'), {
+      message: (message) => {
+        const [version, seq] = message.split(':').map(Number);
         if (Number.isFinite(version) && Number.isFinite(seq)) listener({ kind: 'write', conferenceId, version: version!, seq: seq! });
       },
-      // Announcements published while the subscriber was down are lost: the listener reloads.
       resync: () => listener({ kind: 'resync', conferenceId }),
     });
   }
@@ -289,7 +288,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([quit(this.#client), this.#subscriber.close()]);
+    await Promise.all([quit(this.#client), this.#channels.close()]);
   }
 
   async #eval(script: Script, keys: string[], args: string[]): Promise<unknown> {

@@ -10,7 +10,7 @@ import { PlacementRecord } from '../../protocol/cluster.ts';
 import { checkConferenceId, checkNodeId, checkPlacements, StoreError } from '../errors.ts';
 import type { PlacementStore, PlacementWatch } from '../PlacementStore.ts';
 import type { StoreResource } from '../Stores.ts';
-import { connectRedis, quit, Script, Subscriber, type RedisClient } from './connection.ts';
+import { parseJson, RedisResource, Script, type RedisClient, type RedisResourceOptions } from './connection.ts';
 
 // ARGV: (peerKey, expectedEpoch, record JSON) per peer. Every epoch is checked before anything is written.
 const PLACE = new Script(`
@@ -28,48 +28,31 @@ return 1
 `);
 
 /** Options of a RedisPlacementStore. */
-export interface RedisPlacementStoreOptions {
-  url: string;
-  /** First part of every key and channel (default 'diemcau'). */
-  prefix?: string;
-  /** Connection errors (the client reconnects by itself), and announcements that do not parse. */
-  onError?: (error: Error) => void;
-}
+export type RedisPlacementStoreOptions = RedisResourceOptions;
 
 /** Placements in redis: compare-and-set on the epoch, every write announced on a channel. */
-export class RedisPlacementStore implements PlacementStore, StoreResource {
-  readonly #client: RedisClient;
-  readonly #prefix: string;
+export class RedisPlacementStore extends RedisResource implements PlacementStore, StoreResource {
   readonly #onError: (error: Error) => void;
-  readonly #subscriber: Subscriber;
-  #closed = false;
 
   private constructor(client: RedisClient, options: RedisPlacementStoreOptions) {
-    this.#client = client;
-    this.#prefix = options.prefix ?? 'diemcau';
+    super(client, options);
     this.#onError = options.onError ?? (() => {});
-    this.#subscriber = new Subscriber(client, this.#onError);
   }
 
   /** Connects to redis; rejects with StoreError 'unavailable' when it cannot be reached. */
   static async create(options: RedisPlacementStoreOptions): Promise<RedisPlacementStore> {
-    const client = await connectRedis({ url: options.url, onError: (error) => options.onError?.(error) });
-    return new RedisPlacementStore(client, options);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    return new RedisPlacementStore(await RedisResource.connect(options), options);
   }
 
   /** Key of one part of a conference. */
   key(conferenceId: string, part: 'placements' | 'placement' | 'draining'): string {
     checkConferenceId(conferenceId);
-    return `${this.#prefix}:{${conferenceId}}:${part}`;
+    return `${this.prefix}:{${conferenceId}}:${part}`;
   }
 
   async placements(conferenceId: string): Promise<Map<string, PlacementRecord>> {
-    this.#assertOpen();
-    const all = await this.#client.hGetAll(this.key(conferenceId, 'placements'));
+    this.assertOpen();
+    const all = await this.client.hGetAll(this.key(conferenceId, 'placements'));
     const out = new Map<string, PlacementRecord>();
     for (const [peerKey, json] of Object.entries(all)) {
       const record = this.#decode(json);
@@ -83,63 +66,49 @@ export class RedisPlacementStore implements PlacementStore, StoreResource {
   }
 
   async placeAll(conferenceId: string, moves: readonly { record: Omit<PlacementRecord, 'epoch'>; expectedEpoch: number }[]): Promise<PlacementRecord[] | null> {
-    this.#assertOpen();
+    this.assertOpen();
     checkPlacements(moves);
     const stored = moves.map((m): PlacementRecord => ({ ...m.record, epoch: m.expectedEpoch + 1 }));
     const args = moves.flatMap((m, i) => [m.record.peerKey, String(m.expectedEpoch), JSON.stringify(stored[i])]);
-    const reply = await PLACE.run(this.#client, [this.key(conferenceId, 'placements'), this.key(conferenceId, 'placement')], args);
+    const reply = await PLACE.run(this.client, [this.key(conferenceId, 'placements'), this.key(conferenceId, 'placement')], args);
     return Number(reply) === 1 ? stored : null;
   }
 
   async watchPlacements(conferenceId: string, listener: (record: PlacementRecord) => void): Promise<PlacementWatch> {
-    this.#assertOpen();
+    this.assertOpen();
     // Writes announced while the subscriber was down are lost; readers refresh the whole map now and then.
-    return this.#subscriber.listen(this.key(conferenceId, 'placement'), {
+    return this.channels.listen(this.key(conferenceId, 'placement'), {
       message: (json) => {
         const record = this.#decode(json);
         if (record) listener(record);
       },
+      resync: () => {},
     });
   }
 
   async setDraining(conferenceId: string, nodeId: string, draining: boolean): Promise<void> {
-    this.#assertOpen();
+    this.assertOpen();
     checkNodeId(nodeId);
     const key = this.key(conferenceId, 'draining');
-    if (draining) await this.#client.sAdd(key, nodeId);
-    else await this.#client.sRem(key, nodeId);
+    if (draining) await this.client.sAdd(key, nodeId);
+    else await this.client.sRem(key, nodeId);
   }
 
   async drainingNodes(conferenceId: string): Promise<Set<string>> {
-    this.#assertOpen();
-    return new Set(await this.#client.sMembers(this.key(conferenceId, 'draining')));
+    this.assertOpen();
+    return new Set(await this.client.sMembers(this.key(conferenceId, 'draining')));
   }
 
   async dropPlacements(conferenceId: string): Promise<void> {
-    this.#assertOpen();
-    await this.#client.del([this.key(conferenceId, 'placements'), this.key(conferenceId, 'draining')]);
-  }
-
-  /** Closes both connections; idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.all([quit(this.#client), this.#subscriber.close()]);
+    this.assertOpen();
+    await this.client.del([this.key(conferenceId, 'placements'), this.key(conferenceId, 'draining')]);
   }
 
   /** A stored or announced record, or null (reported) when it does not parse. */
   #decode(json: string): PlacementRecord | null {
-    try {
-      const parsed = PlacementRecord.safeParse(JSON.parse(json));
-      if (parsed.success) return parsed.data;
-    } catch {
-      // reported below
-    }
+    const parsed = PlacementRecord.safeParse(parseJson(json));
+    if (parsed.success) return parsed.data;
     this.#onError(new StoreError('corrupt', `placement record does not parse [json:${json.slice(0, 80)}]`));
     return null;
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new StoreError('closed', 'store closed');
   }
 }

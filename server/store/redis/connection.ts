@@ -1,13 +1,60 @@
-// What every redis-backed store shares: connecting (give up early on the first connection, retry
-// for ever after), Lua scripts called by their digest with a fallback to their source, a second
-// connection in subscriber mode, and an orderly quit.
+// What every redis-backed store shares: connecting (give up early at start, retry for ever once
+// connected), one subscriber connection serving many channels (told to resync after a
+// reconnection, since announcements published while it was down are lost), quitting, and the
+// Lua scripts run by their SHA with a fallback to their source.
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import { StoreError } from '../errors.ts';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
-/** A Lua script and its SHA-1 (EVALSHA first, EVAL when the server does not know it yet). */
+/** Connects to redis; rejects (StoreError 'unavailable') when it cannot be reached at first. */
+export async function connectRedis(url: string, onError: (error: Error) => void): Promise<RedisClient> {
+  let connected = false;
+  const client = createClient({
+    url,
+    socket: {
+      connectTimeout: 5000,
+      // Until the first connection, give up after a few tries so that the caller fails; later, retry for ever.
+      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries < 3 ? 100 * (retries + 1) : cause),
+    },
+  });
+  client.on('error', onError);
+  try {
+    await client.connect();
+    connected = true;
+  } catch (error) {
+    if (client.isOpen) client.destroy();
+    throw new StoreError('unavailable', `cannot reach redis [url:${redactUrl(url)}]`, { cause: error });
+  }
+  return client;
+}
+
+/** Closes a connection, politely if it is open. */
+export async function quit(client: RedisClient): Promise<void> {
+  try {
+    if (client.isOpen) await client.close();
+    else client.destroy();
+  } catch {
+    client.destroy();
+  }
+}
+
+/** JSON from redis, or null when it does not parse (a corrupt entry counts as none). */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** A redis URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** A Lua script with its SHA. */
 export class Script {
   readonly source: string;
   readonly sha: string;
@@ -17,7 +64,7 @@ export class Script {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Runs the script on this connection. */
+  /** Runs the script by its SHA, loading it when redis does not know it yet. */
   async run(client: RedisClient, keys: string[], args: string[]): Promise<unknown> {
     try {
       return await client.evalSha(this.sha, { keys, arguments: args });
@@ -28,52 +75,19 @@ export class Script {
   }
 }
 
-/** Options of a redis connection. */
-export interface RedisConnectionOptions {
-  /** redis://host:port[/db] */
-  url: string;
-  /** Connection errors (the client reconnects by itself). */
-  onError: (error: Error) => void;
+/** Handlers of one channel: its messages, and a resync when messages may have been lost. */
+interface ChannelListener {
+  message: (message: string) => void;
+  resync: () => void;
 }
 
-/** Connects to redis; rejects with StoreError 'unavailable' when it cannot be reached. */
-export async function connectRedis(options: RedisConnectionOptions): Promise<RedisClient> {
-  let connected = false;
-  const client = createClient({
-    url: options.url,
-    socket: {
-      connectTimeout: 5000,
-      // Until the first connection, give up after a few tries so that the caller hears of it; later, retry for ever.
-      reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries < 3 ? 100 * (retries + 1) : cause),
-    },
-  });
-  client.on('error', (error: Error) => options.onError(error));
-  try {
-    await client.connect();
-    connected = true;
-  } catch (error) {
-    if (client.isOpen) client.destroy();
-    throw new StoreError('unavailable', `cannot reach redis [url:${redactUrl(options.url)}]`, { cause: error });
-  }
-  return client;
-}
-
-/** A listener of a channel: its messages, and a resync after the connection came back (messages published meanwhile are lost). */
-export interface ChannelListener {
-  message(text: string): void;
-  resync?(): void;
-}
-
-/**
- * A second connection in subscriber mode, made on first use: one SUBSCRIBE per channel however
- * many listeners it has, UNSUBSCRIBE when its last one leaves.
- */
-export class Subscriber {
+/** One subscriber connection for many channels, each with many listeners. */
+export class RedisChannels {
   readonly #client: RedisClient;
   readonly #onError: (error: Error) => void;
-  readonly #channels = new Map<string, Set<ChannelListener>>();
+  readonly #listeners = new Map<string, Set<ChannelListener>>();
+  #subscriber: RedisClient | null = null;
   #ready: Promise<RedisClient> | null = null;
-  #connection: RedisClient | null = null;
   #closed = false;
 
   constructor(client: RedisClient, onError: (error: Error) => void) {
@@ -81,54 +95,52 @@ export class Subscriber {
     this.#onError = onError;
   }
 
-  /** Listens to a channel until the returned close() (idempotent). */
+  /** Listens to a channel; the returned close() is idempotent. */
   async listen(channel: string, listener: ChannelListener): Promise<{ close(): Promise<void> }> {
-    let set = this.#channels.get(channel);
+    const subscriber = await this.#subscriberClient();
+    let set = this.#listeners.get(channel);
     if (!set) {
-      const connection = await this.#connect();
-      set = this.#channels.get(channel);
-      if (!set) {
-        const listeners = new Set<ChannelListener>();
-        this.#channels.set(channel, listeners);
-        set = listeners;
-        await connection.subscribe(channel, (text: string) => {
-          for (const l of [...listeners]) l.message(text);
-        });
-      }
+      set = new Set();
+      this.#listeners.set(channel, set);
+      const listeners = set;
+      await subscriber.subscribe(channel, (message: string) => {
+        for (const l of [...listeners]) l.message(message);
+      });
     }
     set.add(listener);
-    const listeners = set;
     let closed = false;
     return {
       close: async () => {
         if (closed) return;
         closed = true;
-        listeners.delete(listener);
-        if (listeners.size > 0 || this.#channels.get(channel) !== listeners) return;
-        this.#channels.delete(channel);
-        if (!this.#closed && this.#connection?.isOpen) await this.#connection.unsubscribe(channel).catch(() => {});
+        set.delete(listener);
+        if (set.size > 0 || this.#listeners.get(channel) !== set) return;
+        this.#listeners.delete(channel);
+        if (!this.#closed && this.#subscriber?.isOpen) await this.#subscriber.unsubscribe(channel).catch(() => {});
       },
     };
   }
 
-  /** Closes the connection and forgets every listener; idempotent. */
+  /** Closes the subscriber connection; idempotent. */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
-    this.#channels.clear();
-    const connection = this.#connection;
-    this.#connection = null;
-    if (connection) await quit(connection);
+    this.#listeners.clear();
+    const subscriber = this.#subscriber;
+    this.#subscriber = null;
+    if (subscriber) await quit(subscriber);
   }
 
-  // Connected on first use; a failed connection is tried again by the next caller.
-  #connect(): Promise<RedisClient> {
+  #subscriberClient(): Promise<RedisClient> {
+    if (this.#closed) return Promise.reject(new StoreError('closed', 'store closed'));
     this.#ready ??= (async () => {
       const subscriber = this.#client.duplicate();
-      subscriber.on('error', this.#onError);
+      subscriber.on('error', (error: Error) => this.#onError(error));
       let connected = false;
+      // Messages published while the connection was down are lost: every listener reloads.
       subscriber.on('ready', () => {
         if (!connected) return;
-        for (const set of this.#channels.values()) for (const l of [...set]) l.resync?.();
+        for (const set of this.#listeners.values()) for (const l of [...set]) l.resync();
       });
       await subscriber.connect();
       connected = true;
@@ -136,25 +148,62 @@ export class Subscriber {
         await quit(subscriber);
         throw new StoreError('closed', 'store closed');
       }
-      this.#connection = subscriber;
+      this.#subscriber = subscriber;
       return subscriber;
     })();
+    // A failed connection is tried again by the next listen.
     this.#ready.catch(() => (this.#ready = null));
     return this.#ready;
   }
 }
 
-/** Closes a connection, destroying it when an orderly quit fails. */
-export async function quit(client: RedisClient): Promise<void> {
-  try {
-    if (client.isOpen) await client.close();
-    else client.destroy();
-  } catch {
-    client.destroy();
-  }
+/** Options every redis-backed store takes. */
+export interface RedisResourceOptions {
+  /** redis://host:port[/db] */
+  url: string;
+  /** First part of every key and channel (default 'diemcau'). */
+  prefix?: string;
+  /** Connection errors (the client reconnects by itself); ignored by default. */
+  onError?: (error: Error) => void;
 }
 
-/** A redis URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
+/** A redis-backed store of one concern: its connection, its channels (one subscriber connection, made on first use), its key prefix; closed once. */
+export abstract class RedisResource {
+  protected readonly client: RedisClient;
+  protected readonly channels: RedisChannels;
+  protected readonly prefix: string;
+  #closed = false;
+
+  protected constructor(client: RedisClient, options: Omit<RedisResourceOptions, 'url'>) {
+    this.client = client;
+    this.prefix = options.prefix ?? 'diemcau';
+    this.channels = new RedisChannels(client, options.onError ?? (() => {}));
+  }
+
+  /** Connects for a subclass's create(). */
+  protected static connect(options: RedisResourceOptions): Promise<RedisClient> {
+    const onError = options.onError ?? (() => {});
+    return connectRedis(options.url, (e) => onError(e));
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the connections; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.closing();
+    await Promise.all([this.channels.close(), quit(this.client)]);
+  }
+
+  /** What a subclass stops before the connections close. */
+  protected async closing(): Promise<void> {}
+
+  /** Throws StoreError 'closed' after close(). */
+  protected assertOpen(): void {
+    if (this.#closed) throw new StoreError('closed', 'store closed');
+  }
 }
