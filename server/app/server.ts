@@ -97,7 +97,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         healthIntervalMs: extras.healthIntervalMs,
         presenceGraceMs: extras.presenceGraceMs,
         rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
-        nodes: extras.nodes ?? stores.nodes,
+        // A shared registry only: in memory (one process) the process's own media is the node, at the page's own origin.
+        nodes: extras.nodes ?? (stores.kind === 'redis' ? stores.nodes : undefined),
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
       });
     let conference = await openConference(plan);
