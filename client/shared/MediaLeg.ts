@@ -38,6 +38,9 @@ export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
   { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_800_000 },
 ];
 
+/** How long a leg refused by its node (`wrong_node`) waits before it tries that node again. */
+const WRONG_NODE_RETRY_MS = 2000;
+
 /** What a leg tells its page, by event (MediaClient passes on the current leg's). */
 export type MediaLegEventMap = {
   state: { state: MediaClientState };
@@ -84,6 +87,7 @@ export class MediaLeg {
   /** Joined on the current socket connection. */
   #joined = false;
   #retryTimer?: ReturnType<typeof setTimeout>;
+  #refusedTimer?: ReturnType<typeof setTimeout>;
   #failures = 0;
 
   constructor(options: MediaLegOptions) {
@@ -103,7 +107,15 @@ export class MediaLeg {
       if (this.state !== 'replaced') this.#setState('reconnecting');
       this.#teardown();
     });
-    this.socket.on('connect_error', (err) => this.#emit('error', { message: err.message }));
+    this.socket.on('connect_error', (err) => {
+      this.#emit('error', { message: err.message });
+      // A node that says the hall is placed elsewhere (a move under way) is not retried by
+      // socket.io: try again later, while the page asks the control plane where to go.
+      if (err.message === 'wrong_node' && !this.socket.active && this.state !== 'closed') {
+        clearTimeout(this.#refusedTimer);
+        this.#refusedTimer = setTimeout(() => this.state !== 'closed' && this.socket.connect(), WRONG_NODE_RETRY_MS);
+      }
+    });
     this.socket.on('media:consume', (msg, ack) => {
       this.#onConsume(msg).then(
         () => ack({ ok: true }),
@@ -241,6 +253,7 @@ export class MediaLeg {
   /** Leaves the node: closes the transports and the socket (the page's camera and microphone stay on); tells nothing more. */
   close(): void {
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#refusedTimer);
     this.#options = { ...this.#options, emit: () => {} };
     this.state = 'closed';
     this.#teardown();
