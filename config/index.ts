@@ -29,6 +29,16 @@ export const ConfigSchema = z.object({
   conferenceId: z.string().regex(/^[a-z0-9-]{1,64}$/).default('langson-2021'),
   /** Public base URL printed in invite links (default: the listening address). */
   publicUrl: z.string().url().optional(),
+  /**
+   * Every control instance of the deployment (http(s)://host:port, no path), handed to the apps:
+   * when the one they talk to goes away they go on with the next, sockets and REST alike. Empty:
+   * the apps talk to the origin they were loaded from. A media node's /media accepts these
+   * origins (CORS).
+   */
+  controlUrls: z
+    .array(z.string().regex(/^https?:\/\/[^/?#\s]+$/, 'each must be http(s)://host[:port] with no path'))
+    .max(32)
+    .default([]),
   /** The feed for the press (what is on air): rtp://host:port (RTP/MPEG-TS) or udp://host:port (MPEG-TS); off when unset. */
   pressFeed: z.string().regex(/^(rtp|udp):\/\/[^:/]+:\d{1,5}\/?$/, 'must be rtp://host:port or udp://host:port').optional(),
   /** Where the archive recordings (.mkv with chapters, and their .json index) are written. */
@@ -64,12 +74,6 @@ export const ConfigSchema = z.object({
   mediaUrl: z.string().url().optional(),
   /** Where other nodes reach this node's API (default: the announced address and the HTTP port). */
   nodeApiUrl: z.string().url().optional(),
-  /** The control instances' URLs (comma-separated): the origins a media node's /media accepts (CORS). */
-  controlUrls: z
-    .string()
-    .transform((text) => text.split(',').map((u) => u.trim()).filter(Boolean))
-    .pipe(z.array(z.string().url()).max(32))
-    .default([]),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -87,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     redisUrl: env.REDIS_URL,
     conferenceId: env.DIEMCAU_CONFERENCE_ID,
     publicUrl: env.DIEMCAU_PUBLIC_URL,
+    controlUrls: env.DIEMCAU_CONTROL_URLS ? env.DIEMCAU_CONTROL_URLS.split(/[\s,]+/).filter(Boolean).map((u) => u.replace(/\/+$/, '')) : undefined,
     pressFeed: env.DIEMCAU_PRESS_FEED,
     recordingsDir: env.DIEMCAU_RECORDINGS_DIR,
     // The variable keeps its first name (deployments set it); the feed was called the programme.
@@ -98,7 +103,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     nodeCapacity: env.DIEMCAU_NODE_CAPACITY,
     mediaUrl: env.DIEMCAU_MEDIA_URL,
     nodeApiUrl: env.DIEMCAU_NODE_API_URL,
-    controlUrls: env.DIEMCAU_CONTROL_URLS,
   };
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const result = ConfigSchema.safeParse({ ...cleaned, ...overrides });

@@ -4,7 +4,7 @@
 import { MediaClient } from '../shared/MediaClient.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
+import { controlEndpoints, controlFetch, roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
 import type { MaketEditor } from './MaketEditor.ts';
@@ -41,13 +41,13 @@ async function main(): Promise<void> {
   $('title').textContent = me.role === 'chair' ? 'Bàn điều hành chủ tọa' : 'Bàn điều hành — Thư ký hội nghị';
   document.title = `${$('title').textContent} — Hội nghị trực tuyến`;
   const bridges = await loadBridges();
-  const plan = (await fetch('/api/plan').then((r) => r.json())) as ConferencePlan;
+  const plan = (await controlFetch('/api/plan').then((r) => r.json())) as ConferencePlan;
 
-  const client = new MediaClient({ url: location.origin, token, publish: false });
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
+  const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me };
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, api: controlFetch };
 
   // --- media: programme preview, its sound (muted by default), thumbnails -----------------
   const video = $<HTMLVideoElement>('program');
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   });
   control.on('event', (e) => console_.onEvent(e));
   // The technicians' link monitor: a hall's link changed status (staff only).
-  control.socket.on('health:alert', (alert) => console_.onHealthAlert(alert));
+  control.onServer('health:alert', (alert) => console_.onHealthAlert(alert));
   control.on('connection', () => {
     $('conn-state').textContent = control.connected ? connectionText(client.state) : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${control.connected && client.state === 'live' ? 'ok' : 'bad'}`;

@@ -5,7 +5,7 @@ import { startLinkReporter } from '../shared/linkReporter.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
-import { tokenFromLink, whoAmI } from '../shared/session.ts';
+import { controlEndpoints, tokenFromLink, whoAmI } from '../shared/session.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -27,14 +27,15 @@ async function main(): Promise<void> {
 
   // The operator's camera and microphone choice on this PC (ideal: a device unplugged since falls back to another).
   const choice = me.role === 'operator' ? loadDeviceChoice(bridgeId) : {};
+  const control = new ControlClient(controlEndpoints(), token);
+  // The control plane says which media node this hall's media goes to (and when it moves).
   const client = new MediaClient({
-    url: location.origin,
+    placement: control.mediaTargets(),
     token,
     publish: me.role === 'operator',
     video: choice.videoId ? { ...DEFAULT_VIDEO, deviceId: { ideal: choice.videoId } } : DEFAULT_VIDEO,
     audio: choice.audioId ? { ...DEFAULT_AUDIO, deviceId: { ideal: choice.audioId } } : DEFAULT_AUDIO,
   });
-  const control = new ControlClient(location.origin, token);
   // The hall reports its link to the technicians every 2 s and answers their link tests.
   const stopLinkReporter = me.role === 'operator' ? startLinkReporter(client, control) : undefined;
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter };

@@ -22,9 +22,11 @@ interface Tile {
   status: HTMLElement;
   reason: HTMLElement;
   mark: HTMLElement;
+  /** The media node the hall's media is on (shown when there are several). */
+  node: HTMLElement;
   group: Group;
   key: string;
-  shown: { status: TileStatus; reason: string; title: string; test: TestMark; hidden: boolean; dropped: boolean };
+  shown: { status: TileStatus; reason: string; title: string; test: TestMark; hidden: boolean; dropped: boolean; node: string };
   line: HealthLine | null;
   /** Seen connected since the dashboard opened: going offline is then a drop, marked on the tile. */
   wasOnline: boolean;
@@ -121,7 +123,10 @@ export class TileBoard {
       const mark = document.createElement('span');
       mark.className = 't-test';
       mark.hidden = true;
-      el.append(name, detail, mark);
+      const node = document.createElement('span');
+      node.className = 't-node';
+      node.hidden = true;
+      el.append(name, detail, node, mark);
       el.title = bridge.name;
       el.addEventListener('click', () => onSelect(bridge.id));
       const tile: Tile = {
@@ -131,9 +136,10 @@ export class TileBoard {
         status,
         reason,
         mark,
+        node,
         group,
         key: searchKey(bridge.name),
-        shown: { status: 'unknown', reason: '', title: bridge.name, test: null, hidden: false, dropped: false },
+        shown: { status: 'unknown', reason: '', title: bridge.name, test: null, hidden: false, dropped: false, node: '' },
         line: null,
         wasOnline: false,
       };
@@ -230,6 +236,19 @@ export class TileBoard {
     if (this.#selected) this.#tiles.get(this.#selected)?.el.classList.remove('selected');
     this.#selected = bridgeId;
     if (bridgeId) this.#tiles.get(bridgeId)?.el.classList.add('selected');
+  }
+
+  /** Shows on each tile the media node its hall is on (names by bridge; '' hides it). */
+  setNodes(nodeOf: (bridgeId: string) => string): void {
+    for (const tile of this.#tiles.values()) {
+      const text = nodeOf(tile.bridge.id);
+      if (tile.shown.node === text) continue;
+      tile.shown.node = text;
+      tile.node.hidden = text === '';
+      tile.node.textContent = text ? `▣ ${text}` : '';
+      tile.node.title = text ? `Máy chủ media: ${text}` : '';
+      tile.el.dataset.node = text;
+    }
   }
 
   /** Shows the link test's outcome on a tile. */

@@ -1,22 +1,25 @@
 // One conference at work in this process: the aggregate the server creates and closes in one
 // place. It owns the runner (rules and durable state), the access tokens, the link health, and the
 // small pieces that tie them together: the halls' presence across instances, the floor-request
-// rate limit, the link events. In the `both` role it also opens the conference's media on this
-// process's media node (the session, the routing that follows the state, the hardware halls and
-// the feed: see media-node/ConferenceMedia.ts); a control-only instance has none (issue 13).
+// rate limit, the link events, and where each page's media goes (placement on media nodes). In
+// the `both` role it also opens the conference's media on this process's media node (the
+// session, the routing that follows the state, the hardware halls and the feed: see
+// media-node/ConferenceMedia.ts); a control-only instance has none (issue 13).
 // Transport handlers see only this object.
 import { EventEmitter } from 'node:events';
 import { SfuError, type MediaSession } from '../../sfu/index.ts';
 import { onAirOf, presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
-import type { Stores } from '../store/index.ts';
+import type { NodeRegistry, Stores } from '../store/index.ts';
 import { ConferenceRunner, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
 import { HallPresence, type PresenceVia } from './conference/presence.ts';
 import { AccessTokens } from './conference/tokens.ts';
 import type { FeedDesk } from './feed/FeedDesk.ts';
 import type { PressFeedTarget } from './feed/FeedOutput.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
+import { ClusterPlacement } from './placement/ClusterPlacement.ts';
+import { LocalPlacement, type MediaPlacement } from './placement/MediaPlacement.ts';
 import { recordLinkEvents } from './link-events.ts';
 import { LinkSampleFeed, type LinkCounterSource } from './LinkSampleFeed.ts';
 import type { ConferenceMedia } from './media-node/ConferenceMedia.ts';
@@ -61,6 +64,11 @@ export interface ConferenceOptions {
   rtpListenInfo?: { ip: string; announcedIp?: string; portRange?: { min: number; max: number } };
   /** The press feed and the recordings (run with this process's media). */
   feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
+  /**
+   * The registry of media nodes the deployment shares: pages' media is placed on its live nodes.
+   * Absent: this process's own media is the only node (every page opens it where it reached us).
+   */
+  nodes?: NodeRegistry;
 }
 
 /** The parts a conference is made of, each built by create(). */
@@ -72,6 +80,7 @@ interface ConferenceParts {
   presence: HallPresence;
   stopLinkEvents: () => void;
   linkFeed: LinkSampleFeed | undefined;
+  placement: MediaPlacement;
 }
 
 /** One conference at work: create() builds every part, close() takes them down in reverse. */
@@ -87,6 +96,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly tokens: AccessTokens;
   /** The link health of every bridge, for the technicians. */
   readonly health: HealthMonitor;
+  /** Where each page's media goes. */
+  readonly placement: MediaPlacement;
   readonly #presence: HallPresence;
   readonly #stopLinkEvents: () => void;
   readonly #linkFeed: LinkSampleFeed | undefined;
@@ -103,6 +114,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.chairBridgeId = parts.runner.state.config.chairBridgeId;
     this.tokens = parts.tokens;
     this.health = parts.health;
+    this.placement = parts.placement;
     this.#presence = parts.presence;
     this.#stopLinkEvents = parts.stopLinkEvents;
     this.#linkFeed = parts.linkFeed;
@@ -160,6 +172,27 @@ export class Conference extends EventEmitter<ConferenceEvents> {
         linkFeed = feed;
         links = feed;
       }
+
+      // Staff and press consoles count as connected (they are few; their moves are paced like a hall's).
+      const halls = new Set(plan.bridges.map((b) => b.id));
+      const placement: MediaPlacement = options.nodes
+        ? await ClusterPlacement.start({
+            conferenceId,
+            plan,
+            nodes: options.nodes,
+            store: stores.placements,
+            clock,
+            online: (peerKey) => !halls.has(peerKey) || presenceOf(runner.state, peerKey).online,
+            problem,
+          })
+        : new LocalPlacement(() => {
+            const pool = options.mediaNode?.pool;
+            const peers = local?.session.peerIds().length ?? 0;
+            const placedOnWorkers = pool ? pool.slots.reduce((sum, s) => sum + s.load, 0) : 0;
+            return { peers, consumers: Math.max(0, placedOnWorkers - peers), workers: pool?.size ?? 0 };
+          });
+      undo.push(() => placement.close());
+
       const health = new HealthMonitor({
         bridgeIds: plan.bridges.map((b) => b.id),
         links: () => links,
@@ -172,7 +205,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const stopLinkEvents = recordLinkEvents({ runner, media: local?.session, rtpHalls: local?.rtpHalls, health, clock });
       undo.push(stopLinkEvents);
       health.start();
-      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed });
+      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, placement });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();
       throw error;
@@ -260,9 +293,10 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 
   /**
-   * Takes every part down in reverse order of create(): presence, the link events, the health
-   * monitor, this process's media of the conference (the feed first: a recording in progress is
-   * finished), the runner. The stores, the media node and the workers belong to the caller.
+   * Takes every part down in reverse order of create(): presence, placement, the link events, the
+   * health monitor, this process's media of the conference (the feed first: a recording in
+   * progress is finished), the runner. The stores, the media node and the workers belong to the
+   * caller.
    * Idempotent.
    */
   close(): Promise<void> {
@@ -272,6 +306,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
 
   async #close(): Promise<void> {
     this.#presence.close();
+    await this.placement.close();
     this.#stopLinkEvents();
     this.health.close();
     await this.#linkFeed?.close();

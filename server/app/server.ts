@@ -15,7 +15,7 @@ import { metricsHandler } from '../transport/metrics.ts';
 import { cutOffToken } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
-import { createStores, type Stores } from '../store/index.ts';
+import { createStores, type NodeRegistry, type Stores } from '../store/index.ts';
 import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
 import { clusterOf, nodeIdOf, startPool } from './media-node/from-config.ts';
@@ -61,6 +61,11 @@ export interface ServerExtras {
   presenceGraceMs?: number;
   /** The conference's time (the system clock by default). */
   clock?: Clock;
+  /**
+   * A registry of media nodes to place pages' media on (tests: records written through the
+   * interface stand in for media nodes); by default the stores' shared one, if any.
+   */
+  nodes?: NodeRegistry;
 }
 
 /** Starts the server for one conference plan: the `both` role (the default) or `control`. */
@@ -79,6 +84,9 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     // The port first: a media node's id and URLs are made of it.
     const app = express();
     app.disable('x-powered-by');
+    // The apps of one control instance call the others' REST when it goes away (DIEMCAU_CONTROL_URLS).
+    const origins = new Set([...config.controlUrls, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])]);
+    app.use(['/api', '/metrics'], crossOrigin(origins));
     const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config);
     cleanups.push(closeHttp);
 
@@ -108,6 +116,9 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         healthIntervalMs: extras.healthIntervalMs,
         presenceGraceMs: extras.presenceGraceMs,
         rtpListenInfo: pool && { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
+        // A shared registry of media nodes that pipe to each other (redis and a node secret, or a
+        // control-only instance); otherwise this process's own media is the node, at the page's own origin.
+        nodes: extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined),
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
       });
     let conference = await openConference(plan);
@@ -127,7 +138,13 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       cleanups.push(() => Promise.allSettled([pub.quit(), sub.quit()]));
       adapter = createAdapter(pub, sub);
     }
-    const io = new SocketServer(httpServer, { serveClient: false, pingInterval: 10000, pingTimeout: 8000, ...(adapter ? { adapter } : {}) });
+    const io = new SocketServer(httpServer, {
+      serveClient: false,
+      pingInterval: 10000,
+      pingTimeout: 8000,
+      ...(origins.size ? { cors: { origin: [...origins] } } : {}),
+      ...(adapter ? { adapter } : {}),
+    });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = node
@@ -179,7 +196,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     };
     app.use('/api/recordings', createRecordingsRouter(() => conference));
     app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
-    app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan));
+    app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan, { controlUrls: config.controlUrls }));
     app.get('/metrics', metricsHandler(() => conference, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
     baseUrl ||= url;
@@ -214,4 +231,18 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     await undo();
     throw error;
   }
+}
+
+/**
+ * CORS for the other control instances' pages: an origin of the deployment may call this one's
+ * REST with its bearer token (the preflight is answered here); any other origin gets no header.
+ */
+function crossOrigin(origins: ReadonlySet<string>): express.RequestHandler {
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    if (!origin || !origins.has(origin)) return next();
+    res.set({ 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'GET, POST, PUT' });
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next();
+  };
 }

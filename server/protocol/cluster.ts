@@ -7,12 +7,20 @@
 import { z } from 'zod';
 import { RtpParameters } from './media.ts';
 
-/** A media node's id: short, url-safe (it becomes part of keys and URLs). */
-export const NodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a node id');
+/** What a media node's id looks like: short, url-safe (it becomes part of keys and URLs). */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A media node's id. */
+export const NodeId = z.string().regex(NODE_ID_PATTERN, 'not a node id');
 export type NodeId = z.infer<typeof NodeId>;
 
+/** What a label's name looks like (the plan's placement rules use the same). */
+export const LABEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+/** At most this many labels on a node or a placement rule, each value at most LABEL_VALUE_MAX characters. */
+export const MAX_LABELS = 16;
+export const LABEL_VALUE_MAX = 64;
+
 /** Free-form labels of a node or of a placement rule (e.g. region=dong-bac, site=vt-bac-son). */
-export const Labels = z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.string().max(64)).refine((l) => Object.keys(l).length <= 16, 'at most 16 labels');
+export const Labels = z.record(z.string().regex(LABEL_NAME), z.string().max(LABEL_VALUE_MAX)).refine((l) => Object.keys(l).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`);
 export type Labels = z.infer<typeof Labels>;
 
 /** A media node as it announces itself in the registry, renewed under a lease. */
@@ -35,6 +43,12 @@ export const MediaNodeRecord = z.object({
   startedAt: z.number().int(),
   /** When the record was last renewed (the announcing node's clock). */
   renewedAt: z.number().int(),
+  /**
+   * Pipe transports of the node now (the technicians' panel and /metrics): `in` carry tracks
+   * homed elsewhere to this node, `out` carry this node's tracks to others. Optional: a node
+   * that does not count them leaves it out (added by the control side of issue 13).
+   */
+  pipes: z.object({ in: z.number().int().min(0), out: z.number().int().min(0) }).optional(),
 });
 export type MediaNodeRecord = z.infer<typeof MediaNodeRecord>;
 

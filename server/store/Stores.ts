@@ -1,13 +1,15 @@
 // The stores a server runs on, one per concern, as LiveKit splits its stores: the conference and
 // its log (ConferenceStore), the access tokens (TokenStore), the instances' presence leases
-// (PresenceStore), and for media across hosts (issue 13) the media nodes' leases (NodeRegistry),
-// the tracks each node publishes (TrackRegistry) and the link samples nodes send the control
-// plane (LinkChannel). One object may serve several concerns (RedisStore serves the first three
-// over one connection); the embedded default has a memory store for each.
+// (PresenceStore), the peers' placement on media nodes (PlacementStore), and for media across
+// hosts (issue 13) the media nodes' leases (NodeRegistry), the tracks each node publishes
+// (TrackRegistry) and the link samples nodes send the control plane (LinkChannel). One object may
+// serve several concerns (RedisStore serves the first three over one connection); the embedded
+// default has a memory store for each.
 import type { Clock } from '../core/conference/index.ts';
 import type { ConferenceStore } from './ConferenceStore.ts';
 import type { LinkChannel } from './LinkChannel.ts';
 import type { NodeRegistry } from './NodeRegistry.ts';
+import type { PlacementStore } from './PlacementStore.ts';
 import type { TrackRegistry } from './TrackRegistry.ts';
 import { MemoryLinkChannel, MemoryNodeRegistry, MemoryTrackRegistry } from './memory/MemoryClusterStore.ts';
 import { RedisLinkChannel } from './redis/RedisLinkChannel.ts';
@@ -18,7 +20,9 @@ import type { TokenStore } from './TokenStore.ts';
 import { MemoryConferenceStore } from './memory/MemoryConferenceStore.ts';
 import { MemoryPresenceStore } from './memory/MemoryPresenceStore.ts';
 import { MemoryTokenStore } from './memory/MemoryTokenStore.ts';
+import { MemoryPlacementStore } from './memory/MemoryClusterStore.ts';
 import { RedisStore } from './RedisStore.ts';
+import { RedisPlacementStore } from './redis/RedisPlacementStore.ts';
 
 /** A store implementation's own life: close() releases it (idempotent); later calls fail with code 'closed'. */
 export interface StoreResource {
@@ -35,13 +39,18 @@ export interface Stores {
   readonly conferences: ConferenceStore;
   readonly tokens: TokenStore;
   readonly presence: PresenceStore;
-  /** The media nodes' leases (deployment-wide, not per conference). */
+  /** The peers' placement on media nodes, per conference. */
+  readonly placements: PlacementStore;
+  /**
+   * The media nodes' leases (deployment-wide, not per conference). Shared between processes only
+   * on redis; in memory it holds this process's node alone.
+   */
   readonly nodes: NodeRegistry;
   /** The tracks each media node publishes, per conference. */
   readonly tracks: TrackRegistry;
   /** The link samples media nodes send the control plane. */
   readonly links: LinkChannel;
-  /** Deletes everything of one conference, in every store (state, log, tokens, leases, tracks). */
+  /** Deletes everything of one conference, in every store (state, log, tokens, leases, placements, tracks). */
   drop(conferenceId: string): Promise<void>;
   /** Closes every implementation once; idempotent. */
   close(): Promise<void>;
@@ -54,7 +63,7 @@ export interface Stores {
  */
 export function storesOf(
   kind: StoreKind,
-  given: { conferences: ConferenceStore; tokens: TokenStore; presence: PresenceStore; nodes?: NodeRegistry; tracks?: TrackRegistry; links?: LinkChannel },
+  given: { conferences: ConferenceStore; tokens: TokenStore; presence: PresenceStore; placements: PlacementStore; nodes?: NodeRegistry; tracks?: TrackRegistry; links?: LinkChannel },
   resources: readonly StoreResource[],
 ): Stores {
   const made: StoreResource[] = [];
@@ -74,6 +83,7 @@ export function storesOf(
       await parts.conferences.drop(conferenceId);
       await parts.tokens.dropTokens(conferenceId);
       await parts.presence.dropPresence(conferenceId);
+      await parts.placements.dropPlacements(conferenceId);
       await parts.tracks.dropTracks(conferenceId);
     },
     close() {
@@ -104,13 +114,15 @@ export async function createStores(options: CreateStoresOptions = {}): Promise<S
     try {
       const redis = await RedisStore.create(redisOptions);
       opened.push(redis);
+      const placements = await RedisPlacementStore.create(redisOptions);
+      opened.push(placements);
       const nodes = await RedisNodeRegistry.create(redisOptions);
       opened.push(nodes);
       const tracks = await RedisTrackRegistry.create(redisOptions);
       opened.push(tracks);
       const links = await RedisLinkChannel.create(redisOptions);
       opened.push(links);
-      return storesOf('redis', { conferences: redis, tokens: redis, presence: redis, nodes, tracks, links }, opened);
+      return storesOf('redis', { conferences: redis, tokens: redis, presence: redis, placements, nodes, tracks, links }, opened);
     } catch (error) {
       await Promise.all(opened.map((r) => r.close()));
       throw error;
@@ -119,8 +131,9 @@ export async function createStores(options: CreateStoresOptions = {}): Promise<S
   const conferences = new MemoryConferenceStore();
   const tokens = new MemoryTokenStore();
   const presence = new MemoryPresenceStore(options.clock);
+  const placements = new MemoryPlacementStore();
   const nodes = new MemoryNodeRegistry(options.clock);
   const tracks = new MemoryTrackRegistry();
   const links = new MemoryLinkChannel();
-  return storesOf('memory', { conferences, tokens, presence, nodes, tracks, links }, [conferences, tokens, presence, nodes, tracks, links]);
+  return storesOf('memory', { conferences, tokens, presence, placements, nodes, tracks, links }, [conferences, tokens, presence, placements, nodes, tracks, links]);
 }

@@ -1,6 +1,6 @@
-// Storage behind interfaces split by concern: the conference and its log, tokens, presence leases,
-// media nodes, their tracks and link samples; memory implementations (the embedded default) and
-// redis ones.
+// Storage behind interfaces split by concern: the conference and its log, tokens, presence leases;
+// memory implementations (the embedded default) and redis ones; the media nodes' registry, their
+// published tracks, their link samples and the peers' placement on them (issue 13).
 export * from './errors.ts';
 export * from './ConferenceStore.ts';
 export * from './TokenStore.ts';
@@ -10,6 +10,7 @@ export { MemoryConferenceStore } from './memory/MemoryConferenceStore.ts';
 export { MemoryTokenStore } from './memory/MemoryTokenStore.ts';
 export { MemoryPresenceStore } from './memory/MemoryPresenceStore.ts';
 export { RedisStore, type RedisStoreOptions } from './RedisStore.ts';
+export { RedisPlacementStore, type RedisPlacementStoreOptions } from './redis/RedisPlacementStore.ts';
 export * from './NodeRegistry.ts';
 export * from './TrackRegistry.ts';
 export * from './PlacementStore.ts';

@@ -32,7 +32,7 @@ export async function freePortBase(count: number): Promise<number> {
 }
 
 /** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state (or redis). */
-export async function startTestServer(workers = 2, extra: { redisUrl?: string; conferenceId?: string } = {}, extras: ServerExtras = {}): Promise<RunningServer> {
+export async function startTestServer(workers = 2, extra: { redisUrl?: string; conferenceId?: string; controlUrls?: string[] } = {}, extras: ServerExtras = {}): Promise<RunningServer> {
   const webRtcBasePort = await freePortBase(workers);
   const rtcMinPort = await freePortBase(1);
   const config = loadConfig({}, {

@@ -9,7 +9,8 @@ import { SfuError, type CascadeChannel, type WorkerPool } from '../../../sfu/ind
 import type { types as ms } from 'mediasoup';
 import type { Clock } from '../../core/conference/index.ts';
 import type { Principal } from '../../protocol/control.ts';
-import type { NodeWatch, PlacementStore, Stores } from '../../store/index.ts';
+import type { NodeWatch, Stores } from '../../store/index.ts';
+import { peerKeyOf } from '../placement/MediaPlacement.ts';
 import { ConferenceMedia, type ConferenceMediaOptions, type MediaLog } from './ConferenceMedia.ts';
 import { NodeApiError } from './node-auth.ts';
 import { nodeApiRouter, type NodeApiHost } from './node-api.ts';
@@ -43,8 +44,6 @@ export interface MediaNodeOptions {
   clock: Clock;
   /** Absent: this node is alone (the embedded default); no lease, no node API, no pipes to other nodes. */
   cluster?: MediaNodeCluster;
-  /** Where peers are placed (a peer placed on another node is refused); absent: every peer is welcome. */
-  placements?: PlacementStore;
 }
 
 /** Where a refused peer should go instead. */
@@ -161,10 +160,9 @@ export class MediaNode implements NodeApiHost {
    * (a hall's browser is told where its media goes by the control plane; it never guesses).
    */
   async admit(conferenceId: string, principal: Principal): Promise<WrongNode | null> {
-    const placements = this.#o.placements;
-    if (!placements) return null;
-    const key = principal.role === 'operator' ? principal.bridgeId : principal.role;
-    const placed = (await placements.placements(conferenceId)).get(key);
+    // A node alone takes every peer; a node of several, those the control plane did not place elsewhere.
+    if (!this.#o.cluster) return null;
+    const placed = (await this.#o.stores.placements.placements(conferenceId)).get(peerKeyOf(principal));
     if (!placed || placed.nodeId === this.nodeId) return null;
     return { code: 'wrong_node', nodeId: placed.nodeId, mediaUrl: this.#live.get(placed.nodeId)?.mediaUrl ?? null };
   }

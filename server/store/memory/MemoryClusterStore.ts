@@ -4,6 +4,7 @@
 // which lets the placement and routing code run unchanged on one host and be tested without redis.
 import { SystemClock, type Clock } from '../../core/conference/index.ts';
 import type { LinkSampleMessage, MediaNodeRecord, PlacementRecord, TrackRecord } from '../../protocol/cluster.ts';
+import { checkNodeId, checkPlacements } from '../errors.ts';
 import type { LinkChannel, LinkWatch } from '../LinkChannel.ts';
 import type { NodeChange, NodeRegistry, NodeWatch } from '../NodeRegistry.ts';
 import type { PlacementStore, PlacementWatch } from '../PlacementStore.ts';
@@ -187,6 +188,7 @@ export class MemoryTrackRegistry implements TrackRegistry {
 export class MemoryPlacementStore implements PlacementStore {
   readonly #placements = new Map<string, Map<string, PlacementRecord>>();
   readonly #watchers = new Map<string, Set<(record: PlacementRecord) => void>>();
+  readonly #draining = new Map<string, Set<string>>();
   readonly #open = new OpenGuard();
 
   get closed(): boolean {
@@ -199,14 +201,20 @@ export class MemoryPlacementStore implements PlacementStore {
   }
 
   async place(conferenceId: string, record: Omit<PlacementRecord, 'epoch'>, expectedEpoch: number): Promise<PlacementRecord | null> {
+    return (await this.placeAll(conferenceId, [{ record, expectedEpoch }]))?.[0] ?? null;
+  }
+
+  async placeAll(conferenceId: string, moves: readonly { record: Omit<PlacementRecord, 'epoch'>; expectedEpoch: number }[]): Promise<PlacementRecord[] | null> {
     this.#open.assert(conferenceId);
+    checkPlacements(moves);
     let conference = this.#placements.get(conferenceId);
     if (!conference) this.#placements.set(conferenceId, (conference = new Map()));
-    if ((conference.get(record.peerKey)?.epoch ?? 0) !== expectedEpoch) return null;
-    const stored: PlacementRecord = { ...record, epoch: expectedEpoch + 1 };
-    conference.set(record.peerKey, stored);
-    for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) fn({ ...stored });
-    return { ...stored };
+    const held = conference;
+    if (moves.some((m) => (held.get(m.record.peerKey)?.epoch ?? 0) !== m.expectedEpoch)) return null;
+    const stored = moves.map((m): PlacementRecord => ({ ...m.record, epoch: m.expectedEpoch + 1 }));
+    for (const r of stored) held.set(r.peerKey, r);
+    for (const r of stored) for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) fn({ ...r });
+    return stored.map((r) => ({ ...r }));
   }
 
   async watchPlacements(conferenceId: string, listener: (record: PlacementRecord) => void): Promise<PlacementWatch> {
@@ -217,15 +225,31 @@ export class MemoryPlacementStore implements PlacementStore {
     return { close: async () => void set.delete(listener) };
   }
 
+  async setDraining(conferenceId: string, nodeId: string, draining: boolean): Promise<void> {
+    this.#open.assert(conferenceId);
+    checkNodeId(nodeId);
+    let set = this.#draining.get(conferenceId);
+    if (!set) this.#draining.set(conferenceId, (set = new Set()));
+    if (draining) set.add(nodeId);
+    else set.delete(nodeId);
+  }
+
+  async drainingNodes(conferenceId: string): Promise<Set<string>> {
+    this.#open.assert(conferenceId);
+    return new Set(this.#draining.get(conferenceId));
+  }
+
   async dropPlacements(conferenceId: string): Promise<void> {
     this.#open.assert(conferenceId);
     this.#placements.delete(conferenceId);
+    this.#draining.delete(conferenceId);
   }
 
   async close(): Promise<void> {
     if (!this.#open.close()) return;
     this.#placements.clear();
     this.#watchers.clear();
+    this.#draining.clear();
   }
 }
 
