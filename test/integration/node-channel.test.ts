@@ -19,7 +19,7 @@ import { NodeApiError, signRequest } from '../../server/app/media-node/node-auth
 import { systemClock } from '../../server/core/conference/index.ts';
 import { PipeReply, type MediaNodeRecord, type NodeStats } from '../../server/protocol/cluster.ts';
 import type { Principal } from '../../server/protocol/control.ts';
-import { createStores, MemoryPlacementStore, type Stores } from '../../server/store/index.ts';
+import { createStores, type Stores } from '../../server/store/index.ts';
 import { attachMediaSignaling } from '../../server/transport/media-socket.ts';
 import { micParameters, poolOptions, RecordingSink } from './media-fixture.ts';
 
@@ -45,7 +45,6 @@ describe('Node channel and placement on a real media node (HTTP and socket.io on
   let api: { server: http.Server; url: string };
   let micId: string;
   const logged: { code?: string; from?: string }[] = [];
-  const placements = new MemoryPlacementStore();
 
   before(async () => {
     pool = await WorkerPool.create(await poolOptions(1));
@@ -61,7 +60,6 @@ describe('Node channel and placement on a real media node (HTTP and socket.io on
       log,
       clock: systemClock,
       cluster: { secret: SECRET, mediaUrl: api.url, nodeApiUrl: api.url, announcedIp: '127.0.0.1', labels: {}, capacity: 100 },
-      placements,
     });
     app.use('/node/v1', node.apiRouter());
     const media = await node.openConference({ conferenceId: CONFERENCE, plan: defaultPlan(), state: runner });
@@ -151,8 +149,8 @@ describe('Node channel and placement on a real media node (HTTP and socket.io on
       admit: (p) => node.admit(CONFERENCE, p),
     });
     await stores.nodes.announce(nodeRecord('elsewhere', 'http://10.0.0.2:3000'), 60_000);
-    await placements.place(CONFERENCE, { peerKey: 'd-178', nodeId: 'elsewhere', at: 1, reason: 'placed' }, 0);
-    await placements.place(CONFERENCE, { peerKey: 'd-180', nodeId: 'home', at: 1, reason: 'placed' }, 0);
+    await stores.placements.place(CONFERENCE, { peerKey: 'd-178', nodeId: 'elsewhere', at: 1, reason: 'placed' }, 0);
+    await stores.placements.place(CONFERENCE, { peerKey: 'd-180', nodeId: 'home', at: 1, reason: 'placed' }, 0);
     const connect = async (bridgeId: string): Promise<{ ok: true } | { ok: false; message: string; data: unknown }> => {
       const socket = io(`${url}/media`, { auth: { token: await tokens.tokenFor(bridgeId) }, transports: ['websocket'], reconnection: false });
       return new Promise((resolve) => {
