@@ -12,22 +12,24 @@ import { formatTime, type Clock, type ConferenceState } from '../../core/confere
 import { renderMaket } from '../../core/maket.ts';
 import type { ConferencePlan } from '../../protocol/plan.ts';
 import { livePlan } from '../view.ts';
-import type { ConferenceRunner } from '../conference/ConferenceRunner.ts';
+import type { ConferenceStateSource } from '../conference/ConferenceFollower.ts';
 import { FeedOutput, type PressFeedTarget } from './FeedOutput.ts';
 import type { Overlay } from './FeedEncoder.ts';
 import type { Recorder } from './Recorder.ts';
 import { chaptersFromLog, type Chapter } from './chapters.ts';
 import { ContentPanel } from './ContentPanel.ts';
+import { paperOnDisk } from '../papers/PaperDesk.ts';
 
-/** What the desk follows: the conference's plan and runner, and the media session it takes the picture from. */
+/**
+ * What the desk follows: the conference's plan and state (the runner on a control instance, a
+ * follower of the store on a media node), and the media session it takes the picture from.
+ */
 export interface FeedSource {
   readonly conferenceId: string;
   readonly plan: ConferencePlan;
   readonly chairBridgeId: string;
-  readonly runner: ConferenceRunner;
+  readonly runner: ConferenceStateSource;
   readonly media: MediaSession;
-  /** The file of a paper version on this server's disk (the page on screen is drawn from it), if it is here. */
-  readonly paperFile?: (paperId: string) => string | undefined;
 }
 
 export interface FeedDeskOptions {
@@ -35,6 +37,8 @@ export interface FeedDeskOptions {
   pressFeed?: PressFeedTarget;
   /** Where recordings are written. */
   recordingsDir: string;
+  /** The data directory whose papers the page on screen is drawn from (DIEMCAU_DATA_DIR; shared with the control plane's, or the same host). */
+  dataDir?: string;
   width?: number;
   height?: number;
   fps?: number;
@@ -209,7 +213,8 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
     this.#panel ??= new ContentPanel(this.#options.width ?? 1280, this.#options.height ?? 720, this.#clock);
     if (key === 'none') return this.#panel.blank();
     const [paperId, page] = key.split(':') as [string, string];
-    const file = this.#source.paperFile?.(paperId);
+    const dataDir = this.#options.dataDir;
+    const file = dataDir === undefined ? undefined : paperOnDisk(dataDir, this.#source.conferenceId, paperId);
     if (!file) {
       this.emit('problem', `the paper on screen is not on this server's disk [paperId:${paperId}]`);
       return this.#panel.blank();
