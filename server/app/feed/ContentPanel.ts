@@ -4,6 +4,7 @@
 // checked at upload; this is the backstop), and kept while it may be shown again.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,7 @@ export class ContentPanel {
   readonly #clock: Clock;
   readonly #cache = new Map<string, Promise<Buffer>>();
   readonly #children = new Set<ReturnType<typeof spawn>>();
+  #blank: Buffer | undefined;
   #closed = false;
 
   constructor(width: number, height: number, clock: Clock) {
@@ -40,9 +42,10 @@ export class ContentPanel {
     this.#dir = mkdtempSync(path.join(os.tmpdir(), 'diemcau-panel-'));
   }
 
-  /** The panel with no content (transparent: the encoder shows the speaker full frame). */
+  /** The panel with no content (transparent: the encoder shows the speaker full frame). Made here: it never fails. */
   blank(): Promise<Buffer> {
-    return this.#cached('blank', []);
+    this.#blank ??= transparentPng(this.layout.width, this.layout.height);
+    return Promise.resolve(this.#blank);
   }
 
   /** The panel of one page of a paper file (`key` names the paper version: its id). */
@@ -58,7 +61,7 @@ export class ContentPanel {
       this.#cache.set(name, drawn);
       for (const old of this.#cache.keys()) {
         if (this.#cache.size <= CACHE) break;
-        if (old !== 'blank') this.#cache.delete(old);
+        this.#cache.delete(old);
       }
     }
     return drawn;
@@ -119,4 +122,24 @@ export class ContentPanel {
     this.#cache.clear();
     rmSync(this.#dir, { recursive: true, force: true });
   }
+}
+
+/** A fully transparent RGBA PNG of width × height (no canvas needed). */
+export function transparentPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(zlib.crc32(body) >>> 0, 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 6; // RGBA
+  // Every row: filter byte 0, then zeros (transparent black).
+  const raw = Buffer.alloc((1 + width * 4) * height);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }

@@ -219,7 +219,11 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
       this.emit('problem', `the paper on screen is not on this server's disk [paperId:${paperId}]`);
       return this.#panel.blank();
     }
-    return this.#panel.page(paperId, file, Number(page));
+    // A page that cannot be drawn leaves the speaker full frame rather than the feed without a picture.
+    return this.#panel.page(paperId, file, Number(page)).catch((error: unknown) => {
+      this.emit('problem', `the page on screen could not be drawn [paperId:${paperId}, page:${page}]`, error);
+      return this.#panel!.blank();
+    });
   }
 
   #serial(work: () => Promise<void>): void {

@@ -3,13 +3,14 @@
 // process of its own (ContentPanel.ts starts it under an address-space, CPU and wall-clock
 // limit): one page of a checked paper, rendered with pdfjs-dist on @napi-rs/canvas, on a dark
 // background the size of the frame, with a nearly transparent hole where the speaker's picture
-// goes (the encoder reads the panel's alpha as its mask: transparent everywhere is "no content").
+// goes (the encoder reads the panel's alpha as its mask: transparent everywhere is "no content",
+// the blank panel ContentPanel makes itself).
 //
 // Plain JavaScript for the same reason as pdf-measure.mjs: the child starts fast, without the
 // TypeScript loader, inside a hard address-space limit.
 //
-// Usage: node content-panel.mjs OUT.png WIDTH HEIGHT SPEAKER(x,y,w,h) PAGEBOX(x,y,w,h) [FILE PAGE]
-// Without FILE: a fully transparent panel (no content). Prints one JSON line: {"ok":true} or {"ok":false,"detail":"..."}.
+// Usage: node content-panel.mjs OUT.png WIDTH HEIGHT SPEAKER(x,y,w,h) PAGEBOX(x,y,w,h) FILE PAGE
+// Prints one JSON line: {"ok":true} or {"ok":false,"detail":"..."}.
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -48,16 +49,13 @@ async function main() {
   const [out, widthArg, heightArg, speakerArg, pageBoxArg, file, pageArg] = process.argv.slice(2);
   const width = Number(widthArg);
   const height = Number(heightArg);
-  if (!out || !Number.isInteger(width) || !Number.isInteger(height) || !speakerArg || !pageBoxArg) throw new Error('usage: content-panel.mjs OUT WIDTH HEIGHT SPEAKER PAGEBOX [FILE PAGE]');
+  if (!out || !Number.isInteger(width) || !Number.isInteger(height) || !speakerArg || !pageBoxArg || !file || !pageArg) throw new Error('usage: content-panel.mjs OUT WIDTH HEIGHT SPEAKER PAGEBOX FILE PAGE');
   const speaker = box(speakerArg);
   const pageBox = box(pageBoxArg);
   const { createCanvas } = await import('@napi-rs/canvas');
   const canvas = createCanvas(width, height);
   const g = canvas.getContext('2d');
-  // Transparent everywhere (the canvas allocates its pixels on the first drawing).
-  g.fillStyle = 'rgba(0, 0, 0, 0)';
-  g.fillRect(0, 0, width, height);
-  if (file) {
+  {
     const pdfjsUrl = import.meta.resolve('pdfjs-dist/legacy/build/pdf.mjs');
     const root = fileURLToPath(new URL('../../', pdfjsUrl));
     const pdfjs = await import(pdfjsUrl);
