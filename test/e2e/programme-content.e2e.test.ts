@@ -67,9 +67,10 @@ describe('e2e: the page on screen in the press feed and the recording (Chromium,
   let paperId: string;
   let pressPort: number;
   const layout = contentLayout(W, H);
-  // The middle of the page's colour block (the page is A4 portrait, centred in its box; the
-  // block covers 80 % of it) and the speaker's box, inside their margins.
-  const pageBlock: Box = { x: layout.page.x + layout.page.w / 2 - 80, y: layout.page.y + 120, w: 160, h: 300 };
+  // The lower middle of the page's colour block (the page is A4 portrait, centred in its box;
+  // the block covers 80 % of it, its "Trang N" text is across the middle) and the speaker's box,
+  // inside their margins.
+  const pageBlock: Box = { x: layout.page.x + layout.page.w / 2 - 80, y: layout.page.y + 300, w: 160, h: 150 };
   const speakerBox: Box = { x: layout.speaker.x + 20, y: layout.speaker.y + 20, w: layout.speaker.w - 40, h: layout.speaker.h - 40 };
   const ok = async (principal: Principal, command: Parameters<RunningServer['conference']['execute']>[1]) => {
     const r = await server.conference.execute(principal, command);
@@ -123,6 +124,7 @@ describe('e2e: the page on screen in the press feed and the recording (Chromium,
 
     // The speaking hall's operator shows page 2 of its paper.
     t = Date.now();
+    const shownAt = t;
     await ok({ role: 'operator', bridgeId: COMMUNE }, { type: 'content_show', paperId, page: 2 });
     const shown = await frameWhere('page 2 in the press feed', t, (rgb) => share(rgb, pageBlock, PAGE_COLOURS[1]!) > 0.8);
     const shownMs = Date.now() - t;
@@ -154,8 +156,8 @@ describe('e2e: the page on screen in the press feed and the recording (Chromium,
     const { stdout } = await run('ffprobe', ['-v', 'error', '-show_chapters', '-of', 'json', file]);
     const titles = (JSON.parse(stdout) as { chapters: { tags: { title: string } }[] }).chapters.map((c) => c.tags.title);
     expect(titles).to.include(speech.title);
-    // And the recording has the page in it: a frame from the middle of the showing.
-    const at = (speech.startMs + 4000) / 1000;
+    // And the recording has the page in it: a frame from within the showing.
+    const at = (shownAt + 2500 - recorded.zeroAt) / 1000;
     const frame = await run('ffmpeg', ['-v', 'error', '-ss', String(at), '-i', file, '-frames:v', '1', '-vf', `scale=${W}:${H}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 8 * W * H });
     const colours = [PAGE_COLOURS[1]!, PAGE_COLOURS[2]!].map((c) => share(frame.stdout as Buffer, pageBlock, c));
     expect(Math.max(...colours), `page 2 or 3 in the recording at ${at} s`).to.be.above(0.8);
