@@ -8,7 +8,7 @@ import { RouterSet } from './RouterSet.ts';
 import { MediaPeer, type Publication } from './MediaPeer.ts';
 import { ConsumerReconciler } from './ConsumerReconciler.ts';
 import { AudioLevels } from './AudioLevels.ts';
-import { Cascade, type CascadeLinkStats, type PipeAnswer, type PipeEnd } from './Cascade.ts';
+import { Cascade, type CascadeLinkStats, type CascadePipeCounts, type PipeAnswer, type PipeEnd } from './Cascade.ts';
 import { desiredConsumers, maxSpatialLayer, microphoneOpen, type BridgeTracks, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
@@ -373,6 +373,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** The pipes between this node and every other, and what crosses them. */
   pipeStats(): Promise<Record<string, CascadeLinkStats>> {
     return this.#cascade?.stats() ?? Promise.resolve({});
+  }
+
+  /** Pipe transports to and from other nodes and the tracks crossing them, now (zero on a node alone). */
+  pipeCounts(): CascadePipeCounts {
+    return this.#cascade?.counts() ?? { in: 0, out: 0, tracks: { in: 0, out: 0 } };
   }
 
   /** The session's router on each worker (monitoring and tests). */

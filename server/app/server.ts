@@ -104,7 +104,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       cleanups.push(() => pool.close());
       const cluster = clusterOf(config, url, announcedIp);
       if (config.redisUrl && !cluster) logger.warn({}, 'no DIEMCAU_NODE_SECRET: this process\'s media is its own (halls on other instances do not see its halls)');
-      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
+      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port, announcedIp), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
       cleanups.push(() => made.close());
       if (cluster) app.use('/node/v1', made.apiRouter());
       node = made;

@@ -308,7 +308,7 @@ export interface NodeLineView {
   load: { peers: number; consumers: number; cpu: number };
   capacity: number | null;
   placed: number;
-  pipes: { in: number; out: number } | null;
+  pipes: { in: number; out: number; tracks?: { in: number; out: number } } | null;
 }
 
 /** The media nodes and where each hall's media is (staff). */

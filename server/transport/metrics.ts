@@ -53,6 +53,8 @@ export function metricsText(conference: Conference, pool: WorkerPool | undefined
   family('diemcau_node_workers', 'mediasoup workers of a media node', perNode((n) => n.workers));
   const pipeRows: [string, number | undefined][] = nodes.flatMap((n) => (n.pipes ? [[`node="${label(n.nodeId)}",direction="in"`, n.pipes.in], [`node="${label(n.nodeId)}",direction="out"`, n.pipes.out]] : []));
   family('diemcau_node_pipes', 'Pipe transports between a media node and the others', pipeRows);
+  const trackRows: [string, number | undefined][] = nodes.flatMap((n) => (n.pipes?.tracks ? [[`node="${label(n.nodeId)}",direction="in"`, n.pipes.tracks.in], [`node="${label(n.nodeId)}",direction="out"`, n.pipes.tracks.out]] : []));
+  family('diemcau_node_pipe_tracks', 'Tracks crossing the pipes between a media node and the others (one per track per node pair and direction)', trackRows);
   return lines.join('\n') + '\n';
 }
 
