@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # One setup path for the README, the tests and CI. Idempotent; fast the second time.
-#  1. Debian packages: Chromium, redis-server, ffmpeg, the mediasoup worker's build dependencies.
+#  1. Debian packages: Chromium, redis-server, ffmpeg, the mediasoup worker's build dependencies,
+#     Janus and valgrind (bench:peer).
 #  2. npm ci (the worker path comes from the environment, so mediasoup downloads nothing).
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
 #     Debian's source tarball, against OpenSSL), cached by version.
-#  4. The browser bundle.
+#  4. bench:peer's native WebRTC endpoint (a small C program against OpenSSL), and the browser bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
-  libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump)
+  libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
+  janus valgrind iproute2 openssl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +22,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # bench:peer runs Janus as a plain process of its own; not the service the package may start.
+  if [[ " ${missing[*]} " == *" janus "* ]] && command -v systemctl >/dev/null && systemctl is-enabled janus >/dev/null 2>&1; then
+    $SUDO systemctl disable --now janus >/dev/null 2>&1 || true
+  fi
 fi
 
 stamp=node_modules/.diemcau-lock-stamp
@@ -34,5 +40,6 @@ if [ ! -x "$MEDIASOUP_WORKER_BIN" ]; then
   bash scripts/build-worker.sh "$MEDIASOUP_WORKER_BIN"
 fi
 
+bash scripts/bench/peer/build-endpoint.sh >/dev/null
 node scripts/build-client.mjs
 echo "setup: ready (worker: $MEDIASOUP_WORKER_BIN)"
