@@ -9,7 +9,7 @@
  * SFU's core), saying why.
  *
  * Options: --subscribers N (100) --seconds N (15, each window) --warmup N (5) --runs N (3)
- *          --callgrind-subscribers A,B (2,4: instructions from the difference of the two)
+ *          --callgrind-subscribers A,B (1,3: instructions from the difference of the two)
  *          --callgrind-seconds N (10) --no-callgrind --srtp gcm|cm (gcm, what browsers negotiate)
  *          --janus-event-loops N (0: Janus's default, a thread per handle) --only diemcau|janus
  *          --check (the plumbing only: 3 subscribers, every one receives audio and video that
@@ -104,7 +104,7 @@ async function withWorkload<T>(which: Which, subscribers: number, o: StartOption
   let w: PeerWorkload | undefined;
   try {
     sfu = await startSfu(which, o);
-    w = await PeerWorkload.start(sfu, endpoint, { ip: NETNS_IP, subscribers, suite: o.suite, log });
+    w = await PeerWorkload.start(sfu, endpoint, { ip: NETNS_IP, subscribers, suite: o.suite, sfuCpu: pinned ? SFU_CPU : undefined, log });
     return await body(w);
   } finally {
     await w?.close();
@@ -194,7 +194,7 @@ async function main(): Promise<number> {
   const seconds = arg('seconds', 15);
   const warmup = arg('warmup', 5);
   const runs = arg('runs', 3);
-  const cgCounts = text('callgrind-subscribers', '2,4').split(',').map(Number) as [number, number];
+  const cgCounts = text('callgrind-subscribers', '1,3').split(',').map(Number) as [number, number];
   const cgSeconds = arg('callgrind-seconds', 10);
   const openssl = opensslUsPerPacket();
   log(`openssl speed aes-128-gcm, 1200 bytes: ${openssl} µs a packet`);
@@ -211,7 +211,7 @@ async function main(): Promise<number> {
         return w.measure(seconds);
       });
       timed.push({ sfu, run, ...r, loadBefore, loadAfter: loadAverage() });
-      log(`run ${run} ${sfu}: ${r.usPerPacket} µs a packet (${r.packets} packets, SFU ${r.sfuCpuPct} % of a core, waited ${r.sfuWaitPct} %), loss ${r.lossPct} %, video ${r.videoPpsPerSubscriber} pps ${r.videoKbpsPerSubscriber} kbps a subscriber, harness ${r.harnessCpuPct} %, generator p99 ${r.generatorLoopP99Ms} ms${r.valid ? '' : ` — NOT VALID: ${r.reasons.join('; ')}`}`);
+      log(`run ${run} ${sfu}: ${r.usPerPacket} µs a packet (${r.packets} packets, SFU ${r.sfuCpuPct} % of a core, its core ${r.coreUsPerPacket} µs a packet, other work there ${r.sfuCoreOtherPct} %), loss ${r.lossPct} %, video ${r.videoPpsPerSubscriber} pps ${r.videoKbpsPerSubscriber} kbps a subscriber, harness ${r.harnessCpuPct} % (endpoint ${r.endpointCpuPct} %, ${r.endpointUsPerPacket} µs a packet; generator ${r.generatorCpuPct} %; signalling ${r.orchestratorCpuPct} %), generator p99 ${r.generatorLoopP99Ms} ms${r.valid ? '' : ` — NOT VALID: ${r.reasons.join('; ')}`}`);
     }
   }
 
@@ -240,6 +240,8 @@ async function main(): Promise<number> {
     ours_instructions_per_packet: oursI,
     peer_instructions_per_packet: peerI,
     instructions_ratio: oursI && peerI ? round(peerI / oursI, 2) : null,
+    ours_core_us_per_packet: med('diemcau', (t) => t.coreUsPerPacket ?? NaN),
+    peer_core_us_per_packet: med('janus', (t) => t.coreUsPerPacket ?? NaN),
     ours_loss_pct: med('diemcau', (t) => t.lossPct),
     peer_loss_pct: med('janus', (t) => t.lossPct),
     ours_sfu_cpu_pct: med('diemcau', (t) => t.sfuCpuPct),
@@ -248,10 +250,11 @@ async function main(): Promise<number> {
     peer_out_pps: med('janus', (t) => t.outPps),
     ours_video_kbps_per_subscriber: med('diemcau', (t) => t.videoKbpsPerSubscriber),
     peer_video_kbps_per_subscriber: med('janus', (t) => t.videoKbpsPerSubscriber),
-    harness_cpu_pct_max: Math.max(...timed.map((t) => t.harnessCpuPct)),
+    harness_cpu_pct_max: timed.length ? Math.max(...timed.map((t) => t.harnessCpuPct)) : null,
+    harness_endpoint_us_per_packet: timed.length ? round(median(timed.map((t) => t.endpointUsPerPacket)), 3) : null,
     openssl_aes_128_gcm_1200_bytes_us: openssl,
     load_average: { start: loadAtStart, end: loadAverage() },
-    runs: timed.map((t) => ({ sfu: t.sfu, run: t.run, us_per_packet: t.usPerPacket, packets: t.packets, out_pps: t.outPps, in_pps: t.inPps, sfu_cpu_pct: t.sfuCpuPct, sfu_wait_pct: t.sfuWaitPct, loss_pct: t.lossPct, sfu_socket_drops: t.sfuSocketDrops, video_pps_per_subscriber: t.videoPpsPerSubscriber, video_kbps_per_subscriber: t.videoKbpsPerSubscriber, audio_pps_per_subscriber: t.audioPpsPerSubscriber, harness_cpu_pct: t.harnessCpuPct, harness_socket_drops: t.harnessSocketDrops, generator_loop_p99_ms: t.generatorLoopP99Ms, load_before: t.loadBefore, load_after: t.loadAfter, valid: t.valid })),
+    runs: timed.map((t) => ({ sfu: t.sfu, run: t.run, us_per_packet: t.usPerPacket, packets: t.packets, out_pps: t.outPps, in_pps: t.inPps, sfu_cpu_pct: t.sfuCpuPct, sfu_wait_pct: t.sfuWaitPct, sfu_core_other_pct: t.sfuCoreOtherPct, core_us_per_packet: t.coreUsPerPacket, loss_pct: t.lossPct, sfu_socket_drops: t.sfuSocketDrops, video_pps_per_subscriber: t.videoPpsPerSubscriber, video_kbps_per_subscriber: t.videoKbpsPerSubscriber, audio_pps_per_subscriber: t.audioPpsPerSubscriber, harness_cpu_pct: t.harnessCpuPct, endpoint_cpu_pct: t.endpointCpuPct, generator_cpu_pct: t.generatorCpuPct, orchestrator_cpu_pct: t.orchestratorCpuPct, endpoint_us_per_packet: t.endpointUsPerPacket, harness_socket_drops: t.harnessSocketDrops, generator_loop_p99_ms: t.generatorLoopP99Ms, load_before: t.loadBefore, load_after: t.loadAfter, valid: t.valid })),
     callgrind: { subscribers: cgCounts, seconds: cgSeconds, ...instructions },
     seconds,
     srtp: o.suite,
