@@ -184,6 +184,9 @@ async function check(o: StartOptions, which: Which[]): Promise<boolean> {
 async function main(): Promise<number> {
   const here = fileURLToPath(import.meta.url);
   if (!currentNetns()) return runInNetns(here, argv);
+  // Janus is not our child in the sense of a pipe it would notice closing: kill it with us.
+  process.on('exit', () => JanusSfu.killAll());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
   if (pinned) taskset(process.pid, HARNESS_CPU);
   const o: StartOptions = { suite: text('srtp', 'gcm') === 'cm' ? 'AES_CM_128_HMAC_SHA1_80' : 'AEAD_AES_128_GCM', janusEventLoops: arg('janus-event-loops', 0) };
   const only = text('only', '');

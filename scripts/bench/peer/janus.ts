@@ -203,8 +203,23 @@ class JanusApi {
   }
 }
 
+/** Janus processes started and not yet stopped, by pid (killed if the bench itself is killed). */
+const running = new Set<ChildProcess>();
+
 /** Janus as an SFU under test. */
 export class JanusSfu implements SfuUnderTest {
+  /** Kills every Janus this process started that is still running (synchronous: for exit handlers). */
+  static killAll(): void {
+    for (const p of running) {
+      try {
+        process.kill(p.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    running.clear();
+  }
+
   readonly label = 'janus';
   version = '';
   readonly #proc: ChildProcess;
@@ -230,6 +245,8 @@ export class JanusSfu implements SfuUnderTest {
     const cmd = [...(o.cpu !== undefined ? ['taskset', '-c', String(o.cpu)] : []), ...(o.wrapper ?? []), 'janus', '-C', path.join(dir, 'janus.jcfg'), '-F', dir, '--disable-colors'];
     const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
+    running.add(proc);
+    proc.once('exit', () => running.delete(proc));
     const api = new JanusApi(`http://127.0.0.1:${httpPort}/janus`);
     const sfu = new JanusSfu(proc, dir, api);
     try {
