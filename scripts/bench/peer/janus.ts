@@ -204,18 +204,19 @@ class JanusApi {
 }
 
 /** Janus processes started and not yet stopped, by pid (killed if the bench itself is killed). */
-const running = new Set<ChildProcess>();
+const running = new Map<ChildProcess, string>();
 
 /** Janus as an SFU under test. */
 export class JanusSfu implements SfuUnderTest {
   /** Kills every Janus this process started that is still running (synchronous: for exit handlers). */
   static killAll(): void {
-    for (const p of running) {
+    for (const [p, dir] of running) {
       try {
         process.kill(p.pid!, 'SIGKILL');
       } catch {
         // gone
       }
+      fs.rmSync(dir, { recursive: true, force: true });
     }
     running.clear();
   }
@@ -245,7 +246,7 @@ export class JanusSfu implements SfuUnderTest {
     const cmd = [...(o.cpu !== undefined ? ['taskset', '-c', String(o.cpu)] : []), ...(o.wrapper ?? []), 'janus', '-C', path.join(dir, 'janus.jcfg'), '-F', dir, '--disable-colors'];
     const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
-    running.add(proc);
+    running.set(proc, dir);
     proc.once('exit', () => running.delete(proc));
     const api = new JanusApi(`http://127.0.0.1:${httpPort}/janus`);
     const sfu = new JanusSfu(proc, dir, api);
