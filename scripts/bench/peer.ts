@@ -122,7 +122,7 @@ interface TimedRun extends WindowResult {
 
 /** Instructions per forwarded packet: (I(B) − I(A)) / (P(B) − P(A)) over two equal windows with A and B subscribers. */
 async function countInstructions(which: Which, counts: [number, number], seconds: number, o: StartOptions): Promise<Record<string, unknown>> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `diemcau-callgrind-${which}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `diemcau-peer-callgrind-${which}-`));
   try {
     return await withWorkload(which, counts[0], { ...o, callgrindDir: dir }, async (w) => {
       const windows: { subscribers: number; instructions: number; window: WindowResult }[] = [];
