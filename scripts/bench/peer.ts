@@ -120,15 +120,20 @@ interface TimedRun extends WindowResult {
   loadAfter: number[];
 }
 
-/** Instructions per forwarded packet: (I(B) − I(A)) / (P(B) − P(A)) over two equal windows with A and B subscribers. */
-async function countInstructions(which: Which, counts: [number, number], seconds: number, o: StartOptions): Promise<Record<string, unknown>> {
+/**
+ * Instructions per forwarded packet: over equal windows with more and more subscribers, the slope
+ * of instructions against packets (least squares; with two windows (I(B) − I(A)) / (P(B) − P(A))).
+ */
+async function countInstructions(which: Which, counts: number[], seconds: number, warmup: number, o: StartOptions): Promise<Record<string, unknown>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `diemcau-peer-callgrind-${which}-`));
   try {
     return await withWorkload(which, counts[0], { ...o, callgrindDir: dir }, async (w) => {
       const windows: { subscribers: number; instructions: number; window: WindowResult }[] = [];
       for (const n of counts) {
         if (w.subscriberIds.length < n) await w.addSubscribers(n - w.subscriberIds.length);
-        await new Promise((r) => setTimeout(r, 4000));
+        // Under valgrind a new PeerConnection takes seconds to settle (ICE, DTLS, threads, lazy
+        // binding): the window opens only after that.
+        await new Promise((r) => setTimeout(r, warmup * 1000));
         let instructions = 0;
         const window = await w.measure(seconds, {
           opened: () => zeroCounters(w.sfu.pid),
@@ -139,23 +144,30 @@ async function countInstructions(which: Which, counts: [number, number], seconds
         log(`${which} callgrind: ${n} subscribers, ${window.packets} packets, ${instructions} instructions (${round(instructions / Math.max(1, window.packets), 0)} a packet), loss ${window.lossPct} %, SFU CPU ${window.sfuCpuPct} %`);
         windows.push({ subscribers: n, instructions, window });
       }
-      const [a, b] = windows as [(typeof windows)[0], (typeof windows)[0]];
       const reasons: string[] = [];
       for (const x of windows) {
         if (x.window.lost > 0 || x.window.sfuSocketDrops > 0) reasons.push(`${x.subscribers} subscribers: ${x.window.lost} lost, ${x.window.sfuSocketDrops} dropped at the SFU (valgrind did not keep up)`);
         if (x.window.harnessSocketDrops > 0) reasons.push(`${x.subscribers} subscribers: ${x.window.harnessSocketDrops} dropped at the harness`);
         if (x.window.subscribersReceiving < x.subscribers) reasons.push(`${x.subscribers} subscribers: only ${x.window.subscribersReceiving} received audio and video`);
       }
-      const perPacket = (b.instructions - a.instructions) / Math.max(1, b.window.packets - a.window.packets);
+      const p = windows.map((x) => x.window.packets);
+      const i = windows.map((x) => x.instructions);
+      const pm = p.reduce((s, x) => s + x, 0) / p.length;
+      const im = i.reduce((s, x) => s + x, 0) / i.length;
+      const perPacket = p.reduce((s, x, k) => s + (x - pm) * (i[k]! - im), 0) / Math.max(1, p.reduce((s, x) => s + (x - pm) ** 2, 0));
+      // What the windows spend apart from the packets: per second, the same in every window if the line fits.
+      const fixed = windows.map((x) => Math.round((x.instructions - perPacket * x.window.packets) / x.window.seconds));
       return {
         instructions_per_packet: Math.round(perPacket),
+        fixed_instructions_per_second: fixed,
         windows: windows.map((x) => ({ subscribers: x.subscribers, seconds: x.window.seconds, packets: x.window.packets, instructions: x.instructions, instructions_per_packet: Math.round(x.instructions / Math.max(1, x.window.packets)), loss_pct: x.window.lossPct, sfu_cpu_pct: x.window.sfuCpuPct })),
         valid: reasons.length === 0,
         reasons,
       };
     });
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (process.env.DIEMCAU_PEER_KEEP_CALLGRIND) log(`callgrind dumps of ${which} kept in ${dir} (callgrind_annotate reads them)`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -197,8 +209,10 @@ async function main(): Promise<number> {
   const seconds = arg('seconds', 15);
   const warmup = arg('warmup', 5);
   const runs = arg('runs', 3);
-  const cgCounts = text('callgrind-subscribers', '1,3').split(',').map(Number) as [number, number];
-  const cgSeconds = arg('callgrind-seconds', 10);
+  const cgCounts = text('callgrind-subscribers', '1,3').split(',').map(Number);
+  if (cgCounts.length < 2 || cgCounts.some((n, k) => !Number.isInteger(n) || n < 1 || (k > 0 && n <= cgCounts[k - 1]!))) throw new Error('--callgrind-subscribers needs two or more increasing counts, e.g. 1,3');
+  const cgSeconds = arg('callgrind-seconds', 15);
+  const cgWarmup = arg('callgrind-warmup', 10);
   const openssl = opensslUsPerPacket();
   log(`openssl speed aes-128-gcm, 1200 bytes: ${openssl} µs a packet`);
   const loadAtStart = loadAverage();
@@ -220,7 +234,7 @@ async function main(): Promise<number> {
 
   const instructions: Partial<Record<Which, Record<string, unknown>>> = {};
   if (!argv.includes('--no-callgrind')) {
-    for (const sfu of which) instructions[sfu] = await countInstructions(sfu, cgCounts, cgSeconds, o);
+    for (const sfu of which) instructions[sfu] = await countInstructions(sfu, cgCounts, cgSeconds, cgWarmup, o);
   }
 
   const of = (sfu: Which): TimedRun[] => timed.filter((t) => t.sfu === sfu);
