@@ -228,7 +228,7 @@ async function main(): Promise<number> {
         return w.measure(seconds);
       });
       timed.push({ sfu, run, ...r, loadBefore, loadAfter: loadAverage() });
-      log(`run ${run} ${sfu}: ${r.usPerPacket} µs a packet (${r.packets} packets, SFU ${r.sfuCpuPct} % of a core, its core ${r.coreUsPerPacket} µs a packet, other work there ${r.sfuCoreOtherPct} %), loss ${r.lossPct} %, video ${r.videoPpsPerSubscriber} pps ${r.videoKbpsPerSubscriber} kbps a subscriber, harness ${r.harnessCpuPct} % (endpoint ${r.endpointCpuPct} %, ${r.endpointUsPerPacket} µs a packet; generator ${r.generatorCpuPct} %; signalling ${r.orchestratorCpuPct} %), generator p99 ${r.generatorLoopP99Ms} ms${r.valid ? '' : ` — NOT VALID: ${r.reasons.join('; ')}`}`);
+      log(`run ${run} ${sfu}: ${r.usPerPacket} µs a packet (${r.packets} packets, SFU ${r.sfuCpuPct} % of a core, its core ${r.coreUsPerPacket} µs a packet, other work there ${r.sfuCoreOtherPct} %), loss ${r.lossPct} %, ${r.keyframeRequests} keyframe requests, ${r.duplicates} duplicates, video ${r.videoPpsPerSubscriber} pps ${r.videoKbpsPerSubscriber} kbps a subscriber, harness ${r.harnessCpuPct} % (endpoint ${r.endpointCpuPct} %, ${r.endpointUsPerPacket} µs a packet; generator ${r.generatorCpuPct} %; signalling ${r.orchestratorCpuPct} %), generator p99 ${r.generatorLoopP99Ms} ms${r.valid ? '' : ` — NOT VALID: ${r.reasons.join('; ')}`}`);
     }
   }
 
@@ -271,7 +271,7 @@ async function main(): Promise<number> {
     harness_endpoint_us_per_packet: timed.length ? round(median(timed.map((t) => t.endpointUsPerPacket)), 3) : null,
     openssl_aes_128_gcm_1200_bytes_us: openssl,
     load_average: { start: loadAtStart, end: loadAverage() },
-    runs: timed.map((t) => ({ sfu: t.sfu, run: t.run, us_per_packet: t.usPerPacket, packets: t.packets, out_pps: t.outPps, in_pps: t.inPps, sfu_cpu_pct: t.sfuCpuPct, sfu_wait_pct: t.sfuWaitPct, sfu_core_other_pct: t.sfuCoreOtherPct, core_us_per_packet: t.coreUsPerPacket, loss_pct: t.lossPct, sfu_socket_drops: t.sfuSocketDrops, video_pps_per_subscriber: t.videoPpsPerSubscriber, video_kbps_per_subscriber: t.videoKbpsPerSubscriber, audio_pps_per_subscriber: t.audioPpsPerSubscriber, harness_cpu_pct: t.harnessCpuPct, endpoint_cpu_pct: t.endpointCpuPct, generator_cpu_pct: t.generatorCpuPct, orchestrator_cpu_pct: t.orchestratorCpuPct, endpoint_us_per_packet: t.endpointUsPerPacket, harness_socket_drops: t.harnessSocketDrops, generator_loop_p99_ms: t.generatorLoopP99Ms, load_before: t.loadBefore, load_after: t.loadAfter, valid: t.valid })),
+    runs: timed.map((t) => ({ sfu: t.sfu, run: t.run, us_per_packet: t.usPerPacket, packets: t.packets, out_pps: t.outPps, in_pps: t.inPps, sfu_cpu_pct: t.sfuCpuPct, sfu_wait_pct: t.sfuWaitPct, sfu_core_other_pct: t.sfuCoreOtherPct, core_us_per_packet: t.coreUsPerPacket, loss_pct: t.lossPct, sfu_socket_drops: t.sfuSocketDrops, video_pps_per_subscriber: t.videoPpsPerSubscriber, video_kbps_per_subscriber: t.videoKbpsPerSubscriber, audio_pps_per_subscriber: t.audioPpsPerSubscriber, harness_cpu_pct: t.harnessCpuPct, endpoint_cpu_pct: t.endpointCpuPct, generator_cpu_pct: t.generatorCpuPct, orchestrator_cpu_pct: t.orchestratorCpuPct, endpoint_us_per_packet: t.endpointUsPerPacket, harness_socket_drops: t.harnessSocketDrops, generator_loop_p99_ms: t.generatorLoopP99Ms, keyframe_requests: t.keyframeRequests, duplicates: t.duplicates, load_before: t.loadBefore, load_after: t.loadAfter, valid: t.valid })),
     callgrind: { subscribers: cgCounts, seconds: cgSeconds, ...instructions },
     seconds,
     srtp: o.suite,

@@ -172,6 +172,10 @@ export interface WindowResult {
   harnessSocketDrops: number;
   sfuSocketDrops: number;
   generatorLoopP99Ms: number;
+  /** Keyframe requests (PLI/FIR) the SFU sent the publisher in the window (keyframes are larger). */
+  keyframeRequests: number;
+  /** Packets received twice (by sequence number) at the subscribers. */
+  duplicates: number;
   endpointFullBatches: number;
   valid: boolean;
   reasons: string[];
@@ -262,7 +266,7 @@ export class PeerWorkload {
     const sfuSockets = socketInodes(this.sfu.pid);
     const harnessSockets = new Set(harness.flatMap((p) => [...socketInodes(p)]));
     const gen = this.#generator!;
-    await gen.request({ type: 'stats' }); // resets its loop-delay histogram
+    const gen0 = (await gen.request<{ stats: GeneratorStats }>({ type: 'stats' })).stats; // also resets its loop-delay histogram
     const relay0 = (await this.endpoint.stats()).peers.find((p) => p.peer === `${this.sfu.label}-pub`)!;
     await this.endpoint.mark();
     const drops0 = udpDrops();
@@ -286,12 +290,14 @@ export class PeerWorkload {
     const subs = new Set(this.subscriberIds);
     let packets = 0;
     let expected = 0;
+    let duplicates = 0;
     const kinds = new Map<string, Set<string>>();
     const byKind = { audio: { packets: 0, bytes: 0 }, video: { packets: 0, bytes: 0 } };
     for (const s of stats.streams) {
       if (!subs.has(s.peer)) continue;
       packets += s.received;
       expected += Math.max(s.expected, s.received);
+      duplicates += Math.max(0, s.received - s.expected);
       const kind = this.sfu.kindOf(s.pt);
       if (!kind) continue;
       byKind[kind].packets += s.received;
@@ -330,6 +336,8 @@ export class PeerWorkload {
       harnessSocketDrops: dropsOf(drops1, harnessSockets) - dropsOf(drops0, harnessSockets),
       sfuSocketDrops: dropsOf(drops1, sfuSockets) - dropsOf(drops0, sfuSockets),
       generatorLoopP99Ms: round(genStats.loopDelayP99Ms),
+      keyframeRequests: Object.values(genStats.keyframeRequests).reduce((a, b) => a + b, 0) - Object.values(gen0.keyframeRequests).reduce((a, b) => a + b, 0),
+      duplicates,
       endpointFullBatches: stats.peers.reduce((n, p) => n + p.fullBatches, 0),
       valid: true,
       reasons: [],
