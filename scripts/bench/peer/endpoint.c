@@ -28,6 +28,9 @@
  *   samples <id>                           -> sample <id> <ssrc> <hex> ... end
  *   quit
  * At start it prints: fingerprint <sha-256 of its certificate>.
+ *
+ * One file of some 700 lines on purpose: build-endpoint.sh compiles it with one cc command
+ * against the system's OpenSSL, with no build system and nothing else to keep in step.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
