@@ -3,8 +3,9 @@
  * name for one publisher to many subscribers over WebRTC (Streaming takes plain RTP sources).
  * Janus runs as a plain process with a config folder written under a temp dir (no system
  * service), is driven over its REST API (HTTP transport on loopback, long poll for events) and is
- * stopped by pid. Settings: Janus's defaults, plus what its config files recommend for this use
- * (see JANUS_SETTINGS and docs/benchmarks.md).
+ * stopped by pid. Settings: Janus's defaults (as its shipped janus.jcfg and VideoRoom config
+ * describe them), plus only what the bench needs to run it: the address to gather on, no mDNS,
+ * no other plugins, transports or loggers loaded (docs/benchmarks.md lists every line).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -55,7 +56,6 @@ function config(dir: string, httpPort: number, o: JanusOptions): void {
 certificates: {
 }
 media: {
-  nack_optimizations = true
 }
 nat: {
   nice_debug = false
