@@ -258,10 +258,14 @@ export class PeerWorkload {
   }
 
   /**
-   * Measures a window of `seconds`; `hooks` run right after the window opens and right before it
-   * closes (the instruction counters are zeroed and dumped there).
+   * Measures a window of `seconds`; `hooks.opened` runs right before the window's first snapshot
+   * and `hooks.closing` right after its last (the instruction counters are zeroed and dumped
+   * there), so that the instructions counted cover every packet counted. A dump stops the SFU
+   * for a while: the backlog it forwards afterwards, and the datagrams its sockets drop
+   * meanwhile, are outside the window.
    */
   async measure(seconds: number, hooks: { opened?: () => Promise<void>; closing?: () => Promise<void> } = {}): Promise<WindowResult> {
+    await hooks.opened?.();
     const harness = this.harnessPids();
     const sfuSockets = socketInodes(this.sfu.pid);
     const harnessSockets = new Set(harness.flatMap((p) => [...socketInodes(p)]));
@@ -275,9 +279,7 @@ export class PeerWorkload {
     const core0 = core === undefined ? null : cpuTimes(core);
     const h0 = harness.map((p) => schedNs(p).run);
     const t0 = process.hrtime.bigint();
-    await hooks.opened?.();
     await new Promise((r) => setTimeout(r, seconds * 1000));
-    await hooks.closing?.();
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const sfu1 = schedNs(this.sfu.pid);
     const core1 = core === undefined ? null : cpuTimes(core);
@@ -286,6 +288,7 @@ export class PeerWorkload {
     const stats = await this.endpoint.stats();
     const genStats = (await gen.request<{ stats: GeneratorStats }>({ type: 'stats' })).stats;
     const relay1 = stats.peers.find((p) => p.peer === `${this.sfu.label}-pub`)!;
+    await hooks.closing?.();
 
     const subs = new Set(this.subscriberIds);
     let packets = 0;
