@@ -8,9 +8,10 @@
  * exits non-zero when a window was not valid (the harness did not keep up, or other load took the
  * SFU's core), saying why.
  *
- * Options: --subscribers N (100) --seconds N (15, each window) --warmup N (5) --runs N (3)
- *          --callgrind-subscribers A,B (1,3: instructions from the difference of the two)
- *          --callgrind-seconds N (10) --no-callgrind --srtp gcm|cm (gcm, what browsers negotiate)
+ * Options: --subscribers N (100) --seconds N (15, each window) --warmup N (5) --runs N (3; 0:
+ *          instruction counts only) --callgrind-subscribers A,B (1,3: instructions from the
+ *          difference of the two) --callgrind-seconds N (15) --callgrind-warmup N (10)
+ *          --no-callgrind --srtp gcm|cm (gcm, what browsers negotiate)
  *          --janus-event-loops N (0: Janus's default, a thread per handle) --only diemcau|janus
  *          --check (the plumbing only: 3 subscribers, every one receives audio and video that
  *          decrypt; no timing)
@@ -27,7 +28,7 @@ import { Endpoint } from './peer/endpoint.ts';
 import { JanusSfu } from './peer/janus.ts';
 import { NETNS_IP, currentNetns, runInNetns } from './peer/netns.ts';
 import { DiemcauSfu } from './peer/ours.ts';
-import { PeerWorkload, round, type SfuUnderTest, type WindowResult } from './peer/workload.ts';
+import { PeerWorkload, VALIDITY, round, type SfuUnderTest, type WindowResult } from './peer/workload.ts';
 
 const argv = process.argv.slice(2);
 function arg(name: string, fallback: number): number {
@@ -158,6 +159,7 @@ async function countInstructions(which: Which, counts: number[], seconds: number
       // What the windows spend apart from the packets: per second, the same in every window if the line fits.
       const fixed = windows.map((x) => Math.round((x.instructions - perPacket * x.window.packets) / x.window.seconds));
       return {
+        version: w.sfu.version,
         instructions_per_packet: Math.round(perPacket),
         fixed_instructions_per_second: fixed,
         windows: windows.map((x) => ({ subscribers: x.subscribers, seconds: x.window.seconds, packets: x.window.packets, instructions: x.instructions, instructions_per_packet: Math.round(x.instructions / Math.max(1, x.window.packets)), loss_pct: x.window.lossPct, sfu_cpu_pct: x.window.sfuCpuPct })),
@@ -205,6 +207,11 @@ async function main(): Promise<number> {
   const which: Which[] = only === 'diemcau' || only === 'janus' ? [only] : ['diemcau', 'janus'];
   if (argv.includes('--check')) return (await check(o, which)) ? 0 : 1;
 
+  // 100: the harness would carry several times more (harness_subscribers_estimate), but Janus
+  // forwards on one core: about 23 µs a packet × 250 packets a second a subscriber is 58 % of a
+  // core at 100 on a machine where openssl speed gives 0.59 µs, and near all of it on the slower
+  // machine of issue 14 (0.88 µs). Beyond that Janus drops, and its cost per packet would be a
+  // saturated process's.
   const subscribers = arg('subscribers', 100);
   const seconds = arg('seconds', 15);
   const warmup = arg('warmup', 5);
@@ -234,7 +241,10 @@ async function main(): Promise<number> {
 
   const instructions: Partial<Record<Which, Record<string, unknown>>> = {};
   if (!argv.includes('--no-callgrind')) {
-    for (const sfu of which) instructions[sfu] = await countInstructions(sfu, cgCounts, cgSeconds, cgWarmup, o);
+    for (const sfu of which) {
+      instructions[sfu] = await countInstructions(sfu, cgCounts, cgSeconds, cgWarmup, o);
+      versions[sfu] ??= instructions[sfu]!.version as string;
+    }
   }
 
   const of = (sfu: Which): TimedRun[] => timed.filter((t) => t.sfu === sfu);
@@ -269,6 +279,9 @@ async function main(): Promise<number> {
     peer_video_kbps_per_subscriber: med('janus', (t) => t.videoKbpsPerSubscriber),
     harness_cpu_pct_max: timed.length ? Math.max(...timed.map((t) => t.harnessCpuPct)) : null,
     harness_endpoint_us_per_packet: timed.length ? round(median(timed.map((t) => t.endpointUsPerPacket)), 3) : null,
+    // Subscribers the harness could carry within its CPU limit: its fixed part (generator,
+    // signalling) plus the endpoint's part, which grows with the subscribers.
+    harness_subscribers_estimate: timed.length ? Math.floor(median(timed.map((t) => ((VALIDITY.harnessCpuPct - t.generatorCpuPct - t.orchestratorCpuPct) * subscribers) / Math.max(0.1, t.endpointCpuPct)))) : null,
     openssl_aes_128_gcm_1200_bytes_us: openssl,
     load_average: { start: loadAtStart, end: loadAverage() },
     runs: timed.map((t) => ({ sfu: t.sfu, run: t.run, us_per_packet: t.usPerPacket, packets: t.packets, out_pps: t.outPps, in_pps: t.inPps, sfu_cpu_pct: t.sfuCpuPct, sfu_wait_pct: t.sfuWaitPct, sfu_core_other_pct: t.sfuCoreOtherPct, core_us_per_packet: t.coreUsPerPacket, loss_pct: t.lossPct, sfu_socket_drops: t.sfuSocketDrops, video_pps_per_subscriber: t.videoPpsPerSubscriber, video_kbps_per_subscriber: t.videoKbpsPerSubscriber, audio_pps_per_subscriber: t.audioPpsPerSubscriber, harness_cpu_pct: t.harnessCpuPct, endpoint_cpu_pct: t.endpointCpuPct, generator_cpu_pct: t.generatorCpuPct, orchestrator_cpu_pct: t.orchestratorCpuPct, endpoint_us_per_packet: t.endpointUsPerPacket, harness_socket_drops: t.harnessSocketDrops, generator_loop_p99_ms: t.generatorLoopP99Ms, keyframe_requests: t.keyframeRequests, duplicates: t.duplicates, load_before: t.loadBefore, load_after: t.loadAfter, valid: t.valid })),
