@@ -2,12 +2,14 @@
  * Entry point: starts diemcau on the embedded default conference (Lạng Sơn 2021) or on a plan
  * file given with --plan FILE (JSON or YAML), and prints where to go.
  */
+import path from 'node:path';
 import { loadConfig } from '../config/index.ts';
+import { SQLITE_FILE } from './store/index.ts';
 import { defaultPlan } from '../config/default-plan.ts';
 import { loadPlanFile } from '../config/plan-file.ts';
 import { PlanError } from '../server/protocol/plan.ts';
 import { startServer } from './app/server.ts';
-import { INVITE_PATHS } from './app/ConferenceHost.ts';
+import { INVITE_PATHS } from './app/conference/tokens.ts';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -16,7 +18,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const server = await startServer(config, plan);
   const base = config.publicUrl ?? server.url;
-  const invites = await server.host.tokens.inviteList(base, INVITE_PATHS);
+  const invites = await server.conference.tokens.inviteList(base, INVITE_PATHS);
   const staff = (role: string): string => invites.find((r) => r.role === role)?.url ?? '';
   const operators = invites.filter((r) => r.role === 'operator');
   const firstOf = (prefix: string) => operators.find((r) => r.bridgeId?.startsWith(prefix));
@@ -25,7 +27,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `diemcau — ${plan.title}`,
-    `  ${plan.bridges.length} điểm cầu · ${server.pool.size} mediasoup worker · trạng thái: ${server.store.kind === 'redis' ? 'redis' : 'bộ nhớ (mất khi tắt máy chủ)'}`,
+    `  ${plan.bridges.length} điểm cầu · ${server.pool.size} mediasoup worker · trạng thái: ${storeText(server.stores.kind, config.dataDir)}`,
     '',
     `  Chủ tọa:        ${staff('chair')}`,
     `  Thư ký:         ${staff('secretary')}`,
@@ -37,8 +39,8 @@ async function main(): Promise<void> {
     `    ${base}/invites.html#token=${secretaryToken}`,
     '',
     // Hardware halls: where their devices send; the full sheet (keys, SDP) is on the technicians' page.
-    ...server.host.rtpHalls.bridgeIds.map((id) => {
-      const s = server.host.rtpHalls.sheet(id);
+    ...server.conference.rtpHalls.bridgeIds.map((id) => {
+      const s = server.conference.rtpHalls.sheet(id);
       return `  Thiết bị RTP ${s.bridgeName}: gửi tới ${s.send.ip}, âm thanh cổng ${s.send.audio.port}, hình ảnh cổng ${s.send.video.port}${s.srtp ? ' (SRTP)' : ''}`;
     }),
   ];
@@ -48,6 +50,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** Where the conference is kept, said to the person who started the server. */
+function storeText(kind: string, dataDir: string): string {
+  if (kind === 'redis') return 'redis';
+  if (kind === 'sqlite') return `tệp ${path.join(dataDir, SQLITE_FILE)} (giữ nguyên liên kết và hội nghị khi khởi động lại)`;
+  return 'bộ nhớ (mất khi tắt máy chủ)';
 }
 
 main().catch((error: unknown) => {

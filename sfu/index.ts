@@ -5,17 +5,18 @@ export type {
   ConsumeRequest,
   ConsumerSlot,
   MediaPeerSink,
+  MediaSessionEvents,
   MediaSessionOptions,
+  JoinOptions,
   MediaSource,
-  MicReportEntry,
-  LinkCounters,
-  LinkSide,
   PeerOptions,
   PlainTransportInfo,
   PlainTransportOptions,
-  SessionSnapshot,
   TransportDirection,
-} from './MediaSession.ts';
+  WebRtcTransportInfo,
+} from './types.ts';
+export type { LinkCounters, LinkSide, MicReportEntry, SessionSnapshot } from './stats.ts';
 export { SfuError } from './errors.ts';
+export type { AudioLevel } from './AudioLevels.ts';
 export type { SfuErrorCode } from './errors.ts';
 export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';

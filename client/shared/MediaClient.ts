@@ -1,3 +1,5 @@
+// The browser side of the media (see the class). Over 400 lines: joining, publishing, receiving
+// and the restart after a lost link share the transports, so they stay in one class.
 import { Device } from 'mediasoup-client';
 import type { types as msc } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
@@ -10,7 +12,10 @@ import type {
   MediaRequestName,
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
+import { TypedEvents } from './events.ts';
+import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import type { LinkSample } from './linkQuality.ts';
+import { transportOptions } from './transportOptions.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
 export interface ReceivedConsumer {
@@ -25,7 +30,12 @@ export interface ReceivedConsumer {
   firstDecodedAt?: number;
 }
 
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'replaced' | 'closed';
+/**
+ * `in_use`: the hall publishes from another page (another PC) and this one asks before taking it
+ * over (takeOver()); `replaced`: another page took the hall over from this one (takeOver() takes
+ * it back).
+ */
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
 
 export interface MediaClientOptions {
   /** Server origin, e.g. location.origin. */
@@ -38,6 +48,18 @@ export interface MediaClientOptions {
   video?: MediaTrackConstraints;
   /** Microphone constraints (e.g. the deviceId the operator chose); echo cancellation and noise suppression by default. */
   audio?: MediaTrackConstraints;
+  /** Which page this is, kept across its reloads (see pageClientId); a new random one by default. */
+  clientId?: string;
+}
+
+/** This tab's id for the server (kept in sessionStorage: a reload is the same page, another tab or PC is not). */
+export function pageClientId(): string {
+  let id = sessionStorage.getItem('diemcau.clientId');
+  if (!id) {
+    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    sessionStorage.setItem('diemcau.clientId', id);
+  }
+  return id;
 }
 
 /** The camera constraints a hall publishes with unless told otherwise. */
@@ -45,7 +67,27 @@ export const DEFAULT_VIDEO: MediaTrackConstraints = { width: { ideal: 1280 }, he
 /** The microphone constraints a hall publishes with unless told otherwise. */
 export const DEFAULT_AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true };
 
-type Listener = (detail: unknown) => void;
+/** What a MediaClient tells the page, by event. */
+export type MediaClientEventMap = {
+  state: { state: MediaClientState };
+  /** A consumer arrived (audio or video). */
+  consumer: ReceivedConsumer;
+  consumerclosed: ReceivedConsumer;
+  /** A consumer changed slot (a prepared `next` consumer went live). */
+  consumerslot: ReceivedConsumer;
+  /** The bridge on air changed. */
+  onair: { bridgeId: string };
+  /** The server opened or closed this hall's microphone. */
+  mic: { open: boolean };
+  localstream: { stream: MediaStream };
+  /** The first frame of a video consumer was decoded after it went live. */
+  firstframe: ReceivedConsumer;
+  error: { message: string };
+  /** The server refused this page's link (revoked, re-issued or invalid): the client stopped for good. */
+  refused: { code: TokenRefusal };
+  /** Another page took this hall over (at: the server's time). */
+  replaced: { at: number };
+};
 
 /** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
 export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
@@ -64,9 +106,12 @@ export class MediaClient {
   readonly socket: Socket<MediaServerEvents, MediaClientEvents>;
   readonly consumers = new Map<string, ReceivedConsumer>();
   state: MediaClientState = 'connecting';
-  program = '';
+  /** The bridge on air. */
+  onAir = '';
   micOpen = false;
   maxSpatialLayer = 0;
+  /** When another page took this hall over (server time), while `replaced`. */
+  replacedAt: number | null = null;
   localStream?: MediaStream;
   #device?: Device;
   #send?: msc.Transport;
@@ -78,10 +123,14 @@ export class MediaClient {
   #joined = false;
   #retryTimer?: ReturnType<typeof setTimeout>;
   #failures = 0;
-  readonly #listeners = new Map<string, Set<Listener>>();
+  /** The next join takes the hall over from the page that has it (the person said so). */
+  #takeOver = false;
+  readonly #clientId: string;
+  readonly #events = new TypedEvents<MediaClientEventMap>();
 
   constructor(options: MediaClientOptions) {
     this.options = options;
+    this.#clientId = options.clientId ?? Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
     this.socket = io(`${options.url}/media`, {
       auth: { token: options.token },
       transports: ['websocket'],
@@ -91,10 +140,15 @@ export class MediaClient {
     this.socket.on('connect', () => void this.#restart('connect'));
     this.socket.on('disconnect', () => {
       this.#joined = false;
-      if (this.state !== 'replaced') this.#setState('reconnecting');
+      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
       this.#teardown();
     });
-    this.socket.on('connect_error', (err) => this.#emit('error', { message: err.message }));
+    this.socket.on('connect_error', (err) => {
+      const code = refusalOfError(err);
+      if (code) this.#refuse(code);
+      else this.#emit('error', { message: err.message });
+    });
+    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
     this.socket.on('media:consume', (msg, ack) => {
       this.#onConsume(msg).then(
         () => ack({ ok: true }),
@@ -122,18 +176,33 @@ export class MediaClient {
     });
     this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
     // The server disconnects this socket after it; socket.io does not reconnect by itself then.
-    this.socket.on('media:replaced', () => this.#setState('replaced'));
-    this.socket.on('program:changed', ({ bridgeId }) => {
-      this.program = bridgeId;
-      this.#emit('program', { bridgeId });
+    this.socket.on('media:replaced', (msg) => {
+      this.replacedAt = typeof msg?.at === 'number' ? msg.at : Date.now();
+      this.#setState('replaced');
+      this.#emit('replaced', { at: this.replacedAt });
+    });
+    this.socket.on('onair:changed', ({ bridgeId }) => {
+      this.onAir = bridgeId;
+      this.#emit('onair', { bridgeId });
     });
   }
 
-  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'program', 'mic', 'localstream', 'firstframe', 'error'. */
-  on(event: string, fn: Listener): void {
-    let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
-    set.add(fn);
+  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'error'. */
+  on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
+    this.#events.on(event, fn);
+  }
+
+  /**
+   * Takes the hall over from the page that publishes it now (state `in_use`), or back from the
+   * page that took it (state `replaced`): the other page is told and stops.
+   */
+  takeOver(): void {
+    if (this.state !== 'in_use' && this.state !== 'replaced') return;
+    this.#takeOver = true;
+    this.replacedAt = null;
+    this.#setState('connecting');
+    if (this.socket.connected) void this.#restart('takeover');
+    else this.socket.connect();
   }
 
   /** Sends a validated request and unwraps its ack (throws with the server's error code). */
@@ -246,12 +315,23 @@ export class MediaClient {
     this.localStream?.getTracks().forEach((t) => t.stop());
   }
 
-  #emit(event: string, detail: unknown): void {
-    for (const fn of this.#listeners.get(event) ?? []) fn(detail);
+  // Not a network loss: stop publishing and retrying, for good.
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#retryTimer);
+    this.#setState('refused');
+    this.#teardown();
+    this.socket.close();
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.#emit('refused', { code });
+  }
+
+  #emit<K extends keyof MediaClientEventMap>(event: K, detail: MediaClientEventMap[K]): void {
+    this.#events.emit(event, detail);
   }
 
   #setState(state: MediaClientState): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'refused') return;
     this.state = state;
     this.#emit('state', { state });
   }
@@ -265,10 +345,11 @@ export class MediaClient {
       this.#teardown();
       try {
         if (!this.#joined) {
-          const joined = await this.request('media:join', {});
+          const joined = await this.request('media:join', { clientId: this.#clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
           this.#joined = true;
-          this.program = joined.program;
-          this.#emit('program', { bridgeId: joined.program });
+          this.#takeOver = false;
+          this.onAir = joined.onAir;
+          this.#emit('onair', { bridgeId: joined.onAir });
           this.#device = new Device();
           await this.#device.load({ routerRtpCapabilities: joined.rtpCapabilities as msc.RtpCapabilities });
         }
@@ -278,6 +359,11 @@ export class MediaClient {
         this.#failures = 0;
         this.#setState('live');
       } catch (err) {
+        // Another page publishes this hall: ask the person (takeOver), do not retry by itself.
+        if ((err as { code?: string }).code === 'bridge_in_use') {
+          this.#setState('in_use');
+          return;
+        }
         // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
         this.#failures++;
         const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));
@@ -301,7 +387,7 @@ export class MediaClient {
 
   async #createRecv(): Promise<void> {
     const params = await this.request('media:createTransport', { direction: 'recv' });
-    const transport = this.#device!.createRecvTransport(params as msc.TransportOptions);
+    const transport = this.#device!.createRecvTransport(transportOptions(params));
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });
@@ -327,7 +413,7 @@ export class MediaClient {
     }
     this.localStream = stream;
     const params = await this.request('media:createTransport', { direction: 'send' });
-    const transport = this.#device!.createSendTransport(params as msc.TransportOptions);
+    const transport = this.#device!.createSendTransport(transportOptions(params));
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });

@@ -1,11 +1,11 @@
 import { ControlClient } from '../shared/ControlClient.ts';
 import { loadBridges } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { roleName, signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 import { linkChecklist } from '../../server/core/health.ts';
-import type { Ack } from '../../server/protocol/media.ts';
-import type { HealthLine, LinkTestResult } from '../../server/protocol/control.ts';
+import type { ControlRequest, ControlRequestName, HealthLine, LinkTestResult } from '../../server/protocol/control.ts';
 import { AlertFeed, type HealthAlertMessage } from './AlertFeed.ts';
-import { DrillDown, type BridgeHealthDetail } from './DrillDown.ts';
+import { DrillDown } from './DrillDown.ts';
 import { LinkTests, type LinkTestMessage } from './LinkTests.ts';
 import { TileBoard, type SortMode } from './TileBoard.ts';
 import { DevicePanel } from './DevicePanel.ts';
@@ -26,13 +26,9 @@ const STALE_MS = 7000;
  * pre-meeting link test. Staff only (technician, chair, secretary).
  */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi';
-    $('updated').textContent = 'Xin liên hệ Văn phòng để nhận liên kết mới.';
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   if (me.role !== 'technician' && me.role !== 'chair' && me.role !== 'secretary') {
     $('title').textContent = 'Trang này dành cho kỹ thuật viên Viễn thông';
     $('updated').textContent = `Liên kết của bạn là của ${roleName(me.role).toLowerCase()}.`;
@@ -41,14 +37,9 @@ async function main(): Promise<void> {
   $('subtitle').textContent = `${me.title} · ${roleName(me.role)}`;
   const bridges = await loadBridges();
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control);
 
-  const request = async <T>(name: string, payload: unknown): Promise<Ack<T>> => {
-    try {
-      return (await control.socket.timeout(10_000).emitWithAck(name, payload)) as Ack<T>;
-    } catch {
-      return { ok: false, error: { code: 'internal', message: 'Máy chủ không trả lời' } };
-    }
-  };
+  const request = <N extends ControlRequestName>(name: N, payload: ControlRequest<N>) => control.request(name, payload, 10_000, 'Máy chủ không trả lời');
   const nameOf = (id: string): string => bridges.get(id)?.name ?? id;
 
   // Hardware (RTP) halls get the device sheet in their drill-down.
@@ -82,7 +73,7 @@ async function main(): Promise<void> {
       return;
     }
     tests.started(bridgeIds);
-    const ack = await request<{ testId: string }>('health:startTest', { bridgeIds });
+    const ack = await request('health:startTest', { bridgeIds });
     if (!ack.ok) tests.failed(bridgeIds, ack.error.code === 'forbidden' ? 'Vai trò của bạn không được yêu cầu kiểm tra.' : 'Máy chủ không nhận yêu cầu kiểm tra.');
     else $('toolbar-msg').textContent = `Đã yêu cầu ${bridgeIds.length} điểm cầu kiểm tra đường truyền lúc ${clockTime(Date.now())}.`;
   };
@@ -107,7 +98,7 @@ async function main(): Promise<void> {
     {
       bridges,
       load: async (bridgeId) => {
-        const ack = await request<BridgeHealthDetail>('health:bridge', { bridgeId });
+        const ack = await request('health:bridge', { bridgeId });
         return ack.ok ? ack.data : null;
       },
       checklistOf: (bridgeId, test: { at: number; result: LinkTestResult }) => {
@@ -179,12 +170,12 @@ async function main(): Promise<void> {
     if (msg.bridgeId === drill.bridgeId) drill.showChecklist(view);
   });
   control.on('connection', (detail) => {
-    const connected = (detail as { connected: boolean }).connected;
+    const connected = detail.connected;
     const el = $('conn-state');
     el.textContent = connected ? 'Đã kết nối máy chủ' : 'Mất kết nối máy chủ — đang kết nối lại…';
     el.className = `conn ${connected ? 'ok' : 'bad'}`;
   });
-  control.on('error', (detail) => console.warn(`diemcau: ${(detail as { message: string }).message}`));
+  control.on('error', (detail) => console.warn(`diemcau: ${detail.message}`));
   let ticks = 0;
   setInterval(() => {
     if (lastSummaryAt && Date.now() - lastSummaryAt > STALE_MS) setText('updated', `Số liệu cũ — lần cập nhật cuối lúc ${clockTime(lastSummaryAt)}`);

@@ -4,9 +4,9 @@
  * speaker at the slowest receiving hall. Prints one JSON object as its last line.
  *
  * Two kinds of switch alternate:
- *  - cold: `setProgram(X)` with nothing prepared (the chair gives the floor to a hall out of
+ *  - cold: `setOnAir(X)` with nothing prepared (the chair gives the floor to a hall out of
  *    the blue): every hall is handed new consumers, all resumed together on one keyframe;
- *  - prepared: `setNext(X)` a while before (X heads the floor queue), then `setProgram(X)`:
+ *  - prepared: `setNext(X)` a while before (X heads the floor queue), then `setOnAir(X)`:
  *    the halls already hold paused consumers of X, the switch only resumes them.
  * The headline `switch_p50_ms`/`switch_p95_ms` are over all switches; each kind is also given.
  *
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       const camId = speaker?.producers.find((x) => x.source === 'cam')?.id;
       const kfBefore = camId ? await server.media.producerKeyframeRequests(camId) : 0;
       const t0 = Date.now();
-      await server.media.setProgram(to);
+      await Promise.all([server.media.setOnAir(to), server.media.setOpenMicrophones([server.media.chairBridgeId, to])]);
       // Halls that switch: not the speaker, and not a hall that already showed this bridge (the
       // previous speaker keeps seeing the chair when the floor returns to the chair).
       const receivers = bridges.filter((b) => b !== to && !(to === 'p-20' && (b === 'p-20' || b === previous)));
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       for (const b of receivers) {
         const first = await waitFor(`${b} first frame of ${to}`, async () => {
           const frames = await pageFirstFrames(pages.get(b)!);
-          return frames.find((x) => x.slot === 'program' && x.bridgeId === to && x.firstDecodedAt && (x.activatedAt ?? 0) >= t0);
+          return frames.find((x) => x.slot === 'onair' && x.bridgeId === to && x.firstDecodedAt && (x.activatedAt ?? 0) >= t0);
         }, 10_000, 20);
         perHall.push(first.firstDecodedAt! - t0);
       }

@@ -4,10 +4,11 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { Server as SocketServer } from 'socket.io';
 import pino from 'pino';
-import { WorkerPool, MediaSession } from '../../sfu/index.ts';
+import { WorkerPool, type MediaSession } from '../../sfu/index.ts';
 import type { Config } from '../../config/index.ts';
 import { resolveAnnouncedIp } from '../../config/index.ts';
-import { rtpEndpointOf, type ConferencePlan } from '../protocol/plan.ts';
+import type { Clock } from '../core/conference/index.ts';
+import type { ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createRestRouter } from '../transport/rest.ts';
@@ -15,39 +16,36 @@ import { metricsHandler } from '../transport/metrics.ts';
 import { cutOffToken } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
-import { createStore, type ConferenceStore } from '../store/index.ts';
-import { ConferenceHost } from './ConferenceHost.ts';
+import { createStores, type Stores } from '../store/index.ts';
+import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
-import { ProgrammeDesk } from './programme/ProgrammeDesk.ts';
-import { parsePressFeed } from './programme/ProgrammeOutput.ts';
+import { parsePressFeed } from './feed/FeedOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
+import { startTurn, type TurnService } from './turn/index.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
+import { createPapersRouter } from '../transport/papers-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
 export const PUBLIC_DIR = path.resolve(here, '../../client/public');
 
-/** A running diemcau server: HTTP, socket.io, the worker pool, the conference and its media. */
+/** A running diemcau server: HTTP, socket.io, the worker pool, the stores and the conference. */
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly pool: WorkerPool;
+  /** The conference at work (replaced by loadPlan). */
+  readonly conference: Conference;
+  /** The conference's media session (conference.media). */
   readonly media: MediaSession;
-  readonly host: ConferenceHost;
-  /** The programme output (press feed) and the archive recordings. */
-  readonly programme: ProgrammeDesk;
-  readonly store: ConferenceStore;
+  readonly stores: Stores;
   readonly plan: ConferencePlan;
+  /** TURN for halls behind firewalls (URLs, the embedded coturn), or null when off. */
+  readonly turn: TurnService | null;
   /** Replaces the conference with another plan (only before the meeting starts). */
   loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
   close(): Promise<void>;
-}
-
-/** The province bridge: where the chair sits. */
-export function chairBridgeOf(plan: ConferencePlan): string {
-  const province = plan.bridges.find((b) => b.tier === 'province');
-  if (!province) throw new Error('plan has no province bridge');
-  return province.id;
 }
 
 /** Deployment details beyond the configuration. */
@@ -58,6 +56,10 @@ export interface ServerExtras {
   healthIntervalMs?: number;
   /** After a (re)start, how long halls marked online have to reconnect (20 s). */
   presenceGraceMs?: number;
+  /** The conference's time (the system clock by default). */
+  clock?: Clock;
+  /** Limits of the paper checker (tests lower the time limit). */
+  paperCheckLimits?: Partial<PdfCheckLimits>;
 }
 
 /** Starts the server for one conference plan. */
@@ -82,46 +84,37 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
     pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
 
-    const store = await createStore({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error') });
-    cleanups.push(() => store.close());
+    const stores = await createStores({ redisUrl: config.redisUrl, kind: config.store, dataDir: config.dataDir, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
+    cleanups.push(() => stores.close());
 
-    /** Media session and conference for a plan; both closed again if the second fails. */
-    const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost; desk: ProgrammeDesk }> => {
-      const media = await MediaSession.create(pool, {
+    /** The conference of a plan, with every part it owns (media, runner, tokens, health, halls, feed). */
+    const openConference = (forPlan: ConferencePlan): Promise<Conference> =>
+      Conference.create({
         conferenceId: config.conferenceId,
-        chairBridgeId: chairBridgeOf(forPlan),
-        bridgeIds: forPlan.bridges.map((b) => b.id),
-        offerH264: forPlan.bridges.some((b) => rtpEndpointOf(b)?.videoCodec === 'H264'),
+        plan: forPlan,
+        pool,
+        stores,
+        log: logger,
+        clock: extras.clock,
+        healthIntervalMs: extras.healthIntervalMs,
+        presenceGraceMs: extras.presenceGraceMs,
+        rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
+        feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
-      media.on('warning', (w) => logger.warn(w, 'media warning'));
-      media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
-      media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
-      try {
-        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs, rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } } });
-        host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
-        const desk = new ProgrammeDesk(host, {
-          pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined,
-          recordingsDir: config.recordingsDir,
-          preset: config.programmePreset,
-        });
-        desk.on('problem', (message, error) => logger.warn({ err: error === undefined ? undefined : String((error as Error)?.message ?? error) }, message));
-        return { media, host, desk };
-      } catch (error) {
-        media.close();
-        throw error;
-      }
-    };
     let conference = await openConference(plan);
-    cleanups.push(async () => {
-      await conference.desk.close();
-      await conference.host.close();
-      conference.media.close();
-    });
+    cleanups.push(() => conference.close());
+
+    const turn = await startTurn(config, announcedIp, (token) => conference.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
+    if (turn) {
+      cleanups.push(() => turn.close());
+      logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
+    }
 
     const app = express();
     app.disable('x-powered-by');
     app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, store: store.kind, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
+      res.json({ ok: true, store: stores.kind, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
     });
     const httpServer = http.createServer(app);
     let baseUrl = config.publicUrl ?? '';
@@ -139,21 +132,23 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
-      authenticate: (token) => conference.host.authenticate(token),
+      authenticate: (token) => conference.authenticate(token),
+      refusal: (token) => conference.refusal(token),
       routes: extras.routes,
-      isDeviceBridge: (bridgeId) => conference.host.rtpHalls.has(bridgeId),
+      iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
+      isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
       log: (level, msg, data) => logger[level](data ?? {}, msg),
     });
-    const control = attachControlSignaling(io.of('/control'), () => conference.host);
+    const control = attachControlSignaling(io.of('/control'), () => conference);
     cleanups.push(control.close);
     // Shutting down is not every hall dropping off: roll-call stops first.
-    cleanups.push(() => conference.host.quiesce());
+    cleanups.push(() => conference.quiesce());
     // A revoked or re-issued link cuts off the sockets opened with it, at once.
     const cutOff = (token: string): void => {
       cutOffToken(io.of('/media'), token);
       cutOffToken(io.of('/control'), token);
     };
-    const watchTokens = (): void => void conference.host.tokens.on('revoked', cutOff);
+    const watchTokens = (): void => void conference.tokens.on('revoked', cutOff);
     watchTokens();
 
     /**
@@ -163,16 +158,14 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     let replacing = false;
     const loadPlan = async (next: ConferencePlan): Promise<void> => {
       if (replacing) throw new PlanLoadError('invalid_state', 'another plan is being loaded');
-      if (conference.host.runner.state.status !== 'waiting') throw new PlanLoadError('invalid_state', 'the meeting has started: a new plan can only be loaded before it');
+      if (conference.runner.state.status !== 'waiting') throw new PlanLoadError('invalid_state', 'the meeting has started: a new plan can only be loaded before it');
       replacing = true;
       try {
         const kept = new Set(['chair', 'secretary', 'technician', 'viewer', ...next.bridges.map((b) => `operator:${b.id}`)]);
-        const tokens = (await store.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
-        await conference.desk.close();
-        await conference.host.close();
-        conference.media.close();
-        await store.drop(config.conferenceId);
-        if (tokens.length) await store.issueTokens(config.conferenceId, tokens, 'replace');
+        const tokens = (await stores.tokens.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
+        await conference.close();
+        await stores.drop(config.conferenceId);
+        if (tokens.length) await stores.tokens.issueTokens(config.conferenceId, tokens, 'replace');
         conference = await openConference(next);
         watchTokens();
         rebindMedia();
@@ -185,9 +178,10 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       }
     };
     app.use('/api/recordings', createRecordingsRouter(() => conference));
+    app.use('/api/papers', createPapersRouter(() => conference));
     app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
-    app.use('/api', createRestRouter(() => conference.host, () => baseUrl, loadPlan));
-    app.get('/metrics', metricsHandler(() => conference.host, pool));
+    app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan));
+    app.get('/metrics', metricsHandler(() => conference, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
 
     await new Promise<void>((resolve, reject) => {
@@ -199,26 +193,24 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const hostName = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
     const url = `http://${hostName}:${port}`;
     baseUrl ||= url;
-    logger.info({ port, workers: pool.size, announcedIp, store: store.kind }, 'diemcau listening');
+    logger.info({ port, workers: pool.size, announcedIp, store: stores.kind }, 'diemcau listening');
 
     let closing: Promise<void> | undefined;
     return {
       url,
       port,
       pool,
+      get conference() {
+        return conference;
+      },
       get media() {
         return conference.media;
       },
-      get host() {
-        return conference.host;
-      },
-      get programme() {
-        return conference.desk;
-      },
       get plan() {
-        return conference.host.plan;
+        return conference.plan;
       },
-      store,
+      stores,
+      turn,
       loadPlan,
       close() {
         closing ??= undo();

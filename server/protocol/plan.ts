@@ -1,6 +1,13 @@
-// Conference plan: the bridges (điểm cầu) of the three tiers, the programme, the speaking rules
-// and the maket (banner) template. Pure schemas and parsing; no I/O.
+// Conference plan: the bridges (điểm cầu) of the three tiers, the agenda (`programme` in plan
+// files), the speaking rules and the maket (banner) template. Pure schemas and parsing; no I/O.
+// (Over 400 lines: the cross-field checks sit with the schemas so that every mistake of a plan
+// is reported at once, with its path and a Vietnamese message.)
 import { z } from 'zod';
+import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
+import { DEFAULT_HOLDER_GRACE_SECONDS } from '../core/conference/types.ts';
+
+export { chairBridgeOf } from './chair.ts';
+import { PaperRulesSchema } from './papers.ts';
 
 /** Tier of a bridge: the province hall, a district/city hall, or a commune/ward/town hall. */
 export const BridgeTierSchema = z.enum(['province', 'district', 'commune']);
@@ -107,8 +114,8 @@ export function rtpEndpointOf(bridge: Bridge): RtpEndpoint | null {
   return bridge.rtp ?? { srtp: true, videoCodec: 'VP8' };
 }
 
-/** Kinds of programme items, in the vocabulary of the plans (khai mạc, báo cáo, tham luận, ...). */
-export const ProgrammeItemKindSchema = z.enum([
+/** Kinds of agenda items, in the vocabulary of the plans (khai mạc, báo cáo, tham luận, ...). */
+export const AgendaItemKindSchema = z.enum([
   'opening',
   'report',
   'directive',
@@ -118,7 +125,7 @@ export const ProgrammeItemKindSchema = z.enum([
   'conclusion',
   'other',
 ]);
-export type ProgrammeItemKind = z.infer<typeof ProgrammeItemKindSchema>;
+export type AgendaItemKind = z.infer<typeof AgendaItemKindSchema>;
 
 const minutes = z
   .number({ error: 'Số phút phải là số' })
@@ -128,23 +135,24 @@ const minutes = z
 /** A planned speaker: the hall that speaks, optionally on what topic, who, and for how long at most. */
 export const SpeakerSchema = z.strictObject({
   bridgeId: z.string({ error: 'Mã điểm cầu phải là chuỗi ký tự' }),
-  topic: text('Chủ đề').optional(),
-  speakerName: text('Tên người phát biểu').optional(),
+  // The same limits as a hall's request (one source, the core): the plan's topic goes on the lower third too.
+  topic: text('Chủ đề').max(MAX_TOPIC, { error: `Chủ đề không quá ${MAX_TOPIC} ký tự` }).optional(),
+  speakerName: text('Tên người phát biểu').max(MAX_SPEAKER_NAME, { error: `Tên người phát biểu không quá ${MAX_SPEAKER_NAME} ký tự` }).optional(),
   limitMinutes: minutes.optional(),
 });
 export type Speaker = z.infer<typeof SpeakerSchema>;
 
-/** One item of the programme (chương trình). */
-export const ProgrammeItemSchema = z.strictObject({
+/** One item of the agenda (chương trình). */
+export const AgendaItemSchema = z.strictObject({
   id: slug,
-  kind: ProgrammeItemKindSchema,
+  kind: AgendaItemKindSchema,
   title: text('Tiêu đề'),
   plannedMinutes: minutes,
   /** Speaking limit for this item (overrides the conference default; a speaker's own limit wins). */
   limitMinutes: minutes.optional(),
   speakers: z.array(SpeakerSchema).default([]),
 });
-export type ProgrammeItem = z.infer<typeof ProgrammeItemSchema>;
+export type AgendaItem = z.infer<typeof AgendaItemSchema>;
 
 /** Speaking rules: "phát biểu không quá 10 phút", warnings before the end, what happens at expiry. */
 export const SpeakingRulesSchema = z
@@ -157,6 +165,13 @@ export const SpeakingRulesSchema = z
       .transform((marks) => [...new Set(marks)].sort((a, b) => b - a)),
     expiryPolicy: z.enum(['notify_chair', 'close_mic']).default('notify_chair'),
     graceSeconds: z.number().int().nonnegative({ error: 'Thời gian gia hạn không được âm' }).default(30),
+    /** How long a speaking hall whose link dropped keeps the floor while it reconnects (0: it loses it at once). */
+    holderGraceSeconds: z
+      .number()
+      .int()
+      .min(0, { error: 'Thời gian chờ điểm cầu kết nối lại không được âm' })
+      .max(600, { error: 'Thời gian chờ điểm cầu kết nối lại tối đa 600 giây' })
+      .default(DEFAULT_HOLDER_GRACE_SECONDS),
   })
   .superRefine((rules, ctx) => {
     const limit = rules.defaultLimitMinutes * 60;
@@ -244,9 +259,12 @@ export const ConferencePlanSchema = z
       .optional(),
     venue: text('Địa điểm'),
     bridges: z.array(BridgeSchema).min(1, { error: 'Kế hoạch phải có ít nhất một điểm cầu' }),
-    programme: z.array(ProgrammeItemSchema).default([]),
+    // The agenda; `programme` is its key in plan files (written by people, so it stays).
+    programme: z.array(AgendaItemSchema).default([]),
     speaking: SpeakingRulesSchema.prefault({}),
     maket: MaketTemplateSchema.prefault({}),
+    /** Deadline and limits of the designated papers (tham luận). */
+    papers: PaperRulesSchema.prefault({}),
   })
   // Runs even when some fields failed, so a secretary sees every mistake at once.
   .superRefine((plan, ctx) => checkPlanReferences(plan as unknown, ctx), { when: () => true });
@@ -345,9 +363,9 @@ function checkPlanReferences(plan: unknown, ctx: { addIssue(issue: { code: 'cust
     }
   });
 
-  const programme = Array.isArray(plan.programme) ? plan.programme : [];
+  const agenda = Array.isArray(plan.programme) ? plan.programme : [];
   const itemIndexById = new Map<string, number>();
-  programme.forEach((item, i) => {
+  agenda.forEach((item, i) => {
     if (!isRecord(item)) return;
     if (typeof item.id === 'string') {
       const first = itemIndexById.get(item.id);

@@ -1,4 +1,6 @@
-// The real store: conferences in redis, shared by every server process on that redis.
+// The shared store: conferences, their tokens and the instances' presence leases in redis, for
+// every server process on that redis (it serves all three store interfaces over one connection,
+// which is why it is one file of about 400 lines: the Lua scripts and the keys are shared).
 //
 // Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
 // slot, which the multi-key scripts below need on a redis cluster):
@@ -6,6 +8,7 @@
 //   diemcau:{<id>}:log      list  one JSON LogEntry per element; element i holds seq i+1
 //   diemcau:{<id>}:tokens   hash  token -> TokenRecord JSON
 //   diemcau:{<id>}:grants   hash  grant ('chair', 'operator:c-05971') -> token
+//   diemcau:{<id>}:revoked  hash  token -> when it was revoked or replaced (epoch ms)
 //   diemcau:{<id>}:changes  pub/sub channel, "<version>:<seq>" after every write
 //
 // Atomicity: compareAndSet is one Lua script that checks the version field, writes the state,
@@ -16,20 +19,20 @@ import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import type { LogEntry } from '../core/conference/index.ts';
 import {
-  checkConferenceId,
-  StoreError,
   updateWithRetry,
   type ConferenceStore,
-  type IssueMode,
   type StoreChangeListener,
   type StoredConference,
   type StoreSubscription,
   type StoreWrite,
-  type TokenRecord,
   type UpdateOptions,
   type UpdateOutcome,
   type UpdateStep,
 } from './ConferenceStore.ts';
+import { checkConferenceId, StoreError } from './errors.ts';
+import type { PresenceStore } from './PresenceStore.ts';
+import type { StoreResource } from './Stores.ts';
+import type { IssueMode, TokenRecord, TokenStore } from './TokenStore.ts';
 import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -68,7 +71,7 @@ return length
 
 const ISSUE_SCRIPT = `
 local out = {}
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   local grant, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', KEYS[2], grant)
   local kept = false
@@ -77,6 +80,7 @@ for i = 2, #ARGV, 3 do
     out[#out + 1] = kept
   else
     if old then redis.call('HDEL', KEYS[1], old) end
+    if old and old ~= token then redis.call('HSET', KEYS[3], old, ARGV[2]) end
     redis.call('HSET', KEYS[2], grant, token)
     redis.call('HSET', KEYS[1], token, record)
     out[#out + 1] = record
@@ -89,6 +93,7 @@ const REVOKE_SCRIPT = `
 local record = redis.call('HGET', KEYS[1], ARGV[1])
 if not record then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 local grant = cjson.decode(record).grant
 if grant and redis.call('HGET', KEYS[2], grant) == ARGV[1] then redis.call('HDEL', KEYS[2], grant) end
 return record
@@ -119,9 +124,8 @@ export interface RedisStoreOptions {
   onError?: (error: Error) => void;
 }
 
-/** Conferences in redis: atomic versioned writes, the log as a list, changes on pub/sub. */
-export class RedisStore implements ConferenceStore {
-  readonly kind = 'redis' as const;
+/** Conferences in redis: atomic versioned writes, the log as a list, changes on pub/sub; tokens; presence leases. */
+export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, StoreResource {
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #onError: (error: Error) => void;
@@ -165,7 +169,7 @@ export class RedisStore implements ConferenceStore {
   }
 
   /** Key of one part of a conference. */
-  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes' | 'instances' | `presence:${string}`): string {
+  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'revoked' | 'changes' | 'instances' | `presence:${string}`): string {
     checkConferenceId(conferenceId);
     return `${this.#prefix}:{${conferenceId}}:${part}`;
   }
@@ -259,8 +263,8 @@ export class RedisStore implements ConferenceStore {
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     this.#assertOpen();
     if (records.length === 0) return [];
-    const args = [mode, ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
-    const reply = (await this.#eval(ISSUE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], args)) as string[];
+    const args = [mode, String(Date.now()), ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
+    const reply = (await this.#eval(ISSUE, this.#tokenKeys(conferenceId), args)) as string[];
     return reply.map((json) => decodeToken(conferenceId, json));
   }
 
@@ -281,18 +285,38 @@ export class RedisStore implements ConferenceStore {
   /** Revokes one token atomically with its grant. */
   async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
     this.#assertOpen();
-    const json = await this.#eval(REVOKE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [token]);
+    const json = await this.#eval(REVOKE, this.#tokenKeys(conferenceId), [token, String(Date.now())]);
     return typeof json === 'string' ? decodeToken(conferenceId, json) : null;
   }
 
-  /** Deletes every key of a conference. */
+  /** When a token was revoked or replaced, or null. */
+  async revokedAt(conferenceId: string, token: string): Promise<number | null> {
+    this.#assertOpen();
+    const at = await this.#client.hGet(this.key(conferenceId, 'revoked'), token);
+    return at ? Number(at) : null;
+  }
+
+  #tokenKeys(conferenceId: string): string[] {
+    return [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants'), this.key(conferenceId, 'revoked')];
+  }
+
+  /** Deletes the state and the log of a conference. */
   async drop(conferenceId: string): Promise<void> {
     this.#assertOpen();
+    await this.#client.del([this.key(conferenceId, 'state'), this.key(conferenceId, 'log')]);
+  }
+
+  /** Deletes the tokens of a conference. */
+  async dropTokens(conferenceId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#client.del(this.#tokenKeys(conferenceId));
+  }
+
+  /** Deletes the presence leases of a conference. */
+  async dropPresence(conferenceId: string): Promise<void> {
+    this.#assertOpen();
     const instances = await this.#client.sMembers(this.key(conferenceId, 'instances'));
-    await this.#client.del([
-      ...(['state', 'log', 'tokens', 'grants', 'instances'] as const).map((p) => this.key(conferenceId, p)),
-      ...instances.map((i) => this.key(conferenceId, `presence:${i}`)),
-    ]);
+    await this.#client.del([this.key(conferenceId, 'instances'), ...instances.map((i) => this.key(conferenceId, `presence:${i}`))]);
   }
 
   /** Declares this instance's connected bridges in a key that expires unless renewed. */

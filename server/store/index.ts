@@ -1,14 +1,16 @@
-// Storage of conferences: one interface, a memory store (embedded default) and a redis store.
+// Storage behind interfaces split by concern: the conference and its log, tokens, presence leases;
+// memory implementations (the embedded default) and a redis one that serves all three.
+export * from './errors.ts';
 export * from './ConferenceStore.ts';
-export { MemoryStore } from './MemoryStore.ts';
+export * from './TokenStore.ts';
+export * from './PresenceStore.ts';
+export * from './Stores.ts';
+export { MemoryConferenceStore } from './memory/MemoryConferenceStore.ts';
+export { MemoryTokenStore } from './memory/MemoryTokenStore.ts';
+export { MemoryPresenceStore } from './memory/MemoryPresenceStore.ts';
 export { RedisStore, type RedisStoreOptions } from './RedisStore.ts';
-
-import type { ConferenceStore } from './ConferenceStore.ts';
-import { MemoryStore } from './MemoryStore.ts';
-import { RedisStore } from './RedisStore.ts';
-
-/** The redis store when a URL is given (REDIS_URL), else the memory store. */
-export async function createStore(options: { redisUrl?: string | undefined; onError?: (error: Error) => void } = {}): Promise<ConferenceStore> {
-  if (options.redisUrl) return RedisStore.create({ url: options.redisUrl, ...(options.onError ? { onError: options.onError } : {}) });
-  return new MemoryStore();
-}
+export { SqliteStore, SQLITE_FILE, type SqliteStoreOptions } from './sqlite/SqliteStore.ts';
+export * from './NodeRegistry.ts';
+export * from './TrackRegistry.ts';
+export * from './PlacementStore.ts';
+export { MemoryNodeRegistry, MemoryTrackRegistry, MemoryPlacementStore } from './memory/MemoryClusterStore.ts';

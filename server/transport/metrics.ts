@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { ConferenceHost } from '../app/ConferenceHost.ts';
+import type { Conference } from '../app/Conference.ts';
 import type { WorkerPool } from '../../sfu/index.ts';
 import { bearerPrincipal } from './rest.ts';
 import type { LinkSample } from '../core/health.ts';
@@ -12,14 +12,14 @@ function label(v: string): string {
 }
 
 /** The Prometheus text exposition of every bridge's link and the workers' load. */
-export function metricsText(host: ConferenceHost, pool: WorkerPool): string {
-  const bridges = new Map(host.plan.bridges.map((b) => [b.id, b]));
+export function metricsText(conference: Conference, pool: WorkerPool): string {
+  const bridges = new Map(conference.plan.bridges.map((b) => [b.id, b]));
   const lines: string[] = [];
   const family = (name: string, help: string, rows: [string, number | undefined][]): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
     for (const [labels, value] of rows) if (value !== undefined && Number.isFinite(value)) lines.push(`${name}{${labels}} ${value}`);
   };
-  const summary = host.health.book.summary();
+  const summary = conference.health.book.summary();
   const labelsOf = (id: string): string => {
     const b = bridges.get(id);
     return `bridge="${label(id)}",tier="${b?.tier ?? ''}",name="${label(b?.name ?? id)}"`;
@@ -42,7 +42,7 @@ export function metricsText(host: ConferenceHost, pool: WorkerPool): string {
 }
 
 /** GET /metrics, for Prometheus with the technicians' token as bearer. */
-export function metricsHandler(current: () => ConferenceHost, pool: WorkerPool) {
+export function metricsHandler(current: () => Conference, pool: WorkerPool) {
   return async (req: Request, res: Response): Promise<void> => {
     const who = await bearerPrincipal(req, current());
     if (!who) {

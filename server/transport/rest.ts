@@ -1,7 +1,6 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { z } from 'zod';
-import type { ConferenceHost } from '../app/ConferenceHost.ts';
-import { INVITE_PATHS } from '../app/ConferenceHost.ts';
+import type { Conference } from '../app/Conference.ts';
 import { livePlan } from '../app/view.ts';
 import { renderMaket } from '../core/maket.ts';
 import { csv, reportCsv } from '../core/conference/index.ts';
@@ -9,15 +8,15 @@ import { PlanError, parsePlan, type ConferencePlan } from '../protocol/plan.ts';
 import { PlanLoadError } from '../app/errors.ts';
 import { parsePlanText } from '../../config/plan-file.ts';
 import { Token, type Principal } from '../protocol/control.ts';
-import { UnknownGrantError } from '../app/conference/tokens.ts';
+import { INVITE_PATHS, UnknownGrantError } from '../app/conference/tokens.ts';
 import { createRtpHallRouter } from './rtp-halls-rest.ts';
 
 type Role = Principal['role'];
 
 /** Who the request's `Authorization: Bearer <token>` belongs to, or null. */
-export async function bearerPrincipal(req: Request, host: ConferenceHost): Promise<Principal | null> {
+export async function bearerPrincipal(req: Request, conference: Conference): Promise<Principal | null> {
   const token = Token.safeParse((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
-  return token.success ? host.authenticate(token.data) : null;
+  return token.success ? conference.authenticate(token.data) : null;
 }
 
 /** An HTTP error with a stable code. */
@@ -34,7 +33,7 @@ class HttpError extends Error {
 
 /** The REST API: who am I, invites and tokens, reports, makets, plan validation. Thin: parse, authorise, call. */
 export function createRestRouter(
-  current: () => ConferenceHost,
+  current: () => Conference,
   baseUrl: () => string,
   loadPlan: (plan: ConferencePlan) => Promise<void>,
 ): express.Router {
@@ -51,7 +50,11 @@ export function createRestRouter(
   /** The bearer token's holder, required to have one of these roles. */
   async function principal(req: Request, roles?: Role[]): Promise<Principal> {
     const who = await bearerPrincipal(req, current());
-    if (!who) throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)');
+    if (!who) {
+      // Why, for the page to say so: its link was revoked (or re-issued), or never valid.
+      const refusal = await current().refusal((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
+      throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)', { refusal });
+    }
     if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', `not allowed for role ${who.role}`);
     return who;
   }

@@ -96,7 +96,7 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
   afterEach(async function () {
     if (this.currentTest?.state === 'failed') {
       console.log(log.slice(-30).join('\n'));
-      for (const id of HALLS) console.log(id, JSON.stringify(server.host.health.book.get(id)?.last));
+      for (const id of HALLS) console.log(id, JSON.stringify(server.conference.health.book.get(id)?.last));
       await shot(`failed-${(this.currentTest.title.match(/\w+/g) ?? ['x']).slice(0, 4).join('-')}`);
     }
   });
@@ -122,9 +122,9 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
     expect(groups[0]).to.deep.include({ first: PROVINCE, n: 1 });
     expect(groups[1]).to.deep.include({ first: DISTRICT, head: 'Thành phố Lạng Sơn', n: 9 });
     expect(groups.find((g) => g.first === COMMUNE_DISTRICT)).to.deep.include({ head: 'Huyện Tràng Định', n: 23 });
-    expect(server.host.plan.bridges.find((b) => b.id === COMMUNE)?.parentId).to.equal(COMMUNE_DISTRICT);
+    expect(server.conference.plan.bridges.find((b) => b.id === COMMUNE)?.parentId).to.equal(COMMUNE_DISTRICT);
     // The halls' own measures reached the server (the reporter runs in their pages).
-    await waitFor('client reports', async () => HALLS.every((id) => typeof server.host.health.book.get(id)?.last?.fpsSent === 'number'), 15_000, 250);
+    await waitFor('client reports', async () => HALLS.every((id) => typeof server.conference.health.book.get(id)?.last?.fpsSent === 'number'), 15_000, 250);
     // Tiles are updated in place: a node marked now is still the same node several summaries later.
     await dash.$eval(`.tile[data-bridge-id="${PROVINCE}"]`, (el) => ((el as HTMLElement & { probe?: number }).probe = 1));
     await shot('1-clean');

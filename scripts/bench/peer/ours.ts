@@ -97,7 +97,7 @@ export class DiemcauSfu implements SfuUnderTest {
 
   async publish(streams: Pick<GeneratorHall, 'mic' | 'cam'>, local: LocalIce): Promise<RemoteIce> {
     const s = this.#session;
-    s.join('publisher', { bridgeId: PUBLISHER_BRIDGE, publish: true, receiveProgram: false, thumbnails: false }, acceptAll);
+    s.join('publisher', { bridgeId: PUBLISHER_BRIDGE, publish: true, receiveOnAir: false, thumbnails: false }, acceptAll);
     const t = await s.createTransport('publisher', 'send');
     await s.connectTransport('publisher', t.id, { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: local.fingerprint }] });
     const p = producerParameters(streams);
@@ -108,7 +108,7 @@ export class DiemcauSfu implements SfuUnderTest {
 
   async subscribe(id: string, local: LocalIce): Promise<RemoteIce> {
     const s = this.#session;
-    s.join(id, { publish: false, receiveProgram: true, thumbnails: false }, acceptAll);
+    s.join(id, { publish: false, receiveOnAir: true, thumbnails: false }, acceptAll);
     const t = await s.createTransport(id, 'recv');
     await s.connectTransport(id, t.id, { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: local.fingerprint }] });
     s.setRtpCapabilities(id, receiverCaps(s.rtpCapabilities));

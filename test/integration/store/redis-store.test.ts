@@ -1,9 +1,12 @@
 // RedisStore against a real redis-server started by the test.
 import { expect } from 'chai';
 import { createClient } from 'redis';
-import { RedisStore, StoreError, type ConferenceStore } from '../../../server/store/index.ts';
+import { RedisStore, StoreError, storesOf } from '../../../server/store/index.ts';
 import { freshConferenceId, chair } from '../../unit/store/helpers.ts';
-import { apply, freshState, storeContract } from '../../unit/store/store-contract.ts';
+import { apply, freshState } from '../../unit/store/store-contract.ts';
+import { conferenceStoreContract } from '../../unit/store/conference-store-contract.ts';
+import { presenceStoreContract } from '../../unit/store/presence-store-contract.ts';
+import { tokenStoreContract } from '../../unit/store/token-store-contract.ts';
 import { startRedisServer, type RedisServer } from './redis-server.ts';
 
 describe('RedisStore (real redis-server)', function () {
@@ -19,7 +22,9 @@ describe('RedisStore (real redis-server)', function () {
   });
 
   describe('contract', () => {
-    storeContract(() => RedisStore.create({ url: redis.url }));
+    describe('as ConferenceStore', () => conferenceStoreContract(() => RedisStore.create({ url: redis.url })));
+    describe('as TokenStore', () => tokenStoreContract(() => RedisStore.create({ url: redis.url })));
+    describe('as PresenceStore', () => presenceStoreContract(() => RedisStore.create({ url: redis.url })));
   });
 
   it('keeps a conference under diemcau:{id}: keys: state hash, log list, token hashes', async () => {
@@ -41,7 +46,7 @@ describe('RedisStore (real redis-server)', function () {
       expect(state).to.not.have.property('config');
       expect(state).to.not.have.property('log');
       expect(JSON.parse((await raw.hGet(`diemcau:{${id}}:state`, 'config'))!).bridges).to.have.length(212);
-      await store.drop(id);
+      await storesOf('redis', { conferences: store, tokens: store, presence: store }, [store]).drop(id);
       expect(await raw.keys(`diemcau:{${id}}:*`)).to.deep.equal([]);
     } finally {
       await raw.close();
@@ -50,7 +55,7 @@ describe('RedisStore (real redis-server)', function () {
   });
 
   it('two stores (two processes) on one redis: concurrent updates lose nothing, each sees the other', async () => {
-    const stores: ConferenceStore[] = [await RedisStore.create({ url: redis.url }), await RedisStore.create({ url: redis.url })];
+    const stores: RedisStore[] = [await RedisStore.create({ url: redis.url }), await RedisStore.create({ url: redis.url })];
     const id = freshConferenceId('two');
     try {
       await stores[0]!.compareAndSet(id, 0, { state: freshState(), log: [] });
