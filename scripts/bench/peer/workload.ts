@@ -38,8 +38,11 @@ export const VALIDITY = {
   harnessCpuPct: 70,
   /** Datagrams the kernel dropped at the harness's sockets. */
   harnessSocketDrops: 0,
-  /** The generator's event-loop delay, 99th percentile (its frames and pacer run on timers). */
-  generatorLoopP99Ms: 10,
+  /**
+   * How late the generator's event loop was, 99th percentile (its frames and pacer run on
+   * timers): its loop-delay histogram's p99 less the histogram's own period (below).
+   */
+  generatorLateP99Ms: 10,
   /** Work of other processes (and the hypervisor's steal) on the SFU's core, % of the window. */
   sfuCoreOtherPct: 5,
 } as const;
@@ -182,6 +185,25 @@ export interface WindowResult {
 }
 
 export const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * The period of the generator's loop-delay histogram (`monitorEventLoopDelay({ resolution: 10 })`
+ * in fanout/generator.ts). Node records the whole time between two of its timer's runs, period
+ * included: an idle loop reads about 10 ms, not 0.
+ */
+export const GENERATOR_LOOP_RESOLUTION_MS = 10;
+
+/** What a window's figures say about the harness's headroom: no reasons = valid. */
+export function invalidReasons(r: Pick<WindowResult, 'harnessCpuPct' | 'harnessSocketDrops' | 'generatorLoopP99Ms' | 'sfuCoreOtherPct' | 'subscribersReceiving'>, subscribers: number): string[] {
+  const reasons: string[] = [];
+  const late = round(r.generatorLoopP99Ms - GENERATOR_LOOP_RESOLUTION_MS);
+  if (r.harnessCpuPct > VALIDITY.harnessCpuPct) reasons.push(`harness CPU ${r.harnessCpuPct} % of a core > ${VALIDITY.harnessCpuPct} %`);
+  if (r.harnessSocketDrops > VALIDITY.harnessSocketDrops) reasons.push(`${r.harnessSocketDrops} datagrams dropped at the harness's sockets`);
+  if (late > VALIDITY.generatorLateP99Ms) reasons.push(`generator late: its loop ${late} ms late at p99 (loop delay p99 ${r.generatorLoopP99Ms} ms, period ${GENERATOR_LOOP_RESOLUTION_MS} ms) > ${VALIDITY.generatorLateP99Ms} ms`);
+  if ((r.sfuCoreOtherPct ?? 0) > VALIDITY.sfuCoreOtherPct) reasons.push(`other work on the SFU's core ${r.sfuCoreOtherPct} % of the window > ${VALIDITY.sfuCoreOtherPct} %`);
+  if (r.subscribersReceiving < subscribers) reasons.push(`only ${r.subscribersReceiving} of ${subscribers} subscribers received audio and video`);
+  return reasons;
+}
 
 /** The publisher and the subscribers of one SFU, connected and flowing. */
 export class PeerWorkload {
@@ -345,13 +367,8 @@ export class PeerWorkload {
       valid: true,
       reasons: [],
     };
-    const reasons = result.reasons;
-    if (result.harnessCpuPct > VALIDITY.harnessCpuPct) reasons.push(`harness CPU ${result.harnessCpuPct} % of a core > ${VALIDITY.harnessCpuPct} %`);
-    if (result.harnessSocketDrops > VALIDITY.harnessSocketDrops) reasons.push(`${result.harnessSocketDrops} datagrams dropped at the harness's sockets`);
-    if (result.generatorLoopP99Ms > VALIDITY.generatorLoopP99Ms) reasons.push(`generator late: loop delay p99 ${result.generatorLoopP99Ms} ms > ${VALIDITY.generatorLoopP99Ms} ms`);
-    if ((result.sfuCoreOtherPct ?? 0) > VALIDITY.sfuCoreOtherPct) reasons.push(`other work on the SFU's core ${result.sfuCoreOtherPct} % of the window > ${VALIDITY.sfuCoreOtherPct} %`);
-    if (receiving < this.subscriberIds.length) reasons.push(`only ${receiving} of ${this.subscriberIds.length} subscribers received audio and video`);
-    result.valid = reasons.length === 0;
+    result.reasons.push(...invalidReasons(result, this.subscriberIds.length));
+    result.valid = result.reasons.length === 0;
     return result;
   }
 
