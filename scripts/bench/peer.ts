@@ -208,10 +208,9 @@ async function main(): Promise<number> {
   if (argv.includes('--check')) return (await check(o, which)) ? 0 : 1;
 
   // 100: the harness would carry several times more (harness_subscribers_estimate), but Janus
-  // forwards on one core: about 23 µs a packet × 250 packets a second a subscriber is 58 % of a
-  // core at 100 on a machine where openssl speed gives 0.59 µs, and near all of it on the slower
-  // machine of issue 14 (0.88 µs). Beyond that Janus drops, and its cost per packet would be a
-  // saturated process's.
+  // forwards on one core, over half of it at 100 on a machine where openssl speed gives 0.59 µs
+  // (a loaded trial run), most of it on the slower machine of issue 14 (0.88 µs). Beyond that
+  // Janus drops, and its cost per packet would be a saturated process's (docs/benchmarks.md).
   const subscribers = arg('subscribers', 100);
   const seconds = arg('seconds', 15);
   const warmup = arg('warmup', 5);
