@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   };
   const showCounts = (): void => {
     const counts = board.counts();
-    for (const s of ['ok', 'degraded', 'bad', 'offline', 'unknown'] as TileStatus[]) setText(`count-${s}`, String(counts[s]));
+    for (const s of ['ok', 'degraded', 'bad', 'offline', 'absent', 'unknown'] as TileStatus[]) setText(`count-${s}`, String(counts[s]));
     $('count-unknown-wrap').hidden = counts.unknown === 0;
   };
 

@@ -160,6 +160,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
         bridgeIds: plan.bridges.map((b) => b.id),
         media: () => media,
         online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
+        joined: (bridgeId) => presenceOf(runner.state, bridgeId).sessions.length > 0,
         presenceFromMedia: (bridgeId) => !deviceBridges.has(bridgeId),
         intervalMs: options.healthIntervalMs,
         clock,

@@ -14,7 +14,7 @@ import {
   MAX_TOPIC,
 } from '../core/conference/validate.ts';
 import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/conference/types.ts';
-import type { LinkSample } from '../core/health.ts';
+import type { HealthStatus, LinkSample } from '../core/health.ts';
 import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
@@ -235,7 +235,8 @@ export interface ConferenceView {
 /** One bridge's line on the technicians' dashboard. */
 export interface HealthLine {
   bridgeId: string;
-  status: 'ok' | 'degraded' | 'bad' | 'offline';
+  /** offline: dropped after having connected; absent: never connected in this conference. */
+  status: HealthStatus;
   reasons: string[];
   since: number;
   last: LinkSample | null;
