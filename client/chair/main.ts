@@ -7,6 +7,7 @@ import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.
 import { roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
+import { hallPhrase } from '../../server/core/names.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
 import type { ClientCommand, ConferenceView } from '../../server/protocol/control.ts';
@@ -252,7 +253,7 @@ class ChairConsole {
     if (!floor) return;
     $('floor-speaker').textContent = floor.speakerName;
     $('floor-title').textContent = floor.speakerTitle;
-    $('floor-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
+    $('floor-bridge').textContent = hallPhrase(floor.bridgeName);
     $('floor-topic').textContent = floor.topic ? `Nội dung: ${floor.topic}` : '';
     $('timer-pause').hidden = floor.timer.paused;
     $('timer-resume').hidden = !floor.timer.paused;

@@ -6,6 +6,7 @@ import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlCl
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
 import { tokenFromLink, whoAmI } from '../shared/session.ts';
+import { hallPhrase } from '../../server/core/names.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const bridgeId = me.bridgeId ?? me.chairBridgeId;
   const hallName = me.bridgeName ?? 'Báo chí — tín hiệu chương trình';
   document.title = `${hallName} — Hội nghị trực tuyến`;
-  $('bridge-name').textContent = me.bridgeName ? `Điểm cầu: ${me.bridgeName}` : hallName;
+  $('bridge-name').textContent = me.bridgeName ? hallPhrase(me.bridgeName) : hallName;
 
   // The operator's camera and microphone choice on this PC (ideal: a device unplugged since falls back to another).
   const choice = me.role === 'operator' ? loadDeviceChoice(bridgeId) : {};
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
       if (floor) {
         $('speaker-name').textContent = floor.speakerName;
         $('speaker-title').textContent = floor.speakerTitle;
-        $('speaker-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
+        $('speaker-bridge').textContent = hallPhrase(floor.bridgeName);
       }
       $('program-name').textContent = `Đang phát: ${view.programme.bridgeName}`;
     }

@@ -8,6 +8,7 @@ import { linkLevelText } from '../shared/linkQuality.ts';
 import { drawMaket } from '../shared/maket.ts';
 import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
 import { startHardwareHall } from './HardwareHall.ts';
+import { hallPhrase } from '../../server/core/names.ts';
 import { $, countdownClass, errorText, statusText } from '../shared/ui.ts';
 
 /** A display not heard from for this long is taken as closed. */
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   }
   const bridgeId = me.bridgeId;
   document.title = `${me.bridgeName} — Bảng điều khiển điểm cầu`;
-  $('title').textContent = `Điểm cầu ${me.bridgeName} — Bảng điều khiển`;
+  $('title').textContent = `${hallPhrase(me.bridgeName ?? '')} — Bảng điều khiển`;
 
   const control = new ControlClient(location.origin, token);
   const link = new PanelEnd(hallChannelName(me.conferenceId, bridgeId));
