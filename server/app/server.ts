@@ -27,6 +27,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
 export const PUBLIC_DIR = path.resolve(here, '../../client/public');
 
+/** The answer to an address the server does not have. */
+const NOT_FOUND_PAGE = `<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Không tìm thấy trang</title><link rel="stylesheet" href="/style.css"></head><body class="home"><main class="home-main"><section class="card">
+<h1>Không tìm thấy trang này</h1><p>Địa chỉ không đúng. Xin mở lại liên kết Văn phòng đã gửi (kể cả phần sau dấu #), hoặc về <a href="/">trang đầu</a>.</p>
+</section></main></body></html>`;
+
 /** A running diemcau server: HTTP, socket.io, the worker pool, the stores and the conference. */
 export interface RunningServer {
   readonly url: string;
@@ -103,7 +109,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const turn = await startTurn(config, announcedIp, (token) => conference.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
     if (turn) {
       cleanups.push(() => turn.close());
-      logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
+      // npm start prints the TURN URLs in its own text; the log line is for debugging.
+      logger.debug({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
     }
 
     const app = express();
@@ -176,6 +183,14 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan));
     app.get('/metrics', metricsHandler(() => conference, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
+    // Anything else: a page in Vietnamese that leads to the start page (not express's "Cannot GET").
+    app.use((req, res) => {
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path.startsWith('/api/')) {
+        res.status(404).json({ error: { code: 'not_found', message: `no route [method:${req.method}, path:${req.path}]` } });
+        return;
+      }
+      res.status(404).type('html').send(NOT_FOUND_PAGE);
+    });
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -186,7 +201,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const hostName = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
     const url = `http://${hostName}:${port}`;
     baseUrl ||= url;
-    logger.info({ port, workers: pool.size, announcedIp, store: stores.kind }, 'diemcau listening');
+    // At debug: npm start says where to go in words first (a JSON line before it would only confuse).
+    logger.debug({ port, workers: pool.size, announcedIp, store: stores.kind }, 'diemcau listening');
 
     let closing: Promise<void> | undefined;
     return {
