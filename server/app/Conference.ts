@@ -26,6 +26,9 @@ import { buildView, viewBuilder } from './view.ts';
 /** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
 export const FLOOR_REQUESTS_PER_WINDOW = 5;
 export const FLOOR_REQUEST_WINDOW_MS = 60_000;
+/** Back-channel messages one sender (a hall, or a staff role) may write per window: a conversation, not a flood. */
+export const MESSAGES_PER_WINDOW = 10;
+export const MESSAGE_WINDOW_MS = 60_000;
 
 export type ConferenceEvents = {
   /** The conference changed: displays need a new view. */
@@ -95,6 +98,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly #floorMedia: FloorMedia;
   readonly #stopLinkEvents: () => void;
   readonly #floorRequests: RateLimit;
+  readonly #messages: RateLimit;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ConferenceOptions, clock: Clock, parts: ConferenceParts) {
@@ -113,6 +117,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.#floorMedia = parts.floorMedia;
     this.#stopLinkEvents = parts.stopLinkEvents;
     this.#floorRequests = new RateLimit({ limit: FLOOR_REQUESTS_PER_WINDOW, windowMs: FLOOR_REQUEST_WINDOW_MS, clock });
+    this.#messages = new RateLimit({ limit: MESSAGES_PER_WINDOW, windowMs: MESSAGE_WINDOW_MS, clock });
     this.runner.on('event', (event, meta) => this.emit('event', event, meta));
     this.runner.on('state', () => this.emit('changed'));
   }
@@ -217,13 +222,19 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return (await this.tokens.resolve(token)) as Principal | null;
   }
 
-  /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge. */
+  /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge, messages per sender. */
   async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | { ok: false; error: { code: 'rate_limited'; message: string } }> {
     if (command.type === 'request_floor') {
       // Keyed by who asks, so that a refused request for someone else's hall cannot use up its budget.
       const key = principal.role === 'operator' ? principal.bridgeId : `${principal.role}:${command.bridgeId}`;
       if (!this.#floorRequests.take(key)) {
         return { ok: false, error: { code: 'rate_limited', message: `at most ${FLOOR_REQUESTS_PER_WINDOW} floor requests per ${FLOOR_REQUEST_WINDOW_MS / 1000} s per bridge` } };
+      }
+    }
+    if (command.type === 'send_message') {
+      const key = principal.role === 'operator' ? principal.bridgeId : principal.role;
+      if (!this.#messages.take(key)) {
+        return { ok: false, error: { code: 'rate_limited', message: `at most ${MESSAGES_PER_WINDOW} messages per ${MESSAGE_WINDOW_MS / 1000} s per sender` } };
       }
     }
     const actor = principal.role === 'operator' ? { role: principal.role, bridgeId: principal.bridgeId } : { role: principal.role };

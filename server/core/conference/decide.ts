@@ -16,6 +16,7 @@ import {
   speakingLimitMs,
 } from './floor.ts';
 import { appendLog } from './log.ts';
+import { sendMessage } from './messages.ts';
 import { microphoneChanges, openMicrophones } from './microphones.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
@@ -336,6 +337,8 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (!d.recording) return refuse('invalid_state', 'not recording');
     stopRecording(d, now, out);
   },
+
+  send_message: sendMessage,
 
   tick(d, _c, now, out) {
     const floor = d.floor;

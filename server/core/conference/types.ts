@@ -2,6 +2,8 @@
 // the commands it accepts and the events it emits. Everything here is plain JSON. (Over 400
 // lines because it is the one place a reader finds every shape the core deals in.)
 
+import type { BackChannelMessage, MessageKind, MessageSenderRole } from './messages.ts';
+
 // ---------------------------------------------------------------------------------------------
 // Configuration (a later wiring maps the zod conference plan onto this)
 
@@ -230,6 +232,8 @@ export interface ConferenceState {
   date: string | null;
   /** The recording in progress; absent in states stored before recordings existed. */
   recording?: RecordingState | null;
+  /** The back-channel's last messages (messages.ts); absent in states stored before it existed. */
+  messages?: BackChannelMessage[];
   nextRequestNo: number;
   seq: number;
   log: LogEntry[];
@@ -264,6 +268,8 @@ export interface CommandMap {
   set_date: { date: string | null };
   recording_start: {};
   recording_stop: {};
+  /** The back-channel (messages.ts): kind is a MessageKind, to is 'staff' or a bridge id. */
+  send_message: { to: string; kind: MessageKind; text?: string | null };
   tick: {};
 }
 
@@ -302,6 +308,7 @@ export const COMMAND_TYPES = [
   'set_date',
   'recording_start',
   'recording_stop',
+  'send_message',
   'tick',
 ] as const satisfies readonly CommandType[];
 
@@ -355,6 +362,7 @@ export interface ConferenceEventMap {
   date_changed: { date: string | null };
   recording_started: { recordingId: string };
   recording_stopped: { recordingId: string; startedAt: number; durationSec: number };
+  message_sent: { messageId: string; fromRole: MessageSenderRole; fromBridgeId: string | null; to: string; kind: MessageKind; text: string };
 }
 
 /** Name of an event. */
