@@ -3,7 +3,7 @@
 #  1. Debian packages: Chromium, redis-server, ffmpeg, the mediasoup worker's build dependencies,
 #     the network rig's tools (iproute2, nftables) and the TURN server (coturn, openssl for its certificate),
 #     a font with every Vietnamese letter (Noto Sans, for the pages and the feed's burned-in text),
-#     GStreamer (an RTP sender other than ffmpeg, for the hardware-hall tests) and Prometheus's
+#     GStreamer (an RTP and SRTP sender other than ffmpeg, for the hardware-hall tests) and Prometheus's
 #     promtool (the /metrics test).
 #  2. npm ci (the worker path comes from the environment, so mediasoup downloads nothing).
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
@@ -16,7 +16,7 @@ source scripts/env.sh
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
   libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
   iproute2 nftables coturn openssl fonts-noto-core gstreamer1.0-tools gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good prometheus)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

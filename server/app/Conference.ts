@@ -161,11 +161,14 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       });
       undo.push(() => presence.close());
 
+      let gateway: RtpHallGateway | undefined;
       const health = new HealthMonitor({
         bridgeIds: plan.bridges.map((b) => b.id),
         media: () => media,
         online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
         joined: (bridgeId) => presenceOf(runner.state, bridgeId).sessions.length > 0,
+        // Set below, once the hardware halls exist: a device's picture that reaches nobody.
+        problem: (bridgeId) => (deviceBridges.has(bridgeId) && gateway ? gateway.status(bridgeId).videoProblem : null),
         presenceFromMedia: (bridgeId) => !deviceBridges.has(bridgeId),
         intervalMs: options.healthIntervalMs,
         clock,
@@ -184,6 +187,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       });
       undo.push(() => rtpHalls.close());
       rtpHalls.on('problem', problem);
+      gateway = rtpHalls;
 
       const stopLinkEvents = recordLinkEvents({ runner, media, rtpHalls, health, clock });
       undo.push(stopLinkEvents);

@@ -18,6 +18,8 @@ export interface HealthMonitorOptions {
   online: (bridgeId: string) => boolean;
   /** Whether the hall has ever connected in this conference (a hall that never did is absent, not dropped). */
   joined?: (bridgeId: string) => boolean;
+  /** What makes a connected hall's link useless whatever its figures (a hardware hall's picture nobody gets), or null. */
+  problem?: (bridgeId: string) => string | null;
   /**
    * Whether a bridge with a media peer counts as online (default: yes). No for a hardware hall:
    * its peer is always there, and it is online only while its device's media arrives.
@@ -118,6 +120,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     const online = this.#options.online(bridgeId) || (now !== null && (this.#options.presenceFromMedia?.(bridgeId) ?? true));
     const sample: LinkSample = { at, online };
     if (!online && this.#options.joined) sample.joined = this.#options.joined(bridgeId);
+    const problem = online ? this.#options.problem?.(bridgeId) : null;
+    if (problem) sample.problem = problem;
     const before = this.#previous.get(bridgeId);
     if (now) {
       this.#previous.set(bridgeId, now);

@@ -57,6 +57,8 @@ export interface LinkSample {
   audioLevel?: number;
   /** How the hall's media reaches the SFU (UDP, TCP, TURN over UDP/TCP/TLS), as its browser reports it. */
   mediaPath?: MediaPath;
+  /** Something that makes the link useless whatever its figures say (a device's picture nobody gets), in words. */
+  problem?: string;
 }
 
 /** A bridge's status with the reasons, in words a technician reads. */
@@ -72,6 +74,7 @@ const vn = (x: number): string => String(round1(x)).replace('.', ',');
 /** Assesses one sample: the worst of loss (each way), round trip and jitter; offline when not connected. */
 export function assess(sample: LinkSample, t: HealthThresholds = DEFAULT_THRESHOLDS): Assessment {
   if (!sample.online) return sample.joined === false ? { status: 'absent', reasons: ['chưa kết nối'] } : { status: 'offline', reasons: ['mất kết nối'] };
+  if (sample.problem) return { status: 'bad', reasons: [sample.problem] };
   if (sample.iceState === 'disconnected' || sample.iceState === 'closed') {
     return { status: 'bad', reasons: [`đường truyền media bị ngắt (ICE ${sample.iceState})`] };
   }
