@@ -6,6 +6,7 @@ import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlCl
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
 import { tokenFromLink, whoAmI } from '../shared/session.ts';
+import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 import { hallPhrase } from '../../server/core/names.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -41,8 +42,15 @@ async function main(): Promise<void> {
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter };
 
   const video = $<HTMLVideoElement>('program');
+  const notice = new ConnectionNotice({ back: $('notice') });
+  setupFullscreen($<HTMLButtonElement>('fullscreen'));
   const audioBox = $('audio');
   const audioEls = new Map<string, HTMLAudioElement>();
+  // The loudspeaker the operator chose for the programme (an audio output of this PC).
+  const speaker = { id: choice.speakerId ?? '' };
+  const playOn = (el: HTMLAudioElement): void => {
+    if (speaker.id && 'setSinkId' in el) void (el as HTMLAudioElement & { setSinkId(id: string): Promise<void> }).setSinkId(speaker.id).catch(() => undefined);
+  };
   let mediaState = 'connecting';
 
   /** What the big screen shows: the programme, or a slate (waiting, break, ended, no signal). */
@@ -59,6 +67,8 @@ async function main(): Promise<void> {
     else if (!program && !selfOnAir) slateMessage = 'Đang chờ tín hiệu chương trình…';
     slate.hidden = slateMessage === null;
     if (slateMessage) slateText.textContent = slateMessage;
+    notice.update(mediaState === 'live' && control.connected);
+    showMic();
     if (program) {
       if ((video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== program.consumer.track) video.srcObject = new MediaStream([program.consumer.track]);
     } else if (selfOnAir) {
@@ -68,7 +78,9 @@ async function main(): Promise<void> {
     if (view) {
       drawMaket($('maket'), view.maket);
       drawMaket($('slate-maket'), view.maket);
-      $('maket').hidden = false;
+      // The slate shows the maket large; over a picture it is a band above it, thin while someone speaks.
+      $('maket').hidden = !slate.hidden;
+      $('maket').classList.toggle('compact', !!view.floor);
       slate.style.background = view.maket.background;
       const floor = view.floor;
       $('lower-third').hidden = !floor || !slate.hidden;
@@ -116,6 +128,7 @@ async function main(): Promise<void> {
       const el = document.createElement('audio');
       el.autoplay = true;
       el.srcObject = new MediaStream([rc.consumer.track]);
+      playOn(el);
       audioBox.append(el);
       audioEls.set(rc.consumer.id, el);
       tryPlay(el);
@@ -133,12 +146,14 @@ async function main(): Promise<void> {
   client.on('onair', render);
   client.on('localstream', render);
   client.on('error', (detail) => console.error(`diemcau: ${detail.message}`));
-  client.on('mic', (detail) => {
-    const open = detail.open;
+  /** The hall's microphone as the server has it: open or closed while connected, unknown (not open) while not. */
+  const showMic = (): void => {
     const el = $('mic-state');
-    el.textContent = open ? 'Micrô đang mở' : 'Micrô đang tắt';
-    el.className = `mic ${open ? 'open' : 'closed'}`;
-  });
+    const live = client.state === 'live' && control.connected;
+    el.textContent = !live ? 'Micrô: mất kết nối' : client.micOpen ? 'Micrô đang mở' : 'Micrô đang tắt';
+    el.className = `mic ${!live ? 'unknown' : client.micOpen ? 'open' : 'closed'}`;
+  };
+  client.on('mic', showMic);
   client.on('state', (detail) => {
     mediaState = detail.state;
     $('conn-state').textContent = connectionText(mediaState);
@@ -147,15 +162,35 @@ async function main(): Promise<void> {
   control.on('view', render);
   control.on('connection', render);
   if (me.role !== 'operator') $('mic-state').hidden = true;
-  else servePanel(client, me.conferenceId, bridgeId, () => !$('start').hidden);
+  else
+    servePanel(client, me.conferenceId, bridgeId, () => !$('start').hidden, {
+      get: () => speaker.id || null,
+      set: async (id) => {
+        await Promise.all([...audioEls.values()].map((el) => (el as HTMLAudioElement & { setSinkId(id: string): Promise<void> }).setSinkId(id)));
+        speaker.id = id;
+      },
+    });
   void bridges;
+}
+
+/** The full-screen button of the projector's window (F11 does the same). */
+function setupFullscreen(button: HTMLButtonElement): void {
+  const label = (): void => {
+    button.textContent = document.fullscreenElement ? 'Thoát toàn màn hình' : 'Toàn màn hình';
+  };
+  button.onclick = () => {
+    const done = document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen({ navigationUI: 'hide' });
+    void done.catch(() => undefined).then(label);
+  };
+  document.addEventListener('fullscreenchange', label);
+  label();
 }
 
 /**
  * The display is the hall's only media page; the operator panel (operator.html, same PC) sees
  * its status and switches its devices through the hall link.
  */
-function servePanel(client: MediaClient, conferenceId: string, bridgeId: string, needsClick: () => boolean): void {
+function servePanel(client: MediaClient, conferenceId: string, bridgeId: string, needsClick: () => boolean, speaker: { get(): string | null; set(id: string): Promise<void> }): void {
   const link = new DisplayEnd(hallChannelName(conferenceId, bridgeId));
   const meter = new LinkMeter();
   let quality: LinkQuality = meter.push(null);
@@ -167,7 +202,7 @@ function servePanel(client: MediaClient, conferenceId: string, bridgeId: string,
       mediaState: client.state,
       micOpen: client.micOpen,
       publishing: client.publishing,
-      devices: { videoId: v?.getSettings().deviceId ?? null, videoLabel: v?.label ?? '', audioId: a?.getSettings().deviceId ?? null, audioLabel: a?.label ?? '' },
+      devices: { videoId: v?.getSettings().deviceId ?? null, videoLabel: v?.label ?? '', audioId: a?.getSettings().deviceId ?? null, audioLabel: a?.label ?? '', speakerId: speaker.get() },
       link: quality,
       onAir: client.onAir,
       needsClick: needsClick(),
@@ -177,7 +212,8 @@ function servePanel(client: MediaClient, conferenceId: string, bridgeId: string,
   link.onMessage((msg) => {
     if (msg.type === 'hello') send();
     else if (msg.type === 'use-device') {
-      void useDevice(client, msg.kind, msg.deviceId).then(
+      const done = msg.kind === 'speaker' ? speaker.set(msg.deviceId) : useDevice(client, msg.kind, msg.deviceId);
+      void done.then(
         () => {
           saveDeviceChoice(bridgeId, msg.kind, msg.deviceId);
           link.post({ type: 'device-result', reqId: msg.reqId, ok: true });

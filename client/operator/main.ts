@@ -10,6 +10,9 @@ import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
 import { startHardwareHall } from './HardwareHall.ts';
 import { hallPhrase } from '../../server/core/names.ts';
 import { $, countdownClass, errorText, statusText } from '../shared/ui.ts';
+import { BackChannel } from '../shared/BackChannel.ts';
+import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
+import { Speakers } from './Speakers.ts';
 
 /** A display not heard from for this long is taken as closed. */
 const DISPLAY_STALE_MS = 3500;
@@ -40,7 +43,10 @@ async function main(): Promise<void> {
   const control = new ControlClient(location.origin, token);
   const link = new PanelEnd(hallChannelName(me.conferenceId, bridgeId));
   const devices = new DevicePanel(bridgeId, link);
-  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, me };
+  const speakers = new Speakers(bridgeId, link);
+  const backChannel = new BackChannel($('back-channel'), control, { bridgeId });
+  const notice = new ConnectionNotice({ lost: $('conn-lost'), back: $('conn-back') });
+  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, speakers, backChannel, me };
   // A hardware hall's media comes from its device: no display window, no camera here.
   const hardware = me.bridgeKind === 'rtp';
   if (hardware) {
@@ -59,6 +65,7 @@ async function main(): Promise<void> {
       display = msg;
       displaySeenAt = Date.now();
       devices.onDisplay(msg);
+      speakers.onDisplay(msg);
       renderDisplay();
     } else if (msg.type === 'bye') {
       display = null;
@@ -185,7 +192,9 @@ async function main(): Promise<void> {
     const view = control.view;
     $('conn-state').textContent = control.connected ? 'Đã kết nối máy chủ' : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${control.connected ? 'ok' : 'bad'}`;
+    notice.update(control.connected);
     if (!view) return;
+    backChannel.update(view);
     $('meeting-status').textContent = statusText(view.status);
     $('meeting-status').className = `badge ${view.status}`;
     const mine = view.mine;
@@ -226,7 +235,10 @@ async function main(): Promise<void> {
   control.on('view', render);
   control.on('connection', render);
   render();
-  if (!hardware) await devices.start();
+  if (!hardware) {
+    await devices.start();
+    await speakers.list();
+  }
 }
 
 /**

@@ -9,6 +9,8 @@ import { LinkTests, type LinkTestMessage } from './LinkTests.ts';
 import { TileBoard, type SortMode } from './TileBoard.ts';
 import { DevicePanel } from './DevicePanel.ts';
 import { clockTime, type TileStatus } from './words.ts';
+import { BackChannel } from '../shared/BackChannel.ts';
+import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -41,6 +43,9 @@ async function main(): Promise<void> {
   const bridges = await loadBridges();
   const control = new ControlClient(location.origin, token);
 
+  const backChannel = new BackChannel($('messages'), control, { count: $('messages-count') });
+  control.on('view', (view) => backChannel.update(view));
+  const notice = new ConnectionNotice({ lost: $('conn-lost'), back: $('conn-back') });
   const request = <N extends ControlRequestName>(name: N, payload: ControlRequest<N>) => control.request(name, payload, 10_000, 'Máy chủ không trả lời');
   const nameOf = (id: string): string => bridges.get(id)?.name ?? id;
 
@@ -176,6 +181,7 @@ async function main(): Promise<void> {
     const el = $('conn-state');
     el.textContent = connected ? 'Đã kết nối máy chủ' : 'Mất kết nối máy chủ — đang kết nối lại…';
     el.className = `conn ${connected ? 'ok' : 'bad'}`;
+    notice.update(connected);
   });
   control.on('error', (detail) => console.warn(`diemcau: ${detail.message}`));
   let ticks = 0;
