@@ -22,6 +22,8 @@ import { PlanLoadError } from './errors.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
 import { startTurn, type TurnService } from './turn/index.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
+import { createPapersRouter } from '../transport/papers-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -62,6 +64,8 @@ export interface ServerExtras {
   presenceGraceMs?: number;
   /** The conference's time (the system clock by default). */
   clock?: Clock;
+  /** Limits of the paper checker (tests lower the time limit). */
+  paperCheckLimits?: Partial<PdfCheckLimits>;
 }
 
 /** Starts the server for one conference plan. */
@@ -86,7 +90,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
     pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
 
-    const stores = await createStores({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
+    const stores = await createStores({ redisUrl: config.redisUrl, kind: config.store, dataDir: config.dataDir, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
     cleanups.push(() => stores.close());
 
     /** The conference of a plan, with every part it owns (media, runner, tokens, health, halls, feed). */
@@ -102,6 +106,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         presenceGraceMs: extras.presenceGraceMs,
         rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
     let conference = await openConference(plan);
     cleanups.push(() => conference.close());
@@ -135,6 +140,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
       authenticate: (token) => conference.authenticate(token),
+      refusal: (token) => conference.refusal(token),
       routes: extras.routes,
       iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
       isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
@@ -179,6 +185,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       }
     };
     app.use('/api/recordings', createRecordingsRouter(() => conference));
+    app.use('/api/papers', createPapersRouter(() => conference));
     app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
     app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan));
     app.get('/metrics', metricsHandler(() => conference, pool));

@@ -1,6 +1,7 @@
 import {
   concernsBridge,
   currentAgendaItem,
+  onBreak,
   itemElapsedMs,
   presenceOf,
   rollCallSummary,
@@ -11,6 +12,7 @@ import {
 import { renderMaket } from '../core/maket.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ConferenceView, Principal } from '../protocol/control.ts';
+import { contentViewOf, mayTurn, papersViewOf } from './papers/paper-view.ts';
 
 /** The plan with the live changes the secretary made (date, maket) applied. */
 export function livePlan(plan: ConferencePlan, state: ConferenceState): ConferencePlan {
@@ -52,6 +54,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
   const chair = state.config.chairBridgeId;
   const floor = state.floor;
   const live = livePlan(plan, state);
+  const muted = state.mutedHalls ?? [];
   const shared: Omit<ConferenceView, 'maket'> = {
     conferenceId,
     title: plan.title,
@@ -62,6 +65,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     recording: state.recording ? { recordingId: state.recording.recordingId, startedAt: state.recording.startedAt } : null,
     // On air; the wire field keeps its first name (see ConferenceView.programme).
     programme: { bridgeId: onAir, bridgeName: name(onAir) },
+    content: contentViewOf(state, name),
     agenda: {
       index: state.agenda.index,
       items: state.config.agenda.map((it) => ({
@@ -89,6 +93,9 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           speakerName: floor.speakerName,
           speakerTitle: floor.speakerTitle,
           topic: floor.topic,
+          suspended: (floor.reconnectingUntil ?? null) !== null ? 'reconnecting' : onBreak(state) ? 'break' : null,
+          reconnectingUntil: floor.reconnectingUntil ?? null,
+          muted: muted.includes(floor.bridgeId),
           timer: (() => {
             const t = speakingTimerView(floor.timer, now);
             return {
@@ -101,6 +108,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           })(),
         }
       : null,
+    muted: [...muted],
     rollCall: {
       province: count(summary.byTier.province),
       districts: count(summary.byTier.district),
@@ -109,7 +117,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     },
   };
   // The staff's extra parts, made once when the first staff view is asked for.
-  let staff: Pick<ConferenceView, 'presence'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> } | undefined;
+  let staff: Pick<ConferenceView, 'presence' | 'papers'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> } | undefined;
   const staffParts = () =>
     (staff ??= {
       byDistrict: summary.byDistrict.map((d) => ({
@@ -127,6 +135,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           return [b.id, { online: p.online, ready: p.ready, attendees: p.attendees }];
         }),
       ),
+      papers: papersViewOf(state, name),
     });
   const messages = state.messages ?? [];
   const messageView = (m: BackChannelMessage): NonNullable<ConferenceView['messages']>[number] => ({
@@ -149,11 +158,21 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
       view.rollCall.byDistrict = parts.byDistrict;
       view.presence = parts.presence;
       view.messages = staffMessages ??= messages.slice(-VIEW_MESSAGES.staff).map(messageView);
+      view.papers = parts.papers;
     }
     if (principal.role === 'operator') {
       const p = presenceOf(state, principal.bridgeId);
       const position = state.queue.findIndex((r) => r.bridgeId === principal.bridgeId);
-      view.mine = { bridgeId: principal.bridgeId, queuePosition: position < 0 ? null : position + 1, ready: p.ready, attendees: p.attendees, online: p.online };
+      view.mine = {
+        bridgeId: principal.bridgeId,
+        queuePosition: position < 0 ? null : position + 1,
+        ready: p.ready,
+        attendees: p.attendees,
+        online: p.online,
+        muted: muted.includes(principal.bridgeId),
+        papers: papersViewOf(state, name, principal.bridgeId).slots,
+        mayTurnPages: mayTurn(state, { role: 'operator', bridgeId: principal.bridgeId }),
+      };
       const own: BackChannelMessage[] = [];
       for (let i = messages.length - 1; i >= 0 && own.length < VIEW_MESSAGES.hall; i--) if (concernsBridge(messages[i]!, principal.bridgeId)) own.unshift(messages[i]!);
       view.messages = own.map(messageView);

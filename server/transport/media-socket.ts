@@ -27,6 +27,8 @@ export interface MediaSignalingOptions {
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
   /** Resolves an access token to who holds it (null: refused). */
   authenticate: (token: string) => Promise<Principal | null>;
+  /** Why a refused token is refused (revoked or invalid); 'token_invalid' when not given. */
+  refusal?: (token: unknown) => Promise<'token_revoked' | 'token_invalid'>;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
   /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
@@ -77,7 +79,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  useTokenAuth(nsp, options.authenticate, (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null));
+  useTokenAuth(nsp, options.authenticate, (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null), options.refusal);
 
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;
@@ -99,7 +101,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       restartMedia: (reason) => void socket.emit('media:restart', { reason }),
       replaced: () => {
         joined = false;
-        socket.emit('media:replaced');
+        socket.emit('media:replaced', { at: Date.now() });
         socket.disconnect(true);
       },
     };
@@ -130,12 +132,13 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       });
     }
 
-    handle('media:join', () => {
+    handle('media:join', ({ clientId, takeOver }) => {
       if (joined) throw new WireError('already_exists', 'already joined');
-      let peerOptions = peerOptionsFor(principal, session.chairBridgeId);
+      let peerOptions: PeerOptions = { ...peerOptionsFor(principal, session.chairBridgeId), ...(clientId ? { clientId } : {}) };
       // A browser opened with a hardware hall's link may watch, but must not take the device's place.
       if (principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
-      const { rtpCapabilities } = session.join(peerId, peerOptions, sink);
+      const { rtpCapabilities } = session.join(peerId, peerOptions, sink, { takeOver });
+      if (takeOver) log('info', 'hall taken over by another page', { peerId, bridgeId: peerOptions.bridgeId });
       joined = true;
       log('info', 'peer joined', { peerId, role: principal.role });
       const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;

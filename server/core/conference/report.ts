@@ -2,6 +2,7 @@
 // time per agenda item; as plain data (JSON) and as CSV files.
 import { itemElapsedMs } from './agenda.ts';
 import { presenceOf } from './rollcall.ts';
+import { paperRows, type PaperRow } from './papers-report.ts';
 import type { ConferenceConfig, ConferenceState, FloorEndReason, IncidentKind, PresenceSession, AgendaItemKind, Tier } from './types.ts';
 
 /** Attendance of one bridge. */
@@ -83,6 +84,8 @@ export interface ConferenceReport {
   items: ItemRow[];
   /** The back-channel (its last MAX_MESSAGES messages). */
   messages: MessageRow[];
+  /** Every designated paper: received when, pages, late, shown during which speeches. */
+  papers: PaperRow[];
 }
 
 /** Report data as of the end of the meeting (or asOf, for a report taken while it runs). */
@@ -151,7 +154,8 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
       text: m.text,
     }),
   );
-  return { date: state.date, startedAt: state.startedAt, endedAt: state.endedAt, asOf: at, attendance, speakers, incidents, items: itemRows, messages };
+  const papers = paperRows(state, config, at);
+  return { date: state.date, startedAt: state.startedAt, endedAt: state.endedAt, asOf: at, attendance, speakers, incidents, items: itemRows, messages, papers };
 }
 
 /** CSV files of a report, by file name. */
@@ -163,6 +167,7 @@ export interface ReportCsv {
   'programme.csv': string;
   /** The back-channel. */
   'messages.csv': string;
+  'papers.csv': string;
 }
 
 /** Options for CSV output: times in a fixed UTC offset (Vietnam, +07:00, by default), optional BOM for Excel. */
@@ -225,6 +230,26 @@ export function reportCsv(data: ConferenceReport, options: CsvOptions = {}): Rep
     'messages.csv': file(
       ['at', 'from_role', 'from_bridge_id', 'from', 'to', 'to_name', 'kind', 'text'],
       data.messages.map((m) => [time(m.at), m.fromRole, m.fromBridgeId, m.fromName, m.to, m.toName, m.kind, m.text]),
+    ),
+    'papers.csv': file(
+      ['slot_id', 'item_id', 'bridge_id', 'bridge_name', 'topic', 'submitted', 'submitted_at', 'first_submitted_at', 'versions', 'pages', 'bytes', 'late', 'shown_during_speeches', 'pages_shown', 'shown_sec'],
+      data.papers.map((p) => [
+        p.slotId,
+        p.itemId,
+        p.bridgeId,
+        p.bridgeName,
+        p.topic,
+        p.paperId !== null,
+        time(p.submittedAt),
+        time(p.firstSubmittedAt),
+        p.versions,
+        p.pages,
+        p.bytes,
+        p.late,
+        p.shownDuringSpeeches.join(' '),
+        p.pagesShown.join(' '),
+        p.shownSec,
+      ]),
     ),
   };
 }

@@ -36,13 +36,19 @@ describe('authorisation', () => {
       'break_start',
       'break_end',
       'report_ready',
+      'mute_hall',
       'set_maket',
       'set_date',
       'recording_start',
       'recording_stop',
       'send_message',
+      'paper_submit',
+      'content_show',
+      'content_page',
+      'content_clear',
     ]);
-    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready', 'send_message']);
+    // The finer paper rules (own hall, holding the floor) are in papers.test.ts.
+    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready', 'mute_hall', 'send_message', 'paper_submit', 'content_show', 'content_page', 'content_clear']);
     expect(allowed.technician).to.deep.equal(['send_message']);
     expect(allowed.system).to.deep.equal(['bridge_connected', 'bridge_disconnected', 'tick']);
   });
