@@ -84,8 +84,11 @@ export class BackChannel {
             return h(
               'li',
               { class: `${m.fromBridgeId ? 'from-hall' : 'from-staff'}${mine ? ' mine' : ''}${fresh ? ' new' : ''}`, dataset: { id: m.id, kind: m.kind } },
+              // Spaces between the parts: the line reads (and copies) as one sentence, not "09:12Xã…:Không…".
               h('time', {}, formatClock(m.at)),
+              ' ',
               h('span', { class: 'who' }, `${senderName(m, this.#bridgeId)}${this.#bridgeId ? '' : to}:`),
+              ' ',
               m.text,
               !this.#bridgeId && m.fromBridgeId
                 ? h('button', { type: 'button', class: 'reply secondary', onclick: () => this.#replyTo(m.fromBridgeId!) }, 'Trả lời')

@@ -90,8 +90,9 @@ function unlabelledButtons(page: Page): Promise<string[]> {
   return page.evaluate(() =>
     [...document.querySelectorAll('button')]
       .filter((b) => b.getClientRects().length > 0)
-      .map((b) => `${b.getAttribute('aria-label') ?? ''} ${b.innerText}`.trim())
-      .filter((name) => !/\p{L}/u.test(name)),
+      .map((b) => ({ name: `${b.getAttribute('aria-label') ?? ''} ${b.innerText}`.trim(), what: `#${b.id}.${b.className}` }))
+      .filter(({ name }) => !/\p{L}/u.test(name))
+      .map(({ name, what }) => `${what} "${name}"`),
   );
 }
 
@@ -103,6 +104,8 @@ describe('e2e: the screens at their real sizes (Chromium): hall display, chair c
   const displays = new Map<string, Page>();
   let chair: Page;
   let panel: Page;
+  /** Xã Cao Minh's operator panel on a phone (its hall is connected through it). */
+  let phone: Page;
 
   const open = async (url: string, width: number, height: number, label: string, mobile = false): Promise<Page> => {
     const page = await chromium.browser.newPage();
@@ -110,6 +113,8 @@ describe('e2e: the screens at their real sizes (Chromium): hall display, chair c
     page.on('console', (m) => {
       if (m.type() === 'error') log.push(`[${label}] ${m.text()}`);
     });
+    // The test transpiler names the helpers declared inside evaluate() callbacks with __name(), which a page lacks.
+    await page.evaluateOnNewDocument('globalThis.__name = (f) => f;');
     await page.setViewport({ width, height, isMobile: mobile, hasTouch: mobile, deviceScaleFactor: 1 });
     await page.goto(url, { waitUntil: 'domcontentloaded' });
     return page;
@@ -211,6 +216,9 @@ describe('e2e: the screens at their real sizes (Chromium): hall display, chair c
 
   it("the chair's console at 1366×768: readable, the second request and the alerts in sight while someone speaks, the countdown always visible, clicks where aimed", async () => {
     chair = await open(await inviteUrl(server, 'chair', 'chair.html'), 1366, 768, 'chair');
+    // A hall asks for the floor only while it is connected: Xã Cao Minh through its panel, on a phone.
+    phone = await open(await inviteUrl(server, OTHER, 'operator.html'), 390, 844, 'phone', true);
+    await waitFor('Xã Cao Minh connected', async () => server.conference.view(CHAIR).presence?.[OTHER]?.online === true);
     await request(DISTRICT, 'Hoàng Văn Bình', 'Ủy viên Ban Thường vụ Huyện ủy, Phó Chủ tịch Thường trực HĐND huyện Bắc Sơn');
     await request(OTHER, 'Lý Thị Mai', 'Phó Chủ tịch HĐND xã Cao Minh');
     await waitFor('two requests on the console', async () => chair.evaluate(() => document.querySelectorAll('#queue li').length === 2));
@@ -340,7 +348,7 @@ describe('e2e: the screens at their real sizes (Chromium): hall display, chair c
     expect(instruction.text).to.contain('Kéo cửa sổ sang máy chiếu');
     expect(instruction.size, 'font size (px)').to.be.at.least(17);
     expect(contrast(instruction.fg, instruction.bg), 'contrast').to.be.at.least(7);
-    const phone = await open(await inviteUrl(server, OTHER, 'operator.html'), 390, 844, 'phone', true);
+    await phone.bringToFront();
     await waitFor('the phone panel drawn', async () => phone.evaluate(() => (window as any).diemcau?.control?.view != null));
     const boxes = await phone.evaluate(() => {
       const box = (id: string) => {
