@@ -1,6 +1,9 @@
 // `npm start`'s server (server/main.ts) as a person meets it: the words it prints first, then the
 // start page at `/` in Vietnamese. A real process on free ports, stopped with Ctrl+C (SIGINT).
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import { freePortBase } from '../helpers/server.ts';
 import { waitFor } from '../helpers/chromium.ts';
@@ -10,6 +13,8 @@ describe('integration: npm start prints its text first and / is a Vietnamese sta
   let child: ChildProcess | undefined;
   let stdout = '';
   let stderr = '';
+  // The default store is a SQLite file: this server's goes to a directory of its own.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-start-'));
 
   before(async () => {
     const webRtc = await freePortBase(2);
@@ -25,6 +30,7 @@ describe('integration: npm start prints its text first and / is a Vietnamese sta
         DIEMCAU_RTC_MAX_PORT: String(rtc + 999),
         DIEMCAU_PUBLIC_URL: '',
         REDIS_URL: '',
+        DIEMCAU_DATA_DIR: dataDir,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -39,6 +45,7 @@ describe('integration: npm start prints its text first and / is a Vietnamese sta
       child.kill('SIGINT');
       await gone;
     }
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('prints words, not a JSON log line, then says how many workers, how to stop, and what real halls need', () => {
@@ -47,6 +54,7 @@ describe('integration: npm start prints its text first and / is a Vietnamese sta
     expect(lines.filter((l) => l.trimStart().startsWith('{')), 'JSON log lines').to.deep.equal([]);
     expect(stdout).to.contain('2 mediasoup workers');
     expect(stdout).to.contain('Ctrl+C để dừng');
+    expect(stdout, 'the store it says it uses').to.contain(path.join(dataDir, 'diemcau.sqlite'));
     expect(stdout).to.match(/DIEMCAU_PUBLIC_URL=https:\/\//);
     expect(stderr.trim(), 'stderr').to.equal('');
   });
