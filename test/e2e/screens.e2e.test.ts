@@ -89,7 +89,8 @@ function contrast(a: string, b: string): number {
 function unlabelledButtons(page: Page): Promise<string[]> {
   return page.evaluate(() =>
     [...document.querySelectorAll('button')]
-      .filter((b) => b.getClientRects().length > 0)
+      // Drawn buttons only: not in a hidden part, nor in a closed <details> (content-visibility: hidden).
+      .filter((b) => b.checkVisibility())
       .map((b) => ({ name: `${b.getAttribute('aria-label') ?? ''} ${b.innerText}`.trim(), what: `#${b.id}.${b.className}` }))
       .filter(({ name }) => !/\p{L}/u.test(name))
       .map(({ name, what }) => `${what} "${name}"`),
@@ -263,14 +264,21 @@ describe('e2e: the screens at their real sizes (Chromium): hall display, chair c
     expect(scrolled.scrollY, 'the page itself does not scroll').to.equal(0);
     expect(inViewport(scrolled.chip, 1366, 768), 'the header countdown in sight').to.equal(true);
     expect(scrolled.text).to.match(/^\d+:\d\d$/);
-    await chair.evaluate(() => (document.getElementById('col-left')!.scrollTop = 0));
+    // The wheel scrolls smoothly: let it finish before the column is put back at its top.
+    await waitFor('the column at its top, still', async () =>
+      chair.evaluate(async () => {
+        const col = document.getElementById('col-left')!;
+        col.scrollTop = 0;
+        await new Promise((r) => setTimeout(r, 300));
+        return col.scrollTop === 0;
+      }));
     // A click on "Mời người tiếp theo" lands on it (nothing lies over it) and grants the next hall.
     const target = await chair.$eval('#grant-next', (b) => {
       const r = b.getBoundingClientRect();
       const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-      return hit === b || b.contains(hit);
+      return hit === b || b.contains(hit) ? 'the button' : `${hit?.tagName}#${hit?.id}.${hit?.className} at ${Math.round(r.x + r.width / 2)},${Math.round(r.y + r.height / 2)}`;
     });
-    expect(target, 'the button is what is under its centre').to.equal(true);
+    expect(target, 'what is under the button\'s centre').to.equal('the button');
     await chair.bringToFront();
     await chair.click('#grant-next');
     await waitFor('the next hall granted by the click', async () => server.conference.view(CHAIR).floor?.bridgeId === DISTRICT);
@@ -440,6 +448,9 @@ describe('e2e: the screens at their real sizes (Chromium): hall display, chair c
 
   it('every page draws its Vietnamese in one font with every letter (Noto Sans): no gap after Ơ or Ư', async () => {
     const display = displays.get(DISTRICT)!;
+    // Fonts are those of drawn text: the display in front, its maket and lower third on screen.
+    await display.bringToFront();
+    await waitFor('the maket and the lower third drawn', async () => display.evaluate(() => document.getElementById('maket')!.checkVisibility() && document.getElementById('lower-third')!.checkVisibility()));
     for (const [page, selector, label] of [
       [display, '#maket', 'display maket'],
       [display, '#lower-third', 'display lower third'],
@@ -448,6 +459,7 @@ describe('e2e: the screens at their real sizes (Chromium): hall display, chair c
       [panel, '#title', 'operator title'],
       [panel, '#display-instruction', 'operator instruction'],
     ] as const) {
+      await page.bringToFront();
       expect(await platformFonts(page, selector), label).to.deep.equal(['Noto Sans']);
     }
     // Glyph advances: "SƠN" is as wide as its letters side by side (a letter from another font leaves a gap).
