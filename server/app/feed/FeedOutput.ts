@@ -268,6 +268,11 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     return this.#relay?.counters;
   }
 
+  /** When the video sent to the re-encoder paused (FeedRelay.videoPauses). */
+  get relayVideoPauses(): FeedRelay['videoPauses'] {
+    return this.#relay?.videoPauses ?? [];
+  }
+
   /** The re-encoder's recent warnings. */
   get encoderLog(): string {
     return this.#encoder?.stderr ?? '';

@@ -61,6 +61,8 @@ const FRAME_MS = 40;
  * at 15 or 20 fps must not get hold frames between its own, the re-encoder evens those out).
  */
 const HOLD_AFTER_MS = 120;
+/** A pause of the video sent to the re-encoder longer than this is noted (videoPauses): two frames and a half. */
+const VIDEO_PAUSE_MS = 100;
 /** A microphone is considered gone (silence sent) after this long. */
 const AUDIO_GAP_MS = 120;
 /** Unanswered keyframe requests are repeated this often. */
@@ -97,6 +99,9 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
   #closed = false;
   /** Datagrams received from the SFU and forwarded to the re-encoder (for the benchmark and tests). */
   readonly counters = { received: 0, forwarded: 0, dropped: 0, slateFrames: 0, holdFrames: 0, silenceFrames: 0, busyMs: 0 };
+  /** Times the video sent to the re-encoder paused longer than VIDEO_PAUSE_MS (the last 50; tests tell a stall here from one in ffmpeg). */
+  readonly videoPauses: { at: number; ms: number }[] = [];
+  #videoSentAt: number | undefined;
 
   private constructor(options: FeedRelayOptions) {
     super();
@@ -311,6 +316,12 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
     const port = this.#options.ports[track];
     for (let p of packets) {
       if (track === 'video') {
+        const now = this.#clock.now();
+        if (this.#videoSentAt !== undefined && now - this.#videoSentAt > VIDEO_PAUSE_MS) {
+          this.videoPauses.push({ at: now, ms: now - this.#videoSentAt });
+          if (this.videoPauses.length > 50) this.videoPauses.shift();
+        }
+        this.#videoSentAt = now;
         if (p.timestamp !== this.#pictureTs) {
           this.#pictureTs = p.timestamp;
           this.#pictureId = (this.#pictureId + 1) & 0x7fff;
