@@ -7,6 +7,7 @@ import type { Conference } from '../app/Conference.ts';
 import type { WorkerPool } from '../../sfu/index.ts';
 import { bearerPrincipal } from './rest.ts';
 import { HEALTH_STATUSES, type HealthStatus, type LinkSample } from '../core/health.ts';
+import type { NodeLine } from '../app/placement/MediaPlacement.ts';
 
 /** The value of diemcau_bridge_status for each status (its HELP says so). */
 export const STATUS_VALUE: Record<HealthStatus, number> = { ok: 0, degraded: 1, bad: 2, offline: 3, absent: 4 };
@@ -25,6 +26,18 @@ const PER_BRIDGE: { name: string; help: string; pick: (s: LinkSample) => number 
   { name: 'diemcau_bridge_nacks_per_second', help: "NACKs on the hall's link over the last interval", pick: (s) => s.nackPerSec },
 ];
 
+/** One gauge per figure of a media node (the placement's view of every node). */
+const PER_NODE: { name: string; help: string; pick: (n: NodeLine) => number | null | undefined }[] = [
+  { name: 'diemcau_node_up', help: "Whether a media node's lease is alive (1) or it was lost with peers still placed on it (0)", pick: (n) => (n.alive ? 1 : 0) },
+  { name: 'diemcau_node_draining', help: 'Whether a media node is draining (its halls leave one by one)', pick: (n) => (n.draining ? 1 : 0) },
+  { name: 'diemcau_node_placed', help: 'Peers (halls, consoles) placed on a media node', pick: (n) => n.placed },
+  { name: 'diemcau_node_capacity', help: 'Peers a media node takes at most', pick: (n) => n.capacity },
+  { name: 'diemcau_node_peers', help: 'Peers connected to a media node', pick: (n) => n.load.peers },
+  { name: 'diemcau_node_consumers', help: 'Consumers on a media node', pick: (n) => n.load.consumers },
+  { name: 'diemcau_node_cpu', help: "CPU of a media node's workers (1 = one core)", pick: (n) => n.load.cpu },
+  { name: 'diemcau_node_workers', help: 'mediasoup workers of a media node', pick: (n) => n.workers },
+];
+
 const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : v / 1000);
 const pct = (v: number | undefined): number | undefined => (v === undefined ? undefined : v / 100);
 const kbps = (v: number | undefined): number | undefined => (v === undefined ? undefined : (v * 1000) / 8);
@@ -33,7 +46,7 @@ const kbps = (v: number | undefined): number | undefined => (v === undefined ? u
  * The registry of one server: gauges that read the current conference and the pool when
  * Prometheus scrapes (nothing is kept between scrapes; a bridge without a value has no series).
  */
-export function metricsRegistry(current: () => Conference, pool: WorkerPool): Registry {
+export function metricsRegistry(current: () => Conference, pool: WorkerPool | undefined): Registry {
   const registry = new Registry();
   const labelsOf = (conference: Conference): ((id: string) => Record<BridgeLabels, string>) => {
     const bridges = new Map(conference.plan.bridges.map((b) => [b.id, b]));
@@ -79,21 +92,54 @@ export function metricsRegistry(current: () => Conference, pool: WorkerPool): Re
       for (const status of HEALTH_STATUSES) this.set({ status }, counts[status]);
     },
   });
+  // A control-only instance has no workers of its own.
+  if (pool) {
+    new Gauge({
+      name: 'diemcau_worker_load',
+      help: 'Peers and consumers placed on each mediasoup worker',
+      labelNames: ['worker'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of pool.slots) this.set({ worker: String(s.index) }, s.load);
+      },
+    });
+  }
+  // Per media node (issue 13): the embedded default has one, "local" (this server).
+  for (const family of PER_NODE) {
+    new Gauge({
+      name: family.name,
+      help: family.help,
+      labelNames: ['node'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const n of current().placement.nodes()) {
+          const v = family.pick(n);
+          if (v !== null && v !== undefined && Number.isFinite(v)) this.set({ node: n.nodeId }, v);
+        }
+      },
+    });
+  }
   new Gauge({
-    name: 'diemcau_worker_load',
-    help: 'Peers and consumers placed on each mediasoup worker',
-    labelNames: ['worker'] as const,
+    name: 'diemcau_node_pipes',
+    help: 'Pipe transports between a media node and the others',
+    labelNames: ['node', 'direction'] as const,
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of pool.slots) this.set({ worker: String(s.index) }, s.load);
+      for (const n of current().placement.nodes()) {
+        if (!n.pipes) continue;
+        this.set({ node: n.nodeId, direction: 'in' }, n.pipes.in);
+        this.set({ node: n.nodeId, direction: 'out' }, n.pipes.out);
+      }
     },
   });
   return registry;
 }
 
 /** GET /metrics, for Prometheus with the technicians' token as bearer. */
-export function metricsHandler(current: () => Conference, pool: WorkerPool) {
+export function metricsHandler(current: () => Conference, pool: WorkerPool | undefined) {
   const registry = metricsRegistry(current, pool);
   return async (req: Request, res: Response): Promise<void> => {
     const who = await bearerPrincipal(req, current());

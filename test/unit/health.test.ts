@@ -6,7 +6,6 @@ import { expect } from 'chai';
 import { FakeClock } from '../../server/core/conference/index.ts';
 import { assess, HealthBook, type HealthAlert, type LinkSample } from '../../server/core/health.ts';
 import { HealthMonitor } from '../../server/app/HealthMonitor.ts';
-import type { MediaSession } from '../../sfu/index.ts';
 
 const GOOD = { rttMs: 40, jitterMs: 5, lossDownPct: 0 };
 const POOR = { rttMs: 40, jitterMs: 5, lossDownPct: 4 }; // degraded: loss at 2 % or more
@@ -50,7 +49,7 @@ describe('link health', () => {
     const joined = new Set<string>(['c-1', 'c-2']);
     const monitor = new HealthMonitor({
       bridgeIds: ['c-1', 'c-2', 'c-3'],
-      media: () => ({ linkCounters: async () => null }) as unknown as MediaSession,
+      links: () => ({ linkCounters: async () => null }),
       online: (id) => online.has(id),
       joined: (id) => joined.has(id),
       clock,
