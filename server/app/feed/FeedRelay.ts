@@ -98,7 +98,8 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
   #reports: ClockTimer | undefined;
   #closed = false;
   /** Datagrams received from the SFU and forwarded to the re-encoder (for the benchmark and tests). */
-  readonly counters = { received: 0, forwarded: 0, dropped: 0, slateFrames: 0, holdFrames: 0, silenceFrames: 0, busyMs: 0 };
+  readonly counters = { received: 0, forwarded: 0, dropped: 0, slateFrames: 0, holdFrames: 0, holdMissing: 0, silenceFrames: 0, busyMs: 0, longestTickGapMs: 0 };
+  #tickAt: number | undefined;
   /** Times the video sent to the re-encoder paused longer than VIDEO_PAUSE_MS (the last 50; tests tell a stall here from one in ffmpeg). */
   readonly videoPauses: { at: number; ms: number }[] = [];
   #videoSentAt: number | undefined;
@@ -270,6 +271,9 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
   #tick(): void {
     if (this.#closed) return;
     const now = this.#clock.now();
+    // The ticks come every 20 ms unless the event loop is held up: the longest wait tells a stall of the server from one of the relay.
+    if (this.#tickAt !== undefined) this.counters.longestTickGapMs = Math.max(this.counters.longestTickGapMs, now - this.#tickAt);
+    this.#tickAt = now;
     const video = this.#streams.video;
     const sinceReal = now - this.#lastRealAt;
     const slate = this.#showing === 'slate' || this.#showing === undefined || sinceReal > VIDEO_GAP_MS;
@@ -289,7 +293,7 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
       if (hold) {
         this.counters.holdFrames++;
         this.#send('video', video.synthetic(hold, now));
-      }
+      } else this.counters.holdMissing++;
     }
     for (const track of ['speaker', 'chair'] as const) {
       const stream = this.#streams[track];
