@@ -27,6 +27,8 @@ interface Stream {
   lastRrReceived: number;
   lsr: number;
   lsrAt: number;
+  /** performance.now() of the latest packet. */
+  lastAt: number;
 }
 
 interface Receiver {
@@ -38,6 +40,8 @@ interface Receiver {
   sfuIp?: string;
   sfuPort?: number;
   streams: Map<number, Stream>;
+  /** Since the last 'watch': the streams that were flowing then, and the first video packet of another one (Date.now()). */
+  watch?: { flowing: Set<number>; firstNewAt: number | null };
 }
 
 const receivers = new Map<string, Receiver>();
@@ -59,7 +63,7 @@ function onRtp(r: Receiver, m: Buffer): void {
   const seq = m.readUInt16BE(2);
   let s = r.streams.get(ssrc);
   if (!s) {
-    s = { ssrc, video: VIDEO_PTS.has(m[1]! & 0x7f), cycles: 0, highest: seq, firstExt: seq, winBaseExt: seq, winReceived: 0, winOctets: 0, received: 0, lastRrExpected: 0, lastRrReceived: 0, lsr: 0, lsrAt: 0 };
+    s = { ssrc, video: VIDEO_PTS.has(m[1]! & 0x7f), cycles: 0, highest: seq, firstExt: seq, winBaseExt: seq, winReceived: 0, winOctets: 0, received: 0, lastRrExpected: 0, lastRrReceived: 0, lsr: 0, lsrAt: 0, lastAt: 0 };
     r.streams.set(ssrc, s);
   } else {
     const delta = (seq - s.highest) & 0xffff;
@@ -74,6 +78,8 @@ function onRtp(r: Receiver, m: Buffer): void {
       s.highest = seq;
     }
   }
+  s.lastAt = performance.now();
+  if (r.watch && r.watch.firstNewAt === null && s.video && !r.watch.flowing.has(ssrc)) r.watch.firstNewAt = Date.now();
   s.received++;
   s.winReceived++;
   s.winOctets += m.length;
@@ -170,7 +176,8 @@ process.on('message', (raw) => {
         const ports: Record<string, number> = {};
         for (const spec of msg.receivers) {
           const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 21 });
-          await new Promise<void>((res) => socket.bind(0, '127.0.0.1', res));
+          // DIEMCAU_BENCH_BIND_IP: the address the SFU reaches us at (bench:cascade's nodes are other hosts).
+          await new Promise<void>((res) => socket.bind(0, process.env.DIEMCAU_BENCH_BIND_IP ?? '127.0.0.1', res));
           const r: Receiver = { spec, socket, ssrc: Math.floor(Math.random() * 2 ** 32), streams: new Map() };
           socket.on('message', (m) => (isRtcp(m) ? onRtcp(r, m) : onRtp(r, m)));
           receivers.set(spec.id, r);
@@ -197,6 +204,15 @@ process.on('message', (raw) => {
       case 'mark':
         mark();
         process.send!({ type: 'ok', id: msg.id });
+        break;
+      case 'watch': {
+        const recent = performance.now() - 300;
+        for (const r of receivers.values()) r.watch = { flowing: new Set([...r.streams.values()].filter((x) => x.lastAt >= recent).map((x) => x.ssrc)), firstNewAt: null };
+        process.send!({ type: 'ok', id: msg.id });
+        break;
+      }
+      case 'arrivals':
+        process.send!({ type: 'arrivals', id: msg.id, arrivals: Object.fromEntries([...receivers].map(([id, r]) => [id, r.watch?.firstNewAt ?? null])) });
         break;
       case 'report':
         process.send!({ type: 'report', id: msg.id, report: report() });
