@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One setup path for the README, the tests and CI. Idempotent; fast the second time.
-#  1. Debian packages: Chromium, redis-server, ffmpeg, the mediasoup worker's build dependencies.
+#  1. Debian packages: Chromium, redis-server, ffmpeg, the mediasoup worker's build dependencies,
+#     the network rig's tools (iproute2, nftables).
 #  2. npm ci (the worker path comes from the environment, so mediasoup downloads nothing).
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
 #     Debian's source tarball, against OpenSSL), cached by version.
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
-  libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump)
+  libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
+  iproute2 nftables)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
