@@ -3,7 +3,9 @@
  * file given with --plan FILE (JSON or YAML), in the role DIEMCAU_ROLE says (both, control or
  * media), and prints where to go.
  */
+import path from 'node:path';
 import { loadConfig } from '../config/index.ts';
+import { SQLITE_FILE } from './store/index.ts';
 import { defaultPlan } from '../config/default-plan.ts';
 import { loadPlanFile } from '../config/plan-file.ts';
 import { PlanError } from '../server/protocol/plan.ts';
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `diemcau — ${plan.title}`,
-    `  ${plan.bridges.length} điểm cầu · ${server.node ? `${server.node.pool.size} mediasoup worker` : 'điều khiển (không có media)'} · trạng thái: ${server.stores.kind === 'redis' ? 'redis' : 'bộ nhớ (mất khi tắt máy chủ)'}`,
+    `  ${plan.bridges.length} điểm cầu · ${server.node ? `${server.node.pool.size} mediasoup worker` : 'điều khiển (không có media)'} · trạng thái: ${storeText(server.stores.kind, config.dataDir)}`,
     '',
     `  Chủ tọa:        ${staff('chair')}`,
     `  Thư ký:         ${staff('secretary')}`,
@@ -61,6 +63,13 @@ function onSignals(close: () => Promise<void>): void {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** Where the conference is kept, said to the person who started the server. */
+function storeText(kind: string, dataDir: string): string {
+  if (kind === 'redis') return 'redis';
+  if (kind === 'sqlite') return `tệp ${path.join(dataDir, SQLITE_FILE)} (giữ nguyên liên kết và hội nghị khi khởi động lại)`;
+  return 'bộ nhớ (mất khi tắt máy chủ)';
 }
 
 main().catch((error: unknown) => {

@@ -7,11 +7,12 @@ import { ResumeBatch } from './ResumeBatch.ts';
 import { RouterSet } from './RouterSet.ts';
 import { MediaPeer, type Publication } from './MediaPeer.ts';
 import { ConsumerReconciler } from './ConsumerReconciler.ts';
+import { AudioLevels } from './AudioLevels.ts';
 import { Cascade, type CascadeLinkStats, type PipeAnswer, type PipeEnd } from './Cascade.ts';
 import { desiredConsumers, maxSpatialLayer, microphoneOpen, type BridgeTracks, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
-import type { MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, TransportDirection } from './types.ts';
+import type { JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, TransportDirection } from './types.ts';
 import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } from './types.ts';
 
 /**
@@ -24,6 +25,7 @@ import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } f
  *   ConsumerReconciler     makes each peer's consumers follow routing
  *   RouterSet              routers per worker, pipes between them, placement, worker loss
  *   Cascade                pipes to and from other media nodes
+ *   AudioLevels            who is heard and how loud (an AudioLevelObserver per router)
  *   stats                  link counters, microphone report, snapshot
  * It is the SFU's one facade, which is why it is a little over 400 lines: every method is a short
  * delegation to one of these parts.
@@ -38,6 +40,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #bridgePeers = new Map<string, MediaPeer>();
   readonly #switchBatchMs: number;
   readonly #reconciler: ConsumerReconciler;
+  readonly #levels: AudioLevels;
   /** What routing reads: what is on air, who is next, whose microphones are open. */
   #routing: RoutingState;
   /** Tracks published on other nodes, by bridge (from the track registry). */
@@ -85,6 +88,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       });
       routers.remote = this.#cascade;
     }
+    this.#levels = new AudioLevels(routers, { intervalMs: options.audioLevelIntervalMs });
+    this.#levels.on('levels', (levels) => this.emit('audiolevels', { levels }));
     routers.on('workerlost', ({ index }) => this.#onWorkerLost(index));
     routers.on('routerrebuilt', ({ index }) => this.emit('mediarebuilt', { workerIndex: index }));
   }
@@ -131,12 +136,21 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#bridgeIds.has(bridgeId);
   }
 
-  /** Adds a peer, placed on the least loaded worker. A hall that joins again replaces its old peer. */
-  join(peerId: string, options: PeerOptions, sink: MediaPeerSink): { rtpCapabilities: ms.RtpCapabilities } {
+  /**
+   * Adds a peer, placed on the least loaded worker. A hall that joins again replaces its old peer:
+   * at once when it is the same page coming back (same clientId, or none known), and only when
+   * asked (`takeOver`) when another page (another PC) publishes the hall now: `bridge_in_use`.
+   */
+  join(peerId: string, options: PeerOptions, sink: MediaPeerSink, how: JoinOptions = {}): { rtpCapabilities: ms.RtpCapabilities } {
     this.#assertOpen();
     if (this.#peers.has(peerId)) throw new SfuError('already_exists', `peer already joined [peerId:${peerId}]`);
     if (options.bridgeId !== undefined) this.#assertBridge(options.bridgeId);
     if (options.publish && options.bridgeId === undefined) throw new SfuError('not_allowed', 'only a bridge may publish');
+    if (options.publish && options.bridgeId !== undefined && !how.takeOver) {
+      const current = this.#bridgePeers.get(options.bridgeId);
+      const other = current && !current.closed && current.options.clientId !== undefined && options.clientId !== undefined && current.options.clientId !== options.clientId;
+      if (other) throw new SfuError('bridge_in_use', `the hall is open on another page [bridgeId:${options.bridgeId}]`);
+    }
     const peer = new MediaPeer(peerId, options, sink, this.#routers.place());
     // A peer counts as one unit of load at once, so that a burst of joins spreads over workers.
     this.#routers.addLoad(peer.worker, 1);
@@ -232,8 +246,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       keyFrameRequestDelay: kind === 'video' ? KEYFRAME_REQUEST_DELAY_MS : 0,
       appData: { bridgeId, source },
     });
-    if (source === 'mic') peer.sink.micState(!producer.paused);
-    else peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
+    if (source === 'mic') {
+      peer.sink.micState(!producer.paused);
+      void this.#levels.add(producer, peer.worker, bridgeId);
+    } else peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
     this.emit('publishing', { bridgeId, source, on: true, trackId: producer.id, kind, epoch });
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
     return { id: producer.id };
@@ -395,6 +411,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     for (const retry of this.#retries.values()) clearTimeout(retry.timer);
     for (const peer of [...this.#peers.values()]) peer.close();
     this.#cascade?.close();
+    this.#levels.close();
     this.#routers.close();
     this.emit('close');
     this.removeAllListeners();

@@ -7,6 +7,7 @@ export type {
   MediaPeerSink,
   MediaSessionEvents,
   MediaSessionOptions,
+  JoinOptions,
   MediaSource,
   PeerOptions,
   PlainTransportInfo,
@@ -20,5 +21,6 @@ export type { LinkCounters, LinkSide, MicReportEntry, SessionSnapshot } from './
 export { SfuError } from './errors.ts';
 export { Cascade } from './Cascade.ts';
 export type { CascadeChannel, CascadeLinkStats, PipeAnswer, PipeEnd } from './Cascade.ts';
+export type { AudioLevel } from './AudioLevels.ts';
 export type { SfuErrorCode } from './errors.ts';
 export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';

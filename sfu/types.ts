@@ -73,7 +73,7 @@ export interface MediaPeerSink {
   micState(open: boolean): void;
   /** The peer's transports were lost (worker died): create them and publish again. */
   restartMedia(reason: string): void;
-  /** The same hall joined again from elsewhere; this peer is out. */
+  /** The same hall joined again from elsewhere (another PC that took it over); this peer is out. */
   replaced(): void;
 }
 
@@ -93,6 +93,18 @@ export interface PeerOptions {
    * and the chair as two streams.
    */
   singleAudio?: boolean;
+  /**
+   * Which browser page this is (random per page, kept across its reloads and reconnects). A hall
+   * opened on another page (another PC) while this one publishes is refused with `bridge_in_use`
+   * unless it asks to take over; the same page coming back replaces its old peer silently.
+   */
+  clientId?: string;
+}
+
+/** How a peer joins. */
+export interface JoinOptions {
+  /** Take the hall over from the page that publishes it now (asked of the person first). */
+  takeOver?: boolean;
 }
 
 /** Options of a conference's media. */
@@ -110,6 +122,8 @@ export interface MediaSessionOptions {
   offerH264?: boolean;
   /** Other media nodes (issue 13): how to ask them for their tracks. Absent on a single node. */
   cascade?: { channel: CascadeChannel; lingerMs?: number };
+  /** How often the halls' audio levels are measured (ms, 400 by default). */
+  audioLevelIntervalMs?: number;
 }
 
 export type MediaSessionEvents = {
@@ -119,6 +133,8 @@ export type MediaSessionEvents = {
   medialost: [{ workerIndex: number; bridgeIds: string[] }];
   /** The conference has a router again on the replaced worker. */
   mediarebuilt: [{ workerIndex: number }];
+  /** The halls heard now and how loud (dBov, loudest first; empty: silence), when it changes. */
+  audiolevels: [{ levels: { bridgeId: string; dBov: number }[] }];
   /** A bridge started or stopped publishing (the track registry records it for the other nodes). */
   publishing: [{ bridgeId: string; source: MediaSource; on: boolean; trackId: string; kind: ms.MediaKind; epoch: number }];
   /** Something failed that the session worked around (logged by the app). */

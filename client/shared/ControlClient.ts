@@ -14,6 +14,7 @@ import type {
 import { ControlEndpoints, retryDelayMs } from './controlUrls.ts';
 import { TypedEvents } from './events.ts';
 import type { MediaTarget, MediaTargetSource } from './MediaClient.ts';
+import { refusalOfError, type TokenRefusal } from './refusal.ts';
 
 /** What a ControlClient tells the page, by event. */
 export type ControlClientEventMap = {
@@ -24,6 +25,8 @@ export type ControlClientEventMap = {
   connection: { connected: boolean; url: string };
   error: { message: string };
   clock: { offsetMs: number; rttMs: number };
+  /** The server refused this page's link (revoked, re-issued or invalid): it stopped for good. */
+  refused: { code: TokenRefusal };
 };
 
 /** Server events the page listens to through onServer (kept across control instances). */
@@ -48,6 +51,8 @@ export class ControlClient {
   rttMs = Infinity;
   connected = false;
   readonly #token: string;
+  /** Why the server refused this page's link, once it did (the client stopped then). */
+  refused: TokenRefusal | null = null;
   readonly #events = new TypedEvents<ControlClientEventMap>();
   readonly #serverListeners = new Map<keyof ControlServerEvents, Set<ServerListener>>();
   readonly #targetListeners = new Set<(target: MediaTarget) => void>();
@@ -145,6 +150,17 @@ export class ControlClient {
     this.socket.close();
   }
 
+  // Not a network loss: nothing to wait for. Forget the view (a revoked panel must not keep
+  // showing the floor and its countdown) and stop retrying.
+  #refuse(code: TokenRefusal): void {
+    if (this.refused) return;
+    this.refused = code;
+    this.view = null;
+    this.connected = false;
+    this.close();
+    this.#emit('refused', { code });
+  }
+
   #emit<K extends keyof ControlClientEventMap>(event: K, detail: ControlClientEventMap[K]): void {
     this.#events.emit(event, detail);
   }
@@ -176,10 +192,13 @@ export class ControlClient {
       this.#retry(socket, url);
     });
     socket.on('connect_error', (err) => {
+      // A link revoked or never valid: no instance will take it; the page says so and stops.
+      const code = refusalOfError(err);
+      if (code) return this.#refuse(code);
       this.#emit('error', { message: err.message });
-      // A link revoked or never valid: no instance will take it.
-      if (err.message !== 'unauthenticated') this.#retry(socket, url);
+      this.#retry(socket, url);
     });
+    socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
     socket.on('control:view', (view) => {
       this.view = view;
       this.#emit('view', view);

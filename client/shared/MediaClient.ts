@@ -8,6 +8,7 @@
 import { MediaLeg, type MediaClientState, type MediaLegEventMap, type ReceivedConsumer } from './MediaLeg.ts';
 import { TypedEvents } from './events.ts';
 import type { LinkSample } from './linkQuality.ts';
+import type { TokenRefusal } from './refusal.ts';
 
 export { SIMULCAST_ENCODINGS, type MediaClientState, type ReceivedConsumer } from './MediaLeg.ts';
 
@@ -40,6 +41,23 @@ export interface MediaClientOptions {
   video?: MediaTrackConstraints;
   /** Microphone constraints (e.g. the deviceId the operator chose); echo cancellation and noise suppression by default. */
   audio?: MediaTrackConstraints;
+  /** Which page this is, kept across its reloads (see pageClientId); a new random one by default. */
+  clientId?: string;
+}
+
+/** A new random page id. */
+function randomClientId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** This tab's id for the server (kept in sessionStorage: a reload is the same page, another tab or PC is not). */
+export function pageClientId(): string {
+  let id = sessionStorage.getItem('diemcau.clientId');
+  if (!id) {
+    id = randomClientId();
+    sessionStorage.setItem('diemcau.clientId', id);
+  }
+  return id;
 }
 
 /** The camera constraints a hall publishes with unless told otherwise. */
@@ -76,10 +94,12 @@ export class MediaClient {
   #thumbnails: string[] | null = null;
   #capturing: Promise<MediaStream> | null = null;
   #askTimer?: ReturnType<typeof setTimeout>;
+  readonly #clientId: string;
   readonly #events = new TypedEvents<MediaClientEventMap>();
 
   constructor(options: MediaClientOptions) {
     this.options = options;
+    this.#clientId = options.clientId ?? randomClientId();
     if (options.url) {
       this.#leg = this.#openLeg(options.url);
     } else if (options.placement) {
@@ -113,6 +133,11 @@ export class MediaClient {
     return this.#leg?.url ?? null;
   }
 
+  /** When another page took this hall over (server time), while `replaced`. */
+  get replacedAt(): number | null {
+    return this.#leg?.replacedAt ?? null;
+  }
+
   /** Whether the hall is publishing its microphone and camera. */
   get publishing(): { mic: boolean; cam: boolean } {
     return this.#leg?.publishing ?? { mic: false, cam: false };
@@ -121,6 +146,14 @@ export class MediaClient {
   /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'moved', 'error'. */
   on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
     this.#events.on(event, fn);
+  }
+
+  /**
+   * Takes the hall over from the page that publishes it now (state `in_use`), or back from the
+   * page that took it (state `replaced`): the other page is told and stops.
+   */
+  takeOver(): void {
+    this.#leg?.takeOver();
   }
 
   /** Asks the node for thumbnails of these bridges (chair and technicians); remembered for the next node. */
@@ -183,13 +216,23 @@ export class MediaClient {
     this.#events.emit(event, detail);
   }
 
-  /** Closed, or replaced by another page of the same hall: it follows nothing any more. */
+  /** Closed, refused, or replaced by another page of the same hall: it follows nothing any more. */
   #done(): boolean {
-    return this.state === 'closed' || this.state === 'replaced';
+    return this.state === 'closed' || this.state === 'refused' || this.state === 'replaced';
+  }
+
+  // Not a network loss: every leg stops, the camera and microphone too, for good.
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#askTimer);
+    this.#dropPending();
+    this.#setState('refused');
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.#emit('refused', { code });
   }
 
   #setState(state: MediaClientState): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'refused') return;
     this.state = state;
     this.#emit('state', { state });
   }
@@ -291,6 +334,7 @@ export class MediaClient {
     const leg: MediaLeg = new MediaLeg({
       url,
       token: this.options.token,
+      clientId: this.#clientId,
       localStream: this.options.publish ? () => this.#capture() : null,
       emit: (event, detail) => {
         if (leg === this.#leg) this.#fromCurrent(leg, event, detail);
@@ -301,6 +345,7 @@ export class MediaClient {
   }
 
   #fromCurrent<K extends keyof MediaLegEventMap>(leg: MediaLeg, event: K, detail: MediaLegEventMap[K]): void {
+    if (event === 'refused') return this.#refuse((detail as MediaLegEventMap['refused']).code);
     if (event !== 'state') {
       this.#emit(event, detail as never);
       // The old node stopped showing what the new one already does: no reason to wait longer.
@@ -324,6 +369,7 @@ export class MediaClient {
       void leg.request('media:thumbnails', { bridgeIds: this.#thumbnails }).catch(() => undefined);
     }
     if (event === 'error') this.#emit('error', detail as MediaLegEventMap['error']);
+    if (event === 'refused') return this.#refuse((detail as MediaLegEventMap['refused']).code);
     if ((event === 'state' || event === 'firstframe' || event === 'consumer') && this.#pendingReady()) this.#promote();
   }
 

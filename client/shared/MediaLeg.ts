@@ -15,6 +15,8 @@ import type {
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
 import type { LinkSample } from './linkQuality.ts';
+import { refusalOfError, type TokenRefusal } from './refusal.ts';
+import { transportOptions } from './transportOptions.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
 export interface ReceivedConsumer {
@@ -29,7 +31,12 @@ export interface ReceivedConsumer {
   firstDecodedAt?: number;
 }
 
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'replaced' | 'closed';
+/**
+ * `in_use`: the hall publishes from another page (another PC) and this one asks before taking it
+ * over (takeOver()); `replaced`: another page took the hall over from this one (takeOver() takes
+ * it back); `refused`: the link is revoked or invalid, for good.
+ */
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
 
 /** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
 export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
@@ -51,6 +58,10 @@ export type MediaLegEventMap = {
   mic: { open: boolean };
   firstframe: ReceivedConsumer;
   error: { message: string };
+  /** The server refused this page's link (revoked, re-issued or invalid): the leg stopped for good. */
+  refused: { code: TokenRefusal };
+  /** Another page took this hall over (at: the server's time). */
+  replaced: { at: number };
 };
 
 /** Options of a leg. */
@@ -58,6 +69,8 @@ export interface MediaLegOptions {
   /** The media node's origin (its `/media` namespace). */
   url: string;
   token: string;
+  /** Which page this is (the same on every node it moves to; see pageClientId). */
+  clientId: string;
   /** The page's camera and microphone, captured when first needed (null: a receive-only page). */
   localStream: (() => Promise<MediaStream>) | null;
   /** Receives the leg's events. */
@@ -77,6 +90,8 @@ export class MediaLeg {
   onAir = '';
   micOpen = false;
   maxSpatialLayer = 0;
+  /** When another page took this hall over (server time), while `replaced`. */
+  replacedAt: number | null = null;
   #options: MediaLegOptions;
   #device?: Device;
   #send?: msc.Transport;
@@ -89,6 +104,8 @@ export class MediaLeg {
   #retryTimer?: ReturnType<typeof setTimeout>;
   #refusedTimer?: ReturnType<typeof setTimeout>;
   #failures = 0;
+  /** The next join takes the hall over from the page that has it (the person said so). */
+  #takeOver = false;
 
   constructor(options: MediaLegOptions) {
     this.#options = options;
@@ -104,10 +121,12 @@ export class MediaLeg {
     this.socket.on('connect', () => void this.#restart('connect'));
     this.socket.on('disconnect', () => {
       this.#joined = false;
-      if (this.state !== 'replaced') this.#setState('reconnecting');
+      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
       this.#teardown();
     });
     this.socket.on('connect_error', (err) => {
+      const code = refusalOfError(err);
+      if (code) return this.#refuse(code);
       this.#emit('error', { message: err.message });
       // A node that says the hall is placed elsewhere (a move under way) is not retried by
       // socket.io: try again later, while the page asks the control plane where to go.
@@ -116,6 +135,7 @@ export class MediaLeg {
         this.#refusedTimer = setTimeout(() => this.state !== 'closed' && this.socket.connect(), WRONG_NODE_RETRY_MS);
       }
     });
+    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
     this.socket.on('media:consume', (msg, ack) => {
       this.#onConsume(msg).then(
         () => ack({ ok: true }),
@@ -143,11 +163,28 @@ export class MediaLeg {
     });
     this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
     // The server disconnects this socket after it; socket.io does not reconnect by itself then.
-    this.socket.on('media:replaced', () => this.#setState('replaced'));
+    this.socket.on('media:replaced', (msg) => {
+      this.replacedAt = typeof msg?.at === 'number' ? msg.at : Date.now();
+      this.#setState('replaced');
+      this.#emit('replaced', { at: this.replacedAt });
+    });
     this.socket.on('onair:changed', ({ bridgeId }) => {
       this.onAir = bridgeId;
       this.#emit('onair', { bridgeId });
     });
+  }
+
+  /**
+   * Takes the hall over from the page that publishes it now (state `in_use`), or back from the
+   * page that took it (state `replaced`): the other page is told and stops.
+   */
+  takeOver(): void {
+    if (this.state !== 'in_use' && this.state !== 'replaced') return;
+    this.#takeOver = true;
+    this.replacedAt = null;
+    this.#setState('connecting');
+    if (this.socket.connected) void this.#restart('takeover');
+    else this.socket.connect();
   }
 
   /** Sends a validated request and unwraps its ack (throws with the server's error code). */
@@ -264,8 +301,19 @@ export class MediaLeg {
     this.#options.emit(event, detail);
   }
 
+  // Not a network loss: stop publishing and retrying, for good (the page stops its camera).
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#refusedTimer);
+    this.#setState('refused');
+    this.#teardown();
+    this.socket.close();
+    this.#emit('refused', { code });
+  }
+
   #setState(state: MediaClientState): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'refused') return;
     this.state = state;
     this.#emit('state', { state });
   }
@@ -279,8 +327,9 @@ export class MediaLeg {
       this.#teardown();
       try {
         if (!this.#joined) {
-          const joined = await this.request('media:join', {});
+          const joined = await this.request('media:join', { clientId: this.#options.clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
           this.#joined = true;
+          this.#takeOver = false;
           this.onAir = joined.onAir;
           this.#emit('onair', { bridgeId: joined.onAir });
           this.#device = new Device();
@@ -293,6 +342,11 @@ export class MediaLeg {
         this.#setState('live');
       } catch (err) {
         if (this.closed) return;
+        // Another page publishes this hall: ask the person (takeOver), do not retry by itself.
+        if ((err as { code?: string }).code === 'bridge_in_use') {
+          this.#setState('in_use');
+          return;
+        }
         // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
         this.#failures++;
         const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));
@@ -316,7 +370,7 @@ export class MediaLeg {
 
   async #createRecv(): Promise<void> {
     const params = await this.request('media:createTransport', { direction: 'recv' });
-    const transport = this.#device!.createRecvTransport(params as msc.TransportOptions);
+    const transport = this.#device!.createRecvTransport(transportOptions(params));
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });
@@ -325,7 +379,7 @@ export class MediaLeg {
 
   async #publish(stream: MediaStream): Promise<void> {
     const params = await this.request('media:createTransport', { direction: 'send' });
-    const transport = this.#device!.createSendTransport(params as msc.TransportOptions);
+    const transport = this.#device!.createSendTransport(transportOptions(params));
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });

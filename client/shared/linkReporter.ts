@@ -4,6 +4,7 @@
  * (`health:runTest`), it measures the link for a few seconds and sends `health:testResult`.
  */
 import type { ClientLinkReport, LinkTestResult } from '../../server/protocol/control.ts';
+import type { MediaPath } from '../../server/protocol/media.ts';
 import type { ControlClient } from './ControlClient.ts';
 import type { MediaClient } from './MediaClient.ts';
 
@@ -24,6 +25,8 @@ export interface LinkReading {
   fpsReceived: number | null;
   frameHeightReceived: number | null;
   audioLevel: number | null;
+  /** How the media goes: straight over UDP or TCP, or through TURN (the least direct of both transports). */
+  mediaPath: MediaPath | null;
 }
 
 type Stat = Record<string, unknown>;
@@ -39,6 +42,21 @@ function selectedPair(report: RTCStatsReport): Stat | null {
     if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') nominated = s;
   });
   return (typeof selectedId === 'string' ? (report.get(selectedId) as Stat | undefined) : undefined) ?? nominated;
+}
+
+/** From the most direct to the least: a hall with one transport relayed is a relayed hall. */
+const PATH_RANK: Record<MediaPath, number> = { udp: 0, tcp: 1, 'turn-udp': 2, 'turn-tcp': 3, 'turn-tls': 4 };
+
+/** The path of a transport's selected candidate pair, from its local candidate: relay (and how the TURN server is reached), else its protocol. */
+export function mediaPathOf(report: RTCStatsReport): MediaPath | null {
+  const pair = selectedPair(report);
+  const local = typeof pair?.localCandidateId === 'string' ? (report.get(pair.localCandidateId) as Stat | undefined) : undefined;
+  if (!local) return null;
+  if (local.candidateType === 'relay') {
+    const via = local.relayProtocol;
+    return via === 'tls' ? 'turn-tls' : via === 'tcp' ? 'turn-tcp' : 'turn-udp';
+  }
+  return local.protocol === 'tcp' ? 'tcp' : local.protocol === 'udp' ? 'udp' : null;
 }
 
 /**
@@ -60,7 +78,12 @@ export function readingFromReports(send: RTCStatsReport | null, recv: RTCStatsRe
     fpsReceived: null,
     frameHeightReceived: null,
     audioLevel: null,
+    mediaPath: null,
   };
+  for (const report of [send, recv]) {
+    const path = report ? mediaPathOf(report) : null;
+    if (path && (r.mediaPath === null || PATH_RANK[path] > PATH_RANK[r.mediaPath])) r.mediaPath = path;
+  }
   let remoteRtt: number | null = null;
   let audioJitter: number | null = null;
   let videoJitter: number | null = null;
@@ -154,6 +177,7 @@ export function reportOf(before: LinkReading | null, now: LinkReading): ClientLi
     frameHeightReceived: metric(now.frameHeightReceived, 4320),
     availableOutKbps: metric(now.availableOutKbps, 1_000_000),
     audioLevel: metric(now.audioLevel, 1, 3),
+    mediaPath: now.mediaPath,
   };
 }
 

@@ -16,6 +16,8 @@ import { ConferenceRunner, type EventMeta, type ExecuteResult } from './conferen
 import { HallPresence, type PresenceVia } from './conference/presence.ts';
 import { AccessTokens } from './conference/tokens.ts';
 import type { FeedDesk } from './feed/FeedDesk.ts';
+import { PaperDesk } from './papers/PaperDesk.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
 import type { PressFeedTarget } from './feed/FeedOutput.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
 import { ClusterPlacement } from './placement/ClusterPlacement.ts';
@@ -69,6 +71,8 @@ export interface ConferenceOptions {
    * Absent: this process's own media is the only node (every page opens it where it reached us).
    */
   nodes?: NodeRegistry;
+  /** The papers (tham luận): where their files are kept, the checker's limits. */
+  papers: { dataDir: string; checkLimits?: Partial<PdfCheckLimits> };
 }
 
 /** The parts a conference is made of, each built by create(). */
@@ -81,6 +85,7 @@ interface ConferenceParts {
   stopLinkEvents: () => void;
   linkFeed: LinkSampleFeed | undefined;
   placement: MediaPlacement;
+  papers: PaperDesk;
 }
 
 /** One conference at work: create() builds every part, close() takes them down in reverse. */
@@ -98,6 +103,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly health: HealthMonitor;
   /** Where each page's media goes. */
   readonly placement: MediaPlacement;
+  /** The papers (tham luận): uploads, checks, files. */
+  readonly papers: PaperDesk;
   readonly #presence: HallPresence;
   readonly #stopLinkEvents: () => void;
   readonly #linkFeed: LinkSampleFeed | undefined;
@@ -115,6 +122,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.tokens = parts.tokens;
     this.health = parts.health;
     this.placement = parts.placement;
+    this.papers = parts.papers;
     this.#presence = parts.presence;
     this.#stopLinkEvents = parts.stopLinkEvents;
     this.#linkFeed = parts.linkFeed;
@@ -205,7 +213,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const stopLinkEvents = recordLinkEvents({ runner, media: local?.session, rtpHalls: local?.rtpHalls, health, clock });
       undo.push(stopLinkEvents);
       health.start();
-      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, placement });
+      const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
+      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, placement, papers });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();
       throw error;
@@ -246,6 +255,11 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   async authenticate(token: unknown): Promise<Principal | null> {
     if (this.closed) return null;
     return (await this.tokens.resolve(token)) as Principal | null;
+  }
+
+  /** Why a token is refused (revoked or invalid), for a page to say so. */
+  refusal(token: unknown): Promise<'token_revoked' | 'token_invalid'> {
+    return this.tokens.refusal(token);
   }
 
   /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge. */
@@ -293,10 +307,10 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 
   /**
-   * Takes every part down in reverse order of create(): presence, placement, the link events, the
-   * health monitor, this process's media of the conference (the feed first: a recording in
-   * progress is finished), the runner. The stores, the media node and the workers belong to the
-   * caller.
+   * Takes every part down in reverse order of create(): presence, the papers, placement, the link
+   * events, the health monitor, this process's media of the conference (the feed first: a
+   * recording in progress is finished), the runner. The stores, the media node and the workers
+   * belong to the caller.
    * Idempotent.
    */
   close(): Promise<void> {
@@ -306,6 +320,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
 
   async #close(): Promise<void> {
     this.#presence.close();
+    this.papers.close();
     await this.placement.close();
     this.#stopLinkEvents();
     this.health.close();

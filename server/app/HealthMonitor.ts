@@ -147,6 +147,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       sample.frameHeightReceived = client.frameHeightReceived ?? undefined;
       sample.availableOutKbps = client.availableOutKbps ?? undefined;
       sample.audioLevel = client.audioLevel ?? undefined;
+      sample.mediaPath = client.mediaPath ?? undefined;
       if (client.jitterMs != null) sample.jitterMs = Math.max(sample.jitterMs ?? 0, client.jitterMs);
       if (sample.rttMs === undefined && client.rttMs != null) sample.rttMs = client.rttMs;
       // The browser sees what it lost of what we sent: trust it over our receiver-report counters when worse.

@@ -23,6 +23,9 @@ import { MediaNode } from './media-node/MediaNode.ts';
 import { listenHttp } from './listen.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
+import { startTurn, type TurnService } from './turn/index.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
+import { createPapersRouter } from '../transport/papers-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -45,6 +48,8 @@ export interface RunningServer {
   readonly media: MediaSession;
   readonly stores: Stores;
   readonly plan: ConferencePlan;
+  /** TURN for halls behind firewalls (URLs, the embedded coturn), or null when off. */
+  readonly turn: TurnService | null;
   /** Replaces the conference with another plan (only before the meeting starts). */
   loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
@@ -66,6 +71,8 @@ export interface ServerExtras {
    * interface stand in for media nodes); by default the stores' shared one, if any.
    */
   nodes?: NodeRegistry;
+  /** Limits of the paper checker (tests lower the time limit). */
+  paperCheckLimits?: Partial<PdfCheckLimits>;
 }
 
 /** Starts the server for one conference plan: the `both` role (the default) or `control`. */
@@ -78,7 +85,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    const stores = await createStores({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
+    const stores = await createStores({ redisUrl: config.redisUrl, kind: config.store, dataDir: config.dataDir, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
     cleanups.push(() => stores.close());
 
     // The port first: a media node's id and URLs are made of it.
@@ -120,9 +127,16 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         // control-only instance); otherwise this process's own media is the node, at the page's own origin.
         nodes: extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined),
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
     let conference = await openConference(plan);
     cleanups.push(() => conference.close());
+
+    const turn = await startTurn(config, announcedIp, (token) => conference.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
+    if (turn) {
+      cleanups.push(() => turn.close());
+      logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
+    }
 
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true, role: config.role, store: stores.kind, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
@@ -150,7 +164,9 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const rebindMedia = node
       ? attachMediaSignaling(io.of('/media'), () => conference.local?.session, {
           authenticate: (token) => conference.authenticate(token),
+          refusal: (token) => conference.refusal(token),
           routes: extras.routes,
+          iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
           isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
           admit: (principal) => node.admit(config.conferenceId, principal),
           log: (level, msg, data) => logger[level](data ?? {}, msg),
@@ -195,6 +211,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       }
     };
     app.use('/api/recordings', createRecordingsRouter(() => conference));
+    app.use('/api/papers', createPapersRouter(() => conference));
     app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
     app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan, { controlUrls: config.controlUrls }));
     app.get('/metrics', metricsHandler(() => conference, pool));
@@ -221,6 +238,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         return conference.plan;
       },
       stores,
+      turn,
       loadPlan,
       close() {
         closing ??= undo();

@@ -4,7 +4,9 @@
 // hosts (issue 13) the media nodes' leases (NodeRegistry), the tracks each node publishes
 // (TrackRegistry) and the link samples nodes send the control plane (LinkChannel). One object may
 // serve several concerns (RedisStore serves the first three over one connection); the embedded
-// default has a memory store for each.
+// default is a SQLite file (SqliteStore, the first three too; one process is one media node, so
+// the cluster concerns stay in its memory); tests may ask for a memory store of each.
+import path from 'node:path';
 import type { Clock } from '../core/conference/index.ts';
 import type { ConferenceStore } from './ConferenceStore.ts';
 import type { LinkChannel } from './LinkChannel.ts';
@@ -23,6 +25,7 @@ import { MemoryTokenStore } from './memory/MemoryTokenStore.ts';
 import { MemoryPlacementStore } from './memory/MemoryClusterStore.ts';
 import { RedisStore } from './RedisStore.ts';
 import { RedisPlacementStore } from './redis/RedisPlacementStore.ts';
+import { SQLITE_FILE, SqliteStore } from './sqlite/SqliteStore.ts';
 
 /** A store implementation's own life: close() releases it (idempotent); later calls fail with code 'closed'. */
 export interface StoreResource {
@@ -30,8 +33,11 @@ export interface StoreResource {
   close(): Promise<void>;
 }
 
-/** Which implementation holds the state: this process's memory, or a redis shared by every process. */
-export type StoreKind = 'memory' | 'redis';
+/**
+ * Which implementation holds the state: a SQLite file of this machine (the durable default), this
+ * process's memory (tests), or a redis shared by every process.
+ */
+export type StoreKind = 'sqlite' | 'memory' | 'redis';
 
 /** The stores of a server, by concern. */
 export interface Stores {
@@ -98,15 +104,19 @@ export function storesOf(
 
 /** Options of createStores. */
 export interface CreateStoresOptions {
-  /** redis://…: every concern in that redis (REDIS_URL); otherwise in this process's memory. */
+  /** redis://…: every concern in that redis (REDIS_URL); otherwise `kind` on this machine. */
   redisUrl?: string | undefined;
+  /** Without redis: a SQLite file in `dataDir` (the default), or memory (tests). */
+  kind?: 'sqlite' | 'memory';
+  /** Where the SQLite file lives (DIEMCAU_DATA_DIR; 'data' by default). */
+  dataDir?: string;
   /** Connection errors of redis (it reconnects by itself). */
   onError?: (error: Error) => void;
   /** Time of the memory leases (presence, media nodes). */
   clock?: Clock;
 }
 
-/** The redis store for every concern when a URL is given, else a memory store for each. */
+/** The redis store for every concern when a URL is given, else the SQLite file (or memory, when asked). */
 export async function createStores(options: CreateStoresOptions = {}): Promise<Stores> {
   if (options.redisUrl) {
     const redisOptions = { url: options.redisUrl, ...(options.onError ? { onError: options.onError } : {}) };
@@ -128,8 +138,15 @@ export async function createStores(options: CreateStoresOptions = {}): Promise<S
       throw error;
     }
   }
+  if ((options.kind ?? 'sqlite') === 'sqlite') {
+    const file = path.join(options.dataDir ?? 'data', SQLITE_FILE);
+    const sqlite = SqliteStore.open({ file, ...(options.clock ? { clock: options.clock } : {}) });
+    const placements = new MemoryPlacementStore();
+    const nodes = new MemoryNodeRegistry(options.clock);
+    return storesOf('sqlite', { conferences: sqlite, tokens: sqlite, presence: sqlite, placements, nodes }, [sqlite, placements, nodes]);
+  }
   const conferences = new MemoryConferenceStore();
-  const tokens = new MemoryTokenStore();
+  const tokens = new MemoryTokenStore(options.clock ? () => options.clock!.now() : undefined);
   const presence = new MemoryPresenceStore(options.clock);
   const placements = new MemoryPlacementStore();
   const nodes = new MemoryNodeRegistry(options.clock);

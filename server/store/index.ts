@@ -11,6 +11,7 @@ export { MemoryTokenStore } from './memory/MemoryTokenStore.ts';
 export { MemoryPresenceStore } from './memory/MemoryPresenceStore.ts';
 export { RedisStore, type RedisStoreOptions } from './RedisStore.ts';
 export { RedisPlacementStore, type RedisPlacementStoreOptions } from './redis/RedisPlacementStore.ts';
+export { SqliteStore, SQLITE_FILE, type SqliteStoreOptions } from './sqlite/SqliteStore.ts';
 export * from './NodeRegistry.ts';
 export * from './TrackRegistry.ts';
 export * from './PlacementStore.ts';

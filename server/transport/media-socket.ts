@@ -9,13 +9,14 @@ import {
   ConsumeMessage,
   type Ack,
   type ErrorCode,
+  type IceConfig,
   type MediaRequestName,
   type MediaReplies,
   type MediaClientEvents,
   type MediaServerEvents,
 } from '../protocol/media.ts';
 
-type MediaSocket = Socket<MediaClientEvents, MediaServerEvents, Record<string, never>, { principal: Principal }>;
+type MediaSocket = Socket<MediaClientEvents, MediaServerEvents, Record<string, never>, { principal: Principal; token: string }>;
 
 /** Options of the media signaling. */
 export interface MediaSignalingOptions {
@@ -26,6 +27,8 @@ export interface MediaSignalingOptions {
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
   /** Resolves an access token to who holds it (null: refused). */
   authenticate: (token: string) => Promise<Principal | null>;
+  /** Why a refused token is refused (revoked or invalid); 'token_invalid' when not given. */
+  refusal?: (token: unknown) => Promise<'token_revoked' | 'token_invalid'>;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
   /**
@@ -33,6 +36,8 @@ export interface MediaSignalingOptions {
    * instead (refused at connect with `wrong_node` and that place as the error's data).
    */
   admit?: (principal: Principal) => Promise<{ code: 'wrong_node'; nodeId: string; mediaUrl: string | null } | null>;
+  /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
+  iceConfig?: (token: string) => Promise<IceConfig | null>;
 }
 
 /**
@@ -80,14 +85,19 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  useTokenAuth(nsp, options.authenticate, async (p): Promise<ConnectRefusal> => {
-    const session = current();
-    if (!session || session.closed) return 'unavailable';
-    if (p.role === 'operator' && !session.hasBridge(p.bridgeId)) return 'unknown_bridge';
-    const elsewhere = await options.admit?.(p);
-    if (elsewhere) log('info', 'peer placed on another node', { role: p.role, ...elsewhere });
-    return elsewhere ? { reason: 'wrong_node', data: elsewhere } : null;
-  });
+  useTokenAuth(
+    nsp,
+    options.authenticate,
+    async (p): Promise<ConnectRefusal> => {
+      const session = current();
+      if (!session || session.closed) return 'unavailable';
+      if (p.role === 'operator' && !session.hasBridge(p.bridgeId)) return 'unknown_bridge';
+      const elsewhere = await options.admit?.(p);
+      if (elsewhere) log('info', 'peer placed on another node', { role: p.role, ...elsewhere });
+      return elsewhere ? { reason: 'wrong_node', data: elsewhere } : null;
+    },
+    options.refusal,
+  );
 
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;
@@ -110,9 +120,18 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       restartMedia: (reason) => void socket.emit('media:restart', { reason }),
       replaced: () => {
         joined = false;
-        socket.emit('media:replaced');
+        socket.emit('media:replaced', { at: Date.now() });
         socket.disconnect(true);
       },
+    };
+
+    /** The socket's TURN configuration; without one (TURN off, a store error) the hall still gets its direct candidates. */
+    const iceConfigOf = async (token: string): Promise<IceConfig | null> => {
+      if (!options.iceConfig) return null;
+      return options.iceConfig(token).catch((error: unknown) => {
+        log('warn', 'no TURN credentials', { peerId, error: String(error) });
+        return null;
+      });
     };
 
     /** Registers a request handler: validate, check joined, run, ack. */
@@ -132,12 +151,13 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       });
     }
 
-    handle('media:join', () => {
+    handle('media:join', ({ clientId, takeOver }) => {
       if (joined) throw new WireError('already_exists', 'already joined');
-      let peerOptions = peerOptionsFor(principal, session.chairBridgeId);
+      let peerOptions: PeerOptions = { ...peerOptionsFor(principal, session.chairBridgeId), ...(clientId ? { clientId } : {}) };
       // A browser opened with a hardware hall's link may watch, but must not take the device's place.
       if (principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
-      const { rtpCapabilities } = session.join(peerId, peerOptions, sink);
+      const { rtpCapabilities } = session.join(peerId, peerOptions, sink, { takeOver });
+      if (takeOver) log('info', 'hall taken over by another page', { peerId, bridgeId: peerOptions.bridgeId });
       joined = true;
       log('info', 'peer joined', { peerId, role: principal.role });
       const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;
@@ -148,7 +168,8 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       return {};
     });
     handle('media:createTransport', async ({ direction }) => {
-      const params = await session.createTransport(peerId, direction);
+      const [created, ice] = await Promise.all([session.createTransport(peerId, direction), iceConfigOf(socket.data.token)]);
+      const params = ice ? { ...created, ...ice } : created;
       const route = principal.role === 'operator' ? options.routes?.get(principal.bridgeId) : undefined;
       if (!route) return params;
       // This hall reaches the SFU through another address (a NAT, a relay): announce only that one.

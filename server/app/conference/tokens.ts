@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Bridge, type Role } from '../../core/conference/index.ts';
 import type { TokenRecord, TokenStore } from '../../store/index.ts';
-import { TOKEN_PATTERN } from '../../protocol/control.ts';
+import { TOKEN_PATTERN, type TokenRefusal } from '../../protocol/control.ts';
 
 /** Roles with one shared token per conference. */
 export const STAFF_ROLES = ['chair', 'secretary', 'technician', 'viewer'] as const;
@@ -86,6 +86,12 @@ export async function resolveToken(store: TokenStore, conferenceId: string, toke
   return record ? grantOf(record) : null;
 }
 
+/** Why a token that grants nothing is refused: it was revoked or replaced, or it was never issued. */
+export async function tokenRefusal(store: TokenStore, conferenceId: string, token: unknown): Promise<TokenRefusal> {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return 'token_invalid';
+  return (await store.revokedAt(conferenceId, token)) === null ? 'token_invalid' : 'token_revoked';
+}
+
 /** The tokens of one conference. Emits 'revoked' with a token that no longer grants anything (revoke, reissue). */
 export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
   readonly conferenceId: string;
@@ -113,6 +119,11 @@ export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
   /** What a token grants, or null when it is malformed, unknown or revoked. */
   async resolve(token: unknown): Promise<AccessGrant | null> {
     return resolveToken(this.#store, this.conferenceId, token);
+  }
+
+  /** Why a token that resolves to nothing is refused: revoked (or replaced by a reissue), or never valid. */
+  refusal(token: unknown): Promise<TokenRefusal> {
+    return tokenRefusal(this.#store, this.conferenceId, token);
   }
 
   /** Revokes a token at once; false when it was not in force. The grant has no token until reissue. */

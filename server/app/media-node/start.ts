@@ -13,7 +13,8 @@ import type { ConferencePlan } from '../../protocol/plan.ts';
 import { createStores, type Stores } from '../../store/index.ts';
 import { attachMediaSignaling } from '../../transport/media-socket.ts';
 import { ConferenceFollower } from '../conference/ConferenceFollower.ts';
-import { resolveToken } from '../conference/tokens.ts';
+import { resolveToken, tokenRefusal } from '../conference/tokens.ts';
+import { startTurn } from '../turn/index.ts';
 import { parsePressFeed } from '../feed/FeedOutput.ts';
 import type { ConferenceMedia } from './ConferenceMedia.ts';
 import { clusterOf, nodeIdOf, startPool } from './from-config.ts';
@@ -63,7 +64,6 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     cleanups.push(() => pool.close());
     const cluster = clusterOf(config, url, announcedIp);
     if (!cluster) throw new Error('a media node needs REDIS_URL and DIEMCAU_NODE_SECRET');
-    // Wired to the control side's placement store when it is in Stores: until then every peer is welcome.
     const node = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock, cluster: { ...cluster, ...extras.timing } });
     cleanups.push(() => node.close());
     app.use('/node/v1', node.apiRouter());
@@ -77,8 +77,14 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
     const deviceBridges = new Set(plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
+    const authenticate = async (token: string): Promise<Principal | null> => (await resolveToken(stores.tokens, conferenceId, token)) as Principal | null;
+    // Halls behind firewalls reach this node through TURN too (the same secret as the control instances' coturn or TURN servers).
+    const turn = await startTurn(config, announcedIp, authenticate, (line) => logger.debug({ coturn: line }, 'coturn'));
+    if (turn) cleanups.push(() => turn.close());
     const rebind = attachMediaSignaling(io.of('/media'), () => node.conference(conferenceId)?.session, {
-      authenticate: async (token) => (await resolveToken(stores.tokens, conferenceId, token)) as Principal | null,
+      authenticate,
+      refusal: (token) => tokenRefusal(stores.tokens, conferenceId, token),
+      iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
       // Hardware halls run where the control plane does (the `both` role): here their links only watch.
       isDeviceBridge: (bridgeId) => deviceBridges.has(bridgeId),
       admit: (principal) => node.admit(conferenceId, principal),

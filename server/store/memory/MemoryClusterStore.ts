@@ -6,6 +6,7 @@ import { SystemClock, type Clock } from '../../core/conference/index.ts';
 import type { LinkSampleMessage, MediaNodeRecord, PlacementRecord, TrackRecord } from '../../protocol/cluster.ts';
 import { checkNodeId, checkPlacements } from '../errors.ts';
 import type { LinkChannel, LinkWatch } from '../LinkChannel.ts';
+import { ConferenceWatchers } from './ConferenceWatchers.ts';
 import type { NodeChange, NodeRegistry, NodeWatch } from '../NodeRegistry.ts';
 import type { PlacementStore, PlacementWatch } from '../PlacementStore.ts';
 import type { TrackRegistry, TrackWatch } from '../TrackRegistry.ts';
@@ -13,29 +14,6 @@ import { OpenGuard } from './OpenGuard.ts';
 
 /** How often watchers look for leases that ran out. */
 const EXPIRY_POLL_MS = 250;
-
-/** The listeners of each conference: watch() adds one (its close() removes it), tell() calls them. */
-class ConferenceWatchers<T> {
-  readonly #sets = new Map<string, Set<(value: T) => void>>();
-
-  watch(conferenceId: string, listener: (value: T) => void): { close(): Promise<void> } {
-    let set = this.#sets.get(conferenceId);
-    if (!set) this.#sets.set(conferenceId, (set = new Set()));
-    set.add(listener);
-    return { close: async () => void set.delete(listener) };
-  }
-
-  tell(conferenceId: string, value: T, later = false): void {
-    for (const fn of [...(this.#sets.get(conferenceId) ?? [])]) {
-      if (later) queueMicrotask(() => fn(value));
-      else fn(value);
-    }
-  }
-
-  clear(): void {
-    this.#sets.clear();
-  }
-}
 
 /** Media nodes' leases in this process. */
 export class MemoryNodeRegistry implements NodeRegistry {
