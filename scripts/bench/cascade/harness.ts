@@ -259,7 +259,8 @@ export class CascadeHarness {
         if (hall) halls.push(hall);
       }
     }));
-    await this.generator.request({ type: 'halls', halls }, 120_000);
+    // The layers each hall was told to send while the others joined.
+    await this.generator.request({ type: 'halls', halls: halls.map((x) => ({ ...x, maxLayer: this.peers.get(x.id)!.maxLayer })) }, 120_000);
     placement.on('moved', (where) => this.#onMoved(where));
     await this.grant(this.speaker);
     await this.settle();
@@ -291,11 +292,12 @@ export class CascadeHarness {
     const node = await this.#node(nodeId);
     const recvKey = SrtpSession.randomKey(SUITE);
     const sendKey = p.ssrcs ? SrtpSession.randomKey(SUITE) : undefined;
+    // Where it is from now: the node's layer requests during the join are for it.
+    this.at.set(p.peerId, nodeId);
     const r = await node.call<{ recv: { ip: string; port: number; sfuKey: string }; send?: { ip: string; port: number; sfuKey: string } }>('join', {
       peerId: p.peerId, bridgeId: p.bridgeId, group: p.group, sinkIp: this.rig.rootIp, sinkPort: p.sinkPort, suite: SUITE, recvKey, sendKey, ssrcs: p.ssrcs, thumbnails: p.thumbnails,
     });
     await this.sink.request({ type: 'keys', keys: [{ receiver: p.peerId, myKey: recvKey, sfuKey: r.recv.sfuKey, suite: SUITE, sfuIp: r.recv.ip, sfuPort: r.recv.port }] });
-    this.at.set(p.peerId, nodeId);
     if (!r.send || !p.ssrcs) return null;
     return { id: p.peerId, ip: r.send.ip, port: r.send.port, myKey: sendKey!, sfuKey: r.send.sfuKey, suite: SUITE, ...p.ssrcs, maxLayer: p.maxLayer };
   }
