@@ -71,6 +71,8 @@ async function main(): Promise<void> {
   const warmup = arg('warmup', quick ? 1 : 5);
   const facts = machineFacts();
   const h = new CascadeHarness({ nodes, bridges });
+  // Interrupted (a timeout, ^C): nothing of the run is left behind (node processes, redis, namespaces).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void h.close().finally(() => process.exit(130)));
   const v = new Validity();
   try {
     await h.start();

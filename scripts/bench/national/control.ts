@@ -120,6 +120,13 @@ export async function controlStorm(o: { bridges: number; clientProcs: number; gr
   const servers: Bounded[] = [];
   const clients: Bounded[] = [];
   let chair: Socket | undefined;
+  // Interrupted (a timeout, ^C): the children by pid and redis, nothing left behind.
+  const onSignal = (): void => {
+    for (const c of [...clients, ...servers]) c.proc.kill('SIGKILL');
+    void redis.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const env = { BENCH_BRIDGES: String(o.bridges), BENCH_REDIS_URL: redis.url };
     const t0 = performance.now();
@@ -244,6 +251,8 @@ export async function controlStorm(o: { bridges: number; clientProcs: number; gr
     const out = v.valid ? { valid: true, ...context, ...figures, headroom: v.headroom } : { valid: false, invalid_reasons: v.reasons, ...context, headroom: v.headroom, not_valid_figures: figures };
     return { valid: v.valid, out };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     chair?.close();
     await Promise.allSettled([...clients, ...servers].map((c) => c.stop()));
     await redis.stop();
