@@ -27,8 +27,6 @@ interface Stream {
   lastRrReceived: number;
   lsr: number;
   lsrAt: number;
-  /** performance.now() of the latest packet. */
-  lastAt: number;
 }
 
 interface Receiver {
@@ -40,7 +38,7 @@ interface Receiver {
   sfuIp?: string;
   sfuPort?: number;
   streams: Map<number, Stream>;
-  /** Since the last 'watch': the streams that were flowing then, and the first video packet of another one (Date.now()). */
+  /** Since the last 'watch': the streams seen before it, and the first video packet of another one (Date.now()). */
   watch?: { flowing: Set<number>; firstNewAt: number | null };
 }
 
@@ -63,7 +61,7 @@ function onRtp(r: Receiver, m: Buffer): void {
   const seq = m.readUInt16BE(2);
   let s = r.streams.get(ssrc);
   if (!s) {
-    s = { ssrc, video: VIDEO_PTS.has(m[1]! & 0x7f), cycles: 0, highest: seq, firstExt: seq, winBaseExt: seq, winReceived: 0, winOctets: 0, received: 0, lastRrExpected: 0, lastRrReceived: 0, lsr: 0, lsrAt: 0, lastAt: 0 };
+    s = { ssrc, video: VIDEO_PTS.has(m[1]! & 0x7f), cycles: 0, highest: seq, firstExt: seq, winBaseExt: seq, winReceived: 0, winOctets: 0, received: 0, lastRrExpected: 0, lastRrReceived: 0, lsr: 0, lsrAt: 0 };
     r.streams.set(ssrc, s);
   } else {
     const delta = (seq - s.highest) & 0xffff;
@@ -78,7 +76,6 @@ function onRtp(r: Receiver, m: Buffer): void {
       s.highest = seq;
     }
   }
-  s.lastAt = performance.now();
   if (r.watch && r.watch.firstNewAt === null && s.video && !r.watch.flowing.has(ssrc)) r.watch.firstNewAt = Date.now();
   s.received++;
   s.winReceived++;
@@ -206,8 +203,9 @@ process.on('message', (raw) => {
         process.send!({ type: 'ok', id: msg.id });
         break;
       case 'watch': {
-        const recent = performance.now() - 300;
-        for (const r of receivers.values()) r.watch = { flowing: new Set([...r.streams.values()].filter((x) => x.lastAt >= recent).map((x) => x.ssrc)), firstNewAt: null };
+        // Streams seen before count as old whatever their gap: a sink that read late would
+        // otherwise take its own backlog (the old node's last packets) for a new stream.
+        for (const r of receivers.values()) r.watch = { flowing: new Set(r.streams.keys()), firstNewAt: null };
         process.send!({ type: 'ok', id: msg.id });
         break;
       }
