@@ -39,7 +39,7 @@ interface Receiver {
   sfuPort?: number;
   streams: Map<number, Stream>;
   /** Since the last 'watch': the streams seen before it, and the first video packet of another one (Date.now()). */
-  watch?: { flowing: Set<number>; firstNewAt: number | null };
+  watch?: { known: Set<number>; firstNewAt: number | null };
 }
 
 const receivers = new Map<string, Receiver>();
@@ -76,7 +76,7 @@ function onRtp(r: Receiver, m: Buffer): void {
       s.highest = seq;
     }
   }
-  if (r.watch && r.watch.firstNewAt === null && s.video && !r.watch.flowing.has(ssrc)) r.watch.firstNewAt = Date.now();
+  if (r.watch && r.watch.firstNewAt === null && s.video && !r.watch.known.has(ssrc)) r.watch.firstNewAt = Date.now();
   s.received++;
   s.winReceived++;
   s.winOctets += m.length;
@@ -205,7 +205,7 @@ process.on('message', (raw) => {
       case 'watch': {
         // Streams seen before count as old whatever their gap: a sink that read late would
         // otherwise take its own backlog (the old node's last packets) for a new stream.
-        for (const r of receivers.values()) r.watch = { flowing: new Set(r.streams.keys()), firstNewAt: null };
+        for (const r of receivers.values()) r.watch = { known: new Set(r.streams.keys()), firstNewAt: null };
         process.send!({ type: 'ok', id: msg.id });
         break;
       }
