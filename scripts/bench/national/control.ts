@@ -185,10 +185,14 @@ export async function controlStorm(o: { bridges: number; clientProcs: number; gr
     v.atMost('storm_others_cpu_pct', stormCpu.othersPct, LIMITS.othersCpuPct, 'join storm: other processes on the machine (% of a core)', '%');
 
     // Floor grants (not when the storm did not end: the halls left would time every grant out).
-    const grants = allOnline ? o.grants : 0;
-    const started = (await chair.timeout(60_000).emitWithAck('control:command', { type: 'start_meeting' })) as { ok: boolean };
-    if (!started.ok) throw new Error('start_meeting refused');
-    await sleep(2000);
+    let grants = allOnline ? o.grants : 0;
+    if (grants > 0) {
+      const started = (await chair.timeout(60_000).emitWithAck('control:command', { type: 'start_meeting' }).catch((e: Error) => ({ ok: false, error: e.message }))) as { ok: boolean; error?: unknown };
+      if (!started.ok) {
+        v.fail(`start_meeting: ${JSON.stringify(started.error ?? 'refused')}`);
+        grants = 0;
+      } else await sleep(2000);
+    }
     const provinces = plan.bridges.filter((b) => b.tier === 'district').map((b) => b.id);
     const communes = plan.bridges.filter((b) => b.tier === 'commune').map((b) => b.id);
     const viewMs: number[] = [];
@@ -196,35 +200,41 @@ export async function controlStorm(o: { bridges: number; clientProcs: number; gr
     await Promise.all(clients.map((c) => c.request({ type: 'phase' })));
     const grantPhase = new Phase(ourPids, serverPids);
     for (let g = 0; g < grants; g++) {
-      const target = g % 2 === 0 ? provinces[(g * 5) % provinces.length]! : communes[(g * 997) % communes.length]!;
-      const asked = chairEvents.length;
-      const r = await owner.get(target)!.request<{ ok: boolean; error?: string }>({ type: 'ask', bridgeId: target });
-      if (!r.ok) throw new Error(`request_floor ${target}: ${r.error ?? 'refused'}`);
-      let requestId = '';
-      for (let i = 0; i < 300 && !requestId; i++) {
-        requestId = chairEvents.slice(asked).find((e) => e.type === 'floor_requested' && e.bridgeId === target)?.requestId ?? '';
-        if (!requestId) await sleep(50);
+      try {
+        const target = g % 2 === 0 ? provinces[(g * 5) % provinces.length]! : communes[(g * 997) % communes.length]!;
+        const asked = chairEvents.length;
+        const r = await owner.get(target)!.request<{ ok: boolean; error?: string }>({ type: 'ask', bridgeId: target });
+        if (!r.ok) throw new Error(`request_floor ${target}: ${r.error ?? 'refused'}`);
+        let requestId = '';
+        for (let i = 0; i < 300 && !requestId; i++) {
+          requestId = chairEvents.slice(asked).find((e) => e.type === 'floor_requested' && e.bridgeId === target)?.requestId ?? '';
+          if (!requestId) await sleep(50);
+        }
+        if (!requestId) throw new Error(`the chair never saw ${target}'s request`);
+        await sleep(500);
+        await Promise.all(clients.map((c) => c.request({ type: 'watch', requestId })));
+        const sentAt = now();
+        const ack = (await chair.timeout(60_000).emitWithAck('control:command', { type: 'grant_floor', requestId })) as { ok: boolean };
+        if (!ack.ok) throw new Error(`grant_floor ${requestId} refused`);
+        let views: number[] = [];
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const s = await Promise.all(clients.map((c) => c.request<{ viewed: number; viewAt: number[] }>({ type: 'seen' })));
+          views = s.flatMap((x) => x.viewAt);
+          if (views.every((x) => Number.isFinite(x)) || Date.now() > deadline) break;
+          await sleep(200);
+        }
+        const ms = views.filter((x) => Number.isFinite(x)).map((x) => x - sentAt);
+        if (ms.length < views.length) v.fail(`grant ${g + 1}: ${views.length - ms.length} halls never saw it within 60 s`);
+        viewMs.push(...ms);
+        slowest.push(Math.max(...ms));
+        console.error(`grant ${g + 1} → ${target}: p50 ${round(percentile(ms, 50), 1)} ms, last hall ${round(Math.max(...ms), 1)} ms`);
+        await sleep(1000);
+      } catch (error) {
+        // An overloaded control plane: said in the verdict, the figures so far kept.
+        v.fail(`grant ${g + 1}: ${(error as Error).message}`);
+        break;
       }
-      if (!requestId) throw new Error(`the chair never saw ${target}'s request`);
-      await sleep(500);
-      await Promise.all(clients.map((c) => c.request({ type: 'watch', requestId })));
-      const sentAt = now();
-      const ack = (await chair.timeout(60_000).emitWithAck('control:command', { type: 'grant_floor', requestId })) as { ok: boolean };
-      if (!ack.ok) throw new Error(`grant_floor ${requestId} refused`);
-      let views: number[] = [];
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const s = await Promise.all(clients.map((c) => c.request<{ viewed: number; viewAt: number[] }>({ type: 'seen' })));
-        views = s.flatMap((x) => x.viewAt);
-        if (views.every((x) => Number.isFinite(x)) || Date.now() > deadline) break;
-        await sleep(200);
-      }
-      const ms = views.filter((x) => Number.isFinite(x)).map((x) => x - sentAt);
-      if (ms.length < views.length) v.fail(`grant ${g + 1}: ${views.length - ms.length} halls never saw it within 60 s`);
-      viewMs.push(...ms);
-      slowest.push(Math.max(...ms));
-      console.error(`grant ${g + 1} → ${target}: p50 ${round(percentile(ms, 50), 1)} ms, last hall ${round(Math.max(...ms), 1)} ms`);
-      await sleep(1000);
     }
     const grantCpu = grantPhase.end();
     const grantLoops = await Promise.all(clients.map((c) => c.request<{ loopP99Ms: number }>({ type: 'phase' })));
