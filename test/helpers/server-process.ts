@@ -53,9 +53,9 @@ export async function serverEnv(extra: Record<string, string> = {}): Promise<Rec
   };
 }
 
-/** Starts a server process and resolves when its /healthz answers. */
-export async function spawnServer(env: Record<string, string> & { PORT: string }): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+/** Starts a server process (`args`: e.g. `--plan file`) and resolves when its /healthz answers. */
+export async function spawnServer(env: Record<string, string> & { PORT: string }, args: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,7 +1,12 @@
 // Roll-call across two real server processes on one redis when one of them is killed (SIGKILL:
 // no socket says goodbye): the survivor's periodic sweep takes the dead instance's halls offline
-// within 15 s, and the floor holder among them loses the floor by the core's holder-dropped rule.
+// within 15 s, and the floor holder among them keeps the floor for its grace (the plan's
+// speaking.holderGraceSeconds, short here), then loses it by the core's holder-dropped rule.
 import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { defaultPlan } from '../../config/default-plan.ts';
 import { PRESENCE_LEASE_MS, PRESENCE_OFFLINE_WITHIN_MS, PRESENCE_RENEW_MS } from '../../server/app/conference/presence.ts';
 import { RedisStore } from '../../server/store/index.ts';
 import { display, kill, killAll, serverEnv, spawnServer, type Display } from '../helpers/server-process.ts';
@@ -12,14 +17,22 @@ const PROVINCE = 'p-20';
 const COMMUNE = 'c-06010';
 const DISTRICT = 'd-178';
 const OTHER = 'd-180';
+/** The holder's grace in this test's plan (the default is 30 s). */
+const HOLDER_GRACE_S = 3;
 
 describe('presence across two real instances on redis: one is killed with SIGKILL', function () {
   this.timeout(90_000);
   let redis: RedisServer;
   const displays: Display[] = [];
 
+  let planFile: string;
+
   before(async () => {
     redis = await startRedisServer();
+    const plan = defaultPlan();
+    plan.speaking = { ...plan.speaking, holderGraceSeconds: HOLDER_GRACE_S };
+    planFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-presence-')), 'plan.json');
+    fs.writeFileSync(planFile, JSON.stringify(plan));
   });
   after(async () => {
     for (const d of displays) d.socket.close();
@@ -27,13 +40,13 @@ describe('presence across two real instances on redis: one is killed with SIGKIL
     await redis?.stop();
   });
 
-  it(`its halls go offline on the survivor within ${PRESENCE_OFFLINE_WITHIN_MS / 1000} s (the issue: 15 s), the holder among them loses the floor, the survivor's halls stay`, async () => {
+  it(`its halls go offline on the survivor within ${PRESENCE_OFFLINE_WITHIN_MS / 1000} s (the issue: 15 s), the holder among them keeps the floor for its grace and then loses it, the survivor's halls stay`, async () => {
     const conferenceId = `presence-${Date.now()}`;
     const common = { REDIS_URL: redis.url, DIEMCAU_CONFERENCE_ID: conferenceId };
     const envA = await serverEnv(common);
     const envB = await serverEnv(common);
-    const a = await spawnServer(envA);
-    const b = await spawnServer(envB);
+    const a = await spawnServer(envA, ['--plan', planFile]);
+    const b = await spawnServer(envB, ['--plan', planFile]);
     const store = await RedisStore.create({ url: redis.url });
     try {
       const tokens = await store.listTokens(conferenceId);
@@ -69,8 +82,13 @@ describe('presence across two real instances on redis: one is killed with SIGKIL
       console.log(`      offline on the survivor ${(after / 1000).toFixed(1)} s after SIGKILL`);
       expect(after, 'not before the dead instance\'s lease could have run out').to.be.greaterThan(PRESENCE_LEASE_MS - PRESENCE_RENEW_MS);
       expect(after, 'within 15 s of the kill').to.be.at.most(15_000);
-      // The holder dropped: the floor is over and the programme is the chair's again.
-      await waitFor('the floor returned to the chair', () => chair.last().floor === null && chair.last().programme.bridgeId === PROVINCE, 5000);
+      // The holder dropped: it keeps the floor for its grace, its clock standing still...
+      const held = seen.v.floor;
+      expect(held?.bridgeId, 'the holder keeps the floor while it may come back').to.equal(COMMUNE);
+      expect(held?.suspended).to.equal('reconnecting');
+      // ...then the floor is over and the programme is the chair's again.
+      await waitFor('the floor returned to the chair after the grace', () => chair.last().floor === null && chair.last().programme.bridgeId === PROVINCE, HOLDER_GRACE_S * 1000 + 5000);
+      expect(Date.now() - seen.at, 'not before the grace ran out').to.be.greaterThan(HOLDER_GRACE_S * 1000 - 1000);
       const log = await store.readLog(conferenceId, 0);
       const ended = log.filter((e) => e.type === 'floor_ended').map((e) => e.data.reason);
       expect(ended).to.deep.equal(['offline']);
