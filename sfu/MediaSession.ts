@@ -419,6 +419,20 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   }
 
   /**
+   * Calls `fn` at every keyframe the SFU recognises from a peer's producer of this source
+   * (mediasoup's keyframe trace; one message per keyframe). For a producer made after this call
+   * (a republish), call it again. Nothing when the peer does not publish that source.
+   */
+  async traceKeyframes(peerId: string, source: MediaSource, fn: () => void): Promise<void> {
+    const producer = this.#peer(peerId).publication(source)?.producer;
+    if (!producer || producer.closed) return;
+    await producer.enableTraceEvent(['keyframe']);
+    producer.on('trace', (trace) => {
+      if (trace.type === 'keyframe') fn();
+    });
+  }
+
+  /**
    * Asks the producers behind a peer's live on-air video consumers for a keyframe (a peer that
    * decodes from a keyframe only, such as a re-encoder after a switch).
    */

@@ -154,7 +154,7 @@ describe('e2e: the page on screen in the press feed and the recording (Chromium,
     const recorded = await done;
     const speech = recorded.chapters.find((c) => c.kind === 'speech' && c.bridgeId === COMMUNE)!;
     expect(speech.shown).to.deep.equal([{ kind: 'document', paperId, slotId: paperSlots(server.conference.runner.state.config).find((s) => s.bridgeId === COMMUNE)!.slotId, bridgeId: COMMUNE, pages: [2, 3] }]);
-    expect(speech.title).to.match(/\[trình chiếu: tham luận của điểm cầu Xã Cao Minh, trang 2, 3\]$/);
+    expect(speech.title).to.match(/\[trình chiếu: tham luận của điểm cầu xã Cao Minh, trang 2, 3\]$/);
     // The file's own chapters carry the same titles.
     const file = path.join(dir, 'recordings', recorded.file);
     const { stdout } = await run('ffprobe', ['-v', 'error', '-show_chapters', '-of', 'json', file]);

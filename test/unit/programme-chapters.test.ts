@@ -25,7 +25,7 @@ describe('recording chapters from the event log', () => {
     const chapters = chaptersFromLog(log, { from: 10_000, to: 80_000, zeroAt: 10_500 }, names);
     expect(chapters.map((c) => [c.startMs, c.endMs, c.title])).to.deep.equal([
       [0, 19_500, 'Khai mạc Hội nghị'],
-      [19_500, 39_500, 'Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu Xã Cao Minh)'],
+      [19_500, 39_500, 'Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu xã Cao Minh)'],
       [39_500, 69_500, 'Giải lao'],
     ]);
   });
@@ -51,7 +51,7 @@ describe('recording chapters from the event log', () => {
     const chapters = chaptersFromLog(withContent, { from: 10_000, to: 80_000, zeroAt: 10_500 }, names);
     expect(chapters.map((c) => c.title)).to.deep.equal([
       'Khai mạc Hội nghị',
-      'Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu Xã Cao Minh) [trình chiếu: tham luận của điểm cầu Xã Cao Minh, trang 1, 2, 4]',
+      'Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu xã Cao Minh) [trình chiếu: tham luận của điểm cầu xã Cao Minh, trang 1, 2, 4]',
       'Giải lao [trình chiếu: chia sẻ màn hình của điểm cầu p-20]',
     ]);
     expect(chapters[1]!.shown).to.deep.equal([{ kind: 'document', paperId: 'paperAAAAAAAAAAA', slotId: 'tham-luan.c-06010', bridgeId: 'c-06010', pages: [1, 2, 4] }]);

@@ -3,6 +3,7 @@
 // screen beside the speaker during it (which paper and which pages, or whose shared screen).
 // Pure: the log in, chapters out.
 import type { LogEntry } from '../../core/conference/index.ts';
+import { hallPhrase, nameInSentence } from '../../core/names.ts';
 
 /** One chapter of a recording; times in ms from the start of the file. */
 export interface Chapter {
@@ -41,7 +42,7 @@ function titleOf(m: Moment, names: ChapterNames): Pick<Chapter, 'title' | 'kind'
   if (m.onBreak) return { title: 'Giải lao', kind: 'break', itemId: m.itemId };
   if (m.speaker) {
     const bridge = names.bridges.get(m.speaker.bridgeId) ?? m.speaker.bridgeId;
-    const who = m.speaker.speakerName ? `${m.speaker.speakerName} (điểm cầu ${bridge})` : `Điểm cầu ${bridge}`;
+    const who = m.speaker.speakerName ? `${m.speaker.speakerName} (điểm cầu ${nameInSentence(bridge)})` : hallPhrase(bridge);
     return { title: item ? `${item} — ${who}` : who, kind: 'speech', itemId: m.itemId, bridgeId: m.speaker.bridgeId, speakerName: m.speaker.speakerName };
   }
   return { title: item ?? 'Hội nghị', kind: 'item', itemId: m.itemId };
@@ -177,7 +178,7 @@ function noteShown(c: Chapter, spans: readonly ContentSpan[], zeroAt: number, na
   if (shown.length === 0) return c;
   const bridge = (id: string): string => names.bridges.get(id) ?? id;
   const notes = shown.map((x) =>
-    x.kind === 'screen' ? `chia sẻ màn hình của điểm cầu ${bridge(x.bridgeId)}` : `tham luận của điểm cầu ${bridge(x.bridgeId)}, trang ${x.pages.join(', ')}`,
+    x.kind === 'screen' ? `chia sẻ màn hình của điểm cầu ${nameInSentence(bridge(x.bridgeId))}` : `tham luận của điểm cầu ${nameInSentence(bridge(x.bridgeId))}, trang ${x.pages.join(', ')}`,
   );
   return { ...c, title: `${c.title} [trình chiếu: ${notes.join('; ')}]`, shown };
 }
