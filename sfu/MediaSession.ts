@@ -121,6 +121,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#routing.next;
   }
 
+  /** The bridge whose shared screen every hall receives, if any. */
+  get content(): string | undefined {
+    return this.#routing.content;
+  }
+
   /** The bridges whose microphones are open at the server. */
   get openMicrophones(): string[] {
     return [...this.#routing.openMicrophones];
@@ -229,7 +234,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     await connect(transportId, () => (transport as ms.WebRtcTransport).connect({ dtlsParameters }));
   }
 
-  /** Publishes the hall's microphone or camera; routing follows at once. */
+  /** Publishes the hall's microphone, camera or shared screen (a video track); routing follows at once. */
   async produce(peerId: string, transportId: string, kind: ms.MediaKind, rtpParameters: ms.RtpParameters, source: MediaSource): Promise<{ id: string }> {
     const peer = this.#peer(peerId);
     const bridgeId = peer.bridgeId;
@@ -249,7 +254,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (source === 'mic') {
       peer.sink.micState(!producer.paused);
       void this.#levels.add(producer, peer.worker, bridgeId);
-    } else peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
+    } else if (source === 'cam') peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
     this.emit('publishing', { bridgeId, source, on: true, trackId: producer.id, kind, epoch });
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
     return { id: producer.id };
@@ -294,6 +299,19 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const previous = this.#routing.next;
     this.#routing = { ...this.#routing, next: bridgeId === null || bridgeId === this.#routing.onAir ? undefined : bridgeId };
     this.#tellLayers([previous, this.#routing.next]);
+    await this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(0));
+  }
+
+  /**
+   * Routes this bridge's shared screen (its `screen` track, once published) to every peer that
+   * receives the programme, except the bridge itself; `null` routes none. One at a time: the
+   * conference core decides who shares (`sharingBridgeOf`).
+   */
+  async setContent(bridgeId: string | null): Promise<void> {
+    this.#assertOpen();
+    if (bridgeId !== null) this.#assertBridge(bridgeId);
+    if ((bridgeId ?? undefined) === this.#routing.content) return;
+    this.#routing = { ...this.#routing, content: bridgeId ?? undefined };
     await this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(0));
   }
 
@@ -535,7 +553,7 @@ function newest(local: BridgeTracks<Publication> | undefined, remote: BridgeTrac
   if (!remote) return local;
   if (!local) return remote;
   const out: BridgeTracks<RoutedTrack> = { ...local };
-  for (const source of ['mic', 'cam'] as const) {
+  for (const source of ['mic', 'cam', 'screen'] as const) {
     const r = remote[source];
     if (r && (!out[source] || out[source]!.epoch < r.epoch)) out[source] = r;
   }

@@ -68,7 +68,7 @@ export interface ConferenceOptions {
   /** Where hardware (RTP) halls' ports bind and what address they are told (the workers' listen info). */
   rtpListenInfo?: { ip: string; announcedIp?: string; portRange?: { min: number; max: number } };
   /** The press feed and the recordings (run with this process's media). */
-  feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
+  feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string; dataDir?: string };
   /**
    * The registry of media nodes the deployment shares: pages' media is placed on its live nodes.
    * Absent: this process's own media is the only node (every page opens it where it reached us).

@@ -132,7 +132,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         // A shared registry of media nodes that pipe to each other (redis and a node secret, or a
         // control-only instance); otherwise this process's own media is the node, at the page's own origin.
         nodes: extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined),
-        feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset, dataDir: config.dataDir },
         papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
     let conference = await openConference(plan);

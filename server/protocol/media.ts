@@ -38,8 +38,8 @@ export const DtlsParameters = z.looseObject({
   fingerprints: z.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) })).min(1).max(8),
 });
 
-export const MediaSourceSchema = z.enum(['mic', 'cam']);
-export const ConsumerSlotSchema = z.enum(['onair', 'audio', 'thumb', 'next']);
+export const MediaSourceSchema = z.enum(['mic', 'cam', 'screen']);
+export const ConsumerSlotSchema = z.enum(['onair', 'audio', 'thumb', 'next', 'content']);
 export type ConsumerSlot = z.infer<typeof ConsumerSlotSchema>;
 
 /**
