@@ -7,10 +7,11 @@ import { ResumeBatch } from './ResumeBatch.ts';
 import { RouterSet } from './RouterSet.ts';
 import { MediaPeer, type Publication } from './MediaPeer.ts';
 import { ConsumerReconciler } from './ConsumerReconciler.ts';
+import { AudioOnlyWatch } from './AudioOnlyWatch.ts';
 import { desiredConsumers, maxSpatialLayer, microphoneOpen, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
-import type { MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, TransportDirection } from './types.ts';
+import type { AudioOnlyState, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, SendMode, TransportDirection } from './types.ts';
 import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } from './types.ts';
 
 /**
@@ -22,6 +23,9 @@ import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } f
  *   ConsumerReconciler     makes each peer's consumers follow routing
  *   RouterSet              routers per worker, pipes between them, placement, worker loss
  *   stats                  link counters, microphone report, snapshot
+ *   AudioOnlyWatch         which halls' links carry no video (audio-only.ts: the rule)
+ * A file over 400 lines: it is the session's one API (the server and the tests call it), each
+ * method a few lines that delegate to the parts above.
  */
 export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly conferenceId: string;
@@ -33,6 +37,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #bridgePeers = new Map<string, MediaPeer>();
   readonly #switchBatchMs: number;
   readonly #reconciler: ConsumerReconciler;
+  readonly #audioOnly: AudioOnlyWatch;
   /** What routing reads: what is on air, who is next, whose microphones are open. */
   #routing: RoutingState;
   readonly #published: TrackLookup<Publication> = { get: (bridgeId) => this.#bridgePeers.get(bridgeId)?.tracks() };
@@ -57,6 +62,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       closed: () => this.#closed,
       failed: (peer, error) => this.emit('warning', { message: `reconcile failed: ${error.message}`, peerId: peer.id }),
     });
+    this.#audioOnly = new AudioOnlyWatch(() => this.#bridgePeers.values());
+    this.#audioOnly.on('change', (state) => this.emit('audioonly', state));
     routers.on('workerlost', ({ index }) => this.#onWorkerLost(index));
     routers.on('routerrebuilt', ({ index }) => this.emit('mediarebuilt', { workerIndex: index }));
   }
@@ -211,6 +218,48 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return { id: producer.id };
   }
 
+  /** New ICE credentials for one of the peer's WebRTC transports (its network changed); everything on it stays. */
+  async restartIce(peerId: string, transportId: string): Promise<ms.IceParameters> {
+    const peer = this.#peer(peerId);
+    const iceParameters = await peer.restartIce(transportId);
+    const direction = String(peer.transportById(transportId).appData.direction);
+    this.emit('icerestart', { peerId, bridgeId: peer.bridgeId, transportId, direction, at: Date.now() });
+    return iceParameters;
+  }
+
+  /**
+   * The peer's client is back on a new signaling socket with its transports and producers: its
+   * consumers (which the client dropped with the old socket) are made anew, and it is told its
+   * microphone state and the layers to send again.
+   */
+  resumePeer(peerId: string): void {
+    const peer = this.#peer(peerId);
+    peer.dropConsumers();
+    if (peer.bridgeId !== undefined && peer.publication('mic')) peer.sink.micState(peer.micOpen);
+    if (peer.bridgeId !== undefined && peer.publication('cam')) peer.sink.sendLayers(maxSpatialLayer(this.#routing, peer.bridgeId));
+    this.emit('resumed', { peerId, bridgeId: peer.bridgeId, at: Date.now() });
+    void this.#reconciler.reconcile(peer, undefined);
+  }
+
+  /** Records how the hall's browser says it sends its video (audio only on a weak uplink); the watch tells at once. */
+  setSendMode(peerId: string, mode: SendMode): void {
+    const peer = this.#peer(peerId);
+    if (!peer.options.publish) throw new SfuError('not_allowed', 'peer may not publish');
+    if (peer.sendMode === mode) return;
+    peer.sendMode = mode;
+    this.#audioOnly.tick();
+  }
+
+  /** The halls whose links carry no video now. */
+  audioOnly(): AudioOnlyState[] {
+    return this.#audioOnly.audioOnly();
+  }
+
+  /** One hall's video state (both false: its link carries video, or it is not here). */
+  audioOnlyOf(bridgeId: string): AudioOnlyState {
+    return this.#audioOnly.of(bridgeId);
+  }
+
   /** Chooses the set of halls a console sees as thumbnails (lowest simulcast layer). */
   setThumbnails(peerId: string, bridgeIds: string[]): void {
     const peer = this.#peer(peerId);
@@ -276,6 +325,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#routers.routers;
   }
 
+  /** Whether a peer is in the session. */
+  hasPeer(peerId: string): boolean {
+    return this.#peers.has(peerId);
+  }
+
   /** Ids of the peers that are in the session. */
   peerIds(): string[] {
     return [...this.#peers.keys()];
@@ -315,6 +369,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#audioOnly.close();
     for (const peer of [...this.#peers.values()]) peer.close();
     this.#routers.close();
     this.emit('close');

@@ -8,6 +8,8 @@ export type {
   MediaSessionEvents,
   MediaSessionOptions,
   MediaSource,
+  AudioOnlyState,
+  SendMode,
   PeerOptions,
   PlainTransportInfo,
   PlainTransportOptions,
@@ -18,3 +20,4 @@ export type { LinkCounters, LinkSide, MicReportEntry, SessionSnapshot } from './
 export { SfuError } from './errors.ts';
 export type { SfuErrorCode } from './errors.ts';
 export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';
+export { VIDEO_PRIORITY } from './routing/index.ts';

@@ -6,6 +6,16 @@ import type { ConsumerSlot, MediaSource } from './routing/index.ts';
 export type { ConsumerSlot, MediaSource } from './routing/index.ts';
 export type TransportDirection = 'send' | 'recv';
 
+/** How a hall's browser sends its video: the layers its uplink carries, or none (audio only). */
+export type SendMode = 'video' | 'audio-only';
+
+/** A hall whose link carries no video: `up` its camera does not reach the SFU, `down` no video reaches it. */
+export interface AudioOnlyState {
+  bridgeId: string;
+  up: boolean;
+  down: boolean;
+}
+
 /** How a plain RTP transport (a hardware hall, an encoder, a load generator) is set up. */
 export interface PlainTransportOptions {
   /** Encrypt with SRTP using this suite; plain RTP when absent. */
@@ -104,6 +114,12 @@ export type MediaSessionEvents = {
   mediarebuilt: [{ workerIndex: number }];
   /** A bridge started or stopped publishing. */
   publishing: [{ bridgeId: string; source: MediaSource; on: boolean }];
+  /** A peer's transport got new ICE credentials (its network changed); its media stays. */
+  icerestart: [{ peerId: string; bridgeId?: string; transportId: string; direction: string; at: number }];
+  /** A peer took its media back on a new signaling socket (transports and producers kept). */
+  resumed: [{ peerId: string; bridgeId?: string; at: number }];
+  /** A hall's link stopped or started carrying video. */
+  audioonly: [AudioOnlyState];
   /** Something failed that the session worked around (logged by the app). */
   warning: [{ message: string; peerId?: string }];
   close: [];

@@ -7,6 +7,7 @@ import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.
 import { roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
+import { AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 import { PaperBoard } from './PaperBoard.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
@@ -72,6 +73,17 @@ async function main(): Promise<void> {
     showProgram();
   });
   client.on('consumerslot', showProgram);
+  // Audio first: the speaker's link carries no video; the preview keeps its last picture and says so.
+  const showWeak = (): void => {
+    const onAir = control.view?.programme.bridgeId ?? client.onAir;
+    const weak = client.audioOnly.get(onAir);
+    const el = $('program-weak');
+    el.hidden = !weak?.up;
+    el.textContent = weak?.up ? `${control.view?.programme.bridgeName ?? onAir}: ${AUDIO_ONLY_LABEL}` : '';
+  };
+  client.on('audioonly', showWeak);
+  client.on('onair', showWeak);
+  control.on('view', showWeak);
   client.on('consumerclosed', (rc) => {
     audioEls.get(rc.consumer.id)?.remove();
     audioEls.delete(rc.consumer.id);

@@ -1,20 +1,26 @@
 // The browser side of the media (see the class). Over 400 lines: joining, publishing, receiving
-// and the restart after a lost link share the transports, so they stay in one class.
+// and the restart after a lost link share the transports, so they stay in one class; the ICE
+// restart after a network change (iceRecovery.ts) and the camera's audio-first rule
+// (audioFirst.ts) are modules of their own that it drives.
 import { Device } from 'mediasoup-client';
 import type { types as msc } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
 import type {
   Ack,
+  AudioOnlyState,
   ConsumeMessage,
   MediaClientEvents,
   MediaReplies,
   MediaRequest,
   MediaRequestName,
+  MediaResume,
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
 import { TypedEvents } from './events.ts';
 import type { LinkSample } from './linkQuality.ts';
 import { transportOptions } from './transportOptions.ts';
+import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, type SendDecision, type SendMode } from './audioFirst.ts';
+import { IceRecovery, reconnectNow, type RecoveryEvent } from './iceRecovery.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
 export interface ReceivedConsumer {
@@ -29,7 +35,8 @@ export interface ReceivedConsumer {
   firstDecodedAt?: number;
 }
 
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'replaced' | 'closed';
+/** `recovering`: the socket or the path was lost; transports and producers are kept for an ICE restart. */
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'recovering' | 'restarting' | 'replaced' | 'closed';
 
 export interface MediaClientOptions {
   /** Server origin, e.g. location.origin. */
@@ -42,6 +49,8 @@ export interface MediaClientOptions {
   video?: MediaTrackConstraints;
   /** Microphone constraints (e.g. the deviceId the operator chose); echo cancellation and noise suppression by default. */
   audio?: MediaTrackConstraints;
+  /** Stop the camera when the uplink fits no video beside the audio (default: on for publishing halls). */
+  audioFirst?: boolean;
 }
 
 /** The camera constraints a hall publishes with unless told otherwise. */
@@ -64,6 +73,12 @@ export type MediaClientEventMap = {
   localstream: { stream: MediaStream };
   /** The first frame of a video consumer was decoded after it went live. */
   firstframe: ReceivedConsumer;
+  /** A bridge's link stopped or started carrying video (this hall's own, or another's). */
+  audioonly: AudioOnlyState;
+  /** This hall's camera stopped (audio only) or came back; `trial`: every layer on for a second to probe the link. */
+  sendmode: SendDecision;
+  /** A step of the recovery after a network change (ICE restart). */
+  recovery: RecoveryEvent;
   error: { message: string };
 };
 
@@ -89,6 +104,12 @@ export class MediaClient {
   micOpen = false;
   maxSpatialLayer = 0;
   localStream?: MediaStream;
+  /** How this hall's camera leaves it: the layers its uplink carries, or none (audio only). */
+  sendMode: SendMode = 'video';
+  /** Bridges whose links carry no video now (the server tells; absent: video). */
+  readonly audioOnly = new Map<string, AudioOnlyState>();
+  /** ICE restarts that brought the media back (tests and the link report read it). */
+  iceRestarts = 0;
   #device?: Device;
   #send?: msc.Transport;
   #recv?: msc.Transport;
@@ -99,6 +120,14 @@ export class MediaClient {
   #joined = false;
   #retryTimer?: ReturnType<typeof setTimeout>;
   #failures = 0;
+  /** What takes this peer back on a new socket (from the last join). */
+  #resume?: MediaResume;
+  readonly #recovery: IceRecovery;
+  #sendRule = new SendRule();
+  #sendTimer?: ReturnType<typeof setInterval>;
+  /** Camera encoding changes, one at a time. */
+  #encodings: Promise<void> = Promise.resolve();
+  #probing = false;
   readonly #events = new TypedEvents<MediaClientEventMap>();
 
   constructor(options: MediaClientOptions) {
@@ -109,9 +138,31 @@ export class MediaClient {
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,
     });
-    this.socket.on('connect', () => void this.#restart('connect'));
+    this.#recovery = new IceRecovery({
+      transports: () => [this.#send, this.#recv].filter((t): t is msc.Transport => !!t && !t.closed),
+      sending: () => !!this.#mic && !this.#mic.closed,
+      signallingUp: () => this.socket.connected && this.#joined,
+      restartIce: (transportId, timeoutMs) => this.request('media:restartIce', { transportId }, timeoutMs),
+      reconnectSignalling: () => reconnectNow(this.socket),
+      rejoin: (reason) => this.#rejoin(reason),
+      report: (event) => {
+        if (event.type === 'restarted') {
+          this.iceRestarts++;
+          if (this.state === 'recovering') this.#setState('live');
+        }
+        this.#emit('recovery', event);
+      },
+    });
+    this.socket.on('connect', () => void this.#onConnect());
     this.socket.on('disconnect', () => {
       this.#joined = false;
+      if (this.state !== 'replaced' && this.state !== 'closed' && this.#resume && this.#hasTransports()) {
+        // Lost, not closed: the server keeps this peer a while; its transports and producers stay
+        // here for an ICE restart once a new socket takes it back. Its consumers come anew.
+        this.#closeConsumers();
+        this.#setState('recovering');
+        return;
+      }
       if (this.state !== 'replaced') this.#setState('reconnecting');
       this.#teardown();
     });
@@ -135,7 +186,7 @@ export class MediaClient {
     });
     this.socket.on('media:sendLayers', ({ maxSpatialLayer }) => {
       this.maxSpatialLayer = maxSpatialLayer;
-      void this.#applyLayers();
+      void this.#applyVideo();
     });
     this.socket.on('media:micState', ({ open }) => {
       this.micOpen = open;
@@ -148,22 +199,33 @@ export class MediaClient {
       this.onAir = bridgeId;
       this.#emit('onair', { bridgeId });
     });
+    this.socket.on('media:audioOnly', (state) => this.#setAudioOnly(state));
   }
 
-  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'error'. */
+  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'audioonly', 'sendmode', 'recovery', 'error'. */
   on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
     this.#events.on(event, fn);
   }
 
-  /** Sends a validated request and unwraps its ack (throws with the server's error code). */
-  async request<N extends MediaRequestName>(name: N, payload: MediaRequest<N>): Promise<MediaReplies[N]> {
-    const emit = this.socket.timeout(10_000).emitWithAck as unknown as (
+  /** Sends a validated request and unwraps its ack (throws with the server's error code, or `no_answer`). */
+  async request<N extends MediaRequestName>(name: N, payload: MediaRequest<N>, timeoutMs = 10_000): Promise<MediaReplies[N]> {
+    const emit = this.socket.timeout(timeoutMs).emitWithAck as unknown as (
       ev: N,
       p: MediaRequest<N>,
     ) => Promise<Ack<MediaReplies[N]>>;
-    const reply = await emit.call(this.socket.timeout(10_000), name, payload);
+    let reply: Ack<MediaReplies[N]>;
+    try {
+      reply = await emit.call(this.socket.timeout(timeoutMs), name, payload);
+    } catch {
+      throw Object.assign(new Error(`${name}: no answer within ${timeoutMs} ms`), { code: 'no_answer' });
+    }
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     return reply.data;
+  }
+
+  /** Restarts ICE now, as after a network change (the page calls it on its own signs; tests too). */
+  restartIce(reason = 'asked'): Promise<void> {
+    return this.#recovery.restart(reason);
   }
 
   /** Asks the server for thumbnails of these bridges (chair and technicians). */
@@ -181,7 +243,7 @@ export class MediaClient {
     const producer = kind === 'audio' ? this.#mic : this.#cam;
     if (producer && !producer.closed) {
       await producer.replaceTrack({ track });
-      if (kind === 'video') await this.#applyLayers();
+      if (kind === 'video') await this.#applyVideo();
     }
     const stream = this.localStream ?? new MediaStream();
     for (const old of kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks()) {
@@ -259,6 +321,7 @@ export class MediaClient {
   /** Leaves and stops the camera and microphone. */
   close(): void {
     clearTimeout(this.#retryTimer);
+    this.#recovery.close();
     this.#setState('closed');
     this.#teardown();
     this.socket.close();
@@ -275,21 +338,79 @@ export class MediaClient {
     this.#emit('state', { state });
   }
 
-  /** (Re)joins and builds transports and producers from scratch. */
-  #restart(reason: string): Promise<void> {
+  /** A new socket: take this peer back (then restart ICE), or join anew and build everything. */
+  async #onConnect(): Promise<void> {
+    const resume = this.#resume;
+    if (!resume || !this.#hasTransports() || this.state === 'closed') return this.#restart('connect');
+    this.#setState('recovering');
+    let joined: MediaReplies['media:join'];
+    try {
+      joined = await this.request('media:join', { resume }, 5000);
+    } catch (error) {
+      // No answer on this socket either: the next reconnection tries again; a refusal starts over.
+      if ((error as { code?: string }).code === 'no_answer') return;
+      this.#teardown();
+      return this.#restart('resume refused');
+    }
+    this.#joined = true;
+    this.#afterJoin(joined);
+    if (!joined.resumed) {
+      // The server no longer had this peer (it restarted, or waited too long): a new one was made.
+      this.#teardown();
+      return this.#restart('resume refused', joined);
+    }
+    await this.#recovery.restart('resumed');
+  }
+
+  /** What every join tells: the key to come back with, what is on air, which links carry no video. */
+  #afterJoin(joined: MediaReplies['media:join']): void {
+    this.#resume = { peerId: joined.peerId, key: joined.resumeKey };
+    this.onAir = joined.onAir;
+    this.#emit('onair', { bridgeId: joined.onAir });
+    const now = new Set(joined.audioOnly.map((a) => a.bridgeId));
+    for (const [bridgeId] of this.audioOnly) if (!now.has(bridgeId)) this.#setAudioOnly({ bridgeId, up: false, down: false });
+    for (const state of joined.audioOnly) this.#setAudioOnly(state);
+  }
+
+  #setAudioOnly(state: AudioOnlyState): void {
+    const before = this.audioOnly.get(state.bridgeId);
+    if (state.up || state.down) this.audioOnly.set(state.bridgeId, state);
+    else this.audioOnly.delete(state.bridgeId);
+    if ((before?.up ?? false) !== state.up || (before?.down ?? false) !== state.down) this.#emit('audioonly', state);
+  }
+
+  /** The last resort after failed ICE restarts: leave (the server drops the peer) and join anew. */
+  #rejoin(reason: string): void {
+    this.#emit('error', { message: `rejoining: ${reason}` });
+    this.#resume = undefined;
+    this.#joined = false;
+    this.#teardown();
+    this.socket.disconnect();
+    this.socket.connect();
+  }
+
+  #hasTransports(): boolean {
+    return [this.#send, this.#recv].some((t) => t && !t.closed);
+  }
+
+  /** (Re)joins and builds transports and producers from scratch (`joined`: a join already answered on this socket). */
+  #restart(reason: string, joined?: MediaReplies['media:join']): Promise<void> {
     clearTimeout(this.#retryTimer);
     const run = async (): Promise<void> => {
       if (this.state === 'closed' || !this.socket.connected) return;
-      this.#setState(this.#joined ? 'restarting' : 'joining');
+      this.#setState(this.#joined && !joined ? 'restarting' : 'joining');
       this.#teardown();
       try {
+        let reply = joined;
+        joined = undefined;
         if (!this.#joined) {
-          const joined = await this.request('media:join', {});
+          reply = await this.request('media:join', {});
           this.#joined = true;
-          this.onAir = joined.onAir;
-          this.#emit('onair', { bridgeId: joined.onAir });
+          this.#afterJoin(reply);
+        }
+        if (reply) {
           this.#device = new Device();
-          await this.#device.load({ routerRtpCapabilities: joined.rtpCapabilities as msc.RtpCapabilities });
+          await this.#device.load({ routerRtpCapabilities: reply.rtpCapabilities as msc.RtpCapabilities });
         }
         await this.#createRecv();
         await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
@@ -308,8 +429,14 @@ export class MediaClient {
     return this.#starting;
   }
 
-  #teardown(): void {
+  #closeConsumers(): void {
     for (const id of [...this.consumers.keys()]) this.#closeConsumer(id);
+  }
+
+  #teardown(): void {
+    this.#closeConsumers();
+    clearInterval(this.#sendTimer);
+    this.#sendTimer = undefined;
     this.#cam = undefined;
     this.#mic = undefined;
     this.#send?.close();
@@ -324,6 +451,7 @@ export class MediaClient {
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });
+    this.#recovery.watch(transport);
     this.#recv = transport;
   }
 
@@ -358,11 +486,12 @@ export class MediaClient {
         source: appData.source as 'mic' | 'cam',
       }).then(ok, fail);
     });
+    this.#recovery.watch(transport);
     this.#send = transport;
     const audio = stream.getAudioTracks()[0];
     const video = stream.getVideoTracks()[0];
     // stopTracks false: the camera and microphone outlive transports rebuilt after a worker loss.
-    if (audio) this.#mic = await transport.produce({ track: audio, stopTracks: false, appData: { source: 'mic' } });
+    if (audio) this.#mic = await transport.produce({ track: audio, encodings: [MIC_ENCODING], codecOptions: MIC_CODEC_OPTIONS, stopTracks: false, appData: { source: 'mic' } });
     if (video) {
       this.#cam = await transport.produce({
         track: video,
@@ -371,18 +500,55 @@ export class MediaClient {
         codecOptions: { videoGoogleStartBitrate: 1000 },
         appData: { source: 'cam' },
       });
-      await this.#applyLayers();
+      await setDegradation(this.#cam.rtpSender, CAM_DEGRADATION);
+      this.#sendRule = new SendRule();
+      this.sendMode = 'video';
+      await this.#applyVideo();
+      if (this.options.audioFirst ?? true) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
     }
   }
 
-  async #applyLayers(): Promise<void> {
-    const cam = this.#cam;
-    if (!cam || cam.closed) return;
-    try {
-      await cam.setMaxSpatialLayer(this.maxSpatialLayer);
-    } catch (err) {
-      this.#emit('error', { message: `setMaxSpatialLayer failed: ${(err as Error).message}` });
+  /** The audio-first rule on this hall's uplink (audioFirst.ts): stops and restores the camera, and tells the server. */
+  async #checkUplink(): Promise<void> {
+    const send = this.#send;
+    if (!send || send.closed || send.connectionState !== 'connected' || !this.#cam || this.#cam.closed) return;
+    const kbps = availableKbpsOf(await send.getStats().catch(() => null));
+    const changed = this.#sendRule.step(Date.now(), kbps);
+    if (!changed) return;
+    const modeChanged = changed.mode !== this.sendMode;
+    this.sendMode = changed.mode;
+    this.#emit('sendmode', changed);
+    await this.#applyVideo();
+    if (modeChanged) {
+      await this.request('media:sendMode', { mode: changed.mode, availableKbps: kbps === null ? null : Math.round(kbps) }, 5000).catch((err: Error) =>
+        this.#emit('error', { message: `sendMode: ${err.message}` }),
+      );
     }
+  }
+
+  /**
+   * The camera's encodings now: off in audio only; every layer during a trial or a link test
+   * (the browser probes the link up to what is allocated); else the layers the server asked for.
+   */
+  #applyVideo(): Promise<void> {
+    const apply = async (): Promise<void> => {
+      const cam = this.#cam;
+      if (!cam || cam.closed) return;
+      const { trial } = this.#sendRule.decision;
+      try {
+        if (this.sendMode === 'audio-only' && !trial && !this.#probing) {
+          await cam.setRtpEncodingParameters({ active: false });
+          // mediasoup-client skips a setMaxSpatialLayer to the layer it last set; every layer is off now.
+          Reflect.set(cam, '_maxSpatialLayer', undefined);
+        } else {
+          await cam.setMaxSpatialLayer(trial || this.#probing ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer);
+        }
+      } catch (err) {
+        this.#emit('error', { message: `camera encodings: ${(err as Error).message}` });
+      }
+    };
+    this.#encodings = this.#encodings.then(apply, apply);
+    return this.#encodings;
   }
 
   async #onConsume(msg: ConsumeMessage): Promise<void> {
@@ -448,8 +614,16 @@ export class MediaClient {
 
   /** For the link test: sends every simulcast layer (so the outgoing estimate can rise), or goes back to the layers the server asked for. */
   async probeAllLayers(on: boolean): Promise<void> {
-    const cam = this.#cam;
-    if (!cam || cam.closed) return;
-    await cam.setMaxSpatialLayer(on ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer).catch(() => undefined);
+    this.#probing = on;
+    await this.#applyVideo();
   }
+}
+
+/** Sets a sender's degradation preference (kept by the browser across renegotiations). */
+async function setDegradation(sender: RTCRtpSender | undefined, preference: RTCDegradationPreference): Promise<void> {
+  if (!sender) return;
+  const params = sender.getParameters() as RTCRtpSendParameters & { degradationPreference?: RTCDegradationPreference };
+  if (params.degradationPreference === preference) return;
+  params.degradationPreference = preference;
+  await sender.setParameters(params).catch(() => undefined);
 }

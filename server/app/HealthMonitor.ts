@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
 import { systemClock, type Clock, type ClockTimer } from '../core/conference/index.ts';
-import { HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
+import { audioOnlyDirection, HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
 import type { ClientLinkReport, LinkEvent, LinkTestResult } from '../protocol/control.ts';
 
 export type { LinkEvent };
@@ -134,6 +134,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         sample.nackPerSec = Math.round(((now.up.nacks - before.up.nacks + now.down.nacks - before.down.nacks) / seconds) * 10) / 10;
         sample.keyframeRequestsPerSec = Math.round(((now.up.keyframeRequests - before.up.keyframeRequests) / seconds) * 10) / 10;
       }
+      sample.audioOnly = audioOnlyDirection(this.#options.media().audioOnlyOf(bridgeId));
     } else {
       this.#previous.delete(bridgeId);
     }
