@@ -19,7 +19,7 @@ import type {
 import { TypedEvents } from './events.ts';
 import type { LinkSample } from './linkQuality.ts';
 import { transportOptions } from './transportOptions.ts';
-import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, type SendDecision, type SendMode } from './audioFirst.ts';
+import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
 import { IceRecovery, reconnectNow, type RecoveryEvent } from './iceRecovery.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
@@ -125,6 +125,8 @@ export class MediaClient {
   readonly #recovery: IceRecovery;
   #sendRule = new SendRule();
   #sendTimer?: ReturnType<typeof setInterval>;
+  /** Bytes the receive transport had received, and when (what the hall receives: a hint for the send rule). */
+  #recvBytes = { bytes: 0, at: 0 };
   /** Camera encoding changes, one at a time. */
   #encodings: Promise<void> = Promise.resolve();
   #probing = false;
@@ -513,17 +515,35 @@ export class MediaClient {
     const send = this.#send;
     if (!send || send.closed || send.connectionState !== 'connected' || !this.#cam || this.#cam.closed) return;
     const kbps = availableKbpsOf(await send.getStats().catch(() => null));
-    const changed = this.#sendRule.step(Date.now(), kbps);
+    const changed = this.#sendRule.step(Date.now(), kbps, await this.#downlinkKbps());
     if (!changed) return;
     const modeChanged = changed.mode !== this.sendMode;
     this.sendMode = changed.mode;
     this.#emit('sendmode', changed);
     await this.#applyVideo();
     if (modeChanged) {
+      // The microphone takes a little less on a weak link (its cap comes off with the video).
+      const mic = this.#mic;
+      if (mic && !mic.closed) await mic.setRtpEncodingParameters({ maxBitrate: changed.mode === 'audio-only' ? WEAK_LINK_AUDIO_BPS : undefined }).catch(() => undefined);
       await this.request('media:sendMode', { mode: changed.mode, availableKbps: kbps === null ? null : Math.round(kbps) }, 5000).catch((err: Error) =>
         this.#emit('error', { message: `sendMode: ${err.message}` }),
       );
     }
+  }
+
+  /** What the receive transport received since the last call, in kbit/s (null without one). */
+  async #downlinkKbps(): Promise<number | null> {
+    const recv = this.#recv;
+    if (!recv || recv.closed) return null;
+    let bytes = 0;
+    (await recv.getStats().catch(() => null))?.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'transport') bytes += Number(s.bytesReceived ?? 0);
+    });
+    const now = Date.now();
+    const before = this.#recvBytes;
+    this.#recvBytes = { bytes, at: now };
+    if (!before.at || bytes < before.bytes || now <= before.at) return null;
+    return ((bytes - before.bytes) * 8) / (now - before.at);
   }
 
   /**
@@ -610,6 +630,20 @@ export class MediaClient {
     const stats = (t: msc.Transport | undefined): Promise<RTCStatsReport | null> => (t && !t.closed ? t.getStats().catch(() => null) : Promise.resolve(null));
     const [send, recv] = await Promise.all([stats(this.#send), stats(this.#recv)]);
     return { send, recv, sendConnected: this.#send?.connectionState === 'connected' };
+  }
+
+  /** Turns the audio-first rule on or off (the benchmark compares both); off puts the camera back to the layers asked for. */
+  async setAudioFirst(on: boolean): Promise<void> {
+    this.options.audioFirst = on;
+    clearInterval(this.#sendTimer);
+    this.#sendTimer = undefined;
+    if (on && this.#cam && !this.#cam.closed) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
+    if (!on && this.sendMode !== 'video') {
+      this.#sendRule = new SendRule();
+      this.sendMode = 'video';
+      await this.#applyVideo();
+      await this.request('media:sendMode', { mode: 'video', availableKbps: null }, 5000).catch(() => undefined);
+    }
   }
 
   /** For the link test: sends every simulcast layer (so the outgoing estimate can rise), or goes back to the layers the server asked for. */

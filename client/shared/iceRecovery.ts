@@ -71,8 +71,8 @@ export interface RecoveryTiming {
 export const RECOVERY_TIMING: RecoveryTiming = {
   debounceMs: 200,
   pollMs: 250,
-  stallMs: 1000,
-  requestTimeoutMs: 1200,
+  stallMs: 800,
+  requestTimeoutMs: 1000,
   connectTimeoutMs: 5000,
   deadlineMs: 20_000,
 };

@@ -93,8 +93,8 @@ describe('media recovery over socket.io: ICE restart, a peer taken back on a new
       const again = await ok<{ iceParameters: { usernameFragment: string } }>(client, 'media:restartIce', { transportId });
       expect(again.iceParameters.usernameFragment, 'each restart new credentials').to.not.equal(reply.iceParameters.usernameFragment);
       expect(restarts).to.deep.equal([
-        { peerId: join.peerId, bridgeId: DISTRICT, transportId, direction: 'send', at: (restarts[0] as { at: number }).at },
-        { peerId: join.peerId, bridgeId: DISTRICT, transportId, direction: 'send', at: (restarts[1] as { at: number }).at },
+        { peerId: join.peerId, bridgeId: DISTRICT, transportId, direction: 'send', at: (restarts[0] as unknown as { at: number }).at },
+        { peerId: join.peerId, bridgeId: DISTRICT, transportId, direction: 'send', at: (restarts[1] as unknown as { at: number }).at },
       ]);
       // The same peer with the same producers: a restart is not a rejoin.
       const after = server.media.snapshot().peers.find((p) => p.bridgeId === DISTRICT)!;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { availableKbpsOf, MIC_CODEC_OPTIONS, MIC_ENCODING, SEND_RULE, SendRule } from '../../client/shared/audioFirst.ts';
+import { availableKbpsOf, MIC_CODEC_OPTIONS, MIC_ENCODING, SEND_RULE, SendRule, WEAK_LINK_AUDIO_BPS } from '../../client/shared/audioFirst.ts';
 import { assess, audioOnlyDirection, AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 
 /** Feeds the rule an estimate every half second from `from` for `ms`; returns the decisions that changed, with their times. */
@@ -13,8 +13,9 @@ function feed(rule: SendRule, from: number, ms: number, kbps: number | null | ((
 }
 
 describe('audio first on the uplink: the microphone\'s encoding', () => {
-  it('Opus with in-band FEC, no DTX, no audio NACK, 20 ms packets, at most 32 kbit/s; weighted above video', () => {
-    expect(MIC_CODEC_OPTIONS).to.include({ opusFec: true, opusDtx: false, opusNack: false, opusPtime: 20, opusMaxAverageBitrate: 32_000, opusStereo: false });
+  it('Opus with in-band FEC, no DTX, no audio NACK, 40 ms packets, at most 32 kbit/s (24 on a weak link); weighted above video', () => {
+    expect(MIC_CODEC_OPTIONS).to.include({ opusFec: true, opusDtx: false, opusNack: false, opusPtime: 40, opusMaxAverageBitrate: 32_000, opusStereo: false });
+    expect(WEAK_LINK_AUDIO_BPS).to.equal(24_000);
     expect(MIC_ENCODING).to.include({ priority: 'high', networkPriority: 'high' });
   });
 });
@@ -49,6 +50,24 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     expect(back, 'video back').to.not.equal(undefined);
     expect(back!.at - 42_000).to.be.at.most(SEND_RULE.trialEveryMaxMs + SEND_RULE.trialMs);
     expect(rule.decision).to.deep.equal({ mode: 'video', trial: false });
+  });
+
+  it('audio only: when what the hall receives jumps back above what video needs, a trial starts at once', () => {
+    const rule = new SendRule();
+    feed(rule, 0, 2000, 60);
+    expect(rule.decision.mode).to.equal('audio-only');
+    // The downlink is weak too (the SFU sends it audio only): nothing before the first trial.
+    for (let t = 2000; t < 3000; t += 500) expect(rule.step(t, 60, 40)).to.equal(null);
+    // The downlink comes back (the SFU found room for video again): a trial at once, not at the next turn.
+    expect(rule.step(3000, 60, 900)).to.deep.equal({ mode: 'audio-only', trial: true });
+    expect(rule.step(3500, 2500, 900)).to.deep.equal({ mode: 'video', trial: false });
+    // A downlink that stays high is one hint, not a trial every half second.
+    const other = new SendRule();
+    feed(other, 0, 2000, 60);
+    other.step(2000, 60, 40);
+    expect(other.step(2500, 60, 900)?.trial).to.equal(true);
+    expect(other.step(2500 + SEND_RULE.trialMs, 60, 900)).to.deep.equal({ mode: 'audio-only', trial: false });
+    expect(other.step(3000 + SEND_RULE.trialMs, 60, 900)).to.equal(null);
   });
 
   it('no estimate (no video sent yet) is no reason to stop the camera', () => {
