@@ -17,6 +17,7 @@ import type {
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
 import { TypedEvents } from './events.ts';
+import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import type { LinkSample } from './linkQuality.ts';
 import { transportOptions } from './transportOptions.ts';
 import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
@@ -35,8 +36,13 @@ export interface ReceivedConsumer {
   firstDecodedAt?: number;
 }
 
-/** `recovering`: the socket or the path was lost; transports and producers are kept for an ICE restart. */
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'recovering' | 'restarting' | 'replaced' | 'closed';
+/**
+ * `recovering`: the socket or the path was lost; transports and producers are kept for an ICE
+ * restart. `in_use`: the hall publishes from another page (another PC) and this one asks before
+ * taking it over (takeOver()); `replaced`: another page took the hall over from this one
+ * (takeOver() takes it back).
+ */
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'recovering' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
 
 export interface MediaClientOptions {
   /** Server origin, e.g. location.origin. */
@@ -51,6 +57,18 @@ export interface MediaClientOptions {
   audio?: MediaTrackConstraints;
   /** Stop the camera when the uplink fits no video beside the audio (default: on for publishing halls). */
   audioFirst?: boolean;
+  /** Which page this is, kept across its reloads (see pageClientId); a new random one by default. */
+  clientId?: string;
+}
+
+/** This tab's id for the server (kept in sessionStorage: a reload is the same page, another tab or PC is not). */
+export function pageClientId(): string {
+  let id = sessionStorage.getItem('diemcau.clientId');
+  if (!id) {
+    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    sessionStorage.setItem('diemcau.clientId', id);
+  }
+  return id;
 }
 
 /** The camera constraints a hall publishes with unless told otherwise. */
@@ -80,6 +98,10 @@ export type MediaClientEventMap = {
   /** A step of the recovery after a network change (ICE restart). */
   recovery: RecoveryEvent;
   error: { message: string };
+  /** The server refused this page's link (revoked, re-issued or invalid): the client stopped for good. */
+  refused: { code: TokenRefusal };
+  /** Another page took this hall over (at: the server's time). */
+  replaced: { at: number };
 };
 
 /** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
@@ -103,6 +125,8 @@ export class MediaClient {
   onAir = '';
   micOpen = false;
   maxSpatialLayer = 0;
+  /** When another page took this hall over (server time), while `replaced`. */
+  replacedAt: number | null = null;
   localStream?: MediaStream;
   /** How this hall's camera leaves it: the layers its uplink carries, or none (audio only). */
   sendMode: SendMode = 'video';
@@ -130,10 +154,14 @@ export class MediaClient {
   /** Camera encoding changes, one at a time. */
   #encodings: Promise<void> = Promise.resolve();
   #probing = false;
+  /** The next join takes the hall over from the page that has it (the person said so). */
+  #takeOver = false;
+  readonly #clientId: string;
   readonly #events = new TypedEvents<MediaClientEventMap>();
 
   constructor(options: MediaClientOptions) {
     this.options = options;
+    this.#clientId = options.clientId ?? Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
     this.socket = io(`${options.url}/media`, {
       auth: { token: options.token },
       transports: ['websocket'],
@@ -158,17 +186,22 @@ export class MediaClient {
     this.socket.on('connect', () => void this.#onConnect());
     this.socket.on('disconnect', () => {
       this.#joined = false;
-      if (this.state !== 'replaced' && this.state !== 'closed' && this.#resume && this.#hasTransports()) {
+      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use' && this.state !== 'closed' && this.#resume && this.#hasTransports()) {
         // Lost, not closed: the server keeps this peer a while; its transports and producers stay
         // here for an ICE restart once a new socket takes it back. Its consumers come anew.
         this.#closeConsumers();
         this.#setState('recovering');
         return;
       }
-      if (this.state !== 'replaced') this.#setState('reconnecting');
+      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
       this.#teardown();
     });
-    this.socket.on('connect_error', (err) => this.#emit('error', { message: err.message }));
+    this.socket.on('connect_error', (err) => {
+      const code = refusalOfError(err);
+      if (code) this.#refuse(code);
+      else this.#emit('error', { message: err.message });
+    });
+    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
     this.socket.on('media:consume', (msg, ack) => {
       this.#onConsume(msg).then(
         () => ack({ ok: true }),
@@ -196,7 +229,11 @@ export class MediaClient {
     });
     this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
     // The server disconnects this socket after it; socket.io does not reconnect by itself then.
-    this.socket.on('media:replaced', () => this.#setState('replaced'));
+    this.socket.on('media:replaced', (msg) => {
+      this.replacedAt = typeof msg?.at === 'number' ? msg.at : Date.now();
+      this.#setState('replaced');
+      this.#emit('replaced', { at: this.replacedAt });
+    });
     this.socket.on('onair:changed', ({ bridgeId }) => {
       this.onAir = bridgeId;
       this.#emit('onair', { bridgeId });
@@ -207,6 +244,19 @@ export class MediaClient {
   /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'audioonly', 'sendmode', 'recovery', 'error'. */
   on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
     this.#events.on(event, fn);
+  }
+
+  /**
+   * Takes the hall over from the page that publishes it now (state `in_use`), or back from the
+   * page that took it (state `replaced`): the other page is told and stops.
+   */
+  takeOver(): void {
+    if (this.state !== 'in_use' && this.state !== 'replaced') return;
+    this.#takeOver = true;
+    this.replacedAt = null;
+    this.#setState('connecting');
+    if (this.socket.connected) void this.#restart('takeover');
+    else this.socket.connect();
   }
 
   /** Sends a validated request and unwraps its ack (throws with the server's error code, or `no_answer`). */
@@ -330,12 +380,24 @@ export class MediaClient {
     this.localStream?.getTracks().forEach((t) => t.stop());
   }
 
+  // Not a network loss: stop publishing and retrying, for good.
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#retryTimer);
+    this.#recovery.close();
+    this.#setState('refused');
+    this.#teardown();
+    this.socket.close();
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.#emit('refused', { code });
+  }
+
   #emit<K extends keyof MediaClientEventMap>(event: K, detail: MediaClientEventMap[K]): void {
     this.#events.emit(event, detail);
   }
 
   #setState(state: MediaClientState): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'refused') return;
     this.state = state;
     this.#emit('state', { state });
   }
@@ -347,7 +409,7 @@ export class MediaClient {
     this.#setState('recovering');
     let joined: MediaReplies['media:join'];
     try {
-      joined = await this.request('media:join', { resume }, 5000);
+      joined = await this.request('media:join', { clientId: this.#clientId, resume }, 5000);
     } catch (error) {
       // No answer on this socket either: the next reconnection tries again; a refusal starts over.
       if ((error as { code?: string }).code === 'no_answer') return;
@@ -406,8 +468,9 @@ export class MediaClient {
         let reply = joined;
         joined = undefined;
         if (!this.#joined) {
-          reply = await this.request('media:join', {});
+          reply = await this.request('media:join', { clientId: this.#clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
           this.#joined = true;
+          this.#takeOver = false;
           this.#afterJoin(reply);
         }
         if (reply) {
@@ -420,6 +483,11 @@ export class MediaClient {
         this.#failures = 0;
         this.#setState('live');
       } catch (err) {
+        // Another page publishes this hall: ask the person (takeOver), do not retry by itself.
+        if ((err as { code?: string }).code === 'bridge_in_use') {
+          this.#setState('in_use');
+          return;
+        }
         // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
         this.#failures++;
         const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));

@@ -226,6 +226,11 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return (await this.tokens.resolve(token)) as Principal | null;
   }
 
+  /** Why a token is refused (revoked or invalid), for a page to say so. */
+  refusal(token: unknown): Promise<'token_revoked' | 'token_invalid'> {
+    return this.tokens.refusal(token);
+  }
+
   /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge. */
   async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | { ok: false; error: { code: 'rate_limited'; message: string } }> {
     if (command.type === 'request_floor') {

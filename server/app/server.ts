@@ -86,7 +86,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
     pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
 
-    const stores = await createStores({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
+    const stores = await createStores({ redisUrl: config.redisUrl, kind: config.store, dataDir: config.dataDir, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
     cleanups.push(() => stores.close());
 
     /** The conference of a plan, with every part it owns (media, runner, tokens, health, halls, feed). */
@@ -135,6 +135,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
       authenticate: (token) => conference.authenticate(token),
+      refusal: (token) => conference.refusal(token),
       routes: extras.routes,
       resumeWindowMs: extras.resumeWindowMs,
       iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,

@@ -1,5 +1,6 @@
 import {
   currentAgendaItem,
+  onBreak,
   itemElapsedMs,
   presenceOf,
   rollCallSummary,
@@ -48,6 +49,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
   const chair = state.config.chairBridgeId;
   const floor = state.floor;
   const live = livePlan(plan, state);
+  const muted = state.mutedHalls ?? [];
   const shared: Omit<ConferenceView, 'maket'> = {
     conferenceId,
     title: plan.title,
@@ -86,6 +88,9 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           speakerName: floor.speakerName,
           speakerTitle: floor.speakerTitle,
           topic: floor.topic,
+          suspended: (floor.reconnectingUntil ?? null) !== null ? 'reconnecting' : onBreak(state) ? 'break' : null,
+          reconnectingUntil: floor.reconnectingUntil ?? null,
+          muted: muted.includes(floor.bridgeId),
           timer: (() => {
             const t = speakingTimerView(floor.timer, now);
             return {
@@ -98,6 +103,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           })(),
         }
       : null,
+    muted: [...muted],
     rollCall: {
       province: count(summary.byTier.province),
       districts: count(summary.byTier.district),
@@ -144,6 +150,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
         ready: p.ready,
         attendees: p.attendees,
         online: p.online,
+        muted: muted.includes(principal.bridgeId),
         papers: papersViewOf(state, name, principal.bridgeId).slots,
         mayTurnPages: mayTurn(state, { role: 'operator', bridgeId: principal.bridgeId }),
       };

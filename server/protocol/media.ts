@@ -95,8 +95,12 @@ export interface AudioOnlyState {
 
 /** Requests from the client, each answered through the socket.io acknowledgement. */
 export const MediaRequests = {
-  /** Joins the media; with `resume`, takes back the peer a lost socket had (its transports and producers) instead. */
-  'media:join': z.object({ resume: MediaResume.optional() }).strict(),
+  /**
+   * `clientId`: which page this is (random, kept across its reloads); `takeOver`: take the hall
+   * from another page that publishes it (refused with `bridge_in_use` otherwise); `resume`: take
+   * back the peer a lost socket had (its transports and producers) instead of a new one.
+   */
+  'media:join': z.object({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional(), resume: MediaResume.optional() }).strict(),
   'media:capabilities': z.object({ rtpCapabilities: RtpCapabilities }),
   'media:createTransport': z.object({ direction: z.enum(['send', 'recv']) }),
   'media:connectTransport': z.object({ transportId: z.string().uuid(), dtlsParameters: DtlsParameters }),
@@ -129,6 +133,7 @@ export const ErrorCode = z.enum([
   'invalid_state',
   'invalid_rtp_parameters',
   'already_exists',
+  'bridge_in_use',
   'session_closed',
   'rate_limited',
   'internal',
@@ -182,8 +187,10 @@ export interface MediaServerEvents {
   'media:sendLayers': (msg: { maxSpatialLayer: number }) => void;
   'media:micState': (msg: { open: boolean }) => void;
   'media:restart': (msg: { reason: string }) => void;
-  /** The same hall was opened elsewhere; this socket is disconnected. */
-  'media:replaced': () => void;
+  /** The same hall was opened on another page (another PC) that took it over; this socket is disconnected. */
+  'media:replaced': (msg: { at: number }) => void;
+  /** This socket's link was revoked or re-issued (see TokenRefusal in control.ts); disconnected right after. */
+  'session:refused': (msg: { code: 'token_revoked' | 'token_invalid' }) => void;
   /** Another bridge is on air (its video and audio are what every hall receives). */
   'onair:changed': (msg: { bridgeId: string }) => void;
   /** A bridge's link started or stopped carrying video (both false: video again). */

@@ -4,6 +4,7 @@
 // is reported at once, with its path and a Vietnamese message.)
 import { z } from 'zod';
 import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
+import { DEFAULT_HOLDER_GRACE_SECONDS } from '../core/conference/types.ts';
 
 export { chairBridgeOf } from './chair.ts';
 import { PaperRulesSchema } from './papers.ts';
@@ -164,6 +165,13 @@ export const SpeakingRulesSchema = z
       .transform((marks) => [...new Set(marks)].sort((a, b) => b - a)),
     expiryPolicy: z.enum(['notify_chair', 'close_mic']).default('notify_chair'),
     graceSeconds: z.number().int().nonnegative({ error: 'Thời gian gia hạn không được âm' }).default(30),
+    /** How long a speaking hall whose link dropped keeps the floor while it reconnects (0: it loses it at once). */
+    holderGraceSeconds: z
+      .number()
+      .int()
+      .min(0, { error: 'Thời gian chờ điểm cầu kết nối lại không được âm' })
+      .max(600, { error: 'Thời gian chờ điểm cầu kết nối lại tối đa 600 giây' })
+      .default(DEFAULT_HOLDER_GRACE_SECONDS),
   })
   .superRefine((rules, ctx) => {
     const limit = rules.defaultLimitMinutes * 60;

@@ -8,6 +8,7 @@
 //   diemcau:{<id>}:log      list  one JSON LogEntry per element; element i holds seq i+1
 //   diemcau:{<id>}:tokens   hash  token -> TokenRecord JSON
 //   diemcau:{<id>}:grants   hash  grant ('chair', 'operator:c-05971') -> token
+//   diemcau:{<id>}:revoked  hash  token -> when it was revoked or replaced (epoch ms)
 //   diemcau:{<id>}:changes  pub/sub channel, "<version>:<seq>" after every write
 //
 // Atomicity: compareAndSet is one Lua script that checks the version field, writes the state,
@@ -70,7 +71,7 @@ return length
 
 const ISSUE_SCRIPT = `
 local out = {}
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   local grant, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', KEYS[2], grant)
   local kept = false
@@ -79,6 +80,7 @@ for i = 2, #ARGV, 3 do
     out[#out + 1] = kept
   else
     if old then redis.call('HDEL', KEYS[1], old) end
+    if old and old ~= token then redis.call('HSET', KEYS[3], old, ARGV[2]) end
     redis.call('HSET', KEYS[2], grant, token)
     redis.call('HSET', KEYS[1], token, record)
     out[#out + 1] = record
@@ -91,6 +93,7 @@ const REVOKE_SCRIPT = `
 local record = redis.call('HGET', KEYS[1], ARGV[1])
 if not record then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 local grant = cjson.decode(record).grant
 if grant and redis.call('HGET', KEYS[2], grant) == ARGV[1] then redis.call('HDEL', KEYS[2], grant) end
 return record
@@ -166,7 +169,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   }
 
   /** Key of one part of a conference. */
-  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes' | 'instances' | `presence:${string}`): string {
+  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'revoked' | 'changes' | 'instances' | `presence:${string}`): string {
     checkConferenceId(conferenceId);
     return `${this.#prefix}:{${conferenceId}}:${part}`;
   }
@@ -260,8 +263,8 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     this.#assertOpen();
     if (records.length === 0) return [];
-    const args = [mode, ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
-    const reply = (await this.#eval(ISSUE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], args)) as string[];
+    const args = [mode, String(Date.now()), ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
+    const reply = (await this.#eval(ISSUE, this.#tokenKeys(conferenceId), args)) as string[];
     return reply.map((json) => decodeToken(conferenceId, json));
   }
 
@@ -282,8 +285,19 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Revokes one token atomically with its grant. */
   async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
     this.#assertOpen();
-    const json = await this.#eval(REVOKE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [token]);
+    const json = await this.#eval(REVOKE, this.#tokenKeys(conferenceId), [token, String(Date.now())]);
     return typeof json === 'string' ? decodeToken(conferenceId, json) : null;
+  }
+
+  /** When a token was revoked or replaced, or null. */
+  async revokedAt(conferenceId: string, token: string): Promise<number | null> {
+    this.#assertOpen();
+    const at = await this.#client.hGet(this.key(conferenceId, 'revoked'), token);
+    return at ? Number(at) : null;
+  }
+
+  #tokenKeys(conferenceId: string): string[] {
+    return [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants'), this.key(conferenceId, 'revoked')];
   }
 
   /** Deletes the state and the log of a conference. */
@@ -295,7 +309,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Deletes the tokens of a conference. */
   async dropTokens(conferenceId: string): Promise<void> {
     this.#assertOpen();
-    await this.#client.del([this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')]);
+    await this.#client.del(this.#tokenKeys(conferenceId));
   }
 
   /** Deletes the presence leases of a conference. */

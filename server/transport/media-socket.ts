@@ -28,6 +28,8 @@ export interface MediaSignalingOptions {
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
   /** Resolves an access token to who holds it (null: refused). */
   authenticate: (token: string) => Promise<Principal | null>;
+  /** Why a refused token is refused (revoked or invalid); 'token_invalid' when not given. */
+  refusal?: (token: unknown) => Promise<'token_revoked' | 'token_invalid'>;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
   /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
@@ -101,7 +103,7 @@ function sinkOf(link: PeerLink, links: Map<string, PeerLink>, consumeTimeout: nu
       if (links.get(link.peerId) === link) links.delete(link.peerId);
       const socket = link.socket;
       link.socket = null;
-      socket?.emit('media:replaced');
+      socket?.emit('media:replaced', { at: Date.now() });
       socket?.disconnect(true);
     },
   };
@@ -132,7 +134,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  useTokenAuth(nsp, options.authenticate, (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null));
+  useTokenAuth(nsp, options.authenticate, (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null), options.refusal);
 
   /** Joined peers by id, with the socket that speaks for each now. */
   const links = new Map<string, PeerLink>();
@@ -177,7 +179,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       });
     }
 
-    handle('media:join', ({ resume }) => {
+    handle('media:join', ({ clientId, takeOver, resume }) => {
       if (link) throw new WireError('already_exists', 'already joined');
       const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;
       const reply = (l: PeerLink, resumed: boolean): MediaReplies['media:join'] => ({
@@ -204,11 +206,12 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
         log('info', 'peer resumed', { peerId: held.peerId, role: principal.role });
         return reply(held, true);
       }
-      let peerOptions = peerOptionsFor(principal, session.chairBridgeId);
+      let peerOptions: PeerOptions = { ...peerOptionsFor(principal, session.chairBridgeId), ...(clientId ? { clientId } : {}) };
       // A browser opened with a hardware hall's link may watch, but must not take the device's place.
       if (principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
       const fresh: PeerLink = { peerId: socket.id, token: socket.data.token, resumeKey: newResumeKey(), session, socket };
-      session.join(fresh.peerId, peerOptions, sinkOf(fresh, links, consumeTimeout));
+      session.join(fresh.peerId, peerOptions, sinkOf(fresh, links, consumeTimeout), { takeOver });
+      if (takeOver) log('info', 'hall taken over by another page', { peerId: fresh.peerId, bridgeId: peerOptions.bridgeId });
       links.set(fresh.peerId, fresh);
       link = fresh;
       log('info', 'peer joined', { peerId: fresh.peerId, role: principal.role });

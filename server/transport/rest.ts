@@ -50,7 +50,11 @@ export function createRestRouter(
   /** The bearer token's holder, required to have one of these roles. */
   async function principal(req: Request, roles?: Role[]): Promise<Principal> {
     const who = await bearerPrincipal(req, current());
-    if (!who) throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)');
+    if (!who) {
+      // Why, for the page to say so: its link was revoked (or re-issued), or never valid.
+      const refusal = await current().refusal((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
+      throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)', { refusal });
+    }
     if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', `not allowed for role ${who.role}`);
     return who;
   }

@@ -1,6 +1,6 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
-import { TokenAuth, type Principal } from '../protocol/control.ts';
+import { TokenAuth, type Principal, type TokenRefusal } from '../protocol/control.ts';
 
 /** An acknowledgement of any namespace: the data, or a refusal with a stable code. */
 export type WireAck<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
@@ -8,19 +8,29 @@ export type WireAck<T> = { ok: true; data: T } | { ok: false; error: { code: str
 /**
  * Authenticates every socket of a namespace at connect by the access token in its handshake
  * `auth`; `accept` may refuse a principal with a reason. Refusals reach the client as
- * connect_error messages ('unauthenticated', 'unavailable', or the reason).
+ * connect_error messages ('unauthenticated', 'unavailable', or the reason); a refused token's
+ * error carries why in `data.code` ('token_revoked' or 'token_invalid'), so the page can say so
+ * and stop retrying instead of taking it for a network loss.
  */
 export function useTokenAuth(
   nsp: Namespace,
   authenticate: (token: string) => Promise<Principal | null>,
   accept: (principal: Principal) => string | null = () => null,
+  refusalOf: (token: unknown) => Promise<TokenRefusal> = async () => 'token_invalid',
 ): void {
+  const refused = (code: TokenRefusal): Error => Object.assign(new Error('unauthenticated'), { data: { code } });
   nsp.use((socket, next) => {
     const parsed = TokenAuth.safeParse(socket.handshake.auth);
-    if (!parsed.success) return next(new Error('unauthenticated'));
+    if (!parsed.success) return next(refused('token_invalid'));
     authenticate(parsed.data.token).then(
       (principal) => {
-        if (!principal) return next(new Error('unauthenticated'));
+        if (!principal) {
+          refusalOf(parsed.data.token).then(
+            (code) => next(refused(code)),
+            () => next(refused('token_invalid')),
+          );
+          return;
+        }
         const refusal = accept(principal);
         if (refusal) return next(new Error(refusal));
         (socket.data as { principal: Principal; token: string }).principal = principal;
@@ -56,9 +66,14 @@ export function onRequest<S extends z.ZodType, R>(
   });
 }
 
-/** Disconnects this process's sockets of a namespace that were opened with a token now revoked. */
-export function cutOffToken(nsp: Namespace, token: string): void {
+/**
+ * Disconnects this process's sockets of a namespace that were opened with a token now revoked,
+ * telling each why first ('session:refused' goes out before the disconnect on the same transport).
+ */
+export function cutOffToken(nsp: Namespace, token: string, code: TokenRefusal = 'token_revoked'): void {
   for (const socket of nsp.sockets.values()) {
-    if ((socket.data as { token?: string }).token === token) socket.disconnect(true);
+    if ((socket.data as { token?: string }).token !== token) continue;
+    socket.emit('session:refused', { code });
+    socket.disconnect(true);
   }
 }

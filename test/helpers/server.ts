@@ -34,7 +34,7 @@ export async function freePortBase(count: number): Promise<number> {
   throw new Error('no free port range found');
 }
 
-/** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state (or redis). */
+/** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state unless told otherwise (redis, sqlite). */
 export async function startTestServer(workers = 2, extra: Partial<Config> = {}, extras: ServerExtras = {}): Promise<RunningServer> {
   const webRtcBasePort = await freePortBase(workers);
   // Papers go to a directory of this server's own, removed when it closes (unless the test gave one).
@@ -48,6 +48,8 @@ export async function startTestServer(workers = 2, extra: Partial<Config> = {}, 
     rtcMinPort: Math.min(rtcMinPort, 64000),
     rtcMaxPort: Math.min(rtcMinPort, 64000) + 999,
     logLevel: 'warn',
+    // Tests ask for memory: the default file would carry one test's conference into the next.
+    store: 'memory',
     ...extra,
     dataDir: extra.dataDir ?? ownDataDir!,
   });

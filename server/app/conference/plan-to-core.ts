@@ -39,6 +39,7 @@ export function planToCore(plan: ConferencePlan): ConferenceConfig {
       warningMarksSeconds: [...plan.speaking.warningMarksSeconds],
       expiryPolicy: plan.speaking.expiryPolicy,
       graceSeconds: plan.speaking.graceSeconds,
+      holderGraceSeconds: plan.speaking.holderGraceSeconds,
     },
     papers: {
       deadline: plan.papers.deadline === null ? null : Date.parse(plan.papers.deadline),

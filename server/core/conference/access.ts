@@ -30,6 +30,8 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> 
   bridge_connected: ['system'],
   bridge_disconnected: ['system'],
   report_ready: ['operator', 'secretary'],
+  // An operator closes its own hall's microphone for a moment (a cough); the chair's desk may too.
+  mute_hall: ['operator', 'chair', 'secretary'],
   set_maket: ['secretary', 'chair'],
   set_date: ['secretary', 'chair'],
   recording_start: ['secretary', 'chair'],

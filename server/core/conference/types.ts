@@ -55,7 +55,16 @@ export interface SpeakingRules {
   warningMarksSeconds: number[];
   expiryPolicy: ExpiryPolicy;
   graceSeconds: number;
+  /**
+   * How long a floor holder whose link dropped keeps the floor while it reconnects (its clock
+   * stands still meanwhile); 0 ends the floor at once. Absent in configurations stored before it
+   * existed: DEFAULT_HOLDER_GRACE_SECONDS then.
+   */
+  holderGraceSeconds?: number;
 }
+
+/** A floor holder whose link blips keeps the floor this long by default. */
+export const DEFAULT_HOLDER_GRACE_SECONDS = 30;
 
 /** Everything the core needs to know about a conference. */
 export interface ConferenceConfig {
@@ -77,6 +86,7 @@ export const DEFAULT_SPEAKING_RULES: Readonly<SpeakingRules> = Object.freeze({
   warningMarksSeconds: [120, 60, 30],
   expiryPolicy: 'notify_chair',
   graceSeconds: 30,
+  holderGraceSeconds: DEFAULT_HOLDER_GRACE_SECONDS,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +138,12 @@ export interface SpeakingTimer {
   expired: boolean;
 }
 
+/**
+ * Why the holder's clock stands still: the chair paused it, the meeting is in a break, or the
+ * holder's link dropped and it has a grace to come back. The clock runs when there is none.
+ */
+export type PauseReason = 'chair' | 'break' | 'reconnecting';
+
 /** The hall that holds the floor, and its timer. */
 export interface FloorHolder {
   requestId: string;
@@ -138,6 +154,10 @@ export interface FloorHolder {
   itemId: string | null;
   grantedAt: number;
   timer: SpeakingTimer;
+  /** Why the clock stands still (absent in states stored before: ['chair'] when paused, else none). */
+  pauses?: PauseReason[];
+  /** While the holder's link is down: the end of its grace (then the floor returns to the chair). */
+  reconnectingUntil?: number | null;
 }
 
 /** Why a hall's turn ended. */
@@ -239,6 +259,11 @@ export interface ConferenceState {
   content?: ContentOnScreen | null;
   /** Every period a paper was on screen (the report, the recording's chapters). */
   showings?: ContentShowing[];
+  /**
+   * Halls whose operator closed their microphone for a moment ("Tắt micrô tạm thời"): closed
+   * whatever the floor says, until the operator opens it again or the hall's turn ends.
+   */
+  mutedHalls?: string[];
   nextRequestNo: number;
   seq: number;
   log: LogEntry[];
@@ -269,6 +294,7 @@ export interface CommandMap {
   bridge_connected: { bridgeId: string };
   bridge_disconnected: { bridgeId: string };
   report_ready: { bridgeId: string; attendees: number; ready?: boolean };
+  mute_hall: { bridgeId: string; muted: boolean };
   set_maket: { maket: MaketOverride | null };
   set_date: { date: string | null };
   recording_start: {};
@@ -312,6 +338,7 @@ export const COMMAND_TYPES = [
   'bridge_connected',
   'bridge_disconnected',
   'report_ready',
+  'mute_hall',
   'set_maket',
   'set_date',
   'recording_start',
@@ -361,8 +388,15 @@ export interface ConferenceEventMap {
   programme_changed: { bridgeId: string; reason: 'granted' | FloorEndReason };
   mic_opened: { bridgeId: string };
   mic_closed: { bridgeId: string };
-  timer_paused: { bridgeId: string; remainingMs: number };
-  timer_resumed: { bridgeId: string; deadline: number };
+  /** The clock stopped; reason absent in logs written before reasons existed (the chair's). */
+  timer_paused: { bridgeId: string; remainingMs: number; reason?: PauseReason };
+  timer_resumed: { bridgeId: string; deadline: number; reason?: PauseReason };
+  /** The holder's link dropped: it keeps the floor until `until` (its clock stands still). */
+  holder_reconnecting: { bridgeId: string; until: number };
+  /** The holder came back within its grace: the speech goes on. */
+  holder_returned: { bridgeId: string; awayMs: number };
+  /** A hall's operator closed (or opened again) its microphone for a moment. */
+  hall_muted: { bridgeId: string; muted: boolean };
   timer_extended: { bridgeId: string; seconds: number; deadline: number };
   timer_warning: { bridgeId: string; remainingSec: number; deadline: number };
   timer_expired: { bridgeId: string; deadline: number; policy: ExpiryPolicy };

@@ -8,12 +8,19 @@ interface Tokens {
   byToken: Map<string, string>;
   /** grant -> token */
   byGrant: Map<string, string>;
+  /** token -> when it was revoked or replaced */
+  revoked: Map<string, number>;
 }
 
 /** Tokens kept in this process; lost when it exits. */
 export class MemoryTokenStore implements TokenStore {
   readonly #conferences = new Map<string, Tokens>();
   readonly #open = new OpenGuard();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
 
   /** Whether close() was called. */
   get closed(): boolean {
@@ -28,6 +35,7 @@ export class MemoryTokenStore implements TokenStore {
       const oldRecord = old === undefined ? undefined : t.byToken.get(old);
       if (mode === 'if_absent' && oldRecord !== undefined) return decodeToken(conferenceId, oldRecord);
       if (old !== undefined) t.byToken.delete(old);
+      if (old !== undefined && old !== record.token) t.revoked.set(old, this.#now());
       t.byGrant.set(record.grant, record.token);
       t.byToken.set(record.token, encodeToken(record));
       return { ...record };
@@ -53,8 +61,14 @@ export class MemoryTokenStore implements TokenStore {
     if (!t || json === undefined) return null;
     const record = decodeToken(conferenceId, json);
     t.byToken.delete(token);
+    t.revoked.set(token, this.#now());
     if (t.byGrant.get(record.grant) === token) t.byGrant.delete(record.grant);
     return record;
+  }
+
+  /** When a token was revoked or replaced, or null. */
+  async revokedAt(conferenceId: string, token: string): Promise<number | null> {
+    return this.#tokens(conferenceId, false)?.revoked.get(token) ?? null;
   }
 
   /** Forgets a conference's tokens. */
@@ -71,7 +85,7 @@ export class MemoryTokenStore implements TokenStore {
   #tokens(conferenceId: string, create: boolean): Tokens | undefined {
     this.#open.assert(conferenceId);
     let t = this.#conferences.get(conferenceId);
-    if (!t && create) this.#conferences.set(conferenceId, (t = { byToken: new Map(), byGrant: new Map() }));
+    if (!t && create) this.#conferences.set(conferenceId, (t = { byToken: new Map(), byGrant: new Map(), revoked: new Map() }));
     return t;
   }
 }
