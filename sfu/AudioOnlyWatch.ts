@@ -16,7 +16,7 @@ export function linkVideoFacts(peer: MediaPeer, now: number): LinkVideoFacts {
   const c = onAir?.consumer;
   return {
     reportedAudioOnly: peer.sendMode === 'audio-only',
-    cam: producer && !producer.closed ? { paused: producer.paused, ageMs: now - cam.publishedAt, scores: producer.score.map((s) => s.score) } : undefined,
+    cam: producer && !producer.closed ? { paused: producer.paused, ageMs: now - cam.epoch, scores: producer.score.map((s) => s.score) } : undefined,
     onAirVideo: c
       ? {
           resumed: !c.paused && !c.producerPaused,

@@ -1,52 +1,40 @@
-// The browser side of the media (see the class). Over 400 lines: joining, publishing, receiving
-// and the restart after a lost link share the transports, so they stay in one class; the ICE
-// restart after a network change (iceRecovery.ts) and the camera's audio-first rule
-// (audioFirst.ts) are modules of their own that it drives.
-import { Device } from 'mediasoup-client';
-import type { types as msc } from 'mediasoup-client';
-import { io, type Socket } from 'socket.io-client';
-import type {
-  Ack,
-  AudioOnlyState,
-  ConsumeMessage,
-  MediaClientEvents,
-  MediaReplies,
-  MediaRequest,
-  MediaRequestName,
-  MediaResume,
-  MediaServerEvents,
-} from '../../server/protocol/media.ts';
+// The browser side of the media, for a page: the hall's camera and microphone, and its
+// connection to the media node the control plane placed it on (a MediaLeg). When the control
+// plane moves the page (its node died or drains, or the page reached another control instance
+// in the embedded default), the client opens the new node; while the old one still works it
+// keeps it until the new one publishes, receives and decodes the programme (make before break),
+// otherwise it goes at once. When its node stops answering it asks the control plane again;
+// it never guesses a node.
+import type { AudioOnlyState } from '../../server/protocol/media.ts';
+import type { SendMode } from './audioFirst.ts';
+import { MediaLeg, type MediaClientState, type MediaLegEventMap, type ReceivedConsumer } from './MediaLeg.ts';
 import { TypedEvents } from './events.ts';
-import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import type { LinkSample } from './linkQuality.ts';
-import { transportOptions } from './transportOptions.ts';
-import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
-import { IceRecovery, reconnectNow, type RecoveryEvent } from './iceRecovery.ts';
+import type { TokenRefusal } from './refusal.ts';
 
-/** A consumer the page received, with timing used by tests and the switch benchmark. */
-export interface ReceivedConsumer {
-  consumer: msc.Consumer;
-  bridgeId: string;
-  slot: ConsumeMessage['slot'];
-  source: ConsumeMessage['source'];
-  receivedAt: number;
-  /** When it started to be shown: received, or promoted from a prepared `next` consumer. */
-  activatedAt?: number;
-  /** Wall-clock time the first frame was decoded after activation (video only). */
-  firstDecodedAt?: number;
+export { SIMULCAST_ENCODINGS, type MediaClientState, type ReceivedConsumer } from './MediaLeg.ts';
+
+/** Where the page's media goes: the node's origin, as the control plane says. */
+export interface MediaTarget {
+  url: string;
+  nodeId: string;
+  epoch: number;
+  reason: 'placed' | 'node_lost' | 'drained' | 'rebalanced';
 }
 
-/**
- * `recovering`: the socket or the path was lost; transports and producers are kept for an ICE
- * restart. `in_use`: the hall publishes from another page (another PC) and this one asks before
- * taking it over (takeOver()); `replaced`: another page took the hall over from this one
- * (takeOver() takes it back).
- */
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'recovering' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
+/** The control plane's answers about where the page's media goes (ControlClient.mediaTargets()). */
+export interface MediaTargetSource {
+  /** Asks now; null when it cannot say (no node can take the page, or no control instance answers). */
+  where(): Promise<MediaTarget | null>;
+  /** Calls fn with every later answer: a move pushed by the control plane, or the answer after a control reconnect. */
+  onMoved(fn: (target: MediaTarget) => void): void;
+}
 
 export interface MediaClientOptions {
-  /** Server origin, e.g. location.origin. */
-  url: string;
+  /** A fixed media origin (tools and tests); otherwise `placement` says where. */
+  url?: string;
+  /** Where the control plane places this page's media. */
+  placement?: MediaTargetSource;
   /** The access token of the invite link. */
   token: string;
   /** Publish camera and microphone (halls). */
@@ -55,17 +43,22 @@ export interface MediaClientOptions {
   video?: MediaTrackConstraints;
   /** Microphone constraints (e.g. the deviceId the operator chose); echo cancellation and noise suppression by default. */
   audio?: MediaTrackConstraints;
-  /** Stop the camera when the uplink fits no video beside the audio (default: on for publishing halls). */
-  audioFirst?: boolean;
   /** Which page this is, kept across its reloads (see pageClientId); a new random one by default. */
   clientId?: string;
+  /** Stop the camera when the uplink fits no video beside the audio (default: on for publishing halls). */
+  audioFirst?: boolean;
+}
+
+/** A new random page id. */
+function randomClientId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** This tab's id for the server (kept in sessionStorage: a reload is the same page, another tab or PC is not). */
 export function pageClientId(): string {
   let id = sessionStorage.getItem('diemcau.clientId');
   if (!id) {
-    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    id = randomClientId();
     sessionStorage.setItem('diemcau.clientId', id);
   }
   return id;
@@ -76,172 +69,112 @@ export const DEFAULT_VIDEO: MediaTrackConstraints = { width: { ideal: 1280 }, he
 /** The microphone constraints a hall publishes with unless told otherwise. */
 export const DEFAULT_AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true };
 
+/** While the old node works, the new one has this long to publish, receive and decode before the page moves anyway. */
+export const MAKE_BEFORE_BREAK_MAX_MS = 8000;
+/** How often a page whose node stopped answering (or that was placed nowhere) asks the control plane again. */
+export const ASK_AGAIN_MS = 2000;
+
 /** What a MediaClient tells the page, by event. */
-export type MediaClientEventMap = {
-  state: { state: MediaClientState };
-  /** A consumer arrived (audio or video). */
-  consumer: ReceivedConsumer;
-  consumerclosed: ReceivedConsumer;
-  /** A consumer changed slot (a prepared `next` consumer went live). */
-  consumerslot: ReceivedConsumer;
-  /** The bridge on air changed. */
-  onair: { bridgeId: string };
-  /** The server opened or closed this hall's microphone. */
-  mic: { open: boolean };
+export type MediaClientEventMap = MediaLegEventMap & {
   localstream: { stream: MediaStream };
-  /** The first frame of a video consumer was decoded after it went live. */
-  firstframe: ReceivedConsumer;
-  /** A bridge's link stopped or started carrying video (this hall's own, or another's). */
-  audioonly: AudioOnlyState;
-  /** This hall's camera stopped (audio only) or came back; `trial`: every layer on for a second to probe the link. */
-  sendmode: SendDecision;
-  /** A step of the recovery after a network change (ICE restart). */
-  recovery: RecoveryEvent;
-  error: { message: string };
-  /** The server refused this page's link (revoked, re-issued or invalid): the client stopped for good. */
-  refused: { code: TokenRefusal };
-  /** Another page took this hall over (at: the server's time). */
-  replaced: { at: number };
+  /** The page's media moved to another node (after the new one took over). */
+  moved: { from: string | null; to: string };
 };
 
-/** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
-export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
-  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_800_000 },
-];
+const NO_CONSUMERS: ReadonlyMap<string, ReceivedConsumer> = new Map();
+const NO_AUDIO_ONLY: ReadonlyMap<string, AudioOnlyState> = new Map();
 
 /**
- * The browser side of the media: joins the conference's media session, publishes the hall's
- * camera (3 simulcast layers) and microphone, and receives what the server routes to it.
- * Reconnects by itself and rebuilds its transports when the server asks.
+ * The browser side of the media: publishes the hall's camera (3 simulcast layers) and
+ * microphone and receives what its media node routes to it, on the node the control plane
+ * placed it on, following it when it moves.
  */
 export class MediaClient {
   readonly options: MediaClientOptions;
-  readonly socket: Socket<MediaServerEvents, MediaClientEvents>;
-  readonly consumers = new Map<string, ReceivedConsumer>();
   state: MediaClientState = 'connecting';
-  /** The bridge on air. */
-  onAir = '';
-  micOpen = false;
-  maxSpatialLayer = 0;
-  /** When another page took this hall over (server time), while `replaced`. */
-  replacedAt: number | null = null;
   localStream?: MediaStream;
-  /** How this hall's camera leaves it: the layers its uplink carries, or none (audio only). */
-  sendMode: SendMode = 'video';
-  /** Bridges whose links carry no video now (the server tells; absent: video). */
-  readonly audioOnly = new Map<string, AudioOnlyState>();
-  /** ICE restarts that brought the media back (tests and the link report read it). */
-  iceRestarts = 0;
-  #device?: Device;
-  #send?: msc.Transport;
-  #recv?: msc.Transport;
-  #cam?: msc.Producer;
-  #mic?: msc.Producer;
-  #starting?: Promise<void>;
-  /** Joined on the current socket connection. */
-  #joined = false;
-  #retryTimer?: ReturnType<typeof setTimeout>;
-  #failures = 0;
-  /** What takes this peer back on a new socket (from the last join). */
-  #resume?: MediaResume;
-  readonly #recovery: IceRecovery;
-  #sendRule = new SendRule();
-  #sendTimer?: ReturnType<typeof setInterval>;
-  /** Bytes the receive transport had received, and when (what the hall receives: a hint for the send rule). */
-  #recvBytes = { bytes: 0, at: 0 };
-  /** Camera encoding changes, one at a time. */
-  #encodings: Promise<void> = Promise.resolve();
-  #probing = false;
-  /** The next join takes the hall over from the page that has it (the person said so). */
-  #takeOver = false;
+  #leg: MediaLeg | null = null;
+  /** The next node's leg while the current one still serves (make before break). */
+  #pending: { leg: MediaLeg; timer: ReturnType<typeof setTimeout> } | null = null;
+  #thumbnails: string[] | null = null;
+  #capturing: Promise<MediaStream> | null = null;
+  #askTimer?: ReturnType<typeof setTimeout>;
   readonly #clientId: string;
   readonly #events = new TypedEvents<MediaClientEventMap>();
 
   constructor(options: MediaClientOptions) {
     this.options = options;
-    this.#clientId = options.clientId ?? Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
-    this.socket = io(`${options.url}/media`, {
-      auth: { token: options.token },
-      transports: ['websocket'],
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 3000,
-    });
-    this.#recovery = new IceRecovery({
-      transports: () => [this.#send, this.#recv].filter((t): t is msc.Transport => !!t && !t.closed),
-      sending: () => !!this.#mic && !this.#mic.closed,
-      signallingUp: () => this.socket.connected && this.#joined,
-      restartIce: (transportId, timeoutMs) => this.request('media:restartIce', { transportId }, timeoutMs),
-      reconnectSignalling: () => reconnectNow(this.socket),
-      rejoin: (reason) => this.#rejoin(reason),
-      report: (event) => {
-        if (event.type === 'restarted') {
-          this.iceRestarts++;
-          if (this.state === 'recovering') this.#setState('live');
-        }
-        this.#emit('recovery', event);
-      },
-    });
-    this.socket.on('connect', () => void this.#onConnect());
-    this.socket.on('disconnect', () => {
-      this.#joined = false;
-      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use' && this.state !== 'closed' && this.#resume && this.#hasTransports()) {
-        // Lost, not closed: the server keeps this peer a while; its transports and producers stay
-        // here for an ICE restart once a new socket takes it back. Its consumers come anew.
-        this.#closeConsumers();
-        this.#setState('recovering');
-        return;
-      }
-      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
-      this.#teardown();
-    });
-    this.socket.on('connect_error', (err) => {
-      const code = refusalOfError(err);
-      if (code) this.#refuse(code);
-      else this.#emit('error', { message: err.message });
-    });
-    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
-    this.socket.on('media:consume', (msg, ack) => {
-      this.#onConsume(msg).then(
-        () => ack({ ok: true }),
-        (err: Error) => {
-          this.#emit('error', { message: `consume failed: ${err.message}` });
-          ack({ ok: false });
-        },
-      );
-    });
-    this.socket.on('media:consumerClosed', ({ consumerId }) => this.#closeConsumer(consumerId));
-    this.socket.on('media:consumerSlot', ({ consumerId, slot }) => {
-      const rc = this.consumers.get(consumerId);
-      if (!rc) return;
-      rc.slot = slot;
-      this.#activate(rc);
-      this.#emit('consumerslot', rc);
-    });
-    this.socket.on('media:sendLayers', ({ maxSpatialLayer }) => {
-      this.maxSpatialLayer = maxSpatialLayer;
-      void this.#applyVideo();
-    });
-    this.socket.on('media:micState', ({ open }) => {
-      this.micOpen = open;
-      this.#emit('mic', { open });
-    });
-    this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
-    // The server disconnects this socket after it; socket.io does not reconnect by itself then.
-    this.socket.on('media:replaced', (msg) => {
-      this.replacedAt = typeof msg?.at === 'number' ? msg.at : Date.now();
-      this.#setState('replaced');
-      this.#emit('replaced', { at: this.replacedAt });
-    });
-    this.socket.on('onair:changed', ({ bridgeId }) => {
-      this.onAir = bridgeId;
-      this.#emit('onair', { bridgeId });
-    });
-    this.socket.on('media:audioOnly', (state) => this.#setAudioOnly(state));
+    this.#clientId = options.clientId ?? randomClientId();
+    if (options.url) {
+      this.#leg = this.#openLeg(options.url);
+    } else if (options.placement) {
+      options.placement.onMoved((target) => this.#moveTo(target));
+      void this.#ask();
+    } else {
+      throw new Error('MediaClient: a url or a placement source is required');
+    }
   }
 
-  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'audioonly', 'sendmode', 'recovery', 'error'. */
+  /** Received consumers of the node in use. */
+  get consumers(): ReadonlyMap<string, ReceivedConsumer> {
+    return this.#leg?.consumers ?? NO_CONSUMERS;
+  }
+
+  /** The bridge on air. */
+  get onAir(): string {
+    return this.#leg?.onAir ?? '';
+  }
+
+  get micOpen(): boolean {
+    return this.#leg?.micOpen ?? false;
+  }
+
+  get maxSpatialLayer(): number {
+    return this.#leg?.maxSpatialLayer ?? 0;
+  }
+
+  /** Bridges whose links carry no video now, as the node in use tells (absent: video). */
+  get audioOnly(): ReadonlyMap<string, AudioOnlyState> {
+    return this.#leg?.audioOnly ?? NO_AUDIO_ONLY;
+  }
+
+  /** How this hall's camera leaves it: the layers its uplink carries, or none (audio only). */
+  get sendMode(): SendMode {
+    return this.#leg?.sendMode ?? 'video';
+  }
+
+  /** ICE restarts that brought the media back on the node in use. */
+  get iceRestarts(): number {
+    return this.#leg?.iceRestarts ?? 0;
+  }
+
+  /** Restarts ICE now, as after a network change. */
+  async restartIce(reason = 'asked'): Promise<void> {
+    await this.#leg?.restartIce(reason);
+  }
+
+  /** Turns the audio-first rule on or off (the benchmark compares both). */
+  async setAudioFirst(on: boolean): Promise<void> {
+    this.options.audioFirst = on;
+    for (const leg of [this.#leg, this.#pending?.leg]) await leg?.setAudioFirst(on);
+  }
+
+  /** The origin of the media node in use (null before the control plane said where). */
+  get mediaUrl(): string | null {
+    return this.#leg?.url ?? null;
+  }
+
+  /** When another page took this hall over (server time), while `replaced`. */
+  get replacedAt(): number | null {
+    return this.#leg?.replacedAt ?? null;
+  }
+
+  /** Whether the hall is publishing its microphone and camera. */
+  get publishing(): { mic: boolean; cam: boolean } {
+    return this.#leg?.publishing ?? { mic: false, cam: false };
+  }
+
+  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'audioonly', 'sendmode', 'recovery', 'moved', 'error'. */
   on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
     this.#events.on(event, fn);
   }
@@ -251,38 +184,14 @@ export class MediaClient {
    * page that took it (state `replaced`): the other page is told and stops.
    */
   takeOver(): void {
-    if (this.state !== 'in_use' && this.state !== 'replaced') return;
-    this.#takeOver = true;
-    this.replacedAt = null;
-    this.#setState('connecting');
-    if (this.socket.connected) void this.#restart('takeover');
-    else this.socket.connect();
+    this.#leg?.takeOver();
   }
 
-  /** Sends a validated request and unwraps its ack (throws with the server's error code, or `no_answer`). */
-  async request<N extends MediaRequestName>(name: N, payload: MediaRequest<N>, timeoutMs = 10_000): Promise<MediaReplies[N]> {
-    const emit = this.socket.timeout(timeoutMs).emitWithAck as unknown as (
-      ev: N,
-      p: MediaRequest<N>,
-    ) => Promise<Ack<MediaReplies[N]>>;
-    let reply: Ack<MediaReplies[N]>;
-    try {
-      reply = await emit.call(this.socket.timeout(timeoutMs), name, payload);
-    } catch {
-      throw Object.assign(new Error(`${name}: no answer within ${timeoutMs} ms`), { code: 'no_answer' });
-    }
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.data;
-  }
-
-  /** Restarts ICE now, as after a network change (the page calls it on its own signs; tests too). */
-  restartIce(reason = 'asked'): Promise<void> {
-    return this.#recovery.restart(reason);
-  }
-
-  /** Asks the server for thumbnails of these bridges (chair and technicians). */
+  /** Asks the node for thumbnails of these bridges (chair and technicians); remembered for the next node. */
   async setThumbnails(bridgeIds: string[]): Promise<void> {
-    await this.request('media:thumbnails', { bridgeIds });
+    this.#thumbnails = [...bridgeIds];
+    if (!this.#leg) throw new Error('no media node yet');
+    await this.#leg.request('media:thumbnails', { bridgeIds });
   }
 
   /**
@@ -292,11 +201,7 @@ export class MediaClient {
    */
   async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<void> {
     if (track.kind !== kind) throw new Error(`replaceTrack: a ${track.kind} track is not ${kind}`);
-    const producer = kind === 'audio' ? this.#mic : this.#cam;
-    if (producer && !producer.closed) {
-      await producer.replaceTrack({ track });
-      if (kind === 'video') await this.#applyVideo();
-    }
+    for (const leg of [this.#leg, this.#pending?.leg]) await leg?.replaceTrack(kind, track);
     const stream = this.localStream ?? new MediaStream();
     for (const old of kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks()) {
       if (old === track) continue;
@@ -309,91 +214,52 @@ export class MediaClient {
   }
 
   /** Counters of the hall's link summed over both transports (round trip, packets, bytes); null before they exist. */
-  async linkStats(): Promise<LinkSample | null> {
-    const transports = [this.#send, this.#recv].filter((t): t is msc.Transport => !!t && !t.closed);
-    if (!transports.length) return null;
-    const sample: LinkSample = {
-      at: Date.now(),
-      rttMs: null,
-      packetsSent: 0,
-      packetsLostRemote: 0,
-      packetsReceived: 0,
-      packetsLost: 0,
-      bytesSent: 0,
-      bytesReceived: 0,
-      availableOutgoingBitrate: null,
-    };
-    for (const transport of transports) {
-      const report = await transport.getStats().catch(() => undefined);
-      report?.forEach((s: Record<string, unknown>) => {
-        const n = (key: string): number => Number(s[key] ?? 0) || 0;
-        if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
-          if (typeof s.currentRoundTripTime === 'number') sample.rttMs = Math.max(sample.rttMs ?? 0, s.currentRoundTripTime * 1000);
-          if (typeof s.availableOutgoingBitrate === 'number') sample.availableOutgoingBitrate = s.availableOutgoingBitrate;
-        } else if (s.type === 'outbound-rtp') {
-          sample.packetsSent += n('packetsSent');
-          sample.bytesSent += n('bytesSent');
-        } else if (s.type === 'remote-inbound-rtp') {
-          sample.packetsLostRemote += Math.max(0, n('packetsLost'));
-        } else if (s.type === 'inbound-rtp') {
-          sample.packetsReceived += n('packetsReceived');
-          sample.packetsLost += Math.max(0, n('packetsLost'));
-          sample.bytesReceived += n('bytesReceived');
-        }
-      });
-    }
-    return sample;
+  linkStats(): Promise<LinkSample | null> {
+    return this.#leg ? this.#leg.linkStats() : Promise.resolve(null);
   }
 
   /** Frames decoded and resolution per received video consumer. */
-  async receiverStats(): Promise<{ consumerId: string; bridgeId: string; slot: string; kind: string; framesDecoded: number; frameHeight: number; bytesReceived: number }[]> {
-    const out = [];
-    for (const [consumerId, rc] of this.consumers) {
-      let framesDecoded = 0;
-      let frameHeight = 0;
-      let bytesReceived = 0;
-      const report = await rc.consumer.getStats();
-      report.forEach((s: Record<string, unknown>) => {
-        if (s.type === 'inbound-rtp') {
-          framesDecoded += Number(s.framesDecoded ?? 0);
-          frameHeight = Math.max(frameHeight, Number(s.frameHeight ?? 0));
-          bytesReceived += Number(s.bytesReceived ?? 0);
-        }
-      });
-      out.push({ consumerId, bridgeId: rc.bridgeId, slot: rc.slot, kind: rc.consumer.kind, framesDecoded, frameHeight, bytesReceived });
-    }
-    return out;
+  receiverStats(): ReturnType<MediaLeg['receiverStats']> {
+    return this.#leg ? this.#leg.receiverStats() : Promise.resolve([]);
   }
 
-  /** Whether the hall is publishing its microphone and camera. */
-  get publishing(): { mic: boolean; cam: boolean } {
-    return { mic: !!this.#mic && !this.#mic.closed, cam: !!this.#cam && !this.#cam.closed };
+  /** Raw WebRTC statistics of the send and receive transports and whether the send transport is connected: for the link reporter. */
+  transportStats(): ReturnType<MediaLeg['transportStats']> {
+    return this.#leg ? this.#leg.transportStats() : Promise.resolve({ send: null, recv: null, sendConnected: false });
+  }
+
+  /** For the link test: sends every simulcast layer, or goes back to the layers the node asked for. */
+  async probeAllLayers(on: boolean): Promise<void> {
+    await this.#leg?.probeAllLayers(on);
   }
 
   /** Leaves and stops the camera and microphone. */
   close(): void {
-    clearTimeout(this.#retryTimer);
-    this.#recovery.close();
+    clearTimeout(this.#askTimer);
+    this.#dropPending();
+    this.#leg?.close();
+    this.#leg = null;
     this.#setState('closed');
-    this.#teardown();
-    this.socket.close();
     this.localStream?.getTracks().forEach((t) => t.stop());
-  }
-
-  // Not a network loss: stop publishing and retrying, for good.
-  #refuse(code: TokenRefusal): void {
-    if (this.state === 'refused' || this.state === 'closed') return;
-    clearTimeout(this.#retryTimer);
-    this.#recovery.close();
-    this.#setState('refused');
-    this.#teardown();
-    this.socket.close();
-    this.localStream?.getTracks().forEach((t) => t.stop());
-    this.#emit('refused', { code });
   }
 
   #emit<K extends keyof MediaClientEventMap>(event: K, detail: MediaClientEventMap[K]): void {
     this.#events.emit(event, detail);
+  }
+
+  /** Closed, refused, or replaced by another page of the same hall: it follows nothing any more. */
+  #done(): boolean {
+    return this.state === 'closed' || this.state === 'refused' || this.state === 'replaced';
+  }
+
+  // Not a network loss: every leg stops, the camera and microphone too, for good.
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#askTimer);
+    this.#dropPending();
+    this.#setState('refused');
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.#emit('refused', { code });
   }
 
   #setState(state: MediaClientState): void {
@@ -402,330 +268,162 @@ export class MediaClient {
     this.#emit('state', { state });
   }
 
-  /** A new socket: take this peer back (then restart ICE), or join anew and build everything. */
-  async #onConnect(): Promise<void> {
-    const resume = this.#resume;
-    if (!resume || !this.#hasTransports() || this.state === 'closed') return this.#restart('connect');
-    this.#setState('recovering');
-    let joined: MediaReplies['media:join'];
-    try {
-      joined = await this.request('media:join', { clientId: this.#clientId, resume }, 5000);
-    } catch (error) {
-      // No answer on this socket either: the next reconnection tries again; a refusal starts over.
-      if ((error as { code?: string }).code === 'no_answer') return;
-      this.#teardown();
-      return this.#restart('resume refused');
+  /** Asks the control plane where the media goes; asks again later while it cannot say or the node does not answer. */
+  async #ask(): Promise<void> {
+    clearTimeout(this.#askTimer);
+    if (this.#done() || !this.options.placement) return;
+    const target = await this.options.placement.where().catch(() => null);
+    if (target) this.#moveTo(target);
+    if (this.#done()) return;
+    if (!this.#leg || this.#leg.state !== 'live') this.#askTimer = setTimeout(() => void this.#ask(), ASK_AGAIN_MS);
+  }
+
+  /** The control plane says the media goes to `target`. */
+  #moveTo(target: MediaTarget): void {
+    if (this.#done()) return;
+    if (this.#leg?.url === target.url) {
+      this.#dropPending();
+      return;
     }
-    this.#joined = true;
-    this.#afterJoin(joined);
-    if (!joined.resumed) {
-      // The server no longer had this peer (it restarted, or waited too long): a new one was made.
-      this.#teardown();
-      return this.#restart('resume refused', joined);
-    }
-    await this.#recovery.restart('resumed');
+    if (this.#pending?.leg.url === target.url) return;
+    this.#dropPending();
+    if (this.#leg?.state === 'live') this.#prepare(target.url);
+    else this.#switchTo(target.url);
   }
 
-  /** What every join tells: the key to come back with, what is on air, which links carry no video. */
-  #afterJoin(joined: MediaReplies['media:join']): void {
-    this.#resume = { peerId: joined.peerId, key: joined.resumeKey };
-    this.onAir = joined.onAir;
-    this.#emit('onair', { bridgeId: joined.onAir });
-    const now = new Set(joined.audioOnly.map((a) => a.bridgeId));
-    for (const [bridgeId] of this.audioOnly) if (!now.has(bridgeId)) this.#setAudioOnly({ bridgeId, up: false, down: false });
-    for (const state of joined.audioOnly) this.#setAudioOnly(state);
+  /** Leaves the current node at once (it does not serve) and opens the new one. */
+  #switchTo(url: string): void {
+    const from = this.#leg;
+    if (from) this.#forget(from);
+    this.#leg = this.#openLeg(url);
+    if (from) this.#emit('moved', { from: from.url, to: url });
+    this.#setState('connecting');
   }
 
-  #setAudioOnly(state: AudioOnlyState): void {
-    const before = this.audioOnly.get(state.bridgeId);
-    if (state.up || state.down) this.audioOnly.set(state.bridgeId, state);
-    else this.audioOnly.delete(state.bridgeId);
-    if ((before?.up ?? false) !== state.up || (before?.down ?? false) !== state.down) this.#emit('audioonly', state);
-  }
-
-  /** The last resort after failed ICE restarts: leave (the server drops the peer) and join anew. */
-  #rejoin(reason: string): void {
-    this.#emit('error', { message: `rejoining: ${reason}` });
-    this.#resume = undefined;
-    this.#joined = false;
-    this.#teardown();
-    this.socket.disconnect();
-    this.socket.connect();
-  }
-
-  #hasTransports(): boolean {
-    return [this.#send, this.#recv].some((t) => t && !t.closed);
-  }
-
-  /** (Re)joins and builds transports and producers from scratch (`joined`: a join already answered on this socket). */
-  #restart(reason: string, joined?: MediaReplies['media:join']): Promise<void> {
-    clearTimeout(this.#retryTimer);
-    const run = async (): Promise<void> => {
-      if (this.state === 'closed' || !this.socket.connected) return;
-      this.#setState(this.#joined && !joined ? 'restarting' : 'joining');
-      this.#teardown();
-      try {
-        let reply = joined;
-        joined = undefined;
-        if (!this.#joined) {
-          reply = await this.request('media:join', { clientId: this.#clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
-          this.#joined = true;
-          this.#takeOver = false;
-          this.#afterJoin(reply);
-        }
-        if (reply) {
-          this.#device = new Device();
-          await this.#device.load({ routerRtpCapabilities: reply.rtpCapabilities as msc.RtpCapabilities });
-        }
-        await this.#createRecv();
-        await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
-        if (this.options.publish) await this.#publish();
-        this.#failures = 0;
-        this.#setState('live');
-      } catch (err) {
-        // Another page publishes this hall: ask the person (takeOver), do not retry by itself.
-        if ((err as { code?: string }).code === 'bridge_in_use') {
-          this.#setState('in_use');
-          return;
-        }
-        // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
-        this.#failures++;
-        const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));
-        this.#emit('error', { message: `start failed (${reason}), retry in ${delay} ms: ${(err as Error).message}` });
-        this.#retryTimer = setTimeout(() => void this.#restart(reason), delay);
+  /** Opens the new node beside the current one; the page moves once the new one serves. */
+  #prepare(url: string): void {
+    const leg = this.#openLeg(url);
+    const timer = setTimeout(() => {
+      if (this.#pending?.leg !== leg) return;
+      if (leg.state === 'live') this.#promote();
+      else {
+        // The new node did not come up in time: the old one goes anyway (it is being emptied), the new one goes on trying.
+        this.#pending = null;
+        const from = this.#leg;
+        if (from) this.#forget(from);
+        this.#leg = leg;
+        this.#setState(leg.state);
+        if (from) this.#emit('moved', { from: from.url, to: url });
       }
-    };
-    this.#starting = (this.#starting ?? Promise.resolve()).then(run, run);
-    return this.#starting;
+    }, MAKE_BEFORE_BREAK_MAX_MS);
+    this.#pending = { leg, timer };
   }
 
-  #closeConsumers(): void {
-    for (const id of [...this.consumers.keys()]) this.#closeConsumer(id);
+  /** Whether the new node serves as well as the old one: live, and decoding the programme if the old one showed it. */
+  #pendingReady(): boolean {
+    const next = this.#pending?.leg;
+    if (!next || next.state !== 'live') return false;
+    const current = this.#leg;
+    if (!current || current.state !== 'live') return true;
+    const programme = (leg: MediaLeg): ReceivedConsumer | undefined => [...leg.consumers.values()].find((c) => c.slot === 'onair' && c.consumer.kind === 'video');
+    if (!programme(current)) return true;
+    return programme(next)?.firstDecodedAt !== undefined;
   }
 
-  #teardown(): void {
-    this.#closeConsumers();
-    clearInterval(this.#sendTimer);
-    this.#sendTimer = undefined;
-    this.#cam = undefined;
-    this.#mic = undefined;
-    this.#send?.close();
-    this.#recv?.close();
-    this.#send = undefined;
-    this.#recv = undefined;
+  /** The new node takes over: the page's consumers are the new node's, the old node is left. */
+  #promote(): void {
+    const pending = this.#pending;
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.#pending = null;
+    const from = this.#leg;
+    if (from) this.#forget(from);
+    const leg = pending.leg;
+    this.#leg = leg;
+    for (const rc of leg.consumers.values()) this.#emit('consumer', rc);
+    this.#emit('onair', { bridgeId: leg.onAir });
+    this.#emit('mic', { open: leg.micOpen });
+    this.#setState(leg.state);
+    this.#emit('moved', { from: from?.url ?? null, to: leg.url });
   }
 
-  async #createRecv(): Promise<void> {
-    const params = await this.request('media:createTransport', { direction: 'recv' });
-    const transport = this.#device!.createRecvTransport(transportOptions(params));
-    transport.on('connect', ({ dtlsParameters }, ok, fail) => {
-      this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
+  /** Closes a leg after telling the page its consumers are gone. */
+  #forget(leg: MediaLeg): void {
+    for (const rc of leg.consumers.values()) this.#emit('consumerclosed', rc);
+    leg.close();
+  }
+
+  #dropPending(): void {
+    if (!this.#pending) return;
+    clearTimeout(this.#pending.timer);
+    this.#pending.leg.close();
+    this.#pending = null;
+  }
+
+  /** A leg to a node: its events reach the page while it is the current one; a pending one's decide when it takes over. */
+  #openLeg(url: string): MediaLeg {
+    const leg: MediaLeg = new MediaLeg({
+      url,
+      token: this.options.token,
+      clientId: this.#clientId,
+      localStream: this.options.publish ? () => this.#capture() : null,
+      audioFirst: this.options.audioFirst,
+      emit: (event, detail) => {
+        if (leg === this.#leg) this.#fromCurrent(leg, event, detail);
+        else if (leg === this.#pending?.leg) this.#fromPending(leg, event, detail);
+      },
     });
-    this.#recovery.watch(transport);
-    this.#recv = transport;
+    return leg;
   }
 
-  async #publish(): Promise<void> {
-    // A device unplugged (or a track ended) since the last start: capture that kind again.
-    const stream = this.localStream ?? new MediaStream();
-    for (const t of stream.getTracks()) {
-      if (t.readyState === 'ended') stream.removeTrack(t);
+  #fromCurrent<K extends keyof MediaLegEventMap>(leg: MediaLeg, event: K, detail: MediaLegEventMap[K]): void {
+    if (event === 'refused') return this.#refuse((detail as MediaLegEventMap['refused']).code);
+    if (event !== 'state') {
+      this.#emit(event, detail as never);
+      // The old node stopped showing what the new one already does: no reason to wait longer.
+      if (event === 'consumerclosed' && this.#pendingReady()) this.#promote();
+      return;
     }
-    const needAudio = stream.getAudioTracks().length === 0;
-    const needVideo = stream.getVideoTracks().length === 0;
-    if (needAudio || needVideo) {
-      const captured = await navigator.mediaDevices.getUserMedia({
-        audio: needAudio ? (this.options.audio ?? DEFAULT_AUDIO) : false,
-        video: needVideo ? (this.options.video ?? DEFAULT_VIDEO) : false,
-      });
-      captured.getTracks().forEach((t) => stream.addTrack(t));
+    const { state } = detail as MediaLegEventMap['state'];
+    this.#setState(state);
+    if (state === 'live') {
+      clearTimeout(this.#askTimer);
+      if (this.#thumbnails?.length) void leg.request('media:thumbnails', { bridgeIds: this.#thumbnails }).catch(() => undefined);
+    } else if (state === 'reconnecting' && this.options.placement) {
+      // The node went away: ask where the media goes now (the push may also come).
+      if (this.#pendingReady()) this.#promote();
+      else void this.#ask();
+    }
+  }
+
+  #fromPending<K extends keyof MediaLegEventMap>(leg: MediaLeg, event: K, detail: MediaLegEventMap[K]): void {
+    if (event === 'state' && (detail as MediaLegEventMap['state']).state === 'live' && this.#thumbnails?.length) {
+      void leg.request('media:thumbnails', { bridgeIds: this.#thumbnails }).catch(() => undefined);
+    }
+    if (event === 'error') this.#emit('error', detail as MediaLegEventMap['error']);
+    if (event === 'refused') return this.#refuse((detail as MediaLegEventMap['refused']).code);
+    if ((event === 'state' || event === 'firstframe' || event === 'consumer') && this.#pendingReady()) this.#promote();
+  }
+
+  /** The page's camera and microphone, captured once (again for a device that was unplugged or ended). */
+  #capture(): Promise<MediaStream> {
+    this.#capturing ??= (async () => {
+      const stream = this.localStream ?? new MediaStream();
+      for (const t of stream.getTracks()) if (t.readyState === 'ended') stream.removeTrack(t);
+      const needAudio = stream.getAudioTracks().length === 0;
+      const needVideo = stream.getVideoTracks().length === 0;
+      if (needAudio || needVideo) {
+        const captured = await navigator.mediaDevices.getUserMedia({
+          audio: needAudio ? (this.options.audio ?? DEFAULT_AUDIO) : false,
+          video: needVideo ? (this.options.video ?? DEFAULT_VIDEO) : false,
+        });
+        captured.getTracks().forEach((t) => stream.addTrack(t));
+        this.localStream = stream;
+        this.#emit('localstream', { stream });
+      }
       this.localStream = stream;
-      this.#emit('localstream', { stream });
-    }
-    this.localStream = stream;
-    const params = await this.request('media:createTransport', { direction: 'send' });
-    const transport = this.#device!.createSendTransport(transportOptions(params));
-    transport.on('connect', ({ dtlsParameters }, ok, fail) => {
-      this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
-    });
-    transport.on('produce', ({ kind, rtpParameters, appData }, ok, fail) => {
-      this.request('media:produce', {
-        transportId: transport.id,
-        kind,
-        rtpParameters: rtpParameters as never,
-        source: appData.source as 'mic' | 'cam',
-      }).then(ok, fail);
-    });
-    this.#recovery.watch(transport);
-    this.#send = transport;
-    const audio = stream.getAudioTracks()[0];
-    const video = stream.getVideoTracks()[0];
-    // stopTracks false: the camera and microphone outlive transports rebuilt after a worker loss.
-    if (audio) this.#mic = await transport.produce({ track: audio, encodings: [MIC_ENCODING], codecOptions: MIC_CODEC_OPTIONS, stopTracks: false, appData: { source: 'mic' } });
-    if (video) {
-      this.#cam = await transport.produce({
-        track: video,
-        encodings: SIMULCAST_ENCODINGS,
-        stopTracks: false,
-        codecOptions: { videoGoogleStartBitrate: 1000 },
-        appData: { source: 'cam' },
-      });
-      await setDegradation(this.#cam.rtpSender, CAM_DEGRADATION);
-      this.#sendRule = new SendRule();
-      this.sendMode = 'video';
-      await this.#applyVideo();
-      if (this.options.audioFirst ?? true) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
-    }
+      return stream;
+    })().finally(() => (this.#capturing = null));
+    return this.#capturing;
   }
-
-  /** The audio-first rule on this hall's uplink (audioFirst.ts): stops and restores the camera, and tells the server. */
-  async #checkUplink(): Promise<void> {
-    const send = this.#send;
-    if (!send || send.closed || send.connectionState !== 'connected' || !this.#cam || this.#cam.closed) return;
-    const kbps = availableKbpsOf(await send.getStats().catch(() => null));
-    const changed = this.#sendRule.step(Date.now(), kbps, await this.#downlinkKbps());
-    if (!changed) return;
-    const modeChanged = changed.mode !== this.sendMode;
-    this.sendMode = changed.mode;
-    this.#emit('sendmode', changed);
-    await this.#applyVideo();
-    if (modeChanged) {
-      // The microphone takes a little less on a weak link (its cap comes off with the video).
-      const mic = this.#mic;
-      if (mic && !mic.closed) await mic.setRtpEncodingParameters({ maxBitrate: changed.mode === 'audio-only' ? WEAK_LINK_AUDIO_BPS : undefined }).catch(() => undefined);
-      await this.request('media:sendMode', { mode: changed.mode, availableKbps: kbps === null ? null : Math.round(kbps) }, 5000).catch((err: Error) =>
-        this.#emit('error', { message: `sendMode: ${err.message}` }),
-      );
-    }
-  }
-
-  /** What the receive transport received since the last call, in kbit/s (null without one). */
-  async #downlinkKbps(): Promise<number | null> {
-    const recv = this.#recv;
-    if (!recv || recv.closed) return null;
-    let bytes = 0;
-    (await recv.getStats().catch(() => null))?.forEach((s: Record<string, unknown>) => {
-      if (s.type === 'transport') bytes += Number(s.bytesReceived ?? 0);
-    });
-    const now = Date.now();
-    const before = this.#recvBytes;
-    this.#recvBytes = { bytes, at: now };
-    if (!before.at || bytes < before.bytes || now <= before.at) return null;
-    return ((bytes - before.bytes) * 8) / (now - before.at);
-  }
-
-  /**
-   * The camera's encodings now: off in audio only; every layer during a trial or a link test
-   * (the browser probes the link up to what is allocated); else the layers the server asked for.
-   */
-  #applyVideo(): Promise<void> {
-    const apply = async (): Promise<void> => {
-      const cam = this.#cam;
-      if (!cam || cam.closed) return;
-      const { trial } = this.#sendRule.decision;
-      try {
-        if (this.sendMode === 'audio-only' && !trial && !this.#probing) {
-          await cam.setRtpEncodingParameters({ active: false });
-          // mediasoup-client skips a setMaxSpatialLayer to the layer it last set; every layer is off now.
-          Reflect.set(cam, '_maxSpatialLayer', undefined);
-        } else {
-          await cam.setMaxSpatialLayer(trial || this.#probing ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer);
-        }
-      } catch (err) {
-        this.#emit('error', { message: `camera encodings: ${(err as Error).message}` });
-      }
-    };
-    this.#encodings = this.#encodings.then(apply, apply);
-    return this.#encodings;
-  }
-
-  async #onConsume(msg: ConsumeMessage): Promise<void> {
-    const transport = this.#recv;
-    if (!transport) throw new Error('no receive transport');
-    const consumer = await transport.consume({
-      id: msg.consumerId,
-      producerId: msg.producerId,
-      kind: msg.kind,
-      rtpParameters: msg.rtpParameters as msc.RtpParameters,
-    });
-    const rc: ReceivedConsumer = { consumer, bridgeId: msg.bridgeId, slot: msg.slot, source: msg.source, receivedAt: Date.now() };
-    this.consumers.set(consumer.id, rc);
-    this.#emit('consumer', rc);
-    this.#activate(rc);
-  }
-
-  /** Starts timing a video consumer once it is meant to be shown (not while prepared). */
-  #activate(rc: ReceivedConsumer): void {
-    if (rc.slot === 'next' || rc.consumer.kind !== 'video') return;
-    rc.activatedAt = Date.now();
-    rc.firstDecodedAt = undefined;
-    void this.#watchFirstFrame(rc, rc.activatedAt);
-  }
-
-  /** Polls the receiver until a frame is decoded after activation and records when. */
-  async #watchFirstFrame(rc: ReceivedConsumer, activatedAt: number): Promise<void> {
-    const until = Date.now() + 15_000;
-    const decodedNow = async (): Promise<number> => {
-      const report = await rc.consumer.getStats().catch(() => undefined);
-      let decoded = 0;
-      report?.forEach((s: Record<string, unknown>) => {
-        if (s.type === 'inbound-rtp') decoded += Number(s.framesDecoded ?? 0);
-      });
-      return decoded;
-    };
-    const base = await decodedNow();
-    while (!rc.consumer.closed && Date.now() < until && rc.activatedAt === activatedAt) {
-      const decoded = await decodedNow();
-      if (decoded > base) {
-        rc.firstDecodedAt = Date.now();
-        this.#emit('firstframe', rc);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  #closeConsumer(consumerId: string): void {
-    const rc = this.consumers.get(consumerId);
-    if (!rc) return;
-    this.consumers.delete(consumerId);
-    rc.consumer.close();
-    this.#emit('consumerclosed', rc);
-  }
-
-  /** Raw WebRTC statistics of the send and receive transports (null where there is none) and whether the send transport is connected: for the link reporter. */
-  async transportStats(): Promise<{ send: RTCStatsReport | null; recv: RTCStatsReport | null; sendConnected: boolean }> {
-    const stats = (t: msc.Transport | undefined): Promise<RTCStatsReport | null> => (t && !t.closed ? t.getStats().catch(() => null) : Promise.resolve(null));
-    const [send, recv] = await Promise.all([stats(this.#send), stats(this.#recv)]);
-    return { send, recv, sendConnected: this.#send?.connectionState === 'connected' };
-  }
-
-  /** Turns the audio-first rule on or off (the benchmark compares both); off puts the camera back to the layers asked for. */
-  async setAudioFirst(on: boolean): Promise<void> {
-    this.options.audioFirst = on;
-    clearInterval(this.#sendTimer);
-    this.#sendTimer = undefined;
-    if (on && this.#cam && !this.#cam.closed) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
-    if (!on && this.sendMode !== 'video') {
-      this.#sendRule = new SendRule();
-      this.sendMode = 'video';
-      await this.#applyVideo();
-      await this.request('media:sendMode', { mode: 'video', availableKbps: null }, 5000).catch(() => undefined);
-    }
-  }
-
-  /** For the link test: sends every simulcast layer (so the outgoing estimate can rise), or goes back to the layers the server asked for. */
-  async probeAllLayers(on: boolean): Promise<void> {
-    this.#probing = on;
-    await this.#applyVideo();
-  }
-}
-
-/** Sets a sender's degradation preference (kept by the browser across renegotiations). */
-async function setDegradation(sender: RTCRtpSender | undefined, preference: RTCDegradationPreference): Promise<void> {
-  if (!sender) return;
-  const params = sender.getParameters() as RTCRtpSendParameters & { degradationPreference?: RTCDegradationPreference };
-  if (params.degradationPreference === preference) return;
-  params.degradationPreference = preference;
-  await sender.setParameters(params).catch(() => undefined);
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
+import type { LinkCounters } from '../../sfu/index.ts';
+import type { LinkCounterSource } from './LinkSampleFeed.ts';
 import { systemClock, type Clock, type ClockTimer } from '../core/conference/index.ts';
 import { audioOnlyDirection, HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
 import type { ClientLinkReport, LinkEvent, LinkTestResult } from '../protocol/control.ts';
@@ -13,7 +14,10 @@ export type HealthMonitorEvents = {
 
 export interface HealthMonitorOptions {
   bridgeIds: readonly string[];
-  media: () => MediaSession;
+  /** Where the links' counters come from: this process's media session, or the media nodes' samples. */
+  links: () => LinkCounterSource;
+  /** Whether a bridge's link carries video each way, where its media session is in this process (undefined: not known here). */
+  audioOnlyOf?: (bridgeId: string) => { up: boolean; down: boolean } | undefined;
   /** Whether the bridge's hall is connected (roll-call presence). */
   online: (bridgeId: string) => boolean;
   /**
@@ -94,10 +98,10 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (this.#running || this.#closed) return;
     this.#running = true;
     try {
-      const media = this.#options.media();
+      const links = this.#options.links();
       // All bridges' counters at once: 212 halls × a few worker requests must fit in one interval.
       const ids = this.#options.bridgeIds;
-      const all = await Promise.all(ids.map((id) => media.linkCounters(id).catch(() => null)));
+      const all = await Promise.all(ids.map((id) => links.linkCounters(id).catch(() => null)));
       for (const [i, bridgeId] of ids.entries()) {
         const counters = all[i]!;
         const sample = this.#sample(bridgeId, counters);
@@ -134,7 +138,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         sample.nackPerSec = Math.round(((now.up.nacks - before.up.nacks + now.down.nacks - before.down.nacks) / seconds) * 10) / 10;
         sample.keyframeRequestsPerSec = Math.round(((now.up.keyframeRequests - before.up.keyframeRequests) / seconds) * 10) / 10;
       }
-      sample.audioOnly = audioOnlyDirection(this.#options.media().audioOnlyOf(bridgeId));
+      const flags = this.#options.audioOnlyOf?.(bridgeId);
+      if (flags) sample.audioOnly = audioOnlyDirection(flags);
     } else {
       this.#previous.delete(bridgeId);
     }

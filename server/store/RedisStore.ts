@@ -1,6 +1,6 @@
 // The shared store: conferences, their tokens and the instances' presence leases in redis, for
-// every server process on that redis (it serves all three store interfaces over one connection,
-// which is why it is one file of about 400 lines: the Lua scripts and the keys are shared).
+// every server process on that redis (it serves all three store interfaces over one connection:
+// the Lua scripts and the keys are shared).
 //
 // Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
 // slot, which the multi-key scripts below need on a redis cluster):
@@ -15,8 +15,6 @@
 // appends the log entries and publishes the change. Redis runs a script alone, so two processes
 // can never both write over the same version (no WATCH, hence no dedicated connection per
 // transaction: one command connection serves every conference).
-import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
 import type { LogEntry } from '../core/conference/index.ts';
 import {
   updateWithRetry,
@@ -34,8 +32,7 @@ import type { PresenceStore } from './PresenceStore.ts';
 import type { StoreResource } from './Stores.ts';
 import type { IssueMode, TokenRecord, TokenStore } from './TokenStore.ts';
 import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
-
-type RedisClient = ReturnType<typeof createClient>;
+import { connectRedis, quit, RedisChannels, Script, type RedisClient } from './redis/connection.ts';
 
 // Lua's unpack() is limited by the stack; long appends are pushed in slices.
 const PUSH_SLICE = 500;
@@ -99,16 +96,6 @@ if grant and redis.call('HGET', KEYS[2], grant) == ARGV[1] then redis.call('HDEL
 return record
 `;
 
-class Script {
-  readonly source: string;
-  readonly sha: string;
-
-  constructor(source: string) {
-    this.source = source;
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-}
-
 const CAS = new Script(CAS_SCRIPT);
 const APPEND = new Script(APPEND_SCRIPT);
 const ISSUE = new Script(ISSUE_SCRIPT);
@@ -128,39 +115,19 @@ export interface RedisStoreOptions {
 export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, StoreResource {
   readonly #client: RedisClient;
   readonly #prefix: string;
-  readonly #onError: (error: Error) => void;
-  #subscriber: RedisClient | null = null;
-  #subscriberReady: Promise<RedisClient> | null = null;
-  readonly #listeners = new Map<string, Set<StoreChangeListener>>();
+  readonly #channels: RedisChannels;
   #closed = false;
 
   private constructor(client: RedisClient, options: RedisStoreOptions) {
     this.#client = client;
     this.#prefix = options.prefix ?? 'diemcau';
-    this.#onError = options.onError ?? (() => {});
+    this.#channels = new RedisChannels(client, options.onError ?? (() => {}));
   }
 
   /** Connects to redis; rejects when it cannot be reached. */
   static async create(options: RedisStoreOptions): Promise<RedisStore> {
-    let connected = false;
-    const client = createClient({
-      url: options.url,
-      socket: {
-        connectTimeout: 5000,
-        // Until the first connection, give up after a few tries so that create() rejects; later, retry for ever.
-        reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries < 3 ? 100 * (retries + 1) : cause),
-      },
-    });
-    const store = new RedisStore(client, options);
-    client.on('error', (error: Error) => store.#onError(error));
-    try {
-      await client.connect();
-      connected = true;
-    } catch (error) {
-      if (client.isOpen) client.destroy();
-      throw new StoreError('unavailable', `cannot reach redis [url:${redactUrl(options.url)}]`, { cause: error });
-    }
-    return store;
+    const onError = options.onError ?? (() => {});
+    return new RedisStore(await connectRedis(options.url, (error) => onError(error)), options);
   }
 
   /** Whether close() was called. */
@@ -232,31 +199,13 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Listens to the conference's channel on the store's subscriber connection. */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
     this.#assertOpen();
-    const channel = this.key(conferenceId, 'changes');
-    const subscriber = await this.#subscriberClient();
-    let set = this.#listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(channel, set);
-      const listeners = set;
-      await subscriber.subscribe(channel, (message: string) => {
+    return this.#channels.listen(this.key(conferenceId, 'changes'), {
+      message: (message) => {
         const [version, seq] = message.split(':').map(Number);
-        if (!Number.isFinite(version) || !Number.isFinite(seq)) return;
-        for (const l of [...listeners]) l({ kind: 'write', conferenceId, version: version!, seq: seq! });
-      });
-    }
-    set.add(listener);
-    let closed = false;
-    return {
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        set.delete(listener);
-        if (set.size > 0 || this.#listeners.get(channel) !== set) return;
-        this.#listeners.delete(channel);
-        if (!this.#closed && this.#subscriber?.isOpen) await this.#subscriber.unsubscribe(channel).catch(() => {});
+        if (Number.isFinite(version) && Number.isFinite(seq)) listener({ kind: 'write', conferenceId, version: version!, seq: seq! });
       },
-    };
+      resync: () => listener({ kind: 'resync', conferenceId }),
+    });
   }
 
   /** Stores tokens per grant in one script. */
@@ -353,48 +302,12 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners.clear();
-    const subscriber = this.#subscriber;
-    this.#subscriber = null;
-    await Promise.all([quit(this.#client), subscriber ? quit(subscriber) : undefined]);
-  }
-
-  // One connection in subscriber mode for every conference of this store.
-  #subscriberClient(): Promise<RedisClient> {
-    this.#subscriberReady ??= (async () => {
-      const subscriber = this.#client.duplicate();
-      subscriber.on('error', (error: Error) => this.#onError(error));
-      let connected = false;
-      // Announcements published while the connection was down are lost: tell every listener to reload.
-      subscriber.on('ready', () => {
-        if (!connected) return;
-        for (const [channel, set] of this.#listeners) {
-          const conferenceId = channel.slice(this.#prefix.length + 2, channel.lastIndexOf('}'));
-          for (const l of [...set]) l({ kind: 'resync', conferenceId });
-        }
-      });
-      await subscriber.connect();
-      connected = true;
-      if (this.#closed) {
-        await quit(subscriber);
-        throw new StoreError('closed', 'store closed');
-      }
-      this.#subscriber = subscriber;
-      return subscriber;
-    })();
-    // A failed connection is tried again by the next subscribe.
-    this.#subscriberReady.catch(() => (this.#subscriberReady = null));
-    return this.#subscriberReady;
+    await Promise.all([quit(this.#client), this.#channels.close()]);
   }
 
   async #eval(script: Script, keys: string[], args: string[]): Promise<unknown> {
     try {
-      try {
-        return await this.#client.evalSha(script.sha, { keys, arguments: args });
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
-        return await this.#client.eval(script.source, { keys, arguments: args });
-      }
+      return await script.run(this.#client, keys, args);
     } catch (error) {
       if (String((error as Error)?.message).startsWith('LOG_GAP')) {
         throw new StoreError('log_gap', `log does not continue [key:${keys.at(-1)}]`, { cause: error });
@@ -406,17 +319,4 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   #assertOpen(): void {
     if (this.#closed) throw new StoreError('closed', 'store closed');
   }
-}
-
-async function quit(client: RedisClient): Promise<void> {
-  try {
-    if (client.isOpen) await client.close();
-    else client.destroy();
-  } catch {
-    client.destroy();
-  }
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { AudioOnlyState, MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
 import type { Principal } from '../protocol/control.ts';
-import { onRequest, useTokenAuth } from './socket-requests.ts';
+import { onRequest, useTokenAuth, type ConnectRefusal } from './socket-requests.ts';
 import {
   MediaRequests,
   ConsumeMessage,
@@ -32,6 +32,11 @@ export interface MediaSignalingOptions {
   refusal?: (token: unknown) => Promise<'token_revoked' | 'token_invalid'>;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
+  /**
+   * Whether a principal's media belongs on this node (issue 13): null, or where it is placed
+   * instead (refused at connect with `wrong_node` and that place as the error's data).
+   */
+  admit?: (principal: Principal) => Promise<{ code: 'wrong_node'; nodeId: string; mediaUrl: string | null } | null>;
   /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
   iceConfig?: (token: string) => Promise<IceConfig | null>;
   /** How long a peer whose socket was lost waits for its client (RESUME_WINDOW_MS). */
@@ -127,14 +132,27 @@ export class WireError extends Error {
 
 /**
  * Wires the media session to a socket.io namespace: authenticate, parse, authorise, call, ack.
- * `current` gives the conference's session; a socket stays with the session it joined (when a new
- * plan is loaded, the caller disconnects every socket and they join the new one).
+ * `current` gives the conference's session (undefined while a media node waits for its
+ * conference: connections are refused as 'unavailable'); a socket stays with the session it
+ * joined (when a new plan is loaded, the caller disconnects every socket and they join the new one).
  */
-export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession, options: MediaSignalingOptions): () => void {
+export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession | undefined, options: MediaSignalingOptions): () => void {
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  useTokenAuth(nsp, options.authenticate, (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null), options.refusal);
+  useTokenAuth(
+    nsp,
+    options.authenticate,
+    async (p): Promise<ConnectRefusal> => {
+      const session = current();
+      if (!session || session.closed) return 'unavailable';
+      if (p.role === 'operator' && !session.hasBridge(p.bridgeId)) return 'unknown_bridge';
+      const elsewhere = await options.admit?.(p);
+      if (elsewhere) log('info', 'peer placed on another node', { role: p.role, ...elsewhere });
+      return elsewhere ? { reason: 'wrong_node', data: elsewhere } : null;
+    },
+    options.refusal,
+  );
 
   /** Joined peers by id, with the socket that speaks for each now. */
   const links = new Map<string, PeerLink>();
@@ -150,6 +168,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
     const socket = raw as MediaSocket;
     const principal = socket.data.principal;
     const session = current();
+    if (!session) return void socket.disconnect(true);
     /** The peer this socket speaks for, once joined (or resumed). */
     let link: PeerLink | null = null;
 
@@ -277,8 +296,8 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
     bound?.off('onair', onAir);
     bound?.off('audioonly', onAudioOnly);
     bound = current();
-    bound.on('onair', onAir);
-    bound.on('audioonly', onAudioOnly);
+    bound?.on('onair', onAir);
+    bound?.on('audioonly', onAudioOnly);
   };
   bind();
   return bind;

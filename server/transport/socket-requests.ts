@@ -5,40 +5,46 @@ import { TokenAuth, type Principal, type TokenRefusal } from '../protocol/contro
 /** An acknowledgement of any namespace: the data, or a refusal with a stable code. */
 export type WireAck<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
 
+/** Why a principal is refused at connect: a reason, or a reason with data for the client (where to go instead). */
+export type ConnectRefusal = string | { reason: string; data: unknown } | null;
+
 /**
  * Authenticates every socket of a namespace at connect by the access token in its handshake
  * `auth`; `accept` may refuse a principal with a reason. Refusals reach the client as
- * connect_error messages ('unauthenticated', 'unavailable', or the reason); a refused token's
- * error carries why in `data.code` ('token_revoked' or 'token_invalid'), so the page can say so
- * and stop retrying instead of taking it for a network loss.
+ * connect_error messages ('unauthenticated', 'unavailable', or the reason, with `data` if given);
+ * a refused token's error carries why in `data.code` ('token_revoked' or 'token_invalid'), so the
+ * page can say so and stop retrying instead of taking it for a network loss.
  */
 export function useTokenAuth(
   nsp: Namespace,
   authenticate: (token: string) => Promise<Principal | null>,
-  accept: (principal: Principal) => string | null = () => null,
+  accept: (principal: Principal) => ConnectRefusal | Promise<ConnectRefusal> = () => null,
   refusalOf: (token: unknown) => Promise<TokenRefusal> = async () => 'token_invalid',
 ): void {
   const refused = (code: TokenRefusal): Error => Object.assign(new Error('unauthenticated'), { data: { code } });
   nsp.use((socket, next) => {
     const parsed = TokenAuth.safeParse(socket.handshake.auth);
     if (!parsed.success) return next(refused('token_invalid'));
-    authenticate(parsed.data.token).then(
-      (principal) => {
-        if (!principal) {
-          refusalOf(parsed.data.token).then(
-            (code) => next(refused(code)),
-            () => next(refused('token_invalid')),
-          );
-          return;
-        }
-        const refusal = accept(principal);
-        if (refusal) return next(new Error(refusal));
-        (socket.data as { principal: Principal; token: string }).principal = principal;
-        (socket.data as { token: string }).token = parsed.data.token;
-        next();
-      },
-      () => next(new Error('unavailable')),
-    );
+    authenticate(parsed.data.token)
+      .then(async (principal) => (principal ? { principal, refusal: await accept(principal) } : null))
+      .then(
+        (outcome) => {
+          if (!outcome) {
+            refusalOf(parsed.data.token).then(
+              (code) => next(refused(code)),
+              () => next(refused('token_invalid')),
+            );
+            return;
+          }
+          const { principal, refusal } = outcome;
+          if (typeof refusal === 'string') return next(new Error(refusal));
+          if (refusal) return next(Object.assign(new Error(refusal.reason), { data: refusal.data }));
+          (socket.data as { principal: Principal; token: string }).principal = principal;
+          (socket.data as { token: string }).token = parsed.data.token;
+          next();
+        },
+        () => next(new Error('unavailable')),
+      );
   });
 }
 

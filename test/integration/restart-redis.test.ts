@@ -1,80 +1,15 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { io, type Socket } from 'socket.io-client';
-import type { ConferenceView } from '../../server/protocol/control.ts';
+import type { ChildProcess } from 'node:child_process';
 import type { RunningServer } from '../../server/app/server.ts';
 import { RedisStore } from '../../server/store/index.ts';
-import { freePortBase, startTestServer, tokenOf } from '../helpers/server.ts';
+import { startTestServer, tokenOf } from '../helpers/server.ts';
+import { display, kill, killAll, serverEnv, spawnServer, type Display, type Reply } from '../helpers/server-process.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
 import { joinHall, waitFor } from './media-fixture.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const COMMUNE = 'c-06010';
 const DISTRICT = 'd-178';
 const PROVINCE = 'p-20';
-
-type Reply = { ok: true; data: unknown } | { ok: false; error: { code: string } };
-
-interface Display {
-  socket: Socket;
-  views: ConferenceView[];
-  last(): ConferenceView;
-  command(cmd: object): Promise<Reply>;
-}
-
-/** A control socket that reconnects by itself, as the apps' do. */
-async function display(url: string, token: string): Promise<Display> {
-  const socket = io(`${url}/control`, { auth: { token }, transports: ['websocket'], reconnectionDelay: 200, reconnectionDelayMax: 500, forceNew: true });
-  const d: Display = {
-    socket,
-    views: [],
-    last: () => d.views[d.views.length - 1]!,
-    command: (cmd) => socket.timeout(5000).emitWithAck('control:command', cmd) as Promise<Reply>,
-  };
-  socket.on('control:view', (v: ConferenceView) => d.views.push(v));
-  await waitFor('first view', () => d.views.length > 0, 10_000);
-  return d;
-}
-
-/** Server processes started by this file and not yet reaped: killed by pid in the after hook, whatever happened. */
-const children = new Set<ChildProcess>();
-
-/** The real server as its own process (`node --import tsx server/main.ts`), as an operator runs it. */
-async function spawnServer(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  try {
-    await waitFor(
-      'server process healthy',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${stderr}`);
-        const res = await fetch(`http://127.0.0.1:${env.PORT}/healthz`).catch(() => null);
-        return res?.ok ?? false;
-      },
-      30_000,
-    );
-  } catch (error) {
-    await kill(child);
-    throw error;
-  }
-  return child;
-}
-
-async function kill(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 describe('durable state on a real redis-server', function () {
   this.timeout(90_000);
@@ -86,25 +21,15 @@ describe('durable state on a real redis-server', function () {
   });
   after(async () => {
     for (const d of displays) d.socket.close();
-    for (const child of [...children]) await kill(child);
+    await killAll();
     await redis?.stop();
   });
 
   it('the server process is killed and restarted: the same queue, holder and deadline, and the displays reconnect by themselves', async () => {
     const conferenceId = `restart-${Date.now()}`;
-    const [http, rtc, pipes] = [await freePortBase(1), await freePortBase(2), await freePortBase(1)];
-    const env = (webrtc: number) => ({
-      PORT: String(http),
-      DIEMCAU_LISTEN_IP: '127.0.0.1',
-      DIEMCAU_WEBRTC_PORT: String(webrtc),
-      DIEMCAU_RTC_MIN_PORT: String(Math.min(pipes, 64000)),
-      DIEMCAU_RTC_MAX_PORT: String(Math.min(pipes, 64000) + 500),
-      DIEMCAU_WORKERS: '1',
-      DIEMCAU_LOG_LEVEL: 'warn',
-      REDIS_URL: redis.url,
-      DIEMCAU_CONFERENCE_ID: conferenceId,
-    });
-    let child: ChildProcess | undefined = await spawnServer(env(rtc));
+    const env = await serverEnv({ REDIS_URL: redis.url, DIEMCAU_CONFERENCE_ID: conferenceId });
+    const http = Number(env.PORT);
+    let child: ChildProcess | undefined = await spawnServer(env);
     const store = await RedisStore.create({ url: redis.url });
     try {
       const tokens = await store.listTokens(conferenceId);
@@ -127,7 +52,7 @@ describe('durable state on a real redis-server', function () {
       await waitFor('displays see the server gone', () => !chair.socket.connected && !commune.socket.connected);
       const seen = chair.views.length;
       // A new process on the same redis (the old worker's WebRTC port may still be closing: take another).
-      child = await spawnServer(env(rtc + 1));
+      child = await spawnServer({ ...env, DIEMCAU_WEBRTC_PORT: String(Number(env.DIEMCAU_WEBRTC_PORT) + 1) });
       await waitFor('displays reconnected by themselves', () => chair.socket.connected && commune.socket.connected && district.socket.connected, 20_000);
       const after = await waitFor('a fresh view', () => (chair.views.length > seen ? chair.last() : undefined), 10_000);
       expect(after.status).to.equal('running');

@@ -79,6 +79,19 @@ export function grantKey(grant: AccessGrant): string {
   return grant.role === 'operator' ? `operator:${grant.bridgeId}` : grant.role;
 }
 
+/** What a token grants in a conference's store (read only: a media node checks the halls' tokens so), or null. */
+export async function resolveToken(store: TokenStore, conferenceId: string, token: unknown): Promise<AccessGrant | null> {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return null;
+  const record = await store.findToken(conferenceId, token);
+  return record ? grantOf(record) : null;
+}
+
+/** Why a token that grants nothing is refused: it was revoked or replaced, or it was never issued. */
+export async function tokenRefusal(store: TokenStore, conferenceId: string, token: unknown): Promise<TokenRefusal> {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return 'token_invalid';
+  return (await store.revokedAt(conferenceId, token)) === null ? 'token_invalid' : 'token_revoked';
+}
+
 /** The tokens of one conference. Emits 'revoked' with a token that no longer grants anything (revoke, reissue). */
 export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
   readonly conferenceId: string;
@@ -105,15 +118,12 @@ export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
 
   /** What a token grants, or null when it is malformed, unknown or revoked. */
   async resolve(token: unknown): Promise<AccessGrant | null> {
-    if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return null;
-    const record = await this.#store.findToken(this.conferenceId, token);
-    return record ? grantOf(record) : null;
+    return resolveToken(this.#store, this.conferenceId, token);
   }
 
   /** Why a token that resolves to nothing is refused: revoked (or replaced by a reissue), or never valid. */
-  async refusal(token: unknown): Promise<TokenRefusal> {
-    if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return 'token_invalid';
-    return (await this.#store.revokedAt(this.conferenceId, token)) === null ? 'token_invalid' : 'token_revoked';
+  refusal(token: unknown): Promise<TokenRefusal> {
+    return tokenRefusal(this.#store, this.conferenceId, token);
   }
 
   /** Revokes a token at once; false when it was not in force. The grant has no token until reissue. */

@@ -18,6 +18,7 @@
 // sqlite-store.test.ts prints the figure. Worth moving to a worker thread only if that grows. The file is opened in exclusive
 // locking mode: a second server on the same data directory is refused at start instead of two
 // processes writing one conference without seeing each other's announcements.
+import { ConferenceWatchers } from '../memory/ConferenceWatchers.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -78,7 +79,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   readonly file: string;
   readonly #db: Database.Database;
   readonly #clock: Clock;
-  readonly #listeners = new Map<string, Set<StoreChangeListener>>();
+  readonly #listeners = new ConferenceWatchers<StoreChange>();
   readonly #q: ReturnType<typeof statements>;
   #closed = false;
 
@@ -197,15 +198,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   /** Listens to writes of one conference (writers are in this process: the file is exclusive). */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
     this.#assert(conferenceId);
-    let set = this.#listeners.get(conferenceId);
-    if (!set) this.#listeners.set(conferenceId, (set = new Set()));
-    set.add(listener);
-    return {
-      close: async () => {
-        set.delete(listener);
-        if (set.size === 0 && this.#listeners.get(conferenceId) === set) this.#listeners.delete(conferenceId);
-      },
-    };
+    return this.#listeners.watch(conferenceId, listener);
   }
 
   /** Deletes the state and the log of a conference. */
@@ -331,9 +324,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
 
   // Listeners hear of a write after the writer's call returns, as with redis pub/sub.
   #announce(change: StoreChange): void {
-    const set = this.#listeners.get(change.conferenceId);
-    if (!set) return;
-    for (const listener of [...set]) queueMicrotask(() => set.has(listener) && listener(change));
+    this.#listeners.tell(change.conferenceId, change, true);
   }
 }
 
