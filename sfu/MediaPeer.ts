@@ -44,6 +44,8 @@ export class MediaPeer extends EventEmitter<MediaPeerEvents> implements RoutedPe
   rtpCapabilities?: ms.RtpCapabilities;
   /** How its browser says it sends its video (a hall drops to audio only when its uplink fits no layer). */
   sendMode: SendMode = 'video';
+  /** Its client's signalling socket was lost and it waits to be taken back (its media may still flow). */
+  away = false;
   #thumbnailChoice: readonly string[] = [];
   readonly #transports = new Map<TransportDirection, ms.Transport>();
   readonly #publications = new Map<MediaSource, Publication>();

@@ -276,6 +276,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
    */
   resumePeer(peerId: string): void {
     const peer = this.#peer(peerId);
+    peer.away = false;
     peer.dropConsumers();
     if (peer.bridgeId !== undefined && peer.publication('mic')) peer.sink.micState(peer.micOpen);
     if (peer.bridgeId !== undefined && peer.publication('cam')) peer.sink.sendLayers(maxSpatialLayer(this.#routing, peer.bridgeId));
@@ -439,7 +440,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** Cumulative counters of a bridge's link as the server sees it; null when the bridge has no publishing peer. */
   async linkCounters(bridgeId: string): Promise<LinkCounters | null> {
     const peer = this.#bridgePeers.get(bridgeId);
-    return peer && !peer.closed ? stats.linkCounters(peer) : null;
+    // A hall whose client is away (waiting to be taken back) is not on line, whatever still flows.
+    return peer && !peer.closed && !peer.away ? stats.linkCounters(peer) : null;
+  }
+
+  /** Marks a peer whose client's socket was lost (true) while it waits to be taken back. */
+  setAway(peerId: string, away: boolean): void {
+    const peer = this.#peers.get(peerId);
+    if (peer) peer.away = away;
   }
 
   /** Keyframe requests (PLI + FIR) the server has sent to a producer, over all its layers. */

@@ -280,6 +280,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
         leave(l);
         return;
       }
+      l.session.setAway(l.peerId, true);
       l.expiry = setTimeout(() => {
         if (l.socket === null) leave(l);
       }, options.resumeWindowMs ?? RESUME_WINDOW_MS);

@@ -123,6 +123,9 @@ describe('media recovery over socket.io: ICE restart, a peer taken back on a new
     await waitFor('the server saw the socket go', () => server.media.snapshot().peers.some((p) => p.peerId === join.peerId) && client.socket.disconnected);
     // The peer stays while its client is away: the others keep its producers.
     expect(server.media.peerIds()).to.include(join.peerId);
+    // But the hall is not on line meanwhile: its link health has no counters (the drop-out is told).
+    await waitFor('no link counters while its client is away', async () => (await server.media.linkCounters(DISTRICT)) === null, 3000);
+    expect(server.media.peerIds()).to.include(join.peerId);
 
     const back = await connect(DISTRICT);
     const resumed = await ok(back, 'media:join', { resume: { peerId: join.peerId, key: join.resumeKey } });
@@ -130,6 +133,7 @@ describe('media recovery over socket.io: ICE restart, a peer taken back on a new
     expect(resumed.resumeKey, 'a new key each time').to.not.equal(join.resumeKey);
     const peer = server.media.snapshot().peers.find((p) => p.peerId === join.peerId)!;
     expect(peer.producers.map((p) => p.id).sort()).to.deep.equal(producersBefore);
+    expect(await server.media.linkCounters(DISTRICT), 'on line again once taken back').to.not.equal(null);
     // Its transports answer on the new socket, and it is told again what it missed: its consumers, its microphone.
     expect((await ok(back, 'media:restartIce', { transportId })).iceParameters).to.be.an('object');
     expect((await ok(back, 'media:restartIce', { transportId: recvId })).iceParameters).to.be.an('object');
