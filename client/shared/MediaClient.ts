@@ -133,6 +133,11 @@ export class MediaClient {
     return this.#leg?.maxSpatialLayer ?? 0;
   }
 
+  /** The signalling socket of the node in use (tests and tools reach it; undefined before a node is known). */
+  get socket(): MediaLeg['socket'] | undefined {
+    return this.#leg?.socket;
+  }
+
   /** Bridges whose links carry no video now, as the node in use tells (absent: video). */
   get audioOnly(): ReadonlyMap<string, AudioOnlyState> {
     return this.#leg?.audioOnly ?? NO_AUDIO_ONLY;
