@@ -129,13 +129,13 @@ export class MediaClient {
     return this.#leg?.micOpen ?? false;
   }
 
-  get maxSpatialLayer(): number {
-    return this.#leg?.maxSpatialLayer ?? 0;
-  }
-
-  /** The signalling socket of the node in use (tests and tools reach it; undefined before a node is known). */
+  /** The socket of the node in use (what a lost link cuts; the e2e tests cut it), none before a node is chosen. */
   get socket(): MediaLeg['socket'] | undefined {
     return this.#leg?.socket;
+  }
+
+  get maxSpatialLayer(): number {
+    return this.#leg?.maxSpatialLayer ?? 0;
   }
 
   /** Bridges whose links carry no video now, as the node in use tells (absent: video). */

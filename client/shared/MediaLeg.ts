@@ -166,6 +166,11 @@ export class MediaLeg {
     this.socket.on('connect', () => void this.#onConnect());
     this.socket.on('disconnect', () => {
       this.#joined = false;
+      // The server opens and closes the microphone; cut off from it, it is not open (it tells again after the rejoin or the resume).
+      if (this.micOpen) {
+        this.micOpen = false;
+        this.#emit('mic', { open: false });
+      }
       if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use' && this.state !== 'closed' && this.#resume && this.#hasTransports()) {
         // Lost, not closed: the server keeps this peer a while; its transports and producers stay
         // here for an ICE restart once a new socket takes it back. Its consumers come anew.
