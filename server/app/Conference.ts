@@ -209,6 +209,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const health = new HealthMonitor({
         bridgeIds: plan.bridges.map((b) => b.id),
         links: () => links,
+        audioOnlyOf: (bridgeId) => local?.session.audioOnlyOf(bridgeId),
         online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
         joined: (bridgeId) => presenceOf(runner.state, bridgeId).sessions.length > 0,
         // A device's picture that reaches nobody (the hardware halls run with this process's media).
