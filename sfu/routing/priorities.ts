@@ -8,10 +8,10 @@ import type { ConsumerSlot } from './types.ts';
 
 /**
  * The priority of a video consumer by slot: the programme (and the prepared next speaker, which
- * becomes it) above thumbnails. Above the number of layers a simulcast producer has (3 spatial ×
+ * becomes it, and a shared screen shown with it) above thumbnails. Above the number of layers a simulcast producer has (3 spatial ×
  * 3 temporal), so that the programme takes every layer it can before any thumbnail takes a second.
  */
-export const VIDEO_PRIORITY: Record<ConsumerSlot, number> = { onair: 16, next: 16, audio: 16, thumb: 1 };
+export const VIDEO_PRIORITY: Record<ConsumerSlot, number> = { onair: 16, next: 16, content: 16, audio: 16, thumb: 1 };
 
 /** mediasoup's default priority: a consumer at it needs no request to the worker. */
 export const DEFAULT_PRIORITY = 1;
