@@ -242,8 +242,8 @@ export class MediaClient {
   close(): void {
     clearTimeout(this.#askTimer);
     this.#dropPending();
+    // The closed leg stays in place: its socket says it is closed (nothing retries), its consumers are gone.
     this.#leg?.close();
-    this.#leg = null;
     this.#setState('closed');
     this.localStream?.getTracks().forEach((t) => t.stop());
   }

@@ -38,21 +38,22 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${ARTIFACTS}/${name}.png` }).catch(() => undefined);
 }
 
-/** The page loses its sockets (its link drops) for ms, then its client reconnects by itself. */
-async function linkBlip(page: Page, ms: number): Promise<void> {
-  await page.evaluate((downMs: number) => {
-    const d = (window as any).diemcau;
-    const sockets = [d.control?.socket, d.client?.socket].filter(Boolean);
-    const managers = [...new Set(sockets.map((s: any) => s.io))] as any[];
-    for (const m of managers) {
-      m.reconnection(false);
-      m.engine?.close();
-    }
-    setTimeout(() => {
-      for (const m of managers) m.reconnection(true);
-      for (const s of sockets) s.connect();
-    }, downMs);
-  }, ms);
+/**
+ * The pages lose their link for ms (the browser offline, as the DevTools emulation makes it: new
+ * connections fail), their sockets are cut, and their clients reconnect by themselves once the
+ * link is back (the control client's own retry loop, socket.io's for the media). Returns at once.
+ */
+async function linkBlip(pages: Page[], ms: number): Promise<void> {
+  await Promise.all(pages.map((p) => p.setOfflineMode(true)));
+  await Promise.all(
+    pages.map((p) =>
+      p.evaluate(() => {
+        const d = (window as any).diemcau;
+        for (const s of [d.control?.socket, d.client?.socket].filter(Boolean)) s.io?.engine?.close();
+      }),
+    ),
+  );
+  setTimeout(() => void Promise.all(pages.map((p) => p.setOfflineMode(false).catch(() => undefined))), ms);
 }
 
 describe('e2e: a break, a mute and a blip of the speaker\'s link (Chromium)', function () {
@@ -159,8 +160,7 @@ describe('e2e: a break, a mute and a blip of the speaker\'s link (Chromium)', fu
 
   it('the speaking commune\'s page loses its sockets: it keeps the floor, every screen waits for it, and it speaks on when back', async () => {
     const before = await chair.evaluate(() => (window as any).diemcau.control.view.floor.timer);
-    await linkBlip(display, 7000);
-    await linkBlip(panel, 7000);
+    await linkBlip([display, panel], 7000);
     await waitFor('the commune offline in the state', async () => server.conference.runner.state.presence[COMMUNE]?.online === false);
     const state = server.conference.runner.state;
     expect(state.floor?.bridgeId, 'it keeps the floor').to.equal(COMMUNE);
