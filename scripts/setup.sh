@@ -5,12 +5,13 @@
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
 #     Debian's source tarball, against OpenSSL), cached by version.
 #  4. The browser bundle.
+#  5. The benchmarks' native helpers (scripts/bench/native: rtp-gen, rtp-sink), cached by source hash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
-  libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump)
+  libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump gcc valgrind)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -35,4 +36,5 @@ if [ ! -x "$MEDIASOUP_WORKER_BIN" ]; then
 fi
 
 node scripts/build-client.mjs
+echo "setup: bench helpers in $(bash scripts/bench/native/build.sh)"
 echo "setup: ready (worker: $MEDIASOUP_WORKER_BIN)"
