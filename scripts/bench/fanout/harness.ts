@@ -209,6 +209,10 @@ export class FanoutHarness {
   #pages = new Map<string, Page>();
   readonly #consumers = new Set<ms.Consumer>();
   readonly #pipeConsumers = new Set<ms.Consumer>();
+  /** The receiving peer of every consumer (its transport's peer). */
+  readonly #consumerPeer = new Map<string, string>();
+  /** The Chromium halls' receive transports. */
+  readonly #webRtcRecv = new Set<ms.WebRtcTransport>();
   readonly #producers = new Map<string, ms.Producer>();
   readonly #peers: SyntheticPeer[] = [];
   /** Local ports of the SFU's plain transports (to tell its socket drops from the harness's). */
@@ -240,10 +244,13 @@ export class FanoutHarness {
     this.media = this.server.media;
     for (const router of this.media.routers()) {
       router!.observer.on('newtransport', (t) => {
+        if (t.appData.kind === 'webrtc' && t.appData.direction === 'recv') this.#webRtcRecv.add(t as ms.WebRtcTransport);
+        t.observer.once('close', () => this.#webRtcRecv.delete(t as ms.WebRtcTransport));
         t.observer.on('newconsumer', (c) => {
           const set = t.constructor.name === 'PipeTransport' ? this.#pipeConsumers : this.#consumers;
           set.add(c);
-          c.observer.once('close', () => set.delete(c));
+          if (typeof t.appData.peerId === 'string') this.#consumerPeer.set(c.id, t.appData.peerId);
+          c.observer.once('close', () => (set.delete(c), this.#consumerPeer.delete(c.id)));
         });
         t.observer.on('newproducer', (p) => {
           if (t.constructor.name !== 'PipeTransport') this.#producers.set(p.id, p);
@@ -547,6 +554,41 @@ export class FanoutHarness {
       })),
       headroom,
     };
+  }
+
+  /**
+   * Every hall's video consumer of `bridgeId`'s camera (thumbnails of the console and the wall
+   * left out): which peer receives it, over what, and the SSRC it arrives with.
+   */
+  cameraConsumersOf(bridgeId: string): { peerId: string; ssrc: number; consumerId: string; webrtc: boolean }[] {
+    const out: { peerId: string; ssrc: number; consumerId: string; webrtc: boolean }[] = [];
+    for (const c of this.#consumers) {
+      if (c.closed || c.kind !== 'video' || c.appData.bridgeId !== bridgeId || c.appData.source !== 'cam' || c.appData.slot === 'thumb') continue;
+      const peerId = this.#consumerPeer.get(c.id);
+      if (!peerId || peerId === 'bench:console' || peerId === 'bench:wall') continue;
+      out.push({ peerId, ssrc: c.rtpParameters.encodings![0]!.ssrc!, consumerId: c.id, webrtc: !peerId.startsWith('bench:') });
+    }
+    return out;
+  }
+
+  /** The local UDP ports of the Chromium halls' receive transports (where the SFU sends them media). */
+  browserPorts(): number[] {
+    return [...this.#webRtcRecv].map((t) => t.iceSelectedTuple?.remotePort).filter((p): p is number => typeof p === 'number');
+  }
+
+  /** The Chromium halls' pages, by bridge. */
+  get pages(): ReadonlyMap<string, Page> {
+    return this.#pages;
+  }
+
+  /** First packets of streams at the synthetic receivers since `sinceMs` (epoch ms; native sink). */
+  streamStarts(sinceMs: number): ReturnType<SinkSide['streamStarts']> {
+    return this.#sinks.streamStarts(sinceMs);
+  }
+
+  /** The generator's counters and keyframe log. */
+  generatorStats(): ReturnType<GeneratorSide['stats']> {
+    return this.#generator.stats();
   }
 
   /** Keyframe requests that reached each hall's camera so far (the generator's count). */
