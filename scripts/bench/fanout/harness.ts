@@ -209,8 +209,6 @@ export class FanoutHarness {
   #pages = new Map<string, Page>();
   readonly #consumers = new Set<ms.Consumer>();
   readonly #pipeConsumers = new Set<ms.Consumer>();
-  /** The receiving peer of every consumer (its transport's peer). */
-  readonly #consumerPeer = new Map<string, string>();
   /** The Chromium halls' receive transports. */
   readonly #webRtcRecv = new Set<ms.WebRtcTransport>();
   readonly #producers = new Map<string, ms.Producer>();
@@ -249,8 +247,7 @@ export class FanoutHarness {
         t.observer.on('newconsumer', (c) => {
           const set = t.constructor.name === 'PipeTransport' ? this.#pipeConsumers : this.#consumers;
           set.add(c);
-          if (typeof t.appData.peerId === 'string') this.#consumerPeer.set(c.id, t.appData.peerId);
-          c.observer.once('close', () => (set.delete(c), this.#consumerPeer.delete(c.id)));
+          c.observer.once('close', () => set.delete(c));
         });
         t.observer.on('newproducer', (p) => {
           if (t.constructor.name !== 'PipeTransport') this.#producers.set(p.id, p);
@@ -398,6 +395,13 @@ export class FanoutHarness {
 
   /** Measures one window of `seconds` with the current programme. */
   async measure(seconds: number): Promise<WindowResult> {
+    const close = await this.openWindow();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    return close();
+  }
+
+  /** Starts a window (counters sampled now); the function returned ends it and gives the figures. */
+  async openWindow(): Promise<() => Promise<WindowResult>> {
     const pids = this.server.pool.pids();
     const consumers = [...this.#consumers];
     const pipes = [...this.#pipeConsumers];
@@ -448,111 +452,112 @@ export class FanoutHarness {
     const drops0 = udpDropsByPort();
     const cores0 = coreSample();
     const t0 = process.hrtime.bigint();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const cores1 = coreSample();
-    const cpu1 = pids.map(cpuSeconds);
-    const server1 = cpuSeconds(process.pid);
-    const harness1 = harnessProcs.map((h) => safeCpu(h.pid));
-    const browser1 = browserPids.map((p) => safeCpu(p));
-    const udp1 = udpRcvbufErrors();
-    const drops1 = udpDropsByPort();
-    const wire = this.#capture ? await this.#capture.stop() : null;
-    this.#capture = null;
-    let sfuDrops = 0;
-    let ownDrops = 0;
-    let otherDrops = 0;
-    for (const [port, n] of drops1) {
-      const d = n - (drops0.get(port) ?? 0);
-      if (this.#sfuPorts.has(port)) sfuDrops += d;
-      else if (this.#ownPorts.has(port)) ownDrops += d;
-      else otherDrops += d;
-    }
-    const [sinkReport, gen] = await Promise.all([this.#sinks.report(), this.#generator.stats()]);
-    const [c1, p1, in1, b1] = await Promise.all([sent(consumers), sent(pipes), received(), browserFrames()]);
-    let outPackets = 0;
-    let active = 0;
-    for (const [id, n] of c1) {
-      if (!c0.has(id)) continue;
-      const d = n - c0.get(id)!;
-      outPackets += d;
-      if (d > 0) active++;
-    }
-    let pipePackets = 0;
-    for (const [id, n] of p1) if (p0.has(id)) pipePackets += n - p0.get(id)!;
-    const workerCpu = cpu1.map((c, i) => c - cpu0[i]!);
-    const cpuTotal = workerCpu.reduce((a, b) => a + b, 0);
-    const groups = sinkReport.groups;
-    const expected = Object.values(groups).reduce((n, g) => n + g.expected, 0);
-    const lost = Object.values(groups).reduce((n, g) => n + g.lost, 0);
-    const lat = sinkReport.latencyUs.map((u) => u / 1000);
-    const harnessCpu = harness1.map((c, i) => c - harness0[i]!);
-    const browserCpu = browser1.reduce((a, b) => a + b, 0) - browser0.reduce((a, b) => a + b, 0);
-    const ours = cpuTotal + (server1 - server0) + harnessCpu.reduce((a, b) => a + b, 0) + browserCpu;
-    const machineBusy = cores1.reduce((n, x, i) => n + x.busy - cores0[i]!.busy, 0) / CLK_TCK;
-    const pinned = this.options.pin;
-    const headroom: HarnessHeadroom = {
-      impl: this.options.harness ?? 'native',
-      pinned,
-      harnessCpus: pinned ? [0] : [],
-      sfuCpus: pinned && this.options.workers === 1 ? [1] : [],
-      processes: harnessProcs.map((h, i) => ({ ...h, cpuPct: round((harnessCpu[i]! / wall) * 100, 1) })),
-      coreBusyPct: coreBusyPct(cores0, cores1),
-      othersCpuPct: round(((machineBusy - ours) / wall) * 100, 1),
-      ownSocketDrops: ownDrops,
-      sinkSocketDrops: sinkReport.socketDrops,
-      generatorSocketDrops: gen.socketDrops,
-      otherSocketDrops: otherDrops,
-      sinkReadDelayP99Ms: sinkReport.readDelayP99Ms === null ? null : round(sinkReport.readDelayP99Ms, 3),
-      sinkReadDelayMaxMs: sinkReport.readDelayMaxMs === null ? null : round(sinkReport.readDelayMaxMs, 3),
-      sinkLoopDelayP99Ms: sinkReport.loopDelayP99Ms === null ? null : round(sinkReport.loopDelayP99Ms, 3),
-      generatorLateP50Ms: round(gen.lateP50Ms, 3),
-      generatorLateP99Ms: round(gen.lateP99Ms, 3),
-      generatorLateMaxMs: round(gen.lateMaxMs, 3),
-      generatorSkipped: gen.skipped,
-      sourceFps: FPS,
-    };
-    return {
-      seconds: round(wall, 1),
-      consumers: consumers.length,
-      consumersActive: active,
-      outPackets,
-      outPps: Math.round(outPackets / wall),
-      pipePps: Math.round(pipePackets / wall),
-      inPps: Math.round([...in1].reduce((n, [id, v]) => n + (in0.has(id) ? v - in0.get(id)! : 0), 0) / wall),
-      workerCpuSeconds: workerCpu.map((x) => round(x)),
-      usCpuPerOutPacket: round((cpuTotal * 1e6) / Math.max(1, outPackets)),
-      sfuCpuPct: round((cpuTotal / wall / os.cpus().length) * 100, 1),
-      sfuCores: round(cpuTotal / wall),
-      serverCpuPct: round(((server1 - server0) / wall) * 100, 1),
-      browsersCpuPct: round((browserCpu / wall) * 100, 1),
-      harnessCpuPct: round((harnessCpu.reduce((a, b) => a + b, 0) / wall) * 100, 1),
-      lossPct: round((lost / Math.max(1, expected)) * 100, 3),
-      lost,
-      expected,
-      udpRcvbufErrors: udp1 - udp0,
-      sfuSocketDrops: sfuDrops,
-      harnessSocketDrops: ownDrops,
-      fwdP50Ms: wire ? round(percentile(wire.latencyMs, 50), 3) : null,
-      fwdP99Ms: wire ? round(percentile(wire.latencyMs, 99), 3) : null,
-      fwdMaxMs: wire ? round(Math.max(...wire.latencyMs, 0), 3) : null,
-      fwdSamples: wire?.latencyMs.length ?? 0,
-      e2eP50Ms: round(percentile(lat, 50), 3),
-      e2eP99Ms: round(percentile(lat, 99), 3),
-      e2eSamples: lat.length,
-      rssMb: round(pids.map(rssMb).reduce((a, b) => a + b, 0), 0),
-      groups,
-      generatorLoopP99Ms: round(gen.loopDelayP99Ms),
-      generatorPps: Math.round((gen.packets - gen0.packets) / wall),
-      generatorNacked: gen.nacked - gen0.nacked,
-      sinkLoopP99Ms: round(sinkReport.loopDelayP99Ms ?? 0),
-      nacksSent: sinkReport.nacksSent,
-      browsers: [...this.#pages.keys()].map((b) => ({
-        bridgeId: b,
-        fps: round(((b1.get(b)?.frames ?? 0) - (b0.get(b)?.frames ?? 0)) / wall, 1),
-        height: b1.get(b)?.height ?? 0,
-      })),
-      headroom,
+    return async () => {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cores1 = coreSample();
+      const cpu1 = pids.map(cpuSeconds);
+      const server1 = cpuSeconds(process.pid);
+      const harness1 = harnessProcs.map((h) => safeCpu(h.pid));
+      const browser1 = browserPids.map((p) => safeCpu(p));
+      const udp1 = udpRcvbufErrors();
+      const drops1 = udpDropsByPort();
+      const wire = this.#capture ? await this.#capture.stop() : null;
+      this.#capture = null;
+      let sfuDrops = 0;
+      let ownDrops = 0;
+      let otherDrops = 0;
+      for (const [port, n] of drops1) {
+        const d = n - (drops0.get(port) ?? 0);
+        if (this.#sfuPorts.has(port)) sfuDrops += d;
+        else if (this.#ownPorts.has(port)) ownDrops += d;
+        else otherDrops += d;
+      }
+      const [sinkReport, gen] = await Promise.all([this.#sinks.report(), this.#generator.stats()]);
+      const [c1, p1, in1, b1] = await Promise.all([sent(consumers), sent(pipes), received(), browserFrames()]);
+      let outPackets = 0;
+      let active = 0;
+      for (const [id, n] of c1) {
+        if (!c0.has(id)) continue;
+        const d = n - c0.get(id)!;
+        outPackets += d;
+        if (d > 0) active++;
+      }
+      let pipePackets = 0;
+      for (const [id, n] of p1) if (p0.has(id)) pipePackets += n - p0.get(id)!;
+      const workerCpu = cpu1.map((c, i) => c - cpu0[i]!);
+      const cpuTotal = workerCpu.reduce((a, b) => a + b, 0);
+      const groups = sinkReport.groups;
+      const expected = Object.values(groups).reduce((n, g) => n + g.expected, 0);
+      const lost = Object.values(groups).reduce((n, g) => n + g.lost, 0);
+      const lat = sinkReport.latencyUs.map((u) => u / 1000);
+      const harnessCpu = harness1.map((c, i) => c - harness0[i]!);
+      const browserCpu = browser1.reduce((a, b) => a + b, 0) - browser0.reduce((a, b) => a + b, 0);
+      const ours = cpuTotal + (server1 - server0) + harnessCpu.reduce((a, b) => a + b, 0) + browserCpu;
+      const machineBusy = cores1.reduce((n, x, i) => n + x.busy - cores0[i]!.busy, 0) / CLK_TCK;
+      const pinned = this.options.pin;
+      const headroom: HarnessHeadroom = {
+        impl: this.options.harness ?? 'native',
+        pinned,
+        harnessCpus: pinned ? [0] : [],
+        sfuCpus: pinned && this.options.workers === 1 ? [1] : [],
+        processes: harnessProcs.map((h, i) => ({ ...h, cpuPct: round((harnessCpu[i]! / wall) * 100, 1) })),
+        coreBusyPct: coreBusyPct(cores0, cores1),
+        othersCpuPct: round(((machineBusy - ours) / wall) * 100, 1),
+        ownSocketDrops: ownDrops,
+        sinkSocketDrops: sinkReport.socketDrops,
+        generatorSocketDrops: gen.socketDrops,
+        otherSocketDrops: otherDrops,
+        sinkReadDelayP99Ms: sinkReport.readDelayP99Ms === null ? null : round(sinkReport.readDelayP99Ms, 3),
+        sinkReadDelayMaxMs: sinkReport.readDelayMaxMs === null ? null : round(sinkReport.readDelayMaxMs, 3),
+        sinkLoopDelayP99Ms: sinkReport.loopDelayP99Ms === null ? null : round(sinkReport.loopDelayP99Ms, 3),
+        generatorLateP50Ms: round(gen.lateP50Ms, 3),
+        generatorLateP99Ms: round(gen.lateP99Ms, 3),
+        generatorLateMaxMs: round(gen.lateMaxMs, 3),
+        generatorSkipped: gen.skipped,
+        sourceFps: FPS,
+      };
+      return {
+        seconds: round(wall, 1),
+        consumers: consumers.length,
+        consumersActive: active,
+        outPackets,
+        outPps: Math.round(outPackets / wall),
+        pipePps: Math.round(pipePackets / wall),
+        inPps: Math.round([...in1].reduce((n, [id, v]) => n + (in0.has(id) ? v - in0.get(id)! : 0), 0) / wall),
+        workerCpuSeconds: workerCpu.map((x) => round(x)),
+        usCpuPerOutPacket: round((cpuTotal * 1e6) / Math.max(1, outPackets)),
+        sfuCpuPct: round((cpuTotal / wall / os.cpus().length) * 100, 1),
+        sfuCores: round(cpuTotal / wall),
+        serverCpuPct: round(((server1 - server0) / wall) * 100, 1),
+        browsersCpuPct: round((browserCpu / wall) * 100, 1),
+        harnessCpuPct: round((harnessCpu.reduce((a, b) => a + b, 0) / wall) * 100, 1),
+        lossPct: round((lost / Math.max(1, expected)) * 100, 3),
+        lost,
+        expected,
+        udpRcvbufErrors: udp1 - udp0,
+        sfuSocketDrops: sfuDrops,
+        harnessSocketDrops: ownDrops,
+        fwdP50Ms: wire ? round(percentile(wire.latencyMs, 50), 3) : null,
+        fwdP99Ms: wire ? round(percentile(wire.latencyMs, 99), 3) : null,
+        fwdMaxMs: wire ? round(Math.max(...wire.latencyMs, 0), 3) : null,
+        fwdSamples: wire?.latencyMs.length ?? 0,
+        e2eP50Ms: round(percentile(lat, 50), 3),
+        e2eP99Ms: round(percentile(lat, 99), 3),
+        e2eSamples: lat.length,
+        rssMb: round(pids.map(rssMb).reduce((a, b) => a + b, 0), 0),
+        groups,
+        generatorLoopP99Ms: round(gen.loopDelayP99Ms),
+        generatorPps: Math.round((gen.packets - gen0.packets) / wall),
+        generatorNacked: gen.nacked - gen0.nacked,
+        sinkLoopP99Ms: round(sinkReport.loopDelayP99Ms ?? 0),
+        nacksSent: sinkReport.nacksSent,
+        browsers: [...this.#pages.keys()].map((b) => ({
+          bridgeId: b,
+          fps: round(((b1.get(b)?.frames ?? 0) - (b0.get(b)?.frames ?? 0)) / wall, 1),
+          height: b1.get(b)?.height ?? 0,
+        })),
+        headroom,
+      };
     };
   }
 
@@ -560,13 +565,16 @@ export class FanoutHarness {
    * Every hall's video consumer of `bridgeId`'s camera (thumbnails of the console and the wall
    * left out): which peer receives it, over what, and the SSRC it arrives with.
    */
-  cameraConsumersOf(bridgeId: string): { peerId: string; ssrc: number; consumerId: string; webrtc: boolean }[] {
-    const out: { peerId: string; ssrc: number; consumerId: string; webrtc: boolean }[] = [];
-    for (const c of this.#consumers) {
-      if (c.closed || c.kind !== 'video' || c.appData.bridgeId !== bridgeId || c.appData.source !== 'cam' || c.appData.slot === 'thumb') continue;
-      const peerId = this.#consumerPeer.get(c.id);
-      if (!peerId || peerId === 'bench:console' || peerId === 'bench:wall') continue;
-      out.push({ peerId, ssrc: c.rtpParameters.encodings![0]!.ssrc!, consumerId: c.id, webrtc: !peerId.startsWith('bench:') });
+  cameraConsumersOf(bridgeId: string): { peerId: string; bridgeId: string; ssrc: number; consumerId: string; webrtc: boolean }[] {
+    const byId = new Map([...this.#consumers].map((c) => [c.id, c]));
+    const out: { peerId: string; bridgeId: string; ssrc: number; consumerId: string; webrtc: boolean }[] = [];
+    for (const peer of this.media.snapshot().peers) {
+      if (!peer.bridgeId) continue; // the console and the wall: thumbnails
+      for (const c of peer.consumers) {
+        const consumer = byId.get(c.id);
+        if (c.bridgeId !== bridgeId || c.source !== 'cam' || c.kind !== 'video' || c.slot === 'thumb' || !consumer) continue;
+        out.push({ peerId: peer.peerId, bridgeId: peer.bridgeId, ssrc: consumer.rtpParameters.encodings![0]!.ssrc!, consumerId: c.id, webrtc: !peer.peerId.startsWith('bench:') });
+      }
     }
     return out;
   }
