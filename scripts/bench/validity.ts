@@ -58,6 +58,11 @@ export const LIMITS = {
    */
   clientLoopDelayP99Ms: 10,
   /**
+   * The same during bench:control's join storm, whose figure is about a second against a goal
+   * of 20 s: a client late by a tenth of that second still measures the server.
+   */
+  clientStormLoopDelayP99Ms: 100,
+  /**
    * Everything else on the machine (other people's processes, in % of one core) while the
    * benchmark measured: more than a quarter of a core competes with what is measured on a
    * 2-core machine.

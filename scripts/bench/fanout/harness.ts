@@ -55,6 +55,12 @@ function udpDropsByPort(): Map<number, number> {
   return out;
 }
 
+/** Drops (full receive buffers) at these local UDP ports so far. */
+export function udpDropsOfPorts(ports: number[]): number {
+  const by = udpDropsByPort();
+  return ports.reduce((n, p) => n + (by.get(p) ?? 0), 0);
+}
+
 function udpRcvbufErrors(): number {
   const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
   const names = lines[0]!.split(/\s+/);
