@@ -26,6 +26,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import { NativeSink } from './fanout/native-sink.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +35,7 @@ import { mediaCodecs, KEYFRAME_REQUEST_DELAY_MS } from '../../sfu/codecs.ts';
 import { freePortBase } from '../../test/helpers/server.ts';
 import { loadClip } from './fanout/media.ts';
 import { OpusPacketizer, Vp8Packetizer } from './fanout/rtp.ts';
-import { SrtpSession, isRtcp } from './fanout/srtp.ts';
+import { SrtpSession } from './fanout/srtp.ts';
 import { senderReport } from '../../server/app/programme/rtp.ts';
 import { machineFacts } from './validity.ts';
 import { saveInstructionCount, workerSha256 } from './instructions/record.ts';
@@ -71,6 +72,9 @@ class Speaker {
   #audio = 0;
   #framesSent = 0;
   #audioSent = 0;
+  /** Where the clip was last rewound: audio and video interleave the same way after every rewind. */
+  #frameBase = 0;
+  #audioBase = 0;
   /** The RTP timestamp of the last video frame and audio packet (for sender reports). */
   videoTs = 0;
   audioTs = 0;
@@ -83,12 +87,20 @@ class Speaker {
     this.#queue = [];
     this.#frame = 0;
     this.#audio = 0;
+    this.#frameBase = this.#framesSent;
+    this.#audioBase = this.#audioSent;
+  }
+  /** One audio packet out of turn (the drain marker before the measured sequence). */
+  nextAudio(): Buffer {
+    this.audioTs = this.#audioSent * 960;
+    this.#audioSent++;
+    return this.mic.packetize(this.clip.audio[this.#audio++ % this.clip.audio.length]!, this.audioTs);
   }
   next(): { packet: Buffer; layer: number } {
     while (!this.#queue.length) {
       // audio every 20 ms, video every 1/30 s: whichever comes first
-      const videoAt = (this.#framesSent * 1000) / this.clip.fps;
-      const audioAt = this.#audioSent * 20;
+      const videoAt = ((this.#framesSent - this.#frameBase) * 1000) / this.clip.fps;
+      const audioAt = (this.#audioSent - this.#audioBase) * 20;
       if (audioAt <= videoAt) {
         this.audioTs = this.#audioSent * 960;
         this.#queue.push({ packet: this.mic.packetize(this.clip.audio[this.#audio % this.clip.audio.length]!, this.audioTs), layer: -1 });
@@ -115,9 +127,17 @@ function receiverCaps(caps: ms.RtpCapabilities): ms.RtpCapabilities {
   };
 }
 
-/** callgrind_control on the worker; it answers when the worker next runs (a timer wakes it at least every second). */
-function callgrindControl(flag: string, pid: number): void {
-  execFileSync('callgrind_control', [flag, String(pid)], { stdio: 'ignore', timeout: 120_000 });
+/**
+ * callgrind_control on the worker, without blocking: callgrind acts on it when the worker next
+ * runs (its transports' RTCP timers wake it every few ms), which can take seconds while it
+ * re-instruments code under load.
+ */
+function callgrindControl(flag: string, pid: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('callgrind_control', [flag, String(pid)], { stdio: 'ignore' });
+    const timer = setTimeout(() => p.kill(), 300_000);
+    p.once('exit', (code) => (clearTimeout(timer), code === 0 ? resolve() : reject(new Error(`callgrind_control ${flag} exited ${code}`))));
+  });
 }
 
 /** The instructions (Ir) of a callgrind dump: its `summary:` or `totals:` line. */
@@ -146,15 +166,17 @@ async function countOnce(loaded: boolean): Promise<Run> {
   delete process.env.MEDIASOUP_USE_VALGRIND;
   delete process.env.MEDIASOUP_VALGRIND_OPTIONS;
   const hogs: ChildProcess[] = [];
-  const receiver = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 });
+  // The receivers: one socket of the native sink that every consumer's transport sends to (it
+  // counts RTP by SSRC from the clear headers, never drops at these rates).
+  const receiver = new NativeSink();
   const sender = dgram.createSocket({ type: 'udp4' });
   try {
     const router = await worker.createRouter({ mediaCodecs });
+    await receiver.shareSockets(0);
+    const receiverPort = (await receiver.bind([{ id: 'all', group: 'all', probe: false }])).all!;
+    await receiver.mark();
     let received = 0;
-    receiver.on('message', (m) => {
-      if (!isRtcp(m)) received++;
-    });
-    await new Promise<void>((r) => receiver.bind(0, '127.0.0.1', r));
+    const count = async (): Promise<number> => (received = (await receiver.report()).groups.all?.packets ?? 0);
     await new Promise<void>((r) => sender.bind(0, '127.0.0.1', r));
 
     const speakerKey = SrtpSession.randomKey(SUITE);
@@ -176,12 +198,15 @@ async function countOnce(loaded: boolean): Promise<Run> {
     const caps = receiverCaps(router.rtpCapabilities);
     const consumers: ms.Consumer[] = [];
     const videos: ms.Consumer[] = [];
+    const audioSsrcs: number[] = [];
     for (let i = 0; i < CONSUMERS; i++) {
       const t = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: true, srtpCryptoSuite: SUITE });
-      await t.connect({ ip: '127.0.0.1', port: receiver.address().port, srtpParameters: { cryptoSuite: SUITE, keyBase64: SrtpSession.randomKey(SUITE) } });
+      await t.connect({ ip: '127.0.0.1', port: receiverPort, srtpParameters: { cryptoSuite: SUITE, keyBase64: SrtpSession.randomKey(SUITE) } });
       const v = await t.consume({ producerId: cam.id, rtpCapabilities: caps });
-      consumers.push(v, await t.consume({ producerId: mic.id, rtpCapabilities: caps }));
+      const a = await t.consume({ producerId: mic.id, rtpCapabilities: caps });
+      consumers.push(v, a);
       videos.push(v);
+      audioSsrcs.push(a.rtpParameters.encodings![0]!.ssrc!);
     }
     const tx = new SrtpSession(speakerKey, SUITE);
     const send = (p: Buffer): Promise<void> => new Promise((r) => sender.send(tx.protectRtp(p), input.tuple.localPort, '127.0.0.1', () => r()));
@@ -189,6 +214,15 @@ async function countOnce(loaded: boolean): Promise<Run> {
     // Warm-up: the clip until every video consumer forwards the top layer. A consumer moves to
     // another simulcast layer only once that layer has had a sender report (mediasoup maps the
     // layers' timestamps through it), so the speaker sends them, as browsers do, here only.
+    /** One batch of the clip, then until its copies have arrived (nothing more for 30 ms). */
+    const warmBatch = async (): Promise<void> => {
+      for (let i = 0; i < BATCH; i++, warm++) await send(speaker.next().packet);
+      if (warm % (BATCH * 8) === 0) await reports();
+      for (let last = -1; last !== (await count()); ) {
+        last = received;
+        await sleep(30);
+      }
+    };
     const reports = (): Promise<void> => {
       const now = Date.now();
       const srs = [...speaker.layers.map((l) => senderReport(l.ssrc, now, speaker.videoTs, 0, 0)), senderReport(speaker.mic.ssrc, now, speaker.audioTs, 0, 0)];
@@ -198,20 +232,36 @@ async function countOnce(loaded: boolean): Promise<Run> {
     let warm = 0;
     const warmStart = Date.now();
     while (!topLayer() || warm < 500) {
-      for (let i = 0; i < BATCH; i++, warm++) await send(speaker.next().packet);
-      if (warm % (BATCH * 8) === 0) await reports();
+      await warmBatch();
       // Every layer has had its sender report: start the clip again on a keyframe of every
       // layer, so that the consumers can climb without waiting for the clip's next keyframe.
       if (warm % (BATCH * 32) === 0) speaker.rewind();
-      // idle: the copies of the batch have arrived
-      for (let last = -1; last !== received; ) {
-        last = received;
-        await sleep(30);
-      }
       if (warm % 200 === 0) console.error(`warm-up: ${warm} packets in, ${received} copies out, layers ${[...new Set(videos.map((c) => c.currentLayers?.spatialLayer ?? 'none'))].join(',')}`);
       if (Date.now() - warmStart > 900_000) throw new Error(`consumers not on the top layer after ${warm} packets: ${videos.map((c) => c.currentLayers?.spatialLayer).join(',')}`);
     }
-    await sleep(300);
+    // Instrumentation from now on (setting up 200 transports and the warm-up run 5 times faster
+    // without it). The clip goes on meanwhile: a layer without packets for 1.5 s is inactive to
+    // mediasoup, and its consumers would wait for the next keyframe.
+    if (!NO_VALGRIND) {
+      let on = false;
+      const instr = callgrindControl('--instr=on', worker.pid).then(() => (on = true));
+      while (!on) await warmBatch();
+      await instr;
+      for (let i = 0; i < 8; i++) await warmBatch();
+    }
+
+    // The worker handles packets one after another, each with all its copies: once an audio
+    // packet (copied to every consumer) has arrived everywhere, everything before it has too.
+    const drained = async (): Promise<void> => {
+      const before = await receiver.received(audioSsrcs);
+      await send(speaker.nextAudio());
+      const deadline = Date.now() + 120_000;
+      while ((await receiver.received(audioSsrcs)) < before + CONSUMERS) {
+        if (Date.now() > deadline) throw new Error('the warm-up did not drain');
+        await sleep(5);
+      }
+    };
+    await drained();
 
     // The measured sequence: from the clip's first frame, a closed loop (batch → its copies).
     if (loaded) {
@@ -228,16 +278,15 @@ async function countOnce(loaded: boolean): Promise<Run> {
     };
     const sent0 = await statsSent();
     const in0 = (await cam.getStats()).reduce((n, s) => n + (s.packetCount ?? 0), 0) + (await mic.getStats()).reduce((n, s) => n + (s.packetCount ?? 0), 0);
-    // Instrumentation only now (setting up 200 transports and the warm-up run 5 times faster
-    // without it); the counters start from zero here.
     let layerChanges = 0;
-    for (const c of videos) c.on('layerschange', () => layerChanges++);
-    if (!NO_VALGRIND) {
-      callgrindControl('--instr=on', worker.pid);
-      callgrindControl('--zero', worker.pid);
-    }
+    const changes: string[] = [];
+    for (const c of videos) c.on('layerschange', (l) => (layerChanges++, changes.length < 10 && changes.push(`${Date.now() % 100000}:${JSON.stringify(l)}`)));
+    // The counters start from zero here, the worker idle (every copy of the warm-up arrived).
+    const zeroAt = Date.now();
+    if (!NO_VALGRIND) await callgrindControl('--zero', worker.pid);
+    if (Date.now() - zeroAt > 1000) throw new Error(`callgrind took ${Date.now() - zeroAt} ms to zero its counters: the clip would have paused long enough for mediasoup to call a layer inactive`);
     const t0 = Date.now();
-    let expected = received;
+    let expected = await count();
     let expectedOut = 0;
     for (let sentIn = 0; sentIn < PACKETS; ) {
       for (let i = 0; i < BATCH && sentIn < PACKETS; i++, sentIn++) {
@@ -246,14 +295,14 @@ async function countOnce(loaded: boolean): Promise<Run> {
         await send(packet);
       }
       // Every copy of the batch, or (a copy the consumers did not send) nothing more for 2 s.
-      for (let last = received, quiet = 0; received < expected && quiet < 2000; quiet = received === last ? quiet + 5 : 0, last = received) await sleep(5);
+      for (let last = received, quiet = 0; (await count()) < expected && quiet < 2000; quiet = received === last ? quiet + 5 : 0, last = received) await sleep(5);
       if (received < expected) {
         console.error(`batch ending at input ${sentIn}: ${expected - received} copies fewer than expected`);
         expected = received;
       }
     }
     await sleep(200);
-    if (!NO_VALGRIND) callgrindControl('--dump', worker.pid);
+    if (!NO_VALGRIND) await callgrindControl('--dump', worker.pid);
     const seconds = (Date.now() - t0) / 1000;
     const outPackets = (await statsSent()) - sent0;
     const inPackets = (await cam.getStats()).reduce((n, s) => n + (s.packetCount ?? 0), 0) + (await mic.getStats()).reduce((n, s) => n + (s.packetCount ?? 0), 0) - in0;
@@ -261,6 +310,7 @@ async function countOnce(loaded: boolean): Promise<Run> {
     // packet copied to every consumer, no consumer moving between layers (a worker so slowed
     // down — valgrind on a loaded machine — that a layer looks inactive would do that).
     if (inPackets !== PACKETS) throw new Error(`not the fixed workload: the worker received ${inPackets} of ${PACKETS} packets`);
+    if (changes.length) console.error(`layer changes: ${changes.join(' ')}`);
     if (outPackets !== expectedOut || layerChanges > 0) throw new Error(`not the fixed workload: ${outPackets} copies sent of ${expectedOut} expected, ${layerChanges} layer changes (the worker ran too slowly for mediasoup's activity timers)`);
     if (NO_VALGRIND) return { instructions: 0, outPackets, inPackets, instructionsPerOutPacket: 0, seconds, loaded };
     const dumps = fs.readdirSync(dir).filter((f) => f.startsWith('callgrind.out.')).sort();
@@ -269,7 +319,7 @@ async function countOnce(loaded: boolean): Promise<Run> {
     return { instructions, outPackets, inPackets, instructionsPerOutPacket: Math.round((instructions / outPackets) * 10) / 10, seconds, loaded };
   } finally {
     for (const h of hogs) h.kill('SIGKILL');
-    receiver.close();
+    await receiver.close();
     sender.close();
     worker.close();
     await sleep(500);

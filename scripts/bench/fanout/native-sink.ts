@@ -145,6 +145,11 @@ export class NativeSink {
     return (await this.#request<{ events: StreamStart[] }>(`events ${sinceMs.toFixed(3)}`)).events;
   }
 
+  /** Packets received so far on the streams of these SSRCs (all receivers together). */
+  async received(ssrcs: number[]): Promise<number> {
+    return (await this.#request<{ received: number }>(`received ${ssrcs.join(',')}`)).received;
+  }
+
   /** Stops the helper; idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -24,7 +24,7 @@
  *   key <name> <gcm|cm> <our master key hex> <the SFU's master key hex> <sfu ip> <sfu port>
  *   videopts <pt,pt,...>                     payload types that are video (NACKed, keyframes)
  *   decryptall <0|1>                         decrypt every RTP packet (to measure what it costs)
- *   start | mark | report | events <since ms, CLOCK_REALTIME> | stop
+ *   start | mark | report | events <since ms, CLOCK_REALTIME> | received <ssrc,ssrc,...> | stop
  * Usage: rtp-sink            (the sink, driven by scripts/bench/fanout/native-sink.ts)
  *        rtp-sink blast <pps> <seconds> <payload bytes> <gcm 0|1> <port>...   (bench:datagram)
  */
@@ -641,6 +641,18 @@ static void command(char *line)
 		printf("{\"id\":%ld}\n", id);
 	} else if (!strcmp(cmd, "report")) {
 		report(id);
+	} else if (!strcmp(cmd, "received")) {
+		/* packets received so far from the streams of these SSRCs, at every receiver */
+		uint64_t total = 0;
+		for (char *t = strtok(args, ","); t; t = strtok(NULL, ",")) {
+			uint32_t ssrc = (uint32_t)strtoul(t, NULL, 10);
+			for (int i = 0; i < nreceivers; i++) {
+				stream_t *st = receivers[i]->cap ? find_stream(receivers[i], ssrc, 0) : NULL;
+				if (st)
+					total += st->received;
+			}
+		}
+		printf("{\"id\":%ld,\"received\":%lu}\n", id, total);
 	} else if (!strcmp(cmd, "events")) {
 		events_since(id, atof(args));
 	} else if (!strcmp(cmd, "stop")) {
