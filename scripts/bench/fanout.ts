@@ -7,8 +7,8 @@
  * reach the new speaker. Prints one JSON object as its last line.
  *
  * Options: --workers N (1) --seconds N (20) --warmup N (6) --browsers N (2) --switches N (6)
- *          --probes N (8) --harness native|node (the synthetic load in C, default, or the first
- *          Node harness) --no-pin --suite-cm (SRTP AES_CM_128_HMAC_SHA1_80 instead of AEAD_AES_128_GCM,
+ *          --probes N (8) --harness native|node|node-gen (the synthetic load in C, default; the
+ *          first Node harness; the Node generator with the native sink) --no-pin --suite-cm (SRTP AES_CM_128_HMAC_SHA1_80 instead of AEAD_AES_128_GCM,
  *          which browsers negotiate with mediasoup) --no-wire (no tcpdump) --health-ms N (the server's
  *          link-health sampling period; 2000 by default)
  * Forwarding latency (fwd_*): tcpdump on lo timestamps the speaker's packets into the SFU and the
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   const pin = !process.argv.includes('--no-pin') && os.cpus().length >= 2;
   const suite = process.argv.includes('--suite-cm') ? 'AES_CM_128_HMAC_SHA1_80' : 'AEAD_AES_128_GCM';
   const impl = process.argv.includes('--harness') ? process.argv[process.argv.indexOf('--harness') + 1] : 'native';
-  if (impl !== 'native' && impl !== 'node') throw new Error('--harness is native or node');
+  if (impl !== 'native' && impl !== 'node' && impl !== 'node-gen') throw new Error('--harness is native, node or node-gen');
   const facts = machineFacts();
   console.error(`bench:fanout ${facts.date}: ${facts.machine}, AES-128-GCM ${facts.openssl_gcm_us_per_1200B} µs per 1,200 bytes, load ${facts.load.join(' ')}`);
   const harness = new FanoutHarness({ workers, scenario: 'conference', browsers: arg('browsers', 2), pin, probes: arg('probes', 8), suite, wire: !process.argv.includes('--no-wire'), healthIntervalMs: process.argv.includes('--health-ms') ? arg('health-ms', 2000) : undefined, harness: impl });

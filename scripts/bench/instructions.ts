@@ -53,11 +53,15 @@ async function main(): Promise<number> {
   const validity = new Validity();
   for (let i = 1; i <= RUNS; i++) {
     // A run whose workload moved (the worker too slow for mediasoup's timers) counts nothing.
-    const r = await countOnce({ consumers: CONSUMERS, packets: PACKETS, loaded: i === LOAD_RUN, keep: KEEP, noValgrind: NO_VALGRIND }).catch((e: Error) => {
-      validity.fail(`run ${i}: ${e.message}`);
-      console.error(`run ${i}: NOT VALID — ${e.stack ?? e.message}`);
-      return null;
-    });
+    // A refused run is tried once more (it says so): rarely, a consumer forwards one packet more or less than the fixed sequence.
+    let r: Run | null = null;
+    for (let attempt = 1; attempt <= 2 && !r; attempt++) {
+      r = await countOnce({ consumers: CONSUMERS, packets: PACKETS, loaded: i === LOAD_RUN, keep: KEEP, noValgrind: NO_VALGRIND }).catch((e: Error) => {
+        console.error(`run ${i}, attempt ${attempt}: NOT VALID — ${e.message}`);
+        if (attempt === 2) validity.fail(`run ${i}: ${e.message}`);
+        return null;
+      });
+    }
     if (!r) continue;
     console.error(`run ${i}${r.loaded ? ' (busy loops on every CPU)' : ''}: ${r.instructions} instructions for ${r.inPackets} packets in, ${r.outPackets} out: ${r.instructionsPerOutPacket} per packet out (${r.seconds} s under valgrind; load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
     runs.push(r);

@@ -16,7 +16,8 @@ import type { SrtpSuite } from './srtp.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export type HarnessImpl = 'native' | 'node';
+/** native: rtp-gen + rtp-sink; node: generator.ts + sink.ts; node-gen: generator.ts + rtp-sink (the step between, measured). */
+export type HarnessImpl = 'native' | 'node' | 'node-gen';
 
 /** Generator stats with its headroom (null where the implementation cannot measure it). */
 export interface GeneratorSideStats extends GeneratorStats {
@@ -248,6 +249,7 @@ class NativeSinkSide implements SinkSide {
 export function createSides(impl: HarnessImpl, videoPts: number[]): { generator: GeneratorSide; sinks: SinkSide } {
   const env = { DIEMCAU_BENCH_VIDEO_PTS: videoPts.join(',') };
   if (impl === 'node') return { generator: new NodeGeneratorSide(env), sinks: new NodeSinkSide(env) };
+  if (impl === 'node-gen') return { generator: new NodeGeneratorSide(env), sinks: new NativeSinkSide(videoPts) };
   return { generator: new NativeGeneratorSide(), sinks: new NativeSinkSide(videoPts) };
 }
 

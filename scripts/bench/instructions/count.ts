@@ -263,9 +263,18 @@ export async function countOnce(o: CountOptions): Promise<Run> {
       }
     }
     speaker.rewind();
+    const perConsumer = new Map<string, number>();
     const statsSent = async (): Promise<number> => {
       let n = 0;
-      for (const c of consumers) for (const s of await c.getStats()) if (s.type === 'outbound-rtp') n += s.packetCount ?? 0;
+      for (const c of consumers) {
+        let k = 0;
+        for (const s of await c.getStats()) if (s.type === 'outbound-rtp') k += s.packetCount ?? 0;
+        if (process.env.DIEMCAU_DEBUG_COUNT) {
+          const d = k - (perConsumer.get(c.id) ?? 0);
+          perConsumer.set(c.id, d);
+        }
+        n += k;
+      }
       return n;
     };
     const sent0 = await statsSent();
@@ -303,6 +312,7 @@ export async function countOnce(o: CountOptions): Promise<Run> {
     // down — valgrind on a loaded machine — that a layer looks inactive would do that).
     if (inPackets !== PACKETS) throw new Error(`not the fixed workload: the worker received ${inPackets} of ${PACKETS} packets`);
     if (changes.length) log(`layer changes: ${changes.join(' ')}`);
+    if (process.env.DIEMCAU_DEBUG_COUNT) log(`per consumer: ${consumers.map((c) => `${c.kind[0]}${perConsumer.get(c.id)}`).join(' ')}`);
     if (outPackets !== expectedOut || layerChanges > 0) throw new Error(`not the fixed workload: ${outPackets} copies sent of ${expectedOut} expected, ${layerChanges} layer changes (the worker ran too slowly for mediasoup's activity timers)`);
     if (NO_VALGRIND) return { instructions: 0, outPackets, inPackets, instructionsPerOutPacket: 0, seconds, loaded };
     const dumps = fs.readdirSync(dir).filter((f) => f.startsWith('callgrind.out.')).sort();
