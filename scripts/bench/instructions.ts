@@ -28,7 +28,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Validity, machineFacts, verdictLine } from './validity.ts';
-import { saveInstructionCount, workerSha256 } from './instructions/record.ts';
+import { STANDARD_WORKLOAD, saveInstructionCount, workerSha256 } from './instructions/record.ts';
 import { COUNTED, SUITE, countOnce, type Run } from './instructions/count.ts';
 
 function arg(name: string, fallback: number): number {
@@ -37,8 +37,8 @@ function arg(name: string, fallback: number): number {
   if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
   return v;
 }
-const CONSUMERS = arg('consumers', 200);
-const PACKETS = arg('packets', 2000);
+const CONSUMERS = arg('consumers', STANDARD_WORKLOAD.consumers);
+const PACKETS = arg('packets', STANDARD_WORKLOAD.packets);
 const RUNS = arg('runs', 1);
 const LOAD_RUN = arg('load-run', 0);
 const KEEP = process.argv.includes('--keep');

@@ -1,6 +1,7 @@
 /**
  * The last result of `npm run bench:instructions`, kept in the cache by the worker binary's
- * hash: bench:fanout prints it as `worker_instructions_per_out_packet` only for the same build.
+ * hash and workload: bench:fanout prints it as `worker_instructions_per_out_packet` only for the
+ * same build and the standard workload.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -31,11 +32,16 @@ export function workerSha256(bin = process.env.MEDIASOUP_WORKER_BIN ?? ''): stri
   }
 }
 
-/** The last count for the worker binary in use, or null. */
+/** The workload bench:fanout quotes (bench:instructions' defaults): 200 consumers, 2,000 packets. */
+export const STANDARD_WORKLOAD = { consumers: 200, packets: 2000 } as const;
+
+const keyOf = (sha: string, consumers: number, packets: number): string => `${sha}:${consumers}x${packets}`;
+
+/** The last count for the worker binary in use on the standard workload, or null. */
 export function lastInstructionCount(): InstructionCount | null {
   try {
     const all = JSON.parse(fs.readFileSync(cacheFile(), 'utf8')) as Record<string, InstructionCount>;
-    return all[workerSha256()] ?? null;
+    return all[keyOf(workerSha256(), STANDARD_WORKLOAD.consumers, STANDARD_WORKLOAD.packets)] ?? null;
   } catch {
     return null;
   }
@@ -48,6 +54,6 @@ export function saveInstructionCount(c: InstructionCount): void {
   } catch {
     // first result
   }
-  all[c.workerSha256] = c;
+  all[keyOf(c.workerSha256, c.consumers, c.packets)] = c;
   fs.writeFileSync(cacheFile(), JSON.stringify(all, null, 1));
 }
