@@ -1,7 +1,10 @@
 /**
  * The fan-out harness as a library: builds a conference of synthetic SRTP halls (plus, when
  * asked, real Chromium halls) on a real diemcau server, measures a window, and switches speakers.
- * Used by bench:fanout (the whole conference) and bench:sweep (consumers × workers).
+ * Used by bench:fanout (the whole conference), bench:sweep (consumers × workers) and bench:switch.
+ * The synthetic load's two sides are in sides.ts (native C helpers by default, or the Node ones),
+ * the verdict on a window in headroom.ts. Longer than 400 lines: a window reads every counter
+ * (worker, harness, Chromium, kernel drops, cores) at the same two instants, kept in one place.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -27,6 +27,9 @@
  *   start | mark | report | events <since ms, CLOCK_REALTIME> | received <ssrc,ssrc,...> | stop
  * Usage: rtp-sink            (the sink, driven by scripts/bench/fanout/native-sink.ts)
  *        rtp-sink blast <pps> <seconds> <payload bytes> <gcm 0|1> <port>...   (bench:datagram)
+ *
+ * One file of about 800 lines: the loop, the RTCP it must send and the headroom it measures
+ * belong together; the SRTP is in srtp.c.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
