@@ -141,7 +141,9 @@ for (const suite of ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80'] as SrtpSuite
         expect(log[0]!.sentAt - log[0]!.at, 'request → keyframe sent').to.be.within(0, 25);
         expect(log[0]!.at).to.be.within(sentAt - 5, sentAt + 1000);
 
-        // A NACK for a packet sent: it comes back on the RTX stream with its original sequence number.
+        // A NACK for a packet sent (more than the 20 ms a packet is not sent again within): it
+        // comes back on the RTX stream with its original sequence number.
+        await new Promise((r) => setTimeout(r, 60));
         const orig = rtp().filter((p) => p.readUInt32BE(8) === 11).at(-3)!;
         const seq = orig.readUInt16BE(2);
         const nBefore = sfu.packets.length;

@@ -50,6 +50,13 @@
 #define TRAILER_LEN 16
 #define PACING_FACTOR 2.5
 #define KFLOG 256
+/*
+ * As libwebrtc's packet history: a packet is not sent again within an RTT of its last sending
+ * (a floor of 20 ms here), nor more than 10 times; an overloaded SFU that NACKs in bulk does
+ * not get a retransmission storm a browser would not send.
+ */
+#define RTX_MIN_INTERVAL_NS 20000000LL
+#define RTX_MAX 10
 #define HBUCKET_NS 10000
 #define HBUCKETS 100000
 
@@ -71,7 +78,8 @@ typedef struct {
 	uint16_t seq, chunk, nchunks, pid;
 	uint8_t layer, tl0, marker, stamp, valid;
 	int16_t kflog; /* index into the keyframe log when this is the first packet of a requested keyframe, else -1 */
-	int64_t sent_ns;
+	uint8_t rtx_count;
+	int64_t sent_ns, rtx_ns;
 } desc_t;
 
 typedef struct {
@@ -462,6 +470,11 @@ static void nack(hall_t *h, uint32_t ssrc, uint16_t seq)
 		desc_t *d = &L->hist[seq & (HIST - 1)];
 		if (!d->valid || d->seq != seq)
 			return;
+		int64_t now = now_ns(CLOCK_MONOTONIC);
+		if (d->rtx_count >= RTX_MAX || now - (d->rtx_ns ? d->rtx_ns : d->sent_ns) < RTX_MIN_INTERVAL_NS)
+			return;
+		d->rtx_count++;
+		d->rtx_ns = now;
 		h->nacked++;
 		/* RFC 4588: the original's header with the RTX payload type, sequence and SSRC, then the original sequence number */
 		uint8_t orig[PKT], p[PKT + 2];
