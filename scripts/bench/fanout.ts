@@ -7,7 +7,7 @@
  * reach the new speaker. Prints one JSON object as its last line.
  *
  * Options: --workers N (1) --seconds N (20) --warmup N (6) --browsers N (2) --switches N (6)
- *          --probes N (8) --harness native|node|node-gen (the synthetic load in C, default; the
+ *          --attempts N (3: windows measured until one is valid) --probes N (8) --harness native|node|node-gen (the synthetic load in C, default; the
  *          first Node harness; the Node generator with the native sink) --no-pin --suite-cm (SRTP AES_CM_128_HMAC_SHA1_80 instead of AEAD_AES_128_GCM,
  *          which browsers negotiate with mediasoup) --no-wire (no tcpdump) --health-ms N (the server's
  *          link-health sampling period; 2000 by default)
@@ -40,6 +40,7 @@ async function main(): Promise<number> {
   const seconds = arg('seconds', 20);
   const warmup = arg('warmup', 6);
   const switches = arg('switches', 6);
+  const attempts = arg('attempts', 3);
   const pin = !process.argv.includes('--no-pin') && os.cpus().length >= 2;
   const suite = process.argv.includes('--suite-cm') ? 'AES_CM_128_HMAC_SHA1_80' : 'AEAD_AES_128_GCM';
   const impl = process.argv.includes('--harness') ? process.argv[process.argv.indexOf('--harness') + 1] : 'native';
@@ -51,9 +52,17 @@ async function main(): Promise<number> {
   try {
     await harness.start();
     await new Promise((r) => setTimeout(r, warmup * 1000));
-    const w = await harness.measure(seconds);
+    // On a shared machine other people's work comes in bursts: a window that is not valid is
+    // measured again, up to --attempts windows; each is judged on its own and the last is printed.
+    let w = await harness.measure(seconds);
+    let validity = windowValidity(w);
+    let attempt = 1;
+    for (; !validity.valid && attempt < attempts; attempt++) {
+      console.error(`bench:fanout: window ${attempt} NOT VALID — ${validity.reasons.join('; ')}; measuring again`);
+      w = await harness.measure(seconds);
+      validity = windowValidity(w);
+    }
     console.error(JSON.stringify({ window: w }, null, 1));
-    const validity = windowValidity(w);
     if (!validity.valid) console.error(`bench:fanout: NOT VALID — ${validity.reasons.join('; ')}`);
 
     // Speaker switches: alternate prepared (setNext first, as the floor queue does) and cold.
@@ -100,6 +109,7 @@ async function main(): Promise<number> {
     };
     const context = {
       seconds: w.seconds,
+      window_attempts: attempt,
       pinned: pin,
       harness: impl,
       srtp: suite,
