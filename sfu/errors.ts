@@ -8,7 +8,9 @@ export type SfuErrorCode =
   | 'invalid_state'
   | 'invalid_rtp_parameters'
   | 'already_exists'
-  | 'session_closed';
+  | 'bridge_in_use'
+  | 'session_closed'
+  | 'unknown_track';
 
 /** An error with a stable code and a short `[key:value]` style message. */
 export class SfuError extends Error {

@@ -5,17 +5,22 @@ export type {
   ConsumeRequest,
   ConsumerSlot,
   MediaPeerSink,
+  MediaSessionEvents,
   MediaSessionOptions,
+  JoinOptions,
   MediaSource,
-  MicReportEntry,
-  LinkCounters,
-  LinkSide,
   PeerOptions,
   PlainTransportInfo,
   PlainTransportOptions,
-  SessionSnapshot,
+  RemoteTrack,
+  RoutedTrack,
   TransportDirection,
-} from './MediaSession.ts';
+  WebRtcTransportInfo,
+} from './types.ts';
+export type { LinkCounters, LinkSide, MicReportEntry, SessionSnapshot } from './stats.ts';
 export { SfuError } from './errors.ts';
+export { Cascade } from './Cascade.ts';
+export type { CascadeChannel, CascadeLinkStats, PipeAnswer, PipeEnd } from './Cascade.ts';
+export type { AudioLevel } from './AudioLevels.ts';
 export type { SfuErrorCode } from './errors.ts';
 export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';

@@ -4,6 +4,7 @@ import { drawMaket } from '../shared/maket.ts';
 import { $, errorText, h } from '../shared/ui.ts';
 import { renderMaket } from '../../server/core/maket.ts';
 import type { ConferencePlan } from '../../server/protocol/plan.ts';
+import { chairBridgeOf } from '../../server/protocol/chair.ts';
 import type { ConferenceView } from '../../server/protocol/control.ts';
 
 type MaketTemplate = { lines: string[]; background: string; textColour: string };
@@ -55,8 +56,7 @@ export class MaketEditor {
     $('maket-reset').onclick = () => void this.#reset();
     $('date-apply').onclick = () => void this.#setDate($<HTMLInputElement>('meeting-date').value || null);
     $('date-clear').onclick = () => void this.#setDate(null);
-    control.on('event', (e) => {
-      const event = e as { type: string; maket?: Partial<MaketTemplate> | null };
+    control.on('event', (event) => {
       if (event.type === 'maket_changed') {
         this.#applied = { ...this.#planTemplate(), ...(event.maket ?? {}) };
         this.#remember();
@@ -88,16 +88,16 @@ export class MaketEditor {
   }
 
   /**
-   * The template in force. The view carries the province's rendered maket, not the template,
+   * The template in force. The view carries the chair's hall's rendered maket, not the template,
    * so the page checks which template renders to it: the plan's, or the last one applied from
    * this PC. Otherwise it starts from the plan's lines with the colours in force.
    */
   #inForce(view: ConferenceView | null): MaketTemplate {
     const plan = this.#planTemplate();
     if (!view) return plan;
-    const province = this.#plan.bridges.find((b) => b.tier === 'province')!.id;
+    const chair = chairBridgeOf(this.#plan) ?? this.#plan.bridges[0]!.id;
     const same = (t: MaketTemplate): boolean => {
-      const r = renderMaket({ ...this.#plan, date: view.date, maket: t }, province);
+      const r = renderMaket({ ...this.#plan, date: view.date, maket: t }, chair);
       return r.lines.join('\n') === view.maket.lines.join('\n');
     };
     const colours = { background: view.maket.background, textColour: view.maket.textColour };

@@ -1,13 +1,17 @@
-import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
+// The chair's console (also the secretary's). Over 400 lines: the page's wiring and its console
+// panel (queue, timer, agenda, roll-call, alerts) live together; the wall and the maket editor
+// are their own files.
+import { MediaClient } from '../shared/MediaClient.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
+import { controlEndpoints, controlFetch, roleName, signIn, type Me } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
+import { PaperBoard } from './PaperBoard.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
-import type { Socket } from 'socket.io-client';
-import type { ClientCommand, ConferenceView, ControlServerEvents } from '../../server/protocol/control.ts';
+import type { ClientCommand, ConferenceView } from '../../server/protocol/control.ts';
 import type { ConferencePlan } from '../../server/protocol/plan.ts';
 
 /** Alerts kept on screen. */
@@ -23,13 +27,9 @@ const LINK_STATUS_TEXT: Record<string, string> = {
 
 /** The chair console (also the secretary's): programme, floor, agenda, roll-call, halls, alerts, maket. */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi. Xin liên hệ Văn phòng để nhận liên kết mới.';
-    $('console').hidden = true;
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   if (me.role !== 'chair' && me.role !== 'secretary') {
     $('title').textContent = `Trang này dành cho chủ tọa và thư ký; liên kết của bạn là của ${roleName(me.role)}.`;
     $('console').hidden = true;
@@ -39,27 +39,28 @@ async function main(): Promise<void> {
   $('title').textContent = me.role === 'chair' ? 'Bàn điều hành chủ tọa' : 'Bàn điều hành — Thư ký hội nghị';
   document.title = `${$('title').textContent} — Hội nghị trực tuyến`;
   const bridges = await loadBridges();
-  const plan = (await fetch('/api/plan').then((r) => r.json())) as ConferencePlan;
+  const plan = (await controlFetch('/api/plan').then((r) => r.json())) as ConferencePlan;
 
-  const client = new MediaClient({ url: location.origin, token, publish: false });
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
+  const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
+  stopOnRefusal(control, client);
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me };
+  const papers = new PaperBoard(token, control);
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, papers, api: controlFetch };
 
   // --- media: programme preview, its sound (muted by default), thumbnails -----------------
   const video = $<HTMLVideoElement>('program');
   const audioEls = new Map<string, HTMLAudioElement>();
   const sound = $<HTMLInputElement>('program-sound');
   const showProgram = (): void => {
-    const program = [...client.consumers.values()].filter((c) => c.slot === 'program' && c.consumer.kind === 'video').pop();
+    const program = [...client.consumers.values()].filter((c) => c.slot === 'onair' && c.consumer.kind === 'video').pop();
     if (program && (video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== program.consumer.track) {
       video.srcObject = new MediaStream([program.consumer.track]);
     } else if (!program && video.srcObject) video.srcObject = null;
     $('program-empty').hidden = !!program;
   };
-  client.on('consumer', (d) => {
-    const rc = d as ReceivedConsumer;
+  client.on('consumer', (rc) => {
     if (rc.consumer.kind === 'audio') {
       const el = h('audio', { autoplay: true, muted: !sound.checked });
       el.srcObject = new MediaStream([rc.consumer.track]);
@@ -69,18 +70,17 @@ async function main(): Promise<void> {
     showProgram();
   });
   client.on('consumerslot', showProgram);
-  client.on('consumerclosed', (d) => {
-    const rc = d as ReceivedConsumer;
+  client.on('consumerclosed', (rc) => {
     audioEls.get(rc.consumer.id)?.remove();
     audioEls.delete(rc.consumer.id);
     showProgram();
   });
   client.on('state', (d) => {
-    const state = (d as { state: string }).state;
+    const state = d.state;
     $('conn-state').textContent = control.connected ? connectionText(state) : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${state === 'live' && control.connected ? 'ok' : 'bad'}`;
   });
-  client.on('error', (d) => console.error(`diemcau: ${(d as { message: string }).message}`));
+  client.on('error', (d) => console.error(`diemcau: ${d.message}`));
   sound.onchange = () => {
     for (const el of audioEls.values()) {
       el.muted = !sound.checked;
@@ -122,16 +122,21 @@ async function main(): Promise<void> {
     details.open = true;
     $('col-mid').prepend($('maket-card'));
   }
-  control.on('view', (v) => {
-    const view = v as ConferenceView;
+  control.on('view', (view) => {
     if (details.open) void openEditor();
     editor?.update(view);
     if (view.presence) wall.setPresence(view.presence);
     console_.render(view);
+    papers.render(view);
   });
-  control.on('event', (e) => console_.onEvent(e as ConferenceEvent));
+  control.on('event', (e) => console_.onEvent(e));
   // The technicians' link monitor: a hall's link changed status (staff only).
-  (control.socket as unknown as Socket<ControlServerEvents>).on('health:alert', (alert) => console_.onHealthAlert(alert));
+  control.onServer('health:alert', (alert) => console_.onHealthAlert(alert));
+  // Who is heard now and how loud (the SFU's measure): lit tiles, and one line under the programme.
+  control.onServer('audio:levels', ({ levels }) => {
+    wall.setLevels(levels);
+    $('heard').textContent = `Đang nghe: ${levels.length ? levels.map((l) => `${bridges.get(l.bridgeId)?.name ?? l.bridgeId} (${l.dBov} dB)`).join(', ') : '—'}`;
+  });
   control.on('connection', () => {
     $('conn-state').textContent = control.connected ? connectionText(client.state) : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${control.connected && client.state === 'live' ? 'ok' : 'bad'}`;
@@ -256,7 +261,23 @@ class ChairConsole {
     $('floor-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
     $('floor-topic').textContent = floor.topic ? `Nội dung: ${floor.topic}` : '';
     $('timer-pause').hidden = floor.timer.paused;
-    $('timer-resume').hidden = !floor.timer.paused;
+    // A break or a reconnection holds the clock by itself: it runs again when they end.
+    $('timer-resume').hidden = !floor.timer.paused || floor.suspended !== null;
+    this.#renderSuspended(view);
+  }
+
+  /** Why the holder is not heard now: the break, its link (with the grace left), its operator's mute. */
+  #renderSuspended(view: ConferenceView): void {
+    const floor = view.floor;
+    const el = $('floor-suspended');
+    let text = '';
+    if (floor?.suspended === 'break') text = 'Giải lao: micrô của điểm cầu đã tắt, giờ phát biểu tạm dừng.';
+    else if (floor?.suspended === 'reconnecting') {
+      const left = floor.reconnectingUntil === null ? 0 : Math.max(0, Math.ceil((floor.reconnectingUntil - this.#control.serverNow()) / 1000));
+      text = `Đang chờ điểm cầu ${floor.bridgeName} kết nối lại… (còn ${left} giây, giờ phát biểu tạm dừng)`;
+    } else if (floor?.muted) text = 'Kỹ thuật viên điểm cầu đã tạm tắt micrô.';
+    el.textContent = text;
+    el.hidden = text === '';
   }
 
   #renderQueue(view: ConferenceView): void {
@@ -354,6 +375,7 @@ class ChairConsole {
     $('clock').textContent = formatClock(now);
     if (!view) return;
     if (view.recording) $('recording-elapsed').textContent = formatDuration(Math.max(0, (now - view.recording.startedAt) / 1000));
+    if (view.floor?.suspended === 'reconnecting') this.#renderSuspended(view);
     const left = remainingMs(view, now);
     const el = $('chair-countdown');
     if (left !== null && view.floor) {
@@ -390,6 +412,15 @@ class ChairConsole {
         break;
       case 'floor_requested':
         alert = [`${name} xin phát biểu: ${String(e.speakerName)}`, 'info'];
+        break;
+      case 'holder_reconnecting':
+        alert = [`${name} mất kết nối khi đang phát biểu — chờ kết nối lại đến ${formatClock(Number(e.until))}`, 'bad'];
+        break;
+      case 'holder_returned':
+        alert = [`${name} đã kết nối lại, tiếp tục phát biểu`, 'ok'];
+        break;
+      case 'hall_muted':
+        alert = [`${name}: micrô ${e.muted ? 'đã tạm tắt' : 'đã bật lại'}`, 'info'];
         break;
       case 'floor_ended':
         if (e.reason === 'offline') alert = [`${name} mất quyền phát biểu vì mất kết nối`, 'bad'];

@@ -1,5 +1,6 @@
+import { chairBridgeOf } from '../../server/protocol/chair.ts';
 import { loadBridges } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { controlFetch, roleName, signIn } from '../shared/session.ts';
 
 interface InviteRow {
   role: 'chair' | 'secretary' | 'technician' | 'viewer' | 'operator';
@@ -31,13 +32,10 @@ function table(rows: [string, string][]): HTMLTableElement {
 
 /** The printable list of invite links: staff first, then the halls grouped by district. */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('content').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi.';
-    return;
-  }
-  const res = await fetch('/api/invites', { headers: { authorization: `Bearer ${token}` } });
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
+  const res = await controlFetch('/api/invites', { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok) {
     $('content').textContent = res.status === 403 ? 'Chỉ chủ tọa và thư ký được xem danh sách này.' : `Lỗi ${res.status}`;
     return;
@@ -53,14 +51,15 @@ async function main(): Promise<void> {
     return el;
   };
   content.append(h('Cấp tỉnh và ban tổ chức'));
-  content.append(table(rows.filter((r) => r.role !== 'operator' || bridges.get(r.bridgeId!)?.tier === 'province').map((r) => [r.role === 'operator' ? `Điểm cầu ${r.bridgeName}` : roleName(r.role), r.url])));
+  const chairBridge = chairBridgeOf({ bridges: [...bridges.values()] });
+  content.append(table(rows.filter((r) => r.role !== 'operator' || r.bridgeId === chairBridge).map((r) => [r.role === 'operator' ? `Điểm cầu ${r.bridgeName}` : roleName(r.role), r.url])));
   for (const district of [...bridges.values()].filter((b) => b.tier === 'district')) {
     const inDistrict = rows.filter((r) => r.bridgeId === district.id || bridges.get(r.bridgeId ?? '')?.parentId === district.id);
     content.append(h(`${district.name} (${inDistrict.length} điểm cầu)`));
     content.append(table(inDistrict.map((r) => [r.bridgeName ?? '', r.url])));
   }
   $('csv').onclick = async () => {
-    const csv = await fetch('/api/invites?format=csv', { headers: { authorization: `Bearer ${token}` } });
+    const csv = await controlFetch('/api/invites?format=csv', { headers: { authorization: `Bearer ${token}` } });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(await csv.blob());
     a.download = 'lien-ket-diem-cau.csv';

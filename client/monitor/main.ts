@@ -1,38 +1,36 @@
 import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
 import { ControlClient } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { controlEndpoints, roleName, signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 /** A receive-only console (chair, secretary or technician) showing halls as low-resolution thumbnails. */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi';
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   const bridges = await loadBridges();
   const params = new URLSearchParams(location.search);
   const districts = [...bridges.values()].filter((b) => b.tier === 'district').map((b) => b.id);
   const wanted = params.has('bridges') ? (params.get('bridges') ?? '').split(',').filter((id) => bridges.has(id)) : districts;
   $('title').textContent = `${roleName(me.role)} — ${me.title}`;
 
-  const client = new MediaClient({ url: location.origin, token, publish: false });
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
+  const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
+  stopOnRefusal(control, client);
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, me };
   const tiles = new Map<string, HTMLElement>();
 
-  client.on('error', (detail) => console.error(`diemcau: ${(detail as { message: string }).message}`));
+  client.on('error', (detail) => console.error(`diemcau: ${detail.message}`));
   client.on('state', (detail) => {
-    const state = (detail as { state: string }).state;
+    const state = detail.state;
     $('conn-state').textContent = connectionText(state);
     if (state === 'live' && wanted.length) void client.setThumbnails(wanted).catch((e: Error) => console.error(`diemcau: ${e.message}`));
   });
-  const showConsumer = (detail: unknown): void => {
-    const rc = detail as ReceivedConsumer;
-    if (rc.slot === 'program' && rc.consumer.kind === 'video') {
+  const showConsumer = (rc: ReceivedConsumer): void => {
+    if (rc.slot === 'onair' && rc.consumer.kind === 'video') {
       $<HTMLVideoElement>('program').srcObject = new MediaStream([rc.consumer.track]);
     } else if (rc.slot === 'thumb') {
       const tile = document.createElement('div');
@@ -51,8 +49,7 @@ async function main(): Promise<void> {
   };
   client.on('consumer', showConsumer);
   client.on('consumerslot', showConsumer);
-  client.on('consumerclosed', (detail) => {
-    const rc = detail as ReceivedConsumer;
+  client.on('consumerclosed', (rc) => {
     tiles.get(rc.consumer.id)?.remove();
     tiles.delete(rc.consumer.id);
   });

@@ -18,8 +18,8 @@ export interface DisplayStatus {
   /** The devices on the air (ids and labels as enumerateDevices gives them). */
   devices: { videoId: string | null; videoLabel: string; audioId: string | null; audioLabel: string };
   link: LinkQuality;
-  /** The bridge on the programme. */
-  program: string;
+  /** The bridge on air. */
+  onAir: string;
   /** Whether the display still waits for the click that allows sound. */
   needsClick: boolean;
 }

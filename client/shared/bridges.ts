@@ -6,9 +6,11 @@ export interface BridgeInfo {
   parentId: string | null;
 }
 
+import { controlFetch } from './session.ts';
+
 /** Loads the conference's bridges (names for the screens). */
 export async function loadBridges(): Promise<Map<string, BridgeInfo>> {
-  const res = await fetch('/api/plan/bridges');
+  const res = await controlFetch('/api/plan/bridges');
   if (!res.ok) throw new Error(`bridges: HTTP ${res.status}`);
   const list = (await res.json()) as BridgeInfo[];
   return new Map(list.map((b) => [b.id, b]));
@@ -23,6 +25,8 @@ export function connectionText(state: string): string {
     case 'restarting': return 'Đang khôi phục đường truyền…';
     case 'closed': return 'Đã rời hội nghị';
     case 'replaced': return 'Điểm cầu này đã được mở trên một máy khác';
+    case 'in_use': return 'Điểm cầu này đang mở trên một máy khác';
+    case 'refused': return 'Liên kết đã bị thu hồi hoặc không hợp lệ';
     default: return 'Đang kết nối…';
   }
 }

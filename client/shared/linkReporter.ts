@@ -4,7 +4,7 @@
  * (`health:runTest`), it measures the link for a few seconds and sends `health:testResult`.
  */
 import type { ClientLinkReport, LinkTestResult } from '../../server/protocol/control.ts';
-import type { Ack } from '../../server/protocol/media.ts';
+import type { MediaPath } from '../../server/protocol/media.ts';
 import type { ControlClient } from './ControlClient.ts';
 import type { MediaClient } from './MediaClient.ts';
 
@@ -25,6 +25,8 @@ export interface LinkReading {
   fpsReceived: number | null;
   frameHeightReceived: number | null;
   audioLevel: number | null;
+  /** How the media goes: straight over UDP or TCP, or through TURN (the least direct of both transports). */
+  mediaPath: MediaPath | null;
 }
 
 type Stat = Record<string, unknown>;
@@ -40,6 +42,21 @@ function selectedPair(report: RTCStatsReport): Stat | null {
     if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') nominated = s;
   });
   return (typeof selectedId === 'string' ? (report.get(selectedId) as Stat | undefined) : undefined) ?? nominated;
+}
+
+/** From the most direct to the least: a hall with one transport relayed is a relayed hall. */
+const PATH_RANK: Record<MediaPath, number> = { udp: 0, tcp: 1, 'turn-udp': 2, 'turn-tcp': 3, 'turn-tls': 4 };
+
+/** The path of a transport's selected candidate pair, from its local candidate: relay (and how the TURN server is reached), else its protocol. */
+export function mediaPathOf(report: RTCStatsReport): MediaPath | null {
+  const pair = selectedPair(report);
+  const local = typeof pair?.localCandidateId === 'string' ? (report.get(pair.localCandidateId) as Stat | undefined) : undefined;
+  if (!local) return null;
+  if (local.candidateType === 'relay') {
+    const via = local.relayProtocol;
+    return via === 'tls' ? 'turn-tls' : via === 'tcp' ? 'turn-tcp' : 'turn-udp';
+  }
+  return local.protocol === 'tcp' ? 'tcp' : local.protocol === 'udp' ? 'udp' : null;
 }
 
 /**
@@ -61,7 +78,12 @@ export function readingFromReports(send: RTCStatsReport | null, recv: RTCStatsRe
     fpsReceived: null,
     frameHeightReceived: null,
     audioLevel: null,
+    mediaPath: null,
   };
+  for (const report of [send, recv]) {
+    const path = report ? mediaPathOf(report) : null;
+    if (path && (r.mediaPath === null || PATH_RANK[path] > PATH_RANK[r.mediaPath])) r.mediaPath = path;
+  }
   let remoteRtt: number | null = null;
   let audioJitter: number | null = null;
   let videoJitter: number | null = null;
@@ -155,6 +177,7 @@ export function reportOf(before: LinkReading | null, now: LinkReading): ClientLi
     frameHeightReceived: metric(now.frameHeightReceived, 4320),
     availableOutKbps: metric(now.availableOutKbps, 1_000_000),
     audioLevel: metric(now.audioLevel, 1, 3),
+    mediaPath: now.mediaPath,
   };
 }
 
@@ -162,7 +185,7 @@ export function reportOf(before: LinkReading | null, now: LinkReading): ClientLi
 async function readLink(media: MediaClient): Promise<{ reading: LinkReading; sendConnected: boolean } | null> {
   const { send, recv, sendConnected } = await media.transportStats();
   if (!send && !recv) return null;
-  const program = [...media.consumers.values()].find((c) => c.slot === 'program' && c.consumer.kind === 'video');
+  const program = [...media.consumers.values()].find((c) => c.slot === 'onair' && c.consumer.kind === 'video');
   return { reading: readingFromReports(send, recv, program?.consumer.track.id ?? null), sendConnected };
 }
 
@@ -206,15 +229,6 @@ export async function runLinkTest(media: MediaClient, testId: string, durationMs
   };
 }
 
-/** Sends a request on the control socket; a lost answer is an error ack, never a throw. */
-async function send(control: ControlClient, name: string, payload: unknown): Promise<Ack<unknown>> {
-  try {
-    return (await control.socket.timeout(5000).emitWithAck(name, payload)) as Ack<unknown>;
-  } catch {
-    return { ok: false, error: { code: 'internal', message: `${name}: no answer` } };
-  }
-}
-
 /**
  * Starts reporting the hall's link every `intervalMs` (2 s) and answering the technicians'
  * link tests. Returns the function that stops both.
@@ -238,7 +252,7 @@ export function startLinkReporter(media: MediaClient, control: ControlClient, op
       const report = reportOf(previous, read.reading);
       previous = read.reading;
       if (control.connected && !stopped) {
-        const ack = await send(control, 'health:report', report);
+        const ack = await control.request('health:report', report, 5000, 'health:report: no answer');
         if (!ack.ok) console.warn(`diemcau: health:report refused: ${ack.error.code} ${ack.error.message}`);
       }
     } finally {
@@ -261,16 +275,16 @@ export function startLinkReporter(media: MediaClient, control: ControlClient, op
         if (--probing === 0) await media.probeAllLayers(false);
       }
       if (stopped) return;
-      const ack = await send(control, 'health:testResult', result);
+      const ack = await control.request('health:testResult', result, 5000, 'health:testResult: no answer');
       if (!ack.ok) console.warn(`diemcau: health:testResult refused: ${ack.error.code} ${ack.error.message}`);
     })();
   };
-  control.socket.on('health:runTest', onRunTest);
+  control.onServer('health:runTest', onRunTest);
 
   return () => {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    control.socket.off('health:runTest', onRunTest);
+    control.offServer('health:runTest', onRunTest);
   };
 }

@@ -1,21 +1,10 @@
 import type { BridgeInfo } from '../shared/bridges.ts';
 import type { LinkSample } from '../../server/core/health.ts';
-import type { LinkEvent } from '../../server/app/HealthMonitor.ts';
-import type { HealthLine, LinkTestResult } from '../../server/protocol/control.ts';
+import type { BridgeHealthDetail, HealthLine, LinkEvent, LinkTestResult } from '../../server/protocol/control.ts';
 import { Sparkline } from './Sparkline.ts';
 import { checklistElement, type ChecklistView } from './checklist.ts';
-import { STATUS_LABEL, clockTime, durationSince, eventLabel, measure, tierLabel, type TileStatus } from './words.ts';
+import { MEDIA_PATH_LABEL, STATUS_LABEL, clockTime, durationSince, eventLabel, measure, tierLabel, type TileStatus } from './words.ts';
 
-/** What the server answers to 'health:bridge'. */
-export interface BridgeHealthDetail {
-  bridgeId: string;
-  status: TileStatus | null;
-  reasons: string[];
-  since: number | null;
-  history: LinkSample[];
-  events: LinkEvent[];
-  test: { at: number; result: LinkTestResult } | null;
-}
 
 /** The drill-down's elements (static in technician.html). */
 export interface DrillDownElements {
@@ -59,6 +48,7 @@ const METRICS: { key: string; label: string; text: (s: LinkSample) => string }[]
   { key: 'score', label: 'Điểm chất lượng lên / xuống (0–10)', text: (s) => `${measure(s.scoreUp, '')} / ${measure(s.scoreDown, '')}` },
   { key: 'nack', label: 'Yêu cầu gửi lại (NACK)', text: (s) => measure(s.nackPerSec, 'lần/giây', 1) },
   { key: 'ice', label: 'Trạng thái ICE', text: (s) => s.iceState ?? '—' },
+  { key: 'path', label: 'Kết nối media', text: (s) => (s.mediaPath && s.mediaPath in MEDIA_PATH_LABEL ? MEDIA_PATH_LABEL[s.mediaPath] : '—') },
 ];
 
 function video(height: number | undefined, fps: number | undefined): string {

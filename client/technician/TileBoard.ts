@@ -1,6 +1,7 @@
 import type { BridgeInfo } from '../shared/bridges.ts';
 import type { HealthLine } from '../../server/protocol/control.ts';
-import { SEVERITY, STATUS_LABEL, clockTime, searchKey, shortName, sortName, type TileStatus } from './words.ts';
+import type { MediaPath } from '../../server/protocol/media.ts';
+import { MEDIA_PATH_LABEL, MEDIA_PATH_SHORT, SEVERITY, STATUS_LABEL, clockTime, searchKey, shortName, sortName, type TileStatus } from './words.ts';
 
 export type SortMode = 'plan' | 'severity' | 'name';
 
@@ -22,9 +23,13 @@ interface Tile {
   status: HTMLElement;
   reason: HTMLElement;
   mark: HTMLElement;
+  /** The media node the hall's media is on (shown when there are several). */
+  node: HTMLElement;
+  /** How its media goes (UDP, TCP, TURN), while connected. */
+  path: HTMLElement;
   group: Group;
   key: string;
-  shown: { status: TileStatus; reason: string; title: string; test: TestMark; hidden: boolean; dropped: boolean };
+  shown: { status: TileStatus; reason: string; title: string; test: TestMark; hidden: boolean; dropped: boolean; node: string; path: MediaPath | null };
   line: HealthLine | null;
   /** Seen connected since the dashboard opened: going offline is then a drop, marked on the tile. */
   wasOnline: boolean;
@@ -121,7 +126,13 @@ export class TileBoard {
       const mark = document.createElement('span');
       mark.className = 't-test';
       mark.hidden = true;
-      el.append(name, detail, mark);
+      const node = document.createElement('span');
+      node.className = 't-node';
+      node.hidden = true;
+      const path = document.createElement('span');
+      path.className = 't-path';
+      path.hidden = true;
+      el.append(name, detail, node, mark, path);
       el.title = bridge.name;
       el.addEventListener('click', () => onSelect(bridge.id));
       const tile: Tile = {
@@ -131,9 +142,11 @@ export class TileBoard {
         status,
         reason,
         mark,
+        node,
+        path,
         group,
         key: searchKey(bridge.name),
-        shown: { status: 'unknown', reason: '', title: bridge.name, test: null, hidden: false, dropped: false },
+        shown: { status: 'unknown', reason: '', title: bridge.name, test: null, hidden: false, dropped: false, node: '', path: null },
         line: null,
         wasOnline: false,
       };
@@ -175,7 +188,16 @@ export class TileBoard {
         tile.reason.textContent = reason;
         shown.reason = reason;
       }
-      const title = `${tile.bridge.name}\n${STATUS_LABEL[line.status]}${line.reasons.length && line.status !== 'offline' ? ` — ${line.reasons.join('; ')}` : ''}\ntừ ${clockTime(line.since)}`;
+      const reported = line.last?.mediaPath;
+      const path = line.status !== 'offline' && typeof reported === 'string' && reported in MEDIA_PATH_SHORT ? (reported as MediaPath) : null;
+      if (shown.path !== path) {
+        tile.path.hidden = path === null;
+        tile.path.textContent = path ? MEDIA_PATH_SHORT[path] : '';
+        tile.path.className = `t-path${path ? ` path-${path.startsWith('turn') ? 'turn' : path}` : ''}`;
+        tile.el.dataset.path = path ?? '';
+        shown.path = path;
+      }
+      const title = `${tile.bridge.name}\n${STATUS_LABEL[line.status]}${line.reasons.length && line.status !== 'offline' ? ` — ${line.reasons.join('; ')}` : ''}\ntừ ${clockTime(line.since)}${path ? `\nKết nối: ${MEDIA_PATH_LABEL[path]}` : ''}`;
       if (shown.title !== title) {
         tile.el.title = title;
         shown.title = title;
@@ -230,6 +252,19 @@ export class TileBoard {
     if (this.#selected) this.#tiles.get(this.#selected)?.el.classList.remove('selected');
     this.#selected = bridgeId;
     if (bridgeId) this.#tiles.get(bridgeId)?.el.classList.add('selected');
+  }
+
+  /** Shows on each tile the media node its hall is on (names by bridge; '' hides it). */
+  setNodes(nodeOf: (bridgeId: string) => string): void {
+    for (const tile of this.#tiles.values()) {
+      const text = nodeOf(tile.bridge.id);
+      if (tile.shown.node === text) continue;
+      tile.shown.node = text;
+      tile.node.hidden = text === '';
+      tile.node.textContent = text ? `▣ ${text}` : '';
+      tile.node.title = text ? `Máy chủ media: ${text}` : '';
+      tile.el.dataset.node = text;
+    }
   }
 
   /** Shows the link test's outcome on a tile. */

@@ -1,14 +1,16 @@
 import { ControlClient } from '../shared/ControlClient.ts';
 import { loadBridges } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { controlEndpoints, controlFetch, roleName, signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 import { linkChecklist } from '../../server/core/health.ts';
-import type { Ack } from '../../server/protocol/media.ts';
-import type { HealthLine, LinkTestResult } from '../../server/protocol/control.ts';
+import type { ControlRequest, ControlRequestName, HealthLine, LinkTestResult } from '../../server/protocol/control.ts';
 import { AlertFeed, type HealthAlertMessage } from './AlertFeed.ts';
-import { DrillDown, type BridgeHealthDetail } from './DrillDown.ts';
+import { DrillDown } from './DrillDown.ts';
 import { LinkTests, type LinkTestMessage } from './LinkTests.ts';
 import { TileBoard, type SortMode } from './TileBoard.ts';
 import { DevicePanel } from './DevicePanel.ts';
+import { NodePanel, nodeLabel, nodeName } from './NodePanel.ts';
+import type { ClusterSummary } from '../../server/protocol/control.ts';
 import { clockTime, type TileStatus } from './words.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -26,13 +28,9 @@ const STALE_MS = 7000;
  * pre-meeting link test. Staff only (technician, chair, secretary).
  */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi';
-    $('updated').textContent = 'Xin liên hệ Văn phòng để nhận liên kết mới.';
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   if (me.role !== 'technician' && me.role !== 'chair' && me.role !== 'secretary') {
     $('title').textContent = 'Trang này dành cho kỹ thuật viên Viễn thông';
     $('updated').textContent = `Liên kết của bạn là của ${roleName(me.role).toLowerCase()}.`;
@@ -40,22 +38,20 @@ async function main(): Promise<void> {
   }
   $('subtitle').textContent = `${me.title} · ${roleName(me.role)}`;
   const bridges = await loadBridges();
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
+  stopOnRefusal(control);
 
-  const request = async <T>(name: string, payload: unknown): Promise<Ack<T>> => {
-    try {
-      return (await control.socket.timeout(10_000).emitWithAck(name, payload)) as Ack<T>;
-    } catch {
-      return { ok: false, error: { code: 'internal', message: 'Máy chủ không trả lời' } };
-    }
-  };
+  const request = <N extends ControlRequestName>(name: N, payload: ControlRequest<N>) => control.request(name, payload, 10_000, 'Máy chủ không trả lời');
   const nameOf = (id: string): string => bridges.get(id)?.name ?? id;
+  /** The media nodes and each hall's node, as the server last said. */
+  let nodes: ClusterSummary | null = null;
 
   // Hardware (RTP) halls get the device sheet in their drill-down.
   const device = new DevicePanel($('device-panel'), token);
   void device.load();
   const select = (bridgeId: string): void => {
     board.select(bridgeId);
+    $('drill-node').textContent = nodeLabel(nodes, nodes?.bridges[bridgeId]);
     void device.open(bridgeId);
     void drill.open(bridgeId).then(() => {
       if (tests.pending(bridgeId)) drill.setTestState('Đang kiểm tra…', true);
@@ -82,7 +78,7 @@ async function main(): Promise<void> {
       return;
     }
     tests.started(bridgeIds);
-    const ack = await request<{ testId: string }>('health:startTest', { bridgeIds });
+    const ack = await request('health:startTest', { bridgeIds });
     if (!ack.ok) tests.failed(bridgeIds, ack.error.code === 'forbidden' ? 'Vai trò của bạn không được yêu cầu kiểm tra.' : 'Máy chủ không nhận yêu cầu kiểm tra.');
     else $('toolbar-msg').textContent = `Đã yêu cầu ${bridgeIds.length} điểm cầu kiểm tra đường truyền lúc ${clockTime(Date.now())}.`;
   };
@@ -107,7 +103,7 @@ async function main(): Promise<void> {
     {
       bridges,
       load: async (bridgeId) => {
-        const ack = await request<BridgeHealthDetail>('health:bridge', { bridgeId });
+        const ack = await request('health:bridge', { bridgeId });
         return ack.ok ? ack.data : null;
       },
       checklistOf: (bridgeId, test: { at: number; result: LinkTestResult }) => {
@@ -168,23 +164,23 @@ async function main(): Promise<void> {
     timing.lastMs = performance.now() - t0;
     timing.maxMs = Math.max(timing.maxMs, timing.lastMs);
   };
-  control.socket.on('health:summary', applySummary);
-  control.socket.on('health:alert', (alert: HealthAlertMessage) => {
+  control.onServer('health:summary', applySummary);
+  control.onServer('health:alert', (alert: HealthAlertMessage) => {
     feed.add(alert);
     // The status change comes with a connection event (joined, dropped): reload the drill-down's.
     if (alert.bridgeId === drill.bridgeId) void drill.refresh();
   });
-  control.socket.on('health:test', (msg: LinkTestMessage) => {
+  control.onServer('health:test', (msg: LinkTestMessage) => {
     const view = tests.result(msg);
     if (msg.bridgeId === drill.bridgeId) drill.showChecklist(view);
   });
   control.on('connection', (detail) => {
-    const connected = (detail as { connected: boolean }).connected;
+    const connected = detail.connected;
     const el = $('conn-state');
     el.textContent = connected ? 'Đã kết nối máy chủ' : 'Mất kết nối máy chủ — đang kết nối lại…';
     el.className = `conn ${connected ? 'ok' : 'bad'}`;
   });
-  control.on('error', (detail) => console.warn(`diemcau: ${(detail as { message: string }).message}`));
+  control.on('error', (detail) => console.warn(`diemcau: ${detail.message}`));
   let ticks = 0;
   setInterval(() => {
     if (lastSummaryAt && Date.now() - lastSummaryAt > STALE_MS) setText('updated', `Số liệu cũ — lần cập nhật cuối lúc ${clockTime(lastSummaryAt)}`);
@@ -192,10 +188,33 @@ async function main(): Promise<void> {
     if (drill.bridgeId && ++ticks % 15 === 0) void drill.refresh();
   }, 1000);
 
-  (window as unknown as { diemcau: unknown }).diemcau = { control, board, drill, device, me, timing };
+  // The media nodes: a panel of them, each hall's node on its tile and in the drill-down.
+  const drain = async (nodeId: string, draining: boolean): Promise<string | null> => {
+    const res = await controlFetch(`/api/nodes/${encodeURIComponent(nodeId)}/drain`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ draining }),
+    }).catch(() => null);
+    if (res?.ok) return null;
+    return res?.status === 403 ? 'Chỉ kỹ thuật viên được chuyển điểm cầu giữa các máy chủ.' : res?.status === 404 ? 'Máy chủ này không còn hoạt động.' : 'Máy chủ điều khiển không nhận lệnh.';
+  };
+  const nodePanel = new NodePanel($('nodes'), me.role === 'technician' ? drain : null);
+  const applyNodes = (summary: ClusterSummary): void => {
+    nodes = summary;
+    nodePanel.update(summary);
+    // With one node (this server) every hall is on it: the tiles need not say so.
+    board.setNodes((id) => (summary.mode === 'cluster' && summary.bridges[id] ? nodeName(summary.bridges[id]) : ''));
+    if (drill.bridgeId) $('drill-node').textContent = nodeLabel(summary, summary.bridges[drill.bridgeId]);
+  };
+  control.onServer('cluster:nodes', applyNodes);
+  control.on('connection', ({ connected }) => {
+    if (connected) void request('cluster:nodes', {}).then((ack) => ack.ok && applyNodes(ack.data));
+  });
+
+  (window as unknown as { diemcau: unknown }).diemcau = { control, board, drill, device, me, timing, nodes: () => nodes };
 
   // The first picture without waiting for the next 2-second summary.
-  const res = await fetch('/api/health', { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+  const res = await controlFetch('/api/health', { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
   if (res?.ok && !lastSummaryAt) applySummary((await res.json()) as { at: number; bridges: HealthLine[] });
   else showCounts();
 }

@@ -1,5 +1,6 @@
 /** The technicians' dashboard in Vietnamese: status names, event names, times, and a search key. */
 import type { HealthStatus } from '../../server/core/health.ts';
+import type { MediaPath } from '../../server/protocol/media.ts';
 
 /** A status as a tile shows it; 'unknown' before the first sample. */
 export type TileStatus = HealthStatus | 'unknown';
@@ -10,6 +11,18 @@ export const STATUS_LABEL: Record<TileStatus, string> = {
   bad: 'Kém',
   offline: 'Mất kết nối',
   unknown: 'Chưa có số liệu',
+};
+
+/** How a hall's media goes, as its tile says it: straight (UDP, TCP) or relayed by the TURN server. */
+export const MEDIA_PATH_SHORT: Record<MediaPath, string> = { udp: 'UDP', tcp: 'TCP', 'turn-udp': 'TURN', 'turn-tcp': 'TURN', 'turn-tls': 'TURN' };
+
+/** The same in full, for the drill-down and the tile's tooltip. */
+export const MEDIA_PATH_LABEL: Record<MediaPath, string> = {
+  udp: 'UDP (trực tiếp)',
+  tcp: 'TCP (trực tiếp, UDP bị chặn)',
+  'turn-udp': 'TURN (chuyển tiếp) qua UDP',
+  'turn-tcp': 'TURN (chuyển tiếp) qua TCP',
+  'turn-tls': 'TURN (chuyển tiếp) qua TLS',
 };
 
 /** Worst first: a connected hall in trouble (red, amber), then a hall that is down, then the healthy ones. */

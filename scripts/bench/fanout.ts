@@ -71,7 +71,7 @@ async function main(): Promise<number> {
     // A window that is not valid says so and stops: its switches would count nothing either.
     for (let i = 0; i < (validity.valid ? switches : 0); i++) {
       const r = await harness.switchTo(rotation[i % rotation.length]!, i % 2 === 0);
-      console.error(`switch to ${r.to} (${r.prepared ? 'prepared' : 'cold'}): ${r.keyframeRequests} keyframe request(s) at the speaker [${r.requests.join(', ')}], setProgram ${r.setProgramMs} ms`);
+      console.error(`switch to ${r.to} (${r.prepared ? 'prepared' : 'cold'}): ${r.keyframeRequests} keyframe request(s) at the speaker [${r.requests.join(', ')}], setOnAir ${r.setOnAirMs} ms`);
       results.push(r);
     }
     const kf = results.map((r) => r.keyframeRequests);

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { loadConfig } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
 import { startServer } from '../../server/app/server.ts';
-import { cpuSeconds, freeUdpPorts } from '../../server/app/programme/ffmpeg.ts';
+import { cpuSeconds, freeUdpPorts } from '../../server/app/feed/ffmpeg.ts';
 import { freePortBase, inviteUrl } from '../../test/helpers/server.ts';
 import { launchChromium, waitFor } from '../../test/helpers/chromium.ts';
 import { waitLive } from '../../test/helpers/hall-page.ts';
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   const rtcMinPort = Math.min(await freePortBase(1), 64000);
   const config = loadConfig({}, {
     listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn',
-    pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), programmePreset: preset,
+    pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), feedPreset: preset, store: 'memory',
   });
   const server = await startServer(config, defaultPlan());
   const chromium = await launchChromium();
@@ -65,8 +65,8 @@ async function main(): Promise<number> {
       await page.goto(await inviteUrl(server, bridgeId));
       await waitLive(page, bridgeId);
     }
-    const output = await server.programme.output();
-    const host = server.host;
+    const output = await server.conference.feed.output();
+    const host = server.conference;
     await host.execute({ role: 'chair' }, { type: 'start_meeting' });
     const speak = async (bridgeId: string): Promise<void> => {
       if (bridgeId === 'p-20') {
@@ -78,7 +78,7 @@ async function main(): Promise<number> {
       await host.execute({ role: 'chair' }, { type: 'grant_floor', requestId: id });
     };
     await speak('d-178');
-    await waitFor('the feed shows the district', async () => output.showing === 'speaker' && host.media.program === 'd-178', 20_000);
+    await waitFor('the feed shows the district', async () => output.showing === 'speaker' && host.media.onAir === 'd-178', 20_000);
     await sleep(3000); // warm-up
 
     /** Runs one phase: CPU of the given processes and of the relay over `seconds`, switching speakers meanwhile. */
@@ -143,12 +143,12 @@ async function main(): Promise<number> {
     const feed = await phase('feed', { encoder: output.pids.encoder });
     console.log('feed only', JSON.stringify(feed));
     await host.execute({ role: 'secretary' }, { type: 'recording_start' });
-    await waitFor('the recorder runs', async () => server.programme.active !== undefined);
-    const recorderPid = server.programme.active!.pid;
+    await waitFor('the recorder runs', async () => server.conference.feed.active !== undefined);
+    const recorderPid = server.conference.feed.active!.pid;
     const both = await phase('recording', { encoder: output.pids.encoder, recorder: recorderPid });
     console.log('feed + recording', JSON.stringify(both));
     await host.execute({ role: 'secretary' }, { type: 'recording_stop' });
-    const recorded = await new Promise<{ file: string; chapters: unknown[] }>((resolve) => server.programme.once('recorded', resolve));
+    const recorded = await new Promise<{ file: string; chapters: unknown[] }>((resolve) => server.conference.feed.once('recorded', resolve));
     const file = path.join(dir, 'recordings', recorded.file);
     const facts = machineFacts();
     const summary = {

@@ -7,7 +7,7 @@
  * among synthetic halls, alternately prepared (`setNext` first, as the floor queue does) and
  * cold. The synthetic speakers answer a keyframe request at once (rtp-gen), so what is timed
  * is the SFU and the browsers, not an encoder's reaction. Per switch, from the switch call
- * (`setProgram`, wall clock):
+ * (`setOnAir` with the speaker's microphone opened, as the control plane does at a grant; wall clock):
  *  - the SFU's part: to the new speaker's first keyframe packet received by the last of the
  *    211 halls — for synthetic halls the kernel's receive time at the sink (SO_TIMESTAMPNS; the
  *    sink decrypts that first packet to check it starts a keyframe), for Chromium halls the time
@@ -74,7 +74,7 @@ interface SwitchRecord {
   to: string;
   kind: 'cold' | 'prepared';
   t0: number;
-  setProgramMs: number;
+  setOnAirMs: number;
   /** Per synthetic hall: first keyframe packet received − t0 (ms). */
   synthetic: number[];
   missing: string[];
@@ -155,8 +155,8 @@ async function main(): Promise<number> {
       }
       const closeWindow = await harness.openWindow({ mediaStats: false });
       const t0 = wallNow();
-      await harness.media.setProgram(to);
-      const setProgramMs = wallNow() - t0;
+      await Promise.all([harness.media.setOnAir(to), harness.media.setOpenMicrophones([harness.media.chairBridgeId, to])]);
+      const setOnAirMs = wallNow() - t0;
       harness.speaker = to;
       await sleep(SETTLE_MS);
       // The SFU's part at the synthetic halls: the first packet of each hall's consumer of the new speaker.
@@ -180,8 +180,8 @@ async function main(): Promise<number> {
         const page = harness.pages.get(c.bridgeId);
         if (!page) continue;
         const frames = await pageFirstFrames(page).catch(() => []);
-        const f = frames.find((x) => x.bridgeId === to && x.slot === 'program' && (x.activatedAt ?? 0) >= t0 - 5 && x.firstDecodedAt);
-        const video = (await pageVideo(page).catch(() => [])).find((v) => v.bridgeId === to && v.slot === 'program' && v.kind === 'video');
+        const f = frames.find((x) => x.bridgeId === to && x.slot === 'onair' && (x.activatedAt ?? 0) >= t0 - 5 && x.firstDecodedAt);
+        const video = (await pageVideo(page).catch(() => [])).find((v) => v.bridgeId === to && v.slot === 'onair' && v.kind === 'video');
         const decodedAt = f?.firstDecodedAt ?? null;
         const fpsAfter = decodedAt && video ? round(video.framesDecoded / Math.max(0.5, (Date.now() - decodedAt) / 1000), 1) : null;
         browsers.push({ bridgeId: c.bridgeId, ssrc: c.ssrc, decodedAt, fpsAfter });
@@ -193,7 +193,7 @@ async function main(): Promise<number> {
       const requests = gen.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= t0 - 5);
       const firstRequest = requests[0];
       const rec: SwitchRecord = {
-        n: n + 1, to, kind, t0, setProgramMs: round(setProgramMs, 1), synthetic, missing, notKeyframe, browsers,
+        n: n + 1, to, kind, t0, setOnAirMs: round(setOnAirMs, 1), synthetic, missing, notKeyframe, browsers,
         requestAtSpeakerMs: firstRequest ? round(firstRequest.at - t0, 1) : null,
         speakerAnswerMs: firstRequest?.sentAt ? round(firstRequest.sentAt - firstRequest.at, 1) : null,
         keyframeRequests: requests.length,

@@ -1,15 +1,11 @@
 import { EventEmitter } from 'node:events';
-import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
+import type { LinkCounters } from '../../sfu/index.ts';
+import type { LinkCounterSource } from './LinkSampleFeed.ts';
+import { systemClock, type Clock, type ClockTimer } from '../core/conference/index.ts';
 import { HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
-import type { ClientLinkReport, LinkTestResult } from '../protocol/control.ts';
+import type { ClientLinkReport, LinkEvent, LinkTestResult } from '../protocol/control.ts';
 
-/** A connection event of a bridge, for its history. */
-export interface LinkEvent {
-  at: number;
-  /** device_sheet: a hardware hall's device sheet changed (new receive address, or keys after a rebuild). */
-  type: 'joined' | 'dropped' | 'reconnected' | 'media_lost' | 'ice' | 'device_sheet';
-  detail?: string;
-}
+export type { LinkEvent };
 
 export type HealthMonitorEvents = {
   alert: [alert: HealthAlert];
@@ -18,7 +14,8 @@ export type HealthMonitorEvents = {
 
 export interface HealthMonitorOptions {
   bridgeIds: readonly string[];
-  media: () => MediaSession;
+  /** Where the links' counters come from: this process's media session, or the media nodes' samples. */
+  links: () => LinkCounterSource;
   /** Whether the bridge's hall is connected (roll-call presence). */
   online: (bridgeId: string) => boolean;
   /**
@@ -30,6 +27,8 @@ export interface HealthMonitorOptions {
   thresholds?: HealthThresholds;
   /** A client report older than this is ignored. */
   clientReportTtlMs?: number;
+  /** Time of the samples and the interval (the system clock by default). */
+  clock?: Clock;
 }
 
 const MAX_EVENTS = 200;
@@ -46,25 +45,26 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   readonly #client = new Map<string, ClientLinkReport & { at: number }>();
   readonly #events = new Map<string, LinkEvent[]>();
   readonly #tests = new Map<string, { at: number; result: LinkTestResult }>();
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #timer: ClockTimer | undefined;
   #running = false;
   #closed = false;
 
   constructor(options: HealthMonitorOptions) {
     super();
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.book = new HealthBook({ thresholds: options.thresholds });
   }
 
   /** Starts sampling every interval. */
   start(): void {
     if (this.#timer || this.#closed) return;
-    this.#timer = setInterval(() => void this.sampleAll(), this.#options.intervalMs ?? 2000);
-    this.#timer.unref();
+    this.#timer = this.#clock.setInterval(() => void this.sampleAll(), this.#options.intervalMs ?? 2000, { background: true });
   }
 
   /** What a hall's browser measured (validated by the transport). */
-  reportFromClient(bridgeId: string, report: ClientLinkReport, now = Date.now()): void {
+  reportFromClient(bridgeId: string, report: ClientLinkReport, now = this.#clock.now()): void {
     this.#client.set(bridgeId, { ...report, at: now });
   }
 
@@ -77,7 +77,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   }
 
   /** Keeps a hall's latest link test result. */
-  testResult(bridgeId: string, result: LinkTestResult, now = Date.now()): void {
+  testResult(bridgeId: string, result: LinkTestResult, now = this.#clock.now()): void {
     this.#tests.set(bridgeId, { at: now, result });
   }
 
@@ -96,10 +96,10 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (this.#running || this.#closed) return;
     this.#running = true;
     try {
-      const media = this.#options.media();
+      const links = this.#options.links();
       // All bridges' counters at once: 212 halls × a few worker requests must fit in one interval.
       const ids = this.#options.bridgeIds;
-      const all = await Promise.all(ids.map((id) => media.linkCounters(id).catch(() => null)));
+      const all = await Promise.all(ids.map((id) => links.linkCounters(id).catch(() => null)));
       for (const [i, bridgeId] of ids.entries()) {
         const counters = all[i]!;
         const sample = this.#sample(bridgeId, counters);
@@ -113,7 +113,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   }
 
   #sample(bridgeId: string, now: LinkCounters | null): LinkSample {
-    const at = now?.at ?? Date.now();
+    const at = now?.at ?? this.#clock.now();
     const online = this.#options.online(bridgeId) || (now !== null && (this.#options.presenceFromMedia?.(bridgeId) ?? true));
     const sample: LinkSample = { at, online };
     const before = this.#previous.get(bridgeId);
@@ -147,6 +147,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       sample.frameHeightReceived = client.frameHeightReceived ?? undefined;
       sample.availableOutKbps = client.availableOutKbps ?? undefined;
       sample.audioLevel = client.audioLevel ?? undefined;
+      sample.mediaPath = client.mediaPath ?? undefined;
       if (client.jitterMs != null) sample.jitterMs = Math.max(sample.jitterMs ?? 0, client.jitterMs);
       if (sample.rttMs === undefined && client.rttMs != null) sample.rttMs = client.rttMs;
       // The browser sees what it lost of what we sent: trust it over our receiver-report counters when worse.
@@ -160,7 +161,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
+    this.#clock.clearInterval(this.#timer);
     this.removeAllListeners();
   }
 }

@@ -1,13 +1,13 @@
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { Server as SocketServer } from 'socket.io';
 import pino from 'pino';
-import { WorkerPool, MediaSession } from '../../sfu/index.ts';
+import { SfuError, type MediaSession, type WorkerPool } from '../../sfu/index.ts';
 import type { Config } from '../../config/index.ts';
 import { resolveAnnouncedIp } from '../../config/index.ts';
-import { rtpEndpointOf, type ConferencePlan } from '../protocol/plan.ts';
+import { systemClock, type Clock } from '../core/conference/index.ts';
+import type { ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createRestRouter } from '../transport/rest.ts';
@@ -15,39 +15,45 @@ import { metricsHandler } from '../transport/metrics.ts';
 import { cutOffToken } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
-import { createStore, type ConferenceStore } from '../store/index.ts';
-import { ConferenceHost } from './ConferenceHost.ts';
+import { createStores, type NodeRegistry, type Stores } from '../store/index.ts';
+import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
-import { ProgrammeDesk } from './programme/ProgrammeDesk.ts';
-import { parsePressFeed } from './programme/ProgrammeOutput.ts';
+import { clusterOf, nodeIdOf, startPool } from './media-node/from-config.ts';
+import { MediaNode } from './media-node/MediaNode.ts';
+import { listenHttp } from './listen.ts';
+import { parsePressFeed } from './feed/FeedOutput.ts';
 import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
+import { startTurn, type TurnService } from './turn/index.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
+import { createPapersRouter } from '../transport/papers-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
 export const PUBLIC_DIR = path.resolve(here, '../../client/public');
 
-/** A running diemcau server: HTTP, socket.io, the worker pool, the conference and its media. */
+/**
+ * A running diemcau server (the `both` or `control` role): HTTP, socket.io, the stores, the
+ * conference and, in the `both` role, this process's media node and its worker pool.
+ */
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The media node's workers (throws `invalid_state` on a control-only instance). */
   readonly pool: WorkerPool;
+  /** This process's media node (the `both` role). */
+  readonly node: MediaNode | undefined;
+  /** The conference at work (replaced by loadPlan). */
+  readonly conference: Conference;
+  /** The conference's media session (conference.media). */
   readonly media: MediaSession;
-  readonly host: ConferenceHost;
-  /** The programme output (press feed) and the archive recordings. */
-  readonly programme: ProgrammeDesk;
-  readonly store: ConferenceStore;
+  readonly stores: Stores;
   readonly plan: ConferencePlan;
+  /** TURN for halls behind firewalls (URLs, the embedded coturn), or null when off. */
+  readonly turn: TurnService | null;
   /** Replaces the conference with another plan (only before the meeting starts). */
   loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
   close(): Promise<void>;
-}
-
-/** The province bridge: where the chair sits. */
-export function chairBridgeOf(plan: ConferencePlan): string {
-  const province = plan.bridges.find((b) => b.tier === 'province');
-  if (!province) throw new Error('plan has no province bridge');
-  return province.id;
 }
 
 /** Deployment details beyond the configuration. */
@@ -58,10 +64,20 @@ export interface ServerExtras {
   healthIntervalMs?: number;
   /** After a (re)start, how long halls marked online have to reconnect (20 s). */
   presenceGraceMs?: number;
+  /** The conference's time (the system clock by default). */
+  clock?: Clock;
+  /**
+   * A registry of media nodes to place pages' media on (tests: records written through the
+   * interface stand in for media nodes); by default the stores' shared one, if any.
+   */
+  nodes?: NodeRegistry;
+  /** Limits of the paper checker (tests lower the time limit). */
+  paperCheckLimits?: Partial<PdfCheckLimits>;
 }
 
-/** Starts the server for one conference plan. */
+/** Starts the server for one conference plan: the `both` role (the default) or `control`. */
 export async function startServer(config: Config, plan: ConferencePlan, extras: ServerExtras = {}): Promise<RunningServer> {
+  if (config.role === 'media') throw new Error('startServer runs the both and control roles; a media node starts with startMediaNode');
   const logger = pino({ level: config.logLevel, base: undefined });
   const announcedIp = resolveAnnouncedIp(config);
   const cleanups: (() => unknown)[] = [];
@@ -69,61 +85,62 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    const pool = await WorkerPool.create({
-      numWorkers: config.workers,
-      listenIp: config.listenIp,
-      announcedIp,
-      webRtcBasePort: config.webRtcBasePort,
-      rtcMinPort: config.rtcMinPort,
-      rtcMaxPort: config.rtcMaxPort,
-    });
-    cleanups.push(() => pool.close());
-    pool.on('workerdied', ({ index, pid, error }) => logger.error({ index, pid, err: error.message }, 'mediasoup worker died'));
-    pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
-    pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
+    const stores = await createStores({ redisUrl: config.redisUrl, kind: config.store, dataDir: config.dataDir, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
+    cleanups.push(() => stores.close());
 
-    const store = await createStore({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error') });
-    cleanups.push(() => store.close());
-
-    /** Media session and conference for a plan; both closed again if the second fails. */
-    const openConference = async (forPlan: ConferencePlan): Promise<{ media: MediaSession; host: ConferenceHost; desk: ProgrammeDesk }> => {
-      const media = await MediaSession.create(pool, {
-        conferenceId: config.conferenceId,
-        chairBridgeId: chairBridgeOf(forPlan),
-        bridgeIds: forPlan.bridges.map((b) => b.id),
-        offerH264: forPlan.bridges.some((b) => rtpEndpointOf(b)?.videoCodec === 'H264'),
-      });
-      media.on('warning', (w) => logger.warn(w, 'media warning'));
-      media.on('medialost', (e) => logger.error(e, 'bridges lost their media (worker died)'));
-      media.on('mediarebuilt', (e) => logger.warn(e, 'media rebuilt on replaced worker'));
-      try {
-        const host = await ConferenceHost.create({ conferenceId: config.conferenceId, plan: forPlan, store, media, healthIntervalMs: extras.healthIntervalMs, presenceGraceMs: extras.presenceGraceMs, rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } } });
-        host.on('problem', (message, error) => logger.warn({ err: String((error as Error)?.message ?? error) }, message));
-        const desk = new ProgrammeDesk(host, {
-          pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined,
-          recordingsDir: config.recordingsDir,
-          preset: config.programmePreset,
-        });
-        desk.on('problem', (message, error) => logger.warn({ err: error === undefined ? undefined : String((error as Error)?.message ?? error) }, message));
-        return { media, host, desk };
-      } catch (error) {
-        media.close();
-        throw error;
-      }
-    };
-    let conference = await openConference(plan);
-    cleanups.push(async () => {
-      await conference.desk.close();
-      await conference.host.close();
-      conference.media.close();
-    });
-
+    // The port first: a media node's id and URLs are made of it.
     const app = express();
     app.disable('x-powered-by');
+    // The apps of one control instance call the others' REST when it goes away (DIEMCAU_CONTROL_URLS).
+    const origins = new Set([...config.controlUrls, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])]);
+    app.use(['/api', '/metrics'], crossOrigin(origins));
+    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config);
+    cleanups.push(closeHttp);
+
+    // The `both` role carries the media too: a media node in this process, alone or one of several.
+    let node: MediaNode | undefined;
+    if (config.role === 'both') {
+      const pool = await startPool(config, announcedIp, logger);
+      cleanups.push(() => pool.close());
+      const cluster = clusterOf(config, url, announcedIp);
+      if (config.redisUrl && !cluster) logger.warn({}, 'no DIEMCAU_NODE_SECRET: this process\'s media is its own (halls on other instances do not see its halls)');
+      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
+      cleanups.push(() => made.close());
+      if (cluster) app.use('/node/v1', made.apiRouter());
+      node = made;
+    }
+    const pool = node?.pool;
+
+    /** The conference of a plan, with every part it owns (runner, tokens, health; its media on this process's node). */
+    const openConference = (forPlan: ConferencePlan): Promise<Conference> =>
+      Conference.create({
+        conferenceId: config.conferenceId,
+        plan: forPlan,
+        mediaNode: node,
+        stores,
+        log: logger,
+        clock: extras.clock,
+        healthIntervalMs: extras.healthIntervalMs,
+        presenceGraceMs: extras.presenceGraceMs,
+        rtpListenInfo: pool && { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
+        // A shared registry of media nodes that pipe to each other (redis and a node secret, or a
+        // control-only instance); otherwise this process's own media is the node, at the page's own origin.
+        nodes: extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined),
+        feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
+      });
+    let conference = await openConference(plan);
+    cleanups.push(() => conference.close());
+
+    const turn = await startTurn(config, announcedIp, (token) => conference.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
+    if (turn) {
+      cleanups.push(() => turn.close());
+      logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
+    }
+
     app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, store: store.kind, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
+      res.json({ ok: true, role: config.role, store: stores.kind, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
     });
-    const httpServer = http.createServer(app);
     let baseUrl = config.publicUrl ?? '';
     // With redis, broadcasts to rooms reach the sockets of every instance (the socket.io redis adapter).
     let adapter: ReturnType<typeof createAdapter> | undefined;
@@ -135,25 +152,36 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       cleanups.push(() => Promise.allSettled([pub.quit(), sub.quit()]));
       adapter = createAdapter(pub, sub);
     }
-    const io = new SocketServer(httpServer, { serveClient: false, pingInterval: 10000, pingTimeout: 8000, ...(adapter ? { adapter } : {}) });
+    const io = new SocketServer(httpServer, {
+      serveClient: false,
+      pingInterval: 10000,
+      pingTimeout: 8000,
+      ...(origins.size ? { cors: { origin: [...origins] } } : {}),
+      ...(adapter ? { adapter } : {}),
+    });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
-    const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
-      authenticate: (token) => conference.host.authenticate(token),
-      routes: extras.routes,
-      isDeviceBridge: (bridgeId) => conference.host.rtpHalls.has(bridgeId),
-      log: (level, msg, data) => logger[level](data ?? {}, msg),
-    });
-    const control = attachControlSignaling(io.of('/control'), () => conference.host);
+    const rebindMedia = node
+      ? attachMediaSignaling(io.of('/media'), () => conference.local?.session, {
+          authenticate: (token) => conference.authenticate(token),
+          refusal: (token) => conference.refusal(token),
+          routes: extras.routes,
+          iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
+          isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
+          admit: (principal) => node.admit(config.conferenceId, principal),
+          log: (level, msg, data) => logger[level](data ?? {}, msg),
+        })
+      : () => undefined;
+    const control = attachControlSignaling(io.of('/control'), () => conference);
     cleanups.push(control.close);
     // Shutting down is not every hall dropping off: roll-call stops first.
-    cleanups.push(() => conference.host.quiesce());
+    cleanups.push(() => conference.quiesce());
     // A revoked or re-issued link cuts off the sockets opened with it, at once.
     const cutOff = (token: string): void => {
       cutOffToken(io.of('/media'), token);
       cutOffToken(io.of('/control'), token);
     };
-    const watchTokens = (): void => void conference.host.tokens.on('revoked', cutOff);
+    const watchTokens = (): void => void conference.tokens.on('revoked', cutOff);
     watchTokens();
 
     /**
@@ -163,16 +191,14 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     let replacing = false;
     const loadPlan = async (next: ConferencePlan): Promise<void> => {
       if (replacing) throw new PlanLoadError('invalid_state', 'another plan is being loaded');
-      if (conference.host.runner.state.status !== 'waiting') throw new PlanLoadError('invalid_state', 'the meeting has started: a new plan can only be loaded before it');
+      if (conference.runner.state.status !== 'waiting') throw new PlanLoadError('invalid_state', 'the meeting has started: a new plan can only be loaded before it');
       replacing = true;
       try {
         const kept = new Set(['chair', 'secretary', 'technician', 'viewer', ...next.bridges.map((b) => `operator:${b.id}`)]);
-        const tokens = (await store.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
-        await conference.desk.close();
-        await conference.host.close();
-        conference.media.close();
-        await store.drop(config.conferenceId);
-        if (tokens.length) await store.issueTokens(config.conferenceId, tokens, 'replace');
+        const tokens = (await stores.tokens.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
+        await conference.close();
+        await stores.drop(config.conferenceId);
+        if (tokens.length) await stores.tokens.issueTokens(config.conferenceId, tokens, 'replace');
         conference = await openConference(next);
         watchTokens();
         rebindMedia();
@@ -185,40 +211,34 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       }
     };
     app.use('/api/recordings', createRecordingsRouter(() => conference));
+    app.use('/api/papers', createPapersRouter(() => conference));
     app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
-    app.use('/api', createRestRouter(() => conference.host, () => baseUrl, loadPlan));
-    app.get('/metrics', metricsHandler(() => conference.host, pool));
+    app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan, { controlUrls: config.controlUrls }));
+    app.get('/metrics', metricsHandler(() => conference, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
-
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(config.httpPort, config.listenIp, () => resolve());
-    });
-    const address = httpServer.address();
-    const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const hostName = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
-    const url = `http://${hostName}:${port}`;
     baseUrl ||= url;
-    logger.info({ port, workers: pool.size, announcedIp, store: store.kind }, 'diemcau listening');
+    logger.info({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
 
     let closing: Promise<void> | undefined;
     return {
       url,
       port,
-      pool,
+      node,
+      get pool() {
+        if (!pool) throw new SfuError('invalid_state', 'no workers on a control-only instance');
+        return pool;
+      },
+      get conference() {
+        return conference;
+      },
       get media() {
         return conference.media;
       },
-      get host() {
-        return conference.host;
-      },
-      get programme() {
-        return conference.desk;
-      },
       get plan() {
-        return conference.host.plan;
+        return conference.plan;
       },
-      store,
+      stores,
+      turn,
       loadPlan,
       close() {
         closing ??= undo();
@@ -229,4 +249,18 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     await undo();
     throw error;
   }
+}
+
+/**
+ * CORS for the other control instances' pages: an origin of the deployment may call this one's
+ * REST with its bearer token (the preflight is answered here); any other origin gets no header.
+ */
+function crossOrigin(origins: ReadonlySet<string>): express.RequestHandler {
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    if (!origin || !origins.has(origin)) return next();
+    res.set({ 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'GET, POST, PUT' });
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next();
+  };
 }

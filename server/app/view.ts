@@ -1,5 +1,6 @@
 import {
-  currentProgrammeItem,
+  currentAgendaItem,
+  onBreak,
   itemElapsedMs,
   presenceOf,
   rollCallSummary,
@@ -9,6 +10,7 @@ import {
 import { renderMaket } from '../core/maket.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ConferenceView, Principal } from '../protocol/control.ts';
+import { contentViewOf, mayTurn, papersViewOf } from './papers/paper-view.ts';
 
 /** The plan with the live changes the secretary made (date, maket) applied. */
 export function livePlan(plan: ConferencePlan, state: ConferenceState): ConferencePlan {
@@ -28,8 +30,8 @@ export function isStaff(p: Principal): boolean {
 }
 
 /** What one display needs to draw the conference now. */
-export function buildView(conferenceId: string, plan: ConferencePlan, state: ConferenceState, principal: Principal, now: number, programBridgeId: string): ConferenceView {
-  return viewBuilder(conferenceId, plan, state, now, programBridgeId)(principal);
+export function buildView(conferenceId: string, plan: ConferencePlan, state: ConferenceState, principal: Principal, now: number, onAir: string): ConferenceView {
+  return viewBuilder(conferenceId, plan, state, now, onAir)(principal);
 }
 
 /**
@@ -37,16 +39,17 @@ export function buildView(conferenceId: string, plan: ConferencePlan, state: Con
  * roll-call counts; the staff's presence table) is computed once, then each principal gets its
  * own maket and place. Pushing 212 views after a change costs one summary, not 212.
  */
-export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: ConferenceState, now: number, programBridgeId: string): (principal: Principal) => ConferenceView {
+export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: ConferenceState, now: number, onAir: string): (principal: Principal) => ConferenceView {
   const names = new Map(plan.bridges.map((b) => [b.id, b.name]));
   const name = (id: string): string => names.get(id) ?? id;
-  const item = currentProgrammeItem(state);
+  const item = currentAgendaItem(state);
   const designated = new Set(item?.speakers.map((s) => s.bridgeId) ?? []);
   const summary = rollCallSummary(state);
   const count = (c: { total: number; online: number; ready: number }) => ({ total: c.total, online: c.online, ready: c.ready });
-  const chair = plan.bridges.find((b) => b.tier === 'province')!.id;
+  const chair = state.config.chairBridgeId;
   const floor = state.floor;
   const live = livePlan(plan, state);
+  const muted = state.mutedHalls ?? [];
   const shared: Omit<ConferenceView, 'maket'> = {
     conferenceId,
     title: plan.title,
@@ -55,10 +58,12 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     serverNow: now,
     seq: state.seq,
     recording: state.recording ? { recordingId: state.recording.recordingId, startedAt: state.recording.startedAt } : null,
-    programme: { bridgeId: programBridgeId, bridgeName: name(programBridgeId) },
+    // On air; the wire field keeps its first name (see ConferenceView.programme).
+    programme: { bridgeId: onAir, bridgeName: name(onAir) },
+    content: contentViewOf(state, name),
     agenda: {
       index: state.agenda.index,
-      items: state.config.programme.map((it) => ({
+      items: state.config.agenda.map((it) => ({
         id: it.id,
         kind: it.kind,
         title: it.title,
@@ -83,6 +88,9 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           speakerName: floor.speakerName,
           speakerTitle: floor.speakerTitle,
           topic: floor.topic,
+          suspended: (floor.reconnectingUntil ?? null) !== null ? 'reconnecting' : onBreak(state) ? 'break' : null,
+          reconnectingUntil: floor.reconnectingUntil ?? null,
+          muted: muted.includes(floor.bridgeId),
           timer: (() => {
             const t = speakingTimerView(floor.timer, now);
             return {
@@ -95,6 +103,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           })(),
         }
       : null,
+    muted: [...muted],
     rollCall: {
       province: count(summary.byTier.province),
       districts: count(summary.byTier.district),
@@ -103,7 +112,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     },
   };
   // The staff's extra parts, made once when the first staff view is asked for.
-  let staff: Pick<ConferenceView, 'presence'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> } | undefined;
+  let staff: Pick<ConferenceView, 'presence' | 'papers'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> } | undefined;
   const staffParts = () =>
     (staff ??= {
       byDistrict: summary.byDistrict.map((d) => ({
@@ -121,6 +130,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           return [b.id, { online: p.online, ready: p.ready, attendees: p.attendees }];
         }),
       ),
+      papers: papersViewOf(state, name),
     });
   return (principal) => {
     const ownBridge = principal.role === 'operator' ? principal.bridgeId : chair;
@@ -129,11 +139,21 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
       const parts = staffParts();
       view.rollCall.byDistrict = parts.byDistrict;
       view.presence = parts.presence;
+      view.papers = parts.papers;
     }
     if (principal.role === 'operator') {
       const p = presenceOf(state, principal.bridgeId);
       const position = state.queue.findIndex((r) => r.bridgeId === principal.bridgeId);
-      view.mine = { bridgeId: principal.bridgeId, queuePosition: position < 0 ? null : position + 1, ready: p.ready, attendees: p.attendees, online: p.online };
+      view.mine = {
+        bridgeId: principal.bridgeId,
+        queuePosition: position < 0 ? null : position + 1,
+        ready: p.ready,
+        attendees: p.attendees,
+        online: p.online,
+        muted: muted.includes(principal.bridgeId),
+        papers: papersViewOf(state, name, principal.bridgeId).slots,
+        mayTurnPages: mayTurn(state, { role: 'operator', bridgeId: principal.bridgeId }),
+      };
     }
     return view;
   };

@@ -4,6 +4,8 @@
  * Vietnamese; a book keeps each bridge's status, since when, and its recent history.
  */
 
+import type { MediaPath } from '../protocol/media.ts';
+
 export type HealthStatus = 'ok' | 'degraded' | 'bad' | 'offline';
 
 /** Limits of a link; at or above `degraded` the link is degraded, at or above `bad` it is bad. */
@@ -42,6 +44,8 @@ export interface LinkSample {
   frameHeightReceived?: number;
   availableOutKbps?: number;
   audioLevel?: number;
+  /** How the hall's media reaches the SFU (UDP, TCP, TURN over UDP/TCP/TLS), as its browser reports it. */
+  mediaPath?: MediaPath;
 }
 
 /** A bridge's status with the reasons, in words a technician reads. */

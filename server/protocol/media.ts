@@ -39,12 +39,42 @@ export const DtlsParameters = z.looseObject({
 });
 
 export const MediaSourceSchema = z.enum(['mic', 'cam']);
-export const ConsumerSlotSchema = z.enum(['program', 'audio', 'thumb', 'next']);
+export const ConsumerSlotSchema = z.enum(['onair', 'audio', 'thumb', 'next']);
 export type ConsumerSlot = z.infer<typeof ConsumerSlotSchema>;
+
+/**
+ * How a hall's media reaches the SFU: straight over UDP or TCP, or relayed by a TURN server
+ * (reached over UDP, TCP or TLS). Reported by the hall's browser from its selected candidate pair.
+ */
+export const MEDIA_PATHS = ['udp', 'tcp', 'turn-udp', 'turn-tcp', 'turn-tls'] as const;
+export const MediaPathSchema = z.enum(MEDIA_PATHS);
+export type MediaPath = z.infer<typeof MediaPathSchema>;
+
+/** A TURN server as RTCPeerConnection takes it; credentials per the TURN REST API (`expiry:user`, HMAC-SHA1). */
+export const IceServerSchema = z.object({
+  urls: z.array(z.string().regex(/^(turns?|stun):[^\s]{1,250}$/, 'not a TURN or STUN URL')).min(1).max(8),
+  username: z.string().max(128).optional(),
+  credential: z.string().max(128).optional(),
+});
+export type IceServer = z.infer<typeof IceServerSchema>;
+
+/**
+ * The ICE servers a peer's transports use, with the transport policy: 'relay' only when the
+ * server says so (every candidate then goes through TURN); 'all' otherwise.
+ */
+export const IceConfigSchema = z.object({
+  iceServers: z.array(IceServerSchema).max(4),
+  iceTransportPolicy: z.enum(['all', 'relay']),
+});
+export type IceConfig = z.infer<typeof IceConfigSchema>;
 
 /** Requests from the client, each answered through the socket.io acknowledgement. */
 export const MediaRequests = {
-  'media:join': z.object({}).strict(),
+  /**
+   * `clientId`: which page this is (random, kept across its reloads); `takeOver`: take the hall
+   * from another page that publishes it (refused with `bridge_in_use` otherwise).
+   */
+  'media:join': z.object({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional() }).strict(),
   'media:capabilities': z.object({ rtpCapabilities: RtpCapabilities }),
   'media:createTransport': z.object({ direction: z.enum(['send', 'recv']) }),
   'media:connectTransport': z.object({ transportId: z.string().uuid(), dtlsParameters: DtlsParameters }),
@@ -58,6 +88,13 @@ export const MediaRequests = {
 } as const;
 export type MediaRequestName = keyof typeof MediaRequests;
 export type MediaRequest<N extends MediaRequestName> = z.infer<(typeof MediaRequests)[N]>;
+
+/**
+ * The data of a `wrong_node` connect_error from a media node (issue 13): the peer is placed on
+ * another node; its /media is at `mediaUrl` (null while that node is not live).
+ */
+export const WrongNode = z.object({ code: z.literal('wrong_node'), nodeId: z.string().max(64), mediaUrl: z.string().max(256).nullable() });
+export type WrongNode = z.infer<typeof WrongNode>;
 
 /** Stable error codes on the wire. */
 export const ErrorCode = z.enum([
@@ -73,7 +110,9 @@ export const ErrorCode = z.enum([
   'invalid_state',
   'invalid_rtp_parameters',
   'already_exists',
+  'bridge_in_use',
   'session_closed',
+  'unknown_track',
   'rate_limited',
   'internal',
 ]);
@@ -83,14 +122,15 @@ export type Ack<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCo
 
 /** What each request answers with when it succeeds. */
 export interface MediaReplies {
-  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; program: string };
+  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; onAir: string };
   'media:capabilities': Record<string, never>;
+  /** With `iceServers` and `iceTransportPolicy` when TURN is configured (fresh credentials each time). */
   'media:createTransport': {
     id: string;
     iceParameters: unknown;
     iceCandidates: unknown[];
     dtlsParameters: unknown;
-  };
+  } & Partial<IceConfig>;
   'media:connectTransport': Record<string, never>;
   'media:produce': { id: string };
   'media:thumbnails': Record<string, never>;
@@ -112,14 +152,17 @@ export type ConsumeMessage = z.infer<typeof ConsumeMessage>;
 export interface MediaServerEvents {
   'media:consume': (msg: ConsumeMessage, ack: (reply: { ok: boolean }) => void) => void;
   'media:consumerClosed': (msg: { consumerId: string }) => void;
-  /** A prepared (`next`) consumer became the programme, or went back to waiting. */
+  /** A prepared (`next`) consumer went on air, or went back to waiting. */
   'media:consumerSlot': (msg: { consumerId: string; slot: ConsumerSlot }) => void;
   'media:sendLayers': (msg: { maxSpatialLayer: number }) => void;
   'media:micState': (msg: { open: boolean }) => void;
   'media:restart': (msg: { reason: string }) => void;
-  /** The same hall was opened elsewhere; this socket is disconnected. */
-  'media:replaced': () => void;
-  'program:changed': (msg: { bridgeId: string }) => void;
+  /** The same hall was opened on another page (another PC) that took it over; this socket is disconnected. */
+  'media:replaced': (msg: { at: number }) => void;
+  /** This socket's link was revoked or re-issued (see TokenRefusal in control.ts); disconnected right after. */
+  'session:refused': (msg: { code: 'token_revoked' | 'token_invalid' }) => void;
+  /** Another bridge is on air (its video and audio are what every hall receives). */
+  'onair:changed': (msg: { bridgeId: string }) => void;
 }
 
 /** Requests the client sends, typed from the schemas. */

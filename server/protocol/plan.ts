@@ -1,6 +1,14 @@
-// Conference plan: the bridges (điểm cầu) of the three tiers, the programme, the speaking rules
-// and the maket (banner) template. Pure schemas and parsing; no I/O.
+// Conference plan: the bridges (điểm cầu) of the three tiers, the agenda (`programme` in plan
+// files), the speaking rules and the maket (banner) template. Pure schemas and parsing; no I/O.
+// (Over 400 lines: the cross-field checks sit with the schemas so that every mistake of a plan
+// is reported at once, with its path and a Vietnamese message.)
 import { z } from 'zod';
+import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
+import { LABEL_NAME, LABEL_VALUE_MAX, MAX_LABELS } from './cluster.ts';
+import { DEFAULT_HOLDER_GRACE_SECONDS } from '../core/conference/types.ts';
+
+export { chairBridgeOf } from './chair.ts';
+import { PaperRulesSchema } from './papers.ts';
 
 /** Tier of a bridge: the province hall, a district/city hall, or a commune/ward/town hall. */
 export const BridgeTierSchema = z.enum(['province', 'district', 'commune']);
@@ -107,8 +115,8 @@ export function rtpEndpointOf(bridge: Bridge): RtpEndpoint | null {
   return bridge.rtp ?? { srtp: true, videoCodec: 'VP8' };
 }
 
-/** Kinds of programme items, in the vocabulary of the plans (khai mạc, báo cáo, tham luận, ...). */
-export const ProgrammeItemKindSchema = z.enum([
+/** Kinds of agenda items, in the vocabulary of the plans (khai mạc, báo cáo, tham luận, ...). */
+export const AgendaItemKindSchema = z.enum([
   'opening',
   'report',
   'directive',
@@ -118,7 +126,7 @@ export const ProgrammeItemKindSchema = z.enum([
   'conclusion',
   'other',
 ]);
-export type ProgrammeItemKind = z.infer<typeof ProgrammeItemKindSchema>;
+export type AgendaItemKind = z.infer<typeof AgendaItemKindSchema>;
 
 const minutes = z
   .number({ error: 'Số phút phải là số' })
@@ -128,23 +136,24 @@ const minutes = z
 /** A planned speaker: the hall that speaks, optionally on what topic, who, and for how long at most. */
 export const SpeakerSchema = z.strictObject({
   bridgeId: z.string({ error: 'Mã điểm cầu phải là chuỗi ký tự' }),
-  topic: text('Chủ đề').optional(),
-  speakerName: text('Tên người phát biểu').optional(),
+  // The same limits as a hall's request (one source, the core): the plan's topic goes on the lower third too.
+  topic: text('Chủ đề').max(MAX_TOPIC, { error: `Chủ đề không quá ${MAX_TOPIC} ký tự` }).optional(),
+  speakerName: text('Tên người phát biểu').max(MAX_SPEAKER_NAME, { error: `Tên người phát biểu không quá ${MAX_SPEAKER_NAME} ký tự` }).optional(),
   limitMinutes: minutes.optional(),
 });
 export type Speaker = z.infer<typeof SpeakerSchema>;
 
-/** One item of the programme (chương trình). */
-export const ProgrammeItemSchema = z.strictObject({
+/** One item of the agenda (chương trình). */
+export const AgendaItemSchema = z.strictObject({
   id: slug,
-  kind: ProgrammeItemKindSchema,
+  kind: AgendaItemKindSchema,
   title: text('Tiêu đề'),
   plannedMinutes: minutes,
   /** Speaking limit for this item (overrides the conference default; a speaker's own limit wins). */
   limitMinutes: minutes.optional(),
   speakers: z.array(SpeakerSchema).default([]),
 });
-export type ProgrammeItem = z.infer<typeof ProgrammeItemSchema>;
+export type AgendaItem = z.infer<typeof AgendaItemSchema>;
 
 /** Speaking rules: "phát biểu không quá 10 phút", warnings before the end, what happens at expiry. */
 export const SpeakingRulesSchema = z
@@ -157,6 +166,13 @@ export const SpeakingRulesSchema = z
       .transform((marks) => [...new Set(marks)].sort((a, b) => b - a)),
     expiryPolicy: z.enum(['notify_chair', 'close_mic']).default('notify_chair'),
     graceSeconds: z.number().int().nonnegative({ error: 'Thời gian gia hạn không được âm' }).default(30),
+    /** How long a speaking hall whose link dropped keeps the floor while it reconnects (0: it loses it at once). */
+    holderGraceSeconds: z
+      .number()
+      .int()
+      .min(0, { error: 'Thời gian chờ điểm cầu kết nối lại không được âm' })
+      .max(600, { error: 'Thời gian chờ điểm cầu kết nối lại tối đa 600 giây' })
+      .default(DEFAULT_HOLDER_GRACE_SECONDS),
   })
   .superRefine((rules, ctx) => {
     const limit = rules.defaultLimitMinutes * 60;
@@ -221,6 +237,39 @@ export const MaketTemplateSchema = z.strictObject({
 });
 export type MaketTemplate = z.infer<typeof MaketTemplateSchema>;
 
+/**
+ * Where the halls' media goes when the deployment has several media nodes (issue 13): which
+ * halls go to one node together, and which nodes some halls prefer (by the nodes' labels, e.g.
+ * the telecom centre near a group of districts). Preferences are soft: when no such node is
+ * alive or it is full, the halls go elsewhere rather than nowhere.
+ */
+export const PlacementSchema = z.strictObject({
+  /** "district": a district hall and its communes on one node (the province hall with the staff); "none": each hall on its own. */
+  together: z.enum(['district', 'none'], { error: 'together là "district" (huyện cùng các xã) hoặc "none"' }).default('district'),
+  affinity: z
+    .array(
+      z.strictObject({
+        /** Bridge ids; a district's communes follow their district unless a rule of their own names them. */
+        bridges: z.array(z.string({ error: 'Mã điểm cầu phải là chuỗi ký tự' })).min(1, { error: 'Quy tắc phải nêu ít nhất một điểm cầu' }),
+        /** The labels a node must have to be preferred (e.g. { region: "dong-bac" }). */
+        labels: z
+          .record(
+            z.string(),
+            z.string({ error: 'Giá trị nhãn phải là chuỗi ký tự' }).min(1, { error: 'Giá trị nhãn không được để trống' }).max(LABEL_VALUE_MAX, { error: `Giá trị nhãn không quá ${LABEL_VALUE_MAX} ký tự` }),
+          )
+          .superRefine((labels, ctx) => {
+            const names = Object.keys(labels);
+            if (names.length < 1 || names.length > MAX_LABELS) ctx.addIssue({ code: 'custom', message: `Quy tắc có từ 1 đến ${MAX_LABELS} nhãn` });
+            for (const name of names) {
+              if (!LABEL_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'Tên nhãn gồm chữ thường không dấu, chữ số, "-" hoặc "_", bắt đầu bằng chữ (ví dụ "region")' });
+            }
+          }),
+      }),
+    )
+    .default([]),
+});
+export type PlacementPlan = z.infer<typeof PlacementSchema>;
+
 /** A whole conference plan (kế hoạch hội nghị). */
 export const ConferencePlanSchema = z
   .strictObject({
@@ -244,9 +293,14 @@ export const ConferencePlanSchema = z
       .optional(),
     venue: text('Địa điểm'),
     bridges: z.array(BridgeSchema).min(1, { error: 'Kế hoạch phải có ít nhất một điểm cầu' }),
-    programme: z.array(ProgrammeItemSchema).default([]),
+    // The agenda; `programme` is its key in plan files (written by people, so it stays).
+    programme: z.array(AgendaItemSchema).default([]),
     speaking: SpeakingRulesSchema.prefault({}),
     maket: MaketTemplateSchema.prefault({}),
+    /** Absent: a district and its communes together, no preferred nodes. */
+    placement: PlacementSchema.optional(),
+    /** Deadline and limits of the designated papers (tham luận). */
+    papers: PaperRulesSchema.prefault({}),
   })
   // Runs even when some fields failed, so a secretary sees every mistake at once.
   .superRefine((plan, ctx) => checkPlanReferences(plan as unknown, ctx), { when: () => true });
@@ -345,9 +399,9 @@ function checkPlanReferences(plan: unknown, ctx: { addIssue(issue: { code: 'cust
     }
   });
 
-  const programme = Array.isArray(plan.programme) ? plan.programme : [];
+  const agenda = Array.isArray(plan.programme) ? plan.programme : [];
   const itemIndexById = new Map<string, number>();
-  programme.forEach((item, i) => {
+  agenda.forEach((item, i) => {
     if (!isRecord(item)) return;
     if (typeof item.id === 'string') {
       const first = itemIndexById.get(item.id);
@@ -365,6 +419,20 @@ function checkPlanReferences(plan: unknown, ctx: { addIssue(issue: { code: 'cust
           message: `Không có điểm cầu "${s.bridgeId}"`,
         });
       }
+    });
+  });
+
+  const placement = isRecord(plan.placement) ? plan.placement : {};
+  const rules = Array.isArray(placement.affinity) ? placement.affinity : [];
+  const ruleOf = new Map<string, number>();
+  rules.forEach((rule, i) => {
+    const ids = isRecord(rule) && Array.isArray(rule.bridges) ? rule.bridges : [];
+    ids.forEach((id, j) => {
+      if (typeof id !== 'string') return;
+      const path = ['placement', 'affinity', i, 'bridges', j];
+      if (!tierById.has(id)) issues.push({ path, message: `Không có điểm cầu "${id}"` });
+      else if (ruleOf.has(id)) issues.push({ path, message: `Điểm cầu "${id}" đã có trong quy tắc placement.affinity.${ruleOf.get(id)}` });
+      else ruleOf.set(id, i);
     });
   });
 

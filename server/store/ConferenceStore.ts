@@ -1,6 +1,7 @@
-// Storage of running conferences behind one interface: the memory store is the embedded default,
-// redis the real one. A conference is three things: its state (with a version number that every
-// write bumps), its event log (numbered by the core's seq, no gaps) and its access tokens.
+// Storage of a running conference: its state (with a version number that every write bumps), its
+// event log (numbered by the core's seq, no gaps), and the announcement of every write to the
+// processes that share the store. Tokens and presence leases have stores of their own
+// (TokenStore.ts, PresenceStore.ts); one implementation may serve several (RedisStore does).
 //
 // Decisions:
 // - The log is NOT kept in the stored state. The core appends to `state.log`; the stores keep the
@@ -11,7 +12,8 @@
 //   is created: the core never changes it, and it is about half of a fresh state.
 // - One writer at a time per conference through optimistic concurrency: compareAndSet writes only
 //   when the stored version is the one the caller read; update() retries on conflict.
-import type { ConferenceState, LogEntry, Role } from '../core/conference/index.ts';
+import type { ConferenceState, LogEntry } from '../core/conference/index.ts';
+import { StoreError } from './errors.ts';
 
 /** A conference's state as stored, with the version of that write (1 for the first). */
 export interface StoredConference {
@@ -59,22 +61,8 @@ export interface UpdateOptions {
   maxAttempts?: number;
 }
 
-/** An access token and what it grants; `grant` names the grant ('chair', 'operator:c-05971'). */
-export interface TokenRecord {
-  token: string;
-  grant: string;
-  role: Role;
-  bridgeId?: string;
-  issuedAt: number;
-}
-
-/** How issueTokens treats a grant that already has a token. */
-export type IssueMode = 'replace' | 'if_absent';
-
-/** Storage of conferences: state with versions, event log, access tokens, change announcements. */
+/** Storage of conferences: state with versions, event log, change announcements. */
 export interface ConferenceStore {
-  readonly kind: 'memory' | 'redis';
-
   /** The stored state and its version, or null when the conference was never written. */
   load(conferenceId: string): Promise<StoredConference | null>;
 
@@ -102,55 +90,8 @@ export interface ConferenceStore {
   /** Calls listener after every write of the conference (by any process sharing the store). */
   subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription>;
 
-  /** Stores tokens; per grant, 'replace' revokes the previous token, 'if_absent' keeps it. The records in force, in input order. */
-  issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]>;
-
-  /** The record of a token, or null when unknown or revoked. */
-  findToken(conferenceId: string, token: string): Promise<TokenRecord | null>;
-
-  /** Every token in force. */
-  listTokens(conferenceId: string): Promise<TokenRecord[]>;
-
-  /** Revokes a token; its record, or null when it was not in force. */
-  revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null>;
-
-  /**
-   * Declares which bridges have sockets on this server instance, for ttlMs (the instance renews
-   * it). Roll-call presence across instances: a hall is offline only when no live instance has it.
-   */
-  setPresence(conferenceId: string, instanceId: string, bridgeIds: readonly string[], ttlMs: number): Promise<void>;
-
-  /** Bridges that have sockets on some live instance other than `exceptInstanceId`. */
-  presentElsewhere(conferenceId: string, exceptInstanceId: string): Promise<Set<string>>;
-
-  /** Deletes everything of a conference (state, log, tokens). */
+  /** Deletes the state and log of a conference. */
   drop(conferenceId: string): Promise<void>;
-
-  /** Releases the store's resources; idempotent. */
-  close(): Promise<void>;
-
-  readonly closed: boolean;
-}
-
-/** Stable codes of store failures. */
-export type StoreErrorCode = 'closed' | 'conflict' | 'log_gap' | 'corrupt' | 'unavailable' | 'invalid_argument';
-
-/** A store failure with a stable code and a short `[key:value]` message. */
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
-
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreError';
-    this.code = code;
-  }
-}
-
-/** Conference ids are used in keys and channels: short, url-safe. */
-export function checkConferenceId(conferenceId: string): void {
-  if (typeof conferenceId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(conferenceId)) {
-    throw new StoreError('invalid_argument', `bad conference id [conferenceId:${String(conferenceId).slice(0, 70)}]`);
-  }
 }
 
 /** The optimistic update loop shared by the stores: read, decide, compare-and-set, retry. */

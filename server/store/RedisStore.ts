@@ -1,4 +1,6 @@
-// The real store: conferences in redis, shared by every server process on that redis.
+// The shared store: conferences, their tokens and the instances' presence leases in redis, for
+// every server process on that redis (it serves all three store interfaces over one connection:
+// the Lua scripts and the keys are shared).
 //
 // Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
 // slot, which the multi-key scripts below need on a redis cluster):
@@ -6,33 +8,31 @@
 //   diemcau:{<id>}:log      list  one JSON LogEntry per element; element i holds seq i+1
 //   diemcau:{<id>}:tokens   hash  token -> TokenRecord JSON
 //   diemcau:{<id>}:grants   hash  grant ('chair', 'operator:c-05971') -> token
+//   diemcau:{<id>}:revoked  hash  token -> when it was revoked or replaced (epoch ms)
 //   diemcau:{<id>}:changes  pub/sub channel, "<version>:<seq>" after every write
 //
 // Atomicity: compareAndSet is one Lua script that checks the version field, writes the state,
 // appends the log entries and publishes the change. Redis runs a script alone, so two processes
 // can never both write over the same version (no WATCH, hence no dedicated connection per
 // transaction: one command connection serves every conference).
-import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
 import type { LogEntry } from '../core/conference/index.ts';
 import {
-  checkConferenceId,
-  StoreError,
   updateWithRetry,
   type ConferenceStore,
-  type IssueMode,
   type StoreChangeListener,
   type StoredConference,
   type StoreSubscription,
   type StoreWrite,
-  type TokenRecord,
   type UpdateOptions,
   type UpdateOutcome,
   type UpdateStep,
 } from './ConferenceStore.ts';
+import { checkConferenceId, StoreError } from './errors.ts';
+import type { PresenceStore } from './PresenceStore.ts';
+import type { StoreResource } from './Stores.ts';
+import type { IssueMode, TokenRecord, TokenStore } from './TokenStore.ts';
 import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
-
-type RedisClient = ReturnType<typeof createClient>;
+import { connectRedis, quit, RedisChannels, Script, type RedisClient } from './redis/connection.ts';
 
 // Lua's unpack() is limited by the stack; long appends are pushed in slices.
 const PUSH_SLICE = 500;
@@ -68,7 +68,7 @@ return length
 
 const ISSUE_SCRIPT = `
 local out = {}
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   local grant, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', KEYS[2], grant)
   local kept = false
@@ -77,6 +77,7 @@ for i = 2, #ARGV, 3 do
     out[#out + 1] = kept
   else
     if old then redis.call('HDEL', KEYS[1], old) end
+    if old and old ~= token then redis.call('HSET', KEYS[3], old, ARGV[2]) end
     redis.call('HSET', KEYS[2], grant, token)
     redis.call('HSET', KEYS[1], token, record)
     out[#out + 1] = record
@@ -89,20 +90,11 @@ const REVOKE_SCRIPT = `
 local record = redis.call('HGET', KEYS[1], ARGV[1])
 if not record then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 local grant = cjson.decode(record).grant
 if grant and redis.call('HGET', KEYS[2], grant) == ARGV[1] then redis.call('HDEL', KEYS[2], grant) end
 return record
 `;
-
-class Script {
-  readonly source: string;
-  readonly sha: string;
-
-  constructor(source: string) {
-    this.source = source;
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-}
 
 const CAS = new Script(CAS_SCRIPT);
 const APPEND = new Script(APPEND_SCRIPT);
@@ -119,44 +111,23 @@ export interface RedisStoreOptions {
   onError?: (error: Error) => void;
 }
 
-/** Conferences in redis: atomic versioned writes, the log as a list, changes on pub/sub. */
-export class RedisStore implements ConferenceStore {
-  readonly kind = 'redis' as const;
+/** Conferences in redis: atomic versioned writes, the log as a list, changes on pub/sub; tokens; presence leases. */
+export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, StoreResource {
   readonly #client: RedisClient;
   readonly #prefix: string;
-  readonly #onError: (error: Error) => void;
-  #subscriber: RedisClient | null = null;
-  #subscriberReady: Promise<RedisClient> | null = null;
-  readonly #listeners = new Map<string, Set<StoreChangeListener>>();
+  readonly #channels: RedisChannels;
   #closed = false;
 
   private constructor(client: RedisClient, options: RedisStoreOptions) {
     this.#client = client;
     this.#prefix = options.prefix ?? 'diemcau';
-    this.#onError = options.onError ?? (() => {});
+    this.#channels = new RedisChannels(client, options.onError ?? (() => {}));
   }
 
   /** Connects to redis; rejects when it cannot be reached. */
   static async create(options: RedisStoreOptions): Promise<RedisStore> {
-    let connected = false;
-    const client = createClient({
-      url: options.url,
-      socket: {
-        connectTimeout: 5000,
-        // Until the first connection, give up after a few tries so that create() rejects; later, retry for ever.
-        reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries < 3 ? 100 * (retries + 1) : cause),
-      },
-    });
-    const store = new RedisStore(client, options);
-    client.on('error', (error: Error) => store.#onError(error));
-    try {
-      await client.connect();
-      connected = true;
-    } catch (error) {
-      if (client.isOpen) client.destroy();
-      throw new StoreError('unavailable', `cannot reach redis [url:${redactUrl(options.url)}]`, { cause: error });
-    }
-    return store;
+    const onError = options.onError ?? (() => {});
+    return new RedisStore(await connectRedis(options.url, (error) => onError(error)), options);
   }
 
   /** Whether close() was called. */
@@ -165,7 +136,7 @@ export class RedisStore implements ConferenceStore {
   }
 
   /** Key of one part of a conference. */
-  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes' | 'instances' | `presence:${string}`): string {
+  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'revoked' | 'changes' | 'instances' | `presence:${string}`): string {
     checkConferenceId(conferenceId);
     return `${this.#prefix}:{${conferenceId}}:${part}`;
   }
@@ -228,39 +199,21 @@ export class RedisStore implements ConferenceStore {
   /** Listens to the conference's channel on the store's subscriber connection. */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
     this.#assertOpen();
-    const channel = this.key(conferenceId, 'changes');
-    const subscriber = await this.#subscriberClient();
-    let set = this.#listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(channel, set);
-      const listeners = set;
-      await subscriber.subscribe(channel, (message: string) => {
+    return this.#channels.listen(this.key(conferenceId, 'changes'), {
+      message: (message) => {
         const [version, seq] = message.split(':').map(Number);
-        if (!Number.isFinite(version) || !Number.isFinite(seq)) return;
-        for (const l of [...listeners]) l({ kind: 'write', conferenceId, version: version!, seq: seq! });
-      });
-    }
-    set.add(listener);
-    let closed = false;
-    return {
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        set.delete(listener);
-        if (set.size > 0 || this.#listeners.get(channel) !== set) return;
-        this.#listeners.delete(channel);
-        if (!this.#closed && this.#subscriber?.isOpen) await this.#subscriber.unsubscribe(channel).catch(() => {});
+        if (Number.isFinite(version) && Number.isFinite(seq)) listener({ kind: 'write', conferenceId, version: version!, seq: seq! });
       },
-    };
+      resync: () => listener({ kind: 'resync', conferenceId }),
+    });
   }
 
   /** Stores tokens per grant in one script. */
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     this.#assertOpen();
     if (records.length === 0) return [];
-    const args = [mode, ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
-    const reply = (await this.#eval(ISSUE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], args)) as string[];
+    const args = [mode, String(Date.now()), ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
+    const reply = (await this.#eval(ISSUE, this.#tokenKeys(conferenceId), args)) as string[];
     return reply.map((json) => decodeToken(conferenceId, json));
   }
 
@@ -281,18 +234,38 @@ export class RedisStore implements ConferenceStore {
   /** Revokes one token atomically with its grant. */
   async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
     this.#assertOpen();
-    const json = await this.#eval(REVOKE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [token]);
+    const json = await this.#eval(REVOKE, this.#tokenKeys(conferenceId), [token, String(Date.now())]);
     return typeof json === 'string' ? decodeToken(conferenceId, json) : null;
   }
 
-  /** Deletes every key of a conference. */
+  /** When a token was revoked or replaced, or null. */
+  async revokedAt(conferenceId: string, token: string): Promise<number | null> {
+    this.#assertOpen();
+    const at = await this.#client.hGet(this.key(conferenceId, 'revoked'), token);
+    return at ? Number(at) : null;
+  }
+
+  #tokenKeys(conferenceId: string): string[] {
+    return [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants'), this.key(conferenceId, 'revoked')];
+  }
+
+  /** Deletes the state and the log of a conference. */
   async drop(conferenceId: string): Promise<void> {
     this.#assertOpen();
+    await this.#client.del([this.key(conferenceId, 'state'), this.key(conferenceId, 'log')]);
+  }
+
+  /** Deletes the tokens of a conference. */
+  async dropTokens(conferenceId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#client.del(this.#tokenKeys(conferenceId));
+  }
+
+  /** Deletes the presence leases of a conference. */
+  async dropPresence(conferenceId: string): Promise<void> {
+    this.#assertOpen();
     const instances = await this.#client.sMembers(this.key(conferenceId, 'instances'));
-    await this.#client.del([
-      ...(['state', 'log', 'tokens', 'grants', 'instances'] as const).map((p) => this.key(conferenceId, p)),
-      ...instances.map((i) => this.key(conferenceId, `presence:${i}`)),
-    ]);
+    await this.#client.del([this.key(conferenceId, 'instances'), ...instances.map((i) => this.key(conferenceId, `presence:${i}`))]);
   }
 
   /** Declares this instance's connected bridges in a key that expires unless renewed. */
@@ -329,48 +302,12 @@ export class RedisStore implements ConferenceStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners.clear();
-    const subscriber = this.#subscriber;
-    this.#subscriber = null;
-    await Promise.all([quit(this.#client), subscriber ? quit(subscriber) : undefined]);
-  }
-
-  // One connection in subscriber mode for every conference of this store.
-  #subscriberClient(): Promise<RedisClient> {
-    this.#subscriberReady ??= (async () => {
-      const subscriber = this.#client.duplicate();
-      subscriber.on('error', (error: Error) => this.#onError(error));
-      let connected = false;
-      // Announcements published while the connection was down are lost: tell every listener to reload.
-      subscriber.on('ready', () => {
-        if (!connected) return;
-        for (const [channel, set] of this.#listeners) {
-          const conferenceId = channel.slice(this.#prefix.length + 2, channel.lastIndexOf('}'));
-          for (const l of [...set]) l({ kind: 'resync', conferenceId });
-        }
-      });
-      await subscriber.connect();
-      connected = true;
-      if (this.#closed) {
-        await quit(subscriber);
-        throw new StoreError('closed', 'store closed');
-      }
-      this.#subscriber = subscriber;
-      return subscriber;
-    })();
-    // A failed connection is tried again by the next subscribe.
-    this.#subscriberReady.catch(() => (this.#subscriberReady = null));
-    return this.#subscriberReady;
+    await Promise.all([quit(this.#client), this.#channels.close()]);
   }
 
   async #eval(script: Script, keys: string[], args: string[]): Promise<unknown> {
     try {
-      try {
-        return await this.#client.evalSha(script.sha, { keys, arguments: args });
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
-        return await this.#client.eval(script.source, { keys, arguments: args });
-      }
+      return await script.run(this.#client, keys, args);
     } catch (error) {
       if (String((error as Error)?.message).startsWith('LOG_GAP')) {
         throw new StoreError('log_gap', `log does not continue [key:${keys.at(-1)}]`, { cause: error });
@@ -382,17 +319,4 @@ export class RedisStore implements ConferenceStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreError('closed', 'store closed');
   }
-}
-
-async function quit(client: RedisClient): Promise<void> {
-  try {
-    if (client.isOpen) await client.close();
-    else client.destroy();
-  } catch {
-    client.destroy();
-  }
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

@@ -1,6 +1,8 @@
 // JSON encoding of stored conferences, shared by the stores so both keep exactly the same data.
 import type { ConferenceConfig, ConferenceState, LogEntry } from '../core/conference/index.ts';
-import { StoreError, type StoreWrite, type TokenRecord } from './ConferenceStore.ts';
+import type { StoreWrite } from './ConferenceStore.ts';
+import { StoreError } from './errors.ts';
+import type { TokenRecord } from './TokenStore.ts';
 
 /** The state without its configuration and log, as written on every command. */
 export function encodeState(state: ConferenceState): string {
@@ -17,12 +19,22 @@ export function encodeConfig(state: ConferenceState): string {
 export function decodeState(conferenceId: string, stateJson: string, configJson: string): ConferenceState {
   try {
     const rest = JSON.parse(stateJson) as Omit<ConferenceState, 'config' | 'log'>;
-    const config = JSON.parse(configJson) as ConferenceConfig;
+    const config = upgradeConfig(JSON.parse(configJson));
     if (rest?.schema !== 1 || !Array.isArray(config?.bridges)) throw new Error('unknown schema');
     return { ...rest, config, log: [] };
   } catch (error) {
     throw new StoreError('corrupt', `stored state unreadable [conferenceId:${conferenceId}]`, { cause: error });
   }
+}
+
+/** A stored configuration as the core reads it now: configurations stored before the rename keep the agenda under `programme`. */
+function upgradeConfig(stored: unknown): ConferenceConfig {
+  const config = stored as ConferenceConfig & { programme?: ConferenceConfig['agenda'] };
+  if (config && !Array.isArray(config.agenda) && Array.isArray(config.programme)) {
+    const { programme, ...rest } = config;
+    return { ...rest, agenda: programme };
+  }
+  return config;
 }
 
 /** Checks that a write's log continues the state's numbering: entries end at state.seq, without gaps. */

@@ -1,15 +1,27 @@
 import type { Namespace, Socket } from 'socket.io';
-import type { ConferenceHost } from '../app/ConferenceHost.ts';
+import type { Conference } from '../app/Conference.ts';
 import { isStaff } from '../app/view.ts';
-import type { Ack } from '../protocol/media.ts';
 import { onRequest, useTokenAuth } from './socket-requests.ts';
 import { linkChecklist } from '../core/health.ts';
 import { presenceOf } from '../core/conference/index.ts';
-import { ControlRequests, type LinkTestResult, type ControlRequestName, type ControlServerEvents, type Principal } from '../protocol/control.ts';
+import {
+  ControlRequests,
+  type ControlAck,
+  type ControlClientEvents,
+  type ControlReplies,
+  type ControlRequest,
+  type ControlRequestName,
+  type ControlServerEvents,
+  type Principal,
+} from '../protocol/control.ts';
 import type { ConferenceEvent } from '../core/conference/index.ts';
 import type { EventMeta } from '../app/conference/ConferenceRunner.ts';
+import { clusterSummary, peerKeyOf, type MediaWhere } from '../app/placement/MediaPlacement.ts';
 
-type ControlSocket = Socket<Record<string, never>, ControlServerEvents, Record<string, never>, { principal: Principal }>;
+type ControlSocket = Socket<ControlClientEvents, ControlServerEvents, Record<string, never>, { principal: Principal }>;
+
+/** The handler of each control request: its parsed payload in, its acknowledgement out. */
+type ControlHandlers = { [N in ControlRequestName]: (payload: ControlRequest<N>) => Promise<ControlAck<ControlReplies[N]>> };
 
 /** Rooms a principal's sockets join: everybody, its role, staff, its bridge. */
 function roomsOf(p: Principal): string[] {
@@ -22,76 +34,79 @@ function roomsOf(p: Principal): string[] {
 /** How long a hall's pre-meeting link test runs. */
 const LINK_TEST_MS = 8000;
 
+const forbidden = (message: string) => ({ ok: false, error: { code: 'forbidden', message } }) as const;
+
 /**
  * Wires the conference's control to a socket.io namespace: authenticate, parse, execute, ack,
  * push views. `current` gives the conference; call the returned `rebind` after it was replaced.
  */
 export function attachControlSignaling(
-  nsp: Namespace,
-  current: () => ConferenceHost,
+  nsp: Namespace<ControlClientEvents, ControlServerEvents>,
+  current: () => Conference,
   options: { viewDebounceMs?: number } = {},
 ): { rebind: () => void; close: () => void } {
   const debounceMs = options.viewDebounceMs ?? 40;
 
-  useTokenAuth(nsp, (token) => current().authenticate(token));
+  useTokenAuth(nsp as unknown as Namespace, (token) => current().authenticate(token), undefined, (token) => current().refusal(token));
 
   nsp.on('connection', (raw) => {
     const socket = raw as ControlSocket;
     const principal = socket.data.principal;
-    const host = current();
+    const conference = current();
     void socket.join(roomsOf(principal));
     // An operator's first view already shows its hall online.
-    const online = principal.role === 'operator' ? host.bridgeConnected(principal.bridgeId) : Promise.resolve();
+    const online = principal.role === 'operator' ? conference.bridgeConnected(principal.bridgeId) : Promise.resolve();
     void online.finally(() => {
-      if (socket.connected) socket.emit('control:view', host.view(principal));
+      if (socket.connected) socket.emit('control:view', conference.view(principal));
     });
 
-    for (const name of Object.keys(ControlRequests) as ControlRequestName[]) {
-      onRequest(socket as unknown as Socket, name, ControlRequests[name], (payload) => handle(name, payload));
-    }
-
-    async function handle(name: ControlRequestName, payload: unknown): Promise<Ack<unknown>> {
-      switch (name) {
-        case 'time:sync':
-          return { ok: true, data: { clientNow: (payload as { clientNow: number }).clientNow, serverNow: Date.now() } };
-        case 'control:snapshot':
-          return { ok: true, data: host.view(principal) };
-        case 'health:report':
-          if (principal.role !== 'operator') return { ok: false, error: { code: 'forbidden', message: 'only a hall reports its link' } };
-          host.health.reportFromClient(principal.bridgeId, payload as never);
-          return { ok: true, data: {} };
-        case 'health:bridge': {
-          if (!isStaff(principal)) return { ok: false, error: { code: 'forbidden', message: 'technicians, chair and secretary only' } };
-          const bridgeId = (payload as { bridgeId: string }).bridgeId;
-          const health = host.health.book.get(bridgeId);
-          return { ok: true, data: { bridgeId, status: health?.status ?? null, reasons: health?.reasons ?? [], since: health?.since ?? null, history: health?.history ?? [], events: host.health.events(bridgeId), test: host.health.lastTest(bridgeId) } };
-        }
-        case 'health:startTest': {
-          if (!isStaff(principal)) return { ok: false, error: { code: 'forbidden', message: 'technicians, chair and secretary only' } };
-          const testId = `t${Date.now().toString(36)}`;
-          const bridgeIds = (payload as { bridgeIds: string[] }).bridgeIds;
-          for (const id of bridgeIds) nsp.to(`bridge:${id}`).emit('health:runTest', { testId, durationMs: LINK_TEST_MS });
-          return { ok: true, data: { testId, bridgeIds } };
-        }
-        case 'health:testResult': {
-          if (principal.role !== 'operator') return { ok: false, error: { code: 'forbidden', message: 'only a hall reports its test' } };
-          const result = payload as LinkTestResult;
-          host.health.testResult(principal.bridgeId, result);
-          const checklist = linkChecklist({ ...result, reportedReady: presenceOf(host.runner.state, principal.bridgeId).ready });
-          const bridgeName = host.plan.bridges.find((b) => b.id === principal.bridgeId)?.name ?? principal.bridgeId;
-          nsp.to('staff').emit('health:test', { bridgeId: principal.bridgeId, bridgeName, at: Date.now(), result, checklist: checklist.items, ready: checklist.ready });
-          return { ok: true, data: checklist };
-        }
-        case 'control:command': {
-          const result = await host.execute(principal, payload as never);
-          if (result.ok) return { ok: true, data: { seq: result.seq, events: result.events.map((e) => e.type) } };
-          return { ok: false, error: { code: result.error.code as never, message: result.error.message } };
-        }
-      }
-    }
+    const handlers: ControlHandlers = {
+      'time:sync': async ({ clientNow }) => ({ ok: true, data: { clientNow, serverNow: conference.clock.now() } }),
+      'control:snapshot': async () => ({ ok: true, data: conference.view(principal) }),
+      'health:report': async (report) => {
+        if (principal.role !== 'operator') return forbidden('only a hall reports its link');
+        conference.health.reportFromClient(principal.bridgeId, report);
+        return { ok: true, data: {} };
+      },
+      'health:bridge': async ({ bridgeId }) => {
+        if (!isStaff(principal)) return forbidden('technicians, chair and secretary only');
+        const health = conference.health.book.get(bridgeId);
+        return { ok: true, data: { bridgeId, status: health?.status ?? null, reasons: health?.reasons ?? [], since: health?.since ?? null, history: health?.history ?? [], events: conference.health.events(bridgeId), test: conference.health.lastTest(bridgeId) } };
+      },
+      'health:startTest': async ({ bridgeIds }) => {
+        if (!isStaff(principal)) return forbidden('technicians, chair and secretary only');
+        const testId = `t${conference.clock.now().toString(36)}`;
+        for (const id of bridgeIds) nsp.to(`bridge:${id}`).emit('health:runTest', { testId, durationMs: LINK_TEST_MS });
+        return { ok: true, data: { testId, bridgeIds } };
+      },
+      'health:testResult': async (result) => {
+        if (principal.role !== 'operator') return forbidden('only a hall reports its test');
+        conference.health.testResult(principal.bridgeId, result);
+        const checklist = linkChecklist({ ...result, reportedReady: presenceOf(conference.runner.state, principal.bridgeId).ready });
+        const bridgeName = conference.plan.bridges.find((b) => b.id === principal.bridgeId)?.name ?? principal.bridgeId;
+        nsp.to('staff').emit('health:test', { bridgeId: principal.bridgeId, bridgeName, at: conference.clock.now(), result, checklist: checklist.items, ready: checklist.ready });
+        return { ok: true, data: checklist };
+      },
+      'control:command': async (command) => {
+        const result = await conference.execute(principal, command);
+        if (result.ok) return { ok: true, data: { seq: result.seq, events: result.events.map((e) => e.type) } };
+        return { ok: false, error: result.error };
+      },
+      'media:where': async () => {
+        const key = peerKeyOf(principal);
+        // From now on this socket hears where the page's media moves.
+        void socket.join(`peer:${key}`);
+        return { ok: true, data: { placement: await conference.placement.where(key) } };
+      },
+      'cluster:nodes': async () => {
+        if (!isStaff(principal)) return forbidden('technicians, chair and secretary only');
+        return { ok: true, data: summary() };
+      },
+    };
+    for (const name of Object.keys(ControlRequests) as ControlRequestName[]) listen(socket, name, handlers[name]);
 
     socket.on('disconnect', () => {
-      if (principal.role === 'operator') void host.bridgeDisconnected(principal.bridgeId);
+      if (principal.role === 'operator') void conference.bridgeDisconnected(principal.bridgeId);
     });
   });
 
@@ -124,8 +139,22 @@ export function attachControlSignaling(
     immediate = setImmediate(pushViews);
   };
   const names = (): Map<string, string> => new Map(current().plan.bridges.map((b) => [b.id, b.name]));
+  const summary = () => clusterSummary(current().placement, current().plan.bridges.map((b) => b.id), current().clock.now());
+  const pushNodes = (): void => void nsp.local.to('staff').emit('cluster:nodes', summary());
   const onSampled = (): void => {
-    nsp.local.to('staff').emit('health:summary', { at: Date.now(), bridges: current().health.book.summary() as never });
+    nsp.local.to('staff').emit('health:summary', { at: current().clock.now(), bridges: current().health.book.summary() });
+    pushNodes();
+  };
+  // Each instance tells its own sockets (every instance hears every move on the store's channel).
+  const onMoved = (where: MediaWhere): void => {
+    nsp.local.to(`peer:${where.peerKey}`).emit('media:placement', where);
+  };
+  let nodesTimer: NodeJS.Timeout | undefined;
+  const onPlacementChanged = (): void => {
+    nodesTimer ??= setTimeout(() => {
+      nodesTimer = undefined;
+      pushNodes();
+    }, 200);
   };
   const onAlert = (alert: { bridgeId: string; at: number; from: string | null; to: string; reasons: string[] }): void => {
     nsp.local.to('staff').emit('health:alert', { ...alert, bridgeName: names().get(alert.bridgeId) ?? alert.bridgeId });
@@ -136,29 +165,46 @@ export function attachControlSignaling(
   const onEvent = (event: ConferenceEvent, meta: EventMeta): void => {
     nsp.local.to('staff').emit('control:event', { ...event, seq: meta.seq, at: meta.at });
   };
-  let bound: ConferenceHost | undefined;
+  // Who is heard and how loud, for the chair's tiles (this instance's media: its own halls; a
+  // control-only instance has none, see the README's known limits).
+  const onLevels = ({ levels }: { levels: { bridgeId: string; dBov: number }[] }): void => {
+    nsp.local.to('staff').emit('audio:levels', { at: current().clock.now(), levels });
+  };
+  let bound: Conference | undefined;
   const unbind = (): void => {
+    bound?.local?.session.off('audiolevels', onLevels);
     bound?.off('changed', onChanged);
     bound?.off('event', onEvent);
     bound?.health.off('sampled', onSampled);
     bound?.health.off('alert', onAlert);
+    bound?.placement.off('moved', onMoved);
+    bound?.placement.off('changed', onPlacementChanged);
     bound = undefined;
   };
   const rebind = (): void => {
     unbind();
     bound = current();
     bound.on('changed', onChanged);
+    bound.local?.session.on('audiolevels', onLevels);
     bound.on('event', onEvent);
     bound.health.on('sampled', onSampled);
     bound.health.on('alert', onAlert);
+    bound.placement.on('moved', onMoved);
+    bound.placement.on('changed', onPlacementChanged);
   };
   rebind();
   return {
     rebind,
     close: () => {
       clearTimeout(timer);
+      clearTimeout(nodesTimer);
       clearImmediate(immediate);
       unbind();
     },
   };
+}
+
+/** Validates one request's payload against its schema and answers through its handler (one name: its types line up). */
+function listen<N extends ControlRequestName>(socket: ControlSocket, name: N, handler: ControlHandlers[N]): void {
+  onRequest(socket as unknown as Socket, name, ControlRequests[name], handler as (payload: unknown) => Promise<ControlAck<unknown>>);
 }

@@ -3,19 +3,20 @@ import type { z } from 'zod';
 import type { MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
 import type { Principal } from '../protocol/control.ts';
-import { onRequest, useTokenAuth } from './socket-requests.ts';
+import { onRequest, useTokenAuth, type ConnectRefusal } from './socket-requests.ts';
 import {
   MediaRequests,
   ConsumeMessage,
   type Ack,
   type ErrorCode,
+  type IceConfig,
   type MediaRequestName,
   type MediaReplies,
   type MediaClientEvents,
   type MediaServerEvents,
 } from '../protocol/media.ts';
 
-type MediaSocket = Socket<MediaClientEvents, MediaServerEvents, Record<string, never>, { principal: Principal }>;
+type MediaSocket = Socket<MediaClientEvents, MediaServerEvents, Record<string, never>, { principal: Principal; token: string }>;
 
 /** Options of the media signaling. */
 export interface MediaSignalingOptions {
@@ -26,8 +27,17 @@ export interface MediaSignalingOptions {
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
   /** Resolves an access token to who holds it (null: refused). */
   authenticate: (token: string) => Promise<Principal | null>;
+  /** Why a refused token is refused (revoked or invalid); 'token_invalid' when not given. */
+  refusal?: (token: unknown) => Promise<'token_revoked' | 'token_invalid'>;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
+  /**
+   * Whether a principal's media belongs on this node (issue 13): null, or where it is placed
+   * instead (refused at connect with `wrong_node` and that place as the error's data).
+   */
+  admit?: (principal: Principal) => Promise<{ code: 'wrong_node'; nodeId: string; mediaUrl: string | null } | null>;
+  /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
+  iceConfig?: (token: string) => Promise<IceConfig | null>;
 }
 
 /**
@@ -38,14 +48,14 @@ export interface MediaSignalingOptions {
 export function peerOptionsFor(p: Principal, chairBridgeId: string): PeerOptions {
   switch (p.role) {
     case 'operator':
-      return { bridgeId: p.bridgeId, publish: true, receiveProgram: true, thumbnails: p.bridgeId === chairBridgeId };
+      return { bridgeId: p.bridgeId, publish: true, receiveOnAir: true, thumbnails: p.bridgeId === chairBridgeId };
     case 'chair':
     case 'secretary':
-      return { publish: false, receiveProgram: true, thumbnails: true };
+      return { publish: false, receiveOnAir: true, thumbnails: true };
     case 'technician':
-      return { publish: false, receiveProgram: false, thumbnails: true };
+      return { publish: false, receiveOnAir: false, thumbnails: true };
     case 'viewer':
-      return { publish: false, receiveProgram: true, thumbnails: false };
+      return { publish: false, receiveOnAir: true, thumbnails: false };
   }
 }
 
@@ -67,19 +77,33 @@ export class WireError extends Error {
 
 /**
  * Wires the media session to a socket.io namespace: authenticate, parse, authorise, call, ack.
- * `current` gives the conference's session; a socket stays with the session it joined (when a new
- * plan is loaded, the caller disconnects every socket and they join the new one).
+ * `current` gives the conference's session (undefined while a media node waits for its
+ * conference: connections are refused as 'unavailable'); a socket stays with the session it
+ * joined (when a new plan is loaded, the caller disconnects every socket and they join the new one).
  */
-export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession, options: MediaSignalingOptions): () => void {
+export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession | undefined, options: MediaSignalingOptions): () => void {
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  useTokenAuth(nsp, options.authenticate, (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null));
+  useTokenAuth(
+    nsp,
+    options.authenticate,
+    async (p): Promise<ConnectRefusal> => {
+      const session = current();
+      if (!session || session.closed) return 'unavailable';
+      if (p.role === 'operator' && !session.hasBridge(p.bridgeId)) return 'unknown_bridge';
+      const elsewhere = await options.admit?.(p);
+      if (elsewhere) log('info', 'peer placed on another node', { role: p.role, ...elsewhere });
+      return elsewhere ? { reason: 'wrong_node', data: elsewhere } : null;
+    },
+    options.refusal,
+  );
 
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;
     const principal = socket.data.principal;
     const session = current();
+    if (!session) return void socket.disconnect(true);
     const peerId = socket.id;
     let joined = false;
 
@@ -96,9 +120,18 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       restartMedia: (reason) => void socket.emit('media:restart', { reason }),
       replaced: () => {
         joined = false;
-        socket.emit('media:replaced');
+        socket.emit('media:replaced', { at: Date.now() });
         socket.disconnect(true);
       },
+    };
+
+    /** The socket's TURN configuration; without one (TURN off, a store error) the hall still gets its direct candidates. */
+    const iceConfigOf = async (token: string): Promise<IceConfig | null> => {
+      if (!options.iceConfig) return null;
+      return options.iceConfig(token).catch((error: unknown) => {
+        log('warn', 'no TURN credentials', { peerId, error: String(error) });
+        return null;
+      });
     };
 
     /** Registers a request handler: validate, check joined, run, ack. */
@@ -118,23 +151,25 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       });
     }
 
-    handle('media:join', () => {
+    handle('media:join', ({ clientId, takeOver }) => {
       if (joined) throw new WireError('already_exists', 'already joined');
-      let peerOptions = peerOptionsFor(principal, session.chairBridgeId);
+      let peerOptions: PeerOptions = { ...peerOptionsFor(principal, session.chairBridgeId), ...(clientId ? { clientId } : {}) };
       // A browser opened with a hardware hall's link may watch, but must not take the device's place.
       if (principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
-      const { rtpCapabilities } = session.join(peerId, peerOptions, sink);
+      const { rtpCapabilities } = session.join(peerId, peerOptions, sink, { takeOver });
+      if (takeOver) log('info', 'hall taken over by another page', { peerId, bridgeId: peerOptions.bridgeId });
       joined = true;
       log('info', 'peer joined', { peerId, role: principal.role });
       const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;
-      return { peerId, role: principal.role, bridgeId, rtpCapabilities, program: session.program };
+      return { peerId, role: principal.role, bridgeId, rtpCapabilities, onAir: session.onAir };
     });
     handle('media:capabilities', ({ rtpCapabilities }) => {
       session.setRtpCapabilities(peerId, rtpCapabilities as never);
       return {};
     });
     handle('media:createTransport', async ({ direction }) => {
-      const params = await session.createTransport(peerId, direction);
+      const [created, ice] = await Promise.all([session.createTransport(peerId, direction), iceConfigOf(socket.data.token)]);
+      const params = ice ? { ...created, ...ice } : created;
       const route = principal.role === 'operator' ? options.routes?.get(principal.bridgeId) : undefined;
       if (!route) return params;
       // This hall reaches the SFU through another address (a NAT, a relay): announce only that one.
@@ -158,14 +193,14 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
     });
   });
 
-  // Tells every socket of this session when the programme changes; returns the unbinding.
+  // Tells every socket of this session when what is on air changes; returns the rebinding.
   let bound: MediaSession | undefined;
   // Each instance tells its own sockets about its own media.
-  const onProgram = ({ bridgeId }: { bridgeId: string }): void => void nsp.local.emit('program:changed', { bridgeId });
+  const onAir = ({ bridgeId }: { bridgeId: string }): void => void nsp.local.emit('onair:changed', { bridgeId });
   const bind = (): void => {
-    bound?.off('program', onProgram);
+    bound?.off('onair', onAir);
     bound = current();
-    bound.on('program', onProgram);
+    bound?.on('onair', onAir);
   };
   bind();
   return bind;

@@ -1,7 +1,6 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { z } from 'zod';
-import type { ConferenceHost } from '../app/ConferenceHost.ts';
-import { INVITE_PATHS } from '../app/ConferenceHost.ts';
+import type { Conference } from '../app/Conference.ts';
 import { livePlan } from '../app/view.ts';
 import { renderMaket } from '../core/maket.ts';
 import { csv, reportCsv } from '../core/conference/index.ts';
@@ -9,15 +8,17 @@ import { PlanError, parsePlan, type ConferencePlan } from '../protocol/plan.ts';
 import { PlanLoadError } from '../app/errors.ts';
 import { parsePlanText } from '../../config/plan-file.ts';
 import { Token, type Principal } from '../protocol/control.ts';
-import { UnknownGrantError } from '../app/conference/tokens.ts';
+import { INVITE_PATHS, UnknownGrantError } from '../app/conference/tokens.ts';
 import { createRtpHallRouter } from './rtp-halls-rest.ts';
+import { clusterSummary, PlacementError } from '../app/placement/MediaPlacement.ts';
+import { NodeId } from '../protocol/cluster.ts';
 
 type Role = Principal['role'];
 
 /** Who the request's `Authorization: Bearer <token>` belongs to, or null. */
-export async function bearerPrincipal(req: Request, host: ConferenceHost): Promise<Principal | null> {
+export async function bearerPrincipal(req: Request, conference: Conference): Promise<Principal | null> {
   const token = Token.safeParse((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
-  return token.success ? host.authenticate(token.data) : null;
+  return token.success ? conference.authenticate(token.data) : null;
 }
 
 /** An HTTP error with a stable code. */
@@ -32,11 +33,18 @@ class HttpError extends Error {
   }
 }
 
-/** The REST API: who am I, invites and tokens, reports, makets, plan validation. Thin: parse, authorise, call. */
+/** What the REST API tells the apps of the deployment. */
+export interface RestDeployment {
+  /** Every control instance (the apps rotate through them); empty: the origin they were loaded from. */
+  controlUrls: readonly string[];
+}
+
+/** The REST API: who am I, invites and tokens, reports, makets, plan validation, media nodes. Thin: parse, authorise, call. */
 export function createRestRouter(
-  current: () => ConferenceHost,
+  current: () => Conference,
   baseUrl: () => string,
   loadPlan: (plan: ConferencePlan) => Promise<void>,
+  deployment: RestDeployment = { controlUrls: [] },
 ): express.Router {
   const router = express.Router();
   router.use(express.json({ limit: '2mb' }));
@@ -51,7 +59,11 @@ export function createRestRouter(
   /** The bearer token's holder, required to have one of these roles. */
   async function principal(req: Request, roles?: Role[]): Promise<Principal> {
     const who = await bearerPrincipal(req, current());
-    if (!who) throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)');
+    if (!who) {
+      // Why, for the page to say so: its link was revoked (or re-issued), or never valid.
+      const refusal = await current().refusal((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
+      throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)', { refusal });
+    }
     if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', `not allowed for role ${who.role}`);
     return who;
   }
@@ -65,7 +77,15 @@ export function createRestRouter(
     wrap(async (req, res) => {
       const who = await principal(req);
       const bridge = who.role === 'operator' ? current().plan.bridges.find((b) => b.id === who.bridgeId) : undefined;
-      res.json({ ...who, bridgeName: bridge?.name, bridgeKind: bridge?.kind, conferenceId: current().conferenceId, title: current().plan.title, chairBridgeId: current().chairBridgeId });
+      res.json({
+        ...who,
+        bridgeName: bridge?.name,
+        bridgeKind: bridge?.kind,
+        conferenceId: current().conferenceId,
+        title: current().plan.title,
+        chairBridgeId: current().chairBridgeId,
+        controlUrls: deployment.controlUrls,
+      });
     }),
   );
 
@@ -193,6 +213,33 @@ export function createRestRouter(
   router.get('/plan', (_req, res) => {
     res.json(current().plan);
   });
+
+  // The media nodes: each node's load and draining state, and where each hall's media is.
+  router.get(
+    '/nodes',
+    wrap(async (req, res) => {
+      await principal(req, ['technician', 'chair', 'secretary']);
+      res.json(clusterSummary(current().placement, current().plan.bridges.map((b) => b.id), current().clock.now()));
+    }),
+  );
+
+  // Drains a node for maintenance (its halls leave it one by one), or takes it back.
+  router.post(
+    '/nodes/:nodeId/drain',
+    wrap(async (req, res) => {
+      await principal(req, ['technician']);
+      const nodeId = NodeId.safeParse(req.params.nodeId);
+      const body = z.object({ draining: z.boolean() }).strict().safeParse(req.body);
+      if (!nodeId.success || !body.success) throw new HttpError(400, 'invalid_payload', 'POST /api/nodes/<nodeId>/drain with body { draining: true | false }');
+      try {
+        await current().placement.setDraining(nodeId.data, body.data.draining);
+      } catch (error) {
+        if (error instanceof PlacementError) throw new HttpError(error.code === 'unknown_node' ? 404 : 409, error.code, error.message);
+        throw error;
+      }
+      res.json({ nodeId: nodeId.data, draining: body.data.draining });
+    }),
+  );
 
   // Hardware (RTP) halls: device sheets and receive addresses.
   router.use('/rtp-halls', createRtpHallRouter(current));

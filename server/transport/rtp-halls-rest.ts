@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
-import type { ConferenceHost } from '../app/ConferenceHost.ts';
+import type { Conference } from '../app/Conference.ts';
 import { RtpHallError } from '../app/rtp-halls/RtpHallGateway.ts';
 import { SfuError } from '../../sfu/index.ts';
 import { DeviceReceiveBody, type RtpHallLine } from '../protocol/rtp-halls.ts';
@@ -21,7 +21,7 @@ class Refusal extends Error {
  * programme SDP file, and setting where the device receives the programme. Technicians (and the
  * chair's office) see every hall; a hall's operator sees its own. Thin: parse, authorise, call.
  */
-export function createRtpHallRouter(current: () => ConferenceHost): express.Router {
+export function createRtpHallRouter(current: () => Conference): express.Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb' }));
 

@@ -5,7 +5,7 @@ import { loadConfig } from '../../config/index.ts';
 import { langSon2021PlanInput } from '../../config/default-plan.ts';
 import { parsePlanOrThrow } from '../../server/protocol/plan.ts';
 import { startServer, type RunningServer } from '../../server/app/server.ts';
-import { INVITE_PATHS } from '../../server/app/ConferenceHost.ts';
+import { INVITE_PATHS } from '../../server/app/conference/tokens.ts';
 import { freePortBase } from '../helpers/server.ts';
 import { launchChromium, waitFor, type TestBrowser } from '../helpers/chromium.ts';
 import { pageState, pageVideo } from '../helpers/hall-page.ts';
@@ -28,7 +28,7 @@ async function startShortSpeechServer(): Promise<RunningServer> {
   const plan = parsePlanOrThrow({ ...input, speaking: { ...input.speaking, defaultLimitMinutes: 1, warningMarksSeconds: [50, 30] } }, 'apps-e2e');
   const webRtcBasePort = await freePortBase(2);
   const rtcMinPort = Math.min(await freePortBase(1), 64000);
-  const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn' });
+  const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn', store: 'memory' });
   return startServer(config, plan);
 }
 
@@ -140,7 +140,7 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
     server = await startShortSpeechServer();
     chromium = await launchChromium();
     // The links people receive, exactly as the printable invite list gives them.
-    invites = await server.host.tokens.inviteList(server.url, INVITE_PATHS);
+    invites = await server.conference.tokens.inviteList(server.url, INVITE_PATHS);
   });
 
   after(async () => {
@@ -329,13 +329,13 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
 
   it('the chair grants it: every display shows the commune with its own maket, the speaker and the countdown', async () => {
     await click(chair, `#queue li[data-bridge="${SPEAKER}"] button.grant`);
-    await waitFor('media programme on the commune', async () => server.media.program === SPEAKER);
+    await waitFor('media programme on the commune', async () => server.media.onAir === SPEAKER);
     const makets: Record<string, string> = { [DISTRICT]: 'HUYỆN BẮC SƠN', [OTHER]: 'XÃ CAO MINH', [SPEAKER]: 'XÃ VẠN THỦY' };
     const places: Record<string, string> = { [DISTRICT]: 'Bắc Sơn', [OTHER]: 'Cao Minh', [SPEAKER]: 'Vạn Thủy' };
     for (const [id, page] of displays) {
       if (id !== SPEAKER) {
         await waitFor(`${id} decodes the commune`, async () => {
-          const v = (await pageVideo(page)).find((x) => x.slot === 'program' && x.bridgeId === SPEAKER && x.kind === 'video');
+          const v = (await pageVideo(page)).find((x) => x.slot === 'onair' && x.bridgeId === SPEAKER && x.kind === 'video');
           return v && v.framesDecoded > 3;
         }, 30_000);
       }
@@ -372,7 +372,7 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
     expect(await seen(chair, '#floor-bridge')).to.equal('Điểm cầu Xã Vạn Thủy');
     expect(await seen(chair, '#chair-countdown')).to.match(/^(1:00|0:5\d)$/);
     await waitFor('chair preview decodes the commune', async () => {
-      const v = (await pageVideo(chair)).find((x) => x.slot === 'program' && x.bridgeId === SPEAKER && x.kind === 'video');
+      const v = (await pageVideo(chair)).find((x) => x.slot === 'onair' && x.bridgeId === SPEAKER && x.kind === 'video');
       return v && v.framesDecoded > 3;
     }, 30_000);
     await shot(chair, '05-chair-speaking');

@@ -80,11 +80,11 @@ describe('e2e: the floor drives the programme; every display agrees on the count
     expect((await command(pages.get(DISTRICT)!, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'X', speakerTitle: 'Y' })).error?.code).to.equal('forbidden');
     expect((await command(chair, { type: 'grant_next' })).ok).to.equal(true);
 
-    expect(await waitFor('media programme on the commune', async () => server.media.program === COMMUNE)).to.equal(true);
+    expect(await waitFor('media programme on the commune', async () => server.media.onAir === COMMUNE)).to.equal(true);
     for (const id of [PROVINCE, DISTRICT]) {
       const page = pages.get(id)!;
       await waitFor(`${id} decodes the commune`, async () => {
-        const v = (await pageVideo(page)).find((x) => x.slot === 'program' && x.bridgeId === COMMUNE && x.kind === 'video');
+        const v = (await pageVideo(page)).find((x) => x.slot === 'onair' && x.bridgeId === COMMUNE && x.kind === 'video');
         return v && v.framesDecoded > 3;
       }, 30_000);
       const seen = await waitFor(`${id} lower third and countdown`, async () => {
@@ -139,12 +139,12 @@ describe('e2e: the floor drives the programme; every display agrees on the count
 
   it('the chair revokes: the programme returns to the chair and the commune microphone closes', async () => {
     expect((await command(pages.get('chair')!, { type: 'revoke_floor' })).ok).to.equal(true);
-    await waitFor('programme back to the province', async () => server.media.program === PROVINCE);
+    await waitFor('programme back to the province', async () => server.media.onAir === PROVINCE);
     await waitFor('commune mic closed', async () => !(await pageState(pages.get(COMMUNE)!)).micOpen);
     const report = await server.media.micReport();
     expect(report.find((r) => r.bridgeId === COMMUNE)?.open).to.equal(false);
     await waitFor('district decodes the province again', async () => {
-      const v = (await pageVideo(pages.get(DISTRICT)!)).find((x) => x.slot === 'program' && x.bridgeId === PROVINCE && x.kind === 'video');
+      const v = (await pageVideo(pages.get(DISTRICT)!)).find((x) => x.slot === 'onair' && x.bridgeId === PROVINCE && x.kind === 'video');
       return v && v.framesDecoded > 3;
     }, 30_000);
   });

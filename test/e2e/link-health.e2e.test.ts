@@ -21,7 +21,7 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
   const routes = new Map<string, { ip: string; port: number }>();
 
   const status = (bridgeId: string): { status: HealthStatus; reasons: string[] } | null => {
-    const h = server.host.health.book.get(bridgeId);
+    const h = server.conference.health.book.get(bridgeId);
     return h ? { status: h.status, reasons: h.reasons } : null;
   };
 
@@ -44,16 +44,16 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
       console.log(log.slice(-20).join('\n'));
-      for (const id of [PROVINCE, DISTRICT, COMMUNE]) console.log(id, JSON.stringify(server.host.health.book.get(id)?.last));
+      for (const id of [PROVINCE, DISTRICT, COMMUNE]) console.log(id, JSON.stringify(server.conference.health.book.get(id)?.last));
     }
   });
 
   it('every hall is ok while the links are clean (the commune really goes through the relay)', async () => {
     // Media flows first (ICE and DTLS through the relay, then RTP), then every link is assessed ok.
     await waitFor('the three halls sending media', async () =>
-      [PROVINCE, DISTRICT, COMMUNE].every((id) => (server.host.health.book.get(id)?.last?.bitrateUpKbps ?? 0) > 20), 30_000, 250);
+      [PROVINCE, DISTRICT, COMMUNE].every((id) => (server.conference.health.book.get(id)?.last?.bitrateUpKbps ?? 0) > 20), 30_000, 250);
     await waitFor('all ok', async () => [PROVINCE, DISTRICT, COMMUNE].every((id) => status(id)?.status === 'ok'), 20_000);
-    expect(server.host.health.book.get(COMMUNE)!.last!.iceState).to.be.oneOf(['connected', 'completed']);
+    expect(server.conference.health.book.get(COMMUNE)!.last!.iceState).to.be.oneOf(['connected', 'completed']);
     expect(relay.counts.forwarded).to.be.greaterThan(100);
     // The 209 halls that are not connected are offline, with the reason in words.
     expect(status('c-05971')).to.deep.equal({ status: 'offline', reasons: ['mất kết nối'] });
@@ -61,7 +61,7 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
 
   it('dropping 20% of the commune\'s packets and adding delay turns it degraded or bad within seconds, with the reason; the others stay ok', async () => {
     const alerts: { bridgeId: string; to: string }[] = [];
-    server.host.health.on('alert', (a) => alerts.push(a));
+    server.conference.health.on('alert', (a) => alerts.push(a));
     const started = Date.now();
     relay.impair({ loss: 0.2, delayMs: 150 });
     const seen = await waitFor('commune degraded', async () => {
@@ -85,7 +85,7 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
     relay.impair({ loss: 0, delayMs: 0 });
     await waitFor('commune ok again', async () => status(COMMUNE)?.status === 'ok', 30_000, 250);
     // The history keeps the impaired samples and the clean ones since.
-    const history = server.host.health.book.get(COMMUNE)!.history;
+    const history = server.conference.health.book.get(COMMUNE)!.history;
     const impaired = history.filter((h) => (h.lossUpPct ?? 0) >= 2 || (h.lossDownPct ?? 0) >= 2);
     expect(impaired.length, 'impaired samples kept').to.be.at.least(1);
     expect(history.indexOf(impaired.at(-1)!)).to.be.lessThan(history.length - 1);

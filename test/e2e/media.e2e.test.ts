@@ -11,11 +11,11 @@ const COMMUNE = 'c-06010'; // Xã Cao Minh, Huyện Tràng Định
 
 /** Frames decoded by the page's programme consumer from a bridge (0 if none). */
 async function programFrames(page: Page, bridgeId: string): Promise<PageVideo | undefined> {
-  return (await pageVideo(page)).find((v) => v.slot === 'program' && v.bridgeId === bridgeId && v.kind === 'video');
+  return (await pageVideo(page)).find((v) => v.slot === 'onair' && v.bridgeId === bridgeId && v.kind === 'video');
 }
 
 /** Waits until the page decodes video from that bridge and the count keeps growing. */
-async function expectDecoding(page: Page, bridgeId: string, slot = 'program'): Promise<PageVideo> {
+async function expectDecoding(page: Page, bridgeId: string, slot = 'onair'): Promise<PageVideo> {
   const first = await waitFor(`${slot} video of ${bridgeId} decoding`, async () => {
     const v = (await pageVideo(page)).find((x) => x.slot === slot && x.bridgeId === bridgeId && x.kind === 'video');
     return v && v.framesDecoded > 0 ? v : undefined;
@@ -60,13 +60,13 @@ describe('e2e: real media between halls in Chromium (mediasoup, fake camera and 
   });
 
   it('every other hall decodes the chair (province) programme', async () => {
-    expect(server.media.program).to.equal(PROVINCE);
+    expect(server.media.onAir).to.equal(PROVINCE);
     await expectDecoding(pages.get(DISTRICT)!, PROVINCE);
     await expectDecoding(pages.get(COMMUNE)!, PROVINCE);
   });
 
   it('after switching the programme to a district, the commune and the province decode the district', async () => {
-    await server.media.setProgram(DISTRICT);
+    await Promise.all([server.media.setOnAir(DISTRICT), server.media.setOpenMicrophones([PROVINCE, DISTRICT])]);
     const v = await expectDecoding(pages.get(COMMUNE)!, DISTRICT);
     expect(v.frameHeight).to.be.greaterThan(0);
     await expectDecoding(pages.get(PROVINCE)!, DISTRICT);
@@ -126,11 +126,11 @@ describe('e2e: real media between halls in Chromium (mediasoup, fake camera and 
       return snap.consumers.find((c) => c.bridgeId === COMMUNE && c.slot === 'next' && c.kind === 'video' && c.paused);
     });
     const before = server.media.snapshot().peers.find((p) => p.bridgeId === DISTRICT)!.consumers.find((c) => c.bridgeId === COMMUNE && c.kind === 'video')!;
-    await server.media.setProgram(COMMUNE);
+    await Promise.all([server.media.setOnAir(COMMUNE), server.media.setOpenMicrophones([PROVINCE, COMMUNE])]);
     await expectDecoding(district, COMMUNE);
     const after = server.media.snapshot().peers.find((p) => p.bridgeId === DISTRICT)!.consumers.find((c) => c.bridgeId === COMMUNE && c.kind === 'video')!;
     expect(after.id, 'the same consumer, promoted').to.equal(before.id);
-    expect(after.slot).to.equal('program');
+    expect(after.slot).to.equal('onair');
     expect(after.paused).to.equal(false);
   });
 
@@ -154,7 +154,7 @@ describe('e2e: real media between halls in Chromium (mediasoup, fake camera and 
     for (const other of [PROVINCE, DISTRICT]) {
       const page = pages.get(other)!;
       const v = await waitFor(`${other} decodes the commune again`, async () => {
-        const x = (await pageVideo(page)).find((y) => y.slot === 'program' && y.bridgeId === COMMUNE && y.kind === 'video');
+        const x = (await pageVideo(page)).find((y) => y.slot === 'onair' && y.bridgeId === COMMUNE && y.kind === 'video');
         return x && x.framesDecoded > 5 ? x : undefined;
       }, 30_000);
       expect(v.framesDecoded).to.be.greaterThan(5);

@@ -11,9 +11,9 @@ import type { Page } from 'puppeteer-core';
 import { loadConfig } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
 import { startServer, type RunningServer } from '../../server/app/server.ts';
-import type { RecordingIndex } from '../../server/app/programme/ProgrammeDesk.ts';
-import { pressFeedSdp, parsePressFeed } from '../../server/app/programme/ProgrammeOutput.ts';
-import { freeUdpPorts } from '../../server/app/programme/ffmpeg.ts';
+import type { RecordingIndex } from '../../server/app/feed/FeedDesk.ts';
+import { pressFeedSdp, parsePressFeed } from '../../server/app/feed/FeedOutput.ts';
+import { freeUdpPorts } from '../../server/app/feed/ffmpeg.ts';
 import type { Principal } from '../../server/protocol/control.ts';
 import { freePortBase, inviteUrl, tokenOf } from '../helpers/server.ts';
 import { launchChromium, waitFor, type TestBrowser } from '../helpers/chromium.ts';
@@ -88,7 +88,7 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     const rtcMinPort = Math.min(await freePortBase(1), 64000);
     const config = loadConfig({}, {
       listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn',
-      pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), programmePreset: 'superfast',
+      pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), feedPreset: 'superfast', store: 'memory',
     });
     server = await startServer(config, defaultPlan());
     chromium = await launchChromium();
@@ -109,7 +109,7 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     const sdp = path.join(dir, 'press.sdp');
     fs.writeFileSync(sdp, pressFeedSdp(parsePressFeed(config.pressFeed!)));
     player = new PressPlayer(sdp);
-    const output = await server.programme.output();
+    const output = await server.conference.feed.output();
     output.on('video', (e) => {
       if (e.source === 'speaker' && e.bridgeId) switches.push({ bridgeId: e.bridgeId, at: e.at });
     });
@@ -124,7 +124,7 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
   });
 
   it('operators may not record; the secretary starts the recording and the chair console view shows it', async () => {
-    const refused = await server.host.execute({ role: 'operator', bridgeId: DISTRICT }, { type: 'recording_start' });
+    const refused = await server.conference.execute({ role: 'operator', bridgeId: DISTRICT }, { type: 'recording_start' });
     expect(refused.ok).to.equal(false);
     expect(!refused.ok && refused.error.code).to.equal('forbidden');
     const secretary = consoles.get('secretary')!;
@@ -143,20 +143,20 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     });
     expect(badge.text).to.match(/^● Đang ghi hình \d+:\d\d$/);
     expect(await secretary.evaluate(() => document.getElementById('recording-toggle')!.textContent)).to.equal('Dừng ghi hình');
-    const view = server.host.view(CHAIR);
+    const view = server.conference.view(CHAIR);
     expect(view.recording?.recordingId).to.match(/^rec-/);
-    await waitFor('the recorder runs', async () => server.programme.active !== undefined);
+    await waitFor('the recorder runs', async () => server.conference.feed.active !== undefined);
   });
 
   it('a scripted meeting with two speaker switches, then the floor back to the chair', async () => {
-    const ok = async (principal: Principal, command: Parameters<RunningServer['host']['execute']>[1]) => {
-      const r = await server.host.execute(principal, command);
+    const ok = async (principal: Principal, command: Parameters<RunningServer['conference']['execute']>[1]) => {
+      const r = await server.conference.execute(principal, command);
       expect(r.ok, `${command.type}: ${JSON.stringify(r)}`).to.equal(true);
       return r;
     };
     const requestFor = async (bridgeId: string, speakerName: string, speakerTitle: string) => {
       await ok(SECRETARY, { type: 'request_floor', bridgeId, speakerName, speakerTitle });
-      return server.host.runner.state.queue.find((q) => q.bridgeId === bridgeId)!.id;
+      return server.conference.runner.state.queue.find((q) => q.bridgeId === bridgeId)!.id;
     };
     await ok(CHAIR, { type: 'start_meeting' });
     await sleep(5000);
@@ -171,16 +171,16 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     await ok(CHAIR, { type: 'revoke_floor' });
     await waitFor('the programme is back on the chair', async () => switches.filter((s) => s.bridgeId === PROVINCE).length > 0 && switches.at(-1)!.bridgeId === PROVINCE, 15_000);
     await sleep(3000);
-    const done = new Promise<RecordingIndex>((resolve) => server.programme.once('recorded', resolve));
+    const done = new Promise<RecordingIndex>((resolve) => server.conference.feed.once('recorded', resolve));
     await clickRecording(consoles.get('secretary')!);
     recorded = await done;
     await waitFor("the chair's console no longer shows the recording", async () => (await recordingBadge(consoles.get('chair')!)).hidden);
     file = path.join(dir, 'recordings', recorded.file);
-    const log = await server.host.runner.readLog(0);
+    const log = await server.conference.runner.readLog(0);
     const started = log.find((e) => e.type === 'recording_started')!;
     const stopped = log.find((e) => e.type === 'recording_stopped')!;
     span = { startedAt: started.at, stoppedAt: stopped.at };
-    expect(server.host.view(CHAIR).recording).to.equal(null);
+    expect(server.conference.view(CHAIR).recording).to.equal(null);
     expect(switches.map((s) => s.bridgeId)).to.include.members([DISTRICT, COMMUNE, PROVINCE]);
   });
 
@@ -221,7 +221,7 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     expect(titles.some((t) => t.startsWith('Tham luận của Thường trực HĐND các huyện, thành phố — Nguyễn Văn Hùng'))).to.equal(true);
     expect(titles.some((t) => t.startsWith('Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu Xã Cao Minh)'))).to.equal(true);
     expect(titles.at(-1)).to.equal('Tham luận của HĐND các xã');
-    if (process.env.DIEMCAU_TEST_VERBOSE) console.log({ probe: probe.format, meeting, titles, switches, span, encoderLog: (await server.programme.output()).encoderLog });
+    if (process.env.DIEMCAU_TEST_VERBOSE) console.log({ probe: probe.format, meeting, titles, switches, span, encoderLog: (await server.conference.feed.output()).encoderLog });
     const sidecar = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as RecordingIndex;
     expect(sidecar.chapters.map((c) => c.title)).to.deep.equal(titles);
     // Staff list and download it; an operator may not.

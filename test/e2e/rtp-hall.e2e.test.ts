@@ -130,18 +130,18 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
 
   /** The chair takes the floor back and gives it to this hall (its request through the host, as its operator's). */
   async function giveFloor(bridgeId: string, speakerName: string, speakerTitle: string): Promise<void> {
-    if (server.host.view(CHAIR).floor) expect((await server.host.execute(CHAIR, { type: 'revoke_floor' })).ok).to.equal(true);
-    const request = await server.host.execute({ role: 'operator', bridgeId }, { type: 'request_floor', bridgeId, speakerName, speakerTitle });
+    if (server.conference.view(CHAIR).floor) expect((await server.conference.execute(CHAIR, { type: 'revoke_floor' })).ok).to.equal(true);
+    const request = await server.conference.execute({ role: 'operator', bridgeId }, { type: 'request_floor', bridgeId, speakerName, speakerTitle });
     expect(request.ok, JSON.stringify(request)).to.equal(true);
-    expect((await server.host.execute(CHAIR, { type: 'grant_next' })).ok).to.equal(true);
-    await waitFor(`${bridgeId} on the programme`, () => server.media.program === bridgeId, 5000);
+    expect((await server.conference.execute(CHAIR, { type: 'grant_next' })).ok).to.equal(true);
+    await waitFor(`${bridgeId} on the programme`, () => server.media.onAir === bridgeId, 5000);
   }
 
   /** Whose video a hardware hall's device is being sent (its live programme video consumers). */
   const programmeVideo = (bridgeId: string): string[] =>
-    server.media.snapshot().peers.find((p) => p.peerId === `rtp:${bridgeId}`)!.consumers.filter((c) => c.slot === 'program' && c.kind === 'video').map((c) => c.bridgeId);
+    server.media.snapshot().peers.find((p) => p.peerId === `rtp:${bridgeId}`)!.consumers.filter((c) => c.slot === 'onair' && c.kind === 'video').map((c) => c.bridgeId);
 
-  const online = (bridgeId: string): boolean => server.host.view(CHAIR).presence?.[bridgeId]?.online === true;
+  const online = (bridgeId: string): boolean => server.conference.view(CHAIR).presence?.[bridgeId]?.online === true;
 
   before(async () => {
     startedAt = Date.now();
@@ -149,7 +149,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const webRtcBasePort = await freePortBase(workers);
     const rtcMinPort = Math.min(await freePortBase(1), 64000);
     rtcRange = { min: rtcMinPort, max: rtcMinPort + 999 };
-    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcRange.max, logLevel: 'warn' });
+    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcRange.max, logLevel: 'warn', store: 'memory' });
     server = await startServer(config, planWithHardwareHalls(), { healthIntervalMs: 1000 });
     technician = await tokenOf(server, 'technician');
   });
@@ -218,10 +218,10 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     await waitFor('both hardware halls online in the roll-call', () => online(SRTP_HALL) && online(PLAIN_HALL), 10_000, 100);
     // The server decrypted and accepted the device's packets (SRTP included): its producers count them.
     await waitFor('packets counted on the SRTP hall\'s producers', async () => ((await server.media.linkCounters(SRTP_HALL))?.up.packets ?? 0) > 100, 5000, 200);
-    await waitFor('the SRTP hall\'s link sampled online', () => server.host.health.book.get(SRTP_HALL)?.status !== 'offline' && server.host.health.book.get(SRTP_HALL)?.last?.online, 4000, 100);
-    const health = server.host.health.book.get(SRTP_HALL)!;
+    await waitFor('the SRTP hall\'s link sampled online', () => server.conference.health.book.get(SRTP_HALL)?.status !== 'offline' && server.conference.health.book.get(SRTP_HALL)?.last?.online, 4000, 100);
+    const health = server.conference.health.book.get(SRTP_HALL)!;
     // The server's own counters stand in for the browser's report: the device's uplink is measured.
-    await waitFor('the SRTP hall\'s uplink bitrate sampled', () => (server.host.health.book.get(SRTP_HALL)?.last?.bitrateUpKbps ?? 0) > 50, 4000, 100);
+    await waitFor('the SRTP hall\'s uplink bitrate sampled', () => (server.conference.health.book.get(SRTP_HALL)?.last?.bitrateUpKbps ?? 0) > 50, 4000, 100);
     expect(health.status).to.equal('ok');
   });
 
@@ -245,7 +245,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     expect(before!.open).to.equal(false);
     expect(before!.packetsForwarded, 'a closed microphone reaches no one').to.equal(0);
 
-    expect((await server.host.execute(CHAIR, { type: 'start_meeting' })).ok).to.equal(true);
+    expect((await server.conference.execute(CHAIR, { type: 'start_meeting' })).ok).to.equal(true);
     // The hall's operator asks for the floor from its panel (operator.html, its invite link), as
     // any operator does; the panel's socket does not put the hall online (its device does).
     chromium = await launchChromium();
@@ -258,10 +258,10 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     await panel.type('#speaker-name', 'Nguyễn Văn An');
     await panel.type('#speaker-title', 'Chủ tịch HĐND xã');
     await panel.click('#request');
-    const requestId = await waitFor('the request in the chair\'s queue', () => server.host.view(CHAIR).queue.find((q) => q.bridgeId === SRTP_HALL)?.requestId, 8000, 100);
+    const requestId = await waitFor('the request in the chair\'s queue', () => server.conference.view(CHAIR).queue.find((q) => q.bridgeId === SRTP_HALL)?.requestId, 8000, 100);
     await waitFor('the panel shows queue position 1', () => panel.$eval('#queue-position', (el) => (el as HTMLElement).innerText.trim() === '1'), 8000, 100);
-    expect((await server.host.execute(CHAIR, { type: 'grant_floor', requestId })).ok).to.equal(true);
-    await waitFor('the SRTP hall is the programme', () => server.media.program === SRTP_HALL, 5000);
+    expect((await server.conference.execute(CHAIR, { type: 'grant_floor', requestId })).ok).to.equal(true);
+    await waitFor('the SRTP hall is the programme', () => server.media.onAir === SRTP_HALL, 5000);
 
     const heard = await waitFor(
       'the SRTP hall\'s microphone forwarded to the other hall',
@@ -274,7 +274,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     );
     expect(heard.consumers).to.be.at.least(1);
     await waitFor('Opus packets at the plain hall\'s device port', () => [...audioSsrcs.values()].some((n) => n > 50), 5000, 100);
-    expect(server.host.rtpHalls.hall(SRTP_HALL).micOpen).to.equal(true);
+    expect(server.conference.rtpHalls.hall(SRTP_HALL).micOpen).to.equal(true);
     await waitFor('the panel shows its hall speaking', () => panel.$eval('#speaking', (el) => !(el as HTMLElement).hidden), 8000, 100);
     fs.mkdirSync('artifacts', { recursive: true });
     await panel.screenshot({ path: 'artifacts/rtp-hall-operator-speaking.png' }).catch(() => undefined);
@@ -298,7 +298,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const [audioPort, videoPort] = [await devicePort(), await devicePort()];
     const set = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, { ip: '127.0.0.1', audioPort, videoPort });
     expect(set.status).to.equal(200);
-    expect(server.host.health.events(SRTP_HALL).map((e) => `${e.type} ${e.detail}`)).to.include(`device_sheet phiên bản ${set.json.version}`);
+    expect(server.conference.health.events(SRTP_HALL).map((e) => `${e.type} ${e.detail}`)).to.include(`device_sheet phiên bản ${set.json.version}`);
     const sdpRes = await api('GET', `/rtp-halls/${SRTP_HALL}/programme.sdp`, technician);
     expect(sdpRes.status).to.equal(200);
     expect(sdpRes.type).to.contain('application/sdp');
@@ -311,7 +311,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const audioPeer = `rtp:${SRTP_HALL}:programme-audio`;
     await waitFor('the device sent the speaker\'s audio', () => server.media.snapshot().peers.find((p) => p.peerId === audioPeer)?.consumers.some((c) => c.slot === 'audio' && c.bridgeId === BROWSER_HALL && !c.paused), 5000, 100).catch((error: Error) => {
       const snap = server.media.snapshot().peers.filter((p) => p.peerId === audioPeer || p.bridgeId === BROWSER_HALL);
-      throw new Error(`${error.message}; program ${server.media.program}; ${JSON.stringify(snap)}`);
+      throw new Error(`${error.message}; program ${server.media.onAir}; ${JSON.stringify(snap)}`);
     });
     const { log, tail } = await decodeProgramme(sdpFile, 75);
     expect(/Video: vp8/.test(log), `the decoded programme is the browser hall's VP8 camera; ${tail}`).to.equal(true);
@@ -328,7 +328,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     await giveFloor(PLAIN_HALL, 'Trần Thị Bình', 'Phó Chủ tịch HĐND huyện');
     const video = await waitFor(
       'frames of the H264 hall decoded in Chromium',
-      async () => (await pageVideo(browserHall!)).find((v) => v.slot === 'program' && v.kind === 'video' && v.bridgeId === PLAIN_HALL && v.framesDecoded > 25),
+      async () => (await pageVideo(browserHall!)).find((v) => v.slot === 'onair' && v.kind === 'video' && v.bridgeId === PLAIN_HALL && v.framesDecoded > 25),
       15_000,
       200,
     );
@@ -348,7 +348,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     await dash.bringToFront();
     await dash.click(tileSelector);
     await dash.waitForSelector('#device-panel:not([hidden]) .device-values', { timeout: 10_000 });
-    const sheet = server.host.rtpHalls.sheet(SRTP_HALL);
+    const sheet = server.conference.rtpHalls.sheet(SRTP_HALL);
     const shown = await dash.$eval('#device-panel', (el) => (el as HTMLElement).innerText);
     expect(shown).to.contain('Cấu hình thiết bị').and.contain('Thiết bị gửi lên máy chủ').and.contain('Thiết bị nhận chương trình');
     expect(shown).to.contain(String(sheet.send.video.ssrc)).and.contain(sheet.send.srtp!.keyBase64).and.contain(String(sheet.receive.video.port));
@@ -369,7 +369,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     await waitFor('the SRTP hall offline in the roll-call', () => !online(SRTP_HALL), 8000, 100);
     expect(online(PLAIN_HALL)).to.equal(true);
     // The monitor samples every second here: the link shows offline at the next sample.
-    await waitFor('the SRTP hall\'s link offline for the technicians', () => server.host.health.book.get(SRTP_HALL)?.status === 'offline', 4000, 100);
+    await waitFor('the SRTP hall\'s link offline for the technicians', () => server.conference.health.book.get(SRTP_HALL)?.status === 'offline', 4000, 100);
   });
 
   it('a device with a wrong SRTP key stays off the roll-call, and technicians are told its packets are rejected', async () => {

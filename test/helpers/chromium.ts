@@ -28,19 +28,52 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
+/** Where and how a test Chromium runs. */
+export interface ChromiumOptions {
+  /**
+   * Run it inside this network namespace (a host of the network rig): launched through a wrapper
+   * that does `ip netns exec`, with DevTools over a pipe so puppeteer needs no network to reach it.
+   */
+  netns?: string;
+  /**
+   * Origins served over plain http from an address that is not loopback (a server on the rig's
+   * bridge): Chromium treats them as secure, so the camera and microphone may be used there.
+   */
+  secureOrigins?: string[];
+  /** More command-line flags. */
+  args?: string[];
+}
+
 /** Launches Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium). */
-export async function launchChromium(): Promise<TestBrowser> {
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!fs.existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath} (run npm run setup)`);
+export async function launchChromium(options: ChromiumOptions = {}): Promise<TestBrowser> {
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!fs.existsSync(chromium)) throw new Error(`Chromium not found at ${chromium} (run npm run setup)`);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-chromium-'));
-  const browser = await puppeteer.launch({
-    executablePath,
-    headless: true,
-    userDataDir,
-    args: CHROMIUM_FLAGS,
-    defaultViewport: { width: 960, height: 540 },
-    protocolTimeout: 60_000,
-  });
+  let executablePath = chromium;
+  if (options.netns) {
+    // Outside the profile directory: Chromium must not find it there.
+    executablePath = `${userDataDir}.netns`;
+    fs.writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec '${options.netns}' '${chromium}' "$@"\n`, { mode: 0o755 });
+  }
+  const args = [...CHROMIUM_FLAGS];
+  if (options.secureOrigins?.length) args.push(`--unsafely-treat-insecure-origin-as-secure=${options.secureOrigins.join(',')}`);
+  args.push(...(options.args ?? []));
+  let browser: Browser;
+  try {
+    browser = await puppeteer.launch({
+      executablePath,
+      headless: true,
+      userDataDir,
+      args,
+      pipe: !!options.netns,
+      defaultViewport: { width: 960, height: 540 },
+      protocolTimeout: 60_000,
+    });
+  } catch (error) {
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+    if (options.netns) fs.rmSync(executablePath, { force: true });
+    throw error;
+  }
   let closed = false;
   return {
     browser,
@@ -49,6 +82,7 @@ export async function launchChromium(): Promise<TestBrowser> {
       closed = true;
       await browser.close().catch(() => undefined);
       fs.rmSync(userDataDir, { recursive: true, force: true });
+      if (options.netns) fs.rmSync(executablePath, { force: true });
     },
   };
 }

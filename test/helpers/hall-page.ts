@@ -13,10 +13,10 @@ export interface PageVideo {
 }
 
 /** The page's media client state. */
-export function pageState(page: Page): Promise<{ state: string; program: string; micOpen: boolean; publishing: { mic: boolean; cam: boolean } }> {
+export function pageState(page: Page): Promise<{ state: string; onAir: string; micOpen: boolean; publishing: { mic: boolean; cam: boolean } }> {
   return page.evaluate(() => {
     const c = (window as any).diemcau?.client;
-    return c ? { state: c.state, program: c.program, micOpen: c.micOpen, publishing: c.publishing } : { state: 'none', program: '', micOpen: false, publishing: { mic: false, cam: false } };
+    return c ? { state: c.state, onAir: c.onAir, micOpen: c.micOpen, publishing: c.publishing } : { state: 'none', onAir: '', micOpen: false, publishing: { mic: false, cam: false } };
   });
 }
 

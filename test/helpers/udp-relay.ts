@@ -8,12 +8,20 @@ export interface Impairment {
   delayMs: number;
 }
 
-/** A UDP relay on loopback in front of a target, impairing both ways. */
+/** A UDP relay in front of a target, impairing both ways. */
 export interface UdpRelay {
   readonly port: number;
   impair(impairment: Impairment): void;
   readonly counts: { forwarded: number; dropped: number };
   close(): Promise<void>;
+}
+
+/** Where the relay listens and sends from. */
+export interface UdpRelayOptions {
+  /** Address clients send to (default loopback; the network rig's `rootIp` for hosts in namespaces). */
+  listenIp?: string;
+  /** Address the relay's sockets towards the target bind to (default: `listenIp`). */
+  backIp?: string;
 }
 
 /**
@@ -22,7 +30,9 @@ export interface UdpRelay {
  * transports come from two ports and must stay two tuples at the SFU), and every packet is
  * dropped with the set probability or forwarded after the set delay, both ways.
  */
-export async function startUdpRelay(target: { host: string; port: number }): Promise<UdpRelay> {
+export async function startUdpRelay(target: { host: string; port: number }, options: UdpRelayOptions = {}): Promise<UdpRelay> {
+  const listenIp = options.listenIp ?? '127.0.0.1';
+  const backIp = options.backIp ?? listenIp;
   const front = dgram.createSocket('udp4');
   const backs = new Map<string, dgram.Socket>();
   let impairment: Impairment = { loss: 0, delayMs: 0 };
@@ -44,13 +54,16 @@ export async function startUdpRelay(target: { host: string; port: number }): Pro
     if (!back) {
       const socket = dgram.createSocket('udp4');
       socket.on('message', (reply) => pass(() => front.send(reply, from.port, from.address)));
-      socket.bind(0, '127.0.0.1');
+      socket.bind(0, backIp);
       backs.set(key, (back = socket));
     }
     const via = back;
     pass(() => via.send(msg, target.port, target.host));
   });
-  await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    front.once('error', reject);
+    front.bind(0, listenIp, () => resolve());
+  });
   return {
     port: front.address().port,
     impair(next) {

@@ -147,7 +147,7 @@ let nextPeer = 1;
 
 /** Options of a hall: publishes, receives the programme; the chair's hall may view thumbnails. */
 export function hallOptions(bridgeId: string): PeerOptions {
-  return { bridgeId, publish: true, receiveProgram: true, thumbnails: bridgeId === PROVINCE };
+  return { bridgeId, publish: true, receiveOnAir: true, thumbnails: bridgeId === PROVINCE };
 }
 
 /** Creates (again) a hall's transports and publishes its microphone and camera. */
@@ -171,7 +171,7 @@ export async function joinHall(session: MediaSession, bridgeId: string): Promise
 /** Joins a receive-only console (chair or technician) with a receive transport. */
 export async function joinConsole(session: MediaSession, options: Partial<PeerOptions> = {}): Promise<TestPeer> {
   const peer: TestPeer = { peerId: `console-${nextPeer++}`, sink: new RecordingSink() };
-  session.join(peer.peerId, { publish: false, receiveProgram: false, thumbnails: true, ...options }, peer.sink);
+  session.join(peer.peerId, { publish: false, receiveOnAir: false, thumbnails: true, ...options }, peer.sink);
   session.setRtpCapabilities(peer.peerId, session.rtpCapabilities);
   peer.recvTransportId = (await session.createTransport(peer.peerId, 'recv')).id;
   return peer;
@@ -187,18 +187,18 @@ export function routing(session: MediaSession): Record<string, string[]> {
 }
 
 /**
- * What each hall should receive by the issue's rules: the programme's video and audio and the
+ * What each hall should receive by the issue's rules: the video and audio of the bridge on air and the
  * chair's audio; the speaking hall sees the chair instead of itself; nobody receives itself.
  */
-export function expectedRouting(halls: string[], program: string, chair = PROVINCE): Record<string, string[]> {
+export function expectedRouting(halls: string[], onAir: string, chair = PROVINCE): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const h of halls) {
     const lines: string[] = [];
-    if (h === program) {
-      if (h !== chair) lines.push(`program ${chair}/cam`, `audio ${chair}/mic`);
+    if (h === onAir) {
+      if (h !== chair) lines.push(`onair ${chair}/cam`, `audio ${chair}/mic`);
     } else {
-      lines.push(`program ${program}/cam`, `audio ${program}/mic`);
-      if (h !== chair && program !== chair) lines.push(`audio ${chair}/mic`);
+      lines.push(`onair ${onAir}/cam`, `audio ${onAir}/mic`);
+      if (h !== chair && onAir !== chair) lines.push(`audio ${chair}/mic`);
     }
     out[h] = lines.sort();
   }

@@ -1,28 +1,13 @@
 // Plain RTP peers (hardware halls, encoders, load generators) on real mediasoup workers, with
 // real UDP sockets on loopback.
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { expect } from 'chai';
 import { MediaSession, WorkerPool, SfuError } from '../../sfu/index.ts';
 import { COMMUNE, DISTRICT, PROVINCE, RecordingSink, micParameters, poolOptions, waitFor } from './media-fixture.ts';
+import { rtpPacket as rtp, udpSocket } from '../helpers/synthetic-rtp.ts';
 
 function sessionOptions() {
   return { conferenceId: 'plain', chairBridgeId: PROVINCE, bridgeIds: [PROVINCE, DISTRICT, COMMUNE], switchBatchMs: 100, consumeTimeoutMs: 2000 };
-}
-
-function rtp(ssrc: number, seq: number, payloadType: number): Buffer {
-  const b = Buffer.alloc(12 + 40, 0xab);
-  b[0] = 0x80;
-  b[1] = payloadType & 0x7f;
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE(seq * 960, 4);
-  b.writeUInt32BE(ssrc, 8);
-  return b;
-}
-
-async function udpSocket(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  return s;
 }
 
 describe('MediaSession: plain RTP peers on 2 real workers (real UDP on loopback)', function () {
@@ -48,7 +33,7 @@ describe('MediaSession: plain RTP peers on 2 real workers (real UDP on loopback)
     const receiverSocket = await udpSocket();
     sockets.push(senderSocket, receiverSocket);
 
-    s.join('hw', { bridgeId: COMMUNE, publish: true, receiveProgram: true, thumbnails: false }, new RecordingSink());
+    s.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
     const up = await s.createPlainTransport('hw', 'send', { comedia: true });
     expect(up.ip).to.equal('127.0.0.1');
     expect(up.port).to.be.greaterThan(0);
@@ -58,12 +43,12 @@ describe('MediaSession: plain RTP peers on 2 real workers (real UDP on loopback)
     await s.produce('hw', up.id, 'audio', params, 'mic');
 
     const sink = new RecordingSink();
-    s.join('dist', { bridgeId: DISTRICT, publish: true, receiveProgram: true, thumbnails: false }, sink);
+    s.join('dist', { bridgeId: DISTRICT, publish: true, receiveOnAir: true, thumbnails: false }, sink);
     s.setRtpCapabilities('dist', s.rtpCapabilities);
     const down = await s.createPlainTransport('dist', 'both', { comedia: false });
     const address = receiverSocket.address();
     await s.connectPlainTransport('dist', down.id, { ip: address.address, port: address.port });
-    await s.setProgram(COMMUNE);
+    await Promise.all([s.setOnAir(COMMUNE), s.setOpenMicrophones([PROVINCE, COMMUNE])]);
     await waitFor('the district consumes the commune microphone', () => sink.consumes.find((c) => c.bridgeId === COMMUNE && c.source === 'mic'));
 
     let received = 0;
@@ -91,14 +76,14 @@ describe('MediaSession: plain RTP peers on 2 real workers (real UDP on loopback)
   it('with SRTP the transport hands out its key; a plain transport refuses DTLS and a WebRTC one refuses a plain connect', async () => {
     session = await MediaSession.create(pool, sessionOptions());
     const s = session;
-    s.join('hw', { bridgeId: COMMUNE, publish: true, receiveProgram: true, thumbnails: false }, new RecordingSink());
+    s.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
     const t = await s.createPlainTransport('hw', 'both', { comedia: true, srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80' });
     expect(t.srtpParameters?.cryptoSuite).to.equal('AES_CM_128_HMAC_SHA1_80');
     expect(Buffer.from(t.srtpParameters!.keyBase64, 'base64')).to.have.length(30);
     expect((await s.linkCounters(COMMUNE))?.iceState).to.equal('new');
     const refused = await s.connectTransport('hw', t.id, { role: 'client', fingerprints: [] }).catch((e: unknown) => e);
     expect(refused).to.be.instanceOf(SfuError).with.property('code', 'invalid_state');
-    s.join('chair', { bridgeId: PROVINCE, publish: true, receiveProgram: true, thumbnails: true }, new RecordingSink());
+    s.join('chair', { bridgeId: PROVINCE, publish: true, receiveOnAir: true, thumbnails: true }, new RecordingSink());
     const w = await s.createTransport('chair', 'recv');
     const refused2 = await s.connectPlainTransport('chair', w.id, { ip: '127.0.0.1', port: 9 }).catch((e: unknown) => e);
     expect(refused2).to.be.instanceOf(SfuError).with.property('code', 'invalid_state');
@@ -106,7 +91,7 @@ describe('MediaSession: plain RTP peers on 2 real workers (real UDP on loopback)
 
   it('a peer that may not publish gets no send-capable plain transport', async () => {
     session = await MediaSession.create(pool, sessionOptions());
-    session.join('wall', { publish: false, receiveProgram: false, thumbnails: true }, new RecordingSink());
+    session.join('wall', { publish: false, receiveOnAir: false, thumbnails: true }, new RecordingSink());
     const refused = await session.createPlainTransport('wall', 'both', { comedia: false }).catch((e: unknown) => e);
     expect(refused).to.be.instanceOf(SfuError).with.property('code', 'not_allowed');
     const recv = await session.createPlainTransport('wall', 'recv', { comedia: false });

@@ -63,7 +63,7 @@ async function joinHalls(session: MediaSession, bridgeIds: string[]): Promise<Ma
   const halls = new Map<string, TestPeer>();
   for (const bridgeId of bridgeIds) {
     halls.set(bridgeId, await joinHall(session, bridgeId));
-    await eventuallyEqual(`routing after ${bridgeId} joined`, () => routing(session), expectedRouting([...halls.keys()], session.program));
+    await eventuallyEqual(`routing after ${bridgeId} joined`, () => routing(session), expectedRouting([...halls.keys()], session.onAir));
   }
   return halls;
 }
@@ -97,7 +97,7 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     expect(new Set(routers.map((r) => r!.id)).size).to.equal(2);
     const mimeTypes = s.rtpCapabilities.codecs!.map((c) => c.mimeType);
     expect(mimeTypes).to.include.members(['audio/opus', 'video/VP8', 'video/rtx']);
-    expect(s.program).to.equal(PROVINCE);
+    expect(s.onAir).to.equal(PROVINCE);
     expect(s.snapshot().workers.map((w) => w.hasRouter)).to.deep.equal([true, true]);
   });
 
@@ -111,15 +111,15 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     const halls = await joinHalls(s, HALLS);
     expect(routing(s)).to.deep.equal({
       [PROVINCE]: [],
-      [DISTRICT]: [`audio ${PROVINCE}/mic`, `program ${PROVINCE}/cam`],
-      [COMMUNE]: [`audio ${PROVINCE}/mic`, `program ${PROVINCE}/cam`],
-      [COMMUNE_2]: [`audio ${PROVINCE}/mic`, `program ${PROVINCE}/cam`],
+      [DISTRICT]: [`audio ${PROVINCE}/mic`, `onair ${PROVINCE}/cam`],
+      [COMMUNE]: [`audio ${PROVINCE}/mic`, `onair ${PROVINCE}/cam`],
+      [COMMUNE_2]: [`audio ${PROVINCE}/mic`, `onair ${PROVINCE}/cam`],
     });
     // The consumers go to the hall's sink with what the browser needs, and run once it accepted them.
     const province = halls.get(PROVINCE)!;
     const seen = halls.get(COMMUNE)!.sink.consumes.map((c) => ({ producerId: c.producerId, kind: c.kind, slot: c.slot, bridgeId: c.bridgeId, source: c.source }));
     expect(seen).to.have.deep.members([
-      { producerId: province.camId, kind: 'video', slot: 'program', bridgeId: PROVINCE, source: 'cam' },
+      { producerId: province.camId, kind: 'video', slot: 'onair', bridgeId: PROVINCE, source: 'cam' },
       { producerId: province.micId, kind: 'audio', slot: 'audio', bridgeId: PROVINCE, source: 'mic' },
     ]);
     const video = halls.get(COMMUNE)!.sink.consumes.find((c) => c.kind === 'video')!;
@@ -129,25 +129,25 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     await eventuallyEqual('every consumer resumed', () => pausedConsumers(s), []);
   });
 
-  it('setProgram(d-178): halls consume d-178 camera and microphone plus the chair microphone; d-178 sees the chair', async () => {
+  it('setOnAir(d-178): halls consume d-178 camera and microphone plus the chair microphone; d-178 sees the chair', async () => {
     const s = await open();
     const halls = await joinHalls(s, HALLS);
     const oldCams = [DISTRICT, COMMUNE, COMMUNE_2].map((h) => consumerOf(s, h, PROVINCE, 'cam')!);
     const chairMicAtCommune = consumerOf(s, COMMUNE, PROVINCE, 'mic')!;
     const chairCamAtDistrict = consumerOf(s, DISTRICT, PROVINCE, 'cam')!;
-    const program = once(s, 'program');
+    const onair = once(s, 'onair');
 
-    await s.setProgram(DISTRICT);
+    await s.setOnAir(DISTRICT);
 
-    expect(s.program).to.equal(DISTRICT);
-    const [event] = (await program) as [{ bridgeId: string }];
+    expect(s.onAir).to.equal(DISTRICT);
+    const [event] = (await onair) as [{ bridgeId: string }];
     expect(event.bridgeId).to.equal(DISTRICT);
     await eventuallyEqual('routing with d-178 on programme', () => routing(s), expectedRouting(HALLS, DISTRICT));
     expect(routing(s)).to.deep.equal({
-      [PROVINCE]: [`audio ${DISTRICT}/mic`, `program ${DISTRICT}/cam`],
-      [DISTRICT]: [`audio ${PROVINCE}/mic`, `program ${PROVINCE}/cam`],
-      [COMMUNE]: [`audio ${DISTRICT}/mic`, `audio ${PROVINCE}/mic`, `program ${DISTRICT}/cam`],
-      [COMMUNE_2]: [`audio ${DISTRICT}/mic`, `audio ${PROVINCE}/mic`, `program ${DISTRICT}/cam`],
+      [PROVINCE]: [`audio ${DISTRICT}/mic`, `onair ${DISTRICT}/cam`],
+      [DISTRICT]: [`audio ${PROVINCE}/mic`, `onair ${PROVINCE}/cam`],
+      [COMMUNE]: [`audio ${DISTRICT}/mic`, `audio ${PROVINCE}/mic`, `onair ${DISTRICT}/cam`],
+      [COMMUNE_2]: [`audio ${DISTRICT}/mic`, `audio ${PROVINCE}/mic`, `onair ${DISTRICT}/cam`],
     });
     // The chair's camera is withdrawn from the halls that now watch d-178 ...
     expect(halls.get(COMMUNE)!.sink.closedConsumers).to.include(oldCams[1]);
@@ -159,7 +159,7 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     await eventuallyEqual('every consumer resumed', () => pausedConsumers(s), []);
 
     // And back to the chair.
-    await s.setProgram(PROVINCE);
+    await s.setOnAir(PROVINCE);
     await eventuallyEqual('routing with p-20 back on programme', () => routing(s), expectedRouting(HALLS, PROVINCE));
   });
 
@@ -170,11 +170,11 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     expect(openMics(s)).to.deep.equal([PROVINCE]);
     expect([PROVINCE, DISTRICT, COMMUNE, COMMUNE_2].map(mics)).to.deep.equal([[true], [false], [false], [false]]);
 
-    await s.setProgram(DISTRICT);
+    await Promise.all([s.setOnAir(DISTRICT), s.setOpenMicrophones([PROVINCE, DISTRICT])]);
     expect(openMics(s)).to.deep.equal([DISTRICT, PROVINCE]);
     expect(mics(DISTRICT)).to.deep.equal([false, true]);
 
-    await s.setProgram(COMMUNE);
+    await Promise.all([s.setOnAir(COMMUNE), s.setOpenMicrophones([PROVINCE, COMMUNE])]);
     expect(openMics(s)).to.deep.equal([COMMUNE, PROVINCE]);
     expect(mics(DISTRICT)).to.deep.equal([false, true, false]);
     expect(mics(COMMUNE)).to.deep.equal([false, true]);
@@ -185,7 +185,7 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
   it('a hall that publishes its microphone while not on programme starts closed', async () => {
     const s = await open();
     await joinHalls(s, [PROVINCE]);
-    await s.setProgram(DISTRICT); // d-178 is not here yet
+    await Promise.all([s.setOnAir(DISTRICT), s.setOpenMicrophones([PROVINCE, DISTRICT])]); // d-178 is not here yet
     const late = await joinHall(s, COMMUNE);
     const district = await joinHall(s, DISTRICT);
     expect(late.sink.mics).to.deep.equal([false]);
@@ -201,11 +201,11 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     const layers = (b: string) => halls.get(b)!.sink.layers;
     expect([PROVINCE, DISTRICT, COMMUNE, COMMUNE_2].map(layers)).to.deep.equal([[2], [0], [0], [0]]);
 
-    await s.setProgram(DISTRICT);
+    await s.setOnAir(DISTRICT);
     expect(layers(DISTRICT).at(-1)).to.equal(2);
     expect(layers(PROVINCE).at(-1)).to.equal(2);
 
-    await s.setProgram(COMMUNE);
+    await s.setOnAir(COMMUNE);
     expect(layers(DISTRICT).at(-1), 'previous speaker').to.equal(0);
     expect(layers(COMMUNE).at(-1)).to.equal(2);
     expect(layers(PROVINCE).at(-1)).to.equal(2);
@@ -215,7 +215,7 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
   it('micReport: closed microphones have no consumer and forward nothing; the chair microphone reaches every other hall', async () => {
     const s = await open();
     await joinHalls(s, HALLS);
-    await s.setProgram(DISTRICT);
+    await Promise.all([s.setOnAir(DISTRICT), s.setOpenMicrophones([PROVINCE, DISTRICT])]);
     await eventuallyEqual('routing', () => routing(s), expectedRouting(HALLS, DISTRICT));
     const report = (await s.micReport()).sort((a, b) => a.bridgeId.localeCompare(b.bridgeId));
     expect(report.map((r) => ({ bridgeId: r.bridgeId, open: r.open, consumers: r.consumers }))).to.deep.equal([
@@ -267,10 +267,10 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     const s = await open();
     const [province] = [...(await joinHalls(s, [PROVINCE])).values()] as [TestPeer];
     expect(await codeOf(() => s.join('x1', hallOptions('c-99999'), new RecordingSink()))).to.equal('unknown_bridge');
-    expect(await codeOf(() => s.join('x2', { publish: true, receiveProgram: true, thumbnails: false }, new RecordingSink()))).to.equal('not_allowed');
+    expect(await codeOf(() => s.join('x2', { publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink()))).to.equal('not_allowed');
     expect(await codeOf(() => s.join(province.peerId, hallOptions(PROVINCE), new RecordingSink()))).to.equal('already_exists');
-    expect(await codeOf(() => s.setProgram('d-999'))).to.equal('unknown_bridge');
-    expect(s.program, 'a refused switch changes nothing').to.equal(PROVINCE);
+    expect(await codeOf(() => s.setOnAir('d-999'))).to.equal('unknown_bridge');
+    expect(s.onAir, 'a refused switch changes nothing').to.equal(PROVINCE);
     expect(await codeOf(() => s.createTransport('nobody', 'recv'))).to.equal('unknown_peer');
     expect(await codeOf(() => s.produce(province.peerId, '00000000-0000-0000-0000-000000000000', 'audio', micParameters(), 'mic'))).to.equal('unknown_transport');
     expect(await codeOf(() => s.produce(province.peerId, province.sendTransportId!, 'video', micParameters(), 'mic'))).to.equal('invalid_rtp_parameters');
@@ -355,7 +355,7 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     expect(await routerProducerIds(s.routers()[1 - communeWorker])).to.not.include.members([commune.micId!]);
     expect(await routerProducerIds(s.routers()[1 - communeWorker])).to.not.include.members([commune.camId!]);
     // Once it is on programme, its camera and microphone reach the other worker.
-    await s.setProgram(COMMUNE);
+    await s.setOnAir(COMMUNE);
     await eventuallyEqual('routing', () => routing(s), expectedRouting(ten, COMMUNE));
     expect(await routerProducerIds(s.routers()[1 - communeWorker])).to.include.members([commune.micId!, commune.camId!]);
   });
@@ -363,9 +363,9 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
   it('load accounting: each worker carries its peers plus their consumers, and nothing once the session closed', async () => {
     const s = await open();
     await joinHalls(s, HALLS);
-    await joinConsole(s, { receiveProgram: true });
-    await s.setProgram(DISTRICT);
-    await eventuallyEqual('routing', () => routing(s), { ...expectedRouting(HALLS, DISTRICT), [s.peerIds().at(-1)!]: [`audio ${DISTRICT}/mic`, `audio ${PROVINCE}/mic`, `program ${DISTRICT}/cam`] });
+    await joinConsole(s, { receiveOnAir: true });
+    await s.setOnAir(DISTRICT);
+    await eventuallyEqual('routing', () => routing(s), { ...expectedRouting(HALLS, DISTRICT), [s.peerIds().at(-1)!]: [`audio ${DISTRICT}/mic`, `audio ${PROVINCE}/mic`, `onair ${DISTRICT}/cam`] });
     const snap = s.snapshot();
     for (const w of snap.workers) {
       const placed = snap.peers.filter((p) => p.workerIndex === w.index);
@@ -379,7 +379,7 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
   it('leave() closes the peer with its transports and withdraws its media from the others', async () => {
     const s = await open();
     const halls = await joinHalls(s, HALLS);
-    await s.setProgram(DISTRICT);
+    await s.setOnAir(DISTRICT);
     await eventuallyEqual('routing', () => routing(s), expectedRouting(HALLS, DISTRICT));
     const district = halls.get(DISTRICT)!;
     const districtCamAtCommune = consumerOf(s, COMMUNE, DISTRICT, 'cam')!;
@@ -417,29 +417,29 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     expect(s.closed).to.equal(true);
     expect(routers.every((r) => r!.closed)).to.equal(true);
     expect(s.peerIds()).to.deep.equal([]);
-    expect(await codeOf(() => s.setProgram(DISTRICT))).to.equal('session_closed');
+    expect(await codeOf(() => s.setOnAir(DISTRICT))).to.equal('session_closed');
     expect(await codeOf(() => s.join('late', hallOptions(DISTRICT), new RecordingSink()))).to.equal('session_closed');
     expect(await codeOf(() => s.rtpCapabilities)).to.equal('invalid_state');
     // The workers are still there for other conferences.
     expect(pool.pids().every(alive)).to.equal(true);
   });
 
-  it('setNext prepares paused consumers of the next speaker; setProgram then only resumes them', async () => {
+  it('setNext prepares paused consumers of the next speaker; setOnAir then only resumes them', async () => {
     const s = await open();
     const halls = await joinHalls(s, HALLS);
     await s.setNext(COMMUNE);
     expect(s.next).to.equal(COMMUNE);
     expect(halls.get(COMMUNE)!.sink.layers.at(-1)).to.equal(2);
-    await eventuallyEqual('prepared consumers', () => routing(s)[COMMUNE_2], [`audio ${PROVINCE}/mic`, `next ${COMMUNE}/cam`, `next ${COMMUNE}/mic`, `program ${PROVINCE}/cam`]);
+    await eventuallyEqual('prepared consumers', () => routing(s)[COMMUNE_2], [`audio ${PROVINCE}/mic`, `next ${COMMUNE}/cam`, `next ${COMMUNE}/mic`, `onair ${PROVINCE}/cam`]);
     const prepared = consumerOf(s, COMMUNE_2, COMMUNE, 'cam')!;
     const preparedPaused = s.snapshot().peers.find((p) => p.bridgeId === COMMUNE_2)!.consumers.find((c) => c.id === prepared)!.paused;
     expect(preparedPaused).to.equal(true);
 
-    await s.setProgram(COMMUNE);
+    await s.setOnAir(COMMUNE);
     await eventuallyEqual('routing', () => routing(s), expectedRouting(HALLS, COMMUNE));
     expect(s.next).to.equal(undefined);
     expect(consumerOf(s, COMMUNE_2, COMMUNE, 'cam'), 'same consumer, no renegotiation').to.equal(prepared);
-    expect(halls.get(COMMUNE_2)!.sink.slotChanges).to.deep.include({ consumerId: prepared, slot: 'program' });
+    expect(halls.get(COMMUNE_2)!.sink.slotChanges).to.deep.include({ consumerId: prepared, slot: 'onair' });
     await eventuallyEqual('every consumer resumed', () => pausedConsumers(s), []);
   });
 
@@ -448,10 +448,11 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
   it('two switches in quick succession leave open only the chair microphone and the last speaker', async () => {
     const s = await open();
     await joinHalls(s, HALLS);
-    const first = s.setProgram(DISTRICT);
-    const second = s.setProgram(COMMUNE);
-    await Promise.all([first, second]);
-    expect(s.program).to.equal(COMMUNE);
+    // As the host drives it: each switch, then the open microphones of the new state.
+    const first = [s.setOnAir(DISTRICT), s.setOpenMicrophones([PROVINCE, DISTRICT])];
+    const second = [s.setOnAir(COMMUNE), s.setOpenMicrophones([PROVINCE, COMMUNE])];
+    await Promise.all([...first, ...second]);
+    expect(s.onAir).to.equal(COMMUNE);
     await eventuallyEqual('routing', () => routing(s), expectedRouting(HALLS, COMMUNE));
     await eventuallyEqual('open microphones', () => openMics(s), [COMMUNE, PROVINCE]);
   });
@@ -475,7 +476,7 @@ describe('MediaSession when a worker dies (SIGKILL)', function () {
   it('reports the lost halls, tells them to restart, and after the rebuild they publish again and routing is restored', async () => {
     const halls = await joinHalls(session, [PROVINCE, DISTRICT, COMMUNE, COMMUNE_2, DISTRICT_2, 'c-05974']);
     const all = [...halls.keys()];
-    await session.setProgram(DISTRICT);
+    await Promise.all([session.setOnAir(DISTRICT), session.setOpenMicrophones([PROVINCE, DISTRICT])]);
     await eventuallyEqual('routing before', () => routing(session), expectedRouting(all, DISTRICT));
 
     const victim = session.snapshot().peers.find((p) => p.bridgeId === DISTRICT)!.workerIndex;

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { loadConfig } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
 import { startServer, type RunningServer } from '../../server/app/server.ts';
-import type { RecordingIndex } from '../../server/app/programme/ProgrammeDesk.ts';
+import type { RecordingIndex } from '../../server/app/feed/FeedDesk.ts';
 import { freePortBase } from '../helpers/server.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
 import { waitFor } from './media-fixture.ts';
@@ -40,7 +40,7 @@ describe('programme recording across a restart (redis, mediasoup, ffmpeg)', func
     const rtcMinPort = Math.min(await freePortBase(1), 64000);
     const config = loadConfig({}, {
       listenIp: '127.0.0.1', httpPort: 0, workers: 1, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'error',
-      redisUrl: redis.url, conferenceId: 'programme-restart', recordingsDir: path.join(dir, 'recordings'), programmePreset: 'ultrafast',
+      redisUrl: redis.url, conferenceId: 'programme-restart', recordingsDir: path.join(dir, 'recordings'), feedPreset: 'ultrafast',
     });
     const server = await startServer(config, defaultPlan());
     servers.push(server);
@@ -60,9 +60,9 @@ describe('programme recording across a restart (redis, mediasoup, ffmpeg)', func
 
   it('a recording goes on in a new file after a restart and after the re-encoder dies; a killed recorder leaves a playable file', async () => {
     const a = await start();
-    expect((await a.host.execute({ role: 'secretary' }, { type: 'recording_start' })).ok).to.equal(true);
-    await waitFor('recording on the first server', () => a.programme.active !== undefined, 20_000);
-    const first = a.programme.active!.file;
+    expect((await a.conference.execute({ role: 'secretary' }, { type: 'recording_start' })).ok).to.equal(true);
+    await waitFor('recording on the first server', () => a.conference.feed.active !== undefined, 20_000);
+    const first = a.conference.feed.active!.file;
     await sleep(6000);
     // An orderly restart: the first file is finished with its chapters; the state still records.
     await a.close();
@@ -70,36 +70,36 @@ describe('programme recording across a restart (redis, mediasoup, ffmpeg)', func
     expect(await plays(first)).to.be.greaterThan(3);
 
     const b = await start();
-    expect(b.host.view({ role: 'chair' }).recording).to.not.equal(null);
-    await waitFor('recording resumed on the second server', () => b.programme.active !== undefined, 20_000);
-    const second = b.programme.active!.file;
+    expect(b.conference.view({ role: 'chair' }).recording).to.not.equal(null);
+    await waitFor('recording resumed on the second server', () => b.conference.feed.active !== undefined, 20_000);
+    const second = b.conference.feed.active!.file;
     expect(path.basename(second)).to.match(/-2\.mkv$/);
     await sleep(6000);
     // The recorder dies outright: what it wrote so far plays.
     const part = second.replace(/\.mkv$/, '.part.mkv');
-    process.kill(b.programme.active!.pid!, 'SIGKILL');
+    process.kill(b.conference.feed.active!.pid!, 'SIGKILL');
     await sleep(300);
     expect(await plays(part, true)).to.be.greaterThan(3);
 
     // The re-encoder dies: the file is finished at the break and the recording goes on in a third.
-    const cut = new Promise<RecordingIndex>((resolve) => b.programme.once('recorded', resolve));
-    const output = await b.programme.output();
+    const cut = new Promise<RecordingIndex>((resolve) => b.conference.feed.once('recorded', resolve));
+    const output = await b.conference.feed.output();
     process.kill(output.pids.encoder!, 'SIGKILL');
     expect((await cut).file).to.equal(path.basename(second));
     expect(await plays(second)).to.be.greaterThan(3);
-    await waitFor('recording goes on in a third file', () => b.programme.active !== undefined && b.programme.active.file !== second, 20_000);
-    const third = b.programme.active!.file;
+    await waitFor('recording goes on in a third file', () => b.conference.feed.active !== undefined && b.conference.feed.active.file !== second, 20_000);
+    const third = b.conference.feed.active!.file;
     expect(path.basename(third)).to.match(/-3\.mkv$/);
     await sleep(6000);
 
-    const done = new Promise<RecordingIndex>((resolve) => b.programme.once('recorded', resolve));
-    expect((await b.host.execute({ role: 'chair' }, { type: 'recording_stop' })).ok).to.equal(true);
+    const done = new Promise<RecordingIndex>((resolve) => b.conference.feed.once('recorded', resolve));
+    expect((await b.conference.execute({ role: 'chair' }, { type: 'recording_stop' })).ok).to.equal(true);
     const index = await done;
     expect(index.file).to.equal(path.basename(third));
     expect(await plays(third)).to.be.greaterThan(3);
-    const log = await b.host.runner.readLog(0);
+    const log = await b.conference.runner.readLog(0);
     expect(log.filter((e) => e.type === 'recording_started')).to.have.length(1);
     expect(log.filter((e) => e.type === 'recording_stopped')).to.have.length(1);
-    expect(b.programme.list().map((r) => r.file).sort()).to.deep.equal([first, second, third].map((f) => path.basename(f)).sort());
+    expect(b.conference.feed.list().map((r) => r.file).sort()).to.deep.equal([first, second, third].map((f) => path.basename(f)).sort());
   });
 });

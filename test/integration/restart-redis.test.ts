@@ -1,80 +1,15 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { io, type Socket } from 'socket.io-client';
-import type { ConferenceView } from '../../server/protocol/control.ts';
+import type { ChildProcess } from 'node:child_process';
 import type { RunningServer } from '../../server/app/server.ts';
 import { RedisStore } from '../../server/store/index.ts';
-import { freePortBase, startTestServer, tokenOf } from '../helpers/server.ts';
+import { startTestServer, tokenOf } from '../helpers/server.ts';
+import { display, kill, killAll, serverEnv, spawnServer, type Display, type Reply } from '../helpers/server-process.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
-import { waitFor } from './media-fixture.ts';
+import { joinHall, waitFor } from './media-fixture.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const COMMUNE = 'c-06010';
 const DISTRICT = 'd-178';
 const PROVINCE = 'p-20';
-
-type Reply = { ok: true; data: unknown } | { ok: false; error: { code: string } };
-
-interface Display {
-  socket: Socket;
-  views: ConferenceView[];
-  last(): ConferenceView;
-  command(cmd: object): Promise<Reply>;
-}
-
-/** A control socket that reconnects by itself, as the apps' do. */
-async function display(url: string, token: string): Promise<Display> {
-  const socket = io(`${url}/control`, { auth: { token }, transports: ['websocket'], reconnectionDelay: 200, reconnectionDelayMax: 500, forceNew: true });
-  const d: Display = {
-    socket,
-    views: [],
-    last: () => d.views[d.views.length - 1]!,
-    command: (cmd) => socket.timeout(5000).emitWithAck('control:command', cmd) as Promise<Reply>,
-  };
-  socket.on('control:view', (v: ConferenceView) => d.views.push(v));
-  await waitFor('first view', () => d.views.length > 0, 10_000);
-  return d;
-}
-
-/** Server processes started by this file and not yet reaped: killed by pid in the after hook, whatever happened. */
-const children = new Set<ChildProcess>();
-
-/** The real server as its own process (`node --import tsx server/main.ts`), as an operator runs it. */
-async function spawnServer(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  try {
-    await waitFor(
-      'server process healthy',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${stderr}`);
-        const res = await fetch(`http://127.0.0.1:${env.PORT}/healthz`).catch(() => null);
-        return res?.ok ?? false;
-      },
-      30_000,
-    );
-  } catch (error) {
-    await kill(child);
-    throw error;
-  }
-  return child;
-}
-
-async function kill(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 describe('durable state on a real redis-server', function () {
   this.timeout(90_000);
@@ -86,25 +21,15 @@ describe('durable state on a real redis-server', function () {
   });
   after(async () => {
     for (const d of displays) d.socket.close();
-    for (const child of [...children]) await kill(child);
+    await killAll();
     await redis?.stop();
   });
 
   it('the server process is killed and restarted: the same queue, holder and deadline, and the displays reconnect by themselves', async () => {
     const conferenceId = `restart-${Date.now()}`;
-    const [http, rtc, pipes] = [await freePortBase(1), await freePortBase(2), await freePortBase(1)];
-    const env = (webrtc: number) => ({
-      PORT: String(http),
-      DIEMCAU_LISTEN_IP: '127.0.0.1',
-      DIEMCAU_WEBRTC_PORT: String(webrtc),
-      DIEMCAU_RTC_MIN_PORT: String(Math.min(pipes, 64000)),
-      DIEMCAU_RTC_MAX_PORT: String(Math.min(pipes, 64000) + 500),
-      DIEMCAU_WORKERS: '1',
-      DIEMCAU_LOG_LEVEL: 'warn',
-      REDIS_URL: redis.url,
-      DIEMCAU_CONFERENCE_ID: conferenceId,
-    });
-    let child: ChildProcess | undefined = await spawnServer(env(rtc));
+    const env = await serverEnv({ REDIS_URL: redis.url, DIEMCAU_CONFERENCE_ID: conferenceId });
+    const http = Number(env.PORT);
+    let child: ChildProcess | undefined = await spawnServer(env);
     const store = await RedisStore.create({ url: redis.url });
     try {
       const tokens = await store.listTokens(conferenceId);
@@ -127,7 +52,7 @@ describe('durable state on a real redis-server', function () {
       await waitFor('displays see the server gone', () => !chair.socket.connected && !commune.socket.connected);
       const seen = chair.views.length;
       // A new process on the same redis (the old worker's WebRTC port may still be closing: take another).
-      child = await spawnServer(env(rtc + 1));
+      child = await spawnServer({ ...env, DIEMCAU_WEBRTC_PORT: String(Number(env.DIEMCAU_WEBRTC_PORT) + 1) });
       await waitFor('displays reconnected by themselves', () => chair.socket.connected && commune.socket.connected && district.socket.connected, 20_000);
       const after = await waitFor('a fresh view', () => (chair.views.length > seen ? chair.last() : undefined), 10_000);
       expect(after.status).to.equal('running');
@@ -174,7 +99,7 @@ describe('durable state on a real redis-server', function () {
       expect((await commune.command({ type: 'request_floor', bridgeId: COMMUNE, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch' })).ok).to.equal(true);
       expect((await district.command({ type: 'request_floor', bridgeId: DISTRICT, speakerName: 'Lê Văn Nam', speakerTitle: 'Chủ tịch' })).ok).to.equal(true);
       expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
-      await waitFor('commune holds, district prepared', () => s.media.program === COMMUNE && s.media.next === DISTRICT);
+      await waitFor('commune holds, district prepared', () => s.media.onAir === COMMUNE && s.media.next === DISTRICT);
       await waitFor('the chair sees the holder', () => chair.last().floor?.bridgeId === COMMUNE);
       return { chair, commune, district };
     }
@@ -187,16 +112,31 @@ describe('durable state on a real redis-server', function () {
       for (const s of servers.splice(0)) await s.close();
     });
 
-    // Regression test (was a bug found by these tests, fixed since): ConferenceHost.create puts the stored holder on the programme (setProgram) but never
+    // Regression test (was a bug found by these tests, fixed since): ConferenceHost.create puts the stored holder on air (setOnAir) but never
     // prepares the head of the queue: the runner computes #next at create() and only emits 'next'
     // when it changes, so a new or restarted instance leaves media.next unset until the queue
-    // changes. Suggested fix: in ConferenceHost.create, after setProgram(holder), also
+    // changes. Suggested fix: in ConferenceHost.create, after setOnAir(holder), also
     // `await media.setNext(nextSpeaker(runner.state))` (or have the runner expose `next`).
+    it('microphones follow the core on every instance: a new instance opens the holder\'s at once, a revoke on one closes it on both', async () => {
+      const first = await start();
+      const { chair } = await holding(first);
+      const open = (s: RunningServer): string[] => [...s.media.openMicrophones].sort();
+      await waitFor('the holder\'s microphone open on the first instance', () => open(first).join() === [COMMUNE, PROVINCE].join());
+      const second = await start();
+      expect(open(second), 'open at the start of the new instance').to.deep.equal([COMMUNE, PROVINCE]);
+      // The holder's hall publishes on the new instance: its microphone starts open.
+      const hall = await joinHall(second.media, COMMUNE);
+      expect(hall.sink.mics).to.deep.equal([true]);
+      expect((await chair.command({ type: 'revoke_floor' })).ok).to.equal(true);
+      await waitFor('the chair\'s alone open on both instances', () => open(first).join() === PROVINCE && open(second).join() === PROVINCE);
+      await waitFor('the hall is told its microphone closed', () => hall.sink.mics.at(-1) === false);
+    });
+
     it('an instance that starts on a running conference prepares the waiting hall as well as the programme', async () => {
       const first = await start();
       await holding(first);
       const second = await start();
-      expect(second.media.program, 'programme').to.equal(COMMUNE);
+      expect(second.media.onAir, 'programme').to.equal(COMMUNE);
       await waitFor('the waiting hall prepared on the new instance', () => second.media.next === DISTRICT, 2000);
     });
 
@@ -239,12 +179,12 @@ describe('durable state on a real redis-server', function () {
       expect((await chair.command({ type: 'start_meeting' })).ok).to.equal(true);
       expect((await communeB.command({ type: 'request_floor', bridgeId: COMMUNE, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch' })).ok).to.equal(true);
       expect((await chair.command({ type: 'grant_next' })).ok).to.equal(true);
-      await waitFor('the commune holds the floor on both', () => a.host.runner.state.floor?.bridgeId === COMMUNE && b.host.runner.state.floor?.bridgeId === COMMUNE);
+      await waitFor('the commune holds the floor on both', () => a.conference.runner.state.floor?.bridgeId === COMMUNE && b.conference.runner.state.floor?.bridgeId === COMMUNE);
       communeA.socket.close();
       await new Promise((r) => setTimeout(r, 500));
-      await Promise.all([a.host.runner.idle(), b.host.runner.idle()]);
+      await Promise.all([a.conference.runner.idle(), b.conference.runner.idle()]);
       expect(communeB.socket.connected).to.equal(true);
-      const state = (await a.store.load(conferenceId))!.state;
+      const state = (await a.stores.conferences.load(conferenceId))!.state;
       expect(state.presence[COMMUNE]!.online, 'still online through B').to.equal(true);
       expect(state.floor?.bridgeId, 'still holding').to.equal(COMMUNE);
     });
@@ -273,19 +213,22 @@ describe('durable state on a real redis-server', function () {
     // reconnect to some instance, then send bridge_disconnected for those without a connection
     // anywhere (needs the per-instance presence counts of the bug above).
     it('after a crash, a hall that never comes back is taken offline and its floor returns to the chair', async function () {
-      this.timeout(60_000);
+      // The presence grace after the start (20 s), then the holder's grace to reconnect (30 s).
+      this.timeout(90_000);
       const first = await start();
       // The hall is online through a connection that never says goodbye (as with SIGKILL).
-      await first.host.bridgeConnected(COMMUNE);
-      await first.host.execute({ role: 'chair' }, { type: 'start_meeting' });
-      await first.host.execute({ role: 'operator', bridgeId: COMMUNE }, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A', speakerTitle: 'B' });
-      await first.host.execute({ role: 'chair' }, { type: 'grant_next' });
-      expect(first.host.runner.state.floor?.bridgeId).to.equal(COMMUNE);
+      await first.conference.bridgeConnected(COMMUNE);
+      await first.conference.execute({ role: 'chair' }, { type: 'start_meeting' });
+      await first.conference.execute({ role: 'operator', bridgeId: COMMUNE }, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'A', speakerTitle: 'B' });
+      await first.conference.execute({ role: 'chair' }, { type: 'grant_next' });
+      expect(first.conference.runner.state.floor?.bridgeId).to.equal(COMMUNE);
       await first.close();
       const second = await start();
-      expect(second.host.runner.state.floor?.bridgeId).to.equal(COMMUNE);
-      await waitFor('the absent holder taken offline', () => second.host.runner.state.floor === null && !second.host.runner.state.presence[COMMUNE]!.online, 40_000, 200);
-      expect(second.media.program).to.equal(PROVINCE);
+      expect(second.conference.runner.state.floor?.bridgeId).to.equal(COMMUNE);
+      await waitFor('the absent holder taken offline', () => !second.conference.runner.state.presence[COMMUNE]!.online, 40_000, 200);
+      expect(second.conference.runner.state.floor?.reconnectingUntil, 'it keeps the floor for its grace').to.be.a('number');
+      await waitFor('its floor back to the chair after the grace', () => second.conference.runner.state.floor === null, 40_000, 200);
+      expect(second.media.onAir).to.equal(PROVINCE);
     });
   });
 
@@ -330,19 +273,19 @@ describe('durable state on a real redis-server', function () {
         const fb = chairB.last().floor;
         return fa && fb && fa.bridgeId === fb.bridgeId && fa.requestId === fb.requestId;
       });
-      await waitFor('runners in step', () => a.host.runner.state.seq === b.host.runner.state.seq);
-      expect(a.host.runner.state.floor?.requestId).to.equal(b.host.runner.state.floor?.requestId);
+      await waitFor('runners in step', () => a.conference.runner.state.seq === b.conference.runner.state.seq);
+      expect(a.conference.runner.state.floor?.requestId).to.equal(b.conference.runner.state.floor?.requestId);
       // Never granted twice at once: the holder is not also in the queue, and the log shows every grant ended before the next.
-      const holder = a.host.runner.state.floor!;
-      expect(a.host.runner.state.queue.some((q) => q.id === holder.requestId)).to.equal(false);
-      const granted = (await a.host.runner.readLog(0)).filter((e) => e.type === 'floor_granted').length;
-      const ended = (await a.host.runner.readLog(0)).filter((e) => e.type === 'floor_ended').length;
+      const holder = a.conference.runner.state.floor!;
+      expect(a.conference.runner.state.queue.some((q) => q.id === holder.requestId)).to.equal(false);
+      const granted = (await a.conference.runner.readLog(0)).filter((e) => e.type === 'floor_granted').length;
+      const ended = (await a.conference.runner.readLog(0)).filter((e) => e.type === 'floor_ended').length;
       expect(granted - ended, 'one open grant').to.equal(1);
-      const stored = (await a.store.load(a.host.conferenceId))!.state;
+      const stored = (await a.stores.conferences.load(a.conference.conferenceId))!.state;
       expect(stored.floor?.requestId, 'the stored holder').to.equal(holder.requestId);
       expect(stored.queue.map((q) => q.id)).to.not.include(holder.requestId);
       // Each instance's media follows the floor.
-      await waitFor('media on A and B follow', () => a.media.program === holder.bridgeId && b.media.program === holder.bridgeId);
+      await waitFor('media on A and B follow', () => a.media.onAir === holder.bridgeId && b.media.onAir === holder.bridgeId);
     });
   });
 });

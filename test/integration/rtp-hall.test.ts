@@ -72,14 +72,14 @@ describe('RtpHall: a hardware hall on 2 real workers (synthetic RTP on loopback)
       const of = (peerId: string) => snap.find((p) => p.peerId === peerId)!.consumers.filter((c) => c.slot !== 'next').map((c) => `${c.kind} ${c.bridgeId}/${c.source}`).sort();
       return { video: of(VIDEO_PEER), audio: of(AUDIO_PEER) };
     };
-    await s.setProgram(DISTRICT);
+    await s.setOnAir(DISTRICT);
     await eventuallyEqual('district speaks', hallRouting, { video: [`video ${DISTRICT}/cam`], audio: [`audio ${DISTRICT}/mic`] });
-    await s.setProgram(PROVINCE);
+    await s.setOnAir(PROVINCE);
     await eventuallyEqual('the chair speaks', hallRouting, { video: [`video ${PROVINCE}/cam`], audio: [`audio ${PROVINCE}/mic`] });
-    await s.setProgram(COMMUNE);
+    await s.setOnAir(COMMUNE);
     await eventuallyEqual('the hall itself speaks: it sees and hears the chair', hallRouting, { video: [`video ${PROVINCE}/cam`], audio: [`audio ${PROVINCE}/mic`] });
     // A browser hall still hears the speaker and the chair.
-    expect(routing(s)[DISTRICT]).to.deep.equal([`audio ${COMMUNE}/mic`, `audio ${PROVINCE}/mic`, `program ${COMMUNE}/cam`]);
+    expect(routing(s)[DISTRICT]).to.deep.equal([`audio ${COMMUNE}/mic`, `audio ${PROVINCE}/mic`, `onair ${COMMUNE}/cam`]);
   });
 
   it('keeps its device ports when its worker dies: the media behind them is rebuilt, the sheet gets a new version, and the device\'s packets count again', async () => {
@@ -188,8 +188,8 @@ describe('RtpHall: a hardware hall on 2 real workers (synthetic RTP on loopback)
       device.send(packet, v.port, '127.0.0.1');
     }, 20);
     try {
-      await s.setProgram(DISTRICT);
-      await waitFor('the device consumes the speaker\'s video', () => s.snapshot().peers.find((p) => p.peerId === VIDEO_PEER)!.consumers.some((c) => c.slot === 'program' && c.bridgeId === DISTRICT), 3000, 50);
+      await s.setOnAir(DISTRICT);
+      await waitFor('the device consumes the speaker\'s video', () => s.snapshot().peers.find((p) => p.peerId === VIDEO_PEER)!.consumers.some((c) => c.slot === 'onair' && c.bridgeId === DISTRICT), 3000, 50);
       await new Promise((r) => setTimeout(r, 800));
       const from = Date.now();
       await new Promise((r) => setTimeout(r, 2000));

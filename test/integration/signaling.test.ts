@@ -21,7 +21,7 @@ interface Client {
   raw: RawSocket;
   consumes: ConsumeMessage[];
   closedConsumers: string[];
-  programChanges: string[];
+  onAirChanges: string[];
   micStates: boolean[];
   layers: number[];
   /** How the client answers 'media:consume' (accepts by default). */
@@ -45,7 +45,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   afterEach(async () => {
     for (const s of sockets.splice(0)) s.close();
     await waitFor('every peer left', () => server.media.peerIds().length === 0);
-    if (server.media.program !== PROVINCE) await server.media.setProgram(PROVINCE);
+    if (server.media.onAir !== PROVINCE) await server.media.setOnAir(PROVINCE);
   });
 
   /** Opens a socket to /media as a bridge's operator or a staff role (by its token), or with a raw `auth`. */
@@ -63,7 +63,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
       raw: socket as unknown as RawSocket,
       consumes: [],
       closedConsumers: [],
-      programChanges: [],
+      onAirChanges: [],
       micStates: [],
       layers: [],
       accept: () => true,
@@ -73,7 +73,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
       ack({ ok: client.accept(msg) });
     });
     socket.on('media:consumerClosed', ({ consumerId }) => client.closedConsumers.push(consumerId));
-    socket.on('program:changed', ({ bridgeId }) => client.programChanges.push(bridgeId));
+    socket.on('onair:changed', ({ bridgeId }) => client.onAirChanges.push(bridgeId));
     socket.on('media:micState', ({ open }) => client.micStates.push(open));
     socket.on('media:sendLayers', ({ maxSpatialLayer }) => client.layers.push(maxSpatialLayer));
     return new Promise((resolve, reject) => {
@@ -127,7 +127,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
 
   it('refuses a handshake without a valid access token with connect_error "unauthenticated"', async () => {
     const revoked = await tokenOf(server, COMMUNE_2);
-    const fresh = await server.host.tokens.reissue(COMMUNE_2);
+    const fresh = await server.conference.tokens.reissue(COMMUNE_2);
     for (const auth of [
       {},
       { token: '' },
@@ -154,12 +154,12 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     const peerId = hall.socket.id!;
     const gone = new Promise<string>((resolve) => hall.socket.once('disconnect', (reason) => resolve(reason)));
     try {
-      expect(await server.host.tokens.revoke(await tokenOf(server, COMMUNE_2))).to.equal(true);
+      expect(await server.conference.tokens.revoke(await tokenOf(server, COMMUNE_2))).to.equal(true);
       await waitFor('the revoked hall is disconnected', () => hall.socket.disconnected, 2000);
       expect(await gone).to.equal('io server disconnect');
       await waitFor('its peer left the session', () => !server.media.peerIds().includes(peerId));
     } finally {
-      await server.host.tokens.reissue(COMMUNE_2);
+      await server.conference.tokens.reissue(COMMUNE_2);
     }
   });
 
@@ -180,10 +180,10 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     const client = await connect(COMMUNE);
     const reply = await request(client, 'media:join', {});
     expect(reply.ok).to.equal(true);
-    const data = (reply as { data: { peerId: string; bridgeId: string; program: string; rtpCapabilities: ms.RtpCapabilities } }).data;
+    const data = (reply as { data: { peerId: string; bridgeId: string; onAir: string; rtpCapabilities: ms.RtpCapabilities } }).data;
     expect(data.peerId).to.equal(client.socket.id);
     expect(data.bridgeId).to.equal(COMMUNE);
-    expect(data.program).to.equal(PROVINCE);
+    expect(data.onAir).to.equal(PROVINCE);
     expect(data.rtpCapabilities).to.deep.equal(JSON.parse(JSON.stringify(server.media.rtpCapabilities)));
     expect(data.rtpCapabilities.codecs!.map((c) => c.mimeType)).to.include.members(['audio/opus', 'video/VP8']);
     expect(server.media.peerIds()).to.deep.equal([client.socket.id]);
@@ -269,7 +269,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   it('media:program:set is gone: the programme follows the floor, and an unknown request is simply not answered', async () => {
     const chair = await join('chair');
     await expectNoAnswer(chair, 'program:set', { bridgeId: DISTRICT });
-    expect(server.media.program).to.equal(PROVINCE);
+    expect(server.media.onAir).to.equal(PROVINCE);
   });
 
   it('roles decide what a media peer may do: press receive only, technicians thumbnails only, operators publish as their bridge', async () => {
@@ -305,14 +305,14 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     expect((await request(technician, 'media:thumbnails', { bridgeIds: [COMMUNE] })).ok).to.equal(true);
     await waitFor('the commune thumbnail', () => technician.consumes.some((m) => m.producerId === produced.cam));
     // The programme moves to the commune (as a grant would): still nothing but the thumbnail.
-    await server.media.setProgram(COMMUNE);
+    await server.media.setOnAir(COMMUNE);
     await new Promise((r) => setTimeout(r, 200));
     expect(technician.consumes.map((m) => `${m.slot}:${m.bridgeId}:${m.kind}`)).to.deep.equal([`thumb:${COMMUNE}:video`]);
     // The chair, for comparison, receives the programme.
     const chair = await join('chair');
     expect((await request(chair, 'media:capabilities', { rtpCapabilities: server.media.rtpCapabilities })).ok).to.equal(true);
     expect((await request(chair, 'media:createTransport', { direction: 'recv' })).ok).to.equal(true);
-    await waitFor('the chair gets the commune on the programme', () => chair.consumes.some((m) => m.slot === 'program' && m.bridgeId === COMMUNE));
+    await waitFor('the chair gets the commune on the programme', () => chair.consumes.some((m) => m.slot === 'onair' && m.bridgeId === COMMUNE));
   });
 
   it('createTransport returns ICE candidates on 127.0.0.1 at the worker port, UDP and TCP', async () => {
@@ -345,7 +345,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     await waitFor('camera and microphone offered', () => new Set(commune.consumes.map((m) => m.kind)).size === 2);
     const offers = new Set(commune.consumes.map((m) => JSON.stringify({ producerId: m.producerId, kind: m.kind, bridgeId: m.bridgeId, source: m.source, slot: m.slot })));
     expect([...offers].map((o) => JSON.parse(o))).to.have.deep.members([
-      { producerId: produced.cam, kind: 'video', bridgeId: PROVINCE, source: 'cam', slot: 'program' },
+      { producerId: produced.cam, kind: 'video', bridgeId: PROVINCE, source: 'cam', slot: 'onair' },
       { producerId: produced.mic, kind: 'audio', bridgeId: PROVINCE, source: 'mic', slot: 'audio' },
     ]);
     const video = commune.consumes.find((m) => m.kind === 'video')!;

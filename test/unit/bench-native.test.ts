@@ -8,7 +8,7 @@ import { NativeSink } from '../../scripts/bench/fanout/native-sink.ts';
 import { NativeGenerator } from '../../scripts/bench/fanout/native-gen.ts';
 import { SrtpSession, isRtcp, type SrtpSuite } from '../../scripts/bench/fanout/srtp.ts';
 import { parseFeedback, genericNack, receiverReport } from '../../scripts/bench/fanout/rtp.ts';
-import { senderReport } from '../../server/app/programme/rtp.ts';
+import { senderReport } from '../../server/app/feed/rtp.ts';
 
 async function udp(): Promise<{ socket: dgram.Socket; port: number; packets: Buffer[] }> {
   const socket = dgram.createSocket('udp4');

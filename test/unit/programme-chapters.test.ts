@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chaptersFromLog, ffmetadata } from '../../server/app/programme/chapters.ts';
+import { chaptersFromLog, ffmetadata } from '../../server/app/feed/chapters.ts';
 import type { LogEntry } from '../../server/core/conference/index.ts';
 
 const names = {

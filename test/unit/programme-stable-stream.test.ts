@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { StableStream } from '../../server/app/programme/StableStream.ts';
-import { isVp8Keyframe, parseRtp, writeRtp, type RtpPacket } from '../../server/app/programme/rtp.ts';
+import { StableStream } from '../../server/app/feed/StableStream.ts';
+import { isVp8Keyframe, parseRtp, writeRtp, type RtpPacket } from '../../server/app/feed/rtp.ts';
 
 const packet = (ssrc: number, seq: number, timestamp: number, payload = Buffer.from([0x10, 0x00])): RtpPacket => ({ payloadType: 96, marker: true, seq, timestamp, ssrc, payload });
 
@@ -41,7 +41,7 @@ describe('programme relay: one stable stream over changing consumers', () => {
 
 describe('programme output: the codecs it receives', () => {
   it('takes VP8 and Opus but not H264 (nor its RTX): the re-encoder reads one video codec', async () => {
-    const { vp8AndOpusOnly } = await import('../../server/app/programme/ProgrammeOutput.ts');
+    const { vp8AndOpusOnly } = await import('../../server/app/feed/FeedOutput.ts');
     const caps = {
       codecs: [
         { kind: 'audio' as const, mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 },

@@ -18,7 +18,7 @@ export interface ServerReady {
 const workers = Number(process.env.BENCH_WORKERS ?? '2');
 const redisUrl = process.env.BENCH_REDIS_URL || undefined;
 const server = await startTestServer(workers, redisUrl ? { redisUrl } : {});
-const tokens = Object.fromEntries((await server.store.listTokens(server.host.conferenceId)).map((r) => [r.grant, r.token]));
+const tokens = Object.fromEntries((await server.stores.tokens.listTokens(server.conference.conferenceId)).map((r) => [r.grant, r.token]));
 const ready: ServerReady = {
   type: 'ready',
   url: server.url,

@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadClip, type Clip } from './media.ts';
 import { OpusPacketizer, Vp8Packetizer, parseFeedback, writeSendTime } from './rtp.ts';
-import { senderReport } from '../../../server/app/programme/rtp.ts';
+import { senderReport } from '../../../server/app/feed/rtp.ts';
 import { SrtpSession, isRtcp } from './srtp.ts';
 import type { GeneratorHall, GeneratorRequest, GeneratorStats } from './protocol.ts';
 

@@ -306,7 +306,7 @@ export class FanoutHarness {
       this.media.join(p.peerId, {
         bridgeId: p.bridgeId,
         publish,
-        receiveProgram: p.group !== 'wall',
+        receiveOnAir: p.group !== 'wall',
         thumbnails: p.group === 'console' || p.group === 'wall',
       }, sink);
       this.media.setRtpCapabilities(p.peerId, receiverCaps(caps));
@@ -370,7 +370,8 @@ export class FanoutHarness {
       this.media.setThumbnails('bench:console', [...districts, communes[0]!].slice(0, 12));
       this.media.setThumbnails('bench:wall', bridges);
     }
-    await this.media.setProgram(this.speaker);
+    // What the control plane does at a grant: the speaker on air, its microphone and the chair's open.
+    await Promise.all([this.media.setOnAir(this.speaker), this.media.setOpenMicrophones([this.media.chairBridgeId, this.speaker])]);
     // The SFU creates the 861 consumers as the peers join, under load: wait until their number
     // holds for 1.5 s, so that the window does not measure consumers still being created (each
     // new one asks its hall for a keyframe).
@@ -445,7 +446,7 @@ export class FanoutHarness {
     const browserFrames = async (): Promise<Map<string, { frames: number; height: number }>> => {
       const out = new Map<string, { frames: number; height: number }>();
       for (const [b, page] of this.#pages) {
-        const v = (await pageVideo(page).catch(() => [])).find((x) => x.slot === 'program' && x.kind === 'video');
+        const v = (await pageVideo(page).catch(() => [])).find((x) => x.slot === 'onair' && x.kind === 'video');
         out.set(b, { frames: v?.framesDecoded ?? 0, height: v?.frameHeight ?? 0 });
       }
       return out;
@@ -625,22 +626,22 @@ export class FanoutHarness {
    * the queue) or cold, and counts the keyframe requests reaching the new speaker's camera in
    * the following `settleMs`.
    */
-  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setProgramMs: number; requests: string[] }> {
+  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setOnAirMs: number; requests: string[] }> {
     if (prepared) {
       await this.media.setNext(to);
       await new Promise((r) => setTimeout(r, 1500));
     }
     const before = (await this.keyframeRequests())[`bench:${to}`] ?? 0;
     const t0 = performance.now();
-    await this.media.setProgram(to);
-    const setProgramMs = performance.now() - t0;
+    await Promise.all([this.media.setOnAir(to), this.media.setOpenMicrophones([this.media.chairBridgeId, to])]);
+    const setOnAirMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, settleMs));
     const stats = await this.#generator.stats();
     const after = stats.keyframeRequests[`bench:${to}`] ?? 0;
-    const startedAt = Date.now() - settleMs - setProgramMs;
+    const startedAt = Date.now() - settleMs - setOnAirMs;
     const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${k.at - startedAt} ms`);
     this.speaker = to;
-    return { to, prepared, keyframeRequests: after - before, setProgramMs: round(setProgramMs, 1), requests };
+    return { to, prepared, keyframeRequests: after - before, setOnAirMs: round(setOnAirMs, 1), requests };
   }
 
   async close(): Promise<void> {

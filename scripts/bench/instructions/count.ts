@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { types as ms } from 'mediasoup';
 import { mediaCodecs, KEYFRAME_REQUEST_DELAY_MS } from '../../../sfu/codecs.ts';
 import { freePortBase } from '../../../test/helpers/server.ts';
-import { senderReport } from '../../../server/app/programme/rtp.ts';
+import { senderReport } from '../../../server/app/feed/rtp.ts';
 import { loadClip } from '../fanout/media.ts';
 import { NativeSink, nativeDir } from '../fanout/native-sink.ts';
 import { OpusPacketizer, Vp8Packetizer } from '../fanout/rtp.ts';

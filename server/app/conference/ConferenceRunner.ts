@@ -1,12 +1,13 @@
 // Runs one conference: applies commands through the pure core, writes every change atomically to
 // the store, arms the one wake-up the speaking timer needs, and tells the transport (to broadcast)
-// and the media layer (programme, microphones) what happened. Several runners of one conference
+// and the media layer (who is on air, microphones) what happened. Several runners of one conference
 // (one per server process) share a store: each write is announced, and the other runners reload
 // and re-emit the events, so a command on one is seen by the clients of all.
 import { EventEmitter } from 'node:events';
 import {
   decide,
   initialState,
+  nextSpeaker,
   nextWakeAt,
   report,
   SystemClock,
@@ -18,6 +19,7 @@ import {
   type ConferenceEvent,
   type ConferenceReport,
   type ConferenceState,
+  type ContentOnScreen,
   type Decision,
   type ErrorCode,
   type EventOf,
@@ -38,8 +40,8 @@ export interface EventMeta {
   origin: EventOrigin;
 }
 
-/** The programme feed must now show this bridge (media: setProgram(bridgeId)). */
-export interface ProgrammeChange {
+/** This bridge is now on air (the core's programme_changed; media: setOnAir(bridgeId)). */
+export interface OnAirChange {
   bridgeId: string;
   reason: EventOf<'programme_changed'>['reason'];
   origin: EventOrigin;
@@ -58,6 +60,17 @@ export interface NextChange {
   origin: EventOrigin;
 }
 
+/**
+ * What every screen shows beside the speaker changed (a paper put up, a page turned, taken
+ * down). The displays draw it from their views; whatever else must show the same thing (the
+ * programme output composing the page beside the speaker, a content track the SFU routes)
+ * follows this event, which carries the whole content state, not a step.
+ */
+export interface ContentChange {
+  content: ContentOnScreen | null;
+  origin: EventOrigin;
+}
+
 /** The state after one change; snapshot() returns it. */
 export interface StateChange {
   version: number;
@@ -68,9 +81,10 @@ export interface StateChange {
 /** Events of a runner. Every conference event is emitted once per runner, in log order. */
 export type ConferenceRunnerEvents = {
   event: [event: ConferenceEvent, meta: EventMeta];
-  programme: [change: ProgrammeChange];
+  onair: [change: OnAirChange];
   mic: [change: MicChange];
   next: [change: NextChange];
+  content: [change: ContentChange];
   state: [change: StateChange];
   close: [];
 };
@@ -148,7 +162,7 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
         );
         runner.#stored = outcome.stored!;
         runner.#seq = runner.#stored.state.seq;
-        runner.#next = nextSpeaker(runner.#stored.state);
+        runner.#next = nextSpeakerBridge(runner.#stored.state);
         // A deadline that passed while no runner was up fires at once.
         runner.#arm();
       });
@@ -177,6 +191,11 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
   /** Seq of the last log entry applied. */
   get seq(): number {
     return this.#seq;
+  }
+
+  /** The hall grant_next would give the floor to now (prepared at every hall), or null. */
+  get nextSpeaker(): string | null {
+    return this.#next;
   }
 
   /** The instant the timer wake-up is armed for, or null. */
@@ -310,9 +329,10 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
     }
     const ownSeqs = new Set(own.map((e) => e.seq));
     const before = this.#next;
+    const contentBefore = this.#stored.state.content ?? null;
     this.#stored = stored;
     this.#seq = Math.max(this.#seq, target);
-    this.#next = nextSpeaker(stored.state);
+    this.#next = nextSpeakerBridge(stored.state);
     if (this.#closed) return;
     let origin: EventOrigin = 'remote';
     for (const entry of entries) {
@@ -321,13 +341,15 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
       this.#emitEvent({ type: entry.type, ...entry.data } as ConferenceEvent, meta);
     }
     if (this.#next !== before) this.#safeEmit(() => this.emit('next', { bridgeId: this.#next, origin }));
+    const content = stored.state.content ?? null;
+    if (JSON.stringify(content) !== JSON.stringify(contentBefore)) this.#safeEmit(() => this.emit('content', { content: content && structuredClone(content), origin }));
     this.#safeEmit(() => this.emit('state', { version: stored.version, seq: this.#seq, origin }));
   }
 
   #emitEvent(event: ConferenceEvent, meta: EventMeta): void {
     this.#safeEmit(() => this.emit('event', event, meta));
     const origin = meta.origin;
-    if (event.type === 'programme_changed') this.#safeEmit(() => this.emit('programme', { bridgeId: event.bridgeId, reason: event.reason, origin }));
+    if (event.type === 'programme_changed') this.#safeEmit(() => this.emit('onair', { bridgeId: event.bridgeId, reason: event.reason, origin }));
     else if (event.type === 'mic_opened') this.#safeEmit(() => this.emit('mic', { bridgeId: event.bridgeId, open: true, origin }));
     else if (event.type === 'mic_closed') this.#safeEmit(() => this.emit('mic', { bridgeId: event.bridgeId, open: false, origin }));
   }
@@ -353,9 +375,9 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
   }
 }
 
-/** The hall grant_next would give the floor to: the first in the queue that is online. */
-export function nextSpeaker(state: ConferenceState): string | null {
-  return state.queue.find((r) => Object.hasOwn(state.presence, r.bridgeId) && state.presence[r.bridgeId]!.online)?.bridgeId ?? null;
+/** The hall grant_next would give the floor to (the core's rule), or null. */
+function nextSpeakerBridge(state: ConferenceState): string | null {
+  return nextSpeaker(state)?.bridgeId ?? null;
 }
 
 function closedResult(): ExecuteResult {

@@ -1,8 +1,8 @@
 // Maps a validated conference plan (the zod schema of server/protocol/plan.ts) onto the plain
 // configuration the pure core runs. The core knows nothing of GSO codes, media kinds or the maket.
-import { checkConfig } from '../../core/conference/index.ts';
-import type { Bridge, ConferenceConfig, DesignatedSpeaker, ProgrammeItem } from '../../core/conference/index.ts';
-import type { ConferencePlan } from '../../protocol/plan.ts';
+import { checkConfig, MB } from '../../core/conference/index.ts';
+import type { Bridge, ConferenceConfig, DesignatedSpeaker, AgendaItem } from '../../core/conference/index.ts';
+import { chairBridgeOf, type ConferencePlan } from '../../protocol/plan.ts';
 
 /** Raised when a plan cannot be run by the core (only for plans that skipped the schema). */
 export class PlanMappingError extends Error {
@@ -16,15 +16,16 @@ export class PlanMappingError extends Error {
   }
 }
 
-/** The core configuration of a plan: its bridges, programme with designated speakers, speaking rules; the chair sits at the province bridge. */
+/** The core configuration of a plan: its bridges, agenda with designated speakers, speaking rules; the chair sits at the province bridge. */
 export function planToCore(plan: ConferencePlan): ConferenceConfig {
-  const province = plan.bridges.find((b) => b.tier === 'province');
-  if (!province) throw new PlanMappingError(['plan has no province bridge']);
+  const chairBridgeId = chairBridgeOf(plan);
+  if (chairBridgeId === null) throw new PlanMappingError(['plan has no province bridge']);
   const config: ConferenceConfig = {
-    chairBridgeId: province.id,
+    chairBridgeId,
     bridges: plan.bridges.map((b): Bridge => ({ id: b.id, tier: b.tier, parentId: b.parentId, name: b.name })),
-    programme: plan.programme.map(
-      (item): ProgrammeItem => ({
+    // `programme` is the plan file's name for the agenda (plan files are written by people: kept).
+    agenda: plan.programme.map(
+      (item): AgendaItem => ({
         id: item.id,
         kind: item.kind,
         title: item.title,
@@ -38,6 +39,14 @@ export function planToCore(plan: ConferencePlan): ConferenceConfig {
       warningMarksSeconds: [...plan.speaking.warningMarksSeconds],
       expiryPolicy: plan.speaking.expiryPolicy,
       graceSeconds: plan.speaking.graceSeconds,
+      holderGraceSeconds: plan.speaking.holderGraceSeconds,
+    },
+    papers: {
+      deadline: plan.papers.deadline === null ? null : Date.parse(plan.papers.deadline),
+      maxPages: plan.papers.maxPages,
+      maxBytes: Math.round(plan.papers.maxSizeMB * MB),
+      toleranceMm: plan.papers.toleranceMm,
+      landscape: plan.papers.landscape,
     },
   };
   const problems = checkConfig(config);

@@ -3,8 +3,9 @@ import { EventEmitter } from 'node:events';
 // per bridge operator, kept in the store so they survive a restart and are shared by every server
 // process. A token is 128 random bits, url-safe; whoever holds it acts in that role.
 import { randomBytes } from 'node:crypto';
-import type { Bridge, Role } from '../../core/conference/index.ts';
-import type { ConferenceStore, TokenRecord } from '../../store/index.ts';
+import { systemClock, type Bridge, type Role } from '../../core/conference/index.ts';
+import type { TokenRecord, TokenStore } from '../../store/index.ts';
+import { TOKEN_PATTERN, type TokenRefusal } from '../../protocol/control.ts';
 
 /** Roles with one shared token per conference. */
 export const STAFF_ROLES = ['chair', 'secretary', 'technician', 'viewer'] as const;
@@ -35,16 +36,26 @@ export const DEFAULT_INVITE_PATHS: Readonly<InvitePaths> = Object.freeze({
   operator: '/hall',
 });
 
-/** 16 random bytes, base64url: 22 characters. */
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+/**
+ * Pages each role's invite link opens in the apps. An operator's link opens the operator panel;
+ * the panel opens the hall's display (hall.html, on the projector), which is the hall's one media page.
+ */
+export const INVITE_PATHS: Readonly<InvitePaths> = Object.freeze({
+  chair: '/chair.html',
+  secretary: '/chair.html',
+  technician: '/technician.html',
+  viewer: '/hall.html',
+  operator: '/operator.html',
+});
+
 
 /** Options of AccessTokens.create. */
 export interface AccessTokensOptions {
   conferenceId: string;
   /** The conference's bridges, in plan order (the invitation list follows it). */
   bridges: readonly Pick<Bridge, 'id' | 'name'>[];
-  store: ConferenceStore;
-  /** Issue time source (epoch ms); Date.now by default. */
+  store: TokenStore;
+  /** Issue time source (epoch ms); the system clock by default. */
   now?: () => number;
 }
 
@@ -68,10 +79,23 @@ export function grantKey(grant: AccessGrant): string {
   return grant.role === 'operator' ? `operator:${grant.bridgeId}` : grant.role;
 }
 
+/** What a token grants in a conference's store (read only: a media node checks the halls' tokens so), or null. */
+export async function resolveToken(store: TokenStore, conferenceId: string, token: unknown): Promise<AccessGrant | null> {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return null;
+  const record = await store.findToken(conferenceId, token);
+  return record ? grantOf(record) : null;
+}
+
+/** Why a token that grants nothing is refused: it was revoked or replaced, or it was never issued. */
+export async function tokenRefusal(store: TokenStore, conferenceId: string, token: unknown): Promise<TokenRefusal> {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return 'token_invalid';
+  return (await store.revokedAt(conferenceId, token)) === null ? 'token_invalid' : 'token_revoked';
+}
+
 /** The tokens of one conference. Emits 'revoked' with a token that no longer grants anything (revoke, reissue). */
 export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
   readonly conferenceId: string;
-  readonly #store: ConferenceStore;
+  readonly #store: TokenStore;
   readonly #bridges: readonly Pick<Bridge, 'id' | 'name'>[];
   readonly #bridgeIds: Set<string>;
   readonly #now: () => number;
@@ -82,7 +106,7 @@ export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
     this.#store = options.store;
     this.#bridges = options.bridges.map((b) => ({ id: b.id, name: b.name }));
     this.#bridgeIds = new Set(this.#bridges.map((b) => b.id));
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => systemClock.now());
   }
 
   /** Opens the tokens of a conference, issuing the missing ones (existing tokens are kept, also when another process issues them at the same time). */
@@ -94,9 +118,12 @@ export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
 
   /** What a token grants, or null when it is malformed, unknown or revoked. */
   async resolve(token: unknown): Promise<AccessGrant | null> {
-    if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return null;
-    const record = await this.#store.findToken(this.conferenceId, token);
-    return record ? grantOf(record) : null;
+    return resolveToken(this.#store, this.conferenceId, token);
+  }
+
+  /** Why a token that resolves to nothing is refused: revoked (or replaced by a reissue), or never valid. */
+  refusal(token: unknown): Promise<TokenRefusal> {
+    return tokenRefusal(this.#store, this.conferenceId, token);
   }
 
   /** Revokes a token at once; false when it was not in force. The grant has no token until reissue. */

@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import type { Clock } from '../../core/conference/index.ts';
 import type { MediaKind } from './DeviceSheet.ts';
 
 /** Packets received from the device so far, and when the last one came. */
@@ -23,11 +24,13 @@ export class DeviceIngress {
   readonly #sources: Partial<Record<MediaKind, { address: string; port: number }>> = {};
   #target: { ip: string; port: number } | undefined;
   readonly #counters: IngressCounters = { packets: { audio: 0, video: 0 }, lastPacketAt: 0 };
+  readonly #clock: Clock;
   #closed = false;
 
-  private constructor(sockets: Record<MediaKind, dgram.Socket>, toSfu: dgram.Socket) {
+  private constructor(sockets: Record<MediaKind, dgram.Socket>, toSfu: dgram.Socket, clock: Clock) {
     this.#sockets = sockets;
     this.#toSfu = toSfu;
+    this.#clock = clock;
     for (const kind of ['audio', 'video'] as const) {
       sockets[kind].on('message', (msg, rinfo) => this.#fromDevice(kind, msg, rinfo));
       sockets[kind].on('error', () => undefined);
@@ -40,7 +43,7 @@ export class DeviceIngress {
    * Opens the device-facing ports on `listenIp` (free ports of `portRange` when given, the range
    * the firewall opens for RTP; else any free port) and the socket towards the SFU on `sfuSideIp`.
    */
-  static async open(options: { listenIp: string; sfuSideIp: string; portRange?: { min: number; max: number } }): Promise<DeviceIngress> {
+  static async open(options: { listenIp: string; sfuSideIp: string; portRange?: { min: number; max: number }; clock: Clock }): Promise<DeviceIngress> {
     const opened: dgram.Socket[] = [];
     const bindInRange = async (ip: string): Promise<dgram.Socket> => {
       const range = options.portRange;
@@ -72,7 +75,7 @@ export class DeviceIngress {
       const audio = await bindInRange(options.listenIp);
       const video = await bindInRange(options.listenIp);
       const toSfu = await bind(options.sfuSideIp, 0);
-      return new DeviceIngress({ audio, video }, toSfu);
+      return new DeviceIngress({ audio, video }, toSfu, options.clock);
     } catch (error) {
       for (const s of opened) s.close();
       throw error;
@@ -104,7 +107,7 @@ export class DeviceIngress {
     if (msg.length < 8 || msg[0]! >> 6 !== 2) return;
     this.#sources[kind] = { address: rinfo.address, port: rinfo.port };
     this.#counters.packets[kind]++;
-    this.#counters.lastPacketAt = Date.now();
+    this.#counters.lastPacketAt = this.#clock.now();
     if (this.#target && !this.#closed) this.#toSfu.send(msg, this.#target.port, this.#target.ip);
   }
 

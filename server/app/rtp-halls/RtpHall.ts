@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import { SfuError, type MediaPeerSink, type MediaSession } from '../../../sfu/index.ts';
+import { sleep, systemClock, type Clock, type ClockTimer } from '../../core/conference/index.ts';
 import type { Bridge, RtpEndpoint } from '../../protocol/plan.ts';
 import { DeviceIngress } from './DeviceIngress.ts';
 import {
@@ -39,6 +40,8 @@ export interface RtpHallOptions {
    * decoding on one, and browsers send keyframes only when asked.
    */
   keyframeIntervalMs?: number;
+  /** Time of the device's packets, the sheet and the keyframe requests (the system clock by default). */
+  clock?: Clock;
 }
 
 /** See RtpHallOptions.keyframeIntervalMs. */
@@ -111,7 +114,8 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   /** Serialises builds, rebuilds and address changes. */
   #chain: Promise<void> = Promise.resolve();
   #rebuildQueued = false;
-  #keyframeTimer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #keyframeTimer: ClockTimer | undefined;
   #closed = false;
 
   private constructor(options: RtpHallOptions, ingress: DeviceIngress, sfuSideIp: string) {
@@ -121,6 +125,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     this.srtp = options.endpoint.srtp;
     this.videoCodec = options.endpoint.videoCodec;
     this.#media = options.media;
+    this.#clock = options.clock ?? systemClock;
     this.#ingress = ingress;
     this.#sfuSideIp = sfuSideIp;
     this.#announcedIp = options.announcedIp ?? (options.listenIp === '0.0.0.0' ? '127.0.0.1' : options.listenIp);
@@ -132,7 +137,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   /** Opens the device's ports and joins the media session as the bridge. */
   static async create(options: RtpHallOptions): Promise<RtpHall> {
     const sfuSideIp = options.listenIp === '0.0.0.0' ? '127.0.0.1' : options.listenIp;
-    const ingress = await DeviceIngress.open({ listenIp: options.listenIp, sfuSideIp, portRange: options.portRange });
+    const ingress = await DeviceIngress.open({ listenIp: options.listenIp, sfuSideIp, portRange: options.portRange, clock: options.clock ?? systemClock });
     const hall = new RtpHall(options, ingress, sfuSideIp);
     try {
       await hall.#run(() => hall.#build());
@@ -142,10 +147,13 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     }
     const every = options.keyframeIntervalMs ?? DEVICE_KEYFRAME_INTERVAL_MS;
     if (every > 0) {
-      hall.#keyframeTimer = setInterval(() => {
-        if (hall.#receive && hall.#built && !hall.#closed) void options.media.requestKeyFrame(hall.#peerIds.main).catch(() => undefined);
-      }, every);
-      hall.#keyframeTimer.unref();
+      hall.#keyframeTimer = hall.#clock.setInterval(
+        () => {
+          if (hall.#receive && hall.#built && !hall.#closed) void options.media.requestKeyFrame(hall.#peerIds.main).catch(() => undefined);
+        },
+        every,
+        { background: true },
+      );
     }
     return hall;
   }
@@ -188,7 +196,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
       bridgeId: this.bridgeId,
       bridgeName: this.bridgeName,
       version: this.#version,
-      generatedAt: Date.now(),
+      generatedAt: this.#clock.now(),
       srtp: this.srtp,
       send: {
         ip: this.#announcedIp,
@@ -258,8 +266,8 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     const { main, audio } = this.#peerIds;
     const caps = media.rtpCapabilities;
     const srtpCryptoSuite = this.srtp ? DEVICE_SRTP_SUITE : undefined;
-    media.join(main, { bridgeId: this.bridgeId, publish: true, receiveProgram: true, thumbnails: false }, this.#sink('main'));
-    media.join(audio, { bridgeId: this.bridgeId, publish: false, receiveProgram: true, thumbnails: false, singleAudio: true }, this.#sink('audio'));
+    media.join(main, { bridgeId: this.bridgeId, publish: true, receiveOnAir: true, thumbnails: false }, this.#sink('main'));
+    media.join(audio, { bridgeId: this.bridgeId, publish: false, receiveOnAir: true, thumbnails: false, singleAudio: true }, this.#sink('audio'));
     // What the device receives: the video peer takes only video, the audio peer only audio.
     // One video codec, the device's own: a device is sent nothing it was not set up to decode, and
     // its SDP file names one codec (ffmpeg, like many devices, does not switch codecs mid-stream).
@@ -332,7 +340,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
           this.#leave();
           if (attempt >= 20 || this.#closed) throw error;
           // The replacement worker may not have its router yet.
-          await new Promise((r) => setTimeout(r, 500));
+          await sleep(this.#clock, 500);
         }
       }
       this.#version++;
@@ -356,7 +364,7 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#keyframeTimer);
+    this.#clock.clearInterval(this.#keyframeTimer);
     this.#leave();
     this.#ingress.close();
     this.emit('close');

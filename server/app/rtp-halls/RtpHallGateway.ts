@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { MediaSession } from '../../../sfu/index.ts';
+import { systemClock, type Clock, type ClockTimer } from '../../core/conference/index.ts';
 import { rtpEndpointOf, type ConferencePlan } from '../../protocol/plan.ts';
 import { RtpHall, type DeviceReceiveAddress } from './RtpHall.ts';
 import type { DeviceSheet } from './DeviceSheet.ts';
@@ -35,6 +36,8 @@ export interface RtpHallGatewayOptions {
   silenceMs?: number;
   /** How often the halls' ports are checked (1 s). */
   pollMs?: number;
+  /** Time of the polls (the system clock by default). */
+  clock?: Clock;
 }
 
 /** What a hardware hall's device is doing now, for the roll-call and the technicians. */
@@ -69,12 +72,14 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
   readonly #arrivingSince = new Map<string, number>();
   #polling = false;
   readonly #options: RtpHallGatewayOptions;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #timer: ClockTimer | undefined;
   #closed = false;
 
   private constructor(options: RtpHallGatewayOptions) {
     super();
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Sets up every hardware hall of the plan (none: an idle gateway). */
@@ -84,7 +89,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
       for (const bridge of options.plan.bridges) {
         const endpoint = rtpEndpointOf(bridge);
         if (!endpoint) continue;
-        const hall = await RtpHall.create({ media: options.media, bridge, endpoint, listenIp: options.listenIp, announcedIp: options.announcedIp, portRange: options.portRange });
+        const hall = await RtpHall.create({ media: options.media, bridge, endpoint, listenIp: options.listenIp, announcedIp: options.announcedIp, portRange: options.portRange, clock: gateway.#clock });
         hall.on('sheet', (sheet) => gateway.emit('sheet', sheet));
         hall.on('problem', (message, error) => gateway.emit('problem', message, error));
         gateway.#halls.set(bridge.id, hall);
@@ -94,8 +99,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
       throw error;
     }
     if (gateway.#halls.size > 0) {
-      gateway.#timer = setInterval(() => void gateway.poll(), options.pollMs ?? 1000);
-      gateway.#timer.unref();
+      gateway.#timer = gateway.#clock.setInterval(() => void gateway.poll(), options.pollMs ?? 1000, { background: true });
     }
     return gateway;
   }
@@ -134,7 +138,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
   }
 
   /** What the hall's device is doing now. */
-  status(bridgeId: string, now = Date.now()): DeviceStatus {
+  status(bridgeId: string, now = this.#clock.now()): DeviceStatus {
     const counters = this.hall(bridgeId).counters();
     const arriving = counters.lastPacketAt > 0 && now - counters.lastPacketAt < (this.#options.silenceMs ?? SILENCE_MS);
     const online = this.#online.has(bridgeId);
@@ -156,7 +160,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
       const silence = this.#options.silenceMs ?? SILENCE_MS;
       const ids = [...this.#halls.keys()];
       const counters = await Promise.all(ids.map((id) => this.#options.media.linkCounters(id).catch(() => null)));
-      const now = Date.now();
+      const now = this.#clock.now();
       for (const [i, bridgeId] of ids.entries()) {
         if (this.#closed) return;
         const packets = counters[i]?.up.packets ?? 0;
@@ -183,7 +187,7 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
+    this.#clock.clearInterval(this.#timer);
     for (const hall of this.#halls.values()) hall.close();
     this.#halls.clear();
     this.removeAllListeners();

@@ -1,22 +1,44 @@
-// Time for the application layer: the core takes `now` as an argument, the app arms its one
-// wake-up through a Clock, and tests move a FakeClock forward instead of waiting.
+// Time for the application layer: the core takes `now` as an argument, the app reads the time
+// and arms every timer (one-shot or repeating) through a Clock, and tests move a FakeClock
+// forward instead of waiting. SystemClock is the one adapter to the wall clock and Node's timers.
 
 /** Handle of a timer armed through a Clock. */
 export interface ClockTimer {
   readonly id: number;
 }
 
+/** Options of a timer. */
+export interface TimerOptions {
+  /**
+   * A background timer does not keep the process alive by itself (Node's `unref`): sampling,
+   * lease renewals, polls. Timers that must fire (a speech's deadline) leave it unset.
+   */
+  background?: boolean;
+}
+
 /** Source of time and timers, injected so a 10-minute speech can be tested in milliseconds. */
 export interface Clock {
+  /** Epoch milliseconds. */
   now(): number;
-  setTimeout(fn: () => void, ms: number): ClockTimer;
-  clearTimeout(timer: ClockTimer): void;
+  /** Calls fn once after ms milliseconds (0 when negative or not a number). */
+  setTimeout(fn: () => void, ms: number, options?: TimerOptions): ClockTimer;
+  /** Cancels a timer of either kind; a fired or unknown timer is ignored. */
+  clearTimeout(timer: ClockTimer | undefined): void;
+  /** Calls fn every ms milliseconds (at least 1) until cleared. */
+  setInterval(fn: () => void, ms: number, options?: TimerOptions): ClockTimer;
+  /** Cancels a repeating timer (the same as clearTimeout). */
+  clearInterval(timer: ClockTimer | undefined): void;
+}
+
+/** Resolves after ms milliseconds of the clock (a FakeClock resolves when moved past it). */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
 
 // Node fires timers longer than 2^31-1 ms at once; longer waits are re-armed in steps.
 const MAX_NODE_DELAY = 2_147_483_647;
 
-/** Wall-clock time and Node timers. */
+/** Wall-clock time and Node timers: the only place the app reaches them. */
 export class SystemClock implements Clock {
   #nextId = 1;
   readonly #handles = new Map<number, ReturnType<typeof setTimeout>>();
@@ -27,37 +49,57 @@ export class SystemClock implements Clock {
   }
 
   /** Calls fn once after ms milliseconds (0 when negative or not a number). */
-  setTimeout(fn: () => void, ms: number): ClockTimer {
+  setTimeout(fn: () => void, ms: number, options: TimerOptions = {}): ClockTimer {
     const id = this.#nextId++;
     const due = Date.now() + delayOf(ms);
     const arm = (): void => {
       const wait = Math.min(Math.max(0, due - Date.now()), MAX_NODE_DELAY);
-      this.#handles.set(
-        id,
-        setTimeout(() => {
-          if (Date.now() < due) return arm();
-          this.#handles.delete(id);
-          fn();
-        }, wait),
-      );
+      const handle = setTimeout(() => {
+        if (Date.now() < due) return arm();
+        this.#handles.delete(id);
+        fn();
+      }, wait);
+      if (options.background) handle.unref();
+      this.#handles.set(id, handle);
     };
     arm();
     return { id };
   }
 
-  /** Cancels a timer; a fired or unknown timer is ignored. */
-  clearTimeout(timer: ClockTimer): void {
+  /** Calls fn every ms milliseconds (at least 1; longer than 2^31-1 ms is capped there). */
+  setInterval(fn: () => void, ms: number, options: TimerOptions = {}): ClockTimer {
+    const id = this.#nextId++;
+    const handle = setInterval(fn, Math.min(periodOf(ms), MAX_NODE_DELAY));
+    if (options.background) handle.unref();
+    this.#handles.set(id, handle);
+    return { id };
+  }
+
+  /** Cancels a timer of either kind; a fired or unknown timer is ignored. */
+  clearTimeout(timer: ClockTimer | undefined): void {
+    if (!timer) return;
     const handle = this.#handles.get(timer.id);
     if (handle === undefined) return;
+    // clearTimeout and clearInterval are interchangeable in Node.
     clearTimeout(handle);
     this.#handles.delete(timer.id);
   }
+
+  /** Cancels a repeating timer. */
+  clearInterval(timer: ClockTimer | undefined): void {
+    this.clearTimeout(timer);
+  }
 }
+
+/** The process's wall clock, for parts that are not handed another one. */
+export const systemClock: Clock = new SystemClock();
 
 interface FakeTimer {
   id: number;
   at: number;
   fn: () => void;
+  /** The period of a repeating timer. */
+  every?: number;
 }
 
 /** Manual time for tests: nothing happens until increment() moves it forward. */
@@ -82,12 +124,26 @@ export class FakeClock implements Clock {
     return { id };
   }
 
-  /** Cancels a timer; a fired or unknown timer is ignored. */
-  clearTimeout(timer: ClockTimer): void {
+  /** Arms fn every ms (at least 1), first at now + ms. */
+  setInterval(fn: () => void, ms: number): ClockTimer {
+    const id = this.#nextId++;
+    const every = periodOf(ms);
+    this.#timers.push({ id, at: this.#now + every, fn, every });
+    return { id };
+  }
+
+  /** Cancels a timer of either kind; a fired or unknown timer is ignored. */
+  clearTimeout(timer: ClockTimer | undefined): void {
+    if (!timer) return;
     this.#timers = this.#timers.filter((t) => t.id !== timer.id);
   }
 
-  /** Number of armed timers. */
+  /** Cancels a repeating timer. */
+  clearInterval(timer: ClockTimer | undefined): void {
+    this.clearTimeout(timer);
+  }
+
+  /** Number of armed timers (a repeating timer counts once). */
   get pending(): number {
     return this.#timers.length;
   }
@@ -98,8 +154,10 @@ export class FakeClock implements Clock {
     for (;;) {
       const next = this.#earliestDue(target);
       if (!next) break;
-      this.#timers = this.#timers.filter((t) => t !== next);
       this.#now = next.at;
+      // A repeating timer is re-armed before it runs, so that it may clear itself.
+      if (next.every !== undefined) next.at += next.every;
+      else this.#timers = this.#timers.filter((t) => t !== next);
       // Timers armed by fn that fall within the window fire in this same call.
       next.fn();
     }
@@ -157,4 +215,9 @@ export class WakeAlarm {
 
 function delayOf(ms: number): number {
   return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
+// A period of 0 would fire for ever within one instant.
+function periodOf(ms: number): number {
+  return Math.max(1, delayOf(ms));
 }

@@ -1,25 +1,29 @@
 // decide(state, command, now): the conference rules in one pure function. It never mutates its
 // input, never reads the wall clock and never throws for a bad command: a refusal is a value.
+// (Over 400 lines: one handler per command, side by side, each a few lines over the rules of
+// floor.ts, timer.ts, agenda.ts and rollcall.ts.)
 import { actsFor, COMMAND_ROLES, roleMayIssue } from './access.ts';
-import { currentProgrammeItem, deriveStatus, startItemClock, stopItemClock } from './agenda.ts';
+import { currentAgendaItem, deriveStatus, onBreak, startItemClock, stopItemClock } from './agenda.ts';
 import { refuse } from './errors.ts';
 import {
   designatedRanks,
   designatedSpeaker,
   enqueueRequest,
   moveRequest,
+  nextSpeaker,
   orderQueueForItem,
   sameOrder,
   speakingLimitMs,
 } from './floor.ts';
+import { holdClock, holderGraceMs, pausesOf, releaseClock } from './hold.ts';
 import { appendLog } from './log.ts';
+import { announcedMicrophones, microphoneChanges, openMicrophones } from './microphones.ts';
+import { clearContent, clearContentCommand, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
   dueTimerSignals,
   extendSpeakingTimer,
   overtimeMs,
-  pauseSpeakingTimer,
-  resumeSpeakingTimer,
   spokenMs,
   startSpeakingTimer,
   timerWakeAt,
@@ -35,7 +39,8 @@ import {
   MAX_EXTEND_SECONDS,
   MAX_MAKET_LINE,
   MAX_MAKET_LINES,
-  MAX_NAME,
+  MAX_SPEAKER_NAME,
+  MAX_SPEAKER_TITLE,
   MAX_TOPIC,
   text,
 } from './validate.ts';
@@ -74,6 +79,10 @@ export function decide(state: ConferenceState, command: unknown, now: number): D
   const handler = HANDLERS[type] as Handler<CommandType>;
   const refusal = handler(draft, command as CommandOf<CommandType>, now, out);
   if (refusal) return refusal;
+  // The rules every command is followed by: a break holds the speaker's clock, and the
+  // microphones are where openMicrophones says (events for what the handler did not announce).
+  holdForBreak(draft, now, out);
+  out.push(...microphoneChanges(announcedMicrophones(openMicrophones(state), out), openMicrophones(draft)));
   const status = deriveStatus(draft);
   if (status !== draft.status) {
     out.push({ type: 'status_changed', from: draft.status, to: status });
@@ -84,9 +93,14 @@ export function decide(state: ConferenceState, command: unknown, now: number): D
   return { state: draft, events: out, log };
 }
 
-/** The next instant the app must send a tick (warning mark, expiry, end of grace), or null. */
+/** The next instant the app must send a tick (warning mark, expiry, end of a grace), or null. */
 export function nextWakeAt(state: ConferenceState): number | null {
-  return state.floor ? timerWakeAt(state.floor.timer, state.config.speaking) : null;
+  const floor = state.floor;
+  if (!floor) return null;
+  const timer = timerWakeAt(floor.timer, state.config.speaking);
+  const back = floor.reconnectingUntil ?? null;
+  if (back === null) return timer;
+  return timer === null ? back : Math.min(timer, back);
 }
 
 function tickDue(state: ConferenceState, now: number): boolean {
@@ -105,7 +119,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (d.startedAt !== null) return refuse('invalid_state', 'meeting already started');
     d.startedAt = now;
     startItemClock(d, now);
-    out.push({ type: 'meeting_started', itemId: currentProgrammeItem(d)?.id ?? null });
+    out.push({ type: 'meeting_started', itemId: currentAgendaItem(d)?.id ?? null });
   },
 
   end_meeting(d, _c, now, out) {
@@ -118,6 +132,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     d.endedAt = now;
     out.push({ type: 'meeting_ended', cancelledRequests: cancelled });
     if (cancelled > 0) out.push({ type: 'queue_reordered', order: [] });
+    clearContent(d, now, 'meeting_ended', out);
     stopRecording(d, now, out);
   },
 
@@ -127,10 +142,10 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
     if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
     if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
-    const speakerName = text(c.speakerName, MAX_NAME);
-    const speakerTitle = text(c.speakerTitle, MAX_NAME);
-    if (speakerName === null) return refuse('invalid_argument', `speakerName must be 1..${MAX_NAME} characters`);
-    if (speakerTitle === null) return refuse('invalid_argument', `speakerTitle must be 1..${MAX_NAME} characters`);
+    const speakerName = text(c.speakerName, MAX_SPEAKER_NAME);
+    const speakerTitle = text(c.speakerTitle, MAX_SPEAKER_TITLE);
+    if (speakerName === null) return refuse('invalid_argument', `speakerName must be 1..${MAX_SPEAKER_NAME} characters`);
+    if (speakerTitle === null) return refuse('invalid_argument', `speakerTitle must be 1..${MAX_SPEAKER_TITLE} characters`);
     let topic: string | null = null;
     if (c.topic !== undefined && c.topic !== null) {
       const blank = typeof c.topic === 'string' && c.topic.trim() === '';
@@ -186,8 +201,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     const notRunning = requireInProgress(d);
     if (notRunning) return notRunning;
     if (d.queue.length === 0) return refuse('queue_empty', 'no request in the queue');
-    // An offline hall keeps its place but is passed over until it is back.
-    const entry = d.queue.find((r) => presence(d, r.bridgeId).online);
+    const entry = nextSpeaker(d);
     if (!entry) return refuse('bridge_offline', 'every hall in the queue is offline');
     grant(d, entry, now, out);
   },
@@ -206,16 +220,19 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
 
   timer_pause(d, _c, now, out) {
     if (!d.floor) return refuse('floor_not_held', 'no hall holds the floor');
-    if (d.floor.timer.pausedAt !== null) return refuse('invalid_state', 'timer already paused');
-    d.floor.timer = pauseSpeakingTimer(d.floor.timer, now);
-    out.push({ type: 'timer_paused', bridgeId: d.floor.bridgeId, remainingMs: d.floor.timer.deadline - now });
+    const pauses = pausesOf(d.floor);
+    if (pauses.length > 0) return refuse('invalid_state', `timer already paused [reason:${pauses.join(',')}]`);
+    holdClock(d.floor, 'chair', now, out);
   },
 
   timer_resume(d, _c, now, out) {
     if (!d.floor) return refuse('floor_not_held', 'no hall holds the floor');
-    if (d.floor.timer.pausedAt === null) return refuse('invalid_state', 'timer is not paused');
-    d.floor.timer = resumeSpeakingTimer(d.floor.timer, now);
-    out.push({ type: 'timer_resumed', bridgeId: d.floor.bridgeId, deadline: d.floor.timer.deadline });
+    const pauses = pausesOf(d.floor);
+    // A break or a reconnection holds the clock by itself: it runs again when they end.
+    const others = pauses.filter((p) => p !== 'chair');
+    if (others.length > 0) return refuse('invalid_state', `the clock stands still until this ends [reason:${others.join(',')}]`);
+    if (!pauses.includes('chair')) return refuse('invalid_state', 'timer is not paused');
+    releaseClock(d.floor, 'chair', now, out);
   },
 
   timer_extend(d, c, now, out) {
@@ -249,7 +266,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
 
   break_end(d, _c, now) {
     if (d.explicitBreakSince === null) {
-      const onBreakItem = currentProgrammeItem(d)?.kind === 'break' && d.status === 'break';
+      const onBreakItem = currentAgendaItem(d)?.kind === 'break' && d.status === 'break';
       return refuse('invalid_state', onBreakItem ? 'current item is a break; move to the next item' : 'no break in progress');
     }
     d.explicitBreakSince = null;
@@ -263,6 +280,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (p.online) return;
     const late = isLateJoin(p, d.startedAt, d.endedAt);
     const rejoin = d.startedAt !== null && d.endedAt === null && !late;
+    const awayMs = now - Math.max(0, ...p.sessions.map((s) => s.leftAt ?? 0));
     p.online = true;
     p.sessions.push({ joinedAt: now, leftAt: null });
     if (late) {
@@ -270,6 +288,13 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
       d.incidents.push({ at: now, kind: 'late_join', bridgeId: c.bridgeId, detail: 'connected after the start' });
     }
     out.push({ type: 'bridge_online', bridgeId: c.bridgeId, late, rejoin });
+    // The holder is back within its grace: the speech goes on from where it stopped.
+    const f = d.floor;
+    if (f?.bridgeId === c.bridgeId && (f.reconnectingUntil ?? null) !== null) {
+      f.reconnectingUntil = null;
+      out.push({ type: 'holder_returned', bridgeId: c.bridgeId, awayMs });
+      releaseClock(f, 'reconnecting', now, out);
+    }
   },
 
   bridge_disconnected(d, c, now, out) {
@@ -287,7 +312,15 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
       d.incidents.push({ at: now, kind: 'drop_out', bridgeId: c.bridgeId, detail: holding ? 'dropped while holding the floor' : 'dropped' });
     }
     out.push({ type: 'bridge_offline', bridgeId: c.bridgeId, dropOut });
-    if (holding) endFloor(d, now, 'offline', out);
+    if (!holding) return;
+    // A link that blips must not cost the speaker the floor: it keeps it for a grace, its clock
+    // standing still; the chair may end it meanwhile, and past the grace it ends (tick).
+    const grace = holderGraceMs(d.config.speaking);
+    const f = d.floor!;
+    if (grace === 0 || !dropOut) return endFloor(d, now, 'offline', out);
+    f.reconnectingUntil = now + grace;
+    out.push({ type: 'holder_reconnecting', bridgeId: c.bridgeId, until: f.reconnectingUntil });
+    holdClock(f, 'reconnecting', now, out);
   },
 
   report_ready(d, c, _now, out) {
@@ -303,6 +336,17 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     p.ready = c.ready ?? true;
     p.attendees = c.attendees;
     out.push({ type: 'bridge_ready', bridgeId: c.bridgeId, ready: p.ready, attendees: c.attendees });
+  },
+
+  mute_hall(d, c, _now, out) {
+    if (!isId(c.bridgeId)) return refuse('invalid_argument', 'bridgeId must be a string');
+    if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
+    if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
+    if (typeof c.muted !== 'boolean') return refuse('invalid_argument', 'muted must be a boolean');
+    const muted = d.mutedHalls ?? [];
+    if (muted.includes(c.bridgeId) === c.muted) return;
+    d.mutedHalls = c.muted ? [...muted, c.bridgeId] : muted.filter((b) => b !== c.bridgeId);
+    out.push({ type: 'hall_muted', bridgeId: c.bridgeId, muted: c.muted });
   },
 
   set_maket(d, c, _now, out) {
@@ -333,9 +377,17 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     stopRecording(d, now, out);
   },
 
+  paper_submit: submitPaper,
+  content_show: showContent,
+  content_page: turnPage,
+  content_clear: clearContentCommand,
+
   tick(d, _c, now, out) {
     const floor = d.floor;
     if (!floor) return;
+    // The holder did not come back within its grace: the floor returns to the chair.
+    const back = floor.reconnectingUntil ?? null;
+    if (back !== null && now >= back) return endFloor(d, now, 'offline', out);
     const signals = dueTimerSignals(floor.timer, now, d.config.speaking);
     floor.timer = signals.timer;
     for (const mark of signals.warnings) {
@@ -367,6 +419,7 @@ function stopRecording(d: ConferenceState, now: number, out: Out): void {
 // Puts a hall on the floor; a current holder's turn ends first and is recorded.
 function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): void {
   if (d.floor) endFloor(d, now, 'superseded', out);
+  const micsBefore = openMicrophones(d);
   d.queue = d.queue.filter((r) => r.id !== entry.id);
   const limitMs = speakingLimitMs(d.config, d.agenda.index, entry.bridgeId);
   const timer = startSpeakingTimer(limitMs, now, d.config.speaking);
@@ -377,7 +430,7 @@ function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): 
     speakerName: entry.speakerName,
     speakerTitle: entry.speakerTitle,
     topic,
-    itemId: currentProgrammeItem(d)?.id ?? null,
+    itemId: currentAgendaItem(d)?.id ?? null,
     grantedAt: now,
     timer,
   };
@@ -393,14 +446,14 @@ function grant(d: ConferenceState, entry: FloorRequest, now: number, out: Out): 
     deadline: timer.deadline,
   });
   out.push({ type: 'programme_changed', bridgeId: entry.bridgeId, reason: 'granted' });
-  // The chair's microphone is always open; only other halls are switched.
-  if (entry.bridgeId !== d.config.chairBridgeId) out.push({ type: 'mic_opened', bridgeId: entry.bridgeId });
+  out.push(...microphoneChanges(micsBefore, openMicrophones(d)));
 }
 
-// Ends the holder's turn, records the speech; unless another hall takes over, the programme returns to the chair.
+// Ends the holder's turn, records the speech; unless another hall takes over, the chair is on air again.
 function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: Out): void {
   const f = d.floor;
   if (!f) return;
+  const micsBefore = openMicrophones(d);
   const spoken = spokenMs(f.timer, now);
   const overrun = overtimeMs(f.timer, now);
   d.speeches.push({
@@ -426,26 +479,40 @@ function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: 
     spokenSec: Math.round(spoken / 1000),
     overrunSec: Math.round(overrun / 1000),
   });
-  if (f.bridgeId !== d.config.chairBridgeId) out.push({ type: 'mic_closed', bridgeId: f.bridgeId });
+  // A hall's moment of silence ends with its turn: granted again, it starts heard.
+  if (f.bridgeId !== d.config.chairBridgeId && d.mutedHalls?.includes(f.bridgeId)) {
+    d.mutedHalls = d.mutedHalls.filter((b) => b !== f.bridgeId);
+    out.push({ type: 'hall_muted', bridgeId: f.bridgeId, muted: false });
+  }
+  out.push(...microphoneChanges(micsBefore, openMicrophones(d)));
+  onSpeechEnded(d, f, now, out);
   if (reason !== 'superseded') out.push({ type: 'programme_changed', bridgeId: d.config.chairBridgeId, reason });
 }
 
 function moveAgenda(d: ConferenceState, index: number, now: number, out: Out, outside: 'invalid_state' | 'invalid_argument'): Refused | void {
   if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
-  if (index < 0 || index >= d.config.programme.length) {
-    return refuse(outside, `no programme item there [index:${index}, items:${d.config.programme.length}]`);
+  if (index < 0 || index >= d.config.agenda.length) {
+    return refuse(outside, `no agenda item there [index:${index}, items:${d.config.agenda.length}]`);
   }
-  const from = currentProgrammeItem(d);
+  const from = currentAgendaItem(d);
   stopItemClock(d, now);
   d.agenda.index = index;
   startItemClock(d, now);
-  const item = currentProgrammeItem(d)!;
+  const item = currentAgendaItem(d)!;
   out.push({ type: 'agenda_changed', index, itemId: item.id, title: item.title, kind: item.kind, fromItemId: from?.id ?? null });
   const queue = orderQueueForItem(d.queue, designatedRanks(d.config, index));
   if (!sameOrder(queue, d.queue)) {
     d.queue = queue;
     out.push({ type: 'queue_reordered', order: queue.map((r) => r.id) });
   }
+}
+
+// During a break the holder keeps the floor with its clock stopped; after it the clock runs on.
+function holdForBreak(d: ConferenceState, now: number, out: Out): void {
+  const f = d.floor;
+  if (!f) return;
+  if (onBreak(d)) holdClock(f, 'break', now, out);
+  else releaseClock(f, 'break', now, out);
 }
 
 function requireInProgress(d: ConferenceState): Refused | void {

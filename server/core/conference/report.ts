@@ -1,8 +1,9 @@
 // After-meeting report: attendance per bridge, speeches with durations and overruns, incidents,
-// time per programme item; as plain data (JSON) and as CSV files.
+// time per agenda item; as plain data (JSON) and as CSV files.
 import { itemElapsedMs } from './agenda.ts';
 import { presenceOf } from './rollcall.ts';
-import type { ConferenceConfig, ConferenceState, FloorEndReason, IncidentKind, PresenceSession, ProgrammeItemKind, Tier } from './types.ts';
+import { paperRows, type PaperRow } from './papers-report.ts';
+import type { ConferenceConfig, ConferenceState, FloorEndReason, IncidentKind, PresenceSession, AgendaItemKind, Tier } from './types.ts';
 
 /** Attendance of one bridge. */
 export interface AttendanceRow {
@@ -50,11 +51,11 @@ export interface IncidentRow {
   detail: string;
 }
 
-/** Time spent on one programme item. */
+/** Time spent on one agenda item. */
 export interface ItemRow {
   itemId: string;
   title: string;
-  kind: ProgrammeItemKind;
+  kind: AgendaItemKind;
   plannedMinutes: number;
   elapsedSec: number;
 }
@@ -69,6 +70,8 @@ export interface ConferenceReport {
   speakers: SpeakerRow[];
   incidents: IncidentRow[];
   items: ItemRow[];
+  /** Every designated paper: received when, pages, late, shown during which speeches. */
+  papers: PaperRow[];
 }
 
 /** Report data as of the end of the meeting (or asOf, for a report taken while it runs). */
@@ -76,7 +79,7 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
   const at = asOf ?? state.endedAt ?? state.log.at(-1)?.at ?? state.startedAt ?? 0;
   const names = new Map(config.bridges.map((b) => [b.id, b.name]));
   const nameOf = (id: string): string => names.get(id) ?? id;
-  const items = new Map(config.programme.map((i) => [i.id, i]));
+  const items = new Map(config.agenda.map((i) => [i.id, i]));
   const attendance = config.bridges.map((b): AttendanceRow => {
     const p = presenceOf(state, b.id);
     const last = p.sessions.at(-1);
@@ -115,7 +118,7 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
     }),
   );
   const incidents = state.incidents.map((x): IncidentRow => ({ ...x, bridgeName: nameOf(x.bridgeId) }));
-  const itemRows = config.programme.map(
+  const itemRows = config.agenda.map(
     (item): ItemRow => ({
       itemId: item.id,
       title: item.title,
@@ -124,7 +127,8 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
       elapsedSec: Math.round(itemElapsedMs(state, item.id, at) / 1000),
     }),
   );
-  return { date: state.date, startedAt: state.startedAt, endedAt: state.endedAt, asOf: at, attendance, speakers, incidents, items: itemRows };
+  const papers = paperRows(state, config, at);
+  return { date: state.date, startedAt: state.startedAt, endedAt: state.endedAt, asOf: at, attendance, speakers, incidents, items: itemRows, papers };
 }
 
 /** CSV files of a report, by file name. */
@@ -132,7 +136,9 @@ export interface ReportCsv {
   'attendance.csv': string;
   'speakers.csv': string;
   'incidents.csv': string;
+  /** The agenda's times; the file keeps its name (people download it by that name). */
   'programme.csv': string;
+  'papers.csv': string;
 }
 
 /** Options for CSV output: times in a fixed UTC offset (Vietnam, +07:00, by default), optional BOM for Excel. */
@@ -191,6 +197,26 @@ export function reportCsv(data: ConferenceReport, options: CsvOptions = {}): Rep
     'programme.csv': file(
       ['item_id', 'kind', 'title', 'planned_min', 'elapsed_sec'],
       data.items.map((i) => [i.itemId, i.kind, i.title, i.plannedMinutes, i.elapsedSec]),
+    ),
+    'papers.csv': file(
+      ['slot_id', 'item_id', 'bridge_id', 'bridge_name', 'topic', 'submitted', 'submitted_at', 'first_submitted_at', 'versions', 'pages', 'bytes', 'late', 'shown_during_speeches', 'pages_shown', 'shown_sec'],
+      data.papers.map((p) => [
+        p.slotId,
+        p.itemId,
+        p.bridgeId,
+        p.bridgeName,
+        p.topic,
+        p.paperId !== null,
+        time(p.submittedAt),
+        time(p.firstSubmittedAt),
+        p.versions,
+        p.pages,
+        p.bytes,
+        p.late,
+        p.shownDuringSpeeches.join(' '),
+        p.pagesShown.join(' '),
+        p.shownSec,
+      ]),
     ),
   };
 }

@@ -7,7 +7,7 @@ export function absentPresence(): BridgePresence {
 }
 
 /** Presence of a bridge in the state (absent when the state has no entry for it). */
-export function presenceOf(state: ConferenceState, bridgeId: string): BridgePresence {
+export function presenceOf(state: Pick<ConferenceState, 'presence'>, bridgeId: string): BridgePresence {
   return Object.hasOwn(state.presence, bridgeId) ? state.presence[bridgeId]! : absentPresence();
 }
 

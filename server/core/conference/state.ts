@@ -1,5 +1,6 @@
 // The state a conference starts from, and the checks its configuration must pass.
 import { absentPresence } from './rollcall.ts';
+import { checkPaperRules } from './papers.ts';
 import type { BridgePresence, ConferenceConfig, ConferenceState } from './types.ts';
 
 /** Problems in a configuration, as short messages; empty when the core can run it. */
@@ -21,8 +22,8 @@ export function checkConfig(config: ConferenceConfig): string[] {
   }
   if (byId.get(config.chairBridgeId)?.tier !== 'province') problems.push(`chair bridge must be the province [id:${config.chairBridgeId}]`);
   const items = new Set<string>();
-  for (const item of config.programme) {
-    if (items.has(item.id)) problems.push(`duplicate programme item [id:${item.id}]`);
+  for (const item of config.agenda) {
+    if (items.has(item.id)) problems.push(`duplicate agenda item [id:${item.id}]`);
     items.add(item.id);
     for (const s of item.speakers) {
       if (!byId.has(s.bridgeId)) problems.push(`unknown speaker bridge [item:${item.id}, bridgeId:${s.bridgeId}]`);
@@ -35,10 +36,11 @@ export function checkConfig(config: ConferenceConfig): string[] {
   if (!s.warningMarksSeconds.every((m) => Number.isFinite(m) && m > 0)) problems.push('speaking.warningMarksSeconds must be positive');
   if (!(s.graceSeconds >= 0)) problems.push('speaking.graceSeconds must not be negative');
   if (s.expiryPolicy !== 'notify_chair' && s.expiryPolicy !== 'close_mic') problems.push('speaking.expiryPolicy is unknown');
+  if (config.papers) problems.push(...checkPaperRules(config.papers));
   return problems;
 }
 
-/** A conference before its start: every bridge offline, first programme item, empty queue and log. Throws on a bad config. */
+/** A conference before its start: every bridge offline, first agenda item, empty queue and log. Throws on a bad config. */
 export function initialState(config: ConferenceConfig, options: { date?: string | null } = {}): ConferenceState {
   const problems = checkConfig(config);
   if (problems.length > 0) throw new Error(`invalid conference config: ${problems.join('; ')}`);
@@ -60,6 +62,9 @@ export function initialState(config: ConferenceConfig, options: { date?: string 
     maketOverride: null,
     date: options.date ?? null,
     recording: null,
+    papers: {},
+    content: null,
+    showings: [],
     nextRequestNo: 1,
     seq: 0,
     log: [],

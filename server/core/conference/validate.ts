@@ -1,11 +1,26 @@
 // Checks on command arguments: decide receives whatever the wire carried, so nothing is trusted.
 import type { Actor, MaketOverride } from './types.ts';
 
-export const MAX_NAME = 120;
-export const MAX_TOPIC = 500;
+// The limits of what people type, one source for the core, the wire schemas
+// (server/protocol/control.ts, plan.ts) and the input fields of the apps. Lengths count
+// characters of the NFC form, after trimming.
+
+/** A speaker's name: Vietnamese full names are short; 120 leaves room for a name with its honorific. */
+export const MAX_SPEAKER_NAME = 120;
+/**
+ * A speaker's title: official titles run long ("Ủy viên Ban Thường vụ Huyện ủy, Phó Chủ tịch
+ * Thường trực HĐND huyện, Trưởng Ban Pháp chế HĐND huyện Cao Lộc" is about 110 characters).
+ */
+export const MAX_SPEAKER_TITLE = 200;
+/** The topic of a speech: one sentence, shown in the queue and under the speaker (the plan's longest is about 160). */
+export const MAX_TOPIC = 300;
+/** The most a chair adds to a speech at once: an hour. */
 export const MAX_EXTEND_SECONDS = 3600;
-export const MAX_ATTENDEES = 100_000;
+/** A hall's headcount: a commune hall seats tens, the province hall a few hundred; 10,000 is any hall there is. */
+export const MAX_ATTENDEES = 10_000;
+/** Lines of the maket: the seed's banner has four to six. */
 export const MAX_MAKET_LINES = 12;
+/** Characters of one maket line. */
 export const MAX_MAKET_LINE = 200;
 const COLOUR = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

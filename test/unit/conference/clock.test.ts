@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FakeClock, SystemClock, WakeAlarm } from '../../../server/core/conference/index.ts';
+import { FakeClock, sleep, SystemClock, WakeAlarm } from '../../../server/core/conference/index.ts';
 
 describe('Clock', () => {
   it('FakeClock fires due timers in order, each at its own instant, including ones armed while firing', () => {
@@ -62,5 +62,71 @@ describe('Clock', () => {
     clock.clearTimeout(t);
     await new Promise((r) => setTimeout(r, 20));
     expect(cancelled).to.equal(true);
+  });
+
+  it('FakeClock repeats an interval at each period, interleaved with timeouts, until cleared (also from inside)', () => {
+    const clock = new FakeClock(0);
+    const fired: [string, number][] = [];
+    const every = clock.setInterval(() => fired.push(['tick', clock.now()]), 100);
+    clock.setTimeout(() => fired.push(['once', clock.now()]), 150);
+    clock.increment(350);
+    expect(fired).to.deep.equal([
+      ['tick', 100],
+      ['once', 150],
+      ['tick', 200],
+      ['tick', 300],
+    ]);
+    expect(clock.pending).to.equal(1);
+    clock.clearInterval(every);
+    clock.increment(1000);
+    expect(fired).to.have.length(4);
+    expect(clock.pending).to.equal(0);
+
+    let n = 0;
+    const self = clock.setInterval(() => {
+      if (++n === 3) clock.clearInterval(self);
+    }, 10);
+    clock.increment(1000);
+    expect(n).to.equal(3);
+    expect(clock.pending).to.equal(0);
+    // A zero period is one millisecond, not a loop that never ends.
+    let zero = 0;
+    const z = clock.setInterval(() => zero++, 0);
+    clock.increment(5);
+    clock.clearInterval(z);
+    expect(zero).to.equal(5);
+  });
+
+  it('sleep resolves when the clock passes it', async () => {
+    const clock = new FakeClock(0);
+    let woke = false;
+    const done = sleep(clock, 500).then(() => (woke = true));
+    clock.increment(499);
+    await Promise.resolve();
+    expect(woke).to.equal(false);
+    clock.increment(1);
+    await done;
+    expect(woke).to.equal(true);
+  });
+
+  it('SystemClock repeats an interval until cleared; a background timer does not hold the process', async () => {
+    const clock = new SystemClock();
+    const times: number[] = [];
+    const t = clock.setInterval(() => times.push(clock.now()), 10);
+    await new Promise((r) => setTimeout(r, 75));
+    clock.clearInterval(t);
+    const count = times.length;
+    expect(count).to.be.at.least(3);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).to.be.at.least(8);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(times.length).to.equal(count);
+    // unref'd: a child process with only a background interval exits at once.
+    const { spawnSync } = await import('node:child_process');
+    const script = `import { SystemClock } from './server/core/conference/clock.ts'; const c = new SystemClock(); c.setInterval(() => {}, 10_000, { background: true }); c.setTimeout(() => {}, 10_000, { background: true });`;
+    const started = Date.now();
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 15_000 });
+    expect(child.status, String(child.stderr)).to.equal(0);
+    expect(Date.now() - started).to.be.below(9000);
+    await sleep(clock, 5);
   });
 });

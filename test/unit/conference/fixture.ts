@@ -42,7 +42,7 @@ export function makeConfig(speaking: Partial<SpeakingRules> = {}): ConferenceCon
       ...DISTRICTS.map((id, i): Bridge => ({ id, tier: 'district', parentId: PROVINCE, name: `Huyện Số ${i + 1}` })),
       ...communes(),
     ],
-    programme: [
+    agenda: [
       { id: 'khai-mac', kind: 'opening', title: 'Khai mạc', plannedMinutes: 10, speakers: [] },
       { id: 'bao-cao', kind: 'report', title: 'Báo cáo', plannedMinutes: 30, speakers: [{ bridgeId: 'd-178' }] },
       {

@@ -43,7 +43,7 @@ export class Recorder {
 
   constructor(runner: ConferenceRunner) {
     runner.on('event', (event, meta) => this.events.push({ event, meta }));
-    runner.on('programme', (c) => this.programme.push({ ...c }));
+    runner.on('onair', (c) => this.programme.push({ ...c }));
     runner.on('mic', (c) => this.mic.push({ ...c }));
     runner.on('next', (c) => this.next.push(c.bridgeId));
   }

@@ -17,24 +17,24 @@ describe('planToCore', () => {
     expect(config.bridges[0]).to.deep.equal({ id: 'p-20', tier: 'province', parentId: null, name: plan.bridges[0]!.name });
     // Only what the core needs: no GSO code, no media kind.
     expect(Object.keys(config.bridges[5]!).sort()).to.deep.equal(['id', 'name', 'parentId', 'tier']);
-    expect(config.programme.map((i) => [i.id, i.kind, i.plannedMinutes])).to.deep.equal(plan.programme.map((i) => [i.id, i.kind, i.plannedMinutes]));
-    expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 10, warningMarksSeconds: [120, 60, 30], expiryPolicy: 'notify_chair', graceSeconds: 30 });
+    expect(config.agenda.map((i) => [i.id, i.kind, i.plannedMinutes])).to.deep.equal(plan.programme.map((i) => [i.id, i.kind, i.plannedMinutes]));
+    expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 10, warningMarksSeconds: [120, 60, 30], expiryPolicy: 'notify_chair', graceSeconds: 30, holderGraceSeconds: 30 });
   });
 
   it('keeps the designated speakers in plan order with their topics and limits', () => {
     const plan = defaultPlan();
     const config = planToCore(plan);
-    const districts = config.programme.find((i) => i.id === 'tham-luan-cap-huyen')!;
+    const districts = config.agenda.find((i) => i.id === 'tham-luan-cap-huyen')!;
     expect(districts.speakers).to.have.length(11);
     expect(districts.speakers.map((s) => s.topic)).to.deep.equal(DISTRICT_PAPER_TOPICS.flatMap((t) => t.districts.map(() => t.topic)));
     expect(districts.speakers.map((s) => s.bridgeId)).to.deep.equal(plan.programme[3]!.speakers.map((s) => s.bridgeId));
-    const communes = config.programme.find((i) => i.id === 'tham-luan-cap-xa')!;
+    const communes = config.agenda.find((i) => i.id === 'tham-luan-cap-xa')!;
     expect(communes.speakers.map((s) => s.topic)).to.deep.equal([COMMUNE_PAPER_TOPIC, COMMUNE_PAPER_TOPIC, COMMUNE_PAPER_TOPIC]);
     expect(communes.speakers.map((s) => s.bridgeId)).to.include('c-06010'); // Xã Cao Minh, Tràng Định
-    const report = config.programme.find((i) => i.id === 'bao-cao')!;
+    const report = config.agenda.find((i) => i.id === 'bao-cao')!;
     expect(report.speakers).to.deep.equal([{ bridgeId: 'p-20', topic: 'Báo cáo của Thường trực HĐND tỉnh', limitMinutes: 15 }]);
     // Absent optional fields stay absent, so the config survives a JSON round trip unchanged.
-    expect(config.programme[0]!.speakers).to.deep.equal([{ bridgeId: 'p-20' }]);
+    expect(config.agenda[0]!.speakers).to.deep.equal([{ bridgeId: 'p-20' }]);
     expect(JSON.parse(JSON.stringify(config))).to.deep.equal(config);
   });
 
@@ -42,7 +42,7 @@ describe('planToCore', () => {
     const plan = defaultPlan();
     const config = planToCore(plan);
     config.speaking.warningMarksSeconds.push(5);
-    config.programme[3]!.speakers[0]!.topic = 'x';
+    config.agenda[3]!.speakers[0]!.topic = 'x';
     expect(plan.speaking.warningMarksSeconds).to.deep.equal([120, 60, 30]);
     expect(plan.programme[3]!.speakers[0]!.topic).to.not.equal('x');
     const state = initialState(planToCore(plan), { date: plan.date });
@@ -68,11 +68,11 @@ describe('planToCore', () => {
           speakers: [{ bridgeId: 'c-06322', speakerName: 'Hoàng Văn B', topic: 'Giám sát', limitMinutes: 7 }],
         },
       ],
-      speaking: { defaultLimitMinutes: 8, warningMarksSeconds: [30, 90], expiryPolicy: 'close_mic', graceSeconds: 10 },
+      speaking: { defaultLimitMinutes: 8, warningMarksSeconds: [30, 90], expiryPolicy: 'close_mic', graceSeconds: 10, holderGraceSeconds: 45 },
     });
     const config = planToCore(plan);
-    expect(config.programme[0]!.speakers).to.deep.equal([{ bridgeId: 'c-06322', topic: 'Giám sát', speakerName: 'Hoàng Văn B', limitMinutes: 7 }]);
-    expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 8, warningMarksSeconds: [90, 30], expiryPolicy: 'close_mic', graceSeconds: 10 });
+    expect(config.agenda[0]!.speakers).to.deep.equal([{ bridgeId: 'c-06322', topic: 'Giám sát', speakerName: 'Hoàng Văn B', limitMinutes: 7 }]);
+    expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 8, warningMarksSeconds: [90, 30], expiryPolicy: 'close_mic', graceSeconds: 10, holderGraceSeconds: 45 });
   });
 
   it('carries a per-item speaking limit from the plan to the core, and the core applies it', () => {
@@ -82,9 +82,9 @@ describe('planToCore', () => {
     const parsed = parsePlan(input);
     expect(parsed.ok, JSON.stringify(!parsed.ok && parsed.errors)).to.equal(true);
     const config = planToCore((parsed as { ok: true; plan: ConferencePlan }).plan);
-    expect(config.programme[discussion]!.limitMinutes).to.equal(5);
-    const other = config.programme.findIndex((it) => it.kind === 'opening');
-    expect(config.programme[other]!.limitMinutes).to.equal(undefined);
+    expect(config.agenda[discussion]!.limitMinutes).to.equal(5);
+    const other = config.agenda.findIndex((it) => it.kind === 'opening');
+    expect(config.agenda[other]!.limitMinutes).to.equal(undefined);
     const bad = structuredClone(input);
     bad.programme[discussion].limitMinutes = 0;
     const refused = parsePlan(bad);

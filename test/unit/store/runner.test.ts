@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { ConferenceRunner } from '../../../server/app/conference/ConferenceRunner.ts';
 import { FakeClock, type ConferenceEvent } from '../../../server/core/conference/index.ts';
-import { MemoryStore } from '../../../server/store/index.ts';
+import { MemoryConferenceStore } from '../../../server/store/index.ts';
 import {
   advance,
   ask,
@@ -26,7 +26,7 @@ import {
 } from './helpers.ts';
 
 describe('ConferenceRunner (memory store, fake clock)', () => {
-  let store: MemoryStore;
+  let store: MemoryConferenceStore;
   let clock: FakeClock;
   const runners: ConferenceRunner[] = [];
   const open = async (plan = planWith()): Promise<ConferenceRunner> => {
@@ -36,7 +36,7 @@ describe('ConferenceRunner (memory store, fake clock)', () => {
   };
 
   beforeEach(() => {
-    store = new MemoryStore();
+    store = new MemoryConferenceStore();
     clock = new FakeClock(T0);
   });
 

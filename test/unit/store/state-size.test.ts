@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { FakeClock } from '../../../server/core/conference/index.ts';
 import { encodeConfig, encodeState } from '../../../server/store/codec.ts';
-import { MemoryStore } from '../../../server/store/index.ts';
+import { MemoryConferenceStore } from '../../../server/store/index.ts';
 import { chair, exec, op, startRunner, system, T0 } from './helpers.ts';
 
 const kB = (bytes: number) => `${(bytes / 1024).toFixed(1)} kB`;
@@ -11,7 +11,7 @@ const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
 describe('stored state size', () => {
   it('stays small after 2,000 commands because the log and the configuration are not rewritten', async function () {
     this.timeout(30_000);
-    const store = new MemoryStore();
+    const store = new MemoryConferenceStore();
     const clock = new FakeClock(T0);
     const runner = await startRunner(store, clock, 'size');
     try {

@@ -1,17 +1,17 @@
 import { expect } from 'chai';
 import { defaultPlan } from '../../../config/default-plan.ts';
 import { AccessTokens, STAFF_ROLES, UnknownGrantError } from '../../../server/app/conference/tokens.ts';
-import { MemoryStore } from '../../../server/store/index.ts';
+import { MemoryTokenStore } from '../../../server/store/index.ts';
 import { COMMUNE, PROVINCE, T0 } from './helpers.ts';
 
 const bridges = defaultPlan().bridges;
 
 describe('AccessTokens (memory store)', () => {
-  let store: MemoryStore;
+  let store: MemoryTokenStore;
   const open = () => AccessTokens.create({ conferenceId: 'lang-son-2021', bridges, store, now: () => T0 });
 
   beforeEach(() => {
-    store = new MemoryStore();
+    store = new MemoryTokenStore();
   });
 
   afterEach(() => store.close());
@@ -78,7 +78,7 @@ describe('AccessTokens (memory store)', () => {
     const again = await open();
     expect(await again.inviteList('http://h')).to.deep.equal(before);
     // Two processes opening at once agree on one token per grant.
-    const other = new MemoryStore();
+    const other = new MemoryTokenStore();
     const [x, y] = await Promise.all([
       AccessTokens.create({ conferenceId: 'c2', bridges, store: other }),
       AccessTokens.create({ conferenceId: 'c2', bridges, store: other }),

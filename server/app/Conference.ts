@@ -1,0 +1,343 @@
+// One conference at work in this process: the aggregate the server creates and closes in one
+// place. It owns the runner (rules and durable state), the access tokens, the link health, and the
+// small pieces that tie them together: the halls' presence across instances, the floor-request
+// rate limit, the link events, and where each page's media goes (placement on media nodes). In
+// the `both` role it also opens the conference's media on this process's media node (the
+// session, the routing that follows the state, the hardware halls and the feed: see
+// media-node/ConferenceMedia.ts); a control-only instance has none (issue 13).
+// Transport handlers see only this object.
+import { EventEmitter } from 'node:events';
+import { SfuError, type MediaSession } from '../../sfu/index.ts';
+import { onAirOf, presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
+import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
+import type { ConferencePlan } from '../protocol/plan.ts';
+import type { NodeRegistry, Stores } from '../store/index.ts';
+import { ConferenceRunner, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
+import { HallPresence, type PresenceVia } from './conference/presence.ts';
+import { AccessTokens } from './conference/tokens.ts';
+import type { FeedDesk } from './feed/FeedDesk.ts';
+import { PaperDesk } from './papers/PaperDesk.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
+import type { PressFeedTarget } from './feed/FeedOutput.ts';
+import { HealthMonitor } from './HealthMonitor.ts';
+import { ClusterPlacement } from './placement/ClusterPlacement.ts';
+import { LocalPlacement, type MediaPlacement } from './placement/MediaPlacement.ts';
+import { recordLinkEvents } from './link-events.ts';
+import { LinkSampleFeed, type LinkCounterSource } from './LinkSampleFeed.ts';
+import type { ConferenceMedia } from './media-node/ConferenceMedia.ts';
+import type { MediaNode } from './media-node/MediaNode.ts';
+import { RateLimit } from './rate-limit.ts';
+import type { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
+import { buildView, viewBuilder } from './view.ts';
+
+/** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
+export const FLOOR_REQUESTS_PER_WINDOW = 5;
+export const FLOOR_REQUEST_WINDOW_MS = 60_000;
+
+export type ConferenceEvents = {
+  /** The conference changed: displays need a new view. */
+  changed: [];
+  /** A conference event, to push to the displays that care. */
+  event: [event: ConferenceEvent, meta: EventMeta];
+};
+
+/** Where the conference reports what went wrong with no caller to tell (pino's signature). */
+export interface ConferenceLog {
+  warn(data: object, message: string): void;
+  error(data: object, message: string): void;
+}
+
+/** Options of Conference.create. */
+export interface ConferenceOptions {
+  conferenceId: string;
+  /** Used when the store has no state for the conference yet (a stored conference keeps its own configuration). */
+  plan: ConferencePlan;
+  /** This process's media node (the `both` role): the conference's media opens on it. Absent on a control-only instance. */
+  mediaNode?: MediaNode;
+  stores: Stores;
+  log: ConferenceLog;
+  /** The one source of time and timers (the system clock by default). */
+  clock?: Clock;
+  /** How often every link is sampled (2 s). */
+  healthIntervalMs?: number;
+  /** After a (re)start, halls marked online have this long to reconnect before they count as dropped. */
+  presenceGraceMs?: number;
+  /** Where hardware (RTP) halls' ports bind and what address they are told (the workers' listen info). */
+  rtpListenInfo?: { ip: string; announcedIp?: string; portRange?: { min: number; max: number } };
+  /** The press feed and the recordings (run with this process's media). */
+  feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
+  /**
+   * The registry of media nodes the deployment shares: pages' media is placed on its live nodes.
+   * Absent: this process's own media is the only node (every page opens it where it reached us).
+   */
+  nodes?: NodeRegistry;
+  /** The papers (tham luận): where their files are kept, the checker's limits. */
+  papers: { dataDir: string; checkLimits?: Partial<PdfCheckLimits> };
+}
+
+/** The parts a conference is made of, each built by create(). */
+interface ConferenceParts {
+  local: ConferenceMedia | undefined;
+  runner: ConferenceRunner;
+  tokens: AccessTokens;
+  health: HealthMonitor;
+  presence: HallPresence;
+  stopLinkEvents: () => void;
+  linkFeed: LinkSampleFeed | undefined;
+  placement: MediaPlacement;
+  papers: PaperDesk;
+}
+
+/** One conference at work: create() builds every part, close() takes them down in reverse. */
+export class Conference extends EventEmitter<ConferenceEvents> {
+  readonly conferenceId: string;
+  readonly plan: ConferencePlan;
+  readonly chairBridgeId: string;
+  readonly clock: Clock;
+  /** The conference's media in this process (the `both` role), or undefined on a control-only instance. */
+  readonly local: ConferenceMedia | undefined;
+  /** Rules and durable state. */
+  readonly runner: ConferenceRunner;
+  readonly tokens: AccessTokens;
+  /** The link health of every bridge, for the technicians. */
+  readonly health: HealthMonitor;
+  /** Where each page's media goes. */
+  readonly placement: MediaPlacement;
+  /** The papers (tham luận): uploads, checks, files. */
+  readonly papers: PaperDesk;
+  readonly #presence: HallPresence;
+  readonly #stopLinkEvents: () => void;
+  readonly #linkFeed: LinkSampleFeed | undefined;
+  readonly #floorRequests: RateLimit;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: ConferenceOptions, clock: Clock, parts: ConferenceParts) {
+    super();
+    this.conferenceId = options.conferenceId;
+    this.plan = options.plan;
+    this.clock = clock;
+    this.local = parts.local;
+    this.runner = parts.runner;
+    this.chairBridgeId = parts.runner.state.config.chairBridgeId;
+    this.tokens = parts.tokens;
+    this.health = parts.health;
+    this.placement = parts.placement;
+    this.papers = parts.papers;
+    this.#presence = parts.presence;
+    this.#stopLinkEvents = parts.stopLinkEvents;
+    this.#linkFeed = parts.linkFeed;
+    this.#floorRequests = new RateLimit({ limit: FLOOR_REQUESTS_PER_WINDOW, windowMs: FLOOR_REQUEST_WINDOW_MS, clock });
+    this.runner.on('event', (event, meta) => this.emit('event', event, meta));
+    this.runner.on('state', () => this.emit('changed'));
+  }
+
+  /**
+   * Loads (or creates) the conference, issues missing tokens, opens its media on this process's
+   * media node (where the state says, with the hardware halls and the feed), and starts the link
+   * health. A part that fails closes the ones already made.
+   */
+  static async create(options: ConferenceOptions): Promise<Conference> {
+    const clock = options.clock ?? new SystemClock();
+    const { conferenceId, plan, stores, log } = options;
+    const problem = (message: string, error: unknown): void => log.warn({ err: error === undefined ? undefined : String((error as Error)?.message ?? error) }, message);
+    const undo: (() => unknown)[] = [];
+    try {
+      const runner = await ConferenceRunner.create({ conferenceId, plan, store: stores.conferences, clock });
+      undo.push(() => runner.close());
+      const tokens = await AccessTokens.create({ conferenceId, bridges: plan.bridges, store: stores.tokens, now: () => clock.now() });
+
+      const deviceBridges = new Set(plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
+      const presence = HallPresence.start({
+        conferenceId,
+        store: stores.presence,
+        clock,
+        deviceBridges,
+        onlineInState: () => Object.entries(runner.state.presence).flatMap(([id, p]) => (p.online ? [id] : [])),
+        report: (bridgeId, online) => systemCommand(runner, online ? 'bridge_connected' : 'bridge_disconnected', bridgeId, problem),
+        problem,
+        graceMs: options.presenceGraceMs,
+      });
+      undo.push(() => presence.close());
+
+      // The media follows the state the runner keeps (the process's own view of the store).
+      const listen = options.rtpListenInfo ?? { ip: '127.0.0.1' };
+      const local = await options.mediaNode?.openConference({
+        conferenceId,
+        plan,
+        state: runner,
+        feed: options.feed,
+        rtpHalls: { listenIp: listen.ip, announcedIp: listen.announcedIp, portRange: listen.portRange, presence: (bridgeId, online) => (online ? presence.connected(bridgeId, 'device') : presence.disconnected(bridgeId, 'device')) },
+      });
+      if (local) undo.push(() => local.close());
+
+      // Link counters: this process's session when it carries every hall (memory), else what the media nodes publish on redis.
+      let linkFeed: LinkSampleFeed | undefined;
+      let links: LinkCounterSource;
+      if (local && stores.kind === 'memory') links = local.session;
+      else {
+        const feed = await LinkSampleFeed.start(stores.links, conferenceId, { clock });
+        undo.push(() => feed.close());
+        linkFeed = feed;
+        links = feed;
+      }
+
+      // Staff and press consoles count as connected (they are few; their moves are paced like a hall's).
+      const halls = new Set(plan.bridges.map((b) => b.id));
+      const placement: MediaPlacement = options.nodes
+        ? await ClusterPlacement.start({
+            conferenceId,
+            plan,
+            nodes: options.nodes,
+            store: stores.placements,
+            clock,
+            online: (peerKey) => !halls.has(peerKey) || presenceOf(runner.state, peerKey).online,
+            problem,
+          })
+        : new LocalPlacement(() => {
+            const pool = options.mediaNode?.pool;
+            const peers = local?.session.peerIds().length ?? 0;
+            const placedOnWorkers = pool ? pool.slots.reduce((sum, s) => sum + s.load, 0) : 0;
+            return { peers, consumers: Math.max(0, placedOnWorkers - peers), workers: pool?.size ?? 0 };
+          });
+      undo.push(() => placement.close());
+
+      const health = new HealthMonitor({
+        bridgeIds: plan.bridges.map((b) => b.id),
+        links: () => links,
+        online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
+        presenceFromMedia: (bridgeId) => !deviceBridges.has(bridgeId),
+        intervalMs: options.healthIntervalMs,
+        clock,
+      });
+      undo.push(() => health.close());
+      const stopLinkEvents = recordLinkEvents({ runner, media: local?.session, rtpHalls: local?.rtpHalls, health, clock });
+      undo.push(stopLinkEvents);
+      health.start();
+      const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
+      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, placement, papers });
+    } catch (error) {
+      for (const fn of undo.reverse()) await fn();
+      throw error;
+    }
+  }
+
+  /** The conference's media session in this process; throws `invalid_state` on a control-only instance. */
+  get media(): MediaSession {
+    return this.#local('media').session;
+  }
+
+  /** The hardware (RTP) halls of the plan (they run with this process's media). */
+  get rtpHalls(): RtpHallGateway {
+    return this.#local('hardware halls').rtpHalls!;
+  }
+
+  /** The press feed and the archive recordings (they run with this process's media). */
+  get feed(): FeedDesk {
+    return this.#local('feed').feed!;
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** This server instance, in the shared roll-call leases. */
+  get instanceId(): string {
+    return this.#presence.instanceId;
+  }
+
+  /** The bridge on air now, by the state (the floor holder, or the chair). */
+  get onAir(): string {
+    return onAirOf(this.runner.state);
+  }
+
+  /** Who holds this token, or null. */
+  async authenticate(token: unknown): Promise<Principal | null> {
+    if (this.closed) return null;
+    return (await this.tokens.resolve(token)) as Principal | null;
+  }
+
+  /** Why a token is refused (revoked or invalid), for a page to say so. */
+  refusal(token: unknown): Promise<'token_revoked' | 'token_invalid'> {
+    return this.tokens.refusal(token);
+  }
+
+  /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge. */
+  async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | { ok: false; error: { code: 'rate_limited'; message: string } }> {
+    if (command.type === 'request_floor') {
+      // Keyed by who asks, so that a refused request for someone else's hall cannot use up its budget.
+      const key = principal.role === 'operator' ? principal.bridgeId : `${principal.role}:${command.bridgeId}`;
+      if (!this.#floorRequests.take(key)) {
+        return { ok: false, error: { code: 'rate_limited', message: `at most ${FLOOR_REQUESTS_PER_WINDOW} floor requests per ${FLOOR_REQUEST_WINDOW_MS / 1000} s per bridge` } };
+      }
+    }
+    const actor = principal.role === 'operator' ? { role: principal.role, bridgeId: principal.bridgeId } : { role: principal.role };
+    return this.runner.execute({ ...command, actor } as Parameters<ConferenceRunner['execute']>[0]);
+  }
+
+  /** The conference as this principal's display shows it. */
+  view(principal: Principal): ConferenceView {
+    return buildView(this.conferenceId, this.plan, this.runner.state, principal, this.clock.now(), this.onAir);
+  }
+
+  /** The views of this moment for many displays at once (what they share is computed once). */
+  views(): (principal: Principal) => ConferenceView {
+    return viewBuilder(this.conferenceId, this.plan, this.runner.state, this.clock.now(), this.onAir);
+  }
+
+  /**
+   * A socket of this bridge connected (roll-call: online from its first socket on any instance).
+   * A hardware hall is online while its device's media arrives; its operator panel's sockets do not count.
+   */
+  bridgeConnected(bridgeId: string, via: PresenceVia = 'socket'): Promise<void> {
+    return this.#presence.connected(bridgeId, via);
+  }
+
+  /** A socket of this bridge went away: offline when its last socket on every instance has gone. */
+  bridgeDisconnected(bridgeId: string, via: PresenceVia = 'socket'): Promise<void> {
+    return this.#presence.disconnected(bridgeId, via);
+  }
+
+  /**
+   * Stops roll-call updates from this process: an orderly shutdown disconnects every socket, and
+   * that is not the halls dropping off (the speaker keeps the floor through a restart).
+   */
+  quiesce(): void {
+    this.#presence.quiesce();
+  }
+
+  /**
+   * Takes every part down in reverse order of create(): presence, the papers, placement, the link
+   * events, the health monitor, this process's media of the conference (the feed first: a
+   * recording in progress is finished), the runner. The stores, the media node and the workers
+   * belong to the caller.
+   * Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#presence.close();
+    this.papers.close();
+    await this.placement.close();
+    this.#stopLinkEvents();
+    this.health.close();
+    await this.#linkFeed?.close();
+    await this.local?.close();
+    await this.runner.close();
+    this.removeAllListeners();
+  }
+
+  #local(what: string): ConferenceMedia {
+    if (!this.local) throw new SfuError('invalid_state', `no ${what} on a control-only instance`);
+    return this.local;
+  }
+}
+
+/** Runs a command of the application itself (roll-call); a refusal other than a closed runner is a problem to log. */
+async function systemCommand(runner: ConferenceRunner, type: 'bridge_connected' | 'bridge_disconnected', bridgeId: string, problem: (message: string, error: unknown) => void): Promise<void> {
+  const result = await runner.execute({ type, actor: SYSTEM_ACTOR, bridgeId });
+  if (!result.ok && result.error.code !== 'closed') problem(`${type} refused`, result.error);
+}

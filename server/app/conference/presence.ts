@@ -1,0 +1,194 @@
+// Roll-call presence of the halls across server instances. A hall is online from its first
+// socket on any instance (a hardware hall: while its device's media arrives) and offline when its
+// last one has gone everywhere. Each instance declares the halls it has under a lease in the
+// presence store and renews it. Every instance sweeps, always, every few seconds: halls the state
+// has online that no live instance holds (they were on an instance that died) go offline, at most
+// PRESENCE_OFFLINE_WITHIN_MS after that instance died. After a (re)start, halls that nobody held
+// when this instance came up (their instance died before, perhaps this one) get the grace to come
+// back; a hall this instance saw held elsewhere since its start is swept as soon as it is not.
+import { randomUUID } from 'node:crypto';
+import type { Clock, ClockTimer } from '../../core/conference/index.ts';
+import type { PresenceStore } from '../../store/index.ts';
+
+/** How long this instance's lease lives without renewal. */
+export const PRESENCE_LEASE_MS = 12_000;
+/** How often the lease is renewed (four renewals per lease: a stalled event loop does not lose it). */
+export const PRESENCE_RENEW_MS = 3_000;
+/** How often every instance looks for halls no live instance holds. */
+export const PRESENCE_SWEEP_MS = 2_000;
+/** A dead instance's halls are offline at most this long after it died: its last lease, then one sweep (the issue's 15 s). */
+export const PRESENCE_OFFLINE_WITHIN_MS = PRESENCE_LEASE_MS + PRESENCE_SWEEP_MS;
+/** After a (re)start, how long halls the state has online get to reconnect before they count as dropped. */
+export const PRESENCE_GRACE_MS = 20_000;
+
+/** How a hall is connected: its sockets (browser halls), or its device's media (hardware halls). */
+export type PresenceVia = 'socket' | 'device';
+
+/** Options of HallPresence.start. */
+export interface HallPresenceOptions {
+  conferenceId: string;
+  store: PresenceStore;
+  clock: Clock;
+  /** Hardware halls: online through their device only, never through sockets. */
+  deviceBridges: ReadonlySet<string>;
+  /** The halls the conference state has online now. */
+  onlineInState: () => readonly string[];
+  /** Tells the conference that a hall came online (true) or went offline (false). */
+  report: (bridgeId: string, online: boolean) => Promise<void>;
+  /** Something failed with no caller to tell. */
+  problem: (message: string, error: unknown) => void;
+  /** This instance in the shared leases (a random id by default). */
+  instanceId?: string;
+  graceMs?: number;
+  leaseMs?: number;
+  renewMs?: number;
+  sweepMs?: number;
+}
+
+/** The halls connected to this instance, leased to the others, and the sweep of halls nobody has. */
+export class HallPresence {
+  /** This server instance, in the shared roll-call leases. */
+  readonly instanceId: string;
+  readonly #options: HallPresenceOptions;
+  readonly #clock: Clock;
+  readonly #leaseMs: number;
+  /** Sockets (or the device) per bridge on this instance: a bridge is here while it has one. */
+  readonly #connections = new Map<string, number>();
+  #renewTimer: ClockTimer | undefined;
+  #sweepTimer: ClockTimer | undefined;
+  #sweeping = false;
+  /** Until then, only halls seen held by another live instance since the start are swept. */
+  readonly #graceUntil: number;
+  /** Halls seen held by another live instance during the grace. */
+  readonly #heldSince = new Set<string>();
+  /** The presence store failed at the last sweep (reported once per failing spell). */
+  #storeFailing = false;
+  #quiet = false;
+  #closed = false;
+
+  private constructor(options: HallPresenceOptions) {
+    this.#options = options;
+    this.#clock = options.clock;
+    this.#leaseMs = options.leaseMs ?? PRESENCE_LEASE_MS;
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.#graceUntil = options.clock.now() + (options.graceMs ?? PRESENCE_GRACE_MS);
+  }
+
+  /** Leases at once, renews every renewMs, and sweeps every sweepMs. */
+  static start(options: HallPresenceOptions): HallPresence {
+    const presence = new HallPresence(options);
+    const clock = options.clock;
+    void presence.#lease();
+    presence.#renewTimer = clock.setInterval(() => void presence.#lease(), options.renewMs ?? PRESENCE_RENEW_MS, { background: true });
+    presence.#sweepTimer = clock.setInterval(() => void presence.sweep(), options.sweepMs ?? PRESENCE_SWEEP_MS, { background: true });
+    return presence;
+  }
+
+  /** Whether the bridge has a socket (or its device) on this instance. */
+  has(bridgeId: string): boolean {
+    return this.#connections.has(bridgeId);
+  }
+
+  /** A socket of this bridge connected here (or its device's media started): online from the first. */
+  async connected(bridgeId: string, via: PresenceVia = 'socket'): Promise<void> {
+    if (!this.#counts(bridgeId, via)) return;
+    const n = (this.#connections.get(bridgeId) ?? 0) + 1;
+    this.#connections.set(bridgeId, n);
+    if (n > 1) return;
+    await this.#lease();
+    await this.#report(bridgeId, true);
+  }
+
+  /** A socket of this bridge went away: offline when its last one on every instance has gone. */
+  async disconnected(bridgeId: string, via: PresenceVia = 'socket'): Promise<void> {
+    if (!this.#counts(bridgeId, via)) return;
+    const n = (this.#connections.get(bridgeId) ?? 0) - 1;
+    if (n > 0) {
+      this.#connections.set(bridgeId, n);
+      return;
+    }
+    this.#connections.delete(bridgeId);
+    await this.#lease();
+    if ((await this.#elsewhere())?.has(bridgeId)) return;
+    await this.#report(bridgeId, false);
+  }
+
+  /**
+   * Takes offline the halls the state has online but that no live instance has (they were on a
+   * server that crashed); a hall that held the floor then returns it to the chair (the core's
+   * rule for a holder that dropped). When the presence store cannot be read, nothing is swept.
+   */
+  async sweep(): Promise<void> {
+    if (this.#quiet || this.#closed || this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      // The state first: a hall that comes online meanwhile is not in this list, and one in it
+      // that another instance holds was leased there before that instance reported it online.
+      const online = [...this.#options.onlineInState()];
+      const elsewhere = await this.#elsewhere();
+      if (!elsewhere) return;
+      const inGrace = this.#clock.now() < this.#graceUntil;
+      if (inGrace) for (const id of elsewhere) this.#heldSince.add(id);
+      for (const bridgeId of online) {
+        if (this.#connections.has(bridgeId) || elsewhere.has(bridgeId)) continue;
+        if (inGrace && !this.#heldSince.has(bridgeId)) continue;
+        await this.#report(bridgeId, false);
+      }
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /**
+   * Stops roll-call updates from this instance: an orderly shutdown disconnects every socket, and
+   * that is not the halls dropping off (the speaker keeps the floor through a restart).
+   */
+  quiesce(): void {
+    this.#quiet = true;
+    this.#stopTimers();
+  }
+
+  /** Stops for good (the lease runs out by itself); idempotent. */
+  close(): void {
+    this.#closed = true;
+    this.#stopTimers();
+  }
+
+  // Whether this connection counts: not after quiesce or close, and hardware halls only through their device.
+  #counts(bridgeId: string, via: PresenceVia): boolean {
+    if (this.#quiet || this.#closed) return false;
+    return (via === 'device') === this.#options.deviceBridges.has(bridgeId);
+  }
+
+  /** Renews this instance's lease: the bridges with a connection here. */
+  async #lease(): Promise<void> {
+    if (this.#closed) return;
+    const o = this.#options;
+    await o.store.setPresence(o.conferenceId, this.instanceId, [...this.#connections.keys()], this.#leaseMs).catch((e: unknown) => o.problem('presence lease failed', e));
+  }
+
+  /** The halls other live instances hold; null when the store cannot say. */
+  async #elsewhere(): Promise<Set<string> | null> {
+    const o = this.#options;
+    try {
+      const found = await o.store.presentElsewhere(o.conferenceId, this.instanceId);
+      this.#storeFailing = false;
+      return found;
+    } catch (error) {
+      if (!this.#storeFailing) o.problem('presence store unreadable: nothing swept', error);
+      this.#storeFailing = true;
+      return null;
+    }
+  }
+
+  async #report(bridgeId: string, online: boolean): Promise<void> {
+    if (this.#closed) return;
+    await this.#options.report(bridgeId, online).catch((e: unknown) => this.#options.problem(`presence report failed [bridgeId:${bridgeId}]`, e));
+  }
+
+  #stopTimers(): void {
+    this.#clock.clearInterval(this.#renewTimer);
+    this.#clock.clearInterval(this.#sweepTimer);
+    this.#renewTimer = this.#sweepTimer = undefined;
+  }
+}

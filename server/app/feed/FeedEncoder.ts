@@ -1,0 +1,186 @@
+// The re-encode stage of the feed: one ffmpeg reads the relay's three stable RTP streams and
+// makes what the halls see and hear on air: the speaker's video with the maket (red background,
+// yellow text) and the lower third burned in, the speaker's microphone mixed with the chair's.
+// It writes H.264 + AAC in MPEG-TS to its stdout; the FeedOutput sends that to the press
+// and to the recorder. The banner and lower-third texts are files that ffmpeg re-reads every
+// frame (drawtext reload=1), so they change live without restarting the encoder.
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Clock } from '../../core/conference/index.ts';
+import { FONT_BOLD, FONT_REGULAR, spawnFfmpeg, stopChild } from './ffmpeg.ts';
+import type { FeedTrack } from './FeedRelay.ts';
+
+/** Lines of the maket banner drawn (a template has four). */
+export const MAKET_LINES = 5;
+
+export interface FeedEncoderOptions {
+  /** Where the relay sends each track (RTP on the port, RTCP on port + 1). */
+  ports: Record<FeedTrack, number>;
+  width: number;
+  height: number;
+  fps: number;
+  /** H.264 bitrate in kbit/s. */
+  videoKbps: number;
+  /** x264 preset: the CPU the feed costs (see docs/benchmarks.md). */
+  preset: string;
+  /** Maket colours as #rrggbb (the plan's "nền đỏ, chữ vàng"). */
+  maketBackground: string;
+  maketText: string;
+  /** Time of the encoder's stop (its kill timeout). */
+  clock: Clock;
+}
+
+export type FeedEncoderEvents = {
+  /** MPEG-TS bytes. */
+  data: [chunk: Buffer];
+  /** ffmpeg ended by itself (not through close). */
+  exit: [{ code: number | null; signal: string | null; stderr: string }];
+};
+
+/** What is drawn over the video: the banner lines and the lower third (two lines). */
+export interface Overlay {
+  maket: string[];
+  lowerThird: [string, string];
+}
+
+/** Runs the re-encoder ffmpeg. */
+export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
+  readonly dir: string;
+  readonly #options: FeedEncoderOptions;
+  #child: ChildProcess | undefined;
+  #stderr = '';
+  #closed = false;
+
+  constructor(options: FeedEncoderOptions, overlay: Overlay) {
+    super();
+    this.#options = options;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-feed-'));
+    this.setOverlay(overlay);
+  }
+
+  /** The ffmpeg process id (for the CPU figures). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Starts ffmpeg. */
+  start(): void {
+    const o = this.#options;
+    const sdp = path.join(this.dir, 'feed-input.sdp');
+    fs.writeFileSync(sdp, feedInputSdp(o.ports));
+    const args = [
+      '-loglevel', 'warning',
+      '-protocol_whitelist', 'file,udp,rtp',
+      '-thread_queue_size', '1024',
+      // A short probe: the relay sends a (slate) keyframe and both microphones at once, and a
+      // recording started with the output must not lose its first seconds.
+      '-analyzeduration', '500000',
+      '-probesize', '1000000',
+      '-reorder_queue_size', '64',
+      '-i', sdp,
+      // Two graphs: a change of the speaker's resolution re-creates only the video one.
+      '-filter_complex', `[0:v:0]${this.#videoFilter()}[v]`,
+      '-filter_complex', '[0:a:0][0:a:1]amix=inputs=2:duration=longest:dropout_transition=0:normalize=0,aresample=async=1000[a]',
+      '-map', '[v]', '-map', '[a]',
+      '-c:v', 'libx264', '-preset', o.preset, '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
+      // A keyframe every second: a press player or a recording joins within a second.
+      '-g', String(o.fps), '-keyint_min', String(o.fps), '-sc_threshold', '0',
+      '-b:v', `${o.videoKbps}k`, '-maxrate', `${o.videoKbps}k`, '-bufsize', `${o.videoKbps}k`,
+      '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
+      '-f', 'mpegts', '-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', 'pipe:1',
+    ];
+    const child = spawnFfmpeg(args, ['ignore', 'pipe', 'pipe']);
+    this.#child = child;
+    child.stdout!.on('data', (chunk: Buffer) => this.emit('data', chunk));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString()).slice(-8000);
+    });
+    child.once('exit', (code, signal) => {
+      if (!this.#closed) this.emit('exit', { code, signal, stderr: this.#stderr });
+    });
+  }
+
+  /** The last lines ffmpeg wrote to stderr (warnings). */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** Replaces the banner and lower-third texts; ffmpeg draws them from the next frame. */
+  setOverlay(overlay: Overlay): void {
+    for (let i = 0; i < MAKET_LINES; i++) writeText(this.#textFile(`maket-${i}`), overlay.maket[i] ?? '');
+    writeText(this.#textFile('lower-1'), overlay.lowerThird[0]);
+    writeText(this.#textFile('lower-2'), overlay.lowerThird[1]);
+  }
+
+  #textFile(name: string): string {
+    return path.join(this.dir, `${name}.txt`);
+  }
+
+  /**
+   * Scale into the frame, then the banner at the top (as in the halls: a red band with the
+   * lines centred in yellow) and the lower third at the bottom left.
+   */
+  #videoFilter(): string {
+    const { width: w, height: h, fps, maketBackground, maketText } = this.#options;
+    const u = h / 720; // sizes are designed for 720 lines
+    const px = (n: number): number => Math.round(n * u);
+    const colour = (c: string): string => `0x${c.replace('#', '')}`;
+    const bandH = px(150);
+    const sizes = [24, 22, 30, 20, 20];
+    const tops = [10, 38, 66, 104, 128];
+    const text = (file: string, font: string, size: number, extra: string): string =>
+      `drawtext=fontfile=${font}:textfile=${this.#textFile(file)}:reload=1:expansion=none:fontsize=${px(size)}:${extra}`;
+    const parts = [
+      `scale=${w}:${h}:force_original_aspect_ratio=decrease`,
+      `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`,
+      'setsar=1',
+      `fps=${fps}`,
+      `drawbox=x=0:y=0:w=iw:h=${bandH}:color=${colour(maketBackground)}:t=fill`,
+      ...sizes.map((size, i) => text(`maket-${i}`, FONT_BOLD, size, `fontcolor=${colour(maketText)}:x=(w-text_w)/2:y=${px(tops[i]!)}`)),
+      text('lower-1', FONT_BOLD, 30, `fontcolor=white:box=1:boxcolor=0x0b2a5b@0.85:boxborderw=${px(12)}:x=${px(48)}:y=h-${px(132)}`),
+      text('lower-2', FONT_REGULAR, 22, `fontcolor=0xffde00:box=1:boxcolor=0x0b2a5b@0.85:boxborderw=${px(10)}:x=${px(48)}:y=h-${px(78)}`),
+    ];
+    return parts.join(',');
+  }
+
+  /** Stops ffmpeg and removes its files; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#child) await stopChild(this.#child, this.#options.clock, 2000);
+    this.removeAllListeners();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The SDP the re-encoder opens (its input): the relay's video (VP8) and the two microphones (Opus). */
+export function feedInputSdp(ports: Record<FeedTrack, number>, host = '127.0.0.1'): string {
+  return [
+    'v=0',
+    `o=- 0 0 IN IP4 ${host}`,
+    's=diemcau feed input',
+    `c=IN IP4 ${host}`,
+    't=0 0',
+    `m=video ${ports.video} RTP/AVP 96`,
+    'a=rtpmap:96 VP8/90000',
+    `m=audio ${ports.speaker} RTP/AVP 111`,
+    'a=rtpmap:111 opus/48000/2',
+    `m=audio ${ports.chair} RTP/AVP 111`,
+    'a=rtpmap:111 opus/48000/2',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Writes a text file for drawtext atomically (ffmpeg re-reads it every frame and must never see
+ * half of it). ffmpeg refuses an empty file, so nothing is written as one space. NFC: the font
+ * has the precomposed Vietnamese letters, and drawtext does no shaping of combining marks.
+ */
+function writeText(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, text.normalize('NFC').replace(/\s+/g, ' ').trim() || ' ');
+  fs.renameSync(tmp, file);
+}

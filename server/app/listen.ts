@@ -1,0 +1,26 @@
+// The HTTP server of every role: bound first, since a media node's id and URLs are made of its port.
+import http from 'node:http';
+import type { RequestListener } from 'node:http';
+import type { Config } from '../../config/index.ts';
+
+/** A listening HTTP server, its port and the URL it is reached at on this host. */
+export interface Listening {
+  httpServer: http.Server;
+  port: number;
+  url: string;
+  /** Closes the server (nothing if it is already closed). */
+  close(): Promise<void>;
+}
+
+/** Binds an HTTP server for `app` on the configuration's address and port (0: any free one). */
+export async function listenHttp(app: RequestListener, config: Pick<Config, 'httpPort' | 'listenIp'>): Promise<Listening> {
+  const httpServer = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.httpPort, config.listenIp, () => resolve());
+  });
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : config.httpPort;
+  const host = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
+  return { httpServer, port, url: `http://${host}:${port}`, close: () => new Promise<void>((resolve) => httpServer.close(() => resolve())) };
+}

@@ -1,0 +1,18 @@
+// Routing: who hears and sees whom in a conference. Pure functions of plain data, unit-tested
+// without a worker (test/unit/sfu/routing.test.ts):
+//   who-hears-whom.ts  the consumers each peer should hold (on air, prepared next, thumbnails)
+//   send-layers.ts     the simulcast layers each hall should send
+//   microphones.ts     whose microphone runs at the server (the set comes from the core)
+export { desiredConsumers, onAirTracks } from './who-hears-whom.ts';
+export { maxSpatialLayer } from './send-layers.ts';
+export { microphoneOpen } from './microphones.ts';
+export type {
+  BridgeTracks,
+  ConsumerSlot,
+  DesiredConsumer,
+  MediaSource,
+  PublishedTrack,
+  RoutedPeer,
+  RoutingState,
+  TrackLookup,
+} from './types.ts';

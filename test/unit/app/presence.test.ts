@@ -1,0 +1,232 @@
+// Roll-call presence across instances on a fake clock: leases in a memory presence store that
+// expire on the same clock, reports to the conference, the periodic sweep on every instance.
+import { expect } from 'chai';
+import { HallPresence, PRESENCE_GRACE_MS, PRESENCE_LEASE_MS, PRESENCE_OFFLINE_WITHIN_MS, PRESENCE_RENEW_MS, PRESENCE_SWEEP_MS, type HallPresenceOptions } from '../../../server/app/conference/presence.ts';
+import { FakeClock } from '../../../server/core/conference/index.ts';
+import { MemoryPresenceStore } from '../../../server/store/index.ts';
+
+const CONF = 'lang-son-2021';
+const DEVICE_HALL = 'c-06322';
+
+/** Lets the promises started by a timer or a call run to their end. */
+async function flush(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+}
+
+describe('HallPresence (fake clock, memory presence store)', () => {
+  let clock: FakeClock;
+  let store: MemoryPresenceStore;
+  let reports: [string, boolean][];
+  let problems: string[];
+  let stateOnline: Set<string>;
+  const started: HallPresence[] = [];
+
+  const start = (options: Partial<HallPresenceOptions> = {}): HallPresence => {
+    const p = HallPresence.start({
+      conferenceId: CONF,
+      store,
+      clock,
+      deviceBridges: new Set([DEVICE_HALL]),
+      onlineInState: () => [...stateOnline],
+      report: async (bridgeId, online) => {
+        reports.push([bridgeId, online]);
+        if (online) stateOnline.add(bridgeId);
+        else stateOnline.delete(bridgeId);
+      },
+      problem: (message) => problems.push(message),
+      ...options,
+    });
+    started.push(p);
+    return p;
+  };
+
+  beforeEach(() => {
+    clock = new FakeClock(Date.UTC(2021, 10, 26, 1));
+    store = new MemoryPresenceStore(clock);
+    reports = [];
+    problems = [];
+    stateOnline = new Set();
+  });
+
+  afterEach(async () => {
+    for (const p of started.splice(0)) p.close();
+    await store.close();
+    expect(problems).to.deep.equal([]);
+  });
+
+  it('a hall is online from its first socket and offline when its last one goes; the lease names it meanwhile', async () => {
+    const a = start({ instanceId: 'a' });
+    await a.connected('d-178');
+    await a.connected('d-178');
+    expect(reports).to.deep.equal([['d-178', true]]);
+    expect([...(await store.presentElsewhere(CONF, 'b'))]).to.deep.equal(['d-178']);
+    await a.disconnected('d-178');
+    expect(reports).to.have.length(1);
+    await a.disconnected('d-178');
+    expect(reports).to.deep.equal([
+      ['d-178', true],
+      ['d-178', false],
+    ]);
+    expect([...(await store.presentElsewhere(CONF, 'b'))]).to.deep.equal([]);
+  });
+
+  it('a hall that still has a socket on another live instance stays online', async () => {
+    const a = start({ instanceId: 'a' });
+    const b = start({ instanceId: 'b' });
+    await a.connected('c-05971');
+    await b.connected('c-05971');
+    expect(reports).to.deep.equal([
+      ['c-05971', true],
+      ['c-05971', true],
+    ]);
+    await a.disconnected('c-05971');
+    expect(reports).to.have.length(2);
+    await b.disconnected('c-05971');
+    expect(reports.at(-1)).to.deep.equal(['c-05971', false]);
+  });
+
+  it(`renews its lease every ${PRESENCE_RENEW_MS / 1000} s; a lease that is not renewed (a dead instance) runs out after ${PRESENCE_LEASE_MS / 1000} s`, async () => {
+    const a = start({ instanceId: 'a' });
+    await a.connected('d-178');
+    clock.increment(PRESENCE_LEASE_MS * 3);
+    await flush();
+    expect([...(await store.presentElsewhere(CONF, 'x'))], 'renewed, still there').to.deep.equal(['d-178']);
+    a.close();
+    clock.increment(PRESENCE_LEASE_MS - 1 - ((PRESENCE_LEASE_MS * 3) % PRESENCE_RENEW_MS));
+    expect([...(await store.presentElsewhere(CONF, 'x'))], 'just inside the last lease').to.deep.equal(['d-178']);
+    clock.increment(PRESENCE_RENEW_MS);
+    expect([...(await store.presentElsewhere(CONF, 'x'))], 'expired').to.deep.equal([]);
+    expect(clock.pending).to.equal(0);
+  });
+
+  it('after a (re)start, halls the state has online that nobody held since get the grace, then go offline', async () => {
+    stateOnline = new Set(['d-178', 'c-05971', 'c-06010']);
+    const other = start({ instanceId: 'other', graceMs: 10 * PRESENCE_GRACE_MS }); // (its own sweeps would say the same)
+    await other.connected('c-06010'); // still connected to another instance
+    reports = [];
+    const a = start({ instanceId: 'a' });
+    clock.increment(5000);
+    await a.connected('d-178'); // came back in time, to this instance
+    clock.increment(PRESENCE_GRACE_MS - 5000 - 1);
+    await flush();
+    expect(reports).to.deep.equal([['d-178', true]]);
+    clock.increment(1);
+    await flush();
+    expect(reports).to.deep.equal([
+      ['d-178', true],
+      ['c-05971', false],
+    ]);
+  });
+
+  it(`sweeps every ${PRESENCE_SWEEP_MS / 1000} s, always: a dead instance's halls go offline on a survivor within ${PRESENCE_OFFLINE_WITHIN_MS / 1000} s of its death, however long the survivor has run`, async () => {
+    expect(PRESENCE_OFFLINE_WITHIN_MS, 'the issue: within the lease (15 s)').to.be.at.most(15_000);
+    const survivor = start({ instanceId: 'survivor' });
+    await survivor.connected('p-20');
+    clock.increment(3_600_000 + 777); // an hour later, at no particular phase of the timers
+    await flush();
+    const dying = start({ instanceId: 'dying' });
+    await dying.connected('c-05971');
+    await dying.connected('d-180');
+    clock.increment(1234);
+    await flush();
+    reports = [];
+    dying.close(); // kill -9: no disconnects, its lease is simply not renewed
+    const diedAt = clock.now();
+    let offlineAt = 0;
+    for (let t = 0; t <= PRESENCE_OFFLINE_WITHIN_MS + PRESENCE_SWEEP_MS && !offlineAt; t += 100) {
+      clock.increment(100);
+      await flush();
+      if (reports.length) offlineAt = clock.now();
+    }
+    expect(reports.sort()).to.deep.equal([
+      ['c-05971', false],
+      ['d-180', false],
+    ]);
+    expect(offlineAt - diedAt).to.be.greaterThan(PRESENCE_LEASE_MS - PRESENCE_RENEW_MS);
+    expect(offlineAt - diedAt).to.be.at.most(PRESENCE_OFFLINE_WITHIN_MS);
+    expect(stateOnline.has('p-20'), 'the survivor\'s own hall stays').to.equal(true);
+    // And again later: a hall the state has online with no instance holding it goes at the next sweep.
+    stateOnline.add('c-06010');
+    clock.increment(PRESENCE_SWEEP_MS);
+    await flush();
+    expect(reports.at(-1)).to.deep.equal(['c-06010', false]);
+  });
+
+  it('an instance that came up moments ago sweeps at once the halls of an instance that dies after its start', async () => {
+    const dying = start({ instanceId: 'dying' });
+    await dying.connected('c-05971');
+    const fresh = start({ instanceId: 'fresh' });
+    clock.increment(PRESENCE_SWEEP_MS);
+    await flush();
+    reports = [];
+    dying.close();
+    const diedAt = clock.now();
+    while (!reports.length && clock.now() - diedAt < PRESENCE_GRACE_MS) {
+      clock.increment(100);
+      await flush();
+    }
+    expect(reports).to.deep.equal([['c-05971', false]]);
+    expect(clock.now() - diedAt, 'within the lease and one sweep, though the fresh instance\'s grace is not over').to.be.at.most(PRESENCE_OFFLINE_WITHIN_MS);
+    fresh.close();
+  });
+
+  it('the presence store cannot be read: nothing is swept, the problem is told once per failing spell', async () => {
+    stateOnline = new Set(['c-05971']);
+    const a = start({ instanceId: 'a' });
+    const presentElsewhere = store.presentElsewhere.bind(store);
+    store.presentElsewhere = async () => {
+      throw new Error('redis unreachable');
+    };
+    clock.increment(PRESENCE_GRACE_MS + 5 * PRESENCE_SWEEP_MS);
+    await flush();
+    expect(reports).to.deep.equal([]);
+    expect(problems).to.deep.equal(['presence store unreadable: nothing swept']);
+    problems.length = 0;
+    store.presentElsewhere = presentElsewhere;
+    clock.increment(PRESENCE_SWEEP_MS);
+    await flush();
+    expect(reports).to.deep.equal([['c-05971', false]]);
+    a.close();
+  });
+
+  it('a hardware hall counts only through its device, a browser hall only through sockets', async () => {
+    const a = start();
+    await a.connected(DEVICE_HALL); // its operator panel's socket
+    await a.connected('d-178', 'device');
+    expect(reports).to.deep.equal([]);
+    await a.connected(DEVICE_HALL, 'device');
+    await a.disconnected(DEVICE_HALL);
+    expect(reports).to.deep.equal([[DEVICE_HALL, true]]);
+    await a.disconnected(DEVICE_HALL, 'device');
+    expect(reports).to.deep.equal([
+      [DEVICE_HALL, true],
+      [DEVICE_HALL, false],
+    ]);
+  });
+
+  it('quiesce (an orderly shutdown): sockets that go away are not halls dropping off, and no timer is left', async () => {
+    stateOnline = new Set(['c-05971']);
+    const a = start();
+    await a.connected('d-178');
+    a.quiesce();
+    await a.disconnected('d-178');
+    await a.connected('c-06010');
+    clock.increment(PRESENCE_GRACE_MS * 2);
+    await flush();
+    expect(reports).to.deep.equal([['d-178', true]]);
+    expect(clock.pending).to.equal(0);
+    a.close();
+    a.close();
+  });
+
+  it('a lease the store refuses is a problem to log, not a failure of the call', async () => {
+    const failing = new MemoryPresenceStore(clock);
+    await failing.close();
+    const a = start({ store: failing });
+    await a.connected('d-178');
+    expect(reports).to.deep.equal([['d-178', true]]);
+    expect(problems.length).to.be.greaterThan(0);
+    expect(problems.every((m) => m === 'presence lease failed')).to.equal(true);
+    problems.length = 0;
+  });
+});
