@@ -33,6 +33,9 @@ import { buildView, viewBuilder } from './view.ts';
 /** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
 export const FLOOR_REQUESTS_PER_WINDOW = 5;
 export const FLOOR_REQUEST_WINDOW_MS = 60_000;
+/** Back-channel messages one sender (a hall, or a staff role) may write per window: a conversation, not a flood. */
+export const MESSAGES_PER_WINDOW = 10;
+export const MESSAGE_WINDOW_MS = 60_000;
 
 export type ConferenceEvents = {
   /** The conference changed: displays need a new view. */
@@ -109,6 +112,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly #stopLinkEvents: () => void;
   readonly #linkFeed: LinkSampleFeed | undefined;
   readonly #floorRequests: RateLimit;
+  readonly #messages: RateLimit;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ConferenceOptions, clock: Clock, parts: ConferenceParts) {
@@ -127,6 +131,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.#stopLinkEvents = parts.stopLinkEvents;
     this.#linkFeed = parts.linkFeed;
     this.#floorRequests = new RateLimit({ limit: FLOOR_REQUESTS_PER_WINDOW, windowMs: FLOOR_REQUEST_WINDOW_MS, clock });
+    this.#messages = new RateLimit({ limit: MESSAGES_PER_WINDOW, windowMs: MESSAGE_WINDOW_MS, clock });
     this.runner.on('event', (event, meta) => this.emit('event', event, meta));
     this.runner.on('state', () => this.emit('changed'));
   }
@@ -205,6 +210,9 @@ export class Conference extends EventEmitter<ConferenceEvents> {
         bridgeIds: plan.bridges.map((b) => b.id),
         links: () => links,
         online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
+        joined: (bridgeId) => presenceOf(runner.state, bridgeId).sessions.length > 0,
+        // A device's picture that reaches nobody (the hardware halls run with this process's media).
+        problem: (bridgeId) => (deviceBridges.has(bridgeId) && local?.rtpHalls ? local.rtpHalls.status(bridgeId).videoProblem : null),
         presenceFromMedia: (bridgeId) => !deviceBridges.has(bridgeId),
         intervalMs: options.healthIntervalMs,
         clock,
@@ -262,13 +270,19 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return this.tokens.refusal(token);
   }
 
-  /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge. */
+  /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge, messages per sender. */
   async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | { ok: false; error: { code: 'rate_limited'; message: string } }> {
     if (command.type === 'request_floor') {
       // Keyed by who asks, so that a refused request for someone else's hall cannot use up its budget.
       const key = principal.role === 'operator' ? principal.bridgeId : `${principal.role}:${command.bridgeId}`;
       if (!this.#floorRequests.take(key)) {
         return { ok: false, error: { code: 'rate_limited', message: `at most ${FLOOR_REQUESTS_PER_WINDOW} floor requests per ${FLOOR_REQUEST_WINDOW_MS / 1000} s per bridge` } };
+      }
+    }
+    if (command.type === 'send_message') {
+      const key = principal.role === 'operator' ? principal.bridgeId : principal.role;
+      if (!this.#messages.take(key)) {
+        return { ok: false, error: { code: 'rate_limited', message: `at most ${MESSAGES_PER_WINDOW} messages per ${MESSAGE_WINDOW_MS / 1000} s per sender` } };
       }
     }
     const actor = principal.role === 'operator' ? { role: principal.role, bridgeId: principal.bridgeId } : { role: principal.role };

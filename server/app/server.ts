@@ -31,6 +31,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
 export const PUBLIC_DIR = path.resolve(here, '../../client/public');
 
+/** The answer to an address the server does not have. */
+const NOT_FOUND_PAGE = `<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Không tìm thấy trang</title><link rel="stylesheet" href="/style.css"></head><body class="home"><main class="home-main"><section class="card">
+<h1>Không tìm thấy trang này</h1><p>Địa chỉ không đúng. Xin mở lại liên kết Văn phòng đã gửi (kể cả phần sau dấu #), hoặc về <a href="/">trang đầu</a>.</p>
+</section></main></body></html>`;
+
 /**
  * A running diemcau server (the `both` or `control` role): HTTP, socket.io, the stores, the
  * conference and, in the `both` role, this process's media node and its worker pool.
@@ -104,7 +110,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       cleanups.push(() => pool.close());
       const cluster = clusterOf(config, url, announcedIp);
       if (config.redisUrl && !cluster) logger.warn({}, 'no DIEMCAU_NODE_SECRET: this process\'s media is its own (halls on other instances do not see its halls)');
-      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
+      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port, announcedIp), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
       cleanups.push(() => made.close());
       if (cluster) app.use('/node/v1', made.apiRouter());
       node = made;
@@ -135,7 +141,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const turn = await startTurn(config, announcedIp, (token) => conference.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
     if (turn) {
       cleanups.push(() => turn.close());
-      logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
+      // npm start prints the TURN URLs in its own text; the log line is for debugging.
+      logger.debug({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
     }
 
     app.get('/healthz', (_req, res) => {
@@ -216,8 +223,18 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan, { controlUrls: config.controlUrls }));
     app.get('/metrics', metricsHandler(() => conference, pool));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
+    // Anything else: a page in Vietnamese that leads to the start page (not express's "Cannot GET").
+    app.use((req, res) => {
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path.startsWith('/api/')) {
+        res.status(404).json({ error: { code: 'not_found', message: `no route [method:${req.method}, path:${req.path}]` } });
+        return;
+      }
+      res.status(404).type('html').send(NOT_FOUND_PAGE);
+    });
+
     baseUrl ||= url;
-    logger.info({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
+    // At debug: npm start says where to go in words first (a JSON line before it would only confuse).
+    logger.debug({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
 
     let closing: Promise<void> | undefined;
     return {

@@ -4,6 +4,7 @@
 // is reported at once, with its path and a Vietnamese message.)
 import { z } from 'zod';
 import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
+import { UNIT_PREFIXES as UNIT_WORDS } from '../core/names.ts';
 import { LABEL_NAME, LABEL_VALUE_MAX, MAX_LABELS } from './cluster.ts';
 import { DEFAULT_HOLDER_GRACE_SECONDS } from '../core/conference/types.ts';
 
@@ -24,11 +25,7 @@ const ID_PREFIX: Record<BridgeTier, string> = { province: 'p', district: 'd', co
 const CODE_DIGITS: Record<BridgeTier, number> = { province: 2, district: 3, commune: 5 };
 
 /** Administrative-unit prefixes a bridge name may start with, per tier (longest match wins). */
-export const UNIT_PREFIXES: Readonly<Record<BridgeTier, readonly string[]>> = {
-  province: ['Thành phố', 'Tỉnh'],
-  district: ['Thành phố', 'Thị xã', 'Quận', 'Huyện'],
-  commune: ['Thị trấn', 'Phường', 'Xã'],
-};
+export const UNIT_PREFIXES: Readonly<Record<BridgeTier, readonly string[]>> = UNIT_WORDS;
 
 const TIER_LABEL: Record<BridgeTier, string> = {
   province: 'cấp tỉnh',

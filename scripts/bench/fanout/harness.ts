@@ -26,6 +26,9 @@ import { coreSample, coreBusyPct } from '../validity.ts';
 
 export const CLK_TCK = 100;
 
+/** The child-process helper lives in sides.ts; re-exported for bench:cascade's harness. */
+export { Child } from './sides.ts';
+
 /** CPU seconds (user + system) of a process from /proc. */
 export function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -47,7 +50,7 @@ export function rssMb(pid: number): number {
 }
 
 /** Datagrams dropped by the kernel per local UDP port (full receive buffers), from /proc/net/udp. */
-function udpDropsByPort(): Map<number, number> {
+export function udpDropsByPort(): Map<number, number> {
   const out = new Map<number, number>();
   for (const line of fs.readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);

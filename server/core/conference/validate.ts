@@ -22,6 +22,8 @@ export const MAX_ATTENDEES = 10_000;
 export const MAX_MAKET_LINES = 12;
 /** Characters of one maket line. */
 export const MAX_MAKET_LINE = 200;
+/** A back-channel message: a line or two ("Không nghe rõ: tiếng chủ tọa bị rè, xin kiểm tra micrô"). */
+export const MAX_MESSAGE_TEXT = 280;
 const COLOUR = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ROLES: readonly string[] = ['chair', 'secretary', 'operator', 'technician', 'viewer', 'system'];
