@@ -71,6 +71,83 @@ assert s.count(old) == 1, "PipeConsumer.cpp changed: review the keyframe patch"
 open(p, "w").write(s.replace(old, new))
 PY
 
+# Cheaper forwarding, each counted by bench:instructions (docs/benchmarks.md has the before and
+# after). The RTC logger: mediasoup 3.12 fills its per-packet trace record (five std::string
+# copies and clears per packet sent) even when it is compiled out (MS_RTC_LOGGER_RTP, off);
+# the fills are guarded by the same macro, as mediasoup's later releases do.
+python3 - <<'PY'
+import re, sys
+root = "."
+files = ["Transport.cpp", "Router.cpp", "Producer.cpp", "SimpleConsumer.cpp", "SimulcastConsumer.cpp", "SvcConsumer.cpp", "PipeConsumer.cpp"]
+stmt = re.compile(r"^([ \t]*)(packet->logger\.[^;]*;)[ \t]*\n", re.M)
+total = 0
+for name in files:
+    p = f"{root}/src/RTC/{name}"
+    s = open(p).read()
+    def wrap(m):
+        before = s[:m.start()].rstrip().splitlines()[-1].strip()
+        assert before.endswith(("{", ";", "}")) or before.startswith("//"), f"{name}: logger call after {before!r}: review the RtcLogger patch"
+        return f"#ifdef MS_RTC_LOGGER_RTP\n{m.group(1)}{m.group(2)}\n#endif\n"
+    s2, n = stmt.subn(wrap, s)
+    assert n > 0, f"{name}: no RtcLogger call found: review the RtcLogger patch"
+    total += n
+    open(p, "w").write(s2)
+assert "packet->logger." not in re.sub(r"#ifdef MS_RTC_LOGGER_RTP\n.*?\n#endif\n", "", "".join(open(f"{root}/src/RTC/{f}").read() for f in files), flags=re.S), "an RtcLogger call left unguarded"
+print(f"RtcLogger: {total} calls guarded")
+PY
+
+# The retransmission buffer: one Item allocated and one freed per packet sent to a consumer;
+# they now come from a free list.
+python3 - src/RTC/RtpRetransmissionBuffer.cpp <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+anchor = """namespace RTC
+{
+	/* Instance methods. */
+"""
+pool = """namespace RTC
+{
+	/* diemcau: items come from a free list instead of operator new/delete: every packet sent
+	 * to a consumer is stored once and one older item is dropped, so one allocation and one
+	 * free per forwarded packet were 2-3 % of the worker's instructions (bench:instructions).
+	 * Items are reset before they are released; the list keeps at most MaxFreeItems. */
+	namespace
+	{
+		constexpr size_t MaxFreeItems{ 16384u };
+		thread_local std::vector<RtpRetransmissionBuffer::Item*> FreeItems;
+
+		inline RtpRetransmissionBuffer::Item* NewItem()
+		{
+			if (FreeItems.empty())
+				return new RtpRetransmissionBuffer::Item();
+
+			auto* item = FreeItems.back();
+
+			FreeItems.pop_back();
+
+			return item;
+		}
+
+		inline void ReleaseItem(RtpRetransmissionBuffer::Item* item)
+		{
+			if (FreeItems.size() < MaxFreeItems)
+				FreeItems.push_back(item);
+			else
+				delete item;
+		}
+	} // namespace
+
+	/* Instance methods. */
+"""
+assert s.count(anchor) == 1 and s.count("new Item()") == 6 and s.count("delete item;") == 2, "RtpRetransmissionBuffer.cpp changed: review the item pool patch"
+s = s.replace("new Item()", "NewItem()").replace("delete item;", "ReleaseItem(item);").replace(anchor, pool)
+if "#include <vector>" not in s:
+    s = s.replace('#include "RTC/SeqManager.hpp"\n', '#include "RTC/SeqManager.hpp"\n#include <vector>\n')
+open(p, "w").write(s)
+print("RtpRetransmissionBuffer: items from a free list")
+PY
+
 sub=subprojects
 stub() { # stub DIR: a folder meson uses instead of downloading the wrap
   rm -rf "$sub/$1"; mkdir -p "$sub/$1"; : > "$sub/$1/empty.c"; : > "$sub/$1/meson_options.txt"
@@ -115,6 +192,82 @@ fi
 rm -rf "$sub/libsrtp-2.5.0"
 tar -xzf "$srtp_tar" -C "$sub"
 [ -f "$sub/libsrtp-2.5.0/meson.build" ] || { echo "build-worker: libsrtp-2.5.0/meson.build missing" >&2; exit 1; }
+# libsrtp's AES-GCM on OpenSSL 3 (bench:instructions): per packet it set the IV length and
+# re-initialised the cipher with the IV (OpenSSL then asks the provider for the IV length through
+# its parameter lookup), and read the tag through a legacy control. Patched: the IV alone is set
+# when key and direction are unchanged; the tag is read from the provider directly.
+python3 - "$sub/libsrtp-2.5.0/crypto/cipher/aes_gcm_ossl.c" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+old_inc = '#include <openssl/evp.h>\n'
+new_inc = old_inc + '#include <openssl/core_names.h>\n#include <openssl/params.h>\n'
+old = """    c->dir = direction;
+
+    debug_print(srtp_mod_aes_gcm, "setting iv: %s",
+                srtp_octet_string_hex_string(iv, 12));
+
+    if (!EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_SET_IVLEN, 12, 0)) {
+"""
+new = """
+    debug_print(srtp_mod_aes_gcm, "setting iv: %s",
+                srtp_octet_string_hex_string(iv, 12));
+
+    /* diemcau: the same key and direction as the last packet: only the IV
+     * changes. OpenSSL 3's EVP_CipherInit_ex asks the provider for the IV
+     * length through its parameter lookup on every call, and the IV length
+     * was set again on every packet: a third of the worker's AES-GCM cost per
+     * packet. The whole 12-byte IV given as the fixed IV with length -1 (the
+     * provider's special case: restore the whole IV) is buffered and applied
+     * at the next update, as EVP_CipherInit_ex does. */
+    if (c->dir == direction) {
+        OSSL_PARAM params[2];
+        params[0] = OSSL_PARAM_construct_octet_string(
+            OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, iv, (size_t)-1);
+        params[1] = OSSL_PARAM_construct_end();
+        if (!EVP_CIPHER_CTX_set_params(c->ctx, params)) {
+            return (srtp_err_status_init_fail);
+        }
+        return (srtp_err_status_ok);
+    }
+    c->dir = direction;
+
+    if (!EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_SET_IVLEN, 12, 0)) {
+"""
+assert s.count(old_inc) == 1 and s.count(old) == 1, "aes_gcm_ossl.c changed: review the GCM IV patch"
+s = s.replace(old_inc, new_inc).replace(old, new)
+open(p, "w").write(s)
+print("libsrtp: GCM IV without re-initialising the cipher")
+PY
+python3 - "$sub/libsrtp-2.5.0/crypto/cipher/aes_gcm_ossl.c" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+old = """    /*
+     * Retreive the tag
+     */
+    if (!EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_GET_TAG, c->tag_len, buf)) {
+        return (srtp_err_status_algo_fail);
+    }
+"""
+new = """    /*
+     * Retreive the tag (diemcau: from the provider directly, without the
+     * legacy control's translation into the same parameter)
+     */
+    {
+        OSSL_PARAM params[2];
+        params[0] = OSSL_PARAM_construct_octet_string(
+            OSSL_CIPHER_PARAM_AEAD_TAG, buf, c->tag_len);
+        params[1] = OSSL_PARAM_construct_end();
+        if (!EVP_CIPHER_CTX_get_params(c->ctx, params)) {
+            return (srtp_err_status_algo_fail);
+        }
+    }
+"""
+assert s.count(old) == 1 and "openssl/core_names.h" in s, "aes_gcm_ossl.c changed: review the GCM tag patch"
+open(p, "w").write(s.replace(old, new))
+print("libsrtp: GCM tag read from the provider")
+PY
 stub usrsctp-4e06feb01cadcd127d119486b98a4bd3d64aa1e7
 cat > $sub/usrsctp-4e06feb01cadcd127d119486b98a4bd3d64aa1e7/meson.build <<'M'
 project('usrsctp', 'c')

@@ -10,6 +10,7 @@
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
 #     Debian's source tarball, against OpenSSL), cached by version.
 #  4. bench:peer's native WebRTC endpoint (a small C program against OpenSSL), and the browser bundle.
+#  5. The benchmarks' native helpers (scripts/bench/native: rtp-gen, rtp-sink), cached by source hash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -17,7 +18,7 @@ source scripts/env.sh
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
   libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
   iproute2 nftables coturn openssl make python3 fonts-noto-core gstreamer1.0-tools gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus janus valgrind)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus janus gcc valgrind)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -75,4 +76,5 @@ fi
 
 bash scripts/bench/peer/build-endpoint.sh >/dev/null
 node scripts/build-client.mjs
+echo "setup: bench helpers in $(bash scripts/bench/native/build.sh)"
 echo "setup: ready (worker: $MEDIASOUP_WORKER_BIN)"

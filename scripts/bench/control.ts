@@ -4,7 +4,10 @@
 // server with its state in memory, then against two server instances sharing a redis-server
 // (halls alternate between them, the chair is on the first). Servers, clients and redis are
 // separate processes, so each one's CPU is read apart from the others' (/proc/<pid>/stat).
-// The last line printed is JSON: {"join_212_s", "grant_p50_ms", "grant_p99_ms", "redis": {…}, …}.
+// The last line printed is JSON: {"valid", "join_212_s", "grant_p50_ms", "grant_p99_ms", "redis": {…}, "headroom", …}:
+// valid or nothing (scripts/bench/validity.ts) — the clients process's own event-loop delay and
+// CPU, and what else ran on the machine, per phase; a run where they were over their limits
+// prints its figures only under "not_valid_figures" and exits 3.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RedisServer } from '../../test/integration/store/redis-server.ts';
 import type { ServerReady } from './control/server.ts';
 import type { ClientsJob, ClientsResult, PhaseMark } from './control/clients.ts';
+import { LIMITS, Validity, machineFacts, verdictLine } from './validity.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const GRANTS = Number(process.env.BENCH_GRANTS ?? '30');
@@ -105,7 +109,20 @@ interface Figures {
   errors: number;
 }
 
-async function scenario(label: string, instances: number, redis: RedisServer | null): Promise<Figures> {
+/** Whether the clients process (the harness) and the machine left the server alone in each phase. */
+function scenarioValidity(result: ClientsResult, storm: { others: number }, grants: { others: number }): Validity {
+  const v = new Validity();
+  v.atMost('clients_storm_loop_delay_p99_ms', result.storm.loopDelayP99Ms, LIMITS.clientStormLoopDelayP99Ms, "the clients process's event loop was late during the join storm (p99)", ' ms');
+  v.atMost('clients_grants_loop_delay_p99_ms', result.grantsPhase.loopDelayP99Ms, LIMITS.clientLoopDelayP99Ms, "the clients process's event loop was late during the grants (p99)", ' ms');
+  v.atMost('clients_grants_cpu_pct', result.grantsPhase.cpuPct, LIMITS.harnessProcessCpuPct, 'the clients process used its core during the grants', ' %');
+  v.headroom.clients_storm_cpu_pct = result.storm.cpuPct;
+  v.headroom.clients_grants_loop_delay_max_ms = result.grantsPhase.loopDelayMaxMs;
+  v.atMost('others_cpu_storm_pct', storm.others, LIMITS.othersCpuPct, 'other processes on the machine during the join storm', ' % of a core');
+  v.atMost('others_cpu_grants_pct', grants.others, LIMITS.othersCpuPct, 'other processes on the machine during the grants', ' % of a core');
+  return v;
+}
+
+async function scenario(label: string, instances: number, redis: RedisServer | null): Promise<{ figures: Figures; validity: Validity }> {
   const servers: { child: ChildProcess; ready: ServerReady }[] = [];
   const workers = instances === 1 ? 2 : 1;
   try {
@@ -168,7 +185,10 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
       console.log(`  grant → ${g.bridgeId.padEnd(8)} ack ${r1(g.ackMs)} ms, view p50 ${r1(percentile(v, 50))} / max ${r1(v.at(-1)!)} ms, ${g.eventMs.every((x) => typeof x === 'number') ? `event max ${r1(Math.max(...g.eventMs))} ms` : 'no event'}`);
     }
     if (result.errors.length) console.log(`  errors (${result.errors.length}): ${result.errors.slice(0, 5).join('; ')}`);
-    return {
+    const validity = scenarioValidity(result, storm, grantsCpu);
+    console.log(`  the clients process: loop delay p99 ${result.storm.loopDelayP99Ms} ms in the storm, ${result.grantsPhase.loopDelayP99Ms} ms in the grants; CPU ${result.storm.cpuPct} % / ${result.grantsPhase.cpuPct} %${validity.valid ? '' : ` — NOT VALID: ${validity.reasons.join('; ')}`}`);
+    if (result.errors.length) validity.fail(`${result.errors.length} client errors`);
+    const figures: Figures = {
       join_212_s: Math.round(result.allJoinedMs) / 1000,
       grant_p50_ms: r1(percentile(views, 50)),
       grant_p99_ms: r1(percentile(views, 99)),
@@ -184,29 +204,36 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
       others_cpu_grants_pct: grantsCpu.others,
       errors: result.errors.length,
     };
+    return { figures, validity };
   } finally {
     for (const s of servers) await stop(s.child);
   }
 }
 
-async function main(): Promise<void> {
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  console.log(`bench:control ${new Date().toISOString()} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; load before: ${load}; ${GRANTS} grants`);
+async function main(): Promise<number> {
+  const facts = machineFacts();
+  console.log(`bench:control ${facts.date} on ${facts.machine} (AES-128-GCM ${facts.openssl_gcm_us_per_1200B} µs per 1,200 bytes); load before: ${facts.load.join(' ')}; ${GRANTS} grants`);
   const out: Record<string, unknown> = {};
+  const validity = new Validity();
   if (ONLY !== 'redis') {
-    const f = await scenario('one instance', 1, null);
+    const { figures: f, validity: v } = await scenario('one instance', 1, null);
     Object.assign(out, { join_212_s: f.join_212_s, grant_p50_ms: f.grant_p50_ms, grant_p99_ms: f.grant_p99_ms, memory: f });
+    validity.merge('memory', v);
   }
   if (ONLY !== 'memory') {
     const redis = await startRedisServer();
     stopRedis = () => redis.stop();
     try {
-      out.redis = await scenario('two instances on redis', 2, redis);
+      const { figures: f, validity: v } = await scenario('two instances on redis', 2, redis);
+      out.redis = f;
+      validity.merge('redis', v);
     } finally {
       await redis.stop();
     }
   }
-  console.log(JSON.stringify(out));
+  const verdict = verdictLine(out, validity, facts, { load_after: os.loadavg().map((x) => Math.round(x * 100) / 100) });
+  console.log(verdict.line);
+  return verdict.exitCode;
 }
 
 /** Stops the redis-server of the run, if one is up. */
@@ -219,7 +246,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 try {
-  await main();
+  process.exitCode = await main();
 } finally {
   for (const child of children) child.kill('SIGKILL');
   await stopRedis();

@@ -9,6 +9,10 @@
  *     the server's event loop;
  *  2. feed + recording: the same while the secretary records; the recorder's CPU likewise.
  * CPU is in % of one core (100 = one core busy). Prints one JSON object as its last line.
+ * Valid or nothing (scripts/bench/validity.ts): per phase, what else ran on the machine, whether a
+ * CPU was saturated (the re-encoder would fall behind and show less CPU than it needs), and drops
+ * at the press player's socket; a run over those limits exits 3 with its figures only under
+ * "not_valid_figures".
  *
  * Options: --seconds N (per phase, default 30) --preset P (x264 preset, default veryfast)
  *          --switch-every N (seconds between speaker switches, 0 = none; default 10)
@@ -24,6 +28,8 @@ import { cpuSeconds, freeUdpPorts } from '../../server/app/feed/ffmpeg.ts';
 import { freePortBase, inviteUrl } from '../../test/helpers/server.ts';
 import { launchChromium, waitFor } from '../../test/helpers/chromium.ts';
 import { waitLive } from '../../test/helpers/hall-page.ts';
+import { LIMITS, Validity, coreBusyPct, coreSample, machineBusyPctOfCore, machineFacts, verdictLine } from './validity.ts';
+import { udpDropsOfPorts } from './fanout/harness.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,7 +41,7 @@ const preset = arg('preset', 'veryfast') as 'veryfast';
 const switchEvery = Number(arg('switch-every', '10'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-bench-programme-'));
   // The press player's side: a socket that counts what arrives.
   const pressPort = await freeUdpPorts(2);
@@ -76,7 +82,32 @@ async function main(): Promise<void> {
     await sleep(3000); // warm-up
 
     /** Runs one phase: CPU of the given processes and of the relay over `seconds`, switching speakers meanwhile. */
-    const phase = async (pids: Record<string, number | undefined>) => {
+    const chromiumPids = (): number[] => {
+      const root = chromium.browser.process()?.pid;
+      if (!root) return [];
+      const all = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+      const parent = (pid: number): number => {
+        try {
+          const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+          return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+        } catch {
+          return 0;
+        }
+      };
+      const out = new Set([root]);
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const p of all) if (!out.has(p) && out.has(parent(p))) (out.add(p), (grew = true));
+      }
+      return [...out];
+    };
+    const validity = new Validity();
+    /** Runs one phase: CPU of the given processes and of the relay over `seconds`, switching speakers meanwhile; its headroom into `validity`. */
+    const phase = async (name: string, pids: Record<string, number | undefined>) => {
+      const ours = [process.pid, ...server.pool.pids(), ...chromiumPids()];
+      const ours0 = [...ours, ...Object.values(pids)].map((pid) => cpuSeconds(pid) ?? 0);
+      const cores0 = coreSample();
+      const drops0 = udpDropsOfPorts([pressPort]);
       const t0 = performance.now();
       const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]));
       const relay0 = output.relayCounters!.busyMs;
@@ -93,6 +124,12 @@ async function main(): Promise<void> {
         }
       }
       const wallS = (performance.now() - t0) / 1000;
+      const cores1 = coreSample();
+      const oursCpu = [...ours, ...Object.values(pids)].map((pid) => cpuSeconds(pid) ?? 0).reduce((a, b, i) => a + b - ours0[i]!, 0);
+      // Everything else on the machine; no core saturated (a starved re-encoder falls behind and shows less CPU).
+      validity.atMost(`${name}_others_cpu_pct`, Math.round((machineBusyPctOfCore(cores0, cores1, wallS) - (oursCpu / wallS) * 100) * 10) / 10, LIMITS.othersCpuPct, `other processes on the machine during ${name}`, ' % of a core');
+      validity.atMost(`${name}_busiest_core_pct`, Math.max(...coreBusyPct(cores0, cores1)), LIMITS.harnessCoreBusyPct, `a CPU was saturated during ${name}`, ' %');
+      validity.atMost(`${name}_press_socket_drops`, udpDropsOfPorts([pressPort]) - drops0, LIMITS.harnessSocketDrops, `datagrams dropped at the press player's socket during ${name}`);
       const pct = (s: number) => Math.round((s / wallS) * 1000) / 10;
       const out: Record<string, number> = {};
       for (const [k, pid] of Object.entries(pids)) out[k] = pct((cpuSeconds(pid) ?? 0) - cpu0[k]!);
@@ -103,16 +140,17 @@ async function main(): Promise<void> {
       return out;
     };
 
-    const feed = await phase({ encoder: output.pids.encoder });
+    const feed = await phase('feed', { encoder: output.pids.encoder });
     console.log('feed only', JSON.stringify(feed));
     await host.execute({ role: 'secretary' }, { type: 'recording_start' });
     await waitFor('the recorder runs', async () => server.conference.feed.active !== undefined);
     const recorderPid = server.conference.feed.active!.pid;
-    const both = await phase({ encoder: output.pids.encoder, recorder: recorderPid });
+    const both = await phase('recording', { encoder: output.pids.encoder, recorder: recorderPid });
     console.log('feed + recording', JSON.stringify(both));
     await host.execute({ role: 'secretary' }, { type: 'recording_stop' });
     const recorded = await new Promise<{ file: string; chapters: unknown[] }>((resolve) => server.conference.feed.once('recorded', resolve));
     const file = path.join(dir, 'recordings', recorded.file);
+    const facts = machineFacts();
     const summary = {
       feed_cpu_pct: feed.encoder,
       record_cpu_pct: both.recorder,
@@ -128,10 +166,10 @@ async function main(): Promise<void> {
       switch_every_s: switchEvery,
       recording_mb: Math.round((fs.statSync(file).size / 2 ** 20) * 10) / 10,
       halls: 'Chromium p-20 and d-178 (fake camera and microphone) on the same machine',
-      machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.cpus()[0]?.model ?? 'unknown cpu'}`,
-      date: new Date().toISOString(),
     };
-    console.log(JSON.stringify(summary));
+    const verdict = verdictLine(summary, validity, facts);
+    console.log(verdict.line);
+    return verdict.exitCode;
   } finally {
     await chromium.close();
     await server.close();
@@ -141,7 +179,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);
     process.exit(1);

@@ -5,6 +5,10 @@
  * same figures as bench:fanout for each point, writes docs/img/fanout-sweep.svg and
  * docs/bench/sweep.json, and prints one JSON object (all points) as its last line.
  *
+ * Valid or nothing: each point carries the harness's headroom (scripts/bench/validity.ts); only
+ * valid points are drawn and written as points, the others are listed with their reasons, and
+ * the command exits 3 if any point was not valid.
+ *
  * Options: --seconds N (10 per point) --warmup N (3) --consumers 50,200,... --workers 1,2
  *          --from-json docs/bench/sweep.json (redraw the picture only)
  */
@@ -13,6 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FanoutHarness, round } from './fanout/harness.ts';
+import { windowValidity } from './fanout/headroom.ts';
+import { machineFacts } from './validity.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -40,6 +46,10 @@ interface Point {
   e2e_p99_ms: number;
   rss_mb: number;
   harness_cpu_pct: number;
+  /** The harness kept up at this point (scripts/bench/validity.ts); only valid points are drawn. */
+  valid: boolean;
+  invalid_reasons?: string[];
+  headroom?: Record<string, number | string | null>;
 }
 
 function titleOf(date: string): string {
@@ -56,7 +66,11 @@ async function point(workers: number, consumers: number, seconds: number, warmup
     await harness.start();
     await new Promise((r) => setTimeout(r, warmup * 1000));
     const w = await harness.measure(seconds);
+    const validity = windowValidity(w);
     return {
+      valid: validity.valid,
+      ...(validity.valid ? {} : { invalid_reasons: validity.reasons }),
+      headroom: validity.headroom,
       workers,
       consumers_target: consumers,
       consumers: w.consumers,
@@ -130,13 +144,13 @@ ${legend}
 `;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const from = arg('from-json', '');
   if (from) {
     // Redraws docs/img/fanout-sweep.svg from a recorded sweep (no measurement).
     const rec = JSON.parse(fs.readFileSync(from, 'utf8')) as { date: string; points: Point[] };
-    fs.writeFileSync(path.join(root, 'docs/img/fanout-sweep.svg'), svg(rec.points, titleOf(rec.date)));
-    return;
+    fs.writeFileSync(path.join(root, 'docs/img/fanout-sweep.svg'), svg(rec.points.filter((p) => p.valid !== false), titleOf(rec.date)));
+    return 0;
   }
   const seconds = Number(arg('seconds', '10'));
   const warmup = Number(arg('warmup', '3'));
@@ -161,17 +175,24 @@ async function main(): Promise<void> {
       points.push(p);
     }
   }
-  const date = new Date().toISOString();
+  const facts = machineFacts();
+  const date = facts.date;
   const title = titleOf(date);
+  // Only points where the harness kept up are drawn; the others are listed with their reasons.
+  const valid = points.filter((p) => p.valid);
+  const invalid = points.filter((p) => !p.valid).map((p) => ({ workers: p.workers, consumers_target: p.consumers_target, invalid_reasons: p.invalid_reasons }));
+  const allValid = invalid.length === 0 && failed.length === 0;
+  if (!allValid) console.error(`bench:sweep: NOT VALID at ${invalid.length + failed.length} point(s): ${JSON.stringify([...invalid, ...failed])}`);
   fs.mkdirSync(path.join(root, 'docs/img'), { recursive: true });
   fs.mkdirSync(path.join(root, 'docs/bench'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'docs/img/fanout-sweep.svg'), svg(points, title));
-  fs.writeFileSync(path.join(root, 'docs/bench/sweep.json'), JSON.stringify({ date, machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.cpus()[0]?.model}`, points, failed }, null, 1) + '\n');
-  console.log(JSON.stringify({ date, points, failed }));
+  if (valid.length) fs.writeFileSync(path.join(root, 'docs/img/fanout-sweep.svg'), svg(valid, title));
+  fs.writeFileSync(path.join(root, 'docs/bench/sweep.json'), JSON.stringify({ ...facts, valid: allValid, points: valid, invalid, failed }, null, 1) + '\n');
+  console.log(JSON.stringify({ valid: allValid, ...(allValid ? {} : { invalid_reasons: [...invalid.map((p) => `${p.workers}×${p.consumers_target}: ${p.invalid_reasons!.join('; ')}`), ...failed.map((f) => `${f.workers}×${f.consumers_target}: not done in time`)] }), points: valid, not_valid_points: invalid, failed, ...facts }));
+  return allValid ? 0 : 3;
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);
     process.exit(1);

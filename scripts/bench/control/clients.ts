@@ -4,7 +4,7 @@
 // transport (ICE/DTLS cannot complete without a WebRTC stack in Node, so the storm stops at
 // transport creation). Then the chair starts the meeting and grants the floor N times, each
 // after a hall asked for it, and every hall's receipt of the grant is timed.
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import type { ConferenceView } from '../../../server/protocol/control.ts';
 
@@ -53,6 +53,15 @@ export interface ClientsResult {
   grants: GrantSample[];
   errors: string[];
   clientCpuMs: number;
+  /** This process's own headroom per phase: event-loop delay (p99, max) and CPU, so a late receipt is told from a slow client. */
+  storm: ClientHeadroom;
+  grantsPhase: ClientHeadroom;
+}
+
+export interface ClientHeadroom {
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  cpuPct: number;
 }
 
 type Reply = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
@@ -103,8 +112,25 @@ async function run(job: ClientsJob): Promise<ClientsResult> {
     return r.province.online + r.districts.online + r.communes.online;
   };
 
+  // This process's headroom, per phase.
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  let phaseCpu = process.cpuUsage();
+  let phaseAt = performance.now();
+  const startPhase = (): void => {
+    lag.reset();
+    lag.enable();
+    phaseCpu = process.cpuUsage();
+    phaseAt = performance.now();
+  };
+  const endPhase = (): ClientHeadroom => {
+    lag.disable();
+    const c = process.cpuUsage(phaseCpu);
+    return { loopDelayP99Ms: Math.round(lag.percentile(99) / 1e4) / 100, loopDelayMaxMs: Math.round(lag.max / 1e4) / 100, cpuPct: Math.round(((c.user + c.system) / 1000 / (performance.now() - phaseAt)) * 1000) / 10 };
+  };
+
   // The storm: every hall at once, from cold.
   process.send!({ type: 'phase', name: 'storm-start' } satisfies PhaseMark);
+  startPhase();
   const t0 = performance.now();
   let chairSawAllAt = NaN;
   chair.on('control:view', () => {
@@ -161,6 +187,7 @@ async function run(job: ClientsJob): Promise<ClientsResult> {
   const joinedAt = performance.now();
   await until('the chair to see every hall online', () => !Number.isNaN(chairSawAllAt), 30_000);
   await until('every hall ready', () => halls.every((h) => !Number.isNaN(h.readyAt)), 30_000);
+  const storm = endPhase();
   process.send!({ type: 'phase', name: 'storm-end' } satisfies PhaseMark);
 
   // Let the last views go out, then the meeting starts.
@@ -175,6 +202,7 @@ async function run(job: ClientsJob): Promise<ClientsResult> {
   const byId = new Map(halls.map((h) => [h.bridgeId, h]));
   const grants: GrantSample[] = [];
   process.send!({ type: 'phase', name: 'grants-start' } satisfies PhaseMark);
+  startPhase();
   for (let g = 0; g < job.grants; g++) {
     const target = g % 2 === 0 ? districts[(g / 2) % districts.length]! : communes[(((g - 1) / 2) * 13) % communes.length]!;
     const hall = byId.get(target.id)!;
@@ -201,6 +229,7 @@ async function run(job: ClientsJob): Promise<ClientsResult> {
     for (const h of halls) h.watch = null;
     await sleep(250);
   }
+  const grantsPhase = endPhase();
   process.send!({ type: 'phase', name: 'grants-end' } satisfies PhaseMark);
 
   for (const h of halls) {
@@ -220,6 +249,8 @@ async function run(job: ClientsJob): Promise<ClientsResult> {
     grants,
     errors,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
+    storm,
+    grantsPhase,
   };
 }
 

@@ -7,7 +7,7 @@
  * send time (see rtp.ts) so that receivers can measure forwarding latency.
  */
 import dgram from 'node:dgram';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadClip, type Clip } from './media.ts';
 import { OpusPacketizer, Vp8Packetizer, parseFeedback, writeSendTime } from './rtp.ts';
 import { senderReport } from '../../../server/app/feed/rtp.ts';
@@ -66,6 +66,9 @@ let sent = 0;
 let sentOctets = 0;
 let running = false;
 const lag = monitorEventLoopDelay({ resolution: 10 });
+/** How late frames and audio packets are produced against their schedule (µs + 1), and how many a stall skipped. */
+const lateness = createHistogram();
+let skipped = 0;
 
 function send(hall: Hall, packet: Buffer, stamp: boolean): void {
   if (stamp) writeSendTime(packet, process.hrtime.bigint());
@@ -219,14 +222,22 @@ function tick(): void {
   const now = performance.now();
   for (const hall of halls.values()) {
     // Catch up at most a few periods after a stall instead of bursting a second of media.
-    if (now - hall.nextFrameAt > 5 * FRAME_MS) hall.nextFrameAt = now;
+    if (now - hall.nextFrameAt > 5 * FRAME_MS) {
+      skipped += Math.floor((now - hall.nextFrameAt) / FRAME_MS);
+      hall.nextFrameAt = now;
+    }
     while (hall.nextFrameAt <= now) {
+      lateness.record(Math.max(1, Math.round((now - hall.nextFrameAt) * 1000)));
       sendFrame(hall);
       hall.nextFrameAt += FRAME_MS;
     }
     pace(hall, now);
-    if (now - hall.nextAudioAt > 5 * AUDIO_MS) hall.nextAudioAt = now;
+    if (now - hall.nextAudioAt > 5 * AUDIO_MS) {
+      skipped += Math.floor((now - hall.nextAudioAt) / AUDIO_MS);
+      hall.nextAudioAt = now;
+    }
     while (hall.nextAudioAt <= now) {
+      lateness.record(Math.max(1, Math.round((now - hall.nextAudioAt) * 1000)));
       sendAudio(hall);
       hall.nextAudioAt += AUDIO_MS;
     }
@@ -243,6 +254,11 @@ function stats(): GeneratorStats {
     keyframeLog,
     loopDelayP99Ms: lag.percentile(99) / 1e6,
     loopDelayMaxMs: lag.max / 1e6,
+    lateP50Ms: lateness.count ? lateness.percentile(50) / 1000 : 0,
+    lateP99Ms: lateness.count ? lateness.percentile(99) / 1000 : 0,
+    lateMaxMs: lateness.count ? lateness.max / 1000 : 0,
+    skipped,
+    ports: [...halls.values()].map((h) => h.socket.address().port),
   };
 }
 
@@ -272,6 +288,8 @@ process.on('message', (raw) => {
       case 'stats': {
         const result = stats();
         lag.reset();
+        lateness.reset();
+        skipped = 0;
         process.send!({ type: 'stats', id: msg.id, stats: result });
         break;
       }

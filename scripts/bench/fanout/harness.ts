@@ -1,13 +1,15 @@
 /**
  * The fan-out harness as a library: builds a conference of synthetic SRTP halls (plus, when
  * asked, real Chromium halls) on a real diemcau server, measures a window, and switches speakers.
- * Used by bench:fanout (the whole conference) and bench:sweep (consumers × workers).
+ * Used by bench:fanout (the whole conference), bench:sweep (consumers × workers) and bench:switch.
+ * The synthetic load's two sides are in sides.ts (native C helpers by default, or the Node ones),
+ * the verdict on a window in headroom.ts. Longer than 400 lines: a window reads every counter
+ * (worker, harness, Chromium, kernel drops, cores) at the same two instants, kept in one place.
  */
-import { fork, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { types as ms } from 'mediasoup';
 import type { Page } from 'puppeteer-core';
 import type { ConsumeRequest, ConsumerSlot, MediaPeerSink, MediaSession } from '../../../sfu/index.ts';
@@ -17,44 +19,15 @@ import { pageVideo, waitLive } from '../../../test/helpers/hall-page.ts';
 import type { RunningServer } from '../../../server/app/server.ts';
 import { SrtpSession, type SrtpSuite } from './srtp.ts';
 import { WireCapture, wireCaptureAvailable, type WireFlow } from './capture.ts';
-import type { GeneratorHall, GeneratorStats, SinkReceiver, SinkReport } from './protocol.ts';
+import type { GeneratorHall, SinkReceiver, SinkReport } from './protocol.ts';
+import { createSides, nodeProbePid, type GeneratorSide, type HarnessImpl, type ReceiverKey, type SinkSide } from './sides.ts';
+import { FPS } from './media.ts';
+import { coreSample, coreBusyPct } from '../validity.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 export const CLK_TCK = 100;
 
-/** A child process answering requests by id. */
-export class Child {
-  readonly proc: ChildProcess;
-  #next = 1;
-  readonly #waiting = new Map<number, (m: any) => void>();
-  constructor(script: string, env: NodeJS.ProcessEnv = {}) {
-    // DIEMCAU_BENCH_CPU_PROF=dir: a V8 CPU profile of each child (to see what the harness spends).
-    const prof = process.env.DIEMCAU_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DIEMCAU_BENCH_CPU_PROF}`] : [];
-    this.proc = fork(path.join(here, script), [], { execArgv: ['--import', 'tsx', ...prof], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.proc.on('message', (m: any) => {
-      const w = this.#waiting.get(m.id);
-      if (w) {
-        this.#waiting.delete(m.id);
-        w(m);
-      }
-    });
-  }
-  request<T = any>(msg: Record<string, unknown>, timeoutMs = 60_000): Promise<T> {
-    const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`child ${String(msg.type)} timed out`)), timeoutMs);
-      this.#waiting.set(id, (m) => {
-        clearTimeout(timer);
-        resolve(m as T);
-      });
-      this.proc.send({ ...msg, id });
-    });
-  }
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null || !this.proc.connected) return;
-    await this.request({ type: 'stop' }, 5000).catch(() => this.proc.kill('SIGKILL'));
-  }
-}
+/** The child-process helper lives in sides.ts; re-exported for bench:cascade's harness. */
+export { Child } from './sides.ts';
 
 /** CPU seconds (user + system) of a process from /proc. */
 export function cpuSeconds(pid: number): number {
@@ -86,6 +59,12 @@ export function udpDropsByPort(): Map<number, number> {
     out.set(port, (out.get(port) ?? 0) + Number(f[f.length - 1]));
   }
   return out;
+}
+
+/** Drops (full receive buffers) at these local UDP ports so far. */
+export function udpDropsOfPorts(ports: number[]): number {
+  const by = udpDropsByPort();
+  return ports.reduce((n, p) => n + (by.get(p) ?? 0), 0);
 }
 
 function udpRcvbufErrors(): number {
@@ -143,7 +122,39 @@ export interface HarnessOptions {
   wire?: boolean;
   /** The server's link-health sampling period (its default, 2 s, when absent). */
   healthIntervalMs?: number;
+  /** The synthetic load's implementation: native (C, default) or node (the first harness). */
+  harness?: HarnessImpl;
   log?: (line: string) => void;
+}
+
+/** What the harness measured about itself in a window (see fanout/headroom.ts). */
+export interface HarnessHeadroom {
+  impl: HarnessImpl;
+  pinned: boolean;
+  /** CPUs the harness is pinned to, and the SFU's (pinned runs with one worker). */
+  harnessCpus: number[];
+  sfuCpus: number[];
+  /** Each harness process's CPU over the window, % of one core. */
+  processes: { name: string; pid: number; cpuPct: number }[];
+  /** Busy % of every CPU over the window (everything on the machine, steal included). */
+  coreBusyPct: number[];
+  /** What the rest of the machine used beside the run (all CPUs), in % of one core. */
+  othersCpuPct: number;
+  /** Drops at the harness's own sockets: /proc/net/udp by its ports, and as its processes counted them (SO_RXQ_OVFL). */
+  ownSocketDrops: number;
+  sinkSocketDrops: number | null;
+  generatorSocketDrops: number | null;
+  /** Drops at UDP sockets that are neither the SFU's nor the harness's (other people's). */
+  otherSocketDrops: number;
+  sinkReadDelayP99Ms: number | null;
+  sinkReadDelayMaxMs: number | null;
+  sinkLoopDelayP99Ms: number | null;
+  generatorLateP50Ms: number;
+  generatorLateP99Ms: number;
+  generatorLateMaxMs: number;
+  generatorSkipped: number;
+  /** Frames a second the synthetic programme is sent at (what a Chromium hall should decode). */
+  sourceFps: number;
 }
 
 interface SyntheticPeer {
@@ -174,7 +185,7 @@ export interface WindowResult {
   udpRcvbufErrors: number;
   /** Datagrams the kernel dropped at the SFU's sockets (the worker did not read in time). */
   sfuSocketDrops: number;
-  /** ... and at the harness's sockets (the sinks did not keep up: loss not caused by the SFU). */
+  /** ... and at the harness's own sockets (it did not keep up: loss not caused by the SFU). */
   harnessSocketDrops: number;
   /** SFU receipt → send, from kernel timestamps on loopback (tcpdump), or null without it. */
   fwdP50Ms: number | null;
@@ -193,6 +204,7 @@ export interface WindowResult {
   sinkLoopP99Ms: number;
   nacksSent: number;
   browsers: { bridgeId: string; fps: number; height: number }[];
+  headroom: HarnessHeadroom;
 }
 
 const CHAIR = 'p-20';
@@ -201,13 +213,16 @@ export class FanoutHarness {
   readonly options: HarnessOptions;
   server!: RunningServer;
   media!: MediaSession;
-  #generator!: Child;
-  #sink!: Child;
-  #probe!: Child;
+  #generator!: GeneratorSide;
+  #sinks!: SinkSide;
+  /** Every local port of the harness's own sockets (sinks, probes, generator). */
+  readonly #ownPorts = new Set<number>();
   #chromium?: TestBrowser;
   #pages = new Map<string, Page>();
   readonly #consumers = new Set<ms.Consumer>();
   readonly #pipeConsumers = new Set<ms.Consumer>();
+  /** The Chromium halls' receive transports. */
+  readonly #webRtcRecv = new Set<ms.WebRtcTransport>();
   readonly #producers = new Map<string, ms.Producer>();
   readonly #peers: SyntheticPeer[] = [];
   /** Local ports of the SFU's plain transports (to tell its socket drops from the harness's). */
@@ -239,6 +254,8 @@ export class FanoutHarness {
     this.media = this.server.media;
     for (const router of this.media.routers()) {
       router!.observer.on('newtransport', (t) => {
+        if (t.appData.kind === 'webrtc' && t.appData.direction === 'recv') this.#webRtcRecv.add(t as ms.WebRtcTransport);
+        t.observer.once('close', () => this.#webRtcRecv.delete(t as ms.WebRtcTransport));
         t.observer.on('newconsumer', (c) => {
           const set = t.constructor.name === 'PipeTransport' ? this.#pipeConsumers : this.#consumers;
           set.add(c);
@@ -251,16 +268,15 @@ export class FanoutHarness {
     }
     const caps = this.media.rtpCapabilities;
     const vp8 = caps.codecs!.find((c) => c.mimeType === 'video/VP8')!;
-    const env = { DIEMCAU_BENCH_VIDEO_PTS: String(vp8.preferredPayloadType) };
-    this.#generator = new Child('generator.ts', env);
-    this.#sink = new Child('sink.ts', env);
-    this.#probe = new Child('sink.ts', env);
+    ({ generator: this.#generator, sinks: this.#sinks } = createSides(o.harness ?? 'native', [vp8.preferredPayloadType!]));
     if (o.pin && !process.env.DIEMCAU_BENCH_NO_NICE) {
-      // The probe's receive time and the generator's send stamp should not wait behind the busy
-      // sink on the harness CPU: both get a higher CFS weight (nice), the probe most. (SCHED_FIFO
-      // deadlocked Node here: its helper threads spun at the same priority on the one CPU.)
-      renice(this.#probe.proc.pid!, -15);
-      renice(this.#generator.proc.pid!, -5);
+      // The receivers' read times and the generator's send stamps should not wait behind the
+      // server's Node process on the harness CPU: a higher CFS weight (nice). With the Node
+      // harness the probe process gets the most. (SCHED_FIFO deadlocked Node here: its helper
+      // threads spun at the same priority on the one CPU.)
+      const probe = nodeProbePid(this.#sinks);
+      for (const pid of this.#sinks.pids) renice(pid, pid === probe ? -15 : -5);
+      for (const pid of this.#generator.pids) renice(pid, -5);
     }
 
     // Who takes part.
@@ -278,19 +294,17 @@ export class FanoutHarness {
     const receivers: SinkReceiver[] = this.#peers.map((p) => ({ id: p.peerId, group: p.group, probe: false }));
     // Probes receive the speaker (the speaker's own hall receives the chair, not measured).
     const probeIds = new Set(receivers.filter((r) => (r.group === 'halls' || r.group === 'viewers') && r.id !== `bench:${this.speaker}`).slice(0, o.probes).map((r) => r.id));
-    const [{ ports }, { ports: probePorts }] = await Promise.all([
-      this.#sink.request<{ ports: Record<string, number> }>({ type: 'bind', receivers: receivers.filter((r) => !probeIds.has(r.id)) }),
-      this.#probe.request<{ ports: Record<string, number> }>({ type: 'bind', receivers: receivers.filter((r) => probeIds.has(r.id)).map((r) => ({ ...r, probe: true })) }),
-    ]);
-    const portOf = (id: string): number => ports[id] ?? probePorts[id]!;
+    const ports = await this.#sinks.bind(receivers.map((r) => ({ ...r, probe: probeIds.has(r.id) })));
+    for (const port of Object.values(ports)) this.#ownPorts.add(port);
+    const portOf = (id: string): number => ports[id]!;
 
     const halls: GeneratorHall[] = [];
-    const keys: { sink: Child; key: { receiver: string; myKey: string; sfuKey: string; suite: SrtpSuite; sfuIp: string; sfuPort: number } }[] = [];
+    const keys: ReceiverKey[] = [];
     const SUITE: SrtpSuite = o.suite ?? 'AEAD_AES_128_GCM';
     const sinks = new Map<string, PlainSink>();
     const setUp = async (p: SyntheticPeer): Promise<void> => {
       const publish = p.bridgeId !== undefined;
-      const sink = new PlainSink((max) => void this.#generator.request({ type: 'layers', hall: p.peerId, maxLayer: max }).catch(() => undefined));
+      const sink = new PlainSink((max) => void this.#generator.setLayers(p.peerId, max).catch(() => undefined));
       sinks.set(p.peerId, sink);
       this.media.join(p.peerId, {
         bridgeId: p.bridgeId,
@@ -304,7 +318,7 @@ export class FanoutHarness {
       this.#sfuPorts.add(recv.port);
       await this.media.connectPlainTransport(p.peerId, recv.id, { ip: '127.0.0.1', port: portOf(p.peerId), srtpParameters: { cryptoSuite: SUITE, keyBase64: recvKey } });
       if (probeIds.has(p.peerId)) this.#probeFlows.push({ port: portOf(p.peerId), key: recv.srtpParameters!.keyBase64, suite: SUITE, direction: 'out' });
-      keys.push({ sink: probeIds.has(p.peerId) ? this.#probe : this.#sink, key: { receiver: p.peerId, myKey: recvKey, sfuKey: recv.srtpParameters!.keyBase64, suite: SUITE, sfuIp: recv.ip, sfuPort: recv.port } });
+      keys.push({ receiver: p.peerId, myKey: recvKey, sfuKey: recv.srtpParameters!.keyBase64, suite: SUITE, sfuIp: recv.ip, sfuPort: recv.port });
       if (!publish) return;
       const sendKey = SrtpSession.randomKey(SUITE);
       const send = await this.media.createPlainTransport(p.peerId, 'send', { comedia: true, srtpCryptoSuite: SUITE });
@@ -332,8 +346,7 @@ export class FanoutHarness {
     await Promise.all(Array.from({ length: 8 }, async () => {
       for (let p = queue.shift(); p; p = queue.shift()) await setUp(p);
     }));
-    await this.#sink.request({ type: 'keys', keys: keys.filter((k) => k.sink === this.#sink).map((k) => k.key) });
-    await this.#probe.request({ type: 'keys', keys: keys.filter((k) => k.sink === this.#probe).map((k) => k.key) });
+    await this.#sinks.keys(keys);
     // Chromium halls connect before the synthetic load starts (under it, ICE/DTLS could time out).
     if (browserBridges.length) {
       this.#chromium = await launchChromium();
@@ -352,7 +365,8 @@ export class FanoutHarness {
     // The layers each hall was last told to send (a 'layers' message before the generator knew
     // the hall was lost).
     for (const hall of halls) hall.maxLayer = sinks.get(hall.id)?.maxLayer ?? hall.maxLayer;
-    await this.#generator.request({ type: 'halls', halls }, 120_000);
+    await this.#generator.addHalls(halls);
+    for (const port of (await this.#generator.stats()).ports ?? []) this.#ownPorts.add(port);
     if (o.scenario === 'conference') {
       const districts = bridges.filter((b) => b.startsWith('d-'));
       const communes = bridges.filter((b) => b.startsWith('c-'));
@@ -375,7 +389,7 @@ export class FanoutHarness {
       // plane, the generator, the sinks — on CPU 0; a single worker alone on CPU 1 (2 workers
       // float). Chromium joins the harness below, once connected (started there it could not
       // even connect).
-      for (const pid of [process.pid, ...[this.#generator, this.#sink, this.#probe].map((c) => c.proc.pid!)]) pin(pid, '0');
+      for (const pid of [process.pid, ...this.#generator.pids, ...this.#sinks.pids]) pin(pid, '0');
       if (o.workers === 1) for (const pid of this.server.pool.pids()) pin(pid, '1');
     }
     // Chromium at the lowest priority: its halls are there to run the real ICE/DTLS/SRTP/RTCP
@@ -394,6 +408,19 @@ export class FanoutHarness {
 
   /** Measures one window of `seconds` with the current programme. */
   async measure(seconds: number): Promise<WindowResult> {
+    const close = await this.openWindow();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    return close();
+  }
+
+  /** Starts a window (counters sampled now); the function returned ends it and gives the figures. */
+  /**
+   * `mediaStats: false` leaves out the consumers' and producers' stats (861 requests to the
+   * worker at each end, which would delay a switch measured inside the window): the packet
+   * rates then read 0, the harness's headroom is measured as always.
+   */
+  async openWindow(opts: { mediaStats?: boolean } = {}): Promise<() => Promise<WindowResult>> {
+    const mediaStats = opts.mediaStats !== false;
     const pids = this.server.pool.pids();
     const consumers = [...this.#consumers];
     const pipes = [...this.#pipeConsumers];
@@ -427,113 +454,174 @@ export class FanoutHarness {
       }
       return out;
     };
-    const [, , gen0] = await Promise.all([this.#sink.request({ type: 'mark' }), this.#probe.request({ type: 'mark' }), this.#generator.request<{ stats: GeneratorStats }>({ type: 'stats' }).then((m) => m.stats)]);
-    const [c0, p0, in0, b0] = await Promise.all([sent(consumers), sent(pipes), received(), browserFrames()]);
-    const cpu0 = pids.map(cpuSeconds);
-    const server0 = cpuSeconds(process.pid);
-    const harness0 = [this.#generator, this.#sink, this.#probe].map((c) => cpuSeconds(c.proc.pid!));
-    const browserPids = this.#chromium ? chromiumPids(this.#chromium) : [];
-    const browser0 = browserPids.map((p) => safeCpu(p));
-    const udp0 = udpRcvbufErrors();
-    const drops0 = udpDropsByPort();
+    // tcpdump first: it takes a while to start, and every counter below is sampled at the window's start.
     const speakerFlow = this.#inFlows.get(`bench:${this.speaker}`);
     if (this.options.wire !== false && speakerFlow && this.#probeFlows.length > 0 && wireCaptureAvailable()) {
       this.#capture = await WireCapture.start([speakerFlow, ...this.#probeFlows], path.join(os.tmpdir(), `diemcau-fanout-${process.pid}.pcap`));
     }
+    const [, gen0] = await Promise.all([this.#sinks.mark(), this.#generator.stats()]);
+    const none = async (): Promise<Map<string, number>> => new Map();
+    const [c0, p0, in0, b0] = await Promise.all(mediaStats ? [sent(consumers), sent(pipes), received(), browserFrames()] : [none(), none(), none(), browserFrames()]);
+    const harnessProcs = [...this.#generator.pids.map((pid) => ({ name: 'generator', pid })), ...this.#sinks.pids.map((pid, i) => ({ name: i === 0 ? 'sink' : 'probe sink', pid }))];
+    const cpu0 = pids.map(cpuSeconds);
+    const server0 = cpuSeconds(process.pid);
+    const harness0 = harnessProcs.map((h) => safeCpu(h.pid));
+    const browserPids = this.#chromium ? chromiumPids(this.#chromium) : [];
+    const browser0 = browserPids.map((p) => safeCpu(p));
+    const udp0 = udpRcvbufErrors();
+    const drops0 = udpDropsByPort();
+    const cores0 = coreSample();
     const t0 = process.hrtime.bigint();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    const wire = this.#capture ? await this.#capture.stop() : null;
-    this.#capture = null;
-    const cpu1 = pids.map(cpuSeconds);
-    const server1 = cpuSeconds(process.pid);
-    const harness1 = [this.#generator, this.#sink, this.#probe].map((c) => cpuSeconds(c.proc.pid!));
-    const browser1 = browserPids.map((p) => safeCpu(p));
-    const udp1 = udpRcvbufErrors();
-    const drops1 = udpDropsByPort();
-    let sfuDrops = 0;
-    let otherDrops = 0;
-    for (const [port, n] of drops1) {
-      const d = n - (drops0.get(port) ?? 0);
-      if (this.#sfuPorts.has(port)) sfuDrops += d;
-      else otherDrops += d;
-    }
-    const [sinkReport, probeReport, gen] = await Promise.all([
-      this.#sink.request<{ report: SinkReport }>({ type: 'report' }).then((m) => m.report),
-      this.#probe.request<{ report: SinkReport }>({ type: 'report' }).then((m) => m.report),
-      this.#generator.request<{ stats: GeneratorStats }>({ type: 'stats' }).then((m) => m.stats),
-    ]);
-    const [c1, p1, in1, b1] = await Promise.all([sent(consumers), sent(pipes), received(), browserFrames()]);
-    let outPackets = 0;
-    let active = 0;
-    for (const [id, n] of c1) {
-      if (!c0.has(id)) continue;
-      const d = n - c0.get(id)!;
-      outPackets += d;
-      if (d > 0) active++;
-    }
-    let pipePackets = 0;
-    for (const [id, n] of p1) if (p0.has(id)) pipePackets += n - p0.get(id)!;
-    const workerCpu = cpu1.map((c, i) => c - cpu0[i]!);
-    const cpuTotal = workerCpu.reduce((a, b) => a + b, 0);
-    const groups: SinkReport['groups'] = { ...sinkReport.groups };
-    for (const [k, g] of Object.entries(probeReport.groups)) {
-      const t = (groups[k] ??= { receivers: 0, packets: 0, octets: 0, expected: 0, lost: 0 });
-      t.receivers += g.receivers;
-      t.packets += g.packets;
-      t.octets += g.octets;
-      t.expected += g.expected;
-      t.lost += g.lost;
-    }
-    const expected = Object.values(groups).reduce((n, g) => n + g.expected, 0);
-    const lost = Object.values(groups).reduce((n, g) => n + g.lost, 0);
-    const lat = probeReport.latencyUs.map((u) => u / 1000);
-    return {
-      seconds: round(wall, 1),
-      consumers: consumers.length,
-      consumersActive: active,
-      outPackets,
-      outPps: Math.round(outPackets / wall),
-      pipePps: Math.round(pipePackets / wall),
-      inPps: Math.round([...in1].reduce((n, [id, v]) => n + (in0.has(id) ? v - in0.get(id)! : 0), 0) / wall),
-      workerCpuSeconds: workerCpu.map((x) => round(x)),
-      usCpuPerOutPacket: round((cpuTotal * 1e6) / Math.max(1, outPackets)),
-      sfuCpuPct: round((cpuTotal / wall / os.cpus().length) * 100, 1),
-      sfuCores: round(cpuTotal / wall),
-      serverCpuPct: round(((server1 - server0) / wall) * 100, 1),
-      browsersCpuPct: round(((browser1.reduce((a, b) => a + b, 0) - browser0.reduce((a, b) => a + b, 0)) / wall) * 100, 1),
-      harnessCpuPct: round((harness1.reduce((a, b) => a + b, 0) - harness0.reduce((a, b) => a + b, 0)) / wall * 100, 1),
-      lossPct: round((lost / Math.max(1, expected)) * 100, 3),
-      lost,
-      expected,
-      udpRcvbufErrors: udp1 - udp0,
-      sfuSocketDrops: sfuDrops,
-      harnessSocketDrops: otherDrops,
-      fwdP50Ms: wire ? round(percentile(wire.latencyMs, 50), 3) : null,
-      fwdP99Ms: wire ? round(percentile(wire.latencyMs, 99), 3) : null,
-      fwdMaxMs: wire ? round(Math.max(...wire.latencyMs, 0), 3) : null,
-      fwdSamples: wire?.latencyMs.length ?? 0,
-      e2eP50Ms: round(percentile(lat, 50), 3),
-      e2eP99Ms: round(percentile(lat, 99), 3),
-      e2eSamples: lat.length,
-      rssMb: round(pids.map(rssMb).reduce((a, b) => a + b, 0), 0),
-      groups,
-      generatorLoopP99Ms: round(gen.loopDelayP99Ms),
-      generatorPps: Math.round((gen.packets - gen0.packets) / wall),
-      generatorNacked: gen.nacked - gen0.nacked,
-      sinkLoopP99Ms: round(sinkReport.loopDelayP99Ms),
-      nacksSent: sinkReport.nacksSent + probeReport.nacksSent,
-      browsers: [...this.#pages.keys()].map((b) => ({
-        bridgeId: b,
-        fps: round(((b1.get(b)?.frames ?? 0) - (b0.get(b)?.frames ?? 0)) / wall, 1),
-        height: b1.get(b)?.height ?? 0,
-      })),
+    return async () => {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cores1 = coreSample();
+      const cpu1 = pids.map(cpuSeconds);
+      const server1 = cpuSeconds(process.pid);
+      const harness1 = harnessProcs.map((h) => safeCpu(h.pid));
+      const browser1 = browserPids.map((p) => safeCpu(p));
+      const udp1 = udpRcvbufErrors();
+      const drops1 = udpDropsByPort();
+      const wire = this.#capture ? await this.#capture.stop() : null;
+      this.#capture = null;
+      let sfuDrops = 0;
+      let ownDrops = 0;
+      let otherDrops = 0;
+      for (const [port, n] of drops1) {
+        const d = n - (drops0.get(port) ?? 0);
+        if (this.#sfuPorts.has(port)) sfuDrops += d;
+        else if (this.#ownPorts.has(port)) ownDrops += d;
+        else otherDrops += d;
+      }
+      const [sinkReport, gen] = await Promise.all([this.#sinks.report(), this.#generator.stats()]);
+      const [c1, p1, in1, b1] = await Promise.all(mediaStats ? [sent(consumers), sent(pipes), received(), browserFrames()] : [none(), none(), none(), browserFrames()]);
+      let outPackets = 0;
+      let active = 0;
+      for (const [id, n] of c1) {
+        if (!c0.has(id)) continue;
+        const d = n - c0.get(id)!;
+        outPackets += d;
+        if (d > 0) active++;
+      }
+      let pipePackets = 0;
+      for (const [id, n] of p1) if (p0.has(id)) pipePackets += n - p0.get(id)!;
+      const workerCpu = cpu1.map((c, i) => c - cpu0[i]!);
+      const cpuTotal = workerCpu.reduce((a, b) => a + b, 0);
+      const groups = sinkReport.groups;
+      const expected = Object.values(groups).reduce((n, g) => n + g.expected, 0);
+      const lost = Object.values(groups).reduce((n, g) => n + g.lost, 0);
+      const lat = sinkReport.latencyUs.map((u) => u / 1000);
+      const harnessCpu = harness1.map((c, i) => c - harness0[i]!);
+      const browserCpu = browser1.reduce((a, b) => a + b, 0) - browser0.reduce((a, b) => a + b, 0);
+      const ours = cpuTotal + (server1 - server0) + harnessCpu.reduce((a, b) => a + b, 0) + browserCpu;
+      const machineBusy = cores1.reduce((n, x, i) => n + x.busy - cores0[i]!.busy, 0) / CLK_TCK;
+      const pinned = this.options.pin;
+      const headroom: HarnessHeadroom = {
+        impl: this.options.harness ?? 'native',
+        pinned,
+        harnessCpus: pinned ? [0] : [],
+        sfuCpus: pinned && this.options.workers === 1 ? [1] : [],
+        processes: harnessProcs.map((h, i) => ({ ...h, cpuPct: round((harnessCpu[i]! / wall) * 100, 1) })),
+        coreBusyPct: coreBusyPct(cores0, cores1),
+        othersCpuPct: round(((machineBusy - ours) / wall) * 100, 1),
+        ownSocketDrops: ownDrops,
+        sinkSocketDrops: sinkReport.socketDrops,
+        generatorSocketDrops: gen.socketDrops,
+        otherSocketDrops: otherDrops,
+        sinkReadDelayP99Ms: sinkReport.readDelayP99Ms === null ? null : round(sinkReport.readDelayP99Ms, 3),
+        sinkReadDelayMaxMs: sinkReport.readDelayMaxMs === null ? null : round(sinkReport.readDelayMaxMs, 3),
+        sinkLoopDelayP99Ms: sinkReport.loopDelayP99Ms === null ? null : round(sinkReport.loopDelayP99Ms, 3),
+        generatorLateP50Ms: round(gen.lateP50Ms, 3),
+        generatorLateP99Ms: round(gen.lateP99Ms, 3),
+        generatorLateMaxMs: round(gen.lateMaxMs, 3),
+        generatorSkipped: gen.skipped,
+        sourceFps: FPS,
+      };
+      return {
+        seconds: round(wall, 1),
+        consumers: consumers.length,
+        consumersActive: active,
+        outPackets,
+        outPps: Math.round(outPackets / wall),
+        pipePps: Math.round(pipePackets / wall),
+        inPps: Math.round([...in1].reduce((n, [id, v]) => n + (in0.has(id) ? v - in0.get(id)! : 0), 0) / wall),
+        workerCpuSeconds: workerCpu.map((x) => round(x)),
+        usCpuPerOutPacket: round((cpuTotal * 1e6) / Math.max(1, outPackets)),
+        sfuCpuPct: round((cpuTotal / wall / os.cpus().length) * 100, 1),
+        sfuCores: round(cpuTotal / wall),
+        serverCpuPct: round(((server1 - server0) / wall) * 100, 1),
+        browsersCpuPct: round((browserCpu / wall) * 100, 1),
+        harnessCpuPct: round((harnessCpu.reduce((a, b) => a + b, 0) / wall) * 100, 1),
+        lossPct: round((lost / Math.max(1, expected)) * 100, 3),
+        lost,
+        expected,
+        udpRcvbufErrors: udp1 - udp0,
+        sfuSocketDrops: sfuDrops,
+        harnessSocketDrops: ownDrops,
+        fwdP50Ms: wire ? round(percentile(wire.latencyMs, 50), 3) : null,
+        fwdP99Ms: wire ? round(percentile(wire.latencyMs, 99), 3) : null,
+        fwdMaxMs: wire ? round(Math.max(...wire.latencyMs, 0), 3) : null,
+        fwdSamples: wire?.latencyMs.length ?? 0,
+        e2eP50Ms: round(percentile(lat, 50), 3),
+        e2eP99Ms: round(percentile(lat, 99), 3),
+        e2eSamples: lat.length,
+        rssMb: round(pids.map(rssMb).reduce((a, b) => a + b, 0), 0),
+        groups,
+        generatorLoopP99Ms: round(gen.loopDelayP99Ms),
+        generatorPps: Math.round((gen.packets - gen0.packets) / wall),
+        generatorNacked: gen.nacked - gen0.nacked,
+        sinkLoopP99Ms: round(sinkReport.loopDelayP99Ms ?? 0),
+        nacksSent: sinkReport.nacksSent,
+        browsers: [...this.#pages.keys()].map((b) => ({
+          bridgeId: b,
+          fps: round(((b1.get(b)?.frames ?? 0) - (b0.get(b)?.frames ?? 0)) / wall, 1),
+          height: b1.get(b)?.height ?? 0,
+        })),
+        headroom,
+      };
     };
+  }
+
+  /**
+   * Every hall's video consumer of `bridgeId`'s camera (thumbnails of the console and the wall
+   * left out): which peer receives it, over what, and the SSRC it arrives with.
+   */
+  cameraConsumersOf(bridgeId: string): { peerId: string; bridgeId: string; ssrc: number; consumerId: string; webrtc: boolean }[] {
+    const byId = new Map([...this.#consumers].map((c) => [c.id, c]));
+    const out: { peerId: string; bridgeId: string; ssrc: number; consumerId: string; webrtc: boolean }[] = [];
+    for (const peer of this.media.snapshot().peers) {
+      if (!peer.bridgeId) continue; // the console and the wall: thumbnails
+      for (const c of peer.consumers) {
+        const consumer = byId.get(c.id);
+        if (c.bridgeId !== bridgeId || c.source !== 'cam' || c.kind !== 'video' || c.slot === 'thumb' || !consumer) continue;
+        out.push({ peerId: peer.peerId, bridgeId: peer.bridgeId, ssrc: consumer.rtpParameters.encodings![0]!.ssrc!, consumerId: c.id, webrtc: !peer.peerId.startsWith('bench:') });
+      }
+    }
+    return out;
+  }
+
+  /** The local UDP ports of the Chromium halls' receive transports (where the SFU sends them media). */
+  browserPorts(): number[] {
+    return [...this.#webRtcRecv].map((t) => t.iceSelectedTuple?.remotePort).filter((p): p is number => typeof p === 'number');
+  }
+
+  /** The Chromium halls' pages, by bridge. */
+  get pages(): ReadonlyMap<string, Page> {
+    return this.#pages;
+  }
+
+  /** First packets of streams at the synthetic receivers since `sinceMs` (epoch ms; native sink). */
+  streamStarts(sinceMs: number): ReturnType<SinkSide['streamStarts']> {
+    return this.#sinks.streamStarts(sinceMs);
+  }
+
+  /** The generator's counters and keyframe log. */
+  generatorStats(): ReturnType<GeneratorSide['stats']> {
+    return this.#generator.stats();
   }
 
   /** Keyframe requests that reached each hall's camera so far (the generator's count). */
   async keyframeRequests(): Promise<Record<string, number>> {
-    return (await this.#generator.request<{ stats: GeneratorStats }>({ type: 'stats' })).stats.keyframeRequests;
+    return (await this.#generator.stats()).keyframeRequests;
   }
 
   /**
@@ -551,7 +639,7 @@ export class FanoutHarness {
     await Promise.all([this.media.setOnAir(to), this.media.setOpenMicrophones([this.media.chairBridgeId, to])]);
     const setOnAirMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, settleMs));
-    const stats = (await this.#generator.request<{ stats: GeneratorStats }>({ type: 'stats' })).stats;
+    const stats = await this.#generator.stats();
     const after = stats.keyframeRequests[`bench:${to}`] ?? 0;
     const startedAt = Date.now() - settleMs - setOnAirMs;
     const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${k.at - startedAt} ms`);
@@ -561,7 +649,7 @@ export class FanoutHarness {
 
   async close(): Promise<void> {
     this.#capture?.close();
-    await Promise.all([this.#generator, this.#sink, this.#probe].map((c) => c?.stop()));
+    await Promise.all([this.#generator?.close(), this.#sinks?.close()]);
     await this.#chromium?.close();
     await this.server?.close();
   }

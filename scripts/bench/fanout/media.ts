@@ -41,7 +41,7 @@ export const LAYERS = [
 /** A keyframe every 4 s in the clip (hardware encoders refresh periodically; PLIs add more). */
 const GOP = 4 * FPS;
 
-function cacheDir(): string {
+export function cacheDir(): string {
   const dir = path.join(os.homedir(), '.cache', 'diemcau', 'bench-media', `v2-${CLIP_SECONDS}s-${FPS}fps-gop${GOP}`);
   fs.mkdirSync(dir, { recursive: true });
   return dir;

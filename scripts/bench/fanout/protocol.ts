@@ -33,6 +33,14 @@ export interface GeneratorStats {
   keyframeLog: { hall: string; layer: number; at: number; kind: string }[];
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
+  /** How late frames and audio packets left against their schedule since the last stats (ms). */
+  lateP50Ms: number;
+  lateP99Ms: number;
+  lateMaxMs: number;
+  /** Frames and audio packets skipped after a stall of more than 5 periods since the last stats. */
+  skipped: number;
+  /** The generator's local UDP ports (its socket drops are the harness's). */
+  ports: number[];
 }
 
 /** A receiving socket of a sink: a hall's receive transport, the chair's console, the wall. */

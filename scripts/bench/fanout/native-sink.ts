@@ -1,0 +1,160 @@
+/**
+ * The native receiving side of the fan-out harness (scripts/bench/native/rtp-sink.c) seen from
+ * Node: starts the binary (built by scripts/setup.sh; built here if missing), speaks its
+ * line protocol, and returns reports in the shape of the Node sink's (protocol.ts).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { SinkGroupStats } from './protocol.ts';
+import type { SrtpSuite } from './srtp.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The directory of the built helpers (builds them once if the sources changed since setup). */
+export function nativeDir(): string {
+  return execFileSync('bash', [path.join(here, '../native/build.sh')], { encoding: 'utf8' }).trim();
+}
+
+/** The sink's binary. */
+export function nativeSinkBinary(): string {
+  return path.join(nativeDir(), 'rtp-sink');
+}
+
+export interface NativeSinkReport {
+  seconds: number;
+  groups: Record<string, SinkGroupStats>;
+  latencyUs: number[];
+  nacksSent: number;
+  rtcpSent: number;
+  sendErrors: number;
+  /** Datagrams the kernel dropped at this sink's sockets in the window (SO_RXQ_OVFL). */
+  socketDrops: number;
+  packetsTotal: number;
+  batchesTotal: number;
+  /** Packets from a source port no receiver is keyed for yet (before its keys came). */
+  unmapped: number;
+  sockets: number;
+  /** Kernel receive → read by the sink, over the window's packets (µs). */
+  readDelayUs: { n: number; p50: number; p99: number; p999: number; max: number };
+  cpuSeconds: number;
+}
+
+/** The first packet of a stream at a receiver (or the first after 200 ms of silence). */
+export interface StreamStart {
+  receiver: string;
+  ssrc: number;
+  /** Kernel receive time, ms since the epoch (CLOCK_REALTIME, µs resolution). */
+  atMs: number;
+  pt: number;
+  /** 1: the packet starts a VP8 keyframe; 0: it does not; -1: unknown (not video or no key). */
+  key: number;
+}
+
+export class NativeSink {
+  readonly proc: ChildProcess;
+  #next = 1;
+  readonly #waiting = new Map<number, (m: any) => void>();
+  #closed = false;
+
+  constructor(binary = nativeSinkBinary()) {
+    this.proc = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
+      const m = JSON.parse(line) as { id: number };
+      const w = this.#waiting.get(m.id);
+      if (w) {
+        this.#waiting.delete(m.id);
+        w(m);
+      }
+    });
+    this.proc.once('exit', () => {
+      this.#closed = true;
+      for (const w of this.#waiting.values()) w({ error: 'rtp-sink exited' });
+      this.#waiting.clear();
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  #request<T = any>(line: string, timeoutMs = 30_000): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('rtp-sink is not running'));
+    const id = this.#next++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`rtp-sink: ${line.split(' ')[0]} timed out`)), timeoutMs);
+      this.#waiting.set(id, (m) => {
+        clearTimeout(timer);
+        if (m.error) reject(new Error(`rtp-sink: ${m.error}`));
+        else resolve(m as T);
+      });
+      this.proc.stdin!.write(`${id} ${line}\n`);
+    });
+  }
+
+  /** Binds one socket per receiver; returns their local ports. */
+  async bind(receivers: { id: string; group: string; probe: boolean }[]): Promise<Record<string, number>> {
+    const ports: Record<string, number> = {};
+    await Promise.all(receivers.map(async (r) => {
+      if (/\s/.test(r.id) || /\s/.test(r.group)) throw new Error(`rtp-sink: names without spaces only (${r.id})`);
+      const m = await this.#request<{ port: number }>(`bind ${r.id} ${r.group} ${r.probe ? 1 : 0}`);
+      if (m.port <= 0) throw new Error(`rtp-sink: could not bind ${r.id}`);
+      ports[r.id] = m.port;
+    }));
+    return ports;
+  }
+
+  /** The receivers' keys and the SFU's addresses; starts the receiver reports. */
+  async keys(keys: { receiver: string; myKey: string; sfuKey: string; suite: SrtpSuite; sfuIp: string; sfuPort: number }[]): Promise<void> {
+    const hex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
+    await Promise.all(keys.map(async (k) => {
+      const m = await this.#request<{ ok: boolean }>(`key ${k.receiver} ${k.suite === 'AEAD_AES_128_GCM' ? 'gcm' : 'cm'} ${hex(k.myKey)} ${hex(k.sfuKey)} ${k.sfuIp} ${k.sfuPort}`);
+      if (!m.ok) throw new Error(`rtp-sink: keys of ${k.receiver} refused`);
+    }));
+    await this.#request('start');
+  }
+
+  /**
+   * How many sockets the non-probe receivers share (told apart by the SFU's source port); 0: one
+   * socket per receiver. Before the first bind.
+   */
+  async shareSockets(count: number): Promise<void> {
+    await this.#request(`shared ${count}`);
+  }
+
+  async videoPayloadTypes(pts: number[]): Promise<void> {
+    await this.#request(`videopts ${pts.join(',')}`);
+  }
+
+  /** Decrypt every RTP packet (only to measure what decryption costs; the harness does not). */
+  async decryptAll(on: boolean): Promise<void> {
+    await this.#request(`decryptall ${on ? 1 : 0}`);
+  }
+
+  async mark(): Promise<void> {
+    await this.#request('mark');
+  }
+
+  async report(): Promise<NativeSinkReport> {
+    return this.#request<NativeSinkReport>('report');
+  }
+
+  /** Streams that started (or resumed after silence) at or after `sinceMs` (epoch ms). */
+  async streamStarts(sinceMs: number): Promise<StreamStart[]> {
+    return (await this.#request<{ events: StreamStart[] }>(`events ${sinceMs.toFixed(3)}`)).events;
+  }
+
+  /** Packets received so far on the streams of these SSRCs (all receivers together). */
+  async received(ssrcs: number[]): Promise<number> {
+    return (await this.#request<{ received: number }>(`received ${ssrcs.join(',')}`)).received;
+  }
+
+  /** Stops the helper; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    await this.#request('stop', 5000).catch(() => this.proc.kill('SIGKILL'));
+    await exited;
+  }
+}
