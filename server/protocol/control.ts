@@ -16,6 +16,7 @@ import {
 import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/conference/types.ts';
 import type { LinkSample } from '../core/health.ts';
 import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
+import { screenText } from './text.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
 // the core for its length or range, and the apps' input fields use the same numbers.
@@ -30,51 +31,54 @@ export const Token = z.string().regex(TOKEN_PATTERN, 'not an access token');
 /** Socket handshake `auth` of both namespaces. */
 export const TokenAuth = z.object({ token: Token });
 
-/** Text as the core counts it: NFC, trimmed, 1..max characters. */
-const text = (max: number) => z.string().normalize('NFC').trim().min(1).max(max);
-const MaketOverride = z.object({
-  lines: z.array(z.string().max(MAX_MAKET_LINE)).min(1).max(MAX_MAKET_LINES).optional(),
+const MaketOverride = z.strictObject({
+  // A maket line may be left blank (spacing); every line follows the text rule.
+  lines: z.array(screenText(MAX_MAKET_LINE, { allowEmpty: true })).min(1).max(MAX_MAKET_LINES).optional(),
   background: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
   textColour: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
 });
 
+/** A floor request's id as the core makes them ('r12'); a short pattern keeps junk out of messages and logs. */
+const RequestId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a request id');
+
+// Every command is a strict object: a field the server does not know (a typo, `__proto__`) is refused, not ignored.
 /** Commands a person may send (the app adds the actor; system commands are not accepted). */
 export const ClientCommand = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('start_meeting') }),
-  z.object({ type: z.literal('end_meeting') }),
-  z.object({
+  z.strictObject({ type: z.literal('start_meeting') }),
+  z.strictObject({ type: z.literal('end_meeting') }),
+  z.strictObject({
     type: z.literal('request_floor'),
     bridgeId: BridgeId,
-    speakerName: text(MAX_SPEAKER_NAME),
-    speakerTitle: text(MAX_SPEAKER_TITLE),
-    topic: z.string().normalize('NFC').trim().max(MAX_TOPIC).nullish(),
+    speakerName: screenText(MAX_SPEAKER_NAME),
+    speakerTitle: screenText(MAX_SPEAKER_TITLE),
+    topic: screenText(MAX_TOPIC, { allowEmpty: true }).nullish(),
   }),
-  z.object({ type: z.literal('cancel_request'), requestId: z.string().min(1).max(64) }),
-  z.object({ type: z.literal('move_request'), requestId: z.string().min(1).max(64), toIndex: z.number().int().min(0).max(1000) }),
-  z.object({ type: z.literal('grant_floor'), requestId: z.string().min(1).max(64) }),
-  z.object({ type: z.literal('grant_next') }),
-  z.object({ type: z.literal('revoke_floor') }),
-  z.object({ type: z.literal('yield_floor') }),
-  z.object({ type: z.literal('timer_pause') }),
-  z.object({ type: z.literal('timer_resume') }),
-  z.object({ type: z.literal('timer_extend'), seconds: z.number().int().min(1).max(MAX_EXTEND_SECONDS) }),
-  z.object({ type: z.literal('agenda_next') }),
-  z.object({ type: z.literal('agenda_prev') }),
-  z.object({ type: z.literal('agenda_goto'), index: z.number().int().min(0).max(1000) }),
-  z.object({ type: z.literal('break_start') }),
-  z.object({ type: z.literal('break_end') }),
-  z.object({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(MAX_ATTENDEES), ready: z.boolean().optional() }),
-  z.object({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
-  z.object({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
+  z.strictObject({ type: z.literal('cancel_request'), requestId: RequestId }),
+  z.strictObject({ type: z.literal('move_request'), requestId: RequestId, toIndex: z.number().int().min(0).max(1000) }),
+  z.strictObject({ type: z.literal('grant_floor'), requestId: RequestId }),
+  z.strictObject({ type: z.literal('grant_next') }),
+  z.strictObject({ type: z.literal('revoke_floor') }),
+  z.strictObject({ type: z.literal('yield_floor') }),
+  z.strictObject({ type: z.literal('timer_pause') }),
+  z.strictObject({ type: z.literal('timer_resume') }),
+  z.strictObject({ type: z.literal('timer_extend'), seconds: z.number().int().min(1).max(MAX_EXTEND_SECONDS) }),
+  z.strictObject({ type: z.literal('agenda_next') }),
+  z.strictObject({ type: z.literal('agenda_prev') }),
+  z.strictObject({ type: z.literal('agenda_goto'), index: z.number().int().min(0).max(1000) }),
+  z.strictObject({ type: z.literal('break_start') }),
+  z.strictObject({ type: z.literal('break_end') }),
+  z.strictObject({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(MAX_ATTENDEES), ready: z.boolean().optional() }),
+  z.strictObject({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
+  z.strictObject({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
   // The archive recording (secretary and chair).
-  z.object({ type: z.literal('recording_start') }),
-  z.object({ type: z.literal('recording_stop') }),
+  z.strictObject({ type: z.literal('recording_start') }),
+  z.strictObject({ type: z.literal('recording_stop') }),
 ]);
 export type ClientCommand = z.infer<typeof ClientCommand>;
 
 const metric = (max: number) => z.number().finite().min(0).max(max).nullish();
 /** What a hall's browser measures of its link, every 2 seconds. */
-export const ClientLinkReport = z.object({
+export const ClientLinkReport = z.strictObject({
   rttMs: metric(60_000),
   jitterMs: metric(60_000),
   lossUpPct: metric(100),
@@ -91,8 +95,8 @@ export const ClientLinkReport = z.object({
 export type ClientLinkReport = z.infer<typeof ClientLinkReport>;
 
 /** What a hall measured in the pre-meeting link test. */
-export const LinkTestResult = z.object({
-  testId: z.string().min(1).max(64),
+export const LinkTestResult = z.strictObject({
+  testId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a test id'),
   rttMs: metric(60_000),
   lossPct: metric(100),
   /** The outgoing bitrate the browser's estimate reached while sending all layers. */
@@ -108,13 +112,13 @@ export const ControlRequests = {
   'control:command': ClientCommand,
   'control:snapshot': z.object({}).strict(),
   /** Clock offset estimation: the client sends its clock, the server answers with its own. */
-  'time:sync': z.object({ clientNow: z.number() }),
+  'time:sync': z.strictObject({ clientNow: z.number().finite() }),
   /** A hall's browser reports its link (operators only; the bridge is the token's). */
   'health:report': ClientLinkReport,
   /** The technicians' drill-down: a bridge's history and events. */
-  'health:bridge': z.object({ bridgeId: BridgeId }),
+  'health:bridge': z.strictObject({ bridgeId: BridgeId }),
   /** Staff: ask these halls to run the pre-meeting link test now. */
-  'health:startTest': z.object({ bridgeIds: z.array(BridgeId).min(1).max(256) }),
+  'health:startTest': z.strictObject({ bridgeIds: z.array(BridgeId).min(1).max(256) }),
   /** A hall's result of the link test (operators only). */
   'health:testResult': LinkTestResult,
 } as const;

@@ -88,6 +88,10 @@ export type MediaRequest<N extends MediaRequestName> = z.infer<(typeof MediaRequ
 /** Stable error codes on the wire. */
 export const ErrorCode = z.enum([
   'invalid_payload',
+  /** Text with characters no person types (the text rule of the core). */
+  'invalid_text',
+  /** An event name the namespace does not know. */
+  'unknown_request',
   'unauthenticated',
   'forbidden',
   'not_joined',

@@ -1,6 +1,7 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
 import { TokenAuth, type Principal } from '../protocol/control.ts';
+import { hasTextFault } from '../protocol/text.ts';
 
 /** An acknowledgement of any namespace: the data, or a refusal with a stable code. */
 export type WireAck<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
@@ -50,7 +51,9 @@ export function onRequest<S extends z.ZodType, R>(
     const parsed = schema.safeParse(args.length > 1 ? args[0] : undefined);
     if (!parsed.success) {
       const where = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
-      return reply({ ok: false, error: { code: 'invalid_payload', message: `invalid ${name} [fields:${where}]` } });
+      // Text refused for its characters says so (invalid_text); any other mistake is invalid_payload.
+      const code = hasTextFault(parsed.error) ? 'invalid_text' : 'invalid_payload';
+      return reply({ ok: false, error: { code, message: `invalid ${name} [fields:${where}]` } });
     }
     handler(parsed.data).then(reply, () => reply({ ok: false, error: { code: 'internal', message: 'internal error' } }));
   });

@@ -376,6 +376,8 @@ export const ERROR_CODES = [
   'forbidden',
   'unknown_command',
   'invalid_argument',
+  /** Text that breaks the text rule (validate.ts): control, invisible or bidi characters, piled-up marks. */
+  'invalid_text',
   'invalid_state',
   'unknown_bridge',
   'not_in_queue',

@@ -17,7 +17,7 @@ function meeting(): Harness {
     bridgeId: commune(1),
     speakerName: 'Hoàng Thị "Lan", Bí thư',
     speakerTitle: 'Chủ tịch HĐND xã',
-    topic: 'Dòng 1\nDòng 2',
+    topic: 'Dòng 1, "Dòng 2"',
   });
   h.run(chair, { type: 'grant_floor', requestId: (req as { requestId: string }).requestId });
   h.advance(11 * MIN + 20_000);
@@ -56,7 +56,7 @@ describe('report', () => {
         bridgeName: 'Xã Số 1',
         speakerName: 'Hoàng Thị "Lan", Bí thư',
         speakerTitle: 'Chủ tịch HĐND xã',
-        topic: 'Dòng 1\nDòng 2',
+        topic: 'Dòng 1, "Dòng 2"',
         startedAt: T0 + 2 * MIN,
         endedAt: T0 + 13 * MIN + 20_000,
         durationSec: 680,
@@ -88,7 +88,7 @@ describe('report', () => {
       'order,item_id,item_title,bridge_id,bridge_name,speaker_name,speaker_title,topic,started_at,ended_at,duration_sec,limit_sec,overrun_sec,end_reason',
     );
     expect(speakers[1]).to.equal(
-      '1,khai-mac,Khai mạc,c-00001,Xã Số 1,"Hoàng Thị ""Lan"", Bí thư",Chủ tịch HĐND xã,"Dòng 1\nDòng 2",' +
+      '1,khai-mac,Khai mạc,c-00001,Xã Số 1,"Hoàng Thị ""Lan"", Bí thư",Chủ tịch HĐND xã,"Dòng 1, ""Dòng 2""",' +
         '2021-11-26T08:02:00+07:00,2021-11-26T08:13:20+07:00,680,600,80,revoked',
     );
     expect(speakers.slice(2)).to.deep.equal(['']);
