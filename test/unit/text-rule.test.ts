@@ -105,7 +105,7 @@ describe('the text rule (NFC, nothing no person types)', () => {
       ['bridges.5.name', (p, j) => (p.bridges[5]!.name = `Xã ${j}`)],
       ['programme.1.title', (p, j) => (p.programme[1]!.title = j)],
       ['programme.3.speakers.0.topic', (p, j) => (p.programme[3]!.speakers![0]!.topic = j)],
-      ['maket.lines.1', (p, j) => (p.maket = { lines: ['HỘI NGHỊ', j] })],
+      ['maket.lines.1', (p, j) => (p.maket.lines = ['HỘI NGHỊ', j])],
     ];
     for (const [path, set] of fields) {
       const plan = clone();

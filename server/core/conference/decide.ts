@@ -17,6 +17,7 @@ import {
 } from './floor.ts';
 import { appendLog } from './log.ts';
 import { microphoneChanges, openMicrophones } from './microphones.ts';
+import { closeSessions, openSession, recordDropOut } from './record.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
   dueTimerSignals,
@@ -270,7 +271,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     const late = isLateJoin(p, d.startedAt, d.endedAt);
     const rejoin = d.startedAt !== null && d.endedAt === null && !late;
     p.online = true;
-    p.sessions.push({ joinedAt: now, leftAt: null });
+    openSession(p, now);
     if (late) {
       p.lateJoin = true;
       d.incidents.push({ at: now, kind: 'late_join', bridgeId: c.bridgeId, detail: 'connected after the start' });
@@ -285,12 +286,12 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     p.online = false;
     // The hall confirms again when it is back; its last headcount stays for the report.
     p.ready = false;
-    for (const s of p.sessions) if (s.leftAt === null) s.leftAt = now;
+    closeSessions(p, now);
     const dropOut = d.startedAt !== null && d.endedAt === null;
     const holding = d.floor?.bridgeId === c.bridgeId;
     if (dropOut) {
       p.dropOuts++;
-      d.incidents.push({ at: now, kind: 'drop_out', bridgeId: c.bridgeId, detail: holding ? 'dropped while holding the floor' : 'dropped' });
+      recordDropOut(d, c.bridgeId, now, holding);
     }
     out.push({ type: 'bridge_offline', bridgeId: c.bridgeId, dropOut });
     if (holding) endFloor(d, now, 'offline', out);

@@ -103,7 +103,7 @@ describe('report', () => {
     expect(c2).to.equal('c-00002,commune,d-178,Xã Số 2,2021-11-26T08:00:00+07:00,,true,860,2,false,1,false,');
     const c1 = attendance.find((l) => l.startsWith('c-00001,'));
     expect(c1).to.equal('c-00001,commune,d-178,Xã Số 1,2021-11-26T08:00:00+07:00,,true,920,1,false,0,true,18');
-    expect(files['incidents.csv'].split('\r\n')[2]).to.equal('2021-11-26T08:13:20+07:00,drop_out,c-00002,Xã Số 2,dropped');
+    expect(files['incidents.csv'].split('\r\n')[2]).to.equal('2021-11-26T08:13:20+07:00,drop_out,c-00002,Xã Số 2,dropped,1,2021-11-26T08:13:20+07:00');
     expect(files['programme.csv'].split('\r\n')[1]).to.equal('khai-mac,opening,Khai mạc,10,920');
   });
 
