@@ -19,13 +19,9 @@ import type { PressFeedTarget } from './feed/FeedOutput.ts';
 import { FloorMedia } from './floor-media.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
 import { recordLinkEvents } from './link-events.ts';
-import { RateLimit } from './rate-limit.ts';
+import { principalKey, RequestLimits, type RateRefusal } from './rate-limit.ts';
 import { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
 import { buildView, viewBuilder } from './view.ts';
-
-/** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
-export const FLOOR_REQUESTS_PER_WINDOW = 5;
-export const FLOOR_REQUEST_WINDOW_MS = 60_000;
 
 export type ConferenceEvents = {
   /** The conference changed: displays need a new view. */
@@ -91,10 +87,11 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly rtpHalls: RtpHallGateway;
   /** The press feed and the archive recordings. */
   readonly feed: FeedDesk;
+  /** Every principal's request budgets (rate-limit.ts), on the conference's clock. */
+  readonly limits: RequestLimits;
   readonly #presence: HallPresence;
   readonly #floorMedia: FloorMedia;
   readonly #stopLinkEvents: () => void;
-  readonly #floorRequests: RateLimit;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ConferenceOptions, clock: Clock, parts: ConferenceParts) {
@@ -112,7 +109,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.#presence = parts.presence;
     this.#floorMedia = parts.floorMedia;
     this.#stopLinkEvents = parts.stopLinkEvents;
-    this.#floorRequests = new RateLimit({ limit: FLOOR_REQUESTS_PER_WINDOW, windowMs: FLOOR_REQUEST_WINDOW_MS, clock });
+    this.limits = new RequestLimits(clock);
     this.runner.on('event', (event, meta) => this.emit('event', event, meta));
     this.runner.on('state', () => this.emit('changed'));
   }
@@ -216,14 +213,15 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return (await this.tokens.resolve(token)) as Principal | null;
   }
 
-  /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge. */
-  async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | { ok: false; error: { code: 'rate_limited'; message: string } }> {
+  /**
+   * Runs a person's command with the actor taken from their token. Floor requests also come out
+   * of a budget per hall (the transport has taken the command from the principal's budget).
+   */
+  async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | RateRefusal> {
     if (command.type === 'request_floor') {
       // Keyed by who asks, so that a refused request for someone else's hall cannot use up its budget.
-      const key = principal.role === 'operator' ? principal.bridgeId : `${principal.role}:${command.bridgeId}`;
-      if (!this.#floorRequests.take(key)) {
-        return { ok: false, error: { code: 'rate_limited', message: `at most ${FLOOR_REQUESTS_PER_WINDOW} floor requests per ${FLOOR_REQUEST_WINDOW_MS / 1000} s per bridge` } };
-      }
+      const refusal = this.limits.take('floor_request', principal.role === 'operator' ? principalKey(principal) : `${principal.role}:${command.bridgeId}`);
+      if (refusal) return refusal;
     }
     const actor = principal.role === 'operator' ? { role: principal.role, bridgeId: principal.bridgeId } : { role: principal.role };
     return this.runner.execute({ ...command, actor } as Parameters<ConferenceRunner['execute']>[0]);
@@ -279,6 +277,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.rtpHalls.close();
     this.health.close();
     await this.runner.close();
+    await this.tokens.close();
     this.media.close();
     this.removeAllListeners();
   }

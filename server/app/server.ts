@@ -13,7 +13,7 @@ import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createRestRouter } from '../transport/rest.ts';
 import { metricsHandler } from '../transport/metrics.ts';
-import { cutOffToken } from '../transport/socket-requests.ts';
+import { conferenceGate, cutOffToken, recheckTokens } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { createStores, type Stores } from '../store/index.ts';
@@ -127,7 +127,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
-      authenticate: (token) => conference.authenticate(token),
+      gate: conferenceGate(() => conference),
       routes: extras.routes,
       iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
       isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
@@ -137,12 +137,22 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(control.close);
     // Shutting down is not every hall dropping off: roll-call stops first.
     cleanups.push(() => conference.quiesce());
-    // A revoked or re-issued link cuts off the sockets opened with it, at once.
+    // A link revoked or re-issued on any server process cuts off the sockets opened with it here,
+    // at once (the store announces it); when announcements may have been missed, every socket's
+    // token is checked again.
     const cutOff = (token: string): void => {
       cutOffToken(io.of('/media'), token);
       cutOffToken(io.of('/control'), token);
     };
-    const watchTokens = (): void => void conference.tokens.on('revoked', cutOff);
+    const recheck = (): void => {
+      const inForce = (token: string) => conference.tokens.inForce(token);
+      recheckTokens(io.of('/media'), inForce);
+      recheckTokens(io.of('/control'), inForce);
+    };
+    const watchTokens = (): void => {
+      conference.tokens.on('revoked', cutOff);
+      conference.tokens.on('resync', recheck);
+    };
     watchTokens();
 
     /**

@@ -1,6 +1,6 @@
 // The shared store: conferences, their tokens and the instances' presence leases in redis, for
 // every server process on that redis (it serves all three store interfaces over one connection,
-// which is why it is one file of about 400 lines: the Lua scripts and the keys are shared).
+// which is why it is one file of over 400 lines: the Lua scripts and the keys are shared).
 //
 // Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
 // slot, which the multi-key scripts below need on a redis cluster):
@@ -9,6 +9,8 @@
 //   diemcau:{<id>}:tokens   hash  token -> TokenRecord JSON
 //   diemcau:{<id>}:grants   hash  grant ('chair', 'operator:c-05971') -> token
 //   diemcau:{<id>}:changes  pub/sub channel, "<version>:<seq>" after every write
+//   diemcau:{<id>}:token-changes  pub/sub channel, "revoked:<token>,<token>" when tokens stop
+//                           granting (revoke, re-issue), "resync" when they were all dropped
 //
 // Atomicity: compareAndSet is one Lua script that checks the version field, writes the state,
 // appends the log entries and publishes the change. Redis runs a script alone, so two processes
@@ -31,7 +33,7 @@ import {
 import { checkConferenceId, StoreError } from './errors.ts';
 import type { PresenceStore } from './PresenceStore.ts';
 import type { StoreResource } from './Stores.ts';
-import type { IssueMode, TokenRecord, TokenStore } from './TokenStore.ts';
+import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from './TokenStore.ts';
 import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -68,9 +70,12 @@ end
 return length
 `;
 
+// ARGV: mode, the token announcement channel, then (grant, token, record) per token. Replaced
+// tokens are announced in the same step, so no process can see the new token before hearing of the old.
 const ISSUE_SCRIPT = `
 local out = {}
-for i = 2, #ARGV, 3 do
+local replaced = {}
+for i = 3, #ARGV, 3 do
   local grant, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', KEYS[2], grant)
   local kept = false
@@ -79,21 +84,31 @@ for i = 2, #ARGV, 3 do
     out[#out + 1] = kept
   else
     if old then redis.call('HDEL', KEYS[1], old) end
+    if old and old ~= token then replaced[#replaced + 1] = old end
     redis.call('HSET', KEYS[2], grant, token)
     redis.call('HSET', KEYS[1], token, record)
     out[#out + 1] = record
   end
 end
+if #replaced > 0 then redis.call('PUBLISH', ARGV[2], 'revoked:' .. table.concat(replaced, ',')) end
 return out
 `;
 
+// ARGV: the token, the token announcement channel.
 const REVOKE_SCRIPT = `
 local record = redis.call('HGET', KEYS[1], ARGV[1])
 if not record then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
 local grant = cjson.decode(record).grant
 if grant and redis.call('HGET', KEYS[2], grant) == ARGV[1] then redis.call('HDEL', KEYS[2], grant) end
+redis.call('PUBLISH', ARGV[2], 'revoked:' .. ARGV[1])
 return record
+`;
+
+const DROP_TOKENS_SCRIPT = `
+local n = redis.call('DEL', KEYS[1], KEYS[2])
+if n > 0 then redis.call('PUBLISH', ARGV[1], 'resync') end
+return n
 `;
 
 class Script {
@@ -110,6 +125,7 @@ const CAS = new Script(CAS_SCRIPT);
 const APPEND = new Script(APPEND_SCRIPT);
 const ISSUE = new Script(ISSUE_SCRIPT);
 const REVOKE = new Script(REVOKE_SCRIPT);
+const DROP_TOKENS = new Script(DROP_TOKENS_SCRIPT);
 
 /** Options of a RedisStore. */
 export interface RedisStoreOptions {
@@ -129,6 +145,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   #subscriber: RedisClient | null = null;
   #subscriberReady: Promise<RedisClient> | null = null;
   readonly #listeners = new Map<string, Set<StoreChangeListener>>();
+  readonly #tokenWatchers = new Map<string, Set<TokenAnnouncementListener>>();
   #closed = false;
 
   private constructor(client: RedisClient, options: RedisStoreOptions) {
@@ -166,7 +183,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   }
 
   /** Key of one part of a conference. */
-  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes' | 'instances' | `presence:${string}`): string {
+  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes' | 'token-changes' | 'instances' | `presence:${string}`): string {
     checkConferenceId(conferenceId);
     return `${this.#prefix}:{${conferenceId}}:${part}`;
   }
@@ -260,7 +277,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     this.#assertOpen();
     if (records.length === 0) return [];
-    const args = [mode, ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
+    const args = [mode, this.key(conferenceId, 'token-changes'), ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
     const reply = (await this.#eval(ISSUE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], args)) as string[];
     return reply.map((json) => decodeToken(conferenceId, json));
   }
@@ -282,7 +299,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Revokes one token atomically with its grant. */
   async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
     this.#assertOpen();
-    const json = await this.#eval(REVOKE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [token]);
+    const json = await this.#eval(REVOKE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [token, this.key(conferenceId, 'token-changes')]);
     return typeof json === 'string' ? decodeToken(conferenceId, json) : null;
   }
 
@@ -295,7 +312,36 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Deletes the tokens of a conference. */
   async dropTokens(conferenceId: string): Promise<void> {
     this.#assertOpen();
-    await this.#client.del([this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')]);
+    await this.#eval(DROP_TOKENS, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [this.key(conferenceId, 'token-changes')]);
+  }
+
+  /** Listens to the conference's token announcements on the store's subscriber connection. */
+  async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
+    this.#assertOpen();
+    const channel = this.key(conferenceId, 'token-changes');
+    const subscriber = await this.#subscriberClient();
+    let set = this.#tokenWatchers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.#tokenWatchers.set(channel, set);
+      const watchers = set;
+      await subscriber.subscribe(channel, (message: string) => {
+        const announcement = parseTokenAnnouncement(message);
+        if (announcement) for (const l of [...watchers]) safely(() => l(announcement));
+      });
+    }
+    set.add(listener);
+    let closed = false;
+    return {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        set.delete(listener);
+        if (set.size > 0 || this.#tokenWatchers.get(channel) !== set) return;
+        this.#tokenWatchers.delete(channel);
+        if (!this.#closed && this.#subscriber?.isOpen) await this.#subscriber.unsubscribe(channel).catch(() => {});
+      },
+    };
   }
 
   /** Deletes the presence leases of a conference. */
@@ -340,6 +386,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
+    this.#tokenWatchers.clear();
     const subscriber = this.#subscriber;
     this.#subscriber = null;
     await Promise.all([quit(this.#client), subscriber ? quit(subscriber) : undefined]);
@@ -358,6 +405,11 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
           const conferenceId = channel.slice(this.#prefix.length + 2, channel.lastIndexOf('}'));
           for (const l of [...set]) l({ kind: 'resync', conferenceId });
         }
+        for (const set of this.#tokenWatchers.values()) for (const l of [...set]) safely(() => l({ kind: 'resync' }));
+      });
+      // While the connection is down, a revocation could go unheard: watchers trust nothing cached until 'resync'.
+      subscriber.on('reconnecting', () => {
+        for (const set of this.#tokenWatchers.values()) for (const l of [...set]) safely(() => l({ kind: 'doubt' }));
       });
       await subscriber.connect();
       connected = true;
@@ -391,6 +443,23 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
 
   #assertOpen(): void {
     if (this.#closed) throw new StoreError('closed', 'store closed');
+  }
+}
+
+/** A message of a token announcement channel, or null when it is not one. */
+function parseTokenAnnouncement(message: string): TokenAnnouncement | null {
+  if (message === 'resync') return { kind: 'resync' };
+  if (!message.startsWith('revoked:')) return null;
+  const tokens = message.slice('revoked:'.length).split(',').filter((t) => t.length > 0);
+  return tokens.length ? { kind: 'revoked', tokens } : null;
+}
+
+// A throwing listener must not keep the others from hearing.
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // The listener's own problem.
   }
 }
 

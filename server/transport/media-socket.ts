@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
 import type { Principal } from '../protocol/control.ts';
-import { onRequest, useTokenAuth } from './socket-requests.ts';
+import { guardNamespace, onRequest, type SocketGate } from './socket-requests.ts';
 import {
   MediaRequests,
   ConsumeMessage,
@@ -25,8 +25,8 @@ export interface MediaSignalingOptions {
   log?: (level: 'info' | 'warn', msg: string, data?: object) => void;
   /** Halls that reach the SFU through another address than the announced one (bridgeId → ip, port). */
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
-  /** Resolves an access token to who holds it (null: refused). */
-  authenticate: (token: string) => Promise<Principal | null>;
+  /** The token and budget checks of every socket and request (socket-requests.ts). */
+  gate: SocketGate;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
   /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
@@ -77,7 +77,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  useTokenAuth(nsp, options.authenticate, (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null));
+  guardNamespace(nsp, options.gate, Object.keys(MediaRequests), (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null));
 
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;

@@ -1,35 +1,84 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
+import type { Conference } from '../app/Conference.ts';
+import { principalKey, SOCKET_REQUEST_CLASSES, type RateRefusal, type RequestClass } from '../app/rate-limit.ts';
 import { TokenAuth, type Principal } from '../protocol/control.ts';
 import { hasTextFault } from '../protocol/text.ts';
 
 /** An acknowledgement of any namespace: the data, or a refusal with a stable code. */
 export type WireAck<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
 
+/** What a namespace checks for every socket it admits and for every request a socket makes. */
+export interface SocketGate {
+  /** Who holds this token (null: refused). */
+  authenticate(token: string): Promise<Principal | null>;
+  /** Whether the token still grants anything; asked before every request (a revoked link never acts). */
+  inForce(token: string): boolean | Promise<boolean>;
+  /** Takes one use of a class of request from the principal's budget; a refusal when it is used up. */
+  take(cls: RequestClass, principal: Principal): RateRefusal | null;
+}
+
+/** The gate of the conference at work: its tokens and its request budgets. */
+export function conferenceGate(current: () => Conference): SocketGate {
+  return {
+    authenticate: (token) => current().authenticate(token),
+    inForce: (token) => current().tokens.inForce(token),
+    take: (cls, principal) => current().limits.take(cls, principalKey(principal)),
+  };
+}
+
 /**
- * Authenticates every socket of a namespace at connect by the access token in its handshake
- * `auth`; `accept` may refuse a principal with a reason. Refusals reach the client as
- * connect_error messages ('unauthenticated', 'unavailable', or the reason).
+ * Guards a namespace. At connect: the access token in the handshake `auth` (refusals reach the
+ * client as connect_error messages: 'unauthenticated', 'unavailable', 'rate_limited', or the
+ * reason `accept` gives). Before every request, in arrival order: its name must be one of
+ * `requests` (else `unknown_request`), the socket's token must still be in force (else
+ * `unauthenticated` and the socket is cut off: a link revoked or re-issued on any server process
+ * never acts again), and the principal's budget for the request's class must allow it (else
+ * `rate_limited`). A refused request is answered through its acknowledgement, if it has one.
  */
-export function useTokenAuth(
-  nsp: Namespace,
-  authenticate: (token: string) => Promise<Principal | null>,
-  accept: (principal: Principal) => string | null = () => null,
-): void {
+export function guardNamespace(nsp: Namespace, gate: SocketGate, requests: readonly string[], accept: (principal: Principal) => string | null = () => null): void {
+  const known = new Set(requests);
   nsp.use((socket, next) => {
     const parsed = TokenAuth.safeParse(socket.handshake.auth);
     if (!parsed.success) return next(new Error('unauthenticated'));
-    authenticate(parsed.data.token).then(
+    gate.authenticate(parsed.data.token).then(
       (principal) => {
         if (!principal) return next(new Error('unauthenticated'));
         const refusal = accept(principal);
         if (refusal) return next(new Error(refusal));
+        if (gate.take('connect', principal)) return next(new Error('rate_limited'));
         (socket.data as { principal: Principal; token: string }).principal = principal;
         (socket.data as { token: string }).token = parsed.data.token;
         next();
       },
       () => next(new Error('unavailable')),
     );
+  });
+  nsp.on('connection', (socket) => {
+    const { principal, token } = socket.data as { principal: Principal; token: string };
+    socket.use((packet, next) => {
+      const [event, ...args] = packet as [unknown, ...unknown[]];
+      const last = args.at(-1);
+      const refuse = (error: { code: string; message: string }): void => {
+        if (typeof last === 'function') (last as (r: WireAck<never>) => void)({ ok: false, error });
+      };
+      const cls = typeof event === 'string' && known.has(event) ? SOCKET_REQUEST_CLASSES[event] : undefined;
+      if (!cls) return refuse({ code: 'unknown_request', message: `no such request here [request:${String(event).slice(0, 40)}]` });
+      const proceed = (inForce: boolean): void => {
+        if (!socket.connected) return;
+        if (!inForce) {
+          refuse({ code: 'unauthenticated', message: 'this access link was revoked or re-issued' });
+          socket.disconnect(true);
+          return;
+        }
+        const limited = gate.take(cls, principal);
+        if (limited) return refuse(limited.error);
+        next();
+      };
+      const inForce = gate.inForce(token);
+      if (typeof inForce === 'boolean') proceed(inForce);
+      else inForce.then(proceed, () => proceed(false));
+    });
   });
 }
 
@@ -63,5 +112,22 @@ export function onRequest<S extends z.ZodType, R>(
 export function cutOffToken(nsp: Namespace, token: string): void {
   for (const socket of nsp.sockets.values()) {
     if ((socket.data as { token?: string }).token === token) socket.disconnect(true);
+  }
+}
+
+/** Checks the token of every socket of a namespace again (revocations may have gone unheard) and cuts off those no longer in force. */
+export function recheckTokens(nsp: Namespace, inForce: (token: string) => boolean | Promise<boolean>): void {
+  const byToken = new Map<string, Socket[]>();
+  for (const socket of nsp.sockets.values()) {
+    const token = (socket.data as { token?: string }).token;
+    if (token !== undefined) byToken.set(token, [...(byToken.get(token) ?? []), socket]);
+  }
+  for (const [token, sockets] of byToken) {
+    void Promise.resolve(inForce(token)).then(
+      (ok) => {
+        if (!ok) for (const socket of sockets) socket.disconnect(true);
+      },
+      () => undefined,
+    );
   }
 }

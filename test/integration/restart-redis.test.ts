@@ -1,16 +1,14 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
 import type { ConferenceView } from '../../server/protocol/control.ts';
 import type { RunningServer } from '../../server/app/server.ts';
 import { RedisStore } from '../../server/store/index.ts';
 import { freePortBase, startTestServer, tokenOf } from '../helpers/server.ts';
+import { killAllServers, killServer, spawnServer } from '../helpers/server-process.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
 import { joinHall, waitFor } from './media-fixture.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const COMMUNE = 'c-06010';
 const DISTRICT = 'd-178';
 const PROVINCE = 'p-20';
@@ -38,44 +36,6 @@ async function display(url: string, token: string): Promise<Display> {
   return d;
 }
 
-/** Server processes started by this file and not yet reaped: killed by pid in the after hook, whatever happened. */
-const children = new Set<ChildProcess>();
-
-/** The real server as its own process (`node --import tsx server/main.ts`), as an operator runs it. */
-async function spawnServer(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  try {
-    await waitFor(
-      'server process healthy',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${stderr}`);
-        const res = await fetch(`http://127.0.0.1:${env.PORT}/healthz`).catch(() => null);
-        return res?.ok ?? false;
-      },
-      30_000,
-    );
-  } catch (error) {
-    await kill(child);
-    throw error;
-  }
-  return child;
-}
-
-async function kill(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 describe('durable state on a real redis-server', function () {
   this.timeout(90_000);
   let redis: RedisServer;
@@ -86,7 +46,7 @@ describe('durable state on a real redis-server', function () {
   });
   after(async () => {
     for (const d of displays) d.socket.close();
-    for (const child of [...children]) await kill(child);
+    await killAllServers();
     await redis?.stop();
   });
 
@@ -123,7 +83,7 @@ describe('durable state on a real redis-server', function () {
         return v.floor && v.queue.length === 1 ? v : undefined;
       });
 
-      await kill(child);
+      await killServer(child);
       await waitFor('displays see the server gone', () => !chair.socket.connected && !commune.socket.connected);
       const seen = chair.views.length;
       // A new process on the same redis (the old worker's WebRTC port may still be closing: take another).
@@ -146,7 +106,7 @@ describe('durable state on a real redis-server', function () {
       expect((await chair.command({ type: 'revoke_floor' })).ok).to.equal(true);
       await waitFor('revoked after the restart', () => commune.last().floor === null);
     } finally {
-      await kill(child);
+      await killServer(child);
       await store.close();
     }
   });

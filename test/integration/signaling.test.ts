@@ -105,13 +105,11 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     return client;
   }
 
-  /** Sends an event the server does not know: no ack ever comes back. */
-  async function expectNoAnswer(client: Client, event: string, payload: unknown): Promise<void> {
-    const outcome = await client.raw.timeout(500).emitWithAck(event, payload).then(
-      () => 'answered',
-      () => 'no answer',
-    );
-    expect(outcome, event).to.equal('no answer');
+  /** Sends an event the server does not know: it is refused with unknown_request and nothing else happens. */
+  async function expectUnknown(client: Client, event: string, payload: unknown): Promise<void> {
+    const reply = (await client.raw.timeout(2000).emitWithAck(event, payload)) as { ok: boolean; error?: { code: string } };
+    expect(reply, event).to.deep.include({ ok: false });
+    expect(reply.error?.code, event).to.equal('unknown_request');
   }
 
   /** Publishes synthetic microphone and camera over the wire; returns the producer ids. */
@@ -266,9 +264,11 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     expect(((await request(technician, 'media:thumbnails', { bridgeIds: ['c-99999'] })) as { error?: { code: string } }).error?.code).to.equal('unknown_bridge');
   });
 
-  it('media:program:set is gone: the programme follows the floor, and an unknown request is simply not answered', async () => {
+  it('media:program:set is gone: the programme follows the floor, and an unknown request is refused with unknown_request', async () => {
     const chair = await join('chair');
-    await expectNoAnswer(chair, 'program:set', { bridgeId: DISTRICT });
+    await expectUnknown(chair, 'program:set', { bridgeId: DISTRICT });
+    await expectUnknown(chair, 'media:program:set', { bridgeId: DISTRICT });
+    await expectUnknown(chair, 'control:command', { type: 'grant_next' });
     expect(server.media.onAir).to.equal(PROVINCE);
   });
 

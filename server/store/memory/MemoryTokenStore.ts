@@ -1,6 +1,7 @@
 // The embedded default store of access tokens: in this process, as JSON like the redis store.
 import { decodeToken, encodeToken } from '../codec.ts';
-import type { IssueMode, TokenRecord, TokenStore } from '../TokenStore.ts';
+import type { StoreSubscription } from '../ConferenceStore.ts';
+import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
 import { OpenGuard } from './OpenGuard.ts';
 
 interface Tokens {
@@ -14,6 +15,8 @@ interface Tokens {
 export class MemoryTokenStore implements TokenStore {
   readonly #conferences = new Map<string, Tokens>();
   readonly #open = new OpenGuard();
+  /** Watchers of each conference's token announcements (in this process: the memory store has no other). */
+  readonly #watchers = new Map<string, Set<TokenAnnouncementListener>>();
 
   /** Whether close() was called. */
   get closed(): boolean {
@@ -23,15 +26,34 @@ export class MemoryTokenStore implements TokenStore {
   /** Stores tokens per grant. */
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     const t = this.#tokens(conferenceId, true)!;
-    return records.map((record) => {
+    const replaced: string[] = [];
+    const out = records.map((record) => {
       const old = t.byGrant.get(record.grant);
       const oldRecord = old === undefined ? undefined : t.byToken.get(old);
       if (mode === 'if_absent' && oldRecord !== undefined) return decodeToken(conferenceId, oldRecord);
       if (old !== undefined) t.byToken.delete(old);
+      if (old !== undefined && old !== record.token) replaced.push(old);
       t.byGrant.set(record.grant, record.token);
       t.byToken.set(record.token, encodeToken(record));
       return { ...record };
     });
+    if (replaced.length) this.#announce(conferenceId, { kind: 'revoked', tokens: replaced });
+    return out;
+  }
+
+  /** Announcements of this conference's tokens, delivered synchronously with the change. */
+  async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
+    this.#open.assert(conferenceId);
+    let set = this.#watchers.get(conferenceId);
+    if (!set) this.#watchers.set(conferenceId, (set = new Set()));
+    set.add(listener);
+    const watchers = set;
+    return {
+      close: async () => {
+        watchers.delete(listener);
+        if (watchers.size === 0 && this.#watchers.get(conferenceId) === watchers) this.#watchers.delete(conferenceId);
+      },
+    };
   }
 
   /** The record of a token in force, or null. */
@@ -54,18 +76,34 @@ export class MemoryTokenStore implements TokenStore {
     const record = decodeToken(conferenceId, json);
     t.byToken.delete(token);
     if (t.byGrant.get(record.grant) === token) t.byGrant.delete(record.grant);
+    this.#announce(conferenceId, { kind: 'revoked', tokens: [token] });
     return record;
   }
 
   /** Forgets a conference's tokens. */
   async dropTokens(conferenceId: string): Promise<void> {
     this.#open.assert(conferenceId);
-    this.#conferences.delete(conferenceId);
+    const had = this.#conferences.delete(conferenceId);
+    if (had) this.#announce(conferenceId, { kind: 'resync' });
   }
 
   /** Drops everything; idempotent. */
   async close(): Promise<void> {
-    if (this.#open.close()) this.#conferences.clear();
+    if (this.#open.close()) {
+      this.#conferences.clear();
+      this.#watchers.clear();
+    }
+  }
+
+  // A throwing watcher must not undo the change or keep the others from hearing of it.
+  #announce(conferenceId: string, announcement: TokenAnnouncement): void {
+    for (const listener of [...(this.#watchers.get(conferenceId) ?? [])]) {
+      try {
+        listener(announcement);
+      } catch {
+        // The watcher's own problem.
+      }
+    }
   }
 
   #tokens(conferenceId: string, create: boolean): Tokens | undefined {
