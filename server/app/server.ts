@@ -7,12 +7,16 @@ import pino from 'pino';
 import { WorkerPool, type MediaSession } from '../../sfu/index.ts';
 import type { Config } from '../../config/index.ts';
 import { resolveAnnouncedIp } from '../../config/index.ts';
-import type { Clock } from '../core/conference/index.ts';
+import { systemClock, type Clock } from '../core/conference/index.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
-import { createRestRouter } from '../transport/rest.ts';
+import { createApi, createMetricsRoute, type ApiOptions } from '../transport/api.ts';
+import { ConnectionCap, httpServerOptions, SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../transport/connections.ts';
+import { jsonErrors, notFound } from '../transport/http-errors.ts';
 import { metricsHandler } from '../transport/metrics.ts';
+import { listRoutes, type RouteInfo } from '../transport/routes.ts';
+import { PlanChecker } from './plan-check/PlanChecker.ts';
 import { conferenceGate, cutOffToken, recheckTokens } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
@@ -20,7 +24,6 @@ import { createStores, type Stores } from '../store/index.ts';
 import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
-import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
 import { startTurn, type TurnService } from './turn/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,6 +43,8 @@ export interface RunningServer {
   readonly plan: ConferencePlan;
   /** TURN for halls behind firewalls (URLs, the embedded coturn), or null when off. */
   readonly turn: TurnService | null;
+  /** Every HTTP route the server answers (method and path pattern), read from its routers. */
+  readonly routes: readonly RouteInfo[];
   /** Replaces the conference with another plan (only before the meeting starts). */
   loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
@@ -111,7 +116,16 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true, store: stores.kind, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
     });
-    const httpServer = http.createServer(app);
+    // Connections that say nothing are closed, and one address holds only so many (connections.ts).
+    const httpServer = http.createServer(httpServerOptions(), app);
+    const trustedProxies = new Set(config.trustedProxies);
+    ConnectionCap.attach(httpServer, {
+      maxPerAddress: config.maxConnectionsPerAddress,
+      exempt: trustedProxies,
+      refused: (address) => logger.warn({ address, max: config.maxConnectionsPerAddress }, 'connection refused: too many from one address'),
+    });
+    const plans = new PlanChecker({ clock: extras.clock ?? systemClock });
+    cleanups.push(() => plans.close());
     let baseUrl = config.publicUrl ?? '';
     // With redis, broadcasts to rooms reach the sockets of every instance (the socket.io redis adapter).
     let adapter: ReturnType<typeof createAdapter> | undefined;
@@ -123,7 +137,14 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       cleanups.push(() => Promise.allSettled([pub.quit(), sub.quit()]));
       adapter = createAdapter(pub, sub);
     }
-    const io = new SocketServer(httpServer, { serveClient: false, pingInterval: 10000, pingTimeout: 8000, ...(adapter ? { adapter } : {}) });
+    const io = new SocketServer(httpServer, {
+      serveClient: false,
+      pingInterval: 10000,
+      pingTimeout: 8000,
+      connectTimeout: SOCKET_CONNECT_TIMEOUT_MS,
+      maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
+      ...(adapter ? { adapter } : {}),
+    });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
@@ -181,11 +202,22 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         replacing = false;
       }
     };
-    app.use('/api/recordings', createRecordingsRouter(() => conference));
-    app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
-    app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan));
-    app.get('/metrics', metricsHandler(() => conference, pool));
+    const apiOptions: ApiOptions = {
+      current: () => conference,
+      baseUrl: () => baseUrl,
+      loadPlan,
+      plans,
+      pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined,
+      trustedProxies,
+      log: logger,
+    };
+    app.use('/api', createApi(apiOptions));
+    app.use('/metrics', createMetricsRoute(apiOptions, metricsHandler(() => conference, pool)));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
+    // Whatever is left (a page that does not exist, a path that does not decode) answers in the same JSON.
+    app.use(notFound());
+    app.use(jsonErrors(logger));
+    const routes = listRoutes((app as unknown as { router: { stack: unknown[] } }).router);
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -214,6 +246,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       },
       stores,
       turn,
+      routes,
       loadPlan,
       close() {
         closing ??= undo();

@@ -1,7 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Conference } from '../app/Conference.ts';
 import type { WorkerPool } from '../../sfu/index.ts';
-import { bearerPrincipal } from './rest.ts';
+import { HttpError } from './http-errors.ts';
+import { bearerPrincipal, wrap } from './rest.ts';
 import type { LinkSample } from '../core/health.ts';
 
 const STATUS_VALUE = { ok: 0, degraded: 1, bad: 2, offline: 3 } as const;
@@ -41,18 +42,12 @@ export function metricsText(conference: Conference, pool: WorkerPool): string {
   return lines.join('\n') + '\n';
 }
 
-/** GET /metrics, for Prometheus with the technicians' token as bearer. */
+/** GET /metrics, for Prometheus with the technicians' token as bearer; refusals in the API's JSON error format. */
 export function metricsHandler(current: () => Conference, pool: WorkerPool) {
-  return async (req: Request, res: Response): Promise<void> => {
+  return wrap(async (req: Request, res: Response): Promise<void> => {
     const who = await bearerPrincipal(req, current());
-    if (!who) {
-      res.status(401).type('text/plain').send('unauthenticated: Authorization: Bearer <technician token>\n');
-      return;
-    }
-    if (who.role !== 'technician') {
-      res.status(403).type('text/plain').send('forbidden: the technicians\' token only\n');
-      return;
-    }
+    if (!who) throw new HttpError(401, 'unauthenticated', 'Authorization: Bearer <technician token> is required');
+    if (who.role !== 'technician') throw new HttpError(403, 'forbidden', 'the technicians\' token only');
     res.type('text/plain; version=0.0.4; charset=utf-8').send(metricsText(current(), pool));
-  };
+  });
 }

@@ -212,7 +212,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
       ['5 encodings', 'media:produce', produce({ rtpParameters: { codecs: [opus], encodings: [1, 2, 3, 4, 5].map((ssrc) => ({ ssrc })) } })],
       ['17 codecs', 'media:produce', produce({ rtpParameters: { codecs: Array(17).fill(opus) } })],
       ['missing rtpParameters', 'media:produce', { transportId: UUID, kind: 'audio', source: 'mic' }],
-      ['10,000 thumbnails', 'media:thumbnails', { bridgeIds: Array(10_000).fill(COMMUNE_2) }],
+      ['1,000 thumbnails', 'media:thumbnails', { bridgeIds: Array(1_000).fill(COMMUNE_2) }],
       ['a bridge id that is not one', 'media:thumbnails', { bridgeIds: ['../../etc/passwd'] }],
       ['bridgeIds as a string', 'media:thumbnails', { bridgeIds: COMMUNE_2 }],
       ['100 capability codecs', 'media:capabilities', { rtpCapabilities: { codecs: Array(100).fill({ kind: 'audio', mimeType: 'audio/opus' }) } }],
