@@ -122,7 +122,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     ConnectionCap.attach(httpServer, {
       maxPerAddress: config.maxConnectionsPerAddress,
       exempt: trustedProxies,
-      refused: (address) => logger.warn({ address, max: config.maxConnectionsPerAddress }, 'connection refused: too many from one address'),
+      refused: (address, count) => logger.warn({ address, count, max: config.maxConnectionsPerAddress }, 'connections refused: too many from one address'),
     });
     const plans = new PlanChecker({ clock: extras.clock ?? systemClock });
     cleanups.push(() => plans.close());

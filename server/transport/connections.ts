@@ -1,7 +1,8 @@
-// Connections that say nothing, and too many from one address. A TCP connection must send its
-// request's headers within HEADERS_TIMEOUT_MS (a silent or slow-drip connection is answered 408
-// and closed; Node checks every CONNECTION_CHECK_MS); a socket.io connection must join a
-// namespace within SOCKET_CONNECT_TIMEOUT_MS; and one remote address holds at most
+// Connections that say nothing, and too many from one address. A TCP connection must complete a
+// request's headers within HEADERS_TIMEOUT_MS of opening (or of its previous request): Node
+// answers 408 and closes it, checking every CONNECTION_CHECK_MS (its defaults, 60 s checked
+// every 30 s, left 200 silent connections open for over a minute). A socket.io connection must
+// join a namespace within SOCKET_CONNECT_TIMEOUT_MS. One remote address holds at most
 // `maxPerAddress` connections at once (the rest are closed as they open), except the trusted
 // proxies (a TLS proxy on this host: every connection comes from it).
 import type http from 'node:http';
@@ -36,25 +37,26 @@ export function httpServerOptions(): http.ServerOptions {
   return { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTION_CHECK_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };
 }
 
-/** Options of capConnections. */
+/** Options of ConnectionCap.attach. */
 export interface ConnectionCapOptions {
   maxPerAddress: number;
   /** Addresses never capped (the trusted proxies). */
   exempt: ReadonlySet<string>;
-  /** Told once per refused connection. */
-  refused?: (address: string) => void;
+  /** Told of refused connections: the first from an address, then every tenfold (1, 10, 100…), so that a flood is not a flood of logs. */
+  refused?: (address: string, count: number) => void;
 }
 
-/** The open connections per address of a server, and the cap on them. */
+/** The open connections per remote address of a server, and the cap on them. */
 export class ConnectionCap {
   readonly #open = new Map<string, number>();
+  readonly #refused = new Map<string, number>();
   readonly #options: ConnectionCapOptions;
 
   private constructor(options: ConnectionCapOptions) {
     this.#options = options;
   }
 
-  /** Caps the connections of a server per remote address; returns the cap (for its counts). */
+  /** Caps a server's connections per remote address; returns the cap (for its counts). */
   static attach(server: http.Server, options: ConnectionCapOptions): ConnectionCap {
     const cap = new ConnectionCap(options);
     server.on('connection', (socket: net.Socket) => cap.#admit(socket));
@@ -71,15 +73,20 @@ export class ConnectionCap {
     if (this.#options.exempt.has(address)) return;
     const n = this.openFrom(address);
     if (n >= this.#options.maxPerAddress) {
-      this.#options.refused?.(address);
       socket.destroy();
+      const count = (this.#refused.get(address) ?? 0) + 1;
+      this.#refused.set(address, count);
+      if (Number.isInteger(Math.log10(count))) this.#options.refused?.(address, count);
       return;
     }
     this.#open.set(address, n + 1);
     socket.once('close', () => {
       const left = this.openFrom(address) - 1;
       if (left > 0) this.#open.set(address, left);
-      else this.#open.delete(address);
+      else {
+        this.#open.delete(address);
+        this.#refused.delete(address);
+      }
     });
   }
 }
