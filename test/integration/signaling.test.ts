@@ -252,7 +252,8 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
   it('turns session errors into their stable codes on the wire', async () => {
     const client = await join(COMMUNE);
     const code = async (event: string, payload: unknown) => ((await request(client, event, payload)) as { error?: { code: string } }).error?.code;
-    expect(await code('media:connectTransport', { transportId: UUID, dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AB' }] } })).to.equal('unknown_transport');
+    const fingerprint = Array.from({ length: 32 }, () => 'AB').join(':');
+    expect(await code('media:connectTransport', { transportId: UUID, dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: fingerprint }] } })).to.equal('unknown_transport');
     expect(await code('media:produce', { transportId: UUID, kind: 'audio', source: 'mic', rtpParameters: micParameters() })).to.equal('unknown_transport');
     expect(await code('media:thumbnails', { bridgeIds: [DISTRICT] })).to.equal('not_allowed');
     const send = (await request(client, 'media:createTransport', { direction: 'send' })) as { data: { id: string } };
