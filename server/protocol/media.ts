@@ -130,12 +130,15 @@ export const MediaRequests = {
   'media:capabilities': z.strictObject({ rtpCapabilities: RtpCapabilities }),
   'media:createTransport': z.strictObject({ direction: z.enum(['send', 'recv']) }),
   'media:connectTransport': z.strictObject({ transportId: z.uuid(), dtlsParameters: DtlsParameters }),
-  'media:produce': z.strictObject({
-    transportId: z.uuid(),
-    kind: z.enum(['audio', 'video']),
-    rtpParameters: RtpParameters,
-    source: MediaSourceSchema,
-  }),
+  'media:produce': z
+    .strictObject({
+      transportId: z.uuid(),
+      kind: z.enum(['audio', 'video']),
+      rtpParameters: RtpParameters,
+      source: MediaSourceSchema,
+    })
+    // mediasoup takes an Opus "camera": every codec must be of the producer's kind.
+    .refine((p) => p.rtpParameters.codecs.every((c) => c.mimeType.startsWith(`${p.kind}/`)), { message: 'every codec must be of the producer\'s kind', path: ['rtpParameters', 'codecs'] }),
   'media:thumbnails': z.strictObject({ bridgeIds: z.array(BridgeId).max(256) }),
 } as const;
 export type MediaRequestName = keyof typeof MediaRequests;

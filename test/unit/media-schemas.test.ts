@@ -124,5 +124,8 @@ describe('media parameters at the edge', () => {
     }
     expect(MediaRequests['media:connectTransport'].safeParse({ transportId: UUID, dtlsParameters: { fingerprints: [{ algorithm: 'md5', value: '00:'.repeat(15) + '00' }] } }).success, 'md5').to.equal(false);
     expect(MediaRequests['media:produce'].safeParse({ transportId: UUID, kind: 'audio', source: 'mic', rtpParameters: mic(), admin: true }).success, 'an unknown request field').to.equal(false);
+    // Found by the hostile-input suite: mediasoup 3.12 created a video producer with an Opus codec.
+    expect(produce('video', mic()).success, 'an audio codec for a camera').to.equal(false);
+    expect(produce('audio', cam()).success, 'a video codec for a microphone').to.equal(false);
   });
 });
