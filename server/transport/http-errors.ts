@@ -64,7 +64,8 @@ export function sendError(res: Response, error: HttpError): void {
 export function jsonErrors(log?: HttpErrorLog): ErrorRequestHandler {
   return (error: unknown, req: Request, res: Response, _next) => {
     const http = httpErrorOf(error);
-    if (http.status >= 500) log?.error({ method: req.method, path: req.path, err: (error as Error)?.message }, 'request failed');
+    // Our own refusals (busy, unavailable) are answers; anything else that ends in a 5xx is a failure to look at.
+    if (http.status >= 500 && !(error instanceof HttpError)) log?.error({ method: req.method, path: req.path, err: (error as Error)?.message }, 'request failed');
     sendError(res, http);
   };
 }

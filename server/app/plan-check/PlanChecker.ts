@@ -21,7 +21,7 @@ export const PLAN_CHECK_HEAP_MB = 64;
 /** Plans that may wait for the checker; more at once are refused as busy. */
 export const PLAN_CHECK_QUEUE = 4;
 /** The thread stops after this long without a plan to check (a new one starts in about a second). */
-export const PLAN_CHECK_IDLE_MS = 60_000;
+export const PLAN_CHECK_IDLE_MS = 5 * 60_000;
 
 /** One plan to check. */
 export interface PlanJob {

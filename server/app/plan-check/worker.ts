@@ -12,7 +12,7 @@ function check(job: PlanJob): PlanVerdict {
   let raw: unknown;
   try {
     // YAML 1.2 core schema (the library default): 2021-11-26 and 07:30 stay strings; 100 aliases at most (no "billion laughs").
-    raw = job.format === 'json' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
+    raw = job.format === 'json' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100, logLevel: 'error' });
   } catch (error) {
     const message = error instanceof RangeError ? 'nested too deeply' : (error as Error)?.message ?? String(error);
     if (job.format === 'json') return { ok: false, code: 'malformed_json', message: `the body is not valid JSON: ${message.slice(0, 200)}` };
