@@ -183,7 +183,9 @@ export function langSon2021PlanInput(units: AdministrativeUnits = LANGSON_2021):
         speakers: [{ bridgeId: province, limitMinutes: 15 }],
       },
     ],
-    speaking: { defaultLimitMinutes: 10, warningMarksSeconds: [120, 60, 30], expiryPolicy: 'notify_chair', graceSeconds: 30 },
+    speaking: { defaultLimitMinutes: 10, warningMarksSeconds: [120, 60, 30], expiryPolicy: 'notify_chair', graceSeconds: 30, holderGraceSeconds: 30 },
+    // "Các báo cáo và tham luận gửi ... trước ngày 15/11/2021 (tham luận không quá 4 trang A4)".
+    papers: { deadline: '2021-11-15T00:00:00+07:00', maxPages: 4, maxSizeMB: 20, pageSize: 'A4', toleranceMm: 3, landscape: true },
     maket: {
       background: '#c00000',
       textColour: '#ffde00',

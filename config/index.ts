@@ -22,8 +22,12 @@ export const ConfigSchema = z.object({
   rtcMinPort: intFromEnv(1024, 65535).default(45000),
   rtcMaxPort: intFromEnv(1024, 65535).default(45999),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  /** Where the conference state lives: redis when set, in memory otherwise. */
+  /** Where the conference state lives: redis when set (shared by several processes), else `store`. */
   redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  /** Without redis: a SQLite file in `dataDir` that survives a restart (default), or memory (tests). */
+  store: z.enum(['sqlite', 'memory']).default('sqlite'),
+  /** Where the SQLite file (diemcau.sqlite) and the papers (papers/<conferenceId>/<paperId>.pdf) are kept; shared between instances on one redis for the papers. */
+  dataDir: z.string().min(1).default('data'),
   /** Identifier of the conference (keys in redis, tokens). */
   conferenceId: z.string().regex(/^[a-z0-9-]{1,64}$/).default('langson-2021'),
   /** Public base URL printed in invite links (default: the listening address). */
@@ -82,6 +86,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rtcMaxPort: env.DIEMCAU_RTC_MAX_PORT,
     logLevel: env.DIEMCAU_LOG_LEVEL,
     redisUrl: env.REDIS_URL,
+    store: env.DIEMCAU_STORE,
+    dataDir: env.DIEMCAU_DATA_DIR,
     conferenceId: env.DIEMCAU_CONFERENCE_ID,
     publicUrl: env.DIEMCAU_PUBLIC_URL,
     pressFeed: env.DIEMCAU_PRESS_FEED,

@@ -29,4 +29,12 @@ await build({
   minify: true,
   logLevel: 'warning',
 });
+// PDF.js's worker and data (standard fonts, character maps, image decoders) are served from here:
+// the hall displays render papers with nothing fetched from the internet.
+const pdfjsDir = path.join(root, 'node_modules/pdfjs-dist');
+const pdfjsOut = path.join(root, 'client/public/build/pdfjs');
+fs.rmSync(pdfjsOut, { recursive: true, force: true });
+fs.mkdirSync(pdfjsOut, { recursive: true });
+fs.copyFileSync(path.join(pdfjsDir, 'legacy/build/pdf.worker.min.mjs'), path.join(pdfjsOut, 'pdf.worker.min.mjs'));
+for (const dir of ['standard_fonts', 'cmaps', 'wasm']) fs.cpSync(path.join(pdfjsDir, dir), path.join(pdfjsOut, dir), { recursive: true });
 console.log(`client bundle built in ${Date.now() - started} ms`);

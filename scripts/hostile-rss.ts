@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     const media = await open('/media', 'operator:p-20');
     await media.timeout(5000).emitWithAck('media:join', {});
     const transport = (await media.timeout(5000).emitWithAck('media:createTransport', { direction: 'send' })) as { data: { id: string } };
-    const ctx: CorpusContext = { offlineBridge: 'c-05974', ownBridge: 'c-06010', otherBridge: 'd-178', transportId: transport.data.id, unknownToken: 'Zz9_-Zz9_-Zz9_-Zz9_-Zz' };
+    const ctx: CorpusContext = { offlineBridge: 'c-05974', ownBridge: 'c-06010', otherBridge: 'd-178', transportId: transport.data.id, unknownToken: 'Zz9_-Zz9_-Zz9_-Zz9_-Zz', paperSlot: 'tham-luan-cap-xa.c-06010' };
     const routes = Object.keys(ROUTE_CASES).map((k) => k.split(' ') as [string, string]);
     const before = rssOf(pid);
     console.log(`server pid ${pid}: RSS before ${mib(before)}`);

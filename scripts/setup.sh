@@ -2,7 +2,8 @@
 # One setup path for the README, the tests and CI. Idempotent; fast the second time.
 #  1. Debian packages: Chromium, redis-server, ffmpeg, the mediasoup worker's build dependencies,
 #     the network rig's tools (iproute2, nftables) and the TURN server (coturn, openssl for its certificate).
-#  2. npm ci (the worker path comes from the environment, so mediasoup downloads nothing).
+#  2. npm ci (the worker path comes from the environment, so mediasoup downloads nothing), and the
+#     better-sqlite3 addon built against this Node (cached by version).
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
 #     Debian's source tarball, against OpenSSL), cached by version.
 #  4. The browser bundle.
@@ -12,7 +13,7 @@ source scripts/env.sh
 
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
   libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
-  iproute2 nftables coturn openssl)
+  iproute2 nftables coturn openssl make python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,6 +37,24 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
+
+# better-sqlite3 (the embedded durable store) is a native addon: npm may skip its install script,
+# and its prebuilt binaries come from outside the registry. Built here against this Node's headers
+# (Debian's nodejs ships them), cached by version and Node ABI.
+SQLITE_ADDON=node_modules/better-sqlite3/build/Release/better_sqlite3.node
+SQLITE_CACHE="$DIEMCAU_CACHE/better_sqlite3-$(node -p "require('./node_modules/better-sqlite3/package.json').version")-abi$(node -p process.versions.modules).node"
+if ! node -e "new (require('better-sqlite3'))(':memory:').close()" >/dev/null 2>&1; then
+  if [ -f "$SQLITE_CACHE" ]; then
+    mkdir -p "$(dirname "$SQLITE_ADDON")" && cp "$SQLITE_CACHE" "$SQLITE_ADDON"
+  else
+    echo "setup: building better-sqlite3 (about 2 minutes on 2 cores)"
+    build_log="$(mktemp)"
+    (cd node_modules/better-sqlite3 && npm run build-release --loglevel=error) >"$build_log" 2>&1 || { cat "$build_log"; exit 1; }
+    rm -f "$build_log"
+  fi
+  node -e "new (require('better-sqlite3'))(':memory:').close()"
+fi
+if [ ! -f "$SQLITE_CACHE" ]; then mkdir -p "$DIEMCAU_CACHE" && cp "$SQLITE_ADDON" "$SQLITE_CACHE"; fi
 
 if [ ! -x "$MEDIASOUP_WORKER_BIN" ]; then
   echo "setup: building mediasoup worker $MEDIASOUP_VERSION (about 3 minutes on 2 cores)"

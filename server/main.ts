@@ -2,7 +2,9 @@
  * Entry point: starts diemcau on the embedded default conference (Lạng Sơn 2021) or on a plan
  * file given with --plan FILE (JSON or YAML), and prints where to go.
  */
+import path from 'node:path';
 import { loadConfig } from '../config/index.ts';
+import { SQLITE_FILE } from './store/index.ts';
 import { defaultPlan } from '../config/default-plan.ts';
 import { loadPlanFile } from '../config/plan-file.ts';
 import { PlanError } from '../server/protocol/plan.ts';
@@ -25,7 +27,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `diemcau — ${plan.title}`,
-    `  ${plan.bridges.length} điểm cầu · ${server.pool.size} mediasoup worker · trạng thái: ${server.stores.kind === 'redis' ? 'redis' : 'bộ nhớ (mất khi tắt máy chủ)'}`,
+    `  ${plan.bridges.length} điểm cầu · ${server.pool.size} mediasoup worker · trạng thái: ${storeText(server.stores.kind, config.dataDir)}`,
     '',
     `  Chủ tọa:        ${staff('chair')}`,
     `  Thư ký:         ${staff('secretary')}`,
@@ -48,6 +50,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** Where the conference is kept, said to the person who started the server. */
+function storeText(kind: string, dataDir: string): string {
+  if (kind === 'redis') return 'redis';
+  if (kind === 'sqlite') return `tệp ${path.join(dataDir, SQLITE_FILE)} (giữ nguyên liên kết và hội nghị khi khởi động lại)`;
+  return 'bộ nhớ (mất khi tắt máy chủ)';
 }
 
 main().catch((error: unknown) => {

@@ -7,10 +7,11 @@ import { ResumeBatch } from './ResumeBatch.ts';
 import { RouterSet } from './RouterSet.ts';
 import { MediaPeer, type Publication } from './MediaPeer.ts';
 import { ConsumerReconciler } from './ConsumerReconciler.ts';
+import { AudioLevels } from './AudioLevels.ts';
 import { desiredConsumers, maxSpatialLayer, microphoneOpen, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
-import type { MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, TransportDirection } from './types.ts';
+import type { JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, TransportDirection } from './types.ts';
 import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } from './types.ts';
 
 /**
@@ -21,6 +22,7 @@ import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } f
  *   MediaPeer              one participant's transports, producers and consumers
  *   ConsumerReconciler     makes each peer's consumers follow routing
  *   RouterSet              routers per worker, pipes between them, placement, worker loss
+ *   AudioLevels            who is heard and how loud (an AudioLevelObserver per router)
  *   stats                  link counters, microphone report, snapshot
  */
 export class MediaSession extends EventEmitter<MediaSessionEvents> {
@@ -33,6 +35,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #bridgePeers = new Map<string, MediaPeer>();
   readonly #switchBatchMs: number;
   readonly #reconciler: ConsumerReconciler;
+  readonly #levels: AudioLevels;
   /** What routing reads: what is on air, who is next, whose microphones are open. */
   #routing: RoutingState;
   readonly #published: TrackLookup<Publication> = { get: (bridgeId) => this.#bridgePeers.get(bridgeId)?.tracks() };
@@ -57,6 +60,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       closed: () => this.#closed,
       failed: (peer, error) => this.emit('warning', { message: `reconcile failed: ${error.message}`, peerId: peer.id }),
     });
+    this.#levels = new AudioLevels(routers, { intervalMs: options.audioLevelIntervalMs });
+    this.#levels.on('levels', (levels) => this.emit('audiolevels', { levels }));
     routers.on('workerlost', ({ index }) => this.#onWorkerLost(index));
     routers.on('routerrebuilt', ({ index }) => this.emit('mediarebuilt', { workerIndex: index }));
   }
@@ -103,12 +108,21 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#bridgeIds.has(bridgeId);
   }
 
-  /** Adds a peer, placed on the least loaded worker. A hall that joins again replaces its old peer. */
-  join(peerId: string, options: PeerOptions, sink: MediaPeerSink): { rtpCapabilities: ms.RtpCapabilities } {
+  /**
+   * Adds a peer, placed on the least loaded worker. A hall that joins again replaces its old peer:
+   * at once when it is the same page coming back (same clientId, or none known), and only when
+   * asked (`takeOver`) when another page (another PC) publishes the hall now: `bridge_in_use`.
+   */
+  join(peerId: string, options: PeerOptions, sink: MediaPeerSink, how: JoinOptions = {}): { rtpCapabilities: ms.RtpCapabilities } {
     this.#assertOpen();
     if (this.#peers.has(peerId)) throw new SfuError('already_exists', `peer already joined [peerId:${peerId}]`);
     if (options.bridgeId !== undefined) this.#assertBridge(options.bridgeId);
     if (options.publish && options.bridgeId === undefined) throw new SfuError('not_allowed', 'only a bridge may publish');
+    if (options.publish && options.bridgeId !== undefined && !how.takeOver) {
+      const current = this.#bridgePeers.get(options.bridgeId);
+      const other = current && !current.closed && current.options.clientId !== undefined && options.clientId !== undefined && current.options.clientId !== options.clientId;
+      if (other) throw new SfuError('bridge_in_use', `the hall is open on another page [bridgeId:${options.bridgeId}]`);
+    }
     const peer = new MediaPeer(peerId, options, sink, this.#routers.place());
     // A peer counts as one unit of load at once, so that a burst of joins spreads over workers.
     this.#routers.addLoad(peer.worker, 1);
@@ -204,8 +218,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       keyFrameRequestDelay: kind === 'video' ? KEYFRAME_REQUEST_DELAY_MS : 0,
       appData: { bridgeId, source },
     });
-    if (source === 'mic') peer.sink.micState(!producer.paused);
-    else peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
+    if (source === 'mic') {
+      peer.sink.micState(!producer.paused);
+      void this.#levels.add(producer, peer.worker, bridgeId);
+    } else peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
     this.emit('publishing', { bridgeId, source, on: true });
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
     return { id: producer.id };
@@ -316,6 +332,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     for (const peer of [...this.#peers.values()]) peer.close();
+    this.#levels.close();
     this.#routers.close();
     this.emit('close');
     this.removeAllListeners();

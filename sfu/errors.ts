@@ -8,6 +8,7 @@ export type SfuErrorCode =
   | 'invalid_state'
   | 'invalid_rtp_parameters'
   | 'already_exists'
+  | 'bridge_in_use'
   | 'session_closed';
 
 /** An error with a stable code and a short `[key:value]` style message. */

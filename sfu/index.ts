@@ -7,6 +7,7 @@ export type {
   MediaPeerSink,
   MediaSessionEvents,
   MediaSessionOptions,
+  JoinOptions,
   MediaSource,
   PeerOptions,
   PlainTransportInfo,
@@ -16,5 +17,6 @@ export type {
 } from './types.ts';
 export type { LinkCounters, LinkSide, MicReportEntry, SessionSnapshot } from './stats.ts';
 export { SfuError } from './errors.ts';
+export type { AudioLevel } from './AudioLevels.ts';
 export type { SfuErrorCode } from './errors.ts';
 export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';

@@ -58,7 +58,7 @@ export interface MediaPeerSink {
   micState(open: boolean): void;
   /** The peer's transports were lost (worker died): create them and publish again. */
   restartMedia(reason: string): void;
-  /** The same hall joined again from elsewhere; this peer is out. */
+  /** The same hall joined again from elsewhere (another PC that took it over); this peer is out. */
   replaced(): void;
 }
 
@@ -78,6 +78,18 @@ export interface PeerOptions {
    * and the chair as two streams.
    */
   singleAudio?: boolean;
+  /**
+   * Which browser page this is (random per page, kept across its reloads and reconnects). A hall
+   * opened on another page (another PC) while this one publishes is refused with `bridge_in_use`
+   * unless it asks to take over; the same page coming back replaces its old peer silently.
+   */
+  clientId?: string;
+}
+
+/** How a peer joins. */
+export interface JoinOptions {
+  /** Take the hall over from the page that publishes it now (asked of the person first). */
+  takeOver?: boolean;
 }
 
 /** Options of a conference's media. */
@@ -93,6 +105,8 @@ export interface MediaSessionOptions {
   consumeTimeoutMs?: number;
   /** Offer H264 after VP8 (a hardware hall sends H264); VP8 and Opus only by default. */
   offerH264?: boolean;
+  /** How often the halls' audio levels are measured (ms, 400 by default). */
+  audioLevelIntervalMs?: number;
 }
 
 export type MediaSessionEvents = {
@@ -102,6 +116,8 @@ export type MediaSessionEvents = {
   medialost: [{ workerIndex: number; bridgeIds: string[] }];
   /** The conference has a router again on the replaced worker. */
   mediarebuilt: [{ workerIndex: number }];
+  /** The halls heard now and how loud (dBov, loudest first; empty: silence), when it changes. */
+  audiolevels: [{ levels: { bridgeId: string; dBov: number }[] }];
   /** A bridge started or stopped publishing. */
   publishing: [{ bridgeId: string; source: MediaSource; on: boolean }];
   /** Something failed that the session worked around (logged by the app). */

@@ -30,6 +30,8 @@ export class ThumbnailWall {
   /** The thumbnail consumer of each hall, while the server sends one. */
   readonly #thumbs = new Map<string, ReceivedConsumer>();
   #presence: Record<string, Presence> = {};
+  /** The halls heard now (dBov), from the SFU. */
+  #levels = new Map<string, number>();
   #filter: CommuneFilter = { text: '', districtId: '', onlineOnly: false, page: 0 };
   #requested = '';
   #requestTimer?: ReturnType<typeof setTimeout>;
@@ -149,6 +151,7 @@ export class ThumbnailWall {
         h('video', { muted: true, autoplay: true, playsInline: true }),
         h('div', { class: 'tile-empty' }),
         h('span', { class: 'att', title: 'Số đại biểu có mặt' }),
+        h('div', { class: 'level', title: 'Mức âm thanh đang lên hội nghị' }, h('div', { class: 'level-bar' })),
         h('div', { class: 'tile-label' }, h('span', { class: 'dot' }), h('span', { class: 'name' }, b?.name ?? bridgeId)),
       );
       this.#tiles.set(bridgeId, tile);
@@ -162,7 +165,9 @@ export class ThumbnailWall {
     const p = this.#presence[bridgeId];
     const state = !p?.online ? 'offline' : p.ready ? 'ready' : 'online';
     const rc = this.#thumbs.get(bridgeId);
-    tile.className = `tile ${state}${rc ? ' has-video' : ''}`;
+    const level = this.#levels.get(bridgeId);
+    tile.className = `tile ${state}${rc ? ' has-video' : ''}${level !== undefined ? ' speaking' : ''}`;
+    paintLevel(tile, level);
     tile.title = `${this.#names.get(bridgeId)?.name ?? bridgeId}: ${state === 'offline' ? 'chưa kết nối' : state === 'ready' ? 'sẵn sàng' : 'trực tuyến, chưa báo sẵn sàng'}`;
     tile.querySelector('.tile-empty')!.textContent = state === 'offline' ? 'Chưa kết nối' : rc ? '' : 'Chưa có hình';
     tile.querySelector('.att')!.textContent = p?.attendees != null && p.online ? `${p.attendees} người` : '';
@@ -170,6 +175,16 @@ export class ThumbnailWall {
     if (rc && tile.isConnected) {
       if ((video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== rc.consumer.track) video.srcObject = new MediaStream([rc.consumer.track]);
     } else if (!rc) this.#detach(tile);
+  }
+
+  /** The halls heard now and how loud: their tiles light up with a level bar. */
+  setLevels(levels: { bridgeId: string; dBov: number }[]): void {
+    const before = this.#levels;
+    this.#levels = new Map(levels.map((l) => [l.bridgeId, l.dBov]));
+    for (const id of new Set([...before.keys(), ...this.#levels.keys()])) {
+      const tile = this.#tiles.get(id);
+      if (tile) this.#paint(id, tile);
+    }
   }
 
   #detach(tile: HTMLElement): void {
@@ -190,4 +205,14 @@ export class ThumbnailWall {
     const tile = this.#tiles.get(rc.bridgeId);
     if (tile) this.#paint(rc.bridgeId, tile);
   }
+}
+
+/** A tile's level bar: -70 dBov (silence) to 0 dBov (full); no bar when the hall is not heard. */
+function paintLevel(tile: HTMLElement, dBov: number | undefined): void {
+  const box = tile.querySelector<HTMLElement>('.level');
+  if (!box) return;
+  box.hidden = dBov === undefined;
+  tile.dataset.level = dBov === undefined ? '' : String(dBov);
+  const pct = dBov === undefined ? 0 : Math.max(4, Math.min(100, ((dBov + 70) / 70) * 100));
+  box.querySelector<HTMLElement>('.level-bar')!.style.width = `${pct.toFixed(0)}%`;
 }

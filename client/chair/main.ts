@@ -4,9 +4,11 @@
 import { MediaClient } from '../shared/MediaClient.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI, type Me } from '../shared/session.ts';
+import { roleName, signIn, type Me } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
+import { PaperBoard } from './PaperBoard.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
 import type { ClientCommand, ConferenceView } from '../../server/protocol/control.ts';
@@ -25,13 +27,9 @@ const LINK_STATUS_TEXT: Record<string, string> = {
 
 /** The chair console (also the secretary's): programme, floor, agenda, roll-call, halls, alerts, maket. */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi. Xin liên hệ Văn phòng để nhận liên kết mới.';
-    $('console').hidden = true;
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   if (me.role !== 'chair' && me.role !== 'secretary') {
     $('title').textContent = `Trang này dành cho chủ tọa và thư ký; liên kết của bạn là của ${roleName(me.role)}.`;
     $('console').hidden = true;
@@ -45,9 +43,11 @@ async function main(): Promise<void> {
 
   const client = new MediaClient({ url: location.origin, token, publish: false });
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control, client);
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me };
+  const papers = new PaperBoard(token, control);
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, papers };
 
   // --- media: programme preview, its sound (muted by default), thumbnails -----------------
   const video = $<HTMLVideoElement>('program');
@@ -127,10 +127,16 @@ async function main(): Promise<void> {
     editor?.update(view);
     if (view.presence) wall.setPresence(view.presence);
     console_.render(view);
+    papers.render(view);
   });
   control.on('event', (e) => console_.onEvent(e));
   // The technicians' link monitor: a hall's link changed status (staff only).
   control.socket.on('health:alert', (alert) => console_.onHealthAlert(alert));
+  // Who is heard now and how loud (the SFU's measure): lit tiles, and one line under the programme.
+  control.socket.on('audio:levels', ({ levels }) => {
+    wall.setLevels(levels);
+    $('heard').textContent = `Đang nghe: ${levels.length ? levels.map((l) => `${bridges.get(l.bridgeId)?.name ?? l.bridgeId} (${l.dBov} dB)`).join(', ') : '—'}`;
+  });
   control.on('connection', () => {
     $('conn-state').textContent = control.connected ? connectionText(client.state) : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${control.connected && client.state === 'live' ? 'ok' : 'bad'}`;
@@ -255,7 +261,23 @@ class ChairConsole {
     $('floor-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
     $('floor-topic').textContent = floor.topic ? `Nội dung: ${floor.topic}` : '';
     $('timer-pause').hidden = floor.timer.paused;
-    $('timer-resume').hidden = !floor.timer.paused;
+    // A break or a reconnection holds the clock by itself: it runs again when they end.
+    $('timer-resume').hidden = !floor.timer.paused || floor.suspended !== null;
+    this.#renderSuspended(view);
+  }
+
+  /** Why the holder is not heard now: the break, its link (with the grace left), its operator's mute. */
+  #renderSuspended(view: ConferenceView): void {
+    const floor = view.floor;
+    const el = $('floor-suspended');
+    let text = '';
+    if (floor?.suspended === 'break') text = 'Giải lao: micrô của điểm cầu đã tắt, giờ phát biểu tạm dừng.';
+    else if (floor?.suspended === 'reconnecting') {
+      const left = floor.reconnectingUntil === null ? 0 : Math.max(0, Math.ceil((floor.reconnectingUntil - this.#control.serverNow()) / 1000));
+      text = `Đang chờ điểm cầu ${floor.bridgeName} kết nối lại… (còn ${left} giây, giờ phát biểu tạm dừng)`;
+    } else if (floor?.muted) text = 'Kỹ thuật viên điểm cầu đã tạm tắt micrô.';
+    el.textContent = text;
+    el.hidden = text === '';
   }
 
   #renderQueue(view: ConferenceView): void {
@@ -353,6 +375,7 @@ class ChairConsole {
     $('clock').textContent = formatClock(now);
     if (!view) return;
     if (view.recording) $('recording-elapsed').textContent = formatDuration(Math.max(0, (now - view.recording.startedAt) / 1000));
+    if (view.floor?.suspended === 'reconnecting') this.#renderSuspended(view);
     const left = remainingMs(view, now);
     const el = $('chair-countdown');
     if (left !== null && view.floor) {
@@ -389,6 +412,15 @@ class ChairConsole {
         break;
       case 'floor_requested':
         alert = [`${name} xin phát biểu: ${String(e.speakerName)}`, 'info'];
+        break;
+      case 'holder_reconnecting':
+        alert = [`${name} mất kết nối khi đang phát biểu — chờ kết nối lại đến ${formatClock(Number(e.until))}`, 'bad'];
+        break;
+      case 'holder_returned':
+        alert = [`${name} đã kết nối lại, tiếp tục phát biểu`, 'ok'];
+        break;
+      case 'hall_muted':
+        alert = [`${name}: micrô ${e.muted ? 'đã tạm tắt' : 'đã bật lại'}`, 'info'];
         break;
       case 'floor_ended':
         if (e.reason === 'offline') alert = [`${name} mất quyền phát biểu vì mất kết nối`, 'bad'];

@@ -1,11 +1,13 @@
-import { DEFAULT_AUDIO, DEFAULT_VIDEO, MediaClient } from '../shared/MediaClient.ts';
+import { DEFAULT_AUDIO, DEFAULT_VIDEO, MediaClient, pageClientId } from '../shared/MediaClient.ts';
 import { DisplayEnd, hallChannelName, loadDeviceChoice, saveDeviceChoice, type DisplayStatus } from '../shared/HallLink.ts';
 import { LinkMeter, type LinkQuality } from '../shared/linkQuality.ts';
 import { startLinkReporter } from '../shared/linkReporter.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
-import { tokenFromLink, whoAmI } from '../shared/session.ts';
+import { signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
+import { ContentView } from '../shared/ContentView.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -13,12 +15,9 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 async function main(): Promise<void> {
   const slate = $('slate');
   const slateText = $('slate-text');
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    slateText.textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi. Xin liên hệ Văn phòng để nhận liên kết mới.';
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   const bridges = await loadBridges();
   const bridgeId = me.bridgeId ?? me.chairBridgeId;
   const hallName = me.bridgeName ?? 'Báo chí — tín hiệu chương trình';
@@ -33,16 +32,33 @@ async function main(): Promise<void> {
     publish: me.role === 'operator',
     video: choice.videoId ? { ...DEFAULT_VIDEO, deviceId: { ideal: choice.videoId } } : DEFAULT_VIDEO,
     audio: choice.audioId ? { ...DEFAULT_AUDIO, deviceId: { ideal: choice.audioId } } : DEFAULT_AUDIO,
+    clientId: pageClientId(),
   });
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control, client);
   // The hall reports its link to the technicians every 2 s and answers their link tests.
   const stopLinkReporter = me.role === 'operator' ? startLinkReporter(client, control) : undefined;
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter };
+  // A paper (or any document the secretary puts up), beside the speaker.
+  const content = new ContentView($('content'), token);
+  content.onError = (message) => console.error(`diemcau: ${message}`);
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter, content };
 
   const video = $<HTMLVideoElement>('program');
   const audioBox = $('audio');
   const audioEls = new Map<string, HTMLAudioElement>();
   let mediaState = 'connecting';
+  /** The person answered "Không" to taking the hall over from the other PC. */
+  let declined = false;
+  /** The slate says "Đang chờ điểm cầu … kết nối lại" (its seconds are counted down between views). */
+  let waitingShown = false;
+  $('take-over').onclick = () => {
+    declined = false;
+    client.takeOver();
+  };
+  $('stay-away').onclick = () => {
+    declined = true;
+    render();
+  };
 
   /** What the big screen shows: the programme, or a slate (waiting, break, ended, no signal). */
   const render = (): void => {
@@ -50,14 +66,31 @@ async function main(): Promise<void> {
     const program = [...client.consumers.values()].filter((c) => c.slot === 'onair' && c.consumer.kind === 'video').pop();
     const selfOnAir = client.onAir === bridgeId && client.localStream && me.role === 'operator';
     let slateMessage: string | null = null;
-    if (mediaState === 'replaced') slateMessage = 'Điểm cầu này đã được mở trên một máy khác. Màn hình này đã ngừng kết nối.';
-    else if (mediaState === 'reconnecting' || !control.connected) slateMessage = 'Mất kết nối tới máy chủ — đang kết nối lại…';
+    waitingShown = false;
+    // Another PC has this hall: ask before taking it over, and say who lost it and when.
+    let takeOver: string | null = null;
+    if (mediaState === 'in_use') {
+      slateMessage = declined ? 'Điểm cầu vẫn chạy trên máy kia. Màn hình này không gửi hình, tiếng lên hội nghị.' : 'Điểm cầu này đang mở trên một máy khác. Tiếp quản?';
+      takeOver = 'Tiếp quản';
+    } else if (mediaState === 'replaced') {
+      const at = client.replacedAt ? ` lúc ${new Date(client.replacedAt - control.offsetMs).toLocaleTimeString('vi-VN', { hour12: false })}` : '';
+      slateMessage = `Điểm cầu này đã được một máy khác tiếp quản${at}. Màn hình này đã ngừng gửi hình và tiếng.`;
+      takeOver = 'Lấy lại điểm cầu';
+    } else if (mediaState === 'reconnecting' || !control.connected) slateMessage = 'Mất kết nối tới máy chủ — đang kết nối lại…';
     else if (view?.status === 'waiting') slateMessage = 'Hội nghị sắp bắt đầu';
     else if (view?.status === 'break') slateMessage = 'Giải lao';
     else if (view?.status === 'ended') slateMessage = 'Hội nghị đã kết thúc';
-    else if (!program && !selfOnAir) slateMessage = 'Đang chờ tín hiệu chương trình…';
+    else if (view?.floor?.suspended === 'reconnecting' && view.floor.bridgeId !== bridgeId) {
+      slateMessage = waitingText(view.floor.bridgeName, view.floor.reconnectingUntil);
+      waitingShown = true;
+    }
+    // With a paper on screen, the paper is shown while the speaker's picture is awaited.
+    else if (!program && !selfOnAir && !view?.content) slateMessage = 'Đang chờ tín hiệu chương trình…';
     slate.hidden = slateMessage === null;
     if (slateMessage) slateText.textContent = slateMessage;
+    $('slate-actions').hidden = takeOver === null;
+    $('take-over').textContent = takeOver ?? '';
+    $('stay-away').hidden = mediaState !== 'in_use' || declined;
     if (program) {
       if ((video.srcObject as MediaStream | null)?.getVideoTracks()[0] !== program.consumer.track) video.srcObject = new MediaStream([program.consumer.track]);
     } else if (selfOnAir) {
@@ -75,15 +108,31 @@ async function main(): Promise<void> {
         $('speaker-name').textContent = floor.speakerName;
         $('speaker-title').textContent = floor.speakerTitle;
         $('speaker-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
+        $('speaker-muted').hidden = !floor.muted;
       }
       $('program-name').textContent = `Đang phát: ${view.programme.bridgeName}`;
+      const shown = slate.hidden ? (view.content ?? null) : null;
+      // The paper sits below the maket, whatever its number of lines.
+      document.body.style.setProperty('--maket-h', `${$('maket').offsetHeight}px`);
+      document.body.classList.toggle('with-content', shown !== null);
+      $('content').hidden = shown === null;
+      $('content-caption').hidden = shown === null;
+      if (shown) $('content-caption').textContent = `Tham luận — ${shown.bridgeName} · Trang ${shown.page}/${shown.pages}`;
+      content.show(shown);
     }
     tick();
+  };
+
+  /** "Đang chờ điểm cầu … kết nối lại" with the seconds of grace left. */
+  const waitingText = (name: string, until: number | null): string => {
+    const left = until === null ? null : Math.max(0, Math.ceil((until - control.serverNow()) / 1000));
+    return `Đang chờ điểm cầu ${name} kết nối lại…${left === null ? '' : ` (còn ${left} giây)`}`;
   };
 
   /** The countdown, from the deadline on the server's clock. */
   const tick = (): void => {
     const view = control.view;
+    if (waitingShown && view?.floor?.suspended === 'reconnecting') slateText.textContent = waitingText(view.floor.bridgeName, view.floor.reconnectingUntil);
     const el = $('countdown');
     const left = view ? remainingMs(view, control.serverNow()) : null;
     if (left === null || !slate.hidden) {

@@ -1,6 +1,6 @@
 import { chairBridgeOf } from '../../server/protocol/chair.ts';
 import { loadBridges } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { roleName, signIn } from '../shared/session.ts';
 
 interface InviteRow {
   role: 'chair' | 'secretary' | 'technician' | 'viewer' | 'operator';
@@ -32,12 +32,9 @@ function table(rows: [string, string][]): HTMLTableElement {
 
 /** The printable list of invite links: staff first, then the halls grouped by district. */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('content').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi.';
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   const res = await fetch('/api/invites', { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok) {
     $('content').textContent = res.status === 403 ? 'Chỉ chủ tọa và thư ký được xem danh sách này.' : `Lỗi ${res.status}`;

@@ -1,18 +1,16 @@
 import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
 import { ControlClient } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { roleName, signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 /** A receive-only console (chair, secretary or technician) showing halls as low-resolution thumbnails. */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi';
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   const bridges = await loadBridges();
   const params = new URLSearchParams(location.search);
   const districts = [...bridges.values()].filter((b) => b.tier === 'district').map((b) => b.id);
@@ -21,6 +19,7 @@ async function main(): Promise<void> {
 
   const client = new MediaClient({ url: location.origin, token, publish: false });
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control, client);
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, me };
   const tiles = new Map<string, HTMLElement>();
 

@@ -6,8 +6,10 @@ import { LevelMeter, levelDb } from '../shared/LevelMeter.ts';
 import { connectionText } from '../shared/bridges.ts';
 import { linkLevelText } from '../shared/linkQuality.ts';
 import { drawMaket } from '../shared/maket.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { roleName, signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 import { startHardwareHall } from './HardwareHall.ts';
+import { PaperPanel } from './PaperPanel.ts';
 import { $, countdownClass, errorText, statusText } from '../shared/ui.ts';
 
 /** A display not heard from for this long is taken as closed. */
@@ -20,13 +22,9 @@ const DISPLAY_STALE_MS = 3500;
  * microphone.
  */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi. Xin liên hệ Văn phòng để nhận liên kết mới.';
-    $('panel').hidden = true;
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   if (me.role !== 'operator' || !me.bridgeId) {
     $('title').textContent = `Trang này dành cho kỹ thuật viên điểm cầu; liên kết của bạn là của ${roleName(me.role)}.`;
     $('panel').hidden = true;
@@ -37,9 +35,11 @@ async function main(): Promise<void> {
   $('title').textContent = `Điểm cầu ${me.bridgeName} — Bảng điều khiển`;
 
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control);
   const link = new PanelEnd(hallChannelName(me.conferenceId, bridgeId));
   const devices = new DevicePanel(bridgeId, link);
-  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, me };
+  const papers = new PaperPanel(token, control);
+  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, me, papers };
   // A hardware hall's media comes from its device: no display window, no camera here.
   const hardware = me.bridgeKind === 'rtp';
   if (hardware) {
@@ -89,7 +89,8 @@ async function main(): Promise<void> {
 
     const mic = $('mic-air');
     if (alive) {
-      mic.textContent = display!.micOpen ? 'Đang mở: tiếng của hội trường đang lên hội nghị' : 'Đang tắt (chỉ mở khi được phát biểu)';
+      const mutedHere = control.view?.mine?.muted ?? false;
+      mic.textContent = display!.micOpen ? 'Đang mở: tiếng của hội trường đang lên hội nghị' : mutedHere ? 'Đang tắt tạm thời (bấm "Bật lại micrô")' : 'Đang tắt (chỉ mở khi được phát biểu)';
       mic.className = `mic ${display!.micOpen ? 'open' : 'closed'}`;
     } else {
       mic.textContent = '—';
@@ -174,6 +175,12 @@ async function main(): Promise<void> {
     const reply = await control.command({ type: 'cancel_request', requestId: mine.requestId });
     $('floor-msg').textContent = reply.ok ? 'Đã hủy đăng ký phát biểu.' : errorText(reply.error);
   };
+  // "Tắt micrô tạm thời": the server's rule still decides who may be open at all; this only closes.
+  $('mute').onclick = async () => {
+    const muted = control.view?.mine?.muted ?? false;
+    const reply = await control.command({ type: 'mute_hall', bridgeId, muted: !muted });
+    $('floor-msg').textContent = reply.ok ? '' : errorText(reply.error);
+  };
   $('yield').onclick = async () => {
     const reply = await control.command({ type: 'yield_floor' });
     $('floor-msg').textContent = reply.ok ? 'Đã kết thúc phát biểu.' : errorText(reply.error);
@@ -205,12 +212,28 @@ async function main(): Promise<void> {
       $('queued-speaker').textContent = `${request.speakerName}, ${request.speakerTitle}`;
       $('queue-position').textContent = mine?.queuePosition ? String(mine.queuePosition) : '—';
     }
-    if (speaking) $('speaking-who').textContent = `${view.floor!.speakerName}, ${view.floor!.speakerTitle}`;
+    if (speaking) {
+      const floor = view.floor!;
+      $('speaking-who').textContent = `${floor.speakerName}, ${floor.speakerTitle}`;
+      // Holding the floor is not being heard: a break or the hall's own mute closes the microphone.
+      $('on-air').textContent =
+        floor.suspended === 'break' ? 'TẠM DỪNG — GIẢI LAO (micrô đã tắt, giờ tạm dừng)'
+        : floor.suspended === 'reconnecting' ? 'ĐANG CHỜ KẾT NỐI LẠI (giờ tạm dừng)'
+        : floor.muted ? 'ĐANG PHÁT BIỂU — MICRÔ TẠM TẮT'
+        : 'ĐANG PHÁT BIỂU';
+      $('on-air').className = `on-air${floor.suspended || floor.muted ? ' held' : ''}`;
+    }
+    const muted = mine?.muted ?? false;
+    $('mute').textContent = muted ? 'Bật lại micrô' : 'Tắt micrô tạm thời';
+    $('mute').className = muted ? 'danger' : 'secondary';
+    $('mute-state').textContent = muted ? 'Micrô của hội trường đang tạm tắt trên hội nghị.' : '';
+    $('mute-state').className = `state${muted ? ' bad' : ''}`;
     const item = view.agenda.items[view.agenda.index];
     $('agenda-item').textContent = item ? `${view.agenda.index + 1}. ${item.title}` : '—';
     $('program-now').textContent = view.programme.bridgeName;
     $('floor-now').textContent = view.floor ? `${view.floor.speakerName} — ${view.floor.bridgeName}` : 'Không có';
     drawMaket($('maket-preview'), view.maket);
+    papers.render(view);
     tick();
   };
   const tick = (): void => {

@@ -11,6 +11,7 @@ import type {
   ControlServerEvents,
 } from '../../server/protocol/control.ts';
 import { TypedEvents } from './events.ts';
+import { refusalOfError, type TokenRefusal } from './refusal.ts';
 
 /** What a ControlClient tells the page, by event. */
 export type ControlClientEventMap = {
@@ -20,6 +21,8 @@ export type ControlClientEventMap = {
   connection: { connected: boolean };
   error: { message: string };
   clock: { offsetMs: number; rttMs: number };
+  /** The server refused this page's link (revoked, re-issued or invalid): it stopped for good. */
+  refused: { code: TokenRefusal };
 };
 
 /**
@@ -35,6 +38,8 @@ export class ControlClient {
   /** Round trip of the best clock sample. */
   rttMs = Infinity;
   connected = false;
+  /** Why the server refused this page's link, once it did (the client stopped then). */
+  refused: TokenRefusal | null = null;
   readonly #events = new TypedEvents<ControlClientEventMap>();
   #syncTimer?: ReturnType<typeof setInterval>;
 
@@ -49,7 +54,12 @@ export class ControlClient {
       this.connected = false;
       this.#emit('connection', { connected: false });
     });
-    this.socket.on('connect_error', (err) => this.#emit('error', { message: err.message }));
+    this.socket.on('connect_error', (err) => {
+      const code = refusalOfError(err);
+      if (code) this.#refuse(code);
+      else this.#emit('error', { message: err.message });
+    });
+    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
     this.socket.on('control:view', (view) => {
       this.view = view;
       this.#emit('view', view);
@@ -109,6 +119,17 @@ export class ControlClient {
   close(): void {
     clearInterval(this.#syncTimer);
     this.socket.close();
+  }
+
+  // Not a network loss: nothing to wait for. Forget the view (a revoked panel must not keep
+  // showing the floor and its countdown) and stop retrying.
+  #refuse(code: TokenRefusal): void {
+    if (this.refused) return;
+    this.refused = code;
+    this.view = null;
+    this.connected = false;
+    this.close();
+    this.#emit('refused', { code });
   }
 
   #emit<K extends keyof ControlClientEventMap>(event: K, detail: ControlClientEventMap[K]): void {

@@ -13,6 +13,7 @@ import type {
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
 import { TypedEvents } from './events.ts';
+import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import type { LinkSample } from './linkQuality.ts';
 import { transportOptions } from './transportOptions.ts';
 
@@ -29,7 +30,12 @@ export interface ReceivedConsumer {
   firstDecodedAt?: number;
 }
 
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'replaced' | 'closed';
+/**
+ * `in_use`: the hall publishes from another page (another PC) and this one asks before taking it
+ * over (takeOver()); `replaced`: another page took the hall over from this one (takeOver() takes
+ * it back).
+ */
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
 
 export interface MediaClientOptions {
   /** Server origin, e.g. location.origin. */
@@ -42,6 +48,18 @@ export interface MediaClientOptions {
   video?: MediaTrackConstraints;
   /** Microphone constraints (e.g. the deviceId the operator chose); echo cancellation and noise suppression by default. */
   audio?: MediaTrackConstraints;
+  /** Which page this is, kept across its reloads (see pageClientId); a new random one by default. */
+  clientId?: string;
+}
+
+/** This tab's id for the server (kept in sessionStorage: a reload is the same page, another tab or PC is not). */
+export function pageClientId(): string {
+  let id = sessionStorage.getItem('diemcau.clientId');
+  if (!id) {
+    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    sessionStorage.setItem('diemcau.clientId', id);
+  }
+  return id;
 }
 
 /** The camera constraints a hall publishes with unless told otherwise. */
@@ -65,6 +83,10 @@ export type MediaClientEventMap = {
   /** The first frame of a video consumer was decoded after it went live. */
   firstframe: ReceivedConsumer;
   error: { message: string };
+  /** The server refused this page's link (revoked, re-issued or invalid): the client stopped for good. */
+  refused: { code: TokenRefusal };
+  /** Another page took this hall over (at: the server's time). */
+  replaced: { at: number };
 };
 
 /** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
@@ -88,6 +110,8 @@ export class MediaClient {
   onAir = '';
   micOpen = false;
   maxSpatialLayer = 0;
+  /** When another page took this hall over (server time), while `replaced`. */
+  replacedAt: number | null = null;
   localStream?: MediaStream;
   #device?: Device;
   #send?: msc.Transport;
@@ -99,10 +123,14 @@ export class MediaClient {
   #joined = false;
   #retryTimer?: ReturnType<typeof setTimeout>;
   #failures = 0;
+  /** The next join takes the hall over from the page that has it (the person said so). */
+  #takeOver = false;
+  readonly #clientId: string;
   readonly #events = new TypedEvents<MediaClientEventMap>();
 
   constructor(options: MediaClientOptions) {
     this.options = options;
+    this.#clientId = options.clientId ?? Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
     this.socket = io(`${options.url}/media`, {
       auth: { token: options.token },
       transports: ['websocket'],
@@ -112,10 +140,15 @@ export class MediaClient {
     this.socket.on('connect', () => void this.#restart('connect'));
     this.socket.on('disconnect', () => {
       this.#joined = false;
-      if (this.state !== 'replaced') this.#setState('reconnecting');
+      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
       this.#teardown();
     });
-    this.socket.on('connect_error', (err) => this.#emit('error', { message: err.message }));
+    this.socket.on('connect_error', (err) => {
+      const code = refusalOfError(err);
+      if (code) this.#refuse(code);
+      else this.#emit('error', { message: err.message });
+    });
+    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
     this.socket.on('media:consume', (msg, ack) => {
       this.#onConsume(msg).then(
         () => ack({ ok: true }),
@@ -143,7 +176,11 @@ export class MediaClient {
     });
     this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
     // The server disconnects this socket after it; socket.io does not reconnect by itself then.
-    this.socket.on('media:replaced', () => this.#setState('replaced'));
+    this.socket.on('media:replaced', (msg) => {
+      this.replacedAt = typeof msg?.at === 'number' ? msg.at : Date.now();
+      this.#setState('replaced');
+      this.#emit('replaced', { at: this.replacedAt });
+    });
     this.socket.on('onair:changed', ({ bridgeId }) => {
       this.onAir = bridgeId;
       this.#emit('onair', { bridgeId });
@@ -153,6 +190,19 @@ export class MediaClient {
   /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'error'. */
   on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
     this.#events.on(event, fn);
+  }
+
+  /**
+   * Takes the hall over from the page that publishes it now (state `in_use`), or back from the
+   * page that took it (state `replaced`): the other page is told and stops.
+   */
+  takeOver(): void {
+    if (this.state !== 'in_use' && this.state !== 'replaced') return;
+    this.#takeOver = true;
+    this.replacedAt = null;
+    this.#setState('connecting');
+    if (this.socket.connected) void this.#restart('takeover');
+    else this.socket.connect();
   }
 
   /** Sends a validated request and unwraps its ack (throws with the server's error code). */
@@ -265,12 +315,23 @@ export class MediaClient {
     this.localStream?.getTracks().forEach((t) => t.stop());
   }
 
+  // Not a network loss: stop publishing and retrying, for good.
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#retryTimer);
+    this.#setState('refused');
+    this.#teardown();
+    this.socket.close();
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.#emit('refused', { code });
+  }
+
   #emit<K extends keyof MediaClientEventMap>(event: K, detail: MediaClientEventMap[K]): void {
     this.#events.emit(event, detail);
   }
 
   #setState(state: MediaClientState): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'refused') return;
     this.state = state;
     this.#emit('state', { state });
   }
@@ -284,8 +345,9 @@ export class MediaClient {
       this.#teardown();
       try {
         if (!this.#joined) {
-          const joined = await this.request('media:join', {});
+          const joined = await this.request('media:join', { clientId: this.#clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
           this.#joined = true;
+          this.#takeOver = false;
           this.onAir = joined.onAir;
           this.#emit('onair', { bridgeId: joined.onAir });
           this.#device = new Device();
@@ -297,6 +359,11 @@ export class MediaClient {
         this.#failures = 0;
         this.#setState('live');
       } catch (err) {
+        // Another page publishes this hall: ask the person (takeOver), do not retry by itself.
+        if ((err as { code?: string }).code === 'bridge_in_use') {
+          this.#setState('in_use');
+          return;
+        }
         // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
         this.#failures++;
         const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));

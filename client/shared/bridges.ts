@@ -23,6 +23,8 @@ export function connectionText(state: string): string {
     case 'restarting': return 'Đang khôi phục đường truyền…';
     case 'closed': return 'Đã rời hội nghị';
     case 'replaced': return 'Điểm cầu này đã được mở trên một máy khác';
+    case 'in_use': return 'Điểm cầu này đang mở trên một máy khác';
+    case 'refused': return 'Liên kết đã bị thu hồi hoặc không hợp lệ';
     default: return 'Đang kết nối…';
   }
 }

@@ -1,3 +1,5 @@
+import { showRefusal, type TokenRefusal } from './refusal.ts';
+
 /** Who the invite link's token belongs to, as the server says. */
 export interface Me {
   role: 'chair' | 'secretary' | 'technician' | 'viewer' | 'operator';
@@ -22,10 +24,33 @@ export function tokenFromLink(): string | null {
 
 /** Asks the server who this token is; null when the link is not (or no longer) valid. */
 export async function whoAmI(token: string): Promise<Me | null> {
+  const who = await whoIs(token);
+  return 'refused' in who ? null : who.me;
+}
+
+/** Who this token is, or why the server refuses it (revoked, or never valid). */
+export async function whoIs(token: string): Promise<{ me: Me } | { refused: TokenRefusal }> {
   const res = await fetch('/api/me', { headers: { authorization: `Bearer ${token}` } });
-  if (res.status === 401) return null;
+  if (res.status === 401) {
+    const body = (await res.json().catch(() => null)) as { error?: { details?: { refusal?: unknown } } } | null;
+    return { refused: body?.error?.details?.refusal === 'token_revoked' ? 'token_revoked' : 'token_invalid' };
+  }
   if (!res.ok) throw new Error(`/api/me: HTTP ${res.status}`);
-  return (await res.json()) as Me;
+  return { me: (await res.json()) as Me };
+}
+
+/**
+ * The page's start: the link's token and who it is. A missing, invalid or revoked link is said
+ * at once (showRefusal) and the page goes no further (null).
+ */
+export async function signIn(): Promise<{ token: string; me: Me } | null> {
+  const token = tokenFromLink();
+  const who = token ? await whoIs(token) : { refused: 'token_invalid' as const };
+  if ('refused' in who) {
+    showRefusal(who.refused);
+    return null;
+  }
+  return { token: token!, me: who.me };
 }
 
 /** Vietnamese name of a role. */

@@ -61,6 +61,8 @@ export function errorText(error: { code: string; message: string }): string {
     queue_empty: 'Danh sách chờ phát biểu đang trống.',
     floor_not_held: 'Hiện không có ai đang phát biểu.',
     bridge_offline: 'Điểm cầu đang mất kết nối.',
+    unknown_paper: 'Không có tham luận này.',
+    unknown_slot: 'Không có tham luận này trong chương trình.',
     rate_limited: 'Gửi quá nhiều lần. Xin chờ một phút rồi thử lại.',
     closed: 'Hội nghị đã đóng trên máy chủ.',
     internal: 'Máy chủ không trả lời. Xin thử lại.',

@@ -1,6 +1,7 @@
 import { ControlClient } from '../shared/ControlClient.ts';
 import { loadBridges } from '../shared/bridges.ts';
-import { roleName, tokenFromLink, whoAmI } from '../shared/session.ts';
+import { roleName, signIn } from '../shared/session.ts';
+import { stopOnRefusal } from '../shared/refusal.ts';
 import { linkChecklist } from '../../server/core/health.ts';
 import type { ControlRequest, ControlRequestName, HealthLine, LinkTestResult } from '../../server/protocol/control.ts';
 import { AlertFeed, type HealthAlertMessage } from './AlertFeed.ts';
@@ -25,13 +26,9 @@ const STALE_MS = 7000;
  * pre-meeting link test. Staff only (technician, chair, secretary).
  */
 async function main(): Promise<void> {
-  const token = tokenFromLink();
-  const me = token ? await whoAmI(token) : null;
-  if (!token || !me) {
-    $('title').textContent = 'Liên kết không hợp lệ hoặc đã bị thu hồi';
-    $('updated').textContent = 'Xin liên hệ Văn phòng để nhận liên kết mới.';
-    return;
-  }
+  const session = await signIn();
+  if (!session) return;
+  const { token, me } = session;
   if (me.role !== 'technician' && me.role !== 'chair' && me.role !== 'secretary') {
     $('title').textContent = 'Trang này dành cho kỹ thuật viên Viễn thông';
     $('updated').textContent = `Liên kết của bạn là của ${roleName(me.role).toLowerCase()}.`;
@@ -40,6 +37,7 @@ async function main(): Promise<void> {
   $('subtitle').textContent = `${me.title} · ${roleName(me.role)}`;
   const bridges = await loadBridges();
   const control = new ControlClient(location.origin, token);
+  stopOnRefusal(control);
 
   const request = <N extends ControlRequestName>(name: N, payload: ControlRequest<N>) => control.request(name, payload, 10_000, 'Máy chủ không trả lời');
   const nameOf = (id: string): string => bridges.get(id)?.name ?? id;

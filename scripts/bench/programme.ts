@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const rtcMinPort = Math.min(await freePortBase(1), 64000);
   const config = loadConfig({}, {
     listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn',
-    pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), feedPreset: preset,
+    pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), feedPreset: preset, store: 'memory',
   });
   const server = await startServer(config, defaultPlan());
   const chromium = await launchChromium();

@@ -15,6 +15,8 @@ import { planToCore } from './conference/plan-to-core.ts';
 import { HallPresence, type PresenceVia } from './conference/presence.ts';
 import { AccessTokens } from './conference/tokens.ts';
 import { FeedDesk } from './feed/FeedDesk.ts';
+import { PaperDesk } from './papers/PaperDesk.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
 import type { PressFeedTarget } from './feed/FeedOutput.ts';
 import { FloorMedia } from './floor-media.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
@@ -55,6 +57,8 @@ export interface ConferenceOptions {
   rtpListenInfo?: { ip: string; announcedIp?: string; portRange?: { min: number; max: number } };
   /** The press feed and the recordings. */
   feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
+  /** The papers (tham luận): where their files are kept, the checker's limits. */
+  papers: { dataDir: string; checkLimits?: Partial<PdfCheckLimits> };
 }
 
 /** The parts a conference is made of, each built by create(). */
@@ -68,6 +72,7 @@ interface ConferenceParts {
   floorMedia: FloorMedia;
   stopLinkEvents: () => void;
   feed: FeedDesk;
+  papers: PaperDesk;
 }
 
 /** One conference at work: create() builds every part, close() takes them down in reverse. */
@@ -89,6 +94,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly feed: FeedDesk;
   /** Every principal's request budgets (rate-limit.ts), on the conference's clock. */
   readonly limits: RequestLimits;
+  /** The papers (tham luận): uploads, checks, files. */
+  readonly papers: PaperDesk;
   readonly #presence: HallPresence;
   readonly #floorMedia: FloorMedia;
   readonly #stopLinkEvents: () => void;
@@ -106,6 +113,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.health = parts.health;
     this.rtpHalls = parts.rtpHalls;
     this.feed = parts.feed;
+    this.papers = parts.papers;
     this.#presence = parts.presence;
     this.#floorMedia = parts.floorMedia;
     this.#stopLinkEvents = parts.stopLinkEvents;
@@ -185,7 +193,9 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const chairBridgeId = runner.state.config.chairBridgeId;
       const feed = new FeedDesk({ conferenceId, plan, chairBridgeId, runner, media }, { ...options.feed, clock });
       feed.on('problem', problem);
-      return new Conference(options, clock, { media, runner, tokens, health, presence, rtpHalls, floorMedia, stopLinkEvents, feed });
+      undo.push(() => feed.close());
+      const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
+      return new Conference(options, clock, { media, runner, tokens, health, presence, rtpHalls, floorMedia, stopLinkEvents, feed, papers });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();
       throw error;
@@ -213,7 +223,12 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return (await this.tokens.resolve(token)) as Principal | null;
   }
 
-  /**
+  /** Why a token is refused (revoked or invalid), for a page to say so. */
+  refusal(token: unknown): Promise<'token_revoked' | 'token_invalid'> {
+    return this.tokens.refusal(token);
+  }
+
+    /**
    * Runs a person's command with the actor taken from their token. Floor requests also come out
    * of a budget per hall (the transport has taken the command from the principal's budget).
    */
@@ -259,7 +274,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 
   /**
-   * Takes every part down in reverse order of create(): presence, the feed (a recording in
+   * Takes every part down in reverse order of create(): presence, the papers, the feed (a recording in
    * progress is finished), the floor's hold on the media, the hardware halls, the health
    * monitor, the runner, the media session. The stores and the workers belong to the caller.
    * Idempotent.
@@ -271,6 +286,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
 
   async #close(): Promise<void> {
     this.#presence.close();
+    this.papers.close();
     await this.feed.close();
     this.#floorMedia.close();
     this.#stopLinkEvents();

@@ -25,6 +25,7 @@ import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { startTurn, type TurnService } from './turn/index.ts';
+import type { PdfCheckLimits } from './papers/PdfChecker.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -61,6 +62,8 @@ export interface ServerExtras {
   presenceGraceMs?: number;
   /** The conference's time (the system clock by default). */
   clock?: Clock;
+  /** Limits of the paper checker (tests lower the time limit). */
+  paperCheckLimits?: Partial<PdfCheckLimits>;
 }
 
 /** Starts the server for one conference plan. */
@@ -85,7 +88,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
     pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
 
-    const stores = await createStores({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
+    const stores = await createStores({ redisUrl: config.redisUrl, kind: config.store, dataDir: config.dataDir, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
     cleanups.push(() => stores.close());
 
     /** The conference of a plan, with every part it owns (media, runner, tokens, health, halls, feed). */
@@ -101,6 +104,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         presenceGraceMs: extras.presenceGraceMs,
         rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
     let conference = await openConference(plan);
     cleanups.push(() => conference.close());

@@ -1,5 +1,6 @@
 import {
   currentAgendaItem,
+  onBreak,
   itemElapsedMs,
   presenceOf,
   rollCallSummary,
@@ -9,6 +10,7 @@ import {
 import { renderMaket } from '../core/maket.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { ConferenceView, Principal } from '../protocol/control.ts';
+import { contentViewOf, mayTurn, papersViewOf } from './papers/paper-view.ts';
 
 /** The plan with the live changes the secretary made (date, maket) applied. */
 export function livePlan(plan: ConferencePlan, state: ConferenceState): ConferencePlan {
@@ -47,6 +49,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
   const chair = state.config.chairBridgeId;
   const floor = state.floor;
   const live = livePlan(plan, state);
+  const muted = state.mutedHalls ?? [];
   const shared: Omit<ConferenceView, 'maket'> = {
     conferenceId,
     title: plan.title,
@@ -57,6 +60,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     recording: state.recording ? { recordingId: state.recording.recordingId, startedAt: state.recording.startedAt } : null,
     // On air; the wire field keeps its first name (see ConferenceView.programme).
     programme: { bridgeId: onAir, bridgeName: name(onAir) },
+    content: contentViewOf(state, name),
     agenda: {
       index: state.agenda.index,
       items: state.config.agenda.map((it) => ({
@@ -84,6 +88,9 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           speakerName: floor.speakerName,
           speakerTitle: floor.speakerTitle,
           topic: floor.topic,
+          suspended: (floor.reconnectingUntil ?? null) !== null ? 'reconnecting' : onBreak(state) ? 'break' : null,
+          reconnectingUntil: floor.reconnectingUntil ?? null,
+          muted: muted.includes(floor.bridgeId),
           timer: (() => {
             const t = speakingTimerView(floor.timer, now);
             return {
@@ -96,6 +103,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           })(),
         }
       : null,
+    muted: [...muted],
     rollCall: {
       province: count(summary.byTier.province),
       districts: count(summary.byTier.district),
@@ -104,7 +112,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     },
   };
   // The staff's extra parts, made once when the first staff view is asked for.
-  let staff: Pick<ConferenceView, 'presence'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> } | undefined;
+  let staff: Pick<ConferenceView, 'presence' | 'papers'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> } | undefined;
   const staffParts = () =>
     (staff ??= {
       byDistrict: summary.byDistrict.map((d) => ({
@@ -122,6 +130,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
           return [b.id, { online: p.online, ready: p.ready, attendees: p.attendees }];
         }),
       ),
+      papers: papersViewOf(state, name),
     });
   return (principal) => {
     const ownBridge = principal.role === 'operator' ? principal.bridgeId : chair;
@@ -130,11 +139,21 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
       const parts = staffParts();
       view.rollCall.byDistrict = parts.byDistrict;
       view.presence = parts.presence;
+      view.papers = parts.papers;
     }
     if (principal.role === 'operator') {
       const p = presenceOf(state, principal.bridgeId);
       const position = state.queue.findIndex((r) => r.bridgeId === principal.bridgeId);
-      view.mine = { bridgeId: principal.bridgeId, queuePosition: position < 0 ? null : position + 1, ready: p.ready, attendees: p.attendees, online: p.online };
+      view.mine = {
+        bridgeId: principal.bridgeId,
+        queuePosition: position < 0 ? null : position + 1,
+        ready: p.ready,
+        attendees: p.attendees,
+        online: p.online,
+        muted: muted.includes(principal.bridgeId),
+        papers: papersViewOf(state, name, principal.bridgeId).slots,
+        mayTurnPages: mayTurn(state, { role: 'operator', bridgeId: principal.bridgeId }),
+      };
     }
     return view;
   };

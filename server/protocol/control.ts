@@ -17,6 +17,7 @@ import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/
 import type { LinkSample } from '../core/health.ts';
 import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
 import { screenText } from './text.ts';
+import { ContentCommands, type ContentView, type PaperSlotView, type PapersView } from './papers.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
 // the core for its length or range, and the apps' input fields use the same numbers.
@@ -30,6 +31,14 @@ export const Token = z.string().regex(TOKEN_PATTERN, 'not an access token');
 
 /** Socket handshake `auth` of both namespaces. */
 export const TokenAuth = z.object({ token: Token });
+
+/**
+ * Why a page's link is refused, on both namespaces: in the `data.code` of a connect_error (its
+ * message stays 'unauthenticated'), in the 'session:refused' event sent just before the server
+ * cuts a socket off, and as `refusal` in a REST 401. A page told so stops retrying and says why.
+ */
+export const TOKEN_REFUSALS = ['token_revoked', 'token_invalid'] as const;
+export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
 
 const MaketOverride = z.strictObject({
   // A maket line may be left blank (spacing); every line follows the text rule.
@@ -68,11 +77,15 @@ export const ClientCommand = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('break_start') }),
   z.strictObject({ type: z.literal('break_end') }),
   z.strictObject({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(MAX_ATTENDEES), ready: z.boolean().optional() }),
+  // "Tắt micrô tạm thời": an operator closes its hall's microphone for a moment (the server's rule still decides who may be open).
+  z.strictObject({ type: z.literal('mute_hall'), bridgeId: BridgeId, muted: z.boolean() }),
   z.strictObject({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
   z.strictObject({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
   // The archive recording (secretary and chair).
   z.strictObject({ type: z.literal('recording_start') }),
   z.strictObject({ type: z.literal('recording_stop') }),
+  // The content on every screen: put a paper up, turn its pages, take it down (papers.ts).
+  ...ContentCommands,
 ]);
 export type ClientCommand = z.infer<typeof ClientCommand>;
 
@@ -217,9 +230,19 @@ export interface ConferenceView {
     items: { id: string; kind: string; title: string; plannedMinutes: number; elapsedSec: number }[];
   };
   queue: (SpeakerView & { designated: boolean })[];
-  floor: null | (SpeakerView & { timer: TimerView });
+  /**
+   * The floor holder. `suspended` says why it is not heard now though it holds the floor: the
+   * meeting is in a break, or its link dropped and it has until `reconnectingUntil` to come back.
+   */
+  floor: null | (SpeakerView & { timer: TimerView; suspended: 'break' | 'reconnecting' | null; reconnectingUntil: number | null; muted: boolean });
+  /** Halls whose operator closed their microphone for a moment ("Tắt micrô tạm thời"). */
+  muted: string[];
   /** The archive recording in progress (the chair's console shows it), or null. */
   recording?: { recordingId: string; startedAt: number } | null;
+  /** What every hall display shows beside the speaker (a paper and its page), or null. */
+  content?: ContentView | null;
+  /** Staff: every designated paper, received, late or missing. */
+  papers?: PapersView;
   /** The maket of the viewer's own hall (province for staff). */
   maket: { background: string; textColour: string; lines: string[] };
   rollCall: {
@@ -233,7 +256,18 @@ export interface ConferenceView {
   /** Per bridge presence: staff only. */
   presence?: Record<string, { online: boolean; ready: boolean; attendees: number | null }>;
   /** For an operator: its own hall's place in the queue (1-based) and readiness. */
-  mine?: { bridgeId: string; queuePosition: number | null; ready: boolean; attendees: number | null; online: boolean };
+  mine?: {
+    bridgeId: string;
+    queuePosition: number | null;
+    ready: boolean;
+    attendees: number | null;
+    online: boolean;
+    muted: boolean;
+    /** The hall's own paper slots. */
+    papers?: PaperSlotView[];
+    /** Whether the hall may turn the pages of what is on screen now (it speaks, and it is its paper). */
+    mayTurnPages?: boolean;
+  };
 }
 
 /** One bridge's line on the technicians' dashboard. */
@@ -251,6 +285,8 @@ export type ControlEventMessage = ConferenceEvent & { seq: number; at: number };
 /** Events the server pushes on the control namespace. */
 export interface ControlServerEvents {
   'control:view': (view: ConferenceView) => void;
+  /** This socket's link was revoked or re-issued: the server disconnects it right after. */
+  'session:refused': (msg: { code: TokenRefusal }) => void;
   /** Staff: every bridge's health, every 2 seconds. */
   'health:summary': (summary: { at: number; bridges: HealthLine[] }) => void;
   /** A hall: run the link test now (asked by a technician). */
@@ -260,4 +296,9 @@ export interface ControlServerEvents {
   /** Staff: a bridge's status changed. */
   'health:alert': (alert: { bridgeId: string; bridgeName: string; at: number; from: string | null; to: string; reasons: string[] }) => void;
   'control:event': (event: ControlEventMessage) => void;
+  /**
+   * Staff: the halls heard now and how loud (the SFU's measure of what it forwards, dBov,
+   * loudest first; empty: silence). Sent when it changes, at most every 400 ms.
+   */
+  'audio:levels': (msg: { at: number; levels: { bridgeId: string; dBov: number }[] }) => void;
 }

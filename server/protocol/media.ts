@@ -126,7 +126,11 @@ export type IceConfig = z.infer<typeof IceConfigSchema>;
 
 /** Requests from the client, each answered through the socket.io acknowledgement. */
 export const MediaRequests = {
-  'media:join': z.strictObject({}),
+  /**
+   * `clientId`: which page this is (random, kept across its reloads); `takeOver`: take the hall
+   * from another page that publishes it (refused with `bridge_in_use` otherwise).
+   */
+  'media:join': z.strictObject({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional() }),
   'media:capabilities': z.strictObject({ rtpCapabilities: RtpCapabilities }),
   'media:createTransport': z.strictObject({ direction: z.enum(['send', 'recv']) }),
   'media:connectTransport': z.strictObject({ transportId: z.uuid(), dtlsParameters: DtlsParameters }),
@@ -162,6 +166,7 @@ export const ErrorCode = z.enum([
   'invalid_state',
   'invalid_rtp_parameters',
   'already_exists',
+  'bridge_in_use',
   'session_closed',
   'rate_limited',
   'internal',
@@ -207,8 +212,10 @@ export interface MediaServerEvents {
   'media:sendLayers': (msg: { maxSpatialLayer: number }) => void;
   'media:micState': (msg: { open: boolean }) => void;
   'media:restart': (msg: { reason: string }) => void;
-  /** The same hall was opened elsewhere; this socket is disconnected. */
-  'media:replaced': () => void;
+  /** The same hall was opened on another page (another PC) that took it over; this socket is disconnected. */
+  'media:replaced': (msg: { at: number }) => void;
+  /** This socket's link was revoked or re-issued (see TokenRefusal in control.ts); disconnected right after. */
+  'session:refused': (msg: { code: 'token_revoked' | 'token_invalid' }) => void;
   /** Another bridge is on air (its video and audio are what every hall receives). */
   'onair:changed': (msg: { bridgeId: string }) => void;
 }

@@ -5,8 +5,10 @@
 import { z } from 'zod';
 import { MAX_BRIDGE_NAME, MAX_MAKET_LINE, MAX_PLAN_NOTE, MAX_SPEAKER_NAME, MAX_TITLE, MAX_TOPIC, type TextFault } from '../core/conference/validate.ts';
 import { screenText } from './text.ts';
+import { DEFAULT_HOLDER_GRACE_SECONDS } from '../core/conference/types.ts';
 
 export { chairBridgeOf } from './chair.ts';
+import { PaperRulesSchema } from './papers.ts';
 
 /** Tier of a bridge: the province hall, a district/city hall, or a commune/ward/town hall. */
 export const BridgeTierSchema = z.enum(['province', 'district', 'commune']);
@@ -179,6 +181,13 @@ export const SpeakingRulesSchema = z
       .transform((marks) => [...new Set(marks)].sort((a, b) => b - a)),
     expiryPolicy: z.enum(['notify_chair', 'close_mic']).default('notify_chair'),
     graceSeconds: z.number().int().nonnegative({ error: 'Thời gian gia hạn không được âm' }).default(30),
+    /** How long a speaking hall whose link dropped keeps the floor while it reconnects (0: it loses it at once). */
+    holderGraceSeconds: z
+      .number()
+      .int()
+      .min(0, { error: 'Thời gian chờ điểm cầu kết nối lại không được âm' })
+      .max(600, { error: 'Thời gian chờ điểm cầu kết nối lại tối đa 600 giây' })
+      .default(DEFAULT_HOLDER_GRACE_SECONDS),
   })
   .superRefine((rules, ctx) => {
     const limit = rules.defaultLimitMinutes * 60;
@@ -270,6 +279,8 @@ export const ConferencePlanSchema = z
     programme: z.array(AgendaItemSchema).default([]),
     speaking: SpeakingRulesSchema.prefault({}),
     maket: MaketTemplateSchema.prefault({}),
+    /** Deadline and limits of the designated papers (tham luận). */
+    papers: PaperRulesSchema.prefault({}),
   })
   // Runs even when some fields failed, so a secretary sees every mistake at once.
   .superRefine((plan, ctx) => checkPlanReferences(plan as unknown, ctx), { when: () => true });

@@ -8,6 +8,7 @@
 //   diemcau:{<id>}:log      list  one JSON LogEntry per element; element i holds seq i+1
 //   diemcau:{<id>}:tokens   hash  token -> TokenRecord JSON
 //   diemcau:{<id>}:grants   hash  grant ('chair', 'operator:c-05971') -> token
+//   diemcau:{<id>}:revoked  hash  token -> when it was revoked or replaced (epoch ms)
 //   diemcau:{<id>}:changes  pub/sub channel, "<version>:<seq>" after every write
 //   diemcau:{<id>}:token-changes  pub/sub channel, "revoked:<token>,<token>" when tokens stop
 //                           granting (revoke, re-issue), "resync" when they were all dropped
@@ -70,12 +71,13 @@ end
 return length
 `;
 
-// ARGV: mode, the token announcement channel, then (grant, token, record) per token. Replaced
-// tokens are announced in the same step, so no process can see the new token before hearing of the old.
+// KEYS: tokens, grants, revoked. ARGV: mode, now (epoch ms), the token announcement channel, then
+// (grant, token, record) per token. Replaced tokens are recorded as revoked and announced in the
+// same step, so no process can see the new token before hearing of the old.
 const ISSUE_SCRIPT = `
 local out = {}
 local replaced = {}
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local grant, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', KEYS[2], grant)
   local kept = false
@@ -84,29 +86,33 @@ for i = 3, #ARGV, 3 do
     out[#out + 1] = kept
   else
     if old then redis.call('HDEL', KEYS[1], old) end
-    if old and old ~= token then replaced[#replaced + 1] = old end
+    if old and old ~= token then
+      redis.call('HSET', KEYS[3], old, ARGV[2])
+      replaced[#replaced + 1] = old
+    end
     redis.call('HSET', KEYS[2], grant, token)
     redis.call('HSET', KEYS[1], token, record)
     out[#out + 1] = record
   end
 end
-if #replaced > 0 then redis.call('PUBLISH', ARGV[2], 'revoked:' .. table.concat(replaced, ',')) end
+if #replaced > 0 then redis.call('PUBLISH', ARGV[3], 'revoked:' .. table.concat(replaced, ',')) end
 return out
 `;
 
-// ARGV: the token, the token announcement channel.
+// KEYS: tokens, grants, revoked. ARGV: the token, now (epoch ms), the token announcement channel.
 const REVOKE_SCRIPT = `
 local record = redis.call('HGET', KEYS[1], ARGV[1])
 if not record then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 local grant = cjson.decode(record).grant
 if grant and redis.call('HGET', KEYS[2], grant) == ARGV[1] then redis.call('HDEL', KEYS[2], grant) end
-redis.call('PUBLISH', ARGV[2], 'revoked:' .. ARGV[1])
+redis.call('PUBLISH', ARGV[3], 'revoked:' .. ARGV[1])
 return record
 `;
 
 const DROP_TOKENS_SCRIPT = `
-local n = redis.call('DEL', KEYS[1], KEYS[2])
+local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 if n > 0 then redis.call('PUBLISH', ARGV[1], 'resync') end
 return n
 `;
@@ -183,7 +189,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   }
 
   /** Key of one part of a conference. */
-  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'changes' | 'token-changes' | 'instances' | `presence:${string}`): string {
+  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'revoked' | 'changes' | 'token-changes' | 'instances' | `presence:${string}`): string {
     checkConferenceId(conferenceId);
     return `${this.#prefix}:{${conferenceId}}:${part}`;
   }
@@ -277,8 +283,8 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     this.#assertOpen();
     if (records.length === 0) return [];
-    const args = [mode, this.key(conferenceId, 'token-changes'), ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
-    const reply = (await this.#eval(ISSUE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], args)) as string[];
+    const args = [mode, String(Date.now()), this.key(conferenceId, 'token-changes'), ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
+    const reply = (await this.#eval(ISSUE, this.#tokenKeys(conferenceId), args)) as string[];
     return reply.map((json) => decodeToken(conferenceId, json));
   }
 
@@ -299,8 +305,19 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Revokes one token atomically with its grant. */
   async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
     this.#assertOpen();
-    const json = await this.#eval(REVOKE, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [token, this.key(conferenceId, 'token-changes')]);
+    const json = await this.#eval(REVOKE, this.#tokenKeys(conferenceId), [token, String(Date.now()), this.key(conferenceId, 'token-changes')]);
     return typeof json === 'string' ? decodeToken(conferenceId, json) : null;
+  }
+
+  /** When a token was revoked or replaced, or null. */
+  async revokedAt(conferenceId: string, token: string): Promise<number | null> {
+    this.#assertOpen();
+    const at = await this.#client.hGet(this.key(conferenceId, 'revoked'), token);
+    return at ? Number(at) : null;
+  }
+
+  #tokenKeys(conferenceId: string): string[] {
+    return [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants'), this.key(conferenceId, 'revoked')];
   }
 
   /** Deletes the state and the log of a conference. */
@@ -312,7 +329,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Deletes the tokens of a conference. */
   async dropTokens(conferenceId: string): Promise<void> {
     this.#assertOpen();
-    await this.#eval(DROP_TOKENS, [this.key(conferenceId, 'tokens'), this.key(conferenceId, 'grants')], [this.key(conferenceId, 'token-changes')]);
+    await this.#eval(DROP_TOKENS, this.#tokenKeys(conferenceId), [this.key(conferenceId, 'token-changes')]);
   }
 
   /** Listens to the conference's token announcements on the store's subscriber connection. */

@@ -48,6 +48,12 @@ export interface TokenStore {
   /** Revokes a token; its record, or null when it was not in force. */
   revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null>;
 
+  /**
+   * When a token stopped granting anything (revoked, or replaced by a reissue), or null for a
+   * token never issued: a page refused at connect is told which ("thu hồi" or "không hợp lệ").
+   */
+  revokedAt(conferenceId: string, token: string): Promise<number | null>;
+
   /** Deletes every token of a conference. */
   dropTokens(conferenceId: string): Promise<void>;
 }

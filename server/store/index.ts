@@ -9,6 +9,7 @@ export { MemoryConferenceStore } from './memory/MemoryConferenceStore.ts';
 export { MemoryTokenStore } from './memory/MemoryTokenStore.ts';
 export { MemoryPresenceStore } from './memory/MemoryPresenceStore.ts';
 export { RedisStore, type RedisStoreOptions } from './RedisStore.ts';
+export { SqliteStore, SQLITE_FILE, type SqliteStoreOptions } from './sqlite/SqliteStore.ts';
 export * from './NodeRegistry.ts';
 export * from './TrackRegistry.ts';
 export * from './PlacementStore.ts';

@@ -1,7 +1,8 @@
 // The REST API under /api, in one router with one entry and one way out. The entry refuses
 // compressed bodies, bodies of a type or charset the route does not read and bodies over its
 // limit (JSON of at most REST_BODY_MAX_BYTES, a plan's text of at most PLAN_MAX_BYTES, read as
-// text and parsed in the plan checker's thread); finds who the bearer token belongs to; and takes
+// text and parsed in the plan checker's thread; a paper's PDF is streamed by the paper desk,
+// which enforces the plan's size limit); finds who the bearer token belongs to; and takes
 // the request from its budget (per token, or per address without one). The way out: 405 for a
 // known path with another method, 404, and every error as `{ "error": { "code", "message" } }`.
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
@@ -12,8 +13,10 @@ import type { PressFeedTarget } from '../app/feed/FeedOutput.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import { HttpError, jsonErrors, notFound, type HttpErrorLog } from './http-errors.ts';
 import { createRecordingsRouter, pressSdpHandler } from './recordings-rest.ts';
-import { bearerPrincipal, createRestRouter } from './rest.ts';
+import { bearerPrincipal, bearerToken, createRestRouter } from './rest.ts';
+import type { TokenRefusal } from '../protocol/control.ts';
 import { createRtpHallRouter } from './rtp-halls-rest.ts';
+import { createPapersRouter, PAPER_UPLOAD_TYPES } from './papers-rest.ts';
 import { refuseOtherMethods } from './routes.ts';
 
 /**
@@ -26,6 +29,15 @@ export const REST_BODY_MAX_BYTES = 16 * 1024;
 const PLAN_PATHS = new Set(['/plan', '/plan/validate']);
 const PLAN_TYPES = ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'];
 const JSON_TYPES = ['application/json'];
+/** Paths whose body is a paper's file (streamed to the paper desk, never parsed here). */
+const PAPER_UPLOAD = /^\/papers\/slots\/[^/]+\/?$/;
+
+/** The types a request's body may have: a plan's, a paper's, or JSON. */
+function bodyTypes(req: Request): string[] {
+  if (req.method === 'POST' && PLAN_PATHS.has(req.path)) return PLAN_TYPES;
+  if ((req.method === 'PUT' || req.method === 'POST') && PAPER_UPLOAD.test(req.path)) return PAPER_UPLOAD_TYPES;
+  return JSON_TYPES;
+}
 
 /** What the API needs. */
 export interface ApiOptions {
@@ -51,6 +63,7 @@ export function createApi(options: ApiOptions): express.Router {
   api.use('/recordings', createRecordingsRouter(options.current));
   api.get('/press.sdp', pressSdpHandler(options.pressFeed));
   api.use('/rtp-halls', createRtpHallRouter(options.current));
+  api.use('/papers', createPapersRouter(options.current));
   refuseOtherMethods(api);
   api.use(notFound('no such API'));
   api.use(jsonErrors(options.log));
@@ -73,15 +86,16 @@ export function createMetricsRoute(options: ApiOptions, handler: RequestHandler)
 
 /**
  * A body must be uncompressed, UTF-8, and of a type its route reads (JSON; a plan also YAML or
- * plain text). Checked before any byte of it is read.
+ * plain text; a paper a PDF, of no charset). Checked before any byte of it is read.
  */
 function refuseUnreadableBodies(req: Request, _res: Response, next: NextFunction): void {
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
   if (!hasBody) return next();
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding !== 'identity') return next(new HttpError(415, 'unsupported_encoding', 'the body must not be compressed (no Content-Encoding)'));
-  const types = req.method === 'POST' && PLAN_PATHS.has(req.path) ? PLAN_TYPES : JSON_TYPES;
+  const types = bodyTypes(req);
   if (!req.is(types)) return next(new HttpError(415, 'unsupported_media_type', `the body must be ${types.join(' or ')}`));
+  if (types === PAPER_UPLOAD_TYPES) return next();
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return next(new HttpError(415, 'unsupported_charset', 'the body must be UTF-8 (charset=utf-8)'));
   next();
@@ -91,19 +105,23 @@ function refuseUnreadableBodies(req: Request, _res: Response, next: NextFunction
 function identifyAndLimit(options: ApiOptions): RequestHandler {
   return (req, res, next) => {
     const conference = options.current();
-    bearerPrincipal(req, conference).then(
-      (principal) => {
+    bearerPrincipal(req, conference)
+      .then(async (principal) => {
         (res.locals as { principal: unknown }).principal = principal;
         const key = principal ? principalKey(principal) : `address:${clientAddress(req, options.trustedProxies)}`;
         const limited = conference.limits.take('rest', key);
         if (limited) {
           res.set('Retry-After', '60');
-          return next(new HttpError(429, 'rate_limited', limited.error.message));
+          throw new HttpError(429, 'rate_limited', limited.error.message);
         }
-        next();
-      },
-      () => next(new HttpError(503, 'unavailable', 'the access tokens cannot be read now')),
-    );
+        // A token that grants nothing: why (revoked or re-issued, or never valid), for the 401 to say so and the page to stop.
+        const token = principal ? null : bearerToken(req);
+        if (token !== null) (res.locals as { refusal: TokenRefusal }).refusal = await conference.refusal(token);
+      })
+      .then(
+        () => next(),
+        (error: unknown) => next(error instanceof HttpError ? error : new HttpError(503, 'unavailable', 'the access tokens cannot be read now')),
+      );
   };
 }
 

@@ -140,8 +140,13 @@ export function attachControlSignaling(
   const onEvent = (event: ConferenceEvent, meta: EventMeta): void => {
     nsp.local.to('staff').emit('control:event', { ...event, seq: meta.seq, at: meta.at });
   };
+  // Who is heard and how loud, for the chair's tiles (this instance's media: its own halls).
+  const onLevels = ({ levels }: { levels: { bridgeId: string; dBov: number }[] }): void => {
+    nsp.local.to('staff').emit('audio:levels', { at: current().clock.now(), levels });
+  };
   let bound: Conference | undefined;
   const unbind = (): void => {
+    bound?.media.off('audiolevels', onLevels);
     bound?.off('changed', onChanged);
     bound?.off('event', onEvent);
     bound?.health.off('sampled', onSampled);
@@ -152,6 +157,7 @@ export function attachControlSignaling(
     unbind();
     bound = current();
     bound.on('changed', onChanged);
+    bound.media.on('audiolevels', onLevels);
     bound.on('event', onEvent);
     bound.health.on('sampled', onSampled);
     bound.health.on('alert', onAlert);

@@ -66,6 +66,8 @@ export function jsonErrors(log?: HttpErrorLog): ErrorRequestHandler {
     const http = httpErrorOf(error);
     // Our own refusals (busy, unavailable) are answers; anything else that ends in a 5xx is a failure to look at.
     if (http.status >= 500 && !(error instanceof HttpError)) log?.error({ method: req.method, path: req.path, err: (error as Error)?.message }, 'request failed');
+    // Refused before its body was read (a 20 MB upload without a valid token): close rather than read the rest.
+    if (!req.complete) res.set('Connection', 'close');
     sendError(res, http);
   };
 }

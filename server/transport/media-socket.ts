@@ -99,7 +99,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       restartMedia: (reason) => void socket.emit('media:restart', { reason }),
       replaced: () => {
         joined = false;
-        socket.emit('media:replaced');
+        socket.emit('media:replaced', { at: Date.now() });
         socket.disconnect(true);
       },
     };
@@ -130,12 +130,13 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       });
     }
 
-    handle('media:join', () => {
+    handle('media:join', ({ clientId, takeOver }) => {
       if (joined) throw new WireError('already_exists', 'already joined');
-      let peerOptions = peerOptionsFor(principal, session.chairBridgeId);
+      let peerOptions: PeerOptions = { ...peerOptionsFor(principal, session.chairBridgeId), ...(clientId ? { clientId } : {}) };
       // A browser opened with a hardware hall's link may watch, but must not take the device's place.
       if (principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
-      const { rtpCapabilities } = session.join(peerId, peerOptions, sink);
+      const { rtpCapabilities } = session.join(peerId, peerOptions, sink, { takeOver });
+      if (takeOver) log('info', 'hall taken over by another page', { peerId, bridgeId: peerOptions.bridgeId });
       joined = true;
       log('info', 'peer joined', { peerId, role: principal.role });
       const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;

@@ -9,16 +9,22 @@ import { PlanLoadError } from '../app/errors.ts';
 import type { PlanChecker } from '../app/plan-check/PlanChecker.ts';
 import { principalKey } from '../app/rate-limit.ts';
 import { BridgeId } from '../protocol/media.ts';
-import { Token, type Principal } from '../protocol/control.ts';
+import { Token, type Principal, type TokenRefusal } from '../protocol/control.ts';
 import { INVITE_PATHS, UnknownGrantError } from '../app/conference/tokens.ts';
 import { HttpError } from './http-errors.ts';
 
 type Role = Principal['role'];
 
+/** The well-formed access token of the request's `Authorization: Bearer <token>`, or null. */
+export function bearerToken(req: Request): string | null {
+  const token = Token.safeParse((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
+  return token.success ? token.data : null;
+}
+
 /** Who the request's `Authorization: Bearer <token>` belongs to, or null. */
 export async function bearerPrincipal(req: Request, conference: Conference): Promise<Principal | null> {
-  const token = Token.safeParse((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
-  return token.success ? conference.authenticate(token.data) : null;
+  const token = bearerToken(req);
+  return token === null ? null : conference.authenticate(token);
 }
 
 /** The principal the API's entry found for this request (res.locals.principal), or null. */
@@ -26,10 +32,17 @@ export function principalOf(res: Response): Principal | null {
   return (res.locals as { principal?: Principal | null }).principal ?? null;
 }
 
-/** The request's principal, required to have one of these roles: 401 without a valid token, 403 for another role. */
+/**
+ * The request's principal, required to have one of these roles: 401 without a valid token (its
+ * details say why a token was refused, `refusal`: revoked or invalid, for the page to say so),
+ * 403 for another role.
+ */
 export function requireRole(res: Response, roles?: readonly Role[], why?: string): Principal {
   const who = principalOf(res);
-  if (!who) throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)');
+  if (!who) {
+    const refusal = (res.locals as { refusal?: TokenRefusal }).refusal ?? 'token_invalid';
+    throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)', { refusal });
+  }
   if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', why ?? `not allowed for role ${who.role}`);
   return who;
 }

@@ -2,7 +2,7 @@ import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
 import type { Conference } from '../app/Conference.ts';
 import { principalKey, SOCKET_REQUEST_CLASSES, type RateRefusal, type RequestClass } from '../app/rate-limit.ts';
-import { TokenAuth, type Principal } from '../protocol/control.ts';
+import { TokenAuth, type Principal, type TokenRefusal } from '../protocol/control.ts';
 import { hasTextFault } from '../protocol/text.ts';
 
 /** An acknowledgement of any namespace: the data, or a refusal with a stable code. */
@@ -16,6 +16,8 @@ export interface SocketGate {
   inForce(token: string): boolean | Promise<boolean>;
   /** Takes one use of a class of request from the principal's budget; a refusal when it is used up. */
   take(cls: RequestClass, principal: Principal): RateRefusal | null;
+  /** Why a token that grants nothing is refused: revoked (or replaced by a re-issue), or never valid. */
+  refusal(token: string): Promise<TokenRefusal>;
 }
 
 /** The gate of the conference at work: its tokens and its request budgets. */
@@ -24,26 +26,37 @@ export function conferenceGate(current: () => Conference): SocketGate {
     authenticate: (token) => current().authenticate(token),
     inForce: (token) => current().tokens.inForce(token),
     take: (cls, principal) => current().limits.take(cls, principalKey(principal)),
+    refusal: (token) => current().refusal(token),
   };
 }
 
 /**
  * Guards a namespace. At connect: the access token in the handshake `auth` (refusals reach the
  * client as connect_error messages: 'unauthenticated', 'unavailable', 'rate_limited', or the
- * reason `accept` gives). Before every request, in arrival order: its name must be one of
- * `requests` (else `unknown_request`), the socket's token must still be in force (else
- * `unauthenticated` and the socket is cut off: a link revoked or re-issued on any server process
- * never acts again), and the principal's budget for the request's class must allow it (else
- * `rate_limited`). A refused request is answered through its acknowledgement, if it has one.
+ * reason `accept` gives; a refused token's error carries why in `data.code`, 'token_revoked' or
+ * 'token_invalid', so the page can say so and stop retrying instead of taking it for a network
+ * loss). Before every request, in arrival order: its name must be one of `requests` (else
+ * `unknown_request`), the socket's token must still be in force (else `unauthenticated`, and the
+ * socket is told why with 'session:refused' and cut off: a link revoked or re-issued on any
+ * server process never acts again), and the principal's budget for the request's class must
+ * allow it (else `rate_limited`). A refused request is answered through its acknowledgement, if
+ * it has one.
  */
 export function guardNamespace(nsp: Namespace, gate: SocketGate, requests: readonly string[], accept: (principal: Principal) => string | null = () => null): void {
   const known = new Set(requests);
+  const refused = (code: TokenRefusal): Error => Object.assign(new Error('unauthenticated'), { data: { code } });
   nsp.use((socket, next) => {
     const parsed = TokenAuth.safeParse(socket.handshake.auth);
-    if (!parsed.success) return next(new Error('unauthenticated'));
+    if (!parsed.success) return next(refused('token_invalid'));
     gate.authenticate(parsed.data.token).then(
       (principal) => {
-        if (!principal) return next(new Error('unauthenticated'));
+        if (!principal) {
+          gate.refusal(parsed.data.token).then(
+            (code) => next(refused(code)),
+            () => next(refused('token_invalid')),
+          );
+          return;
+        }
         const refusal = accept(principal);
         if (refusal) return next(new Error(refusal));
         if (gate.take('connect', principal)) return next(new Error('rate_limited'));
@@ -68,7 +81,10 @@ export function guardNamespace(nsp: Namespace, gate: SocketGate, requests: reado
         if (!socket.connected) return;
         if (!inForce) {
           refuse({ code: 'unauthenticated', message: 'this access link was revoked or re-issued' });
-          socket.disconnect(true);
+          gate.refusal(token).then(
+            (code) => tellAndCutOff(socket, code),
+            () => tellAndCutOff(socket, 'token_invalid'),
+          );
           return;
         }
         const limited = gate.take(cls, principal);
@@ -108,11 +124,21 @@ export function onRequest<S extends z.ZodType, R>(
   });
 }
 
-/** Disconnects this process's sockets of a namespace that were opened with a token now revoked. */
-export function cutOffToken(nsp: Namespace, token: string): void {
+/**
+ * Disconnects this process's sockets of a namespace that were opened with a token now revoked,
+ * telling each why first ('session:refused' goes out before the disconnect on the same transport).
+ */
+export function cutOffToken(nsp: Namespace, token: string, code: TokenRefusal = 'token_revoked'): void {
   for (const socket of nsp.sockets.values()) {
-    if ((socket.data as { token?: string }).token === token) socket.disconnect(true);
+    if ((socket.data as { token?: string }).token === token) tellAndCutOff(socket, code);
   }
+}
+
+/** Tells a socket why its link no longer works ('session:refused', before the disconnect on the same transport), and cuts it off. */
+function tellAndCutOff(socket: Socket, code: TokenRefusal): void {
+  if (!socket.connected) return;
+  socket.emit('session:refused', { code });
+  socket.disconnect(true);
 }
 
 /** Checks the token of every socket of a namespace again (revocations may have gone unheard) and cuts off those no longer in force. */
@@ -125,7 +151,7 @@ export function recheckTokens(nsp: Namespace, inForce: (token: string) => boolea
   for (const [token, sockets] of byToken) {
     void Promise.resolve(inForce(token)).then(
       (ok) => {
-        if (!ok) for (const socket of sockets) socket.disconnect(true);
+        if (!ok) for (const socket of sockets) tellAndCutOff(socket, 'token_revoked');
       },
       () => undefined,
     );

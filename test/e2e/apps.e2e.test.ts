@@ -28,7 +28,7 @@ async function startShortSpeechServer(): Promise<RunningServer> {
   const plan = parsePlanOrThrow({ ...input, speaking: { ...input.speaking, defaultLimitMinutes: 1, warningMarksSeconds: [50, 30] } }, 'apps-e2e');
   const webRtcBasePort = await freePortBase(2);
   const rtcMinPort = Math.min(await freePortBase(1), 64000);
-  const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn' });
+  const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn', store: 'memory' });
   return startServer(config, plan);
 }
 

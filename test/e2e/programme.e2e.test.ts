@@ -88,7 +88,7 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     const rtcMinPort = Math.min(await freePortBase(1), 64000);
     const config = loadConfig({}, {
       listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn',
-      pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), feedPreset: 'superfast',
+      pressFeed: `rtp://127.0.0.1:${pressPort}`, recordingsDir: path.join(dir, 'recordings'), feedPreset: 'superfast', store: 'memory',
     });
     server = await startServer(config, defaultPlan());
     chromium = await launchChromium();

@@ -149,7 +149,7 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     const webRtcBasePort = await freePortBase(workers);
     const rtcMinPort = Math.min(await freePortBase(1), 64000);
     rtcRange = { min: rtcMinPort, max: rtcMinPort + 999 };
-    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcRange.max, logLevel: 'warn' });
+    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcRange.max, logLevel: 'warn', store: 'memory' });
     server = await startServer(config, planWithHardwareHalls(), { healthIntervalMs: 1000 });
     technician = await tokenOf(server, 'technician');
   });

@@ -399,7 +399,8 @@ export async function startServerIn(host: NetHost, env: Record<string, string> =
   const port = Number(env.PORT ?? 3000);
   const child = host.spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, DIEMCAU_LISTEN_IP: host.ip, DIEMCAU_WORKERS: '1', DIEMCAU_LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    // In memory unless told otherwise: the default data file would carry one test's conference into the next.
+    env: { ...process.env, DIEMCAU_LISTEN_IP: host.ip, DIEMCAU_WORKERS: '1', DIEMCAU_LOG_LEVEL: 'warn', DIEMCAU_STORE: 'memory', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

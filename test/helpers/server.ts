@@ -1,4 +1,7 @@
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
@@ -31,9 +34,11 @@ export async function freePortBase(count: number): Promise<number> {
   throw new Error('no free port range found');
 }
 
-/** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state (or redis). */
+/** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state unless told otherwise (redis, sqlite). */
 export async function startTestServer(workers = 2, extra: Partial<Config> = {}, extras: ServerExtras = {}): Promise<RunningServer> {
   const webRtcBasePort = await freePortBase(workers);
+  // Papers go to a directory of this server's own, removed when it closes (unless the test gave one).
+  const ownDataDir = extra.dataDir ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-data-'));
   const rtcMinPort = await freePortBase(1);
   const config = loadConfig({}, {
     listenIp: '127.0.0.1',
@@ -43,9 +48,20 @@ export async function startTestServer(workers = 2, extra: Partial<Config> = {}, 
     rtcMinPort: Math.min(rtcMinPort, 64000),
     rtcMaxPort: Math.min(rtcMinPort, 64000) + 999,
     logLevel: 'warn',
+    // Tests ask for memory: the default file would carry one test's conference into the next.
+    store: 'memory',
     ...extra,
+    dataDir: extra.dataDir ?? ownDataDir!,
   });
-  return startServer(config, defaultPlan(), extras);
+  const server = await startServer(config, defaultPlan(), extras);
+  if (ownDataDir) {
+    const close = server.close.bind(server);
+    (server as { close: () => Promise<void> }).close = async () => {
+      await close();
+      fs.rmSync(ownDataDir, { recursive: true, force: true });
+    };
+  }
+  return server;
 }
 
 /** The invite link of a bridge's operator (or of a staff role) on a test server. */

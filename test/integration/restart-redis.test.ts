@@ -248,7 +248,8 @@ describe('durable state on a real redis-server', function () {
     // reconnect to some instance, then send bridge_disconnected for those without a connection
     // anywhere (needs the per-instance presence counts of the bug above).
     it('after a crash, a hall that never comes back is taken offline and its floor returns to the chair', async function () {
-      this.timeout(60_000);
+      // The presence grace after the start (20 s), then the holder's grace to reconnect (30 s).
+      this.timeout(90_000);
       const first = await start();
       // The hall is online through a connection that never says goodbye (as with SIGKILL).
       await first.conference.bridgeConnected(COMMUNE);
@@ -259,7 +260,9 @@ describe('durable state on a real redis-server', function () {
       await first.close();
       const second = await start();
       expect(second.conference.runner.state.floor?.bridgeId).to.equal(COMMUNE);
-      await waitFor('the absent holder taken offline', () => second.conference.runner.state.floor === null && !second.conference.runner.state.presence[COMMUNE]!.online, 40_000, 200);
+      await waitFor('the absent holder taken offline', () => !second.conference.runner.state.presence[COMMUNE]!.online, 40_000, 200);
+      expect(second.conference.runner.state.floor?.reconnectingUntil, 'it keeps the floor for its grace').to.be.a('number');
+      await waitFor('its floor back to the chair after the grace', () => second.conference.runner.state.floor === null, 40_000, 200);
       expect(second.media.onAir).to.equal(PROVINCE);
     });
   });

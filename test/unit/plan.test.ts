@@ -59,6 +59,7 @@ describe('conference plan schema', () => {
       warningMarksSeconds: [120, 60, 30],
       expiryPolicy: 'notify_chair',
       graceSeconds: 30,
+      holderGraceSeconds: 30,
     });
     expect(plan.maket.background).to.equal('#c00000');
     expect(plan.maket.textColour).to.equal('#ffde00');

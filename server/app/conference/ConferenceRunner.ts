@@ -19,6 +19,7 @@ import {
   type ConferenceEvent,
   type ConferenceReport,
   type ConferenceState,
+  type ContentOnScreen,
   type Decision,
   type ErrorCode,
   type EventOf,
@@ -59,6 +60,17 @@ export interface NextChange {
   origin: EventOrigin;
 }
 
+/**
+ * What every screen shows beside the speaker changed (a paper put up, a page turned, taken
+ * down). The displays draw it from their views; whatever else must show the same thing (the
+ * programme output composing the page beside the speaker, a content track the SFU routes)
+ * follows this event, which carries the whole content state, not a step.
+ */
+export interface ContentChange {
+  content: ContentOnScreen | null;
+  origin: EventOrigin;
+}
+
 /** The state after one change; snapshot() returns it. */
 export interface StateChange {
   version: number;
@@ -72,6 +84,7 @@ export type ConferenceRunnerEvents = {
   onair: [change: OnAirChange];
   mic: [change: MicChange];
   next: [change: NextChange];
+  content: [change: ContentChange];
   state: [change: StateChange];
   close: [];
 };
@@ -316,6 +329,7 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
     }
     const ownSeqs = new Set(own.map((e) => e.seq));
     const before = this.#next;
+    const contentBefore = this.#stored.state.content ?? null;
     this.#stored = stored;
     this.#seq = Math.max(this.#seq, target);
     this.#next = nextSpeakerBridge(stored.state);
@@ -327,6 +341,8 @@ export class ConferenceRunner extends EventEmitter<ConferenceRunnerEvents> {
       this.#emitEvent({ type: entry.type, ...entry.data } as ConferenceEvent, meta);
     }
     if (this.#next !== before) this.#safeEmit(() => this.emit('next', { bridgeId: this.#next, origin }));
+    const content = stored.state.content ?? null;
+    if (JSON.stringify(content) !== JSON.stringify(contentBefore)) this.#safeEmit(() => this.emit('content', { content: content && structuredClone(content), origin }));
     this.#safeEmit(() => this.emit('state', { version: stored.version, seq: this.#seq, origin }));
   }
 

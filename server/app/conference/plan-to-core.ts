@@ -1,6 +1,6 @@
 // Maps a validated conference plan (the zod schema of server/protocol/plan.ts) onto the plain
 // configuration the pure core runs. The core knows nothing of GSO codes, media kinds or the maket.
-import { checkConfig } from '../../core/conference/index.ts';
+import { checkConfig, MB } from '../../core/conference/index.ts';
 import type { Bridge, ConferenceConfig, DesignatedSpeaker, AgendaItem } from '../../core/conference/index.ts';
 import { chairBridgeOf, type ConferencePlan } from '../../protocol/plan.ts';
 
@@ -39,6 +39,14 @@ export function planToCore(plan: ConferencePlan): ConferenceConfig {
       warningMarksSeconds: [...plan.speaking.warningMarksSeconds],
       expiryPolicy: plan.speaking.expiryPolicy,
       graceSeconds: plan.speaking.graceSeconds,
+      holderGraceSeconds: plan.speaking.holderGraceSeconds,
+    },
+    papers: {
+      deadline: plan.papers.deadline === null ? null : Date.parse(plan.papers.deadline),
+      maxPages: plan.papers.maxPages,
+      maxBytes: Math.round(plan.papers.maxSizeMB * MB),
+      toleranceMm: plan.papers.toleranceMm,
+      landscape: plan.papers.landscape,
     },
   };
   const problems = checkConfig(config);

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Bridge, type Role } from '../../core/conference/index.ts';
 import type { StoreSubscription, TokenAnnouncement, TokenRecord, TokenStore } from '../../store/index.ts';
-import { TOKEN_PATTERN } from '../../protocol/control.ts';
+import { TOKEN_PATTERN, type TokenRefusal } from '../../protocol/control.ts';
 
 /** Roles with one shared token per conference. */
 export const STAFF_ROLES = ['chair', 'secretary', 'technician', 'viewer'] as const;
@@ -153,6 +153,12 @@ export class AccessTokens extends EventEmitter<AccessTokensEvents> {
       (grant) => grant !== null,
       () => false,
     );
+  }
+
+  /** Why a token that resolves to nothing is refused: revoked (or replaced by a reissue), or never valid. */
+  async refusal(token: unknown): Promise<TokenRefusal> {
+    if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return 'token_invalid';
+    return (await this.#store.revokedAt(this.conferenceId, token)) === null ? 'token_invalid' : 'token_revoked';
   }
 
   /** Revokes a token at once; false when it was not in force. The grant has no token until reissue. */

@@ -30,10 +30,17 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> 
   bridge_connected: ['system'],
   bridge_disconnected: ['system'],
   report_ready: ['operator', 'secretary'],
+  // An operator closes its own hall's microphone for a moment (a cough); the chair's desk may too.
+  mute_hall: ['operator', 'chair', 'secretary'],
   set_maket: ['secretary', 'chair'],
   set_date: ['secretary', 'chair'],
   recording_start: ['secretary', 'chair'],
   recording_stop: ['secretary', 'chair'],
+  // Papers: the hall's operator for its own hall, the office for any (papers.ts has the finer rules).
+  paper_submit: ['operator', 'secretary', 'chair'],
+  content_show: ['operator', 'secretary', 'chair'],
+  content_page: ['operator', 'secretary', 'chair'],
+  content_clear: ['operator', 'secretary', 'chair'],
   tick: ['system'],
 });
 

@@ -11,8 +11,18 @@ export function currentAgendaItem(state: ConferenceState): AgendaItem | null {
 export function deriveStatus(state: ConferenceState): MeetingStatus {
   if (state.endedAt !== null) return 'ended';
   if (state.startedAt === null) return 'waiting';
-  if (state.explicitBreakSince !== null || currentAgendaItem(state)?.kind === 'break') return 'break';
+  if (onBreak(state)) return 'break';
   return 'running';
+}
+
+/**
+ * Whether the meeting is in a break ("Giải lao"): an explicit break, or the agenda on a break
+ * item, between the start and the end. During it every microphone but the chair's is closed and
+ * the holder's clock stands still.
+ */
+export function onBreak(state: Pick<ConferenceState, 'config' | 'agenda' | 'startedAt' | 'endedAt' | 'explicitBreakSince'>): boolean {
+  if (state.startedAt === null || state.endedAt !== null) return false;
+  return state.explicitBreakSince !== null || agendaItemAt(state.config, state.agenda.index)?.kind === 'break';
 }
 
 /** Whether the current item's clock should run: started, not ended, no explicit break. */

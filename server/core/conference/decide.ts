@@ -3,7 +3,7 @@
 // (Over 400 lines: one handler per command, side by side, each a few lines over the rules of
 // floor.ts, timer.ts, agenda.ts and rollcall.ts.)
 import { actsFor, COMMAND_ROLES, roleMayIssue } from './access.ts';
-import { currentAgendaItem, deriveStatus, startItemClock, stopItemClock } from './agenda.ts';
+import { currentAgendaItem, deriveStatus, onBreak, startItemClock, stopItemClock } from './agenda.ts';
 import { refuse } from './errors.ts';
 import {
   designatedRanks,
@@ -15,16 +15,16 @@ import {
   sameOrder,
   speakingLimitMs,
 } from './floor.ts';
+import { holdClock, holderGraceMs, pausesOf, releaseClock } from './hold.ts';
 import { appendLog } from './log.ts';
-import { microphoneChanges, openMicrophones } from './microphones.ts';
+import { announcedMicrophones, microphoneChanges, openMicrophones } from './microphones.ts';
+import { clearContent, clearContentCommand, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
 import { closeSessions, openSession, recordDropOut } from './record.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
   dueTimerSignals,
   extendSpeakingTimer,
   overtimeMs,
-  pauseSpeakingTimer,
-  resumeSpeakingTimer,
   spokenMs,
   startSpeakingTimer,
   timerWakeAt,
@@ -82,6 +82,10 @@ export function decide(state: ConferenceState, command: unknown, now: number): D
   const handler = HANDLERS[type] as Handler<CommandType>;
   const refusal = handler(draft, command as CommandOf<CommandType>, now, out);
   if (refusal) return refusal;
+  // The rules every command is followed by: a break holds the speaker's clock, and the
+  // microphones are where openMicrophones says (events for what the handler did not announce).
+  holdForBreak(draft, now, out);
+  out.push(...microphoneChanges(announcedMicrophones(openMicrophones(state), out), openMicrophones(draft)));
   const status = deriveStatus(draft);
   if (status !== draft.status) {
     out.push({ type: 'status_changed', from: draft.status, to: status });
@@ -92,9 +96,14 @@ export function decide(state: ConferenceState, command: unknown, now: number): D
   return { state: draft, events: out, log };
 }
 
-/** The next instant the app must send a tick (warning mark, expiry, end of grace), or null. */
+/** The next instant the app must send a tick (warning mark, expiry, end of a grace), or null. */
 export function nextWakeAt(state: ConferenceState): number | null {
-  return state.floor ? timerWakeAt(state.floor.timer, state.config.speaking) : null;
+  const floor = state.floor;
+  if (!floor) return null;
+  const timer = timerWakeAt(floor.timer, state.config.speaking);
+  const back = floor.reconnectingUntil ?? null;
+  if (back === null) return timer;
+  return timer === null ? back : Math.min(timer, back);
 }
 
 function tickDue(state: ConferenceState, now: number): boolean {
@@ -126,6 +135,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     d.endedAt = now;
     out.push({ type: 'meeting_ended', cancelledRequests: cancelled });
     if (cancelled > 0) out.push({ type: 'queue_reordered', order: [] });
+    clearContent(d, now, 'meeting_ended', out);
     stopRecording(d, now, out);
   },
 
@@ -213,16 +223,19 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
 
   timer_pause(d, _c, now, out) {
     if (!d.floor) return refuse('floor_not_held', 'no hall holds the floor');
-    if (d.floor.timer.pausedAt !== null) return refuse('invalid_state', 'timer already paused');
-    d.floor.timer = pauseSpeakingTimer(d.floor.timer, now);
-    out.push({ type: 'timer_paused', bridgeId: d.floor.bridgeId, remainingMs: d.floor.timer.deadline - now });
+    const pauses = pausesOf(d.floor);
+    if (pauses.length > 0) return refuse('invalid_state', `timer already paused [reason:${pauses.join(',')}]`);
+    holdClock(d.floor, 'chair', now, out);
   },
 
   timer_resume(d, _c, now, out) {
     if (!d.floor) return refuse('floor_not_held', 'no hall holds the floor');
-    if (d.floor.timer.pausedAt === null) return refuse('invalid_state', 'timer is not paused');
-    d.floor.timer = resumeSpeakingTimer(d.floor.timer, now);
-    out.push({ type: 'timer_resumed', bridgeId: d.floor.bridgeId, deadline: d.floor.timer.deadline });
+    const pauses = pausesOf(d.floor);
+    // A break or a reconnection holds the clock by itself: it runs again when they end.
+    const others = pauses.filter((p) => p !== 'chair');
+    if (others.length > 0) return refuse('invalid_state', `the clock stands still until this ends [reason:${others.join(',')}]`);
+    if (!pauses.includes('chair')) return refuse('invalid_state', 'timer is not paused');
+    releaseClock(d.floor, 'chair', now, out);
   },
 
   timer_extend(d, c, now, out) {
@@ -270,6 +283,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (p.online) return;
     const late = isLateJoin(p, d.startedAt, d.endedAt);
     const rejoin = d.startedAt !== null && d.endedAt === null && !late;
+    const awayMs = now - Math.max(0, ...p.sessions.map((s) => s.leftAt ?? 0));
     p.online = true;
     openSession(p, now);
     if (late) {
@@ -277,6 +291,13 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
       d.incidents.push({ at: now, kind: 'late_join', bridgeId: c.bridgeId, detail: 'connected after the start' });
     }
     out.push({ type: 'bridge_online', bridgeId: c.bridgeId, late, rejoin });
+    // The holder is back within its grace: the speech goes on from where it stopped.
+    const f = d.floor;
+    if (f?.bridgeId === c.bridgeId && (f.reconnectingUntil ?? null) !== null) {
+      f.reconnectingUntil = null;
+      out.push({ type: 'holder_returned', bridgeId: c.bridgeId, awayMs });
+      releaseClock(f, 'reconnecting', now, out);
+    }
   },
 
   bridge_disconnected(d, c, now, out) {
@@ -294,7 +315,15 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
       recordDropOut(d, c.bridgeId, now, holding);
     }
     out.push({ type: 'bridge_offline', bridgeId: c.bridgeId, dropOut });
-    if (holding) endFloor(d, now, 'offline', out);
+    if (!holding) return;
+    // A link that blips must not cost the speaker the floor: it keeps it for a grace, its clock
+    // standing still; the chair may end it meanwhile, and past the grace it ends (tick).
+    const grace = holderGraceMs(d.config.speaking);
+    const f = d.floor!;
+    if (grace === 0 || !dropOut) return endFloor(d, now, 'offline', out);
+    f.reconnectingUntil = now + grace;
+    out.push({ type: 'holder_reconnecting', bridgeId: c.bridgeId, until: f.reconnectingUntil });
+    holdClock(f, 'reconnecting', now, out);
   },
 
   report_ready(d, c, _now, out) {
@@ -312,6 +341,17 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     p.ready = ready;
     p.attendees = c.attendees;
     out.push({ type: 'bridge_ready', bridgeId: c.bridgeId, ready: p.ready, attendees: c.attendees });
+  },
+
+  mute_hall(d, c, _now, out) {
+    if (!isId(c.bridgeId)) return refuse('invalid_argument', 'bridgeId must be a string');
+    if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
+    if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
+    if (typeof c.muted !== 'boolean') return refuse('invalid_argument', 'muted must be a boolean');
+    const muted = d.mutedHalls ?? [];
+    if (muted.includes(c.bridgeId) === c.muted) return;
+    d.mutedHalls = c.muted ? [...muted, c.bridgeId] : muted.filter((b) => b !== c.bridgeId);
+    out.push({ type: 'hall_muted', bridgeId: c.bridgeId, muted: c.muted });
   },
 
   set_maket(d, c, _now, out) {
@@ -344,9 +384,17 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     stopRecording(d, now, out);
   },
 
+  paper_submit: submitPaper,
+  content_show: showContent,
+  content_page: turnPage,
+  content_clear: clearContentCommand,
+
   tick(d, _c, now, out) {
     const floor = d.floor;
     if (!floor) return;
+    // The holder did not come back within its grace: the floor returns to the chair.
+    const back = floor.reconnectingUntil ?? null;
+    if (back !== null && now >= back) return endFloor(d, now, 'offline', out);
     const signals = dueTimerSignals(floor.timer, now, d.config.speaking);
     floor.timer = signals.timer;
     for (const mark of signals.warnings) {
@@ -438,7 +486,13 @@ function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: 
     spokenSec: Math.round(spoken / 1000),
     overrunSec: Math.round(overrun / 1000),
   });
+  // A hall's moment of silence ends with its turn: granted again, it starts heard.
+  if (f.bridgeId !== d.config.chairBridgeId && d.mutedHalls?.includes(f.bridgeId)) {
+    d.mutedHalls = d.mutedHalls.filter((b) => b !== f.bridgeId);
+    out.push({ type: 'hall_muted', bridgeId: f.bridgeId, muted: false });
+  }
   out.push(...microphoneChanges(micsBefore, openMicrophones(d)));
+  onSpeechEnded(d, f, now, out);
   if (reason !== 'superseded') out.push({ type: 'programme_changed', bridgeId: d.config.chairBridgeId, reason });
 }
 
@@ -470,6 +524,14 @@ function sameMaket(a: MaketOverride | null, b: MaketOverride | null): boolean {
 function refuseText(field: string, check: Extract<TextCheck, { ok: false }>, expected: string): Refused {
   if (isCharacterFault(check.fault)) return refuse('invalid_text', `${field}: ${describeTextFault(check)}`);
   return refuse('invalid_argument', `${field} must be ${expected}`);
+}
+
+// During a break the holder keeps the floor with its clock stopped; after it the clock runs on.
+function holdForBreak(d: ConferenceState, now: number, out: Out): void {
+  const f = d.floor;
+  if (!f) return;
+  if (onBreak(d)) holdClock(f, 'break', now, out);
+  else releaseClock(f, 'break', now, out);
 }
 
 function requireInProgress(d: ConferenceState): Refused | void {

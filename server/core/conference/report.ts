@@ -3,6 +3,7 @@
 import { itemElapsedMs } from './agenda.ts';
 import { countOf, periodsOf } from './record.ts';
 import { presenceOf } from './rollcall.ts';
+import { paperRows, type PaperRow } from './papers-report.ts';
 import type { ConferenceConfig, ConferenceState, FloorEndReason, IncidentKind, PresenceSession, AgendaItemKind, Tier } from './types.ts';
 
 /** Attendance of one bridge. */
@@ -74,6 +75,8 @@ export interface ConferenceReport {
   speakers: SpeakerRow[];
   incidents: IncidentRow[];
   items: ItemRow[];
+  /** Every designated paper: received when, pages, late, shown during which speeches. */
+  papers: PaperRow[];
 }
 
 /** Report data as of the end of the meeting (or asOf, for a report taken while it runs). */
@@ -130,7 +133,8 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
       elapsedSec: Math.round(itemElapsedMs(state, item.id, at) / 1000),
     }),
   );
-  return { date: state.date, startedAt: state.startedAt, endedAt: state.endedAt, asOf: at, attendance, speakers, incidents, items: itemRows };
+  const papers = paperRows(state, config, at);
+  return { date: state.date, startedAt: state.startedAt, endedAt: state.endedAt, asOf: at, attendance, speakers, incidents, items: itemRows, papers };
 }
 
 /** CSV files of a report, by file name. */
@@ -140,6 +144,7 @@ export interface ReportCsv {
   'incidents.csv': string;
   /** The agenda's times; the file keeps its name (people download it by that name). */
   'programme.csv': string;
+  'papers.csv': string;
 }
 
 /** Options for CSV output: times in a fixed UTC offset (Vietnam, +07:00, by default), optional BOM for Excel. */
@@ -198,6 +203,26 @@ export function reportCsv(data: ConferenceReport, options: CsvOptions = {}): Rep
     'programme.csv': file(
       ['item_id', 'kind', 'title', 'planned_min', 'elapsed_sec'],
       data.items.map((i) => [i.itemId, i.kind, i.title, i.plannedMinutes, i.elapsedSec]),
+    ),
+    'papers.csv': file(
+      ['slot_id', 'item_id', 'bridge_id', 'bridge_name', 'topic', 'submitted', 'submitted_at', 'first_submitted_at', 'versions', 'pages', 'bytes', 'late', 'shown_during_speeches', 'pages_shown', 'shown_sec'],
+      data.papers.map((p) => [
+        p.slotId,
+        p.itemId,
+        p.bridgeId,
+        p.bridgeName,
+        p.topic,
+        p.paperId !== null,
+        time(p.submittedAt),
+        time(p.firstSubmittedAt),
+        p.versions,
+        p.pages,
+        p.bytes,
+        p.late,
+        p.shownDuringSpeeches.join(' '),
+        p.pagesShown.join(' '),
+        p.shownSec,
+      ]),
     ),
   };
 }

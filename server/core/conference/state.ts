@@ -1,5 +1,6 @@
 // The state a conference starts from, and the checks its configuration must pass.
 import { absentPresence } from './rollcall.ts';
+import { checkPaperRules } from './papers.ts';
 import type { BridgePresence, ConferenceConfig, ConferenceState } from './types.ts';
 
 /** Problems in a configuration, as short messages; empty when the core can run it. */
@@ -35,6 +36,7 @@ export function checkConfig(config: ConferenceConfig): string[] {
   if (!s.warningMarksSeconds.every((m) => Number.isFinite(m) && m > 0)) problems.push('speaking.warningMarksSeconds must be positive');
   if (!(s.graceSeconds >= 0)) problems.push('speaking.graceSeconds must not be negative');
   if (s.expiryPolicy !== 'notify_chair' && s.expiryPolicy !== 'close_mic') problems.push('speaking.expiryPolicy is unknown');
+  if (config.papers) problems.push(...checkPaperRules(config.papers));
   return problems;
 }
 
@@ -60,6 +62,9 @@ export function initialState(config: ConferenceConfig, options: { date?: string 
     maketOverride: null,
     date: options.date ?? null,
     recording: null,
+    papers: {},
+    content: null,
+    showings: [],
     nextRequestNo: 1,
     seq: 0,
     log: [],

@@ -1,6 +1,7 @@
 // Types of the conference core: the plain configuration it runs, the serialisable state it keeps,
 // the commands it accepts and the events it emits. Everything here is plain JSON. (Over 400
 // lines because it is the one place a reader finds every shape the core deals in.)
+import type { ContentClearReason, ContentOnScreen, ContentShowing, PaperRules, PaperVersion } from './papers.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration (a later wiring maps the zod conference plan onto this)
@@ -54,7 +55,16 @@ export interface SpeakingRules {
   warningMarksSeconds: number[];
   expiryPolicy: ExpiryPolicy;
   graceSeconds: number;
+  /**
+   * How long a floor holder whose link dropped keeps the floor while it reconnects (its clock
+   * stands still meanwhile); 0 ends the floor at once. Absent in configurations stored before it
+   * existed: DEFAULT_HOLDER_GRACE_SECONDS then.
+   */
+  holderGraceSeconds?: number;
 }
+
+/** A floor holder whose link blips keeps the floor this long by default. */
+export const DEFAULT_HOLDER_GRACE_SECONDS = 30;
 
 /** Everything the core needs to know about a conference. */
 export interface ConferenceConfig {
@@ -66,6 +76,8 @@ export interface ConferenceConfig {
    */
   agenda: AgendaItem[];
   speaking: SpeakingRules;
+  /** Deadline and limits of the designated papers; absent in configurations stored before papers existed (defaults apply). */
+  papers?: PaperRules;
 }
 
 /** The plan's defaults: 10 minutes, warnings at 2 min, 1 min, 30 s, tell the chair at zero. */
@@ -74,6 +86,7 @@ export const DEFAULT_SPEAKING_RULES: Readonly<SpeakingRules> = Object.freeze({
   warningMarksSeconds: [120, 60, 30],
   expiryPolicy: 'notify_chair',
   graceSeconds: 30,
+  holderGraceSeconds: DEFAULT_HOLDER_GRACE_SECONDS,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -125,6 +138,12 @@ export interface SpeakingTimer {
   expired: boolean;
 }
 
+/**
+ * Why the holder's clock stands still: the chair paused it, the meeting is in a break, or the
+ * holder's link dropped and it has a grace to come back. The clock runs when there is none.
+ */
+export type PauseReason = 'chair' | 'break' | 'reconnecting';
+
 /** The hall that holds the floor, and its timer. */
 export interface FloorHolder {
   requestId: string;
@@ -135,6 +154,10 @@ export interface FloorHolder {
   itemId: string | null;
   grantedAt: number;
   timer: SpeakingTimer;
+  /** Why the clock stands still (absent in states stored before: ['chair'] when paused, else none). */
+  pauses?: PauseReason[];
+  /** While the holder's link is down: the end of its grace (then the floor returns to the chair). */
+  reconnectingUntil?: number | null;
 }
 
 /** Why a hall's turn ended. */
@@ -241,6 +264,17 @@ export interface ConferenceState {
   date: string | null;
   /** The recording in progress; absent in states stored before recordings existed. */
   recording?: RecordingState | null;
+  /** Paper versions received per submission slot (papers.ts); absent in states stored before papers existed. */
+  papers?: Record<string, PaperVersion[]>;
+  /** What every hall display shows beside the speaker, or null. */
+  content?: ContentOnScreen | null;
+  /** Every period a paper was on screen (the report, the recording's chapters). */
+  showings?: ContentShowing[];
+  /**
+   * Halls whose operator closed their microphone for a moment ("Tắt micrô tạm thời"): closed
+   * whatever the floor says, until the operator opens it again or the hall's turn ends.
+   */
+  mutedHalls?: string[];
   nextRequestNo: number;
   seq: number;
   log: LogEntry[];
@@ -271,10 +305,16 @@ export interface CommandMap {
   bridge_connected: { bridgeId: string };
   bridge_disconnected: { bridgeId: string };
   report_ready: { bridgeId: string; attendees: number; ready?: boolean };
+  mute_hall: { bridgeId: string; muted: boolean };
   set_maket: { maket: MaketOverride | null };
   set_date: { date: string | null };
   recording_start: {};
   recording_stop: {};
+  /** Issued by the server after it checked the file; the actor is the uploader. */
+  paper_submit: { slotId: string; paperId: string; pages: number; bytes: number; sha256: string; fileName?: string | null };
+  content_show: { paperId: string; page?: number };
+  content_page: { page: number };
+  content_clear: {};
   tick: {};
 }
 
@@ -309,10 +349,15 @@ export const COMMAND_TYPES = [
   'bridge_connected',
   'bridge_disconnected',
   'report_ready',
+  'mute_hall',
   'set_maket',
   'set_date',
   'recording_start',
   'recording_stop',
+  'paper_submit',
+  'content_show',
+  'content_page',
+  'content_clear',
   'tick',
 ] as const satisfies readonly CommandType[];
 
@@ -354,8 +399,15 @@ export interface ConferenceEventMap {
   programme_changed: { bridgeId: string; reason: 'granted' | FloorEndReason };
   mic_opened: { bridgeId: string };
   mic_closed: { bridgeId: string };
-  timer_paused: { bridgeId: string; remainingMs: number };
-  timer_resumed: { bridgeId: string; deadline: number };
+  /** The clock stopped; reason absent in logs written before reasons existed (the chair's). */
+  timer_paused: { bridgeId: string; remainingMs: number; reason?: PauseReason };
+  timer_resumed: { bridgeId: string; deadline: number; reason?: PauseReason };
+  /** The holder's link dropped: it keeps the floor until `until` (its clock stands still). */
+  holder_reconnecting: { bridgeId: string; until: number };
+  /** The holder came back within its grace: the speech goes on. */
+  holder_returned: { bridgeId: string; awayMs: number };
+  /** A hall's operator closed (or opened again) its microphone for a moment. */
+  hall_muted: { bridgeId: string; muted: boolean };
   timer_extended: { bridgeId: string; seconds: number; deadline: number };
   timer_warning: { bridgeId: string; remainingSec: number; deadline: number };
   timer_expired: { bridgeId: string; deadline: number; policy: ExpiryPolicy };
@@ -366,6 +418,10 @@ export interface ConferenceEventMap {
   date_changed: { date: string | null };
   recording_started: { recordingId: string };
   recording_stopped: { recordingId: string; startedAt: number; durationSec: number };
+  paper_received: { paperId: string; slotId: string; itemId: string; bridgeId: string; version: number; pages: number; bytes: number; late: boolean };
+  content_shown: { kind: ContentOnScreen['kind']; paperId: string; slotId: string; bridgeId: string; page: number; pages: number; speechRequestId: string | null };
+  content_page_changed: { paperId: string; page: number; pages: number };
+  content_cleared: { paperId: string; reason: ContentClearReason };
 }
 
 /** Name of an event. */
@@ -396,6 +452,8 @@ export const ERROR_CODES = [
   'queue_empty',
   'floor_not_held',
   'bridge_offline',
+  'unknown_slot',
+  'unknown_paper',
 ] as const;
 
 /** A stable error code. */

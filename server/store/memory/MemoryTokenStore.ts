@@ -1,7 +1,8 @@
 // The embedded default store of access tokens: in this process, as JSON like the redis store.
 import { decodeToken, encodeToken } from '../codec.ts';
 import type { StoreSubscription } from '../ConferenceStore.ts';
-import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
+import type { IssueMode, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
+import { TokenWatchers } from '../TokenWatchers.ts';
 import { OpenGuard } from './OpenGuard.ts';
 
 interface Tokens {
@@ -9,6 +10,8 @@ interface Tokens {
   byToken: Map<string, string>;
   /** grant -> token */
   byGrant: Map<string, string>;
+  /** token -> when it was revoked or replaced */
+  revoked: Map<string, number>;
 }
 
 /** Tokens kept in this process; lost when it exits. */
@@ -16,7 +19,12 @@ export class MemoryTokenStore implements TokenStore {
   readonly #conferences = new Map<string, Tokens>();
   readonly #open = new OpenGuard();
   /** Watchers of each conference's token announcements (in this process: the memory store has no other). */
-  readonly #watchers = new Map<string, Set<TokenAnnouncementListener>>();
+  readonly #watchers = new TokenWatchers();
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
 
   /** Whether close() was called. */
   get closed(): boolean {
@@ -32,28 +40,22 @@ export class MemoryTokenStore implements TokenStore {
       const oldRecord = old === undefined ? undefined : t.byToken.get(old);
       if (mode === 'if_absent' && oldRecord !== undefined) return decodeToken(conferenceId, oldRecord);
       if (old !== undefined) t.byToken.delete(old);
-      if (old !== undefined && old !== record.token) replaced.push(old);
+      if (old !== undefined && old !== record.token) {
+        t.revoked.set(old, this.#now());
+        replaced.push(old);
+      }
       t.byGrant.set(record.grant, record.token);
       t.byToken.set(record.token, encodeToken(record));
       return { ...record };
     });
-    if (replaced.length) this.#announce(conferenceId, { kind: 'revoked', tokens: replaced });
+    if (replaced.length) this.#watchers.announce(conferenceId, { kind: 'revoked', tokens: replaced });
     return out;
   }
 
   /** Announcements of this conference's tokens, delivered synchronously with the change. */
   async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
     this.#open.assert(conferenceId);
-    let set = this.#watchers.get(conferenceId);
-    if (!set) this.#watchers.set(conferenceId, (set = new Set()));
-    set.add(listener);
-    const watchers = set;
-    return {
-      close: async () => {
-        watchers.delete(listener);
-        if (watchers.size === 0 && this.#watchers.get(conferenceId) === watchers) this.#watchers.delete(conferenceId);
-      },
-    };
+    return this.#watchers.watch(conferenceId, listener);
   }
 
   /** The record of a token in force, or null. */
@@ -75,16 +77,22 @@ export class MemoryTokenStore implements TokenStore {
     if (!t || json === undefined) return null;
     const record = decodeToken(conferenceId, json);
     t.byToken.delete(token);
+    t.revoked.set(token, this.#now());
     if (t.byGrant.get(record.grant) === token) t.byGrant.delete(record.grant);
-    this.#announce(conferenceId, { kind: 'revoked', tokens: [token] });
+    this.#watchers.announce(conferenceId, { kind: 'revoked', tokens: [token] });
     return record;
+  }
+
+  /** When a token was revoked or replaced, or null. */
+  async revokedAt(conferenceId: string, token: string): Promise<number | null> {
+    return this.#tokens(conferenceId, false)?.revoked.get(token) ?? null;
   }
 
   /** Forgets a conference's tokens. */
   async dropTokens(conferenceId: string): Promise<void> {
     this.#open.assert(conferenceId);
     const had = this.#conferences.delete(conferenceId);
-    if (had) this.#announce(conferenceId, { kind: 'resync' });
+    if (had) this.#watchers.announce(conferenceId, { kind: 'resync' });
   }
 
   /** Drops everything; idempotent. */
@@ -95,21 +103,10 @@ export class MemoryTokenStore implements TokenStore {
     }
   }
 
-  // A throwing watcher must not undo the change or keep the others from hearing of it.
-  #announce(conferenceId: string, announcement: TokenAnnouncement): void {
-    for (const listener of [...(this.#watchers.get(conferenceId) ?? [])]) {
-      try {
-        listener(announcement);
-      } catch {
-        // The watcher's own problem.
-      }
-    }
-  }
-
   #tokens(conferenceId: string, create: boolean): Tokens | undefined {
     this.#open.assert(conferenceId);
     let t = this.#conferences.get(conferenceId);
-    if (!t && create) this.#conferences.set(conferenceId, (t = { byToken: new Map(), byGrant: new Map() }));
+    if (!t && create) this.#conferences.set(conferenceId, (t = { byToken: new Map(), byGrant: new Map(), revoked: new Map() }));
     return t;
   }
 }

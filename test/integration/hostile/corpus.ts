@@ -21,6 +21,8 @@ export interface CorpusContext {
   transportId: string;
   /** A well-formed access token that grants nothing. */
   unknownToken: string;
+  /** A paper slot of the plan (an upload to it is refused for what it carries, never for its slot). */
+  paperSlot: string;
 }
 
 const nest = (depth: number, leaf: unknown = 1): unknown => {
@@ -122,13 +124,16 @@ function commandCorpus(ctx: CorpusContext): Payload[] {
     ['report_ready for an offline hall', { type: 'report_ready', bridgeId: ctx.offlineBridge, attendees: 12, ready: true }],
     ['set_date of a day that is not', { type: 'set_date', date: '2021-02-30' }],
     ['set_maket with hidden text', { type: 'set_maket', maket: { lines: ['HỘI NGHỊ', 'Lê\u202EVăn'], background: '#c00000' } }],
+    ['mute_hall of a hall not in the plan', { type: 'mute_hall', bridgeId: 'c-99999', muted: true }],
+    ['content_show of no paper', { type: 'content_show', paperId: 'AAAAAAAAAAAAAAAA', page: 1 }],
+    ['content_page with nothing on screen', { type: 'content_page', page: 2 }],
   ];
   for (const [label, template] of refusedTemplates) {
     out.push([label, template]);
     out.push(...spoil(label, template));
   }
   // Commands without fields, refused in a meeting that has not started, or only with an extra field.
-  for (const type of ['end_meeting', 'grant_next', 'revoke_floor', 'yield_floor', 'timer_pause', 'timer_resume', 'break_start', 'break_end', 'recording_stop']) {
+  for (const type of ['end_meeting', 'grant_next', 'revoke_floor', 'yield_floor', 'timer_pause', 'timer_resume', 'break_start', 'break_end', 'recording_stop', 'content_clear']) {
     out.push([type, { type }]);
   }
   for (const type of ['start_meeting', 'agenda_next', 'agenda_prev', 'recording_start']) {
@@ -136,7 +141,7 @@ function commandCorpus(ctx: CorpusContext): Payload[] {
     out.push([`${type} with an actor`, { type, actor: { role: 'system' } }]);
     out.push([`${type} with __proto__`, { type, ...JSON.parse('{"__proto__": {"x": 1}}'), extra: 1 }]);
   }
-  for (const type of ['tick', 'bridge_connected', 'bridge_disconnected', 'launch_rockets', 'toString', '__proto__', 'constructor']) {
+  for (const type of ['tick', 'bridge_connected', 'bridge_disconnected', 'paper_submit', 'launch_rockets', 'toString', '__proto__', 'constructor']) {
     out.push([`${type}, not a person's command`, { type, bridgeId: ctx.ownBridge }]);
   }
   for (const text of BAD_TEXT) {
@@ -216,7 +221,14 @@ export const REQUEST_CORPUS: Record<string, (ctx: CorpusContext) => Payload[]> =
     ...spoil('test result', { testId: '../../etc', rttMs: -5, lossPct: 0, bitrateKbps: 900, camera: true, microphone: true, mediaConnected: true }, []),
     ['a test id with a script', { testId: '<script>', camera: true, microphone: true, mediaConnected: true }],
   ],
-  'media:join': () => [...spoil('join', { admin: true }, []), ['join as another role', { role: 'chair' }], ['join as another bridge', { bridgeId: 'p-20' }]],
+  'media:join': () => [
+    ...spoil('join', { admin: true }, []),
+    ...spoil('join with a page id', { clientId: '../../etc', takeOver: 'yes' }, []),
+    ['join as another role', { role: 'chair' }],
+    ['join as another bridge', { bridgeId: 'p-20' }],
+    ['a page id of 1 kB', { clientId: 'a'.repeat(1000) }],
+    ['a page id with bidi', { clientId: 'abcdefgh\u202E' }],
+  ],
   'media:capabilities': () => {
     const cap = (over: Record<string, unknown>) => ({ rtpCapabilities: { codecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, ...over }] } });
     return [
@@ -342,7 +354,12 @@ export interface RouteCase {
   plan?: boolean;
   /** A near-valid JSON body for the route, to be spoiled. */
   body?: Record<string, unknown>;
+  /** The route reads a paper's file (a PDF, streamed to the paper desk). */
+  paper?: boolean;
 }
+
+const SLOT_PARAMS = ['khong-co.c-06010', '..%2F..%2Ftmp', '__proto__', 'constructor', '%00', 'x'.repeat(2000), '%E0%A4%A', 'tham-luan-cap-xa.c-99999'];
+const PAPER_PARAMS = ['AAAAAAAAAAAAAAAA', '..%2F..%2Fpackage.json', '__proto__', 'constructor', '%00', 'x'.repeat(500), '%E0%A4%A', '..', 'AAAAAAAAAAAAAAAA.pdf'];
 
 const BRIDGE_PARAMS = ['c-99999', 'p-99', '..%2F..%2Fetc%2Fpasswd', '%00', '__proto__', 'constructor', 'x'.repeat(2000), '%F0%9F%99%82', "c-1'%20OR%201=1"];
 
@@ -370,6 +387,11 @@ export const ROUTE_CASES: Record<string, RouteCase> = {
   'GET /api/rtp-halls/:bridgeId/sheet': { params: { bridgeId: BRIDGE_PARAMS } },
   'GET /api/rtp-halls/:bridgeId/programme.sdp': { params: { bridgeId: BRIDGE_PARAMS } },
   'PUT /api/rtp-halls/:bridgeId/receive': { params: { bridgeId: BRIDGE_PARAMS }, body: { ip: '10.20.0.15', audioPort: 5004, videoPort: 5004 } },
+  'GET /api/papers': { params: {} },
+  'PUT /api/papers/slots/:slotId': { params: { slotId: SLOT_PARAMS }, paper: true },
+  'POST /api/papers/slots/:slotId': { params: { slotId: SLOT_PARAMS }, paper: true },
+  'GET /api/papers/:paperId': { params: { paperId: PAPER_PARAMS } },
+  'GET /api/papers/:paperId/file': { params: { paperId: PAPER_PARAMS } },
 };
 
 /** One REST request of the corpus. */
@@ -394,9 +416,22 @@ const PLAN_JUNK: [string, string, string][] = [
   ['an empty body', 'application/json', ''],
 ];
 
+/** Paper files that are not papers (each refused by the paper desk, none kept). */
+const PAPER_JUNK: [string, Record<string, string>, string | Uint8Array][] = [
+  ['an empty file', {}, ''],
+  ['text sent as a PDF', {}, 'Tham luận của xã'],
+  ['a PDF header and nothing else', {}, '%PDF-1.7\n'],
+  ['a PDF header and junk', {}, '%PDF-1.7\n' + '\u0000\u00ff'.repeat(2000)],
+  ['a PDF with a page tree that loops', {}, '%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [2 0 R] /Count 1 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF'],
+  ['a file name with bidi and controls', { 'x-file-name': encodeURIComponent('Tham\u202Eluận\u0000.pdf') }, 'not a pdf'],
+  ['a file name that does not decode', { 'x-file-name': '%E0%A4%A' }, 'not a pdf'],
+  ['a file name of 10 kB', { 'x-file-name': 'x'.repeat(10_000) }, 'not a pdf'],
+];
+
 /** The corpus of one route: at least 30 requests, each with one thing wrong. `token` is a staff token of the right role. */
 export function restCorpus(method: string, path: string, c: RouteCase, token: string, otherToken: string, ctx: CorpusContext): RestRequest[] {
-  const filled = path.replace(/:([A-Za-z]+)/g, (_, name: string) => (name === 'bridgeId' ? ctx.ownBridge : name === 'file' ? 'attendance.csv' : 'x.mkv'));
+  const fill = (name: string): string => (name === 'bridgeId' ? ctx.ownBridge : name === 'file' ? 'attendance.csv' : name === 'slotId' ? ctx.paperSlot : name === 'paperId' ? 'AAAAAAAAAAAAAAAA' : 'x.mkv');
+  const filled = path.replace(/:([A-Za-z]+)/g, (_, name: string) => fill(name));
   const auth = { authorization: `Bearer ${token}` };
   const json = { ...auth, 'content-type': 'application/json' };
   const out: RestRequest[] = [];
@@ -418,7 +453,7 @@ export function restCorpus(method: string, path: string, c: RouteCase, token: st
   // Query strings.
   for (const q of ['format=csv&format=json', '__proto__[polluted]=1', 'constructor[prototype][polluted]=1', 'format[]=csv', `x=${'y'.repeat(4000)}`, '%E0%A4%A=1']) add(`query ${q.slice(0, 30)}`, auth, undefined, `${filled}?${q}`);
   // Path parameters.
-  for (const [name, values] of Object.entries(c.params)) for (const v of values) add(`:${name} = ${v.slice(0, 30)}`, auth, undefined, path.replace(`:${name}`, v).replace(/:([A-Za-z]+)/g, (_, n: string) => (n === 'bridgeId' ? ctx.ownBridge : 'x')));
+  for (const [name, values] of Object.entries(c.params)) for (const v of values) add(`:${name} = ${v.slice(0, 30)}`, auth, undefined, path.replace(`:${name}`, v).replace(/:([A-Za-z]+)/g, (_, n: string) => fill(n)));
   // Bodies: their encoding, type and charset, then their content.
   add('body: gzip', { ...json, 'content-encoding': 'gzip' }, new Uint8Array([31, 139, 8, 0, 0, 0, 0, 0]));
   add('body: charset koi8-r', { ...auth, 'content-type': 'application/json; charset=koi8-r' }, '{}');
@@ -429,6 +464,11 @@ export function restCorpus(method: string, path: string, c: RouteCase, token: st
   add('body: JSON of 300 kB', json, JSON.stringify({ token: 'x'.repeat(300_000) }));
   if (c.plan) {
     for (const [label, type, text] of PLAN_JUNK) add(`plan: ${label}`, { ...auth, 'content-type': type }, text);
+  }
+  if (c.paper) {
+    for (const [label, headers, body] of PAPER_JUNK) add(`paper: ${label}`, { ...auth, 'content-type': 'application/pdf', ...headers }, body);
+    add('paper: as JSON', json, JSON.stringify({ pdf: 'JVBERi0xLjcK' }));
+    add('paper: as text', { ...auth, 'content-type': 'text/plain' }, '%PDF-1.7\n');
   }
   for (const [label, value] of junk()) {
     if (value === undefined || Buffer.isBuffer(value)) continue;

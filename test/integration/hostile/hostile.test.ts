@@ -46,6 +46,23 @@ const HTTP_CODES = new Set<string>([
   'unknown_bridge',
   'invalid_state',
   'bad_request',
+  // The paper desk's (README, "Papers"): the slot, the file and why it is not a paper.
+  'unknown_slot',
+  'file_missing',
+  'aborted',
+  'unavailable',
+  'not_pdf',
+  'empty_file',
+  'too_large',
+  'no_pages',
+  'too_many_pages',
+  'not_a4',
+  'landscape',
+  'pdf_damaged',
+  'pdf_encrypted',
+  'image_too_large',
+  'check_timeout',
+  'check_memory',
 ]);
 /** Requests that only read: an answer is allowed (the digest still must not move). */
 const READS = new Set(['control:snapshot', 'time:sync', 'health:bridge']);
@@ -116,7 +133,7 @@ describe('hostile input: every socket request and every HTTP route, the project\
     principals.province = await open('/media', CHAIR_BRIDGE);
     expect((await ask(principals.province, 'media:join', {})).ok).to.equal(true);
     const send = (await ask(principals.province, 'media:createTransport', { direction: 'send' })) as { ok: true; data: { id: string } };
-    ctx = { offlineBridge: OFFLINE, ownBridge: OWN, otherBridge: OTHER, transportId: send.data.id, unknownToken: 'Zz9_-Zz9_-Zz9_-Zz9_-Zz' };
+    ctx = { offlineBridge: OFFLINE, ownBridge: OWN, otherBridge: OTHER, transportId: send.data.id, unknownToken: 'Zz9_-Zz9_-Zz9_-Zz9_-Zz', paperSlot: 'tham-luan-cap-xa.c-06010' };
   });
 
   after(async () => {
@@ -238,8 +255,8 @@ describe('hostile input: every socket request and every HTTP route, the project\
       const staff = route.path === '/metrics' || route.path.startsWith('/api/health') ? technician : chair;
       const requests = restCorpus(route.method.toUpperCase(), route.path, c!, staff, viewer, ctx);
       expect(requests.length, key).to.be.at.least(30);
-      // A plan is checked one at a time, with four waiting: send five at once.
-      const size = c!.plan ? 5 : 50;
+      // A plan is checked one at a time, with four waiting: send five at once; papers likewise.
+      const size = c!.plan || c!.paper ? 5 : 50;
       const answers = await inBatches(requests, size, async (r) => [r, await send(`${server.url}${r.path}`, r.method, r.headers, r.body)] as const);
       for (const [r, answer] of answers) {
         const label = `${key} ${r.label}`;

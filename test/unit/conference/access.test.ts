@@ -35,12 +35,18 @@ describe('authorisation', () => {
       'break_start',
       'break_end',
       'report_ready',
+      'mute_hall',
       'set_maket',
       'set_date',
       'recording_start',
       'recording_stop',
+      'paper_submit',
+      'content_show',
+      'content_page',
+      'content_clear',
     ]);
-    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready']);
+    // The finer paper rules (own hall, holding the floor) are in papers.test.ts.
+    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready', 'mute_hall', 'paper_submit', 'content_show', 'content_page', 'content_clear']);
     expect(allowed.system).to.deep.equal(['bridge_connected', 'bridge_disconnected', 'tick']);
   });
 

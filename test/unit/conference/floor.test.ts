@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { decide } from '../../../server/core/conference/index.ts';
-import { ask, chair, commune, connectAll, Harness, op, PROVINCE, queueOf, started, system } from './fixture.ts';
+import { ask, chair, commune, connectAll, Harness, makeConfig, op, PROVINCE, queueOf, started, system } from './fixture.ts';
 
 describe('FloorQueue: order', () => {
   it('puts designated speakers of the current item first, in plan order, then others first come first served', () => {
@@ -129,8 +129,8 @@ describe('FloorQueue: grant, revoke, next, yield', () => {
     expect(events.at(-1)).to.deep.equal({ type: 'programme_changed', bridgeId: PROVINCE, reason: 'yielded' });
   });
 
-  it('the holder going offline returns the floor to the chair and logs a drop-out', () => {
-    const h = started(0);
+  it('without a holder grace, the holder going offline returns the floor to the chair at once and logs a drop-out', () => {
+    const h = started(0, makeConfig({ holderGraceSeconds: 0 }));
     h.run(chair, { type: 'grant_floor', requestId: ask(h, commune(12)) });
     h.advance(30_000);
     const events = h.run(system, { type: 'bridge_disconnected', bridgeId: commune(12) });

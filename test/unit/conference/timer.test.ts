@@ -67,13 +67,13 @@ describe('SpeakingTimer', () => {
     const t0 = h.clock.now();
     h.advance(3 * MIN);
     const paused = h.run(chair, { type: 'timer_pause' });
-    expect(paused).to.deep.equal([{ type: 'timer_paused', bridgeId: 'd-178', remainingMs: 7 * MIN }]);
+    expect(paused).to.deep.equal([{ type: 'timer_paused', bridgeId: 'd-178', remainingMs: 7 * MIN, reason: 'chair' }]);
     expect(nextWakeAt(h.state)).to.equal(null);
     h.advance(20 * MIN); // nothing fires while paused
     expect(h.seen('timer_warning')).to.have.length(0);
     expect(h.refused(chair, { type: 'timer_pause' }).code).to.equal('invalid_state');
     const resumed = h.run(chair, { type: 'timer_resume' });
-    expect(resumed).to.deep.equal([{ type: 'timer_resumed', bridgeId: 'd-178', deadline: t0 + 30 * MIN }]);
+    expect(resumed).to.deep.equal([{ type: 'timer_resumed', bridgeId: 'd-178', deadline: t0 + 30 * MIN, reason: 'chair' }]);
     expect(nextWakeAt(h.state)).to.equal(t0 + 28 * MIN);
     expect(h.refused(chair, { type: 'timer_resume' }).code).to.equal('invalid_state');
     h.advance(7 * MIN);

@@ -18,7 +18,7 @@ describe('planToCore', () => {
     // Only what the core needs: no GSO code, no media kind.
     expect(Object.keys(config.bridges[5]!).sort()).to.deep.equal(['id', 'name', 'parentId', 'tier']);
     expect(config.agenda.map((i) => [i.id, i.kind, i.plannedMinutes])).to.deep.equal(plan.programme.map((i) => [i.id, i.kind, i.plannedMinutes]));
-    expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 10, warningMarksSeconds: [120, 60, 30], expiryPolicy: 'notify_chair', graceSeconds: 30 });
+    expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 10, warningMarksSeconds: [120, 60, 30], expiryPolicy: 'notify_chair', graceSeconds: 30, holderGraceSeconds: 30 });
   });
 
   it('keeps the designated speakers in plan order with their topics and limits', () => {
@@ -68,11 +68,11 @@ describe('planToCore', () => {
           speakers: [{ bridgeId: 'c-06322', speakerName: 'Hoàng Văn B', topic: 'Giám sát', limitMinutes: 7 }],
         },
       ],
-      speaking: { defaultLimitMinutes: 8, warningMarksSeconds: [30, 90], expiryPolicy: 'close_mic', graceSeconds: 10 },
+      speaking: { defaultLimitMinutes: 8, warningMarksSeconds: [30, 90], expiryPolicy: 'close_mic', graceSeconds: 10, holderGraceSeconds: 45 },
     });
     const config = planToCore(plan);
     expect(config.agenda[0]!.speakers).to.deep.equal([{ bridgeId: 'c-06322', topic: 'Giám sát', speakerName: 'Hoàng Văn B', limitMinutes: 7 }]);
-    expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 8, warningMarksSeconds: [90, 30], expiryPolicy: 'close_mic', graceSeconds: 10 });
+    expect(config.speaking).to.deep.equal({ defaultLimitMinutes: 8, warningMarksSeconds: [90, 30], expiryPolicy: 'close_mic', graceSeconds: 10, holderGraceSeconds: 45 });
   });
 
   it('carries a per-item speaking limit from the plan to the core, and the core applies it', () => {

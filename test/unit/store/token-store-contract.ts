@@ -49,6 +49,22 @@ export function tokenStoreContract(open: () => Promise<TokenStore & StoreResourc
     expect(reissued?.token).to.equal(token(6, 'x').token);
   });
 
+  it('revokedAt tells a revoked or replaced token from one never issued', async () => {
+    await store.issueTokens(id, [token(1, 'chair'), token(2, 'viewer')], 'replace');
+    expect(await store.revokedAt(id, token(1, 'x').token)).to.equal(null);
+    await store.issueTokens(id, [token(3, 'chair')], 'replace');
+    await store.revokeToken(id, token(2, 'x').token);
+    expect(await store.revokedAt(id, token(1, 'x').token), 'replaced by a reissue').to.be.a('number');
+    expect(await store.revokedAt(id, token(2, 'x').token), 'revoked').to.be.a('number');
+    expect(await store.revokedAt(id, token(3, 'x').token), 'in force').to.equal(null);
+    expect(await store.revokedAt(id, token(9, 'x').token), 'never issued').to.equal(null);
+    // if_absent over a token in force revokes nothing.
+    await store.issueTokens(id, [token(4, 'chair')], 'if_absent');
+    expect(await store.revokedAt(id, token(3, 'x').token)).to.equal(null);
+    await store.dropTokens(id);
+    expect(await store.revokedAt(id, token(2, 'x').token), 'forgotten with the conference').to.equal(null);
+  });
+
   it('dropTokens forgets the conference\'s tokens; close is idempotent and later calls fail with code closed', async () => {
     await store.issueTokens(id, [token(1, 'chair')], 'replace');
     await store.dropTokens(id);
