@@ -16,7 +16,7 @@ export { openMicrophones, microphoneChanges } from './microphones.ts';
 export { refuse } from './errors.ts';
 export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from './validate.ts';
 export { MAX_SESSIONS_PER_BRIDGE, MAX_INCIDENTS_PER_BRIDGE, DROP_OUT_MERGE_MS } from './record.ts';
-export { checkText, type TextCheck, type TextFault } from './validate.ts';
+export { checkText, cleanText, type TextCheck, type TextFault } from './validate.ts';
 export * from './papers.ts';
 export { paperRows, type PaperRow } from './papers-report.ts';
 export * from './paper-format.ts';

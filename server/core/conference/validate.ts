@@ -141,6 +141,27 @@ function codePointOf(s: string): string {
   return `U+${s.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
+/**
+ * Text that came from elsewhere and was not typed for us (an uploaded file's name), made to pass
+ * the text rule rather than refused: NFC, plain spaces, every character the rule refuses left
+ * out, marks past the few a letter carries (or with no letter) left out, at most `max`
+ * characters (never half a pair). Null when nothing is left.
+ */
+export function cleanText(v: string, max: number): string | null {
+  let t = v.replace(/\p{Cs}/gu, '').normalize('NFC').replace(SPACES, ' ');
+  for (const [, pattern] of FAULTS) t = t.replace(new RegExp(pattern.source, 'gu'), '');
+  t = t.replace(MARK_RUN, (run, at: number) => (at === 0 || /\s/u.test(t[at - 1]!) ? '' : [...run].slice(0, MAX_COMBINING_MARKS).join('')));
+  t = t.normalize('NFC').trim();
+  let out = '';
+  for (const ch of t) {
+    if (out.length + ch.length > max) break;
+    out += ch;
+  }
+  out = out.trim();
+  const check = checkText(out, max);
+  return check.ok ? check.text : null;
+}
+
 /** Trimmed NFC text of 1..max characters that passes the text rule, or null. */
 export function text(v: unknown, max: number): string | null {
   const check = checkText(v, max);
