@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { Labels, NodeId } from '../server/protocol/cluster.ts';
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -32,12 +33,51 @@ export const ConfigSchema = z.object({
   conferenceId: z.string().regex(/^[a-z0-9-]{1,64}$/).default('langson-2021'),
   /** Public base URL printed in invite links (default: the listening address). */
   publicUrl: z.string().url().optional(),
+  /**
+   * Every control instance of the deployment (http(s)://host:port, no path), handed to the apps:
+   * when the one they talk to goes away they go on with the next, sockets and REST alike. Empty:
+   * the apps talk to the origin they were loaded from. A media node's /media accepts these
+   * origins (CORS).
+   */
+  controlUrls: z
+    .array(z.string().regex(/^https?:\/\/[^/?#\s]+$/, 'each must be http(s)://host[:port] with no path'))
+    .max(32)
+    .default([]),
   /** The feed for the press (what is on air): rtp://host:port (RTP/MPEG-TS) or udp://host:port (MPEG-TS); off when unset. */
   pressFeed: z.string().regex(/^(rtp|udp):\/\/[^:/]+:\d{1,5}\/?$/, 'must be rtp://host:port or udp://host:port').optional(),
   /** Where the archive recordings (.mkv with chapters, and their .json index) are written. */
   recordingsDir: z.string().min(1).default('recordings'),
   /** x264 preset of the feed's re-encoder (CPU against quality; see docs/benchmarks.md). */
   feedPreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('veryfast'),
+  /**
+   * What this process runs: `both` (the control plane and a media node: the embedded default),
+   * `control` (HTTP, REST, /control, the conference runner; no mediasoup) or `media` (an SFU node:
+   * workers, /media for the halls placed on it, the node-to-node API). Split roles need redis.
+   */
+  role: z.enum(['both', 'control', 'media']).default('both'),
+  /** This media node's id in the registry (default: the host name and the HTTP port). */
+  nodeId: NodeId.optional(),
+  /** The secret every node of a deployment shares to sign node-to-node requests (at least 32 bytes). */
+  nodeSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Labels of this media node (`region=dong-bac,feed=yes`): placement affinity; `feed=yes` runs the press feed here. */
+  nodeLabels: z
+    .string()
+    .transform((text, ctx) => {
+      const pairs = text.split(',').map((p) => p.trim()).filter(Boolean).map((p) => p.split('='));
+      const labels = Labels.safeParse(Object.fromEntries(pairs.map(([k, ...v]) => [k!.trim(), v.join('=').trim()])));
+      if (!labels.success || pairs.some((p) => p.length < 2)) {
+        ctx.addIssue({ code: 'custom', message: 'must be key=value pairs separated by commas (keys: a-z, 0-9, _ and -)' });
+        return z.NEVER;
+      }
+      return labels.data;
+    })
+    .default({}),
+  /** Peers this media node takes at most (placement never goes past it); default 200 per worker. */
+  nodeCapacity: intFromEnv(1, 1_000_000).optional(),
+  /** Where browsers open this node's /media (http(s)://host:port; default: the announced address and the HTTP port). */
+  mediaUrl: z.string().url().optional(),
+  /** Where other nodes reach this node's API (default: the announced address and the HTTP port). */
+  nodeApiUrl: z.string().url().optional(),
   /** TURN URLs handed to the halls (with `turnSecret`); derived from the embedded coturn when it runs. */
   turnUrls: z.preprocess(
     (v) => (typeof v === 'string' ? v.split(',').map((u) => u.trim()).filter(Boolean) : v),
@@ -90,10 +130,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir: env.DIEMCAU_DATA_DIR,
     conferenceId: env.DIEMCAU_CONFERENCE_ID,
     publicUrl: env.DIEMCAU_PUBLIC_URL,
+    controlUrls: env.DIEMCAU_CONTROL_URLS ? env.DIEMCAU_CONTROL_URLS.split(/[\s,]+/).filter(Boolean).map((u) => u.replace(/\/+$/, '')) : undefined,
     pressFeed: env.DIEMCAU_PRESS_FEED,
     recordingsDir: env.DIEMCAU_RECORDINGS_DIR,
     // The variable keeps its first name (deployments set it); the feed was called the programme.
     feedPreset: env.DIEMCAU_PROGRAMME_PRESET,
+    role: env.DIEMCAU_ROLE,
+    nodeId: env.DIEMCAU_NODE_ID,
+    nodeSecret: env.DIEMCAU_NODE_SECRET,
+    nodeLabels: env.DIEMCAU_NODE_LABELS,
+    nodeCapacity: env.DIEMCAU_NODE_CAPACITY,
+    mediaUrl: env.DIEMCAU_MEDIA_URL,
+    nodeApiUrl: env.DIEMCAU_NODE_API_URL,
     turnUrls: env.DIEMCAU_TURN_URLS,
     turnSecret: env.DIEMCAU_TURN_SECRET,
     turnTtlSec: env.DIEMCAU_TURN_TTL,
@@ -115,6 +163,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (result.data.rtcMinPort > result.data.rtcMaxPort) throw new Error('invalid configuration: rtcMinPort > rtcMaxPort');
   const c = result.data;
+  if (c.role !== 'both' && !c.redisUrl) throw new Error(`invalid configuration: role: ${c.role} needs REDIS_URL (the roles share the state in redis)`);
+  if (c.role === 'media' && !c.nodeSecret) throw new Error('invalid configuration: nodeSecret: a media node needs DIEMCAU_NODE_SECRET (node-to-node requests are signed with it)');
   if (c.turnUrls && !c.turnSecret && !c.coturn) throw new Error('invalid configuration: turnUrls: needs turnSecret (DIEMCAU_TURN_SECRET), the secret the TURN server shares');
   if (c.turnSecret && !c.turnUrls && !c.coturn) throw new Error('invalid configuration: turnSecret: needs turnUrls (DIEMCAU_TURN_URLS) or the embedded coturn (DIEMCAU_COTURN=1)');
   if (!c.turnCert !== !c.turnKey) throw new Error('invalid configuration: turnCert and turnKey go together');

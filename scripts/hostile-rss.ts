@@ -11,7 +11,7 @@ import { MediaRequests } from '../server/protocol/media.ts';
 import { RedisStore } from '../server/store/index.ts';
 import { junk, REQUEST_CORPUS, restCorpus, ROUTE_CASES, type CorpusContext } from '../test/integration/hostile/corpus.ts';
 import { startRedisServer } from '../test/integration/store/redis-server.ts';
-import { killAllServers, serverEnv, spawnServerProcess } from '../test/helpers/server-process.ts';
+import { killAll, serverEnv, spawnServerProcess } from '../test/helpers/server-process.ts';
 
 const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 5;
 const mib = (kb: number): string => `${(kb / 1024).toFixed(0)} MiB`;
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   } finally {
     for (const s of sockets) s.close();
     await store.close();
-    await killAllServers();
+    await killAll();
     await redis.stop();
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Entry point: starts diemcau on the embedded default conference (Lạng Sơn 2021) or on a plan
- * file given with --plan FILE (JSON or YAML), and prints where to go.
+ * file given with --plan FILE (JSON or YAML), in the role DIEMCAU_ROLE says (both, control or
+ * media), and prints where to go.
  */
 import path from 'node:path';
 import { loadConfig } from '../config/index.ts';
@@ -9,6 +10,7 @@ import { defaultPlan } from '../config/default-plan.ts';
 import { loadPlanFile } from '../config/plan-file.ts';
 import { PlanError } from '../server/protocol/plan.ts';
 import { startServer } from './app/server.ts';
+import { startMediaNode } from './app/media-node/start.ts';
 import { INVITE_PATHS } from './app/conference/tokens.ts';
 
 async function main(): Promise<void> {
@@ -16,6 +18,12 @@ async function main(): Promise<void> {
   const planAt = args.indexOf('--plan');
   const plan = planAt >= 0 && args[planAt + 1] ? await loadPlanFile(args[planAt + 1]!) : defaultPlan();
   const config = loadConfig();
+  if (config.role === 'media') {
+    const media = await startMediaNode(config, plan);
+    console.log(['', `diemcau — nút media ${media.node.nodeId} · ${media.node.pool.size} mediasoup worker`, `  /media và API giữa các nút: ${media.url}`, ''].join('\n'));
+    onSignals(() => media.close());
+    return;
+  }
   const server = await startServer(config, plan);
   const base = config.publicUrl ?? server.url;
   const invites = await server.conference.tokens.inviteList(base, INVITE_PATHS);
@@ -27,7 +35,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `diemcau — ${plan.title}`,
-    `  ${plan.bridges.length} điểm cầu · ${server.pool.size} mediasoup worker · trạng thái: ${storeText(server.stores.kind, config.dataDir)}`,
+    `  ${plan.bridges.length} điểm cầu · ${server.node ? `${server.node.pool.size} mediasoup worker` : 'điều khiển (không có media)'} · trạng thái: ${storeText(server.stores.kind, config.dataDir)}`,
     '',
     `  Chủ tọa:        ${staff('chair')}`,
     `  Thư ký:         ${staff('secretary')}`,
@@ -39,14 +47,19 @@ async function main(): Promise<void> {
     `    ${base}/invites.html#token=${secretaryToken}`,
     '',
     // Hardware halls: where their devices send; the full sheet (keys, SDP) is on the technicians' page.
-    ...server.conference.rtpHalls.bridgeIds.map((id) => {
+    ...(server.conference.local?.rtpHalls?.bridgeIds ?? []).map((id) => {
       const s = server.conference.rtpHalls.sheet(id);
       return `  Thiết bị RTP ${s.bridgeName}: gửi tới ${s.send.ip}, âm thanh cổng ${s.send.audio.port}, hình ảnh cổng ${s.send.video.port}${s.srtp ? ' (SRTP)' : ''}`;
     }),
   ];
   console.log(lines.join('\n'));
+  onSignals(() => server.close());
+}
+
+/** An orderly shutdown on SIGINT and SIGTERM (a media node withdraws its lease). */
+function onSignals(close: () => Promise<void>): void {
   const stop = (): void => {
-    void server.close().then(() => process.exit(0));
+    void close().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -1,5 +1,6 @@
 import type { types as ms } from 'mediasoup';
-import type { HeldConsumer, MediaPeer, Publication } from './MediaPeer.ts';
+import type { HeldConsumer, MediaPeer } from './MediaPeer.ts';
+import type { RoutedTrack } from './types.ts';
 import type { RouterSet } from './RouterSet.ts';
 import type { ResumeBatch } from './ResumeBatch.ts';
 import type { DesiredConsumer } from './routing/index.ts';
@@ -8,13 +9,15 @@ import type { DesiredConsumer } from './routing/index.ts';
 export interface ConsumerReconcilerOptions {
   routers: RouterSet;
   /** The consumers a peer should hold now (the routing rule over the session's live state). */
-  desired: (peer: MediaPeer) => DesiredConsumer<Publication>[];
+  desired: (peer: MediaPeer) => DesiredConsumer<RoutedTrack>[];
   /** How long a consumer waits for its client before it is dropped. */
   consumeTimeoutMs: number;
   /** Whether the session has closed (then nothing more is done or reported). */
   closed: () => boolean;
-  /** A reconciliation failed (the session reports it as a warning). */
+  /** A reconciliation failed (the session reports it as a warning and tries again later). */
   failed: (peer: MediaPeer, error: Error) => void;
+  /** A reconciliation completed. */
+  succeeded?: (peer: MediaPeer) => void;
 }
 
 /**
@@ -42,9 +45,12 @@ export class ConsumerReconciler {
   /** Brings one peer's consumers in line with what it should receive now (queued behind its previous run). */
   reconcile(peer: MediaPeer, batch: ResumeBatch | undefined): Promise<void> {
     const guarded = (): Promise<void> =>
-      this.#run(peer, batch).catch((error: Error) => {
-        if (!this.#o.closed()) this.#o.failed(peer, error);
-      });
+      this.#run(peer, batch).then(
+        () => this.#o.succeeded?.(peer),
+        (error: Error) => {
+          if (!this.#o.closed()) this.#o.failed(peer, error);
+        },
+      );
     const chain = (this.#chains.get(peer) ?? Promise.resolve()).then(guarded);
     this.#chains.set(peer, chain);
     return chain;
@@ -73,16 +79,17 @@ export class ConsumerReconciler {
     for (const consumer of obsolete) consumer.close();
   }
 
-  async #create(peer: MediaPeer, transport: ms.Transport, d: DesiredConsumer<Publication>, batch: ResumeBatch | undefined): Promise<void> {
-    const { producer, bridgeId, source } = d.track;
+  async #create(peer: MediaPeer, transport: ms.Transport, d: DesiredConsumer<RoutedTrack>, batch: ResumeBatch | undefined): Promise<void> {
+    const { trackId: producerId, bridgeId, source } = d.track;
     const worker = peer.worker;
     const routers = this.#o.routers;
-    await routers.makeAvailable(d.track.trackId, d.track.home, worker);
+    await routers.makeAvailable(producerId, d.track.home, worker);
     const router = routers.router(worker);
-    if (!router || transport.closed || producer.closed || peer.closed) return;
-    if (!router.canConsume({ producerId: producer.id, rtpCapabilities: peer.rtpCapabilities! })) return;
+    if (!router || transport.closed || peer.closed) return;
+    // False also when the producer (or its pipe to this router) closed meanwhile.
+    if (!router.canConsume({ producerId, rtpCapabilities: peer.rtpCapabilities! })) return;
     const consumer = await transport.consume({
-      producerId: producer.id,
+      producerId,
       rtpCapabilities: peer.rtpCapabilities!,
       paused: true,
       preferredLayers: d.slot === 'thumb' ? { spatialLayer: 0 } : undefined,
@@ -94,7 +101,7 @@ export class ConsumerReconciler {
     peer.holdConsumer(d.key, held);
     try {
       await withTimeout(
-        peer.sink.consume({ consumerId: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters, bridgeId, source, slot: d.slot }),
+        peer.sink.consume({ consumerId: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, bridgeId, source, slot: d.slot }),
         this.#o.consumeTimeoutMs,
       );
     } catch {

@@ -1,14 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { types as ms } from 'mediasoup';
 import { SfuError } from './errors.ts';
-import type { TrackHome } from './RouterSet.ts';
-import type { BridgeTracks, ConsumerSlot, MediaSource, PublishedTrack, RoutedPeer } from './routing/index.ts';
-import type { MediaPeerSink, PeerOptions, PlainTransportOptions, TransportDirection } from './types.ts';
+import type { LocalHome } from './RouterSet.ts';
+import type { BridgeTracks, ConsumerSlot, MediaSource, RoutedPeer } from './routing/index.ts';
+import type { MediaPeerSink, PeerOptions, PlainTransportOptions, RoutedTrack, TransportDirection } from './types.ts';
 
 /** A track this peer publishes: its producer and the router it lives on. */
-export interface Publication extends PublishedTrack {
+export interface Publication extends RoutedTrack {
   readonly producer: ms.Producer;
-  readonly home: TrackHome;
+  readonly home: LocalHome;
 }
 
 /** A consumer the peer holds. */
@@ -180,7 +180,7 @@ export class MediaPeer extends EventEmitter<MediaPeerEvents> implements RoutedPe
       }
     }
     if (old && !old.producer.closed) old.producer.close();
-    const publication: Publication = { bridgeId, source, trackId: producer.id, producer, home: { worker: this.worker } };
+    const publication: Publication = { bridgeId, source, trackId: producer.id, kind: producer.kind, epoch: Date.now(), producer, home: { worker: this.worker } };
     this.#publications.set(source, publication);
     producer.observer.once('close', () => {
       if (this.#publications.get(source) === publication) this.#publications.delete(source);

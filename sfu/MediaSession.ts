@@ -8,22 +8,27 @@ import { RouterSet } from './RouterSet.ts';
 import { MediaPeer, type Publication } from './MediaPeer.ts';
 import { ConsumerReconciler } from './ConsumerReconciler.ts';
 import { AudioLevels } from './AudioLevels.ts';
-import { desiredConsumers, maxSpatialLayer, microphoneOpen, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
+import { Cascade, type CascadeLinkStats, type PipeAnswer, type PipeEnd } from './Cascade.ts';
+import { desiredConsumers, maxSpatialLayer, microphoneOpen, type BridgeTracks, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
-import type { JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, TransportDirection } from './types.ts';
+import type { JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, TransportDirection } from './types.ts';
 import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } from './types.ts';
 
 /**
  * The media of one conference, as the server calls it: peers join and leave, create transports,
  * publish; the control plane says what is on air, who is prepared next and whose microphones are
- * open. Knows nothing of floors or agendas. The parts it wires together:
+ * open; the tracks of other nodes are given (setRemoteTracks) and piped in when consumed. Knows
+ * nothing of floors or agendas. The parts it wires together:
  *   routing/               who hears and sees whom (pure)
  *   MediaPeer              one participant's transports, producers and consumers
  *   ConsumerReconciler     makes each peer's consumers follow routing
  *   RouterSet              routers per worker, pipes between them, placement, worker loss
+ *   Cascade                pipes to and from other media nodes
  *   AudioLevels            who is heard and how loud (an AudioLevelObserver per router)
  *   stats                  link counters, microphone report, snapshot
+ * It is the SFU's one facade, which is why it is a little over 400 lines: every method is a short
+ * delegation to one of these parts.
  */
 export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly conferenceId: string;
@@ -38,7 +43,13 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #levels: AudioLevels;
   /** What routing reads: what is on air, who is next, whose microphones are open. */
   #routing: RoutingState;
-  readonly #published: TrackLookup<Publication> = { get: (bridgeId) => this.#bridgePeers.get(bridgeId)?.tracks() };
+  /** Tracks published on other nodes, by bridge (from the track registry). */
+  #remote = new Map<string, BridgeTracks<RemoteTrack>>();
+  /** What a bridge publishes, here or on another node: the newest publication of each source wins. */
+  readonly #published: TrackLookup<RoutedTrack> = { get: (bridgeId) => newest(this.#bridgePeers.get(bridgeId)?.tracks(), this.#remote.get(bridgeId)) };
+  readonly #cascade: Cascade | undefined;
+  /** Peers whose last reconciliation failed (a pipe from another node, say): the next try and its delay. */
+  readonly #retries = new Map<MediaPeer, { timer: NodeJS.Timeout | undefined; delayMs: number }>();
   /** Serialises microphone pause/resume runs. */
   #micChain: Promise<void> = Promise.resolve();
   #closed = false;
@@ -58,8 +69,25 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       desired: (peer) => desiredConsumers(this.#routing, peer, this.#published),
       consumeTimeoutMs: options.consumeTimeoutMs ?? 5000,
       closed: () => this.#closed,
-      failed: (peer, error) => this.emit('warning', { message: `reconcile failed: ${error.message}`, peerId: peer.id }),
+      failed: (peer, error) => {
+        this.emit('warning', { message: `reconcile failed: ${error.message}`, peerId: peer.id });
+        this.#retryLater(peer);
+      },
+      succeeded: (peer) => {
+        const retry = this.#retries.get(peer);
+        if (retry) retry.delayMs = 500;
+      },
     });
+    if (options.cascade) {
+      this.#cascade = new Cascade({
+        routers,
+        channel: options.cascade.channel,
+        localHome: (trackId) => this.#localTrack(trackId)?.home.worker,
+        needed: () => this.#consumedTracks(),
+        lingerMs: options.cascade.lingerMs,
+      });
+      routers.remote = this.#cascade;
+    }
     this.#levels = new AudioLevels(routers, { intervalMs: options.audioLevelIntervalMs });
     this.#levels.on('levels', (levels) => this.emit('audiolevels', { levels }));
     routers.on('workerlost', ({ index }) => this.#onWorkerLost(index));
@@ -127,8 +155,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     // A peer counts as one unit of load at once, so that a burst of joins spreads over workers.
     this.#routers.addLoad(peer.worker, 1);
     this.#peers.set(peerId, peer);
-    peer.on('unpublished', ({ bridgeId, source }) => {
-      if (!this.#closed) this.emit('publishing', { bridgeId, source, on: false });
+    peer.on('unpublished', ({ bridgeId, source, trackId, kind, epoch }) => {
+      if (!this.#closed) this.emit('publishing', { bridgeId, source, on: false, trackId, kind, epoch });
     });
     peer.once('close', () => {
       this.#peers.delete(peerId);
@@ -211,7 +239,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     }
     const transport = peer.transportById(transportId);
     if (transport.appData.direction === 'recv') throw new SfuError('invalid_state', 'not a send transport');
-    const { producer } = await peer.produce(transport, source, {
+    const { producer, epoch } = await peer.produce(transport, source, {
       kind,
       rtpParameters,
       paused: source === 'mic' && !microphoneOpen(this.#routing, bridgeId),
@@ -222,7 +250,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       peer.sink.micState(!producer.paused);
       void this.#levels.add(producer, peer.worker, bridgeId);
     } else peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
-    this.emit('publishing', { bridgeId, source, on: true });
+    this.emit('publishing', { bridgeId, source, on: true, trackId: producer.id, kind, epoch });
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
     return { id: producer.id };
   }
@@ -287,9 +315,58 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     await this.#micChain;
   }
 
+  /**
+   * The tracks published on other nodes now (the track registry's, without this node's and those
+   * of dead nodes). Pipes of tracks that went away close; every peer's consumers follow.
+   */
+  setRemoteTracks(tracks: readonly RemoteTrack[]): void {
+    this.#assertOpen();
+    const next = new Map<string, BridgeTracks<RemoteTrack>>();
+    for (const t of tracks) {
+      if (!this.#bridgeIds.has(t.bridgeId)) continue;
+      const held = next.get(t.bridgeId) ?? {};
+      if (!held[t.source] || held[t.source]!.epoch < t.epoch) held[t.source] = t;
+      next.set(t.bridgeId, held);
+    }
+    const key = (m: Map<string, BridgeTracks<RemoteTrack>>): string => JSON.stringify([...m].flatMap(([, b]) => [b.mic, b.cam].map((t) => t && `${t.trackId}@${t.home.node}`)).sort());
+    if (key(next) === key(this.#remote)) return;
+    const kept = new Set([...next.values()].flatMap((b) => [b.mic?.trackId, b.cam?.trackId]));
+    for (const b of this.#remote.values()) for (const t of [b.mic, b.cam]) if (t && !kept.has(t.trackId)) this.#cascade?.drop(t.trackId);
+    this.#remote = next;
+    void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
+  }
+
+  /** Another node asks for a track published here: our end of the pipe and the pipe consumer's parameters. */
+  servePipe(requester: string, request: { trackId: string; end: PipeEnd }): Promise<PipeAnswer> {
+    this.#assertOpen();
+    return this.#cascadeOrThrow().serve(requester, request);
+  }
+
+  /** Another node no longer needs a track of ours. */
+  releasePipe(requester: string, request: { trackId: string; transportId: string }): void {
+    this.#cascade?.release(requester, request);
+  }
+
+  /** Another node is gone: every pipe to and from it closes. */
+  forgetNode(node: string): void {
+    this.#cascade?.forgetNode(node);
+  }
+
+  /** The pipes between this node and every other, and what crosses them. */
+  pipeStats(): Promise<Record<string, CascadeLinkStats>> {
+    return this.#cascade?.stats() ?? Promise.resolve({});
+  }
+
   /** The session's router on each worker (monitoring and tests). */
   routers(): readonly (ms.Router | undefined)[] {
     return this.#routers.routers;
+  }
+
+  /** Peers and the consumers they hold now (a node's load in the registry). */
+  counts(): { peers: number; consumers: number } {
+    let consumers = 0;
+    for (const peer of this.#peers.values()) consumers += peer.consumers.size;
+    return { peers: this.#peers.size, consumers };
   }
 
   /** Ids of the peers that are in the session. */
@@ -331,7 +408,9 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
     for (const peer of [...this.#peers.values()]) peer.close();
+    this.#cascade?.close();
     this.#levels.close();
     this.#routers.close();
     this.emit('close');
@@ -365,6 +444,48 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return router;
   }
 
+  /** A track published on this node, by its producer id. */
+  #localTrack(trackId: string): Publication | undefined {
+    for (const peer of this.#bridgePeers.values()) {
+      for (const p of peer.publications()) if (p.trackId === trackId && !p.producer.closed) return p;
+    }
+    return undefined;
+  }
+
+  /** The tracks some peer of this node holds a consumer of. */
+  #consumedTracks(): Set<string> {
+    const out = new Set<string>();
+    for (const peer of this.#peers.values()) for (const held of peer.consumers.values()) if (!held.consumer.closed) out.add(held.consumer.producerId);
+    return out;
+  }
+
+  /** Reconciles a peer again after a failure: 0.5 s, then twice as long each time up to 10 s, until one succeeds. */
+  #retryLater(peer: MediaPeer): void {
+    if (this.#closed || peer.closed) return;
+    let retry = this.#retries.get(peer);
+    if (!retry) {
+      retry = { timer: undefined, delayMs: 500 };
+      this.#retries.set(peer, retry);
+      peer.once('close', () => {
+        clearTimeout(this.#retries.get(peer)?.timer);
+        this.#retries.delete(peer);
+      });
+    }
+    if (retry.timer) return;
+    const entry = retry;
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (!this.#closed && !peer.closed) void this.#reconciler.reconcile(peer, undefined);
+    }, entry.delayMs);
+    entry.timer.unref();
+    entry.delayMs = Math.min(10_000, entry.delayMs * 2);
+  }
+
+  #cascadeOrThrow(): Cascade {
+    if (!this.#cascade) throw new SfuError('invalid_state', 'this session has no cascade');
+    return this.#cascade;
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new SfuError('session_closed', `session closed [conferenceId:${this.conferenceId}]`);
   }
@@ -388,4 +509,16 @@ async function connect(transportId: string, run: () => Promise<void>): Promise<v
   } catch (error) {
     throw new SfuError('invalid_state', `connect failed [transportId:${transportId}]: ${(error as Error).message}`);
   }
+}
+
+/** A bridge's tracks from this node and from another, each source from the newest publication. */
+function newest(local: BridgeTracks<Publication> | undefined, remote: BridgeTracks<RemoteTrack> | undefined): BridgeTracks<RoutedTrack> | undefined {
+  if (!remote) return local;
+  if (!local) return remote;
+  const out: BridgeTracks<RoutedTrack> = { ...local };
+  for (const source of ['mic', 'cam'] as const) {
+    const r = remote[source];
+    if (r && (!out[source] || out[source]!.epoch < r.epoch)) out[source] = r;
+  }
+  return out;
 }

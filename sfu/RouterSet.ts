@@ -3,12 +3,22 @@ import type { types as ms } from 'mediasoup';
 import type { WorkerPool } from './WorkerPool.ts';
 import { SfuError } from './errors.ts';
 
-/**
- * Where a published track's producer lives: the conference's router on one worker of this
- * process. (Issue 13 adds homes on other hosts: see `RouterSet.makeAvailable`.)
- */
-export interface TrackHome {
+/** A track published on this node: its producer is on the conference's router of one worker. */
+export interface LocalHome {
   readonly worker: number;
+}
+
+/** A track published on another media node (issue 13): it reaches this node through a pipe. */
+export interface RemoteHome {
+  readonly node: string;
+}
+
+/** Where a published track's producer lives. */
+export type TrackHome = LocalHome | RemoteHome;
+
+/** Brings tracks of other nodes to this one (the Cascade): resolves with the worker whose router has the track. */
+export interface RemoteTrackSource {
+  ensure(trackId: string, node: string): Promise<number | undefined>;
 }
 
 export type RouterSetEvents = {
@@ -34,6 +44,8 @@ export class RouterSet extends EventEmitter<RouterSetEvents> {
   /** Pipes in progress or made, per target worker, keyed by track. */
   readonly #pipes = new Map<number, Map<string, Promise<void>>>();
   readonly #poolListeners: { [K in 'workerdied' | 'workerreplaced']: (e: { index: number }) => void };
+  /** Where tracks homed on other nodes come from (none on a single node). */
+  remote: RemoteTrackSource | undefined;
   #closed = false;
 
   private constructor(pool: WorkerPool, conferenceId: string, codecs: ms.RtpCodecCapability[]) {
@@ -133,11 +145,17 @@ export class RouterSet extends EventEmitter<RouterSetEvents> {
    * one pipe per track per target router, made on first use and reused by every consumer there.
    * Resolves when the track is there (or cannot be: a router is gone); rejects if piping failed.
    *
-   * This is the seam for routers on other hosts (issue 13): a track whose home is a remote node
-   * is made available through a PipeTransport pair set up over the node-to-node channel, cached
-   * the same way (one per track per node); callers do not change.
+   * A track homed on another node (issue 13) first comes to this node through the `remote`
+   * source (one pipe per track per node, over a PipeTransport pair between the two nodes), onto
+   * its cascade router, and from there to `target` like a local track; callers do not change.
    */
   async makeAvailable(trackId: string, home: TrackHome, target: number): Promise<void> {
+    if ('node' in home) {
+      if (!this.remote) throw new SfuError('invalid_state', `no cascade for a track of another node [node:${home.node}]`);
+      const worker = await this.remote.ensure(trackId, home.node);
+      if (worker !== undefined) await this.makeAvailable(trackId, { worker }, target);
+      return;
+    }
     if (home.worker === target) return;
     let pipes = this.#pipes.get(target);
     if (!pipes) this.#pipes.set(target, (pipes = new Map()));

@@ -9,7 +9,8 @@ export type SfuErrorCode =
   | 'invalid_rtp_parameters'
   | 'already_exists'
   | 'bridge_in_use'
-  | 'session_closed';
+  | 'session_closed'
+  | 'unknown_track';
 
 /** An error with a stable code and a short `[key:value]` style message. */
 export class SfuError extends Error {

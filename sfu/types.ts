@@ -1,10 +1,25 @@
 // The types the server sees of the SFU: how a session is set up and what it tells, how a peer takes
 // part and how the session talks to it.
 import type { types as ms } from 'mediasoup';
-import type { ConsumerSlot, MediaSource } from './routing/index.ts';
+import type { ConsumerSlot, MediaSource, PublishedTrack } from './routing/index.ts';
+import type { RemoteHome, TrackHome } from './RouterSet.ts';
+import type { CascadeChannel } from './Cascade.ts';
 
 export type { ConsumerSlot, MediaSource } from './routing/index.ts';
 export type TransportDirection = 'send' | 'recv';
+
+/** A track routing can hand to a peer: published on this node or on another one. */
+export interface RoutedTrack extends PublishedTrack {
+  readonly kind: ms.MediaKind;
+  readonly home: TrackHome;
+  /** When it was published (ms): of two publications of one bridge and source, the newest is routed. */
+  readonly epoch: number;
+}
+
+/** A track published on another media node, as the track registry tells (issue 13). */
+export interface RemoteTrack extends RoutedTrack {
+  readonly home: RemoteHome;
+}
 
 /** How a plain RTP transport (a hardware hall, an encoder, a load generator) is set up. */
 export interface PlainTransportOptions {
@@ -105,6 +120,8 @@ export interface MediaSessionOptions {
   consumeTimeoutMs?: number;
   /** Offer H264 after VP8 (a hardware hall sends H264); VP8 and Opus only by default. */
   offerH264?: boolean;
+  /** Other media nodes (issue 13): how to ask them for their tracks. Absent on a single node. */
+  cascade?: { channel: CascadeChannel; lingerMs?: number };
   /** How often the halls' audio levels are measured (ms, 400 by default). */
   audioLevelIntervalMs?: number;
 }
@@ -118,8 +135,8 @@ export type MediaSessionEvents = {
   mediarebuilt: [{ workerIndex: number }];
   /** The halls heard now and how loud (dBov, loudest first; empty: silence), when it changes. */
   audiolevels: [{ levels: { bridgeId: string; dBov: number }[] }];
-  /** A bridge started or stopped publishing. */
-  publishing: [{ bridgeId: string; source: MediaSource; on: boolean }];
+  /** A bridge started or stopped publishing (the track registry records it for the other nodes). */
+  publishing: [{ bridgeId: string; source: MediaSource; on: boolean; trackId: string; kind: ms.MediaKind; epoch: number }];
   /** Something failed that the session worked around (logged by the app). */
   warning: [{ message: string; peerId?: string }];
   close: [];

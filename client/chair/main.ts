@@ -4,7 +4,7 @@
 import { MediaClient } from '../shared/MediaClient.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.ts';
-import { roleName, signIn, type Me } from '../shared/session.ts';
+import { controlEndpoints, controlFetch, roleName, signIn, type Me } from '../shared/session.ts';
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
@@ -39,15 +39,15 @@ async function main(): Promise<void> {
   $('title').textContent = me.role === 'chair' ? 'Bàn điều hành chủ tọa' : 'Bàn điều hành — Thư ký hội nghị';
   document.title = `${$('title').textContent} — Hội nghị trực tuyến`;
   const bridges = await loadBridges();
-  const plan = (await fetch('/api/plan').then((r) => r.json())) as ConferencePlan;
+  const plan = (await controlFetch('/api/plan').then((r) => r.json())) as ConferencePlan;
 
-  const client = new MediaClient({ url: location.origin, token, publish: false });
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
+  const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
   stopOnRefusal(control, client);
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);
   const papers = new PaperBoard(token, control);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, papers };
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, papers, api: controlFetch };
 
   // --- media: programme preview, its sound (muted by default), thumbnails -----------------
   const video = $<HTMLVideoElement>('program');
@@ -131,9 +131,9 @@ async function main(): Promise<void> {
   });
   control.on('event', (e) => console_.onEvent(e));
   // The technicians' link monitor: a hall's link changed status (staff only).
-  control.socket.on('health:alert', (alert) => console_.onHealthAlert(alert));
+  control.onServer('health:alert', (alert) => console_.onHealthAlert(alert));
   // Who is heard now and how loud (the SFU's measure): lit tiles, and one line under the programme.
-  control.socket.on('audio:levels', ({ levels }) => {
+  control.onServer('audio:levels', ({ levels }) => {
     wall.setLevels(levels);
     $('heard').textContent = `Đang nghe: ${levels.length ? levels.map((l) => `${bridges.get(l.bridgeId)?.name ?? l.bridgeId} (${l.dBov} dB)`).join(', ') : '—'}`;
   });

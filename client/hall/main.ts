@@ -5,7 +5,7 @@ import { startLinkReporter } from '../shared/linkReporter.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { drawMaket } from '../shared/maket.ts';
-import { signIn } from '../shared/session.ts';
+import { controlEndpoints, signIn } from '../shared/session.ts';
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { ContentView } from '../shared/ContentView.ts';
 
@@ -26,15 +26,16 @@ async function main(): Promise<void> {
 
   // The operator's camera and microphone choice on this PC (ideal: a device unplugged since falls back to another).
   const choice = me.role === 'operator' ? loadDeviceChoice(bridgeId) : {};
+  const control = new ControlClient(controlEndpoints(), token);
+  // The control plane says which media node this hall's media goes to (and when it moves).
   const client = new MediaClient({
-    url: location.origin,
+    placement: control.mediaTargets(),
     token,
     publish: me.role === 'operator',
     video: choice.videoId ? { ...DEFAULT_VIDEO, deviceId: { ideal: choice.videoId } } : DEFAULT_VIDEO,
     audio: choice.audioId ? { ...DEFAULT_AUDIO, deviceId: { ideal: choice.audioId } } : DEFAULT_AUDIO,
     clientId: pageClientId(),
   });
-  const control = new ControlClient(location.origin, token);
   stopOnRefusal(control, client);
   // The hall reports its link to the technicians every 2 s and answers their link tests.
   const stopLinkReporter = me.role === 'operator' ? startLinkReporter(client, control) : undefined;

@@ -1,6 +1,6 @@
 import { chairBridgeOf } from '../../server/protocol/chair.ts';
 import { loadBridges } from '../shared/bridges.ts';
-import { roleName, signIn } from '../shared/session.ts';
+import { controlFetch, roleName, signIn } from '../shared/session.ts';
 
 interface InviteRow {
   role: 'chair' | 'secretary' | 'technician' | 'viewer' | 'operator';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const session = await signIn();
   if (!session) return;
   const { token, me } = session;
-  const res = await fetch('/api/invites', { headers: { authorization: `Bearer ${token}` } });
+  const res = await controlFetch('/api/invites', { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok) {
     $('content').textContent = res.status === 403 ? 'Chỉ chủ tọa và thư ký được xem danh sách này.' : `Lỗi ${res.status}`;
     return;
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     content.append(table(inDistrict.map((r) => [r.bridgeName ?? '', r.url])));
   }
   $('csv').onclick = async () => {
-    const csv = await fetch('/api/invites?format=csv', { headers: { authorization: `Bearer ${token}` } });
+    const csv = await controlFetch('/api/invites?format=csv', { headers: { authorization: `Bearer ${token}` } });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(await csv.blob());
     a.download = 'lien-ket-diem-cau.csv';

@@ -1,7 +1,7 @@
 import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
 import { ControlClient } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
-import { roleName, signIn } from '../shared/session.ts';
+import { controlEndpoints, roleName, signIn } from '../shared/session.ts';
 import { stopOnRefusal } from '../shared/refusal.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -17,8 +17,8 @@ async function main(): Promise<void> {
   const wanted = params.has('bridges') ? (params.get('bridges') ?? '').split(',').filter((id) => bridges.has(id)) : districts;
   $('title').textContent = `${roleName(me.role)} — ${me.title}`;
 
-  const client = new MediaClient({ url: location.origin, token, publish: false });
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
+  const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
   stopOnRefusal(control, client);
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, me };
   const tiles = new Map<string, HTMLElement>();

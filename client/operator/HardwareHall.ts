@@ -1,4 +1,5 @@
 import { h } from '../shared/ui.ts';
+import { controlFetch } from '../shared/session.ts';
 import type { DeviceSheet } from '../../server/app/rtp-halls/DeviceSheet.ts';
 import type { DeviceStatus } from '../../server/app/rtp-halls/RtpHallGateway.ts';
 
@@ -41,7 +42,7 @@ export function startHardwareHall(card: HTMLElement, token: string, bridgeId: st
     values.replaceChildren(...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   };
   const refresh = async (): Promise<void> => {
-    const res = await fetch(`/api/rtp-halls/${encodeURIComponent(bridgeId)}/sheet`, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+    const res = await controlFetch(`/api/rtp-halls/${encodeURIComponent(bridgeId)}/sheet`, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
     if (res?.ok) show((await res.json()) as DeviceSheet & { device: DeviceStatus });
     else {
       state.textContent = 'Không đọc được trạng thái thiết bị từ máy chủ.';

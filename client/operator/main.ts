@@ -6,7 +6,7 @@ import { LevelMeter, levelDb } from '../shared/LevelMeter.ts';
 import { connectionText } from '../shared/bridges.ts';
 import { linkLevelText } from '../shared/linkQuality.ts';
 import { drawMaket } from '../shared/maket.ts';
-import { roleName, signIn } from '../shared/session.ts';
+import { controlEndpoints, roleName, signIn } from '../shared/session.ts';
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { startHardwareHall } from './HardwareHall.ts';
 import { PaperPanel } from './PaperPanel.ts';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   document.title = `${me.bridgeName} — Bảng điều khiển điểm cầu`;
   $('title').textContent = `Điểm cầu ${me.bridgeName} — Bảng điều khiển`;
 
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
   stopOnRefusal(control);
   const link = new PanelEnd(hallChannelName(me.conferenceId, bridgeId));
   const devices = new DevicePanel(bridgeId, link);

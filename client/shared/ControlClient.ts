@@ -9,8 +9,11 @@ import type {
   ControlRequest,
   ControlRequestName,
   ControlServerEvents,
+  MediaPlacementMessage,
 } from '../../server/protocol/control.ts';
+import { ControlEndpoints, retryDelayMs } from './controlUrls.ts';
 import { TypedEvents } from './events.ts';
+import type { MediaTarget, MediaTargetSource } from './MediaClient.ts';
 import { refusalOfError, type TokenRefusal } from './refusal.ts';
 
 /** What a ControlClient tells the page, by event. */
@@ -18,53 +21,54 @@ export type ControlClientEventMap = {
   view: ConferenceView;
   /** A conference event (staff consoles only). */
   event: ControlEventMessage;
-  connection: { connected: boolean };
+  /** Connected (to `url`) or not. */
+  connection: { connected: boolean; url: string };
   error: { message: string };
   clock: { offsetMs: number; rttMs: number };
   /** The server refused this page's link (revoked, re-issued or invalid): it stopped for good. */
   refused: { code: TokenRefusal };
 };
 
+/** Server events the page listens to through onServer (kept across control instances). */
+type ServerListener = (...args: never[]) => void;
+
 /**
  * The browser side of the control plane: receives the conference view and events, sends
  * commands, and keeps an estimate of the server's clock so that every display shows the same
- * countdown (the deadline lives on the server).
+ * countdown (the deadline lives on the server). When the control instance it talks to goes
+ * away it goes on with the next one of the deployment's list, by itself.
  */
 export class ControlClient {
-  readonly socket: Socket<ControlServerEvents, ControlClientEvents>;
+  /** The socket to the control instance in use (a new one after a move to another instance). */
+  socket!: Socket<ControlServerEvents, ControlClientEvents>;
+  /** The control instance in use. */
+  url = '';
+  readonly endpoints: ControlEndpoints;
   view: ConferenceView | null = null;
   /** serverClock ≈ Date.now() + offsetMs. */
   offsetMs = 0;
   /** Round trip of the best clock sample. */
   rttMs = Infinity;
   connected = false;
+  readonly #token: string;
   /** Why the server refused this page's link, once it did (the client stopped then). */
   refused: TokenRefusal | null = null;
   readonly #events = new TypedEvents<ControlClientEventMap>();
+  readonly #serverListeners = new Map<keyof ControlServerEvents, Set<ServerListener>>();
+  readonly #targetListeners = new Set<(target: MediaTarget) => void>();
+  readonly #waiting = new Set<() => void>();
+  /** A MediaClient follows this page's placement: ask again after each reconnection. */
+  #mediaWanted = false;
+  #attempt = 0;
+  #retryTimer?: ReturnType<typeof setTimeout>;
   #syncTimer?: ReturnType<typeof setInterval>;
+  #closed = false;
 
-  constructor(url: string, token: string) {
-    this.socket = io(`${url}/control`, { auth: { token }, transports: ['websocket'], reconnectionDelay: 500, reconnectionDelayMax: 3000 });
-    this.socket.on('connect', () => {
-      this.connected = true;
-      this.#emit('connection', { connected: true });
-      void this.syncClock();
-    });
-    this.socket.on('disconnect', () => {
-      this.connected = false;
-      this.#emit('connection', { connected: false });
-    });
-    this.socket.on('connect_error', (err) => {
-      const code = refusalOfError(err);
-      if (code) this.#refuse(code);
-      else this.#emit('error', { message: err.message });
-    });
-    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
-    this.socket.on('control:view', (view) => {
-      this.view = view;
-      this.#emit('view', view);
-    });
-    this.socket.on('control:event', (event) => this.#emit('event', event));
+  /** `target`: the deployment's control instances (or one origin). */
+  constructor(target: ControlEndpoints | string, token: string) {
+    this.endpoints = typeof target === 'string' ? new ControlEndpoints(target) : target;
+    this.#token = token;
+    this.#open(this.endpoints.current);
     this.#syncTimer = setInterval(() => void this.syncClock(), 30_000);
   }
 
@@ -73,18 +77,41 @@ export class ControlClient {
     this.#events.on(event, fn);
   }
 
+  /** Listens to a server event on every socket this client opens (it moves between control instances). */
+  onServer<K extends keyof ControlServerEvents>(event: K, fn: ControlServerEvents[K]): void {
+    let set = this.#serverListeners.get(event);
+    if (!set) this.#serverListeners.set(event, (set = new Set()));
+    set.add(fn as ServerListener);
+    (this.socket.on as (ev: string, fn: ServerListener) => void)(event, fn as ServerListener);
+  }
+
+  /** Stops listening to a server event. */
+  offServer<K extends keyof ControlServerEvents>(event: K, fn: ControlServerEvents[K]): void {
+    this.#serverListeners.get(event)?.delete(fn as ServerListener);
+    (this.socket.off as (ev: string, fn: ServerListener) => void)(event, fn as ServerListener);
+  }
+
   /**
    * Sends a request and resolves with the server's acknowledgement; no answer within `timeoutMs`
    * is an `internal` refusal carrying `noAnswer`, never a throw.
    */
   async request<N extends ControlRequestName>(name: N, payload: ControlRequest<N>, timeoutMs = 10_000, noAnswer = 'Không nhận được trả lời từ máy chủ'): Promise<ControlAck<ControlReplies[N]>> {
     // socket.io's typing of a generic event name does not resolve: the payload and reply types come from the protocol's map.
-    const emit = this.socket.timeout(timeoutMs).emitWithAck as unknown as (ev: N, payload: ControlRequest<N>) => Promise<ControlAck<ControlReplies[N]>>;
+    const socket = this.socket;
+    const emit = socket.timeout(timeoutMs).emitWithAck as unknown as (ev: N, payload: ControlRequest<N>) => Promise<ControlAck<ControlReplies[N]>>;
     try {
-      return await emit.call(this.socket.timeout(timeoutMs), name, payload);
+      return await emit.call(socket.timeout(timeoutMs), name, payload);
     } catch {
       return { ok: false, error: { code: 'internal', message: noAnswer } };
     }
+  }
+
+  /** Where this page's media goes, as the control plane says (the MediaClient's source). */
+  mediaTargets(): MediaTargetSource {
+    return {
+      where: () => this.#where(),
+      onMoved: (fn) => void this.#targetListeners.add(fn),
+    };
   }
 
   /** The server's clock now, as estimated here. */
@@ -117,7 +144,9 @@ export class ControlClient {
   }
 
   close(): void {
+    this.#closed = true;
     clearInterval(this.#syncTimer);
+    clearTimeout(this.#retryTimer);
     this.socket.close();
   }
 
@@ -134,6 +163,88 @@ export class ControlClient {
 
   #emit<K extends keyof ControlClientEventMap>(event: K, detail: ControlClientEventMap[K]): void {
     this.#events.emit(event, detail);
+  }
+
+  /** A socket to one control instance; when it fails or goes away, the next instance is tried (ours, not socket.io's, reconnection). */
+  #open(url: string): void {
+    const socket: Socket<ControlServerEvents, ControlClientEvents> = io(`${url}/control`, {
+      auth: { token: this.#token },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      timeout: 5000,
+    });
+    this.socket = socket;
+    this.url = url;
+    socket.on('connect', () => {
+      this.#attempt = 0;
+      this.endpoints.use(url);
+      this.connected = true;
+      this.#emit('connection', { connected: true, url });
+      for (const fn of [...this.#waiting]) fn();
+      void this.syncClock();
+      // After a reconnection (maybe to another instance) the media may go elsewhere: ask again.
+      if (this.#mediaWanted) void this.#where().then((t) => t && this.#tellTarget(t));
+    });
+    socket.on('disconnect', () => {
+      this.connected = false;
+      this.#emit('connection', { connected: false, url });
+      this.#retry(socket, url);
+    });
+    socket.on('connect_error', (err) => {
+      // A link revoked or never valid: no instance will take it; the page says so and stops.
+      const code = refusalOfError(err);
+      if (code) return this.#refuse(code);
+      this.#emit('error', { message: err.message });
+      this.#retry(socket, url);
+    });
+    socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
+    socket.on('control:view', (view) => {
+      this.view = view;
+      this.#emit('view', view);
+    });
+    socket.on('control:event', (event) => this.#emit('event', event));
+    socket.on('media:placement', (placement) => this.#tellTarget(this.#resolve(placement)));
+    for (const [event, fns] of this.#serverListeners) for (const fn of fns) (socket.on as (ev: string, fn: ServerListener) => void)(event, fn);
+  }
+
+  #retry(socket: Socket, failed: string): void {
+    if (this.#closed || this.#retryTimer !== undefined || socket !== this.socket) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#closed) return;
+      socket.removeAllListeners();
+      socket.close();
+      this.#open(this.endpoints.next(failed));
+    }, retryDelayMs(this.#attempt++));
+  }
+
+  /** Resolves when connected (at once if connected now). */
+  #whenConnected(): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#waiting.delete(done);
+        resolve();
+      };
+      this.#waiting.add(done);
+    });
+  }
+
+  async #where(): Promise<MediaTarget | null> {
+    this.#mediaWanted = true;
+    await this.#whenConnected();
+    const reply = await this.request('media:where', {}, 5000);
+    return reply.ok && reply.data.placement ? this.#resolve(reply.data.placement) : null;
+  }
+
+  /** The URL a placement sends the media to: the node's, or (null) the control instance in use. */
+  #resolve(placement: MediaPlacementMessage): MediaTarget {
+    return { url: placement.mediaUrl ?? this.url, nodeId: placement.nodeId, epoch: placement.epoch, reason: placement.reason };
+  }
+
+  #tellTarget(target: MediaTarget): void {
+    for (const fn of this.#targetListeners) fn(target);
   }
 }
 

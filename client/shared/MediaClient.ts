@@ -1,45 +1,38 @@
-// The browser side of the media (see the class). Over 400 lines: joining, publishing, receiving
-// and the restart after a lost link share the transports, so they stay in one class.
-import { Device } from 'mediasoup-client';
-import type { types as msc } from 'mediasoup-client';
-import { io, type Socket } from 'socket.io-client';
-import type {
-  Ack,
-  ConsumeMessage,
-  MediaClientEvents,
-  MediaReplies,
-  MediaRequest,
-  MediaRequestName,
-  MediaServerEvents,
-} from '../../server/protocol/media.ts';
+// The browser side of the media, for a page: the hall's camera and microphone, and its
+// connection to the media node the control plane placed it on (a MediaLeg). When the control
+// plane moves the page (its node died or drains, or the page reached another control instance
+// in the embedded default), the client opens the new node; while the old one still works it
+// keeps it until the new one publishes, receives and decodes the programme (make before break),
+// otherwise it goes at once. When its node stops answering it asks the control plane again;
+// it never guesses a node.
+import { MediaLeg, type MediaClientState, type MediaLegEventMap, type ReceivedConsumer } from './MediaLeg.ts';
 import { TypedEvents } from './events.ts';
-import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import type { LinkSample } from './linkQuality.ts';
-import { transportOptions } from './transportOptions.ts';
+import type { TokenRefusal } from './refusal.ts';
 
-/** A consumer the page received, with timing used by tests and the switch benchmark. */
-export interface ReceivedConsumer {
-  consumer: msc.Consumer;
-  bridgeId: string;
-  slot: ConsumeMessage['slot'];
-  source: ConsumeMessage['source'];
-  receivedAt: number;
-  /** When it started to be shown: received, or promoted from a prepared `next` consumer. */
-  activatedAt?: number;
-  /** Wall-clock time the first frame was decoded after activation (video only). */
-  firstDecodedAt?: number;
+export { SIMULCAST_ENCODINGS, type MediaClientState, type ReceivedConsumer } from './MediaLeg.ts';
+
+/** Where the page's media goes: the node's origin, as the control plane says. */
+export interface MediaTarget {
+  url: string;
+  nodeId: string;
+  epoch: number;
+  reason: 'placed' | 'node_lost' | 'drained' | 'rebalanced';
 }
 
-/**
- * `in_use`: the hall publishes from another page (another PC) and this one asks before taking it
- * over (takeOver()); `replaced`: another page took the hall over from this one (takeOver() takes
- * it back).
- */
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
+/** The control plane's answers about where the page's media goes (ControlClient.mediaTargets()). */
+export interface MediaTargetSource {
+  /** Asks now; null when it cannot say (no node can take the page, or no control instance answers). */
+  where(): Promise<MediaTarget | null>;
+  /** Calls fn with every later answer: a move pushed by the control plane, or the answer after a control reconnect. */
+  onMoved(fn: (target: MediaTarget) => void): void;
+}
 
 export interface MediaClientOptions {
-  /** Server origin, e.g. location.origin. */
-  url: string;
+  /** A fixed media origin (tools and tests); otherwise `placement` says where. */
+  url?: string;
+  /** Where the control plane places this page's media. */
+  placement?: MediaTargetSource;
   /** The access token of the invite link. */
   token: string;
   /** Publish camera and microphone (halls). */
@@ -52,11 +45,16 @@ export interface MediaClientOptions {
   clientId?: string;
 }
 
+/** A new random page id. */
+function randomClientId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /** This tab's id for the server (kept in sessionStorage: a reload is the same page, another tab or PC is not). */
 export function pageClientId(): string {
   let id = sessionStorage.getItem('diemcau.clientId');
   if (!id) {
-    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    id = randomClientId();
     sessionStorage.setItem('diemcau.clientId', id);
   }
   return id;
@@ -67,127 +65,85 @@ export const DEFAULT_VIDEO: MediaTrackConstraints = { width: { ideal: 1280 }, he
 /** The microphone constraints a hall publishes with unless told otherwise. */
 export const DEFAULT_AUDIO: MediaTrackConstraints = { echoCancellation: true, noiseSuppression: true };
 
+/** While the old node works, the new one has this long to publish, receive and decode before the page moves anyway. */
+export const MAKE_BEFORE_BREAK_MAX_MS = 8000;
+/** How often a page whose node stopped answering (or that was placed nowhere) asks the control plane again. */
+export const ASK_AGAIN_MS = 2000;
+
 /** What a MediaClient tells the page, by event. */
-export type MediaClientEventMap = {
-  state: { state: MediaClientState };
-  /** A consumer arrived (audio or video). */
-  consumer: ReceivedConsumer;
-  consumerclosed: ReceivedConsumer;
-  /** A consumer changed slot (a prepared `next` consumer went live). */
-  consumerslot: ReceivedConsumer;
-  /** The bridge on air changed. */
-  onair: { bridgeId: string };
-  /** The server opened or closed this hall's microphone. */
-  mic: { open: boolean };
+export type MediaClientEventMap = MediaLegEventMap & {
   localstream: { stream: MediaStream };
-  /** The first frame of a video consumer was decoded after it went live. */
-  firstframe: ReceivedConsumer;
-  error: { message: string };
-  /** The server refused this page's link (revoked, re-issued or invalid): the client stopped for good. */
-  refused: { code: TokenRefusal };
-  /** Another page took this hall over (at: the server's time). */
-  replaced: { at: number };
+  /** The page's media moved to another node (after the new one took over). */
+  moved: { from: string | null; to: string };
 };
 
-/** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
-export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
-  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_800_000 },
-];
+const NO_CONSUMERS: ReadonlyMap<string, ReceivedConsumer> = new Map();
 
 /**
- * The browser side of the media: joins the conference's media session, publishes the hall's
- * camera (3 simulcast layers) and microphone, and receives what the server routes to it.
- * Reconnects by itself and rebuilds its transports when the server asks.
+ * The browser side of the media: publishes the hall's camera (3 simulcast layers) and
+ * microphone and receives what its media node routes to it, on the node the control plane
+ * placed it on, following it when it moves.
  */
 export class MediaClient {
   readonly options: MediaClientOptions;
-  readonly socket: Socket<MediaServerEvents, MediaClientEvents>;
-  readonly consumers = new Map<string, ReceivedConsumer>();
   state: MediaClientState = 'connecting';
-  /** The bridge on air. */
-  onAir = '';
-  micOpen = false;
-  maxSpatialLayer = 0;
-  /** When another page took this hall over (server time), while `replaced`. */
-  replacedAt: number | null = null;
   localStream?: MediaStream;
-  #device?: Device;
-  #send?: msc.Transport;
-  #recv?: msc.Transport;
-  #cam?: msc.Producer;
-  #mic?: msc.Producer;
-  #starting?: Promise<void>;
-  /** Joined on the current socket connection. */
-  #joined = false;
-  #retryTimer?: ReturnType<typeof setTimeout>;
-  #failures = 0;
-  /** The next join takes the hall over from the page that has it (the person said so). */
-  #takeOver = false;
+  #leg: MediaLeg | null = null;
+  /** The next node's leg while the current one still serves (make before break). */
+  #pending: { leg: MediaLeg; timer: ReturnType<typeof setTimeout> } | null = null;
+  #thumbnails: string[] | null = null;
+  #capturing: Promise<MediaStream> | null = null;
+  #askTimer?: ReturnType<typeof setTimeout>;
   readonly #clientId: string;
   readonly #events = new TypedEvents<MediaClientEventMap>();
 
   constructor(options: MediaClientOptions) {
     this.options = options;
-    this.#clientId = options.clientId ?? Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
-    this.socket = io(`${options.url}/media`, {
-      auth: { token: options.token },
-      transports: ['websocket'],
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 3000,
-    });
-    this.socket.on('connect', () => void this.#restart('connect'));
-    this.socket.on('disconnect', () => {
-      this.#joined = false;
-      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
-      this.#teardown();
-    });
-    this.socket.on('connect_error', (err) => {
-      const code = refusalOfError(err);
-      if (code) this.#refuse(code);
-      else this.#emit('error', { message: err.message });
-    });
-    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
-    this.socket.on('media:consume', (msg, ack) => {
-      this.#onConsume(msg).then(
-        () => ack({ ok: true }),
-        (err: Error) => {
-          this.#emit('error', { message: `consume failed: ${err.message}` });
-          ack({ ok: false });
-        },
-      );
-    });
-    this.socket.on('media:consumerClosed', ({ consumerId }) => this.#closeConsumer(consumerId));
-    this.socket.on('media:consumerSlot', ({ consumerId, slot }) => {
-      const rc = this.consumers.get(consumerId);
-      if (!rc) return;
-      rc.slot = slot;
-      this.#activate(rc);
-      this.#emit('consumerslot', rc);
-    });
-    this.socket.on('media:sendLayers', ({ maxSpatialLayer }) => {
-      this.maxSpatialLayer = maxSpatialLayer;
-      void this.#applyLayers();
-    });
-    this.socket.on('media:micState', ({ open }) => {
-      this.micOpen = open;
-      this.#emit('mic', { open });
-    });
-    this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
-    // The server disconnects this socket after it; socket.io does not reconnect by itself then.
-    this.socket.on('media:replaced', (msg) => {
-      this.replacedAt = typeof msg?.at === 'number' ? msg.at : Date.now();
-      this.#setState('replaced');
-      this.#emit('replaced', { at: this.replacedAt });
-    });
-    this.socket.on('onair:changed', ({ bridgeId }) => {
-      this.onAir = bridgeId;
-      this.#emit('onair', { bridgeId });
-    });
+    this.#clientId = options.clientId ?? randomClientId();
+    if (options.url) {
+      this.#leg = this.#openLeg(options.url);
+    } else if (options.placement) {
+      options.placement.onMoved((target) => this.#moveTo(target));
+      void this.#ask();
+    } else {
+      throw new Error('MediaClient: a url or a placement source is required');
+    }
   }
 
-  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'error'. */
+  /** Received consumers of the node in use. */
+  get consumers(): ReadonlyMap<string, ReceivedConsumer> {
+    return this.#leg?.consumers ?? NO_CONSUMERS;
+  }
+
+  /** The bridge on air. */
+  get onAir(): string {
+    return this.#leg?.onAir ?? '';
+  }
+
+  get micOpen(): boolean {
+    return this.#leg?.micOpen ?? false;
+  }
+
+  get maxSpatialLayer(): number {
+    return this.#leg?.maxSpatialLayer ?? 0;
+  }
+
+  /** The origin of the media node in use (null before the control plane said where). */
+  get mediaUrl(): string | null {
+    return this.#leg?.url ?? null;
+  }
+
+  /** When another page took this hall over (server time), while `replaced`. */
+  get replacedAt(): number | null {
+    return this.#leg?.replacedAt ?? null;
+  }
+
+  /** Whether the hall is publishing its microphone and camera. */
+  get publishing(): { mic: boolean; cam: boolean } {
+    return this.#leg?.publishing ?? { mic: false, cam: false };
+  }
+
+  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'moved', 'error'. */
   on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
     this.#events.on(event, fn);
   }
@@ -197,28 +153,14 @@ export class MediaClient {
    * page that took it (state `replaced`): the other page is told and stops.
    */
   takeOver(): void {
-    if (this.state !== 'in_use' && this.state !== 'replaced') return;
-    this.#takeOver = true;
-    this.replacedAt = null;
-    this.#setState('connecting');
-    if (this.socket.connected) void this.#restart('takeover');
-    else this.socket.connect();
+    this.#leg?.takeOver();
   }
 
-  /** Sends a validated request and unwraps its ack (throws with the server's error code). */
-  async request<N extends MediaRequestName>(name: N, payload: MediaRequest<N>): Promise<MediaReplies[N]> {
-    const emit = this.socket.timeout(10_000).emitWithAck as unknown as (
-      ev: N,
-      p: MediaRequest<N>,
-    ) => Promise<Ack<MediaReplies[N]>>;
-    const reply = await emit.call(this.socket.timeout(10_000), name, payload);
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.data;
-  }
-
-  /** Asks the server for thumbnails of these bridges (chair and technicians). */
+  /** Asks the node for thumbnails of these bridges (chair and technicians); remembered for the next node. */
   async setThumbnails(bridgeIds: string[]): Promise<void> {
-    await this.request('media:thumbnails', { bridgeIds });
+    this.#thumbnails = [...bridgeIds];
+    if (!this.#leg) throw new Error('no media node yet');
+    await this.#leg.request('media:thumbnails', { bridgeIds });
   }
 
   /**
@@ -228,11 +170,7 @@ export class MediaClient {
    */
   async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<void> {
     if (track.kind !== kind) throw new Error(`replaceTrack: a ${track.kind} track is not ${kind}`);
-    const producer = kind === 'audio' ? this.#mic : this.#cam;
-    if (producer && !producer.closed) {
-      await producer.replaceTrack({ track });
-      if (kind === 'video') await this.#applyLayers();
-    }
+    for (const leg of [this.#leg, this.#pending?.leg]) await leg?.replaceTrack(kind, track);
     const stream = this.localStream ?? new MediaStream();
     for (const old of kind === 'audio' ? stream.getAudioTracks() : stream.getVideoTracks()) {
       if (old === track) continue;
@@ -245,89 +183,52 @@ export class MediaClient {
   }
 
   /** Counters of the hall's link summed over both transports (round trip, packets, bytes); null before they exist. */
-  async linkStats(): Promise<LinkSample | null> {
-    const transports = [this.#send, this.#recv].filter((t): t is msc.Transport => !!t && !t.closed);
-    if (!transports.length) return null;
-    const sample: LinkSample = {
-      at: Date.now(),
-      rttMs: null,
-      packetsSent: 0,
-      packetsLostRemote: 0,
-      packetsReceived: 0,
-      packetsLost: 0,
-      bytesSent: 0,
-      bytesReceived: 0,
-      availableOutgoingBitrate: null,
-    };
-    for (const transport of transports) {
-      const report = await transport.getStats().catch(() => undefined);
-      report?.forEach((s: Record<string, unknown>) => {
-        const n = (key: string): number => Number(s[key] ?? 0) || 0;
-        if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
-          if (typeof s.currentRoundTripTime === 'number') sample.rttMs = Math.max(sample.rttMs ?? 0, s.currentRoundTripTime * 1000);
-          if (typeof s.availableOutgoingBitrate === 'number') sample.availableOutgoingBitrate = s.availableOutgoingBitrate;
-        } else if (s.type === 'outbound-rtp') {
-          sample.packetsSent += n('packetsSent');
-          sample.bytesSent += n('bytesSent');
-        } else if (s.type === 'remote-inbound-rtp') {
-          sample.packetsLostRemote += Math.max(0, n('packetsLost'));
-        } else if (s.type === 'inbound-rtp') {
-          sample.packetsReceived += n('packetsReceived');
-          sample.packetsLost += Math.max(0, n('packetsLost'));
-          sample.bytesReceived += n('bytesReceived');
-        }
-      });
-    }
-    return sample;
+  linkStats(): Promise<LinkSample | null> {
+    return this.#leg ? this.#leg.linkStats() : Promise.resolve(null);
   }
 
   /** Frames decoded and resolution per received video consumer. */
-  async receiverStats(): Promise<{ consumerId: string; bridgeId: string; slot: string; kind: string; framesDecoded: number; frameHeight: number; bytesReceived: number }[]> {
-    const out = [];
-    for (const [consumerId, rc] of this.consumers) {
-      let framesDecoded = 0;
-      let frameHeight = 0;
-      let bytesReceived = 0;
-      const report = await rc.consumer.getStats();
-      report.forEach((s: Record<string, unknown>) => {
-        if (s.type === 'inbound-rtp') {
-          framesDecoded += Number(s.framesDecoded ?? 0);
-          frameHeight = Math.max(frameHeight, Number(s.frameHeight ?? 0));
-          bytesReceived += Number(s.bytesReceived ?? 0);
-        }
-      });
-      out.push({ consumerId, bridgeId: rc.bridgeId, slot: rc.slot, kind: rc.consumer.kind, framesDecoded, frameHeight, bytesReceived });
-    }
-    return out;
+  receiverStats(): ReturnType<MediaLeg['receiverStats']> {
+    return this.#leg ? this.#leg.receiverStats() : Promise.resolve([]);
   }
 
-  /** Whether the hall is publishing its microphone and camera. */
-  get publishing(): { mic: boolean; cam: boolean } {
-    return { mic: !!this.#mic && !this.#mic.closed, cam: !!this.#cam && !this.#cam.closed };
+  /** Raw WebRTC statistics of the send and receive transports and whether the send transport is connected: for the link reporter. */
+  transportStats(): ReturnType<MediaLeg['transportStats']> {
+    return this.#leg ? this.#leg.transportStats() : Promise.resolve({ send: null, recv: null, sendConnected: false });
+  }
+
+  /** For the link test: sends every simulcast layer, or goes back to the layers the node asked for. */
+  async probeAllLayers(on: boolean): Promise<void> {
+    await this.#leg?.probeAllLayers(on);
   }
 
   /** Leaves and stops the camera and microphone. */
   close(): void {
-    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#askTimer);
+    this.#dropPending();
+    this.#leg?.close();
+    this.#leg = null;
     this.#setState('closed');
-    this.#teardown();
-    this.socket.close();
     this.localStream?.getTracks().forEach((t) => t.stop());
-  }
-
-  // Not a network loss: stop publishing and retrying, for good.
-  #refuse(code: TokenRefusal): void {
-    if (this.state === 'refused' || this.state === 'closed') return;
-    clearTimeout(this.#retryTimer);
-    this.#setState('refused');
-    this.#teardown();
-    this.socket.close();
-    this.localStream?.getTracks().forEach((t) => t.stop());
-    this.#emit('refused', { code });
   }
 
   #emit<K extends keyof MediaClientEventMap>(event: K, detail: MediaClientEventMap[K]): void {
     this.#events.emit(event, detail);
+  }
+
+  /** Closed, refused, or replaced by another page of the same hall: it follows nothing any more. */
+  #done(): boolean {
+    return this.state === 'closed' || this.state === 'refused' || this.state === 'replaced';
+  }
+
+  // Not a network loss: every leg stops, the camera and microphone too, for good.
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#askTimer);
+    this.#dropPending();
+    this.#setState('refused');
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.#emit('refused', { code });
   }
 
   #setState(state: MediaClientState): void {
@@ -336,187 +237,161 @@ export class MediaClient {
     this.#emit('state', { state });
   }
 
-  /** (Re)joins and builds transports and producers from scratch. */
-  #restart(reason: string): Promise<void> {
-    clearTimeout(this.#retryTimer);
-    const run = async (): Promise<void> => {
-      if (this.state === 'closed' || !this.socket.connected) return;
-      this.#setState(this.#joined ? 'restarting' : 'joining');
-      this.#teardown();
-      try {
-        if (!this.#joined) {
-          const joined = await this.request('media:join', { clientId: this.#clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
-          this.#joined = true;
-          this.#takeOver = false;
-          this.onAir = joined.onAir;
-          this.#emit('onair', { bridgeId: joined.onAir });
-          this.#device = new Device();
-          await this.#device.load({ routerRtpCapabilities: joined.rtpCapabilities as msc.RtpCapabilities });
-        }
-        await this.#createRecv();
-        await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
-        if (this.options.publish) await this.#publish();
-        this.#failures = 0;
-        this.#setState('live');
-      } catch (err) {
-        // Another page publishes this hall: ask the person (takeOver), do not retry by itself.
-        if ((err as { code?: string }).code === 'bridge_in_use') {
-          this.#setState('in_use');
-          return;
-        }
-        // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
-        this.#failures++;
-        const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));
-        this.#emit('error', { message: `start failed (${reason}), retry in ${delay} ms: ${(err as Error).message}` });
-        this.#retryTimer = setTimeout(() => void this.#restart(reason), delay);
-      }
-    };
-    this.#starting = (this.#starting ?? Promise.resolve()).then(run, run);
-    return this.#starting;
+  /** Asks the control plane where the media goes; asks again later while it cannot say or the node does not answer. */
+  async #ask(): Promise<void> {
+    clearTimeout(this.#askTimer);
+    if (this.#done() || !this.options.placement) return;
+    const target = await this.options.placement.where().catch(() => null);
+    if (target) this.#moveTo(target);
+    if (this.#done()) return;
+    if (!this.#leg || this.#leg.state !== 'live') this.#askTimer = setTimeout(() => void this.#ask(), ASK_AGAIN_MS);
   }
 
-  #teardown(): void {
-    for (const id of [...this.consumers.keys()]) this.#closeConsumer(id);
-    this.#cam = undefined;
-    this.#mic = undefined;
-    this.#send?.close();
-    this.#recv?.close();
-    this.#send = undefined;
-    this.#recv = undefined;
-  }
-
-  async #createRecv(): Promise<void> {
-    const params = await this.request('media:createTransport', { direction: 'recv' });
-    const transport = this.#device!.createRecvTransport(transportOptions(params));
-    transport.on('connect', ({ dtlsParameters }, ok, fail) => {
-      this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
-    });
-    this.#recv = transport;
-  }
-
-  async #publish(): Promise<void> {
-    // A device unplugged (or a track ended) since the last start: capture that kind again.
-    const stream = this.localStream ?? new MediaStream();
-    for (const t of stream.getTracks()) {
-      if (t.readyState === 'ended') stream.removeTrack(t);
+  /** The control plane says the media goes to `target`. */
+  #moveTo(target: MediaTarget): void {
+    if (this.#done()) return;
+    if (this.#leg?.url === target.url) {
+      this.#dropPending();
+      return;
     }
-    const needAudio = stream.getAudioTracks().length === 0;
-    const needVideo = stream.getVideoTracks().length === 0;
-    if (needAudio || needVideo) {
-      const captured = await navigator.mediaDevices.getUserMedia({
-        audio: needAudio ? (this.options.audio ?? DEFAULT_AUDIO) : false,
-        video: needVideo ? (this.options.video ?? DEFAULT_VIDEO) : false,
-      });
-      captured.getTracks().forEach((t) => stream.addTrack(t));
+    if (this.#pending?.leg.url === target.url) return;
+    this.#dropPending();
+    if (this.#leg?.state === 'live') this.#prepare(target.url);
+    else this.#switchTo(target.url);
+  }
+
+  /** Leaves the current node at once (it does not serve) and opens the new one. */
+  #switchTo(url: string): void {
+    const from = this.#leg;
+    if (from) this.#forget(from);
+    this.#leg = this.#openLeg(url);
+    if (from) this.#emit('moved', { from: from.url, to: url });
+    this.#setState('connecting');
+  }
+
+  /** Opens the new node beside the current one; the page moves once the new one serves. */
+  #prepare(url: string): void {
+    const leg = this.#openLeg(url);
+    const timer = setTimeout(() => {
+      if (this.#pending?.leg !== leg) return;
+      if (leg.state === 'live') this.#promote();
+      else {
+        // The new node did not come up in time: the old one goes anyway (it is being emptied), the new one goes on trying.
+        this.#pending = null;
+        const from = this.#leg;
+        if (from) this.#forget(from);
+        this.#leg = leg;
+        this.#setState(leg.state);
+        if (from) this.#emit('moved', { from: from.url, to: url });
+      }
+    }, MAKE_BEFORE_BREAK_MAX_MS);
+    this.#pending = { leg, timer };
+  }
+
+  /** Whether the new node serves as well as the old one: live, and decoding the programme if the old one showed it. */
+  #pendingReady(): boolean {
+    const next = this.#pending?.leg;
+    if (!next || next.state !== 'live') return false;
+    const current = this.#leg;
+    if (!current || current.state !== 'live') return true;
+    const programme = (leg: MediaLeg): ReceivedConsumer | undefined => [...leg.consumers.values()].find((c) => c.slot === 'onair' && c.consumer.kind === 'video');
+    if (!programme(current)) return true;
+    return programme(next)?.firstDecodedAt !== undefined;
+  }
+
+  /** The new node takes over: the page's consumers are the new node's, the old node is left. */
+  #promote(): void {
+    const pending = this.#pending;
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.#pending = null;
+    const from = this.#leg;
+    if (from) this.#forget(from);
+    const leg = pending.leg;
+    this.#leg = leg;
+    for (const rc of leg.consumers.values()) this.#emit('consumer', rc);
+    this.#emit('onair', { bridgeId: leg.onAir });
+    this.#emit('mic', { open: leg.micOpen });
+    this.#setState(leg.state);
+    this.#emit('moved', { from: from?.url ?? null, to: leg.url });
+  }
+
+  /** Closes a leg after telling the page its consumers are gone. */
+  #forget(leg: MediaLeg): void {
+    for (const rc of leg.consumers.values()) this.#emit('consumerclosed', rc);
+    leg.close();
+  }
+
+  #dropPending(): void {
+    if (!this.#pending) return;
+    clearTimeout(this.#pending.timer);
+    this.#pending.leg.close();
+    this.#pending = null;
+  }
+
+  /** A leg to a node: its events reach the page while it is the current one; a pending one's decide when it takes over. */
+  #openLeg(url: string): MediaLeg {
+    const leg: MediaLeg = new MediaLeg({
+      url,
+      token: this.options.token,
+      clientId: this.#clientId,
+      localStream: this.options.publish ? () => this.#capture() : null,
+      emit: (event, detail) => {
+        if (leg === this.#leg) this.#fromCurrent(leg, event, detail);
+        else if (leg === this.#pending?.leg) this.#fromPending(leg, event, detail);
+      },
+    });
+    return leg;
+  }
+
+  #fromCurrent<K extends keyof MediaLegEventMap>(leg: MediaLeg, event: K, detail: MediaLegEventMap[K]): void {
+    if (event === 'refused') return this.#refuse((detail as MediaLegEventMap['refused']).code);
+    if (event !== 'state') {
+      this.#emit(event, detail as never);
+      // The old node stopped showing what the new one already does: no reason to wait longer.
+      if (event === 'consumerclosed' && this.#pendingReady()) this.#promote();
+      return;
+    }
+    const { state } = detail as MediaLegEventMap['state'];
+    this.#setState(state);
+    if (state === 'live') {
+      clearTimeout(this.#askTimer);
+      if (this.#thumbnails?.length) void leg.request('media:thumbnails', { bridgeIds: this.#thumbnails }).catch(() => undefined);
+    } else if (state === 'reconnecting' && this.options.placement) {
+      // The node went away: ask where the media goes now (the push may also come).
+      if (this.#pendingReady()) this.#promote();
+      else void this.#ask();
+    }
+  }
+
+  #fromPending<K extends keyof MediaLegEventMap>(leg: MediaLeg, event: K, detail: MediaLegEventMap[K]): void {
+    if (event === 'state' && (detail as MediaLegEventMap['state']).state === 'live' && this.#thumbnails?.length) {
+      void leg.request('media:thumbnails', { bridgeIds: this.#thumbnails }).catch(() => undefined);
+    }
+    if (event === 'error') this.#emit('error', detail as MediaLegEventMap['error']);
+    if (event === 'refused') return this.#refuse((detail as MediaLegEventMap['refused']).code);
+    if ((event === 'state' || event === 'firstframe' || event === 'consumer') && this.#pendingReady()) this.#promote();
+  }
+
+  /** The page's camera and microphone, captured once (again for a device that was unplugged or ended). */
+  #capture(): Promise<MediaStream> {
+    this.#capturing ??= (async () => {
+      const stream = this.localStream ?? new MediaStream();
+      for (const t of stream.getTracks()) if (t.readyState === 'ended') stream.removeTrack(t);
+      const needAudio = stream.getAudioTracks().length === 0;
+      const needVideo = stream.getVideoTracks().length === 0;
+      if (needAudio || needVideo) {
+        const captured = await navigator.mediaDevices.getUserMedia({
+          audio: needAudio ? (this.options.audio ?? DEFAULT_AUDIO) : false,
+          video: needVideo ? (this.options.video ?? DEFAULT_VIDEO) : false,
+        });
+        captured.getTracks().forEach((t) => stream.addTrack(t));
+        this.localStream = stream;
+        this.#emit('localstream', { stream });
+      }
       this.localStream = stream;
-      this.#emit('localstream', { stream });
-    }
-    this.localStream = stream;
-    const params = await this.request('media:createTransport', { direction: 'send' });
-    const transport = this.#device!.createSendTransport(transportOptions(params));
-    transport.on('connect', ({ dtlsParameters }, ok, fail) => {
-      this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
-    });
-    transport.on('produce', ({ kind, rtpParameters, appData }, ok, fail) => {
-      this.request('media:produce', {
-        transportId: transport.id,
-        kind,
-        rtpParameters: rtpParameters as never,
-        source: appData.source as 'mic' | 'cam',
-      }).then(ok, fail);
-    });
-    this.#send = transport;
-    const audio = stream.getAudioTracks()[0];
-    const video = stream.getVideoTracks()[0];
-    // stopTracks false: the camera and microphone outlive transports rebuilt after a worker loss.
-    if (audio) this.#mic = await transport.produce({ track: audio, stopTracks: false, appData: { source: 'mic' } });
-    if (video) {
-      this.#cam = await transport.produce({
-        track: video,
-        encodings: SIMULCAST_ENCODINGS,
-        stopTracks: false,
-        codecOptions: { videoGoogleStartBitrate: 1000 },
-        appData: { source: 'cam' },
-      });
-      await this.#applyLayers();
-    }
-  }
-
-  async #applyLayers(): Promise<void> {
-    const cam = this.#cam;
-    if (!cam || cam.closed) return;
-    try {
-      await cam.setMaxSpatialLayer(this.maxSpatialLayer);
-    } catch (err) {
-      this.#emit('error', { message: `setMaxSpatialLayer failed: ${(err as Error).message}` });
-    }
-  }
-
-  async #onConsume(msg: ConsumeMessage): Promise<void> {
-    const transport = this.#recv;
-    if (!transport) throw new Error('no receive transport');
-    const consumer = await transport.consume({
-      id: msg.consumerId,
-      producerId: msg.producerId,
-      kind: msg.kind,
-      rtpParameters: msg.rtpParameters as msc.RtpParameters,
-    });
-    const rc: ReceivedConsumer = { consumer, bridgeId: msg.bridgeId, slot: msg.slot, source: msg.source, receivedAt: Date.now() };
-    this.consumers.set(consumer.id, rc);
-    this.#emit('consumer', rc);
-    this.#activate(rc);
-  }
-
-  /** Starts timing a video consumer once it is meant to be shown (not while prepared). */
-  #activate(rc: ReceivedConsumer): void {
-    if (rc.slot === 'next' || rc.consumer.kind !== 'video') return;
-    rc.activatedAt = Date.now();
-    rc.firstDecodedAt = undefined;
-    void this.#watchFirstFrame(rc, rc.activatedAt);
-  }
-
-  /** Polls the receiver until a frame is decoded after activation and records when. */
-  async #watchFirstFrame(rc: ReceivedConsumer, activatedAt: number): Promise<void> {
-    const until = Date.now() + 15_000;
-    const decodedNow = async (): Promise<number> => {
-      const report = await rc.consumer.getStats().catch(() => undefined);
-      let decoded = 0;
-      report?.forEach((s: Record<string, unknown>) => {
-        if (s.type === 'inbound-rtp') decoded += Number(s.framesDecoded ?? 0);
-      });
-      return decoded;
-    };
-    const base = await decodedNow();
-    while (!rc.consumer.closed && Date.now() < until && rc.activatedAt === activatedAt) {
-      const decoded = await decodedNow();
-      if (decoded > base) {
-        rc.firstDecodedAt = Date.now();
-        this.#emit('firstframe', rc);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  #closeConsumer(consumerId: string): void {
-    const rc = this.consumers.get(consumerId);
-    if (!rc) return;
-    this.consumers.delete(consumerId);
-    rc.consumer.close();
-    this.#emit('consumerclosed', rc);
-  }
-
-  /** Raw WebRTC statistics of the send and receive transports (null where there is none) and whether the send transport is connected: for the link reporter. */
-  async transportStats(): Promise<{ send: RTCStatsReport | null; recv: RTCStatsReport | null; sendConnected: boolean }> {
-    const stats = (t: msc.Transport | undefined): Promise<RTCStatsReport | null> => (t && !t.closed ? t.getStats().catch(() => null) : Promise.resolve(null));
-    const [send, recv] = await Promise.all([stats(this.#send), stats(this.#recv)]);
-    return { send, recv, sendConnected: this.#send?.connectionState === 'connected' };
-  }
-
-  /** For the link test: sends every simulcast layer (so the outgoing estimate can rise), or goes back to the layers the server asked for. */
-  async probeAllLayers(on: boolean): Promise<void> {
-    const cam = this.#cam;
-    if (!cam || cam.closed) return;
-    await cam.setMaxSpatialLayer(on ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer).catch(() => undefined);
+      return stream;
+    })().finally(() => (this.#capturing = null));
+    return this.#capturing;
   }
 }

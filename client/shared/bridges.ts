@@ -6,9 +6,11 @@ export interface BridgeInfo {
   parentId: string | null;
 }
 
+import { controlFetch } from './session.ts';
+
 /** Loads the conference's bridges (names for the screens). */
 export async function loadBridges(): Promise<Map<string, BridgeInfo>> {
-  const res = await fetch('/api/plan/bridges');
+  const res = await controlFetch('/api/plan/bridges');
   if (!res.ok) throw new Error(`bridges: HTTP ${res.status}`);
   const list = (await res.json()) as BridgeInfo[];
   return new Map(list.map((b) => [b.id, b]));

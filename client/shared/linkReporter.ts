@@ -279,12 +279,12 @@ export function startLinkReporter(media: MediaClient, control: ControlClient, op
       if (!ack.ok) console.warn(`diemcau: health:testResult refused: ${ack.error.code} ${ack.error.message}`);
     })();
   };
-  control.socket.on('health:runTest', onRunTest);
+  control.onServer('health:runTest', onRunTest);
 
   return () => {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    control.socket.off('health:runTest', onRunTest);
+    control.offServer('health:runTest', onRunTest);
   };
 }

@@ -1,3 +1,4 @@
+import { ControlEndpoints } from './controlUrls.ts';
 import { showRefusal, type TokenRefusal } from './refusal.ts';
 
 /** Who the invite link's token belongs to, as the server says. */
@@ -10,6 +11,21 @@ export interface Me {
   conferenceId: string;
   title: string;
   chairBridgeId: string;
+  /** Every control instance of the deployment (empty: this origin only). */
+  controlUrls?: string[];
+}
+
+let endpoints: ControlEndpoints | null = null;
+
+/** The control instances this page talks to (known after whoAmI; this origin alone before). */
+export function controlEndpoints(): ControlEndpoints {
+  endpoints ??= new ControlEndpoints(location.origin);
+  return endpoints;
+}
+
+/** fetch() of a REST path on the control instance in use, going on to the next ones when it does not answer. */
+export function controlFetch(path: string, init?: RequestInit): Promise<Response> {
+  return controlEndpoints().fetch(path, init);
 }
 
 /** The access token from the invite link (`#token=…`, kept out of server logs), remembered for reloads. */
@@ -22,21 +38,23 @@ export function tokenFromLink(): string | null {
   return sessionStorage.getItem('diemcau.token');
 }
 
-/** Asks the server who this token is; null when the link is not (or no longer) valid. */
+/** Asks the server who this token is (and which control instances the page may use); null when the link is not (or no longer) valid. */
 export async function whoAmI(token: string): Promise<Me | null> {
   const who = await whoIs(token);
   return 'refused' in who ? null : who.me;
 }
 
-/** Who this token is, or why the server refuses it (revoked, or never valid). */
+/** Who this token is (and which control instances the page may use), or why the server refuses it (revoked, or never valid). */
 export async function whoIs(token: string): Promise<{ me: Me } | { refused: TokenRefusal }> {
-  const res = await fetch('/api/me', { headers: { authorization: `Bearer ${token}` } });
+  const res = await controlFetch('/api/me', { headers: { authorization: `Bearer ${token}` } });
   if (res.status === 401) {
     const body = (await res.json().catch(() => null)) as { error?: { details?: { refusal?: unknown } } } | null;
     return { refused: body?.error?.details?.refusal === 'token_revoked' ? 'token_revoked' : 'token_invalid' };
   }
   if (!res.ok) throw new Error(`/api/me: HTTP ${res.status}`);
-  return { me: (await res.json()) as Me };
+  const me = (await res.json()) as Me;
+  endpoints = new ControlEndpoints(location.origin, me.controlUrls ?? []);
+  return { me };
 }
 
 /**

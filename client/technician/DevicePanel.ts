@@ -1,4 +1,5 @@
 import { h } from '../shared/ui.ts';
+import { controlFetch } from '../shared/session.ts';
 import type { DeviceSheet, SheetCodec, SheetKey } from '../../server/app/rtp-halls/DeviceSheet.ts';
 import type { DeviceStatus } from '../../server/app/rtp-halls/RtpHallGateway.ts';
 import type { RtpHallLine } from '../../server/protocol/rtp-halls.ts';
@@ -75,7 +76,7 @@ export class DevicePanel {
   }
 
   #api(method: string, url: string, body?: unknown): Promise<Response> {
-    return fetch(url, {
+    return controlFetch(url, {
       method,
       headers: { authorization: `Bearer ${this.#token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,

@@ -23,11 +23,13 @@ interface Tile {
   status: HTMLElement;
   reason: HTMLElement;
   mark: HTMLElement;
+  /** The media node the hall's media is on (shown when there are several). */
+  node: HTMLElement;
   /** How its media goes (UDP, TCP, TURN), while connected. */
   path: HTMLElement;
   group: Group;
   key: string;
-  shown: { status: TileStatus; reason: string; title: string; test: TestMark; hidden: boolean; dropped: boolean; path: MediaPath | null };
+  shown: { status: TileStatus; reason: string; title: string; test: TestMark; hidden: boolean; dropped: boolean; node: string; path: MediaPath | null };
   line: HealthLine | null;
   /** Seen connected since the dashboard opened: going offline is then a drop, marked on the tile. */
   wasOnline: boolean;
@@ -124,10 +126,13 @@ export class TileBoard {
       const mark = document.createElement('span');
       mark.className = 't-test';
       mark.hidden = true;
+      const node = document.createElement('span');
+      node.className = 't-node';
+      node.hidden = true;
       const path = document.createElement('span');
       path.className = 't-path';
       path.hidden = true;
-      el.append(name, detail, mark, path);
+      el.append(name, detail, node, mark, path);
       el.title = bridge.name;
       el.addEventListener('click', () => onSelect(bridge.id));
       const tile: Tile = {
@@ -137,10 +142,11 @@ export class TileBoard {
         status,
         reason,
         mark,
+        node,
         path,
         group,
         key: searchKey(bridge.name),
-        shown: { status: 'unknown', reason: '', title: bridge.name, test: null, hidden: false, dropped: false, path: null },
+        shown: { status: 'unknown', reason: '', title: bridge.name, test: null, hidden: false, dropped: false, node: '', path: null },
         line: null,
         wasOnline: false,
       };
@@ -246,6 +252,19 @@ export class TileBoard {
     if (this.#selected) this.#tiles.get(this.#selected)?.el.classList.remove('selected');
     this.#selected = bridgeId;
     if (bridgeId) this.#tiles.get(bridgeId)?.el.classList.add('selected');
+  }
+
+  /** Shows on each tile the media node its hall is on (names by bridge; '' hides it). */
+  setNodes(nodeOf: (bridgeId: string) => string): void {
+    for (const tile of this.#tiles.values()) {
+      const text = nodeOf(tile.bridge.id);
+      if (tile.shown.node === text) continue;
+      tile.shown.node = text;
+      tile.node.hidden = text === '';
+      tile.node.textContent = text ? `▣ ${text}` : '';
+      tile.node.title = text ? `Máy chủ media: ${text}` : '';
+      tile.el.dataset.node = text;
+    }
   }
 
   /** Shows the link test's outcome on a tile. */

@@ -1,6 +1,6 @@
 import { ControlClient } from '../shared/ControlClient.ts';
 import { loadBridges } from '../shared/bridges.ts';
-import { roleName, signIn } from '../shared/session.ts';
+import { controlEndpoints, controlFetch, roleName, signIn } from '../shared/session.ts';
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { linkChecklist } from '../../server/core/health.ts';
 import type { ControlRequest, ControlRequestName, HealthLine, LinkTestResult } from '../../server/protocol/control.ts';
@@ -9,6 +9,8 @@ import { DrillDown } from './DrillDown.ts';
 import { LinkTests, type LinkTestMessage } from './LinkTests.ts';
 import { TileBoard, type SortMode } from './TileBoard.ts';
 import { DevicePanel } from './DevicePanel.ts';
+import { NodePanel, nodeLabel, nodeName } from './NodePanel.ts';
+import type { ClusterSummary } from '../../server/protocol/control.ts';
 import { clockTime, type TileStatus } from './words.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -36,17 +38,20 @@ async function main(): Promise<void> {
   }
   $('subtitle').textContent = `${me.title} · ${roleName(me.role)}`;
   const bridges = await loadBridges();
-  const control = new ControlClient(location.origin, token);
+  const control = new ControlClient(controlEndpoints(), token);
   stopOnRefusal(control);
 
   const request = <N extends ControlRequestName>(name: N, payload: ControlRequest<N>) => control.request(name, payload, 10_000, 'Máy chủ không trả lời');
   const nameOf = (id: string): string => bridges.get(id)?.name ?? id;
+  /** The media nodes and each hall's node, as the server last said. */
+  let nodes: ClusterSummary | null = null;
 
   // Hardware (RTP) halls get the device sheet in their drill-down.
   const device = new DevicePanel($('device-panel'), token);
   void device.load();
   const select = (bridgeId: string): void => {
     board.select(bridgeId);
+    $('drill-node').textContent = nodeLabel(nodes, nodes?.bridges[bridgeId]);
     void device.open(bridgeId);
     void drill.open(bridgeId).then(() => {
       if (tests.pending(bridgeId)) drill.setTestState('Đang kiểm tra…', true);
@@ -159,13 +164,13 @@ async function main(): Promise<void> {
     timing.lastMs = performance.now() - t0;
     timing.maxMs = Math.max(timing.maxMs, timing.lastMs);
   };
-  control.socket.on('health:summary', applySummary);
-  control.socket.on('health:alert', (alert: HealthAlertMessage) => {
+  control.onServer('health:summary', applySummary);
+  control.onServer('health:alert', (alert: HealthAlertMessage) => {
     feed.add(alert);
     // The status change comes with a connection event (joined, dropped): reload the drill-down's.
     if (alert.bridgeId === drill.bridgeId) void drill.refresh();
   });
-  control.socket.on('health:test', (msg: LinkTestMessage) => {
+  control.onServer('health:test', (msg: LinkTestMessage) => {
     const view = tests.result(msg);
     if (msg.bridgeId === drill.bridgeId) drill.showChecklist(view);
   });
@@ -183,10 +188,33 @@ async function main(): Promise<void> {
     if (drill.bridgeId && ++ticks % 15 === 0) void drill.refresh();
   }, 1000);
 
-  (window as unknown as { diemcau: unknown }).diemcau = { control, board, drill, device, me, timing };
+  // The media nodes: a panel of them, each hall's node on its tile and in the drill-down.
+  const drain = async (nodeId: string, draining: boolean): Promise<string | null> => {
+    const res = await controlFetch(`/api/nodes/${encodeURIComponent(nodeId)}/drain`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ draining }),
+    }).catch(() => null);
+    if (res?.ok) return null;
+    return res?.status === 403 ? 'Chỉ kỹ thuật viên được chuyển điểm cầu giữa các máy chủ.' : res?.status === 404 ? 'Máy chủ này không còn hoạt động.' : 'Máy chủ điều khiển không nhận lệnh.';
+  };
+  const nodePanel = new NodePanel($('nodes'), me.role === 'technician' ? drain : null);
+  const applyNodes = (summary: ClusterSummary): void => {
+    nodes = summary;
+    nodePanel.update(summary);
+    // With one node (this server) every hall is on it: the tiles need not say so.
+    board.setNodes((id) => (summary.mode === 'cluster' && summary.bridges[id] ? nodeName(summary.bridges[id]) : ''));
+    if (drill.bridgeId) $('drill-node').textContent = nodeLabel(summary, summary.bridges[drill.bridgeId]);
+  };
+  control.onServer('cluster:nodes', applyNodes);
+  control.on('connection', ({ connected }) => {
+    if (connected) void request('cluster:nodes', {}).then((ack) => ack.ok && applyNodes(ack.data));
+  });
+
+  (window as unknown as { diemcau: unknown }).diemcau = { control, board, drill, device, me, timing, nodes: () => nodes };
 
   // The first picture without waiting for the next 2-second summary.
-  const res = await fetch('/api/health', { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+  const res = await controlFetch('/api/health', { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
   if (res?.ok && !lastSummaryAt) applySummary((await res.json()) as { at: number; bridges: HealthLine[] });
   else showCounts();
 }

@@ -1,28 +1,33 @@
 // One conference at work in this process: the aggregate the server creates and closes in one
-// place. It owns the media session (the conference's routers on the worker pool), the runner
-// (rules and durable state), the access tokens, the link health, the hardware halls and the feed
-// (press feed and recordings), and the small pieces that tie them together: the halls' presence
-// across instances, the floor-request rate limit, the floor driving the media, the link events.
+// place. It owns the runner (rules and durable state), the access tokens, the link health, and the
+// small pieces that tie them together: the halls' presence across instances, the floor-request
+// rate limit, the link events, and where each page's media goes (placement on media nodes). In
+// the `both` role it also opens the conference's media on this process's media node (the
+// session, the routing that follows the state, the hardware halls and the feed: see
+// media-node/ConferenceMedia.ts); a control-only instance has none (issue 13).
 // Transport handlers see only this object.
 import { EventEmitter } from 'node:events';
-import { MediaSession, type WorkerPool } from '../../sfu/index.ts';
-import { presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
+import { SfuError, type MediaSession } from '../../sfu/index.ts';
+import { onAirOf, presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
-import { rtpEndpointOf, type ConferencePlan } from '../protocol/plan.ts';
-import type { Stores } from '../store/index.ts';
+import type { ConferencePlan } from '../protocol/plan.ts';
+import type { NodeRegistry, Stores } from '../store/index.ts';
 import { ConferenceRunner, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
-import { planToCore } from './conference/plan-to-core.ts';
 import { HallPresence, type PresenceVia } from './conference/presence.ts';
 import { AccessTokens } from './conference/tokens.ts';
-import { FeedDesk } from './feed/FeedDesk.ts';
+import type { FeedDesk } from './feed/FeedDesk.ts';
 import { PaperDesk } from './papers/PaperDesk.ts';
 import type { PdfCheckLimits } from './papers/PdfChecker.ts';
 import type { PressFeedTarget } from './feed/FeedOutput.ts';
-import { FloorMedia } from './floor-media.ts';
 import { HealthMonitor } from './HealthMonitor.ts';
+import { ClusterPlacement } from './placement/ClusterPlacement.ts';
+import { LocalPlacement, type MediaPlacement } from './placement/MediaPlacement.ts';
 import { recordLinkEvents } from './link-events.ts';
+import { LinkSampleFeed, type LinkCounterSource } from './LinkSampleFeed.ts';
+import type { ConferenceMedia } from './media-node/ConferenceMedia.ts';
+import type { MediaNode } from './media-node/MediaNode.ts';
 import { principalKey, RequestLimits, type RateRefusal } from './rate-limit.ts';
-import { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
+import type { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
 import { buildView, viewBuilder } from './view.ts';
 
 export type ConferenceEvents = {
@@ -43,8 +48,8 @@ export interface ConferenceOptions {
   conferenceId: string;
   /** Used when the store has no state for the conference yet (a stored conference keeps its own configuration). */
   plan: ConferencePlan;
-  /** The mediasoup workers the conference's media session puts a router on. */
-  pool: WorkerPool;
+  /** This process's media node (the `both` role): the conference's media opens on it. Absent on a control-only instance. */
+  mediaNode?: MediaNode;
   stores: Stores;
   log: ConferenceLog;
   /** The one source of time and timers (the system clock by default). */
@@ -55,23 +60,27 @@ export interface ConferenceOptions {
   presenceGraceMs?: number;
   /** Where hardware (RTP) halls' ports bind and what address they are told (the workers' listen info). */
   rtpListenInfo?: { ip: string; announcedIp?: string; portRange?: { min: number; max: number } };
-  /** The press feed and the recordings. */
+  /** The press feed and the recordings (run with this process's media). */
   feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
+  /**
+   * The registry of media nodes the deployment shares: pages' media is placed on its live nodes.
+   * Absent: this process's own media is the only node (every page opens it where it reached us).
+   */
+  nodes?: NodeRegistry;
   /** The papers (tham luận): where their files are kept, the checker's limits. */
   papers: { dataDir: string; checkLimits?: Partial<PdfCheckLimits> };
 }
 
 /** The parts a conference is made of, each built by create(). */
 interface ConferenceParts {
-  media: MediaSession;
+  local: ConferenceMedia | undefined;
   runner: ConferenceRunner;
   tokens: AccessTokens;
   health: HealthMonitor;
   presence: HallPresence;
-  rtpHalls: RtpHallGateway;
-  floorMedia: FloorMedia;
   stopLinkEvents: () => void;
-  feed: FeedDesk;
+  linkFeed: LinkSampleFeed | undefined;
+  placement: MediaPlacement;
   papers: PaperDesk;
 }
 
@@ -81,24 +90,22 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly plan: ConferencePlan;
   readonly chairBridgeId: string;
   readonly clock: Clock;
-  /** The conference's media: routers on every worker, the halls' peers. */
-  readonly media: MediaSession;
+  /** The conference's media in this process (the `both` role), or undefined on a control-only instance. */
+  readonly local: ConferenceMedia | undefined;
   /** Rules and durable state. */
   readonly runner: ConferenceRunner;
   readonly tokens: AccessTokens;
   /** The link health of every bridge, for the technicians. */
   readonly health: HealthMonitor;
-  /** The hardware (RTP) halls of the plan. */
-  readonly rtpHalls: RtpHallGateway;
-  /** The press feed and the archive recordings. */
-  readonly feed: FeedDesk;
+  /** Where each page's media goes. */
+  readonly placement: MediaPlacement;
   /** Every principal's request budgets (rate-limit.ts), on the conference's clock. */
   readonly limits: RequestLimits;
   /** The papers (tham luận): uploads, checks, files. */
   readonly papers: PaperDesk;
   readonly #presence: HallPresence;
-  readonly #floorMedia: FloorMedia;
   readonly #stopLinkEvents: () => void;
+  readonly #linkFeed: LinkSampleFeed | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ConferenceOptions, clock: Clock, parts: ConferenceParts) {
@@ -106,26 +113,25 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.conferenceId = options.conferenceId;
     this.plan = options.plan;
     this.clock = clock;
-    this.media = parts.media;
+    this.local = parts.local;
     this.runner = parts.runner;
     this.chairBridgeId = parts.runner.state.config.chairBridgeId;
     this.tokens = parts.tokens;
     this.health = parts.health;
-    this.rtpHalls = parts.rtpHalls;
-    this.feed = parts.feed;
+    this.placement = parts.placement;
     this.papers = parts.papers;
     this.#presence = parts.presence;
-    this.#floorMedia = parts.floorMedia;
     this.#stopLinkEvents = parts.stopLinkEvents;
+    this.#linkFeed = parts.linkFeed;
     this.limits = new RequestLimits(clock);
     this.runner.on('event', (event, meta) => this.emit('event', event, meta));
     this.runner.on('state', () => this.emit('changed'));
   }
 
   /**
-   * Opens the media session, loads (or creates) the conference, issues missing tokens, sets up
-   * the hardware halls, puts the media where the state says, and starts the feed. A part that
-   * fails closes the ones already made.
+   * Loads (or creates) the conference, issues missing tokens, opens its media on this process's
+   * media node (where the state says, with the hardware halls and the feed), and starts the link
+   * health. A part that fails closes the ones already made.
    */
   static async create(options: ConferenceOptions): Promise<Conference> {
     const clock = options.clock ?? new SystemClock();
@@ -133,17 +139,6 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     const problem = (message: string, error: unknown): void => log.warn({ err: error === undefined ? undefined : String((error as Error)?.message ?? error) }, message);
     const undo: (() => unknown)[] = [];
     try {
-      const media = await MediaSession.create(options.pool, {
-        conferenceId,
-        chairBridgeId: planToCore(plan).chairBridgeId,
-        bridgeIds: plan.bridges.map((b) => b.id),
-        offerH264: plan.bridges.some((b) => rtpEndpointOf(b)?.videoCodec === 'H264'),
-      });
-      undo.push(() => media.close());
-      media.on('warning', (w) => log.warn(w, 'media warning'));
-      media.on('medialost', (e) => log.error(e, 'bridges lost their media (worker died)'));
-      media.on('mediarebuilt', (e) => log.warn(e, 'media rebuilt on replaced worker'));
-
       const runner = await ConferenceRunner.create({ conferenceId, plan, store: stores.conferences, clock });
       undo.push(() => runner.close());
       const tokens = await AccessTokens.create({ conferenceId, bridges: plan.bridges, store: stores.tokens, now: () => clock.now() });
@@ -161,45 +156,81 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       });
       undo.push(() => presence.close());
 
+      // The media follows the state the runner keeps (the process's own view of the store).
+      const listen = options.rtpListenInfo ?? { ip: '127.0.0.1' };
+      const local = await options.mediaNode?.openConference({
+        conferenceId,
+        plan,
+        state: runner,
+        feed: options.feed,
+        rtpHalls: { listenIp: listen.ip, announcedIp: listen.announcedIp, portRange: listen.portRange, presence: (bridgeId, online) => (online ? presence.connected(bridgeId, 'device') : presence.disconnected(bridgeId, 'device')) },
+      });
+      if (local) undo.push(() => local.close());
+
+      // Link counters: this process's session when it carries every hall (memory), else what the media nodes publish on redis.
+      let linkFeed: LinkSampleFeed | undefined;
+      let links: LinkCounterSource;
+      if (local && stores.kind === 'memory') links = local.session;
+      else {
+        const feed = await LinkSampleFeed.start(stores.links, conferenceId, { clock });
+        undo.push(() => feed.close());
+        linkFeed = feed;
+        links = feed;
+      }
+
+      // Staff and press consoles count as connected (they are few; their moves are paced like a hall's).
+      const halls = new Set(plan.bridges.map((b) => b.id));
+      const placement: MediaPlacement = options.nodes
+        ? await ClusterPlacement.start({
+            conferenceId,
+            plan,
+            nodes: options.nodes,
+            store: stores.placements,
+            clock,
+            online: (peerKey) => !halls.has(peerKey) || presenceOf(runner.state, peerKey).online,
+            problem,
+          })
+        : new LocalPlacement(() => {
+            const pool = options.mediaNode?.pool;
+            const peers = local?.session.peerIds().length ?? 0;
+            const placedOnWorkers = pool ? pool.slots.reduce((sum, s) => sum + s.load, 0) : 0;
+            return { peers, consumers: Math.max(0, placedOnWorkers - peers), workers: pool?.size ?? 0 };
+          });
+      undo.push(() => placement.close());
+
       const health = new HealthMonitor({
         bridgeIds: plan.bridges.map((b) => b.id),
-        media: () => media,
+        links: () => links,
         online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
         presenceFromMedia: (bridgeId) => !deviceBridges.has(bridgeId),
         intervalMs: options.healthIntervalMs,
         clock,
       });
       undo.push(() => health.close());
-
-      const listen = options.rtpListenInfo ?? { ip: '127.0.0.1' };
-      const rtpHalls = await RtpHallGateway.create({
-        media,
-        plan,
-        listenIp: listen.ip,
-        announcedIp: listen.announcedIp,
-        portRange: listen.portRange,
-        presence: (bridgeId, online) => (online ? presence.connected(bridgeId, 'device') : presence.disconnected(bridgeId, 'device')),
-        clock,
-      });
-      undo.push(() => rtpHalls.close());
-      rtpHalls.on('problem', problem);
-
-      const stopLinkEvents = recordLinkEvents({ runner, media, rtpHalls, health, clock });
+      const stopLinkEvents = recordLinkEvents({ runner, media: local?.session, rtpHalls: local?.rtpHalls, health, clock });
       undo.push(stopLinkEvents);
       health.start();
-      const floorMedia = await FloorMedia.start(runner, media, problem);
-      undo.push(() => floorMedia.close());
-
-      const chairBridgeId = runner.state.config.chairBridgeId;
-      const feed = new FeedDesk({ conferenceId, plan, chairBridgeId, runner, media }, { ...options.feed, clock });
-      feed.on('problem', problem);
-      undo.push(() => feed.close());
       const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
-      return new Conference(options, clock, { media, runner, tokens, health, presence, rtpHalls, floorMedia, stopLinkEvents, feed, papers });
+      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, placement, papers });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();
       throw error;
     }
+  }
+
+  /** The conference's media session in this process; throws `invalid_state` on a control-only instance. */
+  get media(): MediaSession {
+    return this.#local('media').session;
+  }
+
+  /** The hardware (RTP) halls of the plan (they run with this process's media). */
+  get rtpHalls(): RtpHallGateway {
+    return this.#local('hardware halls').rtpHalls!;
+  }
+
+  /** The press feed and the archive recordings (they run with this process's media). */
+  get feed(): FeedDesk {
+    return this.#local('feed').feed!;
   }
 
   /** Whether close() was called. */
@@ -212,9 +243,9 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return this.#presence.instanceId;
   }
 
-  /** The bridge on air now. */
+  /** The bridge on air now, by the state (the floor holder, or the chair). */
   get onAir(): string {
-    return this.#floorMedia.onAir;
+    return onAirOf(this.runner.state);
   }
 
   /** Who holds this token, or null. */
@@ -274,9 +305,10 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 
   /**
-   * Takes every part down in reverse order of create(): presence, the papers, the feed (a recording in
-   * progress is finished), the floor's hold on the media, the hardware halls, the health
-   * monitor, the runner, the media session. The stores and the workers belong to the caller.
+   * Takes every part down in reverse order of create(): presence, the papers, placement, the link
+   * events, the health monitor, this process's media of the conference (the feed first: a
+   * recording in progress is finished), the runner. The stores, the media node and the workers
+   * belong to the caller.
    * Idempotent.
    */
   close(): Promise<void> {
@@ -287,15 +319,19 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   async #close(): Promise<void> {
     this.#presence.close();
     this.papers.close();
-    await this.feed.close();
-    this.#floorMedia.close();
+    await this.placement.close();
     this.#stopLinkEvents();
-    this.rtpHalls.close();
     this.health.close();
+    await this.#linkFeed?.close();
+    await this.local?.close();
     await this.runner.close();
     await this.tokens.close();
-    this.media.close();
     this.removeAllListeners();
+  }
+
+  #local(what: string): ConferenceMedia {
+    if (!this.local) throw new SfuError('invalid_state', `no ${what} on a control-only instance`);
+    return this.local;
   }
 }
 

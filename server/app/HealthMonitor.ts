@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
+import type { LinkCounters } from '../../sfu/index.ts';
+import type { LinkCounterSource } from './LinkSampleFeed.ts';
 import { systemClock, type Clock, type ClockTimer } from '../core/conference/index.ts';
 import { HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
 import type { ClientLinkReport, LinkEvent, LinkTestResult } from '../protocol/control.ts';
@@ -13,7 +14,8 @@ export type HealthMonitorEvents = {
 
 export interface HealthMonitorOptions {
   bridgeIds: readonly string[];
-  media: () => MediaSession;
+  /** Where the links' counters come from: this process's media session, or the media nodes' samples. */
+  links: () => LinkCounterSource;
   /** Whether the bridge's hall is connected (roll-call presence). */
   online: (bridgeId: string) => boolean;
   /**
@@ -94,10 +96,10 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     if (this.#running || this.#closed) return;
     this.#running = true;
     try {
-      const media = this.#options.media();
+      const links = this.#options.links();
       // All bridges' counters at once: 212 halls × a few worker requests must fit in one interval.
       const ids = this.#options.bridgeIds;
-      const all = await Promise.all(ids.map((id) => media.linkCounters(id).catch(() => null)));
+      const all = await Promise.all(ids.map((id) => links.linkCounters(id).catch(() => null)));
       for (const [i, bridgeId] of ids.entries()) {
         const counters = all[i]!;
         const sample = this.#sample(bridgeId, counters);

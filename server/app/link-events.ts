@@ -7,11 +7,11 @@ import type { HealthMonitor } from './HealthMonitor.ts';
 import type { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
 import type { DeviceSheet } from './rtp-halls/DeviceSheet.ts';
 
-/** Where the link events come from and where they go. */
+/** Where the link events come from and where they go (the media and the hardware halls when this process runs them). */
 export interface LinkEventSources {
   runner: ConferenceRunner;
-  media: MediaSession;
-  rtpHalls: RtpHallGateway;
+  media?: MediaSession;
+  rtpHalls?: RtpHallGateway;
   health: HealthMonitor;
   clock: Clock;
 }
@@ -30,11 +30,11 @@ export function recordLinkEvents({ runner, media, rtpHalls, health, clock }: Lin
     health.event(sheet.bridgeId, { at: clock.now(), type: 'device_sheet', detail: `phiên bản ${sheet.version}` });
   };
   runner.on('event', onEvent);
-  media.on('medialost', onMediaLost);
-  rtpHalls.on('sheet', onSheet);
+  media?.on('medialost', onMediaLost);
+  rtpHalls?.on('sheet', onSheet);
   return () => {
     runner.off('event', onEvent);
-    media.off('medialost', onMediaLost);
-    rtpHalls.off('sheet', onSheet);
+    media?.off('medialost', onMediaLost);
+    rtpHalls?.off('sheet', onSheet);
   };
 }

@@ -4,7 +4,8 @@
 // link every 2 s) and far below what a stuck button, a script or a hostile client sends. A
 // refused use does not count. Each server process keeps its own budgets.
 import type { Clock } from '../core/conference/index.ts';
-import type { Principal } from '../protocol/control.ts';
+import type { ControlRequestName, Principal } from '../protocol/control.ts';
+import type { MediaRequestName } from '../protocol/media.ts';
 
 /** Options of a RateLimit. */
 export interface RateLimitOptions {
@@ -95,8 +96,8 @@ export const REQUEST_LIMITS = {
 /** A class of request, with its own budget per principal. */
 export type RequestClass = keyof typeof REQUEST_LIMITS;
 
-/** The class of every socket request of both namespaces; a name not listed is not a request. */
-export const SOCKET_REQUEST_CLASSES: Readonly<Record<string, RequestClass>> = Object.freeze({
+/** The class of every socket request of both namespaces (a request added to the protocol without its class does not compile). */
+export const SOCKET_REQUEST_CLASSES: Readonly<Record<ControlRequestName | MediaRequestName, RequestClass>> = Object.freeze({
   'control:command': 'command',
   'control:snapshot': 'read',
   'time:sync': 'read',
@@ -110,6 +111,9 @@ export const SOCKET_REQUEST_CLASSES: Readonly<Record<string, RequestClass>> = Ob
   'media:connectTransport': 'media',
   'media:produce': 'media',
   'media:thumbnails': 'media',
+  // Where a page's media goes (placing it if needed), and the staff's view of the media nodes.
+  'media:where': 'media',
+  'cluster:nodes': 'read',
 });
 
 /** The key of a principal's budgets: its role (one token per staff role), or its hall. */

@@ -1,10 +1,9 @@
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { Server as SocketServer } from 'socket.io';
 import pino from 'pino';
-import { WorkerPool, type MediaSession } from '../../sfu/index.ts';
+import { SfuError, type MediaSession, type WorkerPool } from '../../sfu/index.ts';
 import type { Config } from '../../config/index.ts';
 import { resolveAnnouncedIp } from '../../config/index.ts';
 import { systemClock, type Clock } from '../core/conference/index.ts';
@@ -12,7 +11,7 @@ import type { ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createApi, createMetricsRoute, type ApiOptions } from '../transport/api.ts';
-import { ConnectionCap, httpServerOptions, SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../transport/connections.ts';
+import { SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../transport/connections.ts';
 import { jsonErrors, notFound } from '../transport/http-errors.ts';
 import { metricsHandler } from '../transport/metrics.ts';
 import { listRoutes, type RouteInfo } from '../transport/routes.ts';
@@ -20,9 +19,12 @@ import { PlanChecker } from './plan-check/PlanChecker.ts';
 import { conferenceGate, cutOffToken, recheckTokens } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
-import { createStores, type Stores } from '../store/index.ts';
+import { createStores, type NodeRegistry, type Stores } from '../store/index.ts';
 import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
+import { clusterOf, nodeIdOf, startPool } from './media-node/from-config.ts';
+import { MediaNode } from './media-node/MediaNode.ts';
+import { listenHttp } from './listen.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { startTurn, type TurnService } from './turn/index.ts';
 import type { PdfCheckLimits } from './papers/PdfChecker.ts';
@@ -31,11 +33,17 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
 export const PUBLIC_DIR = path.resolve(here, '../../client/public');
 
-/** A running diemcau server: HTTP, socket.io, the worker pool, the stores and the conference. */
+/**
+ * A running diemcau server (the `both` or `control` role): HTTP, socket.io, the stores, the
+ * conference and, in the `both` role, this process's media node and its worker pool.
+ */
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The media node's workers (throws `invalid_state` on a control-only instance). */
   readonly pool: WorkerPool;
+  /** This process's media node (the `both` role). */
+  readonly node: MediaNode | undefined;
   /** The conference at work (replaced by loadPlan). */
   readonly conference: Conference;
   /** The conference's media session (conference.media). */
@@ -62,12 +70,18 @@ export interface ServerExtras {
   presenceGraceMs?: number;
   /** The conference's time (the system clock by default). */
   clock?: Clock;
+  /**
+   * A registry of media nodes to place pages' media on (tests: records written through the
+   * interface stand in for media nodes); by default the stores' shared one, if any.
+   */
+  nodes?: NodeRegistry;
   /** Limits of the paper checker (tests lower the time limit). */
   paperCheckLimits?: Partial<PdfCheckLimits>;
 }
 
-/** Starts the server for one conference plan. */
+/** Starts the server for one conference plan: the `both` role (the default) or `control`. */
 export async function startServer(config: Config, plan: ConferencePlan, extras: ServerExtras = {}): Promise<RunningServer> {
+  if (config.role === 'media') throw new Error('startServer runs the both and control roles; a media node starts with startMediaNode');
   const logger = pino({ level: config.logLevel, base: undefined });
   const announcedIp = resolveAnnouncedIp(config);
   const cleanups: (() => unknown)[] = [];
@@ -75,34 +89,47 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    const pool = await WorkerPool.create({
-      numWorkers: config.workers,
-      listenIp: config.listenIp,
-      announcedIp,
-      webRtcBasePort: config.webRtcBasePort,
-      rtcMinPort: config.rtcMinPort,
-      rtcMaxPort: config.rtcMaxPort,
-    });
-    cleanups.push(() => pool.close());
-    pool.on('workerdied', ({ index, pid, error }) => logger.error({ index, pid, err: error.message }, 'mediasoup worker died'));
-    pool.on('workerreplaced', ({ index, pid }) => logger.warn({ index, pid }, 'mediasoup worker replaced'));
-    pool.on('workerfailed', ({ index, error }) => logger.error({ index, err: error.message }, 'worker replacement failed; retrying'));
-
     const stores = await createStores({ redisUrl: config.redisUrl, kind: config.store, dataDir: config.dataDir, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
     cleanups.push(() => stores.close());
 
-    /** The conference of a plan, with every part it owns (media, runner, tokens, health, halls, feed). */
+    // The port first: a media node's id and URLs are made of it.
+    const app = express();
+    app.disable('x-powered-by');
+    // The apps of one control instance call the others' REST when it goes away (DIEMCAU_CONTROL_URLS).
+    const origins = new Set([...config.controlUrls, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])]);
+    app.use(['/api', '/metrics'], crossOrigin(origins));
+    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config, logger);
+    cleanups.push(closeHttp);
+
+    // The `both` role carries the media too: a media node in this process, alone or one of several.
+    let node: MediaNode | undefined;
+    if (config.role === 'both') {
+      const pool = await startPool(config, announcedIp, logger);
+      cleanups.push(() => pool.close());
+      const cluster = clusterOf(config, url, announcedIp);
+      if (config.redisUrl && !cluster) logger.warn({}, 'no DIEMCAU_NODE_SECRET: this process\'s media is its own (halls on other instances do not see its halls)');
+      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
+      cleanups.push(() => made.close());
+      if (cluster) app.use('/node/v1', made.apiRouter());
+      node = made;
+    }
+    const pool = node?.pool;
+
+    /** The conference of a plan, with every part it owns (runner, tokens, health; its media on this process's node). */
     const openConference = (forPlan: ConferencePlan): Promise<Conference> =>
       Conference.create({
         conferenceId: config.conferenceId,
         plan: forPlan,
-        pool,
+        mediaNode: node,
         stores,
         log: logger,
         clock: extras.clock,
         healthIntervalMs: extras.healthIntervalMs,
         presenceGraceMs: extras.presenceGraceMs,
-        rtpListenInfo: { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
+        rtpListenInfo: pool && { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
+        // A shared registry of media nodes that pipe to each other (redis and a node secret, or a
+        // control-only instance); otherwise this process's own media is the node, at the page's own origin.
+        nodes: extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined),
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
         papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
@@ -115,19 +142,10 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
     }
 
-    const app = express();
-    app.disable('x-powered-by');
     app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, store: stores.kind, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
+      res.json({ ok: true, role: config.role, store: stores.kind, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
     });
-    // Connections that say nothing are closed, and one address holds only so many (connections.ts).
-    const httpServer = http.createServer(httpServerOptions(), app);
     const trustedProxies = new Set(config.trustedProxies);
-    ConnectionCap.attach(httpServer, {
-      maxPerAddress: config.maxConnectionsPerAddress,
-      exempt: trustedProxies,
-      refused: (address, count) => logger.warn({ address, count, max: config.maxConnectionsPerAddress }, 'connections refused: too many from one address'),
-    });
     const plans = new PlanChecker({ clock: extras.clock ?? systemClock });
     cleanups.push(() => plans.close());
     let baseUrl = config.publicUrl ?? '';
@@ -147,17 +165,21 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       pingTimeout: 8000,
       connectTimeout: SOCKET_CONNECT_TIMEOUT_MS,
       maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
+      ...(origins.size ? { cors: { origin: [...origins] } } : {}),
       ...(adapter ? { adapter } : {}),
     });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
-    const rebindMedia = attachMediaSignaling(io.of('/media'), () => conference.media, {
-      gate: conferenceGate(() => conference),
-      routes: extras.routes,
-      iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
-      isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
-      log: (level, msg, data) => logger[level](data ?? {}, msg),
-    });
+    const rebindMedia = node
+      ? attachMediaSignaling(io.of('/media'), () => conference.local?.session, {
+          gate: conferenceGate(() => conference),
+          routes: extras.routes,
+          iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
+          isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
+          admit: (principal) => node.admit(config.conferenceId, principal),
+          log: (level, msg, data) => logger[level](data ?? {}, msg),
+        })
+      : () => undefined;
     const control = attachControlSignaling(io.of('/control'), () => conference);
     cleanups.push(control.close);
     // Shutting down is not every hall dropping off: roll-call stops first.
@@ -213,6 +235,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       plans,
       pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined,
       trustedProxies,
+      deployment: { controlUrls: config.controlUrls },
       log: logger,
     };
     app.use('/api', createApi(apiOptions));
@@ -222,23 +245,18 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.use(notFound());
     app.use(jsonErrors(logger));
     const routes = listRoutes((app as unknown as { router: { stack: unknown[] } }).router);
-
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(config.httpPort, config.listenIp, () => resolve());
-    });
-    const address = httpServer.address();
-    const port = typeof address === 'object' && address ? address.port : config.httpPort;
-    const hostName = config.listenIp === '0.0.0.0' || config.listenIp === '::' ? '127.0.0.1' : config.listenIp;
-    const url = `http://${hostName}:${port}`;
     baseUrl ||= url;
-    logger.info({ port, workers: pool.size, announcedIp, store: stores.kind }, 'diemcau listening');
+    logger.info({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
 
     let closing: Promise<void> | undefined;
     return {
       url,
       port,
-      pool,
+      node,
+      get pool() {
+        if (!pool) throw new SfuError('invalid_state', 'no workers on a control-only instance');
+        return pool;
+      },
       get conference() {
         return conference;
       },
@@ -261,4 +279,18 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     await undo();
     throw error;
   }
+}
+
+/**
+ * CORS for the other control instances' pages: an origin of the deployment may call this one's
+ * REST with its bearer token (the preflight is answered here); any other origin gets no header.
+ */
+function crossOrigin(origins: ReadonlySet<string>): express.RequestHandler {
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    if (!origin || !origins.has(origin)) return next();
+    res.set({ 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'GET, POST, PUT' });
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next();
+  };
 }

@@ -5,13 +5,22 @@
  * the node-to-node HTTP API), so every one is a zod schema, parsed on the way in like any payload.
  */
 import { z } from 'zod';
+import { RtpParameters } from './media.ts';
 
-/** A media node's id: short, url-safe (it becomes part of keys and URLs). */
-export const NodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a node id');
+/** What a media node's id looks like: short, url-safe (it becomes part of keys and URLs). */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A media node's id. */
+export const NodeId = z.string().regex(NODE_ID_PATTERN, 'not a node id');
 export type NodeId = z.infer<typeof NodeId>;
 
+/** What a label's name looks like (the plan's placement rules use the same). */
+export const LABEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+/** At most this many labels on a node or a placement rule, each value at most LABEL_VALUE_MAX characters. */
+export const MAX_LABELS = 16;
+export const LABEL_VALUE_MAX = 64;
+
 /** Free-form labels of a node or of a placement rule (e.g. region=dong-bac, site=vt-bac-son). */
-export const Labels = z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.string().max(64)).refine((l) => Object.keys(l).length <= 16, 'at most 16 labels');
+export const Labels = z.record(z.string().regex(LABEL_NAME), z.string().max(LABEL_VALUE_MAX)).refine((l) => Object.keys(l).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`);
 export type Labels = z.infer<typeof Labels>;
 
 /** A media node as it announces itself in the registry, renewed under a lease. */
@@ -34,6 +43,12 @@ export const MediaNodeRecord = z.object({
   startedAt: z.number().int(),
   /** When the record was last renewed (the announcing node's clock). */
   renewedAt: z.number().int(),
+  /**
+   * Pipe transports of the node now (the technicians' panel and /metrics): `in` carry tracks
+   * homed elsewhere to this node, `out` carry this node's tracks to others. Optional: a node
+   * that does not count them leaves it out (added by the control side of issue 13).
+   */
+  pipes: z.object({ in: z.number().int().min(0), out: z.number().int().min(0) }).optional(),
 });
 export type MediaNodeRecord = z.infer<typeof MediaNodeRecord>;
 
@@ -66,3 +81,109 @@ export const PlacementRecord = z.object({
   reason: z.enum(['placed', 'node_lost', 'drained', 'rebalanced']),
 });
 export type PlacementRecord = z.infer<typeof PlacementRecord>;
+
+/** One direction of a link's counters (sfu/stats.ts `LinkSide`), as JSON carries it. */
+const LinkSide = z.object({
+  packets: z.number().min(0),
+  lost: z.number().min(0),
+  nacks: z.number().min(0),
+  keyframeRequests: z.number().min(0),
+  bitrate: z.number().min(0),
+  jitterMax: z.number().min(0),
+  scoreMin: z.number().optional(),
+  rttMsMax: z.number().optional(),
+});
+
+/** A bridge's cumulative link counters (sfu/stats.ts `LinkCounters`). */
+export const LinkCountersRecord = z.object({
+  at: z.number().int(),
+  iceState: z.string().max(32).optional(),
+  up: LinkSide,
+  down: LinkSide,
+});
+
+/**
+ * What a media node publishes every 2 s on `diemcau:{<conferenceId>}:links`: the counters of the
+ * bridges whose halls are on it, for the control plane's link health.
+ */
+export const LinkSampleMessage = z.object({
+  nodeId: NodeId,
+  at: z.number().int(),
+  links: z.record(z.string().max(40), LinkCountersRecord).refine((l) => Object.keys(l).length <= 20_000, 'too many links'),
+});
+export type LinkSampleMessage = z.infer<typeof LinkSampleMessage>;
+
+// ---- The node-to-node API (HTTP, signed with the deployment's shared secret) ----
+
+/** The headers of a signed node-to-node request (see server/app/media-node/node-auth.ts). */
+export const NODE_HEADERS = { node: 'x-node-id', ts: 'x-node-ts', nonce: 'x-node-nonce', sig: 'x-node-sig' } as const;
+
+/** Stable codes of the node API's refusals. */
+export const NodeApiErrorCode = z.enum([
+  'missing_auth',
+  'stale_request',
+  'unknown_node',
+  'bad_signature',
+  'replayed_request',
+  'invalid_payload',
+  'unknown_conference',
+  'unknown_track',
+  'pipe_failed',
+  'not_found',
+]);
+export type NodeApiErrorCode = z.infer<typeof NodeApiErrorCode>;
+
+/** A pipe's SRTP parameters: mediasoup's PipeTransports encrypt with AES-256-GCM (a 32-byte key and a 12-byte salt). */
+const SrtpParameters = z.object({
+  cryptoSuite: z.literal('AEAD_AES_256_GCM'),
+  keyBase64: z.string().regex(/^[A-Za-z0-9+/]{59}=$/, 'not a 44-byte key in base64'),
+});
+
+/** One end of a pipe between two nodes: its PipeTransport, where it listens, the key it encrypts with. */
+export const PipeEnd = z.object({
+  transportId: z.string().uuid(),
+  ip: z.string().max(64),
+  port: z.number().int().min(1).max(65535),
+  srtpParameters: SrtpParameters,
+});
+export type PipeEnd = z.infer<typeof PipeEnd>;
+
+/** `POST /node/v1/pipe`: "send me this track of this conference; my pipe transport is here". */
+export const PipeRequest = z.object({
+  conferenceId: z.string().regex(/^[a-z0-9-]{1,64}$/),
+  trackId: z.string().uuid(),
+  end: PipeEnd,
+});
+export type PipeRequest = z.infer<typeof PipeRequest>;
+
+/** The reply: the home node's end of the pipe and the pipe consumer's parameters. */
+export const PipeReply = z.object({
+  end: PipeEnd,
+  kind: z.enum(['audio', 'video']),
+  rtpParameters: RtpParameters,
+});
+export type PipeReply = z.infer<typeof PipeReply>;
+
+/** `POST /node/v1/unpipe`: the requester no longer needs the track (idempotent). */
+export const UnpipeRequest = z.object({
+  conferenceId: z.string().regex(/^[a-z0-9-]{1,64}$/),
+  trackId: z.string().uuid(),
+  transportId: z.string().uuid(),
+});
+export type UnpipeRequest = z.infer<typeof UnpipeRequest>;
+
+/** The pipes between this node and one other, each way, as `GET /node/v1/stats` reports them. */
+export const PipeLinkStats = z.object({
+  /** What this node sends the other: one pipe consumer per track. */
+  out: z.object({ transportId: z.string().nullable(), tracks: z.array(z.string()), rtpStreams: z.number().int(), rtpBytes: z.number() }),
+  /** What this node receives from the other: one pipe producer per track. */
+  in: z.object({ transportId: z.string().nullable(), tracks: z.array(z.string()), rtpStreams: z.number().int(), rtpBytes: z.number() }),
+});
+export type PipeLinkStats = z.infer<typeof PipeLinkStats>;
+
+/** `GET /node/v1/stats`: the node's pipes per conference and per other node. */
+export const NodeStats = z.object({
+  nodeId: NodeId,
+  conferences: z.record(z.string(), z.object({ peers: z.number().int(), pipes: z.record(NodeId, PipeLinkStats) })),
+});
+export type NodeStats = z.infer<typeof NodeStats>;

@@ -134,6 +134,10 @@ export const ControlRequests = {
   'health:startTest': z.strictObject({ bridgeIds: z.array(BridgeId).min(1).max(256) }),
   /** A hall's result of the link test (operators only). */
   'health:testResult': LinkTestResult,
+  /** Where this page's media goes (its node's URL); places it first if needed. Later moves come as `media:placement`. */
+  'media:where': z.object({}).strict(),
+  /** Staff: the media nodes and which node each hall is on. */
+  'cluster:nodes': z.object({}).strict(),
 } as const;
 export type ControlRequestName = keyof typeof ControlRequests;
 
@@ -180,6 +184,8 @@ export interface ControlReplies {
   'health:bridge': BridgeHealthDetail;
   'health:startTest': { testId: string; bridgeIds: string[] };
   'health:testResult': LinkChecklist;
+  'media:where': { placement: MediaPlacementMessage | null };
+  'cluster:nodes': ClusterSummary;
 }
 
 /**
@@ -279,6 +285,44 @@ export interface HealthLine {
   last: LinkSample | null;
 }
 
+/**
+ * Where a page's media goes: the node and the URL to open `/media` at. `mediaUrl` null: the
+ * control instance the page is connected to (the embedded default: one process, both roles).
+ */
+export interface MediaPlacementMessage {
+  peerKey: string;
+  nodeId: string;
+  mediaUrl: string | null;
+  epoch: number;
+  /** placed (first time), node_lost (its node died), drained (its node is being emptied), rebalanced. */
+  reason: 'placed' | 'node_lost' | 'drained' | 'rebalanced';
+}
+
+/** One media node on the technicians' panel. */
+export interface NodeLineView {
+  nodeId: string;
+  mediaUrl: string | null;
+  alive: boolean;
+  draining: boolean;
+  drainMarked: boolean;
+  labels: Record<string, string>;
+  workers: number;
+  load: { peers: number; consumers: number; cpu: number };
+  capacity: number | null;
+  placed: number;
+  pipes: { in: number; out: number } | null;
+}
+
+/** The media nodes and where each hall's media is (staff). */
+export interface ClusterSummary {
+  at: number;
+  /** 'local': this server's own media is the only node. */
+  mode: 'local' | 'cluster';
+  nodes: NodeLineView[];
+  /** Node of each hall placed, by bridge id. */
+  bridges: Record<string, string>;
+}
+
 /** A conference event as the staff consoles receive it: with its place in the log. */
 export type ControlEventMessage = ConferenceEvent & { seq: number; at: number };
 
@@ -296,6 +340,10 @@ export interface ControlServerEvents {
   /** Staff: a bridge's status changed. */
   'health:alert': (alert: { bridgeId: string; bridgeName: string; at: number; from: string | null; to: string; reasons: string[] }) => void;
   'control:event': (event: ControlEventMessage) => void;
+  /** This page's media goes somewhere else now (its node died or drains): open it there. */
+  'media:placement': (placement: MediaPlacementMessage) => void;
+  /** Staff: the media nodes changed (load, draining, halls moved). */
+  'cluster:nodes': (summary: ClusterSummary) => void;
   /**
    * Staff: the halls heard now and how loud (the SFU's measure of what it forwards, dBov,
    * loudest first; empty: silence). Sent when it changes, at most every 400 ms.

@@ -148,6 +148,13 @@ export const MediaRequests = {
 export type MediaRequestName = keyof typeof MediaRequests;
 export type MediaRequest<N extends MediaRequestName> = z.infer<(typeof MediaRequests)[N]>;
 
+/**
+ * The data of a `wrong_node` connect_error from a media node (issue 13): the peer is placed on
+ * another node; its /media is at `mediaUrl` (null while that node is not live).
+ */
+export const WrongNode = z.object({ code: z.literal('wrong_node'), nodeId: z.string().max(64), mediaUrl: z.string().max(256).nullable() });
+export type WrongNode = z.infer<typeof WrongNode>;
+
 /** Stable error codes on the wire. */
 export const ErrorCode = z.enum([
   'invalid_payload',
@@ -168,6 +175,7 @@ export const ErrorCode = z.enum([
   'already_exists',
   'bridge_in_use',
   'session_closed',
+  'unknown_track',
   'rate_limited',
   'internal',
 ]);

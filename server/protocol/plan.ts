@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MAX_BRIDGE_NAME, MAX_MAKET_LINE, MAX_PLAN_NOTE, MAX_SPEAKER_NAME, MAX_TITLE, MAX_TOPIC, type TextFault } from '../core/conference/validate.ts';
 import { screenText } from './text.ts';
+import { LABEL_NAME, LABEL_VALUE_MAX, MAX_LABELS } from './cluster.ts';
 import { DEFAULT_HOLDER_GRACE_SECONDS } from '../core/conference/types.ts';
 
 export { chairBridgeOf } from './chair.ts';
@@ -252,6 +253,39 @@ export const MaketTemplateSchema = z.strictObject({
 });
 export type MaketTemplate = z.infer<typeof MaketTemplateSchema>;
 
+/**
+ * Where the halls' media goes when the deployment has several media nodes (issue 13): which
+ * halls go to one node together, and which nodes some halls prefer (by the nodes' labels, e.g.
+ * the telecom centre near a group of districts). Preferences are soft: when no such node is
+ * alive or it is full, the halls go elsewhere rather than nowhere.
+ */
+export const PlacementSchema = z.strictObject({
+  /** "district": a district hall and its communes on one node (the province hall with the staff); "none": each hall on its own. */
+  together: z.enum(['district', 'none'], { error: 'together là "district" (huyện cùng các xã) hoặc "none"' }).default('district'),
+  affinity: z
+    .array(
+      z.strictObject({
+        /** Bridge ids; a district's communes follow their district unless a rule of their own names them. */
+        bridges: z.array(z.string({ error: 'Mã điểm cầu phải là chuỗi ký tự' })).min(1, { error: 'Quy tắc phải nêu ít nhất một điểm cầu' }),
+        /** The labels a node must have to be preferred (e.g. { region: "dong-bac" }). */
+        labels: z
+          .record(
+            z.string(),
+            z.string({ error: 'Giá trị nhãn phải là chuỗi ký tự' }).min(1, { error: 'Giá trị nhãn không được để trống' }).max(LABEL_VALUE_MAX, { error: `Giá trị nhãn không quá ${LABEL_VALUE_MAX} ký tự` }),
+          )
+          .superRefine((labels, ctx) => {
+            const names = Object.keys(labels);
+            if (names.length < 1 || names.length > MAX_LABELS) ctx.addIssue({ code: 'custom', message: `Quy tắc có từ 1 đến ${MAX_LABELS} nhãn` });
+            for (const name of names) {
+              if (!LABEL_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'Tên nhãn gồm chữ thường không dấu, chữ số, "-" hoặc "_", bắt đầu bằng chữ (ví dụ "region")' });
+            }
+          }),
+      }),
+    )
+    .default([]),
+});
+export type PlacementPlan = z.infer<typeof PlacementSchema>;
+
 /** A whole conference plan (kế hoạch hội nghị). */
 export const ConferencePlanSchema = z
   .strictObject({
@@ -279,6 +313,8 @@ export const ConferencePlanSchema = z
     programme: z.array(AgendaItemSchema).default([]),
     speaking: SpeakingRulesSchema.prefault({}),
     maket: MaketTemplateSchema.prefault({}),
+    /** Absent: a district and its communes together, no preferred nodes. */
+    placement: PlacementSchema.optional(),
     /** Deadline and limits of the designated papers (tham luận). */
     papers: PaperRulesSchema.prefault({}),
   })
@@ -399,6 +435,20 @@ function checkPlanReferences(plan: unknown, ctx: { addIssue(issue: { code: 'cust
           message: `Không có điểm cầu "${s.bridgeId}"`,
         });
       }
+    });
+  });
+
+  const placement = isRecord(plan.placement) ? plan.placement : {};
+  const rules = Array.isArray(placement.affinity) ? placement.affinity : [];
+  const ruleOf = new Map<string, number>();
+  rules.forEach((rule, i) => {
+    const ids = isRecord(rule) && Array.isArray(rule.bridges) ? rule.bridges : [];
+    ids.forEach((id, j) => {
+      if (typeof id !== 'string') return;
+      const path = ['placement', 'affinity', i, 'bridges', j];
+      if (!tierById.has(id)) issues.push({ path, message: `Không có điểm cầu "${id}"` });
+      else if (ruleOf.has(id)) issues.push({ path, message: `Điểm cầu "${id}" đã có trong quy tắc placement.affinity.${ruleOf.get(id)}` });
+      else ruleOf.set(id, i);
     });
   });
 

@@ -1,6 +1,6 @@
 // The shared store: conferences, their tokens and the instances' presence leases in redis, for
-// every server process on that redis (it serves all three store interfaces over one connection,
-// which is why it is one file of over 400 lines: the Lua scripts and the keys are shared).
+// every server process on that redis (it serves all three store interfaces over one connection:
+// the Lua scripts and the keys are shared).
 //
 // Keys of a conference (the braces are a cluster hash tag: all keys of one conference live in one
 // slot, which the multi-key scripts below need on a redis cluster):
@@ -17,8 +17,6 @@
 // appends the log entries and publishes the change. Redis runs a script alone, so two processes
 // can never both write over the same version (no WATCH, hence no dedicated connection per
 // transaction: one command connection serves every conference).
-import { createHash } from 'node:crypto';
-import { createClient } from 'redis';
 import type { LogEntry } from '../core/conference/index.ts';
 import {
   updateWithRetry,
@@ -34,10 +32,9 @@ import {
 import { checkConferenceId, StoreError } from './errors.ts';
 import type { PresenceStore } from './PresenceStore.ts';
 import type { StoreResource } from './Stores.ts';
-import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from './TokenStore.ts';
+import { watchSafely, type IssueMode, type TokenAnnouncement, type TokenAnnouncementListener, type TokenRecord, type TokenStore } from './TokenStore.ts';
 import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
-
-type RedisClient = ReturnType<typeof createClient>;
+import { connectRedis, quit, RedisChannels, Script, type RedisClient } from './redis/connection.ts';
 
 // Lua's unpack() is limited by the stack; long appends are pushed in slices.
 const PUSH_SLICE = 500;
@@ -117,16 +114,6 @@ if n > 0 then redis.call('PUBLISH', ARGV[1], 'resync') end
 return n
 `;
 
-class Script {
-  readonly source: string;
-  readonly sha: string;
-
-  constructor(source: string) {
-    this.source = source;
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-}
-
 const CAS = new Script(CAS_SCRIPT);
 const APPEND = new Script(APPEND_SCRIPT);
 const ISSUE = new Script(ISSUE_SCRIPT);
@@ -147,40 +134,19 @@ export interface RedisStoreOptions {
 export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, StoreResource {
   readonly #client: RedisClient;
   readonly #prefix: string;
-  readonly #onError: (error: Error) => void;
-  #subscriber: RedisClient | null = null;
-  #subscriberReady: Promise<RedisClient> | null = null;
-  readonly #listeners = new Map<string, Set<StoreChangeListener>>();
-  readonly #tokenWatchers = new Map<string, Set<TokenAnnouncementListener>>();
+  readonly #channels: RedisChannels;
   #closed = false;
 
   private constructor(client: RedisClient, options: RedisStoreOptions) {
     this.#client = client;
     this.#prefix = options.prefix ?? 'diemcau';
-    this.#onError = options.onError ?? (() => {});
+    this.#channels = new RedisChannels(client, options.onError ?? (() => {}));
   }
 
   /** Connects to redis; rejects when it cannot be reached. */
   static async create(options: RedisStoreOptions): Promise<RedisStore> {
-    let connected = false;
-    const client = createClient({
-      url: options.url,
-      socket: {
-        connectTimeout: 5000,
-        // Until the first connection, give up after a few tries so that create() rejects; later, retry for ever.
-        reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(50 * 2 ** retries, 2000) : retries < 3 ? 100 * (retries + 1) : cause),
-      },
-    });
-    const store = new RedisStore(client, options);
-    client.on('error', (error: Error) => store.#onError(error));
-    try {
-      await client.connect();
-      connected = true;
-    } catch (error) {
-      if (client.isOpen) client.destroy();
-      throw new StoreError('unavailable', `cannot reach redis [url:${redactUrl(options.url)}]`, { cause: error });
-    }
-    return store;
+    const onError = options.onError ?? (() => {});
+    return new RedisStore(await connectRedis(options.url, (error) => onError(error)), options);
   }
 
   /** Whether close() was called. */
@@ -252,31 +218,13 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Listens to the conference's channel on the store's subscriber connection. */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
     this.#assertOpen();
-    const channel = this.key(conferenceId, 'changes');
-    const subscriber = await this.#subscriberClient();
-    let set = this.#listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(channel, set);
-      const listeners = set;
-      await subscriber.subscribe(channel, (message: string) => {
+    return this.#channels.listen(this.key(conferenceId, 'changes'), {
+      message: (message) => {
         const [version, seq] = message.split(':').map(Number);
-        if (!Number.isFinite(version) || !Number.isFinite(seq)) return;
-        for (const l of [...listeners]) l({ kind: 'write', conferenceId, version: version!, seq: seq! });
-      });
-    }
-    set.add(listener);
-    let closed = false;
-    return {
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        set.delete(listener);
-        if (set.size > 0 || this.#listeners.get(channel) !== set) return;
-        this.#listeners.delete(channel);
-        if (!this.#closed && this.#subscriber?.isOpen) await this.#subscriber.unsubscribe(channel).catch(() => {});
+        if (Number.isFinite(version) && Number.isFinite(seq)) listener({ kind: 'write', conferenceId, version: version!, seq: seq! });
       },
-    };
+      resync: () => listener({ kind: 'resync', conferenceId }),
+    });
   }
 
   /** Stores tokens per grant in one script. */
@@ -335,31 +283,18 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Listens to the conference's token announcements on the store's subscriber connection. */
   async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
     this.#assertOpen();
-    const channel = this.key(conferenceId, 'token-changes');
-    const subscriber = await this.#subscriberClient();
-    let set = this.#tokenWatchers.get(channel);
-    if (!set) {
-      set = new Set();
-      this.#tokenWatchers.set(channel, set);
-      const watchers = set;
-      await subscriber.subscribe(channel, (message: string) => {
+    const tell = watchSafely(listener);
+    return this.#channels.listen(this.key(conferenceId, 'token-changes'), {
+      message: (message) => {
         const announcement = parseTokenAnnouncement(message);
-        if (announcement) for (const l of [...watchers]) safely(() => l(announcement));
-      });
-    }
-    set.add(listener);
-    let closed = false;
-    return {
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        set.delete(listener);
-        if (set.size > 0 || this.#tokenWatchers.get(channel) !== set) return;
-        this.#tokenWatchers.delete(channel);
-        if (!this.#closed && this.#subscriber?.isOpen) await this.#subscriber.unsubscribe(channel).catch(() => {});
+        if (announcement) tell(announcement);
       },
-    };
+      // Announcements published while the connection was down are lost: check again; while it is down, trust nothing cached.
+      resync: () => tell({ kind: 'resync' }),
+      doubt: () => tell({ kind: 'doubt' }),
+    });
   }
+
 
   /** Deletes the presence leases of a conference. */
   async dropPresence(conferenceId: string): Promise<void> {
@@ -402,54 +337,12 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listeners.clear();
-    this.#tokenWatchers.clear();
-    const subscriber = this.#subscriber;
-    this.#subscriber = null;
-    await Promise.all([quit(this.#client), subscriber ? quit(subscriber) : undefined]);
-  }
-
-  // One connection in subscriber mode for every conference of this store.
-  #subscriberClient(): Promise<RedisClient> {
-    this.#subscriberReady ??= (async () => {
-      const subscriber = this.#client.duplicate();
-      subscriber.on('error', (error: Error) => this.#onError(error));
-      let connected = false;
-      // Announcements published while the connection was down are lost: tell every listener to reload.
-      subscriber.on('ready', () => {
-        if (!connected) return;
-        for (const [channel, set] of this.#listeners) {
-          const conferenceId = channel.slice(this.#prefix.length + 2, channel.lastIndexOf('}'));
-          for (const l of [...set]) l({ kind: 'resync', conferenceId });
-        }
-        for (const set of this.#tokenWatchers.values()) for (const l of [...set]) safely(() => l({ kind: 'resync' }));
-      });
-      // While the connection is down, a revocation could go unheard: watchers trust nothing cached until 'resync'.
-      subscriber.on('reconnecting', () => {
-        for (const set of this.#tokenWatchers.values()) for (const l of [...set]) safely(() => l({ kind: 'doubt' }));
-      });
-      await subscriber.connect();
-      connected = true;
-      if (this.#closed) {
-        await quit(subscriber);
-        throw new StoreError('closed', 'store closed');
-      }
-      this.#subscriber = subscriber;
-      return subscriber;
-    })();
-    // A failed connection is tried again by the next subscribe.
-    this.#subscriberReady.catch(() => (this.#subscriberReady = null));
-    return this.#subscriberReady;
+    await Promise.all([quit(this.#client), this.#channels.close()]);
   }
 
   async #eval(script: Script, keys: string[], args: string[]): Promise<unknown> {
     try {
-      try {
-        return await this.#client.evalSha(script.sha, { keys, arguments: args });
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
-        return await this.#client.eval(script.source, { keys, arguments: args });
-      }
+      return await script.run(this.#client, keys, args);
     } catch (error) {
       if (String((error as Error)?.message).startsWith('LOG_GAP')) {
         throw new StoreError('log_gap', `log does not continue [key:${keys.at(-1)}]`, { cause: error });
@@ -469,26 +362,4 @@ function parseTokenAnnouncement(message: string): TokenAnnouncement | null {
   if (!message.startsWith('revoked:')) return null;
   const tokens = message.slice('revoked:'.length).split(',').filter((t) => t.length > 0);
   return tokens.length ? { kind: 'revoked', tokens } : null;
-}
-
-// A throwing listener must not keep the others from hearing.
-function safely(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // The listener's own problem.
-  }
-}
-
-async function quit(client: RedisClient): Promise<void> {
-  try {
-    if (client.isOpen) await client.close();
-    else client.destroy();
-  } catch {
-    client.destroy();
-  }
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

@@ -1,5 +1,6 @@
 // Storage behind interfaces split by concern: the conference and its log, tokens, presence leases;
-// memory implementations (the embedded default) and a redis one that serves all three.
+// memory implementations (the embedded default) and redis ones; the media nodes' registry, their
+// published tracks, their link samples and the peers' placement on them (issue 13).
 export * from './errors.ts';
 export * from './ConferenceStore.ts';
 export * from './TokenStore.ts';
@@ -9,8 +10,13 @@ export { MemoryConferenceStore } from './memory/MemoryConferenceStore.ts';
 export { MemoryTokenStore } from './memory/MemoryTokenStore.ts';
 export { MemoryPresenceStore } from './memory/MemoryPresenceStore.ts';
 export { RedisStore, type RedisStoreOptions } from './RedisStore.ts';
+export { RedisPlacementStore, type RedisPlacementStoreOptions } from './redis/RedisPlacementStore.ts';
 export { SqliteStore, SQLITE_FILE, type SqliteStoreOptions } from './sqlite/SqliteStore.ts';
 export * from './NodeRegistry.ts';
 export * from './TrackRegistry.ts';
 export * from './PlacementStore.ts';
-export { MemoryNodeRegistry, MemoryTrackRegistry, MemoryPlacementStore } from './memory/MemoryClusterStore.ts';
+export * from './LinkChannel.ts';
+export { MemoryNodeRegistry, MemoryTrackRegistry, MemoryPlacementStore, MemoryLinkChannel } from './memory/MemoryClusterStore.ts';
+export { RedisNodeRegistry, NODE_POLL_MS } from './redis/RedisNodeRegistry.ts';
+export { RedisTrackRegistry } from './redis/RedisTrackRegistry.ts';
+export { RedisLinkChannel } from './redis/RedisLinkChannel.ts';

@@ -13,7 +13,7 @@ import type { PressFeedTarget } from '../app/feed/FeedOutput.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import { HttpError, jsonErrors, notFound, type HttpErrorLog } from './http-errors.ts';
 import { createRecordingsRouter, pressSdpHandler } from './recordings-rest.ts';
-import { bearerPrincipal, bearerToken, createRestRouter } from './rest.ts';
+import { bearerPrincipal, bearerToken, createRestRouter, type RestDeployment } from './rest.ts';
 import type { TokenRefusal } from '../protocol/control.ts';
 import { createRtpHallRouter } from './rtp-halls-rest.ts';
 import { createPapersRouter, PAPER_UPLOAD_TYPES } from './papers-rest.ts';
@@ -48,6 +48,8 @@ export interface ApiOptions {
   pressFeed?: PressFeedTarget;
   /** Addresses of proxies in front of the server: a request from one is keyed by its X-Forwarded-For. */
   trustedProxies: ReadonlySet<string>;
+  /** What /api/me tells the apps of the deployment (every control instance). */
+  deployment?: RestDeployment;
   log?: HttpErrorLog;
 }
 
@@ -59,7 +61,7 @@ export function createApi(options: ApiOptions): express.Router {
   const planText = express.text({ type: PLAN_TYPES, limit: PLAN_MAX_BYTES, inflate: false, defaultCharset: 'utf-8' });
   const json = express.json({ type: JSON_TYPES, limit: REST_BODY_MAX_BYTES, inflate: false, strict: true });
   api.use((req, res, next) => (req.method === 'POST' && PLAN_PATHS.has(req.path) ? planText : json)(req, res, next));
-  api.use(createRestRouter(options.current, options.baseUrl, options.loadPlan, options.plans));
+  api.use(createRestRouter(options.current, options.baseUrl, options.loadPlan, options.plans, options.deployment));
   api.use('/recordings', createRecordingsRouter(options.current));
   api.get('/press.sdp', pressSdpHandler(options.pressFeed));
   api.use('/rtp-halls', createRtpHallRouter(options.current));

@@ -16,6 +16,7 @@ import {
 } from '../protocol/control.ts';
 import type { ConferenceEvent } from '../core/conference/index.ts';
 import type { EventMeta } from '../app/conference/ConferenceRunner.ts';
+import { clusterSummary, peerKeyOf, type MediaWhere } from '../app/placement/MediaPlacement.ts';
 
 type ControlSocket = Socket<ControlClientEvents, ControlServerEvents, Record<string, never>, { principal: Principal }>;
 
@@ -91,6 +92,16 @@ export function attachControlSignaling(
         if (result.ok) return { ok: true, data: { seq: result.seq, events: result.events.map((e) => e.type) } };
         return { ok: false, error: result.error };
       },
+      'media:where': async () => {
+        const key = peerKeyOf(principal);
+        // From now on this socket hears where the page's media moves.
+        void socket.join(`peer:${key}`);
+        return { ok: true, data: { placement: await conference.placement.where(key) } };
+      },
+      'cluster:nodes': async () => {
+        if (!isStaff(principal)) return forbidden('technicians, chair and secretary only');
+        return { ok: true, data: summary() };
+      },
     };
     for (const name of Object.keys(ControlRequests) as ControlRequestName[]) listen(socket, name, handlers[name]);
 
@@ -128,8 +139,22 @@ export function attachControlSignaling(
     immediate = setImmediate(pushViews);
   };
   const names = (): Map<string, string> => new Map(current().plan.bridges.map((b) => [b.id, b.name]));
+  const summary = () => clusterSummary(current().placement, current().plan.bridges.map((b) => b.id), current().clock.now());
+  const pushNodes = (): void => void nsp.local.to('staff').emit('cluster:nodes', summary());
   const onSampled = (): void => {
     nsp.local.to('staff').emit('health:summary', { at: current().clock.now(), bridges: current().health.book.summary() });
+    pushNodes();
+  };
+  // Each instance tells its own sockets (every instance hears every move on the store's channel).
+  const onMoved = (where: MediaWhere): void => {
+    nsp.local.to(`peer:${where.peerKey}`).emit('media:placement', where);
+  };
+  let nodesTimer: NodeJS.Timeout | undefined;
+  const onPlacementChanged = (): void => {
+    nodesTimer ??= setTimeout(() => {
+      nodesTimer = undefined;
+      pushNodes();
+    }, 200);
   };
   const onAlert = (alert: { bridgeId: string; at: number; from: string | null; to: string; reasons: string[] }): void => {
     nsp.local.to('staff').emit('health:alert', { ...alert, bridgeName: names().get(alert.bridgeId) ?? alert.bridgeId });
@@ -140,33 +165,39 @@ export function attachControlSignaling(
   const onEvent = (event: ConferenceEvent, meta: EventMeta): void => {
     nsp.local.to('staff').emit('control:event', { ...event, seq: meta.seq, at: meta.at });
   };
-  // Who is heard and how loud, for the chair's tiles (this instance's media: its own halls).
+  // Who is heard and how loud, for the chair's tiles (this instance's media: its own halls; a
+  // control-only instance has none, see the README's known limits).
   const onLevels = ({ levels }: { levels: { bridgeId: string; dBov: number }[] }): void => {
     nsp.local.to('staff').emit('audio:levels', { at: current().clock.now(), levels });
   };
   let bound: Conference | undefined;
   const unbind = (): void => {
-    bound?.media.off('audiolevels', onLevels);
+    bound?.local?.session.off('audiolevels', onLevels);
     bound?.off('changed', onChanged);
     bound?.off('event', onEvent);
     bound?.health.off('sampled', onSampled);
     bound?.health.off('alert', onAlert);
+    bound?.placement.off('moved', onMoved);
+    bound?.placement.off('changed', onPlacementChanged);
     bound = undefined;
   };
   const rebind = (): void => {
     unbind();
     bound = current();
     bound.on('changed', onChanged);
-    bound.media.on('audiolevels', onLevels);
+    bound.local?.session.on('audiolevels', onLevels);
     bound.on('event', onEvent);
     bound.health.on('sampled', onSampled);
     bound.health.on('alert', onAlert);
+    bound.placement.on('moved', onMoved);
+    bound.placement.on('changed', onPlacementChanged);
   };
   rebind();
   return {
     rebind,
     close: () => {
       clearTimeout(timer);
+      clearTimeout(nodesTimer);
       clearImmediate(immediate);
       unbind();
     },

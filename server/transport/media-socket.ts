@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
 import type { Principal } from '../protocol/control.ts';
-import { guardNamespace, onRequest, type SocketGate } from './socket-requests.ts';
+import { guardNamespace, onRequest, type ConnectRefusal, type SocketGate } from './socket-requests.ts';
 import {
   MediaRequests,
   ConsumeMessage,
@@ -29,6 +29,11 @@ export interface MediaSignalingOptions {
   gate: SocketGate;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
+  /**
+   * Whether a principal's media belongs on this node (issue 13): null, or where it is placed
+   * instead (refused at connect with `wrong_node` and that place as the error's data).
+   */
+  admit?: (principal: Principal) => Promise<{ code: 'wrong_node'; nodeId: string; mediaUrl: string | null } | null>;
   /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
   iceConfig?: (token: string) => Promise<IceConfig | null>;
 }
@@ -70,19 +75,28 @@ export class WireError extends Error {
 
 /**
  * Wires the media session to a socket.io namespace: authenticate, parse, authorise, call, ack.
- * `current` gives the conference's session; a socket stays with the session it joined (when a new
- * plan is loaded, the caller disconnects every socket and they join the new one).
+ * `current` gives the conference's session (undefined while a media node waits for its
+ * conference: connections are refused as 'unavailable'); a socket stays with the session it
+ * joined (when a new plan is loaded, the caller disconnects every socket and they join the new one).
  */
-export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession, options: MediaSignalingOptions): () => void {
+export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession | undefined, options: MediaSignalingOptions): () => void {
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  guardNamespace(nsp, options.gate, Object.keys(MediaRequests), (p) => (p.role === 'operator' && !current().hasBridge(p.bridgeId) ? 'unknown_bridge' : null));
+  guardNamespace(nsp, options.gate, Object.keys(MediaRequests), async (p): Promise<ConnectRefusal> => {
+    const session = current();
+    if (!session || session.closed) return 'unavailable';
+    if (p.role === 'operator' && !session.hasBridge(p.bridgeId)) return 'unknown_bridge';
+    const elsewhere = await options.admit?.(p);
+    if (elsewhere) log('info', 'peer placed on another node', { role: p.role, ...elsewhere });
+    return elsewhere ? { reason: 'wrong_node', data: elsewhere } : null;
+  });
 
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;
     const principal = socket.data.principal;
     const session = current();
+    if (!session) return void socket.disconnect(true);
     const peerId = socket.id;
     let joined = false;
 
@@ -179,7 +193,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   const bind = (): void => {
     bound?.off('onair', onAir);
     bound = current();
-    bound.on('onair', onAir);
+    bound?.on('onair', onAir);
   };
   bind();
   return bind;

@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
 import type { Conference } from '../app/Conference.ts';
 import type { WorkerPool } from '../../sfu/index.ts';
-import { HttpError } from './http-errors.ts';
-import { bearerPrincipal, wrap } from './rest.ts';
+import { requireRole, wrap } from './rest.ts';
 import type { LinkSample } from '../core/health.ts';
+import type { NodeLine } from '../app/placement/MediaPlacement.ts';
 
 const STATUS_VALUE = { ok: 0, degraded: 1, bad: 2, offline: 3 } as const;
 
@@ -13,7 +13,7 @@ function label(v: string): string {
 }
 
 /** The Prometheus text exposition of every bridge's link and the workers' load. */
-export function metricsText(conference: Conference, pool: WorkerPool): string {
+export function metricsText(conference: Conference, pool: WorkerPool | undefined): string {
   const bridges = new Map(conference.plan.bridges.map((b) => [b.id, b]));
   const lines: string[] = [];
   const family = (name: string, help: string, rows: [string, number | undefined][]): void => {
@@ -38,16 +38,28 @@ export function metricsText(conference: Conference, pool: WorkerPool): string {
   const counts = { ok: 0, degraded: 0, bad: 0, offline: 0 };
   for (const s of summary) counts[s.status]++;
   family('diemcau_bridges', 'Bridges by link status', Object.entries(counts).map(([k, v]) => [`status="${k}"`, v]));
-  family('diemcau_worker_load', 'Peers and consumers placed on each mediasoup worker', pool.slots.map((s) => [`worker="${s.index}"`, s.load]));
+  // A control-only instance has no workers of its own.
+  if (pool) family('diemcau_worker_load', 'Peers and consumers placed on each mediasoup worker', pool.slots.map((s) => [`worker="${s.index}"`, s.load]));
+  // Per media node (issue 13): the embedded default has one, "local" (this server).
+  const nodes = conference.placement.nodes();
+  const perNode = (pick: (n: NodeLine) => number | null | undefined): [string, number | undefined][] => nodes.map((n) => [`node="${label(n.nodeId)}"`, pick(n) ?? undefined]);
+  family('diemcau_node_up', 'Whether a media node\'s lease is alive (1) or it was lost with peers still placed on it (0)', perNode((n) => (n.alive ? 1 : 0)));
+  family('diemcau_node_draining', 'Whether a media node is draining (its halls leave one by one)', perNode((n) => (n.draining ? 1 : 0)));
+  family('diemcau_node_placed', 'Peers (halls, consoles) placed on a media node', perNode((n) => n.placed));
+  family('diemcau_node_capacity', 'Peers a media node takes at most', perNode((n) => n.capacity));
+  family('diemcau_node_peers', 'Peers connected to a media node', perNode((n) => n.load.peers));
+  family('diemcau_node_consumers', 'Consumers on a media node', perNode((n) => n.load.consumers));
+  family('diemcau_node_cpu', 'CPU of a media node\'s workers (1 = one core)', perNode((n) => n.load.cpu));
+  family('diemcau_node_workers', 'mediasoup workers of a media node', perNode((n) => n.workers));
+  const pipeRows: [string, number | undefined][] = nodes.flatMap((n) => (n.pipes ? [[`node="${label(n.nodeId)}",direction="in"`, n.pipes.in], [`node="${label(n.nodeId)}",direction="out"`, n.pipes.out]] : []));
+  family('diemcau_node_pipes', 'Pipe transports between a media node and the others', pipeRows);
   return lines.join('\n') + '\n';
 }
 
-/** GET /metrics, for Prometheus with the technicians' token as bearer; refusals in the API's JSON error format. */
-export function metricsHandler(current: () => Conference, pool: WorkerPool) {
-  return wrap(async (req: Request, res: Response): Promise<void> => {
-    const who = await bearerPrincipal(req, current());
-    if (!who) throw new HttpError(401, 'unauthenticated', 'Authorization: Bearer <technician token> is required');
-    if (who.role !== 'technician') throw new HttpError(403, 'forbidden', 'the technicians\' token only');
+/** GET /metrics, for Prometheus with the technicians' token as bearer (the API's entry found it); refusals in the API's JSON error format. */
+export function metricsHandler(current: () => Conference, pool: WorkerPool | undefined) {
+  return wrap(async (_req: Request, res: Response): Promise<void> => {
+    requireRole(res, ['technician'], 'the technicians\' token only');
     res.type('text/plain; version=0.0.4; charset=utf-8').send(metricsText(current(), pool));
   });
 }

@@ -12,6 +12,8 @@ import { BridgeId } from '../protocol/media.ts';
 import { Token, type Principal, type TokenRefusal } from '../protocol/control.ts';
 import { INVITE_PATHS, UnknownGrantError } from '../app/conference/tokens.ts';
 import { HttpError } from './http-errors.ts';
+import { clusterSummary, PlacementError } from '../app/placement/MediaPlacement.ts';
+import { NodeId } from '../protocol/cluster.ts';
 
 type Role = Principal['role'];
 
@@ -56,12 +58,19 @@ export const wrap =
       .catch(next);
   };
 
-/** The REST API: who am I, invites and tokens, reports, makets, plans. Thin: parse, authorise, call. */
+/** What the REST API tells the apps of the deployment. */
+export interface RestDeployment {
+  /** Every control instance (the apps rotate through them); empty: the origin they were loaded from. */
+  controlUrls: readonly string[];
+}
+
+/** The REST API: who am I, invites and tokens, reports, makets, plan validation, media nodes. Thin: parse, authorise, call. */
 export function createRestRouter(
   current: () => Conference,
   baseUrl: () => string,
   loadPlan: (plan: ConferencePlan) => Promise<void>,
   plans: PlanChecker,
+  deployment: RestDeployment = { controlUrls: [] },
 ): express.Router {
   const router = express.Router();
 
@@ -77,7 +86,15 @@ export function createRestRouter(
     wrap(async (req, res) => {
       const who = await principal(req, res);
       const bridge = who.role === 'operator' ? current().plan.bridges.find((b) => b.id === who.bridgeId) : undefined;
-      res.json({ ...who, bridgeName: bridge?.name, bridgeKind: bridge?.kind, conferenceId: current().conferenceId, title: current().plan.title, chairBridgeId: current().chairBridgeId });
+      res.json({
+        ...who,
+        bridgeName: bridge?.name,
+        bridgeKind: bridge?.kind,
+        conferenceId: current().conferenceId,
+        title: current().plan.title,
+        chairBridgeId: current().chairBridgeId,
+        controlUrls: deployment.controlUrls,
+      });
     }),
   );
 
@@ -208,6 +225,33 @@ export function createRestRouter(
   router.get('/plan', (_req, res) => {
     res.json(current().plan);
   });
+
+  // The media nodes: each node's load and draining state, and where each hall's media is.
+  router.get(
+    '/nodes',
+    wrap(async (req, res) => {
+      await principal(req, res, ['technician', 'chair', 'secretary']);
+      res.json(clusterSummary(current().placement, current().plan.bridges.map((b) => b.id), current().clock.now()));
+    }),
+  );
+
+  // Drains a node for maintenance (its halls leave it one by one), or takes it back.
+  router.post(
+    '/nodes/:nodeId/drain',
+    wrap(async (req, res) => {
+      await principal(req, res, ['technician']);
+      const nodeId = NodeId.safeParse(req.params.nodeId);
+      const body = z.object({ draining: z.boolean() }).strict().safeParse(req.body);
+      if (!nodeId.success || !body.success) throw new HttpError(400, 'invalid_payload', 'POST /api/nodes/<nodeId>/drain with body { draining: true | false }');
+      try {
+        await current().placement.setDraining(nodeId.data, body.data.draining);
+      } catch (error) {
+        if (error instanceof PlacementError) throw new HttpError(error.code === 'unknown_node' ? 404 : 409, error.code, error.message);
+        throw error;
+      }
+      res.json({ nodeId: nodeId.data, draining: body.data.draining });
+    }),
+  );
 
   return router;
 }

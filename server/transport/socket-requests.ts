@@ -1,12 +1,16 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
 import type { Conference } from '../app/Conference.ts';
-import { principalKey, SOCKET_REQUEST_CLASSES, type RateRefusal, type RequestClass } from '../app/rate-limit.ts';
+import type { AccessTokens } from '../app/conference/tokens.ts';
+import { principalKey, SOCKET_REQUEST_CLASSES, type RateRefusal, type RequestClass, type RequestLimits } from '../app/rate-limit.ts';
 import { TokenAuth, type Principal, type TokenRefusal } from '../protocol/control.ts';
 import { hasTextFault } from '../protocol/text.ts';
 
 /** An acknowledgement of any namespace: the data, or a refusal with a stable code. */
 export type WireAck<T> = { ok: true; data: T } | { ok: false; error: { code: string; message: string } };
+
+/** Why a principal is refused at connect: a reason, or a reason with data for the client (where to go instead). */
+export type ConnectRefusal = string | { reason: string; data: unknown } | null;
 
 /** What a namespace checks for every socket it admits and for every request a socket makes. */
 export interface SocketGate {
@@ -18,6 +22,16 @@ export interface SocketGate {
   take(cls: RequestClass, principal: Principal): RateRefusal | null;
   /** Why a token that grants nothing is refused: revoked (or replaced by a re-issue), or never valid. */
   refusal(token: string): Promise<TokenRefusal>;
+}
+
+/** A gate of tokens kept current by the store's announcements and of request budgets (a media node's). */
+export function tokenGate(tokens: AccessTokens, limits: RequestLimits): SocketGate {
+  return {
+    authenticate: async (token) => (await tokens.resolve(token)) as Principal | null,
+    inForce: (token) => tokens.inForce(token),
+    take: (cls, principal) => limits.take(cls, principalKey(principal)),
+    refusal: (token) => tokens.refusal(token),
+  };
 }
 
 /** The gate of the conference at work: its tokens and its request budgets. */
@@ -33,7 +47,7 @@ export function conferenceGate(current: () => Conference): SocketGate {
 /**
  * Guards a namespace. At connect: the access token in the handshake `auth` (refusals reach the
  * client as connect_error messages: 'unauthenticated', 'unavailable', 'rate_limited', or the
- * reason `accept` gives; a refused token's error carries why in `data.code`, 'token_revoked' or
+ * reason `accept` gives, with `data` if given; a refused token's error carries why in `data.code`, 'token_revoked' or
  * 'token_invalid', so the page can say so and stop retrying instead of taking it for a network
  * loss). Before every request, in arrival order: its name must be one of `requests` (else
  * `unknown_request`), the socket's token must still be in force (else `unauthenticated`, and the
@@ -42,30 +56,39 @@ export function conferenceGate(current: () => Conference): SocketGate {
  * allow it (else `rate_limited`). A refused request is answered through its acknowledgement, if
  * it has one.
  */
-export function guardNamespace(nsp: Namespace, gate: SocketGate, requests: readonly string[], accept: (principal: Principal) => string | null = () => null): void {
+export function guardNamespace(
+  nsp: Namespace,
+  gate: SocketGate,
+  requests: readonly string[],
+  accept: (principal: Principal) => ConnectRefusal | Promise<ConnectRefusal> = () => null,
+): void {
   const known = new Set(requests);
   const refused = (code: TokenRefusal): Error => Object.assign(new Error('unauthenticated'), { data: { code } });
   nsp.use((socket, next) => {
     const parsed = TokenAuth.safeParse(socket.handshake.auth);
     if (!parsed.success) return next(refused('token_invalid'));
-    gate.authenticate(parsed.data.token).then(
-      (principal) => {
-        if (!principal) {
-          gate.refusal(parsed.data.token).then(
-            (code) => next(refused(code)),
-            () => next(refused('token_invalid')),
-          );
-          return;
-        }
-        const refusal = accept(principal);
-        if (refusal) return next(new Error(refusal));
-        if (gate.take('connect', principal)) return next(new Error('rate_limited'));
-        (socket.data as { principal: Principal; token: string }).principal = principal;
-        (socket.data as { token: string }).token = parsed.data.token;
-        next();
-      },
-      () => next(new Error('unavailable')),
-    );
+    gate
+      .authenticate(parsed.data.token)
+      .then(async (principal) => (principal ? { principal, refusal: await accept(principal) } : null))
+      .then(
+        (outcome) => {
+          if (!outcome) {
+            gate.refusal(parsed.data.token).then(
+              (code) => next(refused(code)),
+              () => next(refused('token_invalid')),
+            );
+            return;
+          }
+          const { principal, refusal } = outcome;
+          if (typeof refusal === 'string') return next(new Error(refusal));
+          if (refusal) return next(Object.assign(new Error(refusal.reason), { data: refusal.data }));
+          if (gate.take('connect', principal)) return next(new Error('rate_limited'));
+          (socket.data as { principal: Principal; token: string }).principal = principal;
+          (socket.data as { token: string }).token = parsed.data.token;
+          next();
+        },
+        () => next(new Error('unavailable')),
+      );
   });
   nsp.on('connection', (socket) => {
     const { principal, token } = socket.data as { principal: Principal; token: string };
@@ -75,7 +98,7 @@ export function guardNamespace(nsp: Namespace, gate: SocketGate, requests: reado
       const refuse = (error: { code: string; message: string }): void => {
         if (typeof last === 'function') (last as (r: WireAck<never>) => void)({ ok: false, error });
       };
-      const cls = typeof event === 'string' && known.has(event) ? SOCKET_REQUEST_CLASSES[event] : undefined;
+      const cls = typeof event === 'string' && known.has(event) ? (SOCKET_REQUEST_CLASSES as Readonly<Record<string, RequestClass>>)[event] : undefined;
       if (!cls) return refuse({ code: 'unknown_request', message: `no such request here [request:${String(event).slice(0, 40)}]` });
       const proceed = (inForce: boolean): void => {
         if (!socket.connected) return;

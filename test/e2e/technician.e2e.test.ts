@@ -188,6 +188,8 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
     await dash.click(`.tile[data-bridge-id="${COMMUNE}"]`);
     await waitFor('drill-down open', async () => (await text(dash, '#drill-name').catch(() => '')) === 'Xã Cao Minh', 10_000);
     expect(await text(dash, '#drill-where')).to.equal('Điểm cầu cấp xã — Huyện Tràng Định');
+    // One server, both roles: its own media is the only node.
+    await waitFor('the drill-down names the media node', async () => (await text(dash, '#drill-node')) === 'Máy chủ media: Máy chủ này', 5000);
     expect(await text(dash, '#drill-badge')).to.match(/Suy giảm|Kém/);
     const paths = await waitFor('sparklines drawn', async () => {
       const d = await dash.$$eval('#drill-sparks svg path', (els) => els.map((e) => e.getAttribute('d') ?? ''));
@@ -204,6 +206,16 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
       return /\d+p · [\d,]+ hình\/giây/.test(video) && /^\d+ %$/.test(await text(dash, '[data-metric="audio"]'));
     }, 10_000, 250);
     await shot('3-drilldown');
+  });
+
+  it('the media nodes panel: one node, this server, carrying the three halls; no drain in a one-server deployment; the tiles do not repeat it', async () => {
+    const panel = await waitFor('nodes panel', async () => {
+      const rows = await dash.$$eval('#nodes li.node', (els) => els.map((e) => (e as HTMLElement).innerText.replace(/\s+/g, ' ')));
+      return rows.length === 1 && rows[0]!.includes('3 điểm cầu · 3 kết nối') ? rows : undefined;
+    }, 10_000, 250);
+    expect(panel[0]).to.match(/^Máy chủ này Hoạt động 3 điểm cầu · 3 kết nối · \d+ luồng nhận Một máy chủ: không có đường nối$/);
+    expect(await dash.$$('#nodes button')).to.have.length(0);
+    expect(await dash.$$eval('.tile .t-node', (els) => els.filter((e) => !(e as HTMLElement).hidden).length)).to.equal(0);
   });
 
   it('the link test of a hall, run from the dashboard, comes back with its ready checklist', async () => {

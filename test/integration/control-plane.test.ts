@@ -421,7 +421,7 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
       expect(await me.json()).to.include({ role: 'operator', bridgeId: COMMUNE, bridgeName: 'Xã Cao Minh' });
       expect((await fetch(`${server.url}/api/me`)).status).to.equal(401);
       const chair = await fetch(`${server.url}/api/me`, { headers: bearer(await tokenOf(server, 'chair')) });
-      expect(await chair.json()).to.deep.equal({ role: 'chair', conferenceId: server.conference.conferenceId, title: server.plan.title, chairBridgeId: PROVINCE });
+      expect(await chair.json()).to.deep.equal({ role: 'chair', conferenceId: server.conference.conferenceId, title: server.plan.title, chairBridgeId: PROVINCE, controlUrls: [] });
       expect((await fetch(`${server.url}/api/me`, { headers: bearer('A'.repeat(22)) })).status).to.equal(401);
       expect((await fetch(`${server.url}/api/me`, { headers: bearer('not a token') })).status).to.equal(401);
     });

@@ -1,28 +1,13 @@
 // Plain RTP peers (hardware halls, encoders, load generators) on real mediasoup workers, with
 // real UDP sockets on loopback.
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { expect } from 'chai';
 import { MediaSession, WorkerPool, SfuError } from '../../sfu/index.ts';
 import { COMMUNE, DISTRICT, PROVINCE, RecordingSink, micParameters, poolOptions, waitFor } from './media-fixture.ts';
+import { rtpPacket as rtp, udpSocket } from '../helpers/synthetic-rtp.ts';
 
 function sessionOptions() {
   return { conferenceId: 'plain', chairBridgeId: PROVINCE, bridgeIds: [PROVINCE, DISTRICT, COMMUNE], switchBatchMs: 100, consumeTimeoutMs: 2000 };
-}
-
-function rtp(ssrc: number, seq: number, payloadType: number): Buffer {
-  const b = Buffer.alloc(12 + 40, 0xab);
-  b[0] = 0x80;
-  b[1] = payloadType & 0x7f;
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE(seq * 960, 4);
-  b.writeUInt32BE(ssrc, 8);
-  return b;
-}
-
-async function udpSocket(): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  return s;
 }
 
 describe('MediaSession: plain RTP peers on 2 real workers (real UDP on loopback)', function () {

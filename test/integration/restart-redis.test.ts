@@ -1,40 +1,15 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
-import { io, type Socket } from 'socket.io-client';
-import type { ConferenceView } from '../../server/protocol/control.ts';
 import type { RunningServer } from '../../server/app/server.ts';
 import { RedisStore } from '../../server/store/index.ts';
-import { freePortBase, startTestServer, tokenOf } from '../helpers/server.ts';
-import { killAllServers, killServer, spawnServer } from '../helpers/server-process.ts';
+import { startTestServer, tokenOf } from '../helpers/server.ts';
+import { display, kill, killAll, serverEnv, spawnServer, type Display, type Reply } from '../helpers/server-process.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
 import { joinHall, waitFor } from './media-fixture.ts';
 
 const COMMUNE = 'c-06010';
 const DISTRICT = 'd-178';
 const PROVINCE = 'p-20';
-
-type Reply = { ok: true; data: unknown } | { ok: false; error: { code: string } };
-
-interface Display {
-  socket: Socket;
-  views: ConferenceView[];
-  last(): ConferenceView;
-  command(cmd: object): Promise<Reply>;
-}
-
-/** A control socket that reconnects by itself, as the apps' do. */
-async function display(url: string, token: string): Promise<Display> {
-  const socket = io(`${url}/control`, { auth: { token }, transports: ['websocket'], reconnectionDelay: 200, reconnectionDelayMax: 500, forceNew: true });
-  const d: Display = {
-    socket,
-    views: [],
-    last: () => d.views[d.views.length - 1]!,
-    command: (cmd) => socket.timeout(5000).emitWithAck('control:command', cmd) as Promise<Reply>,
-  };
-  socket.on('control:view', (v: ConferenceView) => d.views.push(v));
-  await waitFor('first view', () => d.views.length > 0, 10_000);
-  return d;
-}
 
 describe('durable state on a real redis-server', function () {
   this.timeout(90_000);
@@ -46,25 +21,15 @@ describe('durable state on a real redis-server', function () {
   });
   after(async () => {
     for (const d of displays) d.socket.close();
-    await killAllServers();
+    await killAll();
     await redis?.stop();
   });
 
   it('the server process is killed and restarted: the same queue, holder and deadline, and the displays reconnect by themselves', async () => {
     const conferenceId = `restart-${Date.now()}`;
-    const [http, rtc, pipes] = [await freePortBase(1), await freePortBase(2), await freePortBase(1)];
-    const env = (webrtc: number) => ({
-      PORT: String(http),
-      DIEMCAU_LISTEN_IP: '127.0.0.1',
-      DIEMCAU_WEBRTC_PORT: String(webrtc),
-      DIEMCAU_RTC_MIN_PORT: String(Math.min(pipes, 64000)),
-      DIEMCAU_RTC_MAX_PORT: String(Math.min(pipes, 64000) + 500),
-      DIEMCAU_WORKERS: '1',
-      DIEMCAU_LOG_LEVEL: 'warn',
-      REDIS_URL: redis.url,
-      DIEMCAU_CONFERENCE_ID: conferenceId,
-    });
-    let child: ChildProcess | undefined = await spawnServer(env(rtc));
+    const env = await serverEnv({ REDIS_URL: redis.url, DIEMCAU_CONFERENCE_ID: conferenceId });
+    const http = Number(env.PORT);
+    let child: ChildProcess | undefined = await spawnServer(env);
     const store = await RedisStore.create({ url: redis.url });
     try {
       const tokens = await store.listTokens(conferenceId);
@@ -83,11 +48,11 @@ describe('durable state on a real redis-server', function () {
         return v.floor && v.queue.length === 1 ? v : undefined;
       });
 
-      await killServer(child);
+      await kill(child);
       await waitFor('displays see the server gone', () => !chair.socket.connected && !commune.socket.connected);
       const seen = chair.views.length;
       // A new process on the same redis (the old worker's WebRTC port may still be closing: take another).
-      child = await spawnServer(env(rtc + 1));
+      child = await spawnServer({ ...env, DIEMCAU_WEBRTC_PORT: String(Number(env.DIEMCAU_WEBRTC_PORT) + 1) });
       await waitFor('displays reconnected by themselves', () => chair.socket.connected && commune.socket.connected && district.socket.connected, 20_000);
       const after = await waitFor('a fresh view', () => (chair.views.length > seen ? chair.last() : undefined), 10_000);
       expect(after.status).to.equal('running');
@@ -106,7 +71,7 @@ describe('durable state on a real redis-server', function () {
       expect((await chair.command({ type: 'revoke_floor' })).ok).to.equal(true);
       await waitFor('revoked after the restart', () => commune.last().floor === null);
     } finally {
-      await killServer(child);
+      await kill(child);
       await store.close();
     }
   });

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { createClient } from 'redis';
 import { io, type Socket } from 'socket.io-client';
 import { RedisStore } from '../../server/store/index.ts';
-import { killAllServers, serverEnv, spawnServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { killAll, serverEnv, spawnServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
 import { waitFor } from './media-fixture.ts';
 
@@ -34,7 +34,7 @@ describe('revocation across server processes (two real processes, real redis)', 
   after(async () => {
     for (const s of sockets) s.close();
     await store?.close();
-    await killAllServers();
+    await killAll();
     await redis?.stop();
   });
 

@@ -1,20 +1,23 @@
 // Roll-call presence of the halls across server instances. A hall is online from its first
 // socket on any instance (a hardware hall: while its device's media arrives) and offline when its
 // last one has gone everywhere. Each instance declares the halls it has under a lease in the
-// presence store and renews it; after a (re)start, halls the stored state has online that no
-// instance has (they were on an instance that died) are taken offline once the grace is over.
-//
-// Today that sweep runs once, graceMs after the start. Issue 13 (a meeting that survives losing a
-// host) wants it on every instance, periodically: `sweep()` is the piece to call from a
-// repeating timer here.
+// presence store and renews it. Every instance sweeps, always, every few seconds: halls the state
+// has online that no live instance holds (they were on an instance that died) go offline, at most
+// PRESENCE_OFFLINE_WITHIN_MS after that instance died. After a (re)start, halls that nobody held
+// when this instance came up (their instance died before, perhaps this one) get the grace to come
+// back; a hall this instance saw held elsewhere since its start is swept as soon as it is not.
 import { randomUUID } from 'node:crypto';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import type { PresenceStore } from '../../store/index.ts';
 
 /** How long this instance's lease lives without renewal. */
-export const PRESENCE_LEASE_MS = 15_000;
-/** How often the lease is renewed. */
-export const PRESENCE_RENEW_MS = 5_000;
+export const PRESENCE_LEASE_MS = 12_000;
+/** How often the lease is renewed (four renewals per lease: a stalled event loop does not lose it). */
+export const PRESENCE_RENEW_MS = 3_000;
+/** How often every instance looks for halls no live instance holds. */
+export const PRESENCE_SWEEP_MS = 2_000;
+/** A dead instance's halls are offline at most this long after it died: its last lease, then one sweep (the issue's 15 s). */
+export const PRESENCE_OFFLINE_WITHIN_MS = PRESENCE_LEASE_MS + PRESENCE_SWEEP_MS;
 /** After a (re)start, how long halls the state has online get to reconnect before they count as dropped. */
 export const PRESENCE_GRACE_MS = 20_000;
 
@@ -39,6 +42,7 @@ export interface HallPresenceOptions {
   graceMs?: number;
   leaseMs?: number;
   renewMs?: number;
+  sweepMs?: number;
 }
 
 /** The halls connected to this instance, leased to the others, and the sweep of halls nobody has. */
@@ -52,6 +56,13 @@ export class HallPresence {
   readonly #connections = new Map<string, number>();
   #renewTimer: ClockTimer | undefined;
   #sweepTimer: ClockTimer | undefined;
+  #sweeping = false;
+  /** Until then, only halls seen held by another live instance since the start are swept. */
+  readonly #graceUntil: number;
+  /** Halls seen held by another live instance during the grace. */
+  readonly #heldSince = new Set<string>();
+  /** The presence store failed at the last sweep (reported once per failing spell). */
+  #storeFailing = false;
   #quiet = false;
   #closed = false;
 
@@ -60,15 +71,16 @@ export class HallPresence {
     this.#clock = options.clock;
     this.#leaseMs = options.leaseMs ?? PRESENCE_LEASE_MS;
     this.instanceId = options.instanceId ?? randomUUID();
+    this.#graceUntil = options.clock.now() + (options.graceMs ?? PRESENCE_GRACE_MS);
   }
 
-  /** Leases at once, renews every renewMs, and sweeps once after graceMs. */
+  /** Leases at once, renews every renewMs, and sweeps every sweepMs. */
   static start(options: HallPresenceOptions): HallPresence {
     const presence = new HallPresence(options);
     const clock = options.clock;
     void presence.#lease();
     presence.#renewTimer = clock.setInterval(() => void presence.#lease(), options.renewMs ?? PRESENCE_RENEW_MS, { background: true });
-    presence.#sweepTimer = clock.setTimeout(() => void presence.sweep(), options.graceMs ?? PRESENCE_GRACE_MS, { background: true });
+    presence.#sweepTimer = clock.setInterval(() => void presence.sweep(), options.sweepMs ?? PRESENCE_SWEEP_MS, { background: true });
     return presence;
   }
 
@@ -97,21 +109,35 @@ export class HallPresence {
     }
     this.#connections.delete(bridgeId);
     await this.#lease();
-    if ((await this.#elsewhere()).has(bridgeId)) return;
+    if ((await this.#elsewhere())?.has(bridgeId)) return;
     // The hall came back here while the store was asked (a link re-issued, a quick reconnect): it stays online.
     if (this.#connections.has(bridgeId)) return;
     await this.#report(bridgeId, false);
   }
 
   /**
-   * Takes offline the halls the state has online but that no instance has (they were on a server
-   * that crashed and never came back); a hall that held the floor then returns it to the chair.
+   * Takes offline the halls the state has online but that no live instance has (they were on a
+   * server that crashed); a hall that held the floor then returns it to the chair (the core's
+   * rule for a holder that dropped). When the presence store cannot be read, nothing is swept.
    */
   async sweep(): Promise<void> {
-    if (this.#quiet || this.#closed) return;
-    const elsewhere = await this.#elsewhere();
-    for (const bridgeId of this.#options.onlineInState()) {
-      if (!this.#connections.has(bridgeId) && !elsewhere.has(bridgeId)) await this.#report(bridgeId, false);
+    if (this.#quiet || this.#closed || this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      // The state first: a hall that comes online meanwhile is not in this list, and one in it
+      // that another instance holds was leased there before that instance reported it online.
+      const online = [...this.#options.onlineInState()];
+      const elsewhere = await this.#elsewhere();
+      if (!elsewhere) return;
+      const inGrace = this.#clock.now() < this.#graceUntil;
+      if (inGrace) for (const id of elsewhere) this.#heldSince.add(id);
+      for (const bridgeId of online) {
+        if (this.#connections.has(bridgeId) || elsewhere.has(bridgeId)) continue;
+        if (inGrace && !this.#heldSince.has(bridgeId)) continue;
+        await this.#report(bridgeId, false);
+      }
+    } finally {
+      this.#sweeping = false;
     }
   }
 
@@ -143,9 +169,18 @@ export class HallPresence {
     await o.store.setPresence(o.conferenceId, this.instanceId, [...this.#connections.keys()], this.#leaseMs).catch((e: unknown) => o.problem('presence lease failed', e));
   }
 
-  async #elsewhere(): Promise<Set<string>> {
+  /** The halls other live instances hold; null when the store cannot say. */
+  async #elsewhere(): Promise<Set<string> | null> {
     const o = this.#options;
-    return o.store.presentElsewhere(o.conferenceId, this.instanceId).catch(() => new Set<string>());
+    try {
+      const found = await o.store.presentElsewhere(o.conferenceId, this.instanceId);
+      this.#storeFailing = false;
+      return found;
+    } catch (error) {
+      if (!this.#storeFailing) o.problem('presence store unreadable: nothing swept', error);
+      this.#storeFailing = true;
+      return null;
+    }
   }
 
   async #report(bridgeId: string, online: boolean): Promise<void> {
@@ -155,7 +190,7 @@ export class HallPresence {
 
   #stopTimers(): void {
     this.#clock.clearInterval(this.#renewTimer);
-    this.#clock.clearTimeout(this.#sweepTimer);
+    this.#clock.clearInterval(this.#sweepTimer);
     this.#renewTimer = this.#sweepTimer = undefined;
   }
 }

@@ -79,6 +79,12 @@ export function grantKey(grant: AccessGrant): string {
   return grant.role === 'operator' ? `operator:${grant.bridgeId}` : grant.role;
 }
 
+/** Why a token that grants nothing is refused: it was revoked or replaced, or it was never issued. */
+export async function tokenRefusal(store: TokenStore, conferenceId: string, token: unknown): Promise<TokenRefusal> {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return 'token_invalid';
+  return (await store.revokedAt(conferenceId, token)) === null ? 'token_invalid' : 'token_revoked';
+}
+
 /** Events of AccessTokens. */
 export type AccessTokensEvents = {
   /** A token no longer grants anything (revoked or re-issued, on any process): cut off what it opened. */
@@ -131,6 +137,16 @@ export class AccessTokens extends EventEmitter<AccessTokensEvents> {
     return tokens;
   }
 
+  /**
+   * Opens the tokens of a conference to check them only (a media node checks the halls' links):
+   * nothing is issued, revocations on any process reach it as they reach create()'s.
+   */
+  static async watch(options: AccessTokensOptions): Promise<AccessTokens> {
+    const tokens = new AccessTokens(options);
+    tokens.#subscription = await tokens.#store.watchTokens(tokens.conferenceId, (a) => tokens.#heard(a));
+    return tokens;
+  }
+
   /** What a token grants, or null when it is malformed, unknown or revoked (asks the store). */
   async resolve(token: unknown): Promise<AccessGrant | null> {
     if (this.#closed || typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return null;
@@ -156,9 +172,8 @@ export class AccessTokens extends EventEmitter<AccessTokensEvents> {
   }
 
   /** Why a token that resolves to nothing is refused: revoked (or replaced by a reissue), or never valid. */
-  async refusal(token: unknown): Promise<TokenRefusal> {
-    if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return 'token_invalid';
-    return (await this.#store.revokedAt(this.conferenceId, token)) === null ? 'token_invalid' : 'token_revoked';
+  refusal(token: unknown): Promise<TokenRefusal> {
+    return tokenRefusal(this.#store, this.conferenceId, token);
   }
 
   /** Revokes a token at once; false when it was not in force. The grant has no token until reissue. */

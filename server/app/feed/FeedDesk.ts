@@ -12,18 +12,21 @@ import { formatTime, type Clock, type ConferenceState } from '../../core/confere
 import { renderMaket } from '../../core/maket.ts';
 import type { ConferencePlan } from '../../protocol/plan.ts';
 import { livePlan } from '../view.ts';
-import type { ConferenceRunner } from '../conference/ConferenceRunner.ts';
+import type { ConferenceStateSource } from '../conference/ConferenceFollower.ts';
 import { FeedOutput, type PressFeedTarget } from './FeedOutput.ts';
 import type { Overlay } from './FeedEncoder.ts';
 import type { Recorder } from './Recorder.ts';
 import { chaptersFromLog, type Chapter } from './chapters.ts';
 
-/** What the desk follows: the conference's plan and runner, and the media session it takes the picture from. */
+/**
+ * What the desk follows: the conference's plan and state (the runner on a control instance, a
+ * follower of the store on a media node), and the media session it takes the picture from.
+ */
 export interface FeedSource {
   readonly conferenceId: string;
   readonly plan: ConferencePlan;
   readonly chairBridgeId: string;
-  readonly runner: ConferenceRunner;
+  readonly runner: ConferenceStateSource;
   readonly media: MediaSession;
 }
 

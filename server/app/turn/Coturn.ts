@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { sleep, systemClock, type Clock } from '../../core/conference/index.ts';
 
 /** Where and how coturn runs. */
 export interface CoturnOptions {
@@ -31,6 +32,8 @@ export interface CoturnOptions {
   command?: string;
   /** Lines coturn logs. */
   log?: (line: string) => void;
+  /** Time of the start-up wait and the stop's grace (the system clock by default). */
+  clock?: Clock;
 }
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -121,14 +124,15 @@ export class Coturn {
     child.once('error', (error) => (failure = error));
     const host = options.listenIp === '0.0.0.0' ? '127.0.0.1' : options.listenIp;
     const ports = [options.port, ...(options.tlsPort !== undefined ? [options.tlsPort] : [])];
-    const until = Date.now() + 5000;
+    const clock = options.clock ?? systemClock;
+    const until = clock.now() + 5000;
     try {
       for (;;) {
         if (failure) throw failure;
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`coturn exited [code:${child.exitCode}]`);
         if ((await Promise.all(ports.map((p) => accepts(host, p)))).every(Boolean)) return coturn;
-        if (Date.now() > until) throw new Error('coturn did not listen within 5 s');
-        await new Promise((r) => setTimeout(r, 50));
+        if (clock.now() > until) throw new Error('coturn did not listen within 5 s');
+        await sleep(clock, 50);
       }
     } catch (error) {
       await coturn.close();
@@ -151,9 +155,10 @@ export class Coturn {
     this.#closing ??= (async () => {
       if (this.running) {
         this.#child.kill('SIGTERM');
-        const timer = setTimeout(() => this.#child.kill('SIGKILL'), 2000);
+        const clock = this.options.clock ?? systemClock;
+        const timer = clock.setTimeout(() => this.#child.kill('SIGKILL'), 2000);
         await this.#exited;
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
       }
       fs.rmSync(this.#dir, { recursive: true, force: true });
     })();

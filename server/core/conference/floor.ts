@@ -85,3 +85,11 @@ export function sameOrder(a: readonly FloorRequest[], b: readonly FloorRequest[]
 export function nextSpeaker(state: Pick<ConferenceState, 'queue' | 'presence'>): FloorRequest | null {
   return state.queue.find((r) => presenceOf(state, r.bridgeId).online) ?? null;
 }
+
+/**
+ * The bridge on air: the floor holder, or the chair while nobody holds the floor. The view, the
+ * media of every node and the press feed all read it from the state through this one function.
+ */
+export function onAirOf(state: Pick<ConferenceState, 'config' | 'floor'>): string {
+  return state.floor?.bridgeId ?? state.config.chairBridgeId;
+}

@@ -7,7 +7,7 @@ export { FakeClock, SystemClock, systemClock, WakeAlarm, sleep, type Clock, type
 export { rollCallSummary, presenceOf, type RollCallSummary, type RollCallCount, type DistrictRollCall } from './rollcall.ts';
 export { report, reportCsv, csv, csvCell, formatTime } from './report.ts';
 export type { ConferenceReport, AttendanceRow, SpeakerRow, IncidentRow, ItemRow, ReportCsv, CsvOptions, Cell } from './report.ts';
-export { nextSpeaker } from './floor.ts';
+export { nextSpeaker, onAirOf } from './floor.ts';
 export { speakingTimerView, remainingMs, overtimeMs, type SpeakingTimerView } from './timer.ts';
 export { currentAgendaItem, itemElapsedMs, onBreak } from './agenda.ts';
 export { holderGraceMs, pausesOf } from './hold.ts';

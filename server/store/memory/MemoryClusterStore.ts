@@ -3,7 +3,10 @@
 // follow the same contracts as the redis implementations (leases expire on the injected clock),
 // which lets the placement and routing code run unchanged on one host and be tested without redis.
 import { SystemClock, type Clock } from '../../core/conference/index.ts';
-import type { MediaNodeRecord, PlacementRecord, TrackRecord } from '../../protocol/cluster.ts';
+import type { LinkSampleMessage, MediaNodeRecord, PlacementRecord, TrackRecord } from '../../protocol/cluster.ts';
+import { checkNodeId, checkPlacements } from '../errors.ts';
+import type { LinkChannel, LinkWatch } from '../LinkChannel.ts';
+import { ConferenceWatchers } from './ConferenceWatchers.ts';
 import type { NodeChange, NodeRegistry, NodeWatch } from '../NodeRegistry.ts';
 import type { PlacementStore, PlacementWatch } from '../PlacementStore.ts';
 import type { TrackRegistry, TrackWatch } from '../TrackRegistry.ts';
@@ -88,7 +91,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
 /** Published tracks in this process. */
 export class MemoryTrackRegistry implements TrackRegistry {
   readonly #tracks = new Map<string, Map<string, TrackRecord>>();
-  readonly #watchers = new Map<string, Set<() => void>>();
+  readonly #watchers = new ConferenceWatchers<void>();
   readonly #open = new OpenGuard();
 
   get closed(): boolean {
@@ -133,10 +136,7 @@ export class MemoryTrackRegistry implements TrackRegistry {
 
   async watchTracks(conferenceId: string, listener: () => void): Promise<TrackWatch> {
     this.#open.assert(conferenceId);
-    let set = this.#watchers.get(conferenceId);
-    if (!set) this.#watchers.set(conferenceId, (set = new Set()));
-    set.add(listener);
-    return { close: async () => void set.delete(listener) };
+    return this.#watchers.watch(conferenceId, listener);
   }
 
   async dropTracks(conferenceId: string): Promise<void> {
@@ -158,7 +158,7 @@ export class MemoryTrackRegistry implements TrackRegistry {
   }
 
   #tell(conferenceId: string): void {
-    for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) fn();
+    this.#watchers.tell(conferenceId, undefined);
   }
 }
 
@@ -166,6 +166,7 @@ export class MemoryTrackRegistry implements TrackRegistry {
 export class MemoryPlacementStore implements PlacementStore {
   readonly #placements = new Map<string, Map<string, PlacementRecord>>();
   readonly #watchers = new Map<string, Set<(record: PlacementRecord) => void>>();
+  readonly #draining = new Map<string, Set<string>>();
   readonly #open = new OpenGuard();
 
   get closed(): boolean {
@@ -178,14 +179,20 @@ export class MemoryPlacementStore implements PlacementStore {
   }
 
   async place(conferenceId: string, record: Omit<PlacementRecord, 'epoch'>, expectedEpoch: number): Promise<PlacementRecord | null> {
+    return (await this.placeAll(conferenceId, [{ record, expectedEpoch }]))?.[0] ?? null;
+  }
+
+  async placeAll(conferenceId: string, moves: readonly { record: Omit<PlacementRecord, 'epoch'>; expectedEpoch: number }[]): Promise<PlacementRecord[] | null> {
     this.#open.assert(conferenceId);
+    checkPlacements(moves);
     let conference = this.#placements.get(conferenceId);
     if (!conference) this.#placements.set(conferenceId, (conference = new Map()));
-    if ((conference.get(record.peerKey)?.epoch ?? 0) !== expectedEpoch) return null;
-    const stored: PlacementRecord = { ...record, epoch: expectedEpoch + 1 };
-    conference.set(record.peerKey, stored);
-    for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) fn({ ...stored });
-    return { ...stored };
+    const held = conference;
+    if (moves.some((m) => (held.get(m.record.peerKey)?.epoch ?? 0) !== m.expectedEpoch)) return null;
+    const stored = moves.map((m): PlacementRecord => ({ ...m.record, epoch: m.expectedEpoch + 1 }));
+    for (const r of stored) held.set(r.peerKey, r);
+    for (const r of stored) for (const fn of [...(this.#watchers.get(conferenceId) ?? [])]) fn({ ...r });
+    return stored.map((r) => ({ ...r }));
   }
 
   async watchPlacements(conferenceId: string, listener: (record: PlacementRecord) => void): Promise<PlacementWatch> {
@@ -196,14 +203,56 @@ export class MemoryPlacementStore implements PlacementStore {
     return { close: async () => void set.delete(listener) };
   }
 
+  async setDraining(conferenceId: string, nodeId: string, draining: boolean): Promise<void> {
+    this.#open.assert(conferenceId);
+    checkNodeId(nodeId);
+    let set = this.#draining.get(conferenceId);
+    if (!set) this.#draining.set(conferenceId, (set = new Set()));
+    if (draining) set.add(nodeId);
+    else set.delete(nodeId);
+  }
+
+  async drainingNodes(conferenceId: string): Promise<Set<string>> {
+    this.#open.assert(conferenceId);
+    return new Set(this.#draining.get(conferenceId));
+  }
+
   async dropPlacements(conferenceId: string): Promise<void> {
     this.#open.assert(conferenceId);
     this.#placements.delete(conferenceId);
+    this.#draining.delete(conferenceId);
   }
 
   async close(): Promise<void> {
     if (!this.#open.close()) return;
     this.#placements.clear();
+    this.#watchers.clear();
+    this.#draining.clear();
+  }
+}
+
+/** Link samples in this process (the embedded default's one node and its own control plane). */
+export class MemoryLinkChannel implements LinkChannel {
+  readonly #watchers = new ConferenceWatchers<LinkSampleMessage>();
+  readonly #open = new OpenGuard();
+
+  get closed(): boolean {
+    return this.#open.closed;
+  }
+
+  async publishLinks(conferenceId: string, message: LinkSampleMessage): Promise<void> {
+    this.#open.assert(conferenceId);
+    // As over redis: a copy, after the publisher's call returns.
+    this.#watchers.tell(conferenceId, structuredClone(message), true);
+  }
+
+  async watchLinks(conferenceId: string, listener: (message: LinkSampleMessage) => void): Promise<LinkWatch> {
+    this.#open.assert(conferenceId);
+    return this.#watchers.watch(conferenceId, listener);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#open.close()) return;
     this.#watchers.clear();
   }
 }

@@ -1,6 +1,7 @@
 // The embedded default store of conferences: state, log and change announcements in this process.
 // It keeps the same JSON as the redis store (not live objects), so a caller that mutates what it
 // loaded changes nothing stored and both stores behave alike in tests.
+import { ConferenceWatchers } from './ConferenceWatchers.ts';
 import type { LogEntry } from '../../core/conference/index.ts';
 import {
   updateWithRetry,
@@ -28,7 +29,7 @@ interface Entry {
 /** Conferences kept in this process; lost when it exits. */
 export class MemoryConferenceStore implements ConferenceStore {
   readonly #entries = new Map<string, Entry>();
-  readonly #listeners = new Map<string, Set<StoreChangeListener>>();
+  readonly #listeners = new ConferenceWatchers<StoreChange>();
   readonly #open = new OpenGuard();
 
   /** Whether close() was called. */
@@ -97,15 +98,7 @@ export class MemoryConferenceStore implements ConferenceStore {
   /** Listens to writes of one conference. */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
     this.#open.assert(conferenceId);
-    let set = this.#listeners.get(conferenceId);
-    if (!set) this.#listeners.set(conferenceId, (set = new Set()));
-    set.add(listener);
-    return {
-      close: async () => {
-        set.delete(listener);
-        if (set.size === 0 && this.#listeners.get(conferenceId) === set) this.#listeners.delete(conferenceId);
-      },
-    };
+    return this.#listeners.watch(conferenceId, listener);
   }
 
   /** Forgets a conference's state and log. */
@@ -133,8 +126,6 @@ export class MemoryConferenceStore implements ConferenceStore {
 
   // Listeners hear of a write after the writer's call returns, as with redis pub/sub.
   #announce(change: StoreChange): void {
-    const set = this.#listeners.get(change.conferenceId);
-    if (!set) return;
-    for (const listener of [...set]) queueMicrotask(() => set.has(listener) && listener(change));
+    this.#listeners.tell(change.conferenceId, change, true);
   }
 }

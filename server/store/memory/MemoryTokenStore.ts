@@ -2,7 +2,8 @@
 import { decodeToken, encodeToken } from '../codec.ts';
 import type { StoreSubscription } from '../ConferenceStore.ts';
 import type { IssueMode, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
-import { TokenWatchers } from '../TokenWatchers.ts';
+import { watchSafely, type TokenAnnouncement } from '../TokenStore.ts';
+import { ConferenceWatchers } from './ConferenceWatchers.ts';
 import { OpenGuard } from './OpenGuard.ts';
 
 interface Tokens {
@@ -19,7 +20,7 @@ export class MemoryTokenStore implements TokenStore {
   readonly #conferences = new Map<string, Tokens>();
   readonly #open = new OpenGuard();
   /** Watchers of each conference's token announcements (in this process: the memory store has no other). */
-  readonly #watchers = new TokenWatchers();
+  readonly #watchers = new ConferenceWatchers<TokenAnnouncement>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -48,14 +49,14 @@ export class MemoryTokenStore implements TokenStore {
       t.byToken.set(record.token, encodeToken(record));
       return { ...record };
     });
-    if (replaced.length) this.#watchers.announce(conferenceId, { kind: 'revoked', tokens: replaced });
+    if (replaced.length) this.#watchers.tell(conferenceId, { kind: 'revoked', tokens: replaced });
     return out;
   }
 
   /** Announcements of this conference's tokens, delivered synchronously with the change. */
   async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
     this.#open.assert(conferenceId);
-    return this.#watchers.watch(conferenceId, listener);
+    return this.#watchers.watch(conferenceId, watchSafely(listener));
   }
 
   /** The record of a token in force, or null. */
@@ -79,7 +80,7 @@ export class MemoryTokenStore implements TokenStore {
     t.byToken.delete(token);
     t.revoked.set(token, this.#now());
     if (t.byGrant.get(record.grant) === token) t.byGrant.delete(record.grant);
-    this.#watchers.announce(conferenceId, { kind: 'revoked', tokens: [token] });
+    this.#watchers.tell(conferenceId, { kind: 'revoked', tokens: [token] });
     return record;
   }
 
@@ -92,7 +93,7 @@ export class MemoryTokenStore implements TokenStore {
   async dropTokens(conferenceId: string): Promise<void> {
     this.#open.assert(conferenceId);
     const had = this.#conferences.delete(conferenceId);
-    if (had) this.#watchers.announce(conferenceId, { kind: 'resync' });
+    if (had) this.#watchers.tell(conferenceId, { kind: 'resync' });
   }
 
   /** Drops everything; idempotent. */

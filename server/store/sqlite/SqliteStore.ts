@@ -18,6 +18,7 @@
 // sqlite-store.test.ts prints the figure. Worth moving to a worker thread only if that grows. The file is opened in exclusive
 // locking mode: a second server on the same data directory is refused at start instead of two
 // processes writing one conference without seeing each other's announcements.
+import { ConferenceWatchers } from '../memory/ConferenceWatchers.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -38,8 +39,8 @@ import {
 import { checkConferenceId, StoreError } from '../errors.ts';
 import type { PresenceStore } from '../PresenceStore.ts';
 import type { StoreResource } from '../Stores.ts';
-import type { IssueMode, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
-import { TokenWatchers } from '../TokenWatchers.ts';
+import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
+import { watchSafely } from '../TokenStore.ts';
 
 /** The file name of the store inside the data directory. */
 export const SQLITE_FILE = 'diemcau.sqlite';
@@ -79,9 +80,9 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   readonly file: string;
   readonly #db: Database.Database;
   readonly #clock: Clock;
-  readonly #listeners = new Map<string, Set<StoreChangeListener>>();
-  /** Watchers of token announcements (every writer is in this process: the file is exclusive). */
-  readonly #tokenWatchers = new TokenWatchers();
+  readonly #listeners = new ConferenceWatchers<StoreChange>();
+  /** Watchers of token announcements, told before the writer's call returns (every writer is in this process: the file is exclusive). */
+  readonly #tokenWatchers = new ConferenceWatchers<TokenAnnouncement>();
   readonly #q: ReturnType<typeof statements>;
   #closed = false;
 
@@ -200,15 +201,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   /** Listens to writes of one conference (writers are in this process: the file is exclusive). */
   async subscribe(conferenceId: string, listener: StoreChangeListener): Promise<StoreSubscription> {
     this.#assert(conferenceId);
-    let set = this.#listeners.get(conferenceId);
-    if (!set) this.#listeners.set(conferenceId, (set = new Set()));
-    set.add(listener);
-    return {
-      close: async () => {
-        set.delete(listener);
-        if (set.size === 0 && this.#listeners.get(conferenceId) === set) this.#listeners.delete(conferenceId);
-      },
-    };
+    return this.#listeners.watch(conferenceId, listener);
   }
 
   /** Deletes the state and the log of a conference. */
@@ -242,14 +235,14 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
         return { ...record };
       }),
     ).immediate();
-    if (replaced.length) this.#tokenWatchers.announce(conferenceId, { kind: 'revoked', tokens: replaced });
+    if (replaced.length) this.#tokenWatchers.tell(conferenceId, { kind: 'revoked', tokens: replaced });
     return out;
   }
 
   /** Announcements of this conference's tokens, delivered synchronously with the change. */
   async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
     this.#assert(conferenceId);
-    return this.#tokenWatchers.watch(conferenceId, listener);
+    return this.#tokenWatchers.watch(conferenceId, watchSafely(listener));
   }
 
   /** The record of a token in force, or null. */
@@ -276,7 +269,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
       this.#q.insertRevoked.run(conferenceId, token, now);
       return decodeToken(conferenceId, row.record);
     }).immediate();
-    if (revoked) this.#tokenWatchers.announce(conferenceId, { kind: 'revoked', tokens: [token] });
+    if (revoked) this.#tokenWatchers.tell(conferenceId, { kind: 'revoked', tokens: [token] });
     return revoked;
   }
 
@@ -295,7 +288,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
       this.#q.dropRevoked.run(conferenceId);
       return n;
     }).immediate();
-    if (dropped > 0) this.#tokenWatchers.announce(conferenceId, { kind: 'resync' });
+    if (dropped > 0) this.#tokenWatchers.tell(conferenceId, { kind: 'resync' });
   }
 
   // --- PresenceStore ---------------------------------------------------------------------------
@@ -351,9 +344,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
 
   // Listeners hear of a write after the writer's call returns, as with redis pub/sub.
   #announce(change: StoreChange): void {
-    const set = this.#listeners.get(change.conferenceId);
-    if (!set) return;
-    for (const listener of [...set]) queueMicrotask(() => set.has(listener) && listener(change));
+    this.#listeners.tell(change.conferenceId, change, true);
   }
 }
 

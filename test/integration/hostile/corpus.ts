@@ -256,6 +256,8 @@ export const REQUEST_CORPUS: Record<string, (ctx: CorpusContext) => Payload[]> =
     ];
   },
   'media:produce': produceCorpus,
+  'media:where': () => [...spoil('where', { admin: true }, []), ['a node of its own choosing', { nodeId: 'evil', mediaUrl: 'http://10.0.0.66' }]],
+  'cluster:nodes': () => [...spoil('nodes', { drain: 'all' }, []), ['a node to drain', { nodeId: 'home', draining: true }]],
   'media:thumbnails': (ctx) => [...spoil('thumbnails', { bridgeIds: ['../../etc'] }, []), ['257 halls', { bridgeIds: Array(257).fill(ctx.ownBridge) }], ['__proto__ as a bridge', { bridgeIds: ['__proto__'] }]],
 };
 
@@ -361,6 +363,8 @@ export interface RouteCase {
 const SLOT_PARAMS = ['khong-co.c-06010', '..%2F..%2Ftmp', '__proto__', 'constructor', '%00', 'x'.repeat(2000), '%E0%A4%A', 'tham-luan-cap-xa.c-99999'];
 const PAPER_PARAMS = ['AAAAAAAAAAAAAAAA', '..%2F..%2Fpackage.json', '__proto__', 'constructor', '%00', 'x'.repeat(500), '%E0%A4%A', '..', 'AAAAAAAAAAAAAAAA.pdf'];
 
+const NODE_PARAMS = ['nowhere', '..%2F..%2Fetc', '__proto__', 'constructor', '%00', 'x'.repeat(100), '%E0%A4%A', '-x', 'a b'];
+
 const BRIDGE_PARAMS = ['c-99999', 'p-99', '..%2F..%2Fetc%2Fpasswd', '%00', '__proto__', 'constructor', 'x'.repeat(2000), '%F0%9F%99%82', "c-1'%20OR%201=1"];
 
 /** Every REST route's case. A route missing here fails the suite. */
@@ -386,6 +390,8 @@ export const ROUTE_CASES: Record<string, RouteCase> = {
   'GET /api/rtp-halls': { params: {} },
   'GET /api/rtp-halls/:bridgeId/sheet': { params: { bridgeId: BRIDGE_PARAMS } },
   'GET /api/rtp-halls/:bridgeId/programme.sdp': { params: { bridgeId: BRIDGE_PARAMS } },
+  'GET /api/nodes': { params: {} },
+  'POST /api/nodes/:nodeId/drain': { params: { nodeId: NODE_PARAMS }, body: { draining: true } },
   'PUT /api/rtp-halls/:bridgeId/receive': { params: { bridgeId: BRIDGE_PARAMS }, body: { ip: '10.20.0.15', audioPort: 5004, videoPort: 5004 } },
   'GET /api/papers': { params: {} },
   'PUT /api/papers/slots/:slotId': { params: { slotId: SLOT_PARAMS }, paper: true },
@@ -430,7 +436,7 @@ const PAPER_JUNK: [string, Record<string, string>, string | Uint8Array][] = [
 
 /** The corpus of one route: at least 30 requests, each with one thing wrong. `token` is a staff token of the right role. */
 export function restCorpus(method: string, path: string, c: RouteCase, token: string, otherToken: string, ctx: CorpusContext): RestRequest[] {
-  const fill = (name: string): string => (name === 'bridgeId' ? ctx.ownBridge : name === 'file' ? 'attendance.csv' : name === 'slotId' ? ctx.paperSlot : name === 'paperId' ? 'AAAAAAAAAAAAAAAA' : 'x.mkv');
+  const fill = (name: string): string => (name === 'bridgeId' ? ctx.ownBridge : name === 'file' ? 'attendance.csv' : name === 'slotId' ? ctx.paperSlot : name === 'paperId' ? 'AAAAAAAAAAAAAAAA' : name === 'nodeId' ? 'nowhere' : 'x.mkv');
   const filled = path.replace(/:([A-Za-z]+)/g, (_, name: string) => fill(name));
   const auth = { authorization: `Bearer ${token}` };
   const json = { ...auth, 'content-type': 'application/json' };

@@ -63,9 +63,12 @@ const HTTP_CODES = new Set<string>([
   'image_too_large',
   'check_timeout',
   'check_memory',
+  // The media nodes' (README, "Media nodes").
+  'unknown_node',
+  'not_clustered',
 ]);
 /** Requests that only read: an answer is allowed (the digest still must not move). */
-const READS = new Set(['control:snapshot', 'time:sync', 'health:bridge']);
+const READS = new Set(['control:snapshot', 'time:sync', 'health:bridge', 'media:where', 'cluster:nodes']);
 
 type Reply = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
 
@@ -164,6 +167,8 @@ describe('hostile input: every socket request and every HTTP route, the project\
       'health:bridge': principals.technician!,
       'health:startTest': principals.technician!,
       'health:testResult': principals.operator!,
+      'media:where': principals.operator!,
+      'cluster:nodes': principals.technician!,
     };
     for (const name of Object.keys(ControlRequests)) {
       plan.push([name, main[name]!, [...junk(), ...REQUEST_CORPUS[name]!(ctx)]]);

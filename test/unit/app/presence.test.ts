@@ -1,7 +1,7 @@
 // Roll-call presence across instances on a fake clock: leases in a memory presence store that
-// expire on the same clock, reports to the conference, the sweep after a restart.
+// expire on the same clock, reports to the conference, the periodic sweep on every instance.
 import { expect } from 'chai';
-import { HallPresence, PRESENCE_GRACE_MS, PRESENCE_LEASE_MS, PRESENCE_RENEW_MS, type HallPresenceOptions } from '../../../server/app/conference/presence.ts';
+import { HallPresence, PRESENCE_GRACE_MS, PRESENCE_LEASE_MS, PRESENCE_OFFLINE_WITHIN_MS, PRESENCE_RENEW_MS, PRESENCE_SWEEP_MS, type HallPresenceOptions } from '../../../server/app/conference/presence.ts';
 import { FakeClock } from '../../../server/core/conference/index.ts';
 import { MemoryPresenceStore } from '../../../server/store/index.ts';
 
@@ -85,7 +85,7 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     expect(reports.at(-1)).to.deep.equal(['c-05971', false]);
   });
 
-  it('renews its lease every 5 s; a lease that is not renewed (a dead instance) runs out after 15 s', async () => {
+  it(`renews its lease every ${PRESENCE_RENEW_MS / 1000} s; a lease that is not renewed (a dead instance) runs out after ${PRESENCE_LEASE_MS / 1000} s`, async () => {
     const a = start({ instanceId: 'a' });
     await a.connected('d-178');
     clock.increment(PRESENCE_LEASE_MS * 3);
@@ -99,9 +99,9 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     expect(clock.pending).to.equal(0);
   });
 
-  it('after a (re)start, sweeps once at the end of the grace: halls the state has online that no instance has go offline', async () => {
+  it('after a (re)start, halls the state has online that nobody held since get the grace, then go offline', async () => {
     stateOnline = new Set(['d-178', 'c-05971', 'c-06010']);
-    const other = start({ instanceId: 'other' });
+    const other = start({ instanceId: 'other', graceMs: 10 * PRESENCE_GRACE_MS }); // (its own sweeps would say the same)
     await other.connected('c-06010'); // still connected to another instance
     reports = [];
     const a = start({ instanceId: 'a' });
@@ -116,9 +116,77 @@ describe('HallPresence (fake clock, memory presence store)', () => {
       ['d-178', true],
       ['c-05971', false],
     ]);
-    clock.increment(10 * PRESENCE_GRACE_MS);
+  });
+
+  it(`sweeps every ${PRESENCE_SWEEP_MS / 1000} s, always: a dead instance's halls go offline on a survivor within ${PRESENCE_OFFLINE_WITHIN_MS / 1000} s of its death, however long the survivor has run`, async () => {
+    expect(PRESENCE_OFFLINE_WITHIN_MS, 'the issue: within the lease (15 s)').to.be.at.most(15_000);
+    const survivor = start({ instanceId: 'survivor' });
+    await survivor.connected('p-20');
+    clock.increment(3_600_000 + 777); // an hour later, at no particular phase of the timers
     await flush();
-    expect(reports, 'the sweep runs once').to.have.length(2);
+    const dying = start({ instanceId: 'dying' });
+    await dying.connected('c-05971');
+    await dying.connected('d-180');
+    clock.increment(1234);
+    await flush();
+    reports = [];
+    dying.close(); // kill -9: no disconnects, its lease is simply not renewed
+    const diedAt = clock.now();
+    let offlineAt = 0;
+    for (let t = 0; t <= PRESENCE_OFFLINE_WITHIN_MS + PRESENCE_SWEEP_MS && !offlineAt; t += 100) {
+      clock.increment(100);
+      await flush();
+      if (reports.length) offlineAt = clock.now();
+    }
+    expect(reports.sort()).to.deep.equal([
+      ['c-05971', false],
+      ['d-180', false],
+    ]);
+    expect(offlineAt - diedAt).to.be.greaterThan(PRESENCE_LEASE_MS - PRESENCE_RENEW_MS);
+    expect(offlineAt - diedAt).to.be.at.most(PRESENCE_OFFLINE_WITHIN_MS);
+    expect(stateOnline.has('p-20'), 'the survivor\'s own hall stays').to.equal(true);
+    // And again later: a hall the state has online with no instance holding it goes at the next sweep.
+    stateOnline.add('c-06010');
+    clock.increment(PRESENCE_SWEEP_MS);
+    await flush();
+    expect(reports.at(-1)).to.deep.equal(['c-06010', false]);
+  });
+
+  it('an instance that came up moments ago sweeps at once the halls of an instance that dies after its start', async () => {
+    const dying = start({ instanceId: 'dying' });
+    await dying.connected('c-05971');
+    const fresh = start({ instanceId: 'fresh' });
+    clock.increment(PRESENCE_SWEEP_MS);
+    await flush();
+    reports = [];
+    dying.close();
+    const diedAt = clock.now();
+    while (!reports.length && clock.now() - diedAt < PRESENCE_GRACE_MS) {
+      clock.increment(100);
+      await flush();
+    }
+    expect(reports).to.deep.equal([['c-05971', false]]);
+    expect(clock.now() - diedAt, 'within the lease and one sweep, though the fresh instance\'s grace is not over').to.be.at.most(PRESENCE_OFFLINE_WITHIN_MS);
+    fresh.close();
+  });
+
+  it('the presence store cannot be read: nothing is swept, the problem is told once per failing spell', async () => {
+    stateOnline = new Set(['c-05971']);
+    const a = start({ instanceId: 'a' });
+    const presentElsewhere = store.presentElsewhere.bind(store);
+    store.presentElsewhere = async () => {
+      throw new Error('redis unreachable');
+    };
+    clock.increment(PRESENCE_GRACE_MS + 5 * PRESENCE_SWEEP_MS);
+    await flush();
+    expect(reports).to.deep.equal([]);
+    expect(problems).to.deep.equal(['presence store unreadable: nothing swept']);
+    problems.length = 0;
+    store.presentElsewhere = presentElsewhere;
+    clock.increment(PRESENCE_SWEEP_MS);
+    await flush();
+    expect(reports).to.deep.equal([['c-05971', false]]);
+    a.close();
   });
 
   it('a hardware hall counts only through its device, a browser hall only through sockets', async () => {

@@ -1,0 +1,474 @@
+// One connection of a page to one media node's `/media` (see the class). Over 400 lines: joining,
+// publishing, receiving and the restart after a lost link share the transports, so they stay in
+// one class; the page-level pieces (the camera and microphone, following the placement, moving
+// between nodes) are in MediaClient.
+import { Device } from 'mediasoup-client';
+import type { types as msc } from 'mediasoup-client';
+import { io, type Socket } from 'socket.io-client';
+import type {
+  Ack,
+  ConsumeMessage,
+  MediaClientEvents,
+  MediaReplies,
+  MediaRequest,
+  MediaRequestName,
+  MediaServerEvents,
+} from '../../server/protocol/media.ts';
+import type { LinkSample } from './linkQuality.ts';
+import { refusalOfError, type TokenRefusal } from './refusal.ts';
+import { transportOptions } from './transportOptions.ts';
+
+/** A consumer the page received, with timing used by tests and the switch benchmark. */
+export interface ReceivedConsumer {
+  consumer: msc.Consumer;
+  bridgeId: string;
+  slot: ConsumeMessage['slot'];
+  source: ConsumeMessage['source'];
+  receivedAt: number;
+  /** When it started to be shown: received, or promoted from a prepared `next` consumer. */
+  activatedAt?: number;
+  /** Wall-clock time the first frame was decoded after activation (video only). */
+  firstDecodedAt?: number;
+}
+
+/**
+ * `in_use`: the hall publishes from another page (another PC) and this one asks before taking it
+ * over (takeOver()); `replaced`: another page took the hall over from this one (takeOver() takes
+ * it back); `refused`: the link is revoked or invalid, for good.
+ */
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
+
+/** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
+export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
+  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_800_000 },
+];
+
+/** How long a leg refused by its node (`wrong_node`) waits before it tries that node again. */
+const WRONG_NODE_RETRY_MS = 2000;
+
+/** What a leg tells its page, by event (MediaClient passes on the current leg's). */
+export type MediaLegEventMap = {
+  state: { state: MediaClientState };
+  consumer: ReceivedConsumer;
+  consumerclosed: ReceivedConsumer;
+  consumerslot: ReceivedConsumer;
+  onair: { bridgeId: string };
+  mic: { open: boolean };
+  firstframe: ReceivedConsumer;
+  error: { message: string };
+  /** The server refused this page's link (revoked, re-issued or invalid): the leg stopped for good. */
+  refused: { code: TokenRefusal };
+  /** Another page took this hall over (at: the server's time). */
+  replaced: { at: number };
+};
+
+/** Options of a leg. */
+export interface MediaLegOptions {
+  /** The media node's origin (its `/media` namespace). */
+  url: string;
+  token: string;
+  /** Which page this is (the same on every node it moves to; see pageClientId). */
+  clientId: string;
+  /** The page's camera and microphone, captured when first needed (null: a receive-only page). */
+  localStream: (() => Promise<MediaStream>) | null;
+  /** Receives the leg's events. */
+  emit: <K extends keyof MediaLegEventMap>(event: K, detail: MediaLegEventMap[K]) => void;
+}
+
+/**
+ * One page's media on one node: joins the conference's media session there, publishes the
+ * hall's camera (3 simulcast layers) and microphone, and receives what the node routes to it.
+ * Reconnects by itself to the same node and rebuilds its transports when the node asks.
+ */
+export class MediaLeg {
+  readonly url: string;
+  readonly socket: Socket<MediaServerEvents, MediaClientEvents>;
+  readonly consumers = new Map<string, ReceivedConsumer>();
+  state: MediaClientState = 'connecting';
+  onAir = '';
+  micOpen = false;
+  maxSpatialLayer = 0;
+  /** When another page took this hall over (server time), while `replaced`. */
+  replacedAt: number | null = null;
+  #options: MediaLegOptions;
+  #device?: Device;
+  #send?: msc.Transport;
+  #recv?: msc.Transport;
+  #cam?: msc.Producer;
+  #mic?: msc.Producer;
+  #starting?: Promise<void>;
+  /** Joined on the current socket connection. */
+  #joined = false;
+  #retryTimer?: ReturnType<typeof setTimeout>;
+  #refusedTimer?: ReturnType<typeof setTimeout>;
+  #failures = 0;
+  /** The next join takes the hall over from the page that has it (the person said so). */
+  #takeOver = false;
+
+  constructor(options: MediaLegOptions) {
+    this.#options = options;
+    this.url = options.url;
+    // A socket of its own (not shared with another leg or the control socket of the same origin).
+    this.socket = io(`${options.url}/media`, {
+      auth: { token: options.token },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 3000,
+    });
+    this.socket.on('connect', () => void this.#restart('connect'));
+    this.socket.on('disconnect', () => {
+      this.#joined = false;
+      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
+      this.#teardown();
+    });
+    this.socket.on('connect_error', (err) => {
+      const code = refusalOfError(err);
+      if (code) return this.#refuse(code);
+      this.#emit('error', { message: err.message });
+      // A node that says the hall is placed elsewhere (a move under way) is not retried by
+      // socket.io: try again later, while the page asks the control plane where to go.
+      if (err.message === 'wrong_node' && !this.socket.active && this.state !== 'closed') {
+        clearTimeout(this.#refusedTimer);
+        this.#refusedTimer = setTimeout(() => this.state !== 'closed' && this.socket.connect(), WRONG_NODE_RETRY_MS);
+      }
+    });
+    this.socket.on('session:refused', ({ code }) => this.#refuse(code === 'token_revoked' ? code : 'token_invalid'));
+    this.socket.on('media:consume', (msg, ack) => {
+      this.#onConsume(msg).then(
+        () => ack({ ok: true }),
+        (err: Error) => {
+          this.#emit('error', { message: `consume failed: ${err.message}` });
+          ack({ ok: false });
+        },
+      );
+    });
+    this.socket.on('media:consumerClosed', ({ consumerId }) => this.#closeConsumer(consumerId));
+    this.socket.on('media:consumerSlot', ({ consumerId, slot }) => {
+      const rc = this.consumers.get(consumerId);
+      if (!rc) return;
+      rc.slot = slot;
+      this.#activate(rc);
+      this.#emit('consumerslot', rc);
+    });
+    this.socket.on('media:sendLayers', ({ maxSpatialLayer }) => {
+      this.maxSpatialLayer = maxSpatialLayer;
+      void this.#applyLayers();
+    });
+    this.socket.on('media:micState', ({ open }) => {
+      this.micOpen = open;
+      this.#emit('mic', { open });
+    });
+    this.socket.on('media:restart', ({ reason }) => void this.#restart(reason));
+    // The server disconnects this socket after it; socket.io does not reconnect by itself then.
+    this.socket.on('media:replaced', (msg) => {
+      this.replacedAt = typeof msg?.at === 'number' ? msg.at : Date.now();
+      this.#setState('replaced');
+      this.#emit('replaced', { at: this.replacedAt });
+    });
+    this.socket.on('onair:changed', ({ bridgeId }) => {
+      this.onAir = bridgeId;
+      this.#emit('onair', { bridgeId });
+    });
+  }
+
+  /**
+   * Takes the hall over from the page that publishes it now (state `in_use`), or back from the
+   * page that took it (state `replaced`): the other page is told and stops.
+   */
+  takeOver(): void {
+    if (this.state !== 'in_use' && this.state !== 'replaced') return;
+    this.#takeOver = true;
+    this.replacedAt = null;
+    this.#setState('connecting');
+    if (this.socket.connected) void this.#restart('takeover');
+    else this.socket.connect();
+  }
+
+  /** Sends a validated request and unwraps its ack (throws with the server's error code). */
+  async request<N extends MediaRequestName>(name: N, payload: MediaRequest<N>): Promise<MediaReplies[N]> {
+    const emit = this.socket.timeout(10_000).emitWithAck as unknown as (
+      ev: N,
+      p: MediaRequest<N>,
+    ) => Promise<Ack<MediaReplies[N]>>;
+    const reply = await emit.call(this.socket.timeout(10_000), name, payload);
+    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+    return reply.data;
+  }
+
+  /** Puts another track on the air in the producer of its kind (same producer id: consumers keep receiving). */
+  async replaceTrack(kind: 'audio' | 'video', track: MediaStreamTrack): Promise<void> {
+    const producer = kind === 'audio' ? this.#mic : this.#cam;
+    if (!producer || producer.closed) return;
+    await producer.replaceTrack({ track });
+    if (kind === 'video') await this.#applyLayers();
+  }
+
+  /** Counters of the hall's link summed over both transports (round trip, packets, bytes); null before they exist. */
+  async linkStats(): Promise<LinkSample | null> {
+    const transports = [this.#send, this.#recv].filter((t): t is msc.Transport => !!t && !t.closed);
+    if (!transports.length) return null;
+    const sample: LinkSample = {
+      at: Date.now(),
+      rttMs: null,
+      packetsSent: 0,
+      packetsLostRemote: 0,
+      packetsReceived: 0,
+      packetsLost: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+      availableOutgoingBitrate: null,
+    };
+    for (const transport of transports) {
+      const report = await transport.getStats().catch(() => undefined);
+      report?.forEach((s: Record<string, unknown>) => {
+        const n = (key: string): number => Number(s[key] ?? 0) || 0;
+        if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
+          if (typeof s.currentRoundTripTime === 'number') sample.rttMs = Math.max(sample.rttMs ?? 0, s.currentRoundTripTime * 1000);
+          if (typeof s.availableOutgoingBitrate === 'number') sample.availableOutgoingBitrate = s.availableOutgoingBitrate;
+        } else if (s.type === 'outbound-rtp') {
+          sample.packetsSent += n('packetsSent');
+          sample.bytesSent += n('bytesSent');
+        } else if (s.type === 'remote-inbound-rtp') {
+          sample.packetsLostRemote += Math.max(0, n('packetsLost'));
+        } else if (s.type === 'inbound-rtp') {
+          sample.packetsReceived += n('packetsReceived');
+          sample.packetsLost += Math.max(0, n('packetsLost'));
+          sample.bytesReceived += n('bytesReceived');
+        }
+      });
+    }
+    return sample;
+  }
+
+  /** Frames decoded and resolution per received video consumer. */
+  async receiverStats(): Promise<{ consumerId: string; bridgeId: string; slot: string; kind: string; framesDecoded: number; frameHeight: number; bytesReceived: number }[]> {
+    const out = [];
+    for (const [consumerId, rc] of this.consumers) {
+      let framesDecoded = 0;
+      let frameHeight = 0;
+      let bytesReceived = 0;
+      const report = await rc.consumer.getStats();
+      report.forEach((s: Record<string, unknown>) => {
+        if (s.type === 'inbound-rtp') {
+          framesDecoded += Number(s.framesDecoded ?? 0);
+          frameHeight = Math.max(frameHeight, Number(s.frameHeight ?? 0));
+          bytesReceived += Number(s.bytesReceived ?? 0);
+        }
+      });
+      out.push({ consumerId, bridgeId: rc.bridgeId, slot: rc.slot, kind: rc.consumer.kind, framesDecoded, frameHeight, bytesReceived });
+    }
+    return out;
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Whether the hall is publishing its microphone and camera here. */
+  get publishing(): { mic: boolean; cam: boolean } {
+    return { mic: !!this.#mic && !this.#mic.closed, cam: !!this.#cam && !this.#cam.closed };
+  }
+
+  /** Raw WebRTC statistics of the send and receive transports (null where there is none) and whether the send transport is connected: for the link reporter. */
+  async transportStats(): Promise<{ send: RTCStatsReport | null; recv: RTCStatsReport | null; sendConnected: boolean }> {
+    const stats = (t: msc.Transport | undefined): Promise<RTCStatsReport | null> => (t && !t.closed ? t.getStats().catch(() => null) : Promise.resolve(null));
+    const [send, recv] = await Promise.all([stats(this.#send), stats(this.#recv)]);
+    return { send, recv, sendConnected: this.#send?.connectionState === 'connected' };
+  }
+
+  /** For the link test: sends every simulcast layer (so the outgoing estimate can rise), or goes back to the layers the server asked for. */
+  async probeAllLayers(on: boolean): Promise<void> {
+    const cam = this.#cam;
+    if (!cam || cam.closed) return;
+    await cam.setMaxSpatialLayer(on ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer).catch(() => undefined);
+  }
+
+  /** Leaves the node: closes the transports and the socket (the page's camera and microphone stay on); tells nothing more. */
+  close(): void {
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#refusedTimer);
+    this.#options = { ...this.#options, emit: () => {} };
+    this.state = 'closed';
+    this.#teardown();
+    this.socket.close();
+  }
+
+  #emit<K extends keyof MediaLegEventMap>(event: K, detail: MediaLegEventMap[K]): void {
+    this.#options.emit(event, detail);
+  }
+
+  // Not a network loss: stop publishing and retrying, for good (the page stops its camera).
+  #refuse(code: TokenRefusal): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#refusedTimer);
+    this.#setState('refused');
+    this.#teardown();
+    this.socket.close();
+    this.#emit('refused', { code });
+  }
+
+  #setState(state: MediaClientState): void {
+    if (this.state === 'closed' || this.state === 'refused') return;
+    this.state = state;
+    this.#emit('state', { state });
+  }
+
+  /** (Re)joins and builds transports and producers from scratch. */
+  #restart(reason: string): Promise<void> {
+    clearTimeout(this.#retryTimer);
+    const run = async (): Promise<void> => {
+      if (this.state === 'closed' || !this.socket.connected) return;
+      this.#setState(this.#joined ? 'restarting' : 'joining');
+      this.#teardown();
+      try {
+        if (!this.#joined) {
+          const joined = await this.request('media:join', { clientId: this.#options.clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
+          this.#joined = true;
+          this.#takeOver = false;
+          this.onAir = joined.onAir;
+          this.#emit('onair', { bridgeId: joined.onAir });
+          this.#device = new Device();
+          await this.#device.load({ routerRtpCapabilities: joined.rtpCapabilities as msc.RtpCapabilities });
+        }
+        await this.#createRecv();
+        await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
+        if (this.#options.localStream) await this.#publish(await this.#options.localStream());
+        this.#failures = 0;
+        this.#setState('live');
+      } catch (err) {
+        if (this.closed) return;
+        // Another page publishes this hall: ask the person (takeOver), do not retry by itself.
+        if ((err as { code?: string }).code === 'bridge_in_use') {
+          this.#setState('in_use');
+          return;
+        }
+        // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
+        this.#failures++;
+        const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));
+        this.#emit('error', { message: `start failed (${reason}), retry in ${delay} ms: ${(err as Error).message}` });
+        this.#retryTimer = setTimeout(() => void this.#restart(reason), delay);
+      }
+    };
+    this.#starting = (this.#starting ?? Promise.resolve()).then(run, run);
+    return this.#starting;
+  }
+
+  #teardown(): void {
+    for (const id of [...this.consumers.keys()]) this.#closeConsumer(id);
+    this.#cam = undefined;
+    this.#mic = undefined;
+    this.#send?.close();
+    this.#recv?.close();
+    this.#send = undefined;
+    this.#recv = undefined;
+  }
+
+  async #createRecv(): Promise<void> {
+    const params = await this.request('media:createTransport', { direction: 'recv' });
+    const transport = this.#device!.createRecvTransport(transportOptions(params));
+    transport.on('connect', ({ dtlsParameters }, ok, fail) => {
+      this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
+    });
+    this.#recv = transport;
+  }
+
+  async #publish(stream: MediaStream): Promise<void> {
+    const params = await this.request('media:createTransport', { direction: 'send' });
+    const transport = this.#device!.createSendTransport(transportOptions(params));
+    transport.on('connect', ({ dtlsParameters }, ok, fail) => {
+      this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
+    });
+    transport.on('produce', ({ kind, rtpParameters, appData }, ok, fail) => {
+      this.request('media:produce', {
+        transportId: transport.id,
+        kind,
+        rtpParameters: rtpParameters as never,
+        source: appData.source as 'mic' | 'cam',
+      }).then(ok, fail);
+    });
+    this.#send = transport;
+    const audio = stream.getAudioTracks()[0];
+    const video = stream.getVideoTracks()[0];
+    // stopTracks false: the camera and microphone outlive transports rebuilt after a worker loss, and a move to another node.
+    if (audio) this.#mic = await transport.produce({ track: audio, stopTracks: false, appData: { source: 'mic' } });
+    if (video) {
+      this.#cam = await transport.produce({
+        track: video,
+        encodings: SIMULCAST_ENCODINGS,
+        stopTracks: false,
+        codecOptions: { videoGoogleStartBitrate: 1000 },
+        appData: { source: 'cam' },
+      });
+      await this.#applyLayers();
+    }
+  }
+
+  async #applyLayers(): Promise<void> {
+    const cam = this.#cam;
+    if (!cam || cam.closed) return;
+    try {
+      await cam.setMaxSpatialLayer(this.maxSpatialLayer);
+    } catch (err) {
+      this.#emit('error', { message: `setMaxSpatialLayer failed: ${(err as Error).message}` });
+    }
+  }
+
+  async #onConsume(msg: ConsumeMessage): Promise<void> {
+    const transport = this.#recv;
+    if (!transport) throw new Error('no receive transport');
+    const consumer = await transport.consume({
+      id: msg.consumerId,
+      producerId: msg.producerId,
+      kind: msg.kind,
+      rtpParameters: msg.rtpParameters as msc.RtpParameters,
+    });
+    const rc: ReceivedConsumer = { consumer, bridgeId: msg.bridgeId, slot: msg.slot, source: msg.source, receivedAt: Date.now() };
+    this.consumers.set(consumer.id, rc);
+    this.#emit('consumer', rc);
+    this.#activate(rc);
+  }
+
+  /** Starts timing a video consumer once it is meant to be shown (not while prepared). */
+  #activate(rc: ReceivedConsumer): void {
+    if (rc.slot === 'next' || rc.consumer.kind !== 'video') return;
+    rc.activatedAt = Date.now();
+    rc.firstDecodedAt = undefined;
+    void this.#watchFirstFrame(rc, rc.activatedAt);
+  }
+
+  /** Polls the receiver until a frame is decoded after activation and records when. */
+  async #watchFirstFrame(rc: ReceivedConsumer, activatedAt: number): Promise<void> {
+    const until = Date.now() + 15_000;
+    const decodedNow = async (): Promise<number> => {
+      const report = await rc.consumer.getStats().catch(() => undefined);
+      let decoded = 0;
+      report?.forEach((s: Record<string, unknown>) => {
+        if (s.type === 'inbound-rtp') decoded += Number(s.framesDecoded ?? 0);
+      });
+      return decoded;
+    };
+    const base = await decodedNow();
+    while (!rc.consumer.closed && Date.now() < until && rc.activatedAt === activatedAt) {
+      const decoded = await decodedNow();
+      if (decoded > base) {
+        rc.firstDecodedAt = Date.now();
+        this.#emit('firstframe', rc);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  #closeConsumer(consumerId: string): void {
+    const rc = this.consumers.get(consumerId);
+    if (!rc) return;
+    this.consumers.delete(consumerId);
+    rc.consumer.close();
+    this.#emit('consumerclosed', rc);
+  }
+}

@@ -1,0 +1,106 @@
+// A media node's lease in the registry (issue 13): its record announced at start, renewed every
+// second with a lease of three (a node that stops renewing is dead to everyone within 3 s), its
+// load filled honestly (peers and consumers of its sessions, its workers' CPU since the last
+// renewal), and withdrawn at an orderly shutdown.
+import type { WorkerPool } from '../../../sfu/index.ts';
+import type { Clock, ClockTimer } from '../../core/conference/index.ts';
+import type { MediaNodeRecord } from '../../protocol/cluster.ts';
+import type { NodeRegistry } from '../../store/index.ts';
+
+/** How long a node's lease lasts without renewal. */
+export const NODE_LEASE_MS = 3000;
+/** How often a node renews it. */
+export const NODE_RENEW_MS = 1000;
+
+/** Options of NodeLease.start. */
+export interface NodeLeaseOptions {
+  registry: NodeRegistry;
+  /** The record without its load and times (filled here at each renewal). */
+  record: Omit<MediaNodeRecord, 'load' | 'renewedAt' | 'startedAt' | 'workers'>;
+  pool: WorkerPool;
+  /** Peers and consumers on the node now. */
+  counts: () => { peers: number; consumers: number };
+  clock: Clock;
+  leaseMs?: number;
+  renewMs?: number;
+  problem: (message: string, error: unknown) => void;
+}
+
+/** Keeps a media node announced while it runs. */
+export class NodeLease {
+  readonly #o: NodeLeaseOptions;
+  readonly #startedAt: number;
+  #timer: ClockTimer | undefined;
+  /** CPU milliseconds of each worker (by pid) at the last renewal, and when. */
+  #cpu = new Map<number, number>();
+  #cpuAt = 0;
+  #renewing = false;
+  #closed = false;
+
+  private constructor(options: NodeLeaseOptions) {
+    this.#o = options;
+    this.#startedAt = options.clock.now();
+  }
+
+  /** Announces the node (the first announcement is awaited) and renews it from then on. */
+  static async start(options: NodeLeaseOptions): Promise<NodeLease> {
+    const lease = new NodeLease(options);
+    await lease.#renew();
+    lease.#timer = options.clock.setInterval(() => void lease.#renew().catch((e: unknown) => options.problem('renewing the node lease failed', e)), options.renewMs ?? NODE_RENEW_MS, { background: true });
+    return lease;
+  }
+
+  /** The record as announced now. */
+  async record(): Promise<MediaNodeRecord> {
+    const { peers, consumers } = this.#o.counts();
+    const now = this.#o.clock.now();
+    return {
+      ...this.#o.record,
+      workers: this.#o.pool.size,
+      load: { peers, consumers, cpu: await this.#cpuSince(now) },
+      startedAt: this.#startedAt,
+      renewedAt: now,
+    };
+  }
+
+  /** Stops renewing and withdraws the node at once; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#o.clock.clearInterval(this.#timer);
+    await this.#o.registry.withdraw(this.#o.record.nodeId).catch((e: unknown) => this.#o.problem('withdrawing the node failed', e));
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#closed || this.#renewing) return;
+    this.#renewing = true;
+    try {
+      const record = await this.record();
+      if (!this.#closed) await this.#o.registry.announce(record, this.#o.leaseMs ?? NODE_LEASE_MS);
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  /** The workers' CPU use since the last call, in cores (0..1 per worker, summed). */
+  async #cpuSince(now: number): Promise<number> {
+    const usage = await Promise.all(
+      this.#o.pool.slots.map(async (s) => {
+        const u = await s.worker.getResourceUsage().catch(() => null);
+        return { pid: s.worker.pid, ms: u ? u.ru_utime + u.ru_stime : undefined };
+      }),
+    );
+    const elapsed = now - this.#cpuAt;
+    let used = 0;
+    const next = new Map<number, number>();
+    for (const { pid, ms } of usage) {
+      if (ms === undefined) continue;
+      next.set(pid, ms);
+      const before = this.#cpu.get(pid);
+      if (before !== undefined && elapsed > 0) used += Math.max(0, ms - before) / elapsed;
+    }
+    this.#cpu = next;
+    this.#cpuAt = now;
+    return Math.round(used * 1000) / 1000;
+  }
+}

@@ -1,0 +1,150 @@
+// The `media` role (issue 13): a process that is a media node only. Its own HTTP port serves
+// socket.io `/media` (for the halls placed on it; CORS open to the control instances' origins)
+// and the node API at /node/v1; its lease is in the registry; the conference's media opens as
+// soon as a control instance has created the conference in the store, and follows its state.
+import express from 'express';
+import pino from 'pino';
+import { Server as SocketServer } from 'socket.io';
+import type { Config } from '../../../config/index.ts';
+import { resolveAnnouncedIp } from '../../../config/index.ts';
+import { systemClock, type Clock } from '../../core/conference/index.ts';
+import type { ConferencePlan } from '../../protocol/plan.ts';
+import { createStores, type Stores } from '../../store/index.ts';
+import { attachMediaSignaling } from '../../transport/media-socket.ts';
+import { ConferenceFollower } from '../conference/ConferenceFollower.ts';
+import { AccessTokens } from '../conference/tokens.ts';
+import { RequestLimits } from '../rate-limit.ts';
+import { cutOffToken, recheckTokens, tokenGate } from '../../transport/socket-requests.ts';
+import { SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../../transport/connections.ts';
+import { startTurn } from '../turn/index.ts';
+import { parsePressFeed } from '../feed/FeedOutput.ts';
+import type { ConferenceMedia } from './ConferenceMedia.ts';
+import { clusterOf, nodeIdOf, startPool } from './from-config.ts';
+import { MediaNode } from './MediaNode.ts';
+import { listenHttp } from '../listen.ts';
+
+/** A running media node process. */
+export interface RunningMediaNode {
+  readonly url: string;
+  readonly port: number;
+  readonly node: MediaNode;
+  readonly stores: Stores;
+  /** Resolves when the conference's media is open on this node (the conference exists in the store). */
+  readonly ready: Promise<ConferenceMedia>;
+  /** Withdraws the node, closes sockets, the conference's media, the workers and the stores; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Extras of a media node beyond the configuration (tests). */
+export interface MediaNodeExtras {
+  clock?: Clock;
+  /** Shorter lease and renewal, pipe linger and link sampling (tests). */
+  timing?: { leaseMs?: number; renewMs?: number; pipeLingerMs?: number; linkIntervalMs?: number };
+}
+
+/** Starts a media node for one conference plan. */
+export async function startMediaNode(config: Config, plan: ConferencePlan, extras: MediaNodeExtras = {}): Promise<RunningMediaNode> {
+  const logger = pino({ level: config.logLevel, base: undefined });
+  const clock = extras.clock ?? systemClock;
+  const announcedIp = resolveAnnouncedIp(config);
+  const conferenceId = config.conferenceId;
+  const cleanups: (() => unknown)[] = [];
+  const undo = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn();
+  };
+  let closed = false;
+  try {
+    const stores = await createStores({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error'), clock });
+    cleanups.push(() => stores.close());
+
+    const app = express();
+    app.disable('x-powered-by');
+    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config, logger);
+    cleanups.push(closeHttp);
+
+    const pool = await startPool(config, announcedIp, logger);
+    cleanups.push(() => pool.close());
+    const cluster = clusterOf(config, url, announcedIp);
+    if (!cluster) throw new Error('a media node needs REDIS_URL and DIEMCAU_NODE_SECRET');
+    const node = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock, cluster: { ...cluster, ...extras.timing } });
+    cleanups.push(() => node.close());
+    app.use('/node/v1', node.apiRouter());
+    app.get('/healthz', (_req, res) => {
+      res.json({ ok: true, role: 'media', nodeId: node.nodeId, open: node.conference(conferenceId) !== undefined, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
+    });
+
+    const origins = config.controlUrls.map((u) => new URL(u).origin);
+    if (origins.length === 0) logger.warn({}, 'no DIEMCAU_CONTROL_URLS: browsers of the control instances cannot open /media here (CORS)');
+    const io = new SocketServer(httpServer, {
+      serveClient: false,
+      pingInterval: 10000,
+      pingTimeout: 8000,
+      connectTimeout: SOCKET_CONNECT_TIMEOUT_MS,
+      maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
+      cors: { origin: origins },
+    });
+    cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
+    cleanups.push(() => io.disconnectSockets(true));
+    const deviceBridges = new Set(plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
+    // The halls' links, checked on every request and cut off here as soon as they are revoked or re-issued on any process.
+    const tokens = await AccessTokens.watch({ conferenceId, bridges: plan.bridges, store: stores.tokens, now: () => clock.now() });
+    cleanups.push(() => tokens.close());
+    const gate = tokenGate(tokens, new RequestLimits(clock));
+    tokens.on('revoked', (token) => cutOffToken(io.of('/media'), token));
+    tokens.on('resync', () => recheckTokens(io.of('/media'), (token) => tokens.inForce(token)));
+    const authenticate = gate.authenticate;
+    // Halls behind firewalls reach this node through TURN too (the same secret as the control instances' coturn or TURN servers).
+    const turn = await startTurn(config, announcedIp, authenticate, (line) => logger.debug({ coturn: line }, 'coturn'));
+    if (turn) cleanups.push(() => turn.close());
+    const rebind = attachMediaSignaling(io.of('/media'), () => node.conference(conferenceId)?.session, {
+      gate,
+      iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
+      // Hardware halls run where the control plane does (the `both` role): here their links only watch.
+      isDeviceBridge: (bridgeId) => deviceBridges.has(bridgeId),
+      admit: (principal) => node.admit(conferenceId, principal),
+      log: (level, msg, data) => logger[level](data ?? {}, msg),
+    });
+
+    // The conference's media, once a control instance has created the conference; the feed where labelled.
+    const ready = (async () => {
+      const follower = await ConferenceFollower.create({ conferenceId, store: stores.conferences, onError: (e, context) => logger.warn({ err: String(e) }, `conference follower: ${context}`) });
+      if (closed) {
+        await follower.close();
+        throw new Error('media node closed');
+      }
+      cleanups.push(() => follower.close());
+      const runsFeed = node.labels.feed === 'yes';
+      const media = await node.openConference({
+        conferenceId,
+        plan,
+        state: follower,
+        feed: runsFeed ? { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset } : undefined,
+      });
+      rebind();
+      logger.info({ conferenceId, nodeId: node.nodeId, feed: runsFeed }, 'conference media open on this node');
+      return media;
+    })();
+    ready.catch((error: unknown) => {
+      if (!closed) logger.error({ err: String((error as Error)?.message ?? error) }, 'the conference media could not open');
+    });
+
+    logger.info({ port, nodeId: node.nodeId, mediaUrl: cluster.mediaUrl, labels: cluster.labels, workers: pool.size }, 'diemcau media node listening');
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      node,
+      stores,
+      ready,
+      close() {
+        closed = true;
+        closing ??= undo();
+        return closing;
+      },
+    };
+  } catch (error) {
+    closed = true;
+    await undo();
+    throw error;
+  }
+}

@@ -1,0 +1,150 @@
+// Two media nodes in one process (two worker pools, two sessions of one conference), their
+// node-to-node channel a direct call: a track published on one node reaches consumers on the
+// other through one pipe per track, whatever the number of consumers; real RTP over loopback.
+import type dgram from 'node:dgram';
+import { expect } from 'chai';
+import { MediaSession, WorkerPool, type CascadeChannel, type RemoteTrack } from '../../sfu/index.ts';
+import { COMMUNE, DISTRICT, DISTRICT_2, PROVINCE, COMMUNE_2, RecordingSink, micParameters, poolOptions, waitFor } from './media-fixture.ts';
+import { rtpPacket as rtp, udpSocket } from '../helpers/synthetic-rtp.ts';
+
+const BRIDGES = [PROVINCE, DISTRICT, DISTRICT_2, COMMUNE, COMMUNE_2];
+
+describe('Cascade: two media nodes in one process (real workers, real UDP)', function () {
+  this.timeout(30_000);
+  let pools: WorkerPool[] = [];
+  let sessions: MediaSession[] = [];
+  const sockets: dgram.Socket[] = [];
+
+  afterEach(() => {
+    for (const s of sessions) s.close();
+    for (const p of pools) p.close();
+    for (const s of sockets.splice(0)) s.close();
+    sessions = [];
+    pools = [];
+  });
+
+  /** Node `a` and node `b`; each one's channel calls the other's session, counting the requests (the first `failFirst` pipe requests fail). */
+  async function twoNodes(failFirst = 0): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
+    pools = [await WorkerPool.create(await poolOptions(1)), await WorkerPool.create(await poolOptions(2))];
+    const requests: string[] = [];
+    const byNode = new Map<string, MediaSession>();
+    const channelOf = (self: string): CascadeChannel => ({
+      pipe: async (node, request) => {
+        requests.push(`${self}->${node} pipe ${request.trackId}`);
+        if (failFirst-- > 0) throw new Error('node unreachable (test)');
+        return byNode.get(node)!.servePipe(self, request);
+      },
+      unpipe: async (node, request) => {
+        requests.push(`${self}->${node} unpipe ${request.trackId}`);
+        byNode.get(node)!.releasePipe(self, request);
+      },
+    });
+    const options = { conferenceId: 'cascade', chairBridgeId: PROVINCE, bridgeIds: BRIDGES, switchBatchMs: 100, consumeTimeoutMs: 2000 };
+    const a = await MediaSession.create(pools[0]!, { ...options, cascade: { channel: channelOf('a'), lingerMs: 300 } });
+    const b = await MediaSession.create(pools[1]!, { ...options, cascade: { channel: channelOf('b'), lingerMs: 300 } });
+    byNode.set('a', a).set('b', b);
+    sessions = [a, b];
+    return { a, b, requests };
+  }
+
+  it('a microphone on node a reaches 3 halls on node b through one pipe; more halls add no pipe; unused, the pipe closes', async () => {
+    const { a, b, requests } = await twoNodes();
+    const sender = await udpSocket();
+    sockets.push(sender);
+    a.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+    const up = await a.createPlainTransport('hw', 'send', { comedia: true });
+    const params = micParameters();
+    const published: { trackId: string; kind: string; epoch: number }[] = [];
+    a.on('publishing', (p) => p.on && published.push(p));
+    const { id: micId } = await a.produce('hw', up.id, 'audio', params, 'mic');
+    expect(published.map((p) => p.trackId)).to.deep.equal([micId]);
+    const remote: RemoteTrack = { bridgeId: COMMUNE, source: 'mic', trackId: micId, kind: 'audio', home: { node: 'a' }, epoch: published[0]!.epoch };
+    for (const s of [a, b]) await Promise.all([s.setOnAir(COMMUNE), s.setOpenMicrophones([PROVINCE, COMMUNE])]);
+    b.setRemoteTracks([remote]);
+
+    const received = new Map<string, number>();
+    async function receiver(bridgeId: string): Promise<void> {
+      const socket = await udpSocket();
+      sockets.push(socket);
+      received.set(bridgeId, 0);
+      socket.on('message', (m) => m.length >= 12 && !(m[1]! >= 192 && m[1]! <= 223) && received.set(bridgeId, received.get(bridgeId)! + 1));
+      b.join(`rx-${bridgeId}`, { bridgeId, publish: false, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+      b.setRtpCapabilities(`rx-${bridgeId}`, b.rtpCapabilities);
+      const t = await b.createPlainTransport(`rx-${bridgeId}`, 'recv', { comedia: false });
+      await b.connectPlainTransport(`rx-${bridgeId}`, t.id, { ip: '127.0.0.1', port: socket.address().port });
+    }
+    for (const id of [DISTRICT, DISTRICT_2, PROVINCE]) await receiver(id);
+    await waitFor('consumers of the commune on node b', () => b.snapshot().peers.every((p) => p.consumers.some((c) => c.producerId === micId && !c.paused)));
+
+    let seq = 0;
+    const send = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        sender.send(rtp(params.encodings![0]!.ssrc!, ++seq, 111), up.port, up.ip);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    await send(40);
+    await waitFor('every hall on node b receives the commune', () => [...received.values()].every((n) => n >= 30), 3000);
+    expect(requests.filter((r) => r.includes('pipe '))).to.deep.equal([`b->a pipe ${micId}`]);
+
+    // Two more halls on node b: still one pipe, one stream between the nodes.
+    await receiver(COMMUNE_2);
+    await send(20);
+    await waitFor('the new hall receives too', () => received.get(COMMUNE_2)! >= 10, 3000);
+    const fromA = (await a.pipeStats()).b!;
+    const atB = (await b.pipeStats()).a!;
+    expect(fromA.out.tracks).to.deep.equal([micId]);
+    expect(fromA.out.rtpStreams).to.equal(1);
+    expect(fromA.out.rtpBytes).to.be.greaterThan(0);
+    expect(atB.in.tracks).to.deep.equal([micId]);
+    expect(atB.in.rtpStreams).to.equal(1);
+    expect(requests.filter((r) => r.includes(' pipe '))).to.have.length(1);
+
+    // Nobody on b consumes it any more: after the linger the pipe goes, and a is told.
+    for (const id of [DISTRICT, DISTRICT_2, PROVINCE, COMMUNE_2]) b.leave(`rx-${id}`);
+    await waitFor('the pipe closed after the linger', async () => (await b.pipeStats()).a?.in.tracks.length === 0, 3000);
+    await waitFor('node a released its pipe consumer', async () => (await a.pipeStats()).b?.out.tracks.length === 0, 3000);
+    expect(requests).to.include(`b->a unpipe ${micId}`);
+  });
+
+  /** The commune's microphone published on node a and on air at both; a district hall on b that receives (the registry tells b). */
+  async function micOnAAndHallOnB(a: MediaSession, b: MediaSession): Promise<{ micId: string; sink: RecordingSink }> {
+    a.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+    const up = await a.createPlainTransport('hw', 'send', { comedia: true });
+    const { id: micId } = await a.produce('hw', up.id, 'audio', micParameters(), 'mic');
+    for (const s of [a, b]) await s.setOnAir(COMMUNE);
+    const sink = new RecordingSink();
+    b.join('rx', { bridgeId: DISTRICT, publish: false, receiveOnAir: true, thumbnails: false }, sink);
+    b.setRtpCapabilities('rx', b.rtpCapabilities);
+    await b.createPlainTransport('rx', 'recv', { comedia: false });
+    b.setRemoteTracks([{ bridgeId: COMMUNE, source: 'mic', trackId: micId, kind: 'audio', home: { node: 'a' }, epoch: 1 }]);
+    return { micId, sink };
+  }
+
+  it('a track gone from the registry closes its pipe and the consumers on it; a dead node\'s pipes close', async () => {
+    const { a, b } = await twoNodes();
+    const { micId, sink } = await micOnAAndHallOnB(a, b);
+    await waitFor('node b consumes the remote microphone', () => sink.consumes.some((c) => c.producerId === micId));
+    b.setRemoteTracks([]);
+    await waitFor('its consumer closed', () => sink.closedConsumers.length === 1);
+    expect((await b.pipeStats()).a!.in.tracks).to.deep.equal([]);
+
+    b.setRemoteTracks([{ bridgeId: COMMUNE, source: 'mic', trackId: micId, kind: 'audio', home: { node: 'a' }, epoch: 1 }]);
+    await waitFor('consumed again', () => sink.consumes.filter((c) => c.producerId === micId).length === 2);
+    b.forgetNode('a');
+    a.forgetNode('b');
+    await waitFor('the consumer closed with the pipe', () => sink.closedConsumers.length === 2);
+    expect(await b.pipeStats()).to.deep.equal({});
+    expect(await a.pipeStats()).to.deep.equal({});
+  });
+
+  it('a pipe request that fails is tried again: the hall gets the track when the other node answers', async () => {
+    const { a, b, requests } = await twoNodes(2);
+    const warnings: string[] = [];
+    b.on('warning', (w) => warnings.push(w.message));
+    const { micId, sink } = await micOnAAndHallOnB(a, b);
+    await waitFor('the remote microphone consumed after the failures', () => sink.consumes.some((c) => c.producerId === micId), 5000);
+    expect(requests.filter((r) => r.includes(' pipe '))).to.have.length(3);
+    expect(warnings).to.have.length(2);
+  });
+});
