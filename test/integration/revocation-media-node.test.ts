@@ -1,8 +1,10 @@
-// Issue 18, finding 1, its class: a media node (issue 13's `media` role) is an instance too. A
-// hall's /media socket on a media node must be cut off when its link is revoked or re-issued on a
-// control instance, no request of it may be served after, and the node refuses the link at
-// connect with the reason. A real redis-server, a control instance and a media node (each with
-// its own store connections, the announcements crossing redis pub/sub), in this process.
+// Issue 18, findings 1 and 4, their class: a media node (issue 13's `media` role) faces the halls
+// as a control instance does. A hall's /media socket on a media node must be cut off when its
+// link is revoked or re-issued on a control instance, no request of it may be served after, and
+// the node refuses the link at connect with the reason; the node's HTTP answers every error in
+// the documented JSON. A real redis-server, a control instance and a media node (each with its
+// own store connections, the announcements crossing redis pub/sub), in this process.
+import http from 'node:http';
 import { expect } from 'chai';
 import { io, type Socket } from 'socket.io-client';
 import { loadConfig } from '../../config/index.ts';
@@ -97,5 +99,34 @@ describe('revocation on a media node (redis, a control instance and a media node
     const joined = (await next.socket.timeout(5000).emitWithAck('media:join', {})) as Reply;
     expect(joined, JSON.stringify(joined)).to.deep.include({ ok: true });
     await waitFor('the new socket stays', () => next.socket.connected, 1000);
+  });
+
+  it('the media node answers every error in the JSON with a stable code, no stack: a body too large or compressed for the node channel, a path that does not decode, a missing route', async () => {
+    const send = (method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; type: string; text: string }> =>
+      new Promise((resolve, reject) => {
+        const req = http.request(`${node.url}${path}`, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const cases: [string, string, Record<string, string>, string | undefined, number, string][] = [
+      ['POST', '/node/v1/pipe', { 'content-type': 'application/json' }, 'x'.repeat(70_000), 413, 'payload_too_large'],
+      ['POST', '/node/v1/pipe', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'xx', 415, 'unsupported_encoding'],
+      ['GET', '/node/v1/stats', {}, undefined, 401, 'missing_auth'],
+      ['GET', '/%E0%A4%A', {}, undefined, 404, 'not_found'],
+      ['GET', '/api/me', {}, undefined, 404, 'not_found'],
+      ['POST', '/nothing', { 'content-type': 'text/plain' }, 'x', 404, 'not_found'],
+    ];
+    for (const [method, path, headers, body, status, code] of cases) {
+      const res = await send(method, path, headers, body);
+      const label = `${method} ${path}: ${res.status} ${res.text.slice(0, 120)}`;
+      expect(res.type, label).to.match(/^application\/json/);
+      expect(res.status, label).to.equal(status);
+      expect((JSON.parse(res.text) as { error: { code: string } }).error.code, label).to.equal(code);
+      expect(res.text, label).to.not.match(/\bat [\w.<>]+ \(/);
+    }
   });
 });

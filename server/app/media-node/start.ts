@@ -16,6 +16,7 @@ import { AccessTokens } from '../conference/tokens.ts';
 import { RequestLimits } from '../rate-limit.ts';
 import { cutOffToken, recheckTokens, tokenGate } from '../../transport/socket-requests.ts';
 import { SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../../transport/connections.ts';
+import { jsonErrors, notFound } from '../../transport/http-errors.ts';
 import { startTurn } from '../turn/index.ts';
 import { parsePressFeed } from '../feed/FeedOutput.ts';
 import type { ConferenceMedia } from './ConferenceMedia.ts';
@@ -72,6 +73,10 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true, role: 'media', nodeId: node.nodeId, open: node.conference(conferenceId) !== undefined, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
     });
+
+    // Whatever else is asked of a media node (a missing route, a path that does not decode, a body the node channel refuses) answers in the API's JSON.
+    app.use(notFound());
+    app.use(jsonErrors(logger));
 
     const origins = config.controlUrls.map((u) => new URL(u).origin);
     if (origins.length === 0) logger.warn({}, 'no DIEMCAU_CONTROL_URLS: browsers of the control instances cannot open /media here (CORS)');
