@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # One setup path for the README, the tests and CI. Idempotent; fast the second time.
 #  1. Debian packages: Chromium, redis-server, ffmpeg, the mediasoup worker's build dependencies,
-#     the network rig's tools (iproute2, nftables) and the TURN server (coturn, openssl for its certificate).
+#     the network rig's tools (iproute2, nftables) and the TURN server (coturn, openssl for its certificate),
+#     a font with every Vietnamese letter (Noto Sans, for the pages and the feed's burned-in text),
+#     GStreamer (an RTP and SRTP sender other than ffmpeg, for the hardware-hall tests) and Prometheus's
+#     promtool (the /metrics test).
 #  2. npm ci (the worker path comes from the environment, so mediasoup downloads nothing), and the
 #     better-sqlite3 addon built against this Node (cached by version).
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
@@ -13,7 +16,8 @@ source scripts/env.sh
 
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
   libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
-  iproute2 nftables coturn openssl make python3)
+  iproute2 nftables coturn openssl make python3 fonts-noto-core gstreamer1.0-tools gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,6 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [[ " ${missing[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
     echo "setup: disabling the coturn system service (the server starts its own when asked)"
     $SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
+  # Only promtool is used (the tests lint /metrics); the Prometheus server Debian enables is not.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
   fi
 fi
 

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `diemcau — ${plan.title}`,
-    `  ${plan.bridges.length} điểm cầu · ${server.node ? `${server.node.pool.size} mediasoup worker` : 'điều khiển (không có media)'} · trạng thái: ${storeText(server.stores.kind, config.dataDir)}`,
+    `  ${plan.bridges.length} điểm cầu · ${server.node ? `${server.node.pool.size} mediasoup ${server.node.pool.size === 1 ? 'worker' : 'workers'}` : 'điều khiển (không có media)'} · trạng thái: ${storeText(server.stores.kind, config.dataDir)}`,
     '',
     `  Chủ tọa:        ${staff('chair')}`,
     `  Thư ký:         ${staff('secretary')}`,
@@ -51,6 +51,10 @@ async function main(): Promise<void> {
       const s = server.conference.rtpHalls.sheet(id);
       return `  Thiết bị RTP ${s.bridgeName}: gửi tới ${s.send.ip}, âm thanh cổng ${s.send.audio.port}, hình ảnh cổng ${s.send.video.port}${s.srtp ? ' (SRTP)' : ''}`;
     }),
+    ...(server.turn ? [`  TURN cho điểm cầu sau tường lửa: ${server.turn.urls.join(', ')}`] : []),
+    ...publicUrlNote(config.publicUrl),
+    '',
+    '  Ctrl+C để dừng máy chủ.',
   ];
   console.log(lines.join('\n'));
   onSignals(() => server.close());
@@ -63,6 +67,21 @@ function onSignals(close: () => Promise<void>): void {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/**
+ * Browsers give a page the camera and microphone only over https (or on this machine): links for
+ * real halls need the server behind a TLS proxy, named by DIEMCAU_PUBLIC_URL.
+ */
+function publicUrlNote(publicUrl: string | undefined): string[] {
+  if (publicUrl?.startsWith('https://')) return [];
+  return [
+    '',
+    publicUrl
+      ? `  Lưu ý: DIEMCAU_PUBLIC_URL (${publicUrl}) không phải https: trình duyệt của các điểm cầu sẽ không cho dùng camera và micrô.`
+      : '  Lưu ý: các liên kết trên chỉ dùng được trên máy này. Để các điểm cầu thật vào được, đặt máy chủ sau một proxy https',
+    ...(publicUrl ? [] : ['  và khởi động với DIEMCAU_PUBLIC_URL=https://tên-máy-chủ (trình duyệt chỉ cho dùng camera, micrô qua https).']),
+  ];
 }
 
 /** Where the conference is kept, said to the person who started the server. */

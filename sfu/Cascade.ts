@@ -44,6 +44,13 @@ export interface CascadeLinkStats {
   in: { transportId: string | null; tracks: string[]; rtpStreams: number; rtpBytes: number };
 }
 
+/** Pipe transports of a node (`in`: receiving from other nodes, `out`: sending to them) and the tracks crossing them. */
+export interface CascadePipeCounts {
+  in: number;
+  out: number;
+  tracks: { in: number; out: number };
+}
+
 /** Our PipeTransport towards another node, and the other end it is connected to. */
 interface Link {
   transport: ms.PipeTransport;
@@ -178,6 +185,14 @@ export class Cascade {
     this.#out.delete(node);
     void out?.link.then((l) => l.transport.close(), () => undefined);
     for (const [trackId, incoming] of this.#incoming) if (incoming.node === node) this.drop(trackId);
+  }
+
+  /** Pipe transports to and from the other nodes, and the tracks they carry (one per track per node), now. */
+  counts(): CascadePipeCounts {
+    let tracksOut = 0;
+    for (const out of this.#out.values()) tracksOut += out.consumers.size;
+    const tracksIn = [...this.#incoming.values()].filter((i) => i.producer && !i.producer.closed).length;
+    return { in: this.#in.size, out: this.#out.size, tracks: { in: tracksIn, out: tracksOut } };
   }
 
   /** The pipes between this node and every other, with what crosses them (streams with packets, RTP bytes). */

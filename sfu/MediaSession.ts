@@ -8,7 +8,7 @@ import { RouterSet } from './RouterSet.ts';
 import { MediaPeer, type Publication } from './MediaPeer.ts';
 import { ConsumerReconciler } from './ConsumerReconciler.ts';
 import { AudioLevels } from './AudioLevels.ts';
-import { Cascade, type CascadeLinkStats, type PipeAnswer, type PipeEnd } from './Cascade.ts';
+import { Cascade, type CascadeLinkStats, type CascadePipeCounts, type PipeAnswer, type PipeEnd } from './Cascade.ts';
 import { desiredConsumers, maxSpatialLayer, microphoneOpen, type BridgeTracks, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
@@ -357,6 +357,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#cascade?.stats() ?? Promise.resolve({});
   }
 
+  /** Pipe transports to and from other nodes and the tracks crossing them, now (zero on a node alone). */
+  pipeCounts(): CascadePipeCounts {
+    return this.#cascade?.counts() ?? { in: 0, out: 0, tracks: { in: 0, out: 0 } };
+  }
+
   /** The session's router on each worker (monitoring and tests). */
   routers(): readonly (ms.Router | undefined)[] {
     return this.#routers.routers;
@@ -393,6 +398,20 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** Keyframe requests (PLI + FIR) the server has sent to a producer, over all its layers. */
   producerKeyframeRequests(producerId: string): Promise<number> {
     return stats.producerKeyframeRequests(this.#peers.values(), producerId);
+  }
+
+  /**
+   * Calls `fn` at every keyframe the SFU recognises from a peer's producer of this source
+   * (mediasoup's keyframe trace; one message per keyframe). For a producer made after this call
+   * (a republish), call it again. Nothing when the peer does not publish that source.
+   */
+  async traceKeyframes(peerId: string, source: MediaSource, fn: () => void): Promise<void> {
+    const producer = this.#peer(peerId).publication(source)?.producer;
+    if (!producer || producer.closed) return;
+    await producer.enableTraceEvent(['keyframe']);
+    producer.on('trace', (trace) => {
+      if (trace.type === 'keyframe') fn();
+    });
   }
 
   /**

@@ -20,7 +20,7 @@ export type {
 export type { LinkCounters, LinkSide, MicReportEntry, SessionSnapshot } from './stats.ts';
 export { SfuError } from './errors.ts';
 export { Cascade } from './Cascade.ts';
-export type { CascadeChannel, CascadeLinkStats, PipeAnswer, PipeEnd } from './Cascade.ts';
+export type { CascadeChannel, CascadeLinkStats, CascadePipeCounts, PipeAnswer, PipeEnd } from './Cascade.ts';
 export type { AudioLevel } from './AudioLevels.ts';
 export type { SfuErrorCode } from './errors.ts';
 export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';

@@ -8,6 +8,9 @@ import { controlEndpoints, controlFetch, roleName, signIn, type Me } from '../sh
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
+import { hallPhrase } from '../../server/core/names.ts';
+import { BackChannel } from '../shared/BackChannel.ts';
+import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 import { PaperBoard } from './PaperBoard.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
@@ -46,8 +49,10 @@ async function main(): Promise<void> {
   stopOnRefusal(control, client);
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);
+  const backChannel = new BackChannel($('messages'), control, { count: $('messages-count') });
+  const notice = new ConnectionNotice({ lost: $('conn-lost'), back: $('conn-back') });
   const papers = new PaperBoard(token, control);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, papers, api: controlFetch };
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, backChannel, papers, api: controlFetch };
 
   // --- media: programme preview, its sound (muted by default), thumbnails -----------------
   const video = $<HTMLVideoElement>('program');
@@ -127,6 +132,7 @@ async function main(): Promise<void> {
     editor?.update(view);
     if (view.presence) wall.setPresence(view.presence);
     console_.render(view);
+    backChannel.update(view);
     papers.render(view);
   });
   control.on('event', (e) => console_.onEvent(e));
@@ -140,6 +146,8 @@ async function main(): Promise<void> {
   control.on('connection', () => {
     $('conn-state').textContent = control.connected ? connectionText(client.state) : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${control.connected && client.state === 'live' ? 'ok' : 'bad'}`;
+    // The commands go over the control link: its loss is what the chair must see.
+    notice.update(control.connected);
   });
   setInterval(() => console_.tick(), 250);
 }
@@ -258,7 +266,7 @@ class ChairConsole {
     if (!floor) return;
     $('floor-speaker').textContent = floor.speakerName;
     $('floor-title').textContent = floor.speakerTitle;
-    $('floor-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
+    $('floor-bridge').textContent = hallPhrase(floor.bridgeName);
     $('floor-topic').textContent = floor.topic ? `Nội dung: ${floor.topic}` : '';
     $('timer-pause').hidden = floor.timer.paused;
     // A break or a reconnection holds the clock by itself: it runs again when they end.
@@ -304,9 +312,9 @@ class ChairConsole {
             'div',
             { class: 'q-actions' },
             chair && h('button', { class: 'primary grant', onclick: () => void this.#run({ type: 'grant_floor', requestId: r.requestId }), disabled: view.status === 'waiting' || view.status === 'ended' }, 'Cho phát biểu'),
-            chair && h('button', { class: 'up', title: 'Đưa lên trước', 'aria-label': 'Đưa lên trước', disabled: i === 0, onclick: () => void this.#run({ type: 'move_request', requestId: r.requestId, toIndex: i - 1 }) }, '▲'),
-            chair && h('button', { class: 'down', title: 'Đưa xuống sau', 'aria-label': 'Đưa xuống sau', disabled: i === last, onclick: () => void this.#run({ type: 'move_request', requestId: r.requestId, toIndex: i + 1 }) }, '▼'),
-            h('button', { class: 'remove', title: 'Hủy đăng ký này', onclick: () => void this.#run({ type: 'cancel_request', requestId: r.requestId }) }, 'Hủy'),
+            chair && h('button', { class: 'up', title: 'Đưa lên trước', 'aria-label': 'Đưa lên trước', disabled: i === 0, onclick: () => void this.#run({ type: 'move_request', requestId: r.requestId, toIndex: i - 1 }) }, '▲ Lên'),
+            chair && h('button', { class: 'down', title: 'Đưa xuống sau', 'aria-label': 'Đưa xuống sau', disabled: i === last, onclick: () => void this.#run({ type: 'move_request', requestId: r.requestId, toIndex: i + 1 }) }, '▼ Xuống'),
+            h('button', { class: 'remove', title: 'Hủy đăng ký này', 'aria-label': `Hủy đăng ký của ${r.bridgeName}`, onclick: () => void this.#run({ type: 'cancel_request', requestId: r.requestId }) }, 'Hủy'),
           ),
         );
       }),
@@ -378,10 +386,17 @@ class ChairConsole {
     if (view.floor?.suspended === 'reconnecting') this.#renderSuspended(view);
     const left = remainingMs(view, now);
     const el = $('chair-countdown');
+    // The countdown is also in the header, in sight whatever the columns are scrolled to.
+    $('bar-floor').hidden = left === null || !view.floor;
     if (left !== null && view.floor) {
-      el.textContent = left < 0 ? `Quá giờ ${formatCountdown(-left)}` : formatCountdown(left);
-      el.className = `countdown-box ${countdownClass(left, view.floor.timer.warningMarksSec)}${view.floor.timer.paused ? ' paused' : ''}`;
+      const text = left < 0 ? `Quá giờ ${formatCountdown(-left)}` : formatCountdown(left);
+      const tone = countdownClass(left, view.floor.timer.warningMarksSec);
+      el.textContent = text;
+      el.className = `countdown-box ${tone}${view.floor.timer.paused ? ' paused' : ''}`;
       el.dataset.remainingMs = String(Math.round(left));
+      $('bar-speaker').textContent = view.floor.bridgeName;
+      $('bar-countdown').textContent = text;
+      $('bar-countdown').className = `countdown-chip ${tone}`;
     }
     if (view.status === 'running') {
       const current = document.querySelector<HTMLElement>('#agenda li.current .elapsed');

@@ -8,6 +8,8 @@ import { drawMaket } from '../shared/maket.ts';
 import { controlEndpoints, signIn } from '../shared/session.ts';
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { ContentView } from '../shared/ContentView.ts';
+import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
+import { hallPhrase } from '../../server/core/names.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -22,7 +24,7 @@ async function main(): Promise<void> {
   const bridgeId = me.bridgeId ?? me.chairBridgeId;
   const hallName = me.bridgeName ?? 'Báo chí — tín hiệu chương trình';
   document.title = `${hallName} — Hội nghị trực tuyến`;
-  $('bridge-name').textContent = me.bridgeName ? `Điểm cầu: ${me.bridgeName}` : hallName;
+  $('bridge-name').textContent = me.bridgeName ? hallPhrase(me.bridgeName) : hallName;
 
   // The operator's camera and microphone choice on this PC (ideal: a device unplugged since falls back to another).
   const choice = me.role === 'operator' ? loadDeviceChoice(bridgeId) : {};
@@ -45,8 +47,15 @@ async function main(): Promise<void> {
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, bridgeId, me, stopLinkReporter, content };
 
   const video = $<HTMLVideoElement>('program');
+  const notice = new ConnectionNotice({ back: $('notice') });
+  setupFullscreen($<HTMLButtonElement>('fullscreen'));
   const audioBox = $('audio');
   const audioEls = new Map<string, HTMLAudioElement>();
+  // The loudspeaker the operator chose for the programme (an audio output of this PC).
+  const speaker = { id: choice.speakerId ?? '' };
+  const playOn = (el: HTMLAudioElement): void => {
+    if (speaker.id && 'setSinkId' in el) void (el as HTMLAudioElement & { setSinkId(id: string): Promise<void> }).setSinkId(speaker.id).catch(() => undefined);
+  };
   let mediaState = 'connecting';
   /** The person answered "Không" to taking the hall over from the other PC. */
   let declined = false;
@@ -89,6 +98,8 @@ async function main(): Promise<void> {
     else if (!program && !selfOnAir && !view?.content) slateMessage = 'Đang chờ tín hiệu chương trình…';
     slate.hidden = slateMessage === null;
     if (slateMessage) slateText.textContent = slateMessage;
+    notice.update(mediaState === 'live' && control.connected);
+    showMic();
     $('slate-actions').hidden = takeOver === null;
     $('take-over').textContent = takeOver ?? '';
     $('stay-away').hidden = mediaState !== 'in_use' || declined;
@@ -101,20 +112,20 @@ async function main(): Promise<void> {
     if (view) {
       drawMaket($('maket'), view.maket);
       drawMaket($('slate-maket'), view.maket);
-      $('maket').hidden = false;
+      // The slate shows the maket large; over a picture it is a band above it, thin while someone speaks.
+      $('maket').hidden = !slate.hidden;
+      $('maket').classList.toggle('compact', !!view.floor);
       slate.style.background = view.maket.background;
       const floor = view.floor;
       $('lower-third').hidden = !floor || !slate.hidden;
       if (floor) {
         $('speaker-name').textContent = floor.speakerName;
         $('speaker-title').textContent = floor.speakerTitle;
-        $('speaker-bridge').textContent = `Điểm cầu ${floor.bridgeName}`;
+        $('speaker-bridge').textContent = hallPhrase(floor.bridgeName);
         $('speaker-muted').hidden = !floor.muted;
       }
       $('program-name').textContent = `Đang phát: ${view.programme.bridgeName}`;
       const shown = slate.hidden ? (view.content ?? null) : null;
-      // The paper sits below the maket, whatever its number of lines.
-      document.body.style.setProperty('--maket-h', `${$('maket').offsetHeight}px`);
       document.body.classList.toggle('with-content', shown !== null);
       $('content').hidden = shown === null;
       $('content-caption').hidden = shown === null;
@@ -165,6 +176,7 @@ async function main(): Promise<void> {
       const el = document.createElement('audio');
       el.autoplay = true;
       el.srcObject = new MediaStream([rc.consumer.track]);
+      playOn(el);
       audioBox.append(el);
       audioEls.set(rc.consumer.id, el);
       tryPlay(el);
@@ -182,12 +194,14 @@ async function main(): Promise<void> {
   client.on('onair', render);
   client.on('localstream', render);
   client.on('error', (detail) => console.error(`diemcau: ${detail.message}`));
-  client.on('mic', (detail) => {
-    const open = detail.open;
+  /** The hall's microphone as the server has it: open or closed while connected, unknown (not open) while not. */
+  const showMic = (): void => {
     const el = $('mic-state');
-    el.textContent = open ? 'Micrô đang mở' : 'Micrô đang tắt';
-    el.className = `mic ${open ? 'open' : 'closed'}`;
-  });
+    const live = client.state === 'live' && control.connected;
+    el.textContent = !live ? 'Micrô: mất kết nối' : client.micOpen ? 'Micrô đang mở' : 'Micrô đang tắt';
+    el.className = `mic ${!live ? 'unknown' : client.micOpen ? 'open' : 'closed'}`;
+  };
+  client.on('mic', showMic);
   client.on('state', (detail) => {
     mediaState = detail.state;
     $('conn-state').textContent = connectionText(mediaState);
@@ -196,15 +210,35 @@ async function main(): Promise<void> {
   control.on('view', render);
   control.on('connection', render);
   if (me.role !== 'operator') $('mic-state').hidden = true;
-  else servePanel(client, me.conferenceId, bridgeId, () => !$('start').hidden);
+  else
+    servePanel(client, me.conferenceId, bridgeId, () => !$('start').hidden, {
+      get: () => speaker.id || null,
+      set: async (id) => {
+        await Promise.all([...audioEls.values()].map((el) => (el as HTMLAudioElement & { setSinkId(id: string): Promise<void> }).setSinkId(id)));
+        speaker.id = id;
+      },
+    });
   void bridges;
+}
+
+/** The full-screen button of the projector's window (F11 does the same). */
+function setupFullscreen(button: HTMLButtonElement): void {
+  const label = (): void => {
+    button.textContent = document.fullscreenElement ? 'Thoát toàn màn hình' : 'Toàn màn hình';
+  };
+  button.onclick = () => {
+    const done = document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen({ navigationUI: 'hide' });
+    void done.catch(() => undefined).then(label);
+  };
+  document.addEventListener('fullscreenchange', label);
+  label();
 }
 
 /**
  * The display is the hall's only media page; the operator panel (operator.html, same PC) sees
  * its status and switches its devices through the hall link.
  */
-function servePanel(client: MediaClient, conferenceId: string, bridgeId: string, needsClick: () => boolean): void {
+function servePanel(client: MediaClient, conferenceId: string, bridgeId: string, needsClick: () => boolean, speaker: { get(): string | null; set(id: string): Promise<void> }): void {
   const link = new DisplayEnd(hallChannelName(conferenceId, bridgeId));
   const meter = new LinkMeter();
   let quality: LinkQuality = meter.push(null);
@@ -216,7 +250,7 @@ function servePanel(client: MediaClient, conferenceId: string, bridgeId: string,
       mediaState: client.state,
       micOpen: client.micOpen,
       publishing: client.publishing,
-      devices: { videoId: v?.getSettings().deviceId ?? null, videoLabel: v?.label ?? '', audioId: a?.getSettings().deviceId ?? null, audioLabel: a?.label ?? '' },
+      devices: { videoId: v?.getSettings().deviceId ?? null, videoLabel: v?.label ?? '', audioId: a?.getSettings().deviceId ?? null, audioLabel: a?.label ?? '', speakerId: speaker.get() },
       link: quality,
       onAir: client.onAir,
       needsClick: needsClick(),
@@ -226,7 +260,8 @@ function servePanel(client: MediaClient, conferenceId: string, bridgeId: string,
   link.onMessage((msg) => {
     if (msg.type === 'hello') send();
     else if (msg.type === 'use-device') {
-      void useDevice(client, msg.kind, msg.deviceId).then(
+      const done = msg.kind === 'speaker' ? speaker.set(msg.deviceId) : useDevice(client, msg.kind, msg.deviceId);
+      void done.then(
         () => {
           saveDeviceChoice(bridgeId, msg.kind, msg.deviceId);
           link.post({ type: 'device-result', reqId: msg.reqId, ok: true });

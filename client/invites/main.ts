@@ -1,4 +1,5 @@
 import { chairBridgeOf } from '../../server/protocol/chair.ts';
+import { hallPhrase } from '../../server/core/names.ts';
 import { loadBridges } from '../shared/bridges.ts';
 import { controlFetch, roleName, signIn } from '../shared/session.ts';
 
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   };
   content.append(h('Cấp tỉnh và ban tổ chức'));
   const chairBridge = chairBridgeOf({ bridges: [...bridges.values()] });
-  content.append(table(rows.filter((r) => r.role !== 'operator' || r.bridgeId === chairBridge).map((r) => [r.role === 'operator' ? `Điểm cầu ${r.bridgeName}` : roleName(r.role), r.url])));
+  content.append(table(rows.filter((r) => r.role !== 'operator' || r.bridgeId === chairBridge).map((r) => [r.role === 'operator' ? hallPhrase(r.bridgeName ?? '') : roleName(r.role), r.url])));
   for (const district of [...bridges.values()].filter((b) => b.tier === 'district')) {
     const inDistrict = rows.filter((r) => r.bridgeId === district.id || bridges.get(r.bridgeId ?? '')?.parentId === district.id);
     content.append(h(`${district.name} (${inDistrict.length} điểm cầu)`));

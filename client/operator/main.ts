@@ -9,8 +9,12 @@ import { drawMaket } from '../shared/maket.ts';
 import { controlEndpoints, roleName, signIn } from '../shared/session.ts';
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { startHardwareHall } from './HardwareHall.ts';
+import { hallPhrase } from '../../server/core/names.ts';
 import { PaperPanel } from './PaperPanel.ts';
 import { $, countdownClass, errorText, statusText } from '../shared/ui.ts';
+import { BackChannel } from '../shared/BackChannel.ts';
+import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
+import { Speakers } from './Speakers.ts';
 
 /** A display not heard from for this long is taken as closed. */
 const DISPLAY_STALE_MS = 3500;
@@ -32,14 +36,17 @@ async function main(): Promise<void> {
   }
   const bridgeId = me.bridgeId;
   document.title = `${me.bridgeName} — Bảng điều khiển điểm cầu`;
-  $('title').textContent = `Điểm cầu ${me.bridgeName} — Bảng điều khiển`;
+  $('title').textContent = `${hallPhrase(me.bridgeName ?? '')} — Bảng điều khiển`;
 
   const control = new ControlClient(controlEndpoints(), token);
   stopOnRefusal(control);
   const link = new PanelEnd(hallChannelName(me.conferenceId, bridgeId));
   const devices = new DevicePanel(bridgeId, link);
+  const speakers = new Speakers(bridgeId, link);
+  const backChannel = new BackChannel($('back-channel'), control, { bridgeId });
+  const notice = new ConnectionNotice({ lost: $('conn-lost'), back: $('conn-back') });
   const papers = new PaperPanel(token, control);
-  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, me, papers };
+  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, speakers, backChannel, me, papers };
   // A hardware hall's media comes from its device: no display window, no camera here.
   const hardware = me.bridgeKind === 'rtp';
   if (hardware) {
@@ -58,6 +65,7 @@ async function main(): Promise<void> {
       display = msg;
       displaySeenAt = Date.now();
       devices.onDisplay(msg);
+      speakers.onDisplay(msg);
       renderDisplay();
     } else if (msg.type === 'bye') {
       display = null;
@@ -191,7 +199,9 @@ async function main(): Promise<void> {
     const view = control.view;
     $('conn-state').textContent = control.connected ? 'Đã kết nối máy chủ' : 'Mất kết nối máy chủ — đang kết nối lại…';
     $('conn-state').className = `conn ${control.connected ? 'ok' : 'bad'}`;
+    notice.update(control.connected);
     if (!view) return;
+    backChannel.update(view);
     $('meeting-status').textContent = statusText(view.status);
     $('meeting-status').className = `badge ${view.status}`;
     const mine = view.mine;
@@ -248,7 +258,10 @@ async function main(): Promise<void> {
   control.on('view', render);
   control.on('connection', render);
   render();
-  if (!hardware) await devices.start();
+  if (!hardware) {
+    await devices.start();
+    await speakers.list();
+  }
 }
 
 /**

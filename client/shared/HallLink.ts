@@ -15,8 +15,8 @@ export interface DisplayStatus {
   mediaState: string;
   micOpen: boolean;
   publishing: { mic: boolean; cam: boolean };
-  /** The devices on the air (ids and labels as enumerateDevices gives them). */
-  devices: { videoId: string | null; videoLabel: string; audioId: string | null; audioLabel: string };
+  /** The devices on the air (ids and labels as enumerateDevices gives them) and the loudspeaker the programme plays on. */
+  devices: { videoId: string | null; videoLabel: string; audioId: string | null; audioLabel: string; speakerId: string | null };
   link: LinkQuality;
   /** The bridge on air. */
   onAir: string;
@@ -28,7 +28,10 @@ export interface DisplayStatus {
 export type DisplayMessage = DisplayStatus | { type: 'device-result'; reqId: string; ok: boolean; error?: string } | { type: 'bye' };
 
 /** Messages from the panel. */
-export type PanelMessage = { type: 'hello' } | { type: 'use-device'; reqId: string; kind: 'audio' | 'video'; deviceId: string };
+export type PanelMessage = { type: 'hello' } | { type: 'use-device'; reqId: string; kind: DeviceKind; deviceId: string };
+
+/** What the operator chooses: the camera, the microphone, the loudspeaker (an audio output). */
+export type DeviceKind = 'audio' | 'video' | 'speaker';
 
 /** The channel name of one hall of one conference. */
 export function hallChannelName(conferenceId: string, bridgeId: string): string {
@@ -76,18 +79,19 @@ export function deviceChoiceKey(bridgeId: string): string {
 }
 
 /** The device ids chosen on this PC for a hall, if any. */
-export function loadDeviceChoice(bridgeId: string): { videoId?: string; audioId?: string } {
+export function loadDeviceChoice(bridgeId: string): { videoId?: string; audioId?: string; speakerId?: string } {
   try {
-    return JSON.parse(localStorage.getItem(deviceChoiceKey(bridgeId)) ?? '{}') as { videoId?: string; audioId?: string };
+    return JSON.parse(localStorage.getItem(deviceChoiceKey(bridgeId)) ?? '{}') as { videoId?: string; audioId?: string; speakerId?: string };
   } catch {
     return {};
   }
 }
 
 /** Remembers a device choice for a hall on this PC. */
-export function saveDeviceChoice(bridgeId: string, kind: 'audio' | 'video', deviceId: string): void {
+export function saveDeviceChoice(bridgeId: string, kind: DeviceKind, deviceId: string): void {
   const choice = loadDeviceChoice(bridgeId);
   if (kind === 'audio') choice.audioId = deviceId;
+  else if (kind === 'speaker') choice.speakerId = deviceId;
   else choice.videoId = deviceId;
   localStorage.setItem(deviceChoiceKey(bridgeId), JSON.stringify(choice));
 }

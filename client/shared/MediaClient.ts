@@ -124,6 +124,11 @@ export class MediaClient {
     return this.#leg?.micOpen ?? false;
   }
 
+  /** The socket of the node in use (what a lost link cuts; the e2e tests cut it), none before a node is chosen. */
+  get socket(): MediaLeg['socket'] | undefined {
+    return this.#leg?.socket;
+  }
+
   get maxSpatialLayer(): number {
     return this.#leg?.maxSpatialLayer ?? 0;
   }

@@ -121,6 +121,11 @@ export class MediaLeg {
     this.socket.on('connect', () => void this.#restart('connect'));
     this.socket.on('disconnect', () => {
       this.#joined = false;
+      // The server opens and closes the microphone; cut off from it, it is not open (it tells again after the rejoin).
+      if (this.micOpen) {
+        this.micOpen = false;
+        this.#emit('mic', { open: false });
+      }
       if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
       this.#teardown();
     });

@@ -52,7 +52,7 @@ export class AlertFeed {
     to.textContent = label(alert.to);
     change.append(from, ' → ', to);
     li.append(time, name, change);
-    if (alert.reasons.length && alert.to !== 'offline' && alert.to !== 'ok') {
+    if (alert.reasons.length && alert.to !== 'offline' && alert.to !== 'absent' && alert.to !== 'ok') {
       const reasons = document.createElement('span');
       reasons.className = 'a-reasons';
       reasons.textContent = alert.reasons.join('; ');

@@ -103,8 +103,12 @@ export class DevicePanel {
   #showState(device: DeviceStatus): void {
     const el = this.#root.querySelector<HTMLElement>('.device-state');
     if (!el) return;
-    if (device.online) {
-      el.textContent = `Đang nhận hình và tiếng từ thiết bị (${device.packetsAccepted.toLocaleString('vi-VN')} gói đã nhận).`;
+    if (device.online && device.videoProblem) {
+      el.textContent = `Nhận tiếng từ thiết bị, ${device.videoProblem}.`;
+      el.className = 'device-state bad';
+    } else if (device.online) {
+      const added = device.pictureIdsAdded > 0 ? ' Thiết bị gửi VP8 không có PictureID: máy chủ tự thêm.' : '';
+      el.textContent = `Đang nhận hình và tiếng từ thiết bị (${device.packetsAccepted.toLocaleString('vi-VN')} gói đã nhận).${added}`;
       el.className = 'device-state ok';
     } else if (device.rejected) {
       el.textContent = 'Gói tin từ thiết bị tới máy chủ nhưng bị từ chối: kiểm tra khóa SRTP, SSRC và payload type.';

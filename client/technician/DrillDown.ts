@@ -164,7 +164,7 @@ export class DrillDown {
 
   #updateTestButton(): void {
     const status = this.#line?.status ?? 'unknown';
-    const disabled = this.#testBusy || status === 'offline' || status === 'unknown';
+    const disabled = this.#testBusy || status === 'offline' || status === 'absent' || status === 'unknown';
     if (this.#el.testButton.disabled !== disabled) this.#el.testButton.disabled = disabled;
   }
 
@@ -173,7 +173,7 @@ export class DrillDown {
     const status = line?.status ?? 'unknown';
     this.#el.badge.className = `badge st-${status}`;
     this.#el.badge.textContent = STATUS_LABEL[status];
-    this.#el.reasons.textContent = line && status !== 'ok' && status !== 'offline' ? line.reasons.join('; ') : '';
+    this.#el.reasons.textContent = line && status !== 'ok' && status !== 'offline' && status !== 'absent' ? line.reasons.join('; ') : '';
     this.#el.since.textContent = line?.since ? `${STATUS_LABEL[status]} từ ${clockTime(line.since)} (${durationSince(line.since, Date.now())})` : '';
     this.#updateTestButton();
 

@@ -54,7 +54,8 @@ export class NodePanel {
       const [state, cls] = stateOf(n);
       const load = n.capacity === null ? `${n.placed} điểm cầu` : `${n.placed} / ${n.capacity} điểm cầu`;
       const cpu = summary.mode === 'cluster' ? ` · CPU ${Math.round(n.load.cpu * 100)} %` : '';
-      const pipes = n.pipes ? `Đường nối giữa các máy: nhận ${n.pipes.in} · gửi ${n.pipes.out}` : summary.mode === 'local' ? 'Một máy chủ: không có đường nối' : 'Đường nối giữa các máy: —';
+      const carried = (k: 'in' | 'out'): string => (n.pipes?.tracks ? ` (${n.pipes.tracks[k]} luồng)` : '');
+      const pipes = n.pipes ? `Đường nối giữa các máy: nhận ${n.pipes.in}${carried('in')} · gửi ${n.pipes.out}${carried('out')}` : summary.mode === 'local' ? 'Một máy chủ: không có đường nối' : 'Đường nối giữa các máy: —';
       const action =
         this.#drain && summary.mode === 'cluster' && n.alive
           ? h(

@@ -1,7 +1,7 @@
 import type { BridgeInfo } from '../shared/bridges.ts';
 import type { HealthLine } from '../../server/protocol/control.ts';
 import type { MediaPath } from '../../server/protocol/media.ts';
-import { MEDIA_PATH_LABEL, MEDIA_PATH_SHORT, SEVERITY, STATUS_LABEL, clockTime, searchKey, shortName, sortName, type TileStatus } from './words.ts';
+import { MEDIA_PATH_LABEL, MEDIA_PATH_SHORT, SEVERITY, STATUS_LABEL, clockTime, connected, searchKey, shortName, sortName, type TileStatus } from './words.ts';
 
 export type SortMode = 'plan' | 'severity' | 'name';
 
@@ -177,7 +177,7 @@ export class TileBoard {
         shown.status = line.status;
         statusChanged = true;
       }
-      if (line.status !== 'offline') tile.wasOnline = true;
+      if (connected(line.status)) tile.wasOnline = true;
       const dropped = line.status === 'offline' && tile.wasOnline;
       if (shown.dropped !== dropped) {
         tile.el.classList.toggle('dropped', dropped);
@@ -189,7 +189,7 @@ export class TileBoard {
         shown.reason = reason;
       }
       const reported = line.last?.mediaPath;
-      const path = line.status !== 'offline' && typeof reported === 'string' && reported in MEDIA_PATH_SHORT ? (reported as MediaPath) : null;
+      const path = connected(line.status) && typeof reported === 'string' && reported in MEDIA_PATH_SHORT ? (reported as MediaPath) : null;
       if (shown.path !== path) {
         tile.path.hidden = path === null;
         tile.path.textContent = path ? MEDIA_PATH_SHORT[path] : '';
@@ -197,7 +197,7 @@ export class TileBoard {
         tile.el.dataset.path = path ?? '';
         shown.path = path;
       }
-      const title = `${tile.bridge.name}\n${STATUS_LABEL[line.status]}${line.reasons.length && line.status !== 'offline' ? ` — ${line.reasons.join('; ')}` : ''}\ntừ ${clockTime(line.since)}${path ? `\nKết nối: ${MEDIA_PATH_LABEL[path]}` : ''}`;
+      const title = `${tile.bridge.name}\n${STATUS_LABEL[line.status]}${line.reasons.length && connected(line.status) ? ` — ${line.reasons.join('; ')}` : ''}\ntừ ${clockTime(line.since)}${path ? `\nKết nối: ${MEDIA_PATH_LABEL[path]}` : ''}`;
       if (shown.title !== title) {
         tile.el.title = title;
         shown.title = title;
@@ -223,14 +223,14 @@ export class TileBoard {
 
   /** How many bridges are in each status. */
   counts(): Record<TileStatus, number> {
-    const counts: Record<TileStatus, number> = { ok: 0, degraded: 0, bad: 0, offline: 0, unknown: 0 };
+    const counts: Record<TileStatus, number> = { ok: 0, degraded: 0, bad: 0, offline: 0, absent: 0, unknown: 0 };
     for (const t of this.#tiles.values()) counts[t.shown.status]++;
     return counts;
   }
 
   /** Bridges that are connected (for the link test of every online hall). */
   onlineIds(): string[] {
-    return [...this.#tiles.values()].filter((t) => t.shown.status !== 'offline' && t.shown.status !== 'unknown').map((t) => t.bridge.id);
+    return [...this.#tiles.values()].filter((t) => connected(t.shown.status)).map((t) => t.bridge.id);
   }
 
   setSort(mode: SortMode): void {
@@ -350,7 +350,7 @@ export class TileBoard {
       let bad = 0;
       for (const t of group.tiles) {
         const s = t.shown.status;
-        if (s !== 'offline' && s !== 'unknown') online++;
+        if (connected(s)) online++;
         if (s === 'degraded') degraded++;
         if (s === 'bad') bad++;
       }

@@ -12,6 +12,8 @@ import { DevicePanel } from './DevicePanel.ts';
 import { NodePanel, nodeLabel, nodeName } from './NodePanel.ts';
 import type { ClusterSummary } from '../../server/protocol/control.ts';
 import { clockTime, type TileStatus } from './words.ts';
+import { BackChannel } from '../shared/BackChannel.ts';
+import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -41,6 +43,9 @@ async function main(): Promise<void> {
   const control = new ControlClient(controlEndpoints(), token);
   stopOnRefusal(control);
 
+  const backChannel = new BackChannel($('messages'), control, { count: $('messages-count') });
+  control.on('view', (view) => backChannel.update(view));
+  const notice = new ConnectionNotice({ lost: $('conn-lost'), back: $('conn-back') });
   const request = <N extends ControlRequestName>(name: N, payload: ControlRequest<N>) => control.request(name, payload, 10_000, 'Máy chủ không trả lời');
   const nameOf = (id: string): string => bridges.get(id)?.name ?? id;
   /** The media nodes and each hall's node, as the server last said. */
@@ -143,7 +148,7 @@ async function main(): Promise<void> {
   };
   const showCounts = (): void => {
     const counts = board.counts();
-    for (const s of ['ok', 'degraded', 'bad', 'offline', 'unknown'] as TileStatus[]) setText(`count-${s}`, String(counts[s]));
+    for (const s of ['ok', 'degraded', 'bad', 'offline', 'absent', 'unknown'] as TileStatus[]) setText(`count-${s}`, String(counts[s]));
     $('count-unknown-wrap').hidden = counts.unknown === 0;
   };
 
@@ -179,6 +184,7 @@ async function main(): Promise<void> {
     const el = $('conn-state');
     el.textContent = connected ? 'Đã kết nối máy chủ' : 'Mất kết nối máy chủ — đang kết nối lại…';
     el.className = `conn ${connected ? 'ok' : 'bad'}`;
+    notice.update(connected);
   });
   control.on('error', (detail) => console.warn(`diemcau: ${detail.message}`));
   let ticks = 0;

@@ -10,6 +10,7 @@ export const STATUS_LABEL: Record<TileStatus, string> = {
   degraded: 'Suy giảm',
   bad: 'Kém',
   offline: 'Mất kết nối',
+  absent: 'Chưa kết nối',
   unknown: 'Chưa có số liệu',
 };
 
@@ -25,8 +26,13 @@ export const MEDIA_PATH_LABEL: Record<MediaPath, string> = {
   'turn-tls': 'TURN (chuyển tiếp) qua TLS',
 };
 
-/** Worst first: a connected hall in trouble (red, amber), then a hall that is down, then the healthy ones. */
-export const SEVERITY: Record<TileStatus, number> = { bad: 4, degraded: 3, offline: 2, unknown: 1, ok: 0 };
+/** Worst first: a connected hall in trouble (red, amber), then a hall that dropped, one that never came, then the healthy ones. */
+export const SEVERITY: Record<TileStatus, number> = { bad: 5, degraded: 4, offline: 3, absent: 2, unknown: 1, ok: 0 };
+
+/** Whether a status is a connected hall's (its link is measured). */
+export function connected(status: TileStatus): boolean {
+  return status === 'ok' || status === 'degraded' || status === 'bad';
+}
 
 /** A connection event of a bridge, in words. */
 export function eventLabel(type: string): string {

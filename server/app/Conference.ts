@@ -202,6 +202,9 @@ export class Conference extends EventEmitter<ConferenceEvents> {
         bridgeIds: plan.bridges.map((b) => b.id),
         links: () => links,
         online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
+        joined: (bridgeId) => presenceOf(runner.state, bridgeId).sessions.length > 0,
+        // A device's picture that reaches nobody (the hardware halls run with this process's media).
+        problem: (bridgeId) => (deviceBridges.has(bridgeId) && local?.rtpHalls ? local.rtpHalls.status(bridgeId).videoProblem : null),
         presenceFromMedia: (bridgeId) => !deviceBridges.has(bridgeId),
         intervalMs: options.healthIntervalMs,
         clock,
@@ -259,14 +262,18 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return this.tokens.refusal(token);
   }
 
-    /**
+  /**
    * Runs a person's command with the actor taken from their token. Floor requests also come out
-   * of a budget per hall (the transport has taken the command from the principal's budget).
+   * of a budget per hall, messages of a budget per sender (the transport has taken the command from the principal's budget).
    */
   async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | RateRefusal> {
     if (command.type === 'request_floor') {
       // Keyed by who asks, so that a refused request for someone else's hall cannot use up its budget.
       const refusal = this.limits.take('floor_request', principal.role === 'operator' ? principalKey(principal) : `${principal.role}:${command.bridgeId}`);
+      if (refusal) return refusal;
+    }
+    if (command.type === 'send_message') {
+      const refusal = this.limits.take('message', principalKey(principal));
       if (refusal) return refusal;
     }
     const actor = principal.role === 'operator' ? { role: principal.role, bridgeId: principal.bridgeId } : { role: principal.role };

@@ -18,6 +18,10 @@ export interface HealthMonitorOptions {
   links: () => LinkCounterSource;
   /** Whether the bridge's hall is connected (roll-call presence). */
   online: (bridgeId: string) => boolean;
+  /** Whether the hall has ever connected in this conference (a hall that never did is absent, not dropped). */
+  joined?: (bridgeId: string) => boolean;
+  /** What makes a connected hall's link useless whatever its figures (a hardware hall's picture nobody gets), or null. */
+  problem?: (bridgeId: string) => string | null;
   /**
    * Whether a bridge with a media peer counts as online (default: yes). No for a hardware hall:
    * its peer is always there, and it is online only while its device's media arrives.
@@ -36,7 +40,8 @@ const MAX_EVENTS = 200;
 /**
  * Samples every bridge's link every 2 seconds: the server's counters (deltas of packets and
  * losses each way, jitter, round trip, NACKs, keyframe requests, scores) completed by what the
- * hall's browser last reported; keeps the health book and raises an alert on every status change.
+ * hall's browser last reported; keeps the health book and raises an alert on every confirmed
+ * status change (the book's hysteresis: a flapping link raises one, not one every 2 s).
  */
 export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   readonly book: HealthBook;
@@ -116,6 +121,9 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     const at = now?.at ?? this.#clock.now();
     const online = this.#options.online(bridgeId) || (now !== null && (this.#options.presenceFromMedia?.(bridgeId) ?? true));
     const sample: LinkSample = { at, online };
+    if (!online && this.#options.joined) sample.joined = this.#options.joined(bridgeId);
+    const problem = online ? this.#options.problem?.(bridgeId) : null;
+    if (problem) sample.problem = problem;
     const before = this.#previous.get(bridgeId);
     if (now) {
       this.#previous.set(bridgeId, now);

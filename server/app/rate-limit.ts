@@ -79,6 +79,8 @@ export const REQUEST_LIMITS = {
   command: { limit: 60, windowMs: MINUTE },
   /** Floor requests for one hall (a stuck button must not flood the queue). */
   floor_request: { limit: 5, windowMs: MINUTE },
+  /** Back-channel messages of one sender (a hall, or a staff role): a conversation, not a flood. */
+  message: { limit: 10, windowMs: MINUTE },
   /** Reads: view snapshots, clock samples (6 at connect, 6 every 30 s), a bridge's history. */
   read: { limit: 300, windowMs: MINUTE },
   /** A hall's link reports (one every 2 s is 30 a minute, with two tabs 60). */

@@ -33,6 +33,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
 export const PUBLIC_DIR = path.resolve(here, '../../client/public');
 
+/** The answer to an address the server does not have. */
+const NOT_FOUND_PAGE = `<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Không tìm thấy trang</title><link rel="stylesheet" href="/style.css"></head><body class="home"><main class="home-main"><section class="card">
+<h1>Không tìm thấy trang này</h1><p>Địa chỉ không đúng. Xin mở lại liên kết Văn phòng đã gửi (kể cả phần sau dấu #), hoặc về <a href="/">trang đầu</a>.</p>
+</section></main></body></html>`;
+
 /**
  * A running diemcau server (the `both` or `control` role): HTTP, socket.io, the stores, the
  * conference and, in the `both` role, this process's media node and its worker pool.
@@ -108,7 +114,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       cleanups.push(() => pool.close());
       const cluster = clusterOf(config, url, announcedIp);
       if (config.redisUrl && !cluster) logger.warn({}, 'no DIEMCAU_NODE_SECRET: this process\'s media is its own (halls on other instances do not see its halls)');
-      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
+      const made = await MediaNode.create({ nodeId: nodeIdOf(config, port, announcedIp), pool, stores, log: logger, clock: extras.clock ?? systemClock, cluster });
       cleanups.push(() => made.close());
       if (cluster) app.use('/node/v1', made.apiRouter());
       node = made;
@@ -139,7 +145,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     const turn = await startTurn(config, announcedIp, (token) => conference.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
     if (turn) {
       cleanups.push(() => turn.close());
-      logger.info({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
+      // npm start prints the TURN URLs in its own text; the log line is for debugging.
+      logger.debug({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
     }
 
     app.get('/healthz', (_req, res) => {
@@ -241,12 +248,19 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.use('/api', createApi(apiOptions));
     app.use('/metrics', createMetricsRoute(apiOptions, metricsHandler(() => conference, pool)));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
-    // Whatever is left (a page that does not exist, a path that does not decode) answers in the same JSON.
+    // Whatever is left answers 404: a browser asking for a page gets a page in Vietnamese that leads
+    // to the start page; anything else (the API, a client, a path that does not decode) the same JSON.
+    app.use((req, res, next) => {
+      const page = (req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html';
+      if (!page) return next();
+      res.status(404).type('html').send(NOT_FOUND_PAGE);
+    });
     app.use(notFound());
     app.use(jsonErrors(logger));
     const routes = listRoutes((app as unknown as { router: { stack: unknown[] } }).router);
     baseUrl ||= url;
-    logger.info({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
+    // At debug: npm start says where to go in words first (a JSON line before it would only confuse).
+    logger.debug({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
 
     let closing: Promise<void> | undefined;
     return {

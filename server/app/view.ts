@@ -1,10 +1,12 @@
 import {
+  concernsBridge,
   currentAgendaItem,
   onBreak,
   itemElapsedMs,
   presenceOf,
   rollCallSummary,
   speakingTimerView,
+  type BackChannelMessage,
   type ConferenceState,
 } from '../core/conference/index.ts';
 import { renderMaket } from '../core/maket.ts';
@@ -23,6 +25,9 @@ export function livePlan(plan: ConferencePlan, state: ConferenceState): Conferen
       : plan.maket,
   };
 }
+
+/** Back-channel messages a view carries: the staff's consoles show the latest, a hall its own. */
+export const VIEW_MESSAGES = { staff: 40, hall: 12 } as const;
 
 /** Whether a principal sees every hall's presence (roll-call staff). */
 export function isStaff(p: Principal): boolean {
@@ -132,6 +137,19 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
       ),
       papers: papersViewOf(state, name),
     });
+  const messages = state.messages ?? [];
+  const messageView = (m: BackChannelMessage): NonNullable<ConferenceView['messages']>[number] => ({
+    id: m.id,
+    at: m.at,
+    fromRole: m.from.role,
+    fromBridgeId: m.from.bridgeId ?? null,
+    fromName: m.from.bridgeId ? name(m.from.bridgeId) : null,
+    to: m.to,
+    toName: m.to === 'staff' ? null : name(m.to),
+    kind: m.kind,
+    text: m.text,
+  });
+  let staffMessages: ConferenceView['messages'];
   return (principal) => {
     const ownBridge = principal.role === 'operator' ? principal.bridgeId : chair;
     const view: ConferenceView = { ...shared, maket: renderMaket(live, ownBridge), rollCall: { ...shared.rollCall } };
@@ -139,6 +157,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
       const parts = staffParts();
       view.rollCall.byDistrict = parts.byDistrict;
       view.presence = parts.presence;
+      view.messages = staffMessages ??= messages.slice(-VIEW_MESSAGES.staff).map(messageView);
       view.papers = parts.papers;
     }
     if (principal.role === 'operator') {
@@ -154,6 +173,9 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
         papers: papersViewOf(state, name, principal.bridgeId).slots,
         mayTurnPages: mayTurn(state, { role: 'operator', bridgeId: principal.bridgeId }),
       };
+      const own: BackChannelMessage[] = [];
+      for (let i = messages.length - 1; i >= 0 && own.length < VIEW_MESSAGES.hall; i--) if (concernsBridge(messages[i]!, principal.bridgeId)) own.unshift(messages[i]!);
+      view.messages = own.map(messageView);
     }
     return view;
   };

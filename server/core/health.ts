@@ -1,12 +1,21 @@
 /**
  * Link health of the bridges, for the technicians: pure rules (no clock, no I/O). A sample of a
- * bridge's link is assessed against thresholds into ok / degraded / bad / offline with reasons in
- * Vietnamese; a book keeps each bridge's status, since when, and its recent history.
+ * bridge's link is assessed against thresholds into ok / degraded / bad / offline / absent with
+ * reasons in Vietnamese; a book keeps each bridge's status, since when, and its recent history.
+ * The book's status has hysteresis: a link that flaps between two states every sample shows the
+ * worse one steadily (one alert), and a single bad sample raises none.
  */
 
 import type { MediaPath } from '../protocol/media.ts';
 
-export type HealthStatus = 'ok' | 'degraded' | 'bad' | 'offline';
+/**
+ * 'offline': the hall was connected in this conference and is not now (it dropped); 'absent': it
+ * has never connected (the chair's "Chưa kết nối").
+ */
+export type HealthStatus = 'ok' | 'degraded' | 'bad' | 'offline' | 'absent';
+
+/** Every status, best first. */
+export const HEALTH_STATUSES = ['ok', 'degraded', 'bad', 'offline', 'absent'] as const satisfies readonly HealthStatus[];
 
 /** Limits of a link; at or above `degraded` the link is degraded, at or above `bad` it is bad. */
 export interface HealthThresholds {
@@ -24,6 +33,8 @@ export interface LinkSample {
   at: number;
   /** The hall is connected (control or media). */
   online: boolean;
+  /** Whether the hall has ever connected in this conference (false: it is absent, not dropped). Unknown counts as yes. */
+  joined?: boolean;
   /** ICE state of its transports as the server sees it ('connected', 'completed', 'disconnected'…). */
   iceState?: string;
   lossUpPct?: number;
@@ -46,6 +57,8 @@ export interface LinkSample {
   audioLevel?: number;
   /** How the hall's media reaches the SFU (UDP, TCP, TURN over UDP/TCP/TLS), as its browser reports it. */
   mediaPath?: MediaPath;
+  /** Something that makes the link useless whatever its figures say (a device's picture nobody gets), in words. */
+  problem?: string;
 }
 
 /** A bridge's status with the reasons, in words a technician reads. */
@@ -60,7 +73,8 @@ const vn = (x: number): string => String(round1(x)).replace('.', ',');
 
 /** Assesses one sample: the worst of loss (each way), round trip and jitter; offline when not connected. */
 export function assess(sample: LinkSample, t: HealthThresholds = DEFAULT_THRESHOLDS): Assessment {
-  if (!sample.online) return { status: 'offline', reasons: ['mất kết nối'] };
+  if (!sample.online) return sample.joined === false ? { status: 'absent', reasons: ['chưa kết nối'] } : { status: 'offline', reasons: ['mất kết nối'] };
+  if (sample.problem) return { status: 'bad', reasons: [sample.problem] };
   if (sample.iceState === 'disconnected' || sample.iceState === 'closed') {
     return { status: 'bad', reasons: [`đường truyền media bị ngắt (ICE ${sample.iceState})`] };
   }
@@ -102,20 +116,65 @@ export interface BridgeHealth {
   history: LinkSample[];
 }
 
+/**
+ * How a connected link's status is confirmed: over the last `window` samples, the worst status
+ * that at least `confirm` of them reached (so with 2 of 5 at 2 s a sample: a worse status shows
+ * after two samples, a better one after four, and a link flapping every sample stays at the
+ * worse). Offline and absent come from the hall's presence, which is debounced already: at once.
+ */
+export interface Hysteresis {
+  window: number;
+  confirm: number;
+}
+
+export const DEFAULT_HYSTERESIS: Hysteresis = { window: 5, confirm: 2 };
+
+/** Severity of a connected status (for the hysteresis window). */
+const LINK_SEVERITY = { ok: 0, degraded: 1, bad: 2 } as const;
+
+/** A bridge's recent raw assessments while connected (reset when it goes offline). */
+type Recent = { status: 'ok' | 'degraded' | 'bad'; reasons: string[] }[];
+
+/** The confirmed status of a window of raw assessments, with the reasons of the latest sample at it or worse. */
+export function confirmedStatus(recent: Recent, h: Hysteresis = DEFAULT_HYSTERESIS): Assessment {
+  for (const status of ['bad', 'degraded'] as const) {
+    const at = recent.filter((r) => LINK_SEVERITY[r.status] >= LINK_SEVERITY[status]);
+    if (at.length >= h.confirm) return { status, reasons: at.at(-1)!.reasons };
+  }
+  return { status: 'ok', reasons: recent.at(-1)?.reasons ?? [] };
+}
+
 /** Keeps every bridge's status and history (a ring of the last `historySize` samples: 900 × 2 s = 30 min). */
 export class HealthBook {
   readonly #thresholds: HealthThresholds;
+  readonly #hysteresis: Hysteresis;
   readonly #historySize: number;
   readonly #bridges = new Map<string, BridgeHealth>();
+  readonly #recent = new Map<string, Recent>();
 
-  constructor(options: { thresholds?: HealthThresholds; historySize?: number } = {}) {
+  constructor(options: { thresholds?: HealthThresholds; historySize?: number; hysteresis?: Hysteresis } = {}) {
     this.#thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
+    this.#hysteresis = options.hysteresis ?? DEFAULT_HYSTERESIS;
     this.#historySize = options.historySize ?? 900;
   }
 
-  /** Records a sample of a bridge; returns the alert when its status changed. History survives reconnections. */
+  /**
+   * Records a sample of a bridge; returns the alert when its confirmed status changed (see
+   * Hysteresis). History survives reconnections.
+   */
   record(bridgeId: string, sample: LinkSample): HealthAlert | null {
-    const { status, reasons } = assess(sample, this.#thresholds);
+    const raw = assess(sample, this.#thresholds);
+    let recent = this.#recent.get(bridgeId) ?? [];
+    let confirmed: Assessment;
+    if (raw.status === 'offline' || raw.status === 'absent') {
+      recent = [];
+      confirmed = raw;
+    } else {
+      recent = [...recent, { status: raw.status, reasons: raw.reasons }].slice(-this.#hysteresis.window);
+      confirmed = confirmedStatus(recent, this.#hysteresis);
+    }
+    this.#recent.set(bridgeId, recent);
+    const { status, reasons } = confirmed;
     let b = this.#bridges.get(bridgeId);
     const from = b?.status ?? null;
     if (!b) {

@@ -46,9 +46,16 @@ export const MediaNodeRecord = z.object({
   /**
    * Pipe transports of the node now (the technicians' panel and /metrics): `in` carry tracks
    * homed elsewhere to this node, `out` carry this node's tracks to others. Optional: a node
-   * that does not count them leaves it out (added by the control side of issue 13).
+   * that does not count them leaves it out (added by the control side of issue 13). `tracks`:
+   * the tracks crossing them each way (one pipe producer or consumer per track per other node).
    */
-  pipes: z.object({ in: z.number().int().min(0), out: z.number().int().min(0) }).optional(),
+  pipes: z
+    .object({
+      in: z.number().int().min(0),
+      out: z.number().int().min(0),
+      tracks: z.object({ in: z.number().int().min(0), out: z.number().int().min(0) }).optional(),
+    })
+    .optional(),
 });
 export type MediaNodeRecord = z.infer<typeof MediaNodeRecord>;
 

@@ -14,14 +14,15 @@ import {
   MAX_TOPIC,
 } from '../core/conference/validate.ts';
 import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/conference/types.ts';
-import type { LinkSample } from '../core/health.ts';
+import { MAX_MESSAGE_TEXT, MESSAGE_KINDS, STAFF, type MessageKind, type MessageSenderRole } from '../core/conference/messages.ts';
+import type { HealthStatus, LinkSample } from '../core/health.ts';
 import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
 import { screenText } from './text.ts';
 import { ContentCommands, type ContentView, type PaperSlotView, type PapersView } from './papers.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
 // the core for its length or range, and the apps' input fields use the same numbers.
-export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC };
+export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_MESSAGE_TEXT, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC };
 
 /** What an access token looks like: 16 random bytes, base64url (22 characters). */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22}$/;
@@ -84,6 +85,13 @@ export const ClientCommand = z.discriminatedUnion('type', [
   // The archive recording (secretary and chair).
   z.strictObject({ type: z.literal('recording_start') }),
   z.strictObject({ type: z.literal('recording_stop') }),
+  // The back-channel: a hall writes to the organisers ('staff'); an organiser to them or to one hall.
+  z.strictObject({
+    type: z.literal('send_message'),
+    to: z.union([z.literal(STAFF), BridgeId]),
+    kind: z.enum(MESSAGE_KINDS),
+    text: screenText(MAX_MESSAGE_TEXT, { allowEmpty: true }).nullish(),
+  }),
   // The content on every screen: put a paper up, turn its pages, take it down (papers.ts).
   ...ContentCommands,
 ]);
@@ -261,6 +269,19 @@ export interface ConferenceView {
   };
   /** Per bridge presence: staff only. */
   presence?: Record<string, { online: boolean; ready: boolean; attendees: number | null }>;
+  /** Back-channel messages: the latest for staff, those to and from its own hall for an operator. */
+  messages?: {
+    id: string;
+    at: number;
+    fromRole: MessageSenderRole;
+    fromBridgeId: string | null;
+    fromName: string | null;
+    /** 'staff' or a bridge id. */
+    to: string;
+    toName: string | null;
+    kind: MessageKind;
+    text: string;
+  }[];
   /** For an operator: its own hall's place in the queue (1-based) and readiness. */
   mine?: {
     bridgeId: string;
@@ -279,7 +300,8 @@ export interface ConferenceView {
 /** One bridge's line on the technicians' dashboard. */
 export interface HealthLine {
   bridgeId: string;
-  status: 'ok' | 'degraded' | 'bad' | 'offline';
+  /** offline: dropped after having connected; absent: never connected in this conference. */
+  status: HealthStatus;
   reasons: string[];
   since: number;
   last: LinkSample | null;
@@ -310,7 +332,7 @@ export interface NodeLineView {
   load: { peers: number; consumers: number; cpu: number };
   capacity: number | null;
   placed: number;
-  pipes: { in: number; out: number } | null;
+  pipes: { in: number; out: number; tracks?: { in: number; out: number } } | null;
 }
 
 /** The media nodes and where each hall's media is (staff). */

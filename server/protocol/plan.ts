@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MAX_BRIDGE_NAME, MAX_MAKET_LINE, MAX_PLAN_NOTE, MAX_SPEAKER_NAME, MAX_TITLE, MAX_TOPIC, type TextFault } from '../core/conference/validate.ts';
 import { screenText } from './text.ts';
+import { UNIT_PREFIXES as UNIT_WORDS } from '../core/names.ts';
 import { LABEL_NAME, LABEL_VALUE_MAX, MAX_LABELS } from './cluster.ts';
 import { DEFAULT_HOLDER_GRACE_SECONDS } from '../core/conference/types.ts';
 
@@ -25,11 +26,7 @@ const ID_PREFIX: Record<BridgeTier, string> = { province: 'p', district: 'd', co
 const CODE_DIGITS: Record<BridgeTier, number> = { province: 2, district: 3, commune: 5 };
 
 /** Administrative-unit prefixes a bridge name may start with, per tier (longest match wins). */
-export const UNIT_PREFIXES: Readonly<Record<BridgeTier, readonly string[]>> = {
-  province: ['Thành phố', 'Tỉnh'],
-  district: ['Thành phố', 'Thị xã', 'Quận', 'Huyện'],
-  commune: ['Thị trấn', 'Phường', 'Xã'],
-};
+export const UNIT_PREFIXES: Readonly<Record<BridgeTier, readonly string[]>> = UNIT_WORDS;
 
 const TIER_LABEL: Record<BridgeTier, string> = {
   province: 'cấp tỉnh',

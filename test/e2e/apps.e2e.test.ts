@@ -347,7 +347,7 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
       expect(s.program).to.equal('Đang phát: Xã Vạn Thủy');
       expect(s.name).to.equal(SPEAKER_NAME);
       expect(s.title).to.equal(SPEAKER_TITLE);
-      expect(s.bridge).to.equal('Điểm cầu Xã Vạn Thủy');
+      expect(s.bridge).to.equal('Điểm cầu xã Vạn Thủy');
       expect(s.countdown).to.match(/^(1:00|0:5\d)$/);
       expect(s.countdownClass).to.contain('normal');
       const maket = await maketOf(page, 'maket');
@@ -369,7 +369,7 @@ describe('e2e: the browser apps — chair console, operator panels, hall display
     await shot(panel, '05-operator-speaking');
     // The chair: the speaker, the countdown, the programme preview of the commune.
     expect(await seen(chair, '#floor-speaker')).to.equal(SPEAKER_NAME);
-    expect(await seen(chair, '#floor-bridge')).to.equal('Điểm cầu Xã Vạn Thủy');
+    expect(await seen(chair, '#floor-bridge')).to.equal('Điểm cầu xã Vạn Thủy');
     expect(await seen(chair, '#chair-countdown')).to.match(/^(1:00|0:5\d)$/);
     await waitFor('chair preview decodes the commune', async () => {
       const v = (await pageVideo(chair)).find((x) => x.slot === 'onair' && x.bridgeId === SPEAKER && x.kind === 'video');

@@ -98,7 +98,7 @@ describe('e2e: the floor drives the programme; every display agrees on the count
         return !s.lowerThirdHidden && !s.countdownHidden ? s : undefined;
       });
       expect(seen.name).to.equal('Hoàng Thị Mai');
-      expect(seen.bridge).to.equal('Điểm cầu Xã Cao Minh');
+      expect(seen.bridge).to.equal('Điểm cầu xã Cao Minh');
       expect(seen.countdown).to.match(/^(10:00|9:[45]\d)$/);
     }
     // The maket of the district's own hall, red with yellow text, over the video.

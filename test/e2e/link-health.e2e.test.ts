@@ -55,8 +55,8 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
     await waitFor('all ok', async () => [PROVINCE, DISTRICT, COMMUNE].every((id) => status(id)?.status === 'ok'), 20_000);
     expect(server.conference.health.book.get(COMMUNE)!.last!.iceState).to.be.oneOf(['connected', 'completed']);
     expect(relay.counts.forwarded).to.be.greaterThan(100);
-    // The 209 halls that are not connected are offline, with the reason in words.
-    expect(status('c-05971')).to.deep.equal({ status: 'offline', reasons: ['mất kết nối'] });
+    // The 209 halls that never connected are absent ("chưa kết nối", not dropped), with the reason in words.
+    expect(status('c-05971')).to.deep.equal({ status: 'absent', reasons: ['chưa kết nối'] });
   });
 
   it('dropping 20% of the commune\'s packets and adding delay turns it degraded or bad within seconds, with the reason; the others stay ok', async () => {
@@ -97,7 +97,7 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
     expect(metrics.status).to.equal(200);
     const text = await metrics.text();
     expect(text).to.match(/diemcau_bridge_status\{bridge="c-06010",tier="commune",name="Xã Cao Minh"\} 0/);
-    expect(text).to.match(/diemcau_bridges\{status="offline"\} 209/);
+    expect(text).to.match(/diemcau_bridges\{status="absent"\} 209/);
     expect((await fetch(`${server.url}/metrics`)).status).to.equal(401);
     expect((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${await tokenOf(server, 'chair')}` } })).status).to.equal(403);
     const detail = await fetch(`${server.url}/api/health/${COMMUNE}`, { headers: { authorization: `Bearer ${technician}` } });

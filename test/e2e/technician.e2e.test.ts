@@ -15,6 +15,8 @@ const HALLS = [PROVINCE, DISTRICT, COMMUNE];
 const ARTIFACTS = 'artifacts';
 const GREEN = 'rgb(31, 122, 58)';
 const GREY = 'rgb(61, 67, 76)';
+/** A hall that never joined: dimmer than one that dropped (--unknown). */
+const DIM = 'rgb(38, 42, 49)';
 
 /** What the dashboard shows for a bridge's tile. */
 interface TileSeen {
@@ -101,10 +103,10 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
     }
   });
 
-  it('shows the 212 bridges as tiles by district: the 3 halls online green "Tốt", the other 209 grey "Mất kết nối"; the halls\' browsers report', async () => {
-    const counts = await waitFor('3 ok and 209 offline tiles', async () => {
+  it('shows the 212 bridges as tiles by district: the 3 halls online green "Tốt", the other 209 dim "Chưa kết nối" (never joined, not dropped); the halls\' browsers report', async () => {
+    const counts = await waitFor('3 ok and 209 absent tiles', async () => {
       const c = await tileCounts(dash);
-      return c.byStatus.ok === 3 && c.byStatus.offline === 209 ? c : undefined;
+      return c.byStatus.ok === 3 && c.byStatus.absent === 209 ? c : undefined;
     }, 30_000, 250);
     expect(counts.total).to.equal(212);
     for (const id of HALLS) {
@@ -113,9 +115,9 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
       expect(t.background).to.equal(GREEN);
     }
     const off = await tile(dash, 'c-05971');
-    expect(off.label).to.equal('Mất kết nối');
-    expect(off.background).to.equal(GREY);
-    expect(await text(dash, '#counts')).to.match(/Tốt\s*3\s+Suy giảm\s*0\s+Kém\s*0\s+Mất kết nối\s*209/);
+    expect(off.label).to.equal('Chưa kết nối');
+    expect(off.background).to.equal(DIM);
+    expect(await text(dash, '#counts')).to.match(/Tốt\s*3\s+Suy giảm\s*0\s+Kém\s*0\s+Mất kết nối\s*0\s+Chưa kết nối\s*209/);
     // Grouped: the province first, then each district's own hall followed by its communes.
     const groups = await dash.$$eval('.group', (els) => els.map((g) => ({ head: (g.querySelector('.g-name') as HTMLElement).innerText, first: (g.querySelector('.tile') as HTMLElement).dataset.bridgeId, n: g.querySelectorAll('.tile').length })));
     expect(groups).to.have.length(12);
@@ -167,7 +169,7 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
     await dash.click('#problems-only');
     const c = await tileCounts(dash);
     expect(c.visibleOk).to.equal(0);
-    expect(c.visible).to.equal(210); // the impaired commune and the 209 offline
+    expect(c.visible).to.equal(210); // the impaired commune and the 209 that never joined
     expect((await tile(dash, COMMUNE)).hidden).to.equal(false);
     expect((await tile(dash, PROVINCE)).hidden).to.equal(true);
     await dash.click('#problems-only');
@@ -256,7 +258,7 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
     expect(t.background).to.equal(GREEN);
     const back = await dash.$$eval(`#alert-feed li[data-bridge-id="${COMMUNE}"]`, (els) => (els[0] as HTMLElement).innerText.replace(/\s+/g, ' '));
     expect(back).to.match(/→ Tốt$/);
-    expect(await text(dash, '#counts')).to.match(/Tốt\s*3\s+Suy giảm\s*0\s+Kém\s*0\s+Mất kết nối\s*209/);
+    expect(await text(dash, '#counts')).to.match(/Tốt\s*3\s+Suy giảm\s*0\s+Kém\s*0\s+Mất kết nối\s*0\s+Chưa kết nối\s*209/);
     await dash.click(`.tile[data-bridge-id="${COMMUNE}"]`);
     await waitFor('drill-down of the commune', async () => (await text(dash, '#drill-badge').catch(() => '')) === 'Tốt', 10_000);
     await shot('5-restored');
@@ -275,13 +277,14 @@ describe('e2e: the technicians\' dashboard follows the 212 links (one hall behin
       return seen.status === 'offline' ? seen : undefined;
     }, 20_000, 250);
     expect(t.label).to.equal('Mất kết nối');
+    expect(t.background, 'the darker grey of a hall that dropped').to.equal(GREY);
     expect(t.reason).to.match(/^từ \d\d:\d\d$/);
     expect(await dash.$eval(`.tile[data-bridge-id="${COMMUNE}"]`, (el) => el.classList.contains('dropped'))).to.equal(true);
     expect(await dash.$eval(`#alert-feed li[data-bridge-id="${COMMUNE}"]`, (el) => (el as HTMLElement).innerText.replace(/\s+/g, ' '))).to.match(/Tốt → Mất kết nối$/);
     // The drill-down (still on the commune) reloads its events on the alert.
     await waitFor('dropped event', async () => (await dash.$$eval('#drill-events li', (els) => els.map((e) => (e as HTMLElement).innerText))).some((e) => /^\d\d:\d\d:\d\d Mất kết nối/.test(e)), 10_000, 250);
     expect(await dash.$eval('#drill-test', (b) => (b as HTMLButtonElement).disabled)).to.equal(true);
-    expect(await text(dash, '#counts')).to.match(/Tốt\s*2\s+Suy giảm\s*0\s+Kém\s*0\s+Mất kết nối\s*210/);
+    expect(await text(dash, '#counts')).to.match(/Tốt\s*2\s+Suy giảm\s*0\s+Kém\s*0\s+Mất kết nối\s*1\s+Chưa kết nối\s*209/);
     await shot('6-dropped');
   });
 });

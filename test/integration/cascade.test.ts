@@ -99,6 +99,9 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     expect(atB.in.tracks).to.deep.equal([micId]);
     expect(atB.in.rtpStreams).to.equal(1);
     expect(requests.filter((r) => r.includes(' pipe '))).to.have.length(1);
+    // What the nodes' leases announce (the technicians' panel, /metrics): one transport, one track each way.
+    expect(a.pipeCounts()).to.deep.equal({ in: 0, out: 1, tracks: { in: 0, out: 1 } });
+    expect(b.pipeCounts()).to.deep.equal({ in: 1, out: 0, tracks: { in: 1, out: 0 } });
 
     // Nobody on b consumes it any more: after the linger the pipe goes, and a is told.
     for (const id of [DISTRICT, DISTRICT_2, PROVINCE, COMMUNE_2]) b.leave(`rx-${id}`);
@@ -136,6 +139,7 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     await waitFor('the consumer closed with the pipe', () => sink.closedConsumers.length === 2);
     expect(await b.pipeStats()).to.deep.equal({});
     expect(await a.pipeStats()).to.deep.equal({});
+    expect(b.pipeCounts()).to.deep.equal({ in: 0, out: 0, tracks: { in: 0, out: 0 } });
   });
 
   it('a pipe request that fails is tried again: the hall gets the track when the other node answers', async () => {

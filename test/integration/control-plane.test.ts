@@ -415,6 +415,34 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     }
   });
 
+  it('the back-channel: a hall writes to the organisers, the technicians answer it, the report keeps both; rate-limited per sender', async () => {
+    const hall = await connect(COMMUNE_2);
+    const technician = await connect('technician');
+    const sent = await hall.command({ type: 'send_message', to: 'staff', kind: 'no_sound', text: 'từ 9 giờ 05' });
+    expect(sent.ok, JSON.stringify(sent)).to.equal(true);
+    const seen = await waitFor('the technicians see it', () => technician.last().messages?.find((m) => m.fromBridgeId === COMMUNE_2));
+    expect(seen).to.include({ fromName: 'Phường Hoàng Văn Thụ', to: 'staff', kind: 'no_sound', text: 'Mất tiếng: từ 9 giờ 05' });
+    expect((await technician.command({ type: 'send_message', to: COMMUNE_2, kind: 'text', text: 'Đã nhận, đang kiểm tra.' })).ok).to.equal(true);
+    await waitFor('the hall sees the answer', () => hall.last().messages?.some((m) => m.fromRole === 'technician' && m.text === 'Đã nhận, đang kiểm tra.'));
+    expect((await hall.command({ type: 'send_message', to: 'd-178', kind: 'text', text: 'x' })).ok, 'a hall writes only to the organisers').to.equal(false);
+    const bad = await hall.command({ type: 'send_message', to: 'staff', kind: 'text', text: 'x'.repeat(281) });
+    expect(!bad.ok && bad.error.code).to.equal('invalid_payload');
+    const csv = await (await fetch(`${server.url}/api/report/messages.csv`, { headers: bearer(await tokenOf(server, 'secretary')) })).text();
+    expect(csv).to.contain('operator,c-05971,Phường Hoàng Văn Thụ,staff,Ban tổ chức,no_sound,Mất tiếng: từ 9 giờ 05');
+    expect(csv).to.contain('technician,,Kỹ thuật viên Viễn thông,c-05971,Phường Hoàng Văn Thụ,text,"Đã nhận, đang kiểm tra."');
+    const codes: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await hall.command({ type: 'send_message', to: 'staff', kind: 'cant_hear' });
+      codes.push(r.ok ? 'ok' : r.error.code);
+    }
+    expect(codes.filter((c) => c === 'rate_limited').length, codes.join(' ')).to.be.greaterThan(0);
+    expect(codes.slice(0, 6).every((c) => c === 'ok'), codes.join(' ')).to.equal(true);
+    // Another sender is not held back.
+    expect((await technician.command({ type: 'send_message', to: 'staff', kind: 'text', text: 'Kiểm tra xong.' })).ok).to.equal(true);
+    hall.socket.close();
+    technician.socket.close();
+  });
+
   describe('REST', () => {
     it('/api/me says who a token is; 401 without one', async () => {
       const me = await fetch(`${server.url}/api/me`, { headers: bearer(await tokenOf(server, COMMUNE)) });

@@ -25,7 +25,7 @@ describe('recording chapters from the event log', () => {
     const chapters = chaptersFromLog(log, { from: 10_000, to: 80_000, zeroAt: 10_500 }, names);
     expect(chapters.map((c) => [c.startMs, c.endMs, c.title])).to.deep.equal([
       [0, 19_500, 'Khai mạc Hội nghị'],
-      [19_500, 39_500, 'Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu Xã Cao Minh)'],
+      [19_500, 39_500, 'Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu xã Cao Minh)'],
       [39_500, 69_500, 'Giải lao'],
     ]);
   });

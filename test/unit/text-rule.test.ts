@@ -77,6 +77,8 @@ describe('the text rule (NFC, nothing no person types)', () => {
         expect(error.code, `${field} ${JSON.stringify(junk)}`).to.equal('invalid_text');
       }
       expect(h.refused(chair, { type: 'set_maket', maket: { lines: ['HỘI NGHỊ TRỰC TUYẾN', junk] } }).code).to.equal('invalid_text');
+      // The back-channel (shown to the organisers and the halls) too.
+      expect(h.refused(op(bridgeId), { type: 'send_message', to: 'staff', kind: 'text', text: junk }).code, `message ${JSON.stringify(junk)}`).to.equal('invalid_text');
     }
     // Vietnamese typed decomposed is stored composed.
     const [event] = h.run(op(bridgeId), { type: 'request_floor', bridgeId, speakerName: 'Ưởng'.normalize('NFD'), speakerTitle: 'Nguyễn Thị Ánh Tuyết'.normalize('NFD') });
@@ -93,7 +95,11 @@ describe('the text rule (NFC, nothing no person types)', () => {
         expect(parsed.error!.issues.some((i) => (i as { params?: { code?: string } }).params?.code === 'invalid_text')).to.equal(true);
       }
       expect(ControlRequests['control:command'].safeParse({ type: 'set_maket', maket: { lines: [junk] } }).success).to.equal(false);
+      const message = ClientCommand.safeParse({ type: 'send_message', to: 'staff', kind: 'text', text: junk });
+      expect(message.success, `message ${JSON.stringify(junk)}`).to.equal(false);
+      expect(message.error!.issues.some((i) => (i as { params?: { code?: string } }).params?.code === 'invalid_text')).to.equal(true);
     }
+    expect(ClientCommand.parse({ type: 'send_message', to: 'staff', kind: 'text', text: 'Không nghe rõ'.normalize('NFD') })).to.include({ text: 'Không nghe rõ' });
   });
 
   it('the plan uses the same rule for every text field, with a Vietnamese message and the path', () => {

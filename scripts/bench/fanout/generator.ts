@@ -177,9 +177,12 @@ function sendReports(): void {
   }
 }
 
+/** Adds a hall, or replaces one of the same id (a hall that moved to another media node: bench:cascade). */
 async function addHall(spec: GeneratorHall): Promise<void> {
+  halls.get(spec.id)?.socket.close();
   const socket = dgram.createSocket({ type: 'udp4', sendBufferSize: 1 << 20 });
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  // DIEMCAU_BENCH_BIND_IP: the address the SFU reaches us at (bench:cascade's nodes are other hosts).
+  await new Promise<void>((r) => socket.bind(0, process.env.DIEMCAU_BENCH_BIND_IP ?? '127.0.0.1', r));
   const now = performance.now();
   const hall: Hall = {
     spec,

@@ -23,7 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const CLK_TCK = 100;
 
 /** A child process answering requests by id. */
-class Child {
+export class Child {
   readonly proc: ChildProcess;
   #next = 1;
   readonly #waiting = new Map<number, (m: any) => void>();
@@ -77,7 +77,7 @@ export function rssMb(pid: number): number {
 }
 
 /** Datagrams dropped by the kernel per local UDP port (full receive buffers), from /proc/net/udp. */
-function udpDropsByPort(): Map<number, number> {
+export function udpDropsByPort(): Map<number, number> {
   const out = new Map<number, number>();
   for (const line of fs.readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);

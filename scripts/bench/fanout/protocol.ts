@@ -48,6 +48,10 @@ export type SinkRequest =
   /** Keys once the SFU's transports exist: ours (RTCP we send) and the SFU's (what it sends). */
   | { type: 'keys'; id: number; keys: { receiver: string; myKey: string; sfuKey: string; suite: SrtpSuite; sfuIp: string; sfuPort: number }[] }
   | { type: 'mark'; id: number }
+  /** From now, note each receiver's first video packet of a stream it never had before: a new speaker, a hall back after a failover (new consumers). */
+  | { type: 'watch'; id: number }
+  /** Per receiver, when (Date.now()) the first such packet came since the last 'watch', or null. */
+  | { type: 'arrivals'; id: number }
   | { type: 'report'; id: number }
   | { type: 'stop'; id: number };
 

@@ -38,6 +38,8 @@ interface Receiver {
   sfuIp?: string;
   sfuPort?: number;
   streams: Map<number, Stream>;
+  /** Since the last 'watch': the streams seen before it, and the first video packet of another one (Date.now()). */
+  watch?: { known: Set<number>; firstNewAt: number | null };
 }
 
 const receivers = new Map<string, Receiver>();
@@ -74,6 +76,7 @@ function onRtp(r: Receiver, m: Buffer): void {
       s.highest = seq;
     }
   }
+  if (r.watch && r.watch.firstNewAt === null && s.video && !r.watch.known.has(ssrc)) r.watch.firstNewAt = Date.now();
   s.received++;
   s.winReceived++;
   s.winOctets += m.length;
@@ -170,7 +173,8 @@ process.on('message', (raw) => {
         const ports: Record<string, number> = {};
         for (const spec of msg.receivers) {
           const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 21 });
-          await new Promise<void>((res) => socket.bind(0, '127.0.0.1', res));
+          // DIEMCAU_BENCH_BIND_IP: the address the SFU reaches us at (bench:cascade's nodes are other hosts).
+          await new Promise<void>((res) => socket.bind(0, process.env.DIEMCAU_BENCH_BIND_IP ?? '127.0.0.1', res));
           const r: Receiver = { spec, socket, ssrc: Math.floor(Math.random() * 2 ** 32), streams: new Map() };
           socket.on('message', (m) => (isRtcp(m) ? onRtcp(r, m) : onRtp(r, m)));
           receivers.set(spec.id, r);
@@ -197,6 +201,16 @@ process.on('message', (raw) => {
       case 'mark':
         mark();
         process.send!({ type: 'ok', id: msg.id });
+        break;
+      case 'watch': {
+        // Streams seen before count as old whatever their gap: a sink that read late would
+        // otherwise take its own backlog (the old node's last packets) for a new stream.
+        for (const r of receivers.values()) r.watch = { known: new Set(r.streams.keys()), firstNewAt: null };
+        process.send!({ type: 'ok', id: msg.id });
+        break;
+      }
+      case 'arrivals':
+        process.send!({ type: 'arrivals', id: msg.id, arrivals: Object.fromEntries([...receivers].map(([id, r]) => [id, r.watch?.firstNewAt ?? null])) });
         break;
       case 'report':
         process.send!({ type: 'report', id: msg.id, report: report() });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { MediaSession } from '../../../sfu/index.ts';
 import { formatTime, type Clock, type ConferenceState } from '../../core/conference/index.ts';
 import { renderMaket } from '../../core/maket.ts';
+import { hallPhrase } from '../../core/names.ts';
 import type { ConferencePlan } from '../../protocol/plan.ts';
 import { livePlan } from '../view.ts';
 import type { ConferenceStateSource } from '../conference/ConferenceFollower.ts';
@@ -160,11 +161,11 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
     const maket = renderMaket(plan, source.chairBridgeId).lines;
     const name = (id: string): string => source.plan.bridges.find((b) => b.id === id)?.name ?? id;
     let lowerThird: [string, string];
-    if (state.status === 'break') lowerThird = ['Giải lao', `Điểm cầu ${name(source.chairBridgeId)}`];
+    if (state.status === 'break') lowerThird = ['Giải lao', hallPhrase(name(source.chairBridgeId))];
     else if (state.floor) {
       const f = state.floor;
-      lowerThird = [f.speakerName || `Điểm cầu ${name(f.bridgeId)}`, [f.speakerTitle, `Điểm cầu ${name(f.bridgeId)}`].filter(Boolean).join(' — ')];
-    } else lowerThird = ['Chủ tọa hội nghị', `Điểm cầu ${name(source.chairBridgeId)}`];
+      lowerThird = [f.speakerName || hallPhrase(name(f.bridgeId)), [f.speakerTitle, hallPhrase(name(f.bridgeId))].filter(Boolean).join(' — ')];
+    } else lowerThird = ['Chủ tọa hội nghị', hallPhrase(name(source.chairBridgeId))];
     return { maket, lowerThird };
   }
 

@@ -80,6 +80,10 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
       '-analyzeduration', '500000',
       '-probesize', '1000000',
       '-reorder_queue_size', '64',
+      // A speaker in another size (each simulcast layer, the slate) goes through the same graph: its
+      // scale filter follows the frame size. Re-creating the graph (seven drawtext filters) at every
+      // switch stalled the output and restarted its frame clock: a jump in the feed's timestamps.
+      '-reinit_filter', '0',
       '-i', sdp,
       // Two graphs: a change of the speaker's resolution re-creates only the video one.
       '-filter_complex', `[0:v:0]${this.#videoFilter()}[v]`,

@@ -22,7 +22,7 @@ import type { Clock } from '../../core/conference/index.ts';
 type RtpCapabilities = ms.RtpCapabilities;
 import { FeedRelay } from './FeedRelay.ts';
 import { FeedEncoder, type Overlay } from './FeedEncoder.ts';
-import { freeUdpPorts, renderSlateKeyframe } from './ffmpeg.ts';
+import { freeUdpPorts, renderHoldFrame, renderSlateKeyframe } from './ffmpeg.ts';
 import { isVideoKeyframeStart, pesPts, pesStreamId, pidOf, pmtPidOf, TS_DATAGRAM, TS_PACKET, TsPacketizer } from './ts.ts';
 import { Recorder } from './Recorder.ts';
 
@@ -170,6 +170,9 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
       chairBridgeId: this.#media.chairBridgeId,
       ports,
       slate,
+      holdFrame: renderHoldFrame,
+      // The browsers' three simulcast layers (1280×720 camera): the sizes a speaker comes in.
+      holdSizes: [{ width: 1280, height: 720 }, { width: 640, height: 360 }, { width: 320, height: 180 }],
       requestKeyFrame: () => this.#media.requestKeyFrame(this.peerId).catch(() => undefined),
       clock: this.#options.clock,
     });
@@ -263,6 +266,11 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
 
   get relayCounters(): FeedRelay['counters'] | undefined {
     return this.#relay?.counters;
+  }
+
+  /** When the video sent to the re-encoder paused (FeedRelay.videoPauses). */
+  get relayVideoPauses(): FeedRelay['videoPauses'] {
+    return this.#relay?.videoPauses ?? [];
   }
 
   /** The re-encoder's recent warnings. */

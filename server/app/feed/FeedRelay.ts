@@ -2,13 +2,16 @@
 // consumers (speaker video, speaker audio, chair audio) to one UDP socket; every speaker switch
 // brings new consumers with new SSRCs and new sequence and timestamp bases. The relay rewrites
 // them into three streams that never change (see StableStream), starts the video only on a
-// keyframe of the new speaker (asking for one), and fills what is missing: a slate picture when
-// no speaker video arrives, silent Opus frames for a microphone that is absent. The re-encoder
-// reads three ordinary RTP streams that never break, whatever happens upstream.
+// keyframe of the new speaker (asking for one), and fills what is missing: the last picture held
+// (a VP8 frame that repeats it) while a switch waits for the new speaker's keyframe or the video
+// stalls, a slate picture when no speaker video arrives for longer, silent Opus frames for a
+// microphone that is absent. The re-encoder reads three ordinary RTP streams that never break,
+// whatever happens upstream: the video comes at least 25 times a second, so the feed it makes is
+// a steady 25 fps with no jump in its timestamps and no silence on the wire at a switch.
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
-import { isRtcp, isVp8Keyframe, OPUS_SILENCE, packetizeVp8, parseRtp, senderReport, writeRtp, type RtpPacket } from './rtp.ts';
+import { isRtcp, isVp8Keyframe, OPUS_SILENCE, packetizeVp8, parseRtp, restampVp8, senderReport, vp8KeyframeSize, writeRtp, type RtpPacket } from './rtp.ts';
 import { StableStream } from './StableStream.ts';
 
 /** The three streams the re-encoder reads. */
@@ -30,6 +33,10 @@ export interface FeedRelayOptions {
   ports: Record<FeedTrack, number>;
   /** A VP8 keyframe shown when no speaker video arrives. */
   slate: Buffer;
+  /** Makes a VP8 frame that repeats the last picture of a size (renderHoldFrame); none: gaps wait for the slate. */
+  holdFrame?: (width: number, height: number) => Promise<Buffer>;
+  /** Sizes to have hold frames for from the start (the slate's is added): the browsers' simulcast layers. */
+  holdSizes?: { width: number; height: number }[];
   /** Asks the SFU for a keyframe of the on-air video. */
   requestKeyFrame: () => void;
   host?: string;
@@ -43,10 +50,19 @@ export type FeedRelayEvents = {
   close: [];
 };
 
-/** Video is considered gone (slate shown) after this long without a forwarded packet. */
+/** Video is considered gone (slate shown) after this long without the speaker's picture. */
 const VIDEO_GAP_MS = 700;
-/** Slate frames per second while it is shown. */
-const SLATE_INTERVAL_MS = 200;
+/** The slate's keyframe is sent again this often while it is shown (hold frames in between). */
+const SLATE_INTERVAL_MS = 1000;
+/** One frame at 25 fps: the feed's video never goes longer without a frame. */
+const FRAME_MS = 40;
+/**
+ * A stall of the same speaker's video is held after this long (three frames at 25 fps: a camera
+ * at 15 or 20 fps must not get hold frames between its own, the re-encoder evens those out).
+ */
+const HOLD_AFTER_MS = 120;
+/** A pause of the video sent to the re-encoder longer than this is noted (videoPauses): two frames and a half. */
+const VIDEO_PAUSE_MS = 100;
 /** A microphone is considered gone (silence sent) after this long. */
 const AUDIO_GAP_MS = 120;
 /** Unanswered keyframe requests are repeated this often. */
@@ -67,12 +83,26 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
   #keyframeAskedAt = -Infinity;
   #slateAt = -Infinity;
   #showing: 'speaker' | 'slate' | undefined;
+  /** When the speaker's picture (a real frame) was last forwarded, and from which SSRC. */
+  #lastRealAt = -Infinity;
+  #realSource: number | undefined;
+  /** The size of the picture the re-encoder's decoder holds now ('1280x720'). */
+  #size: string | undefined;
+  /** Hold frames by size, as RTP payloads (null: being made, or failed). */
+  readonly #holds = new Map<string, Buffer[] | null>();
+  /** The video's own PictureID, one per frame it sends (whatever the source), and that frame's timestamp. */
+  #pictureId = Math.floor(Math.random() * 0x8000);
+  #pictureTs: number | undefined;
   readonly #clock: Clock;
   #ticker: ClockTimer | undefined;
   #reports: ClockTimer | undefined;
   #closed = false;
   /** Datagrams received from the SFU and forwarded to the re-encoder (for the benchmark and tests). */
-  readonly counters = { received: 0, forwarded: 0, dropped: 0, slateFrames: 0, silenceFrames: 0, busyMs: 0 };
+  readonly counters = { received: 0, forwarded: 0, dropped: 0, slateFrames: 0, holdFrames: 0, holdMissing: 0, silenceFrames: 0, busyMs: 0, longestTickGapMs: 0 };
+  #tickAt: number | undefined;
+  /** Times the video sent to the re-encoder paused longer than VIDEO_PAUSE_MS (the last 50; tests tell a stall here from one in ffmpeg). */
+  readonly videoPauses: { at: number; ms: number }[] = [];
+  #videoSentAt: number | undefined;
 
   private constructor(options: FeedRelayOptions) {
     super();
@@ -96,6 +126,9 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
     ]);
     // Large receive buffer: a keyframe arrives as a burst of packets.
     relay.#in.setRecvBufferSize(4 * 1024 * 1024);
+    // Hold frames of the slate's size and the usual sizes, made before they are needed.
+    const slateSize = vp8KeyframeSize(relay.#slatePayloads()[0]!);
+    await Promise.all([...(slateSize ? [slateSize] : []), ...(options.holdSizes ?? [])].map((s) => relay.#makeHold(s.width, s.height)));
     // The relay runs on the server's event loop: its own time is counted (busyMs) for the benchmark.
     relay.#in.on('message', (m) => relay.#timed(() => relay.#onDatagram(m)));
     relay.#sendReports();
@@ -170,6 +203,18 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
     }
   }
 
+  /** Makes the hold frame of a size, once. */
+  async #makeHold(width: number, height: number): Promise<void> {
+    const key = `${width}x${height}`;
+    if (this.#holds.has(key) || !this.#options.holdFrame) return;
+    this.#holds.set(key, null);
+    try {
+      this.#holds.set(key, packetizeVp8(await this.#options.holdFrame(width, height)));
+    } catch {
+      // No hold frame for this size: its gaps wait for the slate, as before.
+    }
+  }
+
   #timed(work: () => void): void {
     const t = performance.now();
     work();
@@ -189,17 +234,25 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
     }
     const now = this.#clock.now();
     if (track === 'video') {
-      const stream = this.#streams.video;
-      if (this.#needKeyframe || stream.source !== p.ssrc) {
+      // Hold frames in between do not break a source's stream (they repeat its last picture); the
+      // slate and a new source do: those start again on a keyframe.
+      if (this.#needKeyframe || this.#realSource !== p.ssrc) {
         if (!isVp8Keyframe(p.payload)) {
           this.counters.dropped++;
           this.#askKeyframe(now, false);
           return;
         }
         this.#needKeyframe = false;
-        if (this.#showing !== 'speaker' || stream.source !== p.ssrc) this.emit('video', { source: 'speaker', bridgeId: source.bridgeId, at: now });
+        if (this.#showing !== 'speaker' || this.#realSource !== p.ssrc) this.emit('video', { source: 'speaker', bridgeId: source.bridgeId, at: now });
         this.#showing = 'speaker';
+        this.#realSource = p.ssrc;
       }
+      const size = vp8KeyframeSize(p.payload);
+      if (size) {
+        this.#size = `${size.width}x${size.height}`;
+        void this.#makeHold(size.width, size.height);
+      }
+      this.#lastRealAt = now;
     }
     this.#send(track, [this.#streams[track].forward(p, now)]);
   }
@@ -210,21 +263,37 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
     this.#options.requestKeyFrame();
   }
 
-  /** Fills gaps: the slate when no speaker video flows, silence for absent microphones. */
+  /**
+   * Fills gaps: the last picture held while a switch waits for the new speaker's keyframe (or the
+   * speaker's video stalls), the slate when no speaker video comes for longer, silence for absent
+   * microphones.
+   */
   #tick(): void {
     if (this.#closed) return;
     const now = this.#clock.now();
+    // The ticks come every 20 ms unless the event loop is held up: the longest wait tells a stall of the server from one of the relay.
+    if (this.#tickAt !== undefined) this.counters.longestTickGapMs = Math.max(this.counters.longestTickGapMs, now - this.#tickAt);
+    this.#tickAt = now;
     const video = this.#streams.video;
-    if (now - video.lastSentAt > VIDEO_GAP_MS || (this.#showing === 'slate' && this.#needKeyframe)) {
-      if (now - this.#slateAt >= SLATE_INTERVAL_MS) {
-        this.#slateAt = now;
-        if (this.#showing !== 'slate') this.emit('video', { source: 'slate', at: now });
-        this.#showing = 'slate';
-        // After the slate the speaker's stream must restart on a keyframe again.
-        this.#needKeyframe = true;
-        this.counters.slateFrames++;
-        this.#send('video', video.synthetic(this.#slatePayloads(), now));
-      }
+    const sinceReal = now - this.#lastRealAt;
+    const slate = this.#showing === 'slate' || this.#showing === undefined || sinceReal > VIDEO_GAP_MS;
+    if (slate && now - this.#slateAt >= SLATE_INTERVAL_MS) {
+      this.#slateAt = now;
+      if (this.#showing !== 'slate') this.emit('video', { source: 'slate', at: now });
+      this.#showing = 'slate';
+      // After the slate the speaker's stream must restart on a keyframe again.
+      this.#needKeyframe = true;
+      this.counters.slateFrames++;
+      const size = vp8KeyframeSize(this.#slatePayloads()[0]!);
+      this.#size = size ? `${size.width}x${size.height}` : undefined;
+      this.#send('video', video.synthetic(this.#slatePayloads(), now));
+    } else if (now - video.lastSentAt >= FRAME_MS && (slate || sinceReal >= (this.#needKeyframe ? FRAME_MS : HOLD_AFTER_MS))) {
+      // No frame for one frame's time: the picture is held (a switch waiting for its keyframe, a stall, the slate).
+      const hold = this.#size ? this.#holds.get(this.#size) : undefined;
+      if (hold) {
+        this.counters.holdFrames++;
+        this.#send('video', video.synthetic(hold, now));
+      } else this.counters.holdMissing++;
     }
     for (const track of ['speaker', 'chair'] as const) {
       const stream = this.#streams[track];
@@ -249,7 +318,20 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
 
   #send(track: FeedTrack, packets: RtpPacket[]): void {
     const port = this.#options.ports[track];
-    for (const p of packets) {
+    for (let p of packets) {
+      if (track === 'video') {
+        const now = this.#clock.now();
+        if (this.#videoSentAt !== undefined && now - this.#videoSentAt > VIDEO_PAUSE_MS) {
+          this.videoPauses.push({ at: now, ms: now - this.#videoSentAt });
+          if (this.videoPauses.length > 50) this.videoPauses.shift();
+        }
+        this.#videoSentAt = now;
+        if (p.timestamp !== this.#pictureTs) {
+          this.#pictureTs = p.timestamp;
+          this.#pictureId = (this.#pictureId + 1) & 0x7fff;
+        }
+        p = { ...p, payload: restampVp8(p.payload, this.#pictureId) };
+      }
       this.#out.send(writeRtp(p), port, this.#host);
       this.counters.forwarded++;
     }

@@ -1,6 +1,7 @@
 // Chapters of a recording from the conference's event log: one per agenda item and one per
 // speech within it, titled in Vietnamese as in the plan. Pure: the log in, chapters out.
 import type { LogEntry } from '../../core/conference/index.ts';
+import { hallPhrase, nameInSentence } from '../../core/names.ts';
 
 /** One chapter of a recording; times in ms from the start of the file. */
 export interface Chapter {
@@ -32,7 +33,7 @@ function titleOf(m: Moment, names: ChapterNames): Pick<Chapter, 'title' | 'kind'
   if (m.onBreak) return { title: 'Giải lao', kind: 'break', itemId: m.itemId };
   if (m.speaker) {
     const bridge = names.bridges.get(m.speaker.bridgeId) ?? m.speaker.bridgeId;
-    const who = m.speaker.speakerName ? `${m.speaker.speakerName} (điểm cầu ${bridge})` : `Điểm cầu ${bridge}`;
+    const who = m.speaker.speakerName ? `${m.speaker.speakerName} (điểm cầu ${nameInSentence(bridge)})` : hallPhrase(bridge);
     return { title: item ? `${item} — ${who}` : who, kind: 'speech', itemId: m.itemId, bridgeId: m.speaker.bridgeId, speakerName: m.speaker.speakerName };
   }
   return { title: item ?? 'Hội nghị', kind: 'item', itemId: m.itemId };

@@ -10,9 +10,12 @@ const run = promisify(execFile);
 
 export const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
 
-/** Fonts with the Vietnamese letters (precomposed Ư, Ờ, Ậ ...) from Debian's fonts-dejavu / fonts-liberation. */
-export const FONT_BOLD = firstExisting(['/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf', '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf']);
-export const FONT_REGULAR = firstExisting(['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf']);
+/**
+ * The feed's burned-in text in Noto Sans (Debian's fonts-noto-core, installed by setup), the font
+ * of the pages: every Vietnamese letter (precomposed Ư, Ờ, Ậ ...) in one face. DejaVu is the fallback.
+ */
+export const FONT_BOLD = firstExisting(['/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf']);
+export const FONT_REGULAR = firstExisting(['/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf']);
 
 function firstExisting(paths: string[]): string {
   return paths.find((p) => fs.existsSync(p)) ?? paths[0]!;
@@ -88,6 +91,36 @@ export async function freeUdpPorts(count: number): Promise<number> {
     if (ok) return base;
   }
   throw new Error('no free UDP ports on loopback');
+}
+
+/**
+ * A VP8 frame that shows the previous picture again: an inter frame whose every macroblock is
+ * "no motion from the last frame, nothing to add" (libvpx makes it from a still picture, error
+ * resilient: it changes no probability the next frames decode with). Its bytes depend only on the
+ * frame size, so one per size serves any stream of that size. The relay fills the gaps of the
+ * speaker's video with it (a switch waits for the new speaker's keyframe), so that the feed's
+ * re-encoder reads a steady 25 frames a second and never jumps.
+ */
+export async function renderHoldFrame(width: number, height: number): Promise<Buffer> {
+  const { stdout } = await run(
+    FFMPEG,
+    [
+      '-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=1`, '-vf', 'fps=25', '-frames:v', '4',
+      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-error-resilient', '1', '-auto-alt-ref', '0', '-lag-in-frames', '0', '-b:v', '300k',
+      '-f', 'ivf', 'pipe:1',
+    ],
+    { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 },
+  );
+  // IVF: a 32-byte file header, then per frame a 12-byte header (size, pts) and the frame: the last one.
+  let at = 32;
+  let frame: Buffer | undefined;
+  while (at + 12 <= stdout.length) {
+    const size = stdout.readUInt32LE(at);
+    frame = Buffer.from(stdout.subarray(at + 12, at + 12 + size));
+    at += 12 + size;
+  }
+  if (!frame || (frame[0]! & 0x01) === 0) throw new Error(`no VP8 inter frame for ${width}x${height}`);
+  return frame;
 }
 
 /**

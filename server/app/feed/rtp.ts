@@ -71,6 +71,52 @@ export function isVp8Keyframe(payload: Buffer): boolean {
   return i < payload.length && (payload[i]! & 0x01) === 0;
 }
 
+/** The picture size a VP8 keyframe's first RTP payload announces (RFC 6386 §9.1), or null. */
+export function vp8KeyframeSize(payload: Buffer): { width: number; height: number } | null {
+  if (!isVp8Keyframe(payload)) return null;
+  let i = 1;
+  const first = payload[0]!;
+  if (first & 0x80) {
+    const x = payload[1]!;
+    i = 2;
+    if (x & 0x80) i += payload[i]! & 0x80 ? 2 : 1;
+    if (x & 0x40) i += 1;
+    if (x & 0x30) i += 1;
+  }
+  // Frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height (2 bits of scaling each).
+  if (payload.length < i + 10 || payload[i + 3] !== 0x9d || payload[i + 4] !== 0x01 || payload[i + 5] !== 0x2a) return null;
+  return { width: payload.readUInt16LE(i + 6) & 0x3fff, height: payload.readUInt16LE(i + 8) & 0x3fff };
+}
+
+/** Bytes of a VP8 RTP payload's descriptor (RFC 7741 §4.2); 0 when the payload is too short to have one. */
+function vp8DescriptorLength(payload: Buffer): number {
+  if (payload.length < 1) return 0;
+  if (!(payload[0]! & 0x80)) return 1;
+  if (payload.length < 2) return 0;
+  const x = payload[1]!;
+  let i = 2;
+  if (x & 0x80) i += (payload[i] ?? 0) & 0x80 ? 2 : 1;
+  if (x & 0x40) i += 1;
+  if (x & 0x30) i += 1;
+  return i <= payload.length ? i : 0;
+}
+
+/**
+ * The payload with its descriptor replaced by one carrying this 15-bit PictureID (and no temporal
+ * layer fields): a stream made of several sources, and of frames made here, numbered as one.
+ * Players check that PictureIDs follow each other and drop frames until a keyframe when they do not.
+ */
+export function restampVp8(payload: Buffer, pictureId: number): Buffer {
+  const length = vp8DescriptorLength(payload);
+  if (length === 0) return payload;
+  const out = Buffer.allocUnsafe(4 + payload.length - length);
+  out[0] = (payload[0]! & 0x3f) | 0x80; // X, with N, S and the partition index kept
+  out[1] = 0x80; // I
+  out.writeUInt16BE(0x8000 | (pictureId & 0x7fff), 2);
+  payload.copy(out, 4, length);
+  return out;
+}
+
 /** Whether a VP8 RTP payload starts a frame (any frame): S=1 and partition 0. */
 export function isVp8FrameStart(payload: Buffer): boolean {
   return payload.length > 0 && (payload[0]! & 0x10) !== 0 && (payload[0]! & 0x07) === 0;

@@ -264,14 +264,20 @@ export class MediaNode implements NodeApiHost {
     for (const id of known) if (!this.#live.has(id)) this.#nodeDown(id);
   }
 
-  #counts(): { peers: number; consumers: number } {
+  #counts(): { peers: number; consumers: number; pipes: NonNullable<MediaNodeRecord['pipes']> } {
     let peers = 0;
     let consumers = 0;
+    const pipes = { in: 0, out: 0, tracks: { in: 0, out: 0 } };
     for (const c of this.#conferences.values()) {
       const n = c.session.counts();
       peers += n.peers;
       consumers += n.consumers;
+      const p = c.session.pipeCounts();
+      pipes.in += p.in;
+      pipes.out += p.out;
+      pipes.tracks.in += p.tracks.in;
+      pipes.tracks.out += p.tracks.out;
     }
-    return { peers, consumers };
+    return { peers, consumers, pipes };
   }
 }

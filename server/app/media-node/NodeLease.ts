@@ -19,7 +19,7 @@ export interface NodeLeaseOptions {
   record: Omit<MediaNodeRecord, 'load' | 'renewedAt' | 'startedAt' | 'workers'>;
   pool: WorkerPool;
   /** Peers and consumers on the node now. */
-  counts: () => { peers: number; consumers: number };
+  counts: () => { peers: number; consumers: number; pipes?: NonNullable<MediaNodeRecord['pipes']> };
   clock: Clock;
   leaseMs?: number;
   renewMs?: number;
@@ -52,12 +52,13 @@ export class NodeLease {
 
   /** The record as announced now. */
   async record(): Promise<MediaNodeRecord> {
-    const { peers, consumers } = this.#o.counts();
+    const { peers, consumers, pipes } = this.#o.counts();
     const now = this.#o.clock.now();
     return {
       ...this.#o.record,
       workers: this.#o.pool.size,
       load: { peers, consumers, cpu: await this.#cpuSince(now) },
+      ...(pipes ? { pipes } : {}),
       startedAt: this.#startedAt,
       renewedAt: now,
     };

@@ -24,11 +24,17 @@ export async function startPool(config: Config, announcedIp: string, log: { erro
   return pool;
 }
 
-/** This node's id: configured, else the host name and the HTTP port (two nodes on one host differ). */
-export function nodeIdOf(config: Config, port: number): string {
+/**
+ * This node's id: configured, else the host name, the announced address and the HTTP port. The
+ * address and port are what no two nodes share (two nodes on one host differ by port; machines
+ * cloned from one image, or containers, often share a host name), and two nodes with one id would
+ * overwrite each other's lease and take each other's tracks for their own.
+ */
+export function nodeIdOf(config: Config, port: number, announcedIp: string): string {
   if (config.nodeId) return config.nodeId;
-  const host = os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 50) || 'node';
-  return `${host}-${port}`;
+  const host = os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 20) || 'node';
+  const address = announcedIp.replace(/[^A-Za-z0-9.]/g, '-').slice(0, 39);
+  return `${host}-${address}-${port}`;
 }
 
 /**

@@ -67,7 +67,7 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     cleanups.push(() => pool.close());
     const cluster = clusterOf(config, url, announcedIp);
     if (!cluster) throw new Error('a media node needs REDIS_URL and DIEMCAU_NODE_SECRET');
-    const node = await MediaNode.create({ nodeId: nodeIdOf(config, port), pool, stores, log: logger, clock, cluster: { ...cluster, ...extras.timing } });
+    const node = await MediaNode.create({ nodeId: nodeIdOf(config, port, announcedIp), pool, stores, log: logger, clock, cluster: { ...cluster, ...extras.timing } });
     cleanups.push(() => node.close());
     app.use('/node/v1', node.apiRouter());
     app.get('/healthz', (_req, res) => {

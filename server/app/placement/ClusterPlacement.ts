@@ -121,7 +121,7 @@ export class ClusterPlacement extends EventEmitter<MediaPlacementEvents> impleme
         load: n ? { ...n.load } : { peers: 0, consumers: 0, cpu: 0 },
         capacity: n?.capacity ?? null,
         placed: placed.get(nodeId) ?? 0,
-        pipes: n?.pipes ? { ...n.pipes } : null,
+        pipes: n?.pipes ? { ...n.pipes, ...(n.pipes.tracks ? { tracks: { ...n.pipes.tracks } } : {}) } : null,
       };
     });
   }

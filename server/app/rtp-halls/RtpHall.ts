@@ -47,6 +47,9 @@ export interface RtpHallOptions {
 /** See RtpHallOptions.keyframeIntervalMs. */
 export const DEVICE_KEYFRAME_INTERVAL_MS = 4000;
 
+/** Video that comes this long without one keyframe the SFU recognises is a picture nobody gets. */
+export const NO_KEYFRAME_MS = 10_000;
+
 export type RtpHallEvents = {
   /** The device sheet changed (address given, media rebuilt): the technician must look again. */
   sheet: [sheet: DeviceSheet];
@@ -111,6 +114,8 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   #version = 0;
   #micOpen = false;
   #built = false;
+  /** When the SFU last recognised a keyframe of the device's video (0: not since the media was built). */
+  #keyframeAt = 0;
   /** Serialises builds, rebuilds and address changes. */
   #chain: Promise<void> = Promise.resolve();
   #rebuildQueued = false;
@@ -139,6 +144,8 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
     const sfuSideIp = options.listenIp === '0.0.0.0' ? '127.0.0.1' : options.listenIp;
     const ingress = await DeviceIngress.open({ listenIp: options.listenIp, sfuSideIp, portRange: options.portRange, clock: options.clock ?? systemClock });
     const hall = new RtpHall(options, ingress, sfuSideIp);
+    // Plain VP8 from a device that leaves the PictureID out is completed on the way in.
+    if (!hall.srtp && hall.videoCodec === 'VP8') ingress.addPictureIds(hall.#sentVideoCodec(options.media.rtpCapabilities).preferredPayloadType!);
     try {
       await hall.#run(() => hall.#build());
     } catch (error) {
@@ -165,6 +172,24 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
   /** Whether the microphone is open at the server (the hall has the floor, or is the chair's). */
   get micOpen(): boolean {
     return this.#micOpen;
+  }
+
+  /**
+   * Why the device's picture reaches nobody, in a technician's words, or null: its video has been
+   * arriving for NO_KEYFRAME_MS without a keyframe the SFU recognises (consumers start only on
+   * one). Plain VP8 without a PictureID is completed on the way in; SRTP-encrypted VP8 cannot be.
+   */
+  videoProblem(now = this.#clock.now()): string | null {
+    const c = this.#ingress.counters;
+    const arriving = c.lastVideoAt > 0 && now - c.lastVideoAt < 2000;
+    if (!arriving || !this.#built || now - c.videoSince < NO_KEYFRAME_MS || this.#keyframeAt >= c.videoSince) return null;
+    const why =
+      this.videoCodec === 'VP8'
+        ? this.srtp
+          ? 'thiết bị có thể gửi VP8 không có PictureID (RFC 7741) qua SRTP: bật PictureID trên thiết bị (GStreamer: rtpvp8pay picture-id-mode=15-bit), hoặc không gửi khung hình khóa'
+          : 'thiết bị không gửi khung hình khóa (keyframe)'
+        : 'thiết bị không gửi khung hình khóa (IDR) có SPS/PPS';
+    return `không có hình: máy chủ nhận gói hình nhưng không nhận ra khung hình khóa nào trong ${NO_KEYFRAME_MS / 1000} giây (${why})`;
   }
 
   /** Packets from the device so far and when the last one came. */
@@ -295,6 +320,8 @@ export class RtpHall extends EventEmitter<RtpHallEvents> {
       encodings: [{ ssrc: this.#ssrc.video }],
       rtcp,
     }, 'cam');
+    this.#keyframeAt = 0;
+    await media.traceKeyframes(main, 'cam', () => (this.#keyframeAt = this.#clock.now()));
     await this.#createProgrammeTransports();
     this.#built = true;
   }

@@ -51,6 +51,10 @@ export interface DeviceStatus {
   packetsFromDevice: { audio: number; video: number };
   /** Packets the hall's producers accepted (since its media was last built). */
   packetsAccepted: number;
+  /** Why its picture reaches nobody (RtpHall.videoProblem), or null. */
+  videoProblem: string | null;
+  /** Video packets given a PictureID on the way in (a device that leaves it out). */
+  pictureIdsAdded: number;
 }
 
 export type RtpHallGatewayEvents = {
@@ -145,7 +149,16 @@ export class RtpHallGateway extends EventEmitter<RtpHallGatewayEvents> {
     // Give the first poll time to see the packets accepted before calling them rejected.
     const since = this.#arrivingSince.get(bridgeId);
     const rejected = arriving && !online && since !== undefined && now - since > 2 * (this.#options.pollMs ?? 1000);
-    return { online, arriving, rejected, packetsFromDevice: counters.packets, packetsAccepted: this.#accepted.get(bridgeId)?.packets ?? 0 };
+    const hall = this.hall(bridgeId);
+    return {
+      online,
+      arriving,
+      rejected,
+      packetsFromDevice: counters.packets,
+      packetsAccepted: this.#accepted.get(bridgeId)?.packets ?? 0,
+      videoProblem: online ? hall.videoProblem(now) : null,
+      pictureIdsAdded: counters.pictureIdsAdded,
+    };
   }
 
   /**

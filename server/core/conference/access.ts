@@ -4,7 +4,8 @@
 // Decisions: the secretary assists the chair with the agenda (next/previous/goto), breaks, the
 // maket, the date, the archive recording and ready reports taken by phone, and may enter or cancel a floor request on a
 // hall's behalf; granting, revoking, ordering the queue, the timer, start and end stay with the
-// chair. Connection events and ticks come only from the app ('system'). Technicians and viewers
+// chair. Connection events and ticks come only from the app ('system'). Technicians change
+// nothing but write on the back-channel (messages.ts) like every organiser and operator; viewers
 // change nothing.
 import type { Actor, ActorRole, CommandType } from './types.ts';
 
@@ -36,6 +37,7 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> 
   set_date: ['secretary', 'chair'],
   recording_start: ['secretary', 'chair'],
   recording_stop: ['secretary', 'chair'],
+  send_message: ['operator', 'technician', 'chair', 'secretary'],
   // Papers: the hall's operator for its own hall, the office for any (papers.ts has the finer rules).
   paper_submit: ['operator', 'secretary', 'chair'],
   content_show: ['operator', 'secretary', 'chair'],

@@ -17,6 +17,7 @@ import {
 } from './floor.ts';
 import { holdClock, holderGraceMs, pausesOf, releaseClock } from './hold.ts';
 import { appendLog } from './log.ts';
+import { sendMessage } from './messages.ts';
 import { announcedMicrophones, microphoneChanges, openMicrophones } from './microphones.ts';
 import { clearContent, clearContentCommand, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
 import { closeSessions, openSession, recordDropOut } from './record.ts';
@@ -384,6 +385,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     stopRecording(d, now, out);
   },
 
+  send_message: sendMessage,
   paper_submit: submitPaper,
   content_show: showContent,
   content_page: turnPage,

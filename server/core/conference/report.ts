@@ -56,6 +56,18 @@ export interface IncidentRow {
   lastAt: number;
 }
 
+/** One back-channel message. */
+export interface MessageRow {
+  at: number;
+  fromRole: string;
+  fromBridgeId: string | null;
+  fromName: string;
+  to: string;
+  toName: string;
+  kind: string;
+  text: string;
+}
+
 /** Time spent on one agenda item. */
 export interface ItemRow {
   itemId: string;
@@ -75,6 +87,8 @@ export interface ConferenceReport {
   speakers: SpeakerRow[];
   incidents: IncidentRow[];
   items: ItemRow[];
+  /** The back-channel (its last MAX_MESSAGES messages). */
+  messages: MessageRow[];
   /** Every designated paper: received when, pages, late, shown during which speeches. */
   papers: PaperRow[];
 }
@@ -133,8 +147,21 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
       elapsedSec: Math.round(itemElapsedMs(state, item.id, at) / 1000),
     }),
   );
+  const staffName: Record<string, string> = { chair: 'Chủ tọa', secretary: 'Thư ký', technician: 'Kỹ thuật viên Viễn thông', staff: 'Ban tổ chức' };
+  const messages = (state.messages ?? []).map(
+    (m): MessageRow => ({
+      at: m.at,
+      fromRole: m.from.role,
+      fromBridgeId: m.from.bridgeId ?? null,
+      fromName: m.from.bridgeId ? nameOf(m.from.bridgeId) : (staffName[m.from.role] ?? m.from.role),
+      to: m.to,
+      toName: staffName[m.to] ?? nameOf(m.to),
+      kind: m.kind,
+      text: m.text,
+    }),
+  );
   const papers = paperRows(state, config, at);
-  return { date: state.date, startedAt: state.startedAt, endedAt: state.endedAt, asOf: at, attendance, speakers, incidents, items: itemRows, papers };
+  return { date: state.date, startedAt: state.startedAt, endedAt: state.endedAt, asOf: at, attendance, speakers, incidents, items: itemRows, messages, papers };
 }
 
 /** CSV files of a report, by file name. */
@@ -144,6 +171,8 @@ export interface ReportCsv {
   'incidents.csv': string;
   /** The agenda's times; the file keeps its name (people download it by that name). */
   'programme.csv': string;
+  /** The back-channel. */
+  'messages.csv': string;
   'papers.csv': string;
 }
 
@@ -203,6 +232,10 @@ export function reportCsv(data: ConferenceReport, options: CsvOptions = {}): Rep
     'programme.csv': file(
       ['item_id', 'kind', 'title', 'planned_min', 'elapsed_sec'],
       data.items.map((i) => [i.itemId, i.kind, i.title, i.plannedMinutes, i.elapsedSec]),
+    ),
+    'messages.csv': file(
+      ['at', 'from_role', 'from_bridge_id', 'from', 'to', 'to_name', 'kind', 'text'],
+      data.messages.map((m) => [time(m.at), m.fromRole, m.fromBridgeId, m.fromName, m.to, m.toName, m.kind, m.text]),
     ),
     'papers.csv': file(
       ['slot_id', 'item_id', 'bridge_id', 'bridge_name', 'topic', 'submitted', 'submitted_at', 'first_submitted_at', 'versions', 'pages', 'bytes', 'late', 'shown_during_speeches', 'pages_shown', 'shown_sec'],

@@ -3,6 +3,8 @@
 // lines because it is the one place a reader finds every shape the core deals in.)
 import type { ContentClearReason, ContentOnScreen, ContentShowing, PaperRules, PaperVersion } from './papers.ts';
 
+import type { BackChannelMessage, MessageKind, MessageSenderRole } from './messages.ts';
+
 // ---------------------------------------------------------------------------------------------
 // Configuration (a later wiring maps the zod conference plan onto this)
 
@@ -264,6 +266,8 @@ export interface ConferenceState {
   date: string | null;
   /** The recording in progress; absent in states stored before recordings existed. */
   recording?: RecordingState | null;
+  /** The back-channel's last messages (messages.ts); absent in states stored before it existed. */
+  messages?: BackChannelMessage[];
   /** Paper versions received per submission slot (papers.ts); absent in states stored before papers existed. */
   papers?: Record<string, PaperVersion[]>;
   /** What every hall display shows beside the speaker, or null. */
@@ -310,6 +314,8 @@ export interface CommandMap {
   set_date: { date: string | null };
   recording_start: {};
   recording_stop: {};
+  /** The back-channel (messages.ts): kind is a MessageKind, to is 'staff' or a bridge id. */
+  send_message: { to: string; kind: MessageKind; text?: string | null };
   /** Issued by the server after it checked the file; the actor is the uploader. */
   paper_submit: { slotId: string; paperId: string; pages: number; bytes: number; sha256: string; fileName?: string | null };
   content_show: { paperId: string; page?: number };
@@ -354,6 +360,7 @@ export const COMMAND_TYPES = [
   'set_date',
   'recording_start',
   'recording_stop',
+  'send_message',
   'paper_submit',
   'content_show',
   'content_page',
@@ -418,6 +425,7 @@ export interface ConferenceEventMap {
   date_changed: { date: string | null };
   recording_started: { recordingId: string };
   recording_stopped: { recordingId: string; startedAt: number; durationSec: number };
+  message_sent: { messageId: string; fromRole: MessageSenderRole; fromBridgeId: string | null; to: string; kind: MessageKind; text: string };
   paper_received: { paperId: string; slotId: string; itemId: string; bridgeId: string; version: number; pages: number; bytes: number; late: boolean };
   content_shown: { kind: ContentOnScreen['kind']; paperId: string; slotId: string; bridgeId: string; page: number; pages: number; speechRequestId: string | null };
   content_page_changed: { paperId: string; page: number; pages: number };

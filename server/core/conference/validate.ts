@@ -28,6 +28,8 @@ export const MAX_TITLE = 300;
 export const MAX_BRIDGE_NAME = 100;
 /** The organiser, the venue, a note on the date: one line each. */
 export const MAX_PLAN_NOTE = 300;
+/** A back-channel message: a line or two ("Không nghe rõ: tiếng chủ tọa bị rè, xin kiểm tra micrô"). */
+export const MAX_MESSAGE_TEXT = 280;
 const COLOUR = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ROLES: readonly string[] = ['chair', 'secretary', 'operator', 'technician', 'viewer', 'system'];

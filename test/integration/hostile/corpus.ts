@@ -127,6 +127,7 @@ function commandCorpus(ctx: CorpusContext): Payload[] {
     ['mute_hall of a hall not in the plan', { type: 'mute_hall', bridgeId: 'c-99999', muted: true }],
     ['content_show of no paper', { type: 'content_show', paperId: 'AAAAAAAAAAAAAAAA', page: 1 }],
     ['content_page with nothing on screen', { type: 'content_page', page: 2 }],
+    ['send_message to a hall not in the plan', { type: 'send_message', to: 'c-99999', kind: 'text', text: 'Xin kiểm tra micrô' }],
   ];
   for (const [label, template] of refusedTemplates) {
     out.push([label, template]);
@@ -148,6 +149,7 @@ function commandCorpus(ctx: CorpusContext): Payload[] {
     out.push([`request_floor name ${JSON.stringify(text).slice(0, 20)}`, { type: 'request_floor', bridgeId: ctx.ownBridge, speakerName: text, speakerTitle: 'Chủ tịch' }]);
     out.push([`request_floor title ${JSON.stringify(text).slice(0, 20)}`, { type: 'request_floor', bridgeId: ctx.ownBridge, speakerName: 'Ưởng', speakerTitle: text }]);
     out.push([`request_floor topic ${JSON.stringify(text).slice(0, 20)}`, { type: 'request_floor', bridgeId: ctx.ownBridge, speakerName: 'Ưởng', speakerTitle: 'Chủ tịch', topic: text.trim() ? text : 'x'.repeat(301) }]);
+    out.push([`send_message text ${JSON.stringify(text).slice(0, 20)}`, { type: 'send_message', to: 'staff', kind: 'text', text: text.trim() ? text : 'z'.repeat(281) }]);
     out.push([`set_maket line ${JSON.stringify(text).slice(0, 20)}`, { type: 'set_maket', maket: { lines: [text.trim() ? text : 'y'.repeat(201)] } }]);
   }
   out.push(['13 maket lines', { type: 'set_maket', maket: { lines: Array(13).fill('X') } }]);

@@ -16,8 +16,11 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server (REDIS_SERVER or the one on PATH); throws with a clear message when it is not installed or does not come up. */
-export async function startRedisServer(options: { binary?: string } = {}): Promise<RedisServer> {
+/**
+ * Starts redis-server (REDIS_SERVER or the one on PATH); throws with a clear message when it is not installed or does not come up.
+ * `host`: an address to listen on besides loopback (a network rig's root address, for processes in other namespaces; protected mode off, as the rig's subnet is its own); the URL then names it.
+ */
+export async function startRedisServer(options: { binary?: string; host?: string } = {}): Promise<RedisServer> {
   const BINARY = options.binary ?? process.env.REDIS_SERVER ?? 'redis-server';
   const probe = spawnSync(BINARY, ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
@@ -32,7 +35,7 @@ export async function startRedisServer(options: { binary?: string } = {}): Promi
   const port = await freePort();
   const started = spawnSync(
     BINARY,
-    ['--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'yes', '--pidfile', pidfile, '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', logfile],
+    ['--port', String(port), '--bind', '127.0.0.1', ...(options.host ? [options.host, '--protected-mode', 'no'] : []), '--daemonize', 'yes', '--pidfile', pidfile, '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', logfile],
     { encoding: 'utf8' },
   );
   if (started.status !== 0) {
@@ -51,7 +54,7 @@ export async function startRedisServer(options: { binary?: string } = {}): Promi
   }
   let stopped = false;
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${options.host ?? '127.0.0.1'}:${port}`,
     port,
     pid,
     async stop() {

@@ -4,10 +4,11 @@ import type { Actor, CommandType } from '../../../server/core/conference/index.t
 import { ask, chair, commune, op, secretary, started, system, technician, viewer } from './fixture.ts';
 
 describe('authorisation', () => {
-  it('technicians and viewers change nothing: every command is forbidden', () => {
+  it('technicians change nothing but write on the back-channel; viewers change nothing', () => {
     const h = started(0);
     for (const actor of [technician, viewer]) {
       for (const type of COMMAND_TYPES) {
+        if (actor === technician && type === 'send_message') continue;
         const result = decide(h.state, { type, actor, bridgeId: 'd-178', requestId: 'r1' } as never, h.clock.now());
         expect(result, `${actor.role} ${type}`).to.have.nested.property('error.code', 'forbidden');
       }
@@ -40,13 +41,15 @@ describe('authorisation', () => {
       'set_date',
       'recording_start',
       'recording_stop',
+      'send_message',
       'paper_submit',
       'content_show',
       'content_page',
       'content_clear',
     ]);
     // The finer paper rules (own hall, holding the floor) are in papers.test.ts.
-    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready', 'mute_hall', 'paper_submit', 'content_show', 'content_page', 'content_clear']);
+    expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready', 'mute_hall', 'send_message', 'paper_submit', 'content_show', 'content_page', 'content_clear']);
+    expect(allowed.technician).to.deep.equal(['send_message']);
     expect(allowed.system).to.deep.equal(['bridge_connected', 'bridge_disconnected', 'tick']);
   });
 

@@ -1,6 +1,7 @@
 // The roles of a process and a media node's settings in the configuration (issue 13): defaults
 // that keep the embedded default as it was, and refusals that name the field.
 import { expect } from 'chai';
+import { NODE_ID_PATTERN } from '../../../server/protocol/cluster.ts';
 import { loadConfig } from '../../../config/index.ts';
 import { clusterOf, nodeIdOf, PEERS_PER_WORKER } from '../../../server/app/media-node/from-config.ts';
 
@@ -30,11 +31,17 @@ describe('configuration of roles and media nodes', () => {
     expect(config.role).to.equal('media');
     expect(config.nodeLabels).to.deep.equal({ region: 'dong-bac', feed: 'yes' });
     expect(config.controlUrls).to.deep.equal(['https://hop.langson.gov.vn', 'https://hop2.langson.gov.vn']);
-    expect(nodeIdOf(config, 3100)).to.equal('vt-bac-son-1');
+    expect(nodeIdOf(config, 3100, '203.0.113.9')).to.equal('vt-bac-son-1');
     const cluster = clusterOf(config, 'http://0.0.0.0:3100', '203.0.113.9')!;
     expect(cluster).to.deep.include({ mediaUrl: 'http://203.0.113.9:3100', nodeApiUrl: 'http://203.0.113.9:3100', announcedIp: '203.0.113.9', capacity: 300, secret: SECRET });
     expect(clusterOf({ ...config, nodeCapacity: undefined }, 'http://0.0.0.0:3100', '203.0.113.9')!.capacity).to.equal(4 * PEERS_PER_WORKER);
-    expect(nodeIdOf(loadConfig({}), 3100)).to.match(/^[A-Za-z0-9][A-Za-z0-9_.-]*-3100$/);
+    expect(nodeIdOf(loadConfig({}), 3100, '203.0.113.9')).to.match(/^[A-Za-z0-9][A-Za-z0-9_.-]*-203\.0\.113\.9-3100$/);
+  });
+
+  it('without DIEMCAU_NODE_ID, two nodes on hosts that share a host name and a port (cloned machines) have different ids', () => {
+    const ids = ['10.0.0.5', '10.0.0.6', '2001:db8::7'].map((ip) => nodeIdOf(loadConfig({}), 3000, ip));
+    expect(new Set(ids).size).to.equal(3);
+    for (const id of ids) expect(id).to.match(NODE_ID_PATTERN);
   });
 
   it('refuses a wrong setting with its field: a role, a short secret, labels, a split role without redis, a media node without a secret', () => {
