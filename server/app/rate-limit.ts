@@ -115,6 +115,9 @@ export const SOCKET_REQUEST_CLASSES: Readonly<Record<ControlRequestName | MediaR
   'media:thumbnails': 'media',
   // Where a page's media goes (placing it if needed), and the staff's view of the media nodes.
   'media:where': 'media',
+  // A transport's new ICE credentials, and how a hall's video leaves it (audio only, or back).
+  'media:restartIce': 'media',
+  'media:sendMode': 'media',
   'cluster:nodes': 'read',
 });
 

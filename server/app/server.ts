@@ -70,6 +70,8 @@ export interface RunningServer {
 export interface ServerExtras {
   /** Halls that reach the SFU through another UDP address (a NAT or relay in front of it), by bridge. */
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
+  /** How long a media peer whose socket was lost waits for its client to take it back (15 s). */
+  resumeWindowMs?: number;
   /** How often every link is sampled for the technicians (2 s). */
   healthIntervalMs?: number;
   /** After a (re)start, how long halls marked online have to reconnect (20 s). */
@@ -136,7 +138,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         // A shared registry of media nodes that pipe to each other (redis and a node secret, or a
         // control-only instance); otherwise this process's own media is the node, at the page's own origin.
         nodes: extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined),
-        feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset, dataDir: config.dataDir },
         papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
     let conference = await openConference(plan);
@@ -181,6 +183,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       ? attachMediaSignaling(io.of('/media'), () => conference.local?.session, {
           gate: conferenceGate(() => conference),
           routes: extras.routes,
+          resumeWindowMs: extras.resumeWindowMs,
           iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
           isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
           admit: (principal) => node.admit(config.conferenceId, principal),
@@ -248,10 +251,11 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.use('/api', createApi(apiOptions));
     app.use('/metrics', createMetricsRoute(apiOptions, metricsHandler(() => conference, pool)));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
-    // Whatever is left answers 404: a browser asking for a page gets a page in Vietnamese that leads
-    // to the start page; anything else (the API, a client, a path that does not decode) the same JSON.
+    // Whatever is left answers 404: a page asked for (GET or HEAD outside /api and /metrics, by a
+    // client that takes HTML) is a page in Vietnamese that leads to the start page; anything else
+    // (the API, a client that asks for JSON, any other method) the same JSON error.
     app.use((req, res, next) => {
-      const page = (req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/api/') && req.accepts(['json', 'html']) === 'html';
+      const page = (req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/api/') && !req.path.startsWith('/metrics') && req.accepts(['html', 'json']) === 'html';
       if (!page) return next();
       res.status(404).type('html').send(NOT_FOUND_PAGE);
     });

@@ -94,8 +94,8 @@ export const DtlsParameters = z.object({
     .max(8),
 });
 
-export const MediaSourceSchema = z.enum(['mic', 'cam']);
-export const ConsumerSlotSchema = z.enum(['onair', 'audio', 'thumb', 'next']);
+export const MediaSourceSchema = z.enum(['mic', 'cam', 'screen']);
+export const ConsumerSlotSchema = z.enum(['onair', 'audio', 'thumb', 'next', 'content']);
 export type ConsumerSlot = z.infer<typeof ConsumerSlotSchema>;
 
 /**
@@ -124,13 +124,39 @@ export const IceConfigSchema = z.object({
 });
 export type IceConfig = z.infer<typeof IceConfigSchema>;
 
+/**
+ * What a peer that lost its signaling socket (a network change, a few seconds without a link)
+ * presents to take its media back on a new socket: the peer id and the key `media:join` gave it.
+ */
+export const MediaResume = z.object({ peerId: z.string().min(1).max(64), key: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'not a resume key') }).strict();
+export type MediaResume = z.infer<typeof MediaResume>;
+
+/**
+ * How a hall's video leaves it, as its browser decides from its own bandwidth estimate: `video`
+ * (the simulcast layers its link carries) or `audio-only` (no layer fits beside the audio).
+ */
+export const SEND_MODES = ['video', 'audio-only'] as const;
+export const SendModeSchema = z.enum(SEND_MODES);
+export type SendMode = z.infer<typeof SendModeSchema>;
+
+/**
+ * A bridge whose link carries no video: `up` its camera does not reach the SFU (the others hear
+ * it only), `down` it receives no video (it only hears). Both may hold.
+ */
+export interface AudioOnlyState {
+  bridgeId: string;
+  up: boolean;
+  down: boolean;
+}
+
 /** Requests from the client, each answered through the socket.io acknowledgement. */
 export const MediaRequests = {
   /**
    * `clientId`: which page this is (random, kept across its reloads); `takeOver`: take the hall
-   * from another page that publishes it (refused with `bridge_in_use` otherwise).
+   * from another page that publishes it (refused with `bridge_in_use` otherwise); `resume`: take
+   * back the peer a lost socket had (its transports and producers) instead of a new one.
    */
-  'media:join': z.strictObject({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional() }),
+  'media:join': z.strictObject({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional(), resume: MediaResume.optional() }),
   'media:capabilities': z.strictObject({ rtpCapabilities: RtpCapabilities }),
   'media:createTransport': z.strictObject({ direction: z.enum(['send', 'recv']) }),
   'media:connectTransport': z.strictObject({ transportId: z.uuid(), dtlsParameters: DtlsParameters }),
@@ -144,6 +170,10 @@ export const MediaRequests = {
     // mediasoup takes an Opus "camera": every codec must be of the producer's kind.
     .refine((p) => p.rtpParameters.codecs.every((c) => c.mimeType.startsWith(`${p.kind}/`)), { message: 'every codec must be of the producer\'s kind', path: ['rtpParameters', 'codecs'] }),
   'media:thumbnails': z.strictObject({ bridgeIds: z.array(BridgeId).max(256) }),
+  /** New ICE credentials for one of the peer's transports (its network changed): the client restarts ICE with them. */
+  'media:restartIce': z.strictObject({ transportId: z.uuid() }),
+  /** The hall tells how its video leaves it (its browser dropped to audio only, or came back). */
+  'media:sendMode': z.strictObject({ mode: SendModeSchema, availableKbps: z.number().finite().min(0).max(1_000_000).nullable() }),
 } as const;
 export type MediaRequestName = keyof typeof MediaRequests;
 export type MediaRequest<N extends MediaRequestName> = z.infer<(typeof MediaRequests)[N]>;
@@ -185,7 +215,12 @@ export type Ack<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCo
 
 /** What each request answers with when it succeeds. */
 export interface MediaReplies {
-  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; onAir: string };
+  /**
+   * `resumed`: the peer of `resume` was taken back (its transports and producers kept; restart
+   * their ICE; its consumers come anew). `resumeKey` is what to present next time.
+   * `audioOnly`: the bridges whose links carry no video now.
+   */
+  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; onAir: string; resumed: boolean; resumeKey: string; audioOnly: AudioOnlyState[] };
   'media:capabilities': Record<string, never>;
   /** With `iceServers` and `iceTransportPolicy` when TURN is configured (fresh credentials each time). */
   'media:createTransport': {
@@ -197,6 +232,9 @@ export interface MediaReplies {
   'media:connectTransport': Record<string, never>;
   'media:produce': { id: string };
   'media:thumbnails': Record<string, never>;
+  /** With fresh TURN credentials when TURN is configured. */
+  'media:restartIce': { iceParameters: unknown } & Partial<IceConfig>;
+  'media:sendMode': Record<string, never>;
 }
 
 /** A consumer handed to the client; it answers `{ ok: true }` when it can receive it. */
@@ -226,6 +264,8 @@ export interface MediaServerEvents {
   'session:refused': (msg: { code: 'token_revoked' | 'token_invalid' }) => void;
   /** Another bridge is on air (its video and audio are what every hall receives). */
   'onair:changed': (msg: { bridgeId: string }) => void;
+  /** A bridge's link started or stopped carrying video (both false: video again). */
+  'media:audioOnly': (msg: AudioOnlyState) => void;
 }
 
 /** Requests the client sends, typed from the schemas. */

@@ -52,6 +52,8 @@ export const ContentCommands = [
   z.strictObject({ type: z.literal('content_show'), paperId: PaperId, page: PageNumber.optional() }),
   z.strictObject({ type: z.literal('content_page'), page: PageNumber }),
   z.strictObject({ type: z.literal('content_clear') }),
+  z.strictObject({ type: z.literal('screen_share_start') }),
+  z.strictObject({ type: z.literal('screen_share_stop') }),
 ] as const;
 
 /** The content on every screen, as the displays draw it. */

@@ -190,11 +190,16 @@ describe('the HTTP edge: plan checks off the loop, client errors, JSON errors, s
       const staff = { authorization: `Bearer ${chair}` };
       await expectJson('bad URI, recordings', await fetch(`${server.url}/api/recordings/%E0%A4%A`, { headers: staff }), 400, 'malformed_uri');
       await expectJson('bad URI, maket', await fetch(`${server.url}/api/maket/%E0%A4%A`), 400, 'malformed_uri');
-      await expectJson('bad URI, a page', await fetch(`${server.url}/%E0%A4%A`), 404, 'not_found');
+      // A page (outside /api) asked for by a client that wants JSON answers JSON; a browser gets the Vietnamese page (start.test.ts).
+      const json = { accept: 'application/json' };
+      await expectJson('bad URI, a page', await fetch(`${server.url}/%E0%A4%A`, { headers: json }), 404, 'not_found');
       await expectJson('metrics without a token', await fetch(`${server.url}/metrics`), 401, 'unauthenticated');
       await expectJson('metrics for an operator', await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${operator}` } }), 403, 'forbidden');
       await expectJson('no such API', await fetch(`${server.url}/api/nope`), 404, 'not_found');
-      await expectJson('no such page', await fetch(`${server.url}/nope.html`), 404, 'not_found');
+      await expectJson('no such page', await fetch(`${server.url}/nope.html`, { headers: json }), 404, 'not_found');
+      const page = await fetch(`${server.url}/nope.html`);
+      expect([page.status, page.headers.get('content-type')?.split(';')[0]]).to.deep.equal([404, 'text/html']);
+      expect(await page.text()).to.contain('Không tìm thấy trang này').and.not.match(/\bat [\w.<>]+ \(/);
       const wrong = await fetch(`${server.url}/api/plan`, { method: 'DELETE', headers: staff });
       expect(wrong.headers.get('allow')).to.equal('GET, HEAD, POST');
       await expectJson('DELETE /api/plan', wrong, 405, 'method_not_allowed');

@@ -19,5 +19,6 @@ export { MESSAGE_KINDS, QUICK_MESSAGE_TEXT, MAX_MESSAGES, STAFF, concernsBridge,
 export { MAX_SESSIONS_PER_BRIDGE, MAX_INCIDENTS_PER_BRIDGE, DROP_OUT_MERGE_MS } from './record.ts';
 export { checkText, cleanText, type TextCheck, type TextFault } from './validate.ts';
 export * from './papers.ts';
+export * from './screen.ts';
 export { paperRows, type PaperRow } from './papers-report.ts';
 export * from './paper-format.ts';

@@ -134,7 +134,7 @@ function commandCorpus(ctx: CorpusContext): Payload[] {
     out.push(...spoil(label, template));
   }
   // Commands without fields, refused in a meeting that has not started, or only with an extra field.
-  for (const type of ['end_meeting', 'grant_next', 'revoke_floor', 'yield_floor', 'timer_pause', 'timer_resume', 'break_start', 'break_end', 'recording_stop', 'content_clear']) {
+  for (const type of ['end_meeting', 'grant_next', 'revoke_floor', 'yield_floor', 'timer_pause', 'timer_resume', 'break_start', 'break_end', 'recording_stop', 'content_clear', 'screen_share_start', 'screen_share_stop']) {
     out.push([type, { type }]);
   }
   for (const type of ['start_meeting', 'agenda_next', 'agenda_prev', 'recording_start']) {
@@ -258,6 +258,8 @@ export const REQUEST_CORPUS: Record<string, (ctx: CorpusContext) => Payload[]> =
     ];
   },
   'media:produce': produceCorpus,
+  'media:restartIce': (ctx) => [...spoil('restart ICE', { transportId: '../../x' }, []), ['an unknown transport', { transportId: '00000000-0000-4000-8000-000000000000' }], ['another field', { transportId: ctx.transportId, iceParameters: { usernameFragment: 'x' } }]],
+  'media:sendMode': () => [...spoil('send mode', { mode: 'carrier-pigeon', availableKbps: 300 }, []), ['a bandwidth of 1e12', { mode: 'video', availableKbps: 1e12 }], ['a negative bandwidth', { mode: 'audio-only', availableKbps: -1 }]],
   'media:where': () => [...spoil('where', { admin: true }, []), ['a node of its own choosing', { nodeId: 'evil', mediaUrl: 'http://10.0.0.66' }]],
   'cluster:nodes': () => [...spoil('nodes', { drain: 'all' }, []), ['a node to drain', { nodeId: 'home', draining: true }]],
   'media:thumbnails': (ctx) => [...spoil('thumbnails', { bridgeIds: ['../../etc'] }, []), ['257 halls', { bridgeIds: Array(257).fill(ctx.ownBridge) }], ['__proto__ as a bridge', { bridgeIds: ['__proto__'] }]],
