@@ -100,6 +100,17 @@ export const ConfigSchema = z.object({
   turnKey: z.string().min(1).optional(),
   /** Host name or address in the embedded coturn's URLs (default: the announced IP); must match the certificate. */
   turnHost: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/).optional(),
+  /**
+   * Addresses of the proxies in front of the server (a TLS proxy on this host: loopback). Their
+   * connections are not capped per address, and their requests are counted by X-Forwarded-For.
+   * "none" trusts no address.
+   */
+  trustedProxies: z.preprocess(
+    (v) => (typeof v === 'string' ? (v.trim() === 'none' ? [] : v.split(',').map((a) => a.trim()).filter(Boolean)) : v),
+    z.array(z.union([z.ipv4(), z.ipv6()])).max(64),
+  ).default(['127.0.0.1', '::1', '::ffff:127.0.0.1']),
+  /** Connections one address may hold at once (server/transport/connections.ts says why 256). */
+  maxConnectionsPerAddress: intFromEnv(1, 1_000_000).default(256),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -141,6 +152,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     turnCert: env.DIEMCAU_TURN_CERT,
     turnKey: env.DIEMCAU_TURN_KEY,
     turnHost: env.DIEMCAU_TURN_HOST,
+    trustedProxies: env.DIEMCAU_TRUSTED_PROXIES,
+    maxConnectionsPerAddress: env.DIEMCAU_MAX_CONNECTIONS_PER_ADDRESS,
   };
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const result = ConfigSchema.safeParse({ ...cleaned, ...overrides });

@@ -26,16 +26,9 @@ import { recordLinkEvents } from './link-events.ts';
 import { LinkSampleFeed, type LinkCounterSource } from './LinkSampleFeed.ts';
 import type { ConferenceMedia } from './media-node/ConferenceMedia.ts';
 import type { MediaNode } from './media-node/MediaNode.ts';
-import { RateLimit } from './rate-limit.ts';
+import { principalKey, RequestLimits, type RateRefusal } from './rate-limit.ts';
 import type { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
 import { buildView, viewBuilder } from './view.ts';
-
-/** A bridge may ask for the floor this many times per window (a stuck button must not flood the queue). */
-export const FLOOR_REQUESTS_PER_WINDOW = 5;
-export const FLOOR_REQUEST_WINDOW_MS = 60_000;
-/** Back-channel messages one sender (a hall, or a staff role) may write per window: a conversation, not a flood. */
-export const MESSAGES_PER_WINDOW = 10;
-export const MESSAGE_WINDOW_MS = 60_000;
 
 export type ConferenceEvents = {
   /** The conference changed: displays need a new view. */
@@ -106,13 +99,13 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly health: HealthMonitor;
   /** Where each page's media goes. */
   readonly placement: MediaPlacement;
+  /** Every principal's request budgets (rate-limit.ts), on the conference's clock. */
+  readonly limits: RequestLimits;
   /** The papers (tham luận): uploads, checks, files. */
   readonly papers: PaperDesk;
   readonly #presence: HallPresence;
   readonly #stopLinkEvents: () => void;
   readonly #linkFeed: LinkSampleFeed | undefined;
-  readonly #floorRequests: RateLimit;
-  readonly #messages: RateLimit;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ConferenceOptions, clock: Clock, parts: ConferenceParts) {
@@ -130,8 +123,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.#presence = parts.presence;
     this.#stopLinkEvents = parts.stopLinkEvents;
     this.#linkFeed = parts.linkFeed;
-    this.#floorRequests = new RateLimit({ limit: FLOOR_REQUESTS_PER_WINDOW, windowMs: FLOOR_REQUEST_WINDOW_MS, clock });
-    this.#messages = new RateLimit({ limit: MESSAGES_PER_WINDOW, windowMs: MESSAGE_WINDOW_MS, clock });
+    this.limits = new RequestLimits(clock);
     this.runner.on('event', (event, meta) => this.emit('event', event, meta));
     this.runner.on('state', () => this.emit('changed'));
   }
@@ -271,20 +263,19 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return this.tokens.refusal(token);
   }
 
-  /** Runs a person's command with the actor taken from their token. Floor requests are rate-limited per bridge, messages per sender. */
-  async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | { ok: false; error: { code: 'rate_limited'; message: string } }> {
+  /**
+   * Runs a person's command with the actor taken from their token. Floor requests also come out
+   * of a budget per hall, messages of a budget per sender (the transport has taken the command from the principal's budget).
+   */
+  async execute(principal: Principal, command: ClientCommand): Promise<ExecuteResult | RateRefusal> {
     if (command.type === 'request_floor') {
       // Keyed by who asks, so that a refused request for someone else's hall cannot use up its budget.
-      const key = principal.role === 'operator' ? principal.bridgeId : `${principal.role}:${command.bridgeId}`;
-      if (!this.#floorRequests.take(key)) {
-        return { ok: false, error: { code: 'rate_limited', message: `at most ${FLOOR_REQUESTS_PER_WINDOW} floor requests per ${FLOOR_REQUEST_WINDOW_MS / 1000} s per bridge` } };
-      }
+      const refusal = this.limits.take('floor_request', principal.role === 'operator' ? principalKey(principal) : `${principal.role}:${command.bridgeId}`);
+      if (refusal) return refusal;
     }
     if (command.type === 'send_message') {
-      const key = principal.role === 'operator' ? principal.bridgeId : principal.role;
-      if (!this.#messages.take(key)) {
-        return { ok: false, error: { code: 'rate_limited', message: `at most ${MESSAGES_PER_WINDOW} messages per ${MESSAGE_WINDOW_MS / 1000} s per sender` } };
-      }
+      const refusal = this.limits.take('message', principalKey(principal));
+      if (refusal) return refusal;
     }
     const actor = principal.role === 'operator' ? { role: principal.role, bridgeId: principal.bridgeId } : { role: principal.role };
     return this.runner.execute({ ...command, actor } as Parameters<ConferenceRunner['execute']>[0]);
@@ -342,6 +333,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     await this.#linkFeed?.close();
     await this.local?.close();
     await this.runner.close();
+    await this.tokens.close();
     this.removeAllListeners();
   }
 

@@ -10,9 +10,13 @@ import { systemClock, type Clock } from '../core/conference/index.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
-import { createRestRouter } from '../transport/rest.ts';
+import { createApi, createMetricsRoute, type ApiOptions } from '../transport/api.ts';
+import { SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../transport/connections.ts';
+import { jsonErrors, notFound } from '../transport/http-errors.ts';
 import { metricsHandler } from '../transport/metrics.ts';
-import { cutOffToken } from '../transport/socket-requests.ts';
+import { listRoutes, type RouteInfo } from '../transport/routes.ts';
+import { PlanChecker } from './plan-check/PlanChecker.ts';
+import { conferenceGate, cutOffToken, recheckTokens } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { createStores, type NodeRegistry, type Stores } from '../store/index.ts';
@@ -22,10 +26,8 @@ import { clusterOf, nodeIdOf, startPool } from './media-node/from-config.ts';
 import { MediaNode } from './media-node/MediaNode.ts';
 import { listenHttp } from './listen.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
-import { createRecordingsRouter, pressSdpHandler } from '../transport/recordings-rest.ts';
 import { startTurn, type TurnService } from './turn/index.ts';
 import type { PdfCheckLimits } from './papers/PdfChecker.ts';
-import { createPapersRouter } from '../transport/papers-rest.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where the built browser apps are served from. */
@@ -56,6 +58,8 @@ export interface RunningServer {
   readonly plan: ConferencePlan;
   /** TURN for halls behind firewalls (URLs, the embedded coturn), or null when off. */
   readonly turn: TurnService | null;
+  /** Every HTTP route the server answers (method and path pattern), read from its routers. */
+  readonly routes: readonly RouteInfo[];
   /** Replaces the conference with another plan (only before the meeting starts). */
   loadPlan(plan: ConferencePlan): Promise<void>;
   /** Closes sockets, HTTP, the conference, the session, the store and the workers; idempotent. */
@@ -102,7 +106,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     // The apps of one control instance call the others' REST when it goes away (DIEMCAU_CONTROL_URLS).
     const origins = new Set([...config.controlUrls, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])]);
     app.use(['/api', '/metrics'], crossOrigin(origins));
-    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config);
+    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config, logger);
     cleanups.push(closeHttp);
 
     // The `both` role carries the media too: a media node in this process, alone or one of several.
@@ -150,6 +154,9 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.get('/healthz', (_req, res) => {
       res.json({ ok: true, role: config.role, store: stores.kind, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
     });
+    const trustedProxies = new Set(config.trustedProxies);
+    const plans = new PlanChecker({ clock: extras.clock ?? systemClock });
+    cleanups.push(() => plans.close());
     let baseUrl = config.publicUrl ?? '';
     // With redis, broadcasts to rooms reach the sockets of every instance (the socket.io redis adapter).
     let adapter: ReturnType<typeof createAdapter> | undefined;
@@ -165,6 +172,8 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       serveClient: false,
       pingInterval: 10000,
       pingTimeout: 8000,
+      connectTimeout: SOCKET_CONNECT_TIMEOUT_MS,
+      maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
       ...(origins.size ? { cors: { origin: [...origins] } } : {}),
       ...(adapter ? { adapter } : {}),
     });
@@ -172,8 +181,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(() => io.disconnectSockets(true));
     const rebindMedia = node
       ? attachMediaSignaling(io.of('/media'), () => conference.local?.session, {
-          authenticate: (token) => conference.authenticate(token),
-          refusal: (token) => conference.refusal(token),
+          gate: conferenceGate(() => conference),
           routes: extras.routes,
           resumeWindowMs: extras.resumeWindowMs,
           iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
@@ -186,12 +194,22 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     cleanups.push(control.close);
     // Shutting down is not every hall dropping off: roll-call stops first.
     cleanups.push(() => conference.quiesce());
-    // A revoked or re-issued link cuts off the sockets opened with it, at once.
+    // A link revoked or re-issued on any server process cuts off the sockets opened with it here,
+    // at once (the store announces it); when announcements may have been missed, every socket's
+    // token is checked again.
     const cutOff = (token: string): void => {
       cutOffToken(io.of('/media'), token);
       cutOffToken(io.of('/control'), token);
     };
-    const watchTokens = (): void => void conference.tokens.on('revoked', cutOff);
+    const recheck = (): void => {
+      const inForce = (token: string) => conference.tokens.inForce(token);
+      recheckTokens(io.of('/media'), inForce);
+      recheckTokens(io.of('/control'), inForce);
+    };
+    const watchTokens = (): void => {
+      conference.tokens.on('revoked', cutOff);
+      conference.tokens.on('resync', recheck);
+    };
     watchTokens();
 
     /**
@@ -220,21 +238,30 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         replacing = false;
       }
     };
-    app.use('/api/recordings', createRecordingsRouter(() => conference));
-    app.use('/api/papers', createPapersRouter(() => conference));
-    app.get('/api/press.sdp', pressSdpHandler(config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, () => conference));
-    app.use('/api', createRestRouter(() => conference, () => baseUrl, loadPlan, { controlUrls: config.controlUrls }));
-    app.get('/metrics', metricsHandler(() => conference, pool));
+    const apiOptions: ApiOptions = {
+      current: () => conference,
+      baseUrl: () => baseUrl,
+      loadPlan,
+      plans,
+      pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined,
+      trustedProxies,
+      deployment: { controlUrls: config.controlUrls },
+      log: logger,
+    };
+    app.use('/api', createApi(apiOptions));
+    app.use('/metrics', createMetricsRoute(apiOptions, metricsHandler(() => conference, pool)));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
-    // Anything else: a page in Vietnamese that leads to the start page (not express's "Cannot GET").
-    app.use((req, res) => {
-      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path.startsWith('/api/')) {
-        res.status(404).json({ error: { code: 'not_found', message: `no route [method:${req.method}, path:${req.path}]` } });
-        return;
-      }
+    // Whatever is left answers 404: a page asked for (GET or HEAD outside /api and /metrics, by a
+    // client that takes HTML) is a page in Vietnamese that leads to the start page; anything else
+    // (the API, a client that asks for JSON, any other method) the same JSON error.
+    app.use((req, res, next) => {
+      const page = (req.method === 'GET' || req.method === 'HEAD') && !req.path.startsWith('/api/') && !req.path.startsWith('/metrics') && req.accepts(['html', 'json']) === 'html';
+      if (!page) return next();
       res.status(404).type('html').send(NOT_FOUND_PAGE);
     });
-
+    app.use(notFound());
+    app.use(jsonErrors(logger));
+    const routes = listRoutes((app as unknown as { router: { stack: unknown[] } }).router);
     baseUrl ||= url;
     // At debug: npm start says where to go in words first (a JSON line before it would only confuse).
     logger.debug({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
@@ -259,6 +286,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       },
       stores,
       turn,
+      routes,
       loadPlan,
       close() {
         closing ??= undo();

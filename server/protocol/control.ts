@@ -17,6 +17,7 @@ import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/
 import { MAX_MESSAGE_TEXT, MESSAGE_KINDS, STAFF, type MessageKind, type MessageSenderRole } from '../core/conference/messages.ts';
 import type { HealthStatus, LinkSample } from '../core/health.ts';
 import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
+import { screenText } from './text.ts';
 import { ContentCommands, type ContentView, type PaperSlotView, type PapersView } from './papers.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
@@ -40,53 +41,56 @@ export const TokenAuth = z.object({ token: Token });
 export const TOKEN_REFUSALS = ['token_revoked', 'token_invalid'] as const;
 export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
 
-/** Text as the core counts it: NFC, trimmed, 1..max characters. */
-const text = (max: number) => z.string().normalize('NFC').trim().min(1).max(max);
-const MaketOverride = z.object({
-  lines: z.array(z.string().max(MAX_MAKET_LINE)).min(1).max(MAX_MAKET_LINES).optional(),
+const MaketOverride = z.strictObject({
+  // A maket line may be left blank (spacing); every line follows the text rule.
+  lines: z.array(screenText(MAX_MAKET_LINE, { allowEmpty: true })).min(1).max(MAX_MAKET_LINES).optional(),
   background: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
   textColour: z.string().regex(/^#[0-9a-fA-F]{6}$/).optional(),
 });
 
+/** A floor request's id as the core makes them ('r12'); a short pattern keeps junk out of messages and logs. */
+const RequestId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a request id');
+
+// Every command is a strict object: a field the server does not know (a typo, `__proto__`) is refused, not ignored.
 /** Commands a person may send (the app adds the actor; system commands are not accepted). */
 export const ClientCommand = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('start_meeting') }),
-  z.object({ type: z.literal('end_meeting') }),
-  z.object({
+  z.strictObject({ type: z.literal('start_meeting') }),
+  z.strictObject({ type: z.literal('end_meeting') }),
+  z.strictObject({
     type: z.literal('request_floor'),
     bridgeId: BridgeId,
-    speakerName: text(MAX_SPEAKER_NAME),
-    speakerTitle: text(MAX_SPEAKER_TITLE),
-    topic: z.string().normalize('NFC').trim().max(MAX_TOPIC).nullish(),
+    speakerName: screenText(MAX_SPEAKER_NAME),
+    speakerTitle: screenText(MAX_SPEAKER_TITLE),
+    topic: screenText(MAX_TOPIC, { allowEmpty: true }).nullish(),
   }),
-  z.object({ type: z.literal('cancel_request'), requestId: z.string().min(1).max(64) }),
-  z.object({ type: z.literal('move_request'), requestId: z.string().min(1).max(64), toIndex: z.number().int().min(0).max(1000) }),
-  z.object({ type: z.literal('grant_floor'), requestId: z.string().min(1).max(64) }),
-  z.object({ type: z.literal('grant_next') }),
-  z.object({ type: z.literal('revoke_floor') }),
-  z.object({ type: z.literal('yield_floor') }),
-  z.object({ type: z.literal('timer_pause') }),
-  z.object({ type: z.literal('timer_resume') }),
-  z.object({ type: z.literal('timer_extend'), seconds: z.number().int().min(1).max(MAX_EXTEND_SECONDS) }),
-  z.object({ type: z.literal('agenda_next') }),
-  z.object({ type: z.literal('agenda_prev') }),
-  z.object({ type: z.literal('agenda_goto'), index: z.number().int().min(0).max(1000) }),
-  z.object({ type: z.literal('break_start') }),
-  z.object({ type: z.literal('break_end') }),
-  z.object({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(MAX_ATTENDEES), ready: z.boolean().optional() }),
+  z.strictObject({ type: z.literal('cancel_request'), requestId: RequestId }),
+  z.strictObject({ type: z.literal('move_request'), requestId: RequestId, toIndex: z.number().int().min(0).max(1000) }),
+  z.strictObject({ type: z.literal('grant_floor'), requestId: RequestId }),
+  z.strictObject({ type: z.literal('grant_next') }),
+  z.strictObject({ type: z.literal('revoke_floor') }),
+  z.strictObject({ type: z.literal('yield_floor') }),
+  z.strictObject({ type: z.literal('timer_pause') }),
+  z.strictObject({ type: z.literal('timer_resume') }),
+  z.strictObject({ type: z.literal('timer_extend'), seconds: z.number().int().min(1).max(MAX_EXTEND_SECONDS) }),
+  z.strictObject({ type: z.literal('agenda_next') }),
+  z.strictObject({ type: z.literal('agenda_prev') }),
+  z.strictObject({ type: z.literal('agenda_goto'), index: z.number().int().min(0).max(1000) }),
+  z.strictObject({ type: z.literal('break_start') }),
+  z.strictObject({ type: z.literal('break_end') }),
+  z.strictObject({ type: z.literal('report_ready'), bridgeId: BridgeId, attendees: z.number().int().min(0).max(MAX_ATTENDEES), ready: z.boolean().optional() }),
   // "Tắt micrô tạm thời": an operator closes its hall's microphone for a moment (the server's rule still decides who may be open).
-  z.object({ type: z.literal('mute_hall'), bridgeId: BridgeId, muted: z.boolean() }),
-  z.object({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
-  z.object({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
+  z.strictObject({ type: z.literal('mute_hall'), bridgeId: BridgeId, muted: z.boolean() }),
+  z.strictObject({ type: z.literal('set_maket'), maket: MaketOverride.nullable() }),
+  z.strictObject({ type: z.literal('set_date'), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).nullable() }),
   // The archive recording (secretary and chair).
-  z.object({ type: z.literal('recording_start') }),
-  z.object({ type: z.literal('recording_stop') }),
+  z.strictObject({ type: z.literal('recording_start') }),
+  z.strictObject({ type: z.literal('recording_stop') }),
   // The back-channel: a hall writes to the organisers ('staff'); an organiser to them or to one hall.
-  z.object({
+  z.strictObject({
     type: z.literal('send_message'),
     to: z.union([z.literal(STAFF), BridgeId]),
     kind: z.enum(MESSAGE_KINDS),
-    text: z.string().normalize('NFC').trim().max(MAX_MESSAGE_TEXT).nullish(),
+    text: screenText(MAX_MESSAGE_TEXT, { allowEmpty: true }).nullish(),
   }),
   // The content on every screen: put a paper up, turn its pages, take it down (papers.ts).
   ...ContentCommands,
@@ -95,7 +99,7 @@ export type ClientCommand = z.infer<typeof ClientCommand>;
 
 const metric = (max: number) => z.number().finite().min(0).max(max).nullish();
 /** What a hall's browser measures of its link, every 2 seconds. */
-export const ClientLinkReport = z.object({
+export const ClientLinkReport = z.strictObject({
   rttMs: metric(60_000),
   jitterMs: metric(60_000),
   lossUpPct: metric(100),
@@ -112,8 +116,8 @@ export const ClientLinkReport = z.object({
 export type ClientLinkReport = z.infer<typeof ClientLinkReport>;
 
 /** What a hall measured in the pre-meeting link test. */
-export const LinkTestResult = z.object({
-  testId: z.string().min(1).max(64),
+export const LinkTestResult = z.strictObject({
+  testId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a test id'),
   rttMs: metric(60_000),
   lossPct: metric(100),
   /** The outgoing bitrate the browser's estimate reached while sending all layers. */
@@ -129,13 +133,13 @@ export const ControlRequests = {
   'control:command': ClientCommand,
   'control:snapshot': z.object({}).strict(),
   /** Clock offset estimation: the client sends its clock, the server answers with its own. */
-  'time:sync': z.object({ clientNow: z.number() }),
+  'time:sync': z.strictObject({ clientNow: z.number().finite() }),
   /** A hall's browser reports its link (operators only; the bridge is the token's). */
   'health:report': ClientLinkReport,
   /** The technicians' drill-down: a bridge's history and events. */
-  'health:bridge': z.object({ bridgeId: BridgeId }),
+  'health:bridge': z.strictObject({ bridgeId: BridgeId }),
   /** Staff: ask these halls to run the pre-meeting link test now. */
-  'health:startTest': z.object({ bridgeIds: z.array(BridgeId).min(1).max(256) }),
+  'health:startTest': z.strictObject({ bridgeIds: z.array(BridgeId).min(1).max(256) }),
   /** A hall's result of the link test (operators only). */
   'health:testResult': LinkTestResult,
   /** Where this page's media goes (its node's URL); places it first if needed. Later moves come as `media:placement`. */

@@ -7,35 +7,91 @@ import { z } from 'zod';
 export const BridgeId = z.string().regex(/^[a-z]-[0-9A-Za-z_-]{1,32}$/, 'not a bridge id');
 
 
-// mediasoup validates RTP structures in depth; here we check their shape and bound their size.
-const RtpCodec = z.looseObject({
-  mimeType: z.string().max(64),
-  payloadType: z.number().int().min(0).max(127),
-  clockRate: z.number().int().positive(),
+// RTP structures from a browser, checked at the edge before mediasoup sees them: every number in
+// its range (an SSRC is 32 bits, a payload type 7, a header extension id 1..255), clock rates
+// from the ones codecs use, at most two audio channels (Opus in SDP), scalability modes as
+// WebRTC names them (L1T3, S3T3, L3T3_KEY), and every list, string and parameter map bounded.
+// Fields mediasoup does not read are dropped; a request's own fields are strict.
+
+/** Clock rates of the codecs a hall may offer (audio rates, and 90 kHz for video). */
+export const CLOCK_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 90000, 96000] as const;
+const ClockRate = z.number().int().refine((r) => (CLOCK_RATES as readonly number[]).includes(r), 'not a codec clock rate');
+const PayloadType = z.number().int().min(0).max(127);
+/** An RTP SSRC: an unsigned 32-bit number. */
+const Ssrc = z.number().int().min(0).max(0xffff_ffff);
+const MimeType = z.string().regex(/^(audio|video)\/[A-Za-z0-9._+-]{1,32}$/, 'not a media type');
+/** WebRTC scalability modes: L or S, 1-3 spatial layers, T, 1-3 temporal layers, optional _KEY, _KEY_SHIFT, h. */
+export const SCALABILITY_MODE = /^[LS][1-3]T[1-3](?:_KEY(?:_SHIFT)?)?h?$/;
+// Codec parameters (fmtp): short names that are not __proto__, short text or numbers, 16 at most.
+const CodecParameters = z
+  .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/), z.union([z.string().max(128), z.number().finite().min(-(2 ** 31)).max(2 ** 32)]))
+  .refine((p) => Object.keys(p).length <= 16, 'at most 16 codec parameters');
+const RtcpFeedback = z.object({ type: z.string().regex(/^[A-Za-z0-9-]{1,32}$/), parameter: z.string().regex(/^[A-Za-z0-9-]{0,32}$/).optional() });
+const Channels = z.number().int().min(1).max(2);
+const HeaderExtensionUri = z.string().regex(/^[\x21-\x7e]{1,256}$/);
+const HeaderExtensionId = z.number().int().min(1).max(255);
+
+const RtpCodec = z.object({
+  mimeType: MimeType,
+  payloadType: PayloadType,
+  clockRate: ClockRate,
+  channels: Channels.optional(),
+  parameters: CodecParameters.optional(),
+  rtcpFeedback: z.array(RtcpFeedback).max(16).optional(),
 });
-const RtpEncoding = z.looseObject({
-  ssrc: z.number().int().nonnegative().optional(),
-  rid: z.string().max(32).optional(),
-  maxBitrate: z.number().nonnegative().optional(),
-  scalabilityMode: z.string().max(16).optional(),
+const RtpEncoding = z.object({
+  ssrc: Ssrc.optional(),
+  rid: z.string().regex(/^[A-Za-z0-9]{1,16}$/).optional(),
+  codecPayloadType: PayloadType.optional(),
+  rtx: z.object({ ssrc: Ssrc }).optional(),
+  dtx: z.boolean().optional(),
+  scalabilityMode: z.string().regex(SCALABILITY_MODE, 'not a scalability mode').optional(),
+  scaleResolutionDownBy: z.number().finite().min(1).max(64).optional(),
+  /** bits per second: 100 Mbit/s is more than any camera here sends. */
+  maxBitrate: z.number().int().min(0).max(100_000_000).optional(),
 });
-export const RtpParameters = z.looseObject({
-  mid: z.string().max(32).optional(),
+export const RtpParameters = z.object({
+  mid: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).optional(),
   codecs: z.array(RtpCodec).min(1).max(16),
-  headerExtensions: z.array(z.looseObject({ uri: z.string().max(256), id: z.number().int() })).max(32).optional(),
+  headerExtensions: z.array(z.object({ uri: HeaderExtensionUri, id: HeaderExtensionId, encrypt: z.boolean().optional(), parameters: CodecParameters.optional() })).max(32).optional(),
   encodings: z.array(RtpEncoding).min(1).max(4).optional(),
-  rtcp: z.looseObject({}).optional(),
+  rtcp: z.object({ cname: z.string().regex(/^[\x21-\x7e]{0,64}$/).optional(), reducedSize: z.boolean().optional(), mux: z.boolean().optional() }).optional(),
 });
-export const RtpCapabilities = z.looseObject({
+export const RtpCapabilities = z.object({
   codecs: z
-    .array(z.looseObject({ kind: z.enum(['audio', 'video']), mimeType: z.string().max(64), clockRate: z.number().int().positive() }))
+    .array(
+      z.object({
+        kind: z.enum(['audio', 'video']),
+        mimeType: MimeType,
+        preferredPayloadType: PayloadType.optional(),
+        clockRate: ClockRate,
+        channels: Channels.optional(),
+        parameters: CodecParameters.optional(),
+        rtcpFeedback: z.array(RtcpFeedback).max(16).optional(),
+      }),
+    )
     .min(1)
     .max(64),
-  headerExtensions: z.array(z.looseObject({})).max(64).optional(),
+  headerExtensions: z
+    .array(
+      z.object({
+        kind: z.enum(['audio', 'video']),
+        uri: HeaderExtensionUri,
+        preferredId: HeaderExtensionId,
+        preferredEncrypt: z.boolean().optional(),
+        direction: z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive']).optional(),
+      }),
+    )
+    .max(64)
+    .optional(),
 });
-export const DtlsParameters = z.looseObject({
+/** DTLS fingerprints: a known hash and its bytes in hex pairs (SHA-1: 20 bytes .. SHA-512: 64). */
+export const DtlsParameters = z.object({
   role: z.enum(['auto', 'client', 'server']).optional(),
-  fingerprints: z.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) })).min(1).max(8),
+  fingerprints: z
+    .array(z.object({ algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']), value: z.string().regex(/^(?:[0-9A-Fa-f]{2}:){19,63}[0-9A-Fa-f]{2}$/) }))
+    .min(1)
+    .max(8),
 });
 
 export const MediaSourceSchema = z.enum(['mic', 'cam', 'screen']);
@@ -100,21 +156,24 @@ export const MediaRequests = {
    * from another page that publishes it (refused with `bridge_in_use` otherwise); `resume`: take
    * back the peer a lost socket had (its transports and producers) instead of a new one.
    */
-  'media:join': z.object({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional(), resume: MediaResume.optional() }).strict(),
-  'media:capabilities': z.object({ rtpCapabilities: RtpCapabilities }),
-  'media:createTransport': z.object({ direction: z.enum(['send', 'recv']) }),
-  'media:connectTransport': z.object({ transportId: z.string().uuid(), dtlsParameters: DtlsParameters }),
-  'media:produce': z.object({
-    transportId: z.string().uuid(),
-    kind: z.enum(['audio', 'video']),
-    rtpParameters: RtpParameters,
-    source: MediaSourceSchema,
-  }),
-  'media:thumbnails': z.object({ bridgeIds: z.array(BridgeId).max(256) }),
+  'media:join': z.strictObject({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional(), resume: MediaResume.optional() }),
+  'media:capabilities': z.strictObject({ rtpCapabilities: RtpCapabilities }),
+  'media:createTransport': z.strictObject({ direction: z.enum(['send', 'recv']) }),
+  'media:connectTransport': z.strictObject({ transportId: z.uuid(), dtlsParameters: DtlsParameters }),
+  'media:produce': z
+    .strictObject({
+      transportId: z.uuid(),
+      kind: z.enum(['audio', 'video']),
+      rtpParameters: RtpParameters,
+      source: MediaSourceSchema,
+    })
+    // mediasoup takes an Opus "camera": every codec must be of the producer's kind.
+    .refine((p) => p.rtpParameters.codecs.every((c) => c.mimeType.startsWith(`${p.kind}/`)), { message: 'every codec must be of the producer\'s kind', path: ['rtpParameters', 'codecs'] }),
+  'media:thumbnails': z.strictObject({ bridgeIds: z.array(BridgeId).max(256) }),
   /** New ICE credentials for one of the peer's transports (its network changed): the client restarts ICE with them. */
-  'media:restartIce': z.object({ transportId: z.string().uuid() }).strict(),
+  'media:restartIce': z.strictObject({ transportId: z.uuid() }),
   /** The hall tells how its video leaves it (its browser dropped to audio only, or came back). */
-  'media:sendMode': z.object({ mode: SendModeSchema, availableKbps: z.number().finite().min(0).max(1_000_000).nullable() }).strict(),
+  'media:sendMode': z.strictObject({ mode: SendModeSchema, availableKbps: z.number().finite().min(0).max(1_000_000).nullable() }),
 } as const;
 export type MediaRequestName = keyof typeof MediaRequests;
 export type MediaRequest<N extends MediaRequestName> = z.infer<(typeof MediaRequests)[N]>;
@@ -129,6 +188,10 @@ export type WrongNode = z.infer<typeof WrongNode>;
 /** Stable error codes on the wire. */
 export const ErrorCode = z.enum([
   'invalid_payload',
+  /** Text with characters no person types (the text rule of the core). */
+  'invalid_text',
+  /** An event name the namespace does not know. */
+  'unknown_request',
   'unauthenticated',
   'forbidden',
   'not_joined',

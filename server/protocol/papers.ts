@@ -49,11 +49,11 @@ export type PaperRulesPlan = z.infer<typeof PaperRulesSchema>;
 
 /** Content commands a person may send (the paper submission itself is REST: the server issues it after the check). */
 export const ContentCommands = [
-  z.object({ type: z.literal('content_show'), paperId: PaperId, page: PageNumber.optional() }),
-  z.object({ type: z.literal('content_page'), page: PageNumber }),
-  z.object({ type: z.literal('content_clear') }),
-  z.object({ type: z.literal('screen_share_start') }),
-  z.object({ type: z.literal('screen_share_stop') }),
+  z.strictObject({ type: z.literal('content_show'), paperId: PaperId, page: PageNumber.optional() }),
+  z.strictObject({ type: z.literal('content_page'), page: PageNumber }),
+  z.strictObject({ type: z.literal('content_clear') }),
+  z.strictObject({ type: z.literal('screen_share_start') }),
+  z.strictObject({ type: z.literal('screen_share_stop') }),
 ] as const;
 
 /** The content on every screen, as the displays draw it. */

@@ -3,7 +3,8 @@
 // (Over 400 lines: the cross-field checks sit with the schemas so that every mistake of a plan
 // is reported at once, with its path and a Vietnamese message.)
 import { z } from 'zod';
-import { MAX_SPEAKER_NAME, MAX_TOPIC } from '../core/conference/validate.ts';
+import { MAX_BRIDGE_NAME, MAX_MAKET_LINE, MAX_PLAN_NOTE, MAX_SPEAKER_NAME, MAX_TITLE, MAX_TOPIC, type TextFault } from '../core/conference/validate.ts';
+import { screenText } from './text.ts';
 import { UNIT_PREFIXES as UNIT_WORDS } from '../core/names.ts';
 import { LABEL_NAME, LABEL_VALUE_MAX, MAX_LABELS } from './cluster.ts';
 import { DEFAULT_HOLDER_GRACE_SECONDS } from '../core/conference/types.ts';
@@ -49,12 +50,27 @@ export function splitUnitName(tier: BridgeTier, name: string): { prefix: string;
   return null;
 }
 
-const text = (what: string) =>
-  z
-    .string({ error: `${what} phải là chuỗi ký tự` })
-    .trim()
-    .normalize('NFC')
-    .min(1, { error: `${what} không được để trống` });
+/** Why a text was refused, in Vietnamese (the plan's messages are read by the council office). */
+const TEXT_FAULT_VI: Record<TextFault, string> = {
+  not_text: 'phải là chuỗi ký tự',
+  empty: 'không được để trống',
+  too_long: 'quá dài',
+  control: 'có ký tự điều khiển',
+  bidi: 'có ký tự đảo chiều văn bản',
+  invisible: 'có ký tự ẩn (không hiển thị)',
+  surrogate: 'có ký tự hỏng (nửa cặp UTF-16)',
+  private_use: 'có ký tự dùng riêng (không có trong bảng mã chuẩn)',
+  unassigned: 'có ký tự chưa được định nghĩa trong Unicode',
+  line_break: 'có ký tự xuống dòng',
+  marks: 'có quá nhiều dấu chồng lên một chữ',
+};
+
+/** A text field of the plan under the text rule of the core, with a Vietnamese message naming the field. */
+const text = (what: string, max: number, options: { allowEmpty?: boolean } = {}) =>
+  screenText(max, {
+    ...options,
+    message: (check) => `${what} ${TEXT_FAULT_VI[check.fault]}${check.fault === 'too_long' ? ` (tối đa ${max} ký tự)` : ''}${check.codePoint ? ` (${check.codePoint} ở vị trí ${check.at! + 1})` : ''}`,
+  });
 
 const slug = z
   .string({ error: 'Mã phải là chuỗi ký tự' })
@@ -94,7 +110,7 @@ export const BridgeSchema = z.strictObject({
     error: 'Mã điểm cầu có dạng p-<mã tỉnh>, d-<mã huyện> hoặc c-<mã xã> (ví dụ "d-178")',
   }),
   tier: BridgeTierSchema,
-  name: text('Tên điểm cầu'),
+  name: text('Tên điểm cầu', MAX_BRIDGE_NAME),
   parentId: z.string({ error: 'Điểm cầu cấp trên phải là mã điểm cầu hoặc null' }).nullable(),
   // YAML turns an unquoted 05971 into the number 5971, hence the hint about quotes.
   code: z
@@ -134,8 +150,8 @@ const minutes = z
 export const SpeakerSchema = z.strictObject({
   bridgeId: z.string({ error: 'Mã điểm cầu phải là chuỗi ký tự' }),
   // The same limits as a hall's request (one source, the core): the plan's topic goes on the lower third too.
-  topic: text('Chủ đề').max(MAX_TOPIC, { error: `Chủ đề không quá ${MAX_TOPIC} ký tự` }).optional(),
-  speakerName: text('Tên người phát biểu').max(MAX_SPEAKER_NAME, { error: `Tên người phát biểu không quá ${MAX_SPEAKER_NAME} ký tự` }).optional(),
+  topic: text('Chủ đề', MAX_TOPIC).optional(),
+  speakerName: text('Tên người phát biểu', MAX_SPEAKER_NAME).optional(),
   limitMinutes: minutes.optional(),
 });
 export type Speaker = z.infer<typeof SpeakerSchema>;
@@ -144,7 +160,7 @@ export type Speaker = z.infer<typeof SpeakerSchema>;
 export const AgendaItemSchema = z.strictObject({
   id: slug,
   kind: AgendaItemKindSchema,
-  title: text('Tiêu đề'),
+  title: text('Tiêu đề', MAX_TITLE),
   plannedMinutes: minutes,
   /** Speaking limit for this item (overrides the conference default; a speaker's own limit wins). */
   limitMinutes: minutes.optional(),
@@ -215,7 +231,7 @@ export const MaketTemplateSchema = z.strictObject({
   background: cssColour.default('#c00000'),
   textColour: cssColour.default('#ffde00'),
   lines: z
-    .array(z.string({ error: 'Dòng maket phải là chuỗi ký tự' }).normalize('NFC'))
+    .array(text('Dòng maket', MAX_MAKET_LINE, { allowEmpty: true }))
     .min(1, { error: 'Maket phải có ít nhất một dòng' })
     .default(() => [...DEFAULT_MAKET_LINES])
     .superRefine((lines, ctx) => {
@@ -270,8 +286,8 @@ export type PlacementPlan = z.infer<typeof PlacementSchema>;
 /** A whole conference plan (kế hoạch hội nghị). */
 export const ConferencePlanSchema = z
   .strictObject({
-    title: text('Tên hội nghị'),
-    organiser: text('Cơ quan tổ chức'),
+    title: text('Tên hội nghị', MAX_TITLE),
+    organiser: text('Cơ quan tổ chức', MAX_PLAN_NOTE),
     // null or absent: "thời gian cụ thể sẽ có thông báo sau"; the organiser sets it later.
     date: z.iso
       .date({ error: 'Ngày họp viết dạng YYYY-MM-DD (ví dụ "2021-11-26") hoặc null' })
@@ -283,12 +299,12 @@ export const ConferencePlanSchema = z
       .regex(/^\d{4}-(?:0[1-9]|1[0-2])$/, { error: 'Tháng dự kiến viết dạng YYYY-MM (ví dụ "2021-11")' })
       .nullable()
       .optional(),
-    dateNote: text('Ghi chú thời gian').optional(),
+    dateNote: text('Ghi chú thời gian', MAX_PLAN_NOTE).optional(),
     startTime: z
       .string()
       .regex(/^(?:[01]\d|2[0-3]):[0-5]\d$/, { error: 'Giờ bắt đầu viết dạng HH:MM (ví dụ "07:30")' })
       .optional(),
-    venue: text('Địa điểm'),
+    venue: text('Địa điểm', MAX_PLAN_NOTE),
     bridges: z.array(BridgeSchema).min(1, { error: 'Kế hoạch phải có ít nhất một điểm cầu' }),
     // The agenda; `programme` is its key in plan files (written by people, so it stays).
     programme: z.array(AgendaItemSchema).default([]),

@@ -10,6 +10,8 @@
 //   diemcau:{<id>}:grants   hash  grant ('chair', 'operator:c-05971') -> token
 //   diemcau:{<id>}:revoked  hash  token -> when it was revoked or replaced (epoch ms)
 //   diemcau:{<id>}:changes  pub/sub channel, "<version>:<seq>" after every write
+//   diemcau:{<id>}:token-changes  pub/sub channel, "revoked:<token>,<token>" when tokens stop
+//                           granting (revoke, re-issue), "resync" when they were all dropped
 //
 // Atomicity: compareAndSet is one Lua script that checks the version field, writes the state,
 // appends the log entries and publishes the change. Redis runs a script alone, so two processes
@@ -30,7 +32,7 @@ import {
 import { checkConferenceId, StoreError } from './errors.ts';
 import type { PresenceStore } from './PresenceStore.ts';
 import type { StoreResource } from './Stores.ts';
-import type { IssueMode, TokenRecord, TokenStore } from './TokenStore.ts';
+import { watchSafely, type IssueMode, type TokenAnnouncement, type TokenAnnouncementListener, type TokenRecord, type TokenStore } from './TokenStore.ts';
 import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
 import { connectRedis, quit, RedisChannels, Script, type RedisClient } from './redis/connection.ts';
 
@@ -66,9 +68,13 @@ end
 return length
 `;
 
+// KEYS: tokens, grants, revoked. ARGV: mode, now (epoch ms), the token announcement channel, then
+// (grant, token, record) per token. Replaced tokens are recorded as revoked and announced in the
+// same step, so no process can see the new token before hearing of the old.
 const ISSUE_SCRIPT = `
 local out = {}
-for i = 3, #ARGV, 3 do
+local replaced = {}
+for i = 4, #ARGV, 3 do
   local grant, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', KEYS[2], grant)
   local kept = false
@@ -77,15 +83,20 @@ for i = 3, #ARGV, 3 do
     out[#out + 1] = kept
   else
     if old then redis.call('HDEL', KEYS[1], old) end
-    if old and old ~= token then redis.call('HSET', KEYS[3], old, ARGV[2]) end
+    if old and old ~= token then
+      redis.call('HSET', KEYS[3], old, ARGV[2])
+      replaced[#replaced + 1] = old
+    end
     redis.call('HSET', KEYS[2], grant, token)
     redis.call('HSET', KEYS[1], token, record)
     out[#out + 1] = record
   end
 end
+if #replaced > 0 then redis.call('PUBLISH', ARGV[3], 'revoked:' .. table.concat(replaced, ',')) end
 return out
 `;
 
+// KEYS: tokens, grants, revoked. ARGV: the token, now (epoch ms), the token announcement channel.
 const REVOKE_SCRIPT = `
 local record = redis.call('HGET', KEYS[1], ARGV[1])
 if not record then return false end
@@ -93,13 +104,21 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 local grant = cjson.decode(record).grant
 if grant and redis.call('HGET', KEYS[2], grant) == ARGV[1] then redis.call('HDEL', KEYS[2], grant) end
+redis.call('PUBLISH', ARGV[3], 'revoked:' .. ARGV[1])
 return record
+`;
+
+const DROP_TOKENS_SCRIPT = `
+local n = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+if n > 0 then redis.call('PUBLISH', ARGV[1], 'resync') end
+return n
 `;
 
 const CAS = new Script(CAS_SCRIPT);
 const APPEND = new Script(APPEND_SCRIPT);
 const ISSUE = new Script(ISSUE_SCRIPT);
 const REVOKE = new Script(REVOKE_SCRIPT);
+const DROP_TOKENS = new Script(DROP_TOKENS_SCRIPT);
 
 /** Options of a RedisStore. */
 export interface RedisStoreOptions {
@@ -136,7 +155,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   }
 
   /** Key of one part of a conference. */
-  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'revoked' | 'changes' | 'instances' | `presence:${string}`): string {
+  key(conferenceId: string, part: 'state' | 'log' | 'tokens' | 'grants' | 'revoked' | 'changes' | 'token-changes' | 'instances' | `presence:${string}`): string {
     checkConferenceId(conferenceId);
     return `${this.#prefix}:{${conferenceId}}:${part}`;
   }
@@ -212,7 +231,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     this.#assertOpen();
     if (records.length === 0) return [];
-    const args = [mode, String(Date.now()), ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
+    const args = [mode, String(Date.now()), this.key(conferenceId, 'token-changes'), ...records.flatMap((r) => [r.grant, r.token, encodeToken(r)])];
     const reply = (await this.#eval(ISSUE, this.#tokenKeys(conferenceId), args)) as string[];
     return reply.map((json) => decodeToken(conferenceId, json));
   }
@@ -234,7 +253,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Revokes one token atomically with its grant. */
   async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
     this.#assertOpen();
-    const json = await this.#eval(REVOKE, this.#tokenKeys(conferenceId), [token, String(Date.now())]);
+    const json = await this.#eval(REVOKE, this.#tokenKeys(conferenceId), [token, String(Date.now()), this.key(conferenceId, 'token-changes')]);
     return typeof json === 'string' ? decodeToken(conferenceId, json) : null;
   }
 
@@ -258,8 +277,24 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   /** Deletes the tokens of a conference. */
   async dropTokens(conferenceId: string): Promise<void> {
     this.#assertOpen();
-    await this.#client.del(this.#tokenKeys(conferenceId));
+    await this.#eval(DROP_TOKENS, this.#tokenKeys(conferenceId), [this.key(conferenceId, 'token-changes')]);
   }
+
+  /** Listens to the conference's token announcements on the store's subscriber connection. */
+  async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
+    this.#assertOpen();
+    const tell = watchSafely(listener);
+    return this.#channels.listen(this.key(conferenceId, 'token-changes'), {
+      message: (message) => {
+        const announcement = parseTokenAnnouncement(message);
+        if (announcement) tell(announcement);
+      },
+      // Announcements published while the connection was down are lost: check again; while it is down, trust nothing cached.
+      resync: () => tell({ kind: 'resync' }),
+      doubt: () => tell({ kind: 'doubt' }),
+    });
+  }
+
 
   /** Deletes the presence leases of a conference. */
   async dropPresence(conferenceId: string): Promise<void> {
@@ -319,4 +354,12 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   #assertOpen(): void {
     if (this.#closed) throw new StoreError('closed', 'store closed');
   }
+}
+
+/** A message of a token announcement channel, or null when it is not one. */
+function parseTokenAnnouncement(message: string): TokenAnnouncement | null {
+  if (message === 'resync') return { kind: 'resync' };
+  if (!message.startsWith('revoked:')) return null;
+  const tokens = message.slice('revoked:'.length).split(',').filter((t) => t.length > 0);
+  return tokens.length ? { kind: 'revoked', tokens } : null;
 }

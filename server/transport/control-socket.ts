@@ -1,7 +1,7 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { Conference } from '../app/Conference.ts';
 import { isStaff } from '../app/view.ts';
-import { onRequest, useTokenAuth } from './socket-requests.ts';
+import { conferenceGate, guardNamespace, onRequest } from './socket-requests.ts';
 import { linkChecklist } from '../core/health.ts';
 import { presenceOf } from '../core/conference/index.ts';
 import {
@@ -47,7 +47,7 @@ export function attachControlSignaling(
 ): { rebind: () => void; close: () => void } {
   const debounceMs = options.viewDebounceMs ?? 40;
 
-  useTokenAuth(nsp as unknown as Namespace, (token) => current().authenticate(token), undefined, (token) => current().refusal(token));
+  guardNamespace(nsp as unknown as Namespace, conferenceGate(current), Object.keys(ControlRequests));
 
   nsp.on('connection', (raw) => {
     const socket = raw as ControlSocket;

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { AudioOnlyState, MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
 import type { Principal } from '../protocol/control.ts';
-import { onRequest, useTokenAuth, type ConnectRefusal } from './socket-requests.ts';
+import { guardNamespace, onRequest, type ConnectRefusal, type SocketGate } from './socket-requests.ts';
 import {
   MediaRequests,
   ConsumeMessage,
@@ -26,10 +26,8 @@ export interface MediaSignalingOptions {
   log?: (level: 'info' | 'warn', msg: string, data?: object) => void;
   /** Halls that reach the SFU through another address than the announced one (bridgeId → ip, port). */
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
-  /** Resolves an access token to who holds it (null: refused). */
-  authenticate: (token: string) => Promise<Principal | null>;
-  /** Why a refused token is refused (revoked or invalid); 'token_invalid' when not given. */
-  refusal?: (token: unknown) => Promise<'token_revoked' | 'token_invalid'>;
+  /** The token and budget checks of every socket and request (socket-requests.ts). */
+  gate: SocketGate;
   /** Whether a bridge is a hardware (RTP) hall: its media comes from its device, not a browser. */
   isDeviceBridge?: (bridgeId: string) => boolean;
   /**
@@ -140,19 +138,14 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   const consumeTimeout = options.consumeAckTimeoutMs ?? 4000;
   const log = options.log ?? (() => undefined);
 
-  useTokenAuth(
-    nsp,
-    options.authenticate,
-    async (p): Promise<ConnectRefusal> => {
-      const session = current();
-      if (!session || session.closed) return 'unavailable';
-      if (p.role === 'operator' && !session.hasBridge(p.bridgeId)) return 'unknown_bridge';
-      const elsewhere = await options.admit?.(p);
-      if (elsewhere) log('info', 'peer placed on another node', { role: p.role, ...elsewhere });
-      return elsewhere ? { reason: 'wrong_node', data: elsewhere } : null;
-    },
-    options.refusal,
-  );
+  guardNamespace(nsp, options.gate, Object.keys(MediaRequests), async (p): Promise<ConnectRefusal> => {
+    const session = current();
+    if (!session || session.closed) return 'unavailable';
+    if (p.role === 'operator' && !session.hasBridge(p.bridgeId)) return 'unknown_bridge';
+    const elsewhere = await options.admit?.(p);
+    if (elsewhere) log('info', 'peer placed on another node', { role: p.role, ...elsewhere });
+    return elsewhere ? { reason: 'wrong_node', data: elsewhere } : null;
+  });
 
   /** Joined peers by id, with the socket that speaks for each now. */
   const links = new Map<string, PeerLink>();

@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { Gauge, Registry } from 'prom-client';
 import type { Conference } from '../app/Conference.ts';
 import type { WorkerPool } from '../../sfu/index.ts';
-import { bearerPrincipal } from './rest.ts';
+import { requireRole, wrap } from './rest.ts';
 import { HEALTH_STATUSES, type HealthStatus, type LinkSample } from '../core/health.ts';
 import type { NodeLine } from '../app/placement/MediaPlacement.ts';
 
@@ -144,19 +144,11 @@ export function metricsRegistry(current: () => Conference, pool: WorkerPool | un
   return registry;
 }
 
-/** GET /metrics, for Prometheus with the technicians' token as bearer. */
+/** GET /metrics, for Prometheus with the technicians' token as bearer (the API's entry found it); refusals in the API's JSON error format. */
 export function metricsHandler(current: () => Conference, pool: WorkerPool | undefined) {
   const registry = metricsRegistry(current, pool);
-  return async (req: Request, res: Response): Promise<void> => {
-    const who = await bearerPrincipal(req, current());
-    if (!who) {
-      res.status(401).type('text/plain').send('unauthenticated: Authorization: Bearer <technician token>\n');
-      return;
-    }
-    if (who.role !== 'technician') {
-      res.status(403).type('text/plain').send('forbidden: the technicians\' token only\n');
-      return;
-    }
+  return wrap(async (_req: Request, res: Response): Promise<void> => {
+    requireRole(res, ['technician'], 'the technicians\' token only');
     res.type(registry.contentType).send(await registry.metrics());
-  };
+  });
 }

@@ -4,34 +4,59 @@ import type { Conference } from '../app/Conference.ts';
 import { livePlan } from '../app/view.ts';
 import { renderMaket } from '../core/maket.ts';
 import { csv, reportCsv } from '../core/conference/index.ts';
-import { PlanError, parsePlan, type ConferencePlan } from '../protocol/plan.ts';
+import type { ConferencePlan } from '../protocol/plan.ts';
 import { PlanLoadError } from '../app/errors.ts';
-import { parsePlanText } from '../../config/plan-file.ts';
-import { Token, type Principal } from '../protocol/control.ts';
+import type { PlanChecker } from '../app/plan-check/PlanChecker.ts';
+import { principalKey } from '../app/rate-limit.ts';
+import { BridgeId } from '../protocol/media.ts';
+import { Token, type Principal, type TokenRefusal } from '../protocol/control.ts';
 import { INVITE_PATHS, UnknownGrantError } from '../app/conference/tokens.ts';
-import { createRtpHallRouter } from './rtp-halls-rest.ts';
+import { HttpError } from './http-errors.ts';
 import { clusterSummary, PlacementError } from '../app/placement/MediaPlacement.ts';
 import { NodeId } from '../protocol/cluster.ts';
 
 type Role = Principal['role'];
 
-/** Who the request's `Authorization: Bearer <token>` belongs to, or null. */
-export async function bearerPrincipal(req: Request, conference: Conference): Promise<Principal | null> {
+/** The well-formed access token of the request's `Authorization: Bearer <token>`, or null. */
+export function bearerToken(req: Request): string | null {
   const token = Token.safeParse((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
-  return token.success ? conference.authenticate(token.data) : null;
+  return token.success ? token.data : null;
 }
 
-/** An HTTP error with a stable code. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
+/** Who the request's `Authorization: Bearer <token>` belongs to, or null. */
+export async function bearerPrincipal(req: Request, conference: Conference): Promise<Principal | null> {
+  const token = bearerToken(req);
+  return token === null ? null : conference.authenticate(token);
 }
+
+/** The principal the API's entry found for this request (res.locals.principal), or null. */
+export function principalOf(res: Response): Principal | null {
+  return (res.locals as { principal?: Principal | null }).principal ?? null;
+}
+
+/**
+ * The request's principal, required to have one of these roles: 401 without a valid token (its
+ * details say why a token was refused, `refusal`: revoked or invalid, for the page to say so),
+ * 403 for another role.
+ */
+export function requireRole(res: Response, roles?: readonly Role[], why?: string): Principal {
+  const who = principalOf(res);
+  if (!who) {
+    const refusal = (res.locals as { refusal?: TokenRefusal }).refusal ?? 'token_invalid';
+    throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)', { refusal });
+  }
+  if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', why ?? `not allowed for role ${who.role}`);
+  return who;
+}
+
+/** Express handler of an async function: its failure goes to the error handler. */
+export const wrap =
+  (fn: (req: Request, res: Response) => Promise<void> | void) =>
+  (req: Request, res: Response, next: NextFunction): void => {
+    Promise.resolve()
+      .then(() => fn(req, res))
+      .catch(next);
+  };
 
 /** What the REST API tells the apps of the deployment. */
 export interface RestDeployment {
@@ -44,29 +69,13 @@ export function createRestRouter(
   current: () => Conference,
   baseUrl: () => string,
   loadPlan: (plan: ConferencePlan) => Promise<void>,
+  plans: PlanChecker,
   deployment: RestDeployment = { controlUrls: [] },
 ): express.Router {
   const router = express.Router();
-  router.use(express.json({ limit: '2mb' }));
-  router.use(express.text({ type: ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'], limit: '2mb' }));
-
-  const wrap =
-    (fn: (req: Request, res: Response) => Promise<void> | void) =>
-    (req: Request, res: Response, next: NextFunction): void => {
-      Promise.resolve(fn(req, res)).catch(next);
-    };
 
   /** The bearer token's holder, required to have one of these roles. */
-  async function principal(req: Request, roles?: Role[]): Promise<Principal> {
-    const who = await bearerPrincipal(req, current());
-    if (!who) {
-      // Why, for the page to say so: its link was revoked (or re-issued), or never valid.
-      const refusal = await current().refusal((req.get('authorization') ?? '').replace(/^Bearer\s+/i, ''));
-      throw new HttpError(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)', { refusal });
-    }
-    if (roles && !roles.includes(who.role)) throw new HttpError(403, 'forbidden', `not allowed for role ${who.role}`);
-    return who;
-  }
+  const principal = async (_req: Request, res: Response, roles?: Role[]): Promise<Principal> => requireRole(res, roles);
 
   router.get('/plan/bridges', (_req, res) => {
     res.json(current().plan.bridges.map((b) => ({ id: b.id, name: b.name, tier: b.tier, parentId: b.parentId })));
@@ -75,7 +84,7 @@ export function createRestRouter(
   router.get(
     '/me',
     wrap(async (req, res) => {
-      const who = await principal(req);
+      const who = await principal(req, res);
       const bridge = who.role === 'operator' ? current().plan.bridges.find((b) => b.id === who.bridgeId) : undefined;
       res.json({
         ...who,
@@ -91,14 +100,16 @@ export function createRestRouter(
 
   router.get('/maket/:bridgeId', (req, res) => {
     const bridgeId = String(req.params.bridgeId);
-    if (!current().plan.bridges.some((b) => b.id === bridgeId)) throw new HttpError(404, 'not_found', `no bridge ${bridgeId}`);
+    if (!BridgeId.safeParse(bridgeId).success || !current().plan.bridges.some((b) => b.id === bridgeId)) {
+      throw new HttpError(404, 'not_found', `no such bridge [bridgeId:${bridgeId.slice(0, 40)}]`);
+    }
     res.json(renderMaket(livePlan(current().plan, current().runner.state), bridgeId));
   });
 
   router.get(
     '/invites',
     wrap(async (req, res) => {
-      await principal(req, ['chair', 'secretary']);
+      await principal(req, res, ['chair', 'secretary']);
       const rows = await current().tokens.inviteList(baseUrl(), INVITE_PATHS);
       if (req.query.format === 'csv') {
         res.type('text/csv; charset=utf-8').attachment('invites.csv');
@@ -112,7 +123,7 @@ export function createRestRouter(
   router.post(
     '/tokens/revoke',
     wrap(async (req, res) => {
-      await principal(req, ['chair', 'secretary']);
+      await principal(req, res, ['chair', 'secretary']);
       const body = z.object({ token: Token }).safeParse(req.body);
       if (!body.success) throw new HttpError(400, 'invalid_payload', 'body must be { token }');
       res.json({ revoked: await current().tokens.revoke(body.data.token) });
@@ -122,7 +133,7 @@ export function createRestRouter(
   router.post(
     '/tokens/reissue',
     wrap(async (req, res) => {
-      await principal(req, ['chair', 'secretary']);
+      await principal(req, res, ['chair', 'secretary']);
       const body = z.object({ target: z.string().min(1).max(64) }).safeParse(req.body);
       if (!body.success) throw new HttpError(400, 'invalid_payload', 'body must be { target: role or bridgeId }');
       try {
@@ -139,7 +150,7 @@ export function createRestRouter(
   router.get(
     '/health',
     wrap(async (req, res) => {
-      await principal(req, ['technician', 'chair', 'secretary']);
+      await principal(req, res, ['technician', 'chair', 'secretary']);
       res.json({ at: Date.now(), bridges: current().health.book.summary() });
     }),
   );
@@ -147,10 +158,10 @@ export function createRestRouter(
   router.get(
     '/health/:bridgeId',
     wrap(async (req, res) => {
-      await principal(req, ['technician', 'chair', 'secretary']);
+      await principal(req, res, ['technician', 'chair', 'secretary']);
       const bridgeId = String(req.params.bridgeId);
       const health = current().health.book.get(bridgeId);
-      if (!health) throw new HttpError(404, 'not_found', `no health of ${bridgeId} yet`);
+      if (!health) throw new HttpError(404, 'not_found', `no health of that bridge yet [bridgeId:${bridgeId.slice(0, 40)}]`);
       res.json({ ...health, events: current().health.events(bridgeId) });
     }),
   );
@@ -158,7 +169,7 @@ export function createRestRouter(
   router.get(
     '/report',
     wrap(async (req, res) => {
-      await principal(req, ['chair', 'secretary']);
+      await principal(req, res, ['chair', 'secretary']);
       res.json(current().runner.report());
     }),
   );
@@ -166,7 +177,7 @@ export function createRestRouter(
   router.get(
     '/report/:file',
     wrap(async (req, res) => {
-      await principal(req, ['chair', 'secretary']);
+      await principal(req, res, ['chair', 'secretary']);
       const files = reportCsv(current().runner.report(), { bom: true }) as unknown as Record<string, string>;
       const file = String(req.params.file);
       if (!Object.hasOwn(files, file)) throw new HttpError(404, 'not_found', `reports: ${Object.keys(files).join(', ')}`);
@@ -174,22 +185,24 @@ export function createRestRouter(
     }),
   );
 
-  /** The plan in the body (JSON, or YAML text), or a 400 with the path of each wrong field. */
-  function planFrom(req: Request): ConferencePlan {
-    try {
-      return typeof req.body === 'string' ? parsePlanText(req.body, 'plan.yaml') : expectPlan(req.body);
-    } catch (error) {
-      if (error instanceof PlanError) throw new HttpError(400, 'invalid_plan', 'the plan is not valid', error.errors);
-      throw error;
-    }
+  /** The plan in the body (JSON, or YAML text), checked off the main thread; a 400 with the path of each wrong field. */
+  async function planFrom(req: Request, who: Principal): Promise<ConferencePlan> {
+    const limited = current().limits.take('plan', principalKey(who));
+    if (limited) throw new HttpError(429, 'rate_limited', limited.error.message);
+    if (typeof req.body !== 'string' || req.body.length === 0) throw new HttpError(400, 'invalid_payload', 'the body must be a plan: JSON (application/json) or YAML (application/yaml, text/plain)');
+    const verdict = await plans.check(req.body, req.is('application/json') ? 'json' : 'yaml');
+    if (verdict.ok) return verdict.plan;
+    if (verdict.code === 'invalid_plan') throw new HttpError(400, 'invalid_plan', 'the plan is not valid', verdict.errors);
+    if (verdict.code === 'malformed_json') throw new HttpError(400, 'malformed_json', verdict.message);
+    if (verdict.code === 'busy') throw new HttpError(503, 'busy', verdict.message);
+    throw new HttpError(422, verdict.code, verdict.message);
   }
 
   // Checks a plan and answers with the path of each wrong field; changes nothing.
   router.post(
     '/plan/validate',
     wrap(async (req, res) => {
-      await principal(req, ['chair', 'secretary']);
-      const plan = planFrom(req);
+      const plan = await planFrom(req, await principal(req, res, ['chair', 'secretary']));
       res.json({ ok: true, bridges: plan.bridges.length, items: plan.programme.length, title: plan.title });
     }),
   );
@@ -198,8 +211,7 @@ export function createRestRouter(
   router.post(
     '/plan',
     wrap(async (req, res) => {
-      await principal(req, ['chair', 'secretary']);
-      const plan = planFrom(req);
+      const plan = await planFrom(req, await principal(req, res, ['chair', 'secretary']));
       try {
         await loadPlan(plan);
       } catch (error) {
@@ -218,7 +230,7 @@ export function createRestRouter(
   router.get(
     '/nodes',
     wrap(async (req, res) => {
-      await principal(req, ['technician', 'chair', 'secretary']);
+      await principal(req, res, ['technician', 'chair', 'secretary']);
       res.json(clusterSummary(current().placement, current().plan.bridges.map((b) => b.id), current().clock.now()));
     }),
   );
@@ -227,7 +239,7 @@ export function createRestRouter(
   router.post(
     '/nodes/:nodeId/drain',
     wrap(async (req, res) => {
-      await principal(req, ['technician']);
+      await principal(req, res, ['technician']);
       const nodeId = NodeId.safeParse(req.params.nodeId);
       const body = z.object({ draining: z.boolean() }).strict().safeParse(req.body);
       if (!nodeId.success || !body.success) throw new HttpError(400, 'invalid_payload', 'POST /api/nodes/<nodeId>/drain with body { draining: true | false }');
@@ -241,33 +253,5 @@ export function createRestRouter(
     }),
   );
 
-  // Hardware (RTP) halls: device sheets and receive addresses.
-  router.use('/rtp-halls', createRtpHallRouter(current));
-
-  router.use((_req: Request, res: Response) => {
-    res.status(404).json({ error: { code: 'not_found', message: 'no such API' } });
-  });
-  router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof HttpError) {
-      res.status(error.status).json({ error: { code: error.code, message: error.message, details: error.details } });
-      return;
-    }
-    const e = error as { type?: string; status?: number };
-    if (e?.type === 'entity.parse.failed' || e?.status === 400) {
-      res.status(400).json({ error: { code: 'invalid_payload', message: 'malformed body' } });
-      return;
-    }
-    if (e?.status === 413) {
-      res.status(413).json({ error: { code: 'invalid_payload', message: 'body too large' } });
-      return;
-    }
-    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
-  });
   return router;
-}
-
-function expectPlan(body: unknown) {
-  const parsed = parsePlan(body);
-  if (!parsed.ok) throw new PlanError(parsed.errors);
-  return parsed.plan;
 }

@@ -3,18 +3,8 @@ import type { Conference } from '../app/Conference.ts';
 import { RtpHallError } from '../app/rtp-halls/RtpHallGateway.ts';
 import { SfuError } from '../../sfu/index.ts';
 import { DeviceReceiveBody, type RtpHallLine } from '../protocol/rtp-halls.ts';
-import type { Principal } from '../protocol/control.ts';
-import { bearerPrincipal } from './rest.ts';
-
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { HttpError } from './http-errors.ts';
+import { requireRole, wrap } from './rest.ts';
 
 /**
  * REST for hardware halls, under /api/rtp-halls: the list, each hall's device sheet and its
@@ -23,35 +13,21 @@ class Refusal extends Error {
  */
 export function createRtpHallRouter(current: () => Conference): express.Router {
   const router = express.Router();
-  router.use(express.json({ limit: '16kb' }));
-
-  const wrap =
-    (fn: (req: Request, res: Response) => Promise<void>) =>
-    (req: Request, res: Response, next: NextFunction): void => {
-      fn(req, res).catch(next);
-    };
-
-  async function who(req: Request): Promise<Principal> {
-    const p = await bearerPrincipal(req, current());
-    if (!p) throw new Refusal(401, 'unauthenticated', 'a valid access token is required (Authorization: Bearer …)');
-    return p;
-  }
 
   /** The hall of the path, if this principal may see and configure it. */
-  async function hallFor(req: Request): Promise<string> {
-    const p = await who(req);
+  function hallFor(req: Request, res: Response): string {
+    const p = requireRole(res);
     const bridgeId = String(req.params.bridgeId);
     const staff = p.role === 'technician' || p.role === 'chair' || p.role === 'secretary';
-    if (!staff && !(p.role === 'operator' && p.bridgeId === bridgeId)) throw new Refusal(403, 'forbidden', 'technicians, or the hall\'s own operator');
-    if (!current().rtpHalls.has(bridgeId)) throw new Refusal(404, 'unknown_bridge', `not a hardware (RTP) hall: ${bridgeId}`);
+    if (!staff && !(p.role === 'operator' && p.bridgeId === bridgeId)) throw new HttpError(403, 'forbidden', 'technicians, or the hall\'s own operator');
+    if (!current().rtpHalls.has(bridgeId)) throw new HttpError(404, 'unknown_bridge', `not a hardware (RTP) hall [bridgeId:${bridgeId.slice(0, 40)}]`);
     return bridgeId;
   }
 
   router.get(
     '/',
     wrap(async (req, res) => {
-      const p = await who(req);
-      if (p.role !== 'technician' && p.role !== 'chair' && p.role !== 'secretary') throw new Refusal(403, 'forbidden', 'technicians, chair and secretary only');
+      requireRole(res, ['technician', 'chair', 'secretary'], 'technicians, chair and secretary only');
       const halls = current().rtpHalls;
       const lines: RtpHallLine[] = halls.bridgeIds.map((bridgeId) => {
         const sheet = halls.sheet(bridgeId);
@@ -65,7 +41,7 @@ export function createRtpHallRouter(current: () => Conference): express.Router {
   router.get(
     '/:bridgeId/sheet',
     wrap(async (req, res) => {
-      const bridgeId = await hallFor(req);
+      const bridgeId = hallFor(req, res);
       res.json({ ...current().rtpHalls.sheet(bridgeId), device: current().rtpHalls.status(bridgeId) });
     }),
   );
@@ -73,9 +49,9 @@ export function createRtpHallRouter(current: () => Conference): express.Router {
   router.get(
     '/:bridgeId/programme.sdp',
     wrap(async (req, res) => {
-      const bridgeId = await hallFor(req);
+      const bridgeId = hallFor(req, res);
       const sdp = current().rtpHalls.sheet(bridgeId).programmeSdp;
-      if (sdp === null) throw new Refusal(409, 'invalid_state', 'the device\'s receive address is not known yet (PUT /api/rtp-halls/:bridgeId/receive)');
+      if (sdp === null) throw new HttpError(409, 'invalid_state', 'the device\'s receive address is not known yet (PUT /api/rtp-halls/:bridgeId/receive)');
       res.type('application/sdp').attachment(`programme-${bridgeId}.sdp`).send(sdp);
     }),
   );
@@ -83,27 +59,18 @@ export function createRtpHallRouter(current: () => Conference): express.Router {
   router.put(
     '/:bridgeId/receive',
     wrap(async (req, res) => {
-      const bridgeId = await hallFor(req);
+      const bridgeId = hallFor(req, res);
       const body = DeviceReceiveBody.safeParse(req.body);
-      if (!body.success) throw new Refusal(400, 'invalid_payload', `body must be { ip: IPv4, audioPort, videoPort: 1024-65535, different }: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+      if (!body.success) throw new HttpError(400, 'invalid_payload', `body must be { ip: IPv4, audioPort, videoPort: 1024-65535, different }: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
       res.json(await current().rtpHalls.setReceiveAddress(bridgeId, body.data));
     }),
   );
 
-  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (error instanceof Refusal) {
-      res.status(error.status).json({ error: { code: error.code, message: error.message } });
-      return;
-    }
-    if (error instanceof SfuError) {
-      // The media could not do it now (session closed, a transport refused the address).
-      res.status(409).json({ error: { code: error.code, message: error.message } });
-      return;
-    }
-    if (error instanceof RtpHallError) {
-      res.status(error.code === 'unknown_bridge' ? 404 : 409).json({ error: { code: error.code, message: error.message } });
-      return;
-    }
+  // The media's and the halls' own refusals, as HTTP errors.
+  router.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    // The media could not do it now (session closed, a transport refused the address).
+    if (error instanceof SfuError) return next(new HttpError(409, error.code, error.message));
+    if (error instanceof RtpHallError) return next(new HttpError(error.code === 'unknown_bridge' ? 404 : 409, error.code, error.message));
     next(error);
   });
   return router;

@@ -202,8 +202,9 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
       const r = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, bad);
       expect([r.status, r.json.error.code], JSON.stringify(bad)).to.deep.equal([400, 'invalid_payload']);
     }
+    // A body that is not JSON at all is told apart from JSON with wrong fields (the API's one entry, issue 18).
     const malformed = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, '{"ip":');
-    expect([malformed.status, malformed.json.error.code]).to.deep.equal([400, 'invalid_payload']);
+    expect([malformed.status, malformed.json.error.code]).to.deep.equal([400, 'malformed_json']);
   });
 
   it('an ffmpeg "device" per hall comes online in the roll-call once its media arrives', async () => {

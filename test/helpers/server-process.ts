@@ -53,8 +53,20 @@ export async function serverEnv(extra: Record<string, string> = {}): Promise<Rec
   };
 }
 
+/** A server process with its URL and what it wrote on stderr. */
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  stderr(): string;
+}
+
 /** Starts a server process (`args`: e.g. `--plan file`) and resolves when its /healthz answers. */
 export async function spawnServer(env: Record<string, string> & { PORT: string }, args: readonly string[] = []): Promise<ChildProcess> {
+  return (await spawnServerProcess(env, args)).child;
+}
+
+/** Starts a server process as spawnServer does, keeping its stderr. */
+export async function spawnServerProcess(env: Record<string, string> & { PORT: string }, args: readonly string[] = []): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -78,7 +90,7 @@ export async function spawnServer(env: Record<string, string> & { PORT: string }
     await kill(child);
     throw error;
   }
-  return child;
+  return { child, url: `http://127.0.0.1:${env.PORT}`, stderr: () => stderr };
 }
 
 /** SIGKILL, and wait for the exit. */

@@ -18,9 +18,10 @@ import { NodeClient } from '../../server/app/media-node/NodeClient.ts';
 import { NodeApiError, signRequest } from '../../server/app/media-node/node-auth.ts';
 import { systemClock } from '../../server/core/conference/index.ts';
 import { PipeReply, type MediaNodeRecord, type NodeStats } from '../../server/protocol/cluster.ts';
-import type { Principal } from '../../server/protocol/control.ts';
 import { createStores, type Stores } from '../../server/store/index.ts';
 import { attachMediaSignaling } from '../../server/transport/media-socket.ts';
+import { tokenGate } from '../../server/transport/socket-requests.ts';
+import { RequestLimits } from '../../server/app/rate-limit.ts';
 import { micParameters, poolOptions, RecordingSink } from './media-fixture.ts';
 
 const SECRET = 'the-deployment-secret-0123456789abcdef';
@@ -145,7 +146,7 @@ describe('Node channel and placement on a real media node (HTTP and socket.io on
     await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(httpServer.address() as { port: number }).port}`;
     attachMediaSignaling(ioServer.of('/media'), () => node.conference(CONFERENCE)?.session, {
-      authenticate: async (token) => (await tokens.resolve(token)) as Principal | null,
+      gate: tokenGate(tokens, new RequestLimits(systemClock)),
       admit: (p) => node.admit(CONFERENCE, p),
     });
     await stores.nodes.announce(nodeRecord('elsewhere', 'http://10.0.0.2:3000'), 60_000);

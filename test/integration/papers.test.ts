@@ -314,4 +314,10 @@ describe('papers over REST: upload, check, refuse, keep, serve (real server, rea
       checker.close();
     }
   });
+
+  it('a file name with hidden characters (issue 18): the paper is kept, its name shown without them', async () => {
+    const res = await upload(COMMUNE, COMMUNE_SLOT, await testPaper(2), 'Tham luận\u202Efdp.exe\u200B.pdf');
+    expect(res.status, JSON.stringify(res.json)).to.equal(201);
+    expect(res.json.paper.fileName).to.equal('Tham luậnfdp.exe.pdf');
+  });
 });

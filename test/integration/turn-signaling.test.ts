@@ -41,8 +41,10 @@ describe('TURN credentials over the media signaling (real server, 1 worker)', fu
     const socket = await connect(server, token);
     sockets.push(socket);
     expect((await ask(socket, 'media:join', {})).ok).to.equal(true);
-    // A hostile hall names another bridge: the field is not part of the request, and is ignored.
-    const reply = await ask(socket, 'media:createTransport', { direction: 'send', bridgeId: 'c-05971' });
+    // A hostile hall names another bridge: the field is not part of the request, and the request is refused.
+    const named = await ask(socket, 'media:createTransport', { direction: 'send', bridgeId: 'c-05971' });
+    expect(named.ok).to.equal(false);
+    const reply = await ask(socket, 'media:createTransport', { direction: 'send' });
     expect(reply.ok).to.equal(true);
     const ice = IceConfigSchema.parse({ iceServers: reply.data!.iceServers, iceTransportPolicy: reply.data!.iceTransportPolicy });
     expect(ice.iceTransportPolicy).to.equal('all');

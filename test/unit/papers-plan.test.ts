@@ -55,4 +55,22 @@ describe('papers: the uploader\'s file name is only shown, never used', () => {
     expect(cleanFileName('  ')).to.equal(null);
     expect(cleanFileName(null)).to.equal(null);
   });
+
+  it('follows the text rule by leaving out what it refuses (issue 18): bidi, invisible, lone surrogates, piled-up marks; what is left always passes the rule', async () => {
+    const { cleanFileName } = await import('../../server/app/papers/PaperDesk.ts');
+    const { checkText, MAX_PAPER_FILE_NAME } = await import('../../server/core/conference/index.ts');
+    expect(cleanFileName('Tham luận\u202Efdp.exe')).to.equal('Tham luậnfdp.exe');
+    expect(cleanFileName('Báo\u200B cáo\uFEFF.pdf')).to.equal('Báo cáo.pdf');
+    expect(cleanFileName('x\uD800y\uDC00.pdf')).to.equal('xy.pdf');
+    expect(cleanFileName('Z' + '\u0301'.repeat(119) + '.pdf')).to.equal('\u0179\u0301\u0301\u0301.pdf');
+    expect(cleanFileName('\u0301\u0301a.pdf')).to.equal('a.pdf');
+    expect(cleanFileName('a\u2028b\u00A0c\uE000.pdf')).to.equal('ab c.pdf');
+    expect(cleanFileName('\u200B\u202E')).to.equal(null);
+    expect(cleanFileName('🙂'.repeat(150))).to.have.length(200);
+    const hostile = ['Nguyễn\u0000Văn', 'Lê\u202EVăn', 'Lê\u200BVăn', 'Lê\uD800Văn', 'Z' + '\u0301'.repeat(119), '\u3164x', 'Lê\u2028Văn', '\u{E0001}tag', '🙂'.repeat(101), 'e\u0301'.repeat(150)];
+    for (const name of hostile) {
+      const clean = cleanFileName(name);
+      if (clean !== null) expect(checkText(clean, MAX_PAPER_FILE_NAME), JSON.stringify(name)).to.deep.include({ ok: true, text: clean });
+    }
+  });
 });

@@ -110,6 +110,8 @@ export class HallPresence {
     this.#connections.delete(bridgeId);
     await this.#lease();
     if ((await this.#elsewhere())?.has(bridgeId)) return;
+    // The hall came back here while the store was asked (a link re-issued, a quick reconnect): it stays online.
+    if (this.#connections.has(bridgeId)) return;
     await this.#report(bridgeId, false);
   }
 

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 // process. A token is 128 random bits, url-safe; whoever holds it acts in that role.
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Bridge, type Role } from '../../core/conference/index.ts';
-import type { TokenRecord, TokenStore } from '../../store/index.ts';
+import type { StoreSubscription, TokenAnnouncement, TokenRecord, TokenStore } from '../../store/index.ts';
 import { TOKEN_PATTERN, type TokenRefusal } from '../../protocol/control.ts';
 
 /** Roles with one shared token per conference. */
@@ -79,26 +79,40 @@ export function grantKey(grant: AccessGrant): string {
   return grant.role === 'operator' ? `operator:${grant.bridgeId}` : grant.role;
 }
 
-/** What a token grants in a conference's store (read only: a media node checks the halls' tokens so), or null. */
-export async function resolveToken(store: TokenStore, conferenceId: string, token: unknown): Promise<AccessGrant | null> {
-  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return null;
-  const record = await store.findToken(conferenceId, token);
-  return record ? grantOf(record) : null;
-}
-
 /** Why a token that grants nothing is refused: it was revoked or replaced, or it was never issued. */
 export async function tokenRefusal(store: TokenStore, conferenceId: string, token: unknown): Promise<TokenRefusal> {
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return 'token_invalid';
   return (await store.revokedAt(conferenceId, token)) === null ? 'token_invalid' : 'token_revoked';
 }
 
-/** The tokens of one conference. Emits 'revoked' with a token that no longer grants anything (revoke, reissue). */
-export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
+/** Events of AccessTokens. */
+export type AccessTokensEvents = {
+  /** A token no longer grants anything (revoked or re-issued, on any process): cut off what it opened. */
+  revoked: [token: string];
+  /** Revocations may have gone unheard (the store's announcements were down, or every token was dropped): check every open connection's token again. */
+  resync: [];
+};
+
+/**
+ * The tokens of one conference. Revocations and re-issues on any process reach every process
+ * through the store's announcements: each keeps the tokens it has found in force (a cache the
+ * announcements keep current) and asks the store again about any other, and about every token
+ * while announcements cannot arrive.
+ */
+export class AccessTokens extends EventEmitter<AccessTokensEvents> {
   readonly conferenceId: string;
   readonly #store: TokenStore;
   readonly #bridges: readonly Pick<Bridge, 'id' | 'name'>[];
   readonly #bridgeIds: Set<string>;
   readonly #now: () => number;
+  /** Tokens found in force, with their grants; an announcement removes a token at once. */
+  readonly #inForce = new Map<string, AccessGrant>();
+  /** Bumped by every announcement: a store answer older than an announcement is not cached. */
+  #epoch = 0;
+  /** Whether announcements arrive (false between a 'doubt' and the next 'resync'): otherwise every check asks the store. */
+  #live = true;
+  #subscription: StoreSubscription | null = null;
+  #closed = false;
 
   private constructor(options: AccessTokensOptions) {
     super();
@@ -112,13 +126,49 @@ export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
   /** Opens the tokens of a conference, issuing the missing ones (existing tokens are kept, also when another process issues them at the same time). */
   static async create(options: AccessTokensOptions): Promise<AccessTokens> {
     const tokens = new AccessTokens(options);
-    await tokens.#store.issueTokens(tokens.conferenceId, tokens.#allGrants().map((g) => tokens.#record(g)), 'if_absent');
+    // Watch before anything is read, so that no revocation between a read and the watch goes unheard.
+    tokens.#subscription = await tokens.#store.watchTokens(tokens.conferenceId, (a) => tokens.#heard(a));
+    try {
+      await tokens.#store.issueTokens(tokens.conferenceId, tokens.#allGrants().map((g) => tokens.#record(g)), 'if_absent');
+    } catch (error) {
+      await tokens.close();
+      throw error;
+    }
     return tokens;
   }
 
-  /** What a token grants, or null when it is malformed, unknown or revoked. */
+  /**
+   * Opens the tokens of a conference to check them only (a media node checks the halls' links):
+   * nothing is issued, revocations on any process reach it as they reach create()'s.
+   */
+  static async watch(options: AccessTokensOptions): Promise<AccessTokens> {
+    const tokens = new AccessTokens(options);
+    tokens.#subscription = await tokens.#store.watchTokens(tokens.conferenceId, (a) => tokens.#heard(a));
+    return tokens;
+  }
+
+  /** What a token grants, or null when it is malformed, unknown or revoked (asks the store). */
   async resolve(token: unknown): Promise<AccessGrant | null> {
-    return resolveToken(this.#store, this.conferenceId, token);
+    if (this.#closed || typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return null;
+    const epoch = this.#epoch;
+    const record = await this.#store.findToken(this.conferenceId, token);
+    const grant = record ? grantOf(record) : null;
+    if (grant && epoch === this.#epoch && this.#live) this.#inForce.set(token, grant);
+    else if (!grant) this.#inForce.delete(token);
+    return grant;
+  }
+
+  /**
+   * Whether a token still grants anything, checked before every request of a connection opened
+   * with it: at once from what this process knows while announcements arrive, else from the store.
+   */
+  inForce(token: string): boolean | Promise<boolean> {
+    if (this.#closed) return false;
+    if (this.#live && this.#inForce.has(token)) return true;
+    return this.resolve(token).then(
+      (grant) => grant !== null,
+      () => false,
+    );
   }
 
   /** Why a token that resolves to nothing is refused: revoked (or replaced by a reissue), or never valid. */
@@ -130,7 +180,8 @@ export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
   async revoke(token: string): Promise<boolean> {
     if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return false;
     const revoked = (await this.#store.revokeToken(this.conferenceId, token)) !== null;
-    if (revoked) this.emit('revoked', token);
+    // The store announces it to every process; this one acts without waiting for its own announcement.
+    if (revoked) this.#forget([token]);
     return revoked;
   }
 
@@ -139,8 +190,19 @@ export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
     const grant = this.#grantFor(target);
     const old = await this.tokenFor(target);
     const [record] = await this.#store.issueTokens(this.conferenceId, [this.#record(grant)], 'replace');
-    if (old && old !== record!.token) this.emit('revoked', old);
+    if (old && old !== record!.token) this.#forget([old]);
     return record!.token;
+  }
+
+  /** Stops listening to the store's announcements; every check answers no after it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#inForce.clear();
+    const subscription = this.#subscription;
+    this.#subscription = null;
+    await subscription?.close().catch(() => {});
+    this.removeAllListeners();
   }
 
   /** The token in force for a staff role or a bridge's operator, or null after a revoke. */
@@ -166,6 +228,28 @@ export class AccessTokens extends EventEmitter<{ revoked: [token: string] }> {
       if (token) rows.push({ role: 'operator', bridgeId: b.id, bridgeName: b.name, url: url('operator', token) });
     }
     return rows;
+  }
+
+  // An announcement from the store (this process's changes included).
+  #heard(announcement: TokenAnnouncement): void {
+    if (this.#closed) return;
+    this.#epoch++;
+    if (announcement.kind === 'revoked') return this.#forget(announcement.tokens);
+    this.#inForce.clear();
+    if (announcement.kind === 'doubt') {
+      this.#live = false;
+      return;
+    }
+    this.#live = true;
+    this.emit('resync');
+  }
+
+  #forget(tokens: readonly string[]): void {
+    this.#epoch++;
+    for (const token of tokens) {
+      this.#inForce.delete(token);
+      this.emit('revoked', token);
+    }
   }
 
   #allGrants(): AccessGrant[] {

@@ -30,7 +30,8 @@ export interface NodeApiOptions {
 export function nodeApiRouter(host: NodeApiHost, options: NodeApiOptions): express.Router {
   const nonces = new NonceBook();
   const router = express.Router();
-  router.use(express.raw({ type: () => true, limit: '64kb' }));
+  // The signed body as sent: never inflated (a compressed body is refused before it is read), 64 kB at most.
+  router.use(express.raw({ type: () => true, limit: '64kb', inflate: false }));
 
   /** Registers a route: authenticate, parse, run, sign. */
   function route<S extends z.ZodType | null, R>(method: 'get' | 'post', path: string, schema: S, run: (requester: string, body: S extends z.ZodType ? z.infer<S> : undefined) => Promise<R>): void {

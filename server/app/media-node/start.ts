@@ -8,12 +8,15 @@ import { Server as SocketServer } from 'socket.io';
 import type { Config } from '../../../config/index.ts';
 import { resolveAnnouncedIp } from '../../../config/index.ts';
 import { systemClock, type Clock } from '../../core/conference/index.ts';
-import type { Principal } from '../../protocol/control.ts';
 import type { ConferencePlan } from '../../protocol/plan.ts';
 import { createStores, type Stores } from '../../store/index.ts';
 import { attachMediaSignaling } from '../../transport/media-socket.ts';
 import { ConferenceFollower } from '../conference/ConferenceFollower.ts';
-import { resolveToken, tokenRefusal } from '../conference/tokens.ts';
+import { AccessTokens } from '../conference/tokens.ts';
+import { RequestLimits } from '../rate-limit.ts';
+import { cutOffToken, recheckTokens, tokenGate } from '../../transport/socket-requests.ts';
+import { SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../../transport/connections.ts';
+import { jsonErrors, notFound } from '../../transport/http-errors.ts';
 import { startTurn } from '../turn/index.ts';
 import { parsePressFeed } from '../feed/FeedOutput.ts';
 import type { ConferenceMedia } from './ConferenceMedia.ts';
@@ -57,7 +60,7 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
 
     const app = express();
     app.disable('x-powered-by');
-    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config);
+    const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config, logger);
     cleanups.push(closeHttp);
 
     const pool = await startPool(config, announcedIp, logger);
@@ -71,19 +74,35 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
       res.json({ ok: true, role: 'media', nodeId: node.nodeId, open: node.conference(conferenceId) !== undefined, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
     });
 
+    // Whatever else is asked of a media node (a missing route, a path that does not decode, a body the node channel refuses) answers in the API's JSON.
+    app.use(notFound());
+    app.use(jsonErrors(logger));
+
     const origins = config.controlUrls.map((u) => new URL(u).origin);
     if (origins.length === 0) logger.warn({}, 'no DIEMCAU_CONTROL_URLS: browsers of the control instances cannot open /media here (CORS)');
-    const io = new SocketServer(httpServer, { serveClient: false, pingInterval: 10000, pingTimeout: 8000, cors: { origin: origins } });
+    const io = new SocketServer(httpServer, {
+      serveClient: false,
+      pingInterval: 10000,
+      pingTimeout: 8000,
+      connectTimeout: SOCKET_CONNECT_TIMEOUT_MS,
+      maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
+      cors: { origin: origins },
+    });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
     const deviceBridges = new Set(plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
-    const authenticate = async (token: string): Promise<Principal | null> => (await resolveToken(stores.tokens, conferenceId, token)) as Principal | null;
+    // The halls' links, checked on every request and cut off here as soon as they are revoked or re-issued on any process.
+    const tokens = await AccessTokens.watch({ conferenceId, bridges: plan.bridges, store: stores.tokens, now: () => clock.now() });
+    cleanups.push(() => tokens.close());
+    const gate = tokenGate(tokens, new RequestLimits(clock));
+    tokens.on('revoked', (token) => cutOffToken(io.of('/media'), token));
+    tokens.on('resync', () => recheckTokens(io.of('/media'), (token) => tokens.inForce(token)));
+    const authenticate = gate.authenticate;
     // Halls behind firewalls reach this node through TURN too (the same secret as the control instances' coturn or TURN servers).
     const turn = await startTurn(config, announcedIp, authenticate, (line) => logger.debug({ coturn: line }, 'coturn'));
     if (turn) cleanups.push(() => turn.close());
     const rebind = attachMediaSignaling(io.of('/media'), () => node.conference(conferenceId)?.session, {
-      authenticate,
-      refusal: (token) => tokenRefusal(stores.tokens, conferenceId, token),
+      gate,
       iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
       // Hardware halls run where the control plane does (the `both` role): here their links only watch.
       isDeviceBridge: (bridgeId) => deviceBridges.has(bridgeId),

@@ -17,6 +17,7 @@ import {
   paperRulesOf,
   PAPER_ID_PATTERN,
   MAX_PAPER_FILE_NAME,
+  cleanText,
   type Actor,
   type Clock,
   type PaperFault,
@@ -237,10 +238,10 @@ export function paperOnDisk(dataDir: string, conferenceId: string, paperId: stri
   return existsSync(file) ? file : undefined;
 }
 
-/** The uploader's file name, for people only: NFC, no path, no control characters, bounded. */
+/** The uploader's file name, for people only: no path, and only what the text rule lets through (NFC, bounded). */
 export function cleanFileName(name: string | null): string | null {
   if (!name) return null;
-  const base = name.normalize('NFC').split(/[\\/]/).pop() ?? '';
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_PAPER_FILE_NAME);
-  return clean === '' ? null : clean;
+  const base = name.split(/[\\/]/).pop() ?? '';
+  // The core's text rule, applied by leaving out what it refuses: a name is the uploader's computer's, not typed for the meeting.
+  return cleanText(base, MAX_PAPER_FILE_NAME);
 }

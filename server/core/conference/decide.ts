@@ -21,6 +21,7 @@ import { sendMessage } from './messages.ts';
 import { announcedMicrophones, microphoneChanges, openMicrophones } from './microphones.ts';
 import { clearContent, clearContentCommand, mayTurnPages, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
 import { onSpeechEndedScreen, startScreenShare, stopScreenShare, stopScreenShareCommand } from './screen.ts';
+import { closeSessions, openSession, recordDropOut } from './record.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
   dueTimerSignals,
@@ -39,12 +40,13 @@ import {
   show,
   MAX_ATTENDEES,
   MAX_EXTEND_SECONDS,
-  MAX_MAKET_LINE,
-  MAX_MAKET_LINES,
   MAX_SPEAKER_NAME,
   MAX_SPEAKER_TITLE,
   MAX_TOPIC,
-  text,
+  checkText,
+  describeTextFault,
+  isCharacterFault,
+  type TextCheck,
 } from './validate.ts';
 import type {
   Bridge,
@@ -56,6 +58,7 @@ import type {
   Decision,
   FloorEndReason,
   FloorRequest,
+  MaketOverride,
   Refused,
 } from './types.ts';
 
@@ -145,20 +148,20 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (!actsFor(c.actor, c.bridgeId)) return refuse('forbidden', `operator acts only for its bridge [bridgeId:${c.bridgeId}]`);
     if (d.endedAt !== null) return refuse('invalid_state', 'meeting has ended');
     if (!bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${c.bridgeId}]`);
-    const speakerName = text(c.speakerName, MAX_SPEAKER_NAME);
-    const speakerTitle = text(c.speakerTitle, MAX_SPEAKER_TITLE);
-    if (speakerName === null) return refuse('invalid_argument', `speakerName must be 1..${MAX_SPEAKER_NAME} characters`);
-    if (speakerTitle === null) return refuse('invalid_argument', `speakerTitle must be 1..${MAX_SPEAKER_TITLE} characters`);
+    const speakerName = checkText(c.speakerName, MAX_SPEAKER_NAME);
+    if (!speakerName.ok) return refuseText('speakerName', speakerName, `1..${MAX_SPEAKER_NAME} characters`);
+    const speakerTitle = checkText(c.speakerTitle, MAX_SPEAKER_TITLE);
+    if (!speakerTitle.ok) return refuseText('speakerTitle', speakerTitle, `1..${MAX_SPEAKER_TITLE} characters`);
     let topic: string | null = null;
     if (c.topic !== undefined && c.topic !== null) {
-      const blank = typeof c.topic === 'string' && c.topic.trim() === '';
-      topic = blank ? null : text(c.topic, MAX_TOPIC);
-      if (topic === null && !blank) return refuse('invalid_argument', `topic must be a string of at most ${MAX_TOPIC} characters`);
+      const checked = checkText(c.topic, MAX_TOPIC, { allowEmpty: true });
+      if (!checked.ok) return refuseText('topic', checked, `a string of at most ${MAX_TOPIC} characters`);
+      topic = checked.text === '' ? null : checked.text;
     }
     if (!presence(d, c.bridgeId).online) return refuse('bridge_offline', `bridge is offline [bridgeId:${c.bridgeId}]`);
     if (d.floor?.bridgeId === c.bridgeId) return refuse('already_requested', `bridge holds the floor [bridgeId:${c.bridgeId}]`);
     if (d.queue.some((r) => r.bridgeId === c.bridgeId)) return refuse('already_requested', `bridge is already in the queue [bridgeId:${c.bridgeId}]`);
-    const request: FloorRequest = { id: `r${d.nextRequestNo++}`, bridgeId: c.bridgeId, speakerName, speakerTitle, topic, requestedAt: now };
+    const request: FloorRequest = { id: `r${d.nextRequestNo++}`, bridgeId: c.bridgeId, speakerName: speakerName.text, speakerTitle: speakerTitle.text, topic, requestedAt: now };
     const ranks = designatedRanks(d.config, d.agenda.index);
     const { queue, position } = enqueueRequest(d.queue, request, ranks);
     d.queue = queue;
@@ -166,8 +169,8 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
       type: 'floor_requested',
       requestId: request.id,
       bridgeId: request.bridgeId,
-      speakerName,
-      speakerTitle,
+      speakerName: request.speakerName,
+      speakerTitle: request.speakerTitle,
       topic,
       position,
       designated: ranks(request.bridgeId) >= 0,
@@ -285,7 +288,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     const rejoin = d.startedAt !== null && d.endedAt === null && !late;
     const awayMs = now - Math.max(0, ...p.sessions.map((s) => s.leftAt ?? 0));
     p.online = true;
-    p.sessions.push({ joinedAt: now, leftAt: null });
+    openSession(p, now);
     if (late) {
       p.lateJoin = true;
       d.incidents.push({ at: now, kind: 'late_join', bridgeId: c.bridgeId, detail: 'connected after the start' });
@@ -307,12 +310,12 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     p.online = false;
     // The hall confirms again when it is back; its last headcount stays for the report.
     p.ready = false;
-    for (const s of p.sessions) if (s.leftAt === null) s.leftAt = now;
+    closeSessions(p, now);
     const dropOut = d.startedAt !== null && d.endedAt === null;
     const holding = d.floor?.bridgeId === c.bridgeId;
     if (dropOut) {
       p.dropOuts++;
-      d.incidents.push({ at: now, kind: 'drop_out', bridgeId: c.bridgeId, detail: holding ? 'dropped while holding the floor' : 'dropped' });
+      recordDropOut(d, c.bridgeId, now, holding);
     }
     out.push({ type: 'bridge_offline', bridgeId: c.bridgeId, dropOut });
     if (!holding) return;
@@ -336,7 +339,9 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     if (c.ready !== undefined && typeof c.ready !== 'boolean') return refuse('invalid_argument', 'ready must be a boolean');
     const p = presence(d, c.bridgeId);
     if (!p.online) return refuse('bridge_offline', `bridge is offline [bridgeId:${c.bridgeId}]`);
-    p.ready = c.ready ?? true;
+    const ready = c.ready ?? true;
+    if (p.ready === ready && p.attendees === c.attendees) return;
+    p.ready = ready;
     p.attendees = c.attendees;
     out.push({ type: 'bridge_ready', bridgeId: c.bridgeId, ready: p.ready, attendees: c.attendees });
   },
@@ -353,16 +358,18 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
   },
 
   set_maket(d, c, _now, out) {
-    const maket = maketOf(c.maket);
-    if (maket === undefined) {
-      return refuse('invalid_argument', `maket must be null or { lines (≤${MAX_MAKET_LINES} of ≤${MAX_MAKET_LINE} chars), background, textColour (#rrggbb) }`);
-    }
+    const checked = maketOf(c.maket);
+    if (!checked.ok) return refuse(checked.code, checked.message);
+    const maket = checked.maket;
+    // The same maket again changes nothing and is not recorded (a repeated click, a replayed command).
+    if (sameMaket(d.maketOverride, maket)) return;
     d.maketOverride = maket;
     out.push({ type: 'maket_changed', maket: maket === null ? null : structuredClone(maket) });
   },
 
   set_date(d, c, _now, out) {
     if (c.date !== null && !isIsoDate(c.date)) return refuse('invalid_argument', 'date must be YYYY-MM-DD or null');
+    if (c.date === d.date) return;
     d.date = c.date;
     out.push({ type: 'date_changed', date: c.date });
   },
@@ -514,6 +521,18 @@ function moveAgenda(d: ConferenceState, index: number, now: number, out: Out, ou
     d.queue = queue;
     out.push({ type: 'queue_reordered', order: queue.map((r) => r.id) });
   }
+}
+
+function sameMaket(a: MaketOverride | null, b: MaketOverride | null): boolean {
+  if (a === null || b === null) return a === b;
+  const lines = (m: MaketOverride) => (m.lines === undefined ? null : m.lines.join('\u0000'));
+  return lines(a) === lines(b) && a.background === b.background && a.textColour === b.textColour;
+}
+
+// A refused text: invalid_text when its characters break the text rule, invalid_argument for its type or length.
+function refuseText(field: string, check: Extract<TextCheck, { ok: false }>, expected: string): Refused {
+  if (isCharacterFault(check.fault)) return refuse('invalid_text', `${field}: ${describeTextFault(check)}`);
+  return refuse('invalid_argument', `${field} must be ${expected}`);
 }
 
 // During a break the holder keeps the floor with its clock stopped; after it the clock runs on.

@@ -16,6 +16,8 @@ export { openMicrophones, microphoneChanges } from './microphones.ts';
 export { refuse } from './errors.ts';
 export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_MESSAGE_TEXT, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from './validate.ts';
 export { MESSAGE_KINDS, QUICK_MESSAGE_TEXT, MAX_MESSAGES, STAFF, concernsBridge, type BackChannelMessage, type MessageKind, type MessageSenderRole } from './messages.ts';
+export { MAX_SESSIONS_PER_BRIDGE, MAX_INCIDENTS_PER_BRIDGE, DROP_OUT_MERGE_MS } from './record.ts';
+export { checkText, cleanText, type TextCheck, type TextFault } from './validate.ts';
 export * from './papers.ts';
 export * from './screen.ts';
 export { paperRows, type PaperRow } from './papers-report.ts';

@@ -4,7 +4,7 @@
 // are in the event log and the report; the state keeps the last MAX_MESSAGES of them.
 import { logActor } from './log.ts';
 import { refuse } from './errors.ts';
-import { isId, show, text, MAX_MESSAGE_TEXT } from './validate.ts';
+import { checkText, describeTextFault, isCharacterFault, isId, show, MAX_MESSAGE_TEXT } from './validate.ts';
 
 export { MAX_MESSAGE_TEXT };
 import type { CommandOf, ConferenceEvent, ConferenceState, Refused } from './types.ts';
@@ -53,8 +53,13 @@ export function sendMessage(d: ConferenceState, c: CommandOf<'send_message'>, no
   if (c.actor.role === 'operator' && c.to !== STAFF) return refuse('forbidden', `a hall writes to the organisers only [to:${show(c.to)}]`);
   if (c.to !== STAFF && !d.config.bridges.some((b) => b.id === c.to)) return refuse('unknown_bridge', `bridge not found [to:${show(c.to)}]`);
   if (!(MESSAGE_KINDS as readonly string[]).includes(c.kind)) return refuse('invalid_argument', `unknown message kind [kind:${show(c.kind)}]`);
-  const note = c.text === undefined || c.text === null || c.text === '' ? null : text(c.text, MAX_MESSAGE_TEXT);
-  if (note === null && c.text !== undefined && c.text !== null && c.text !== '') return refuse('invalid_argument', `text must be 1..${MAX_MESSAGE_TEXT} characters`);
+  let note: string | null = null;
+  if (c.text !== undefined && c.text !== null && c.text !== '') {
+    // The text rule: what no person types is refused as such (invalid_text), the rest for its type or length.
+    const checked = checkText(c.text, MAX_MESSAGE_TEXT, { allowEmpty: true });
+    if (!checked.ok) return refuse(isCharacterFault(checked.fault) ? 'invalid_text' : 'invalid_argument', isCharacterFault(checked.fault) ? `text: ${describeTextFault(checked)}` : `text must be 1..${MAX_MESSAGE_TEXT} characters`);
+    note = checked.text === '' ? null : checked.text;
+  }
   if (c.kind === 'text' && note === null) return refuse('invalid_argument', 'a text message needs its text');
   const quick = c.kind === 'text' ? null : QUICK_MESSAGE_TEXT[c.kind];
   const body = quick && note ? `${quick}: ${note}` : (quick ?? note!);

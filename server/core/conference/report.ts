@@ -1,6 +1,7 @@
 // After-meeting report: attendance per bridge, speeches with durations and overruns, incidents,
 // time per agenda item; as plain data (JSON) and as CSV files.
 import { itemElapsedMs } from './agenda.ts';
+import { countOf, periodsOf } from './record.ts';
 import { presenceOf } from './rollcall.ts';
 import { paperRows, type PaperRow } from './papers-report.ts';
 import type { ConferenceConfig, ConferenceState, FloorEndReason, IncidentKind, PresenceSession, AgendaItemKind, Tier } from './types.ts';
@@ -17,6 +18,8 @@ export interface AttendanceRow {
   online: boolean;
   sessions: PresenceSession[];
   onlineSec: number;
+  /** Connection periods (sessions lists the last ones one by one and sums up the older ones). */
+  connections: number;
   lateJoin: boolean;
   dropOuts: number;
   ready: boolean;
@@ -42,13 +45,15 @@ export interface SpeakerRow {
   endReason: FloorEndReason;
 }
 
-/** One incident. */
+/** One incident; repeats that followed each other are one row with their count and the last one's time. */
 export interface IncidentRow {
   at: number;
   kind: IncidentKind;
   bridgeId: string;
   bridgeName: string;
   detail: string;
+  count: number;
+  lastAt: number;
 }
 
 /** One back-channel message. */
@@ -106,7 +111,8 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
       lastLeaveAt: last && last.leftAt !== null ? last.leftAt : null,
       online: p.online,
       sessions: p.sessions.map((s) => ({ ...s })),
-      onlineSec: Math.round(p.sessions.reduce((sum, s) => sum + Math.max(0, (s.leftAt ?? at) - s.joinedAt), 0) / 1000),
+      onlineSec: Math.round(p.sessions.reduce((sum, s) => sum + Math.max(0, (s.leftAt ?? at) - s.joinedAt - (s.offlineMs ?? 0)), 0) / 1000),
+      connections: p.sessions.reduce((sum, s) => sum + periodsOf(s), 0),
       lateJoin: p.lateJoin,
       dropOuts: p.dropOuts,
       ready: p.ready,
@@ -131,7 +137,7 @@ export function report(state: ConferenceState, config: ConferenceConfig = state.
       endReason: s.endReason,
     }),
   );
-  const incidents = state.incidents.map((x): IncidentRow => ({ ...x, bridgeName: nameOf(x.bridgeId) }));
+  const incidents = state.incidents.map((x): IncidentRow => ({ ...x, bridgeName: nameOf(x.bridgeId), count: countOf(x), lastAt: x.lastAt ?? x.at }));
   const itemRows = config.agenda.map(
     (item): ItemRow => ({
       itemId: item.id,
@@ -193,7 +199,7 @@ export function reportCsv(data: ConferenceReport, options: CsvOptions = {}): Rep
         time(a.lastLeaveAt),
         a.online,
         a.onlineSec,
-        a.sessions.length,
+        a.connections,
         a.lateJoin,
         a.dropOuts,
         a.ready,
@@ -220,8 +226,8 @@ export function reportCsv(data: ConferenceReport, options: CsvOptions = {}): Rep
       ]),
     ),
     'incidents.csv': file(
-      ['at', 'kind', 'bridge_id', 'bridge_name', 'detail'],
-      data.incidents.map((x) => [time(x.at), x.kind, x.bridgeId, x.bridgeName, x.detail]),
+      ['at', 'kind', 'bridge_id', 'bridge_name', 'detail', 'count', 'last_at'],
+      data.incidents.map((x) => [time(x.at), x.kind, x.bridgeId, x.bridgeName, x.detail, x.count, time(x.lastAt)]),
     ),
     'programme.csv': file(
       ['item_id', 'kind', 'title', 'planned_min', 'elapsed_sec'],

@@ -182,10 +182,17 @@ export interface SpeechRecord {
   endReason: FloorEndReason;
 }
 
-/** One connection period of a bridge. */
+/**
+ * One connection period of a bridge, or a summary of several (the oldest, merged past a cap:
+ * record.ts): how many periods it stands for and the time offline between them.
+ */
 export interface PresenceSession {
   joinedAt: number;
   leftAt: number | null;
+  /** Periods summed up here (absent: 1). */
+  periods?: number;
+  /** Time offline between the periods summed up here (absent: 0). */
+  offlineMs?: number;
 }
 
 /** Roll-call entry of one bridge. */
@@ -201,12 +208,16 @@ export interface BridgePresence {
 /** Things that went wrong during the meeting. */
 export type IncidentKind = 'drop_out' | 'late_join' | 'timeout';
 
-/** One incident for the report. */
+/** One incident for the report; repeats that followed each other (a flapping link) are one incident with a count. */
 export interface Incident {
   at: number;
   kind: IncidentKind;
   bridgeId: string;
   detail: string;
+  /** How many times it happened (absent: once). */
+  count?: number;
+  /** When it last happened, if more than once. */
+  lastAt?: number;
 }
 
 /** Where the agenda stands; itemStartedAt is non-null exactly while the item's clock runs. */
@@ -449,6 +460,8 @@ export const ERROR_CODES = [
   'forbidden',
   'unknown_command',
   'invalid_argument',
+  /** Text that breaks the text rule (validate.ts): control, invisible or bidi characters, piled-up marks. */
+  'invalid_text',
   'invalid_state',
   'unknown_bridge',
   'not_in_queue',

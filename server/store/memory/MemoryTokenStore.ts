@@ -1,6 +1,9 @@
 // The embedded default store of access tokens: in this process, as JSON like the redis store.
 import { decodeToken, encodeToken } from '../codec.ts';
-import type { IssueMode, TokenRecord, TokenStore } from '../TokenStore.ts';
+import type { StoreSubscription } from '../ConferenceStore.ts';
+import type { IssueMode, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
+import { watchSafely, type TokenAnnouncement } from '../TokenStore.ts';
+import { ConferenceWatchers } from './ConferenceWatchers.ts';
 import { OpenGuard } from './OpenGuard.ts';
 
 interface Tokens {
@@ -16,6 +19,8 @@ interface Tokens {
 export class MemoryTokenStore implements TokenStore {
   readonly #conferences = new Map<string, Tokens>();
   readonly #open = new OpenGuard();
+  /** Watchers of each conference's token announcements (in this process: the memory store has no other). */
+  readonly #watchers = new ConferenceWatchers<TokenAnnouncement>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -30,16 +35,28 @@ export class MemoryTokenStore implements TokenStore {
   /** Stores tokens per grant. */
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     const t = this.#tokens(conferenceId, true)!;
-    return records.map((record) => {
+    const replaced: string[] = [];
+    const out = records.map((record) => {
       const old = t.byGrant.get(record.grant);
       const oldRecord = old === undefined ? undefined : t.byToken.get(old);
       if (mode === 'if_absent' && oldRecord !== undefined) return decodeToken(conferenceId, oldRecord);
       if (old !== undefined) t.byToken.delete(old);
-      if (old !== undefined && old !== record.token) t.revoked.set(old, this.#now());
+      if (old !== undefined && old !== record.token) {
+        t.revoked.set(old, this.#now());
+        replaced.push(old);
+      }
       t.byGrant.set(record.grant, record.token);
       t.byToken.set(record.token, encodeToken(record));
       return { ...record };
     });
+    if (replaced.length) this.#watchers.tell(conferenceId, { kind: 'revoked', tokens: replaced });
+    return out;
+  }
+
+  /** Announcements of this conference's tokens, delivered synchronously with the change. */
+  async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
+    this.#open.assert(conferenceId);
+    return this.#watchers.watch(conferenceId, watchSafely(listener));
   }
 
   /** The record of a token in force, or null. */
@@ -63,6 +80,7 @@ export class MemoryTokenStore implements TokenStore {
     t.byToken.delete(token);
     t.revoked.set(token, this.#now());
     if (t.byGrant.get(record.grant) === token) t.byGrant.delete(record.grant);
+    this.#watchers.tell(conferenceId, { kind: 'revoked', tokens: [token] });
     return record;
   }
 
@@ -74,12 +92,16 @@ export class MemoryTokenStore implements TokenStore {
   /** Forgets a conference's tokens. */
   async dropTokens(conferenceId: string): Promise<void> {
     this.#open.assert(conferenceId);
-    this.#conferences.delete(conferenceId);
+    const had = this.#conferences.delete(conferenceId);
+    if (had) this.#watchers.tell(conferenceId, { kind: 'resync' });
   }
 
   /** Drops everything; idempotent. */
   async close(): Promise<void> {
-    if (this.#open.close()) this.#conferences.clear();
+    if (this.#open.close()) {
+      this.#conferences.clear();
+      this.#watchers.clear();
+    }
   }
 
   #tokens(conferenceId: string, create: boolean): Tokens | undefined {

@@ -75,10 +75,14 @@ export class Script {
   }
 }
 
-/** Handlers of one channel: its messages, and a resync when messages may have been lost. */
+/**
+ * Handlers of one channel: its messages, a resync when messages may have been lost, and (if the
+ * listener cares) a doubt while the connection is down and messages cannot arrive.
+ */
 interface ChannelListener {
   message: (message: string) => void;
   resync: () => void;
+  doubt?: () => void;
 }
 
 /** One subscriber connection for many channels, each with many listeners. */
@@ -141,6 +145,9 @@ export class RedisChannels {
       subscriber.on('ready', () => {
         if (!connected) return;
         for (const set of this.#listeners.values()) for (const l of [...set]) l.resync();
+      });
+      subscriber.on('reconnecting', () => {
+        for (const set of this.#listeners.values()) for (const l of [...set]) l.doubt?.();
       });
       await subscriber.connect();
       connected = true;

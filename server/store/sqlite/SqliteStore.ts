@@ -39,7 +39,8 @@ import {
 import { checkConferenceId, StoreError } from '../errors.ts';
 import type { PresenceStore } from '../PresenceStore.ts';
 import type { StoreResource } from '../Stores.ts';
-import type { IssueMode, TokenRecord, TokenStore } from '../TokenStore.ts';
+import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
+import { watchSafely } from '../TokenStore.ts';
 
 /** The file name of the store inside the data directory. */
 export const SQLITE_FILE = 'diemcau.sqlite';
@@ -80,6 +81,8 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   readonly #db: Database.Database;
   readonly #clock: Clock;
   readonly #listeners = new ConferenceWatchers<StoreChange>();
+  /** Watchers of token announcements, told before the writer's call returns (every writer is in this process: the file is exclusive). */
+  readonly #tokenWatchers = new ConferenceWatchers<TokenAnnouncement>();
   readonly #q: ReturnType<typeof statements>;
   #closed = false;
 
@@ -216,18 +219,30 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   async issueTokens(conferenceId: string, records: readonly TokenRecord[], mode: IssueMode): Promise<TokenRecord[]> {
     this.#assert(conferenceId);
     const now = this.#clock.now();
-    return this.#db.transaction(() =>
+    const replaced: string[] = [];
+    const out = this.#db.transaction(() =>
       records.map((record) => {
         const old = one<{ token: string; record: string }>(this.#q.tokenOfGrant, conferenceId, record.grant);
         if (old && mode === 'if_absent') return decodeToken(conferenceId, old.record);
         if (old) {
           this.#q.deleteToken.run(conferenceId, old.token);
-          if (old.token !== record.token) this.#q.insertRevoked.run(conferenceId, old.token, now);
+          if (old.token !== record.token) {
+            this.#q.insertRevoked.run(conferenceId, old.token, now);
+            replaced.push(old.token);
+          }
         }
         this.#q.insertToken.run(conferenceId, record.token, record.grant, encodeToken(record));
         return { ...record };
       }),
     ).immediate();
+    if (replaced.length) this.#tokenWatchers.tell(conferenceId, { kind: 'revoked', tokens: replaced });
+    return out;
+  }
+
+  /** Announcements of this conference's tokens, delivered synchronously with the change. */
+  async watchTokens(conferenceId: string, listener: TokenAnnouncementListener): Promise<StoreSubscription> {
+    this.#assert(conferenceId);
+    return this.#tokenWatchers.watch(conferenceId, watchSafely(listener));
   }
 
   /** The record of a token in force, or null. */
@@ -247,13 +262,15 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   async revokeToken(conferenceId: string, token: string): Promise<TokenRecord | null> {
     this.#assert(conferenceId);
     const now = this.#clock.now();
-    return this.#db.transaction((): TokenRecord | null => {
+    const revoked = this.#db.transaction((): TokenRecord | null => {
       const row = one<{ record: string }>(this.#q.findToken, conferenceId, token);
       if (!row) return null;
       this.#q.deleteToken.run(conferenceId, token);
       this.#q.insertRevoked.run(conferenceId, token, now);
       return decodeToken(conferenceId, row.record);
     }).immediate();
+    if (revoked) this.#tokenWatchers.tell(conferenceId, { kind: 'revoked', tokens: [token] });
+    return revoked;
   }
 
   /** When a token was revoked (or replaced by a reissue), or null if it never was. */
@@ -266,10 +283,12 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   /** Deletes the tokens of a conference, and its record of revoked ones. */
   async dropTokens(conferenceId: string): Promise<void> {
     this.#assert(conferenceId);
-    this.#db.transaction(() => {
-      this.#q.dropTokens.run(conferenceId);
+    const dropped = this.#db.transaction(() => {
+      const n = this.#q.dropTokens.run(conferenceId).changes;
       this.#q.dropRevoked.run(conferenceId);
+      return n;
     }).immediate();
+    if (dropped > 0) this.#tokenWatchers.tell(conferenceId, { kind: 'resync' });
   }
 
   // --- PresenceStore ---------------------------------------------------------------------------
@@ -309,6 +328,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
+    this.#tokenWatchers.clear();
     this.#db.close();
   }
 

@@ -17,7 +17,7 @@ function meeting(): Harness {
     bridgeId: commune(1),
     speakerName: 'Hoàng Thị "Lan", Bí thư',
     speakerTitle: 'Chủ tịch HĐND xã',
-    topic: 'Dòng 1\nDòng 2',
+    topic: 'Dòng 1, "Dòng 2"',
   });
   h.run(chair, { type: 'grant_floor', requestId: (req as { requestId: string }).requestId });
   h.advance(11 * MIN + 20_000);
@@ -56,7 +56,7 @@ describe('report', () => {
         bridgeName: 'Xã Số 1',
         speakerName: 'Hoàng Thị "Lan", Bí thư',
         speakerTitle: 'Chủ tịch HĐND xã',
-        topic: 'Dòng 1\nDòng 2',
+        topic: 'Dòng 1, "Dòng 2"',
         startedAt: T0 + 2 * MIN,
         endedAt: T0 + 13 * MIN + 20_000,
         durationSec: 680,
@@ -88,7 +88,7 @@ describe('report', () => {
       'order,item_id,item_title,bridge_id,bridge_name,speaker_name,speaker_title,topic,started_at,ended_at,duration_sec,limit_sec,overrun_sec,end_reason',
     );
     expect(speakers[1]).to.equal(
-      '1,khai-mac,Khai mạc,c-00001,Xã Số 1,"Hoàng Thị ""Lan"", Bí thư",Chủ tịch HĐND xã,"Dòng 1\nDòng 2",' +
+      '1,khai-mac,Khai mạc,c-00001,Xã Số 1,"Hoàng Thị ""Lan"", Bí thư",Chủ tịch HĐND xã,"Dòng 1, ""Dòng 2""",' +
         '2021-11-26T08:02:00+07:00,2021-11-26T08:13:20+07:00,680,600,80,revoked',
     );
     expect(speakers.slice(2)).to.deep.equal(['']);
@@ -103,7 +103,7 @@ describe('report', () => {
     expect(c2).to.equal('c-00002,commune,d-178,Xã Số 2,2021-11-26T08:00:00+07:00,,true,860,2,false,1,false,');
     const c1 = attendance.find((l) => l.startsWith('c-00001,'));
     expect(c1).to.equal('c-00001,commune,d-178,Xã Số 1,2021-11-26T08:00:00+07:00,,true,920,1,false,0,true,18');
-    expect(files['incidents.csv'].split('\r\n')[2]).to.equal('2021-11-26T08:13:20+07:00,drop_out,c-00002,Xã Số 2,dropped');
+    expect(files['incidents.csv'].split('\r\n')[2]).to.equal('2021-11-26T08:13:20+07:00,drop_out,c-00002,Xã Số 2,dropped,1,2021-11-26T08:13:20+07:00');
     expect(files['programme.csv'].split('\r\n')[1]).to.equal('khai-mac,opening,Khai mạc,10,920');
   });
 

@@ -1,7 +1,7 @@
 // The behaviour every TokenStore must have; run against the memory store (unit) and a real
 // redis-server (integration).
 import { expect } from 'chai';
-import type { StoreResource, TokenRecord, TokenStore } from '../../../server/store/index.ts';
+import type { StoreResource, TokenAnnouncement, TokenRecord, TokenStore } from '../../../server/store/index.ts';
 import { freshConferenceId, T0 } from './helpers.ts';
 import { rejectsWith } from './store-contract.ts';
 
@@ -75,8 +75,42 @@ export function tokenStoreContract(open: () => Promise<TokenStore & StoreResourc
     await rejectsWith(store.findToken(id, token(1, 'x').token), 'closed');
   });
 
+  it('announces to every watcher the tokens that stop granting: revoke, replace (not if_absent), and a resync when all are dropped', async () => {
+    const heard: TokenAnnouncement[] = [];
+    const other: TokenAnnouncement[] = [];
+    const subscription = await store.watchTokens(id, (a) => heard.push(a));
+    const second = await store.watchTokens(id, (a) => other.push(a));
+    const elsewhere = await store.watchTokens(freshConferenceId('elsewhere'), () => expect.fail('another conference heard it'));
+    await store.issueTokens(id, [token(1, 'chair'), token(2, 'viewer')], 'if_absent');
+    await store.issueTokens(id, [token(3, 'chair')], 'if_absent');
+    await store.issueTokens(id, [token(4, 'chair'), token(5, 'viewer')], 'replace');
+    await store.revokeToken(id, token(5, 'x').token);
+    await store.revokeToken(id, token(5, 'x').token);
+    await until(() => heard.length >= 2);
+    expect(heard).to.deep.equal([
+      { kind: 'revoked', tokens: [token(1, 'x').token, token(2, 'x').token] },
+      { kind: 'revoked', tokens: [token(5, 'x').token] },
+    ]);
+    await second.close();
+    await store.dropTokens(id);
+    await until(() => heard.length >= 3);
+    expect(heard[2]).to.deep.equal({ kind: 'resync' });
+    expect(other).to.have.length(2);
+    await subscription.close();
+    await subscription.close();
+    await elsewhere.close();
+  });
+
   it('refuses conference ids that do not fit in a key', async () => {
     await rejectsWith(store.listTokens('a:b'), 'invalid_argument');
     await rejectsWith(store.findToken('', token(1, 'x').token), 'invalid_argument');
   });
+}
+
+/** Waits until a condition holds (announcements of a shared store arrive a moment after the change). */
+async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  for (const start = Date.now(); !condition(); ) {
+    if (Date.now() - start > timeoutMs) throw new Error('not heard in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }

@@ -87,4 +87,29 @@ describe('AccessTokens (memory store)', () => {
     expect(await other.listTokens('c2')).to.have.length(216);
     await other.close();
   });
+
+  it('two holders of one store (two processes): a revoke or re-issue on one is known on the other at once; a token not seen yet is asked of the store', async () => {
+    const a = await open();
+    const b = await open();
+    const token = (await b.tokenFor(COMMUNE))!;
+    expect(await b.resolve(token)).to.deep.equal({ role: 'operator', bridgeId: COMMUNE });
+    expect(b.inForce(token)).to.equal(true);
+    const heard: string[] = [];
+    b.on('revoked', (t) => heard.push(t));
+    await a.revoke(token);
+    expect(heard).to.deep.equal([token]);
+    expect(await b.inForce(token)).to.equal(false);
+    const chair = (await b.tokenFor('chair'))!;
+    expect(await b.inForce(chair)).to.equal(true);
+    const fresh = await a.reissue('chair');
+    expect(heard).to.deep.equal([token, chair]);
+    expect(await b.inForce(chair)).to.equal(false);
+    expect(b.inForce(fresh)).to.be.instanceOf(Promise, 'a token not seen yet is looked up');
+    expect(await b.inForce(fresh)).to.equal(true);
+    expect(b.inForce(fresh)).to.equal(true);
+    // Closed: nothing is in force any more.
+    await b.close();
+    expect(b.inForce(fresh)).to.equal(false);
+    await a.close();
+  });
 });
