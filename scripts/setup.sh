@@ -4,12 +4,12 @@
 #     the network rig's tools (iproute2, nftables) and the TURN server (coturn, openssl for its certificate),
 #     a font with every Vietnamese letter (Noto Sans, for the pages and the feed's burned-in text),
 #     GStreamer (an RTP and SRTP sender other than ffmpeg, for the hardware-hall tests) and Prometheus's
-#     promtool (the /metrics test).
+#     promtool (the /metrics test), Janus and valgrind (bench:peer).
 #  2. npm ci (the worker path comes from the environment, so mediasoup downloads nothing), and the
 #     better-sqlite3 addon built against this Node (cached by version).
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
 #     Debian's source tarball, against OpenSSL), cached by version.
-#  4. The browser bundle.
+#  4. bench:peer's native WebRTC endpoint (a small C program against OpenSSL), and the browser bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -17,7 +17,7 @@ source scripts/env.sh
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
   libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
   iproute2 nftables coturn openssl make python3 fonts-noto-core gstreamer1.0-tools gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus janus valgrind)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,6 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Only promtool is used (the tests lint /metrics); the Prometheus server Debian enables is not.
   if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  # bench:peer runs Janus as a plain process of its own; not the service the package may start.
+  if [[ " ${missing[*]} " == *" janus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now janus >/dev/null 2>&1 || true
   fi
 fi
 
@@ -69,5 +73,6 @@ if [ ! -x "$MEDIASOUP_WORKER_BIN" ]; then
   bash scripts/build-worker.sh "$MEDIASOUP_WORKER_BIN"
 fi
 
+bash scripts/bench/peer/build-endpoint.sh >/dev/null
 node scripts/build-client.mjs
 echo "setup: ready (worker: $MEDIASOUP_WORKER_BIN)"

@@ -3,7 +3,7 @@ import type { HeldConsumer, MediaPeer } from './MediaPeer.ts';
 import type { RoutedTrack } from './types.ts';
 import type { RouterSet } from './RouterSet.ts';
 import type { ResumeBatch } from './ResumeBatch.ts';
-import type { DesiredConsumer } from './routing/index.ts';
+import { consumerPriority, type DesiredConsumer } from './routing/index.ts';
 
 /** What the reconciler needs from its session. */
 export interface ConsumerReconcilerOptions {
@@ -95,6 +95,9 @@ export class ConsumerReconciler {
       preferredLayers: d.slot === 'thumb' ? { spatialLayer: 0 } : undefined,
       appData: { bridgeId, source, slot: d.slot },
     });
+    // The programme before thumbnails when the peer's downlink is short (see routing/priorities.ts).
+    const priority = consumerPriority(d.slot, consumer.kind);
+    if (priority !== null) void consumer.setPriority(priority).catch(() => undefined);
     const held: HeldConsumer = { consumer, worker, slot: d.slot, ready: false };
     routers.addLoad(worker, 1);
     consumer.observer.once('close', () => routers.addLoad(worker, -1));

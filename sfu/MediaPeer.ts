@@ -3,7 +3,7 @@ import type { types as ms } from 'mediasoup';
 import { SfuError } from './errors.ts';
 import type { LocalHome } from './RouterSet.ts';
 import type { BridgeTracks, ConsumerSlot, MediaSource, RoutedPeer } from './routing/index.ts';
-import type { MediaPeerSink, PeerOptions, PlainTransportOptions, RoutedTrack, TransportDirection } from './types.ts';
+import type { MediaPeerSink, PeerOptions, PlainTransportOptions, RoutedTrack, SendMode, TransportDirection } from './types.ts';
 
 /** A track this peer publishes: its producer and the router it lives on. */
 export interface Publication extends RoutedTrack {
@@ -42,6 +42,10 @@ export class MediaPeer extends EventEmitter<MediaPeerEvents> implements RoutedPe
   /** The worker its transports are (to be) created on. */
   worker: number;
   rtpCapabilities?: ms.RtpCapabilities;
+  /** How its browser says it sends its video (a hall drops to audio only when its uplink fits no layer). */
+  sendMode: SendMode = 'video';
+  /** Its client's signalling socket was lost and it waits to be taken back (its media may still flow). */
+  away = false;
   #thumbnailChoice: readonly string[] = [];
   readonly #transports = new Map<TransportDirection, ms.Transport>();
   readonly #publications = new Map<MediaSource, Publication>();
@@ -187,6 +191,32 @@ export class MediaPeer extends EventEmitter<MediaPeerEvents> implements RoutedPe
       this.emit('unpublished', publication);
     });
     return publication;
+  }
+
+  /**
+   * New ICE credentials for one of its WebRTC transports, for a browser whose network changed:
+   * the transport, its DTLS session and its producers and consumers stay; the browser restarts
+   * ICE with them and its media takes the new path.
+   */
+  async restartIce(transportId: string): Promise<ms.IceParameters> {
+    const transport = this.transportById(transportId);
+    if (transport.appData.kind !== 'webrtc') throw new SfuError('invalid_state', 'not a WebRTC transport');
+    try {
+      return await (transport as ms.WebRtcTransport).restartIce();
+    } catch (error) {
+      throw new SfuError('invalid_state', `ICE restart failed [transportId:${transportId}]: ${(error as Error).message}`);
+    }
+  }
+
+  /** Closes every consumer it holds (its client lost them with its socket; routing makes them again). */
+  dropConsumers(): void {
+    for (const held of [...this.#consumers.values()]) held.consumer.close();
+  }
+
+  /** Whether its microphone runs at the server (published and not paused). */
+  get micOpen(): boolean {
+    const mic = this.#publications.get('mic');
+    return !!mic && !mic.producer.closed && !mic.producer.paused;
   }
 
   /** Opens or closes its microphone at the server and tells the client; nothing if already so. */

@@ -8,11 +8,12 @@ import { RouterSet } from './RouterSet.ts';
 import { MediaPeer, type Publication } from './MediaPeer.ts';
 import { ConsumerReconciler } from './ConsumerReconciler.ts';
 import { AudioLevels } from './AudioLevels.ts';
+import { AudioOnlyWatch } from './AudioOnlyWatch.ts';
 import { Cascade, type CascadeLinkStats, type CascadePipeCounts, type PipeAnswer, type PipeEnd } from './Cascade.ts';
 import { desiredConsumers, maxSpatialLayer, microphoneOpen, type BridgeTracks, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
-import type { JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, TransportDirection } from './types.ts';
+import type { AudioOnlyState, JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, SendMode, TransportDirection } from './types.ts';
 import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } from './types.ts';
 
 /**
@@ -27,6 +28,7 @@ import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } f
  *   Cascade                pipes to and from other media nodes
  *   AudioLevels            who is heard and how loud (an AudioLevelObserver per router)
  *   stats                  link counters, microphone report, snapshot
+ *   AudioOnlyWatch         which halls' links carry no video (audio-only.ts: the rule)
  * It is the SFU's one facade, which is why it is a little over 400 lines: every method is a short
  * delegation to one of these parts.
  */
@@ -40,6 +42,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #bridgePeers = new Map<string, MediaPeer>();
   readonly #switchBatchMs: number;
   readonly #reconciler: ConsumerReconciler;
+  readonly #audioOnly: AudioOnlyWatch;
   readonly #levels: AudioLevels;
   /** What routing reads: what is on air, who is next, whose microphones are open. */
   #routing: RoutingState;
@@ -78,6 +81,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
         if (retry) retry.delayMs = 500;
       },
     });
+    this.#audioOnly = new AudioOnlyWatch(() => this.#bridgePeers.values());
+    this.#audioOnly.on('change', (state) => this.emit('audioonly', state));
     if (options.cascade) {
       this.#cascade = new Cascade({
         routers,
@@ -119,6 +124,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** The bridge prepared as next speaker, if any. */
   get next(): string | undefined {
     return this.#routing.next;
+  }
+
+  /** The bridge whose shared screen every hall receives, if any. */
+  get content(): string | undefined {
+    return this.#routing.content;
   }
 
   /** The bridges whose microphones are open at the server. */
@@ -229,7 +239,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     await connect(transportId, () => (transport as ms.WebRtcTransport).connect({ dtlsParameters }));
   }
 
-  /** Publishes the hall's microphone or camera; routing follows at once. */
+  /** Publishes the hall's microphone, camera or shared screen (a video track); routing follows at once. */
   async produce(peerId: string, transportId: string, kind: ms.MediaKind, rtpParameters: ms.RtpParameters, source: MediaSource): Promise<{ id: string }> {
     const peer = this.#peer(peerId);
     const bridgeId = peer.bridgeId;
@@ -249,10 +259,53 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (source === 'mic') {
       peer.sink.micState(!producer.paused);
       void this.#levels.add(producer, peer.worker, bridgeId);
-    } else peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
+    } else if (source === 'cam') peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
     this.emit('publishing', { bridgeId, source, on: true, trackId: producer.id, kind, epoch });
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
     return { id: producer.id };
+  }
+
+  /** New ICE credentials for one of the peer's WebRTC transports (its network changed); everything on it stays. */
+  async restartIce(peerId: string, transportId: string): Promise<ms.IceParameters> {
+    const peer = this.#peer(peerId);
+    const iceParameters = await peer.restartIce(transportId);
+    const direction = String(peer.transportById(transportId).appData.direction);
+    this.emit('icerestart', { peerId, bridgeId: peer.bridgeId, transportId, direction, at: Date.now() });
+    return iceParameters;
+  }
+
+  /**
+   * The peer's client is back on a new signaling socket with its transports and producers: its
+   * consumers (which the client dropped with the old socket) are made anew, and it is told its
+   * microphone state and the layers to send again.
+   */
+  resumePeer(peerId: string): void {
+    const peer = this.#peer(peerId);
+    peer.away = false;
+    peer.dropConsumers();
+    if (peer.bridgeId !== undefined && peer.publication('mic')) peer.sink.micState(peer.micOpen);
+    if (peer.bridgeId !== undefined && peer.publication('cam')) peer.sink.sendLayers(maxSpatialLayer(this.#routing, peer.bridgeId));
+    this.emit('resumed', { peerId, bridgeId: peer.bridgeId, at: Date.now() });
+    void this.#reconciler.reconcile(peer, undefined);
+  }
+
+  /** Records how the hall's browser says it sends its video (audio only on a weak uplink); the watch tells at once. */
+  setSendMode(peerId: string, mode: SendMode): void {
+    const peer = this.#peer(peerId);
+    if (!peer.options.publish) throw new SfuError('not_allowed', 'peer may not publish');
+    if (peer.sendMode === mode) return;
+    peer.sendMode = mode;
+    this.#audioOnly.tick();
+  }
+
+  /** The halls whose links carry no video now. */
+  audioOnly(): AudioOnlyState[] {
+    return this.#audioOnly.audioOnly();
+  }
+
+  /** One hall's video state (both false: its link carries video, or it is not here). */
+  audioOnlyOf(bridgeId: string): AudioOnlyState {
+    return this.#audioOnly.of(bridgeId);
   }
 
   /** Chooses the set of halls a console sees as thumbnails (lowest simulcast layer). */
@@ -294,6 +347,19 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const previous = this.#routing.next;
     this.#routing = { ...this.#routing, next: bridgeId === null || bridgeId === this.#routing.onAir ? undefined : bridgeId };
     this.#tellLayers([previous, this.#routing.next]);
+    await this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(0));
+  }
+
+  /**
+   * Routes this bridge's shared screen (its `screen` track, once published) to every peer that
+   * receives the programme, except the bridge itself; `null` routes none. One at a time: the
+   * conference core decides who shares (`sharingBridgeOf`).
+   */
+  async setContent(bridgeId: string | null): Promise<void> {
+    this.#assertOpen();
+    if (bridgeId !== null) this.#assertBridge(bridgeId);
+    if ((bridgeId ?? undefined) === this.#routing.content) return;
+    this.#routing = { ...this.#routing, content: bridgeId ?? undefined };
     await this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(0));
   }
 
@@ -367,6 +433,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#routers.routers;
   }
 
+  /** Whether a peer is in the session. */
+  hasPeer(peerId: string): boolean {
+    return this.#peers.has(peerId);
+  }
+
   /** Peers and the consumers they hold now (a node's load in the registry). */
   counts(): { peers: number; consumers: number } {
     let consumers = 0;
@@ -392,7 +463,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** Cumulative counters of a bridge's link as the server sees it; null when the bridge has no publishing peer. */
   async linkCounters(bridgeId: string): Promise<LinkCounters | null> {
     const peer = this.#bridgePeers.get(bridgeId);
-    return peer && !peer.closed ? stats.linkCounters(peer) : null;
+    // A hall whose client is away (waiting to be taken back) is not on line, whatever still flows.
+    return peer && !peer.closed && !peer.away ? stats.linkCounters(peer) : null;
+  }
+
+  /** Marks a peer whose client's socket was lost (true) while it waits to be taken back. */
+  setAway(peerId: string, away: boolean): void {
+    const peer = this.#peers.get(peerId);
+    if (peer) peer.away = away;
   }
 
   /** Keyframe requests (PLI + FIR) the server has sent to a producer, over all its layers. */
@@ -427,6 +505,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#audioOnly.close();
     for (const retry of this.#retries.values()) clearTimeout(retry.timer);
     for (const peer of [...this.#peers.values()]) peer.close();
     this.#cascade?.close();
@@ -535,7 +614,7 @@ function newest(local: BridgeTracks<Publication> | undefined, remote: BridgeTrac
   if (!remote) return local;
   if (!local) return remote;
   const out: BridgeTracks<RoutedTrack> = { ...local };
-  for (const source of ['mic', 'cam'] as const) {
+  for (const source of ['mic', 'cam', 'screen'] as const) {
     const r = remote[source];
     if (r && (!out[source] || out[source]!.epoch < r.epoch)) out[source] = r;
   }

@@ -9,6 +9,8 @@ export type {
   MediaSessionOptions,
   JoinOptions,
   MediaSource,
+  AudioOnlyState,
+  SendMode,
   PeerOptions,
   PlainTransportInfo,
   PlainTransportOptions,
@@ -24,3 +26,4 @@ export type { CascadeChannel, CascadeLinkStats, CascadePipeCounts, PipeAnswer, P
 export type { AudioLevel } from './AudioLevels.ts';
 export type { SfuErrorCode } from './errors.ts';
 export { mediaCodecs, h264Codec, TOP_SPATIAL_LAYER } from './codecs.ts';
+export { VIDEO_PRIORITY } from './routing/index.ts';

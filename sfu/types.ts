@@ -8,6 +8,16 @@ import type { CascadeChannel } from './Cascade.ts';
 export type { ConsumerSlot, MediaSource } from './routing/index.ts';
 export type TransportDirection = 'send' | 'recv';
 
+/** How a hall's browser sends its video: the layers its uplink carries, or none (audio only). */
+export type SendMode = 'video' | 'audio-only';
+
+/** A hall whose link carries no video: `up` its camera does not reach the SFU, `down` no video reaches it. */
+export interface AudioOnlyState {
+  bridgeId: string;
+  up: boolean;
+  down: boolean;
+}
+
 /** A track routing can hand to a peer: published on this node or on another one. */
 export interface RoutedTrack extends PublishedTrack {
   readonly kind: ms.MediaKind;
@@ -137,6 +147,12 @@ export type MediaSessionEvents = {
   audiolevels: [{ levels: { bridgeId: string; dBov: number }[] }];
   /** A bridge started or stopped publishing (the track registry records it for the other nodes). */
   publishing: [{ bridgeId: string; source: MediaSource; on: boolean; trackId: string; kind: ms.MediaKind; epoch: number }];
+  /** A peer's transport got new ICE credentials (its network changed); its media stays. */
+  icerestart: [{ peerId: string; bridgeId?: string; transportId: string; direction: string; at: number }];
+  /** A peer took its media back on a new signaling socket (transports and producers kept). */
+  resumed: [{ peerId: string; bridgeId?: string; at: number }];
+  /** A hall's link stopped or started carrying video. */
+  audioonly: [AudioOnlyState];
   /** Something failed that the session worked around (logged by the app). */
   warning: [{ message: string; peerId?: string }];
   close: [];

@@ -2,6 +2,7 @@ import type { MediaClient, ReceivedConsumer } from '../shared/MediaClient.ts';
 import type { BridgeInfo } from '../shared/bridges.ts';
 import type { ConferenceView } from '../../server/protocol/control.ts';
 import { $, foldVietnamese, h } from '../shared/ui.ts';
+import { AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 
 /** Communes shown (and decoded) at once: a page of the commune grid. */
 export const COMMUNES_PER_PAGE = 24;
@@ -46,6 +47,10 @@ export class ThumbnailWall {
     this.#communes = [...bridges.values()].filter((b) => b.tier === 'commune');
     client.on('consumer', (rc) => this.#onConsumer(rc));
     client.on('consumerclosed', (rc) => this.#onClosed(rc));
+    client.on('audioonly', ({ bridgeId }) => {
+      const tile = this.#tiles.get(bridgeId);
+      if (tile) this.#paint(bridgeId, tile);
+    });
     client.on('state', (d) => {
       if (d.state === 'live') {
         this.#requested = '';
@@ -151,6 +156,7 @@ export class ThumbnailWall {
         h('video', { muted: true, autoplay: true, playsInline: true }),
         h('div', { class: 'tile-empty' }),
         h('span', { class: 'att', title: 'Số đại biểu có mặt' }),
+        h('div', { class: 'weak-over', hidden: true }),
         h('div', { class: 'level', title: 'Mức âm thanh đang lên hội nghị' }, h('div', { class: 'level-bar' })),
         h('div', { class: 'tile-label' }, h('span', { class: 'dot' }), h('span', { class: 'name' }, b?.name ?? bridgeId)),
       );
@@ -165,8 +171,13 @@ export class ThumbnailWall {
     const p = this.#presence[bridgeId];
     const state = !p?.online ? 'offline' : p.ready ? 'ready' : 'online';
     const rc = this.#thumbs.get(bridgeId);
+    // Audio first: a hall whose camera does not reach the SFU keeps its last picture, marked.
+    const weak = p?.online ? this.#client.audioOnly.get(bridgeId) : undefined;
     const level = this.#levels.get(bridgeId);
-    tile.className = `tile ${state}${rc ? ' has-video' : ''}${level !== undefined ? ' speaking' : ''}`;
+    tile.className = `tile ${state}${rc ? ' has-video' : ''}${weak?.up ? ' audio-only' : ''}${level !== undefined ? ' speaking' : ''}`;
+    const weakEl = tile.querySelector<HTMLElement>('.weak-over')!;
+    weakEl.hidden = !weak?.up;
+    weakEl.textContent = weak?.up ? AUDIO_ONLY_LABEL : '';
     paintLevel(tile, level);
     tile.title = `${this.#names.get(bridgeId)?.name ?? bridgeId}: ${state === 'offline' ? 'chưa kết nối' : state === 'ready' ? 'sẵn sàng' : 'trực tuyến, chưa báo sẵn sàng'}`;
     tile.querySelector('.tile-empty')!.textContent = state === 'offline' ? 'Chưa kết nối' : rc ? '' : 'Chưa có hình';

@@ -8,6 +8,7 @@ import { controlEndpoints, controlFetch, roleName, signIn, type Me } from '../sh
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { $, countdownClass, errorText, formatClock, formatDuration, h, kindText, statusText } from '../shared/ui.ts';
 import { ThumbnailWall } from './ThumbnailWall.ts';
+import { AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 import { hallPhrase } from '../../server/core/names.ts';
 import { BackChannel } from '../shared/BackChannel.ts';
 import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
@@ -75,6 +76,17 @@ async function main(): Promise<void> {
     showProgram();
   });
   client.on('consumerslot', showProgram);
+  // Audio first: the speaker's link carries no video; the preview keeps its last picture and says so.
+  const showWeak = (): void => {
+    const onAir = control.view?.programme.bridgeId ?? client.onAir;
+    const weak = client.audioOnly.get(onAir);
+    const el = $('program-weak');
+    el.hidden = !weak?.up;
+    el.textContent = weak?.up ? `${control.view?.programme.bridgeName ?? onAir}: ${AUDIO_ONLY_LABEL}` : '';
+  };
+  client.on('audioonly', showWeak);
+  client.on('onair', showWeak);
+  control.on('view', showWeak);
   client.on('consumerclosed', (rc) => {
     audioEls.get(rc.consumer.id)?.remove();
     audioEls.delete(rc.consumer.id);

@@ -8,6 +8,8 @@ import { drawMaket } from '../shared/maket.ts';
 import { controlEndpoints, signIn } from '../shared/session.ts';
 import { stopOnRefusal } from '../shared/refusal.ts';
 import { ContentView } from '../shared/ContentView.ts';
+import { reconnectNow } from '../shared/iceRecovery.ts';
+import { AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 import { hallPhrase } from '../../server/core/names.ts';
 
@@ -94,8 +96,9 @@ async function main(): Promise<void> {
       slateMessage = waitingText(view.floor.bridgeName, view.floor.reconnectingUntil);
       waitingShown = true;
     }
-    // With a paper on screen, the paper is shown while the speaker's picture is awaited.
-    else if (!program && !selfOnAir && !view?.content) slateMessage = 'Đang chờ tín hiệu chương trình…';
+    // With a paper on screen, the paper is shown while the speaker's picture is awaited; while the
+    // link recovers (an ICE restart), the last picture stays up.
+    else if (!program && !selfOnAir && !view?.content && mediaState !== 'recovering') slateMessage = 'Đang chờ tín hiệu chương trình…';
     slate.hidden = slateMessage === null;
     if (slateMessage) slateText.textContent = slateMessage;
     notice.update(mediaState === 'live' && control.connected);
@@ -132,7 +135,29 @@ async function main(): Promise<void> {
       if (shown) $('content-caption').textContent = `Tham luận — ${shown.bridgeName} · Trang ${shown.page}/${shown.pages}`;
       content.show(shown);
     }
+    weakLink();
     tick();
+  };
+
+  /**
+   * Audio first, said on the big screen: this hall's own link carries no video (the others only
+   * hear it, or it only hears), or the speaker's does (its picture stays still, its voice goes on).
+   */
+  const weakLink = (): void => {
+    const own = me.role === 'operator' ? client.audioOnly.get(bridgeId) : undefined;
+    const speaker = control.view?.programme.bridgeId ?? client.onAir;
+    const theirs = speaker !== bridgeId ? client.audioOnly.get(speaker) : undefined;
+    let detail: string | null = null;
+    let scope = '';
+    if (own?.up && own.down) [detail, scope] = ['Điểm cầu chỉ gửi và nhận được âm thanh', 'self'];
+    else if (own?.up) [detail, scope] = ['Các điểm cầu khác chỉ nghe được tiếng của điểm cầu này', 'self'];
+    else if (own?.down) [detail, scope] = ['Điểm cầu chỉ nhận được âm thanh', 'self'];
+    else if (theirs?.up) [detail, scope] = [`Điểm cầu ${control.view?.programme.bridgeName ?? speaker}: hình ảnh tạm dừng, tiếng vẫn phát`, 'speaker'];
+    const el = $('weak-link');
+    el.hidden = detail === null || !slate.hidden;
+    el.dataset.scope = scope;
+    $('weak-link-text').textContent = detail === null ? '' : AUDIO_ONLY_LABEL;
+    $('weak-link-detail').textContent = detail ?? '';
   };
 
   /** "Đang chờ điểm cầu … kết nối lại" with the seconds of grace left. */
@@ -192,6 +217,11 @@ async function main(): Promise<void> {
   });
   client.on('consumerslot', render);
   client.on('onair', render);
+  client.on('audioonly', render);
+  // The network changed under the media's socket: the control socket went with it.
+  client.on('recovery', (event) => {
+    if (event.type === 'signalling-lost') reconnectNow(control.socket);
+  });
   client.on('localstream', render);
   client.on('error', (detail) => console.error(`diemcau: ${detail.message}`));
   /** The hall's microphone as the server has it: open or closed while connected, unknown (not open) while not. */

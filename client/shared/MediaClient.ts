@@ -5,6 +5,8 @@
 // keeps it until the new one publishes, receives and decodes the programme (make before break),
 // otherwise it goes at once. When its node stops answering it asks the control plane again;
 // it never guesses a node.
+import type { AudioOnlyState } from '../../server/protocol/media.ts';
+import type { SendMode } from './audioFirst.ts';
 import { MediaLeg, type MediaClientState, type MediaLegEventMap, type ReceivedConsumer } from './MediaLeg.ts';
 import { TypedEvents } from './events.ts';
 import type { LinkSample } from './linkQuality.ts';
@@ -43,6 +45,8 @@ export interface MediaClientOptions {
   audio?: MediaTrackConstraints;
   /** Which page this is, kept across its reloads (see pageClientId); a new random one by default. */
   clientId?: string;
+  /** Stop the camera when the uplink fits no video beside the audio (default: on for publishing halls). */
+  audioFirst?: boolean;
 }
 
 /** A new random page id. */
@@ -78,6 +82,7 @@ export type MediaClientEventMap = MediaLegEventMap & {
 };
 
 const NO_CONSUMERS: ReadonlyMap<string, ReceivedConsumer> = new Map();
+const NO_AUDIO_ONLY: ReadonlyMap<string, AudioOnlyState> = new Map();
 
 /**
  * The browser side of the media: publishes the hall's camera (3 simulcast layers) and
@@ -133,6 +138,32 @@ export class MediaClient {
     return this.#leg?.maxSpatialLayer ?? 0;
   }
 
+  /** Bridges whose links carry no video now, as the node in use tells (absent: video). */
+  get audioOnly(): ReadonlyMap<string, AudioOnlyState> {
+    return this.#leg?.audioOnly ?? NO_AUDIO_ONLY;
+  }
+
+  /** How this hall's camera leaves it: the layers its uplink carries, or none (audio only). */
+  get sendMode(): SendMode {
+    return this.#leg?.sendMode ?? 'video';
+  }
+
+  /** ICE restarts that brought the media back on the node in use. */
+  get iceRestarts(): number {
+    return this.#leg?.iceRestarts ?? 0;
+  }
+
+  /** Restarts ICE now, as after a network change. */
+  async restartIce(reason = 'asked'): Promise<void> {
+    await this.#leg?.restartIce(reason);
+  }
+
+  /** Turns the audio-first rule on or off (the benchmark compares both). */
+  async setAudioFirst(on: boolean): Promise<void> {
+    this.options.audioFirst = on;
+    for (const leg of [this.#leg, this.#pending?.leg]) await leg?.setAudioFirst(on);
+  }
+
   /** The origin of the media node in use (null before the control plane said where). */
   get mediaUrl(): string | null {
     return this.#leg?.url ?? null;
@@ -148,7 +179,7 @@ export class MediaClient {
     return this.#leg?.publishing ?? { mic: false, cam: false };
   }
 
-  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'moved', 'error'. */
+  /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'audioonly', 'sendmode', 'recovery', 'moved', 'error'. */
   on<K extends keyof MediaClientEventMap>(event: K, fn: (detail: MediaClientEventMap[K]) => void): void {
     this.#events.on(event, fn);
   }
@@ -341,6 +372,7 @@ export class MediaClient {
       token: this.options.token,
       clientId: this.#clientId,
       localStream: this.options.publish ? () => this.#capture() : null,
+      audioFirst: this.options.audioFirst,
       emit: (event, detail) => {
         if (leg === this.#leg) this.#fromCurrent(leg, event, detail);
         else if (leg === this.#pending?.leg) this.#fromPending(leg, event, detail);

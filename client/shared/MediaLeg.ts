@@ -1,22 +1,27 @@
 // One connection of a page to one media node's `/media` (see the class). Over 400 lines: joining,
 // publishing, receiving and the restart after a lost link share the transports, so they stay in
 // one class; the page-level pieces (the camera and microphone, following the placement, moving
-// between nodes) are in MediaClient.
+// between nodes) are in MediaClient. The ICE restart after a network change (iceRecovery.ts) and
+// the camera's audio-first rule (audioFirst.ts) are modules of their own that a leg drives.
 import { Device } from 'mediasoup-client';
 import type { types as msc } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
 import type {
   Ack,
+  AudioOnlyState,
   ConsumeMessage,
   MediaClientEvents,
   MediaReplies,
   MediaRequest,
   MediaRequestName,
+  MediaResume,
   MediaServerEvents,
 } from '../../server/protocol/media.ts';
 import type { LinkSample } from './linkQuality.ts';
 import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import { transportOptions } from './transportOptions.ts';
+import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
+import { IceRecovery, reconnectNow, type RecoveryEvent } from './iceRecovery.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
 export interface ReceivedConsumer {
@@ -32,11 +37,12 @@ export interface ReceivedConsumer {
 }
 
 /**
- * `in_use`: the hall publishes from another page (another PC) and this one asks before taking it
- * over (takeOver()); `replaced`: another page took the hall over from this one (takeOver() takes
- * it back); `refused`: the link is revoked or invalid, for good.
+ * `recovering`: the socket or the path was lost; transports and producers are kept for an ICE
+ * restart. `in_use`: the hall publishes from another page (another PC) and this one asks before
+ * taking it over (takeOver()); `replaced`: another page took the hall over from this one
+ * (takeOver() takes it back); `refused`: the link is revoked or invalid, for good.
  */
-export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
+export type MediaClientState = 'connecting' | 'joining' | 'live' | 'reconnecting' | 'recovering' | 'restarting' | 'in_use' | 'replaced' | 'refused' | 'closed';
 
 /** Simulcast layers a hall sends: low for thumbnails and non-programme halls, high for the programme. */
 export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
@@ -57,6 +63,12 @@ export type MediaLegEventMap = {
   onair: { bridgeId: string };
   mic: { open: boolean };
   firstframe: ReceivedConsumer;
+  /** A bridge's link stopped or started carrying video (this hall's own, or another's). */
+  audioonly: AudioOnlyState;
+  /** This hall's camera stopped (audio only) or came back; `trial`: every layer on for a second to probe the link. */
+  sendmode: SendDecision;
+  /** A step of the recovery after a network change (ICE restart). */
+  recovery: RecoveryEvent;
   error: { message: string };
   /** The server refused this page's link (revoked, re-issued or invalid): the leg stopped for good. */
   refused: { code: TokenRefusal };
@@ -73,6 +85,8 @@ export interface MediaLegOptions {
   clientId: string;
   /** The page's camera and microphone, captured when first needed (null: a receive-only page). */
   localStream: (() => Promise<MediaStream>) | null;
+  /** Stop the camera when the uplink fits no video beside the audio (default: on for publishing halls). */
+  audioFirst?: boolean;
   /** Receives the leg's events. */
   emit: <K extends keyof MediaLegEventMap>(event: K, detail: MediaLegEventMap[K]) => void;
 }
@@ -88,6 +102,12 @@ export class MediaLeg {
   readonly consumers = new Map<string, ReceivedConsumer>();
   state: MediaClientState = 'connecting';
   onAir = '';
+  /** How this hall's camera leaves it: the layers its uplink carries, or none (audio only). */
+  sendMode: SendMode = 'video';
+  /** Bridges whose links carry no video now (the server tells; absent: video). */
+  readonly audioOnly = new Map<string, AudioOnlyState>();
+  /** ICE restarts that brought the media back (tests and the link report read it). */
+  iceRestarts = 0;
   micOpen = false;
   maxSpatialLayer = 0;
   /** When another page took this hall over (server time), while `replaced`. */
@@ -104,6 +124,16 @@ export class MediaLeg {
   #retryTimer?: ReturnType<typeof setTimeout>;
   #refusedTimer?: ReturnType<typeof setTimeout>;
   #failures = 0;
+  /** What takes this peer back on a new socket (from the last join). */
+  #resume?: MediaResume;
+  readonly #recovery: IceRecovery;
+  #sendRule = new SendRule();
+  #sendTimer?: ReturnType<typeof setInterval>;
+  /** Bytes the receive transport had received, and when (what the hall receives: a hint for the send rule). */
+  #recvBytes = { bytes: 0, at: 0 };
+  /** Camera encoding changes, one at a time. */
+  #encodings: Promise<void> = Promise.resolve();
+  #probing = false;
   /** The next join takes the hall over from the page that has it (the person said so). */
   #takeOver = false;
 
@@ -118,13 +148,35 @@ export class MediaLeg {
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,
     });
-    this.socket.on('connect', () => void this.#restart('connect'));
+    this.#recovery = new IceRecovery({
+      transports: () => [this.#send, this.#recv].filter((t): t is msc.Transport => !!t && !t.closed),
+      sending: () => !!this.#mic && !this.#mic.closed,
+      signallingUp: () => this.socket.connected && this.#joined,
+      restartIce: (transportId, timeoutMs) => this.request('media:restartIce', { transportId }, timeoutMs),
+      reconnectSignalling: () => reconnectNow(this.socket),
+      rejoin: (reason) => this.#rejoin(reason),
+      report: (event) => {
+        if (event.type === 'restarted') {
+          this.iceRestarts++;
+          if (this.state === 'recovering') this.#setState('live');
+        }
+        this.#emit('recovery', event);
+      },
+    });
+    this.socket.on('connect', () => void this.#onConnect());
     this.socket.on('disconnect', () => {
       this.#joined = false;
-      // The server opens and closes the microphone; cut off from it, it is not open (it tells again after the rejoin).
+      // The server opens and closes the microphone; cut off from it, it is not open (it tells again after the rejoin or the resume).
       if (this.micOpen) {
         this.micOpen = false;
         this.#emit('mic', { open: false });
+      }
+      if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use' && this.state !== 'closed' && this.#resume && this.#hasTransports()) {
+        // Lost, not closed: the server keeps this peer a while; its transports and producers stay
+        // here for an ICE restart once a new socket takes it back. Its consumers come anew.
+        this.#closeConsumers();
+        this.#setState('recovering');
+        return;
       }
       if (this.state !== 'replaced' && this.state !== 'refused' && this.state !== 'in_use') this.#setState('reconnecting');
       this.#teardown();
@@ -160,7 +212,7 @@ export class MediaLeg {
     });
     this.socket.on('media:sendLayers', ({ maxSpatialLayer }) => {
       this.maxSpatialLayer = maxSpatialLayer;
-      void this.#applyLayers();
+      void this.#applyVideo();
     });
     this.socket.on('media:micState', ({ open }) => {
       this.micOpen = open;
@@ -177,6 +229,7 @@ export class MediaLeg {
       this.onAir = bridgeId;
       this.#emit('onair', { bridgeId });
     });
+    this.socket.on('media:audioOnly', (state) => this.#setAudioOnly(state));
   }
 
   /**
@@ -192,15 +245,25 @@ export class MediaLeg {
     else this.socket.connect();
   }
 
-  /** Sends a validated request and unwraps its ack (throws with the server's error code). */
-  async request<N extends MediaRequestName>(name: N, payload: MediaRequest<N>): Promise<MediaReplies[N]> {
-    const emit = this.socket.timeout(10_000).emitWithAck as unknown as (
+  /** Sends a validated request and unwraps its ack (throws with the server's error code, or `no_answer`). */
+  async request<N extends MediaRequestName>(name: N, payload: MediaRequest<N>, timeoutMs = 10_000): Promise<MediaReplies[N]> {
+    const emit = this.socket.timeout(timeoutMs).emitWithAck as unknown as (
       ev: N,
       p: MediaRequest<N>,
     ) => Promise<Ack<MediaReplies[N]>>;
-    const reply = await emit.call(this.socket.timeout(10_000), name, payload);
+    let reply: Ack<MediaReplies[N]>;
+    try {
+      reply = await emit.call(this.socket.timeout(timeoutMs), name, payload);
+    } catch {
+      throw Object.assign(new Error(`${name}: no answer within ${timeoutMs} ms`), { code: 'no_answer' });
+    }
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     return reply.data;
+  }
+
+  /** Restarts ICE now, as after a network change (the page calls it on its own signs; tests too). */
+  restartIce(reason = 'asked'): Promise<void> {
+    return this.#recovery.restart(reason);
   }
 
   /** Puts another track on the air in the producer of its kind (same producer id: consumers keep receiving). */
@@ -208,7 +271,7 @@ export class MediaLeg {
     const producer = kind === 'audio' ? this.#mic : this.#cam;
     if (!producer || producer.closed) return;
     await producer.replaceTrack({ track });
-    if (kind === 'video') await this.#applyLayers();
+    if (kind === 'video') await this.#applyVideo();
   }
 
   /** Counters of the hall's link summed over both transports (round trip, packets, bytes); null before they exist. */
@@ -285,17 +348,31 @@ export class MediaLeg {
     return { send, recv, sendConnected: this.#send?.connectionState === 'connected' };
   }
 
+  /** Turns the audio-first rule on or off (the benchmark compares both); off puts the camera back to the layers asked for. */
+  async setAudioFirst(on: boolean): Promise<void> {
+    this.#options = { ...this.#options, audioFirst: on };
+    clearInterval(this.#sendTimer);
+    this.#sendTimer = undefined;
+    if (on && this.#cam && !this.#cam.closed) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
+    if (!on && this.sendMode !== 'video') {
+      this.#sendRule = new SendRule();
+      this.sendMode = 'video';
+      await this.#applyVideo();
+      await this.request('media:sendMode', { mode: 'video', availableKbps: null }, 5000).catch(() => undefined);
+    }
+  }
+
   /** For the link test: sends every simulcast layer (so the outgoing estimate can rise), or goes back to the layers the server asked for. */
   async probeAllLayers(on: boolean): Promise<void> {
-    const cam = this.#cam;
-    if (!cam || cam.closed) return;
-    await cam.setMaxSpatialLayer(on ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer).catch(() => undefined);
+    this.#probing = on;
+    await this.#applyVideo();
   }
 
   /** Leaves the node: closes the transports and the socket (the page's camera and microphone stay on); tells nothing more. */
   close(): void {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#refusedTimer);
+    this.#recovery.close();
     this.#options = { ...this.#options, emit: () => {} };
     this.state = 'closed';
     this.#teardown();
@@ -311,6 +388,7 @@ export class MediaLeg {
     if (this.state === 'refused' || this.state === 'closed') return;
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#refusedTimer);
+    this.#recovery.close();
     this.#setState('refused');
     this.#teardown();
     this.socket.close();
@@ -323,22 +401,80 @@ export class MediaLeg {
     this.#emit('state', { state });
   }
 
-  /** (Re)joins and builds transports and producers from scratch. */
-  #restart(reason: string): Promise<void> {
+  /** A new socket: take this peer back (then restart ICE), or join anew and build everything. */
+  async #onConnect(): Promise<void> {
+    const resume = this.#resume;
+    if (!resume || !this.#hasTransports() || this.state === 'closed') return this.#restart('connect');
+    this.#setState('recovering');
+    let joined: MediaReplies['media:join'];
+    try {
+      joined = await this.request('media:join', { clientId: this.#options.clientId, resume }, 5000);
+    } catch (error) {
+      // No answer on this socket either: the next reconnection tries again; a refusal starts over.
+      if ((error as { code?: string }).code === 'no_answer') return;
+      this.#teardown();
+      return this.#restart('resume refused');
+    }
+    this.#joined = true;
+    this.#afterJoin(joined);
+    if (!joined.resumed) {
+      // The node no longer had this peer (it restarted, or waited too long): a new one was made.
+      this.#teardown();
+      return this.#restart('resume refused', joined);
+    }
+    await this.#recovery.restart('resumed');
+  }
+
+  /** What every join tells: the key to come back with, what is on air, which links carry no video. */
+  #afterJoin(joined: MediaReplies['media:join']): void {
+    this.#resume = { peerId: joined.peerId, key: joined.resumeKey };
+    this.onAir = joined.onAir;
+    this.#emit('onair', { bridgeId: joined.onAir });
+    const now = new Set(joined.audioOnly.map((a) => a.bridgeId));
+    for (const [bridgeId] of this.audioOnly) if (!now.has(bridgeId)) this.#setAudioOnly({ bridgeId, up: false, down: false });
+    for (const state of joined.audioOnly) this.#setAudioOnly(state);
+  }
+
+  #setAudioOnly(state: AudioOnlyState): void {
+    const before = this.audioOnly.get(state.bridgeId);
+    if (state.up || state.down) this.audioOnly.set(state.bridgeId, state);
+    else this.audioOnly.delete(state.bridgeId);
+    if ((before?.up ?? false) !== state.up || (before?.down ?? false) !== state.down) this.#emit('audioonly', state);
+  }
+
+  /** The last resort after failed ICE restarts: leave (the node drops the peer) and join anew. */
+  #rejoin(reason: string): void {
+    this.#emit('error', { message: `rejoining: ${reason}` });
+    this.#resume = undefined;
+    this.#joined = false;
+    this.#teardown();
+    this.socket.disconnect();
+    this.socket.connect();
+  }
+
+  #hasTransports(): boolean {
+    return [this.#send, this.#recv].some((t) => t && !t.closed);
+  }
+
+  /** (Re)joins and builds transports and producers from scratch (`joined`: a join already answered on this socket). */
+  #restart(reason: string, joined?: MediaReplies['media:join']): Promise<void> {
     clearTimeout(this.#retryTimer);
     const run = async (): Promise<void> => {
       if (this.state === 'closed' || !this.socket.connected) return;
-      this.#setState(this.#joined ? 'restarting' : 'joining');
+      this.#setState(this.#joined && !joined ? 'restarting' : 'joining');
       this.#teardown();
       try {
+        let reply = joined;
+        joined = undefined;
         if (!this.#joined) {
-          const joined = await this.request('media:join', { clientId: this.#options.clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
+          reply = await this.request('media:join', { clientId: this.#options.clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
           this.#joined = true;
           this.#takeOver = false;
-          this.onAir = joined.onAir;
-          this.#emit('onair', { bridgeId: joined.onAir });
+          this.#afterJoin(reply);
+        }
+        if (reply) {
           this.#device = new Device();
-          await this.#device.load({ routerRtpCapabilities: joined.rtpCapabilities as msc.RtpCapabilities });
+          await this.#device.load({ routerRtpCapabilities: reply.rtpCapabilities as msc.RtpCapabilities });
         }
         await this.#createRecv();
         await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
@@ -363,8 +499,14 @@ export class MediaLeg {
     return this.#starting;
   }
 
-  #teardown(): void {
+  #closeConsumers(): void {
     for (const id of [...this.consumers.keys()]) this.#closeConsumer(id);
+  }
+
+  #teardown(): void {
+    this.#closeConsumers();
+    clearInterval(this.#sendTimer);
+    this.#sendTimer = undefined;
     this.#cam = undefined;
     this.#mic = undefined;
     this.#send?.close();
@@ -379,6 +521,7 @@ export class MediaLeg {
     transport.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.request('media:connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => ok(), fail);
     });
+    this.#recovery.watch(transport);
     this.#recv = transport;
   }
 
@@ -396,11 +539,12 @@ export class MediaLeg {
         source: appData.source as 'mic' | 'cam',
       }).then(ok, fail);
     });
+    this.#recovery.watch(transport);
     this.#send = transport;
     const audio = stream.getAudioTracks()[0];
     const video = stream.getVideoTracks()[0];
     // stopTracks false: the camera and microphone outlive transports rebuilt after a worker loss, and a move to another node.
-    if (audio) this.#mic = await transport.produce({ track: audio, stopTracks: false, appData: { source: 'mic' } });
+    if (audio) this.#mic = await transport.produce({ track: audio, encodings: [MIC_ENCODING], codecOptions: MIC_CODEC_OPTIONS, stopTracks: false, appData: { source: 'mic' } });
     if (video) {
       this.#cam = await transport.produce({
         track: video,
@@ -409,18 +553,73 @@ export class MediaLeg {
         codecOptions: { videoGoogleStartBitrate: 1000 },
         appData: { source: 'cam' },
       });
-      await this.#applyLayers();
+      await setDegradation(this.#cam.rtpSender, CAM_DEGRADATION);
+      this.#sendRule = new SendRule();
+      this.sendMode = 'video';
+      await this.#applyVideo();
+      if (this.#options.audioFirst ?? true) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
     }
   }
 
-  async #applyLayers(): Promise<void> {
-    const cam = this.#cam;
-    if (!cam || cam.closed) return;
-    try {
-      await cam.setMaxSpatialLayer(this.maxSpatialLayer);
-    } catch (err) {
-      this.#emit('error', { message: `setMaxSpatialLayer failed: ${(err as Error).message}` });
+  /** The audio-first rule on this hall's uplink (audioFirst.ts): stops and restores the camera, and tells the server. */
+  async #checkUplink(): Promise<void> {
+    const send = this.#send;
+    if (!send || send.closed || send.connectionState !== 'connected' || !this.#cam || this.#cam.closed) return;
+    const kbps = availableKbpsOf(await send.getStats().catch(() => null));
+    const changed = this.#sendRule.step(Date.now(), kbps, await this.#downlinkKbps());
+    if (!changed) return;
+    const modeChanged = changed.mode !== this.sendMode;
+    this.sendMode = changed.mode;
+    this.#emit('sendmode', changed);
+    await this.#applyVideo();
+    if (modeChanged) {
+      // The microphone takes a little less on a weak link (its cap comes off with the video).
+      const mic = this.#mic;
+      if (mic && !mic.closed) await mic.setRtpEncodingParameters({ maxBitrate: changed.mode === 'audio-only' ? WEAK_LINK_AUDIO_BPS : undefined }).catch(() => undefined);
+      await this.request('media:sendMode', { mode: changed.mode, availableKbps: kbps === null ? null : Math.round(kbps) }, 5000).catch((err: Error) =>
+        this.#emit('error', { message: `sendMode: ${err.message}` }),
+      );
     }
+  }
+
+  /** What the receive transport received since the last call, in kbit/s (null without one). */
+  async #downlinkKbps(): Promise<number | null> {
+    const recv = this.#recv;
+    if (!recv || recv.closed) return null;
+    let bytes = 0;
+    (await recv.getStats().catch(() => null))?.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'transport') bytes += Number(s.bytesReceived ?? 0);
+    });
+    const now = Date.now();
+    const before = this.#recvBytes;
+    this.#recvBytes = { bytes, at: now };
+    if (!before.at || bytes < before.bytes || now <= before.at) return null;
+    return ((bytes - before.bytes) * 8) / (now - before.at);
+  }
+
+  /**
+   * The camera's encodings now: off in audio only; every layer during a trial or a link test
+   * (the browser probes the link up to what is allocated); else the layers the server asked for.
+   */
+  #applyVideo(): Promise<void> {
+    const apply = async (): Promise<void> => {
+      const cam = this.#cam;
+      if (!cam || cam.closed) return;
+      const { trial } = this.#sendRule.decision;
+      try {
+        if (this.sendMode === 'audio-only' && !trial && !this.#probing) {
+          await cam.setRtpEncodingParameters({ active: false });
+          // mediasoup-client skips a setMaxSpatialLayer to the layer it last set; every layer is off now.
+          Reflect.set(cam, '_maxSpatialLayer', undefined);
+        } else {
+          await cam.setMaxSpatialLayer(trial || this.#probing ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer);
+        }
+      } catch (err) {
+        this.#emit('error', { message: `camera encodings: ${(err as Error).message}` });
+      }
+    };
+    this.#encodings = this.#encodings.then(apply, apply);
+    return this.#encodings;
   }
 
   async #onConsume(msg: ConsumeMessage): Promise<void> {
@@ -476,4 +675,13 @@ export class MediaLeg {
     rc.consumer.close();
     this.#emit('consumerclosed', rc);
   }
+}
+
+/** Sets a sender's degradation preference (kept by the browser across renegotiations). */
+async function setDegradation(sender: RTCRtpSender | undefined, preference: RTCDegradationPreference): Promise<void> {
+  if (!sender) return;
+  const params = sender.getParameters() as RTCRtpSendParameters & { degradationPreference?: RTCDegradationPreference };
+  if (params.degradationPreference === preference) return;
+  params.degradationPreference = preference;
+  await sender.setParameters(params).catch(() => undefined);
 }

@@ -23,6 +23,7 @@ export function connectionText(state: string): string {
     case 'joining': return 'Đang vào hội nghị…';
     case 'reconnecting': return 'Mất kết nối — đang kết nối lại…';
     case 'restarting': return 'Đang khôi phục đường truyền…';
+    case 'recovering': return 'Đang khôi phục đường truyền…';
     case 'closed': return 'Đã rời hội nghị';
     case 'replaced': return 'Điểm cầu này đã được mở trên một máy khác';
     case 'in_use': return 'Điểm cầu này đang mở trên một máy khác';

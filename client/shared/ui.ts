@@ -63,6 +63,7 @@ export function errorText(error: { code: string; message: string }): string {
     bridge_offline: 'Điểm cầu đang mất kết nối.',
     unknown_paper: 'Không có tham luận này.',
     unknown_slot: 'Không có tham luận này trong chương trình.',
+    content_busy: 'Đang có nội dung khác trên màn hình (một điểm cầu đang chia sẻ màn hình hoặc một tài liệu đang trình chiếu).',
     rate_limited: 'Gửi quá nhiều lần. Xin chờ một phút rồi thử lại.',
     closed: 'Hội nghị đã đóng trên máy chủ.',
     internal: 'Máy chủ không trả lời. Xin thử lại.',

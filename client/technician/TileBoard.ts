@@ -29,7 +29,7 @@ interface Tile {
   path: HTMLElement;
   group: Group;
   key: string;
-  shown: { status: TileStatus; reason: string; title: string; test: TestMark; hidden: boolean; dropped: boolean; node: string; path: MediaPath | null };
+  shown: { status: TileStatus; reason: string; title: string; test: TestMark; hidden: boolean; dropped: boolean; node: string; path: MediaPath | null; audioOnly: string };
   line: HealthLine | null;
   /** Seen connected since the dashboard opened: going offline is then a drop, marked on the tile. */
   wasOnline: boolean;
@@ -146,7 +146,7 @@ export class TileBoard {
         path,
         group,
         key: searchKey(bridge.name),
-        shown: { status: 'unknown', reason: '', title: bridge.name, test: null, hidden: false, dropped: false, node: '', path: null },
+        shown: { status: 'unknown', reason: '', title: bridge.name, test: null, hidden: false, dropped: false, node: '', path: null, audioOnly: '' },
         line: null,
         wasOnline: false,
       };
@@ -187,6 +187,13 @@ export class TileBoard {
       if (shown.reason !== reason) {
         tile.reason.textContent = reason;
         shown.reason = reason;
+      }
+      // Audio first: its link carries speech only (the reason says which way); marked on the tile.
+      const audioOnly = line.status !== 'offline' ? (line.last?.audioOnly ?? '') : '';
+      if (shown.audioOnly !== audioOnly) {
+        tile.el.classList.toggle('audio-only', audioOnly !== '');
+        tile.el.dataset.audioOnly = audioOnly;
+        shown.audioOnly = audioOnly;
       }
       const reported = line.last?.mediaPath;
       const path = connected(line.status) && typeof reported === 'string' && reported in MEDIA_PATH_SHORT ? (reported as MediaPath) : null;

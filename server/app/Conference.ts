@@ -68,7 +68,7 @@ export interface ConferenceOptions {
   /** Where hardware (RTP) halls' ports bind and what address they are told (the workers' listen info). */
   rtpListenInfo?: { ip: string; announcedIp?: string; portRange?: { min: number; max: number } };
   /** The press feed and the recordings (run with this process's media). */
-  feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
+  feed: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string; dataDir?: string };
   /**
    * The registry of media nodes the deployment shares: pages' media is placed on its live nodes.
    * Absent: this process's own media is the only node (every page opens it where it reached us).
@@ -209,6 +209,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const health = new HealthMonitor({
         bridgeIds: plan.bridges.map((b) => b.id),
         links: () => links,
+        audioOnlyOf: (bridgeId) => local?.session.audioOnlyOf(bridgeId),
         online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
         joined: (bridgeId) => presenceOf(runner.state, bridgeId).sessions.length > 0,
         // A device's picture that reaches nobody (the hardware halls run with this process's media).

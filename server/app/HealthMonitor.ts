@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { LinkCounters } from '../../sfu/index.ts';
 import type { LinkCounterSource } from './LinkSampleFeed.ts';
 import { systemClock, type Clock, type ClockTimer } from '../core/conference/index.ts';
-import { HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
+import { audioOnlyDirection, HealthBook, type HealthAlert, type HealthThresholds, type LinkSample } from '../core/health.ts';
 import type { ClientLinkReport, LinkEvent, LinkTestResult } from '../protocol/control.ts';
 
 export type { LinkEvent };
@@ -16,6 +16,8 @@ export interface HealthMonitorOptions {
   bridgeIds: readonly string[];
   /** Where the links' counters come from: this process's media session, or the media nodes' samples. */
   links: () => LinkCounterSource;
+  /** Whether a bridge's link carries video each way, where its media session is in this process (undefined: not known here). */
+  audioOnlyOf?: (bridgeId: string) => { up: boolean; down: boolean } | undefined;
   /** Whether the bridge's hall is connected (roll-call presence). */
   online: (bridgeId: string) => boolean;
   /** Whether the hall has ever connected in this conference (a hall that never did is absent, not dropped). */
@@ -144,6 +146,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         sample.nackPerSec = Math.round(((now.up.nacks - before.up.nacks + now.down.nacks - before.down.nacks) / seconds) * 10) / 10;
         sample.keyframeRequestsPerSec = Math.round(((now.up.keyframeRequests - before.up.keyframeRequests) / seconds) * 10) / 10;
       }
+      const flags = this.#options.audioOnlyOf?.(bridgeId);
+      if (flags) sample.audioOnly = audioOnlyDirection(flags);
     } else {
       this.#previous.delete(bridgeId);
     }

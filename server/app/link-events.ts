@@ -29,12 +29,18 @@ export function recordLinkEvents({ runner, media, rtpHalls, health, clock }: Lin
   const onSheet = (sheet: DeviceSheet): void => {
     health.event(sheet.bridgeId, { at: clock.now(), type: 'device_sheet', detail: `phiên bản ${sheet.version}` });
   };
+  // A network change the hall came back from without rejoining (technicians see it in the drill-down).
+  const onIceRestart = ({ bridgeId, direction }: { bridgeId?: string; direction: string }): void => {
+    if (bridgeId !== undefined) health.event(bridgeId, { at: clock.now(), type: 'ice', detail: direction === 'send' ? 'chiều lên' : 'chiều xuống' });
+  };
   runner.on('event', onEvent);
   media?.on('medialost', onMediaLost);
+  media?.on('icerestart', onIceRestart);
   rtpHalls?.on('sheet', onSheet);
   return () => {
     runner.off('event', onEvent);
     media?.off('medialost', onMediaLost);
+    media?.off('icerestart', onIceRestart);
     rtpHalls?.off('sheet', onSheet);
   };
 }

@@ -66,6 +66,8 @@ export interface RunningServer {
 export interface ServerExtras {
   /** Halls that reach the SFU through another UDP address (a NAT or relay in front of it), by bridge. */
   routes?: ReadonlyMap<string, { ip: string; port: number }>;
+  /** How long a media peer whose socket was lost waits for its client to take it back (15 s). */
+  resumeWindowMs?: number;
   /** How often every link is sampled for the technicians (2 s). */
   healthIntervalMs?: number;
   /** After a (re)start, how long halls marked online have to reconnect (20 s). */
@@ -132,7 +134,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         // A shared registry of media nodes that pipe to each other (redis and a node secret, or a
         // control-only instance); otherwise this process's own media is the node, at the page's own origin.
         nodes: extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined),
-        feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset },
+        feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset, dataDir: config.dataDir },
         papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
     let conference = await openConference(plan);
@@ -173,6 +175,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
           authenticate: (token) => conference.authenticate(token),
           refusal: (token) => conference.refusal(token),
           routes: extras.routes,
+          resumeWindowMs: extras.resumeWindowMs,
           iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
           isDeviceBridge: (bridgeId) => conference.rtpHalls.has(bridgeId),
           admit: (principal) => node.admit(config.conferenceId, principal),

@@ -66,6 +66,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     // On air; the wire field keeps its first name (see ConferenceView.programme).
     programme: { bridgeId: onAir, bridgeName: name(onAir) },
     content: contentViewOf(state, name),
+    screen: state.screen ? { bridgeId: state.screen.bridgeId, bridgeName: name(state.screen.bridgeId), startedAt: state.screen.startedAt } : null,
     agenda: {
       index: state.agenda.index,
       items: state.config.agenda.map((it) => ({

@@ -57,8 +57,24 @@ export interface LinkSample {
   audioLevel?: number;
   /** How the hall's media reaches the SFU (UDP, TCP, TURN over UDP/TCP/TLS), as its browser reports it. */
   mediaPath?: MediaPath;
+  /**
+   * The link carries no video: `up` the hall's camera does not reach the SFU (the others only
+   * hear it), `down` it receives no video (it only hears), `both`. Absent: video flows.
+   */
+  audioOnly?: AudioOnlyDirection;
   /** Something that makes the link useless whatever its figures say (a device's picture nobody gets), in words. */
   problem?: string;
+}
+
+/** Which way a link without video fails: see `LinkSample.audioOnly`. */
+export type AudioOnlyDirection = 'up' | 'down' | 'both';
+
+/** What every screen says of a hall whose link carries audio only (its display, its tile, the chair's console). */
+export const AUDIO_ONLY_LABEL = 'Đường truyền yếu — chỉ âm thanh';
+
+/** The direction of a link without video, from the SFU's two flags; undefined while video flows. */
+export function audioOnlyDirection(flags: { up: boolean; down: boolean }): AudioOnlyDirection | undefined {
+  return flags.up && flags.down ? 'both' : flags.up ? 'up' : flags.down ? 'down' : undefined;
 }
 
 /** A bridge's status with the reasons, in words a technician reads. */
@@ -94,6 +110,12 @@ export function assess(sample: LinkSample, t: HealthThresholds = DEFAULT_THRESHO
   check(sample.lossDownPct, 'lossPct', (v) => `mất gói ${vn(v)}% chiều xuống`);
   check(sample.rttMs, 'rttMs', (v) => `độ trễ ${Math.round(v)} ms`);
   check(sample.jitterMs, 'jitterMs', (v) => `dao động trễ ${Math.round(v)} ms`);
+  // Audio first: the link still carries speech, but a technician must see that it carries nothing else.
+  if (sample.audioOnly) {
+    if (status === 'ok') status = 'degraded';
+    const way = sample.audioOnly === 'up' ? ' (chiều lên)' : sample.audioOnly === 'down' ? ' (chiều xuống)' : '';
+    reasons.unshift(`${AUDIO_ONLY_LABEL}${way}`);
+  }
   return { status, reasons };
 }
 

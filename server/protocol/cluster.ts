@@ -59,8 +59,8 @@ export const MediaNodeRecord = z.object({
 });
 export type MediaNodeRecord = z.infer<typeof MediaNodeRecord>;
 
-/** What a hall publishes: microphone or camera (as sfu/ names them). */
-export const TrackSource = z.enum(['mic', 'cam']);
+/** What a hall publishes: microphone, camera or shared screen (as sfu/ names them). */
+export const TrackSource = z.enum(['mic', 'cam', 'screen']);
 
 /** A track published on some node: what the other nodes need to pipe it to themselves. */
 export const TrackRecord = z.object({

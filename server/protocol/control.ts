@@ -251,6 +251,8 @@ export interface ConferenceView {
   recording?: { recordingId: string; startedAt: number } | null;
   /** What every hall display shows beside the speaker (a paper and its page), or null. */
   content?: ContentView | null;
+  /** The hall whose shared screen every hall receives (the content track), or null. */
+  screen?: { bridgeId: string; bridgeName: string; startedAt: number } | null;
   /** Staff: every designated paper, received, late or missing. */
   papers?: PapersView;
   /** The maket of the viewer's own hall (province for staff). */

@@ -38,8 +38,8 @@ export const DtlsParameters = z.looseObject({
   fingerprints: z.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) })).min(1).max(8),
 });
 
-export const MediaSourceSchema = z.enum(['mic', 'cam']);
-export const ConsumerSlotSchema = z.enum(['onair', 'audio', 'thumb', 'next']);
+export const MediaSourceSchema = z.enum(['mic', 'cam', 'screen']);
+export const ConsumerSlotSchema = z.enum(['onair', 'audio', 'thumb', 'next', 'content']);
 export type ConsumerSlot = z.infer<typeof ConsumerSlotSchema>;
 
 /**
@@ -68,13 +68,39 @@ export const IceConfigSchema = z.object({
 });
 export type IceConfig = z.infer<typeof IceConfigSchema>;
 
+/**
+ * What a peer that lost its signaling socket (a network change, a few seconds without a link)
+ * presents to take its media back on a new socket: the peer id and the key `media:join` gave it.
+ */
+export const MediaResume = z.object({ peerId: z.string().min(1).max(64), key: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'not a resume key') }).strict();
+export type MediaResume = z.infer<typeof MediaResume>;
+
+/**
+ * How a hall's video leaves it, as its browser decides from its own bandwidth estimate: `video`
+ * (the simulcast layers its link carries) or `audio-only` (no layer fits beside the audio).
+ */
+export const SEND_MODES = ['video', 'audio-only'] as const;
+export const SendModeSchema = z.enum(SEND_MODES);
+export type SendMode = z.infer<typeof SendModeSchema>;
+
+/**
+ * A bridge whose link carries no video: `up` its camera does not reach the SFU (the others hear
+ * it only), `down` it receives no video (it only hears). Both may hold.
+ */
+export interface AudioOnlyState {
+  bridgeId: string;
+  up: boolean;
+  down: boolean;
+}
+
 /** Requests from the client, each answered through the socket.io acknowledgement. */
 export const MediaRequests = {
   /**
    * `clientId`: which page this is (random, kept across its reloads); `takeOver`: take the hall
-   * from another page that publishes it (refused with `bridge_in_use` otherwise).
+   * from another page that publishes it (refused with `bridge_in_use` otherwise); `resume`: take
+   * back the peer a lost socket had (its transports and producers) instead of a new one.
    */
-  'media:join': z.object({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional() }).strict(),
+  'media:join': z.object({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional(), resume: MediaResume.optional() }).strict(),
   'media:capabilities': z.object({ rtpCapabilities: RtpCapabilities }),
   'media:createTransport': z.object({ direction: z.enum(['send', 'recv']) }),
   'media:connectTransport': z.object({ transportId: z.string().uuid(), dtlsParameters: DtlsParameters }),
@@ -85,6 +111,10 @@ export const MediaRequests = {
     source: MediaSourceSchema,
   }),
   'media:thumbnails': z.object({ bridgeIds: z.array(BridgeId).max(256) }),
+  /** New ICE credentials for one of the peer's transports (its network changed): the client restarts ICE with them. */
+  'media:restartIce': z.object({ transportId: z.string().uuid() }).strict(),
+  /** The hall tells how its video leaves it (its browser dropped to audio only, or came back). */
+  'media:sendMode': z.object({ mode: SendModeSchema, availableKbps: z.number().finite().min(0).max(1_000_000).nullable() }).strict(),
 } as const;
 export type MediaRequestName = keyof typeof MediaRequests;
 export type MediaRequest<N extends MediaRequestName> = z.infer<(typeof MediaRequests)[N]>;
@@ -122,7 +152,12 @@ export type Ack<T> = { ok: true; data: T } | { ok: false; error: { code: ErrorCo
 
 /** What each request answers with when it succeeds. */
 export interface MediaReplies {
-  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; onAir: string };
+  /**
+   * `resumed`: the peer of `resume` was taken back (its transports and producers kept; restart
+   * their ICE; its consumers come anew). `resumeKey` is what to present next time.
+   * `audioOnly`: the bridges whose links carry no video now.
+   */
+  'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; onAir: string; resumed: boolean; resumeKey: string; audioOnly: AudioOnlyState[] };
   'media:capabilities': Record<string, never>;
   /** With `iceServers` and `iceTransportPolicy` when TURN is configured (fresh credentials each time). */
   'media:createTransport': {
@@ -134,6 +169,9 @@ export interface MediaReplies {
   'media:connectTransport': Record<string, never>;
   'media:produce': { id: string };
   'media:thumbnails': Record<string, never>;
+  /** With fresh TURN credentials when TURN is configured. */
+  'media:restartIce': { iceParameters: unknown } & Partial<IceConfig>;
+  'media:sendMode': Record<string, never>;
 }
 
 /** A consumer handed to the client; it answers `{ ok: true }` when it can receive it. */
@@ -163,6 +201,8 @@ export interface MediaServerEvents {
   'session:refused': (msg: { code: 'token_revoked' | 'token_invalid' }) => void;
   /** Another bridge is on air (its video and audio are what every hall receives). */
   'onair:changed': (msg: { bridgeId: string }) => void;
+  /** A bridge's link started or stopped carrying video (both false: video again). */
+  'media:audioOnly': (msg: AudioOnlyState) => void;
 }
 
 /** Requests the client sends, typed from the schemas. */

@@ -52,6 +52,8 @@ export const ContentCommands = [
   z.object({ type: z.literal('content_show'), paperId: PaperId, page: PageNumber.optional() }),
   z.object({ type: z.literal('content_page'), page: PageNumber }),
   z.object({ type: z.literal('content_clear') }),
+  z.object({ type: z.literal('screen_share_start') }),
+  z.object({ type: z.literal('screen_share_stop') }),
 ] as const;
 
 /** The content on every screen, as the displays draw it. */

@@ -1,6 +1,7 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
 import type { z } from 'zod';
-import type { MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
+import type { AudioOnlyState, MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
 import type { Principal } from '../protocol/control.ts';
 import { onRequest, useTokenAuth, type ConnectRefusal } from './socket-requests.ts';
@@ -38,6 +39,8 @@ export interface MediaSignalingOptions {
   admit?: (principal: Principal) => Promise<{ code: 'wrong_node'; nodeId: string; mediaUrl: string | null } | null>;
   /** The TURN servers and credentials of a socket's token, handed out with each transport (none when TURN is off or the token is revoked). */
   iceConfig?: (token: string) => Promise<IceConfig | null>;
+  /** How long a peer whose socket was lost waits for its client (RESUME_WINDOW_MS). */
+  resumeWindowMs?: number;
 }
 
 /**
@@ -57,6 +60,58 @@ export function peerOptionsFor(p: Principal, chairBridgeId: string): PeerOptions
     case 'viewer':
       return { publish: false, receiveOnAir: true, thumbnails: false };
   }
+}
+
+/** How long a peer whose socket was lost (not closed) waits for its client on a new socket before it leaves. */
+export const RESUME_WINDOW_MS = 15_000;
+
+/** A joined peer and the socket that speaks for it now (null while its client is away). */
+interface PeerLink {
+  readonly peerId: string;
+  /** The access token it joined with: only the same may take it back. */
+  readonly token: string;
+  /** What its client presents to take it back; a new one after each resume. */
+  resumeKey: string;
+  readonly session: MediaSession;
+  socket: MediaSocket | null;
+  expiry?: ReturnType<typeof setTimeout>;
+}
+
+function newResumeKey(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function sameKey(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** How the session talks to a peer's client: through whichever socket speaks for it now (nothing while it is away). */
+function sinkOf(link: PeerLink, links: Map<string, PeerLink>, consumeTimeout: number): MediaPeerSink {
+  return {
+    async consume(request) {
+      const socket = link.socket;
+      // A client that is away cannot set up a consumer; it gets its consumers anew when it is back.
+      if (!socket) throw new Error('client away');
+      const reply = await socket.timeout(consumeTimeout).emitWithAck('media:consume', request as ConsumeMessage);
+      if (!reply?.ok) throw new Error('client refused consumer');
+    },
+    consumerClosed: (consumerId) => void link.socket?.emit('media:consumerClosed', { consumerId }),
+    consumerSlot: (consumerId, slot) => void link.socket?.emit('media:consumerSlot', { consumerId, slot }),
+    sendLayers: (maxSpatialLayer) => void link.socket?.emit('media:sendLayers', { maxSpatialLayer }),
+    micState: (open) => void link.socket?.emit('media:micState', { open }),
+    restartMedia: (reason) => void link.socket?.emit('media:restart', { reason }),
+    replaced: () => {
+      // The session closed the peer already: forget it, and tell its client if it is here.
+      clearTimeout(link.expiry);
+      if (links.get(link.peerId) === link) links.delete(link.peerId);
+      const socket = link.socket;
+      link.socket = null;
+      socket?.emit('media:replaced', { at: Date.now() });
+      socket?.disconnect(true);
+    },
+  };
 }
 
 /** Turns any thrown value into a wire error with a stable code. */
@@ -99,37 +154,29 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
     options.refusal,
   );
 
+  /** Joined peers by id, with the socket that speaks for each now. */
+  const links = new Map<string, PeerLink>();
+
+  /** The peer leaves the session and is forgotten here. */
+  const leave = (link: PeerLink): void => {
+    clearTimeout(link.expiry);
+    if (links.get(link.peerId) === link) links.delete(link.peerId);
+    if (!link.session.closed) link.session.leave(link.peerId);
+  };
+
   nsp.on('connection', (raw) => {
     const socket = raw as MediaSocket;
     const principal = socket.data.principal;
     const session = current();
     if (!session) return void socket.disconnect(true);
-    const peerId = socket.id;
-    let joined = false;
-
-    const sink: MediaPeerSink = {
-      async consume(request) {
-        const msg: ConsumeMessage = request as ConsumeMessage;
-        const reply = await socket.timeout(consumeTimeout).emitWithAck('media:consume', msg);
-        if (!reply?.ok) throw new Error('client refused consumer');
-      },
-      consumerClosed: (consumerId) => void socket.emit('media:consumerClosed', { consumerId }),
-      consumerSlot: (consumerId, slot) => void socket.emit('media:consumerSlot', { consumerId, slot }),
-      sendLayers: (maxSpatialLayer) => void socket.emit('media:sendLayers', { maxSpatialLayer }),
-      micState: (open) => void socket.emit('media:micState', { open }),
-      restartMedia: (reason) => void socket.emit('media:restart', { reason }),
-      replaced: () => {
-        joined = false;
-        socket.emit('media:replaced', { at: Date.now() });
-        socket.disconnect(true);
-      },
-    };
+    /** The peer this socket speaks for, once joined (or resumed). */
+    let link: PeerLink | null = null;
 
     /** The socket's TURN configuration; without one (TURN off, a store error) the hall still gets its direct candidates. */
     const iceConfigOf = async (token: string): Promise<IceConfig | null> => {
       if (!options.iceConfig) return null;
       return options.iceConfig(token).catch((error: unknown) => {
-        log('warn', 'no TURN credentials', { peerId, error: String(error) });
+        log('warn', 'no TURN credentials', { socketId: socket.id, error: String(error) });
         return null;
       });
     };
@@ -137,37 +184,63 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
     /** Registers a request handler: validate, check joined, run, ack. */
     function handle<N extends MediaRequestName>(
       name: N,
-      run: (payload: z.infer<(typeof MediaRequests)[N]>) => Promise<MediaReplies[N]> | MediaReplies[N],
+      run: (payload: z.infer<(typeof MediaRequests)[N]>, peerId: string) => Promise<MediaReplies[N]> | MediaReplies[N],
     ): void {
       onRequest(socket, name, MediaRequests[name], async (payload): Promise<Ack<MediaReplies[N]>> => {
-        if (name !== 'media:join' && !joined) return { ok: false, error: { code: 'not_joined', message: 'join first' } };
+        if (name !== 'media:join' && !link) return { ok: false, error: { code: 'not_joined', message: 'join first' } };
         try {
-          return { ok: true, data: await run(payload as z.infer<(typeof MediaRequests)[N]>) };
+          return { ok: true, data: await run(payload as z.infer<(typeof MediaRequests)[N]>, link?.peerId ?? socket.id) };
         } catch (error) {
           const wire = toWireError(error);
-          if (wire.code === 'internal') log('warn', `${name} failed`, { peerId, error: String(error) });
+          if (wire.code === 'internal') log('warn', `${name} failed`, { peerId: link?.peerId, error: String(error) });
           return { ok: false, error: wire };
         }
       });
     }
 
-    handle('media:join', ({ clientId, takeOver }) => {
-      if (joined) throw new WireError('already_exists', 'already joined');
+    handle('media:join', ({ clientId, takeOver, resume }) => {
+      if (link) throw new WireError('already_exists', 'already joined');
+      const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;
+      const reply = (l: PeerLink, resumed: boolean): MediaReplies['media:join'] => ({
+        peerId: l.peerId,
+        role: principal.role,
+        bridgeId,
+        rtpCapabilities: session.rtpCapabilities,
+        onAir: session.onAir,
+        resumed,
+        resumeKey: l.resumeKey,
+        audioOnly: session.audioOnly(),
+      });
+      const held = resume ? links.get(resume.peerId) : undefined;
+      if (held && resume && held.session === session && session.hasPeer(held.peerId) && held.token === socket.data.token && sameKey(held.resumeKey, resume.key)) {
+        // The same client on a new socket (its network changed, or its link dropped for a while):
+        // it keeps its transports and producers; the old socket, if still open, is let go.
+        const old = held.socket;
+        clearTimeout(held.expiry);
+        held.socket = socket;
+        held.resumeKey = newResumeKey();
+        link = held;
+        if (old && old !== socket) old.disconnect(true);
+        session.resumePeer(held.peerId);
+        log('info', 'peer resumed', { peerId: held.peerId, role: principal.role });
+        return reply(held, true);
+      }
       let peerOptions: PeerOptions = { ...peerOptionsFor(principal, session.chairBridgeId), ...(clientId ? { clientId } : {}) };
       // A browser opened with a hardware hall's link may watch, but must not take the device's place.
       if (principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
-      const { rtpCapabilities } = session.join(peerId, peerOptions, sink, { takeOver });
-      if (takeOver) log('info', 'hall taken over by another page', { peerId, bridgeId: peerOptions.bridgeId });
-      joined = true;
-      log('info', 'peer joined', { peerId, role: principal.role });
-      const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;
-      return { peerId, role: principal.role, bridgeId, rtpCapabilities, onAir: session.onAir };
+      const fresh: PeerLink = { peerId: socket.id, token: socket.data.token, resumeKey: newResumeKey(), session, socket };
+      session.join(fresh.peerId, peerOptions, sinkOf(fresh, links, consumeTimeout), { takeOver });
+      if (takeOver) log('info', 'hall taken over by another page', { peerId: fresh.peerId, bridgeId: peerOptions.bridgeId });
+      links.set(fresh.peerId, fresh);
+      link = fresh;
+      log('info', 'peer joined', { peerId: fresh.peerId, role: principal.role });
+      return reply(fresh, false);
     });
-    handle('media:capabilities', ({ rtpCapabilities }) => {
+    handle('media:capabilities', ({ rtpCapabilities }, peerId) => {
       session.setRtpCapabilities(peerId, rtpCapabilities as never);
       return {};
     });
-    handle('media:createTransport', async ({ direction }) => {
+    handle('media:createTransport', async ({ direction }, peerId) => {
       const [created, ice] = await Promise.all([session.createTransport(peerId, direction), iceConfigOf(socket.data.token)]);
       const params = ice ? { ...created, ...ice } : created;
       const route = principal.role === 'operator' ? options.routes?.get(principal.bridgeId) : undefined;
@@ -176,20 +249,42 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       const [first] = params.iceCandidates as { foundation: string; priority: number; protocol: string; type: string }[];
       return { ...params, iceCandidates: [{ ...first, protocol: 'udp', ip: route.ip, address: route.ip, port: route.port }] };
     });
-    handle('media:connectTransport', async ({ transportId, dtlsParameters }) => {
+    handle('media:connectTransport', async ({ transportId, dtlsParameters }, peerId) => {
       await session.connectTransport(peerId, transportId, dtlsParameters as never);
       return {};
     });
-    handle('media:produce', ({ transportId, kind, rtpParameters, source }) =>
+    handle('media:produce', ({ transportId, kind, rtpParameters, source }, peerId) =>
       session.produce(peerId, transportId, kind, rtpParameters as never, source),
     );
-    handle('media:thumbnails', ({ bridgeIds }) => {
+    handle('media:thumbnails', ({ bridgeIds }, peerId) => {
       session.setThumbnails(peerId, bridgeIds);
       return {};
     });
+    // A network change: new ICE credentials for a transport (with fresh TURN credentials), nothing else changes.
+    handle('media:restartIce', async ({ transportId }, peerId) => {
+      const [iceParameters, ice] = await Promise.all([session.restartIce(peerId, transportId), iceConfigOf(socket.data.token)]);
+      return ice ? { iceParameters, ...ice } : { iceParameters };
+    });
+    handle('media:sendMode', ({ mode }, peerId) => {
+      session.setSendMode(peerId, mode);
+      return {};
+    });
 
-    socket.on('disconnect', () => {
-      if (joined) session.leave(peerId);
+    socket.on('disconnect', (reason) => {
+      const l = link;
+      if (!l || l.socket !== socket) return;
+      l.socket = null;
+      // Left on purpose (the page closed it, the server cut it off, a new plan): gone now. Lost
+      // (a network change, a dead link): its media waits for it to come back on a new socket.
+      if (reason === 'client namespace disconnect' || reason === 'server namespace disconnect' || reason === 'server shutting down' || l.session !== current()) {
+        leave(l);
+        return;
+      }
+      l.session.setAway(l.peerId, true);
+      l.expiry = setTimeout(() => {
+        if (l.socket === null) leave(l);
+      }, options.resumeWindowMs ?? RESUME_WINDOW_MS);
+      l.expiry.unref?.();
     });
   });
 
@@ -197,10 +292,13 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   let bound: MediaSession | undefined;
   // Each instance tells its own sockets about its own media.
   const onAir = ({ bridgeId }: { bridgeId: string }): void => void nsp.local.emit('onair:changed', { bridgeId });
+  const onAudioOnly = (state: AudioOnlyState): void => void nsp.local.emit('media:audioOnly', state);
   const bind = (): void => {
     bound?.off('onair', onAir);
+    bound?.off('audioonly', onAudioOnly);
     bound = current();
     bound?.on('onair', onAir);
+    bound?.on('audioonly', onAudioOnly);
   };
   bind();
   return bind;

@@ -3,9 +3,11 @@
 //   who-hears-whom.ts  the consumers each peer should hold (on air, prepared next, thumbnails)
 //   send-layers.ts     the simulcast layers each hall should send
 //   microphones.ts     whose microphone runs at the server (the set comes from the core)
+//   priorities.ts      which video a short downlink keeps: the programme before thumbnails
 export { desiredConsumers, onAirTracks } from './who-hears-whom.ts';
 export { maxSpatialLayer } from './send-layers.ts';
 export { microphoneOpen } from './microphones.ts';
+export { consumerPriority, VIDEO_PRIORITY } from './priorities.ts';
 export type {
   BridgeTracks,
   ConsumerSlot,

@@ -1,14 +1,14 @@
 // The plain data the routing rule reads and returns: no mediasoup objects, no I/O.
 
-/** What a hall publishes: its microphone and its camera. */
-export type MediaSource = 'mic' | 'cam';
+/** What a hall publishes: its microphone, its camera, and a shared window or screen (the content track). */
+export type MediaSource = 'mic' | 'cam' | 'screen';
 
 /**
  * Why a peer receives a consumer: `onair` the video of the bridge on air, `audio` an audio
  * stream (on air or the chair), `thumb` a thumbnail, or `next`: prepared (paused) for the bridge
- * expected to get the floor, so that the switch only has to resume it.
+ * expected to get the floor, so that the switch only has to resume it; `content` the shared screen.
  */
-export type ConsumerSlot = 'onair' | 'audio' | 'thumb' | 'next';
+export type ConsumerSlot = 'onair' | 'audio' | 'thumb' | 'next' | 'content';
 
 /** One published track, as routing sees it. */
 export interface PublishedTrack {
@@ -36,6 +36,8 @@ export interface RoutingState {
   readonly next: string | undefined;
   /** The bridges whose microphones are open (from the core's `openMicrophones`). */
   readonly openMicrophones: ReadonlySet<string>;
+  /** The bridge whose screen every hall receives (from the core's `sharingBridgeOf`); one at a time. */
+  readonly content?: string;
 }
 
 /** How one peer takes part, as routing needs it. */
@@ -54,7 +56,7 @@ export interface RoutedPeer {
 
 /** A consumer a peer should hold: keyed so that the same track in the same role keeps its consumer. */
 export interface DesiredConsumer<T extends PublishedTrack = PublishedTrack> {
-  /** `main:<trackId>` (on air, audio and next share it: a prepared consumer goes live in place) or `thumb:<trackId>`. */
+  /** `main:<trackId>` (on air, audio and next share it: a prepared consumer goes live in place), `thumb:<trackId>` or `content:<trackId>`. */
   key: string;
   track: T;
   slot: ConsumerSlot;

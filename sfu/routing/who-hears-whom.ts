@@ -32,8 +32,10 @@ export function onAirTracks<T extends PublishedTrack>(
 
 /**
  * The consumers a peer should hold now: what is on air (if it receives it), the prepared next
- * speaker's tracks it does not already hold (paused, slot `next`), and its chosen thumbnails
- * (cameras, if it may see thumbnails). A track that is not published yields nothing.
+ * speaker's tracks it does not already hold (paused, slot `next`), the shared screen (with the
+ * programme: every peer that receives what is on air, except the sharing hall itself, which has
+ * it on its own screen), and its chosen thumbnails (cameras, if it may see thumbnails). A track
+ * that is not published yields nothing.
  */
 export function desiredConsumers<T extends PublishedTrack>(state: RoutingState, peer: RoutedPeer, published: TrackLookup<T>): DesiredConsumer<T>[] {
   const desired: DesiredConsumer<T>[] = [];
@@ -46,6 +48,8 @@ export function desiredConsumers<T extends PublishedTrack>(state: RoutingState, 
         if (!held.has(track.trackId)) desired.push({ key: `main:${track.trackId}`, track, slot: 'next' });
       }
     }
+    const screen = state.content === undefined || state.content === peer.bridgeId ? undefined : published.get(state.content)?.screen;
+    if (screen) desired.push({ key: `content:${screen.trackId}`, track: screen, slot: 'content' });
   }
   if (peer.thumbnails) {
     for (const bridgeId of peer.thumbnailChoice) {

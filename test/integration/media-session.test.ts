@@ -456,6 +456,29 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     await eventuallyEqual('routing', () => routing(s), expectedRouting(HALLS, COMMUNE));
     await eventuallyEqual('open microphones', () => openMics(s), [COMMUNE, PROVINCE]);
   });
+  it("setContent routes one hall's shared screen (slot content) to every hall but itself; null takes it away", async () => {
+    const s = await open();
+    const halls = await joinHalls(s, HALLS);
+    const commune = halls.get(COMMUNE)!;
+    // The screen is a video track of the hall's own peer (one encoding: no simulcast for a screen).
+    const screen = { ...camParameters(), mid: '2' };
+    screen.encodings = [screen.encodings![0]!];
+    await s.produce(commune.peerId, commune.sendTransportId!, 'video', screen, 'screen');
+    const contentOf = (bridgeId: string) => halls.get(bridgeId)!.sink.consumes.filter((c) => c.source === 'screen');
+    // Published but not shared: nobody receives it.
+    expect(HALLS.flatMap(contentOf)).to.deep.equal([]);
+    await s.setContent(COMMUNE);
+    expect(s.content).to.equal(COMMUNE);
+    await eventuallyEqual('every other hall receives the screen as the content', () => HALLS.filter((b) => contentOf(b).length > 0).sort(), [PROVINCE, DISTRICT, COMMUNE_2].sort());
+    for (const b of [PROVINCE, DISTRICT, COMMUNE_2]) expect(contentOf(b)[0]).to.deep.include({ bridgeId: COMMUNE, slot: 'content', kind: 'video' });
+    // The programme is untouched: the chair is still on air.
+    const programme = Object.fromEntries(Object.entries(routing(s)).map(([k, v]) => [k, v.filter((l) => !l.startsWith('content '))]));
+    expect(programme).to.deep.equal(expectedRouting(HALLS, PROVINCE));
+    const ids = [PROVINCE, DISTRICT, COMMUNE_2].map((b) => contentOf(b)[0]!.consumerId);
+    await s.setContent(null);
+    await eventuallyEqual('the content consumers are closed', () => ids.filter((id) => [PROVINCE, DISTRICT, COMMUNE_2].some((b) => halls.get(b)!.sink.closedConsumers.includes(id))).length, 3);
+    expect(await codeOf(() => s.setContent('x-0'))).to.equal('unknown_bridge');
+  });
 });
 
 describe('MediaSession when a worker dies (SIGKILL)', function () {
@@ -524,4 +547,5 @@ describe('MediaSession when a worker dies (SIGKILL)', function () {
     expect(lateWorker).to.equal(victim);
     await eventuallyEqual('routing with the late hall', () => routing(session), expectedRouting([...all, 'c-05977'], DISTRICT));
   });
+
 });

@@ -17,6 +17,14 @@ const OTHER_COMMUNE = 'c-05971'; // no paper of its own
 /** The check's wall-clock limit in this test; a refusal must come within it (plus the time to start and answer). */
 const CHECK_MS = 6000;
 
+/** Polls until a condition holds (2 s at most). */
+async function waitUntil(ok: () => boolean): Promise<void> {
+  for (const until = Date.now() + 2000; !ok(); ) {
+    if (Date.now() > until) throw new Error('condition not reached in 2 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('papers over REST: upload, check, refuse, keep, serve (real server, real checker processes)', function () {
   this.timeout(120_000);
   let server: RunningServer;
@@ -213,6 +221,30 @@ describe('papers over REST: upload, check, refuse, keep, serve (real server, rea
     expect(csv.status).to.equal(200);
     expect(csv.bytes.toString('utf8')).to.contain('tham-luan-cap-xa.c-06010');
     await host.execute({ role: 'secretary' }, { type: 'content_clear' });
+  });
+
+  it('screen sharing through the server: the province shares, a hall is refused with content_busy, the chair stops it; the view and the media follow', async () => {
+    const host = server.conference;
+    const shared = await host.execute({ role: 'secretary' }, { type: 'screen_share_start' });
+    expect(shared.ok, JSON.stringify(shared)).to.equal(true);
+    expect(host.view({ role: 'viewer' }).screen).to.deep.include({ bridgeId: 'p-20' });
+    const early = await host.execute({ role: 'operator', bridgeId: COMMUNE }, { type: 'screen_share_start' });
+    expect(!early.ok && early.error.code, 'not holding the floor').to.equal('forbidden');
+    await host.execute({ role: 'secretary' }, { type: 'request_floor', bridgeId: COMMUNE, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch HĐND xã' });
+    const granted = await host.execute({ role: 'chair' }, { type: 'grant_next' });
+    expect(granted.ok, JSON.stringify(granted)).to.equal(true);
+    const busy = await host.execute({ role: 'operator', bridgeId: COMMUNE }, { type: 'screen_share_start' });
+    expect(!busy.ok && busy.error.code, 'the province shares').to.equal('content_busy');
+    const media = host.local!.session;
+    await waitUntil(() => media.content === 'p-20');
+    expect((await host.execute({ role: 'chair' }, { type: 'screen_share_stop' })).ok).to.equal(true);
+    expect(host.view({ role: 'viewer' }).screen).to.equal(null);
+    await waitUntil(() => media.content === undefined);
+    expect((await host.execute({ role: 'operator', bridgeId: COMMUNE }, { type: 'screen_share_start' })).ok).to.equal(true);
+    await waitUntil(() => media.content === COMMUNE);
+    await host.execute({ role: 'chair' }, { type: 'revoke_floor' });
+    expect(host.view({ role: 'viewer' }).screen, "the hall's share ends with its speech").to.equal(null);
+    await waitUntil(() => media.content === undefined);
   });
 
   it('malformed and hostile PDFs are each refused within the limits with their code; the event loop stays free and the server keeps serving', async () => {

@@ -207,7 +207,7 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
       ['missing dtlsParameters', 'media:connectTransport', { transportId: UUID }],
       ['no fingerprints', 'media:connectTransport', { transportId: UUID, dtlsParameters: { fingerprints: [] } }],
       ['unknown kind', 'media:produce', produce({ kind: 'data' })],
-      ['unknown source', 'media:produce', produce({ source: 'screen' })],
+      ['unknown source', 'media:produce', produce({ source: 'desktop' })],
       ['no codecs', 'media:produce', produce({ rtpParameters: { codecs: [] } })],
       ['payloadType as a string', 'media:produce', produce({ rtpParameters: { codecs: [{ ...opus, payloadType: '111' }] } })],
       ['payloadType out of range', 'media:produce', produce({ rtpParameters: { codecs: [{ ...opus, payloadType: 300 }] } })],

@@ -1,6 +1,6 @@
 // The feed desk: ties the conference to its feed (the press feed and the archive recordings of
 // what is on air). It keeps what is drawn over the picture (the chair's hall's maket, the
-// speaker's lower third) in step with the conference, runs the output while the press feed is
+// speaker's lower third, the page on screen beside the speaker) in step with the conference, runs the output while the press feed is
 // configured or a recording is on, and starts and stops the archive recordings when the
 // conference state says so (the secretary's or the chair's command, the end of the meeting, or a
 // restart in the middle of a recording).
@@ -18,6 +18,8 @@ import { FeedOutput, type PressFeedTarget } from './FeedOutput.ts';
 import type { Overlay } from './FeedEncoder.ts';
 import type { Recorder } from './Recorder.ts';
 import { chaptersFromLog, type Chapter } from './chapters.ts';
+import { ContentPanel } from './ContentPanel.ts';
+import { paperOnDisk } from '../papers/PaperDesk.ts';
 
 /**
  * What the desk follows: the conference's plan and state (the runner on a control instance, a
@@ -36,6 +38,8 @@ export interface FeedDeskOptions {
   pressFeed?: PressFeedTarget;
   /** Where recordings are written. */
   recordingsDir: string;
+  /** The data directory whose papers the page on screen is drawn from (DIEMCAU_DATA_DIR; shared with the control plane's, or the same host). */
+  dataDir?: string;
   width?: number;
   height?: number;
   fps?: number;
@@ -82,6 +86,9 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
   /** Serialises starts and stops. */
   #chain: Promise<void> = Promise.resolve();
   #overlayKey = '';
+  /** The content drawn in the panel now ('' before the output, 'none', or paper:page). */
+  #panelKey = '';
+  #panel: ContentPanel | undefined;
   #closed = false;
   readonly #onChanged = (): void => this.#refresh();
 
@@ -131,8 +138,10 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
       maketBackground: maket.background,
       maketText: maket.textColour,
       overlay: this.overlay(),
+      panel: await this.#panelPng(this.#contentKey()),
       clock: this.#clock,
     });
+    this.#panelKey = this.#contentKey();
     output.on('problem', (m) => this.emit('problem', m));
     // A re-encoder that died cut the recording: its file is finished, and it goes on in a new one.
     output.on('restarted', () => {
@@ -178,10 +187,44 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
       this.#overlayKey = key;
       void this.#output.then((o) => o.setOverlay(overlay)).catch(() => undefined);
     }
+    const content = this.#contentKey();
+    if (content !== this.#panelKey && this.#output) {
+      this.#panelKey = content;
+      void Promise.all([this.#output, this.#panelPng(content)])
+        .then(([o, png]) => {
+          // A later change may have been drawn first: only the current content goes on.
+          if (this.#panelKey === content && !this.#closed) o.setPanel(png);
+        })
+        .catch((e: unknown) => this.emit('problem', `content panel failed [content:${content}]`, e));
+    }
     const wanted = (this.#source.runner.state as ConferenceState).recording ?? null;
     const active = this.#active;
     if (wanted && active?.recordingId !== wanted.recordingId) this.#serial(() => this.#startRecording(wanted.recordingId, wanted.startedAt));
     else if (!wanted && active) this.#serial(() => this.#stopRecording(active));
+  }
+
+  /** What the panel shows: 'none', or the paper and page on screen. */
+  #contentKey(): string {
+    const content = (this.#source.runner.state as ConferenceState).content;
+    return content ? `${content.paperId}:${content.page}` : 'none';
+  }
+
+  /** The panel for a content key; the blank one when the paper's file is not on this server. */
+  async #panelPng(key: string): Promise<Buffer> {
+    this.#panel ??= new ContentPanel(this.#options.width ?? 1280, this.#options.height ?? 720, this.#clock);
+    if (key === 'none') return this.#panel.blank();
+    const [paperId, page] = key.split(':') as [string, string];
+    const dataDir = this.#options.dataDir;
+    const file = dataDir === undefined ? undefined : paperOnDisk(dataDir, this.#source.conferenceId, paperId);
+    if (!file) {
+      this.emit('problem', `the paper on screen is not on this server's disk [paperId:${paperId}]`);
+      return this.#panel.blank();
+    }
+    // A page that cannot be drawn leaves the speaker full frame rather than the feed without a picture.
+    return this.#panel.page(paperId, file, Number(page)).catch((error: unknown) => {
+      this.emit('problem', `the page on screen could not be drawn [paperId:${paperId}, page:${page}]`, error);
+      return this.#panel!.blank();
+    });
   }
 
   #serial(work: () => Promise<void>): void {
@@ -232,6 +275,7 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
     const output = this.#output;
     this.#output = undefined;
     this.#overlayKey = '';
+    this.#panelKey = '';
     await (await output?.catch(() => undefined))?.close();
   }
 
@@ -268,6 +312,7 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
     if (this.#active) await this.#stopRecording(this.#active).catch((e: unknown) => this.emit('problem', 'recording stop failed', e));
     this.#closed = true;
     await this.#stopOutput();
+    this.#panel?.close();
     this.removeAllListeners();
   }
 }

@@ -1,6 +1,10 @@
 // The re-encode stage of the feed: one ffmpeg reads the relay's three stable RTP streams and
 // makes what the halls see and hear on air: the speaker's video with the maket (red background,
 // yellow text) and the lower third burned in, the speaker's microphone mixed with the chair's.
+// The content on screen (a paper's page) comes in as a fourth input: the content panel, a PNG
+// the size of the frame written to ffmpeg's stdin a few times a second (ContentPanel draws it;
+// transparent when there is no content). Its alpha is the mask between two layouts: the speaker
+// full frame, or the speaker in a box beside the page (layout.ts).
 // It writes H.264 + AAC in MPEG-TS to its stdout; the FeedOutput sends that to the press
 // and to the recorder. The banner and lower-third texts are files that ffmpeg re-reads every
 // frame (drawtext reload=1), so they change live without restarting the encoder.
@@ -12,6 +16,10 @@ import path from 'node:path';
 import type { Clock } from '../../core/conference/index.ts';
 import { FONT_BOLD, FONT_REGULAR, spawnFfmpeg, stopChild } from './ffmpeg.ts';
 import type { FeedTrack } from './FeedRelay.ts';
+import { contentLayout } from './layout.ts';
+
+/** Content panels written per second (a page turn reaches the picture within about 1/this s). */
+export const PANEL_FPS = 4;
 
 /** Lines of the maket banner drawn (a template has four). */
 export const MAKET_LINES = 5;
@@ -29,8 +37,10 @@ export interface FeedEncoderOptions {
   /** Maket colours as #rrggbb (the plan's "nền đỏ, chữ vàng"). */
   maketBackground: string;
   maketText: string;
-  /** Time of the encoder's stop (its kill timeout). */
+  /** Time of the encoder's stop (its kill timeout) and of the panel writes. */
   clock: Clock;
+  /** The content panel at the start (PNG, width × height; transparent: no content). */
+  panel: Buffer;
 }
 
 export type FeedEncoderEvents = {
@@ -53,10 +63,14 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
   #child: ChildProcess | undefined;
   #stderr = '';
   #closed = false;
+  #panel: Buffer;
+  #panelTimer: ReturnType<Clock['setInterval']> | undefined;
+  #panelBlocked = false;
 
   constructor(options: FeedEncoderOptions, overlay: Overlay) {
     super();
     this.#options = options;
+    this.#panel = options.panel;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-feed-'));
     this.setOverlay(overlay);
   }
@@ -85,8 +99,12 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
       // switch stalled the output and restarted its frame clock: a jump in the feed's timestamps.
       '-reinit_filter', '0',
       '-i', sdp,
+      // The content panel: PNGs on stdin, stamped with the time they arrive (no probing: the
+      // format is known, and a probe would hold the start for seconds).
+      '-thread_queue_size', '4', '-probesize', '32', '-analyzeduration', '0', '-fpsprobesize', '0',
+      '-use_wallclock_as_timestamps', '1', '-f', 'image2pipe', '-framerate', String(PANEL_FPS), '-c:v', 'png', '-i', 'pipe:0',
       // Two graphs: a change of the speaker's resolution re-creates only the video one.
-      '-filter_complex', `[0:v:0]${this.#videoFilter()}[v]`,
+      '-filter_complex', this.#videoGraph(),
       '-filter_complex', '[0:a:0][0:a:1]amix=inputs=2:duration=longest:dropout_transition=0:normalize=0,aresample=async=1000[a]',
       '-map', '[v]', '-map', '[a]',
       '-c:v', 'libx264', '-preset', o.preset, '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
@@ -96,8 +114,12 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
       '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
       '-f', 'mpegts', '-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', 'pipe:1',
     ];
-    const child = spawnFfmpeg(args, ['ignore', 'pipe', 'pipe']);
+    const child = spawnFfmpeg(args, ['pipe', 'pipe', 'pipe']);
     this.#child = child;
+    child.stdin!.on('error', () => undefined); // ffmpeg gone: its exit says why
+    child.stdin!.on('drain', () => void (this.#panelBlocked = false));
+    this.#writePanel();
+    this.#panelTimer = o.clock.setInterval(() => this.#writePanel(), 1000 / PANEL_FPS, { background: true });
     child.stdout!.on('data', (chunk: Buffer) => this.emit('data', chunk));
     child.stderr!.on('data', (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-8000);
@@ -105,6 +127,19 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
     child.once('exit', (code, signal) => {
       if (!this.#closed) this.emit('exit', { code, signal, stderr: this.#stderr });
     });
+  }
+
+  /** Replaces the content panel; ffmpeg draws it from the next panel frame. */
+  setPanel(png: Buffer): void {
+    this.#panel = png;
+    this.#writePanel();
+  }
+
+  // One panel frame; none while ffmpeg has not taken the last one (no queue builds up).
+  #writePanel(): void {
+    const stdin = this.#child?.stdin;
+    if (this.#closed || !stdin || stdin.destroyed || this.#panelBlocked) return;
+    if (!stdin.write(this.#panel)) this.#panelBlocked = true;
   }
 
   /** The last lines ffmpeg wrote to stderr (warnings). */
@@ -124,11 +159,14 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
   }
 
   /**
-   * Scale into the frame, then the banner at the top (as in the halls: a red band with the
-   * lines centred in yellow) and the lower third at the bottom left.
+   * Scale into the frame; with content, the speaker in its box over the panel (the panel's
+   * alpha, made a mask of every plane, picks between the two pictures per pixel); then the
+   * banner at the top (as in the halls: a red band with the lines centred in yellow) and the
+   * lower third at the bottom left.
    */
-  #videoFilter(): string {
+  #videoGraph(): string {
     const { width: w, height: h, fps, maketBackground, maketText } = this.#options;
+    const { speaker: s } = contentLayout(w, h);
     const u = h / 720; // sizes are designed for 720 lines
     const px = (n: number): number => Math.round(n * u);
     const colour = (c: string): string => `0x${c.replace('#', '')}`;
@@ -137,23 +175,32 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
     const tops = [10, 38, 66, 104, 128];
     const text = (file: string, font: string, size: number, extra: string): string =>
       `drawtext=fontfile=${font}:textfile=${this.#textFile(file)}:reload=1:expansion=none:fontsize=${px(size)}:${extra}`;
+    const frame = [`scale=${w}:${h}:force_original_aspect_ratio=decrease`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`, 'setsar=1', `fps=${fps}`, 'format=yuv420p'];
+    const graph = [
+      `[0:v:0]${frame.join(',')},split=2[full][sp]`,
+      `[sp]scale=${s.w}:${s.h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:${s.x}+(${s.w}-iw)/2:${s.y}+(${s.h}-ih)/2:color=black[small]`,
+      '[1:v]format=rgba,split=2[panel][pa]',
+      '[small][panel]overlay=0:0:format=yuv420[comp]',
+      `[pa]alphaextract,lut=c0='255*gt(val,0)',split=3[my][mu0][mv0]`,
+      `[mu0]scale=${w / 2}:${h / 2}[mu]`,
+      `[mv0]scale=${w / 2}:${h / 2}[mv]`,
+      '[my][mu][mv]mergeplanes=0x001020:yuv420p[mask]',
+    ];
     const parts = [
-      `scale=${w}:${h}:force_original_aspect_ratio=decrease`,
-      `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`,
-      'setsar=1',
-      `fps=${fps}`,
       `drawbox=x=0:y=0:w=iw:h=${bandH}:color=${colour(maketBackground)}:t=fill`,
       ...sizes.map((size, i) => text(`maket-${i}`, FONT_BOLD, size, `fontcolor=${colour(maketText)}:x=(w-text_w)/2:y=${px(tops[i]!)}`)),
       text('lower-1', FONT_BOLD, 30, `fontcolor=white:box=1:boxcolor=0x0b2a5b@0.85:boxborderw=${px(12)}:x=${px(48)}:y=h-${px(132)}`),
       text('lower-2', FONT_REGULAR, 22, `fontcolor=0xffde00:box=1:boxcolor=0x0b2a5b@0.85:boxborderw=${px(10)}:x=${px(48)}:y=h-${px(78)}`),
     ];
-    return parts.join(',');
+    graph.push(`[full][comp][mask]maskedmerge,${parts.join(',')}[v]`);
+    return graph.join(';');
   }
 
   /** Stops ffmpeg and removes its files; idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#options.clock.clearInterval(this.#panelTimer);
     if (this.#child) await stopChild(this.#child, this.#options.clock, 2000);
     this.removeAllListeners();
     fs.rmSync(this.dir, { recursive: true, force: true });

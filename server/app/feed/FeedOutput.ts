@@ -66,6 +66,8 @@ export interface FeedOutputOptions {
   maketBackground: string;
   maketText: string;
   overlay: Overlay;
+  /** The content panel at the start (ContentPanel: a PNG the size of the frame; transparent when nothing is shown). */
+  panel: Buffer;
   /** The media peer id (one feed output per session). */
   peerId?: string;
   /** Time of the relay, the recorders' start and stop, the encoder's restart. */
@@ -117,6 +119,7 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   #relay!: FeedRelay;
   #encoder!: FeedEncoder;
   #overlay: Overlay;
+  #panel: Buffer;
   readonly #packetizer = new TsPacketizer();
   readonly #press = dgram.createSocket('udp4');
   readonly #taps = new Set<Tap>();
@@ -147,6 +150,7 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     this.height = options.height ?? 720;
     this.fps = options.fps ?? 25;
     this.#overlay = options.overlay;
+    this.#panel = options.panel;
     this.#press.on('error', () => undefined); // a press player that is not there yet is not our problem
   }
 
@@ -194,6 +198,7 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
         maketBackground: o.maketBackground,
         maketText: o.maketText,
         clock: o.clock,
+        panel: this.#panel,
       },
       this.#overlay,
     );
@@ -252,6 +257,12 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   setOverlay(overlay: Overlay): void {
     this.#overlay = overlay;
     if (!this.#closed) this.#encoder.setOverlay(overlay);
+  }
+
+  /** The content beside the speaker: a panel from ContentPanel (transparent: none). */
+  setPanel(png: Buffer): void {
+    this.#panel = png;
+    if (!this.#closed) this.#encoder.setPanel(png);
   }
 
   /** Whether the feed shows a speaker's video or the slate now. */

@@ -1,5 +1,7 @@
 // Chapters of a recording from the conference's event log: one per agenda item and one per
-// speech within it, titled in Vietnamese as in the plan. Pure: the log in, chapters out.
+// speech within it, titled in Vietnamese as in the plan, each noting the content that was on
+// screen beside the speaker during it (which paper and which pages, or whose shared screen).
+// Pure: the log in, chapters out.
 import type { LogEntry } from '../../core/conference/index.ts';
 import { hallPhrase, nameInSentence } from '../../core/names.ts';
 
@@ -12,7 +14,14 @@ export interface Chapter {
   itemId: string | null;
   bridgeId?: string;
   speakerName?: string;
+  /** What was on screen beside the speaker during the chapter, in the order it came up. */
+  shown?: ShownContent[];
 }
+
+/** A document or a shared screen on screen during a chapter. */
+export type ShownContent =
+  | { kind: 'document'; paperId: string; slotId: string; bridgeId: string; pages: number[] }
+  | { kind: 'screen'; bridgeId: string };
 
 /** What the chapter titles need from the plan. */
 export interface ChapterNames {
@@ -52,6 +61,7 @@ export function chaptersFromLog(
 ): Chapter[] {
   const m: Moment = { itemId: null, started: false, onBreak: false, speaker: null };
   const marks: { at: number; moment: Moment }[] = [];
+  const spans = contentSpans(log, span.to);
   const mark = (at: number): void => {
     const t = Math.max(at, span.from);
     const last = marks[marks.length - 1];
@@ -100,7 +110,77 @@ export function chaptersFromLog(
     }
     chapters.push({ startMs: start, endMs: end, ...info });
   }
-  return mergeShort(chapters.filter((c) => c.endMs > c.startMs), minMs);
+  return mergeShort(chapters.filter((c) => c.endMs > c.startMs), minMs).map((c) => noteShown(c, spans, span.zeroAt, names));
+}
+
+/** A period one content was on screen, with the page turns (wall clock). */
+interface ContentSpan {
+  from: number;
+  to: number;
+  content: { kind: 'document'; paperId: string; slotId: string; bridgeId: string } | { kind: 'screen'; bridgeId: string };
+  turns: { at: number; page: number }[];
+}
+
+// The periods of content on screen, from the log (a span still open ends at `to`).
+function contentSpans(log: readonly LogEntry[], to: number): ContentSpan[] {
+  const spans: ContentSpan[] = [];
+  let doc: ContentSpan | undefined;
+  let screen: ContentSpan | undefined;
+  for (const e of log) {
+    if (e.at > to) break;
+    const d = e.data as Record<string, unknown>;
+    if (e.type === 'content_shown') {
+      if (doc) doc.to = e.at;
+      doc = { from: e.at, to, content: { kind: 'document', paperId: d.paperId as string, slotId: d.slotId as string, bridgeId: d.bridgeId as string }, turns: [{ at: e.at, page: d.page as number }] };
+      spans.push(doc);
+    } else if (e.type === 'content_page_changed' && doc) {
+      doc.turns.push({ at: e.at, page: d.page as number });
+    } else if (e.type === 'content_cleared' && doc) {
+      doc.to = e.at;
+      doc = undefined;
+    } else if (e.type === 'screen_shared') {
+      if (screen) screen.to = e.at;
+      screen = { from: e.at, to, content: { kind: 'screen', bridgeId: d.bridgeId as string }, turns: [] };
+      spans.push(screen);
+    } else if (e.type === 'screen_share_stopped' && screen) {
+      screen.to = e.at;
+      screen = undefined;
+    }
+  }
+  return spans;
+}
+
+// The content on screen during a chapter (at least half a second of it), noted in its title.
+function noteShown(c: Chapter, spans: readonly ContentSpan[], zeroAt: number, names: ChapterNames): Chapter {
+  const from = c.startMs + zeroAt;
+  const to = c.endMs + zeroAt;
+  const shown: ShownContent[] = [];
+  for (const s of spans) {
+    if (Math.min(s.to, to) - Math.max(s.from, from) < 500) continue;
+    if (s.content.kind === 'screen') {
+      shown.push({ kind: 'screen', bridgeId: s.content.bridgeId });
+      continue;
+    }
+    // The page on screen when the chapter starts, and every page turned to within it.
+    const pages: number[] = [];
+    for (let i = 0; i < s.turns.length; i++) {
+      const t = s.turns[i]!;
+      const until = s.turns[i + 1]?.at ?? s.to;
+      if (until > from && t.at < to && !pages.includes(t.page)) pages.push(t.page);
+    }
+    const prev = shown.find((x) => x.kind === 'document' && x.paperId === (s.content as { paperId: string }).paperId);
+    if (prev?.kind === 'document') {
+      for (const p of pages) if (!prev.pages.includes(p)) prev.pages.push(p);
+    } else {
+      shown.push({ ...s.content, pages });
+    }
+  }
+  if (shown.length === 0) return c;
+  const bridge = (id: string): string => names.bridges.get(id) ?? id;
+  const notes = shown.map((x) =>
+    x.kind === 'screen' ? `chia sẻ màn hình của điểm cầu ${nameInSentence(bridge(x.bridgeId))}` : `tham luận của điểm cầu ${nameInSentence(bridge(x.bridgeId))}, trang ${x.pages.join(', ')}`,
+  );
+  return { ...c, title: `${c.title} [trình chiếu: ${notes.join('; ')}]`, shown };
 }
 
 /**

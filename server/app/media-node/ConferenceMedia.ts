@@ -48,7 +48,7 @@ export interface ConferenceMediaOptions {
   /** Where the node publishes its halls' link samples for the control plane (any deployment on redis). */
   links?: { nodeId: string; channel: LinkChannel; intervalMs?: number };
   /** The press feed and the recordings, on the node that runs them. */
-  feed?: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string };
+  feed?: { pressFeed?: PressFeedTarget; recordingsDir: string; preset?: string; dataDir?: string };
   /** The hardware halls of the plan, on the node that runs them (the `both` role). */
   rtpHalls?: {
     listenIp: string;

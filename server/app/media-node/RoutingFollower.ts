@@ -1,11 +1,11 @@
 // The media follows the conference (issue 13; it was floor-media.ts, driven by the runner's
 // events). On every state change it derives, with the core's pure functions, what the media of
 // this node must do: the bridge on air (`onAirOf`: the floor holder, or the chair), the hall that
-// grant_next would pick (`nextSpeaker`: prepared, paused, at every hall) and the open microphones
-// (`openMicrophones`). Every node of a deployment does the same from the same state, so no control
+// grant_next would pick (`nextSpeaker`: prepared, paused, at every hall), the open microphones
+// (`openMicrophones`) and the hall whose shared screen every hall receives (`sharingBridgeOf`). Every node of a deployment does the same from the same state, so no control
 // instance ever tells a media node what to route.
 import type { MediaSession } from '../../../sfu/index.ts';
-import { nextSpeaker, onAirOf, openMicrophones } from '../../core/conference/index.ts';
+import { nextSpeaker, onAirOf, openMicrophones, sharingBridgeOf } from '../../core/conference/index.ts';
 import type { ConferenceStateSource } from '../conference/ConferenceFollower.ts';
 
 /** Keeps a media session's routing on its conference's state. */
@@ -17,6 +17,7 @@ export class RoutingFollower {
   #onAir: string;
   #next: string | null | undefined;
   #openMics = '';
+  #content: string | null = null;
   #closed = false;
   readonly #onState = (): void => this.#follow();
 
@@ -60,7 +61,7 @@ export class RoutingFollower {
     for (const work of this.#apply()) work.catch((e: unknown) => this.#problem('routing the media failed', e));
   }
 
-  /** Passes on what changed, in the order a grant needs: on air, then next, then microphones. */
+  /** Passes on what changed, in the order a grant needs: on air, then next, then microphones; then the shared screen. */
   #apply(): Promise<void>[] {
     if (this.#closed || this.#media.closed) return [];
     const state = this.#source.state;
@@ -80,6 +81,11 @@ export class RoutingFollower {
     if (key !== this.#openMics) {
       this.#openMics = key;
       work.push(this.#media.setOpenMicrophones(open));
+    }
+    const content = sharingBridgeOf(state) ?? null;
+    if (content !== this.#content) {
+      this.#content = content;
+      work.push(this.#media.setContent(content));
     }
     return work;
   }

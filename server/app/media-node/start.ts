@@ -104,7 +104,7 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
         conferenceId,
         plan,
         state: follower,
-        feed: runsFeed ? { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset } : undefined,
+        feed: runsFeed ? { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset, dataDir: config.dataDir } : undefined,
       });
       rebind();
       logger.info({ conferenceId, nodeId: node.nodeId, feed: runsFeed }, 'conference media open on this node');

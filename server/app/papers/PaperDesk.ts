@@ -4,7 +4,7 @@
 // core (paper_submit, with the uploader as actor), so every server instance on the same store
 // knows it. A refused file is deleted whole.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream, existsSync, type ReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -79,7 +79,7 @@ export class PaperDesk {
   constructor(options: PaperDeskOptions) {
     this.conferenceId = options.conferenceId;
     this.#runner = options.runner;
-    this.#papersDir = path.resolve(options.dataDir, 'papers', options.conferenceId);
+    this.#papersDir = papersDirOf(options.dataDir, options.conferenceId);
     this.#tmpDir = path.resolve(options.dataDir, 'tmp');
     this.checker = new PdfChecker(options.checkLimits, options.clock);
   }
@@ -179,8 +179,7 @@ export class PaperDesk {
   }
 
   #fileOf(paperId: string): string {
-    if (!PAPER_ID_PATTERN.test(paperId)) throw new Error(`bad paper id [paperId:${paperId.slice(0, 40)}]`);
-    return path.join(this.#papersDir, `${paperId}.pdf`);
+    return paperFileOf(this.#papersDir, paperId);
   }
 
   /** Streams the body to a new file, hashing it and keeping its first kilobyte; a PaperRefusal past maxBytes. */
@@ -218,6 +217,24 @@ export class PaperDesk {
     }
     return { bytes, sha256: hash.digest('hex'), head };
   }
+}
+
+/** Where a conference's papers are kept under a data directory (DIEMCAU_DATA_DIR). */
+export function papersDirOf(dataDir: string, conferenceId: string): string {
+  return path.resolve(dataDir, 'papers', conferenceId);
+}
+
+/** A paper version's file in its conference's directory (named by the server's id, never by the upload). */
+export function paperFileOf(papersDir: string, paperId: string): string {
+  if (!PAPER_ID_PATTERN.test(paperId)) throw new Error(`bad paper id [paperId:${paperId.slice(0, 40)}]`);
+  return path.join(papersDir, `${paperId}.pdf`);
+}
+
+/** The file of a paper version if it is on this machine's disk (the feed draws the page on screen from it). */
+export function paperOnDisk(dataDir: string, conferenceId: string, paperId: string): string | undefined {
+  if (!PAPER_ID_PATTERN.test(paperId)) return undefined;
+  const file = paperFileOf(papersDirOf(dataDir, conferenceId), paperId);
+  return existsSync(file) ? file : undefined;
 }
 
 /** The uploader's file name, for people only: NFC, no path, no control characters, bounded. */

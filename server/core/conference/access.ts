@@ -43,6 +43,9 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> 
   content_show: ['operator', 'secretary', 'chair'],
   content_page: ['operator', 'secretary', 'chair'],
   content_clear: ['operator', 'secretary', 'chair'],
+  // Screen sharing: a hall's operator for its own hall, the province's desk (screen.ts has the finer rules).
+  screen_share_start: ['operator', 'secretary', 'chair'],
+  screen_share_stop: ['operator', 'secretary', 'chair'],
   tick: ['system'],
 });
 

@@ -19,7 +19,8 @@ import { holdClock, holderGraceMs, pausesOf, releaseClock } from './hold.ts';
 import { appendLog } from './log.ts';
 import { sendMessage } from './messages.ts';
 import { announcedMicrophones, microphoneChanges, openMicrophones } from './microphones.ts';
-import { clearContent, clearContentCommand, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
+import { clearContent, clearContentCommand, mayTurnPages, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
+import { onSpeechEndedScreen, startScreenShare, stopScreenShare, stopScreenShareCommand } from './screen.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
   dueTimerSignals,
@@ -134,6 +135,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     out.push({ type: 'meeting_ended', cancelledRequests: cancelled });
     if (cancelled > 0) out.push({ type: 'queue_reordered', order: [] });
     clearContent(d, now, 'meeting_ended', out);
+    stopScreenShare(d, now, 'meeting_ended', out);
     stopRecording(d, now, out);
   },
 
@@ -383,6 +385,10 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
   content_show: showContent,
   content_page: turnPage,
   content_clear: clearContentCommand,
+  screen_share_start(d, c, now, out) {
+    return startScreenShare(d, c, now, out, { mayClear: (actor) => mayTurnPages(d, actor), clear: () => clearContent(d, now, 'replaced', out) });
+  },
+  screen_share_stop: stopScreenShareCommand,
 
   tick(d, _c, now, out) {
     const floor = d.floor;
@@ -488,6 +494,7 @@ function endFloor(d: ConferenceState, now: number, reason: FloorEndReason, out: 
   }
   out.push(...microphoneChanges(micsBefore, openMicrophones(d)));
   onSpeechEnded(d, f, now, out);
+  onSpeechEndedScreen(d, f, now, out);
   if (reason !== 'superseded') out.push({ type: 'programme_changed', bridgeId: d.config.chairBridgeId, reason });
 }
 

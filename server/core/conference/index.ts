@@ -17,5 +17,6 @@ export { refuse } from './errors.ts';
 export { MAX_ATTENDEES, MAX_EXTEND_SECONDS, MAX_MAKET_LINE, MAX_MAKET_LINES, MAX_MESSAGE_TEXT, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from './validate.ts';
 export { MESSAGE_KINDS, QUICK_MESSAGE_TEXT, MAX_MESSAGES, STAFF, concernsBridge, type BackChannelMessage, type MessageKind, type MessageSenderRole } from './messages.ts';
 export * from './papers.ts';
+export * from './screen.ts';
 export { paperRows, type PaperRow } from './papers-report.ts';
 export * from './paper-format.ts';

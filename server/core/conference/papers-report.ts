@@ -22,6 +22,8 @@ export interface PaperRow {
   deadline: number | null;
   /** Order numbers (as in the speakers list) of the speeches during which any version was on screen. */
   shownDuringSpeeches: number[];
+  /** Those speeches, for people: who spoke, from which hall. */
+  shownDuring: { order: number; bridgeId: string; bridgeName: string; speakerName: string }[];
   /** Pages shown, over every showing. */
   pagesShown: number[];
   shownSec: number;
@@ -33,8 +35,8 @@ export function paperRows(state: ConferenceState, config: ConferenceConfig, at: 
   const rules = paperRulesOf(config);
   const papers = papersOf(state);
   // Speeches numbered as the speakers list numbers them, plus the one going on.
-  const speeches = state.speeches.map((s, i) => ({ order: i + 1, from: s.startedAt, to: s.endedAt }));
-  if (state.floor) speeches.push({ order: speeches.length + 1, from: state.floor.grantedAt, to: Number.POSITIVE_INFINITY });
+  const speeches = state.speeches.map((s, i) => ({ order: i + 1, from: s.startedAt, to: s.endedAt, bridgeId: s.bridgeId, speakerName: s.speakerName }));
+  if (state.floor) speeches.push({ order: speeches.length + 1, from: state.floor.grantedAt, to: Number.POSITIVE_INFINITY, bridgeId: state.floor.bridgeId, speakerName: state.floor.speakerName });
   const showings = state.showings ?? [];
   return paperSlots(config).map((slot): PaperRow => {
     const versions = Object.hasOwn(papers, slot.slotId) ? papers[slot.slotId]! : [];
@@ -66,6 +68,12 @@ export function paperRows(state: ConferenceState, config: ConferenceConfig, at: 
       late: current ? current.late : null,
       deadline: rules.deadline,
       shownDuringSpeeches: [...during].sort((a, b) => a - b),
+      shownDuring: [...during]
+        .sort((a, b) => a - b)
+        .map((order) => {
+          const sp = speeches[order - 1]!;
+          return { order, bridgeId: sp.bridgeId, bridgeName: names.get(sp.bridgeId) ?? sp.bridgeId, speakerName: sp.speakerName };
+        }),
       pagesShown: [...pages].sort((a, b) => a - b),
       shownSec: Math.round(shownMs / 1000),
     };

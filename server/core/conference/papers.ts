@@ -4,9 +4,9 @@
 // state only through `paper_submit`, which the server issues after it has checked the file (the
 // checker measures; the rules that judge the measures are here). The "content on screen" is one
 // value of the state, `content`: which document and which page every hall display shows beside
-// the speaker. Output and media follow that value: the hall displays render it, and the
-// programme output (press feed, recording) and a screen-share track routed by the SFU are meant
-// to follow the same value (a `kind: 'screen'` variant joins `ContentOnScreen` then).
+// the speaker. Output follows that value: the hall displays render it, and the programme output
+// (press feed, recording) composes the same page beside the speaker. A shared screen is the
+// other content (screen.ts); the two exclude each other.
 //
 // Decisions:
 // - Who may put up and turn: the secretary and the chair, any paper; the operator of the hall
@@ -19,6 +19,7 @@
 //   one on the slot, and every version stays in the history.
 import { actsFor } from './access.ts';
 import { refuse } from './errors.ts';
+import { stopScreenShare } from './screen.ts';
 import { isId, show, text } from './validate.ts';
 import type { Actor, CommandOf, ConferenceConfig, ConferenceEvent, ConferenceState, FloorHolder, Refused } from './types.ts';
 
@@ -153,10 +154,7 @@ export interface DocumentOnScreen {
   speechRequestId: string | null;
 }
 
-/**
- * What every screen shows beside the speaker. One content at a time. A shared screen (a content
- * track routed by the SFU) will be a second variant with `kind: 'screen'`.
- */
+/** The document every screen shows beside the speaker (a shared screen is `state.screen`, screen.ts). */
 export type ContentOnScreen = DocumentOnScreen;
 
 /** Why content came down. */
@@ -287,6 +285,11 @@ export function showContent(d: ConferenceState, c: CommandOf<'content_show'>, no
   if (d.startedAt === null || d.endedAt !== null) return refuse('invalid_state', `content is shown only during the meeting [status:${d.status}]`);
   const page = c.page ?? 1;
   if (!Number.isInteger(page) || page < 1 || page > paper.pages) return refuse('invalid_argument', `page must be a whole number in 1..${paper.pages}`);
+  // One content at a time: the office's document replaces a shared screen; a hall's waits for it to stop.
+  if (d.screen) {
+    if (c.actor.role !== 'secretary' && c.actor.role !== 'chair') return refuse('content_busy', `a screen is shared [bridgeId:${d.screen.bridgeId}]`);
+    stopScreenShare(d, now, 'replaced', out);
+  }
   const current = d.content ?? null;
   if (current && current.paperId === paper.paperId) {
     // The same paper again: only the page may change.

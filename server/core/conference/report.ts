@@ -232,7 +232,7 @@ export function reportCsv(data: ConferenceReport, options: CsvOptions = {}): Rep
       data.messages.map((m) => [time(m.at), m.fromRole, m.fromBridgeId, m.fromName, m.to, m.toName, m.kind, m.text]),
     ),
     'papers.csv': file(
-      ['slot_id', 'item_id', 'bridge_id', 'bridge_name', 'topic', 'submitted', 'submitted_at', 'first_submitted_at', 'versions', 'pages', 'bytes', 'late', 'shown_during_speeches', 'pages_shown', 'shown_sec'],
+      ['slot_id', 'item_id', 'bridge_id', 'bridge_name', 'topic', 'submitted', 'submitted_at', 'first_submitted_at', 'deadline', 'versions', 'pages', 'bytes', 'late', 'shown_during_speeches', 'shown_during', 'pages_shown', 'shown_sec'],
       data.papers.map((p) => [
         p.slotId,
         p.itemId,
@@ -242,11 +242,14 @@ export function reportCsv(data: ConferenceReport, options: CsvOptions = {}): Rep
         p.paperId !== null,
         time(p.submittedAt),
         time(p.firstSubmittedAt),
+        time(p.deadline),
         p.versions,
         p.pages,
         p.bytes,
         p.late,
         p.shownDuringSpeeches.join(' '),
+        // "2. Hoàng Thị Mai (Xã Cao Minh)": the speech as the speakers list numbers it, for people.
+        p.shownDuring.map((s) => `${s.order}. ${[s.speakerName, `(${s.bridgeName})`].filter(Boolean).join(' ')}`).join('; '),
         p.pagesShown.join(' '),
         p.shownSec,
       ]),

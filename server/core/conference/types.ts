@@ -2,6 +2,7 @@
 // the commands it accepts and the events it emits. Everything here is plain JSON. (Over 400
 // lines because it is the one place a reader finds every shape the core deals in.)
 import type { ContentClearReason, ContentOnScreen, ContentShowing, PaperRules, PaperVersion } from './papers.ts';
+import type { ScreenShare, ScreenStopReason } from './screen.ts';
 
 import type { BackChannelMessage, MessageKind, MessageSenderRole } from './messages.ts';
 
@@ -263,6 +264,8 @@ export interface ConferenceState {
   content?: ContentOnScreen | null;
   /** Every period a paper was on screen (the report, the recording's chapters). */
   showings?: ContentShowing[];
+  /** The hall whose screen every hall receives as the content track (screen.ts), or null. */
+  screen?: ScreenShare | null;
   /**
    * Halls whose operator closed their microphone for a moment ("Tắt micrô tạm thời"): closed
    * whatever the floor says, until the operator opens it again or the hall's turn ends.
@@ -310,6 +313,8 @@ export interface CommandMap {
   content_show: { paperId: string; page?: number };
   content_page: { page: number };
   content_clear: {};
+  screen_share_start: {};
+  screen_share_stop: {};
   tick: {};
 }
 
@@ -354,6 +359,8 @@ export const COMMAND_TYPES = [
   'content_show',
   'content_page',
   'content_clear',
+  'screen_share_start',
+  'screen_share_stop',
   'tick',
 ] as const satisfies readonly CommandType[];
 
@@ -419,6 +426,8 @@ export interface ConferenceEventMap {
   content_shown: { kind: ContentOnScreen['kind']; paperId: string; slotId: string; bridgeId: string; page: number; pages: number; speechRequestId: string | null };
   content_page_changed: { paperId: string; page: number; pages: number };
   content_cleared: { paperId: string; reason: ContentClearReason };
+  screen_shared: { bridgeId: string; speechRequestId: string | null };
+  screen_share_stopped: { bridgeId: string; reason: ScreenStopReason; sharedSec: number };
 }
 
 /** Name of an event. */
@@ -449,6 +458,8 @@ export const ERROR_CODES = [
   'bridge_offline',
   'unknown_slot',
   'unknown_paper',
+  /** One content at a time: another hall shares its screen, or a document the actor may not take down is on screen. */
+  'content_busy',
 ] as const;
 
 /** A stable error code. */

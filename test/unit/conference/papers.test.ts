@@ -159,11 +159,21 @@ describe('papers: slots, submission, content on screen (pure core)', () => {
     const row = r.papers[1]!;
     expect(row).to.deep.include({ paperId, versions: 1, pages: 3, late: false, submittedAt: h.clock.now() - 20_000, shownSec: 10 });
     expect(row.shownDuringSpeeches).to.deep.equal([2]);
+    expect(row.shownDuring).to.deep.equal([{ order: 2, bridgeId: commune(5), bridgeName: 'Xã Số 5', speakerName: `Đại biểu ${commune(5)}` }]);
     expect(row.pagesShown).to.deep.equal([1, 3]);
     expect(r.papers[0]).to.deep.include({ paperId: null, versions: 0, submittedAt: null, late: null });
     const csv = reportCsv(r)['papers.csv'].split('\r\n');
-    expect(csv[0]).to.equal('slot_id,item_id,bridge_id,bridge_name,topic,submitted,submitted_at,first_submitted_at,versions,pages,bytes,late,shown_during_speeches,pages_shown,shown_sec');
-    expect(csv[2]).to.match(/^tham-luan\.c-00005,tham-luan,c-00005,Xã Số 5,Tiếp xúc cử tri,true,2021-11-26T08:00:00\+07:00,2021-11-26T08:00:00\+07:00,1,3,120000,false,2,1 3,10$/);
+    expect(csv[0]).to.equal('slot_id,item_id,bridge_id,bridge_name,topic,submitted,submitted_at,first_submitted_at,deadline,versions,pages,bytes,late,shown_during_speeches,shown_during,pages_shown,shown_sec');
+    expect(csv[2]).to.match(/^tham-luan\.c-00005,tham-luan,c-00005,Xã Số 5,Tiếp xúc cử tri,true,2021-11-26T08:00:00\+07:00,2021-11-26T08:00:00\+07:00,,1,3,120000,false,2,2\. Đại biểu c-00005 \(Xã Số 5\),1 3,10$/);
+    // A paper shown during two speeches (the secretary's, across a change of speaker) lists both; a missing paper is not submitted.
+    h.run(secretary, { type: 'content_show', paperId });
+    h.advance(2_000);
+    h.run(chair, { type: 'grant_floor', requestId: ask(h, 'd-179') });
+    h.advance(3_000);
+    h.run(chair, { type: 'revoke_floor' });
+    const again = report(h.state).papers[1]!;
+    expect(again.shownDuring.map((s) => [s.order, s.bridgeId])).to.deep.equal([[2, commune(5)], [3, 'd-179']]);
+    expect(csv[1]).to.match(/^tham-luan\.d-180,tham-luan,d-180,[^,]+,[^,]*,false,,,,0,,,,,,,0$/);
   });
 
   it('system and refusals: a paper cannot be submitted by the system from a socket-less path without a slot', () => {

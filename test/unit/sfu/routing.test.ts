@@ -163,6 +163,30 @@ describe('SFU routing: who hears and sees whom (pure, no worker)', () => {
     expect(keys).to.include.members([`main:${D}/cam`, `thumb:${D}/cam`]);
   });
 
+  it('the shared screen goes with the programme to every peer that receives it, except the sharing hall; one content at a time', () => {
+    const tracks = published();
+    const screen = (b: string): PublishedTrack => ({ bridgeId: b, source: 'screen', trackId: `${b}/screen` });
+    tracks.set(C, { ...tracks.get(C)!, screen: screen(C) });
+    tracks.set(P, { ...tracks.get(P)!, screen: screen(P) });
+    const sharing = (onAir: string, content: string | undefined): RoutingState => ({ ...state(onAir), content });
+    expect(table(sharing(C, C), tracks)).to.deep.equal({
+      'province hall': [`audio ${C}/mic`, `content ${C}/screen`, `onair ${C}/cam`],
+      'district hall': [`audio ${C}/mic`, `audio ${P}/mic`, `content ${C}/screen`, `onair ${C}/cam`],
+      'commune hall': [`audio ${P}/mic`, `onair ${P}/cam`],
+      'hardware hall (single audio)': [`audio ${C}/mic`, `content ${C}/screen`, `onair ${C}/cam`],
+      'chair/secretary console': [`audio ${C}/mic`, `audio ${P}/mic`, `content ${C}/screen`, `onair ${C}/cam`],
+      technician: [],
+      'press/viewer': [`audio ${C}/mic`, `audio ${P}/mic`, `content ${C}/screen`, `onair ${C}/cam`],
+    });
+    // The province shares while a district speaks: its screen, not the commune's (which is still published).
+    expect(lines(sharing(D, P), ROLES['commune hall']!, tracks)).to.deep.equal([`audio ${D}/mic`, `audio ${P}/mic`, `content ${P}/screen`, `onair ${D}/cam`]);
+    // Nothing shared, or the sharer's track not (yet) published: no content consumer.
+    expect(lines(sharing(C, undefined), ROLES['district hall']!, tracks).filter((l) => l.startsWith('content'))).to.deep.equal([]);
+    expect(lines(sharing(D, D), ROLES['commune hall']!, tracks).filter((l) => l.startsWith('content'))).to.deep.equal([]);
+    const keys = desiredConsumers(sharing(C, C), ROLES['district hall']!, tracks).map((d) => d.key);
+    expect(keys).to.include(`content:${C}/screen`);
+  });
+
   it('in every state, no hall receives itself, and each track is held at most once per key', () => {
     const states = [state(P), state(D), state(C), state(H), state(D, C), state(P, D), state(C, H), state(H, P)];
     for (const s of states) {

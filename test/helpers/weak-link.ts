@@ -1,0 +1,189 @@
+// What the weak-link tests and bench:weaklink read: the audio a page receives from a bridge (after
+// FEC and concealment, from the browser's own receiver statistics), the layers the SFU receives of
+// a bridge's camera, the floor given to a hall, and the Vietnamese indications on every screen.
+import * as mediasoup from 'mediasoup';
+import type { types as ms } from 'mediasoup';
+import type { Page } from 'puppeteer-core';
+import type { RunningServer } from '../../server/app/server.ts';
+
+/** Cumulative receiver counters of the audio a page receives from one bridge (summed over its consumers of it). */
+export interface AudioReceived {
+  at: number;
+  packetsReceived: number;
+  packetsLost: number;
+  /** Samples the decoder had to invent (loss concealment), and of them those that were silence anyway. */
+  concealedSamples: number;
+  silentConcealedSamples: number;
+  totalSamplesReceived: number;
+}
+
+/** The audio counters of what `page` receives from `bridgeId` now (zeros before a consumer exists). */
+export function audioFrom(page: Page, bridgeId: string): Promise<AudioReceived> {
+  return page.evaluate(async (from: string) => {
+    const out = { at: Date.now(), packetsReceived: 0, packetsLost: 0, concealedSamples: 0, silentConcealedSamples: 0, totalSamplesReceived: 0 };
+    const client = (window as any).diemcau?.client;
+    for (const rc of client ? client.consumers.values() : []) {
+      if (rc.bridgeId !== from || rc.consumer.kind !== 'audio') continue;
+      const report = await rc.consumer.getStats();
+      report.forEach((s: any) => {
+        if (s.type !== 'inbound-rtp') return;
+        out.packetsReceived += s.packetsReceived ?? 0;
+        out.packetsLost += Math.max(0, s.packetsLost ?? 0);
+        out.concealedSamples += s.concealedSamples ?? 0;
+        out.silentConcealedSamples += s.silentConcealedSamples ?? 0;
+        out.totalSamplesReceived += s.totalSamplesReceived ?? 0;
+      });
+    }
+    return out;
+  }, bridgeId);
+}
+
+/** Between two readings: packets per second, packets lost on the way (%), and audio lost after FEC (concealed, %). */
+export function audioBetween(a: AudioReceived, b: AudioReceived): { packetsPerSec: number; networkLossPct: number; concealedPct: number; seconds: number } {
+  const seconds = Math.max(0.001, (b.at - a.at) / 1000);
+  const received = b.packetsReceived - a.packetsReceived;
+  const lost = Math.max(0, b.packetsLost - a.packetsLost);
+  const samples = b.totalSamplesReceived - a.totalSamplesReceived;
+  const concealed = b.concealedSamples - a.concealedSamples - (b.silentConcealedSamples - a.silentConcealedSamples);
+  return {
+    seconds,
+    packetsPerSec: received / seconds,
+    networkLossPct: received + lost > 0 ? (100 * lost) / (received + lost) : 0,
+    concealedPct: samples > 0 ? Math.max(0, (100 * concealed) / samples) : 0,
+  };
+}
+
+/** Frames the page decoded of a bridge's video (every consumer of it). */
+export function framesFrom(page: Page, bridgeId: string): Promise<number> {
+  return page.evaluate(async (from: string) => {
+    let frames = 0;
+    const client = (window as any).diemcau?.client;
+    for (const rc of client ? client.consumers.values() : []) {
+      if (rc.bridgeId !== from || rc.consumer.kind !== 'video') continue;
+      (await rc.consumer.getStats()).forEach((s: any) => {
+        if (s.type === 'inbound-rtp') frames += s.framesDecoded ?? 0;
+      });
+    }
+    return frames;
+  }, bridgeId);
+}
+
+/** The server's producers of every bridge, seen through mediasoup's observer (start before the server). */
+export class ProducerWatch {
+  readonly #byBridge = new Map<string, ms.Producer[]>();
+  readonly #onWorker = (worker: ms.Worker): void => {
+    worker.observer.on('newrouter', (router) =>
+      router.observer.on('newtransport', (transport) =>
+        transport.observer.on('newproducer', (producer) => {
+          const bridgeId = String(producer.appData.bridgeId ?? '');
+          this.#byBridge.set(bridgeId, [...(this.#byBridge.get(bridgeId) ?? []), producer]);
+        }),
+      ),
+    );
+  };
+
+  constructor() {
+    mediasoup.observer.on('newworker', this.#onWorker);
+  }
+
+  /** The bridge's live producer of a source. */
+  producer(bridgeId: string, source: 'mic' | 'cam'): ms.Producer | undefined {
+    return (this.#byBridge.get(bridgeId) ?? []).filter((p) => !p.closed && p.appData.source === source).at(-1);
+  }
+
+  /** Packets the server received so far from a bridge's source. */
+  async packets(bridgeId: string, source: 'mic' | 'cam'): Promise<number> {
+    const p = this.producer(bridgeId, source);
+    return p ? (await p.getStats()).reduce((n, s) => n + (s.packetCount ?? 0), 0) : 0;
+  }
+
+  /** The camera's simulcast layers the SFU receives now: rid → bitrate (bit/s) and score. */
+  async camLayers(bridgeId: string): Promise<Record<string, { bitrate: number; score: number }>> {
+    const p = this.producer(bridgeId, 'cam');
+    const out: Record<string, { bitrate: number; score: number }> = {};
+    for (const s of p ? await p.getStats() : []) out[s.rid ?? String(s.ssrc)] = { bitrate: s.bitrate ?? 0, score: s.score ?? 0 };
+    return out;
+  }
+
+  /** The highest layer arriving now (bitrate over 5 kbit/s), -1 for none. */
+  async topLayer(bridgeId: string): Promise<number> {
+    const layers = await this.camLayers(bridgeId);
+    let top = -1;
+    for (const [rid, l] of Object.entries(layers)) if (l.bitrate > 5000 && l.score > 0) top = Math.max(top, Number(rid.replace(/\D/g, '')) || 0);
+    return top;
+  }
+
+  close(): void {
+    mediasoup.observer.off('newworker', this.#onWorker);
+  }
+}
+
+/** Starts the meeting (if need be) and gives the floor to a hall: it is on air and its microphone open. */
+export async function giveFloor(server: RunningServer, bridgeId: string, speakerName: string, speakerTitle: string): Promise<void> {
+  const chair = { role: 'chair' as const };
+  if (server.conference.runner.state.status === 'waiting') {
+    const started = await server.conference.execute(chair, { type: 'start_meeting' });
+    if (!started.ok) throw new Error(`start_meeting: ${JSON.stringify(started)}`);
+  }
+  const asked = await server.conference.execute({ role: 'operator', bridgeId }, { type: 'request_floor', bridgeId, speakerName, speakerTitle });
+  if (!asked.ok) throw new Error(`request_floor: ${JSON.stringify(asked)}`);
+  const request = server.conference.runner.state.queue.find((r) => r.bridgeId === bridgeId);
+  if (!request) throw new Error('no floor request');
+  const granted = await server.conference.execute(chair, { type: 'grant_floor', requestId: request.id });
+  if (!granted.ok) throw new Error(`grant_floor: ${JSON.stringify(granted)}`);
+}
+
+/** What a hall display says about a link without video (empty when nothing). */
+export function hallWeakText(page: Page): Promise<{ text: string; detail: string; scope: string }> {
+  return page.$eval('#weak-link', (el) => ({
+    text: (el as HTMLElement).hidden ? '' : (el.querySelector('#weak-link-text') as HTMLElement).innerText.trim(),
+    detail: (el as HTMLElement).hidden ? '' : (el.querySelector('#weak-link-detail') as HTMLElement).innerText.trim(),
+    scope: (el as HTMLElement).dataset.scope ?? '',
+  }));
+}
+
+/** What the chair's console says of a hall: on the programme preview (when it is on air) and on its thumbnail. */
+export function chairWeakText(page: Page, bridgeId: string): Promise<{ preview: string; tile: string }> {
+  // No helper functions inside: the test runner's transform would name them with a function the page lacks.
+  return page.evaluate((id: string) => {
+    const preview = document.getElementById('program-weak') as HTMLElement | null;
+    const tile = document.querySelector(`.tile[data-bridge="${id}"] .weak-over`) as HTMLElement | null;
+    return { preview: preview && !preview.hidden ? preview.innerText.trim() : '', tile: tile && !tile.hidden ? tile.innerText.trim() : '' };
+  }, bridgeId);
+}
+
+/** What the technicians' tile of a hall says: its audio-only mark and its reasons. */
+export function technicianTile(page: Page, bridgeId: string): Promise<{ audioOnly: string; reason: string; status: string }> {
+  return page.$eval(`.tile[data-bridge-id="${bridgeId}"]`, (el) => ({
+    audioOnly: (el as HTMLElement).dataset.audioOnly ?? '',
+    reason: (el.querySelector('.t-reason') as HTMLElement).innerText.trim(),
+    status: (el as HTMLElement).dataset.status ?? '',
+  }));
+}
+
+/**
+ * When a bridge's microphone is back at the SFU after a break that began at `since`: readings
+ * every 50 ms; a reading whose count did not grow over the last 250 ms is a stall; the first
+ * reading above the last stall's count is the return, once 1.5 s pass without another stall.
+ * A flow that never stalls within 3 s was not broken (returns `since`). Throws after `timeoutMs`.
+ */
+export async function micBackAfter(watch: ProducerWatch, bridgeId: string, since: number, timeoutMs: number): Promise<number> {
+  const readings: { at: number; packets: number }[] = [];
+  let stalled: number | null = null;
+  let back: number | null = null;
+  while (Date.now() - since < timeoutMs) {
+    const now = { at: Date.now(), packets: await watch.packets(bridgeId, 'mic') };
+    readings.push(now);
+    const earlier = [...readings].reverse().find((r) => r.at <= now.at - 250);
+    if (earlier && now.packets === earlier.packets) {
+      stalled = now.packets;
+      back = null;
+    } else if (stalled !== null && back === null && now.packets > stalled) {
+      back = now.at;
+    }
+    if (stalled === null && now.at - since >= 3000) return since;
+    if (back !== null && now.at - back >= 1500) return back;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${bridgeId}: its microphone did not come back within ${timeoutMs} ms [stalled:${stalled !== null}]`);
+}

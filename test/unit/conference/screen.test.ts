@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { sharingBridgeOf, type ConferenceEvent } from '../../../server/core/conference/index.ts';
+import { ask, chair, commune, op, PROVINCE, secretary, started, technician, viewer, type Harness } from './fixture.ts';
+
+const sha = 'b'.repeat(64);
+let n = 0;
+function submit(h: Harness, bridgeId: string): string {
+  const paperId = `screenpaper${String(++n).padStart(6, '0')}`;
+  h.run(secretary, { type: 'paper_submit', slotId: `tham-luan.${bridgeId}`, paperId, pages: 4, bytes: 1000, sha256: sha });
+  return paperId;
+}
+const types = (events: ConferenceEvent[]): string[] => events.map((e) => e.type);
+
+describe('screen sharing: who shares is conference state (pure core)', () => {
+  it('a hall shares only while it holds the floor; the province at any time; others are refused', () => {
+    const h = started(2);
+    expect(h.refused(op(commune(5)), { type: 'screen_share_start' }).code).to.equal('forbidden');
+    expect(h.refused(viewer, { type: 'screen_share_start' }).code).to.equal('forbidden');
+    expect(h.refused(technician, { type: 'screen_share_start' }).code).to.equal('forbidden');
+    h.run(chair, { type: 'grant_floor', requestId: ask(h, commune(5)) });
+    expect(h.run(op(commune(5)), { type: 'screen_share_start' })).to.deep.equal([{ type: 'screen_shared', bridgeId: commune(5), speechRequestId: h.state.floor!.requestId }]);
+    expect(sharingBridgeOf(h.state)).to.equal(commune(5));
+    // The same hall again (a new track after a reload): nothing changes.
+    expect(h.run(op(commune(5)), { type: 'screen_share_start' })).to.deep.equal([]);
+  });
+
+  it('one content at a time: another sharer is refused with content_busy until the chair stops the share', () => {
+    const h = started(2);
+    h.run(op(PROVINCE), { type: 'screen_share_start' });
+    expect(sharingBridgeOf(h.state)).to.equal(PROVINCE);
+    h.run(chair, { type: 'grant_floor', requestId: ask(h, 'd-180') });
+    expect(h.refused(op('d-180'), { type: 'screen_share_start' }).code).to.equal('content_busy');
+    // A hall cannot stop the province's share; the chair can.
+    expect(h.refused(op('d-180'), { type: 'screen_share_stop' }).code).to.equal('forbidden');
+    const stopped = h.run(chair, { type: 'screen_share_stop' });
+    expect(stopped).to.deep.equal([{ type: 'screen_share_stopped', bridgeId: PROVINCE, reason: 'stopped', sharedSec: 0 }]);
+    expect(sharingBridgeOf(h.state)).to.equal(undefined);
+    expect(h.refused(chair, { type: 'screen_share_stop' }).code).to.equal('invalid_state');
+    h.run(op('d-180'), { type: 'screen_share_start' });
+    expect(h.refused(chair, { type: 'screen_share_start' }).code, 'the chair too stops it first').to.equal('content_busy');
+    expect(types(h.run(op('d-180'), { type: 'screen_share_stop' }))).to.deep.equal(['screen_share_stopped']);
+  });
+
+  it("a share and a document exclude each other: the office replaces either; a hall may not replace another's", () => {
+    const h = started(2);
+    const other = submit(h, 'd-180');
+    const own = submit(h, commune(5));
+    h.run(secretary, { type: 'content_show', paperId: other });
+    h.run(chair, { type: 'grant_floor', requestId: ask(h, commune(5)) });
+    expect(h.refused(op(commune(5)), { type: 'screen_share_start' }).code, "the secretary's document stays").to.equal('content_busy');
+    h.run(secretary, { type: 'content_show', paperId: own });
+    // Its own paper on screen: the speaking hall may take it down, so sharing replaces it.
+    const shared = h.run(op(commune(5)), { type: 'screen_share_start' });
+    expect(types(shared)).to.deep.equal(['content_cleared', 'screen_shared']);
+    expect(shared[0]).to.deep.include({ paperId: own, reason: 'replaced' });
+    expect(h.state.content).to.equal(null);
+    expect(h.refused(op(commune(5)), { type: 'content_show', paperId: own }).code).to.equal('content_busy');
+    const replaced = h.run(secretary, { type: 'content_show', paperId: other });
+    expect(types(replaced)).to.deep.equal(['screen_share_stopped', 'content_shown']);
+    expect(replaced[0]).to.deep.include({ reason: 'replaced' });
+  });
+
+  it("the sharing hall's speech ending stops its share; the province's share outlives speeches; the end of the meeting stops it", () => {
+    const h = started(2);
+    h.run(chair, { type: 'grant_floor', requestId: ask(h, commune(5)) });
+    h.run(op(commune(5)), { type: 'screen_share_start' });
+    h.advance(12_000);
+    const ended = h.run(op(commune(5)), { type: 'yield_floor' });
+    expect(ended.find((e) => e.type === 'screen_share_stopped')).to.deep.include({ bridgeId: commune(5), reason: 'speech_ended', sharedSec: 12 });
+    h.run(secretary, { type: 'screen_share_start' });
+    expect(sharingBridgeOf(h.state), 'the secretary shares as the chair\'s hall').to.equal(PROVINCE);
+    h.run(chair, { type: 'grant_floor', requestId: ask(h, 'd-179') });
+    h.run(chair, { type: 'revoke_floor' });
+    expect(sharingBridgeOf(h.state)).to.equal(PROVINCE);
+    const end = h.run(chair, { type: 'end_meeting' });
+    expect(end.find((e) => e.type === 'screen_share_stopped')).to.deep.include({ reason: 'meeting_ended' });
+    expect(h.refused(secretary, { type: 'screen_share_start' }).code).to.equal('invalid_state');
+  });
+});
