@@ -455,7 +455,7 @@ describe('e2e: the screens at their real sizes (Chromium): hall display, chair c
       [display, '#maket', 'display maket'],
       [display, '#lower-third', 'display lower third'],
       [chair, '#title', 'chair title'],
-      [chair, '#queue', 'chair queue'],
+      [chair, '#queue-card', 'chair queue card'],
       [panel, '#title', 'operator title'],
       [panel, '#display-instruction', 'operator instruction'],
     ] as const) {

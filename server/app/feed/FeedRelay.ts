@@ -175,8 +175,19 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
     if (!source) return;
     this.#byConsumer.delete(consumerId);
     this.#bySsrc.delete(source.ssrc);
+    this.#forget(consumerId);
+  }
+
+  /**
+   * The consumer no longer feeds a track. When it was the video on air, the picture is held from
+   * the next frame's time on (not only after HOLD_AFTER_MS, a stall's allowance): its source is
+   * gone, and the next one starts on a keyframe.
+   */
+  #forget(consumerId: string): void {
     for (const track of ['video', 'speaker', 'chair'] as const) {
-      if (this.#chosen[track] === consumerId) delete this.#chosen[track];
+      if (this.#chosen[track] !== consumerId) continue;
+      delete this.#chosen[track];
+      if (track === 'video') this.#needKeyframe = true;
     }
   }
 
@@ -190,7 +201,7 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
   #choose(source: RelaySource): void {
     const track = this.#trackOf(source);
     if (track === undefined) {
-      for (const t of ['video', 'speaker', 'chair'] as const) if (this.#chosen[t] === source.consumerId) delete this.#chosen[t];
+      this.#forget(source.consumerId);
       return;
     }
     if (this.#chosen[track] === source.consumerId) return;
