@@ -63,7 +63,7 @@ describe('programme recording across a restart (redis, mediasoup, ffmpeg)', func
     expect((await a.conference.execute({ role: 'secretary' }, { type: 'recording_start' })).ok).to.equal(true);
     await waitFor('recording on the first server', () => a.conference.feed.active !== undefined, 20_000);
     const first = a.conference.feed.active!.file;
-    await sleep(6000);
+    await sleep(8000);
     // An orderly restart: the first file is finished with its chapters; the state still records.
     await a.close();
     expect(fs.existsSync(first)).to.equal(true);
@@ -74,7 +74,7 @@ describe('programme recording across a restart (redis, mediasoup, ffmpeg)', func
     await waitFor('recording resumed on the second server', () => b.conference.feed.active !== undefined, 20_000);
     const second = b.conference.feed.active!.file;
     expect(path.basename(second)).to.match(/-2\.mkv$/);
-    await sleep(6000);
+    await sleep(8000);
     // The recorder dies outright: what it wrote so far plays.
     const part = second.replace(/\.mkv$/, '.part.mkv');
     process.kill(b.conference.feed.active!.pid!, 'SIGKILL');
@@ -90,7 +90,7 @@ describe('programme recording across a restart (redis, mediasoup, ffmpeg)', func
     await waitFor('recording goes on in a third file', () => b.conference.feed.active !== undefined && b.conference.feed.active.file !== second, 20_000);
     const third = b.conference.feed.active!.file;
     expect(path.basename(third)).to.match(/-3\.mkv$/);
-    await sleep(6000);
+    await sleep(8000);
 
     const done = new Promise<RecordingIndex>((resolve) => b.conference.feed.once('recorded', resolve));
     expect((await b.conference.execute({ role: 'chair' }, { type: 'recording_stop' })).ok).to.equal(true);
