@@ -65,7 +65,7 @@ describe('e2e: a hardware hall sending VP8 without PictureID (GStreamer as the d
   before(async () => {
     const webRtcBasePort = await freePortBase(2);
     const rtcMinPort = Math.min(await freePortBase(1), 64000);
-    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn' });
+    const config = loadConfig({}, { listenIp: '127.0.0.1', httpPort: 0, workers: 2, webRtcBasePort, rtcMinPort, rtcMaxPort: rtcMinPort + 999, logLevel: 'warn', store: 'memory' });
     server = await startServer(config, plan(), { healthIntervalMs: 1000 });
     technician = await tokenOf(server, 'technician');
     for (const id of [PLAIN_HALL, SRTP_HALL]) {
