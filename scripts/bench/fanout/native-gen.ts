@@ -3,11 +3,11 @@
  * in the binary's format next to the cached clip, starts the binary, speaks its line protocol,
  * and returns stats in the shape of the Node generator's (protocol.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { cacheDir, loadClip, type Clip } from './media.ts';
+import { LineProcess } from './line-process.ts';
 import { nativeDir } from './native-sink.ts';
 import type { GeneratorHall, GeneratorStats } from './protocol.ts';
 
@@ -40,45 +40,17 @@ export interface NativeGeneratorStats extends GeneratorStats {
 
 export class NativeGenerator {
   readonly proc: ChildProcess;
-  #next = 1;
-  readonly #waiting = new Map<number, (m: any) => void>();
-  #closed = false;
+  readonly #helper: LineProcess;
 
   constructor() {
     const file = path.join(cacheDir(), 'clip-v1.bin');
     if (!fs.existsSync(file)) writeClipFile(loadClip(), file);
-    this.proc = spawn(path.join(nativeDir(), 'rtp-gen'), [file], { stdio: ['pipe', 'pipe', 'inherit'] });
-    readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      const m = JSON.parse(line) as { id: number };
-      const w = this.#waiting.get(m.id);
-      if (w) {
-        this.#waiting.delete(m.id);
-        w(m);
-      }
-    });
-    this.proc.once('exit', () => {
-      this.#closed = true;
-      for (const w of this.#waiting.values()) w({ error: 'rtp-gen exited' });
-      this.#waiting.clear();
-    });
+    this.#helper = new LineProcess('rtp-gen', path.join(nativeDir(), 'rtp-gen'), [file]);
+    this.proc = this.#helper.proc;
   }
 
   get pid(): number {
     return this.proc.pid!;
-  }
-
-  #request<T = any>(line: string, timeoutMs = 30_000): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error('rtp-gen is not running'));
-    const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`rtp-gen: ${line.split(' ')[0]} timed out`)), timeoutMs);
-      this.#waiting.set(id, (m) => {
-        clearTimeout(timer);
-        if (m.error) reject(new Error(`rtp-gen: ${m.error}`));
-        else resolve(m as T);
-      });
-      this.proc.stdin!.write(`${id} ${line}\n`);
-    });
   }
 
   /** Adds halls and starts sending (every hall from its first frame). */
@@ -86,28 +58,25 @@ export class NativeGenerator {
     const hex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
     await Promise.all(halls.map(async (h) => {
       const suite = h.suite === 'AEAD_AES_128_GCM' ? 'gcm' : 'cm';
-      const m = await this.#request<{ ok: boolean }>(
+      const m = await this.#helper.request<{ ok: boolean }>(
         `hall ${h.id} ${h.ip} ${h.port} ${suite} ${hex(h.myKey)} ${hex(h.sfuKey)} ${h.mic.ssrc} ${h.mic.pt} ${h.cam.pt} ${h.cam.rtxPt} ${h.cam.ssrcs.join(' ')} ${h.cam.rtxSsrcs.join(' ')} ${h.maxLayer}`,
       );
       if (!m.ok) throw new Error(`rtp-gen: hall ${h.id} refused`);
     }));
-    await this.#request('start');
+    await this.#helper.request('start');
   }
 
   async setLayers(hall: string, maxLayer: number): Promise<void> {
-    await this.#request(`layers ${hall} ${maxLayer}`);
+    await this.#helper.request(`layers ${hall} ${maxLayer}`);
   }
 
   /** Counters since the start; lateness, skips and socket drops since the last call. */
   async stats(): Promise<NativeGeneratorStats> {
-    return this.#request<NativeGeneratorStats>('stats');
+    return this.#helper.request<NativeGeneratorStats>('stats');
   }
 
   /** Stops the generator; idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    await this.#request('stop', 5000).catch(() => this.proc.kill('SIGKILL'));
-    await exited;
+  close(): Promise<void> {
+    return this.#helper.close();
   }
 }

@@ -3,10 +3,10 @@
  * Node: starts the binary (built by scripts/setup.sh; built here if missing), speaks its
  * line protocol, and returns reports in the shape of the Node sink's (protocol.ts).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { LineProcess } from './line-process.ts';
 import type { SinkGroupStats } from './protocol.ts';
 import type { SrtpSuite } from './srtp.ts';
 
@@ -54,43 +54,15 @@ export interface StreamStart {
 
 export class NativeSink {
   readonly proc: ChildProcess;
-  #next = 1;
-  readonly #waiting = new Map<number, (m: any) => void>();
-  #closed = false;
+  readonly #helper: LineProcess;
 
   constructor(binary = nativeSinkBinary()) {
-    this.proc = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-    readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      const m = JSON.parse(line) as { id: number };
-      const w = this.#waiting.get(m.id);
-      if (w) {
-        this.#waiting.delete(m.id);
-        w(m);
-      }
-    });
-    this.proc.once('exit', () => {
-      this.#closed = true;
-      for (const w of this.#waiting.values()) w({ error: 'rtp-sink exited' });
-      this.#waiting.clear();
-    });
+    this.#helper = new LineProcess('rtp-sink', binary);
+    this.proc = this.#helper.proc;
   }
 
   get pid(): number {
     return this.proc.pid!;
-  }
-
-  #request<T = any>(line: string, timeoutMs = 30_000): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error('rtp-sink is not running'));
-    const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`rtp-sink: ${line.split(' ')[0]} timed out`)), timeoutMs);
-      this.#waiting.set(id, (m) => {
-        clearTimeout(timer);
-        if (m.error) reject(new Error(`rtp-sink: ${m.error}`));
-        else resolve(m as T);
-      });
-      this.proc.stdin!.write(`${id} ${line}\n`);
-    });
   }
 
   /** Binds one socket per receiver; returns their local ports. */
@@ -98,7 +70,7 @@ export class NativeSink {
     const ports: Record<string, number> = {};
     await Promise.all(receivers.map(async (r) => {
       if (/\s/.test(r.id) || /\s/.test(r.group)) throw new Error(`rtp-sink: names without spaces only (${r.id})`);
-      const m = await this.#request<{ port: number }>(`bind ${r.id} ${r.group} ${r.probe ? 1 : 0}`);
+      const m = await this.#helper.request<{ port: number }>(`bind ${r.id} ${r.group} ${r.probe ? 1 : 0}`);
       if (m.port <= 0) throw new Error(`rtp-sink: could not bind ${r.id}`);
       ports[r.id] = m.port;
     }));
@@ -109,10 +81,10 @@ export class NativeSink {
   async keys(keys: { receiver: string; myKey: string; sfuKey: string; suite: SrtpSuite; sfuIp: string; sfuPort: number }[]): Promise<void> {
     const hex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
     await Promise.all(keys.map(async (k) => {
-      const m = await this.#request<{ ok: boolean }>(`key ${k.receiver} ${k.suite === 'AEAD_AES_128_GCM' ? 'gcm' : 'cm'} ${hex(k.myKey)} ${hex(k.sfuKey)} ${k.sfuIp} ${k.sfuPort}`);
+      const m = await this.#helper.request<{ ok: boolean }>(`key ${k.receiver} ${k.suite === 'AEAD_AES_128_GCM' ? 'gcm' : 'cm'} ${hex(k.myKey)} ${hex(k.sfuKey)} ${k.sfuIp} ${k.sfuPort}`);
       if (!m.ok) throw new Error(`rtp-sink: keys of ${k.receiver} refused`);
     }));
-    await this.#request('start');
+    await this.#helper.request('start');
   }
 
   /**
@@ -120,41 +92,38 @@ export class NativeSink {
    * socket per receiver. Before the first bind.
    */
   async shareSockets(count: number): Promise<void> {
-    await this.#request(`shared ${count}`);
+    await this.#helper.request(`shared ${count}`);
   }
 
   async videoPayloadTypes(pts: number[]): Promise<void> {
-    await this.#request(`videopts ${pts.join(',')}`);
+    await this.#helper.request(`videopts ${pts.join(',')}`);
   }
 
   /** Decrypt every RTP packet (only to measure what decryption costs; the harness does not). */
   async decryptAll(on: boolean): Promise<void> {
-    await this.#request(`decryptall ${on ? 1 : 0}`);
+    await this.#helper.request(`decryptall ${on ? 1 : 0}`);
   }
 
   async mark(): Promise<void> {
-    await this.#request('mark');
+    await this.#helper.request('mark');
   }
 
   async report(): Promise<NativeSinkReport> {
-    return this.#request<NativeSinkReport>('report');
+    return this.#helper.request<NativeSinkReport>('report');
   }
 
   /** Streams that started (or resumed after silence) at or after `sinceMs` (epoch ms). */
   async streamStarts(sinceMs: number): Promise<StreamStart[]> {
-    return (await this.#request<{ events: StreamStart[] }>(`events ${sinceMs.toFixed(3)}`)).events;
+    return (await this.#helper.request<{ events: StreamStart[] }>(`events ${sinceMs.toFixed(3)}`)).events;
   }
 
   /** Packets received so far on the streams of these SSRCs (all receivers together). */
   async received(ssrcs: number[]): Promise<number> {
-    return (await this.#request<{ received: number }>(`received ${ssrcs.join(',')}`)).received;
+    return (await this.#helper.request<{ received: number }>(`received ${ssrcs.join(',')}`)).received;
   }
 
   /** Stops the helper; idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    await this.#request('stop', 5000).catch(() => this.proc.kill('SIGKILL'));
-    await exited;
+  close(): Promise<void> {
+    return this.#helper.close();
   }
 }
