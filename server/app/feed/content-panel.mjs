@@ -13,30 +13,9 @@
 // Prints one JSON line: {"ok":true} or {"ok":false,"detail":"..."}.
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { withoutNetwork } from '../papers/pdf-child.mjs';
 
-if (typeof Promise.withResolvers !== 'function') {
-  Promise.withResolvers = function withResolvers() {
-    /** @type {any} */ let resolve;
-    /** @type {any} */ let reject;
-    const promise = new Promise((a, b) => {
-      resolve = a;
-      reject = b;
-    });
-    return { promise, resolve, reject };
-  };
-}
-
-// No network API: touching Node's fetch globals instantiates its HTTP parser in WebAssembly,
-// whose memory reservation does not fit in the address-space limit (as in pdf-measure.mjs).
-class NoNetwork {
-  constructor() {
-    throw new Error('no network in the content panel');
-  }
-}
-for (const name of ['Request', 'Response', 'Headers', 'FormData', 'WebSocket', 'EventSource']) {
-  Object.defineProperty(globalThis, name, { value: class extends NoNetwork {}, writable: true, configurable: true });
-}
-Object.defineProperty(globalThis, 'fetch', { value: async () => new NoNetwork(), writable: true, configurable: true });
+withoutNetwork('the content panel');
 
 /** @param {string} s */
 function box(s) {

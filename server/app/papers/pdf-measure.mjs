@@ -11,19 +11,7 @@
 // {"ok":false,"code":"pdf_damaged"|"pdf_encrypted"|"image_too_large"|"check_memory","detail":"..."}.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-
-// pdfjs-dist 6 expects Node 22's Promise.withResolvers; Node 20 lacks it.
-if (typeof Promise.withResolvers !== 'function') {
-  Promise.withResolvers = function withResolvers() {
-    /** @type {any} */ let resolve;
-    /** @type {any} */ let reject;
-    const promise = new Promise((a, b) => {
-      resolve = a;
-      reject = b;
-    });
-    return { promise, resolve, reject };
-  };
-}
+import { withoutNetwork } from './pdf-child.mjs';
 
 // The checker draws nothing: keep pdfjs from loading its optional native canvas (a native
 // library in the sandbox, and memory the address-space limit would have to allow for).
@@ -34,19 +22,7 @@ Module._resolveFilename = function (/** @type {string} */ request, /** @type {un
   return resolveFilename.call(this, request, ...rest);
 };
 
-// Nor any network API: touching Node's fetch globals instantiates its HTTP parser in
-// WebAssembly, whose memory reservation does not fit in the address-space limit (for the same
-// reason the checker decodes no JPEG 2000 image: pdfjs does that in WebAssembly).
-class NoNetwork {
-  constructor() {
-    throw new Error('no network in the paper checker');
-  }
-}
-for (const name of ['Request', 'Response', 'Headers', 'FormData', 'WebSocket', 'EventSource']) {
-  Object.defineProperty(globalThis, name, { value: class extends NoNetwork {}, writable: true, configurable: true });
-}
-Object.defineProperty(globalThis, 'fetch', { value: async () => new NoNetwork(), writable: true, configurable: true });
-
+withoutNetwork('the paper checker');
 
 /** @param {object} answer */
 function answer(answer) {
