@@ -248,7 +248,14 @@ export class CascadeHarness {
     }
 
     // Placed by the control plane, then joined where it says (8 at a time); the generator starts with all of them.
+    // The control instance hears the nodes' leases on redis's channel a moment after they are written: place
+    // nothing before it sees every node (a peer placed earlier would find no node, or all of them on the first).
     const placement = this.control.conference.placement;
+    const seen = Date.now();
+    while (placement.nodes().filter((n) => n.alive).length < this.options.nodes) {
+      if (Date.now() - seen > 15_000) throw new Error(`the control instance sees ${placement.nodes().filter((n) => n.alive).length} of ${this.options.nodes} media nodes after 15 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const halls: GeneratorHall[] = [];
     const queue = [...this.peers.values()];
     await Promise.all(Array.from({ length: 8 }, async () => {

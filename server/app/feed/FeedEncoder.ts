@@ -2,8 +2,8 @@
 // makes what the halls see and hear on air: the speaker's video with the maket (red background,
 // yellow text) and the lower third burned in, the speaker's microphone mixed with the chair's.
 // The content on screen (a paper's page) comes in as a fourth input: the content panel, a PNG
-// the size of the frame written to ffmpeg's stdin a few times a second (ContentPanel draws it;
-// transparent when there is no content). Its alpha is the mask between two layouts: the speaker
+// the size of the frame that ffmpeg reads again a few times a second (ContentPanel draws it;
+// transparent when there is no content; setPanel replaces the file). Its alpha is the mask between two layouts: the speaker
 // full frame, or the speaker in a box beside the page (layout.ts).
 // It writes H.264 + AAC in MPEG-TS to its stdout; the FeedOutput sends that to the press
 // and to the recorder. The banner and lower-third texts are files that ffmpeg re-reads every
@@ -18,7 +18,7 @@ import { FONT_BOLD, FONT_REGULAR, spawnFfmpeg, stopChild } from './ffmpeg.ts';
 import type { FeedTrack } from './FeedRelay.ts';
 import { contentLayout } from './layout.ts';
 
-/** Content panels written per second (a page turn reaches the picture within about 1/this s). */
+/** Content panel frames per second (a page turn reaches the picture within about 2/this s). */
 export const PANEL_FPS = 4;
 
 /** Lines of the maket banner drawn (a template has four). */
@@ -37,7 +37,7 @@ export interface FeedEncoderOptions {
   /** Maket colours as #rrggbb (the plan's "nền đỏ, chữ vàng"). */
   maketBackground: string;
   maketText: string;
-  /** Time of the encoder's stop (its kill timeout) and of the panel writes. */
+  /** Time of the encoder's stop (its kill timeout). */
   clock: Clock;
   /** The content panel at the start (PNG, width × height; transparent: no content). */
   panel: Buffer;
@@ -63,15 +63,12 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
   #child: ChildProcess | undefined;
   #stderr = '';
   #closed = false;
-  #panel: Buffer;
-  #panelTimer: ReturnType<Clock['setInterval']> | undefined;
-  #panelBlocked = false;
 
   constructor(options: FeedEncoderOptions, overlay: Overlay) {
     super();
     this.#options = options;
-    this.#panel = options.panel;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-feed-'));
+    writeAtomically(this.#panelFile(), options.panel);
     this.setOverlay(overlay);
   }
 
@@ -99,10 +96,12 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
       // switch stalled the output and restarted its frame clock: a jump in the feed's timestamps.
       '-reinit_filter', '0',
       '-i', sdp,
-      // The content panel: PNGs on stdin, stamped with the time they arrive (no probing: the
-      // format is known, and a probe would hold the start for seconds).
-      '-thread_queue_size', '4', '-probesize', '32', '-analyzeduration', '0', '-fpsprobesize', '0',
-      '-use_wallclock_as_timestamps', '1', '-f', 'image2pipe', '-framerate', String(PANEL_FPS), '-c:v', 'png', '-i', 'pipe:0',
+      // The content panel: a PNG file that ffmpeg reads again for every panel frame (image2 opens
+      // the file each time; setPanel replaces it atomically), at its own pace, one frame ahead of
+      // what the graph has taken, so the speaker's frames never wait for a panel. (It used to be
+      // PNGs written to stdin by a timer here: the graph then waited for each one, and the
+      // feed's output came in bursts with 400 ms of silence on the wire between them.)
+      '-thread_queue_size', '1', '-f', 'image2', '-loop', '1', '-framerate', String(PANEL_FPS), '-c:v', 'png', '-i', this.#panelFile(),
       // Two graphs: a change of the speaker's resolution re-creates only the video one.
       '-filter_complex', this.#videoGraph(),
       '-filter_complex', '[0:a:0][0:a:1]amix=inputs=2:duration=longest:dropout_transition=0:normalize=0,aresample=async=1000[a]',
@@ -114,12 +113,8 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
       '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
       '-f', 'mpegts', '-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', 'pipe:1',
     ];
-    const child = spawnFfmpeg(args, ['pipe', 'pipe', 'pipe']);
+    const child = spawnFfmpeg(args, ['ignore', 'pipe', 'pipe']);
     this.#child = child;
-    child.stdin!.on('error', () => undefined); // ffmpeg gone: its exit says why
-    child.stdin!.on('drain', () => void (this.#panelBlocked = false));
-    this.#writePanel();
-    this.#panelTimer = o.clock.setInterval(() => this.#writePanel(), 1000 / PANEL_FPS, { background: true });
     child.stdout!.on('data', (chunk: Buffer) => this.emit('data', chunk));
     child.stderr!.on('data', (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-8000);
@@ -129,17 +124,14 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
     });
   }
 
-  /** Replaces the content panel; ffmpeg draws it from the next panel frame. */
+  /** Replaces the content panel; ffmpeg draws it from the next panel frame it reads. */
   setPanel(png: Buffer): void {
-    this.#panel = png;
-    this.#writePanel();
+    if (this.#closed) return;
+    writeAtomically(this.#panelFile(), png);
   }
 
-  // One panel frame; none while ffmpeg has not taken the last one (no queue builds up).
-  #writePanel(): void {
-    const stdin = this.#child?.stdin;
-    if (this.#closed || !stdin || stdin.destroyed || this.#panelBlocked) return;
-    if (!stdin.write(this.#panel)) this.#panelBlocked = true;
+  #panelFile(): string {
+    return path.join(this.dir, 'panel.png');
   }
 
   /** The last lines ffmpeg wrote to stderr (warnings). */
@@ -200,7 +192,6 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#options.clock.clearInterval(this.#panelTimer);
     if (this.#child) await stopChild(this.#child, this.#options.clock, 2000);
     this.removeAllListeners();
     fs.rmSync(this.dir, { recursive: true, force: true });
@@ -231,7 +222,12 @@ export function feedInputSdp(ports: Record<FeedTrack, number>, host = '127.0.0.1
  * has the precomposed Vietnamese letters, and drawtext does no shaping of combining marks.
  */
 function writeText(file: string, text: string): void {
+  writeAtomically(file, text.normalize('NFC').replace(/\s+/g, ' ').trim() || ' ');
+}
+
+/** A file ffmpeg re-reads, replaced whole (a rename: it never sees half of it). */
+function writeAtomically(file: string, data: string | Buffer): void {
   const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, text.normalize('NFC').replace(/\s+/g, ' ').trim() || ' ');
+  fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
 }
