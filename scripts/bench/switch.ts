@@ -188,7 +188,7 @@ async function main(): Promise<number> {
       }
       const window = await closeWindow();
       windows.push(window);
-      const v = windowValidity({ ...window, browsers: [] });
+      const v = windowValidity(window, { decodeRate: false });
       const gen = await harness.generatorStats();
       const requests = gen.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= t0 - 5);
       const firstRequest = requests[0];
@@ -284,7 +284,7 @@ async function main(): Promise<number> {
       for (const r of records.filter((x) => !x.valid)) for (const reason of r.reasons) why.set(reason.replace(/[\d.]+/g, 'N'), (why.get(reason.replace(/[\d.]+/g, 'N')) ?? 0) + 1);
       validity.fail(`${counted.length} of ${SWITCHES} switches measured with the harness keeping up (${records.length} made); the others: ${[...why].map(([r, k]) => `${r} (${k}×)`).join('; ')}`);
     }
-    for (const [k, v] of Object.entries(windowValidity({ ...windows.at(-1)!, browsers: [] }).headroom)) validity.headroom[`last_switch_${k}`] = v;
+    for (const [k, v] of Object.entries(windowValidity(windows.at(-1)!, { decodeRate: false }).headroom)) validity.headroom[`last_switch_${k}`] = v;
     if (!wire) validity.fail('no wire capture (tcpdump needs root): the Chromium halls\' SFU part is not measured');
     const context = {
       starved_note: starved ? `Chromium decoded as slowly as ${round(minFps, 1)} fps (sent ${sourceFps}) while the cores were ${coreBusy.join(' % and ')} % busy: software decoding and encoding of ${BROWSERS} halls did not get the CPU they need beside the SFU and 209 synthetic halls` : null,

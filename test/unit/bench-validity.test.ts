@@ -56,6 +56,16 @@ describe('bench validity', () => {
     expect(out.invalid_reasons).to.have.length(v.reasons.length);
   });
 
+  it("bench:switch leaves the browsers' decode rate out of the verdict, but still leaves their CPU out of the harness core's", () => {
+    const w = goodWindow();
+    w.browsers[0]!.fps = 3;
+    w.headroom.coreBusyPct = [100, 82]; // Chromium (30 %) fills the rest of the harness's CPU at nice 19
+    const v = windowValidity(w, { decodeRate: false });
+    expect(v.reasons).to.deep.equal([]);
+    expect(v.headroom.harness_core_busy_pct).to.equal(70);
+    expect(windowValidity(w).reasons.join('\n')).to.match(/c-1 decoded the programme: 3 fps/);
+  });
+
   it('a figure that was not measured is a reason, not a pass', () => {
     const v = new Validity();
     v.atMost('x', null, LIMITS.sinkReadDelayP99Ms, 'the sink read late');
