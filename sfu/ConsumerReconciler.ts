@@ -36,10 +36,9 @@ export class ConsumerReconciler {
     this.#o = options;
   }
 
-  /** Reconciles every peer; resolves when all are done or the batch's deadline passed, after resuming the batch. */
+  /** Reconciles every peer; resolves when all but the batch's stragglers are done or its deadline passed, after resuming the batch. */
   reconcileAll(peers: Iterable<MediaPeer>, batch: ResumeBatch): Promise<void> {
-    const work = [...peers].map((peer) => this.reconcile(peer, batch));
-    return batch.run(Promise.allSettled(work));
+    return batch.run([...peers].map((peer) => this.reconcile(peer, batch)));
   }
 
   /** Brings one peer's consumers in line with what it should receive now (queued behind its previous run). */

@@ -320,8 +320,9 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /**
    * Puts a bridge on air: every hall receives its video and audio (and the chair's audio), the
    * new speaker sends all simulcast layers and the old one only its low layer. Resolves when
-   * every hall was handed its new consumers, which are resumed together so that they ride on one
-   * keyframe, and microphone changes asked for meanwhile are applied.
+   * all halls but a few stragglers (ResumeBatch) were handed their new consumers, which are
+   * resumed together so that they ride on one keyframe, and microphone changes asked for
+   * meanwhile are applied; a straggler's consumers resume as soon as its browser is ready.
    */
   async setOnAir(bridgeId: string): Promise<void> {
     this.#assertOpen();

@@ -1,16 +1,31 @@
 import type { types as ms } from 'mediasoup';
 
 /**
+ * Halls a switch may leave behind: up to this share of them (rounded down), so a switch of the
+ * 211 halls waits for 201 and not for the slowest few; with 19 halls or fewer it waits for all.
+ */
+export const SWITCH_STRAGGLER_SHARE = 0.05;
+
+/** How many of `peers` runs a switch waits for before resuming everyone ready. */
+export function switchQuorum(peers: number): number {
+  return peers - Math.floor(peers * SWITCH_STRAGGLER_SHARE);
+}
+
+/**
  * Holds consumers that are ready on their clients and resumes them together, so that the
  * keyframe requests they trigger coalesce into one at the producer (a switch of 211 halls then
- * rides on a single keyframe). Consumers that become ready after the deadline are resumed at once.
+ * rides on a single keyframe). It waits until all but a few stragglers are ready
+ * (`switchQuorum`), or the deadline, whichever is first: a hall whose browser is slow to answer
+ * (a starved CPU, a weak link) no longer holds the picture of every other hall for the whole
+ * deadline. Consumers that become ready after the flush are resumed at once (their keyframe
+ * request reaches the producer after its `keyFrameRequestDelay`).
  */
 export class ResumeBatch {
   readonly #deadlineMs: number;
   #held: ms.Consumer[] = [];
   #open = true;
-  /** When the held consumers were resumed, how many, and whether the deadline cut the wait. */
-  readonly timings: { flushedAt?: number; resumed: number; deadlineHit: boolean } = { resumed: 0, deadlineHit: false };
+  /** When the held consumers were resumed, how many, whether the deadline cut the wait, and how many runs were left behind. */
+  readonly timings: { flushedAt?: number; resumed: number; deadlineHit: boolean; stragglers: number } = { resumed: 0, deadlineHit: false, stragglers: 0 };
 
   constructor(deadlineMs: number) {
     this.#deadlineMs = deadlineMs;
@@ -22,17 +37,24 @@ export class ResumeBatch {
     else void consumer.resume().catch(() => undefined);
   }
 
-  /** Waits for the work or the deadline, whichever is first, then resumes all held consumers. */
-  async run(work: Promise<unknown>): Promise<void> {
+  /** Waits for the quorum of the runs (one per peer) or the deadline, whichever is first, then resumes all held consumers. */
+  async run(runs: readonly Promise<unknown>[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
+    const need = switchQuorum(runs.length);
+    let settled = 0;
+    const quorum = new Promise<void>((resolve) => {
+      if (need === 0) resolve();
+      for (const r of runs) void r.finally(() => ++settled >= need && resolve()).catch(() => undefined);
+    });
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         this.timings.deadlineHit = true;
         resolve();
       }, this.#deadlineMs);
     });
-    await Promise.race([work, deadline]);
+    await Promise.race([quorum, deadline]);
     clearTimeout(timer);
+    this.timings.stragglers = runs.length - settled;
     await this.flush();
   }
 

@@ -138,7 +138,7 @@ export interface MediaSessionOptions {
 
 export type MediaSessionEvents = {
   /** What is on air changed (after every hall was handed its consumers, or the batch deadline). */
-  onair: [{ bridgeId: string; at: number; timings: { startedAt: number; flushedAt?: number; resumed: number; deadlineHit: boolean } }];
+  onair: [{ bridgeId: string; at: number; timings: { startedAt: number; flushedAt?: number; resumed: number; deadlineHit: boolean; stragglers: number } }];
   /** A worker carrying part of this conference died; these bridges lost their media. */
   medialost: [{ workerIndex: number; bridgeIds: string[] }];
   /** The conference has a router again on the replaced worker. */
