@@ -402,10 +402,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       if (!held[t.source] || held[t.source]!.epoch < t.epoch) held[t.source] = t;
       next.set(t.bridgeId, held);
     }
-    const key = (m: Map<string, BridgeTracks<RemoteTrack>>): string => JSON.stringify([...m].flatMap(([, b]) => [b.mic, b.cam].map((t) => t && `${t.trackId}@${t.home.node}`)).sort());
+    const all = (b: BridgeTracks<RemoteTrack>): (RemoteTrack | undefined)[] => [b.mic, b.cam, b.screen];
+    const key = (m: Map<string, BridgeTracks<RemoteTrack>>): string => JSON.stringify([...m].flatMap(([, b]) => all(b).map((t) => t && `${t.trackId}@${t.home.node}`)).sort());
     if (key(next) === key(this.#remote)) return;
-    const kept = new Set([...next.values()].flatMap((b) => [b.mic?.trackId, b.cam?.trackId]));
-    for (const b of this.#remote.values()) for (const t of [b.mic, b.cam]) if (t && !kept.has(t.trackId)) this.#cascade?.drop(t.trackId);
+    const kept = new Set([...next.values()].flatMap((b) => all(b).map((t) => t?.trackId)));
+    for (const b of this.#remote.values()) for (const t of all(b)) if (t && !kept.has(t.trackId)) this.#cascade?.drop(t.trackId);
     this.#remote = next;
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
   }
