@@ -180,9 +180,14 @@ export class MediaClient {
     return this.#leg?.replacedAt ?? null;
   }
 
-  /** Whether the hall is publishing its microphone and camera (a sharing client: its screen). */
-  get publishing(): { mic: boolean; cam: boolean; screen: boolean } {
-    return this.#leg?.publishing ?? { mic: false, cam: false, screen: false };
+  /** Whether the hall is publishing its microphone and camera. */
+  get publishing(): { mic: boolean; cam: boolean } {
+    return this.#leg?.publishing ?? { mic: false, cam: false };
+  }
+
+  /** Whether a sharing client (`share`) is publishing its screen. */
+  get sharing(): boolean {
+    return this.#leg?.sharing ?? false;
   }
 
   /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'audioonly', 'sendmode', 'recovery', 'moved', 'error'. */

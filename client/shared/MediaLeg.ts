@@ -349,10 +349,14 @@ export class MediaLeg {
     return this.state === 'closed';
   }
 
-  /** Whether the hall is publishing its microphone and camera here (or, on a screen leg, its screen). */
-  get publishing(): { mic: boolean; cam: boolean; screen: boolean } {
-    const on = (p: msc.Producer | undefined): boolean => !!p && !p.closed;
-    return { mic: on(this.#mic), cam: on(this.#cam), screen: on(this.#screen) };
+  /** Whether the hall is publishing its microphone and camera here. */
+  get publishing(): { mic: boolean; cam: boolean } {
+    return { mic: !!this.#mic && !this.#mic.closed, cam: !!this.#cam && !this.#cam.closed };
+  }
+
+  /** Whether a screen leg is publishing its screen here. */
+  get sharing(): boolean {
+    return !!this.#screen && !this.#screen.closed;
   }
 
   /** Raw WebRTC statistics of the send and receive transports (null where there is none) and whether the send transport is connected: for the link reporter. */

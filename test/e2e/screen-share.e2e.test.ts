@@ -96,7 +96,7 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
     const start = await panel.waitForSelector('#screen-start:not([hidden]):not([disabled])', { timeout: 20_000 });
     await start!.click();
     await waitFor('the commune shares', async () => server.conference.runner.state.screen?.bridgeId === COMMUNE);
-    await waitFor('the panel publishes its screen', async () => panel.evaluate(() => (window as any).diemcau.screen.client?.publishing.screen === true), 30_000).catch(async (e) => {
+    await waitFor('the panel publishes its screen', async () => panel.evaluate(() => (window as any).diemcau.screen.client?.sharing === true), 30_000).catch(async (e) => {
       console.log(await panel.evaluate(() => JSON.stringify({ msg: document.getElementById('screen-msg')!.textContent, state: (window as any).diemcau.screen.client?.state })));
       throw e;
     });
@@ -170,7 +170,7 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
   it("the browser's own \"stop sharing\" (the capture ends) stops the share on the server", async () => {
     await panel.click('#screen-start');
     await waitFor('the commune shares again', async () => server.conference.runner.state.screen?.bridgeId === COMMUNE);
-    await waitFor('the panel publishes its screen', async () => panel.evaluate(() => (window as any).diemcau.screen.client?.publishing.screen === true), 30_000);
+    await waitFor('the panel publishes its screen', async () => panel.evaluate(() => (window as any).diemcau.screen.client?.sharing === true), 30_000);
     await waitFor(`${VIEWERS[0]} shows it`, async () => !(await screenVideo(displays.get(VIEWERS[0]!)!)).hidden, 30_000);
     // What the browser's bar does: the capture's track ends (stop() alone fires no 'ended', so the event is dispatched as the browser would).
     await panel.evaluate(() => {
