@@ -40,6 +40,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #peers = new Map<string, MediaPeer>();
   /** The publishing peer of each bridge (the newest join wins). */
   readonly #bridgePeers = new Map<string, MediaPeer>();
+  /** The screen-only peer of each bridge (a page that shares a window for the hall; the newest join wins). */
+  readonly #screenPeers = new Map<string, MediaPeer>();
   readonly #switchBatchMs: number;
   readonly #reconciler: ConsumerReconciler;
   readonly #audioOnly: AudioOnlyWatch;
@@ -49,7 +51,9 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** Tracks published on other nodes, by bridge (from the track registry). */
   #remote = new Map<string, BridgeTracks<RemoteTrack>>();
   /** What a bridge publishes, here or on another node: the newest publication of each source wins. */
-  readonly #published: TrackLookup<RoutedTrack> = { get: (bridgeId) => newest(this.#bridgePeers.get(bridgeId)?.tracks(), this.#remote.get(bridgeId)) };
+  readonly #published: TrackLookup<RoutedTrack> = {
+    get: (bridgeId) => newest(newest(this.#bridgePeers.get(bridgeId)?.tracks(), this.#screenPeers.get(bridgeId)?.tracks()), this.#remote.get(bridgeId)),
+  };
   readonly #cascade: Cascade | undefined;
   /** Peers whose last reconciliation failed (a pipe from another node, say): the next try and its delay. */
   readonly #retries = new Map<MediaPeer, { timer: NodeJS.Timeout | undefined; delayMs: number }>();
@@ -156,7 +160,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (this.#peers.has(peerId)) throw new SfuError('already_exists', `peer already joined [peerId:${peerId}]`);
     if (options.bridgeId !== undefined) this.#assertBridge(options.bridgeId);
     if (options.publish && options.bridgeId === undefined) throw new SfuError('not_allowed', 'only a bridge may publish');
-    if (options.publish && options.bridgeId !== undefined && !how.takeOver) {
+    if (options.screenOnly && (!options.publish || options.bridgeId === undefined)) throw new SfuError('not_allowed', 'a screen is shared for a bridge');
+    if (options.publish && options.bridgeId !== undefined && !options.screenOnly && !how.takeOver) {
       const current = this.#bridgePeers.get(options.bridgeId);
       const other = current && !current.closed && current.options.clientId !== undefined && options.clientId !== undefined && current.options.clientId !== options.clientId;
       if (other) throw new SfuError('bridge_in_use', `the hall is open on another page [bridgeId:${options.bridgeId}]`);
@@ -172,10 +177,12 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.#peers.delete(peerId);
       this.#routers.addLoad(peer.worker, -1);
       if (peer.bridgeId !== undefined && this.#bridgePeers.get(peer.bridgeId) === peer) this.#bridgePeers.delete(peer.bridgeId);
+      if (peer.bridgeId !== undefined && this.#screenPeers.get(peer.bridgeId) === peer) this.#screenPeers.delete(peer.bridgeId);
     });
     if (options.bridgeId !== undefined && options.publish) {
-      const previous = this.#bridgePeers.get(options.bridgeId);
-      this.#bridgePeers.set(options.bridgeId, peer);
+      const peers = options.screenOnly ? this.#screenPeers : this.#bridgePeers;
+      const previous = peers.get(options.bridgeId);
+      peers.set(options.bridgeId, peer);
       if (previous) {
         previous.close();
         previous.sink.replaced();
@@ -244,6 +251,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const peer = this.#peer(peerId);
     const bridgeId = peer.bridgeId;
     if (!peer.options.publish || bridgeId === undefined) throw new SfuError('not_allowed', 'peer may not publish');
+    if (peer.options.screenOnly && source !== 'screen') throw new SfuError('not_allowed', `a screen peer publishes its screen only [source:${source}]`);
     if ((source === 'mic') !== (kind === 'audio')) {
       throw new SfuError('invalid_rtp_parameters', `kind does not match source [kind:${kind}, source:${source}]`);
     }
@@ -395,10 +403,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       if (!held[t.source] || held[t.source]!.epoch < t.epoch) held[t.source] = t;
       next.set(t.bridgeId, held);
     }
-    const key = (m: Map<string, BridgeTracks<RemoteTrack>>): string => JSON.stringify([...m].flatMap(([, b]) => [b.mic, b.cam].map((t) => t && `${t.trackId}@${t.home.node}`)).sort());
+    const all = (b: BridgeTracks<RemoteTrack>): (RemoteTrack | undefined)[] => [b.mic, b.cam, b.screen];
+    const key = (m: Map<string, BridgeTracks<RemoteTrack>>): string => JSON.stringify([...m].flatMap(([, b]) => all(b).map((t) => t && `${t.trackId}@${t.home.node}`)).sort());
     if (key(next) === key(this.#remote)) return;
-    const kept = new Set([...next.values()].flatMap((b) => [b.mic?.trackId, b.cam?.trackId]));
-    for (const b of this.#remote.values()) for (const t of [b.mic, b.cam]) if (t && !kept.has(t.trackId)) this.#cascade?.drop(t.trackId);
+    const kept = new Set([...next.values()].flatMap((b) => all(b).map((t) => t?.trackId)));
+    for (const b of this.#remote.values()) for (const t of all(b)) if (t && !kept.has(t.trackId)) this.#cascade?.drop(t.trackId);
     this.#remote = next;
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
   }
@@ -532,7 +541,9 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       peer.worker = this.#routers.rehome(peer.worker);
       peer.sink.restartMedia('worker_died');
     }
-    this.emit('medialost', { workerIndex: index, bridgeIds: lost.map((p) => p.bridgeId).filter((b): b is string => b !== undefined) });
+    // The halls whose own media went (a page that only shares a screen is not its hall).
+    const halls = lost.filter((p) => !p.options.screenOnly).map((p) => p.bridgeId);
+    this.emit('medialost', { workerIndex: index, bridgeIds: halls.filter((b): b is string => b !== undefined) });
   }
 
   /** The peer's router, moving the peer first if its worker is gone. */
@@ -545,7 +556,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   /** A track published on this node, by its producer id. */
   #localTrack(trackId: string): Publication | undefined {
-    for (const peer of this.#bridgePeers.values()) {
+    for (const peer of [...this.#bridgePeers.values(), ...this.#screenPeers.values()]) {
       for (const p of peer.publications()) if (p.trackId === trackId && !p.producer.closed) return p;
     }
     return undefined;
@@ -610,8 +621,8 @@ async function connect(transportId: string, run: () => Promise<void>): Promise<v
   }
 }
 
-/** A bridge's tracks from this node and from another, each source from the newest publication. */
-function newest(local: BridgeTracks<Publication> | undefined, remote: BridgeTracks<RemoteTrack> | undefined): BridgeTracks<RoutedTrack> | undefined {
+/** A bridge's tracks from two publishers (its peers here, this node and another), each source from the newest publication. */
+function newest(local: BridgeTracks<RoutedTrack> | undefined, remote: BridgeTracks<RoutedTrack> | undefined): BridgeTracks<RoutedTrack> | undefined {
   if (!remote) return local;
   if (!local) return remote;
   const out: BridgeTracks<RoutedTrack> = { ...local };

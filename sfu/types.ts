@@ -109,6 +109,13 @@ export interface PeerOptions {
    * unless it asks to take over; the same page coming back replaces its old peer silently.
    */
   clientId?: string;
+  /**
+   * Publishes only its bridge's shared screen (the `screen` source), beside the hall's own peer:
+   * the page where the person chose the window (the operator panel, the chair's console) is not
+   * the page that publishes the hall's camera. It neither replaces nor is refused by that peer;
+   * a newer screen peer of the same bridge replaces it.
+   */
+  screenOnly?: boolean;
 }
 
 /** How a peer joins. */

@@ -13,6 +13,9 @@ import { hallPhrase } from '../../server/core/names.ts';
 import { BackChannel } from '../shared/BackChannel.ts';
 import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 import { PaperBoard } from './PaperBoard.ts';
+import { ScreenShare } from '../shared/ScreenShare.ts';
+import { ScreenShareCard } from '../shared/ScreenShareCard.ts';
+import { sharerBridge } from '../../server/core/conference/screen.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
 import type { ClientCommand, ConferenceView } from '../../server/protocol/control.ts';
@@ -53,7 +56,10 @@ async function main(): Promise<void> {
   const backChannel = new BackChannel($('messages'), control, { count: $('messages-count') });
   const notice = new ConnectionNotice({ lost: $('conn-lost'), back: $('conn-back') });
   const papers = new PaperBoard(token, control);
-  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, backChannel, papers, api: controlFetch };
+  // The console shares this PC's screen as the province's (the chair's hall); its stop button stops anyone's share.
+  const screen = new ScreenShare(control, token, sharerBridge(me, me.chairBridgeId)!);
+  const screenCard = new ScreenShareCard(screen, { stopsAnyone: true });
+  (window as unknown as { diemcau: unknown }).diemcau = { client, control, wall, me, backChannel, papers, screen, api: controlFetch };
 
   // --- media: programme preview, its sound (muted by default), thumbnails -----------------
   const video = $<HTMLVideoElement>('program');
@@ -146,6 +152,7 @@ async function main(): Promise<void> {
     console_.render(view);
     backChannel.update(view);
     papers.render(view);
+    screenCard.render(view, view.status === 'running' || view.status === 'break');
   });
   control.on('event', (e) => console_.onEvent(e));
   // The technicians' link monitor: a hall's link changed status (staff only).

@@ -76,6 +76,8 @@ async function main(): Promise<void> {
   const render = (): void => {
     const view = control.view;
     const program = [...client.consumers.values()].filter((c) => c.slot === 'onair' && c.consumer.kind === 'video').pop();
+    // A hall's shared screen: the content track the SFU gives every hall while the view says a hall shares.
+    const shared = view?.screen ? [...client.consumers.values()].filter((c) => c.slot === 'content' && c.consumer.kind === 'video').pop() : undefined;
     const selfOnAir = client.onAir === bridgeId && client.localStream && me.role === 'operator';
     let slateMessage: string | null = null;
     waitingShown = false;
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
     }
     // With a paper on screen, the paper is shown while the speaker's picture is awaited; while the
     // link recovers (an ICE restart), the last picture stays up.
-    else if (!program && !selfOnAir && !view?.content && mediaState !== 'recovering') slateMessage = 'Đang chờ tín hiệu chương trình…';
+    else if (!program && !selfOnAir && !view?.content && !shared && mediaState !== 'recovering') slateMessage = 'Đang chờ tín hiệu chương trình…';
     slate.hidden = slateMessage === null;
     if (slateMessage) slateText.textContent = slateMessage;
     notice.update(mediaState === 'live' && control.connected);
@@ -129,14 +131,31 @@ async function main(): Promise<void> {
       }
       $('program-name').textContent = `Đang phát: ${view.programme.bridgeName}`;
       const shown = slate.hidden ? (view.content ?? null) : null;
-      document.body.classList.toggle('with-content', shown !== null);
+      const screen = slate.hidden && shared && view.screen ? { track: shared.consumer.track, bridgeName: view.screen.bridgeName } : null;
+      document.body.classList.toggle('with-content', shown !== null || screen !== null);
       $('content').hidden = shown === null;
-      $('content-caption').hidden = shown === null;
+      $('content-caption').hidden = shown === null && screen === null;
       if (shown) $('content-caption').textContent = `Tham luận — ${shown.bridgeName} · Trang ${shown.page}/${shown.pages}`;
+      else if (screen) $('content-caption').textContent = `Màn hình chia sẻ — ${screen.bridgeName}`;
       content.show(shown);
+      showScreen(screen?.track ?? null);
     }
     weakLink();
     tick();
+  };
+
+  /** The shared screen in the content pane (null: none). */
+  const screenVideo = $<HTMLVideoElement>('screen-share');
+  const showScreen = (track: MediaStreamTrack | null): void => {
+    screenVideo.hidden = track === null;
+    if (!track) {
+      if (screenVideo.srcObject) screenVideo.srcObject = null;
+      return;
+    }
+    if ((screenVideo.srcObject as MediaStream | null)?.getVideoTracks()[0] !== track) {
+      screenVideo.srcObject = new MediaStream([track]);
+      void screenVideo.play().catch(() => undefined);
+    }
   };
 
   /**

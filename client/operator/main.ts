@@ -1,3 +1,6 @@
+// The operator panel of one hall. A little over 400 lines: the page's wiring and its device
+// panel (preview, meter, switching the display's devices) share the hall link; the paper card,
+// the speakers and the screen-share card are files of their own.
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 // The limits straight from the core: the protocol module would bring zod into this page.
 import { MAX_ATTENDEES, MAX_SPEAKER_NAME, MAX_SPEAKER_TITLE, MAX_TOPIC } from '../../server/core/conference/validate.ts';
@@ -15,6 +18,8 @@ import { $, countdownClass, errorText, statusText } from '../shared/ui.ts';
 import { BackChannel } from '../shared/BackChannel.ts';
 import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 import { Speakers } from './Speakers.ts';
+import { ScreenShare } from '../shared/ScreenShare.ts';
+import { ScreenShareCard } from '../shared/ScreenShareCard.ts';
 
 /** A display not heard from for this long is taken as closed. */
 const DISPLAY_STALE_MS = 3500;
@@ -46,7 +51,10 @@ async function main(): Promise<void> {
   const backChannel = new BackChannel($('back-channel'), control, { bridgeId });
   const notice = new ConnectionNotice({ lost: $('conn-lost'), back: $('conn-back') });
   const papers = new PaperPanel(token, control);
-  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, speakers, backChannel, me, papers };
+  // The panel shares this PC's screen itself (the click opens the picker here), beside the display's media.
+  const screen = new ScreenShare(control, token, bridgeId);
+  const screenCard = new ScreenShareCard(screen, { stopsAnyone: false });
+  (window as unknown as { diemcau: unknown }).diemcau = { control, link, devices, speakers, backChannel, me, papers, screen };
   // A hardware hall's media comes from its device: no display window, no camera here.
   const hardware = me.bridgeKind === 'rtp';
   if (hardware) {
@@ -244,6 +252,7 @@ async function main(): Promise<void> {
     $('floor-now').textContent = view.floor ? `${view.floor.speakerName} — ${view.floor.bridgeName}` : 'Không có';
     drawMaket($('maket-preview'), view.maket);
     papers.render(view);
+    screenCard.render(view, view.mine?.mayShareScreen === true);
     tick();
   };
   const tick = (): void => {

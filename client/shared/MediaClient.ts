@@ -47,6 +47,12 @@ export interface MediaClientOptions {
   clientId?: string;
   /** Stop the camera when the uplink fits no video beside the audio (default: on for publishing halls). */
   audioFirst?: boolean;
+  /**
+   * Share this capture (getDisplayMedia's) as the hall's screen, and nothing else: the client
+   * publishes its video track as the `screen` source beside the page that publishes the hall,
+   * and receives nothing. The page stops the capture; closing the client leaves it running.
+   */
+  share?: MediaStream;
 }
 
 /** A new random page id. */
@@ -177,6 +183,11 @@ export class MediaClient {
   /** Whether the hall is publishing its microphone and camera. */
   get publishing(): { mic: boolean; cam: boolean } {
     return this.#leg?.publishing ?? { mic: false, cam: false };
+  }
+
+  /** Whether a sharing client (`share`) is publishing its screen. */
+  get sharing(): boolean {
+    return this.#leg?.sharing ?? false;
   }
 
   /** Subscribes to 'state', 'consumer', 'consumerclosed', 'consumerslot', 'onair', 'mic', 'localstream', 'firstframe', 'audioonly', 'sendmode', 'recovery', 'moved', 'error'. */
@@ -371,8 +382,9 @@ export class MediaClient {
       url,
       token: this.options.token,
       clientId: this.#clientId,
-      localStream: this.options.publish ? () => this.#capture() : null,
+      localStream: this.options.share ? () => Promise.resolve(this.options.share!) : this.options.publish ? () => this.#capture() : null,
       audioFirst: this.options.audioFirst,
+      screen: !!this.options.share,
       emit: (event, detail) => {
         if (leg === this.#leg) this.#fromCurrent(leg, event, detail);
         else if (leg === this.#pending?.leg) this.#fromPending(leg, event, detail);

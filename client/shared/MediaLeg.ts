@@ -51,6 +51,12 @@ export const SIMULCAST_ENCODINGS: RTCRtpEncodingParameters[] = [
   { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_800_000 },
 ];
 
+/**
+ * How a shared screen leaves the page: one layer (text must stay sharp, no simulcast), up to
+ * 2.5 Mbit/s; the browser lowers the frame rate before the resolution (`maintain-resolution`).
+ */
+export const SCREEN_ENCODING: RTCRtpEncodingParameters = { maxBitrate: 2_500_000 };
+
 /** How long a leg refused by its node (`wrong_node`) waits before it tries that node again. */
 const WRONG_NODE_RETRY_MS = 2000;
 
@@ -87,6 +93,11 @@ export interface MediaLegOptions {
   localStream: (() => Promise<MediaStream>) | null;
   /** Stop the camera when the uplink fits no video beside the audio (default: on for publishing halls). */
   audioFirst?: boolean;
+  /**
+   * The leg only shares a screen: it joins as its hall's screen (`media:join` with `screen`),
+   * publishes the video track of `localStream` as the `screen` source and receives nothing.
+   */
+  screen?: boolean;
   /** Receives the leg's events. */
   emit: <K extends keyof MediaLegEventMap>(event: K, detail: MediaLegEventMap[K]) => void;
 }
@@ -118,6 +129,8 @@ export class MediaLeg {
   #recv?: msc.Transport;
   #cam?: msc.Producer;
   #mic?: msc.Producer;
+  /** The shared screen (a screen leg's only producer). */
+  #screen?: msc.Producer;
   #starting?: Promise<void>;
   /** Joined on the current socket connection. */
   #joined = false;
@@ -150,7 +163,7 @@ export class MediaLeg {
     });
     this.#recovery = new IceRecovery({
       transports: () => [this.#send, this.#recv].filter((t): t is msc.Transport => !!t && !t.closed),
-      sending: () => !!this.#mic && !this.#mic.closed,
+      sending: () => [this.#mic, this.#screen].some((p) => !!p && !p.closed),
       signallingUp: () => this.socket.connected && this.#joined,
       restartIce: (transportId, timeoutMs) => this.request('media:restartIce', { transportId }, timeoutMs),
       reconnectSignalling: () => reconnectNow(this.socket),
@@ -341,6 +354,11 @@ export class MediaLeg {
     return { mic: !!this.#mic && !this.#mic.closed, cam: !!this.#cam && !this.#cam.closed };
   }
 
+  /** Whether a screen leg is publishing its screen here. */
+  get sharing(): boolean {
+    return !!this.#screen && !this.#screen.closed;
+  }
+
   /** Raw WebRTC statistics of the send and receive transports (null where there is none) and whether the send transport is connected: for the link reporter. */
   async transportStats(): Promise<{ send: RTCStatsReport | null; recv: RTCStatsReport | null; sendConnected: boolean }> {
     const stats = (t: msc.Transport | undefined): Promise<RTCStatsReport | null> => (t && !t.closed ? t.getStats().catch(() => null) : Promise.resolve(null));
@@ -467,7 +485,7 @@ export class MediaLeg {
         let reply = joined;
         joined = undefined;
         if (!this.#joined) {
-          reply = await this.request('media:join', { clientId: this.#options.clientId, ...(this.#takeOver ? { takeOver: true } : {}) });
+          reply = await this.request('media:join', { clientId: this.#options.clientId, ...(this.#takeOver ? { takeOver: true } : {}), ...(this.#options.screen ? { screen: true } : {}) });
           this.#joined = true;
           this.#takeOver = false;
           this.#afterJoin(reply);
@@ -476,8 +494,11 @@ export class MediaLeg {
           this.#device = new Device();
           await this.#device.load({ routerRtpCapabilities: reply.rtpCapabilities as msc.RtpCapabilities });
         }
-        await this.#createRecv();
-        await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
+        // A screen leg receives nothing: no receive transport.
+        if (!this.#options.screen) {
+          await this.#createRecv();
+          await this.request('media:capabilities', { rtpCapabilities: this.#device!.rtpCapabilities as never });
+        }
         if (this.#options.localStream) await this.#publish(await this.#options.localStream());
         this.#failures = 0;
         this.#setState('live');
@@ -509,6 +530,7 @@ export class MediaLeg {
     this.#sendTimer = undefined;
     this.#cam = undefined;
     this.#mic = undefined;
+    this.#screen = undefined;
     this.#send?.close();
     this.#recv?.close();
     this.#send = undefined;
@@ -536,11 +558,12 @@ export class MediaLeg {
         transportId: transport.id,
         kind,
         rtpParameters: rtpParameters as never,
-        source: appData.source as 'mic' | 'cam',
+        source: appData.source as 'mic' | 'cam' | 'screen',
       }).then(ok, fail);
     });
     this.#recovery.watch(transport);
     this.#send = transport;
+    if (this.#options.screen) return this.#publishScreen(transport, stream);
     const audio = stream.getAudioTracks()[0];
     const video = stream.getVideoTracks()[0];
     // stopTracks false: the camera and microphone outlive transports rebuilt after a worker loss, and a move to another node.
@@ -559,6 +582,20 @@ export class MediaLeg {
       await this.#applyVideo();
       if (this.#options.audioFirst ?? true) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
     }
+  }
+
+  /** Publishes a screen leg's capture: its video track, one layer, kept sharp (the page stops the capture, not the leg). */
+  async #publishScreen(transport: msc.Transport, stream: MediaStream): Promise<void> {
+    const track = stream.getVideoTracks()[0];
+    if (!track || track.readyState === 'ended') throw new Error('no screen to share');
+    this.#screen = await transport.produce({
+      track,
+      encodings: [SCREEN_ENCODING],
+      stopTracks: false,
+      codecOptions: { videoGoogleStartBitrate: 1000 },
+      appData: { source: 'screen' },
+    });
+    await setDegradation(this.#screen.rtpSender, 'maintain-resolution');
   }
 
   /** The audio-first rule on this hall's uplink (audioFirst.ts): stops and restores the camera, and tells the server. */

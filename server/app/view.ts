@@ -3,6 +3,7 @@ import {
   currentAgendaItem,
   onBreak,
   itemElapsedMs,
+  mayStartScreenShare,
   presenceOf,
   rollCallSummary,
   speakingTimerView,
@@ -173,6 +174,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
         muted: muted.includes(principal.bridgeId),
         papers: papersViewOf(state, name, principal.bridgeId).slots,
         mayTurnPages: mayTurn(state, { role: 'operator', bridgeId: principal.bridgeId }),
+        mayShareScreen: mayStartScreenShare(state, { role: 'operator', bridgeId: principal.bridgeId }),
       };
       const own: BackChannelMessage[] = [];
       for (let i = messages.length - 1; i >= 0 && own.length < VIEW_MESSAGES.hall; i--) if (concernsBridge(messages[i]!, principal.bridgeId)) own.unshift(messages[i]!);

@@ -296,6 +296,8 @@ export interface ConferenceView {
     papers?: PaperSlotView[];
     /** Whether the hall may turn the pages of what is on screen now (it speaks, and it is its paper). */
     mayTurnPages?: boolean;
+    /** Whether the hall may share its screen now (the meeting is on, and it holds the floor or is the province). */
+    mayShareScreen?: boolean;
   };
 }
 

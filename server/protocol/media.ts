@@ -154,9 +154,17 @@ export const MediaRequests = {
   /**
    * `clientId`: which page this is (random, kept across its reloads); `takeOver`: take the hall
    * from another page that publishes it (refused with `bridge_in_use` otherwise); `resume`: take
-   * back the peer a lost socket had (its transports and producers) instead of a new one.
+   * back the peer a lost socket had (its transports and producers) instead of a new one;
+   * `screen`: this page only shares a window or screen, as its hall's content track (an
+   * operator's hall; the chair's hall for the chair's console and the secretary), beside the
+   * page that publishes the hall's camera.
    */
-  'media:join': z.strictObject({ clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(), takeOver: z.boolean().optional(), resume: MediaResume.optional() }),
+  'media:join': z.strictObject({
+    clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
+    takeOver: z.boolean().optional(),
+    resume: MediaResume.optional(),
+    screen: z.boolean().optional(),
+  }),
   'media:capabilities': z.strictObject({ rtpCapabilities: RtpCapabilities }),
   'media:createTransport': z.strictObject({ direction: z.enum(['send', 'recv']) }),
   'media:connectTransport': z.strictObject({ transportId: z.uuid(), dtlsParameters: DtlsParameters }),

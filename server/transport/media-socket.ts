@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { AudioOnlyState, MediaSession, MediaPeerSink, PeerOptions } from '../../sfu/index.ts';
 import { SfuError } from '../../sfu/index.ts';
 import type { Principal } from '../protocol/control.ts';
+import { sharerBridge } from '../core/conference/screen.ts';
 import { guardNamespace, onRequest, type ConnectRefusal, type SocketGate } from './socket-requests.ts';
 import {
   MediaRequests,
@@ -58,6 +59,16 @@ export function peerOptionsFor(p: Principal, chairBridgeId: string): PeerOptions
     case 'viewer':
       return { publish: false, receiveOnAir: true, thumbnails: false };
   }
+}
+
+/**
+ * What a page that shares a screen is in the media: a peer that publishes only the `screen` of
+ * the hall its holder shares as (the core's rule), and receives nothing; undefined for a role
+ * that never shares. Whether the share is routed is the conference state's (`screen`), not this.
+ */
+export function screenPeerOptionsFor(p: Principal, chairBridgeId: string): PeerOptions | undefined {
+  const bridgeId = sharerBridge(p, chairBridgeId);
+  return bridgeId === undefined ? undefined : { bridgeId, publish: true, receiveOnAir: false, thumbnails: false, screenOnly: true };
 }
 
 /** How long a peer whose socket was lost (not closed) waits for its client on a new socket before it leaves. */
@@ -191,9 +202,11 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       });
     }
 
-    handle('media:join', ({ clientId, takeOver, resume }) => {
+    handle('media:join', ({ clientId, takeOver, resume, screen }) => {
       if (link) throw new WireError('already_exists', 'already joined');
-      const bridgeId = principal.role === 'operator' ? principal.bridgeId : undefined;
+      const screenOptions = screen ? screenPeerOptionsFor(principal, session.chairBridgeId) : undefined;
+      if (screen && !screenOptions) throw new WireError('forbidden', `this role shares no screen [role:${principal.role}]`);
+      const bridgeId = screenOptions?.bridgeId ?? (principal.role === 'operator' ? principal.bridgeId : undefined);
       const reply = (l: PeerLink, resumed: boolean): MediaReplies['media:join'] => ({
         peerId: l.peerId,
         role: principal.role,
@@ -218,9 +231,9 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
         log('info', 'peer resumed', { peerId: held.peerId, role: principal.role });
         return reply(held, true);
       }
-      let peerOptions: PeerOptions = { ...peerOptionsFor(principal, session.chairBridgeId), ...(clientId ? { clientId } : {}) };
-      // A browser opened with a hardware hall's link may watch, but must not take the device's place.
-      if (principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
+      let peerOptions: PeerOptions = { ...(screenOptions ?? peerOptionsFor(principal, session.chairBridgeId)), ...(clientId ? { clientId } : {}) };
+      // A browser opened with a hardware hall's link may watch (or share a screen), but must not take the device's place.
+      if (!screenOptions && principal.role === 'operator' && options.isDeviceBridge?.(principal.bridgeId)) peerOptions = { ...peerOptions, publish: false };
       const fresh: PeerLink = { peerId: socket.id, token: socket.data.token, resumeKey: newResumeKey(), session, socket };
       session.join(fresh.peerId, peerOptions, sinkOf(fresh, links, consumeTimeout), { takeOver });
       if (takeOver) log('info', 'hall taken over by another page', { peerId: fresh.peerId, bridgeId: peerOptions.bridgeId });

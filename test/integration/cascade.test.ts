@@ -4,7 +4,7 @@
 import type dgram from 'node:dgram';
 import { expect } from 'chai';
 import { MediaSession, WorkerPool, type CascadeChannel, type RemoteTrack } from '../../sfu/index.ts';
-import { COMMUNE, DISTRICT, DISTRICT_2, PROVINCE, COMMUNE_2, RecordingSink, micParameters, poolOptions, waitFor } from './media-fixture.ts';
+import { COMMUNE, DISTRICT, DISTRICT_2, PROVINCE, COMMUNE_2, RecordingSink, camParameters, micParameters, poolOptions, waitFor } from './media-fixture.ts';
 import { rtpPacket as rtp, udpSocket } from '../helpers/synthetic-rtp.ts';
 
 const BRIDGES = [PROVINCE, DISTRICT, DISTRICT_2, COMMUNE, COMMUNE_2];
@@ -140,6 +140,34 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     expect(await b.pipeStats()).to.deep.equal({});
     expect(await a.pipeStats()).to.deep.equal({});
     expect(b.pipeCounts()).to.deep.equal({ in: 0, out: 0, tracks: { in: 0, out: 0 } });
+  });
+
+  // Regression: the remote tracks were compared by their microphones and cameras only, so a
+  // screen shared on another node never reached this one (and its pipe was never dropped).
+  it("a screen shared on node a reaches a hall on node b as the content; gone from the registry, its consumer closes", async () => {
+    const { a, b } = await twoNodes();
+    // The commune's microphone is known on b already (its hall is on a): the screen comes beside it.
+    a.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+    const hw = await a.createPlainTransport('hw', 'send', { comedia: true });
+    const { id: micId } = await a.produce('hw', hw.id, 'audio', micParameters(), 'mic');
+    const mic: RemoteTrack = { bridgeId: COMMUNE, source: 'mic', trackId: micId, kind: 'audio', home: { node: 'a' }, epoch: 1 };
+    a.join('screen', { bridgeId: COMMUNE, publish: true, receiveOnAir: false, thumbnails: false, screenOnly: true }, new RecordingSink());
+    const up = await a.createPlainTransport('screen', 'send', { comedia: true });
+    const params = camParameters();
+    params.encodings = [params.encodings![0]!];
+    const { id: screenId } = await a.produce('screen', up.id, 'video', params, 'screen');
+    for (const s of [a, b]) await s.setContent(COMMUNE);
+    const sink = new RecordingSink();
+    b.join('rx', { bridgeId: DISTRICT, publish: false, receiveOnAir: true, thumbnails: false }, sink);
+    b.setRtpCapabilities('rx', b.rtpCapabilities);
+    await b.createPlainTransport('rx', 'recv', { comedia: false });
+    b.setRemoteTracks([mic]);
+    b.setRemoteTracks([mic, { bridgeId: COMMUNE, source: 'screen', trackId: screenId, kind: 'video', home: { node: 'a' }, epoch: 1 }]);
+    await waitFor('node b consumes the remote screen as the content', () => sink.consumes.some((c) => c.producerId === screenId && c.slot === 'content'), 5000);
+    const content = sink.consumes.find((c) => c.producerId === screenId)!.consumerId;
+    b.setRemoteTracks([mic]);
+    await waitFor('its consumer closed', () => sink.closedConsumers.includes(content), 5000);
+    await waitFor('its pipe closed', async () => !(await b.pipeStats()).a?.in.tracks.includes(screenId), 5000);
   });
 
   it('a pipe request that fails is tried again: the hall gets the track when the other node answers', async () => {

@@ -479,6 +479,53 @@ describe('MediaSession on 2 real mediasoup workers (synthetic RTP on unconnected
     await eventuallyEqual('the content consumers are closed', () => ids.filter((id) => [PROVINCE, DISTRICT, COMMUNE_2].some((b) => halls.get(b)!.sink.closedConsumers.includes(id))).length, 3);
     expect(await codeOf(() => s.setContent('x-0'))).to.equal('unknown_bridge');
   });
+
+  it("a screen-only peer (the page where the person shares) publishes its hall's screen beside the hall's own peer; the newest replaces the older", async () => {
+    const s = await open();
+    const halls = await joinHalls(s, HALLS);
+    const commune = halls.get(COMMUNE)!;
+    const screenParameters = () => {
+      const p = { ...camParameters(), mid: '0' };
+      p.encodings = [p.encodings![0]!];
+      return p;
+    };
+    const joinScreen = async (bridgeId: string, clientId: string): Promise<TestPeer> => {
+      const peer: TestPeer = { peerId: `screen-${clientId}`, bridgeId, sink: new RecordingSink() };
+      s.join(peer.peerId, { bridgeId, publish: true, receiveOnAir: false, thumbnails: false, screenOnly: true, clientId }, peer.sink);
+      peer.sendTransportId = (await s.createTransport(peer.peerId, 'send')).id;
+      return peer;
+    };
+    // Another page of the hall (another clientId) is not refused with bridge_in_use, and the hall's peer stays.
+    const first = await joinScreen(COMMUNE, 'panel-1');
+    expect(commune.sink.replacedCount).to.equal(0);
+    expect(s.hasPeer(commune.peerId)).to.equal(true);
+    // It publishes the screen only.
+    expect(await codeOf(() => s.produce(first.peerId, first.sendTransportId!, 'video', camParameters(), 'cam'))).to.equal('not_allowed');
+    expect(await codeOf(() => s.produce(first.peerId, first.sendTransportId!, 'audio', micParameters(), 'mic'))).to.equal('not_allowed');
+    const firstScreen = (await s.produce(first.peerId, first.sendTransportId!, 'video', screenParameters(), 'screen')).id;
+    // A console shares no screen: a screen peer needs a bridge.
+    expect(await codeOf(() => s.join('screen-nobody', { publish: true, receiveOnAir: false, thumbnails: false, screenOnly: true }, new RecordingSink()))).to.equal('not_allowed');
+
+    const contentOf = (bridgeId: string) => halls.get(bridgeId)!.sink.consumes.filter((c) => c.source === 'screen' && !halls.get(bridgeId)!.sink.closedConsumers.includes(c.consumerId));
+    await s.setContent(COMMUNE);
+    await eventuallyEqual('every other hall receives the screen peer\'s track', () => [PROVINCE, DISTRICT, COMMUNE_2].map((b) => contentOf(b).map((c) => c.producerId)), [[firstScreen], [firstScreen], [firstScreen]]);
+    expect(contentOf(COMMUNE), 'not the sharing hall itself').to.deep.equal([]);
+    // The hall's camera and microphone still reach the others (the screen peer did not take its place).
+    await s.setOnAir(COMMUNE);
+    await eventuallyEqual('the commune on air', () => consumerOf(s, DISTRICT, COMMUNE, 'cam') !== undefined, true);
+
+    // A newer screen page of the same hall replaces the older one (its client is told).
+    const second = await joinScreen(COMMUNE, 'panel-2');
+    expect(first.sink.replacedCount).to.equal(1);
+    expect(s.hasPeer(first.peerId)).to.equal(false);
+    const secondScreen = (await s.produce(second.peerId, second.sendTransportId!, 'video', screenParameters(), 'screen')).id;
+    await eventuallyEqual('every other hall receives the newer screen', () => [PROVINCE, DISTRICT, COMMUNE_2].map((b) => contentOf(b).map((c) => c.producerId)), [[secondScreen], [secondScreen], [secondScreen]]);
+    // The screen page leaves: the content goes; the hall stays on air.
+    s.leave(second.peerId);
+    await eventuallyEqual('no content left', () => [PROVINCE, DISTRICT, COMMUNE_2].flatMap((b) => contentOf(b)), []);
+    expect(s.hasPeer(commune.peerId)).to.equal(true);
+    expect(commune.sink.replacedCount).to.equal(0);
+  });
 });
 
 describe('MediaSession when a worker dies (SIGKILL)', function () {

@@ -190,6 +190,35 @@ describe('media signaling over socket.io (real server, 1 real worker)', function
     expect((again as { error: { code: string } }).error.code).to.equal('already_exists');
   });
 
+  it("media:join with screen: a sharer's page joins as its hall's screen beside the hall (the chair's console as the province); other roles are forbidden", async () => {
+    // The hall's display publishes; its operator panel (another page) joins to share the screen.
+    const hall = await join(COMMUNE);
+    await publishOverWire(hall);
+    const panel = await connect(COMMUNE);
+    const joined = await request(panel, 'media:join', { clientId: 'operator-panel-1', screen: true });
+    expect(joined.ok, JSON.stringify(joined)).to.equal(true);
+    expect((joined as { data: { bridgeId: string } }).data.bridgeId).to.equal(COMMUNE);
+    expect(hall.socket.connected, 'the display keeps the hall').to.equal(true);
+    const send = await request(panel, 'media:createTransport', { direction: 'send' });
+    const transportId = (send as { data: { id: string } }).data.id;
+    const cam = await request(panel, 'media:produce', { transportId, kind: 'video', source: 'cam', rtpParameters: camParameters() });
+    expect((cam as { error: { code: string } }).error.code).to.equal('not_allowed');
+    const screen = await request(panel, 'media:produce', { transportId, kind: 'video', source: 'screen', rtpParameters: camParameters() });
+    expect(screen.ok, JSON.stringify(screen)).to.equal(true);
+    const peers = server.media.snapshot().peers;
+    expect(peers.filter((p) => p.bridgeId === COMMUNE).map((p) => p.producers.map((x) => x.source).sort())).to.have.deep.members([['cam', 'mic'], ['screen']]);
+
+    // The chair's console shares as the chair's hall.
+    const chair = await connect('chair');
+    const chairJoined = await request(chair, 'media:join', { screen: true });
+    expect((chairJoined as { data: { bridgeId: string } }).data.bridgeId).to.equal(PROVINCE);
+    for (const who of ['technician', 'viewer']) {
+      const other = await connect(who);
+      const refused = await request(other, 'media:join', { screen: true });
+      expect((refused as { error: { code: string } }).error?.code, who).to.equal('forbidden');
+    }
+  });
+
   it('answers malformed payloads with invalid_payload and keeps serving', async () => {
     const client = await join(COMMUNE);
     const opus = { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000 };

@@ -40,8 +40,16 @@ export function sharingBridgeOf(state: ConferenceState): string | undefined {
 
 /** The hall an actor would share as: an operator its own hall, the chair's console and the secretary the chair's hall. */
 export function sharerBridgeOf(state: ConferenceState, actor: Actor): string | undefined {
+  return sharerBridge(actor, state.config.chairBridgeId);
+}
+
+/**
+ * The same rule without the state (the media signalling, which publishes a page's screen as
+ * that hall's content track, and the pages): undefined for a role that never shares.
+ */
+export function sharerBridge(actor: Pick<Actor, 'role' | 'bridgeId'>, chairBridgeId: string): string | undefined {
   if (actor.role === 'operator') return actor.bridgeId;
-  if (actor.role === 'chair' || actor.role === 'secretary') return state.config.chairBridgeId;
+  if (actor.role === 'chair' || actor.role === 'secretary') return chairBridgeId;
   return undefined;
 }
 
@@ -51,6 +59,16 @@ export function mayShareScreen(state: ConferenceState, actor: Actor): boolean {
   if (bridgeId === undefined) return false;
   if (bridgeId === state.config.chairBridgeId) return true;
   return state.floor?.bridgeId === bridgeId;
+}
+
+/** Whether an actor may start a share now: the role and floor rule, during the meeting (the panels offer the button then). */
+export function mayStartScreenShare(state: ConferenceState, actor: Actor): boolean {
+  return mayShareScreen(state, actor) && meetingOn(state);
+}
+
+/** Whether the meeting is on (started, not ended): shares happen only then. */
+function meetingOn(state: ConferenceState): boolean {
+  return state.startedAt !== null && state.endedAt === null;
 }
 
 /** Whether an actor may stop the share on now. */
@@ -73,7 +91,7 @@ export function startScreenShare(
   document: { mayClear: (actor: Actor) => boolean; clear: () => void },
 ): Refused | void {
   if (!mayShareScreen(d, c.actor)) return refuse('forbidden', 'a hall shares its screen only while it holds the floor; the province at any time');
-  if (d.startedAt === null || d.endedAt !== null) return refuse('invalid_state', `a screen is shared only during the meeting [status:${d.status}]`);
+  if (!meetingOn(d)) return refuse('invalid_state', `a screen is shared only during the meeting [status:${d.status}]`);
   const bridgeId = sharerBridgeOf(d, c.actor)!;
   const current = d.screen ?? null;
   if (current) {

@@ -230,6 +230,8 @@ export const REQUEST_CORPUS: Record<string, (ctx: CorpusContext) => Payload[]> =
     ['join as another bridge', { bridgeId: 'p-20' }],
     ['a page id of 1 kB', { clientId: 'a'.repeat(1000) }],
     ['a page id with bidi', { clientId: 'abcdefgh\u202E' }],
+    ['a screen share that is not a yes or no', { screen: 'yes' }],
+    ['a screen share for another bridge', { screen: true, bridgeId: 'p-20' }],
   ],
   'media:capabilities': () => {
     const cap = (over: Record<string, unknown>) => ({ rtpCapabilities: { codecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, ...over }] } });

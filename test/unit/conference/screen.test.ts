@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { sharingBridgeOf, type ConferenceEvent } from '../../../server/core/conference/index.ts';
-import { ask, chair, commune, op, PROVINCE, secretary, started, technician, viewer, type Harness } from './fixture.ts';
+import { mayStartScreenShare, sharerBridge, sharingBridgeOf, type ConferenceEvent } from '../../../server/core/conference/index.ts';
+import { ask, chair, commune, connectAll, Harness, op, PROVINCE, secretary, started, technician, viewer } from './fixture.ts';
 
 const sha = 'b'.repeat(64);
 let n = 0;
@@ -22,6 +22,28 @@ describe('screen sharing: who shares is conference state (pure core)', () => {
     expect(sharingBridgeOf(h.state)).to.equal(commune(5));
     // The same hall again (a new track after a reload): nothing changes.
     expect(h.run(op(commune(5)), { type: 'screen_share_start' })).to.deep.equal([]);
+  });
+
+  it('which hall a page shares as, and whether it may start now (what the media signalling and the panels read)', () => {
+    expect(sharerBridge(op(commune(5)), PROVINCE)).to.equal(commune(5));
+    expect(sharerBridge(chair, PROVINCE)).to.equal(PROVINCE);
+    expect(sharerBridge(secretary, PROVINCE)).to.equal(PROVINCE);
+    expect(sharerBridge(technician, PROVINCE)).to.equal(undefined);
+    expect(sharerBridge(viewer, PROVINCE)).to.equal(undefined);
+    // Before the meeting nobody may start (the command would be refused with invalid_state).
+    const before = new Harness();
+    connectAll(before);
+    expect(mayStartScreenShare(before.state, op(PROVINCE))).to.equal(false);
+    expect(before.refused(op(PROVINCE), { type: 'screen_share_start' }).code).to.equal('invalid_state');
+    const h = started(2);
+    expect(mayStartScreenShare(h.state, op(PROVINCE))).to.equal(true);
+    expect(mayStartScreenShare(h.state, chair)).to.equal(true);
+    expect(mayStartScreenShare(h.state, op(commune(5)))).to.equal(false);
+    h.run(chair, { type: 'grant_floor', requestId: ask(h, commune(5)) });
+    expect(mayStartScreenShare(h.state, op(commune(5)))).to.equal(true);
+    expect(mayStartScreenShare(h.state, op(commune(6)))).to.equal(false);
+    h.run(chair, { type: 'end_meeting' });
+    expect(mayStartScreenShare(h.state, op(PROVINCE))).to.equal(false);
   });
 
   it('one content at a time: another sharer is refused with content_busy until the chair stops the share', () => {
