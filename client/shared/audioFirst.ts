@@ -94,9 +94,9 @@ export const SEND_RULE: SendRuleConfig = {
   trialFailAfterMs: 500,
   verifyMs: 1500,
   returnGraceMs: 4000,
-  trialFirstMs: 10_000,
-  trialBackoff: 2,
-  trialEveryMaxMs: 40_000,
+  trialFirstMs: 3000,
+  trialBackoff: 1.5,
+  trialEveryMaxMs: 8000,
 };
 
 /** What the rule asks of the camera: its mode, and the stage of a trial running (false: none). */
@@ -123,9 +123,10 @@ export interface UplinkReading {
  * beyond what the audio carries, so it cannot tell when the link comes back. A trial (see
  * TrialStage) makes the browser probe; on a link that still carries no video it costs the audio
  * little only if it is small and short, so a trial is the low layer only, stops at the first sign
- * of loss or of the estimate falling back, and trials are rare: the first after `trialFirstMs`,
- * then ever further apart (a 64 kbit/s link may stay so for the whole meeting; each failed trial
- * there delays some audio packets). A hint comes from the other direction: when what the hall
+ * of loss or of the estimate falling back, and trials space out: the first after `trialFirstMs`,
+ * then further apart up to `trialEveryMaxMs` (so that video is back within about 10 s of a link
+ * recovering; a failed probe costs the audio nothing measurable on a 64 kbit/s link, a false
+ * verify delays it by some tens of ms: docs/benchmarks.md). A hint comes from the other direction: when what the hall
  * receives jumps back above what video needs (the SFU's own estimate of its downlink found room
  * again), the link has most likely recovered both ways, and a trial starts at once.
  */

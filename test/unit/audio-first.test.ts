@@ -30,7 +30,7 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     expect(changes[0]).to.deep.equal({ at: 12_000 + SEND_RULE.enterHoldMs, mode: 'audio-only', trial: false });
   });
 
-  it('audio only: trials are rare (the first after trialFirstMs, then ever further apart) and short while the link stays weak', () => {
+  it('audio only: trials space out (the first after trialFirstMs, then further apart up to trialEveryMaxMs) and stay short while the link stays weak', () => {
     const rule = new SendRule();
     feed(rule, 0, 2000, 60);
     expect(rule.decision).to.deep.equal({ mode: 'audio-only', trial: false });
@@ -40,11 +40,12 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     const starts = failing.filter((c) => c.trial === 'probe').map((c) => c.at);
     const ends = failing.filter((c) => c.trial === false).map((c) => c.at);
     expect(starts[0]).to.be.within(enteredAt + SEND_RULE.trialFirstMs, enteredAt + SEND_RULE.trialFirstMs + 500);
-    expect(SEND_RULE.trialFirstMs, 'none in the first seconds of audio only').to.be.at.least(10_000);
+    expect(SEND_RULE.trialFirstMs, 'none in the first seconds of audio only').to.be.at.least(3000);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).to.be.at.least(gaps[i - 1]!);
-    expect(gaps.at(-1)!).to.be.at.least(SEND_RULE.trialEveryMaxMs);
-    expect(starts.length, 'a handful of trials in three minutes').to.be.at.most(7);
+    expect(gaps[1]!).to.be.greaterThan(gaps[0]!);
+    expect(gaps.at(-1)!).to.be.within(SEND_RULE.trialEveryMaxMs, SEND_RULE.trialEveryMaxMs + SEND_RULE.trialMs);
+    expect(starts.length, 'no more than one trial in 8 s once spaced out').to.be.at.most(Math.ceil(180_000 / SEND_RULE.trialEveryMaxMs) + 3);
     // Each failed trial lasts no longer than its probe stage may (the estimate never rose), never to video.
     starts.forEach((s, i) => expect(ends[i]! - s).to.be.within(SEND_RULE.trialFailAfterMs, SEND_RULE.trialFailAfterMs + 100));
     expect(failing.every((c) => c.mode === 'audio-only' && c.trial !== 'verify')).to.equal(true);
