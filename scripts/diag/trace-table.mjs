@@ -30,6 +30,7 @@ const flush = (list) => {
       `up ${kb(d(prev.up, last.up, (x) => x.bytes))}k drop ${d(prev.up, last.up, (x) => x.dropped)} bl ${last.up?.backlog}`,
       `down ${kb(d(prev.down, last.down, (x) => x.bytes))}k drop ${d(prev.down, last.down, (x) => x.dropped)} bl ${last.down?.backlog}`,
       `bwe ${last.page?.bwe}`,
+      `tx ${(last.page?.transports ?? []).map((t, i) => { const q = prev.page?.transports?.[i]; return q ? `${kb(t.sent - q.sent)}k/${kb(t.recv - q.recv)}k` : '?'; }).join(' ')}`,
       `out ${Object.entries(outKbps).map(([k, v]) => `${k}=${v}`).join(' ')}${kfs.length ? ` KF[${kfs.join(' ')}]` : ''}`,
       `prov recv ${heard.recv} lost ${heard.lost} conc ${heard.conc}ms`,
       `opus ${opus.n}p fec ${opus.fec} s/h/c ${opus.silk}/${opus.hybrid}/${opus.celt}`,

@@ -80,11 +80,13 @@ async function tcStats(netns: string, dev: string): Promise<{ bytes: number; pkt
 function pageSample(page: Page): Promise<unknown> {
   return page.evaluate(async () => {
     const w = window as any;
-    const res: any = { out: {}, bwe: null, remoteAudio: null, inAudio: null };
+    const res: any = { out: {}, bwe: null, remoteAudio: null, inAudio: null, transports: [] };
     for (const pc of w.__pcs ?? []) {
       if (pc.connectionState === 'closed') continue;
       const report = await pc.getStats();
       report.forEach((s: any) => {
+        // Everything a transport sent and received (RTP, RTCP feedback, STUN): the receive transport's bytesSent is the hall's feedback.
+        if (s.type === 'transport') res.transports.push({ sent: s.bytesSent, recv: s.bytesReceived, pktsSent: s.packetsSent, pktsRecv: s.packetsReceived });
         if (s.type === 'outbound-rtp') {
           const key = s.kind === 'audio' ? 'mic' : s.rid ?? s.ssrc;
           res.out[key] = { bytes: s.bytesSent, pkts: s.packetsSent, frames: s.framesEncoded, kf: s.keyFramesEncoded, active: s.active, w: s.frameWidth, target: s.targetBitrate, ql: s.qualityLimitationReason, retx: s.retransmittedBytesSent };
