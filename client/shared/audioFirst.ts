@@ -125,8 +125,8 @@ export interface UplinkReading {
  * little only if it is small and short, so a trial is the low layer only, stops at the first sign
  * of loss or of the estimate falling back, and trials space out: the first after `trialFirstMs`,
  * then further apart up to `trialEveryMaxMs` (so that video is back within about 10 s of a link
- * recovering; a failed probe costs the audio nothing measurable on a 64 kbit/s link, a false
- * verify delays it by some tens of ms: docs/benchmarks.md). A hint comes from the other direction: when what the hall
+ * recovering; on a 64 kbit/s link a failed probe cost the audio nothing measurable in most
+ * traces and up to ~170 ms of concealment once: docs/benchmarks.md). A hint comes from the other direction: when what the hall
  * receives jumps back above what video needs (the SFU's own estimate of its downlink found room
  * again), the link has most likely recovered both ways, and a trial starts at once.
  */
