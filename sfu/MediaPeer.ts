@@ -227,6 +227,18 @@ export class MediaPeer extends EventEmitter<MediaPeerEvents> implements RoutedPe
     this.sink.micState(open);
   }
 
+  /**
+   * Pauses its camera producer at the SFU while its browser sends no video (audio only), and
+   * resumes it when the video comes back; nothing if already so. A paused producer's streams drop
+   * their lists of packets to ask again (NACK): the video lost on the way while the link filled up
+   * is not asked for, and so not resent, over a link that carries only the audio now.
+   */
+  async holdCamera(hold: boolean): Promise<void> {
+    const cam = this.#publications.get('cam');
+    if (!cam || cam.producer.closed || hold === cam.producer.paused) return;
+    await (hold ? cam.producer.pause() : cam.producer.resume());
+  }
+
   /** Holds a new consumer under a routing key; it is forgotten (and the client told) when it closes. */
   holdConsumer(key: string, held: HeldConsumer): void {
     this.#consumers.set(key, held);

@@ -267,7 +267,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (source === 'mic') {
       peer.sink.micState(!producer.paused);
       void this.#levels.add(producer, peer.worker, bridgeId);
-    } else if (source === 'cam') peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
+    } else if (source === 'cam') {
+      peer.sink.sendLayers(maxSpatialLayer(this.#routing, bridgeId));
+      // A new camera starts with video (its browser's rule starts anew and tells when it stops).
+      if (peer.sendMode !== 'video') {
+        peer.sendMode = 'video';
+        this.#audioOnly.tick();
+      }
+    }
     this.emit('publishing', { bridgeId, source, on: true, trackId: producer.id, kind, epoch });
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
     return { id: producer.id };
@@ -297,13 +304,19 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     void this.#reconciler.reconcile(peer, undefined);
   }
 
-  /** Records how the hall's browser says it sends its video (audio only on a weak uplink); the watch tells at once. */
-  setSendMode(peerId: string, mode: SendMode): void {
+  /**
+   * Records how the hall's browser says it sends its video (audio only on a weak uplink); the
+   * watch tells at once. In audio only its camera producer is paused here (MediaPeer.holdCamera):
+   * otherwise mediasoup keeps asking for the video lost while the link filled up, and the browser
+   * keeps resending it, for 10–15 s on a 64 kbit/s link (docs/benchmarks.md, the weak-link trace).
+   */
+  async setSendMode(peerId: string, mode: SendMode): Promise<void> {
     const peer = this.#peer(peerId);
     if (!peer.options.publish) throw new SfuError('not_allowed', 'peer may not publish');
     if (peer.sendMode === mode) return;
     peer.sendMode = mode;
     this.#audioOnly.tick();
+    await peer.holdCamera(mode === 'audio-only');
   }
 
   /** The halls whose links carry no video now. */

@@ -20,7 +20,7 @@ import type {
 import type { LinkSample } from './linkQuality.ts';
 import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import { transportOptions } from './transportOptions.ts';
-import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
+import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, TRIAL_PROBE_LAYER, uplinkLossCount, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
 import { IceRecovery, reconnectNow, type RecoveryEvent } from './iceRecovery.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
@@ -71,7 +71,7 @@ export type MediaLegEventMap = {
   firstframe: ReceivedConsumer;
   /** A bridge's link stopped or started carrying video (this hall's own, or another's). */
   audioonly: AudioOnlyState;
-  /** This hall's camera stopped (audio only) or came back; `trial`: every layer on for a second to probe the link. */
+  /** This hall's camera stopped (audio only) or came back; `trial`: the low layer only, probing the link (audioFirst.ts). */
   sendmode: SendDecision;
   /** A step of the recovery after a network change (ICE restart). */
   recovery: RecoveryEvent;
@@ -141,7 +141,11 @@ export class MediaLeg {
   #resume?: MediaResume;
   readonly #recovery: IceRecovery;
   #sendRule = new SendRule();
-  #sendTimer?: ReturnType<typeof setInterval>;
+  #sendTimer?: ReturnType<typeof setTimeout>;
+  /** The running uplink loop (a new one, or none, makes the old one stop). */
+  #uplinkRun = 0;
+  /** Uplink losses counted at the last reading (uplinkLossCount). */
+  #uplinkLoss: number | null = null;
   /** Bytes the receive transport had received, and when (what the hall receives: a hint for the send rule). */
   #recvBytes = { bytes: 0, at: 0 };
   /** Camera encoding changes, one at a time. */
@@ -369,9 +373,8 @@ export class MediaLeg {
   /** Turns the audio-first rule on or off (the benchmark compares both); off puts the camera back to the layers asked for. */
   async setAudioFirst(on: boolean): Promise<void> {
     this.#options = { ...this.#options, audioFirst: on };
-    clearInterval(this.#sendTimer);
-    this.#sendTimer = undefined;
-    if (on && this.#cam && !this.#cam.closed) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
+    this.#stopUplinkLoop();
+    if (on && this.#cam && !this.#cam.closed) this.#startUplinkLoop();
     if (!on && this.sendMode !== 'video') {
       this.#sendRule = new SendRule();
       this.sendMode = 'video';
@@ -526,8 +529,7 @@ export class MediaLeg {
 
   #teardown(): void {
     this.#closeConsumers();
-    clearInterval(this.#sendTimer);
-    this.#sendTimer = undefined;
+    this.#stopUplinkLoop();
     this.#cam = undefined;
     this.#mic = undefined;
     this.#screen = undefined;
@@ -573,6 +575,11 @@ export class MediaLeg {
         track: video,
         encodings: SIMULCAST_ENCODINGS,
         stopTracks: false,
+        // Paused (audio only): the video sender goes inactive, so that nothing of the camera, not
+        // even a retransmission of video lost while the link filled up, takes the audio's room;
+        // the camera's track stays enabled for the hall's own screen.
+        disableTrackOnPause: false,
+        zeroRtpOnPause: true,
         codecOptions: { videoGoogleStartBitrate: 1000 },
         appData: { source: 'cam' },
       });
@@ -580,7 +587,7 @@ export class MediaLeg {
       this.#sendRule = new SendRule();
       this.sendMode = 'video';
       await this.#applyVideo();
-      if (this.#options.audioFirst ?? true) this.#sendTimer = setInterval(() => void this.#checkUplink(), 500);
+      if (this.#options.audioFirst ?? true) this.#startUplinkLoop();
     }
   }
 
@@ -598,12 +605,36 @@ export class MediaLeg {
     await setDegradation(this.#screen.rtpSender, 'maintain-resolution');
   }
 
+  /** Reads the uplink every half second, every 100 ms while a trial runs or the camera just came back. */
+  #startUplinkLoop(): void {
+    this.#stopUplinkLoop();
+    const run = this.#uplinkRun;
+    const next = (): void => {
+      if (run !== this.#uplinkRun) return;
+      this.#sendTimer = setTimeout(() => {
+        void this.#checkUplink().finally(next);
+      }, this.#sendRule.watchful ? 100 : 500);
+    };
+    next();
+  }
+
+  #stopUplinkLoop(): void {
+    this.#uplinkRun++;
+    clearTimeout(this.#sendTimer);
+    this.#sendTimer = undefined;
+    this.#uplinkLoss = null;
+  }
+
   /** The audio-first rule on this hall's uplink (audioFirst.ts): stops and restores the camera, and tells the server. */
   async #checkUplink(): Promise<void> {
     const send = this.#send;
     if (!send || send.closed || send.connectionState !== 'connected' || !this.#cam || this.#cam.closed) return;
-    const kbps = availableKbpsOf(await send.getStats().catch(() => null));
-    const changed = this.#sendRule.step(Date.now(), kbps, await this.#downlinkKbps());
+    const report = await send.getStats().catch(() => null);
+    const kbps = availableKbpsOf(report);
+    const lost = report ? uplinkLossCount(report) : null;
+    const lossSeen = lost !== null && this.#uplinkLoss !== null && lost > this.#uplinkLoss;
+    if (lost !== null) this.#uplinkLoss = lost;
+    const changed = this.#sendRule.step(Date.now(), { availableKbps: kbps, downlinkKbps: await this.#downlinkKbps(), lossSeen });
     if (!changed) return;
     const modeChanged = changed.mode !== this.sendMode;
     this.sendMode = changed.mode;
@@ -635,7 +666,8 @@ export class MediaLeg {
   }
 
   /**
-   * The camera's encodings now: off in audio only; every layer during a trial or a link test
+   * The camera's encodings now: off in audio only; the low layer alone during a trial (at its
+   * smallest while it probes, at its own size while it verifies); every layer during a link test
    * (the browser probes the link up to what is allocated); else the layers the server asked for.
    */
   #applyVideo(): Promise<void> {
@@ -644,12 +676,21 @@ export class MediaLeg {
       if (!cam || cam.closed) return;
       const { trial } = this.#sendRule.decision;
       try {
-        if (this.sendMode === 'audio-only' && !trial && !this.#probing) {
+        if (this.#probing) {
+          await setLowLayer(cam.rtpSender, SIMULCAST_ENCODINGS[0]!);
+          await cam.setMaxSpatialLayer(SIMULCAST_ENCODINGS.length - 1);
+          if (cam.paused) cam.resume();
+        } else if (this.sendMode === 'audio-only' && !trial) {
           await cam.setRtpEncodingParameters({ active: false });
           // mediasoup-client skips a setMaxSpatialLayer to the layer it last set; every layer is off now.
           Reflect.set(cam, '_maxSpatialLayer', undefined);
+          // And the sender inactive: the browser no longer answers the SFU's NACKs for old video.
+          if (!cam.paused) cam.pause();
         } else {
-          await cam.setMaxSpatialLayer(trial || this.#probing ? SIMULCAST_ENCODINGS.length - 1 : this.maxSpatialLayer);
+          // Resized while off where it can be (the probe), so that the first frame is already small.
+          await setLowLayer(cam.rtpSender, trial === 'probe' ? TRIAL_PROBE_LAYER : SIMULCAST_ENCODINGS[0]!);
+          await cam.setMaxSpatialLayer(trial ? 0 : this.maxSpatialLayer);
+          if (cam.paused) cam.resume();
         }
       } catch (err) {
         this.#emit('error', { message: `camera encodings: ${(err as Error).message}` });
@@ -721,4 +762,18 @@ async function setDegradation(sender: RTCRtpSender | undefined, preference: RTCD
   if (params.degradationPreference === preference) return;
   params.degradationPreference = preference;
   await sender.setParameters(params).catch(() => undefined);
+}
+
+/** Sets the low layer's size, frame rate and cap (the other layers keep theirs; mediasoup-client sets which are active). */
+async function setLowLayer(sender: RTCRtpSender | undefined, spec: { scaleResolutionDownBy?: number; maxBitrate?: number; maxFramerate?: number }): Promise<void> {
+  if (!sender) return;
+  const params = sender.getParameters();
+  const low = params.encodings[0];
+  if (!low) return;
+  if (low.scaleResolutionDownBy === spec.scaleResolutionDownBy && low.maxBitrate === spec.maxBitrate && low.maxFramerate === spec.maxFramerate) return;
+  low.scaleResolutionDownBy = spec.scaleResolutionDownBy;
+  low.maxBitrate = spec.maxBitrate;
+  if (spec.maxFramerate === undefined) delete low.maxFramerate;
+  else low.maxFramerate = spec.maxFramerate;
+  await sender.setParameters(params);
 }

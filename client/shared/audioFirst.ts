@@ -50,18 +50,36 @@ export const CAM_DEGRADATION: RTCDegradationPreference = 'balanced';
 /** How a hall's camera leaves it now. */
 export type SendMode = 'video' | 'audio-only';
 
+/**
+ * A trial back to video, in two stages, only ever with the lowest layer:
+ * - `probe`: the low layer at its smallest (TRIAL_PROBE_LAYER: a few kbit/s of 80×45 frames, far
+ *   inside what a 64 kbit/s link has left beside the audio) with its full cap, so that the
+ *   browser's allocation rises and it probes the link with short padding bursts;
+ * - `verify`: the probe said there is room; the low layer at its own size sends for a moment
+ *   (a token-bucket link lets a short probe through at line rate and so looks faster than it is:
+ *   only real video that keeps the estimate up proves it).
+ */
+export type TrialStage = 'probe' | 'verify';
+
+/** The low layer while a trial probes: 1/16 of the camera (80×45), a few frames a second, the layer's usual cap. */
+export const TRIAL_PROBE_LAYER = { scaleResolutionDownBy: 16, maxFramerate: 5, maxBitrate: 150_000 } as const;
+
 /** Thresholds and timings of the send rule (kbit/s, ms). */
 export interface SendRuleConfig {
   /** Below this estimate the camera stops: audio (45) plus the low layer's minimum (30) plus what a keyframe burst needs. */
   audioOnlyBelowKbps: number;
   /** ...for this long. */
   enterHoldMs: number;
-  /** A trial that lifts the estimate to this brings the camera back. */
+  /** A trial must lift the estimate to this (and keep it there while verifying) to bring the camera back. */
   videoAtKbps: number;
-  /** How long a trial may take to lift it. */
+  /** How long the probe stage may take to lift the estimate. */
   trialMs: number;
-  /** A trial whose estimate is still below `audioOnlyBelowKbps` after this long has failed (the probe came back). */
+  /** A probe whose estimate is still below `audioOnlyBelowKbps` after this long has failed (the probe came back). */
   trialFailAfterMs: number;
+  /** How long the low layer must send at its own size with the estimate at `videoAtKbps` and no loss before the camera is back. */
+  verifyMs: number;
+  /** After the camera came back, one estimate below `audioOnlyBelowKbps` within this long stops it at once (no hold). */
+  returnGraceMs: number;
   /** Trials while audio only: first after this, then spaced by `trialBackoff`, at most `trialEveryMaxMs`. */
   trialFirstMs: number;
   trialBackoff: number;
@@ -74,39 +92,54 @@ export const SEND_RULE: SendRuleConfig = {
   videoAtKbps: 180,
   trialMs: 1000,
   trialFailAfterMs: 500,
+  verifyMs: 1500,
+  returnGraceMs: 4000,
   trialFirstMs: 3000,
   trialBackoff: 1.5,
   trialEveryMaxMs: 8000,
 };
 
-/** What the rule asks of the camera: its mode, and whether a trial runs (every layer on, to make the browser probe). */
+/** What the rule asks of the camera: its mode, and the stage of a trial running (false: none). */
 export interface SendDecision {
   mode: SendMode;
-  trial: boolean;
+  trial: TrialStage | false;
+}
+
+/** One reading of the uplink for the rule. */
+export interface UplinkReading {
+  /** The browser's estimate of the uplink, kbit/s (null: none yet). */
+  availableKbps: number | null;
+  /** What the hall receives now, kbit/s (null: unknown). */
+  downlinkKbps?: number | null;
+  /** Packets were lost on the uplink since the last reading (NACKs for the camera, the microphone's receiver reports). */
+  lossSeen?: boolean;
 }
 
 /**
  * When a hall's camera stops and when it comes back, from the browser's bandwidth estimate
- * (`availableOutgoingBitrate` of the send transport), sampled every half second. Pure: time comes
- * with each sample.
+ * (`availableOutgoingBitrate` of the send transport). Pure: time comes with each reading.
  *
  * The browser's estimate rides on the video: with every video encoding off it is not updated
- * (audio is not in its transport-cc estimate), so it cannot tell when the link comes back. A
- * trial turns every layer on for a second: the browser probes the link at the new allocation,
- * and the estimate tells at once whether video fits; if not, the camera stops again and the next
- * trial waits longer (a trial on a 64 kbit/s link costs the audio a few packets, which FEC mostly
- * rebuilds). A hint comes from the other direction: when what the hall receives jumps back above
- * what video needs (the SFU's own estimate of its downlink found room again), the link has most
- * likely recovered both ways, and a trial starts at once.
+ * beyond what the audio carries, so it cannot tell when the link comes back. A trial (see
+ * TrialStage) makes the browser probe; on a link that still carries no video it costs the audio
+ * little only if it is small and short, so a trial is the low layer only, stops at the first sign
+ * of loss or of the estimate falling back, and trials space out: the first after `trialFirstMs`,
+ * then further apart up to `trialEveryMaxMs` (so that video is back within about 10 s of a link
+ * recovering; on a 64 kbit/s link a failed probe cost the audio nothing measurable in most
+ * traces and up to ~170 ms of concealment once: docs/benchmarks.md). A hint comes from the other direction: when what the hall
+ * receives jumps back above what video needs (the SFU's own estimate of its downlink found room
+ * again), the link has most likely recovered both ways, and a trial starts at once.
  */
 export class SendRule {
   readonly #c: SendRuleConfig;
   #mode: SendMode = 'video';
   /** Since when the estimate has been low (video mode). */
   #lowSince: number | null = null;
-  #trialStart: number | null = null;
+  #trial: { stage: TrialStage; since: number } | null = null;
   #nextTrialAt = 0;
   #trialEvery: number;
+  /** Until when a camera just back stops at the first low estimate. */
+  #graceUntil = 0;
   /** Whether the last downlink reading was below what video needs (null: none yet). */
   #downLow: boolean | null = null;
 
@@ -116,45 +149,74 @@ export class SendRule {
   }
 
   get decision(): SendDecision {
-    return { mode: this.#mode, trial: this.#trialStart !== null };
+    return { mode: this.#mode, trial: this.#trial?.stage ?? false };
+  }
+
+  /** Whether readings should come often now (a trial runs, or the camera just came back): losses must stop it at once. */
+  get watchful(): boolean {
+    return this.#trial !== null || (this.#mode === 'video' && this.#graceUntil > 0);
   }
 
   /**
-   * Feeds one estimate of the uplink (null: none yet) and, when known, what the hall receives
-   * now (kbit/s); returns the new decision when it changed.
+   * Feeds one reading of the uplink (or, as before, the estimate and the downlink rate);
+   * returns the new decision when it changed.
    */
-  step(at: number, availableKbps: number | null, downlinkKbps: number | null = null): SendDecision | null {
+  step(at: number, reading: UplinkReading | number | null, downlinkKbps: number | null = null): SendDecision | null {
+    const r: UplinkReading = reading === null || typeof reading === 'number' ? { availableKbps: reading, downlinkKbps } : reading;
+    const kbps = r.availableKbps;
     const before = this.decision;
     const c = this.#c;
-    const downLow = downlinkKbps === null ? this.#downLow : downlinkKbps < c.videoAtKbps;
+    const down = r.downlinkKbps ?? null;
+    const downLow = down === null ? this.#downLow : down < c.videoAtKbps;
     const downRecovered = this.#downLow === true && downLow === false;
     this.#downLow = downLow;
     if (this.#mode === 'video') {
-      if (availableKbps !== null && availableKbps < c.audioOnlyBelowKbps) {
+      if (this.#graceUntil && at >= this.#graceUntil) this.#graceUntil = 0;
+      const low = kbps !== null && kbps < c.audioOnlyBelowKbps;
+      if (low && this.#graceUntil) {
+        // Back too early: the link did not carry it after all; the next trial waits longer.
+        this.#enterAudioOnly(at, false);
+      } else if (low) {
         this.#lowSince ??= at;
-        if (at - this.#lowSince >= c.enterHoldMs) {
-          this.#mode = 'audio-only';
-          this.#lowSince = null;
-          this.#trialEvery = c.trialFirstMs;
-          this.#nextTrialAt = at + this.#trialEvery;
-        }
+        if (at - this.#lowSince >= c.enterHoldMs) this.#enterAudioOnly(at, true);
       } else {
         this.#lowSince = null;
       }
-    } else if (this.#trialStart !== null) {
-      if (availableKbps !== null && availableKbps >= c.videoAtKbps) {
+    } else if (this.#trial) {
+      const t = this.#trial;
+      const elapsed = at - t.since;
+      if (r.lossSeen) {
+        this.#failTrial(at);
+      } else if (t.stage === 'probe') {
+        if (kbps !== null && kbps >= c.videoAtKbps) this.#trial = { stage: 'verify', since: at };
+        else if (elapsed >= c.trialMs || (elapsed >= c.trialFailAfterMs && (kbps === null || kbps < c.audioOnlyBelowKbps))) this.#failTrial(at);
+      } else if (kbps === null || kbps < c.videoAtKbps) {
+        this.#failTrial(at);
+      } else if (elapsed >= c.verifyMs) {
         this.#mode = 'video';
-        this.#trialStart = null;
-      } else if (at - this.#trialStart >= c.trialMs || (at - this.#trialStart >= c.trialFailAfterMs && availableKbps !== null && availableKbps < c.audioOnlyBelowKbps)) {
-        this.#trialStart = null;
-        this.#trialEvery = Math.min(c.trialEveryMaxMs, this.#trialEvery * c.trialBackoff);
-        this.#nextTrialAt = at + this.#trialEvery;
+        this.#trial = null;
+        this.#lowSince = null;
+        this.#graceUntil = at + c.returnGraceMs;
       }
     } else if (at >= this.#nextTrialAt || downRecovered) {
-      this.#trialStart = at;
+      this.#trial = { stage: 'probe', since: at };
     }
     const after = this.decision;
     return after.mode !== before.mode || after.trial !== before.trial ? after : null;
+  }
+
+  #enterAudioOnly(at: number, fresh: boolean): void {
+    this.#mode = 'audio-only';
+    this.#lowSince = null;
+    this.#graceUntil = 0;
+    this.#trialEvery = fresh ? this.#c.trialFirstMs : Math.min(this.#c.trialEveryMaxMs, this.#trialEvery * this.#c.trialBackoff);
+    this.#nextTrialAt = at + this.#trialEvery;
+  }
+
+  #failTrial(at: number): void {
+    this.#trial = null;
+    this.#trialEvery = Math.min(this.#c.trialEveryMaxMs, this.#trialEvery * this.#c.trialBackoff);
+    this.#nextTrialAt = at + this.#trialEvery;
   }
 }
 
@@ -170,4 +232,18 @@ export function availableKbpsOf(report: RTCStatsReport | null): number | null {
     if (s.id === selectedId || (selectedId === undefined && s.nominated && s.state === 'succeeded')) kbps = s.availableOutgoingBitrate / 1000;
   });
   return kbps;
+}
+
+/**
+ * Packets lost on the uplink so far, as the send transport's statistics tell: the NACKs the SFU
+ * sent for the camera's packets (at once, on the first gap) and the packets the SFU's receiver
+ * reports count lost of the microphone (every few seconds). A rise between two readings is loss.
+ */
+export function uplinkLossCount(report: RTCStatsReport | null): number {
+  let n = 0;
+  report?.forEach((s: Record<string, unknown>) => {
+    if (s.type === 'outbound-rtp' && s.kind === 'video') n += Number(s.nackCount ?? 0) || 0;
+    else if (s.type === 'remote-inbound-rtp' && s.kind === 'audio') n += Math.max(0, Number(s.packetsLost ?? 0) || 0);
+  });
+  return n;
 }

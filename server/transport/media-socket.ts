@@ -271,8 +271,8 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
       const [iceParameters, ice] = await Promise.all([session.restartIce(peerId, transportId), iceConfigOf(socket.data.token)]);
       return ice ? { iceParameters, ...ice } : { iceParameters };
     });
-    handle('media:sendMode', ({ mode }, peerId) => {
-      session.setSendMode(peerId, mode);
+    handle('media:sendMode', async ({ mode }, peerId) => {
+      await session.setSendMode(peerId, mode);
       return {};
     });
 

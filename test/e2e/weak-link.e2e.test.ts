@@ -115,10 +115,7 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     expect(heard.packetsPerSec).to.be.greaterThan(KEEPS_ARRIVING);
   });
 
-  // PENDING (issue 17 open): at 64 kbit/s the hall loses 4-12 % of its audio (goal <= 1 %) and the
-  // audio-only word came late in the last full run; the likely cause is the browser's video trials
-  // overfilling tbf's queue. Run it alone with `mocha test/e2e/weak-link.e2e.test.ts` once fixed.
-  it.skip('64 kbit/s [pending: issue 17, audio loss above its goal]: audio only within 5 s, said on its display, its technicians\' tile and the chair\'s console; its speech stays intelligible', async () => {
+  it('64 kbit/s: audio only within 5 s, said on its display, its technicians\' tile and the chair\'s console; its speech stays intelligible', async () => {
     await host.shape({ rateKbit: 64 });
     const cut = Date.now();
     await waitFor('audio only at the server', async () => server.media.audioOnlyOf(WEAK).up, 10_000, 100);

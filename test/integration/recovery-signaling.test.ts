@@ -182,6 +182,9 @@ describe('media recovery over socket.io: ICE restart, a peer taken back on a new
     await ok(client, 'media:sendMode', { mode: 'audio-only', availableKbps: 58 });
     await waitFor('told at once', () => watcher.audioOnly.some((a) => a.bridgeId === DISTRICT && a.up), 2000);
     expect(server.media.audioOnlyOf(DISTRICT)).to.deep.equal({ bridgeId: DISTRICT, up: true, down: false });
+    // Its camera producer is paused at the SFU while audio only (no NACKs asking for its old video).
+    const cam = (): { paused: boolean } | undefined => server.media.snapshot().peers.find((p) => p.bridgeId === DISTRICT)?.producers.find((p) => p.source === 'cam');
+    expect(cam()?.paused).to.equal(true);
     const late = await connect('technician');
     expect((await ok(late, 'media:join', {})).audioOnly).to.deep.equal([{ bridgeId: DISTRICT, up: true, down: false }]);
     await server.conference.health.sampleAll();
@@ -190,6 +193,7 @@ describe('media recovery over socket.io: ICE restart, a peer taken back on a new
     // Back to video (its synthetic camera sends nothing yet: told as video until the camera has settled, then its silence counts).
     await ok(client, 'media:sendMode', { mode: 'video', availableKbps: 2400 });
     await waitFor('video again', () => watcher.audioOnly.some((a) => a.bridgeId === DISTRICT && !a.up), 3000);
+    expect(cam()?.paused).to.equal(false);
     await waitFor('a camera whose packets never arrive is audio only too', () => watcher.audioOnly.filter((a) => a.bridgeId === DISTRICT && a.up).length === 2, 6000);
 
     expect(((await request(client, 'media:sendMode', { mode: 'off', availableKbps: 1 })) as { error: { code: string } }).error.code).to.equal('invalid_payload');

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { availableKbpsOf, MIC_CODEC_OPTIONS, MIC_ENCODING, SEND_RULE, SendRule, WEAK_LINK_AUDIO_BPS } from '../../client/shared/audioFirst.ts';
+import { availableKbpsOf, MIC_CODEC_OPTIONS, MIC_ENCODING, SEND_RULE, SendRule, TRIAL_PROBE_LAYER, uplinkLossCount, WEAK_LINK_AUDIO_BPS } from '../../client/shared/audioFirst.ts';
 import { assess, audioOnlyDirection, AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 
 /** Feeds the rule an estimate every half second from `from` for `ms`; returns the decisions that changed, with their times. */
-function feed(rule: SendRule, from: number, ms: number, kbps: number | null | ((t: number) => number | null)): { at: number; mode: string; trial: boolean }[] {
+function feed(rule: SendRule, from: number, ms: number, kbps: number | null | ((t: number) => number | null), everyMs = 500): { at: number; mode: string; trial: string | false }[] {
   const out = [];
-  for (let t = from; t < from + ms; t += 500) {
+  for (let t = from; t < from + ms; t += everyMs) {
     const d = rule.step(t, typeof kbps === 'function' ? kbps(t) : kbps);
     if (d) out.push({ at: t, ...d });
   }
@@ -30,44 +30,80 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     expect(changes[0]).to.deep.equal({ at: 12_000 + SEND_RULE.enterHoldMs, mode: 'audio-only', trial: false });
   });
 
-  it('audio only: trials every few seconds, further apart while they fail; a trial that lifts the estimate brings the video back', () => {
+  it('audio only: trials space out (the first after trialFirstMs, then further apart up to trialEveryMaxMs) and stay short while the link stays weak', () => {
     const rule = new SendRule();
     feed(rule, 0, 2000, 60);
     expect(rule.decision).to.deep.equal({ mode: 'audio-only', trial: false });
     const enteredAt = SEND_RULE.enterHoldMs;
-    // The link stays at 64 kbit/s: trials start and fail, spaced by a growing interval.
-    const failing = feed(rule, 2000, 40_000, 60);
-    const starts = failing.filter((c) => c.trial).map((c) => c.at);
+    // The link stays at 64 kbit/s for three minutes: trials start and fail.
+    const failing = feed(rule, 2000, 180_000, 60, 100);
+    const starts = failing.filter((c) => c.trial === 'probe').map((c) => c.at);
+    const ends = failing.filter((c) => c.trial === false).map((c) => c.at);
     expect(starts[0]).to.be.within(enteredAt + SEND_RULE.trialFirstMs, enteredAt + SEND_RULE.trialFirstMs + 500);
+    expect(SEND_RULE.trialFirstMs, 'none in the first seconds of audio only').to.be.at.least(3000);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).to.be.at.least(gaps[i - 1]!);
     expect(gaps[1]!).to.be.greaterThan(gaps[0]!);
-    expect(Math.max(...gaps)).to.be.at.most(SEND_RULE.trialEveryMaxMs + SEND_RULE.trialMs + 500);
-    expect(failing.every((c) => c.mode === 'audio-only')).to.equal(true);
-    // The link recovers: at the next trial the browser's probe lifts the estimate (and the video then keeps it up).
-    let probed = false;
-    const recovered = feed(rule, 42_000, 12_000, () => ((probed ||= rule.decision.trial) ? 2800 : 60));
-    const back = recovered.find((c) => c.mode === 'video');
-    expect(back, 'video back').to.not.equal(undefined);
-    expect(back!.at - 42_000).to.be.at.most(SEND_RULE.trialEveryMaxMs + SEND_RULE.trialMs);
-    expect(rule.decision).to.deep.equal({ mode: 'video', trial: false });
+    expect(gaps.at(-1)!).to.be.within(SEND_RULE.trialEveryMaxMs, SEND_RULE.trialEveryMaxMs + SEND_RULE.trialMs);
+    expect(starts.length, 'no more than one trial in 8 s once spaced out').to.be.at.most(Math.ceil(180_000 / SEND_RULE.trialEveryMaxMs) + 3);
+    // Each failed trial lasts no longer than its probe stage may (the estimate never rose), never to video.
+    starts.forEach((s, i) => expect(ends[i]! - s).to.be.within(SEND_RULE.trialFailAfterMs, SEND_RULE.trialFailAfterMs + 100));
+    expect(failing.every((c) => c.mode === 'audio-only' && c.trial !== 'verify')).to.equal(true);
   });
 
-  it('audio only: when what the hall receives jumps back above what video needs, a trial starts at once', () => {
+  it('a trial stops at the first loss, in either stage', () => {
     const rule = new SendRule();
     feed(rule, 0, 2000, 60);
-    expect(rule.decision.mode).to.equal('audio-only');
-    // The downlink is weak too (the SFU sends it audio only): nothing before the first trial.
-    for (let t = 2000; t < 3000; t += 500) expect(rule.step(t, 60, 40)).to.equal(null);
-    // The downlink comes back (the SFU found room for video again): a trial at once, not at the next turn.
-    expect(rule.step(3000, 60, 900)).to.deep.equal({ mode: 'audio-only', trial: true });
-    expect(rule.step(3500, 2500, 900)).to.deep.equal({ mode: 'video', trial: false });
-    // A downlink that stays high is one hint, not a trial every half second.
-    const other = new SendRule();
-    feed(other, 0, 2000, 60);
-    other.step(2000, 60, 40);
-    expect(other.step(2500, 60, 900)?.trial).to.equal(true);
-    expect(other.step(2500 + SEND_RULE.trialMs, 60, 900)).to.deep.equal({ mode: 'audio-only', trial: false });
-    expect(other.step(3000 + SEND_RULE.trialMs, 60, 900)).to.equal(null);
+    const at = 2000 + SEND_RULE.trialFirstMs;
+    expect(rule.step(at, { availableKbps: 60 })).to.deep.equal({ mode: 'audio-only', trial: 'probe' });
+    expect(rule.step(at + 100, { availableKbps: 60, lossSeen: true })).to.deep.equal({ mode: 'audio-only', trial: false });
+    // The next one waits longer; it verifies (the probe lifted the estimate) and a loss stops it too.
+    const next = at + 100 + SEND_RULE.trialFirstMs * SEND_RULE.trialBackoff;
+    expect(rule.step(next - 100, { availableKbps: 60 })).to.equal(null);
+    expect(rule.step(next, { availableKbps: 60 })?.trial).to.equal('probe');
+    expect(rule.step(next + 100, { availableKbps: 400 })).to.deep.equal({ mode: 'audio-only', trial: 'verify' });
+    expect(rule.step(next + 200, { availableKbps: 400, lossSeen: true })).to.deep.equal({ mode: 'audio-only', trial: false });
+  });
+
+  it('a probe that lifts the estimate is verified with the low layer before the camera comes back; a verify whose estimate falls stops at once', () => {
+    const rule = new SendRule();
+    feed(rule, 0, 2000, 60);
+    const at = 2000 + SEND_RULE.trialFirstMs;
+    rule.step(at, { availableKbps: 60 });
+    // A token bucket let the probe through: the estimate jumps, then falls as soon as real video queues.
+    expect(rule.step(at + 100, { availableKbps: 900 })?.trial).to.equal('verify');
+    expect(rule.step(at + 200, { availableKbps: 700 })).to.equal(null);
+    expect(rule.step(at + 300, { availableKbps: SEND_RULE.videoAtKbps - 1 })).to.deep.equal({ mode: 'audio-only', trial: false });
+    // The link recovered: the next trial's estimate holds through the verify, and the camera is back.
+    const next = at + 300 + SEND_RULE.trialFirstMs * SEND_RULE.trialBackoff;
+    rule.step(next, { availableKbps: 60 });
+    expect(rule.step(next + 100, { availableKbps: 2500 })?.trial).to.equal('verify');
+    const changes = feed(rule, next + 200, SEND_RULE.verifyMs + 200, 2500, 100);
+    expect(changes).to.deep.equal([{ at: next + 100 + SEND_RULE.verifyMs, mode: 'video', trial: false }]);
+  });
+
+  it('a camera just back stops at the first low estimate (no hold), and the next trial waits longer', () => {
+    const rule = new SendRule();
+    feed(rule, 0, 2000, 60);
+    const at = 2000 + SEND_RULE.trialFirstMs;
+    rule.step(at, { availableKbps: 60 });
+    rule.step(at + 100, { availableKbps: 2500 });
+    feed(rule, at + 200, SEND_RULE.verifyMs, 2500, 100);
+    expect(rule.decision).to.deep.equal({ mode: 'video', trial: false });
+    const back = at + 200 + SEND_RULE.verifyMs;
+    expect(rule.step(back + 500, { availableKbps: 70 })).to.deep.equal({ mode: 'audio-only', trial: false });
+    const trials = feed(rule, back + 600, 60_000, 60, 100).filter((c) => c.trial === 'probe');
+    expect(trials[0]!.at - (back + 500)).to.be.at.least(SEND_RULE.trialFirstMs * SEND_RULE.trialBackoff);
+    // Past the grace, a dip needs the full hold again.
+    const steady = new SendRule();
+    feed(steady, 0, 10_000, 2500);
+    expect(steady.step(10_000, { availableKbps: 70 })).to.equal(null);
+  });
+
+  it('the probe: the low layer at its smallest, with the layer\'s usual cap (the browser probes up to what is allocated)', () => {
+    expect(TRIAL_PROBE_LAYER.scaleResolutionDownBy).to.be.at.least(8);
+    expect(TRIAL_PROBE_LAYER.maxFramerate).to.be.at.most(5);
+    expect(TRIAL_PROBE_LAYER.maxBitrate).to.be.at.least(SEND_RULE.videoAtKbps * 1000 - 40_000);
   });
 
   it('no estimate (no video sent yet) is no reason to stop the camera', () => {
@@ -83,6 +119,18 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     ]);
     expect(availableKbpsOf(stats as unknown as RTCStatsReport)).to.equal(64);
     expect(availableKbpsOf(null)).to.equal(null);
+  });
+
+  it('counts the uplink\'s losses: NACKs for the camera, the microphone\'s packets reported lost', () => {
+    const stats = new Map<string, Record<string, unknown>>([
+      ['V0', { type: 'outbound-rtp', kind: 'video', nackCount: 3 }],
+      ['V1', { type: 'outbound-rtp', kind: 'video', nackCount: 1 }],
+      ['A', { type: 'outbound-rtp', kind: 'audio' }],
+      ['RA', { type: 'remote-inbound-rtp', kind: 'audio', packetsLost: 5 }],
+      ['RV', { type: 'remote-inbound-rtp', kind: 'video', packetsLost: 7 }],
+    ]);
+    expect(uplinkLossCount(stats as unknown as RTCStatsReport)).to.equal(9);
+    expect(uplinkLossCount(null)).to.equal(0);
   });
 });
 
