@@ -38,6 +38,8 @@ describe('conference state', () => {
     const frozen = JSON.stringify(before);
     decide(before, { type: 'grant_floor', requestId: id, actor: chair }, h.clock.now());
     decide(before, { type: 'bridge_disconnected', bridgeId: 'd-178', actor: system }, h.clock.now());
+    decide(before, { type: 'presence_update', changes: [{ bridgeId: 'd-178', online: false }, { bridgeId: 'd-179', online: false }, { bridgeId: 'd-179', online: true }], actor: system }, h.clock.now());
+    decide(before, { type: 'report_ready', bridgeId: 'd-180', attendees: 30, actor: op('d-180') }, h.clock.now());
     decide(before, { type: 'end_meeting', actor: chair }, h.clock.now());
     expect(JSON.stringify(before)).to.equal(frozen);
   });
