@@ -113,11 +113,20 @@ function tickDue(state: ConferenceState, now: number): boolean {
   return wake !== null && wake <= now;
 }
 
-// The config is never changed by decide, so states share it; everything else is copied.
+// The config is never changed by decide, so states share it. The halls' presence entries are
+// shared too until a handler changes one (presence() copies it first): a national meeting's
+// 10,000 entries are not cloned for every command. Everything else is copied. The draft keeps
+// the state's order of fields.
 function draftOf(state: ConferenceState): ConferenceState {
-  const { config, log, ...rest } = state;
-  return { ...structuredClone(rest), config, log: [...log] };
+  const { config, log, presence: entries, ...rest } = state;
+  const copy = structuredClone(rest) as Record<string, unknown>;
+  const draft: Record<string, unknown> = {};
+  for (const key of Object.keys(state)) draft[key] = key === 'config' ? config : key === 'log' ? [...log] : key === 'presence' ? { ...entries } : copy[key];
+  return draft as unknown as ConferenceState;
 }
+
+/** The presence entries a draft's map owns (copied or made in this decide); the others are the given state's. */
+const ownEntries = new WeakMap<Record<string, BridgePresence>, Set<string>>();
 
 const HANDLERS: { [K in CommandType]: Handler<K> } = {
   start_meeting(d, _c, now, out) {
@@ -575,8 +584,14 @@ function bridgeOf(d: ConferenceState, bridgeId: string): Bridge | undefined {
   return d.config.bridges.find((b) => b.id === bridgeId);
 }
 
+// A bridge's presence in the draft, its own copy (the given state's entry is never changed).
 // Only called for ids of configured bridges, which checkConfig keeps away from '__proto__'.
 function presence(d: ConferenceState, bridgeId: string): BridgePresence {
-  if (!Object.hasOwn(d.presence, bridgeId)) d.presence[bridgeId] = absentPresence();
+  let own = ownEntries.get(d.presence);
+  if (!own) ownEntries.set(d.presence, (own = new Set()));
+  if (!own.has(bridgeId)) {
+    d.presence[bridgeId] = Object.hasOwn(d.presence, bridgeId) ? structuredClone(d.presence[bridgeId]!) : absentPresence();
+    own.add(bridgeId);
+  }
   return d.presence[bridgeId]!;
 }
