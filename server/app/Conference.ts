@@ -8,7 +8,7 @@
 // Transport handlers see only this object.
 import { EventEmitter } from 'node:events';
 import { SfuError, type MediaSession } from '../../sfu/index.ts';
-import { onAirOf, presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
+import { onAirOf, presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent, type PresenceChange } from '../core/conference/index.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { NodeRegistry, Stores } from '../store/index.ts';
@@ -150,7 +150,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
         clock,
         deviceBridges,
         onlineInState: () => Object.entries(runner.state.presence).flatMap(([id, p]) => (p.online ? [id] : [])),
-        report: (bridgeId, online) => systemCommand(runner, online ? 'bridge_connected' : 'bridge_disconnected', bridgeId, problem),
+        report: (changes) => reportPresence(runner, changes, problem),
         problem,
         graceMs: options.presenceGraceMs,
       });
@@ -343,8 +343,18 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 }
 
-/** Runs a command of the application itself (roll-call); a refusal other than a closed runner is a problem to log. */
-async function systemCommand(runner: ConferenceRunner, type: 'bridge_connected' | 'bridge_disconnected', bridgeId: string, problem: (message: string, error: unknown) => void): Promise<void> {
-  const result = await runner.execute({ type, actor: SYSTEM_ACTOR, bridgeId });
-  if (!result.ok && result.error.code !== 'closed') problem(`${type} refused`, result.error);
+/**
+ * Tells the state that halls came online or went offline, in one command however many they are
+ * (a join storm: one state write per flush, not one per hall). Halls the stored conference does
+ * not have (its configuration predates the plan) are left out and logged; a refusal other than a
+ * closed runner is a problem to log.
+ */
+async function reportPresence(runner: ConferenceRunner, changes: readonly PresenceChange[], problem: (message: string, error: unknown) => void): Promise<void> {
+  const known = new Set(runner.state.config.bridges.map((b) => b.id));
+  const unknown = changes.filter((c) => !known.has(c.bridgeId));
+  if (unknown.length > 0) problem('presence of bridges the conference does not have', `[bridgeIds:${unknown.slice(0, 5).map((c) => c.bridgeId).join(',')}${unknown.length > 5 ? ',…' : ''}]`);
+  const kept = unknown.length > 0 ? changes.filter((c) => known.has(c.bridgeId)) : changes;
+  if (kept.length === 0) return;
+  const result = await runner.execute({ type: 'presence_update', actor: SYSTEM_ACTOR, changes: kept });
+  if (!result.ok && result.error.code !== 'closed') problem('presence_update refused', result.error);
 }
