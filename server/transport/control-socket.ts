@@ -31,6 +31,13 @@ function roomsOf(p: Principal): string[] {
   return rooms;
 }
 
+/**
+ * While changes keep coming, pushing every display its view may take at most this share of the
+ * event loop: a push to 5,000 halls takes a few hundred milliseconds, and back to back they
+ * would starve the connections of a join storm. A change after a quiet spell still goes at once.
+ */
+export const VIEW_PUSH_SHARE = 0.25;
+
 /** How long a hall's pre-meeting link test runs. */
 const LINK_TEST_MS = 8000;
 
@@ -112,22 +119,25 @@ export function attachControlSignaling(
 
   // Views go to this process's own sockets (each process's runner re-emits remote changes).
   // The first change after a quiet spell is pushed at once (a grant must not wait for a timer);
-  // changes that keep coming (a join storm) are pushed at most once per debounce window.
+  // changes that keep coming (a join storm) are pushed at most once per window: the debounce,
+  // or longer when a push is long, so that pushes take at most VIEW_PUSH_SHARE of the loop.
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
   let dirty = false;
   const pushViews = (): void => {
     immediate = undefined;
     dirty = false;
+    const started = performance.now();
     const viewOf = current().views();
     for (const socket of nsp.sockets.values()) {
       const principal = (socket as ControlSocket).data.principal;
       if (principal) socket.emit('control:view', viewOf(principal));
     }
+    const took = performance.now() - started;
     timer = setTimeout(() => {
       timer = undefined;
       if (dirty) onChanged();
-    }, debounceMs);
+    }, Math.max(debounceMs, took * (1 / VIEW_PUSH_SHARE - 1)));
   };
   const onChanged = (): void => {
     if (immediate) return;
