@@ -124,7 +124,8 @@ export function attachControlSignaling(
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
   let dirty = false;
-  const pushViews = (): void => {
+  // `coalesced`: this push carries changes that came during the last window (they keep coming).
+  const pushViews = (coalesced: boolean): void => {
     immediate = undefined;
     dirty = false;
     const started = performance.now();
@@ -134,10 +135,15 @@ export function attachControlSignaling(
       if (principal) socket.emit('control:view', viewOf(principal));
     }
     const took = performance.now() - started;
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (dirty) onChanged();
-    }, Math.max(debounceMs, took * (1 / VIEW_PUSH_SHARE - 1)));
+    // Only while changes keep coming does the window grow with the push: a grant after a lone
+    // change (a hall asking for the floor) waits at most the debounce.
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        if (dirty) immediate = setImmediate(() => pushViews(true));
+      },
+      coalesced ? Math.max(debounceMs, took * (1 / VIEW_PUSH_SHARE - 1)) : debounceMs,
+    );
   };
   const onChanged = (): void => {
     if (immediate) return;
@@ -146,7 +152,7 @@ export function attachControlSignaling(
       return;
     }
     // After the current tick, so that the events of one change go out before its views.
-    immediate = setImmediate(pushViews);
+    immediate = setImmediate(() => pushViews(false));
   };
   // Per plan, not per alert: a storm of 5,000 halls raised 5,000 alerts, each made a map of all 10,000 names.
   let named: { plan: Conference['plan']; names: Map<string, string> } | undefined;
