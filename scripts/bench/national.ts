@@ -9,7 +9,8 @@
  *
  * Options: --bridges N (10000) --node-cores N (8) --utilisation F (0.6) --us-per-packet X (8.56,
  *          see model.ts for the source) --no-control (the simulation only) --clients N (10000)
- *          --client-procs N (4) --grants N (10)
+ *          --client-procs N (4) --grants N (10) --cpu-prof DIR (the control instances write CPU
+ *          profiles there)
  */
 import { placementRules } from '../../server/core/placement.ts';
 import { MEASURED, capacityOf, nodesNeeded, traffic, HALL, STREAMS } from './national/model.ts';
@@ -93,7 +94,10 @@ async function main(): Promise<void> {
   let control: Record<string, unknown> | null = null;
   let exitCode = 0;
   if (!process.argv.includes('--no-control')) {
-    const r = await controlStorm({ bridges: arg('clients', 10_000), clientProcs: arg('client-procs', 4), grants: arg('grants', 10) });
+    const prof = process.argv.indexOf('--cpu-prof');
+    const cpuProfDir = prof >= 0 ? process.argv[prof + 1] : undefined;
+    if (prof >= 0 && !cpuProfDir) throw new Error('--cpu-prof needs a directory');
+    const r = await controlStorm({ bridges: arg('clients', 10_000), clientProcs: arg('client-procs', 4), grants: arg('grants', 10), cpuProfDir });
     control = r.out;
     exitCode = r.valid ? 0 : 3;
   }

@@ -8,7 +8,7 @@
 // Transport handlers see only this object.
 import { EventEmitter } from 'node:events';
 import { SfuError, type MediaSession } from '../../sfu/index.ts';
-import { onAirOf, presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent } from '../core/conference/index.ts';
+import { onAirOf, presenceOf, SYSTEM_ACTOR, SystemClock, type Clock, type ConferenceEvent, type ConferenceState, type PresenceChange } from '../core/conference/index.ts';
 import type { ClientCommand, ConferenceView, Principal } from '../protocol/control.ts';
 import type { ConferencePlan } from '../protocol/plan.ts';
 import type { NodeRegistry, Stores } from '../store/index.ts';
@@ -28,7 +28,7 @@ import type { ConferenceMedia } from './media-node/ConferenceMedia.ts';
 import type { MediaNode } from './media-node/MediaNode.ts';
 import { principalKey, RequestLimits, type RateRefusal } from './rate-limit.ts';
 import type { RtpHallGateway } from './rtp-halls/RtpHallGateway.ts';
-import { buildView, viewBuilder } from './view.ts';
+import { buildView, viewBuilder, viewParts, type ViewParts } from './view.ts';
 
 export type ConferenceEvents = {
   /** The conference changed: displays need a new view. */
@@ -106,6 +106,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly #presence: HallPresence;
   readonly #stopLinkEvents: () => void;
   readonly #linkFeed: LinkSampleFeed | undefined;
+  #parts: ViewParts | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(options: ConferenceOptions, clock: Clock, parts: ConferenceParts) {
@@ -150,7 +151,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
         clock,
         deviceBridges,
         onlineInState: () => Object.entries(runner.state.presence).flatMap(([id, p]) => (p.online ? [id] : [])),
-        report: (bridgeId, online) => systemCommand(runner, online ? 'bridge_connected' : 'bridge_disconnected', bridgeId, problem),
+        report: (changes) => reportPresence(runner, changes, problem),
         problem,
         graceMs: options.presenceGraceMs,
       });
@@ -283,12 +284,20 @@ export class Conference extends EventEmitter<ConferenceEvents> {
 
   /** The conference as this principal's display shows it. */
   view(principal: Principal): ConferenceView {
-    return buildView(this.conferenceId, this.plan, this.runner.state, principal, this.clock.now(), this.onAir);
+    return buildView(this.conferenceId, this.plan, this.runner.state, principal, this.clock.now(), this.onAir, this.#viewParts());
   }
 
   /** The views of this moment for many displays at once (what they share is computed once). */
   views(): (principal: Principal) => ConferenceView {
-    return viewBuilder(this.conferenceId, this.plan, this.runner.state, this.clock.now(), this.onAir);
+    return viewBuilder(this.conferenceId, this.plan, this.runner.state, this.clock.now(), this.onAir, this.#viewParts());
+  }
+
+  // The time-free parts of the views, once per state: in a join storm every hall's first view
+  // would otherwise summarise the roll-call of every hall again (O(halls) per connect).
+  #viewParts(): ViewParts {
+    const state = this.runner.state as ConferenceState;
+    if (this.#parts?.state !== state) this.#parts = viewParts(this.plan, state);
+    return this.#parts;
   }
 
   /**
@@ -343,8 +352,18 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 }
 
-/** Runs a command of the application itself (roll-call); a refusal other than a closed runner is a problem to log. */
-async function systemCommand(runner: ConferenceRunner, type: 'bridge_connected' | 'bridge_disconnected', bridgeId: string, problem: (message: string, error: unknown) => void): Promise<void> {
-  const result = await runner.execute({ type, actor: SYSTEM_ACTOR, bridgeId });
-  if (!result.ok && result.error.code !== 'closed') problem(`${type} refused`, result.error);
+/**
+ * Tells the state that halls came online or went offline, in one command however many they are
+ * (a join storm: one state write per flush, not one per hall). Halls the stored conference does
+ * not have (its configuration predates the plan) are left out and logged; a refusal other than a
+ * closed runner is a problem to log.
+ */
+async function reportPresence(runner: ConferenceRunner, changes: readonly PresenceChange[], problem: (message: string, error: unknown) => void): Promise<void> {
+  const known = new Set(runner.state.config.bridges.map((b) => b.id));
+  const unknown = changes.filter((c) => !known.has(c.bridgeId));
+  if (unknown.length > 0) problem('presence of bridges the conference does not have', `[bridgeIds:${unknown.slice(0, 5).map((c) => c.bridgeId).join(',')}${unknown.length > 5 ? ',…' : ''}]`);
+  const kept = unknown.length > 0 ? changes.filter((c) => known.has(c.bridgeId)) : changes;
+  if (kept.length === 0) return;
+  const result = await runner.execute({ type: 'presence_update', actor: SYSTEM_ACTOR, changes: kept });
+  if (!result.ok && result.error.code !== 'closed') problem('presence_update refused', result.error);
 }

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { RequestListener } from 'node:http';
 import type { Config } from '../../config/index.ts';
-import { ConnectionCap, httpServerOptions } from '../transport/connections.ts';
+import { ConnectionCap, httpServerOptions, LISTEN_BACKLOG } from '../transport/connections.ts';
 
 /** A listening HTTP server, its port and the URL it is reached at on this host. */
 export interface Listening {
@@ -34,7 +34,7 @@ export async function listenHttp(
   });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(config.httpPort, config.listenIp, () => resolve());
+    httpServer.listen({ port: config.httpPort, host: config.listenIp, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const address = httpServer.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;

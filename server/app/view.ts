@@ -36,25 +36,102 @@ export function isStaff(p: Principal): boolean {
 }
 
 /** What one display needs to draw the conference now. */
-export function buildView(conferenceId: string, plan: ConferencePlan, state: ConferenceState, principal: Principal, now: number, onAir: string): ConferenceView {
-  return viewBuilder(conferenceId, plan, state, now, onAir)(principal);
+export function buildView(conferenceId: string, plan: ConferencePlan, state: ConferenceState, principal: Principal, now: number, onAir: string, parts?: ViewParts): ConferenceView {
+  return viewBuilder(conferenceId, plan, state, now, onAir, parts)(principal);
+}
+
+type StaffParts = Pick<ConferenceView, 'presence' | 'papers'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> };
+
+/**
+ * What every view of one state shares whatever the time: the names, the roll-call summary, each
+ * hall's maket, the staff's presence table. A state of 10,000 halls takes milliseconds to
+ * summarise, so the caller keeps these per state (Conference does) and a hall that connects, or
+ * a push to every hall, does not summarise it again. The staff's parts and each maket are made
+ * when first asked for. The state must not change while its parts are in use (the runner's never does).
+ */
+export interface ViewParts {
+  readonly plan: ConferencePlan;
+  readonly state: ConferenceState;
+  readonly name: (id: string) => string;
+  readonly summary: ReturnType<typeof rollCallSummary>;
+  readonly designated: ReadonlySet<string>;
+  maketOf(bridgeId: string): ConferenceView['maket'];
+  staff(): StaffParts;
+  staffMessages(): NonNullable<ConferenceView['messages']>;
+  messageView(m: BackChannelMessage): NonNullable<ConferenceView['messages']>[number];
+}
+
+/** The time-free parts of the views of one state (see ViewParts). */
+export function viewParts(plan: ConferencePlan, state: ConferenceState): ViewParts {
+  const byId = new Map(plan.bridges.map((b) => [b.id, b]));
+  const name = (id: string): string => byId.get(id)?.name ?? id;
+  const summary = rollCallSummary(state);
+  const live = livePlan(plan, state);
+  const makets = new Map<string, ConferenceView['maket']>();
+  const messageView = (m: BackChannelMessage): NonNullable<ConferenceView['messages']>[number] => ({
+    id: m.id,
+    at: m.at,
+    fromRole: m.from.role,
+    fromBridgeId: m.from.bridgeId ?? null,
+    fromName: m.from.bridgeId ? name(m.from.bridgeId) : null,
+    to: m.to,
+    toName: m.to === 'staff' ? null : name(m.to),
+    kind: m.kind,
+    text: m.text,
+  });
+  let staff: StaffParts | undefined;
+  let staffMessages: NonNullable<ConferenceView['messages']> | undefined;
+  return {
+    plan,
+    state,
+    name,
+    summary,
+    designated: new Set(currentAgendaItem(state)?.speakers.map((s) => s.bridgeId) ?? []),
+    maketOf: (bridgeId) => {
+      let maket = makets.get(bridgeId);
+      if (!maket) {
+        // The maket's own lookup of the bridge is a scan of the plan: give it the one bridge.
+        const bridge = byId.get(bridgeId);
+        maket = renderMaket(bridge ? { ...live, bridges: [bridge] } : live, bridgeId);
+        makets.set(bridgeId, maket);
+      }
+      return maket;
+    },
+    staff: () =>
+      (staff ??= {
+        byDistrict: summary.byDistrict.map((d) => ({
+          districtId: d.districtId,
+          name: d.name,
+          online: d.online,
+          ready: d.ready,
+          communesOnline: d.communes.online,
+          communesReady: d.communes.ready,
+          communesTotal: d.communes.total,
+        })),
+        presence: Object.fromEntries(
+          plan.bridges.map((b) => {
+            const p = presenceOf(state, b.id);
+            return [b.id, { online: p.online, ready: p.ready, attendees: p.attendees }];
+          }),
+        ),
+        papers: papersViewOf(state, name),
+      }),
+    staffMessages: () => (staffMessages ??= (state.messages ?? []).slice(-VIEW_MESSAGES.staff).map(messageView)),
+    messageView,
+  };
 }
 
 /**
  * The views of one moment for many displays: what they all share (agenda, queue, floor,
  * roll-call counts; the staff's presence table) is computed once, then each principal gets its
- * own maket and place. Pushing 212 views after a change costs one summary, not 212.
+ * own maket and place. Pushing 212 views after a change costs one summary, not 212. `parts`, when
+ * given, must be those of this plan and state.
  */
-export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: ConferenceState, now: number, onAir: string): (principal: Principal) => ConferenceView {
-  const names = new Map(plan.bridges.map((b) => [b.id, b.name]));
-  const name = (id: string): string => names.get(id) ?? id;
-  const item = currentAgendaItem(state);
-  const designated = new Set(item?.speakers.map((s) => s.bridgeId) ?? []);
-  const summary = rollCallSummary(state);
+export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: ConferenceState, now: number, onAir: string, parts: ViewParts = viewParts(plan, state)): (principal: Principal) => ConferenceView {
+  const { name, summary, designated } = parts;
   const count = (c: { total: number; online: number; ready: number }) => ({ total: c.total, online: c.online, ready: c.ready });
   const chair = state.config.chairBridgeId;
   const floor = state.floor;
-  const live = livePlan(plan, state);
   const muted = state.mutedHalls ?? [];
   const shared: Omit<ConferenceView, 'maket'> = {
     conferenceId,
@@ -118,49 +195,16 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
       attendees: summary.all.attendees,
     },
   };
-  // The staff's extra parts, made once when the first staff view is asked for.
-  let staff: Pick<ConferenceView, 'presence' | 'papers'> & { byDistrict: NonNullable<ConferenceView['rollCall']['byDistrict']> } | undefined;
-  const staffParts = () =>
-    (staff ??= {
-      byDistrict: summary.byDistrict.map((d) => ({
-        districtId: d.districtId,
-        name: d.name,
-        online: d.online,
-        ready: d.ready,
-        communesOnline: d.communes.online,
-        communesReady: d.communes.ready,
-        communesTotal: d.communes.total,
-      })),
-      presence: Object.fromEntries(
-        plan.bridges.map((b) => {
-          const p = presenceOf(state, b.id);
-          return [b.id, { online: p.online, ready: p.ready, attendees: p.attendees }];
-        }),
-      ),
-      papers: papersViewOf(state, name),
-    });
   const messages = state.messages ?? [];
-  const messageView = (m: BackChannelMessage): NonNullable<ConferenceView['messages']>[number] => ({
-    id: m.id,
-    at: m.at,
-    fromRole: m.from.role,
-    fromBridgeId: m.from.bridgeId ?? null,
-    fromName: m.from.bridgeId ? name(m.from.bridgeId) : null,
-    to: m.to,
-    toName: m.to === 'staff' ? null : name(m.to),
-    kind: m.kind,
-    text: m.text,
-  });
-  let staffMessages: ConferenceView['messages'];
   return (principal) => {
     const ownBridge = principal.role === 'operator' ? principal.bridgeId : chair;
-    const view: ConferenceView = { ...shared, maket: renderMaket(live, ownBridge), rollCall: { ...shared.rollCall } };
+    const view: ConferenceView = { ...shared, maket: parts.maketOf(ownBridge), rollCall: { ...shared.rollCall } };
     if (isStaff(principal)) {
-      const parts = staffParts();
-      view.rollCall.byDistrict = parts.byDistrict;
-      view.presence = parts.presence;
-      view.messages = staffMessages ??= messages.slice(-VIEW_MESSAGES.staff).map(messageView);
-      view.papers = parts.papers;
+      const staff = parts.staff();
+      view.rollCall.byDistrict = staff.byDistrict;
+      view.presence = staff.presence;
+      view.messages = parts.staffMessages();
+      view.papers = staff.papers;
     }
     if (principal.role === 'operator') {
       const p = presenceOf(state, principal.bridgeId);
@@ -178,7 +222,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
       };
       const own: BackChannelMessage[] = [];
       for (let i = messages.length - 1; i >= 0 && own.length < VIEW_MESSAGES.hall; i--) if (concernsBridge(messages[i]!, principal.bridgeId)) own.unshift(messages[i]!);
-      view.messages = own.map(messageView);
+      view.messages = own.map(parts.messageView);
     }
     return view;
   };

@@ -33,7 +33,7 @@ import { checkConferenceId, StoreError } from './errors.ts';
 import type { PresenceStore } from './PresenceStore.ts';
 import type { StoreResource } from './Stores.ts';
 import { watchSafely, type IssueMode, type TokenAnnouncement, type TokenAnnouncementListener, type TokenRecord, type TokenStore } from './TokenStore.ts';
-import { checkWrite, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
+import { checkWrite, ConfigCache, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
 import { connectRedis, quit, RedisChannels, Script, type RedisClient } from './redis/connection.ts';
 
 // Lua's unpack() is limited by the stack; long appends are pushed in slices.
@@ -135,6 +135,8 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #channels: RedisChannels;
+  /** Every reload after another process's write parses the state, not the configuration again. */
+  readonly #configs = new ConfigCache();
   #closed = false;
 
   private constructor(client: RedisClient, options: RedisStoreOptions) {
@@ -165,7 +167,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
     this.#assertOpen();
     const [version, state, config] = await this.#client.hmGet(this.key(conferenceId, 'state'), ['version', 'state', 'config']);
     if (!version || !state || !config) return null;
-    return { state: decodeState(conferenceId, state, config), version: Number(version) };
+    return { state: decodeState(conferenceId, state, config, this.#configs), version: Number(version) };
   }
 
   /** The stored version, 0 when absent. */
@@ -272,6 +274,7 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async drop(conferenceId: string): Promise<void> {
     this.#assertOpen();
     await this.#client.del([this.key(conferenceId, 'state'), this.key(conferenceId, 'log')]);
+    this.#configs.forget(conferenceId);
   }
 
   /** Deletes the tokens of a conference. */

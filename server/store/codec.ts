@@ -15,11 +15,35 @@ export function encodeConfig(state: ConferenceState): string {
   return JSON.stringify(state.config);
 }
 
+/**
+ * The last configuration decoded per conference. It is written once, and a national plan's is
+ * about a megabyte of JSON: a store that reloads the state after every write by another process
+ * parses the state alone when the configuration's text is the one it decoded last. States
+ * decoded with one cache share the configuration object (the core never changes it).
+ */
+export class ConfigCache {
+  readonly #last = new Map<string, { json: string; config: ConferenceConfig }>();
+
+  /** The configuration of this text, parsed only when the text differs from the last one seen. */
+  decode(conferenceId: string, json: string): ConferenceConfig {
+    const last = this.#last.get(conferenceId);
+    if (last?.json === json) return last.config;
+    const config = upgradeConfig(JSON.parse(json));
+    this.#last.set(conferenceId, { json, config });
+    return config;
+  }
+
+  /** Forgets a conference's configuration (dropped). */
+  forget(conferenceId: string): void {
+    this.#last.delete(conferenceId);
+  }
+}
+
 /** Rebuilds a state from its stored parts; the log comes back empty (it is read with readLog). */
-export function decodeState(conferenceId: string, stateJson: string, configJson: string): ConferenceState {
+export function decodeState(conferenceId: string, stateJson: string, configJson: string, configs?: ConfigCache): ConferenceState {
   try {
     const rest = JSON.parse(stateJson) as Omit<ConferenceState, 'config' | 'log'>;
-    const config = upgradeConfig(JSON.parse(configJson));
+    const config = configs ? configs.decode(conferenceId, configJson) : upgradeConfig(JSON.parse(configJson));
     if (rest?.schema !== 1 || !Array.isArray(config?.bridges)) throw new Error('unknown schema');
     return { ...rest, config, log: [] };
   } catch (error) {

@@ -17,6 +17,14 @@ export const HEADERS_TIMEOUT_MS = 8_000;
 export const CONNECTION_CHECK_MS = 1_000;
 /** An idle keep-alive connection between two requests (browsers reopen one when they need it). */
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/**
+ * Connections the kernel queues for the server to accept (listen's backlog; Node's default is
+ * 511). Thousands of halls connecting at once (a national meeting's join storm, every hall of a
+ * restarted instance) overflow 511 although the server is idle: the kernel drops the rest, and
+ * their SYNs come again 1, 3, 7, 15 s… later (sim:national, 5,000 halls: half took 17 s, 144
+ * never got in). Linux caps it at net.core.somaxconn (4096 by default since 5.4).
+ */
+export const LISTEN_BACKLOG = 4096;
 /** Time for a socket.io connection to join a namespace after its handshake (the apps do it at once). */
 export const SOCKET_CONNECT_TIMEOUT_MS = 5_000;
 /** Largest socket.io message: a browser's RTP capabilities are about 10 kB, a link test's 256 hall ids 3 kB. */

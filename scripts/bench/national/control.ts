@@ -38,8 +38,11 @@ class Bounded {
   readonly proc: ChildProcess;
   #next = 1;
   readonly #waiting = new Map<number, (m: any) => void>();
-  constructor(script: string, heapMb: number, env: Record<string, string>) {
-    this.proc = spawn('bash', ['-c', `ulimit -n ${NOFILE} && exec "$0" "$@"`, process.execPath, `--max-old-space-size=${heapMb}`, '--import', 'tsx', path.join(here, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /** How long an orderly stop may take before SIGKILL (a CPU profile is written at exit). */
+  readonly #stopMs: number;
+  constructor(script: string, heapMb: number, env: Record<string, string>, nodeArgs: readonly string[] = []) {
+    this.#stopMs = nodeArgs.some((a) => a.startsWith('--cpu-prof')) ? 60_000 : 5000;
+    this.proc = spawn('bash', ['-c', `ulimit -n ${NOFILE} && exec "$0" "$@"`, process.execPath, `--max-old-space-size=${heapMb}`, ...nodeArgs, '--import', 'tsx', path.join(here, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.proc.on('message', (m: any) => {
       const w = this.#waiting.get(m.id);
       if (w) {
@@ -76,7 +79,7 @@ class Bounded {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     const exited = new Promise((r) => this.proc.once('exit', r));
     if (this.proc.connected) this.proc.send({ type: 'close', id: 0 });
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), this.#stopMs);
     await exited;
     clearTimeout(timer);
   }
@@ -114,7 +117,11 @@ class Phase {
   }
 }
 
-export async function controlStorm(o: { bridges: number; clientProcs: number; grants: number }): Promise<{ valid: boolean; out: Record<string, unknown> }> {
+/**
+ * The join storm and the grants. `cpuProfDir`: each control instance runs under `--cpu-prof` and
+ * writes its profile there when the run ends (to find where a storm's time goes).
+ */
+export async function controlStorm(o: { bridges: number; clientProcs: number; grants: number; cpuProfDir?: string }): Promise<{ valid: boolean; out: Record<string, unknown> }> {
   const v = new Validity();
   const redis = await startRedisServer();
   const servers: Bounded[] = [];
@@ -133,7 +140,7 @@ export async function controlStorm(o: { bridges: number; clientProcs: number; gr
     // One after the other: the first creates the conference and its tokens, the second finds them.
     const ready: { url: string; pid: number; tokens: Record<string, string> }[] = [];
     for (let i = 0; i < 2; i++) {
-      const s = new Bounded('control-server.ts', SERVER_HEAP_MB, { ...env, BENCH_TOKENS: i === 0 ? '1' : '0' });
+      const s = new Bounded('control-server.ts', SERVER_HEAP_MB, { ...env, BENCH_TOKENS: i === 0 ? '1' : '0' }, o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []);
       servers.push(s);
       ready.push(await s.first('ready', 300_000));
     }

@@ -6,8 +6,15 @@
 // PRESENCE_OFFLINE_WITHIN_MS after that instance died. After a (re)start, halls that nobody held
 // when this instance came up (their instance died before, perhaps this one) get the grace to come
 // back; a hall this instance saw held elsewhere since its start is swept as soon as it is not.
+//
+// Changes are batched (a join storm of thousands of halls): the halls whose first socket came or
+// last socket went are collected, and one flush at a time writes the lease once and reports them
+// all in one call (one state command). A flush starts on the next turn of the event loop, so a
+// lone hall is online at once; halls that arrive while one runs go in the next. Per hall, the
+// order stays: the lease names it before it is reported online, and a hall that left is checked
+// against the other instances' leases after this one's lease no longer names it.
 import { randomUUID } from 'node:crypto';
-import type { Clock, ClockTimer } from '../../core/conference/index.ts';
+import type { Clock, ClockTimer, PresenceChange } from '../../core/conference/index.ts';
 import type { PresenceStore } from '../../store/index.ts';
 
 /** How long this instance's lease lives without renewal. */
@@ -33,8 +40,8 @@ export interface HallPresenceOptions {
   deviceBridges: ReadonlySet<string>;
   /** The halls the conference state has online now. */
   onlineInState: () => readonly string[];
-  /** Tells the conference that a hall came online (true) or went offline (false). */
-  report: (bridgeId: string, online: boolean) => Promise<void>;
+  /** Tells the conference that halls came online or went offline, in order (one call per flush or sweep). */
+  report: (changes: readonly PresenceChange[]) => Promise<void>;
   /** Something failed with no caller to tell. */
   problem: (message: string, error: unknown) => void;
   /** This instance in the shared leases (a random id by default). */
@@ -61,6 +68,11 @@ export class HallPresence {
   readonly #graceUntil: number;
   /** Halls seen held by another live instance during the grace. */
   readonly #heldSince = new Set<string>();
+  /** Halls whose first socket came or last socket went here since the last flush took them. */
+  readonly #touched = new Set<string>();
+  /** The flush that will take the halls touched so far; resolved when it has reported them. */
+  #nextFlush: { promise: Promise<void>; resolve: () => void } | null = null;
+  #flushing = false;
   /** The presence store failed at the last sweep (reported once per failing spell). */
   #storeFailing = false;
   #quiet = false;
@@ -89,14 +101,16 @@ export class HallPresence {
     return this.#connections.has(bridgeId);
   }
 
-  /** A socket of this bridge connected here (or its device's media started): online from the first. */
+  /**
+   * A socket of this bridge connected here (or its device's media started): online from the first.
+   * Resolves when the state has been told (with the other halls of the same flush).
+   */
   async connected(bridgeId: string, via: PresenceVia = 'socket'): Promise<void> {
     if (!this.#counts(bridgeId, via)) return;
     const n = (this.#connections.get(bridgeId) ?? 0) + 1;
     this.#connections.set(bridgeId, n);
     if (n > 1) return;
-    await this.#lease();
-    await this.#report(bridgeId, true);
+    await this.#touch(bridgeId);
   }
 
   /** A socket of this bridge went away: offline when its last one on every instance has gone. */
@@ -108,11 +122,7 @@ export class HallPresence {
       return;
     }
     this.#connections.delete(bridgeId);
-    await this.#lease();
-    if ((await this.#elsewhere())?.has(bridgeId)) return;
-    // The hall came back here while the store was asked (a link re-issued, a quick reconnect): it stays online.
-    if (this.#connections.has(bridgeId)) return;
-    await this.#report(bridgeId, false);
+    await this.#touch(bridgeId);
   }
 
   /**
@@ -131,11 +141,14 @@ export class HallPresence {
       if (!elsewhere) return;
       const inGrace = this.#clock.now() < this.#graceUntil;
       if (inGrace) for (const id of elsewhere) this.#heldSince.add(id);
+      const gone: PresenceChange[] = [];
       for (const bridgeId of online) {
         if (this.#connections.has(bridgeId) || elsewhere.has(bridgeId)) continue;
         if (inGrace && !this.#heldSince.has(bridgeId)) continue;
-        await this.#report(bridgeId, false);
+        gone.push({ bridgeId, online: false });
       }
+      // A dead instance's thousands of halls: one command.
+      await this.#report(gone);
     } finally {
       this.#sweeping = false;
     }
@@ -162,6 +175,59 @@ export class HallPresence {
     return (via === 'device') === this.#options.deviceBridges.has(bridgeId);
   }
 
+  /** Marks a hall for the next flush and starts one if none is under way; resolves when that flush is done. */
+  #touch(bridgeId: string): Promise<void> {
+    this.#touched.add(bridgeId);
+    if (!this.#nextFlush) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#nextFlush = { promise, resolve };
+      // On the next turn: the connections that arrived in this one go together.
+      if (!this.#flushing) setImmediate(() => void this.#drain());
+    }
+    return this.#nextFlush.promise;
+  }
+
+  /** Flushes, one at a time, until no hall waits. */
+  async #drain(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#nextFlush) {
+        const flush = this.#nextFlush;
+        this.#nextFlush = null;
+        const touched = [...this.#touched];
+        this.#touched.clear();
+        try {
+          await this.#flush(touched);
+        } finally {
+          flush.resolve();
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /**
+   * The lease once (it names every hall here), then the halls' changes in one report: online
+   * those here, offline those gone that no other live instance holds. A hall touched again while
+   * this flush ran waits for the next one, which looks at it afresh.
+   */
+  async #flush(touched: readonly string[]): Promise<void> {
+    if (touched.length === 0 || this.#closed) return;
+    await this.#lease();
+    const gone = touched.some((b) => !this.#connections.has(b));
+    const elsewhere = gone ? await this.#elsewhere() : null;
+    const changes: PresenceChange[] = [];
+    for (const bridgeId of touched) {
+      if (this.#touched.has(bridgeId)) continue;
+      if (this.#connections.has(bridgeId)) changes.push({ bridgeId, online: true });
+      else if (!elsewhere?.has(bridgeId)) changes.push({ bridgeId, online: false });
+    }
+    await this.#report(changes);
+  }
+
   /** Renews this instance's lease: the bridges with a connection here. */
   async #lease(): Promise<void> {
     if (this.#closed) return;
@@ -183,9 +249,9 @@ export class HallPresence {
     }
   }
 
-  async #report(bridgeId: string, online: boolean): Promise<void> {
-    if (this.#closed) return;
-    await this.#options.report(bridgeId, online).catch((e: unknown) => this.#options.problem(`presence report failed [bridgeId:${bridgeId}]`, e));
+  async #report(changes: readonly PresenceChange[]): Promise<void> {
+    if (this.#closed || changes.length === 0) return;
+    await this.#options.report(changes).catch((e: unknown) => this.#options.problem(`presence report failed [halls:${changes.length}, first:${changes[0]!.bridgeId}]`, e));
   }
 
   #stopTimers(): void {

@@ -30,6 +30,7 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> 
   break_end: ['chair', 'secretary'],
   bridge_connected: ['system'],
   bridge_disconnected: ['system'],
+  presence_update: ['system'],
   report_ready: ['operator', 'secretary'],
   // An operator closes its own hall's microphone for a moment (a cough); the chair's desk may too.
   mute_hall: ['operator', 'chair', 'secretary'],

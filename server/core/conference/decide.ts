@@ -113,11 +113,20 @@ function tickDue(state: ConferenceState, now: number): boolean {
   return wake !== null && wake <= now;
 }
 
-// The config is never changed by decide, so states share it; everything else is copied.
+// The config is never changed by decide, so states share it. The halls' presence entries are
+// shared too until a handler changes one (presence() copies it first): a national meeting's
+// 10,000 entries are not cloned for every command. Everything else is copied. The draft keeps
+// the state's order of fields.
 function draftOf(state: ConferenceState): ConferenceState {
-  const { config, log, ...rest } = state;
-  return { ...structuredClone(rest), config, log: [...log] };
+  const { config, log, presence: entries, ...rest } = state;
+  const copy = structuredClone(rest) as Record<string, unknown>;
+  const draft: Record<string, unknown> = {};
+  for (const key of Object.keys(state)) draft[key] = key === 'config' ? config : key === 'log' ? [...log] : key === 'presence' ? { ...entries } : copy[key];
+  return draft as unknown as ConferenceState;
 }
+
+/** The presence entries a draft's map owns (copied or made in this decide); the others are the given state's. */
+const ownEntries = new WeakMap<Record<string, BridgePresence>, Set<string>>();
 
 const HANDLERS: { [K in CommandType]: Handler<K> } = {
   start_meeting(d, _c, now, out) {
@@ -281,52 +290,26 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
 
   bridge_connected(d, c, now, out) {
     if (!isId(c.bridgeId) || !bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${show(c.bridgeId)}]`);
-    const p = presence(d, c.bridgeId);
-    // A second socket of a hall that is already online changes nothing.
-    if (p.online) return;
-    const late = isLateJoin(p, d.startedAt, d.endedAt);
-    const rejoin = d.startedAt !== null && d.endedAt === null && !late;
-    const awayMs = now - Math.max(0, ...p.sessions.map((s) => s.leftAt ?? 0));
-    p.online = true;
-    openSession(p, now);
-    if (late) {
-      p.lateJoin = true;
-      d.incidents.push({ at: now, kind: 'late_join', bridgeId: c.bridgeId, detail: 'connected after the start' });
-    }
-    out.push({ type: 'bridge_online', bridgeId: c.bridgeId, late, rejoin });
-    // The holder is back within its grace: the speech goes on from where it stopped.
-    const f = d.floor;
-    if (f?.bridgeId === c.bridgeId && (f.reconnectingUntil ?? null) !== null) {
-      f.reconnectingUntil = null;
-      out.push({ type: 'holder_returned', bridgeId: c.bridgeId, awayMs });
-      releaseClock(f, 'reconnecting', now, out);
-    }
+    connectBridge(d, c.bridgeId, now, out);
   },
 
   bridge_disconnected(d, c, now, out) {
     if (!isId(c.bridgeId) || !bridgeOf(d, c.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${show(c.bridgeId)}]`);
-    const p = presence(d, c.bridgeId);
-    if (!p.online) return;
-    p.online = false;
-    // The hall confirms again when it is back; its last headcount stays for the report.
-    p.ready = false;
-    closeSessions(p, now);
-    const dropOut = d.startedAt !== null && d.endedAt === null;
-    const holding = d.floor?.bridgeId === c.bridgeId;
-    if (dropOut) {
-      p.dropOuts++;
-      recordDropOut(d, c.bridgeId, now, holding);
+    disconnectBridge(d, c.bridgeId, now, out);
+  },
+
+  presence_update(d, c, now, out) {
+    if (!Array.isArray(c.changes)) return refuse('invalid_argument', 'changes must be a list');
+    // Checked all before any is applied: a batch with one bad change changes nothing.
+    const known = new Set(d.config.bridges.map((b) => b.id));
+    for (const change of c.changes as unknown[]) {
+      if (!isRecord(change) || typeof change.online !== 'boolean') return refuse('invalid_argument', 'each change is { bridgeId, online: boolean }');
+      if (!isId(change.bridgeId) || !known.has(change.bridgeId)) return refuse('unknown_bridge', `bridge not found [bridgeId:${show(change.bridgeId)}]`);
     }
-    out.push({ type: 'bridge_offline', bridgeId: c.bridgeId, dropOut });
-    if (!holding) return;
-    // A link that blips must not cost the speaker the floor: it keeps it for a grace, its clock
-    // standing still; the chair may end it meanwhile, and past the grace it ends (tick).
-    const grace = holderGraceMs(d.config.speaking);
-    const f = d.floor!;
-    if (grace === 0 || !dropOut) return endFloor(d, now, 'offline', out);
-    f.reconnectingUntil = now + grace;
-    out.push({ type: 'holder_reconnecting', bridgeId: c.bridgeId, until: f.reconnectingUntil });
-    holdClock(f, 'reconnecting', now, out);
+    for (const { bridgeId, online } of c.changes) {
+      if (online) connectBridge(d, bridgeId, now, out);
+      else disconnectBridge(d, bridgeId, now, out);
+    }
   },
 
   report_ready(d, c, _now, out) {
@@ -547,12 +530,68 @@ function requireInProgress(d: ConferenceState): Refused | void {
   if (d.startedAt === null || d.endedAt !== null) return refuse('invalid_state', `the floor is given only during the meeting [status:${d.status}]`);
 }
 
+// A known bridge's first socket (on any instance): online, a session opened; the holder back within its grace goes on.
+function connectBridge(d: ConferenceState, bridgeId: string, now: number, out: Out): void {
+  const p = presence(d, bridgeId);
+  // A second socket of a hall that is already online changes nothing.
+  if (p.online) return;
+  const late = isLateJoin(p, d.startedAt, d.endedAt);
+  const rejoin = d.startedAt !== null && d.endedAt === null && !late;
+  const awayMs = now - Math.max(0, ...p.sessions.map((s) => s.leftAt ?? 0));
+  p.online = true;
+  openSession(p, now);
+  if (late) {
+    p.lateJoin = true;
+    d.incidents.push({ at: now, kind: 'late_join', bridgeId, detail: 'connected after the start' });
+  }
+  out.push({ type: 'bridge_online', bridgeId, late, rejoin });
+  // The holder is back within its grace: the speech goes on from where it stopped.
+  const f = d.floor;
+  if (f?.bridgeId === bridgeId && (f.reconnectingUntil ?? null) !== null) {
+    f.reconnectingUntil = null;
+    out.push({ type: 'holder_returned', bridgeId, awayMs });
+    releaseClock(f, 'reconnecting', now, out);
+  }
+}
+
+// A known bridge's last socket gone everywhere: offline; the holder keeps the floor for a grace during the meeting.
+function disconnectBridge(d: ConferenceState, bridgeId: string, now: number, out: Out): void {
+  const p = presence(d, bridgeId);
+  if (!p.online) return;
+  p.online = false;
+  // The hall confirms again when it is back; its last headcount stays for the report.
+  p.ready = false;
+  closeSessions(p, now);
+  const dropOut = d.startedAt !== null && d.endedAt === null;
+  const holding = d.floor?.bridgeId === bridgeId;
+  if (dropOut) {
+    p.dropOuts++;
+    recordDropOut(d, bridgeId, now, holding);
+  }
+  out.push({ type: 'bridge_offline', bridgeId, dropOut });
+  if (!holding) return;
+  // A link that blips must not cost the speaker the floor: it keeps it for a grace, its clock
+  // standing still; the chair may end it meanwhile, and past the grace it ends (tick).
+  const grace = holderGraceMs(d.config.speaking);
+  const f = d.floor!;
+  if (grace === 0 || !dropOut) return endFloor(d, now, 'offline', out);
+  f.reconnectingUntil = now + grace;
+  out.push({ type: 'holder_reconnecting', bridgeId, until: f.reconnectingUntil });
+  holdClock(f, 'reconnecting', now, out);
+}
+
 function bridgeOf(d: ConferenceState, bridgeId: string): Bridge | undefined {
   return d.config.bridges.find((b) => b.id === bridgeId);
 }
 
+// A bridge's presence in the draft, its own copy (the given state's entry is never changed).
 // Only called for ids of configured bridges, which checkConfig keeps away from '__proto__'.
 function presence(d: ConferenceState, bridgeId: string): BridgePresence {
-  if (!Object.hasOwn(d.presence, bridgeId)) d.presence[bridgeId] = absentPresence();
+  let own = ownEntries.get(d.presence);
+  if (!own) ownEntries.set(d.presence, (own = new Set()));
+  if (!own.has(bridgeId)) {
+    d.presence[bridgeId] = Object.hasOwn(d.presence, bridgeId) ? structuredClone(d.presence[bridgeId]!) : absentPresence();
+    own.add(bridgeId);
+  }
   return d.presence[bridgeId]!;
 }

@@ -290,6 +290,12 @@ export interface ConferenceState {
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+/** One hall's connection in a presence_update: online (its first socket) or offline (its last gone). */
+export interface PresenceChange {
+  bridgeId: string;
+  online: boolean;
+}
+
 /** Arguments of each command, by type. */
 export interface CommandMap {
   start_meeting: {};
@@ -311,6 +317,11 @@ export interface CommandMap {
   break_end: {};
   bridge_connected: { bridgeId: string };
   bridge_disconnected: { bridgeId: string };
+  /**
+   * Several halls' connections at once, applied in order as bridge_connected / bridge_disconnected
+   * would be (the app batches a join storm into one command: one state write, not one per hall).
+   */
+  presence_update: { changes: readonly PresenceChange[] };
   report_ready: { bridgeId: string; attendees: number; ready?: boolean };
   mute_hall: { bridgeId: string; muted: boolean };
   set_maket: { maket: MaketOverride | null };
@@ -359,6 +370,7 @@ export const COMMAND_TYPES = [
   'break_end',
   'bridge_connected',
   'bridge_disconnected',
+  'presence_update',
   'report_ready',
   'mute_hall',
   'set_maket',

@@ -17,6 +17,8 @@ describe('HallPresence (fake clock, memory presence store)', () => {
   let clock: FakeClock;
   let store: MemoryPresenceStore;
   let reports: [string, boolean][];
+  /** Calls of report (each one state command). */
+  let reportCalls: number;
   let problems: string[];
   let stateOnline: Set<string>;
   const started: HallPresence[] = [];
@@ -28,10 +30,13 @@ describe('HallPresence (fake clock, memory presence store)', () => {
       clock,
       deviceBridges: new Set([DEVICE_HALL]),
       onlineInState: () => [...stateOnline],
-      report: async (bridgeId, online) => {
-        reports.push([bridgeId, online]);
-        if (online) stateOnline.add(bridgeId);
-        else stateOnline.delete(bridgeId);
+      report: async (changes) => {
+        reportCalls++;
+        for (const { bridgeId, online } of changes) {
+          reports.push([bridgeId, online]);
+          if (online) stateOnline.add(bridgeId);
+          else stateOnline.delete(bridgeId);
+        }
       },
       problem: (message) => problems.push(message),
       ...options,
@@ -44,6 +49,7 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     clock = new FakeClock(Date.UTC(2021, 10, 26, 1));
     store = new MemoryPresenceStore(clock);
     reports = [];
+    reportCalls = 0;
     problems = [];
     stateOnline = new Set();
   });
@@ -228,5 +234,105 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     expect(problems.length).to.be.greaterThan(0);
     expect(problems.every((m) => m === 'presence lease failed')).to.equal(true);
     problems.length = 0;
+  });
+
+  describe('a join storm (batched: one lease write and one report per flush, not per hall)', () => {
+    const HALLS = Array.from({ length: 2000 }, (_, i) => `c-${String(i + 1).padStart(5, '0')}`);
+
+    /** Counts the lease writes and lease reads of the store. */
+    const counting = (): { writes: number; reads: number } => {
+      const n = { writes: 0, reads: 0 };
+      const setPresence = store.setPresence.bind(store);
+      const presentElsewhere = store.presentElsewhere.bind(store);
+      store.setPresence = (...args) => (n.writes++, setPresence(...args));
+      store.presentElsewhere = (...args) => (n.reads++, presentElsewhere(...args));
+      return n;
+    };
+
+    it(`${HALLS.length} halls connecting at once: every one online, in one lease write and one report`, async () => {
+      const a = start({ instanceId: 'a' });
+      await flush();
+      const n = counting();
+      await Promise.all(HALLS.map((h) => a.connected(h)));
+      expect(reports).to.have.length(HALLS.length);
+      expect(reports.every(([, online]) => online)).to.equal(true);
+      expect(new Set(reports.map(([id]) => id)).size).to.equal(HALLS.length);
+      expect(reportCalls, 'state commands').to.equal(1);
+      expect(n.writes, 'lease writes').to.equal(1);
+      expect([...(await store.presentElsewhere(CONF, 'b'))].sort(), 'the lease names them all').to.deep.equal([...HALLS].sort());
+      // And all leaving at once: one lease write, one read of the other instances' leases, one report.
+      reports = [];
+      reportCalls = 0;
+      n.writes = n.reads = 0;
+      await Promise.all(HALLS.map((h) => a.disconnected(h)));
+      expect(reports).to.have.length(HALLS.length);
+      expect(reports.every(([, online]) => !online)).to.equal(true);
+      expect([reportCalls, n.writes, n.reads]).to.deep.equal([1, 1, 1]);
+    });
+
+    it('halls that connect while a flush waits on the store go in the next flush; each is leased before it is reported', async () => {
+      const unleased: string[] = [];
+      const a = start({
+        instanceId: 'a',
+        report: async (changes) => {
+          reportCalls++;
+          const leased = await store.presentElsewhere(CONF, 'x');
+          for (const { bridgeId, online } of changes) {
+            reports.push([bridgeId, online]);
+            if (online && !leased.has(bridgeId)) unleased.push(bridgeId);
+          }
+        },
+      });
+      await flush();
+      // A slow store: lease writes wait until released.
+      const setPresence = store.setPresence.bind(store);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      store.setPresence = async (...args) => {
+        await held;
+        await setPresence(...args);
+      };
+      const first = a.connected('d-178');
+      await flush(); // its flush has started and waits on the lease
+      const later = HALLS.slice(0, 50).map((h) => a.connected(h));
+      await flush();
+      expect(reports).to.deep.equal([]);
+      release();
+      await first;
+      expect(reports).to.deep.equal([['d-178', true]]);
+      await Promise.all(later);
+      expect(reportCalls, 'the first hall, then the fifty that came meanwhile').to.equal(2);
+      expect(reports).to.have.length(51);
+      expect(unleased).to.deep.equal([]);
+    });
+
+    it('a hall that leaves and comes back within one flush is never reported offline', async () => {
+      const a = start({ instanceId: 'a' });
+      await a.connected('d-178');
+      reports = [];
+      const gone = a.disconnected('d-178');
+      const back = a.connected('d-178');
+      await Promise.all([gone, back]);
+      expect(reports).to.deep.equal([['d-178', true]]);
+      expect(stateOnline.has('d-178')).to.equal(true);
+    });
+
+    it('the sweep takes a dead instance\'s halls offline in one report', async () => {
+      const dying = start({ instanceId: 'dying' });
+      await Promise.all(HALLS.map((h) => dying.connected(h)));
+      const survivor = start({ instanceId: 'survivor' });
+      clock.increment(PRESENCE_SWEEP_MS);
+      await flush();
+      reports = [];
+      reportCalls = 0;
+      dying.close();
+      for (let t = 0; t < PRESENCE_OFFLINE_WITHIN_MS && !reports.length; t += 100) {
+        clock.increment(100);
+        await flush();
+      }
+      expect(reports).to.have.length(HALLS.length);
+      expect(reportCalls).to.equal(1);
+      survivor.close();
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { rollCallSummary } from '../../../server/core/conference/index.ts';
-import { chair, commune, connectAll, DISTRICTS, Harness, op, PROVINCE, secretary, system } from './fixture.ts';
+import { ask, chair, commune, connectAll, DISTRICTS, Harness, op, PROVINCE, secretary, system } from './fixture.ts';
 
 describe('RollCall', () => {
   it('212 bridges, 3 communes offline: districts 11/11, communes 197/200', () => {
@@ -74,5 +74,67 @@ describe('RollCall', () => {
     expect(h.state.presence[commune(1)]!.sessions).to.have.length(2);
     expect(h.refused(system, { type: 'bridge_connected', bridgeId: 'toString' }).code).to.equal('unknown_bridge');
     expect(h.refused(system, { type: 'bridge_connected', bridgeId: '__proto__' }).code).to.equal('unknown_bridge');
+  });
+});
+
+describe('presence_update (several halls\' connections in one command)', () => {
+  /** A meeting under way with the holder on the floor, and a few halls in and out. */
+  const scene = (): Harness => {
+    const h = new Harness();
+    connectAll(h, [PROVINCE, 'd-178', commune(1), commune(2)]);
+    h.run(chair, { type: 'start_meeting' });
+    h.advance(30_000);
+    return h;
+  };
+  const changes = [
+    { bridgeId: commune(3), online: true }, // late
+    { bridgeId: commune(1), online: false }, // a drop-out
+    { bridgeId: 'd-179', online: true },
+    { bridgeId: commune(1), online: true }, // back in the same batch: a rejoin
+    { bridgeId: commune(2), online: true }, // already online: nothing
+    { bridgeId: commune(4), online: false }, // already offline: nothing
+  ];
+
+  it('is the same as the bridge_connected / bridge_disconnected commands one after the other: state and events', () => {
+    const one = scene();
+    const batch = scene();
+    const events = changes.flatMap(({ bridgeId, online }) => one.run(system, { type: online ? 'bridge_connected' : 'bridge_disconnected', bridgeId }));
+    expect(batch.run(system, { type: 'presence_update', changes })).to.deep.equal(events);
+    expect(events.map((e) => e.type)).to.deep.equal(['bridge_online', 'bridge_offline', 'bridge_online', 'bridge_online']);
+    const { log: _a, seq: seqOne, ...restOne } = one.state;
+    const { log: _b, seq: seqBatch, ...restBatch } = batch.state;
+    expect(restBatch).to.deep.equal(restOne);
+    expect(seqBatch).to.equal(seqOne);
+  });
+
+  it('the holder dropping and coming back in one batch keeps the floor', () => {
+    const h = scene();
+    const requestId = ask(h, commune(2));
+    h.run(chair, { type: 'grant_floor', requestId });
+    const events = h.run(system, { type: 'presence_update', changes: [{ bridgeId: commune(2), online: false }, { bridgeId: commune(2), online: true }] });
+    expect(events.map((e) => e.type)).to.include.members(['bridge_offline', 'holder_reconnecting', 'bridge_online', 'holder_returned']);
+    expect(h.state.floor?.bridgeId).to.equal(commune(2));
+    expect(h.state.floor?.reconnectingUntil ?? null).to.equal(null);
+  });
+
+  it('refuses a batch with one unknown hall or a malformed change, and changes nothing; only the app may send it', () => {
+    const h = scene();
+    expect(h.refused(system, { type: 'presence_update', changes: [{ bridgeId: commune(3), online: true }, { bridgeId: 'c-99999', online: true }] }).code).to.equal('unknown_bridge');
+    expect(h.refused(system, { type: 'presence_update', changes: [{ bridgeId: commune(3), online: 'yes' as never }] }).code).to.equal('invalid_argument');
+    expect(h.refused(system, { type: 'presence_update', changes: [null as never] }).code).to.equal('invalid_argument');
+    expect(h.refused(system, { type: 'presence_update', changes: 'all' as never }).code).to.equal('invalid_argument');
+    expect(h.refused(system, { type: 'presence_update', changes: [{ bridgeId: '__proto__', online: true }] }).code).to.equal('unknown_bridge');
+    expect(h.refused(op(commune(3)), { type: 'presence_update', changes: [{ bridgeId: commune(3), online: true }] }).code).to.equal('forbidden');
+    expect(h.refused(chair, { type: 'presence_update', changes: [] }).code).to.equal('forbidden');
+    expect(h.run(system, { type: 'presence_update', changes: [] })).to.deep.equal([]);
+  });
+
+  it('a join storm of every hall is one command: one new state, one event per hall', () => {
+    const h = new Harness();
+    const ids = h.state.config.bridges.map((b) => b.id);
+    const events = h.run(system, { type: 'presence_update', changes: ids.map((bridgeId) => ({ bridgeId, online: true })) });
+    expect(events).to.have.length(ids.length);
+    expect(rollCallSummary(h.state).all).to.deep.include({ total: 212, online: 212 });
+    expect(h.state.seq).to.equal(ids.length);
   });
 });

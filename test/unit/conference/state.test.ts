@@ -38,8 +38,16 @@ describe('conference state', () => {
     const frozen = JSON.stringify(before);
     decide(before, { type: 'grant_floor', requestId: id, actor: chair }, h.clock.now());
     decide(before, { type: 'bridge_disconnected', bridgeId: 'd-178', actor: system }, h.clock.now());
+    decide(before, { type: 'presence_update', changes: [{ bridgeId: 'd-178', online: false }, { bridgeId: 'd-179', online: false }, { bridgeId: 'd-179', online: true }], actor: system }, h.clock.now());
+    decide(before, { type: 'report_ready', bridgeId: 'd-180', attendees: 30, actor: op('d-180') }, h.clock.now());
     decide(before, { type: 'end_meeting', actor: chair }, h.clock.now());
     expect(JSON.stringify(before)).to.equal(frozen);
+    // Entries a command did not touch are shared with the next state; the ones it changed are new.
+    const next = decide(before, { type: 'bridge_disconnected', bridgeId: 'd-178', actor: system }, h.clock.now());
+    if ('error' in next) throw new Error(next.error.message);
+    expect(next.state.presence['d-179']).to.equal(before.presence['d-179']);
+    expect(next.state.presence['d-178']).to.not.equal(before.presence['d-178']);
+    expect(Object.keys(next.state)).to.deep.equal(Object.keys(before));
   });
 
   it('every accepted change is logged with seq, time, actor, type and data', () => {
