@@ -22,7 +22,7 @@ import type { MediaWhere } from '../../../server/app/placement/MediaPlacement.ts
 import type { ConferencePlan } from '../../../server/protocol/plan.ts';
 import { createNetRig, stopProcess, type NetHost, type NetRig } from '../../../test/helpers/netns.ts';
 import { startRedisServer, type RedisServer } from '../../../test/integration/store/redis-server.ts';
-import { cpuSeconds, percentile, round, udpDropsByPort } from '../fanout/harness.ts';
+import { cpuSeconds, percentile, renice, round, udpDropsByPort } from '../fanout/harness.ts';
 import type { GeneratorHall } from '../fanout/protocol.ts';
 import { createSides, type GeneratorSide, type GeneratorSideStats, type HarnessImpl, type SinkSide, type SinkSideReport } from '../fanout/sides.ts';
 import { SrtpSession, type SrtpSuite } from '../fanout/srtp.ts';
@@ -89,7 +89,8 @@ class NodeProcess {
     });
   }
 
-  static async start(host: NetHost, nodeId: string, env: Record<string, string>, onLayers: (peerId: string, max: number) => void): Promise<NodeProcess> {
+  /** `starting`: holds the process's pid until it is ready (its start-up CPU is ours, not other people's). */
+  static async start(host: NetHost, nodeId: string, env: Record<string, string>, onLayers: (peerId: string, max: number) => void, starting?: Set<number>): Promise<NodeProcess> {
     const child = host.spawn(process.execPath, ['--import', 'tsx', path.join(here, 'node.ts')], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -107,6 +108,11 @@ class NodeProcess {
       },
     });
     const node = new NodeProcess(nodeId, child, onLayers);
+    const spawned = child.pid;
+    if (spawned && starting) {
+      starting.add(spawned);
+      child.once('exit', () => starting.delete(spawned));
+    }
     node.pid = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${nodeId} did not start`)), 60_000);
       const onMessage = (m: any): void => {
@@ -122,6 +128,7 @@ class NodeProcess {
       });
     });
     node.workerPids = (await node.call<NodeCounters>('counters')).workerPids;
+    if (spawned) starting?.delete(spawned);
     return node;
   }
 
@@ -238,6 +245,8 @@ export class CascadeHarness {
   /** Where each peer is joined now. */
   readonly at = new Map<string, string>();
   readonly #moves = new Map<string, Promise<void>>();
+  /** Node processes being started (a restart in the failover phase), with their children: their CPU is ours. */
+  readonly #starting = new Set<number>();
   /** Peers whose node process died and that have not joined anywhere since (their session is gone). */
   readonly #lost = new Set<string>();
   readonly moveErrors: string[] = [];
@@ -269,6 +278,10 @@ export class CascadeHarness {
     if (!ok.ok) throw new Error(`start_meeting: ${JSON.stringify(ok)}`);
 
     ({ generator: this.generator, sinks: this.sinks } = createSides(this.options.harness ?? 'native', [this.#vp8Pt], { bindIp: this.rig.rootIp }));
+    // The synthetic halls stand in for 212 machines of their own: on this one, which the three
+    // nodes keep busy, they get a higher CFS weight so that they send and read on time, as
+    // bench:fanout's pinned harness does (DIEMCAU_BENCH_NO_NICE=1: not).
+    if (!process.env.DIEMCAU_BENCH_NO_NICE) for (const pid of this.harnessPids()) renice(pid, -5);
 
     const plan = this.control.plan;
     const bridges = pickBridges(plan, this.options.bridges);
@@ -322,7 +335,7 @@ export class CascadeHarness {
       if (!p || this.at.get(peerId) !== nodeId) return;
       p.maxLayer = max;
       void this.generator.setLayers(peerId, max).catch(() => undefined);
-    });
+    }, this.#starting);
   }
 
   /** The node process of a node id, once it runs (a restarted one when it is back). */
@@ -410,10 +423,11 @@ export class CascadeHarness {
     }
   }
 
-  /** Every pid of ours: this process (control + orchestration), redis, generator, sinks, each node and its workers. */
+  /** Every pid of ours: this process (control + orchestration), redis, generator, sinks, each node and its workers (starting ones too). */
   pids(): number[] {
     const out = [process.pid, this.redis.pid, ...this.harnessPids()];
     for (const n of this.nodes.values()) if (n.alive) out.push(n.pid, ...n.workerPids);
+    for (const pid of this.#starting) out.push(pid, ...childrenOf(pid));
     return out;
   }
 
@@ -554,6 +568,15 @@ function safeCpu(pid: number): number {
     return cpuSeconds(pid);
   } catch {
     return 0;
+  }
+}
+
+/** The child processes of a process (its main thread's: a node's mediasoup worker). */
+function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
 }
 

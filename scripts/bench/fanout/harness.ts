@@ -76,7 +76,7 @@ function pin(pid: number, cpus: string): void {
 }
 
 /** Sets the nice value of every thread of a process (Linux applies it per thread). */
-function renice(pid: number, nice: number): void {
+export function renice(pid: number, nice: number): void {
   let tids: string[] = [String(pid)];
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`);
