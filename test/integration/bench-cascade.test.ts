@@ -1,5 +1,5 @@
 // bench:cascade's plumbing (issue 13), in its quick mode: 3 media node processes in network
-// namespaces, a control instance and redis, 12 bridges fed by bench:fanout's generator and sink,
+// namespaces, a control instance and redis, 12 bridges fed by the native generator and sink,
 // 2 switches across nodes, 2 SIGKILLs with restarts. What is checked is that the benchmark
 // measures what it says, not its timing goals (those live in the benchmark): the tracks crossing
 // between nodes are exactly those needed, each once per node; after each kill every hall of the
@@ -36,11 +36,15 @@ describe('bench:cascade --quick (3 media node processes in namespaces, 2 kills)'
     const f = out.valid ? out : out.not_valid_figures;
     expect(out.nodes).to.equal(3);
     expect(out.bridges).to.equal(12);
+    expect(out.harness, 'the C generator and sink by default').to.equal('native');
+    // The harness's headroom as bench:fanout measures it, per phase.
+    expect(out.headroom).to.include.keys('window_sink_socket_drops', 'window_generator_socket_drops', 'window_sink_read_delay_p99_ms', 'window_generator_late_p99_ms', 'switches_sink_read_delay_p99_ms', 'failover_sink_socket_drops');
     expect(f.cpu_per_node_pct).to.have.length(3);
     expect(f.inter_node_tracks, 'tracks cross between the nodes').to.be.greaterThan(0);
     expect(f.inter_node_equals_producers_times_nodes, `crossing tracks ${f.inter_node_tracks} against needed ${f.inter_node_tracks_needed}`).to.equal(true);
     expect(f.inter_node_pps).to.be.greaterThan(0);
     expect(f.loss_pct).to.be.a('number');
+    expect(f.sfu_socket_drops_by_kind, 'the nodes\' drops by kind of socket').to.be.an('object');
     expect(f.switches).to.equal(2);
     expect(f.switch_p95_ms, 'every switch reached the halls on other nodes').to.be.a('number');
     expect(f.kills).to.have.length(2);

@@ -10,12 +10,29 @@ import { SrtpSession, isRtcp, type SrtpSuite } from '../../scripts/bench/fanout/
 import { parseFeedback, genericNack, receiverReport } from '../../scripts/bench/fanout/rtp.ts';
 import { senderReport } from '../../server/app/feed/rtp.ts';
 
-async function udp(): Promise<{ socket: dgram.Socket; port: number; packets: Buffer[] }> {
+async function udp(ip = '127.0.0.1', port = 0): Promise<{ socket: dgram.Socket; port: number; packets: Buffer[]; from: string[] }> {
   const socket = dgram.createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  await new Promise<void>((r) => socket.bind(port, ip, r));
   const packets: Buffer[] = [];
-  socket.on('message', (m) => packets.push(m));
-  return { socket, port: socket.address().port, packets };
+  const from: string[] = [];
+  socket.on('message', (m, rinfo) => {
+    packets.push(m);
+    from.push(rinfo.address);
+  });
+  return { socket, port: socket.address().port, packets, from };
+}
+
+/** Two sockets on two loopback addresses with the same port: two media nodes' transports (bench:cascade), as the helpers see them. */
+async function samePortPair(): Promise<[Awaited<ReturnType<typeof udp>>, Awaited<ReturnType<typeof udp>>]> {
+  for (let attempt = 0; ; attempt++) {
+    const a = await udp('127.0.0.2');
+    try {
+      return [a, await udp('127.0.0.3', a.port)];
+    } catch (error) {
+      a.socket.close();
+      if (attempt >= 5) throw error;
+    }
+  }
 }
 
 const until = async (what: string, check: () => boolean, ms = 3000): Promise<void> => {
@@ -25,6 +42,17 @@ const until = async (what: string, check: () => boolean, ms = 3000): Promise<voi
     await new Promise((r) => setTimeout(r, 10));
   }
 };
+
+/** Asks `get` until its answer passes `ok`; returns that answer. */
+async function eventually<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms = 3000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /** A VP8 RTP packet: descriptor with PictureID; `key` starts a keyframe; `trailer` stamps it. */
 function vp8(seq: number, ssrc: number, opts: { key?: boolean; start?: boolean; marker?: boolean; trailer?: { counter: number; ns: bigint } } = {}): Buffer {
@@ -163,3 +191,134 @@ for (const suite of ['AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80'] as SrtpSuite
     });
   });
 }
+
+describe('bench native helpers across media nodes (bench:cascade)', function () {
+  this.timeout(30_000);
+  const suite: SrtpSuite = 'AEAD_AES_128_GCM';
+
+  it('rtp-sink tells transports apart by address and port, follows a receiver keyed again, and times the first packet of a new stream after a watch', async () => {
+    const sink = new NativeSink();
+    // Two nodes whose transports send from the same port; a third transport where hall-a moves.
+    const [x, y] = await samePortPair();
+    const z = await udp('127.0.0.4');
+    try {
+      await sink.videoPayloadTypes([101]);
+      // One shared socket: both receivers are told apart by where their transports send from.
+      await sink.shareSockets(1);
+      const ports = await sink.bind([{ id: 'hall-a', group: 'a', probe: false }, { id: 'hall-b', group: 'b', probe: false }]);
+      const keyA = { receiver: 'hall-a', myKey: SrtpSession.randomKey(suite), sfuKey: SrtpSession.randomKey(suite), suite, sfuIp: '127.0.0.2', sfuPort: x.port };
+      const keyB = { receiver: 'hall-b', myKey: SrtpSession.randomKey(suite), sfuKey: SrtpSession.randomKey(suite), suite, sfuIp: '127.0.0.3', sfuPort: y.port };
+      await sink.keys([keyA, keyB]);
+      await sink.mark();
+      const txA = new SrtpSession(keyA.sfuKey, suite);
+      const txB = new SrtpSession(keyB.sfuKey, suite);
+      for (let seq = 100; seq < 103; seq++) x.socket.send(txA.protectRtp(vp8(seq, 0xa1, { key: seq === 100 })), ports['hall-a']!, '127.0.0.1');
+      // hall-b's stream, a gap in it: hall-b's NACK goes to its own transport, with its own key.
+      for (const seq of [200, 201, 204]) y.socket.send(txB.protectRtp(vp8(seq, 0xb1, { key: seq === 200 })), ports['hall-b']!, '127.0.0.1');
+      await until('the NACK of hall-b', () => y.packets.some(isRtcp));
+      const nack = y.packets.filter(isRtcp).map((p) => new SrtpSession(keyB.myKey, suite).unprotectRtcp(p)).filter((p): p is Buffer => p !== null).map(parseFeedback);
+      expect(nack.flatMap((f) => f.nack)).to.deep.include({ ssrc: 0xb1, seqs: [202, 203] });
+      let r = await sink.report();
+      expect(r.groups.a, 'hall-a: its own stream only').to.deep.include({ receivers: 1, packets: 3, lost: 0 });
+      expect(r.groups.b, 'hall-b: its own stream only').to.deep.include({ receivers: 1, packets: 3, lost: 2 });
+      expect(r.unmapped).to.equal(0);
+
+      // Before a watch there is nothing to tell; after it, a stream seen before is not new.
+      await sink.watch();
+      x.socket.send(txA.protectRtp(vp8(103, 0xa1)), ports['hall-a']!, '127.0.0.1');
+      await new Promise((res) => setTimeout(res, 100));
+      expect(await sink.arrivals()).to.deep.equal({ 'hall-a': null, 'hall-b': null });
+
+      // hall-a moves to z (its node was lost): new keys, a new consumer (SSRC).
+      const moved = { ...keyA, myKey: SrtpSession.randomKey(suite), sfuKey: SrtpSession.randomKey(suite), sfuIp: '127.0.0.4', sfuPort: z.port };
+      await sink.keys([moved]);
+      const txZ = new SrtpSession(moved.sfuKey, suite);
+      const sentAt = Date.now();
+      z.socket.send(txZ.protectRtp(vp8(500, 0xa2, { key: true })), ports['hall-a']!, '127.0.0.1');
+      const arrivals = await eventually('hall-a\'s new stream', () => sink.arrivals(), (a) => a['hall-a'] != null);
+      expect(arrivals['hall-a'], 'the kernel receive time of the new stream\'s first packet (epoch ms)').to.be.within(sentAt - 5, sentAt + 1000);
+      expect(arrivals['hall-b']).to.equal(null);
+      // The old transport's packets are no longer hall-a's; the new one's are, NACKed to z with the new key.
+      x.socket.send(txA.protectRtp(vp8(104, 0xa1)), ports['hall-a']!, '127.0.0.1');
+      for (const seq of [501, 503]) z.socket.send(txZ.protectRtp(vp8(seq, 0xa2)), ports['hall-a']!, '127.0.0.1');
+      await until('the NACK of hall-a at its new transport', () => z.packets.some(isRtcp));
+      const nackZ = z.packets.filter(isRtcp).map((p) => new SrtpSession(moved.myKey, suite).unprotectRtcp(p)).filter((p): p is Buffer => p !== null).map(parseFeedback);
+      expect(nackZ.flatMap((f) => f.nack)).to.deep.include({ ssrc: 0xa2, seqs: [502] });
+      r = await sink.report();
+      expect(r.unmapped, 'the old transport\'s packet').to.equal(1);
+    } finally {
+      await sink.close();
+      for (const s of [x, y, z]) s.socket.close();
+    }
+  });
+
+  it('rtp-sink and rtp-gen bind to the address they are given (the root namespace\'s bridge address in bench:cascade)', async () => {
+    const sink = new NativeSink(undefined, { bindIp: '127.0.0.5' });
+    const gen = new NativeGenerator({ bindIp: '127.0.0.6' });
+    const sfu = await udp();
+    try {
+      await sink.videoPayloadTypes([101]);
+      const ports = await sink.bind([{ id: 'hall', group: 'halls', probe: false }]);
+      const key = { receiver: 'hall', myKey: SrtpSession.randomKey(suite), sfuKey: SrtpSession.randomKey(suite), suite, sfuIp: '127.0.0.1', sfuPort: sfu.port };
+      await sink.keys([key]);
+      await sink.mark();
+      sfu.socket.send(new SrtpSession(key.sfuKey, suite).protectRtp(vp8(1, 0x77, { key: true })), ports.hall!, '127.0.0.5');
+      const r = await eventually('the packet at 127.0.0.5', () => sink.report(), (x) => (x.groups.halls?.packets ?? 0) > 0);
+      expect(r.groups.halls!.packets).to.equal(1);
+      await gen.addHalls([{ id: 'bench:h', ip: '127.0.0.1', port: sfu.port, myKey: SrtpSession.randomKey(suite), sfuKey: SrtpSession.randomKey(suite), suite, mic: { ssrc: 10, pt: 111 }, cam: { ssrcs: [11, 12, 13], pt: 96, rtxSsrcs: [15, 16, 17], rtxPt: 97 }, maxLayer: 0 }]);
+      await until('media from the generator', () => sfu.packets.some((p) => !isRtcp(p)));
+      expect([...new Set(sfu.from)]).to.deep.equal(['127.0.0.6']);
+    } finally {
+      await Promise.all([sink.close(), gen.close()]);
+      sfu.socket.close();
+    }
+  });
+
+  it('rtp-gen moves a hall added again to its new transport: new keys, a keyframe first, RTCP told apart by address and port', async () => {
+    const [x, y] = await samePortPair();
+    const gen = new NativeGenerator();
+    const hall = (id: string, base: number, at: typeof x, ip: string) => ({ id, ip, port: at.port, myKey: SrtpSession.randomKey(suite), sfuKey: SrtpSession.randomKey(suite), suite, mic: { ssrc: base, pt: 111 }, cam: { ssrcs: [base + 1, base + 2, base + 3], pt: 96, rtxSsrcs: [base + 5, base + 6, base + 7], rtxPt: 97 }, maxLayer: 0 });
+    const first = hall('bench:c-1', 20, x, '127.0.0.2');
+    const media = (at: typeof x, ssrcs: number[]): Buffer[] => at.packets.filter((p) => !isRtcp(p) && ssrcs.includes(p.readUInt32BE(8)));
+    const c1 = [20, 21, 22, 23, 25, 26, 27];
+    try {
+      await gen.addHalls([first]);
+      await until('c-1 at the first node', () => media(x, c1).length > 20);
+      // c-1 moves to the other node (same port, other address); c-2 comes to the first node's port.
+      const moved = hall('bench:c-1', 20, y, '127.0.0.3');
+      await gen.addHalls([moved]);
+      const second = hall('bench:c-2', 30, x, '127.0.0.2');
+      await gen.addHalls([second]);
+      await until('c-1 at the new node', () => media(y, c1).length > 20);
+      await new Promise((res) => setTimeout(res, 100));
+      const atX = media(x, c1).length;
+      await new Promise((res) => setTimeout(res, 300));
+      expect(media(x, c1).length - atX, 'nothing more of c-1 to its old transport').to.equal(0);
+      const rx = new SrtpSession(moved.myKey, suite);
+      const plain = media(y, c1).map((p) => rx.unprotectRtp(p, true));
+      expect(plain.every((p) => p !== null), 'every packet authenticates with the new key').to.equal(true);
+      const video = (plain as Buffer[]).filter((p) => p.readUInt32BE(8) === 21);
+      expect(video[0]![12]! & 0x10, 'the first packet at the new node starts a frame').to.equal(0x10);
+      expect(video[0]![18]! & 0x01, 'a keyframe').to.equal(0);
+      // Each transport's PLI reaches its own hall though both send from the same port.
+      const pli = (key: string, ssrc: number): Buffer => {
+        const b = Buffer.alloc(12);
+        b[0] = 0x81;
+        b[1] = 206;
+        b.writeUInt16BE(2, 2);
+        b.writeUInt32BE(1, 4);
+        b.writeUInt32BE(ssrc, 8);
+        return new SrtpSession(key, suite).protectRtcp(Buffer.concat([receiverReport(1, []), b]));
+      };
+      const genPort = (await gen.stats()).ports[0]!;
+      y.socket.send(pli(moved.sfuKey, 21), genPort, '127.0.0.1');
+      x.socket.send(pli(second.sfuKey, 31), genPort, '127.0.0.1');
+      const s = await eventually('both PLIs counted', () => gen.stats(), (v) => (v.keyframeRequests['bench:c-1'] ?? 0) > 0 && (v.keyframeRequests['bench:c-2'] ?? 0) > 0);
+      expect(s.keyframeRequests).to.deep.equal({ 'bench:c-1': 1, 'bench:c-2': 1 });
+    } finally {
+      await gen.close();
+      x.socket.close();
+      y.socket.close();
+    }
+  });
+});

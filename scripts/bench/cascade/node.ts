@@ -21,10 +21,14 @@ const consumers = new Set<ms.Consumer>();
 const pipeConsumers = new Set<ms.Consumer>();
 const producers = new Set<ms.Producer>();
 const pipeProducers = new Set<ms.Producer>();
+/** Every transport with a UDP socket of its own (plain and pipe: the bench's peers use no WebRTC). */
+const transports = new Set<ms.Transport>();
 mediasoup.observer.on('newworker', (worker) => {
   worker.observer.on('newrouter', (router) => {
     router.observer.on('newtransport', (t) => {
       const pipe = t.constructor.name === 'PipeTransport';
+      transports.add(t);
+      t.observer.once('close', () => transports.delete(t));
       t.observer.on('newconsumer', (c) => {
         const set = pipe ? pipeConsumers : consumers;
         set.add(c);
@@ -120,6 +124,21 @@ async function main(): Promise<void> {
       return { recv: { ip: recv.ip, port: recv.port, sfuKey: recv.srtpParameters!.keyBase64 }, send };
     },
     leave: ({ peerId }: { peerId: string }) => session.leave(peerId),
+    /**
+     * The local UDP port of each transport's socket, by what arrives there: `pipe_in` (tracks
+     * from another node), `pipe_out` (RTCP from the node it sends to), `hall_in` (a hall's media,
+     * from the generator), `hall_out` (the receiver reports and NACKs of a peer's sink).
+     */
+    udpPorts() {
+      const out: Record<string, number[]> = { pipe_in: [], pipe_out: [], hall_in: [], hall_out: [] };
+      for (const t of transports) {
+        const tuple = (t as ms.PlainTransport | ms.PipeTransport).tuple;
+        const d = t.appData.direction;
+        const kind = t.appData.kind === 'pipe' ? (d === 'in' ? 'pipe_in' : 'pipe_out') : d === 'send' ? 'hall_in' : 'hall_out';
+        if (tuple?.localPort) out[kind]!.push(tuple.localPort);
+      }
+      return out;
+    },
     /** Cumulative counters (packets since the start) and what the node holds now. */
     async counters() {
       const [out, pipeOut, pipeIn, inPackets] = await Promise.all([packetsOf(consumers, 'consumer'), packetsOf(pipeConsumers, 'consumer'), packetsOf(pipeProducers, 'producer'), packetsOf(producers, 'producer')]);

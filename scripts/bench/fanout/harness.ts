@@ -26,9 +26,6 @@ import { coreSample, coreBusyPct } from '../validity.ts';
 
 export const CLK_TCK = 100;
 
-/** The child-process helper lives in sides.ts; re-exported for bench:cascade's harness. */
-export { Child } from './sides.ts';
-
 /** CPU seconds (user + system) of a process from /proc. */
 export function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -79,7 +76,7 @@ function pin(pid: number, cpus: string): void {
 }
 
 /** Sets the nice value of every thread of a process (Linux applies it per thread). */
-function renice(pid: number, nice: number): void {
+export function renice(pid: number, nice: number): void {
   let tids: string[] = [String(pid)];
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`);

@@ -8,8 +8,9 @@ import type { WindowResult } from './harness.ts';
 /**
  * `decodeRate: false` leaves the Chromium halls' decode rate out of the verdict (bench:switch
  * reports it as its own finding) while their CPU is still left out of the harness core's.
+ * bench:cascade judges its phases with it too (no browsers, no pinned SFU core).
  */
-export function windowValidity(w: WindowResult, options: { decodeRate?: boolean } = {}): Validity {
+export function windowValidity(w: Pick<WindowResult, 'headroom' | 'browsers' | 'sfuCores' | 'browsersCpuPct'>, options: { decodeRate?: boolean } = {}): Validity {
   const v = new Validity();
   const h = w.headroom;
   for (const p of h.processes) v.atMost(`${p.name.replace(/ /g, '_')}_cpu_pct`, p.cpuPct, LIMITS.harnessProcessCpuPct, `the harness's ${p.name} process used its core`, ' %');

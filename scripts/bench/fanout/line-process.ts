@@ -13,9 +13,10 @@ export class LineProcess {
   readonly #waiting = new Map<number, (m: any) => void>();
   #closed = false;
 
-  constructor(name: string, binary: string, args: readonly string[] = []) {
+  /** `env`: added to this process's environment (e.g. DIEMCAU_BENCH_BIND_IP). */
+  constructor(name: string, binary: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}) {
     this.#name = name;
-    this.proc = spawn(binary, [...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc = spawn(binary, [...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     readline.createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       const m = JSON.parse(line) as { id: number };
       const w = this.#waiting.get(m.id);

@@ -42,10 +42,11 @@ export class NativeGenerator {
   readonly proc: ChildProcess;
   readonly #helper: LineProcess;
 
-  constructor() {
+  /** `bindIp`: the address the SFU reaches the generator at (bench:cascade's nodes are other hosts); loopback by default. */
+  constructor(options: { bindIp?: string } = {}) {
     const file = path.join(cacheDir(), 'clip-v1.bin');
     if (!fs.existsSync(file)) writeClipFile(loadClip(), file);
-    this.#helper = new LineProcess('rtp-gen', path.join(nativeDir(), 'rtp-gen'), [file]);
+    this.#helper = new LineProcess('rtp-gen', path.join(nativeDir(), 'rtp-gen'), [file], options.bindIp ? { DIEMCAU_BENCH_BIND_IP: options.bindIp } : {});
     this.proc = this.#helper.proc;
   }
 
@@ -53,7 +54,10 @@ export class NativeGenerator {
     return this.proc.pid!;
   }
 
-  /** Adds halls and starts sending (every hall from its first frame). */
+  /**
+   * Adds halls and starts sending (every hall from its first frame). A hall it has already has
+   * moved to the transport given: it starts over there (new keys, sequence numbers, a keyframe).
+   */
   async addHalls(halls: GeneratorHall[]): Promise<void> {
     const hex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
     await Promise.all(halls.map(async (h) => {

@@ -56,8 +56,9 @@ export class NativeSink {
   readonly proc: ChildProcess;
   readonly #helper: LineProcess;
 
-  constructor(binary = nativeSinkBinary()) {
-    this.#helper = new LineProcess('rtp-sink', binary);
+  /** `bindIp`: the address the SFU reaches the sink at (bench:cascade's nodes are other hosts); loopback by default. */
+  constructor(binary = nativeSinkBinary(), options: { bindIp?: string } = {}) {
+    this.#helper = new LineProcess('rtp-sink', binary, [], options.bindIp ? { DIEMCAU_BENCH_BIND_IP: options.bindIp } : {});
     this.proc = this.#helper.proc;
   }
 
@@ -77,7 +78,7 @@ export class NativeSink {
     return ports;
   }
 
-  /** The receivers' keys and the SFU's addresses; starts the receiver reports. */
+  /** The receivers' keys and the SFU's addresses (a receiver keyed again has moved there); starts the receiver reports. */
   async keys(keys: { receiver: string; myKey: string; sfuKey: string; suite: SrtpSuite; sfuIp: string; sfuPort: number }[]): Promise<void> {
     const hex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
     await Promise.all(keys.map(async (k) => {
@@ -115,6 +116,16 @@ export class NativeSink {
   /** Streams that started (or resumed after silence) at or after `sinceMs` (epoch ms). */
   async streamStarts(sinceMs: number): Promise<StreamStart[]> {
     return (await this.#helper.request<{ events: StreamStart[] }>(`events ${sinceMs.toFixed(3)}`)).events;
+  }
+
+  /** From now, notes each receiver's first video packet of a stream it never had before (a new speaker, a hall back after a failover). */
+  async watch(): Promise<void> {
+    await this.#helper.request('watch');
+  }
+
+  /** Per receiver, the kernel receive time (epoch ms) of that packet since the last watch, or null. */
+  async arrivals(): Promise<Record<string, number | null>> {
+    return (await this.#helper.request<{ arrivals: Record<string, number | null> }>('arrivals')).arrivals;
   }
 
   /** Packets received so far on the streams of these SSRCs (all receivers together). */

@@ -28,6 +28,7 @@ export interface GeneratorSideStats extends GeneratorStats {
 
 export interface GeneratorSide {
   readonly pids: number[];
+  /** Adds halls; a hall it has already has moved to the transport given and starts over there. */
   addHalls(halls: GeneratorHall[]): Promise<void>;
   setLayers(hall: string, maxLayer: number): Promise<void>;
   /** Counters since the start; lateness, skips and drops since the previous call. */
@@ -62,11 +63,19 @@ export interface SinkSide {
   readonly pids: number[];
   /** Binds the receivers (probes on sockets of their own); returns each receiver's port. */
   bind(receivers: SinkReceiver[]): Promise<Record<string, number>>;
+  /** Keys and the SFU's address per receiver; a receiver keyed again has moved to that transport. */
   keys(keys: ReceiverKey[]): Promise<void>;
   mark(): Promise<void>;
   report(): Promise<SinkSideReport>;
   /** First packets of streams since `sinceMs` (native only). */
   streamStarts(sinceMs: number): Promise<StreamStart[]>;
+  /** From now, note each receiver's first video packet of a stream it never had before. */
+  watch(): Promise<void>;
+  /**
+   * Per receiver, when (epoch ms) that packet came since the last watch, or null: the native
+   * sink's kernel receive time, the Node sink's Date.now() when its loop read it.
+   */
+  arrivals(): Promise<Record<string, number | null>>;
   close(): Promise<void>;
 }
 
@@ -128,7 +137,10 @@ class NodeGeneratorSide implements GeneratorSide {
 }
 
 class NativeGeneratorSide implements GeneratorSide {
-  readonly #gen = new NativeGenerator();
+  readonly #gen: NativeGenerator;
+  constructor(bindIp?: string) {
+    this.#gen = new NativeGenerator({ bindIp });
+  }
   get pids(): number[] {
     return [this.#gen.pid];
   }
@@ -198,6 +210,13 @@ class NodeSinkSide implements SinkSide {
   streamStarts(): Promise<StreamStart[]> {
     return Promise.reject(new Error('stream starts need the native sink (--harness native)'));
   }
+  async watch(): Promise<void> {
+    await Promise.all([this.sink.request({ type: 'watch' }), this.probe.request({ type: 'watch' })]);
+  }
+  async arrivals(): Promise<Record<string, number | null>> {
+    const [a, b] = await Promise.all([this.sink, this.probe].map((c) => c.request<{ arrivals: Record<string, number | null> }>({ type: 'arrivals' }).then((m) => m.arrivals)));
+    return { ...a, ...b };
+  }
   async close(): Promise<void> {
     await Promise.all([this.sink.stop(), this.probe.stop()]);
   }
@@ -207,9 +226,10 @@ class NodeSinkSide implements SinkSide {
 const SHARED_SOCKETS = 4;
 
 class NativeSinkSide implements SinkSide {
-  readonly #sink = new NativeSink();
+  readonly #sink: NativeSink;
   readonly #ready: Promise<void>;
-  constructor(videoPts: number[]) {
+  constructor(videoPts: number[], bindIp?: string) {
+    this.#sink = new NativeSink(undefined, { bindIp });
     this.#ready = Promise.all([this.#sink.shareSockets(SHARED_SOCKETS), this.#sink.videoPayloadTypes(videoPts)]).then(() => undefined);
   }
   get pids(): number[] {
@@ -241,16 +261,30 @@ class NativeSinkSide implements SinkSide {
   streamStarts(sinceMs: number): Promise<StreamStart[]> {
     return this.#sink.streamStarts(sinceMs);
   }
+  watch(): Promise<void> {
+    return this.#sink.watch();
+  }
+  arrivals(): Promise<Record<string, number | null>> {
+    return this.#sink.arrivals();
+  }
   close(): Promise<void> {
     return this.#sink.close();
   }
 }
 
-export function createSides(impl: HarnessImpl, videoPts: number[]): { generator: GeneratorSide; sinks: SinkSide } {
-  const env = { DIEMCAU_BENCH_VIDEO_PTS: videoPts.join(',') };
+/** `bindIp`: the address the SFU reaches both sides at (bench:cascade's nodes are other hosts); loopback by default. */
+export function createSides(impl: HarnessImpl, videoPts: number[], options: { bindIp?: string } = {}): { generator: GeneratorSide; sinks: SinkSide } {
+  const env: NodeJS.ProcessEnv = { DIEMCAU_BENCH_VIDEO_PTS: videoPts.join(','), ...(options.bindIp ? { DIEMCAU_BENCH_BIND_IP: options.bindIp } : {}) };
   if (impl === 'node') return { generator: new NodeGeneratorSide(env), sinks: new NodeSinkSide(env) };
-  if (impl === 'node-gen') return { generator: new NodeGeneratorSide(env), sinks: new NativeSinkSide(videoPts) };
-  return { generator: new NativeGeneratorSide(), sinks: new NativeSinkSide(videoPts) };
+  if (impl === 'node-gen') return { generator: new NodeGeneratorSide(env), sinks: new NativeSinkSide(videoPts, options.bindIp) };
+  return { generator: new NativeGeneratorSide(options.bindIp), sinks: new NativeSinkSide(videoPts, options.bindIp) };
+}
+
+/** The harness implementations a `--harness` flag may name. */
+export function parseHarnessImpl(value: string | undefined, fallback: HarnessImpl = 'native'): HarnessImpl {
+  if (value === undefined) return fallback;
+  if (value === 'native' || value === 'node' || value === 'node-gen') return value;
+  throw new Error(`--harness must be native, node or node-gen (got ${value})`);
 }
 
 /** The Node sinks' processes, to renice the probe one (its receipt times are the e2e figures). */

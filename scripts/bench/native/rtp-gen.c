@@ -11,8 +11,14 @@
  * scripts/bench/fanout/generator.ts does, so probes and the wire capture measure latency.
  *
  * All halls send from one UDP socket (each SFU plain transport is comedia and learns that tuple;
- * its RTCP comes back to the socket and is told apart by the transport's port), in batches
- * with sendmmsg once per 1 ms tick.
+ * its RTCP comes back to the socket and is told apart by the transport's address and port: with
+ * several media nodes, bench:cascade's, ports repeat across nodes), in batches with sendmmsg
+ * once per 1 ms tick. It binds to DIEMCAU_BENCH_BIND_IP, or loopback.
+ *
+ * A hall added again under the same id has moved to another SFU transport (bench:cascade: its
+ * node was lost and the control plane placed it elsewhere): it starts over there as a browser's
+ * new connection does, with the new keys, new sequence numbers and a keyframe first, and the old
+ * transport's RTCP is no longer its own.
  *
  * Its own headroom: how late each frame and audio packet left against its schedule (histogram),
  * what a stall skipped, drops at its socket (SO_RXQ_OVFL), its CPU.
@@ -21,6 +27,7 @@
  * Commands on stdin `<id> <command> [args]`, answers on stdout as one JSON line with the id:
  *   hall <id> <sfu ip> <sfu port> <gcm|cm> <our key hex> <SFU's key hex> <mic ssrc> <mic pt>
  *        <cam pt> <rtx pt> <ssrc0> <ssrc1> <ssrc2> <rtx0> <rtx1> <rtx2> <max layer>
+ *        (an id it has already: the hall moved to that transport, see above)
  *   layers <id> <max layer> | start | stats | stop
  *
  * One file of about 750 lines, like the Node generator it replaces: the clip, the pacer, the
@@ -119,7 +126,7 @@ static frame_t *audio;
 static uint32_t naudio;
 static hall_t *halls[MAX_HALLS];
 static int nhalls;
-static int16_t hall_by_port[65536];
+static addr_map_t hall_by_addr;
 static int sock_fd, sock_port, running;
 static double t0_ms;
 static uint32_t stamp_counter;
@@ -555,7 +562,7 @@ static void drain(void)
 						ovfl_seen = d;
 				}
 			}
-			int hi = hall_by_port[ntohs(from[i].sin_port)];
+			int hi = addr_map_get(&hall_by_addr, addr_key(&from[i]));
 			size_t len = m[i].msg_len;
 			if (hi >= 0 && len >= 8 && rb[i][1] >= 192 && rb[i][1] <= 223)
 				on_rtcp(hi, rb[i], len);
@@ -618,13 +625,39 @@ static void command(char *line)
 		int got = sscanf(args, "%63s %63s %u %7s %127s %127s %u %u %u %u %u %u %u %u %u %u %d", name, ip, &port, suite, mine, theirs, &mic_ssrc, &mic_pt, &cam_pt, &rtx_pt, &s[0], &s[1], &s[2], &r[0], &r[1], &r[2], &max_layer);
 		uint8_t k1[32], k2[32];
 		int gcm = !strcmp(suite, "gcm");
-		hall_t *h = calloc(1, sizeof(hall_t));
-		int ok = got == 17 && nhalls < MAX_HALLS && srtp_init(&h->tx, k1, hex_bytes(mine, k1, 32), gcm) == 0 && srtp_init(&h->rx, k2, hex_bytes(theirs, k2, 32), gcm) == 0;
+		srtp_t tx, rx;
+		struct sockaddr_in sfu = { .sin_family = AF_INET, .sin_port = htons(port) };
+		hall_t *old = got == 17 ? hall_named(name) : NULL;
+		int ok = got == 17 && (old || nhalls < MAX_HALLS) && inet_pton(AF_INET, ip, &sfu.sin_addr) == 1;
+		if (ok && srtp_init(&tx, k1, hex_bytes(mine, k1, 32), gcm) != 0)
+			ok = 0;
+		if (ok && srtp_init(&rx, k2, hex_bytes(theirs, k2, 32), gcm) != 0) {
+			srtp_free(&tx);
+			ok = 0;
+		}
 		if (ok) {
+			hall_t *h = old;
+			int index = nhalls;
+			uint64_t keyframe_requests = 0, nacked = 0;
+			if (old) {
+				/* moved: the old transport's RTCP is not this hall's any more; its counters go on */
+				for (index = 0; halls[index] != old; index++)
+					;
+				addr_map_set(&hall_by_addr, addr_key(&old->sfu), -1);
+				srtp_free(&old->tx);
+				srtp_free(&old->rx);
+				keyframe_requests = old->keyframe_requests;
+				nacked = old->nacked;
+				memset(h, 0, sizeof(*h));
+			} else {
+				h = calloc(1, sizeof(hall_t));
+			}
 			snprintf(h->id, sizeof(h->id), "%s", name);
-			h->sfu.sin_family = AF_INET;
-			h->sfu.sin_port = htons(port);
-			inet_pton(AF_INET, ip, &h->sfu.sin_addr);
+			h->sfu = sfu;
+			h->tx = tx;
+			h->rx = rx;
+			h->keyframe_requests = keyframe_requests;
+			h->nacked = nacked;
 			h->mic_ssrc = mic_ssrc;
 			h->mic_pt = (uint8_t)mic_pt;
 			h->cam_pt = (uint8_t)cam_pt;
@@ -641,11 +674,11 @@ static void command(char *line)
 				h->layers[l].rtx_seq = (uint16_t)random();
 				h->layers[l].pid = (uint16_t)(random() & 0x7fff);
 			}
-			hall_by_port[port & 0xffff] = (int16_t)nhalls;
-			halls[nhalls++] = h;
+			if (addr_map_set(&hall_by_addr, addr_key(&sfu), index) != 0)
+				fprintf(stderr, "rtp-gen: the address map is full; RTCP of %s is not read\n", name);
+			if (!old)
+				halls[nhalls++] = h;
 			/* the first frame of every layer is a keyframe: the clip starts with one (cursor 0) */
-		} else {
-			free(h);
 		}
 		printf("{\"id\":%ld,\"ok\":%s}\n", id, ok ? "true" : "false");
 	} else if (!strcmp(cmd, "layers")) {
@@ -684,7 +717,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	srandom((unsigned)now_ns(CLOCK_MONOTONIC) ^ (unsigned)getpid());
-	memset(hall_by_port, 0xff, sizeof(hall_by_port));
 	t0_ms = mono_ms();
 	sock_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	int size = 1 << 22, one = 1;
@@ -694,9 +726,11 @@ int main(int argc, char **argv)
 	if (setsockopt(sock_fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(sock_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(sock_fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	if (bind(sock_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+	struct sockaddr_in a;
+	if (bench_bind_addr(&a) != 0 || bind(sock_fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		fprintf(stderr, "rtp-gen: cannot bind to %s\n", getenv("DIEMCAU_BENCH_BIND_IP") ? getenv("DIEMCAU_BENCH_BIND_IP") : "127.0.0.1");
 		return 2;
+	}
 	socklen_t al = sizeof(a);
 	getsockname(sock_fd, (struct sockaddr *)&a, &al);
 	sock_port = ntohs(a.sin_port);

@@ -25,6 +25,15 @@
  *   videopts <pt,pt,...>                     payload types that are video (NACKed, keyframes)
  *   decryptall <0|1>                         decrypt every RTP packet (to measure what it costs)
  *   start | mark | report | events <since ms, CLOCK_REALTIME> | received <ssrc,ssrc,...> | stop
+ *   watch                                    from now, note each receiver's first video packet
+ *                                            of a stream it never had before (a new speaker, a
+ *                                            hall back after a failover: new consumers)
+ *   arrivals                                 -> {"id":1,"arrivals":{"<name>":<ms>|null,...}}: per
+ *                                            receiver, the kernel receive time (CLOCK_REALTIME
+ *                                            ms) of that packet since the last watch
+ * A receiver keyed again has moved to another SFU transport (bench:cascade: its node was lost):
+ * the new keys and address replace the old, whose packets are no longer its own.
+ * It binds to DIEMCAU_BENCH_BIND_IP, or loopback.
  * Usage: rtp-sink            (the sink, driven by scripts/bench/fanout/native-sink.ts)
  *        rtp-sink blast <pps> <seconds> <payload bytes> <gcm 0|1> <port>...   (bench:datagram)
  *
@@ -71,11 +80,13 @@ typedef struct {
 	uint64_t last_rr_received;
 	uint32_t lsr;
 	int64_t lsr_at_ms, last_rx_ns;
+	uint32_t watch_gen; /* the watch that found this stream already there (0: none) */
 } stream_t;
 
 typedef struct {
 	char name[96], group[32];
-	int probe, sock, keyed;
+	int index, probe, sock, keyed;
+	int64_t first_new_ns; /* since the last watch: the first video packet of a new stream (0: none yet) */
 	uint32_t ssrc;
 	srtp_t tx, rx;
 	struct sockaddr_in sfu;
@@ -85,13 +96,13 @@ typedef struct {
 
 /*
  * A socket: either one receiver's own (probes: the wire capture filters on its port), or shared
- * by many receivers, told apart by the source port (each SFU transport sends from its own port;
- * every transport is connected to the shared port, and our RTCP to it leaves from there too,
- * so mediasoup's check of the remote tuple holds). Sharing lets recvmmsg read in batches.
+ * by many receivers, told apart by the source address and port (each SFU transport sends from
+ * its own port, and with several media nodes ports repeat across nodes; every transport is
+ * connected to the shared port, and our RTCP to it leaves from there too, so mediasoup's check
+ * of the remote tuple holds). Sharing lets recvmmsg read in batches.
  */
 typedef struct {
 	int fd, port, owner; /* owner: the receiver of a dedicated socket, or -1 */
-	int32_t *by_src_port; /* shared: receiver index by the SFU's source port, -1 if none */
 	uint32_t ovfl_seen, ovfl_mark;
 } sock_t;
 
@@ -108,6 +119,9 @@ static int nreceivers;
 static sock_t socks[MAX_RECEIVERS];
 static int nsocks, shared_count = 4, next_shared, shared_base = -1;
 static uint64_t unmapped;
+/* shared sockets: receiver index by the SFU transport's address and port */
+static addr_map_t by_src;
+static uint32_t watch_gen;
 static uint8_t video_pt[128];
 static int decrypt_all;
 static event_t events[EVENTS];
@@ -271,6 +285,8 @@ static void on_rtp(int rid, receiver_t *r, const uint8_t *p, size_t len, int64_t
 			s->highest = seq;
 		}
 	}
+	if (watch_gen && s->video && s->watch_gen != watch_gen && !r->first_new_ns)
+		r->first_new_ns = rx_ns;
 	s->received++;
 	s->win_received++;
 	s->win_octets += len;
@@ -356,7 +372,7 @@ static void drain(int si)
 			int64_t b = delay / HBUCKET_NS;
 			hist[b < HBUCKETS ? b : HBUCKETS]++;
 			packets_total++;
-			int rid = so->owner >= 0 ? so->owner : so->by_src_port[ntohs(from[i].sin_port)];
+			int rid = so->owner >= 0 ? so->owner : addr_map_get(&by_src, addr_key(&from[i]));
 			if (rid < 0) {
 				unmapped++; /* a transport whose keys have not come yet */
 				continue;
@@ -545,19 +561,17 @@ static int open_socket(int owner)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+	struct sockaddr_in a;
+	if (bench_bind_addr(&a) != 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
 		return -1;
+	}
 	socklen_t al = sizeof(a);
 	getsockname(fd, (struct sockaddr *)&a, &al);
 	sock_t *so = &socks[nsocks];
 	so->fd = fd;
 	so->port = ntohs(a.sin_port);
 	so->owner = owner;
-	if (owner < 0) {
-		so->by_src_port = malloc(sizeof(int32_t) * 65536);
-		memset(so->by_src_port, 0xff, sizeof(int32_t) * 65536);
-	}
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)nsocks + 1 };
 	epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 	return nsocks++;
@@ -588,6 +602,7 @@ static int bind_receiver(const char *name, const char *group, int probe)
 	r->probe = probe;
 	r->sock = si;
 	r->ssrc = (uint32_t)random() ^ ((uint32_t)random() << 16);
+	r->index = nreceivers;
 	receivers[nreceivers++] = r;
 	return socks[si].port;
 }
@@ -615,15 +630,27 @@ static void command(char *line)
 		receiver_t *r = by_name(name);
 		int gcm = strcmp(suite, "gcm") == 0;
 		int n1 = hex_bytes(mine, k1, 32), n2 = hex_bytes(sfu, k2, 32);
-		int ok = r && srtp_init(&r->tx, k1, n1, gcm) == 0 && srtp_init(&r->rx, k2, n2, gcm) == 0;
+		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+		srtp_t tx, rx;
+		int ok = r && port > 0 && port < 65536 && inet_pton(AF_INET, ip, &to.sin_addr) == 1 && srtp_init(&tx, k1, n1, gcm) == 0;
+		if (ok && srtp_init(&rx, k2, n2, gcm) != 0) {
+			srtp_free(&tx);
+			ok = 0;
+		}
 		if (ok) {
-			r->sfu.sin_family = AF_INET;
-			r->sfu.sin_port = htons(port);
-			inet_pton(AF_INET, ip, &r->sfu.sin_addr);
+			if (r->keyed) {
+				/* moved to another transport: the old one's packets are no longer this receiver's */
+				if (socks[r->sock].owner < 0 && addr_map_get(&by_src, addr_key(&r->sfu)) == r->index)
+					addr_map_set(&by_src, addr_key(&r->sfu), -1);
+				srtp_free(&r->tx);
+				srtp_free(&r->rx);
+			}
+			r->tx = tx;
+			r->rx = rx;
+			r->sfu = to;
 			r->keyed = 1;
-			for (int i = 0; i < nreceivers; i++)
-				if (receivers[i] == r && socks[r->sock].by_src_port)
-					socks[r->sock].by_src_port[port & 0xffff] = i;
+			if (socks[r->sock].owner < 0 && addr_map_set(&by_src, addr_key(&to), r->index) != 0)
+				ok = 0; /* the map is full */
 		}
 		printf("{\"id\":%ld,\"ok\":%s}\n", id, ok ? "true" : "false");
 	} else if (!strcmp(cmd, "videopts")) {
@@ -656,6 +683,27 @@ static void command(char *line)
 			}
 		}
 		printf("{\"id\":%ld,\"received\":%lu}\n", id, total);
+	} else if (!strcmp(cmd, "watch")) {
+		watch_gen++;
+		for (int i = 0; i < nreceivers; i++) {
+			receiver_t *r = receivers[i];
+			r->first_new_ns = 0;
+			for (int j = 0; j < r->cap; j++)
+				if (r->tab[j].used)
+					r->tab[j].watch_gen = watch_gen;
+		}
+		printf("{\"id\":%ld}\n", id);
+	} else if (!strcmp(cmd, "arrivals")) {
+		printf("{\"id\":%ld,\"arrivals\":{", id);
+		for (int i = 0; i < nreceivers; i++) {
+			printf("%s", i ? "," : "");
+			json_str(receivers[i]->name);
+			if (receivers[i]->first_new_ns)
+				printf(":%.3f", receivers[i]->first_new_ns / 1e6);
+			else
+				printf(":null");
+		}
+		printf("}}\n");
 	} else if (!strcmp(cmd, "events")) {
 		events_since(id, atof(args));
 	} else if (!strcmp(cmd, "stop")) {
