@@ -100,8 +100,9 @@ describe('e2e: the page on screen in the press feed and the recording (Chromium,
       headers: { authorization: `Bearer ${await tokenOf(server, 'secretary')}`, 'content-type': 'application/pdf' },
       body: new Uint8Array(await testPaper(4)),
     });
-    expect(res.status).to.equal(201);
-    paperId = ((await res.json()) as { paper: { paperId: string } }).paper.paperId;
+    const answer = (await res.json()) as { paper: { paperId: string } };
+    expect(res.status, JSON.stringify(answer)).to.equal(201);
+    paperId = answer.paper.paperId;
     const sdp = path.join(dir, 'press.sdp');
     fs.writeFileSync(sdp, pressFeedSdp(parsePressFeed(`rtp://127.0.0.1:${pressPort}`)));
     grabber = new PressGrabber(sdp);

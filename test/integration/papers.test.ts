@@ -302,6 +302,21 @@ describe('papers over REST: upload, check, refuse, keep, serve (real server, rea
     expect((await upload(COMMUNE, COMMUNE_SLOT, await testPaper(2))).status).to.equal(201);
   });
 
+  it('the address-space limit leaves a valid paper room: its check peaks at least 512 MB below it (at 1 GiB valid papers were refused as check_memory now and then)', async () => {
+    const checker = new PdfChecker();
+    const file = path.join(dataDir, 'room.pdf');
+    fs.writeFileSync(file, await testPaper(4));
+    try {
+      for (let i = 0; i < 3; i++) {
+        const m = await checker.measure(file, 4);
+        expect(m.ok, JSON.stringify(m)).to.equal(true);
+        if (m.ok) expect(m.vmPeakMb, `peak ${m.vmPeakMb} MB under a limit of ${checker.limits.addressSpaceMb} MB`).to.be.a('number').and.at.most(checker.limits.addressSpaceMb - 512);
+      }
+    } finally {
+      checker.close();
+    }
+  });
+
   it('the checker kills a check past its time limit (check_timeout)', async () => {
     const checker = new PdfChecker({ timeMs: 30 });
     const file = path.join(dataDir, 'slow.pdf');

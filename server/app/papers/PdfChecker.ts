@@ -19,7 +19,12 @@ const MEASURE_SCRIPT = path.join(here, 'pdf-measure.mjs');
 export interface PdfCheckLimits {
   /** Wall-clock time of one check (the child is killed past it). */
   timeMs: number;
-  /** Address space of the child (Node itself needs about 700 MB of it to start). */
+  /**
+   * Address space of the child. Node itself takes about 730 MB of it to start and V8 reserves
+   * more as its young generation grows: at 1 GiB, 2 to 20 in 100 checks of a valid 4-page paper
+   * died with "NewSpace::EnsureCurrentCapacity Allocation failed" and the paper was refused as
+   * check_memory. 2 GiB: none in 60; a compression bomb still hits the limit.
+   */
   addressSpaceMb: number;
   /** V8 heap of the child. */
   heapMb: number;
@@ -31,10 +36,10 @@ export interface PdfCheckLimits {
   queue: number;
 }
 
-/** 10 s, 1 GiB of address space, 192 MB of heap, the core's largest image, one check at a time, eight waiting. */
+/** 10 s, 2 GiB of address space, 192 MB of heap, the core's largest image, one check at a time, eight waiting. */
 export const DEFAULT_CHECK_LIMITS: Readonly<PdfCheckLimits> = Object.freeze({
   timeMs: 10_000,
-  addressSpaceMb: 1024,
+  addressSpaceMb: 2048,
   heapMb: 192,
   maxImagePixels: MAX_PAPER_IMAGE_PIXELS,
   concurrency: 1,
@@ -42,7 +47,7 @@ export const DEFAULT_CHECK_LIMITS: Readonly<PdfCheckLimits> = Object.freeze({
 });
 
 /** What the checker measured, or why the file cannot be read. */
-export type PdfMeasure = { ok: true; pageCount: number; pages: MeasuredPage[]; ms: number } | { ok: false; fault: PaperFault; ms: number; detail?: string };
+export type PdfMeasure = { ok: true; pageCount: number; pages: MeasuredPage[]; ms: number; vmPeakMb?: number } | { ok: false; fault: PaperFault; ms: number; detail?: string };
 
 /** Raised when too many checks wait already. */
 export class CheckerBusyError extends Error {
@@ -143,7 +148,7 @@ export class PdfChecker {
         if (timedOut || signal === 'SIGXCPU') return done({ ok: false, fault: { code: 'check_timeout', limitMs: l.timeMs }, ms });
         const answer = lastJson(out);
         if (answer && answer.ok === true && Number.isInteger(answer.pageCount) && Array.isArray(answer.pages)) {
-          return done({ ok: true, pageCount: answer.pageCount as number, pages: (answer.pages as MeasuredPage[]).map(pageOf), ms });
+          return done({ ok: true, pageCount: answer.pageCount as number, pages: (answer.pages as MeasuredPage[]).map(pageOf), ms, ...(typeof answer.vmPeakMb === 'number' ? { vmPeakMb: answer.vmPeakMb } : {}) });
         }
         if (answer && answer.ok === false) {
           const detail = String(answer.detail ?? '');

@@ -24,9 +24,15 @@ Module._resolveFilename = function (/** @type {string} */ request, /** @type {un
 
 withoutNetwork('the paper checker');
 
+/** The child's peak address space, MB (what its limit must leave room for). */
+function vmPeakMb() {
+  const m = /^VmPeak:\s+(\d+) kB/m.exec(process.getBuiltinModule('fs').readFileSync('/proc/self/status', 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : null;
+}
+
 /** @param {object} answer */
 function answer(answer) {
-  process.stdout.write(`${JSON.stringify(answer)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...answer, vmPeakMb: vmPeakMb() })}\n`);
 }
 
 /** @param {unknown} error */
