@@ -11,7 +11,7 @@ import type { ConferencePlan } from '../protocol/plan.ts';
 import { attachMediaSignaling } from '../transport/media-socket.ts';
 import { attachControlSignaling } from '../transport/control-socket.ts';
 import { createApi, createMetricsRoute, type ApiOptions } from '../transport/api.ts';
-import { SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../transport/connections.ts';
+import { socketServerOptions } from '../transport/connections.ts';
 import { jsonErrors, notFound } from '../transport/http-errors.ts';
 import { metricsHandler } from '../transport/metrics.ts';
 import { listRoutes, type RouteInfo } from '../transport/routes.ts';
@@ -169,11 +169,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       adapter = createAdapter(pub, sub);
     }
     const io = new SocketServer(httpServer, {
-      serveClient: false,
-      pingInterval: 10000,
-      pingTimeout: 8000,
-      connectTimeout: SOCKET_CONNECT_TIMEOUT_MS,
-      maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
+      ...socketServerOptions(),
       ...(origins.size ? { cors: { origin: [...origins] } } : {}),
       ...(adapter ? { adapter } : {}),
     });

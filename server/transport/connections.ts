@@ -40,6 +40,11 @@ export const SOCKET_MAX_MESSAGE_BYTES = 100_000;
  */
 export const MAX_CONNECTIONS_PER_ADDRESS = 256;
 
+/** The socket.io server's own limits, the same on a control instance and a media node (origins and adapter are the caller's). */
+export function socketServerOptions(): { serveClient: false; pingInterval: number; pingTimeout: number; connectTimeout: number; maxHttpBufferSize: number } {
+  return { serveClient: false, pingInterval: 10000, pingTimeout: 8000, connectTimeout: SOCKET_CONNECT_TIMEOUT_MS, maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES };
+}
+
 /** The HTTP server's own time limits (options of http.createServer). */
 export function httpServerOptions(): http.ServerOptions {
   return { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTION_CHECK_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };

@@ -15,7 +15,7 @@ import { ConferenceFollower } from '../conference/ConferenceFollower.ts';
 import { AccessTokens } from '../conference/tokens.ts';
 import { RequestLimits } from '../rate-limit.ts';
 import { cutOffToken, recheckTokens, tokenGate } from '../../transport/socket-requests.ts';
-import { SOCKET_CONNECT_TIMEOUT_MS, SOCKET_MAX_MESSAGE_BYTES } from '../../transport/connections.ts';
+import { socketServerOptions } from '../../transport/connections.ts';
 import { jsonErrors, notFound } from '../../transport/http-errors.ts';
 import { startTurn } from '../turn/index.ts';
 import { parsePressFeed } from '../feed/FeedOutput.ts';
@@ -81,11 +81,7 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     const origins = config.controlUrls.map((u) => new URL(u).origin);
     if (origins.length === 0) logger.warn({}, 'no DIEMCAU_CONTROL_URLS: browsers of the control instances cannot open /media here (CORS)');
     const io = new SocketServer(httpServer, {
-      serveClient: false,
-      pingInterval: 10000,
-      pingTimeout: 8000,
-      connectTimeout: SOCKET_CONNECT_TIMEOUT_MS,
-      maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
+      ...socketServerOptions(),
       cors: { origin: origins },
     });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
