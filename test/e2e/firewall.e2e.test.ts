@@ -151,8 +151,12 @@ describe('e2e: halls behind firewalls (Chromium in network namespaces, nftables,
     const page = await openHall(await chromiumIn(host), TCP_HALL);
     await waitLive(page, TCP_HALL);
     await mediaFlowsBothWays(TCP_HALL);
-    expect(tuples(TCP_HALL).map((t) => t.protocol)).to.deep.equal(['tcp', 'tcp']);
-    expect(tuples(TCP_HALL).every((t) => t.remoteIp === host.ip)).to.equal(true);
+    // Straight to the SFU over TCP. Chromium may nominate the TURN relay's pair first when its checks
+    // answer sooner (a loaded machine) and move to the direct pair, of higher priority, once it answers.
+    await waitFor(`${TCP_HALL} on direct TCP (its tuples are printed below)`, async () => {
+      const seen = tuples(TCP_HALL);
+      return seen.length === 2 && seen.every((t) => t.protocol === 'tcp' && t.remoteIp === host.ip);
+    }, 15_000, 250);
     expect((await pageState(page)).state).to.equal('live');
   });
 

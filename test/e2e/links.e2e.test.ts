@@ -201,6 +201,27 @@ describe('e2e: links and restarts (Chromium)', function () {
       await server?.close();
     });
 
+    it('a hall page whose script fails to load (the network changed mid-load) says so and loads again by itself', async () => {
+      const page = await chromium.browser.newPage();
+      try {
+        let failed = 0;
+        await page.setRequestInterception(true);
+        page.on('request', (req) => {
+          if (new URL(req.url()).pathname === '/build/hall.js' && failed === 0) {
+            failed++;
+            void req.abort('internetdisconnected');
+          } else void req.continue();
+        });
+        await page.goto(await inviteUrl(server, 'd-180'), { waitUntil: 'domcontentloaded' });
+        await waitText(page, '#load-error', /Không tải được trang.*tự tải lại/, 'the page says it could not load', 5000);
+        await waitLive(page, 'd-180');
+        expect(failed).to.equal(1);
+        expect(await page.$('#load-error')).to.equal(null);
+      } finally {
+        await page.close();
+      }
+    });
+
     it('a revoked (re-issued) link says so at once and stops; the old panel no longer says "ĐANG PHÁT BIỂU"', async () => {
       const panel = await openPage(chromium.browser, await inviteUrl(server, COMMUNE, 'operator.html'), log);
       const hall = await openPage(chromium.browser, await inviteUrl(server, COMMUNE), log);

@@ -62,15 +62,6 @@ function deviceArgs(sheet: DeviceSheet): string[] {
   ];
 }
 
-/** A UDP port free on loopback now. */
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, real mediasoup, real ffmpeg)', function () {
   this.timeout(60_000);
   let server: RunningServer;
@@ -289,14 +280,15 @@ describe('Hardware halls over RTP: ffmpeg as the conference codec (real server, 
     await waitLive(browserHall, BROWSER_HALL);
     await giveFloor(BROWSER_HALL, 'Lê Văn Cường', 'Chủ tịch HĐND thành phố');
 
-    // The device's ports, free now and outside the range the SFU takes its own ports from.
-    const devicePort = async (): Promise<number> => {
+    // The device's ports, free now and outside the range the SFU takes its own ports from; each with
+    // its neighbour free too, since ffmpeg's SDP input binds port + 1 for RTCP beside the media port.
+    // (Two ephemeral ports could be neighbours, or sit next to a socket of the machine: "Address already in use".)
+    const [audioPort, videoPort] = await (async (): Promise<[number, number]> => {
       for (;;) {
-        const port = await freeUdpPort();
-        if (port < rtcRange.min || port > rtcRange.max) return port;
+        const base = await freePortBase(4);
+        if (base + 3 < rtcRange.min || base > rtcRange.max) return [base, base + 2];
       }
-    };
-    const [audioPort, videoPort] = [await devicePort(), await devicePort()];
+    })();
     const set = await api('PUT', `/rtp-halls/${SRTP_HALL}/receive`, technician, { ip: '127.0.0.1', audioPort, videoPort });
     expect(set.status).to.equal(200);
     expect(server.conference.health.events(SRTP_HALL).map((e) => `${e.type} ${e.detail}`)).to.include(`device_sheet phiên bản ${set.json.version}`);

@@ -267,6 +267,7 @@ export async function createNetRig(): Promise<NetRig> {
     await run('ip', ['-n', names.core, 'link', 'set', 'lo', 'up']);
     await run('ip', ['link', 'add', names.rootIf, 'type', 'veth', 'peer', 'name', 'p-root', 'netns', names.core]);
     await run('ip', ['-n', names.core, 'link', 'set', 'p-root', 'master', 'br0', 'up']);
+    await run('ip', ['link', 'set', names.rootIf, 'addrgenmode', 'none']); // as the hosts' eth0 below
     await run('ip', ['addr', 'add', `${rootIp}/24`, 'dev', names.rootIf]);
     await run('ip', ['link', 'set', names.rootIf, 'up']);
   } catch (error) {
@@ -348,6 +349,10 @@ export async function createNetRig(): Promise<NetRig> {
     await run('ip', ['link', 'add', 'eth0', 'netns', netns, 'type', 'veth', 'peer', 'name', port, 'netns', names.core]);
     await run('ip', ['-n', names.core, 'link', 'set', port, 'master', 'br0', 'up']);
     await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    // No IPv6 link-local address: its duplicate-address detection ends a second or two after the
+    // link comes up, and Chromium takes that address change for a network change (in-flight
+    // requests fail with ERR_NETWORK_CHANGED, a page's script among them).
+    await run('ip', ['-n', netns, 'link', 'set', 'eth0', 'addrgenmode', 'none']);
     await run('ip', ['-n', netns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     await run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
     return host;
