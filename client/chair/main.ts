@@ -1,7 +1,7 @@
 // The chair's console (also the secretary's). Over 400 lines: the page's wiring and its console
 // panel (queue, timer, agenda, roll-call, alerts) live together; the wall and the maket editor
 // are their own files.
-import { MediaClient } from '../shared/MediaClient.ts';
+import { MediaClient, leaveOnPageHide } from '../shared/MediaClient.ts';
 import { ControlClient, formatCountdown, remainingMs } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges, type BridgeInfo } from '../shared/bridges.ts';
 import { controlEndpoints, controlFetch, roleName, signIn, type Me } from '../shared/session.ts';
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
 
   const control = new ControlClient(controlEndpoints(), token);
   const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
+  leaveOnPageHide(client);
   stopOnRefusal(control, client);
   const wall = new ThumbnailWall(client, bridges);
   const console_ = new ChairConsole(me, control, bridges);

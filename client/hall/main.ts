@@ -1,4 +1,4 @@
-import { DEFAULT_AUDIO, DEFAULT_VIDEO, MediaClient, pageClientId } from '../shared/MediaClient.ts';
+import { DEFAULT_AUDIO, DEFAULT_VIDEO, MediaClient, leaveOnPageHide, pageClientId } from '../shared/MediaClient.ts';
 import { DisplayEnd, hallChannelName, loadDeviceChoice, saveDeviceChoice, type DisplayStatus } from '../shared/HallLink.ts';
 import { LinkMeter, type LinkQuality } from '../shared/linkQuality.ts';
 import { startLinkReporter } from '../shared/linkReporter.ts';
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     clientId: pageClientId(),
   });
   stopOnRefusal(control, client);
+  leaveOnPageHide(client);
   // The hall reports its link to the technicians every 2 s and answers their link tests.
   const stopLinkReporter = me.role === 'operator' ? startLinkReporter(client, control) : undefined;
   // A paper (or any document the secretary puts up), beside the speaker.

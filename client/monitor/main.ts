@@ -1,4 +1,4 @@
-import { MediaClient, type ReceivedConsumer } from '../shared/MediaClient.ts';
+import { MediaClient, leaveOnPageHide, type ReceivedConsumer } from '../shared/MediaClient.ts';
 import { ControlClient } from '../shared/ControlClient.ts';
 import { connectionText, loadBridges } from '../shared/bridges.ts';
 import { controlEndpoints, roleName, signIn } from '../shared/session.ts';
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
 
   const control = new ControlClient(controlEndpoints(), token);
   const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
+  leaveOnPageHide(client);
   stopOnRefusal(control, client);
   (window as unknown as { diemcau: unknown }).diemcau = { client, control, me };
   const tiles = new Map<string, Tile>();

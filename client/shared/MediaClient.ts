@@ -70,6 +70,19 @@ export function pageClientId(): string {
   return id;
 }
 
+/**
+ * Leaves the media when the page goes away (the tab closed, the PC navigating elsewhere): the
+ * server then lets the hall go at once, so its link opened again in a new tab goes live without
+ * asking "open on another PC, take over?". A lost network, by contrast, keeps the hall's media
+ * waiting for it to come back (the server's resume window). A page kept in the back-forward cache
+ * (`persisted`) may come back: it keeps its media.
+ */
+export function leaveOnPageHide(client: { close(): void }): void {
+  addEventListener('pagehide', (e) => {
+    if (!e.persisted) client.close();
+  });
+}
+
 /** The camera constraints a hall publishes with unless told otherwise. */
 export const DEFAULT_VIDEO: MediaTrackConstraints = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 25 } };
 /** The microphone constraints a hall publishes with unless told otherwise. */

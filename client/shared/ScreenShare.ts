@@ -41,6 +41,11 @@ export class ScreenShare {
     this.#control = control;
     this.#token = token;
     this.bridgeId = bridgeId;
+    // The page going away ends its share on the server too (else every display would keep a
+    // share whose picture is gone until the chair stopped it).
+    addEventListener('pagehide', (e) => {
+      if (!e.persisted && this.#capture) void this.stop();
+    });
   }
 
   /** Whether this page is sharing its screen now. */

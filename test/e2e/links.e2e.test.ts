@@ -222,6 +222,20 @@ describe('e2e: links and restarts (Chromium)', function () {
       }
     });
 
+    it('a hall page closed and its link opened again in a new tab goes live at once: the closed page left (no "open on another PC" question)', async () => {
+      const url = await inviteUrl(server, 'd-181');
+      const first = await openPage(chromium.browser, url, log);
+      await waitLive(first, 'the first tab');
+      await first.close();
+      const again = await openPage(chromium.browser, url, log);
+      try {
+        await waitLive(again, 'the new tab', 15_000);
+        expect(await seen(again, '#slate-text')).to.not.match(/máy khác/);
+      } finally {
+        await again.close();
+      }
+    });
+
     it('a revoked (re-issued) link says so at once and stops; the old panel no longer says "ĐANG PHÁT BIỂU"', async () => {
       const panel = await openPage(chromium.browser, await inviteUrl(server, COMMUNE, 'operator.html'), log);
       const hall = await openPage(chromium.browser, await inviteUrl(server, COMMUNE), log);

@@ -181,4 +181,14 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
     await waitFor('the share ended on the server', async () => server.conference.runner.state.screen === null);
     await waitFor(`${VIEWERS[0]} drops it`, async () => (await screenVideo(displays.get(VIEWERS[0]!)!)).hidden);
   });
+
+  it('the sharing panel closed (its tab closed) ends the share on the server and on every display', async () => {
+    await panel.click('#screen-start');
+    await waitFor('the commune shares again', async () => server.conference.runner.state.screen?.bridgeId === COMMUNE);
+    await waitFor('the panel publishes its screen', async () => panel.evaluate(() => (window as any).diemcau.screen.client?.sharing === true), 30_000);
+    await waitFor(`${VIEWERS[0]} shows it`, async () => !(await screenVideo(displays.get(VIEWERS[0]!)!)).hidden, 30_000);
+    await panel.close();
+    await waitFor('the share ended on the server', async () => server.conference.runner.state.screen === null, 10_000);
+    await waitFor(`${VIEWERS[0]} drops it`, async () => (await screenVideo(displays.get(VIEWERS[0]!)!)).hidden);
+  });
 });
