@@ -72,7 +72,17 @@ async function main(): Promise<void> {
       video.srcObject = new MediaStream([program.consumer.track]);
     } else if (!program && video.srcObject) video.srcObject = null;
     $('program-empty').hidden = !!program;
+    showShared();
   };
+  // The shared screen every hall shows beside the speaker, as the console receives it (the content track).
+  const shared = $<HTMLVideoElement>('screen-preview');
+  const showShared = (): void => {
+    const track = control.view?.screen ? [...client.consumers.values()].filter((c) => c.slot === 'content' && c.consumer.kind === 'video').pop()?.consumer.track : undefined;
+    if (track && (shared.srcObject as MediaStream | null)?.getVideoTracks()[0] !== track) shared.srcObject = new MediaStream([track]);
+    else if (!track && shared.srcObject) shared.srcObject = null;
+    $('screen-preview-box').hidden = !track;
+  };
+  control.on('view', showShared);
   client.on('consumer', (rc) => {
     if (rc.consumer.kind === 'audio') {
       const el = h('audio', { autoplay: true, muted: !sound.checked });

@@ -126,6 +126,12 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
       const consumers = await page.evaluate(() => [...(window as any).diemcau.client.consumers.values()].filter((c: any) => c.slot === 'content').map((c: any) => c.bridgeId));
       expect(consumers).to.deep.equal([COMMUNE]);
     }
+    // The chair's console shows the shared screen too, beside the programme's preview.
+    await waitFor("the chair's console shows the shared screen", async () =>
+      chair.evaluate(() => {
+        const v = document.getElementById('screen-preview') as HTMLVideoElement;
+        return !document.getElementById('screen-preview-box')!.hidden && v.videoWidth > 0 && (v.getVideoPlaybackQuality?.().totalVideoFrames ?? 0) > 0;
+      }), 20_000);
     if (process.env.DIEMCAU_SCREENSHOTS) await displays.get(VIEWERS[0]!)!.screenshot({ path: `${process.env.DIEMCAU_SCREENSHOTS}/hall-with-shared-screen.png` });
     // The sharing hall's own display does not receive its screen back.
     const own = displays.get(COMMUNE)!;
@@ -163,6 +169,7 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
         displays.get(id)!.evaluate(() => [...(window as any).diemcau.client.consumers.values()].every((c: any) => c.slot !== 'content')),
       );
     }
+    await waitFor("the chair's console drops the shared screen", async () => chair.$eval('#screen-preview-box', (e) => (e as HTMLElement).hidden));
     await waitFor('the panel stopped its capture', async () => panel.evaluate(() => !(window as any).diemcau.screen.sharing && (window as any).sharedTrack.readyState === 'ended'));
     expect(await panel.$eval('#screen-start', (b) => (b as HTMLElement).hidden)).to.equal(false);
   });
