@@ -106,11 +106,19 @@ export class ControlClient {
     }
   }
 
+  /** How many media clients follow this page's placement now (each open one, once). */
+  get placementFollowers(): number {
+    return this.#targetListeners.size;
+  }
+
   /** Where this page's media goes, as the control plane says (the MediaClient's source). */
   mediaTargets(): MediaTargetSource {
     return {
       where: () => this.#where(),
-      onMoved: (fn) => void this.#targetListeners.add(fn),
+      onMoved: (fn) => {
+        this.#targetListeners.add(fn);
+        return () => void this.#targetListeners.delete(fn);
+      },
     };
   }
 

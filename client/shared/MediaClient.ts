@@ -26,8 +26,8 @@ export interface MediaTarget {
 export interface MediaTargetSource {
   /** Asks now; null when it cannot say (no node can take the page, or no control instance answers). */
   where(): Promise<MediaTarget | null>;
-  /** Calls fn with every later answer: a move pushed by the control plane, or the answer after a control reconnect. */
-  onMoved(fn: (target: MediaTarget) => void): void;
+  /** Calls fn with every later answer: a move pushed by the control plane, or the answer after a control reconnect. Returns the unsubscribe. */
+  onMoved(fn: (target: MediaTarget) => void): () => void;
 }
 
 export interface MediaClientOptions {
@@ -118,6 +118,8 @@ export class MediaClient {
   #thumbnails: string[] | null = null;
   #capturing: Promise<MediaStream> | null = null;
   #askTimer?: ReturnType<typeof setTimeout>;
+  /** Stops following the placement (a closed client must not stay subscribed: a page shares its screen many times). */
+  #unfollow: () => void = () => {};
   readonly #clientId: string;
   readonly #events = new TypedEvents<MediaClientEventMap>();
 
@@ -127,7 +129,7 @@ export class MediaClient {
     if (options.url) {
       this.#leg = this.#openLeg(options.url);
     } else if (options.placement) {
-      options.placement.onMoved((target) => this.#moveTo(target));
+      this.#unfollow = options.placement.onMoved((target) => this.#moveTo(target));
       void this.#ask();
     } else {
       throw new Error('MediaClient: a url or a placement source is required');
@@ -265,6 +267,7 @@ export class MediaClient {
   /** Leaves and stops the camera and microphone. */
   close(): void {
     clearTimeout(this.#askTimer);
+    this.#unfollow();
     this.#dropPending();
     // The closed leg stays in place: its socket says it is closed (nothing retries), its consumers are gone.
     this.#leg?.close();

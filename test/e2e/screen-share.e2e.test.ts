@@ -82,6 +82,8 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
   });
 
   it('the commune, holding the floor, shares from its operator panel; two other hall displays decode the shared screen beside the speaker', async () => {
+    // The console's button works once the console has the conference's view (a loaded machine takes a while).
+    await waitFor("the chair's console has its view", () => chair.evaluate(() => !!(window as any).diemcau?.control?.view));
     await chair.click('#start-meeting');
     await waitFor('meeting running', async () => server.conference.runner.state.status === 'running');
     // Before it has the floor, the commune's button is not offered.
@@ -194,6 +196,8 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
     await waitFor('the commune shares again', async () => server.conference.runner.state.screen?.bridgeId === COMMUNE);
     await waitFor('the panel publishes its screen', async () => panel.evaluate(() => (window as any).diemcau.screen.client?.sharing === true), 30_000);
     await waitFor(`${VIEWERS[0]} shows it`, async () => !(await screenVideo(displays.get(VIEWERS[0]!)!)).hidden, 30_000);
+    // Its third share: only the media client of this one follows the panel's placement (the closed ones let go).
+    expect(await panel.evaluate(() => (window as any).diemcau.control.placementFollowers)).to.equal(1);
     await panel.close();
     await waitFor('the share ended on the server', async () => server.conference.runner.state.screen === null, 10_000);
     await waitFor(`${VIEWERS[0]} drops it`, async () => (await screenVideo(displays.get(VIEWERS[0]!)!)).hidden);
