@@ -25,7 +25,7 @@ export class ResumeBatch {
   #held: ms.Consumer[] = [];
   #open = true;
   /** When the held consumers were resumed, how many, whether the deadline cut the wait, and how many runs were left behind. */
-  readonly timings: { flushedAt?: number; resumed: number; deadlineHit: boolean; stragglers: number } = { resumed: 0, deadlineHit: false, stragglers: 0 };
+  readonly timings: { flushedAt?: number; resumedAt?: number; resumed: number; deadlineHit: boolean; stragglers: number } = { resumed: 0, deadlineHit: false, stragglers: 0 };
 
   constructor(deadlineMs: number) {
     this.#deadlineMs = deadlineMs;
@@ -66,5 +66,6 @@ export class ResumeBatch {
     this.timings.flushedAt = Date.now();
     this.timings.resumed = held.length;
     await Promise.all(held.filter((c) => !c.closed).map((c) => c.resume().catch(() => undefined)));
+    this.timings.resumedAt = Date.now();
   }
 }

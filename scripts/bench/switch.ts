@@ -83,6 +83,8 @@ interface SwitchRecord {
   requestAtSpeakerMs: number | null;
   speakerAnswerMs: number | null;
   keyframeRequests: number;
+  /** The SFU's resume batch (sfu/ResumeBatch.ts): its flush and the end of its resumes − t0 (ms), halls it left behind, whether its deadline cut the wait. */
+  batch: { flushMs: number | null; resumedMs: number | null; stragglers: number; deadlineHit: boolean } | null;
   /** The harness kept up from the switch call to the end of its settling. */
   valid: boolean;
   reasons: string[];
@@ -154,8 +156,15 @@ async function main(): Promise<number> {
         await sleep(GAP_MS);
       }
       const closeWindow = await harness.openWindow({ mediaStats: false });
+      let batch: SwitchRecord['batch'] = null;
+      const onAir = (e: { bridgeId: string; timings?: { flushedAt?: number; resumedAt?: number; stragglers: number; deadlineHit: boolean } }): void => {
+        if (e.bridgeId !== to || !e.timings) return;
+        const at = (x: number | undefined): number | null => (x === undefined ? null : round(x - t0, 1));
+        batch = { flushMs: at(e.timings.flushedAt), resumedMs: at(e.timings.resumedAt), stragglers: e.timings.stragglers, deadlineHit: e.timings.deadlineHit };
+      };
+      harness.media.on('onair', onAir);
       const t0 = wallNow();
-      await Promise.all([harness.media.setOnAir(to), harness.media.setOpenMicrophones([harness.media.chairBridgeId, to])]);
+      await Promise.all([harness.media.setOnAir(to), harness.media.setOpenMicrophones([harness.media.chairBridgeId, to])]).finally(() => harness.media.off('onair', onAir));
       const setOnAirMs = wallNow() - t0;
       harness.speaker = to;
       await sleep(SETTLE_MS);
@@ -197,6 +206,7 @@ async function main(): Promise<number> {
         requestAtSpeakerMs: firstRequest ? round(firstRequest.at - t0, 1) : null,
         speakerAnswerMs: firstRequest?.sentAt ? round(firstRequest.sentAt - firstRequest.at, 1) : null,
         keyframeRequests: requests.length,
+        batch,
         valid: v.valid,
         reasons: v.reasons,
         chromiumCpuPct: window.browsersCpuPct,
@@ -204,6 +214,7 @@ async function main(): Promise<number> {
       };
       records.push(rec);
       console.error(`switch ${String(n + 1).padStart(2)}${v.valid ? '' : ` NOT VALID (${v.reasons.join('; ')}), left out:`} ${kind.padEnd(8)} → ${to.padEnd(8)} SFU: last of ${synthetic.length} synthetic halls ${synthetic.length ? round(Math.max(...synthetic), 1) : 'none'} ms` +
+        `; resume batch flushed +${rec.batch?.flushMs ?? '?'} ms, resumed +${rec.batch?.resumedMs ?? '?'} ms (${rec.batch?.stragglers ?? '?'} left behind${rec.batch?.deadlineHit ? ', deadline' : ''})` +
         `${missing.length ? ` (${missing.length} got nothing)` : ''}; keyframe request at the speaker +${rec.requestAtSpeakerMs} ms (${requests.length}), answered in ${rec.speakerAnswerMs} ms;` +
         ` Chromium decoded at [${browsers.map((b) => (b.decodedAt ? Math.round(b.decodedAt - t0) : 'none')).join(', ')}] ms, then ${browsers.map((b) => b.fpsAfter).join('/')} fps`);
     }
@@ -262,6 +273,12 @@ async function main(): Promise<number> {
       keyframe_request_at_speaker_p95_ms: p(counted.map((r) => r.requestAtSpeakerMs ?? NaN).filter(Number.isFinite), 95),
       speaker_answer_p50_ms: p(counted.map((r) => r.speakerAnswerMs ?? NaN).filter(Number.isFinite), 50),
       keyframe_requests_per_switch_p50: p(counted.map((r) => r.keyframeRequests), 50),
+      // Inside the SFU's part: the switch call → the resume batch flushed (the halls' new consumers handed over) → all resumed.
+      resume_batch_flush_p50_ms: p(counted.map((r) => r.batch?.flushMs ?? NaN).filter(Number.isFinite), 50),
+      resume_batch_flush_p95_ms: p(counted.map((r) => r.batch?.flushMs ?? NaN).filter(Number.isFinite), 95),
+      resume_batch_resumed_p95_ms: p(counted.map((r) => r.batch?.resumedMs ?? NaN).filter(Number.isFinite), 95),
+      resume_batch_stragglers_max: counted.length ? Math.max(...counted.map((r) => r.batch?.stragglers ?? 0)) : null,
+      resume_batch_deadline_hits: counted.filter((r) => r.batch?.deadlineHit).length,
       halls_without_the_new_speaker: counted.reduce((n, r) => n + r.missing.length, 0),
       first_packet_not_a_keyframe: counted.reduce((n, r) => n + r.notKeyframe, 0),
       browsers_part_p50_ms: p(browserPart, 50),
