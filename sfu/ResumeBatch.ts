@@ -58,14 +58,20 @@ export class ResumeBatch {
     await this.flush();
   }
 
-  /** Resumes everything held and resumes later arrivals immediately. */
+  /**
+   * Resumes everything held and resumes later arrivals immediately. Video first: the first video
+   * resume asks the speaker for a keyframe, and a consumer resumed after that keyframe went by
+   * waits for the next one (the producer's `keyFrameRequestDelay`, 350 ms); the worker takes the
+   * requests in order, so the audio's resumes must not stand between the video's.
+   */
   async flush(): Promise<void> {
     this.#open = false;
-    const held = this.#held;
+    const held = this.#held.filter((c) => !c.closed);
     this.#held = [];
     this.timings.flushedAt = Date.now();
     this.timings.resumed = held.length;
-    await Promise.all(held.filter((c) => !c.closed).map((c) => c.resume().catch(() => undefined)));
+    const ordered = [...held.filter((c) => c.kind === 'video'), ...held.filter((c) => c.kind !== 'video')];
+    await Promise.all(ordered.map((c) => c.resume().catch(() => undefined)));
     this.timings.resumedAt = Date.now();
   }
 }

@@ -5,8 +5,15 @@ import type { types as ms } from 'mediasoup';
 import { ResumeBatch, switchQuorum } from '../../sfu/ResumeBatch.ts';
 
 /** A consumer that records when it was resumed (the batch only calls resume and reads closed). */
-function fakeConsumer(log: number[]): ms.Consumer {
-  return { closed: false, resume: async () => void log.push(Date.now()) } as unknown as ms.Consumer;
+function fakeConsumer(log: number[], kind: 'audio' | 'video' = 'video', order?: string[]): ms.Consumer {
+  return {
+    closed: false,
+    kind,
+    resume: async () => {
+      log.push(Date.now());
+      order?.push(kind);
+    },
+  } as unknown as ms.Consumer;
 }
 
 const after = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -53,5 +60,14 @@ describe('ResumeBatch (fake consumers: only resume() and closed are used)', () =
     expect(batch.timings.deadlineHit).to.equal(true);
     expect(batch.timings.stragglers).to.equal(1);
     expect(resumed).to.have.length(3);
+  });
+
+  it('resumes the video consumers before the audio ones (the first video resume asks for the keyframe every hall must catch)', async () => {
+    const resumed: number[] = [];
+    const order: string[] = [];
+    const batch = new ResumeBatch(300);
+    const runs = Array.from({ length: 6 }, (_, i) => after(1).then(() => batch.add(fakeConsumer(resumed, i % 2 ? 'audio' : 'video', order))));
+    await batch.run(runs);
+    expect(order).to.deep.equal(['video', 'video', 'video', 'audio', 'audio', 'audio']);
   });
 });
