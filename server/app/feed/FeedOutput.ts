@@ -63,8 +63,8 @@ export interface FeedOutputOptions {
   maketBackground: string;
   maketText: string;
   overlay: Overlay;
-  /** The content panel at the start (ContentPanel: a PNG the size of the frame; transparent when nothing is shown). */
-  panel: Buffer;
+  /** The content panel at the start (ContentPanel: a PNG the size of the frame); null: no content. */
+  panel: Buffer | null;
   /** The media peer id (one feed output per session). */
   peerId?: string;
   /** Time of the recorders' start and stop and of the thread's restarts (the wire's thread keeps the wall clock). */
@@ -130,7 +130,7 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   /** The consumers the SFU sends us (a new thread is told them again). */
   readonly #sources = new Map<string, RelaySource>();
   #overlay: Overlay;
-  #panel: Buffer;
+  #panel: Buffer | null;
   #showing: 'speaker' | 'slate' | undefined;
   /** The stream was cut (a re-encoder or the thread died): the next re-encoder's start is a restart. */
   #cut = false;
@@ -213,6 +213,7 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
       this.emit('problem', message);
       this.#cutStream();
     });
+    thread.on('problem', (message) => this.emit('problem', message));
     thread.on('died', (why) => this.#onDied(thread, why));
     try {
       await thread.ready;
@@ -325,8 +326,8 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     if (!this.#closed) this.#thread?.setOverlay(overlay);
   }
 
-  /** The content beside the speaker: a panel from ContentPanel (transparent: none). */
-  setPanel(png: Buffer): void {
+  /** The content beside the speaker: a panel from ContentPanel; null: none (the re-encoder does not composite). */
+  setPanel(png: Buffer | null): void {
     this.#panel = png;
     if (!this.#closed) this.#thread?.setPanel(png);
   }

@@ -18,7 +18,7 @@ export type FeedCommand =
   | { type: 'slot'; consumerId: string; slot: string }
   | { type: 'remove'; consumerId: string }
   | { type: 'overlay'; overlay: Overlay }
-  | { type: 'panel'; png: Uint8Array }
+  | { type: 'panel'; png: Uint8Array | null }
   | { type: 'close' };
 
 /** What the wire tells the main thread. */
@@ -30,6 +30,7 @@ export type FeedReport =
   | { type: 'ts'; packets: Uint8Array; at: number }
   | { type: 'encoder'; pid: number | undefined }
   | { type: 'encoderExit'; message: string }
+  | { type: 'problem'; message: string }
   | { type: 'stats'; stats: FeedWireStats }
   | { type: 'closed' };
 
@@ -52,6 +53,8 @@ export type FeedThreadEvents = {
   encoder: [pid: number | undefined];
   /** The re-encoder died (the thread starts another). */
   encoderExit: [message: string];
+  /** Something the wire got over. */
+  problem: [message: string];
   /** The thread ended by itself (a crash, out of memory): the wire is gone. */
   died: [message: string];
 };
@@ -157,6 +160,9 @@ export class FeedThread extends EventEmitter<FeedThreadEvents> {
         this.#encoderPid = undefined;
         this.emit('encoderExit', r.message);
         return;
+      case 'problem':
+        this.emit('problem', r.message);
+        return;
       case 'stats':
         this.#stats = r.stats;
         return;
@@ -213,7 +219,8 @@ export class FeedThread extends EventEmitter<FeedThreadEvents> {
     this.#send({ type: 'overlay', overlay });
   }
 
-  setPanel(png: Buffer): void {
+  /** The content panel (null: no content). */
+  setPanel(png: Buffer | null): void {
     this.#send({ type: 'panel', png });
   }
 

@@ -11,7 +11,7 @@ import { randomInt } from 'node:crypto';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import { FeedRelay, type FeedTrack, type RelaySource } from './FeedRelay.ts';
 import { FeedEncoder, type Overlay } from './FeedEncoder.ts';
-import { freeUdpPorts, renderHoldFrame, renderSlateKeyframe } from './ffmpeg.ts';
+import { ffmpegHasFilter, freeUdpPorts, renderHoldFrame, renderSlateKeyframe } from './ffmpeg.ts';
 import { TS_DATAGRAM, TsPacketizer } from './ts.ts';
 
 /** Where the press feed goes: `rtp://host:port` (RTP/MPEG-TS, RFC 2250) or `udp://host:port` (bare MPEG-TS). */
@@ -34,8 +34,8 @@ export interface FeedWireSetup {
   maketBackground: string;
   maketText: string;
   overlay: Overlay;
-  /** The content panel at the start (PNG; transparent: none). */
-  panel: Uint8Array;
+  /** The content panel at the start (PNG); null: no content. */
+  panel: Uint8Array | null;
 }
 
 /** A change of the on-air picture (FeedRelay's `video`). */
@@ -51,6 +51,8 @@ export interface FeedWireStats {
   encoderLog: string;
   /** Bytes of MPEG-TS made. */
   bytesOut: number;
+  /** Whether the re-encoder composites the content panel now (only while content is shown, when ffmpeg can switch it). */
+  compositing: boolean;
 }
 
 export type FeedWireEvents = {
@@ -63,6 +65,8 @@ export type FeedWireEvents = {
   encoder: [pid: number | undefined];
   /** The re-encoder stopped by itself; a new one starts after ENCODER_RESTART_MS. */
   encoderExit: [message: string];
+  /** Something the wire got over (said, not hidden). */
+  problem: [message: string];
 };
 
 /** A re-encoder that died is started again after this long. */
@@ -79,20 +83,23 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
   #encoder: FeedEncoder | undefined;
   #restart: ClockTimer | undefined;
   #overlay: Overlay;
-  #panel: Buffer;
+  #panel: Buffer | null;
+  /** The re-encoder's compositing can be switched live (its zmq filter). */
+  readonly #switchable: boolean;
   #pressSeq = randomInt(0, 2 ** 16);
   readonly #pressSsrc = randomInt(1, 2 ** 31);
   #bytesOut = 0;
   #closed = false;
 
-  private constructor(setup: FeedWireSetup, clock: Clock, relay: FeedRelay, ports: Record<FeedTrack, number>) {
+  private constructor(setup: FeedWireSetup, clock: Clock, relay: FeedRelay, ports: Record<FeedTrack, number>, switchable: boolean) {
     super();
+    this.#switchable = switchable;
     this.#setup = setup;
     this.#clock = clock;
     this.#relay = relay;
     this.#ports = ports;
     this.#overlay = setup.overlay;
-    this.#panel = Buffer.from(setup.panel);
+    this.#panel = setup.panel && Buffer.from(setup.panel);
     this.#press.on('error', () => undefined); // a press player that is not there yet is not our problem
     relay.on('video', (e) => this.emit('video', e));
   }
@@ -113,7 +120,7 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
       requestKeyFrame: () => wire?.emit('keyframe'),
       clock,
     });
-    wire = new FeedWire(setup, clock, relay, ports);
+    wire = new FeedWire(setup, clock, relay, ports, await ffmpegHasFilter('zmq'));
     return wire;
   }
 
@@ -144,7 +151,8 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
     if (!this.#closed) this.#encoder?.setOverlay(overlay);
   }
 
-  setPanel(png: Buffer): void {
+  /** The content panel (null: no content). */
+  setPanel(png: Buffer | null): void {
     this.#panel = png;
     if (!this.#closed) this.#encoder?.setPanel(png);
   }
@@ -156,6 +164,7 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
       encoderPid: this.#encoder?.pid,
       encoderLog: this.#encoder?.stderr ?? '',
       bytesOut: this.#bytesOut,
+      compositing: this.#encoder?.compositing ?? false,
     };
   }
 
@@ -173,11 +182,13 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
         maketText: s.maketText,
         clock: this.#clock,
         panel: this.#panel,
+        switchable: this.#switchable,
       },
       this.#overlay,
     );
     this.#encoder = encoder;
     encoder.on('data', (chunk) => this.#onTs(chunk));
+    encoder.on('problem', (message) => this.emit('problem', message));
     encoder.on('exit', ({ code, signal, stderr }) => {
       if (this.#closed) return;
       this.emit('encoderExit', `feed encoder exited [code:${code}, signal:${signal}] ${stderr.trim().split('\n').slice(-3).join(' | ')}`);

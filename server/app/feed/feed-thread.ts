@@ -2,7 +2,7 @@
 // (FeedWire) on an event loop of its own, turns the main thread's commands into calls and the
 // wire's events into reports. It keeps no state of its own: a new thread is given everything again.
 import { parentPort, workerData } from 'node:worker_threads';
-import { systemClock } from '../../core/conference/index.ts';
+import { systemClock } from '../../core/conference/clock.ts';
 import type { FeedCommand, FeedReport } from './FeedThread.ts';
 import { FEED_STATS_MS } from './FeedThread.ts';
 import { FeedWire, type FeedWireSetup } from './FeedWire.ts';
@@ -28,6 +28,7 @@ wire.on('ts', (packets, at) => {
 });
 wire.on('encoder', (pid) => post({ type: 'encoder', pid }));
 wire.on('encoderExit', (message) => post({ type: 'encoderExit', message }));
+wire.on('problem', (message) => post({ type: 'problem', message }));
 const stats = systemClock.setInterval(() => post({ type: 'stats', stats: wire.stats() }), FEED_STATS_MS);
 
 port.on('message', (command: FeedCommand) => {
@@ -45,7 +46,7 @@ port.on('message', (command: FeedCommand) => {
       wire.setOverlay(command.overlay);
       return;
     case 'panel':
-      wire.setPanel(Buffer.from(command.png.buffer, command.png.byteOffset, command.png.byteLength));
+      wire.setPanel(command.png && Buffer.from(command.png.buffer, command.png.byteOffset, command.png.byteLength));
       return;
     case 'close':
       systemClock.clearInterval(stats);
