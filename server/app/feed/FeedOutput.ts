@@ -179,6 +179,8 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   /** A new thread with the wire as it is now (overlay, panel, the consumers on air). */
   async #startThread(): Promise<FeedThread> {
     const o = this.#options;
+    const overlay = this.#overlay;
+    const panel = this.#panel;
     const thread = new FeedThread(
       {
         chairBridgeId: this.#media.chairBridgeId,
@@ -190,8 +192,8 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
         preset: o.preset ?? 'veryfast',
         maketBackground: o.maketBackground,
         maketText: o.maketText,
-        overlay: this.#overlay,
-        panel: this.#panel,
+        overlay,
+        panel,
       },
       { clock: o.clock, entry: o.threadEntry },
     );
@@ -222,6 +224,9 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
       throw error;
     }
     this.#threadStartedAt = o.clock.now();
+    // What changed while it started.
+    if (this.#overlay !== overlay) thread.setOverlay(this.#overlay);
+    if (this.#panel !== panel) thread.setPanel(this.#panel);
     for (const source of this.#sources.values()) thread.addSource(source);
     return thread;
   }

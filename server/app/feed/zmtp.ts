@@ -116,9 +116,15 @@ export class FilterCommands {
       let opened = false;
       const fail = (error: Error): void => {
         socket.destroy();
-        if (this.#socket === socket) this.#socket = undefined;
-        if (!opened) reject(error);
-        else this.#failWaiting(error);
+        if (!opened) {
+          reject(error);
+          return;
+        }
+        // A connection given up already (a timeout) fails nothing of the next one.
+        if (this.#socket !== socket) return;
+        this.#socket = undefined;
+        this.#stage = 'greeting';
+        this.#failWaiting(error);
       };
       socket.once('error', fail);
       socket.once('close', () => fail(new Error("the re-encoder's filter socket closed")));
