@@ -213,7 +213,7 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
     const text = (file: string, font: string, size: number, extra: string): string =>
       `drawtext=fontfile=${font}:textfile=${this.#textFile(file)}:reload=1:expansion=none:fontsize=${px(size)}:${extra}`;
     // Off (no content): the two filters that composite pass the speaker's full frame through.
-    const enable = this.#compositing ? '' : ':enable=0';
+    const enable = this.#compositing ? '1' : '0';
     // Commands come in through the first filter, on a Unix socket in the encoder's directory (escaped twice: an option value in a graph).
     const zmq = this.#commands ? [`zmq=bind_address=ipc\\\\://${this.#commandSocket()}`] : [];
     const frame = [...zmq, `scale=${w}:${h}:force_original_aspect_ratio=decrease`, `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`, 'setsar=1', `fps=${fps}`, 'format=yuv420p'];
@@ -221,7 +221,7 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
       `[0:v:0]${frame.join(',')},split=2[full][sp]`,
       `[sp]scale=${s.w}:${s.h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:${s.x}+(${s.w}-iw)/2:${s.y}+(${s.h}-ih)/2:color=black[small]`,
       '[1:v]format=rgba,split=2[panel][pa]',
-      `[small][panel]overlay=0:0:format=yuv420${enable}[comp]`,
+      `[small][panel]overlay=0:0:format=yuv420:enable=${enable}[comp]`,
       `[pa]alphaextract,lut=c0='255*gt(val,0)',split=3[my][mu0][mv0]`,
       `[mu0]scale=${w / 2}:${h / 2}[mu]`,
       `[mv0]scale=${w / 2}:${h / 2}[mv]`,
@@ -233,7 +233,7 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
       text('lower-1', FONT_BOLD, 30, `fontcolor=white:box=1:boxcolor=0x0b2a5b@0.85:boxborderw=${px(12)}:x=${px(48)}:y=h-${px(132)}`),
       text('lower-2', FONT_REGULAR, 22, `fontcolor=0xffde00:box=1:boxcolor=0x0b2a5b@0.85:boxborderw=${px(10)}:x=${px(48)}:y=h-${px(78)}`),
     ];
-    graph.push(`[full][comp][mask]maskedmerge${enable},${parts.join(',')}[v]`);
+    graph.push(`[full][comp][mask]maskedmerge=enable=${enable},${parts.join(',')}[v]`);
     return graph.join(';');
   }
 
