@@ -14,7 +14,8 @@ import { FeedOutput } from '../../server/app/feed/FeedOutput.ts';
 import { transparentPng } from '../../server/app/feed/ContentPanel.ts';
 import { CRASH_LINE } from '../fixtures/feed-thread-crash.ts';
 import { COMMUNE, DISTRICT, PROVINCE, RecordingSink, alive, micParameters, poolOptions, waitFor } from './media-fixture.ts';
-import { rtpPacket, udpSocket } from '../helpers/synthetic-rtp.ts';
+import { udpSocket } from '../helpers/synthetic-rtp.ts';
+import { OPUS_SILENCE, writeRtp } from '../../server/app/feed/rtp.ts';
 
 /** A press player in its own thread: the arrival time of every datagram, asked for by message. */
 class ThreadedPlayer {
@@ -148,7 +149,12 @@ describe('feed output: the wire in a thread of its own (mediasoup, ffmpeg)', fun
     const mic = await udpSocket();
     sockets.push(mic);
     let seq = 0;
-    timers.push(setInterval(() => mic.send(rtpPacket(params.encodings![0]!.ssrc!, ++seq, 111), up.port, up.ip), 20));
+    // Real Opus frames (silence): a re-encoder that starts with them must decode them.
+    const ssrc = params.encodings![0]!.ssrc!;
+    timers.push(setInterval(() => {
+      seq++;
+      mic.send(writeRtp({ payloadType: 111, marker: false, seq: seq & 0xffff, timestamp: seq * 960, ssrc, payload: OPUS_SILENCE }), up.port, up.ip);
+    }, 20));
     await waitFor('the relay receives the chair\'s microphone', () => (out.relayCounters?.received ?? 0) > 20, 10_000);
 
     const first = out.thread!;

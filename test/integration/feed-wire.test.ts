@@ -18,12 +18,10 @@ const run = promisify(execFile);
 const W = 640;
 const H = 360;
 
-/** A panel as ContentPanel draws one: opaque white page everywhere, the speaker's box nearly transparent. */
+/** An opaque white panel (a page over the whole frame; ContentPanel's leaves a hole for the speaker, not needed here). */
 async function pagePanel(dir: string): Promise<Buffer> {
-  const { speaker: s } = contentLayout(W, H);
   const file = path.join(dir, 'page.png');
-  await run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=white:s=${W}x${H},format=rgba`,
-    '-vf', `drawbox=x=${s.x}:y=${s.y}:w=${s.w}:h=${s.h}:color=black@0.03:t=fill:replace=1`, '-frames:v', '1', file]);
+  await run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=white:s=${W}x${H},format=rgba`, '-frames:v', '1', file]);
   return fs.readFileSync(file);
 }
 

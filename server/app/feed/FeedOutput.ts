@@ -206,7 +206,8 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     thread.on('encoder', () => {
       // A new encoder is a new timeline.
       this.#newTimeline();
-      if (!this.#cut) return;
+      // One that follows another in the same thread is a restart (a new thread's is told when the thread is connected).
+      if (!this.#cut || this.#thread !== thread) return;
       this.#cut = false;
       this.emit('restarted');
     });
@@ -263,6 +264,10 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
         this.#thread = thread;
         // A new relay listens on a new port: the SFU sends there through a new plain transport (its consumers are made again).
         await this.#connect();
+        if (this.#thread === thread && this.#cut) {
+          this.#cut = false;
+          this.emit('restarted');
+        }
       })().catch((error: Error) => {
         if (this.#closed) return;
         const next = this.#restartDelay;
