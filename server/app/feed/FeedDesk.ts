@@ -209,21 +209,21 @@ export class FeedDesk extends EventEmitter<FeedDeskEvents> {
     return content ? `${content.paperId}:${content.page}` : 'none';
   }
 
-  /** The panel for a content key; the blank one when the paper's file is not on this server. */
-  async #panelPng(key: string): Promise<Buffer> {
+  /** The panel for a content key; null (no content) for none, or when the paper's file is not on this server. */
+  async #panelPng(key: string): Promise<Buffer | null> {
     this.#panel ??= new ContentPanel(this.#options.width ?? 1280, this.#options.height ?? 720, this.#clock);
-    if (key === 'none') return this.#panel.blank();
+    if (key === 'none') return null;
     const [paperId, page] = key.split(':') as [string, string];
     const dataDir = this.#options.dataDir;
     const file = dataDir === undefined ? undefined : paperOnDisk(dataDir, this.#source.conferenceId, paperId);
     if (!file) {
       this.emit('problem', `the paper on screen is not on this server's disk [paperId:${paperId}]`);
-      return this.#panel.blank();
+      return null;
     }
     // A page that cannot be drawn leaves the speaker full frame rather than the feed without a picture.
     return this.#panel.page(paperId, file, Number(page)).catch((error: unknown) => {
       this.emit('problem', `the page on screen could not be drawn [paperId:${paperId}, page:${page}]`, error);
-      return this.#panel!.blank();
+      return null;
     });
   }
 

@@ -1,7 +1,8 @@
 // The feed output: what every hall sees and hears on air (the speaker's video and audio, the
 // chair's audio), with the maket and the lower third burned in, as an MPEG-TS feed for the press
-// and as the archive recording. (About 400 lines: the recorders' taps follow the MPEG-TS
-// timeline here, next to the stream they cut, rather than in a file of their own.)
+// and as the archive recording. (About 470 lines: the recorders' taps follow the MPEG-TS
+// timeline here, next to the stream they cut and the restarts that cut it, rather than in a
+// file of their own.)
 //
 // Technique: a stable-stream relay *and* a re-encode stage. The SFU's consumers change at every
 // speaker switch (new SSRC, sequence and timestamp bases, a new VP8 stream that decodes only
@@ -11,27 +12,23 @@
 // silence); the re-encoder (FeedEncoder, ffmpeg) must exist anyway to burn in the banner
 // and the lower third and to mix the two microphones, and it makes one H.264/AAC MPEG-TS whose
 // timeline, codec and resolution never change: what broadcast players expect. The recording is
-// a copy of that stream (no second encode).
-import dgram from 'node:dgram';
+// a copy of that stream (no second encode). The relay, the re-encoder and the press socket (the
+// wire, FeedWire) run in a thread of their own (FeedThread): the control plane's event loop may
+// stall, the press feed must not. Here, on the main thread: the media session and the recorders.
 import { EventEmitter } from 'node:events';
-import { randomInt } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import type { MediaPeerSink, MediaSession, ConsumeRequest } from '../../../sfu/index.ts';
-import type { Clock } from '../../core/conference/index.ts';
+import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 
 type RtpCapabilities = ms.RtpCapabilities;
-import { FeedRelay } from './FeedRelay.ts';
-import { FeedEncoder, type Overlay } from './FeedEncoder.ts';
-import { freeUdpPorts, renderHoldFrame, renderSlateKeyframe } from './ffmpeg.ts';
-import { isVideoKeyframeStart, pesPts, pesStreamId, pidOf, pmtPidOf, TS_DATAGRAM, TS_PACKET, TsPacketizer } from './ts.ts';
+import type { RelaySource } from './FeedRelay.ts';
+import type { Overlay } from './FeedEncoder.ts';
+import { FeedThread } from './FeedThread.ts';
+import type { FeedVideoEvent, FeedWireStats, PressFeedTarget } from './FeedWire.ts';
+import { isVideoKeyframeStart, pesPts, pesStreamId, pidOf, pmtPidOf, TS_PACKET } from './ts.ts';
 import { Recorder } from './Recorder.ts';
 
-/** Where the press feed goes: `rtp://host:port` (RTP/MPEG-TS, RFC 2250) or `udp://host:port` (bare MPEG-TS). */
-export interface PressFeedTarget {
-  protocol: 'rtp' | 'udp';
-  host: string;
-  port: number;
-}
+export type { PressFeedTarget } from './FeedWire.ts';
 
 /** Parses DIEMCAU_PRESS_FEED; throws on anything but rtp:// or udp:// with a host and a port. */
 export function parsePressFeed(url: string): PressFeedTarget {
@@ -66,26 +63,35 @@ export interface FeedOutputOptions {
   maketBackground: string;
   maketText: string;
   overlay: Overlay;
-  /** The content panel at the start (ContentPanel: a PNG the size of the frame; transparent when nothing is shown). */
-  panel: Buffer;
+  /** The content panel at the start (ContentPanel: a PNG the size of the frame); null: no content. */
+  panel: Buffer | null;
   /** The media peer id (one feed output per session). */
   peerId?: string;
-  /** Time of the relay, the recorders' start and stop, the encoder's restart. */
+  /** Time of the recorders' start and stop and of the thread's restarts (the wire's thread keeps the wall clock). */
   clock: Clock;
+  /** The feed thread's module (a test's may wrap it to make it fail). */
+  threadEntry?: URL;
 }
 
 export type FeedOutputEvents = {
-  /** The re-encoder stopped by itself (it is restarted). */
+  /** The re-encoder or the feed's thread stopped by itself (it is restarted). */
   problem: [message: string];
   /**
-   * The re-encoder died and was started again: a new stream (new timeline). The recorders it fed
-   * were let go at the break (their files end there); a recording goes on in a new file.
+   * The re-encoder (or the feed's thread) died and was started again: a new stream (new
+   * timeline). The recorders it fed were let go at the break (their files end there); a
+   * recording goes on in a new file.
    */
   restarted: [];
   /** The picture went to a speaker (after its keyframe) or to the slate. */
-  video: [{ source: 'speaker' | 'slate'; bridgeId?: string; at: number }];
+  video: [FeedVideoEvent];
   close: [];
 };
+
+/** A feed thread that died is started again after this long, doubled at each death in a row up to THREAD_RESTART_MAX_MS. */
+const THREAD_RESTART_MS = 1000;
+const THREAD_RESTART_MAX_MS = 30_000;
+/** A thread that ran this long before it died starts the doubling again from THREAD_RESTART_MS. */
+const THREAD_STEADY_MS = 60_000;
 
 /**
  * The re-encoder reads one video codec (VP8: what the browsers send). A router that also offers
@@ -116,12 +122,18 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
   readonly fps: number;
   readonly #options: FeedOutputOptions;
   readonly #media: MediaSession;
-  #relay!: FeedRelay;
-  #encoder!: FeedEncoder;
+  /** The wire (relay, re-encoder, press socket) in its thread; none between a death and the next start. */
+  #thread: FeedThread | undefined;
+  #threadStartedAt = 0;
+  #restartDelay = THREAD_RESTART_MS;
+  #restart: ClockTimer | undefined;
+  /** The consumers the SFU sends us (a new thread is told them again). */
+  readonly #sources = new Map<string, RelaySource>();
   #overlay: Overlay;
-  #panel: Buffer;
-  readonly #packetizer = new TsPacketizer();
-  readonly #press = dgram.createSocket('udp4');
+  #panel: Buffer | null;
+  #showing: 'speaker' | 'slate' | undefined;
+  /** The stream was cut (a re-encoder or the thread died): the next re-encoder's start is a restart. */
+  #cut = false;
   readonly #taps = new Set<Tap>();
   #pat: Buffer | undefined;
   #pmt: Buffer | undefined;
@@ -135,8 +147,6 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
    * smallest value is the content's own timeline plus the pipeline's fixed delay).
    */
   #ptsOffset = Infinity;
-  #pressSeq = randomInt(0, 2 ** 16);
-  readonly #pressSsrc = randomInt(1, 2 ** 31);
   #closed = false;
   /** Bytes of MPEG-TS produced (for tests and the benchmark). */
   bytesOut = 0;
@@ -151,14 +161,14 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     this.fps = options.fps ?? 25;
     this.#overlay = options.overlay;
     this.#panel = options.panel;
-    this.#press.on('error', () => undefined); // a press player that is not there yet is not our problem
   }
 
-  /** Starts the relay and the re-encoder and joins the media session. */
+  /** Starts the wire's thread and joins the media session. */
   static async create(options: FeedOutputOptions): Promise<FeedOutput> {
     const output = new FeedOutput(options);
     try {
-      await output.#start();
+      output.#thread = await output.#startThread();
+      await output.#joinMedia();
     } catch (error) {
       await output.close();
       throw error;
@@ -166,30 +176,15 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     return output;
   }
 
-  async #start(): Promise<void> {
-    const slate = await renderSlateKeyframe(this.width, this.height);
-    const base = await freeUdpPorts(6);
-    const ports = { video: base, speaker: base + 2, chair: base + 4 };
-    this.#relay = await FeedRelay.create({
-      chairBridgeId: this.#media.chairBridgeId,
-      ports,
-      slate,
-      holdFrame: renderHoldFrame,
-      // The browsers' three simulcast layers (1280×720 camera): the sizes a speaker comes in.
-      holdSizes: [{ width: 1280, height: 720 }, { width: 640, height: 360 }, { width: 320, height: 180 }],
-      requestKeyFrame: () => this.#media.requestKeyFrame(this.peerId).catch(() => undefined),
-      clock: this.#options.clock,
-    });
-    this.#relay.on('video', (e) => this.emit('video', e));
-    this.#encoder = this.#newEncoder(ports);
-    await this.#joinMedia();
-  }
-
-  #newEncoder(ports: Record<'video' | 'speaker' | 'chair', number>): FeedEncoder {
+  /** A new thread with the wire as it is now (overlay, panel, the consumers on air). */
+  async #startThread(): Promise<FeedThread> {
     const o = this.#options;
-    const encoder = new FeedEncoder(
+    const overlay = this.#overlay;
+    const panel = this.#panel;
+    const thread = new FeedThread(
       {
-        ports,
+        chairBridgeId: this.#media.chairBridgeId,
+        pressFeed: o.pressFeed,
         width: this.width,
         height: this.height,
         fps: this.fps,
@@ -197,46 +192,126 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
         preset: o.preset ?? 'veryfast',
         maketBackground: o.maketBackground,
         maketText: o.maketText,
-        clock: o.clock,
-        panel: this.#panel,
+        overlay,
+        panel,
       },
-      this.#overlay,
+      { clock: o.clock, entry: o.threadEntry },
     );
-    // A new encoder is a new timeline.
+    thread.on('keyframe', () => void this.#media.requestKeyFrame(this.peerId).catch(() => undefined));
+    thread.on('video', (e) => {
+      this.#showing = e.source;
+      this.emit('video', e);
+    });
+    thread.on('ts', (packets, at) => this.#onTs(packets, at));
+    thread.on('encoder', () => {
+      // A new encoder is a new timeline.
+      this.#newTimeline();
+      // One that follows another in the same thread is a restart (a new thread's is told when the thread is connected).
+      if (!this.#cut || this.#thread !== thread) return;
+      this.#cut = false;
+      this.emit('restarted');
+    });
+    thread.on('encoderExit', (message) => {
+      if (this.#closed) return;
+      this.emit('problem', message);
+      this.#cutStream();
+    });
+    thread.on('problem', (message) => this.emit('problem', message));
+    thread.on('died', (why) => this.#onDied(thread, why));
+    try {
+      await thread.ready;
+    } catch (error) {
+      await thread.close();
+      throw error;
+    }
+    this.#threadStartedAt = o.clock.now();
+    // What changed while it started.
+    if (this.#overlay !== overlay) thread.setOverlay(this.#overlay);
+    if (this.#panel !== panel) thread.setPanel(this.#panel);
+    for (const source of this.#sources.values()) thread.addSource(source);
+    return thread;
+  }
+
+  /**
+   * The wire's thread died (a crash, out of memory): said at once, the recorders let go at the
+   * break, and a new thread started (after 1 s, doubled while it keeps dying, at most 30 s) and
+   * connected to the SFU; never a feed that is silently gone.
+   */
+  #onDied(thread: FeedThread, why: string): void {
+    if (this.#closed || this.#thread !== thread) return;
+    this.#thread = undefined;
+    this.#showing = undefined;
+    const clock = this.#options.clock;
+    if (clock.now() - this.#threadStartedAt >= THREAD_STEADY_MS) this.#restartDelay = THREAD_RESTART_MS;
+    const delay = this.#restartDelay;
+    this.#restartDelay = Math.min(THREAD_RESTART_MAX_MS, delay * 2);
+    this.emit('problem', `feed thread died: ${why}; the press feed and the recording stop until a new thread starts in ${delay / 1000} s`);
+    this.#cutStream();
+    this.#scheduleRestart(delay);
+  }
+
+  #scheduleRestart(delay: number): void {
+    const clock = this.#options.clock;
+    this.#restart = clock.setTimeout(() => {
+      this.#restart = undefined;
+      if (this.#closed) return;
+      void (async () => {
+        const thread = await this.#startThread();
+        if (this.#closed) {
+          await thread.close();
+          return;
+        }
+        this.#thread = thread;
+        // A new relay listens on a new port: the SFU sends there through a new plain transport (its consumers are made again).
+        await this.#connect();
+        if (this.#thread === thread && this.#cut) {
+          this.#cut = false;
+          this.emit('restarted');
+        }
+      })().catch((error: Error) => {
+        if (this.#closed) return;
+        const next = this.#restartDelay;
+        this.#restartDelay = Math.min(THREAD_RESTART_MAX_MS, next * 2);
+        this.emit('problem', `feed thread restart failed: ${error.message}; trying again in ${next / 1000} s`);
+        this.#scheduleRestart(next);
+      });
+    }, delay);
+  }
+
+  /** The stream breaks: each recorder is let go here (the desk opens a new file on `restarted`). */
+  #cutStream(): void {
+    this.#cut = true;
+    for (const tap of [...this.#taps]) {
+      if (tap.done) tap.done();
+      else this.#taps.delete(tap);
+    }
+    this.#newTimeline();
+  }
+
+  #newTimeline(): void {
     this.#ptsOffset = Infinity;
     this.#gop = [];
     this.#gopAt = undefined;
-    encoder.on('data', (chunk) => this.#onTs(chunk));
-    encoder.on('exit', ({ code, signal, stderr }) => {
-      if (this.#closed) return;
-      this.emit('problem', `feed encoder exited [code:${code}, signal:${signal}] ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-      // Restart it: the press feed goes on after a short gap. A recorder must not get the new
-      // stream's timeline in the same file: each is let go here, and the desk opens a new file.
-      for (const tap of [...this.#taps]) {
-        if (tap.done) tap.done();
-        else this.#taps.delete(tap);
-      }
-      void encoder.close();
-      this.#options.clock.setTimeout(() => {
-        if (this.#closed) return;
-        this.#encoder = this.#newEncoder(ports);
-        this.emit('restarted');
-      }, 1000);
-    });
-    encoder.start();
-    return encoder;
   }
 
   async #joinMedia(): Promise<void> {
-    const relay = this.#relay;
     const sink: MediaPeerSink = {
       consume: async (request: ConsumeRequest) => {
         const ssrc = request.rtpParameters.encodings?.[0]?.ssrc;
         if (ssrc === undefined) throw new Error('consumer without ssrc');
-        relay.addSource({ consumerId: request.consumerId, kind: request.kind, bridgeId: request.bridgeId, slot: request.slot, ssrc });
+        const source: RelaySource = { consumerId: request.consumerId, kind: request.kind, bridgeId: request.bridgeId, slot: request.slot, ssrc };
+        this.#sources.set(source.consumerId, source);
+        this.#thread?.addSource(source);
       },
-      consumerClosed: (consumerId) => relay.removeSource(consumerId),
-      consumerSlot: (consumerId, slot) => relay.setSlot(consumerId, slot),
+      consumerClosed: (consumerId) => {
+        this.#sources.delete(consumerId);
+        this.#thread?.removeSource(consumerId);
+      },
+      consumerSlot: (consumerId, slot) => {
+        const source = this.#sources.get(consumerId);
+        if (source) source.slot = slot;
+        this.#thread?.setSlot(consumerId, slot);
+      },
       sendLayers: () => undefined,
       micState: () => undefined,
       restartMedia: () => void this.#connect().catch((e: Error) => this.emit('problem', `feed media restart failed: ${e.message}`)),
@@ -249,44 +324,52 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
 
   /** A plain RTP transport from the SFU to the relay: loopback, no SRTP, rtcp-mux. */
   async #connect(): Promise<void> {
+    const thread = this.#thread;
+    if (!thread) return; // a new thread connects when it starts
     const transport = await this.#media.createPlainTransport(this.peerId, 'recv', { comedia: false });
-    await this.#media.connectPlainTransport(this.peerId, transport.id, this.#relay.address);
+    await this.#media.connectPlainTransport(this.peerId, transport.id, thread.address);
   }
 
   /** The texts drawn over the picture (banner lines, lower third). */
   setOverlay(overlay: Overlay): void {
     this.#overlay = overlay;
-    if (!this.#closed) this.#encoder.setOverlay(overlay);
+    if (!this.#closed) this.#thread?.setOverlay(overlay);
   }
 
-  /** The content beside the speaker: a panel from ContentPanel (transparent: none). */
-  setPanel(png: Buffer): void {
+  /** The content beside the speaker: a panel from ContentPanel; null: none (the re-encoder does not composite). */
+  setPanel(png: Buffer | null): void {
     this.#panel = png;
-    if (!this.#closed) this.#encoder.setPanel(png);
+    if (!this.#closed) this.#thread?.setPanel(png);
   }
 
   /** Whether the feed shows a speaker's video or the slate now. */
   get showing(): 'speaker' | 'slate' | undefined {
-    return this.#relay?.showing;
+    return this.#showing;
   }
 
   /** Process ids for the CPU figures: the re-encoder and the recorders. */
   get pids(): { encoder: number | undefined; recorders: (number | undefined)[] } {
-    return { encoder: this.#encoder?.pid, recorders: [...this.#taps].map((t) => t.recorder.pid) };
+    return { encoder: this.#thread?.encoderPid, recorders: [...this.#taps].map((t) => t.recorder.pid) };
   }
 
-  get relayCounters(): FeedRelay['counters'] | undefined {
-    return this.#relay?.counters;
+  /** The wire's thread (its id, for logs and tests), while one runs. */
+  get thread(): FeedThread | undefined {
+    return this.#thread;
   }
 
-  /** When the video sent to the re-encoder paused (FeedRelay.videoPauses). */
-  get relayVideoPauses(): FeedRelay['videoPauses'] {
-    return this.#relay?.videoPauses ?? [];
+  /** The relay's counters, as the wire's thread last sent them (every FEED_STATS_MS). */
+  get relayCounters(): FeedWireStats['relay'] | undefined {
+    return this.#thread?.stats?.relay;
+  }
+
+  /** When the video sent to the re-encoder paused (FeedRelay.videoPauses), as last sent. */
+  get relayVideoPauses(): FeedWireStats['videoPauses'] {
+    return this.#thread?.stats?.videoPauses ?? [];
   }
 
   /** The re-encoder's recent warnings. */
   get encoderLog(): string {
-    return this.#encoder?.stderr ?? '';
+    return this.#thread?.stats?.encoderLog ?? '';
   }
 
   /**
@@ -327,9 +410,8 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     });
   }
 
-  /** Keeps the last group of pictures and the PTS clock, and feeds the recorders. */
-  #follow(packets: Buffer): void {
-    const now = this.#options.clock.now();
+  /** Keeps the last group of pictures and the PTS clock, and feeds the recorders (`now`: when the wire had the packets). */
+  #follow(packets: Buffer, now: number): void {
     const out = new Map<Tap, Buffer[]>();
     for (let at = 0; at + TS_PACKET <= packets.length; at += TS_PACKET) {
       const p = packets.subarray(at, at + TS_PACKET);
@@ -379,35 +461,16 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     for (const [tap, chunks] of out) if (this.#taps.has(tap)) tap.recorder.write(Buffer.concat(chunks));
   }
 
-  #onTs(chunk: Buffer): void {
-    const packets = this.#packetizer.push(chunk);
-    if (packets.length === 0) return;
+  #onTs(packets: Buffer, at: number): void {
     this.bytesOut += packets.length;
-    this.#follow(packets);
-    const target = this.#options.pressFeed;
-    if (!target) return;
-    for (let at = 0; at < packets.length; at += TS_DATAGRAM) {
-      const payload = packets.subarray(at, Math.min(packets.length, at + TS_DATAGRAM));
-      if (target.protocol === 'udp') {
-        this.#press.send(payload, target.port, target.host);
-      } else {
-        // RTP/MPEG-TS (RFC 2250): payload type 33, 90 kHz clock from the wall clock.
-        const header = Buffer.alloc(12);
-        header[0] = 0x80;
-        header[1] = 33;
-        this.#pressSeq = (this.#pressSeq + 1) & 0xffff;
-        header.writeUInt16BE(this.#pressSeq, 2);
-        header.writeUInt32BE(Math.floor(performance.now() * 90) % 2 ** 32, 4);
-        header.writeUInt32BE(this.#pressSsrc, 8);
-        this.#press.send(Buffer.concat([header, payload]), target.port, target.host);
-      }
-    }
+    this.#follow(packets, at);
   }
 
-  /** Leaves the media session, stops the re-encoder and the relay; recorders are killed (stop them first). Idempotent. */
+  /** Leaves the media session, stops the wire's thread; recorders are killed (stop them first). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#options.clock.clearTimeout(this.#restart);
     try {
       this.#media.leave(this.peerId);
     } catch {
@@ -415,9 +478,8 @@ export class FeedOutput extends EventEmitter<FeedOutputEvents> {
     }
     for (const t of this.#taps) t.recorder.kill();
     this.#taps.clear();
-    await this.#encoder?.close();
-    this.#relay?.close();
-    this.#press.close();
+    await this.#thread?.close();
+    this.#thread = undefined;
     this.emit('close');
     this.removeAllListeners();
   }

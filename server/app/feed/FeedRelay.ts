@@ -129,7 +129,7 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
     // Hold frames of the slate's size and the usual sizes, made before they are needed.
     const slateSize = vp8KeyframeSize(relay.#slatePayloads()[0]!);
     await Promise.all([...(slateSize ? [slateSize] : []), ...(options.holdSizes ?? [])].map((s) => relay.#makeHold(s.width, s.height)));
-    // The relay runs on the server's event loop: its own time is counted (busyMs) for the benchmark.
+    // The relay runs on the feed thread's event loop (FeedThread): its own time is counted (busyMs) for the benchmark.
     relay.#in.on('message', (m) => relay.#timed(() => relay.#onDatagram(m)));
     relay.#sendReports();
     relay.#ticker = relay.#clock.setInterval(() => relay.#timed(() => relay.#tick()), 20);
@@ -282,7 +282,7 @@ export class FeedRelay extends EventEmitter<FeedRelayEvents> {
   #tick(): void {
     if (this.#closed) return;
     const now = this.#clock.now();
-    // The ticks come every 20 ms unless the event loop is held up: the longest wait tells a stall of the server from one of the relay.
+    // The ticks come every 20 ms unless the event loop is held up: the longest wait tells a stall of the feed's thread (or of the host) from one of the relay.
     if (this.#tickAt !== undefined) this.counters.longestTickGapMs = Math.max(this.counters.longestTickGapMs, now - this.#tickAt);
     this.#tickAt = now;
     const video = this.#streams.video;

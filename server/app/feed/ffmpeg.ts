@@ -60,6 +60,21 @@ export function stopChild(child: ChildProcess, clock: Clock, graceMs = 3000, sig
   });
 }
 
+const filters = new Map<string, Promise<boolean>>();
+
+/** Whether this ffmpeg has a filter (Debian's has zmq, a build without libzmq does not); asked once per name. */
+export function ffmpegHasFilter(name: string): Promise<boolean> {
+  let known = filters.get(name);
+  if (!known) {
+    known = run(FFMPEG, ['-hide_banner', '-h', `filter=${name}`]).then(
+      ({ stdout }) => stdout.startsWith(`Filter ${name}\n`),
+      () => false,
+    );
+    filters.set(name, known);
+  }
+  return known;
+}
+
 /** CPU time (user + system) of a process in seconds, from /proc/<pid>/stat; null when gone. */
 export function cpuSeconds(pid: number | undefined): number | null {
   if (pid === undefined) return null;

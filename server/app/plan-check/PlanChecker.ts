@@ -107,7 +107,7 @@ export class PlanChecker {
 
   #workerNow(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL('./boot.mjs', import.meta.url), {
+    const worker = new Worker(new URL('../thread-boot.mjs', import.meta.url), {
       workerData: { entry: new URL('./worker.ts', import.meta.url).href },
       resourceLimits: { maxOldGenerationSizeMb: PLAN_CHECK_HEAP_MB, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
       stdout: false,
