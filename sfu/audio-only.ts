@@ -14,6 +14,8 @@ export interface LinkVideoFacts {
     /** mediasoup's scores of its encodings (0: nothing arrives; an inactive stream is reset to 0 after 1.5 s). */
     scores: readonly number[];
   };
+  /** The SFU holds its video (routing/downlink-video.ts): its downlink carries audio only, by the SFU's own choice. */
+  downHeld?: boolean;
   /** The programme video it receives (absent: it receives none, e.g. it is on air with the chair's camera off). */
   onAirVideo?: {
     /** Resumed at the server and its producer not paused. */
@@ -35,18 +37,19 @@ export interface AudioOnlyFlags {
 export const CAM_SETTLE_MS = 3000;
 
 /** What the facts say now, before hysteresis. */
-export function audioOnlyNow(f: LinkVideoFacts): AudioOnlyFlags & { reported: boolean } {
+export function audioOnlyNow(f: LinkVideoFacts): AudioOnlyFlags & { reported: boolean; held: boolean } {
   const cam = f.cam;
   const camSilent = !!cam && !cam.paused && cam.ageMs >= CAM_SETTLE_MS && cam.scores.every((s) => s <= 0);
   const v = f.onAirVideo;
   return {
     up: f.reportedAudioOnly || camSilent,
-    down: !!v && v.resumed && v.sourceSending && !v.hasLayers,
+    down: !!f.downHeld || (!!v && v.resumed && v.sourceSending && !v.hasLayers),
     reported: f.reportedAudioOnly,
+    held: !!f.downHeld,
   };
 }
 
-/** How long a change must hold before it is told (the hall's own report enters at once: the browser already waited). */
+/** How long a change must hold before it is told (the hall's own report, and the SFU's hold of its video, enter at once: both already waited). */
 export const AUDIO_ONLY_HOLD_MS = { enterUp: 1000, enterDown: 1500, leave: 1000 } as const;
 
 interface Track {
@@ -74,7 +77,7 @@ export class AudioOnlyHysteresis {
         delete track.pending[side];
         continue;
       }
-      const hold = !value ? AUDIO_ONLY_HOLD_MS.leave : side === 'up' ? (now.reported ? 0 : AUDIO_ONLY_HOLD_MS.enterUp) : AUDIO_ONLY_HOLD_MS.enterDown;
+      const hold = !value ? AUDIO_ONLY_HOLD_MS.leave : side === 'up' ? (now.reported ? 0 : AUDIO_ONLY_HOLD_MS.enterUp) : now.held ? 0 : AUDIO_ONLY_HOLD_MS.enterDown;
       const pending = track.pending[side]?.value === value ? track.pending[side]! : (track.pending[side] = { value, since: at });
       if (at - pending.since >= hold) {
         track.flags[side] = value;

@@ -11,7 +11,7 @@ const sending: LinkVideoFacts = {
 
 describe('audio only: which links carry no video (pure rule)', () => {
   it('a hall that sends and receives video is not audio only', () => {
-    expect(audioOnlyNow(sending)).to.deep.equal({ up: false, down: false, reported: false });
+    expect(audioOnlyNow(sending)).to.deep.equal({ up: false, down: false, reported: false, held: false });
   });
 
   it('up: the hall says so, or every encoding of its camera scores 0 once the camera has settled', () => {
