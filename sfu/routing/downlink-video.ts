@@ -54,7 +54,7 @@ export interface DownlinkRuleConfig {
   videoAtKbps: number;
   /** ...for this long, with no loss, before the video is back. */
   verifyMs: number;
-  /** A trial with no layer and the estimate below this after `trialFailAfterMs` has failed. */
+  /** A trial whose estimate is below this after `trialFailAfterMs` (or not read yet, and no layer forwarded) has failed. */
   lowKbps: number;
   trialFailAfterMs: number;
   /** A trial that has not verified within this long has failed. */
@@ -63,12 +63,6 @@ export interface DownlinkRuleConfig {
   trialFirstMs: number;
   trialBackoff: number;
   trialEveryMaxMs: number;
-  /**
-   * While the hall says its uplink is weak, its own trials probe the link (and the SFU tries at
-   * once when they succeed, see `step`); the SFU's own trials then come no more often than this,
-   * for a link weak only upwards, whose downlink would otherwise stay without video.
-   */
-  reportedTrialEveryMs: number;
   /** A trial's consumer whose score falls below this (and below where it started) sees loss: the trial fails at once. */
   lossScore: number;
 }
@@ -83,7 +77,6 @@ export const DOWNLINK_RULE: DownlinkRuleConfig = {
   trialFirstMs: 3000,
   trialBackoff: 1.5,
   trialEveryMaxMs: 8000,
-  reportedTrialEveryMs: 10_000,
   lossScore: 9,
 };
 
@@ -177,7 +170,7 @@ export class DownlinkVideoRule {
     t.okSince = ok ? (t.okSince ?? at) : null;
     if (t.okSince !== null && at - t.okSince >= c.verifyMs) return this.#release('verified');
     if (elapsed >= c.trialMs) return this.#fail(at);
-    if (elapsed >= c.trialFailAfterMs && !tr?.layers && (kbps === null || kbps < c.lowKbps)) return this.#fail(at);
+    if (elapsed >= c.trialFailAfterMs && (kbps === null ? !tr?.layers : kbps < c.lowKbps)) return this.#fail(at);
     return null;
   }
 
@@ -203,9 +196,13 @@ export class DownlinkVideoRule {
     return reason;
   }
 
-  /** The next trial: on the backoff schedule, and no sooner than `reportedTrialEveryMs` while the hall says its uplink is weak. */
+  /**
+   * The next trial, on the same schedule as the browser's own trials of its uplink
+   * (client/shared/audioFirst.ts): the two run side by side, and whichever finds the link first
+   * brings the other at once (the SFU tries when the hall's uplink comes back; the browser tries
+   * when what it receives jumps back up).
+   */
   #schedule(at: number): void {
-    const every = this.#reported ? Math.max(this.#trialEvery, this.#c.reportedTrialEveryMs) : this.#trialEvery;
-    this.#nextTrialAt = at + every;
+    this.#nextTrialAt = at + this.#trialEvery;
   }
 }

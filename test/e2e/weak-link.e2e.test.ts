@@ -31,6 +31,9 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
   let weakBrowser: TestBrowser;
   let watch: ProducerWatch;
   const log: string[] = [];
+  /** What the SFU told of the weak hall, with the time (the recovery's line prints the part after the link came back). */
+  const timeline: { at: number; what: string }[] = [];
+  const since = (t0: number): string => timeline.filter((e) => e.at >= t0).map((e) => `${((e.at - t0) / 1000).toFixed(1)} s ${e.what}`).join(', ');
   let province: Page;
   let weak: Page;
   let chair: Page;
@@ -55,6 +58,8 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     server = await startTestServer(1, { listenIp: rig.rootIp }, { routes, healthIntervalMs: 1000 });
     // Đình Lập's media goes through the relay (transparent until impaired); its tbf is on its own link.
     const dump = (await server.pool.slot(0).webRtcServer.dump()) as unknown as { udpSockets: { port: number }[] };
+    server.media.on('downlink', (e) => e.bridgeId === WEAK && timeline.push({ at: Date.now(), what: `downlink ${e.state} (${e.reason})` }));
+    server.media.on('audioonly', (e) => e.bridgeId === WEAK && timeline.push({ at: Date.now(), what: `flags up ${e.up} down ${e.down}` }));
     relay = await startUdpRelay({ host: rig.rootIp, port: dump.udpSockets[0]!.port }, { listenIp: rig.rootIp });
     routes.set(WEAK, { ip: rig.rootIp, port: relay.port });
     root = await launchChromium({ secureOrigins: [server.url] });
@@ -178,7 +183,7 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     expect(server.media.downlinkOf(WEAK), 'the SFU sends its video again').to.equal('video');
     await waitFor('the province decodes the speaker again', async () => (await framesFrom(province, WEAK)) > framesBefore + 10, 20_000, 250);
     const backToVideo = Date.now() - restored;
-    console.log(`      restored: video back ${backToVideo} ms after the link recovered (goal ≤ 10 s)`);
+    console.log(`      restored: video back ${backToVideo} ms after the link recovered (goal ≤ 10 s); the SFU: ${since(restored)}`);
     await waitFor('the words go', async () => !(await hallWeakText(weak)).text && !(await hallWeakText(province)).text && !(await chairWeakText(chair, WEAK)).preview, 10_000, 250);
     await waitFor('the tile drops its mark', async () => (await technicianTile(technician, WEAK)).audioOnly === '', 10_000, 250);
     expect(backToVideo).to.be.at.most(15_000);

@@ -69,8 +69,8 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
   it('a trial fails early when no layer flows and the estimate stays low, at trialMs when it never verifies, and at once on loss', () => {
     const early = new DownlinkVideoRule();
     early.step(0, weak);
-    expect(early.step(DOWNLINK_RULE.reportedTrialEveryMs, weak)?.state).to.equal('trial');
-    const t0 = DOWNLINK_RULE.reportedTrialEveryMs;
+    expect(early.step(DOWNLINK_RULE.trialFirstMs, weak)?.state).to.equal('trial');
+    const t0 = DOWNLINK_RULE.trialFirstMs;
     expect(early.step(t0 + DOWNLINK_RULE.trialFailAfterMs - 1, { ...starved(), reportedAudioOnly: true })).to.equal(null);
     expect(early.step(t0 + DOWNLINK_RULE.trialFailAfterMs, { ...starved(), reportedAudioOnly: true })).to.deep.equal({ state: 'held', reason: 'trial_failed' });
 
@@ -133,13 +133,26 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
     expect(rule.nextTrialAt - (h + DOWNLINK_RULE.enterHoldMs)).to.equal(DOWNLINK_RULE.trialFirstMs);
   });
 
-  it('while the hall says its uplink is weak the SFU tries no more often than reportedTrialEveryMs; when its uplink comes back, at once', () => {
+  it('while the hall says its uplink is weak the SFU tries on the browser\'s schedule; when its uplink comes back, at once', () => {
     const rule = new DownlinkVideoRule();
     expect(rule.step(0, weak)?.state).to.equal('held');
-    expect(rule.step(DOWNLINK_RULE.trialFirstMs, weak), 'not on the short schedule').to.equal(null);
-    expect(rule.step(DOWNLINK_RULE.reportedTrialEveryMs - 1, weak)).to.equal(null);
-    // The hall's own trial verified its uplink: the SFU tries its downlink now.
-    expect(rule.step(DOWNLINK_RULE.reportedTrialEveryMs - 1 + 250, fine)).to.deep.equal({ state: 'trial', reason: 'uplink_back' });
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs - 1, weak)).to.equal(null);
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs, weak)).to.deep.equal({ state: 'trial', reason: 'trial' });
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs + DOWNLINK_RULE.trialFailAfterMs, { ...starved(), reportedAudioOnly: true })?.reason).to.equal('trial_failed');
+    // The hall's own trial verified its uplink: the SFU tries its downlink now, not at its next turn.
+    const back = DOWNLINK_RULE.trialFirstMs + DOWNLINK_RULE.trialFailAfterMs + 250;
+    expect(back).to.be.lessThan(rule.nextTrialAt);
+    expect(rule.step(back, fine)).to.deep.equal({ state: 'trial', reason: 'uplink_back' });
+  });
+
+  it('a trial whose layer flows on a stale estimate fails once the estimate falls below lowKbps (the link does not carry it)', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs, weak)?.state).to.equal('trial');
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0 + 250, { ...carries(400, 2), reportedAudioOnly: true })).to.equal(null);
+    expect(rule.step(t0 + 750, { ...carries(90, 2), reportedAudioOnly: true }), 'not before trialFailAfterMs').to.equal(null);
+    expect(rule.step(t0 + DOWNLINK_RULE.trialFailAfterMs, { ...carries(90, 2), reportedAudioOnly: true })).to.deep.equal({ state: 'held', reason: 'trial_failed' });
   });
 
   it('a new report during a trial ends it at once', () => {
@@ -152,7 +165,7 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
   it('a link weak only upwards: after a trial verified, a report that goes on does not hold the video again; the SFU\'s own sign does', () => {
     const rule = new DownlinkVideoRule();
     rule.step(0, weak);
-    const t0 = DOWNLINK_RULE.reportedTrialEveryMs;
+    const t0 = DOWNLINK_RULE.trialFirstMs;
     expect(rule.step(t0, weak)?.state).to.equal('trial');
     expect(rule.step(t0 + 250, { ...carries(2000), reportedAudioOnly: true })).to.equal(null);
     expect(rule.step(t0 + 250 + DOWNLINK_RULE.verifyMs, { ...carries(2000), reportedAudioOnly: true })).to.deep.equal({ state: 'video', reason: 'verified' });
@@ -165,9 +178,9 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
   it('held with no video consumer to try: back to video once the hall\'s uplink is fine (a consumer made later runs), kept while it says its link is weak', () => {
     const rule = new DownlinkVideoRule();
     rule.step(0, { ...weak, hasVideo: false });
-    expect(rule.step(DOWNLINK_RULE.reportedTrialEveryMs, { ...weak, hasVideo: false })).to.equal(null);
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs, { ...weak, hasVideo: false })).to.equal(null);
     expect(rule.held).to.equal(true);
-    expect(rule.step(DOWNLINK_RULE.reportedTrialEveryMs + 250, { ...fine, hasVideo: false })).to.deep.equal({ state: 'video', reason: 'no_video' });
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs + 250, { ...fine, hasVideo: false })).to.deep.equal({ state: 'video', reason: 'no_video' });
   });
 });
 
