@@ -71,6 +71,11 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     return this.#halls.get(peer)?.rule.held ?? false;
   }
 
+  /** Whether the hold takes video from this peer now (held, and it has video that routing wants running): its downlink is audio only. */
+  holdsVideo(peer: MediaPeer): boolean {
+    return this.held(peer) && runningVideo(peer).length > 0;
+  }
+
   /** Its state (video when unknown). */
   state(peer: MediaPeer): DownlinkState {
     return this.#halls.get(peer)?.rule.state ?? 'video';

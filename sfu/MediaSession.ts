@@ -94,7 +94,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.emit('downlink', change);
       this.#audioOnly.tick();
     });
-    this.#audioOnly = new AudioOnlyWatch(() => this.#bridgePeers.values(), 500, (peer) => this.#downlink.held(peer));
+    this.#audioOnly = new AudioOnlyWatch(() => this.#bridgePeers.values(), 500, (peer) => this.#downlink.holdsVideo(peer));
     this.#audioOnly.on('change', (state) => this.emit('audioonly', state));
     if (options.cascade) {
       this.#cascade = new Cascade({

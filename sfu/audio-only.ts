@@ -49,11 +49,13 @@ export function audioOnlyNow(f: LinkVideoFacts): AudioOnlyFlags & { reported: bo
   };
 }
 
-/** How long a change must hold before it is told (the hall's own report, and the SFU's hold of its video, enter at once: both already waited). */
+/** How long a change must hold before it is told (the hall's own report, and the SFU's hold of its video, enter and leave at once: both already waited). */
 export const AUDIO_ONLY_HOLD_MS = { enterUp: 1000, enterDown: 1500, leave: 1000 } as const;
 
 interface Track {
   flags: AudioOnlyFlags;
+  /** The last facts had the hall's report (up) and the SFU's hold (down): when they end, the side leaves at once. */
+  last: { reported: boolean; held: boolean };
   /** A different value seen since then, not yet told. */
   pending: { up?: { value: boolean; since: number }; down?: { value: boolean; since: number } };
 }
@@ -69,7 +71,7 @@ export class AudioOnlyHysteresis {
   /** Feeds what a hall's facts say at `now`; returns its new state when it changed. */
   step(bridgeId: string, now: ReturnType<typeof audioOnlyNow>, at: number): AudioOnlyFlags | null {
     let track = this.#tracks.get(bridgeId);
-    if (!track) this.#tracks.set(bridgeId, (track = { flags: { up: false, down: false }, pending: {} }));
+    if (!track) this.#tracks.set(bridgeId, (track = { flags: { up: false, down: false }, last: { reported: false, held: false }, pending: {} }));
     const before = { ...track.flags };
     for (const side of ['up', 'down'] as const) {
       const value = now[side];
@@ -77,13 +79,17 @@ export class AudioOnlyHysteresis {
         delete track.pending[side];
         continue;
       }
-      const hold = !value ? AUDIO_ONLY_HOLD_MS.leave : side === 'up' ? (now.reported ? 0 : AUDIO_ONLY_HOLD_MS.enterUp) : now.held ? 0 : AUDIO_ONLY_HOLD_MS.enterDown;
+      // The hall's report and the SFU's hold are decisions that already waited (a trial verified
+      // the link before either ends): they are told at once both ways; the SFU's own signs hold.
+      const decided = side === 'up' ? (value ? now.reported : track.last.reported) : value ? now.held : track.last.held;
+      const hold = decided ? 0 : !value ? AUDIO_ONLY_HOLD_MS.leave : side === 'up' ? AUDIO_ONLY_HOLD_MS.enterUp : AUDIO_ONLY_HOLD_MS.enterDown;
       const pending = track.pending[side]?.value === value ? track.pending[side]! : (track.pending[side] = { value, since: at });
       if (at - pending.since >= hold) {
         track.flags[side] = value;
         delete track.pending[side];
       }
     }
+    track.last = { reported: now.reported, held: now.held };
     const changed = before.up !== track.flags.up || before.down !== track.flags.down;
     if (!track.flags.up && !track.flags.down && !track.pending.up && !track.pending.down) this.#tracks.delete(bridgeId);
     return changed ? { ...track.flags } : null;
