@@ -73,7 +73,6 @@ export class ConsumerReconciler {
         peer.sink.consumerSlot(held.consumer.id, want.slot);
         if (want.slot === 'next') await held.consumer.pause().catch(() => undefined);
         else if (held.ready && !this.#videoHeld(peer, held.consumer)) resume(held.consumer, batch);
-        else if (held.ready) peer.sink.consumerPaused?.(held.consumer.id, true);
       }
     }
     const missing = desired.filter((d) => !peer.consumers.has(d.key));
@@ -118,7 +117,6 @@ export class ConsumerReconciler {
     held.ready = true;
     // A prepared consumer stays paused until its bridge goes on air; video stays paused while the peer's downlink is held.
     if (held.slot !== 'next' && !this.#videoHeld(peer, consumer)) resume(consumer, batch);
-    else if (held.slot !== 'next') peer.sink.consumerPaused?.(consumer.id, true);
   }
 
   #videoHeld(peer: MediaPeer, consumer: ms.Consumer): boolean {

@@ -126,21 +126,17 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
       const slot = running.find((h) => h.consumer === previousTrial)?.slot ?? 'onair';
       void previousTrial.setPreferredLayers(usualLayers(slot)).catch(ignore);
     }
-    const pause = (c: ms.Consumer, paused: boolean): void => {
-      void (paused ? c.pause() : c.resume()).catch(ignore);
-      peer.sink.consumerPaused?.(c.id, paused);
-    };
     if (decision.state === 'held') {
-      for (const h of running) pause(h.consumer, true);
+      for (const h of running) void h.consumer.pause().catch(ignore);
     } else if (decision.state === 'trial') {
       const candidate = trialCandidate(peer);
       if (candidate) {
         hall.trial = candidate.consumer;
         void candidate.consumer.setPreferredLayers(TRIAL_LAYERS).catch(ignore);
-        pause(candidate.consumer, false);
+        void candidate.consumer.resume().catch(ignore);
       }
     } else {
-      for (const h of running) pause(h.consumer, false);
+      for (const h of running) void h.consumer.resume().catch(ignore);
     }
     this.emit('change', { bridgeId: peer.bridgeId!, peerId: peer.id, ...decision });
   }

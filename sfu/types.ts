@@ -77,12 +77,6 @@ export interface MediaPeerSink {
   consumerClosed(consumerId: string): void;
   /** A consumer changed role (a prepared `next` consumer went on air). */
   consumerSlot(consumerId: string, slot: ConsumerSlot): void;
-  /**
-   * The SFU paused (or resumed) a video consumer because the peer's downlink carries no video
-   * (DownlinkHold): a browser pauses its receiver too, so that it stops asking on its weak uplink
-   * for the video it lost (NACKs, keyframe requests). Optional: other peers need not care.
-   */
-  consumerPaused?(consumerId: string, paused: boolean): void;
   /** The highest simulcast layer this hall should send (0 = low only). */
   sendLayers(maxSpatialLayer: number): void;
   /** Whether this hall's microphone is open at the server. */

@@ -227,19 +227,6 @@ export class MediaLeg {
       this.#activate(rc);
       this.#emit('consumerslot', rc);
     });
-    // The SFU holds this video for a downlink that has no room: the receiver goes inactive too,
-    // so the browser stops asking on its uplink for the video it lost (NACKs, keyframe requests).
-    // The track stays enabled: the picture stands still rather than going black.
-    this.socket.on('media:consumerPaused', ({ consumerId, paused }) => {
-      const c = this.consumers.get(consumerId)?.consumer;
-      if (!c || c.closed || c.paused === paused) return;
-      if (paused) {
-        c.pause();
-        c.track.enabled = true;
-      } else {
-        c.resume();
-      }
-    });
     this.socket.on('media:sendLayers', ({ maxSpatialLayer }) => {
       this.maxSpatialLayer = maxSpatialLayer;
       void this.#applyVideo();

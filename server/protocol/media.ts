@@ -263,8 +263,6 @@ export interface MediaServerEvents {
   'media:consumerClosed': (msg: { consumerId: string }) => void;
   /** A prepared (`next`) consumer went on air, or went back to waiting. */
   'media:consumerSlot': (msg: { consumerId: string; slot: ConsumerSlot }) => void;
-  /** The SFU paused (resumed) this video consumer: the hall's downlink carries no video (sfu/routing/downlink-video.ts). */
-  'media:consumerPaused': (msg: { consumerId: string; paused: boolean }) => void;
   'media:sendLayers': (msg: { maxSpatialLayer: number }) => void;
   'media:micState': (msg: { open: boolean }) => void;
   'media:restart': (msg: { reason: string }) => void;

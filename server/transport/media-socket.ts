@@ -108,7 +108,6 @@ function sinkOf(link: PeerLink, links: Map<string, PeerLink>, consumeTimeout: nu
     },
     consumerClosed: (consumerId) => void link.socket?.emit('media:consumerClosed', { consumerId }),
     consumerSlot: (consumerId, slot) => void link.socket?.emit('media:consumerSlot', { consumerId, slot }),
-    consumerPaused: (consumerId, paused) => void link.socket?.emit('media:consumerPaused', { consumerId, paused }),
     sendLayers: (maxSpatialLayer) => void link.socket?.emit('media:sendLayers', { maxSpatialLayer }),
     micState: (open) => void link.socket?.emit('media:micState', { open }),
     restartMedia: (reason) => void link.socket?.emit('media:restart', { reason }),

@@ -72,7 +72,6 @@ export class RecordingSink implements MediaPeerSink {
   readonly consumes: ConsumeRequest[] = [];
   readonly closedConsumers: string[] = [];
   readonly slotChanges: { consumerId: string; slot: ConsumerSlot }[] = [];
-  readonly pauses: { consumerId: string; paused: boolean }[] = [];
   readonly layers: number[] = [];
   readonly mics: boolean[] = [];
   readonly restarts: string[] = [];
@@ -87,9 +86,6 @@ export class RecordingSink implements MediaPeerSink {
   }
   consumerSlot(consumerId: string, slot: ConsumerSlot): void {
     this.slotChanges.push({ consumerId, slot });
-  }
-  consumerPaused(consumerId: string, paused: boolean): void {
-    this.pauses.push({ consumerId, paused });
   }
   sendLayers(maxSpatialLayer: number): void {
     this.layers.push(maxSpatialLayer);
