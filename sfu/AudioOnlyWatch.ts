@@ -9,13 +9,14 @@ export type AudioOnlyWatchEvents = {
 };
 
 /** What the SFU sees of a hall's video now, read from mediasoup's objects (no worker request). */
-export function linkVideoFacts(peer: MediaPeer, now: number): LinkVideoFacts {
+export function linkVideoFacts(peer: MediaPeer, now: number, downHeld = false): LinkVideoFacts {
   const cam = peer.publication('cam');
   const producer = cam?.producer;
   const onAir = [...peer.consumers.values()].find((c) => c.slot === 'onair' && c.consumer.kind === 'video' && !c.consumer.closed && c.ready);
   const c = onAir?.consumer;
   return {
     reportedAudioOnly: peer.sendMode === 'audio-only',
+    downHeld,
     cam: producer && !producer.closed ? { paused: producer.paused, ageMs: now - cam.epoch, scores: producer.score.map((s) => s.score) } : undefined,
     onAirVideo: c
       ? {
@@ -31,17 +32,21 @@ export function linkVideoFacts(peer: MediaPeer, now: number): LinkVideoFacts {
 /**
  * Watches the publishing halls twice a second and tells when a hall's link stops carrying video
  * (its camera no longer reaches the SFU, or the SFU's estimate of its downlink fits no layer of the
- * programme) and when it carries video again. The rule and its hysteresis are in audio-only.ts.
+ * programme, or the SFU holds its video: DownlinkHold) and when it carries video again. The rule
+ * and its hysteresis are in audio-only.ts.
  */
 export class AudioOnlyWatch extends EventEmitter<AudioOnlyWatchEvents> {
   readonly #peers: () => Iterable<MediaPeer>;
+  readonly #downHeld: (peer: MediaPeer) => boolean;
   readonly #book = new AudioOnlyHysteresis();
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
-  constructor(halls: () => Iterable<MediaPeer>, intervalMs = 500) {
+  /** `downHeld`: whether the SFU holds a hall's video (DownlinkHold), which is then audio only downwards. */
+  constructor(halls: () => Iterable<MediaPeer>, intervalMs = 500, downHeld: (peer: MediaPeer) => boolean = () => false) {
     super();
     this.#peers = halls;
+    this.#downHeld = downHeld;
     this.#timer = setInterval(() => this.tick(), intervalMs);
     this.#timer.unref();
   }
@@ -54,7 +59,7 @@ export class AudioOnlyWatch extends EventEmitter<AudioOnlyWatchEvents> {
       const bridgeId = peer.bridgeId;
       if (bridgeId === undefined || peer.closed) continue;
       seen.add(bridgeId);
-      const changed = this.#book.step(bridgeId, audioOnlyNow(linkVideoFacts(peer, now)), now);
+      const changed = this.#book.step(bridgeId, audioOnlyNow(linkVideoFacts(peer, now, this.#downHeld(peer))), now);
       if (changed) this.emit('change', { bridgeId, ...changed });
     }
     for (const bridgeId of this.#book.bridges()) {

@@ -12,6 +12,8 @@ export interface ConsumerReconcilerOptions {
   desired: (peer: MediaPeer) => DesiredConsumer<RoutedTrack>[];
   /** How long a consumer waits for its client before it is dropped. */
   consumeTimeoutMs: number;
+  /** Whether the SFU holds this peer's video (its downlink carries audio only: DownlinkHold); its video consumers then stay paused. */
+  videoHeld?: (peer: MediaPeer) => boolean;
   /** Whether the session has closed (then nothing more is done or reported). */
   closed: () => boolean;
   /** A reconciliation failed (the session reports it as a warning and tries again later). */
@@ -70,7 +72,7 @@ export class ConsumerReconciler {
         held.slot = want.slot;
         peer.sink.consumerSlot(held.consumer.id, want.slot);
         if (want.slot === 'next') await held.consumer.pause().catch(() => undefined);
-        else if (held.ready) resume(held.consumer, batch);
+        else if (held.ready && !this.#videoHeld(peer, held.consumer)) resume(held.consumer, batch);
       }
     }
     const missing = desired.filter((d) => !peer.consumers.has(d.key));
@@ -113,8 +115,12 @@ export class ConsumerReconciler {
     }
     if (consumer.closed) return;
     held.ready = true;
-    // A prepared consumer stays paused until its bridge goes on air.
-    if (held.slot !== 'next') resume(consumer, batch);
+    // A prepared consumer stays paused until its bridge goes on air; video stays paused while the peer's downlink is held.
+    if (held.slot !== 'next' && !this.#videoHeld(peer, consumer)) resume(consumer, batch);
+  }
+
+  #videoHeld(peer: MediaPeer, consumer: ms.Consumer): boolean {
+    return consumer.kind === 'video' && (this.#o.videoHeld?.(peer) ?? false);
   }
 }
 

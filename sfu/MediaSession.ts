@@ -9,8 +9,9 @@ import { MediaPeer, type Publication } from './MediaPeer.ts';
 import { ConsumerReconciler } from './ConsumerReconciler.ts';
 import { AudioLevels } from './AudioLevels.ts';
 import { AudioOnlyWatch } from './AudioOnlyWatch.ts';
+import { DownlinkHold } from './DownlinkHold.ts';
 import { Cascade, type CascadeLinkStats, type CascadePipeCounts, type PipeAnswer, type PipeEnd } from './Cascade.ts';
-import { desiredConsumers, maxSpatialLayer, microphoneOpen, type BridgeTracks, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
+import { desiredConsumers, maxSpatialLayer, microphoneOpen, type BridgeTracks, type DownlinkState, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
 import type { AudioOnlyState, JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, SendMode, TransportDirection } from './types.ts';
@@ -29,6 +30,7 @@ import type { PlainTransportInfo, PlainTransportOptions, WebRtcTransportInfo } f
  *   AudioLevels            who is heard and how loud (an AudioLevelObserver per router)
  *   stats                  link counters, microphone report, snapshot
  *   AudioOnlyWatch         which halls' links carry no video (audio-only.ts: the rule)
+ *   DownlinkHold           pauses a hall's video at the SFU when its downlink carries none (routing/downlink-video.ts)
  * It is the SFU's one facade, which is why it is a little over 400 lines: every method is a short
  * delegation to one of these parts.
  */
@@ -45,6 +47,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #switchBatchMs: number;
   readonly #reconciler: ConsumerReconciler;
   readonly #audioOnly: AudioOnlyWatch;
+  readonly #downlink: DownlinkHold;
   readonly #levels: AudioLevels;
   /** What routing reads: what is on air, who is next, whose microphones are open. */
   #routing: RoutingState;
@@ -74,6 +77,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#reconciler = new ConsumerReconciler({
       routers,
       desired: (peer) => desiredConsumers(this.#routing, peer, this.#published),
+      videoHeld: (peer) => this.#downlink.held(peer),
       consumeTimeoutMs: options.consumeTimeoutMs ?? 5000,
       closed: () => this.#closed,
       failed: (peer, error) => {
@@ -85,7 +89,12 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
         if (retry) retry.delayMs = 500;
       },
     });
-    this.#audioOnly = new AudioOnlyWatch(() => this.#bridgePeers.values());
+    this.#downlink = new DownlinkHold(() => this.#bridgePeers.values());
+    this.#downlink.on('change', (change) => {
+      this.emit('downlink', change);
+      this.#audioOnly.tick();
+    });
+    this.#audioOnly = new AudioOnlyWatch(() => this.#bridgePeers.values(), 500, (peer) => this.#downlink.holdsVideo(peer));
     this.#audioOnly.on('change', (state) => this.emit('audioonly', state));
     if (options.cascade) {
       this.#cascade = new Cascade({
@@ -315,6 +324,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (!peer.options.publish) throw new SfuError('not_allowed', 'peer may not publish');
     if (peer.sendMode === mode) return;
     peer.sendMode = mode;
+    // Its downlink follows at once (a weak link is most often weak both ways), then the flags.
+    this.#downlink.tick();
     this.#audioOnly.tick();
     await peer.holdCamera(mode === 'audio-only');
   }
@@ -327,6 +338,12 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** One hall's video state (both false: its link carries video, or it is not here). */
   audioOnlyOf(bridgeId: string): AudioOnlyState {
     return this.#audioOnly.of(bridgeId);
+  }
+
+  /** Whether the SFU holds a hall's video now (`held`, or `trial` while it tries the lowest layer), or sends it (`video`, also when it is not here). */
+  downlinkOf(bridgeId: string): DownlinkState {
+    const peer = this.#bridgePeers.get(bridgeId);
+    return peer && !peer.closed ? this.#downlink.state(peer) : 'video';
   }
 
   /** Chooses the set of halls a console sees as thumbnails (lowest simulcast layer). */
@@ -529,6 +546,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#audioOnly.close();
+    this.#downlink.close();
     for (const retry of this.#retries.values()) clearTimeout(retry.timer);
     for (const peer of [...this.#peers.values()]) peer.close();
     this.#cascade?.close();

@@ -14,6 +14,8 @@ export interface LinkVideoFacts {
     /** mediasoup's scores of its encodings (0: nothing arrives; an inactive stream is reset to 0 after 1.5 s). */
     scores: readonly number[];
   };
+  /** The SFU holds its video (routing/downlink-video.ts): its downlink carries audio only, by the SFU's own choice. */
+  downHeld?: boolean;
   /** The programme video it receives (absent: it receives none, e.g. it is on air with the chair's camera off). */
   onAirVideo?: {
     /** Resumed at the server and its producer not paused. */
@@ -35,22 +37,25 @@ export interface AudioOnlyFlags {
 export const CAM_SETTLE_MS = 3000;
 
 /** What the facts say now, before hysteresis. */
-export function audioOnlyNow(f: LinkVideoFacts): AudioOnlyFlags & { reported: boolean } {
+export function audioOnlyNow(f: LinkVideoFacts): AudioOnlyFlags & { reported: boolean; held: boolean } {
   const cam = f.cam;
   const camSilent = !!cam && !cam.paused && cam.ageMs >= CAM_SETTLE_MS && cam.scores.every((s) => s <= 0);
   const v = f.onAirVideo;
   return {
     up: f.reportedAudioOnly || camSilent,
-    down: !!v && v.resumed && v.sourceSending && !v.hasLayers,
+    down: !!f.downHeld || (!!v && v.resumed && v.sourceSending && !v.hasLayers),
     reported: f.reportedAudioOnly,
+    held: !!f.downHeld,
   };
 }
 
-/** How long a change must hold before it is told (the hall's own report enters at once: the browser already waited). */
+/** How long a change must hold before it is told (the hall's own report, and the SFU's hold of its video, enter and leave at once: both already waited). */
 export const AUDIO_ONLY_HOLD_MS = { enterUp: 1000, enterDown: 1500, leave: 1000 } as const;
 
 interface Track {
   flags: AudioOnlyFlags;
+  /** The last facts had the hall's report (up) and the SFU's hold (down): when they end, the side leaves at once. */
+  last: { reported: boolean; held: boolean };
   /** A different value seen since then, not yet told. */
   pending: { up?: { value: boolean; since: number }; down?: { value: boolean; since: number } };
 }
@@ -66,7 +71,7 @@ export class AudioOnlyHysteresis {
   /** Feeds what a hall's facts say at `now`; returns its new state when it changed. */
   step(bridgeId: string, now: ReturnType<typeof audioOnlyNow>, at: number): AudioOnlyFlags | null {
     let track = this.#tracks.get(bridgeId);
-    if (!track) this.#tracks.set(bridgeId, (track = { flags: { up: false, down: false }, pending: {} }));
+    if (!track) this.#tracks.set(bridgeId, (track = { flags: { up: false, down: false }, last: { reported: false, held: false }, pending: {} }));
     const before = { ...track.flags };
     for (const side of ['up', 'down'] as const) {
       const value = now[side];
@@ -74,13 +79,17 @@ export class AudioOnlyHysteresis {
         delete track.pending[side];
         continue;
       }
-      const hold = !value ? AUDIO_ONLY_HOLD_MS.leave : side === 'up' ? (now.reported ? 0 : AUDIO_ONLY_HOLD_MS.enterUp) : AUDIO_ONLY_HOLD_MS.enterDown;
+      // The hall's report and the SFU's hold are decisions that already waited (a trial verified
+      // the link before either ends): they are told at once both ways; the SFU's own signs hold.
+      const decided = side === 'up' ? (value ? now.reported : track.last.reported) : value ? now.held : track.last.held;
+      const hold = decided ? 0 : !value ? AUDIO_ONLY_HOLD_MS.leave : side === 'up' ? AUDIO_ONLY_HOLD_MS.enterUp : AUDIO_ONLY_HOLD_MS.enterDown;
       const pending = track.pending[side]?.value === value ? track.pending[side]! : (track.pending[side] = { value, since: at });
       if (at - pending.since >= hold) {
         track.flags[side] = value;
         delete track.pending[side];
       }
     }
+    track.last = { reported: now.reported, held: now.held };
     const changed = before.up !== track.flags.up || before.down !== track.flags.down;
     if (!track.flags.up && !track.flags.down && !track.pending.up && !track.pending.down) this.#tracks.delete(bridgeId);
     return changed ? { ...track.flags } : null;

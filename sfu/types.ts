@@ -160,6 +160,8 @@ export type MediaSessionEvents = {
   resumed: [{ peerId: string; bridgeId?: string; at: number }];
   /** A hall's link stopped or started carrying video. */
   audioonly: [AudioOnlyState];
+  /** The SFU held a hall's video (its downlink carries audio only), put it on trial or gave it back (routing/downlink-video.ts). */
+  downlink: [{ bridgeId: string; peerId: string; state: 'video' | 'held' | 'trial'; reason: string }];
   /** Something failed that the session worked around (logged by the app). */
   warning: [{ message: string; peerId?: string }];
   close: [];

@@ -8,7 +8,8 @@
 //   256, 128  the link capped both ways; after it settles, the audio lost after FEC and
 //             concealment at the province (the browser's own concealedSamples, silence excluded)
 //   64        cut from a clean link: the time until the SFU holds the hall as audio only, then
-//             the audio lost in the steady state
+//             the audio lost in the steady state (the SFU also holds the video it sends the hall:
+//             sfu/routing/downlink-video.ts)
 //   restored  the cap removed: the time until the SFU holds it as video again and the province
 //             decodes its picture
 //   lossy     10 % loss and 300 ms delay each way from the relay: the audio lost after FEC
@@ -37,6 +38,7 @@ import { launchChromium, openPage, type TestBrowser } from '../../test/helpers/c
 import { pageState, waitLive } from '../../test/helpers/hall-page.ts';
 import { createNetRig, netRigSkipReason, type NetRig } from '../../test/helpers/netns.ts';
 import { startUdpRelay, type UdpRelay } from '../../test/helpers/udp-relay.ts';
+import { speechMicFlags } from '../../test/helpers/speech-wav.ts';
 import { audioBetween, audioFrom, framesFrom, giveFloor, micBackAfter, ProducerWatch } from '../../test/helpers/weak-link.ts';
 
 const execFileP = promisify(execFile);
@@ -116,7 +118,8 @@ async function main(): Promise<void> {
     browsers.push(root);
     const province = await openPage(root.browser, await inviteUrl(srv, PROVINCE));
     const host = await rig.addHost('dinhlap');
-    const weakBrowser = await launchChromium({ netns: host.netns, secureOrigins: [srv.url] });
+    // Its microphone speaks (test/helpers/speech-wav.ts): Opus codes it in SILK or hybrid mode, with in-band FEC.
+    const weakBrowser = await launchChromium({ netns: host.netns, secureOrigins: [srv.url], args: speechMicFlags() });
     browsers.push(weakBrowser);
     const weak = await openPage(weakBrowser.browser, await inviteUrl(srv, WEAK));
     await waitLive(province, PROVINCE);
@@ -240,6 +243,8 @@ async function main(): Promise<void> {
       loaded,
       pass,
       goals: GOALS,
+      // The speaking hall's microphone: a speech-like synthesis since 2026-12-07 07:00 (before: Chromium's beep, coded as music without FEC).
+      mic: 'speech-wav',
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model.trim(), openssl_aes128gcm_1200B_kBps: aes, load_max: r2(maxLoad) },
       clean_concealed_pct: r2(clean.concealedPct),
       lossy_10pct_300ms_audio_loss_pct: r2(lossy.concealedPct),

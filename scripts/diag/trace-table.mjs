@@ -35,6 +35,7 @@ const flush = (list) => {
       `prov recv ${heard.recv} lost ${heard.lost} conc ${heard.conc}ms`,
       `opus ${opus.n}p fec ${opus.fec} s/h/c ${opus.silk}/${opus.hybrid}/${opus.celt}`,
       inA ? `weakHears lost ${inA.lost} conc ${inA.concMs}ms` : '',
+      `sfu ${last.sfuDownlink ?? '-'}`,
       `rtt ${last.page?.rtt ?? '-'} rem ${JSON.stringify(last.page?.remoteAudio ?? null)}`,
       events.length ? `EV ${events.join(',')}` : '',
     ].join(' | '),

@@ -7,12 +7,14 @@
 //   flock /work/wt/.heavy.lock bash scripts/with-env.sh node --import tsx scripts/diag/weaklink-trace.ts [out.jsonl]
 //
 // Phases: clean 6 s; 64 kbit/s both ways 40 s; restored 15 s; 10 % loss + 300 ms each way 20 s.
+// The hall's microphone speaks (test/helpers/speech-wav.ts); TRACE_TONE=1 gives it Chromium's own beep.
 import fs from 'node:fs';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import type { Page } from 'puppeteer-core';
 import { inviteUrl, startTestServer } from '../../test/helpers/server.ts';
 import { launchChromium, openPage } from '../../test/helpers/chromium.ts';
+import { speechMicFlags } from '../../test/helpers/speech-wav.ts';
 import { waitLive } from '../../test/helpers/hall-page.ts';
 import { createNetRig, run } from '../../test/helpers/netns.ts';
 import { startUdpRelay } from '../../test/helpers/udp-relay.ts';
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
   routes.set(WEAK, { ip: rig.rootIp, port: relay.port });
   const root = await launchChromium({ secureOrigins: [server.url] });
   const host = await rig.addHost('dinhlap');
-  const weakBrowser = await launchChromium({ netns: host.netns, secureOrigins: [server.url] });
+  const weakBrowser = await launchChromium({ netns: host.netns, secureOrigins: [server.url], args: process.env.TRACE_TONE ? [] : speechMicFlags() });
   const events: unknown[] = [];
   try {
     const province = await openPage(root.browser, await inviteUrl(server, PROVINCE));
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
         ]);
         const o = opus;
         opus = { n: 0, silk: 0, hybrid: 0, celt: 0, fec: 0, frames2: 0, bytes: 0, bw: {}, frameMs: {} };
-        log({ t: at - t0, phase, up, down, page, heard, sfuMic: micStats.map((s) => ({ pkts: s.packetCount, lost: s.packetsLost, frac: s.fractionLost, bitrate: s.bitrate })), opus: o, events: events.splice(0) });
+        log({ t: at - t0, phase, up, down, page, heard, sfuDownlink: server.media.downlinkOf(WEAK), sfuMic: micStats.map((s) => ({ pkts: s.packetCount, lost: s.packetsLost, frac: s.fractionLost, bitrate: s.bitrate })), opus: o, events: events.splice(0) });
         await sleep(Math.max(0, 250 - (Date.now() - at)));
       }
     })();

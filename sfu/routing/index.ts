@@ -4,10 +4,13 @@
 //   send-layers.ts     the simulcast layers each hall should send
 //   microphones.ts     whose microphone runs at the server (the set comes from the core)
 //   priorities.ts      which video a short downlink keeps: the programme before thumbnails
+//   downlink-video.ts  when a hall's downlink gets no video at all (audio only), and how it comes back
 export { desiredConsumers, onAirTracks } from './who-hears-whom.ts';
 export { maxSpatialLayer } from './send-layers.ts';
 export { microphoneOpen } from './microphones.ts';
 export { consumerPriority, VIDEO_PRIORITY } from './priorities.ts';
+export { DOWNLINK_RULE, DownlinkVideoRule } from './downlink-video.ts';
+export type { DownlinkDecision, DownlinkFacts, DownlinkReason, DownlinkRuleConfig, DownlinkState } from './downlink-video.ts';
 export type {
   BridgeTracks,
   ConsumerSlot,

@@ -68,6 +68,21 @@ export function framesFrom(page: Page, bridgeId: string): Promise<number> {
   }, bridgeId);
 }
 
+/** Bytes of video a page has received so far (every video consumer, retransmissions and padding included). */
+export function videoReceived(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    let bytes = 0;
+    const client = (window as any).diemcau?.client;
+    for (const rc of client ? client.consumers.values() : []) {
+      if (rc.consumer.kind !== 'video') continue;
+      (await rc.consumer.getStats()).forEach((s: any) => {
+        if (s.type === 'inbound-rtp') bytes += (s.bytesReceived ?? 0) + (s.headerBytesReceived ?? 0);
+      });
+    }
+    return bytes;
+  });
+}
+
 /** The server's producers of every bridge, seen through mediasoup's observer (start before the server). */
 export class ProducerWatch {
   readonly #byBridge = new Map<string, ms.Producer[]>();

@@ -11,7 +11,7 @@ const sending: LinkVideoFacts = {
 
 describe('audio only: which links carry no video (pure rule)', () => {
   it('a hall that sends and receives video is not audio only', () => {
-    expect(audioOnlyNow(sending)).to.deep.equal({ up: false, down: false, reported: false });
+    expect(audioOnlyNow(sending)).to.deep.equal({ up: false, down: false, reported: false, held: false });
   });
 
   it('up: the hall says so, or every encoding of its camera scores 0 once the camera has settled', () => {
@@ -37,14 +37,26 @@ describe('audio only: hysteresis before a change is told', () => {
   const noLayer = audioOnlyNow({ ...sending, onAirVideo: { resumed: true, sourceSending: true, hasLayers: false } });
   const video = audioOnlyNow(sending);
 
-  it('the hall\'s own report enters at once; the SFU\'s signs must hold; leaving must hold too', () => {
+  it('the hall\'s own report enters and leaves at once (its browser already waited, and verified the link before it ends); the SFU\'s signs must hold both ways', () => {
     const book = new AudioOnlyHysteresis();
     expect(book.step('d-178', audioOnlyNow({ ...sending, reportedAudioOnly: true }), 0)).to.deep.equal({ up: true, down: false });
     expect(book.audioOnly()).to.deep.equal([{ bridgeId: 'd-178', up: true, down: false }]);
-    expect(book.step('d-178', video, 100), 'leaving holds').to.equal(null);
-    expect(book.step('d-178', video, 100 + AUDIO_ONLY_HOLD_MS.leave)).to.deep.equal({ up: false, down: false });
+    expect(book.step('d-178', video, 100), 'the report ended').to.deep.equal({ up: false, down: false });
     expect(book.audioOnly()).to.deep.equal([]);
     expect(book.bridges(), 'a hall back to video is not kept').to.deep.equal([]);
+    // A silent camera entered after its hold; it leaves after its hold too.
+    book.step('d-178', silentCam, 0);
+    expect(book.step('d-178', silentCam, AUDIO_ONLY_HOLD_MS.enterUp)).to.deep.equal({ up: true, down: false });
+    expect(book.step('d-178', video, AUDIO_ONLY_HOLD_MS.enterUp + 100), 'leaving holds').to.equal(null);
+    expect(book.step('d-178', video, AUDIO_ONLY_HOLD_MS.enterUp + 100 + AUDIO_ONLY_HOLD_MS.leave)).to.deep.equal({ up: false, down: false });
+  });
+
+  it('a report that ends while the camera still scores nothing: the camera\'s sign holds as usual', () => {
+    const book = new AudioOnlyHysteresis();
+    book.step('d-178', audioOnlyNow({ ...sending, reportedAudioOnly: true }), 0);
+    expect(book.step('d-178', silentCam, 100), 'still up: the camera sends nothing yet').to.equal(null);
+    expect(book.step('d-178', video, 200)).to.equal(null);
+    expect(book.step('d-178', video, 200 + AUDIO_ONLY_HOLD_MS.leave)).to.deep.equal({ up: false, down: false });
   });
 
   it('a silent camera for less than the hold is a flicker, not a state', () => {

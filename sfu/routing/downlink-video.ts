@@ -1,0 +1,214 @@
+// Audio first on a hall's downlink: when the SFU stops sending a hall video, and how it finds out
+// that the link carries video again. Pure (time comes with each reading); unit-tested with a fake
+// clock (test/unit/sfu/downlink-video.test.ts). DownlinkHold (sfu/DownlinkHold.ts) feeds it from
+// mediasoup's objects and pauses and resumes the hall's video consumers as it says.
+//
+// Why the SFU must do it itself: mediasoup's estimate of a hall's downlink falls only as fast as
+// its feedback shows loss, and until no layer fits it keeps forwarding the programme's video and
+// probing with padding. On a 64 kbit/s link that went on for ~10 s after the hall's own camera had
+// stopped (tbf dropped 50–390 packets a second on the downlink), and the hall's answers to it
+// (transport feedback, NACKs) took the room its own audio needed on the uplink
+// (docs/benchmarks.md, the weak-link trace). Audio consumers are never paused: the rule is about
+// video only.
+
+/** What the SFU sees of one hall's downlink at a moment. */
+export interface DownlinkFacts {
+  /** The hall's browser says its uplink carries no video (its `media:sendMode`); most weak links are weak both ways. */
+  reportedAudioOnly: boolean;
+  /** It holds a video consumer that routing wants running (on air, content, thumbnails; not a prepared `next`). */
+  hasVideo: boolean;
+  /**
+   * mediasoup forwards no layer of the programme video it receives, though the consumer runs and
+   * its source sends. Either the transport's estimate fits not even the lowest simulcast layer, or
+   * the consumer waits for a keyframe (after a switch, for as long as the speaker's browser takes
+   * on a loaded machine): the estimate tells them apart.
+   */
+  noLayerFits: boolean;
+  /** The receive transport's estimate of the downlink, kbit/s (null: not read, or none yet). Read while held, and while no layer fits. */
+  availableKbps: number | null;
+  /** While a trial runs: what its consumer shows (absent when it has none, e.g. it closed). */
+  trial?: {
+    /** mediasoup forwards it a layer now. */
+    layers: boolean;
+    /** mediasoup's score of what the hall receives of it (0–10, from the hall's receiver reports). */
+    score: number;
+  };
+}
+
+/**
+ * `video`: routing's video runs; `held`: every video consumer of the hall is paused at the SFU
+ * (audio only on its downlink); `trial`: held, but one video consumer runs at the lowest layer
+ * to find out whether the link carries it (mediasoup probes up to what it asks for).
+ */
+export type DownlinkState = 'video' | 'held' | 'trial';
+
+/** Thresholds and timings (kbit/s, ms). */
+export interface DownlinkRuleConfig {
+  /** No layer fits, with the estimate below `videoAtKbps`, for this long before the hall's video is held. */
+  enterHoldMs: number;
+  /**
+   * A trial must keep the estimate at this while its consumer gets a layer: the lowest layer
+   * (up to 150 kbit/s) beside the audio, as the browser's own rule asks of its uplink
+   * (client/shared/audioFirst.ts, SEND_RULE.videoAtKbps).
+   */
+  videoAtKbps: number;
+  /** ...for this long, with no loss, before the video is back. */
+  verifyMs: number;
+  /** A trial whose estimate is below this after `trialFailAfterMs` (or not read yet, and no layer forwarded) has failed. */
+  lowKbps: number;
+  trialFailAfterMs: number;
+  /** A trial that has not verified within this long has failed. */
+  trialMs: number;
+  /**
+   * Trials while held: the first after this, then spaced by `trialBackoff`, at most
+   * `trialEveryMaxMs`. More often than the browser's own (3 s, x1.5 up to 8 s): on the rig's
+   * 64 kbit/s link the SFU's trials cost its uplink audio nothing measurable (only feedback goes
+   * up), and the one that finds the link brings the browser's at once, so this spacing bounds
+   * how long video takes to come back.
+   */
+  trialFirstMs: number;
+  trialBackoff: number;
+  trialEveryMaxMs: number;
+  /** A trial's consumer whose score falls below this (and below where it started) sees loss: the trial fails at once. */
+  lossScore: number;
+}
+
+export const DOWNLINK_RULE: DownlinkRuleConfig = {
+  enterHoldMs: 1500,
+  videoAtKbps: 180,
+  verifyMs: 1500,
+  lowKbps: 100,
+  trialFailAfterMs: 1000,
+  trialMs: 4000,
+  trialFirstMs: 2000,
+  trialBackoff: 1.5,
+  trialEveryMaxMs: 4000,
+  lossScore: 9,
+};
+
+/** Why the state changed (for the session's events and the trace). */
+export type DownlinkReason = 'reported' | 'no_layer' | 'trial' | 'uplink_back' | 'trial_failed' | 'verified' | 'no_video';
+
+export interface DownlinkDecision {
+  state: DownlinkState;
+  reason: DownlinkReason;
+}
+
+/**
+ * One hall's downlink video: held when its browser says its link is weak (at once: the browser
+ * already waited) or when mediasoup fits no layer and its estimate is short, for `enterHoldMs`; back after a trial that
+ * verified. A trial starts on the schedule, or at once when the hall's own uplink comes back (its
+ * browser's trial just verified the link). After a trial verified while the hall still says its
+ * uplink is weak (a link weak only upwards), only a new report holds its video again, or the
+ * SFU's own sign.
+ */
+export class DownlinkVideoRule {
+  readonly #c: DownlinkRuleConfig;
+  #state: DownlinkState = 'video';
+  #reported = false;
+  #noLayerSince: number | null = null;
+  #trial: { since: number; okSince: number | null; startScore: number | null } | null = null;
+  #nextTrialAt = 0;
+  #trialEvery: number;
+
+  constructor(config: Partial<DownlinkRuleConfig> = {}) {
+    this.#c = { ...DOWNLINK_RULE, ...config };
+    this.#trialEvery = this.#c.trialFirstMs;
+  }
+
+  get state(): DownlinkState {
+    return this.#state;
+  }
+
+  /** Whether the hall's video consumers are to stay paused (held, or all but the trial's). */
+  get held(): boolean {
+    return this.#state !== 'video';
+  }
+
+  /** When the next trial is due (while held). */
+  get nextTrialAt(): number {
+    return this.#nextTrialAt;
+  }
+
+  /** Feeds one reading; returns the new state when it changed. */
+  step(at: number, f: DownlinkFacts): DownlinkDecision | null {
+    const c = this.#c;
+    const reportedNow = f.reportedAudioOnly && !this.#reported;
+    const uplinkBack = !f.reportedAudioOnly && this.#reported;
+    this.#reported = f.reportedAudioOnly;
+    const before = this.#state;
+    let reason: DownlinkReason | null = null;
+    if (this.#state === 'video') {
+      const short = f.noLayerFits && f.availableKbps !== null && f.availableKbps < c.videoAtKbps;
+      this.#noLayerSince = short ? (this.#noLayerSince ?? at) : null;
+      if (reportedNow) reason = this.#hold(at, 'reported', true);
+      else if (this.#noLayerSince !== null && at - this.#noLayerSince >= c.enterHoldMs) reason = this.#hold(at, 'no_layer', true);
+    } else if (this.#state === 'held') {
+      if (uplinkBack || at >= this.#nextTrialAt) {
+        if (f.hasVideo) {
+          this.#state = 'trial';
+          this.#trial = { since: at, okSince: null, startScore: null };
+          reason = uplinkBack ? 'uplink_back' : 'trial';
+        } else if (!f.reportedAudioOnly) {
+          // Nothing to try with: a consumer made later runs, and mediasoup's own layers (or the
+          // hall's next report) tell if the link still carries no video.
+          reason = this.#release('no_video');
+        } else {
+          this.#schedule(at);
+        }
+      }
+    } else {
+      reason = this.#stepTrial(at, f, reportedNow);
+    }
+    return this.#state !== before && reason ? { state: this.#state, reason } : null;
+  }
+
+  #stepTrial(at: number, f: DownlinkFacts, reportedNow: boolean): DownlinkReason | null {
+    const c = this.#c;
+    const t = this.#trial!;
+    const elapsed = at - t.since;
+    const tr = f.trial;
+    if (tr && t.startScore === null) t.startScore = tr.score;
+    const loss = !!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore;
+    const kbps = f.availableKbps;
+    if (reportedNow || loss) return this.#fail(at);
+    const ok = !!tr && tr.layers && kbps !== null && kbps >= c.videoAtKbps;
+    t.okSince = ok ? (t.okSince ?? at) : null;
+    if (t.okSince !== null && at - t.okSince >= c.verifyMs) return this.#release('verified');
+    if (elapsed >= c.trialMs) return this.#fail(at);
+    if (elapsed >= c.trialFailAfterMs && (kbps === null ? !tr?.layers : kbps < c.lowKbps)) return this.#fail(at);
+    return null;
+  }
+
+  #hold(at: number, reason: DownlinkReason, fresh: boolean): DownlinkReason {
+    this.#state = 'held';
+    this.#noLayerSince = null;
+    this.#trial = null;
+    if (fresh) this.#trialEvery = this.#c.trialFirstMs;
+    this.#schedule(at);
+    return reason;
+  }
+
+  #fail(at: number): DownlinkReason {
+    this.#trialEvery = Math.min(this.#c.trialEveryMaxMs, this.#trialEvery * this.#c.trialBackoff);
+    this.#hold(at, 'trial_failed', false);
+    return 'trial_failed';
+  }
+
+  #release(reason: DownlinkReason): DownlinkReason {
+    this.#state = 'video';
+    this.#trial = null;
+    this.#noLayerSince = null;
+    return reason;
+  }
+
+  /**
+   * The next trial, also while the hall says its uplink is weak: the SFU's trials and the
+   * browser's own (client/shared/audioFirst.ts) run side by side, and whichever finds the link
+   * first brings the other at once (the SFU tries when the hall's uplink comes back; the browser
+   * tries when what it receives jumps back up).
+   */
+  #schedule(at: number): void {
+    this.#nextTrialAt = at + this.#trialEvery;
+  }
+}

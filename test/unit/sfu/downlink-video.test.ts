@@ -1,0 +1,206 @@
+import { expect } from 'chai';
+import { DOWNLINK_RULE, DownlinkVideoRule, type DownlinkFacts } from '../../../sfu/routing/index.ts';
+import { AudioOnlyHysteresis, audioOnlyNow, type LinkVideoFacts } from '../../../sfu/audio-only.ts';
+
+/** A hall that receives the programme's video and whose link carries it. */
+const fine: DownlinkFacts = { reportedAudioOnly: false, hasVideo: true, noLayerFits: false, availableKbps: null };
+const weak: DownlinkFacts = { ...fine, reportedAudioOnly: true };
+/** During a trial: its consumer gets the low layer and the estimate has room for it, or not. */
+const carries = (kbps = 400, score = 10): DownlinkFacts => ({ ...fine, availableKbps: kbps, trial: { layers: true, score } });
+const starved = (kbps = 60): DownlinkFacts => ({ ...fine, availableKbps: kbps, trial: { layers: false, score: 10 } });
+
+/** A fake clock: each step moves time forward by `ms`. */
+function clock(start = 0): { now: () => number; tick: (ms: number) => number } {
+  let t = start;
+  return { now: () => t, tick: (ms) => (t += ms) };
+}
+
+describe('downlink video (pure rule): when the SFU holds a hall\'s video and how it comes back', () => {
+  it('a hall whose link carries video keeps it', () => {
+    const rule = new DownlinkVideoRule();
+    for (let t = 0; t < 30_000; t += 250) expect(rule.step(t, fine)).to.equal(null);
+    expect(rule.state).to.equal('video');
+    expect(rule.held).to.equal(false);
+  });
+
+  it('the hall\'s own report of a weak link holds its video at once (its browser already waited)', () => {
+    const rule = new DownlinkVideoRule();
+    expect(rule.step(0, fine)).to.equal(null);
+    expect(rule.step(250, weak)).to.deep.equal({ state: 'held', reason: 'reported' });
+    expect(rule.held).to.equal(true);
+    // A report that goes on is not news.
+    expect(rule.step(500, weak)).to.equal(null);
+  });
+
+  it('mediasoup fitting no layer with a short estimate holds its video only after enterHoldMs (a switch leaves a consumer without layers for a moment)', () => {
+    const rule = new DownlinkVideoRule();
+    const noLayer = { ...fine, noLayerFits: true, availableKbps: 70 };
+    expect(rule.step(0, noLayer)).to.equal(null);
+    expect(rule.step(DOWNLINK_RULE.enterHoldMs - 1, noLayer)).to.equal(null);
+    expect(rule.step(DOWNLINK_RULE.enterHoldMs, fine), 'a layer fits again: the wait starts over').to.equal(null);
+    expect(rule.step(DOWNLINK_RULE.enterHoldMs + 100, noLayer)).to.equal(null);
+    expect(rule.step(2 * DOWNLINK_RULE.enterHoldMs + 100, noLayer)).to.deep.equal({ state: 'held', reason: 'no_layer' });
+  });
+
+  it('no layer while the estimate has room (a consumer waiting for its keyframe on a loaded machine), or not read yet: not a weak link', () => {
+    const rule = new DownlinkVideoRule();
+    for (let t = 0; t < 20_000; t += 250) expect(rule.step(t, { ...fine, noLayerFits: true, availableKbps: t % 1000 ? 2500 : null })).to.equal(null);
+    expect(rule.state).to.equal('video');
+  });
+
+  it('held: a trial after trialFirstMs; a trial whose layer flows with the estimate at videoAtKbps for verifyMs gives the video back', () => {
+    const rule = new DownlinkVideoRule();
+    const c = clock();
+    rule.step(c.now(), { ...fine, noLayerFits: true, availableKbps: 70 });
+    expect(rule.step(c.tick(DOWNLINK_RULE.enterHoldMs), { ...fine, noLayerFits: true, availableKbps: 70 })?.state).to.equal('held');
+    const heldAt = c.now();
+    // Paused: the programme consumer no longer reports its layers; nothing changes before the trial is due.
+    expect(rule.step(c.tick(DOWNLINK_RULE.trialFirstMs - 1), { ...fine, availableKbps: 80 })).to.equal(null);
+    expect(rule.step(heldAt + DOWNLINK_RULE.trialFirstMs, { ...fine, availableKbps: 80 })).to.deep.equal({ state: 'trial', reason: 'trial' });
+    c.tick(1);
+    expect(rule.held, 'during a trial every other video consumer stays paused').to.equal(true);
+    expect(rule.step(c.tick(250), carries(120)), 'the layer flows but the estimate is short').to.equal(null);
+    expect(rule.step(c.tick(250), carries())).to.equal(null);
+    expect(rule.step(c.tick(DOWNLINK_RULE.verifyMs - 1), carries())).to.equal(null);
+    expect(rule.step(c.tick(1), carries())).to.deep.equal({ state: 'video', reason: 'verified' });
+    expect(rule.held).to.equal(false);
+  });
+
+  it('a trial fails early when no layer flows and the estimate stays low, at trialMs when it never verifies, and at once on loss', () => {
+    const early = new DownlinkVideoRule();
+    early.step(0, weak);
+    expect(early.step(DOWNLINK_RULE.trialFirstMs, weak)?.state).to.equal('trial');
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(early.step(t0 + DOWNLINK_RULE.trialFailAfterMs - 1, { ...starved(), reportedAudioOnly: true })).to.equal(null);
+    expect(early.step(t0 + DOWNLINK_RULE.trialFailAfterMs, { ...starved(), reportedAudioOnly: true })).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+
+    const late = new DownlinkVideoRule();
+    late.step(0, { ...fine, noLayerFits: true, availableKbps: 70 });
+    late.step(DOWNLINK_RULE.enterHoldMs, { ...fine, noLayerFits: true, availableKbps: 70 });
+    const t1 = DOWNLINK_RULE.enterHoldMs + DOWNLINK_RULE.trialFirstMs;
+    expect(late.step(t1, fine)?.state).to.equal('trial');
+    // The estimate bobs around the threshold: never verifyMs in a row.
+    let t = t1;
+    let out = null;
+    while (!out) {
+      t += 250;
+      out = late.step(t, carries(Math.floor((t - t1) / 1000) % 2 ? 150 : 300));
+    }
+    expect(out).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    expect(t - t1).to.equal(DOWNLINK_RULE.trialMs);
+
+    const lossy = new DownlinkVideoRule();
+    lossy.step(0, { ...fine, noLayerFits: true, availableKbps: 70 });
+    lossy.step(DOWNLINK_RULE.enterHoldMs, { ...fine, noLayerFits: true, availableKbps: 70 });
+    expect(lossy.step(t1, fine)?.state).to.equal('trial');
+    expect(lossy.step(t1 + 250, carries(400, 10))).to.equal(null);
+    expect(lossy.step(t1 + 500, carries(400, 6)), 'the hall\'s reports show loss').to.deep.equal({ state: 'held', reason: 'trial_failed' });
+  });
+
+  it('a stale low score does not fail a trial (it was low before the trial began); only a fall does', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, { ...fine, noLayerFits: true, availableKbps: 70 });
+    rule.step(DOWNLINK_RULE.enterHoldMs, { ...fine, noLayerFits: true, availableKbps: 70 });
+    const t0 = DOWNLINK_RULE.enterHoldMs + DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0, fine)?.state).to.equal('trial');
+    expect(rule.step(t0 + 250, carries(400, 3))).to.equal(null);
+    expect(rule.step(t0 + 250 + DOWNLINK_RULE.verifyMs, carries(400, 3))).to.deep.equal({ state: 'video', reason: 'verified' });
+  });
+
+  it('failed trials space out (x trialBackoff up to trialEveryMaxMs); a new hold starts the schedule over', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, { ...fine, noLayerFits: true, availableKbps: 70 });
+    rule.step(DOWNLINK_RULE.enterHoldMs, { ...fine, noLayerFits: true, availableKbps: 70 });
+    let at = DOWNLINK_RULE.enterHoldMs;
+    const gaps: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const due = rule.nextTrialAt;
+      gaps.push(due - at);
+      expect(rule.step(due - 1, fine)).to.equal(null);
+      expect(rule.step(due, fine)?.state).to.equal('trial');
+      at = due + DOWNLINK_RULE.trialFailAfterMs;
+      expect(rule.step(at, starved())?.reason).to.equal('trial_failed');
+    }
+    const { trialFirstMs: first, trialBackoff: b, trialEveryMaxMs: max } = DOWNLINK_RULE;
+    expect(gaps).to.deep.equal([first, first * b, first * b * b, max, max].map((g) => Math.min(max, g)));
+    expect(gaps[4]).to.equal(max);
+    // Back to video, then a new hold: the first trial after trialFirstMs again.
+    const t = rule.nextTrialAt;
+    expect(rule.step(t, fine)?.state).to.equal('trial');
+    expect(rule.step(t + 250, carries())).to.equal(null);
+    expect(rule.step(t + 250 + DOWNLINK_RULE.verifyMs, carries())?.state).to.equal('video');
+    const h = t + 10_000;
+    expect(rule.step(h, { ...fine, noLayerFits: true, availableKbps: 70 })).to.equal(null);
+    expect(rule.step(h + DOWNLINK_RULE.enterHoldMs, { ...fine, noLayerFits: true, availableKbps: 70 })?.reason).to.equal('no_layer');
+    expect(rule.nextTrialAt - (h + DOWNLINK_RULE.enterHoldMs)).to.equal(DOWNLINK_RULE.trialFirstMs);
+  });
+
+  it('while the hall says its uplink is weak the SFU tries on the browser\'s schedule; when its uplink comes back, at once', () => {
+    const rule = new DownlinkVideoRule();
+    expect(rule.step(0, weak)?.state).to.equal('held');
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs - 1, weak)).to.equal(null);
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs, weak)).to.deep.equal({ state: 'trial', reason: 'trial' });
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs + DOWNLINK_RULE.trialFailAfterMs, { ...starved(), reportedAudioOnly: true })?.reason).to.equal('trial_failed');
+    // The hall's own trial verified its uplink: the SFU tries its downlink now, not at its next turn.
+    const back = DOWNLINK_RULE.trialFirstMs + DOWNLINK_RULE.trialFailAfterMs + 250;
+    expect(back).to.be.lessThan(rule.nextTrialAt);
+    expect(rule.step(back, fine)).to.deep.equal({ state: 'trial', reason: 'uplink_back' });
+  });
+
+  it('a trial whose layer flows on a stale estimate fails once the estimate falls below lowKbps (the link does not carry it)', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs, weak)?.state).to.equal('trial');
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0 + 250, { ...carries(400, 2), reportedAudioOnly: true })).to.equal(null);
+    expect(rule.step(t0 + 750, { ...carries(90, 2), reportedAudioOnly: true }), 'not before trialFailAfterMs').to.equal(null);
+    expect(rule.step(t0 + DOWNLINK_RULE.trialFailAfterMs, { ...carries(90, 2), reportedAudioOnly: true })).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+  });
+
+  it('a new report during a trial ends it at once', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    expect(rule.step(1000, fine)?.reason).to.equal('uplink_back');
+    expect(rule.step(1250, { ...carries(), reportedAudioOnly: true })).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+  });
+
+  it('a link weak only upwards: after a trial verified, a report that goes on does not hold the video again; the SFU\'s own sign does', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0, weak)?.state).to.equal('trial');
+    expect(rule.step(t0 + 250, { ...carries(2000), reportedAudioOnly: true })).to.equal(null);
+    expect(rule.step(t0 + 250 + DOWNLINK_RULE.verifyMs, { ...carries(2000), reportedAudioOnly: true })).to.deep.equal({ state: 'video', reason: 'verified' });
+    for (let t = t0 + 5000; t < t0 + 60_000; t += 500) expect(rule.step(t, weak)).to.equal(null);
+    const t1 = t0 + 60_000;
+    expect(rule.step(t1, { ...weak, noLayerFits: true, availableKbps: 70 })).to.equal(null);
+    expect(rule.step(t1 + DOWNLINK_RULE.enterHoldMs, { ...weak, noLayerFits: true, availableKbps: 70 })).to.deep.equal({ state: 'held', reason: 'no_layer' });
+  });
+
+  it('held with no video consumer to try: back to video once the hall\'s uplink is fine (a consumer made later runs), kept while it says its link is weak', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, { ...weak, hasVideo: false });
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs, { ...weak, hasVideo: false })).to.equal(null);
+    expect(rule.held).to.equal(true);
+    expect(rule.step(DOWNLINK_RULE.trialFirstMs + 250, { ...fine, hasVideo: false })).to.deep.equal({ state: 'video', reason: 'no_video' });
+  });
+});
+
+describe('audio only flags: the SFU\'s hold of a hall\'s video is `down`, told at once', () => {
+  const facts: LinkVideoFacts = {
+    reportedAudioOnly: true,
+    downHeld: true,
+    cam: { paused: true, ageMs: 60_000, scores: [0, 0, 0] },
+    // Paused by the hold: the programme consumer no longer shows the link's state itself.
+    onAirVideo: { resumed: false, sourceSending: true, hasLayers: false },
+  };
+
+  it('held: down, entering and leaving without the hold for mediasoup\'s own sign', () => {
+    expect(audioOnlyNow(facts)).to.deep.equal({ up: true, down: true, reported: true, held: true });
+    const book = new AudioOnlyHysteresis();
+    expect(book.step('d-189', audioOnlyNow(facts), 0)).to.deep.equal({ up: true, down: true });
+    // The SFU gives the video back after a trial verified the link: told at once.
+    const back = audioOnlyNow({ ...facts, downHeld: false, onAirVideo: { resumed: true, sourceSending: true, hasLayers: true } });
+    expect(book.step('d-189', back, 100)).to.deep.equal({ up: true, down: false });
+  });
+});
