@@ -250,6 +250,15 @@ export class CascadeHarness {
   /** Peers whose node process died and that have not joined anywhere since (their session is gone). */
   readonly #lost = new Set<string>();
   readonly moveErrors: string[] = [];
+  /**
+   * Where a failover's time goes (bench:cascade's `kills`): when the control plane moved each
+   * peer (its 'moved' event), when each peer last finished joining a node, when each node
+   * process was last started again, and when the control instance last saw each node's lease end.
+   */
+  readonly movedAt = new Map<string, number>();
+  readonly joinedAt = new Map<string, number>();
+  readonly restartedAt = new Map<string, number>();
+  readonly leaseEndedAt = new Map<string, number>();
   /** The harness's own UDP ports in the root namespace (sinks, generator): their drops are the harness's. */
   readonly ownPorts = new Set<number>();
   speaker = 'd-178';
@@ -330,6 +339,13 @@ export class CascadeHarness {
     await this.generator.addHalls(halls.map((x) => ({ ...x, maxLayer: this.peers.get(x.id)!.maxLayer })));
     for (const port of (await this.generator.stats()).ports ?? []) this.ownPorts.add(port);
     placement.on('moved', (where) => this.#onMoved(where));
+    // When the control instance sees a node's lease end (its view of live nodes changes).
+    let live = new Set(placement.nodes().filter((n) => n.alive).map((n) => n.nodeId));
+    placement.on('changed', () => {
+      const now = new Set(placement.nodes().filter((n) => n.alive).map((n) => n.nodeId));
+      for (const id of live) if (!now.has(id)) this.leaseEndedAt.set(id, Date.now());
+      live = now;
+    });
     await this.grant(this.speaker);
     await this.settle();
     const count = new Map<string, number>();
@@ -373,7 +389,9 @@ export class CascadeHarness {
   /** A peer's placement moved (its node was lost): its "browser" opens the new node, as MediaLeg does. */
   #onMoved(where: MediaWhere): void {
     const p = [...this.peers.values()].find((x) => x.placeKey === where.peerKey);
-    if (p) this.#follow(p, async () => where.nodeId);
+    if (!p) return;
+    this.movedAt.set(p.peerId, Date.now());
+    this.#follow(p, async () => where.nodeId);
   }
 
   /**
@@ -395,6 +413,7 @@ export class CascadeHarness {
       this.#lost.delete(p.peerId);
       // The layers the new node asked for so far (its requests during the join are for this hall).
       if (hall) await this.generator.addHalls([{ ...hall, maxLayer: p.maxLayer }]);
+      this.joinedAt.set(p.peerId, Date.now());
     }).catch((error: unknown) => {
       this.moveErrors.push(`${p.peerId} → ${this.at.get(p.peerId)}: ${(error as Error).message}`);
     });
@@ -538,6 +557,7 @@ export class CascadeHarness {
       for (let i = 0; i < 50 && n.workerPids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
       for (const pid of n.workerPids.filter(alive)) process.kill(pid, 'SIGKILL');
       const again = await this.#startNode(nodeId);
+      this.restartedAt.set(nodeId, Date.now());
       this.nodes.set(nodeId, again);
       this.#restarting.delete(nodeId);
       const placement = this.control.conference.placement;
