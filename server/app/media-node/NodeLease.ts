@@ -1,16 +1,23 @@
 // A media node's lease in the registry (issue 13): its record announced at start, renewed every
-// second with a lease of three (a node that stops renewing is dead to everyone within 3 s), its
-// load filled honestly (peers and consumers of its sessions, its workers' CPU since the last
+// half second with a lease of two and a half (a node that stops renewing is dead to everyone
+// within 2.5 s, and one whose event loop stalls keeps it for 2 s at least), its load filled honestly (peers and consumers of its sessions, its workers' CPU since the last
 // renewal), and withdrawn at an orderly shutdown.
 import type { WorkerPool } from '../../../sfu/index.ts';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import type { MediaNodeRecord } from '../../protocol/cluster.ts';
 import type { NodeRegistry } from '../../store/index.ts';
 
-/** How long a node's lease lasts without renewal. */
-export const NODE_LEASE_MS = 3000;
+/**
+ * How long a node's lease lasts without renewal. A killed node's lease ends NODE_LEASE_MS after
+ * its last renewal, i.e. between NODE_LEASE_MS − NODE_RENEW_MS and NODE_LEASE_MS after it died;
+ * a live node whose event loop stalls loses it after a stall of at least NODE_LEASE_MS −
+ * NODE_RENEW_MS. Both are 2 s or more: 2.5 s renewed every 0.5 s (it was 3 s every 1 s: the same
+ * 2 s for a stall, and up to 0.5 s later for a death; bench:cascade's failovers, where the lease
+ * was half of the time: docs/benchmarks.md).
+ */
+export const NODE_LEASE_MS = 2500;
 /** How often a node renews it. */
-export const NODE_RENEW_MS = 1000;
+export const NODE_RENEW_MS = 500;
 
 /** Options of NodeLease.start. */
 export interface NodeLeaseOptions {
