@@ -275,6 +275,8 @@ async function main(): Promise<void> {
       failover_p95_s: pct(failoverS, 95, 2),
       failover_max_s: failoverS.length ? (Number.isFinite(Math.max(...failoverS)) ? Math.max(...failoverS) : null) : null,
       kills: kills_,
+      // Lease ends the control instance saw of nodes nobody had killed: a live node taken for dead moves all its halls.
+      live_node_lease_ends: h.liveNodesLost().length,
       goals: { failover_p95_s: 5, failover_met: failoverS.length > 0 && percentile(failoverS, 95) <= 5, inter_node_equals_producers_times_nodes: crossing.equal },
     };
     const { line, exitCode } = verdictLine(figures, v, facts, { nodes, bridges: h.peers.size - 2, harness, quick, window_s: seconds, cpu: os.cpus()[0]?.model });

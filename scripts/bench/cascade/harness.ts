@@ -259,6 +259,9 @@ export class CascadeHarness {
   readonly joinedAt = new Map<string, number>();
   readonly restartedAt = new Map<string, number>();
   readonly leaseEndedAt = new Map<string, number>();
+  /** Every lease end the control instance saw, and every kill: a lease end without a kill before it is a live node lost. */
+  readonly leaseEnds: { nodeId: string; at: number }[] = [];
+  readonly killedAt = new Map<string, number>();
   /** The harness's own UDP ports in the root namespace (sinks, generator): their drops are the harness's. */
   readonly ownPorts = new Set<number>();
   speaker = 'd-178';
@@ -325,6 +328,18 @@ export class CascadeHarness {
       if (Date.now() - seen > 15_000) throw new Error(`the control instance sees ${placement.nodes().filter((n) => n.alive).length} of ${this.options.nodes} media nodes after 15 s`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    // When the control instance sees a node's lease end (its view of live nodes changes), from now on.
+    let live = new Set(placement.nodes().filter((n) => n.alive).map((n) => n.nodeId));
+    placement.on('changed', () => {
+      const now = new Set(placement.nodes().filter((n) => n.alive).map((n) => n.nodeId));
+      for (const id of live) {
+        if (now.has(id)) continue;
+        this.leaseEndedAt.set(id, Date.now());
+        this.leaseEnds.push({ nodeId: id, at: Date.now() });
+        this.#log(`cascade: the control instance saw ${id}'s lease end${this.killedAt.has(id) ? ` ${Date.now() - this.killedAt.get(id)!} ms after its last kill` : ' (never killed)'}`);
+      }
+      live = now;
+    });
     const halls: GeneratorHall[] = [];
     const queue = [...this.peers.values()];
     await Promise.all(Array.from({ length: 8 }, async () => {
@@ -339,13 +354,6 @@ export class CascadeHarness {
     await this.generator.addHalls(halls.map((x) => ({ ...x, maxLayer: this.peers.get(x.id)!.maxLayer })));
     for (const port of (await this.generator.stats()).ports ?? []) this.ownPorts.add(port);
     placement.on('moved', (where) => this.#onMoved(where));
-    // When the control instance sees a node's lease end (its view of live nodes changes).
-    let live = new Set(placement.nodes().filter((n) => n.alive).map((n) => n.nodeId));
-    placement.on('changed', () => {
-      const now = new Set(placement.nodes().filter((n) => n.alive).map((n) => n.nodeId));
-      for (const id of live) if (!now.has(id)) this.leaseEndedAt.set(id, Date.now());
-      live = now;
-    });
     await this.grant(this.speaker);
     await this.settle();
     const count = new Map<string, number>();
@@ -549,6 +557,7 @@ export class CascadeHarness {
   async kill(nodeId: string): Promise<number> {
     const n = this.nodes.get(nodeId)!;
     const killedAt = Date.now();
+    this.killedAt.set(nodeId, killedAt);
     for (const [peerId, at] of this.at) if (at === nodeId) this.#lost.add(peerId);
     process.kill(n.pid, 'SIGKILL');
     await n.exited;
@@ -568,6 +577,14 @@ export class CascadeHarness {
     })();
     this.#restarting.set(nodeId, restart);
     return killedAt;
+  }
+
+  /** Lease ends of nodes that had not been killed (within the lease before): live nodes the control plane took for dead. */
+  liveNodesLost(): { nodeId: string; at: number }[] {
+    return this.leaseEnds.filter((e) => {
+      const killed = this.killedAt.get(e.nodeId);
+      return killed === undefined || e.at < killed || e.at - killed > 10_000;
+    });
   }
 
   async restarted(nodeId: string): Promise<void> {

@@ -1,7 +1,10 @@
 // A media node's lease in the registry (issue 13): its record announced at start, renewed every
 // half second with a lease of two and a half (a node that stops renewing is dead to everyone
-// within 2.5 s, and one whose event loop stalls keeps it for 2 s at least), its load filled honestly (peers and consumers of its sessions, its workers' CPU since the last
-// renewal), and withdrawn at an orderly shutdown.
+// within 2.5 s, and one whose event loop stalls keeps it for 2 s at least), its load filled
+// honestly (peers and consumers of its sessions, its workers' CPU as last sampled), and withdrawn
+// at an orderly shutdown. A renewal never waits for a worker: the CPU is sampled beside it. A
+// worker busy with a burst of requests (a hundred halls joining after a failover) answers
+// getResourceUsage behind them, and a renewal that waited for it could miss the lease of a live node.
 import type { WorkerPool } from '../../../sfu/index.ts';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import type { MediaNodeRecord } from '../../protocol/cluster.ts';
@@ -38,9 +41,12 @@ export class NodeLease {
   readonly #o: NodeLeaseOptions;
   readonly #startedAt: number;
   #timer: ClockTimer | undefined;
-  /** CPU milliseconds of each worker (by pid) at the last renewal, and when. */
+  /** CPU milliseconds of each worker (by pid) at the last sample, and when. */
   #cpu = new Map<number, number>();
   #cpuAt = 0;
+  /** The workers' CPU use as last sampled (cores). */
+  #cpuLoad = 0;
+  #sampling = false;
   #renewing = false;
   #closed = false;
 
@@ -57,14 +63,14 @@ export class NodeLease {
     return lease;
   }
 
-  /** The record as announced now. */
-  async record(): Promise<MediaNodeRecord> {
+  /** The record as announced now (the workers' CPU as last sampled). */
+  record(): MediaNodeRecord {
     const { peers, consumers, pipes } = this.#o.counts();
     const now = this.#o.clock.now();
     return {
       ...this.#o.record,
       workers: this.#o.pool.size,
-      load: { peers, consumers, cpu: await this.#cpuSince(now) },
+      load: { peers, consumers, cpu: this.#cpuLoad },
       ...(pipes ? { pipes } : {}),
       startedAt: this.#startedAt,
       renewedAt: now,
@@ -82,11 +88,24 @@ export class NodeLease {
   async #renew(): Promise<void> {
     if (this.#closed || this.#renewing) return;
     this.#renewing = true;
+    void this.#sampleCpu();
     try {
-      const record = await this.record();
-      if (!this.#closed) await this.#o.registry.announce(record, this.#o.leaseMs ?? NODE_LEASE_MS);
+      await this.#o.registry.announce(this.record(), this.#o.leaseMs ?? NODE_LEASE_MS);
     } finally {
       this.#renewing = false;
+    }
+  }
+
+  /** Samples the workers' CPU for the next renewals: one sample at a time, never awaited by a renewal. */
+  async #sampleCpu(): Promise<void> {
+    if (this.#sampling || this.#closed) return;
+    this.#sampling = true;
+    try {
+      this.#cpuLoad = await this.#cpuSince(this.#o.clock.now());
+    } catch (error) {
+      this.#o.problem('sampling the workers\' CPU failed', error);
+    } finally {
+      this.#sampling = false;
     }
   }
 
