@@ -261,7 +261,7 @@ export class CascadeHarness {
   readonly leaseEndedAt = new Map<string, number>();
   /** Every lease end the control instance saw, and every kill: a lease end without a kill before it is a live node lost. */
   readonly leaseEnds: { nodeId: string; at: number }[] = [];
-  readonly killedAt = new Map<string, number>();
+  readonly kills: { nodeId: string; at: number }[] = [];
   /** The harness's own UDP ports in the root namespace (sinks, generator): their drops are the harness's. */
   readonly ownPorts = new Set<number>();
   speaker = 'd-178';
@@ -336,7 +336,8 @@ export class CascadeHarness {
         if (now.has(id)) continue;
         this.leaseEndedAt.set(id, Date.now());
         this.leaseEnds.push({ nodeId: id, at: Date.now() });
-        this.#log(`cascade: the control instance saw ${id}'s lease end${this.killedAt.has(id) ? ` ${Date.now() - this.killedAt.get(id)!} ms after its last kill` : ' (never killed)'}`);
+        const kill = this.kills.filter((k) => k.nodeId === id).pop();
+        this.#log(`cascade: the control instance saw ${id}'s lease end${kill ? ` ${Date.now() - kill.at} ms after its last kill` : ' (never killed)'}`);
       }
       live = now;
     });
@@ -557,7 +558,7 @@ export class CascadeHarness {
   async kill(nodeId: string): Promise<number> {
     const n = this.nodes.get(nodeId)!;
     const killedAt = Date.now();
-    this.killedAt.set(nodeId, killedAt);
+    this.kills.push({ nodeId, at: killedAt });
     for (const [peerId, at] of this.at) if (at === nodeId) this.#lost.add(peerId);
     process.kill(n.pid, 'SIGKILL');
     await n.exited;
@@ -579,12 +580,9 @@ export class CascadeHarness {
     return killedAt;
   }
 
-  /** Lease ends of nodes that had not been killed (within the lease before): live nodes the control plane took for dead. */
+  /** Lease ends of nodes not killed in the 10 s before: live nodes the control plane took for dead. */
   liveNodesLost(): { nodeId: string; at: number }[] {
-    return this.leaseEnds.filter((e) => {
-      const killed = this.killedAt.get(e.nodeId);
-      return killed === undefined || e.at < killed || e.at - killed > 10_000;
-    });
+    return this.leaseEnds.filter((e) => !this.kills.some((k) => k.nodeId === e.nodeId && k.at <= e.at && e.at - k.at <= 10_000));
   }
 
   async restarted(nodeId: string): Promise<void> {
