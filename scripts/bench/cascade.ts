@@ -237,6 +237,10 @@ async function main(): Promise<void> {
       await h.movesDone();
       const steps = killSteps(h, victim, killedAt, onVictim, speakerThere ? `bench:${h.speaker}` : null, affected.map((p) => arrived[p]));
       console.error(`kill ${k + 1}: ${JSON.stringify(steps)}`);
+      // Halls that received the programme again more than 1 s after the first one: which, where, when.
+      const first = steps.first_arrival_s === null ? null : killedAt + steps.first_arrival_s * 1000;
+      const late = first === null ? [] : affected.filter((p) => (arrived[p] ?? Infinity) - first > 1000);
+      if (late.length) console.error(`kill ${k + 1}: ${late.length} late: ${late.slice(0, 8).map((p) => `${p} on ${h.at.get(p)}${h.at.get(p) === victim ? ' (its restarted node)' : ''} ${arrived[p] == null ? 'never' : `${round((arrived[p]! - killedAt) / 1000, 2)} s`}`).join(', ')}`);
       kills_.push({ node: victim, halls: affected.length, speakerThere, seconds: secs, ...steps });
       failoverS.push(secs ?? Infinity);
       await h.settle(20_000);
