@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds the mediasoup worker from the sources inside node_modules/mediasoup against Debian's own
-# libraries, and caches the binary keyed by mediasoup version. The one source it fetches is
-# libsrtp2's, from the Debian archive (see below).
+# libraries, with diemcau's patches (inline below, and the files in scripts/worker-patches/). The
+# binary is cached by scripts/env.sh's key: mediasoup version, flavour, and a hash of this script,
+# the patch files and the socket buffer size. The one source it fetches is libsrtp2's, from the
+# Debian archive (see below).
 # Usage: scripts/build-worker.sh <output-binary-path>
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="$1"
+source "$here/scripts/env.sh" # DIEMCAU_UDP_BUFFER_BYTES
 srtp_cache="${DIEMCAU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diemcau}/src"
 src="$here/node_modules/mediasoup/worker"
 [ -d "$src" ] || { echo "build-worker: $src missing (run npm ci first)" >&2; exit 1; }
@@ -70,6 +73,17 @@ new = """		rtpStream->ReceiveKeyFrameRequest(messageType);
 assert s.count(old) == 1, "PipeConsumer.cpp changed: review the keyframe patch"
 open(p, "w").write(s.replace(old, new))
 PY
+
+# The patch files (scripts/worker-patches/*.patch, against the worker's sources), each applied once:
+# one already in the tree is left as it is (`git apply` works outside a repository too).
+for patch in "$here"/scripts/worker-patches/*.patch; do
+  if git apply --reverse --check "$patch" 2>/dev/null; then
+    echo "build-worker: $(basename "$patch") already applied"
+  else
+    git apply "$patch" || { echo "build-worker: $(basename "$patch") does not apply: review it against this mediasoup" >&2; exit 1; }
+    echo "build-worker: $(basename "$patch") applied"
+  fi
+done
 
 # Cheaper forwarding, each counted by bench:instructions (docs/benchmarks.md has the before and
 # after). The RTC logger: mediasoup 3.12 fills its per-packet trace record (five std::string
@@ -299,7 +313,8 @@ project('catch2', 'cpp')
 catch2_dep = declare_dependency()
 M
 
-meson setup build --buildtype release -Db_ndebug=true --wrap-mode=nodownload >"$work/meson-setup.log" 2>&1 \
+# The socket buffer size the UDP patch sets, from scripts/env.sh (the patch refuses to build without it).
+meson setup build --buildtype release -Db_ndebug=true --wrap-mode=nodownload "-Dcpp_args=-DDIEMCAU_UDP_BUFFER_BYTES=$DIEMCAU_UDP_BUFFER_BYTES" >"$work/meson-setup.log" 2>&1 \
   || { tail -40 "$work/meson-setup.log" >&2; exit 1; }
 ninja -C build mediasoup-worker >"$work/ninja.log" 2>&1 || { tail -60 "$work/ninja.log" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"

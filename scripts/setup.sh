@@ -8,7 +8,8 @@
 #  2. npm ci (the worker path comes from the environment, so mediasoup downloads nothing), and the
 #     better-sqlite3 addon built against this Node (cached by version).
 #  3. The mediasoup worker, built from the npm package against Debian's libraries (libsrtp from
-#     Debian's source tarball, against OpenSSL), cached by version.
+#     Debian's source tarball, against OpenSSL), cached by version and recipe (scripts/env.sh);
+#     net.core.rmem_max / wmem_max raised to the worker's UDP socket buffers where lower.
 #  4. bench:peer's native WebRTC endpoint (a small C program against OpenSSL), and the browser bundle.
 #  5. The benchmarks' native helpers (scripts/bench/native: rtp-gen, rtp-sink), cached by source hash.
 set -euo pipefail
@@ -18,14 +19,14 @@ source scripts/env.sh
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
   libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
   iproute2 nftables coturn openssl make python3 fonts-noto-core gstreamer1.0-tools gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus janus gcc valgrind)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus janus gcc valgrind git)
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The project starts its own coturn (DIEMCAU_COTURN=1) with its own configuration: the system
@@ -43,6 +44,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO systemctl disable --now janus >/dev/null 2>&1 || true
   fi
 fi
+
+# The mediasoup worker asks for DIEMCAU_UDP_BUFFER_BYTES (scripts/env.sh) of receive and send
+# buffer on each UDP socket (scripts/worker-patches/udp-socket-buffers.patch); the kernel gives a
+# socket at most net.core.rmem_max / wmem_max (Debian's default: 208 KB, about 90 datagrams).
+# Raised here where lower, until the next boot (a deployment's media hosts set it in
+# /etc/sysctl.d: README, "Deploying on several hosts"); where it cannot be, the worker runs with less.
+for key in net.core.rmem_max net.core.wmem_max; do
+  now="$(sysctl -n "$key" 2>/dev/null || echo 0)"
+  if [ "$now" -lt "$DIEMCAU_UDP_BUFFER_BYTES" ]; then
+    echo "setup: raising $key from $now to $DIEMCAU_UDP_BUFFER_BYTES (the mediasoup worker's UDP socket buffers)"
+    $SUDO sysctl -q -w "$key=$DIEMCAU_UDP_BUFFER_BYTES" || echo "setup: could not raise $key: the worker's UDP sockets get $now bytes" >&2
+  fi
+done
 
 stamp=node_modules/.diemcau-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then

@@ -220,11 +220,12 @@ async function main(): Promise<void> {
     // 3. Failovers.
     const failoverS: number[] = [];
     const failPhase = await Phase.start(h);
-    const kills_: { node: string; halls: number; speakerThere: boolean; seconds: number | null }[] = [];
+    const kills_: ({ node: string; halls: number; speakerThere: boolean; seconds: number | null } & KillSteps)[] = [];
     for (let k = 0; k < kills; k++) {
       const victim = h.nodeIds().map((id) => ({ id, n: h.hallsOn(id).length })).sort((a, b) => b.n - a.n)[0]!.id;
       const speakerThere = h.nodeOf(h.speaker) === victim;
       const affected = speakerThere ? [...h.peers.values()].filter((p) => p.group === 'halls' && p.bridgeId !== h.speaker).map((p) => p.peerId) : h.hallsOn(victim).filter((p) => p !== `bench:${h.speaker}`);
+      const onVictim = [...h.peers.keys()].filter((p) => h.at.get(p) === victim);
       await h.watch();
       const killedAt = await h.kill(victim);
       const arrived = await until(h, affected, 20_000);
@@ -232,10 +233,16 @@ async function main(): Promise<void> {
       const secs = times.some((t) => t == null) ? null : round((Math.max(...(times as number[])) - killedAt) / 1000, 2);
       console.error(`kill ${k + 1}: ${victim} (${affected.length} halls${speakerThere ? ', the speaker\'s among them' : ''}) → programme again at the last of them after ${secs ?? 'never (20 s)'} s`);
       if (secs === null) console.error(`kill ${k + 1}: no new programme stream at ${affected.filter((p) => arrived[p] == null).join(', ')}`);
-      kills_.push({ node: victim, halls: affected.length, speakerThere, seconds: secs });
-      failoverS.push(secs ?? Infinity);
       await h.restarted(victim);
       await h.movesDone();
+      const steps = killSteps(h, victim, killedAt, onVictim, speakerThere ? `bench:${h.speaker}` : null, affected.map((p) => arrived[p]));
+      console.error(`kill ${k + 1}: ${JSON.stringify(steps)}`);
+      // Halls that received the programme again more than 1 s after the first one: which, where, when.
+      const first = steps.first_arrival_s === null ? null : killedAt + steps.first_arrival_s * 1000;
+      const late = first === null ? [] : affected.filter((p) => (arrived[p] ?? Infinity) - first > 1000);
+      if (late.length) console.error(`kill ${k + 1}: ${late.length} late: ${late.slice(0, 8).map((p) => `${p} on ${h.at.get(p)}${h.at.get(p) === victim ? ' (its restarted node)' : ''} ${arrived[p] == null ? 'never' : `${round((arrived[p]! - killedAt) / 1000, 2)} s`}`).join(', ')}`);
+      kills_.push({ node: victim, halls: affected.length, speakerThere, seconds: secs, ...steps });
+      failoverS.push(secs ?? Infinity);
       await h.settle(20_000);
     }
     const fo = await failPhase.end();
@@ -272,6 +279,8 @@ async function main(): Promise<void> {
       failover_p95_s: pct(failoverS, 95, 2),
       failover_max_s: failoverS.length ? (Number.isFinite(Math.max(...failoverS)) ? Math.max(...failoverS) : null) : null,
       kills: kills_,
+      // Lease ends the control instance saw of nodes nobody had killed: a live node taken for dead moves all its halls.
+      live_node_lease_ends: h.liveNodesLost().length,
       goals: { failover_p95_s: 5, failover_met: failoverS.length > 0 && percentile(failoverS, 95) <= 5, inter_node_equals_producers_times_nodes: crossing.equal },
     };
     const { line, exitCode } = verdictLine(figures, v, facts, { nodes, bridges: h.peers.size - 2, harness, quick, window_s: seconds, cpu: os.cpus()[0]?.model });
@@ -280,6 +289,42 @@ async function main(): Promise<void> {
   } finally {
     await h.close();
   }
+}
+
+/**
+ * Where a failover's time went, in seconds from the kill: the control instance saw the lease end
+ * (`lease_ended_s`), moved the first and last of the killed node's peers (`moved_first_s`,
+ * `moved_last_s`; null when it moved none: the node was back first), the node process was
+ * started again (`restart_s`), the speaker's hall (when it was there) and the last of the killed
+ * node's peers had joined their new node (`speaker_rejoined_s`, `rejoined_s`; by a move or on the
+ * restarted node), and the first affected hall received the programme again (the last: `seconds`).
+ */
+interface KillSteps {
+  lease_ended_s: number | null;
+  moved_first_s: number | null;
+  moved_last_s: number | null;
+  moved: number;
+  restart_s: number | null;
+  rejoined_s: number | null;
+  speaker_rejoined_s: number | null;
+  first_arrival_s: number | null;
+}
+
+function killSteps(h: CascadeHarness, victim: string, killedAt: number, onVictim: string[], speaker: string | null, arrivals: (number | null | undefined)[]): KillSteps {
+  const since = (t: number | undefined): number | null => (t !== undefined && t >= killedAt ? round((t - killedAt) / 1000, 2) : null);
+  const moved = onVictim.map((p) => since(h.movedAt.get(p))).filter((x): x is number => x !== null);
+  const joined = onVictim.map((p) => since(h.joinedAt.get(p))).filter((x): x is number => x !== null);
+  const arrived = arrivals.filter((x): x is number => x != null);
+  return {
+    lease_ended_s: since(h.leaseEndedAt.get(victim)),
+    moved_first_s: moved.length ? Math.min(...moved) : null,
+    moved_last_s: moved.length ? Math.max(...moved) : null,
+    moved: moved.length,
+    restart_s: since(h.restartedAt.get(victim)),
+    rejoined_s: joined.length ? Math.max(...joined) : null,
+    speaker_rejoined_s: speaker ? since(h.joinedAt.get(speaker)) : null,
+    first_arrival_s: arrived.length ? round((Math.min(...arrived) - killedAt) / 1000, 2) : null,
+  };
 }
 
 /** Polls the sink until every receiver listed had a new programme stream since the last watch, or the time is up. */

@@ -5,6 +5,7 @@
 // node is placed elsewhere exactly once, within capacity, and both instances tell their pages.
 import { expect } from 'chai';
 import { defaultPlan } from '../../config/default-plan.ts';
+import { NODE_LEASE_MS, NODE_RENEW_MS } from '../../server/app/media-node/NodeLease.ts';
 import { ClusterPlacement, PLACEMENT_TICK_MS } from '../../server/app/placement/ClusterPlacement.ts';
 import type { MediaWhere } from '../../server/app/placement/MediaPlacement.ts';
 import { STAFF_PEER_KEYS } from '../../server/core/placement.ts';
@@ -15,8 +16,9 @@ import { freshConferenceId } from '../unit/store/helpers.ts';
 import { waitFor } from './media-fixture.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
 
-const LEASE_MS = 3000;
-const RENEW_MS = 1000;
+// The media nodes' lease and renewal (the records here stand in for them).
+const LEASE_MS = NODE_LEASE_MS;
+const RENEW_MS = NODE_RENEW_MS;
 
 describe('placement on one redis, two control instances, a media node lost (registry records stand in for media nodes)', function () {
   this.timeout(60_000);

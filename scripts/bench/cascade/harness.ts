@@ -250,6 +250,18 @@ export class CascadeHarness {
   /** Peers whose node process died and that have not joined anywhere since (their session is gone). */
   readonly #lost = new Set<string>();
   readonly moveErrors: string[] = [];
+  /**
+   * Where a failover's time goes (bench:cascade's `kills`): when the control plane moved each
+   * peer (its 'moved' event), when each peer last finished joining a node, when each node
+   * process was last started again, and when the control instance last saw each node's lease end.
+   */
+  readonly movedAt = new Map<string, number>();
+  readonly joinedAt = new Map<string, number>();
+  readonly restartedAt = new Map<string, number>();
+  readonly leaseEndedAt = new Map<string, number>();
+  /** Every lease end the control instance saw, and every kill: a lease end without a kill before it is a live node lost. */
+  readonly leaseEnds: { nodeId: string; at: number }[] = [];
+  readonly kills: { nodeId: string; at: number }[] = [];
   /** The harness's own UDP ports in the root namespace (sinks, generator): their drops are the harness's. */
   readonly ownPorts = new Set<number>();
   speaker = 'd-178';
@@ -316,6 +328,19 @@ export class CascadeHarness {
       if (Date.now() - seen > 15_000) throw new Error(`the control instance sees ${placement.nodes().filter((n) => n.alive).length} of ${this.options.nodes} media nodes after 15 s`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    // When the control instance sees a node's lease end (its view of live nodes changes), from now on.
+    let live = new Set(placement.nodes().filter((n) => n.alive).map((n) => n.nodeId));
+    placement.on('changed', () => {
+      const now = new Set(placement.nodes().filter((n) => n.alive).map((n) => n.nodeId));
+      for (const id of live) {
+        if (now.has(id)) continue;
+        this.leaseEndedAt.set(id, Date.now());
+        this.leaseEnds.push({ nodeId: id, at: Date.now() });
+        const kill = this.kills.filter((k) => k.nodeId === id).pop();
+        this.#log(`cascade: the control instance saw ${id}'s lease end${kill ? ` ${Date.now() - kill.at} ms after its last kill` : ' (never killed)'}`);
+      }
+      live = now;
+    });
     const halls: GeneratorHall[] = [];
     const queue = [...this.peers.values()];
     await Promise.all(Array.from({ length: 8 }, async () => {
@@ -373,7 +398,9 @@ export class CascadeHarness {
   /** A peer's placement moved (its node was lost): its "browser" opens the new node, as MediaLeg does. */
   #onMoved(where: MediaWhere): void {
     const p = [...this.peers.values()].find((x) => x.placeKey === where.peerKey);
-    if (p) this.#follow(p, async () => where.nodeId);
+    if (!p) return;
+    this.movedAt.set(p.peerId, Date.now());
+    this.#follow(p, async () => where.nodeId);
   }
 
   /**
@@ -395,6 +422,7 @@ export class CascadeHarness {
       this.#lost.delete(p.peerId);
       // The layers the new node asked for so far (its requests during the join are for this hall).
       if (hall) await this.generator.addHalls([{ ...hall, maxLayer: p.maxLayer }]);
+      this.joinedAt.set(p.peerId, Date.now());
     }).catch((error: unknown) => {
       this.moveErrors.push(`${p.peerId} → ${this.at.get(p.peerId)}: ${(error as Error).message}`);
     });
@@ -530,6 +558,7 @@ export class CascadeHarness {
   async kill(nodeId: string): Promise<number> {
     const n = this.nodes.get(nodeId)!;
     const killedAt = Date.now();
+    this.kills.push({ nodeId, at: killedAt });
     for (const [peerId, at] of this.at) if (at === nodeId) this.#lost.add(peerId);
     process.kill(n.pid, 'SIGKILL');
     await n.exited;
@@ -538,6 +567,7 @@ export class CascadeHarness {
       for (let i = 0; i < 50 && n.workerPids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
       for (const pid of n.workerPids.filter(alive)) process.kill(pid, 'SIGKILL');
       const again = await this.#startNode(nodeId);
+      this.restartedAt.set(nodeId, Date.now());
       this.nodes.set(nodeId, again);
       this.#restarting.delete(nodeId);
       const placement = this.control.conference.placement;
@@ -548,6 +578,11 @@ export class CascadeHarness {
     })();
     this.#restarting.set(nodeId, restart);
     return killedAt;
+  }
+
+  /** Lease ends of nodes not killed in the 10 s before: live nodes the control plane took for dead. */
+  liveNodesLost(): { nodeId: string; at: number }[] {
+    return this.leaseEnds.filter((e) => !this.kills.some((k) => k.nodeId === e.nodeId && k.at <= e.at && e.at - k.at <= 10_000));
   }
 
   async restarted(nodeId: string): Promise<void> {

@@ -2,19 +2,19 @@
 // its lease; a set lists the ids ever announced, and readers forget the ids whose key is gone.
 //   diemcau:{nodes}:ids        set     node ids
 //   diemcau:{nodes}:node:<id>  string  MediaNodeRecord JSON, PX = the lease
-// Watchers poll every 500 ms (one poll per registry, whatever the number of watchers) and compare
+// Watchers poll every 250 ms (one poll per registry, whatever the number of watchers) and compare
 // with what they saw: a node that came or changed is 'up', one whose lease ran out is 'down'.
 import { MediaNodeRecord } from '../../protocol/cluster.ts';
 import type { NodeChange, NodeRegistry, NodeWatch } from '../NodeRegistry.ts';
 import type { StoreResource } from '../Stores.ts';
 import { parseJson, RedisResource, type RedisClient, type RedisResourceOptions } from './connection.ts';
 
-/** How often watchers look at the registry. */
-export const NODE_POLL_MS = 500;
+/** How often watchers look at the registry (a node's lease that ran out is news within this). */
+export const NODE_POLL_MS = 250;
 
 /** Options of a RedisNodeRegistry. */
 export interface RedisNodeRegistryOptions extends RedisResourceOptions {
-  /** How often watchers poll (500 ms). */
+  /** How often watchers poll (NODE_POLL_MS). */
   pollMs?: number;
 }
 

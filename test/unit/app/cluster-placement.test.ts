@@ -6,12 +6,13 @@ import { expect } from 'chai';
 import { defaultPlan } from '../../../config/default-plan.ts';
 import { ClusterPlacement, DRAIN_STEP_MS, PLACEMENT_TICK_MS } from '../../../server/app/placement/ClusterPlacement.ts';
 import type { MediaWhere } from '../../../server/app/placement/MediaPlacement.ts';
+import { NODE_LEASE_MS } from '../../../server/app/media-node/NodeLease.ts';
 import { FakeClock } from '../../../server/core/conference/index.ts';
 import type { MediaNodeRecord, PlacementRecord } from '../../../server/protocol/cluster.ts';
 import { MemoryNodeRegistry, MemoryPlacementStore } from '../../../server/store/index.ts';
 
 const CONF = 'langson-2021';
-const LEASE_MS = 3000;
+const LEASE_MS = NODE_LEASE_MS;
 const plan = defaultPlan();
 const DISTRICT = 'd-178';
 const COMMUNES = plan.bridges.filter((b) => b.parentId === DISTRICT).map((b) => b.id);
