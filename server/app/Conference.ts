@@ -151,6 +151,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
         clock,
         deviceBridges,
         onlineInState: () => Object.entries(runner.state.presence).flatMap(([id, p]) => (p.online ? [id] : [])),
+        knownInState: (bridgeId) => bridgeIdsOf(runner.state).has(bridgeId),
         report: (changes) => reportPresence(runner, changes, problem),
         problem,
         graceMs: options.presenceGraceMs,
@@ -359,11 +360,19 @@ export class Conference extends EventEmitter<ConferenceEvents> {
  * closed runner is a problem to log.
  */
 async function reportPresence(runner: ConferenceRunner, changes: readonly PresenceChange[], problem: (message: string, error: unknown) => void): Promise<void> {
-  const known = new Set(runner.state.config.bridges.map((b) => b.id));
+  const known = bridgeIdsOf(runner.state);
   const unknown = changes.filter((c) => !known.has(c.bridgeId));
   if (unknown.length > 0) problem('presence of bridges the conference does not have', `[bridgeIds:${unknown.slice(0, 5).map((c) => c.bridgeId).join(',')}${unknown.length > 5 ? ',…' : ''}]`);
   const kept = unknown.length > 0 ? changes.filter((c) => known.has(c.bridgeId)) : changes;
   if (kept.length === 0) return;
   const result = await runner.execute({ type: 'presence_update', actor: SYSTEM_ACTOR, changes: kept });
   if (!result.ok && result.error.code !== 'closed') problem('presence_update refused', result.error);
+}
+
+// The halls of a state's configuration, once per configuration (states share it until a reload).
+const bridgeIds = new WeakMap<object, ReadonlySet<string>>();
+function bridgeIdsOf(state: Readonly<ConferenceState>): ReadonlySet<string> {
+  let ids = bridgeIds.get(state.config);
+  if (!ids) bridgeIds.set(state.config, (ids = new Set(state.config.bridges.map((b) => b.id))));
+  return ids;
 }

@@ -61,9 +61,11 @@ export function attachControlSignaling(
     const principal = socket.data.principal;
     const conference = current();
     void socket.join(roomsOf(principal));
-    // An operator's first view already shows its hall online.
-    const online = principal.role === 'operator' ? conference.bridgeConnected(principal.bridgeId) : Promise.resolve();
-    void online.finally(() => {
+    // An operator's first view already shows its hall online, and its requests are answered only
+    // from then on: a page's first command (socket.io sends it the moment the socket connects)
+    // must not find its own hall offline because the roll-call was still on its way to the state.
+    const online = (principal.role === 'operator' ? conference.bridgeConnected(principal.bridgeId) : Promise.resolve()).catch(() => undefined);
+    void online.then(() => {
       if (socket.connected) socket.emit('control:view', conference.view(principal));
     });
 
@@ -110,7 +112,7 @@ export function attachControlSignaling(
         return { ok: true, data: summary() };
       },
     };
-    for (const name of Object.keys(ControlRequests) as ControlRequestName[]) listen(socket, name, handlers[name]);
+    for (const name of Object.keys(ControlRequests) as ControlRequestName[]) listen(socket, name, principal.role === 'operator' ? after(online, handlers[name]) : handlers[name]);
 
     socket.on('disconnect', () => {
       if (principal.role === 'operator') void conference.bridgeDisconnected(principal.bridgeId);
@@ -224,6 +226,14 @@ export function attachControlSignaling(
       unbind();
     },
   };
+}
+
+/** The handler, run once `ready` has resolved. */
+function after<N extends ControlRequestName>(ready: Promise<unknown>, handler: ControlHandlers[N]): ControlHandlers[N] {
+  return (async (payload: ControlRequest<N>) => {
+    await ready;
+    return (handler as (payload: ControlRequest<N>) => Promise<ControlAck<ControlReplies[N]>>)(payload);
+  }) as ControlHandlers[N];
 }
 
 /** Validates one request's payload against its schema and answers through its handler (one name: its types line up). */

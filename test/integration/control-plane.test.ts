@@ -147,6 +147,41 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
     chair.socket.close();
   });
 
+  it('a hall\'s first command, sent as its socket connects, is answered once its roll-call is in the state (a slow presence store does not make it bridge_offline)', async () => {
+    // hosts.e2e: "bridge is offline [bridgeId:d-180]" for a panel's request_floor sent while its
+    // socket connected: the command ran before the presence report (a lease write, then a state
+    // command) reached the state. Here the lease write is held until the command has had its chance.
+    const HALL = 'd-180';
+    const presence = server.stores.presence;
+    const setPresence = presence.setPresence;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    presence.setPresence = async (...args) => {
+      await held;
+      return setPresence.apply(presence, args);
+    };
+    try {
+      const socket = io(`${server.url}/control`, { auth: { token: await tokenOf(server, HALL) }, transports: ['websocket'], reconnection: false, forceNew: true });
+      sockets.push(socket);
+      // Emitted before the connection: socket.io sends it right after the handshake, as a page's first click.
+      const reply = socket.timeout(10_000).emitWithAck('control:command', { type: 'report_ready', bridgeId: HALL, attendees: 41 }) as Promise<Reply>;
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      const early = await Promise.race([reply, new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 500))]);
+      expect(early, 'answered while its roll-call was not in the state').to.equal('waiting');
+      release();
+      expect(await reply).to.deep.include({ ok: true });
+      expect(server.conference.runner.state.presence[HALL]).to.include({ online: true, ready: true, attendees: 41 });
+      socket.close();
+      await waitFor('offline again', () => server.conference.runner.state.presence[HALL]?.online === false);
+    } finally {
+      presence.setPresence = setPresence;
+      release();
+    }
+  });
+
   it('runs the floor: request, grant (the media follows), next prepared, revoke; a dropped holder keeps the floor for its grace, the chair may end it', async () => {
     const chair = await connect('chair');
     const commune = await connect(COMMUNE);

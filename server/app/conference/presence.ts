@@ -12,7 +12,17 @@
 // all in one call (one state command). A flush starts on the next turn of the event loop, so a
 // lone hall is online at once; halls that arrive while one runs go in the next. Per hall, the
 // order stays: the lease names it before it is reported online, and a hall that left is checked
-// against the other instances' leases after this one's lease no longer names it.
+// against the other instances' leases after this one's lease no longer names it. A second socket
+// of a hall whose first is still being reported resolves with that report, not before it.
+//
+// Reports of different instances reach the state in the order their writes win, not the order
+// their decisions were taken: a hall that moved from one instance to another may have its
+// "offline" (decided from leases read before the other instance leased it) written after the
+// other instance's "online", which found it still online and changed nothing; a sweep may
+// likewise take offline, from leases it read a moment earlier, a hall that came back since. So
+// the sweep also repairs: a hall that has a connection here and that the state has offline
+// (with no flush of this instance about to report it) is reported online again. The state
+// follows the leases within one sweep, whatever order the writes came in.
 import { randomUUID } from 'node:crypto';
 import type { Clock, ClockTimer, PresenceChange } from '../../core/conference/index.ts';
 import type { PresenceStore } from '../../store/index.ts';
@@ -40,6 +50,8 @@ export interface HallPresenceOptions {
   deviceBridges: ReadonlySet<string>;
   /** The halls the conference state has online now. */
   onlineInState: () => readonly string[];
+  /** Whether the conference state has this hall at all (a stored conference may predate the plan); every hall by default. */
+  knownInState?: (bridgeId: string) => boolean;
   /** Tells the conference that halls came online or went offline, in order (one call per flush or sweep). */
   report: (changes: readonly PresenceChange[]) => Promise<void>;
   /** Something failed with no caller to tell. */
@@ -72,6 +84,8 @@ export class HallPresence {
   readonly #touched = new Set<string>();
   /** The flush that will take the halls touched so far; resolved when it has reported them. */
   #nextFlush: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** The flush under way: the halls it took, resolved when it has reported them. */
+  #current: { halls: ReadonlySet<string>; promise: Promise<void> } | null = null;
   #flushing = false;
   /** The presence store failed at the last sweep (reported once per failing spell). */
   #storeFailing = false;
@@ -103,13 +117,14 @@ export class HallPresence {
 
   /**
    * A socket of this bridge connected here (or its device's media started): online from the first.
-   * Resolves when the state has been told (with the other halls of the same flush).
+   * Resolves when the state has been told (with the other halls of the same flush); for a further
+   * socket, when the report its first one started is done.
    */
   async connected(bridgeId: string, via: PresenceVia = 'socket'): Promise<void> {
     if (!this.#counts(bridgeId, via)) return;
     const n = (this.#connections.get(bridgeId) ?? 0) + 1;
     this.#connections.set(bridgeId, n);
-    if (n > 1) return;
+    if (n > 1) return this.#reported(bridgeId);
     await this.#touch(bridgeId);
   }
 
@@ -129,6 +144,8 @@ export class HallPresence {
    * Takes offline the halls the state has online but that no live instance has (they were on a
    * server that crashed); a hall that held the floor then returns it to the chair (the core's
    * rule for a holder that dropped). When the presence store cannot be read, nothing is swept.
+   * And takes online again the halls connected here that the state has offline (an offline report
+   * from another instance, or another instance's sweep, written after this one's online).
    */
   async sweep(): Promise<void> {
     if (this.#quiet || this.#closed || this.#sweeping) return;
@@ -138,17 +155,26 @@ export class HallPresence {
       // that another instance holds was leased there before that instance reported it online.
       const online = [...this.#options.onlineInState()];
       const elsewhere = await this.#elsewhere();
-      if (!elsewhere) return;
-      const inGrace = this.#clock.now() < this.#graceUntil;
-      if (inGrace) for (const id of elsewhere) this.#heldSince.add(id);
-      const gone: PresenceChange[] = [];
-      for (const bridgeId of online) {
-        if (this.#connections.has(bridgeId) || elsewhere.has(bridgeId)) continue;
-        if (inGrace && !this.#heldSince.has(bridgeId)) continue;
-        gone.push({ bridgeId, online: false });
+      const changes: PresenceChange[] = [];
+      if (elsewhere) {
+        const inGrace = this.#clock.now() < this.#graceUntil;
+        if (inGrace) for (const id of elsewhere) this.#heldSince.add(id);
+        for (const bridgeId of online) {
+          if (this.#connections.has(bridgeId) || elsewhere.has(bridgeId)) continue;
+          if (inGrace && !this.#heldSince.has(bridgeId)) continue;
+          changes.push({ bridgeId, online: false });
+        }
+      }
+      // The state as it is now (a flush may have reported halls while the store was read); halls
+      // a flush is about to report are left to it. Nothing is awaited between this look and the
+      // report, so a hall that leaves after it is reported offline after this.
+      const onlineNow = new Set(this.#options.onlineInState());
+      const known = this.#options.knownInState ?? (() => true);
+      for (const bridgeId of this.#connections.keys()) {
+        if (!onlineNow.has(bridgeId) && !this.#pending(bridgeId) && known(bridgeId)) changes.push({ bridgeId, online: true });
       }
       // A dead instance's thousands of halls: one command.
-      await this.#report(gone);
+      await this.#report(changes);
     } finally {
       this.#sweeping = false;
     }
@@ -182,10 +208,24 @@ export class HallPresence {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
       this.#nextFlush = { promise, resolve };
-      // On the next turn: the connections that arrived in this one go together.
+      // On the next turn: the connections that arrived in this one go together. A turn of the
+      // event loop, not a time: no clock is read, and on a FakeClock (servers under test) the
+      // first view of a hall still comes without the test moving time.
       if (!this.#flushing) setImmediate(() => void this.#drain());
     }
     return this.#nextFlush.promise;
+  }
+
+  /** Whether a flush under way or to come will report this hall. */
+  #pending(bridgeId: string): boolean {
+    return this.#touched.has(bridgeId) || (this.#current?.halls.has(bridgeId) ?? false);
+  }
+
+  /** Resolves when the flush that will report this hall (to come, or under way) is done; at once when none will. */
+  #reported(bridgeId: string): Promise<void> {
+    if (this.#nextFlush && this.#touched.has(bridgeId)) return this.#nextFlush.promise;
+    if (this.#current?.halls.has(bridgeId)) return this.#current.promise;
+    return Promise.resolve();
   }
 
   /** Flushes, one at a time, until no hall waits. */
@@ -198,9 +238,11 @@ export class HallPresence {
         this.#nextFlush = null;
         const touched = [...this.#touched];
         this.#touched.clear();
+        this.#current = { halls: new Set(touched), promise: flush.promise };
         try {
           await this.#flush(touched);
         } finally {
+          this.#current = null;
           flush.resolve();
         }
       }

@@ -23,6 +23,33 @@ describe('HallPresence (fake clock, memory presence store)', () => {
   let stateOnline: Set<string>;
   const started: HallPresence[] = [];
 
+  /** What the state does with a report: each change in order (a second online or offline changes nothing). */
+  const apply = (changes: readonly { bridgeId: string; online: boolean }[]): void => {
+    reportCalls++;
+    for (const { bridgeId, online } of changes) {
+      reports.push([bridgeId, online]);
+      if (online) stateOnline.add(bridgeId);
+      else stateOnline.delete(bridgeId);
+    }
+  };
+
+  /** A report whose write waits until released (it loses the race to the state to another instance's). */
+  const gated = (): { report: HallPresenceOptions['report']; hold: () => void; release: () => void } => {
+    let gate: Promise<void> | null = null;
+    let open = (): void => {};
+    return {
+      report: async (changes) => {
+        if (gate) await gate;
+        apply(changes);
+      },
+      hold: () => void (gate = new Promise<void>((r) => (open = r))),
+      release: () => {
+        gate = null;
+        open();
+      },
+    };
+  };
+
   const start = (options: Partial<HallPresenceOptions> = {}): HallPresence => {
     const p = HallPresence.start({
       conferenceId: CONF,
@@ -30,14 +57,7 @@ describe('HallPresence (fake clock, memory presence store)', () => {
       clock,
       deviceBridges: new Set([DEVICE_HALL]),
       onlineInState: () => [...stateOnline],
-      report: async (changes) => {
-        reportCalls++;
-        for (const { bridgeId, online } of changes) {
-          reports.push([bridgeId, online]);
-          if (online) stateOnline.add(bridgeId);
-          else stateOnline.delete(bridgeId);
-        }
-      },
+      report: async (changes) => apply(changes),
       problem: (message) => problems.push(message),
       ...options,
     });
@@ -234,6 +254,98 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     expect(problems.length).to.be.greaterThan(0);
     expect(problems.every((m) => m === 'presence lease failed')).to.equal(true);
     problems.length = 0;
+  });
+
+  describe('reports of two instances racing to the state', () => {
+    it('a hall that moved to another instance, its "offline" written after the other\'s "online": the state has it online again at the next sweep', async () => {
+      const a = gated();
+      const first = start({ instanceId: 'a', report: a.report });
+      const second = start({ instanceId: 'b' });
+      await first.connected('d-180');
+      a.hold();
+      // Its socket to a drops; a reads the leases before b has leased the hall, decides offline...
+      const gone = first.disconnected('d-180');
+      await flush();
+      // ...and b, where the page reconnected, reports it online first (the state has it online: nothing changes).
+      await second.connected('d-180');
+      a.release();
+      await gone;
+      expect(reports).to.deep.equal([
+        ['d-180', true],
+        ['d-180', true],
+        ['d-180', false],
+      ]);
+      expect(stateOnline.has('d-180'), 'the writes came in the other order').to.equal(false);
+      expect([...(await store.presentElsewhere(CONF, 'x'))], 'b holds it').to.deep.equal(['d-180']);
+      clock.increment(PRESENCE_SWEEP_MS);
+      await flush();
+      expect(stateOnline.has('d-180'), 'b, which has its socket, puts it online again').to.equal(true);
+      expect(reports.at(-1)).to.deep.equal(['d-180', true]);
+      // And that is the end of it: no report at the sweeps after.
+      const n = reports.length;
+      clock.increment(3 * PRESENCE_SWEEP_MS);
+      await flush();
+      expect(reports).to.have.length(n);
+    });
+
+    it('a sweep that read the leases while a hall was between two sockets, its "offline" written after the hall came back: online again at the next sweep', async () => {
+      const a = gated();
+      const b = gated();
+      const holder = start({ instanceId: 'a', report: a.report, graceMs: 0 });
+      const sweeper = start({ instanceId: 'b', report: b.report, graceMs: 0 });
+      await holder.connected('d-180');
+      a.hold();
+      b.hold();
+      const gone = holder.disconnected('d-180'); // a's lease no longer names it; its "offline" waits
+      await flush();
+      const swept = sweeper.sweep(); // b: the state has it online, no lease names it
+      await flush();
+      a.release();
+      await gone;
+      await holder.connected('d-180'); // back on a: leased, then online
+      expect(stateOnline.has('d-180')).to.equal(true);
+      b.release();
+      await swept;
+      expect(stateOnline.has('d-180'), 'b\'s sweep, decided before the hall came back, written after').to.equal(false);
+      clock.increment(PRESENCE_SWEEP_MS);
+      await flush();
+      expect(stateOnline.has('d-180'), 'a, which has its socket, puts it online again').to.equal(true);
+    });
+
+    it('a hall connected here that the state does not have (a stored conference older than the plan) is not reported again at every sweep', async () => {
+      const a = start({ instanceId: 'a', knownInState: (id) => id !== 'c-99999' });
+      await a.connected('c-99999');
+      expect(reports).to.deep.equal([['c-99999', true]]);
+      stateOnline.delete('c-99999'); // what the conference does with a hall it does not have
+      clock.increment(3 * PRESENCE_SWEEP_MS);
+      await flush();
+      expect(reports).to.have.length(1);
+    });
+
+    it('a second socket of a hall whose first is still being reported resolves with that report, not before', async () => {
+      const a = start({ instanceId: 'a' });
+      await flush();
+      const setPresence = store.setPresence.bind(store);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      store.setPresence = async (...args) => {
+        await held;
+        await setPresence(...args);
+      };
+      const done: string[] = [];
+      const first = a.connected('d-180').then(() => done.push('first'));
+      const sameTurn = a.connected('d-180').then(() => done.push('same turn'));
+      await flush(); // the flush is under way, waiting on the lease
+      const later = a.connected('d-180').then(() => done.push('while flushing'));
+      await flush();
+      expect(done, 'resolved before the state was told').to.deep.equal([]);
+      release();
+      await Promise.all([first, sameTurn, later]);
+      expect(reports).to.deep.equal([['d-180', true]]);
+      expect(done.sort()).to.deep.equal(['first', 'same turn', 'while flushing']);
+      // A socket of a hall already reported resolves at once.
+      await a.connected('d-180');
+    });
   });
 
   describe('a join storm (batched: one lease write and one report per flush, not per hall)', () => {
