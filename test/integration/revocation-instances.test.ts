@@ -111,10 +111,13 @@ describe('revocation across server processes (two real processes, real redis)', 
     const raw = createClient({ url: redis.url });
     await raw.connect();
     try {
-      // Every subscriber connection drops, and the token goes without any announcement at all.
-      await raw.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      // The token goes without any announcement at all (as if it were lost), and every subscriber
+      // connection drops. In this order: a subscriber reconnects within milliseconds and checks its
+      // cached tokens then; a deletion after that check, never announced, is not what this case is
+      // (a real revocation announces once the subscriber is back).
       await raw.hDel(`diemcau:{${conferenceId}}:tokens`, hall);
       await raw.hDel(`diemcau:{${conferenceId}}:grants`, `operator:${COMMUNE_2}`);
+      await raw.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
     } finally {
       await raw.close();
     }
