@@ -83,7 +83,13 @@ describe('e2e: link health of the halls, with one link impaired in user space (U
 
   it('the commune returns to ok when the impairment stops', async () => {
     relay.impair({ loss: 0, delayMs: 0 });
-    await waitFor('commune ok again', async () => status(COMMUNE)?.status === 'ok', 30_000, 250);
+    // The impaired commune went audio only on its uplink; ok again needs its camera back, which
+    // needs one of its browser's trials to lift the estimate (audioFirst.ts). Seen on 2026-12-07:
+    // 9–17 s alone, once more than 30 s inside the full suite (issue 17: recovery after a lossy
+    // spell is slow; the bench's 64 kbit/s case recovers in 7 s). The wait leaves room for that tail.
+    const t0 = Date.now();
+    await waitFor('commune ok again', async () => status(COMMUNE)?.status === 'ok', 45_000, 250);
+    console.log(`      commune ok again ${Date.now() - t0} ms after the impairment stopped`);
     // The history keeps the impaired samples and the clean ones since.
     const history = server.conference.health.book.get(COMMUNE)!.history;
     const impaired = history.filter((h) => (h.lossUpPct ?? 0) >= 2 || (h.lossDownPct ?? 0) >= 2);
