@@ -61,8 +61,16 @@ export type SendMode = 'video' | 'audio-only';
  */
 export type TrialStage = 'probe' | 'verify';
 
-/** The low layer while a trial probes: 1/16 of the camera (80×45), a few frames a second, the layer's usual cap. */
-export const TRIAL_PROBE_LAYER = { scaleResolutionDownBy: 16, maxFramerate: 5, maxBitrate: 150_000 } as const;
+/**
+ * The low layer while a trial probes: 1/16 of the camera (80×45), a few frames a second, and a cap
+ * well above the rule's `videoAtKbps`. The cap sends nothing by itself (the frames are tiny): it
+ * is the allocation the browser probes the link to (a burst at it, one at twice it). With the
+ * layer's usual 150 kbit/s beside the 24 kbit/s microphone, the allocation (174) was below the
+ * 180 a trial must reach, and a probe lands at or under its target: on a loaded machine the
+ * estimate stayed at 151–158 trial after trial on a clean link, and the hall never got its
+ * camera back (link-health and technician e2e, 2026-12-07).
+ */
+export const TRIAL_PROBE_LAYER = { scaleResolutionDownBy: 16, maxFramerate: 5, maxBitrate: 300_000 } as const;
 
 /** Thresholds and timings of the send rule (kbit/s, ms). */
 export interface SendRuleConfig {

@@ -103,7 +103,8 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
   it('the probe: the low layer at its smallest, with the layer\'s usual cap (the browser probes up to what is allocated)', () => {
     expect(TRIAL_PROBE_LAYER.scaleResolutionDownBy).to.be.at.least(8);
     expect(TRIAL_PROBE_LAYER.maxFramerate).to.be.at.most(5);
-    expect(TRIAL_PROBE_LAYER.maxBitrate).to.be.at.least(SEND_RULE.videoAtKbps * 1000 - 40_000);
+    // The allocation a probe goes to (the layer's cap and the weak-link microphone) is well above what a trial must reach: a probe lands at or under its target.
+    expect(TRIAL_PROBE_LAYER.maxBitrate + WEAK_LINK_AUDIO_BPS).to.be.at.least(1.5 * SEND_RULE.videoAtKbps * 1000);
   });
 
   it('no estimate (no video sent yet) is no reason to stop the camera', () => {
