@@ -140,7 +140,14 @@ class NodeProcess {
         reject(new Error(`${this.nodeId}: ${op} timed out`));
       }, timeoutMs);
       this.#pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v)), reject: (e) => (clearTimeout(timer), reject(e)) });
-      this.child.send({ id, op, args });
+      // A node process on its way out (its channel closed before its exit is seen) fails this call, not the harness (EPIPE).
+      const fail = (error: Error): void => {
+        this.#pending.delete(id);
+        clearTimeout(timer);
+        reject(new Error(`${this.nodeId}: ${op}: ${error.message}`));
+      };
+      if (!this.child.connected) return fail(new Error('the node process is gone'));
+      this.child.send({ id, op, args }, (error) => error && fail(error));
     });
   }
 
