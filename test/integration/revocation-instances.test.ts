@@ -117,7 +117,16 @@ describe('revocation across server processes (two real processes, real redis)', 
       // (a real revocation announces once the subscriber is back).
       await raw.hDel(`diemcau:{${conferenceId}}:tokens`, hall);
       await raw.hDel(`diemcau:{${conferenceId}}:grants`, `operator:${COMMUNE_2}`);
+      const pubsubIds = async (): Promise<number[]> =>
+        String(await raw.sendCommand(['CLIENT', 'LIST', 'TYPE', 'pubsub'])).split('\n').map((l) => Number(/^id=(\d+)/.exec(l)?.[1])).filter((n) => n > 0);
+      const before = await pubsubIds();
       await raw.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      // The processes learn of the loss from their subscriber's socket: a command that reaches a
+      // process in the millisecond before is checked against its cache, like any (a lost
+      // announcement cannot be known sooner). What this case is about comes after: every
+      // subscriber back, with what it missed checked against the store.
+      const oldest = Math.max(0, ...before);
+      await waitFor('the subscribers back', async () => (await pubsubIds()).filter((id) => id > oldest).length >= before.length, 10_000);
     } finally {
       await raw.close();
     }
