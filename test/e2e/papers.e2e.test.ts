@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Page } from 'puppeteer-core';
 import type { RunningServer } from '../../server/app/server.ts';
 import { inviteUrl, startTestServer } from '../helpers/server.ts';
-import { launchChromium, waitFor, type TestBrowser } from '../helpers/chromium.ts';
+import { launchChromium, openWindow, waitFor, type TestBrowser } from '../helpers/chromium.ts';
 import { waitLive } from '../helpers/hall-page.ts';
 import { LETTER, PAGE_COLOURS, testPaper } from '../helpers/pdf-corpus.ts';
 
@@ -42,21 +42,6 @@ function paintedPixel(page: Page): Promise<{ page: string | null; rgb: number[] 
 }
 
 const near = (a: number[], b: readonly number[]) => a.length === 3 && a.every((v, i) => Math.abs(v - b[i]!) <= 12);
-
-/**
- * Opens a page in a window of its own: every display and console is on screen at once, as on
- * separate PCs (a background tab gets no animation frames, so it would never present a paint).
- */
-async function openWindow(chromium: TestBrowser, url: string, log: string[], size: { width: number; height: number }): Promise<Page> {
-  const page = await chromium.browser.newPage({ type: 'window', windowBounds: { ...size, left: 0, top: 0 } });
-  await page.setViewport(size);
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warn') log.push(`[${url.split('#')[0]}] ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => log.push(`[${url.split('#')[0]}] pageerror: ${(e as Error).message}`));
-  await page.goto(url, { waitUntil: 'domcontentloaded' });
-  return page;
-}
 
 describe('e2e: a paper from the operator panel to every hall display (Chromium, PDF.js)', function () {
   this.timeout(240_000);

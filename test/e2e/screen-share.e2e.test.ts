@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Page } from 'puppeteer-core';
 import type { RunningServer } from '../../server/app/server.ts';
 import { inviteUrl, startTestServer } from '../helpers/server.ts';
-import { launchChromium, waitFor, type TestBrowser } from '../helpers/chromium.ts';
+import { launchChromium, openWindow, waitFor, type TestBrowser } from '../helpers/chromium.ts';
 import { waitLive } from '../helpers/hall-page.ts';
 
 const COMMUNE = 'c-06010'; // Xã Cao Minh shares its screen
@@ -39,18 +39,6 @@ function framesPresented(page: Page, ms = 1000): Promise<number> {
 
 /** The message and its code under the screen-share buttons of a panel or console. */
 const screenMessage = (page: Page) => page.$eval('#screen-msg', (e) => ({ text: e.textContent ?? '', code: (e as HTMLElement).dataset.code ?? '' }));
-
-/** Opens a page in a window of its own (a background tab gets no animation frames). */
-async function openWindow(chromium: TestBrowser, url: string, log: string[], size: { width: number; height: number }): Promise<Page> {
-  const page = await chromium.browser.newPage({ type: 'window', windowBounds: { ...size, left: 0, top: 0 } });
-  await page.setViewport(size);
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warn') log.push(`[${url.split('#')[0]}] ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => log.push(`[${url.split('#')[0]}] pageerror: ${(e as Error).message}`));
-  await page.goto(url, { waitUntil: 'domcontentloaded' });
-  return page;
-}
 
 describe("e2e: a commune shares its screen with every hall display (Chromium's getDisplayMedia, real mediasoup)", function () {
   this.timeout(240_000);

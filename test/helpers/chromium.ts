@@ -98,6 +98,21 @@ export async function openPage(browser: Browser, url: string, log: string[] = []
   return page;
 }
 
+/**
+ * Opens a page in a window of its own: every display and console is on screen at once, as on
+ * separate PCs (a background tab gets no animation frames, so it would never present a paint).
+ */
+export async function openWindow(chromium: TestBrowser, url: string, log: string[], size: { width: number; height: number }): Promise<Page> {
+  const page = await chromium.browser.newPage({ type: 'window', windowBounds: { ...size, left: 0, top: 0 } });
+  await page.setViewport(size);
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warn') log.push(`[${url.split('#')[0]}] ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => log.push(`[${url.split('#')[0]}] pageerror: ${(e as Error).message}`));
+  await page.goto(url, { waitUntil: 'domcontentloaded' });
+  return page;
+}
+
 /** Polls until `check` returns a truthy value, or throws with the label after `timeoutMs`. */
 export async function waitFor<T>(label: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
   const until = Date.now() + timeoutMs;

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import type { Overlay } from './FeedEncoder.ts';
 import type { RelaySource } from './FeedRelay.ts';
-import type { FeedVideoEvent, FeedWireSetup, FeedWireStats } from './FeedWire.ts';
+import type { FeedVideoEvent, FeedWireEvents, FeedWireSetup, FeedWireStats } from './FeedWire.ts';
 
 /** What the main thread tells the wire. */
 export type FeedCommand =
@@ -44,17 +44,8 @@ const CLOSE_WAIT_MS = 5000;
 const DEFAULT_ENTRY = new URL('./feed-thread.ts', import.meta.url);
 const BOOT = new URL('../thread-boot.mjs', import.meta.url);
 
-export type FeedThreadEvents = {
-  keyframe: [];
-  video: [FeedVideoEvent];
-  /** Whole MPEG-TS packets and when the wire had them (wall clock). */
-  ts: [packets: Buffer, at: number];
-  /** A re-encoder started in the thread. */
-  encoder: [pid: number | undefined];
-  /** The re-encoder died (the thread starts another). */
-  encoderExit: [message: string];
-  /** Something the wire got over. */
-  problem: [message: string];
+/** What the wire tells (FeedWireEvents), and the thread's own end. */
+export type FeedThreadEvents = FeedWireEvents & {
   /** The thread ended by itself (a crash, out of memory): the wire is gone. */
   died: [message: string];
 };

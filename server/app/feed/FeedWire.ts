@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import { FeedRelay, type FeedTrack, type RelaySource } from './FeedRelay.ts';
-import { FeedEncoder, type Overlay } from './FeedEncoder.ts';
+import { FeedEncoder, type FeedEncoderOptions, type Overlay } from './FeedEncoder.ts';
 import { ffmpegHasFilter, freeUdpPorts, renderHoldFrame, renderSlateKeyframe } from './ffmpeg.ts';
 import { TS_DATAGRAM, TsPacketizer } from './ts.ts';
 
@@ -22,17 +22,11 @@ export interface PressFeedTarget {
 }
 
 /** What the wire is made with: plain data (it crosses to the feed's thread). */
-export interface FeedWireSetup {
+/** The re-encoder's settings (FeedEncoderOptions, documented there), and what the wire adds. */
+export interface FeedWireSetup extends Pick<FeedEncoderOptions, 'width' | 'height' | 'fps' | 'videoKbps' | 'preset' | 'maketBackground' | 'maketText'> {
   /** The chair's bridge: its microphone is the relay's `chair` track. */
   chairBridgeId: string;
   pressFeed?: PressFeedTarget;
-  width: number;
-  height: number;
-  fps: number;
-  videoKbps: number;
-  preset: string;
-  maketBackground: string;
-  maketText: string;
   overlay: Overlay;
   /** The content panel at the start (PNG); null: no content. */
   panel: Uint8Array | null;
