@@ -639,7 +639,7 @@ export class FanoutHarness {
     const stats = await this.#generator.stats();
     const after = stats.keyframeRequests[`bench:${to}`] ?? 0;
     const startedAt = Date.now() - settleMs - setOnAirMs;
-    const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${k.at - startedAt} ms`);
+    const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${round(k.at - startedAt, 1)} ms${k.sentAt ? ` (keyframe sent +${round(k.sentAt - startedAt, 1)} ms)` : ''}`);
     this.speaker = to;
     return { to, prepared, keyframeRequests: after - before, setOnAirMs: round(setOnAirMs, 1), requests };
   }
