@@ -138,10 +138,14 @@ describe('e2e: halls behind firewalls (Chromium in network namespaces, nftables,
     if (certDir) fs.rmSync(certDir, { recursive: true, force: true });
   });
 
-  afterEach(function () {
+  afterEach(async function () {
     if (this.currentTest?.state === 'failed') {
       console.log(log.slice(-30).join('\n'));
-      for (const id of [PROVINCE, TCP_HALL, TURN_HALL, PROXY_HALL]) console.log(id, JSON.stringify(server?.conference.health.book.get(id)?.last), JSON.stringify(server ? tuples(id) : null));
+      for (const id of [PROVINCE, TCP_HALL, TURN_HALL, PROXY_HALL]) {
+        console.log(id, JSON.stringify(server?.conference.health.book.get(id)?.last), JSON.stringify(server ? tuples(id) : null));
+        const page = halls.get(id);
+        if (page) console.log(`${id} in its browser:\n${await candidatePairs(page).catch((e: Error) => e.message)}`);
+      }
     }
   });
 
@@ -236,3 +240,29 @@ describe('e2e: halls behind firewalls (Chromium in network namespaces, nftables,
     await dash.close();
   });
 });
+
+/** The ICE candidate pairs of a hall page's send and receive transports, as its browser sees them (for a failure's printout). */
+function candidatePairs(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    const client = (window as unknown as { diemcau?: { client?: { transportStats(): Promise<{ send: RTCStatsReport | null; recv: RTCStatsReport | null }> } } }).diemcau?.client;
+    if (!client) return '  (no media client)';
+    const { send, recv } = await client.transportStats();
+    const lines: string[] = [];
+    for (const [name, report] of [['send', send], ['recv', recv]] as const) {
+      if (!report) continue;
+      const byId = new Map<string, Record<string, unknown>>();
+      report.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
+      let selected = '';
+      report.forEach((s: Record<string, unknown>) => {
+        if (s.type === 'transport') selected = String(s.selectedCandidatePairId ?? '');
+      });
+      report.forEach((s: Record<string, unknown>) => {
+        if (s.type !== 'candidate-pair') return;
+        const l = byId.get(String(s.localCandidateId)) ?? {};
+        const r = byId.get(String(s.remoteCandidateId)) ?? {};
+        lines.push(`  ${name}${s.id === selected ? ' SELECTED' : ''}: ${s.state}${s.nominated ? ' nominated' : ''} local ${l.candidateType}/${l.protocol}${l.relayProtocol ? `(${l.relayProtocol})` : ''} ${l.address}:${l.port} → remote ${r.candidateType}/${r.protocol} ${r.address}:${r.port} requests ${s.requestsSent} responses ${s.responsesReceived} rtt ${s.currentRoundTripTime}`);
+      });
+    }
+    return lines.join('\n');
+  });
+}
