@@ -51,11 +51,13 @@ export interface FilterRule {
 /**
  * What a host's firewall lets through. `block: 'udp'`: no UDP at all (a government network that
  * opens only TCP). `block: 'all'`: nothing but the `allow` rules (only TCP 443 to a proxy).
- * Rules are stateless and apply at once, to flows already open too.
+ * `deny` rules drop before anything is allowed (a server out of reach). Rules are stateless and
+ * apply at once, to flows already open too.
  */
 export interface Firewall {
   block: 'udp' | 'all';
   allow?: FilterRule[];
+  deny?: FilterRule[];
 }
 
 /** Names of a rig's objects. */
@@ -104,7 +106,7 @@ export function nftRuleset(firewall: Firewall): string {
     else parts.push(`meta l4proto ${r.protocol}`);
     return parts.join(' ');
   };
-  for (const r of firewall.allow ?? []) {
+  for (const r of [...(firewall.deny ?? []), ...(firewall.allow ?? [])]) {
     if (r.address !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(r.address)) throw new RangeError(`not an IPv4 address [address:${r.address}]`);
     if (r.port !== undefined && (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535)) throw new RangeError(`invalid port [port:${r.port}]`);
   }
@@ -114,6 +116,7 @@ export function nftRuleset(firewall: Firewall): string {
     `  chain ${name} {`,
     `    type filter hook ${name} priority 0; policy accept;`,
     `    ${name === 'output' ? 'oif' : 'iif'} "lo" accept`,
+    ...(firewall.deny ?? []).map((r) => `    ${match(r, name === 'output' ? 'out' : 'in')} drop`),
     ...allows.map((r) => `    ${match(r, name === 'output' ? 'out' : 'in')} accept`),
     `    ${last}`,
     '  }',

@@ -41,6 +41,16 @@ describe('network rig: names, tc and nft arguments, subnets (pure parts)', () =>
     expect(nftRuleset({ block: 'all', allow: [{ protocol: 'udp' }] })).to.include('meta l4proto udp accept');
   });
 
+  it('nft: deny rules drop before the allows and the block (a TURN server out of reach of a UDP-blocked host)', () => {
+    const rules = nftRuleset({ block: 'udp', deny: [{ protocol: 'tcp', address: '10.201.7.1', port: 3479 }], allow: [{ protocol: 'tcp', address: '10.201.7.1' }] });
+    const lines = rules.split('\n').map((l) => l.trim());
+    const deny = lines.indexOf('ip daddr 10.201.7.1 tcp dport 3479 drop');
+    expect(deny).to.be.greaterThan(lines.indexOf('oif "lo" accept'));
+    expect(deny).to.be.lessThan(lines.indexOf('ip daddr 10.201.7.1 meta l4proto tcp accept'));
+    expect(lines.indexOf('ip saddr 10.201.7.1 tcp sport 3479 drop')).to.be.greaterThan(lines.indexOf('iif "lo" accept'));
+    expect(() => nftRuleset({ block: 'udp', deny: [{ protocol: 'tcp', port: 0 }] })).to.throw(/invalid port/);
+  });
+
   it('nft: refuses what is not an address or a port (nothing reaches nft unchecked)', () => {
     expect(() => nftRuleset({ block: 'all', allow: [{ protocol: 'tcp', address: '10.0.0.1; flush ruleset' }] })).to.throw(/not an IPv4 address/);
     expect(() => nftRuleset({ block: 'all', allow: [{ protocol: 'tcp', port: 70000 }] })).to.throw(/invalid port/);
