@@ -473,6 +473,12 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     return this.#routers.routers;
   }
 
+  /** Whether a bridge publishes a source on this node now (a live producer; a screen from its screen peer). */
+  publishes(bridgeId: string, source: MediaSource): boolean {
+    const peer = source === 'screen' ? this.#screenPeers.get(bridgeId) : this.#bridgePeers.get(bridgeId);
+    return !!peer && !peer.closed && peer.tracks()[source] !== undefined;
+  }
+
   /** Whether a peer is in the session. */
   hasPeer(peerId: string): boolean {
     return this.#peers.has(peerId);

@@ -15,6 +15,7 @@ import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 import { PaperBoard } from './PaperBoard.ts';
 import { ScreenShare } from '../shared/ScreenShare.ts';
 import { ScreenShareCard } from '../shared/ScreenShareCard.ts';
+import { screenEndedText } from '../../server/protocol/papers.ts';
 import { sharerBridge } from '../../server/core/conference/screen.ts';
 import type { MaketEditor } from './MaketEditor.ts';
 import { COMMAND_ROLES } from '../../server/core/conference/access.ts';
@@ -470,6 +471,10 @@ class ChairConsole {
       case 'floor_ended':
         if (e.reason === 'offline') alert = [`${name} mất quyền phát biểu vì mất kết nối`, 'bad'];
         else if (e.reason === 'yielded') alert = [`${name} đã kết thúc phát biểu`, 'info'];
+        break;
+      case 'screen_share_stopped':
+        // The share ended by itself: the sharing PC's picture was lost (the chair did not stop it).
+        if (e.reason === 'source_lost') alert = [screenEndedText(name, 'source_lost'), 'bad'];
         break;
     }
     if (alert) this.#addAlert('alerts', alert[0], alert[1], e.at);

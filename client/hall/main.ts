@@ -12,6 +12,7 @@ import { reconnectNow } from '../shared/iceRecovery.ts';
 import { AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 import { ConnectionNotice } from '../shared/ConnectionNotice.ts';
 import { hallPhrase } from '../../server/core/names.ts';
+import { SCREEN_LOST_NOTICE_MS, screenEndedText } from '../../server/protocol/papers.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -145,6 +146,16 @@ async function main(): Promise<void> {
     tick();
   };
 
+  /** A share that ended by itself (its picture was lost) is said for a while where the content was. */
+  const screenLost = (): void => {
+    const view = control.view;
+    const ended = view?.screenEnded;
+    const el = $('screen-lost');
+    const show = !!ended && ended.reason === 'source_lost' && !view!.screen && slate.hidden && control.serverNow() - ended.at < SCREEN_LOST_NOTICE_MS;
+    el.hidden = !show;
+    if (show) el.textContent = screenEndedText(ended!.bridgeName, ended!.reason);
+  };
+
   /** The shared screen in the content pane (null: none). */
   const screenVideo = $<HTMLVideoElement>('screen-share');
   const showScreen = (track: MediaStreamTrack | null): void => {
@@ -189,6 +200,7 @@ async function main(): Promise<void> {
   /** The countdown, from the deadline on the server's clock. */
   const tick = (): void => {
     const view = control.view;
+    screenLost();
     if (waitingShown && view?.floor?.suspended === 'reconnecting') slateText.textContent = waitingText(view.floor.bridgeName, view.floor.reconnectingUntil);
     const el = $('countdown');
     const left = view ? remainingMs(view, control.serverNow()) : null;

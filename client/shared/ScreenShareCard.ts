@@ -3,6 +3,7 @@
 // anyone's). Whether a start is allowed is the server's: a refusal is said under the buttons.
 import type { ConferenceView } from '../../server/protocol/control.ts';
 import { nameInSentence } from '../../server/core/names.ts';
+import { screenEndedText } from '../../server/protocol/papers.ts';
 import type { ScreenShare, ShareResult } from './ScreenShare.ts';
 import { $ } from './ui.ts';
 
@@ -34,6 +35,8 @@ export class ScreenShareCard {
   #draw(): void {
     const screen = this.#view?.screen ?? null;
     const ours = screen !== null && screen.bridgeId === this.#share.bridgeId;
+    const ended = this.#view?.screenEnded ?? null;
+    const lost = ended?.reason === 'source_lost' && (this.#stopsAnyone || ended.bridgeId === this.#share.bridgeId) ? ended : null;
     const start = $<HTMLButtonElement>('screen-start');
     const stop = $<HTMLButtonElement>('screen-stop');
     const state = $('screen-state');
@@ -43,6 +46,8 @@ export class ScreenShareCard {
     else if (this.#share.starting) text = 'Đang chờ chọn cửa sổ hoặc màn hình để chia sẻ…';
     else if (ours && !this.#stopsAnyone) [text, tone] = ['Điểm cầu đang chia sẻ màn hình từ một máy khác.', 'ok'];
     else if (screen) [text, tone] = [`Điểm cầu ${nameInSentence(screen.bridgeName)} đang chia sẻ màn hình.`, 'warn'];
+    // A share that ended by itself (the sharing PC's picture was lost): its hall and the chair are told why, until the next share.
+    else if (lost) [text, tone] = [screenEndedText(lost.bridgeName, lost.reason), 'warn'];
     else text = this.#mayStart ? 'Có thể chia sẻ một cửa sổ hoặc cả màn hình của máy này lên màn hình các điểm cầu.' : 'Chỉ chia sẻ được màn hình khi điểm cầu đang phát biểu.';
     state.textContent = text;
     state.className = `state ${tone}`;

@@ -1,10 +1,11 @@
 // One conference at work in this process: the aggregate the server creates and closes in one
 // place. It owns the runner (rules and durable state), the access tokens, the link health, and the
 // small pieces that tie them together: the halls' presence across instances, the floor-request
-// rate limit, the link events, and where each page's media goes (placement on media nodes). In
-// the `both` role it also opens the conference's media on this process's media node (the
-// session, the routing that follows the state, the hardware halls and the feed: see
-// media-node/ConferenceMedia.ts); a control-only instance has none (issue 13).
+// rate limit, the link events, where each page's media goes (placement on media nodes), and the
+// watch that ends a screen share whose picture is gone. In the `both` role it also opens the
+// conference's media on this process's media node (the session, the routing that follows the
+// state, the hardware halls and the feed: see media-node/ConferenceMedia.ts); a control-only
+// instance has none (issue 13).
 // Transport handlers see only this object.
 import { EventEmitter } from 'node:events';
 import { SfuError, type MediaSession } from '../../sfu/index.ts';
@@ -14,6 +15,7 @@ import type { ConferencePlan } from '../protocol/plan.ts';
 import type { NodeRegistry, Stores } from '../store/index.ts';
 import { ConferenceRunner, type EventMeta, type ExecuteResult } from './conference/ConferenceRunner.ts';
 import { HallPresence, type PresenceVia } from './conference/presence.ts';
+import { RegistryScreenTracks, ScreenSourceWatch, sessionScreenTracks, type ScreenTracks } from './conference/ScreenSourceWatch.ts';
 import { AccessTokens } from './conference/tokens.ts';
 import type { FeedDesk } from './feed/FeedDesk.ts';
 import { PaperDesk } from './papers/PaperDesk.ts';
@@ -82,6 +84,7 @@ interface ConferenceParts {
   linkFeed: LinkSampleFeed | undefined;
   placement: MediaPlacement;
   papers: PaperDesk;
+  screenWatch: ScreenSourceWatch | undefined;
 }
 
 /** One conference at work: create() builds every part, close() takes them down in reverse. */
@@ -106,6 +109,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly #presence: HallPresence;
   readonly #stopLinkEvents: () => void;
   readonly #linkFeed: LinkSampleFeed | undefined;
+  /** Ends a share whose picture is gone (undefined where this process cannot see every node's screen tracks). */
+  readonly screenWatch: ScreenSourceWatch | undefined;
   #parts: ViewParts | undefined;
   #closing: Promise<void> | undefined;
 
@@ -124,6 +129,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.#presence = parts.presence;
     this.#stopLinkEvents = parts.stopLinkEvents;
     this.#linkFeed = parts.linkFeed;
+    this.screenWatch = parts.screenWatch;
     this.limits = new RequestLimits(clock);
     this.runner.on('event', (event, meta) => this.emit('event', event, meta));
     this.runner.on('state', () => this.emit('changed'));
@@ -216,8 +222,20 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const stopLinkEvents = recordLinkEvents({ runner, media: local?.session, rtpHalls: local?.rtpHalls, health, clock });
       undo.push(stopLinkEvents);
       health.start();
+      // The shared screen's picture: the media nodes' track registry where pages' media is placed on
+      // nodes, else this process's own media when it is the only one (not several processes on one
+      // redis without nodes: each one's media is its own, and another's share would look lost here).
+      let screens: ScreenTracks | undefined;
+      if (options.nodes) {
+        screens = await RegistryScreenTracks.start({ conferenceId, tracks: stores.tracks, nodes: options.nodes, problem });
+      } else if (local && stores.kind !== 'redis') {
+        screens = sessionScreenTracks(local.session);
+      }
+      // The watch owns the tracks it reads (its close closes them).
+      const screenWatch = screens && ScreenSourceWatch.start({ runner, tracks: screens, clock, problem });
+      if (screenWatch) undo.push(() => screenWatch.close());
       const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
-      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, placement, papers });
+      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, placement, papers, screenWatch });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();
       throw error;
@@ -323,9 +341,9 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 
   /**
-   * Takes every part down in reverse order of create(): presence, the papers, placement, the link
-   * events, the health monitor, this process's media of the conference (the feed first: a
-   * recording in progress is finished), the runner. The stores, the media node and the workers
+   * Takes every part down in reverse order of create(): the screen watch, presence, the papers,
+   * placement, the link events, the health monitor, this process's media of the conference (the
+   * feed first: a recording in progress is finished), the runner. The stores, the media node and the workers
    * belong to the caller.
    * Idempotent.
    */
@@ -335,6 +353,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 
   async #close(): Promise<void> {
+    await this.screenWatch?.close();
     this.#presence.close();
     this.papers.close();
     await this.placement.close();

@@ -145,6 +145,7 @@ export function viewBuilder(conferenceId: string, plan: ConferencePlan, state: C
     programme: { bridgeId: onAir, bridgeName: name(onAir) },
     content: contentViewOf(state, name),
     screen: state.screen ? { bridgeId: state.screen.bridgeId, bridgeName: name(state.screen.bridgeId), startedAt: state.screen.startedAt } : null,
+    screenEnded: state.screenEnded ? { ...state.screenEnded, bridgeName: name(state.screenEnded.bridgeId) } : null,
     agenda: {
       index: state.agenda.index,
       items: state.config.agenda.map((it) => ({

@@ -18,7 +18,7 @@ import { MAX_MESSAGE_TEXT, MESSAGE_KINDS, STAFF, type MessageKind, type MessageS
 import type { HealthStatus, LinkSample } from '../core/health.ts';
 import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
 import { screenText } from './text.ts';
-import { ContentCommands, type ContentView, type PaperSlotView, type PapersView } from './papers.ts';
+import { ContentCommands, type ContentView, type PaperSlotView, type PapersView, type ScreenEndedView } from './papers.ts';
 
 // The limits come from the core (one source): a payload the wire lets through is never refused by
 // the core for its length or range, and the apps' input fields use the same numbers.
@@ -257,6 +257,8 @@ export interface ConferenceView {
   content?: ContentView | null;
   /** The hall whose shared screen every hall receives (the content track), or null. */
   screen?: { bridgeId: string; bridgeName: string; startedAt: number } | null;
+  /** The last share that ended and why (null while a share is on, or before any ended). */
+  screenEnded?: ScreenEndedView | null;
   /** Staff: every designated paper, received, late or missing. */
   papers?: PapersView;
   /** The maket of the viewer's own hall (province for staff). */

@@ -12,6 +12,8 @@ import {
   PAPER_RULE_BOUNDS,
 } from '../core/conference/papers.ts';
 import type { PaperFault } from '../core/conference/paper-format.ts';
+import type { ScreenStopReason } from '../core/conference/screen.ts';
+import { nameInSentence } from '../core/names.ts';
 
 /** A paper id, as the server made it. */
 export const PaperId = z.string().regex(PAPER_ID_PATTERN, 'not a paper id');
@@ -67,6 +69,32 @@ export interface ContentView {
   page: number;
   pages: number;
 }
+
+/** The last screen share that ended, and why (the view's `screenEnded`). */
+export interface ScreenEndedView {
+  bridgeId: string;
+  bridgeName: string;
+  reason: ScreenStopReason;
+  at: number;
+}
+
+/** Why a share stopped, as the screens say it after "Đã dừng chia sẻ màn hình của điểm cầu …:" (none for a person's stop). */
+export const SCREEN_STOP_TEXT: Readonly<Record<ScreenStopReason, string | null>> = Object.freeze({
+  stopped: null,
+  replaced: 'một tài liệu được đưa lên thay',
+  speech_ended: 'điểm cầu đã hết lượt phát biểu',
+  meeting_ended: 'hội nghị đã kết thúc',
+  source_lost: 'mất kết nối với máy đang chia sẻ',
+});
+
+/** "Đã dừng chia sẻ màn hình của điểm cầu xã Cao Minh: mất kết nối với máy đang chia sẻ." */
+export function screenEndedText(bridgeName: string, reason: ScreenStopReason): string {
+  const why = SCREEN_STOP_TEXT[reason];
+  return `Đã dừng chia sẻ màn hình của điểm cầu ${nameInSentence(bridgeName)}${why ? `: ${why}` : ''}.`;
+}
+
+/** How long a hall display says that a share ended by itself (its picture was lost). */
+export const SCREEN_LOST_NOTICE_MS = 20_000;
 
 /** One version of a paper, as people see it. */
 export interface PaperVersionView {

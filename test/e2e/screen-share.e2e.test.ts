@@ -4,6 +4,8 @@ import type { RunningServer } from '../../server/app/server.ts';
 import { inviteUrl, startTestServer } from '../helpers/server.ts';
 import { launchChromium, openWindow, waitFor, type TestBrowser } from '../helpers/chromium.ts';
 import { waitLive } from '../helpers/hall-page.ts';
+import { RESUME_WINDOW_MS } from '../../server/transport/media-socket.ts';
+import { SCREEN_SOURCE_GRACE_MS } from '../../server/core/conference/index.ts';
 
 const COMMUNE = 'c-06010'; // Xã Cao Minh shares its screen
 const PROVINCE = 'p-20';
@@ -44,6 +46,8 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
   this.timeout(240_000);
   let server: RunningServer;
   let chromium: TestBrowser;
+  /** A Chromium of its own for a panel that is killed (no pagehide, like a PC that crashes). */
+  let doomed: TestBrowser | undefined;
   const log: string[] = [];
   let panel: Page;
   let province: Page;
@@ -61,6 +65,7 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
   });
 
   after(async () => {
+    await doomed?.close();
     await chromium?.close();
     await server?.close();
   });
@@ -189,5 +194,99 @@ describe("e2e: a commune shares its screen with every hall display (Chromium's g
     await panel.close();
     await waitFor('the share ended on the server', async () => server.conference.runner.state.screen === null, 10_000);
     await waitFor(`${VIEWERS[0]} drops it`, async () => (await screenVideo(displays.get(VIEWERS[0]!)!)).hidden);
+  });
+
+  /** Opens a commune panel (in the given Chromium) and shares its screen until two viewers decode it. */
+  async function shareFrom(browser: TestBrowser): Promise<Page> {
+    const page = await openWindow(browser, await inviteUrl(server, COMMUNE, 'operator.html'), log, { width: 1366, height: 900 });
+    const start = await page.waitForSelector('#screen-start:not([hidden]):not([disabled])', { timeout: 30_000 });
+    await start!.click();
+    await waitFor('the commune shares', async () => server.conference.runner.state.screen?.bridgeId === COMMUNE);
+    await waitFor('the panel publishes its screen', async () => page.evaluate(() => (window as any).diemcau.screen.client?.sharing === true), 30_000);
+    for (const id of VIEWERS) await waitFor(`${id} shows it`, async () => !(await screenVideo(displays.get(id)!)).hidden, 30_000);
+    return page;
+  }
+
+  it("the sharing PC crashes (its Chromium killed: no pagehide, no stop): the server ends the share by itself, every display drops it and says why", async () => {
+    doomed = await launchChromium();
+    await shareFrom(doomed);
+    const pid = doomed.browser.process()?.pid;
+    expect(pid, "the panel's Chromium").to.be.a('number');
+    // The whole process group (browser, renderers, network service), as a power cut would.
+    process.kill(-pid!, 'SIGKILL');
+    const killedAt = Date.now();
+    // The server waits for the page to come back (its media's resume window), then the grace, then ends the share.
+    await waitFor('the share ended on the server', async () => server.conference.runner.state.screen === null, RESUME_WINDOW_MS + SCREEN_SOURCE_GRACE_MS + 15_000);
+    console.log(`      the share ended ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (resume window ${RESUME_WINDOW_MS / 1000} s + grace ${SCREEN_SOURCE_GRACE_MS / 1000} s)`);
+    expect(server.conference.runner.state.screenEnded).to.deep.include({ bridgeId: COMMUNE, reason: 'source_lost' });
+    const stop = (await server.conference.runner.readLog()).filter((e) => e.type === 'screen_share_stopped').at(-1)!;
+    expect(stop.actor).to.deep.equal({ role: 'system' });
+    const said = 'Đã dừng chia sẻ màn hình của điểm cầu xã Cao Minh: mất kết nối với máy đang chia sẻ.';
+    for (const id of VIEWERS) {
+      const page = displays.get(id)!;
+      await waitFor(`${id} drops the shared screen`, async () => {
+        const v = await screenVideo(page);
+        return v.hidden && v.caption === null;
+      }, 10_000);
+      await waitFor(`${id} says why`, async () => page.$eval('#screen-lost', (e) => !(e as HTMLElement).hidden && e.textContent), 10_000);
+      expect(await page.$eval('#screen-lost', (e) => e.textContent)).to.equal(said);
+    }
+    // The chair's console: its card and an alert.
+    await waitFor("the chair's console drops the shared screen", async () => chair.$eval('#screen-preview-box', (e) => (e as HTMLElement).hidden));
+    await waitFor("the chair's card says why", async () => (await chair.$eval('#screen-state', (e) => e.textContent)) === said, 10_000);
+    expect(await chair.$$eval('#alerts li', (els) => els.map((e) => e.textContent ?? ''))).to.satisfy((texts: string[]) => texts.some((t) => t.endsWith(said)));
+    // Nobody is left content_busy: the province may share at once.
+    expect((await server.conference.execute({ role: 'operator', bridgeId: PROVINCE, bridgeName: 'Tỉnh Lạng Sơn' } as never, { type: 'screen_share_start' })).ok).to.equal(true);
+    expect((await server.conference.execute({ role: 'chair' } as never, { type: 'screen_share_stop' })).ok).to.equal(true);
+  });
+
+  it('a screen track that goes and comes back within the grace keeps the share (the worker carrying it dies; the panel publishes again by itself)', async () => {
+    const page = await shareFrom(chromium);
+    const startedAt = server.conference.runner.state.screen!.startedAt;
+    const screenProducer = (): { id: string; workerIndex: number } | undefined => {
+      for (const peer of server.media.snapshot().peers) {
+        const p = peer.producers.find((x) => x.source === 'screen' && peer.bridgeId === COMMUNE);
+        if (p) return { id: p.id, workerIndex: peer.workerIndex };
+      }
+      return undefined;
+    };
+    const before = screenProducer()!;
+    const pid = server.media.snapshot().workers[before.workerIndex]!.pid;
+    const lost: number[] = [];
+    /** The watch's deadline just after the track went (its listener ran first: it was there before this one). */
+    const armed: (number | null | undefined)[] = [];
+    const onPublishing = (p: { bridgeId: string; source: string; on: boolean }): void => {
+      if (p.bridgeId !== COMMUNE || p.source !== 'screen' || p.on) return;
+      lost.push(Date.now());
+      armed.push(server.conference.screenWatch?.deadline);
+    };
+    server.media.on('publishing', onPublishing);
+    try {
+      process.kill(pid, 'SIGKILL');
+      const killedAt = Date.now();
+      const back = await waitFor('a new screen track', async () => {
+        const now = screenProducer();
+        return now && now.id !== before.id ? now : undefined;
+      }, SCREEN_SOURCE_GRACE_MS + 10_000);
+      expect(lost.length, 'the track went').to.be.greaterThan(0);
+      expect(armed[0], 'the watch counted the grace from the loss').to.be.a('number').within(lost[0]! + SCREEN_SOURCE_GRACE_MS - 1000, lost[0]! + SCREEN_SOURCE_GRACE_MS + 1000);
+      console.log(`      the screen track was gone ${((Date.now() - lost[0]!) / 1000).toFixed(1)} s (grace ${SCREEN_SOURCE_GRACE_MS / 1000} s)`);
+      expect(back.id).to.not.equal(before.id);
+      // Past the grace from the kill, it is the same share, and the halls see it again.
+      await new Promise((r) => setTimeout(r, Math.max(0, killedAt + SCREEN_SOURCE_GRACE_MS + 3_000 - Date.now())));
+      expect(server.conference.runner.state.screen).to.deep.include({ bridgeId: COMMUNE, startedAt });
+      expect(server.conference.screenWatch?.deadline, 'nothing armed: the track is live').to.equal(null);
+      expect(await page.evaluate(() => (window as any).diemcau.screen.sharing)).to.equal(true);
+      for (const id of VIEWERS) {
+        const display = displays.get(id)!;
+        await waitFor(`${id} shows it again`, async () => {
+          const v = await screenVideo(display);
+          return !v.hidden && v.width > 0 ? v : undefined;
+        }, 30_000);
+        expect(await framesPresented(display), `${id}: frames presented in a second`).to.be.greaterThan(0);
+      }
+    } finally {
+      server.media.off('publishing', onPublishing);
+    }
   });
 });

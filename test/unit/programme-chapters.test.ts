@@ -61,6 +61,23 @@ describe('recording chapters from the event log', () => {
     expect(late[0]!.shown).to.deep.equal([{ kind: 'document', paperId: 'paperAAAAAAAAAAA', slotId: 'tham-luan.c-06010', bridgeId: 'c-06010', pages: [2, 4] }]);
   });
 
+  it('a shared screen that ended by itself (its picture lost) says so in the chapter it ended in', () => {
+    const lost = [
+      ...log.slice(0, 3),
+      entry(32_000, 'screen_shared', { bridgeId: 'c-06010', speechRequestId: 'r1' }),
+      entry(44_000, 'screen_share_stopped', { bridgeId: 'c-06010', reason: 'source_lost', sharedSec: 12 }),
+      entry(50_000, 'floor_ended', { bridgeId: 'c-06010' }),
+    ];
+    const chapters = chaptersFromLog(lost, { from: 10_000, to: 60_000, zeroAt: 10_000 }, names);
+    expect(chapters[1]!.title).to.equal(
+      'Tham luận của HĐND các xã — Hoàng Thị Mai (điểm cầu xã Cao Minh) [trình chiếu: chia sẻ màn hình của điểm cầu xã Cao Minh (dừng: mất kết nối với máy đang chia sẻ)]',
+    );
+    expect(chapters[1]!.shown).to.deep.equal([{ kind: 'screen', bridgeId: 'c-06010', sourceLost: true }]);
+    // A recording that ends before the share did says nothing of its end.
+    const early = chaptersFromLog(lost, { from: 30_000, to: 40_000, zeroAt: 30_000 }, names);
+    expect(early[0]!.shown).to.deep.equal([{ kind: 'screen', bridgeId: 'c-06010' }]);
+  });
+
   it('writes FFMETADATA with escaped titles', () => {
     const text = ffmetadata('Hội nghị; giao ban', [{ startMs: 0, endMs: 1000, title: 'A=B', kind: 'item', itemId: null }]);
     expect(text).to.equal(';FFMETADATA1\ntitle=Hội nghị\\; giao ban\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=A\\=B\n');

@@ -4,6 +4,7 @@
 // Pure: the log in, chapters out.
 import type { LogEntry } from '../../core/conference/index.ts';
 import { hallPhrase, nameInSentence } from '../../core/names.ts';
+import { SCREEN_STOP_TEXT } from '../../protocol/papers.ts';
 
 /** One chapter of a recording; times in ms from the start of the file. */
 export interface Chapter {
@@ -21,7 +22,7 @@ export interface Chapter {
 /** A document or a shared screen on screen during a chapter. */
 export type ShownContent =
   | { kind: 'document'; paperId: string; slotId: string; bridgeId: string; pages: number[] }
-  | { kind: 'screen'; bridgeId: string };
+  | { kind: 'screen'; bridgeId: string; sourceLost?: true };
 
 /** What the chapter titles need from the plan. */
 export interface ChapterNames {
@@ -119,6 +120,8 @@ interface ContentSpan {
   to: number;
   content: { kind: 'document'; paperId: string; slotId: string; bridgeId: string } | { kind: 'screen'; bridgeId: string };
   turns: { at: number; page: number }[];
+  /** A shared screen that ended by itself (its picture was lost): the chapter it ended in says so. */
+  sourceLost?: boolean;
 }
 
 // The periods of content on screen, from the log (a span still open ends at `to`).
@@ -144,6 +147,7 @@ function contentSpans(log: readonly LogEntry[], to: number): ContentSpan[] {
       spans.push(screen);
     } else if (e.type === 'screen_share_stopped' && screen) {
       screen.to = e.at;
+      if (d.reason === 'source_lost') screen.sourceLost = true;
       screen = undefined;
     }
   }
@@ -158,7 +162,8 @@ function noteShown(c: Chapter, spans: readonly ContentSpan[], zeroAt: number, na
   for (const s of spans) {
     if (Math.min(s.to, to) - Math.max(s.from, from) < 500) continue;
     if (s.content.kind === 'screen') {
-      shown.push({ kind: 'screen', bridgeId: s.content.bridgeId });
+      const lost = s.sourceLost === true && s.to > from && s.to <= to;
+      shown.push(lost ? { kind: 'screen', bridgeId: s.content.bridgeId, sourceLost: true } : { kind: 'screen', bridgeId: s.content.bridgeId });
       continue;
     }
     // The page on screen when the chapter starts, and every page turned to within it.
@@ -178,7 +183,9 @@ function noteShown(c: Chapter, spans: readonly ContentSpan[], zeroAt: number, na
   if (shown.length === 0) return c;
   const bridge = (id: string): string => names.bridges.get(id) ?? id;
   const notes = shown.map((x) =>
-    x.kind === 'screen' ? `chia sẻ màn hình của điểm cầu ${nameInSentence(bridge(x.bridgeId))}` : `tham luận của điểm cầu ${nameInSentence(bridge(x.bridgeId))}, trang ${x.pages.join(', ')}`,
+    x.kind === 'screen'
+      ? `chia sẻ màn hình của điểm cầu ${nameInSentence(bridge(x.bridgeId))}${x.sourceLost ? ` (dừng: ${SCREEN_STOP_TEXT.source_lost})` : ''}`
+      : `tham luận của điểm cầu ${nameInSentence(bridge(x.bridgeId))}, trang ${x.pages.join(', ')}`,
   );
   return { ...c, title: `${c.title} [trình chiếu: ${notes.join('; ')}]`, shown };
 }

@@ -47,6 +47,8 @@ export const COMMAND_ROLES: Readonly<Record<CommandType, readonly ActorRole[]>> 
   // Screen sharing: a hall's operator for its own hall, the province's desk (screen.ts has the finer rules).
   screen_share_start: ['operator', 'secretary', 'chair'],
   screen_share_stop: ['operator', 'secretary', 'chair'],
+  // The server, when a shared screen's picture has been gone for longer than the grace (screen.ts).
+  screen_source_lost: ['system'],
   tick: ['system'],
 });
 

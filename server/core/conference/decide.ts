@@ -20,7 +20,7 @@ import { appendLog } from './log.ts';
 import { sendMessage } from './messages.ts';
 import { announcedMicrophones, microphoneChanges, openMicrophones } from './microphones.ts';
 import { clearContent, clearContentCommand, mayTurnPages, onSpeechEnded, showContent, submitPaper, turnPage } from './papers.ts';
-import { onSpeechEndedScreen, startScreenShare, stopScreenShare, stopScreenShareCommand } from './screen.ts';
+import { onSpeechEndedScreen, screenSourceLost, startScreenShare, stopScreenShare, stopScreenShareCommand } from './screen.ts';
 import { closeSessions, openSession, recordDropOut } from './record.ts';
 import { absentPresence, isLateJoin } from './rollcall.ts';
 import {
@@ -379,6 +379,7 @@ const HANDLERS: { [K in CommandType]: Handler<K> } = {
     return startScreenShare(d, c, now, out, { mayClear: (actor) => mayTurnPages(d, actor), clear: () => clearContent(d, now, 'replaced', out) });
   },
   screen_share_stop: stopScreenShareCommand,
+  screen_source_lost: screenSourceLost,
 
   tick(d, _c, now, out) {
     const floor = d.floor;

@@ -15,7 +15,12 @@
 // - Who stops: the chair and the secretary, any share; a hall's operator, its own hall's share.
 //   A share made during the sharing hall's own speech stops when that speech ends; the end of
 //   the meeting stops any share; the office putting a document up replaces it.
+// - A share whose picture is gone ends by itself (`source_lost`): the server watches the sharing
+//   hall's `screen` track and, when the share has had none for a grace, issues
+//   `screen_source_lost` as the system (the sharing PC crashed, lost power or its network: no
+//   page said goodbye). The limits and the instant are the rules below; the watch is the app's.
 import { refuse } from './errors.ts';
+import { isId } from './validate.ts';
 import type { Actor, CommandOf, ConferenceEvent, ConferenceState, FloorHolder, Refused } from './types.ts';
 
 /** A hall's screen shared to every hall. */
@@ -28,8 +33,43 @@ export interface ScreenShare {
   speechRequestId: string | null;
 }
 
-/** Why a share stopped. */
-export type ScreenStopReason = 'stopped' | 'replaced' | 'speech_ended' | 'meeting_ended';
+/** Why a share stopped (`source_lost`: its picture was gone for longer than the grace). */
+export type ScreenStopReason = 'stopped' | 'replaced' | 'speech_ended' | 'meeting_ended' | 'source_lost';
+
+/** The last share that ended, and why (what the screens say after it). */
+export interface ScreenShareEnded {
+  bridgeId: string;
+  reason: ScreenStopReason;
+  at: number;
+}
+
+/**
+ * How long a share may be without its `screen` track before it ends (`source_lost`). The track
+ * outlives short trouble by itself: an ICE restart keeps it, and a page whose socket is lost
+ * keeps it while the server waits for the page to come back (the media socket's resume window,
+ * 15 s). It goes when the page is gone for good (closed, crashed, or away past that window) and
+ * comes back only when the page joins anew (a node or worker lost, a resume refused): the page's
+ * socket reconnects within 3 s (its longest retry delay) and publishes again within a few
+ * seconds more on a loaded machine. 10 s covers that rejoin; a crashed PC's share then ends
+ * about 25 s after its link dropped (resume window + this).
+ */
+export const SCREEN_SOURCE_GRACE_MS = 10_000;
+
+/**
+ * How long a share waits for its first `screen` track: the person is still choosing a window
+ * in the browser's picker (the share starts on the server before the picker opens).
+ */
+export const SCREEN_SOURCE_FIRST_GRACE_MS = 30_000;
+
+/**
+ * The instant a share without a live `screen` track ends: `goneAt` is when its track was last
+ * seen going (or when the server began to watch a share it found without one); null when no
+ * track has come since the share started.
+ */
+export function screenSourceDeadline(screen: Pick<ScreenShare, 'startedAt'>, goneAt: number | null): number {
+  if (goneAt === null) return screen.startedAt + SCREEN_SOURCE_FIRST_GRACE_MS;
+  return Math.max(goneAt, screen.startedAt) + SCREEN_SOURCE_GRACE_MS;
+}
 
 type Out = ConferenceEvent[];
 
@@ -104,6 +144,7 @@ export function startScreenShare(
   }
   const by: Actor = c.actor.bridgeId === undefined ? { role: c.actor.role } : { role: c.actor.role, bridgeId: c.actor.bridgeId };
   d.screen = { bridgeId, startedAt: now, by, speechRequestId: d.floor?.requestId ?? null };
+  d.screenEnded = null;
   out.push({ type: 'screen_shared', bridgeId, speechRequestId: d.screen.speechRequestId });
 }
 
@@ -114,11 +155,27 @@ export function stopScreenShareCommand(d: ConferenceState, c: CommandOf<'screen_
   stopScreenShare(d, now, 'stopped', out);
 }
 
+/**
+ * screen_source_lost: the server found the share of `bridgeId` without its picture for longer
+ * than the grace. Only the system issues it (decide checks the role). A share of another hall,
+ * or a newer share than the one judged (`startedAt` given and different), is left alone; no
+ * share: nothing happens (the watch of another instance, or a stop, was quicker).
+ */
+export function screenSourceLost(d: ConferenceState, c: CommandOf<'screen_source_lost'>, now: number, out: Out): Refused | void {
+  if (!isId(c.bridgeId)) return refuse('invalid_argument', 'bridgeId must be a bridge id');
+  if (c.startedAt !== undefined && !Number.isFinite(c.startedAt)) return refuse('invalid_argument', 'startedAt must be epoch milliseconds');
+  const screen = d.screen;
+  if (!screen || screen.bridgeId !== c.bridgeId) return;
+  if (c.startedAt !== undefined && c.startedAt !== screen.startedAt) return;
+  stopScreenShare(d, now, 'source_lost', out);
+}
+
 /** Stops the share on (if any). */
 export function stopScreenShare(d: ConferenceState, now: number, reason: ScreenStopReason, out: Out): void {
   const screen = d.screen;
   if (!screen) return;
   d.screen = null;
+  d.screenEnded = { bridgeId: screen.bridgeId, reason, at: now };
   out.push({ type: 'screen_share_stopped', bridgeId: screen.bridgeId, reason, sharedSec: Math.round((now - screen.startedAt) / 1000) });
 }
 

@@ -2,7 +2,7 @@
 // the commands it accepts and the events it emits. Everything here is plain JSON. (Over 400
 // lines because it is the one place a reader finds every shape the core deals in.)
 import type { ContentClearReason, ContentOnScreen, ContentShowing, PaperRules, PaperVersion } from './papers.ts';
-import type { ScreenShare, ScreenStopReason } from './screen.ts';
+import type { ScreenShare, ScreenShareEnded, ScreenStopReason } from './screen.ts';
 
 import type { BackChannelMessage, MessageKind, MessageSenderRole } from './messages.ts';
 
@@ -277,6 +277,8 @@ export interface ConferenceState {
   showings?: ContentShowing[];
   /** The hall whose screen every hall receives as the content track (screen.ts), or null. */
   screen?: ScreenShare | null;
+  /** The last share that ended, and why (cleared when a share starts); absent in states stored before it. */
+  screenEnded?: ScreenShareEnded | null;
   /**
    * Halls whose operator closed their microphone for a moment ("Tắt micrô tạm thời"): closed
    * whatever the floor says, until the operator opens it again or the hall's turn ends.
@@ -337,6 +339,8 @@ export interface CommandMap {
   content_clear: {};
   screen_share_start: {};
   screen_share_stop: {};
+  /** Issued by the server: the share of this hall (started at startedAt, if given) has had no picture for longer than its grace. */
+  screen_source_lost: { bridgeId: string; startedAt?: number };
   tick: {};
 }
 
@@ -384,6 +388,7 @@ export const COMMAND_TYPES = [
   'content_clear',
   'screen_share_start',
   'screen_share_stop',
+  'screen_source_lost',
   'tick',
 ] as const satisfies readonly CommandType[];
 

@@ -142,7 +142,7 @@ function commandCorpus(ctx: CorpusContext): Payload[] {
     out.push([`${type} with an actor`, { type, actor: { role: 'system' } }]);
     out.push([`${type} with __proto__`, { type, ...JSON.parse('{"__proto__": {"x": 1}}'), extra: 1 }]);
   }
-  for (const type of ['tick', 'bridge_connected', 'bridge_disconnected', 'presence_update', 'paper_submit', 'launch_rockets', 'toString', '__proto__', 'constructor']) {
+  for (const type of ['tick', 'bridge_connected', 'bridge_disconnected', 'presence_update', 'screen_source_lost', 'paper_submit', 'launch_rockets', 'toString', '__proto__', 'constructor']) {
     out.push([`${type}, not a person's command`, { type, bridgeId: ctx.ownBridge }]);
   }
   for (const text of BAD_TEXT) {

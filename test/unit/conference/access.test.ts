@@ -54,7 +54,7 @@ describe('authorisation', () => {
     // The finer paper rules (own hall, holding the floor) are in papers.test.ts.
     expect(allowed.operator).to.deep.equal(['request_floor', 'cancel_request', 'yield_floor', 'report_ready', 'mute_hall', 'send_message', 'paper_submit', 'content_show', 'content_page', 'content_clear', 'screen_share_stop']);
     expect(allowed.technician).to.deep.equal(['send_message']);
-    expect(allowed.system).to.deep.equal(['bridge_connected', 'bridge_disconnected', 'presence_update', 'tick']);
+    expect(allowed.system).to.deep.equal(['bridge_connected', 'bridge_disconnected', 'presence_update', 'screen_source_lost', 'tick']);
   });
 
   it('an operator of one commune cannot act for another bridge', () => {

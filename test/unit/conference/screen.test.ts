@@ -1,6 +1,14 @@
 import { expect } from 'chai';
-import { mayStartScreenShare, sharerBridge, sharingBridgeOf, type ConferenceEvent } from '../../../server/core/conference/index.ts';
-import { ask, chair, commune, connectAll, Harness, op, PROVINCE, secretary, started, technician, viewer } from './fixture.ts';
+import {
+  mayStartScreenShare,
+  SCREEN_SOURCE_FIRST_GRACE_MS,
+  SCREEN_SOURCE_GRACE_MS,
+  screenSourceDeadline,
+  sharerBridge,
+  sharingBridgeOf,
+  type ConferenceEvent,
+} from '../../../server/core/conference/index.ts';
+import { ask, chair, commune, connectAll, Harness, op, PROVINCE, secretary, started, system, technician, viewer } from './fixture.ts';
 
 const sha = 'b'.repeat(64);
 let n = 0;
@@ -97,5 +105,47 @@ describe('screen sharing: who shares is conference state (pure core)', () => {
     const end = h.run(chair, { type: 'end_meeting' });
     expect(end.find((e) => e.type === 'screen_share_stopped')).to.deep.include({ reason: 'meeting_ended' });
     expect(h.refused(secretary, { type: 'screen_share_start' }).code).to.equal('invalid_state');
+  });
+
+  it('a share whose picture is gone ends by itself: screen_source_lost, from the system only, stops that hall\'s share with source_lost', () => {
+    const h = started(2);
+    h.run(chair, { type: 'grant_floor', requestId: ask(h, commune(5)) });
+    h.run(op(commune(5)), { type: 'screen_share_start' });
+    const startedAt = h.state.screen!.startedAt;
+    // Nobody but the server says a picture is gone: a stable code, and nothing changes.
+    for (const actor of [chair, secretary, op(commune(5)), op(PROVINCE), technician, viewer]) {
+      expect(h.refused(actor, { type: 'screen_source_lost', bridgeId: commune(5), startedAt }).code, actor.role).to.equal('forbidden');
+    }
+    expect(sharingBridgeOf(h.state)).to.equal(commune(5));
+    // Bad arguments are refused with their code.
+    expect(h.refused(system, { type: 'screen_source_lost' } as never).code).to.equal('invalid_argument');
+    expect(h.refused(system, { type: 'screen_source_lost', bridgeId: commune(5), startedAt: Number.NaN }).code).to.equal('invalid_argument');
+    // Another hall's picture, or an older share of this hall than the one on: the share stays.
+    expect(h.run(system, { type: 'screen_source_lost', bridgeId: PROVINCE })).to.deep.equal([]);
+    expect(h.run(system, { type: 'screen_source_lost', bridgeId: commune(5), startedAt: startedAt - 1 })).to.deep.equal([]);
+    expect(sharingBridgeOf(h.state)).to.equal(commune(5));
+    h.advance(40_000);
+    const lost = h.run(system, { type: 'screen_source_lost', bridgeId: commune(5), startedAt });
+    expect(lost).to.deep.equal([{ type: 'screen_share_stopped', bridgeId: commune(5), reason: 'source_lost', sharedSec: 40 }]);
+    expect(sharingBridgeOf(h.state)).to.equal(undefined);
+    expect(h.state.screenEnded).to.deep.equal({ bridgeId: commune(5), reason: 'source_lost', at: h.clock.now() });
+    expect(h.state.log.at(-1)).to.deep.include({ type: 'screen_share_stopped', actor: { role: 'system' } });
+    // Idempotent: no share (another instance's watch was quicker) changes nothing.
+    const seq = h.state.seq;
+    expect(h.run(system, { type: 'screen_source_lost', bridgeId: commune(5), startedAt })).to.deep.equal([]);
+    expect(h.state.seq).to.equal(seq);
+    // The hall may share again at once (nobody is left content_busy), and a new share forgets the last one's end.
+    h.run(op(commune(5)), { type: 'screen_share_start' });
+    expect(h.state.screenEnded).to.equal(null);
+  });
+
+  it('the grace of a share without its picture: the first track may take the picker\'s time; a track gone, the shorter grace', () => {
+    const screen = { startedAt: 1_000_000 };
+    expect(SCREEN_SOURCE_GRACE_MS).to.be.within(5_000, 30_000);
+    expect(SCREEN_SOURCE_FIRST_GRACE_MS).to.be.at.least(SCREEN_SOURCE_GRACE_MS);
+    expect(screenSourceDeadline(screen, null)).to.equal(1_000_000 + SCREEN_SOURCE_FIRST_GRACE_MS);
+    expect(screenSourceDeadline(screen, 1_005_000)).to.equal(1_005_000 + SCREEN_SOURCE_GRACE_MS);
+    // A track gone before this share started counts from the start.
+    expect(screenSourceDeadline(screen, 900_000)).to.equal(1_000_000 + SCREEN_SOURCE_GRACE_MS);
   });
 });
