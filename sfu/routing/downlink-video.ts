@@ -32,6 +32,17 @@ export interface DownlinkFacts {
     layers: boolean;
     /** mediasoup's score of what the hall receives of it (0–10, from the hall's receiver reports). */
     score: number;
+    /**
+     * Packets sent of it so far and, of them, sent again because the hall asked (its NACKs),
+     * cumulative (absent: not read yet). Retransmissions come within a round trip of the first
+     * loss; the hall's receiver reports (the score) a second or more later, and the estimate
+     * later still: on the rig's 64 kbit/s link a trial verified on an estimate of 330–360 kbit/s
+     * left from before the cut while its keyframe was being dropped (docs/benchmarks.md). Only
+     * packets sent within mediasoup's retransmission window (about 2 s) are sent again, so NACKs
+     * that the hall still repeats for video lost in an earlier trial do not count.
+     */
+    sent?: number;
+    retransmitted?: number;
   };
 }
 
@@ -71,6 +82,9 @@ export interface DownlinkRuleConfig {
   trialEveryMaxMs: number;
   /** A trial's consumer whose score falls below this (and below where it started) sees loss: the trial fails at once. */
   lossScore: number;
+  /** A trial of which the hall asked for at least `lossMinPackets` packets again, and more than this share of those sent, sees loss: it fails at once. */
+  lossShare: number;
+  lossMinPackets: number;
 }
 
 export const DOWNLINK_RULE: DownlinkRuleConfig = {
@@ -84,6 +98,8 @@ export const DOWNLINK_RULE: DownlinkRuleConfig = {
   trialBackoff: 1.5,
   trialEveryMaxMs: 4000,
   lossScore: 9,
+  lossShare: 0.05,
+  lossMinPackets: 2,
 };
 
 /** Why the state changed (for the session's events and the trace). */
@@ -107,7 +123,7 @@ export class DownlinkVideoRule {
   #state: DownlinkState = 'video';
   #reported = false;
   #noLayerSince: number | null = null;
-  #trial: { since: number; okSince: number | null; startScore: number | null } | null = null;
+  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; retransmitted: number } | null } | null = null;
   #nextTrialAt = 0;
   #trialEvery: number;
 
@@ -147,7 +163,7 @@ export class DownlinkVideoRule {
       if (uplinkBack || at >= this.#nextTrialAt) {
         if (f.hasVideo) {
           this.#state = 'trial';
-          this.#trial = { since: at, okSince: null, startScore: null };
+          this.#trial = { since: at, okSince: null, startScore: null, start: null };
           reason = uplinkBack ? 'uplink_back' : 'trial';
         } else if (!f.reportedAudioOnly) {
           // Nothing to try with: a consumer made later runs, and mediasoup's own layers (or the
@@ -169,7 +185,11 @@ export class DownlinkVideoRule {
     const elapsed = at - t.since;
     const tr = f.trial;
     if (tr && t.startScore === null) t.startScore = tr.score;
-    const loss = !!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore;
+    if (tr?.sent !== undefined && tr.retransmitted !== undefined && t.start === null) t.start = { sent: tr.sent, retransmitted: tr.retransmitted };
+    const resent = t.start && tr?.retransmitted !== undefined ? tr.retransmitted - t.start.retransmitted : 0;
+    const sent = t.start && tr?.sent !== undefined ? tr.sent - t.start.sent : 0;
+    const asked = resent >= c.lossMinPackets && resent > c.lossShare * sent;
+    const loss = asked || (!!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore);
     const kbps = f.availableKbps;
     if (reportedNow || loss) return this.#fail(at);
     const ok = !!tr && tr.layers && kbps !== null && kbps >= c.videoAtKbps;

@@ -157,6 +157,27 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
     expect(rule.step(t0 + DOWNLINK_RULE.trialFailAfterMs, { ...carries(90, 2), reportedAudioOnly: true })).to.deep.equal({ state: 'held', reason: 'trial_failed' });
   });
 
+  it('a trial on an estimate left from before the cut: the hall asking for its packets again fails it at once (before the score or the estimate fall); a lost packet or two on a good link does not', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0, weak)?.state).to.equal('trial');
+    // The estimate says 350 kbit/s and the score has not moved: its keyframe is being dropped on a 64 kbit/s link.
+    const stale = (sent: number, retransmitted: number): DownlinkFacts => ({ ...weak, availableKbps: 350, trial: { layers: true, score: 10, sent, retransmitted } });
+    expect(rule.step(t0 + 250, stale(100, 3))).to.equal(null);
+    expect(rule.step(t0 + 500, stale(112, 4)), 'one packet asked again of twelve: not yet').to.equal(null);
+    expect(rule.step(t0 + 750, stale(120, 7))).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    // A recovered link that loses a packet now and then (1 %) still verifies.
+    const good = new DownlinkVideoRule();
+    good.step(0, weak);
+    expect(good.step(t0, weak)?.state).to.equal('trial');
+    let out = null;
+    for (let t = t0 + 250, sent = 0; t <= t0 + 250 + DOWNLINK_RULE.verifyMs && !out; t += 250, sent += 40) {
+      out = good.step(t, { ...weak, availableKbps: 2000, trial: { layers: true, score: 10, sent, retransmitted: Math.floor(sent / 100) } });
+    }
+    expect(out).to.deep.equal({ state: 'video', reason: 'verified' });
+  });
+
   it('a new report during a trial ends it at once', () => {
     const rule = new DownlinkVideoRule();
     rule.step(0, weak);
