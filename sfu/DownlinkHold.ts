@@ -43,8 +43,8 @@ interface Hall {
   /** The receive transport's last estimate, kbit/s, and whether a read is in flight. */
   kbps: number | null;
   reading: boolean;
-  /** The trial consumer's packets sent and retransmitted (cumulative), read while a trial runs. */
-  trialSent?: { consumer: ms.Consumer; sent: number; retransmitted: number };
+  /** The trial consumer's packets sent and asked for again (cumulative), read while a trial runs. */
+  trialSent?: { consumer: ms.Consumer; sent: number; nacked: number };
 }
 
 /**
@@ -93,8 +93,8 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
       let hall = this.#halls.get(peer);
       if (!hall) this.#halls.set(peer, (hall = { rule: new DownlinkVideoRule(), kbps: null, reading: false }));
       const noLayer = noLayerFits(peer);
-      // The estimate is read only where the rule needs it: a worker request per hall held, or without layers.
-      if (hall.rule.held || noLayer) this.#readEstimate(peer, hall);
+      // The estimate is read only where the rule needs it: a worker request per hall held, without layers, or reporting its uplink weak.
+      if (hall.rule.held || noLayer || peer.sendMode === 'audio-only') this.#readEstimate(peer, hall);
       else hall.kbps = null;
       const trial = hall.trial && !hall.trial.closed ? hall.trial : undefined;
       const counts = trial && hall.trialSent?.consumer === trial ? hall.trialSent : undefined;
@@ -103,7 +103,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
         hasVideo: runningVideo(peer).length > 0,
         noLayerFits: noLayer,
         availableKbps: hall.kbps,
-        trial: trial ? { layers: trial.currentLayers !== undefined, score: trial.score.score, sent: counts?.sent, retransmitted: counts?.retransmitted } : undefined,
+        trial: trial ? { layers: trial.currentLayers !== undefined, score: trial.score.score, sent: counts?.sent, nacked: counts?.nacked } : undefined,
       };
       const decision = hall.rule.step(now, facts);
       if (decision) this.#apply(peer, hall, decision);
@@ -161,7 +161,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     const counters = trial?.getStats().then(
       (stats) => {
         const out = stats.find((s) => s.type === 'outbound-rtp');
-        if (out && hall.trial === trial) hall.trialSent = { consumer: trial, sent: out.packetCount, retransmitted: out.packetsRetransmitted };
+        if (out && hall.trial === trial) hall.trialSent = { consumer: trial, sent: out.packetCount, nacked: out.nackPacketCount };
       },
       () => undefined,
     );
