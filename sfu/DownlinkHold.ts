@@ -43,6 +43,8 @@ interface Hall {
   /** The receive transport's last estimate, kbit/s, and whether a read is in flight. */
   kbps: number | null;
   reading: boolean;
+  /** The trial consumer's packets sent and asked for again (cumulative), read while a trial runs. */
+  trialSent?: { consumer: ms.Consumer; sent: number; nacked: number };
 }
 
 /**
@@ -91,16 +93,17 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
       let hall = this.#halls.get(peer);
       if (!hall) this.#halls.set(peer, (hall = { rule: new DownlinkVideoRule(), kbps: null, reading: false }));
       const noLayer = noLayerFits(peer);
-      // The estimate is read only where the rule needs it: a worker request per hall held, or without layers.
-      if (hall.rule.held || noLayer) this.#readEstimate(peer, hall);
+      // The estimate is read only where the rule needs it: a worker request per hall held, without layers, or reporting its uplink weak.
+      if (hall.rule.held || noLayer || peer.sendMode === 'audio-only') this.#readEstimate(peer, hall);
       else hall.kbps = null;
       const trial = hall.trial && !hall.trial.closed ? hall.trial : undefined;
+      const counts = trial && hall.trialSent?.consumer === trial ? hall.trialSent : undefined;
       const facts: DownlinkFacts = {
         reportedAudioOnly: peer.sendMode === 'audio-only',
         hasVideo: runningVideo(peer).length > 0,
         noLayerFits: noLayer,
         availableKbps: hall.kbps,
-        trial: trial ? { layers: trial.currentLayers !== undefined, score: trial.score.score } : undefined,
+        trial: trial ? { layers: trial.currentLayers !== undefined, score: trial.score.score, sent: counts?.sent, nacked: counts?.nacked } : undefined,
       };
       const decision = hall.rule.step(now, facts);
       if (decision) this.#apply(peer, hall, decision);
@@ -122,6 +125,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     const running = runningVideo(peer);
     const previousTrial = hall.trial;
     hall.trial = undefined;
+    hall.trialSent = undefined;
     if (previousTrial && !previousTrial.closed) {
       const slot = running.find((h) => h.consumer === previousTrial)?.slot ?? 'onair';
       void previousTrial.setPreferredLayers(usualLayers(slot)).catch(ignore);
@@ -141,20 +145,26 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     this.emit('change', { bridgeId: peer.bridgeId!, peerId: peer.id, ...decision });
   }
 
-  /** Reads the receive transport's estimate in the background (the next tick uses it). */
+  /** Reads the receive transport's estimate, and during a trial its consumer's counters, in the background (the next tick uses them). */
   #readEstimate(peer: MediaPeer, hall: Hall): void {
     const transport = peer.transport('recv');
     if (hall.reading || !transport || transport.closed || transport.appData.kind !== 'webrtc') return;
     hall.reading = true;
-    void (transport as ms.WebRtcTransport)
-      .getStats()
-      .then(
-        (stats) => {
-          const bps = stats[0]?.availableOutgoingBitrate;
-          hall.kbps = typeof bps === 'number' ? bps / 1000 : null;
-        },
-        () => undefined,
-      )
-      .finally(() => (hall.reading = false));
+    const trial = hall.trial && !hall.trial.closed ? hall.trial : undefined;
+    const estimate = (transport as ms.WebRtcTransport).getStats().then(
+      (stats) => {
+        const bps = stats[0]?.availableOutgoingBitrate;
+        hall.kbps = typeof bps === 'number' ? bps / 1000 : null;
+      },
+      () => undefined,
+    );
+    const counters = trial?.getStats().then(
+      (stats) => {
+        const out = stats.find((s) => s.type === 'outbound-rtp');
+        if (out && hall.trial === trial) hall.trialSent = { consumer: trial, sent: out.packetCount, nacked: out.nackPacketCount };
+      },
+      () => undefined,
+    );
+    void Promise.all([estimate, counters]).finally(() => (hall.reading = false));
   }
 }

@@ -139,6 +139,8 @@ export class MediaLeg {
   #failures = 0;
   /** What takes this peer back on a new socket (from the last join). */
   #resume?: MediaResume;
+  /** This hall (from the last join): its own audio-only flags tell the send rule that the SFU holds its downlink. */
+  #bridgeId?: string;
   readonly #recovery: IceRecovery;
   #sendRule = new SendRule();
   #sendTimer?: ReturnType<typeof setTimeout>;
@@ -449,6 +451,7 @@ export class MediaLeg {
   /** What every join tells: the key to come back with, what is on air, which links carry no video. */
   #afterJoin(joined: MediaReplies['media:join']): void {
     this.#resume = { peerId: joined.peerId, key: joined.resumeKey };
+    this.#bridgeId = joined.bridgeId;
     this.onAir = joined.onAir;
     this.#emit('onair', { bridgeId: joined.onAir });
     const now = new Set(joined.audioOnly.map((a) => a.bridgeId));
@@ -634,7 +637,8 @@ export class MediaLeg {
     const lost = report ? uplinkLossCount(report) : null;
     const lossSeen = lost !== null && this.#uplinkLoss !== null && lost > this.#uplinkLoss;
     if (lost !== null) this.#uplinkLoss = lost;
-    const changed = this.#sendRule.step(Date.now(), { availableKbps: kbps, downlinkKbps: await this.#downlinkKbps(), lossSeen });
+    const downHeld = this.#bridgeId !== undefined && (this.audioOnly.get(this.#bridgeId)?.down ?? false);
+    const changed = this.#sendRule.step(Date.now(), { availableKbps: kbps, downlinkKbps: await this.#downlinkKbps(), lossSeen, downHeld });
     if (!changed) return;
     const modeChanged = changed.mode !== this.sendMode;
     this.sendMode = changed.mode;

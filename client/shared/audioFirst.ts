@@ -94,6 +94,15 @@ export interface SendRuleConfig {
   trialFirstMs: number;
   trialBackoff: number;
   trialEveryMaxMs: number;
+  /**
+   * While the SFU holds the video it sends this hall too (the link is weak both ways), the SFU's
+   * trials probe the link, and the browser tries its own uplink only when the SFU lets video down
+   * again, or this long after its last try (a link that recovered upwards only). A browser trial
+   * on a weak uplink costs the speech that the whole conference hears (the low layer's keyframe
+   * queues in front of it: 80–330 ms concealed at the province per trial on the rig's 64 kbit/s
+   * link, docs/benchmarks.md); an SFU trial costs the uplink only the hall's RTCP.
+   */
+  trialWhileDownHeldMs: number;
 }
 
 export const SEND_RULE: SendRuleConfig = {
@@ -107,6 +116,7 @@ export const SEND_RULE: SendRuleConfig = {
   trialFirstMs: 3000,
   trialBackoff: 1.5,
   trialEveryMaxMs: 8000,
+  trialWhileDownHeldMs: 60_000,
 };
 
 /** What the rule asks of the camera: its mode, and the stage of a trial running (false: none). */
@@ -123,6 +133,8 @@ export interface UplinkReading {
   downlinkKbps?: number | null;
   /** Packets were lost on the uplink since the last reading (NACKs for the camera, the microphone's receiver reports). */
   lossSeen?: boolean;
+  /** The SFU holds the video it sends this hall (the hall's own `down` flag; absent: as at the last reading). */
+  downHeld?: boolean;
 }
 
 /**
@@ -135,10 +147,13 @@ export interface UplinkReading {
  * little only if it is small and short, so a trial is the low layer only, stops at the first sign
  * of loss or of the estimate falling back, and trials space out: the first after `trialFirstMs`,
  * then further apart up to `trialEveryMaxMs` (so that video is back within about 10 s of a link
- * recovering; on a 64 kbit/s link a failed probe cost the audio nothing measurable in most
- * traces and up to ~170 ms of concealment once: docs/benchmarks.md). A hint comes from the other direction: when what the hall
- * receives jumps back above what video needs (the SFU's own estimate of its downlink found room
- * again), the link has most likely recovered both ways, and a trial starts at once.
+ * recovering). While the SFU holds the hall's downlink video as well (weak both ways), the SFU's
+ * trials do the probing and the browser's own wait for `trialWhileDownHeldMs`: a trial of the
+ * browser's costs the speech 80–330 ms of concealment on a 64 kbit/s link, the SFU's costs it
+ * nothing measurable (docs/benchmarks.md). Hints come from the other direction: when the SFU lets
+ * video down again, or what the hall receives jumps back above what video needs (the SFU's own
+ * estimate of its downlink found room again), the link has most likely recovered both ways, and
+ * a trial starts at once.
  */
 export class SendRule {
   readonly #c: SendRuleConfig;
@@ -152,6 +167,10 @@ export class SendRule {
   #graceUntil = 0;
   /** Whether the last downlink reading was below what video needs (null: none yet). */
   #downLow: boolean | null = null;
+  /** Whether the SFU held this hall's downlink video at the last reading. */
+  #downHeld = false;
+  /** When the last trial started (or audio only began). */
+  #triedAt = 0;
 
   constructor(config: Partial<SendRuleConfig> = {}) {
     this.#c = { ...SEND_RULE, ...config };
@@ -180,6 +199,10 @@ export class SendRule {
     const downLow = down === null ? this.#downLow : down < c.videoAtKbps;
     const downRecovered = this.#downLow === true && downLow === false;
     this.#downLow = downLow;
+    const downHeld = r.downHeld ?? this.#downHeld;
+    // The SFU let video down again: its trial found room on the link, most likely both ways.
+    const downReleased = this.#downHeld && !downHeld;
+    this.#downHeld = downHeld;
     if (this.#mode === 'video') {
       if (this.#graceUntil && at >= this.#graceUntil) this.#graceUntil = 0;
       const low = kbps !== null && kbps < c.audioOnlyBelowKbps;
@@ -208,8 +231,9 @@ export class SendRule {
         this.#lowSince = null;
         this.#graceUntil = at + c.returnGraceMs;
       }
-    } else if (at >= this.#nextTrialAt || downRecovered) {
+    } else if (downRecovered || downReleased || (downHeld ? at >= this.#triedAt + c.trialWhileDownHeldMs : at >= this.#nextTrialAt)) {
       this.#trial = { stage: 'probe', since: at };
+      this.#triedAt = at;
     }
     const after = this.decision;
     return after.mode !== before.mode || after.trial !== before.trial ? after : null;
@@ -218,6 +242,7 @@ export class SendRule {
   #enterAudioOnly(at: number, fresh: boolean): void {
     this.#mode = 'audio-only';
     this.#lowSince = null;
+    this.#triedAt = at;
     this.#graceUntil = 0;
     this.#trialEvery = fresh ? this.#c.trialFirstMs : Math.min(this.#c.trialEveryMaxMs, this.#trialEvery * this.#c.trialBackoff);
     this.#nextTrialAt = at + this.#trialEvery;

@@ -22,7 +22,9 @@ const flush = (list) => {
     conc: Math.round((1000 * (last.heard.concealedSamples - prev.heard.concealedSamples - (last.heard.silentConcealedSamples - prev.heard.silentConcealedSamples))) / 48000),
   };
   const opus = list.reduce((o, r) => ({ n: o.n + r.opus.n, fec: o.fec + r.opus.fec, silk: o.silk + r.opus.silk, hybrid: o.hybrid + r.opus.hybrid, celt: o.celt + r.opus.celt }), { n: 0, fec: 0, silk: 0, hybrid: 0, celt: 0 });
-  const events = list.flatMap((r) => r.events ?? []).map((e) => (e.type === 'sendmode' ? `${e.mode}${e.trial ? '+trial' : ''}` : `ao:${e.bridgeId}:${e.up ? 'U' : ''}${e.down ? 'D' : ''}`));
+  const events = list.flatMap((r) => r.events ?? []).map((e) => (e.type === 'sendmode' ? `${e.mode}${e.trial ? `+${e.trial}` : ''}` : e.type === 'sfu' ? `sfu:${e.state}(${e.reason})` : `ao:${e.bridgeId}:${e.up ? 'U' : ''}${e.down ? 'D' : ''}`));
+  const inB = last.page?.inBytes && prev.page?.inBytes ? `in a=${kb(last.page.inBytes.audio - prev.page.inBytes.audio)}k v=${kb(last.page.inBytes.video - prev.page.inBytes.video)}k nack=${last.page.inBytes.nackSent - prev.page.inBytes.nackSent} pli=${(last.page.inBytes.pliSent ?? 0) - (prev.page.inBytes.pliSent ?? 0)}` : '';
+  const tcp = last.tcp && prev.tcp ? `tcp ${kb(Math.max(0, last.tcp.sent - prev.tcp.sent))}k/${kb(Math.max(0, last.tcp.recv - prev.tcp.recv))}k` : '';
   const inA = last.page?.inAudio && prev.page?.inAudio ? { lost: last.page.inAudio.lost - prev.page.inAudio.lost, concMs: Math.round((1000 * (last.page.inAudio.conc - prev.page.inAudio.conc)) / 48000) } : null;
   console.log(
     [
@@ -30,12 +32,14 @@ const flush = (list) => {
       `up ${kb(d(prev.up, last.up, (x) => x.bytes))}k drop ${d(prev.up, last.up, (x) => x.dropped)} bl ${last.up?.backlog}`,
       `down ${kb(d(prev.down, last.down, (x) => x.bytes))}k drop ${d(prev.down, last.down, (x) => x.dropped)} bl ${last.down?.backlog}`,
       `bwe ${last.page?.bwe}`,
+      tcp,
+      inB,
       `tx ${(last.page?.transports ?? []).map((t, i) => { const q = prev.page?.transports?.[i]; return q ? `${kb(t.sent - q.sent)}k/${kb(t.recv - q.recv)}k` : '?'; }).join(' ')}`,
       `out ${Object.entries(outKbps).map(([k, v]) => `${k}=${v}`).join(' ')}${kfs.length ? ` KF[${kfs.join(' ')}]` : ''}`,
       `prov recv ${heard.recv} lost ${heard.lost} conc ${heard.conc}ms`,
       `opus ${opus.n}p fec ${opus.fec} s/h/c ${opus.silk}/${opus.hybrid}/${opus.celt}`,
       inA ? `weakHears lost ${inA.lost} conc ${inA.concMs}ms` : '',
-      `sfu ${last.sfuDownlink ?? '-'}`,
+      `sfu ${last.sfuDownlink ?? '-'}${last.sfuRecv && prev.sfuRecv ? ` bwe ${last.sfuRecv.bwe} tx ${kb(last.sfuRecv.sent - prev.sfuRecv.sent)}k rtx ${kb(last.sfuRecv.rtx - prev.sfuRecv.rtx)}k prob ${kb(last.sfuRecv.probation - prev.sfuRecv.probation)}k fb ${kb(last.sfuRecv.recv - prev.sfuRecv.recv)}k` : ''}`,
       `rtt ${last.page?.rtt ?? '-'} rem ${JSON.stringify(last.page?.remoteAudio ?? null)}`,
       events.length ? `EV ${events.join(',')}` : '',
     ].join(' | '),

@@ -71,6 +71,20 @@ function rtpPayload(packet: Buffer): Buffer {
   return packet.subarray(offset, end);
 }
 
+/** The hall's TCP (its websocket and page loads): bytes sent and received over every connection open now. */
+async function tcpBytes(netns: string): Promise<{ sent: number; recv: number; conns: number }> {
+  const text = await run('ip', ['netns', 'exec', netns, 'ss', '-tinH']).catch(() => '');
+  let sent = 0;
+  let recv = 0;
+  let conns = 0;
+  for (const m of text.matchAll(/bytes_sent:(\d+).*?bytes_received:(\d+)/g)) {
+    sent += Number(m[1]);
+    recv += Number(m[2]);
+    conns++;
+  }
+  return { sent, recv, conns };
+}
+
 async function tcStats(netns: string, dev: string): Promise<{ bytes: number; pkts: number; dropped: number; overlimits: number; backlog: number } | null> {
   const text = await run('tc', ['-n', netns, '-s', 'qdisc', 'show', 'dev', dev]).catch(() => '');
   const m = /Sent (\d+) bytes (\d+) pkt \(dropped (\d+), overlimits (\d+)/.exec(text);
@@ -89,6 +103,13 @@ function pageSample(page: Page): Promise<unknown> {
       report.forEach((s: any) => {
         // Everything a transport sent and received (RTP, RTCP feedback, STUN): the receive transport's bytesSent is the hall's feedback.
         if (s.type === 'transport') res.transports.push({ sent: s.bytesSent, recv: s.bytesReceived, pktsSent: s.packetsSent, pktsRecv: s.packetsReceived });
+        if (s.type === 'inbound-rtp') {
+          res.inBytes ??= { audio: 0, video: 0, audioPkts: 0, videoPkts: 0, nackSent: 0, pliSent: 0 };
+          res.inBytes.pliSent += (s.pliCount ?? 0) + (s.firCount ?? 0);
+          res.inBytes[s.kind] += s.bytesReceived + (s.headerBytesReceived ?? 0);
+          res.inBytes[`${s.kind}Pkts`] += s.packetsReceived;
+          res.inBytes.nackSent += s.nackCount ?? 0;
+        }
         if (s.type === 'outbound-rtp') {
           const key = s.kind === 'audio' ? 'mic' : s.rid ?? s.ssrc;
           res.out[key] = { bytes: s.bytesSent, pkts: s.packetsSent, frames: s.framesEncoded, kf: s.keyFramesEncoded, active: s.active, w: s.frameWidth, target: s.targetBitrate, ql: s.qualityLimitationReason, retx: s.retransmittedBytesSent };
@@ -111,8 +132,21 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const log = (o: unknown): void => void lines.push(JSON.stringify(o));
   const routers = new Map<string, ms.Router>();
+  const transports: ms.Transport[] = [];
+  /** The SFU's side of the weak hall's receive transport: its estimate of the downlink, and what it sent (media, retransmissions, probation). */
+  const sfuRecvTransport = async (): Promise<unknown> => {
+    const peerId = server.media.snapshot().peers.find((p) => p.bridgeId === WEAK)?.peerId;
+    const t = transports.find((x) => !x.closed && x.appData.peerId === peerId && x.appData.direction === 'recv');
+    const s = t ? (await t.getStats().catch(() => []))[0] : undefined;
+    return s ? { bwe: Math.round((s.availableOutgoingBitrate ?? 0) / 1000), sent: s.bytesSent, rtx: s.rtxBytesSent, probation: s.probationBytesSent, recv: s.bytesReceived } : null;
+  };
   const onWorker = (worker: ms.Worker): void => {
-    worker.observer.on('newrouter', (router) => router.observer.on('newtransport', (t) => t.observer.on('newproducer', (p) => routers.set(p.id, router))));
+    worker.observer.on('newrouter', (router) =>
+      router.observer.on('newtransport', (t) => {
+        transports.push(t);
+        t.observer.on('newproducer', (p) => routers.set(p.id, router));
+      }),
+    );
   };
   mediasoup.observer.on('newworker', onWorker);
   const watch = new ProducerWatch();
@@ -149,6 +183,7 @@ async function main(): Promise<void> {
       w.diemcau.client.on('sendmode', (d: unknown) => w.__event({ type: 'sendmode', ...(d as object) }));
       w.diemcau.client.on('audioonly', (d: unknown) => w.__event({ type: 'audioonly', ...(d as object) }));
     });
+    server.media.on('downlink', (e) => e.bridgeId === WEAK && events.push({ t: Date.now(), type: 'sfu', state: e.state, reason: e.reason }));
     await giveFloor(server, WEAK, 'Lương Văn Thắng', 'Chủ tịch HĐND huyện Đình Lập');
     while ((await watch.topLayer(WEAK)) !== 2) await sleep(250);
     // SDP: the Opus lines both ways.
@@ -180,7 +215,9 @@ async function main(): Promise<void> {
     const sampler = (async () => {
       while (sampling) {
         const at = Date.now();
-        const [up, down, page, heard, micStats] = await Promise.all([
+        const [sfuRecv, tcp, up, down, page, heard, micStats] = await Promise.all([
+          sfuRecvTransport(),
+          tcpBytes(host.netns),
           tcStats(host.netns, 'eth0'),
           tcStats(rig.names.core, rig.names.bridgePort('dinhlap')),
           pageSample(weak).catch((e: Error) => ({ error: e.message })),
@@ -189,7 +226,7 @@ async function main(): Promise<void> {
         ]);
         const o = opus;
         opus = { n: 0, silk: 0, hybrid: 0, celt: 0, fec: 0, frames2: 0, bytes: 0, bw: {}, frameMs: {} };
-        log({ t: at - t0, phase, up, down, page, heard, sfuDownlink: server.media.downlinkOf(WEAK), sfuMic: micStats.map((s) => ({ pkts: s.packetCount, lost: s.packetsLost, frac: s.fractionLost, bitrate: s.bitrate })), opus: o, events: events.splice(0) });
+        log({ t: at - t0, phase, sfuRecv, tcp, up, down, page, heard, sfuDownlink: server.media.downlinkOf(WEAK), sfuMic: micStats.map((s) => ({ pkts: s.packetCount, lost: s.packetsLost, frac: s.fractionLost, bitrate: s.bitrate })), opus: o, events: events.splice(0) });
         await sleep(Math.max(0, 250 - (Date.now() - at)));
       }
     })();

@@ -24,7 +24,7 @@ export interface DownlinkFacts {
    * on a loaded machine): the estimate tells them apart.
    */
   noLayerFits: boolean;
-  /** The receive transport's estimate of the downlink, kbit/s (null: not read, or none yet). Read while held, and while no layer fits. */
+  /** The receive transport's estimate of the downlink, kbit/s (null: not read, or none yet). Read while held, while no layer fits, and while the hall reports its uplink weak. */
   availableKbps: number | null;
   /** While a trial runs: what its consumer shows (absent when it has none, e.g. it closed). */
   trial?: {
@@ -32,6 +32,16 @@ export interface DownlinkFacts {
     layers: boolean;
     /** mediasoup's score of what the hall receives of it (0–10, from the hall's receiver reports). */
     score: number;
+    /**
+     * Packets sent of it so far and packets the hall asked for again (its NACKs), cumulative
+     * (absent: not read yet). NACKs come within a round trip of the first loss; the hall's
+     * receiver reports (the score) a second or more later, and the estimate later still: on the
+     * rig's 64 kbit/s link trials verified on estimates of 330–620 kbit/s left from before the
+     * cut, or from a probe that the link's token bucket let through, while their keyframes were
+     * being dropped (docs/benchmarks.md).
+     */
+    sent?: number;
+    nacked?: number;
   };
 }
 
@@ -71,6 +81,9 @@ export interface DownlinkRuleConfig {
   trialEveryMaxMs: number;
   /** A trial's consumer whose score falls below this (and below where it started) sees loss: the trial fails at once. */
   lossScore: number;
+  /** A trial of which the hall asked for at least `lossMinPackets` packets again, and for more than this share of those sent, sees loss: it fails at once. */
+  lossShare: number;
+  lossMinPackets: number;
 }
 
 export const DOWNLINK_RULE: DownlinkRuleConfig = {
@@ -84,10 +97,12 @@ export const DOWNLINK_RULE: DownlinkRuleConfig = {
   trialBackoff: 1.5,
   trialEveryMaxMs: 4000,
   lossScore: 9,
+  lossShare: 0.05,
+  lossMinPackets: 2,
 };
 
 /** Why the state changed (for the session's events and the trace). */
-export type DownlinkReason = 'reported' | 'no_layer' | 'trial' | 'uplink_back' | 'trial_failed' | 'verified' | 'no_video';
+export type DownlinkReason = 'reported' | 'no_layer' | 'short' | 'trial' | 'uplink_back' | 'trial_failed' | 'verified' | 'no_video';
 
 export interface DownlinkDecision {
   state: DownlinkState;
@@ -107,7 +122,8 @@ export class DownlinkVideoRule {
   #state: DownlinkState = 'video';
   #reported = false;
   #noLayerSince: number | null = null;
-  #trial: { since: number; okSince: number | null; startScore: number | null } | null = null;
+  #shortSince: number | null = null;
+  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number } | null } | null = null;
   #nextTrialAt = 0;
   #trialEvery: number;
 
@@ -139,15 +155,21 @@ export class DownlinkVideoRule {
     const before = this.#state;
     let reason: DownlinkReason | null = null;
     if (this.#state === 'video') {
-      const short = f.noLayerFits && f.availableKbps !== null && f.availableKbps < c.videoAtKbps;
-      this.#noLayerSince = short ? (this.#noLayerSince ?? at) : null;
+      const noLayer = f.noLayerFits && f.availableKbps !== null && f.availableKbps < c.videoAtKbps;
+      // Back to video on a trial while the hall still reports its uplink weak (a link weak only
+      // upwards, or a trial that verified wrongly): an estimate that falls below what the audio
+      // alone leaves says the video does not fit after all, layers or not.
+      const short = f.reportedAudioOnly && f.hasVideo && f.availableKbps !== null && f.availableKbps < c.lowKbps;
+      this.#noLayerSince = noLayer ? (this.#noLayerSince ?? at) : null;
+      this.#shortSince = short ? (this.#shortSince ?? at) : null;
       if (reportedNow) reason = this.#hold(at, 'reported', true);
       else if (this.#noLayerSince !== null && at - this.#noLayerSince >= c.enterHoldMs) reason = this.#hold(at, 'no_layer', true);
+      else if (this.#shortSince !== null && at - this.#shortSince >= c.enterHoldMs) reason = this.#hold(at, 'short', false);
     } else if (this.#state === 'held') {
       if (uplinkBack || at >= this.#nextTrialAt) {
         if (f.hasVideo) {
           this.#state = 'trial';
-          this.#trial = { since: at, okSince: null, startScore: null };
+          this.#trial = { since: at, okSince: null, startScore: null, start: null };
           reason = uplinkBack ? 'uplink_back' : 'trial';
         } else if (!f.reportedAudioOnly) {
           // Nothing to try with: a consumer made later runs, and mediasoup's own layers (or the
@@ -169,7 +191,11 @@ export class DownlinkVideoRule {
     const elapsed = at - t.since;
     const tr = f.trial;
     if (tr && t.startScore === null) t.startScore = tr.score;
-    const loss = !!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore;
+    if (tr?.sent !== undefined && tr.nacked !== undefined && t.start === null) t.start = { sent: tr.sent, nacked: tr.nacked };
+    const nacked = t.start && tr?.nacked !== undefined ? tr.nacked - t.start.nacked : 0;
+    const sent = t.start && tr?.sent !== undefined ? tr.sent - t.start.sent : 0;
+    const asked = nacked >= c.lossMinPackets && nacked > c.lossShare * sent;
+    const loss = asked || (!!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore);
     const kbps = f.availableKbps;
     if (reportedNow || loss) return this.#fail(at);
     const ok = !!tr && tr.layers && kbps !== null && kbps >= c.videoAtKbps;
@@ -183,6 +209,7 @@ export class DownlinkVideoRule {
   #hold(at: number, reason: DownlinkReason, fresh: boolean): DownlinkReason {
     this.#state = 'held';
     this.#noLayerSince = null;
+    this.#shortSince = null;
     this.#trial = null;
     if (fresh) this.#trialEvery = this.#c.trialFirstMs;
     this.#schedule(at);
@@ -199,6 +226,7 @@ export class DownlinkVideoRule {
     this.#state = 'video';
     this.#trial = null;
     this.#noLayerSince = null;
+    this.#shortSince = null;
     return reason;
   }
 

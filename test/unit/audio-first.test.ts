@@ -51,6 +51,36 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     expect(failing.every((c) => c.mode === 'audio-only' && c.trial !== 'verify')).to.equal(true);
   });
 
+  it('weak both ways (the SFU holds the hall\'s downlink video too): no trial of its own while the SFU probes; one at once when the SFU lets video down again', () => {
+    const rule = new SendRule();
+    /** 64 kbit/s both ways: the browser's estimate low, and from half a second on the SFU holds the hall's downlink too (it holds at once when the hall reports). */
+    const weak = (t: number): { availableKbps: number; downHeld: boolean } => ({ availableKbps: 60, downHeld: t >= 500 });
+    for (let t = 0; t < 2000; t += 100) rule.step(t, weak(t));
+    expect(rule.decision).to.deep.equal({ mode: 'audio-only', trial: false });
+    const enteredAt = SEND_RULE.enterHoldMs;
+    // A minute at 64 kbit/s both ways: not one trial of the browser's (each would cost the speech), then the fallback.
+    const starts: number[] = [];
+    for (let t = 2000; t < 62_000; t += 100) if (rule.step(t, weak(t))?.trial === 'probe') starts.push(t);
+    expect(starts, 'one trial of its own in a minute').to.have.length(1);
+    expect(SEND_RULE.trialWhileDownHeldMs).to.be.at.least(30_000);
+    expect(starts[0]).to.be.within(enteredAt + SEND_RULE.trialWhileDownHeldMs, enteredAt + SEND_RULE.trialWhileDownHeldMs + 100);
+    // The SFU's trial verified the downlink: the browser tries its uplink at once, and the camera is back.
+    const rule2 = new SendRule();
+    for (let t = 0; t < 20_000; t += 100) rule2.step(t, weak(t));
+    expect(rule2.decision.trial).to.equal(false);
+    expect(rule2.step(20_000, { availableKbps: 60, downHeld: false })).to.deep.equal({ mode: 'audio-only', trial: 'probe' });
+    expect(rule2.step(20_100, { availableKbps: 2500, downHeld: false })?.trial).to.equal('verify');
+    let back: number | null = null;
+    for (let t = 20_200; t < 23_000 && back === null; t += 100) if (rule2.step(t, { availableKbps: 2500, downHeld: false })?.mode === 'video') back = t;
+    expect(back).to.equal(20_100 + SEND_RULE.verifyMs);
+    // A weak uplink alone (the SFU sends video): the browser's own schedule, as before.
+    const rule3 = new SendRule();
+    for (let t = 0; t < 2000; t += 100) rule3.step(t, { availableKbps: 60, downHeld: false });
+    const own: number[] = [];
+    for (let t = 2000; t < 20_000; t += 100) if (rule3.step(t, { availableKbps: 60, downHeld: false })?.trial === 'probe') own.push(t);
+    expect(own[0]).to.be.within(enteredAt + SEND_RULE.trialFirstMs, enteredAt + SEND_RULE.trialFirstMs + 100);
+  });
+
   it('a trial stops at the first loss, in either stage', () => {
     const rule = new SendRule();
     feed(rule, 0, 2000, 60);

@@ -157,6 +157,45 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
     expect(rule.step(t0 + DOWNLINK_RULE.trialFailAfterMs, { ...carries(90, 2), reportedAudioOnly: true })).to.deep.equal({ state: 'held', reason: 'trial_failed' });
   });
 
+  it('a trial on an estimate left from before the cut: the hall asking for its packets again fails it at once (before the score or the estimate fall); a lost packet or two on a good link does not', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0, weak)?.state).to.equal('trial');
+    // The estimate says 350 kbit/s and the score has not moved: its keyframe is being dropped on a 64 kbit/s link.
+    const stale = (sent: number, nacked: number): DownlinkFacts => ({ ...weak, availableKbps: 350, trial: { layers: true, score: 10, sent, nacked } });
+    expect(rule.step(t0 + 250, stale(100, 3))).to.equal(null);
+    expect(rule.step(t0 + 500, stale(112, 4)), 'one packet asked again of twelve: not yet').to.equal(null);
+    expect(rule.step(t0 + 750, stale(120, 7))).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    // A recovered link that loses a packet now and then (1 %) still verifies.
+    const good = new DownlinkVideoRule();
+    good.step(0, weak);
+    expect(good.step(t0, weak)?.state).to.equal('trial');
+    let out = null;
+    for (let t = t0 + 250, sent = 0; t <= t0 + 250 + DOWNLINK_RULE.verifyMs && !out; t += 250, sent += 40) {
+      out = good.step(t, { ...weak, availableKbps: 2000, trial: { layers: true, score: 10, sent, nacked: Math.floor(sent / 100) } });
+    }
+    expect(out).to.deep.equal({ state: 'video', reason: 'verified' });
+  });
+
+  it('back to video on a trial while the hall still reports its uplink weak: an estimate below lowKbps for enterHoldMs holds its video again, layers or not', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0, weak)?.state).to.equal('trial');
+    expect(rule.step(t0 + 250, { ...carries(600), reportedAudioOnly: true })).to.equal(null);
+    const v = t0 + 250 + DOWNLINK_RULE.verifyMs;
+    expect(rule.step(v, { ...carries(600), reportedAudioOnly: true })).to.deep.equal({ state: 'video', reason: 'verified' });
+    // The link did not carry it: mediasoup still forwards the lowest layer while its estimate falls.
+    expect(rule.step(v + 500, { ...weak, availableKbps: 140 })).to.equal(null);
+    expect(rule.step(v + 1000, { ...weak, availableKbps: 60 })).to.equal(null);
+    expect(rule.step(v + 1000 + DOWNLINK_RULE.enterHoldMs - 1, { ...weak, availableKbps: 40 })).to.equal(null);
+    expect(rule.step(v + 1000 + DOWNLINK_RULE.enterHoldMs, { ...weak, availableKbps: 40 })).to.deep.equal({ state: 'held', reason: 'short' });
+    // A hall whose uplink is fine is left to mediasoup's own layers (and the no-layer sign).
+    const fineUp = new DownlinkVideoRule();
+    for (let t = 0; t < 10_000; t += 250) expect(fineUp.step(t, { ...fine, availableKbps: 40 })).to.equal(null);
+  });
+
   it('a new report during a trial ends it at once', () => {
     const rule = new DownlinkVideoRule();
     rule.step(0, weak);
