@@ -26,6 +26,36 @@ export interface CascadeChannel {
   unpipe(node: string, request: { trackId: string; transportId: string }): Promise<void>;
 }
 
+/**
+ * How the cascade asks again when a pipe request failed for a reason that passes: the first
+ * retry after `firstMs`, then twice as long each time up to `maxMs`, while the track is still
+ * wanted and for at most `windowMs` from the first request.
+ */
+export const PIPE_RETRY = { firstMs: 100, maxMs: 1000, windowMs: 10_000 };
+
+/**
+ * The node channel's refusals that pass: the home node did not answer in time or could not be
+ * reached (`pipe_failed`: a home node busy with a hundred joins after a failover answered in 5 s,
+ * past the channel's 3 s), or has not opened the conference yet (`unknown_conference`: it has
+ * just started). A dead home's tracks are dropped when its lease ends, which ends the retries.
+ */
+const PASSING = new Set(['pipe_failed', 'unknown_conference']);
+
+/**
+ * After the `attempt`-th failure (0: the first) of a pipe request first sent `elapsedMs` ago:
+ * how long to wait before asking again, or null to give up (the error is not one that passes, or
+ * the window is over). Pure (unit-tested): the cascade retries its own requests so that a slow
+ * home node costs the peers waiting for the track no failure, and so no per-peer backoff (0.5 s,
+ * then doubled up to 10 s each time): after three 3 s timeouts a hall asked again only 4-8 s
+ * after the home node had answered (bench:cascade: a kill of 18 s, and one of 11 s).
+ */
+export function pipeRetryDelayMs(error: unknown, attempt: number, elapsedMs: number, policy = PIPE_RETRY): number | null {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  if (typeof code !== 'string' || !PASSING.has(code)) return null;
+  const delay = Math.min(policy.maxMs, policy.firstMs * 2 ** attempt);
+  return elapsedMs + delay <= policy.windowMs ? delay : null;
+}
+
 /** What the cascade needs of its session. */
 export interface CascadeOptions {
   routers: RouterSet;
@@ -223,11 +253,23 @@ export class Cascade {
     for (const node of new Set([...this.#in.keys(), ...this.#out.keys()])) this.forgetNode(node);
   }
 
-  /** Asks the home node for a track and produces it on our receiving transport from that node. */
+  /** Asks the home node for a track (again, while its refusal passes: pipeRetryDelayMs) and produces it on our receiving transport from that node. */
   async #receive(trackId: string, node: string, entry: Incoming): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    const startedAt = Date.now();
+    for (let attempt = 0, failures = 0; ; attempt++) {
       const link = await this.#inLink(node);
-      const answer = await this.#o.channel.pipe(node, { trackId, end: this.#endOf(link.transport) });
+      let answer: PipeAnswer;
+      try {
+        answer = await this.#o.channel.pipe(node, { trackId, end: this.#endOf(link.transport) });
+      } catch (error) {
+        const delay = pipeRetryDelayMs(error, failures++, Date.now() - startedAt);
+        if (delay === null) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        // Dropped meanwhile (unpublished, its node gone) or closed: nobody waits for it any more.
+        if (this.#incoming.get(trackId) !== entry || this.#closed) return;
+        attempt--;
+        continue;
+      }
       if (link.remote && link.remote.transportId !== answer.end.transportId) {
         // The home node made a new egress (it restarted): a pipe connects once, so ours is remade.
         if (attempt > 0) throw new SfuError('invalid_state', `pipe ends disagree [node:${node}]`);

@@ -11,7 +11,7 @@ import { AudioLevels } from './AudioLevels.ts';
 import { AudioOnlyWatch } from './AudioOnlyWatch.ts';
 import { DownlinkHold } from './DownlinkHold.ts';
 import { Cascade, type CascadeLinkStats, type CascadePipeCounts, type PipeAnswer, type PipeEnd } from './Cascade.ts';
-import { desiredConsumers, maxSpatialLayer, microphoneOpen, type BridgeTracks, type DownlinkState, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
+import { desiredConsumers, maxSpatialLayer, microphoneOpen, programmeTracksToPipe, type BridgeTracks, type DownlinkState, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
 import type { AudioOnlyState, JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, SendMode, TransportDirection } from './types.ts';
@@ -439,7 +439,21 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const kept = new Set([...next.values()].flatMap((b) => all(b).map((t) => t?.trackId)));
     for (const b of this.#remote.values()) for (const t of all(b)) if (t && !kept.has(t.trackId)) this.#cascade?.drop(t.trackId);
     this.#remote = next;
+    this.#pipeProgrammeAhead();
     void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
+  }
+
+  /**
+   * Asks the home nodes at once for the programme's tracks some peer here should receive and that
+   * come from elsewhere (routing/pipe-ahead.ts says why): the peers' runs then find the pipes made
+   * or on their way. A failure is the runs' to see (they ask again).
+   */
+  #pipeProgrammeAhead(): void {
+    const cascade = this.#cascade;
+    if (!cascade) return;
+    for (const track of programmeTracksToPipe(this.#routing, this.#peers.values(), this.#published)) {
+      void cascade.ensure(track.trackId, track.home.node).catch(() => undefined);
+    }
   }
 
   /** Another node asks for a track published here: our end of the pipe and the pipe consumer's parameters. */

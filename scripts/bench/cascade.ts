@@ -237,6 +237,7 @@ async function main(): Promise<void> {
       await h.movesDone();
       const steps = killSteps(h, victim, killedAt, onVictim, speakerThere ? `bench:${h.speaker}` : null, affected.map((p) => arrived[p]));
       console.error(`kill ${k + 1}: ${JSON.stringify(steps)}`);
+      console.error(`kill ${k + 1}: the speaker's camera: ${await h.speakerTrace(killedAt)}`);
       // Halls that received the programme again more than 1 s after the first one: which, where, when.
       const first = steps.first_arrival_s === null ? null : killedAt + steps.first_arrival_s * 1000;
       const late = first === null ? [] : affected.filter((p) => (arrived[p] ?? Infinity) - first > 1000);

@@ -24,14 +24,14 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
   });
 
   /** Node `a` and node `b`; each one's channel calls the other's session, counting the requests (the first `failFirst` pipe requests fail). */
-  async function twoNodes(failFirst = 0): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
+  async function twoNodes(failFirst = 0, failure: () => Error = () => new Error('node unreachable (test)')): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
     pools = [await WorkerPool.create(await poolOptions(1)), await WorkerPool.create(await poolOptions(2))];
     const requests: string[] = [];
     const byNode = new Map<string, MediaSession>();
     const channelOf = (self: string): CascadeChannel => ({
       pipe: async (node, request) => {
         requests.push(`${self}->${node} pipe ${request.trackId}`);
-        if (failFirst-- > 0) throw new Error('node unreachable (test)');
+        if (failFirst-- > 0) throw failure();
         return byNode.get(node)!.servePipe(self, request);
       },
       unpipe: async (node, request) => {
@@ -178,5 +178,16 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     await waitFor('the remote microphone consumed after the failures', () => sink.consumes.some((c) => c.producerId === micId), 5000);
     expect(requests.filter((r) => r.includes(' pipe '))).to.have.length(3);
     expect(warnings).to.have.length(2);
+  });
+
+  it('a home node that does not answer in time (pipe_failed) is asked again by the cascade itself: no failed reconciliation, no per-hall backoff', async () => {
+    // What the node channel reports for a request past its 3 s timeout, or a node it cannot reach (NodeApiError).
+    const { a, b, requests } = await twoNodes(2, () => Object.assign(new Error('node unreachable [nodeId:a]: The operation was aborted due to timeout'), { code: 'pipe_failed', status: 503 }));
+    const warnings: string[] = [];
+    b.on('warning', (w) => warnings.push(w.message));
+    const { micId, sink } = await micOnAAndHallOnB(a, b);
+    await waitFor('the remote microphone consumed after the failures', () => sink.consumes.some((c) => c.producerId === micId), 5000);
+    expect(requests.filter((r) => r.includes(' pipe '))).to.have.length(3);
+    expect(warnings, 'the hall\'s reconciliation never failed').to.deep.equal([]);
   });
 });

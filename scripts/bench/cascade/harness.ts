@@ -91,7 +91,7 @@ class NodeProcess {
 
   /** `starting`: holds the process's pid until it is ready (its start-up CPU is ours, not other people's). */
   static async start(host: NetHost, nodeId: string, env: Record<string, string>, onLayers: (peerId: string, max: number) => void, starting?: Set<number>): Promise<NodeProcess> {
-    const child = host.spawn(process.execPath, ['--import', 'tsx', path.join(here, 'node.ts')], {
+    const child = host.spawn(process.execPath, [...(process.env.DIEMCAU_BENCH_NODE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DIEMCAU_BENCH_NODE_PROF}`] : []), '--import', 'tsx', path.join(here, 'node.ts')], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: {
@@ -103,7 +103,8 @@ class NodeProcess {
         DIEMCAU_LISTEN_IP: host.ip,
         PORT: '3000',
         DIEMCAU_WORKERS: '1',
-        DIEMCAU_LOG_LEVEL: 'error',
+        // DIEMCAU_BENCH_NODE_LOG=warn: the nodes' warnings too (a reconciliation or a pipe that failed), on stdout.
+        DIEMCAU_LOG_LEVEL: process.env.DIEMCAU_BENCH_NODE_LOG ?? 'error',
         ...env,
       },
     });
@@ -271,6 +272,8 @@ export class CascadeHarness {
   readonly kills: { nodeId: string; at: number }[] = [];
   /** The harness's own UDP ports in the root namespace (sinks, generator): their drops are the harness's. */
   readonly ownPorts = new Set<number>();
+  /** Each live node process's and worker's CPU seconds at the last kill, by node pid (speakerTrace). */
+  readonly #cpuAtKill = new Map<number, Map<number, number>>();
   speaker = 'd-178';
   readonly chair = CHAIR;
   readonly #log: (line: string) => void;
@@ -564,6 +567,7 @@ export class CascadeHarness {
    */
   async kill(nodeId: string): Promise<number> {
     const n = this.nodes.get(nodeId)!;
+    for (const x of this.nodes.values()) if (x.alive) this.#cpuAtKill.set(x.pid, new Map([x.pid, ...x.workerPids].map((pid) => [pid, safeCpu(pid)])));
     const killedAt = Date.now();
     this.kills.push({ nodeId, at: killedAt });
     for (const [peerId, at] of this.at) if (at === nodeId) this.#lost.add(peerId);
@@ -585,6 +589,39 @@ export class CascadeHarness {
     })();
     this.#restarting.set(nodeId, restart);
     return killedAt;
+  }
+
+  /**
+   * The way of the speaker's camera since `since` (a kill), as each live node traced it (node.ts
+   * `trace`), in seconds from `since`: on its home node the producer's keyframes (`kf`) and PLIs
+   * sent to the hall (`pli-out`), PLIs from other nodes at its pipe consumers (`pli-in`); on the
+   * others when the session was handed it (`remote`), its pipe producer (`pipe-in`), the keyframes
+   * through the pipe (`kf-in`); everywhere the peers' consumers made and resumed.
+   */
+  async speakerTrace(since: number): Promise<string> {
+    const live = [...this.nodes.values()].filter((n) => n.alive);
+    const cams = await Promise.all(live.map((n) => n.call<string | null>('camOf', { bridgeId: this.speaker }).catch(() => null)));
+    const home = cams.findIndex((c) => c !== null);
+    if (home < 0) return `no camera of ${this.speaker}`;
+    const producerId = cams[home]!;
+    const parts: string[] = [];
+    for (const [i, n] of live.entries()) {
+      const events = await n.call<{ t: number; ev: string }[]>('trace', { since, producerId }).catch(() => []);
+      const by = new Map<string, number[]>();
+      const lags: string[] = [];
+      for (const e of events) {
+        if (e.ev.startsWith('lag')) lags.push(`${round((e.t - since) / 1000, 2)}:${e.ev.slice(3)}ms`);
+        else by.set(e.ev, [...(by.get(e.ev) ?? []), round((e.t - since) / 1000, 3)]);
+      }
+      const cpu0 = this.#cpuAtKill.get(n.pid);
+      const wall = (Date.now() - since) / 1000;
+      const share = (pid: number): string => (cpu0?.has(pid) ? `${Math.round(((safeCpu(pid) - cpu0.get(pid)!) / wall) * 100)}%` : '?');
+      if (cpu0) by.set(`cpu process ${share(n.pid)} worker ${n.workerPids.map(share).join('/')} over ${round(wall, 1)} s`, []);
+      if (lags.length) by.set(`loop lag ${lags.slice(0, 12).join(' ')}${lags.length > 12 ? ` … (${lags.length})` : ''}`, []);
+      const show = (ts: number[]): string => (ts.length <= 5 ? ts.join(' ') : `${ts.slice(0, 4).join(' ')} … ${ts[ts.length - 1]} (${ts.length})`);
+      parts.push(`${n.nodeId}${i === home ? ' (home)' : ''} ${this.hallsOn(n.nodeId).length} halls: ${[...by].map(([ev, ts]) => (ts.length ? `${ev} ${show(ts)}` : ev)).join('; ')}`);
+    }
+    return parts.join(' | ');
   }
 
   /** Lease ends of nodes not killed in the 10 s before: live nodes the control plane took for dead. */

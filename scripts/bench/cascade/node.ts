@@ -12,6 +12,7 @@ import { loadConfig } from '../../../config/index.ts';
 import { defaultPlan } from '../../../config/default-plan.ts';
 import { startMediaNode } from '../../../server/app/media-node/start.ts';
 import type { ConsumeRequest, ConsumerSlot, MediaPeerSink } from '../../../sfu/index.ts';
+import { Cascade } from '../../../sfu/Cascade.ts';
 import type { SrtpSuite } from '../fanout/srtp.ts';
 
 type Request = { id: number; op: string; args: any };
@@ -23,6 +24,65 @@ const producers = new Set<ms.Producer>();
 const pipeProducers = new Set<ms.Producer>();
 /** Every transport with a UDP socket of its own (plain and pipe: the bench's peers use no WebRTC). */
 const transports = new Set<ms.Transport>();
+
+/**
+ * What happened to video tracks on this node, with the time (epoch ms), for bench:cascade's trace
+ * of a failover: `consume`/`resume` (a peer's consumer made / resumed), `pipe-in` (a pipe producer:
+ * the track came from another node), `pipe-out` (a pipe consumer: another node asked for it),
+ * `kf-in` (a keyframe arrived through a pipe), `kf` (a keyframe from a hall's producer), `pli-out`
+ * (a PLI sent to a hall), `pli-in` (a PLI from another node at a pipe consumer), `remote` (the
+ * session was handed the other nodes' tracks: `producerId` lists the video ones).
+ */
+interface TraceEvent {
+  t: number;
+  ev: string;
+  producerId: string;
+}
+const traceEvents: TraceEvent[] = [];
+function trace(ev: string, producerId: string): void {
+  traceEvents.push({ t: Date.now(), ev, producerId });
+  if (traceEvents.length > 50_000) traceEvents.splice(0, 10_000);
+}
+
+// The cascade's first ensure of a track, and the pipe requests this node sends (sent, answered) and serves.
+const ensured = new Set<string>();
+const ensure = Cascade.prototype.ensure;
+Cascade.prototype.ensure = function (this: Cascade, trackId: string, node: string) {
+  if (!ensured.has(trackId)) {
+    ensured.add(trackId);
+    trace('ensure', trackId);
+  }
+  return ensure.call(this, trackId, node);
+};
+const serve = Cascade.prototype.serve;
+Cascade.prototype.serve = function (this: Cascade, requester: string, request: { trackId: string; end: any }) {
+  trace('serve', request.trackId);
+  return serve.call(this, requester, request);
+};
+const fetch0 = globalThis.fetch;
+globalThis.fetch = async (input: any, init?: any) => {
+  const body = typeof init?.body === 'object' && init.body ? Buffer.from(init.body).toString() : '';
+  const trackId = /"trackId":"([^"]+)"/.exec(body)?.[1];
+  if (!trackId || !String(input).includes('/pipe')) return fetch0(input, init);
+  trace('req', trackId);
+  try {
+    const r = await fetch0(input, init);
+    trace(`res${r.status}`, trackId);
+    return r;
+  } catch (error) {
+    trace('reqfail', trackId);
+    throw error;
+  }
+};
+
+// The node process's event loop: a turn that came more than 50 ms late is traced (`lag`, its delay in ms as `producerId`).
+let tickAt = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  if (now - tickAt - 20 > 50) trace('lag', String(now - tickAt - 20));
+  tickAt = now;
+}, 20).unref();
+
 mediasoup.observer.on('newworker', (worker) => {
   worker.observer.on('newrouter', (router) => {
     router.observer.on('newtransport', (t) => {
@@ -33,11 +93,24 @@ mediasoup.observer.on('newworker', (worker) => {
         const set = pipe ? pipeConsumers : consumers;
         set.add(c);
         c.observer.once('close', () => set.delete(c));
+        if (c.kind !== 'video') return;
+        if (pipe) {
+          trace('pipe-out', c.producerId);
+          void c.enableTraceEvent(['pli', 'fir']).catch(() => undefined);
+          c.on('trace', (x) => trace('pli-in', c.producerId));
+        } else {
+          trace('consume', c.producerId);
+          c.observer.on('resume', () => trace('resume', c.producerId));
+        }
       });
       t.observer.on('newproducer', (p) => {
         const set = pipe ? pipeProducers : producers;
         set.add(p);
         p.observer.once('close', () => set.delete(p));
+        if (p.kind !== 'video') return;
+        if (pipe) trace('pipe-in', p.id);
+        void p.enableTraceEvent(pipe ? ['keyframe'] : ['keyframe', 'pli', 'fir']).catch(() => undefined);
+        p.on('trace', (x) => trace(x.type === 'keyframe' ? (pipe ? 'kf-in' : 'kf') : 'pli-out', p.id));
       });
     });
   });
@@ -100,6 +173,11 @@ async function main(): Promise<void> {
   const running = await startMediaNode(loadConfig(), defaultPlan(), { timing: { pipeLingerMs: 3000 } });
   const media = await running.ready;
   const session = media.session;
+  const setRemote = session.setRemoteTracks.bind(session);
+  session.setRemoteTracks = (tracks) => {
+    trace('remote', tracks.filter((x) => x.kind === 'video').map((x) => x.trackId).join(' '));
+    setRemote(tracks);
+  };
   const ops: Record<string, (args: any) => Promise<unknown> | unknown> = {
     caps: () => ({ vp8Pt: session.rtpCapabilities.codecs!.find((c) => c.mimeType === 'video/VP8')!.preferredPayloadType }),
     /**
@@ -124,6 +202,11 @@ async function main(): Promise<void> {
       return { recv: { ip: recv.ip, port: recv.port, sfuKey: recv.srtpParameters!.keyBase64 }, send };
     },
     leave: ({ peerId }: { peerId: string }) => session.leave(peerId),
+    /** The camera producer a bridge publishes on this node now, if any. */
+    camOf: ({ bridgeId }: { bridgeId: string }) => [...producers].find((p) => !p.closed && p.kind === 'video' && p.appData.bridgeId === bridgeId)?.id ?? null,
+    /** The trace events of a video track since `since` (epoch ms); `remote` events that list it. */
+    trace: ({ since, producerId }: { since: number; producerId: string }) =>
+      traceEvents.filter((e) => e.t >= since && (e.ev === 'remote' ? e.producerId.split(' ').includes(producerId) : e.ev === 'lag' || e.producerId === producerId)).map((e) => ({ t: e.t, ev: e.ev === 'lag' ? `lag${e.producerId}` : e.ev })),
     /**
      * The local UDP port of each transport's socket, by what arrives there: `pipe_in` (tracks
      * from another node), `pipe_out` (RTCP from the node it sends to), `hall_in` (a hall's media,
