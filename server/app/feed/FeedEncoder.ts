@@ -141,12 +141,6 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
       '-g', String(o.fps), '-keyint_min', String(o.fps), '-sc_threshold', '0',
       '-b:v', `${o.videoKbps}k`, '-maxrate', `${o.videoKbps}k`, '-bufsize', `${o.videoKbps}k`,
       '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
-      // The muxer writes each stream's packets as they come: by default it holds every packet
-      // until all streams have one (up to 10 s), so a pause of the video (a camera that stalls,
-      // a switch waiting for a keyframe) or of the mixed audio held the other back, and the
-      // press feed went silent on the wire for as long (the relay fills a pause only after
-      // 120 ms). A stream is now held for at most one frame's time (in µs) waiting for another.
-      '-max_interleave_delta', String(Math.round(1_000_000 / o.fps)),
       '-f', 'mpegts', '-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', 'pipe:1',
     ];
     const child = spawnFfmpeg(args, ['ignore', 'pipe', 'pipe']);
