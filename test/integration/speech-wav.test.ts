@@ -5,30 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { speechSamples, speechWav } from '../helpers/speech-wav.ts';
+import { readOggOpus } from '../../scripts/bench/fanout/media.ts';
 
 const execFileP = promisify(execFile);
-
-/** The packets of an Ogg Opus file, without its two header packets. */
-function oggPackets(file: Buffer): Buffer[] {
-  const packets: Buffer[] = [];
-  let pending: Buffer[] = [];
-  let at = 0;
-  while (at + 27 <= file.length && file.toString('latin1', at, at + 4) === 'OggS') {
-    const segments = file[at + 26]!;
-    const table = file.subarray(at + 27, at + 27 + segments);
-    let body = at + 27 + segments;
-    for (const lace of table) {
-      pending.push(file.subarray(body, body + lace));
-      body += lace;
-      if (lace < 255) {
-        packets.push(Buffer.concat(pending));
-        pending = [];
-      }
-    }
-    at = body;
-  }
-  return packets.slice(2);
-}
 
 /** Opus's coding mode of a packet, from its TOC byte (RFC 6716, 3.1). */
 function opusMode(packet: Buffer): 'silk' | 'hybrid' | 'celt' {
@@ -42,7 +21,7 @@ async function opusModes(wav: Buffer, kbps: number): Promise<Record<string, numb
   try {
     fs.writeFileSync(path.join(dir, 'in.wav'), wav);
     await execFileP('ffmpeg', ['-v', 'error', '-y', '-i', path.join(dir, 'in.wav'), '-c:a', 'libopus', '-application', 'voip', '-b:a', `${kbps}k`, '-frame_duration', '40', '-packet_loss', '5', '-fec', '1', path.join(dir, 'out.ogg')]);
-    const packets = oggPackets(fs.readFileSync(path.join(dir, 'out.ogg')));
+    const packets = readOggOpus(fs.readFileSync(path.join(dir, 'out.ogg')));
     const out: Record<string, number> = { silk: 0, hybrid: 0, celt: 0 };
     for (const p of packets) out[opusMode(p)]! += 1 / packets.length;
     return out;

@@ -10,6 +10,7 @@ import { NODE_LEASE_MS } from '../../../server/app/media-node/NodeLease.ts';
 import { FakeClock } from '../../../server/core/conference/index.ts';
 import type { MediaNodeRecord, PlacementRecord } from '../../../server/protocol/cluster.ts';
 import { MemoryNodeRegistry, MemoryPlacementStore } from '../../../server/store/index.ts';
+import { nodeRecord } from '../store/helpers.ts';
 
 const CONF = 'langson-2021';
 const LEASE_MS = NODE_LEASE_MS;
@@ -30,20 +31,7 @@ describe('ClusterPlacement (fake clock, memory registry and store standing in fo
   const started: ClusterPlacement[] = [];
   let online: Set<string>;
 
-  const record = (nodeId: string, o: Partial<MediaNodeRecord> = {}): MediaNodeRecord => ({
-    nodeId,
-    mediaUrl: `https://${nodeId}.example:4443`,
-    nodeApiUrl: `http://${nodeId}.internal:4444`,
-    announcedIp: '10.0.0.1',
-    workers: 2,
-    load: { peers: 0, consumers: 0, cpu: 0 },
-    capacity: 300,
-    labels: {},
-    draining: false,
-    startedAt: clock.now(),
-    renewedAt: clock.now(),
-    ...o,
-  });
+  const record = (nodeId: string, o: Partial<MediaNodeRecord> = {}): MediaNodeRecord => nodeRecord(nodeId, clock.now(), o);
   /** Announces nodes again (a live node renews its lease every second). */
   const renew = async (...records: MediaNodeRecord[]): Promise<void> => {
     for (const r of records) await registry.announce({ ...r, renewedAt: clock.now() }, LEASE_MS);

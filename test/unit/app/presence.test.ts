@@ -325,13 +325,7 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     it('a second socket of a hall whose first is still being reported resolves with that report, not before', async () => {
       const a = start({ instanceId: 'a' });
       await flush();
-      const setPresence = store.setPresence.bind(store);
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      store.setPresence = async (...args) => {
-        await held;
-        await setPresence(...args);
-      };
+      const release = holdPresenceWrites(store);
       const done: string[] = [];
       const first = a.connected('d-180').then(() => done.push('first'));
       const sameTurn = a.connected('d-180').then(() => done.push('same turn'));
@@ -397,13 +391,7 @@ describe('HallPresence (fake clock, memory presence store)', () => {
       });
       await flush();
       // A slow store: lease writes wait until released.
-      const setPresence = store.setPresence.bind(store);
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
-      store.setPresence = async (...args) => {
-        await held;
-        await setPresence(...args);
-      };
+      const release = holdPresenceWrites(store);
       const first = a.connected('d-178');
       await flush(); // its flush has started and waits on the lease
       const later = HALLS.slice(0, 50).map((h) => a.connected(h));
@@ -448,3 +436,15 @@ describe('HallPresence (fake clock, memory presence store)', () => {
     });
   });
 });
+
+/** Makes the store's lease writes wait until the returned function is called (a slow store). */
+function holdPresenceWrites(store: MemoryPresenceStore): () => void {
+  const setPresence = store.setPresence.bind(store);
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  store.setPresence = async (...args) => {
+    await held;
+    await setPresence(...args);
+  };
+  return release;
+}

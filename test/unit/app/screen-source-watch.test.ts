@@ -6,9 +6,8 @@ import { expect } from 'chai';
 import type { ConferenceRunner } from '../../../server/app/conference/ConferenceRunner.ts';
 import { RegistryScreenTracks, ScreenSourceWatch, type ScreenTracks } from '../../../server/app/conference/ScreenSourceWatch.ts';
 import { FakeClock, SCREEN_SOURCE_FIRST_GRACE_MS, SCREEN_SOURCE_GRACE_MS, type LogEntry } from '../../../server/core/conference/index.ts';
-import type { MediaNodeRecord } from '../../../server/protocol/cluster.ts';
 import { MemoryConferenceStore, MemoryNodeRegistry, MemoryTrackRegistry } from '../../../server/store/index.ts';
-import { chair, COMMUNE_2, op, PROVINCE, startRunner, system, T0 } from '../store/helpers.ts';
+import { ask, chair, COMMUNE_2, nodeRecord, op, PROVINCE, startRunner, system, T0 } from '../store/helpers.ts';
 
 /** Screen tracks as a set of halls, changed by the test (a session's producers coming and going). */
 class TrackSet implements ScreenTracks {
@@ -92,7 +91,7 @@ describe('ScreenSourceWatch (FakeClock, real runner on a memory store; the scree
 
   it("a share whose track never comes ends after the first grace (the picker's time); a track of another hall does not count", async () => {
     start();
-    expect((await runner.execute({ type: 'grant_floor', actor: chair, requestId: await ask(runner) })).ok).to.equal(true);
+    expect((await runner.execute({ type: 'grant_floor', actor: chair, requestId: await ask(runner, COMMUNE_2) })).ok).to.equal(true);
     expect((await runner.execute({ type: 'screen_share_start', actor: op(COMMUNE_2) })).ok).to.equal(true);
     const startedAt = runner.state.screen!.startedAt;
     tracks.set(PROVINCE, true);
@@ -137,33 +136,14 @@ describe('ScreenSourceWatch (FakeClock, real runner on a memory store; the scree
   });
 });
 
-async function ask(runner: ConferenceRunner): Promise<string> {
-  const result = await runner.execute({ type: 'request_floor', actor: op(COMMUNE_2), bridgeId: COMMUNE_2, speakerName: 'Hoàng Thị Mai', speakerTitle: 'Phó Chủ tịch' });
-  if (!result.ok) throw new Error(result.error.message);
-  return runner.state.queue.at(-1)!.id;
-}
-
 describe('RegistryScreenTracks (memory track and node registries standing in for redis)', () => {
   const CONF = 'screen-registry';
-  const node = (nodeId: string, now: number): MediaNodeRecord => ({
-    nodeId,
-    mediaUrl: `https://${nodeId}.example:4443`,
-    nodeApiUrl: `http://${nodeId}.internal:4444`,
-    announcedIp: '10.0.0.1',
-    workers: 2,
-    load: { peers: 0, consumers: 0, cpu: 0 },
-    capacity: 300,
-    labels: {},
-    draining: false,
-    startedAt: now,
-    renewedAt: now,
-  });
 
   it("a hall's screen is live while a live node publishes it; a node whose lease ended takes it away", async () => {
     const clock = new FakeClock(T0);
     const nodes = new MemoryNodeRegistry(clock);
     const registry = new MemoryTrackRegistry();
-    await nodes.announce(node('n1', clock.now()), 5_000);
+    await nodes.announce(nodeRecord('n1', clock.now()), 5_000);
     const problems: string[] = [];
     const screens = await RegistryScreenTracks.start({ conferenceId: CONF, tracks: registry, nodes, problem: (m) => problems.push(m) });
     let changes = 0;

@@ -10,6 +10,18 @@ const carries = (kbps = 400, score = 10): DownlinkFacts => ({ ...fine, available
 const starved = (kbps = 60): DownlinkFacts => ({ ...fine, availableKbps: kbps, trial: { layers: false, score: 10 } });
 
 /** A fake clock: each step moves time forward by `ms`. */
+/** A rule whose hall, weak, had its first trial verified at an estimate of `kbps` (reporting its uplink weak throughout); `at`: when. */
+function verifiedOnTrial(kbps: number): { rule: DownlinkVideoRule; at: number } {
+  const rule = new DownlinkVideoRule();
+  rule.step(0, weak);
+  const t0 = DOWNLINK_RULE.trialFirstMs;
+  expect(rule.step(t0, weak)?.state).to.equal('trial');
+  expect(rule.step(t0 + 250, { ...carries(kbps), reportedAudioOnly: true })).to.equal(null);
+  const at = t0 + 250 + DOWNLINK_RULE.verifyMs;
+  expect(rule.step(at, { ...carries(kbps), reportedAudioOnly: true })).to.deep.equal({ state: 'video', reason: 'verified' });
+  return { rule, at };
+}
+
 function clock(start = 0): { now: () => number; tick: (ms: number) => number } {
   let t = start;
   return { now: () => t, tick: (ms) => (t += ms) };
@@ -179,13 +191,7 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
   });
 
   it('back to video on a trial while the hall still reports its uplink weak: an estimate below lowKbps for enterHoldMs holds its video again, layers or not', () => {
-    const rule = new DownlinkVideoRule();
-    rule.step(0, weak);
-    const t0 = DOWNLINK_RULE.trialFirstMs;
-    expect(rule.step(t0, weak)?.state).to.equal('trial');
-    expect(rule.step(t0 + 250, { ...carries(600), reportedAudioOnly: true })).to.equal(null);
-    const v = t0 + 250 + DOWNLINK_RULE.verifyMs;
-    expect(rule.step(v, { ...carries(600), reportedAudioOnly: true })).to.deep.equal({ state: 'video', reason: 'verified' });
+    const { rule, at: v } = verifiedOnTrial(600);
     // The link did not carry it: mediasoup still forwards the lowest layer while its estimate falls.
     expect(rule.step(v + 500, { ...weak, availableKbps: 140 })).to.equal(null);
     expect(rule.step(v + 1000, { ...weak, availableKbps: 60 })).to.equal(null);
@@ -204,12 +210,8 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
   });
 
   it('a link weak only upwards: after a trial verified, a report that goes on does not hold the video again; the SFU\'s own sign does', () => {
-    const rule = new DownlinkVideoRule();
-    rule.step(0, weak);
+    const { rule } = verifiedOnTrial(2000);
     const t0 = DOWNLINK_RULE.trialFirstMs;
-    expect(rule.step(t0, weak)?.state).to.equal('trial');
-    expect(rule.step(t0 + 250, { ...carries(2000), reportedAudioOnly: true })).to.equal(null);
-    expect(rule.step(t0 + 250 + DOWNLINK_RULE.verifyMs, { ...carries(2000), reportedAudioOnly: true })).to.deep.equal({ state: 'video', reason: 'verified' });
     for (let t = t0 + 5000; t < t0 + 60_000; t += 500) expect(rule.step(t, weak)).to.equal(null);
     const t1 = t0 + 60_000;
     expect(rule.step(t1, { ...weak, noLayerFits: true, availableKbps: 70 })).to.equal(null);

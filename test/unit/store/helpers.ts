@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { defaultPlan } from '../../../config/default-plan.ts';
 import { ConferenceRunner, type EventMeta, type ExecuteResult } from '../../../server/app/conference/ConferenceRunner.ts';
 import { FakeClock, SYSTEM_ACTOR, type Actor, type Command, type ConferenceEvent } from '../../../server/core/conference/index.ts';
+import type { MediaNodeRecord } from '../../../server/protocol/cluster.ts';
 import type { ConferencePlan } from '../../../server/protocol/plan.ts';
 import type { ConferenceStore } from '../../../server/store/index.ts';
 
@@ -71,6 +72,24 @@ export async function run(runner: ConferenceRunner, actor: Actor, command: AnyCo
 /** Runs a command as is. */
 export function exec(runner: ConferenceRunner, actor: Actor, command: AnyCommand): Promise<ExecuteResult> {
   return runner.execute({ ...command, actor } as Command);
+}
+
+/** A media node's record as it announces itself, its lease renewed at `at`. */
+export function nodeRecord(nodeId: string, at: number, o: Partial<MediaNodeRecord> = {}): MediaNodeRecord {
+  return {
+    nodeId,
+    mediaUrl: `https://${nodeId}.example:4443`,
+    nodeApiUrl: `http://${nodeId}.internal:4444`,
+    announcedIp: '10.0.0.1',
+    workers: 2,
+    load: { peers: 0, consumers: 0, cpu: 0 },
+    capacity: 300,
+    labels: {},
+    draining: false,
+    startedAt: at,
+    renewedAt: at,
+    ...o,
+  };
 }
 
 /** Asks the floor for a bridge; returns the request id. */
