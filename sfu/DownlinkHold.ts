@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { types as ms } from 'mediasoup';
+import { noLayerFits } from './audio-only.ts';
+import { linkVideoFacts } from './AudioOnlyWatch.ts';
 import { TOP_SPATIAL_LAYER } from './codecs.ts';
 import type { HeldConsumer, MediaPeer } from './MediaPeer.ts';
 import { DownlinkVideoRule, type ConsumerSlot, type DownlinkDecision, type DownlinkFacts, type DownlinkState } from './routing/index.ts';
@@ -26,14 +28,6 @@ function runningVideo(peer: MediaPeer): HeldConsumer[] {
 function trialCandidate(peer: MediaPeer): HeldConsumer | undefined {
   const order: ConsumerSlot[] = ['onair', 'content', 'thumb'];
   return runningVideo(peer).sort((a, b) => order.indexOf(a.slot) - order.indexOf(b.slot))[0];
-}
-
-/** Whether mediasoup forwards no layer of the peer's programme video though it runs and its source sends. */
-function noLayerFits(peer: MediaPeer): boolean {
-  const onAir = runningVideo(peer).find((h) => h.slot === 'onair');
-  const c = onAir?.consumer;
-  if (!c || c.paused || c.producerPaused || c.type !== 'simulcast') return false;
-  return c.score.producerScores.some((s) => s > 0) && c.currentLayers === undefined;
 }
 
 interface Hall {
@@ -92,7 +86,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
       seen.add(peer);
       let hall = this.#halls.get(peer);
       if (!hall) this.#halls.set(peer, (hall = { rule: new DownlinkVideoRule(), kbps: null, reading: false }));
-      const noLayer = noLayerFits(peer);
+      const noLayer = noLayerFits(linkVideoFacts(peer, now).onAirVideo);
       // The estimate is read only where the rule needs it: a worker request per hall held, without layers, or reporting its uplink weak.
       if (hall.rule.held || noLayer || peer.sendMode === 'audio-only') this.#readEstimate(peer, hall);
       else hall.kbps = null;

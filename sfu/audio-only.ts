@@ -36,14 +36,18 @@ export interface AudioOnlyFlags {
 /** A new camera producer gets this long before its scores count. */
 export const CAM_SETTLE_MS = 3000;
 
+/** Whether the SFU forwards no layer of the programme video a hall receives, though it runs and its source sends: its downlink estimate fits none. */
+export function noLayerFits(v: LinkVideoFacts['onAirVideo']): boolean {
+  return !!v && v.resumed && v.sourceSending && !v.hasLayers;
+}
+
 /** What the facts say now, before hysteresis. */
 export function audioOnlyNow(f: LinkVideoFacts): AudioOnlyFlags & { reported: boolean; held: boolean } {
   const cam = f.cam;
   const camSilent = !!cam && !cam.paused && cam.ageMs >= CAM_SETTLE_MS && cam.scores.every((s) => s <= 0);
-  const v = f.onAirVideo;
   return {
     up: f.reportedAudioOnly || camSilent,
-    down: !!f.downHeld || (!!v && v.resumed && v.sourceSending && !v.hasLayers),
+    down: !!f.downHeld || noLayerFits(f.onAirVideo),
     reported: f.reportedAudioOnly,
     held: !!f.downHeld,
   };
