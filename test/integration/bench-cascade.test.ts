@@ -50,7 +50,7 @@ describe('bench:cascade --quick (3 media node processes in namespaces, 2 kills)'
     expect(f.kills).to.have.length(2);
     for (const k of f.kills as { node: string; halls: number; seconds: number | null }[]) {
       expect(k.halls, `${k.node} had halls`).to.be.greaterThan(0);
-      expect(k.seconds, `the halls of ${k.node} receive the programme again`).to.be.a('number');
+      expect(k.seconds, `the halls of ${k.node} receive the programme again; the harness said:\n${stderr.split('\n').filter((l) => l.startsWith('kill ') || l.includes('lease')).join('\n').slice(-4000)}`).to.be.a('number');
     }
     expect(f.failover_p95_s).to.be.a('number');
     expect(out.openssl_gcm_us_per_1200B === null || typeof out.openssl_gcm_us_per_1200B === 'number').to.equal(true);
