@@ -23,10 +23,32 @@ async function tcpFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port such that base .. base+count-1 are free for UDP and TCP on loopback. */
+/** The kernel's ephemeral range (what it hands out for port 0 and outgoing connections). */
+function ephemeralPorts(): { low: number; high: number } {
+  try {
+    const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return { low: low!, high: high! };
+  } catch {
+    // not Linux: assume the IANA range
+  }
+  return { low: 49152, high: 65535 };
+}
+
+/** Ports a caller may use from a base beyond the ones it checks (an RTC range of 1,000 ports from a base). */
+const SPARE_ABOVE_BASE = 1000;
+
+/**
+ * A base port such that base .. base+count-1 are free for UDP and TCP on loopback, and the range
+ * (with 1,000 ports above it, the RTC range callers take from a base) lies below the kernel's
+ * ephemeral range: a port checked free there could otherwise be handed to an outgoing connection
+ * (a browser's, redis's, a socket.io client's) before the server binds it.
+ */
 export async function freePortBase(count: number): Promise<number> {
+  const top = ephemeralPorts().low - SPARE_ABOVE_BASE - count;
+  const bottom = 10000;
+  if (top <= bottom) throw new Error(`the ephemeral port range starts at ${ephemeralPorts().low}: no room below it for test ports`);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
+    const base = bottom + Math.floor(Math.random() * (top - bottom));
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = (await udpFree(p)) && (await tcpFree(p));
     if (ok) return base;
