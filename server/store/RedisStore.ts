@@ -114,7 +114,23 @@ if n > 0 then redis.call('PUBLISH', ARGV[1], 'resync') end
 return n
 `;
 
+// The live instances' leases in one step: a lease found expired is forgotten in the same step, so
+// an instance renewing between a read and a removal can never be dropped from the set while alive.
+// KEYS[1] the instances set; ARGV[1] the lease key's prefix (ends with 'presence:'), ARGV[2] the
+// asking instance.
+const PRESENT_ELSEWHERE_SCRIPT = `
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if id ~= ARGV[2] then
+    local lease = redis.call('GET', ARGV[1] .. id)
+    if lease then table.insert(out, lease) else redis.call('SREM', KEYS[1], id) end
+  end
+end
+return out
+`;
+
 const CAS = new Script(CAS_SCRIPT);
+const PRESENT_ELSEWHERE = new Script(PRESENT_ELSEWHERE_SCRIPT);
 const APPEND = new Script(APPEND_SCRIPT);
 const ISSUE = new Script(ISSUE_SCRIPT);
 const REVOKE = new Script(REVOKE_SCRIPT);
@@ -320,13 +336,8 @@ export class RedisStore implements ConferenceStore, TokenStore, PresenceStore, S
   async presentElsewhere(conferenceId: string, exceptInstanceId: string): Promise<Set<string>> {
     this.#assertOpen();
     const out = new Set<string>();
-    const instances = (await this.#client.sMembers(this.key(conferenceId, 'instances'))).filter((i) => i !== exceptInstanceId);
-    for (const id of instances) {
-      const json = await this.#client.get(this.key(conferenceId, `presence:${id}`));
-      if (json === null) {
-        await this.#client.sRem(this.key(conferenceId, 'instances'), id);
-        continue;
-      }
+    const leases = (await this.#eval(PRESENT_ELSEWHERE, [this.key(conferenceId, 'instances')], [this.key(conferenceId, 'presence:'), exceptInstanceId])) as string[];
+    for (const json of leases) {
       try {
         for (const b of JSON.parse(json) as unknown[]) if (typeof b === 'string') out.add(b);
       } catch {

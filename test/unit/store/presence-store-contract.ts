@@ -5,8 +5,12 @@ import type { PresenceStore, StoreResource } from '../../../server/store/index.t
 import { freshConferenceId } from './helpers.ts';
 import { rejectsWith } from './store-contract.ts';
 
-/** Registers the contract tests; `open` gives a store per test, which the contract closes. */
-export function presenceStoreContract(open: () => Promise<PresenceStore & StoreResource>): void {
+/**
+ * Registers the contract tests; `open` gives a store per test, which the contract closes. With
+ * `shared` (a server such as redis behind every store `open` gives), a second store stands for
+ * another instance's connection; otherwise the other instance uses the same store object.
+ */
+export function presenceStoreContract(open: () => Promise<PresenceStore & StoreResource>, shared = false): void {
   let store: PresenceStore & StoreResource;
   let id: string;
 
@@ -29,6 +33,26 @@ export function presenceStoreContract(open: () => Promise<PresenceStore & StoreR
     expect([...(await store.presentElsewhere(id, 'a'))]).to.deep.equal([]);
     await store.setPresence(id, 'a', [], 10_000);
     expect([...(await store.presentElsewhere(id, 'b'))]).to.deep.equal([]);
+  });
+
+  it('an instance renewing its lease while another finds it expired is never forgotten (300 tries)', async function () {
+    this.timeout(20_000);
+    const other = shared ? await open() : store;
+    const forgotten: number[] = [];
+    try {
+      for (let i = 0; i < 300; i++) {
+        await store.setPresence(id, 'b', ['c-06010'], 1);
+        await new Promise((r) => setTimeout(r, 2));
+        // One instance sweeps (finds b's lease expired) while b renews from its own connection.
+        const sweep = store.presentElsewhere(id, 'a');
+        await new Promise((r) => (i % 3 === 0 ? setImmediate(r) : i % 3 === 1 ? queueMicrotask(() => r(null)) : setTimeout(r, 0)));
+        await Promise.all([sweep, other.setPresence(id, 'b', ['c-06010'], 10_000)]);
+        if (!(await store.presentElsewhere(id, 'a')).has('c-06010')) forgotten.push(i);
+      }
+    } finally {
+      if (other !== store) await other.close();
+    }
+    expect(forgotten, 'tries after which the renewed lease of b was not seen').to.deep.equal([]);
   });
 
   it('dropPresence forgets every lease; close is idempotent and later calls fail with code closed', async () => {
