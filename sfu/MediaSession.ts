@@ -11,7 +11,7 @@ import { AudioLevels } from './AudioLevels.ts';
 import { AudioOnlyWatch } from './AudioOnlyWatch.ts';
 import { DownlinkHold } from './DownlinkHold.ts';
 import { Cascade, type CascadeLinkStats, type CascadePipeCounts, type PipeAnswer, type PipeEnd } from './Cascade.ts';
-import { desiredConsumers, maxSpatialLayer, microphoneOpen, programmeTracksToPipe, receivesFrom, type BridgeTracks, type DownlinkState, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
+import { desiredConsumers, inProgramme, maxSpatialLayer, microphoneOpen, programmeTracksToPipe, receivesFrom, type BridgeTracks, type DownlinkState, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
 import type { AudioOnlyState, JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, SendMode, TransportDirection } from './types.ts';
@@ -441,8 +441,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const kept = new Set([...next.values()].flatMap((b) => all(b).map((t) => t?.trackId)));
     for (const b of this.#remote.values()) for (const t of all(b)) if (t && !kept.has(t.trackId)) this.#cascade?.drop(t.trackId);
     this.#remote = next;
-    const r = this.#routing;
-    if (changed.some((id) => id === r.onAir || id === r.chairBridgeId || id === r.next || id === r.content)) this.#pipeProgrammeAhead();
+    if (changed.some((id) => inProgramme(this.#routing, id))) this.#pipeProgrammeAhead();
     this.#reconcileReceiversOf(changed);
   }
 

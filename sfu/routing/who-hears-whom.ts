@@ -69,6 +69,11 @@ export function desiredConsumers<T extends PublishedTrack>(state: RoutingState, 
  * node reconciled every peer at every publish, O(peers²), and held the node's event loop).
  */
 export function receivesFrom(state: RoutingState, peer: RoutedPeer, bridgeId: string): boolean {
-  if (peer.receiveOnAir && (bridgeId === state.onAir || bridgeId === state.chairBridgeId || bridgeId === state.next || bridgeId === state.content)) return true;
+  if (peer.receiveOnAir && inProgramme(state, bridgeId)) return true;
   return peer.thumbnails && peer.thumbnailChoice.includes(bridgeId);
+}
+
+/** Whether a bridge's tracks are part of the programme: on air, the chair, the prepared next, the shared screen. */
+export function inProgramme(state: RoutingState, bridgeId: string): boolean {
+  return bridgeId === state.onAir || bridgeId === state.chairBridgeId || bridgeId === state.next || bridgeId === state.content;
 }
