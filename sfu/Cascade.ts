@@ -37,7 +37,8 @@ export const PIPE_RETRY = { firstMs: 100, maxMs: 1000, windowMs: 10_000 };
  * The node channel's refusals that pass: the home node did not answer in time or could not be
  * reached (`pipe_failed`: a home node busy with a hundred joins after a failover answered in 5 s,
  * past the channel's 3 s), or has not opened the conference yet (`unknown_conference`: it has
- * just started). A dead home's tracks are dropped when its lease ends, which ends the retries.
+ * just started). A dead home's tracks are dropped when its lease ends, which ends the retries and
+ * frees whoever waits for them at once (Cascade.drop); a home no longer live is not asked again.
  */
 const PASSING = new Set(['pipe_failed', 'unknown_conference']);
 
@@ -66,6 +67,8 @@ export interface CascadeOptions {
   needed: () => ReadonlySet<string>;
   /** How long an unused incoming pipe stays (a speaker who comes back soon finds it there); 10 s. */
   lingerMs?: number;
+  /** Whether another node's lease is alive (a node that is not is never asked again); absent: every node is. */
+  isLive?: (node: string) => boolean;
 }
 
 /** What crosses between this node and one other, each way. */
@@ -92,6 +95,9 @@ interface Link {
 interface Incoming {
   node: string;
   ready: Promise<void>;
+  /** Settles when the track is dropped (unpublished, its node gone): its waiters stop waiting at once. */
+  released: Promise<void>;
+  release: () => void;
   producer?: ms.Producer;
   lastUsed: number;
 }
@@ -140,16 +146,27 @@ export class Cascade {
       incoming = undefined;
     }
     if (!incoming) {
-      const entry: Incoming = { node, ready: Promise.resolve(), lastUsed: Date.now() };
-      entry.ready = this.#receive(trackId, node, entry).catch((error: unknown) => {
-        if (this.#incoming.get(trackId) === entry) this.#incoming.delete(trackId);
-        throw error;
-      });
+      let release = (): void => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const entry: Incoming = { node, ready: Promise.resolve(), released, release, lastUsed: Date.now() };
+      entry.ready = this.#receive(trackId, node, entry).then(
+        () => {
+          // Given up without a pipe (its node is gone): the next ensure asks anew.
+          if (!entry.producer && this.#incoming.get(trackId) === entry) this.#incoming.delete(trackId);
+        },
+        (error: unknown) => {
+          if (this.#incoming.get(trackId) === entry) this.#incoming.delete(trackId);
+          throw error;
+        },
+      );
       this.#incoming.set(trackId, (incoming = entry));
     }
     incoming.lastUsed = Date.now();
-    await incoming.ready;
-    return this.#o.routers.router(Cascade.WORKER) ? Cascade.WORKER : undefined;
+    // A request to a dead or unreachable home may take seconds (a 3 s timeout, and retries): once
+    // the track is dropped nobody waits for it, so that a peer's next run (the track's new home) is not held.
+    await Promise.race([incoming.ready, incoming.released]);
+    const producer = incoming.producer;
+    return producer && !producer.closed && this.#o.routers.router(Cascade.WORKER) ? Cascade.WORKER : undefined;
   }
 
   /**
@@ -203,6 +220,7 @@ export class Cascade {
     const incoming = this.#incoming.get(trackId);
     if (!incoming) return;
     this.#incoming.delete(trackId);
+    incoming.release();
     incoming.producer?.close();
   }
 
@@ -262,11 +280,12 @@ export class Cascade {
       try {
         answer = await this.#o.channel.pipe(node, { trackId, end: this.#endOf(link.transport) });
       } catch (error) {
+        if (this.#incoming.get(trackId) !== entry || this.#closed) return;
         const delay = pipeRetryDelayMs(error, failures++, Date.now() - startedAt);
         if (delay === null) throw error;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        // Dropped meanwhile (unpublished, its node gone) or closed: nobody waits for it any more.
-        if (this.#incoming.get(trackId) !== entry || this.#closed) return;
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, delay)), entry.released]);
+        // Dropped meanwhile (unpublished, its node gone), closed, or its node's lease ended: nobody is to wait for it.
+        if (this.#incoming.get(trackId) !== entry || this.#closed || !this.#live(node)) return;
         attempt--;
         continue;
       }
@@ -291,6 +310,10 @@ export class Cascade {
       producer.observer.once('close', () => this.#incoming.get(trackId) === entry && this.#incoming.delete(trackId));
       return;
     }
+  }
+
+  #live(node: string): boolean {
+    return this.#o.isLive?.(node) ?? true;
   }
 
   #inLink(node: string): Promise<Link> {

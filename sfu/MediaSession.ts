@@ -11,7 +11,7 @@ import { AudioLevels } from './AudioLevels.ts';
 import { AudioOnlyWatch } from './AudioOnlyWatch.ts';
 import { DownlinkHold } from './DownlinkHold.ts';
 import { Cascade, type CascadeLinkStats, type CascadePipeCounts, type PipeAnswer, type PipeEnd } from './Cascade.ts';
-import { desiredConsumers, maxSpatialLayer, microphoneOpen, programmeTracksToPipe, type BridgeTracks, type DownlinkState, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
+import { desiredConsumers, inProgramme, maxSpatialLayer, microphoneOpen, programmeTracksToPipe, receivesFrom, type BridgeTracks, type DownlinkState, type MediaSource, type RoutingState, type TrackLookup } from './routing/index.ts';
 import * as stats from './stats.ts';
 import type { LinkCounters, MicReportEntry, SessionSnapshot } from './stats.ts';
 import type { AudioOnlyState, JoinOptions, MediaPeerSink, MediaSessionEvents, MediaSessionOptions, PeerOptions, RemoteTrack, RoutedTrack, SendMode, TransportDirection } from './types.ts';
@@ -103,6 +103,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
         localHome: (trackId) => this.#localTrack(trackId)?.home.worker,
         needed: () => this.#consumedTracks(),
         lingerMs: options.cascade.lingerMs,
+        isLive: options.cascade.isLive,
       });
       routers.remote = this.#cascade;
     }
@@ -285,7 +286,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       }
     }
     this.emit('publishing', { bridgeId, source, on: true, trackId: producer.id, kind, epoch });
-    void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
+    this.#reconcileReceiversOf([bridgeId]);
     return { id: producer.id };
   }
 
@@ -433,14 +434,25 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       if (!held[t.source] || held[t.source]!.epoch < t.epoch) held[t.source] = t;
       next.set(t.bridgeId, held);
     }
-    const all = (b: BridgeTracks<RemoteTrack>): (RemoteTrack | undefined)[] => [b.mic, b.cam, b.screen];
-    const key = (m: Map<string, BridgeTracks<RemoteTrack>>): string => JSON.stringify([...m].flatMap(([, b]) => all(b).map((t) => t && `${t.trackId}@${t.home.node}`)).sort());
-    if (key(next) === key(this.#remote)) return;
+    const all = (b: BridgeTracks<RemoteTrack> | undefined): (RemoteTrack | undefined)[] => (b ? [b.mic, b.cam, b.screen] : []);
+    const key = (b: BridgeTracks<RemoteTrack> | undefined): string => all(b).map((t) => t && `${t.trackId}@${t.home.node}`).join(' ');
+    const changed = [...new Set([...next.keys(), ...this.#remote.keys()])].filter((id) => key(next.get(id)) !== key(this.#remote.get(id)));
+    if (changed.length === 0) return;
     const kept = new Set([...next.values()].flatMap((b) => all(b).map((t) => t?.trackId)));
     for (const b of this.#remote.values()) for (const t of all(b)) if (t && !kept.has(t.trackId)) this.#cascade?.drop(t.trackId);
     this.#remote = next;
-    this.#pipeProgrammeAhead();
-    void this.#reconciler.reconcileAll(this.#peers.values(), new ResumeBatch(this.#switchBatchMs));
+    if (changed.some((id) => inProgramme(this.#routing, id))) this.#pipeProgrammeAhead();
+    this.#reconcileReceiversOf(changed);
+  }
+
+  /**
+   * Reconciles the peers whose consumers can hold a track of these bridges (routing's
+   * receivesFrom), after a change of what they publish here or elsewhere: a hall off the
+   * programme concerns only the consoles that chose it as a thumbnail, not every peer of the node.
+   */
+  #reconcileReceiversOf(bridgeIds: readonly string[]): void {
+    const peers = [...this.#peers.values()].filter((peer) => bridgeIds.some((b) => receivesFrom(this.#routing, peer, b)));
+    if (peers.length > 0) void this.#reconciler.reconcileAll(peers, new ResumeBatch(this.#switchBatchMs));
   }
 
   /**

@@ -138,7 +138,7 @@ export interface MediaSessionOptions {
   /** Offer H264 after VP8 (a hardware hall sends H264); VP8 and Opus only by default. */
   offerH264?: boolean;
   /** Other media nodes (issue 13): how to ask them for their tracks. Absent on a single node. */
-  cascade?: { channel: CascadeChannel; lingerMs?: number };
+  cascade?: { channel: CascadeChannel; lingerMs?: number; isLive?: (node: string) => boolean };
   /** How often the halls' audio levels are measured (ms, 400 by default). */
   audioLevelIntervalMs?: number;
 }

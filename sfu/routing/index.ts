@@ -6,7 +6,7 @@
 //   priorities.ts      which video a short downlink keeps: the programme before thumbnails
 //   downlink-video.ts  when a hall's downlink gets no video at all (audio only), and how it comes back
 //   pipe-ahead.ts      which tracks of other nodes are piped in at once, before the peers' runs
-export { desiredConsumers, onAirTracks } from './who-hears-whom.ts';
+export { desiredConsumers, inProgramme, onAirTracks, receivesFrom } from './who-hears-whom.ts';
 export { programmeTracksToPipe } from './pipe-ahead.ts';
 export { maxSpatialLayer } from './send-layers.ts';
 export { microphoneOpen } from './microphones.ts';

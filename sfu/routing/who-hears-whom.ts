@@ -59,3 +59,21 @@ export function desiredConsumers<T extends PublishedTrack>(state: RoutingState, 
   }
   return desired;
 }
+
+/**
+ * Whether a peer's desired consumers can hold a track of `bridgeId` (so whether a change of what
+ * that bridge publishes, here or on another node, changes them): the programme's bridges (on air,
+ * the chair, the prepared next, the shared screen) for a peer that receives it, and the peer's
+ * chosen thumbnails. The one reader of desiredConsumers' inputs by bridge: a publish reconciles
+ * only these peers, not every peer of the node (a failover's join storm of a hundred halls on one
+ * node reconciled every peer at every publish, O(peers²), and held the node's event loop).
+ */
+export function receivesFrom(state: RoutingState, peer: RoutedPeer, bridgeId: string): boolean {
+  if (peer.receiveOnAir && inProgramme(state, bridgeId)) return true;
+  return peer.thumbnails && peer.thumbnailChoice.includes(bridgeId);
+}
+
+/** Whether a bridge's tracks are part of the programme: on air, the chair, the prepared next, the shared screen. */
+export function inProgramme(state: RoutingState, bridgeId: string): boolean {
+  return bridgeId === state.onAir || bridgeId === state.chairBridgeId || bridgeId === state.next || bridgeId === state.content;
+}

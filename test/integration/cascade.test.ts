@@ -24,14 +24,19 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
   });
 
   /** Node `a` and node `b`; each one's channel calls the other's session, counting the requests (the first `failFirst` pipe requests fail). */
-  async function twoNodes(failFirst = 0, failure: () => Error = () => new Error('node unreachable (test)')): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
+  async function twoNodes(failFirst = 0, failure: () => Error | 'no answer' = () => new Error('node unreachable (test)')): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
     pools = [await WorkerPool.create(await poolOptions(1)), await WorkerPool.create(await poolOptions(2))];
     const requests: string[] = [];
     const byNode = new Map<string, MediaSession>();
     const channelOf = (self: string): CascadeChannel => ({
       pipe: async (node, request) => {
         requests.push(`${self}->${node} pipe ${request.trackId}`);
-        if (failFirst-- > 0) throw failure();
+        if (failFirst-- > 0) {
+          const error = failure();
+          // A host cut off the network: the request is never answered (the node channel's timeout is 3 s).
+          if (error === 'no answer') return new Promise<never>(() => undefined);
+          throw error;
+        }
         return byNode.get(node)!.servePipe(self, request);
       },
       unpipe: async (node, request) => {
@@ -189,5 +194,51 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     await waitFor('the remote microphone consumed after the failures', () => sink.consumes.some((c) => c.producerId === micId), 5000);
     expect(requests.filter((r) => r.includes(' pipe '))).to.have.length(3);
     expect(warnings, 'the hall\'s reconciliation never failed').to.deep.equal([]);
+  });
+
+  // Regression (bench:cascade --quick, a whole npm test: a hall of a killed node never got the
+  // programme back): a peer's runs are serialised, and its run waited for a pipe request to a home
+  // node that had died until the request gave up (3 s per try, retried within 10 s), holding the
+  // run that would consume the track's new home. A track dropped (its node's lease ended) frees
+  // its waiters at once.
+  it('a hall waiting for a pipe from a node that stopped answering is freed when the node is gone: the speaker republished here reaches it at once', async () => {
+    const { a, b, requests } = await twoNodes(1, () => 'no answer');
+    const { sink } = await micOnAAndHallOnB(a, b);
+    await waitFor('node b asked node a for the microphone', () => requests.some((r) => r.startsWith('b->a pipe')), 3000);
+    // Node a's lease ends (MediaNode's #nodeDown): its pipes close and its tracks leave the registry.
+    b.forgetNode('a');
+    b.setRemoteTracks([]);
+    // The commune's hall moves to node b and publishes its microphone again.
+    b.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+    const up = await b.createPlainTransport('hw', 'send', { comedia: true });
+    const { id: localMic } = await b.produce('hw', up.id, 'audio', micParameters(), 'mic');
+    await waitFor('the hall on node b consumes the commune\'s microphone published on b', () => sink.consumes.some((c) => c.producerId === localMic), 2000);
+  });
+
+  it('a home node whose lease ended is not asked again: the retries stop', async () => {
+    pools = [await WorkerPool.create(await poolOptions(1))];
+    let live = true;
+    const requests: number[] = [];
+    const channel: CascadeChannel = {
+      pipe: async () => {
+        requests.push(Date.now());
+        // A killed node's host refuses the connection at once.
+        throw Object.assign(new Error('node unreachable [nodeId:a]: connect ECONNREFUSED'), { code: 'pipe_failed', status: 503 });
+      },
+      unpipe: async () => undefined,
+    };
+    const b = await MediaSession.create(pools[0]!, { conferenceId: 'cascade', chairBridgeId: PROVINCE, bridgeIds: BRIDGES, switchBatchMs: 100, consumeTimeoutMs: 2000, cascade: { channel, lingerMs: 300, isLive: () => live } });
+    sessions = [b];
+    await b.setOnAir(COMMUNE);
+    const sink = new RecordingSink();
+    b.join('rx', { bridgeId: DISTRICT, publish: false, receiveOnAir: true, thumbnails: false }, sink);
+    b.setRtpCapabilities('rx', b.rtpCapabilities);
+    await b.createPlainTransport('rx', 'recv', { comedia: false });
+    b.setRemoteTracks([{ bridgeId: COMMUNE, source: 'mic', trackId: '00000000-0000-4000-8000-000000000001', kind: 'audio', home: { node: 'a' }, epoch: 1 }]);
+    await waitFor('asked twice', () => requests.length >= 2, 2000);
+    live = false;
+    const asked = requests.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(requests.length, 'at most the request in flight when the lease ended').to.be.at.most(asked + 1);
   });
 });

@@ -75,6 +75,22 @@ globalThis.fetch = async (input: any, init?: any) => {
   }
 };
 
+// The worker's side of serving a pipe: a pipe transport asked for and made (`ptx-req`, `ptx-made`:
+// a channel request queued behind a join storm shows here), a pipe consumer asked for (`pconsume`;
+// `pipe-out` when made).
+const createPipeTransport = mediasoup.types.Router.prototype.createPipeTransport;
+(mediasoup.types.Router.prototype as any).createPipeTransport = async function (this: ms.Router, options: ms.PipeTransportOptions) {
+  trace('ptx-req', '');
+  const t = await createPipeTransport.call(this, options);
+  trace('ptx-made', '');
+  return t;
+};
+const pipeConsume = mediasoup.types.PipeTransport.prototype.consume;
+(mediasoup.types.PipeTransport.prototype as any).consume = function (this: ms.PipeTransport, options: ms.PipeConsumerOptions<ms.AppData>) {
+  trace('pconsume', options.producerId);
+  return pipeConsume.call(this, options);
+};
+
 // The node process's event loop: a turn that came more than 50 ms late is traced (`lag`, its delay in ms as `producerId`).
 let tickAt = Date.now();
 setInterval(() => {
@@ -206,7 +222,7 @@ async function main(): Promise<void> {
     camOf: ({ bridgeId }: { bridgeId: string }) => [...producers].find((p) => !p.closed && p.kind === 'video' && p.appData.bridgeId === bridgeId)?.id ?? null,
     /** The trace events of a video track since `since` (epoch ms); `remote` events that list it. */
     trace: ({ since, producerId }: { since: number; producerId: string }) =>
-      traceEvents.filter((e) => e.t >= since && (e.ev === 'remote' ? e.producerId.split(' ').includes(producerId) : e.ev === 'lag' || e.producerId === producerId)).map((e) => ({ t: e.t, ev: e.ev === 'lag' ? `lag${e.producerId}` : e.ev })),
+      traceEvents.filter((e) => e.t >= since && (e.ev === 'remote' ? e.producerId.split(' ').includes(producerId) : e.ev === 'lag' || e.ev.startsWith('ptx') || e.producerId === producerId)).map((e) => ({ t: e.t, ev: e.ev === 'lag' ? `lag${e.producerId}` : e.ev })),
     /**
      * The local UDP port of each transport's socket, by what arrives there: `pipe_in` (tracks
      * from another node), `pipe_out` (RTCP from the node it sends to), `hall_in` (a hall's media,

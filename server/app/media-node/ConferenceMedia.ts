@@ -92,7 +92,7 @@ export class ConferenceMedia {
         chairBridgeId,
         bridgeIds: plan.bridges.map((b) => b.id),
         offerH264: plan.bridges.some((b) => rtpEndpointOf(b)?.videoCodec === 'H264'),
-        cascade: o.cluster ? { channel: o.cluster.channel, lingerMs: o.cluster.pipeLingerMs } : undefined,
+        cascade: o.cluster ? { channel: o.cluster.channel, lingerMs: o.cluster.pipeLingerMs, isLive: o.cluster.isLive } : undefined,
       });
       undo.push(() => session.close());
       session.on('warning', (w) => log.warn(w, 'media warning'));

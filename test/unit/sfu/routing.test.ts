@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import {
   desiredConsumers,
   maxSpatialLayer,
+  receivesFrom,
   microphoneOpen,
   type BridgeTracks,
   type MediaSource,
@@ -197,6 +198,43 @@ describe('SFU routing: who hears and sees whom (pure, no worker)', () => {
         expect(new Set(desired.map((d) => d.key)).size, label).to.equal(desired.length);
       }
     }
+  });
+});
+
+describe('SFU routing: whose publications a peer receives (receivesFrom: which peers a publish reconciles)', () => {
+  const states: RoutingState[] = [state(P), state(D), state(C), state(H), state(D, C), state(P, D), state(C, H), state(H, P), { ...state(D, C), content: H }, { ...state(P), content: D }];
+  const choices = [[], [D], [C, H], HALLS];
+
+  it('every bridge whose tracks change what a peer should hold is one it receives from, in every state and role', () => {
+    for (const s of states) {
+      for (const [role, base] of Object.entries(ROLES)) {
+        for (const choice of choices) {
+          const peer = { ...base, thumbnailChoice: choice };
+          const withAll = published([...HALLS]);
+          for (const [bridgeId, tracks] of withAll) tracks.screen = { bridgeId, source: 'screen', trackId: `${bridgeId}/screen` };
+          const before = desiredConsumers(s, peer, withAll).map((d) => `${d.key} ${d.slot}`).sort();
+          for (const b of HALLS) {
+            // The bridge publishes anew (new track ids), or nothing at all.
+            const republished = new Map(withAll);
+            republished.set(b, { mic: { bridgeId: b, source: 'mic', trackId: `${b}/mic2` }, cam: { bridgeId: b, source: 'cam', trackId: `${b}/cam2` }, screen: { bridgeId: b, source: 'screen', trackId: `${b}/screen2` } });
+            const gone = new Map(withAll);
+            gone.delete(b);
+            const changes = [republished, gone].some((tracks) => JSON.stringify(desiredConsumers(s, peer, tracks).map((d) => `${d.key} ${d.slot}`).sort()) !== JSON.stringify(before));
+            if (changes) expect(receivesFrom(s, peer, b), `${role} (thumbnails ${choice.join(',')}), on air ${s.onAir}, next ${s.next}, content ${s.content}: a change of ${b}`).to.equal(true);
+          }
+        }
+      }
+    }
+  });
+
+  it('a hall off the programme concerns only the peers that chose it as a thumbnail: the join storm of a failover reconciles a few peers per publish, not all', () => {
+    const s = state(D, C);
+    const other = 'd-180';
+    const receivers = Object.entries(ROLES).filter(([, peer]) => receivesFrom(s, { ...peer, thumbnailChoice: peer.thumbnails ? [other] : [] }, other)).map(([role]) => role);
+    expect(receivers).to.deep.equal(['province hall', 'chair/secretary console', 'technician']);
+    expect(Object.entries(ROLES).filter(([, peer]) => receivesFrom(s, peer, other))).to.deep.equal([]);
+    // The programme's bridges concern every peer that receives the programme.
+    for (const b of [D, C, P]) expect(Object.entries(ROLES).filter(([, peer]) => receivesFrom(s, peer, b)).map(([role]) => role), b).to.have.length(6);
   });
 });
 
