@@ -39,8 +39,6 @@ interface Hall {
   reading: boolean;
   /** The trial consumer's packets sent and asked for again (cumulative), read while a trial runs. */
   trialSent?: { consumer: ms.Consumer; sent: number; nacked: number };
-  /** The ceiling last put on a receive transport (kbit/s; null: none): set when the rule's changes. */
-  ceiling: { transport: ms.Transport; kbps: number | null } | null;
 }
 
 /**
@@ -87,7 +85,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
       if (peer.closed || peer.bridgeId === undefined || !peer.options.receiveOnAir) continue;
       seen.add(peer);
       let hall = this.#halls.get(peer);
-      if (!hall) this.#halls.set(peer, (hall = { rule: new DownlinkVideoRule(), kbps: null, reading: false, ceiling: null }));
+      if (!hall) this.#halls.set(peer, (hall = { rule: new DownlinkVideoRule(), kbps: null, reading: false }));
       const noLayer = noLayerFits(linkVideoFacts(peer, now).onAirVideo);
       // The estimate is read only where the rule needs it: a worker request per hall held, without layers, or reporting its uplink weak.
       if (hall.rule.held || noLayer || peer.sendMode === 'audio-only') this.#readEstimate(peer, hall);
@@ -138,23 +136,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     } else {
       for (const h of running) void h.consumer.resume().catch(ignore);
     }
-    this.#applyCeiling(peer, hall);
     this.emit('change', { bridgeId: peer.bridgeId!, peerId: peer.id, ...decision });
-  }
-
-  /**
-   * Puts the rule's ceiling on the hall's receive transport (0: none), after the trial's consumer
-   * was resumed, so that the probe mediasoup sends for the change finds it running. A transport
-   * made anew (a rejoin) starts without one.
-   */
-  #applyCeiling(peer: MediaPeer, hall: Hall): void {
-    const transport = peer.transport('recv');
-    const kbps = hall.rule.ceilingKbps;
-    if (!transport || transport.closed) return;
-    const current = hall.ceiling?.transport === transport ? hall.ceiling.kbps : null;
-    if (current === kbps) return;
-    hall.ceiling = { transport, kbps };
-    void transport.setMaxOutgoingBitrate(kbps === null ? 0 : kbps * 1000).catch(() => undefined);
   }
 
   /** Reads the receive transport's estimate, and during a trial its consumer's counters, in the background (the next tick uses them). */

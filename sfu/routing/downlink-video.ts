@@ -84,26 +84,6 @@ export interface DownlinkRuleConfig {
   /** A trial of which the hall asked for at least `lossMinPackets` packets again, and for more than this share of those sent, sees loss: it fails at once. */
   lossShare: number;
   lossMinPackets: number;
-  /**
-   * While held, the ceiling (kbit/s) the SFU puts on the hall's receive transport
-   * (`setMaxOutgoingBitrate`), set anew at each trial so that mediasoup probes the link.
-   * Why: after a long weak spell mediasoup's estimate sits at 30–60 kbit/s (only the audio
-   * carries feedback, and the estimate cannot rise much above what is acknowledged), and a
-   * trial's consumer does not make it probe: its desired bitrate ×1.35 stays under the
-   * transport's initial 2.5 Mbit/s, which is then the max mediasoup hands libwebrtc, unchanged.
-   * libwebrtc's ProbeController probes when that max changes (`OnMaxTotalAllocatedBitrate`: one
-   * cluster at the new max and one at twice it, each ~15 ms, capped by the old max) and when it
-   * rises (`SetBitrates`). So a trial changes the ceiling: `trialProbeKbps`, and the next one
-   * `trialProbeKbps + trialProbeStepKbps`, alternately (the value only has to differ). It stays
-   * between trials (lifting it after a failed trial would probe the weak link again, at the
-   * old ceiling) and is lifted when the video is back (mediasoup then probes up to its max).
-   * `trialProbeKbps` is above what a trial must show (`videoAtKbps`): the estimate cannot
-   * exceed the ceiling. A probe on a link that still carries no video costs its downlink ~2 kB
-   * once a trial; the trial's loss rules (NACKs, score) catch a probe that a token bucket let
-   * through at line rate.
-   */
-  trialProbeKbps: number;
-  trialProbeStepKbps: number;
 }
 
 export const DOWNLINK_RULE: DownlinkRuleConfig = {
@@ -119,8 +99,6 @@ export const DOWNLINK_RULE: DownlinkRuleConfig = {
   lossScore: 9,
   lossShare: 0.05,
   lossMinPackets: 2,
-  trialProbeKbps: 300,
-  trialProbeStepKbps: 10,
 };
 
 /** Why the state changed (for the session's events and the trace). */
@@ -148,7 +126,6 @@ export class DownlinkVideoRule {
   #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number } | null } | null = null;
   #nextTrialAt = 0;
   #trialEvery: number;
-  #ceilingKbps: number | null = null;
 
   constructor(config: Partial<DownlinkRuleConfig> = {}) {
     this.#c = { ...DOWNLINK_RULE, ...config };
@@ -162,15 +139,6 @@ export class DownlinkVideoRule {
   /** Whether the hall's video consumers are to stay paused (held, or all but the trial's). */
   get held(): boolean {
     return this.#state !== 'video';
-  }
-
-  /**
-   * The ceiling on the hall's receive transport now (kbit/s; null: none, mediasoup's own max):
-   * set anew at each trial so that mediasoup probes the link (see `trialProbeKbps`), lifted when
-   * the video is back.
-   */
-  get ceilingKbps(): number | null {
-    return this.#ceilingKbps;
   }
 
   /** When the next trial is due (while held). */
@@ -202,7 +170,6 @@ export class DownlinkVideoRule {
         if (f.hasVideo) {
           this.#state = 'trial';
           this.#trial = { since: at, okSince: null, startScore: null, start: null };
-          this.#ceilingKbps = this.#ceilingKbps === c.trialProbeKbps ? c.trialProbeKbps + c.trialProbeStepKbps : c.trialProbeKbps;
           reason = uplinkBack ? 'uplink_back' : 'trial';
         } else if (!f.reportedAudioOnly) {
           // Nothing to try with: a consumer made later runs, and mediasoup's own layers (or the
@@ -258,7 +225,6 @@ export class DownlinkVideoRule {
   #release(reason: DownlinkReason): DownlinkReason {
     this.#state = 'video';
     this.#trial = null;
-    this.#ceilingKbps = null;
     this.#noLayerSince = null;
     this.#shortSince = null;
     return reason;

@@ -218,41 +218,6 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
     expect(rule.step(t1 + DOWNLINK_RULE.enterHoldMs, { ...weak, noLayerFits: true, availableKbps: 70 })).to.deep.equal({ state: 'held', reason: 'no_layer' });
   });
 
-  it('each trial changes the ceiling on the hall\'s receive transport (so that mediasoup probes the link); it stays between trials and goes when the video is back', () => {
-    const rule = new DownlinkVideoRule();
-    expect(rule.ceilingKbps, 'a hall with video: mediasoup\'s own max').to.equal(null);
-    rule.step(0, weak);
-    expect(rule.ceilingKbps, 'held, before a trial: nothing to probe for yet').to.equal(null);
-    const ceilings: (number | null)[] = [];
-    let at = 0;
-    for (let i = 0; i < 4; i++) {
-      at = rule.nextTrialAt;
-      expect(rule.step(at, weak)?.state).to.equal('trial');
-      const c = rule.ceilingKbps;
-      expect(c, 'above what a trial must show: the estimate cannot pass the ceiling').to.be.a('number').and.at.least(DOWNLINK_RULE.videoAtKbps * 1.5);
-      expect(c, 'a new value: the change is what makes mediasoup probe').to.not.equal(ceilings.at(-1) ?? null);
-      ceilings.push(c);
-      at += DOWNLINK_RULE.trialFailAfterMs;
-      expect(rule.step(at, { ...starved(), reportedAudioOnly: true })?.reason).to.equal('trial_failed');
-      // Not lifted after a failed trial: lifting it would probe the weak link at the old ceiling.
-      expect(rule.ceilingKbps).to.equal(c);
-      expect(rule.step(at + 250, weak)).to.equal(null);
-      expect(rule.ceilingKbps).to.equal(c);
-    }
-    expect(new Set(ceilings).size, 'alternates between two values, near trialProbeKbps').to.equal(2);
-    expect(Math.max(...(ceilings as number[])) - Math.min(...(ceilings as number[]))).to.equal(DOWNLINK_RULE.trialProbeStepKbps);
-    // The link is back: the trial verifies and the ceiling goes (mediasoup then probes up to its own max).
-    at = rule.nextTrialAt;
-    expect(rule.step(at, fine)?.state).to.equal('trial');
-    expect(rule.step(at + 250, carries())).to.equal(null);
-    expect(rule.step(at + 250 + DOWNLINK_RULE.verifyMs, carries())).to.deep.equal({ state: 'video', reason: 'verified' });
-    expect(rule.ceilingKbps).to.equal(null);
-    // A new hold: the first trial changes it again.
-    rule.step(at + 5000, weak);
-    expect(rule.step(rule.nextTrialAt, weak)?.state).to.equal('trial');
-    expect(rule.ceilingKbps).to.equal(DOWNLINK_RULE.trialProbeKbps);
-  });
-
   it('held with no video consumer to try: back to video once the hall\'s uplink is fine (a consumer made later runs), kept while it says its link is weak', () => {
     const rule = new DownlinkVideoRule();
     rule.step(0, { ...weak, hasVideo: false });
