@@ -92,13 +92,12 @@ export interface DownlinkRuleConfig {
   /**
    * A trial that is due waits while the hall's microphone lost packets on the way up within
    * `upQuietMs`, at most `trialWaitMaxMs` past its turn (a hall whose uplink comes back starts
-   * one at once, as before). Why: a trial costs the hall's uplink, which carries the speech the
-   * whole conference hears: its receiver's feedback and NACKs for the trial's video, and, in the
-   * rig's traces, a burst of padding from its browser's send side 0.5–1.5 s after each trial
-   * (10–20 kbit/s for 1–2 s). Into an uplink whose queue has drained that costs nothing
-   * measurable; into one still full after a cut it drops the speech (docs/benchmarks.md,
-   * bench:weaklink, 2026-12-07 12:00–13:00). The wait ends as soon as the audio arrives whole,
-   * so a link that recovered is tried on schedule.
+   * one at once, as before). Why: the hall's uplink carries the speech the whole conference
+   * hears, and a trial adds to it (the hall's feedback and NACKs for the trial's video); after a
+   * cut to 64 kbit/s the uplink's 4 kB queue stays full for 5–8 s (the camera's last packets, the
+   * hall's NACKs for video lost before the hold, bursts of padding from its browser), and what is
+   * added then drops speech (docs/benchmarks.md, bench:weaklink, 2026-12-07 12:00–13:20). The
+   * wait ends as soon as the audio arrives whole, so a link that recovered is tried on schedule.
    */
   upQuietMs: number;
   trialWaitMaxMs: number;
