@@ -39,6 +39,8 @@ interface Hall {
   reading: boolean;
   /** The trial consumer's packets sent and asked for again (cumulative), read while a trial runs. */
   trialSent?: { consumer: ms.Consumer; sent: number; nacked: number };
+  /** The hall's microphone: packets lost on the way up so far (cumulative), read with the estimate. */
+  upLost?: { producer: ms.Producer; lost: number };
 }
 
 /**
@@ -92,7 +94,9 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
       else hall.kbps = null;
       const trial = hall.trial && !hall.trial.closed ? hall.trial : undefined;
       const counts = trial && hall.trialSent?.consumer === trial ? hall.trialSent : undefined;
+      const mic = peer.publication('mic')?.producer;
       const facts: DownlinkFacts = {
+        upLost: mic && hall.upLost?.producer === mic ? hall.upLost.lost : undefined,
         reportedAudioOnly: peer.sendMode === 'audio-only',
         hasVideo: runningVideo(peer).length > 0,
         noLayerFits: noLayer,
@@ -139,7 +143,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     this.emit('change', { bridgeId: peer.bridgeId!, peerId: peer.id, ...decision });
   }
 
-  /** Reads the receive transport's estimate, and during a trial its consumer's counters, in the background (the next tick uses them). */
+  /** Reads the receive transport's estimate, during a trial its consumer's counters, and the hall's microphone's losses, in the background (the next tick uses them). */
   #readEstimate(peer: MediaPeer, hall: Hall): void {
     const transport = peer.transport('recv');
     if (hall.reading || !transport || transport.closed || transport.appData.kind !== 'webrtc') return;
@@ -159,6 +163,13 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
       },
       () => undefined,
     );
-    void Promise.all([estimate, counters]).finally(() => (hall.reading = false));
+    const mic = peer.publication('mic')?.producer;
+    const upLost = mic && !mic.closed
+      ? mic.getStats().then(
+          (stats) => void (hall.upLost = { producer: mic, lost: stats.reduce((n, s) => n + Math.max(0, s.packetsLost ?? 0), 0) }),
+          () => undefined,
+        )
+      : undefined;
+    void Promise.all([estimate, counters, upLost]).finally(() => (hall.reading = false));
   }
 }

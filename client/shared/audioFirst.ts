@@ -80,6 +80,19 @@ export interface SendRuleConfig {
   audioOnlyBelowKbps: number;
   /** ...for this long. */
   enterHoldMs: number;
+  /**
+   * Below this estimate not even the microphone fits at its full rate (32 kbit/s of Opus is
+   * about 49 kbit/s on the wire): the camera stops after `enterFastMs` (two readings), not
+   * `enterHoldMs`. Why: on the rig's cut from a clean link to 64 kbit/s the estimate is at
+   * 30–40 kbit/s 2.5 s after the cut, and every half second the camera goes on after that (the
+   * encoder's lag, its retransmissions: 100–300 kbit/s offered) keeps the uplink's queue full
+   * and costs the speech that the whole conference hears; the queue drains only seconds after
+   * the camera stops (docs/benchmarks.md, bench:weaklink). In the rig's traces
+   * (scripts/diag/weaklink-trace.ts) the estimate went this low only on the 128 and 64 kbit/s
+   * links, where the hall goes audio only anyway; with 10 % loss and 300 ms it stayed above 800.
+   */
+  audioOnlyAtOnceBelowKbps: number;
+  enterFastMs: number;
   /** A trial must lift the estimate to this (and keep it there while verifying) to bring the camera back. */
   videoAtKbps: number;
   /** How long the probe stage may take to lift the estimate. */
@@ -108,6 +121,8 @@ export interface SendRuleConfig {
 export const SEND_RULE: SendRuleConfig = {
   audioOnlyBelowKbps: 100,
   enterHoldMs: 1500,
+  audioOnlyAtOnceBelowKbps: 60,
+  enterFastMs: 500,
   videoAtKbps: 180,
   trialMs: 1000,
   trialFailAfterMs: 500,
@@ -158,8 +173,9 @@ export interface UplinkReading {
 export class SendRule {
   readonly #c: SendRuleConfig;
   #mode: SendMode = 'video';
-  /** Since when the estimate has been low (video mode). */
+  /** Since when the estimate has been low (video mode), and since when far below (`audioOnlyAtOnceBelowKbps`). */
   #lowSince: number | null = null;
+  #veryLowSince: number | null = null;
   #trial: { stage: TrialStage; since: number } | null = null;
   #nextTrialAt = 0;
   #trialEvery: number;
@@ -211,9 +227,11 @@ export class SendRule {
         this.#enterAudioOnly(at, false);
       } else if (low) {
         this.#lowSince ??= at;
-        if (at - this.#lowSince >= c.enterHoldMs) this.#enterAudioOnly(at, true);
+        this.#veryLowSince = kbps < c.audioOnlyAtOnceBelowKbps ? (this.#veryLowSince ?? at) : null;
+        if (at - this.#lowSince >= c.enterHoldMs || (this.#veryLowSince !== null && at - this.#veryLowSince >= c.enterFastMs)) this.#enterAudioOnly(at, true);
       } else {
         this.#lowSince = null;
+        this.#veryLowSince = null;
       }
     } else if (this.#trial) {
       const t = this.#trial;
@@ -229,6 +247,7 @@ export class SendRule {
         this.#mode = 'video';
         this.#trial = null;
         this.#lowSince = null;
+        this.#veryLowSince = null;
         this.#graceUntil = at + c.returnGraceMs;
       }
     } else if (downRecovered || downReleased || (downHeld ? at >= this.#triedAt + c.trialWhileDownHeldMs : at >= this.#nextTrialAt)) {
@@ -242,6 +261,7 @@ export class SendRule {
   #enterAudioOnly(at: number, fresh: boolean): void {
     this.#mode = 'audio-only';
     this.#lowSince = null;
+    this.#veryLowSince = null;
     this.#triedAt = at;
     this.#graceUntil = 0;
     this.#trialEvery = fresh ? this.#c.trialFirstMs : Math.min(this.#c.trialEveryMaxMs, this.#trialEvery * this.#c.trialBackoff);

@@ -26,6 +26,11 @@ export interface DownlinkFacts {
   noLayerFits: boolean;
   /** The receive transport's estimate of the downlink, kbit/s (null: not read, or none yet). Read while held, while no layer fits, and while the hall reports its uplink weak. */
   availableKbps: number | null;
+  /**
+   * Packets of the hall's microphone lost on their way up to the SFU so far, cumulative (absent:
+   * not read). A rise says the hall's uplink is full now.
+   */
+  upLost?: number;
   /** While a trial runs: what its consumer shows (absent when it has none, e.g. it closed). */
   trial?: {
     /** mediasoup forwards it a layer now. */
@@ -84,6 +89,18 @@ export interface DownlinkRuleConfig {
   /** A trial of which the hall asked for at least `lossMinPackets` packets again, and for more than this share of those sent, sees loss: it fails at once. */
   lossShare: number;
   lossMinPackets: number;
+  /**
+   * A trial that is due waits while the hall's microphone lost packets on the way up within
+   * `upQuietMs`, at most `trialWaitMaxMs` past its turn (a hall whose uplink comes back starts
+   * one at once, as before). Why: the hall's uplink carries the speech the whole conference
+   * hears, and a trial adds to it (the hall's feedback and NACKs for the trial's video); after a
+   * cut to 64 kbit/s the uplink's 4 kB queue stays full for 5–8 s (the camera's last packets, the
+   * hall's NACKs for video lost before the hold, bursts of padding from its browser), and what is
+   * added then drops speech (docs/benchmarks.md, bench:weaklink, 2026-12-07 12:00–13:20). The
+   * wait ends as soon as the audio arrives whole, so a link that recovered is tried on schedule.
+   */
+  upQuietMs: number;
+  trialWaitMaxMs: number;
 }
 
 export const DOWNLINK_RULE: DownlinkRuleConfig = {
@@ -99,6 +116,8 @@ export const DOWNLINK_RULE: DownlinkRuleConfig = {
   lossScore: 9,
   lossShare: 0.05,
   lossMinPackets: 2,
+  upQuietMs: 1000,
+  trialWaitMaxMs: 8000,
 };
 
 /** Why the state changed (for the session's events and the trace). */
@@ -126,6 +145,9 @@ export class DownlinkVideoRule {
   #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number } | null } | null = null;
   #nextTrialAt = 0;
   #trialEvery: number;
+  /** The microphone's lost count at the last reading, and when it last rose. */
+  #upLost: number | null = null;
+  #upLossAt: number | null = null;
 
   constructor(config: Partial<DownlinkRuleConfig> = {}) {
     this.#c = { ...DOWNLINK_RULE, ...config };
@@ -152,6 +174,10 @@ export class DownlinkVideoRule {
     const reportedNow = f.reportedAudioOnly && !this.#reported;
     const uplinkBack = !f.reportedAudioOnly && this.#reported;
     this.#reported = f.reportedAudioOnly;
+    if (f.upLost !== undefined) {
+      if (this.#upLost !== null && f.upLost > this.#upLost) this.#upLossAt = at;
+      this.#upLost = f.upLost;
+    }
     const before = this.#state;
     let reason: DownlinkReason | null = null;
     if (this.#state === 'video') {
@@ -166,7 +192,8 @@ export class DownlinkVideoRule {
       else if (this.#noLayerSince !== null && at - this.#noLayerSince >= c.enterHoldMs) reason = this.#hold(at, 'no_layer', true);
       else if (this.#shortSince !== null && at - this.#shortSince >= c.enterHoldMs) reason = this.#hold(at, 'short', false);
     } else if (this.#state === 'held') {
-      if (uplinkBack || at >= this.#nextTrialAt) {
+      const upBusy = this.#upLossAt !== null && at - this.#upLossAt < c.upQuietMs && at - this.#nextTrialAt < c.trialWaitMaxMs;
+      if (uplinkBack || (at >= this.#nextTrialAt && !upBusy)) {
         if (f.hasVideo) {
           this.#state = 'trial';
           this.#trial = { since: at, okSince: null, startScore: null, start: null };

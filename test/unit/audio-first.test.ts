@@ -30,6 +30,30 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     expect(changes[0]).to.deep.equal({ at: 12_000 + SEND_RULE.enterHoldMs, mode: 'audio-only', trial: false });
   });
 
+  it('an estimate far below what the audio alone needs stops the camera after enterFastMs (two readings), not the whole hold; one such reading alone does not', () => {
+    // The cut to 64 kbit/s as the rig's trace saw it: 345, then 30-40 kbit/s, read every half second.
+    const rule = new SendRule();
+    feed(rule, 0, 5000, 2500);
+    expect(rule.step(5000, 345)).to.equal(null);
+    expect(rule.step(5500, 33)).to.equal(null);
+    expect(rule.step(6000, 34)).to.deep.equal({ mode: 'audio-only', trial: false });
+    expect(SEND_RULE.audioOnlyAtOnceBelowKbps, 'below the microphone alone at its full rate (~49 kbit/s on the wire) and a little feedback').to.be.within(50, 70);
+    expect(SEND_RULE.enterFastMs).to.be.lessThan(SEND_RULE.enterHoldMs);
+    // One very low reading among fair ones (a stats glitch) is no reason.
+    const dip = new SendRule();
+    feed(dip, 0, 5000, 2500);
+    expect(dip.step(5000, 20)).to.equal(null);
+    expect(dip.step(5500, 400)).to.equal(null);
+    expect(dip.step(6000, 20)).to.equal(null);
+    expect(dip.step(6500, 400)).to.equal(null);
+    expect(dip.decision.mode).to.equal('video');
+    // Low but not that low (a link that might carry the audio and a little more) waits the whole hold.
+    const low = new SendRule();
+    feed(low, 0, 5000, 2500);
+    const changes = feed(low, 5000, 3000, SEND_RULE.audioOnlyAtOnceBelowKbps + 10);
+    expect(changes[0]).to.deep.equal({ at: 5000 + SEND_RULE.enterHoldMs, mode: 'audio-only', trial: false });
+  });
+
   it('audio only: trials space out (the first after trialFirstMs, then further apart up to trialEveryMaxMs) and stay short while the link stays weak', () => {
     const rule = new SendRule();
     feed(rule, 0, 2000, 60);

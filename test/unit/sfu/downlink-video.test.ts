@@ -218,6 +218,43 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
     expect(rule.step(t1 + DOWNLINK_RULE.enterHoldMs, { ...weak, noLayerFits: true, availableKbps: 70 })).to.deep.equal({ state: 'held', reason: 'no_layer' });
   });
 
+  it('a trial that is due waits while the hall\'s microphone loses packets on the way up (its uplink still full after the cut), and starts once its audio arrives whole', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, { ...weak, upLost: 10 });
+    const due = rule.nextTrialAt;
+    // The cut's queue has not drained: the microphone loses a packet or two every half second.
+    let lost = 10;
+    for (let t = 250; t <= due + 1500; t += 250) {
+      if (t % 500 === 0) lost += 2;
+      expect(rule.step(t, { ...weak, upLost: lost }), `at ${t} ms`).to.equal(null);
+    }
+    const lastLoss = due + 1500;
+    // The audio arrives whole again: the trial starts upQuietMs after the last loss, not before.
+    expect(rule.step(lastLoss + DOWNLINK_RULE.upQuietMs - 250, { ...weak, upLost: lost })).to.equal(null);
+    expect(rule.step(lastLoss + DOWNLINK_RULE.upQuietMs, { ...weak, upLost: lost })).to.deep.equal({ state: 'trial', reason: 'trial' });
+    // Without losses (or unread) the trial is on time, as before.
+    const quiet = new DownlinkVideoRule();
+    quiet.step(0, { ...weak, upLost: 10 });
+    expect(quiet.step(250, { ...weak, upLost: 10 })).to.equal(null);
+    expect(quiet.step(quiet.nextTrialAt, { ...weak, upLost: 10 })?.state).to.equal('trial');
+  });
+
+  it('a lossy uplink that never clears delays a trial by trialWaitMaxMs at most; a hall whose uplink comes back is tried at once, losses or not', () => {
+    const rule = new DownlinkVideoRule();
+    rule.step(0, { ...weak, upLost: 0 });
+    const due = rule.nextTrialAt;
+    let out = null;
+    let t = 250;
+    for (let lost = 1; !out; t += 250, lost++) out = rule.step(t, { ...weak, upLost: lost });
+    expect(out).to.deep.equal({ state: 'trial', reason: 'trial' });
+    expect(t - 250 - due).to.equal(DOWNLINK_RULE.trialWaitMaxMs);
+
+    const back = new DownlinkVideoRule();
+    back.step(0, { ...weak, upLost: 0 });
+    expect(back.step(250, { ...weak, upLost: 3 })).to.equal(null);
+    expect(back.step(500, { ...fine, upLost: 5 })).to.deep.equal({ state: 'trial', reason: 'uplink_back' });
+  });
+
   it('held with no video consumer to try: back to video once the hall\'s uplink is fine (a consumer made later runs), kept while it says its link is weak', () => {
     const rule = new DownlinkVideoRule();
     rule.step(0, { ...weak, hasVideo: false });
