@@ -187,7 +187,9 @@ describe('e2e: the programme feed for the press and the archive recording (Chrom
     const pauses = output.relayVideoPauses.filter((p) => p.at > from && p.at <= to).map((p) => `${p.ms} ms ended ${p.at - from} ms in`);
     console.log(`      capture window (epoch ms): ${from}–${to}`);
     console.log(`      relay: ${JSON.stringify(output.relayCounters)}; video to the re-encoder paused: ${pauses.join(', ') || 'never over 100 ms'}`);
-    console.log(`      press socket's pacing: ${JSON.stringify(output.thread?.stats?.press)}`);
+    const press = output.thread?.stats?.press;
+    const sendPauses = press?.pauses.filter((p) => p.at > from && p.at <= to).map((p) => `${p.ms} ms ended ${p.at - from} ms in`);
+    console.log(`      press socket's pacer: late ${press?.late}, headroom ${press?.headroomMs} ms, drift ${press?.driftMs} ms, timer late ${press?.timerLateMs} ms at most; sending paused: ${sendPauses?.join(', ') || 'never over 100 ms'}`);
     console.log(`      press feed: ${pts.length} frames over ${decoded.toFixed(2)} s of a ${seconds.toFixed(1)} s capture, largest step ${(largest * 1000).toFixed(0)} ms (${gaps.filter((g) => g > 0.041).length} steps over 40 ms), longest silence on the wire ${silence.ms} ms (ended ${silence.endedAt - from} ms into the capture; switches at ${switches.map((x) => x.at - from).join(', ')} ms)`);
     expect(switches.length, 'switches in the span').to.be.at.least(3);
     expect(decoded, 'decoded span (s)').to.be.greaterThan(seconds - 1.2);

@@ -3,7 +3,17 @@
 // the server runs in an e2e) is busy with; the stamps and the bytes go to the main thread in batches.
 // Plain JavaScript: a worker does not inherit the main thread's TypeScript loader.
 import dgram from 'node:dgram';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+
+// A player on a machine of its own is not held up by this host's load: its thread runs at the
+// priority of the feed's thread (server/app/feed/feed-thread.ts), so that what it counts as a
+// silence is the wire's and not its own wait for a core (left as it is where that is not allowed).
+try {
+  os.setPriority(-10);
+} catch {
+  // not allowed here: the stamps may include the host's scheduling
+}
 
 const socket = dgram.createSocket('udp4');
 /** Since the last batch: arrival times and datagrams. */

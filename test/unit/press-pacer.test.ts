@@ -103,19 +103,31 @@ describe('PressPacer (fake clock)', () => {
     pacer.close();
   });
 
-  it('moves the schedule back earlier, a little at a time, when every packet comes well before its time', () => {
+  it('moves the schedule back to the delay at once in the first seconds (a slow start), later a little at a time', () => {
     const clock = new FakeClock(0);
     const pacer = new PressPacer({ clock, delayMs: 200, send: () => undefined });
-    // The first frame comes 300 ms after its time (a slow start), the next ones 20 ms after theirs.
+    // The first frame comes 300 ms after its time, the next ones 20 ms after theirs.
     clock.increment(300);
     pacer.push(frame(0));
-    for (let t = 40; t <= 10_000; t += 40) {
-      clock.increment(t + 20 - clock.now());
-      pacer.push(frame(t));
-    }
-    // 10 s later the extra 280 ms of headroom is gone at 25 ms a second.
-    expect(pacer.stats().driftMs).to.be.within(-280, -200);
-    expect(pacer.stats().headroomMs).to.be.within(200, 300);
+    let t = 40;
+    const until = (end: number, latency = 20) => {
+      for (; t <= end; t += 40) {
+        clock.increment(Math.max(0, t + latency - clock.now()));
+        pacer.push(frame(t));
+      }
+    };
+    until(2000);
+    expect(pacer.stats().driftMs, 'moved back at once').to.equal(-280);
+    // A 500 ms pause of the output (300 ms more than the delay): the schedule moves 300 ms later.
+    until(5000);
+    clock.increment(500);
+    until(5400, 520);
+    expect(pacer.stats().late).to.be.greaterThan(0);
+    expect(pacer.stats().driftMs).to.be.within(15, 25);
+    // Then back at 25 ms a second: 4 s later, 100 ms of it.
+    until(9400);
+    expect(pacer.stats().driftMs).to.be.within(-100, -55);
+    expect(pacer.stats().headroomMs, 'the smallest headroom of the last second').to.be.within(400, 480);
     pacer.close();
   });
 

@@ -21,6 +21,10 @@ export const PRESS_PLAYOUT_DELAY_MS = 400;
 /** How often (ms of the stream) the schedule may move back earlier, and by at most how much. */
 const SETTLE_EVERY_MS = 1000;
 const SETTLE_STEP_MS = 25;
+/** In a timeline's first seconds the schedule moves back to the delay at once (the re-encoder's first output comes late). */
+const STARTUP_MS = 3000;
+/** A pause between two datagrams longer than this is noted (pauses): the thread's timer held up by the host, or output later than the delay. */
+const PAUSE_MS = 100;
 /** A timestamp step larger than this (either way) is a new timeline: the schedule starts again. */
 const TIMELINE_JUMP_MS = 3000;
 /** The 33-bit PTS wraps around. */
@@ -42,6 +46,10 @@ export interface PressPacerStats {
   headroomMs: number;
   /** How far the schedule has moved later than where it started (ms). */
   driftMs: number;
+  /** The most a datagram went out after its time because the thread's timer fired late (ms): the host's scheduling. */
+  timerLateMs: number;
+  /** Pauses between two datagrams over PAUSE_MS (the last 20): when each ended and how long it was. */
+  pauses: { at: number; ms: number }[];
 }
 
 /** Sends whole TS packets at their content's pace, a playout delay after the re-encoder makes them. */
@@ -54,6 +62,8 @@ export class PressPacer {
   #head = 0;
   #timer: ClockTimer | undefined;
   #timerDue = Infinity;
+  /** While the timer runs: when it was due (a push that brings due packets is not a late timer). */
+  #timerArmedFor = Infinity;
   /** Wall-clock ms minus stream ms: where the schedule stands (undefined until the first timestamp). */
   #offset: number | undefined;
   #startOffset = 0;
@@ -66,6 +76,10 @@ export class PressPacer {
   #settledAt: number | undefined;
   #lastHeadroom = 0;
   #late = 0;
+  #timelineStartMs = 0;
+  #timerLateMs = 0;
+  #sentAt: number | undefined;
+  readonly #pauses: { at: number; ms: number }[] = [];
   #closed = false;
 
   constructor(options: PressPacerOptions) {
@@ -75,7 +89,13 @@ export class PressPacer {
   }
 
   stats(): PressPacerStats {
-    return { late: this.#late, headroomMs: Math.round(this.#lastHeadroom), driftMs: Math.round((this.#offset ?? this.#startOffset) - this.#startOffset) };
+    return {
+      late: this.#late,
+      headroomMs: Math.round(this.#lastHeadroom),
+      driftMs: Math.round((this.#offset ?? this.#startOffset) - this.#startOffset),
+      timerLateMs: this.#timerLateMs,
+      pauses: [...this.#pauses],
+    };
   }
 
   /** Whole TS packets from the re-encoder, as they come. */
@@ -111,6 +131,7 @@ export class PressPacer {
       this.#startOffset = this.#offset;
       this.#streamMs = ms;
       this.#settledAt = ms;
+      this.#timelineStartMs = ms;
       return;
     }
     if (ms <= this.#streamMs) return;
@@ -125,7 +146,9 @@ export class PressPacer {
     if (ms - this.#settledAt! >= SETTLE_EVERY_MS) {
       this.#lastHeadroom = this.#minHeadroom;
       // Everything of the last second came more than the delay early: the schedule moves back a little.
-      if (this.#minHeadroom > this.#delay) this.#offset -= Math.min(SETTLE_STEP_MS, this.#minHeadroom - this.#delay);
+      // (At once in the first seconds: the re-encoder's first output is late, a player is only starting.)
+      const step = ms - this.#timelineStartMs <= STARTUP_MS ? Infinity : SETTLE_STEP_MS;
+      if (this.#minHeadroom > this.#delay) this.#offset -= Math.min(step, this.#minHeadroom - this.#delay);
       this.#minHeadroom = Infinity;
       this.#settledAt = ms;
     }
@@ -146,7 +169,10 @@ export class PressPacer {
   }
 
   #flush(): void {
-    this.#sendDue(this.#clock.now());
+    const now = this.#clock.now();
+    const head = this.#queue[this.#head];
+    if (head && head.due <= now) this.#timerLateMs = Math.max(this.#timerLateMs, now - Math.max(head.due, this.#timerArmedFor));
+    this.#sendDue(now);
     this.#arm();
   }
 
@@ -156,6 +182,12 @@ export class PressPacer {
     while (this.#head < q.length && q[this.#head]!.due <= until) {
       let end = this.#head + 1;
       while (end < q.length && end - this.#head < TS_DATAGRAM / TS_PACKET && q[end]!.due <= until) end++;
+      const now = this.#clock.now();
+      if (this.#sentAt !== undefined && now - this.#sentAt > PAUSE_MS) {
+        this.#pauses.push({ at: now, ms: now - this.#sentAt });
+        if (this.#pauses.length > 20) this.#pauses.shift();
+      }
+      this.#sentAt = now;
       this.#send(Buffer.concat(q.slice(this.#head, end).map((e) => e.packet)));
       this.#head = end;
     }
@@ -173,8 +205,10 @@ export class PressPacer {
     this.#timerDue = next.due;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
+      this.#timerArmedFor = this.#timerDue;
       this.#timerDue = Infinity;
       this.#flush();
+      this.#timerArmedFor = Infinity;
     }, next.due - this.#clock.now());
   }
 
