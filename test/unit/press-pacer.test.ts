@@ -152,4 +152,20 @@ describe('PressPacer (fake clock)', () => {
     expect(sent.map((s) => s.at)).to.deep.equal([300, 300, 340, 340, 640]);
     pacer.close();
   });
+
+  it('keeps its pace across the wrap of the 33-bit PTS', () => {
+    const clock = new FakeClock(0);
+    const sent: number[] = [];
+    const pacer = new PressPacer({ clock, delayMs: 100, send: () => sent.push(clock.now()) });
+    const start = 2 ** 33 - 90 * 400; // 400 ms before the wrap
+    for (let i = 0; i < 25; i++) {
+      const pts = (start + i * 3600) % 2 ** 33;
+      pacer.push(Buffer.concat([pesStart(pts), ...Array.from({ length: 6 }, () => more())]));
+      clock.increment(40);
+    }
+    clock.increment(200);
+    expect(sent).to.have.length(25);
+    expect(sent.slice(1).map((at, i) => at - sent[i]!)).to.deep.equal(Array.from({ length: 24 }, () => 40));
+    pacer.close();
+  });
 });
