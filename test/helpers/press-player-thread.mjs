@@ -6,9 +6,10 @@ import dgram from 'node:dgram';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 
-// A player on a machine of its own is not held up by this host's load: its thread runs at the
-// priority of the feed's thread (server/app/feed/feed-thread.ts), so that what it counts as a
-// silence is the wire's and not its own wait for a core (left as it is where that is not allowed).
+// A player on a machine of its own is not held up by this host's load: its thread runs at a
+// higher priority (nice -10, its own on Linux; it spawns nothing that would inherit it), so that
+// what it counts as a silence is the wire's and not its own wait for a core (left as it is where
+// that is not allowed).
 try {
   os.setPriority(-10);
 } catch {

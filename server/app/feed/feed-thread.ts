@@ -1,7 +1,6 @@
 // The feed's worker thread (started by FeedThread through thread-boot.mjs): runs the wire
 // (FeedWire) on an event loop of its own, turns the main thread's commands into calls and the
 // wire's events into reports. It keeps no state of its own: a new thread is given everything again.
-import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { systemClock } from '../../core/conference/clock.ts';
 import type { FeedCommand, FeedReport } from './FeedThread.ts';
@@ -11,22 +10,6 @@ import { FeedWire, type FeedWireSetup } from './FeedWire.ts';
 const port = parentPort!;
 const post = (report: FeedReport, transfer: ArrayBuffer[] = []): void => port.postMessage(report, transfer);
 const setup = (workerData as { setup: FeedWireSetup }).setup;
-
-/**
- * This thread puts the press feed on the wire (the pacer's timer) and paces the re-encoder's input
- * (the relay's ticks); it needs little CPU, but when it needs it the press hears any wait. On a
- * loaded host (2 cores shared with the SFU, ffmpeg and browsers) its timers fired up to 180 ms late:
- * it runs at a higher priority than the rest of the process. On Linux the nice value is a
- * thread's own (setpriority of thread 0 is the calling thread); lowering it needs CAP_SYS_NICE
- * (root, or systemd's Nice= / AmbientCapabilities): without, it stays as it is, and says so.
- */
-const FEED_THREAD_NICE = -10;
-let priorityProblem: string | undefined;
-try {
-  os.setPriority(FEED_THREAD_NICE);
-} catch (error) {
-  priorityProblem = `the feed thread's priority could not be raised (nice ${FEED_THREAD_NICE}: ${(error as Error).message}); on a loaded host the press feed may pause`;
-}
 
 let wire: FeedWire;
 try {
@@ -77,5 +60,4 @@ port.on('message', (command: FeedCommand) => {
 
 wire.start();
 post({ type: 'ready', address: wire.address });
-if (priorityProblem) post({ type: 'problem', message: priorityProblem });
 post({ type: 'stats', stats: wire.stats() });
