@@ -14,6 +14,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Clock } from '../../core/conference/index.ts';
@@ -78,19 +79,26 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
   /** Whether the compositing filters are on (content shown). */
   #compositing: boolean;
   readonly #commands: FilterCommands | undefined;
+  readonly #files: ReplacedFiles;
+  #blankPng: Buffer | undefined;
 
   constructor(options: FeedEncoderOptions, overlay: Overlay) {
     super();
     this.#options = options;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-feed-'));
     this.#compositing = options.panel !== null || !options.switchable;
+    this.#files = new ReplacedFiles((file, error) => {
+      if (!this.#closed) this.emit('problem', `the re-encoder's ${path.basename(file)} could not be replaced: ${error.message}`);
+    });
+    // Before ffmpeg starts, written at once; later changes are written off the event loop.
     writeAtomically(this.#panelFile(), options.panel ?? this.#blank());
     if (options.switchable) this.#commands = new FilterCommands(this.#commandSocket(), options.clock);
-    this.setOverlay(overlay);
+    this.#writeOverlay(overlay, (file, data) => writeAtomically(file, data));
   }
 
   #blank(): Buffer {
-    return transparentPng(this.#options.width, this.#options.height);
+    this.#blankPng ??= transparentPng(this.#options.width, this.#options.height);
+    return this.#blankPng;
   }
 
   #commandSocket(): string {
@@ -161,7 +169,7 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
    */
   setPanel(png: Buffer | null): void {
     if (this.#closed) return;
-    writeAtomically(this.#panelFile(), png ?? this.#blank());
+    this.#files.write(this.#panelFile(), png ?? this.#blank());
     const on = png !== null;
     if (!this.#commands || on === this.#compositing) return;
     this.#compositing = on;
@@ -184,11 +192,22 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
     return this.#stderr;
   }
 
-  /** Replaces the banner and lower-third texts; ffmpeg draws them from the next frame. */
+  /** Replaces the banner and lower-third texts; ffmpeg draws them from the next frame it makes after they are written. */
   setOverlay(overlay: Overlay): void {
-    for (let i = 0; i < MAKET_LINES; i++) writeText(this.#textFile(`maket-${i}`), overlay.maket[i] ?? '');
-    writeText(this.#textFile('lower-1'), overlay.lowerThird[0]);
-    writeText(this.#textFile('lower-2'), overlay.lowerThird[1]);
+    if (this.#closed) return;
+    this.#writeOverlay(overlay, (file, data) => this.#files.write(file, data));
+  }
+
+  /**
+   * The texts as drawtext reads them: ffmpeg refuses an empty file, so nothing is written as one
+   * space. NFC: the font has the precomposed Vietnamese letters, and drawtext does no shaping of
+   * combining marks.
+   */
+  #writeOverlay(overlay: Overlay, write: (file: string, data: string) => void): void {
+    const text = (t: string): string => t.normalize('NFC').replace(/\s+/g, ' ').trim() || ' ';
+    for (let i = 0; i < MAKET_LINES; i++) write(this.#textFile(`maket-${i}`), text(overlay.maket[i] ?? ''));
+    write(this.#textFile('lower-1'), text(overlay.lowerThird[0]));
+    write(this.#textFile('lower-2'), text(overlay.lowerThird[1]));
   }
 
   #textFile(name: string): string {
@@ -243,6 +262,7 @@ export class FeedEncoder extends EventEmitter<FeedEncoderEvents> {
     this.#closed = true;
     this.#commands?.close();
     if (this.#child) await stopChild(this.#child, this.#options.clock, 2000);
+    await this.#files.idle();
     this.removeAllListeners();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
@@ -266,18 +286,52 @@ export function feedInputSdp(ports: Record<FeedTrack, number>, host = '127.0.0.1
   ].join('\n');
 }
 
-/**
- * Writes a text file for drawtext atomically (ffmpeg re-reads it every frame and must never see
- * half of it). ffmpeg refuses an empty file, so nothing is written as one space. NFC: the font
- * has the precomposed Vietnamese letters, and drawtext does no shaping of combining marks.
- */
-function writeText(file: string, text: string): void {
-  writeAtomically(file, text.normalize('NFC').replace(/\s+/g, ' ').trim() || ' ');
-}
-
 /** A file ffmpeg re-reads, replaced whole (a rename: it never sees half of it). */
 function writeAtomically(file: string, data: string | Buffer): void {
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
+}
+
+/**
+ * Files ffmpeg re-reads (the texts every frame, the panel a few times a second), replaced whole
+ * while it runs, in the thread pool: this runs on the feed's thread, whose event loop paces the
+ * press feed, and a write on a busy disk (the kernel throttles writers while much is waiting to be
+ * written) can take hundreds of milliseconds. One write per file at a time, in order; a change
+ * that comes while one is written is written next (only the newest of those).
+ */
+class ReplacedFiles {
+  readonly #next = new Map<string, string | Buffer | undefined>();
+  readonly #running = new Set<Promise<void>>();
+  readonly #onError: (file: string, error: Error) => void;
+
+  constructor(onError: (file: string, error: Error) => void) {
+    this.#onError = onError;
+  }
+
+  write(file: string, data: string | Buffer): void {
+    const writing = this.#next.has(file);
+    this.#next.set(file, data);
+    if (writing) return;
+    const run = (async () => {
+      for (let d = this.#next.get(file); d !== undefined; d = this.#next.get(file)) {
+        this.#next.set(file, undefined);
+        const tmp = `${file}.tmp`;
+        try {
+          await fsp.writeFile(tmp, d);
+          await fsp.rename(tmp, file);
+        } catch (error) {
+          this.#onError(file, error as Error);
+        }
+      }
+      this.#next.delete(file);
+    })();
+    this.#running.add(run);
+    void run.finally(() => this.#running.delete(run));
+  }
+
+  /** Resolves when every write has been done. */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all(this.#running);
+  }
 }

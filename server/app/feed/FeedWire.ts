@@ -1,7 +1,8 @@
 // The wire of the feed: everything whose timing the press hears. The relay (FeedRelay) takes
 // what is on air from the SFU and paces three stable streams to the re-encoder (its 20 ms ticks
 // fill every gap), the re-encoder (FeedEncoder, ffmpeg) makes the MPEG-TS, and the press socket
-// sends that on as it comes. It runs in a thread of its own (feed-thread.ts, FeedThread): on the
+// sends that on at the pace of its timestamps, a playout delay later (PressPacer: ffmpeg writes in
+// bursts). It runs in a thread of its own (feed-thread.ts, FeedThread): on the
 // control plane's event loop an agenda change or a grant held the ticks and the press socket up
 // to 311 ms, and the press heard the silence. What it makes is also handed out (`ts`) to the
 // recorders, which follow it on the main thread: a recorder's file can wait, the wire cannot.
@@ -12,7 +13,8 @@ import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import { FeedRelay, type FeedTrack, type RelaySource } from './FeedRelay.ts';
 import { FeedEncoder, type FeedEncoderOptions, type Overlay } from './FeedEncoder.ts';
 import { ffmpegHasFilter, freeUdpPorts, renderHoldFrame, renderSlateKeyframe } from './ffmpeg.ts';
-import { TS_DATAGRAM, TsPacketizer } from './ts.ts';
+import { PressPacer, type PressPacerStats } from './PressPacer.ts';
+import { TsPacketizer } from './ts.ts';
 
 /** Where the press feed goes: `rtp://host:port` (RTP/MPEG-TS, RFC 2250) or `udp://host:port` (bare MPEG-TS). */
 export interface PressFeedTarget {
@@ -47,6 +49,8 @@ export interface FeedWireStats {
   bytesOut: number;
   /** Whether the re-encoder composites the content panel now (only while content is shown, when ffmpeg can switch it). */
   compositing: boolean;
+  /** The press socket's pacing (PressPacer). */
+  press: PressPacerStats;
 }
 
 export type FeedWireEvents = {
@@ -74,6 +78,7 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
   readonly #ports: Record<FeedTrack, number>;
   readonly #press = dgram.createSocket('udp4');
   readonly #packetizer = new TsPacketizer();
+  readonly #pacer: PressPacer;
   #encoder: FeedEncoder | undefined;
   #restart: ClockTimer | undefined;
   #overlay: Overlay;
@@ -95,6 +100,7 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
     this.#overlay = setup.overlay;
     this.#panel = setup.panel && Buffer.from(setup.panel);
     this.#press.on('error', () => undefined); // a press player that is not there yet is not our problem
+    this.#pacer = new PressPacer({ clock, send: (packets) => this.#sendPress(packets) });
     relay.on('video', (e) => this.emit('video', e));
   }
 
@@ -159,6 +165,7 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
       encoderLog: this.#encoder?.stderr ?? '',
       bytesOut: this.#bytesOut,
       compositing: this.#encoder?.compositing ?? false,
+      press: this.#pacer.stats(),
     };
   }
 
@@ -181,6 +188,8 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
       this.#overlay,
     );
     this.#encoder = encoder;
+    // A new re-encoder is a new timeline: the press socket's schedule starts again with it.
+    this.#pacer.reset();
     encoder.on('data', (chunk) => this.#onTs(chunk));
     encoder.on('problem', (message) => this.emit('problem', message));
     encoder.on('exit', ({ code, signal, stderr }) => {
@@ -196,31 +205,32 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
     this.emit('encoder', encoder.pid);
   }
 
-  /** Sends the re-encoder's output to the press as it comes, and hands it out. */
+  /** Hands the re-encoder's output out as it comes, and to the press socket's pacer. */
   #onTs(chunk: Buffer): void {
     const packets = this.#packetizer.push(chunk);
     if (packets.length === 0) return;
     this.#bytesOut += packets.length;
-    const target = this.#setup.pressFeed;
-    if (target) {
-      for (let at = 0; at < packets.length; at += TS_DATAGRAM) {
-        const payload = packets.subarray(at, Math.min(packets.length, at + TS_DATAGRAM));
-        if (target.protocol === 'udp') {
-          this.#press.send(payload, target.port, target.host);
-        } else {
-          // RTP/MPEG-TS (RFC 2250): payload type 33, 90 kHz clock from the wall clock.
-          const header = Buffer.alloc(12);
-          header[0] = 0x80;
-          header[1] = 33;
-          this.#pressSeq = (this.#pressSeq + 1) & 0xffff;
-          header.writeUInt16BE(this.#pressSeq, 2);
-          header.writeUInt32BE(Math.floor(performance.now() * 90) % 2 ** 32, 4);
-          header.writeUInt32BE(this.#pressSsrc, 8);
-          this.#press.send(Buffer.concat([header, payload]), target.port, target.host);
-        }
-      }
-    }
+    if (this.#setup.pressFeed) this.#pacer.push(packets);
     this.emit('ts', packets, this.#clock.now());
+  }
+
+  /** One datagram to the press (up to seven TS packets), when the pacer says. */
+  #sendPress(payload: Buffer): void {
+    const target = this.#setup.pressFeed;
+    if (!target || this.#closed) return;
+    if (target.protocol === 'udp') {
+      this.#press.send(payload, target.port, target.host);
+      return;
+    }
+    // RTP/MPEG-TS (RFC 2250): payload type 33, 90 kHz clock from the wall clock.
+    const header = Buffer.alloc(12);
+    header[0] = 0x80;
+    header[1] = 33;
+    this.#pressSeq = (this.#pressSeq + 1) & 0xffff;
+    header.writeUInt16BE(this.#pressSeq, 2);
+    header.writeUInt32BE(Math.floor(performance.now() * 90) % 2 ** 32, 4);
+    header.writeUInt32BE(this.#pressSsrc, 8);
+    this.#press.send(Buffer.concat([header, payload]), target.port, target.host);
   }
 
   /** Stops the re-encoder, the relay and the press socket; idempotent. */
@@ -228,6 +238,7 @@ export class FeedWire extends EventEmitter<FeedWireEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#clock.clearTimeout(this.#restart);
+    this.#pacer.close();
     await this.#encoder?.close();
     this.#relay.close();
     this.#press.close();
