@@ -30,8 +30,14 @@ export interface CountOptions {
   log?: (line: string) => void;
 }
 
-/** The function inside which instructions are counted (see the header). */
-export const COUNTED = "RTC::UdpSocket::UserOnUdpDatagramReceived*";
+/**
+ * The functions inside which instructions are counted (see the header): the receipt of a packet,
+ * and the worker's flush of the datagrams batched in that loop turn (d6 and later send them with
+ * one sendmmsg after the poll's callbacks; earlier workers have no such function and send inside
+ * the receipt).
+ */
+export const COUNTED_FUNCTIONS = ['RTC::UdpSocket::UserOnUdpDatagramReceived*', 'UdpSocketHandler::OnUvFlushCheck*'];
+export const COUNTED = COUNTED_FUNCTIONS.join(' + ');
 /**
  * The worker's monotonic clock runs at this share of real time (slow-clock.so): callgrind slows
  * the worker some fifty times, and mediasoup's timers (a layer silent for 1.5 s is inactive)
@@ -145,7 +151,7 @@ export async function countOnce(o: CountOptions): Promise<Run> {
   const log = o.log ?? ((l: string) => console.error(l));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-callgrind-'));
   process.env.MEDIASOUP_USE_VALGRIND = NO_VALGRIND ? 'false' : 'true';
-  process.env.MEDIASOUP_VALGRIND_OPTIONS = `--tool=callgrind --callgrind-out-file=${dir}/callgrind.out --instr-atstart=no --collect-atstart=no --toggle-collect=${COUNTED} --dump-instr=no --dump-line=no --log-file=${dir}/valgrind.log`;
+  process.env.MEDIASOUP_VALGRIND_OPTIONS = `--tool=callgrind --callgrind-out-file=${dir}/callgrind.out --instr-atstart=no --collect-atstart=no ${COUNTED_FUNCTIONS.map((f) => `--toggle-collect=${f}`).join(' ')} --dump-instr=no --dump-line=no --log-file=${dir}/valgrind.log`;
   if (!NO_VALGRIND) {
     process.env.LD_PRELOAD = path.join(nativeDir(), 'slow-clock.so');
     process.env.DIEMCAU_CLOCK_SCALE = String(CLOCK_SCALE);
