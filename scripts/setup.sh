@@ -19,7 +19,7 @@ source scripts/env.sh
 APT_PACKAGES=(chromium fonts-liberation redis-server ffmpeg meson ninja-build pkg-config g++ libuv1-dev libssl-dev
   libabsl-dev libusrsctp-dev nlohmann-json3-dev curl ca-certificates util-linux procps tcpdump
   iproute2 nftables coturn openssl make python3 fonts-noto-core gstreamer1.0-tools gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus janus gcc valgrind git)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad prometheus janus gcc valgrind git strace)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

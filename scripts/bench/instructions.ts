@@ -7,10 +7,12 @@
  * the harness's clip) and Opus over an SRTP plain transport (AEAD_AES_128_GCM), consumed by N
  * receivers each on its own SRTP plain transport (video at the top layer, and audio). The worker
  * runs under `valgrind --tool=callgrind` (mediasoup's MEDIASOUP_USE_VALGRIND: the channel keeps
- * its fds 3–6) with collection only inside RTC::PlainTransport::OnUdpSocketPacketReceived — the
+ * its fds 3–6) with collection only inside RTC::UdpSocket::UserOnUdpDatagramReceived — the
  * receipt of a packet and everything it causes: decryption, routing, N copies, N encryptions,
- * N sendmsg calls (user-space instructions; the kernel is not counted). Timers (RTCP, stats) and
- * the channel run outside it and are not counted.
+ * N sendmsg calls (user-space instructions; the kernel is not counted) — and, from the d6 worker
+ * on, inside UdpSocketHandler::OnUvFlushCheck, where the datagrams batched by those receipts leave
+ * with sendmmsg at the end of the loop turn. Timers (RTCP, stats) and the channel run outside
+ * them and are not counted.
  *
  * Not forwarding is subtracted: a warm-up (until every consumer forwards the top layer) is
  * followed by `callgrind_control --zero`; then a fixed sequence of input packets (the clip from

@@ -30,8 +30,14 @@ export interface CountOptions {
   log?: (line: string) => void;
 }
 
-/** The function inside which instructions are counted (see the header). */
-export const COUNTED = "RTC::UdpSocket::UserOnUdpDatagramReceived*";
+/**
+ * The functions inside which instructions are counted (see the header): the receipt of a packet,
+ * and the worker's flush of the datagrams batched in that loop turn (d6 and later send them with
+ * one sendmmsg after the poll's callbacks; earlier workers have no such function and send inside
+ * the receipt).
+ */
+export const COUNTED_FUNCTIONS = ['RTC::UdpSocket::UserOnUdpDatagramReceived*', 'UdpSocketHandler::OnUvFlushCheck*'];
+export const COUNTED = COUNTED_FUNCTIONS.join(' + ');
 /**
  * The worker's monotonic clock runs at this share of real time (slow-clock.so): callgrind slows
  * the worker some fifty times, and mediasoup's timers (a layer silent for 1.5 s is inactive)
@@ -145,7 +151,7 @@ export async function countOnce(o: CountOptions): Promise<Run> {
   const log = o.log ?? ((l: string) => console.error(l));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-callgrind-'));
   process.env.MEDIASOUP_USE_VALGRIND = NO_VALGRIND ? 'false' : 'true';
-  process.env.MEDIASOUP_VALGRIND_OPTIONS = `--tool=callgrind --callgrind-out-file=${dir}/callgrind.out --instr-atstart=no --collect-atstart=no --toggle-collect=${COUNTED} --dump-instr=no --dump-line=no --log-file=${dir}/valgrind.log`;
+  process.env.MEDIASOUP_VALGRIND_OPTIONS = `--tool=callgrind --callgrind-out-file=${dir}/callgrind.out --instr-atstart=no --collect-atstart=no ${COUNTED_FUNCTIONS.map((f) => `--toggle-collect=${f}`).join(' ')} --dump-instr=no --dump-line=no --log-file=${dir}/valgrind.log`;
   if (!NO_VALGRIND) {
     process.env.LD_PRELOAD = path.join(nativeDir(), 'slow-clock.so');
     process.env.DIEMCAU_CLOCK_SCALE = String(CLOCK_SCALE);
@@ -201,7 +207,8 @@ export async function countOnce(o: CountOptions): Promise<Run> {
       audioSsrcs.push(a.rtpParameters.encodings![0]!.ssrc!);
     }
     const tx = new SrtpSession(speakerKey, SUITE);
-    const send = (p: Buffer): Promise<void> => new Promise((r) => sender.send(tx.protectRtp(p), input.tuple.localPort, '127.0.0.1', () => r()));
+    let sentTotal = 0;
+    const send = (p: Buffer): Promise<void> => (sentTotal++, new Promise((r) => sender.send(tx.protectRtp(p), input.tuple.localPort, '127.0.0.1', () => r())));
 
     // Warm-up: the clip until every video consumer forwards the top layer. A consumer moves to
     // another simulcast layer only once that layer has had a sender report (mediasoup maps the
@@ -249,6 +256,19 @@ export async function countOnce(o: CountOptions): Promise<Run> {
       await send(speaker.nextAudio());
       const deadline = Date.now() + 120_000;
       while ((await receiver.received(audioSsrcs)) < before + CONSUMERS) {
+        if (Date.now() > deadline) throw new Error('the warm-up did not drain');
+        await sleep(5);
+      }
+      // A worker that sends a loop turn's copies at the turn's end (the d6 candidate, sendmmsg)
+      // lets arrivals run ahead of what it has processed: the copies of packets handled earlier in
+      // a turn arrive together with the drain packet's. Its own count of the input does not: wait
+      // until it has every packet sent (or, if some never counted, until it stops moving for 2 s).
+      const inputCount = async (): Promise<number> => (await cam.getStats()).reduce((n, s) => n + (s.packetCount ?? 0), 0) + (await mic.getStats()).reduce((n, s) => n + (s.packetCount ?? 0), 0);
+      for (let last = -1, stableSince = Date.now(); ; ) {
+        const n = await inputCount();
+        if (n >= sentTotal) break;
+        if (n !== last) (last = n), (stableSince = Date.now());
+        else if (Date.now() - stableSince > 2000) break;
         if (Date.now() > deadline) throw new Error('the warm-up did not drain');
         await sleep(5);
       }
