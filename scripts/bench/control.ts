@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RedisServer } from '../../test/integration/store/redis-server.ts';
 import type { ServerReady } from './control/server.ts';
 import type { ClientsJob, ClientsResult, PhaseMark } from './control/clients.ts';
-import { LIMITS, Validity, machineFacts, verdictLine } from './validity.ts';
+import { LIMITS, Validity, coreSample, machineBusyPctOfCore, machineFacts, verdictLine } from './validity.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const GRANTS = Number(process.env.BENCH_GRANTS ?? '30');
@@ -75,14 +75,6 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** Busy and total jiffies of the whole machine (all cores), to tell what else ran beside the run. */
-function machineJiffies(): { busy: number; total: number } {
-  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const n = f.slice(0, 8).map(Number);
-  const total = n.reduce((a, b) => a + b, 0);
-  return { busy: total - n[3]! - n[4]!, total };
-}
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -135,7 +127,7 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
     // The pids whose CPU is the server side: node processes, their mediasoup workers, redis.
     const pids = [...servers.flatMap((s) => [s.ready.pid, ...s.ready.workerPids]), ...(redis ? [redis.pid] : [])];
     const nodePids = servers.map((s) => s.ready.pid);
-    const sample = () => ({ t: performance.now(), node: nodePids.map(cpuSeconds), all: pids.map(cpuSeconds), redis: redis ? cpuSeconds(redis.pid) : 0, machine: machineJiffies(), clients: clients.pid ? cpuSeconds(clients.pid) : 0 });
+    const sample = () => ({ t: performance.now(), node: nodePids.map(cpuSeconds), all: pids.map(cpuSeconds), redis: redis ? cpuSeconds(redis.pid) : 0, machine: coreSample(), clients: clients.pid ? cpuSeconds(clients.pid) : 0 });
     const clients = start('clients.ts', {});
     const marks = new Map<string, ReturnType<typeof sample>>();
 
@@ -156,7 +148,7 @@ async function scenario(label: string, instances: number, redis: RedisServer | n
         all: Math.round((100 * (b.all.reduce((s, x) => s + x, 0) - a.all.reduce((s, x) => s + x, 0))) / wall),
         redis: Math.round((100 * (b.redis - a.redis)) / wall),
         // What the rest of the machine used meanwhile (all cores, minus the servers and the clients), in % of one core.
-        others: Math.round(100 * (((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * os.cpus().length - (b.all.reduce((s, x) => s + x, 0) - a.all.reduce((s, x) => s + x, 0) + b.clients - a.clients) / wall)),
+        others: Math.round(machineBusyPctOfCore(a.machine, b.machine) - (100 * (b.all.reduce((s, x) => s + x, 0) - a.all.reduce((s, x) => s + x, 0) + b.clients - a.clients)) / wall),
         wall,
       };
     };

@@ -113,33 +113,50 @@ export class Validity {
 
 const round = (x: number): number => Math.round(x * 100) / 100;
 
-/** Busy and total jiffies per CPU (steal counts as busy: the core did not run us). */
-export type CoreSample = { busy: number; total: number }[];
+/**
+ * One reading of every CPU: its idle time (idle + iowait, in USER_HZ jiffies) and when it was
+ * read. A CPU's busy time is the wall time less its idle time, not the sum of its busy jiffies:
+ * on this VM (a tickless guest) the kernel's tick-sampled user/system/softirq counts of a core
+ * busy with network work ran at up to 149 jiffies a second of wall time while its idle time,
+ * measured precisely, stayed true — the busy counts made a harness core 70 % busy that was 58 %
+ * busy, and "other processes" swung from -18 % to +47 % of a core between identical quiet runs
+ * (bench:fanout, 2026-12-07 13:37–13:41). Steal time counts as busy: the core did not run us.
+ */
+export type CoreSample = { idle: number; steal: number; at: number }[];
+
+/** USER_HZ: the unit of /proc/stat. */
+const USER_HZ = 100;
 
 export function coreSample(): CoreSample {
+  const at = performance.now() / 1000;
   return fs
     .readFileSync('/proc/stat', 'utf8')
     .split('\n')
     .filter((l) => /^cpu\d+ /.test(l))
     .map((l) => {
       const f = l.trim().split(/\s+/).slice(1).map(Number);
-      const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-      return { busy: total - f[3]! - f[4]!, total };
+      return { idle: (f[3]! + f[4]!) / USER_HZ, steal: (f[7] ?? 0) / USER_HZ, at };
     });
+}
+
+/** Busy seconds of each CPU between two samples: wall time less idle time, within [0, wall]. */
+function coreBusySeconds(a: CoreSample, b: CoreSample): { busy: number; wall: number }[] {
+  return b.map((x, i) => {
+    const wall = x.at - a[i]!.at;
+    return { busy: Math.min(wall, Math.max(0, wall - (x.idle - a[i]!.idle))), wall };
+  });
 }
 
 /** Busy % of each CPU between two samples. */
 export function coreBusyPct(a: CoreSample, b: CoreSample): number[] {
-  return b.map((x, i) => {
-    const dt = x.total - a[i]!.total;
-    return dt > 0 ? round(((x.busy - a[i]!.busy) / dt) * 100) : 0;
-  });
+  return coreBusySeconds(a, b).map(({ busy, wall }) => (wall > 0 ? round((busy / wall) * 100) : 0));
 }
 
-/** Busy jiffies of the whole machine (all CPUs) between two samples, in % of one core. */
-export function machineBusyPctOfCore(a: CoreSample, b: CoreSample, wallSeconds: number, hz = 100): number {
-  const busy = b.reduce((n, x, i) => n + x.busy - a[i]!.busy, 0);
-  return round((busy / hz / wallSeconds) * 100);
+/** Busy time of the whole machine (all CPUs) between two samples, in % of one core (over the samples' own wall time; `wallSeconds` is the caller's, kept for its callers). */
+export function machineBusyPctOfCore(a: CoreSample, b: CoreSample, _wallSeconds?: number): number {
+  const cores = coreBusySeconds(a, b);
+  const wall = cores[0]?.wall ?? 0;
+  return wall > 0 ? round((cores.reduce((n, c) => n + c.busy, 0) / wall) * 100) : 0;
 }
 
 /** What every figure is quoted with: machine, its AES-GCM speed, load, date. */

@@ -1,7 +1,7 @@
 // Valid or nothing (scripts/bench/validity.ts, scripts/bench/fanout/headroom.ts): a benchmark's
 // last line hides the SFU's figures when its harness did not keep up, and says why.
 import { expect } from 'chai';
-import { LIMITS, Validity, verdictLine, type MachineFacts } from '../../scripts/bench/validity.ts';
+import { LIMITS, Validity, coreBusyPct, machineBusyPctOfCore, verdictLine, type CoreSample, type MachineFacts } from '../../scripts/bench/validity.ts';
 import { windowValidity } from '../../scripts/bench/fanout/headroom.ts';
 import type { WindowResult } from '../../scripts/bench/fanout/harness.ts';
 
@@ -70,5 +70,15 @@ describe('bench validity', () => {
     const v = new Validity();
     v.atMost('x', null, LIMITS.sinkReadDelayP99Ms, 'the sink read late');
     expect(v.reasons).to.deep.equal(['the sink read late: not measured']);
+  });
+
+  it('a CPU\'s busy time is the wall time less its idle time (the tick-sampled busy counts run fast on this VM), steal counted busy', () => {
+    // 20 s: CPU 0 idle 8.4 s (58 % busy, whatever its user/system ticks said), CPU 1 idle 0.2 s, of which none stolen.
+    const a: CoreSample = [{ idle: 100, steal: 0, at: 1000 }, { idle: 50, steal: 1, at: 1000 }];
+    const b: CoreSample = [{ idle: 108.4, steal: 0, at: 1020 }, { idle: 50.2, steal: 3, at: 1020 }];
+    expect(coreBusyPct(a, b)).to.deep.equal([58, 99]);
+    expect(machineBusyPctOfCore(a, b)).to.equal(157);
+    // A reading whose idle grew more than the wall time (rounding of the jiffies) is idle, not negative.
+    expect(coreBusyPct(a, [{ idle: 120.5, steal: 0, at: 1020 }, b[1]!])).to.deep.equal([0, 99]);
   });
 });

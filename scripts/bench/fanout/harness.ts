@@ -22,7 +22,7 @@ import { WireCapture, wireCaptureAvailable, type WireFlow } from './capture.ts';
 import type { GeneratorHall, SinkReceiver, SinkReport } from './protocol.ts';
 import { createSides, nodeProbePid, type GeneratorSide, type HarnessImpl, type ReceiverKey, type SinkSide } from './sides.ts';
 import { FPS } from './media.ts';
-import { coreSample, coreBusyPct } from '../validity.ts';
+import { coreSample, coreBusyPct, machineBusyPctOfCore } from '../validity.ts';
 
 export const CLK_TCK = 100;
 
@@ -510,7 +510,7 @@ export class FanoutHarness {
       const harnessCpu = harness1.map((c, i) => c - harness0[i]!);
       const browserCpu = browser1.reduce((a, b) => a + b, 0) - browser0.reduce((a, b) => a + b, 0);
       const ours = cpuTotal + (server1 - server0) + harnessCpu.reduce((a, b) => a + b, 0) + browserCpu;
-      const machineBusy = cores1.reduce((n, x, i) => n + x.busy - cores0[i]!.busy, 0) / CLK_TCK;
+      const machineBusy = (machineBusyPctOfCore(cores0, cores1) / 100) * wall;
       const pinned = this.options.pin;
       const headroom: HarnessHeadroom = {
         impl: this.options.harness ?? 'native',

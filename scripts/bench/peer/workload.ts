@@ -89,12 +89,22 @@ export function schedNs(pid: number): { run: number; wait: number } {
   return { run, wait };
 }
 
-/** Busy and stolen time of one CPU in seconds, from /proc/stat (ticks of 10 ms). */
-function cpuTimes(cpu: number): { busy: number; steal: number } {
+/**
+ * Idle and stolen time of one CPU in seconds, from /proc/stat, and when they were read. Busy time
+ * is the wall time between two readings less idle and steal: the tick-sampled busy counts of a
+ * core run fast on this VM (validity.ts's CoreSample says how much), its idle time does not.
+ */
+function cpuTimes(cpu: number): { idle: number; steal: number; at: number } {
+  const at = performance.now() / 1000;
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
-  if (!line) return { busy: 0, steal: 0 };
-  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: (user! + nice! + system! + irq! + softirq!) / 100, steal: steal! / 100 };
+  if (!line) return { idle: 0, steal: 0, at };
+  const [, , , idle, iowait, , , steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: (idle! + iowait!) / 100, steal: steal! / 100, at };
+}
+
+/** Busy seconds (not idle, not stolen) of a CPU between two readings. */
+function cpuBusy(a: { idle: number; steal: number; at: number }, b: { idle: number; steal: number; at: number }): number {
+  return Math.max(0, b.at - a.at - (b.idle - a.idle) - (b.steal - a.steal));
 }
 
 /** Socket inodes of a process. */
@@ -340,8 +350,8 @@ export class PeerWorkload {
       sfuCpuSeconds: round(cpu, 3),
       sfuCpuPct: round((cpu / wall) * 100, 1),
       sfuWaitPct: round((wait / Math.max(cpu, 1e-9)) * 100, 1),
-      sfuCoreOtherPct: core0 && core1 ? round((Math.max(0, core1.busy - core0.busy + core1.steal - core0.steal - cpu) / wall) * 100, 1) : null,
-      coreUsPerPacket: core0 && core1 ? round(((core1.busy - core0.busy) * 1e6) / Math.max(1, packets), 3) : null,
+      sfuCoreOtherPct: core0 && core1 ? round((Math.max(0, cpuBusy(core0, core1) + core1.steal - core0.steal - cpu) / wall) * 100, 1) : null,
+      coreUsPerPacket: core0 && core1 ? round((cpuBusy(core0, core1) * 1e6) / Math.max(1, packets), 3) : null,
       packets,
       outPps: Math.round(packets / wall),
       inPps: Math.round((relay1.relayedOut - relay0.relayedOut) / wall),
