@@ -626,7 +626,7 @@ export class FanoutHarness {
    * the queue) or cold, and counts the keyframe requests reaching the new speaker's camera in
    * the following `settleMs`.
    */
-  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setOnAirMs: number; requests: string[] }> {
+  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setOnAirMs: number; requests: string[]; requestLog: { layer: number; atMs: number; keyframeSentMs: number | null }[] }> {
     if (prepared) {
       await this.media.setNext(to);
       await new Promise((r) => setTimeout(r, 1500));
@@ -641,7 +641,8 @@ export class FanoutHarness {
     const startedAt = Date.now() - settleMs - setOnAirMs;
     const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${round(k.at - startedAt, 1)} ms${k.sentAt ? ` (keyframe sent +${round(k.sentAt - startedAt, 1)} ms)` : ''}`);
     this.speaker = to;
-    return { to, prepared, keyframeRequests: after - before, setOnAirMs: round(setOnAirMs, 1), requests };
+    const requestLog = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => ({ layer: k.layer, atMs: round(k.at - startedAt, 1), keyframeSentMs: k.sentAt ? round(k.sentAt - startedAt, 1) : null }));
+    return { to, prepared, keyframeRequests: after - before, setOnAirMs: round(setOnAirMs, 1), requests, requestLog };
   }
 
   async close(): Promise<void> {
