@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import * as mediasoup from 'mediasoup';
+import type { types as ms } from 'mediasoup';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
 import { startServer, type RunningServer, type ServerExtras } from '../../server/app/server.ts';
@@ -54,6 +56,12 @@ export async function freePortBase(count: number): Promise<number> {
     if (ok) return base;
   }
   throw new Error('no free port range found');
+}
+
+/** A bare mediasoup worker with 100 RTC ports from a free base (tests of the worker itself, without a server). */
+export async function bareWorker(): Promise<ms.Worker> {
+  const rtcMinPort = await freePortBase(1);
+  return mediasoup.createWorker({ logLevel: 'error', rtcMinPort, rtcMaxPort: rtcMinPort + 99 });
 }
 
 /** Starts a real server on loopback: HTTP on port 0, free WebRTC ports, real mediasoup workers, in-memory state unless told otherwise (redis, sqlite). */

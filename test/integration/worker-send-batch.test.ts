@@ -13,9 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { freePortBase } from '../helpers/server.ts';
+import { bareWorker } from '../helpers/server.ts';
+import { CLK_TCK, cpuSeconds } from '../../scripts/bench/fanout/harness.ts';
 
 const CONSUMERS = 8;
 const PACKETS = 400;
@@ -31,11 +31,8 @@ function packetIndex(m: Buffer): number | undefined {
   return m.readUInt32BE(o);
 }
 
-/** The worker's CPU time (user + system) in clock ticks, from /proc. */
-function cpuTicks(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
+/** The worker's CPU time (user + system) in clock ticks (the harness's reading of /proc). */
+const cpuTicks = (pid: number): number => Math.round(cpuSeconds(pid) * CLK_TCK);
 
 /** strace -c attached to a process; stop() detaches and returns the calls per system call. */
 async function countSyscalls(pid: number, syscalls: string[]): Promise<{ stop: () => Promise<Record<string, number>> }> {
@@ -75,8 +72,7 @@ describe('mediasoup worker send path: complete, in order, idle without spinning;
   const sockets: dgram.Socket[] = [];
 
   before(async () => {
-    const rtcMinPort = await freePortBase(1);
-    worker = await mediasoup.createWorker({ logLevel: 'error', rtcMinPort, rtcMaxPort: rtcMinPort + 99 });
+    worker = await bareWorker();
   });
   after(() => {
     worker?.close();

@@ -8,9 +8,8 @@
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import { expect } from 'chai';
-import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { freePortBase } from '../helpers/server.ts';
+import { bareWorker } from '../helpers/server.ts';
 import { SrtpSession, isRtcp, rtpHeaderLength, type SrtpSuite } from '../../scripts/bench/fanout/srtp.ts';
 
 const PACKETS = 300;
@@ -40,8 +39,7 @@ describe('mediasoup worker SRTP: every forwarded packet authenticates at an inde
   const sockets: dgram.Socket[] = [];
 
   before(async () => {
-    const rtcMinPort = await freePortBase(1);
-    worker = await mediasoup.createWorker({ logLevel: 'error', rtcMinPort, rtcMaxPort: rtcMinPort + 99 });
+    worker = await bareWorker();
   });
   after(() => {
     for (const s of sockets) s.close();

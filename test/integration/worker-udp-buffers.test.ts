@@ -8,9 +8,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { expect } from 'chai';
-import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { freePortBase } from '../helpers/server.ts';
+import { bareWorker } from '../helpers/server.ts';
 
 /** The kernel's receive (rb) and send (tb) buffer of the UDP socket bound at a local port, as `ss -uamn` shows it. */
 function socketBuffers(port: number): { rb: number; tb: number } {
@@ -27,8 +26,7 @@ describe('mediasoup worker UDP sockets: receive and send buffers of DIEMCAU_UDP_
   let worker: ms.Worker;
 
   before(async () => {
-    const rtcMinPort = await freePortBase(1);
-    worker = await mediasoup.createWorker({ logLevel: 'error', rtcMinPort, rtcMaxPort: rtcMinPort + 99 });
+    worker = await bareWorker();
   });
   after(() => worker?.close());
 
