@@ -1,35 +1,99 @@
-// Where the health monitor reads each link's counters (issue 13): the media session of this
-// process when it carries every hall (the `both` role alone), or the link samples that media
-// nodes publish every 2 s (any deployment on redis), kept here as the latest per bridge.
-import type { LinkCounters } from '../../sfu/index.ts';
-import type { Clock } from '../core/conference/index.ts';
+// Where the control plane reads each link's counters and weak links (issues 13 and 17): the media
+// session of this process when it carries every hall (the `both` role alone), or what the media
+// nodes publish on the conference's links channel (any deployment on redis): every 2 s their
+// halls' counters, kept here as the latest per bridge, and their halls without video (a node's
+// whole list in every sample and at once when it changes), merged by the pure AudioOnlyBook.
+import { EventEmitter } from 'node:events';
+import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
+import type { Clock, ClockTimer } from '../core/conference/index.ts';
+import { AudioOnlyBook, mergeAudioOnly, type AudioOnlyHall } from '../core/weak-links.ts';
 import type { LinkSampleMessage } from '../protocol/cluster.ts';
-import type { LinkChannel, LinkWatch } from '../store/index.ts';
+import type { LinkChannel, LinkWatch, NodeRegistry, NodeWatch } from '../store/index.ts';
 
 /** A source of link counters: a bridge's cumulative counters now, or null when no node carries it. */
 export interface LinkCounterSource {
   linkCounters(bridgeId: string): Promise<LinkCounters | null>;
 }
 
+export type WeakLinkEvents = {
+  /** The halls whose links carry no video changed: the whole list now. */
+  audioonly: [halls: AudioOnlyHall[]];
+};
+
+/**
+ * Which halls' links carry no video, wherever their media is: the control plane tells its pages
+ * from it (control socket `link:audioOnly`) and the health reads it.
+ */
+export interface WeakLinkSource extends EventEmitter<WeakLinkEvents> {
+  audioOnly(): AudioOnlyHall[];
+  audioOnlyOf(bridgeId: string): AudioOnlyHall;
+}
+
+/** Options of LinkSampleFeed.start. */
+export interface LinkSampleFeedOptions {
+  clock: Clock;
+  /** The plan's halls (a node's word about another bridge is dropped). */
+  bridgeIds: readonly string[];
+  /** A node's counters and list stand this long without a message (3 sampling periods: 6 s). */
+  staleMs?: number;
+  /**
+   * The media nodes' registry, where the deployment has one: only a live node's list is taken,
+   * and a node whose lease ends takes its list with it at once. Without it (processes on one
+   * redis, each with its own media), a list goes when it is stale.
+   */
+  nodes?: NodeRegistry;
+  /** Where a refused list is logged (once per node id). */
+  problem?: (message: string, error: unknown) => void;
+}
+
 /** The latest link samples of every media node of a conference. */
-export class LinkSampleFeed implements LinkCounterSource {
+export class LinkSampleFeed extends EventEmitter<WeakLinkEvents> implements LinkCounterSource, WeakLinkSource {
   readonly #clock: Clock;
   readonly #staleMs: number;
   readonly #latest = new Map<string, { counters: LinkCounters; nodeId: string; receivedAt: number }>();
+  readonly #book: AudioOnlyBook;
+  readonly #options: LinkSampleFeedOptions;
+  /** The live nodes, where there is a registry (undefined: every node's word is taken). */
+  #live: Set<string> | undefined;
+  readonly #refused = new Set<string>();
   #watch: LinkWatch | undefined;
+  #nodeWatch: NodeWatch | undefined;
+  #expiry: ClockTimer | undefined;
 
-  private constructor(clock: Clock, staleMs: number) {
-    this.#clock = clock;
-    this.#staleMs = staleMs;
+  private constructor(options: LinkSampleFeedOptions) {
+    super();
+    this.#options = options;
+    this.#clock = options.clock;
+    this.#staleMs = options.staleMs ?? 6000;
+    const known = new Set(options.bridgeIds);
+    this.#book = new AudioOnlyBook((id) => known.has(id));
   }
 
   /**
    * Listens to a conference's link samples. A bridge whose samples stop (its hall left its node,
-   * or the node died) has no counters after `staleMs` (3 sampling periods: 6 s).
+   * or the node died) has no counters after `staleMs`; a node's audio-only list goes then too, or
+   * at once when the registry says its lease ended.
    */
-  static async start(channel: LinkChannel, conferenceId: string, options: { clock: Clock; staleMs?: number }): Promise<LinkSampleFeed> {
-    const feed = new LinkSampleFeed(options.clock, options.staleMs ?? 6000);
-    feed.#watch = await channel.watchLinks(conferenceId, (message) => feed.#take(message));
+  static async start(channel: LinkChannel, conferenceId: string, options: LinkSampleFeedOptions): Promise<LinkSampleFeed> {
+    const feed = new LinkSampleFeed(options);
+    try {
+      if (options.nodes) {
+        const nodes = options.nodes;
+        feed.#nodeWatch = await nodes.watchNodes((change) => {
+          if (change.kind === 'up') feed.#live?.add(change.node.nodeId);
+          else {
+            feed.#live?.delete(change.nodeId);
+            feed.#tell(feed.#book.drop(change.nodeId));
+          }
+        });
+        feed.#live = new Set((await nodes.liveNodes()).map((n) => n.nodeId));
+      }
+      feed.#watch = await channel.watchLinks(conferenceId, (message) => feed.#take(message));
+      feed.#expiry = options.clock.setInterval(() => feed.#tell(feed.#book.expire(options.clock.now(), feed.#staleMs)), Math.max(100, Math.round(feed.#staleMs / 6)), { background: true });
+    } catch (error) {
+      await feed.close();
+      throw error;
+    }
     return feed;
   }
 
@@ -39,11 +103,24 @@ export class LinkSampleFeed implements LinkCounterSource {
     return entry.counters;
   }
 
+  /** The halls whose links carry no video now, on any live node. */
+  audioOnly(): AudioOnlyHall[] {
+    return this.#book.list();
+  }
+
+  /** One hall's state (both false: video, or nothing known). */
+  audioOnlyOf(bridgeId: string): AudioOnlyHall {
+    return this.#book.of(bridgeId);
+  }
+
   /** Stops listening; idempotent. */
   async close(): Promise<void> {
-    const watch = this.#watch;
-    this.#watch = undefined;
-    await watch?.close();
+    const [watch, nodeWatch] = [this.#watch, this.#nodeWatch];
+    this.#watch = this.#nodeWatch = undefined;
+    this.#clock.clearInterval(this.#expiry);
+    this.#expiry = undefined;
+    await Promise.all([watch?.close(), nodeWatch?.close()]);
+    this.removeAllListeners();
   }
 
   #take(message: LinkSampleMessage): void {
@@ -54,5 +131,45 @@ export class LinkSampleFeed implements LinkCounterSource {
       if (held && held.nodeId !== message.nodeId && now - held.receivedAt <= this.#staleMs && held.counters.at > counters.at) continue;
       this.#latest.set(bridgeId, { counters: counters as LinkCounters, nodeId: message.nodeId, receivedAt: now });
     }
+    if (!message.audioOnly) return;
+    // A list from a node the registry does not hold (forged, or a node whose lease ended) changes nothing.
+    if (this.#live && !this.#live.has(message.nodeId)) {
+      if (!this.#refused.has(message.nodeId)) {
+        this.#refused.add(message.nodeId);
+        this.#options.problem?.(`audio-only list from a node that is not live refused: ${message.nodeId}`, undefined);
+      }
+      return;
+    }
+    this.#tell(this.#book.take(message.nodeId, message.audioOnly, now));
+  }
+
+  #tell(changed: AudioOnlyHall[] | null): void {
+    if (changed && this.#watch) this.emit('audioonly', changed);
+  }
+}
+
+/** The weak links of this process's own media session, where it carries every hall (the embedded default). */
+export class SessionWeakLinks extends EventEmitter<WeakLinkEvents> implements WeakLinkSource {
+  readonly #session: MediaSession;
+  readonly #onChange = (): void => void this.emit('audioonly', this.audioOnly());
+
+  constructor(session: MediaSession) {
+    super();
+    this.#session = session;
+    session.on('audioonly', this.#onChange);
+  }
+
+  audioOnly(): AudioOnlyHall[] {
+    return mergeAudioOnly([this.#session.audioOnly()]);
+  }
+
+  audioOnlyOf(bridgeId: string): AudioOnlyHall {
+    return this.#session.audioOnlyOf(bridgeId);
+  }
+
+  /** Stops listening; idempotent. */
+  close(): void {
+    this.#session.off('audioonly', this.#onChange);
+    this.removeAllListeners();
   }
 }

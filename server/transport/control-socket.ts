@@ -66,7 +66,9 @@ export function attachControlSignaling(
     // must not find its own hall offline because the roll-call was still on its way to the state.
     const online = (principal.role === 'operator' ? conference.bridgeConnected(principal.bridgeId) : Promise.resolve()).catch(() => undefined);
     void online.then(() => {
-      if (socket.connected) socket.emit('control:view', conference.view(principal));
+      if (!socket.connected) return;
+      socket.emit('control:view', conference.view(principal));
+      socket.emit('link:audioOnly', { at: conference.clock.now(), halls: conference.weakLinks.audioOnly() });
     });
 
     const handlers: ControlHandlers = {
@@ -194,8 +196,13 @@ export function attachControlSignaling(
   const onLevels = ({ levels }: { levels: { bridgeId: string; dBov: number }[] }): void => {
     nsp.local.to('staff').emit('audio:levels', { at: current().clock.now(), levels });
   };
+  // Weak links, wherever the halls' media is (the nodes tell every control instance): every page.
+  const onAudioOnly = (halls: { bridgeId: string; up: boolean; down: boolean }[]): void => {
+    nsp.local.emit('link:audioOnly', { at: current().clock.now(), halls });
+  };
   let bound: Conference | undefined;
   const unbind = (): void => {
+    bound?.weakLinks.off('audioonly', onAudioOnly);
     bound?.local?.session.off('audiolevels', onLevels);
     bound?.off('changed', onChanged);
     bound?.off('event', onEvent);
@@ -209,6 +216,9 @@ export function attachControlSignaling(
     unbind();
     bound = current();
     bound.on('changed', onChanged);
+    bound.weakLinks.on('audioonly', onAudioOnly);
+    // A replaced conference: the pages drop what the old one said.
+    if (nsp.sockets.size > 0) onAudioOnly(bound.weakLinks.audioOnly());
     bound.local?.session.on('audiolevels', onLevels);
     bound.on('event', onEvent);
     bound.health.on('sampled', onSampled);

@@ -16,6 +16,9 @@ async function main(): Promise<void> {
   });
   const media = await running.ready;
   const session = media.session;
+  // When this node's session told each weak-link change (sfu/AudioOnlyWatch), on this machine's clock.
+  const audioOnlyLog: { at: number; bridgeId: string; up: boolean; down: boolean }[] = [];
+  session.on('audioonly', (state) => audioOnlyLog.push({ at: Date.now(), ...state }));
   const ops: Record<string, (args: Record<string, unknown>) => Promise<unknown> | unknown> = {
     /** A hall that publishes its microphone and camera (one simulcast layer sent) over plain RTP; where to send them. */
     async publish({ peerId, bridgeId }) {
@@ -36,6 +39,10 @@ async function main(): Promise<void> {
       return {};
     },
     leave: ({ peerId }) => session.leave(String(peerId)),
+    /** The hall's own report of how its camera sends (what `media:sendMode` on /media calls). */
+    sendMode: ({ peerId, mode }) => session.setSendMode(String(peerId), mode === 'audio-only' ? 'audio-only' : 'video'),
+    /** The weak-link changes this node's session told, with when. */
+    audioOnlyLog: () => audioOnlyLog,
     keyframes: ({ producerId }) => session.producerKeyframeRequests(String(producerId)),
     pipes: () => session.pipeStats(),
     routing: () => ({

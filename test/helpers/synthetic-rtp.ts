@@ -8,6 +8,8 @@ import { OpusPacketizer, parseFeedback, Vp8Packetizer } from '../../scripts/benc
 export class SyntheticHall {
   readonly socket = dgram.createSocket('udp4');
   plis = 0;
+  /** Whether it sends its camera's packets (false: as a camera whose packets stop arriving; its microphone goes on). */
+  sendVideo = true;
   #timer: NodeJS.Timeout | undefined;
   #audio!: OpusPacketizer;
   #video!: Vp8Packetizer;
@@ -35,6 +37,7 @@ export class SyntheticHall {
   }
 
   #frame(key: boolean): void {
+    if (!this.sendVideo) return;
     // VP8 payload header: P bit 0 on a keyframe.
     const frame = Buffer.alloc(300, 0x55);
     frame[0] = key ? 0x10 : 0x11;

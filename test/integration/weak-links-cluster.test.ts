@@ -1,0 +1,161 @@
+// Weak links on a cluster (issues 13 and 17), in real parts on loopback: redis, a control-only
+// instance (the `control` role, in this process) and two media node processes (the `media` role).
+// A hall on node B whose link stops carrying video is shown "audio only" to the pages of the
+// control instance (the chair's console and the technicians' dashboard: control socket, and the
+// technicians' health) and to a hall whose media is on node A, within a second of node B's
+// decision; cleared when its video is back, and cleared when node B dies. Halls publish as
+// hardware halls do (plain RTP, synthetic Opus and VP8 from this test); node B's audio-only
+// rule (sfu/audio-only.ts) decides from what really happens there: the hall's own report
+// (`setSendMode`, what its browser's `media:sendMode` calls) or its camera's packets stopping.
+import { expect } from 'chai';
+import { io, type Socket } from 'socket.io-client';
+import { loadConfig } from '../../config/index.ts';
+import { defaultPlan } from '../../config/default-plan.ts';
+import { startServer, type RunningServer } from '../../server/app/server.ts';
+import { NODE_LEASE_MS } from '../../server/app/media-node/NodeLease.ts';
+import { NODE_POLL_MS } from '../../server/store/index.ts';
+import type { HealthLine } from '../../server/protocol/control.ts';
+import { MediaNodeProcess } from '../helpers/media-nodes.ts';
+import { SyntheticHall } from '../helpers/synthetic-rtp.ts';
+import { startRedisServer, type RedisServer } from './store/redis-server.ts';
+import { waitFor } from './media-fixture.ts';
+
+const SECRET = 'a-test-secret-of-at-least-32-characters!';
+const CONFERENCE = 'weak-links-cluster';
+/** The weak hall, its media on node B. */
+const WEAK = 'c-05971';
+/** A hall whose media is on node A. */
+const ON_A = 'd-178';
+/** How soon a page must show node B's decision (the issue: promptly; the samples come every 2 s). */
+const PROMPT_MS = 1000;
+
+type Published = { ip: string; port: number; micSsrc: number; camSsrc: number; micId: string; camId: string };
+type Halls = { bridgeId: string; up: boolean; down: boolean }[];
+/** A page and every audio-only list it was told, with when. */
+type Watched = { name: string; socket: Socket; views: number; lists: { at: number; halls: Halls }[]; summaries: HealthLine[][] };
+
+describe('Weak links on a cluster: 2 media node processes, a control-only instance and redis on loopback', function () {
+  this.timeout(90_000);
+  let redis: RedisServer;
+  let control: RunningServer;
+  const nodes: MediaNodeProcess[] = [];
+  const halls: SyntheticHall[] = [];
+  const pages: Watched[] = [];
+  let weakHall: SyntheticHall;
+
+  before(async () => {
+    redis = await startRedisServer();
+    control = await startServer(loadConfig({}, { role: 'control', redisUrl: redis.url, conferenceId: CONFERENCE, listenIp: '127.0.0.1', httpPort: 0, logLevel: 'error', nodeSecret: SECRET }), defaultPlan());
+    for (const nodeId of ['nodeA', 'nodeB']) nodes.push(await MediaNodeProcess.start({ nodeId, redisUrl: redis.url, secret: SECRET, conferenceId: CONFERENCE }));
+    const [a, b] = nodes as [MediaNodeProcess, MediaNodeProcess];
+    // Both halls publish their microphone and camera (real RTP) on their node.
+    const publishOn = async (node: MediaNodeProcess, bridgeId: string): Promise<SyntheticHall> => {
+      const hall = new SyntheticHall();
+      halls.push(hall);
+      await hall.start(await node.call<Published>('publish', { peerId: `hall-${bridgeId}`, bridgeId }));
+      return hall;
+    };
+    weakHall = await publishOn(b, WEAK);
+    await publishOn(a, ON_A);
+
+    const tokens = await control.stores.tokens.listTokens(CONFERENCE);
+    const tokenFor = (grant: string): string => tokens.find((t) => t.grant === grant)!.token;
+    for (const [name, grant] of [['chair', 'chair'], ['technician', 'technician'], [`hall ${ON_A} (media on node A)`, `operator:${ON_A}`]] as const) {
+      // Listening before it connects: the list comes right after the first view.
+      const socket = io(`${control.url}/control`, { auth: { token: tokenFor(grant) }, transports: ['websocket'], forceNew: true });
+      const page: Watched = { name, socket, views: 0, lists: [], summaries: [] };
+      socket.on('control:view', () => page.views++);
+      socket.on('link:audioOnly', ({ halls: list }: { halls: Halls }) => page.lists.push({ at: Date.now(), halls: list }));
+      socket.on('health:summary', ({ bridges }: { bridges: HealthLine[] }) => page.summaries.push(bridges));
+      pages.push(page);
+      await waitFor(`${name}'s first view`, () => page.views > 0, 10_000, 20);
+    }
+    await control.conference.bridgeConnected(WEAK);
+    // Video at the start: the camera's scores are in, nothing is audio only anywhere.
+    await new Promise((r) => setTimeout(r, 3500));
+    for (const p of pages) await waitFor(`${p.name} told the list on connection`, () => p.lists.length > 0, 5000, 20);
+    for (const p of pages) expect(shownOf(p), `${p.name} at the start`).to.deep.equal({ bridgeId: WEAK, up: false, down: false });
+  });
+
+  after(async () => {
+    for (const p of pages) p.socket.close();
+    for (const h of halls) h.close();
+    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+    await control?.close();
+    await redis?.stop();
+  });
+
+  const nodeB = (): MediaNodeProcess => nodes[1]!;
+
+  /** What a page's last list says of the weak hall. */
+  function shownOf(page: Watched): { bridgeId: string; up: boolean; down: boolean } {
+    const last = page.lists.at(-1)?.halls ?? [];
+    return last.find((h) => h.bridgeId === WEAK) ?? { bridgeId: WEAK, up: false, down: false };
+  }
+
+  /** Node B's latest decision about the weak hall that matches, with when it was made. */
+  async function decidedOnB(match: (s: { up: boolean; down: boolean }) => boolean, what: string, withinMs: number): Promise<number> {
+    return waitFor(`node B decides: ${what}`, async () => {
+      const log = await nodeB().call<{ at: number; bridgeId: string; up: boolean; down: boolean }[]>('audioOnlyLog');
+      const last = log.filter((e) => e.bridgeId === WEAK).at(-1);
+      return last && match(last) ? last.at : false;
+    }, withinMs, 50);
+  }
+
+  /** Every page shows `match` of the weak hall within PROMPT_MS of node B's decision; returns how long each took. */
+  async function everyPageShows(match: (s: { up: boolean; down: boolean }) => boolean, what: string, decidedAt: number): Promise<string> {
+    const took: string[] = [];
+    for (const p of pages) {
+      await waitFor(`${p.name} shows ${what}`, () => match(shownOf(p)), PROMPT_MS + 2000, 10);
+      const firstAt = p.lists.find((l) => l.at >= decidedAt - 50 && match(l.halls.find((h) => h.bridgeId === WEAK) ?? { up: false, down: false }))!.at;
+      took.push(`${p.name} ${firstAt - decidedAt} ms`);
+      expect(firstAt - decidedAt, `${p.name}: ${what} shown ${firstAt - decidedAt} ms after node B decided (all: ${took.join(', ')})`).to.be.at.most(PROMPT_MS);
+    }
+    return took.join(', ');
+  }
+
+  const audioOnlyUp = (s: { up: boolean }): boolean => s.up;
+  const video = (s: { up: boolean; down: boolean }): boolean => !s.up && !s.down;
+
+  it('the hall on node B reports audio only: the chair, the technicians and a hall on node A are told within 1 s; the technicians\' health marks it; video again: cleared within 1 s', async () => {
+    await nodeB().call('sendMode', { peerId: `hall-${WEAK}`, mode: 'audio-only' });
+    const decided = await decidedOnB(audioOnlyUp, 'audio only (the hall\'s report)', 3000);
+    console.log(`      audio only shown: ${await everyPageShows(audioOnlyUp, 'audio only', decided)}`);
+    // The technicians' health on the control-only instance reads the same (its 2-second sample).
+    await waitFor('the control instance\'s health marks it', () => control.conference.health.book.get(WEAK)?.last?.audioOnly === 'up', 5000, 50);
+    const tech = pages.find((p) => p.name === 'technician')!;
+    await waitFor('the technicians\' summary carries the mark', () => tech.summaries.at(-1)?.find((l) => l.bridgeId === WEAK)?.last?.audioOnly === 'up', 5000, 50);
+
+    await nodeB().call('sendMode', { peerId: `hall-${WEAK}`, mode: 'video' });
+    const back = await decidedOnB(video, 'video again', 3000);
+    console.log(`      cleared: ${await everyPageShows(video, 'video again', back)}`);
+    await waitFor('the control instance\'s health drops the mark', () => control.conference.health.book.get(WEAK)?.last?.audioOnly === undefined, 5000, 50);
+  });
+
+  it('the camera\'s packets stop reaching node B (its microphone\'s go on): shown audio only within 1 s of node B\'s decision; packets back: cleared', async () => {
+    weakHall.sendVideo = false;
+    const decided = await decidedOnB(audioOnlyUp, 'audio only (its camera silent)', 8000);
+    console.log(`      audio only shown: ${await everyPageShows(audioOnlyUp, 'audio only', decided)}`);
+    weakHall.sendVideo = true;
+    const back = await decidedOnB(video, 'video again', 10_000);
+    console.log(`      cleared: ${await everyPageShows(video, 'video again', back)}`);
+  });
+
+  it('node B killed while its hall is audio only: every page drops the mark within the lease and one registry poll', async () => {
+    await nodeB().call('sendMode', { peerId: `hall-${WEAK}`, mode: 'audio-only' });
+    const decided = await decidedOnB(audioOnlyUp, 'audio only', 3000);
+    await everyPageShows(audioOnlyUp, 'audio only', decided);
+    const killedAt = Date.now();
+    await nodeB().kill('SIGKILL');
+    const within = NODE_LEASE_MS + NODE_POLL_MS + 1000;
+    const took: string[] = [];
+    for (const p of pages) {
+      await waitFor(`${p.name} drops the mark of the dead node's hall`, () => video(shownOf(p)), within + 2000, 20);
+      const at = p.lists.find((l) => l.at >= killedAt && !(l.halls.find((h) => h.bridgeId === WEAK)?.up ?? false))!.at;
+      took.push(`${p.name} ${at - killedAt} ms`);
+      expect(at - killedAt, `${p.name}: cleared ${at - killedAt} ms after the kill (lease ${NODE_LEASE_MS} ms; all: ${took.join(', ')})`).to.be.at.most(within);
+    }
+    console.log(`      cleared after the kill: ${took.join(', ')}`);
+    expect(control.conference.weakLinks.audioOnly()).to.deep.equal([]);
+  });
+});
