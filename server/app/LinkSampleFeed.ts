@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
 import type { Clock, ClockTimer } from '../core/conference/index.ts';
-import { AudioOnlyBook, mergeAudioOnly, type AudioOnlyHall } from '../core/weak-links.ts';
+import { AudioOnlyBook, mergeAudioOnly, mergeLevels, type AudioOnlyHall, type HallLevel } from '../core/weak-links.ts';
 import type { LinkSampleMessage } from '../protocol/cluster.ts';
 import type { LinkChannel, LinkWatch, NodeRegistry, NodeWatch } from '../store/index.ts';
 
@@ -15,16 +15,19 @@ export interface LinkCounterSource {
   linkCounters(bridgeId: string): Promise<LinkCounters | null>;
 }
 
-export type WeakLinkEvents = {
+export type HallSignalEvents = {
   /** The halls whose links carry no video changed: the whole list now. */
   audioonly: [halls: AudioOnlyHall[]];
+  /** Who is heard now and how loud, loudest first (empty: silence), when it changed. */
+  levels: [levels: HallLevel[]];
 };
 
 /**
- * Which halls' links carry no video, wherever their media is: the control plane tells its pages
- * from it (control socket `link:audioOnly`) and the health reads it.
+ * What the media tells of the halls wherever their media is: which links carry no video (the
+ * control plane tells its pages, control socket `link:audioOnly`, and the health reads it) and
+ * who is heard how loud (the staff's `audio:levels`).
  */
-export interface WeakLinkSource extends EventEmitter<WeakLinkEvents> {
+export interface HallSignals extends EventEmitter<HallSignalEvents> {
   audioOnly(): AudioOnlyHall[];
   audioOnlyOf(bridgeId: string): AudioOnlyHall;
 }
@@ -47,15 +50,19 @@ export interface LinkSampleFeedOptions {
 }
 
 /** The latest link samples of every media node of a conference. */
-export class LinkSampleFeed extends EventEmitter<WeakLinkEvents> implements LinkCounterSource, WeakLinkSource {
+export class LinkSampleFeed extends EventEmitter<HallSignalEvents> implements LinkCounterSource, HallSignals {
   readonly #clock: Clock;
   readonly #staleMs: number;
   readonly #latest = new Map<string, { counters: LinkCounters; nodeId: string; receivedAt: number }>();
   readonly #book: AudioOnlyBook;
+  readonly #known: (bridgeId: string) => boolean;
   readonly #options: LinkSampleFeedOptions;
   /** The live nodes, where there is a registry (undefined: every node's word is taken). */
   #live: Set<string> | undefined;
   readonly #refused = new Set<string>();
+  /** Each node's last levels, and when they came. */
+  readonly #levels = new Map<string, { levels: HallLevel[]; at: number }>();
+  #levelsKey = '[]';
   #watch: LinkWatch | undefined;
   #nodeWatch: NodeWatch | undefined;
   #expiry: ClockTimer | undefined;
@@ -66,7 +73,8 @@ export class LinkSampleFeed extends EventEmitter<WeakLinkEvents> implements Link
     this.#clock = options.clock;
     this.#staleMs = options.staleMs ?? 6000;
     const known = new Set(options.bridgeIds);
-    this.#book = new AudioOnlyBook((id) => known.has(id));
+    this.#known = (id) => known.has(id);
+    this.#book = new AudioOnlyBook(this.#known);
   }
 
   /**
@@ -84,12 +92,13 @@ export class LinkSampleFeed extends EventEmitter<WeakLinkEvents> implements Link
           else {
             feed.#live?.delete(change.nodeId);
             feed.#tell(feed.#book.drop(change.nodeId));
+            if (feed.#levels.delete(change.nodeId)) feed.#tellLevels();
           }
         });
         feed.#live = new Set((await nodes.liveNodes()).map((n) => n.nodeId));
       }
       feed.#watch = await channel.watchLinks(conferenceId, (message) => feed.#take(message));
-      feed.#expiry = options.clock.setInterval(() => feed.#tell(feed.#book.expire(options.clock.now(), feed.#staleMs)), Math.max(100, Math.round(feed.#staleMs / 6)), { background: true });
+      feed.#expiry = options.clock.setInterval(() => feed.#expire(), Math.max(100, Math.round(feed.#staleMs / 6)), { background: true });
     } catch (error) {
       await feed.close();
       throw error;
@@ -131,7 +140,7 @@ export class LinkSampleFeed extends EventEmitter<WeakLinkEvents> implements Link
       if (held && held.nodeId !== message.nodeId && now - held.receivedAt <= this.#staleMs && held.counters.at > counters.at) continue;
       this.#latest.set(bridgeId, { counters: counters as LinkCounters, nodeId: message.nodeId, receivedAt: now });
     }
-    if (!message.audioOnly) return;
+    if (!message.audioOnly && !message.levels) return;
     // A list from a node the registry does not hold (forged, or a node whose lease ended) changes nothing.
     if (this.#live && !this.#live.has(message.nodeId)) {
       if (!this.#refused.has(message.nodeId)) {
@@ -140,7 +149,28 @@ export class LinkSampleFeed extends EventEmitter<WeakLinkEvents> implements Link
       }
       return;
     }
-    this.#tell(this.#book.take(message.nodeId, message.audioOnly, now));
+    if (message.audioOnly) this.#tell(this.#book.take(message.nodeId, message.audioOnly, now));
+    if (message.levels) {
+      this.#levels.set(message.nodeId, { levels: message.levels.filter((l) => this.#known(l.bridgeId)), at: now });
+      this.#tellLevels();
+    }
+  }
+
+  #expire(): void {
+    const now = this.#clock.now();
+    this.#tell(this.#book.expire(now, this.#staleMs));
+    let dropped = false;
+    for (const [nodeId, entry] of this.#levels) if (now - entry.at > this.#staleMs) dropped = this.#levels.delete(nodeId) || dropped;
+    if (dropped) this.#tellLevels();
+  }
+
+  /** Tells the merged levels when they changed. */
+  #tellLevels(): void {
+    const merged = mergeLevels([...this.#levels.values()].map((e) => e.levels));
+    const key = JSON.stringify(merged);
+    if (key === this.#levelsKey) return;
+    this.#levelsKey = key;
+    if (this.#watch) this.emit('levels', merged);
   }
 
   #tell(changed: AudioOnlyHall[] | null): void {
@@ -149,14 +179,16 @@ export class LinkSampleFeed extends EventEmitter<WeakLinkEvents> implements Link
 }
 
 /** The weak links of this process's own media session, where it carries every hall (the embedded default). */
-export class SessionWeakLinks extends EventEmitter<WeakLinkEvents> implements WeakLinkSource {
+export class SessionSignals extends EventEmitter<HallSignalEvents> implements HallSignals {
   readonly #session: MediaSession;
   readonly #onChange = (): void => void this.emit('audioonly', this.audioOnly());
+  readonly #onLevels = ({ levels }: { levels: HallLevel[] }): void => void this.emit('levels', levels);
 
   constructor(session: MediaSession) {
     super();
     this.#session = session;
     session.on('audioonly', this.#onChange);
+    session.on('audiolevels', this.#onLevels);
   }
 
   audioOnly(): AudioOnlyHall[] {
@@ -170,6 +202,7 @@ export class SessionWeakLinks extends EventEmitter<WeakLinkEvents> implements We
   /** Stops listening; idempotent. */
   close(): void {
     this.#session.off('audioonly', this.#onChange);
+    this.#session.off('audiolevels', this.#onLevels);
     this.removeAllListeners();
   }
 }

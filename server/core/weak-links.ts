@@ -1,8 +1,9 @@
-// Which halls' links carry no video, across the media nodes of a deployment (issue 17 on a
-// cluster, issue 13): each node decides for its own halls (sfu/audio-only.ts is the rule) and
-// tells its whole list; this book keeps the latest list of every node and merges them. Pure: no
-// clock, no I/O (the control plane's LinkSampleFeed feeds it what the nodes publish, and tells it
-// when a node is gone). Unit-tested in test/unit/core/weak-links.test.ts.
+// What the media nodes of a deployment tell the control plane about their halls (issues 13 and
+// 17): which halls' links carry no video (each node decides for its own halls, sfu/audio-only.ts
+// is the rule, and tells its whole list; this book keeps every node's latest list and merges
+// them) and who is heard how loud (mergeLevels). Pure: no clock, no I/O (the control plane's
+// LinkSampleFeed feeds it what the nodes publish, and tells it when a node is gone).
+// Unit-tested in test/unit/app/weak-links.test.ts.
 
 /** A hall whose link carries no video: `up` its camera does not reach its SFU, `down` no video reaches it. */
 export interface AudioOnlyHall {
@@ -89,4 +90,17 @@ export class AudioOnlyBook {
     this.#merged = merged;
     return this.list();
   }
+}
+
+/** A hall heard now and how loud (dBov, whole decibels). */
+export interface HallLevel {
+  bridgeId: string;
+  dBov: number;
+}
+
+/** The halls heard on every node, loudest first (a hall heard on two nodes at once: its louder level). */
+export function mergeLevels(lists: Iterable<readonly HallLevel[]>): HallLevel[] {
+  const loudest = new Map<string, number>();
+  for (const list of lists) for (const { bridgeId, dBov } of list) loudest.set(bridgeId, Math.max(dBov, loudest.get(bridgeId) ?? -Infinity));
+  return [...loudest].map(([bridgeId, dBov]) => ({ bridgeId, dBov })).sort((a, b) => b.dBov - a.dBov || (a.bridgeId < b.bridgeId ? -1 : 1));
 }

@@ -117,6 +117,15 @@ export const AudioOnlyRecord = z.strictObject({
 });
 export type AudioOnlyRecord = z.infer<typeof AudioOnlyRecord>;
 
+/** A hall heard now on a node, and how loud (sfu/AudioLevels.ts: what the SFU forwards, whole dBov). */
+export const AudioLevelRecord = z.strictObject({
+  bridgeId: z.string().min(1).max(40),
+  dBov: z.number().int().min(-127).max(0),
+});
+
+/** At most this many levels in one node's message (16 per worker's observer). */
+export const MAX_LEVELS = 1024;
+
 /** At most this many halls in one node's audio-only list (as many as a sample's links). */
 export const MAX_AUDIO_ONLY = 20_000;
 
@@ -132,6 +141,11 @@ export const LinkSampleMessage = z.object({
   nodeId: NodeId,
   at: z.number().int(),
   links: z.record(z.string().max(40), LinkCountersRecord).refine((l) => Object.keys(l).length <= 20_000, 'too many links'),
+  /**
+   * The halls heard now on the node and how loud, loudest first (empty: silence): in every sample
+   * and, alone, whenever they change (at most every 400 ms). Absent: no word (the last stands).
+   */
+  levels: z.array(AudioLevelRecord).max(MAX_LEVELS).optional(),
   audioOnly: z
     .array(AudioOnlyRecord)
     .max(MAX_AUDIO_ONLY)

@@ -21,10 +21,10 @@ async function main(): Promise<void> {
   session.on('audioonly', (state) => audioOnlyLog.push({ at: Date.now(), ...state }));
   const ops: Record<string, (args: Record<string, unknown>) => Promise<unknown> | unknown> = {
     /** A hall that publishes its microphone and camera (one simulcast layer sent) over plain RTP; where to send them. */
-    async publish({ peerId, bridgeId }) {
+    async publish({ peerId, bridgeId, audioLevel }) {
       session.join(String(peerId), { bridgeId: String(bridgeId), publish: true, receiveOnAir: false, thumbnails: false }, new RecordingSink());
       const t = await session.createPlainTransport(String(peerId), 'send', { comedia: true });
-      const mic = micParameters();
+      const mic = micParameters({ audioLevel: audioLevel === true });
       const cam = camParameters();
       const micId = (await session.produce(String(peerId), t.id, 'audio', mic, 'mic')).id;
       const camId = (await session.produce(String(peerId), t.id, 'video', cam, 'cam')).id;

@@ -18,7 +18,7 @@ import type { HealthLine } from '../../server/protocol/control.ts';
 import { MediaNodeProcess } from '../helpers/media-nodes.ts';
 import { SyntheticHall } from '../helpers/synthetic-rtp.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
-import { waitFor } from './media-fixture.ts';
+import { AUDIO_LEVEL_EXT_ID, waitFor } from './media-fixture.ts';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 const CONFERENCE = 'weak-links-cluster';
@@ -32,7 +32,8 @@ const PROMPT_MS = 1000;
 type Published = { ip: string; port: number; micSsrc: number; camSsrc: number; micId: string; camId: string };
 type Halls = { bridgeId: string; up: boolean; down: boolean }[];
 /** A page and every audio-only list it was told, with when. */
-type Watched = { name: string; socket: Socket; views: number; lists: { at: number; halls: Halls }[]; summaries: HealthLine[][] };
+type Levels = { bridgeId: string; dBov: number }[];
+type Watched = { name: string; socket: Socket; views: number; lists: { at: number; halls: Halls }[]; summaries: HealthLine[][]; levels: { at: number; levels: Levels }[] };
 
 describe('Weak links on a cluster: 2 media node processes, a control-only instance and redis on loopback', function () {
   this.timeout(90_000);
@@ -52,7 +53,8 @@ describe('Weak links on a cluster: 2 media node processes, a control-only instan
     const publishOn = async (node: MediaNodeProcess, bridgeId: string): Promise<SyntheticHall> => {
       const hall = new SyntheticHall();
       halls.push(hall);
-      await hall.start(await node.call<Published>('publish', { peerId: `hall-${bridgeId}`, bridgeId }));
+      // Its microphone's packets carry their level, as a browser's do (the chair's tiles show it).
+      await hall.start(await node.call<Published>('publish', { peerId: `hall-${bridgeId}`, bridgeId, audioLevel: true }), 80, AUDIO_LEVEL_EXT_ID);
       return hall;
     };
     weakHall = await publishOn(b, WEAK);
@@ -63,7 +65,8 @@ describe('Weak links on a cluster: 2 media node processes, a control-only instan
     for (const [name, grant] of [['chair', 'chair'], ['technician', 'technician'], [`hall ${ON_A} (media on node A)`, `operator:${ON_A}`]] as const) {
       // Listening before it connects: the list comes right after the first view.
       const socket = io(`${control.url}/control`, { auth: { token: tokenFor(grant) }, transports: ['websocket'], forceNew: true });
-      const page: Watched = { name, socket, views: 0, lists: [], summaries: [] };
+      const page: Watched = { name, socket, views: 0, lists: [], summaries: [], levels: [] };
+      socket.on('audio:levels', ({ levels }: { levels: Levels }) => page.levels.push({ at: Date.now(), levels }));
       socket.on('control:view', () => page.views++);
       socket.on('link:audioOnly', ({ halls: list }: { halls: Halls }) => page.lists.push({ at: Date.now(), halls: list }));
       socket.on('health:summary', ({ bridges }: { bridges: HealthLine[] }) => page.summaries.push(bridges));
@@ -71,6 +74,8 @@ describe('Weak links on a cluster: 2 media node processes, a control-only instan
       await waitFor(`${name}'s first view`, () => page.views > 0, 10_000, 20);
     }
     await control.conference.bridgeConnected(WEAK);
+    const started = await control.conference.execute({ role: 'chair' }, { type: 'start_meeting' });
+    expect(started.ok, JSON.stringify(started)).to.equal(true);
     // Video at the start: the camera's scores are in, nothing is audio only anywhere.
     await new Promise((r) => setTimeout(r, 3500));
     for (const p of pages) await waitFor(`${p.name} told the list on connection`, () => p.lists.length > 0, 5000, 20);
@@ -141,7 +146,33 @@ describe('Weak links on a cluster: 2 media node processes, a control-only instan
     console.log(`      cleared: ${await everyPageShows(video, 'video again', back)}`);
   });
 
-  it('node B killed while its hall is audio only: every page drops the mark within the lease and one registry poll', async () => {
+  it('levels: the hall on node B, given the floor, is heard on the chair\'s tiles of the control-only instance (audio:levels) within 1 s of speaking, and goes when it is silent', async () => {
+    const chair = pages.find((p) => p.name === 'chair')!;
+    const levelOf = (): number | undefined => chair.levels.at(-1)?.levels.find((l) => l.bridgeId === WEAK)?.dBov;
+    const asked = await control.conference.execute({ role: 'operator', bridgeId: WEAK }, { type: 'request_floor', bridgeId: WEAK, speakerName: 'Đại biểu', speakerTitle: 'Chủ tịch' });
+    expect(asked.ok, JSON.stringify(asked)).to.equal(true);
+    const granted = await control.conference.execute({ role: 'chair' }, { type: 'grant_next' });
+    expect(granted.ok, JSON.stringify(granted)).to.equal(true);
+    await waitFor('node B follows the floor', async () => (await nodeB().call<{ onAir: string }>('routing')).onAir === WEAK, 5000, 50);
+    // Silent so far: nothing heard.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(levelOf(), `silent: ${JSON.stringify(chair.levels.at(-1))}`).to.equal(undefined);
+    const spoke = Date.now();
+    weakHall.audioLevelDb = -20;
+    const dBov = await waitFor('the chair hears the hall of node B', () => levelOf(), 3000, 10);
+    const heardAfter = chair.levels.find((l) => l.at >= spoke && l.levels.some((x) => x.bridgeId === WEAK))!.at - spoke;
+    console.log(`      level on the chair's tiles ${heardAfter} ms after the hall spoke: ${dBov} dBov`);
+    expect(dBov, 'the level its packets say').to.be.within(-22, -18);
+    // The observer reports every 400 ms: a second from the first packet to the chair at most.
+    expect(heardAfter).to.be.at.most(PROMPT_MS);
+    weakHall.audioLevelDb = -127;
+    await waitFor('silent again: gone from the chair\'s tiles', () => levelOf() === undefined, 3000, 10);
+  });
+
+  it('node B killed while its hall is audio only and heard: every page drops the mark, and the chair its level, within the lease and one registry poll', async () => {
+    const chair = pages.find((p) => p.name === 'chair')!;
+    weakHall.audioLevelDb = -20;
+    await waitFor('the chair hears the hall of node B', () => chair.levels.at(-1)?.levels.some((l) => l.bridgeId === WEAK), 3000, 10);
     await nodeB().call('sendMode', { peerId: `hall-${WEAK}`, mode: 'audio-only' });
     const decided = await decidedOnB(audioOnlyUp, 'audio only', 3000);
     await everyPageShows(audioOnlyUp, 'audio only', decided);
@@ -156,6 +187,9 @@ describe('Weak links on a cluster: 2 media node processes, a control-only instan
       expect(at - killedAt, `${p.name}: cleared ${at - killedAt} ms after the kill (lease ${NODE_LEASE_MS} ms; all: ${took.join(', ')})`).to.be.at.most(within);
     }
     console.log(`      cleared after the kill: ${took.join(', ')}`);
-    expect(control.conference.weakLinks.audioOnly()).to.deep.equal([]);
+    expect(control.conference.signals.audioOnly()).to.deep.equal([]);
+    const silentAt = chair.levels.find((l) => l.at >= killedAt && !l.levels.some((x) => x.bridgeId === WEAK))?.at;
+    expect(silentAt, `the chair's last levels: ${JSON.stringify(chair.levels.at(-1))}`).to.not.equal(undefined);
+    expect(silentAt! - killedAt, 'the dead node\'s level gone').to.be.at.most(within);
   });
 });

@@ -1,7 +1,8 @@
 // A media node's link samples for the control plane (issue 13): every 2 s, the link counters of
 // every bridge whose hall is on this node, in one message on the conference's links channel, with
-// the node's halls whose links carry no video (issue 17: also at once when that list changes).
-// The control plane's health monitor and its pages read them through LinkSampleFeed.
+// the node's halls whose links carry no video (issue 17: also at once when that list changes) and
+// who is heard how loud (the chair's tiles: also at once when that changes). The control plane's
+// health monitor and its pages read them through LinkSampleFeed.
 import type { MediaSession } from '../../../sfu/index.ts';
 import type { Clock, ClockTimer } from '../../core/conference/index.ts';
 import type { LinkSampleMessage } from '../../protocol/cluster.ts';
@@ -44,6 +45,8 @@ export function publishLinkSamples(o: LinkSamplesOptions): () => void {
         if (!last) o.problem('publishing link samples failed', error);
       });
   };
+  // Who is heard on this node and how loud, as its session last said (sfu/AudioLevels: at most every 400 ms, when it changes).
+  let levels: NonNullable<LinkSampleMessage['levels']> = [];
   const audioOnly = (): NonNullable<LinkSampleMessage['audioOnly']> => o.session.audioOnly().map(({ bridgeId, up, down }) => ({ bridgeId, up, down }));
   const sample = async (): Promise<void> => {
     if (running || o.session.closed) return;
@@ -57,7 +60,7 @@ export function publishLinkSamples(o: LinkSamplesOptions): () => void {
       // The list is read when the message goes: never older than a change published before it.
       publish(() => {
         const weak = audioOnly();
-        return Object.keys(links).length > 0 || weak.length > 0 ? { nodeId: o.nodeId, at: o.clock.now(), links, audioOnly: weak } : null;
+        return Object.keys(links).length > 0 || weak.length > 0 || levels.length > 0 ? { nodeId: o.nodeId, at: o.clock.now(), links, audioOnly: weak, levels } : null;
       });
       await queue;
     } finally {
@@ -73,14 +76,21 @@ export function publishLinkSamples(o: LinkSamplesOptions): () => void {
       publish(() => ({ nodeId: o.nodeId, at: o.clock.now(), links: {}, audioOnly: audioOnly() }));
     });
   };
+  const onLevels = ({ levels: now }: { levels: { bridgeId: string; dBov: number }[] }): void => {
+    levels = now.map(({ bridgeId, dBov }) => ({ bridgeId, dBov: Math.max(-127, Math.min(0, Math.round(dBov))) }));
+    const told = levels;
+    publish(() => ({ nodeId: o.nodeId, at: o.clock.now(), links: {}, levels: told }));
+  };
   o.session.on('audioonly', onAudioOnly);
+  o.session.on('audiolevels', onLevels);
   const timer: ClockTimer = o.clock.setInterval(() => void sample(), o.intervalMs ?? LINK_SAMPLE_MS, { background: true });
   return () => {
     if (stopped) return;
     o.session.off('audioonly', onAudioOnly);
+    o.session.off('audiolevels', onLevels);
     o.clock.clearInterval(timer);
     // The conference leaves this node: none of its halls is audio only here any more.
-    publish(() => ({ nodeId: o.nodeId, at: o.clock.now(), links: {}, audioOnly: [] }), true);
+    publish(() => ({ nodeId: o.nodeId, at: o.clock.now(), links: {}, audioOnly: [], levels: [] }), true);
     stopped = true;
   };
 }

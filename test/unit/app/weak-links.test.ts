@@ -6,7 +6,7 @@
 // stand-in session (an EventEmitter with the session's four members it reads), not mediasoup.
 import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
-import { AudioOnlyBook, mergeAudioOnly } from '../../../server/core/weak-links.ts';
+import { AudioOnlyBook, mergeAudioOnly, mergeLevels } from '../../../server/core/weak-links.ts';
 import { FakeClock } from '../../../server/core/conference/clock.ts';
 import { LinkSampleMessage, type MediaNodeRecord } from '../../../server/protocol/cluster.ts';
 import { LinkSampleFeed } from '../../../server/app/LinkSampleFeed.ts';
@@ -64,6 +64,14 @@ describe('Weak links across media nodes', () => {
       expect(book.nodes()).to.deep.equal([]);
     });
 
+    it('mergeLevels: every node\'s halls, loudest first; a hall heard on two nodes at once counts once, at its louder level', () => {
+      expect(mergeLevels([[{ bridgeId: 'c-05971', dBov: -30 }, { bridgeId: 'p-20', dBov: -40 }], [{ bridgeId: 'd-178', dBov: -12 }, { bridgeId: 'c-05971', dBov: -25 }]])).to.deep.equal([
+        { bridgeId: 'd-178', dBov: -12 },
+        { bridgeId: 'c-05971', dBov: -25 },
+        { bridgeId: 'p-20', dBov: -40 },
+      ]);
+    });
+
     it('mergeAudioOnly sorts by hall', () => {
       expect(mergeAudioOnly([[{ bridgeId: 'p-20', up: true, down: false }], [{ bridgeId: 'c-05971', up: false, down: true }]]).map((h) => h.bridgeId)).to.deep.equal(['c-05971', 'p-20']);
     });
@@ -86,6 +94,15 @@ describe('Weak links across media nodes', () => {
     ] as const) {
       it(`refuses ${what}`, () => {
         expect(LinkSampleMessage.safeParse({ ...base, audioOnly }).success).to.equal(false);
+      });
+    }
+    for (const [what, levels] of [
+      ['a level above 0 dBov', [{ bridgeId: 'c-05971', dBov: 3 }]],
+      ['a level that is not whole', [{ bridgeId: 'c-05971', dBov: -20.5 }]],
+      ['a level without its hall', [{ dBov: -20 }]],
+    ] as const) {
+      it(`refuses levels with ${what}`, () => {
+        expect(LinkSampleMessage.safeParse({ ...base, levels }).success).to.equal(false);
       });
     }
     it('refuses a list from a node id that is not one', () => {
@@ -129,6 +146,23 @@ describe('Weak links across media nodes', () => {
       expect(problems).to.deep.equal(['audio-only list from a node that is not live refused: node9']);
     });
 
+    it('levels: every live node\'s, merged and told when they change; a forged node\'s refused; a dead node\'s gone at once', async () => {
+      const levels: { bridgeId: string; dBov: number }[][] = [];
+      feed.on('levels', (l) => levels.push(l));
+      await channel.publishLinks(CONF, { nodeId: 'node1', at: 1, links: {}, levels: [{ bridgeId: 'p-20', dBov: -30 }] });
+      await channel.publishLinks(CONF, { nodeId: 'node2', at: 1, links: {}, levels: [{ bridgeId: 'c-05971', dBov: -20 }, { bridgeId: 'x-unknown', dBov: -5 }] });
+      await channel.publishLinks(CONF, { nodeId: 'node2', at: 2, links: {}, audioOnly: [] });
+      await channel.publishLinks(CONF, { nodeId: 'node9', at: 1, links: {}, levels: [{ bridgeId: 'd-178', dBov: -3 }] });
+      await flush();
+      expect(levels).to.deep.equal([
+        [{ bridgeId: 'p-20', dBov: -30 }],
+        [{ bridgeId: 'c-05971', dBov: -20 }, { bridgeId: 'p-20', dBov: -30 }],
+      ]);
+      await nodes.withdraw('node2');
+      await flush();
+      expect(levels.at(-1)).to.deep.equal([{ bridgeId: 'p-20', dBov: -30 }]);
+    });
+
     it('a node whose lease ends takes its list with it, at once; the other node\'s stays', async () => {
       await channel.publishLinks(CONF, { nodeId: 'node1', at: 1, links: {}, audioOnly: [{ bridgeId: 'p-20', up: false, down: true }] });
       await channel.publishLinks(CONF, { nodeId: 'node2', at: 1, links: {}, audioOnly: [{ bridgeId: 'c-05971', up: true, down: false }] });
@@ -156,7 +190,7 @@ describe('Weak links across media nodes', () => {
   });
 
   describe('publishLinkSamples (a media node; a stand-in session, not mediasoup)', () => {
-    it('a change goes at once as the whole list (the changes of one tick in one message); every sample carries the list; the last message empties it', async () => {
+    it('a change goes at once as the whole list (the changes of one tick in one message); every sample carries the list; who is heard goes at once too; the last message empties both', async () => {
       const clock = new FakeClock(0);
       const channel = new MemoryLinkChannel();
       const heard: LinkSampleMessage[] = [];
@@ -180,17 +214,25 @@ describe('Weak links across media nodes', () => {
       expect(heard).to.have.length(2);
       expect(heard[1]!.audioOnly, 'the periodic sample carries the whole list (no counters: halls without a peer)').to.deep.equal(list);
 
+      // Who is heard: at once, alone; then in the samples too.
+      session.emit('audiolevels', { levels: [{ bridgeId: 'c-05971', dBov: -20.4 }] });
+      await flush();
+      expect(heard[2]).to.deep.equal({ nodeId: 'node1', at: 2000, links: {}, levels: [{ bridgeId: 'c-05971', dBov: -20 }] });
+      clock.increment(2000);
+      await flush();
+      expect(heard[3]).to.deep.include({ audioOnly: list, levels: [{ bridgeId: 'c-05971', dBov: -20 }] });
+      session.emit('audiolevels', { levels: [] });
       list = [];
       clock.increment(2000);
       await flush();
-      expect(heard, 'no counters and nothing audio only: nothing to say').to.have.length(2);
+      expect(heard, 'no counters, nothing audio only, silence: nothing more to say').to.have.length(5);
       stop();
       await flush();
-      expect(heard.at(-1)).to.deep.include({ nodeId: 'node1', links: {}, audioOnly: [] });
+      expect(heard.at(-1)).to.deep.include({ nodeId: 'node1', links: {}, audioOnly: [], levels: [] });
       session.emit('audioonly', { bridgeId: 'c-05971', up: true, down: false });
       clock.increment(4000);
       await flush();
-      expect(heard, 'stopped: nothing more').to.have.length(3);
+      expect(heard, 'stopped: nothing more').to.have.length(6);
       await channel.close();
     });
   });
