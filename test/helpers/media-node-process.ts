@@ -19,6 +19,9 @@ async function main(): Promise<void> {
   // When this node's session told each weak-link change (sfu/AudioOnlyWatch), on this machine's clock.
   const audioOnlyLog: { at: number; bridgeId: string; up: boolean; down: boolean }[] = [];
   session.on('audioonly', (state) => audioOnlyLog.push({ at: Date.now(), ...state }));
+  // When this node's session told who is heard (sfu/AudioLevels), on this machine's clock.
+  const levelsLog: { at: number; levels: { bridgeId: string; dBov: number }[] }[] = [];
+  session.on('audiolevels', ({ levels }) => levelsLog.push({ at: Date.now(), levels }));
   const ops: Record<string, (args: Record<string, unknown>) => Promise<unknown> | unknown> = {
     /** A hall that publishes its microphone and camera (one simulcast layer sent) over plain RTP; where to send them. */
     async publish({ peerId, bridgeId, audioLevel }) {
@@ -43,6 +46,8 @@ async function main(): Promise<void> {
     sendMode: ({ peerId, mode }) => session.setSendMode(String(peerId), mode === 'audio-only' ? 'audio-only' : 'video'),
     /** The weak-link changes this node's session told, with when. */
     audioOnlyLog: () => audioOnlyLog,
+    /** Who this node's session said is heard, with when. */
+    levelsLog: () => levelsLog,
     keyframes: ({ producerId }) => session.producerKeyframeRequests(String(producerId)),
     pipes: () => session.pipeStats(),
     routing: () => ({
