@@ -101,7 +101,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly tokens: AccessTokens;
   /** The link health of every bridge, for the technicians. */
   readonly health: HealthMonitor;
-  /** Which halls' links carry no video, wherever their media is (the pages are told from it). */
+  /** Which halls' links carry no video and who is heard, wherever their media is (the pages are told from it). */
   readonly signals: HallSignals;
   /** Where each page's media goes. */
   readonly placement: MediaPlacement;
@@ -181,7 +181,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       });
       if (local) undo.push(() => local.close());
 
-      // Link counters and weak links: this process's session when it carries every hall (memory),
+      // Link counters, weak links and levels: this process's session when it carries every hall (memory),
       // else what the media nodes publish on redis (this process's own media among them).
       let linkFeed: LinkSampleFeed | undefined;
       let links: LinkCounterSource;

@@ -1,8 +1,9 @@
 // Where the control plane reads each link's counters and weak links (issues 13 and 17): the media
 // session of this process when it carries every hall (the `both` role alone), or what the media
 // nodes publish on the conference's links channel (any deployment on redis): every 2 s their
-// halls' counters, kept here as the latest per bridge, and their halls without video (a node's
-// whole list in every sample and at once when it changes), merged by the pure AudioOnlyBook.
+// halls' counters, kept here as the latest per bridge; their halls without video (a node's whole
+// list in every sample and at once when it changes), merged by the pure AudioOnlyBook; and who is
+// heard on each (at once when it changes, and in every sample), merged by mergeLevels.
 import { EventEmitter } from 'node:events';
 import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
 import type { Clock, ClockTimer } from '../core/conference/index.ts';
@@ -145,7 +146,7 @@ export class LinkSampleFeed extends EventEmitter<HallSignalEvents> implements Li
     if (this.#live && !this.#live.has(message.nodeId)) {
       if (!this.#refused.has(message.nodeId)) {
         this.#refused.add(message.nodeId);
-        this.#options.problem?.(`audio-only list from a node that is not live refused: ${message.nodeId}`, undefined);
+        this.#options.problem?.(`weak links or levels from a node that is not live refused: ${message.nodeId}`, undefined);
       }
       return;
     }
@@ -178,7 +179,7 @@ export class LinkSampleFeed extends EventEmitter<HallSignalEvents> implements Li
   }
 }
 
-/** The weak links of this process's own media session, where it carries every hall (the embedded default). */
+/** The weak links and levels of this process's own media session, where it carries every hall (the embedded default). */
 export class SessionSignals extends EventEmitter<HallSignalEvents> implements HallSignals {
   readonly #session: MediaSession;
   readonly #onChange = (): void => void this.emit('audioonly', this.audioOnly());

@@ -143,7 +143,7 @@ describe('Weak links across media nodes', () => {
       await flush();
       expect(told).to.have.length(1);
       expect(feed.audioOnlyOf('d-178')).to.deep.equal({ bridgeId: 'd-178', up: false, down: false });
-      expect(problems).to.deep.equal(['audio-only list from a node that is not live refused: node9']);
+      expect(problems).to.deep.equal(['weak links or levels from a node that is not live refused: node9']);
     });
 
     it('levels: every live node\'s, merged and told when they change; a forged node\'s refused; a dead node\'s gone at once', async () => {
