@@ -1,4 +1,5 @@
 import type { MediaClient, ReceivedConsumer } from '../shared/MediaClient.ts';
+import type { ControlClient } from '../shared/ControlClient.ts';
 import type { BridgeInfo } from '../shared/bridges.ts';
 import type { ConferenceView } from '../../server/protocol/control.ts';
 import { $, foldVietnamese, h } from '../shared/ui.ts';
@@ -8,6 +9,9 @@ import { AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 export const COMMUNES_PER_PAGE = 24;
 
 type Presence = NonNullable<ConferenceView['presence']>[string];
+
+/** Where the wall learns which halls' links carry no video (the control client). */
+type WeakLinks = Pick<ControlClient, 'audioOnly' | 'on'>;
 
 /** What the commune grid shows: filters and page. */
 export interface CommuneFilter {
@@ -24,6 +28,7 @@ export interface CommuneFilter {
  */
 export class ThumbnailWall {
   readonly #client: MediaClient;
+  readonly #weak: WeakLinks;
   readonly #districts: BridgeInfo[];
   readonly #communes: BridgeInfo[];
   readonly #names: Map<string, BridgeInfo>;
@@ -39,15 +44,17 @@ export class ThumbnailWall {
   /** The communes on the page now, in order. */
   visibleCommunes: string[] = [];
 
-  constructor(client: MediaClient, bridges: Map<string, BridgeInfo>) {
+  /** `weak`: which halls' links carry no video (the control plane's word, wherever their media is). */
+  constructor(client: MediaClient, bridges: Map<string, BridgeInfo>, weak: WeakLinks) {
     this.#client = client;
+    this.#weak = weak;
     this.#names = bridges;
     this.#districts = [...bridges.values()].filter((b) => b.tier === 'district');
     // Plan order groups each district's communes together.
     this.#communes = [...bridges.values()].filter((b) => b.tier === 'commune');
     client.on('consumer', (rc) => this.#onConsumer(rc));
     client.on('consumerclosed', (rc) => this.#onClosed(rc));
-    client.on('audioonly', ({ bridgeId }) => {
+    weak.on('audioonly', ({ bridgeId }) => {
       const tile = this.#tiles.get(bridgeId);
       if (tile) this.#paint(bridgeId, tile);
     });
@@ -172,7 +179,7 @@ export class ThumbnailWall {
     const state = !p?.online ? 'offline' : p.ready ? 'ready' : 'online';
     const rc = this.#thumbs.get(bridgeId);
     // Audio first: a hall whose camera does not reach the SFU keeps its last picture, marked.
-    const weak = p?.online ? this.#client.audioOnly.get(bridgeId) : undefined;
+    const weak = p?.online ? this.#weak.audioOnly.get(bridgeId) : undefined;
     const level = this.#levels.get(bridgeId);
     tile.className = `tile ${state}${rc ? ' has-video' : ''}${weak?.up ? ' audio-only' : ''}${level !== undefined ? ' speaking' : ''}`;
     const weakEl = tile.querySelector<HTMLElement>('.weak-over')!;

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const client = new MediaClient({ placement: control.mediaTargets(), token, publish: false });
   leaveOnPageHide(client);
   stopOnRefusal(control, client);
-  const wall = new ThumbnailWall(client, bridges);
+  const wall = new ThumbnailWall(client, bridges, control);
   const console_ = new ChairConsole(me, control, bridges);
   const backChannel = new BackChannel($('messages'), control, { count: $('messages-count') });
   const notice = new ConnectionNotice({ lost: $('conn-lost'), back: $('conn-back') });
@@ -97,12 +97,12 @@ async function main(): Promise<void> {
   // Audio first: the speaker's link carries no video; the preview keeps its last picture and says so.
   const showWeak = (): void => {
     const onAir = control.view?.programme.bridgeId ?? client.onAir;
-    const weak = client.audioOnly.get(onAir);
+    const weak = control.audioOnly.get(onAir);
     const el = $('program-weak');
     el.hidden = !weak?.up;
     el.textContent = weak?.up ? `${control.view?.programme.bridgeName ?? onAir}: ${AUDIO_ONLY_LABEL}` : '';
   };
-  client.on('audioonly', showWeak);
+  control.on('audioonly', showWeak);
   client.on('onair', showWeak);
   control.on('view', showWeak);
   client.on('consumerclosed', (rc) => {

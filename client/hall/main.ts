@@ -175,9 +175,10 @@ async function main(): Promise<void> {
    * hear it, or it only hears), or the speaker's does (its picture stays still, its voice goes on).
    */
   const weakLink = (): void => {
-    const own = me.role === 'operator' ? client.audioOnly.get(bridgeId) : undefined;
+    // From the control plane: it knows every hall's link, whichever media node carries it.
+    const own = me.role === 'operator' ? control.audioOnly.get(bridgeId) : undefined;
     const speaker = control.view?.programme.bridgeId ?? client.onAir;
-    const theirs = speaker !== bridgeId ? client.audioOnly.get(speaker) : undefined;
+    const theirs = speaker !== bridgeId ? control.audioOnly.get(speaker) : undefined;
     let detail: string | null = null;
     let scope = '';
     if (own?.up && own.down) [detail, scope] = ['Điểm cầu chỉ gửi và nhận được âm thanh', 'self'];
@@ -249,7 +250,7 @@ async function main(): Promise<void> {
   });
   client.on('consumerslot', render);
   client.on('onair', render);
-  client.on('audioonly', render);
+  control.on('audioonly', render);
   // The network changed under the media's socket: the control socket went with it.
   client.on('recovery', (event) => {
     if (event.type === 'signalling-lost') reconnectNow(control.socket);

@@ -11,6 +11,7 @@ import type {
   ControlServerEvents,
   MediaPlacementMessage,
 } from '../../server/protocol/control.ts';
+import type { AudioOnlyState } from '../../server/protocol/media.ts';
 import { ControlEndpoints, retryDelayMs } from './controlUrls.ts';
 import { TypedEvents } from './events.ts';
 import type { MediaTarget, MediaTargetSource } from './MediaClient.ts';
@@ -27,6 +28,8 @@ export type ControlClientEventMap = {
   clock: { offsetMs: number; rttMs: number };
   /** The server refused this page's link (revoked, re-issued or invalid): it stopped for good. */
   refused: { code: TokenRefusal };
+  /** A hall's link stopped or started carrying video (wherever its media is): its state now. */
+  audioonly: AudioOnlyState;
 };
 
 /** Server events the page listens to through onServer (kept across control instances). */
@@ -45,6 +48,8 @@ export class ControlClient {
   url = '';
   readonly endpoints: ControlEndpoints;
   view: ConferenceView | null = null;
+  /** The halls whose links carry no video now, by bridge id (the control instance's whole list). */
+  readonly audioOnly = new Map<string, AudioOnlyState>();
   /** serverClock ≈ Date.now() + offsetMs. */
   offsetMs = 0;
   /** Round trip of the best clock sample. */
@@ -72,7 +77,7 @@ export class ControlClient {
     this.#syncTimer = setInterval(() => void this.syncClock(), 30_000);
   }
 
-  /** Subscribes to 'view', 'event', 'connection', 'error', 'clock'. */
+  /** Subscribes to 'view', 'event', 'connection', 'error', 'clock', 'refused', 'audioonly'. */
   on<K extends keyof ControlClientEventMap>(event: K, fn: (detail: ControlClientEventMap[K]) => void): void {
     this.#events.on(event, fn);
   }
@@ -169,6 +174,20 @@ export class ControlClient {
     this.#emit('refused', { code });
   }
 
+  /** Takes the whole list; tells each hall whose state changed. */
+  #setAudioOnly(halls: readonly AudioOnlyState[]): void {
+    const now = new Map(halls.filter((h) => h.up || h.down).map((h) => [h.bridgeId, { bridgeId: h.bridgeId, up: h.up, down: h.down }]));
+    const changed: AudioOnlyState[] = [];
+    for (const bridgeId of this.audioOnly.keys()) if (!now.has(bridgeId)) changed.push({ bridgeId, up: false, down: false });
+    for (const [bridgeId, state] of now) {
+      const before = this.audioOnly.get(bridgeId);
+      if (before?.up !== state.up || before?.down !== state.down) changed.push(state);
+    }
+    this.audioOnly.clear();
+    for (const [bridgeId, state] of now) this.audioOnly.set(bridgeId, state);
+    for (const state of changed) this.#emit('audioonly', state);
+  }
+
   #emit<K extends keyof ControlClientEventMap>(event: K, detail: ControlClientEventMap[K]): void {
     this.#events.emit(event, detail);
   }
@@ -212,6 +231,7 @@ export class ControlClient {
       this.#emit('view', view);
     });
     socket.on('control:event', (event) => this.#emit('event', event));
+    socket.on('link:audioOnly', ({ halls }) => this.#setAudioOnly(halls));
     socket.on('media:placement', (placement) => this.#tellTarget(this.#resolve(placement)));
     for (const [event, fns] of this.#serverListeners) for (const fn of fns) (socket.on as (ev: string, fn: ServerListener) => void)(event, fn);
   }

@@ -159,7 +159,11 @@ export class MediaClient {
     return this.#leg?.maxSpatialLayer ?? 0;
   }
 
-  /** Bridges whose links carry no video now, as the node in use tells (absent: video). */
+  /**
+   * Bridges whose links carry no video now, as the node in use tells: only the halls whose media
+   * is on that node (this hall's own send rule reads it). What pages show comes from the control
+   * client's `audioOnly`, which knows every node's halls.
+   */
   get audioOnly(): ReadonlyMap<string, AudioOnlyState> {
     return this.#leg?.audioOnly ?? NO_AUDIO_ONLY;
   }

@@ -115,7 +115,7 @@ export class MediaLeg {
   onAir = '';
   /** How this hall's camera leaves it: the layers its uplink carries, or none (audio only). */
   sendMode: SendMode = 'video';
-  /** Bridges whose links carry no video now (the server tells; absent: video). */
+  /** Bridges whose links carry no video now, of this node's halls (the node tells; absent: video): this hall's send rule reads its own. */
   readonly audioOnly = new Map<string, AudioOnlyState>();
   /** ICE restarts that brought the media back (tests and the link report read it). */
   iceRestarts = 0;

@@ -1,6 +1,7 @@
 import type { BridgeInfo } from '../shared/bridges.ts';
 import type { HealthLine } from '../../server/protocol/control.ts';
 import type { MediaPath } from '../../server/protocol/media.ts';
+import { audioOnlyDirection } from '../../server/core/health.ts';
 import { MEDIA_PATH_LABEL, MEDIA_PATH_SHORT, SEVERITY, STATUS_LABEL, clockTime, connected, searchKey, shortName, sortName, type TileStatus } from './words.ts';
 
 export type SortMode = 'plan' | 'severity' | 'name';
@@ -67,6 +68,8 @@ function reasonOf(line: HealthLine | null, dropped: boolean): string {
  */
 export class TileBoard {
   readonly #tiles = new Map<string, Tile>();
+  /** The control plane's weak links (undefined until told: the health lines' mark then). */
+  #audioOnly: ReadonlyMap<string, { up: boolean; down: boolean }> | undefined;
   readonly #groups: Group[] = [];
   readonly #root: HTMLElement;
   readonly #empty: HTMLElement;
@@ -162,6 +165,30 @@ export class TileBoard {
     this.#refreshGroups();
   }
 
+  /**
+   * The halls whose links carry no video, as the control plane tells them (at once when it
+   * changes, wherever the hall's media is): the tiles' marks follow it rather than the 2-second
+   * health summary.
+   */
+  setAudioOnly(halls: ReadonlyMap<string, { up: boolean; down: boolean }>): void {
+    this.#audioOnly = halls;
+    for (const tile of this.#tiles.values()) this.#paintAudioOnly(tile);
+  }
+
+  /** Audio first: its link carries speech only (the reason says which way); marked on the tile. */
+  #paintAudioOnly(tile: Tile): void {
+    const line = tile.line;
+    const flags = this.#audioOnly?.get(tile.bridge.id);
+    const live = flags ? (audioOnlyDirection(flags) ?? '') : '';
+    const audioOnly = !line || line.status === 'offline' ? '' : this.#audioOnly ? live : (line.last?.audioOnly ?? '');
+    const shown = tile.shown;
+    if (shown.audioOnly !== audioOnly) {
+      tile.el.classList.toggle('audio-only', audioOnly !== '');
+      tile.el.dataset.audioOnly = audioOnly;
+      shown.audioOnly = audioOnly;
+    }
+  }
+
   /** Applies every bridge's health line (the 2-second summary); returns whether any status changed. */
   update(lines: HealthLine[]): boolean {
     let statusChanged = false;
@@ -188,13 +215,7 @@ export class TileBoard {
         tile.reason.textContent = reason;
         shown.reason = reason;
       }
-      // Audio first: its link carries speech only (the reason says which way); marked on the tile.
-      const audioOnly = line.status !== 'offline' ? (line.last?.audioOnly ?? '') : '';
-      if (shown.audioOnly !== audioOnly) {
-        tile.el.classList.toggle('audio-only', audioOnly !== '');
-        tile.el.dataset.audioOnly = audioOnly;
-        shown.audioOnly = audioOnly;
-      }
+      this.#paintAudioOnly(tile);
       const reported = line.last?.mediaPath;
       const path = connected(line.status) && typeof reported === 'string' && reported in MEDIA_PATH_SHORT ? (reported as MediaPath) : null;
       if (shown.path !== path) {

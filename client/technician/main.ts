@@ -155,6 +155,8 @@ async function main(): Promise<void> {
   let lastSummaryAt = 0;
   /** How long applying a summary takes (the dashboard must stay responsive with 212 bridges). */
   const timing = { summaries: 0, lastMs: 0, maxMs: 0 };
+  // Weak links from the control plane, at once (the summary's marks come every 2 s); the client took the list first.
+  control.onServer('link:audioOnly', () => board.setAudioOnly(control.audioOnly));
   const applySummary = (summary: { at: number; bridges: HealthLine[] }): void => {
     const t0 = performance.now();
     board.update(summary.bridges);

@@ -25,7 +25,7 @@ import { HealthMonitor } from './HealthMonitor.ts';
 import { ClusterPlacement } from './placement/ClusterPlacement.ts';
 import { LocalPlacement, type MediaPlacement } from './placement/MediaPlacement.ts';
 import { recordLinkEvents } from './link-events.ts';
-import { LinkSampleFeed, type LinkCounterSource } from './LinkSampleFeed.ts';
+import { LinkSampleFeed, SessionSignals, type LinkCounterSource, type HallSignals } from './LinkSampleFeed.ts';
 import type { ConferenceMedia } from './media-node/ConferenceMedia.ts';
 import type { MediaNode } from './media-node/MediaNode.ts';
 import { principalKey, RequestLimits, type RateRefusal } from './rate-limit.ts';
@@ -82,6 +82,7 @@ interface ConferenceParts {
   presence: HallPresence;
   stopLinkEvents: () => void;
   linkFeed: LinkSampleFeed | undefined;
+  signals: HallSignals & { close(): unknown };
   placement: MediaPlacement;
   papers: PaperDesk;
   screenWatch: ScreenSourceWatch | undefined;
@@ -100,6 +101,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly tokens: AccessTokens;
   /** The link health of every bridge, for the technicians. */
   readonly health: HealthMonitor;
+  /** Which halls' links carry no video and who is heard, wherever their media is (the pages are told from it). */
+  readonly signals: HallSignals;
   /** Where each page's media goes. */
   readonly placement: MediaPlacement;
   /** Every principal's request budgets (rate-limit.ts), on the conference's clock. */
@@ -109,6 +112,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly #presence: HallPresence;
   readonly #stopLinkEvents: () => void;
   readonly #linkFeed: LinkSampleFeed | undefined;
+  readonly #signals: { close(): unknown };
   /** Ends a share whose picture is gone (undefined where this process cannot see every node's screen tracks). */
   readonly screenWatch: ScreenSourceWatch | undefined;
   #parts: ViewParts | undefined;
@@ -129,6 +133,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.#presence = parts.presence;
     this.#stopLinkEvents = parts.stopLinkEvents;
     this.#linkFeed = parts.linkFeed;
+    this.signals = parts.signals;
+    this.#signals = parts.signals;
     this.screenWatch = parts.screenWatch;
     this.limits = new RequestLimits(clock);
     this.runner.on('event', (event, meta) => this.emit('event', event, meta));
@@ -175,15 +181,22 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       });
       if (local) undo.push(() => local.close());
 
-      // Link counters: this process's session when it carries every hall (memory), else what the media nodes publish on redis.
+      // Link counters, weak links and levels: this process's session when it carries every hall (memory),
+      // else what the media nodes publish on redis (this process's own media among them).
       let linkFeed: LinkSampleFeed | undefined;
       let links: LinkCounterSource;
-      if (local && stores.kind === 'memory') links = local.session;
-      else {
-        const feed = await LinkSampleFeed.start(stores.links, conferenceId, { clock });
+      let signals: HallSignals & { close(): unknown };
+      if (local && stores.kind === 'memory') {
+        links = local.session;
+        const own = new SessionSignals(local.session);
+        undo.push(() => own.close());
+        signals = own;
+      } else {
+        const feed = await LinkSampleFeed.start(stores.links, conferenceId, { clock, bridgeIds: plan.bridges.map((b) => b.id), nodes: options.nodes, problem });
         undo.push(() => feed.close());
         linkFeed = feed;
         links = feed;
+        signals = feed;
       }
 
       // Staff and press consoles count as connected (they are few; their moves are paced like a hall's).
@@ -209,7 +222,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const health = new HealthMonitor({
         bridgeIds: plan.bridges.map((b) => b.id),
         links: () => links,
-        audioOnlyOf: (bridgeId) => local?.session.audioOnlyOf(bridgeId),
+        audioOnlyOf: (bridgeId) => signals.audioOnlyOf(bridgeId),
         online: (bridgeId) => presenceOf(runner.state, bridgeId).online,
         joined: (bridgeId) => presenceOf(runner.state, bridgeId).sessions.length > 0,
         // A device's picture that reaches nobody (the hardware halls run with this process's media).
@@ -235,7 +248,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const screenWatch = screens && ScreenSourceWatch.start({ runner, tracks: screens, clock, problem });
       if (screenWatch) undo.push(() => screenWatch.close());
       const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
-      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, placement, papers, screenWatch });
+      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, signals, placement, papers, screenWatch });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();
       throw error;
@@ -360,6 +373,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.#stopLinkEvents();
     this.health.close();
     await this.#linkFeed?.close();
+    await this.#signals.close();
     await this.local?.close();
     await this.runner.close();
     await this.tokens.close();

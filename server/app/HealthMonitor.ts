@@ -16,7 +16,7 @@ export interface HealthMonitorOptions {
   bridgeIds: readonly string[];
   /** Where the links' counters come from: this process's media session, or the media nodes' samples. */
   links: () => LinkCounterSource;
-  /** Whether a bridge's link carries video each way, where its media session is in this process (undefined: not known here). */
+  /** Whether a bridge's link carries video each way, wherever its media is (the conference's weak links; undefined: not known). */
   audioOnlyOf?: (bridgeId: string) => { up: boolean; down: boolean } | undefined;
   /** Whether the bridge's hall is connected (roll-call presence). */
   online: (bridgeId: string) => boolean;

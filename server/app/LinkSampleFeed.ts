@@ -1,35 +1,109 @@
-// Where the health monitor reads each link's counters (issue 13): the media session of this
-// process when it carries every hall (the `both` role alone), or the link samples that media
-// nodes publish every 2 s (any deployment on redis), kept here as the latest per bridge.
-import type { LinkCounters } from '../../sfu/index.ts';
-import type { Clock } from '../core/conference/index.ts';
+// Where the control plane reads each link's counters and weak links (issues 13 and 17): the media
+// session of this process when it carries every hall (the `both` role alone), or what the media
+// nodes publish on the conference's links channel (any deployment on redis): every 2 s their
+// halls' counters, kept here as the latest per bridge; their halls without video (a node's whole
+// list in every sample and at once when it changes), merged by the pure AudioOnlyBook; and who is
+// heard on each (at once when it changes, and in every sample), merged by mergeLevels.
+import { EventEmitter } from 'node:events';
+import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
+import type { Clock, ClockTimer } from '../core/conference/index.ts';
+import { AudioOnlyBook, mergeAudioOnly, mergeLevels, type AudioOnlyHall, type HallLevel } from '../core/weak-links.ts';
 import type { LinkSampleMessage } from '../protocol/cluster.ts';
-import type { LinkChannel, LinkWatch } from '../store/index.ts';
+import type { LinkChannel, LinkWatch, NodeRegistry, NodeWatch } from '../store/index.ts';
 
 /** A source of link counters: a bridge's cumulative counters now, or null when no node carries it. */
 export interface LinkCounterSource {
   linkCounters(bridgeId: string): Promise<LinkCounters | null>;
 }
 
+export type HallSignalEvents = {
+  /** The halls whose links carry no video changed: the whole list now. */
+  audioonly: [halls: AudioOnlyHall[]];
+  /** Who is heard now and how loud, loudest first (empty: silence), when it changed. */
+  levels: [levels: HallLevel[]];
+};
+
+/**
+ * What the media tells of the halls wherever their media is: which links carry no video (the
+ * control plane tells its pages, control socket `link:audioOnly`, and the health reads it) and
+ * who is heard how loud (the staff's `audio:levels`).
+ */
+export interface HallSignals extends EventEmitter<HallSignalEvents> {
+  audioOnly(): AudioOnlyHall[];
+  audioOnlyOf(bridgeId: string): AudioOnlyHall;
+}
+
+/** Options of LinkSampleFeed.start. */
+export interface LinkSampleFeedOptions {
+  clock: Clock;
+  /** The plan's halls (a node's word about another bridge is dropped). */
+  bridgeIds: readonly string[];
+  /** A node's counters and list stand this long without a message (3 sampling periods: 6 s). */
+  staleMs?: number;
+  /**
+   * The media nodes' registry, where the deployment has one: only a live node's list is taken,
+   * and a node whose lease ends takes its list with it at once. Without it (processes on one
+   * redis, each with its own media), a list goes when it is stale.
+   */
+  nodes?: NodeRegistry;
+  /** Where a refused list is logged (once per node id). */
+  problem?: (message: string, error: unknown) => void;
+}
+
 /** The latest link samples of every media node of a conference. */
-export class LinkSampleFeed implements LinkCounterSource {
+export class LinkSampleFeed extends EventEmitter<HallSignalEvents> implements LinkCounterSource, HallSignals {
   readonly #clock: Clock;
   readonly #staleMs: number;
   readonly #latest = new Map<string, { counters: LinkCounters; nodeId: string; receivedAt: number }>();
+  readonly #book: AudioOnlyBook;
+  readonly #known: (bridgeId: string) => boolean;
+  readonly #options: LinkSampleFeedOptions;
+  /** The live nodes, where there is a registry (undefined: every node's word is taken). */
+  #live: Set<string> | undefined;
+  readonly #refused = new Set<string>();
+  /** Each node's last levels, and when they came. */
+  readonly #levels = new Map<string, { levels: HallLevel[]; at: number }>();
+  #levelsKey = '[]';
   #watch: LinkWatch | undefined;
+  #nodeWatch: NodeWatch | undefined;
+  #expiry: ClockTimer | undefined;
 
-  private constructor(clock: Clock, staleMs: number) {
-    this.#clock = clock;
-    this.#staleMs = staleMs;
+  private constructor(options: LinkSampleFeedOptions) {
+    super();
+    this.#options = options;
+    this.#clock = options.clock;
+    this.#staleMs = options.staleMs ?? 6000;
+    const known = new Set(options.bridgeIds);
+    this.#known = (id) => known.has(id);
+    this.#book = new AudioOnlyBook(this.#known);
   }
 
   /**
    * Listens to a conference's link samples. A bridge whose samples stop (its hall left its node,
-   * or the node died) has no counters after `staleMs` (3 sampling periods: 6 s).
+   * or the node died) has no counters after `staleMs`; a node's audio-only list goes then too, or
+   * at once when the registry says its lease ended.
    */
-  static async start(channel: LinkChannel, conferenceId: string, options: { clock: Clock; staleMs?: number }): Promise<LinkSampleFeed> {
-    const feed = new LinkSampleFeed(options.clock, options.staleMs ?? 6000);
-    feed.#watch = await channel.watchLinks(conferenceId, (message) => feed.#take(message));
+  static async start(channel: LinkChannel, conferenceId: string, options: LinkSampleFeedOptions): Promise<LinkSampleFeed> {
+    const feed = new LinkSampleFeed(options);
+    try {
+      if (options.nodes) {
+        const nodes = options.nodes;
+        feed.#nodeWatch = await nodes.watchNodes((change) => {
+          if (change.kind === 'up') feed.#live?.add(change.node.nodeId);
+          else {
+            feed.#live?.delete(change.nodeId);
+            feed.#tell(feed.#book.drop(change.nodeId));
+            if (feed.#levels.delete(change.nodeId)) feed.#tellLevels();
+          }
+        });
+        feed.#live = new Set((await nodes.liveNodes()).map((n) => n.nodeId));
+      }
+      feed.#watch = await channel.watchLinks(conferenceId, (message) => feed.#take(message));
+      feed.#expiry = options.clock.setInterval(() => feed.#expire(), Math.max(100, Math.round(feed.#staleMs / 6)), { background: true });
+    } catch (error) {
+      await feed.close();
+      throw error;
+    }
     return feed;
   }
 
@@ -39,11 +113,24 @@ export class LinkSampleFeed implements LinkCounterSource {
     return entry.counters;
   }
 
+  /** The halls whose links carry no video now, on any live node. */
+  audioOnly(): AudioOnlyHall[] {
+    return this.#book.list();
+  }
+
+  /** One hall's state (both false: video, or nothing known). */
+  audioOnlyOf(bridgeId: string): AudioOnlyHall {
+    return this.#book.of(bridgeId);
+  }
+
   /** Stops listening; idempotent. */
   async close(): Promise<void> {
-    const watch = this.#watch;
-    this.#watch = undefined;
-    await watch?.close();
+    const [watch, nodeWatch] = [this.#watch, this.#nodeWatch];
+    this.#watch = this.#nodeWatch = undefined;
+    this.#clock.clearInterval(this.#expiry);
+    this.#expiry = undefined;
+    await Promise.all([watch?.close(), nodeWatch?.close()]);
+    this.removeAllListeners();
   }
 
   #take(message: LinkSampleMessage): void {
@@ -54,5 +141,69 @@ export class LinkSampleFeed implements LinkCounterSource {
       if (held && held.nodeId !== message.nodeId && now - held.receivedAt <= this.#staleMs && held.counters.at > counters.at) continue;
       this.#latest.set(bridgeId, { counters: counters as LinkCounters, nodeId: message.nodeId, receivedAt: now });
     }
+    if (!message.audioOnly && !message.levels) return;
+    // A list from a node the registry does not hold (forged, or a node whose lease ended) changes nothing.
+    if (this.#live && !this.#live.has(message.nodeId)) {
+      if (!this.#refused.has(message.nodeId)) {
+        this.#refused.add(message.nodeId);
+        this.#options.problem?.(`weak links or levels from a node that is not live refused: ${message.nodeId}`, undefined);
+      }
+      return;
+    }
+    if (message.audioOnly) this.#tell(this.#book.take(message.nodeId, message.audioOnly, now));
+    if (message.levels) {
+      this.#levels.set(message.nodeId, { levels: message.levels.filter((l) => this.#known(l.bridgeId)), at: now });
+      this.#tellLevels();
+    }
+  }
+
+  #expire(): void {
+    const now = this.#clock.now();
+    this.#tell(this.#book.expire(now, this.#staleMs));
+    let dropped = false;
+    for (const [nodeId, entry] of this.#levels) if (now - entry.at > this.#staleMs) dropped = this.#levels.delete(nodeId) || dropped;
+    if (dropped) this.#tellLevels();
+  }
+
+  /** Tells the merged levels when they changed. */
+  #tellLevels(): void {
+    const merged = mergeLevels([...this.#levels.values()].map((e) => e.levels));
+    const key = JSON.stringify(merged);
+    if (key === this.#levelsKey) return;
+    this.#levelsKey = key;
+    if (this.#watch) this.emit('levels', merged);
+  }
+
+  #tell(changed: AudioOnlyHall[] | null): void {
+    if (changed && this.#watch) this.emit('audioonly', changed);
+  }
+}
+
+/** The weak links and levels of this process's own media session, where it carries every hall (the embedded default). */
+export class SessionSignals extends EventEmitter<HallSignalEvents> implements HallSignals {
+  readonly #session: MediaSession;
+  readonly #onChange = (): void => void this.emit('audioonly', this.audioOnly());
+  readonly #onLevels = ({ levels }: { levels: HallLevel[] }): void => void this.emit('levels', levels);
+
+  constructor(session: MediaSession) {
+    super();
+    this.#session = session;
+    session.on('audioonly', this.#onChange);
+    session.on('audiolevels', this.#onLevels);
+  }
+
+  audioOnly(): AudioOnlyHall[] {
+    return mergeAudioOnly([this.#session.audioOnly()]);
+  }
+
+  audioOnlyOf(bridgeId: string): AudioOnlyHall {
+    return this.#session.audioOnlyOf(bridgeId);
+  }
+
+  /** Stops listening; idempotent. */
+  close(): void {
+    this.#session.off('audioonly', this.#onChange);
+    this.#session.off('audiolevels', this.#onLevels);
+    this.removeAllListeners();
   }
 }

@@ -109,14 +109,49 @@ export const LinkCountersRecord = z.object({
   down: LinkSide,
 });
 
+/** A hall whose link carries no video, as its media node tells it (sfu/audio-only.ts decides): `up` its camera does not reach the SFU, `down` no video reaches it. */
+export const AudioOnlyRecord = z.strictObject({
+  bridgeId: z.string().min(1).max(40),
+  up: z.boolean(),
+  down: z.boolean(),
+});
+export type AudioOnlyRecord = z.infer<typeof AudioOnlyRecord>;
+
+/** A hall heard now on a node, and how loud (sfu/AudioLevels.ts: what the SFU forwards, whole dBov). */
+export const AudioLevelRecord = z.strictObject({
+  bridgeId: z.string().min(1).max(40),
+  dBov: z.number().int().min(-127).max(0),
+});
+
+/** At most this many levels in one node's message (16 per worker's observer). */
+export const MAX_LEVELS = 1024;
+
+/** At most this many halls in one node's audio-only list (as many as a sample's links). */
+export const MAX_AUDIO_ONLY = 20_000;
+
 /**
- * What a media node publishes every 2 s on `diemcau:{<conferenceId>}:links`: the counters of the
- * bridges whose halls are on it, for the control plane's link health.
+ * What a media node publishes on `diemcau:{<conferenceId>}:links`: every 2 s the counters of the
+ * bridges whose halls are on it, for the control plane's link health; and `audioOnly`, the whole
+ * list of its halls whose links carry no video now (weak links, issue 17), in every sample and,
+ * with no counters, at once whenever it changes. A whole list, not a change: a message lost, or a
+ * control instance that starts late, is healed by the next one. Absent: a node of a version that
+ * does not tell (nothing is known of its halls).
  */
 export const LinkSampleMessage = z.object({
   nodeId: NodeId,
   at: z.number().int(),
   links: z.record(z.string().max(40), LinkCountersRecord).refine((l) => Object.keys(l).length <= 20_000, 'too many links'),
+  /**
+   * The halls heard now on the node and how loud, loudest first (empty: silence): in every sample
+   * and, alone, whenever they change (at most every 400 ms). Absent: no word (the last stands).
+   */
+  levels: z.array(AudioLevelRecord).max(MAX_LEVELS).optional(),
+  audioOnly: z
+    .array(AudioOnlyRecord)
+    .max(MAX_AUDIO_ONLY)
+    .refine((l) => l.every((a) => a.up || a.down), 'a hall in the audio-only list carries no video one way at least')
+    .refine((l) => new Set(l.map((a) => a.bridgeId)).size === l.length, 'a hall at most once')
+    .optional(),
 });
 export type LinkSampleMessage = z.infer<typeof LinkSampleMessage>;
 

@@ -16,7 +16,7 @@ import {
 import type { ConferenceEvent, ErrorCode as ConferenceErrorCode } from '../core/conference/types.ts';
 import { MAX_MESSAGE_TEXT, MESSAGE_KINDS, STAFF, type MessageKind, type MessageSenderRole } from '../core/conference/messages.ts';
 import type { HealthStatus, LinkSample } from '../core/health.ts';
-import { BridgeId, MediaPathSchema, type ErrorCode as WireErrorCode } from './media.ts';
+import { BridgeId, MediaPathSchema, type AudioOnlyState, type ErrorCode as WireErrorCode } from './media.ts';
 import { screenText } from './text.ts';
 import { ContentCommands, type ContentView, type PaperSlotView, type PapersView, type ScreenEndedView } from './papers.ts';
 
@@ -377,4 +377,9 @@ export interface ControlServerEvents {
    * loudest first; empty: silence). Sent when it changes, at most every 400 ms.
    */
   'audio:levels': (msg: { at: number; levels: { bridgeId: string; dBov: number }[] }) => void;
+  /**
+   * Every page: the halls whose links carry no video now ("Đường truyền yếu — chỉ âm thanh"),
+   * wherever their media is; the whole list, on connection and at each change (empty: none).
+   */
+  'link:audioOnly': (msg: { at: number; halls: AudioOnlyState[] }) => void;
 }

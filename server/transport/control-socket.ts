@@ -66,7 +66,9 @@ export function attachControlSignaling(
     // must not find its own hall offline because the roll-call was still on its way to the state.
     const online = (principal.role === 'operator' ? conference.bridgeConnected(principal.bridgeId) : Promise.resolve()).catch(() => undefined);
     void online.then(() => {
-      if (socket.connected) socket.emit('control:view', conference.view(principal));
+      if (!socket.connected) return;
+      socket.emit('control:view', conference.view(principal));
+      socket.emit('link:audioOnly', { at: conference.clock.now(), halls: conference.signals.audioOnly() });
     });
 
     const handlers: ControlHandlers = {
@@ -189,14 +191,19 @@ export function attachControlSignaling(
   const onEvent = (event: ConferenceEvent, meta: EventMeta): void => {
     nsp.local.to('staff').emit('control:event', { ...event, seq: meta.seq, at: meta.at });
   };
-  // Who is heard and how loud, for the chair's tiles (this instance's media: its own halls; a
-  // control-only instance has none, see the README's known limits).
-  const onLevels = ({ levels }: { levels: { bridgeId: string; dBov: number }[] }): void => {
+  // Who is heard and how loud, for the chair's tiles: every node's halls (their nodes tell every
+  // control instance), or this process's own media in the embedded default.
+  const onLevels = (levels: { bridgeId: string; dBov: number }[]): void => {
     nsp.local.to('staff').emit('audio:levels', { at: current().clock.now(), levels });
+  };
+  // Weak links, wherever the halls' media is (the nodes tell every control instance): every page.
+  const onAudioOnly = (halls: { bridgeId: string; up: boolean; down: boolean }[]): void => {
+    nsp.local.emit('link:audioOnly', { at: current().clock.now(), halls });
   };
   let bound: Conference | undefined;
   const unbind = (): void => {
-    bound?.local?.session.off('audiolevels', onLevels);
+    bound?.signals.off('audioonly', onAudioOnly);
+    bound?.signals.off('levels', onLevels);
     bound?.off('changed', onChanged);
     bound?.off('event', onEvent);
     bound?.health.off('sampled', onSampled);
@@ -209,7 +216,10 @@ export function attachControlSignaling(
     unbind();
     bound = current();
     bound.on('changed', onChanged);
-    bound.local?.session.on('audiolevels', onLevels);
+    bound.signals.on('audioonly', onAudioOnly);
+    // A replaced conference: the pages drop what the old one said.
+    if (nsp.sockets.size > 0) onAudioOnly(bound.signals.audioOnly());
+    bound.signals.on('levels', onLevels);
     bound.on('event', onEvent);
     bound.health.on('sampled', onSampled);
     bound.health.on('alert', onAlert);

@@ -16,12 +16,18 @@ async function main(): Promise<void> {
   });
   const media = await running.ready;
   const session = media.session;
+  // When this node's session told each weak-link change (sfu/AudioOnlyWatch), on this machine's clock.
+  const audioOnlyLog: { at: number; bridgeId: string; up: boolean; down: boolean }[] = [];
+  session.on('audioonly', (state) => audioOnlyLog.push({ at: Date.now(), ...state }));
+  // When this node's session told who is heard (sfu/AudioLevels), on this machine's clock.
+  const levelsLog: { at: number; levels: { bridgeId: string; dBov: number }[] }[] = [];
+  session.on('audiolevels', ({ levels }) => levelsLog.push({ at: Date.now(), levels }));
   const ops: Record<string, (args: Record<string, unknown>) => Promise<unknown> | unknown> = {
     /** A hall that publishes its microphone and camera (one simulcast layer sent) over plain RTP; where to send them. */
-    async publish({ peerId, bridgeId }) {
+    async publish({ peerId, bridgeId, audioLevel }) {
       session.join(String(peerId), { bridgeId: String(bridgeId), publish: true, receiveOnAir: false, thumbnails: false }, new RecordingSink());
       const t = await session.createPlainTransport(String(peerId), 'send', { comedia: true });
-      const mic = micParameters();
+      const mic = micParameters({ audioLevel: audioLevel === true });
       const cam = camParameters();
       const micId = (await session.produce(String(peerId), t.id, 'audio', mic, 'mic')).id;
       const camId = (await session.produce(String(peerId), t.id, 'video', cam, 'cam')).id;
@@ -36,6 +42,12 @@ async function main(): Promise<void> {
       return {};
     },
     leave: ({ peerId }) => session.leave(String(peerId)),
+    /** The hall's own report of how its camera sends (what `media:sendMode` on /media calls). */
+    sendMode: ({ peerId, mode }) => session.setSendMode(String(peerId), mode === 'audio-only' ? 'audio-only' : 'video'),
+    /** The weak-link changes this node's session told, with when. */
+    audioOnlyLog: () => audioOnlyLog,
+    /** Who this node's session said is heard, with when. */
+    levelsLog: () => levelsLog,
     keyframes: ({ producerId }) => session.producerKeyframeRequests(String(producerId)),
     pipes: () => session.pipeStats(),
     routing: () => ({

@@ -8,6 +8,14 @@ import { OpusPacketizer, parseFeedback, Vp8Packetizer } from '../../scripts/benc
 export class SyntheticHall {
   readonly socket = dgram.createSocket('udp4');
   plis = 0;
+  /** Whether it sends its camera's packets (false: as a camera whose packets stop arriving; its microphone goes on). */
+  sendVideo = true;
+  /**
+   * The level its microphone's packets say (RFC 6464, dBov, -127 silence … 0), as a browser
+   * writes it: only when start() was given the extension's id.
+   */
+  audioLevelDb = -127;
+  #levelExtId: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #audio!: OpusPacketizer;
   #video!: Vp8Packetizer;
@@ -15,7 +23,8 @@ export class SyntheticHall {
   #ts = 0;
   #closed = false;
 
-  async start(target: { ip: string; port: number; micSsrc: number; camSsrc: number }, keyframeDelayMs = 80): Promise<void> {
+  async start(target: { ip: string; port: number; micSsrc: number; camSsrc: number }, keyframeDelayMs = 80, audioLevelExtId?: number): Promise<void> {
+    this.#levelExtId = audioLevelExtId;
     await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', r));
     this.#target = target;
     this.#audio = new OpusPacketizer(target.micSsrc, 111);
@@ -29,12 +38,22 @@ export class SyntheticHall {
     });
     this.#frame(true);
     this.#timer = setInterval(() => {
-      this.#send(this.#audio.packetize(Buffer.alloc(40, 0xf8), (this.#ts += 960)));
+      this.#send(this.#withLevel(this.#audio.packetize(Buffer.alloc(40, 0xf8), (this.#ts += 960))));
       this.#frame(false);
     }, 40);
   }
 
+  /** The packet with a one-byte header extension (RFC 8285) carrying its level, when asked for. */
+  #withLevel(packet: Buffer): Buffer {
+    if (this.#levelExtId === undefined) return packet;
+    const ext = Buffer.from([0xbe, 0xde, 0x00, 0x01, (this.#levelExtId << 4) | 0, 0x80 | Math.min(127, Math.max(0, -Math.round(this.audioLevelDb))), 0, 0]);
+    const out = Buffer.concat([packet.subarray(0, 12), ext, packet.subarray(12)]);
+    out[0] = out[0]! | 0x10;
+    return out;
+  }
+
   #frame(key: boolean): void {
+    if (!this.sendVideo) return;
     // VP8 payload header: P bit 0 on a keyframe.
     const frame = Buffer.alloc(300, 0x55);
     frame[0] = key ? 0x10 : 0x11;

@@ -103,12 +103,15 @@ export class RecordingSink implements MediaPeerSink {
 
 let nextSsrc = 10_000;
 
-/** What a browser's Opus microphone producer looks like to mediasoup. */
-export function micParameters(): ms.RtpParameters {
+/** The RTP header extension id a test microphone carries its level in (RFC 6464), when it does. */
+export const AUDIO_LEVEL_EXT_ID = 1;
+
+/** What a browser's Opus microphone producer looks like to mediasoup (`audioLevel`: with its level in each packet, as a browser sends it). */
+export function micParameters(o: { audioLevel?: boolean } = {}): ms.RtpParameters {
   return {
     mid: '0',
     codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 }, rtcpFeedback: [] }],
-    headerExtensions: [],
+    headerExtensions: o.audioLevel ? [{ uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level', id: AUDIO_LEVEL_EXT_ID, encrypt: false, parameters: {} }] : [],
     encodings: [{ ssrc: nextSsrc++ }],
     rtcp: { cname: 'diemcau-test' },
   };
