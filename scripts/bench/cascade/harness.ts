@@ -145,7 +145,7 @@ class NodeProcess {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new Error(`${this.nodeId}: ${op} timed out`));
+        reject(new Error(`${this.nodeId}: ${op} timed out (${[this.pid, ...this.workerPids].map(procState).join(', ')})`));
       }, timeoutMs);
       this.#pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v)), reject: (e) => (clearTimeout(timer), reject(e)) });
       // A node process on its way out (its channel closed before its exit is seen) fails this call, not the harness (EPIPE).
@@ -671,6 +671,17 @@ export class CascadeHarness {
     await this.control?.close().catch(() => undefined);
     await this.redis?.stop();
     await this.rig?.close();
+  }
+}
+
+/** A process's state and CPU seconds, for a call that timed out: is the node or its worker spinning, asleep, or gone? */
+function procState(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${pid} ${f[0]} ${round(cpuSeconds(pid), 1)} s cpu`;
+  } catch {
+    return `${pid} gone`;
   }
 }
 
