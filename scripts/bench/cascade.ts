@@ -321,7 +321,8 @@ function killSteps(h: CascadeHarness, victim: string, killedAt: number, onVictim
   const joined = onVictim.map((p) => since(h.joinedAt.get(p))).filter((x): x is number => x !== null);
   const arrived = arrivals.filter((x): x is number => x != null);
   return {
-    lease_ended_s: since(h.leaseEndedAt.get(victim)),
+    // The first end after the kill (a cut node's renewals queued in its kernel can reach redis once its link is back, and end again).
+    lease_ended_s: since(h.leaseEnds.find((e) => e.nodeId === victim && e.at >= killedAt)?.at),
     moved_first_s: moved.length ? Math.min(...moved) : null,
     moved_last_s: moved.length ? Math.max(...moved) : null,
     moved: moved.length,

@@ -13,7 +13,7 @@ import { loadConfig } from '../../config/index.ts';
 import { defaultPlan } from '../../config/default-plan.ts';
 import { startServer, type RunningServer } from '../../server/app/server.ts';
 import { NODE_LEASE_MS, NODE_RENEW_MS } from '../../server/app/media-node/NodeLease.ts';
-import { NODE_POLL_MS } from '../../server/store/index.ts';
+import { NODE_POLL_MS, RedisNodeRegistry } from '../../server/store/index.ts';
 import { MediaNodeProcess } from '../helpers/media-nodes.ts';
 import { createNetRig, netRigSkipReason, startServerIn, type NetRig } from '../helpers/netns.ts';
 import { startRedisServer, type RedisServer } from './store/redis-server.ts';
@@ -147,6 +147,24 @@ describe('A media node known dead before its lease: the control plane\'s lifelin
     expect(death, 'the lifelines ended node2\'s lease').to.not.equal(undefined);
     expect(death!.why).to.include('refuses');
     for (const b of onVictim) expect(placement.nodeOf(b), b).to.be.oneOf(['node1', 'node3']);
+  });
+
+  it('a late renewal of a dead run (sent by its kernel once its link was back) is ended at once, not after its lease', async () => {
+    const registry = await RedisNodeRegistry.create({ url: redis.url });
+    try {
+      const record = (await registry.liveNodes()).find((n) => n.nodeId === 'node1')!;
+      expect(record?.incarnation, 'node1 live with an incarnation').to.be.a('string');
+      await waitFor('the control instance holds a lifeline to node1', async () => (control.lifelines?.held() ?? []).includes('node1'), 10_000, 50);
+      await nodes[0]!.kill('SIGKILL');
+      await waitFor('node1 dead', async () => !(await registry.liveNodes()).some((n) => n.nodeId === 'node1'), NODE_LEASE_MS + 3000, 20);
+      const lateAt = Date.now();
+      await registry.announce({ ...record, renewedAt: Date.now() }, 10_000);
+      await waitFor('the late renewal ended', async () => !(await registry.liveNodes()).some((n) => n.nodeId === 'node1'), 10_000, 20);
+      const tookMs = Date.now() - lateAt;
+      expect(tookMs, `node1's dead run announced again (for 10 s) was ended after ${tookMs} ms`).to.be.below(EARLIEST_LEASE_END_MS / 2);
+    } finally {
+      await registry.close();
+    }
   });
 });
 

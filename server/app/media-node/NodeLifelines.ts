@@ -13,6 +13,8 @@ import { judgeLifeline, LIFELINE_PROBE_AGAIN_MS, LIFELINE_PROBE_TIMEOUT_MS, type
 /** After the lease was left to decide, the next try of a node's address; doubled up to LIFELINE_RETRY_MAX_MS. */
 export const LIFELINE_RETRY_MS = 500;
 export const LIFELINE_RETRY_MAX_MS = 5000;
+/** Incarnations remembered as once held (NodeLifelines' #everHeld). */
+const HELD_MEMORY = 1000;
 /** The first line of a lifeline is this long at most. */
 const FIRST_LINE_MAX = 1024;
 
@@ -51,6 +53,12 @@ interface Line {
 export class NodeLifelines {
   readonly #o: NodeLifelinesOptions;
   readonly #lines = new Map<string, Line>();
+  /**
+   * The incarnations whose lifeline was held once, at their address (`nodeId|incarnation|url`):
+   * a record of one that comes back (a renewal the dead node's kernel sent late, once its link was
+   * back) and whose address refuses is dead at once. The most recent HELD_MEMORY only.
+   */
+  readonly #everHeld = new Set<string>();
   /** Nodes whose lease a lifeline ended, in order (tests, the log). */
   readonly deaths: LifelineDeath[] = [];
   #watch: NodeWatch | undefined;
@@ -92,7 +100,7 @@ export class NodeLifelines {
     this.#drop(node.nodeId);
     // A record without an incarnation is judged by its lease alone.
     if (!node.incarnation) return;
-    const next: Line = { nodeId: node.nodeId, incarnation: node.incarnation, url: node.nodeApiUrl, held: false, res: undefined, closedAt: null, retryMs: LIFELINE_RETRY_MS, timer: undefined, done: false };
+    const next: Line = { nodeId: node.nodeId, incarnation: node.incarnation, url: node.nodeApiUrl, held: this.#everHeld.has(heldKey(node.nodeId, node.incarnation, node.nodeApiUrl)), res: undefined, closedAt: null, retryMs: LIFELINE_RETRY_MS, timer: undefined, done: false };
     this.#lines.set(node.nodeId, next);
     void this.#try(next, 1);
   }
@@ -116,6 +124,8 @@ export class NodeLifelines {
       case 'alive':
         if (line.closedAt !== null) this.#o.log.info({ nodeId: line.nodeId, ms: Date.now() - line.closedAt }, 'media node lifeline held again: the node answers');
         line.held = true;
+        this.#everHeld.add(heldKey(line.nodeId, line.incarnation, line.url));
+        if (this.#everHeld.size > HELD_MEMORY) this.#everHeld.delete(this.#everHeld.values().next().value!);
         line.closedAt = null;
         line.retryMs = LIFELINE_RETRY_MS;
         line.res = res;
@@ -210,6 +220,10 @@ export function probeLifeline(baseUrl: string, timeoutMs: number): Promise<{ pro
     });
     const timer = setTimeout(() => finish({ kind: 'silent', why: `no answer within ${timeoutMs} ms` }), timeoutMs);
   });
+}
+
+function heldKey(nodeId: string, incarnation: string, url: string): string {
+  return `${nodeId}|${incarnation}|${url}`;
 }
 
 function parseFirstLine(line: string): { nodeId: string; incarnation: string } | null {
