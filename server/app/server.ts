@@ -24,6 +24,7 @@ import { Conference } from './Conference.ts';
 import { PlanLoadError } from './errors.ts';
 import { clusterOf, nodeIdOf, startPool } from './media-node/from-config.ts';
 import { MediaNode } from './media-node/MediaNode.ts';
+import { NodeLifelines } from './media-node/NodeLifelines.ts';
 import { listenHttp } from './listen.ts';
 import { parsePressFeed } from './feed/FeedOutput.ts';
 import { startTurn, type TurnService } from './turn/index.ts';
@@ -50,6 +51,8 @@ export interface RunningServer {
   readonly pool: WorkerPool;
   /** This process's media node (the `both` role). */
   readonly node: MediaNode | undefined;
+  /** The lifelines to the media nodes of a shared registry (none without one). */
+  readonly lifelines: NodeLifelines | undefined;
   /** The conference at work (replaced by loadPlan). */
   readonly conference: Conference;
   /** The conference's media session (conference.media). */
@@ -122,6 +125,12 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       node = made;
     }
     const pool = node?.pool;
+    // A shared registry of media nodes that pipe to each other (redis and a node secret, or a
+    // control-only instance); otherwise this process's own media is the node, at the page's own origin.
+    const nodes = extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined);
+    // A lifeline to each media node: one killed is known dead at once, not when its lease ends.
+    const lifelines = nodes && (await NodeLifelines.start({ registry: nodes, log: logger }));
+    if (lifelines) cleanups.push(() => lifelines.close());
 
     /** The conference of a plan, with every part it owns (runner, tokens, health; its media on this process's node). */
     const openConference = (forPlan: ConferencePlan): Promise<Conference> =>
@@ -135,9 +144,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         healthIntervalMs: extras.healthIntervalMs,
         presenceGraceMs: extras.presenceGraceMs,
         rtpListenInfo: pool && { ...pool.listenInfo, portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } },
-        // A shared registry of media nodes that pipe to each other (redis and a node secret, or a
-        // control-only instance); otherwise this process's own media is the node, at the page's own origin.
-        nodes: extras.nodes ?? (stores.kind === 'redis' && (!node || node.clustered) ? stores.nodes : undefined),
+        nodes,
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset, dataDir: config.dataDir },
         papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
@@ -267,6 +274,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       url,
       port,
       node,
+      lifelines,
       get pool() {
         if (!pool) throw new SfuError('invalid_state', 'no workers on a control-only instance');
         return pool;

@@ -41,6 +41,13 @@ export const MediaNodeRecord = z.object({
   /** A draining node takes no new peers and gives its own away one by one. */
   draining: z.boolean(),
   startedAt: z.number().int(),
+  /**
+   * This run of the node's process (a random id drawn at start): a node restarted with the same id
+   * is another incarnation. The control plane's lifeline to the node (server/core/node-death.ts)
+   * ends the lease of an incarnation only, never of the node's next run. Optional: a record
+   * without one is judged by its lease alone.
+   */
+  incarnation: z.string().min(8).max(64).optional(),
   /** When the record was last renewed (the announcing node's clock). */
   renewedAt: z.number().int(),
   /**

@@ -19,6 +19,14 @@ export interface NodeRegistry {
   /** Removes a node at once (an orderly shutdown). */
   withdraw(nodeId: string): Promise<void>;
 
+  /**
+   * Ends a node's lease at once, as if it had expired, if the record held is still of this
+   * incarnation (a node restarted meanwhile keeps its new lease); true when it ended one. Watchers
+   * are told as of an expired lease. For a node known dead before its lease runs out
+   * (server/core/node-death.ts).
+   */
+  endLease(nodeId: string, incarnation: string): Promise<boolean>;
+
   /** The nodes whose lease is alive now. */
   liveNodes(): Promise<MediaNodeRecord[]>;
 

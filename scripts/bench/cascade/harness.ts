@@ -40,6 +40,13 @@ export interface CascadeOptions {
   bridges: number;
   /** The synthetic load's two sides: native (rtp-gen, rtp-sink; default) or the Node ones. */
   harness?: HarnessImpl;
+  /**
+   * How a node is lost in the failovers: `sigkill` (the process killed; its kernel closes its
+   * connections, so the control plane's lifeline knows at once) or `cut` (its host's link taken
+   * down, the process left running: nothing closes, nothing answers, only the lease tells; the
+   * process is killed and the link restored once its lease ended, and it starts again).
+   */
+  loss?: 'sigkill' | 'cut';
   log?: (line: string) => void;
 }
 
@@ -138,7 +145,7 @@ class NodeProcess {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new Error(`${this.nodeId}: ${op} timed out`));
+        reject(new Error(`${this.nodeId}: ${op} timed out (${[this.pid, ...this.workerPids].map(procState).join(', ')})`));
       }, timeoutMs);
       this.#pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v)), reject: (e) => (clearTimeout(timer), reject(e)) });
       // A node process on its way out (its channel closed before its exit is seen) fails this call, not the harness (EPIPE).
@@ -347,7 +354,10 @@ export class CascadeHarness {
         this.leaseEndedAt.set(id, Date.now());
         this.leaseEnds.push({ nodeId: id, at: Date.now() });
         const kill = this.kills.filter((k) => k.nodeId === id).pop();
-        this.#log(`cascade: the control instance saw ${id}'s lease end${kill ? ` ${Date.now() - kill.at} ms after its last kill` : ' (never killed)'}`);
+        // Ended by the control plane's lifeline (server/core/node-death.ts), or by the lease running out.
+        const death = this.control.lifelines?.deaths.filter((d) => d.nodeId === id && d.at >= (kill?.at ?? 0)).pop();
+        const by = death ? `by its lifeline (${death.why}; ${death.afterCloseMs ?? '-'} ms after it closed)` : 'by its lease';
+        this.#log(`cascade: the control instance saw ${id}'s lease end${kill ? ` ${Date.now() - kill.at} ms after its last kill` : ' (never killed)'}, ${by}`);
       }
       live = now;
     });
@@ -571,10 +581,24 @@ export class CascadeHarness {
     const killedAt = Date.now();
     this.kills.push({ nodeId, at: killedAt });
     for (const [peerId, at] of this.at) if (at === nodeId) this.#lost.add(peerId);
-    process.kill(n.pid, 'SIGKILL');
-    await n.exited;
+    const cut = this.options.loss === 'cut';
+    const host = this.#hosts.get(nodeId)!;
+    // A cut: the host's cable pulled (the time counts from before the command), the process left running.
+    if (cut) await host.setLink(false);
+    else {
+      process.kill(n.pid, 'SIGKILL');
+      await n.exited;
+    }
     // Its workers lose their channel and exit; the restart must not find their ports taken.
     const restart = (async () => {
+      if (cut) {
+        // Back once the control plane took it for lost (its lease ended), as a host repaired: killed first, so that it
+        // does not renew the old run's lease when its link is back, then started again.
+        for (let i = 0; i < 200 && !((this.leaseEndedAt.get(nodeId) ?? 0) >= killedAt); i++) await new Promise((r) => setTimeout(r, 50));
+        process.kill(n.pid, 'SIGKILL');
+        await n.exited;
+        await host.setLink(true);
+      }
       for (let i = 0; i < 50 && n.workerPids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
       for (const pid of n.workerPids.filter(alive)) process.kill(pid, 'SIGKILL');
       const again = await this.#startNode(nodeId);
@@ -647,6 +671,17 @@ export class CascadeHarness {
     await this.control?.close().catch(() => undefined);
     await this.redis?.stop();
     await this.rig?.close();
+  }
+}
+
+/** A process's state and CPU seconds, for a call that timed out: is the node or its worker spinning, asleep, or gone? */
+function procState(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${pid} ${f[0]} ${round(cpuSeconds(pid), 1)} s cpu`;
+  } catch {
+    return `${pid} gone`;
   }
 }
 

@@ -3,6 +3,8 @@
 // of the other live nodes, the node channel to them (signed HTTP) and the node API they call.
 // What it never does: take instructions from a hall beyond the media signaling, or from a control
 // instance at all: it follows the conference's state in the store.
+import { randomBytes } from 'node:crypto';
+import type { Response } from 'express';
 import { z } from 'zod';
 import { NodeStats, PipeReply, type Labels, type MediaNodeRecord, type PipeRequest, type UnpipeRequest } from '../../protocol/cluster.ts';
 import { SfuError, type CascadeChannel, type WorkerPool } from '../../../sfu/index.ts';
@@ -16,6 +18,7 @@ import { NodeApiError } from './node-auth.ts';
 import { nodeApiRouter, type NodeApiHost } from './node-api.ts';
 import { NodeClient } from './NodeClient.ts';
 import { NodeLease } from './NodeLease.ts';
+import { LIFELINE_HEARTBEAT_MS } from '../../core/node-death.ts';
 
 /** How a node of several announces itself and signs what it sends. */
 export interface MediaNodeCluster {
@@ -54,11 +57,19 @@ export interface WrongNode {
   mediaUrl: string | null;
 }
 
+/** Lifelines a node holds at most (one per control instance; past it a lifeline gets its first line and is closed). */
+export const MAX_LIFELINES = 64;
+
 /** A media node at work. */
 export class MediaNode implements NodeApiHost {
   readonly nodeId: string;
+  /** This run of the node (its lease record carries it; a restart is another incarnation). */
+  readonly incarnation = randomBytes(12).toString('base64url');
   readonly pool: WorkerPool;
   readonly #o: MediaNodeOptions;
+  /** The control instances' lifelines held open (GET /node/v1/alive). */
+  readonly #lifelines = new Set<Response>();
+  #heartbeat: NodeJS.Timeout | undefined;
   readonly #conferences = new Map<string, ConferenceMedia>();
   /** The live nodes, this one included, as the registry last said. */
   #live = new Map<string, MediaNodeRecord>();
@@ -93,7 +104,7 @@ export class MediaNode implements NodeApiHost {
       await node.#refresh();
       node.#lease = await NodeLease.start({
         registry: options.stores.nodes,
-        record: { nodeId: options.nodeId, mediaUrl: cluster.mediaUrl, nodeApiUrl: cluster.nodeApiUrl, announcedIp: cluster.announcedIp, capacity: cluster.capacity, labels: cluster.labels, draining: false },
+        record: { nodeId: options.nodeId, incarnation: node.incarnation, mediaUrl: cluster.mediaUrl, nodeApiUrl: cluster.nodeApiUrl, announcedIp: cluster.announcedIp, capacity: cluster.capacity, labels: cluster.labels, draining: false },
         pool: options.pool,
         counts: () => node.#counts(),
         clock: options.clock,
@@ -209,6 +220,19 @@ export class MediaNode implements NodeApiHost {
     return { nodeId: this.nodeId, conferences };
   }
 
+  identity(): { nodeId: string; incarnation: string } | null {
+    return this.#closing ? null : { nodeId: this.nodeId, incarnation: this.incarnation };
+  }
+
+  holdLifeline(res: Response): void {
+    if (this.#closing || this.#lifelines.size >= MAX_LIFELINES) return void res.end();
+    this.#lifelines.add(res);
+    res.once('close', () => this.#lifelines.delete(res));
+    this.#heartbeat ??= setInterval(() => {
+      for (const r of this.#lifelines) r.write('\n');
+    }, LIFELINE_HEARTBEAT_MS).unref();
+  }
+
   /** Another node's view of its pipes (GET /node/v1/stats, signed). */
   async statsOf(nodeId: string): Promise<NodeStats> {
     if (!this.#client) throw new SfuError('invalid_state', 'a node alone has no node channel');
@@ -218,6 +242,10 @@ export class MediaNode implements NodeApiHost {
   /** Closes the conferences, withdraws the lease, stops watching; the pool stays the caller's. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // An orderly end: the lifelines close (the lease is withdrawn below; the control plane's probe meanwhile hears 'closing').
+      clearInterval(this.#heartbeat);
+      for (const r of this.#lifelines) r.end();
+      this.#lifelines.clear();
       await Promise.all([...this.#conferences.values()].map((c) => c.close()));
       await this.#lease?.close();
       await this.#watch?.close();

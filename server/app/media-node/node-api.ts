@@ -5,6 +5,9 @@
 //   POST /node/v1/pipe     PipeRequest   -> PipeReply    send me this track over a pipe
 //   POST /node/v1/unpipe   UnpipeRequest -> {}           I no longer need it
 //   GET  /node/v1/stats                  -> NodeStats    the pipes of this node, each way
+//   GET  /node/v1/alive   (unsigned)     -> a line {nodeId, incarnation}, then held open: the
+//                                           control plane's lifeline (server/core/node-death.ts);
+//                                           it tells no more than /healthz does
 import express, { type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { NODE_HEADERS, PipeRequest, UnpipeRequest, type NodeStats, type PipeReply } from '../../protocol/cluster.ts';
@@ -17,6 +20,10 @@ export interface NodeApiHost {
   pipe(requester: string, request: PipeRequest): Promise<PipeReply>;
   unpipe(requester: string, request: UnpipeRequest): void;
   stats(): Promise<NodeStats>;
+  /** Who answers the lifeline: this node's id and incarnation, or null when it is closing. */
+  identity(): { nodeId: string; incarnation: string } | null;
+  /** Keeps a lifeline's response open (its first line written) until the node closes or the other end goes. */
+  holdLifeline(res: Response): void;
 }
 
 /** Options of the node API. */
@@ -30,6 +37,13 @@ export interface NodeApiOptions {
 export function nodeApiRouter(host: NodeApiHost, options: NodeApiOptions): express.Router {
   const nonces = new NonceBook();
   const router = express.Router();
+  router.get('/alive', (_req: Request, res: Response) => {
+    const me = host.identity();
+    if (!me) return void res.status(503).json({ error: { code: 'closing', message: 'node closing' } });
+    res.status(200).set({ 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.write(`${JSON.stringify(me)}\n`);
+    host.holdLifeline(res);
+  });
   // The signed body as sent: never inflated (a compressed body is refused before it is read), 64 kB at most.
   router.use(express.raw({ type: () => true, limit: '64kb', inflate: false }));
 

@@ -46,6 +46,15 @@ export class MemoryNodeRegistry implements NodeRegistry {
     if (this.#nodes.delete(nodeId)) this.#tell({ kind: 'down', nodeId });
   }
 
+  async endLease(nodeId: string, incarnation: string): Promise<boolean> {
+    this.#open.assert();
+    const held = this.#nodes.get(nodeId);
+    if (!held || held.record.incarnation !== incarnation) return false;
+    this.#nodes.delete(nodeId);
+    this.#tell({ kind: 'down', nodeId });
+    return true;
+  }
+
   async liveNodes(): Promise<MediaNodeRecord[]> {
     this.#open.assert();
     this.#expire();

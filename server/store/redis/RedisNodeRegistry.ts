@@ -7,7 +7,18 @@
 import { MediaNodeRecord } from '../../protocol/cluster.ts';
 import type { NodeChange, NodeRegistry, NodeWatch } from '../NodeRegistry.ts';
 import type { StoreResource } from '../Stores.ts';
-import { parseJson, RedisResource, type RedisClient, type RedisResourceOptions } from './connection.ts';
+import { parseJson, RedisResource, Script, type RedisClient, type RedisResourceOptions } from './connection.ts';
+
+/** Deletes a node's record if it is still of the incarnation given (KEYS: the record, the ids; ARGV: incarnation, node id). */
+const END_LEASE = new Script(`
+local held = redis.call('GET', KEYS[1])
+if not held then return 0 end
+local ok, r = pcall(cjson.decode, held)
+if not ok or type(r) ~= 'table' or r.incarnation ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
+`);
 
 /** How often watchers look at the registry (a node's lease that ran out is news within this). */
 export const NODE_POLL_MS = 250;
@@ -27,6 +38,7 @@ export class RedisNodeRegistry extends RedisResource implements NodeRegistry, St
   #seen = new Map<string, string>();
   #poll: NodeJS.Timeout | undefined;
   #polling = false;
+  #again = false;
 
   private constructor(client: RedisClient, options: RedisNodeRegistryOptions) {
     super(client, options);
@@ -52,6 +64,14 @@ export class RedisNodeRegistry extends RedisResource implements NodeRegistry, St
   async withdraw(nodeId: string): Promise<void> {
     this.assertOpen();
     await this.client.multi().del(this.#key(`node:${nodeId}`)).sRem(this.#key('ids'), nodeId).exec();
+  }
+
+  async endLease(nodeId: string, incarnation: string): Promise<boolean> {
+    this.assertOpen();
+    const ended = (await END_LEASE.run(this.client, [this.#key(`node:${nodeId}`), this.#key('ids')], [incarnation, nodeId])) === 1;
+    // This process's watchers hear it now, not at the next poll (the others at theirs).
+    if (ended && this.#watchers.size > 0) void this.#check();
+    return ended;
   }
 
   async liveNodes(): Promise<MediaNodeRecord[]> {
@@ -96,8 +116,11 @@ export class RedisNodeRegistry extends RedisResource implements NodeRegistry, St
   }
 
   async #check(): Promise<void> {
-    if (this.#polling || this.closed) return;
+    if (this.closed) return;
+    // A check asked for during one in flight (a lease ended here) runs right after it.
+    if (this.#polling) return void (this.#again = true);
     this.#polling = true;
+    this.#again = false;
     try {
       const live = await this.liveNodes();
       const now = new Map(live.map((n) => [n.nodeId, comparable(n)]));
@@ -110,6 +133,7 @@ export class RedisNodeRegistry extends RedisResource implements NodeRegistry, St
       if (!this.closed) this.#onError(error as Error);
     } finally {
       this.#polling = false;
+      if (this.#again) void this.#check();
     }
   }
 

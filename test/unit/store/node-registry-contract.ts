@@ -84,6 +84,33 @@ export function nodeRegistryContract(open: () => Promise<NodeRegistry & StoreRes
     await watch.close();
   });
 
+  it('endLease ends a lease at once, only of the incarnation named: watchers hear it as a lease that ran out; a new run keeps its own', async () => {
+    const changes: string[] = [];
+    const watch = await registry.watchNodes((c: NodeChange) => {
+      const id = c.kind === 'up' ? c.node.nodeId : c.nodeId;
+      if (mine.includes(id)) changes.push(c.kind === 'up' ? `up ${id} ${c.node.incarnation}` : `down ${id}`);
+    });
+    const a = nodeRecord({ incarnation: 'run-one-aaaa' });
+    const noRun = nodeRecord();
+    await announce(a, 10_000);
+    await announce(noRun, 10_000);
+    await waitUntil(() => changes.length >= 2, 3000);
+    // Another incarnation, or a record without one, is not ended.
+    expect(await registry.endLease(a.nodeId, 'run-two-bbbb')).to.equal(false);
+    expect(await registry.endLease(noRun.nodeId, 'run-one-aaaa')).to.equal(false);
+    expect(await registry.endLease('n-never-here', 'run-one-aaaa')).to.equal(false);
+    expect(await live()).to.deep.equal([a.nodeId, noRun.nodeId].sort());
+    expect(await registry.endLease(a.nodeId, 'run-one-aaaa')).to.equal(true);
+    expect(await live()).to.deep.equal([noRun.nodeId]);
+    await waitUntil(() => changes.includes(`down ${a.nodeId}`), 3000);
+    expect(await registry.endLease(a.nodeId, 'run-one-aaaa'), 'a second end').to.equal(false);
+    // The node's next run announces itself with its own incarnation; the old one's end leaves it alone.
+    await announce({ ...a, incarnation: 'run-two-bbbb', startedAt: a.startedAt + 5000 }, 10_000);
+    expect(await registry.endLease(a.nodeId, 'run-one-aaaa')).to.equal(false);
+    expect(await live()).to.deep.equal([a.nodeId, noRun.nodeId].sort());
+    await watch.close();
+  });
+
   it('close is idempotent and later calls fail with code closed', async () => {
     await registry.close();
     await registry.close();
