@@ -47,8 +47,36 @@ export interface DownlinkFacts {
      */
     sent?: number;
     nacked?: number;
+    /**
+     * For the record only (the rule does not read them): packets mediasoup sent again for the
+     * hall's NACKs (cumulative), and the packets the hall's receiver reports say it lost
+     * (cumulative, as mediasoup last read them).
+     */
+    retransmitted?: number;
+    lost?: number;
   };
 }
+
+/** One reading of a trial, for its record: ms since it began and what its consumer showed. */
+export interface TrialReading {
+  ms: number;
+  kbps: number | null;
+  layers?: boolean;
+  score?: number;
+  sent?: number;
+  nacked?: number;
+  retransmitted?: number;
+  lost?: number;
+}
+
+/** How a trial ended and what it saw (its readings, oldest first; at most the last `TRIAL_RECORD_MAX`). */
+export interface TrialRecord {
+  why: 'verified' | 'nacks' | 'score' | 'reported' | 'short' | 'timeout';
+  ms: number;
+  readings: TrialReading[];
+}
+
+const TRIAL_RECORD_MAX = 24;
 
 /**
  * `video`: routing's video runs; `held`: every video consumer of the hall is paused at the SFU
@@ -142,7 +170,9 @@ export class DownlinkVideoRule {
   #reported = false;
   #noLayerSince: number | null = null;
   #shortSince: number | null = null;
-  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number } | null } | null = null;
+  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number } | null; readings: TrialReading[] } | null = null;
+  /** The record of the trial that ended in this step. */
+  #ended: TrialRecord | null = null;
   #nextTrialAt = 0;
   #trialEvery: number;
   /** The microphone's lost count at the last reading, and when it last rose. */
@@ -163,6 +193,11 @@ export class DownlinkVideoRule {
     return this.#state !== 'video';
   }
 
+  /** The record of the trial that the last step ended (null when it ended none). */
+  get endedTrial(): TrialRecord | null {
+    return this.#ended;
+  }
+
   /** When the next trial is due (while held). */
   get nextTrialAt(): number {
     return this.#nextTrialAt;
@@ -179,6 +214,7 @@ export class DownlinkVideoRule {
       this.#upLost = f.upLost;
     }
     const before = this.#state;
+    this.#ended = null;
     let reason: DownlinkReason | null = null;
     if (this.#state === 'video') {
       const noLayer = f.noLayerFits && f.availableKbps !== null && f.availableKbps < c.videoAtKbps;
@@ -196,7 +232,7 @@ export class DownlinkVideoRule {
       if (uplinkBack || (at >= this.#nextTrialAt && !upBusy)) {
         if (f.hasVideo) {
           this.#state = 'trial';
-          this.#trial = { since: at, okSince: null, startScore: null, start: null };
+          this.#trial = { since: at, okSince: null, startScore: null, start: null, readings: [] };
           reason = uplinkBack ? 'uplink_back' : 'trial';
         } else if (!f.reportedAudioOnly) {
           // Nothing to try with: a consumer made later runs, and mediasoup's own layers (or the
@@ -217,19 +253,34 @@ export class DownlinkVideoRule {
     const t = this.#trial!;
     const elapsed = at - t.since;
     const tr = f.trial;
+    t.readings.push({ ms: elapsed, kbps: f.availableKbps, ...(tr ?? {}) });
+    if (t.readings.length > TRIAL_RECORD_MAX) t.readings.shift();
+    const end = (why: TrialRecord['why']): void => void (this.#ended = { why, ms: elapsed, readings: t.readings });
     if (tr && t.startScore === null) t.startScore = tr.score;
     if (tr?.sent !== undefined && tr.nacked !== undefined && t.start === null) t.start = { sent: tr.sent, nacked: tr.nacked };
     const nacked = t.start && tr?.nacked !== undefined ? tr.nacked - t.start.nacked : 0;
     const sent = t.start && tr?.sent !== undefined ? tr.sent - t.start.sent : 0;
     const asked = nacked >= c.lossMinPackets && nacked > c.lossShare * sent;
-    const loss = asked || (!!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore);
+    const scoreFell = !!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore;
     const kbps = f.availableKbps;
-    if (reportedNow || loss) return this.#fail(at);
+    if (reportedNow || asked || scoreFell) {
+      end(reportedNow ? 'reported' : asked ? 'nacks' : 'score');
+      return this.#fail(at);
+    }
     const ok = !!tr && tr.layers && kbps !== null && kbps >= c.videoAtKbps;
     t.okSince = ok ? (t.okSince ?? at) : null;
-    if (t.okSince !== null && at - t.okSince >= c.verifyMs) return this.#release('verified');
-    if (elapsed >= c.trialMs) return this.#fail(at);
-    if (elapsed >= c.trialFailAfterMs && (kbps === null ? !tr?.layers : kbps < c.lowKbps)) return this.#fail(at);
+    if (t.okSince !== null && at - t.okSince >= c.verifyMs) {
+      end('verified');
+      return this.#release('verified');
+    }
+    if (elapsed >= c.trialMs) {
+      end('timeout');
+      return this.#fail(at);
+    }
+    if (elapsed >= c.trialFailAfterMs && (kbps === null ? !tr?.layers : kbps < c.lowKbps)) {
+      end('short');
+      return this.#fail(at);
+    }
     return null;
   }
 
