@@ -38,21 +38,24 @@ export interface DownlinkFacts {
     /** mediasoup's score of what the hall receives of it (0–10, from the hall's receiver reports). */
     score: number;
     /**
-     * Packets sent of it so far and packets the hall asked for again (its NACKs), cumulative
-     * (absent: not read yet). NACKs come within a round trip of the first loss; the hall's
-     * receiver reports (the score) a second or more later, and the estimate later still: on the
-     * rig's 64 kbit/s link trials verified on estimates of 330–620 kbit/s left from before the
-     * cut, or from a probe that the link's token bucket let through, while their keyframes were
-     * being dropped (docs/benchmarks.md).
+     * Packets sent of it so far, packets the hall asked for again (its NACKs) and packets mediasoup
+     * sent again for them, cumulative (absent: not read yet). NACKs come within a round trip of
+     * the first loss; the hall's receiver reports (the score) a second or more later, and the
+     * estimate later still: on the rig's 64 kbit/s link trials verified on estimates of
+     * 330–620 kbit/s left from before the cut, or from a probe that the link's token bucket let
+     * through, while their keyframes were being dropped (docs/benchmarks.md).
+     *
+     * Only the NACKs mediasoup answers are of packets the trial sent: when the SFU pauses a
+     * consumer, mediasoup clears its retransmission buffer (RtpStreamSend::Pause), and when it
+     * resumes it the sequence numbers go on from the last packet sent. The packets the last trial
+     * on a weak link sent and lost are a gap the hall's browser finds only with the next trial's
+     * first packet: it asks for them (in vain) and its next receiver report counts them lost,
+     * on a link that may have recovered since (the weak-link e2e, 2026-12-07 15:03).
      */
     sent?: number;
     nacked?: number;
-    /**
-     * For the record only (the rule does not read them): packets mediasoup sent again for the
-     * hall's NACKs (cumulative), and the packets the hall's receiver reports say it lost
-     * (cumulative, as mediasoup last read them).
-     */
     retransmitted?: number;
+    /** For the record only (the rule does not read it): the packets the hall's receiver reports say it lost (cumulative). */
     lost?: number;
   };
 }
@@ -97,6 +100,14 @@ export interface DownlinkRuleConfig {
   videoAtKbps: number;
   /** ...for this long, with no loss, before the video is back. */
   verifyMs: number;
+  /**
+   * ...and once its counters are read, only after it sent this many packets: the loss rules see
+   * only the trial's own packets (those mediasoup sends again), so a trial must have sent some
+   * for them to say anything. At 64 kbit/s estimates of 237–467 kbit/s were left from before the
+   * cut while a trial had sent 1–2 packets in 750 ms (bench:weaklink 2026-12-07 15:05); on a
+   * recovered link trials sent 8–10 in their first 1.5 s (the same run and the e2e at 15:03).
+   */
+  verifyMinPackets: number;
   /** A trial whose estimate is below this after `trialFailAfterMs` (or not read yet, and no layer forwarded) has failed. */
   lowKbps: number;
   trialFailAfterMs: number;
@@ -112,9 +123,17 @@ export interface DownlinkRuleConfig {
   trialFirstMs: number;
   trialBackoff: number;
   trialEveryMaxMs: number;
-  /** A trial's consumer whose score falls below this (and below where it started) sees loss: the trial fails at once. */
+  /**
+   * A trial's consumer whose score falls below this (and below where it started) sees loss, if
+   * mediasoup also sent one of its packets again (the score is the hall's receiver reports, which
+   * count the gap left by the last trial too): the trial fails at once.
+   */
   lossScore: number;
-  /** A trial of which the hall asked for at least `lossMinPackets` packets again, and for more than this share of those sent, sees loss: it fails at once. */
+  /**
+   * A trial of which mediasoup sent at least `lossMinPackets` packets again (the hall NACKed
+   * packets the trial sent), and more than this share of those sent, sees loss: it fails at once.
+   * Not the NACKs themselves: those for packets sent before the trial are never answered.
+   */
   lossShare: number;
   lossMinPackets: number;
   /**
@@ -135,6 +154,7 @@ export const DOWNLINK_RULE: DownlinkRuleConfig = {
   enterHoldMs: 1500,
   videoAtKbps: 180,
   verifyMs: 1500,
+  verifyMinPackets: 6,
   lowKbps: 100,
   trialFailAfterMs: 1000,
   trialMs: 4000,
@@ -170,7 +190,7 @@ export class DownlinkVideoRule {
   #reported = false;
   #noLayerSince: number | null = null;
   #shortSince: number | null = null;
-  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number } | null; readings: TrialReading[] } | null = null;
+  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; retransmitted: number } | null; readings: TrialReading[] } | null = null;
   /** The record of the trial that ended in this step. */
   #ended: TrialRecord | null = null;
   #nextTrialAt = 0;
@@ -257,11 +277,13 @@ export class DownlinkVideoRule {
     if (t.readings.length > TRIAL_RECORD_MAX) t.readings.shift();
     const end = (why: TrialRecord['why']): void => void (this.#ended = { why, ms: elapsed, readings: t.readings });
     if (tr && t.startScore === null) t.startScore = tr.score;
-    if (tr?.sent !== undefined && tr.nacked !== undefined && t.start === null) t.start = { sent: tr.sent, nacked: tr.nacked };
-    const nacked = t.start && tr?.nacked !== undefined ? tr.nacked - t.start.nacked : 0;
+    if (tr?.sent !== undefined && tr.retransmitted !== undefined && t.start === null) t.start = { sent: tr.sent, retransmitted: tr.retransmitted };
+    // Loss of the trial's own packets: those mediasoup sent again (see DownlinkFacts.trial).
+    const resent = t.start && tr?.retransmitted !== undefined ? tr.retransmitted - t.start.retransmitted : 0;
     const sent = t.start && tr?.sent !== undefined ? tr.sent - t.start.sent : 0;
-    const asked = nacked >= c.lossMinPackets && nacked > c.lossShare * sent;
-    const scoreFell = !!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore;
+    const asked = resent >= c.lossMinPackets && resent > c.lossShare * sent;
+    // The score counts the last trial's gap too: it says loss only once a packet of this trial's was sent again.
+    const scoreFell = !!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore && resent > 0;
     const kbps = f.availableKbps;
     if (reportedNow || asked || scoreFell) {
       end(reportedNow ? 'reported' : asked ? 'nacks' : 'score');
@@ -269,7 +291,7 @@ export class DownlinkVideoRule {
     }
     const ok = !!tr && tr.layers && kbps !== null && kbps >= c.videoAtKbps;
     t.okSince = ok ? (t.okSince ?? at) : null;
-    if (t.okSince !== null && at - t.okSince >= c.verifyMs) {
+    if (t.okSince !== null && at - t.okSince >= c.verifyMs && (t.start === null || sent >= c.verifyMinPackets)) {
       end('verified');
       return this.#release('verified');
     }
