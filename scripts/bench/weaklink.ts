@@ -129,6 +129,13 @@ async function main(): Promise<void> {
     const weak = await openPage(weakBrowser.browser, await inviteUrl(srv, WEAK));
     await waitLive(province, PROVINCE);
     await waitLive(weak, WEAK);
+    // The hall's own send rule (its camera's trials), with the reading that decided each step.
+    await weak.exposeFunction('__benchSendMode', (e: { mode: string; trial: string | false; kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number }) =>
+      void timeline.push({ at: Date.now(), what: `hall ${e.mode}${e.trial ? ` trial ${e.trial}` : ''} (kbps ${e.kbps ?? '-'}${e.lossSeen ? ', loss seen' : ''}; NACKs ${e.nacks ?? '-'}, mic lost ${e.micLost ?? '-'})` }));
+    await weak.evaluate(() => {
+      const w = window as any;
+      w.diemcau.client.on('sendmode', (d: unknown) => w.__benchSendMode(d));
+    });
     await giveFloor(srv, WEAK, 'Lương Văn Thắng', 'Chủ tịch HĐND huyện Đình Lập');
     await until('the top layer of the speaker arrives', async () => (await watch.topLayer(WEAK)) === 2, 30_000, 250);
     lag.enable();

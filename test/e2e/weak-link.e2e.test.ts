@@ -72,6 +72,13 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     weak = await openPage(weakBrowser.browser, await inviteUrl(server, WEAK), log);
     await waitLive(province, PROVINCE);
     await waitLive(weak, WEAK);
+    // The hall's own send rule (its camera's trials), with the reading that decided each step.
+    await weak.exposeFunction('__testSendMode', (e: { mode: string; trial: string | false; kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number }) =>
+      void timeline.push({ at: Date.now(), what: `hall ${e.mode}${e.trial ? ` trial ${e.trial}` : ''} (kbps ${e.kbps ?? '-'}${e.lossSeen ? ', loss seen' : ''}; NACKs ${e.nacks ?? '-'}, mic lost ${e.micLost ?? '-'})` }));
+    await weak.evaluate(() => {
+      const w = window as any;
+      w.diemcau.client.on('sendmode', (d: unknown) => w.__testSendMode(d));
+    });
     chair = await openPage(root.browser, await inviteUrl(server, 'chair', 'chair.html'), log);
     technician = await openPage(root.browser, await inviteUrl(server, 'technician', 'technician.html'), log);
     // Đình Lập has the floor: on air, its microphone open; the province hears it.
