@@ -207,6 +207,8 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     })();
     try {
       await waitFor('video again at the server', async () => !server.media.audioOnlyOf(WEAK).up && !server.media.audioOnlyOf(WEAK).down, 20_000, 100);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; the SFU and the hall after the recovery: ${since(restored)}`);
     } finally {
       sampling = false;
       await sampler;
