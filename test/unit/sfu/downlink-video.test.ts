@@ -99,7 +99,9 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
       out = late.step(t, carries(Math.floor((t - t1) / 1000) % 2 ? 150 : 300));
     }
     expect(out).to.deep.equal({ state: 'held', reason: 'trial_failed' });
-    expect(t - t1).to.equal(DOWNLINK_RULE.trialMs);
+    // At trialMs it had just begun verifying again (300 from 4 s): it gets until the estimate falls back (5 s), never trialMs + verifyMs.
+    expect(t - t1).to.equal(DOWNLINK_RULE.trialMs + 1000);
+    expect(t - t1).to.be.lessThan(DOWNLINK_RULE.trialMs + DOWNLINK_RULE.verifyMs);
 
     const lossy = new DownlinkVideoRule();
     lossy.step(0, { ...fine, noLayerFits: true, availableKbps: 70 });
@@ -267,6 +269,30 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
     expect(starvedTrial.step(t0 + 750, seen(354))).to.equal(null);
     expect(starvedTrial.step(t0 + DOWNLINK_RULE.trialFailAfterMs, seen(380))).to.deep.equal({ state: 'held', reason: 'trial_failed' });
     expect(starvedTrial.endedTrial?.why).to.equal('short');
+  });
+
+  it('a trial verifying when trialMs runs out gets its verifyMs (the estimate rose with a late probe); one that is not verifying fails then', () => {
+    // bench:weaklink 15:42: a trial spanning the recovery, the estimate at 103–108 until mediasoup probed at 3.75 s.
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0, weak)?.state).to.equal('trial');
+    const at = (ms: number, kbps: number, sent: number): DownlinkFacts => ({ ...fine, availableKbps: kbps, trial: { layers: true, score: ms < 1250 ? 10 : ms < 2500 ? 3 : 8, sent: 500 + sent, nacked: 7, retransmitted: 0 } });
+    const kbpsAt = (ms: number): number => (ms < 3750 ? 105 : ms < 4000 ? 791 : 2000);
+    let out = null;
+    let ms = 250;
+    for (; !out && ms <= 8000; ms += 250) out = rule.step(t0 + ms, at(ms, kbpsAt(ms), Math.floor(ms / 140)));
+    expect(out).to.deep.equal({ state: 'video', reason: 'verified' });
+    expect(ms - 250, 'verified verifyMs after the estimate rose').to.equal(3750 + DOWNLINK_RULE.verifyMs);
+    // The same trial without the probe: it fails at trialMs.
+    const noProbe = new DownlinkVideoRule();
+    noProbe.step(0, weak);
+    expect(noProbe.step(t0, weak)?.state).to.equal('trial');
+    out = null;
+    for (ms = 250; !out && ms <= 8000; ms += 250) out = noProbe.step(t0 + ms, at(ms, 105, Math.floor(ms / 140)));
+    expect(out).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    expect(ms - 250).to.equal(DOWNLINK_RULE.trialMs);
+    expect(noProbe.endedTrial?.why).to.equal('timeout');
   });
 
   it('back to video on a trial while the hall still reports its uplink weak: an estimate below lowKbps for enterHoldMs holds its video again, layers or not', () => {
