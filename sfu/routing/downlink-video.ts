@@ -45,12 +45,16 @@ export interface DownlinkFacts {
      * 330–620 kbit/s left from before the cut, or from a probe that the link's token bucket let
      * through, while their keyframes were being dropped (docs/benchmarks.md).
      *
-     * Only the NACKs mediasoup answers are of packets the trial sent: when the SFU pauses a
-     * consumer, mediasoup clears its retransmission buffer (RtpStreamSend::Pause), and when it
-     * resumes it the sequence numbers go on from the last packet sent. The packets the last trial
-     * on a weak link sent and lost are a gap the hall's browser finds only with the next trial's
-     * first packet: it asks for them (in vain) and its next receiver report counts them lost,
-     * on a link that may have recovered since (the weak-link e2e, 2026-12-07 15:03).
+     * The hall's receiver reports, and so the score, also count packets sent before the trial:
+     * when the SFU pauses a consumer, mediasoup clears its retransmission buffer
+     * (RtpStreamSend::Pause), and when it resumes it the sequence numbers go on from the last
+     * packet sent. The packets the last trial on a weak link sent and lost are a gap the hall's
+     * browser finds only with the next trial's first packet: its next report counts them lost,
+     * on a link that may have recovered since (the weak-link e2e, 2026-12-07 15:03: the score 10
+     * to 1 on 2 packets sent). Only packets mediasoup sends again are surely the trial's own.
+     * NACKs are not filtered so: on a full link mediasoup does not resend a packet NACKed again
+     * within its round trip, so unanswered NACKs are the trial's own losses too; counted only
+     * when answered, a trial on the 64 kbit/s link verified on a probe's estimate (bench 15:58).
      */
     sent?: number;
     nacked?: number;
@@ -101,9 +105,8 @@ export interface DownlinkRuleConfig {
   /** ...for this long, with no loss, before the video is back. */
   verifyMs: number;
   /**
-   * ...and once its counters are read, only after it sent this many packets: the loss rules see
-   * only the trial's own packets (those mediasoup sends again), so a trial must have sent some
-   * for them to say anything. At 64 kbit/s estimates of 237–467 kbit/s were left from before the
+   * ...and once its counters are read, only after it sent this many packets: a trial must have
+   * sent some for its loss rules to say anything. At 64 kbit/s estimates of 237–467 kbit/s were left from before the
    * cut while a trial had sent 1–2 packets in 750 ms (bench:weaklink 2026-12-07 15:05); on a
    * recovered link trials sent 8–10 in their first 1.5 s (the same run and the e2e at 15:03).
    */
@@ -135,11 +138,7 @@ export interface DownlinkRuleConfig {
    * count the gap left by the last trial too): the trial fails at once.
    */
   lossScore: number;
-  /**
-   * A trial of which mediasoup sent at least `lossMinPackets` packets again (the hall NACKed
-   * packets the trial sent), and more than this share of those sent, sees loss: it fails at once.
-   * Not the NACKs themselves: those for packets sent before the trial are never answered.
-   */
+  /** A trial of which the hall asked for at least `lossMinPackets` packets again, and for more than this share of those sent, sees loss: it fails at once. */
   lossShare: number;
   lossMinPackets: number;
   /**
@@ -196,7 +195,7 @@ export class DownlinkVideoRule {
   #reported = false;
   #noLayerSince: number | null = null;
   #shortSince: number | null = null;
-  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; retransmitted: number } | null; readings: TrialReading[] } | null = null;
+  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number; retransmitted: number } | null; readings: TrialReading[] } | null = null;
   /** The record of the trial that ended in this step. */
   #ended: TrialRecord | null = null;
   #nextTrialAt = 0;
@@ -283,11 +282,13 @@ export class DownlinkVideoRule {
     if (t.readings.length > TRIAL_RECORD_MAX) t.readings.shift();
     const end = (why: TrialRecord['why']): void => void (this.#ended = { why, ms: elapsed, readings: t.readings });
     if (tr && t.startScore === null) t.startScore = tr.score;
-    if (tr?.sent !== undefined && tr.retransmitted !== undefined && t.start === null) t.start = { sent: tr.sent, retransmitted: tr.retransmitted };
-    // Loss of the trial's own packets: those mediasoup sent again (see DownlinkFacts.trial).
-    const resent = t.start && tr?.retransmitted !== undefined ? tr.retransmitted - t.start.retransmitted : 0;
-    const sent = t.start && tr?.sent !== undefined ? tr.sent - t.start.sent : 0;
-    const asked = resent >= c.lossMinPackets && resent > c.lossShare * sent;
+    if (tr?.sent !== undefined && tr.nacked !== undefined && t.start === null) t.start = { sent: tr.sent, nacked: tr.nacked, retransmitted: tr.retransmitted ?? 0 };
+    const since = (n: number | undefined, n0: number | undefined): number => (t.start && n !== undefined && n0 !== undefined ? n - n0 : 0);
+    const sent = since(tr?.sent, t.start?.sent);
+    const nacked = since(tr?.nacked, t.start?.nacked);
+    const resent = since(tr?.retransmitted, t.start?.retransmitted);
+    // Every NACK counts (see DownlinkFacts.trial: on a full link mediasoup does not answer a packet asked again within its round trip).
+    const asked = nacked >= c.lossMinPackets && nacked > c.lossShare * sent;
     // The score counts the last trial's gap too: it says loss only once a packet of this trial's was sent again.
     const scoreFell = !!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore && resent > 0;
     const kbps = f.availableKbps;
