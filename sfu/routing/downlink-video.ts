@@ -52,9 +52,11 @@ export interface DownlinkFacts {
      * browser finds only with the next trial's first packet: its next report counts them lost,
      * on a link that may have recovered since (the weak-link e2e, 2026-12-07 15:03: the score 10
      * to 1 on 2 packets sent). Only packets mediasoup sends again are surely the trial's own.
-     * NACKs are not filtered so: on a full link mediasoup does not resend a packet NACKed again
-     * within its round trip, so unanswered NACKs are the trial's own losses too; counted only
-     * when answered, a trial on the 64 kbit/s link verified on a probe's estimate (bench 15:58).
+     * NACKs are not filtered so: mediasoup does not resend a packet NACKed again within its
+     * round trip, so on a full link unanswered NACKs can be the trial's own losses too; counted
+     * only when answered, a trial on the 64 kbit/s link verified on a probe's estimate (bench
+     * 15:58), and on the recovered links of that day's runs the hall NACKed nothing in the first
+     * trial.
      */
     sent?: number;
     nacked?: number;
