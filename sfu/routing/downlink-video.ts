@@ -55,8 +55,8 @@ export interface DownlinkFacts {
      * NACKs are not filtered so: mediasoup does not resend a packet NACKed again within its
      * round trip, so on a full link unanswered NACKs can be the trial's own losses too; counted
      * only when answered, a trial on the 64 kbit/s link verified on a probe's estimate (bench
-     * 15:58), and on the recovered links of that day's runs the hall NACKed nothing in the first
-     * trial.
+     * 15:58), while in 9 of that day's 11 first trials on a recovered link the hall NACKed
+     * nothing.
      */
     sent?: number;
     nacked?: number;
