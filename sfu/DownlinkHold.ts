@@ -4,11 +4,11 @@ import { noLayerFits } from './audio-only.ts';
 import { linkVideoFacts } from './AudioOnlyWatch.ts';
 import { TOP_SPATIAL_LAYER } from './codecs.ts';
 import type { HeldConsumer, MediaPeer } from './MediaPeer.ts';
-import { DownlinkVideoRule, type ConsumerSlot, type DownlinkDecision, type DownlinkFacts, type DownlinkState } from './routing/index.ts';
+import { DownlinkVideoRule, type ConsumerSlot, type DownlinkDecision, type DownlinkFacts, type DownlinkState, type TrialRecord } from './routing/index.ts';
 
 export type DownlinkHoldEvents = {
-  /** A hall's downlink video was held, put on trial or given back. */
-  change: [{ bridgeId: string; peerId: string } & DownlinkDecision];
+  /** A hall's downlink video was held, put on trial or given back (`trial`: when a trial ended, how and what it saw, with its consumer's slot). */
+  change: [{ bridgeId: string; peerId: string; trial?: TrialRecord & { slot?: ConsumerSlot } } & DownlinkDecision];
 };
 
 /** A trial's consumer asks for this layer: the lowest of the simulcast, at its lowest frame rate. */
@@ -38,7 +38,7 @@ interface Hall {
   kbps: number | null;
   reading: boolean;
   /** The trial consumer's packets sent and asked for again (cumulative), read while a trial runs. */
-  trialSent?: { consumer: ms.Consumer; sent: number; nacked: number };
+  trialSent?: { consumer: ms.Consumer; sent: number; nacked: number; retransmitted: number; lost: number };
   /** The hall's microphone: packets lost on the way up so far (cumulative), read with the estimate. */
   upLost?: { producer: ms.Producer; lost: number };
 }
@@ -101,10 +101,12 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
         hasVideo: runningVideo(peer).length > 0,
         noLayerFits: noLayer,
         availableKbps: hall.kbps,
-        trial: trial ? { layers: trial.currentLayers !== undefined, score: trial.score.score, sent: counts?.sent, nacked: counts?.nacked } : undefined,
+        trial: trial
+          ? { layers: trial.currentLayers !== undefined, score: trial.score.score, sent: counts?.sent, nacked: counts?.nacked, retransmitted: counts?.retransmitted, lost: counts?.lost }
+          : undefined,
       };
       const decision = hall.rule.step(now, facts);
-      if (decision) this.#apply(peer, hall, decision);
+      if (decision) this.#apply(peer, hall, decision, hall.rule.endedTrial);
     }
     for (const peer of this.#halls.keys()) if (!seen.has(peer)) this.#halls.delete(peer);
   }
@@ -118,9 +120,10 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     this.removeAllListeners();
   }
 
-  #apply(peer: MediaPeer, hall: Hall, decision: DownlinkDecision): void {
+  #apply(peer: MediaPeer, hall: Hall, decision: DownlinkDecision, ended: TrialRecord | null): void {
     const ignore = (): undefined => undefined;
     const running = runningVideo(peer);
+    const endedSlot = hall.trial ? running.find((h) => h.consumer === hall.trial)?.slot : undefined;
     const previousTrial = hall.trial;
     hall.trial = undefined;
     hall.trialSent = undefined;
@@ -140,7 +143,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     } else {
       for (const h of running) void h.consumer.resume().catch(ignore);
     }
-    this.emit('change', { bridgeId: peer.bridgeId!, peerId: peer.id, ...decision });
+    this.emit('change', { bridgeId: peer.bridgeId!, peerId: peer.id, ...decision, ...(ended ? { trial: { ...ended, slot: endedSlot } } : {}) });
   }
 
   /** Reads the receive transport's estimate, during a trial its consumer's counters, and the hall's microphone's losses, in the background (the next tick uses them). */
@@ -159,7 +162,9 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     const counters = trial?.getStats().then(
       (stats) => {
         const out = stats.find((s) => s.type === 'outbound-rtp');
-        if (out && hall.trial === trial) hall.trialSent = { consumer: trial, sent: out.packetCount, nacked: out.nackPacketCount };
+        if (out && hall.trial === trial) {
+          hall.trialSent = { consumer: trial, sent: out.packetCount, nacked: out.nackPacketCount, retransmitted: out.packetsRetransmitted, lost: out.packetsLost };
+        }
       },
       () => undefined,
     );

@@ -1,7 +1,7 @@
 // The types the server sees of the SFU: how a session is set up and what it tells, how a peer takes
 // part and how the session talks to it.
 import type { types as ms } from 'mediasoup';
-import type { ConsumerSlot, MediaSource, PublishedTrack } from './routing/index.ts';
+import type { ConsumerSlot, MediaSource, PublishedTrack, TrialRecord } from './routing/index.ts';
 import type { RemoteHome, TrackHome } from './RouterSet.ts';
 import type { CascadeChannel } from './Cascade.ts';
 
@@ -161,7 +161,7 @@ export type MediaSessionEvents = {
   /** A hall's link stopped or started carrying video. */
   audioonly: [AudioOnlyState];
   /** The SFU held a hall's video (its downlink carries audio only), put it on trial or gave it back (routing/downlink-video.ts). */
-  downlink: [{ bridgeId: string; peerId: string; state: 'video' | 'held' | 'trial'; reason: string }];
+  downlink: [{ bridgeId: string; peerId: string; state: 'video' | 'held' | 'trial'; reason: string; trial?: TrialRecord & { slot?: ConsumerSlot } }];
   /** Something failed that the session worked around (logged by the app). */
   warning: [{ message: string; peerId?: string }];
   close: [];

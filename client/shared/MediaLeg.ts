@@ -20,7 +20,7 @@ import type {
 import type { LinkSample } from './linkQuality.ts';
 import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import { transportOptions } from './transportOptions.ts';
-import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, TRIAL_PROBE_LAYER, uplinkLossCount, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
+import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, TRIAL_PROBE_LAYER, uplinkLossCount, uplinkLossParts, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
 import { IceRecovery, reconnectNow, type RecoveryEvent } from './iceRecovery.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
@@ -71,8 +71,12 @@ export type MediaLegEventMap = {
   firstframe: ReceivedConsumer;
   /** A bridge's link stopped or started carrying video (this hall's own, or another's). */
   audioonly: AudioOnlyState;
-  /** This hall's camera stopped (audio only) or came back; `trial`: the low layer only, probing the link (audioFirst.ts). */
-  sendmode: SendDecision;
+  /**
+   * This hall's camera stopped (audio only) or came back; `trial`: the low layer only, probing the
+   * link (audioFirst.ts). With the reading that decided it (for the record): the estimate, whether
+   * loss was seen, and the loss counters (the SFU's NACKs for the camera, the microphone's lost).
+   */
+  sendmode: SendDecision & { kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number };
   /** A step of the recovery after a network change (ICE restart). */
   recovery: RecoveryEvent;
   error: { message: string };
@@ -634,7 +638,8 @@ export class MediaLeg {
     if (!send || send.closed || send.connectionState !== 'connected' || !this.#cam || this.#cam.closed) return;
     const report = await send.getStats().catch(() => null);
     const kbps = availableKbpsOf(report);
-    const lost = report ? uplinkLossCount(report) : null;
+    const parts = report ? uplinkLossParts(report) : null;
+    const lost = parts ? uplinkLossCount(report) : null;
     const lossSeen = lost !== null && this.#uplinkLoss !== null && lost > this.#uplinkLoss;
     if (lost !== null) this.#uplinkLoss = lost;
     const downHeld = this.#bridgeId !== undefined && (this.audioOnly.get(this.#bridgeId)?.down ?? false);
@@ -642,7 +647,7 @@ export class MediaLeg {
     if (!changed) return;
     const modeChanged = changed.mode !== this.sendMode;
     this.sendMode = changed.mode;
-    this.#emit('sendmode', changed);
+    this.#emit('sendmode', { ...changed, kbps: kbps === null ? null : Math.round(kbps), lossSeen, ...(parts ?? {}) });
     await this.#applyVideo();
     if (modeChanged) {
       // The microphone takes a little less on a weak link (its cap comes off with the video).

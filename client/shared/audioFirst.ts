@@ -295,10 +295,16 @@ export function availableKbpsOf(report: RTCStatsReport | null): number | null {
  * reports count lost of the microphone (every few seconds). A rise between two readings is loss.
  */
 export function uplinkLossCount(report: RTCStatsReport | null): number {
-  let n = 0;
+  const parts = uplinkLossParts(report);
+  return parts.nacks + parts.micLost;
+}
+
+/** The two parts of uplinkLossCount: NACKs the SFU sent for the camera's packets, and the microphone's packets its reports count lost. */
+export function uplinkLossParts(report: RTCStatsReport | null): { nacks: number; micLost: number } {
+  const n = { nacks: 0, micLost: 0 };
   report?.forEach((s: Record<string, unknown>) => {
-    if (s.type === 'outbound-rtp' && s.kind === 'video') n += Number(s.nackCount ?? 0) || 0;
-    else if (s.type === 'remote-inbound-rtp' && s.kind === 'audio') n += Math.max(0, Number(s.packetsLost ?? 0) || 0);
+    if (s.type === 'outbound-rtp' && s.kind === 'video') n.nacks += Number(s.nackCount ?? 0) || 0;
+    else if (s.type === 'remote-inbound-rtp' && s.kind === 'audio') n.micLost += Math.max(0, Number(s.packetsLost ?? 0) || 0);
   });
   return n;
 }

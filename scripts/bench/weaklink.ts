@@ -39,7 +39,7 @@ import { pageState, waitLive } from '../../test/helpers/hall-page.ts';
 import { createNetRig, netRigSkipReason, type NetRig } from '../../test/helpers/netns.ts';
 import { startUdpRelay, type UdpRelay } from '../../test/helpers/udp-relay.ts';
 import { speechMicFlags } from '../../test/helpers/speech-wav.ts';
-import { audioBetween, audioFrom, framesFrom, giveFloor, micBackAfter, ProducerWatch } from '../../test/helpers/weak-link.ts';
+import { audioBetween, audioFrom, framesFrom, giveFloor, micBackAfter, ProducerWatch, trialText } from '../../test/helpers/weak-link.ts';
 
 const execFileP = promisify(execFile);
 const KBPS = [256, 128, 64];
@@ -110,6 +110,11 @@ async function main(): Promise<void> {
       turnKey: path.join(certDir, 'turn.key'),
     }, { routes, healthIntervalMs: 1000 });
     const srv = server;
+    // What the SFU did with the speaker's downlink and its flags (printed after the recovery: where the time went).
+    const timeline: { at: number; what: string }[] = [];
+    srv.media.on('downlink', (e) => e.bridgeId === WEAK && timeline.push({ at: Date.now(), what: `downlink ${e.state} (${e.reason})${e.trial ? ` ${trialText(e.trial)}` : ''}` }));
+    srv.media.on('audioonly', (e) => e.bridgeId === WEAK && timeline.push({ at: Date.now(), what: `flags up ${e.up} down ${e.down}` }));
+    const since = (t0: number): string => timeline.filter((e) => e.at >= t0).map((e) => `${((e.at - t0) / 1000).toFixed(1)} s ${e.what}`).join(', ');
     const dump = (await srv.pool.slot(0).webRtcServer.dump()) as unknown as { udpSockets: { port: number }[] };
     relay = await startUdpRelay({ host: rig.rootIp, port: dump.udpSockets[0]!.port }, { listenIp: rig.rootIp });
     routes.set(WEAK, { ip: rig.rootIp, port: relay.port });
@@ -124,6 +129,13 @@ async function main(): Promise<void> {
     const weak = await openPage(weakBrowser.browser, await inviteUrl(srv, WEAK));
     await waitLive(province, PROVINCE);
     await waitLive(weak, WEAK);
+    // The hall's own send rule (its camera's trials), with the reading that decided each step.
+    await weak.exposeFunction('__benchSendMode', (e: { mode: string; trial: string | false; kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number }) =>
+      void timeline.push({ at: Date.now(), what: `hall ${e.mode}${e.trial ? ` trial ${e.trial}` : ''} (kbps ${e.kbps ?? '-'}${e.lossSeen ? ', loss seen' : ''}; NACKs ${e.nacks ?? '-'}, mic lost ${e.micLost ?? '-'})` }));
+    await weak.evaluate(() => {
+      const w = window as any;
+      w.diemcau.client.on('sendmode', (d: unknown) => w.__benchSendMode(d));
+    });
     await giveFloor(srv, WEAK, 'Lương Văn Thắng', 'Chủ tịch HĐND huyện Đình Lập');
     await until('the top layer of the speaker arrives', async () => (await watch.topLayer(WEAK)) === 2, 30_000, 250);
     lag.enable();
@@ -166,6 +178,7 @@ async function main(): Promise<void> {
     const at64 = await listen(MEASURE_MS);
     lossAt.set(64, at64.concealedPct);
     line('64 kbit/s', at64, String(await watch.topLayer(WEAK)));
+    console.log(`  64 kbit/s, the SFU: ${since(cut)}`);
 
     const framesBefore = await framesFrom(province, WEAK);
     await host.shape(null);
@@ -176,7 +189,7 @@ async function main(): Promise<void> {
       () => (backToVideoS = r2((Date.now() - restored) / 1000)),
       (e: Error) => errors.push(e.message),
     );
-    console.log(`  restored: video back ${backToVideoS ?? 'never'} s after the link recovered`);
+    console.log(`  restored: video back ${backToVideoS ?? 'never'} s after the link recovered; the SFU: ${since(restored)}`);
 
     relay.impair({ loss: 0.1, delayMs: 300 });
     await sleep(SETTLE_MS);

@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       w.diemcau.client.on('sendmode', (d: unknown) => w.__event({ type: 'sendmode', ...(d as object) }));
       w.diemcau.client.on('audioonly', (d: unknown) => w.__event({ type: 'audioonly', ...(d as object) }));
     });
-    server.media.on('downlink', (e) => e.bridgeId === WEAK && events.push({ t: Date.now(), type: 'sfu', state: e.state, reason: e.reason }));
+    server.media.on('downlink', (e) => e.bridgeId === WEAK && events.push({ t: Date.now(), type: 'sfu', state: e.state, reason: e.reason, trial: e.trial }));
     await giveFloor(server, WEAK, 'Lương Văn Thắng', 'Chủ tịch HĐND huyện Đình Lập');
     while ((await watch.topLayer(WEAK)) !== 2) await sleep(250);
     // SDP: the Opus lines both ways.

@@ -38,17 +38,54 @@ export interface DownlinkFacts {
     /** mediasoup's score of what the hall receives of it (0–10, from the hall's receiver reports). */
     score: number;
     /**
-     * Packets sent of it so far and packets the hall asked for again (its NACKs), cumulative
-     * (absent: not read yet). NACKs come within a round trip of the first loss; the hall's
-     * receiver reports (the score) a second or more later, and the estimate later still: on the
-     * rig's 64 kbit/s link trials verified on estimates of 330–620 kbit/s left from before the
-     * cut, or from a probe that the link's token bucket let through, while their keyframes were
-     * being dropped (docs/benchmarks.md).
+     * Packets sent of it so far, packets the hall asked for again (its NACKs) and packets mediasoup
+     * sent again for them, cumulative (absent: not read yet). NACKs come within a round trip of
+     * the first loss; the hall's receiver reports (the score) a second or more later, and the
+     * estimate later still: on the rig's 64 kbit/s link trials verified on estimates of
+     * 330–620 kbit/s left from before the cut, or from a probe that the link's token bucket let
+     * through, while their keyframes were being dropped (docs/benchmarks.md).
+     *
+     * The hall's receiver reports, and so the score, also count packets sent before the trial:
+     * when the SFU pauses a consumer, mediasoup clears its retransmission buffer
+     * (RtpStreamSend::Pause), and when it resumes it the sequence numbers go on from the last
+     * packet sent. The packets the last trial on a weak link sent and lost are a gap the hall's
+     * browser finds only with the next trial's first packet: its next report counts them lost,
+     * on a link that may have recovered since (the weak-link e2e, 2026-12-07 15:03: the score 10
+     * to 1 on 2 packets sent). Only packets mediasoup sends again are surely the trial's own.
+     * NACKs are not filtered so: mediasoup does not resend a packet NACKed again within its
+     * round trip, so on a full link unanswered NACKs can be the trial's own losses too; counted
+     * only when answered, a trial on the 64 kbit/s link verified on a probe's estimate (bench
+     * 15:58), while in 9 of that day's 11 first trials on a recovered link the hall NACKed
+     * nothing.
      */
     sent?: number;
     nacked?: number;
+    retransmitted?: number;
+    /** For the record only (the rule does not read it): the packets the hall's receiver reports say it lost (cumulative). */
+    lost?: number;
   };
 }
+
+/** One reading of a trial, for its record: ms since it began and what its consumer showed. */
+export interface TrialReading {
+  ms: number;
+  kbps: number | null;
+  layers?: boolean;
+  score?: number;
+  sent?: number;
+  nacked?: number;
+  retransmitted?: number;
+  lost?: number;
+}
+
+/** How a trial ended and what it saw (its readings, oldest first; at most the last `TRIAL_RECORD_MAX`). */
+export interface TrialRecord {
+  why: 'verified' | 'nacks' | 'score' | 'reported' | 'short' | 'timeout';
+  ms: number;
+  readings: TrialReading[];
+}
+
+const TRIAL_RECORD_MAX = 24;
 
 /**
  * `video`: routing's video runs; `held`: every video consumer of the hall is paused at the SFU
@@ -69,10 +106,23 @@ export interface DownlinkRuleConfig {
   videoAtKbps: number;
   /** ...for this long, with no loss, before the video is back. */
   verifyMs: number;
+  /**
+   * ...and once its counters are read, only after it sent this many packets: a trial must have
+   * sent some for its loss rules to say anything. At 64 kbit/s estimates of 237–467 kbit/s were left from before the
+   * cut while a trial had sent 1–2 packets in 750 ms (bench:weaklink 2026-12-07 15:05); on a
+   * recovered link trials sent 8–10 in their first 1.5 s (the same run and the e2e at 15:03).
+   */
+  verifyMinPackets: number;
   /** A trial whose estimate is below this after `trialFailAfterMs` (or not read yet, and no layer forwarded) has failed. */
   lowKbps: number;
   trialFailAfterMs: number;
-  /** A trial that has not verified within this long has failed. */
+  /**
+   * A trial that has not verified within this long has failed, unless it is verifying then (its
+   * layer flows with the estimate at `videoAtKbps`): that one gets its `verifyMs`. mediasoup's
+   * estimate of a recovered link rises only with a probe of its own: in bench:weaklink 15:42 a
+   * trial spanning the recovery saw 103–108 kbit/s for 3.5 s, then 791 and 2,000, and timed out
+   * at 4,005 ms; the next trial came 4 s later.
+   */
   trialMs: number;
   /**
    * Trials while held: the first after this, then spaced by `trialBackoff`, at most
@@ -84,7 +134,11 @@ export interface DownlinkRuleConfig {
   trialFirstMs: number;
   trialBackoff: number;
   trialEveryMaxMs: number;
-  /** A trial's consumer whose score falls below this (and below where it started) sees loss: the trial fails at once. */
+  /**
+   * A trial's consumer whose score falls below this (and below where it started) sees loss, if
+   * mediasoup also sent one of its packets again (the score is the hall's receiver reports, which
+   * count the gap left by the last trial too): the trial fails at once.
+   */
   lossScore: number;
   /** A trial of which the hall asked for at least `lossMinPackets` packets again, and for more than this share of those sent, sees loss: it fails at once. */
   lossShare: number;
@@ -107,6 +161,7 @@ export const DOWNLINK_RULE: DownlinkRuleConfig = {
   enterHoldMs: 1500,
   videoAtKbps: 180,
   verifyMs: 1500,
+  verifyMinPackets: 6,
   lowKbps: 100,
   trialFailAfterMs: 1000,
   trialMs: 4000,
@@ -142,7 +197,9 @@ export class DownlinkVideoRule {
   #reported = false;
   #noLayerSince: number | null = null;
   #shortSince: number | null = null;
-  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number } | null } | null = null;
+  #trial: { since: number; okSince: number | null; startScore: number | null; start: { sent: number; nacked: number; retransmitted: number } | null; readings: TrialReading[] } | null = null;
+  /** The record of the trial that ended in this step. */
+  #ended: TrialRecord | null = null;
   #nextTrialAt = 0;
   #trialEvery: number;
   /** The microphone's lost count at the last reading, and when it last rose. */
@@ -163,6 +220,11 @@ export class DownlinkVideoRule {
     return this.#state !== 'video';
   }
 
+  /** The record of the trial that the last step ended (null when it ended none). */
+  get endedTrial(): TrialRecord | null {
+    return this.#ended;
+  }
+
   /** When the next trial is due (while held). */
   get nextTrialAt(): number {
     return this.#nextTrialAt;
@@ -179,6 +241,7 @@ export class DownlinkVideoRule {
       this.#upLost = f.upLost;
     }
     const before = this.#state;
+    this.#ended = null;
     let reason: DownlinkReason | null = null;
     if (this.#state === 'video') {
       const noLayer = f.noLayerFits && f.availableKbps !== null && f.availableKbps < c.videoAtKbps;
@@ -196,7 +259,7 @@ export class DownlinkVideoRule {
       if (uplinkBack || (at >= this.#nextTrialAt && !upBusy)) {
         if (f.hasVideo) {
           this.#state = 'trial';
-          this.#trial = { since: at, okSince: null, startScore: null, start: null };
+          this.#trial = { since: at, okSince: null, startScore: null, start: null, readings: [] };
           reason = uplinkBack ? 'uplink_back' : 'trial';
         } else if (!f.reportedAudioOnly) {
           // Nothing to try with: a consumer made later runs, and mediasoup's own layers (or the
@@ -217,19 +280,38 @@ export class DownlinkVideoRule {
     const t = this.#trial!;
     const elapsed = at - t.since;
     const tr = f.trial;
+    t.readings.push({ ms: elapsed, kbps: f.availableKbps, ...(tr ?? {}) });
+    if (t.readings.length > TRIAL_RECORD_MAX) t.readings.shift();
+    const end = (why: TrialRecord['why']): void => void (this.#ended = { why, ms: elapsed, readings: t.readings });
     if (tr && t.startScore === null) t.startScore = tr.score;
-    if (tr?.sent !== undefined && tr.nacked !== undefined && t.start === null) t.start = { sent: tr.sent, nacked: tr.nacked };
-    const nacked = t.start && tr?.nacked !== undefined ? tr.nacked - t.start.nacked : 0;
-    const sent = t.start && tr?.sent !== undefined ? tr.sent - t.start.sent : 0;
+    if (tr?.sent !== undefined && tr.nacked !== undefined && t.start === null) t.start = { sent: tr.sent, nacked: tr.nacked, retransmitted: tr.retransmitted ?? 0 };
+    const since = (n: number | undefined, n0: number | undefined): number => (t.start && n !== undefined && n0 !== undefined ? n - n0 : 0);
+    const sent = since(tr?.sent, t.start?.sent);
+    const nacked = since(tr?.nacked, t.start?.nacked);
+    const resent = since(tr?.retransmitted, t.start?.retransmitted);
+    // Every NACK counts (see DownlinkFacts.trial: on a full link mediasoup does not answer a packet asked again within its round trip).
     const asked = nacked >= c.lossMinPackets && nacked > c.lossShare * sent;
-    const loss = asked || (!!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore);
+    // The score counts the last trial's gap too: it says loss only once a packet of this trial's was sent again.
+    const scoreFell = !!tr && t.startScore !== null && tr.score < c.lossScore && tr.score < t.startScore && resent > 0;
     const kbps = f.availableKbps;
-    if (reportedNow || loss) return this.#fail(at);
+    if (reportedNow || asked || scoreFell) {
+      end(reportedNow ? 'reported' : asked ? 'nacks' : 'score');
+      return this.#fail(at);
+    }
     const ok = !!tr && tr.layers && kbps !== null && kbps >= c.videoAtKbps;
     t.okSince = ok ? (t.okSince ?? at) : null;
-    if (t.okSince !== null && at - t.okSince >= c.verifyMs) return this.#release('verified');
-    if (elapsed >= c.trialMs) return this.#fail(at);
-    if (elapsed >= c.trialFailAfterMs && (kbps === null ? !tr?.layers : kbps < c.lowKbps)) return this.#fail(at);
+    if (t.okSince !== null && at - t.okSince >= c.verifyMs && (t.start === null || sent >= c.verifyMinPackets)) {
+      end('verified');
+      return this.#release('verified');
+    }
+    if (elapsed >= c.trialMs && t.okSince === null) {
+      end('timeout');
+      return this.#fail(at);
+    }
+    if (elapsed >= c.trialFailAfterMs && (kbps === null ? !tr?.layers : kbps < c.lowKbps)) {
+      end('short');
+      return this.#fail(at);
+    }
     return null;
   }
 

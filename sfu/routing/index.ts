@@ -12,7 +12,7 @@ export { maxSpatialLayer } from './send-layers.ts';
 export { microphoneOpen } from './microphones.ts';
 export { consumerPriority, VIDEO_PRIORITY } from './priorities.ts';
 export { DOWNLINK_RULE, DownlinkVideoRule } from './downlink-video.ts';
-export type { DownlinkDecision, DownlinkFacts, DownlinkReason, DownlinkRuleConfig, DownlinkState } from './downlink-video.ts';
+export type { DownlinkDecision, DownlinkFacts, DownlinkReason, DownlinkRuleConfig, DownlinkState, TrialReading, TrialRecord } from './downlink-video.ts';
 export type {
   BridgeTracks,
   ConsumerSlot,

@@ -8,7 +8,7 @@ import { waitLive } from '../helpers/hall-page.ts';
 import { createNetRig, netRigSkipReason, type NetHost, type NetRig } from '../helpers/netns.ts';
 import { startUdpRelay, type UdpRelay } from '../helpers/udp-relay.ts';
 import { speechMicFlags } from '../helpers/speech-wav.ts';
-import { audioBetween, audioFrom, chairWeakText, framesFrom, giveFloor, hallWeakText, micBackAfter, ProducerWatch, technicianTile, videoReceived } from '../helpers/weak-link.ts';
+import { audioBetween, audioFrom, chairWeakText, framesFrom, giveFloor, hallWeakText, micBackAfter, ProducerWatch, technicianTile, trialText, videoInbound, videoReceived } from '../helpers/weak-link.ts';
 
 const PROVINCE = 'p-20'; // in the root namespace, on a clean link: it listens to the speaker
 const WEAK = 'd-189'; // Huyện Đình Lập: a mountain district whose link is shaped with tbf
@@ -19,6 +19,7 @@ const KEEPS_ARRIVING = 0.8 * AUDIO_PPS;
 /** A layer counts as stopped once it has been missing this long at the SFU (mediasoup marks a stream inactive after 1.5 s without packets). */
 const TOP_LAYER_GONE_MS = 1500;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 
 describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss and delay from a user-space relay, real Chromium): audio first, audio only and back, and a network change', function () {
   this.timeout(60_000);
@@ -58,7 +59,7 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     server = await startTestServer(1, { listenIp: rig.rootIp }, { routes, healthIntervalMs: 1000 });
     // Đình Lập's media goes through the relay (transparent until impaired); its tbf is on its own link.
     const dump = (await server.pool.slot(0).webRtcServer.dump()) as unknown as { udpSockets: { port: number }[] };
-    server.media.on('downlink', (e) => e.bridgeId === WEAK && timeline.push({ at: Date.now(), what: `downlink ${e.state} (${e.reason})` }));
+    server.media.on('downlink', (e) => e.bridgeId === WEAK && timeline.push({ at: Date.now(), what: `downlink ${e.state} (${e.reason})${e.trial ? ` ${trialText(e.trial)}` : ''}` }));
     server.media.on('audioonly', (e) => e.bridgeId === WEAK && timeline.push({ at: Date.now(), what: `flags up ${e.up} down ${e.down}` }));
     relay = await startUdpRelay({ host: rig.rootIp, port: dump.udpSockets[0]!.port }, { listenIp: rig.rootIp });
     routes.set(WEAK, { ip: rig.rootIp, port: relay.port });
@@ -71,6 +72,13 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     weak = await openPage(weakBrowser.browser, await inviteUrl(server, WEAK), log);
     await waitLive(province, PROVINCE);
     await waitLive(weak, WEAK);
+    // The hall's own send rule (its camera's trials), with the reading that decided each step.
+    await weak.exposeFunction('__testSendMode', (e: { mode: string; trial: string | false; kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number }) =>
+      void timeline.push({ at: Date.now(), what: `hall ${e.mode}${e.trial ? ` trial ${e.trial}` : ''} (kbps ${e.kbps ?? '-'}${e.lossSeen ? ', loss seen' : ''}; NACKs ${e.nacks ?? '-'}, mic lost ${e.micLost ?? '-'})` }));
+    await weak.evaluate(() => {
+      const w = window as any;
+      w.diemcau.client.on('sendmode', (d: unknown) => w.__testSendMode(d));
+    });
     chair = await openPage(root.browser, await inviteUrl(server, 'chair', 'chair.html'), log);
     technician = await openPage(root.browser, await inviteUrl(server, 'technician', 'technician.html'), log);
     // Đình Lập has the floor: on air, its microphone open; the province hears it.
@@ -167,6 +175,7 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     const videoDown = await videoReceived(weak);
     const heard = await listen(5000);
     const videoDownKbps = ((await videoReceived(weak)) - videoDown) * 8 / 5000;
+    console.log(`      64 kbit/s, the SFU: ${since(cut)}`);
     console.log(`      64 kbit/s: audio only ${toAudioOnly} ms after the cut; ${heard.packetsPerSec.toFixed(0)} audio packets/s, ${heard.networkLossPct.toFixed(1)} % lost on the way, ${heard.concealedPct.toFixed(2)} % concealed (goal ≤ 1 %: bench:weaklink); video down ${videoDownKbps.toFixed(1)} kbit/s, the SFU's hold: ${server.media.downlinkOf(WEAK)}`);
     expect(toAudioOnly).to.be.at.most(5000);
     expect(heard.packetsPerSec).to.be.greaterThan(KEEPS_ARRIVING);
@@ -179,9 +188,32 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
 
   it('the link recovers: video comes back by itself, and every screen drops the words', async () => {
     const framesBefore = await framesFrom(province, WEAK);
+    const base = await videoInbound(weak);
     await host.shape(null);
     const restored = Date.now();
-    await waitFor('video again at the server', async () => !server.media.audioOnlyOf(WEAK).up && !server.media.audioOnlyOf(WEAK).down, 20_000, 100);
+    // What the hall's browser receives of video meanwhile (its NACKs and losses: a trial that fails on a recovered link shows why).
+    const inbound: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      let last = base;
+      while (sampling) {
+        await sleep(250);
+        const v = await videoInbound(weak).catch(() => last);
+        if (v.received !== last.received || v.nacks !== last.nacks || v.lost !== last.lost) {
+          inbound.push(`${((v.at - restored) / 1000).toFixed(2)} s +${v.received - last.received} pkts lost ${v.lost - base.lost} nacks ${v.nacks - base.nacks} frames ${v.frames - base.frames}`);
+        }
+        last = v;
+      }
+    })();
+    try {
+      await waitFor('video again at the server', async () => !server.media.audioOnlyOf(WEAK).up && !server.media.audioOnlyOf(WEAK).down, 20_000, 100);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; the SFU and the hall after the recovery: ${since(restored)}`);
+    } finally {
+      sampling = false;
+      await sampler;
+      console.log(`      the hall's video receivers after the recovery: ${inbound.slice(0, 30).join('; ')}`);
+    }
     expect(server.media.downlinkOf(WEAK), 'the SFU sends its video again').to.equal('video');
     await waitFor('the province decodes the speaker again', async () => (await framesFrom(province, WEAK)) > framesBefore + 10, 20_000, 250);
     const backToVideo = Date.now() - restored;

@@ -5,6 +5,7 @@ import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import type { Page } from 'puppeteer-core';
 import type { RunningServer } from '../../server/app/server.ts';
+import type { TrialReading, TrialRecord } from '../../sfu/routing/index.ts';
 
 /** Cumulative receiver counters of the audio a page receives from one bridge (summed over its consumers of it). */
 export interface AudioReceived {
@@ -81,6 +82,33 @@ export function videoReceived(page: Page): Promise<number> {
     }
     return bytes;
   });
+}
+
+/** What a page's receivers show of the video they get (every video consumer summed): packets, packets lost, NACKs sent, frames decoded. */
+export function videoInbound(page: Page): Promise<{ at: number; received: number; lost: number; nacks: number; frames: number }> {
+  return page.evaluate(async () => {
+    const out = { at: Date.now(), received: 0, lost: 0, nacks: 0, frames: 0 };
+    const client = (window as any).diemcau?.client;
+    for (const rc of client ? client.consumers.values() : []) {
+      if (rc.consumer.kind !== 'video') continue;
+      (await rc.consumer.getStats()).forEach((s: any) => {
+        if (s.type !== 'inbound-rtp') return;
+        out.received += s.packetsReceived ?? 0;
+        out.lost += s.packetsLost ?? 0;
+        out.nacks += s.nackCount ?? 0;
+        out.frames += s.framesDecoded ?? 0;
+      });
+    }
+    return out;
+  });
+}
+
+/** A trial's record, short: how it ended, when, and each reading (ms: estimate kbit/s, layers, score, sent/NACKed/retransmitted/lost since it began). */
+export function trialText(t: TrialRecord & { slot?: string }): string {
+  const first = t.readings.find((r) => r.sent !== undefined);
+  const d = (r: TrialReading, k: 'sent' | 'nacked' | 'retransmitted' | 'lost'): string => (r[k] === undefined || first?.[k] === undefined ? '?' : String(r[k]! - first[k]!));
+  const readings = t.readings.map((r) => `${r.ms}:${r.kbps === null ? '-' : Math.round(r.kbps)}${r.layers ? 'L' : ''} s${r.score ?? '-'} ${d(r, 'sent')}/${d(r, 'nacked')}/${d(r, 'retransmitted')}/${d(r, 'lost')}`);
+  return `[${t.why} at ${t.ms} ms, ${t.slot ?? '?'}; ms:kbps score sent/nacked/rtx/lost: ${readings.join(' | ')}]`;
 }
 
 /** The server's producers of every bridge, seen through mediasoup's observer (start before the server). */

@@ -99,14 +99,18 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
       out = late.step(t, carries(Math.floor((t - t1) / 1000) % 2 ? 150 : 300));
     }
     expect(out).to.deep.equal({ state: 'held', reason: 'trial_failed' });
-    expect(t - t1).to.equal(DOWNLINK_RULE.trialMs);
+    // At trialMs it had just begun verifying again (300 from 4 s): it gets until the estimate falls back (5 s), never trialMs + verifyMs.
+    expect(t - t1).to.equal(DOWNLINK_RULE.trialMs + 1000);
+    expect(t - t1).to.be.lessThan(DOWNLINK_RULE.trialMs + DOWNLINK_RULE.verifyMs);
 
     const lossy = new DownlinkVideoRule();
     lossy.step(0, { ...fine, noLayerFits: true, availableKbps: 70 });
     lossy.step(DOWNLINK_RULE.enterHoldMs, { ...fine, noLayerFits: true, availableKbps: 70 });
     expect(lossy.step(t1, fine)?.state).to.equal('trial');
-    expect(lossy.step(t1 + 250, carries(400, 10))).to.equal(null);
-    expect(lossy.step(t1 + 500, carries(400, 6)), 'the hall\'s reports show loss').to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    const lossyFacts = (score: number, retransmitted: number): DownlinkFacts => ({ ...carries(400, score), trial: { layers: true, score, sent: 300 + retransmitted * 10, nacked: 50 + retransmitted, retransmitted } });
+    expect(lossy.step(t1 + 250, lossyFacts(10, 0))).to.equal(null);
+    expect(lossy.step(t1 + 500, lossyFacts(6, 0)), 'a fall of the score alone: the gap the last trial left').to.equal(null);
+    expect(lossy.step(t1 + 750, lossyFacts(6, 1)), 'the hall\'s reports show loss, and a packet of the trial was sent again').to.deep.equal({ state: 'held', reason: 'trial_failed' });
   });
 
   it('a stale low score does not fail a trial (it was low before the trial began); only a fall does', () => {
@@ -175,7 +179,8 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
     const t0 = DOWNLINK_RULE.trialFirstMs;
     expect(rule.step(t0, weak)?.state).to.equal('trial');
     // The estimate says 350 kbit/s and the score has not moved: its keyframe is being dropped on a 64 kbit/s link.
-    const stale = (sent: number, nacked: number): DownlinkFacts => ({ ...weak, availableKbps: 350, trial: { layers: true, score: 10, sent, nacked } });
+    // The packets it asks for are the trial's own: mediasoup sends them again (see the next tests for those it does not).
+    const stale = (sent: number, nacked: number): DownlinkFacts => ({ ...weak, availableKbps: 350, trial: { layers: true, score: 10, sent, nacked, retransmitted: nacked } });
     expect(rule.step(t0 + 250, stale(100, 3))).to.equal(null);
     expect(rule.step(t0 + 500, stale(112, 4)), 'one packet asked again of twelve: not yet').to.equal(null);
     expect(rule.step(t0 + 750, stale(120, 7))).to.deep.equal({ state: 'held', reason: 'trial_failed' });
@@ -185,9 +190,114 @@ describe('downlink video (pure rule): when the SFU holds a hall\'s video and how
     expect(good.step(t0, weak)?.state).to.equal('trial');
     let out = null;
     for (let t = t0 + 250, sent = 0; t <= t0 + 250 + DOWNLINK_RULE.verifyMs && !out; t += 250, sent += 40) {
-      out = good.step(t, { ...weak, availableKbps: 2000, trial: { layers: true, score: 10, sent, nacked: Math.floor(sent / 100) } });
+      out = good.step(t, { ...weak, availableKbps: 2000, trial: { layers: true, score: 10, sent, nacked: Math.floor(sent / 100), retransmitted: Math.floor(sent / 100) } });
     }
     expect(out).to.deep.equal({ state: 'video', reason: 'verified' });
+  });
+
+  // Readings of 2026-12-07's runs (every 250 ms; the trial's consumer's counters cumulative, as
+  // DownlinkHold reads them a tick late). When the SFU pauses a consumer, mediasoup clears its
+  // retransmission buffer (RtpStreamSend::Pause); when it resumes it, the sequence numbers go on
+  // from the last packet it sent. So the packets a trial on the weak link sent last and the link
+  // dropped are a gap the hall's browser sees only with the next trial's first packet: its next
+  // receiver report counts them lost, and mediasoup's score, cleared when the trial's layer was
+  // taken, is that one report. Only packets mediasoup sends again (`retransmitted`) are surely
+  // the trial's own.
+  const recoveredTrial = (rule: DownlinkVideoRule, t0: number, readings: [number, number, number, number, number, number][]): ReturnType<DownlinkVideoRule['step']>[] =>
+    readings.map(([ms, kbps, score, sent, nacked, retransmitted]) =>
+      rule.step(t0 + ms, { ...fine, reportedAudioOnly: true, availableKbps: kbps, trial: { layers: true, score, sent, nacked, retransmitted } }));
+
+  it('a recovered link passes its first trial though the hall\'s reports count the packets the last trial on the weak link lost (its score falls, nothing is sent again)', () => {
+    // The e2e at 15:03: the score 10 to 1 with the gap's 2 packets in the hall's report; this trial failed at 753 ms.
+    const scored = new DownlinkVideoRule();
+    scored.step(0, weak);
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(scored.step(t0, weak)?.state).to.equal('trial');
+    const a = recoveredTrial(scored, t0, [[250, 1075, 10, 1200, 340, 12], [500, 1075, 10, 1200, 340, 12], [753, 1075, 1, 1202, 340, 12], [1001, 1075, 1, 1203, 340, 12], [1251, 1075, 7, 1205, 340, 12], [1501, 1075, 8, 1208, 340, 12], [1751, 1075, 9, 1210, 340, 12]]);
+    expect(a.slice(0, -1), 'no decision before it verifies').to.deep.equal([null, null, null, null, null, null]);
+    expect(a.at(-1)).to.deep.equal({ state: 'video', reason: 'verified' });
+    expect(scored.endedTrial?.why).to.equal('verified');
+    // bench:weaklink 15:16: the estimate rises with a probe at 0.75 s, the score at 3 from then on (2 lost).
+    const probed = new DownlinkVideoRule();
+    probed.step(0, weak);
+    expect(probed.step(t0, weak)?.state).to.equal('trial');
+    const b = recoveredTrial(probed, t0, [[250, 55, 10, 900, 70, 3], [500, 55, 10, 900, 70, 3], [751, 688, 3, 902, 70, 3], [1000, 1376, 3, 903, 70, 3], [1251, 1376, 3, 905, 70, 3], [1500, 1376, 3, 908, 70, 3], [1751, 1376, 8, 910, 70, 3], [2000, 1376, 8, 912, 70, 3], [2250, 1376, 8, 913, 70, 3], [2500, 1376, 8, 917, 70, 3]]);
+    expect(b.slice(0, -1)).to.deep.equal(Array(9).fill(null));
+    expect(b.at(-1)).to.deep.equal({ state: 'video', reason: 'verified' });
+  });
+
+  it('a link still weak fails its trial fast: at once when the hall NACKs its packets (answered or not) or its score falls with one sent again, by trialFailAfterMs when the estimate stays short', () => {
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    // An estimate left from before the cut (350): the trial's keyframe is dropped, its later packets arrive, and the hall asks for the lost ones.
+    const stale = new DownlinkVideoRule();
+    stale.step(0, weak);
+    expect(stale.step(t0, weak)?.state).to.equal('trial');
+    const own = (score: number, sent: number, nacked: number, retransmitted: number): DownlinkFacts => ({ ...weak, availableKbps: 350, trial: { layers: true, score, sent, nacked, retransmitted } });
+    expect(stale.step(t0 + 250, own(10, 800, 40, 5))).to.equal(null);
+    expect(stale.step(t0 + 500, own(10, 812, 41, 6)), 'one packet asked again of twelve: not yet').to.equal(null);
+    expect(stale.step(t0 + 750, own(10, 820, 45, 7))).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    expect(stale.endedTrial?.why).to.equal('nacks');
+    // Its receiver reports show the loss first (a report between two readings of the counters), with a packet of its own sent again.
+    const reported = new DownlinkVideoRule();
+    reported.step(0, weak);
+    expect(reported.step(t0, weak)?.state).to.equal('trial');
+    expect(reported.step(t0 + 250, own(10, 800, 40, 5))).to.equal(null);
+    expect(reported.step(t0 + 500, own(3, 812, 41, 6))).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    expect(reported.endedTrial?.why).to.equal('score');
+    // bench:weaklink 15:58, 15.6 s after the cut to 64 kbit/s: a probe of mediasoup's lifts the
+    // estimate to 512 through the link's token bucket; the hall asks for 16 packets, mediasoup
+    // sends none again (asked again within its round trip, or sent before the trial). Counting
+    // only the answered ones, this trial verified at 2.0 s on the 64 kbit/s link.
+    const probedWeak = new DownlinkVideoRule();
+    probedWeak.step(0, weak);
+    expect(probedWeak.step(t0, weak)?.state).to.equal('trial');
+    const pw = (kbps: number, sent?: number, nacked?: number): DownlinkFacts => ({ ...weak, availableKbps: kbps, trial: { layers: true, score: 10, sent, nacked, retransmitted: sent === undefined ? undefined : 30 } });
+    expect(probedWeak.step(t0 + 250, pw(128))).to.equal(null);
+    expect(probedWeak.step(t0 + 500, pw(256, 700, 90))).to.equal(null);
+    expect(probedWeak.step(t0 + 750, pw(512, 703, 106))).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    expect(probedWeak.endedTrial?.why).to.equal('nacks');
+    // The weak-link e2e at 15:25, at 64 kbit/s: the estimate at 58, 3 packets sent, none asked again.
+    const short = new DownlinkVideoRule();
+    short.step(0, weak);
+    expect(short.step(t0, weak)?.state).to.equal('trial');
+    const sh = (sent?: number): DownlinkFacts => ({ ...weak, availableKbps: 58, trial: { layers: true, score: 10, sent, nacked: sent === undefined ? undefined : 12, retransmitted: sent === undefined ? undefined : 0 } });
+    expect(short.step(t0 + 250, sh())).to.equal(null);
+    expect(short.step(t0 + 501, sh(1500))).to.equal(null);
+    expect(short.step(t0 + 751, sh(1501))).to.equal(null);
+    expect(short.step(t0 + DOWNLINK_RULE.trialFailAfterMs + 4, sh(1503))).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    expect(short.endedTrial?.why).to.equal('short');
+    // A stale estimate and few packets sent: not verified on 4 packets (verifyMinPackets).
+    const few = new DownlinkVideoRule();
+    few.step(0, weak);
+    expect(few.step(t0, weak)?.state).to.equal('trial');
+    const fw = (sent?: number): DownlinkFacts => ({ ...weak, availableKbps: 467, trial: { layers: true, score: 10, sent, nacked: sent === undefined ? undefined : 100, retransmitted: sent === undefined ? undefined : 40 } });
+    [fw(), fw(3000), fw(3002), fw(3002), fw(3003), fw(3003), fw(3004), fw(3004)].forEach((f, i) => expect(few.step(t0 + 250 * (i + 1), f), `at ${250 * (i + 1)} ms`).to.equal(null));
+    expect(few.state, 'not verified on 4 packets sent').to.equal('trial');
+    expect(few.step(t0 + 2250, fw(3006))).to.deep.equal({ state: 'video', reason: 'verified' });
+  });
+
+  it('a trial verifying when trialMs runs out gets its verifyMs (the estimate rose with a late probe); one that is not verifying fails then', () => {
+    // bench:weaklink 15:42: a trial spanning the recovery, the estimate at 103–108 until mediasoup probed at 3.75 s.
+    const rule = new DownlinkVideoRule();
+    rule.step(0, weak);
+    const t0 = DOWNLINK_RULE.trialFirstMs;
+    expect(rule.step(t0, weak)?.state).to.equal('trial');
+    const at = (ms: number, kbps: number, sent: number): DownlinkFacts => ({ ...fine, availableKbps: kbps, trial: { layers: true, score: ms < 1250 ? 10 : ms < 2500 ? 3 : 8, sent: 500 + sent, nacked: 7, retransmitted: 0 } });
+    const kbpsAt = (ms: number): number => (ms < 3750 ? 105 : ms < 4000 ? 791 : 2000);
+    let out = null;
+    let ms = 250;
+    for (; !out && ms <= 8000; ms += 250) out = rule.step(t0 + ms, at(ms, kbpsAt(ms), Math.floor(ms / 140)));
+    expect(out).to.deep.equal({ state: 'video', reason: 'verified' });
+    expect(ms - 250, 'verified verifyMs after the estimate rose').to.equal(3750 + DOWNLINK_RULE.verifyMs);
+    // The same trial without the probe: it fails at trialMs.
+    const noProbe = new DownlinkVideoRule();
+    noProbe.step(0, weak);
+    expect(noProbe.step(t0, weak)?.state).to.equal('trial');
+    out = null;
+    for (ms = 250; !out && ms <= 8000; ms += 250) out = noProbe.step(t0 + ms, at(ms, 105, Math.floor(ms / 140)));
+    expect(out).to.deep.equal({ state: 'held', reason: 'trial_failed' });
+    expect(ms - 250).to.equal(DOWNLINK_RULE.trialMs);
+    expect(noProbe.endedTrial?.why).to.equal('timeout');
   });
 
   it('back to video on a trial while the hall still reports its uplink weak: an estimate below lowKbps for enterHoldMs holds its video again, layers or not', () => {
