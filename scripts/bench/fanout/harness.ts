@@ -632,13 +632,16 @@ export class FanoutHarness {
       await new Promise((r) => setTimeout(r, 1500));
     }
     const before = (await this.keyframeRequests())[`bench:${to}`] ?? 0;
+    // The switch's start on the generator's clock (wall ms): taken here, not worked back from the
+    // end of the wait below, whose timer fires late on a busy machine (a request made 3 ms after
+    // the switch then fell before the window and the switch seemed to cost none).
+    const startedAt = Date.now();
     const t0 = performance.now();
     await Promise.all([this.media.setOnAir(to), this.media.setOpenMicrophones([this.media.chairBridgeId, to])]);
     const setOnAirMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, settleMs));
     const stats = await this.#generator.stats();
     const after = stats.keyframeRequests[`bench:${to}`] ?? 0;
-    const startedAt = Date.now() - settleMs - setOnAirMs;
     const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${round(k.at - startedAt, 1)} ms${k.sentAt ? ` (keyframe sent +${round(k.sentAt - startedAt, 1)} ms)` : ''}`);
     this.speaker = to;
     const requestLog = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => ({ layer: k.layer, atMs: round(k.at - startedAt, 1), keyframeSentMs: k.sentAt ? round(k.sentAt - startedAt, 1) : null }));
