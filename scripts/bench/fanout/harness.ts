@@ -626,7 +626,7 @@ export class FanoutHarness {
    * the queue) or cold, and counts the keyframe requests reaching the new speaker's camera in
    * the following `settleMs`.
    */
-  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setOnAirMs: number; requests: string[]; requestLog: { layer: number; atMs: number; keyframeSentMs: number | null }[] }> {
+  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setOnAirMs: number; requests: string[]; requestLog: { layer: number; atMs: number; keyframeSentMs: number | null }[]; viewerStarts: { peerId: string; atMs: number | null; key: number | null }[] }> {
     if (prepared) {
       await this.media.setNext(to);
       await new Promise((r) => setTimeout(r, 1500));
@@ -645,7 +645,16 @@ export class FanoutHarness {
     const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${round(k.at - startedAt, 1)} ms${k.sentAt ? ` (keyframe sent +${round(k.sentAt - startedAt, 1)} ms)` : ''}`);
     this.speaker = to;
     const requestLog = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => ({ layer: k.layer, atMs: round(k.at - startedAt, 1), keyframeSentMs: k.sentAt ? round(k.sentAt - startedAt, 1) : null }));
-    return { to, prepared, keyframeRequests: after - before, setOnAirMs: round(setOnAirMs, 1), requests, requestLog };
+    // When each synthetic viewer's consumer of the new speaker got its first packet (native sink:
+    // kernel receive time; the Node sink does not say), and whether that packet starts a keyframe.
+    const starts = await this.streamStarts(startedAt - 1);
+    const byId = new Map([...this.#consumers].map((c) => [c.id, c]));
+    const viewers = this.media.snapshot().peers.flatMap((peer) => peer.consumers.filter((c) => c.bridgeId === to && c.source === 'cam' && c.kind === 'video' && c.slot !== 'thumb' && byId.has(c.id)).map((c) => ({ peerId: peer.peerId, ssrc: byId.get(c.id)!.rtpParameters.encodings![0]!.ssrc! })));
+    const viewerStarts = viewers.filter((c) => c.peerId.startsWith('bench:')).map((c) => {
+      const first = starts.find((x) => x.receiver === c.peerId && x.ssrc === c.ssrc);
+      return { peerId: c.peerId, atMs: first ? round(first.atMs - startedAt, 1) : null, key: first ? first.key : null };
+    });
+    return { to, prepared, keyframeRequests: after - before, setOnAirMs: round(setOnAirMs, 1), requests, requestLog, viewerStarts };
   }
 
   async close(): Promise<void> {
