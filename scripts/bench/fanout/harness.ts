@@ -626,23 +626,35 @@ export class FanoutHarness {
    * the queue) or cold, and counts the keyframe requests reaching the new speaker's camera in
    * the following `settleMs`.
    */
-  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setOnAirMs: number; requests: string[]; requestLog: { layer: number; atMs: number; keyframeSentMs: number | null }[] }> {
+  async switchTo(to: string, prepared: boolean, settleMs = 2500): Promise<{ to: string; prepared: boolean; keyframeRequests: number; setOnAirMs: number; requests: string[]; requestLog: { layer: number; atMs: number; keyframeSentMs: number | null }[]; viewerStarts: { peerId: string; atMs: number | null; key: number | null }[] }> {
     if (prepared) {
       await this.media.setNext(to);
       await new Promise((r) => setTimeout(r, 1500));
     }
     const before = (await this.keyframeRequests())[`bench:${to}`] ?? 0;
+    // The switch's start on the generator's clock (wall ms): taken here, not worked back from the
+    // end of the wait below, whose timer fires late on a busy machine (a request made 3 ms after
+    // the switch then fell before the window and the switch seemed to cost none).
+    const startedAt = Date.now();
     const t0 = performance.now();
     await Promise.all([this.media.setOnAir(to), this.media.setOpenMicrophones([this.media.chairBridgeId, to])]);
     const setOnAirMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, settleMs));
     const stats = await this.#generator.stats();
     const after = stats.keyframeRequests[`bench:${to}`] ?? 0;
-    const startedAt = Date.now() - settleMs - setOnAirMs;
     const requests = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => `L${k.layer} ${k.kind} +${round(k.at - startedAt, 1)} ms${k.sentAt ? ` (keyframe sent +${round(k.sentAt - startedAt, 1)} ms)` : ''}`);
     this.speaker = to;
     const requestLog = stats.keyframeLog.filter((k) => k.hall === `bench:${to}` && k.at >= startedAt).map((k) => ({ layer: k.layer, atMs: round(k.at - startedAt, 1), keyframeSentMs: k.sentAt ? round(k.sentAt - startedAt, 1) : null }));
-    return { to, prepared, keyframeRequests: after - before, setOnAirMs: round(setOnAirMs, 1), requests, requestLog };
+    // When each synthetic viewer's consumer of the new speaker got its first packet (native sink:
+    // kernel receive time; the Node sink does not say), and whether that packet starts a keyframe.
+    const starts = await this.streamStarts(startedAt - 1);
+    const byId = new Map([...this.#consumers].map((c) => [c.id, c]));
+    const viewers = this.media.snapshot().peers.flatMap((peer) => peer.consumers.filter((c) => c.bridgeId === to && c.source === 'cam' && c.kind === 'video' && c.slot !== 'thumb' && byId.has(c.id)).map((c) => ({ peerId: peer.peerId, ssrc: byId.get(c.id)!.rtpParameters.encodings![0]!.ssrc! })));
+    const viewerStarts = viewers.filter((c) => c.peerId.startsWith('bench:')).map((c) => {
+      const first = starts.find((x) => x.receiver === c.peerId && x.ssrc === c.ssrc);
+      return { peerId: c.peerId, atMs: first ? round(first.atMs - startedAt, 1) : null, key: first ? first.key : null };
+    });
+    return { to, prepared, keyframeRequests: after - before, setOnAirMs: round(setOnAirMs, 1), requests, requestLog, viewerStarts };
   }
 
   async close(): Promise<void> {
