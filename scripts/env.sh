@@ -13,11 +13,12 @@ DIEMCAU_CACHE="${DIEMCAU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diemcau}"
 # d7 = d5 + a pipe producer's keyframe request leaves with a receiver report, and the pipe consumer
 #      drops a request made before the keyframe it sent arrived (one keyframe per switch across a
 #      pipe; scripts/worker-patches/pipe-keyframe-request-report.patch).
-# (d6, not the default: d5 + a loop turn's datagrams leave in one sendmmsg() per socket instead of
+# (d6, not built: d5 + a loop turn's datagrams leave in one sendmmsg() per socket instead of
 #  one sendmsg() each, scripts/worker-patches/candidates/udp-socket-sendmmsg.patch. Measured on
-#  2026-12-07 (docs/benchmarks.md): no clear saving in bench:fanout, whose consumers each have a
-#  socket of their own, and 42 MB more memory. To build it: copy the patch into
-#  scripts/worker-patches/, set the flavour to d6, run scripts/setup.sh.)
+#  2026-12-07 against d5 (docs/benchmarks.md): no clear saving in bench:fanout, whose consumers
+#  each have a socket of their own, and 42 MB more memory. To try it now: copy the patch into
+#  scripts/worker-patches/ and name the flavour d8 (d7 + sendmmsg: every patch file there is
+#  applied), then run scripts/setup.sh.)
 DIEMCAU_WORKER_FLAVOUR=d7
 # The worker's UDP socket buffers (SO_RCVBUF and SO_SNDBUF, each; the kernel caps them at
 # net.core.rmem_max / wmem_max, which scripts/setup.sh raises to this where they are lower).
