@@ -182,6 +182,9 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
+    // io.close() closes the HTTP server, which waits for every open response: the lifelines other
+    // control instances hold to this process's node end first.
+    if (node) cleanups.push(() => node.endLifelines());
     const rebindMedia = node
       ? attachMediaSignaling(io.of('/media'), () => conference.local?.session, {
           gate: conferenceGate(() => conference),

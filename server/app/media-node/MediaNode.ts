@@ -79,6 +79,8 @@ export class MediaNode implements NodeApiHost {
   #lease: NodeLease | undefined;
   readonly #client: NodeClient | undefined;
   #closing: Promise<void> | undefined;
+  /** The lifelines were ended (endLifelines): none is held again. */
+  #lifelinesEnded = false;
 
   private constructor(options: MediaNodeOptions) {
     this.nodeId = options.nodeId;
@@ -221,11 +223,11 @@ export class MediaNode implements NodeApiHost {
   }
 
   identity(): { nodeId: string; incarnation: string } | null {
-    return this.#closing ? null : { nodeId: this.nodeId, incarnation: this.incarnation };
+    return this.#closing || this.#lifelinesEnded ? null : { nodeId: this.nodeId, incarnation: this.incarnation };
   }
 
   holdLifeline(res: Response): void {
-    if (this.#closing || this.#lifelines.size >= MAX_LIFELINES) return void res.end();
+    if (this.#closing || this.#lifelinesEnded || this.#lifelines.size >= MAX_LIFELINES) return void res.end();
     this.#lifelines.add(res);
     res.once('close', () => this.#lifelines.delete(res));
     this.#heartbeat ??= setInterval(() => {
@@ -239,13 +241,23 @@ export class MediaNode implements NodeApiHost {
     return this.#client.get(nodeId, '/node/v1/stats', NodeStats);
   }
 
+  /**
+   * Ends the lifelines held open and holds no more (the probes of the control plane hear
+   * 'closing'): the first step of an orderly end, before the HTTP server closes, which waits for
+   * every open response (socket.io's close closes it too). Idempotent.
+   */
+  endLifelines(): void {
+    this.#lifelinesEnded = true;
+    clearInterval(this.#heartbeat);
+    for (const r of this.#lifelines) r.end();
+    this.#lifelines.clear();
+  }
+
   /** Closes the conferences, withdraws the lease, stops watching; the pool stays the caller's. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       // An orderly end: the lifelines close (the lease is withdrawn below; the control plane's probe meanwhile hears 'closing').
-      clearInterval(this.#heartbeat);
-      for (const r of this.#lifelines) r.end();
-      this.#lifelines.clear();
+      this.endLifelines();
       await Promise.all([...this.#conferences.values()].map((c) => c.close()));
       await this.#lease?.close();
       await this.#watch?.close();

@@ -86,6 +86,9 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
     cleanups.push(() => io.disconnectSockets(true));
+    // io.close() closes the HTTP server, which waits for every open response: the control
+    // instances' lifelines to this node end first.
+    cleanups.push(() => node.endLifelines());
     const deviceBridges = new Set(plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
     // The halls' links, checked on every request and cut off here as soon as they are revoked or re-issued on any process.
     const tokens = await AccessTokens.watch({ conferenceId, bridges: plan.bridges, store: stores.tokens, now: () => clock.now() });
