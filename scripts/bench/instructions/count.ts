@@ -136,6 +136,22 @@ export function dumpInstructions(file: string): number {
   return Number(m[1]);
 }
 
+/**
+ * The copies the fixed sequence asks of the worker: the first `packets` of the clip from its first
+ * frame (the measured sequence), of which audio and the top layer go to every consumer. It depends
+ * on the clip, which setup encodes on each machine (its packets per frame are not the same
+ * everywhere), so tests compare with this, not with a number.
+ */
+export function fixedSequenceCopies(packets: number, consumers: number): number {
+  const speaker = new Speaker();
+  let copies = 0;
+  for (let i = 0; i < packets; i++) {
+    const { layer } = speaker.next();
+    if (layer === -1 || layer === 2) copies += consumers;
+  }
+  return copies;
+}
+
 export interface Run {
   instructions: number;
   outPackets: number;
