@@ -192,12 +192,20 @@ describe('Weak links on a cluster: 2 media node processes, a control-only instan
     expect(levelOf(), `silent: ${JSON.stringify(chair.levels.at(-1))}`).to.equal(undefined);
     const spoke = Date.now();
     weakHall.audioLevelDb = -20;
-    const dBov = await waitFor('the chair hears the hall of node B', () => levelOf(), 3000, 10);
+    await waitFor('the chair hears the hall of node B', () => levelOf(), 3000, 10);
+    // mediasoup's observer averages 400 ms windows: the first one heard may be mostly silence
+    // (-41 dBov in the whole run at 16:22); the next full one says what the packets say.
+    const heard: number[] = [];
+    const dBov = await waitFor('the level the packets say (-20 dBov) on the chair\'s tiles', () => {
+      const v = levelOf();
+      if (v !== undefined && heard.at(-1) !== v) heard.push(v);
+      return v !== undefined && v >= -22 && v <= -18 ? v : undefined;
+    }, 3000, 10).catch((e: Error) => Promise.reject(new Error(`${e.message}; levels heard: ${heard.join(', ')}`)));
     const onChair = chair.levels.find((l) => l.at >= spoke && l.levels.some((x) => x.bridgeId === WEAK))!.at;
     type LevelsLog = { at: number; levels: { bridgeId: string }[] }[];
     const onNode = (await nodeB().call<LevelsLog>('levelsLog')).find((l) => l.at >= spoke && l.levels.some((x) => x.bridgeId === WEAK))!.at;
     console.log(`      level on the chair's tiles ${onChair - onNode} ms after node B's observer told it (${onNode - spoke} ms after the hall spoke: its 400 ms windows): ${dBov} dBov`);
-    expect(dBov, 'the level its packets say').to.be.within(-22, -18);
+    expect(dBov, `the level its packets say (heard: ${heard.join(', ')})`).to.be.within(-22, -18);
     expect(onChair - onNode, 'from node B\'s observer to the chair').to.be.at.most(PROMPT_MS);
     // mediasoup's observer averages 400 ms windows: the first one may be mostly silence.
     expect(onNode - spoke, 'from the first loud packet to node B\'s observer').to.be.at.most(1500);
