@@ -171,7 +171,11 @@ describe('Weak links on a cluster: 2 media node processes, a control-only instan
       // Well formed, in a live node's name: taken, and node A's own next sample (0.5 s here) puts its real list back.
       const at = Date.now();
       await raw.publishLinks(CONFERENCE, { nodeId: 'nodeA', at, links: {}, audioOnly: [claim] });
-      await waitFor('the claim reaches the chair', () => onA()?.up, 2000, 10);
+      // Every list the chair is told is kept: node A's own sample (every 0.5 s) may replace the
+      // claim within a few ms, before a poll of the last list would see it (whole run at 16:44).
+      const claimed = (): boolean => chair.lists.some((l) => l.at >= at && (l.halls.find((h) => h.bridgeId === ON_A)?.up ?? false));
+      await waitFor('the claim reaches the chair', () => claimed(), 2000, 10).catch((e: Error) =>
+        Promise.reject(new Error(`${e.message}; lists since: ${JSON.stringify(chair.lists.filter((l) => l.at >= at))}`)));
       await waitFor('node A\'s own sample replaces it', () => onA() === undefined, 3000, 10);
       console.log(`      a list in node A's name healed by its own sample ${Date.now() - at} ms later`);
     } finally {
