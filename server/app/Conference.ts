@@ -81,7 +81,7 @@ interface ConferenceParts {
   health: HealthMonitor;
   presence: HallPresence;
   stopLinkEvents: () => void;
-  linkFeed: LinkSampleFeed | undefined;
+  /** The weak links and levels, and the link counters where they come from the nodes (closed with the conference). */
   signals: HallSignals & { close(): unknown };
   placement: MediaPlacement;
   papers: PaperDesk;
@@ -101,8 +101,6 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly tokens: AccessTokens;
   /** The link health of every bridge, for the technicians. */
   readonly health: HealthMonitor;
-  /** Which halls' links carry no video and who is heard, wherever their media is (the pages are told from it). */
-  readonly signals: HallSignals;
   /** Where each page's media goes. */
   readonly placement: MediaPlacement;
   /** Every principal's request budgets (rate-limit.ts), on the conference's clock. */
@@ -111,8 +109,11 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   readonly papers: PaperDesk;
   readonly #presence: HallPresence;
   readonly #stopLinkEvents: () => void;
-  readonly #linkFeed: LinkSampleFeed | undefined;
-  readonly #signals: { close(): unknown };
+  readonly #signals: HallSignals & { close(): unknown };
+  /** Which halls' links carry no video and who is heard, wherever their media is (the pages are told from it). */
+  get signals(): HallSignals {
+    return this.#signals;
+  }
   /** Ends a share whose picture is gone (undefined where this process cannot see every node's screen tracks). */
   readonly screenWatch: ScreenSourceWatch | undefined;
   #parts: ViewParts | undefined;
@@ -132,8 +133,6 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.papers = parts.papers;
     this.#presence = parts.presence;
     this.#stopLinkEvents = parts.stopLinkEvents;
-    this.#linkFeed = parts.linkFeed;
-    this.signals = parts.signals;
     this.#signals = parts.signals;
     this.screenWatch = parts.screenWatch;
     this.limits = new RequestLimits(clock);
@@ -183,7 +182,6 @@ export class Conference extends EventEmitter<ConferenceEvents> {
 
       // Link counters, weak links and levels: this process's session when it carries every hall (memory),
       // else what the media nodes publish on redis (this process's own media among them).
-      let linkFeed: LinkSampleFeed | undefined;
       let links: LinkCounterSource;
       let signals: HallSignals & { close(): unknown };
       if (local && stores.kind === 'memory') {
@@ -194,7 +192,6 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       } else {
         const feed = await LinkSampleFeed.start(stores.links, conferenceId, { clock, bridgeIds: plan.bridges.map((b) => b.id), nodes: options.nodes, problem });
         undo.push(() => feed.close());
-        linkFeed = feed;
         links = feed;
         signals = feed;
       }
@@ -248,7 +245,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       const screenWatch = screens && ScreenSourceWatch.start({ runner, tracks: screens, clock, problem });
       if (screenWatch) undo.push(() => screenWatch.close());
       const papers = new PaperDesk({ conferenceId, dataDir: options.papers.dataDir, runner, checkLimits: options.papers.checkLimits, clock });
-      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, linkFeed, signals, placement, papers, screenWatch });
+      return new Conference(options, clock, { local, runner, tokens, health, presence, stopLinkEvents, signals, placement, papers, screenWatch });
     } catch (error) {
       for (const fn of undo.reverse()) await fn();
       throw error;
@@ -372,7 +369,6 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     await this.placement.close();
     this.#stopLinkEvents();
     this.health.close();
-    await this.#linkFeed?.close();
     await this.#signals.close();
     await this.local?.close();
     await this.runner.close();
