@@ -12,6 +12,7 @@ import type {
   MediaPlacementMessage,
 } from '../../server/protocol/control.ts';
 import type { AudioOnlyState } from '../../server/protocol/media.ts';
+import { replaceAudioOnly } from './audioOnlyMap.ts';
 import { ControlEndpoints, retryDelayMs } from './controlUrls.ts';
 import { TypedEvents } from './events.ts';
 import type { MediaTarget, MediaTargetSource } from './MediaClient.ts';
@@ -176,16 +177,7 @@ export class ControlClient {
 
   /** Takes the whole list; tells each hall whose state changed. */
   #setAudioOnly(halls: readonly AudioOnlyState[]): void {
-    const now = new Map(halls.filter((h) => h.up || h.down).map((h) => [h.bridgeId, { bridgeId: h.bridgeId, up: h.up, down: h.down }]));
-    const changed: AudioOnlyState[] = [];
-    for (const bridgeId of this.audioOnly.keys()) if (!now.has(bridgeId)) changed.push({ bridgeId, up: false, down: false });
-    for (const [bridgeId, state] of now) {
-      const before = this.audioOnly.get(bridgeId);
-      if (before?.up !== state.up || before?.down !== state.down) changed.push(state);
-    }
-    this.audioOnly.clear();
-    for (const [bridgeId, state] of now) this.audioOnly.set(bridgeId, state);
-    for (const state of changed) this.#emit('audioonly', state);
+    for (const state of replaceAudioOnly(this.audioOnly, halls)) this.#emit('audioonly', state);
   }
 
   #emit<K extends keyof ControlClientEventMap>(event: K, detail: ControlClientEventMap[K]): void {

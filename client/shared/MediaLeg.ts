@@ -22,6 +22,7 @@ import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import { transportOptions } from './transportOptions.ts';
 import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, TRIAL_PROBE_LAYER, uplinkLossCount, uplinkLossParts, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
 import { IceRecovery, reconnectNow, type RecoveryEvent } from './iceRecovery.ts';
+import { replaceAudioOnly, setAudioOnly } from './audioOnlyMap.ts';
 
 /** A consumer the page received, with timing used by tests and the switch benchmark. */
 export interface ReceivedConsumer {
@@ -458,16 +459,11 @@ export class MediaLeg {
     this.#bridgeId = joined.bridgeId;
     this.onAir = joined.onAir;
     this.#emit('onair', { bridgeId: joined.onAir });
-    const now = new Set(joined.audioOnly.map((a) => a.bridgeId));
-    for (const [bridgeId] of this.audioOnly) if (!now.has(bridgeId)) this.#setAudioOnly({ bridgeId, up: false, down: false });
-    for (const state of joined.audioOnly) this.#setAudioOnly(state);
+    for (const state of replaceAudioOnly(this.audioOnly, joined.audioOnly)) this.#emit('audioonly', state);
   }
 
   #setAudioOnly(state: AudioOnlyState): void {
-    const before = this.audioOnly.get(state.bridgeId);
-    if (state.up || state.down) this.audioOnly.set(state.bridgeId, state);
-    else this.audioOnly.delete(state.bridgeId);
-    if ((before?.up ?? false) !== state.up || (before?.down ?? false) !== state.down) this.#emit('audioonly', state);
+    if (setAudioOnly(this.audioOnly, state)) this.#emit('audioonly', state);
   }
 
   /** The last resort after failed ICE restarts: leave (the node drops the peer) and join anew. */
