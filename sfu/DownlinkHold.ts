@@ -30,14 +30,22 @@ function trialCandidate(peer: MediaPeer): HeldConsumer | undefined {
   return runningVideo(peer).sort((a, b) => order.indexOf(a.slot) - order.indexOf(b.slot))[0];
 }
 
+/** The consumer whose counters the rule reads: the trial's, or after it verified, the same one on probation. */
+function watchedConsumer(hall: Hall): ms.Consumer | undefined {
+  const c = hall.trial ?? (hall.rule.onProbation ? hall.watched : undefined);
+  return c && !c.closed ? c : undefined;
+}
+
 interface Hall {
   readonly rule: DownlinkVideoRule;
   /** The consumer a trial runs now. */
   trial?: ms.Consumer;
+  /** The consumer of the trial that verified last, watched while the rule keeps the video it gave back on probation. */
+  watched?: ms.Consumer;
   /** The receive transport's last estimate, kbit/s, and whether a read is in flight. */
   kbps: number | null;
   reading: boolean;
-  /** The trial consumer's packets sent and asked for again (cumulative), read while a trial runs. */
+  /** The trial consumer's packets sent and asked for again (cumulative), read while a trial runs and on probation after it. */
   trialSent?: { consumer: ms.Consumer; sent: number; nacked: number; retransmitted: number; lost: number };
   /** The hall's microphone: packets lost on the way up so far (cumulative), read with the estimate. */
   upLost?: { producer: ms.Producer; lost: number };
@@ -90,9 +98,9 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
       if (!hall) this.#halls.set(peer, (hall = { rule: new DownlinkVideoRule(), kbps: null, reading: false }));
       const noLayer = noLayerFits(linkVideoFacts(peer, now).onAirVideo);
       // The estimate is read only where the rule needs it: a worker request per hall held, without layers, or reporting its uplink weak.
-      if (hall.rule.held || noLayer || peer.sendMode === 'audio-only') this.#readEstimate(peer, hall);
+      if (hall.rule.held || hall.rule.onProbation || noLayer || peer.sendMode === 'audio-only') this.#readEstimate(peer, hall);
       else hall.kbps = null;
-      const trial = hall.trial && !hall.trial.closed ? hall.trial : undefined;
+      const trial = watchedConsumer(hall);
       const counts = trial && hall.trialSent?.consumer === trial ? hall.trialSent : undefined;
       const mic = peer.publication('mic')?.producer;
       const facts: DownlinkFacts = {
@@ -123,10 +131,13 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
   #apply(peer: MediaPeer, hall: Hall, decision: DownlinkDecision, ended: TrialRecord | null): void {
     const ignore = (): undefined => undefined;
     const running = runningVideo(peer);
-    const endedSlot = hall.trial ? running.find((h) => h.consumer === hall.trial)?.slot : undefined;
+    const endedConsumer = hall.trial ?? hall.watched;
+    const endedSlot = endedConsumer ? running.find((h) => h.consumer === endedConsumer)?.slot : undefined;
     const previousTrial = hall.trial;
     hall.trial = undefined;
-    hall.trialSent = undefined;
+    hall.watched = decision.reason === 'verified' && previousTrial && !previousTrial.closed ? previousTrial : undefined;
+    // Its counters go on (cumulative, the same consumer) while the video it gave back is on probation.
+    if (!hall.watched) hall.trialSent = undefined;
     if (previousTrial && !previousTrial.closed) {
       const slot = running.find((h) => h.consumer === previousTrial)?.slot ?? 'onair';
       void previousTrial.setPreferredLayers(usualLayers(slot)).catch(ignore);
@@ -151,7 +162,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     const transport = peer.transport('recv');
     if (hall.reading || !transport || transport.closed || transport.appData.kind !== 'webrtc') return;
     hall.reading = true;
-    const trial = hall.trial && !hall.trial.closed ? hall.trial : undefined;
+    const trial = watchedConsumer(hall);
     const estimate = (transport as ms.WebRtcTransport).getStats().then(
       (stats) => {
         const bps = stats[0]?.availableOutgoingBitrate;
@@ -162,7 +173,7 @@ export class DownlinkHold extends EventEmitter<DownlinkHoldEvents> {
     const counters = trial?.getStats().then(
       (stats) => {
         const out = stats.find((s) => s.type === 'outbound-rtp');
-        if (out && hall.trial === trial) {
+        if (out && watchedConsumer(hall) === trial) {
           hall.trialSent = { consumer: trial, sent: out.packetCount, nacked: out.nackPacketCount, retransmitted: out.packetsRetransmitted, lost: out.packetsLost };
         }
       },

@@ -9,7 +9,8 @@
 //             concealment at the province (the browser's own concealedSamples, silence excluded)
 //   64        cut from a clean link: the time until the SFU holds the hall as audio only, then
 //             the audio lost in the steady state (the SFU also holds the video it sends the hall:
-//             sfu/routing/downlink-video.ts)
+//             sfu/routing/downlink-video.ts), and what the hall hears of the province meanwhile
+//             (the province speaks the same speech)
 //   restored  the cap removed: the time until the SFU holds it as video again and the province
 //             decodes its picture
 //   lossy     10 % loss and 300 ms delay each way from the relay: the audio lost after FEC
@@ -119,7 +120,8 @@ async function main(): Promise<void> {
     relay = await startUdpRelay({ host: rig.rootIp, port: dump.udpSockets[0]!.port }, { listenIp: rig.rootIp });
     routes.set(WEAK, { ip: rig.rootIp, port: relay.port });
 
-    const root = await launchChromium({ secureOrigins: [srv.url] });
+    // The province speaks too (the same speech): what the weak hall hears of it is measured at 64 kbit/s.
+    const root = await launchChromium({ secureOrigins: [srv.url], args: speechMicFlags() });
     browsers.push(root);
     const province = await openPage(root.browser, await inviteUrl(srv, PROVINCE));
     const host = await rig.addHost('dinhlap');
@@ -175,9 +177,12 @@ async function main(): Promise<void> {
     );
     console.log(`  64 kbit/s: audio only ${toAudioOnlyS ?? 'never'} s after the cut`);
     await sleep(Math.max(0, SETTLE_MS - (Date.now() - cut)));
+    const hearsFrom = await audioFrom(weak, PROVINCE);
     const at64 = await listen(MEASURE_MS);
+    const hears64 = audioBetween(hearsFrom, await audioFrom(weak, PROVINCE));
     lossAt.set(64, at64.concealedPct);
     line('64 kbit/s', at64, String(await watch.topLayer(WEAK)));
+    console.log(`  64 kbit/s, its downlink: the hall hears the province at ${hears64.packetsPerSec.toFixed(1)} packets/s, ${hears64.networkLossPct.toFixed(2)} % lost on the way, ${hears64.concealedPct.toFixed(2)} % concealed after FEC`);
     console.log(`  64 kbit/s, the SFU: ${since(cut)}`);
 
     const framesBefore = await framesFrom(province, WEAK);
@@ -265,6 +270,8 @@ async function main(): Promise<void> {
       harness_lag_p99_ms: r1(lagP99),
       kbps: KBPS,
       audio_loss_pct: audioLossPct,
+      // The other way at 64 kbit/s: what the weak hall hears of the province (concealed %, no goal yet).
+      hears_at_64_concealed_pct: r2(hears64.concealedPct),
       to_audio_only_s: toAudioOnlyS,
       back_to_video_s: backToVideoS,
       turn_join_s: turnJoinS,

@@ -63,7 +63,8 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     server.media.on('audioonly', (e) => e.bridgeId === WEAK && timeline.push({ at: Date.now(), what: `flags up ${e.up} down ${e.down}` }));
     relay = await startUdpRelay({ host: rig.rootIp, port: dump.udpSockets[0]!.port }, { listenIp: rig.rootIp });
     routes.set(WEAK, { ip: rig.rootIp, port: relay.port });
-    root = await launchChromium({ secureOrigins: [server.url] });
+    // The province speaks the same speech (what the weak hall hears of it is printed at 64 kbit/s).
+    root = await launchChromium({ secureOrigins: [server.url], args: speechMicFlags() });
     province = await openPage(root.browser, await inviteUrl(server, PROVINCE), log);
     host = await rig.addHost('dinhlap');
     // Its microphone speaks (a formant synthesis, test/helpers/speech-wav.ts): Opus codes speech in
@@ -173,17 +174,40 @@ describe('e2e: a speaking hall on a weak link (tbf in a network namespace, loss 
     // The speech goes on: in the steady state the audio arrives whole, or nearly.
     await sleep(2000);
     const videoDown = await videoReceived(weak);
+    // What the hall hears of the province over the same window (its downlink), and how the SFU holds its video meanwhile.
+    const hearsFrom = await audioFrom(weak, PROVINCE);
+    const states: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        states.push(server.media.downlinkOf(WEAK));
+        await sleep(100);
+      }
+    })();
     const heard = await listen(5000);
+    sampling = false;
+    await sampler;
+    const hears = audioBetween(hearsFrom, await audioFrom(weak, PROVINCE));
     const videoDownKbps = ((await videoReceived(weak)) - videoDown) * 8 / 5000;
+    const videoShare = states.filter((x) => x === 'video').length / Math.max(1, states.length);
     console.log(`      64 kbit/s, the SFU: ${since(cut)}`);
-    console.log(`      64 kbit/s: audio only ${toAudioOnly} ms after the cut; ${heard.packetsPerSec.toFixed(0)} audio packets/s, ${heard.networkLossPct.toFixed(1)} % lost on the way, ${heard.concealedPct.toFixed(2)} % concealed (goal ≤ 1 %: bench:weaklink); video down ${videoDownKbps.toFixed(1)} kbit/s, the SFU's hold: ${server.media.downlinkOf(WEAK)}`);
+    console.log(`      64 kbit/s: audio only ${toAudioOnly} ms after the cut; ${heard.packetsPerSec.toFixed(0)} audio packets/s, ${heard.networkLossPct.toFixed(1)} % lost on the way, ${heard.concealedPct.toFixed(2)} % concealed (goal ≤ 1 %: bench:weaklink); it hears the province: ${hears.packetsPerSec.toFixed(0)} packets/s, ${hears.concealedPct.toFixed(2)} % concealed; video down ${videoDownKbps.toFixed(1)} kbit/s, the SFU's hold: ${server.media.downlinkOf(WEAK)}, video given back ${(100 * videoShare).toFixed(0)} % of the time`);
     expect(toAudioOnly).to.be.at.most(5000);
     expect(heard.packetsPerSec).to.be.greaterThan(KEEPS_ARRIVING);
     // Intelligible: a few per cent concealed at most (the ≤ 1 % goal is measured by the benchmark).
     expect(heard.concealedPct).to.be.lessThan(5);
     expect((await watch.camLayers(WEAK)).r0?.bitrate ?? 0, 'no video goes up').to.be.lessThan(20_000);
-    // Down, at most a trial's lowest layer now and then (its first one comes 10 s after the hold).
-    expect(videoDownKbps, 'almost no video goes down').to.be.lessThan(20);
+    // Down: the hall hears the province. (How much of it is concealed is printed, not bounded yet:
+    // 6.1 % in a run of 2026-12-07 18:16 with the province's microphone Chromium's beep, which
+    // Opus codes as music at ~32 kbit/s, beside the trials' keyframes on the 64 kbit/s link;
+    // bench:weaklink reports it as hears_at_64_concealed_pct.)
+    expect(hears.packetsPerSec, 'the hall hears the province').to.be.greaterThan(KEEPS_ARRIVING);
+    // The SFU holds its video: at most a trial's lowest layer now and then (every 2–4 s), and what a
+    // trial that verified on an estimate left from before gives back until its probation fails
+    // (DOWNLINK_RULE.probationMs; the CI run of 2026-12-07 had it given back for good: 21 kbit/s
+    // down, 46 % of the downlink lost). A trial's keyframe on the lowest layer costs 5–10 kB.
+    expect(videoShare, 'the video is not given back for good').to.be.lessThan(0.5);
+    expect(videoDownKbps, 'little video goes down (under a third of the link)').to.be.lessThan(21);
   });
 
   it('the link recovers: video comes back by itself, and every screen drops the words', async () => {
