@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { LinkCounters, MediaSession } from '../../sfu/index.ts';
 import type { Clock, ClockTimer } from '../core/conference/index.ts';
-import { AudioOnlyBook, mergeAudioOnly, mergeLevels, type AudioOnlyHall, type HallLevel } from '../core/weak-links.ts';
+import { AudioOnlyBook, mergeAudioOnly, mergeLevels, NodeBook, sameLevels, type AudioOnlyHall, type HallLevel } from '../core/weak-links.ts';
 import type { LinkSampleMessage } from '../protocol/cluster.ts';
 import type { LinkChannel, LinkWatch, NodeRegistry, NodeWatch } from '../store/index.ts';
 
@@ -61,9 +61,8 @@ export class LinkSampleFeed extends EventEmitter<HallSignalEvents> implements Li
   /** The live nodes, where there is a registry (undefined: every node's word is taken). */
   #live: Set<string> | undefined;
   readonly #refused = new Set<string>();
-  /** Each node's last levels, and when they came. */
-  readonly #levels = new Map<string, { levels: HallLevel[]; at: number }>();
-  #levelsKey = '[]';
+  /** Each node's last levels, and their merge. */
+  readonly #levels = new NodeBook<HallLevel[], HallLevel[]>(mergeLevels, sameLevels);
   #watch: LinkWatch | undefined;
   #nodeWatch: NodeWatch | undefined;
   #expiry: ClockTimer | undefined;
@@ -93,7 +92,7 @@ export class LinkSampleFeed extends EventEmitter<HallSignalEvents> implements Li
           else {
             feed.#live?.delete(change.nodeId);
             feed.#tell(feed.#book.drop(change.nodeId));
-            if (feed.#levels.delete(change.nodeId)) feed.#tellLevels();
+            feed.#tellLevels(feed.#levels.drop(change.nodeId));
           }
         });
         feed.#live = new Set((await nodes.liveNodes()).map((n) => n.nodeId));
@@ -151,27 +150,18 @@ export class LinkSampleFeed extends EventEmitter<HallSignalEvents> implements Li
       return;
     }
     if (message.audioOnly) this.#tell(this.#book.take(message.nodeId, message.audioOnly, now));
-    if (message.levels) {
-      this.#levels.set(message.nodeId, { levels: message.levels.filter((l) => this.#known(l.bridgeId)), at: now });
-      this.#tellLevels();
-    }
+    if (message.levels) this.#tellLevels(this.#levels.take(message.nodeId, message.levels.filter((l) => this.#known(l.bridgeId)), now));
   }
 
   #expire(): void {
     const now = this.#clock.now();
     this.#tell(this.#book.expire(now, this.#staleMs));
-    let dropped = false;
-    for (const [nodeId, entry] of this.#levels) if (now - entry.at > this.#staleMs) dropped = this.#levels.delete(nodeId) || dropped;
-    if (dropped) this.#tellLevels();
+    this.#tellLevels(this.#levels.expire(now, this.#staleMs));
   }
 
   /** Tells the merged levels when they changed. */
-  #tellLevels(): void {
-    const merged = mergeLevels([...this.#levels.values()].map((e) => e.levels));
-    const key = JSON.stringify(merged);
-    if (key === this.#levelsKey) return;
-    this.#levelsKey = key;
-    if (this.#watch) this.emit('levels', merged);
+  #tellLevels(changed: HallLevel[] | null): void {
+    if (changed && this.#watch) this.emit('levels', changed);
   }
 
   #tell(changed: AudioOnlyHall[] | null): void {

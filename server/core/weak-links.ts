@@ -1,7 +1,7 @@
 // What the media nodes of a deployment tell the control plane about their halls (issues 13 and
 // 17): which halls' links carry no video (each node decides for its own halls, sfu/audio-only.ts
-// is the rule, and tells its whole list; this book keeps every node's latest list and merges
-// them) and who is heard how loud (mergeLevels). Pure: no clock, no I/O (the control plane's
+// is the rule, and tells its whole list; AudioOnlyBook keeps every node's latest list and merges
+// them) and who is heard how loud (mergeLevels, kept per node in a NodeBook too). Pure: no clock, no I/O (the control plane's
 // LinkSampleFeed feeds it what the nodes publish, and tells it when a node is gone).
 // Unit-tested in test/unit/app/weak-links.test.ts.
 
@@ -34,13 +34,65 @@ export function sameAudioOnly(a: readonly AudioOnlyHall[], b: readonly AudioOnly
 }
 
 /**
- * The latest audio-only list of every media node and their merge. Each method that changes it
- * returns the new merged list when the merge changed (null otherwise): the caller tells the pages.
+ * The latest word of every media node on one matter (its audio-only list, its levels) and the
+ * merge of them all. Each method that changes it returns the new merge when the merge changed
+ * (null otherwise): the caller tells the pages.
  */
+export class NodeBook<T, M> {
+  readonly #byNode = new Map<string, { value: T; at: number }>();
+  readonly #merge: (values: T[]) => M;
+  readonly #same: (a: M, b: M) => boolean;
+  #merged: M;
+
+  constructor(merge: (values: T[]) => M, same: (a: M, b: M) => boolean) {
+    this.#merge = merge;
+    this.#same = same;
+    this.#merged = merge([]);
+  }
+
+  /** A node's word, received at `at` (it replaces the node's last one). */
+  take(nodeId: string, value: T, at: number): M | null {
+    this.#byNode.set(nodeId, { value, at });
+    return this.#remerge();
+  }
+
+  /** A node that is gone (its lease ended, or it left): its word goes with it. */
+  drop(nodeId: string): M | null {
+    if (!this.#byNode.delete(nodeId)) return null;
+    return this.#remerge();
+  }
+
+  /** Drops the word of nodes not heard from since `now - staleMs` (a node that died unseen, or stopped telling). */
+  expire(now: number, staleMs: number): M | null {
+    let dropped = false;
+    for (const [nodeId, entry] of this.#byNode) {
+      if (now - entry.at > staleMs) dropped = this.#byNode.delete(nodeId) || dropped;
+    }
+    return dropped ? this.#remerge() : null;
+  }
+
+  /** The merge now. */
+  get merged(): M {
+    return this.#merged;
+  }
+
+  /** The nodes whose word it holds. */
+  nodes(): string[] {
+    return [...this.#byNode.keys()];
+  }
+
+  #remerge(): M | null {
+    const merged = this.#merge([...this.#byNode.values()].map((e) => e.value));
+    if (this.#same(merged, this.#merged)) return null;
+    this.#merged = merged;
+    return merged;
+  }
+}
+
+/** The latest audio-only list of every media node and their merge (a node's word about a hall not in the plan is dropped). */
 export class AudioOnlyBook {
   readonly #known: (bridgeId: string) => boolean;
-  readonly #byNode = new Map<string, { halls: AudioOnlyHall[]; at: number }>();
-  #merged: AudioOnlyHall[] = [];
+  readonly #book = new NodeBook<AudioOnlyHall[], AudioOnlyHall[]>(mergeAudioOnly, sameAudioOnly);
 
   /** `known`: the halls of the plan (a node's word about any other is dropped). */
   constructor(known: (bridgeId: string) => boolean) {
@@ -49,47 +101,40 @@ export class AudioOnlyBook {
 
   /** A node's whole list, received at `at` (it replaces the node's last one). */
   take(nodeId: string, halls: readonly AudioOnlyHall[], at: number): AudioOnlyHall[] | null {
-    this.#byNode.set(nodeId, { halls: halls.filter((h) => (h.up || h.down) && this.#known(h.bridgeId)).map((h) => ({ ...h })), at });
-    return this.#remerge();
+    return copy(this.#book.take(nodeId, halls.filter((h) => (h.up || h.down) && this.#known(h.bridgeId)).map((h) => ({ ...h })), at));
   }
 
   /** A node that is gone (its lease ended, or it left): its halls are no longer audio only because of it. */
   drop(nodeId: string): AudioOnlyHall[] | null {
-    if (!this.#byNode.delete(nodeId)) return null;
-    return this.#remerge();
+    return copy(this.#book.drop(nodeId));
   }
 
   /** Drops the lists of nodes not heard from since `now - staleMs` (a node that died unseen, or stopped telling). */
   expire(now: number, staleMs: number): AudioOnlyHall[] | null {
-    let dropped = false;
-    for (const [nodeId, entry] of this.#byNode) {
-      if (now - entry.at > staleMs) dropped = this.#byNode.delete(nodeId) || dropped;
-    }
-    return dropped ? this.#remerge() : null;
+    return copy(this.#book.expire(now, staleMs));
   }
 
   /** The halls audio only now (merged over the nodes). */
   list(): AudioOnlyHall[] {
-    return this.#merged.map((h) => ({ ...h }));
+    return copy(this.#book.merged);
   }
 
   /** One hall's state (both false: video, or not known to be otherwise). */
   of(bridgeId: string): AudioOnlyHall {
-    const hall = this.#merged.find((h) => h.bridgeId === bridgeId);
+    const hall = this.#book.merged.find((h) => h.bridgeId === bridgeId);
     return hall ? { ...hall } : { bridgeId, up: false, down: false };
   }
 
   /** The nodes whose lists it holds. */
   nodes(): string[] {
-    return [...this.#byNode.keys()];
+    return this.#book.nodes();
   }
+}
 
-  #remerge(): AudioOnlyHall[] | null {
-    const merged = mergeAudioOnly([...this.#byNode.values()].map((e) => e.halls));
-    if (sameAudioOnly(merged, this.#merged)) return null;
-    this.#merged = merged;
-    return this.list();
-  }
+function copy(halls: AudioOnlyHall[]): AudioOnlyHall[];
+function copy(halls: AudioOnlyHall[] | null): AudioOnlyHall[] | null;
+function copy(halls: AudioOnlyHall[] | null): AudioOnlyHall[] | null {
+  return halls && halls.map((h) => ({ ...h }));
 }
 
 /** A hall heard now and how loud (dBov, whole decibels). */
@@ -103,4 +148,9 @@ export function mergeLevels(lists: Iterable<readonly HallLevel[]>): HallLevel[] 
   const loudest = new Map<string, number>();
   for (const list of lists) for (const { bridgeId, dBov } of list) loudest.set(bridgeId, Math.max(dBov, loudest.get(bridgeId) ?? -Infinity));
   return [...loudest].map(([bridgeId, dBov]) => ({ bridgeId, dBov })).sort((a, b) => b.dBov - a.dBov || (a.bridgeId < b.bridgeId ? -1 : 1));
+}
+
+/** Whether two merged level lists say the same. */
+export function sameLevels(a: readonly HallLevel[], b: readonly HallLevel[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.bridgeId === b[i]!.bridgeId && x.dBov === b[i]!.dBov);
 }

@@ -6,7 +6,7 @@
 // stand-in session (an EventEmitter with the session's four members it reads), not mediasoup.
 import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
-import { AudioOnlyBook, mergeAudioOnly, mergeLevels } from '../../../server/core/weak-links.ts';
+import { AudioOnlyBook, mergeAudioOnly, mergeLevels, NodeBook, sameLevels, type HallLevel } from '../../../server/core/weak-links.ts';
 import { FakeClock } from '../../../server/core/conference/clock.ts';
 import { LinkSampleMessage, type MediaNodeRecord } from '../../../server/protocol/cluster.ts';
 import { LinkSampleFeed } from '../../../server/app/LinkSampleFeed.ts';
@@ -70,6 +70,20 @@ describe('Weak links across media nodes', () => {
         { bridgeId: 'c-05971', dBov: -25 },
         { bridgeId: 'p-20', dBov: -40 },
       ]);
+    });
+
+    it('NodeBook (levels): each node\'s latest word, merged; told only when the merge changes; a node dropped or stale takes its word with it', () => {
+      const book = new NodeBook<HallLevel[], HallLevel[]>(mergeLevels, sameLevels);
+      expect(book.merged).to.deep.equal([]);
+      expect(book.take('a', [{ bridgeId: 'c-1', dBov: -30 }], 0)).to.deep.equal([{ bridgeId: 'c-1', dBov: -30 }]);
+      expect(book.take('b', [{ bridgeId: 'c-1', dBov: -40 }, { bridgeId: 'c-2', dBov: -20 }], 100)).to.deep.equal([{ bridgeId: 'c-2', dBov: -20 }, { bridgeId: 'c-1', dBov: -30 }]);
+      expect(book.take('b', [{ bridgeId: 'c-2', dBov: -20 }, { bridgeId: 'c-1', dBov: -41 }], 200), 'the same merge: not told').to.equal(null);
+      expect(book.drop('x'), 'a node it never heard').to.equal(null);
+      expect(book.expire(6000, 6000), 'node a heard at 0: not stale at 6000').to.equal(null);
+      expect(book.expire(6001, 6000)).to.deep.equal([{ bridgeId: 'c-2', dBov: -20 }, { bridgeId: 'c-1', dBov: -41 }]);
+      expect(book.nodes()).to.deep.equal(['b']);
+      expect(book.drop('b')).to.deep.equal([]);
+      expect(book.merged).to.deep.equal([]);
     });
 
     it('mergeAudioOnly sorts by hall', () => {
