@@ -226,7 +226,8 @@ export interface MediaReplies {
   /**
    * `resumed`: the peer of `resume` was taken back (its transports and producers kept; restart
    * their ICE; its consumers come anew). `resumeKey` is what to present next time.
-   * `audioOnly`: the bridges whose links carry no video now.
+   * `audioOnly`: this hall's own link, when it carries no video now (empty otherwise, and for a
+   * page that is no hall's: every hall's state comes on the control socket, `link:audioOnly`).
    */
   'media:join': { peerId: string; role: string; bridgeId?: string; rtpCapabilities: unknown; onAir: string; resumed: boolean; resumeKey: string; audioOnly: AudioOnlyState[] };
   'media:capabilities': Record<string, never>;
@@ -272,7 +273,7 @@ export interface MediaServerEvents {
   'session:refused': (msg: { code: 'token_revoked' | 'token_invalid' }) => void;
   /** Another bridge is on air (its video and audio are what every hall receives). */
   'onair:changed': (msg: { bridgeId: string }) => void;
-  /** A bridge's link started or stopped carrying video (both false: video again). */
+  /** This hall's own link started or stopped carrying video (both false: video again); told to its own sockets only. */
   'media:audioOnly': (msg: AudioOnlyState) => void;
 }
 

@@ -215,8 +215,11 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
         onAir: session.onAir,
         resumed,
         resumeKey: l.resumeKey,
-        audioOnly: session.audioOnly(),
+        // Its own link's state only: the pages learn every hall's on their control socket (`link:audioOnly`).
+        audioOnly: bridgeId === undefined ? [] : session.audioOnly().filter((a) => a.bridgeId === bridgeId),
       });
+      // Its own link's changes come to it alone (`media:audioOnly`: its send rule reads whether the SFU holds its downlink).
+      if (bridgeId !== undefined) void socket.join(hallRoom(bridgeId));
       const held = resume ? links.get(resume.peerId) : undefined;
       if (held && resume && held.session === session && session.hasPeer(held.peerId) && held.token === socket.data.token && sameKey(held.resumeKey, resume.key)) {
         // The same client on a new socket (its network changed, or its link dropped for a while):
@@ -298,7 +301,7 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   let bound: MediaSession | undefined;
   // Each instance tells its own sockets about its own media.
   const onAir = ({ bridgeId }: { bridgeId: string }): void => void nsp.local.emit('onair:changed', { bridgeId });
-  const onAudioOnly = (state: AudioOnlyState): void => void nsp.local.emit('media:audioOnly', state);
+  const onAudioOnly = (state: AudioOnlyState): void => void nsp.local.to(hallRoom(state.bridgeId)).emit('media:audioOnly', state);
   const bind = (): void => {
     bound?.off('onair', onAir);
     bound?.off('audioonly', onAudioOnly);
@@ -308,4 +311,9 @@ export function attachMediaSignaling(nsp: Namespace, current: () => MediaSession
   };
   bind();
   return bind;
+}
+
+/** The room of a hall's media sockets on this instance (its display's, or its screen share's). */
+function hallRoom(bridgeId: string): string {
+  return `hall:${bridgeId}`;
 }

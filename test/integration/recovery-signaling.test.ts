@@ -175,10 +175,12 @@ describe('media recovery over socket.io: ICE restart, a peer taken back on a new
     await waitFor('left at once', () => !server.media.peerIds().includes(join.peerId), 1000);
   });
 
-  it('media:sendMode: a hall that drops to audio only is told to every socket and to every join, and marks its health; it comes back', async () => {
-    const watcher = await connect('chair');
-    await ok(watcher, 'media:join', {});
+  it('media:sendMode: a hall that drops to audio only is told on its own media socket (not on the others\': their pages learn it on the control socket), and marks its health; it comes back', async () => {
+    const chairPage = await connect('chair');
+    await ok(chairPage, 'media:join', {});
+    const other = await hall(COMMUNE);
     const { client } = await hall(DISTRICT);
+    const watcher = client;
     await ok(client, 'media:sendMode', { mode: 'audio-only', availableKbps: 58 });
     await waitFor('told at once', () => watcher.audioOnly.some((a) => a.bridgeId === DISTRICT && a.up), 2000);
     expect(server.media.audioOnlyOf(DISTRICT)).to.deep.equal({ bridgeId: DISTRICT, up: true, down: false });
@@ -186,7 +188,7 @@ describe('media recovery over socket.io: ICE restart, a peer taken back on a new
     const cam = (): { paused: boolean } | undefined => server.media.snapshot().peers.find((p) => p.bridgeId === DISTRICT)?.producers.find((p) => p.source === 'cam');
     expect(cam()?.paused).to.equal(true);
     const late = await connect('technician');
-    expect((await ok(late, 'media:join', {})).audioOnly).to.deep.equal([{ bridgeId: DISTRICT, up: true, down: false }]);
+    expect((await ok(late, 'media:join', {})).audioOnly, 'a page that is no hall\'s').to.deep.equal([]);
     await server.conference.health.sampleAll();
     expect(server.conference.health.book.get(DISTRICT)?.last?.audioOnly).to.equal('up');
     expect(server.conference.health.book.get(DISTRICT)?.reasons[0]).to.equal('Đường truyền yếu — chỉ âm thanh (chiều lên)');
@@ -195,9 +197,11 @@ describe('media recovery over socket.io: ICE restart, a peer taken back on a new
     await waitFor('video again', () => watcher.audioOnly.some((a) => a.bridgeId === DISTRICT && !a.up), 3000);
     expect(cam()?.paused).to.equal(false);
     await waitFor('a camera whose packets never arrive is audio only too', () => watcher.audioOnly.filter((a) => a.bridgeId === DISTRICT && a.up).length === 2, 6000);
+    expect(chairPage.audioOnly, 'the chair\'s media socket is not told').to.deep.equal([]);
+    expect(other.client.audioOnly.filter((a) => a.bridgeId !== COMMUNE), 'another hall\'s media socket is told only of its own link').to.deep.equal([]);
 
     expect(((await request(client, 'media:sendMode', { mode: 'off', availableKbps: 1 })) as { error: { code: string } }).error.code).to.equal('invalid_payload');
     expect(((await request(client, 'media:sendMode', { mode: 'video', availableKbps: -1 })) as { error: { code: string } }).error.code).to.equal('invalid_payload');
-    expect(((await request(watcher, 'media:sendMode', { mode: 'video', availableKbps: null })) as { error: { code: string } }).error.code).to.equal('not_allowed');
+    expect(((await request(chairPage, 'media:sendMode', { mode: 'video', availableKbps: null })) as { error: { code: string } }).error.code).to.equal('not_allowed');
   });
 });
