@@ -96,6 +96,15 @@ export class ConsumerReconciler {
       preferredLayers: d.slot === 'thumb' ? { spatialLayer: 0 } : undefined,
       appData: { bridgeId, source, slot: d.slot },
     });
+    // The transport closed while the worker made the consumer (a receive transport remade: a
+    // hardware hall's new address, a browser's new transport): mediasoup closed the transport's
+    // consumers then, but hands this one out open, on a transport the worker no longer has. Held,
+    // it would stay paused (its resume fails in the worker) and block the key, so that the run
+    // for the new transport, queued behind this one, would not make it there.
+    if (transport.closed || peer.closed) {
+      consumer.close();
+      return;
+    }
     // The programme before thumbnails when the peer's downlink is short (see routing/priorities.ts).
     const priority = consumerPriority(d.slot, consumer.kind);
     if (priority !== null) void consumer.setPriority(priority).catch(() => undefined);

@@ -2,6 +2,7 @@
 // real UDP sockets on loopback.
 import type dgram from 'node:dgram';
 import { expect } from 'chai';
+import type { types as ms } from 'mediasoup';
 import { MediaSession, WorkerPool, SfuError } from '../../sfu/index.ts';
 import { COMMUNE, DISTRICT, PROVINCE, RecordingSink, micParameters, poolOptions, waitFor } from './media-fixture.ts';
 import { rtpPacket as rtp, udpSocket } from '../helpers/synthetic-rtp.ts';
@@ -71,6 +72,74 @@ describe('MediaSession: plain RTP peers on 2 real workers (real UDP on loopback)
     const counters = await s.linkCounters(COMMUNE);
     expect(counters?.iceState).to.equal('connected');
     expect(counters!.up.packets).to.be.at.least(50);
+  });
+
+  it('a receive transport remade while a consumer is being made on it (the remake timed into the consume request by wrapping the transport\'s consume): the consumer is made on the new transport and runs', async () => {
+    // A hardware hall's device gets a new address (PUT /rtp-halls/:id/receive) right after a
+    // grant: its receive transports are remade while the switch's consumers are still being made.
+    // mediasoup closes a transport's consumers when it closes, but a consumer whose worker answer
+    // comes after that is handed out open: it was held paused, on a transport gone in the worker,
+    // never resumed, and never made again (the whole-suite flake of rtp-hall.e2e, issue s26).
+    session = await MediaSession.create(pool, sessionOptions());
+    const s = session;
+    const deviceIn = await udpSocket();
+    const oldAddress = await udpSocket();
+    const newAddress = await udpSocket();
+    sockets.push(deviceIn, oldAddress, newAddress);
+
+    s.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+    const up = await s.createPlainTransport('hw', 'send', { comedia: true });
+    const params = micParameters();
+    await s.produce('hw', up.id, 'audio', params, 'mic');
+    await s.setOpenMicrophones([PROVINCE, COMMUNE]);
+
+    // The receive-only audio peer of another hardware hall, as RtpHall makes it.
+    const peerId = 'rtp:d-180:programme-audio';
+    s.join(peerId, { bridgeId: DISTRICT, publish: false, receiveOnAir: true, thumbnails: false, singleAudio: true }, new RecordingSink());
+    s.setRtpCapabilities(peerId, s.rtpCapabilities);
+    const transports = new Map<string, ms.Transport>();
+    for (const router of s.routers()) router?.observer.on('newtransport', (t: ms.Transport) => transports.set(t.id, t));
+    const first = await s.createPlainTransport(peerId, 'recv', { comedia: false });
+    await s.connectPlainTransport(peerId, first.id, { ip: '127.0.0.1', port: oldAddress.address().port });
+    const firstTransport = transports.get(first.id)!;
+    let remade: Promise<{ id: string }> | undefined;
+    const consume = firstTransport.consume.bind(firstTransport);
+    firstTransport.consume = ((options: ms.ConsumerOptions) => {
+      const made = consume(options); // the request is on its way to the worker
+      remade ??= s.createPlainTransport(peerId, 'recv', { comedia: false }); // closes this transport at once
+      return made;
+    }) as typeof firstTransport.consume;
+
+    await s.setOnAir(COMMUNE);
+    expect(remade, 'the consume request was made on the first transport').to.not.equal(undefined);
+    const second = await remade!;
+    expect(firstTransport.closed).to.equal(true);
+    await s.connectPlainTransport(peerId, second.id, { ip: '127.0.0.1', port: newAddress.address().port });
+    const secondTransport = transports.get(second.id)!;
+
+    const consumerState = (): string => JSON.stringify(s.snapshot().peers.find((p) => p.peerId === peerId)?.consumers);
+    // The worker's own word on what the new transport carries.
+    const onNewTransport = async (): Promise<string[]> => ((await secondTransport.dump()) as { consumerIds: string[] }).consumerIds;
+    await waitFor('a running consumer of the commune microphone on the new transport', async () => {
+      const held = s.snapshot().peers.find((p) => p.peerId === peerId)?.consumers.filter((c) => c.bridgeId === COMMUNE && c.source === 'mic') ?? [];
+      return held.length === 1 && !held[0]!.paused && (await onNewTransport()).includes(held[0]!.id);
+    }, 3000).catch(async (error: Error) => {
+      throw new Error(`${error.message}; held: ${consumerState()}; on the new transport: ${JSON.stringify(await onNewTransport())}`);
+    });
+
+    // And the microphone's packets reach the device's new address.
+    let received = 0;
+    newAddress.on('message', (m) => {
+      if (m.length >= 12 && !(m[1]! >= 192 && m[1]! <= 223)) received++;
+    });
+    const ssrc = params.encodings![0]!.ssrc!;
+    for (let seq = 1; seq <= 40; seq++) {
+      deviceIn.send(rtp(ssrc, seq, 111), up.port, up.ip);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor('the microphone\'s packets at the new address', () => received >= 30, 3000).catch((error: Error) => {
+      throw new Error(`${error.message} (${received} packets); held: ${consumerState()}`);
+    });
   });
 
   it('with SRTP the transport hands out its key; a plain transport refuses DTLS and a WebRTC one refuses a plain connect', async () => {
