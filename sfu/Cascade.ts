@@ -196,6 +196,13 @@ export class Cascade {
       consumer = (async () => {
         await this.#o.routers.makeAvailable(request.trackId, { worker }, Cascade.WORKER);
         const c = await link.transport.consume({ producerId: request.trackId });
+        // The pipe closed while the worker made the consumer (a new end from that node, the node
+        // forgotten, our worker lost): mediasoup hands it out open on a transport the worker no
+        // longer has, and our answer would name a dead end. The requester asks again (pipe_failed).
+        if (link.transport.closed) {
+          c.close();
+          throw new SfuError('invalid_state', `pipe closed while its consumer was made [node:${requester}, trackId:${request.trackId}]`);
+        }
         c.observer.once('close', () => consumers.get(request.trackId) === consumer && consumers.delete(request.trackId));
         return c;
       })();
@@ -305,6 +312,13 @@ export class Cascade {
       if (this.#incoming.get(trackId) !== entry || this.#closed) {
         producer.close();
         return;
+      }
+      if (link.transport.closed) {
+        // The pipe closed while the worker made the producer (remade for another track after its
+        // home node restarted, or our worker lost): mediasoup hands it out open on a transport the
+        // worker no longer has; kept, the track would look here and never come. Asked again on a new pipe.
+        producer.close();
+        continue;
       }
       entry.producer = producer;
       producer.observer.once('close', () => this.#incoming.get(trackId) === entry && this.#incoming.delete(trackId));

@@ -183,6 +183,15 @@ export class MediaPeer extends EventEmitter<MediaPeerEvents> implements RoutedPe
         throw new SfuError('invalid_rtp_parameters', `produce failed: ${(again as Error).message}`);
       }
     }
+    // The transport closed while the worker made the producer (a send transport replaced, the
+    // peer gone, its worker lost): mediasoup closed the transport's producers then, but hands this
+    // one out open, on a transport the worker no longer has. Recorded, it would stand as the hall's
+    // publication with no media ever forwarded; the client is told and publishes again.
+    if (transport.closed || this.#closed) {
+      producer.close();
+      if (this.#closed) throw new SfuError('unknown_peer', `peer left while producing [peerId:${this.id}, source:${source}]`);
+      throw new SfuError('unknown_transport', `transport closed while producing [transportId:${transport.id}, source:${source}]`);
+    }
     if (old && !old.producer.closed) old.producer.close();
     const publication: Publication = { bridgeId, source, trackId: producer.id, kind: producer.kind, epoch: Date.now(), producer, home: { worker: this.worker } };
     this.#publications.set(source, publication);

@@ -3,6 +3,7 @@
 // other through one pipe per track, whatever the number of consumers; real RTP over loopback.
 import type dgram from 'node:dgram';
 import { expect } from 'chai';
+import type { types as ms } from 'mediasoup';
 import { MediaSession, WorkerPool, type CascadeChannel, type RemoteTrack } from '../../sfu/index.ts';
 import { COMMUNE, DISTRICT, DISTRICT_2, PROVINCE, COMMUNE_2, RecordingSink, camParameters, micParameters, poolOptions, waitFor } from './media-fixture.ts';
 import { rtpPacket as rtp, udpSocket } from '../helpers/synthetic-rtp.ts';
@@ -24,7 +25,7 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
   });
 
   /** Node `a` and node `b`; each one's channel calls the other's session, counting the requests (the first `failFirst` pipe requests fail). */
-  async function twoNodes(failFirst = 0, failure: () => Error | 'no answer' = () => new Error('node unreachable (test)')): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
+  async function twoNodes(failFirst = 0, failure: () => Error | 'no answer' = () => new Error('node unreachable (test)'), lingerMs = 300): Promise<{ a: MediaSession; b: MediaSession; requests: string[] }> {
     pools = [await WorkerPool.create(await poolOptions(1)), await WorkerPool.create(await poolOptions(2))];
     const requests: string[] = [];
     const byNode = new Map<string, MediaSession>();
@@ -37,7 +38,10 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
           if (error === 'no answer') return new Promise<never>(() => undefined);
           throw error;
         }
-        return byNode.get(node)!.servePipe(self, request);
+        // As MediaNode.pipe answers over HTTP: every refusal but an unknown track is pipe_failed.
+        return byNode.get(node)!.servePipe(self, request).catch((error: { code?: string; message: string }) => {
+          throw error.code === 'unknown_track' ? error : Object.assign(new Error(error.message), { code: 'pipe_failed', status: 500 });
+        });
       },
       unpipe: async (node, request) => {
         requests.push(`${self}->${node} unpipe ${request.trackId}`);
@@ -45,8 +49,8 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
       },
     });
     const options = { conferenceId: 'cascade', chairBridgeId: PROVINCE, bridgeIds: BRIDGES, switchBatchMs: 100, consumeTimeoutMs: 2000 };
-    const a = await MediaSession.create(pools[0]!, { ...options, cascade: { channel: channelOf('a'), lingerMs: 300 } });
-    const b = await MediaSession.create(pools[1]!, { ...options, cascade: { channel: channelOf('b'), lingerMs: 300 } });
+    const a = await MediaSession.create(pools[0]!, { ...options, cascade: { channel: channelOf('a'), lingerMs } });
+    const b = await MediaSession.create(pools[1]!, { ...options, cascade: { channel: channelOf('b'), lingerMs } });
     byNode.set('a', a).set('b', b);
     sessions = [a, b];
     return { a, b, requests };
@@ -240,5 +244,96 @@ describe('Cascade: two media nodes in one process (real workers, real UDP)', fun
     const asked = requests.length;
     await new Promise((r) => setTimeout(r, 1500));
     expect(requests.length, 'at most the request in flight when the lease ended').to.be.at.most(asked + 1);
+  });
+
+  /**
+   * Wraps the first pipe transport of `direction` made on `s`'s cascade router so that `meanwhile`
+   * runs while its first produce (`in`) or consume (`out`) request is on its way to the worker.
+   */
+  function racePipe(s: MediaSession, direction: 'in' | 'out', meanwhile: (transport: ms.Transport) => unknown): { ran: () => boolean } {
+    let ran = false;
+    let wrapped = false;
+    s.routers()[0]!.observer.on('newtransport', (t: ms.Transport) => {
+      if (wrapped || t.appData.kind !== 'pipe' || t.appData.direction !== direction) return;
+      wrapped = true;
+      const method = direction === 'in' ? 'produce' : 'consume';
+      const original = (t[method] as (o: unknown) => Promise<unknown>).bind(t);
+      (t as unknown as Record<string, unknown>)[method] = (options: unknown) => {
+        const request = original(options); // the request is on its way to the worker
+        if (!ran) {
+          ran = true;
+          void meanwhile(t);
+        }
+        return request;
+      };
+    });
+    return { ran: () => ran };
+  }
+
+  /** The commune's microphone on node a, on air at both, sent 40 packets at a time; a district hall on b receiving on a UDP socket. */
+  async function micOnAToHallOnB(a: MediaSession, b: MediaSession): Promise<{ micId: string; send: (n: number) => Promise<void>; received: () => number }> {
+    const sender = await udpSocket();
+    const rx = await udpSocket();
+    sockets.push(sender, rx);
+    a.join('hw', { bridgeId: COMMUNE, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+    const up = await a.createPlainTransport('hw', 'send', { comedia: true });
+    const params = micParameters();
+    const { id: micId } = await a.produce('hw', up.id, 'audio', params, 'mic');
+    for (const s of [a, b]) await Promise.all([s.setOnAir(COMMUNE), s.setOpenMicrophones([PROVINCE, COMMUNE])]);
+    let received = 0;
+    rx.on('message', (m) => m.length >= 12 && !(m[1]! >= 192 && m[1]! <= 223) && received++);
+    b.join('rx', { bridgeId: DISTRICT, publish: false, receiveOnAir: true, thumbnails: false }, new RecordingSink());
+    b.setRtpCapabilities('rx', b.rtpCapabilities);
+    const t = await b.createPlainTransport('rx', 'recv', { comedia: false });
+    await b.connectPlainTransport('rx', t.id, { ip: '127.0.0.1', port: rx.address().port });
+    b.setRemoteTracks([{ bridgeId: COMMUNE, source: 'mic', trackId: micId, kind: 'audio', home: { node: 'a' }, epoch: 1 }]);
+    let seq = 0;
+    const send = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        sender.send(rtp(params.encodings![0]!.ssrc!, ++seq, 111), up.port, up.ip);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    return { micId, send, received: () => received };
+  }
+
+  /** Waits until the hall on b has a running consumer of `micId` and the microphone's packets reach it; the failure says what each node holds. */
+  async function expectMicAtB(a: MediaSession, b: MediaSession, t: { micId: string; send: (n: number) => Promise<void>; received: () => number }): Promise<void> {
+    const state = async (): Promise<string> => `a: ${JSON.stringify(await a.pipeStats())}; b: ${JSON.stringify(await b.pipeStats())}; consumers at b: ${JSON.stringify(b.snapshot().peers.find((p) => p.peerId === 'rx')?.consumers)}`;
+    const fail = async (error: Error): Promise<never> => {
+      throw new Error(`${error.message} (${t.received()} packets); ${await state()}`);
+    };
+    await waitFor('the hall on b consumes the microphone', () => b.snapshot().peers.find((p) => p.peerId === 'rx')?.consumers.some((c) => c.producerId === t.micId && !c.paused) ?? false, 5000).catch(fail);
+    // Packets until they arrive (a pipe asked again may still be connecting).
+    await waitFor('the microphone\'s packets at the hall on b', async () => {
+      await t.send(20);
+      return t.received() >= 15;
+    }, 5000).catch(fail);
+  }
+
+  it('node b\'s receiving pipe closed while the pipe producer is being made on it (closed directly, as another track\'s request remakes it or a worker loss does, timed into the produce request by wrapping the transport\'s produce): the track is asked again on a new pipe and reaches the hall', async () => {
+    // mediasoup builds the Producer when the worker answers; the transport closed meanwhile took
+    // only the producers it had, so this one came back open on a transport the worker no longer
+    // had: the cascade kept it as the track's pipe, and the track came only once nobody had
+    // consumed it for the linger (the hall's consume of it fails), 10 s as in production here.
+    const { a, b, requests } = await twoNodes(0, undefined, 10_000);
+    const race = racePipe(b, 'in', (t) => t.close());
+    const t = await micOnAToHallOnB(a, b);
+    await expectMicAtB(a, b, t);
+    expect(race.ran(), 'the pipe closed during the produce request').to.equal(true);
+    expect(requests.filter((r) => r.includes(' pipe ')), 'asked again with the new pipe').to.deep.equal([`b->a pipe ${t.micId}`, `b->a pipe ${t.micId}`]);
+    expect(b.pipeCounts()).to.deep.equal({ in: 1, out: 0, tracks: { in: 1, out: 0 } });
+  });
+
+  it('node a\'s sending pipe closed while the pipe consumer is being made on it (node b forgotten meanwhile, timed into the consume request by wrapping the transport\'s consume): the request fails as pipe_failed, b asks again and the track reaches the hall', async () => {
+    // The consumer came back open on a transport the worker no longer had, and a answered with
+    // that dead end: b's pipe connected to nothing, and the track never came.
+    const { a, b, requests } = await twoNodes();
+    const race = racePipe(a, 'out', () => a.forgetNode('b'));
+    const t = await micOnAToHallOnB(a, b);
+    await expectMicAtB(a, b, t);
+    expect(race.ran(), 'the pipe closed during the consume request').to.equal(true);
+    expect(requests.filter((r) => r.includes(' pipe ')), 'asked again').to.deep.equal([`b->a pipe ${t.micId}`, `b->a pipe ${t.micId}`]);
+    expect(a.pipeCounts(), 'the dead pipe\'s consumer is not counted').to.deep.equal({ in: 0, out: 1, tracks: { in: 0, out: 1 } });
   });
 });

@@ -99,4 +99,61 @@ describe('MediaPeer on a real worker', function () {
     district.close();
     expect(closes).to.equal(1);
   });
+
+  /** Wraps `transport`'s produce so that `meanwhile` runs while the request is on its way to the worker; gives the producer made. */
+  function produceRacing(transport: ms.Transport, meanwhile: () => unknown): { made: () => ms.Producer | undefined } {
+    let made: ms.Producer | undefined;
+    const produce = transport.produce.bind(transport);
+    transport.produce = ((options: ms.ProducerOptions) => {
+      const request = produce(options); // the request is on its way to the worker
+      void meanwhile();
+      return request.then((p) => (made = p));
+    }) as typeof transport.produce;
+    return { made: () => made };
+  }
+
+  it('a send transport replaced while a producer is being made on it (the replacement timed into the produce request by wrapping the transport\'s produce): the producer is closed, not recorded, the caller gets unknown_transport, and the hall publishes on the new transport', async () => {
+    // mediasoup builds the Producer when the worker answers; the transport closed meanwhile took
+    // only the producers it had, so this one came back open on a transport the worker no longer
+    // has and stood as the hall's publication with no media ever forwarded.
+    const peer = new MediaPeer('peer-race', { bridgeId: DISTRICT, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink(), 0);
+    const first = await peer.openWebRtcTransport('send', router, pool.slot(0).webRtcServer);
+    let second: Promise<ms.WebRtcTransport> | undefined;
+    const race = produceRacing(first, () => (second = peer.openWebRtcTransport('send', router, pool.slot(0).webRtcServer)));
+    let unpublished = 0;
+    peer.on('unpublished', () => unpublished++);
+
+    const refused = await peer.produce(first, 'mic', { kind: 'audio', rtpParameters: micParameters() }).then(
+      (p) => new Error(`produce resolved with producer ${p.producer.id} (closed: ${p.producer.closed}) on a transport closed: ${first.closed}`),
+      (e: unknown) => e,
+    );
+    expect(second, 'the replacement ran during the produce request').to.not.equal(undefined);
+    expect(first.closed, 'the first transport').to.equal(true);
+    expect((refused as { code?: string }).code, String(refused)).to.equal('unknown_transport');
+    expect(race.made()?.closed, 'the producer made on the closed transport').to.equal(true);
+    expect(peer.publication('mic'), 'recorded as the hall\'s microphone').to.equal(undefined);
+    expect(peer.tracks()).to.deep.equal({});
+    expect(unpublished, 'nothing was published, so nothing unpublished').to.equal(0);
+
+    // The client produces again on its new transport: that one is recorded, and is in the worker.
+    const now = await second!;
+    const mic = await peer.produce(now, 'mic', { kind: 'audio', rtpParameters: micParameters() });
+    expect(Object.keys(peer.tracks())).to.deep.equal(['mic']);
+    expect(((await now.dump()) as { producerIds: string[] }).producerIds).to.deep.equal([mic.producer.id]);
+    peer.close();
+  });
+
+  it('a peer closed while a producer is being made (timed into the produce request by wrapping the transport\'s produce): the producer is closed and the caller gets unknown_peer', async () => {
+    const peer = new MediaPeer('peer-race', { bridgeId: DISTRICT, publish: true, receiveOnAir: true, thumbnails: false }, new RecordingSink(), 0);
+    const send = await peer.openWebRtcTransport('send', router, pool.slot(0).webRtcServer);
+    const race = produceRacing(send, () => peer.close());
+    const refused = await peer.produce(send, 'cam', { kind: 'video', rtpParameters: camParameters() }).then(
+      (p) => new Error(`produce resolved with producer ${p.producer.id} (closed: ${p.producer.closed})`),
+      (e: unknown) => e,
+    );
+    expect((refused as { code?: string }).code, String(refused)).to.equal('unknown_peer');
+    expect(race.made()?.closed, 'the producer made for the closed peer').to.equal(true);
+    expect(peer.publications()).to.deep.equal([]);
+    expect((await router.dump() as { transportIds: string[] }).transportIds, 'what the worker has').to.deep.equal([]);
+  });
 });
