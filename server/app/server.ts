@@ -16,6 +16,7 @@ import { jsonErrors, notFound } from '../transport/http-errors.ts';
 import { metricsHandler } from '../transport/metrics.ts';
 import { listRoutes, type RouteInfo } from '../transport/routes.ts';
 import { PlanChecker } from './plan-check/PlanChecker.ts';
+import { PlanFollower, startingPlan } from './conference/PlanFollower.ts';
 import { conferenceGate, cutOffToken, recheckTokens } from '../transport/socket-requests.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
@@ -59,6 +60,8 @@ export interface RunningServer {
   readonly media: MediaSession;
   readonly stores: Stores;
   readonly plan: ConferencePlan;
+  /** The stored version of the plan this process runs (0: its plan file, none loaded by REST). */
+  readonly planVersion: number;
   /** TURN for halls behind firewalls (URLs, the embedded coturn), or null when off. */
   readonly turn: TurnService | null;
   /** Every HTTP route the server answers (method and path pattern), read from its routers. */
@@ -102,6 +105,11 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
   try {
     const stores = await createStores({ redisUrl: config.redisUrl, kind: config.store, dataDir: config.dataDir, onError: (e) => logger.error({ err: e.message }, 'store error'), clock: extras.clock });
     cleanups.push(() => stores.close());
+    const plans = new PlanChecker({ clock: extras.clock ?? systemClock });
+    cleanups.push(() => plans.close());
+    // A plan loaded by REST on any process of the deployment is the conference's plan: a process
+    // that starts later starts from it, not from its plan file (it says which).
+    const starting = await startingPlan({ conferenceId: config.conferenceId, plans: stores.plans, checker: plans, filePlan: plan, log: logger, fileLevel: stores.kind === 'redis' ? 'info' : 'debug' });
 
     // The port first: a media node's id and URLs are made of it.
     const app = express();
@@ -148,7 +156,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
         feed: { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset, dataDir: config.dataDir },
         papers: { dataDir: config.dataDir, checkLimits: extras.paperCheckLimits },
       });
-    let conference = await openConference(plan);
+    let conference = await openConference(starting.plan);
     cleanups.push(() => conference.close());
 
     const turn = await startTurn(config, announcedIp, (token) => conference.authenticate(token), (line) => logger.debug({ coturn: line }, 'coturn'));
@@ -158,12 +166,12 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       logger.debug({ urls: turn.urls, coturnPid: turn.coturn?.pid }, 'TURN for halls behind firewalls');
     }
 
+    // Follows the stored plan (set below, once the sockets it rewires exist).
+    let planFollower: PlanFollower | undefined;
     app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, role: config.role, store: stores.kind, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
+      res.json({ ok: true, role: config.role, store: stores.kind, plan: { version: planFollower?.version ?? starting.version, title: conference.plan.title }, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
     });
     const trustedProxies = new Set(config.trustedProxies);
-    const plans = new PlanChecker({ clock: extras.clock ?? systemClock });
-    cleanups.push(() => plans.close());
     let baseUrl = config.publicUrl ?? '';
     // With redis, broadcasts to rooms reach the sockets of every instance (the socket.io redis adapter).
     let adapter: ReturnType<typeof createAdapter> | undefined;
@@ -219,31 +227,75 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     watchTokens();
 
     /**
+     * After the conference was replaced: its tokens watched, the sockets' handlers on it, every page
+     * of this process reconnecting to it (only this process's: another process's pages reconnect
+     * when that process runs the new plan, not before, as the redis adapter would have them).
+     */
+    const rewire = (): void => {
+      watchTokens();
+      rebindMedia();
+      control.rebind();
+      io.of('/media').local.disconnectSockets(false);
+      io.of('/control').local.disconnectSockets(false);
+    };
+
+    /**
      * Replaces the conference with another plan before the meeting starts. The invite links of
      * the roles and of the bridges that remain stay valid; every display reconnects to the new one.
+     * The plan is kept in the store with the next version: every other process takes it up.
      */
     let replacing = false;
     const loadPlan = async (next: ConferencePlan): Promise<void> => {
       if (replacing) throw new PlanLoadError('invalid_state', 'another plan is being loaded');
-      if (conference.runner.state.status !== 'waiting') throw new PlanLoadError('invalid_state', 'the meeting has started: a new plan can only be loaded before it');
       replacing = true;
       try {
-        const kept = new Set(['chair', 'secretary', 'technician', 'viewer', ...next.bridges.map((b) => `operator:${b.id}`)]);
-        const tokens = (await stores.tokens.listTokens(config.conferenceId)).filter((t) => kept.has(t.grant));
-        await conference.close();
-        await stores.drop(config.conferenceId);
-        if (tokens.length) await stores.tokens.issueTokens(config.conferenceId, tokens, 'replace');
-        conference = await openConference(next);
-        watchTokens();
-        rebindMedia();
-        control.rebind();
-        io.of('/media').disconnectSockets(false);
-        io.of('/control').disconnectSockets(false);
-        logger.warn({ title: next.title, bridges: next.bridges.length }, 'conference plan replaced');
+        await planFollower!.load(async () => {
+          // The meeting may have started on another instance: the store says so, not this process's copy alone.
+          const stored = await stores.conferences.load(config.conferenceId);
+          if (conference.runner.state.status !== 'waiting' || (stored && stored.state.status !== 'waiting')) {
+            throw new PlanLoadError('invalid_state', 'the meeting has started: a new plan can only be loaded before it');
+          }
+          // The links of the roles and of the bridges that remain stay in force throughout (never
+          // dropped and issued again: a page checked in between would be told its link was revoked);
+          // the links of the bridges the new plan does not have are revoked.
+          const kept = new Set(['chair', 'secretary', 'technician', 'viewer', ...next.bridges.map((b) => `operator:${b.id}`)]);
+          const gone = (await stores.tokens.listTokens(config.conferenceId)).filter((t) => !kept.has(t.grant));
+          await conference.close();
+          await stores.drop(config.conferenceId, { keepTokens: true });
+          for (const t of gone) await stores.tokens.revokeToken(config.conferenceId, t.token);
+          conference = await openConference(next);
+          rewire();
+          // Stored once the new conference is in the store: a process that takes the plan up finds its state there.
+          const version = await stores.plans.storePlan(config.conferenceId, JSON.stringify(next), (extras.clock ?? systemClock).now());
+          logger.warn({ title: next.title, bridges: next.bridges.length, version }, 'conference plan replaced');
+          return version;
+        });
       } finally {
         replacing = false;
       }
     };
+
+    /**
+     * Takes up a plan another process loaded (checked by the follower): the conference replaced as
+     * the loader replaced its own, without dropping the stores a second time. Refused while the
+     * meeting runs here; a new conference that fails to open gives way to the previous plan again.
+     */
+    const takeUp = async (next: ConferencePlan): Promise<void> => {
+      if (conference.runner.state.status !== 'waiting') throw new PlanLoadError('invalid_state', 'the meeting has started on this process');
+      const previous = conference.plan;
+      await conference.close();
+      try {
+        conference = await openConference(next);
+      } catch (error) {
+        conference = await openConference(previous);
+        throw error;
+      } finally {
+        rewire();
+      }
+    };
+    planFollower = await PlanFollower.start({ conferenceId: config.conferenceId, plans: stores.plans, checker: plans, version: starting.version, apply: takeUp, log: logger });
+    const follower = planFollower;
+    cleanups.push(() => follower.close());
     const apiOptions: ApiOptions = {
       current: () => conference,
       baseUrl: () => baseUrl,
@@ -290,6 +342,9 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       },
       get plan() {
         return conference.plan;
+      },
+      get planVersion() {
+        return follower.version;
       },
       stores,
       turn,

@@ -2,9 +2,10 @@
 // its log (ConferenceStore), the access tokens (TokenStore), the instances' presence leases
 // (PresenceStore), the peers' placement on media nodes (PlacementStore), and for media across
 // hosts (issue 13) the media nodes' leases (NodeRegistry), the tracks each node publishes
-// (TrackRegistry) and the link samples nodes send the control plane (LinkChannel). One object may
+// (TrackRegistry) and the link samples nodes send the control plane (LinkChannel), and the plan
+// loaded by REST, which every process takes up (PlanStore). One object may
 // serve several concerns (RedisStore serves the first three over one connection); the embedded
-// default is a SQLite file (SqliteStore, the first three too; one process is one media node, so
+// default is a SQLite file (SqliteStore, the first three and the plan; one process is one media node, so
 // the cluster concerns stay in its memory); tests may ask for a memory store of each.
 import path from 'node:path';
 import type { Clock } from '../core/conference/index.ts';
@@ -18,6 +19,9 @@ import { RedisLinkChannel } from './redis/RedisLinkChannel.ts';
 import { RedisNodeRegistry } from './redis/RedisNodeRegistry.ts';
 import { RedisTrackRegistry } from './redis/RedisTrackRegistry.ts';
 import type { PresenceStore } from './PresenceStore.ts';
+import type { PlanStore } from './PlanStore.ts';
+import { MemoryPlanStore } from './memory/MemoryPlanStore.ts';
+import { RedisPlanStore } from './redis/RedisPlanStore.ts';
 import type { TokenStore } from './TokenStore.ts';
 import { MemoryConferenceStore } from './memory/MemoryConferenceStore.ts';
 import { MemoryPresenceStore } from './memory/MemoryPresenceStore.ts';
@@ -56,8 +60,15 @@ export interface Stores {
   readonly tracks: TrackRegistry;
   /** The link samples media nodes send the control plane. */
   readonly links: LinkChannel;
-  /** Deletes everything of one conference, in every store (state, log, tokens, leases, placements, tracks). */
-  drop(conferenceId: string): Promise<void>;
+  /** The plan loaded by REST, with its version; every process watches it. */
+  readonly plans: PlanStore;
+  /**
+   * Deletes everything of one conference, in every store (state, log, tokens, leases, placements,
+   * tracks), but its loaded plan, whose version keeps counting (PlanStore.ts). `keepTokens`: the
+   * tokens stay (a plan loaded in place of another keeps links in force throughout: another process
+   * that checked them in between would cut off their pages as revoked).
+   */
+  drop(conferenceId: string, options?: { keepTokens?: boolean }): Promise<void>;
   /** Closes every implementation once; idempotent. */
   close(): Promise<void>;
   readonly closed: boolean;
@@ -69,7 +80,7 @@ export interface Stores {
  */
 export function storesOf(
   kind: StoreKind,
-  given: { conferences: ConferenceStore; tokens: TokenStore; presence: PresenceStore; placements: PlacementStore; nodes?: NodeRegistry; tracks?: TrackRegistry; links?: LinkChannel },
+  given: { conferences: ConferenceStore; tokens: TokenStore; presence: PresenceStore; placements: PlacementStore; nodes?: NodeRegistry; tracks?: TrackRegistry; links?: LinkChannel; plans?: PlanStore },
   resources: readonly StoreResource[],
 ): Stores {
   const made: StoreResource[] = [];
@@ -79,15 +90,16 @@ export function storesOf(
     nodes: given.nodes ?? own(new MemoryNodeRegistry()),
     tracks: given.tracks ?? own(new MemoryTrackRegistry()),
     links: given.links ?? own(new MemoryLinkChannel()),
+    plans: given.plans ?? own(new MemoryPlanStore()),
   };
   const owned = [...new Set([...resources, ...made])];
   let closing: Promise<void> | undefined;
   return {
     kind,
     ...parts,
-    async drop(conferenceId) {
+    async drop(conferenceId, options = {}) {
       await parts.conferences.drop(conferenceId);
-      await parts.tokens.dropTokens(conferenceId);
+      if (!options.keepTokens) await parts.tokens.dropTokens(conferenceId);
       await parts.presence.dropPresence(conferenceId);
       await parts.placements.dropPlacements(conferenceId);
       await parts.tracks.dropTracks(conferenceId);
@@ -132,7 +144,9 @@ export async function createStores(options: CreateStoresOptions = {}): Promise<S
       opened.push(tracks);
       const links = await RedisLinkChannel.create(redisOptions);
       opened.push(links);
-      return storesOf('redis', { conferences: redis, tokens: redis, presence: redis, placements, nodes, tracks, links }, opened);
+      const plans = await RedisPlanStore.create(redisOptions);
+      opened.push(plans);
+      return storesOf('redis', { conferences: redis, tokens: redis, presence: redis, placements, nodes, tracks, links, plans }, opened);
     } catch (error) {
       await Promise.all(opened.map((r) => r.close()));
       throw error;
@@ -143,7 +157,7 @@ export async function createStores(options: CreateStoresOptions = {}): Promise<S
     const sqlite = SqliteStore.open({ file, ...(options.clock ? { clock: options.clock } : {}) });
     const placements = new MemoryPlacementStore();
     const nodes = new MemoryNodeRegistry(options.clock);
-    return storesOf('sqlite', { conferences: sqlite, tokens: sqlite, presence: sqlite, placements, nodes }, [sqlite, placements, nodes]);
+    return storesOf('sqlite', { conferences: sqlite, tokens: sqlite, presence: sqlite, placements, nodes, plans: sqlite }, [sqlite, placements, nodes]);
   }
   const conferences = new MemoryConferenceStore();
   const tokens = new MemoryTokenStore(options.clock ? () => options.clock!.now() : undefined);
@@ -152,5 +166,6 @@ export async function createStores(options: CreateStoresOptions = {}): Promise<S
   const nodes = new MemoryNodeRegistry(options.clock);
   const tracks = new MemoryTrackRegistry();
   const links = new MemoryLinkChannel();
-  return storesOf('memory', { conferences, tokens, presence, placements, nodes, tracks, links }, [conferences, tokens, presence, placements, nodes, tracks, links]);
+  const plans = new MemoryPlanStore();
+  return storesOf('memory', { conferences, tokens, presence, placements, nodes, tracks, links, plans }, [conferences, tokens, presence, placements, nodes, tracks, links, plans]);
 }

@@ -1,6 +1,6 @@
 // Storage behind interfaces split by concern: the conference and its log, tokens, presence leases;
 // memory implementations (the embedded default) and redis ones; the media nodes' registry, their
-// published tracks, their link samples and the peers' placement on them (issue 13).
+// published tracks, their link samples and the peers' placement on them (issue 13); the plan loaded by REST.
 export * from './errors.ts';
 export * from './ConferenceStore.ts';
 export * from './TokenStore.ts';
@@ -20,3 +20,6 @@ export { MemoryNodeRegistry, MemoryTrackRegistry, MemoryPlacementStore, MemoryLi
 export { RedisNodeRegistry, NODE_POLL_MS } from './redis/RedisNodeRegistry.ts';
 export { RedisTrackRegistry } from './redis/RedisTrackRegistry.ts';
 export { RedisLinkChannel } from './redis/RedisLinkChannel.ts';
+export * from './PlanStore.ts';
+export { MemoryPlanStore } from './memory/MemoryPlanStore.ts';
+export { RedisPlanStore, type RedisPlanStoreOptions } from './redis/RedisPlanStore.ts';

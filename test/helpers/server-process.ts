@@ -53,11 +53,12 @@ export async function serverEnv(extra: Record<string, string> = {}): Promise<Rec
   };
 }
 
-/** A server process with its URL and what it wrote on stderr. */
+/** A server process with its URL and what it wrote on stderr, and on stdout (its JSON log lines and the start text). */
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
   stderr(): string;
+  stdout(): string;
 }
 
 /** Starts a server process (`args`: e.g. `--plan file`) and resolves when its /healthz answers. */
@@ -70,12 +71,14 @@ export async function spawnServerProcess(env: Record<string, string> & { PORT: s
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
   try {
     await waitFor(
       'server process healthy',
@@ -90,7 +93,7 @@ export async function spawnServerProcess(env: Record<string, string> & { PORT: s
     await kill(child);
     throw error;
   }
-  return { child, url: `http://127.0.0.1:${env.PORT}`, stderr: () => stderr };
+  return { child, url: `http://127.0.0.1:${env.PORT}`, stderr: () => stderr, stdout: () => stdout };
 }
 
 /** SIGKILL, and wait for the exit. */

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import { io, type Socket } from 'socket.io-client';
 import type { RunningServer } from '../../server/app/server.ts';
@@ -602,6 +605,34 @@ describe('control plane over socket.io and REST (real server, real worker, in-me
         expect(refused.status).to.equal(409);
       } finally {
         await s4.close();
+      }
+    });
+
+    it('one process on the SQLite file: a plan loaded by REST is the one it runs after a restart, not its plan file', async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-plan-'));
+      const config = { conferenceId: 'plan-restart', store: 'sqlite' as const, dataDir };
+      try {
+        const first = await startTestServer(1, config);
+        let loaded: unknown;
+        try {
+          const plan = structuredClone(first.plan) as Record<string, any>;
+          plan.title = 'Kế hoạch nạp trước khi khởi động lại';
+          const res = await fetch(`${first.url}/api/plan`, { method: 'POST', headers: { ...bearer(await tokenOf(first, 'secretary')), 'content-type': 'application/json' }, body: JSON.stringify(plan) });
+          expect(res.status, await res.clone().text()).to.equal(200);
+          loaded = await (await fetch(`${first.url}/api/plan`)).json();
+        } finally {
+          await first.close();
+        }
+        // Started again with the default plan as its plan file.
+        const again = await startTestServer(1, config);
+        try {
+          expect(await (await fetch(`${again.url}/api/plan`)).json()).to.deep.equal(loaded);
+          expect(again.planVersion).to.equal(1);
+        } finally {
+          await again.close();
+        }
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
       }
     });
 

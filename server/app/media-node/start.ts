@@ -1,7 +1,9 @@
 // The `media` role (issue 13): a process that is a media node only. Its own HTTP port serves
 // socket.io `/media` (for the halls placed on it; CORS open to the control instances' origins)
 // and the node API at /node/v1; its lease is in the registry; the conference's media opens as
-// soon as a control instance has created the conference in the store, and follows its state.
+// soon as a control instance has created the conference in the store, and follows its state. Its
+// plan is the one loaded by REST when the store has one (else its plan file), and a plan loaded
+// later on any control instance replaces the conference's media here too (PlanFollower).
 import express from 'express';
 import pino from 'pino';
 import { Server as SocketServer } from 'socket.io';
@@ -12,6 +14,8 @@ import type { ConferencePlan } from '../../protocol/plan.ts';
 import { createStores, type Stores } from '../../store/index.ts';
 import { attachMediaSignaling } from '../../transport/media-socket.ts';
 import { ConferenceFollower } from '../conference/ConferenceFollower.ts';
+import { PlanFollower, startingPlan } from '../conference/PlanFollower.ts';
+import { PlanChecker } from '../plan-check/PlanChecker.ts';
 import { AccessTokens } from '../conference/tokens.ts';
 import { RequestLimits } from '../rate-limit.ts';
 import { cutOffToken, recheckTokens, tokenGate } from '../../transport/socket-requests.ts';
@@ -30,8 +34,12 @@ export interface RunningMediaNode {
   readonly port: number;
   readonly node: MediaNode;
   readonly stores: Stores;
-  /** Resolves when the conference's media is open on this node (the conference exists in the store). */
+  /** Resolves when the conference's media is open on this node (the conference exists in the store): the first one opened. */
   readonly ready: Promise<ConferenceMedia>;
+  /** The plan the node runs (the stored one loaded by REST, else its plan file). */
+  readonly plan: ConferencePlan;
+  /** The stored version of that plan (0: the plan file). */
+  readonly planVersion: number;
   /** Withdraws the node, closes sockets, the conference's media, the workers and the stores; idempotent. */
   close(): Promise<void>;
 }
@@ -57,6 +65,12 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
   try {
     const stores = await createStores({ redisUrl: config.redisUrl, onError: (e) => logger.error({ err: e.message }, 'store error'), clock });
     cleanups.push(() => stores.close());
+    const checker = new PlanChecker({ clock });
+    cleanups.push(() => checker.close());
+    const starting = await startingPlan({ conferenceId, plans: stores.plans, checker, filePlan: plan, log: logger, fileLevel: 'info' });
+    let running = starting.plan;
+    // Follows the stored plan (set below, once the sockets it rewires exist).
+    let planFollower: PlanFollower | undefined;
 
     const app = express();
     app.disable('x-powered-by');
@@ -71,7 +85,7 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     cleanups.push(() => node.close());
     app.use('/node/v1', node.apiRouter());
     app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, role: 'media', nodeId: node.nodeId, open: node.conference(conferenceId) !== undefined, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
+      res.json({ ok: true, role: 'media', nodeId: node.nodeId, open: node.conference(conferenceId) !== undefined, plan: { version: planFollower?.version ?? starting.version, title: running.title }, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
     });
 
     // Whatever else is asked of a media node (a missing route, a path that does not decode, a body the node channel refuses) answers in the API's JSON.
@@ -89,9 +103,9 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     // io.close() closes the HTTP server, which waits for every open response: the control
     // instances' lifelines to this node end first.
     cleanups.push(() => node.endLifelines());
-    const deviceBridges = new Set(plan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
+    let deviceBridges = new Set(running.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
     // The halls' links, checked on every request and cut off here as soon as they are revoked or re-issued on any process.
-    const tokens = await AccessTokens.watch({ conferenceId, bridges: plan.bridges, store: stores.tokens, now: () => clock.now() });
+    const tokens = await AccessTokens.watch({ conferenceId, bridges: running.bridges, store: stores.tokens, now: () => clock.now() });
     cleanups.push(() => tokens.close());
     const gate = tokenGate(tokens, new RequestLimits(clock));
     tokens.on('revoked', (token) => cutOffToken(io.of('/media'), token));
@@ -110,27 +124,58 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     });
 
     // The conference's media, once a control instance has created the conference; the feed where labelled.
-    const ready = (async () => {
-      const follower = await ConferenceFollower.create({ conferenceId, store: stores.conferences, onError: (e, context) => logger.warn({ err: String(e) }, `conference follower: ${context}`) });
+    const runsFeed = node.labels.feed === 'yes';
+    let follower: ConferenceFollower | undefined;
+    cleanups.push(() => follower?.close());
+    const open = async (forPlan: ConferencePlan): Promise<ConferenceMedia> => {
+      const made = await ConferenceFollower.create({ conferenceId, store: stores.conferences, onError: (e, context) => logger.warn({ err: String(e) }, `conference follower: ${context}`) });
       if (closed) {
-        await follower.close();
+        await made.close();
         throw new Error('media node closed');
       }
-      cleanups.push(() => follower.close());
-      const runsFeed = node.labels.feed === 'yes';
+      follower = made;
       const media = await node.openConference({
         conferenceId,
-        plan,
-        state: follower,
+        plan: forPlan,
+        state: made,
         feed: runsFeed ? { pressFeed: config.pressFeed ? parsePressFeed(config.pressFeed) : undefined, recordingsDir: config.recordingsDir, preset: config.feedPreset, dataDir: config.dataDir } : undefined,
       });
+      running = forPlan;
+      deviceBridges = new Set(forPlan.bridges.filter((b) => b.kind === 'rtp').map((b) => b.id));
       rebind();
+      return media;
+    };
+    const ready = (async () => {
+      const media = await open(running);
       logger.info({ conferenceId, nodeId: node.nodeId, feed: runsFeed }, 'conference media open on this node');
       return media;
     })();
     ready.catch((error: unknown) => {
       if (!closed) logger.error({ err: String((error as Error)?.message ?? error) }, 'the conference media could not open');
     });
+
+    /**
+     * A plan loaded on a control instance (checked by the follower): the conference's media closed
+     * and opened again on it, following the new conference the loader put in the store; the halls'
+     * pages reconnect. One that fails to open gives way to the previous plan again.
+     */
+    const takeUp = async (next: ConferencePlan): Promise<void> => {
+      await ready.catch(() => undefined);
+      const previous = running;
+      await node.conference(conferenceId)?.close();
+      await follower?.close();
+      try {
+        await open(next);
+      } catch (error) {
+        if (!closed) await open(previous);
+        throw error;
+      } finally {
+        io.of('/media').disconnectSockets(false);
+      }
+    };
+    const plans = await PlanFollower.start({ conferenceId, plans: stores.plans, checker, version: starting.version, apply: takeUp, log: logger });
+    planFollower = plans;
+    cleanups.push(() => plans.close());
 
     logger.info({ port, nodeId: node.nodeId, mediaUrl: cluster.mediaUrl, labels: cluster.labels, workers: pool.size }, 'diemcau media node listening');
     let closing: Promise<void> | undefined;
@@ -140,6 +185,12 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
       node,
       stores,
       ready,
+      get plan() {
+        return running;
+      },
+      get planVersion() {
+        return plans.version;
+      },
       close() {
         closed = true;
         closing ??= undo();

@@ -9,6 +9,8 @@
 //   token         (conference_id, token) PK, grant_key UNIQUE per conference → record JSON
 //   revoked_token (conference_id, token) PK → revoked_at        why a refused link is refused
 //   presence      (conference_id, instance_id) PK → bridge_ids JSON, until (lease end, epoch ms)
+//   plan          (conference_id PK) → version, text (the plan's JSON), stored_at   the plan loaded by REST
+//                 (created IF NOT EXISTS: a file of an earlier release gains it at open)
 //
 // Durability and cost: WAL journal, synchronous=NORMAL. A commit appends to the WAL with no fsync
 // (the WAL is synced at checkpoints), so a killed process loses nothing; a power cut may lose the
@@ -38,6 +40,7 @@ import {
 } from '../ConferenceStore.ts';
 import { checkConferenceId, StoreError } from '../errors.ts';
 import type { PresenceStore } from '../PresenceStore.ts';
+import { watchPlansSafely, type PlanAnnouncement, type PlanAnnouncementListener, type PlanStore, type StoredPlan } from '../PlanStore.ts';
 import type { StoreResource } from '../Stores.ts';
 import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
 import { watchSafely } from '../TokenStore.ts';
@@ -64,6 +67,9 @@ CREATE TABLE IF NOT EXISTS revoked_token (
 CREATE TABLE IF NOT EXISTS presence (
   conference_id TEXT NOT NULL, instance_id TEXT NOT NULL, bridge_ids TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (conference_id, instance_id)
 ) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS plan (
+  conference_id TEXT PRIMARY KEY, version INTEGER NOT NULL, text TEXT NOT NULL, stored_at INTEGER NOT NULL
+) STRICT;
 `;
 
 /** Options of SqliteStore.open. */
@@ -75,14 +81,16 @@ export interface SqliteStoreOptions {
 }
 
 
-/** Conferences, tokens and presence leases in one SQLite file of this machine. */
-export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, StoreResource {
+/** Conferences, tokens, presence leases and loaded plans in one SQLite file of this machine. */
+export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, PlanStore, StoreResource {
   readonly file: string;
   readonly #db: Database.Database;
   readonly #clock: Clock;
   readonly #listeners = new ConferenceWatchers<StoreChange>();
   /** Watchers of token announcements, told before the writer's call returns (every writer is in this process: the file is exclusive). */
   readonly #tokenWatchers = new ConferenceWatchers<TokenAnnouncement>();
+  /** Watchers of plan announcements (every writer is in this process), told after the writer's call returns. */
+  readonly #planWatchers = new ConferenceWatchers<PlanAnnouncement>();
   readonly #q: ReturnType<typeof statements>;
   #closed = false;
 
@@ -321,6 +329,39 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
     this.#q.dropPresence.run(conferenceId);
   }
 
+  // --- PlanStore ---------------------------------------------------------------------------
+
+  /** The plan last stored, or null. */
+  async storedPlan(conferenceId: string): Promise<StoredPlan | null> {
+    this.#assert(conferenceId);
+    const row = one<{ version: number; text: string; stored_at: number }>(this.#q.plan, conferenceId);
+    return row ? { version: row.version, text: row.text, storedAt: row.stored_at } : null;
+  }
+
+  /** Stores the next version in one transaction; then the announcement. */
+  async storePlan(conferenceId: string, text: string, storedAt: number): Promise<number> {
+    this.#assert(conferenceId);
+    const version = this.#db.transaction((): number => {
+      const next = (one<{ version: number }>(this.#q.plan, conferenceId)?.version ?? 0) + 1;
+      this.#q.setPlan.run(conferenceId, next, text, storedAt);
+      return next;
+    }).immediate();
+    this.#planWatchers.tell(conferenceId, { kind: 'stored', version }, true);
+    return version;
+  }
+
+  /** Listens to the conference's plan announcements (this process is the only writer). */
+  async watchPlans(conferenceId: string, listener: PlanAnnouncementListener): Promise<StoreSubscription> {
+    this.#assert(conferenceId);
+    return this.#planWatchers.watch(conferenceId, watchPlansSafely(listener));
+  }
+
+  /** Deletes the stored plan. */
+  async dropPlan(conferenceId: string): Promise<void> {
+    this.#assert(conferenceId);
+    this.#q.dropPlan.run(conferenceId);
+  }
+
   // --- life --------------------------------------------------------------------------------
 
   /** Closes the file (the WAL is checkpointed into it); idempotent. */
@@ -329,6 +370,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
     this.#closed = true;
     this.#listeners.clear();
     this.#tokenWatchers.clear();
+    this.#planWatchers.clear();
     this.#db.close();
   }
 
@@ -378,5 +420,8 @@ function statements(db: Database.Database) {
     presence: db.prepare('SELECT bridge_ids FROM presence WHERE conference_id = ? AND instance_id != ? AND until >= ?'),
     expirePresence: db.prepare('DELETE FROM presence WHERE conference_id = ? AND until < ?'),
     dropPresence: db.prepare('DELETE FROM presence WHERE conference_id = ?'),
+    plan: db.prepare('SELECT version, text, stored_at FROM plan WHERE conference_id = ?'),
+    setPlan: db.prepare('INSERT OR REPLACE INTO plan (conference_id, version, text, stored_at) VALUES (?, ?, ?, ?)'),
+    dropPlan: db.prepare('DELETE FROM plan WHERE conference_id = ?'),
   };
 }

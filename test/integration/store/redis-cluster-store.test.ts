@@ -1,11 +1,12 @@
 // The redis registries of media nodes and tracks (issue 13) against a real redis-server: the same
-// contracts as the memory ones, and the link samples' channel.
+// contracts as the memory ones, the link samples' channel, and the plan loaded by REST.
 import { expect } from 'chai';
-import { RedisLinkChannel, RedisNodeRegistry, RedisTrackRegistry } from '../../../server/store/index.ts';
+import { RedisLinkChannel, RedisNodeRegistry, RedisPlanStore, RedisTrackRegistry } from '../../../server/store/index.ts';
 import type { LinkSampleMessage } from '../../../server/protocol/cluster.ts';
 import { freshConferenceId } from '../../unit/store/helpers.ts';
 import { nodeRegistryContract } from '../../unit/store/node-registry-contract.ts';
 import { trackRegistryContract } from '../../unit/store/track-registry-contract.ts';
+import { planStoreContract } from '../../unit/store/plan-store-contract.ts';
 import { waitUntil } from '../../unit/store/store-contract.ts';
 import { startRedisServer, type RedisServer } from './redis-server.ts';
 
@@ -23,6 +24,8 @@ describe('Redis cluster stores (real redis-server)', function () {
 
   describe('RedisNodeRegistry', () => nodeRegistryContract(() => RedisNodeRegistry.create({ url: redis.url, pollMs: 100 })));
   describe('RedisTrackRegistry', () => trackRegistryContract(() => RedisTrackRegistry.create({ url: redis.url })));
+  // Two processes on one redis: the second store is another connection.
+  describe('RedisPlanStore', () => planStoreContract(() => RedisPlanStore.create({ url: redis.url }), { shared: true }));
 
   it('link samples: a valid message reaches every watcher of the conference; a malformed one is dropped', async () => {
     const a = await RedisLinkChannel.create({ url: redis.url });

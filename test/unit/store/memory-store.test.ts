@@ -1,6 +1,7 @@
-import { MemoryConferenceStore, MemoryPlacementStore, MemoryPresenceStore, MemoryTokenStore } from '../../../server/store/index.ts';
+import { MemoryConferenceStore, MemoryPlacementStore, MemoryPlanStore, MemoryPresenceStore, MemoryTokenStore } from '../../../server/store/index.ts';
 import { conferenceStoreContract } from './conference-store-contract.ts';
 import { placementStoreContract } from './placement-store-contract.ts';
+import { planStoreContract } from './plan-store-contract.ts';
 import { presenceStoreContract } from './presence-store-contract.ts';
 import { tokenStoreContract } from './token-store-contract.ts';
 
@@ -10,4 +11,5 @@ describe('Memory stores', () => {
   describe('MemoryPresenceStore', () => presenceStoreContract(async () => new MemoryPresenceStore()));
   // One process: the second writer is the same store.
   describe('MemoryPlacementStore', () => placementStoreContract(async () => new MemoryPlacementStore(), { shared: false }));
+  describe('MemoryPlanStore', () => planStoreContract(async () => new MemoryPlanStore()));
 });

@@ -10,6 +10,7 @@ import { createStores, SQLITE_FILE, SqliteStore, StoreError } from '../../../ser
 import { conferenceStoreContract } from './conference-store-contract.ts';
 import { chair, COMMUNE, freshConferenceId, op, system, T0 } from './helpers.ts';
 import { presenceStoreContract } from './presence-store-contract.ts';
+import { planStoreContract } from './plan-store-contract.ts';
 import { apply, freshState } from './store-contract.ts';
 import { tokenStoreContract } from './token-store-contract.ts';
 
@@ -29,6 +30,7 @@ describe('SqliteStore (the embedded durable default)', () => {
     describe('as ConferenceStore', () => conferenceStoreContract(async () => SqliteStore.open({ file: tempFile() })));
     describe('as TokenStore', () => tokenStoreContract(async () => SqliteStore.open({ file: tempFile() })));
     describe('as PresenceStore', () => presenceStoreContract(async () => SqliteStore.open({ file: tempFile() })));
+    describe('as PlanStore', () => planStoreContract(async () => SqliteStore.open({ file: tempFile() })));
   });
 
   it('a reopened file has the state, the log, the tokens and the leases of before', async () => {
