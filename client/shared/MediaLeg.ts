@@ -140,6 +140,8 @@ export class MediaLeg {
   /** Joined on the current socket connection. */
   #joined = false;
   #retryTimer?: ReturnType<typeof setTimeout>;
+  /** Restarts asked for (#restart calls): a failed run retries only if no newer one is queued. */
+  #restartRequests = 0;
   #refusedTimer?: ReturnType<typeof setTimeout>;
   #failures = 0;
   /** What takes this peer back on a new socket (from the last join). */
@@ -482,8 +484,10 @@ export class MediaLeg {
 
   /** (Re)joins and builds transports and producers from scratch (`joined`: a join already answered on this socket). */
   #restart(reason: string, joined?: MediaReplies['media:join']): Promise<void> {
-    clearTimeout(this.#retryTimer);
+    const request = ++this.#restartRequests;
     const run = async (): Promise<void> => {
+      // Whatever retry a failed run scheduled, this run rebuilds instead (a retry firing after it would rebuild a live leg again).
+      clearTimeout(this.#retryTimer);
       if (this.state === 'closed' || !this.socket.connected) return;
       this.#setState(this.#joined && !joined ? 'restarting' : 'joining');
       this.#teardown();
@@ -515,10 +519,16 @@ export class MediaLeg {
           this.#setState('in_use');
           return;
         }
+        // A newer restart is queued (e.g. media:restart after a worker loss came during this run): it rebuilds, no retry.
+        if (request !== this.#restartRequests) {
+          this.#emit('error', { message: `start failed (${reason}), a newer restart follows: ${(err as Error).message}` });
+          return;
+        }
         // Retry with backoff; tearing down and rebuilding in a tight loop exhausts the browser.
         this.#failures++;
         const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#failures - 1, 5));
         this.#emit('error', { message: `start failed (${reason}), retry in ${delay} ms: ${(err as Error).message}` });
+        clearTimeout(this.#retryTimer);
         this.#retryTimer = setTimeout(() => void this.#restart(reason), delay);
       }
     };

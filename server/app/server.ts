@@ -91,6 +91,11 @@ export interface ServerExtras {
   nodes?: NodeRegistry;
   /** Limits of the paper checker (tests lower the time limit). */
   paperCheckLimits?: Partial<PdfCheckLimits>;
+  /**
+   * Tests: awaited during start after the port listens, the conference is open and the sockets
+   * listen, before the API and the pages are mounted (a slow start: /healthz answers 503 meanwhile).
+   */
+  startHold?: (listening: { url: string }) => Promise<void>;
 }
 
 /** Starts the server for one conference plan: the `both` role (the default) or `control`. */
@@ -119,6 +124,14 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     app.use(['/api', '/metrics'], crossOrigin(origins));
     const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config, logger);
     cleanups.push(closeHttp);
+    // The port listens long before the process serves: /healthz answers 503 until the conference
+    // is open, its sockets listen and the API and the pages are mounted (`health` set at the end),
+    // so that a load balancer or a script waiting for the process sends it nothing it would 404.
+    let health: (() => object) | undefined;
+    app.get('/healthz', (_req, res) => {
+      if (!health) return void res.status(503).json({ ok: false, status: 'starting', role: config.role });
+      res.json(health());
+    });
 
     // The `both` role carries the media too: a media node in this process, alone or one of several.
     let node: MediaNode | undefined;
@@ -168,9 +181,6 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
 
     // Follows the stored plan (set below, once the sockets it rewires exist).
     let planFollower: PlanFollower | undefined;
-    app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, role: config.role, store: stores.kind, plan: { version: planFollower?.version ?? starting.version, title: conference.plan.title }, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
-    });
     const trustedProxies = new Set(config.trustedProxies);
     let baseUrl = config.publicUrl ?? '';
     // With redis, broadcasts to rooms reach the sockets of every instance (the socket.io redis adapter).
@@ -306,6 +316,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
       deployment: { controlUrls: config.controlUrls },
       log: logger,
     };
+    await extras.startHold?.({ url });
     app.use('/api', createApi(apiOptions));
     app.use('/metrics', createMetricsRoute(apiOptions, metricsHandler(() => conference, pool)));
     app.use(express.static(PUBLIC_DIR, { extensions: ['html'] }));
@@ -323,6 +334,7 @@ export async function startServer(config: Config, plan: ConferencePlan, extras: 
     baseUrl ||= url;
     // At debug: npm start says where to go in words first (a JSON line before it would only confuse).
     logger.debug({ port, role: config.role, nodeId: node?.nodeId, workers: pool?.size ?? 0, announcedIp, store: stores.kind }, 'diemcau listening');
+    health = () => ({ ok: true, role: config.role, store: stores.kind, plan: { version: follower.version, title: conference.plan.title }, workers: pool?.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) ?? [] });
 
     let closing: Promise<void> | undefined;
     return {

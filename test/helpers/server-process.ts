@@ -61,7 +61,7 @@ export interface ServerProcess {
   stdout(): string;
 }
 
-/** Starts a server process (`args`: e.g. `--plan file`) and resolves when its /healthz answers. */
+/** Starts a server process (`args`: e.g. `--plan file`) and resolves when its /healthz answers 200 (503 while it starts: then its API answers too). */
 export async function spawnServer(env: Record<string, string> & { PORT: string }, args: readonly string[] = []): Promise<ChildProcess> {
   return (await spawnServerProcess(env, args)).child;
 }

@@ -49,6 +49,8 @@ export interface MediaNodeExtras {
   clock?: Clock;
   /** Shorter lease and renewal, pipe linger and link sampling (tests). */
   timing?: { leaseMs?: number; renewMs?: number; pipeLingerMs?: number; linkIntervalMs?: number };
+  /** Tests: awaited during start after the port listens and the node API is mounted, before /media listens (/healthz answers 503 meanwhile). */
+  startHold?: (listening: { url: string }) => Promise<void>;
 }
 
 /** Starts a media node for one conference plan. */
@@ -69,13 +71,19 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     cleanups.push(() => checker.close());
     const starting = await startingPlan({ conferenceId, plans: stores.plans, checker, filePlan: plan, log: logger, fileLevel: 'info' });
     let running = starting.plan;
-    // Follows the stored plan (set below, once the sockets it rewires exist).
-    let planFollower: PlanFollower | undefined;
 
     const app = express();
     app.disable('x-powered-by');
     const { httpServer, port, url, close: closeHttp } = await listenHttp(app, config, logger);
     cleanups.push(closeHttp);
+    // The port listens long before the node serves: /healthz answers 503 until its node API is
+    // mounted, /media listens and it follows the stored plan (`health` set at the end). Whether the
+    // conference's media is open here (once a control instance created the conference) is `open`.
+    let health: (() => object) | undefined;
+    app.get('/healthz', (_req, res) => {
+      if (!health) return void res.status(503).json({ ok: false, status: 'starting', role: 'media' });
+      res.json(health());
+    });
 
     const pool = await startPool(config, announcedIp, logger);
     cleanups.push(() => pool.close());
@@ -84,9 +92,6 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     const node = await MediaNode.create({ nodeId: nodeIdOf(config, port, announcedIp), pool, stores, log: logger, clock, cluster: { ...cluster, ...extras.timing } });
     cleanups.push(() => node.close());
     app.use('/node/v1', node.apiRouter());
-    app.get('/healthz', (_req, res) => {
-      res.json({ ok: true, role: 'media', nodeId: node.nodeId, open: node.conference(conferenceId) !== undefined, plan: { version: planFollower?.version ?? starting.version, title: running.title }, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
-    });
 
     // Whatever else is asked of a media node (a missing route, a path that does not decode, a body the node channel refuses) answers in the API's JSON.
     app.use(notFound());
@@ -114,6 +119,7 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
     // Halls behind firewalls reach this node through TURN too (the same secret as the control instances' coturn or TURN servers).
     const turn = await startTurn(config, announcedIp, authenticate, (line) => logger.debug({ coturn: line }, 'coturn'));
     if (turn) cleanups.push(() => turn.close());
+    await extras.startHold?.({ url });
     const rebind = attachMediaSignaling(io.of('/media'), () => node.conference(conferenceId)?.session, {
       gate,
       iceConfig: turn ? (token) => turn.iceConfigFor(token) : undefined,
@@ -173,11 +179,12 @@ export async function startMediaNode(config: Config, plan: ConferencePlan, extra
         io.of('/media').disconnectSockets(false);
       }
     };
+    // Follows the stored plan (once the sockets it rewires exist).
     const plans = await PlanFollower.start({ conferenceId, plans: stores.plans, checker, version: starting.version, apply: takeUp, log: logger });
-    planFollower = plans;
     cleanups.push(() => plans.close());
 
     logger.info({ port, nodeId: node.nodeId, mediaUrl: cluster.mediaUrl, labels: cluster.labels, workers: pool.size }, 'diemcau media node listening');
+    health = () => ({ ok: true, role: 'media', nodeId: node.nodeId, open: node.conference(conferenceId) !== undefined, plan: { version: plans.version, title: running.title }, workers: pool.slots.map((s) => ({ index: s.index, pid: s.worker.pid, load: s.load })) });
     let closing: Promise<void> | undefined;
     return {
       url,
