@@ -38,6 +38,17 @@ export interface StoreSubscription {
   close(): Promise<void>;
 }
 
+/** A listener whose failure neither undoes the change announced nor keeps the other listeners from hearing of it (token and plan announcements). */
+export function watchSafely<A>(listener: (announcement: A) => void): (announcement: A) => void {
+  return (announcement) => {
+    try {
+      listener(announcement);
+    } catch {
+      // The listener's own problem.
+    }
+  };
+}
+
 /** What an update step decided: a write (or none) and the value handed back to the caller. */
 export interface UpdateStep<R> {
   write?: StoreWrite;

@@ -38,14 +38,3 @@ export interface PlanStore {
   /** Deletes the stored plan and its version (not part of Stores.drop: see above). */
   dropPlan(conferenceId: string): Promise<void>;
 }
-
-/** A listener whose failure does not keep the other listeners from hearing. */
-export function watchPlansSafely(listener: PlanAnnouncementListener): PlanAnnouncementListener {
-  return (announcement) => {
-    try {
-      listener(announcement);
-    } catch {
-      // The listener's own problem.
-    }
-  };
-}

@@ -27,16 +27,7 @@ export type TokenAnnouncement = { kind: 'revoked'; tokens: string[] } | { kind: 
 /** Listener of a conference's token announcements. */
 export type TokenAnnouncementListener = (announcement: TokenAnnouncement) => void;
 
-/** A listener whose failure neither undoes the change announced nor keeps the other listeners from hearing of it. */
-export function watchSafely(listener: TokenAnnouncementListener): TokenAnnouncementListener {
-  return (announcement) => {
-    try {
-      listener(announcement);
-    } catch {
-      // The listener's own problem.
-    }
-  };
-}
+export { watchSafely } from './ConferenceStore.ts';
 
 /** Storage of access tokens, at most one in force per grant. */
 export interface TokenStore {

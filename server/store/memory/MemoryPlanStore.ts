@@ -1,8 +1,8 @@
 // The plan loaded for a conference, in this process's memory (tests, and the memory store): the
 // same contract as the redis and SQLite implementations, its watchers told after the writer's
 // call returns.
-import type { StoreSubscription } from '../ConferenceStore.ts';
-import { watchPlansSafely, type PlanAnnouncement, type PlanAnnouncementListener, type PlanStore, type StoredPlan } from '../PlanStore.ts';
+import { watchSafely, type StoreSubscription } from '../ConferenceStore.ts';
+import type { PlanAnnouncement, PlanAnnouncementListener, PlanStore, StoredPlan } from '../PlanStore.ts';
 import type { StoreResource } from '../Stores.ts';
 import { ConferenceWatchers } from './ConferenceWatchers.ts';
 import { OpenGuard } from './OpenGuard.ts';
@@ -33,7 +33,7 @@ export class MemoryPlanStore implements PlanStore, StoreResource {
 
   async watchPlans(conferenceId: string, listener: PlanAnnouncementListener): Promise<StoreSubscription> {
     this.#open.assert(conferenceId);
-    return this.#watchers.watch(conferenceId, watchPlansSafely(listener));
+    return this.#watchers.watch(conferenceId, watchSafely(listener));
   }
 
   async dropPlan(conferenceId: string): Promise<void> {

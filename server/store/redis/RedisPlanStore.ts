@@ -6,8 +6,8 @@
 //   diemcau:{<id>}:plan          hash    version, text (the plan's JSON), at (epoch ms)
 //   diemcau:{<id>}:plan-changes  pub/sub the version of every plan stored
 import { checkConferenceId } from '../errors.ts';
-import { watchPlansSafely, type PlanAnnouncementListener, type PlanStore, type StoredPlan } from '../PlanStore.ts';
-import type { StoreSubscription } from '../ConferenceStore.ts';
+import { watchSafely, type StoreSubscription } from '../ConferenceStore.ts';
+import type { PlanAnnouncementListener, PlanStore, StoredPlan } from '../PlanStore.ts';
 import type { StoreResource } from '../Stores.ts';
 import { RedisResource, Script, type RedisClient, type RedisResourceOptions } from './connection.ts';
 
@@ -53,7 +53,7 @@ export class RedisPlanStore extends RedisResource implements PlanStore, StoreRes
 
   async watchPlans(conferenceId: string, listener: PlanAnnouncementListener): Promise<StoreSubscription> {
     this.assertOpen();
-    const tell = watchPlansSafely(listener);
+    const tell = watchSafely(listener);
     return this.channels.listen(this.key(conferenceId, 'plan-changes'), {
       message: (message) => {
         const version = Number(message);

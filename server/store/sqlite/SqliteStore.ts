@@ -40,7 +40,7 @@ import {
 } from '../ConferenceStore.ts';
 import { checkConferenceId, StoreError } from '../errors.ts';
 import type { PresenceStore } from '../PresenceStore.ts';
-import { watchPlansSafely, type PlanAnnouncement, type PlanAnnouncementListener, type PlanStore, type StoredPlan } from '../PlanStore.ts';
+import { type PlanAnnouncement, type PlanAnnouncementListener, type PlanStore, type StoredPlan } from '../PlanStore.ts';
 import type { StoreResource } from '../Stores.ts';
 import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
 import { watchSafely } from '../TokenStore.ts';
@@ -353,7 +353,7 @@ export class SqliteStore implements ConferenceStore, TokenStore, PresenceStore, 
   /** Listens to the conference's plan announcements (this process is the only writer). */
   async watchPlans(conferenceId: string, listener: PlanAnnouncementListener): Promise<StoreSubscription> {
     this.#assert(conferenceId);
-    return this.#planWatchers.watch(conferenceId, watchPlansSafely(listener));
+    return this.#planWatchers.watch(conferenceId, watchSafely(listener));
   }
 
   /** Deletes the stored plan. */
