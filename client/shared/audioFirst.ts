@@ -291,64 +291,20 @@ export function availableKbpsOf(report: RTCStatsReport | null): number | null {
 
 /**
  * Packets lost on the uplink so far, as the send transport's statistics tell: the NACKs the SFU
- * sent for the camera's packets (at once, on the first gap) and the microphone's packets the
- * SFU's receiver reports count lost (every few seconds); with when the last of those reports came
- * (`remote-inbound-rtp`'s timestamp is the time its report block was received; null: none yet).
- * A rise between two readings is loss (UplinkLossWatch).
+ * sent for the camera's packets (at once, on the first gap) and the packets the SFU's receiver
+ * reports count lost of the microphone (every few seconds). A rise between two readings is loss.
  */
-export function uplinkLossParts(report: RTCStatsReport | null): { nacks: number; micLost: number; micReportAt: number | null } {
-  const n: { nacks: number; micLost: number; micReportAt: number | null } = { nacks: 0, micLost: 0, micReportAt: null };
-  report?.forEach((s: Record<string, unknown>) => {
-    if (s.type === 'outbound-rtp' && s.kind === 'video') n.nacks += Number(s.nackCount ?? 0) || 0;
-    else if (s.type === 'remote-inbound-rtp' && s.kind === 'audio') {
-      n.micLost += Math.max(0, Number(s.packetsLost ?? 0) || 0);
-      if (typeof s.timestamp === 'number') n.micReportAt = Math.max(n.micReportAt ?? 0, s.timestamp);
-    }
-  });
-  return n;
+export function uplinkLossCount(report: RTCStatsReport | null): number {
+  const parts = uplinkLossParts(report);
+  return parts.nacks + parts.micLost;
 }
 
-/**
- * Whether the uplink lost packets between two readings (the rule's `lossSeen`). The NACKs come
- * within a round trip of a loss; the microphone's count comes with the SFU's receiver reports,
- * which mediasoup sends for audio up to 5 s apart. So the first report received after a trial
- * began may count packets lost before it: after a link recovered, the weak period's (bench:weaklink
- * 2026-12-07 19:51: the count rose by 59 in 0.4 s, 2.3 s after the recovery, and failed the
- * hall's trial; the video came back 13.9 s after the recovery). That report's rise is taken as
- * the trial's starting point, not as its loss; the reports after it count.
- */
-export class UplinkLossWatch {
-  #nacks: number | null = null;
-  #micLost: number | null = null;
-  #micReportAt: number | null = null;
-  /** A trial began and no microphone report has come since. */
-  #micBefore = false;
-
-  /** A trial begins now. */
-  trialStarted(): void {
-    this.#micBefore = true;
-  }
-
-  /** Forgets every count (the uplink loop stopped). */
-  reset(): void {
-    this.#nacks = this.#micLost = this.#micReportAt = null;
-    this.#micBefore = false;
-  }
-
-  /** One reading of the parts (uplinkLossParts); true when either rose since the last one. */
-  read(parts: { nacks: number; micLost: number; micReportAt?: number | null }): boolean {
-    const nackRise = this.#nacks !== null && parts.nacks > this.#nacks;
-    let micRise = this.#micLost !== null && parts.micLost > this.#micLost;
-    // A new report: its time moved (or, without a time, its count did).
-    const at = parts.micReportAt ?? null;
-    const newReport = at !== null ? this.#micReportAt !== null && at !== this.#micReportAt : micRise;
-    if (this.#micBefore && newReport) {
-      micRise = false;
-      this.#micBefore = false;
-    }
-    this.#nacks = parts.nacks;
-    this.#micLost = parts.micLost;
-    if (at !== null) this.#micReportAt = at;
-    return nackRise || micRise;
-  }
+/** The two parts of uplinkLossCount: NACKs the SFU sent for the camera's packets, and the microphone's packets its reports count lost. */
+export function uplinkLossParts(report: RTCStatsReport | null): { nacks: number; micLost: number } {
+  const n = { nacks: 0, micLost: 0 };
+  report?.forEach((s: Record<string, unknown>) => {
+    if (s.type === 'outbound-rtp' && s.kind === 'video') n.nacks += Number(s.nackCount ?? 0) || 0;
+    else if (s.type === 'remote-inbound-rtp' && s.kind === 'audio') n.micLost += Math.max(0, Number(s.packetsLost ?? 0) || 0);
+  });
+  return n;
 }
