@@ -406,6 +406,10 @@ function analyse(dir: string): void {
     const q = tcBetween(meta.tc, cut + from, cut + to);
     const all = totals.reduce((s, k) => ({ pkts: s.pkts + k.pkts, bytes: s.bytes + k.bytes, dropped: s.dropped + k.dropped, kbpsOffered: s.kbpsOffered + k.kbpsOffered, kbpsSent: s.kbpsSent + k.kbpsSent }), { pkts: 0, bytes: 0, dropped: 0, kbpsOffered: 0, kbpsSent: 0 });
     console.log(`\n${name} after the cut: tbf dropped ${q.dropped} (paired captures: ${all.dropped}); the province: ${h.recv} audio packets received (${r1(h.recv / ((to - from) / 1000))}/s), ${h.lost} lost (${r1((100 * h.lost) / Math.max(1, h.recv + h.lost))} %), ${r1((100 * h.concMs) / Math.max(1, h.totalMs))} % concealed`);
+    // tbf counts the Ethernet header (14 bytes) too: its 64 kbit/s are these.
+    const l2 = (bytes: number, pkts: number): number => r1((8 * (bytes + 14 * pkts)) / (to - from));
+    const mic = totals.find((k) => k.kind === 'send mic media');
+    console.log(`  with Ethernet headers (as tbf counts): ${l2(all.bytes, all.pkts)} kbit/s offered, ${l2(all.bytes - totals.reduce((x, k) => x + k.droppedBytes, 0), all.pkts - all.dropped)} sent; the mic's media alone ${mic ? l2(mic.bytes, mic.pkts) : 0}; all but the mic ${mic ? l2(all.bytes - mic.bytes, all.pkts - mic.pkts) : '-'}`);
     console.log(table(['kind', 'pkts', 'IP bytes', 'kbit/s offered', 'kbit/s sent', 'dropped', '% dropped'], [
       ...totals.map((k) => [k.kind, k.pkts, k.bytes, r1(k.kbpsOffered), r1(k.kbpsSent), k.dropped, r1((100 * k.dropped) / k.pkts)]),
       ['all', all.pkts, all.bytes, r1(all.kbpsOffered), r1(all.kbpsSent), all.dropped, r1((100 * all.dropped) / Math.max(1, all.pkts))],
@@ -421,17 +425,20 @@ function analyse(dir: string): void {
     (report.windows as Record<string, unknown>)[name] = { tbfDropped: q.dropped, province: { ...h, concealedPct: (100 * h.concMs) / Math.max(1, h.totalMs) }, kinds: totals, consumers: nacks };
   }
 
-  // Which kind coincides with the drops: mean kbit/s offered per group in the 250 ms slots with tbf drops against those without (0–18 s).
-  const win = slots.filter((s) => s.t >= cut && s.t < cut + 18000);
-  const withDrops = win.filter((s) => s.tcDrops > 0 || GROUPS.some((g) => s.drops[g]));
-  const without = win.filter((s) => !withDrops.includes(s));
-  const mean = (list: typeof win, g: string): number => (list.length ? list.reduce((x, s) => x + s.kbps[g]!, 0) / list.length : 0);
-  console.log(`\n0-18 s: ${withDrops.length} slots of 250 ms with drops, ${without.length} without; mean kbit/s offered by group`);
-  console.log(table(['slots', ...GROUPS], [
-    ['with drops', ...GROUPS.map((g) => r1(mean(withDrops, g)))],
-    ['without', ...GROUPS.map((g) => r1(mean(without, g)))],
-    ['drops (pkts)', ...GROUPS.map((g) => withDrops.reduce((x, s) => x + s.drops[g]!, 0))],
-  ]));
+  // Which kind coincides with the drops: mean kbit/s offered per group in the 250 ms slots with drops against those without.
+  for (const [name, from, to] of [['0-8 s', 0, 8000], ['8-18 s', 8000, 18000]] as const) {
+    const win = slots.filter((s) => s.t >= cut + from && s.t < cut + to);
+    const withDrops = win.filter((s) => s.tcDrops > 0 || GROUPS.some((g) => s.drops[g]));
+    const without = win.filter((s) => !withDrops.includes(s));
+    const mean = (list: typeof win, g: string): number => (list.length ? list.reduce((x, s) => x + s.kbps[g]!, 0) / list.length : 0);
+    const backlogs = meta.tc.filter((q) => q.at >= cut + from && q.at < cut + to).map((q) => q.backlog);
+    console.log(`\n${name}: ${withDrops.length} slots of 250 ms with drops, ${without.length} without; tbf's backlog ≥ 3,000 B in ${backlogs.filter((b) => b >= 3000).length} of ${backlogs.length} samples (mean ${Math.round(backlogs.reduce((a, b) => a + b, 0) / Math.max(1, backlogs.length))} B); mean kbit/s offered by group`);
+    console.log(table(['slots', ...GROUPS], [
+      ['with drops', ...GROUPS.map((g) => r1(mean(withDrops, g)))],
+      ['without', ...GROUPS.map((g) => r1(mean(without, g)))],
+      ['drops (pkts)', ...GROUPS.map((g) => withDrops.reduce((x, s) => x + s.drops[g]!, 0))],
+    ]));
+  }
 
   // Per second: padding against the province's concealment.
   const secRows: (string | number)[][] = [];
