@@ -57,6 +57,15 @@ const r1 = (x: number): number => Math.round(x * 10) / 10;
 interface TcSample { at: number; bytes: number; pkts: number; dropped: number; backlog: number }
 /** The SFU's side of the hall's consumers (what it receives): NACK and PLI messages the SFU got for each, cumulative. */
 interface ConsumerSample { at: number; by: Record<string, { nack: number; nackPkts: number; pli: number; sent: number }> }
+interface PageSample {
+  at: number;
+  send?: number;
+  recv?: number;
+  rtt?: Record<string, number>;
+  videoIn?: { recv: number; lost: number; nacks: number; plis: number; frames: number };
+  /** NACKs sent so far per video receiver (by SSRC): which of them keep asking. */
+  nacksBySsrc?: Record<string, number>;
+}
 interface Meta {
   date: string;
   pre: string;
@@ -71,8 +80,8 @@ interface Meta {
   tc: TcSample[];
   province: AudioReceived[];
   consumers: ConsumerSample[];
-  /** The browser's estimates (availableOutgoingBitrate, kbit/s) of its send and receive transports, every second. */
-  bwe: { at: number; send?: number; recv?: number }[];
+  /** The browser's estimates (availableOutgoingBitrate, kbit/s) and RTTs (ms) of its send and receive transports, and its video receivers' counters, every second. */
+  bwe: PageSample[];
   /** The rtcp-fb lines of each m-section of the page's remote descriptions (what the hall may NACK). */
   feedback: string[];
   events: { at: number; what: string }[];
@@ -87,17 +96,28 @@ async function tcUp(netns: string): Promise<TcSample | null> {
 }
 
 /** The page's PeerConnections: the local UDP ports of each (send: the one with outbound RTP) and what each outbound SSRC is. */
-function pageFlows(page: Page): Promise<FlowMap & { bwe: Record<string, number> }> {
+function pageFlows(page: Page): Promise<FlowMap & { bwe: Omit<PageSample, 'at'> }> {
   return page.evaluate(async () => {
-    const res = { ports: {} as Record<number, string>, ssrcs: {} as Record<number, string>, bwe: {} as Record<string, number> };
+    const res = { ports: {} as Record<number, string>, ssrcs: {} as Record<number, string>, bwe: { rtt: {} as Record<string, number>, videoIn: { recv: 0, lost: 0, nacks: 0, plis: 0, frames: 0 }, nacksBySsrc: {} as Record<string, number> } as any };
     for (const pc of (window as any).__pcs as RTCPeerConnection[]) {
       if (pc.connectionState === 'closed') continue;
       const report = await pc.getStats();
       let send = false;
       const ports: number[] = [];
       let bwe: number | undefined;
+      let rtt: number | undefined;
       report.forEach((s: any) => {
         if (s.type === 'candidate-pair' && s.nominated && typeof s.availableOutgoingBitrate === 'number') bwe = Math.round(s.availableOutgoingBitrate / 1000);
+        if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rtt = Math.round(s.currentRoundTripTime * 1000);
+        if (s.type === 'inbound-rtp' && s.kind === 'video') {
+          const v = res.bwe.videoIn;
+          v.recv += s.packetsReceived ?? 0;
+          v.lost += s.packetsLost ?? 0;
+          v.nacks += s.nackCount ?? 0;
+          v.plis += (s.pliCount ?? 0) + (s.firCount ?? 0);
+          v.frames += s.framesDecoded ?? 0;
+          res.bwe.nacksBySsrc[String(s.ssrc)] = s.nackCount ?? 0;
+        }
         if (s.type === 'outbound-rtp') {
           send = true;
           const name = s.kind === 'audio' ? 'mic' : `cam ${s.rid ?? s.ssrc}`;
@@ -108,6 +128,7 @@ function pageFlows(page: Page): Promise<FlowMap & { bwe: Record<string, number> 
       });
       for (const p of ports) res.ports[p] = send ? 'send' : 'recv';
       if (bwe !== undefined) res.bwe[send ? 'send' : 'recv'] = bwe;
+      if (rtt !== undefined) res.bwe.rtt[send ? 'send' : 'recv'] = rtt;
     }
     return res;
   });
@@ -450,11 +471,16 @@ function analyse(dir: string): void {
     const micDrops = list.reduce((x, b) => x + b.drops.mic!, 0);
     const h = heardBetween(meta.province, cut + s * 1000, cut + (s + 1) * 1000);
     seconds.push({ s, pad, micDrops, concMs: h.concMs });
-    const estimate = (meta.bwe ?? []).filter((b) => b.at < cut + (s + 1) * 1000).at(-1)?.send ?? '-';
-    secRows.push([`${s}-${s + 1}`, estimate, r1(pad), r1(nack), micDrops, list.reduce((x, b) => x + b.tcDrops, 0), h.recv, h.lost, Math.round(h.concMs)]);
+    const pa = (meta.bwe ?? []).filter((b) => b.at < cut + s * 1000).at(-1);
+    const pb = (meta.bwe ?? []).filter((b) => b.at < cut + (s + 1) * 1000).at(-1);
+    const v = pa?.videoIn && pb?.videoIn && pa !== pb ? `${pb.videoIn.recv - pa.videoIn.recv}/${pb.videoIn.lost - pa.videoIn.lost}/${pb.videoIn.nacks - pa.videoIn.nacks}/${pb.videoIn.plis - pa.videoIn.plis}/${pb.videoIn.frames - pa.videoIn.frames}` : '-';
+    const rtt = pb?.rtt ? `${pb.rtt.send ?? '-'}/${pb.rtt.recv ?? '-'}` : '-';
+    // Video receivers that sent NACKs in this second, of those the page has.
+    const asking = pa?.nacksBySsrc && pb?.nacksBySsrc && pa !== pb ? `${Object.entries(pb.nacksBySsrc).filter(([k, n]) => n > (pa.nacksBySsrc![k] ?? 0)).length}/${Object.keys(pb.nacksBySsrc).length}` : '-';
+    secRows.push([`${s}-${s + 1}`, pb?.send ?? '-', rtt, v, asking, r1(pad), r1(nack), micDrops, list.reduce((x, b) => x + b.tcDrops, 0), h.recv, h.lost, Math.round(h.concMs)]);
   }
-  console.log('\nper second after the cut: the browser\'s estimate of its send transport (kbit/s, last reading), padding kbit/s (any SSRC), NACK kbit/s, mic packets dropped, tbf drops, the province: recv, lost, concealed ms');
-  console.log(table(['s', 'bwe', 'pad', 'nack', 'micDrop', 'tbf', 'recv', 'lost', 'conc ms'], secRows));
+  console.log('\nper second after the cut: the browser\'s estimate of its send transport (kbit/s, last reading), its RTT send/receive transport (ms), its video receivers: packets received/lost/NACKs sent/PLIs sent/frames decoded (getStats, 1 s samples), its video receivers that sent NACKs / all, padding kbit/s (any SSRC), NACK kbit/s, mic packets dropped, tbf drops, the province: recv, lost, concealed ms');
+  console.log(table(['s', 'bwe', 'rtt', 'video in', 'asking', 'pad', 'nack', 'micDrop', 'tbf', 'recv', 'lost', 'conc ms'], secRows));
   // The province conceals up to a second after the uplink drops (its jitter buffer, the uplink's 0.5 s queue): the second after counts too.
   const w = seconds.filter((x) => x.s >= 8);
   const concWithNext = (x: (typeof w)[number]): number => x.concMs + heardBetween(meta.province, cut + (x.s + 1) * 1000, cut + (x.s + 2) * 1000).concMs;
