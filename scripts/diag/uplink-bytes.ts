@@ -15,16 +15,19 @@
 // browser sends), and up.pcap, tcpdump on eth0's egress (after tbf). A datagram offered and never
 // sent is one tbf dropped (tbf's own `tc -s qdisc` drops and backlog are sampled every 250 ms too,
 // as a check). Each datagram's kind (scripts/diag/uplink-packets.ts): send or receive transport by
-// its local port (the page's getStats: the selected pair's local candidate), STUN, DTLS, RTP by
+// its local port (the page's getStats: each PeerConnection's local UDP candidates), STUN, DTLS, RTP by
 // SSRC (outbound-rtp: mic, camera layer, RTX) with padding when the P bit is set, RTCP by the
 // first packet's type (SR, RR, NACK, TWCC, PLI, REMB; "+" = more in the compound).
 //
 // Prints: a per-250 ms table from 2 s before the cut (kbit/s offered by group, drops by group, tbf
 // drops and backlog, the microphone's queueing delay, the province's audio from the hall: packets,
 // lost, concealed ms, the hall's and the SFU's events); a per-kind table (packets, IP bytes, kbit/s
-// offered and sent, dropped) for 0–8 s and 8–18 s after the cut; what was offered in the 250 ms
-// slots with tbf drops against those without; per second, padding against the province's
-// concealment. outDir (default /tmp/uplink-bytes-<time>) keeps the captures, meta.json (samples,
+// offered and sent, dropped) for 0–8 s and 8–18 s after the cut, with the SFU's NACK and PLI
+// counts per consumer of the hall (mediasoup counts them only while a consumer is active); per
+// window, what was offered in the 250 ms slots with drops against those without and how often
+// tbf's backlog was ≥ 3,000 B; per second, the browser's send estimate, both transports' RTT, its
+// video receivers (received, lost, NACKs, PLIs, frames; how many are asking), padding and NACK
+// kbit/s, drops, and the province's concealment, then padding against concealment. outDir (default /tmp/uplink-bytes-<time>) keeps the captures, meta.json (samples,
 // events, the SSRC and port maps) and report.json.
 import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
