@@ -116,6 +116,19 @@ export interface SendRuleConfig {
    * link, docs/benchmarks.md); an SFU trial costs the uplink only the hall's RTCP.
    */
   trialWhileDownHeldMs: number;
+  /**
+   * A trial that fails on its estimate (not on loss) within `afterReleaseWindowMs` of the SFU
+   * letting video down again is tried again after `afterReleaseRetryMs`, not on the spaced
+   * schedule, at most `afterReleaseRetries` times. Why: the SFU's trial just found room on the
+   * link, and the browser's first probe after it sometimes does not lift its estimate in time
+   * (bench:weaklink 2026-12-07 21:43 and 22:03: the SFU gave the video back 3.1 and 3.7 s after
+   * the recovery, the hall's trial began at once and failed 0.5 s later at 36–65 kbit/s; the next
+   * came 5 and 7 s later and lifted it to 249–277 within 0.7 s: video back 11.07 and 14.67 s
+   * after the recovery, where the others of the session took 5.4–5.7 s).
+   */
+  afterReleaseRetryMs: number;
+  afterReleaseWindowMs: number;
+  afterReleaseRetries: number;
 }
 
 export const SEND_RULE: SendRuleConfig = {
@@ -132,6 +145,9 @@ export const SEND_RULE: SendRuleConfig = {
   trialBackoff: 1.5,
   trialEveryMaxMs: 8000,
   trialWhileDownHeldMs: 60_000,
+  afterReleaseRetryMs: 1500,
+  afterReleaseWindowMs: 10_000,
+  afterReleaseRetries: 2,
 };
 
 /** What the rule asks of the camera: its mode, and the stage of a trial running (false: none). */
@@ -187,6 +203,9 @@ export class SendRule {
   #downHeld = false;
   /** When the last trial started (or audio only began). */
   #triedAt = 0;
+  /** When the SFU last let video down again (null: not since audio only began), and the quick retries spent since. */
+  #releasedAt: number | null = null;
+  #retriesAfterRelease = 0;
 
   constructor(config: Partial<SendRuleConfig> = {}) {
     this.#c = { ...SEND_RULE, ...config };
@@ -219,6 +238,10 @@ export class SendRule {
     // The SFU let video down again: its trial found room on the link, most likely both ways.
     const downReleased = this.#downHeld && !downHeld;
     this.#downHeld = downHeld;
+    if (downReleased) {
+      this.#releasedAt = at;
+      this.#retriesAfterRelease = 0;
+    }
     if (this.#mode === 'video') {
       if (this.#graceUntil && at >= this.#graceUntil) this.#graceUntil = 0;
       const low = kbps !== null && kbps < c.audioOnlyBelowKbps;
@@ -237,12 +260,12 @@ export class SendRule {
       const t = this.#trial;
       const elapsed = at - t.since;
       if (r.lossSeen) {
-        this.#failTrial(at);
+        this.#failTrial(at, false);
       } else if (t.stage === 'probe') {
         if (kbps !== null && kbps >= c.videoAtKbps) this.#trial = { stage: 'verify', since: at };
-        else if (elapsed >= c.trialMs || (elapsed >= c.trialFailAfterMs && (kbps === null || kbps < c.audioOnlyBelowKbps))) this.#failTrial(at);
+        else if (elapsed >= c.trialMs || (elapsed >= c.trialFailAfterMs && (kbps === null || kbps < c.audioOnlyBelowKbps))) this.#failTrial(at, true);
       } else if (kbps === null || kbps < c.videoAtKbps) {
-        this.#failTrial(at);
+        this.#failTrial(at, true);
       } else if (elapsed >= c.verifyMs) {
         this.#mode = 'video';
         this.#trial = null;
@@ -260,6 +283,7 @@ export class SendRule {
 
   #enterAudioOnly(at: number, fresh: boolean): void {
     this.#mode = 'audio-only';
+    this.#releasedAt = null;
     this.#lowSince = null;
     this.#veryLowSince = null;
     this.#triedAt = at;
@@ -268,9 +292,16 @@ export class SendRule {
     this.#nextTrialAt = at + this.#trialEvery;
   }
 
-  #failTrial(at: number): void {
+  /** A trial failed; `onEstimate`: on the estimate alone (no loss seen). */
+  #failTrial(at: number, onEstimate: boolean): void {
+    const c = this.#c;
     this.#trial = null;
-    this.#trialEvery = Math.min(this.#c.trialEveryMaxMs, this.#trialEvery * this.#c.trialBackoff);
+    if (onEstimate && this.#releasedAt !== null && at - this.#releasedAt <= c.afterReleaseWindowMs && this.#retriesAfterRelease < c.afterReleaseRetries) {
+      this.#retriesAfterRelease++;
+      this.#nextTrialAt = at + c.afterReleaseRetryMs;
+      return;
+    }
+    this.#trialEvery = Math.min(c.trialEveryMaxMs, this.#trialEvery * c.trialBackoff);
     this.#nextTrialAt = at + this.#trialEvery;
   }
 }

@@ -10,7 +10,8 @@
 //   64        cut from a clean link: the time until the SFU holds the hall as audio only, then
 //             the audio lost in the steady state (the SFU also holds the video it sends the hall:
 //             sfu/routing/downlink-video.ts), and what the hall hears of the province meanwhile
-//             (the province speaks the same speech)
+//             (the province speaks the same speech); then the next ten seconds, and what the
+//             hall's receive side sends up its link meanwhile (its NACKs and other feedback)
 //   restored  the cap removed: the time until the SFU holds it as video again and the province
 //             decodes its picture
 //   lossy     10 % loss and 300 ms delay each way from the relay: the audio lost after FEC
@@ -40,7 +41,7 @@ import { pageState, waitLive } from '../../test/helpers/hall-page.ts';
 import { createNetRig, netRigSkipReason, type NetRig } from '../../test/helpers/netns.ts';
 import { startUdpRelay, type UdpRelay } from '../../test/helpers/udp-relay.ts';
 import { speechMicFlags } from '../../test/helpers/speech-wav.ts';
-import { audioBetween, audioFrom, framesFrom, giveFloor, micBackAfter, ProducerWatch, trialText } from '../../test/helpers/weak-link.ts';
+import { audioBetween, audioFrom, feedbackText, framesFrom, giveFloor, micBackAfter, ProducerWatch, receiveFeedback, trialText } from '../../test/helpers/weak-link.ts';
 
 const execFileP = promisify(execFile);
 const KBPS = [256, 128, 64];
@@ -178,11 +179,20 @@ async function main(): Promise<void> {
     console.log(`  64 kbit/s: audio only ${toAudioOnlyS ?? 'never'} s after the cut`);
     await sleep(Math.max(0, SETTLE_MS - (Date.now() - cut)));
     const hearsFrom = await audioFrom(weak, PROVINCE);
+    const feedbackFrom = await receiveFeedback(weak);
     const at64 = await listen(MEASURE_MS);
+    const feedback64 = feedbackText(feedbackFrom, await receiveFeedback(weak));
     const hears64 = audioBetween(hearsFrom, await audioFrom(weak, PROVINCE));
     lossAt.set(64, at64.concealedPct);
     line('64 kbit/s', at64, String(await watch.topLayer(WEAK)));
     console.log(`  64 kbit/s, its downlink: the hall hears the province at ${hears64.packetsPerSec.toFixed(1)} packets/s, ${hears64.networkLossPct.toFixed(2)} % lost on the way, ${hears64.concealedPct.toFixed(2)} % concealed after FEC`);
+    console.log(`  64 kbit/s, what the hall's receive side sent up: ${feedback64}`);
+    // The same link ten seconds later: how long the cut's tail lasts (no goal; the goal's window is the one above).
+    const laterFrom = await receiveFeedback(weak);
+    const later64 = await listen(MEASURE_MS);
+    const laterFeedback = feedbackText(laterFrom, await receiveFeedback(weak));
+    line('64 kbit/s, the next 10 s', later64, String(await watch.topLayer(WEAK)));
+    console.log(`  64 kbit/s, the next 10 s, what the hall's receive side sent up: ${laterFeedback}`);
     console.log(`  64 kbit/s, the SFU: ${since(cut)}`);
 
     const framesBefore = await framesFrom(province, WEAK);
@@ -270,6 +280,8 @@ async function main(): Promise<void> {
       harness_lag_p99_ms: r1(lagP99),
       kbps: KBPS,
       audio_loss_pct: audioLossPct,
+      // 64 kbit/s, the ten seconds after the goal's window (18–28 s after the cut): the tail of the cut (no goal).
+      audio_loss_pct_64_later: r2(later64.concealedPct),
       // The other way at 64 kbit/s: what the weak hall hears of the province (concealed %, no goal yet).
       hears_at_64_concealed_pct: r2(hears64.concealedPct),
       to_audio_only_s: toAudioOnlyS,

@@ -103,6 +103,40 @@ export function videoInbound(page: Page): Promise<{ at: number; received: number
   });
 }
 
+/**
+ * What a page's receive side sends back up its link, cumulative: the NACK and PLI packets of each
+ * of its receivers (by kind and SSRC), and the bytes its receive transport sent (its RTCP, STUN).
+ */
+export function receiveFeedback(page: Page): Promise<{ at: number; bytesSent: number; packetsSent: number; receivers: Record<string, { nacks: number; plis: number; received: number }> }> {
+  return page.evaluate(async () => {
+    const out = { at: Date.now(), bytesSent: 0, packetsSent: 0, receivers: {} as Record<string, { nacks: number; plis: number; received: number }> };
+    const client = (window as any).diemcau?.client;
+    const leg = client?.consumers ? client : undefined;
+    const seen = new Set<unknown>();
+    for (const rc of leg ? leg.consumers.values() : []) {
+      (await rc.consumer.getStats()).forEach((s: any) => {
+        if (s.type === 'inbound-rtp') out.receivers[`${s.kind} ${s.ssrc} ${rc.bridgeId}/${rc.slot}`] = { nacks: s.nackCount ?? 0, plis: s.pliCount ?? 0, received: s.packetsReceived ?? 0 };
+        else if (s.type === 'transport' && !seen.has(s.id)) {
+          seen.add(s.id);
+          out.bytesSent += s.bytesSent ?? 0;
+          out.packetsSent += s.packetsSent ?? 0;
+        }
+      });
+    }
+    return out;
+  });
+}
+
+/** The difference of two receiveFeedback readings, as one line. */
+export function feedbackText(a: Awaited<ReturnType<typeof receiveFeedback>>, b: Awaited<ReturnType<typeof receiveFeedback>>): string {
+  const s = Math.max(0.001, (b.at - a.at) / 1000);
+  const parts = Object.entries(b.receivers).map(([k, v]) => {
+    const o = a.receivers[k] ?? { nacks: 0, plis: 0, received: 0 };
+    return `${k}: ${v.nacks - o.nacks} NACKs, ${v.plis - o.plis} PLIs, ${v.received - o.received} packets in`;
+  });
+  return `${((b.packetsSent - a.packetsSent) / s).toFixed(1)} packets/s and ${(((b.bytesSent - a.bytesSent) * 8) / s / 1000).toFixed(1)} kbit/s up from its receive transport; ${parts.join('; ')}`;
+}
+
 /** A trial's record, short: how it ended, when, and each reading (ms: estimate kbit/s, layers, score, sent/NACKed/retransmitted/lost since it began). */
 export function trialText(t: TrialRecord & { slot?: string }): string {
   const first = t.readings.find((r) => r.sent !== undefined);

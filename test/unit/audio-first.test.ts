@@ -105,6 +105,45 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     expect(own[0]).to.be.within(enteredAt + SEND_RULE.trialFirstMs, enteredAt + SEND_RULE.trialFirstMs + 100);
   });
 
+  it('after the SFU let video down again, a trial that fails on its estimate alone is tried again soon (afterReleaseRetryMs, twice at most); one that fails on loss waits its turn', () => {
+    // bench:weaklink 2026-12-07 22:03: the SFU gave the video back 3.7 s after the recovery; the
+    // hall's trial began at once and failed 0.5 s later at 65 kbit/s; its next came 7 s later and
+    // lifted the estimate to 249 within 0.7 s: video back 14.67 s after the recovery.
+    const weak = (t: number): { availableKbps: number; downHeld: boolean } => ({ availableKbps: 60, downHeld: t >= 500 });
+    const released = (kbps: number, lossSeen = false): { availableKbps: number; downHeld: boolean; lossSeen: boolean } => ({ availableKbps: kbps, downHeld: false, lossSeen });
+    const rule = new SendRule();
+    for (let t = 0; t < 20_000; t += 100) rule.step(t, weak(t));
+    expect(rule.step(20_000, released(65))).to.deep.equal({ mode: 'audio-only', trial: 'probe' });
+    let failedAt: number | null = null;
+    for (let t = 20_100; t <= 21_000 && failedAt === null; t += 100) if (rule.step(t, released(65))?.trial === false) failedAt = t;
+    expect(failedAt, 'the first trial fails on its estimate').to.equal(20_000 + SEND_RULE.trialFailAfterMs);
+    let next: number | null = null;
+    for (let t = failedAt! + 100; t < failedAt! + 9000 && next === null; t += 100) if (rule.step(t, released(65))?.trial === 'probe') next = t;
+    expect(next, 'tried again soon').to.equal(failedAt! + SEND_RULE.afterReleaseRetryMs);
+    expect(rule.step(next! + 100, released(249))?.trial).to.equal('verify');
+    let back: number | null = null;
+    for (let t = next! + 200; t < next! + 3000 && back === null; t += 100) if (rule.step(t, released(400))?.mode === 'video') back = t;
+    expect(back).to.equal(next! + 100 + SEND_RULE.verifyMs);
+
+    // An uplink still weak though the SFU found room downwards: two quick retries, then the spaced schedule.
+    const stubborn = new SendRule();
+    for (let t = 0; t < 20_000; t += 100) stubborn.step(t, weak(t));
+    const starts: number[] = [];
+    for (let t = 20_000; t < 40_000; t += 100) if (stubborn.step(t, released(65))?.trial === 'probe') starts.push(t);
+    const gaps = starts.slice(1).map((x, i) => x - starts[i]!);
+    expect(gaps.slice(0, 2)).to.deep.equal([SEND_RULE.trialFailAfterMs + SEND_RULE.afterReleaseRetryMs, SEND_RULE.trialFailAfterMs + SEND_RULE.afterReleaseRetryMs]);
+    expect(gaps[2], 'then the spaced schedule').to.be.greaterThan(SEND_RULE.trialFailAfterMs + SEND_RULE.afterReleaseRetryMs);
+
+    // A trial that sees loss is not retried soon: the link is weak upwards.
+    const lossy = new SendRule();
+    for (let t = 0; t < 20_000; t += 100) lossy.step(t, weak(t));
+    expect(lossy.step(20_000, released(65))?.trial).to.equal('probe');
+    expect(lossy.step(20_100, released(65, true))?.trial).to.equal(false);
+    const after: number[] = [];
+    for (let t = 20_200; t < 24_000; t += 100) if (lossy.step(t, released(65))?.trial === 'probe') after.push(t);
+    expect(after, 'no quick retry after a loss').to.deep.equal([]);
+  });
+
   it('a trial stops at the first loss, in either stage', () => {
     const rule = new SendRule();
     feed(rule, 0, 2000, 60);
