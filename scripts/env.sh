@@ -17,9 +17,17 @@ DIEMCAU_CACHE="${DIEMCAU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diemcau}"
 #  one sendmsg() each, scripts/worker-patches/candidates/udp-socket-sendmmsg.patch. Measured on
 #  2026-12-07 against d5 (docs/benchmarks.md): no clear saving in bench:fanout, whose consumers
 #  each have a socket of their own, and 42 MB more memory. To try it now: copy the patch into
-#  scripts/worker-patches/ and name the flavour d8 (d7 + sendmmsg: every patch file there is
+#  scripts/worker-patches/ and name the flavour d9 (d8 + sendmmsg: every patch file there is
 #  applied), then run scripts/setup.sh.)
-DIEMCAU_WORKER_FLAVOUR=d7
+# d8 = d7 + a producer's receiver reports tell the sender what it lost on its uplink, soon: a hall
+#      reads its microphone's uplink losses from them (client/shared/audioFirst.ts), and losses
+#      reported after its link recovered failed its trial back to video (bench:weaklink
+#      2026-12-07 19:51: video back 13.86 s after the recovery, goal 10). An audio producer's
+#      reports go every 1-1.5 s like a video producer's, not every 5-6 s
+#      (audio-receiver-report-interval.patch); their cumulative count is the SFU's own losses,
+#      no longer raised by a listener's stale fraction lost, which kept it rising 10 s after the
+#      SFU's own count had stopped (receiver-report-own-losses.patch; docs/benchmarks.md).
+DIEMCAU_WORKER_FLAVOUR=d8
 # The worker's UDP socket buffers (SO_RCVBUF and SO_SNDBUF, each; the kernel caps them at
 # net.core.rmem_max / wmem_max, which scripts/setup.sh raises to this where they are lower).
 # Compiled into the worker by scripts/build-worker.sh.

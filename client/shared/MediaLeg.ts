@@ -20,7 +20,7 @@ import type {
 import type { LinkSample } from './linkQuality.ts';
 import { refusalOfError, type TokenRefusal } from './refusal.ts';
 import { transportOptions } from './transportOptions.ts';
-import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, TRIAL_PROBE_LAYER, uplinkLossCount, uplinkLossParts, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
+import { availableKbpsOf, CAM_DEGRADATION, MIC_CODEC_OPTIONS, MIC_ENCODING, SendRule, TRIAL_PROBE_LAYER, uplinkLossParts, UplinkLossWatch, WEAK_LINK_AUDIO_BPS, type SendDecision, type SendMode } from './audioFirst.ts';
 import { IceRecovery, reconnectNow, type RecoveryEvent } from './iceRecovery.ts';
 import { replaceAudioOnly, setAudioOnly } from './audioOnlyMap.ts';
 
@@ -153,8 +153,8 @@ export class MediaLeg {
   #sendTimer?: ReturnType<typeof setTimeout>;
   /** The running uplink loop (a new one, or none, makes the old one stop). */
   #uplinkRun = 0;
-  /** Uplink losses counted at the last reading (uplinkLossCount). */
-  #uplinkLoss: number | null = null;
+  /** Uplink losses between readings (the send rule's `lossSeen`). */
+  readonly #uplinkLoss = new UplinkLossWatch();
   /** Bytes the receive transport had received, and when (what the hall receives: a hint for the send rule). */
   #recvBytes = { bytes: 0, at: 0 };
   /** Camera encoding changes, one at a time. */
@@ -635,7 +635,7 @@ export class MediaLeg {
     this.#uplinkRun++;
     clearTimeout(this.#sendTimer);
     this.#sendTimer = undefined;
-    this.#uplinkLoss = null;
+    this.#uplinkLoss.reset();
   }
 
   /** The audio-first rule on this hall's uplink (audioFirst.ts): stops and restores the camera, and tells the server. */
@@ -645,12 +645,15 @@ export class MediaLeg {
     const report = await send.getStats().catch(() => null);
     const kbps = availableKbpsOf(report);
     const parts = report ? uplinkLossParts(report) : null;
-    const lost = parts ? uplinkLossCount(report) : null;
-    const lossSeen = lost !== null && this.#uplinkLoss !== null && lost > this.#uplinkLoss;
-    if (lost !== null) this.#uplinkLoss = lost;
+    const lossSeen = parts ? this.#uplinkLoss.read(parts) : false;
     const downHeld = this.#bridgeId !== undefined && (this.audioOnly.get(this.#bridgeId)?.down ?? false);
-    const changed = this.#sendRule.step(Date.now(), { availableKbps: kbps, downlinkKbps: await this.#downlinkKbps(), lossSeen, downHeld });
+    const trialBefore = this.#sendRule.decision.trial;
+    const now = Date.now();
+    const changed = this.#sendRule.step(now, { availableKbps: kbps, downlinkKbps: await this.#downlinkKbps(), lossSeen, downHeld });
     if (!changed) return;
+    // The microphone's reports count toward a trial from when it began (UplinkLossWatch).
+    if (changed.trial && !trialBefore) this.#uplinkLoss.trialStarted(now);
+    else if (!changed.trial) this.#uplinkLoss.trialEnded();
     const modeChanged = changed.mode !== this.sendMode;
     this.sendMode = changed.mode;
     this.#emit('sendmode', { ...changed, kbps: kbps === null ? null : Math.round(kbps), lossSeen, ...(parts ?? {}) });

@@ -133,8 +133,9 @@ async function main(): Promise<void> {
     await waitLive(province, PROVINCE);
     await waitLive(weak, WEAK);
     // The hall's own send rule (its camera's trials), with the reading that decided each step.
-    await weak.exposeFunction('__benchSendMode', (e: { mode: string; trial: string | false; kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number }) =>
-      void timeline.push({ at: Date.now(), what: `hall ${e.mode}${e.trial ? ` trial ${e.trial}` : ''} (kbps ${e.kbps ?? '-'}${e.lossSeen ? ', loss seen' : ''}; NACKs ${e.nacks ?? '-'}, mic lost ${e.micLost ?? '-'})` }));
+    // (The microphone's last receiver report: how long before the event it came.)
+    await weak.exposeFunction('__benchSendMode', (e: { mode: string; trial: string | false; kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number; micReportAt?: number | null }) =>
+      void timeline.push({ at: Date.now(), what: `hall ${e.mode}${e.trial ? ` trial ${e.trial}` : ''} (kbps ${e.kbps ?? '-'}${e.lossSeen ? ', loss seen' : ''}; NACKs ${e.nacks ?? '-'}, mic lost ${e.micLost ?? '-'}${typeof e.micReportAt === 'number' ? `, its report ${Math.round(Date.now() - e.micReportAt)} ms before` : ''})` }));
     await weak.evaluate(() => {
       const w = window as any;
       w.diemcau.client.on('sendmode', (d: unknown) => w.__benchSendMode(d));

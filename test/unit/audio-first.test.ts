@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { availableKbpsOf, MIC_CODEC_OPTIONS, MIC_ENCODING, SEND_RULE, SendRule, TRIAL_PROBE_LAYER, uplinkLossCount, WEAK_LINK_AUDIO_BPS } from '../../client/shared/audioFirst.ts';
+import { availableKbpsOf, MIC_CODEC_OPTIONS, MIC_ENCODING, SEND_RULE, SendRule, trialShareOfReport, TRIAL_PROBE_LAYER, uplinkLossCount, uplinkLossParts, UplinkLossWatch, WEAK_LINK_AUDIO_BPS } from '../../client/shared/audioFirst.ts';
 import { assess, audioOnlyDirection, AUDIO_ONLY_LABEL } from '../../server/core/health.ts';
 
 /** Feeds the rule an estimate every half second from `from` for `ms`; returns the decisions that changed, with their times. */
@@ -220,11 +220,79 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
       ['V0', { type: 'outbound-rtp', kind: 'video', nackCount: 3 }],
       ['V1', { type: 'outbound-rtp', kind: 'video', nackCount: 1 }],
       ['A', { type: 'outbound-rtp', kind: 'audio' }],
-      ['RA', { type: 'remote-inbound-rtp', kind: 'audio', packetsLost: 5 }],
+      ['RA', { type: 'remote-inbound-rtp', kind: 'audio', packetsLost: 5, timestamp: 1_796_679_072_486.5 }],
       ['RV', { type: 'remote-inbound-rtp', kind: 'video', packetsLost: 7 }],
     ]);
     expect(uplinkLossCount(stats as unknown as RTCStatsReport)).to.equal(9);
     expect(uplinkLossCount(null)).to.equal(0);
+    expect(uplinkLossParts(stats as unknown as RTCStatsReport)).to.deep.equal({ nacks: 4, micLost: 5, micReportAt: 1_796_679_072_486.5 });
+    expect(uplinkLossParts(null)).to.deep.equal({ nacks: 0, micLost: 0, micReportAt: null });
+  });
+
+  // The microphone's receiver reports as the hall reads them with the d8 worker (1-1.5 s apart, the
+  // SFU's own losses): the weaklink trace of 2026-12-07 21:31 UTC (scripts/diag/weaklink-trace.ts,
+  // 64 kbit/s phase), times in ms from its report at 71,039.9 (count 26).
+  const REPORTS_AT_64 = [
+    { at: 0, lost: 26 },
+    { at: 1447, lost: 29 },
+    { at: 2895, lost: 49 },
+    { at: 3880, lost: 64 },
+    { at: 4946, lost: 76 },
+    { at: 5946, lost: 76 },
+  ];
+  /** Reads the reports every 100 ms (the hall reads that often during a trial) from `from` to `to`; the readings that saw loss. */
+  function readReports(w: UplinkLossWatch, from: number, to: number, nacks = 0): number[] {
+    const seen: number[] = [];
+    for (let t = from; t <= to; t += 100) {
+      const last = REPORTS_AT_64.filter((r) => r.at <= t).at(-1)!;
+      if (w.read({ nacks, micLost: last.lost, micReportAt: last.at })) seen.push(t);
+    }
+    return seen;
+  }
+
+  it('a trial\'s loss: a microphone report received soon after it began counts for the part of its span after the start; the reports after it count whole', () => {
+    // A trial that began 347 ms before the report of 1447 ms: of its 3 packets lost over 1447 ms,
+    // 0.72 fall in the trial (under one packet): not the trial's loss (the old rule, any rise between
+    // two readings, failed the trial on it). The next report (+20 lost, all within the trial) is.
+    const w = new UplinkLossWatch();
+    readReports(w, 1000, 1000);
+    w.trialStarted(1100);
+    expect(trialShareOfReport(3, 0, 1447, 1100)).to.be.closeTo(0.72, 0.01);
+    expect(readReports(w, 1100, 3000), 'the report of 2895 ms counts whole').to.deep.equal([2900]);
+
+    // The trial's own losses in the first report after it began count (e7a4c60 took that report
+    // as the trial's starting point, and a trial on a weak link passed on its own losses): a trial
+    // that began 600 ms before the report of 2895 ms has 20 × 600 / 1448 = 8.3 of its 20 packets.
+    const w2 = new UplinkLossWatch();
+    readReports(w2, 2000, 2200);
+    w2.trialStarted(2295);
+    expect(readReports(w2, 2300, 3000)).to.deep.equal([2900]);
+
+    // A report received before the trial began, read at the first reading after: none of it.
+    const w3 = new UplinkLossWatch();
+    readReports(w3, 1000, 1400);
+    w3.trialStarted(1460);
+    expect(readReports(w3, 1500, 2800)).to.deep.equal([]);
+    expect(trialShareOfReport(3, 0, 1447, 1460)).to.equal(0);
+  });
+
+  it('loss between readings without a trial: any rise of the microphone\'s count; NACKs for the camera at once, in a trial too', () => {
+    const w = new UplinkLossWatch();
+    expect(readReports(w, 0, 6000), 'no trial: every report with packets lost').to.deep.equal([1500, 2900, 3900, 5000]);
+    expect(w.read({ nacks: 0, micLost: 76, micReportAt: 5946 })).to.equal(false);
+    w.trialStarted(6000);
+    expect(w.read({ nacks: 2, micLost: 76, micReportAt: 5946 }), 'NACKs: at once').to.equal(true);
+    expect(w.read({ nacks: 2, micLost: 76, micReportAt: 5946 })).to.equal(false);
+    // A trial ended: reports count whole again.
+    w.trialEnded();
+    expect(w.read({ nacks: 2, micLost: 77, micReportAt: 6100 })).to.equal(true);
+    // Without report times (a browser without them), a change of the count is a new report, and counts whole.
+    const untimed = new UplinkLossWatch();
+    untimed.read({ nacks: 0, micLost: 10 });
+    untimed.trialStarted(1000);
+    expect(untimed.read({ nacks: 0, micLost: 11 })).to.equal(true);
+    untimed.reset();
+    expect(untimed.read({ nacks: 9, micLost: 99 }), 'after reset: nothing to compare').to.equal(false);
   });
 });
 
