@@ -117,10 +117,11 @@ export interface SendRuleConfig {
    */
   trialWhileDownHeldMs: number;
   /**
-   * A trial that fails on its estimate (not on loss) within `afterReleaseWindowMs` of the SFU
-   * letting video down again is tried again after `afterReleaseRetryMs`, not on the spaced
-   * schedule, at most `afterReleaseRetries` times. Why: the SFU's trial just found room on the
-   * link, and the browser's first probe after it sometimes does not lift its estimate in time
+   * A trial that fails on its estimate (not on loss) within `afterReleaseWindowMs` of a sign from
+   * the other direction (the SFU letting video down again, or what the hall receives jumping back
+   * above what video needs) is tried again after `afterReleaseRetryMs`, not on the spaced
+   * schedule, at most `afterReleaseRetries` times. Why: the link most likely recovered, and the
+   * browser's first probe after it sometimes does not lift its estimate in time
    * (bench:weaklink 2026-12-07 21:43 and 22:03: the SFU gave the video back 3.1 and 3.7 s after
    * the recovery, the hall's trial began at once and failed 0.5 s later at 36–65 kbit/s; the next
    * came 5 and 7 s later and lifted it to 249–277 within 0.7 s: video back 11.07 and 14.67 s
@@ -203,7 +204,7 @@ export class SendRule {
   #downHeld = false;
   /** When the last trial started (or audio only began). */
   #triedAt = 0;
-  /** When the SFU last let video down again (null: not since audio only began), and the quick retries spent since. */
+  /** When the other direction last said the link recovered (null: not since audio only began), and the quick retries spent since. */
   #releasedAt: number | null = null;
   #retriesAfterRelease = 0;
 
@@ -238,7 +239,7 @@ export class SendRule {
     // The SFU let video down again: its trial found room on the link, most likely both ways.
     const downReleased = this.#downHeld && !downHeld;
     this.#downHeld = downHeld;
-    if (downReleased) {
+    if (downReleased || downRecovered) {
       this.#releasedAt = at;
       this.#retriesAfterRelease = 0;
     }

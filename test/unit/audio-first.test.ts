@@ -134,6 +134,16 @@ describe('audio first on the uplink: when the camera stops and comes back (pure 
     expect(gaps.slice(0, 2)).to.deep.equal([SEND_RULE.trialFailAfterMs + SEND_RULE.afterReleaseRetryMs, SEND_RULE.trialFailAfterMs + SEND_RULE.afterReleaseRetryMs]);
     expect(gaps[2], 'then the spaced schedule').to.be.greaterThan(SEND_RULE.trialFailAfterMs + SEND_RULE.afterReleaseRetryMs);
 
+    // The other sign (what the hall receives jumps back above what video needs) does the same.
+    const down = new SendRule();
+    for (let t = 0; t < 20_000; t += 100) down.step(t, { availableKbps: 60, downlinkKbps: 50 });
+    expect(down.step(20_000, { availableKbps: 60, downlinkKbps: 900 })?.trial).to.equal('probe');
+    let downFailed: number | null = null;
+    for (let t = 20_100; t <= 21_000 && downFailed === null; t += 100) if (down.step(t, { availableKbps: 60, downlinkKbps: 900 })?.trial === false) downFailed = t;
+    let downNext: number | null = null;
+    for (let t = downFailed! + 100; t < downFailed! + 9000 && downNext === null; t += 100) if (down.step(t, { availableKbps: 60, downlinkKbps: 900 })?.trial === 'probe') downNext = t;
+    expect(downNext! - downFailed!).to.equal(SEND_RULE.afterReleaseRetryMs);
+
     // A trial that sees loss is not retried soon: the link is weak upwards.
     const lossy = new SendRule();
     for (let t = 0; t < 20_000; t += 100) lossy.step(t, weak(t));
