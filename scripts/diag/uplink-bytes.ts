@@ -44,7 +44,7 @@ import { speechMicFlags } from '../../test/helpers/speech-wav.ts';
 import { waitLive } from '../../test/helpers/hall-page.ts';
 import { createNetRig, run, stopProcess, type NetHost, type NetRig } from '../../test/helpers/netns.ts';
 import { startUdpRelay, type UdpRelay } from '../../test/helpers/udp-relay.ts';
-import { audioFrom, giveFloor, ProducerWatch, trialText, type AudioReceived } from '../../test/helpers/weak-link.ts';
+import { audioFrom, giveFloor, ProducerWatch, recordPeerConnections, trialText, type AudioReceived } from '../../test/helpers/weak-link.ts';
 import { GROUPS, groupOf, pairCaptures, readPcap, table, totalsByKind, type FlowMap } from './uplink-packets.ts';
 
 const execFileP = promisify(execFile);
@@ -247,17 +247,7 @@ async function record(dir: string): Promise<void> {
     browsers.push(weakBrowser);
     const weak = await weakBrowser.browser.newPage();
     // The page's PeerConnections, for their getStats (ports and SSRCs).
-    await weak.evaluateOnNewDocument(() => {
-      const w = window as any;
-      w.__pcs = [];
-      const Native = w.RTCPeerConnection;
-      w.RTCPeerConnection = function (...args: unknown[]) {
-        const pc = new Native(...args);
-        w.__pcs.push(pc);
-        return pc;
-      };
-      w.RTCPeerConnection.prototype = Native.prototype;
-    });
+    await recordPeerConnections(weak);
     await weak.goto(await inviteUrl(srv, WEAK), { waitUntil: 'domcontentloaded' });
     await waitLive(provincePage, PROVINCE);
     await waitLive(weak, WEAK);

@@ -18,7 +18,7 @@ import { speechMicFlags } from '../../test/helpers/speech-wav.ts';
 import { waitLive } from '../../test/helpers/hall-page.ts';
 import { createNetRig, run } from '../../test/helpers/netns.ts';
 import { startUdpRelay } from '../../test/helpers/udp-relay.ts';
-import { audioFrom, giveFloor, ProducerWatch } from '../../test/helpers/weak-link.ts';
+import { audioFrom, giveFloor, ProducerWatch, recordPeerConnections } from '../../test/helpers/weak-link.ts';
 
 const PROVINCE = 'p-20';
 const WEAK = 'd-189';
@@ -163,17 +163,7 @@ async function main(): Promise<void> {
   try {
     const province = await openPage(root.browser, await inviteUrl(server, PROVINCE));
     const weak = await weakBrowser.browser.newPage();
-    await weak.evaluateOnNewDocument(() => {
-      const w = window as any;
-      w.__pcs = [];
-      const Native = w.RTCPeerConnection;
-      w.RTCPeerConnection = function (...args: unknown[]) {
-        const pc = new Native(...args);
-        w.__pcs.push(pc);
-        return pc;
-      };
-      w.RTCPeerConnection.prototype = Native.prototype;
-    });
+    await recordPeerConnections(weak);
     await weak.goto(await inviteUrl(server, WEAK), { waitUntil: 'domcontentloaded' });
     await waitLive(province, PROVINCE);
     await waitLive(weak, WEAK);

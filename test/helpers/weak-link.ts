@@ -264,3 +264,18 @@ export async function micBackAfter(watch: ProducerWatch, bridgeId: string, since
   }
   throw new Error(`${bridgeId}: its microphone did not come back within ${timeoutMs} ms [stalled:${stalled !== null}]`);
 }
+
+/** Keeps the page's RTCPeerConnections in `window.__pcs` (for their getStats: ports, SSRCs), from its first script on. */
+export function recordPeerConnections(page: Page): Promise<unknown> {
+  return page.evaluateOnNewDocument(() => {
+    const w = window as any;
+    w.__pcs = [];
+    const Native = w.RTCPeerConnection;
+    w.RTCPeerConnection = function (...args: unknown[]) {
+      const pc = new Native(...args);
+      w.__pcs.push(pc);
+      return pc;
+    };
+    w.RTCPeerConnection.prototype = Native.prototype;
+  });
+}
