@@ -28,11 +28,12 @@ import {
   type UpdateOptions,
   type UpdateOutcome,
   type UpdateStep,
+  watchSafely,
 } from './ConferenceStore.ts';
 import { checkConferenceId, StoreError } from './errors.ts';
 import type { PresenceStore } from './PresenceStore.ts';
 import type { StoreResource } from './Stores.ts';
-import { watchSafely, type IssueMode, type TokenAnnouncement, type TokenAnnouncementListener, type TokenRecord, type TokenStore } from './TokenStore.ts';
+import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from './TokenStore.ts';
 import { checkWrite, ConfigCache, decodeLogEntry, decodeState, decodeToken, encodeConfig, encodeLogEntry, encodeState, encodeToken } from './codec.ts';
 import { connectRedis, quit, RedisChannels, Script, type RedisClient } from './redis/connection.ts';
 

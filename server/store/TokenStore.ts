@@ -27,8 +27,6 @@ export type TokenAnnouncement = { kind: 'revoked'; tokens: string[] } | { kind: 
 /** Listener of a conference's token announcements. */
 export type TokenAnnouncementListener = (announcement: TokenAnnouncement) => void;
 
-export { watchSafely } from './ConferenceStore.ts';
-
 /** Storage of access tokens, at most one in force per grant. */
 export interface TokenStore {
   /**

@@ -1,8 +1,7 @@
 // The embedded default store of access tokens: in this process, as JSON like the redis store.
 import { decodeToken, encodeToken } from '../codec.ts';
-import type { StoreSubscription } from '../ConferenceStore.ts';
-import type { IssueMode, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
-import { watchSafely, type TokenAnnouncement } from '../TokenStore.ts';
+import { watchSafely, type StoreSubscription } from '../ConferenceStore.ts';
+import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
 import { ConferenceWatchers } from './ConferenceWatchers.ts';
 import { OpenGuard } from './OpenGuard.ts';
 

@@ -37,13 +37,13 @@ import {
   type UpdateOptions,
   type UpdateOutcome,
   type UpdateStep,
+  watchSafely,
 } from '../ConferenceStore.ts';
 import { checkConferenceId, StoreError } from '../errors.ts';
 import type { PresenceStore } from '../PresenceStore.ts';
 import { type PlanAnnouncement, type PlanAnnouncementListener, type PlanStore, type StoredPlan } from '../PlanStore.ts';
 import type { StoreResource } from '../Stores.ts';
 import type { IssueMode, TokenAnnouncement, TokenAnnouncementListener, TokenRecord, TokenStore } from '../TokenStore.ts';
-import { watchSafely } from '../TokenStore.ts';
 
 /** The file name of the store inside the data directory. */
 export const SQLITE_FILE = 'diemcau.sqlite';
