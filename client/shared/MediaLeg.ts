@@ -77,7 +77,7 @@ export type MediaLegEventMap = {
    * link (audioFirst.ts). With the reading that decided it (for the record): the estimate, whether
    * loss was seen, and the loss counters (the SFU's NACKs for the camera, the microphone's lost).
    */
-  sendmode: SendDecision & { kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number };
+  sendmode: SendDecision & { kbps?: number | null; lossSeen?: boolean; nacks?: number; micLost?: number; micReportAt?: number | null };
   /** A step of the recovery after a network change (ICE restart). */
   recovery: RecoveryEvent;
   error: { message: string };

@@ -348,12 +348,6 @@ export function uplinkLossParts(report: RTCStatsReport | null): UplinkLossParts 
   return n;
 }
 
-/** Packets lost on the uplink so far: the sum of uplinkLossParts's counts. */
-export function uplinkLossCount(report: RTCStatsReport | null): number {
-  const parts = uplinkLossParts(report);
-  return parts.nacks + parts.micLost;
-}
-
 /**
  * How many of a receiver report's lost packets fall in a trial that began at `trialAt`: the report
  * counts what was lost over its span, from the report before it (`from`) to its own receipt (`to`);

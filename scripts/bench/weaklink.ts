@@ -179,19 +179,21 @@ async function main(): Promise<void> {
     );
     console.log(`  64 kbit/s: audio only ${toAudioOnlyS ?? 'never'} s after the cut`);
     await sleep(Math.max(0, SETTLE_MS - (Date.now() - cut)));
+    // What the province hears of the speaker over `ms`, and what the hall's receive side sent up meanwhile.
+    const listenWithFeedback = async (ms: number): Promise<{ heard: Awaited<ReturnType<typeof listen>>; feedback: string }> => {
+      const from = await receiveFeedback(weak);
+      const heard = await listen(ms);
+      return { heard, feedback: feedbackText(from, await receiveFeedback(weak)) };
+    };
     const hearsFrom = await audioFrom(weak, PROVINCE);
-    const feedbackFrom = await receiveFeedback(weak);
-    const at64 = await listen(MEASURE_MS);
-    const feedback64 = feedbackText(feedbackFrom, await receiveFeedback(weak));
+    const { heard: at64, feedback: feedback64 } = await listenWithFeedback(MEASURE_MS);
     const hears64 = audioBetween(hearsFrom, await audioFrom(weak, PROVINCE));
     lossAt.set(64, at64.concealedPct);
     line('64 kbit/s', at64, String(await watch.topLayer(WEAK)));
     console.log(`  64 kbit/s, its downlink: the hall hears the province at ${hears64.packetsPerSec.toFixed(1)} packets/s, ${hears64.networkLossPct.toFixed(2)} % lost on the way, ${hears64.concealedPct.toFixed(2)} % concealed after FEC`);
     console.log(`  64 kbit/s, what the hall's receive side sent up: ${feedback64}`);
     // The same link ten seconds later: how long the cut's tail lasts (no goal; the goal's window is the one above).
-    const laterFrom = await receiveFeedback(weak);
-    const later64 = await listen(MEASURE_MS);
-    const laterFeedback = feedbackText(laterFrom, await receiveFeedback(weak));
+    const { heard: later64, feedback: laterFeedback } = await listenWithFeedback(MEASURE_MS);
     line('64 kbit/s, the next 10 s', later64, String(await watch.topLayer(WEAK)));
     console.log(`  64 kbit/s, the next 10 s, what the hall's receive side sent up: ${laterFeedback}`);
     console.log(`  64 kbit/s, the SFU: ${since(cut)}`);

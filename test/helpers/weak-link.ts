@@ -111,9 +111,8 @@ export function receiveFeedback(page: Page): Promise<{ at: number; bytesSent: nu
   return page.evaluate(async () => {
     const out = { at: Date.now(), bytesSent: 0, packetsSent: 0, receivers: {} as Record<string, { nacks: number; plis: number; received: number }> };
     const client = (window as any).diemcau?.client;
-    const leg = client?.consumers ? client : undefined;
     const seen = new Set<unknown>();
-    for (const rc of leg ? leg.consumers.values() : []) {
+    for (const rc of client ? client.consumers.values() : []) {
       (await rc.consumer.getStats()).forEach((s: any) => {
         if (s.type === 'inbound-rtp') out.receivers[`${s.kind} ${s.ssrc} ${rc.bridgeId}/${rc.slot}`] = { nacks: s.nackCount ?? 0, plis: s.pliCount ?? 0, received: s.packetsReceived ?? 0 };
         else if (s.type === 'transport' && !seen.has(s.id)) {
